@@ -99,4 +99,8 @@ unpack
 integrate
 configure
 bundle_firmware
-ninja -C "$BUILD" "${@:-qemu-system-x86_64}"
+if ! ninja -C "$BUILD" "${@:-qemu-system-x86_64}" > "$BUILD/ninja.log" 2>&1; then
+	grep -E -A12 '^FAILED|error:' "$BUILD/ninja.log" | head -n 60 >&2
+	echo "qemu-build: failed; full log in $BUILD/ninja.log" >&2
+	exit 1
+fi

@@ -1,0 +1,114 @@
+# svmgpu: build, boot and test the whole stack.  See README.md.
+#
+#   make            build QEMU with the device, the module, userspace, the image
+#   make run        boot a guest with a shell on the serial console
+#   make demo       boot, run the showcase workload, print results, power off
+#   make check      every test: host, device, in-guest on both kernels
+#   make bench      the benchmark suite
+#   make fuzz       the device fuzzer, for FUZZ_SECONDS
+#
+# Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2
+#            MACHINE=q35|pc  QEMU_EXTRA='...'  TESTS=a,b  TEST_TIMEOUT=120
+#            BOOT_TIMEOUT=900  SVMGPU_CACHE=~/.cache/svmgpu  BUILD=./build
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+BUILD ?= $(TOP)/build
+SVMGPU_CACHE ?= $(HOME)/.cache/svmgpu
+export SVMGPU_CACHE
+
+KERNEL ?= debian
+ACCEL ?= auto
+IOMMU ?= 0
+MEM ?= 2G
+SMP ?= 2
+MACHINE ?= q35
+QEMU_EXTRA ?=
+TESTS ?=
+TEST_TIMEOUT ?= 120
+BOOT_TIMEOUT ?= 900
+FUZZ_SECONDS ?= 600
+
+QEMU := $(SVMGPU_CACHE)/qemu-build/qemu-system-x86_64
+MESON_BUILD := $(BUILD)/meson
+DESTDIR_UAPI := $(BUILD)/destdir
+KENV := $(BUILD)/kernel-$(KERNEL).env
+MODDIR := $(BUILD)/module-$(KERNEL)
+INITRD := $(BUILD)/initramfs-$(KERNEL).cpio.gz
+LOGDIR ?= $(BUILD)/logs/$(KERNEL)$(if $(filter 1,$(IOMMU)),-iommu)
+
+# Read a line of the kernel env file written by images/kernel/build-kernel.sh
+kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
+
+.PHONY: all deps qemu kernel module userspace image run demo check bench fuzz \
+	host-test clean distclean FORCE
+
+all: image
+
+deps:
+	@bash scripts/deps.sh
+
+qemu: deps
+	@bash qemu-device/qemu-build.sh
+
+kernel: deps
+	@mkdir -p $(BUILD)
+	@bash images/kernel/build-kernel.sh $(KERNEL) > $(KENV).tmp && mv $(KENV).tmp $(KENV)
+
+# The module is built in a per-kernel directory of links to the sources, so
+# objects for the two kernels never mix.
+module: kernel
+	@mkdir -p $(MODDIR)
+	@for f in kernel-driver/Kbuild kernel-driver/*.c kernel-driver/*.h; do \
+		ln -sf $(TOP)/$$f $(MODDIR)/; done
+	@$(MAKE) -s -C $(call kenv,2) M=$(MODDIR) SVMGPU_TOP=$(TOP) modules
+
+$(MESON_BUILD)/build.ninja:
+	@meson setup $(MESON_BUILD) --prefix=/usr --buildtype=debugoptimized >/dev/null
+
+userspace: deps $(MESON_BUILD)/build.ninja
+	@ninja -C $(MESON_BUILD) >/dev/null
+	@rm -rf $(DESTDIR_UAPI)
+	@meson install -C $(MESON_BUILD) --destdir $(DESTDIR_UAPI) --quiet >/dev/null
+
+image: qemu module userspace
+	@bash images/mkinitramfs.sh $(INITRD) $(call kenv,3) $(MODDIR)/svmgpu.ko $(DESTDIR_UAPI)
+
+BOOT = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
+	KERNEL_FLAVOR=$(KERNEL) ACCEL=$(ACCEL) IOMMU=$(IOMMU) MEM=$(MEM) SMP=$(SMP) \
+	MACHINE=$(MACHINE) QEMU_EXTRA='$(QEMU_EXTRA)' LOGDIR=$(LOGDIR) \
+	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS) \
+	bash scripts/boot.sh
+
+run: image
+	@$(BOOT) shell
+
+demo: image
+	@$(BOOT) demo
+	@grep -v '^SVMGPU-' $(LOGDIR)/results.log || { echo "demo: no output; see $(LOGDIR)" >&2; exit 1; }
+	@grep -q '^SVMGPU-DONE 0' $(LOGDIR)/results.log || { echo "demo: failed; see $(LOGDIR)" >&2; exit 1; }
+
+# One boot of the in-guest suite with the current KERNEL/IOMMU; TAP on stdout.
+guest-test: image
+	@$(BOOT) check
+	@python3 scripts/guest-report.py $(LOGDIR) "guest[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]"
+
+host-test: userspace
+	@meson test -C $(MESON_BUILD) --no-rebuild --print-errorlogs >/dev/null 2>&1 || true
+	@python3 scripts/meson-tap.py $(MESON_BUILD)
+
+check:
+	@bash scripts/check.sh
+
+bench: image
+	@bash scripts/bench.sh
+
+fuzz:
+	@bash qemu-device/tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD)
+
+# Also drop the caches (QEMU tree, kernels): the next build is cold.
+distclean: clean
+	rm -rf $(SVMGPU_CACHE)

@@ -1,0 +1,68 @@
+#!/bin/bash
+# Build the guest initramfs.
+#
+#   mkinitramfs.sh OUT.cpio.gz KMODDIR SVMGPU_KO USERSPACE_DESTDIR
+#
+# KMODDIR is the guest kernel's /lib/modules/<version> tree (Debian's kernel,
+# whose drm.ko svmgpu.ko needs) or "-" for a kernel with DRM built in.
+# USERSPACE_DESTDIR is a `meson install --destdir` tree: library, tools and
+# test programs.  Shared libraries they need are copied from the host, which
+# runs the same Debian release as the guest userspace expects.
+set -euo pipefail
+
+OUT=$1
+KMODDIR=$2
+SVMGPU_KO=$3
+DESTDIR=$4
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+root=$(mktemp -d "${OUT}.root.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/lib,usr/libexec/svmgpu,lib,lib64,proc,sys,dev,tmp,etc,root,lib/modules}
+
+# busybox and its applets
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(/bin/busybox --list-full); do
+	[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+done
+
+cp "$HERE/init" "$root/init"
+cp "$HERE/guest-tests.sh" "$root/usr/bin/svmgpu-guest-tests"
+echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
+echo "root:x:0:" > "$root/etc/group"
+
+# Kernel modules: drm.ko and whatever it depends on, then svmgpu.ko.
+: > "$root/lib/modules/load-order"
+add_module() {
+	local path=$1 name dep
+	name=$(basename "$path")
+	grep -qxF "$name" "$root/lib/modules/load-order" && return 0
+	for dep in $(modinfo -F depends "$path" | tr ',' ' '); do
+		add_module "$(find "$KMODDIR/kernel" -name "$dep.ko*" | head -n 1)"
+	done
+	cp "$path" "$root/lib/modules/$name"
+	echo "$name" >> "$root/lib/modules/load-order"
+}
+if [ "$KMODDIR" != "-" ]; then
+	add_module "$KMODDIR/kernel/drivers/gpu/drm/drm.ko"
+fi
+add_module "$SVMGPU_KO"
+
+# Userspace: our programs and the shared libraries they link against.
+if [ -d "$DESTDIR" ]; then
+	cp -a "$DESTDIR"/. "$root"/
+fi
+libs() {
+	find "$root" -type f -perm -u+x -not -path "$root/lib/modules/*" -print0 |
+		LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu:$root/usr/lib" \
+		xargs -0 -r ldd 2>/dev/null | grep -v "=> $root/" | awk '/=> \// { print $3 } /^\t\/lib64\// { print $1 }' |
+		sort -u
+}
+for lib in $(libs); do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"

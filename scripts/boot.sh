@@ -1,0 +1,83 @@
+#!/bin/bash
+# Boot a svmgpu guest.
+#
+#   boot.sh MODE            MODE: shell | check | demo | bench
+#
+# Environment (the Makefile sets these):
+#   QEMU KERNEL_IMAGE INITRD   what to boot
+#   KERNEL_FLAVOR              debian | debug (adds the debug checkers' options)
+#   ACCEL                      auto | kvm | tcg  (auto: KVM only if it really works)
+#   IOMMU                      1: q35 + intel-iommu, guest intel_iommu=on
+#   MACHINE MEM SMP            q35, 2G, 2 by default
+#   QEMU_EXTRA                 extra QEMU arguments
+#   LOGDIR                     console.log and results.log go here (non-shell)
+#   BOOT_TIMEOUT               seconds before a non-interactive boot is killed
+#   TEST_TIMEOUT TESTS         per-test limit and test selection for check mode
+set -euo pipefail
+
+MODE=${1:-shell}
+HERE=$(cd "$(dirname "$0")" && pwd)
+: "${QEMU:?}" "${KERNEL_IMAGE:?}" "${INITRD:?}"
+ACCEL=${ACCEL:-auto}
+MACHINE=${MACHINE:-q35}
+MEM=${MEM:-2G}
+SMP=${SMP:-2}
+IOMMU=${IOMMU:-0}
+KERNEL_FLAVOR=${KERNEL_FLAVOR:-debian}
+LOGDIR=${LOGDIR:-.}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
+TEST_TIMEOUT=${TEST_TIMEOUT:-120}
+TESTS=${TESTS:-}
+
+if [ "$ACCEL" = auto ]; then
+	ACCEL=$(bash "$HERE/accel.sh" "$QEMU")
+fi
+case "$ACCEL" in
+kvm) cpu=host ;;
+tcg) cpu=max; ACCEL=tcg,thread=multi ;;
+*) echo "boot: ACCEL must be auto, kvm or tcg" >&2; exit 2 ;;
+esac
+
+append="console=ttyS0 panic=-1 svmgpu.mode=$MODE svmgpu.test_timeout=$TEST_TIMEOUT"
+[ -n "$TESTS" ] && append="$append svmgpu.tests=$TESTS"
+# The whole kernel log goes to console.log: warnings must be seen there.
+[ "$MODE" = shell ] || append="$append loglevel=7"
+if [ "$KERNEL_FLAVOR" = debug ]; then
+	append="$append kasan_multi_shot hung_task_panic=0 softlockup_panic=0"
+fi
+
+args=(-accel "$ACCEL" -cpu "$cpu" -m "$MEM" -smp "$SMP"
+	-nodefaults -no-user-config -display none -no-reboot
+	-kernel "$KERNEL_IMAGE" -initrd "$INITRD")
+if [ "$IOMMU" = 1 ]; then
+	# intel-iommu must exist before the devices it translates for
+	args+=(-M q35 -device intel-iommu,intremap=off)
+	append="$append intel_iommu=on iommu.strict=1"
+else
+	args+=(-M "$MACHINE")
+fi
+args+=(-device svmgpu)
+
+if [ "$MODE" = shell ]; then
+	echo "boot: $ACCEL, $MEM, $SMP CPUs, IOMMU=$IOMMU; Ctrl-a x quits QEMU" >&2
+	# shellcheck disable=SC2086
+	exec "$QEMU" "${args[@]}" -append "$append" -serial mon:stdio -serial null $QEMU_EXTRA
+fi
+
+mkdir -p "$LOGDIR"
+console=$LOGDIR/console.log
+results=$LOGDIR/results.log
+: > "$console"
+: > "$results"
+echo "boot: $MODE, kernel $KERNEL_FLAVOR, $ACCEL, IOMMU=$IOMMU, logs in $LOGDIR" >&2
+start=$(date +%s.%N)
+rc=0
+# shellcheck disable=SC2086
+(timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
+	-serial "file:$console" -serial "file:$results" $QEMU_EXTRA \
+	</dev/null >"$LOGDIR/qemu.log" 2>&1) 2>/dev/null || rc=$?
+end=$(date +%s.%N)
+echo "qemu-exit $rc" >> "$LOGDIR/qemu.log"
+printf 'boot: QEMU ran %.1f s, exit %d\n' "$(echo "$end - $start" | bc)" "$rc" >&2
+[ $rc -eq 124 ] && echo "boot: timed out after ${BOOT_TIMEOUT}s" >&2
+exit 0

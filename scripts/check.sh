@@ -1,0 +1,83 @@
+#!/bin/bash
+# `make check`: every test of the project, in stages, each one's TAP kept in
+# build/check/<stage>.tap, and one closing line "N passed, N failed".
+#
+# Stages: build (debian kernel), host unit tests (meson), device qtest,
+# device fuzzing (bounded), the in-guest suite on Debian's kernel, the
+# in-guest suite on the debug kernel with the vIOMMU on.  A stage that cannot
+# run (a build error, a boot that never finishes) counts as a failure.
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+BUILD=${BUILD:-$TOP/build}
+OUT=$BUILD/check
+CHECK_FUZZ_SECONDS=${CHECK_FUZZ_SECONDS:-60}
+mkdir -p "$OUT"
+
+total_pass=0
+total_fail=0
+total_skip=0
+check_start=$(date +%s)
+
+# count FILE: "passed failed skipped" from a SVMGPU-COUNTS line, else from the
+# top-level TAP lines.
+count() {
+	local c
+	c=$(grep '^SVMGPU-COUNTS ' "$1" | tail -n 1 | cut -d' ' -f2-)
+	if [ -n "$c" ]; then
+		echo "$c"
+		return
+	fi
+	awk '/^ok .*# *[Ss][Kk][Ii][Pp]/ { s++; next } /^ok / { p++ } /^not ok / { f++ }
+		END { printf "%d %d %d\n", p, f, s }' "$1"
+}
+
+# stage NAME COMMAND...: run it, keep its output, add up its results.
+stage() {
+	local name=$1 log=$OUT/$1.tap rc start p f s
+	shift
+	start=$(date +%s)
+	echo "== $name"
+	"$@" > "$log" 2>&1
+	rc=$?
+	read -r p f s < <(count "$log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "not ok - $name: stage failed (exit $rc)" >> "$log"
+	fi
+	if [ $((p + f + s)) -eq 0 ]; then
+		f=1
+		echo "not ok - $name: stage ran no test" >> "$log"
+	fi
+	grep -E '^(not ok|#)' "$log" | grep -v '^# SVMGPU' | head -n 40
+	[ "$f" -gt 0 ] && tail -n 15 "$log" | grep -v -E '^(ok|not ok|#)' | sed 's/^/    /'
+	echo "   $name: $p passed, $f failed, $s skipped ($(( $(date +%s) - start )) s; $log)"
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + s))
+}
+
+build_stage() {
+	make -s image KERNEL="$1" && echo "ok 1 - build: QEMU, svmgpu.ko, userspace and image for the $1 kernel"
+}
+
+stage build-debian build_stage debian
+stage host make -s host-test
+if [ -x qemu-device/tests/run-qtest.sh ]; then
+	stage qtest bash qemu-device/tests/run-qtest.sh
+fi
+if [ -x qemu-device/tests/fuzz/run-fuzz.sh ]; then
+	stage fuzz bash qemu-device/tests/fuzz/run-fuzz.sh "$CHECK_FUZZ_SECONDS"
+fi
+stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
+stage build-debug build_stage debug
+stage guest-debug-iommu make -s guest-test KERNEL=debug IOMMU=1
+
+echo "check took $(( $(date +%s) - check_start )) s; logs under $BUILD/logs and $OUT"
+if [ "$total_skip" -gt 0 ]; then
+	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+	echo "$total_pass passed, $total_fail failed"
+fi
+[ "$total_fail" -eq 0 ]

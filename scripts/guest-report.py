@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Turn a guest run's logs into test results.
+
+    guest-report.py LOGDIR LABEL
+
+Leaks are judged in the guest (the runner's module_unload program runs a
+kmemleak scan after unloading the driver), so kmemleak's own summary line in
+the console is not a splat here.  Reads LOGDIR/results.log (TAP from the in-guest runner on ttyS1) and
+LOGDIR/console.log (the kernel console on ttyS0).  Prints one TAP line per
+test case, prefixed with LABEL, and ends with "SVMGPU-COUNTS passed failed
+skipped".  A run fails, even when every test passed, if the guest never
+finished, a program crashed or timed out, or the kernel log carries any
+warning of the kinds listed in SPLATS.
+"""
+import re
+import sys
+
+SPLATS = [
+    r"\bBUG[: ]", r"WARNING:", r"\bOops\b", r"general protection fault",
+    r"Kernel panic", r"blocked for more than \d+ seconds", r"soft lockup",
+    r"hard LOCKUP", r"KASAN", r"UBSAN", r"lockdep", r"possible circular locking",
+    r"inconsistent lock state",
+    r"DMA-API", r"Call Trace:", r"\brcu_sched self-detected stall",
+    r"rcu: INFO:",
+]
+SPLAT_RE = re.compile("|".join(SPLATS))
+TAP_RE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*)$")
+
+
+def read(path):
+    try:
+        with open(path, "r", errors="replace") as f:
+            return f.read().replace("\r", "").splitlines()
+    except OSError:
+        return []
+
+
+def main():
+    logdir, label = sys.argv[1], sys.argv[2]
+    results = read(f"{logdir}/results.log")
+    console = read(f"{logdir}/console.log")
+    passed = failed = skipped = 0
+    n = 0
+
+    def emit(ok, name, directive=""):
+        nonlocal passed, failed, skipped, n
+        n += 1
+        if ok and directive.upper().startswith("SKIP"):
+            skipped += 1
+        elif ok:
+            passed += 1
+        else:
+            failed += 1
+        suffix = f" # {directive}" if directive else ""
+        print(f"{'ok' if ok else 'not ok'} {n} - {label}: {name}{suffix}")
+
+    ready = [l for l in results if l.startswith("SVMGPU-READY")]
+    if ready:
+        print(f"# {label}: boot to driver ready {ready[0].split()[1]} s (guest uptime)")
+        emit(True, "driver ready")
+    else:
+        emit(False, "driver ready (no render node; see console.log)")
+
+    program = None
+    program_results = 0
+    program_failed = False
+    done = False
+    for line in results:
+        if line.startswith("# SVMGPU-PROGRAM "):
+            program = line.split()[2]
+            program_results = 0
+            program_failed = False
+            continue
+        if line.startswith("# SVMGPU-EXIT ") and program:
+            fields = line.split()
+            rc = int(fields[3])
+            secs = float(fields[5]) - float(fields[4])
+            if program_results == 0:
+                emit(False, f"{program}: reported no test (exit {rc})")
+            elif rc != 0 and not program_failed:
+                how = "killed by the per-test timeout" if rc in (137, 143) else f"exit {rc}"
+                emit(False, f"{program}: {how} after its tests")
+            print(f"# {label}: {program} took {secs:.1f} s")
+            program = None
+            continue
+        if line.startswith("SVMGPU-DONE"):
+            done = True
+            continue
+        m = TAP_RE.match(line)
+        if m and program:
+            program_results += 1
+            ok = m.group(1) == "ok"
+            desc = m.group(3)
+            directive = ""
+            if " # " in desc:
+                desc, directive = desc.split(" # ", 1)
+            if not ok:
+                program_failed = True
+            emit(ok, f"{program}.{desc.strip()}", directive.strip())
+        elif line.startswith("#") and program:
+            print(f"    {line}")
+    if program:
+        emit(False, f"{program}: never finished (guest died or timed out)")
+    emit(done, "guest run completed")
+
+    splats = [l for l in console if SPLAT_RE.search(l)]
+    emit(not splats, "kernel log free of warnings")
+    for l in splats[:20]:
+        print(f"#   {l}")
+    print(f"SVMGPU-COUNTS {passed} {failed} {skipped}")
+
+
+if __name__ == "__main__":
+    main()
