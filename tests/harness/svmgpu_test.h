@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * svmgpu_test.h - a small header-only TAP test harness for svmgpu's C tests.
+ *
+ *   #include "svmgpu_test.h"
+ *
+ *   TEST(adds) {
+ *           ASSERT_EQ(1 + 1, 2);
+ *   }
+ *
+ *   FIXTURE(dev) { int fd; };
+ *   FIXTURE_SETUP(dev) { self->fd = open(...); if (self->fd < 0) SKIP(return, "no device"); }
+ *   FIXTURE_TEARDOWN(dev) { close(self->fd); }
+ *   TEST_F(dev, opens) { ASSERT_GE(self->fd, 0); }
+ *
+ *   TEST_HARNESS_MAIN
+ *
+ * Every test runs in its own forked child with a timeout (default 30 s,
+ * TEST_TIMEOUT(secs) before a test changes it for that test, the
+ * SVMGPU_TEST_TIMEOUT environment variable scales nothing but replaces the
+ * default).  Output is TAP version 13: "ok N name", "not ok N name",
+ * "ok N name # SKIP reason", diagnostics as "# file:line: ..." lines.  The
+ * process exits 0 when no test failed, 1 otherwise.  Arguments: -l lists the
+ * tests; any other argument is a substring filter on test names.
+ *
+ * ASSERT_* stops the test on failure (teardown still runs for fixtures),
+ * EXPECT_* records the failure and continues.
+ */
+#ifndef SVMGPU_TEST_H
+#define SVMGPU_TEST_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SVMGPU_TEST_DEFAULT_TIMEOUT	30
+
+/* Shared between the parent and a test's child (MAP_SHARED page). */
+struct svmgpu_test_result {
+	int failed;
+	int skipped;
+	char reason[512];
+};
+
+struct svmgpu_test_case {
+	const char *name;
+	void (*fn)(struct svmgpu_test_case *t);
+	int timeout;
+	struct svmgpu_test_case *next;
+};
+
+static struct svmgpu_test_case *svmgpu_tests_head, **svmgpu_tests_tail = &svmgpu_tests_head;
+static int svmgpu_tests_count;
+static struct svmgpu_test_result *svmgpu_test_res;
+static int svmgpu_test_next_timeout;
+static jmp_buf svmgpu_test_jmp;		/* ASSERT failure in a fixture test body */
+static int svmgpu_test_jmp_armed;
+
+static inline void svmgpu_test_register(struct svmgpu_test_case *t)
+{
+	t->timeout = svmgpu_test_next_timeout;
+	svmgpu_test_next_timeout = 0;
+	*svmgpu_tests_tail = t;
+	svmgpu_tests_tail = &t->next;
+	svmgpu_tests_count++;
+}
+
+static inline void svmgpu_test_diag(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static inline void svmgpu_test_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+/* Stop the current test after a failed ASSERT. */
+static inline void svmgpu_test_abort(void)
+{
+	if (svmgpu_test_jmp_armed)
+		longjmp(svmgpu_test_jmp, 1);
+	fflush(stdout);
+	_exit(1);
+}
+
+#define TH_LOG(fmt, ...) svmgpu_test_diag("%s:%d: " fmt, __FILE__, __LINE__, ##__VA_ARGS__)
+
+/* Sets the timeout (seconds) of the next TEST/TEST_F defined after it. */
+#define TEST_TIMEOUT(secs) \
+	static void __attribute__((constructor)) \
+	SVMGPU_TEST_CAT(svmgpu_test_timeout_, __LINE__)(void) { svmgpu_test_next_timeout = (secs); }
+
+#define SVMGPU_TEST_CAT2(a, b) a##b
+#define SVMGPU_TEST_CAT(a, b) SVMGPU_TEST_CAT2(a, b)
+
+#define TEST(tn) \
+	static void svmgpu_test_fn_##tn(struct svmgpu_test_case *_t); \
+	static struct svmgpu_test_case svmgpu_test_case_##tn = { \
+		.name = #tn, .fn = svmgpu_test_fn_##tn, \
+	}; \
+	static void __attribute__((constructor)) svmgpu_test_reg_##tn(void) \
+	{ svmgpu_test_register(&svmgpu_test_case_##tn); } \
+	static void svmgpu_test_fn_##tn(struct svmgpu_test_case *_t __attribute__((unused)))
+
+#define FIXTURE(fx) struct svmgpu_fixture_##fx
+#define FIXTURE_SETUP(fx) \
+	static void svmgpu_fixture_setup_##fx(struct svmgpu_fixture_##fx *self __attribute__((unused)))
+#define FIXTURE_TEARDOWN(fx) \
+	static void svmgpu_fixture_teardown_##fx(struct svmgpu_fixture_##fx *self __attribute__((unused)))
+
+#define TEST_F(fx, tn) \
+	static void svmgpu_test_body_##fx##_##tn(struct svmgpu_fixture_##fx *self); \
+	static void svmgpu_test_fn_##fx##_##tn(struct svmgpu_test_case *_t __attribute__((unused))) \
+	{ \
+		struct svmgpu_fixture_##fx fixture; \
+		memset(&fixture, 0, sizeof(fixture)); \
+		svmgpu_fixture_setup_##fx(&fixture); \
+		if (!svmgpu_test_res->skipped && !svmgpu_test_res->failed) { \
+			svmgpu_test_jmp_armed = 1; \
+			if (!setjmp(svmgpu_test_jmp)) \
+				svmgpu_test_body_##fx##_##tn(&fixture); \
+			svmgpu_test_jmp_armed = 0; \
+		} \
+		svmgpu_fixture_teardown_##fx(&fixture); \
+	} \
+	static struct svmgpu_test_case svmgpu_test_case_##fx##_##tn = { \
+		.name = #fx "." #tn, .fn = svmgpu_test_fn_##fx##_##tn, \
+	}; \
+	static void __attribute__((constructor)) svmgpu_test_reg_##fx##_##tn(void) \
+	{ svmgpu_test_register(&svmgpu_test_case_##fx##_##tn); } \
+	static void svmgpu_test_body_##fx##_##tn(struct svmgpu_fixture_##fx *self __attribute__((unused)))
+
+/*
+ * SKIP(statement, fmt, ...): mark the test skipped with a reason, then run
+ * statement (usually "return").  Use it before any assertion failed.
+ */
+#define SKIP(statement, fmt, ...) do { \
+	snprintf(svmgpu_test_res->reason, sizeof(svmgpu_test_res->reason), \
+		 fmt, ##__VA_ARGS__); \
+	svmgpu_test_res->skipped = 1; \
+	statement; \
+} while (0)
+
+#define SVMGPU_TEST_CMP(a, b, op, is_assert, what) do { \
+	__typeof__(a) _a = (a); \
+	__typeof__(b) _b = (b); \
+	if (!(_a op _b)) { \
+		svmgpu_test_diag("%s:%d: %s(%s, %s) failed: %lld (0x%llx) vs %lld (0x%llx)", \
+				 __FILE__, __LINE__, \
+				 what, #a, #b, \
+				 (long long)_a, (unsigned long long)_a, \
+				 (long long)_b, (unsigned long long)_b); \
+		svmgpu_test_res->failed = 1; \
+		if (is_assert) \
+			svmgpu_test_abort(); \
+	} \
+} while (0)
+
+#define ASSERT_EQ(a, b) SVMGPU_TEST_CMP(a, b, ==, 1, "ASSERT_EQ")
+#define ASSERT_NE(a, b) SVMGPU_TEST_CMP(a, b, !=, 1, "ASSERT_NE")
+#define ASSERT_LT(a, b) SVMGPU_TEST_CMP(a, b, <, 1, "ASSERT_LT")
+#define ASSERT_LE(a, b) SVMGPU_TEST_CMP(a, b, <=, 1, "ASSERT_LE")
+#define ASSERT_GT(a, b) SVMGPU_TEST_CMP(a, b, >, 1, "ASSERT_GT")
+#define ASSERT_GE(a, b) SVMGPU_TEST_CMP(a, b, >=, 1, "ASSERT_GE")
+#define EXPECT_EQ(a, b) SVMGPU_TEST_CMP(a, b, ==, 0, "EXPECT_EQ")
+#define EXPECT_NE(a, b) SVMGPU_TEST_CMP(a, b, !=, 0, "EXPECT_NE")
+#define EXPECT_LT(a, b) SVMGPU_TEST_CMP(a, b, <, 0, "EXPECT_LT")
+#define EXPECT_LE(a, b) SVMGPU_TEST_CMP(a, b, <=, 0, "EXPECT_LE")
+#define EXPECT_GT(a, b) SVMGPU_TEST_CMP(a, b, >, 0, "EXPECT_GT")
+#define EXPECT_GE(a, b) SVMGPU_TEST_CMP(a, b, >=, 0, "EXPECT_GE")
+
+#define SVMGPU_TEST_BOOL(c, want, is_assert) do { \
+	if ((!!(c)) != (want)) { \
+		svmgpu_test_diag("%s:%d: %s(%s) failed", __FILE__, __LINE__, \
+				 is_assert ? (want ? "ASSERT_TRUE" : "ASSERT_FALSE") : \
+					     (want ? "EXPECT_TRUE" : "EXPECT_FALSE"), #c); \
+		svmgpu_test_res->failed = 1; \
+		if (is_assert) \
+			svmgpu_test_abort(); \
+	} \
+} while (0)
+
+#define ASSERT_TRUE(c) SVMGPU_TEST_BOOL(c, 1, 1)
+#define ASSERT_FALSE(c) SVMGPU_TEST_BOOL(c, 0, 1)
+#define EXPECT_TRUE(c) SVMGPU_TEST_BOOL(c, 1, 0)
+#define EXPECT_FALSE(c) SVMGPU_TEST_BOOL(c, 0, 0)
+#define ASSERT_NULL(p) SVMGPU_TEST_BOOL((p) == NULL, 1, 1)
+#define ASSERT_NOT_NULL(p) SVMGPU_TEST_BOOL((p) != NULL, 1, 1)
+
+#define SVMGPU_TEST_STR(a, b, eq, is_assert) do { \
+	const char *_a = (a), *_b = (b); \
+	if ((strcmp(_a, _b) == 0) != (eq)) { \
+		svmgpu_test_diag("%s:%d: %s(%s, %s) failed: \"%s\" vs \"%s\"", \
+				 __FILE__, __LINE__, eq ? "STREQ" : "STRNE", #a, #b, _a, _b); \
+		svmgpu_test_res->failed = 1; \
+		if (is_assert) \
+			svmgpu_test_abort(); \
+	} \
+} while (0)
+#define ASSERT_STREQ(a, b) SVMGPU_TEST_STR(a, b, 1, 1)
+#define ASSERT_STRNE(a, b) SVMGPU_TEST_STR(a, b, 0, 1)
+#define EXPECT_STREQ(a, b) SVMGPU_TEST_STR(a, b, 1, 0)
+#define EXPECT_STRNE(a, b) SVMGPU_TEST_STR(a, b, 0, 0)
+
+/* Run one test in a child; returns 0 pass, 1 fail, 2 skip. */
+static inline int svmgpu_test_run_one(struct svmgpu_test_case *t, int default_timeout)
+{
+	int timeout = t->timeout > 0 ? t->timeout : default_timeout;
+	struct timespec start, now;
+	long delay_us = 100;
+	int status = 0;
+	pid_t pid, r;
+
+	memset(svmgpu_test_res, 0, sizeof(*svmgpu_test_res));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		svmgpu_test_diag("fork: %s", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		t->fn(t);
+		fflush(stdout);
+		_exit(svmgpu_test_res->failed ? 1 : 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			svmgpu_test_diag("waitpid: %s", strerror(errno));
+			return 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= timeout) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			svmgpu_test_diag("%s: timed out after %d s", t->name, timeout);
+			return 1;
+		}
+		usleep(delay_us);
+		if (delay_us < 10000)
+			delay_us *= 2;
+	}
+	if (WIFSIGNALED(status)) {
+		svmgpu_test_diag("%s: killed by signal %d (%s)", t->name,
+				 WTERMSIG(status), strsignal(WTERMSIG(status)));
+		return 1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || svmgpu_test_res->failed)
+		return 1;
+	return svmgpu_test_res->skipped ? 2 : 0;
+}
+
+static inline int svmgpu_test_main(int argc, char **argv)
+{
+	struct svmgpu_test_case *t;
+	int default_timeout = SVMGPU_TEST_DEFAULT_TIMEOUT;
+	int n = 0, planned = 0, failed = 0, i, rc;
+	const char *env = getenv("SVMGPU_TEST_TIMEOUT");
+
+	if (env && atoi(env) > 0)
+		default_timeout = atoi(env);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-l")) {
+			for (t = svmgpu_tests_head; t; t = t->next)
+				printf("%s\n", t->name);
+			return 0;
+		}
+	}
+	for (t = svmgpu_tests_head; t; t = t->next) {
+		bool match = argc < 2;
+
+		for (i = 1; i < argc; i++)
+			match |= strstr(t->name, argv[i]) != NULL;
+		planned += match;
+	}
+	svmgpu_test_res = mmap(NULL, sizeof(*svmgpu_test_res), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (svmgpu_test_res == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	printf("TAP version 13\n1..%d\n", planned);
+	for (t = svmgpu_tests_head; t; t = t->next) {
+		bool match = argc < 2;
+
+		for (i = 1; i < argc; i++)
+			match |= strstr(t->name, argv[i]) != NULL;
+		if (!match)
+			continue;
+		n++;
+		rc = svmgpu_test_run_one(t, default_timeout);
+		if (rc == 2)
+			printf("ok %d %s # SKIP %s\n", n, t->name, svmgpu_test_res->reason);
+		else if (rc == 0)
+			printf("ok %d %s\n", n, t->name);
+		else
+			printf("not ok %d %s\n", n, t->name);
+		fflush(stdout);
+		failed += rc == 1;
+	}
+	printf("# %d tests, %d failed\n", n, failed);
+	munmap(svmgpu_test_res, sizeof(*svmgpu_test_res));
+	return failed ? 1 : 0;
+}
+
+#define TEST_HARNESS_MAIN \
+	int main(int argc, char **argv) { return svmgpu_test_main(argc, argv); }
+
+#endif /* SVMGPU_TEST_H */
