@@ -61,10 +61,15 @@ module: kernel
 	@mkdir -p $(MODDIR)
 	@for f in kernel-driver/Kbuild kernel-driver/*.c kernel-driver/*.h; do \
 		ln -sf $(TOP)/$$f $(MODDIR)/; done
-	@$(MAKE) -s -C $(call kenv,2) M=$(MODDIR) SVMGPU_TOP=$(TOP) modules
+	@set -o pipefail; $(MAKE) -s -C $(call kenv,2) M=$(MODDIR) SVMGPU_TOP=$(TOP) modules \
+		| { grep -v '^Skipping BTF generation' || true; }
 
-$(MESON_BUILD)/build.ninja:
-	@meson setup $(MESON_BUILD) --prefix=/usr --buildtype=debugoptimized >/dev/null
+# meson.build files that appear later (subdirs are optional) need a reconfigure
+MESON_FILES := $(shell find . -name meson.build -not -path './build/*' 2>/dev/null)
+$(MESON_BUILD)/build.ninja: $(MESON_FILES)
+	@if [ -f $@ ]; then meson setup --reconfigure $(MESON_BUILD) >/dev/null; \
+	else meson setup $(MESON_BUILD) --prefix=/usr --buildtype=debugoptimized >/dev/null; fi
+	@touch $@
 
 userspace: deps $(MESON_BUILD)/build.ninja
 	@ninja -C $(MESON_BUILD) >/dev/null

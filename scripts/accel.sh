@@ -17,8 +17,9 @@ trap 'rm -f "$bios"' EXIT
 # reset vector (last 16 bytes): mov al,0x31; out 0xf4,al; hlt; jmp $-1
 head -c 65520 /dev/zero > "$bios"
 printf '\xb0\x31\xe6\xf4\xf4\xeb\xfd\x00\x00\x00\x00\x00\x00\x00\x00\x00' >> "$bios"
-# (a subshell, so the shell's own "Aborted" notice goes nowhere)
-(timeout -k 2 10 "$QEMU" -accel kvm -M q35 -cpu host -smp 2 -nodefaults \
+# (in a subshell whose stderr is dropped: the shell's "Aborted" notice too)
+rc=$( (timeout -k 2 10 "$QEMU" -accel kvm -M q35 -cpu host -smp 2 -nodefaults \
 	-display none -no-user-config -bios "$bios" \
-	-device isa-debug-exit,iobase=0xf4,iosize=1) >/dev/null 2>&1 </dev/null
-if [ $? -eq 99 ]; then echo kvm; else echo tcg; fi
+	-device isa-debug-exit,iobase=0xf4,iosize=1 >/dev/null 2>&1 </dev/null
+	echo $?) 2>/dev/null)
+if [ "$rc" = 99 ]; then echo kvm; else echo tcg; fi

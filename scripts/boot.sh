@@ -71,11 +71,11 @@ results=$LOGDIR/results.log
 : > "$results"
 echo "boot: $MODE, kernel $KERNEL_FLAVOR, $ACCEL, IOMMU=$IOMMU, logs in $LOGDIR" >&2
 start=$(date +%s.%N)
-rc=0
 # shellcheck disable=SC2086
-(timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
+rc=$( (timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
 	-serial "file:$console" -serial "file:$results" $QEMU_EXTRA \
-	</dev/null >"$LOGDIR/qemu.log" 2>&1) 2>/dev/null || rc=$?
+	</dev/null >"$LOGDIR/qemu.log" 2>&1
+	echo $?) 2>/dev/null)
 end=$(date +%s.%N)
 echo "qemu-exit $rc" >> "$LOGDIR/qemu.log"
 printf 'boot: QEMU ran %.1f s, exit %d\n' "$(echo "$end - $start" | bc)" "$rc" >&2

@@ -16,12 +16,14 @@ import re
 import sys
 
 SPLATS = [
+    # BUG: covers KASAN ("BUG: KASAN: ..."), sleeping in atomic, bad page
+    # state; WARNING: covers WARN_ON, lockdep ("WARNING: possible circular
+    # locking dependency"), DMA-API debugging and suspicious RCU usage.
     r"\bBUG[: ]", r"WARNING:", r"\bOops\b", r"general protection fault",
     r"Kernel panic", r"blocked for more than \d+ seconds", r"soft lockup",
-    r"hard LOCKUP", r"KASAN", r"UBSAN", r"lockdep", r"possible circular locking",
-    r"inconsistent lock state",
-    r"DMA-API", r"Call Trace:", r"\brcu_sched self-detected stall",
-    r"rcu: INFO:",
+    r"hard LOCKUP", r"UBSAN:", r"INFO: trying to register non-static key",
+    r"DEBUG_LOCKS_WARN_ON", r"turning off the locking correctness validator",
+    r"self-detected stall", r"rcu: INFO:", r"Call Trace:",
 ]
 SPLAT_RE = re.compile("|".join(SPLATS))
 TAP_RE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*)$")
