@@ -3,8 +3,9 @@
 # build/check/<stage>.tap, and one closing line "N passed, N failed".
 #
 # Stages: build (debian kernel), host unit tests (meson), device qtest,
-# device fuzzing (bounded), the in-guest suite on Debian's kernel, the
-# in-guest suite on the debug kernel with the vIOMMU on.  A stage that cannot
+# device fuzzing (bounded), the in-guest suite on Debian's kernel, the debug
+# kernel build, checkpatch --strict on the driver, the in-guest suite on the
+# debug kernel with the vIOMMU on.  A stage that cannot
 # run (a build error, a boot that never finishes) counts as a failure.
 set -uo pipefail
 
@@ -72,6 +73,7 @@ if [ -x qemu-device/tests/fuzz/run-fuzz.sh ]; then
 fi
 stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
 stage build-debug build_stage debug
+stage checkpatch bash scripts/checkpatch.sh
 stage guest-debug-iommu make -s guest-test KERNEL=debug IOMMU=1
 
 echo "check took $(( $(date +%s) - check_start )) s; logs under $BUILD/logs and $OUT"

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Host tests of scripts/guest-report.py: the judge of every guest run must
+itself be able to say no.  TAP output."""
+import os
+import subprocess
+import sys
+import tempfile
+
+REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "..", "..", "scripts", "guest-report.py")
+
+GOOD_RESULTS = """SVMGPU-READY 2.5
+# SVMGPU-PROGRAM alpha
+TAP version 13
+1..2
+ok 1 first
+ok 2 second # SKIP no hugepages
+# SVMGPU-EXIT alpha 0 3.0 3.5
+SVMGPU-DONE 0
+"""
+QUIET_CONSOLE = "[    0.000000] Linux version 6.1\n[    1.0] rcu: RCU lockdep checking is enabled.\n" \
+    "[    2.4] DMA-API: preallocated 65536 debug entries\n"
+
+
+def run(results, console):
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/results.log", "w") as f:
+            f.write(results)
+        with open(f"{d}/console.log", "w") as f:
+            f.write(console)
+        out = subprocess.run([sys.executable, REPORT, d, "t"], capture_output=True,
+                             text=True, check=True).stdout
+    counts = [l for l in out.splitlines() if l.startswith("SVMGPU-COUNTS")][-1]
+    return tuple(int(x) for x in counts.split()[1:]), out
+
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+@case
+def clean_run_passes():
+    (p, f, s), _ = run(GOOD_RESULTS, QUIET_CONSOLE)
+    return f == 0 and p == 4 and s == 1
+
+
+@case
+def kernel_warning_fails_a_green_run():
+    (p, f, s), out = run(GOOD_RESULTS, QUIET_CONSOLE +
+                         "[    5.0] WARNING: CPU: 0 PID: 1 at mm/hmm.c:100 foo\n")
+    return f == 1 and "not ok" in out
+
+
+@case
+def each_splat_kind_is_caught():
+    lines = ["BUG: KASAN: use-after-free in svmgpu_fault",
+             "WARNING: possible circular locking dependency detected",
+             "general protection fault, probably for non-canonical address",
+             "INFO: task kworker/0:1:12 blocked for more than 120 seconds.",
+             "watchdog: BUG: soft lockup - CPU#0 stuck for 22s!",
+             "BUG: sleeping function called from invalid context",
+             "Oops: 0000 [#1] PREEMPT SMP",
+             "UBSAN: shift-out-of-bounds in drivers/x.c:1:2",
+             "Kernel panic - not syncing: Fatal exception"]
+    for l in lines:
+        (p, f, s), _ = run(GOOD_RESULTS, QUIET_CONSOLE + "[ 9.0] " + l + "\n")
+        if f != 1:
+            print(f"# missed: {l}")
+            return False
+    return True
+
+
+@case
+def guest_that_never_finishes_fails():
+    partial = GOOD_RESULTS.split("# SVMGPU-EXIT")[0]
+    (p, f, s), _ = run(partial, QUIET_CONSOLE)
+    return f >= 2  # the program never finished, the run never completed
+
+
+@case
+def program_killed_after_passing_tests_fails():
+    (p, f, s), _ = run(GOOD_RESULTS.replace("alpha 0 3.0", "alpha 137 3.0"), QUIET_CONSOLE)
+    return f == 1
+
+
+@case
+def program_with_no_test_fails():
+    r = "SVMGPU-READY 1\n# SVMGPU-PROGRAM beta\n# SVMGPU-EXIT beta 0 1 2\nSVMGPU-DONE 0\n"
+    (p, f, s), _ = run(r, QUIET_CONSOLE)
+    return f == 1
+
+
+@case
+def missing_render_node_fails():
+    (p, f, s), _ = run(GOOD_RESULTS.replace("SVMGPU-READY 2.5", "SVMGPU-NO-DEVICE 12"),
+                       QUIET_CONSOLE)
+    return f == 1
+
+
+@case
+def failed_test_case_is_counted_once():
+    (p, f, s), _ = run(GOOD_RESULTS.replace("ok 1 first", "not ok 1 first")
+                       .replace("alpha 0 3.0", "alpha 1 3.0"), QUIET_CONSOLE)
+    return f == 1
+
+
+def main():
+    print("TAP version 13")
+    print(f"1..{len(CASES)}")
+    failed = 0
+    for i, fn in enumerate(CASES, 1):
+        try:
+            ok = fn()
+        except Exception as e:  # a crash of the judge is a failure too
+            print(f"# {fn.__name__}: {e!r}")
+            ok = False
+        failed += not ok
+        print(f"{'ok' if ok else 'not ok'} {i} {fn.__name__}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
