@@ -1,0 +1,1088 @@
+/*
+ * svmgpu core top level: the BAR0 register file, contexts, TLB invalidation
+ * requests, interrupts, reset, and the engine/control thread loops
+ * (docs/hw-spec.md §3, §4, §6, §9, §11, §12).
+ *
+ * Locking: see internal.h for the order.  MMIO handlers take core->lock for
+ * the whole access.  They never wait for guest memory except CTX_ENABLE,
+ * which reads one context entry with the lock dropped, and they wait for an
+ * engine only to re-enable a queue that is mid-step or to reset (both
+ * bounded by one step).  Invalidations run on the control thread (or in
+ * svmgpu_core_run_sync()), which takes core->xlate for writing.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------------ */
+/* helpers */
+
+uint64_t svmgpu_now(SvmgpuCore *core)
+{
+    return core->ops->now_ns(core->opaque);
+}
+
+void svmgpu_trace(SvmgpuCore *core, SvmgpuTraceEvent ev, uint64_t a,
+                  uint64_t b, uint64_t c)
+{
+    if (core->ops->trace) {
+        core->ops->trace(core->opaque, ev, a, b, c);
+    }
+}
+
+static void guest_error_va(SvmgpuCore *core, const char *fmt, va_list ap)
+{
+    char msg[256];
+
+    if (!core->ops->guest_error) {
+        return;
+    }
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    core->ops->guest_error(core->opaque, msg);
+}
+
+void svmgpu_guest_error(SvmgpuCore *core, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    guest_error_va(core, fmt, ap);
+    va_end(ap);
+}
+
+static int intr_vector(unsigned bit)
+{
+    if (bit == 0) {
+        return SVMGPU_VEC_ERROR;
+    } else if (bit == 1) {
+        return SVMGPU_VEC_FAULT;
+    } else if (bit == 2) {
+        return SVMGPU_VEC_INVAL;
+    } else if (bit >= SVMGPU_INTR_QUEUE_SHIFT &&
+               bit < SVMGPU_INTR_QUEUE_SHIFT + SVMGPU_MAX_QUEUES) {
+        return SVMGPU_VEC_QUEUE(bit - SVMGPU_INTR_QUEUE_SHIFT);
+    }
+    return -1;
+}
+
+static void signal_bits_locked(SvmgpuCore *core, uint32_t bits)
+{
+    unsigned i;
+
+    bits &= ~core->intr_mask;
+    for (i = 0; i < 32; i++) {
+        int v = intr_vector(i);
+
+        if ((bits & (1u << i)) && v >= 0) {
+            core->ops->irq(core->opaque, v);
+        }
+    }
+}
+
+void svmgpu_intr_locked(SvmgpuCore *core, uint32_t bits)
+{
+    core->intr_status |= bits;
+    signal_bits_locked(core, bits);
+}
+
+void svmgpu_error_locked(SvmgpuCore *core, uint32_t bit, uint64_t addr,
+                         const char *fmt, ...)
+{
+    va_list ap;
+
+    core->error_status |= bit;
+    core->error_addr = addr;
+    va_start(ap, fmt);
+    guest_error_va(core, fmt, ap);
+    va_end(ap);
+    svmgpu_trace(core, SVMGPU_TRACE_ERROR, bit, addr, 0);
+    svmgpu_intr_locked(core, SVMGPU_INTR_ERROR);
+}
+
+void svmgpu_kick_locked(SvmgpuCore *core)
+{
+    unsigned i;
+
+    for (i = 0; i < core->cfg.num_queues; i++) {
+        core->queues[i].poll = true;
+    }
+    pthread_cond_broadcast(&core->work_cond);
+}
+
+bool svmgpu_core_intx_level(SvmgpuCore *core)
+{
+    bool level;
+
+    pthread_mutex_lock(&core->lock);
+    level = (core->intr_status & ~core->intr_mask) != 0;
+    pthread_mutex_unlock(&core->lock);
+    return level;
+}
+
+/* ------------------------------------------------------------------ */
+/* construction */
+
+void svmgpu_core_default_config(SvmgpuCoreConfig *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->num_queues = 8;
+    cfg->num_engines = 2;
+    cfg->tlb_sets = 64;
+    cfg->tlb_ways = 4;
+    cfg->fault_ring_entries = 256;
+}
+
+static bool is_pow2(uint64_t v)
+{
+    return v && !(v & (v - 1));
+}
+
+static const char *check_config(const SvmgpuCoreConfig *cfg)
+{
+    if (cfg->num_queues < SVMGPU_MIN_QUEUES ||
+        cfg->num_queues > SVMGPU_MAX_QUEUES) {
+        return "queues must be 1..16";
+    }
+    if (cfg->num_engines < 1 || cfg->num_engines > SVMGPU_MAX_ENGINES) {
+        return "engines must be 1..8";
+    }
+    if (!is_pow2(cfg->tlb_sets) || cfg->tlb_sets > SVMGPU_CORE_MAX_TLB_SETS) {
+        return "tlb-sets must be a power of two up to 4096";
+    }
+    if (cfg->tlb_ways < 1 || cfg->tlb_ways > SVMGPU_CORE_MAX_TLB_WAYS) {
+        return "tlb-ways must be 1..16";
+    }
+    if (!is_pow2(cfg->fault_ring_entries) ||
+        cfg->fault_ring_entries < SVMGPU_FAULT_RING_MIN ||
+        cfg->fault_ring_entries > SVMGPU_FAULT_RING_MAX) {
+        return "fault-ring-entries must be a power of two in 4..65536";
+    }
+    return NULL;
+}
+
+SvmgpuCore *svmgpu_core_new(const SvmgpuCoreConfig *cfg,
+                            const SvmgpuCoreOps *ops, void *opaque,
+                            const char **err)
+{
+    const char *msg = check_config(cfg);
+    pthread_rwlockattr_t rwa;
+    pthread_condattr_t ca;
+    SvmgpuCore *core;
+    unsigned i;
+
+    if (msg) {
+        if (err) {
+            *err = msg;
+        }
+        return NULL;
+    }
+    core = calloc(1, sizeof(*core));
+    if (!core) {
+        goto oom;
+    }
+    core->cfg = *cfg;
+    core->ops = ops;
+    core->opaque = opaque;
+    core->ctxs = calloc(SVMGPU_MAX_CONTEXTS, sizeof(*core->ctxs));
+    if (!core->ctxs || svmgpu_tlb_init(&core->tlb, cfg->tlb_sets,
+                                       cfg->tlb_ways)) {
+        free(core->ctxs);
+        free(core);
+        goto oom;
+    }
+    for (i = 0; i < cfg->num_engines; i++) {
+        core->bufs[i] = malloc(SVMGPU_COPY_CHUNK);
+        if (!core->bufs[i]) {
+            while (i--) {
+                free(core->bufs[i]);
+            }
+            svmgpu_tlb_destroy(&core->tlb);
+            free(core->ctxs);
+            free(core);
+            goto oom;
+        }
+    }
+    for (i = 0; i < SVMGPU_MAX_QUEUES; i++) {
+        core->queues[i].index = i;
+    }
+    pthread_mutex_init(&core->lock, NULL);
+    pthread_mutex_init(&core->atomic_lock, NULL);
+    pthread_mutex_init(&core->fault_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&core->work_cond, &ca);
+    pthread_cond_init(&core->idle_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_rwlockattr_init(&rwa);
+#ifdef __GLIBC__
+    /* Invalidations must not starve behind a stream of engine accesses. */
+    pthread_rwlockattr_setkind_np(&rwa,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(&core->xlate, &rwa);
+    pthread_rwlockattr_destroy(&rwa);
+    return core;
+
+oom:
+    if (err) {
+        *err = "out of memory";
+    }
+    return NULL;
+}
+
+void svmgpu_core_free(SvmgpuCore *core)
+{
+    unsigned i;
+
+    if (!core) {
+        return;
+    }
+    for (i = 0; i < SVMGPU_MAX_QUEUES; i++) {
+        svmgpu_queue_exec_reset(&core->queues[i].x);
+    }
+    for (i = 0; i < SVMGPU_MAX_ENGINES; i++) {
+        free(core->bufs[i]);
+    }
+    pthread_rwlock_destroy(&core->xlate);
+    pthread_cond_destroy(&core->work_cond);
+    pthread_cond_destroy(&core->idle_cond);
+    pthread_mutex_destroy(&core->fault_lock);
+    pthread_mutex_destroy(&core->atomic_lock);
+    pthread_mutex_destroy(&core->lock);
+    svmgpu_tlb_destroy(&core->tlb);
+    free(core->ctxs);
+    free(core);
+}
+
+/* ------------------------------------------------------------------ */
+/* reset */
+
+static void reset_queue_locked(SvmgpuQueue *q)
+{
+    unsigned index = q->index;
+
+    svmgpu_queue_exec_reset(&q->x);
+    memset(q, 0, sizeof(*q));
+    q->index = index;
+}
+
+static void reset_locked(SvmgpuCore *core)
+{
+    unsigned i;
+
+    core->resetting = true;
+    while (core->active) {
+        pthread_cond_wait(&core->idle_cond, &core->lock);
+    }
+    for (i = 0; i < SVMGPU_MAX_QUEUES; i++) {
+        reset_queue_locked(&core->queues[i]);
+    }
+    memset(core->ctxs, 0, SVMGPU_MAX_CONTEXTS * sizeof(*core->ctxs));
+    core->control = 0;
+    core->error_status = 0;
+    core->error_addr = 0;
+    core->intr_status = core->intr_mask = 0;
+    core->ctx_table_base = 0;
+    core->ctx_table_entries = 0;
+    core->ctx_select = 0;
+    core->inv_ctx = core->inv_flags = 0;
+    core->inv_start = core->inv_size = 0;
+    core->inv_req_seq = core->inv_done_seq = 0;
+    core->inv_done_addr = 0;
+    core->invq_len = 0;
+    core->inval_busy = false;
+    core->fault_ring_base = 0;
+    core->fault_put = core->fault_get = 0;
+    core->fault_seq = 0;
+    core->reply_lo = 0;
+    core->cnt_walks = core->cnt_faults = 0;
+    core->cnt_replays = core->cnt_cancels = 0;
+    core->cnt_commands = core->cnt_instructions = 0;
+    core->cnt_invalidations = 0;
+    memset(core->rr, 0, sizeof(core->rr));
+    svmgpu_tlb_flush(&core->tlb);
+    core->resetting = false;
+    pthread_cond_broadcast(&core->work_cond);
+}
+
+void svmgpu_core_reset(SvmgpuCore *core)
+{
+    pthread_mutex_lock(&core->lock);
+    reset_locked(core);
+    pthread_mutex_unlock(&core->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* contexts and invalidation */
+
+static void queue_inval_locked(SvmgpuCore *core, uint32_t ctx, uint32_t flags,
+                               uint64_t start, uint64_t size)
+{
+    SvmgpuInval *r;
+
+    core->inv_req_seq++;
+    if (core->invq_len == SVMGPU_INVAL_QUEUE) {
+        /* Queue full: widen the last request to everything. */
+        r = &core->invq[core->invq_len - 1];
+        r->flags = SVMGPU_TLB_INV_ALL_CONTEXTS;
+    } else {
+        r = &core->invq[core->invq_len++];
+        r->ctx = ctx;
+        r->flags = flags;
+        r->start = start;
+        r->size = size;
+    }
+    r->seq = core->inv_req_seq;
+    core->inval_busy = true;
+    svmgpu_trace(core, SVMGPU_TRACE_INVAL_SUBMIT, r->seq,
+                 ctx | (uint64_t)flags << 32, start);
+    pthread_cond_broadcast(&core->work_cond);
+}
+
+static void inval_submit_locked(SvmgpuCore *core)
+{
+    uint32_t flags = core->inv_flags & (SVMGPU_TLB_INV_ALL_CONTEXTS |
+                                        SVMGPU_TLB_INV_WHOLE_CONTEXT);
+    uint64_t start = core->inv_start, size = core->inv_size;
+    bool bad = false;
+
+    if (!(flags & SVMGPU_TLB_INV_ALL_CONTEXTS)) {
+        if (core->inv_ctx >= SVMGPU_MAX_CONTEXTS) {
+            bad = true;
+        } else if (!(flags & SVMGPU_TLB_INV_WHOLE_CONTEXT) && size &&
+                   start + size - 1 < start) {
+            bad = true;
+        }
+    }
+    if (bad) {
+        svmgpu_error_locked(core, SVMGPU_ERROR_INVAL, core->inv_ctx,
+                            "bad TLB invalidation: ctx %u start 0x%llx "
+                            "size 0x%llx", core->inv_ctx,
+                            (unsigned long long)start,
+                            (unsigned long long)size);
+        /* Completes as a no-op: an empty range of context 0. */
+        queue_inval_locked(core, 0, 0, 0, 0);
+        return;
+    }
+    queue_inval_locked(core, core->inv_ctx, flags, start, size);
+}
+
+/* Process pending invalidations; returns false if there were none. */
+static bool control_step(SvmgpuCore *core)
+{
+    SvmgpuInval reqs[SVMGPU_INVAL_QUEUE];
+    unsigned n, i;
+    uint32_t last;
+    uint64_t addr, val;
+
+    pthread_mutex_lock(&core->lock);
+    n = core->invq_len;
+    if (!n || core->resetting) {
+        pthread_mutex_unlock(&core->lock);
+        return false;
+    }
+    memcpy(reqs, core->invq, n * sizeof(reqs[0]));
+    core->invq_len = 0;
+    core->active++;
+    pthread_mutex_unlock(&core->lock);
+
+    /* Waits for every access that still uses an old translation. */
+    pthread_rwlock_wrlock(&core->xlate);
+    for (i = 0; i < n; i++) {
+        svmgpu_tlb_invalidate(&core->tlb,
+                              reqs[i].flags & SVMGPU_TLB_INV_ALL_CONTEXTS,
+                              reqs[i].ctx,
+                              reqs[i].flags & SVMGPU_TLB_INV_WHOLE_CONTEXT,
+                              reqs[i].start, reqs[i].size);
+    }
+    pthread_rwlock_unlock(&core->xlate);
+    last = reqs[n - 1].seq;
+
+    pthread_mutex_lock(&core->lock);
+    addr = core->inv_done_addr;
+    pthread_mutex_unlock(&core->lock);
+    val = last;
+    if (addr && core->ops->dma_write(core->opaque, addr, &val, 8)) {
+        pthread_mutex_lock(&core->lock);
+        svmgpu_error_locked(core, SVMGPU_ERROR_COMPLETION_DMA, addr,
+                            "TLB_INV_DONE_ADDR write to 0x%llx failed",
+                            (unsigned long long)addr);
+        pthread_mutex_unlock(&core->lock);
+    }
+
+    pthread_mutex_lock(&core->lock);
+    core->inv_done_seq = last;
+    core->cnt_invalidations += n;
+    core->inval_busy = core->invq_len != 0;
+    svmgpu_trace(core, SVMGPU_TRACE_INVAL_DONE, last, n, 0);
+    svmgpu_intr_locked(core, SVMGPU_INTR_INVAL);
+    core->active--;
+    pthread_cond_broadcast(&core->idle_cond);
+    pthread_mutex_unlock(&core->lock);
+    return true;
+}
+
+static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
+{
+    struct svmgpu_ctx_entry e;
+    uint64_t addr = core->ctx_table_base + (uint64_t)id * sizeof(e);
+    int rc;
+
+    if (id >= core->ctx_table_entries) {
+        svmgpu_error_locked(core, SVMGPU_ERROR_CTX, id,
+                            "CTX_ENABLE %u beyond table (%u entries)", id,
+                            core->ctx_table_entries);
+        return;
+    }
+    pthread_mutex_unlock(&core->lock);
+    rc = core->ops->dma_read(core->opaque, addr, &e, sizeof(e));
+    pthread_mutex_lock(&core->lock);
+    if (rc || !(e.flags & SVMGPU_CTX_VALID) ||
+        (e.pt_root & (SVMGPU_PAGE_SIZE - 1))) {
+        svmgpu_error_locked(core, SVMGPU_ERROR_CTX, addr,
+                            "CTX_ENABLE %u: entry at 0x%llx %s", id,
+                            (unsigned long long)addr,
+                            rc ? "unreadable" : "invalid");
+        return;
+    }
+    core->ctxs[id].root = e.pt_root;
+    core->ctxs[id].enabled = true;
+}
+
+static void ctx_disable_locked(SvmgpuCore *core, uint32_t id)
+{
+    if (id >= SVMGPU_MAX_CONTEXTS) {
+        svmgpu_error_locked(core, SVMGPU_ERROR_REG, SVMGPU_REG_CTX_DISABLE,
+                            "CTX_DISABLE %u out of range", id);
+        return;
+    }
+    core->ctxs[id].enabled = false;
+    queue_inval_locked(core, id, SVMGPU_TLB_INV_WHOLE_CONTEXT, 0, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* queues */
+
+static uint32_t queue_status_locked(SvmgpuQueue *q)
+{
+    uint32_t s = 0;
+
+    if (q->enabled) {
+        s |= SVMGPU_Q_STATUS_ENABLED;
+    }
+    if (!q->in_step && (!q->enabled || q->error ||
+                        (!q->x.has_cmd && q->head == q->tail))) {
+        s |= SVMGPU_Q_STATUS_IDLE;
+    }
+    if (q->stall_fault) {
+        s |= SVMGPU_Q_STATUS_FAULT_STALL;
+    }
+    if (q->stall_ring_full) {
+        s |= SVMGPU_Q_STATUS_RING_FULL_STALL;
+    }
+    if (q->waiting) {
+        s |= SVMGPU_Q_STATUS_WAITING;
+    }
+    if (q->error) {
+        s |= SVMGPU_Q_STATUS_ERROR;
+    }
+    return s;
+}
+
+static void queue_fail_locked(SvmgpuCore *core, SvmgpuQueue *q, uint32_t code,
+                              uint64_t va)
+{
+    q->error = true;
+    q->err_code = code;
+    q->err_info = 0;
+    q->err_va = va;
+    q->err_seq = 0;
+    svmgpu_error_locked(core, SVMGPU_ERROR_QUEUE, q->index,
+                        "queue %u halted with error %u", q->index, code);
+    svmgpu_intr_locked(core, SVMGPU_INTR_QUEUE(q->index));
+}
+
+static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q)
+{
+    while (q->in_step) {
+        pthread_cond_wait(&core->idle_cond, &core->lock);
+    }
+    svmgpu_queue_exec_reset(&q->x);
+    q->enabled = true;
+    q->error = false;
+    q->stall_fault = q->stall_ring_full = q->cancel = false;
+    q->waiting = q->poll = false;
+    q->head = q->tail = 0;
+    q->l_base = q->base;
+    q->l_size = q->size;
+    q->l_ctx = q->ctx;
+    q->l_compl_addr = q->compl_addr;
+    if (!q->base || (q->base & (SVMGPU_CMD_SIZE - 1)) || !is_pow2(q->size) ||
+        q->size < SVMGPU_QUEUE_MIN_ENTRIES ||
+        q->size > SVMGPU_QUEUE_MAX_ENTRIES || q->ctx >= SVMGPU_MAX_CONTEXTS ||
+        (q->compl_addr & (sizeof(struct svmgpu_completion) - 1))) {
+        q->l_size = SVMGPU_QUEUE_MIN_ENTRIES;   /* keep ring math sane */
+        queue_fail_locked(core, q, SVMGPU_ERR_BAD_QUEUE_CONFIG, q->base);
+    }
+}
+
+static void queue_disable_locked(SvmgpuQueue *q)
+{
+    q->enabled = false;
+    q->stall_fault = q->stall_ring_full = q->cancel = false;
+    q->waiting = q->poll = false;
+}
+
+static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
+                               unsigned reg, uint32_t v, uint64_t off)
+{
+    bool cfg_reg = reg < SVMGPU_Q_CONTROL;
+
+    if (cfg_reg && q->enabled) {
+        svmgpu_error_locked(core, SVMGPU_ERROR_REG, off,
+                            "queue %u: config write 0x%x while enabled",
+                            q->index, reg);
+        return;
+    }
+    switch (reg) {
+    case SVMGPU_Q_BASE:
+        q->base = (q->base & ~0xffffffffull) | v;
+        break;
+    case SVMGPU_Q_BASE + 4:
+        q->base = (q->base & 0xffffffffull) | (uint64_t)v << 32;
+        break;
+    case SVMGPU_Q_SIZE:
+        q->size = v;
+        break;
+    case SVMGPU_Q_CTX:
+        q->ctx = v;
+        break;
+    case SVMGPU_Q_COMPL_ADDR:
+        q->compl_addr = (q->compl_addr & ~0xffffffffull) | v;
+        break;
+    case SVMGPU_Q_COMPL_ADDR + 4:
+        q->compl_addr = (q->compl_addr & 0xffffffffull) | (uint64_t)v << 32;
+        break;
+    case SVMGPU_Q_CONTROL:
+        if (v & ~(SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR)) {
+            svmgpu_guest_error(core, "queue %u: reserved Q_CONTROL bits 0x%x",
+                               q->index, v);
+        }
+        if (!(v & SVMGPU_Q_CONTROL_ENABLE)) {
+            queue_disable_locked(q);
+        } else if (!q->enabled) {
+            queue_enable_locked(core, q);
+        } else if ((v & SVMGPU_Q_CONTROL_CLEAR_ERROR) && q->error &&
+                   q->err_code != SVMGPU_ERR_BAD_QUEUE_CONFIG) {
+            q->error = false;
+        }
+        pthread_cond_broadcast(&core->work_cond);
+        break;
+    case SVMGPU_Q_TAIL:
+        svmgpu_trace(core, SVMGPU_TRACE_DOORBELL, q->index, v, 0);
+        if (!q->enabled) {
+            q->tail = v;    /* reset to 0 by the next enable */
+            break;
+        }
+        if (v >= q->l_size) {
+            queue_fail_locked(core, q, SVMGPU_ERR_BAD_DOORBELL, v);
+            break;
+        }
+        q->tail = v;
+        svmgpu_kick_locked(core);
+        break;
+    default:
+        svmgpu_guest_error(core, "write to read-only queue register 0x%llx",
+                           (unsigned long long)off);
+        break;
+    }
+}
+
+static uint32_t queue_read_locked(SvmgpuCore *core, SvmgpuQueue *q,
+                                  unsigned reg)
+{
+    switch (reg) {
+    case SVMGPU_Q_BASE: return q->base;
+    case SVMGPU_Q_BASE + 4: return q->base >> 32;
+    case SVMGPU_Q_SIZE: return q->size;
+    case SVMGPU_Q_CTX: return q->ctx;
+    case SVMGPU_Q_COMPL_ADDR: return q->compl_addr;
+    case SVMGPU_Q_COMPL_ADDR + 4: return q->compl_addr >> 32;
+    case SVMGPU_Q_CONTROL: return q->enabled ? SVMGPU_Q_CONTROL_ENABLE : 0;
+    case SVMGPU_Q_STATUS: return queue_status_locked(q);
+    case SVMGPU_Q_HEAD: return q->head;
+    case SVMGPU_Q_TAIL: return q->tail;
+    case SVMGPU_Q_COMPL_SEQ: return q->compl_seq;
+    case SVMGPU_Q_COMPL_SEQ + 4: return q->compl_seq >> 32;
+    case SVMGPU_Q_ERROR_CODE: return q->err_code;
+    case SVMGPU_Q_ERROR_INFO: return q->err_info;
+    case SVMGPU_Q_ERROR_VA: return q->err_va;
+    case SVMGPU_Q_ERROR_VA + 4: return q->err_va >> 32;
+    case SVMGPU_Q_ERROR_SEQ: return q->err_seq;
+    case SVMGPU_Q_ERROR_SEQ + 4: return q->err_seq >> 32;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* register file */
+
+static uint32_t device_status_locked(SvmgpuCore *core)
+{
+    uint32_t s = 0;
+    bool idle = !core->invq_len && !core->inval_busy;
+    unsigned i;
+
+    if (core->control & SVMGPU_CONTROL_ENABLE) {
+        s |= SVMGPU_STATUS_ENABLED;
+    }
+    for (i = 0; i < core->cfg.num_queues; i++) {
+        SvmgpuQueue *q = &core->queues[i];
+        uint32_t qs = queue_status_locked(q);
+
+        if (!(qs & SVMGPU_Q_STATUS_IDLE)) {
+            idle = false;
+        }
+        if (q->enabled && q->stall_fault) {
+            s |= SVMGPU_STATUS_FAULT_STALL;
+        }
+        if (q->enabled && q->stall_ring_full) {
+            s |= SVMGPU_STATUS_FAULT_RING_FULL;
+        }
+    }
+    if (idle) {
+        s |= SVMGPU_STATUS_IDLE;
+    }
+    if (core->invq_len || core->inval_busy) {
+        s |= SVMGPU_STATUS_INVAL_BUSY;
+    }
+    if (core->error_status) {
+        s |= SVMGPU_STATUS_ERROR;
+    }
+    return s;
+}
+
+#define LO(v) ((uint32_t)(v))
+#define HI(v) ((uint32_t)((uint64_t)(v) >> 32))
+
+static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
+                              const uint64_t *tlbc)
+{
+    if (off >= SVMGPU_REG_QUEUE_BASE) {
+        uint64_t rel = off - SVMGPU_REG_QUEUE_BASE;
+        unsigned qi = rel / SVMGPU_REG_QUEUE_STRIDE;
+
+        if (qi < core->cfg.num_queues) {
+            return queue_read_locked(core, &core->queues[qi],
+                                     rel % SVMGPU_REG_QUEUE_STRIDE);
+        }
+        return 0;
+    }
+    switch (off) {
+    case SVMGPU_REG_ID: return SVMGPU_ID_MAGIC;
+    case SVMGPU_REG_VERSION: return SVMGPU_VERSION;
+    case SVMGPU_REG_NUM_QUEUES: return core->cfg.num_queues;
+    case SVMGPU_REG_NUM_ENGINES: return core->cfg.num_engines;
+    case SVMGPU_REG_TLB_SETS: return core->cfg.tlb_sets;
+    case SVMGPU_REG_TLB_WAYS: return core->cfg.tlb_ways;
+    case SVMGPU_REG_FAULT_RING_ENTRIES: return core->cfg.fault_ring_entries;
+    case SVMGPU_REG_NUM_CONTEXTS: return SVMGPU_MAX_CONTEXTS;
+    case SVMGPU_REG_LOCAL_MEM_SIZE: return LO(core->cfg.local_mem_size);
+    case SVMGPU_REG_LOCAL_MEM_SIZE + 4: return HI(core->cfg.local_mem_size);
+    case SVMGPU_REG_CAPS:
+        return SVMGPU_CAPS_LEAF_2M | SVMGPU_CAPS_LEAF_1G | SVMGPU_CAPS_FP64 |
+               SVMGPU_CAPS_INTX;
+    case SVMGPU_REG_CONTROL: return core->control;
+    case SVMGPU_REG_STATUS: return device_status_locked(core);
+    case SVMGPU_REG_ERROR_STATUS: return core->error_status;
+    case SVMGPU_REG_ERROR_ADDR: return LO(core->error_addr);
+    case SVMGPU_REG_ERROR_ADDR + 4: return HI(core->error_addr);
+    case SVMGPU_REG_TIMESTAMP: return LO(svmgpu_now(core));
+    case SVMGPU_REG_TIMESTAMP + 4: return HI(svmgpu_now(core));
+    case SVMGPU_REG_INTR_STATUS: return core->intr_status;
+    case SVMGPU_REG_INTR_MASK: return core->intr_mask;
+    case SVMGPU_REG_CTX_TABLE_BASE: return LO(core->ctx_table_base);
+    case SVMGPU_REG_CTX_TABLE_BASE + 4: return HI(core->ctx_table_base);
+    case SVMGPU_REG_CTX_TABLE_ENTRIES: return core->ctx_table_entries;
+    case SVMGPU_REG_CTX_SELECT: return core->ctx_select;
+    case SVMGPU_REG_CTX_STATE:
+        return core->ctx_select < SVMGPU_MAX_CONTEXTS &&
+               core->ctxs[core->ctx_select].enabled ?
+               SVMGPU_CTX_STATE_ENABLED : 0;
+    case SVMGPU_REG_TLB_INV_CTX: return core->inv_ctx;
+    case SVMGPU_REG_TLB_INV_FLAGS: return core->inv_flags;
+    case SVMGPU_REG_TLB_INV_START: return LO(core->inv_start);
+    case SVMGPU_REG_TLB_INV_START + 4: return HI(core->inv_start);
+    case SVMGPU_REG_TLB_INV_SIZE: return LO(core->inv_size);
+    case SVMGPU_REG_TLB_INV_SIZE + 4: return HI(core->inv_size);
+    case SVMGPU_REG_TLB_INV_REQ_SEQ: return core->inv_req_seq;
+    case SVMGPU_REG_TLB_INV_DONE_SEQ: return core->inv_done_seq;
+    case SVMGPU_REG_TLB_INV_DONE_ADDR: return LO(core->inv_done_addr);
+    case SVMGPU_REG_TLB_INV_DONE_ADDR + 4: return HI(core->inv_done_addr);
+    case SVMGPU_REG_FAULT_RING_BASE: return LO(core->fault_ring_base);
+    case SVMGPU_REG_FAULT_RING_BASE + 4: return HI(core->fault_ring_base);
+    case SVMGPU_REG_FAULT_PUT: return core->fault_put;
+    case SVMGPU_REG_FAULT_GET: return core->fault_get;
+    case SVMGPU_REG_FAULT_SEQ: return core->fault_seq;
+    case SVMGPU_REG_CNT_TLB_HITS: return LO(tlbc[0]);
+    case SVMGPU_REG_CNT_TLB_HITS + 4: return HI(tlbc[0]);
+    case SVMGPU_REG_CNT_TLB_MISSES: return LO(tlbc[1]);
+    case SVMGPU_REG_CNT_TLB_MISSES + 4: return HI(tlbc[1]);
+    case SVMGPU_REG_CNT_TLB_EVICTIONS: return LO(tlbc[2]);
+    case SVMGPU_REG_CNT_TLB_EVICTIONS + 4: return HI(tlbc[2]);
+    case SVMGPU_REG_CNT_TLB_INVALIDATIONS: return LO(core->cnt_invalidations);
+    case SVMGPU_REG_CNT_TLB_INVALIDATIONS + 4:
+        return HI(core->cnt_invalidations);
+    case SVMGPU_REG_CNT_PAGE_WALKS: return LO(core->cnt_walks);
+    case SVMGPU_REG_CNT_PAGE_WALKS + 4: return HI(core->cnt_walks);
+    case SVMGPU_REG_CNT_FAULTS: return LO(core->cnt_faults);
+    case SVMGPU_REG_CNT_FAULTS + 4: return HI(core->cnt_faults);
+    case SVMGPU_REG_CNT_REPLAYS: return LO(core->cnt_replays);
+    case SVMGPU_REG_CNT_REPLAYS + 4: return HI(core->cnt_replays);
+    case SVMGPU_REG_CNT_CANCELS: return LO(core->cnt_cancels);
+    case SVMGPU_REG_CNT_CANCELS + 4: return HI(core->cnt_cancels);
+    case SVMGPU_REG_CNT_COMMANDS: return LO(core->cnt_commands);
+    case SVMGPU_REG_CNT_COMMANDS + 4: return HI(core->cnt_commands);
+    case SVMGPU_REG_CNT_INSTRUCTIONS: return LO(core->cnt_instructions);
+    case SVMGPU_REG_CNT_INSTRUCTIONS + 4: return HI(core->cnt_instructions);
+    }
+    return 0;
+}
+
+static void set_lo(uint64_t *r, uint32_t v)
+{
+    *r = (*r & ~0xffffffffull) | v;
+}
+
+static void set_hi(uint64_t *r, uint32_t v)
+{
+    *r = (*r & 0xffffffffull) | (uint64_t)v << 32;
+}
+
+static void write32_locked(SvmgpuCore *core, uint64_t off, uint32_t v)
+{
+    uint32_t old;
+
+    if (off >= SVMGPU_REG_QUEUE_BASE) {
+        uint64_t rel = off - SVMGPU_REG_QUEUE_BASE;
+        unsigned qi = rel / SVMGPU_REG_QUEUE_STRIDE;
+
+        if (qi < core->cfg.num_queues) {
+            queue_write_locked(core, &core->queues[qi],
+                               rel % SVMGPU_REG_QUEUE_STRIDE, v, off);
+        } else {
+            svmgpu_guest_error(core, "write to absent queue register 0x%llx",
+                               (unsigned long long)off);
+        }
+        return;
+    }
+    switch (off) {
+    case SVMGPU_REG_CONTROL:
+        if (v & SVMGPU_CONTROL_RESET) {
+            reset_locked(core);
+            break;
+        }
+        core->control = v & SVMGPU_CONTROL_ENABLE;
+        pthread_cond_broadcast(&core->work_cond);
+        break;
+    case SVMGPU_REG_ERROR_STATUS:
+        core->error_status &= ~v;
+        break;
+    case SVMGPU_REG_INTR_STATUS:
+        core->intr_status &= ~v;
+        break;
+    case SVMGPU_REG_INTR_MASK:
+        old = core->intr_mask;
+        core->intr_mask = v;
+        /* Newly unmasked pending causes are signalled now. */
+        signal_bits_locked(core, core->intr_status & old & ~v);
+        break;
+    case SVMGPU_REG_CTX_TABLE_BASE:
+        set_lo(&core->ctx_table_base, v & ~(uint32_t)(SVMGPU_PAGE_SIZE - 1));
+        break;
+    case SVMGPU_REG_CTX_TABLE_BASE + 4:
+        set_hi(&core->ctx_table_base, v);
+        break;
+    case SVMGPU_REG_CTX_TABLE_ENTRIES:
+        if (v > SVMGPU_MAX_CONTEXTS) {
+            svmgpu_error_locked(core, SVMGPU_ERROR_REG, off,
+                                "CTX_TABLE_ENTRIES %u clamped", v);
+            v = SVMGPU_MAX_CONTEXTS;
+        }
+        core->ctx_table_entries = v;
+        break;
+    case SVMGPU_REG_CTX_ENABLE:
+        ctx_enable_locked(core, v);
+        break;
+    case SVMGPU_REG_CTX_DISABLE:
+        ctx_disable_locked(core, v);
+        break;
+    case SVMGPU_REG_CTX_SELECT:
+        core->ctx_select = v;
+        break;
+    case SVMGPU_REG_TLB_INV_CTX:
+        core->inv_ctx = v;
+        break;
+    case SVMGPU_REG_TLB_INV_FLAGS:
+        core->inv_flags = v;
+        break;
+    case SVMGPU_REG_TLB_INV_START:
+        set_lo(&core->inv_start, v);
+        break;
+    case SVMGPU_REG_TLB_INV_START + 4:
+        set_hi(&core->inv_start, v);
+        break;
+    case SVMGPU_REG_TLB_INV_SIZE:
+        set_lo(&core->inv_size, v);
+        break;
+    case SVMGPU_REG_TLB_INV_SIZE + 4:
+        set_hi(&core->inv_size, v);
+        break;
+    case SVMGPU_REG_TLB_INV_SUBMIT:
+        inval_submit_locked(core);
+        break;
+    case SVMGPU_REG_TLB_INV_DONE_ADDR:
+        set_lo(&core->inv_done_addr, v & ~7u);
+        break;
+    case SVMGPU_REG_TLB_INV_DONE_ADDR + 4:
+        set_hi(&core->inv_done_addr, v);
+        break;
+    case SVMGPU_REG_FAULT_RING_BASE:
+        set_lo(&core->fault_ring_base, v & ~(uint32_t)(SVMGPU_PAGE_SIZE - 1));
+        break;
+    case SVMGPU_REG_FAULT_RING_BASE + 4:
+        set_hi(&core->fault_ring_base, v);
+        break;
+    case SVMGPU_REG_FAULT_GET:
+        if (core->fault_put - v > core->cfg.fault_ring_entries) {
+            svmgpu_error_locked(core, SVMGPU_ERROR_REG, off,
+                                "FAULT_GET %u inconsistent with PUT %u", v,
+                                core->fault_put);
+            break;
+        }
+        core->fault_get = v;
+        /* Ring space: queues waiting for it retry. */
+        for (old = 0; old < core->cfg.num_queues; old++) {
+            core->queues[old].stall_ring_full = false;
+        }
+        svmgpu_kick_locked(core);
+        break;
+    case SVMGPU_REG_FAULT_REPLY:
+        core->reply_lo = v;
+        break;
+    case SVMGPU_REG_FAULT_REPLY + 4:
+        svmgpu_fault_reply_locked(core, core->reply_lo | (uint64_t)v << 32);
+        core->reply_lo = 0;
+        break;
+    default:
+        svmgpu_guest_error(core, "write 0x%x to read-only or unknown register "
+                           "0x%llx", v, (unsigned long long)off);
+        break;
+    }
+}
+
+uint64_t svmgpu_core_mmio_read(SvmgpuCore *core, uint64_t offset,
+                               unsigned size)
+{
+    uint64_t tlbc[3], val;
+
+    if ((size != 4 && size != 8) || (offset & (size - 1)) ||
+        offset + size > SVMGPU_BAR_REGS_SIZE) {
+        svmgpu_guest_error(core, "bad read size %u at 0x%llx", size,
+                           (unsigned long long)offset);
+        return 0;
+    }
+    svmgpu_tlb_counters(&core->tlb, &tlbc[0], &tlbc[1], &tlbc[2]);
+    pthread_mutex_lock(&core->lock);
+    val = read32_locked(core, offset, tlbc);
+    if (size == 8) {
+        val |= (uint64_t)read32_locked(core, offset + 4, tlbc) << 32;
+    }
+    pthread_mutex_unlock(&core->lock);
+    return val;
+}
+
+void svmgpu_core_mmio_write(SvmgpuCore *core, uint64_t offset, uint64_t val,
+                            unsigned size)
+{
+    if ((size != 4 && size != 8) || (offset & (size - 1)) ||
+        offset + size > SVMGPU_BAR_REGS_SIZE) {
+        svmgpu_guest_error(core, "bad write size %u at 0x%llx", size,
+                           (unsigned long long)offset);
+        return;
+    }
+    pthread_mutex_lock(&core->lock);
+    write32_locked(core, offset, (uint32_t)val);
+    if (size == 8) {
+        write32_locked(core, offset + 4, (uint32_t)(val >> 32));
+    }
+    pthread_mutex_unlock(&core->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* engines */
+
+static bool queue_runnable_locked(SvmgpuCore *core, SvmgpuQueue *q,
+                                  bool waiting_ok)
+{
+    if (!(core->control & SVMGPU_CONTROL_ENABLE) || core->resetting ||
+        !q->enabled || q->error || q->in_step || q->stall_fault ||
+        q->stall_ring_full) {
+        return false;
+    }
+    if (!q->cancel && !q->x.has_cmd && q->head == q->tail) {
+        return false;
+    }
+    return !q->waiting || (waiting_ok && q->poll);
+}
+
+static SvmgpuQueue *pick_locked(SvmgpuCore *core, unsigned engine,
+                                bool waiting_ok)
+{
+    unsigned n = core->cfg.num_queues, ne = core->cfg.num_engines, k;
+
+    for (k = 0; k < n; k++) {
+        unsigned qi = (core->rr[engine] + k) % n;
+
+        if (qi % ne != engine) {
+            continue;
+        }
+        if (queue_runnable_locked(core, &core->queues[qi], waiting_ok)) {
+            core->rr[engine] = qi + 1;
+            return &core->queues[qi];
+        }
+    }
+    return NULL;
+}
+
+static void after_step_locked(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuStep r)
+{
+    q->in_step = false;
+    q->poll = false;
+    q->waiting = r == SVMGPU_STEP_WAIT && q->enabled;
+    core->active--;
+    pthread_cond_broadcast(&core->idle_cond);
+}
+
+static bool any_waiting_locked(SvmgpuCore *core, unsigned engine)
+{
+    unsigned i;
+
+    for (i = engine; i < core->cfg.num_queues; i += core->cfg.num_engines) {
+        if (core->queues[i].waiting && core->queues[i].enabled) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void svmgpu_core_engine_thread(SvmgpuCore *core, unsigned engine)
+{
+    pthread_mutex_lock(&core->lock);
+    while (!core->quit) {
+        SvmgpuQueue *q;
+        SvmgpuStep r;
+
+        q = pick_locked(core, engine, false);
+        if (!q) {
+            q = pick_locked(core, engine, true);
+        }
+        if (!q) {
+            if (any_waiting_locked(core, engine)) {
+                struct timespec ts;
+                unsigned i;
+
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_nsec += SVMGPU_WAIT_POLL_NS;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_nsec -= 1000000000;
+                    ts.tv_sec++;
+                }
+                if (pthread_cond_timedwait(&core->work_cond, &core->lock,
+                                           &ts) == ETIMEDOUT) {
+                    for (i = engine; i < core->cfg.num_queues;
+                         i += core->cfg.num_engines) {
+                        core->queues[i].poll = true;
+                    }
+                }
+            } else {
+                pthread_cond_wait(&core->work_cond, &core->lock);
+            }
+            continue;
+        }
+        q->in_step = true;
+        core->active++;
+        pthread_mutex_unlock(&core->lock);
+        r = svmgpu_queue_step(core, q, core->bufs[engine]);
+        pthread_mutex_lock(&core->lock);
+        after_step_locked(core, q, r);
+    }
+    pthread_mutex_unlock(&core->lock);
+}
+
+void svmgpu_core_control_thread(SvmgpuCore *core)
+{
+    pthread_mutex_lock(&core->lock);
+    while (!core->quit) {
+        if (!core->invq_len || core->resetting) {
+            pthread_cond_wait(&core->work_cond, &core->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&core->lock);
+        control_step(core);
+        pthread_mutex_lock(&core->lock);
+    }
+    pthread_mutex_unlock(&core->lock);
+}
+
+void svmgpu_core_stop(SvmgpuCore *core)
+{
+    pthread_mutex_lock(&core->lock);
+    core->quit = true;
+    pthread_cond_broadcast(&core->work_cond);
+    pthread_mutex_unlock(&core->lock);
+}
+
+unsigned svmgpu_core_run_sync(SvmgpuCore *core)
+{
+    unsigned steps = 0, i;
+    bool progress = true;
+    bool first = true;
+
+    while (progress) {
+        progress = control_step(core);
+        for (i = 0; i < core->cfg.num_queues; i++) {
+            SvmgpuQueue *q = &core->queues[i];
+            SvmgpuStep r;
+
+            pthread_mutex_lock(&core->lock);
+            if (first) {
+                q->poll = true;     /* each call re-evaluates WAITs once */
+            }
+            if (!queue_runnable_locked(core, q, true)) {
+                pthread_mutex_unlock(&core->lock);
+                continue;
+            }
+            q->in_step = true;
+            core->active++;
+            pthread_mutex_unlock(&core->lock);
+            r = svmgpu_queue_step(core, q, core->bufs[0]);
+            pthread_mutex_lock(&core->lock);
+            after_step_locked(core, q, r);
+            pthread_mutex_unlock(&core->lock);
+            steps++;
+            if (r == SVMGPU_STEP_DONE || r == SVMGPU_STEP_MORE) {
+                progress = true;
+            }
+        }
+        first = false;
+    }
+    return steps;
+}

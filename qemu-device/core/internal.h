@@ -1,0 +1,271 @@
+/*
+ * svmgpu device core: internal state shared by the hardware blocks.
+ *
+ * Locks, in acquisition order (a lock may be taken while holding the ones
+ * above it, never the other way round):
+ *
+ *   fault_lock   serializes fault-record writes to the fault ring (held
+ *                across that DMA); fault.c
+ *   xlate        rwlock: engines hold it for reading around one
+ *                translation and the memory access that uses it;
+ *                invalidation holds it for writing (waits for them)
+ *   atomic_lock  makes read-modify-write accesses atomic between engines
+ *   tlb.lock     the TLB arrays and counters; tlb.c
+ *   lock         all register state, queue state visible to registers,
+ *                contexts, interrupts, counters.  Never held across DMA or
+ *                across any other lock's acquisition.
+ *
+ * A queue's execution state (SvmgpuQueueExec) belongs to the engine that
+ * owns the queue (q % num_engines) while in_step is set, and to whoever
+ * holds `lock` with in_step clear otherwise.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SVMGPU_CORE_INTERNAL_H
+#define SVMGPU_CORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "svmgpu_core.h"
+
+/* Guest structures are little-endian and are used in place. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#error "the svmgpu core supports little-endian hosts only"
+#endif
+
+#define SVMGPU_COPY_CHUNK       (64 * 1024)    /* engine bounce buffer */
+#define SVMGPU_COPY_SLICE       (1024 * 1024)  /* bytes per step */
+#define SVMGPU_ISA_SLICE        4096           /* wave-instructions per step */
+#define SVMGPU_WAIT_POLL_NS     100000ull
+#define SVMGPU_INVAL_QUEUE      64
+
+/* ---- TLB (tlb.c) ---- */
+typedef struct SvmgpuTlbEntry {
+    uint64_t vpn;       /* va >> shift */
+    uint64_t pa;        /* page base DMA address */
+    uint64_t lru;
+    uint32_t ctx;
+    uint8_t shift;      /* 12, 21 or 30; 0 = invalid */
+    uint8_t writable;
+} SvmgpuTlbEntry;
+
+typedef struct SvmgpuTlb {
+    pthread_mutex_t lock;
+    uint32_t sets, ways;
+    SvmgpuTlbEntry *e;  /* sets * ways */
+    uint64_t tick;
+    uint64_t hits, misses, evictions;
+} SvmgpuTlb;
+
+int svmgpu_tlb_init(SvmgpuTlb *tlb, uint32_t sets, uint32_t ways);
+void svmgpu_tlb_destroy(SvmgpuTlb *tlb);
+bool svmgpu_tlb_lookup(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
+                       SvmgpuTlbEntry *out);
+void svmgpu_tlb_insert(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
+                       unsigned shift, uint64_t pa, bool writable);
+void svmgpu_tlb_remove(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
+                       unsigned shift);
+/* all: every context; else ctx, and [start, start+size) unless whole. */
+void svmgpu_tlb_invalidate(SvmgpuTlb *tlb, bool all, uint32_t ctx,
+                           bool whole, uint64_t start, uint64_t size);
+void svmgpu_tlb_flush(SvmgpuTlb *tlb);
+void svmgpu_tlb_counters(SvmgpuTlb *tlb, uint64_t *hits, uint64_t *misses,
+                         uint64_t *evictions);
+
+/* ---- MMU (mmu.c) ---- */
+typedef enum SvmgpuXlateStatus {
+    SVMGPU_XLATE_OK,
+    SVMGPU_XLATE_FAULT,         /* reason in result */
+    SVMGPU_XLATE_INVALID_VA,
+    SVMGPU_XLATE_CTX_INVALID,
+} SvmgpuXlateStatus;
+
+typedef struct SvmgpuXlate {
+    uint64_t pa;        /* DMA address of va */
+    uint64_t len;       /* bytes from va to the end of its page */
+    unsigned shift;     /* leaf size */
+    bool writable;
+    uint8_t reason;     /* enum svmgpu_fault_reason on FAULT */
+} SvmgpuXlate;
+
+/* One page walk, no TLB.  Returns OK or FAULT (reason set). */
+SvmgpuXlateStatus svmgpu_mmu_walk(SvmgpuCore *core, uint64_t root,
+                                  uint64_t va, unsigned access,
+                                  SvmgpuXlate *out);
+/* TLB lookup, walk on miss.  Caller holds core->xlate for reading. */
+SvmgpuXlateStatus svmgpu_mmu_translate(SvmgpuCore *core, uint32_t ctx,
+                                       uint64_t va, unsigned access,
+                                       SvmgpuXlate *out);
+
+/* ---- Queues (queue.c) ---- */
+typedef enum SvmgpuStep {
+    SVMGPU_STEP_DONE,   /* command finished (ok or error in exec) */
+    SVMGPU_STEP_MORE,   /* yield; command continues next step */
+    SVMGPU_STEP_FAULT,  /* stalled on a fault (recorded or ring full) */
+    SVMGPU_STEP_WAIT,   /* WAIT not satisfied yet */
+    SVMGPU_STEP_IDLE,   /* nothing to do */
+} SvmgpuStep;
+
+typedef struct SvmgpuLaunch SvmgpuLaunch;
+
+typedef struct SvmgpuQueueExec {
+    bool has_cmd;
+    struct svmgpu_cmd cmd;
+    uint64_t progress;      /* bytes done (COPY/FILL) */
+    uint64_t wait_start;
+    bool wait_started;
+    SvmgpuLaunch *launch;   /* LAUNCH state, isa.c */
+    /* result of a failed command */
+    uint32_t err_code;
+    uint32_t err_info;
+    uint64_t err_va;
+    /* pending fault, set when the step returns FAULT */
+    uint64_t fault_va;
+    uint8_t fault_access;
+    uint8_t fault_reason;
+} SvmgpuQueueExec;
+
+typedef struct SvmgpuQueue {
+    unsigned index;
+    /* registers, protected by core->lock */
+    uint64_t base;
+    uint32_t size;
+    uint32_t ctx;
+    uint64_t compl_addr;
+    uint32_t head, tail;
+    bool enabled;
+    bool error;
+    bool stall_fault;       /* waiting for REPLAY/CANCEL of fault_seq */
+    bool stall_ring_full;   /* waiting for fault ring space */
+    bool cancel;            /* CANCEL received: fail the command */
+    bool poll;              /* WAIT should be re-evaluated */
+    bool waiting;           /* WAIT not satisfied */
+    bool in_step;           /* an engine is running a step */
+    uint64_t next_poll;     /* WAIT re-check time (ns) */
+    uint32_t fault_seq;
+    uint64_t compl_seq;
+    uint32_t err_code, err_info;
+    uint64_t err_va, err_seq;
+    /* latched at enable */
+    uint64_t l_base;
+    uint32_t l_size, l_ctx;
+    uint64_t l_compl_addr;
+    /* engine-owned, see the locking comment */
+    SvmgpuQueueExec x;
+} SvmgpuQueue;
+
+void svmgpu_queue_exec_reset(SvmgpuQueueExec *x);
+/* One step of queue q; called by its engine with in_step set. */
+SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q,
+                             uint8_t *buf);
+
+/* ---- Compute engine (isa.c) ---- */
+void svmgpu_launch_free(SvmgpuLaunch *l);
+/* Returns DONE (x->err_code set on failure), MORE or FAULT. */
+SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q);
+
+/* ---- Faults (fault.c) ---- */
+/*
+ * Write a record for the fault in q->x.fault_* and stall the queue (on
+ * FAULT_STALL, or RING_FULL_STALL if the record could not be written).
+ */
+void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx);
+/* FAULT_REPLY write; core->lock held. */
+void svmgpu_fault_reply_locked(SvmgpuCore *core, uint64_t val);
+
+/* ---- Memory access helpers (queue.c) ---- */
+typedef enum SvmgpuAccessResult {
+    SVMGPU_ACC_OK,
+    SVMGPU_ACC_FAULT,   /* x->fault_* set */
+    SVMGPU_ACC_ERROR,   /* x->err_* set */
+} SvmgpuAccessResult;
+
+/* Read or write len bytes (not crossing a page) at va of the queue's ctx. */
+SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
+                                    uint64_t va, void *buf, unsigned len,
+                                    unsigned access);
+/* Atomic op of size 4/8 at va; *old receives the previous value. */
+SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
+                                    uint64_t va, unsigned size, unsigned op,
+                                    uint64_t operand, uint64_t compare,
+                                    uint64_t *old);
+void svmgpu_set_error(SvmgpuQueueExec *x, uint32_t code, uint64_t va,
+                      unsigned access, unsigned reason);
+uint64_t svmgpu_atomic_compute(unsigned op, unsigned size, uint64_t old,
+                               uint64_t operand, uint64_t compare);
+
+/* ---- Top level (core.c) ---- */
+typedef struct SvmgpuInval {
+    uint32_t seq;
+    uint32_t ctx;
+    uint32_t flags;
+    uint64_t start, size;
+} SvmgpuInval;
+
+typedef struct SvmgpuContext {
+    uint64_t root;
+    bool enabled;
+} SvmgpuContext;
+
+struct SvmgpuCore {
+    SvmgpuCoreConfig cfg;
+    const SvmgpuCoreOps *ops;
+    void *opaque;
+
+    pthread_mutex_t lock;
+    pthread_cond_t work_cond;   /* engines and control wait here */
+    pthread_cond_t idle_cond;   /* step/inval finished */
+    pthread_rwlock_t xlate;
+    pthread_mutex_t atomic_lock;
+    pthread_mutex_t fault_lock;
+    SvmgpuTlb tlb;
+
+    /* everything below: protected by lock */
+    bool quit;
+    bool resetting;
+    unsigned active;            /* steps + invalidations in progress */
+    uint32_t control;
+    uint32_t error_status;
+    uint64_t error_addr;
+    uint32_t intr_status, intr_mask;
+    uint64_t ctx_table_base;
+    uint32_t ctx_table_entries;
+    uint32_t ctx_select;
+    SvmgpuContext *ctxs;        /* SVMGPU_MAX_CONTEXTS */
+    uint32_t inv_ctx, inv_flags;
+    uint64_t inv_start, inv_size;
+    uint32_t inv_req_seq, inv_done_seq;
+    uint64_t inv_done_addr;
+    SvmgpuInval invq[SVMGPU_INVAL_QUEUE];
+    unsigned invq_len;
+    bool inval_busy;
+    uint64_t fault_ring_base;
+    uint32_t fault_put, fault_get;
+    uint32_t fault_seq;
+    uint64_t reply_lo;          /* low half of a split FAULT_REPLY write */
+    uint64_t cnt_walks, cnt_faults, cnt_replays, cnt_cancels;
+    uint64_t cnt_commands, cnt_instructions, cnt_invalidations;
+    unsigned rr[SVMGPU_MAX_ENGINES];   /* round-robin cursor per engine */
+    SvmgpuQueue queues[SVMGPU_MAX_QUEUES];
+    uint8_t *bufs[SVMGPU_MAX_ENGINES]; /* engine bounce buffers */
+};
+
+/* Set ERROR_STATUS bit(s), ERROR_ADDR and raise the error vector. */
+void svmgpu_error_locked(SvmgpuCore *core, uint32_t bit, uint64_t addr,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void svmgpu_intr_locked(SvmgpuCore *core, uint32_t bits);
+void svmgpu_guest_error(SvmgpuCore *core, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void svmgpu_trace(SvmgpuCore *core, SvmgpuTraceEvent ev, uint64_t a,
+                  uint64_t b, uint64_t c);
+uint64_t svmgpu_now(SvmgpuCore *core);
+/* Wake engines (e.g. WAITs after a SIGNAL); lock held. */
+void svmgpu_kick_locked(SvmgpuCore *core);
+
+static inline uint64_t svmgpu_min64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+#endif /* SVMGPU_CORE_INTERNAL_H */

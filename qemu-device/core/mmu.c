@@ -1,0 +1,130 @@
+/*
+ * svmgpu MMU: the 4-level page-table walker and translation through the TLB
+ * (docs/hw-spec.md §5, §6).
+ *
+ * A walk is at most four 8-byte DMA reads, so malformed or cyclic tables
+ * cannot loop.  Successful walks fill the TLB; failed ones do not.  A
+ * permission failure on a TLB hit re-walks before faulting, so the driver
+ * need not invalidate after upgrading an entry.
+ *
+ * Locking: svmgpu_mmu_translate() runs with core->xlate held for reading,
+ * which keeps invalidations out until the caller's access is done.  It takes
+ * core->lock briefly to read the context and the tlb lock inside the TLB.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static bool access_needs_write(unsigned access)
+{
+    return access == SVMGPU_ACCESS_WRITE || access == SVMGPU_ACCESS_ATOMIC;
+}
+
+static SvmgpuXlateStatus walk_fault(SvmgpuXlate *out, uint8_t reason)
+{
+    out->reason = reason;
+    return SVMGPU_XLATE_FAULT;
+}
+
+SvmgpuXlateStatus svmgpu_mmu_walk(SvmgpuCore *core, uint64_t root,
+                                  uint64_t va, unsigned access,
+                                  SvmgpuXlate *out)
+{
+    uint64_t table = root & SVMGPU_PTE_ADDR_MASK;
+    int lvl;
+
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&core->lock);
+    core->cnt_walks++;
+    pthread_mutex_unlock(&core->lock);
+
+    for (lvl = SVMGPU_PT_LEVELS; lvl >= 1; lvl--) {
+        uint64_t pte_addr = table + SVMGPU_PT_INDEX(va, lvl) * 8;
+        unsigned shift = SVMGPU_PT_LEVEL_SHIFT(lvl);
+        uint64_t pte, mask;
+        bool leaf;
+
+        if (core->ops->dma_read(core->opaque, pte_addr, &pte, 8)) {
+            return walk_fault(out, SVMGPU_FAULT_WALK_DMA);
+        }
+        if (!(pte & SVMGPU_PTE_VALID)) {
+            return walk_fault(out, SVMGPU_FAULT_NOT_PRESENT);
+        }
+        if (pte & SVMGPU_PTE_RSVD_MASK) {
+            return walk_fault(out, SVMGPU_FAULT_BAD_PTE);
+        }
+        leaf = lvl == 1 || (pte & SVMGPU_PTE_LEAF);
+        if (!leaf) {
+            table = pte & SVMGPU_PTE_ADDR_MASK;
+            continue;
+        }
+        if (lvl == 4) {
+            return walk_fault(out, SVMGPU_FAULT_BAD_PTE);
+        }
+        mask = (1ull << shift) - 1;
+        if ((pte & SVMGPU_PTE_ADDR_MASK & mask) ||
+            ((pte & SVMGPU_PTE_APERTURE_MASK) >> SVMGPU_PTE_APERTURE_SHIFT) !=
+            SVMGPU_APERTURE_SYSTEM) {
+            return walk_fault(out, SVMGPU_FAULT_BAD_PTE);
+        }
+        out->shift = shift;
+        out->writable = pte & SVMGPU_PTE_WRITABLE;
+        out->pa = (pte & SVMGPU_PTE_ADDR_MASK) | (va & mask);
+        out->len = (mask + 1) - (va & mask);
+        if (access_needs_write(access) && !out->writable) {
+            out->reason = SVMGPU_FAULT_WRITE_PROTECT;
+            return SVMGPU_XLATE_FAULT;
+        }
+        return SVMGPU_XLATE_OK;
+    }
+    return walk_fault(out, SVMGPU_FAULT_BAD_PTE);   /* not reached */
+}
+
+SvmgpuXlateStatus svmgpu_mmu_translate(SvmgpuCore *core, uint32_t ctx,
+                                       uint64_t va, unsigned access,
+                                       SvmgpuXlate *out)
+{
+    SvmgpuTlbEntry e;
+    SvmgpuXlateStatus st;
+    uint64_t root, mask;
+    bool enabled;
+
+    if (va >> SVMGPU_VA_BITS) {
+        return SVMGPU_XLATE_INVALID_VA;
+    }
+    if (ctx >= SVMGPU_MAX_CONTEXTS) {
+        return SVMGPU_XLATE_CTX_INVALID;
+    }
+    if (svmgpu_tlb_lookup(&core->tlb, ctx, va, &e)) {
+        if (!access_needs_write(access) || e.writable) {
+            mask = (1ull << e.shift) - 1;
+            out->pa = e.pa | (va & mask);
+            out->len = (mask + 1) - (va & mask);
+            out->shift = e.shift;
+            out->writable = e.writable;
+            out->reason = 0;
+            return SVMGPU_XLATE_OK;
+        }
+        /* Maybe upgraded since the fill: drop it and walk again. */
+        svmgpu_tlb_remove(&core->tlb, ctx, va, e.shift);
+    }
+
+    pthread_mutex_lock(&core->lock);
+    enabled = core->ctxs[ctx].enabled;
+    root = core->ctxs[ctx].root;
+    pthread_mutex_unlock(&core->lock);
+    if (!enabled) {
+        return SVMGPU_XLATE_CTX_INVALID;
+    }
+    svmgpu_trace(core, SVMGPU_TRACE_TLB_MISS, ctx, va, access);
+    st = svmgpu_mmu_walk(core, root, va, access, out);
+    if (st == SVMGPU_XLATE_OK ||
+        (st == SVMGPU_XLATE_FAULT && out->reason == SVMGPU_FAULT_WRITE_PROTECT)) {
+        mask = (1ull << out->shift) - 1;
+        svmgpu_tlb_insert(&core->tlb, ctx, va, out->shift,
+                          out->pa & ~mask, out->writable);
+    }
+    return st;
+}

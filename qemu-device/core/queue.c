@@ -1,0 +1,578 @@
+/*
+ * svmgpu command processor: fetches commands from a queue's ring, executes
+ * them through the MMU in bounded steps, and reports completions and errors
+ * (docs/hw-spec.md §8).
+ *
+ * Locking: a step runs on the engine that owns the queue, with q->in_step
+ * set and no core lock held.  Every memory access holds core->xlate for
+ * reading from its translation to the end of the access, so a completed TLB
+ * invalidation never races with a use of the translation it removed.
+ * Register-visible state (head, completion sequence, error registers) is
+ * updated under core->lock after the completion record was written.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+
+#include "internal.h"
+
+void svmgpu_set_error(SvmgpuQueueExec *x, uint32_t code, uint64_t va,
+                      unsigned access, unsigned reason)
+{
+    x->err_code = code;
+    x->err_va = va;
+    x->err_info = SVMGPU_ERROR_INFO(access, reason);
+}
+
+void svmgpu_queue_exec_reset(SvmgpuQueueExec *x)
+{
+    svmgpu_launch_free(x->launch);
+    memset(x, 0, sizeof(*x));
+}
+
+static SvmgpuAccessResult xlate_failed(SvmgpuQueue *q, SvmgpuXlateStatus st,
+                                       const SvmgpuXlate *t, uint64_t va,
+                                       unsigned access)
+{
+    SvmgpuQueueExec *x = &q->x;
+
+    switch (st) {
+    case SVMGPU_XLATE_FAULT:
+        x->fault_va = va;
+        x->fault_access = access;
+        x->fault_reason = t->reason;
+        return SVMGPU_ACC_FAULT;
+    case SVMGPU_XLATE_INVALID_VA:
+        svmgpu_set_error(x, SVMGPU_ERR_INVALID_VA, va, access, 0);
+        return SVMGPU_ACC_ERROR;
+    default:
+        svmgpu_set_error(x, SVMGPU_ERR_CTX_INVALID, va, access, 0);
+        return SVMGPU_ACC_ERROR;
+    }
+}
+
+SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
+                                    uint64_t va, void *buf, unsigned len,
+                                    unsigned access)
+{
+    SvmgpuXlate t;
+    SvmgpuXlateStatus st;
+    int rc;
+
+    pthread_rwlock_rdlock(&core->xlate);
+    st = svmgpu_mmu_translate(core, q->l_ctx, va, access, &t);
+    if (st != SVMGPU_XLATE_OK) {
+        pthread_rwlock_unlock(&core->xlate);
+        return xlate_failed(q, st, &t, va, access);
+    }
+    if (len > t.len) {
+        /* Callers split at page boundaries; this cannot happen. */
+        len = t.len;
+    }
+    if (access == SVMGPU_ACCESS_READ) {
+        rc = core->ops->dma_read(core->opaque, t.pa, buf, len);
+    } else {
+        rc = core->ops->dma_write(core->opaque, t.pa, buf, len);
+    }
+    pthread_rwlock_unlock(&core->xlate);
+    if (rc) {
+        svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, access, 0);
+        return SVMGPU_ACC_ERROR;
+    }
+    return SVMGPU_ACC_OK;
+}
+
+uint64_t svmgpu_atomic_compute(unsigned op, unsigned size, uint64_t old,
+                               uint64_t operand, uint64_t compare)
+{
+    uint64_t mask = size == 4 ? 0xffffffffull : ~0ull;
+    int64_t so, sv;
+
+    old &= mask;
+    operand &= mask;
+    compare &= mask;
+    if (size == 4) {
+        so = (int32_t)old;
+        sv = (int32_t)operand;
+    } else {
+        so = (int64_t)old;
+        sv = (int64_t)operand;
+    }
+    switch (op) {
+    case SVMGPU_ATOMIC_ADD:
+        return (old + operand) & mask;
+    case SVMGPU_ATOMIC_XCHG:
+        return operand;
+    case SVMGPU_ATOMIC_CMPXCHG:
+        return old == compare ? operand : old;
+    case SVMGPU_ATOMIC_UMIN:
+        return old < operand ? old : operand;
+    case SVMGPU_ATOMIC_UMAX:
+        return old > operand ? old : operand;
+    case SVMGPU_ATOMIC_SMIN:
+        return so < sv ? old : operand;
+    case SVMGPU_ATOMIC_SMAX:
+        return so > sv ? old : operand;
+    default:
+        return old;
+    }
+}
+
+SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
+                                    uint64_t va, unsigned size, unsigned op,
+                                    uint64_t operand, uint64_t compare,
+                                    uint64_t *old)
+{
+    SvmgpuXlate t;
+    SvmgpuXlateStatus st;
+    uint64_t cur = 0, nv;
+    int rc;
+
+    pthread_rwlock_rdlock(&core->xlate);
+    st = svmgpu_mmu_translate(core, q->l_ctx, va, SVMGPU_ACCESS_ATOMIC, &t);
+    if (st != SVMGPU_XLATE_OK) {
+        pthread_rwlock_unlock(&core->xlate);
+        return xlate_failed(q, st, &t, va, SVMGPU_ACCESS_ATOMIC);
+    }
+    pthread_mutex_lock(&core->atomic_lock);
+    rc = core->ops->dma_read(core->opaque, t.pa, &cur, size);
+    if (!rc) {
+        nv = svmgpu_atomic_compute(op, size, cur, operand, compare);
+        rc = core->ops->dma_write(core->opaque, t.pa, &nv, size);
+    }
+    pthread_mutex_unlock(&core->atomic_lock);
+    pthread_rwlock_unlock(&core->xlate);
+    if (rc) {
+        svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, SVMGPU_ACCESS_ATOMIC, 0);
+        return SVMGPU_ACC_ERROR;
+    }
+    *old = cur;
+    return SVMGPU_ACC_OK;
+}
+
+static SvmgpuStep acc_step(SvmgpuAccessResult r)
+{
+    return r == SVMGPU_ACC_FAULT ? SVMGPU_STEP_FAULT : SVMGPU_STEP_DONE;
+}
+
+static bool range_ok(SvmgpuQueueExec *x, uint64_t va, uint64_t size,
+                     unsigned access)
+{
+    uint64_t lim = 1ull << SVMGPU_VA_BITS;
+
+    if (va >= lim || size > lim - va) {
+        svmgpu_set_error(x, SVMGPU_ERR_INVALID_VA, va, access, 0);
+        return false;
+    }
+    return true;
+}
+
+static SvmgpuStep bad_command(SvmgpuQueueExec *x)
+{
+    svmgpu_set_error(x, SVMGPU_ERR_BAD_COMMAND, 0, 0, 0);
+    return SVMGPU_STEP_DONE;
+}
+
+static bool rsvd_zero(const uint64_t *p, unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        if (p[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
+{
+    SvmgpuQueueExec *x = &q->x;
+    const struct svmgpu_cmd_copy *c = &x->cmd.copy;
+    uint64_t slice = 0;
+
+    if (!rsvd_zero(c->rsvd, 3)) {
+        return bad_command(x);
+    }
+    if (!range_ok(x, c->src, c->size, SVMGPU_ACCESS_READ) ||
+        !range_ok(x, c->dst, c->size, SVMGPU_ACCESS_WRITE)) {
+        return SVMGPU_STEP_DONE;
+    }
+    while (x->progress < c->size) {
+        uint64_t s = c->src + x->progress, d = c->dst + x->progress;
+        uint64_t n = svmgpu_min64(c->size - x->progress, SVMGPU_COPY_CHUNK);
+        SvmgpuXlate ts, td;
+        SvmgpuXlateStatus st;
+        int rc;
+
+        if (slice >= SVMGPU_COPY_SLICE) {
+            return SVMGPU_STEP_MORE;
+        }
+        pthread_rwlock_rdlock(&core->xlate);
+        st = svmgpu_mmu_translate(core, q->l_ctx, s, SVMGPU_ACCESS_READ, &ts);
+        if (st != SVMGPU_XLATE_OK) {
+            pthread_rwlock_unlock(&core->xlate);
+            return acc_step(xlate_failed(q, st, &ts, s, SVMGPU_ACCESS_READ));
+        }
+        st = svmgpu_mmu_translate(core, q->l_ctx, d, SVMGPU_ACCESS_WRITE, &td);
+        if (st != SVMGPU_XLATE_OK) {
+            pthread_rwlock_unlock(&core->xlate);
+            return acc_step(xlate_failed(q, st, &td, d, SVMGPU_ACCESS_WRITE));
+        }
+        n = svmgpu_min64(n, svmgpu_min64(ts.len, td.len));
+        rc = core->ops->dma_read(core->opaque, ts.pa, buf, n);
+        if (rc) {
+            pthread_rwlock_unlock(&core->xlate);
+            svmgpu_set_error(x, SVMGPU_ERR_DMA, s, SVMGPU_ACCESS_READ, 0);
+            return SVMGPU_STEP_DONE;
+        }
+        rc = core->ops->dma_write(core->opaque, td.pa, buf, n);
+        pthread_rwlock_unlock(&core->xlate);
+        if (rc) {
+            svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE, 0);
+            return SVMGPU_STEP_DONE;
+        }
+        x->progress += n;
+        slice += n;
+    }
+    return SVMGPU_STEP_DONE;
+}
+
+static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
+{
+    SvmgpuQueueExec *x = &q->x;
+    const struct svmgpu_cmd_fill *c = &x->cmd.fill;
+    uint64_t slice = 0, i;
+    unsigned w = c->width;
+
+    if (c->rsvd0 || !rsvd_zero(c->rsvd, 2) ||
+        (w != 1 && w != 2 && w != 4 && w != 8) ||
+        (c->dst & (w - 1)) || (c->size & (w - 1))) {
+        return bad_command(x);
+    }
+    if (!range_ok(x, c->dst, c->size, SVMGPU_ACCESS_WRITE)) {
+        return SVMGPU_STEP_DONE;
+    }
+    for (i = 0; i < SVMGPU_COPY_CHUNK; i += w) {
+        memcpy(buf + i, &c->value, w);
+    }
+    while (x->progress < c->size) {
+        uint64_t d = c->dst + x->progress;
+        uint64_t n = svmgpu_min64(c->size - x->progress, SVMGPU_COPY_CHUNK);
+        SvmgpuXlate td;
+        SvmgpuXlateStatus st;
+        int rc;
+
+        if (slice >= SVMGPU_COPY_SLICE) {
+            return SVMGPU_STEP_MORE;
+        }
+        pthread_rwlock_rdlock(&core->xlate);
+        st = svmgpu_mmu_translate(core, q->l_ctx, d, SVMGPU_ACCESS_WRITE, &td);
+        if (st != SVMGPU_XLATE_OK) {
+            pthread_rwlock_unlock(&core->xlate);
+            return acc_step(xlate_failed(q, st, &td, d, SVMGPU_ACCESS_WRITE));
+        }
+        n = svmgpu_min64(n, td.len);
+        rc = core->ops->dma_write(core->opaque, td.pa, buf, n);
+        pthread_rwlock_unlock(&core->xlate);
+        if (rc) {
+            svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE, 0);
+            return SVMGPU_STEP_DONE;
+        }
+        x->progress += n;
+        slice += n;
+    }
+    return SVMGPU_STEP_DONE;
+}
+
+static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q)
+{
+    SvmgpuQueueExec *x = &q->x;
+    const struct svmgpu_cmd_atomic *c = &x->cmd.atomic;
+    SvmgpuXlate tr, ta;
+    SvmgpuXlateStatus st;
+    uint64_t cur = 0, nv;
+    int rc;
+
+    if (c->rsvd0 || c->rsvd1 || c->rsvd2 || c->op >= SVMGPU_ATOMIC_NUM_OPS ||
+        (c->size != 4 && c->size != 8) || (c->va & (c->size - 1)) ||
+        (c->result_va & (c->size - 1))) {
+        return bad_command(x);
+    }
+    /* Translate everything first so a fault has no side effect. */
+    pthread_rwlock_rdlock(&core->xlate);
+    if (c->result_va) {
+        st = svmgpu_mmu_translate(core, q->l_ctx, c->result_va,
+                                  SVMGPU_ACCESS_WRITE, &tr);
+        if (st != SVMGPU_XLATE_OK) {
+            pthread_rwlock_unlock(&core->xlate);
+            return acc_step(xlate_failed(q, st, &tr, c->result_va,
+                                         SVMGPU_ACCESS_WRITE));
+        }
+    }
+    st = svmgpu_mmu_translate(core, q->l_ctx, c->va, SVMGPU_ACCESS_ATOMIC,
+                              &ta);
+    if (st != SVMGPU_XLATE_OK) {
+        pthread_rwlock_unlock(&core->xlate);
+        return acc_step(xlate_failed(q, st, &ta, c->va, SVMGPU_ACCESS_ATOMIC));
+    }
+    pthread_mutex_lock(&core->atomic_lock);
+    rc = core->ops->dma_read(core->opaque, ta.pa, &cur, c->size);
+    if (!rc) {
+        nv = svmgpu_atomic_compute(c->op, c->size, cur, c->operand,
+                                   c->compare);
+        rc = core->ops->dma_write(core->opaque, ta.pa, &nv, c->size);
+    }
+    pthread_mutex_unlock(&core->atomic_lock);
+    if (rc) {
+        pthread_rwlock_unlock(&core->xlate);
+        svmgpu_set_error(x, SVMGPU_ERR_DMA, c->va, SVMGPU_ACCESS_ATOMIC, 0);
+        return SVMGPU_STEP_DONE;
+    }
+    if (c->result_va &&
+        core->ops->dma_write(core->opaque, tr.pa, &cur, c->size)) {
+        svmgpu_set_error(x, SVMGPU_ERR_DMA, c->result_va,
+                         SVMGPU_ACCESS_WRITE, 0);
+    }
+    pthread_rwlock_unlock(&core->xlate);
+    return SVMGPU_STEP_DONE;
+}
+
+static SvmgpuStep step_store64(SvmgpuCore *core, SvmgpuQueue *q, uint64_t va,
+                               uint64_t value)
+{
+    if (va & 7) {
+        return bad_command(&q->x);
+    }
+    return acc_step(svmgpu_vm_access(core, q, va, &value, 8,
+                                     SVMGPU_ACCESS_WRITE));
+}
+
+static bool wait_satisfied(uint32_t cond, uint64_t v, uint64_t value)
+{
+    switch (cond) {
+    case SVMGPU_WAIT_EQ:
+        return v == value;
+    case SVMGPU_WAIT_NE:
+        return v != value;
+    case SVMGPU_WAIT_GEU:
+        return v >= value;
+    case SVMGPU_WAIT_LTU:
+        return v < value;
+    default:
+        return (int64_t)(v - value) >= 0;
+    }
+}
+
+static SvmgpuStep step_wait(SvmgpuCore *core, SvmgpuQueue *q)
+{
+    SvmgpuQueueExec *x = &q->x;
+    const struct svmgpu_cmd_wait *c = &x->cmd.wait;
+    SvmgpuAccessResult r;
+    uint64_t v = 0, now;
+
+    if (c->rsvd0 || c->rsvd1 || c->cond >= SVMGPU_WAIT_NUM_CONDS ||
+        (c->va & 7)) {
+        return bad_command(x);
+    }
+    r = svmgpu_vm_access(core, q, c->va, &v, 8, SVMGPU_ACCESS_READ);
+    if (r != SVMGPU_ACC_OK) {
+        return acc_step(r);
+    }
+    if (wait_satisfied(c->cond, v & c->mask, c->value)) {
+        return SVMGPU_STEP_DONE;
+    }
+    now = svmgpu_now(core);
+    if (!x->wait_started) {
+        x->wait_started = true;
+        x->wait_start = now;
+    }
+    if (c->timeout_ns && now - x->wait_start >= c->timeout_ns) {
+        svmgpu_set_error(x, SVMGPU_ERR_WAIT_TIMEOUT, c->va,
+                         SVMGPU_ACCESS_READ, 0);
+        return SVMGPU_STEP_DONE;
+    }
+    return SVMGPU_STEP_WAIT;
+}
+
+/* Finish the current command: completion record, registers, interrupts. */
+static void complete(SvmgpuCore *core, SvmgpuQueue *q)
+{
+    SvmgpuQueueExec *x = &q->x;
+    struct svmgpu_completion rec;
+    uint32_t newhead, tail, status;
+    uint64_t addr;
+    bool enabled, failed = x->err_code != SVMGPU_ERR_NONE;
+    bool fetched = x->has_cmd;
+
+    pthread_mutex_lock(&core->lock);
+    enabled = q->enabled;
+    newhead = fetched ? (q->head + 1) & (q->l_size - 1) : q->head;
+    tail = q->tail;
+    addr = q->l_compl_addr;
+    memset(&rec, 0, sizeof(rec));
+    rec.err_seq = q->err_seq;
+    rec.err_va = q->err_va;
+    rec.err_code = q->err_code;
+    rec.err_info = q->err_info;
+    pthread_mutex_unlock(&core->lock);
+    if (!enabled) {
+        svmgpu_queue_exec_reset(x);
+        return;
+    }
+
+    status = SVMGPU_Q_STATUS_ENABLED;
+    if (failed) {
+        status |= SVMGPU_Q_STATUS_ERROR;
+        rec.err_seq = fetched ? x->cmd.hdr.seq : 0;
+        rec.err_va = x->err_va;
+        rec.err_code = x->err_code;
+        rec.err_info = x->err_info;
+    } else if (newhead == tail) {
+        status |= SVMGPU_Q_STATUS_IDLE;
+    }
+    rec.seq = fetched ? x->cmd.hdr.seq : q->compl_seq;
+    rec.head = newhead;
+    rec.status = status;
+    rec.timestamp = svmgpu_now(core);
+    if (addr) {
+        int rc = core->ops->dma_write(core->opaque, addr + 8,
+                                      (uint8_t *)&rec + 8, sizeof(rec) - 8);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        if (!rc) {
+            rc = core->ops->dma_write(core->opaque, addr, &rec.seq, 8);
+        }
+        if (rc) {
+            pthread_mutex_lock(&core->lock);
+            svmgpu_error_locked(core, SVMGPU_ERROR_COMPLETION_DMA, addr,
+                                "queue %u completion write to 0x%llx failed",
+                                q->index, (unsigned long long)addr);
+            pthread_mutex_unlock(&core->lock);
+        }
+    }
+
+    pthread_mutex_lock(&core->lock);
+    if (q->enabled) {
+        q->head = newhead;
+        if (fetched) {
+            q->compl_seq = x->cmd.hdr.seq;
+            core->cnt_commands++;
+        }
+        svmgpu_trace(core, SVMGPU_TRACE_COMPLETE, q->index, rec.seq,
+                     x->err_code);
+        if (failed) {
+            q->error = true;
+            q->err_code = rec.err_code;
+            q->err_info = rec.err_info;
+            q->err_va = rec.err_va;
+            q->err_seq = rec.err_seq;
+            svmgpu_error_locked(core, SVMGPU_ERROR_QUEUE, q->index,
+                                "queue %u: command seq %llu failed with "
+                                "error %u at 0x%llx", q->index,
+                                (unsigned long long)rec.err_seq,
+                                rec.err_code, (unsigned long long)rec.err_va);
+        }
+        if (failed || (fetched && (x->cmd.hdr.flags & SVMGPU_CMD_FLAG_IRQ))) {
+            svmgpu_intr_locked(core, SVMGPU_INTR_QUEUE(q->index));
+        }
+        if (fetched && x->cmd.hdr.opcode == SVMGPU_CMD_SIGNAL && !failed) {
+            svmgpu_kick_locked(core);     /* WAITs may be satisfied now */
+        }
+    }
+    pthread_mutex_unlock(&core->lock);
+    svmgpu_queue_exec_reset(x);
+}
+
+SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
+{
+    SvmgpuQueueExec *x = &q->x;
+    uint32_t head, tail, size;
+    uint64_t base;
+    bool cancel;
+    SvmgpuStep r;
+
+    pthread_mutex_lock(&core->lock);
+    cancel = q->cancel;
+    q->cancel = false;
+    head = q->head;
+    tail = q->tail;
+    base = q->l_base;
+    size = q->l_size;
+    pthread_mutex_unlock(&core->lock);
+
+    if (cancel && x->has_cmd) {
+        svmgpu_set_error(x, SVMGPU_ERR_FAULT_CANCELLED, x->fault_va,
+                         x->fault_access, x->fault_reason);
+        complete(core, q);
+        return SVMGPU_STEP_DONE;
+    }
+    if (!x->has_cmd) {
+        uint64_t addr = base + (uint64_t)(head & (size - 1)) * SVMGPU_CMD_SIZE;
+
+        if (head == tail) {
+            return SVMGPU_STEP_IDLE;
+        }
+        if (core->ops->dma_read(core->opaque, addr, &x->cmd, sizeof(x->cmd))) {
+            svmgpu_set_error(x, SVMGPU_ERR_RING_DMA, addr, 0, 0);
+            complete(core, q);
+            return SVMGPU_STEP_DONE;
+        }
+        x->has_cmd = true;
+        x->progress = 0;
+        x->wait_started = false;
+        x->err_code = SVMGPU_ERR_NONE;
+    }
+
+    if (x->cmd.hdr.rsvd0 || x->cmd.hdr.rsvd1 ||
+        (x->cmd.hdr.flags & ~SVMGPU_CMD_FLAGS_VALID)) {
+        r = bad_command(x);
+    } else {
+        switch (x->cmd.hdr.opcode) {
+        case SVMGPU_CMD_NOP:
+            r = rsvd_zero(x->cmd.raw, 6) ? SVMGPU_STEP_DONE : bad_command(x);
+            break;
+        case SVMGPU_CMD_COPY:
+            r = step_copy(core, q, buf);
+            break;
+        case SVMGPU_CMD_FILL:
+            r = step_fill(core, q, buf);
+            break;
+        case SVMGPU_CMD_ATOMIC:
+            r = step_atomic(core, q);
+            break;
+        case SVMGPU_CMD_SIGNAL:
+            r = rsvd_zero(x->cmd.signal.rsvd, 4) ?
+                step_store64(core, q, x->cmd.signal.va, x->cmd.signal.value) :
+                bad_command(x);
+            break;
+        case SVMGPU_CMD_WAIT:
+            r = step_wait(core, q);
+            break;
+        case SVMGPU_CMD_LAUNCH:
+            r = svmgpu_launch_step(core, q);
+            break;
+        case SVMGPU_CMD_TIMESTAMP:
+            r = rsvd_zero(x->cmd.timestamp.rsvd, 5) ?
+                step_store64(core, q, x->cmd.timestamp.va, svmgpu_now(core)) :
+                bad_command(x);
+            break;
+        default:
+            svmgpu_set_error(x, SVMGPU_ERR_BAD_OPCODE, 0, 0, 0);
+            r = SVMGPU_STEP_DONE;
+            break;
+        }
+    }
+
+    if (r == SVMGPU_STEP_DONE) {
+        if (x->err_code != SVMGPU_ERR_NONE) {
+            svmgpu_guest_error(core, "queue %u: command opcode %u seq %llu: "
+                               "error %u", q->index, x->cmd.hdr.opcode,
+                               (unsigned long long)x->cmd.hdr.seq,
+                               x->err_code);
+        }
+        complete(core, q);
+    } else if (r == SVMGPU_STEP_FAULT) {
+        svmgpu_fault_report(core, q, q->l_ctx);
+    }
+    return r;
+}

@@ -1,0 +1,108 @@
+/*
+ * svmgpu device core: the hardware blocks of docs/hw-spec.md in plain C.
+ *
+ * The core knows nothing about QEMU.  Its environment (guest memory, MSI-X,
+ * clock, logging, tracing) comes in through SvmgpuCoreOps; the QEMU glue
+ * (svmgpu-pci.c), the host unit tests and the fuzzer each provide one.
+ *
+ * Threads: the embedder either creates one thread per engine running
+ * svmgpu_core_engine_thread() plus one running svmgpu_core_control_thread(),
+ * or (sync mode) calls svmgpu_core_run_sync() after every register write.
+ * MMIO entry points may be called from any thread, concurrently with the
+ * engines; they never block on guest memory and never wait longer than one
+ * engine step (used only by reset and queue re-enable).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SVMGPU_CORE_H
+#define SVMGPU_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "svmgpu/svmgpu_hw.h"
+
+typedef struct SvmgpuCore SvmgpuCore;
+
+/* Trace points; the glue maps them onto QEMU trace events. */
+typedef enum SvmgpuTraceEvent {
+    SVMGPU_TRACE_DOORBELL,      /* a = queue, b = tail */
+    SVMGPU_TRACE_TLB_MISS,      /* a = ctx, b = va, c = access */
+    SVMGPU_TRACE_FAULT,         /* a = queue, b = va, c = ctx | access << 16 | reason << 24 | seq << 32 */
+    SVMGPU_TRACE_REPLY,         /* a = op, b = queue, c = seq */
+    SVMGPU_TRACE_INVAL_SUBMIT,  /* a = seq, b = ctx | flags << 32, c = start */
+    SVMGPU_TRACE_INVAL_DONE,    /* a = seq */
+    SVMGPU_TRACE_COMPLETE,      /* a = queue, b = seq, c = error code */
+    SVMGPU_TRACE_ERROR,         /* a = ERROR_STATUS bit, b = address, c = detail */
+} SvmgpuTraceEvent;
+
+typedef struct SvmgpuCoreOps {
+    /*
+     * Guest memory by DMA address.  Return 0, or -1 if any byte of the range
+     * is not accessible (the access then has no defined effect).  Called from
+     * engine threads and from the MMIO path, never with core->lock held.
+     */
+    int (*dma_read)(void *opaque, uint64_t addr, void *buf, uint64_t len);
+    int (*dma_write)(void *opaque, uint64_t addr, const void *buf,
+                     uint64_t len);
+    /*
+     * Signal an MSI-X vector.  Must not block or call back into the core:
+     * it may be called with core locks held, from any thread.
+     */
+    void (*irq)(void *opaque, unsigned vector);
+    /* Device clock in ns (monotonic). */
+    uint64_t (*now_ns)(void *opaque);
+    /* Optional: a guest error message (no trailing newline). */
+    void (*guest_error)(void *opaque, const char *msg);
+    /* Optional: trace point. */
+    void (*trace)(void *opaque, SvmgpuTraceEvent ev, uint64_t a, uint64_t b,
+                  uint64_t c);
+} SvmgpuCoreOps;
+
+typedef struct SvmgpuCoreConfig {
+    uint32_t num_queues;        /* 1..SVMGPU_MAX_QUEUES */
+    uint32_t num_engines;       /* 1..SVMGPU_MAX_ENGINES */
+    uint32_t tlb_sets;          /* power of two, 1..4096 */
+    uint32_t tlb_ways;          /* 1..16 */
+    uint32_t fault_ring_entries; /* power of two, SVMGPU_FAULT_RING_MIN..MAX */
+    uint64_t local_mem_size;
+    bool sync;                  /* no threads: svmgpu_core_run_sync() */
+} SvmgpuCoreConfig;
+
+#define SVMGPU_CORE_MAX_TLB_SETS    4096
+#define SVMGPU_CORE_MAX_TLB_WAYS    16
+
+/* Fill @cfg with the defaults of docs/hw-spec.md §2. */
+void svmgpu_core_default_config(SvmgpuCoreConfig *cfg);
+/* NULL + message in @err (if not NULL) when @cfg is out of range. */
+SvmgpuCore *svmgpu_core_new(const SvmgpuCoreConfig *cfg,
+                            const SvmgpuCoreOps *ops, void *opaque,
+                            const char **err);
+/* Stops and joins nothing: the embedder must have stopped its threads. */
+void svmgpu_core_free(SvmgpuCore *core);
+
+/* BAR0 access; @size is 4 or 8, @offset naturally aligned. */
+uint64_t svmgpu_core_mmio_read(SvmgpuCore *core, uint64_t offset,
+                               unsigned size);
+void svmgpu_core_mmio_write(SvmgpuCore *core, uint64_t offset, uint64_t val,
+                            unsigned size);
+
+/* Device reset (system reset, FLR, CONTROL.RESET). */
+void svmgpu_core_reset(SvmgpuCore *core);
+
+/* True if an unmasked INTR_STATUS bit is set (INTx level). */
+bool svmgpu_core_intx_level(SvmgpuCore *core);
+
+/* Thread bodies; they return after svmgpu_core_stop(). */
+void svmgpu_core_engine_thread(SvmgpuCore *core, unsigned engine);
+void svmgpu_core_control_thread(SvmgpuCore *core);
+void svmgpu_core_stop(SvmgpuCore *core);
+
+/*
+ * Sync mode: run invalidations and every runnable queue until nothing can
+ * make progress.  Returns the number of steps taken.
+ */
+unsigned svmgpu_core_run_sync(SvmgpuCore *core);
+
+#endif /* SVMGPU_CORE_H */
