@@ -605,8 +605,7 @@ static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
     }
 }
 
-static uint32_t queue_read_locked(SvmgpuCore *core, SvmgpuQueue *q,
-                                  unsigned reg)
+static uint32_t queue_read_locked(SvmgpuQueue *q, unsigned reg)
 {
     switch (reg) {
     case SVMGPU_Q_BASE: return q->base;
@@ -680,7 +679,7 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
         unsigned qi = rel / SVMGPU_REG_QUEUE_STRIDE;
 
         if (qi < core->cfg.num_queues) {
-            return queue_read_locked(core, &core->queues[qi],
+            return queue_read_locked(&core->queues[qi],
                                      rel % SVMGPU_REG_QUEUE_STRIDE);
         }
         return 0;
