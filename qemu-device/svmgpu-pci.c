@@ -1,51 +1,228 @@
 /*
  * svmgpu: a PCIe GPU with shared virtual memory.
  *
- * This file glues the device to PCI: config space, BAR0 registers and
- * MSI-X.  docs/hw-spec.md is the contract with the driver.
+ * This file glues the device core (core/, plain C) to QEMU: PCI config
+ * space, BAR0 registers, MSI-X in BAR2 (exclusive), DMA through the PCI
+ * address space (so a vIOMMU applies), the engine worker threads, resets,
+ * tracing and guest-error logging.  docs/hw-spec.md is the contract with
+ * the driver.
+ *
+ * Threads and locks:
+ *  - MMIO handlers run with the BQL held and call into the core, which
+ *    takes its own short locks and never blocks on guest memory.
+ *  - Engine and control threads (one per engine + one, unless "sync" is
+ *    on) are registered with RCU and never take the BQL.  They do DMA
+ *    only to RAM (address_space_map() of a direct region); a DMA address
+ *    that resolves to MMIO, to nothing, or is refused by the vIOMMU fails,
+ *    which the core reports as a device error.  This keeps every engine
+ *    step free of the BQL, so the core may wait for a step (reset, queue
+ *    re-enable) from an MMIO handler without deadlock.
+ *  - Interrupts: the core calls svmgpu_irq() from any thread, possibly
+ *    holding core locks; it only records the vector and schedules a
+ *    bottom half, which notifies MSI-X (or sets INTx) under the BQL.  In
+ *    sync mode the MMIO handler flushes them before returning.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qemu/main-loop.h"
 #include "qemu/module.h"
+#include "qemu/rcu.h"
+#include "qemu/thread.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
+#include "exec/memory.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/msix.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "svmgpu/svmgpu_hw.h"
+#include "core/svmgpu_core.h"
 #include "trace.h"
 
 #define TYPE_SVMGPU "svmgpu"
 OBJECT_DECLARE_SIMPLE_TYPE(SvmgpuState, SVMGPU)
 
-#define SVMGPU_MSIX_VECTORS 16
+typedef struct SvmgpuThread {
+    SvmgpuState *s;
+    int engine;                 /* -1: control thread */
+    QemuThread thread;
+} SvmgpuThread;
 
 struct SvmgpuState {
     PCIDevice parent_obj;
 
     MemoryRegion regs;
+    SvmgpuCore *core;
+    QEMUBH *irq_bh;
+    uint32_t pending_vectors;   /* atomic: vectors to signal */
+    SvmgpuThread threads[SVMGPU_MAX_ENGINES + 1];
+    unsigned nthreads;
+
+    /* properties */
+    uint32_t queues;
+    uint32_t engines;
+    uint32_t tlb_sets;
+    uint32_t tlb_ways;
+    uint32_t fault_ring_entries;
+    uint64_t local_mem_size;
+    bool sync;
 };
+
+/* ------------------------------------------------------------------ */
+/* core environment */
+
+static int svmgpu_dma(SvmgpuState *s, uint64_t addr, void *buf, uint64_t len,
+                      bool is_write)
+{
+    AddressSpace *as = pci_get_address_space(&s->parent_obj);
+    uint8_t *p = buf;
+
+    if (addr + len < addr) {
+        trace_svmgpu_dma_error(addr, len, is_write);
+        return -1;
+    }
+    while (len) {
+        hwaddr l = len, xlat;
+        bool direct;
+        void *host;
+
+        WITH_RCU_READ_LOCK_GUARD() {
+            MemoryRegion *mr = address_space_translate(as, addr, &xlat, &l,
+                                                       is_write,
+                                                       MEMTXATTRS_UNSPECIFIED);
+            direct = memory_access_is_direct(mr, is_write);
+        }
+        if (!direct || !l) {
+            trace_svmgpu_dma_error(addr, len, is_write);
+            return -1;
+        }
+        l = MIN(l, len);
+        host = address_space_map(as, addr, &l, is_write,
+                                 MEMTXATTRS_UNSPECIFIED);
+        if (!host || !l) {
+            trace_svmgpu_dma_error(addr, len, is_write);
+            return -1;
+        }
+        if (is_write) {
+            memcpy(host, p, l);
+        } else {
+            memcpy(p, host, l);
+        }
+        address_space_unmap(as, host, l, is_write, l);
+        addr += l;
+        p += l;
+        len -= l;
+    }
+    return 0;
+}
+
+static int svmgpu_dma_read(void *opaque, uint64_t addr, void *buf,
+                           uint64_t len)
+{
+    return svmgpu_dma(opaque, addr, buf, len, false);
+}
+
+static int svmgpu_dma_write(void *opaque, uint64_t addr, const void *buf,
+                            uint64_t len)
+{
+    return svmgpu_dma(opaque, addr, (void *)buf, len, true);
+}
+
+static void svmgpu_irq(void *opaque, unsigned vector)
+{
+    SvmgpuState *s = opaque;
+
+    qatomic_or(&s->pending_vectors, 1u << vector);
+    qemu_bh_schedule(s->irq_bh);
+}
+
+static uint64_t svmgpu_now(void *opaque)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+}
+
+static void svmgpu_guest_error(void *opaque, const char *msg)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "svmgpu: %s\n", msg);
+    trace_svmgpu_guest_error(msg);
+}
+
+static void svmgpu_trace(void *opaque, SvmgpuTraceEvent ev, uint64_t a,
+                         uint64_t b, uint64_t c)
+{
+    switch (ev) {
+    case SVMGPU_TRACE_DOORBELL:
+        trace_svmgpu_doorbell(a, b);
+        break;
+    case SVMGPU_TRACE_TLB_MISS:
+        trace_svmgpu_tlb_miss(a, b, c);
+        break;
+    case SVMGPU_TRACE_FAULT:
+        trace_svmgpu_fault(a, b, c & 0xffff, (c >> 16) & 0xff,
+                           (c >> 24) & 0xff, c >> 32);
+        break;
+    case SVMGPU_TRACE_REPLY:
+        trace_svmgpu_fault_reply(a, b, c);
+        break;
+    case SVMGPU_TRACE_INVAL_SUBMIT:
+        trace_svmgpu_inval_submit(a, b & 0xffffffff, b >> 32, c);
+        break;
+    case SVMGPU_TRACE_INVAL_DONE:
+        trace_svmgpu_inval_done(a, b);
+        break;
+    case SVMGPU_TRACE_COMPLETE:
+        trace_svmgpu_complete(a, b, c);
+        break;
+    case SVMGPU_TRACE_ERROR:
+        trace_svmgpu_error(a, b);
+        break;
+    }
+}
+
+static const SvmgpuCoreOps svmgpu_core_ops = {
+    .dma_read = svmgpu_dma_read,
+    .dma_write = svmgpu_dma_write,
+    .irq = svmgpu_irq,
+    .now_ns = svmgpu_now,
+    .guest_error = svmgpu_guest_error,
+    .trace = svmgpu_trace,
+};
+
+/* ------------------------------------------------------------------ */
+/* interrupts (BQL held) */
+
+static void svmgpu_irq_bh(void *opaque)
+{
+    SvmgpuState *s = opaque;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint32_t pending = qatomic_xchg(&s->pending_vectors, 0);
+    unsigned v;
+
+    if (msix_enabled(pdev)) {
+        for (v = 0; v < SVMGPU_NUM_VECTORS(s->queues); v++) {
+            if (pending & (1u << v)) {
+                trace_svmgpu_irq(v);
+                msix_notify(pdev, v);
+            }
+        }
+        pci_set_irq(pdev, 0);
+    } else {
+        pci_set_irq(pdev, svmgpu_core_intx_level(s->core));
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* MMIO */
 
 static uint64_t svmgpu_mmio_read(void *opaque, hwaddr addr, unsigned size)
 {
-    uint64_t val = 0;
+    SvmgpuState *s = opaque;
+    uint64_t val = svmgpu_core_mmio_read(s->core, addr, size);
 
-    switch (addr) {
-    case SVMGPU_REG_ID:
-        val = SVMGPU_ID_MAGIC;
-        break;
-    case SVMGPU_REG_VERSION:
-        val = SVMGPU_VERSION;
-        break;
-    default:
-        qemu_log_mask(LOG_GUEST_ERROR, "svmgpu: read of unknown register 0x%"
-                      HWADDR_PRIx "\n", addr);
-        break;
-    }
     trace_svmgpu_mmio_read(addr, size, val);
     return val;
 }
@@ -53,9 +230,15 @@ static uint64_t svmgpu_mmio_read(void *opaque, hwaddr addr, unsigned size)
 static void svmgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
                               unsigned size)
 {
+    SvmgpuState *s = opaque;
+
     trace_svmgpu_mmio_write(addr, size, val);
-    qemu_log_mask(LOG_GUEST_ERROR, "svmgpu: write to read-only or unknown "
-                  "register 0x%" HWADDR_PRIx "\n", addr);
+    svmgpu_core_mmio_write(s->core, addr, val, size);
+    if (s->sync) {
+        svmgpu_core_run_sync(s->core);
+    }
+    /* Deliver now what this write caused; INTx follows INTR_STATUS. */
+    svmgpu_irq_bh(s);
 }
 
 static const MemoryRegionOps svmgpu_mmio_ops = {
@@ -72,32 +255,147 @@ static const MemoryRegionOps svmgpu_mmio_ops = {
     },
 };
 
+/* ------------------------------------------------------------------ */
+/* threads */
+
+static void *svmgpu_thread_main(void *opaque)
+{
+    SvmgpuThread *t = opaque;
+
+    rcu_register_thread();
+    if (t->engine < 0) {
+        svmgpu_core_control_thread(t->s->core);
+    } else {
+        svmgpu_core_engine_thread(t->s->core, t->engine);
+    }
+    rcu_unregister_thread();
+    return NULL;
+}
+
+static void svmgpu_start_threads(SvmgpuState *s)
+{
+    unsigned i;
+
+    for (i = 0; i <= s->engines; i++) {
+        SvmgpuThread *t = &s->threads[s->nthreads++];
+
+        t->s = s;
+        t->engine = i < s->engines ? (int)i : -1;
+        qemu_thread_create(&t->thread, t->engine < 0 ? "svmgpu-ctl" :
+                           "svmgpu-engine", svmgpu_thread_main, t,
+                           QEMU_THREAD_JOINABLE);
+    }
+}
+
+static void svmgpu_stop_threads(SvmgpuState *s)
+{
+    unsigned i;
+
+    if (!s->nthreads) {
+        return;
+    }
+    svmgpu_core_stop(s->core);
+    for (i = 0; i < s->nthreads; i++) {
+        qemu_thread_join(&s->threads[i].thread);
+    }
+    s->nthreads = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* device */
+
 static void svmgpu_realize(PCIDevice *pdev, Error **errp)
 {
     SvmgpuState *s = SVMGPU(pdev);
-    int i;
+    SvmgpuCoreConfig cfg;
+    const char *err = NULL;
+    unsigned i;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.num_queues = s->queues;
+    cfg.num_engines = s->engines;
+    cfg.tlb_sets = s->tlb_sets;
+    cfg.tlb_ways = s->tlb_ways;
+    cfg.fault_ring_entries = s->fault_ring_entries;
+    cfg.local_mem_size = s->local_mem_size;
+    cfg.sync = s->sync;
+    s->core = svmgpu_core_new(&cfg, &svmgpu_core_ops, s, &err);
+    if (!s->core) {
+        error_setg(errp, "svmgpu: %s", err);
+        return;
+    }
 
     pci_config_set_interrupt_pin(pdev->config, 1);
-    pcie_endpoint_cap_init(pdev, 0x80);
+    if (pcie_endpoint_cap_init(pdev, 0x80) < 0) {
+        error_setg(errp, "svmgpu: cannot add the PCIe capability");
+        goto fail_core;
+    }
+    pcie_cap_flr_init(pdev);
 
     memory_region_init_io(&s->regs, OBJECT(s), &svmgpu_mmio_ops, s,
                           "svmgpu-regs", SVMGPU_BAR_REGS_SIZE);
     pci_register_bar(pdev, SVMGPU_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->regs);
 
-    if (msix_init_exclusive_bar(pdev, SVMGPU_MSIX_VECTORS, SVMGPU_BAR_MSIX,
-                                errp)) {
-        return;
+    if (msix_init_exclusive_bar(pdev, SVMGPU_NUM_VECTORS(s->queues),
+                                SVMGPU_BAR_MSIX, errp)) {
+        goto fail_core;
     }
-    for (i = 0; i < SVMGPU_MSIX_VECTORS; i++) {
+    for (i = 0; i < SVMGPU_NUM_VECTORS(s->queues); i++) {
         msix_vector_use(pdev, i);
     }
+
+    s->irq_bh = qemu_bh_new_guarded(svmgpu_irq_bh, s,
+                                    &DEVICE(pdev)->mem_reentrancy_guard);
+    if (!s->sync) {
+        svmgpu_start_threads(s);
+    }
+    return;
+
+fail_core:
+    svmgpu_core_free(s->core);
+    s->core = NULL;
 }
 
 static void svmgpu_exit(PCIDevice *pdev)
 {
+    SvmgpuState *s = SVMGPU(pdev);
+
+    svmgpu_stop_threads(s);
+    qemu_bh_delete(s->irq_bh);
     msix_uninit_exclusive_bar(pdev);
+    svmgpu_core_free(s->core);
+    s->core = NULL;
 }
+
+static void svmgpu_reset(DeviceState *dev)
+{
+    SvmgpuState *s = SVMGPU(dev);
+
+    trace_svmgpu_reset();
+    svmgpu_core_reset(s->core);
+    qatomic_set(&s->pending_vectors, 0);
+    pci_set_irq(PCI_DEVICE(s), 0);
+}
+
+static void svmgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
+                                int len)
+{
+    pci_default_write_config(pdev, addr, val, len);
+    pcie_cap_flr_write_config(pdev, addr, val, len);
+}
+
+static Property svmgpu_properties[] = {
+    DEFINE_PROP_UINT32("queues", SvmgpuState, queues, 8),
+    DEFINE_PROP_UINT32("engines", SvmgpuState, engines, 2),
+    DEFINE_PROP_UINT32("tlb-sets", SvmgpuState, tlb_sets, 64),
+    DEFINE_PROP_UINT32("tlb-ways", SvmgpuState, tlb_ways, 4),
+    DEFINE_PROP_UINT32("fault-ring-entries", SvmgpuState, fault_ring_entries,
+                       256),
+    DEFINE_PROP_SIZE("local-mem-size", SvmgpuState, local_mem_size, 0),
+    DEFINE_PROP_BOOL("sync", SvmgpuState, sync, false),
+    DEFINE_PROP_END_OF_LIST(),
+};
 
 static const VMStateDescription vmstate_svmgpu = {
     .name = TYPE_SVMGPU,
@@ -111,12 +409,15 @@ static void svmgpu_class_init(ObjectClass *klass, void *data)
 
     k->realize = svmgpu_realize;
     k->exit = svmgpu_exit;
+    k->config_write = svmgpu_write_config;
     k->vendor_id = SVMGPU_PCI_VENDOR_ID;
     k->device_id = SVMGPU_PCI_DEVICE_ID;
     k->revision = SVMGPU_PCI_REVISION;
     k->class_id = SVMGPU_PCI_CLASS;
     dc->desc = "svmgpu shared-virtual-memory GPU";
     dc->vmsd = &vmstate_svmgpu;
+    dc->reset = svmgpu_reset;
+    device_class_set_props(dc, svmgpu_properties);
     set_bit(DEVICE_CATEGORY_DISPLAY, dc->categories);
 }
 

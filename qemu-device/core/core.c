@@ -12,6 +12,9 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* pthread_rwlockattr_setkind_np */
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,0 +1,263 @@
+/*
+ * svmgpu core: TLB fill, hit without walking, LRU eviction, context
+ * tagging, invalidation by range/context/all, and invalidation racing a
+ * kernel that is running on the engine threads.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "test-env.h"
+#include "internal.h"
+
+static SvmgpuXlateStatus xl(TestDev *t, uint32_t ctx, uint64_t va,
+                            unsigned acc, SvmgpuXlate *x)
+{
+    SvmgpuXlateStatus st;
+
+    pthread_rwlock_rdlock(&t->core->xlate);
+    st = svmgpu_mmu_translate(t->core, ctx, va, acc, x);
+    pthread_rwlock_unlock(&t->core->xlate);
+    return st;
+}
+
+TEST(hit_does_not_walk)
+{
+    TestDev t;
+    SvmgpuXlate x;
+    uint64_t pa;
+    unsigned reads;
+
+    td_init(&t);
+    ctx_create(&t, 0);
+    pa = alloc_page(&t);
+    map_leaf(&t, 0, 0x5000, pa, 1, 0);
+    ASSERT_EQ(xl(&t, 0, 0x5008, SVMGPU_ACCESS_READ, &x), SVMGPU_XLATE_OK);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_MISSES), 1);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PAGE_WALKS), 1);
+    reads = atomic_load(&t.dma_reads);
+    ASSERT_EQ(xl(&t, 0, 0x5ff0, SVMGPU_ACCESS_READ, &x), SVMGPU_XLATE_OK);
+    ASSERT_EQ(x.pa, pa + 0xff0);
+    ASSERT_EQ(x.len, 0x10);
+    ASSERT_EQ(atomic_load(&t.dma_reads), reads);      /* no walk */
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_HITS), 1);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PAGE_WALKS), 1);
+    /* a failed walk is not cached */
+    ASSERT_EQ(xl(&t, 0, 0x9000, SVMGPU_ACCESS_READ, &x), SVMGPU_XLATE_FAULT);
+    ASSERT_EQ(xl(&t, 0, 0x9000, SVMGPU_ACCESS_READ, &x), SVMGPU_XLATE_FAULT);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PAGE_WALKS), 3);
+    td_fini(&t);
+}
+
+/* 1 set x 2 ways: the least recently used entry goes. */
+TEST(lru_eviction)
+{
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    SvmgpuXlate x;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.tlb_sets = 1;
+    cfg.tlb_ways = 2;
+    td_init_cfg(&t, &cfg);
+    ctx_create(&t, 0);
+    map_range(&t, 0, 0x10000, 0x3000, 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_SETS), 1);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_WAYS), 2);
+    xl(&t, 0, 0x10000, 1, &x);          /* miss A */
+    xl(&t, 0, 0x11000, 1, &x);          /* miss B */
+    xl(&t, 0, 0x10000, 1, &x);          /* hit A: B is now LRU */
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_EVICTIONS), 0);
+    xl(&t, 0, 0x12000, 1, &x);          /* miss C evicts B */
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_EVICTIONS), 1);
+    xl(&t, 0, 0x10000, 1, &x);          /* A still there */
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_HITS), 2);
+    xl(&t, 0, 0x11000, 1, &x);          /* B gone */
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_MISSES), 4);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_EVICTIONS), 2);
+    td_fini(&t);
+}
+
+/* Same VA in two contexts; invalidating one leaves the other. */
+TEST(context_tags_and_invalidation_scopes)
+{
+    TestDev t;
+    SvmgpuXlate x;
+    uint64_t pa0, pa1, pa2;
+    uint32_t seq;
+
+    td_init(&t);
+    ctx_create(&t, 0);
+    ctx_create(&t, 1);
+    pa0 = alloc_page(&t);
+    pa1 = alloc_page(&t);
+    pa2 = alloc_page(&t);
+    map_leaf(&t, 0, 0x7000, pa0, 1, 0);
+    map_leaf(&t, 1, 0x7000, pa1, 1, 0);
+    map_leaf(&t, 0, 0x20000, pa2, 1, 0);
+    ASSERT_EQ((xl(&t, 0, 0x7000, 1, &x), x.pa), pa0);
+    ASSERT_EQ((xl(&t, 1, 0x7000, 1, &x), x.pa), pa1);
+    xl(&t, 0, 0x20000, 1, &x);
+
+    /* Re-point both without invalidating: the TLB still has the old. */
+    *leaf_pte(&t, 0, 0x7000) = pa2 | SVMGPU_PTE_VALID;
+    *leaf_pte(&t, 1, 0x7000) = pa2 | SVMGPU_PTE_VALID;
+    ASSERT_EQ((xl(&t, 0, 0x7000, 1, &x), x.pa), pa0);
+
+    /* Range invalidation of ctx 0 covering only 0x7000. */
+    seq = invalidate(&t, 0, 0, 0x7800, 0x10);
+    ASSERT_EQ(seq, 1);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_INVAL_BUSY);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), 1);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_INVAL_BUSY);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_INVAL]), 1);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_INTR_STATUS) & SVMGPU_INTR_INVAL);
+    ASSERT_EQ((xl(&t, 0, 0x7000, 1, &x), x.pa), pa2);
+    ASSERT_EQ((xl(&t, 1, 0x7000, 1, &x), x.pa), pa1);      /* ctx 1 kept */
+
+    /* whole context 1 */
+    invalidate(&t, 1, SVMGPU_TLB_INV_WHOLE_CONTEXT, 0, 0);
+    run(&t);
+    ASSERT_EQ((xl(&t, 1, 0x7000, 1, &x), x.pa), pa2);
+
+    /* all contexts, with DONE_ADDR written */
+    wr(&t, SVMGPU_REG_TLB_INV_DONE_ADDR, RAM_BASE + 0x20000);
+    *leaf_pte(&t, 0, 0x20000) = pa0 | SVMGPU_PTE_VALID;
+    seq = invalidate(&t, 7, SVMGPU_TLB_INV_ALL_CONTEXTS, 0, 0);
+    run(&t);
+    ASSERT_EQ(*(uint64_t *)pa_ptr(&t, RAM_BASE + 0x20000), seq);
+    ASSERT_EQ((xl(&t, 0, 0x20000, 1, &x), x.pa), pa0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_INVALIDATIONS), 3);
+    td_fini(&t);
+}
+
+/* A 2M entry partly covered by a 4K invalidation is removed whole. */
+TEST(huge_entry_partial_invalidation)
+{
+    TestDev t;
+    SvmgpuXlate x;
+    uint64_t pa = 0, pb = 0;
+
+    td_init(&t);
+    ctx_create(&t, 0);
+    pa = alloc_pa(&t, 2 << 20, 2 << 20);
+    pb = alloc_pa(&t, 2 << 20, 2 << 20);
+    map_leaf(&t, 0, 0x40000000, pa, 2, 0);
+    ASSERT_EQ((xl(&t, 0, 0x40123456, 1, &x), x.pa), pa + 0x123456);
+    ASSERT_EQ(x.shift, 21);
+    *pte_slot(&t, *pte_slot(&t, *pte_slot(&t, t.roots[0], 0x40000000, 4) &
+                            SVMGPU_PTE_ADDR_MASK, 0x40000000, 3) &
+              SVMGPU_PTE_ADDR_MASK, 0x40000000, 2) =
+        pb | SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF;
+    invalidate(&t, 0, 0, 0x401ff000, 0x1000);
+    run(&t);
+    ASSERT_EQ((xl(&t, 0, 0x40000000, 1, &x), x.pa), pb);
+    td_fini(&t);
+}
+
+TEST(bad_invalidation_requests_complete_as_noop)
+{
+    TestDev t;
+    uint32_t seq;
+
+    td_init(&t);
+    seq = invalidate(&t, SVMGPU_MAX_CONTEXTS, 0, 0, 0x1000);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_INVAL);
+    seq = invalidate(&t, 0, 0, ~0ull - 10, 0x1000);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), seq);
+    ASSERT_EQ(seq, 2);
+    /* W1C */
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, SVMGPU_ERROR_INVAL);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), 0);
+    /* more requests than the queue holds still all complete */
+    for (seq = 0; seq < 200; seq++) {
+        invalidate(&t, 0, 0, seq << 12, 0x1000);
+    }
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), 202);
+    td_fini(&t);
+}
+
+#define I(op, rd, ra, rb, imm) SVMGPU_ISA_ENCODE(SVMGPU_OP_##op, rd, ra, rb, imm)
+
+/*
+ * Invalidation racing an in-flight command: a kernel spins reading a
+ * word through page A until it sees 2.  The host re-points the page to B
+ * (holding 2), invalidates, waits for completion, then poisons A.  After
+ * completion the kernel must never see the poison, and must finish.
+ */
+TEST_TIMEOUT(60)
+TEST(invalidation_races_running_kernel)
+{
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint64_t pa_a, pa_b, code = 0x100000, data = 0x200000, out = 0x300000;
+    uint64_t prog[] = {
+        I(MOVI, 1, 0, 0, data),
+        I(MOVI, 2, 0, 0, out),
+        I(MOVI, 5, 0, 0, 0xdead),
+        I(LOOP, 0, 0, 0, 0),
+        I(LD64, 3, 1, 0, 0),
+        I(SEQ, 4, 3, 0xff, 0xdead),
+        I(IF, 0, 4, 0, 0),
+        I(ST64, 0, 2, 5, 8),            /* out[1] = poison seen */
+        I(ENDIF, 0, 0, 0, 0),
+        I(SEQ, 4, 3, 0xff, 2),
+        I(BREAK, 0, 4, 0, 0),
+        I(ENDLOOP, 0, 0, 0, 0),
+        I(ST64, 0, 2, 3, 0),            /* out[0] = last value */
+        I(EXIT, 0, 0, 0, 0),
+    };
+    unsigned i;
+    uint32_t seq;
+    volatile uint64_t *o;
+
+    svmgpu_core_default_config(&cfg);
+    td_init_cfg(&t, &cfg);
+    ctx_create(&t, 0);
+    map_range(&t, 0, code, 0x1000, 0);
+    map_range(&t, 0, out, 0x1000, SVMGPU_PTE_WRITABLE);
+    memcpy(va_ptr(&t, 0, code), prog, sizeof(prog));
+    pa_a = alloc_page(&t);
+    pa_b = alloc_page(&t);
+    *(uint64_t *)pa_ptr(&t, pa_a) = 1;
+    *(uint64_t *)pa_ptr(&t, pa_b) = 2;
+    map_leaf(&t, 0, data, pa_a, 1, 0);
+    o = va_ptr(&t, 0, out);
+    queue_setup(&t, 0, 0, 16);
+    td_start_threads(&t, cfg.num_engines);
+
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+    c.launch.code_va = code;
+    c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
+    c.launch.wg_size = 1;
+    c.launch.budget = 1ull << 40;
+    push(&t, 0, &c);
+    doorbell(&t, 0);
+    /* let it spin through the TLB for a while */
+    for (i = 0; i < 50 && rd(&t, SVMGPU_REG_CNT_INSTRUCTIONS) < 20000; i++) {
+        usleep(2000);
+    }
+    ASSERT_GT(rd(&t, SVMGPU_REG_CNT_INSTRUCTIONS), 100);
+    ASSERT_EQ(o[0], 0);
+    __atomic_store_n(leaf_pte(&t, 0, data), pa_b | SVMGPU_PTE_VALID,
+                     __ATOMIC_SEQ_CST);
+    seq = invalidate(&t, 0, 0, data, 0x1000);
+    while ((int32_t)(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ) - seq) < 0) {
+        usleep(100);
+    }
+    __atomic_store_n((uint64_t *)pa_ptr(&t, pa_a), 0xdead, __ATOMIC_SEQ_CST);
+    for (i = 0; i < 5000 && compl(&t, 0)->seq != c.hdr.seq; i++) {
+        usleep(1000);
+    }
+    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, 0);
+    ASSERT_EQ(o[0], 2);
+    ASSERT_EQ(o[1], 0);             /* never used the stale page */
+    td_fini(&t);
+}
+
+TEST_HARNESS_MAIN
