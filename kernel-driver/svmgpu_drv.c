@@ -2,13 +2,24 @@
 /*
  * svmgpu: DRM render driver for the svmgpu shared-virtual-memory GPU.
  *
- * docs/hw-spec.md is the contract with the device.
+ * docs/hw-spec.md is the contract with the device; docs/driver.md describes
+ * the driver.  This file: PCI probe/remove, device bring-up and reset,
+ * interrupts, the ioctl table and the module.
+ *
+ * Lock order: svmgpu_create_lock (svm.c), sdev->reset_lock, sdev->hw_sem
+ * (write), sdev->inval_lock.
  */
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
 #include <linux/module.h>
+#include <linux/mmu_notifier.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_ioctl.h>
+#include <drm/drm_managed.h>
 #include <drm/drm_print.h>
 
 #include <svmgpu/svmgpu_hw.h>
@@ -16,11 +27,16 @@
 
 #include "svmgpu_drv.h"
 
+#define CREATE_TRACE_POINTS
+#include "svmgpu_trace.h"
+
 #define DRIVER_NAME	"svmgpu"
 #define DRIVER_DESC	"svmgpu shared-virtual-memory GPU"
 #define DRIVER_DATE	"20261122"
 #define DRIVER_MAJOR	0
-#define DRIVER_MINOR	1
+#define DRIVER_MINOR	2
+
+struct workqueue_struct *svmgpu_wq;
 
 static int svmgpu_ioctl_get_info(struct drm_device *drm, void *data,
 				 struct drm_file *file)
@@ -37,6 +53,14 @@ static int svmgpu_ioctl_get_info(struct drm_device *drm, void *data,
 	args->hw_version = sdev->hw_version;
 	args->pci_vendor = sdev->pdev->vendor;
 	args->pci_device = sdev->pdev->device;
+	args->num_queues = sdev->num_queues;
+	args->num_engines = sdev->num_engines;
+	args->caps = sdev->caps;
+	args->fault_ring_entries = sdev->fault_entries;
+	args->tlb_sets = sdev->tlb_sets;
+	args->tlb_ways = sdev->tlb_ways;
+	args->max_contexts = SVMGPU_CTX_TABLE_ENTRIES - 1;
+	args->max_ring_entries = SVMGPU_MAX_RING_ENTRIES;
 	return 0;
 }
 
@@ -45,7 +69,40 @@ static int svmgpu_ioctl_get_info(struct drm_device *drm, void *data,
 
 static const struct drm_ioctl_desc svmgpu_ioctls[] = {
 	SVMGPU_IOCTL(GET_INFO, get_info),
+	SVMGPU_IOCTL(CTX_CREATE, ctx_create),
+	SVMGPU_IOCTL(CTX_DESTROY, ctx_destroy),
+	SVMGPU_IOCTL(QUEUE_CREATE, queue_create),
+	SVMGPU_IOCTL(QUEUE_DESTROY, queue_destroy),
+	SVMGPU_IOCTL(SUBMIT, submit),
+	SVMGPU_IOCTL(WAIT, wait),
+	SVMGPU_IOCTL(GET_STATS, get_stats),
 };
+
+static int svmgpu_open(struct drm_device *drm, struct drm_file *file)
+{
+	struct svmgpu_file *sf;
+
+	sf = kzalloc(sizeof(*sf), GFP_KERNEL);
+	if (!sf)
+		return -ENOMEM;
+	sf->sdev = to_svmgpu(drm);
+	mutex_init(&sf->lock);
+	xa_init_flags(&sf->ctxs, XA_FLAGS_ALLOC1);
+	xa_init_flags(&sf->queues, XA_FLAGS_ALLOC1);
+	file->driver_priv = sf;
+	return 0;
+}
+
+static void svmgpu_postclose(struct drm_device *drm, struct drm_file *file)
+{
+	struct svmgpu_file *sf = file->driver_priv;
+
+	svmgpu_file_fini(sf);
+	xa_destroy(&sf->ctxs);
+	xa_destroy(&sf->queues);
+	mutex_destroy(&sf->lock);
+	kfree(sf);
+}
 
 static const struct file_operations svmgpu_fops = {
 	.owner = THIS_MODULE,
@@ -60,9 +117,14 @@ static const struct file_operations svmgpu_fops = {
 
 static const struct drm_driver svmgpu_drm_driver = {
 	.driver_features = DRIVER_RENDER,
+	.open = svmgpu_open,
+	.postclose = svmgpu_postclose,
 	.ioctls = svmgpu_ioctls,
 	.num_ioctls = ARRAY_SIZE(svmgpu_ioctls),
 	.fops = &svmgpu_fops,
+#ifdef CONFIG_DEBUG_FS
+	.debugfs_init = svmgpu_debugfs_init,
+#endif
 	.name = DRIVER_NAME,
 	.desc = DRIVER_DESC,
 	.date = DRIVER_DATE,
@@ -70,10 +132,244 @@ static const struct drm_driver svmgpu_drm_driver = {
 	.minor = DRIVER_MINOR,
 };
 
+/*
+ * Program the global registers from the driver's memory (bring-up and after
+ * a reset).  Caller holds sdev->hw_sem for writing or owns the device.
+ */
+static int svmgpu_hw_program(struct svmgpu_device *sdev)
+{
+	u32 i;
+
+	svmgpu_write32(sdev, SVMGPU_REG_INTR_MASK, 0);
+	svmgpu_write64(sdev, SVMGPU_REG_CTX_TABLE_BASE, sdev->ctx_table_dma);
+	svmgpu_write32(sdev, SVMGPU_REG_CTX_TABLE_ENTRIES, SVMGPU_CTX_TABLE_ENTRIES);
+	svmgpu_write64(sdev, SVMGPU_REG_FAULT_RING_BASE, sdev->fault_ring_dma);
+	sdev->fault_get = svmgpu_read32(sdev, SVMGPU_REG_FAULT_PUT);
+	svmgpu_write32(sdev, SVMGPU_REG_FAULT_GET, sdev->fault_get);
+	*sdev->inval_done = cpu_to_le64(svmgpu_read32(sdev, SVMGPU_REG_TLB_INV_DONE_SEQ));
+	svmgpu_write64(sdev, SVMGPU_REG_TLB_INV_DONE_ADDR, sdev->inval_done_dma);
+	svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, U32_MAX);
+	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+	if (!(svmgpu_read32(sdev, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED)) {
+		drm_err(&sdev->drm, "device did not enable\n");
+		return -EIO;
+	}
+	/* Contexts still in the table (after a reset) are loaded again. */
+	for (i = 1; i < SVMGPU_CTX_TABLE_ENTRIES; i++)
+		if (READ_ONCE(sdev->ctx_table[i].flags) & SVMGPU_CTX_VALID)
+			svmgpu_write32(sdev, SVMGPU_REG_CTX_ENABLE, i);
+	return 0;
+}
+
+static void svmgpu_hw_quiesce(struct svmgpu_device *sdev)
+{
+	u32 i;
+
+	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+	/* The reset waits for the engines; make sure it has happened. */
+	for (i = 0; i < 1000; i++) {
+		if (!(svmgpu_read32(sdev, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED))
+			break;
+		usleep_range(100, 200);
+	}
+}
+
+static irqreturn_t svmgpu_irq_hard(int irq, void *arg)
+{
+	return IRQ_WAKE_THREAD;
+}
+
+static irqreturn_t svmgpu_vec_inval(int irq, void *arg)
+{
+	struct svmgpu_vec *vec = arg;
+
+	/* Hard IRQ: the BAR stays mapped until this handler is freed. */
+	svmgpu_write32(vec->sdev, SVMGPU_REG_INTR_STATUS, SVMGPU_INTR_INVAL);
+	wake_up_all(&vec->sdev->inval_wq);
+	return IRQ_HANDLED;
+}
+
+static irqreturn_t svmgpu_vec_error(int irq, void *arg)
+{
+	struct svmgpu_vec *vec = arg;
+
+	return svmgpu_error_irq_thread(irq, vec->sdev);
+}
+
+static irqreturn_t svmgpu_vec_fault(int irq, void *arg)
+{
+	struct svmgpu_vec *vec = arg;
+
+	return svmgpu_fault_irq_thread(irq, vec->sdev);
+}
+
+static void svmgpu_irq_fini(struct svmgpu_device *sdev)
+{
+	int i;
+
+	for (i = sdev->nvec - 1; i >= 0; i--)
+		free_irq(sdev->irq[i], &sdev->vec[i]);
+	sdev->nvec = 0;
+}
+
+static int svmgpu_irq_init(struct svmgpu_device *sdev)
+{
+	u32 n = SVMGPU_NUM_VECTORS(sdev->num_queues);
+	int i, ret;
+
+	for (i = 0; i < n; i++) {
+		irq_handler_t hard = svmgpu_irq_hard, thread;
+
+		sdev->vec[i].sdev = sdev;
+		sdev->vec[i].index = i;
+		sdev->irq[i] = pci_irq_vector(sdev->pdev, i);
+		switch (i) {
+		case SVMGPU_VEC_ERROR:
+			thread = svmgpu_vec_error;
+			break;
+		case SVMGPU_VEC_FAULT:
+			thread = svmgpu_vec_fault;
+			break;
+		case SVMGPU_VEC_INVAL:
+			hard = svmgpu_vec_inval;
+			thread = NULL;
+			break;
+		default:
+			thread = svmgpu_queue_irq_thread;
+			break;
+		}
+		ret = request_threaded_irq(sdev->irq[i], hard, thread, IRQF_ONESHOT,
+					   DRIVER_NAME, &sdev->vec[i]);
+		if (ret) {
+			svmgpu_irq_fini(sdev);
+			return ret;
+		}
+		sdev->nvec = i + 1;
+	}
+	return 0;
+}
+
+static int svmgpu_mem_init(struct svmgpu_device *sdev)
+{
+	struct device *dev = &sdev->pdev->dev;
+
+	sdev->ctx_table = dma_alloc_coherent(dev, SVMGPU_CTX_TABLE_ENTRIES *
+					     sizeof(*sdev->ctx_table),
+					     &sdev->ctx_table_dma, GFP_KERNEL);
+	sdev->fault_ring = dma_alloc_coherent(dev, (size_t)sdev->fault_entries *
+					      sizeof(*sdev->fault_ring),
+					      &sdev->fault_ring_dma, GFP_KERNEL);
+	sdev->inval_done = dma_alloc_coherent(dev, sizeof(u64), &sdev->inval_done_dma,
+					      GFP_KERNEL);
+	sdev->fault_batch = svmgpu_fault_batch_alloc();
+	if (!sdev->ctx_table || !sdev->fault_ring || !sdev->inval_done ||
+	    !sdev->fault_batch)
+		return -ENOMEM;
+	return 0;
+}
+
+static void svmgpu_mem_fini(struct svmgpu_device *sdev)
+{
+	struct device *dev = &sdev->pdev->dev;
+
+	if (sdev->ctx_table)
+		dma_free_coherent(dev, SVMGPU_CTX_TABLE_ENTRIES * sizeof(*sdev->ctx_table),
+				  sdev->ctx_table, sdev->ctx_table_dma);
+	if (sdev->fault_ring)
+		dma_free_coherent(dev, (size_t)sdev->fault_entries *
+				  sizeof(*sdev->fault_ring),
+				  sdev->fault_ring, sdev->fault_ring_dma);
+	if (sdev->inval_done)
+		dma_free_coherent(dev, sizeof(u64), sdev->inval_done,
+				  sdev->inval_done_dma);
+	kfree(sdev->fault_batch);
+	sdev->ctx_table = NULL;
+	sdev->fault_ring = NULL;
+	sdev->inval_done = NULL;
+	sdev->fault_batch = NULL;
+}
+
+/**
+ * svmgpu_device_reset() - reset the device and bring it back
+ * @sdev: the device
+ *
+ * Every queue is stopped for good (its pending commands fail with
+ * DRM_SVMGPU_ERR_RESET, waiters get -ECANCELED); address spaces survive:
+ * their context-table entries are loaded again and their page tables are
+ * kept, the TLB starts empty.
+ *
+ * Return: 0 or a negative errno.
+ */
+int svmgpu_device_reset(struct svmgpu_device *sdev)
+{
+	int ret, i;
+
+	mutex_lock(&sdev->reset_lock);
+	spin_lock(&sdev->hwq_lock);
+	sdev->resetting = true;
+	spin_unlock(&sdev->hwq_lock);
+
+	svmgpu_queues_stop_all(sdev);
+	for (i = 0; i < sdev->nvec; i++)
+		disable_irq(sdev->irq[i]);
+
+	down_write(&sdev->hw_sem);
+	if (!sdev->hw_ready) {
+		ret = -ENODEV;
+		goto out;
+	}
+	mutex_lock(&sdev->inval_lock);
+	svmgpu_hw_quiesce(sdev);
+	ret = svmgpu_hw_program(sdev);
+	svmgpu_tlb_reset(sdev);
+	mutex_unlock(&sdev->inval_lock);
+	atomic64_inc(&sdev->stats.resets);
+	drm_info(&sdev->drm, "device reset%s\n", ret ? " failed" : "");
+out:
+	up_write(&sdev->hw_sem);
+	for (i = 0; i < sdev->nvec; i++)
+		enable_irq(sdev->irq[i]);
+	spin_lock(&sdev->hwq_lock);
+	sdev->resetting = false;
+	spin_unlock(&sdev->hwq_lock);
+	mutex_unlock(&sdev->reset_lock);
+	return ret;
+}
+
+static void svmgpu_drm_release(struct drm_device *drm, void *arg)
+{
+	struct svmgpu_device *sdev = to_svmgpu(drm);
+
+	ida_destroy(&sdev->ctx_ida);
+	xa_destroy(&sdev->svms);
+	mutex_destroy(&sdev->inval_lock);
+	mutex_destroy(&sdev->reset_lock);
+}
+
+static int svmgpu_read_params(struct svmgpu_device *sdev)
+{
+	sdev->num_queues = svmgpu_read32(sdev, SVMGPU_REG_NUM_QUEUES);
+	sdev->num_engines = svmgpu_read32(sdev, SVMGPU_REG_NUM_ENGINES);
+	sdev->caps = svmgpu_read32(sdev, SVMGPU_REG_CAPS);
+	sdev->fault_entries = svmgpu_read32(sdev, SVMGPU_REG_FAULT_RING_ENTRIES);
+	sdev->tlb_sets = svmgpu_read32(sdev, SVMGPU_REG_TLB_SETS);
+	sdev->tlb_ways = svmgpu_read32(sdev, SVMGPU_REG_TLB_WAYS);
+	if (sdev->num_queues < SVMGPU_MIN_QUEUES || sdev->num_queues > SVMGPU_MAX_QUEUES ||
+	    sdev->fault_entries < SVMGPU_FAULT_RING_MIN ||
+	    sdev->fault_entries > SVMGPU_FAULT_RING_MAX ||
+	    !is_power_of_2(sdev->fault_entries) ||
+	    svmgpu_read32(sdev, SVMGPU_REG_NUM_CONTEXTS) < SVMGPU_CTX_TABLE_ENTRIES) {
+		drm_err(&sdev->drm, "unsupported geometry: %u queues, %u fault entries\n",
+			sdev->num_queues, sdev->fault_entries);
+		return -ENODEV;
+	}
+	return 0;
+}
+
 static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct svmgpu_device *sdev;
-	int ret;
+	int ret, nvec;
 
 	sdev = devm_drm_dev_alloc(&pdev->dev, &svmgpu_drm_driver,
 				  struct svmgpu_device, drm);
@@ -81,6 +377,17 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return PTR_ERR(sdev);
 	sdev->pdev = pdev;
 	pci_set_drvdata(pdev, sdev);
+	sdev->mn_ops = svmgpu_mn_ops_template;
+	ida_init(&sdev->ctx_ida);
+	xa_init(&sdev->svms);
+	mutex_init(&sdev->inval_lock);
+	init_waitqueue_head(&sdev->inval_wq);
+	spin_lock_init(&sdev->hwq_lock);
+	init_rwsem(&sdev->hw_sem);
+	mutex_init(&sdev->reset_lock);
+	ret = drmm_add_action_or_reset(&sdev->drm, svmgpu_drm_release, NULL);
+	if (ret)
+		return ret;
 
 	ret = pcim_enable_device(pdev);
 	if (ret)
@@ -90,7 +397,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return ret;
 	sdev->regs = pcim_iomap_table(pdev)[SVMGPU_BAR_REGS];
 	pci_set_master(pdev);
-	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(52));
 	if (ret)
 		return ret;
 
@@ -105,28 +412,80 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			sdev->hw_version >> 16, sdev->hw_version & 0xffff);
 		return -ENODEV;
 	}
+	ret = svmgpu_read_params(sdev);
+	if (ret)
+		return ret;
 
-	ret = pci_alloc_irq_vectors(pdev, 1, PCI_IRQ_MSIX, PCI_IRQ_MSIX);
+	nvec = SVMGPU_NUM_VECTORS(sdev->num_queues);
+	ret = pci_alloc_irq_vectors(pdev, nvec, nvec, PCI_IRQ_MSIX);
 	if (ret < 0)
 		return ret;
 
-	ret = drm_dev_register(&sdev->drm, 0);
-	if (ret) {
-		pci_free_irq_vectors(pdev);
-		return ret;
-	}
+	ret = svmgpu_mem_init(sdev);
+	if (ret)
+		goto err_vectors;
+	svmgpu_hw_quiesce(sdev);
+	ret = svmgpu_irq_init(sdev);
+	if (ret)
+		goto err_mem;
+	ret = svmgpu_hw_program(sdev);
+	if (ret)
+		goto err_irq;
+	sdev->hw_ready = true;
 
-	drm_info(&sdev->drm, "svmgpu %u.%u (id 0x%08x) ready\n",
-		 sdev->hw_version >> 16, sdev->hw_version & 0xffff, sdev->hw_id);
+	ret = drm_dev_register(&sdev->drm, 0);
+	if (ret)
+		goto err_hw;
+
+	drm_info(&sdev->drm, "svmgpu %u.%u: %u queues, %u engines, caps 0x%x, %u fault entries\n",
+		 sdev->hw_version >> 16, sdev->hw_version & 0xffff, sdev->num_queues,
+		 sdev->num_engines, sdev->caps, sdev->fault_entries);
 	return 0;
+
+err_hw:
+	sdev->hw_ready = false;
+	svmgpu_hw_quiesce(sdev);
+err_irq:
+	svmgpu_irq_fini(sdev);
+err_mem:
+	svmgpu_hw_quiesce(sdev);
+	svmgpu_mem_fini(sdev);
+err_vectors:
+	pci_free_irq_vectors(pdev);
+	return ret;
 }
 
 static void svmgpu_remove(struct pci_dev *pdev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
+	/* No new ioctls; running ones finish or see the hardware gone. */
 	drm_dev_unplug(&sdev->drm);
+
+	/*
+	 * Stop every address space while the hardware is still there, with
+	 * creation and last-context teardown blocked, then reset the device
+	 * so that it does no more DMA, and only then free what it used.
+	 */
+	svmgpu_svm_lock_create();
+	svmgpu_svm_kill_all(sdev);
+	down_write(&sdev->hw_sem);
+	svmgpu_hw_quiesce(sdev);
+	sdev->hw_ready = false;
+	up_write(&sdev->hw_sem);
+	svmgpu_irq_fini(sdev);
+	svmgpu_mem_fini(sdev);
+	svmgpu_svm_unlock_create();
 	pci_free_irq_vectors(pdev);
+	pci_clear_master(pdev);
+}
+
+static void svmgpu_shutdown(struct pci_dev *pdev)
+{
+	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
+
+	if (sdev && sdev->hw_ready)
+		svmgpu_hw_quiesce(sdev);
 }
 
 static const struct pci_device_id svmgpu_pci_ids[] = {
@@ -140,8 +499,32 @@ static struct pci_driver svmgpu_pci_driver = {
 	.id_table = svmgpu_pci_ids,
 	.probe = svmgpu_probe,
 	.remove = svmgpu_remove,
+	.shutdown = svmgpu_shutdown,
 };
-module_pci_driver(svmgpu_pci_driver);
+
+static int __init svmgpu_init(void)
+{
+	int ret;
+
+	svmgpu_wq = alloc_workqueue("svmgpu", WQ_UNBOUND, 0);
+	if (!svmgpu_wq)
+		return -ENOMEM;
+	ret = pci_register_driver(&svmgpu_pci_driver);
+	if (ret)
+		destroy_workqueue(svmgpu_wq);
+	return ret;
+}
+
+static void __exit svmgpu_exit(void)
+{
+	pci_unregister_driver(&svmgpu_pci_driver);
+	/* Run every pending .free_notifier, then the work items they queued. */
+	mmu_notifier_synchronize();
+	destroy_workqueue(svmgpu_wq);
+}
+
+module_init(svmgpu_init);
+module_exit(svmgpu_exit);
 
 MODULE_DESCRIPTION(DRIVER_DESC);
 MODULE_LICENSE("GPL");

@@ -1,9 +1,103 @@
 /* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * svmgpu driver internals.
+ *
+ * Objects and lifetimes (docs/driver.md has the long version):
+ *
+ *   svmgpu_device   one PCI function; the DRM device is embedded.
+ *   svmgpu_file     one open file: handle tables of contexts and queues.
+ *   svmgpu_svm      one (device, mm) pair: the device context (context id,
+ *                   page tables, interval notifiers).  Obtained with
+ *                   mmu_notifier_get(), shared by every context of the
+ *                   process, freed by .free_notifier after the last
+ *                   mmu_notifier_put().
+ *   svmgpu_ctx      a uapi context: a reference on an svm plus statistics.
+ *   svmgpu_queue    a uapi queue: a ring bound to a hardware queue.
+ *
+ * Lock order (outer first):
+ *
+ *   svmgpu_create_lock (svm.c)     svm creation / last-context teardown
+ *     sf->lock                     handle tables of one file
+ *       svm->lock                  contexts and queues of an svm, svm->dead
+ *         q->submit_lock           ring writes of one queue
+ *       svm->notifier_lock         chunk notifiers (may take mmap_lock)
+ *       svm->alloc_lock            page-table allocation (GFP_KERNEL)
+ *       mmap_lock                  (hmm_range_fault)
+ *         svm->pt_lock             device PTEs: the hmm "update lock",
+ *                                  also taken by the interval notifiers
+ *           sdev->inval_lock       TLB invalidation registers
+ *           sdev->hwq_lock         (spinlock) hw queue -> queue table
+ *             q->lock              (spinlock) completion state
+ *
+ * Nothing allocates memory with GFP_KERNEL under svm->pt_lock, because the
+ * notifiers that take it run from reclaim.
+ */
 #ifndef SVMGPU_DRV_H
 #define SVMGPU_DRV_H
 
+#include <linux/io.h>
+#include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/mmu_notifier.h>
+#include <linux/completion.h>
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/pci.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
 #include <drm/drm_device.h>
+#include <drm/drm_file.h>
+
+#include <svmgpu/svmgpu_hw.h>
+
+struct svmgpu_svm;
+struct svmgpu_queue;
+struct svmgpu_fault;
+struct svmgpu_device;
+
+/**
+ * struct svmgpu_vec - what an interrupt handler gets
+ * @sdev: the device
+ * @index: MSI-X vector index
+ */
+struct svmgpu_vec {
+	struct svmgpu_device *sdev;
+	u32 index;
+};
+
+/* Hardware contexts the driver binds (context table entries). */
+#define SVMGPU_CTX_TABLE_ENTRIES	1024
+/* Largest ring a queue may ask for, in commands. */
+#define SVMGPU_MAX_RING_ENTRIES		4096
+#define SVMGPU_DEFAULT_RING_ENTRIES	256
+/* Failed commands remembered per queue for WAIT. */
+#define SVMGPU_ERROR_LOG		32
+
+/**
+ * struct svmgpu_dev_stats - device-wide driver counters (debugfs)
+ * @fault_records: fault records drained from the ring
+ * @fault_batches: batches handled
+ * @replays: REPLAYs written
+ * @cancels: CANCELs written
+ * @tlb_invalidations: TLB invalidations waited for
+ * @tlb_inval_ns: time spent waiting for them
+ * @tlb_inval_timeouts: invalidations that did not complete in time
+ * @resets: device resets
+ * @errors: error interrupts
+ */
+struct svmgpu_dev_stats {
+	atomic64_t fault_records;
+	atomic64_t fault_batches;
+	atomic64_t replays;
+	atomic64_t cancels;
+	atomic64_t tlb_invalidations;
+	atomic64_t tlb_inval_ns;
+	atomic64_t tlb_inval_timeouts;
+	atomic64_t resets;
+	atomic64_t errors;
+};
 
 /**
  * struct svmgpu_device - one svmgpu PCI function
@@ -12,6 +106,39 @@
  * @regs: BAR0 mapping
  * @hw_id: ID register as read at probe
  * @hw_version: VERSION register as read at probe
+ * @num_queues: NUM_QUEUES register
+ * @num_engines: NUM_ENGINES register
+ * @caps: CAPS register
+ * @fault_entries: FAULT_RING_ENTRIES register
+ * @tlb_sets: TLB_SETS register
+ * @tlb_ways: TLB_WAYS register
+ * @irq: Linux interrupt number of each MSI-X vector
+ * @vec: handler argument of each vector
+ * @nvec: vectors requested
+ * @hw_ready: hardware programmed and interrupts requested
+ * @mn_ops: this device's mmu_notifier ops; their address is the key that
+ *	makes mmu_notifier_get() return one svm per (device, mm)
+ * @ctx_table: the context table (DMA-coherent)
+ * @ctx_table_dma: its DMA address
+ * @ctx_ida: allocator of hardware context ids (1 .. entries - 1)
+ * @svms: hardware context id -> svm; the xarray lock protects lookups by
+ *	the fault handler, which take a reference on the svm with
+ *	svmgpu_svm_tryget()
+ * @fault_ring: the fault ring (DMA-coherent)
+ * @fault_ring_dma: its DMA address
+ * @fault_get: next record to consume; only the fault IRQ thread uses it
+ * @fault_batch: the fault IRQ thread's batch buffer
+ * @inval_lock: serializes TLB invalidation requests
+ * @inval_done: DMA-coherent u64 the device writes TLB_INV_DONE_SEQ to
+ * @inval_done_dma: its DMA address
+ * @inval_wq: woken by the INVAL vector
+ * @hwq_lock: protects @hwq
+ * @hwq: queue bound to each hardware queue, protected by @hwq_lock
+ * @resetting: no new queue may bind, protected by @hwq_lock
+ * @hw_sem: read-held by everything that touches registers; written by
+ *	reset and remove, which change @hw_ready
+ * @reset_lock: serializes device resets
+ * @stats: driver counters
  */
 struct svmgpu_device {
 	struct drm_device drm;
@@ -19,9 +146,248 @@ struct svmgpu_device {
 	void __iomem *regs;
 	u32 hw_id;
 	u32 hw_version;
+	u32 num_queues;
+	u32 num_engines;
+	u32 caps;
+	u32 fault_entries;
+	u32 tlb_sets;
+	u32 tlb_ways;
+	int irq[SVMGPU_NUM_VECTORS(SVMGPU_MAX_QUEUES)];
+	struct svmgpu_vec vec[SVMGPU_NUM_VECTORS(SVMGPU_MAX_QUEUES)];
+	int nvec;
+	bool hw_ready;
+
+	struct mmu_notifier_ops mn_ops;
+
+	struct svmgpu_ctx_entry *ctx_table;
+	dma_addr_t ctx_table_dma;
+	struct ida ctx_ida;
+	struct xarray svms;
+
+	struct svmgpu_fault_record *fault_ring;
+	dma_addr_t fault_ring_dma;
+	u32 fault_get;
+	struct svmgpu_fault *fault_batch;
+
+	struct mutex inval_lock;
+	u64 *inval_done;
+	dma_addr_t inval_done_dma;
+	wait_queue_head_t inval_wq;
+
+	spinlock_t hwq_lock;
+	struct svmgpu_queue *hwq[SVMGPU_MAX_QUEUES];
+	bool resetting;
+
+	struct rw_semaphore hw_sem;
+	struct mutex reset_lock;
+	struct svmgpu_dev_stats stats;
 };
 
 #define to_svmgpu(d) container_of(d, struct svmgpu_device, drm)
+
+/**
+ * struct svmgpu_file - per open file state
+ * @sdev: the device
+ * @lock: protects @ctxs and @queues
+ * @ctxs: context handles, protected by @lock
+ * @queues: queue handles, protected by @lock
+ */
+struct svmgpu_file {
+	struct svmgpu_device *sdev;
+	struct mutex lock;
+	struct xarray ctxs;
+	struct xarray queues;
+};
+
+/**
+ * struct svmgpu_pt - one device page table (4 KiB, 512 entries)
+ * @cpu: the entries, in DMA-coherent memory
+ * @dma: their DMA address
+ * @child: next-level tables (levels 4..2 only); linked once by the
+ *	allocator under svm->alloc_lock and freed only when the svm's page
+ *	tables are destroyed; readers under svm->pt_lock use READ_ONCE()
+ * @nr_mapped: leaves with a DMA mapping in this table, protected by
+ *	svm->pt_lock
+ */
+struct svmgpu_pt {
+	u64 *cpu;
+	dma_addr_t dma;
+	struct svmgpu_pt **child;
+	unsigned int nr_mapped;
+};
+
+/**
+ * struct svmgpu_svm_stats - address-space counters (monotonic)
+ * @pages_mapped: 4 KiB pages mapped
+ * @huge_2m: 2 MiB leaves written
+ * @huge_1g: 1 GiB leaves written
+ * @pages_unmapped: 4 KiB pages unmapped by invalidations
+ * @invalidations: notifier invalidations that removed PTEs
+ * @tlb_invalidations: TLB invalidations waited for
+ * @tlb_inval_ns: time spent in them
+ */
+struct svmgpu_svm_stats {
+	atomic64_t pages_mapped;
+	atomic64_t huge_2m;
+	atomic64_t huge_1g;
+	atomic64_t pages_unmapped;
+	atomic64_t invalidations;
+	atomic64_t tlb_invalidations;
+	atomic64_t tlb_inval_ns;
+};
+
+/**
+ * struct svmgpu_svm - the device's mirror of one process address space
+ * @mn: the mmu_notifier subscription from mmu_notifier_get(); @mn.mm is the
+ *	mirrored mm
+ * @sdev: the device (a drm_dev_get() reference, dropped after free)
+ * @ctx_id: hardware context id
+ * @refs: references held by the fault handler (svmgpu_svm_lookup()) plus
+ *	one for the contexts, dropped by the last one
+ * @unused: completed when @refs drops to zero
+ * @nctx: contexts using this svm, protected by svmgpu_create_lock
+ * @lock: protects @ctxs and @dead transitions
+ * @ctxs: contexts of this svm, protected by @lock
+ * @dead: the mm is gone, the device is removed, or the last context went:
+ *	no more device PTEs may be written; set under @lock and @pt_lock
+ * @notifier_lock: protects @chunks and insertion of interval notifiers
+ * @chunks: interval notifiers by chunk index, protected by @notifier_lock
+ * @alloc_lock: serializes page-table allocation
+ * @pt_lock: the update lock: protects every PTE, @root's contents and
+ *	@pt_freed
+ * @root: level-4 table
+ * @pt_freed: page tables are gone (device removed or svm torn down)
+ * @stats: counters
+ * @free_work: drops the device reference after .free_notifier
+ */
+struct svmgpu_svm {
+	struct mmu_notifier mn;
+	struct svmgpu_device *sdev;
+	u32 ctx_id;
+	struct kref refs;
+	struct completion unused;
+	unsigned int nctx;
+
+	struct mutex lock;
+	struct list_head ctxs;
+	bool dead;
+
+	struct mutex notifier_lock;
+	struct xarray chunks;
+
+	struct mutex alloc_lock;
+	struct mutex pt_lock;
+	struct svmgpu_pt *root;
+	bool pt_freed;
+
+	struct svmgpu_svm_stats stats;
+	struct work_struct free_work;
+};
+
+/**
+ * struct svmgpu_chunk - an interval notifier over one aligned chunk of VA
+ * @notifier: the interval notifier
+ * @svm: owner
+ */
+struct svmgpu_chunk {
+	struct mmu_interval_notifier notifier;
+	struct svmgpu_svm *svm;
+};
+
+/* Per-context counters, indexes of svmgpu_ctx.cnt */
+enum svmgpu_ctx_counter {
+	SVMGPU_CS_FAULTS,
+	SVMGPU_CS_BATCHES,
+	SVMGPU_CS_REPLAYS,
+	SVMGPU_CS_CANCELS,
+	SVMGPU_CS_SUBMITTED,
+	SVMGPU_CS_FAILED,
+	SVMGPU_CS_NUM,
+};
+
+/**
+ * struct svmgpu_ctx - a uapi context
+ * @svm: the address space (one svm reference per context)
+ * @mm: the mm the context is bound to (not a reference: compared only)
+ * @handle: handle in the file's table
+ * @link: in svm->ctxs, protected by svm->lock
+ * @queues: queues of this context, protected by svm->lock
+ * @cnt: own counters (enum svmgpu_ctx_counter)
+ * @base_lock: protects @base
+ * @base: svm counters at creation or last clear, protected by @base_lock
+ */
+struct svmgpu_ctx {
+	struct svmgpu_svm *svm;
+	struct mm_struct *mm;
+	u32 handle;
+	struct list_head link;
+	struct list_head queues;
+	atomic64_t cnt[SVMGPU_CS_NUM];
+	spinlock_t base_lock;
+	u64 base[7];
+};
+
+/**
+ * struct svmgpu_err - one failed command
+ * @seq: its sequence number
+ * @va: fault VA / pc / offending VA
+ * @code: enum svmgpu_error or DRM_SVMGPU_ERR_RESET
+ * @info: SVMGPU_ERROR_INFO(access, reason)
+ */
+struct svmgpu_err {
+	u64 seq;
+	u64 va;
+	u32 code;
+	u32 info;
+};
+
+/**
+ * struct svmgpu_queue - a uapi queue bound to one hardware queue
+ * @refs: handle table + waiters; freed on the last put
+ * @sdev: the device
+ * @ctx: the context (outlives the queue: CTX_DESTROY refuses while queues exist)
+ * @handle: handle in the file's table
+ * @hwq: hardware queue index
+ * @link: in ctx->queues, protected by svm->lock
+ * @entries: ring entries
+ * @ring: the ring (DMA-coherent), NULL once freed
+ * @ring_dma: its DMA address
+ * @compl: completion record (DMA-coherent)
+ * @compl_dma: its DMA address
+ * @submit_lock: serializes SUBMIT; protects @tail and @last_seq writes
+ * @tail: next ring slot to write, protected by @submit_lock
+ * @lock: protects @completed_seq, @stopped, @errs, @nerrs
+ * @last_seq: last submitted seq (written under both locks)
+ * @completed_seq: last completed seq, protected by @lock
+ * @stopped: queue disabled for good, protected by @lock
+ * @errs: ring of the last failures, protected by @lock
+ * @nerrs: failures logged so far, protected by @lock
+ * @wq: waiters for completions and ring space
+ */
+struct svmgpu_queue {
+	struct kref refs;
+	struct svmgpu_device *sdev;
+	struct svmgpu_ctx *ctx;
+	u32 handle;
+	u32 hwq;
+	struct list_head link;
+	u32 entries;
+	struct svmgpu_cmd *ring;
+	dma_addr_t ring_dma;
+	struct svmgpu_completion *compl;
+	dma_addr_t compl_dma;
+
+	struct mutex submit_lock;
+	u32 tail;
+
+	spinlock_t lock;
+	u64 last_seq;
+	u64 completed_seq;
+	bool stopped;
+	struct svmgpu_err errs[SVMGPU_ERROR_LOG];
+	u64 nerrs;
+	wait_queue_head_t wq;
+};
 
 static inline u32 svmgpu_read32(struct svmgpu_device *sdev, u32 reg)
 {
@@ -32,5 +398,103 @@ static inline void svmgpu_write32(struct svmgpu_device *sdev, u32 reg, u32 val)
 {
 	writel(val, sdev->regs + reg);
 }
+
+static inline u64 svmgpu_read64(struct svmgpu_device *sdev, u32 reg)
+{
+	return lo_hi_readq(sdev->regs + reg);
+}
+
+static inline void svmgpu_write64(struct svmgpu_device *sdev, u32 reg, u64 val)
+{
+	lo_hi_writeq(val, sdev->regs + reg);
+}
+
+/**
+ * svmgpu_hw_enter() - start touching registers
+ * @sdev: the device
+ *
+ * Return: true with sdev->hw_sem read-held if the hardware is there; false
+ * (nothing held) once it was removed.
+ */
+static inline bool svmgpu_hw_enter(struct svmgpu_device *sdev)
+{
+	down_read(&sdev->hw_sem);
+	if (sdev->hw_ready)
+		return true;
+	up_read(&sdev->hw_sem);
+	return false;
+}
+
+static inline void svmgpu_hw_exit(struct svmgpu_device *sdev)
+{
+	up_read(&sdev->hw_sem);
+}
+
+/* svmgpu_drv.c */
+extern struct workqueue_struct *svmgpu_wq;
+int svmgpu_device_reset(struct svmgpu_device *sdev);
+
+/* svmgpu_mmu.c: device page tables and TLB */
+int svmgpu_mmu_init(struct svmgpu_svm *svm);
+void svmgpu_mmu_fini(struct svmgpu_svm *svm);
+int svmgpu_mmu_prepare(struct svmgpu_svm *svm, u64 start, u64 end);
+int svmgpu_mmu_map(struct svmgpu_svm *svm, u64 start, unsigned long *pfns,
+		   unsigned long npages, bool *flush);
+bool svmgpu_mmu_range_mapped(struct svmgpu_svm *svm, u64 start, u64 end);
+void svmgpu_mmu_unmap(struct svmgpu_svm *svm, u64 start, u64 end);
+bool svmgpu_mmu_present(struct svmgpu_svm *svm, u64 va, bool write);
+int svmgpu_tlb_invalidate(struct svmgpu_device *sdev, struct svmgpu_svm *svm,
+			  u64 start, u64 size, u32 flags);
+void svmgpu_tlb_reset(struct svmgpu_device *sdev);
+void svmgpu_mmu_ctx_disable(struct svmgpu_svm *svm);
+
+/* svmgpu_svm.c: per-mm state, notifiers, hmm */
+extern const struct mmu_notifier_ops svmgpu_mn_ops_template;
+bool svmgpu_chunk_covers(struct svmgpu_svm *svm, u64 start, u64 end);
+void svmgpu_chunk_bounds(u64 va, u64 *start, u64 *end);
+void svmgpu_svm_lock_create(void);
+void svmgpu_svm_unlock_create(void);
+struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev);
+void svmgpu_svm_put_ctx(struct svmgpu_svm *svm);
+struct svmgpu_svm *svmgpu_svm_lookup(struct svmgpu_device *sdev, u32 ctx_id);
+void svmgpu_svm_unref(struct svmgpu_svm *svm);
+void svmgpu_svm_kill(struct svmgpu_svm *svm);
+void svmgpu_svm_kill_all(struct svmgpu_device *sdev);
+int svmgpu_svm_ctx_enable(struct svmgpu_device *sdev, struct svmgpu_svm *svm);
+int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, bool write,
+		     u64 *mapped);
+
+/* svmgpu_fault.c */
+irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg);
+extern unsigned int svmgpu_fault_around;
+void *svmgpu_fault_batch_alloc(void);
+
+/* svmgpu_queue.c */
+int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file *file);
+int svmgpu_ioctl_ctx_destroy(struct drm_device *drm, void *data, struct drm_file *file);
+int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_file *file);
+int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_file *file);
+int svmgpu_ioctl_get_stats(struct drm_device *drm, void *data, struct drm_file *file);
+void svmgpu_file_fini(struct svmgpu_file *sf);
+void svmgpu_ctx_free(struct svmgpu_ctx *ctx);
+void svmgpu_ctx_clear_base(struct svmgpu_ctx *ctx);
+struct svmgpu_queue *svmgpu_queue_lookup(struct svmgpu_file *sf, u32 handle, int *err);
+void svmgpu_queues_stop_all(struct svmgpu_device *sdev);
+void svmgpu_queue_stop(struct svmgpu_queue *q);
+void svmgpu_queue_put(struct svmgpu_queue *q);
+struct svmgpu_queue *svmgpu_hwq_get(struct svmgpu_device *sdev, u32 hwq);
+void svmgpu_ctx_account(struct svmgpu_device *sdev, u32 hwq, struct svmgpu_svm *svm,
+			int field, u64 n);
+
+/* svmgpu_fence.c: sequence numbers and completion */
+int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file);
+int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file);
+irqreturn_t svmgpu_queue_irq_thread(int irq, void *arg);
+irqreturn_t svmgpu_error_irq_thread(int irq, void *arg);
+void svmgpu_queue_update(struct svmgpu_queue *q);
+void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code);
+
+/* svmgpu_debugfs.c */
+void svmgpu_debugfs_init(struct drm_minor *minor);
 
 #endif /* SVMGPU_DRV_H */

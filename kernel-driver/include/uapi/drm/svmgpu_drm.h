@@ -4,7 +4,19 @@
  *
  * Every structure uses only __u32/__u64 fields, is 64-bit aligned, carries
  * explicit flags and pad fields, and passes pointers as __u64.  Unknown
- * flags and non-zero pad are rejected with -EINVAL.
+ * flags and non-zero pad are rejected with -EINVAL before anything else.
+ *
+ * Model: a *context* is bound to the address space (mm) of the process that
+ * creates it; the device uses the process's virtual addresses directly.  A
+ * *queue* belongs to a context and executes device commands (struct
+ * svmgpu_cmd of include/svmgpu/svmgpu_hw.h) submitted with SUBMIT.  Each
+ * command gets a 64-bit sequence number, increasing by one per command on
+ * its queue; WAIT blocks until a sequence number has completed and reports
+ * failed commands (see docs/driver.md, "Completions").
+ *
+ * Handles are per open file.  Only the process (mm) that created a context
+ * may use it or its queues: other processes (a fork() child sharing the file)
+ * get -EACCES.
  */
 #ifndef _UAPI_SVMGPU_DRM_H_
 #define _UAPI_SVMGPU_DRM_H_
@@ -16,14 +28,36 @@ extern "C" {
 #endif
 
 #define DRM_SVMGPU_GET_INFO		0x00
+#define DRM_SVMGPU_CTX_CREATE		0x01
+#define DRM_SVMGPU_CTX_DESTROY		0x02
+#define DRM_SVMGPU_QUEUE_CREATE		0x03
+#define DRM_SVMGPU_QUEUE_DESTROY	0x04
+#define DRM_SVMGPU_SUBMIT		0x05
+#define DRM_SVMGPU_WAIT			0x06
+#define DRM_SVMGPU_GET_STATS		0x07
 
 #define DRM_IOCTL_SVMGPU_GET_INFO \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_GET_INFO, struct drm_svmgpu_get_info)
+#define DRM_IOCTL_SVMGPU_CTX_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_CTX_CREATE, struct drm_svmgpu_ctx_create)
+#define DRM_IOCTL_SVMGPU_CTX_DESTROY \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_SVMGPU_CTX_DESTROY, struct drm_svmgpu_ctx_destroy)
+#define DRM_IOCTL_SVMGPU_QUEUE_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_QUEUE_CREATE, struct drm_svmgpu_queue_create)
+#define DRM_IOCTL_SVMGPU_QUEUE_DESTROY \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_SVMGPU_QUEUE_DESTROY, struct drm_svmgpu_queue_destroy)
+#define DRM_IOCTL_SVMGPU_SUBMIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_SUBMIT, struct drm_svmgpu_submit)
+#define DRM_IOCTL_SVMGPU_WAIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_WAIT, struct drm_svmgpu_wait)
+#define DRM_IOCTL_SVMGPU_GET_STATS \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_GET_STATS, struct drm_svmgpu_get_stats)
 
 /**
  * struct drm_svmgpu_get_info - what the device is
  *
- * Filled in by the kernel from the device's identification registers.
+ * Filled in by the kernel from the device's identification and capability
+ * registers.
  */
 struct drm_svmgpu_get_info {
 	/** @flags: in, must be zero. */
@@ -38,6 +72,221 @@ struct drm_svmgpu_get_info {
 	__u32 pci_vendor;
 	/** @pci_device: out, PCI device ID. */
 	__u32 pci_device;
+	/** @num_queues: out, hardware queues (NUM_QUEUES register). */
+	__u32 num_queues;
+	/** @num_engines: out, engines (NUM_ENGINES register). */
+	__u32 num_engines;
+	/** @caps: out, the CAPS register (SVMGPU_CAPS_*). */
+	__u32 caps;
+	/** @fault_ring_entries: out, FAULT_RING_ENTRIES register. */
+	__u32 fault_ring_entries;
+	/** @tlb_sets: out, TLB_SETS register. */
+	__u32 tlb_sets;
+	/** @tlb_ways: out, TLB_WAYS register. */
+	__u32 tlb_ways;
+	/** @max_contexts: out, contexts (address spaces) the driver can bind. */
+	__u32 max_contexts;
+	/** @max_ring_entries: out, largest @ring_entries of QUEUE_CREATE. */
+	__u32 max_ring_entries;
+};
+
+/**
+ * struct drm_svmgpu_ctx_create - bind a device context to the caller's mm
+ *
+ * Every context of one process on one device shares one device address
+ * space, which mirrors the whole address space of the process.
+ */
+struct drm_svmgpu_ctx_create {
+	/** @flags: in, must be zero. */
+	__u32 flags;
+	/** @pad: in, must be zero. */
+	__u32 pad;
+	/** @handle: out, the context handle (non-zero). */
+	__u32 handle;
+	/** @pad2: in, must be zero. */
+	__u32 pad2;
+};
+
+/**
+ * struct drm_svmgpu_ctx_destroy - destroy a context
+ *
+ * Fails with -EBUSY while the context still has queues.
+ */
+struct drm_svmgpu_ctx_destroy {
+	/** @flags: in, must be zero. */
+	__u32 flags;
+	/** @pad: in, must be zero. */
+	__u32 pad;
+	/** @handle: in, the context handle. */
+	__u32 handle;
+	/** @pad2: in, must be zero. */
+	__u32 pad2;
+};
+
+/**
+ * struct drm_svmgpu_queue_create - create a command queue on a context
+ *
+ * A queue owns one hardware queue while it exists; -EBUSY when all hardware
+ * queues are taken.
+ */
+struct drm_svmgpu_queue_create {
+	/** @flags: in, must be zero. */
+	__u32 flags;
+	/** @pad: in, must be zero. */
+	__u32 pad;
+	/** @ctx_handle: in, the context the queue's commands run in. */
+	__u32 ctx_handle;
+	/**
+	 * @ring_entries: in, ring size in commands: 0 for the default (256), or
+	 * a power of two from 2 to &drm_svmgpu_get_info.max_ring_entries.  At
+	 * most @ring_entries - 1 commands are outstanding.
+	 */
+	__u32 ring_entries;
+	/** @handle: out, the queue handle (non-zero). */
+	__u32 handle;
+	/** @hw_queue: out, the hardware queue index (informational). */
+	__u32 hw_queue;
+};
+
+/**
+ * struct drm_svmgpu_queue_destroy - destroy a queue
+ *
+ * Commands still running are abandoned; waiters get -ECANCELED.
+ */
+struct drm_svmgpu_queue_destroy {
+	/** @flags: in, must be zero. */
+	__u32 flags;
+	/** @pad: in, must be zero. */
+	__u32 pad;
+	/** @handle: in, the queue handle. */
+	__u32 handle;
+	/** @pad2: in, must be zero. */
+	__u32 pad2;
+};
+
+/**
+ * struct drm_svmgpu_submit - copy commands into a queue's ring
+ *
+ * The kernel copies @count struct svmgpu_cmd from @cmds, checks every
+ * header (known opcode, only SVMGPU_CMD_FLAG_IRQ in flags, reserved fields
+ * and seq zero) and rejects the whole submission with -EINVAL if one is
+ * bad; nothing is written to the ring then.  It assigns the sequence
+ * numbers and asks for a completion interrupt on the last command.  The
+ * device itself fails a command whose payload is invalid
+ * (SVMGPU_ERR_BAD_COMMAND, reported by WAIT).  Blocks (interruptibly)
+ * while the ring has no room.
+ */
+struct drm_svmgpu_submit {
+	/** @flags: in, must be zero. */
+	__u32 flags;
+	/** @pad: in, must be zero. */
+	__u32 pad;
+	/** @queue_handle: in, the queue. */
+	__u32 queue_handle;
+	/** @count: in, number of commands, 1 .. ring_entries - 1. */
+	__u32 count;
+	/** @cmds: in, user pointer to @count struct svmgpu_cmd (64 bytes each). */
+	__u64 cmds;
+	/** @seq: out, sequence number of the last command (the first is @seq - @count + 1). */
+	__u64 seq;
+};
+
+/**
+ * struct drm_svmgpu_wait - wait for a command to complete
+ *
+ * Returns 0 once command @seq has completed, successfully or not;
+ * -ETIMEDOUT if it has not when @timeout_ns has passed; -EINTR/-ERESTARTSYS
+ * on a signal; -ECANCELED if the queue was stopped (its process's address
+ * space went away, the device was reset or removed) before @seq completed.
+ * The err_* fields describe the earliest failed command with a sequence
+ * number in [@first_seq, @seq] that is still in the queue's error log (the
+ * last 32 failures); they are all zero when there is none.
+ */
+struct drm_svmgpu_wait {
+	/** @flags: in, must be zero. */
+	__u32 flags;
+	/** @pad: in, must be zero. */
+	__u32 pad;
+	/** @queue_handle: in, the queue. */
+	__u32 queue_handle;
+	/** @pad2: in, must be zero. */
+	__u32 pad2;
+	/** @seq: in, the command to wait for; must have been submitted. */
+	__u64 seq;
+	/** @first_seq: in, start of the range failures are reported for, <= @seq. */
+	__u64 first_seq;
+	/** @timeout_ns: in, relative timeout; 0 polls, ~0ull waits forever. */
+	__u64 timeout_ns;
+	/** @completed_seq: out, last completed command of the queue. */
+	__u64 completed_seq;
+	/** @err_seq: out, sequence number of the failed command, 0 if none. */
+	__u64 err_seq;
+	/**
+	 * @err_va: out, the faulting VA for SVMGPU_ERR_FAULT_CANCELLED, the
+	 * kernel pc or offending VA for other errors (docs/hw-spec.md 8.2).
+	 */
+	__u64 err_va;
+	/**
+	 * @err_code: out, enum svmgpu_error of the device, or
+	 * DRM_SVMGPU_ERR_RESET when the command was lost in a device reset.
+	 */
+	__u32 err_code;
+#define DRM_SVMGPU_ERR_RESET		0x100
+	/** @err_access: out, enum svmgpu_access of the failed access. */
+	__u32 err_access;
+	/** @err_reason: out, enum svmgpu_fault_reason for a cancelled fault. */
+	__u32 err_reason;
+	/** @nr_errors: out, failures logged in [@first_seq, @seq]. */
+	__u32 nr_errors;
+};
+
+/**
+ * struct drm_svmgpu_get_stats - read (and optionally clear) a context's counters
+ *
+ * Faults, batches, replays and cancels count the faults of this context's
+ * queues; pages mapped/unmapped, invalidations and TLB invalidation time
+ * count events of the address space the context shares with every other
+ * context of its process, since the context was created or last cleared.
+ */
+struct drm_svmgpu_get_stats {
+	/** @flags: in, DRM_SVMGPU_STATS_* flags. */
+	__u32 flags;
+/* Zero the counters after reading them. */
+#define DRM_SVMGPU_STATS_CLEAR		(1u << 0)
+	/** @pad: in, must be zero. */
+	__u32 pad;
+	/** @ctx_handle: in, the context. */
+	__u32 ctx_handle;
+	/** @pad2: in, must be zero. */
+	__u32 pad2;
+	/** @faults: out, fault records received for this context's queues. */
+	__u64 faults;
+	/** @fault_batches: out, fault-handler batches with faults of this context. */
+	__u64 fault_batches;
+	/** @replays: out, REPLAYs written for batches with faults of this context. */
+	__u64 replays;
+	/** @cancels: out, faults of this context that were cancelled. */
+	__u64 cancels;
+	/** @pages_mapped: out, 4 KiB pages made present in the device page table. */
+	__u64 pages_mapped;
+	/** @huge_2m_mapped: out, 2 MiB device leaves written. */
+	__u64 huge_2m_mapped;
+	/** @huge_1g_mapped: out, 1 GiB device leaves written. */
+	__u64 huge_1g_mapped;
+	/** @pages_unmapped: out, 4 KiB pages removed by invalidations. */
+	__u64 pages_unmapped;
+	/** @invalidations: out, notifier invalidations that removed device PTEs. */
+	__u64 invalidations;
+	/** @tlb_invalidations: out, device TLB invalidations waited for. */
+	__u64 tlb_invalidations;
+	/** @tlb_inval_ns: out, total time spent waiting for them, ns. */
+	__u64 tlb_inval_ns;
+	/** @submitted: out, commands submitted on this context's queues. */
+	__u64 submitted;
+	/** @failed: out, commands of this context's queues that failed. */
+	__u64 failed;
+	/** @reserved: out, zero. */
+	__u64 reserved[3];
 };
 
 #if defined(__cplusplus)

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu debugfs (under /sys/kernel/debug/dri/<minor>/):
+ *   svmgpu_device    device counters (registers) and driver counters
+ *   svmgpu_contexts  every address space and its contexts' counters
+ *   svmgpu_reset     write 1 to reset the device
+ *
+ * Locks: sdev->hw_sem (read) for registers; an svm lookup reference and
+ * svm->lock for the context list.
+ */
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+#include <drm/drm_debugfs.h>
+#include <drm/drm_file.h>
+#include <drm/drm_print.h>
+
+#include "svmgpu_drv.h"
+
+static const struct {
+	const char *name;
+	u32 reg;
+} svmgpu_hw_counters[] = {
+	{ "tlb_hits", SVMGPU_REG_CNT_TLB_HITS },
+	{ "tlb_misses", SVMGPU_REG_CNT_TLB_MISSES },
+	{ "tlb_evictions", SVMGPU_REG_CNT_TLB_EVICTIONS },
+	{ "tlb_invalidations", SVMGPU_REG_CNT_TLB_INVALIDATIONS },
+	{ "page_walks", SVMGPU_REG_CNT_PAGE_WALKS },
+	{ "faults", SVMGPU_REG_CNT_FAULTS },
+	{ "replays", SVMGPU_REG_CNT_REPLAYS },
+	{ "cancels", SVMGPU_REG_CNT_CANCELS },
+	{ "commands", SVMGPU_REG_CNT_COMMANDS },
+	{ "instructions", SVMGPU_REG_CNT_INSTRUCTIONS },
+};
+
+static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
+{
+	struct drm_info_node *node = m->private;
+	struct svmgpu_device *sdev = to_svmgpu(node->minor->dev);
+	struct svmgpu_dev_stats *s = &sdev->stats;
+	unsigned int i;
+
+	if (svmgpu_hw_enter(sdev)) {
+		seq_printf(m, "status: 0x%08x error_status: 0x%08x\n",
+			   svmgpu_read32(sdev, SVMGPU_REG_STATUS),
+			   svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS));
+		for (i = 0; i < ARRAY_SIZE(svmgpu_hw_counters); i++)
+			seq_printf(m, "hw_%s: %llu\n", svmgpu_hw_counters[i].name,
+				   svmgpu_read64(sdev, svmgpu_hw_counters[i].reg));
+		svmgpu_hw_exit(sdev);
+	}
+	seq_printf(m, "fault_records: %lld\n", atomic64_read(&s->fault_records));
+	seq_printf(m, "fault_batches: %lld\n", atomic64_read(&s->fault_batches));
+	seq_printf(m, "replays: %lld\n", atomic64_read(&s->replays));
+	seq_printf(m, "cancels: %lld\n", atomic64_read(&s->cancels));
+	seq_printf(m, "tlb_invalidations: %lld\n", atomic64_read(&s->tlb_invalidations));
+	seq_printf(m, "tlb_inval_ns: %lld\n", atomic64_read(&s->tlb_inval_ns));
+	seq_printf(m, "tlb_inval_timeouts: %lld\n", atomic64_read(&s->tlb_inval_timeouts));
+	seq_printf(m, "resets: %lld\n", atomic64_read(&s->resets));
+	seq_printf(m, "errors: %lld\n", atomic64_read(&s->errors));
+	for (i = 0; i < sdev->num_queues; i++) {
+		struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
+
+		if (!q)
+			continue;
+		spin_lock(&q->lock);
+		seq_printf(m, "hwq%u: ctx %u entries %u last %llu completed %llu errors %llu\n",
+			   i, q->ctx->svm->ctx_id, q->entries, q->last_seq,
+			   q->completed_seq, q->nerrs);
+		spin_unlock(&q->lock);
+		svmgpu_queue_put(q);
+	}
+	return 0;
+}
+
+static int svmgpu_debugfs_contexts(struct seq_file *m, void *unused)
+{
+	struct drm_info_node *node = m->private;
+	struct svmgpu_device *sdev = to_svmgpu(node->minor->dev);
+	struct svmgpu_svm *svm;
+	struct svmgpu_ctx *ctx;
+	unsigned long id;
+
+	xa_for_each(&sdev->svms, id, svm) {
+		struct svmgpu_svm_stats *s;
+
+		svm = svmgpu_svm_lookup(sdev, id);
+		if (!svm)
+			continue;
+		s = &svm->stats;
+		seq_printf(m, "context %u%s: pages_mapped %lld huge_2m %lld huge_1g %lld pages_unmapped %lld invalidations %lld tlb_invalidations %lld tlb_inval_ns %lld\n",
+			   svm->ctx_id, READ_ONCE(svm->dead) ? " (dead)" : "",
+			   atomic64_read(&s->pages_mapped), atomic64_read(&s->huge_2m),
+			   atomic64_read(&s->huge_1g), atomic64_read(&s->pages_unmapped),
+			   atomic64_read(&s->invalidations),
+			   atomic64_read(&s->tlb_invalidations),
+			   atomic64_read(&s->tlb_inval_ns));
+		mutex_lock(&svm->lock);
+		list_for_each_entry(ctx, &svm->ctxs, link)
+			seq_printf(m, "  ctx %u: faults %lld batches %lld replays %lld cancels %lld submitted %lld failed %lld\n",
+				   ctx->handle,
+				   atomic64_read(&ctx->cnt[SVMGPU_CS_FAULTS]),
+				   atomic64_read(&ctx->cnt[SVMGPU_CS_BATCHES]),
+				   atomic64_read(&ctx->cnt[SVMGPU_CS_REPLAYS]),
+				   atomic64_read(&ctx->cnt[SVMGPU_CS_CANCELS]),
+				   atomic64_read(&ctx->cnt[SVMGPU_CS_SUBMITTED]),
+				   atomic64_read(&ctx->cnt[SVMGPU_CS_FAILED]));
+		mutex_unlock(&svm->lock);
+		svmgpu_svm_unref(svm);
+	}
+	return 0;
+}
+
+static const struct drm_info_list svmgpu_debugfs_list[] = {
+	{ "svmgpu_device", svmgpu_debugfs_device, 0 },
+	{ "svmgpu_contexts", svmgpu_debugfs_contexts, 0 },
+};
+
+static ssize_t svmgpu_reset_write(struct file *f, const char __user *buf,
+				  size_t len, loff_t *ppos)
+{
+	struct svmgpu_device *sdev = file_inode(f)->i_private;
+	bool val;
+	int ret;
+
+	ret = kstrtobool_from_user(buf, len, &val);
+	if (ret)
+		return ret;
+	if (val) {
+		ret = svmgpu_device_reset(sdev);
+		if (ret)
+			return ret;
+	}
+	return len;
+}
+
+static const struct file_operations svmgpu_reset_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = svmgpu_reset_write,
+	.llseek = noop_llseek,
+};
+
+/**
+ * svmgpu_debugfs_init() - create the debugfs files of a DRM minor
+ * @minor: the minor
+ */
+void svmgpu_debugfs_init(struct drm_minor *minor)
+{
+	drm_debugfs_create_files(svmgpu_debugfs_list, ARRAY_SIZE(svmgpu_debugfs_list),
+				 minor->debugfs_root, minor);
+	debugfs_create_file("svmgpu_reset", 0200, minor->debugfs_root,
+			    to_svmgpu(minor->dev), &svmgpu_reset_fops);
+}

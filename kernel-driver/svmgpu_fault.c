@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu fault ring service (docs/hw-spec.md 7).
+ *
+ * The fault vector's threaded handler drains every record between GET and
+ * PUT into a batch and writes GET back at once, so that queues stalled on a
+ * full ring can fault again while the batch is handled.  The batch is sorted
+ * by (context, page, access) so that each address space is looked up once,
+ * duplicates are resolved once, and neighbouring faults of one context that
+ * fall in one VMA and one notifier chunk are resolved by a single
+ * hmm_range_fault() over a window grown by fault_around pages.  A fault
+ * whose address has no VMA or whose VMA forbids the access is cancelled:
+ * the device fails the command and reports the address and access kind in
+ * its error status, which WAIT hands to userspace.  One REPLAY ends the
+ * batch; queues whose fault was resolved retry their access, the others
+ * fault again.
+ *
+ * Only this thread touches sdev->fault_get and the batch buffer.  Locks
+ * taken: the svm lookup reference, mmap_lock (read), and below
+ * svmgpu_svm_fault() svm->pt_lock.
+ */
+#include <linux/hmm.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <drm/drm_print.h>
+
+#include "svmgpu_drv.h"
+#include "svmgpu_trace.h"
+
+unsigned int svmgpu_fault_around = 512;
+module_param_named(fault_around, svmgpu_fault_around, uint, 0644);
+MODULE_PARM_DESC(fault_around,
+		 "pages mapped around a fault (power of two, 1..262144, default 512 = 2 MiB)");
+
+/* Records handled per drain. */
+#define SVMGPU_FAULT_BATCH	256
+
+/**
+ * struct svmgpu_fault - one fault record being handled
+ * @va: page-aligned faulting VA
+ * @addr: faulting VA as reported
+ * @ctx: hardware context id
+ * @seq: fault sequence number (for CANCEL)
+ * @queue: hardware queue
+ * @access: enum svmgpu_access
+ * @state: 0 pending, 1 resolved, 2 cancel
+ */
+struct svmgpu_fault {
+	u64 va;
+	u64 addr;
+	u32 ctx;
+	u32 seq;
+	u16 queue;
+	u8 access;
+	u8 state;
+};
+
+enum { FAULT_PENDING, FAULT_RESOLVED, FAULT_CANCEL };
+
+static int svmgpu_fault_cmp(const void *a, const void *b)
+{
+	const struct svmgpu_fault *fa = a, *fb = b;
+
+	if (fa->ctx != fb->ctx)
+		return fa->ctx < fb->ctx ? -1 : 1;
+	if (fa->va != fb->va)
+		return fa->va < fb->va ? -1 : 1;
+	/* Most demanding access first, so that it decides the group. */
+	return fb->access - fa->access;
+}
+
+static bool svmgpu_fault_is_write(const struct svmgpu_fault *f)
+{
+	return f->access == SVMGPU_ACCESS_WRITE || f->access == SVMGPU_ACCESS_ATOMIC;
+}
+
+/* Does the VMA allow the access at all?  Caller holds the mmap lock. */
+static bool svmgpu_vma_allows(struct vm_area_struct *vma, bool write)
+{
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+		return false;
+	if (!(vma->vm_flags & VM_READ))
+		return false;
+	return !write || (vma->vm_flags & VM_WRITE);
+}
+
+static u32 svmgpu_fault_drain(struct svmgpu_device *sdev, struct svmgpu_fault *batch)
+{
+	u32 put, get = sdev->fault_get, n = 0;
+
+	put = svmgpu_read32(sdev, SVMGPU_REG_FAULT_PUT);
+	if (put - get > sdev->fault_entries) {
+		drm_err_ratelimited(&sdev->drm, "bad FAULT_PUT %u (GET %u)\n", put, get);
+		return 0;
+	}
+	dma_rmb();	/* records were written before PUT moved */
+	while (get != put && n < SVMGPU_FAULT_BATCH) {
+		struct svmgpu_fault_record *r = &sdev->fault_ring[get % sdev->fault_entries];
+		struct svmgpu_fault *f = &batch[n];
+
+		f->addr = READ_ONCE(r->va);
+		f->va = f->addr & PAGE_MASK;
+		f->ctx = READ_ONCE(r->ctx);
+		f->seq = READ_ONCE(r->seq);
+		f->queue = READ_ONCE(r->queue);
+		f->access = READ_ONCE(r->access);
+		f->state = FAULT_PENDING;
+		trace_svmgpu_fault(f->ctx, f->queue, f->addr, f->access,
+				   READ_ONCE(r->reason), f->seq);
+		get++;
+		/* A malformed record cannot be replied to usefully: drop it. */
+		if (f->queue >= sdev->num_queues || f->access < SVMGPU_ACCESS_READ ||
+		    f->access > SVMGPU_ACCESS_ATOMIC)
+			continue;
+		n++;
+	}
+	sdev->fault_get = get;
+	svmgpu_write32(sdev, SVMGPU_REG_FAULT_GET, get);
+	return n;
+}
+
+/*
+ * Resolve the pending faults of one svm, batch[first..last), sorted by VA.
+ * Caller holds an mm user reference.
+ */
+static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *batch,
+				 u32 first, u32 last)
+{
+	struct mm_struct *mm = svm->mn.mm;
+	u64 window = (u64)clamp(roundup_pow_of_two(max(svmgpu_fault_around, 1u)),
+				1ul, 1ul << 18) << PAGE_SHIFT;
+	u32 i, j, k;
+
+	for (i = first; i < last; i = j) {
+		struct vm_area_struct *vma;
+		u64 start, end, cstart, cend, mapped = 0;
+		bool write = false;
+		int ret;
+
+		j = i + 1;
+		if (batch[i].state != FAULT_PENDING)
+			continue;
+
+		/* Already mapped by the window of an earlier group? */
+		mutex_lock(&svm->pt_lock);
+		if (!svm->dead && svmgpu_mmu_present(svm, batch[i].va,
+						     svmgpu_fault_is_write(&batch[i]))) {
+			batch[i].state = FAULT_RESOLVED;
+			mutex_unlock(&svm->pt_lock);
+			continue;
+		}
+		mutex_unlock(&svm->pt_lock);
+
+		mmap_read_lock(mm);
+		vma = vma_lookup(mm, batch[i].va);
+		if (!vma || !svmgpu_vma_allows(vma, svmgpu_fault_is_write(&batch[i]))) {
+			mmap_read_unlock(mm);
+			batch[i].state = FAULT_CANCEL;
+			continue;
+		}
+		svmgpu_chunk_bounds(batch[i].va, &cstart, &cend);
+		start = max3(batch[i].va & ~(window - 1), (u64)vma->vm_start, cstart);
+		end = min3((batch[i].va | (window - 1)) + 1, (u64)vma->vm_end, cend);
+		write = svmgpu_fault_is_write(&batch[i]);
+		/* Grow the group over the following faults in this VMA and chunk. */
+		for (; j < last; j++) {
+			struct svmgpu_fault *f = &batch[j];
+
+			if (f->va >= min((u64)vma->vm_end, cend) ||
+			    (svmgpu_fault_is_write(f) && !(vma->vm_flags & VM_WRITE)))
+				break;
+			write |= svmgpu_fault_is_write(f);
+			end = max(end, min3((f->va | (window - 1)) + 1,
+					    (u64)vma->vm_end, cend));
+		}
+		mmap_read_unlock(mm);
+
+		ret = svmgpu_svm_fault(svm, start, end, write, &mapped);
+		if (ret == -EFAULT || ret == -EPERM) {
+			/* Something in the window cannot be faulted: one by one. */
+			for (k = i; k < j; k++) {
+				if (batch[k].state != FAULT_PENDING)
+					continue;
+				ret = svmgpu_svm_fault(svm, batch[k].va,
+						       batch[k].va + PAGE_SIZE,
+						       svmgpu_fault_is_write(&batch[k]),
+						       &mapped);
+				if (ret == -EBUSY)
+					continue;	/* replay and see */
+				batch[k].state = ret ? FAULT_CANCEL : FAULT_RESOLVED;
+			}
+			continue;
+		}
+		for (k = i; k < j; k++) {
+			if (batch[k].state != FAULT_PENDING)
+				continue;
+			if (ret == -EBUSY)
+				continue;
+			batch[k].state = ret ? FAULT_CANCEL : FAULT_RESOLVED;
+		}
+	}
+}
+
+static void svmgpu_fault_batch(struct svmgpu_device *sdev, struct svmgpu_fault *batch,
+			       u32 n)
+{
+	u32 i, j, queues = 0;
+	u32 cancels = 0;
+
+	sort(batch, n, sizeof(*batch), svmgpu_fault_cmp, NULL);
+
+	for (i = 0; i < n; i = j) {
+		struct svmgpu_svm *svm;
+		u32 k;
+
+		for (j = i + 1; j < n && batch[j].ctx == batch[i].ctx; j++)
+			;
+		svm = svmgpu_svm_lookup(sdev, batch[i].ctx);
+		if (!svm || READ_ONCE(svm->dead) || !mmget_not_zero(svm->mn.mm)) {
+			/* Context or process gone: nothing can map this. */
+			for (k = i; k < j; k++)
+				batch[k].state = FAULT_CANCEL;
+			if (svm)
+				svmgpu_svm_unref(svm);
+			continue;
+		}
+		for (k = i; k < j; k++) {
+			queues |= BIT(batch[k].queue);
+			svmgpu_ctx_account(sdev, batch[k].queue, svm, SVMGPU_CS_FAULTS, 1);
+		}
+		/* Duplicates: the first (most demanding) one stands for all. */
+		for (k = i + 1; k < j; k++)
+			if (batch[k].va == batch[k - 1].va)
+				batch[k].state = FAULT_RESOLVED;
+		svmgpu_fault_resolve(svm, batch, i, j);
+		for (k = i + 1; k < j; k++)
+			if (batch[k].va == batch[k - 1].va &&
+			    batch[k - 1].state == FAULT_CANCEL)
+				batch[k].state = FAULT_CANCEL;
+		for (k = i; k < j; k++)
+			if (batch[k].state == FAULT_CANCEL)
+				svmgpu_ctx_account(sdev, batch[k].queue, svm,
+						   SVMGPU_CS_CANCELS, 1);
+		mmput_async(svm->mn.mm);
+		svmgpu_svm_unref(svm);
+	}
+
+	if (!svmgpu_hw_enter(sdev))
+		return;
+	for (i = 0; i < n; i++) {
+		if (batch[i].state != FAULT_CANCEL)
+			continue;
+		svmgpu_write64(sdev, SVMGPU_REG_FAULT_REPLY,
+			       SVMGPU_FAULT_REPLY_CANCEL_VAL(batch[i].queue, batch[i].seq));
+		trace_svmgpu_fault_reply(batch[i].ctx, batch[i].queue, batch[i].addr,
+					 batch[i].seq, true);
+		cancels++;
+	}
+	svmgpu_write64(sdev, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_REPLAY);
+	svmgpu_hw_exit(sdev);
+
+	atomic64_add(n, &sdev->stats.fault_records);
+	atomic64_inc(&sdev->stats.fault_batches);
+	atomic64_inc(&sdev->stats.replays);
+	atomic64_add(cancels, &sdev->stats.cancels);
+	for (i = 0; i < sdev->num_queues; i++) {
+		if (!(queues & BIT(i)))
+			continue;
+		svmgpu_ctx_account(sdev, i, NULL, SVMGPU_CS_BATCHES, 1);
+		svmgpu_ctx_account(sdev, i, NULL, SVMGPU_CS_REPLAYS, 1);
+	}
+}
+
+/**
+ * svmgpu_fault_irq_thread() - threaded handler of the fault vector
+ * @irq: the interrupt
+ * @arg: the device
+ *
+ * Return: IRQ_HANDLED.
+ */
+irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg)
+{
+	struct svmgpu_device *sdev = arg;
+	struct svmgpu_fault *batch = sdev->fault_batch;
+	u32 n;
+
+	for (;;) {
+		if (!svmgpu_hw_enter(sdev))
+			break;
+		/* Clear first, then rescan: a record racing the clear re-raises. */
+		svmgpu_write32(sdev, SVMGPU_REG_INTR_STATUS, SVMGPU_INTR_FAULT);
+		n = svmgpu_fault_drain(sdev, batch);
+		svmgpu_hw_exit(sdev);
+		if (!n)
+			break;
+		svmgpu_fault_batch(sdev, batch, n);
+	}
+	return IRQ_HANDLED;
+}
+
+/**
+ * svmgpu_fault_batch_alloc() - allocate the fault batch buffer
+ *
+ * Return: the buffer or NULL.
+ */
+void *svmgpu_fault_batch_alloc(void)
+{
+	return kcalloc(SVMGPU_FAULT_BATCH, sizeof(struct svmgpu_fault), GFP_KERNEL);
+}

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu command submission and completion: 64-bit sequence numbers.
+ *
+ * Why not dma_fence: a command may fault and wait for hmm_range_fault(),
+ * which allocates memory and waits for page locks and I/O.  A dma_fence must
+ * signal without such dependencies (Documentation/driver-api/dma-buf.rst,
+ * "Indefinite DMA Fences" and "Recoverable Hardware Page Faults
+ * Implications"), so exporting one would let reclaim wait on a fence that
+ * waits on reclaim.  Commands therefore complete through per-queue sequence
+ * numbers: SUBMIT returns the seq of the last command; WAIT sleeps until the
+ * queue's completion record reaches a seq.  The device writes the completion
+ * record (its seq last) and raises the queue vector for every command,
+ * because the driver sets SVMGPU_CMD_FLAG_IRQ on each.
+ *
+ * A failed command halts the hardware queue; the queue vector's thread logs
+ * the failure (Q_ERROR_*) in the queue's error log and resumes the queue at
+ * the next command (CLEAR_ERROR).  WAIT reports logged failures.
+ *
+ * Lock order: q->submit_lock, sdev->hw_sem (read), q->lock.
+ */
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_print.h>
+#include <uapi/drm/svmgpu_drm.h>
+
+#include "svmgpu_drv.h"
+#include "svmgpu_trace.h"
+
+/**
+ * svmgpu_queue_update() - pick up completions from the completion record
+ * @q: the queue
+ */
+void svmgpu_queue_update(struct svmgpu_queue *q)
+{
+	bool woke = false;
+	u64 seq;
+
+	spin_lock(&q->lock);
+	if (q->compl) {
+		seq = le64_to_cpu(READ_ONCE(*(__le64 *)&q->compl->seq));
+		if (seq > q->completed_seq && seq <= q->last_seq) {
+			q->completed_seq = seq;
+			woke = true;
+		}
+	}
+	spin_unlock(&q->lock);
+	if (woke) {
+		trace_svmgpu_complete(q->hwq, seq);
+		wake_up_all(&q->wq);
+	}
+}
+
+/* Record one failure.  Caller holds q->lock. */
+static void svmgpu_queue_log_error(struct svmgpu_queue *q, u64 seq, u32 code,
+				   u64 va, u32 info)
+{
+	struct svmgpu_err *e = &q->errs[q->nerrs % SVMGPU_ERROR_LOG];
+
+	lockdep_assert_held(&q->lock);
+	e->seq = seq;
+	e->code = code;
+	e->va = va;
+	e->info = info;
+	q->nerrs++;
+	atomic64_inc(&q->ctx->cnt[SVMGPU_CS_FAILED]);
+}
+
+/**
+ * svmgpu_queue_fail_pending() - fail every command not yet completed
+ * @q: the queue
+ * @code: the error code to log (DRM_SVMGPU_ERR_RESET)
+ *
+ * Used when a reset abandons the commands of a queue.
+ */
+void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code)
+{
+	u64 seq;
+
+	spin_lock(&q->lock);
+	for (seq = q->completed_seq + 1; seq <= q->last_seq; seq++)
+		svmgpu_queue_log_error(q, seq, code, 0, 0);
+	q->completed_seq = q->last_seq;
+	spin_unlock(&q->lock);
+	wake_up_all(&q->wq);
+}
+
+/* Service hardware queue @i: log a failure and resume, collect completions. */
+static void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i)
+{
+	struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
+	u32 status, code, info;
+	u64 seq, va;
+
+	if (!q)
+		return;
+	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
+	if (status & SVMGPU_Q_STATUS_ERROR) {
+		code = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE));
+		info = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_INFO));
+		va = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_VA));
+		seq = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_SEQ));
+		spin_lock(&q->lock);
+		if (!q->stopped) {
+			svmgpu_queue_log_error(q, seq, code, va, info);
+			/* Resume at the next command. */
+			svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
+				       SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR);
+		}
+		spin_unlock(&q->lock);
+		trace_svmgpu_cmd_error(i, seq, code, va, info);
+		drm_dbg(&sdev->drm, "queue %u: command %llu failed: error %u va 0x%llx info 0x%x\n",
+			i, seq, code, va, info);
+	}
+	svmgpu_queue_update(q);
+	svmgpu_queue_put(q);
+}
+
+/**
+ * svmgpu_queue_irq_thread() - threaded handler of a queue vector
+ * @irq: the interrupt
+ * @arg: the struct svmgpu_vec of the vector
+ *
+ * Return: IRQ_HANDLED.
+ */
+irqreturn_t svmgpu_queue_irq_thread(int irq, void *arg)
+{
+	struct svmgpu_vec *vec = arg;
+	struct svmgpu_device *sdev = vec->sdev;
+	u32 i = vec->index - SVMGPU_VEC_QUEUE(0);
+
+	if (!svmgpu_hw_enter(sdev))
+		return IRQ_HANDLED;
+	svmgpu_write32(sdev, SVMGPU_REG_INTR_STATUS, SVMGPU_INTR_QUEUE(i));
+	svmgpu_queue_service(sdev, i);
+	svmgpu_hw_exit(sdev);
+	return IRQ_HANDLED;
+}
+
+/**
+ * svmgpu_error_irq_thread() - threaded handler of the error vector
+ * @irq: the interrupt
+ * @arg: the device
+ *
+ * Return: IRQ_HANDLED.
+ */
+irqreturn_t svmgpu_error_irq_thread(int irq, void *arg)
+{
+	struct svmgpu_device *sdev = arg;
+	u32 err, i;
+
+	if (!svmgpu_hw_enter(sdev))
+		return IRQ_HANDLED;
+	svmgpu_write32(sdev, SVMGPU_REG_INTR_STATUS, SVMGPU_INTR_ERROR);
+	err = svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS);
+	svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, err);
+	atomic64_inc(&sdev->stats.errors);
+	if (err & SVMGPU_ERROR_QUEUE)
+		for (i = 0; i < sdev->num_queues; i++)
+			svmgpu_queue_service(sdev, i);
+	if (err & ~(SVMGPU_ERROR_QUEUE | SVMGPU_ERROR_FAULT_RING_FULL))
+		drm_err_ratelimited(&sdev->drm, "device error 0x%x at 0x%llx\n", err,
+				    svmgpu_read64(sdev, SVMGPU_REG_ERROR_ADDR));
+	svmgpu_hw_exit(sdev);
+	return IRQ_HANDLED;
+}
+
+static bool svmgpu_cmd_valid(const struct svmgpu_cmd *c)
+{
+	if (c->hdr.opcode > SVMGPU_CMD_TIMESTAMP)
+		return false;
+	if (c->hdr.flags & ~SVMGPU_CMD_FLAGS_VALID)
+		return false;
+	return !c->hdr.rsvd0 && !c->hdr.rsvd1 && !c->hdr.seq;
+}
+
+static u32 svmgpu_queue_room(struct svmgpu_queue *q)
+{
+	u32 busy;
+
+	svmgpu_queue_update(q);
+	spin_lock(&q->lock);
+	busy = q->last_seq - q->completed_seq;
+	spin_unlock(&q->lock);
+	return q->entries - 1 - busy;
+}
+
+int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct svmgpu_device *sdev = to_svmgpu(drm);
+	struct drm_svmgpu_submit *args = data;
+	struct svmgpu_cmd *cmds;
+	struct svmgpu_queue *q;
+	u32 i, n = args->count;
+	int ret = 0;
+	u64 seq = 0;
+
+	if (args->flags || args->pad || args->seq) {
+		drm_dbg(drm, "submit: non-zero flags, pad or seq\n");
+		return -EINVAL;
+	}
+	q = svmgpu_queue_lookup(file->driver_priv, args->queue_handle, &ret);
+	if (!q) {
+		drm_dbg(drm, "submit: queue %u: %d\n", args->queue_handle, ret);
+		return ret;
+	}
+	if (!n || n > q->entries - 1) {
+		drm_dbg(drm, "submit: bad count %u\n", n);
+		ret = -EINVAL;
+		goto out_put;
+	}
+	cmds = kvmalloc_array(n, sizeof(*cmds), GFP_KERNEL);
+	if (!cmds) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
+	if (copy_from_user(cmds, u64_to_user_ptr(args->cmds), (size_t)n * sizeof(*cmds))) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+	for (i = 0; i < n; i++) {
+		if (!svmgpu_cmd_valid(&cmds[i])) {
+			drm_dbg(drm, "submit: bad command %u (opcode %u)\n", i,
+				cmds[i].hdr.opcode);
+			ret = -EINVAL;
+			goto out_free;
+		}
+	}
+
+	ret = mutex_lock_interruptible(&q->submit_lock);
+	if (ret)
+		goto out_free;
+	ret = wait_event_interruptible(q->wq, READ_ONCE(q->stopped) ||
+				       svmgpu_queue_room(q) >= n);
+	if (ret)
+		goto out_unlock;
+	if (READ_ONCE(q->stopped) || !q->ring) {
+		ret = -ECANCELED;
+		goto out_unlock;
+	}
+	for (i = 0; i < n; i++) {
+		spin_lock(&q->lock);
+		seq = q->last_seq + 1;
+		spin_unlock(&q->lock);
+		cmds[i].hdr.seq = seq;
+		cmds[i].hdr.flags |= SVMGPU_CMD_FLAG_IRQ;
+		memcpy(&q->ring[q->tail], &cmds[i], sizeof(cmds[i]));
+		q->tail = (q->tail + 1) & (q->entries - 1);
+		spin_lock(&q->lock);
+		q->last_seq = seq;
+		spin_unlock(&q->lock);
+		trace_svmgpu_submit(q->hwq, seq, cmds[i].hdr.opcode);
+	}
+	wmb();	/* commands in memory before the doorbell */
+	if (svmgpu_hw_enter(sdev)) {
+		svmgpu_write32(sdev, SVMGPU_REG_Q(q->hwq, SVMGPU_Q_TAIL), q->tail);
+		svmgpu_hw_exit(sdev);
+	}
+	atomic64_add(n, &q->ctx->cnt[SVMGPU_CS_SUBMITTED]);
+	args->seq = seq;
+out_unlock:
+	mutex_unlock(&q->submit_lock);
+out_free:
+	kvfree(cmds);
+out_put:
+	svmgpu_queue_put(q);
+	return ret;
+}
+
+static bool svmgpu_queue_done(struct svmgpu_queue *q, u64 seq)
+{
+	bool done;
+
+	svmgpu_queue_update(q);
+	spin_lock(&q->lock);
+	done = q->completed_seq >= seq || q->stopped;
+	spin_unlock(&q->lock);
+	return done;
+}
+
+int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_svmgpu_wait *args = data;
+	struct svmgpu_queue *q;
+	const struct svmgpu_err *first = NULL;
+	long timeout, left;
+	u64 i, nerrs;
+	u32 count = 0;
+	int ret = 0;
+
+	if (args->flags || args->pad || args->pad2) {
+		drm_dbg(drm, "wait: non-zero flags or pad\n");
+		return -EINVAL;
+	}
+	q = svmgpu_queue_lookup(file->driver_priv, args->queue_handle, &ret);
+	if (!q) {
+		drm_dbg(drm, "wait: queue %u: %d\n", args->queue_handle, ret);
+		return ret;
+	}
+	spin_lock(&q->lock);
+	if (!args->seq || args->seq > q->last_seq || args->first_seq > args->seq)
+		ret = -EINVAL;
+	spin_unlock(&q->lock);
+	if (ret) {
+		drm_dbg(drm, "wait: bad seq %llu / first_seq %llu\n", args->seq,
+			args->first_seq);
+		goto out;
+	}
+
+	if (args->timeout_ns == U64_MAX)
+		timeout = MAX_SCHEDULE_TIMEOUT;
+	else
+		timeout = min_t(u64, nsecs_to_jiffies64(args->timeout_ns) + 1,
+				MAX_SCHEDULE_TIMEOUT - 1);
+	if (!args->timeout_ns)
+		left = svmgpu_queue_done(q, args->seq);
+	else
+		left = wait_event_interruptible_timeout(q->wq,
+							svmgpu_queue_done(q, args->seq),
+							timeout);
+	if (left < 0) {
+		ret = left;
+		goto out;
+	}
+
+	spin_lock(&q->lock);
+	args->completed_seq = q->completed_seq;
+	args->err_seq = 0;
+	args->err_va = 0;
+	args->err_code = 0;
+	args->err_access = 0;
+	args->err_reason = 0;
+	nerrs = q->nerrs;
+	for (i = nerrs > SVMGPU_ERROR_LOG ? nerrs - SVMGPU_ERROR_LOG : 0; i < nerrs; i++) {
+		const struct svmgpu_err *e = &q->errs[i % SVMGPU_ERROR_LOG];
+
+		if (e->seq < args->first_seq || e->seq > args->seq)
+			continue;
+		if (!first || e->seq < first->seq)
+			first = e;
+		count++;
+	}
+	if (first) {
+		args->err_seq = first->seq;
+		args->err_va = first->va;
+		args->err_code = first->code;
+		args->err_access = SVMGPU_ERROR_INFO_ACCESS(first->info);
+		args->err_reason = SVMGPU_ERROR_INFO_REASON(first->info);
+	}
+	args->nr_errors = count;
+	if (q->completed_seq < args->seq)
+		ret = q->stopped ? -ECANCELED : -ETIMEDOUT;
+	spin_unlock(&q->lock);
+out:
+	svmgpu_queue_put(q);
+	return ret;
+}

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu contexts and queues: handles, hardware queue binding, statistics.
+ *
+ * A context is bound to the mm of the process that created it and holds
+ * one reference on that mm's svm.  A queue binds one hardware queue for its
+ * whole life and belongs to one context; the context cannot be destroyed
+ * while it has queues.  Queues are stopped for good when their queue is
+ * destroyed, when the svm is killed (mm exit, device removal) or when the
+ * device is reset; a stopped queue keeps its handle until destroyed, fails
+ * SUBMIT and WAIT with -ECANCELED, and has released its hardware queue and
+ * its DMA memory.
+ *
+ * Lock order: sf->lock, svm->lock, q->submit_lock, sdev->hw_sem (read),
+ * q->lock, sdev->hwq_lock.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/delay.h>
+#include <linux/iopoll.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_print.h>
+#include <uapi/drm/svmgpu_drm.h>
+
+#include "svmgpu_drv.h"
+#include "svmgpu_trace.h"
+
+#define SVMGPU_QUEUE_STOP_TIMEOUT_US	(2 * USEC_PER_SEC)
+
+static struct svmgpu_file *to_sf(struct drm_file *file)
+{
+	return file->driver_priv;
+}
+
+/* Look up a context of the caller.  Caller holds sf->lock. */
+static struct svmgpu_ctx *svmgpu_ctx_lookup(struct svmgpu_file *sf, u32 handle,
+					    int *err)
+{
+	struct svmgpu_ctx *ctx = handle ? xa_load(&sf->ctxs, handle) : NULL;
+
+	lockdep_assert_held(&sf->lock);
+	if (!ctx) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	if (ctx->mm != current->mm) {
+		*err = -EACCES;
+		return NULL;
+	}
+	return ctx;
+}
+
+int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct svmgpu_device *sdev = to_svmgpu(drm);
+	struct drm_svmgpu_ctx_create *args = data;
+	struct svmgpu_file *sf = to_sf(file);
+	struct svmgpu_svm *svm;
+	struct svmgpu_ctx *ctx;
+	u32 handle;
+	int ret, i;
+
+	if (args->flags || args->pad || args->pad2 || args->handle) {
+		drm_dbg(drm, "ctx_create: non-zero flags, pad or handle\n");
+		return -EINVAL;
+	}
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&ctx->queues);
+	spin_lock_init(&ctx->base_lock);
+	for (i = 0; i < SVMGPU_CS_NUM; i++)
+		atomic64_set(&ctx->cnt[i], 0);
+
+	svm = svmgpu_svm_get(sdev);
+	if (IS_ERR(svm)) {
+		kfree(ctx);
+		return PTR_ERR(svm);
+	}
+	ctx->svm = svm;
+	ctx->mm = current->mm;
+	svmgpu_ctx_clear_base(ctx);
+
+	mutex_lock(&svm->lock);
+	list_add_tail(&ctx->link, &svm->ctxs);
+	mutex_unlock(&svm->lock);
+
+	mutex_lock(&sf->lock);
+	ret = xa_alloc(&sf->ctxs, &handle, ctx, xa_limit_31b, GFP_KERNEL);
+	if (!ret)
+		ctx->handle = handle;
+	mutex_unlock(&sf->lock);
+	if (ret) {
+		svmgpu_ctx_free(ctx);
+		return ret;
+	}
+	args->handle = handle;
+	return 0;
+}
+
+/**
+ * svmgpu_ctx_free() - drop a context that has no queues and no handle
+ * @ctx: the context
+ */
+void svmgpu_ctx_free(struct svmgpu_ctx *ctx)
+{
+	struct svmgpu_svm *svm = ctx->svm;
+
+	mutex_lock(&svm->lock);
+	list_del(&ctx->link);
+	mutex_unlock(&svm->lock);
+	svmgpu_svm_put_ctx(svm);
+	kfree(ctx);
+}
+
+int svmgpu_ioctl_ctx_destroy(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_svmgpu_ctx_destroy *args = data;
+	struct svmgpu_file *sf = to_sf(file);
+	struct svmgpu_ctx *ctx;
+	int ret = 0;
+
+	if (args->flags || args->pad || args->pad2) {
+		drm_dbg(drm, "ctx_destroy: non-zero flags or pad\n");
+		return -EINVAL;
+	}
+	mutex_lock(&sf->lock);
+	ctx = svmgpu_ctx_lookup(sf, args->handle, &ret);
+	if (ctx && !list_empty_careful(&ctx->queues))
+		ret = -EBUSY;
+	else if (ctx)
+		xa_erase(&sf->ctxs, args->handle);
+	mutex_unlock(&sf->lock);
+	if (ret) {
+		drm_dbg(drm, "ctx_destroy: handle %u: %d\n", args->handle, ret);
+		return ret;
+	}
+	svmgpu_ctx_free(ctx);
+	return 0;
+}
+
+static void svmgpu_queue_release(struct kref *kref)
+{
+	struct svmgpu_queue *q = container_of(kref, struct svmgpu_queue, refs);
+
+	mutex_destroy(&q->submit_lock);
+	kfree(q);
+}
+
+/**
+ * svmgpu_queue_put() - drop a queue reference
+ * @q: the queue
+ */
+void svmgpu_queue_put(struct svmgpu_queue *q)
+{
+	kref_put(&q->refs, svmgpu_queue_release);
+}
+
+/**
+ * svmgpu_hwq_get() - the queue bound to a hardware queue
+ * @sdev: the device
+ * @hwq: hardware queue index
+ *
+ * Return: the queue with a reference, or NULL.
+ */
+struct svmgpu_queue *svmgpu_hwq_get(struct svmgpu_device *sdev, u32 hwq)
+{
+	struct svmgpu_queue *q;
+
+	if (hwq >= sdev->num_queues)
+		return NULL;
+	spin_lock(&sdev->hwq_lock);
+	q = sdev->hwq[hwq];
+	if (q)
+		kref_get(&q->refs);
+	spin_unlock(&sdev->hwq_lock);
+	return q;
+}
+
+/**
+ * svmgpu_ctx_account() - add to a counter of the context of a hardware queue
+ * @sdev: the device
+ * @hwq: hardware queue index from a fault record
+ * @svm: if not NULL, count only if the queue's context uses this svm
+ * @field: enum svmgpu_ctx_counter
+ * @n: amount
+ */
+void svmgpu_ctx_account(struct svmgpu_device *sdev, u32 hwq, struct svmgpu_svm *svm,
+			int field, u64 n)
+{
+	struct svmgpu_queue *q;
+
+	if (hwq >= sdev->num_queues)
+		return;
+	spin_lock(&sdev->hwq_lock);
+	q = sdev->hwq[hwq];
+	if (q && (!svm || q->ctx->svm == svm))
+		atomic64_add(n, &q->ctx->cnt[field]);
+	spin_unlock(&sdev->hwq_lock);
+}
+
+/* Program and enable the hardware queue.  Caller is inside svmgpu_hw_enter(). */
+static int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q)
+{
+	u32 i = q->hwq, status;
+
+	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), 0);
+	svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_BASE), q->ring_dma);
+	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_SIZE), q->entries);
+	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CTX), q->ctx->svm->ctx_id);
+	svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_COMPL_ADDR), q->compl_dma);
+	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
+	if (status & SVMGPU_Q_STATUS_ERROR) {
+		drm_err(&sdev->drm, "queue %u: enable failed, error %u\n", i,
+			svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE)));
+		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), 0);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void svmgpu_queue_free_mem(struct svmgpu_device *sdev, struct svmgpu_queue *q)
+{
+	struct device *dev = &sdev->pdev->dev;
+	struct svmgpu_completion *compl;
+	struct svmgpu_cmd *ring;
+
+	spin_lock(&q->lock);
+	ring = q->ring;
+	compl = q->compl;
+	q->ring = NULL;
+	q->compl = NULL;
+	spin_unlock(&q->lock);
+	if (ring)
+		dma_free_coherent(dev, (size_t)q->entries * SVMGPU_CMD_SIZE,
+				  ring, q->ring_dma);
+	if (compl)
+		dma_free_coherent(dev, sizeof(*compl), compl, q->compl_dma);
+}
+
+int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct svmgpu_device *sdev = to_svmgpu(drm);
+	struct drm_svmgpu_queue_create *args = data;
+	struct svmgpu_file *sf = to_sf(file);
+	struct device *dev = &sdev->pdev->dev;
+	u32 entries = args->ring_entries;
+	struct svmgpu_queue *q;
+	struct svmgpu_ctx *ctx;
+	struct svmgpu_svm *svm;
+	u32 i, handle;
+	int ret = 0;
+
+	if (args->flags || args->pad || args->handle || args->hw_queue) {
+		drm_dbg(drm, "queue_create: non-zero flags, pad or output\n");
+		return -EINVAL;
+	}
+	if (!entries)
+		entries = SVMGPU_DEFAULT_RING_ENTRIES;
+	if (entries < SVMGPU_QUEUE_MIN_ENTRIES || entries > SVMGPU_MAX_RING_ENTRIES ||
+	    !is_power_of_2(entries)) {
+		drm_dbg(drm, "queue_create: bad ring_entries %u\n", entries);
+		return -EINVAL;
+	}
+
+	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	if (!q)
+		return -ENOMEM;
+	kref_init(&q->refs);
+	q->sdev = sdev;
+	q->entries = entries;
+	q->hwq = U32_MAX;
+	mutex_init(&q->submit_lock);
+	spin_lock_init(&q->lock);
+	init_waitqueue_head(&q->wq);
+	INIT_LIST_HEAD(&q->link);
+	q->ring = dma_alloc_coherent(dev, (size_t)entries * SVMGPU_CMD_SIZE,
+				     &q->ring_dma, GFP_KERNEL);
+	q->compl = dma_alloc_coherent(dev, sizeof(*q->compl), &q->compl_dma,
+				      GFP_KERNEL);
+	if (!q->ring || !q->compl) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+
+	mutex_lock(&sf->lock);
+	ctx = svmgpu_ctx_lookup(sf, args->ctx_handle, &ret);
+	if (!ctx)
+		goto err_unlock;
+	q->ctx = ctx;
+	svm = ctx->svm;
+
+	spin_lock(&sdev->hwq_lock);
+	ret = -EBUSY;
+	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
+		if (!sdev->hwq[i]) {
+			sdev->hwq[i] = q;
+			q->hwq = i;
+			ret = 0;
+			break;
+		}
+	}
+	spin_unlock(&sdev->hwq_lock);
+	if (ret)
+		goto err_unlock;
+
+	mutex_lock(&svm->lock);
+	if (svm->dead) {
+		ret = -ENODEV;
+	} else if (!svmgpu_hw_enter(sdev)) {
+		ret = -ENODEV;
+	} else {
+		ret = svmgpu_queue_hw_start(sdev, q);
+		svmgpu_hw_exit(sdev);
+	}
+	if (!ret)
+		list_add_tail(&q->link, &ctx->queues);
+	mutex_unlock(&svm->lock);
+	if (ret)
+		goto err_hwq;
+
+	ret = xa_alloc(&sf->queues, &handle, q, xa_limit_31b, GFP_KERNEL);
+	if (ret) {
+		mutex_lock(&svm->lock);
+		svmgpu_queue_stop(q);
+		list_del(&q->link);
+		mutex_unlock(&svm->lock);
+		mutex_unlock(&sf->lock);
+		svmgpu_queue_put(q);
+		return ret;
+	}
+	q->handle = handle;
+	mutex_unlock(&sf->lock);
+	args->handle = handle;
+	args->hw_queue = q->hwq;
+	return 0;
+
+err_hwq:
+	spin_lock(&sdev->hwq_lock);
+	sdev->hwq[q->hwq] = NULL;
+	spin_unlock(&sdev->hwq_lock);
+err_unlock:
+	mutex_unlock(&sf->lock);
+	drm_dbg(drm, "queue_create: ctx %u: %d\n", args->ctx_handle, ret);
+err_free:
+	svmgpu_queue_free_mem(sdev, q);
+	svmgpu_queue_put(q);
+	return ret;
+}
+
+/**
+ * svmgpu_queue_stop() - stop a queue for good
+ * @q: the queue
+ *
+ * Disables the hardware queue and waits until the engine has let go of it,
+ * releases the hardware queue, wakes waiters (-ECANCELED unless their
+ * command completed) and frees the ring.  Idempotent.
+ */
+void svmgpu_queue_stop(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	u32 reg = SVMGPU_REG_Q(q->hwq, SVMGPU_Q_STATUS);
+	bool hw;
+	u32 status;
+
+	/* Wake a submitter waiting for room, then take over the ring. */
+	spin_lock(&q->lock);
+	if (q->stopped) {
+		spin_unlock(&q->lock);
+		return;
+	}
+	q->stopped = true;
+	spin_unlock(&q->lock);
+	wake_up_all(&q->wq);
+
+	mutex_lock(&q->submit_lock);
+	hw = svmgpu_hw_enter(sdev);
+	if (hw) {
+		spin_lock(&q->lock);
+		svmgpu_write32(sdev, SVMGPU_REG_Q(q->hwq, SVMGPU_Q_CONTROL), 0);
+		spin_unlock(&q->lock);
+		if (readl_poll_timeout(sdev->regs + reg, status,
+				       status & SVMGPU_Q_STATUS_IDLE, 100,
+				       SVMGPU_QUEUE_STOP_TIMEOUT_US))
+			drm_err(&sdev->drm, "queue %u: not idle after disable (0x%x)\n",
+				q->hwq, status);
+		svmgpu_hw_exit(sdev);
+	}
+	svmgpu_queue_update(q);
+
+	spin_lock(&sdev->hwq_lock);
+	if (sdev->hwq[q->hwq] == q)
+		sdev->hwq[q->hwq] = NULL;
+	spin_unlock(&sdev->hwq_lock);
+
+	svmgpu_queue_free_mem(sdev, q);
+	mutex_unlock(&q->submit_lock);
+	wake_up_all(&q->wq);
+	trace_svmgpu_queue_stop(q->hwq, q->last_seq, q->completed_seq);
+}
+
+static void svmgpu_queue_destroy(struct svmgpu_queue *q)
+{
+	struct svmgpu_svm *svm = q->ctx->svm;
+
+	mutex_lock(&svm->lock);
+	svmgpu_queue_stop(q);
+	list_del(&q->link);
+	mutex_unlock(&svm->lock);
+	svmgpu_queue_put(q);
+}
+
+int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_svmgpu_queue_destroy *args = data;
+	struct svmgpu_file *sf = to_sf(file);
+	struct svmgpu_queue *q;
+	int ret = 0;
+
+	if (args->flags || args->pad || args->pad2) {
+		drm_dbg(drm, "queue_destroy: non-zero flags or pad\n");
+		return -EINVAL;
+	}
+	mutex_lock(&sf->lock);
+	q = args->handle ? xa_load(&sf->queues, args->handle) : NULL;
+	if (!q)
+		ret = -ENOENT;
+	else if (q->ctx->mm != current->mm)
+		ret = -EACCES;
+	if (ret) {
+		mutex_unlock(&sf->lock);
+		drm_dbg(drm, "queue_destroy: handle %u: %d\n", args->handle, ret);
+		return ret;
+	}
+	xa_erase(&sf->queues, args->handle);
+	svmgpu_queue_destroy(q);
+	mutex_unlock(&sf->lock);
+	return 0;
+}
+
+/**
+ * svmgpu_queue_lookup() - find a queue of the caller by handle
+ * @sf: the file
+ * @handle: the queue handle
+ * @err: out, -ENOENT or -EACCES on failure
+ *
+ * Return: the queue with a reference, or NULL.
+ */
+struct svmgpu_queue *svmgpu_queue_lookup(struct svmgpu_file *sf, u32 handle, int *err)
+{
+	struct svmgpu_queue *q;
+
+	mutex_lock(&sf->lock);
+	q = handle ? xa_load(&sf->queues, handle) : NULL;
+	if (!q)
+		*err = -ENOENT;
+	else if (q->ctx->mm != current->mm)
+		*err = -EACCES;
+	else
+		kref_get(&q->refs);
+	mutex_unlock(&sf->lock);
+	return *err ? NULL : q;
+}
+
+static void svmgpu_ctx_snapshot(struct svmgpu_ctx *ctx, u64 *v)
+{
+	struct svmgpu_svm_stats *s = &ctx->svm->stats;
+
+	v[0] = atomic64_read(&s->pages_mapped);
+	v[1] = atomic64_read(&s->huge_2m);
+	v[2] = atomic64_read(&s->huge_1g);
+	v[3] = atomic64_read(&s->pages_unmapped);
+	v[4] = atomic64_read(&s->invalidations);
+	v[5] = atomic64_read(&s->tlb_invalidations);
+	v[6] = atomic64_read(&s->tlb_inval_ns);
+}
+
+/**
+ * svmgpu_ctx_clear_base() - start the svm counters of a context from now
+ * @ctx: the context
+ */
+void svmgpu_ctx_clear_base(struct svmgpu_ctx *ctx)
+{
+	u64 v[ARRAY_SIZE(ctx->base)];
+
+	svmgpu_ctx_snapshot(ctx, v);
+	spin_lock(&ctx->base_lock);
+	memcpy(ctx->base, v, sizeof(v));
+	spin_unlock(&ctx->base_lock);
+}
+
+int svmgpu_ioctl_get_stats(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_svmgpu_get_stats *args = data;
+	struct svmgpu_file *sf = to_sf(file);
+	u64 v[ARRAY_SIZE(((struct svmgpu_ctx *)NULL)->base)];
+	struct svmgpu_ctx *ctx;
+	bool clear;
+	int ret = 0, i;
+
+	if ((args->flags & ~DRM_SVMGPU_STATS_CLEAR) || args->pad || args->pad2) {
+		drm_dbg(drm, "get_stats: bad flags or non-zero pad\n");
+		return -EINVAL;
+	}
+	clear = args->flags & DRM_SVMGPU_STATS_CLEAR;
+	mutex_lock(&sf->lock);
+	ctx = svmgpu_ctx_lookup(sf, args->ctx_handle, &ret);
+	if (!ctx) {
+		mutex_unlock(&sf->lock);
+		drm_dbg(drm, "get_stats: handle %u: %d\n", args->ctx_handle, ret);
+		return ret;
+	}
+	memset(args->reserved, 0, sizeof(args->reserved));
+#define READ_CS(f) (clear ? atomic64_xchg(&ctx->cnt[f], 0) : atomic64_read(&ctx->cnt[f]))
+	args->faults = READ_CS(SVMGPU_CS_FAULTS);
+	args->fault_batches = READ_CS(SVMGPU_CS_BATCHES);
+	args->replays = READ_CS(SVMGPU_CS_REPLAYS);
+	args->cancels = READ_CS(SVMGPU_CS_CANCELS);
+	args->submitted = READ_CS(SVMGPU_CS_SUBMITTED);
+	args->failed = READ_CS(SVMGPU_CS_FAILED);
+#undef READ_CS
+	svmgpu_ctx_snapshot(ctx, v);
+	spin_lock(&ctx->base_lock);
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		u64 now = v[i];
+
+		v[i] -= ctx->base[i];
+		if (clear)
+			ctx->base[i] = now;
+	}
+	spin_unlock(&ctx->base_lock);
+	mutex_unlock(&sf->lock);
+	args->pages_mapped = v[0];
+	args->huge_2m_mapped = v[1];
+	args->huge_1g_mapped = v[2];
+	args->pages_unmapped = v[3];
+	args->invalidations = v[4];
+	args->tlb_invalidations = v[5];
+	args->tlb_inval_ns = v[6];
+	return 0;
+}
+
+/**
+ * svmgpu_file_fini() - destroy every queue and context of a closing file
+ * @sf: the file
+ *
+ * Runs at the last close, possibly in another process than the one that
+ * created the contexts (fork) or after that process's mm is gone.
+ */
+void svmgpu_file_fini(struct svmgpu_file *sf)
+{
+	struct svmgpu_queue *q;
+	struct svmgpu_ctx *ctx;
+	unsigned long idx;
+
+	mutex_lock(&sf->lock);
+	xa_for_each(&sf->queues, idx, q) {
+		xa_erase(&sf->queues, idx);
+		svmgpu_queue_destroy(q);
+	}
+	mutex_unlock(&sf->lock);
+
+	/* Contexts are freed without sf->lock: the svm teardown may sleep long. */
+	for (;;) {
+		idx = 0;
+		mutex_lock(&sf->lock);
+		ctx = xa_find(&sf->ctxs, &idx, ULONG_MAX, XA_PRESENT);
+		if (ctx)
+			xa_erase(&sf->ctxs, idx);
+		mutex_unlock(&sf->lock);
+		if (!ctx)
+			break;
+		svmgpu_ctx_free(ctx);
+	}
+}
+
+/**
+ * svmgpu_queues_stop_all() - stop every bound queue (device reset)
+ * @sdev: the device
+ */
+void svmgpu_queues_stop_all(struct svmgpu_device *sdev)
+{
+	u32 i;
+
+	for (i = 0; i < sdev->num_queues; i++) {
+		struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
+
+		if (!q)
+			continue;
+		svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+		svmgpu_queue_stop(q);
+		svmgpu_queue_put(q);
+	}
+}

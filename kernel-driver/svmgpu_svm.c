@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu per-process address-space mirror (Documentation/mm/hmm.rst).
+ *
+ * One struct svmgpu_svm exists per (device, mm).  It is the mmu_notifier
+ * subscription returned by mmu_notifier_get() for the device's own ops, so
+ * every context a process creates on one device shares it; each context
+ * holds one mmu_notifier_get() reference and drops it with
+ * mmu_notifier_put().  .free_notifier runs from an SRCU callback after the
+ * last put; it hands the final device-reference drop to a work item because
+ * that may sleep.  Module exit calls mmu_notifier_synchronize() and then
+ * drains the work queue.
+ *
+ * Stopping points: the mm goes away (.release), the device goes away
+ * (svmgpu_svm_kill_all() from remove) and the last context goes away
+ * (svmgpu_svm_put_ctx()).  All three go through svmgpu_svm_kill(), which
+ * stops the queues, marks the svm dead so that nothing maps again, removes
+ * every device PTE with a TLB invalidation, disables the device context
+ * and frees the page tables.
+ *
+ * Mirroring: interval notifiers cover the address space in aligned chunks
+ * (chunk_shift), created the first time the device faults in a chunk and
+ * removed with the last context.  Their invalidate callback takes
+ * svm->pt_lock (trylock when the range is not blockable), sets the
+ * sequence, removes the PTEs, invalidates the TLB, waits for it and
+ * DMA-unmaps the pages.  The fault path follows hmm.rst: read the sequence,
+ * hmm_range_fault() under the mmap read lock, take svm->pt_lock, check
+ * mmu_interval_read_retry(), write the PTEs.
+ *
+ * Lock order: svmgpu_create_lock, svm->lock, svm->notifier_lock (may take
+ * mmap_lock), mmap_lock, svm->pt_lock, sdev->inval_lock.
+ */
+#include <linux/hmm.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_print.h>
+
+#include "svmgpu_drv.h"
+#include "svmgpu_trace.h"
+
+static unsigned int chunk_shift = 26;
+module_param(chunk_shift, uint, 0444);
+MODULE_PARM_DESC(chunk_shift,
+		 "log2 of the VA chunk one interval notifier covers (21..39, default 26 = 64 MiB)");
+
+/*
+ * mmu_notifier_get() calls .alloc_notifier with only the mm; the device
+ * being bound is passed here, under svmgpu_create_lock, which also
+ * serializes creation against the last-context teardown.
+ */
+static DEFINE_MUTEX(svmgpu_create_lock);
+static struct svmgpu_device *svmgpu_creating;
+
+static unsigned int svmgpu_chunk_shift(void)
+{
+	return clamp(chunk_shift, 21u, 39u);
+}
+
+/**
+ * svmgpu_svm_lock_create() - block svm creation and teardown (device removal)
+ */
+void svmgpu_svm_lock_create(void)
+{
+	mutex_lock(&svmgpu_create_lock);
+}
+
+/**
+ * svmgpu_svm_unlock_create() - undo svmgpu_svm_lock_create()
+ */
+void svmgpu_svm_unlock_create(void)
+{
+	mutex_unlock(&svmgpu_create_lock);
+}
+
+/**
+ * svmgpu_chunk_covers() - does one notifier chunk hold all of [start, end)?
+ * @svm: the svm
+ * @start: first VA
+ * @end: one past the last VA
+ *
+ * Return: true if the range lies in a single chunk.
+ */
+bool svmgpu_chunk_covers(struct svmgpu_svm *svm, u64 start, u64 end)
+{
+	return (start >> svmgpu_chunk_shift()) == ((end - 1) >> svmgpu_chunk_shift());
+}
+
+/**
+ * svmgpu_chunk_bounds() - the chunk around a VA
+ * @va: the VA
+ * @start: out, first VA of the chunk
+ * @end: out, one past its last VA
+ */
+void svmgpu_chunk_bounds(u64 va, u64 *start, u64 *end)
+{
+	u64 size = 1ull << svmgpu_chunk_shift();
+
+	*start = va & ~(size - 1);
+	*end = *start + size;
+}
+
+static void svmgpu_svm_free_work(struct work_struct *work)
+{
+	struct svmgpu_svm *svm = container_of(work, struct svmgpu_svm, free_work);
+	struct svmgpu_device *sdev = svm->sdev;
+
+	xa_destroy(&svm->chunks);
+	mutex_destroy(&svm->pt_lock);
+	mutex_destroy(&svm->alloc_lock);
+	mutex_destroy(&svm->notifier_lock);
+	mutex_destroy(&svm->lock);
+	kfree(svm);
+	drm_dev_put(&sdev->drm);
+}
+
+/**
+ * svmgpu_svm_ctx_enable() - (re)load an svm's context-table entry
+ * @sdev: the device
+ * @svm: the svm, with its root table
+ *
+ * Return: 0, or -EIO if the device rejected the context.
+ */
+int svmgpu_svm_ctx_enable(struct svmgpu_device *sdev, struct svmgpu_svm *svm)
+{
+	struct svmgpu_ctx_entry *e = &sdev->ctx_table[svm->ctx_id];
+	int ret = 0;
+
+	if (!svmgpu_hw_enter(sdev))
+		return -ENODEV;
+	e->pt_root = svm->root->dma;
+	e->rsvd0 = 0;
+	e->rsvd1[0] = 0;
+	e->rsvd1[1] = 0;
+	wmb();	/* entry visible before WRITE_ONCE of flags */
+	WRITE_ONCE(e->flags, SVMGPU_CTX_VALID);
+	wmb();	/* entry complete before the device reads it */
+	svmgpu_write32(sdev, SVMGPU_REG_CTX_ENABLE, svm->ctx_id);
+	if (svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_CTX) {
+		svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, SVMGPU_ERROR_CTX);
+		drm_err(&sdev->drm, "device rejected context %u\n", svm->ctx_id);
+		ret = -EIO;
+	}
+	svmgpu_hw_exit(sdev);
+	return ret;
+}
+
+static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
+{
+	struct svmgpu_device *sdev = svmgpu_creating;
+	struct svmgpu_svm *svm;
+	int id, ret;
+
+	lockdep_assert_held(&svmgpu_create_lock);
+	svm = kzalloc(sizeof(*svm), GFP_KERNEL);
+	if (!svm)
+		return ERR_PTR(-ENOMEM);
+	svm->sdev = sdev;
+	kref_init(&svm->refs);
+	init_completion(&svm->unused);
+	mutex_init(&svm->lock);
+	INIT_LIST_HEAD(&svm->ctxs);
+	mutex_init(&svm->notifier_lock);
+	xa_init(&svm->chunks);
+	mutex_init(&svm->alloc_lock);
+	mutex_init(&svm->pt_lock);
+	INIT_WORK(&svm->free_work, svmgpu_svm_free_work);
+
+	id = ida_alloc_range(&sdev->ctx_ida, 1, SVMGPU_CTX_TABLE_ENTRIES - 1,
+			     GFP_KERNEL);
+	if (id < 0) {
+		ret = id == -ENOSPC ? -EBUSY : id;
+		goto err_free;
+	}
+	svm->ctx_id = id;
+	ret = svmgpu_mmu_init(svm);
+	if (ret)
+		goto err_ida;
+	ret = svmgpu_svm_ctx_enable(sdev, svm);
+	if (ret)
+		goto err_mmu;
+	ret = xa_insert(&sdev->svms, id, svm, GFP_KERNEL);
+	if (ret)
+		goto err_mmu;
+	drm_dev_get(&sdev->drm);
+	return &svm->mn;
+
+err_mmu:
+	mutex_lock(&svm->pt_lock);
+	svmgpu_mmu_fini(svm);
+	mutex_unlock(&svm->pt_lock);
+err_ida:
+	memset(&sdev->ctx_table[id], 0, sizeof(sdev->ctx_table[id]));
+	ida_free(&sdev->ctx_ida, id);
+err_free:
+	kfree(svm);
+	return ERR_PTR(ret);
+}
+
+static void svmgpu_mn_free(struct mmu_notifier *mn)
+{
+	struct svmgpu_svm *svm = container_of(mn, struct svmgpu_svm, mn);
+
+	/* SRCU callback context: the device put may sleep. */
+	queue_work(svmgpu_wq, &svm->free_work);
+}
+
+static void svmgpu_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct svmgpu_svm *svm = container_of(mn, struct svmgpu_svm, mn);
+
+	/*
+	 * The mm is being torn down: stop every queue of the process and
+	 * remove every device mapping before its pages are freed.
+	 */
+	svmgpu_svm_kill(svm);
+}
+
+const struct mmu_notifier_ops svmgpu_mn_ops_template = {
+	.release = svmgpu_mn_release,
+	.alloc_notifier = svmgpu_mn_alloc,
+	.free_notifier = svmgpu_mn_free,
+};
+
+/**
+ * svmgpu_svm_get() - the caller's svm on a device, created on first use
+ * @sdev: the device
+ *
+ * Takes one mmu_notifier reference and counts one context.
+ *
+ * Return: the svm or an ERR_PTR().
+ */
+struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev)
+{
+	struct mmu_notifier *mn;
+	struct svmgpu_svm *svm;
+
+	if (!current->mm)
+		return ERR_PTR(-EINVAL);
+	mutex_lock(&svmgpu_create_lock);
+	svmgpu_creating = sdev;
+	mn = mmu_notifier_get(&sdev->mn_ops, current->mm);
+	svmgpu_creating = NULL;
+	if (IS_ERR(mn)) {
+		mutex_unlock(&svmgpu_create_lock);
+		return ERR_CAST(mn);
+	}
+	svm = container_of(mn, struct svmgpu_svm, mn);
+	if (READ_ONCE(svm->dead)) {
+		mmu_notifier_put(mn);
+		mutex_unlock(&svmgpu_create_lock);
+		return ERR_PTR(-ENODEV);
+	}
+	svm->nctx++;
+	mutex_unlock(&svmgpu_create_lock);
+	return svm;
+}
+
+static void svmgpu_svm_refs_release(struct kref *kref)
+{
+	struct svmgpu_svm *svm = container_of(kref, struct svmgpu_svm, refs);
+
+	complete(&svm->unused);
+}
+
+/**
+ * svmgpu_svm_lookup() - find the svm of a hardware context id
+ * @sdev: the device
+ * @ctx_id: the id from a fault record
+ *
+ * Return: the svm with a reference (drop it with svmgpu_svm_unref()), or
+ * NULL if no live svm has that id.
+ */
+struct svmgpu_svm *svmgpu_svm_lookup(struct svmgpu_device *sdev, u32 ctx_id)
+{
+	struct svmgpu_svm *svm;
+
+	xa_lock(&sdev->svms);
+	svm = xa_load(&sdev->svms, ctx_id);
+	if (svm && !kref_get_unless_zero(&svm->refs))
+		svm = NULL;
+	xa_unlock(&sdev->svms);
+	return svm;
+}
+
+/**
+ * svmgpu_svm_unref() - drop a svmgpu_svm_lookup() reference
+ * @svm: the svm
+ */
+void svmgpu_svm_unref(struct svmgpu_svm *svm)
+{
+	kref_put(&svm->refs, svmgpu_svm_refs_release);
+}
+
+/**
+ * svmgpu_svm_kill() - stop an svm for good
+ * @svm: the svm
+ *
+ * Stops the queues of every context of the svm, forbids new mappings,
+ * removes every device PTE (TLB invalidation included), disables the device
+ * context and frees the page tables.  Idempotent; may sleep.
+ */
+void svmgpu_svm_kill(struct svmgpu_svm *svm)
+{
+	struct svmgpu_device *sdev = svm->sdev;
+	struct svmgpu_queue *q;
+	struct svmgpu_ctx *ctx;
+
+	mutex_lock(&svm->lock);
+	WRITE_ONCE(svm->dead, true);
+	list_for_each_entry(ctx, &svm->ctxs, link)
+		list_for_each_entry(q, &ctx->queues, link)
+			svmgpu_queue_stop(q);
+	mutex_unlock(&svm->lock);
+
+	mutex_lock(&svm->pt_lock);
+	if (!svm->pt_freed) {
+		svmgpu_mmu_unmap(svm, 0, 1ull << SVMGPU_VA_BITS);
+		svmgpu_mmu_ctx_disable(svm);
+		memset(&sdev->ctx_table[svm->ctx_id], 0,
+		       sizeof(sdev->ctx_table[svm->ctx_id]));
+		svmgpu_mmu_fini(svm);
+	}
+	mutex_unlock(&svm->pt_lock);
+}
+
+/**
+ * svmgpu_svm_put_ctx() - a context of the svm goes away
+ * @svm: the svm
+ *
+ * The last context tears the mirror down (no fault handler use left, svm
+ * killed, interval notifiers removed, context id freed) before the final
+ * mmu_notifier_put().
+ */
+void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
+{
+	struct svmgpu_device *sdev = svm->sdev;
+	struct svmgpu_chunk *chunk;
+	unsigned long idx;
+
+	mutex_lock(&svmgpu_create_lock);
+	if (--svm->nctx) {
+		mmu_notifier_put(&svm->mn);
+		mutex_unlock(&svmgpu_create_lock);
+		return;
+	}
+	/* No new lookups by the fault handler; wait for the current ones. */
+	xa_erase(&sdev->svms, svm->ctx_id);
+	svmgpu_svm_unref(svm);
+	wait_for_completion(&svm->unused);
+
+	svmgpu_svm_kill(svm);
+
+	/* No device PTE is left; remove the notifiers (may wait for one). */
+	mutex_lock(&svm->notifier_lock);
+	xa_for_each(&svm->chunks, idx, chunk) {
+		mmu_interval_notifier_remove(&chunk->notifier);
+		kfree(chunk);
+	}
+	xa_destroy(&svm->chunks);
+	mutex_unlock(&svm->notifier_lock);
+
+	ida_free(&sdev->ctx_ida, svm->ctx_id);
+	mmu_notifier_put(&svm->mn);
+	mutex_unlock(&svmgpu_create_lock);
+}
+
+/**
+ * svmgpu_svm_kill_all() - the device goes away: stop every svm
+ * @sdev: the device
+ */
+void svmgpu_svm_kill_all(struct svmgpu_device *sdev)
+{
+	struct svmgpu_svm *svm;
+	unsigned long id;
+
+	xa_for_each(&sdev->svms, id, svm) {
+		svm = svmgpu_svm_lookup(sdev, id);
+		if (!svm)
+			continue;
+		svmgpu_svm_kill(svm);
+		svmgpu_svm_unref(svm);
+	}
+}
+
+static bool svmgpu_chunk_invalidate(struct mmu_interval_notifier *mni,
+				    const struct mmu_notifier_range *range,
+				    unsigned long cur_seq)
+{
+	struct svmgpu_chunk *chunk = container_of(mni, struct svmgpu_chunk, notifier);
+	struct svmgpu_svm *svm = chunk->svm;
+	u64 start = max(range->start, mni->interval_tree.start);
+	u64 end = min(range->end, mni->interval_tree.last + 1);
+
+	if (mmu_notifier_range_blockable(range)) {
+		mutex_lock(&svm->pt_lock);
+	} else if (!mutex_trylock(&svm->pt_lock)) {
+		return false;
+	} else if (svmgpu_mmu_range_mapped(svm, start, end)) {
+		/* Removing them means waiting for the device: not here. */
+		mutex_unlock(&svm->pt_lock);
+		return false;
+	}
+	mmu_interval_set_seq(mni, cur_seq);
+	svmgpu_mmu_unmap(svm, start, end);
+	mutex_unlock(&svm->pt_lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops svmgpu_chunk_ops = {
+	.invalidate = svmgpu_chunk_invalidate,
+};
+
+/* The interval notifier of the chunk holding @va, inserted on first use. */
+static struct svmgpu_chunk *svmgpu_chunk_get(struct svmgpu_svm *svm, u64 va)
+{
+	unsigned long idx = va >> svmgpu_chunk_shift();
+	struct svmgpu_chunk *chunk;
+	u64 start, end;
+	int ret;
+
+	mutex_lock(&svm->notifier_lock);
+	chunk = xa_load(&svm->chunks, idx);
+	if (chunk)
+		goto out;
+	if (READ_ONCE(svm->dead)) {
+		chunk = ERR_PTR(-ENODEV);
+		goto out;
+	}
+	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL);
+	if (!chunk) {
+		chunk = ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	chunk->svm = svm;
+	svmgpu_chunk_bounds(va, &start, &end);
+	ret = mmu_interval_notifier_insert(&chunk->notifier, svm->mn.mm, start,
+					   end - start, &svmgpu_chunk_ops);
+	if (!ret) {
+		ret = xa_insert(&svm->chunks, idx, chunk, GFP_KERNEL);
+		if (ret)
+			mmu_interval_notifier_remove(&chunk->notifier);
+	}
+	if (ret) {
+		kfree(chunk);
+		chunk = ERR_PTR(ret);
+	}
+out:
+	mutex_unlock(&svm->notifier_lock);
+	return chunk;
+}
+
+/**
+ * svmgpu_svm_fault() - mirror a range into the device page table
+ * @svm: the svm; the caller holds a lookup reference and an mm user
+ *	reference (mmget_not_zero())
+ * @start: first VA, page aligned
+ * @end: one past the last VA, in the same chunk and VMA as @start
+ * @write: fault the pages for writing (breaks COW)
+ * @mapped: out, number of pages hmm returned for the range
+ *
+ * Return: 0; -EFAULT/-EPERM when hmm_range_fault() cannot fault the whole
+ * range; -EBUSY when it kept being invalidated past the timeout;
+ * -ENODEV when the svm is dead; -ENOMEM.
+ */
+int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, bool write,
+		     u64 *mapped)
+{
+	struct svmgpu_device *sdev = svm->sdev;
+	struct mm_struct *mm = svm->mn.mm;
+	unsigned long npages = (end - start) >> PAGE_SHIFT;
+	unsigned long timeout, *pfns;
+	struct hmm_range range = {};
+	struct svmgpu_chunk *chunk;
+	bool flush;
+	int ret;
+
+	chunk = svmgpu_chunk_get(svm, start);
+	if (IS_ERR(chunk))
+		return PTR_ERR(chunk);
+	ret = svmgpu_mmu_prepare(svm, start, end);
+	if (ret)
+		return ret;
+	pfns = kvmalloc_array(npages, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns)
+		return -ENOMEM;
+
+	range.notifier = &chunk->notifier;
+	range.start = start;
+	range.end = end;
+	range.hmm_pfns = pfns;
+	range.default_flags = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0);
+	range.dev_private_owner = sdev;
+
+	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	for (;;) {
+		if (time_after(jiffies, timeout)) {
+			ret = -EBUSY;
+			break;
+		}
+		range.notifier_seq = mmu_interval_read_begin(range.notifier);
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			break;
+
+		mutex_lock(&svm->pt_lock);
+		if (mmu_interval_read_retry(range.notifier, range.notifier_seq)) {
+			mutex_unlock(&svm->pt_lock);
+			continue;
+		}
+		flush = false;
+		ret = svmgpu_mmu_map(svm, start, pfns, npages, &flush);
+		if (flush)
+			svmgpu_tlb_invalidate(sdev, svm, 0, 0,
+					      SVMGPU_TLB_INV_WHOLE_CONTEXT);
+		mutex_unlock(&svm->pt_lock);
+		break;
+	}
+	kvfree(pfns);
+	if (!ret)
+		*mapped = npages;
+	trace_svmgpu_hmm_fault(svm->ctx_id, start, end, write, ret);
+	return ret;
+}
