@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Devices, contexts and queues over the svmgpu DRM uapi
+ * (kernel-driver/include/uapi/drm/svmgpu_drm.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xf86drm.h>
+#include <svmgpu_drm.h>
+
+#include "internal.h"
+
+#define MAX_DRM_DEVICES	64
+
+SVMGPU_PUBLIC int svmgpu_version_major(void)
+{
+	return SVMGPU_LIB_VERSION_MAJOR;
+}
+
+SVMGPU_PUBLIC int svmgpu_version_minor(void)
+{
+	return SVMGPU_LIB_VERSION_MINOR;
+}
+
+SVMGPU_PUBLIC int svmgpu_check_version(int major, int minor)
+{
+	return SVMGPU_LIB_VERSION_MAJOR > major ||
+	       (SVMGPU_LIB_VERSION_MAJOR == major && SVMGPU_LIB_VERSION_MINOR >= minor);
+}
+
+static int ioctl_err(int fd, unsigned long req, void *arg)
+{
+	return drmIoctl(fd, req, arg) ? -errno : 0;
+}
+
+/* An svmgpu device has a render node bound to the "svmgpu" DRM driver. */
+static int is_svmgpu_node(const char *path)
+{
+	drmVersionPtr ver;
+	int fd, ok;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ver = drmGetVersion(fd);
+	ok = ver && ver->name && !strcmp(ver->name, "svmgpu");
+	drmFreeVersion(ver);
+	close(fd);
+	return ok;
+}
+
+SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned int max)
+{
+	drmDevicePtr devs[MAX_DRM_DEVICES];
+	int n, i, found = 0;
+
+	if (max && !descs)
+		return -EINVAL;
+	n = drmGetDevices2(0, devs, MAX_DRM_DEVICES);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		drmDevicePtr d = devs[i];
+		struct svmgpu_device_desc *o;
+
+		if (!(d->available_nodes & (1 << DRM_NODE_RENDER)))
+			continue;
+		if (!is_svmgpu_node(d->nodes[DRM_NODE_RENDER]))
+			continue;
+		if ((unsigned int)found < max) {
+			o = &descs[found];
+			memset(o, 0, sizeof(*o));
+			snprintf(o->render_node, sizeof(o->render_node), "%s",
+				 d->nodes[DRM_NODE_RENDER]);
+			if (d->bustype == DRM_BUS_PCI) {
+				o->pci_domain = d->businfo.pci->domain;
+				o->pci_bus = d->businfo.pci->bus;
+				o->pci_dev = d->businfo.pci->dev;
+				o->pci_func = d->businfo.pci->func;
+				o->vendor_id = d->deviceinfo.pci->vendor_id;
+				o->device_id = d->deviceinfo.pci->device_id;
+				o->revision = d->deviceinfo.pci->revision_id;
+			}
+		}
+		found++;
+	}
+	drmFreeDevices(devs, n);
+	return found;
+}
+
+SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device **out)
+{
+	struct svmgpu_device *dev;
+	drmVersionPtr ver;
+	int fd, ok;
+
+	if (!path || !out)
+		return -EINVAL;
+	if (strlen(path) >= SVMGPU_PATH_MAX)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ver = drmGetVersion(fd);
+	ok = ver && ver->name && !strcmp(ver->name, "svmgpu");
+	drmFreeVersion(ver);
+	if (!ok) {
+		close(fd);
+		return -ENODEV;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev) {
+		close(fd);
+		return -ENOMEM;
+	}
+	dev->fd = fd;
+	pthread_mutex_init(&dev->lock, NULL);
+	snprintf(dev->path, sizeof(dev->path), "%s", path);
+	*out = dev;
+	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_device_open(unsigned int index, struct svmgpu_device **out)
+{
+	struct svmgpu_device_desc descs[MAX_DRM_DEVICES];
+	int n;
+
+	if (!out)
+		return -EINVAL;
+	n = svmgpu_device_list(descs, MAX_DRM_DEVICES);
+	if (n < 0)
+		return n;
+	if (index >= (unsigned int)n || index >= MAX_DRM_DEVICES)
+		return -ENODEV;
+	return svmgpu_device_open_path(descs[index].render_node, out);
+}
+
+SVMGPU_PUBLIC int svmgpu_device_close(struct svmgpu_device *dev)
+{
+	if (!dev)
+		return -EINVAL;
+	pthread_mutex_lock(&dev->lock);
+	if (dev->nr_contexts) {
+		pthread_mutex_unlock(&dev->lock);
+		return -EBUSY;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	pthread_mutex_destroy(&dev->lock);
+	close(dev->fd);
+	free(dev);
+	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_device_fd(const struct svmgpu_device *dev)
+{
+	return dev ? dev->fd : -EINVAL;
+}
+
+SVMGPU_PUBLIC int svmgpu_device_get_info(struct svmgpu_device *dev, struct svmgpu_device_info *info)
+{
+	struct drm_svmgpu_get_info gi = { 0 };
+	drmVersionPtr ver;
+	int ret;
+
+	if (!dev || !info)
+		return -EINVAL;
+	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_GET_INFO, &gi);
+	if (ret)
+		return ret;
+	memset(info, 0, sizeof(*info));
+	info->hw_id = gi.hw_id;
+	info->hw_version = gi.hw_version;
+	info->pci_vendor = gi.pci_vendor;
+	info->pci_device = gi.pci_device;
+	info->num_queues = gi.num_queues;
+	info->num_engines = gi.num_engines;
+	info->caps = gi.caps;
+	info->fault_ring_entries = gi.fault_ring_entries;
+	info->tlb_sets = gi.tlb_sets;
+	info->tlb_ways = gi.tlb_ways;
+	info->max_contexts = gi.max_contexts;
+	info->max_ring_entries = gi.max_ring_entries;
+	ver = drmGetVersion(dev->fd);
+	if (!ver)
+		return -ENOMEM;
+	snprintf(info->driver_name, sizeof(info->driver_name), "%s", ver->name ? ver->name : "");
+	info->driver_major = ver->version_major;
+	info->driver_minor = ver->version_minor;
+	info->driver_patch = ver->version_patchlevel;
+	drmFreeVersion(ver);
+	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_context_create(struct svmgpu_device *dev, struct svmgpu_context **out)
+{
+	struct drm_svmgpu_ctx_create cc = { 0 };
+	struct svmgpu_context *ctx;
+	int ret;
+
+	if (!dev || !out)
+		return -EINVAL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_CTX_CREATE, &cc);
+	if (ret) {
+		free(ctx);
+		return ret;
+	}
+	ctx->dev = dev;
+	ctx->handle = cc.handle;
+	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_lock(&dev->lock);
+	dev->nr_contexts++;
+	pthread_mutex_unlock(&dev->lock);
+	*out = ctx;
+	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_context_destroy(struct svmgpu_context *ctx)
+{
+	struct drm_svmgpu_ctx_destroy cd = { 0 };
+	struct svmgpu_device *dev;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->nr_queues) {
+		pthread_mutex_unlock(&ctx->lock);
+		return -EBUSY;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	dev = ctx->dev;
+	cd.handle = ctx->handle;
+	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_CTX_DESTROY, &cd);
+	/*
+	 * -EACCES: a fork()ed child cannot destroy its parent's context; the
+	 * handle still goes away with the child's copy of the library state.
+	 */
+	if (ret && ret != -EACCES)
+		return ret;
+	pthread_mutex_lock(&dev->lock);
+	dev->nr_contexts--;
+	pthread_mutex_unlock(&dev->lock);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx);
+	return ret;
+}
+
+SVMGPU_PUBLIC int svmgpu_context_get_stats(struct svmgpu_context *ctx, struct svmgpu_stats *st,
+					   unsigned int flags)
+{
+	struct drm_svmgpu_get_stats gs = { 0 };
+	int ret;
+
+	if (!ctx || !st || (flags & ~SVMGPU_STATS_CLEAR))
+		return -EINVAL;
+	gs.ctx_handle = ctx->handle;
+	gs.flags = flags & SVMGPU_STATS_CLEAR ? DRM_SVMGPU_STATS_CLEAR : 0;
+	ret = ioctl_err(ctx->dev->fd, DRM_IOCTL_SVMGPU_GET_STATS, &gs);
+	if (ret)
+		return ret;
+	memset(st, 0, sizeof(*st));
+	st->faults = gs.faults;
+	st->fault_batches = gs.fault_batches;
+	st->replays = gs.replays;
+	st->cancels = gs.cancels;
+	st->pages_mapped = gs.pages_mapped;
+	st->huge_2m_mapped = gs.huge_2m_mapped;
+	st->huge_1g_mapped = gs.huge_1g_mapped;
+	st->pages_unmapped = gs.pages_unmapped;
+	st->invalidations = gs.invalidations;
+	st->tlb_invalidations = gs.tlb_invalidations;
+	st->tlb_inval_ns = gs.tlb_inval_ns;
+	st->submitted = gs.submitted;
+	st->failed = gs.failed;
+	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_queue_create(struct svmgpu_context *ctx, unsigned int ring_entries,
+				      struct svmgpu_queue **out)
+{
+	struct drm_svmgpu_queue_create qc = { 0 };
+	struct svmgpu_queue *q;
+	int ret;
+
+	if (!ctx || !out)
+		return -EINVAL;
+	if (ring_entries && (ring_entries < 2 || (ring_entries & (ring_entries - 1))))
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	qc.ctx_handle = ctx->handle;
+	qc.ring_entries = ring_entries;
+	ret = ioctl_err(ctx->dev->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &qc);
+	if (ret) {
+		free(q);
+		return ret;
+	}
+	q->ctx = ctx;
+	q->handle = qc.handle;
+	q->hw_queue = qc.hw_queue;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_mutex_lock(&ctx->lock);
+	ctx->nr_queues++;
+	pthread_mutex_unlock(&ctx->lock);
+	*out = q;
+	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_queue_destroy(struct svmgpu_queue *q)
+{
+	struct drm_svmgpu_queue_destroy qd = { 0 };
+	struct svmgpu_context *ctx;
+	int ret;
+
+	if (!q)
+		return -EINVAL;
+	ctx = q->ctx;
+	qd.handle = q->handle;
+	ret = ioctl_err(ctx->dev->fd, DRM_IOCTL_SVMGPU_QUEUE_DESTROY, &qd);
+	if (ret && ret != -EACCES)
+		return ret;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->nr_queues--;
+	pthread_mutex_unlock(&ctx->lock);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+	return ret;
+}
+
+SVMGPU_PUBLIC int svmgpu_queue_index(const struct svmgpu_queue *q)
+{
+	return q ? (int)q->hw_queue : -EINVAL;
+}
+
+SVMGPU_PUBLIC int svmgpu_queue_submit(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds,
+				      unsigned int count, uint64_t *seq)
+{
+	struct drm_svmgpu_submit s = { 0 };
+	int ret;
+
+	if (!q || !cmds || !count)
+		return -EINVAL;
+	s.queue_handle = q->handle;
+	s.count = count;
+	s.cmds = (uint64_t)(uintptr_t)cmds;
+	ret = ioctl_err(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_SUBMIT, &s);
+	if (ret)
+		return ret;
+	if (seq)
+		*seq = s.seq;
+	return 0;
+}
+
+static int error_errno(uint32_t code)
+{
+	switch (code) {
+	case SVMGPU_ERR_FAULT_CANCELLED:
+	case SVMGPU_ERR_INVALID_VA:
+	case SVMGPU_ERR_MISALIGNED:
+		return -EFAULT;
+	case DRM_SVMGPU_ERR_RESET:
+		return -ECANCELED;
+	default:
+		return -EIO;
+	}
+}
+
+static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
+		      struct svmgpu_cmd_error *err)
+{
+	struct drm_svmgpu_wait w = { 0 };
+	uint64_t first;
+	int ret;
+
+	if (!q || !seq)
+		return -EINVAL;
+	if (err)
+		memset(err, 0, sizeof(*err));
+	pthread_mutex_lock(&q->lock);
+	first = q->reported_seq < seq ? q->reported_seq + 1 : seq;
+	pthread_mutex_unlock(&q->lock);
+
+	w.queue_handle = q->handle;
+	w.seq = seq;
+	w.first_seq = first;
+	w.timeout_ns = timeout_ns;
+	ret = ioctl_err(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_WAIT, &w);
+	if (ret)
+		return ret;
+
+	pthread_mutex_lock(&q->lock);
+	if (w.nr_errors && w.err_seq <= q->reported_seq) {
+		/* another thread reported it meanwhile */
+		w.nr_errors = 0;
+	}
+	if (q->reported_seq < seq)
+		q->reported_seq = seq;
+	pthread_mutex_unlock(&q->lock);
+	if (!w.nr_errors)
+		return 0;
+	if (err) {
+		err->seq = w.err_seq;
+		err->va = w.err_va;
+		err->code = w.err_code;
+		err->access = w.err_access;
+		err->reason = w.err_reason;
+		err->queue = q->hw_queue;
+		err->count = w.nr_errors;
+	}
+	return error_errno(w.err_code);
+}
+
+SVMGPU_PUBLIC int svmgpu_queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
+				    struct svmgpu_cmd_error *err)
+{
+	return queue_wait(q, seq, timeout_ns, err);
+}
+
+SVMGPU_PUBLIC int svmgpu_queue_poll(struct svmgpu_queue *q, uint64_t seq, struct svmgpu_cmd_error *err)
+{
+	int ret = queue_wait(q, seq, 0, err);
+
+	return ret == -ETIMEDOUT ? -EBUSY : ret;
+}
+
+SVMGPU_PUBLIC int svmgpu_queue_run(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds,
+				   unsigned int count, uint64_t timeout_ns, struct svmgpu_cmd_error *err)
+{
+	uint64_t seq;
+	int ret;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	ret = svmgpu_queue_submit(q, cmds, count, &seq);
+	if (ret)
+		return ret;
+	return queue_wait(q, seq, timeout_ns, err);
+}

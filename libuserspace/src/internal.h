@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libsvmgpu internals shared between the library's source files.
+ */
+#ifndef SVMGPU_INTERNAL_H
+#define SVMGPU_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "svmgpu.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * A device: the render node's file descriptor.  @lock protects
+ * @nr_contexts.
+ */
+struct svmgpu_device {
+	int fd;
+	pthread_mutex_t lock;
+	unsigned int nr_contexts;
+	char path[SVMGPU_PATH_MAX];
+};
+
+/* A context; @lock protects @nr_queues. */
+struct svmgpu_context {
+	struct svmgpu_device *dev;
+	uint32_t handle;
+	pthread_mutex_t lock;
+	unsigned int nr_queues;
+};
+
+/*
+ * A queue.  @lock protects @reported_seq: failures of commands up to it
+ * have been reported by a wait.
+ */
+struct svmgpu_queue {
+	struct svmgpu_context *ctx;
+	uint32_t handle;
+	uint32_t hw_queue;
+	pthread_mutex_t lock;
+	uint64_t reported_seq;
+};
+
+struct svmgpu_program {
+	uint64_t *code;
+	size_t len;
+	char **labels;		/* label names, NULL-terminated list */
+	size_t *label_index;
+	size_t nlabels;
+};
+
+#endif /* SVMGPU_INTERNAL_H */

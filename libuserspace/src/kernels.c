@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Ready kernels, in svmgpu assembly.  Every kernel reads its argument block
+ * through SR_ARGS (layouts in svmgpu.h), uses one lane per element (global
+ * id = workgroup * wg_size + lane) and does nothing in lanes past the end,
+ * so any grid that covers the problem works.  Floating point follows the
+ * CPU references in the tests operation for operation, so results match
+ * bit for bit.
+ */
+#include <errno.h>
+#include <stddef.h>
+
+#include "internal.h"
+
+/* out[i] = a[i] + b[i] */
+static const char vecadd_src[] =
+	"; vecadd: args = { f32 *a, f32 *b, f32 *out, u64 n }\n"
+	"    S2R   r1, GLOBAL_ID\n"
+	"    S2R   r2, ARGS\n"
+	"    LD64  r3, [r2+24]        ; n\n"
+	"    SLTU  r4, r1, r3\n"
+	"    IF    r4\n"
+	"      SHL   r5, r1, #2\n"
+	"      LD64  r6, [r2+0]\n"
+	"      ADD   r6, r6, r5\n"
+	"      LD32  r7, [r6+0]       ; a[i]\n"
+	"      LD64  r6, [r2+8]\n"
+	"      ADD   r6, r6, r5\n"
+	"      LD32  r8, [r6+0]       ; b[i]\n"
+	"      FADD  r7, r7, r8\n"
+	"      LD64  r6, [r2+16]\n"
+	"      ADD   r6, r6, r5\n"
+	"      ST32  [r6+0], r7\n"
+	"    ENDIF\n"
+	"    EXIT\n";
+
+/* y[i] = a * x[i] + y[i] (multiply, then add: no fused multiply-add) */
+static const char saxpy_src[] =
+	"; saxpy: args = { f32 *x, f32 *y, u64 n, f32 a }\n"
+	"    S2R   r1, GLOBAL_ID\n"
+	"    S2R   r2, ARGS\n"
+	"    LD64  r3, [r2+16]        ; n\n"
+	"    SLTU  r4, r1, r3\n"
+	"    IF    r4\n"
+	"      SHL   r5, r1, #2\n"
+	"      LD64  r6, [r2+0]\n"
+	"      ADD   r6, r6, r5\n"
+	"      LD32  r7, [r6+0]       ; x[i]\n"
+	"      LD32  r9, [r2+24]      ; a\n"
+	"      FMUL  r7, r9, r7\n"
+	"      LD64  r6, [r2+8]\n"
+	"      ADD   r6, r6, r5\n"
+	"      LD32  r8, [r6+0]       ; y[i]\n"
+	"      FADD  r7, r7, r8\n"
+	"      ST32  [r6+0], r7\n"
+	"    ENDIF\n"
+	"    EXIT\n";
+
+/*
+ * Sum reduction: each lane puts its element (0 past the end) in its
+ * scratch slot; a tree reduction over the workgroup's slots, one workgroup
+ * barrier per level; lane 0 adds the workgroup's total to *sum atomically.
+ * wg_size must be a power of two.
+ */
+static const char reduce_src[] =
+	"; reduce_sum: args = { u32 *in, u64 *sum, u64 *scratch, u64 n }\n"
+	"    S2R   r1, GLOBAL_ID\n"
+	"    S2R   r2, ARGS\n"
+	"    S2R   r10, LANE_ID\n"
+	"    S2R   r11, WG_SIZE\n"
+	"    LD64  r3, [r2+24]        ; n\n"
+	"    MOVI  r7, #0\n"
+	"    SLTU  r4, r1, r3\n"
+	"    IF    r4\n"
+	"      SHL   r5, r1, #2\n"
+	"      LD64  r6, [r2+0]\n"
+	"      ADD   r6, r6, r5\n"
+	"      LD32  r7, [r6+0]\n"
+	"    ENDIF\n"
+	"    LD64  r12, [r2+16]       ; scratch\n"
+	"    SHL   r13, r1, #3\n"
+	"    ADD   r13, r12, r13      ; &scratch[gid]\n"
+	"    ST64  [r13+0], r7\n"
+	"    BAR\n"
+	"    SHR   r14, r11, #1       ; stride = wg_size / 2\n"
+	"    LOOP\n"
+	"      SEQ   r15, r14, #0\n"
+	"      BREAK r15\n"
+	"      SLTU  r16, r10, r14\n"
+	"      IF    r16\n"
+	"        SHL   r17, r14, #3\n"
+	"        ADD   r17, r13, r17\n"
+	"        LD64  r18, [r17+0]\n"
+	"        LD64  r19, [r13+0]\n"
+	"        ADD   r19, r19, r18\n"
+	"        ST64  [r13+0], r19\n"
+	"      ENDIF\n"
+	"      BAR\n"
+	"      SHR   r14, r14, #1\n"
+	"    ENDLOOP\n"
+	"    SEQ   r20, r10, #0\n"
+	"    IF    r20\n"
+	"      LD64  r19, [r13+0]\n"
+	"      LD64  r21, [r2+8]\n"
+	"      ATOM64 r22, [r21], r19, ADD\n"
+	"    ENDIF\n"
+	"    EXIT\n";
+
+/* C[row][col] = sum over i of A[row][i] * B[i][col], i ascending */
+static const char sgemm_src[] =
+	"; sgemm: args = { f32 *a, f32 *b, f32 *c, u64 m, u64 n, u64 k }\n"
+	"    S2R   r1, GLOBAL_ID\n"
+	"    S2R   r2, ARGS\n"
+	"    LD64  r3, [r2+24]        ; m\n"
+	"    LD64  r4, [r2+32]        ; n\n"
+	"    LD64  r5, [r2+40]        ; k\n"
+	"    MUL   r6, r3, r4\n"
+	"    SLTU  r7, r1, r6\n"
+	"    IF    r7\n"
+	"      DIVU  r8, r1, r4       ; row\n"
+	"      REMU  r9, r1, r4       ; col\n"
+	"      LD64  r10, [r2+0]\n"
+	"      MUL   r11, r8, r5\n"
+	"      SHL   r11, r11, #2\n"
+	"      ADD   r10, r10, r11    ; &A[row][0]\n"
+	"      LD64  r12, [r2+8]\n"
+	"      SHL   r13, r9, #2\n"
+	"      ADD   r12, r12, r13    ; &B[0][col]\n"
+	"      SHL   r14, r4, #2      ; row stride of B\n"
+	"      MOVI  r15, #0          ; acc = 0.0f\n"
+	"      MOV   r16, r5\n"
+	"      LOOP\n"
+	"        SEQ   r17, r16, #0\n"
+	"        BREAK r17\n"
+	"        LD32  r18, [r10+0]\n"
+	"        LD32  r19, [r12+0]\n"
+	"        FMUL  r18, r18, r19\n"
+	"        FADD  r15, r15, r18\n"
+	"        ADD   r10, r10, #4\n"
+	"        ADD   r12, r12, r14\n"
+	"        SUB   r16, r16, #1\n"
+	"      ENDLOOP\n"
+	"      LD64  r20, [r2+16]\n"
+	"      SHL   r21, r1, #2\n"
+	"      ADD   r20, r20, r21\n"
+	"      ST32  [r20+0], r15\n"
+	"    ENDIF\n"
+	"    EXIT\n";
+
+/* hist[in[i] % nbins] += 1, atomically */
+static const char histogram_src[] =
+	"; histogram: args = { u32 *in, u32 *hist, u64 n, u64 nbins }\n"
+	"    S2R   r1, GLOBAL_ID\n"
+	"    S2R   r2, ARGS\n"
+	"    LD64  r3, [r2+16]        ; n\n"
+	"    SLTU  r4, r1, r3\n"
+	"    IF    r4\n"
+	"      SHL   r5, r1, #2\n"
+	"      LD64  r6, [r2+0]\n"
+	"      ADD   r6, r6, r5\n"
+	"      LD32  r7, [r6+0]\n"
+	"      LD64  r8, [r2+24]      ; nbins\n"
+	"      REMU  r7, r7, r8\n"
+	"      SHL   r7, r7, #2\n"
+	"      LD64  r9, [r2+8]\n"
+	"      ADD   r9, r9, r7\n"
+	"      MOVI  r10, #1\n"
+	"      ATOM32 r11, [r9], r10, ADD\n"
+	"    ENDIF\n"
+	"    EXIT\n";
+
+/*
+ * out = in on the border; inside, ((((c + w) + e) + n) + s) * 0.2f
+ */
+static const char stencil2d_src[] =
+	"; stencil2d: args = { f32 *in, f32 *out, u64 width, u64 height }\n"
+	"    S2R   r1, GLOBAL_ID\n"
+	"    S2R   r2, ARGS\n"
+	"    LD64  r3, [r2+16]        ; width\n"
+	"    LD64  r4, [r2+24]        ; height\n"
+	"    MUL   r5, r3, r4\n"
+	"    SLTU  r6, r1, r5\n"
+	"    IF    r6\n"
+	"      REMU  r7, r1, r3       ; x\n"
+	"      DIVU  r8, r1, r3       ; y\n"
+	"      LD64  r9, [r2+0]\n"
+	"      SHL   r10, r1, #2\n"
+	"      ADD   r9, r9, r10      ; &in[y][x]\n"
+	"      LD32  r11, [r9+0]\n"
+	"      SUB   r12, r3, #1\n"
+	"      SLTU  r13, r7, r12     ; x < width - 1\n"
+	"      SUB   r14, r4, #1\n"
+	"      SLTU  r15, r8, r14     ; y < height - 1\n"
+	"      AND   r13, r13, r15\n"
+	"      SNE   r15, r7, #0\n"
+	"      AND   r13, r13, r15\n"
+	"      SNE   r15, r8, #0\n"
+	"      AND   r13, r13, r15\n"
+	"      IF    r13\n"
+	"        LD32  r16, [r9-4]\n"
+	"        FADD  r11, r11, r16\n"
+	"        LD32  r16, [r9+4]\n"
+	"        FADD  r11, r11, r16\n"
+	"        SHL   r17, r3, #2\n"
+	"        SUB   r18, r9, r17\n"
+	"        LD32  r16, [r18+0]\n"
+	"        FADD  r11, r11, r16\n"
+	"        ADD   r18, r9, r17\n"
+	"        LD32  r16, [r18+0]\n"
+	"        FADD  r11, r11, r16\n"
+	"        FMUL  r11, r11, #0.2f\n"
+	"      ENDIF\n"
+	"      LD64  r19, [r2+8]\n"
+	"      ADD   r19, r19, r10\n"
+	"      ST32  [r19+0], r11\n"
+	"    ENDIF\n"
+	"    EXIT\n";
+
+/* One lane per list: follow next pointers, sum the values. */
+static const char list_walk_src[] =
+	"; list_walk: args = { node **heads, u64 *sums, u64 *lengths, u64 nlists }\n"
+	";            node = { node *next, u64 value }\n"
+	"    S2R   r1, GLOBAL_ID\n"
+	"    S2R   r2, ARGS\n"
+	"    LD64  r3, [r2+24]        ; nlists\n"
+	"    SLTU  r4, r1, r3\n"
+	"    IF    r4\n"
+	"      SHL   r5, r1, #3\n"
+	"      LD64  r6, [r2+0]\n"
+	"      ADD   r6, r6, r5\n"
+	"      LD64  r7, [r6+0]       ; node = heads[i]\n"
+	"      MOVI  r8, #0           ; sum\n"
+	"      MOVI  r9, #0           ; length\n"
+	"      LOOP\n"
+	"        SEQ   r10, r7, #0\n"
+	"        BREAK r10\n"
+	"        LD64  r11, [r7+8]\n"
+	"        ADD   r8, r8, r11\n"
+	"        ADD   r9, r9, #1\n"
+	"        LD64  r7, [r7+0]\n"
+	"      ENDLOOP\n"
+	"      LD64  r12, [r2+8]\n"
+	"      ADD   r12, r12, r5\n"
+	"      ST64  [r12+0], r8\n"
+	"      LD64  r12, [r2+16]\n"
+	"      ADD   r12, r12, r5\n"
+	"      ST64  [r12+0], r9\n"
+	"    ENDIF\n"
+	"    EXIT\n";
+
+/* One lane per key: binary search tree descent. */
+static const char tree_lookup_src[] =
+	"; tree_lookup: args = { node *root, u64 *keys, u64 *values, u64 nkeys }\n"
+	";              node = { node *left, node *right, u64 key, u64 value }\n"
+	"    S2R   r1, GLOBAL_ID\n"
+	"    S2R   r2, ARGS\n"
+	"    LD64  r3, [r2+24]        ; nkeys\n"
+	"    SLTU  r4, r1, r3\n"
+	"    IF    r4\n"
+	"      SHL   r5, r1, #3\n"
+	"      LD64  r6, [r2+8]\n"
+	"      ADD   r6, r6, r5\n"
+	"      LD64  r7, [r6+0]       ; key\n"
+	"      LD64  r8, [r2+0]       ; node = root\n"
+	"      MOVI  r9, #-1          ; not found\n"
+	"      LOOP\n"
+	"        SEQ   r10, r8, #0\n"
+	"        BREAK r10\n"
+	"        LD64  r11, [r8+16]   ; node->key\n"
+	"        SEQ   r12, r11, r7\n"
+	"        IF    r12\n"
+	"          LD64  r9, [r8+24]  ; node->value\n"
+	"          MOVI  r8, #0\n"
+	"        ELSE\n"
+	"          SLTU  r13, r7, r11\n"
+	"          LD64  r14, [r8+0]\n"
+	"          LD64  r15, [r8+8]\n"
+	"          SEL   r8, r14, r15, r13\n"
+	"        ENDIF\n"
+	"      ENDLOOP\n"
+	"      LD64  r16, [r2+16]\n"
+	"      ADD   r16, r16, r5\n"
+	"      ST64  [r16+0], r9\n"
+	"    ENDIF\n"
+	"    EXIT\n";
+
+/* Coherence: hash every word, count and locate words that differ from expect. */
+static const char range_hash_src[] =
+	"; range_hash: args = { u64 *data, u64 *expect, u64 nwords, u64 *hash,\n"
+	";                      u64 *mismatches, u64 *first_mismatch }\n"
+	"    S2R   r1, GLOBAL_ID\n"
+	"    S2R   r2, ARGS\n"
+	"    LD64  r3, [r2+16]        ; nwords\n"
+	"    SLTU  r4, r1, r3\n"
+	"    IF    r4\n"
+	"      SHL   r5, r1, #3\n"
+	"      LD64  r6, [r2+0]\n"
+	"      ADD   r6, r6, r5\n"
+	"      LD64  r7, [r6+0]       ; word\n"
+	"      LI    r8, 0x9e3779b97f4a7c15\n"
+	"      MUL   r8, r8, r1\n"
+	"      XOR   r8, r8, r7\n"
+	"      LI    r9, 0xbf58476d1ce4e5b9\n"
+	"      MUL   r8, r8, r9\n"
+	"      SHR   r9, r8, #29\n"
+	"      XOR   r8, r8, r9\n"
+	"      LD64  r10, [r2+24]\n"
+	"      ATOM64 r11, [r10], r8, ADD\n"
+	"      LD64  r12, [r2+8]      ; expect\n"
+	"      SNE   r13, r12, #0\n"
+	"      IF    r13\n"
+	"        ADD   r12, r12, r5\n"
+	"        LD64  r14, [r12+0]\n"
+	"        SNE   r15, r14, r7\n"
+	"        IF    r15\n"
+	"          LD64  r16, [r2+32]\n"
+	"          MOVI  r17, #1\n"
+	"          ATOM64 r11, [r16], r17, ADD\n"
+	"          LD64  r16, [r2+40]\n"
+	"          ATOM64 r11, [r16], r1, UMIN\n"
+	"        ENDIF\n"
+	"      ENDIF\n"
+	"    ENDIF\n"
+	"    EXIT\n";
+
+static const struct {
+	const char *name;
+	const char *src;
+} kernels[SVMGPU_KERNEL_COUNT] = {
+	[SVMGPU_KERNEL_VECADD] = { "vecadd", vecadd_src },
+	[SVMGPU_KERNEL_SAXPY] = { "saxpy", saxpy_src },
+	[SVMGPU_KERNEL_REDUCE_SUM] = { "reduce_sum", reduce_src },
+	[SVMGPU_KERNEL_SGEMM] = { "sgemm", sgemm_src },
+	[SVMGPU_KERNEL_HISTOGRAM] = { "histogram", histogram_src },
+	[SVMGPU_KERNEL_STENCIL2D] = { "stencil2d", stencil2d_src },
+	[SVMGPU_KERNEL_LIST_WALK] = { "list_walk", list_walk_src },
+	[SVMGPU_KERNEL_TREE_LOOKUP] = { "tree_lookup", tree_lookup_src },
+	[SVMGPU_KERNEL_RANGE_HASH] = { "range_hash", range_hash_src },
+};
+
+SVMGPU_PUBLIC const char *svmgpu_kernel_source(enum svmgpu_kernel k)
+{
+	return (unsigned int)k < SVMGPU_KERNEL_COUNT ? kernels[k].src : NULL;
+}
+
+SVMGPU_PUBLIC const char *svmgpu_kernel_name(enum svmgpu_kernel k)
+{
+	return (unsigned int)k < SVMGPU_KERNEL_COUNT ? kernels[k].name : NULL;
+}
+
+SVMGPU_PUBLIC int svmgpu_kernel_program(enum svmgpu_kernel k, struct svmgpu_program **prog)
+{
+	if ((unsigned int)k >= SVMGPU_KERNEL_COUNT || !prog)
+		return -EINVAL;
+	return svmgpu_program_assemble(kernels[k].src, prog, NULL);
+}
+
+#define WG		256ull
+#define WAVES(lanes)	(((lanes) + SVMGPU_ISA_WAVE_SIZE - 1) / SVMGPU_ISA_WAVE_SIZE)
+
+/*
+ * One lane per item, workgroups of 256; the budget is the kernel's
+ * wave-instruction count for @items with @per_item instructions per lane
+ * (loops included), with headroom.
+ */
+static int shape(uint64_t items, uint64_t per_item, struct svmgpu_launch *l)
+{
+	uint64_t groups;
+
+	if (!items)
+		return -ENODATA;
+	groups = (items + WG - 1) / WG;
+	if (groups > UINT32_MAX)
+		return -E2BIG;
+	l->grid[0] = (uint32_t)groups;
+	l->grid[1] = 1;
+	l->grid[2] = 1;
+	l->wg_size = (uint32_t)(items < WG ? items : WG);
+	if (per_item > UINT64_MAX / 2 / (groups * (WG / SVMGPU_ISA_WAVE_SIZE)))
+		l->budget = UINT64_MAX;
+	else
+		l->budget = 2 * groups * (WG / SVMGPU_ISA_WAVE_SIZE) * per_item;
+	if (l->budget < SVMGPU_DEFAULT_BUDGET)
+		l->budget = SVMGPU_DEFAULT_BUDGET;
+	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *args,
+					     struct svmgpu_launch *l)
+{
+	int ret;
+
+	if (!args || !l)
+		return -EINVAL;
+	*l = (struct svmgpu_launch){ { 1, 1, 1 }, 1, 0, { 0, 0 } };
+	switch (k) {
+	case SVMGPU_KERNEL_VECADD:
+		return shape(((const struct svmgpu_vecadd_args *)args)->n, 32, l);
+	case SVMGPU_KERNEL_SAXPY:
+		return shape(((const struct svmgpu_saxpy_args *)args)->n, 32, l);
+	case SVMGPU_KERNEL_REDUCE_SUM:
+		ret = shape(((const struct svmgpu_reduce_args *)args)->n, 200, l);
+		l->wg_size = SVMGPU_REDUCE_WG_SIZE;	/* the tree needs a power of two */
+		return ret;
+	case SVMGPU_KERNEL_SGEMM: {
+		const struct svmgpu_sgemm_args *a = args;
+
+		if (a->m && a->n > UINT64_MAX / a->m)
+			return -E2BIG;
+		if (a->k > UINT64_MAX / 16)
+			return -E2BIG;
+		return shape(a->m * a->n, 64 + 12 * a->k, l);
+	}
+	case SVMGPU_KERNEL_HISTOGRAM:
+		if (!((const struct svmgpu_histogram_args *)args)->nbins)
+			return -EINVAL;
+		return shape(((const struct svmgpu_histogram_args *)args)->n, 32, l);
+	case SVMGPU_KERNEL_STENCIL2D: {
+		const struct svmgpu_stencil2d_args *a = args;
+
+		if (a->width && a->height > UINT64_MAX / a->width)
+			return -E2BIG;
+		return shape(a->width * a->height, 64, l);
+	}
+	case SVMGPU_KERNEL_LIST_WALK:
+		/* the walk length is unknown: a generous budget still stops a cycle */
+		ret = shape(((const struct svmgpu_list_walk_args *)args)->nlists, 1ull << 20, l);
+		return ret;
+	case SVMGPU_KERNEL_TREE_LOOKUP:
+		return shape(((const struct svmgpu_tree_lookup_args *)args)->nkeys, 1ull << 12, l);
+	case SVMGPU_KERNEL_RANGE_HASH:
+		return shape(((const struct svmgpu_range_hash_args *)args)->nwords, 64, l);
+	default:
+		return -EINVAL;
+	}
+}
+
+SVMGPU_PUBLIC uint64_t svmgpu_hash_word(uint64_t word, uint64_t index)
+{
+	uint64_t h = (0x9e3779b97f4a7c15ull * index) ^ word;
+
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 29);
+}
