@@ -1,0 +1,575 @@
+/*
+ * QTest for the svmgpu device (docs/hw-spec.md): identification, BARs,
+ * MSI-X, a COPY through a page table, faults answered by REPLAY and by
+ * CANCEL, TLB invalidation completion, reset (soft and FLR) and a few
+ * guest errors that must not hurt QEMU.  The device runs with sync=on, so
+ * every register write finishes the work it starts.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "qapi/qmp/qdict.h"
+#include "libqos/pci.h"
+#include "libqos/pci-pc.h"
+#include "libqos/malloc-pc.h"
+#include "standard-headers/linux/pci_regs.h"
+#include "svmgpu/svmgpu_hw.h"
+
+#define DEVFN           QPCI_DEVFN(4, 0)
+#define CTX_TABLE       0x4000000ull
+#define FAULT_RING      0x4010000ull
+#define RING0           0x4030000ull
+#define COMPL0          0x4031000ull
+#define MSI_TARGET      0x4032000ull    /* one u32 per vector */
+#define INV_DONE        0x4033000ull
+#define PT_POOL         0x4100000ull
+#define DATA_POOL       0x5000000ull
+
+typedef struct Dev {
+    QTestState *qts;
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QPCIDevice *pdev;
+    QPCIBar bar0;
+    uint64_t bar0_size;
+    uint64_t root;
+    uint64_t next_pt;
+    uint32_t tail;
+    uint64_t seq;
+} Dev;
+
+static uint32_t rd32(Dev *d, uint64_t off)
+{
+    return qpci_io_readl(d->pdev, d->bar0, off);
+}
+
+static uint64_t rd64(Dev *d, uint64_t off)
+{
+    return qpci_io_readq(d->pdev, d->bar0, off);
+}
+
+static void wr32(Dev *d, uint64_t off, uint32_t v)
+{
+    qpci_io_writel(d->pdev, d->bar0, off, v);
+}
+
+static void wr64(Dev *d, uint64_t off, uint64_t v)
+{
+    qpci_io_writeq(d->pdev, d->bar0, off, v);
+}
+
+/* Point every MSI-X vector at a word in RAM and unmask it. */
+static void msix_setup(Dev *d)
+{
+    unsigned v, n = SVMGPU_NUM_VECTORS(rd32(d, SVMGPU_REG_NUM_QUEUES));
+
+    qpci_msix_enable(d->pdev);
+    for (v = 0; v < n; v++) {
+        uint64_t e = d->pdev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE;
+
+        qpci_io_writel(d->pdev, d->pdev->msix_table_bar,
+                       e + PCI_MSIX_ENTRY_LOWER_ADDR, MSI_TARGET + v * 4);
+        qpci_io_writel(d->pdev, d->pdev->msix_table_bar,
+                       e + PCI_MSIX_ENTRY_UPPER_ADDR, 0);
+        qpci_io_writel(d->pdev, d->pdev->msix_table_bar,
+                       e + PCI_MSIX_ENTRY_DATA, 0x100 + v);
+        qpci_io_writel(d->pdev, d->pdev->msix_table_bar,
+                       e + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    }
+    qtest_memset(d->qts, MSI_TARGET, 0, 4 * n);
+}
+
+/* True (and re-armed) if vector v fired since the last call. */
+static bool msi_fired(Dev *d, unsigned v)
+{
+    uint32_t val = qtest_readl(d->qts, MSI_TARGET + v * 4);
+
+    qtest_writel(d->qts, MSI_TARGET + v * 4, 0);
+    return val == 0x100 + v;
+}
+
+static void dev_start(Dev *d, const char *extra)
+{
+    memset(d, 0, sizeof(*d));
+    d->qts = qtest_initf("-M q35 -nodefaults -m 256M -device svmgpu,addr=04.0,sync=on%s",
+                         extra ? extra : "");
+    pc_alloc_init(&d->alloc, d->qts, ALLOC_NO_FLAGS);
+    d->bus = qpci_new_pc(d->qts, &d->alloc);
+    d->pdev = qpci_device_find(d->bus, DEVFN);
+    g_assert_nonnull(d->pdev);
+    qpci_device_enable(d->pdev);
+    d->bar0 = qpci_iomap(d->pdev, SVMGPU_BAR_REGS, &d->bar0_size);
+    d->next_pt = PT_POOL;
+}
+
+static void dev_stop(Dev *d)
+{
+    if (d->pdev->msix_enabled) {
+        qpci_msix_disable(d->pdev);
+    }
+    g_free(d->pdev);
+    qpci_free_pc(d->bus);
+    alloc_destroy(&d->alloc);
+    qtest_quit(d->qts);
+}
+
+static uint64_t pt_alloc(Dev *d)
+{
+    uint64_t pa = d->next_pt;
+
+    d->next_pt += 4096;
+    qtest_memset(d->qts, pa, 0, 4096);
+    return pa;
+}
+
+static void map4k(Dev *d, uint64_t va, uint64_t pa, uint64_t flags)
+{
+    uint64_t table = d->root;
+    int lvl;
+
+    for (lvl = 4; lvl > 1; lvl--) {
+        uint64_t slot = table + SVMGPU_PT_INDEX(va, lvl) * 8;
+        uint64_t pte = qtest_readq(d->qts, slot);
+
+        if (!(pte & SVMGPU_PTE_VALID)) {
+            pte = pt_alloc(d) | SVMGPU_PTE_VALID;
+            qtest_writeq(d->qts, slot, pte);
+        }
+        table = pte & SVMGPU_PTE_ADDR_MASK;
+    }
+    qtest_writeq(d->qts, table + SVMGPU_PT_INDEX(va, 1) * 8,
+                 pa | flags | SVMGPU_PTE_VALID);
+}
+
+/* Device enabled, context 0 bound to a fresh root, queue 0 enabled. */
+static void dev_setup(Dev *d)
+{
+    d->root = pt_alloc(d);
+    qtest_memset(d->qts, CTX_TABLE, 0, 4096);
+    qtest_writeq(d->qts, CTX_TABLE, d->root);
+    qtest_writel(d->qts, CTX_TABLE + 8, SVMGPU_CTX_VALID);
+    wr64(d, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE);
+    wr32(d, SVMGPU_REG_CTX_TABLE_ENTRIES, 16);
+    wr64(d, SVMGPU_REG_FAULT_RING_BASE, FAULT_RING);
+    wr32(d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+    wr32(d, SVMGPU_REG_CTX_ENABLE, 0);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_ERROR_STATUS), ==, 0);
+
+    qtest_memset(d->qts, COMPL0, 0, 64);
+    wr64(d, SVMGPU_REG_Q(0, SVMGPU_Q_BASE), RING0);
+    wr32(d, SVMGPU_REG_Q(0, SVMGPU_Q_SIZE), 16);
+    wr32(d, SVMGPU_REG_Q(0, SVMGPU_Q_CTX), 0);
+    wr64(d, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_ADDR), COMPL0);
+    wr32(d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)) &
+                    SVMGPU_Q_STATUS_ERROR, ==, 0);
+}
+
+static uint64_t submit_copy(Dev *d, uint64_t dst, uint64_t src, uint64_t n)
+{
+    struct svmgpu_cmd c;
+
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_COPY;
+    c.hdr.flags = SVMGPU_CMD_FLAG_IRQ;
+    c.hdr.seq = ++d->seq;
+    c.copy.dst = dst;
+    c.copy.src = src;
+    c.copy.size = n;
+    qtest_memwrite(d->qts, RING0 + d->tail * 64ull, &c, sizeof(c));
+    d->tail = (d->tail + 1) % 16;
+    wr32(d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), d->tail);
+    return c.hdr.seq;
+}
+
+static void read_compl(Dev *d, struct svmgpu_completion *c)
+{
+    qtest_memread(d->qts, COMPL0, c, sizeof(*c));
+}
+
+static void test_identification(void)
+{
+    Dev d;
+
+    dev_start(&d, NULL);
+    g_assert_cmphex(qpci_config_readw(d.pdev, PCI_VENDOR_ID), ==,
+                    SVMGPU_PCI_VENDOR_ID);
+    g_assert_cmphex(qpci_config_readw(d.pdev, PCI_DEVICE_ID), ==,
+                    SVMGPU_PCI_DEVICE_ID);
+    g_assert_cmphex(qpci_config_readw(d.pdev, PCI_CLASS_DEVICE), ==,
+                    SVMGPU_PCI_CLASS);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ID), ==, SVMGPU_ID_MAGIC);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_VERSION), ==, SVMGPU_VERSION);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_NUM_QUEUES), ==, 8);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_NUM_CONTEXTS), ==,
+                     SVMGPU_MAX_CONTEXTS);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_RING_ENTRIES), ==, 256);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_STATUS) & SVMGPU_STATUS_IDLE, ==,
+                    SVMGPU_STATUS_IDLE);
+    /* A 64-bit read of ID/VERSION returns both. */
+    g_assert_cmphex(rd64(&d, SVMGPU_REG_ID), ==,
+                    SVMGPU_ID_MAGIC | (uint64_t)SVMGPU_VERSION << 32);
+    g_assert_nonnull(qpci_find_capability(d.pdev, PCI_CAP_ID_EXP, 0) ?
+                     d.pdev : NULL);
+    dev_stop(&d);
+}
+
+/* The QOM properties reach the registers and the MSI-X table. */
+static void test_properties(void)
+{
+    Dev d;
+    uint8_t cap;
+
+    dev_start(&d, ",queues=12,tlb-sets=16,tlb-ways=8,fault-ring-entries=64,"
+              "engines=3");
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_NUM_QUEUES), ==, 12);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_NUM_ENGINES), ==, 3);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_TLB_SETS), ==, 16);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_TLB_WAYS), ==, 8);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_RING_ENTRIES), ==, 64);
+    cap = qpci_find_capability(d.pdev, PCI_CAP_ID_MSIX, 0);
+    g_assert_cmpuint((qpci_config_readw(d.pdev, cap + PCI_MSIX_FLAGS) &
+                      PCI_MSIX_FLAGS_QSIZE) + 1, ==, SVMGPU_NUM_VECTORS(12));
+    dev_stop(&d);
+}
+
+static void test_bars_and_msix(void)
+{
+    Dev d;
+    uint64_t size2 = 0;
+    uint8_t cap;
+
+    dev_start(&d, NULL);
+    g_assert_cmphex(d.bar0_size, ==, SVMGPU_BAR_REGS_SIZE);
+    qpci_iomap(d.pdev, SVMGPU_BAR_MSIX, &size2);
+    g_assert_cmphex(size2, >=, 4096);
+    cap = qpci_find_capability(d.pdev, PCI_CAP_ID_MSIX, 0);
+    g_assert_cmpuint(cap, !=, 0);
+    g_assert_cmpuint((qpci_config_readw(d.pdev, cap + PCI_MSIX_FLAGS) &
+                      PCI_MSIX_FLAGS_QSIZE) + 1, ==, SVMGPU_NUM_VECTORS(8));
+
+    /* An error (CTX_ENABLE of an empty table) signals vector 0. */
+    msix_setup(&d);
+    wr32(&d, SVMGPU_REG_CTX_ENABLE, 3);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS), ==, SVMGPU_ERROR_CTX);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_ERROR));
+    g_assert_false(msi_fired(&d, SVMGPU_VEC_FAULT));
+    /* A masked cause does not signal; unmasking delivers it. */
+    wr32(&d, SVMGPU_REG_INTR_STATUS, ~0u);
+    wr32(&d, SVMGPU_REG_INTR_MASK, SVMGPU_INTR_ERROR);
+    wr32(&d, SVMGPU_REG_CTX_ENABLE, 3);
+    g_assert_false(msi_fired(&d, SVMGPU_VEC_ERROR));
+    wr32(&d, SVMGPU_REG_INTR_MASK, 0);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_ERROR));
+    dev_stop(&d);
+}
+
+static void test_copy(void)
+{
+    Dev d;
+    struct svmgpu_completion c;
+    uint8_t src[8192], dst[8192];
+    unsigned i;
+    uint64_t seq;
+
+    dev_start(&d, NULL);
+    msix_setup(&d);
+    dev_setup(&d);
+    /* VA 0x10000..0x12000 -> two scattered pages; dst 0x20800 straddles */
+    map4k(&d, 0x10000, DATA_POOL + 0x5000, 0);
+    map4k(&d, 0x11000, DATA_POOL + 0x2000, 0);
+    map4k(&d, 0x20000, DATA_POOL + 0x9000, SVMGPU_PTE_WRITABLE);
+    map4k(&d, 0x21000, DATA_POOL + 0x7000, SVMGPU_PTE_WRITABLE);
+    map4k(&d, 0x22000, DATA_POOL + 0xb000, SVMGPU_PTE_WRITABLE);
+    for (i = 0; i < sizeof(src); i++) {
+        src[i] = i * 13 + 1;
+    }
+    qtest_memwrite(d.qts, DATA_POOL + 0x5000, src, 4096);
+    qtest_memwrite(d.qts, DATA_POOL + 0x2000, src + 4096, 4096);
+
+    seq = submit_copy(&d, 0x20800, 0x10000, 8192);
+    read_compl(&d, &c);
+    g_assert_cmpuint(c.seq, ==, seq);
+    g_assert_cmpuint(c.err_code, ==, 0);
+    g_assert_cmpuint(c.head, ==, 1);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), ==, seq);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), ==, 1);
+    qtest_memread(d.qts, DATA_POOL + 0x9800, dst, 2048);
+    qtest_memread(d.qts, DATA_POOL + 0x7000, dst + 2048, 4096);
+    qtest_memread(d.qts, DATA_POOL + 0xb000, dst + 6144, 2048);
+    g_assert_cmpint(memcmp(src, dst, sizeof(src)), ==, 0);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_QUEUE(0)));
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_TLB_MISSES), >=, 5);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_COMMANDS), ==, 1);
+    dev_stop(&d);
+}
+
+static void read_fault(Dev *d, uint32_t idx, struct svmgpu_fault_record *f)
+{
+    qtest_memread(d->qts, FAULT_RING + (idx % 256) * 32ull, f, sizeof(*f));
+}
+
+static void test_fault_replay(void)
+{
+    Dev d;
+    struct svmgpu_fault_record f;
+    struct svmgpu_completion c;
+    uint64_t seq;
+
+    dev_start(&d, NULL);
+    msix_setup(&d);
+    dev_setup(&d);
+    map4k(&d, 0x20000, DATA_POOL, SVMGPU_PTE_WRITABLE);
+    seq = submit_copy(&d, 0x20000, 0x30010, 64);      /* src unmapped */
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_PUT), ==, 1);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_FAULT));
+    read_fault(&d, 0, &f);
+    g_assert_cmphex(f.va, ==, 0x30010);
+    g_assert_cmpuint(f.ctx, ==, 0);
+    g_assert_cmpuint(f.queue, ==, 0);
+    g_assert_cmpuint(f.access, ==, SVMGPU_ACCESS_READ);
+    g_assert_cmpuint(f.reason, ==, SVMGPU_FAULT_NOT_PRESENT);
+    g_assert_cmpuint(f.flags & SVMGPU_FAULT_RECORD_VALID, ==, 1);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)) &
+                    SVMGPU_Q_STATUS_FAULT_STALL, !=, 0);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_STATUS) & SVMGPU_STATUS_FAULT_STALL,
+                    !=, 0);
+    read_compl(&d, &c);
+    g_assert_cmpuint(c.seq, ==, 0);
+
+    /* The driver maps the page, consumes the record and replays. */
+    map4k(&d, 0x30000, DATA_POOL + 0x1000, 0);
+    qtest_writeq(d.qts, DATA_POOL + 0x1010, 0x1122334455667788ull);
+    wr32(&d, SVMGPU_REG_FAULT_GET, 1);
+    wr64(&d, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_REPLAY);
+    read_compl(&d, &c);
+    g_assert_cmpuint(c.seq, ==, seq);
+    g_assert_cmpuint(c.err_code, ==, 0);
+    g_assert_cmphex(qtest_readq(d.qts, DATA_POOL), ==, 0x1122334455667788ull);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_PUT), ==, 1);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_REPLAYS), ==, 1);
+    dev_stop(&d);
+}
+
+static void test_fault_cancel(void)
+{
+    Dev d;
+    struct svmgpu_fault_record f;
+    struct svmgpu_completion c;
+    uint64_t seq;
+
+    dev_start(&d, NULL);
+    msix_setup(&d);
+    dev_setup(&d);
+    map4k(&d, 0x10000, DATA_POOL, 0);                  /* read-only */
+    seq = submit_copy(&d, 0x10008, 0x10000, 8);         /* write faults */
+    read_fault(&d, 0, &f);
+    g_assert_cmpuint(f.access, ==, SVMGPU_ACCESS_WRITE);
+    g_assert_cmpuint(f.reason, ==, SVMGPU_FAULT_WRITE_PROTECT);
+    /* a stale seq is ignored */
+    wr64(&d, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_CANCEL_VAL(0, f.seq + 1));
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)) &
+                    SVMGPU_Q_STATUS_FAULT_STALL, !=, 0);
+    wr32(&d, SVMGPU_REG_FAULT_GET, 1);
+    wr64(&d, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_CANCEL_VAL(0, f.seq));
+    read_compl(&d, &c);
+    g_assert_cmpuint(c.seq, ==, seq);
+    g_assert_cmpuint(c.err_seq, ==, seq);
+    g_assert_cmpuint(c.err_code, ==, SVMGPU_ERR_FAULT_CANCELLED);
+    g_assert_cmphex(c.err_va, ==, 0x10008);
+    g_assert_cmpuint(SVMGPU_ERROR_INFO_ACCESS(c.err_info), ==,
+                     SVMGPU_ACCESS_WRITE);
+    g_assert_cmpuint(SVMGPU_ERROR_INFO_REASON(c.err_info), ==,
+                     SVMGPU_FAULT_WRITE_PROTECT);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)) &
+                    SVMGPU_Q_STATUS_ERROR, !=, 0);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_CODE)), ==,
+                     SVMGPU_ERR_FAULT_CANCELLED);
+    g_assert_cmphex(rd64(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_VA)), ==, 0x10008);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_QUEUE,
+                    !=, 0);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_QUEUE(0)));
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_ERROR));
+
+    /* CLEAR_ERROR resumes with the next command. */
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR);
+    map4k(&d, 0x40000, DATA_POOL + 0x3000, SVMGPU_PTE_WRITABLE);
+    seq = submit_copy(&d, 0x40000, 0x10000, 8);
+    read_compl(&d, &c);
+    g_assert_cmpuint(c.seq, ==, seq);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)) &
+                     SVMGPU_Q_STATUS_ERROR, ==, 0);
+    dev_stop(&d);
+}
+
+static void test_invalidation(void)
+{
+    Dev d;
+    uint32_t seq;
+
+    dev_start(&d, NULL);
+    msix_setup(&d);
+    dev_setup(&d);
+    map4k(&d, 0x10000, DATA_POOL, 0);
+    map4k(&d, 0x20000, DATA_POOL + 0x1000, SVMGPU_PTE_WRITABLE);
+    qtest_writeq(d.qts, DATA_POOL, 1);
+    qtest_writeq(d.qts, DATA_POOL + 0x2000, 2);
+    submit_copy(&d, 0x20000, 0x10000, 8);
+    g_assert_cmpuint(qtest_readq(d.qts, DATA_POOL + 0x1000), ==, 1);
+
+    /* Re-point VA 0x10000; without invalidation the TLB keeps the old. */
+    map4k(&d, 0x10000, DATA_POOL + 0x2000, 0);
+    submit_copy(&d, 0x20000, 0x10000, 8);
+    g_assert_cmpuint(qtest_readq(d.qts, DATA_POOL + 0x1000), ==, 1);
+
+    wr64(&d, SVMGPU_REG_TLB_INV_DONE_ADDR, INV_DONE);
+    wr32(&d, SVMGPU_REG_TLB_INV_CTX, 0);
+    wr32(&d, SVMGPU_REG_TLB_INV_FLAGS, 0);
+    wr64(&d, SVMGPU_REG_TLB_INV_START, 0x10000);
+    wr64(&d, SVMGPU_REG_TLB_INV_SIZE, 0x1000);
+    wr32(&d, SVMGPU_REG_TLB_INV_SUBMIT, 1);
+    seq = rd32(&d, SVMGPU_REG_TLB_INV_REQ_SEQ);
+    g_assert_cmpuint(seq, ==, 1);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_TLB_INV_DONE_SEQ), ==, seq);
+    g_assert_cmpuint(qtest_readq(d.qts, INV_DONE), ==, seq);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_INVAL));
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_TLB_INVALIDATIONS), ==, 1);
+
+    submit_copy(&d, 0x20000, 0x10000, 8);
+    g_assert_cmpuint(qtest_readq(d.qts, DATA_POOL + 0x1000), ==, 2);
+    dev_stop(&d);
+}
+
+/* After FLR or system reset the BARs are unassigned: map them again. */
+static void dev_remap(Dev *d)
+{
+    qpci_device_enable(d->pdev);
+    d->bar0 = qpci_iomap(d->pdev, SVMGPU_BAR_REGS, &d->bar0_size);
+}
+
+static void check_reset_state(Dev *d)
+{
+    g_assert_cmphex(rd32(d, SVMGPU_REG_ID), ==, SVMGPU_ID_MAGIC);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_CONTROL), ==, 0);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_ERROR_STATUS), ==, 0);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_INTR_STATUS), ==, 0);
+    g_assert_cmphex(rd64(d, SVMGPU_REG_CTX_TABLE_BASE), ==, 0);
+    g_assert_cmphex(rd64(d, SVMGPU_REG_FAULT_RING_BASE), ==, 0);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_FAULT_PUT), ==, 0);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_TLB_INV_REQ_SEQ), ==, 0);
+    g_assert_cmphex(rd64(d, SVMGPU_REG_CNT_TLB_MISSES), ==, 0);
+    g_assert_cmphex(rd64(d, SVMGPU_REG_CNT_COMMANDS), ==, 0);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)) &
+                    SVMGPU_Q_STATUS_ENABLED, ==, 0);
+    g_assert_cmphex(rd64(d, SVMGPU_REG_Q(0, SVMGPU_Q_BASE)), ==, 0);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), ==, 0);
+    wr32(d, SVMGPU_REG_CTX_SELECT, 0);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_CTX_STATE), ==, 0);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_STATUS), ==, SVMGPU_STATUS_IDLE);
+}
+
+static void test_reset(void)
+{
+    Dev d;
+    uint8_t exp;
+
+    dev_start(&d, NULL);
+    dev_setup(&d);
+    submit_copy(&d, 0x20000, 0x30000, 8);   /* leaves a stalled fault */
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_PUT), ==, 1);
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    check_reset_state(&d);
+
+    /* FLR through the PCIe capability */
+    dev_setup(&d);
+    submit_copy(&d, 0x20000, 0x30000, 8);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_PUT), ==, 1);
+    exp = qpci_find_capability(d.pdev, PCI_CAP_ID_EXP, 0);
+    g_assert_cmpuint(qpci_config_readl(d.pdev, exp + PCI_EXP_DEVCAP) &
+                     PCI_EXP_DEVCAP_FLR, !=, 0);
+    qpci_config_writew(d.pdev, exp + PCI_EXP_DEVCTL,
+                       qpci_config_readw(d.pdev, exp + PCI_EXP_DEVCTL) |
+                       PCI_EXP_DEVCTL_BCR_FLR);
+    dev_remap(&d);
+    check_reset_state(&d);
+
+    /* system reset */
+    dev_setup(&d);
+    qobject_unref(qtest_qmp(d.qts, "{'execute': 'system_reset'}"));
+    qtest_qmp_eventwait(d.qts, "RESET");
+    dev_remap(&d);
+    check_reset_state(&d);
+    dev_stop(&d);
+}
+
+/* Guest errors become device state, not a dead QEMU. */
+static void test_guest_errors(void)
+{
+    Dev d;
+    struct svmgpu_completion c;
+    struct svmgpu_cmd cmd;
+    uint64_t off;
+
+    dev_start(&d, NULL);
+    dev_setup(&d);
+    /* ring doorbell past the ring */
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1000);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_CODE)), ==,
+                     SVMGPU_ERR_BAD_DOORBELL);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), 0);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+    d.tail = 0;
+    /* a bad opcode */
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.hdr.opcode = 0x7f;
+    cmd.hdr.seq = 77;
+    qtest_memwrite(d.qts, RING0, &cmd, sizeof(cmd));
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1);
+    read_compl(&d, &c);
+    g_assert_cmpuint(c.err_seq, ==, 77);
+    g_assert_cmpuint(c.err_code, ==, SVMGPU_ERR_BAD_OPCODE);
+    /* page tables pointing outside RAM */
+    qtest_writeq(d.qts, d.root, 0xfffffff000ull | SVMGPU_PTE_VALID);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR);
+    d.tail = 1;
+    submit_copy(&d, 0x1000, 0x2000, 8);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_PUT), ==, 1);
+    /* queue ring outside RAM */
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    dev_setup(&d);
+    wr32(&d, SVMGPU_REG_Q(1, SVMGPU_Q_SIZE), 4);
+    wr64(&d, SVMGPU_REG_Q(1, SVMGPU_Q_BASE), 0xf00000000000ull);
+    wr32(&d, SVMGPU_REG_Q(1, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+    wr32(&d, SVMGPU_REG_Q(1, SVMGPU_Q_TAIL), 1);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(1, SVMGPU_Q_ERROR_CODE)), ==,
+                     SVMGPU_ERR_RING_DMA);
+    /* every register, every value */
+    for (off = 0; off < 0x2000; off += 4) {
+        if (off == SVMGPU_REG_CONTROL) {
+            continue;
+        }
+        wr32(&d, off, 0xffffffff);
+        rd32(&d, off);
+    }
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ID), ==, SVMGPU_ID_MAGIC);
+    dev_stop(&d);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/svmgpu/identification", test_identification);
+    qtest_add_func("/svmgpu/properties", test_properties);
+    qtest_add_func("/svmgpu/bars-and-msix", test_bars_and_msix);
+    qtest_add_func("/svmgpu/copy", test_copy);
+    qtest_add_func("/svmgpu/fault-replay", test_fault_replay);
+    qtest_add_func("/svmgpu/fault-cancel", test_fault_cancel);
+    qtest_add_func("/svmgpu/invalidation", test_invalidation);
+    qtest_add_func("/svmgpu/reset", test_reset);
+    qtest_add_func("/svmgpu/guest-errors", test_guest_errors);
+    return g_test_run();
+}
