@@ -1,0 +1,263 @@
+/*
+ * libFuzzer harness over the svmgpu core: the input is a program of
+ * register writes/reads, guest-memory pokes, queue commands, direct page
+ * walks and sync runs against a device whose context 0 maps a 2 MiB
+ * window of fake RAM.  Anything the guest controls is fuzzed: registers,
+ * page tables, rings, commands and kernels.  ASan/UBSan/LSan turn any
+ * crash, undefined behaviour or leak into a failure.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "svmgpu_core.h"
+#include "internal.h"
+
+#define RAM_BASE    0x40000000ull
+#define RAM_SIZE    (2u << 20)
+#define CTX_TABLE   (RAM_BASE + 0x0000)
+#define FAULT_RING  (RAM_BASE + 0x1000)
+#define ROOT        (RAM_BASE + 0x2000)
+#define L3          (RAM_BASE + 0x3000)
+#define L2          (RAM_BASE + 0x4000)
+#define L1          (RAM_BASE + 0x5000)
+#define RINGS       (RAM_BASE + 0x8000)     /* 4 queues x 16 x 64 B */
+#define COMPLS      (RAM_BASE + 0x7000)
+#define NQ          4
+#define QENTRIES    16
+
+typedef struct Fuzz {
+    uint8_t *ram;
+    uint64_t now;
+    uint32_t tail[NQ];
+} Fuzz;
+
+static int f_read(void *o, uint64_t a, void *buf, uint64_t len)
+{
+    Fuzz *f = o;
+
+    if (a < RAM_BASE || len > RAM_SIZE || a - RAM_BASE > RAM_SIZE - len) {
+        return -1;
+    }
+    memcpy(buf, f->ram + (a - RAM_BASE), len);
+    return 0;
+}
+
+static int f_write(void *o, uint64_t a, const void *buf, uint64_t len)
+{
+    Fuzz *f = o;
+
+    if (a < RAM_BASE || len > RAM_SIZE || a - RAM_BASE > RAM_SIZE - len) {
+        return -1;
+    }
+    memcpy(f->ram + (a - RAM_BASE), buf, len);
+    return 0;
+}
+
+static void f_irq(void *o, unsigned v)
+{
+}
+
+static uint64_t f_now(void *o)
+{
+    return ((Fuzz *)o)->now;
+}
+
+static const SvmgpuCoreOps f_ops = {
+    .dma_read = f_read,
+    .dma_write = f_write,
+    .irq = f_irq,
+    .now_ns = f_now,
+};
+
+static void put64(Fuzz *f, uint64_t pa, uint64_t v)
+{
+    memcpy(f->ram + (pa - RAM_BASE), &v, 8);
+}
+
+static void setup(Fuzz *f, SvmgpuCore *c)
+{
+    unsigned i;
+
+    /* ctx 0: VA [0, 2 MiB) -> RAM, writable 4K pages; VA 1 GiB: 2M leaf */
+    put64(f, CTX_TABLE, ROOT);
+    put64(f, CTX_TABLE + 8, SVMGPU_CTX_VALID);
+    put64(f, ROOT, L3 | SVMGPU_PTE_VALID);
+    put64(f, L3, L2 | SVMGPU_PTE_VALID);
+    put64(f, L3 + 8, RAM_BASE | SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF |
+          SVMGPU_PTE_WRITABLE);     /* 1G leaf, mostly outside RAM */
+    put64(f, L2, L1 | SVMGPU_PTE_VALID);
+    put64(f, L2 + 8, RAM_BASE | SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF);
+    for (i = 0; i < 512; i++) {
+        put64(f, L1 + i * 8, (RAM_BASE + i * 4096ull) | SVMGPU_PTE_VALID |
+              (i & 1 ? 0 : SVMGPU_PTE_WRITABLE));
+    }
+    put64(f, L1 + 100 * 8, 0);      /* a hole */
+    svmgpu_core_mmio_write(c, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE, 8);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_CTX_TABLE_ENTRIES, 4, 4);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_FAULT_RING_BASE, FAULT_RING, 8);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE, 4);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_CTX_ENABLE, 0, 4);
+    for (i = 0; i < NQ; i++) {
+        svmgpu_core_mmio_write(c, SVMGPU_REG_Q(i, SVMGPU_Q_BASE),
+                               RINGS + i * QENTRIES * 64ull, 8);
+        svmgpu_core_mmio_write(c, SVMGPU_REG_Q(i, SVMGPU_Q_SIZE), QENTRIES, 4);
+        svmgpu_core_mmio_write(c, SVMGPU_REG_Q(i, SVMGPU_Q_COMPL_ADDR),
+                               COMPLS + i * 64ull, 8);
+        svmgpu_core_mmio_write(c, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
+                               SVMGPU_Q_CONTROL_ENABLE, 4);
+    }
+}
+
+typedef struct Input {
+    const uint8_t *p;
+    size_t n;
+} Input;
+
+static uint64_t take(Input *in, unsigned bytes)
+{
+    uint64_t v = 0;
+    unsigned i;
+
+    for (i = 0; i < bytes && in->n; i++, in->n--) {
+        v |= (uint64_t)*in->p++ << (8 * i);
+    }
+    return v;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    SvmgpuCoreConfig cfg;
+    Fuzz f;
+    SvmgpuCore *c;
+    Input in = { data, size };
+    unsigned ops = 0;
+
+    static uint8_t *ram;
+
+    if (!ram) {
+        ram = malloc(RAM_SIZE);     /* reused: one allocation per process */
+        if (!ram) {
+            return 0;
+        }
+    }
+    memset(ram, 0, RAM_SIZE);
+    memset(&f, 0, sizeof(f));
+    f.ram = ram;
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.num_queues = 8;
+    cfg.tlb_sets = 4;
+    cfg.tlb_ways = 2;
+    cfg.fault_ring_entries = 4;
+    c = svmgpu_core_new(&cfg, &f_ops, &f, NULL);
+    if (!c) {
+        return 0;
+    }
+    setup(&f, c);
+
+    while (in.n && ops++ < 256) {
+        uint8_t op = take(&in, 1);
+
+        switch (op % 9) {
+        case 0: {       /* register write */
+            uint64_t off = take(&in, 2) & 0x1ffc;
+            unsigned sz = take(&in, 1) & 1 ? 8 : 4;
+            uint64_t v = take(&in, 8);
+
+            if (sz == 8) {
+                off &= ~7ull;
+            }
+            if (off == SVMGPU_REG_CTX_TABLE_BASE ||
+                off == SVMGPU_REG_FAULT_RING_BASE) {
+                v = RAM_BASE + (v & (RAM_SIZE - 1));    /* mostly useful */
+            }
+            svmgpu_core_mmio_write(c, off, v, sz);
+            break;
+        }
+        case 1: {       /* register read */
+            uint64_t off = take(&in, 2) & 0x1ffc;
+
+            svmgpu_core_mmio_read(c, off, take(&in, 1) & 1 ? 8 : 4);
+            break;
+        }
+        case 2: {       /* poke guest memory (page tables, data, code) */
+            uint64_t off = take(&in, 3) % (RAM_SIZE - 8);
+
+            put64(&f, RAM_BASE + off, take(&in, 8));
+            break;
+        }
+        case 3:         /* command on one of the queues */
+        case 4: {
+            unsigned q = take(&in, 1) % NQ;
+            struct svmgpu_cmd cmd;
+            uint64_t slot;
+
+            memset(&cmd, 0, sizeof(cmd));
+            cmd.hdr.opcode = take(&in, 1) % 9;
+            cmd.hdr.flags = take(&in, 1) & 3;
+            cmd.hdr.seq = ops;
+            cmd.raw[0] = take(&in, 1) & 1 ? take(&in, 8) : take(&in, 3);
+            cmd.raw[1] = take(&in, 1) & 1 ? take(&in, 8) : take(&in, 3);
+            cmd.raw[2] = take(&in, 3);
+            cmd.raw[3] = take(&in, 2);
+            cmd.raw[4] = take(&in, 1) & 1 ? take(&in, 8) : take(&in, 2);
+            if (cmd.hdr.opcode == SVMGPU_CMD_LAUNCH) {
+                cmd.launch.grid_x = 1 + take(&in, 1) % 3;
+                cmd.launch.grid_y = 1 + take(&in, 1) % 2;
+                cmd.launch.grid_z = 1;
+                cmd.launch.wg_size = take(&in, 2) % 300;
+                cmd.launch.budget = 1 + take(&in, 2) % 4096;
+                cmd.launch.rsvd = 0;
+            }
+            if (cmd.hdr.opcode == SVMGPU_CMD_WAIT) {
+                cmd.wait.timeout_ns = take(&in, 2);
+            }
+            slot = RINGS + (q * QENTRIES + f.tail[q]) * 64ull;
+            memcpy(f.ram + (slot - RAM_BASE), &cmd, sizeof(cmd));
+            f.tail[q] = (f.tail[q] + 1) % QENTRIES;
+            svmgpu_core_mmio_write(c, SVMGPU_REG_Q(q, SVMGPU_Q_TAIL),
+                                   f.tail[q], 4);
+            break;
+        }
+        case 5:
+            svmgpu_core_run_sync(c);
+            break;
+        case 6:
+            f.now += take(&in, 4);
+            break;
+        case 7: {       /* a raw walk from a fuzzed root */
+            SvmgpuXlate x;
+            uint64_t root = RAM_BASE + (take(&in, 3) & (RAM_SIZE - 4096) &
+                                        ~4095ull);
+
+            svmgpu_mmu_walk(c, root, take(&in, 6), 1 + take(&in, 1) % 3, &x);
+            break;
+        }
+        case 8: {       /* fault-handler behaviour: drain, replay/cancel */
+            uint32_t put = svmgpu_core_mmio_read(c, SVMGPU_REG_FAULT_PUT, 4);
+            struct svmgpu_fault_record rec;
+
+            if (take(&in, 1) & 1) {
+                memcpy(&rec, f.ram + (FAULT_RING - RAM_BASE) +
+                       (put - 1) % 4 * 32, sizeof(rec));
+                svmgpu_core_mmio_write(c, SVMGPU_REG_FAULT_REPLY,
+                                       SVMGPU_FAULT_REPLY_CANCEL_VAL(rec.queue,
+                                                                     rec.seq),
+                                       8);
+            }
+            svmgpu_core_mmio_write(c, SVMGPU_REG_FAULT_GET, put, 4);
+            svmgpu_core_mmio_write(c, SVMGPU_REG_FAULT_REPLY,
+                                   SVMGPU_FAULT_REPLY_REPLAY, 8);
+            break;
+        }
+        }
+    }
+    svmgpu_core_run_sync(c);
+    svmgpu_core_reset(c);
+    svmgpu_core_free(c);
+    return 0;
+}
