@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_lifetime: processes fork, exit, get killed and race the device, and
+ * the driver keeps every address space correct and every resource
+ * accounted: after each scenario all hardware queues are free again.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+#define PAGE	4096ul
+#define MB	(1024ul * 1024)
+
+/* Infinite loop: LOOP; ENDLOOP; EXIT. */
+static const uint64_t spin_kernel[] __attribute__((aligned(8))) = {
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_LOOP, 0, 0, 0, 0),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_EXIT, 0, 0, 0, 0),
+};
+
+static void *map_anon(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* How many queues can be created now (all of them when nothing leaked). */
+static int free_queues(void)
+{
+	uint32_t ctx, q[SVMGPU_MAX_QUEUES + 1];
+	int fd = sg_open(), n = 0, i;
+
+	if (fd < 0)
+		return -1;
+	if (sg_ctx_create(fd, &ctx)) {
+		close(fd);
+		return -1;
+	}
+	while (n <= SVMGPU_MAX_QUEUES && !sg_queue_create(fd, ctx, 2, &q[n]))
+		n++;
+	for (i = 0; i < n; i++)
+		sg_queue_destroy(fd, q[i]);
+	sg_ctx_destroy(fd, ctx);
+	close(fd);
+	return n;
+}
+
+static int num_queues(void)
+{
+	struct drm_svmgpu_get_info info;
+	int fd = sg_open(), n = -1;
+
+	if (fd >= 0 && !sg_info(fd, &info))
+		n = info.num_queues;
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+/* Child helper: fd, context and queue, or exit 100+. */
+static void child_setup(int *fd, uint32_t *ctx, uint32_t *q)
+{
+	*fd = sg_open();
+	if (*fd < 0)
+		_exit(100);
+	if (sg_ctx_create(*fd, ctx))
+		_exit(101);
+	while (sg_queue_create(*fd, *ctx, 0, q))
+		usleep(10000);
+}
+
+/* fork: each side's device writes land only in its own copy (COW). */
+TEST(fork_cow_both_sides)
+{
+	size_t size = 4 * PAGE;
+	unsigned char *p = map_anon(size);
+	uint32_t ctx, q;
+	int fd = sg_open(), status;
+	pid_t pid;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	memset(p, 0x50, size);
+	/* Mirror it writable before the fork. */
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, size, 0x50, 1)), 0);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int cfd;
+		uint32_t cctx, cq;
+		struct svmgpu_cmd c = sg_fill(p, size, 0x99, 1);
+
+		/* The parent's queue is not usable from the child. */
+		if (sg_submit(fd, q, &c, 1, NULL) != -EACCES)
+			_exit(1);
+		child_setup(&cfd, &cctx, &cq);
+		if (sg_run_ok(cfd, cq, sg_fill(p, size, 0x43, 1)))
+			_exit(2);
+		_exit(sg_all_bytes(p, 0x43, size) ? 0 : 3);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	ASSERT_TRUE(sg_all_bytes(p, 0x50, size));
+
+	/* The parent writes after the fork: COW breaks on the parent side. */
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, size, 0x70, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(p, 0x70, size));
+	close(fd);
+}
+
+/* fork then device write in the parent while the child still holds the page. */
+TEST(fork_parent_writes_child_unchanged)
+{
+	size_t size = 4 * PAGE;
+	unsigned char *p = map_anon(size);
+	int pipefd[2], go[2], fd = sg_open(), status;
+	uint32_t ctx, q;
+	char c = 0;
+	pid_t pid;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, size, 0x11, 1)), 0);
+	ASSERT_EQ(pipe(pipefd), 0);
+	ASSERT_EQ(pipe(go), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (write(pipefd[1], "r", 1) != 1)
+			_exit(1);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		_exit(sg_all_bytes(p, 0x11, size) ? 0 : 3);
+	}
+	ASSERT_EQ(read(pipefd[0], &c, 1), 1);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, size, 0x22, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(p, 0x22, size));
+	ASSERT_EQ(write(go[1], "g", 1), 1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	close(fd);
+}
+
+/* Shared anonymous memory: the child's device writes are the parent's. */
+TEST(shared_anon_parent_child)
+{
+	size_t size = 8 * PAGE;
+	unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	unsigned char *dst = map_anon(size);
+	int fd = sg_open(), status;
+	uint32_t ctx, q;
+	pid_t pid;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_NE(p, MAP_FAILED);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, size, 0x10, 1)), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int cfd;
+		uint32_t cctx, cq;
+
+		child_setup(&cfd, &cctx, &cq);
+		_exit(sg_run_ok(cfd, cq, sg_fill(p + PAGE, 2 * PAGE, 0x20, 1)) ? 1 : 0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	ASSERT_TRUE(sg_all_bytes(p + PAGE, 0x20, 2 * PAGE));
+	ASSERT_EQ(sg_run_ok(fd, q, sg_copy(dst, p, size)), 0);
+	ASSERT_TRUE(sg_all_bytes(dst, 0x10, PAGE));
+	ASSERT_TRUE(sg_all_bytes(dst + PAGE, 0x20, 2 * PAGE));
+	ASSERT_TRUE(sg_all_bytes(dst + 3 * PAGE, 0x10, size - 3 * PAGE));
+	close(fd);
+}
+
+/* Start a never-ending kernel in a child, then kill it. */
+TEST(killed_mid_long_kernel)
+{
+	int pipefd[2], status, n = num_queues();
+	pid_t pid;
+	char c;
+
+	if (n < 0)
+		SKIP(return, "no render node");
+	ASSERT_EQ(pipe(pipefd), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd;
+		uint32_t ctx, q;
+		struct svmgpu_cmd cmd = sg_launch(spin_kernel, NULL, 4, 64, ~0ull >> 8);
+
+		child_setup(&fd, &ctx, &q);
+		if (sg_submit(fd, q, &cmd, 1, NULL))
+			_exit(1);
+		if (write(pipefd[1], "s", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(3);
+	}
+	ASSERT_EQ(read(pipefd[0], &c, 1), 1);
+	usleep(200000);	/* let it run */
+	ASSERT_EQ(kill(pid, SIGKILL), 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFSIGNALED(status));
+	ASSERT_EQ(free_queues(), n);
+}
+
+/* A process exits with work queued and everything still open. */
+TEST(exit_without_closing)
+{
+	int status, n = num_queues();
+	pid_t pid;
+
+	if (n < 0)
+		SKIP(return, "no render node");
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		static uint64_t never;
+		unsigned char *p = map_anon(MB);
+		struct svmgpu_cmd cmds[2] = {
+			sg_fill(p, MB, 0x5, 1),
+			sg_wait_eq(&never, 1, 0),
+		};
+		int fd;
+		uint32_t ctx, q;
+
+		child_setup(&fd, &ctx, &q);
+		if (sg_submit(fd, q, cmds, 2, NULL))
+			_exit(1);
+		usleep(100000);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	ASSERT_EQ(free_queues(), n);
+}
+
+/* close() with a command stalled on the device. */
+TEST(close_with_work_in_flight)
+{
+	static uint64_t never;
+	int fd = sg_open(), n = num_queues();
+	struct svmgpu_cmd cmd = sg_wait_eq(&never, 1, 0);
+	struct drm_svmgpu_wait w;
+	uint32_t ctx, q;
+	uint64_t seq;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_submit(fd, q, &cmd, 1, &seq), 0);
+	ASSERT_EQ(sg_wait(fd, q, seq, seq, 50000000ull, &w), -ETIMEDOUT);
+	EXPECT_EQ(w.completed_seq, 0);
+	ASSERT_EQ(close(fd), 0);
+	ASSERT_EQ(free_queues(), n);
+}
+
+/* A queue destroyed under a waiter wakes it with -ECANCELED. */
+static void *destroy_later(void *arg)
+{
+	int *a = arg;
+
+	usleep(200000);
+	sg_queue_destroy(a[0], (uint32_t)a[1]);
+	return NULL;
+}
+
+TEST(queue_destroy_wakes_waiter)
+{
+	static uint64_t never;
+	int fd = sg_open();
+	struct svmgpu_cmd cmd = sg_wait_eq(&never, 1, 0);
+	struct drm_svmgpu_wait w;
+	pthread_t t;
+	uint32_t ctx, q;
+	uint64_t seq;
+	int arg[2];
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_submit(fd, q, &cmd, 1, &seq), 0);
+	arg[0] = fd;
+	arg[1] = (int)q;
+	ASSERT_EQ(pthread_create(&t, NULL, destroy_later, arg), 0);
+	ASSERT_EQ(sg_wait(fd, q, seq, seq, ~0ull, &w), -ECANCELED);
+	pthread_join(t, NULL);
+	ASSERT_EQ(sg_ctx_destroy(fd, ctx), 0);
+	close(fd);
+}
+
+struct munmap_arg {
+	unsigned char *p;
+	size_t size;
+};
+
+static void *munmap_later(void *arg)
+{
+	struct munmap_arg *a = arg;
+
+	usleep(20000);
+	munmap(a->p, a->size);
+	return NULL;
+}
+
+/* A thread unmaps part of the destination while the device streams into it. */
+TEST_TIMEOUT(120)
+TEST(thread_munmap_while_streaming)
+{
+	size_t size = 32 * MB;
+	unsigned char *src = map_anon(size), *dst = map_anon(size);
+	struct svmgpu_cmd cmds[4];
+	struct munmap_arg a = { dst + size / 2, size / 2 };
+	struct drm_svmgpu_wait w;
+	uint32_t ctx, q;
+	uint64_t seq;
+	pthread_t t;
+	int fd = sg_open(), i;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_NOT_NULL(src);
+	ASSERT_NOT_NULL(dst);
+	memset(src, 0x3c, size);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	for (i = 0; i < 4; i++)
+		cmds[i] = sg_copy(dst, src, size);
+	ASSERT_EQ(sg_submit(fd, q, cmds, 4, &seq), 0);
+	ASSERT_EQ(pthread_create(&t, NULL, munmap_later, &a), 0);
+	ASSERT_EQ(sg_wait(fd, q, seq, seq - 3, 100ull * 1000000000ull, &w), 0);
+	pthread_join(t, NULL);
+	/* Every failure is a cancelled access inside the unmapped half. */
+	if (w.nr_errors) {
+		EXPECT_EQ(w.err_code, SVMGPU_ERR_FAULT_CANCELLED);
+		EXPECT_GE(w.err_va, (uintptr_t)a.p);
+		EXPECT_LT(w.err_va, (uintptr_t)a.p + a.size);
+		EXPECT_EQ(w.err_access, SVMGPU_ACCESS_WRITE);
+	}
+	TH_LOG("%u of 4 copies cancelled", w.nr_errors);
+	/* The mapped half holds the data of the last copy that reached it. */
+	ASSERT_TRUE(sg_all_bytes(dst, 0x3c, size / 2));
+	close(fd);
+}
+
+/* 16 processes with several contexts each, all running at once. */
+TEST_TIMEOUT(240)
+TEST(sixteen_processes_several_contexts)
+{
+	int i, status, failed = 0, n = num_queues();
+	pid_t pids[16];
+
+	if (n < 0)
+		SKIP(return, "no render node");
+	for (i = 0; i < 16; i++) {
+		pids[i] = fork();
+		ASSERT_GE(pids[i], 0);
+		if (!pids[i]) {
+			size_t size = 256 * 1024;
+			unsigned char *src = map_anon(size), *dst = map_anon(size);
+			uint64_t counter = 0;
+			uint32_t ctx[3], q;
+			int fd = sg_open(), c, k;
+
+			if (fd < 0 || !src || !dst)
+				_exit(100);
+			for (c = 0; c < 3; c++)
+				if (sg_ctx_create(fd, &ctx[c]))
+					_exit(101);
+			for (k = 0; k < 2; k++) {
+				for (c = 0; c < 3; c++) {
+					int v = (i * 16 + c * 4 + k) & 0xff;
+
+					/* Hardware queues are shared: wait for one. */
+					while (sg_queue_create(fd, ctx[c], 0, &q))
+						usleep(5000);
+					memset(src, v, size);
+					if (sg_run_ok(fd, q, sg_copy(dst, src, size)))
+						_exit(102);
+					if (!sg_all_bytes(dst, v, size))
+						_exit(103);
+					if (sg_run_ok(fd, q, sg_atomic_add(&counter, 1, 8)))
+						_exit(104);
+					if (sg_queue_destroy(fd, q))
+						_exit(105);
+				}
+			}
+			_exit(counter == 6 ? 0 : 106);
+		}
+	}
+	for (i = 0; i < 16; i++) {
+		ASSERT_EQ(waitpid(pids[i], &status, 0), pids[i]);
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			TH_LOG("process %d: status 0x%x", i, status);
+			failed++;
+		}
+	}
+	ASSERT_EQ(failed, 0);
+	ASSERT_EQ(free_queues(), n);
+}
+
+/* execve with a context open: the new image has a new mm. */
+TEST(execve_with_context_open)
+{
+	int fd = sg_open(), status, n = num_queues();
+	uint32_t ctx, q;
+	pid_t pid;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		char *argv[] = { "/bin/true", NULL };
+		int cfd = sg_open();
+
+		if (cfd < 0 || sg_ctx_create(cfd, &ctx) || sg_queue_create(cfd, ctx, 0, &q))
+			_exit(1);
+		/* Not close-on-exec: the file survives into the new image. */
+		fcntl(cfd, F_SETFD, 0);
+		execve("/bin/true", argv, NULL);
+		execve("/bin/sh", (char *[]){ "/bin/sh", "-c", "true", NULL }, NULL);
+		_exit(2);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	close(fd);
+	ASSERT_EQ(free_queues(), n);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * svmgpu_guest.h - small helpers for the in-guest tests: open the render
+ * node, create contexts and queues, build device commands from the layouts
+ * of include/svmgpu/svmgpu_hw.h, submit and wait.  Every helper returns 0
+ * or -errno (ioctl failures), never exits.
+ */
+#ifndef SVMGPU_GUEST_H
+#define SVMGPU_GUEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <xf86drm.h>
+
+#include <svmgpu/svmgpu_hw.h>
+#include <svmgpu_drm.h>
+
+#define SG_RENDER_NODE	"/dev/dri/renderD128"
+#define SG_TIMEOUT_NS	(30ull * 1000000000ull)
+
+static inline int sg_ioctl(int fd, unsigned long req, void *arg)
+{
+	int ret;
+
+	do {
+		ret = ioctl(fd, req, arg);
+	} while (ret == -1 && (errno == EINTR || errno == EAGAIN));
+	return ret ? -errno : 0;
+}
+
+static inline int sg_open(void)
+{
+	return open(SG_RENDER_NODE, O_RDWR | O_CLOEXEC);
+}
+
+static inline int sg_info(int fd, struct drm_svmgpu_get_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return sg_ioctl(fd, DRM_IOCTL_SVMGPU_GET_INFO, info);
+}
+
+static inline int sg_ctx_create(int fd, uint32_t *ctx)
+{
+	struct drm_svmgpu_ctx_create a = { 0 };
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_CTX_CREATE, &a);
+
+	*ctx = a.handle;
+	return ret;
+}
+
+static inline int sg_ctx_destroy(int fd, uint32_t ctx)
+{
+	struct drm_svmgpu_ctx_destroy a = { .handle = ctx };
+
+	return sg_ioctl(fd, DRM_IOCTL_SVMGPU_CTX_DESTROY, &a);
+}
+
+static inline int sg_queue_create(int fd, uint32_t ctx, uint32_t entries, uint32_t *q)
+{
+	struct drm_svmgpu_queue_create a = { .ctx_handle = ctx, .ring_entries = entries };
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a);
+
+	*q = a.handle;
+	return ret;
+}
+
+static inline int sg_queue_destroy(int fd, uint32_t q)
+{
+	struct drm_svmgpu_queue_destroy a = { .handle = q };
+
+	return sg_ioctl(fd, DRM_IOCTL_SVMGPU_QUEUE_DESTROY, &a);
+}
+
+static inline int sg_submit(int fd, uint32_t q, const struct svmgpu_cmd *cmds,
+			    uint32_t n, uint64_t *seq)
+{
+	struct drm_svmgpu_submit a = {
+		.queue_handle = q, .count = n, .cmds = (uintptr_t)cmds,
+	};
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_SUBMIT, &a);
+
+	if (seq)
+		*seq = a.seq;
+	return ret;
+}
+
+static inline int sg_wait(int fd, uint32_t q, uint64_t seq, uint64_t first,
+			  uint64_t timeout_ns, struct drm_svmgpu_wait *out)
+{
+	struct drm_svmgpu_wait a = {
+		.queue_handle = q, .seq = seq, .first_seq = first,
+		.timeout_ns = timeout_ns,
+	};
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_WAIT, &a);
+
+	if (out)
+		*out = a;
+	return ret;
+}
+
+static inline int sg_stats(int fd, uint32_t ctx, int clear, struct drm_svmgpu_get_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->ctx_handle = ctx;
+	s->flags = clear ? DRM_SVMGPU_STATS_CLEAR : 0;
+	return sg_ioctl(fd, DRM_IOCTL_SVMGPU_GET_STATS, s);
+}
+
+/* ---- command builders ---- */
+
+static inline struct svmgpu_cmd sg_nop(void)
+{
+	struct svmgpu_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.hdr.opcode = SVMGPU_CMD_NOP;
+	return c;
+}
+
+static inline struct svmgpu_cmd sg_copy(const void *dst, const void *src, uint64_t size)
+{
+	struct svmgpu_cmd c = sg_nop();
+
+	c.hdr.opcode = SVMGPU_CMD_COPY;
+	c.copy.dst = (uintptr_t)dst;
+	c.copy.src = (uintptr_t)src;
+	c.copy.size = size;
+	return c;
+}
+
+static inline struct svmgpu_cmd sg_fill(void *dst, uint64_t size, uint64_t value,
+					uint32_t width)
+{
+	struct svmgpu_cmd c = sg_nop();
+
+	c.hdr.opcode = SVMGPU_CMD_FILL;
+	c.fill.dst = (uintptr_t)dst;
+	c.fill.size = size;
+	c.fill.value = value;
+	c.fill.width = width;
+	return c;
+}
+
+static inline struct svmgpu_cmd sg_signal(void *va, uint64_t value)
+{
+	struct svmgpu_cmd c = sg_nop();
+
+	c.hdr.opcode = SVMGPU_CMD_SIGNAL;
+	c.signal.va = (uintptr_t)va;
+	c.signal.value = value;
+	return c;
+}
+
+static inline struct svmgpu_cmd sg_atomic_add(void *va, uint64_t operand, uint32_t size)
+{
+	struct svmgpu_cmd c = sg_nop();
+
+	c.hdr.opcode = SVMGPU_CMD_ATOMIC;
+	c.atomic.va = (uintptr_t)va;
+	c.atomic.operand = operand;
+	c.atomic.op = SVMGPU_ATOMIC_ADD;
+	c.atomic.size = size;
+	return c;
+}
+
+/* Stall until *va == value (no timeout when timeout_ns is 0). */
+static inline struct svmgpu_cmd sg_wait_eq(const void *va, uint64_t value,
+					   uint64_t timeout_ns)
+{
+	struct svmgpu_cmd c = sg_nop();
+
+	c.hdr.opcode = SVMGPU_CMD_WAIT;
+	c.wait.va = (uintptr_t)va;
+	c.wait.value = value;
+	c.wait.mask = ~0ull;
+	c.wait.cond = SVMGPU_WAIT_EQ;
+	c.wait.timeout_ns = timeout_ns;
+	return c;
+}
+
+static inline struct svmgpu_cmd sg_launch(const void *code, const void *args,
+					  uint32_t grid_x, uint32_t wg_size,
+					  uint64_t budget)
+{
+	struct svmgpu_cmd c = sg_nop();
+
+	c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+	c.launch.code_va = (uintptr_t)code;
+	c.launch.args_va = (uintptr_t)args;
+	c.launch.grid_x = grid_x;
+	c.launch.grid_y = 1;
+	c.launch.grid_z = 1;
+	c.launch.wg_size = wg_size;
+	c.launch.budget = budget;
+	return c;
+}
+
+/* Submit one command and wait for it; *w gets the completion report. */
+static inline int sg_run(int fd, uint32_t q, struct svmgpu_cmd c,
+			 struct drm_svmgpu_wait *w)
+{
+	struct drm_svmgpu_wait tmp;
+	uint64_t seq;
+	int ret;
+
+	ret = sg_submit(fd, q, &c, 1, &seq);
+	if (ret)
+		return ret;
+	return sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, w ? w : &tmp);
+}
+
+/* Submit one command that must succeed; returns 0, -errno or the device error. */
+static inline int sg_run_ok(int fd, uint32_t q, struct svmgpu_cmd c)
+{
+	struct drm_svmgpu_wait w;
+	int ret = sg_run(fd, q, c, &w);
+
+	if (ret)
+		return ret;
+	if (w.err_code) {
+		fprintf(stderr, "# command failed: error %u va 0x%llx access %u reason %u\n",
+			w.err_code, (unsigned long long)w.err_va, w.err_access,
+			w.err_reason);
+		return (int)w.err_code;
+	}
+	return 0;
+}
+
+static inline int sg_all_bytes(const void *p, int v, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (c[i] != (unsigned char)v)
+			return 0;
+	return 1;
+}
+
+#endif /* SVMGPU_GUEST_H */

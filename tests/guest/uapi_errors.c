@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uapi_errors: every ioctl rejects bad flags, bad pad, bad handles and bad
+ * sizes with the documented errno, before doing anything.
+ */
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+FIXTURE(uapi) {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+};
+
+FIXTURE_SETUP(uapi)
+{
+	self->fd = sg_open();
+	if (self->fd < 0)
+		SKIP(return, "no render node: %s", strerror(errno));
+	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 4, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(uapi)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+TEST_F(uapi, get_info_reports_caps)
+{
+	struct drm_svmgpu_get_info info;
+
+	ASSERT_EQ(sg_info(self->fd, &info), 0);
+	EXPECT_GE(info.num_queues, 1);
+	EXPECT_LE(info.num_queues, SVMGPU_MAX_QUEUES);
+	EXPECT_GE(info.num_engines, 1);
+	EXPECT_GE(info.fault_ring_entries, SVMGPU_FAULT_RING_MIN);
+	EXPECT_GE(info.max_contexts, 1);
+	EXPECT_GE(info.max_ring_entries, 256);
+}
+
+TEST_F(uapi, ctx_create_bad_flags_pad)
+{
+	struct drm_svmgpu_ctx_create a = { .flags = 1 };
+
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_CTX_CREATE, &a), -EINVAL);
+	a = (struct drm_svmgpu_ctx_create){ .pad = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_CTX_CREATE, &a), -EINVAL);
+	a = (struct drm_svmgpu_ctx_create){ .pad2 = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_CTX_CREATE, &a), -EINVAL);
+	a = (struct drm_svmgpu_ctx_create){ .handle = 7 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_CTX_CREATE, &a), -EINVAL);
+}
+
+TEST_F(uapi, ctx_destroy_bad_args)
+{
+	struct drm_svmgpu_ctx_destroy a = { .handle = self->ctx, .flags = 1 };
+
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_CTX_DESTROY, &a), -EINVAL);
+	a = (struct drm_svmgpu_ctx_destroy){ .handle = self->ctx, .pad = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_CTX_DESTROY, &a), -EINVAL);
+	a = (struct drm_svmgpu_ctx_destroy){ .handle = self->ctx, .pad2 = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_CTX_DESTROY, &a), -EINVAL);
+	EXPECT_EQ(sg_ctx_destroy(self->fd, 0), -ENOENT);
+	EXPECT_EQ(sg_ctx_destroy(self->fd, 12345), -ENOENT);
+	/* Still has a queue. */
+	EXPECT_EQ(sg_ctx_destroy(self->fd, self->ctx), -EBUSY);
+	ASSERT_EQ(sg_queue_destroy(self->fd, self->q), 0);
+	EXPECT_EQ(sg_ctx_destroy(self->fd, self->ctx), 0);
+	EXPECT_EQ(sg_ctx_destroy(self->fd, self->ctx), -ENOENT);
+}
+
+TEST_F(uapi, queue_create_bad_args)
+{
+	struct drm_svmgpu_queue_create a = { .ctx_handle = self->ctx, .flags = 1 };
+	uint32_t q;
+
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), -EINVAL);
+	a = (struct drm_svmgpu_queue_create){ .ctx_handle = self->ctx, .pad = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), -EINVAL);
+	a = (struct drm_svmgpu_queue_create){ .ctx_handle = self->ctx, .handle = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), -EINVAL);
+	EXPECT_EQ(sg_queue_create(self->fd, self->ctx, 3, &q), -EINVAL);
+	EXPECT_EQ(sg_queue_create(self->fd, self->ctx, 1, &q), -EINVAL);
+	EXPECT_EQ(sg_queue_create(self->fd, self->ctx, 8192, &q), -EINVAL);
+	EXPECT_EQ(sg_queue_create(self->fd, self->ctx, 0x80000000u, &q), -EINVAL);
+	EXPECT_EQ(sg_queue_create(self->fd, 0, 0, &q), -ENOENT);
+	EXPECT_EQ(sg_queue_create(self->fd, 999, 0, &q), -ENOENT);
+}
+
+TEST_F(uapi, queue_create_until_busy)
+{
+	struct drm_svmgpu_get_info info;
+	uint32_t q[SVMGPU_MAX_QUEUES + 1];
+	unsigned int n = 0, i;
+
+	ASSERT_EQ(sg_info(self->fd, &info), 0);
+	while (n <= SVMGPU_MAX_QUEUES && !sg_queue_create(self->fd, self->ctx, 2, &q[n]))
+		n++;
+	/* The fixture holds one. */
+	EXPECT_EQ(n, info.num_queues - 1);
+	EXPECT_EQ(sg_queue_create(self->fd, self->ctx, 2, &q[n]), -EBUSY);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+}
+
+TEST_F(uapi, queue_destroy_bad_args)
+{
+	struct drm_svmgpu_queue_destroy a = { .handle = self->q, .flags = 1 };
+
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_DESTROY, &a), -EINVAL);
+	a = (struct drm_svmgpu_queue_destroy){ .handle = self->q, .pad = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_DESTROY, &a), -EINVAL);
+	a = (struct drm_svmgpu_queue_destroy){ .handle = self->q, .pad2 = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_DESTROY, &a), -EINVAL);
+	EXPECT_EQ(sg_queue_destroy(self->fd, 0), -ENOENT);
+	EXPECT_EQ(sg_queue_destroy(self->fd, 777), -ENOENT);
+	EXPECT_EQ(sg_queue_destroy(self->fd, self->ctx == self->q ? 999 : self->ctx + 100), -ENOENT);
+	EXPECT_EQ(sg_queue_destroy(self->fd, self->q), 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, self->q), -ENOENT);
+}
+
+TEST_F(uapi, submit_bad_args)
+{
+	struct svmgpu_cmd c[4] = { sg_nop(), sg_nop(), sg_nop(), sg_nop() };
+	struct drm_svmgpu_submit a;
+
+	a = (struct drm_svmgpu_submit){ .queue_handle = self->q, .count = 1,
+					.cmds = (uintptr_t)c, .flags = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_SUBMIT, &a), -EINVAL);
+	a.flags = 0;
+	a.pad = 1;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_SUBMIT, &a), -EINVAL);
+	a.pad = 0;
+	a.seq = 5;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_SUBMIT, &a), -EINVAL);
+	/* Bad handle, bad count (ring of 4 holds 3), bad pointer. */
+	EXPECT_EQ(sg_submit(self->fd, 0, c, 1, NULL), -ENOENT);
+	EXPECT_EQ(sg_submit(self->fd, 4242, c, 1, NULL), -ENOENT);
+	EXPECT_EQ(sg_submit(self->fd, self->q, c, 0, NULL), -EINVAL);
+	EXPECT_EQ(sg_submit(self->fd, self->q, c, 4, NULL), -EINVAL);
+	EXPECT_EQ(sg_submit(self->fd, self->q, (void *)8, 1, NULL), -EFAULT);
+}
+
+TEST_F(uapi, submit_bad_commands)
+{
+	struct svmgpu_cmd c = sg_nop();
+	struct drm_svmgpu_wait w;
+	uint64_t seq;
+
+	c.hdr.opcode = 0x99;
+	EXPECT_EQ(sg_submit(self->fd, self->q, &c, 1, NULL), -EINVAL);
+	c = sg_nop();
+	c.hdr.flags = 0x80;
+	EXPECT_EQ(sg_submit(self->fd, self->q, &c, 1, NULL), -EINVAL);
+	c = sg_nop();
+	c.hdr.rsvd0 = 1;
+	EXPECT_EQ(sg_submit(self->fd, self->q, &c, 1, NULL), -EINVAL);
+	c = sg_nop();
+	c.hdr.rsvd1 = 1;
+	EXPECT_EQ(sg_submit(self->fd, self->q, &c, 1, NULL), -EINVAL);
+	c = sg_nop();
+	c.hdr.seq = 1;
+	EXPECT_EQ(sg_submit(self->fd, self->q, &c, 1, NULL), -EINVAL);
+
+	/* Nothing reached the ring: the first valid command gets seq 1. */
+	c = sg_nop();
+	ASSERT_EQ(sg_submit(self->fd, self->q, &c, 1, &seq), 0);
+	EXPECT_EQ(seq, 1);
+	ASSERT_EQ(sg_wait(self->fd, self->q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(w.completed_seq, 1);
+
+	/* A bad payload is the device's to reject: the command fails. */
+	c = sg_fill(&w, 8, 0, 3);
+	ASSERT_EQ(sg_run(self->fd, self->q, c, &w), 0);
+	EXPECT_EQ(w.err_code, SVMGPU_ERR_BAD_COMMAND);
+}
+
+TEST_F(uapi, wait_bad_args)
+{
+	struct svmgpu_cmd c = sg_nop();
+	struct drm_svmgpu_wait a;
+	uint64_t seq;
+
+	ASSERT_EQ(sg_submit(self->fd, self->q, &c, 1, &seq), 0);
+	a = (struct drm_svmgpu_wait){ .queue_handle = self->q, .seq = seq, .flags = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_WAIT, &a), -EINVAL);
+	a = (struct drm_svmgpu_wait){ .queue_handle = self->q, .seq = seq, .pad = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_WAIT, &a), -EINVAL);
+	a = (struct drm_svmgpu_wait){ .queue_handle = self->q, .seq = seq, .pad2 = 1 };
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_WAIT, &a), -EINVAL);
+	EXPECT_EQ(sg_wait(self->fd, 0, seq, seq, 0, NULL), -ENOENT);
+	EXPECT_EQ(sg_wait(self->fd, 5555, seq, seq, 0, NULL), -ENOENT);
+	EXPECT_EQ(sg_wait(self->fd, self->q, 0, 0, 0, NULL), -EINVAL);
+	EXPECT_EQ(sg_wait(self->fd, self->q, seq + 1, seq, 0, NULL), -EINVAL);
+	EXPECT_EQ(sg_wait(self->fd, self->q, seq, seq + 1, 0, NULL), -EINVAL);
+	EXPECT_EQ(sg_wait(self->fd, self->q, seq, 0, SG_TIMEOUT_NS, NULL), 0);
+}
+
+TEST_F(uapi, wait_times_out)
+{
+	static uint64_t flag;
+	struct svmgpu_cmd c = sg_wait_eq(&flag, 1, 0);
+	struct drm_svmgpu_wait w;
+	uint64_t seq;
+
+	flag = 0;
+	ASSERT_EQ(sg_submit(self->fd, self->q, &c, 1, &seq), 0);
+	EXPECT_EQ(sg_wait(self->fd, self->q, seq, seq, 0, &w), -ETIMEDOUT);
+	EXPECT_EQ(sg_wait(self->fd, self->q, seq, seq, 20000000ull, &w), -ETIMEDOUT);
+	flag = 1;
+	EXPECT_EQ(sg_wait(self->fd, self->q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+}
+
+TEST_F(uapi, get_stats_bad_args)
+{
+	struct drm_svmgpu_get_stats s;
+
+	memset(&s, 0, sizeof(s));
+	s.ctx_handle = self->ctx;
+	s.flags = 2;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_GET_STATS, &s), -EINVAL);
+	s.flags = 0;
+	s.pad = 1;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_GET_STATS, &s), -EINVAL);
+	s.pad = 0;
+	s.pad2 = 1;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_GET_STATS, &s), -EINVAL);
+	EXPECT_EQ(sg_stats(self->fd, 0, 0, &s), -ENOENT);
+	EXPECT_EQ(sg_stats(self->fd, 31337, 0, &s), -ENOENT);
+	EXPECT_EQ(sg_stats(self->fd, self->ctx, 1, &s), 0);
+}
+
+/* Handles of one file are not visible through another file. */
+TEST_F(uapi, handles_are_per_file)
+{
+	int fd2 = sg_open();
+	struct drm_svmgpu_get_stats s;
+	struct svmgpu_cmd c = sg_nop();
+
+	ASSERT_GE(fd2, 0);
+	EXPECT_EQ(sg_stats(fd2, self->ctx, 0, &s), -ENOENT);
+	EXPECT_EQ(sg_submit(fd2, self->q, &c, 1, NULL), -ENOENT);
+	close(fd2);
+}
+
+/* A forked child shares the file but not the parent's contexts. */
+TEST_F(uapi, child_cannot_use_parent_context)
+{
+	int status;
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct svmgpu_cmd c = sg_nop();
+		struct drm_svmgpu_get_stats s;
+		uint32_t q;
+
+		if (sg_submit(self->fd, self->q, &c, 1, NULL) != -EACCES)
+			_exit(1);
+		if (sg_queue_create(self->fd, self->ctx, 0, &q) != -EACCES)
+			_exit(2);
+		if (sg_stats(self->fd, self->ctx, 0, &s) != -EACCES)
+			_exit(3);
+		if (sg_ctx_destroy(self->fd, self->ctx) != -EACCES)
+			_exit(4);
+		if (sg_queue_destroy(self->fd, self->q) != -EACCES)
+			_exit(5);
+		if (sg_wait(self->fd, self->q, 1, 1, 0, NULL) != -EACCES)
+			_exit(6);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	/* Still usable by the parent. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_nop()), 0);
+}
+
+TEST_F(uapi, unknown_ioctl)
+{
+	struct drm_svmgpu_get_info info = { 0 };
+
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOWR(DRM_COMMAND_BASE + 0x30,
+					      struct drm_svmgpu_get_info), &info), -EINVAL);
+}
+
+TEST_HARNESS_MAIN
