@@ -62,6 +62,8 @@ SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned 
 	if (max && !descs)
 		return -EINVAL;
 	n = drmGetDevices2(0, devs, MAX_DRM_DEVICES);
+	if (n == -ENOENT)
+		return 0;	/* no /dev/dri at all */
 	if (n < 0)
 		return n;
 	for (i = 0; i < n; i++) {

@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svmgpu-torture engine (see torture.h).
+ *
+ * Every worker owns a region of anonymous memory, a CPU-side model of what
+ * the region must contain, and a device queue.  It draws operations from
+ * its own generator (seeded from the run's seed and the worker id, so a
+ * worker's operation stream is reproducible whatever the other workers
+ * do), applies each to the region and to the model, and checks every value
+ * the device returns against the model.  Workers are threads of this
+ * process and of --procs forked processes (each opening the device
+ * itself).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kref.h"
+#include "svmgpu.h"
+#include "torture.h"
+
+#define HIST		16
+#define WAIT_NS		(60ull * 1000000000ull)
+
+enum op {
+	OP_CPU_STORE, OP_DEV_FILL, OP_DEV_READ, OP_DEV_ATOMIC, OP_DEV_HASH, OP_REMAP,
+	OP_MREMAP, OP_MPROTECT, OP_DONTNEED, OP_FORK, OP_NUM
+};
+
+static const unsigned int weights[OP_NUM] = { 20, 15, 15, 10, 5, 5, 3, 5, 5, 3 };
+
+struct worker {
+	const struct torture_opts *o;
+	FILE *log;
+	int id;
+	uint64_t rng;
+	uint64_t op;
+	struct svmgpu_context *ctx;
+	struct svmgpu_queue *q;
+	uint8_t *base;
+	size_t size;
+	uint8_t *model;
+	uint8_t *readback;	/* device COPY destination, size bytes */
+	uint64_t *words;	/* 8 result words */
+	long pg;
+	struct timespec deadline;
+	char hist[HIST][160];
+	int result;		/* 0, 1 diverged, -errno */
+};
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t rnd(struct worker *w, uint64_t n)
+{
+	return n ? kref_rand(&w->rng) % n : 0;
+}
+
+static __attribute__((format(printf, 2, 3))) void note(struct worker *w, const char *fmt, ...)
+{
+	char *h = w->hist[w->op % HIST];
+	va_list ap;
+	int n = snprintf(h, 160, "#%" PRIu64 " ", w->op);
+
+	va_start(ap, fmt);
+	vsnprintf(h + n, 160 - n, fmt, ap);
+	va_end(ap);
+	if (w->o->verbose) {
+		pthread_mutex_lock(&log_lock);
+		fprintf(w->log, "[w%d] %s\n", w->id, h);
+		pthread_mutex_unlock(&log_lock);
+	}
+}
+
+static __attribute__((format(printf, 2, 3))) int diverge(struct worker *w, const char *fmt, ...)
+{
+	uint64_t i, first = w->op + 1 > HIST ? w->op + 1 - HIST : 0;
+	va_list ap;
+
+	pthread_mutex_lock(&log_lock);
+	fprintf(w->log, "svmgpu-torture: DIVERGENCE seed=%" PRIu64 " worker=%d op=%" PRIu64 ": ",
+		w->o->seed, w->id, w->op);
+	va_start(ap, fmt);
+	vfprintf(w->log, fmt, ap);
+	va_end(ap);
+	fprintf(w->log, "\n  last operations of worker %d:\n", w->id);
+	for (i = first; i <= w->op; i++)
+		fprintf(w->log, "    %s\n", w->hist[i % HIST]);
+	fprintf(w->log, "  minimal replay: svmgpu-torture --seed %" PRIu64 " --only %d --ops %" PRIu64
+		" --verbose\n", w->o->seed, w->id, w->op + 1);
+	fflush(w->log);
+	pthread_mutex_unlock(&log_lock);
+	w->result = 1;
+	return 1;
+}
+
+static int run(struct worker *w, struct svmgpu_cmd *cmd, struct svmgpu_cmd_error *err)
+{
+	return svmgpu_queue_run(w->q, cmd, 1, WAIT_NS, err);
+}
+
+static int expect_ok(struct worker *w, int ret, const struct svmgpu_cmd_error *err, const char *what)
+{
+	if (!ret)
+		return 0;
+	return diverge(w, "%s failed: %s (%s at 0x%" PRIx64 ", %s)", what, strerror(-ret),
+		       svmgpu_error_name(err->code), err->va, svmgpu_access_name(err->access));
+}
+
+/* Compare [off, off+len) of @got with the model. */
+static int compare(struct worker *w, const uint8_t *got, size_t off, size_t len, const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (got[i] != w->model[off + i])
+			return diverge(w, "%s: byte at region+0x%zx (%p) is 0x%02x, model 0x%02x", what,
+				       off + i, (void *)(w->base + off + i), got[i], w->model[off + i]);
+	return 0;
+}
+
+static int device_read(struct worker *w, size_t off, size_t len, const char *what)
+{
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+	int ret;
+
+	memset(w->readback, 0xee, len);
+	svmgpu_cmd_copy(&cmd, w->readback, w->base + off, len, 0);
+	ret = expect_ok(w, run(w, &cmd, &err), &err, what);
+	return ret ? ret : compare(w, w->readback, off, len, what);
+}
+
+static int op_cpu_store(struct worker *w)
+{
+	unsigned int i, n = 1 + (unsigned int)rnd(w, 16);
+
+	note(w, "cpu store %u words", n);
+	for (i = 0; i < n; i++) {
+		size_t off = rnd(w, w->size / 8) * 8;
+		uint64_t v = kref_rand(&w->rng);
+
+		memcpy(w->base + off, &v, 8);
+		memcpy(w->model + off, &v, 8);
+	}
+	return 0;
+}
+
+static int op_dev_fill(struct worker *w)
+{
+	size_t off = rnd(w, w->size / 8) * 8, len = 8 * (1 + rnd(w, (size_t)(2 * w->pg) / 8));
+	uint64_t v = kref_rand(&w->rng), i;
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+
+	if (off + len > w->size)
+		len = w->size - off;
+	note(w, "device fill region+0x%zx len %zu value 0x%" PRIx64, off, len, v);
+	svmgpu_cmd_fill(&cmd, w->base + off, len, v, 8, 0);
+	if (expect_ok(w, run(w, &cmd, &err), &err, "fill"))
+		return 1;
+	for (i = 0; i < len; i += 8)
+		memcpy(w->model + off + i, &v, 8);
+	return 0;
+}
+
+static int op_dev_read(struct worker *w)
+{
+	size_t off = rnd(w, w->size), len = 1 + rnd(w, 3 * (size_t)w->pg);
+
+	if (off + len > w->size)
+		len = w->size - off;
+	note(w, "device read region+0x%zx len %zu", off, len);
+	return device_read(w, off, len, "device read");
+}
+
+static int op_dev_atomic(struct worker *w)
+{
+	size_t off = rnd(w, w->size / 8) * 8;
+	uint64_t add = kref_rand(&w->rng), old, nv;
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+
+	note(w, "device atomic add region+0x%zx += 0x%" PRIx64, off, add);
+	w->words[0] = 0xdeadbeef;
+	svmgpu_cmd_atomic(&cmd, w->base + off, SVMGPU_ATOMIC_ADD, 8, add, 0, &w->words[0], 0);
+	if (expect_ok(w, run(w, &cmd, &err), &err, "atomic"))
+		return 1;
+	memcpy(&old, w->model + off, 8);
+	if (w->words[0] != old)
+		return diverge(w, "atomic old value 0x%" PRIx64 ", model 0x%" PRIx64, w->words[0], old);
+	nv = old + add;
+	memcpy(w->model + off, &nv, 8);
+	memcpy(&old, w->base + off, 8);
+	if (old != nv)
+		return diverge(w, "after atomic the CPU reads 0x%" PRIx64 ", model 0x%" PRIx64, old, nv);
+	return 0;
+}
+
+static int op_dev_hash(struct worker *w)
+{
+	struct svmgpu_coherence_result r;
+	int ret;
+
+	note(w, "coherence check of the region");
+	if (memcmp(w->base, w->model, w->size))
+		return compare(w, w->base, 0, w->size, "CPU view");
+	ret = svmgpu_coherence_check(w->q, w->base, w->size, &r);
+	if (ret == -EILSEQ)
+		return diverge(w, "coherence: %" PRIu64 " words differ, first at 0x%" PRIx64
+			       ", hashes device 0x%" PRIx64 " CPU 0x%" PRIx64,
+			       r.mismatches, r.first_mismatch, r.device_hash, r.cpu_hash);
+	if (ret)
+		return diverge(w, "coherence check failed: %s", strerror(-ret));
+	return 0;
+}
+
+static int op_remap(struct worker *w)
+{
+	size_t pgs = w->size / (size_t)w->pg, p = rnd(w, pgs), n = 1 + rnd(w, pgs - p < 4 ? pgs - p : 4);
+	void *m;
+
+	note(w, "munmap+mmap pages %zu..%zu", p, p + n - 1);
+	if (munmap(w->base + p * w->pg, n * w->pg))
+		return diverge(w, "munmap: %s", strerror(errno));
+	m = mmap(w->base + p * w->pg, n * w->pg, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (m == MAP_FAILED)
+		return diverge(w, "mmap: %s", strerror(errno));
+	memset(w->model + p * w->pg, 0, n * w->pg);
+	return device_read(w, p * w->pg, n * w->pg, "read after remap");
+}
+
+static int op_mremap(struct worker *w)
+{
+	uint8_t *old = w->base, *dst, *guard;
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+	int ret;
+
+	dst = mmap(NULL, w->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (dst == MAP_FAILED)
+		return diverge(w, "mmap: %s", strerror(errno));
+	note(w, "mremap region %p -> %p", (void *)old, (void *)dst);
+	w->base = mremap(old, w->size, w->size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (w->base == MAP_FAILED) {
+		w->base = old;
+		return diverge(w, "mremap: %s", strerror(errno));
+	}
+	/* hold the old range inaccessible: the device must no longer reach it */
+	guard = mmap(old, w->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (guard == old) {
+		svmgpu_cmd_copy(&cmd, w->readback, old, 8, 0);
+		ret = run(w, &cmd, &err);
+		munmap(guard, w->size);
+		if (ret != -EFAULT || err.va != (uint64_t)(uintptr_t)old)
+			return diverge(w, "device read of the old range after mremap: %d (%s at 0x%"
+				       PRIx64 "), want -EFAULT at %p", ret, svmgpu_error_name(err.code),
+				       err.va, (void *)old);
+	} else if (guard != MAP_FAILED) {
+		munmap(guard, w->size);
+	}
+	return device_read(w, 0, w->size, "read after mremap");
+}
+
+static int op_mprotect(struct worker *w)
+{
+	size_t pgs = w->size / (size_t)w->pg, p = rnd(w, pgs), off = p * w->pg + rnd(w, (size_t)w->pg / 8) * 8;
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+	int ret;
+
+	note(w, "mprotect page %zu read-only, device write at region+0x%zx", p, off);
+	if (mprotect(w->base + p * w->pg, w->pg, PROT_READ))
+		return diverge(w, "mprotect: %s", strerror(errno));
+	ret = device_read(w, p * w->pg, w->pg, "read of a read-only page");
+	if (ret)
+		return ret;
+	svmgpu_cmd_fill(&cmd, w->base + off, 8, 0x5555, 8, 0);
+	ret = run(w, &cmd, &err);
+	if (ret != -EFAULT || err.va != (uint64_t)(uintptr_t)(w->base + off) ||
+	    err.access != SVMGPU_ACCESS_WRITE || err.code != SVMGPU_ERR_FAULT_CANCELLED)
+		return diverge(w, "device write to a read-only page: %d (%s, %s at 0x%" PRIx64
+			       "), want -EFAULT, write at %p", ret, svmgpu_error_name(err.code),
+			       svmgpu_access_name(err.access), err.va, (void *)(w->base + off));
+	if (mprotect(w->base + p * w->pg, w->pg, PROT_READ | PROT_WRITE))
+		return diverge(w, "mprotect: %s", strerror(errno));
+	return device_read(w, p * w->pg, w->pg, "read after mprotect");
+}
+
+static int op_dontneed(struct worker *w)
+{
+	size_t pgs = w->size / (size_t)w->pg, p = rnd(w, pgs), n = 1 + rnd(w, pgs - p < 4 ? pgs - p : 4);
+
+	note(w, "madvise(DONTNEED) pages %zu..%zu", p, p + n - 1);
+	if (madvise(w->base + p * w->pg, n * w->pg, MADV_DONTNEED))
+		return diverge(w, "madvise: %s", strerror(errno));
+	memset(w->model + p * w->pg, 0, n * w->pg);
+	return device_read(w, p * w->pg, n * w->pg, "read after DONTNEED");
+}
+
+/*
+ * fork(): the child scribbles over its copy of the region and exits; the
+ * parent writes too, then the device writes and reads.  The device must
+ * see the parent's memory only (copy-on-write broken on both sides).
+ */
+static int op_fork(struct worker *w)
+{
+	size_t off = rnd(w, w->size / 8) * 8;
+	uint64_t v = kref_rand(&w->rng), cv = ~v;
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+	int status;
+	pid_t pid;
+
+	note(w, "fork: both sides write region+0x%zx, then the device writes", off);
+	pid = fork();
+	if (pid < 0)
+		return diverge(w, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		size_t i;
+
+		for (i = 0; i < w->size; i += (size_t)w->pg / 2)
+			memcpy(w->base + i, &cv, 8);
+		_exit(0);
+	}
+	memcpy(w->base + off, &v, 8);
+	memcpy(w->model + off, &v, 8);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return diverge(w, "fork child did not exit normally");
+	off = rnd(w, w->size / 8) * 8;
+	svmgpu_cmd_signal(&cmd, (uint64_t *)(w->base + off), v ^ 0xf0f0, 0);
+	if (expect_ok(w, run(w, &cmd, &err), &err, "signal after fork"))
+		return 1;
+	v ^= 0xf0f0;
+	memcpy(w->model + off, &v, 8);
+	if (compare(w, w->base, 0, w->size, "CPU view after fork"))
+		return 1;
+	return device_read(w, 0, w->size, "read after fork");
+}
+
+static int (*const op_fn[OP_NUM])(struct worker *) = {
+	op_cpu_store, op_dev_fill, op_dev_read, op_dev_atomic, op_dev_hash, op_remap,
+	op_mremap, op_mprotect, op_dontneed, op_fork,
+};
+
+static int expired(const struct worker *w)
+{
+	struct timespec now;
+
+	if (!w->o->seconds)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > w->deadline.tv_sec ||
+	       (now.tv_sec == w->deadline.tv_sec && now.tv_nsec >= w->deadline.tv_nsec);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	unsigned int total = 0, i;
+	int ret;
+
+	for (i = 0; i < OP_NUM; i++)
+		total += weights[i];
+	ret = svmgpu_queue_create(w->ctx, 0, &w->q);
+	if (ret) {
+		w->result = ret;
+		return NULL;
+	}
+	w->base = mmap(NULL, w->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	w->model = calloc(1, w->size);
+	w->readback = aligned_alloc(64, w->size);
+	w->words = aligned_alloc(64, 64);
+	if (w->base == MAP_FAILED || !w->model || !w->readback || !w->words) {
+		w->result = -ENOMEM;
+		goto out;
+	}
+	for (w->op = 0; !w->result; w->op++) {
+		unsigned int r;
+
+		if ((w->o->ops && w->op >= w->o->ops) || expired(w) || (!w->o->ops && !w->o->seconds))
+			break;
+		if (w->o->inject_at && w->op == w->o->inject_at)
+			w->model[rnd(w, w->size)] ^= 0x40;	/* a deliberate model bug */
+		r = (unsigned int)rnd(w, total);
+		for (i = 0; r >= weights[i]; i++)
+			r -= weights[i];
+		op_fn[i](w);
+	}
+	if (!w->result) {
+		note(w, "final check of the whole region");
+		if (!compare(w, w->base, 0, w->size, "final CPU view"))
+			device_read(w, 0, w->size, "final device read");
+	}
+out:
+	if (w->base != MAP_FAILED && w->base)
+		munmap(w->base, w->size);
+	free(w->model);
+	free(w->readback);
+	free(w->words);
+	svmgpu_queue_destroy(w->q);
+	return NULL;
+}
+
+/* Run workers [first, first + n) as threads of this process. */
+static int run_process(const struct torture_opts *o, FILE *log, int first, unsigned int n)
+{
+	struct svmgpu_device *dev = NULL;
+	struct svmgpu_context *ctx = NULL;
+	struct worker *ws = calloc(n, sizeof(*ws));
+	pthread_t *th = calloc(n, sizeof(*th));
+	struct timespec start;
+	unsigned int i;
+	int ret;
+
+	if (!ws || !th) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = svmgpu_device_open(0, &dev);
+	if (!ret)
+		ret = svmgpu_context_create(dev, &ctx);
+	if (ret) {
+		fprintf(log, "svmgpu-torture: cannot open the device: %s\n", strerror(-ret));
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (i = 0; i < n; i++) {
+		struct worker *w = &ws[i];
+
+		w->o = o;
+		w->log = log;
+		w->id = first + (int)i;
+		w->rng = o->seed * 0x9e3779b97f4a7c15ull + (uint64_t)w->id + 1;
+		w->ctx = ctx;
+		w->pg = sysconf(_SC_PAGESIZE);
+		w->size = (size_t)o->pages * (size_t)w->pg;
+		w->deadline = start;
+		w->deadline.tv_sec += o->seconds;
+		if (pthread_create(&th[i], NULL, worker_main, w)) {
+			n = i;
+			ret = -EAGAIN;
+			break;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		if (ws[i].result < 0 && !ret) {
+			fprintf(log, "svmgpu-torture: worker %d: %s\n", ws[i].id, strerror(-ws[i].result));
+			ret = ws[i].result;
+		} else if (ws[i].result > 0) {
+			ret = 1;
+		}
+		if (!ws[i].result)
+			fprintf(log, "svmgpu-torture: worker %d: %" PRIu64 " operations, no divergence\n",
+				ws[i].id, ws[i].op);
+	}
+out:
+	if (ctx)
+		svmgpu_context_destroy(ctx);
+	if (dev)
+		svmgpu_device_close(dev);
+	free(ws);
+	free(th);
+	return ret;
+}
+
+int torture_run(const struct torture_opts *o, FILE *log)
+{
+	unsigned int p;
+	pid_t *pids;
+	int ret, status;
+
+	if (!o->threads || o->pages < 4 || (!o->ops && !o->seconds))
+		return -EINVAL;
+	if (o->only_worker >= 0)
+		return run_process(o, log, o->only_worker, 1);
+	pids = calloc(o->procs + 1, sizeof(*pids));
+	if (!pids)
+		return -ENOMEM;
+	fflush(log);
+	for (p = 1; p <= o->procs; p++) {
+		pids[p] = fork();
+		if (pids[p] == 0) {
+			ret = run_process(o, log, (int)(p * o->threads), o->threads);
+			fflush(log);
+			_exit(ret == 0 ? 0 : ret == 1 ? 1 : 2);
+		}
+	}
+	ret = run_process(o, log, 0, o->threads);
+	for (p = 1; p <= o->procs; p++) {
+		if (pids[p] < 0) {
+			ret = ret ? ret : -EAGAIN;
+			continue;
+		}
+		if (waitpid(pids[p], &status, 0) != pids[p] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) == 2) {
+			ret = ret ? ret : -EIO;
+		} else if (WEXITSTATUS(status) == 1) {
+			ret = 1;
+		}
+	}
+	free(pids);
+	return ret;
+}

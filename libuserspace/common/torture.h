@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The svmgpu-torture engine: random CPU-side changes to process memory
+ * interleaved with device reads, writes and atomics, every result checked
+ * against a CPU-side model.  Used by the svmgpu-torture tool and the
+ * in-guest test lib_torture.
+ */
+#ifndef SVMGPU_TORTURE_H
+#define SVMGPU_TORTURE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct torture_opts {
+	uint64_t seed;
+	uint64_t ops;		/* per worker; 0 = until @seconds */
+	unsigned int seconds;	/* 0 = until @ops */
+	unsigned int threads;	/* worker threads in this process (>= 1) */
+	unsigned int procs;	/* extra worker processes, each with its own device */
+	unsigned int pages;	/* size of each worker's region */
+	int only_worker;	/* >= 0: run just this worker (replay) */
+	uint64_t inject_at;	/* test hook: corrupt the model at this op (0 = never) */
+	int verbose;		/* log every op to @log */
+};
+
+/*
+ * Run the torture; progress and divergences go to @log.  Returns 0 when
+ * every check passed, 1 on a divergence (the seed, worker, operation
+ * index and a replay command are printed), or a negative errno when the
+ * run could not be set up.
+ */
+int torture_run(const struct torture_opts *o, FILE *log);
+
+#endif

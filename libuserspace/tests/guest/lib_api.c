@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lib_api: every libsvmgpu call on the device, and each error path with
+ * its exact errno: bad arguments, busy objects, bad handles, timeouts, and
+ * failed commands with the fault address, access kind and queue.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <xf86drm.h>
+#include <svmgpu_drm.h>
+
+#include "svmgpu.h"
+#include "svmgpu_test.h"
+
+#define SEC	1000000000ull
+
+FIXTURE(lib) {
+	struct svmgpu_device *dev;
+	struct svmgpu_context *ctx;
+	struct svmgpu_queue *q;
+};
+
+FIXTURE_SETUP(lib)
+{
+	int ret = svmgpu_device_open(0, &self->dev);
+
+	if (ret)
+		SKIP(return, "no svmgpu device: %s", strerror(-ret));
+	ASSERT_EQ(svmgpu_context_create(self->dev, &self->ctx), 0);
+	ASSERT_EQ(svmgpu_queue_create(self->ctx, 0, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(lib)
+{
+	if (self->q)
+		svmgpu_queue_destroy(self->q);
+	if (self->ctx)
+		svmgpu_context_destroy(self->ctx);
+	if (self->dev)
+		svmgpu_device_close(self->dev);
+}
+
+static int run1(struct svmgpu_queue *q, const struct svmgpu_cmd *cmd, struct svmgpu_cmd_error *err)
+{
+	return svmgpu_queue_run(q, cmd, 1, 30 * SEC, err);
+}
+
+TEST(device_list_and_open)
+{
+	struct svmgpu_device_desc d[4];
+	struct svmgpu_device *dev;
+	int n = svmgpu_device_list(d, 4);
+
+	if (n == 0)
+		SKIP(return, "no svmgpu device");
+	ASSERT_GT(n, 0);
+	EXPECT_EQ(d[0].vendor_id, SVMGPU_PCI_VENDOR_ID);
+	EXPECT_EQ(d[0].device_id, SVMGPU_PCI_DEVICE_ID);
+	EXPECT_EQ(d[0].revision, SVMGPU_PCI_REVISION);
+	EXPECT_EQ(strncmp(d[0].render_node, "/dev/dri/renderD", 16), 0);
+	EXPECT_EQ(svmgpu_device_list(NULL, 0), n);
+	ASSERT_EQ(svmgpu_device_open_path(d[0].render_node, &dev), 0);
+	EXPECT_GE(svmgpu_device_fd(dev), 0);
+	EXPECT_EQ(svmgpu_device_close(dev), 0);
+	EXPECT_EQ(svmgpu_device_open((unsigned int)n, &dev), -ENODEV);
+	EXPECT_EQ(svmgpu_device_open_path("/dev/null", &dev), -ENODEV);
+	EXPECT_EQ(svmgpu_device_open_path("/dev/dri/nonexistent", &dev), -ENOENT);
+}
+
+TEST_F(lib, get_info)
+{
+	struct svmgpu_device_info info;
+
+	ASSERT_EQ(svmgpu_device_get_info(self->dev, &info), 0);
+	EXPECT_EQ(info.hw_id, SVMGPU_ID_MAGIC);
+	EXPECT_EQ(info.hw_version >> 16, SVMGPU_VERSION_MAJOR);
+	EXPECT_EQ(info.pci_vendor, SVMGPU_PCI_VENDOR_ID);
+	EXPECT_EQ(info.pci_device, SVMGPU_PCI_DEVICE_ID);
+	EXPECT_GE(info.num_queues, SVMGPU_MIN_QUEUES);
+	EXPECT_LE(info.num_queues, SVMGPU_MAX_QUEUES);
+	EXPECT_GE(info.num_engines, 1);
+	EXPECT_GE(info.max_ring_entries, 2);
+	EXPECT_STREQ(info.driver_name, "svmgpu");
+	EXPECT_EQ(svmgpu_device_get_info(self->dev, NULL), -EINVAL);
+}
+
+TEST_F(lib, fill_copy_on_malloc_memory)
+{
+	size_t n = 3 * 4096 + 100;
+	uint8_t *a = malloc(n), *b = malloc(n);
+	struct svmgpu_cmd cmds[2];
+	size_t i;
+
+	ASSERT_NOT_NULL(a);
+	ASSERT_NOT_NULL(b);
+	memset(b, 0, n);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmds[0], a, n, 0x5a, 1, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_copy(&cmds[1], b + 1, a, n - 1, 0), 0);
+	ASSERT_EQ(svmgpu_queue_run(self->q, cmds, 2, 30 * SEC, NULL), 0);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(a[i], 0x5a);
+		ASSERT_EQ(b[i], i ? 0x5a : 0);
+	}
+	free(a);
+	free(b);
+}
+
+TEST_F(lib, atomic_signal_timestamp)
+{
+	uint64_t *v = aligned_alloc(64, 64);
+	struct svmgpu_cmd cmds[6];
+	unsigned int op;
+
+	ASSERT_NOT_NULL(v);
+	memset(v, 0, 64);
+	v[0] = 10;
+	ASSERT_EQ(svmgpu_cmd_atomic(&cmds[0], &v[0], SVMGPU_ATOMIC_ADD, 8, 5, 0, &v[1], 0), 0);
+	ASSERT_EQ(svmgpu_cmd_atomic(&cmds[1], &v[0], SVMGPU_ATOMIC_CMPXCHG, 8, 99, 15, &v[2], 0), 0);
+	ASSERT_EQ(svmgpu_cmd_atomic(&cmds[2], &v[0], SVMGPU_ATOMIC_UMAX, 4, 7, 0, NULL, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[3], &v[3], 0x1234, SVMGPU_CMD_FLAG_IRQ), 0);
+	ASSERT_EQ(svmgpu_cmd_timestamp(&cmds[4], &v[4], 0), 0);
+	ASSERT_EQ(svmgpu_cmd_timestamp(&cmds[5], &v[5], 0), 0);
+	ASSERT_EQ(svmgpu_queue_run(self->q, cmds, 6, 30 * SEC, NULL), 0);
+	EXPECT_EQ(v[1], 10);	/* old value of ADD */
+	EXPECT_EQ(v[2], 15);	/* old value of CMPXCHG, which matched */
+	EXPECT_EQ(v[0], 99);	/* UMAX(99, 7) on the low 32 bits */
+	EXPECT_EQ(v[3], 0x1234);
+	EXPECT_NE(v[4], 0);
+	EXPECT_GE(v[5], v[4]);
+	/* every atomic op once, 32-bit, against a CPU model */
+	for (op = 0; op < SVMGPU_ATOMIC_NUM_OPS; op++) {
+		uint32_t *w = (uint32_t *)&v[6], old = 0xfffffff0u, arg = 5, want;
+
+		*w = old;
+		ASSERT_EQ(svmgpu_cmd_atomic(&cmds[0], w, op, 4, arg, old, &v[7], 0), 0);
+		ASSERT_EQ(run1(self->q, &cmds[0], NULL), 0);
+		switch (op) {
+		case SVMGPU_ATOMIC_ADD: want = old + arg; break;
+		case SVMGPU_ATOMIC_XCHG: want = arg; break;
+		case SVMGPU_ATOMIC_CMPXCHG: want = arg; break;
+		case SVMGPU_ATOMIC_UMIN: want = arg; break;
+		case SVMGPU_ATOMIC_UMAX: want = old; break;
+		case SVMGPU_ATOMIC_SMIN: want = old; break;	/* -16 < 5 */
+		default: want = arg; break;			/* SMAX */
+		}
+		EXPECT_EQ(*w, want);
+		EXPECT_EQ((uint32_t)v[7], old);
+	}
+	free(v);
+}
+
+TEST_F(lib, device_wait_command_released_by_cpu)
+{
+	uint64_t *flag = aligned_alloc(64, 64), *out = aligned_alloc(64, 64), seq;
+	struct svmgpu_cmd cmds[2];
+	struct svmgpu_cmd_error err;
+
+	ASSERT_NOT_NULL(flag);
+	ASSERT_NOT_NULL(out);
+	*flag = 0;
+	*out = 0;
+	ASSERT_EQ(svmgpu_cmd_wait(&cmds[0], flag, SVMGPU_WAIT_GEU, 3, ~0ull, 0, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[1], out, 77, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmds, 2, &seq), 0);
+	EXPECT_EQ(svmgpu_queue_poll(self->q, seq, &err), -EBUSY);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 10000000, &err), -ETIMEDOUT);
+	EXPECT_EQ(*out, 0);
+	__atomic_store_n(flag, 3, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(svmgpu_queue_wait(self->q, seq, 30 * SEC, &err), 0);
+	EXPECT_EQ(*out, 77);
+	EXPECT_EQ(svmgpu_queue_poll(self->q, seq, &err), 0);
+	free(flag);
+	free(out);
+}
+
+TEST_F(lib, device_wait_timeout_fails_command)
+{
+	uint64_t *flag = aligned_alloc(64, 64), *out = aligned_alloc(64, 64);
+	struct svmgpu_cmd cmds[2];
+	struct svmgpu_cmd_error err;
+
+	*flag = 0;
+	*out = 0;
+	ASSERT_EQ(svmgpu_cmd_wait(&cmds[0], flag, SVMGPU_WAIT_EQ, 1, ~0ull, 1000000, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[1], out, 5, 0), 0);
+	ASSERT_EQ(svmgpu_queue_run(self->q, cmds, 2, 30 * SEC, &err), -EIO);
+	EXPECT_EQ(err.code, SVMGPU_ERR_WAIT_TIMEOUT);
+	EXPECT_EQ(err.count, 1);
+	EXPECT_EQ(err.queue, (uint32_t)svmgpu_queue_index(self->q));
+	/* the queue resumes at the next command */
+	EXPECT_EQ(*out, 5);
+	free(flag);
+	free(out);
+}
+
+TEST_F(lib, cancelled_fault_reports_address_and_access)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint8_t *buf = malloc(64), *hole;
+	struct svmgpu_cmd cmd;
+	struct svmgpu_cmd_error err;
+	struct svmgpu_stats st;
+
+	hole = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(hole, MAP_FAILED);
+	ASSERT_EQ(munmap(hole + pg, pg), 0);
+	ASSERT_EQ(svmgpu_context_get_stats(self->ctx, &st, SVMGPU_STATS_CLEAR), 0);
+
+	/* read past the end of the mapping */
+	ASSERT_EQ(svmgpu_cmd_copy(&cmd, buf, hole + pg - 8, 16, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd, &err), -EFAULT);
+	EXPECT_EQ(err.code, SVMGPU_ERR_FAULT_CANCELLED);
+	EXPECT_EQ(err.va, (uint64_t)(uintptr_t)(hole + pg));
+	EXPECT_EQ(err.access, SVMGPU_ACCESS_READ);
+	EXPECT_EQ(err.reason, SVMGPU_FAULT_NOT_PRESENT);
+	EXPECT_EQ(err.queue, (uint32_t)svmgpu_queue_index(self->q));
+	EXPECT_NE(err.seq, 0);
+
+	/* write to a read-only page */
+	ASSERT_EQ(mprotect(hole, pg, PROT_READ), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd, hole + 64, 8, 1, 8, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd, &err), -EFAULT);
+	EXPECT_EQ(err.code, SVMGPU_ERR_FAULT_CANCELLED);
+	EXPECT_EQ(err.va, (uint64_t)(uintptr_t)(hole + 64));
+	EXPECT_EQ(err.access, SVMGPU_ACCESS_WRITE);
+
+	/* atomic on a read-only page */
+	ASSERT_EQ(svmgpu_cmd_atomic(&cmd, hole + 128, SVMGPU_ATOMIC_ADD, 8, 1, 0, NULL, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd, &err), -EFAULT);
+	EXPECT_EQ(err.access, SVMGPU_ACCESS_ATOMIC);
+	EXPECT_EQ(err.va, (uint64_t)(uintptr_t)(hole + 128));
+
+	ASSERT_EQ(svmgpu_context_get_stats(self->ctx, &st, 0), 0);
+	EXPECT_GE(st.cancels, 3);
+	EXPECT_GE(st.faults, 3);
+	EXPECT_GE(st.failed, 3);
+
+	/* the queue still works */
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd, buf, 64, 7, 1, 0), 0);
+	EXPECT_EQ(run1(self->q, &cmd, &err), 0);
+	EXPECT_EQ(buf[63], 7);
+	munmap(hole, pg);
+	free(buf);
+}
+
+TEST_F(lib, kernel_errors)
+{
+	struct svmgpu_launch l = { { 1, 1, 1 }, 1, 0, { 0, 0 } };
+	struct svmgpu_program *p;
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+	uint64_t *args = aligned_alloc(64, 64);
+
+	/* illegal instruction: err.va is the pc */
+	ASSERT_EQ(svmgpu_program_assemble("NOP\nS2R r1, ARGS\nEXIT\n", &p, NULL), 0);
+	((uint64_t *)svmgpu_program_code(p))[1] = SVMGPU_ISA_ENCODE(0xee, 0, 0, 0, 0);
+	ASSERT_EQ(svmgpu_cmd_launch(&cmd, svmgpu_program_code(p), args, &l, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd, &err), -EIO);
+	EXPECT_EQ(err.code, SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+	EXPECT_EQ(err.va, (uint64_t)(uintptr_t)&svmgpu_program_code(p)[1]);
+	svmgpu_program_destroy(p);
+
+	/* watchdog */
+	ASSERT_EQ(svmgpu_program_assemble("top: JMP top\n", &p, NULL), 0);
+	l.budget = 10000;
+	ASSERT_EQ(svmgpu_cmd_launch(&cmd, svmgpu_program_code(p), args, &l, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd, &err), -EIO);
+	EXPECT_EQ(err.code, SVMGPU_ERR_WATCHDOG);
+	svmgpu_program_destroy(p);
+
+	/* misaligned load */
+	ASSERT_EQ(svmgpu_program_assemble("S2R r1, ARGS\nLD64 r2, [r1+4]\nEXIT\n", &p, NULL), 0);
+	l.budget = 0;
+	ASSERT_EQ(svmgpu_cmd_launch(&cmd, svmgpu_program_code(p), args, &l, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd, &err), -EFAULT);
+	EXPECT_EQ(err.code, SVMGPU_ERR_MISALIGNED);
+	EXPECT_EQ(err.va, (uint64_t)(uintptr_t)args + 4);
+	svmgpu_program_destroy(p);
+
+	/* a kernel store through an unmapped pointer: cancelled fault */
+	ASSERT_EQ(svmgpu_program_assemble("S2R r1, ARGS\nLD64 r2, [r1+0]\nST64 [r2+8], r1\nEXIT\n", &p, NULL), 0);
+	args[0] = 0x10000;	/* nothing is mapped at 64 KiB */
+	ASSERT_EQ(svmgpu_cmd_launch(&cmd, svmgpu_program_code(p), args, &l, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd, &err), -EFAULT);
+	EXPECT_EQ(err.code, SVMGPU_ERR_FAULT_CANCELLED);
+	EXPECT_EQ(err.va, 0x10008);
+	EXPECT_EQ(err.access, SVMGPU_ACCESS_WRITE);
+	svmgpu_program_destroy(p);
+	free(args);
+}
+
+TEST_F(lib, failure_reported_once)
+{
+	struct svmgpu_cmd cmds[3];
+	struct svmgpu_cmd_error err;
+	uint64_t *v = aligned_alloc(64, 64), seq;
+
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[0], v, 1, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[1], (uint64_t *)(uintptr_t)0x10000, 1, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[2], v + 1, 2, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmds, 3, &seq), 0);
+	ASSERT_EQ(svmgpu_queue_wait(self->q, seq, 30 * SEC, &err), -EFAULT);
+	EXPECT_EQ(err.seq, seq - 1);
+	EXPECT_EQ(err.va, 0x10000);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 30 * SEC, &err), 0);
+	EXPECT_EQ(err.count, 0);
+	EXPECT_EQ(v[0], 1);
+	EXPECT_EQ(v[1], 2);
+	free(v);
+}
+
+TEST_F(lib, busy_objects)
+{
+	EXPECT_EQ(svmgpu_context_destroy(self->ctx), -EBUSY);
+	EXPECT_EQ(svmgpu_device_close(self->dev), -EBUSY);
+	/* still usable */
+	EXPECT_EQ(svmgpu_queue_poll(self->q, 1, NULL) <= 0, 1);
+}
+
+TEST_F(lib, bad_arguments)
+{
+	struct svmgpu_queue *q;
+	struct svmgpu_cmd cmd;
+
+	EXPECT_EQ(svmgpu_queue_create(self->ctx, 3, &q), -EINVAL);
+	EXPECT_EQ(svmgpu_queue_create(self->ctx, 1, &q), -EINVAL);
+	EXPECT_EQ(svmgpu_queue_submit(self->q, &cmd, 0, NULL), -EINVAL);
+	/* a header the driver rejects: reserved bits */
+	ASSERT_EQ(svmgpu_cmd_nop(&cmd, 0), 0);
+	cmd.hdr.rsvd0 = 1;
+	EXPECT_EQ(svmgpu_queue_submit(self->q, &cmd, 1, NULL), -EINVAL);
+	/* a sequence number never submitted */
+	EXPECT_EQ(svmgpu_queue_wait(self->q, 1ull << 40, 0, NULL), -EINVAL);
+	EXPECT_EQ(svmgpu_context_get_stats(self->ctx, NULL, 0), -EINVAL);
+}
+
+TEST_F(lib, bad_handles_at_the_ioctl)
+{
+	struct drm_svmgpu_queue_create qc = { .ctx_handle = 0xdead };
+	struct drm_svmgpu_wait w = { .queue_handle = 0xdead, .seq = 1, .first_seq = 1 };
+	int fd = svmgpu_device_fd(self->dev);
+
+	EXPECT_EQ(drmIoctl(fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &qc), -1);
+	EXPECT_EQ(errno, ENOENT);
+	EXPECT_EQ(drmIoctl(fd, DRM_IOCTL_SVMGPU_WAIT, &w), -1);
+	EXPECT_EQ(errno, ENOENT);
+}
+
+TEST_F(lib, queue_exhaustion)
+{
+	struct svmgpu_device_info info;
+	struct svmgpu_queue *qs[SVMGPU_MAX_QUEUES + 1];
+	int i, n = 0, ret = 0;
+
+	ASSERT_EQ(svmgpu_device_get_info(self->dev, &info), 0);
+	for (i = 0; i < SVMGPU_MAX_QUEUES + 1; i++) {
+		ret = svmgpu_queue_create(self->ctx, 2, &qs[n]);
+		if (ret)
+			break;
+		n++;
+	}
+	EXPECT_EQ(ret, -EBUSY);
+	EXPECT_LE(n, (int)info.num_queues - 1);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(svmgpu_queue_destroy(qs[i]), 0);
+}
+
+TEST_F(lib, several_devices_and_queues_at_once)
+{
+	struct svmgpu_device *dev2;
+	struct svmgpu_context *ctx2;
+	struct svmgpu_queue *q2;
+	uint32_t *a = aligned_alloc(64, 4096), *b = aligned_alloc(64, 4096);
+	struct svmgpu_cmd cmd;
+	uint64_t s1, s2;
+
+	ASSERT_EQ(svmgpu_device_open(0, &dev2), 0);
+	ASSERT_EQ(svmgpu_context_create(dev2, &ctx2), 0);
+	ASSERT_EQ(svmgpu_queue_create(ctx2, 4, &q2), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd, a, 4096, 0x11111111, 4, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, &cmd, 1, &s1), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd, b, 4096, 0x22222222, 4, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(q2, &cmd, 1, &s2), 0);
+	EXPECT_EQ(svmgpu_queue_wait(q2, s2, 30 * SEC, NULL), 0);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, s1, 30 * SEC, NULL), 0);
+	EXPECT_EQ(a[1023], 0x11111111);
+	EXPECT_EQ(b[1023], 0x22222222);
+	EXPECT_EQ(svmgpu_queue_destroy(q2), 0);
+	EXPECT_EQ(svmgpu_context_destroy(ctx2), 0);
+	EXPECT_EQ(svmgpu_device_close(dev2), 0);
+	free(a);
+	free(b);
+}
+
+TEST_F(lib, forked_child_cannot_use_parent_queue)
+{
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct svmgpu_cmd cmd;
+		uint64_t v;
+
+		svmgpu_cmd_signal(&cmd, &v, 1, 0);
+		_exit(svmgpu_queue_submit(self->q, &cmd, 1, NULL) == -EACCES ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_F(lib, coherence_check_agrees)
+{
+	size_t n = 5 * 4096 + 8;
+	uint64_t *buf = malloc(n), i;
+	struct svmgpu_coherence_result r;
+	struct svmgpu_cmd cmd;
+
+	ASSERT_NOT_NULL(buf);
+	for (i = 0; i < n / 8; i++)
+		buf[i] = i * 0x0101010101010101ull;
+	ASSERT_EQ(svmgpu_coherence_check(self->q, buf, n, &r), 0);
+	EXPECT_EQ(r.device_hash, r.cpu_hash);
+	EXPECT_EQ(r.mismatches, 0);
+	/* after the device changes the range, both views still agree */
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd, buf + 100, 4096, 0xabcdef, 8, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd, NULL), 0);
+	EXPECT_EQ(buf[100], 0xabcdef);
+	ASSERT_EQ(svmgpu_coherence_check(self->q, buf, n, &r), 0);
+	EXPECT_EQ(svmgpu_coherence_check(self->q, (char *)buf + 4, 8, &r), -EINVAL);
+	free(buf);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lib_kernels: every ready kernel on the device against its CPU reference,
+ * sizes from 1 element past several workgroups, including sizes that are
+ * not multiples of the workgroup, and pointer chasing through lists and a
+ * tree built with malloc.  SVMGPU_TEST_LARGE=1 adds 64 MiB inputs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kcheck.h"
+#include "svmgpu.h"
+#include "svmgpu_test.h"
+
+FIXTURE(kern) {
+	struct svmgpu_device *dev;
+	struct svmgpu_context *ctx;
+	struct svmgpu_queue *q;
+};
+
+FIXTURE_SETUP(kern)
+{
+	int ret = svmgpu_device_open(0, &self->dev);
+
+	if (ret)
+		SKIP(return, "no svmgpu device: %s", strerror(-ret));
+	ASSERT_EQ(svmgpu_context_create(self->dev, &self->ctx), 0);
+	ASSERT_EQ(svmgpu_queue_create(self->ctx, 0, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(kern)
+{
+	if (self->q)
+		svmgpu_queue_destroy(self->q);
+	if (self->ctx)
+		svmgpu_context_destroy(self->ctx);
+	if (self->dev)
+		svmgpu_device_close(self->dev);
+}
+
+static int dev_run(void *priv, const struct svmgpu_cmd *cmd)
+{
+	struct svmgpu_cmd_error err;
+	int ret = svmgpu_queue_run(priv, cmd, 1, SVMGPU_TIMEOUT_INFINITE, &err);
+
+	if (ret)
+		TH_LOG("command failed: %d %s va 0x%llx access %s", ret, svmgpu_error_name(err.code),
+		       (unsigned long long)err.va, svmgpu_access_name(err.access));
+	return ret;
+}
+
+static const uint64_t sizes[] = { 1, 31, 33, 256, 257, 4097 };
+
+static void check(struct svmgpu_queue *q, enum svmgpu_kernel k, const uint64_t *sz, size_t count)
+{
+	struct kcheck_result res;
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		int ret = kcheck_kernel(k, sz[i], 1 + i, dev_run, q, &res);
+
+		if (ret)
+			TH_LOG("%s n=%llu: %d %s", svmgpu_kernel_name(k), (unsigned long long)sz[i],
+			       ret, res.message);
+		ASSERT_EQ(ret, 0);
+	}
+}
+
+#define KTEST(name, kid) \
+	TEST_F(kern, name) { check(self->q, kid, sizes, sizeof(sizes) / sizeof(sizes[0])); }
+
+KTEST(vecadd, SVMGPU_KERNEL_VECADD)
+KTEST(saxpy, SVMGPU_KERNEL_SAXPY)
+KTEST(reduce_sum, SVMGPU_KERNEL_REDUCE_SUM)
+KTEST(histogram, SVMGPU_KERNEL_HISTOGRAM)
+KTEST(stencil2d, SVMGPU_KERNEL_STENCIL2D)
+KTEST(list_walk, SVMGPU_KERNEL_LIST_WALK)
+KTEST(tree_lookup, SVMGPU_KERNEL_TREE_LOOKUP)
+KTEST(range_hash, SVMGPU_KERNEL_RANGE_HASH)
+
+TEST_F(kern, sgemm)
+{
+	static const uint64_t s[] = { 1, 7, 33, 64 };
+
+	check(self->q, SVMGPU_KERNEL_SGEMM, s, 4);
+}
+
+TEST_TIMEOUT(300)
+TEST_F(kern, one_mebi_elements)
+{
+	static const uint64_t s[] = { (1u << 20) + 5 };
+
+	check(self->q, SVMGPU_KERNEL_VECADD, s, 1);
+	check(self->q, SVMGPU_KERNEL_REDUCE_SUM, s, 1);
+	check(self->q, SVMGPU_KERNEL_HISTOGRAM, s, 1);
+}
+
+TEST_TIMEOUT(1800)
+TEST_F(kern, sixty_four_mebibytes)
+{
+	static const uint64_t s[] = { (16u << 20) + 7 };	/* 64 MiB of f32/u32 + 7 elements */
+	int k;
+
+	if (!getenv("SVMGPU_TEST_LARGE"))
+		SKIP(return, "set SVMGPU_TEST_LARGE=1 for 64 MiB inputs");
+	for (k = 0; k < SVMGPU_KERNEL_COUNT; k++)
+		if (k != SVMGPU_KERNEL_SGEMM && k != SVMGPU_KERNEL_LIST_WALK &&
+		    k != SVMGPU_KERNEL_TREE_LOOKUP)
+			check(self->q, k, s, 1);
+}
+
+TEST_HARNESS_MAIN
