@@ -362,6 +362,7 @@ struct svmgpu_err {
  * @stopped: queue disabled for good, protected by @lock
  * @errs: ring of the last failures, protected by @lock
  * @nerrs: failures logged so far, protected by @lock
+ * @last_err_seq: seq of the last failure logged, protected by @lock
  * @wq: waiters for completions and ring space
  */
 struct svmgpu_queue {
@@ -386,6 +387,7 @@ struct svmgpu_queue {
 	bool stopped;
 	struct svmgpu_err errs[SVMGPU_ERROR_LOG];
 	u64 nerrs;
+	u64 last_err_seq;
 	wait_queue_head_t wq;
 };
 

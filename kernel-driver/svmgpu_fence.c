@@ -28,19 +28,51 @@
 #include "svmgpu_drv.h"
 #include "svmgpu_trace.h"
 
+/* Record one failure once.  Caller holds q->lock. */
+static void svmgpu_queue_log_error(struct svmgpu_queue *q, u64 seq, u32 code,
+				   u64 va, u32 info)
+{
+	struct svmgpu_err *e;
+
+	lockdep_assert_held(&q->lock);
+	if (seq <= q->last_err_seq || seq > q->last_seq)
+		return;
+	e = &q->errs[q->nerrs % SVMGPU_ERROR_LOG];
+	e->seq = seq;
+	e->code = code;
+	e->va = va;
+	e->info = info;
+	q->nerrs++;
+	q->last_err_seq = seq;
+	atomic64_inc(&q->ctx->cnt[SVMGPU_CS_FAILED]);
+}
+
 /**
  * svmgpu_queue_update() - pick up completions from the completion record
  * @q: the queue
+ *
+ * The device writes the record's error fields before its seq, so a failure
+ * is logged here before WAIT can see its command complete.
  */
 void svmgpu_queue_update(struct svmgpu_queue *q)
 {
+	struct svmgpu_completion *c;
 	bool woke = false;
-	u64 seq;
+	u64 seq = 0;
 
 	spin_lock(&q->lock);
-	if (q->compl) {
-		seq = le64_to_cpu(READ_ONCE(*(__le64 *)&q->compl->seq));
+	c = q->compl;
+	if (c) {
+		seq = le64_to_cpu(READ_ONCE(*(__le64 *)&c->seq));
+		dma_rmb();	/* the rest of the record was written before seq */
 		if (seq > q->completed_seq && seq <= q->last_seq) {
+			u64 err_seq = le64_to_cpu(READ_ONCE(*(__le64 *)&c->err_seq));
+
+			if (err_seq && err_seq <= seq)
+				svmgpu_queue_log_error(q, err_seq,
+						       le32_to_cpu(READ_ONCE(*(__le32 *)&c->err_code)),
+						       le64_to_cpu(READ_ONCE(*(__le64 *)&c->err_va)),
+						       le32_to_cpu(READ_ONCE(*(__le32 *)&c->err_info)));
 			q->completed_seq = seq;
 			woke = true;
 		}
@@ -50,21 +82,6 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
 		trace_svmgpu_complete(q->hwq, seq);
 		wake_up_all(&q->wq);
 	}
-}
-
-/* Record one failure.  Caller holds q->lock. */
-static void svmgpu_queue_log_error(struct svmgpu_queue *q, u64 seq, u32 code,
-				   u64 va, u32 info)
-{
-	struct svmgpu_err *e = &q->errs[q->nerrs % SVMGPU_ERROR_LOG];
-
-	lockdep_assert_held(&q->lock);
-	e->seq = seq;
-	e->code = code;
-	e->va = va;
-	e->info = info;
-	q->nerrs++;
-	atomic64_inc(&q->ctx->cnt[SVMGPU_CS_FAILED]);
 }
 
 /**
@@ -79,7 +96,7 @@ void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code)
 	u64 seq;
 
 	spin_lock(&q->lock);
-	for (seq = q->completed_seq + 1; seq <= q->last_seq; seq++)
+	for (seq = max(q->completed_seq, q->last_err_seq) + 1; seq <= q->last_seq; seq++)
 		svmgpu_queue_log_error(q, seq, code, 0, 0);
 	q->completed_seq = q->last_seq;
 	spin_unlock(&q->lock);

@@ -4,6 +4,7 @@
  * the driver keeps every address space correct and every resource
  * accounted: after each scenario all hardware queues are free again.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
  * the kernel makes to the address space.  Scenarios after hmm-tests.c; each
  * checks the data the CPU sees and the driver's counters.
  */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>

@@ -3,6 +3,7 @@
  * uapi_errors: every ioctl rejects bad flags, bad pad, bad handles and bad
  * sizes with the documented errno, before doing anything.
  */
+#define _GNU_SOURCE
 #include <sys/mman.h>
 #include <sys/wait.h>
 
