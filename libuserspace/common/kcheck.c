@@ -5,8 +5,8 @@
  * Sizes: @n is the element count for vecadd, saxpy, reduce_sum, histogram
  * and range_hash; the number of lists (lengths 0..8) for list_walk; the
  * number of tree keys for tree_lookup (looking up 2n keys, half absent);
- * for sgemm m = n, k = n/2 + 1, n_cols = (n % 7) + 1 ... i.e. an
- * n x (n%7+1) result; for stencil2d a width n, height (n % 5) + 1 grid.
+ * for sgemm an n x (n/2 + 3) result with an inner dimension of n + 1; for
+ * stencil2d a grid of width n and height (n % 5) + 1.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -156,7 +156,7 @@ out:
 
 static int check_sgemm(uint64_t n, uint64_t *s, kcheck_run_fn run, void *priv, struct kcheck_result *res)
 {
-	uint64_t m = n, cols = n % 7 + 1, k = n / 2 + 1;
+	uint64_t m = n, cols = n / 2 + 3, k = n + 1;
 	struct svmgpu_sgemm_args *args = xalloc(sizeof(*args));
 	float *a = xalloc(m * k * 4), *b = xalloc(k * cols * 4);
 	float *c = xalloc(m * cols * 4), *want = xalloc(m * cols * 4);

@@ -21,8 +21,8 @@ struct kcheck_result {
 };
 
 /*
- * Run ready kernel @k on a problem of size @n (elements; for SGEMM the
- * matrices are n x n, for STENCIL2D the grid is n x (n/2+1)... see kcheck.c)
+ * Run ready kernel @k on a problem of size @n (elements; the shapes for
+ * the other kernels are described at the top of kcheck.c)
  * with data from @seed; compare with the CPU.  Returns 0 when equal,
  * -EILSEQ on a mismatch, or the error of @run / an allocation.
  */

@@ -243,17 +243,24 @@ static int op_mremap(struct worker *w)
 	uint8_t *old = w->base, *dst, *guard;
 	struct svmgpu_cmd_error err;
 	struct svmgpu_cmd cmd;
+	size_t off;
 	int ret;
 
 	dst = mmap(NULL, w->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (dst == MAP_FAILED)
 		return diverge(w, "mmap: %s", strerror(errno));
 	note(w, "mremap region %p -> %p", (void *)old, (void *)dst);
-	w->base = mremap(old, w->size, w->size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
-	if (w->base == MAP_FAILED) {
-		w->base = old;
-		return diverge(w, "mremap: %s", strerror(errno));
+	/* page by page: earlier operations split the region into several VMAs */
+	for (off = 0; off < w->size; off += (size_t)w->pg) {
+		if (mremap(old + off, (size_t)w->pg, (size_t)w->pg, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   dst + off) == MAP_FAILED) {
+			ret = errno;
+			munmap(dst, w->size);
+			w->base = old;
+			return diverge(w, "mremap of page %zu: %s", off / (size_t)w->pg, strerror(ret));
+		}
 	}
+	w->base = dst;
 	/* hold the old range inaccessible: the device must no longer reach it */
 	guard = mmap(old, w->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (guard == old) {

@@ -61,7 +61,7 @@ SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned 
 
 	if (max && !descs)
 		return -EINVAL;
-	n = drmGetDevices2(0, devs, MAX_DRM_DEVICES);
+	n = drmGetDevices2(DRM_DEVICE_GET_PCI_REVISION, devs, MAX_DRM_DEVICES);
 	if (n == -ENOENT)
 		return 0;	/* no /dev/dri at all */
 	if (n < 0)

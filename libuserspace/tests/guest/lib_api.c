@@ -180,7 +180,7 @@ TEST_F(lib, device_wait_command_released_by_cpu)
 
 TEST_F(lib, device_wait_timeout_fails_command)
 {
-	uint64_t *flag = aligned_alloc(64, 64), *out = aligned_alloc(64, 64);
+	uint64_t *flag = aligned_alloc(64, 64), *out = aligned_alloc(64, 64), seq;
 	struct svmgpu_cmd cmds[2];
 	struct svmgpu_cmd_error err;
 
@@ -188,8 +188,14 @@ TEST_F(lib, device_wait_timeout_fails_command)
 	*out = 0;
 	ASSERT_EQ(svmgpu_cmd_wait(&cmds[0], flag, SVMGPU_WAIT_EQ, 1, ~0ull, 1000000, 0), 0);
 	ASSERT_EQ(svmgpu_cmd_signal(&cmds[1], out, 5, 0), 0);
-	ASSERT_EQ(svmgpu_queue_run(self->q, cmds, 2, 30 * SEC, &err), -EIO);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmds, 2, &seq), 0);
+	ASSERT_EQ(svmgpu_queue_wait(self->q, seq, 30 * SEC, &err), -EIO);
 	EXPECT_EQ(err.code, SVMGPU_ERR_WAIT_TIMEOUT);
+	EXPECT_EQ(err.seq, seq - 1);
+	if (err.count != 1)
+		TH_LOG("failures: %u, first seq %llu of %llu..%llu, va 0x%llx", err.count,
+		       (unsigned long long)err.seq, (unsigned long long)seq - 1,
+		       (unsigned long long)seq, (unsigned long long)err.va);
 	EXPECT_EQ(err.count, 1);
 	EXPECT_EQ(err.queue, (uint32_t)svmgpu_queue_index(self->q));
 	/* the queue resumes at the next command */
