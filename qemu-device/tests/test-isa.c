@@ -1,0 +1,540 @@
+/*
+ * svmgpu core: the compute ISA — every instruction class, divergence and
+ * reconvergence, loops, barriers across waves, special registers, memory
+ * widths, atomics, and every way a kernel can fail.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <math.h>
+
+#include "test-env.h"
+
+#define I(op, rd, ra, rb, imm) SVMGPU_ISA_ENCODE(SVMGPU_OP_##op, rd, ra, rb, imm)
+#define IMM 0xff
+#define CODE    0x10000ull
+#define ARGS    0x20000ull
+#define OUT     0x30000ull      /* 64 KiB */
+
+static void setup(TestDev *t)
+{
+    td_init(t);
+    ctx_create(t, 0);
+    queue_setup(t, 0, 0, 64);
+    map_range(t, 0, CODE, 0x4000, 0);
+    map_range(t, 0, ARGS, 0x1000, SVMGPU_PTE_WRITABLE);
+    map_range(t, 0, OUT, 0x10000, SVMGPU_PTE_WRITABLE);
+}
+
+static uint64_t *va64(TestDev *t, uint64_t va)
+{
+    return va_ptr(t, 0, va);
+}
+
+/* Load a program, launch it, return the completion error code. */
+static uint32_t launch(TestDev *t, const uint64_t *prog, size_t n,
+                       uint32_t gx, uint32_t gy, uint32_t gz, uint32_t wg,
+                       uint64_t budget)
+{
+    struct svmgpu_cmd c;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        *va64(t, CODE + i * 8) = prog[i];
+    }
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+    c.launch.code_va = CODE;
+    c.launch.args_va = ARGS;
+    c.launch.grid_x = gx;
+    c.launch.grid_y = gy;
+    c.launch.grid_z = gz;
+    c.launch.wg_size = wg;
+    c.launch.budget = budget;
+    submit(t, 0, &c);
+    if (compl(t, 0)->seq != c.hdr.seq) {
+        return ~0u;
+    }
+    if (compl(t, 0)->err_code) {
+        clear_error(t, 0);
+    }
+    return compl(t, 0)->err_seq == c.hdr.seq ? compl(t, 0)->err_code : 0;
+}
+
+#define LAUNCH(t, prog, gx, gy, gz, wg) \
+    launch(t, prog, sizeof(prog) / sizeof(prog[0]), gx, gy, gz, wg, 0)
+
+/* r3 = args[0] OP args[1] -> args[2], one lane. */
+static uint64_t binop(TestDev *t, uint8_t op, uint64_t a, uint64_t b)
+{
+    uint64_t prog[] = {
+        I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
+        I(LD64, 1, 9, 0, 0),
+        I(LD64, 2, 9, 0, 8),
+        SVMGPU_ISA_ENCODE(op, 3, 1, 2, 0),
+        I(ST64, 0, 9, 3, 16),
+        I(EXIT, 0, 0, 0, 0),
+    };
+
+    va64(t, ARGS)[0] = a;
+    va64(t, ARGS)[1] = b;
+    va64(t, ARGS)[2] = 0xbadbadbadull;
+    if (LAUNCH(t, prog, 1, 1, 1, 1)) {
+        return 0xdeadull;
+    }
+    return va64(t, ARGS)[2];
+}
+
+static uint64_t f2b(float f)
+{
+    uint32_t u;
+
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static uint64_t d2b(double d)
+{
+    uint64_t u;
+
+    memcpy(&u, &d, 8);
+    return u;
+}
+
+TEST(integer_ops)
+{
+    static const struct { uint8_t op; uint64_t a, b, r; } cases[] = {
+        { SVMGPU_OP_ADD, ~0ull, 2, 1 },
+        { SVMGPU_OP_SUB, 1, 2, ~0ull },
+        { SVMGPU_OP_MUL, 1ull << 40, 1ull << 30, 0 },
+        { SVMGPU_OP_MUL, 7, -3ll, -21ll },
+        { SVMGPU_OP_MULHU, 1ull << 40, 1ull << 30, 1ull << 6 },
+        { SVMGPU_OP_DIVU, 100, 7, 14 },
+        { SVMGPU_OP_DIVU, 100, 0, ~0ull },
+        { SVMGPU_OP_DIVS, -100ll, 7, -14ll },
+        { SVMGPU_OP_DIVS, INT64_MIN, -1ll, INT64_MIN },
+        { SVMGPU_OP_DIVS, 5, 0, ~0ull },
+        { SVMGPU_OP_REMU, 100, 7, 2 },
+        { SVMGPU_OP_REMU, 100, 0, 100 },
+        { SVMGPU_OP_REMS, -100ll, 7, -2ll },
+        { SVMGPU_OP_REMS, INT64_MIN, -1ll, 0 },
+        { SVMGPU_OP_AND, 0xff00, 0x0ff0, 0x0f00 },
+        { SVMGPU_OP_OR, 0xff00, 0x0ff0, 0xfff0 },
+        { SVMGPU_OP_XOR, 0xff00, 0x0ff0, 0xf0f0 },
+        { SVMGPU_OP_SHL, 1, 65, 2 },
+        { SVMGPU_OP_SHR, 1ull << 63, 63, 1 },
+        { SVMGPU_OP_SAR, 1ull << 63, 63, ~0ull },
+        { SVMGPU_OP_MINU, -1ll, 1, 1 },
+        { SVMGPU_OP_MAXU, -1ll, 1, ~0ull },
+        { SVMGPU_OP_MINS, -1ll, 1, ~0ull },
+        { SVMGPU_OP_MAXS, -1ll, 1, 1 },
+        { SVMGPU_OP_SEQ, 5, 5, 1 },
+        { SVMGPU_OP_SNE, 5, 5, 0 },
+        { SVMGPU_OP_SLTU, -1ll, 1, 0 },
+        { SVMGPU_OP_SLTS, -1ll, 1, 1 },
+        { SVMGPU_OP_SLEU, 3, 3, 1 },
+        { SVMGPU_OP_SLES, 4, 3, 0 },
+    };
+    TestDev t;
+    unsigned i;
+
+    setup(&t);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t r = binop(&t, cases[i].op, cases[i].a, cases[i].b);
+
+        if (r != cases[i].r) {
+            TH_LOG("op 0x%x a 0x%llx b 0x%llx", cases[i].op,
+                   (unsigned long long)cases[i].a,
+                   (unsigned long long)cases[i].b);
+        }
+        ASSERT_EQ(r, cases[i].r);
+    }
+    td_fini(&t);
+}
+
+TEST(float_ops)
+{
+    TestDev t;
+
+    setup(&t);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FADD, f2b(1.5f), f2b(2.25f)), f2b(3.75f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FSUB, f2b(1.5f), f2b(2.25f)), f2b(-0.75f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FMUL, f2b(1.5f), f2b(-2.0f)), f2b(-3.0f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FDIV, f2b(1.0f), f2b(4.0f)), f2b(0.25f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FDIV, f2b(1.0f), f2b(0.0f)), f2b(INFINITY));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FMIN, f2b(NAN), f2b(2.0f)), f2b(2.0f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FMAX, f2b(-1.0f), f2b(2.0f)), f2b(2.0f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FSLT, f2b(-1.0f), f2b(2.0f)), 1);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FSEQ, f2b(NAN), f2b(NAN)), 0);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FSLE, f2b(2.0f), f2b(2.0f)), 1);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FSQRT, f2b(9.0f), 0), f2b(3.0f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_I2F, -7ll, 0), f2b(-7.0f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_F2I, f2b(-7.9f), 0), (uint64_t)-7ll);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_F2I, f2b(1e30f), 0), (uint64_t)INT64_MAX);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_F2I, f2b(-1e30f), 0), (uint64_t)INT64_MIN);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_F2I, f2b(NAN), 0), 0);
+    /* the high half of an f32 operand is ignored, of a result zero */
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FADD, f2b(1.0f) | 0xffffffff00000000ull,
+                    f2b(1.0f)), f2b(2.0f));
+
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DADD, d2b(0.1), d2b(0.2)), d2b(0.1 + 0.2));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DSUB, d2b(1.0), d2b(3.0)), d2b(-2.0));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DMUL, d2b(1e200), d2b(1e200)), d2b(INFINITY));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DDIV, d2b(1.0), d2b(3.0)), d2b(1.0 / 3.0));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DMIN, d2b(-0.5), d2b(2.0)), d2b(-0.5));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DMAX, d2b(-0.5), d2b(NAN)), d2b(-0.5));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DSLT, d2b(3.0), d2b(2.0)), 0);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DSEQ, d2b(2.0), d2b(2.0)), 1);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DSLE, d2b(1.0), d2b(2.0)), 1);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DSQRT, d2b(2.0), 0), d2b(sqrt(2.0)));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_I2D, 1ull << 53, 0), d2b(9007199254740992.0));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_D2I, d2b(-2.5), 0), (uint64_t)-2ll);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_D2I, d2b(1e300), 0), (uint64_t)INT64_MAX);
+    ASSERT_EQ(binop(&t, SVMGPU_OP_F2D, f2b(0.5f), 0), d2b(0.5));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_D2F, d2b(0.25), 0), f2b(0.25f));
+    td_fini(&t);
+}
+
+TEST(moves_immediates_and_special_registers)
+{
+    TestDev t;
+    /* per lane: out[gid*8 + k] = sreg k */
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
+        I(SHL, 2, 1, IMM, 6),
+        I(ADD, 2, 2, IMM, OUT),
+        I(S2R, 3, 0, 0, SVMGPU_SR_LANE_ID),     I(ST64, 0, 2, 3, 0),
+        I(S2R, 3, 0, 0, SVMGPU_SR_WG_ID_X),     I(ST64, 0, 2, 3, 8),
+        I(S2R, 3, 0, 0, SVMGPU_SR_WG_ID_Y),     I(ST64, 0, 2, 3, 16),
+        I(S2R, 3, 0, 0, SVMGPU_SR_WG_ID_Z),     I(ST64, 0, 2, 3, 24),
+        I(S2R, 3, 0, 0, SVMGPU_SR_WAVE_ID),     I(ST32, 0, 2, 3, 32),
+        I(S2R, 3, 0, 0, SVMGPU_SR_WG_SIZE),     I(ST32, 0, 2, 3, 36),
+        I(S2R, 3, 0, 0, SVMGPU_SR_GRID_Y),      I(ST8, 0, 2, 3, 40),
+        I(S2R, 3, 0, 0, SVMGPU_SR_GRID_Z),      I(ST8, 0, 2, 3, 41),
+        I(S2R, 3, 0, 0, SVMGPU_SR_GRID_X),      I(ST16, 0, 2, 3, 42),
+        I(S2R, 3, 0, 0, SVMGPU_SR_QUEUE),       I(ST16, 0, 2, 3, 44),
+        I(MOVI, 4, 0, 0, -2),                   /* sign-extended */
+        I(MOVHI, 4, 0, 0, 0x12345678),
+        I(MOV, 5, 0, 4, 0),
+        I(MOV, 6, 0, IMM, 3),
+        I(SEL, 7, 5, 6, 3),                     /* r3 (queue = 0) -> r6 */
+        I(ST64, 0, 2, 7, 48),
+        I(ST64, 0, 2, 5, 56),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    unsigned x, y, z, l;
+
+    setup(&t);
+    ASSERT_EQ(LAUNCH(&t, prog, 2, 3, 2, 40), 0);
+    for (z = 0; z < 2; z++) {
+        for (y = 0; y < 3; y++) {
+            for (x = 0; x < 2; x++) {
+                for (l = 0; l < 40; l++) {
+                    uint64_t gid = ((z * 3 + y) * 2 + x) * 40 + l;
+                    uint64_t *o = va64(&t, OUT + gid * 64);
+
+                    ASSERT_EQ(o[0], l);
+                    ASSERT_EQ(o[1], x);
+                    ASSERT_EQ(o[2], y);
+                    ASSERT_EQ(o[3], z);
+                    ASSERT_EQ(o[4], (40ull << 32) | (l / 32));
+                    ASSERT_EQ(o[5], 0x2ull << 16 | 0x2 << 8 | 3);
+                    ASSERT_EQ(o[6], 3);
+                    ASSERT_EQ(o[7], 0x12345678fffffffeull);
+                }
+            }
+        }
+    }
+    td_fini(&t);
+}
+
+TEST(loads_stores_every_width)
+{
+    TestDev t;
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_ARGS),
+        I(LD8, 2, 1, 0, 7),  I(ST64, 0, 1, 2, 64),
+        I(LD16, 2, 1, 0, 6), I(ST64, 0, 1, 2, 72),
+        I(LD32, 2, 1, 0, 4), I(ST64, 0, 1, 2, 80),
+        I(LD64, 2, 1, 0, 0), I(ST64, 0, 1, 2, 88),
+        I(LDS8, 2, 1, 0, 7), I(ST64, 0, 1, 2, 96),
+        I(LDS16, 2, 1, 0, 6), I(ST64, 0, 1, 2, 104),
+        I(LDS32, 2, 1, 0, 4), I(ST64, 0, 1, 2, 112),
+        I(MOVI, 3, 0, 0, -1),
+        I(ST8, 0, 1, 3, 120), I(ST16, 0, 1, 3, 122), I(ST32, 0, 1, 3, 124),
+        I(MOVI, 4, 0, 0, 136),
+        I(ADD, 4, 4, 1, 0),
+        I(ST64, 0, 4, 3, -8),                    /* negative offset */
+        I(EXIT, 0, 0, 0, 0),
+    };
+    uint64_t *a;
+
+    setup(&t);
+    a = va64(&t, ARGS);
+    a[0] = 0x8182838485868788ull;
+    ASSERT_EQ(LAUNCH(&t, prog, 1, 1, 1, 1), 0);
+    ASSERT_EQ(a[8], 0x81);
+    ASSERT_EQ(a[9], 0x8182);
+    ASSERT_EQ(a[10], 0x81828384);
+    ASSERT_EQ(a[11], 0x8182838485868788ull);
+    ASSERT_EQ(a[12], 0xffffffffffffff81ull);
+    ASSERT_EQ(a[13], 0xffffffffffff8182ull);
+    ASSERT_EQ(a[14], 0xffffffff81828384ull);
+    ASSERT_EQ(a[15], 0xffffffffffff00ffull);
+    ASSERT_EQ(a[16], ~0ull);
+    td_fini(&t);
+}
+
+TEST(atomics_from_many_lanes)
+{
+    TestDev t;
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_ARGS),
+        I(S2R, 2, 0, 0, SVMGPU_SR_GLOBAL_ID),
+        I(MOVI, 3, 0, 0, 1),
+        I(ATOM64, 4, 1, 3, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+        I(ADD, 5, 1, IMM, 8),
+        I(ATOM32, 6, 5, 2, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_UMAX, 0)),
+        I(ADD, 5, 1, IMM, 16),
+        I(ATOM64, 6, 5, 2, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_SMIN, 0)),
+        /* CAS: only the lane that sees 0 installs its id+1 */
+        I(ADD, 5, 1, IMM, 24),
+        I(ADD, 7, 2, IMM, 1),
+        I(MOVI, 8, 0, 0, 0),
+        I(ATOM64, 9, 5, 7, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_CMPXCHG, 8)),
+        I(SEQ, 10, 9, IMM, 0),
+        I(ADD, 5, 1, IMM, 32),
+        I(ATOM64, 11, 5, 10, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+        I(ADD, 5, 1, IMM, 40),
+        I(ATOM64, 11, 5, 2, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_XCHG, 0)),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    uint64_t *a;
+
+    setup(&t);
+    a = va64(&t, ARGS);
+    a[2] = 1000;
+    ASSERT_EQ(LAUNCH(&t, prog, 3, 1, 1, 100), 0);
+    ASSERT_EQ(a[0], 300);
+    ASSERT_EQ(a[1], 299);
+    ASSERT_EQ(a[2], 0);
+    ASSERT_EQ(a[3], 1);          /* lane 0 went first */
+    ASSERT_EQ(a[4], 1);          /* exactly one CAS won */
+    ASSERT_LT(a[5], 300);
+    td_fini(&t);
+}
+
+/* Nested IF/ELSE with divergent lanes, then reconvergence. */
+TEST(divergence_and_reconvergence)
+{
+    TestDev t;
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_LANE_ID),
+        I(SHL, 2, 1, IMM, 3),
+        I(ADD, 2, 2, IMM, OUT),
+        I(AND, 3, 1, IMM, 1),               /* odd */
+        I(AND, 4, 1, IMM, 2),               /* bit 1 */
+        I(MOVI, 5, 0, 0, 0),
+        I(IF, 0, 3, 0, 0),
+            I(ADD, 5, 5, IMM, 10),
+            I(IF, 0, 4, 0, 0),
+                I(ADD, 5, 5, IMM, 100),
+            I(ELSE, 0, 0, 0, 0),
+                I(ADD, 5, 5, IMM, 200),
+            I(ENDIF, 0, 0, 0, 0),
+        I(ELSE, 0, 0, 0, 0),
+            I(ADD, 5, 5, IMM, 20),
+            I(SLTU, 6, 1, IMM, 8),
+            I(IF, 0, 6, 0, 0),
+                I(EXIT, 0, 0, 0, 0),        /* lanes 0,2,4,6 leave */
+            I(ENDIF, 0, 0, 0, 0),
+        I(ENDIF, 0, 0, 0, 0),
+        I(ADD, 5, 5, IMM, 1000),            /* everyone still alive */
+        I(ST64, 0, 2, 5, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    unsigned l;
+
+    setup(&t);
+    ASSERT_EQ(LAUNCH(&t, prog, 1, 1, 1, 48), 0);
+    for (l = 0; l < 48; l++) {
+        uint64_t want;
+
+        if (l & 1) {
+            want = 1000 + 10 + (l & 2 ? 100 : 200);
+        } else {
+            want = l < 8 ? 0 : 1000 + 20;
+        }
+        ASSERT_EQ(*va64(&t, OUT + l * 8), want);
+    }
+    td_fini(&t);
+}
+
+/* Per-lane trip counts: lane l loops l times; BREAK inside an IF. */
+TEST(loops_with_divergent_break)
+{
+    TestDev t;
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_LANE_ID),
+        I(SHL, 2, 1, IMM, 3),
+        I(ADD, 2, 2, IMM, OUT),
+        I(MOVI, 3, 0, 0, 0),                /* i */
+        I(MOVI, 7, 0, 0, 0),                /* sum */
+        I(LOOP, 0, 0, 0, 0),
+            I(SLEU, 4, 1, 3, 0),            /* lane <= i: done */
+            I(BREAK, 0, 4, 0, 0),
+            I(ADD, 7, 7, 3, 0),
+            I(ADD, 3, 3, IMM, 1),
+            I(SEQ, 5, 3, IMM, 20),          /* hard stop at 20 */
+            I(IF, 0, 5, 0, 0),
+                I(BREAK, 0, 5, 0, 0),
+                I(ADD, 7, 7, IMM, 1000000),  /* never reached */
+            I(ENDIF, 0, 0, 0, 0),
+        I(ENDLOOP, 0, 0, 0, 0),
+        I(ST64, 0, 2, 7, 0),
+        I(ST64, 0, 2, 3, 512),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    unsigned l;
+
+    setup(&t);
+    ASSERT_EQ(LAUNCH(&t, prog, 1, 1, 1, 40), 0);
+    for (l = 0; l < 40; l++) {
+        unsigned n = l < 20 ? l : 20;
+
+        /* sum of 0..n-1 */
+        ASSERT_EQ(*va64(&t, OUT + l * 8), n ? n * (n - 1) / 2 : 0);
+        ASSERT_EQ(*va64(&t, OUT + 512 + l * 8), n);
+    }
+    td_fini(&t);
+}
+
+/* Wave 1 reads what wave 0 wrote before the barrier, and vice versa. */
+TEST(barrier_orders_waves)
+{
+    TestDev t;
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_LANE_ID),
+        I(SHL, 2, 1, IMM, 3),
+        I(ADD, 2, 2, IMM, OUT),
+        I(ADD, 3, 1, IMM, 1000),
+        I(ST64, 0, 2, 3, 0),                /* out[l] = l + 1000 */
+        I(BAR, 0, 0, 0, 0),
+        I(XOR, 4, 1, IMM, 32),              /* partner in the other wave */
+        I(SHL, 4, 4, IMM, 3),
+        I(ADD, 4, 4, IMM, OUT),
+        I(LD64, 5, 4, 0, 0),
+        I(BAR, 0, 0, 0, 0),
+        I(ST64, 0, 2, 5, 1024),             /* out[128 + l] = partner */
+        I(EXIT, 0, 0, 0, 0),
+    };
+    unsigned l;
+
+    setup(&t);
+    /* a long-running first wave would race without the barrier */
+    ASSERT_EQ(LAUNCH(&t, prog, 2, 1, 1, 64), 0);
+    for (l = 0; l < 64; l++) {
+        ASSERT_EQ(*va64(&t, OUT + 1024 + l * 8), (l ^ 32) + 1000);
+    }
+    td_fini(&t);
+}
+
+/* A barrier after some waves exited does not deadlock. */
+TEST(barrier_with_exited_waves)
+{
+    TestDev t;
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_WAVE_ID),
+        I(IF, 0, 1, 0, 0),
+            I(EXIT, 0, 0, 0, 0),            /* waves 1.. leave */
+        I(ENDIF, 0, 0, 0, 0),
+        I(BAR, 0, 0, 0, 0),
+        I(MOVI, 2, 0, 0, OUT),
+        I(MOVI, 3, 0, 0, 1),
+        I(ATOM64, 4, 2, 3, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+        I(EXIT, 0, 0, 0, 0),
+    };
+
+    setup(&t);
+    ASSERT_EQ(LAUNCH(&t, prog, 1, 1, 1, 256), 0);
+    ASSERT_EQ(*va64(&t, OUT), 32);
+    td_fini(&t);
+}
+
+TEST(jmp_uniform_branch)
+{
+    TestDev t;
+    uint64_t prog[] = {
+        I(MOVI, 1, 0, 0, OUT),
+        I(MOVI, 2, 0, 0, 5),
+        I(JMP, 0, 0, 0, 3),                 /* skip the next two */
+        I(MOVI, 2, 0, 0, 6),
+        I(EXIT, 0, 0, 0, 0),
+        I(ST64, 0, 1, 2, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
+
+    setup(&t);
+    ASSERT_EQ(LAUNCH(&t, prog, 1, 1, 1, 1), 0);
+    ASSERT_EQ(*va64(&t, OUT), 5);
+    td_fini(&t);
+}
+
+TEST(kernel_errors)
+{
+    TestDev t;
+    uint64_t endless[] = { I(JMP, 0, 0, 0, 0) };
+    uint64_t bad_op[] = { I(NOP, 0, 0, 0, 0), SVMGPU_ISA_ENCODE(0xee, 0, 0, 0, 0) };
+    uint64_t bad_reg[] = { I(ADD, 32, 0, 0, 0) };
+    uint64_t bad_rb[] = { I(ADD, 1, 0, 40, 0) };
+    uint64_t bad_sreg[] = { I(S2R, 1, 0, 0, SVMGPU_SR_NUM) };
+    uint64_t bad_atom[] = { I(ATOM64, 1, 2, 3, SVMGPU_ISA_ATOM_IMM(9, 0)) };
+    uint64_t underflow[] = { I(ENDIF, 0, 0, 0, 0) };
+    uint64_t else_in_loop[] = { I(LOOP, 0, 0, 0, 0), I(ELSE, 0, 0, 0, 0) };
+    uint64_t break_outside[] = { I(BREAK, 0, 0, 0, 0) };
+    uint64_t misaligned[] = { I(MOVI, 1, 0, 0, OUT + 4), I(LD64, 2, 1, 0, 0) };
+    uint64_t wide_va[] = { I(MOVI, 1, 0, 0, 0), I(MOVHI, 1, 0, 0, 0x10000),
+                           I(ST8, 0, 1, 0, 0) };
+    uint64_t dma[] = { I(MOVI, 1, 0, 0, 0x50000), I(LD8, 2, 1, 0, 0) };
+    uint64_t overflow[SVMGPU_ISA_MAX_NEST + 1];
+    uint64_t runaway[] = { I(NOP, 0, 0, 0, 0) };    /* falls off the page */
+    unsigned i;
+
+    setup(&t);
+    map_leaf(&t, 0, 0x50000, 0x2000, 1, 0);
+    ASSERT_EQ(launch(&t, endless, 1, 1, 1, 1, 64, 1000),
+              SVMGPU_ERR_WATCHDOG);
+    ASSERT_EQ(compl(&t, 0)->err_va, CODE);
+    ASSERT_EQ(LAUNCH(&t, bad_op, 1, 1, 1, 1), SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+    ASSERT_EQ(compl(&t, 0)->err_va, CODE + 8);
+    ASSERT_EQ(LAUNCH(&t, bad_reg, 1, 1, 1, 1), SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+    ASSERT_EQ(LAUNCH(&t, bad_rb, 1, 1, 1, 1), SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+    ASSERT_EQ(LAUNCH(&t, bad_sreg, 1, 1, 1, 1), SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+    ASSERT_EQ(LAUNCH(&t, bad_atom, 1, 1, 1, 1), SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+    ASSERT_EQ(LAUNCH(&t, underflow, 1, 1, 1, 1),
+              SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+    ASSERT_EQ(LAUNCH(&t, else_in_loop, 1, 1, 1, 1),
+              SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+    ASSERT_EQ(LAUNCH(&t, break_outside, 1, 1, 1, 1),
+              SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+    for (i = 0; i <= SVMGPU_ISA_MAX_NEST; i++) {
+        overflow[i] = I(LOOP, 0, 0, 0, 0);
+    }
+    ASSERT_EQ(LAUNCH(&t, overflow, 1, 1, 1, 1),
+              SVMGPU_ERR_ILLEGAL_INSTRUCTION);
+    ASSERT_EQ(compl(&t, 0)->err_va, CODE + SVMGPU_ISA_MAX_NEST * 8);
+    ASSERT_EQ(LAUNCH(&t, misaligned, 1, 1, 1, 1), SVMGPU_ERR_MISALIGNED);
+    ASSERT_EQ(compl(&t, 0)->err_va, OUT + 4);
+    ASSERT_EQ(LAUNCH(&t, wide_va, 1, 1, 1, 1), SVMGPU_ERR_INVALID_VA);
+    ASSERT_EQ(LAUNCH(&t, dma, 1, 1, 1, 1), SVMGPU_ERR_DMA);
+    /* the code page ends at CODE + 0x4000: the fetch there faults */
+    for (i = 0; i < 4; i++) {
+        memset(va_ptr(&t, 0, CODE + i * 0x1000), 0, 0x1000);
+    }
+    ASSERT_EQ(LAUNCH(&t, runaway, 1, 1, 1, 1), ~0u);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 1);
+    ASSERT_EQ(fault_rec(&t, 0)->va, CODE + 0x4000);
+    ASSERT_EQ(fault_rec(&t, 0)->access, SVMGPU_ACCESS_READ);
+    td_fini(&t);
+}
+
+TEST_HARNESS_MAIN
