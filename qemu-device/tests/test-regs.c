@@ -1,0 +1,245 @@
+/*
+ * svmgpu core: the register file — identification, reset values, access
+ * sizes and split 64-bit accesses, W1C and masks, contexts, reset, and
+ * arbitrary register writes in arbitrary order.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "test-env.h"
+
+TEST(identification_and_reset_values)
+{
+    TestDev t;
+    SvmgpuCoreConfig cfg;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.local_mem_size = 1ull << 33;
+    t.ram = NULL;
+    td_init_cfg(&t, &cfg);
+    svmgpu_core_reset(t.core);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ID), SVMGPU_ID_MAGIC);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_VERSION), 0x00010000);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_NUM_QUEUES), 8);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_NUM_ENGINES), 2);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_SETS), 64);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_WAYS), 4);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_RING_ENTRIES), 256);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_NUM_CONTEXTS), 4096);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_LOCAL_MEM_SIZE), 1ull << 33);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_LOCAL_MEM_SIZE + 4), 2);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0xf);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CONTROL), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_STATUS), SVMGPU_STATUS_IDLE);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_STATUS), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_MASK), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CTX_TABLE_BASE), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)), SVMGPU_Q_STATUS_IDLE);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(7, SVMGPU_Q_SIZE)), 0);
+    /* absent queue and undefined offsets read 0 */
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(8, SVMGPU_Q_STATUS)), 0);
+    ASSERT_EQ(rd32(&t, 0x0ff0), 0);
+    ASSERT_EQ(rd32(&t, 0xfffc), 0);
+    td_fini(&t);
+}
+
+TEST(bad_configs_are_rejected)
+{
+    SvmgpuCoreConfig cfg;
+    const char *err = NULL;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.num_queues = 17;
+    ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+    ASSERT_NOT_NULL(err);
+    svmgpu_core_default_config(&cfg);
+    cfg.tlb_sets = 3;
+    ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+    svmgpu_core_default_config(&cfg);
+    cfg.tlb_ways = 0;
+    ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+    svmgpu_core_default_config(&cfg);
+    cfg.fault_ring_entries = 2;
+    ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+    svmgpu_core_default_config(&cfg);
+    cfg.num_engines = 0;
+    ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+}
+
+TEST(access_sizes_and_split_64bit)
+{
+    TestDev t;
+
+    td_init(&t);
+    /* 64-bit register written as two halves */
+    wr32(&t, SVMGPU_REG_TLB_INV_START, 0x89abc000);
+    wr32(&t, SVMGPU_REG_TLB_INV_START + 4, 0x1234);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_TLB_INV_START), 0x0000123489abc000ull);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_START + 4), 0x1234);
+    /* low half alone keeps the high half */
+    wr32(&t, SVMGPU_REG_TLB_INV_START, 0x1000);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_TLB_INV_START), 0x0000123400001000ull);
+    /* base registers drop their low bits */
+    wr(&t, SVMGPU_REG_CTX_TABLE_BASE, RAM_BASE + 0x123);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CTX_TABLE_BASE), RAM_BASE);
+    /* unsupported sizes and misaligned accesses are ignored */
+    ASSERT_EQ(svmgpu_core_mmio_read(t.core, SVMGPU_REG_ID, 2), 0);
+    ASSERT_EQ(svmgpu_core_mmio_read(t.core, SVMGPU_REG_ID + 2, 4), 0);
+    ASSERT_EQ(svmgpu_core_mmio_read(t.core, SVMGPU_REG_ID + 4, 8), 0);
+    ASSERT_EQ(svmgpu_core_mmio_read(t.core, SVMGPU_BAR_REGS_SIZE, 4), 0);
+    svmgpu_core_mmio_write(t.core, SVMGPU_REG_INTR_MASK, 5, 1);
+    svmgpu_core_mmio_write(t.core, SVMGPU_BAR_REGS_SIZE - 4, 5, 8);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_MASK), 0);
+    /* read-only registers ignore writes */
+    wr32(&t, SVMGPU_REG_ID, 0);
+    wr32(&t, SVMGPU_REG_FAULT_PUT, 5);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ID), SVMGPU_ID_MAGIC);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 0);
+    ASSERT_GE(atomic_load(&t.guest_errors), 3);
+    td_fini(&t);
+}
+
+TEST(w1c_and_interrupt_mask)
+{
+    TestDev t;
+
+    td_init(&t);
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 5000);          /* error */
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ERROR);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_STATUS), SVMGPU_INTR_ERROR);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_ERROR]), 1);
+    ASSERT_TRUE(svmgpu_core_intx_level(t.core));
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, 0);           /* writing 0 clears nothing */
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, SVMGPU_ERROR_CTX);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), 0);
+    wr32(&t, SVMGPU_REG_INTR_STATUS, SVMGPU_INTR_ERROR);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_STATUS), 0);
+    ASSERT_FALSE(svmgpu_core_intx_level(t.core));
+    /* masked: latched but not signalled; unmasking signals */
+    wr32(&t, SVMGPU_REG_INTR_MASK, SVMGPU_INTR_ERROR);
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 5000);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_STATUS), SVMGPU_INTR_ERROR);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_ERROR]), 1);
+    ASSERT_FALSE(svmgpu_core_intx_level(t.core));
+    wr32(&t, SVMGPU_REG_INTR_MASK, 0);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_ERROR]), 2);
+    ASSERT_TRUE(svmgpu_core_intx_level(t.core));
+    td_fini(&t);
+}
+
+TEST(contexts)
+{
+    TestDev t;
+    struct svmgpu_ctx_entry *e;
+
+    td_init(&t);
+    ctx_create(&t, 3);
+    wr32(&t, SVMGPU_REG_CTX_SELECT, 3);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CTX_STATE), SVMGPU_CTX_STATE_ENABLED);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), 0);
+    /* invalid entry, misaligned root, beyond the table, table outside RAM */
+    e = pa_ptr(&t, CTX_TABLE_PA + 4 * 32);
+    e->pt_root = alloc_page(&t);
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 4);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_ERROR_ADDR), CTX_TABLE_PA + 4 * 32);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    e->flags = SVMGPU_CTX_VALID;
+    e->pt_root |= 8;
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 4);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 1024);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr32(&t, SVMGPU_REG_CTX_TABLE_ENTRIES, 100000);     /* clamped */
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CTX_TABLE_ENTRIES), SVMGPU_MAX_CONTEXTS);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_REG);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr(&t, SVMGPU_REG_CTX_TABLE_BASE, 0x7fff0000000ull);
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 3);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
+    /* disable queues a whole-context invalidation */
+    wr32(&t, SVMGPU_REG_CTX_DISABLE, 3);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CTX_STATE), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_REQ_SEQ), 1);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), 1);
+    wr32(&t, SVMGPU_REG_CTX_DISABLE, 99999);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_REG);
+    td_fini(&t);
+}
+
+TEST(soft_reset_clears_everything)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+
+    td_init(&t);
+    ctx_create(&t, 0);
+    queue_setup(&t, 0, 0, 16);
+    map_range(&t, 0, 0x10000, 0x1000, SVMGPU_PTE_WRITABLE);
+    c = cmd_signal(0x10000, 1);
+    submit(&t, 0, &c);
+    c = cmd_copy(0x10000, 0x90000, 8);      /* stalls on a fault */
+    submit(&t, 0, &c);
+    wr32(&t, SVMGPU_REG_INTR_MASK, 0x10);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 1);
+    ASSERT_GT(rd(&t, SVMGPU_REG_CNT_TLB_MISSES), 0);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET | SVMGPU_CONTROL_ENABLE);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CONTROL), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_STATUS), SVMGPU_STATUS_IDLE);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_SEQ), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_MASK), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_MISSES), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_COMMANDS), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_BASE)), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)), SVMGPU_Q_STATUS_IDLE);
+    wr32(&t, SVMGPU_REG_CTX_SELECT, 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CTX_STATE), 0);
+    /* the TLB is empty: after re-setup the old translation is gone */
+    td_fini(&t);
+}
+
+/* Random register writes of any value in any order never break the core. */
+TEST(random_register_storm)
+{
+    TestDev t;
+    unsigned i;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+
+    td_init(&t);
+    ctx_create(&t, 0);
+    queue_setup(&t, 0, 0, 16);
+    for (i = 0; i < 200000; i++) {
+        uint64_t off;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        off = (x >> 8) & 0x1ffc;
+        if (off == SVMGPU_REG_CONTROL && (x & 2)) {
+            continue;       /* keep resets rare */
+        }
+        if (x & 1) {
+            wr(&t, off & ~7ull, x * 0x2545f4914f6cdd1dull);
+        } else {
+            wr32(&t, off, (uint32_t)(x >> 32));
+        }
+        if ((i & 63) == 0) {
+            run(&t);
+        }
+        rd32(&t, (x >> 20) & 0x1ffc);
+    }
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ID), SVMGPU_ID_MAGIC);
+    td_fini(&t);
+}
+
+TEST_HARNESS_MAIN
