@@ -425,7 +425,9 @@ TEST_F(lib, coherence_check_agrees)
 	size_t n = 5 * 4096 + 8;
 	uint64_t *buf = malloc(n), i;
 	struct svmgpu_coherence_result r;
+	struct svmgpu_cmd_error err;
 	struct svmgpu_cmd cmd;
+	int ret;
 
 	ASSERT_NOT_NULL(buf);
 	for (i = 0; i < n / 8; i++)
@@ -435,7 +437,12 @@ TEST_F(lib, coherence_check_agrees)
 	EXPECT_EQ(r.mismatches, 0);
 	/* after the device changes the range, both views still agree */
 	ASSERT_EQ(svmgpu_cmd_fill(&cmd, buf + 100, 4096, 0xabcdef, 8, 0), 0);
-	ASSERT_EQ(run1(self->q, &cmd, NULL), 0);
+	ret = run1(self->q, &cmd, &err);
+	if (ret)
+		TH_LOG("fill of %p: %s at 0x%llx, %s access, reason %u", (void *)(buf + 100),
+		       svmgpu_error_name(err.code), (unsigned long long)err.va,
+		       svmgpu_access_name(err.access), err.reason);
+	ASSERT_EQ(ret, 0);
 	EXPECT_EQ(buf[100], 0xabcdef);
 	ASSERT_EQ(svmgpu_coherence_check(self->q, buf, n, &r), 0);
 	EXPECT_EQ(svmgpu_coherence_check(self->q, (char *)buf + 4, 8, &r), -EINVAL);

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/*
+ * BAR0 register table (include/svmgpu/svmgpu_hw.h) and PCI lookup.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <svmgpu/svmgpu_hw.h>
+
+#include "regs.h"
+
+#define R(n, w, wr) { #n, SVMGPU_REG_##n, w, wr }
+
+const struct reg_desc global_regs[] = {
+	R(ID, 32, 0), R(VERSION, 32, 0), R(NUM_QUEUES, 32, 0), R(NUM_ENGINES, 32, 0),
+	R(TLB_SETS, 32, 0), R(TLB_WAYS, 32, 0), R(FAULT_RING_ENTRIES, 32, 0),
+	R(NUM_CONTEXTS, 32, 0), R(LOCAL_MEM_SIZE, 64, 0), R(CAPS, 32, 0), R(CONTROL, 32, 1),
+	R(STATUS, 32, 0), R(ERROR_STATUS, 32, 1), R(ERROR_ADDR, 64, 0), R(TIMESTAMP, 64, 0),
+	R(INTR_STATUS, 32, 1), R(INTR_MASK, 32, 1), R(CTX_TABLE_BASE, 64, 1),
+	R(CTX_TABLE_ENTRIES, 32, 1), R(CTX_ENABLE, 32, 1), R(CTX_DISABLE, 32, 1),
+	R(CTX_SELECT, 32, 1), R(CTX_STATE, 32, 0), R(TLB_INV_CTX, 32, 1), R(TLB_INV_FLAGS, 32, 1),
+	R(TLB_INV_START, 64, 1), R(TLB_INV_SIZE, 64, 1), R(TLB_INV_SUBMIT, 32, 1),
+	R(TLB_INV_REQ_SEQ, 32, 0), R(TLB_INV_DONE_SEQ, 32, 0), R(TLB_INV_DONE_ADDR, 64, 1),
+	R(FAULT_RING_BASE, 64, 1), R(FAULT_PUT, 32, 0), R(FAULT_GET, 32, 1),
+	R(FAULT_REPLY, 64, 1), R(FAULT_SEQ, 32, 0),
+	R(CNT_TLB_HITS, 64, 0), R(CNT_TLB_MISSES, 64, 0), R(CNT_TLB_EVICTIONS, 64, 0),
+	R(CNT_TLB_INVALIDATIONS, 64, 0), R(CNT_PAGE_WALKS, 64, 0), R(CNT_FAULTS, 64, 0),
+	R(CNT_REPLAYS, 64, 0), R(CNT_CANCELS, 64, 0), R(CNT_COMMANDS, 64, 0),
+	R(CNT_INSTRUCTIONS, 64, 0),
+};
+const unsigned int nr_global_regs = sizeof(global_regs) / sizeof(global_regs[0]);
+
+#define Q(n, w, wr) { #n, SVMGPU_Q_##n, w, wr }
+
+const struct reg_desc queue_regs[] = {
+	Q(BASE, 64, 1), Q(SIZE, 32, 1), Q(CTX, 32, 1), Q(COMPL_ADDR, 64, 1), Q(CONTROL, 32, 1),
+	Q(STATUS, 32, 0), Q(HEAD, 32, 0), Q(TAIL, 32, 1), Q(COMPL_SEQ, 64, 0),
+	Q(ERROR_CODE, 32, 0), Q(ERROR_INFO, 32, 0), Q(ERROR_VA, 64, 0), Q(ERROR_SEQ, 64, 0),
+};
+const unsigned int nr_queue_regs = sizeof(queue_regs) / sizeof(queue_regs[0]);
+
+int reg_lookup(const char *name, struct reg_desc *out, char *namebuf, unsigned int len)
+{
+	unsigned int i;
+	char *end;
+
+	if (!strncasecmp(name, "SVMGPU_REG_", 11))
+		name += 11;
+	for (i = 0; i < nr_global_regs; i++)
+		if (!strcasecmp(name, global_regs[i].name)) {
+			*out = global_regs[i];
+			snprintf(namebuf, len, "%s", global_regs[i].name);
+			return 0;
+		}
+	if ((name[0] == 'Q' || name[0] == 'q') && name[1] >= '0' && name[1] <= '9') {
+		unsigned long q = strtoul(name + 1, &end, 10);
+
+		if (*end == '_' && q < SVMGPU_MAX_QUEUES)
+			for (i = 0; i < nr_queue_regs; i++)
+				if (!strcasecmp(end + 1, queue_regs[i].name)) {
+					*out = queue_regs[i];
+					out->offset = SVMGPU_REG_Q((uint32_t)q, queue_regs[i].offset);
+					snprintf(namebuf, len, "Q%lu_%s", q, queue_regs[i].name);
+					return 0;
+				}
+	}
+	if (name[0] >= '0' && name[0] <= '9') {
+		unsigned long off = strtoul(name, &end, 0);
+
+		if (!*end && off < SVMGPU_BAR_REGS_SIZE && !(off & 3)) {
+			out->name = NULL;
+			out->offset = (uint32_t)off;
+			out->width = off & 7 ? 32 : 64;
+			out->writable = 1;
+			snprintf(namebuf, len, "0x%04lx", off);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+struct pci_device *svmgpu_pci_find(const char *slot, unsigned int index)
+{
+	struct pci_id_match match = {
+		SVMGPU_PCI_VENDOR_ID, SVMGPU_PCI_DEVICE_ID, PCI_MATCH_ANY, PCI_MATCH_ANY, 0, 0, 0,
+	};
+	struct pci_device_iterator *it;
+	struct pci_device *d;
+	unsigned int n = 0;
+
+	it = pci_id_match_iterator_create(&match);
+	if (!it)
+		return NULL;
+	while ((d = pci_device_next(it))) {
+		if (slot) {
+			char s[32];
+
+			snprintf(s, sizeof(s), "%04x:%02x:%02x.%u", d->domain, d->bus, d->dev, d->func);
+			if (strcasecmp(s, slot) && strcasecmp(s + 5, slot))
+				continue;
+		} else if (n++ != index) {
+			continue;
+		}
+		break;
+	}
+	pci_iterator_destroy(it);
+	if (d && pci_device_probe(d))
+		return NULL;
+	return d;
+}
+
+void svmgpu_pci_driver(const struct pci_device *d, char *buf, unsigned int len)
+{
+	char path[128], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%04x:%02x:%02x.%u/driver",
+		 d->domain, d->bus, d->dev, d->func);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	link[n] = '\0';
+	snprintf(buf, len, "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+}

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svmgpu-reg: read and write svmgpu BAR0 registers by name through
+ * libpciaccess, for bring-up with or without the driver bound.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pciaccess.h>
+#include <svmgpu/svmgpu_hw.h>
+
+#include "regs.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: svmgpu-reg [options] list\n"
+		"       svmgpu-reg [options] dump\n"
+		"       svmgpu-reg [options] read REG...\n"
+		"       svmgpu-reg [options] write REG VALUE\n"
+		"Read and write svmgpu BAR0 registers (docs/hw-spec.md) through libpciaccess.\n"
+		"REG is a name (STATUS, CNT_FAULTS, Q0_STATUS, ...; see 'list') or a byte offset.\n"
+		"  -s, --slot DDDD:BB:DD.F   the PCI function (default: the first svmgpu)\n"
+		"  -i, --index N             the N'th svmgpu function\n"
+		"  -f, --force               write even though a driver is bound\n"
+		"  -h, --help                this text\n"
+		"Writing while the svmgpu driver is bound corrupts its state: refused unless\n"
+		"--force.  Needs root (access to the BAR through sysfs).\n");
+}
+
+static uint64_t rd(volatile uint8_t *bar, const struct reg_desc *r)
+{
+	if (r->width == 64)
+		return *(volatile uint64_t *)(bar + r->offset);
+	return *(volatile uint32_t *)(bar + r->offset);
+}
+
+static void print(volatile uint8_t *bar, const struct reg_desc *r, const char *name)
+{
+	if (r->width == 64)
+		printf("%-24s 0x%04x  0x%016" PRIx64 "\n", name, r->offset, rd(bar, r));
+	else
+		printf("%-24s 0x%04x  0x%08" PRIx64 "\n", name, r->offset, rd(bar, r));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "slot", required_argument, NULL, 's' },
+		{ "index", required_argument, NULL, 'i' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *slot = NULL, *cmd;
+	unsigned int index = 0, i, q, nq;
+	int c, force = 0, write = 0, ret = 0, err;
+	struct pci_device *d;
+	char driver[64], name[40];
+	void *map;
+	volatile uint8_t *bar;
+
+	while ((c = getopt_long(argc, argv, "s:i:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': slot = optarg; break;
+		case 'i': index = (unsigned int)strtoul(optarg, NULL, 0); break;
+		case 'f': force = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind++];
+	if (!strcmp(cmd, "list")) {
+		for (i = 0; i < nr_global_regs; i++)
+			printf("%-24s 0x%04x  %2u-bit %s\n", global_regs[i].name, global_regs[i].offset,
+			       global_regs[i].width, global_regs[i].writable ? "RW" : "RO");
+		for (i = 0; i < nr_queue_regs; i++)
+			printf("Q<n>_%-19s 0x%04x + n * 0x%x  %2u-bit %s\n", queue_regs[i].name,
+			       SVMGPU_REG_QUEUE_BASE + queue_regs[i].offset, SVMGPU_REG_QUEUE_STRIDE,
+			       queue_regs[i].width, queue_regs[i].writable ? "RW" : "RO");
+		return 0;
+	}
+	write = !strcmp(cmd, "write");
+	if (strcmp(cmd, "dump") && strcmp(cmd, "read") && !write) {
+		fprintf(stderr, "svmgpu-reg: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if ((write && argc - optind != 2) || (!strcmp(cmd, "read") && argc == optind)) {
+		usage(stderr);
+		return 2;
+	}
+	err = pci_system_init();
+	if (err) {
+		fprintf(stderr, "svmgpu-reg: pci_system_init: %s\n", strerror(err));
+		return 1;
+	}
+	d = svmgpu_pci_find(slot, index);
+	if (!d) {
+		fprintf(stderr, "svmgpu-reg: no svmgpu PCI function%s%s\n", slot ? " at " : "",
+			slot ? slot : "");
+		pci_system_cleanup();
+		return 1;
+	}
+	svmgpu_pci_driver(d, driver, sizeof(driver));
+	if (write && driver[0] && !force) {
+		fprintf(stderr, "svmgpu-reg: driver '%s' is bound to %04x:%02x:%02x.%u; "
+			"refusing to write (use --force)\n", driver, d->domain, d->bus, d->dev, d->func);
+		pci_system_cleanup();
+		return 1;
+	}
+	if (!driver[0])
+		pci_device_enable(d);	/* memory decoding for bring-up without a driver */
+	err = pci_device_map_range(d, d->regions[SVMGPU_BAR_REGS].base_addr, SVMGPU_BAR_REGS_SIZE,
+				   write ? PCI_DEV_MAP_FLAG_WRITABLE : 0, &map);
+	if (err) {
+		fprintf(stderr, "svmgpu-reg: cannot map BAR0: %s\n", strerror(err));
+		pci_system_cleanup();
+		return 1;
+	}
+	bar = map;
+	if (!strcmp(cmd, "dump")) {
+		for (i = 0; i < nr_global_regs; i++)
+			print(bar, &global_regs[i], global_regs[i].name);
+		nq = *(volatile uint32_t *)(bar + SVMGPU_REG_NUM_QUEUES);
+		for (q = 0; q < nq && q < SVMGPU_MAX_QUEUES; q++)
+			for (i = 0; i < nr_queue_regs; i++) {
+				struct reg_desc r = queue_regs[i];
+
+				r.offset = SVMGPU_REG_Q(q, r.offset);
+				snprintf(name, sizeof(name), "Q%u_%s", q, queue_regs[i].name);
+				print(bar, &r, name);
+			}
+	} else if (!write) {
+		for (; optind < argc; optind++) {
+			struct reg_desc r;
+
+			if (reg_lookup(argv[optind], &r, name, sizeof(name))) {
+				fprintf(stderr, "svmgpu-reg: unknown register '%s'\n", argv[optind]);
+				ret = 1;
+				continue;
+			}
+			print(bar, &r, name);
+		}
+	} else {
+		struct reg_desc r;
+		char *end;
+		uint64_t v = strtoull(argv[optind + 1], &end, 0);
+
+		if (reg_lookup(argv[optind], &r, name, sizeof(name)) || *end) {
+			fprintf(stderr, "svmgpu-reg: bad register or value\n");
+			ret = 1;
+		} else if (!r.writable) {
+			fprintf(stderr, "svmgpu-reg: %s is read-only\n", name);
+			ret = 1;
+		} else if (r.width == 64) {
+			*(volatile uint64_t *)(bar + r.offset) = v;
+		} else if (v > UINT32_MAX) {
+			fprintf(stderr, "svmgpu-reg: %s is 32 bits wide\n", name);
+			ret = 1;
+		} else {
+			*(volatile uint32_t *)(bar + r.offset) = (uint32_t)v;
+		}
+		if (!ret)
+			print(bar, &r, name);
+	}
+	pci_device_unmap_range(d, map, SVMGPU_BAR_REGS_SIZE);
+	pci_system_cleanup();
+	return ret;
+}
