@@ -93,8 +93,9 @@ static bool msi_fired(Dev *d, unsigned v)
 static void dev_start(Dev *d, const char *extra)
 {
     memset(d, 0, sizeof(*d));
-    d->qts = qtest_initf("-M q35 -nodefaults -m 256M -device svmgpu,addr=04.0,sync=on%s",
-                         extra ? extra : "");
+    d->qts = qtest_initf("-M q35 -nodefaults -m 256M "
+                         "-device svmgpu,addr=04.0%s",
+                         extra ? extra : ",sync=on");
     pc_alloc_init(&d->alloc, d->qts, ALLOC_NO_FLAGS);
     d->bus = qpci_new_pc(d->qts, &d->alloc);
     d->pdev = qpci_device_find(d->bus, DEVFN);
@@ -222,8 +223,8 @@ static void test_properties(void)
     Dev d;
     uint8_t cap;
 
-    dev_start(&d, ",queues=12,tlb-sets=16,tlb-ways=8,fault-ring-entries=64,"
-              "engines=3");
+    dev_start(&d, ",sync=on,queues=12,tlb-sets=16,tlb-ways=8,"
+              "fault-ring-entries=64,engines=3");
     g_assert_cmpuint(rd32(&d, SVMGPU_REG_NUM_QUEUES), ==, 12);
     g_assert_cmpuint(rd32(&d, SVMGPU_REG_NUM_ENGINES), ==, 3);
     g_assert_cmpuint(rd32(&d, SVMGPU_REG_TLB_SETS), ==, 16);
@@ -559,6 +560,85 @@ static void test_guest_errors(void)
     dev_stop(&d);
 }
 
+/* Without bus mastering every DMA fails: the ring fetch is an error. */
+static void test_no_bus_master(void)
+{
+    Dev d;
+    uint16_t cmd;
+
+    dev_start(&d, NULL);
+    dev_setup(&d);
+    cmd = qpci_config_readw(d.pdev, PCI_COMMAND);
+    qpci_config_writew(d.pdev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+    submit_copy(&d, 0x1000, 0x2000, 8);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_CODE)), ==,
+                     SVMGPU_ERR_RING_DMA);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS) &
+                    SVMGPU_ERROR_COMPLETION_DMA, !=, 0);
+    dev_stop(&d);
+}
+
+/* The real configuration: engine and control threads, MSI-X from a BH. */
+static void test_threaded(void)
+{
+    Dev d;
+    struct svmgpu_completion c;
+    uint64_t seq = 0;
+    unsigned i, k;
+
+    dev_start(&d, ",engines=2");
+    msix_setup(&d);
+    dev_setup(&d);
+    for (k = 0; k < 64; k++) {
+        map4k(&d, 0x100000 + k * 4096ull, DATA_POOL + k * 4096ull, 0);
+        map4k(&d, 0x200000 + k * 4096ull, DATA_POOL + 0x100000 + k * 4096ull,
+              SVMGPU_PTE_WRITABLE);
+    }
+    qtest_memset(d.qts, DATA_POOL, 0x3c, 64 * 4096);
+    for (k = 0; k < 8; k++) {
+        seq = submit_copy(&d, 0x200000 + k * 0x8000, 0x100000 + k * 0x8000,
+                          0x8000);
+    }
+    for (i = 0; i < 5000; i++) {
+        read_compl(&d, &c);
+        if (c.seq == seq) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(c.seq, ==, seq);
+    g_assert_cmpuint(c.err_code, ==, 0);
+    g_assert_cmphex(qtest_readq(d.qts, DATA_POOL + 0x100000 + 64 * 4096 - 8),
+                    ==, 0x3c3c3c3c3c3c3c3cull);
+    /* the MSI-X write comes from a bottom half: let the main loop run */
+    for (i = 0; i < 1000 && !msi_fired(&d, SVMGPU_VEC_QUEUE(0)); i++) {
+        g_usleep(1000);
+        rd32(&d, SVMGPU_REG_STATUS);
+    }
+    g_assert_cmpuint(i, <, 1000);
+    /* a fault and a replay across threads */
+    submit_copy(&d, 0x200000, 0x900000, 8);
+    for (i = 0; i < 5000 && rd32(&d, SVMGPU_REG_FAULT_PUT) != 1; i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_PUT), ==, 1);
+    map4k(&d, 0x900000, DATA_POOL, 0);
+    wr32(&d, SVMGPU_REG_FAULT_GET, 1);
+    wr64(&d, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_REPLAY);
+    for (i = 0; i < 5000; i++) {
+        read_compl(&d, &c);
+        if (c.seq == seq + 1) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(c.seq, ==, seq + 1);
+    /* reset with threads alive */
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    check_reset_state(&d);
+    dev_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -571,5 +651,7 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/invalidation", test_invalidation);
     qtest_add_func("/svmgpu/reset", test_reset);
     qtest_add_func("/svmgpu/guest-errors", test_guest_errors);
+    qtest_add_func("/svmgpu/no-bus-master", test_no_bus_master);
+    qtest_add_func("/svmgpu/threaded", test_threaded);
     return g_test_run();
 }
