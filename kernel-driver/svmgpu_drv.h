@@ -138,6 +138,7 @@ struct svmgpu_dev_stats {
  * @hw_sem: read-held by everything that touches registers; written by
  *	reset and remove, which change @hw_ready
  * @reset_lock: serializes device resets
+ * @seq_epoch: next queue's svmgpu_queue.seq_base
  * @stats: driver counters
  */
 struct svmgpu_device {
@@ -180,6 +181,7 @@ struct svmgpu_device {
 
 	struct rw_semaphore hw_sem;
 	struct mutex reset_lock;
+	atomic64_t seq_epoch;
 	struct svmgpu_dev_stats stats;
 };
 
@@ -354,6 +356,9 @@ struct svmgpu_err {
  * @ring_dma: its DMA address
  * @compl: completion record (DMA-coherent)
  * @compl_dma: its DMA address
+ * @seq_base: added to the queue's sequence numbers in the commands the
+ *	device sees, so that a hardware queue's sticky error record of a
+ *	previous owner never matches (each queue gets its own 2^40 range)
  * @submit_lock: serializes SUBMIT; protects @tail and @last_seq writes
  * @tail: next ring slot to write, protected by @submit_lock
  * @lock: protects @completed_seq, @stopped, @errs, @nerrs
@@ -377,6 +382,7 @@ struct svmgpu_queue {
 	dma_addr_t ring_dma;
 	struct svmgpu_completion *compl;
 	dma_addr_t compl_dma;
+	u64 seq_base;
 
 	struct mutex submit_lock;
 	u32 tail;

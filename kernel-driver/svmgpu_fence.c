@@ -63,10 +63,11 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
 	spin_lock(&q->lock);
 	c = q->compl;
 	if (c) {
-		seq = le64_to_cpu(READ_ONCE(*(__le64 *)&c->seq));
+		seq = le64_to_cpu(READ_ONCE(*(__le64 *)&c->seq)) - q->seq_base;
 		dma_rmb();	/* the rest of the record was written before seq */
 		if (seq > q->completed_seq && seq <= q->last_seq) {
-			u64 err_seq = le64_to_cpu(READ_ONCE(*(__le64 *)&c->err_seq));
+			u64 err_seq = le64_to_cpu(READ_ONCE(*(__le64 *)&c->err_seq)) -
+				      q->seq_base;
 
 			if (err_seq && err_seq <= seq)
 				svmgpu_queue_log_error(q, err_seq,
@@ -117,7 +118,7 @@ static void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i)
 		code = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE));
 		info = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_INFO));
 		va = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_VA));
-		seq = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_SEQ));
+		seq = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_SEQ)) - q->seq_base;
 		spin_lock(&q->lock);
 		if (!q->stopped) {
 			svmgpu_queue_log_error(q, seq, code, va, info);
@@ -260,7 +261,7 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 		spin_lock(&q->lock);
 		seq = q->last_seq + 1;
 		spin_unlock(&q->lock);
-		cmds[i].hdr.seq = seq;
+		cmds[i].hdr.seq = q->seq_base + seq;
 		cmds[i].hdr.flags |= SVMGPU_CMD_FLAG_IRQ;
 		memcpy(&q->ring[q->tail], &cmds[i], sizeof(cmds[i]));
 		q->tail = (q->tail + 1) & (q->entries - 1);

@@ -272,6 +272,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	q->sdev = sdev;
 	q->entries = entries;
 	q->hwq = U32_MAX;
+	q->seq_base = atomic64_add_return(1ull << 40, &sdev->seq_epoch);
 	mutex_init(&q->submit_lock);
 	spin_lock_init(&q->lock);
 	init_waitqueue_head(&q->wq);
