@@ -120,6 +120,42 @@ static int svmgpu_dma(SvmgpuState *s, uint64_t addr, void *buf, uint64_t len,
     return 0;
 }
 
+static void *svmgpu_map(void *opaque, uint64_t addr, uint64_t *len,
+                        bool is_write)
+{
+    SvmgpuState *s = opaque;
+    AddressSpace *as = pci_get_address_space(&s->parent_obj);
+    hwaddr l = *len, xlat;
+    bool direct;
+    void *host;
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        MemoryRegion *mr = address_space_translate(as, addr, &xlat, &l,
+                                                   is_write,
+                                                   MEMTXATTRS_UNSPECIFIED);
+        direct = memory_access_is_direct(mr, is_write);
+    }
+    if (!direct || !l) {
+        return NULL;
+    }
+    l = MIN(l, *len);
+    host = address_space_map(as, addr, &l, is_write, MEMTXATTRS_UNSPECIFIED);
+    if (host && !l) {
+        address_space_unmap(as, host, 0, is_write, 0);
+        return NULL;
+    }
+    *len = l;
+    return host;
+}
+
+static void svmgpu_unmap(void *opaque, void *ptr, uint64_t len, bool is_write)
+{
+    SvmgpuState *s = opaque;
+
+    address_space_unmap(pci_get_address_space(&s->parent_obj), ptr, len,
+                        is_write, is_write ? len : 0);
+}
+
 static int svmgpu_dma_read(void *opaque, uint64_t addr, void *buf,
                            uint64_t len)
 {
@@ -186,6 +222,8 @@ static void svmgpu_trace(void *opaque, SvmgpuTraceEvent ev, uint64_t a,
 static const SvmgpuCoreOps svmgpu_core_ops = {
     .dma_read = svmgpu_dma_read,
     .dma_write = svmgpu_dma_write,
+    .map = svmgpu_map,
+    .unmap = svmgpu_unmap,
     .irq = svmgpu_irq,
     .now_ns = svmgpu_now,
     .guest_error = svmgpu_guest_error,

@@ -185,6 +185,40 @@ static bool rsvd_zero(const uint64_t *p, unsigned n)
     return true;
 }
 
+/*
+ * Copy directly between mapped guest RAM (one memmove, no bounce buffer)
+ * when the environment can map both sides.  Returns false to fall back.
+ */
+static bool copy_mapped(SvmgpuCore *core, const SvmgpuXlate *ts,
+                        const SvmgpuXlate *td, uint64_t remaining,
+                        uint64_t slice_left, uint64_t *done)
+{
+    const SvmgpuCoreOps *ops = core->ops;
+    uint64_t n = svmgpu_min64(svmgpu_min64(remaining, slice_left),
+                              svmgpu_min64(ts->len, td->len));
+    uint64_t ls = n, ld = n;
+    void *s, *d;
+
+    if (!ops->map || !ops->unmap) {
+        return false;
+    }
+    s = ops->map(core->opaque, ts->pa, &ls, false);
+    if (!s) {
+        return false;
+    }
+    d = ops->map(core->opaque, td->pa, &ld, true);
+    if (!d) {
+        ops->unmap(core->opaque, s, ls, false);
+        return false;
+    }
+    n = svmgpu_min64(n, svmgpu_min64(ls, ld));
+    memmove(d, s, n);
+    ops->unmap(core->opaque, d, ld, true);
+    ops->unmap(core->opaque, s, ls, false);
+    *done = n;
+    return n != 0;
+}
+
 static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
 {
     SvmgpuQueueExec *x = &q->x;
@@ -218,6 +252,13 @@ static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
         if (st != SVMGPU_XLATE_OK) {
             pthread_rwlock_unlock(&core->xlate);
             return acc_step(xlate_failed(q, st, &td, d, SVMGPU_ACCESS_WRITE));
+        }
+        if (copy_mapped(core, &ts, &td, c->size - x->progress,
+                        SVMGPU_COPY_SLICE - slice, &n)) {
+            pthread_rwlock_unlock(&core->xlate);
+            x->progress += n;
+            slice += n;
+            continue;
         }
         n = svmgpu_min64(n, svmgpu_min64(ts.len, td.len));
         rc = core->ops->dma_read(core->opaque, ts.pa, buf, n);

@@ -47,6 +47,14 @@ typedef struct SvmgpuCoreOps {
     int (*dma_write)(void *opaque, uint64_t addr, const void *buf,
                      uint64_t len);
     /*
+     * Optional fast path for bulk copies: a host pointer to the RAM at
+     * [addr, addr + *len), *len possibly shortened, or NULL if that memory
+     * is not directly accessible (the core then uses dma_read/dma_write).
+     * Every non-NULL map is followed by unmap() once the access is done.
+     */
+    void *(*map)(void *opaque, uint64_t addr, uint64_t *len, bool is_write);
+    void (*unmap)(void *opaque, void *ptr, uint64_t len, bool is_write);
+    /*
      * Signal an MSI-X vector.  Must not block or call back into the core:
      * it may be called with core locks held, from any thread.
      */

@@ -100,6 +100,36 @@ TEST(copy_sizes_and_alignments)
     td_fini(&t);
 }
 
+/* The bounce-buffer path, for environments without map(). */
+TEST(copy_without_map)
+{
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    struct svmgpu_cmd c;
+    unsigned i;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    td_init_ops(&t, &cfg, &td_ops_nomap);
+    ctx_create(&t, 0);
+    queue_setup(&t, 0, 0, 16);
+    map_range(&t, 0, 0x10000, 0x8000, SVMGPU_PTE_WRITABLE);
+    for (i = 0; i < 0x3000; i++) {
+        *(uint8_t *)va_ptr(&t, 0, 0x10000 + i) = i * 3;
+    }
+    c = cmd_copy(0x14801, 0x10000, 0x3000);
+    submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->err_code, 0);
+    for (i = 0; i < 0x3000; i++) {
+        ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, 0x14801 + i), (uint8_t)(i * 3));
+    }
+    map_leaf(&t, 0, 0x50000, 0x1000, 1, SVMGPU_PTE_WRITABLE);
+    c = cmd_copy(0x50000, 0x10000, 8);
+    submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_DMA);
+    td_fini(&t);
+}
+
 TEST(fill_widths)
 {
     TestDev t;

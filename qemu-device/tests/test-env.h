@@ -31,6 +31,7 @@ typedef struct TestDev {
     atomic_uint irqs[64];
     atomic_uint guest_errors;
     atomic_uint dma_reads;
+    atomic_int maps;            /* outstanding map() calls */
     uint64_t roots[8];
     struct { uint64_t ring, compl; uint32_t size, tail; } q[SVMGPU_MAX_QUEUES];
     pthread_t threads[SVMGPU_MAX_ENGINES + 1];
@@ -67,6 +68,27 @@ static int td_dma_write(void *opaque, uint64_t addr, const void *buf,
     return 0;
 }
 
+static void *td_map(void *opaque, uint64_t addr, uint64_t *len, bool is_write)
+{
+    TestDev *t = opaque;
+
+    if (addr < RAM_BASE || addr - RAM_BASE >= RAM_SIZE) {
+        return NULL;
+    }
+    if (*len > RAM_SIZE - (addr - RAM_BASE)) {
+        *len = RAM_SIZE - (addr - RAM_BASE);
+    }
+    atomic_fetch_add(&t->maps, 1);
+    return pa_ptr(t, addr);
+}
+
+static void td_unmap(void *opaque, void *ptr, uint64_t len, bool is_write)
+{
+    TestDev *t = opaque;
+
+    atomic_fetch_sub(&t->maps, 1);
+}
+
 static void td_irq(void *opaque, unsigned vector)
 {
     TestDev *t = opaque;
@@ -96,6 +118,8 @@ static void td_guest_error(void *opaque, const char *msg)
 static const SvmgpuCoreOps td_ops = {
     .dma_read = td_dma_read,
     .dma_write = td_dma_write,
+    .map = td_map,
+    .unmap = td_unmap,
     .irq = td_irq,
     .now_ns = td_now,
     .guest_error = td_guest_error,
@@ -145,7 +169,17 @@ static inline uint64_t alloc_page(TestDev *t)
 }
 
 /* Configure a device: ctx table, fault ring, enabled. */
-static inline void td_init_cfg(TestDev *t, const SvmgpuCoreConfig *cfg)
+/* The same environment without the map() fast path (bounce buffers). */
+static const SvmgpuCoreOps td_ops_nomap = {
+    .dma_read = td_dma_read,
+    .dma_write = td_dma_write,
+    .irq = td_irq,
+    .now_ns = td_now,
+    .guest_error = td_guest_error,
+};
+
+static inline void td_init_ops(TestDev *t, const SvmgpuCoreConfig *cfg,
+                               const SvmgpuCoreOps *ops)
 {
     const char *err = NULL;
 
@@ -154,12 +188,17 @@ static inline void td_init_cfg(TestDev *t, const SvmgpuCoreConfig *cfg)
     ASSERT_NOT_NULL(t->ram);
     t->next_pa = ALLOC_START;
     t->now = 1000;
-    t->core = svmgpu_core_new(cfg, &td_ops, t, &err);
+    t->core = svmgpu_core_new(cfg, ops, t, &err);
     ASSERT_NOT_NULL(t->core);
     wr(t, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE_PA);
     wr32(t, SVMGPU_REG_CTX_TABLE_ENTRIES, 1024);
     wr(t, SVMGPU_REG_FAULT_RING_BASE, FAULT_RING_PA);
     wr32(t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+}
+
+static inline void td_init_cfg(TestDev *t, const SvmgpuCoreConfig *cfg)
+{
+    td_init_ops(t, cfg, &td_ops);
 }
 
 static inline void td_init(TestDev *t)
@@ -213,6 +252,8 @@ static inline void td_fini(TestDev *t)
         }
     }
     svmgpu_core_free(t->core);
+    /* every map() was paired with an unmap() */
+    ASSERT_EQ(atomic_load(&t->maps), 0);
     free(t->ram);
 }
 
