@@ -170,17 +170,17 @@ struct svmgpu_device {
 	u32 fault_get;
 	struct svmgpu_fault *fault_batch;
 
-	struct mutex inval_lock;
+	struct mutex inval_lock;	/* TLB_INV_* registers */
 	u64 *inval_done;
 	dma_addr_t inval_done_dma;
 	wait_queue_head_t inval_wq;
 
-	spinlock_t hwq_lock;
+	spinlock_t hwq_lock;		/* @hwq, @resetting */
 	struct svmgpu_queue *hwq[SVMGPU_MAX_QUEUES];
 	bool resetting;
 
 	struct rw_semaphore hw_sem;
-	struct mutex reset_lock;
+	struct mutex reset_lock;	/* one reset at a time */
 	atomic64_t seq_epoch;
 	struct svmgpu_dev_stats stats;
 };
@@ -196,7 +196,7 @@ struct svmgpu_device {
  */
 struct svmgpu_file {
 	struct svmgpu_device *sdev;
-	struct mutex lock;
+	struct mutex lock;		/* @ctxs, @queues */
 	struct xarray ctxs;
 	struct xarray queues;
 };
@@ -270,15 +270,15 @@ struct svmgpu_svm {
 	struct completion unused;
 	unsigned int nctx;
 
-	struct mutex lock;
+	struct mutex lock;		/* @ctxs, @dead */
 	struct list_head ctxs;
 	bool dead;
 
-	struct mutex notifier_lock;
+	struct mutex notifier_lock;	/* @chunks */
 	struct xarray chunks;
 
-	struct mutex alloc_lock;
-	struct mutex pt_lock;
+	struct mutex alloc_lock;	/* page-table allocation */
+	struct mutex pt_lock;		/* PTEs, @root, @pt_freed */
 	struct svmgpu_pt *root;
 	bool pt_freed;
 
@@ -325,7 +325,7 @@ struct svmgpu_ctx {
 	struct list_head link;
 	struct list_head queues;
 	atomic64_t cnt[SVMGPU_CS_NUM];
-	spinlock_t base_lock;
+	spinlock_t base_lock;		/* @base */
 	u64 base[7];
 };
 
@@ -384,10 +384,10 @@ struct svmgpu_queue {
 	dma_addr_t compl_dma;
 	u64 seq_base;
 
-	struct mutex submit_lock;
+	struct mutex submit_lock;	/* ring writes, @tail */
 	u32 tail;
 
-	spinlock_t lock;
+	spinlock_t lock;		/* completion state */
 	u64 last_seq;
 	u64 completed_seq;
 	bool stopped;

@@ -169,7 +169,7 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		for (; j < last; j++) {
 			struct svmgpu_fault *f = &batch[j];
 
-			if (f->va >= min((u64)vma->vm_end, cend) ||
+			if (f->va >= min_t(u64, vma->vm_end, cend) ||
 			    (svmgpu_fault_is_write(f) && !(vma->vm_flags & VM_WRITE)))
 				break;
 			write |= svmgpu_fault_is_write(f);

@@ -70,10 +70,9 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
 				      q->seq_base;
 
 			if (err_seq && err_seq <= seq)
-				svmgpu_queue_log_error(q, err_seq,
-						       le32_to_cpu(READ_ONCE(*(__le32 *)&c->err_code)),
-						       le64_to_cpu(READ_ONCE(*(__le64 *)&c->err_va)),
-						       le32_to_cpu(READ_ONCE(*(__le32 *)&c->err_info)));
+				svmgpu_queue_log_error(q, err_seq, READ_ONCE(c->err_code),
+						       READ_ONCE(c->err_va),
+						       READ_ONCE(c->err_info));
 			q->completed_seq = seq;
 			woke = true;
 		}

@@ -492,6 +492,11 @@ void svmgpu_ctx_clear_base(struct svmgpu_ctx *ctx)
 	spin_unlock(&ctx->base_lock);
 }
 
+static u64 svmgpu_ctx_read(struct svmgpu_ctx *ctx, int field, bool clear)
+{
+	return clear ? atomic64_xchg(&ctx->cnt[field], 0) : atomic64_read(&ctx->cnt[field]);
+}
+
 int svmgpu_ioctl_get_stats(struct drm_device *drm, void *data, struct drm_file *file)
 {
 	struct drm_svmgpu_get_stats *args = data;
@@ -514,14 +519,12 @@ int svmgpu_ioctl_get_stats(struct drm_device *drm, void *data, struct drm_file *
 		return ret;
 	}
 	memset(args->reserved, 0, sizeof(args->reserved));
-#define READ_CS(f) (clear ? atomic64_xchg(&ctx->cnt[f], 0) : atomic64_read(&ctx->cnt[f]))
-	args->faults = READ_CS(SVMGPU_CS_FAULTS);
-	args->fault_batches = READ_CS(SVMGPU_CS_BATCHES);
-	args->replays = READ_CS(SVMGPU_CS_REPLAYS);
-	args->cancels = READ_CS(SVMGPU_CS_CANCELS);
-	args->submitted = READ_CS(SVMGPU_CS_SUBMITTED);
-	args->failed = READ_CS(SVMGPU_CS_FAILED);
-#undef READ_CS
+	args->faults = svmgpu_ctx_read(ctx, SVMGPU_CS_FAULTS, clear);
+	args->fault_batches = svmgpu_ctx_read(ctx, SVMGPU_CS_BATCHES, clear);
+	args->replays = svmgpu_ctx_read(ctx, SVMGPU_CS_REPLAYS, clear);
+	args->cancels = svmgpu_ctx_read(ctx, SVMGPU_CS_CANCELS, clear);
+	args->submitted = svmgpu_ctx_read(ctx, SVMGPU_CS_SUBMITTED, clear);
+	args->failed = svmgpu_ctx_read(ctx, SVMGPU_CS_FAILED, clear);
 	svmgpu_ctx_snapshot(ctx, v);
 	spin_lock(&ctx->base_lock);
 	for (i = 0; i < ARRAY_SIZE(v); i++) {

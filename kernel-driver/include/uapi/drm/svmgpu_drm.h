@@ -252,7 +252,7 @@ struct drm_svmgpu_get_stats {
 	/** @flags: in, DRM_SVMGPU_STATS_* flags. */
 	__u32 flags;
 /* Zero the counters after reading them. */
-#define DRM_SVMGPU_STATS_CLEAR		(1u << 0)
+#define DRM_SVMGPU_STATS_CLEAR		0x1u
 	/** @pad: in, must be zero. */
 	__u32 pad;
 	/** @ctx_handle: in, the context. */
