@@ -31,6 +31,7 @@ typedef struct Fuzz {
     uint8_t *ram;
     uint64_t now;
     uint32_t tail[NQ];
+    int maps;
 } Fuzz;
 
 static int f_read(void *o, uint64_t a, void *buf, uint64_t len)
@@ -55,6 +56,25 @@ static int f_write(void *o, uint64_t a, const void *buf, uint64_t len)
     return 0;
 }
 
+static void *f_map(void *o, uint64_t a, uint64_t *len, bool is_write)
+{
+    Fuzz *f = o;
+
+    if (a < RAM_BASE || a - RAM_BASE >= RAM_SIZE) {
+        return NULL;
+    }
+    if (*len > RAM_SIZE - (a - RAM_BASE)) {
+        *len = RAM_SIZE - (a - RAM_BASE);
+    }
+    f->maps++;
+    return f->ram + (a - RAM_BASE);
+}
+
+static void f_unmap(void *o, void *p, uint64_t len, bool is_write)
+{
+    ((Fuzz *)o)->maps--;
+}
+
 static void f_irq(void *o, unsigned v)
 {
 }
@@ -67,6 +87,15 @@ static uint64_t f_now(void *o)
 static const SvmgpuCoreOps f_ops = {
     .dma_read = f_read,
     .dma_write = f_write,
+    .irq = f_irq,
+    .now_ns = f_now,
+};
+
+static const SvmgpuCoreOps f_ops_map = {
+    .dma_read = f_read,
+    .dma_write = f_write,
+    .map = f_map,
+    .unmap = f_unmap,
     .irq = f_irq,
     .now_ns = f_now,
 };
@@ -153,7 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.tlb_sets = 4;
     cfg.tlb_ways = 2;
     cfg.fault_ring_entries = 4;
-    c = svmgpu_core_new(&cfg, &f_ops, &f, NULL);
+    /* odd-sized inputs use the map() fast path */
+    c = svmgpu_core_new(&cfg, size & 1 ? &f_ops_map : &f_ops, &f, NULL);
     if (!c) {
         return 0;
     }
@@ -259,5 +289,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     svmgpu_core_run_sync(c);
     svmgpu_core_reset(c);
     svmgpu_core_free(c);
+    if (f.maps) {
+        abort();    /* a map() without its unmap() */
+    }
     return 0;
 }
