@@ -100,6 +100,34 @@ static void print_counters(volatile uint8_t *bar)
 	printf("\n");
 }
 
+/*
+ * With the driver bound, strict kernels refuse to map BAR0; the driver's
+ * debugfs file has the same counters: /sys/kernel/debug/dri/<minor>/.
+ */
+static int print_debugfs(const char *render_node)
+{
+	const char *p = strstr(render_node, "renderD");
+	int minor = p ? atoi(p + 7) : -1, tries[2], i;
+	char path[96], line[256];
+	FILE *f = NULL;
+
+	if (minor < 0)
+		return -1;
+	tries[0] = minor;
+	tries[1] = minor - 128;
+	for (i = 0; i < 2 && !f; i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/dri/%d/svmgpu_device", tries[i]);
+		f = fopen(path, "r");
+	}
+	if (!f)
+		return -1;
+	printf("  counters     (from %s)\n", path);
+	while (fgets(line, sizeof(line), f))
+		printf("    %s", line);
+	fclose(f);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -183,8 +211,9 @@ int main(int argc, char **argv)
 				sleep(watch);
 			}
 			pci_device_unmap_range(pd, map, SVMGPU_BAR_REGS_SIZE);
-		} else {
-			printf("  counters     (BAR0 not accessible: run as root)\n");
+		} else if (print_debugfs(descs[i].render_node)) {
+			printf("  counters     (BAR0 not mappable and no debugfs: run as root, "
+			       "mount debugfs)\n");
 		}
 	}
 	if (pci_ok)

@@ -123,6 +123,10 @@ int main(int argc, char **argv)
 				   write ? PCI_DEV_MAP_FLAG_WRITABLE : 0, &map);
 	if (err) {
 		fprintf(stderr, "svmgpu-reg: cannot map BAR0: %s\n", strerror(err));
+		if (driver[0] && err == EINVAL)
+			fprintf(stderr, "svmgpu-reg: the kernel refuses to map a BAR that driver '%s' "
+				"holds (CONFIG_IO_STRICT_DEVMEM); unbind the driver or boot with "
+				"iomem=relaxed\n", driver);
 		pci_system_cleanup();
 		return 1;
 	}
