@@ -455,4 +455,95 @@ TEST(execve_with_context_open)
 	ASSERT_EQ(free_queues(), n);
 }
 
+static int write_file(const char *path, const char *val)
+{
+	int f = open(path, O_WRONLY), ret = 0;
+
+	if (f < 0)
+		return -errno;
+	if (write(f, val, strlen(val)) < 0)
+		ret = -errno;
+	close(f);
+	return ret;
+}
+
+/* A device reset fails the queued work, keeps the address spaces. */
+TEST(device_reset_recovers)
+{
+	static uint64_t never;
+	unsigned char *p = map_anon(4 * PAGE), *dst = map_anon(4 * PAGE);
+	struct svmgpu_cmd cmd = sg_wait_eq(&never, 1, 0);
+	struct drm_svmgpu_wait w;
+	int fd = sg_open(), n = num_queues();
+	uint32_t ctx, q, q2;
+	uint64_t seq;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	if (access("/sys/kernel/debug/dri/0/svmgpu_reset", F_OK))
+		SKIP(return, "no debugfs reset file");
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x21, 1)), 0);
+	ASSERT_EQ(sg_submit(fd, q, &cmd, 1, &seq), 0);
+	ASSERT_EQ(write_file("/sys/kernel/debug/dri/0/svmgpu_reset", "1"), 0);
+	/* The stalled command was lost: reported, and the queue is gone. */
+	ASSERT_EQ(sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	EXPECT_EQ(sg_submit(fd, q, &cmd, 1, &seq), -ECANCELED);
+	ASSERT_EQ(sg_queue_destroy(fd, q), 0);
+	/* The context and its mappings survive; a new queue works. */
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q2), 0);
+	ASSERT_EQ(sg_run_ok(fd, q2, sg_copy(dst, p, 4 * PAGE)), 0);
+	ASSERT_TRUE(sg_all_bytes(dst, 0x21, 4 * PAGE));
+	ASSERT_EQ(sg_queue_destroy(fd, q2), 0);
+	close(fd);
+	ASSERT_EQ(free_queues(), n);
+}
+
+/* Unbind the driver through sysfs with work in flight, then bind it again. */
+TEST_TIMEOUT(60)
+TEST(zz_sysfs_unbind_with_work_in_flight)
+{
+	static const char *drv = "/sys/bus/pci/drivers/svmgpu";
+	static uint64_t never;
+	char link[256], *bdf;
+	struct svmgpu_cmd cmd = sg_wait_eq(&never, 1, 0);
+	unsigned char *p = map_anon(4 * PAGE);
+	uint32_t ctx, q;
+	ssize_t len;
+	int fd = sg_open(), fd2, i;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	len = readlink("/sys/class/drm/renderD128/device", link, sizeof(link) - 1);
+	ASSERT_GT(len, 0);
+	link[len] = 0;
+	bdf = strrchr(link, '/') + 1;
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x31, 1)), 0);
+	ASSERT_EQ(sg_submit(fd, q, &cmd, 1, NULL), 0);
+
+	snprintf(link, sizeof(link), "%s/unbind", drv);
+	ASSERT_EQ(write_file(link, bdf), 0);
+	/* The device is gone: ioctls fail, memory stays the process's own. */
+	EXPECT_EQ(sg_submit(fd, q, &cmd, 1, NULL), -ENODEV);
+	memset(p, 0x32, 4 * PAGE);
+	munmap(p, 4 * PAGE);
+	close(fd);
+
+	snprintf(link, sizeof(link), "%s/bind", drv);
+	ASSERT_EQ(write_file(link, bdf), 0);
+	for (i = 0; i < 100 && (fd2 = sg_open()) < 0; i++)
+		usleep(20000);
+	ASSERT_GE(fd2, 0);
+	ASSERT_EQ(sg_ctx_create(fd2, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd2, ctx, 0, &q), 0);
+	p = map_anon(PAGE);
+	ASSERT_EQ(sg_run_ok(fd2, q, sg_fill(p, PAGE, 0x33, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(p, 0x33, PAGE));
+	close(fd2);
+}
+
 TEST_HARNESS_MAIN
