@@ -40,8 +40,8 @@ LOGDIR ?= $(BUILD)/logs/$(KERNEL)$(if $(filter 1,$(IOMMU)),-iommu)
 # Read a line of the kernel env file written by images/kernel/build-kernel.sh
 kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
 
-.PHONY: all deps qemu kernel module userspace image run demo check bench fuzz \
-	host-test clean distclean FORCE
+.PHONY: all deps qemu kernel module userspace image image-unlocked run demo demo-unlocked \
+	check guest-test guest-test-unlocked bench fuzz host-test clean distclean
 
 all: image
 
@@ -53,7 +53,7 @@ qemu: deps
 
 kernel: deps
 	@mkdir -p $(BUILD)
-	@bash images/kernel/build-kernel.sh $(KERNEL) > $(KENV).tmp && mv $(KENV).tmp $(KENV)
+	@bash images/kernel/build-kernel.sh $(KERNEL) > $(KENV).$$$$ && mv $(KENV).$$$$ $(KENV)
 
 # The module is built in a per-kernel directory of links to the sources, so
 # objects for the two kernels never mix.
@@ -76,7 +76,15 @@ userspace: deps $(MESON_BUILD)/build.ninja
 	@rm -rf $(DESTDIR_UAPI)
 	@meson install -C $(MESON_BUILD) --destdir $(DESTDIR_UAPI) --quiet >/dev/null
 
-image: qemu module userspace
+# Builds and boots take locks, so that several `make` runs in one tree (two
+# terminals, or parallel agents) never interleave a build or share a log dir.
+BUILD_LOCK = mkdir -p $(BUILD) && flock $(BUILD)/.build.lock
+LOG_LOCK = mkdir -p $(LOGDIR) && flock $(LOGDIR)/.lock
+
+image:
+	@$(BUILD_LOCK) $(MAKE) -s image-unlocked
+
+image-unlocked: qemu module userspace
 	@bash images/mkinitramfs.sh $(INITRD) $(call kenv,3) $(MODDIR)/svmgpu.ko $(DESTDIR_UAPI)
 
 BOOT = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
@@ -89,12 +97,18 @@ run: image
 	@$(BOOT) shell
 
 demo: image
+	@$(LOG_LOCK) $(MAKE) -s demo-unlocked
+
+demo-unlocked:
 	@$(BOOT) demo
 	@grep -v '^SVMGPU-' $(LOGDIR)/results.log || { echo "demo: no output; see $(LOGDIR)" >&2; exit 1; }
 	@grep -q '^SVMGPU-DONE 0' $(LOGDIR)/results.log || { echo "demo: failed; see $(LOGDIR)" >&2; exit 1; }
 
 # One boot of the in-guest suite with the current KERNEL/IOMMU; TAP on stdout.
 guest-test: image
+	@$(LOG_LOCK) $(MAKE) -s guest-test-unlocked
+
+guest-test-unlocked:
 	@$(BOOT) check
 	@python3 scripts/guest-report.py $(LOGDIR) "guest[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]"
 

@@ -64,5 +64,5 @@ for lib in $(libs); do
 	cp -L "$lib" "$root$lib"
 done
 
-(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$OUT.$$"
+mv "$OUT.$$" "$OUT"

@@ -25,7 +25,7 @@ def main():
     for e in entries:
         name = e["name"]
         cases = 0
-        for line in (e.get("stdo") or "").splitlines():
+        for line in (e.get("stdout") or e.get("stdo") or "").splitlines():
             m = TAP_RE.match(line)
             if not m:
                 continue
@@ -45,7 +45,7 @@ def main():
             print(f"{m.group(1)} {n} - host: {name}.{desc.strip()}"
                   + (f" # {directive}" if directive else ""))
         result = e.get("result", "")
-        stdo = (e.get("stdo") or "").splitlines()
+        stdo = (e.get("stdout") or e.get("stdo") or "").splitlines()
         if cases == 0 or (result not in ("OK", "SKIP", "EXPECTEDFAIL") and
                           not any(l.startswith("not ok") for l in stdo)):
             # no TAP at all, or a crash/timeout after its last test case
