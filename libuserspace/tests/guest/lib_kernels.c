@@ -3,7 +3,8 @@
  * lib_kernels: every ready kernel on the device against its CPU reference,
  * sizes from 1 element past several workgroups, including sizes that are
  * not multiples of the workgroup, and pointer chasing through lists and a
- * tree built with malloc.  SVMGPU_TEST_LARGE=1 adds 64 MiB inputs.
+ * tree built with malloc.  SVMGPU_TEST_LARGE=1 in the environment or
+ * svmgpu.test_large=1 on the kernel command line adds 64 MiB inputs.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -96,14 +97,28 @@ TEST_F(kern, one_mebi_elements)
 	check(self->q, SVMGPU_KERNEL_HISTOGRAM, s, 1);
 }
 
+static int on_cmdline(const char *word)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, word) != NULL;
+}
+
 TEST_TIMEOUT(1800)
 TEST_F(kern, sixty_four_mebibytes)
 {
 	static const uint64_t s[] = { (16u << 20) + 7 };	/* 64 MiB of f32/u32 + 7 elements */
 	int k;
 
-	if (!getenv("SVMGPU_TEST_LARGE"))
-		SKIP(return, "set SVMGPU_TEST_LARGE=1 for 64 MiB inputs");
+	if (!getenv("SVMGPU_TEST_LARGE") && !on_cmdline("svmgpu.test_large=1"))
+		SKIP(return, "set SVMGPU_TEST_LARGE=1 or boot with svmgpu.test_large=1 for 64 MiB inputs");
 	for (k = 0; k < SVMGPU_KERNEL_COUNT; k++)
 		if (k != SVMGPU_KERNEL_SGEMM && k != SVMGPU_KERNEL_LIST_WALK &&
 		    k != SVMGPU_KERNEL_TREE_LOOKUP)
