@@ -30,6 +30,21 @@
 
 #define SVMGPU_INVAL_TIMEOUT	(5 * HZ)
 
+/*
+ * Device-readable leaves are mapped DMA_TO_DEVICE (the zero page and other
+ * shared read-only pages may be mapped many times), writable ones
+ * DMA_BIDIRECTIONAL; the WRITABLE bit of a leaf says which.  The mirror is
+ * coherent shared memory, not a buffer handed over: no CPU syncs (the device
+ * is cache-coherent PCI), and a page legitimately mapped by several address
+ * spaces is not an error.
+ */
+#define SVMGPU_DMA_ATTRS	DMA_ATTR_SKIP_CPU_SYNC
+
+static inline enum dma_data_direction svmgpu_dma_dir(bool write)
+{
+	return write ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE;
+}
+
 static inline u64 pte_get(struct svmgpu_pt *pt, unsigned int i)
 {
 	return le64_to_cpu(READ_ONCE(((__le64 *)pt->cpu)[i]));
@@ -229,14 +244,8 @@ static int svmgpu_map_huge(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 		return -EINVAL;
 	idx = SVMGPU_PT_INDEX(va, level);
 	pte = pte_get(pt, idx);
-	if ((pte & SVMGPU_PTE_VALID) && (pte & SVMGPU_PTE_LEAF)) {
-		/* Same page, by the mirror invariant: upgrade in place. */
-		if ((pfn & HMM_PFN_WRITE) && !(pte & SVMGPU_PTE_WRITABLE)) {
-			pte_set(pt, idx, pte | SVMGPU_PTE_WRITABLE);
-			*flush = true;
-		}
-		return 0;
-	}
+	if ((pte & SVMGPU_PTE_VALID) && (pte & SVMGPU_PTE_LEAF))
+		return 0;	/* same page, by the mirror invariant */
 	if (pt->child[idx]) {
 		u64 lo = U64_MAX, hi = 0;
 
@@ -246,11 +255,13 @@ static int svmgpu_map_huge(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 			return -EBUSY;
 	}
 
-	dma = dma_map_page(dev, pfn_to_page(npfn), 0, size, DMA_BIDIRECTIONAL);
+	dma = dma_map_page_attrs(dev, pfn_to_page(npfn), 0, size,
+				 svmgpu_dma_dir(pfn & HMM_PFN_WRITE), SVMGPU_DMA_ATTRS);
 	if (dma_mapping_error(dev, dma))
 		return -ENOMEM;
 	if (dma & (size - 1)) {
-		dma_unmap_page(dev, dma, size, DMA_BIDIRECTIONAL);
+		dma_unmap_page_attrs(dev, dma, size, svmgpu_dma_dir(pfn & HMM_PFN_WRITE),
+				     SVMGPU_DMA_ATTRS);
 		return -EINVAL;
 	}
 	new = dma | SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF | SVMGPU_PTE_SW_DMA;
@@ -279,29 +290,16 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	u64 pte, new;
 
 	pt = svmgpu_walk(svm, va, 1, &lpt, &llevel);
-	if (!pt && lpt) {
-		/* A huge leaf covers it: it maps this very page. */
-		idx = SVMGPU_PT_INDEX(va, llevel);
-		pte = pte_get(lpt, idx);
-		if (write && !(pte & SVMGPU_PTE_WRITABLE)) {
-			pte_set(lpt, idx, pte | SVMGPU_PTE_WRITABLE);
-			*flush = true;
-		}
-		return 0;
-	}
+	if (!pt && lpt)
+		return 0;	/* a huge leaf maps this very page */
 	if (!pt)
 		return -ENOMEM;
 	idx = SVMGPU_PT_INDEX(va, 1);
 	pte = pte_get(pt, idx);
-	if (pte & SVMGPU_PTE_VALID) {
-		if (write && !(pte & SVMGPU_PTE_WRITABLE)) {
-			pte_set(pt, idx, pte | SVMGPU_PTE_WRITABLE);
-			*flush = true;
-		}
+	if (pte & SVMGPU_PTE_VALID)
 		return 0;
-	}
-	dma = dma_map_page(dev, hmm_pfn_to_page(pfn), 0, PAGE_SIZE,
-			   DMA_BIDIRECTIONAL);
+	dma = dma_map_page_attrs(dev, hmm_pfn_to_page(pfn), 0, PAGE_SIZE,
+				 svmgpu_dma_dir(write), SVMGPU_DMA_ATTRS);
 	if (dma_mapping_error(dev, dma))
 		return -ENOMEM;
 	new = dma | SVMGPU_PTE_VALID | SVMGPU_PTE_SW_DMA;
@@ -320,12 +318,13 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
  * @start: VA of @pfns[0]; the range lies inside one interval notifier chunk
  * @pfns: hmm pfns
  * @npages: number of @pfns
- * @flush: set when an existing translation changed and the TLB must be
+ * @flush: set when an existing entry changed and the TLB must be
  *	invalidated before the faulting accesses are replayed
  *
  * Caller holds svm->pt_lock and has checked mmu_interval_read_retry().
  * Pages without HMM_PFN_VALID are skipped.  Read-only pages are mapped
- * without WRITABLE.  Where the CPU maps a huge page (hmm_pfn_to_map_order())
+ * without WRITABLE; a read-only leaf whose page is now writable is removed
+ * (with a TLB invalidation) and mapped again.  Where the CPU maps a huge page (hmm_pfn_to_map_order())
  * and the device supports that leaf size, a device huge page is used.
  *
  * Return: 0 or a negative errno (mapping failed part way; what was mapped
@@ -335,13 +334,32 @@ int svmgpu_mmu_map(struct svmgpu_svm *svm, u64 start, unsigned long *pfns,
 		   unsigned long npages, bool *flush)
 {
 	struct svmgpu_device *sdev = svm->sdev;
-	unsigned long i = 0;
+	u64 lo = U64_MAX, hi = 0;
+	unsigned long i;
 	int ret;
 
 	lockdep_assert_held(&svm->pt_lock);
 	if (svm->dead || !svm->root)
 		return -ENODEV;
 
+	/*
+	 * A read-only leaf of a page now writable is replaced, not upgraded:
+	 * its DMA mapping is device-read-only.
+	 */
+	for (i = 0; i < npages; i++) {
+		u64 va = start + ((u64)i << PAGE_SHIFT);
+
+		if ((pfns[i] & HMM_PFN_VALID) && (pfns[i] & HMM_PFN_WRITE) &&
+		    svmgpu_mmu_present(svm, va, false) &&
+		    !svmgpu_mmu_present(svm, va, true)) {
+			lo = min(lo, va);
+			hi = va + PAGE_SIZE;
+		}
+	}
+	if (lo < hi)
+		svmgpu_mmu_unmap(svm, lo, hi);
+
+	i = 0;
 	while (i < npages) {
 		u64 va = start + ((u64)i << PAGE_SHIFT);
 		unsigned long pfn = pfns[i];
@@ -439,8 +457,9 @@ static u64 svmgpu_reap(struct svmgpu_svm *svm, struct svmgpu_pt *pt, int level,
 		    (pte & SVMGPU_PTE_SW_DMA)) {
 			if (pte & SVMGPU_PTE_VALID)
 				continue;
-			dma_unmap_page(dev, pte & SVMGPU_PTE_ADDR_MASK, size,
-				       DMA_BIDIRECTIONAL);
+			dma_unmap_page_attrs(dev, pte & SVMGPU_PTE_ADDR_MASK, size,
+					     svmgpu_dma_dir(pte & SVMGPU_PTE_WRITABLE),
+					     SVMGPU_DMA_ATTRS);
 			pte_set(pt, i, 0);
 			pt->nr_mapped--;
 			pages += size >> PAGE_SHIFT;
