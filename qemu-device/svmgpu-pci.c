@@ -39,6 +39,7 @@
 #include "hw/pci/msix.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
+#include "sysemu/runstate.h"
 #include "svmgpu/svmgpu_hw.h"
 #include "core/svmgpu_core.h"
 #include "trace.h"
@@ -58,6 +59,7 @@ struct SvmgpuState {
     MemoryRegion regs;
     SvmgpuCore *core;
     QEMUBH *irq_bh;
+    VMChangeStateEntry *vmstate_change;
     uint32_t pending_vectors;   /* atomic: vectors to signal */
     SvmgpuThread threads[SVMGPU_MAX_ENGINES + 1];
     unsigned nthreads;
@@ -310,6 +312,15 @@ static void *svmgpu_thread_main(void *opaque)
     return NULL;
 }
 
+/* Engines do not touch guest memory while the VM is stopped. */
+static void svmgpu_vm_state_change(void *opaque, bool running,
+                                   RunState state)
+{
+    SvmgpuState *s = opaque;
+
+    svmgpu_core_pause(s->core, !running);
+}
+
 static void svmgpu_start_threads(SvmgpuState *s)
 {
     unsigned i;
@@ -386,6 +397,9 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     s->irq_bh = qemu_bh_new_guarded(svmgpu_irq_bh, s,
                                     &DEVICE(pdev)->mem_reentrancy_guard);
     if (!s->sync) {
+        svmgpu_core_pause(s->core, !runstate_is_running());
+        s->vmstate_change = qemu_add_vm_change_state_handler(
+            svmgpu_vm_state_change, s);
         svmgpu_start_threads(s);
     }
     return;
@@ -399,6 +413,10 @@ static void svmgpu_exit(PCIDevice *pdev)
 {
     SvmgpuState *s = SVMGPU(pdev);
 
+    if (s->vmstate_change) {
+        qemu_del_vm_change_state_handler(s->vmstate_change);
+        s->vmstate_change = NULL;
+    }
     svmgpu_stop_threads(s);
     qemu_bh_delete(s->irq_bh);
     msix_uninit_exclusive_bar(pdev);

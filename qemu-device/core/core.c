@@ -315,6 +315,17 @@ static void reset_locked(SvmgpuCore *core)
     pthread_cond_broadcast(&core->work_cond);
 }
 
+void svmgpu_core_pause(SvmgpuCore *core, bool paused)
+{
+    pthread_mutex_lock(&core->lock);
+    core->paused = paused;
+    while (paused && core->active) {
+        pthread_cond_wait(&core->idle_cond, &core->lock);
+    }
+    pthread_cond_broadcast(&core->work_cond);
+    pthread_mutex_unlock(&core->lock);
+}
+
 void svmgpu_core_reset(SvmgpuCore *core)
 {
     pthread_mutex_lock(&core->lock);
@@ -387,7 +398,7 @@ static bool control_step(SvmgpuCore *core)
 
     pthread_mutex_lock(&core->lock);
     n = core->invq_len;
-    if (!n || core->resetting) {
+    if (!n || core->resetting || core->paused) {
         pthread_mutex_unlock(&core->lock);
         return false;
     }
@@ -935,6 +946,7 @@ static bool queue_runnable_locked(SvmgpuCore *core, SvmgpuQueue *q,
                                   bool waiting_ok)
 {
     if (!(core->control & SVMGPU_CONTROL_ENABLE) || core->resetting ||
+        core->paused ||
         !q->enabled || q->error || q->in_step || q->stall_fault ||
         q->stall_ring_full) {
         return false;
@@ -1033,7 +1045,7 @@ void svmgpu_core_control_thread(SvmgpuCore *core)
 {
     pthread_mutex_lock(&core->lock);
     while (!core->quit) {
-        if (!core->invq_len || core->resetting) {
+        if (!core->invq_len || core->resetting || core->paused) {
             pthread_cond_wait(&core->work_cond, &core->lock);
             continue;
         }

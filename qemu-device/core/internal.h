@@ -223,6 +223,7 @@ struct SvmgpuCore {
     /* everything below: protected by lock */
     bool quit;
     bool resetting;
+    bool paused;                /* VM stopped: no new steps */
     unsigned active;            /* steps + invalidations in progress */
     uint32_t control;
     uint32_t error_status;

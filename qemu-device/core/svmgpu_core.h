@@ -99,6 +99,12 @@ void svmgpu_core_mmio_write(SvmgpuCore *core, uint64_t offset, uint64_t val,
 /* Device reset (system reset, FLR, CONTROL.RESET). */
 void svmgpu_core_reset(SvmgpuCore *core);
 
+/*
+ * Hold the engines (VM stopped): no new step starts, and the call returns
+ * once the steps in progress have ended.  Registers keep working.
+ */
+void svmgpu_core_pause(SvmgpuCore *core, bool paused);
+
 /* True if an unmasked INTR_STATUS bit is set (INTx level). */
 bool svmgpu_core_intx_level(SvmgpuCore *core);
 

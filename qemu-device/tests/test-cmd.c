@@ -618,6 +618,19 @@ TEST(threaded_engines)
     }
     ASSERT_EQ(done, 8);
     ASSERT_EQ(*u64p(&t, 0x10000), 8 * 40);
+    /* paused (VM stopped): nothing runs until resumed */
+    svmgpu_core_pause(t.core, true);
+    c = cmd_signal(0x10008, 11);
+    push(&t, 0, &c);
+    doorbell(&t, 0);
+    usleep(50000);
+    ASSERT_EQ(__atomic_load_n(u64p(&t, 0x10008), __ATOMIC_ACQUIRE), 0);
+    svmgpu_core_pause(t.core, false);
+    for (i = 0; i < 5000 && !__atomic_load_n(u64p(&t, 0x10008),
+                                              __ATOMIC_ACQUIRE); i++) {
+        usleep(500);
+    }
+    ASSERT_EQ(*u64p(&t, 0x10008), 11);
     /* reset with threads running */
     svmgpu_core_reset(t.core);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_CONTROL), 0);
