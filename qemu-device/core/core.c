@@ -628,7 +628,8 @@ static uint32_t queue_read_locked(SvmgpuQueue *q, unsigned reg)
     case SVMGPU_Q_CTX: return q->ctx;
     case SVMGPU_Q_COMPL_ADDR: return q->compl_addr;
     case SVMGPU_Q_COMPL_ADDR + 4: return q->compl_addr >> 32;
-    case SVMGPU_Q_CONTROL: return q->enabled ? SVMGPU_Q_CONTROL_ENABLE : 0;
+    case SVMGPU_Q_CONTROL:
+        return q->enabled ? SVMGPU_Q_CONTROL_ENABLE : 0;
     case SVMGPU_Q_STATUS: return queue_status_locked(q);
     case SVMGPU_Q_HEAD: return q->head;
     case SVMGPU_Q_TAIL: return q->tail;

@@ -112,7 +112,8 @@ static uint64_t int_op(uint8_t op, uint64_t a, uint64_t b)
     case SVMGPU_OP_SUB: return a - b;
     case SVMGPU_OP_MUL: return a * b;
     case SVMGPU_OP_MULHU: return (uint64_t)(((unsigned __int128)a * b) >> 64);
-    case SVMGPU_OP_DIVU: return b ? a / b : ~0ull;
+    case SVMGPU_OP_DIVU:
+        return b ? a / b : ~0ull;
     case SVMGPU_OP_DIVS:
         if (!b) {
             return ~0ull;
@@ -121,7 +122,8 @@ static uint64_t int_op(uint8_t op, uint64_t a, uint64_t b)
             return a;
         }
         return (uint64_t)(sa / sb);
-    case SVMGPU_OP_REMU: return b ? a % b : a;
+    case SVMGPU_OP_REMU:
+        return b ? a % b : a;
     case SVMGPU_OP_REMS:
         if (!b) {
             return a;
@@ -136,10 +138,14 @@ static uint64_t int_op(uint8_t op, uint64_t a, uint64_t b)
     case SVMGPU_OP_SHL: return a << (b & 63);
     case SVMGPU_OP_SHR: return a >> (b & 63);
     case SVMGPU_OP_SAR: return (uint64_t)(sa >> (b & 63));
-    case SVMGPU_OP_MINU: return a < b ? a : b;
-    case SVMGPU_OP_MAXU: return a > b ? a : b;
-    case SVMGPU_OP_MINS: return sa < sb ? a : b;
-    case SVMGPU_OP_MAXS: return sa > sb ? a : b;
+    case SVMGPU_OP_MINU:
+        return a < b ? a : b;
+    case SVMGPU_OP_MAXU:
+        return a > b ? a : b;
+    case SVMGPU_OP_MINS:
+        return sa < sb ? a : b;
+    case SVMGPU_OP_MAXS:
+        return sa > sb ? a : b;
     case SVMGPU_OP_SEQ: return a == b;
     case SVMGPU_OP_SNE: return a != b;
     case SVMGPU_OP_SLTU: return a < b;
@@ -463,7 +469,8 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
             if (op == SVMGPU_OP_MOVI) {
                 r[rd] = (uint64_t)(int64_t)imm;
             } else if (op == SVMGPU_OP_MOVHI) {
-                r[rd] = (r[rd] & 0xffffffffull) | ((uint64_t)(uint32_t)imm << 32);
+                r[rd] = (r[rd] & 0xffffffffull) |
+                        ((uint64_t)(uint32_t)imm << 32);
             } else {
                 r[rd] = sreg(l, q, imm, wave * SVMGPU_ISA_WAVE_SIZE + i);
             }

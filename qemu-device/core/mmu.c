@@ -120,8 +120,8 @@ SvmgpuXlateStatus svmgpu_mmu_translate(SvmgpuCore *core, uint32_t ctx,
     }
     svmgpu_trace(core, SVMGPU_TRACE_TLB_MISS, ctx, va, access);
     st = svmgpu_mmu_walk(core, root, va, access, out);
-    if (st == SVMGPU_XLATE_OK ||
-        (st == SVMGPU_XLATE_FAULT && out->reason == SVMGPU_FAULT_WRITE_PROTECT)) {
+    if (st == SVMGPU_XLATE_OK || (st == SVMGPU_XLATE_FAULT &&
+                                  out->reason == SVMGPU_FAULT_WRITE_PROTECT)) {
         mask = (1ull << out->shift) - 1;
         svmgpu_tlb_insert(&core->tlb, ctx, va, out->shift,
                           out->pa & ~mask, out->writable);

@@ -29,12 +29,13 @@ typedef struct SvmgpuCore SvmgpuCore;
 typedef enum SvmgpuTraceEvent {
     SVMGPU_TRACE_DOORBELL,      /* a = queue, b = tail */
     SVMGPU_TRACE_TLB_MISS,      /* a = ctx, b = va, c = access */
-    SVMGPU_TRACE_FAULT,         /* a = queue, b = va, c = ctx | access << 16 | reason << 24 | seq << 32 */
+    /* a = queue, b = va, c = ctx | access << 16 | reason << 24 | seq << 32 */
+    SVMGPU_TRACE_FAULT,
     SVMGPU_TRACE_REPLY,         /* a = op, b = queue, c = seq */
     SVMGPU_TRACE_INVAL_SUBMIT,  /* a = seq, b = ctx | flags << 32, c = start */
     SVMGPU_TRACE_INVAL_DONE,    /* a = seq */
     SVMGPU_TRACE_COMPLETE,      /* a = queue, b = seq, c = error code */
-    SVMGPU_TRACE_ERROR,         /* a = ERROR_STATUS bit, b = address, c = detail */
+    SVMGPU_TRACE_ERROR,         /* a = ERROR_STATUS bit, b = address */
 } SvmgpuTraceEvent;
 
 typedef struct SvmgpuCoreOps {

@@ -370,7 +370,8 @@ static void test_fault_cancel(void)
     g_assert_cmpuint(f.access, ==, SVMGPU_ACCESS_WRITE);
     g_assert_cmpuint(f.reason, ==, SVMGPU_FAULT_WRITE_PROTECT);
     /* a stale seq is ignored */
-    wr64(&d, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_CANCEL_VAL(0, f.seq + 1));
+    wr64(&d, SVMGPU_REG_FAULT_REPLY,
+         SVMGPU_FAULT_REPLY_CANCEL_VAL(0, f.seq + 1));
     g_assert_cmphex(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)) &
                     SVMGPU_Q_STATUS_FAULT_STALL, !=, 0);
     wr32(&d, SVMGPU_REG_FAULT_GET, 1);
