@@ -154,7 +154,7 @@
 #define  SVMGPU_Q_CONTROL_CLEAR_ERROR	(1u << 1)	/* W: resume after an error, reads 0 */
 #define SVMGPU_Q_STATUS			0x1c	/* RO, 32 */
 #define  SVMGPU_Q_STATUS_ENABLED	(1u << 0)
-#define  SVMGPU_Q_STATUS_IDLE		(1u << 1)	/* head == tail and nothing in progress */
+#define  SVMGPU_Q_STATUS_IDLE		(1u << 1)	/* no step running; disabled, halted or drained */
 #define  SVMGPU_Q_STATUS_FAULT_STALL	(1u << 2)
 #define  SVMGPU_Q_STATUS_RING_FULL_STALL (1u << 3)
 #define  SVMGPU_Q_STATUS_WAITING	(1u << 4)	/* in a WAIT command */
