@@ -41,7 +41,7 @@ LOGDIR ?= $(BUILD)/logs/$(KERNEL)$(if $(filter 1,$(IOMMU)),-iommu)
 kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
 
 .PHONY: all deps qemu kernel module userspace image image-unlocked run demo demo-unlocked \
-	check guest-test guest-test-unlocked bench fuzz host-test clean distclean
+	check guest-test guest-test-unlocked bench bench-unlocked fuzz host-test clean distclean
 
 all: image
 
@@ -87,11 +87,11 @@ image:
 image-unlocked: qemu module userspace
 	@bash images/mkinitramfs.sh $(INITRD) $(call kenv,3) $(MODDIR)/svmgpu.ko $(DESTDIR_UAPI)
 
-BOOT = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
+BOOT_ENV = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
 	KERNEL_FLAVOR=$(KERNEL) ACCEL=$(ACCEL) IOMMU=$(IOMMU) MEM=$(MEM) SMP=$(SMP) \
 	MACHINE=$(MACHINE) QEMU_EXTRA='$(QEMU_EXTRA)' LOGDIR=$(LOGDIR) \
-	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS) \
-	bash scripts/boot.sh
+	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS)
+BOOT = $(BOOT_ENV) bash scripts/boot.sh
 
 run: image
 	@$(BOOT) shell
@@ -119,8 +119,16 @@ host-test: userspace
 check:
 	@bash scripts/check.sh
 
+# BENCH=quick|full; results in build/bench (table.txt, results.json/.csv, *.png)
+BENCH ?= full
+BENCH_MEM ?= 4G
 bench: image
-	@bash scripts/bench.sh
+	@mkdir -p $(BUILD)/logs/bench && flock $(BUILD)/logs/bench/.lock \
+		$(MAKE) -s bench-unlocked LOGDIR=$(BUILD)/logs/bench MEM=$(BENCH_MEM)
+
+bench-unlocked:
+	@$(BOOT_ENV) BENCH=$(BENCH) BENCH_OUT=$(BUILD)/bench \
+		HOST_MEMCPY=$(MESON_BUILD)/bench/host-memcpy bash scripts/bench.sh
 
 fuzz:
 	@bash qemu-device/tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS)

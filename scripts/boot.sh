@@ -13,6 +13,7 @@
 #   LOGDIR                     console.log and results.log go here (non-shell)
 #   BOOT_TIMEOUT               seconds before a non-interactive boot is killed
 #   TEST_TIMEOUT TESTS         per-test limit and test selection for check mode
+#   BENCH                      quick | full, for bench mode
 set -euo pipefail
 
 MODE=${1:-shell}
@@ -28,6 +29,7 @@ LOGDIR=${LOGDIR:-.}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 TESTS=${TESTS:-}
+BENCH=${BENCH:-full}
 
 if [ "$ACCEL" = auto ]; then
 	ACCEL=$(bash "$HERE/accel.sh" "$QEMU")
@@ -40,6 +42,7 @@ esac
 
 append="console=ttyS0 panic=-1 svmgpu.mode=$MODE svmgpu.test_timeout=$TEST_TIMEOUT"
 [ -n "$TESTS" ] && append="$append svmgpu.tests=$TESTS"
+[ "$MODE" = bench ] && append="$append svmgpu.bench=$BENCH"
 # The whole kernel log goes to console.log: warnings must be seen there.
 [ "$MODE" = shell ] || append="$append loglevel=7"
 if [ "$KERNEL_FLAVOR" = debug ]; then

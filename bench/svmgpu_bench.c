@@ -1,0 +1,866 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svmgpu-bench: the in-guest half of `make bench`.
+ *
+ *   svmgpu-bench [quick|full]
+ *
+ * Every figure is measured next to a baseline taken in the same run, so the
+ * ratio holds on a noisy (emulated) machine: the device's first touch against
+ * the CPU's, device COPY/FILL against the guest CPU's memcpy/memset,
+ * invalidation of device-mapped ranges against ranges the device never saw,
+ * and so on.  Each result is one line on stdout:
+ *
+ *   BENCH {"group": ..., "name": ..., "size": bytes, "unit": ...,
+ *          "min": ..., "median": ..., "max": ..., "baseline": ...,
+ *          "baseline_name": ..., "ratio": ..., "note": ...}
+ *
+ * scripts/bench.py turns these into the table, JSON, CSV and plots.  Each
+ * measurement is repeated (one warm-up run discarded) and min/median/max
+ * reported; "median" is the value the table shows.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <glob.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <svmgpu.h>
+
+#define KIB		(1024ull)
+#define MIB		(1024ull * KIB)
+#define GIB		(1024ull * MIB)
+#define PAGE		4096ull
+#define MAX_REPS	9
+#define TIMEOUT_NS	(120ull * 1000000000ull)
+
+static bool quick = true;
+static unsigned int reps = 3;
+
+struct sample {
+	double v[MAX_REPS];
+	unsigned int n;
+};
+
+struct result {
+	const char *group;
+	const char *name;
+	uint64_t size;
+	const char *unit;
+	struct sample s;
+	double baseline;
+	const char *baseline_name;
+	const char *note;
+};
+
+/* A device, context and queue for one process. */
+struct gpu {
+	struct svmgpu_device *dev;
+	struct svmgpu_context *ctx;
+	struct svmgpu_queue *q;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const struct sample *s)
+{
+	double v[MAX_REPS];
+
+	if (!s->n)
+		return 0;
+	memcpy(v, s->v, s->n * sizeof(v[0]));
+	qsort(v, s->n, sizeof(v[0]), cmp_double);
+	return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+}
+
+static double smin(const struct sample *s)
+{
+	double m = s->n ? s->v[0] : 0;
+
+	for (unsigned int i = 1; i < s->n; i++)
+		m = s->v[i] < m ? s->v[i] : m;
+	return m;
+}
+
+static double smax(const struct sample *s)
+{
+	double m = s->n ? s->v[0] : 0;
+
+	for (unsigned int i = 1; i < s->n; i++)
+		m = s->v[i] > m ? s->v[i] : m;
+	return m;
+}
+
+static void add(struct sample *s, double v)
+{
+	if (s->n < MAX_REPS)
+		s->v[s->n++] = v;
+}
+
+static void emit(const struct result *r)
+{
+	double med = median(&r->s);
+
+	printf("BENCH {\"group\": \"%s\", \"name\": \"%s\", \"size\": %llu, \"unit\": \"%s\", "
+	       "\"min\": %.6g, \"median\": %.6g, \"max\": %.6g, \"reps\": %u, "
+	       "\"baseline\": %.6g, \"baseline_name\": \"%s\", \"ratio\": %.6g, \"note\": \"%s\"}\n",
+	       r->group, r->name, (unsigned long long)r->size, r->unit,
+	       smin(&r->s), med, smax(&r->s), r->s.n, r->baseline,
+	       r->baseline_name ? r->baseline_name : "",
+	       r->baseline > 0 ? med / r->baseline : 0, r->note ? r->note : "");
+	fflush(stdout);
+}
+
+static void fail(const char *what, int err)
+{
+	printf("BENCH-ERROR %s: %s\n", what, strerror(-err));
+	fflush(stdout);
+}
+
+static int gpu_open(struct gpu *g)
+{
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	ret = svmgpu_device_open(0, &g->dev);
+	if (ret)
+		return ret;
+	ret = svmgpu_context_create(g->dev, &g->ctx);
+	if (ret)
+		goto err_dev;
+	ret = svmgpu_queue_create(g->ctx, 0, &g->q);
+	if (ret)
+		goto err_ctx;
+	return 0;
+err_ctx:
+	svmgpu_context_destroy(g->ctx);
+err_dev:
+	svmgpu_device_close(g->dev);
+	return ret;
+}
+
+static void gpu_close(struct gpu *g)
+{
+	svmgpu_queue_destroy(g->q);
+	svmgpu_context_destroy(g->ctx);
+	svmgpu_device_close(g->dev);
+}
+
+static int run1(struct gpu *g, const struct svmgpu_cmd *cmd)
+{
+	struct svmgpu_cmd_error err;
+
+	return svmgpu_queue_run(g->q, cmd, 1, TIMEOUT_NS, &err);
+}
+
+static int dev_fill(struct gpu *g, void *dst, uint64_t size, uint64_t value)
+{
+	struct svmgpu_cmd cmd;
+	int ret = svmgpu_cmd_fill(&cmd, dst, size, value, 8, 0);
+
+	return ret ? ret : run1(g, &cmd);
+}
+
+static int dev_copy(struct gpu *g, void *dst, const void *src, uint64_t size)
+{
+	struct svmgpu_cmd cmd;
+	int ret = svmgpu_cmd_copy(&cmd, dst, src, size, 0);
+
+	return ret ? ret : run1(g, &cmd);
+}
+
+static void *map_anon(uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Anonymous memory with THP on (2 MiB aligned) or off. */
+static void *map_anon_thp(uint64_t size, bool huge)
+{
+	uint64_t len = size + 2 * MIB;
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (uint8_t *)(((uintptr_t)p + 2 * MIB - 1) & ~(2 * MIB - 1));
+	if (a > p)
+		munmap(p, a - p);
+	if (a + size < p + len)
+		munmap(a + size, p + len - (a + size));
+	madvise(a, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	return a;
+}
+
+/* Read a "name: value" line of the driver's debugfs device file. */
+static long long debugfs_counter(const char *name)
+{
+	glob_t g;
+	long long v = -1;
+	char line[256];
+	size_t len = strlen(name);
+
+	if (glob("/sys/kernel/debug/dri/*/svmgpu_device", 0, NULL, &g))
+		return -1;
+	FILE *f = fopen(g.gl_pathv[0], "r");
+
+	globfree(&g);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ':') {
+			v = atoll(line + len + 1);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static int set_fault_around(unsigned int pages)
+{
+	FILE *f = fopen("/sys/module/svmgpu/parameters/fault_around", "w");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%u\n", pages);
+	return fclose(f) ? -errno : 0;
+}
+
+static unsigned int get_fault_around(void)
+{
+	FILE *f = fopen("/sys/module/svmgpu/parameters/fault_around", "r");
+	unsigned int v = 0;
+
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * 1. Fault service: a single device fault, then sequential first touch of
+ * growing ranges, each against the CPU's first touch of the same amount of
+ * fresh memory; then the fault-around window's effect.
+ */
+static void bench_faults(struct gpu *g)
+{
+	static const uint64_t full_sizes[] = { 4 * MIB, 16 * MIB, 64 * MIB, 256 * MIB, 1 * GIB };
+	static const uint64_t quick_sizes[] = { 4 * MIB, 16 * MIB, 64 * MIB };
+	const uint64_t *sizes = quick ? quick_sizes : full_sizes;
+	size_t nsizes = quick ? 3 : 5;
+	struct result dev = { "faults", "device single-fault latency", PAGE, "us" };
+	struct result cpu_base = { 0 };
+	int ret;
+
+	/* One page, fresh each time: the device writes 8 bytes. */
+	for (unsigned int r = 0; r <= reps; r++) {
+		uint64_t *p = map_anon(PAGE);
+		double t0, t1, c0, c1;
+
+		if (!p)
+			return;
+		t0 = now_s();
+		ret = dev_fill(g, p, 8, r);
+		t1 = now_s();
+		munmap(p, PAGE);
+		p = map_anon(PAGE);
+		c0 = now_s();
+		*(volatile uint64_t *)p = r;
+		c1 = now_s();
+		munmap(p, PAGE);
+		if (ret) {
+			fail("single fault", ret);
+			return;
+		}
+		if (r) {	/* the first run is the warm-up */
+			add(&dev.s, (t1 - t0) * 1e6);
+			add(&cpu_base.s, (c1 - c0) * 1e6);
+		}
+	}
+	dev.baseline = median(&cpu_base.s);
+	dev.baseline_name = "CPU first touch of one page";
+	dev.note = "includes submit and wait round trip";
+	emit(&dev);
+
+	for (size_t i = 0; i < nsizes; i++) {
+		uint64_t size = sizes[i];
+		struct result d = { "faults", "device first touch, per page", size, "us/page" };
+		struct sample cpu = { 0 };
+		unsigned int n = size >= 256 * MIB ? 1 : reps;
+
+		for (unsigned int r = 0; r <= n; r++) {
+			uint8_t *p = map_anon_thp(size, false);
+			double t0, t1;
+
+			if (!p)
+				return;
+			t0 = now_s();
+			ret = dev_fill(g, p, size, 0x5a5a5a5a5a5a5a5aull);
+			t1 = now_s();
+			munmap(p, size);
+			if (ret) {
+				fail("first touch", ret);
+				return;
+			}
+			p = map_anon_thp(size, false);
+			double c0 = now_s();
+
+			memset(p, 0x5a, size);
+			double c1 = now_s();
+
+			munmap(p, size);
+			if (r || n == 1) {
+				add(&d.s, (t1 - t0) * 1e6 / (size / PAGE));
+				add(&cpu, (c1 - c0) * 1e6 / (size / PAGE));
+			}
+		}
+		d.baseline = median(&cpu);
+		d.baseline_name = "CPU first touch (memset), per page";
+		emit(&d);
+	}
+
+	/* Fault-around: the same 16 MiB first touch with windows 1, 16, 512. */
+	unsigned int saved = get_fault_around();
+	static const unsigned int windows[] = { 1, 16, 512 };
+	struct sample w1 = { 0 };
+
+	for (size_t wi = 0; wi < 3; wi++) {
+		char name[64];
+		struct result d = { "faults", NULL, 16 * MIB, "us/page" };
+		struct svmgpu_stats st;
+
+		if (set_fault_around(windows[wi])) {
+			fail("fault_around parameter", -errno);
+			break;
+		}
+		snprintf(name, sizeof(name), "fault-around window %u pages", windows[wi]);
+		d.name = strdup(name);
+		uint64_t batches = 0, faults = 0;
+
+		for (unsigned int r = 0; r <= reps; r++) {
+			uint8_t *p = map_anon_thp(16 * MIB, false);
+
+			svmgpu_context_get_stats(g->ctx, &st, SVMGPU_STATS_CLEAR);
+			double t0 = now_s();
+
+			ret = dev_fill(g, p, 16 * MIB, 1);
+			double t1 = now_s();
+
+			svmgpu_context_get_stats(g->ctx, &st, SVMGPU_STATS_CLEAR);
+			munmap(p, 16 * MIB);
+			if (ret) {
+				fail("fault-around", ret);
+				break;
+			}
+			if (r) {
+				add(&d.s, (t1 - t0) * 1e6 / (16 * MIB / PAGE));
+				batches = st.fault_batches;
+				faults = st.faults;
+			}
+		}
+		if (wi == 0)
+			w1 = d.s;
+		d.baseline = median(&w1);
+		d.baseline_name = "window 1 page";
+		char note[96];
+
+		snprintf(note, sizeof(note), "%llu faults in %llu batches",
+			 (unsigned long long)faults, (unsigned long long)batches);
+		d.note = strdup(note);
+		emit(&d);
+	}
+	if (saved)
+		set_fault_around(saved);
+}
+
+/* 2. Resident bandwidth: memory the device has already mapped. */
+static void bench_bandwidth(struct gpu *g, const struct svmgpu_program *vecadd)
+{
+	static const uint64_t full_sizes[] = { 64 * KIB, 1 * MIB, 16 * MIB, 64 * MIB, 256 * MIB };
+	static const uint64_t quick_sizes[] = { 64 * KIB, 1 * MIB, 16 * MIB };
+	const uint64_t *sizes = quick ? quick_sizes : full_sizes;
+	size_t nsizes = quick ? 3 : 5;
+	int ret;
+
+	for (size_t i = 0; i < nsizes; i++) {
+		uint64_t size = sizes[i];
+		uint8_t *src = map_anon(size), *dst = map_anon(size);
+		struct result copy = { "bandwidth", "device COPY (resident)", size, "GB/s" };
+		struct result fill = { "bandwidth", "device FILL (resident)", size, "GB/s" };
+		struct sample mc = { 0 }, ms = { 0 };
+
+		if (!src || !dst)
+			return;
+		memset(src, 1, size);
+		memset(dst, 2, size);
+		/* Map both on the device first: these figures exclude faults. */
+		ret = dev_copy(g, dst, src, size);
+		if (ret) {
+			fail("bandwidth warm-up", ret);
+			return;
+		}
+		for (unsigned int r = 0; r <= reps; r++) {
+			double t0 = now_s();
+
+			ret = dev_copy(g, dst, src, size);
+			double t1 = now_s();
+
+			if (!ret)
+				ret = dev_fill(g, dst, size, r);
+			double t2 = now_s();
+
+			memcpy(dst, src, size);
+			double t3 = now_s();
+
+			memset(dst, r, size);
+			double t4 = now_s();
+
+			if (ret) {
+				fail("bandwidth", ret);
+				return;
+			}
+			if (r) {
+				add(&copy.s, size / (t1 - t0) / 1e9);
+				add(&fill.s, size / (t2 - t1) / 1e9);
+				add(&mc, size / (t3 - t2) / 1e9);
+				add(&ms, size / (t4 - t3) / 1e9);
+			}
+		}
+		copy.baseline = median(&mc);
+		copy.baseline_name = "guest CPU memcpy";
+		fill.baseline = median(&ms);
+		fill.baseline_name = "guest CPU memset";
+		emit(&copy);
+		emit(&fill);
+
+		/* A streaming kernel: out = a + b over size/4 floats (3 streams). */
+		if (vecadd) {
+			uint64_t n = size / sizeof(float);
+			float *a = (float *)src, *b = (float *)dst;
+			float *out = map_anon(size);
+			struct svmgpu_vecadd_args args = { a, b, out, n };
+			struct svmgpu_launch launch;
+			struct svmgpu_cmd cmd;
+			struct result k = { "bandwidth", "streaming kernel (vecadd, 3 streams)", size, "GB/s" };
+			struct sample cpu = { 0 };
+
+			if (!out)
+				return;
+			memset(out, 0, size);
+			if (svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &args, &launch) ||
+			    svmgpu_cmd_launch(&cmd, svmgpu_program_code(vecadd), &args, &launch, 0)) {
+				munmap(out, size);
+				continue;
+			}
+			for (unsigned int r = 0; r <= reps; r++) {
+				double t0 = now_s();
+
+				ret = run1(g, &cmd);
+				double t1 = now_s();
+
+				for (uint64_t j = 0; j < n; j++)
+					out[j] = a[j] + b[j];
+				double t2 = now_s();
+
+				if (ret) {
+					fail("vecadd", ret);
+					break;
+				}
+				if (r) {
+					add(&k.s, 3.0 * size / (t1 - t0) / 1e9);
+					add(&cpu, 3.0 * size / (t2 - t1) / 1e9);
+				}
+			}
+			k.baseline = median(&cpu);
+			k.baseline_name = "guest CPU loop";
+			k.note = "interpreted ISA: bound by instructions, not memory";
+			if (k.s.n)
+				emit(&k);
+			munmap(out, size);
+		}
+		munmap(src, size);
+		munmap(dst, size);
+	}
+}
+
+/* 3. Invalidation cost: munmap/mprotect/MADV_DONTNEED, mapped vs not. */
+enum inval_op { OP_MUNMAP, OP_MPROTECT, OP_DONTNEED };
+
+static double time_op(enum inval_op op, uint8_t *p, uint64_t size)
+{
+	double t0 = now_s();
+
+	switch (op) {
+	case OP_MUNMAP:
+		munmap(p, size);
+		break;
+	case OP_MPROTECT:
+		mprotect(p, size, PROT_READ);
+		break;
+	case OP_DONTNEED:
+		madvise(p, size, MADV_DONTNEED);
+		break;
+	}
+	return now_s() - t0;
+}
+
+static void bench_invalidation(struct gpu *g)
+{
+	static const uint64_t full_sizes[] = { 4 * KIB, 64 * KIB, 1 * MIB, 16 * MIB, 256 * MIB, 1 * GIB };
+	static const uint64_t quick_sizes[] = { 4 * KIB, 64 * KIB, 1 * MIB, 16 * MIB };
+	static const char *const names[] = { "munmap", "mprotect(PROT_READ)", "madvise(DONTNEED)" };
+	const uint64_t *sizes = quick ? quick_sizes : full_sizes;
+	size_t nsizes = quick ? 4 : 6;
+
+	for (int op = OP_MUNMAP; op <= OP_DONTNEED; op++) {
+		for (size_t i = 0; i < nsizes; i++) {
+			uint64_t size = sizes[i];
+			char name[64];
+			struct result d = { "invalidation", NULL, size, "us" };
+			struct sample cpu = { 0 };
+			unsigned int n = size >= 256 * MIB ? 1 : reps;
+
+			snprintf(name, sizeof(name), "%s of device-mapped range", names[op]);
+			d.name = strdup(name);
+			for (unsigned int r = 0; r <= n; r++) {
+				uint8_t *p = map_anon_thp(size, false);
+				int ret;
+
+				if (!p)
+					return;
+				memset(p, 1, size);
+				ret = dev_fill(g, p, size, 3);	/* now device-mapped */
+				if (ret) {
+					fail("invalidation setup", ret);
+					munmap(p, size);
+					return;
+				}
+				double td = time_op(op, p, size);
+
+				if (op != OP_MUNMAP)
+					munmap(p, size);
+				p = map_anon_thp(size, false);
+				memset(p, 1, size);
+				double tc = time_op(op, p, size);
+
+				if (op != OP_MUNMAP)
+					munmap(p, size);
+				if (r || n == 1) {
+					add(&d.s, td * 1e6);
+					add(&cpu, tc * 1e6);
+				}
+			}
+			d.baseline = median(&cpu);
+			d.baseline_name = "same call, range not device-mapped";
+			emit(&d);
+		}
+	}
+}
+
+/*
+ * 4. TLB: the device hashes a working set twice; the second pass is timed
+ * and the device's TLB counters give its hit rate.  4 KiB mappings (THP off)
+ * against 2 MiB device mappings (THP on).
+ */
+static void bench_tlb(struct gpu *g, const struct svmgpu_program *hash)
+{
+	static const uint64_t full_sizes[] = { 64 * KIB, 1 * MIB, 4 * MIB, 16 * MIB, 64 * MIB };
+	static const uint64_t quick_sizes[] = { 64 * KIB, 1 * MIB, 8 * MIB };
+	const uint64_t *sizes = quick ? quick_sizes : full_sizes;
+	size_t nsizes = quick ? 3 : 5;
+
+	if (!hash)
+		return;
+	for (int huge = 0; huge <= 1; huge++) {
+		for (size_t i = 0; i < nsizes; i++) {
+			uint64_t size = sizes[i];
+			uint64_t *data = map_anon_thp(size < 2 * MIB ? 2 * MIB : size, huge);
+			uint64_t out[3] = { 0 };
+			struct svmgpu_range_hash_args args = {
+				data, NULL, size / 8, &out[0], &out[1], &out[2],
+			};
+			struct svmgpu_launch launch;
+			struct svmgpu_cmd cmd;
+			struct result d = { "tlb", huge ? "device access cost, 2 MiB mappings" :
+					    "device access cost, 4 KiB mappings", size, "ns/word" };
+			struct result hr = { "tlb", huge ? "TLB hit rate, 2 MiB mappings" :
+					     "TLB hit rate, 4 KiB mappings", size, "%" };
+			int ret;
+
+			if (!data)
+				return;
+			memset(data, 7, size);
+			if (svmgpu_kernel_launch_shape(SVMGPU_KERNEL_RANGE_HASH, &args, &launch) ||
+			    svmgpu_cmd_launch(&cmd, svmgpu_program_code(hash), &args, &launch, 0))
+				return;
+			ret = run1(g, &cmd);	/* map everything */
+			for (unsigned int r = 0; r < reps && !ret; r++) {
+				long long h0 = debugfs_counter("hw_tlb_hits");
+				long long m0 = debugfs_counter("hw_tlb_misses");
+				double t0 = now_s();
+
+				ret = run1(g, &cmd);
+				double t1 = now_s();
+				long long h1 = debugfs_counter("hw_tlb_hits");
+				long long m1 = debugfs_counter("hw_tlb_misses");
+
+				add(&d.s, (t1 - t0) * 1e9 / (size / 8));
+				if (h0 >= 0 && m0 >= 0 && h1 + m1 > h0 + m0)
+					add(&hr.s, 100.0 * (h1 - h0) / ((h1 - h0) + (m1 - m0)));
+			}
+			if (ret) {
+				fail("tlb", ret);
+				return;
+			}
+			emit(&d);
+			if (hr.s.n)
+				emit(&hr);
+			munmap(data, size < 2 * MIB ? 2 * MIB : size);
+		}
+	}
+}
+
+/* 5. Submission: empty-command round trip, and small-command throughput. */
+static void bench_submission(struct gpu *g)
+{
+	struct result rt = { "submission", "NOP round trip (submit to completion seen)", 64, "us" };
+	struct result tp = { "submission", "NOP throughput, 1 queue", 64, "cmds/s" };
+	struct result tpa = { "submission", "NOP throughput, all queues", 64, "cmds/s" };
+	struct svmgpu_cmd cmds[127];
+	struct svmgpu_device_info info;
+	unsigned int batches = quick ? 20 : 100;
+	int ret;
+
+	for (unsigned int i = 0; i < 127; i++)
+		svmgpu_cmd_nop(&cmds[i], 0);
+	for (unsigned int r = 0; r <= reps; r++) {
+		const unsigned int n = 200;
+		double t0 = now_s();
+
+		for (unsigned int i = 0; i < n; i++) {
+			ret = run1(g, &cmds[0]);
+			if (ret) {
+				fail("nop", ret);
+				return;
+			}
+		}
+		double t1 = now_s();
+
+		for (unsigned int i = 0; i < batches; i++) {
+			ret = svmgpu_queue_run(g->q, cmds, 127, TIMEOUT_NS, NULL);
+			if (ret) {
+				fail("nop batch", ret);
+				return;
+			}
+		}
+		double t2 = now_s();
+
+		if (r) {
+			add(&rt.s, (t1 - t0) * 1e6 / n);
+			add(&tp.s, batches * 127 / (t2 - t1));
+		}
+	}
+	rt.baseline = 0;
+	rt.note = "ioctl submit + wait on the completion interrupt";
+	emit(&rt);
+	emit(&tp);
+
+	/* All queues: one process per hardware queue, each with its own context. */
+	if (svmgpu_device_get_info(g->dev, &info) || info.num_queues < 2)
+		return;
+	unsigned int nq = info.num_queues - 1;	/* ours stays open */
+
+	for (unsigned int r = 0; r <= reps; r++) {
+		double t0 = now_s(), t1;
+
+		for (unsigned int p = 0; p < nq; p++) {
+			if (fork() == 0) {
+				struct gpu c;
+				int ok = gpu_open(&c) == 0;
+
+				for (unsigned int i = 0; ok && i < batches; i++)
+					ok = svmgpu_queue_run(c.q, cmds, 127, TIMEOUT_NS, NULL) == 0;
+				if (c.q)
+					gpu_close(&c);
+				_exit(ok ? 0 : 1);
+			}
+		}
+		for (unsigned int i = 0; i < batches; i++)
+			svmgpu_queue_run(g->q, cmds, 127, TIMEOUT_NS, NULL);
+		int bad = 0, st;
+
+		while (wait(&st) > 0)
+			bad |= !WIFEXITED(st) || WEXITSTATUS(st);
+		t1 = now_s();
+		if (bad) {
+			fail("all queues", -EIO);
+			return;
+		}
+		if (r)
+			add(&tpa.s, (double)(nq + 1) * batches * 127 / (t1 - t0));
+	}
+	tpa.baseline = median(&tp.s);
+	tpa.baseline_name = "1 queue";
+	emit(&tpa);
+}
+
+/*
+ * 6. Scale: N processes, each with its own context, stream a kernel over
+ * its own buffer.  The device has a fixed number of hardware queues, so
+ * beyond that processes take turns (queue creation retries on -EBUSY).
+ * Reports total throughput and fairness (slowest / fastest process).
+ */
+static void bench_scale(const struct svmgpu_program *vecadd)
+{
+	static const unsigned int full_procs[] = { 1, 4, 16, 64 };
+	static const unsigned int quick_procs[] = { 1, 4, 16 };
+	const unsigned int *procs = quick ? quick_procs : full_procs;
+	size_t nprocs = quick ? 3 : 4;
+	const uint64_t size = 1 * MIB;
+	const unsigned int iters = quick ? 4 : 8;
+	double base = 0;
+
+	if (!vecadd)
+		return;
+	for (size_t pi = 0; pi < nprocs; pi++) {
+		unsigned int np = procs[pi];
+		struct result tot = { "scale", NULL, size, "GB/s" };
+		struct result fair = { "scale", NULL, size, "slowest/fastest" };
+		char name[64], fname[64];
+		double *secs = mmap(NULL, np * sizeof(double), PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		if (secs == MAP_FAILED)
+			return;
+		snprintf(name, sizeof(name), "%u processes, total", np);
+		snprintf(fname, sizeof(fname), "%u processes, fairness", np);
+		tot.name = strdup(name);
+		fair.name = strdup(fname);
+		for (unsigned int r = 0; r <= (quick ? 1 : 2); r++) {
+			double t0 = now_s();
+			int bad = 0, st;
+
+			for (unsigned int p = 0; p < np; p++) {
+				if (fork())
+					continue;
+				struct gpu c;
+				int ret = -EBUSY;
+				double s0 = now_s();
+
+				while (ret == -EBUSY && now_s() - s0 < 300) {
+					ret = gpu_open(&c);
+					if (ret == -EBUSY)
+						usleep(2000);
+				}
+				if (ret)
+					_exit(2);
+				float *a = map_anon(size), *b = map_anon(size), *o = map_anon(size);
+				struct svmgpu_vecadd_args args = { a, b, o, size / 4 };
+				struct svmgpu_launch launch;
+				struct svmgpu_cmd cmd;
+
+				memset(a, 0, size);
+				memset(b, 0, size);
+				ret = svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &args, &launch);
+				ret = ret ? ret : svmgpu_cmd_launch(&cmd, svmgpu_program_code(vecadd),
+								    &args, &launch, 0);
+				for (unsigned int i = 0; !ret && i < iters; i++)
+					ret = run1(&c, &cmd);
+				gpu_close(&c);
+				secs[p] = now_s() - s0;
+				_exit(ret ? 1 : 0);
+			}
+			while (wait(&st) > 0)
+				bad |= !WIFEXITED(st) || WEXITSTATUS(st);
+			double t1 = now_s();
+
+			if (bad) {
+				fail("scale", -EIO);
+				break;
+			}
+			if (r) {
+				double lo = secs[0], hi = secs[0];
+
+				for (unsigned int p = 1; p < np; p++) {
+					lo = secs[p] < lo ? secs[p] : lo;
+					hi = secs[p] > hi ? secs[p] : hi;
+				}
+				add(&tot.s, 3.0 * size * iters * np / (t1 - t0) / 1e9);
+				add(&fair.s, hi > 0 ? lo / hi : 0);
+			}
+		}
+		munmap(secs, np * sizeof(double));
+		if (!tot.s.n)
+			return;
+		if (pi == 0)
+			base = median(&tot.s);
+		tot.baseline = base;
+		tot.baseline_name = "1 process";
+		fair.note = "1.0 = every process finished in the same time";
+		emit(&tot);
+		emit(&fair);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct svmgpu_program *vecadd = NULL, *hash = NULL;
+	struct gpu g;
+	int ret;
+
+	if (argc > 1 && !strcmp(argv[1], "full")) {
+		quick = false;
+		reps = 5;
+	} else if (argc > 1 && strcmp(argv[1], "quick")) {
+		fprintf(stderr, "usage: %s [quick|full]\n", argv[0]);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ret = gpu_open(&g);
+	if (ret) {
+		fail("open device", ret);
+		return 1;
+	}
+	if (svmgpu_kernel_program(SVMGPU_KERNEL_VECADD, &vecadd))
+		vecadd = NULL;
+	if (svmgpu_kernel_program(SVMGPU_KERNEL_RANGE_HASH, &hash))
+		hash = NULL;
+	printf("BENCH-MODE %s\n", quick ? "quick" : "full");
+	bench_faults(&g);
+	bench_bandwidth(&g, vecadd);
+	bench_invalidation(&g);
+	bench_tlb(&g, hash);
+	bench_submission(&g);
+	gpu_close(&g);
+	bench_scale(vecadd);
+	svmgpu_program_destroy(vecadd);
+	svmgpu_program_destroy(hash);
+	printf("BENCH-END\n");
+	return 0;
+}

@@ -1,0 +1,50 @@
+#!/bin/bash
+# `make bench`: one boot runs every benchmark in the guest; the host's own
+# memcpy is measured in the same run as the limit for the device's DMA; the
+# boot itself is timed from QEMU's start to the driver being ready.
+#
+# Environment: as scripts/boot.sh (the Makefile sets it), plus
+#   BENCH       quick | full (default full)
+#   BENCH_OUT   output directory (table.txt, results.json, results.csv, *.png)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BENCH=${BENCH:-full}
+: "${BENCH_OUT:?}" "${LOGDIR:?}" "${HOST_MEMCPY:?}"
+mkdir -p "$BENCH_OUT" "$LOGDIR"
+raw=$BENCH_OUT/raw.txt
+: > "$raw"
+
+echo "bench: host memcpy baseline" >&2
+"$HOST_MEMCPY" "$BENCH" >> "$raw"
+
+echo "bench: booting the guest ($BENCH)" >&2
+start=$(date +%s.%N)
+BENCH=$BENCH bash "$HERE/boot.sh" bench &
+boot=$!
+# Boot time: QEMU's start to the guest's SVMGPU-READY line.
+ready=""
+while kill -0 "$boot" 2>/dev/null; do
+	if [ -z "$ready" ] && grep -q '^SVMGPU-READY' "$LOGDIR/results.log" 2>/dev/null; then
+		ready=$(echo "$(date +%s.%N) - $start" | bc)
+	fi
+	sleep 0.05
+done
+wait "$boot"
+guest_ready=$(sed -n 's/^SVMGPU-READY \([0-9.]*\).*/\1/p' "$LOGDIR/results.log" | head -n 1)
+accel=$(sed -n 's/^boot: bench, kernel [a-z]*, \([a-z]*\).*/\1/p' "$LOGDIR/qemu.log" 2>/dev/null || true)
+if [ -n "$ready" ]; then
+	printf 'BENCH {"group": "boot", "name": "QEMU start to driver ready", "size": 0, "unit": "s", "min": %s, "median": %s, "max": %s, "reps": 1, "baseline": %s, "baseline_name": "guest kernel uptime at driver ready", "ratio": 0, "note": ""}\n' \
+		"$ready" "$ready" "$ready" "${guest_ready:-0}" >> "$raw"
+fi
+grep -E '^BENCH' "$LOGDIR/results.log" >> "$raw" || true
+
+python3 "$HERE/bench.py" "$raw" "$BENCH_OUT" "$BENCH"
+if ! grep -q '^BENCH-END' "$LOGDIR/results.log"; then
+	echo "bench: the guest did not finish; see $LOGDIR" >&2
+	exit 1
+fi
+if grep -q '^BENCH-ERROR' "$LOGDIR/results.log"; then
+	grep '^BENCH-ERROR' "$LOGDIR/results.log" >&2
+	exit 1
+fi
