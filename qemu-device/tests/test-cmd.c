@@ -606,7 +606,7 @@ TEST(threaded_engines)
         }
         doorbell(&t, q);
     }
-    for (i = 0; i < 10000; i++) {
+    for (i = 0; i < 40000; i++) {
         for (q = 0, done = 0; q < 8; q++) {
             done += __atomic_load_n(&compl(&t, q)->seq, __ATOMIC_ACQUIRE) ==
                     q * 1000 + 40;
@@ -626,7 +626,7 @@ TEST(threaded_engines)
     usleep(50000);
     ASSERT_EQ(__atomic_load_n(u64p(&t, 0x10008), __ATOMIC_ACQUIRE), 0);
     svmgpu_core_pause(t.core, false);
-    for (i = 0; i < 5000 && !__atomic_load_n(u64p(&t, 0x10008),
+    for (i = 0; i < 40000 && !__atomic_load_n(u64p(&t, 0x10008),
                                               __ATOMIC_ACQUIRE); i++) {
         usleep(500);
     }
