@@ -90,11 +90,11 @@ static bool msi_fired(Dev *d, unsigned v)
     return val == 0x100 + v;
 }
 
-static void dev_start(Dev *d, const char *extra)
+static void dev_start_full(Dev *d, const char *pre, const char *extra)
 {
     memset(d, 0, sizeof(*d));
-    d->qts = qtest_initf("-M q35 -nodefaults -m 256M "
-                         "-device svmgpu,addr=04.0%s",
+    d->qts = qtest_initf("-M q35 -nodefaults -m 256M %s "
+                         "-device svmgpu,addr=04.0%s", pre,
                          extra ? extra : ",sync=on");
     pc_alloc_init(&d->alloc, d->qts, ALLOC_NO_FLAGS);
     d->bus = qpci_new_pc(d->qts, &d->alloc);
@@ -103,6 +103,11 @@ static void dev_start(Dev *d, const char *extra)
     qpci_device_enable(d->pdev);
     d->bar0 = qpci_iomap(d->pdev, SVMGPU_BAR_REGS, &d->bar0_size);
     d->next_pt = PT_POOL;
+}
+
+static void dev_start(Dev *d, const char *extra)
+{
+    dev_start_full(d, "", extra);
 }
 
 static void dev_stop(Dev *d)
@@ -267,44 +272,65 @@ static void test_bars_and_msix(void)
     dev_stop(&d);
 }
 
+static void do_copy_test(Dev *d);
+
 static void test_copy(void)
 {
     Dev d;
+
+    dev_start(&d, NULL);
+    do_copy_test(&d);
+    dev_stop(&d);
+}
+
+/*
+ * With a vIOMMU in the path (DMA remapping not enabled by a guest, so it
+ * passes addresses through) device DMA must still reach RAM.
+ */
+static void test_viommu(void)
+{
+    Dev d;
+
+    dev_start_full(&d, "-device intel-iommu", NULL);
+    do_copy_test(&d);
+    dev_stop(&d);
+}
+
+static void do_copy_test(Dev *d)
+{
     struct svmgpu_completion c;
     uint8_t src[8192], dst[8192];
     unsigned i;
     uint64_t seq;
 
-    dev_start(&d, NULL);
-    msix_setup(&d);
-    dev_setup(&d);
+    msix_setup(d);
+    dev_setup(d);
     /* VA 0x10000..0x12000 -> two scattered pages; dst 0x20800 straddles */
-    map4k(&d, 0x10000, DATA_POOL + 0x5000, 0);
-    map4k(&d, 0x11000, DATA_POOL + 0x2000, 0);
-    map4k(&d, 0x20000, DATA_POOL + 0x9000, SVMGPU_PTE_WRITABLE);
-    map4k(&d, 0x21000, DATA_POOL + 0x7000, SVMGPU_PTE_WRITABLE);
-    map4k(&d, 0x22000, DATA_POOL + 0xb000, SVMGPU_PTE_WRITABLE);
+    map4k(d, 0x10000, DATA_POOL + 0x5000, 0);
+    map4k(d, 0x11000, DATA_POOL + 0x2000, 0);
+    map4k(d, 0x20000, DATA_POOL + 0x9000, SVMGPU_PTE_WRITABLE);
+    map4k(d, 0x21000, DATA_POOL + 0x7000, SVMGPU_PTE_WRITABLE);
+    map4k(d, 0x22000, DATA_POOL + 0xb000, SVMGPU_PTE_WRITABLE);
     for (i = 0; i < sizeof(src); i++) {
         src[i] = i * 13 + 1;
     }
-    qtest_memwrite(d.qts, DATA_POOL + 0x5000, src, 4096);
-    qtest_memwrite(d.qts, DATA_POOL + 0x2000, src + 4096, 4096);
+    qtest_memwrite(d->qts, DATA_POOL + 0x5000, src, 4096);
+    qtest_memwrite(d->qts, DATA_POOL + 0x2000, src + 4096, 4096);
 
-    seq = submit_copy(&d, 0x20800, 0x10000, 8192);
-    read_compl(&d, &c);
+    seq = submit_copy(d, 0x20800, 0x10000, 8192);
+    read_compl(d, &c);
     g_assert_cmpuint(c.seq, ==, seq);
     g_assert_cmpuint(c.err_code, ==, 0);
     g_assert_cmpuint(c.head, ==, 1);
-    g_assert_cmpuint(rd64(&d, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), ==, seq);
-    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), ==, 1);
-    qtest_memread(d.qts, DATA_POOL + 0x9800, dst, 2048);
-    qtest_memread(d.qts, DATA_POOL + 0x7000, dst + 2048, 4096);
-    qtest_memread(d.qts, DATA_POOL + 0xb000, dst + 6144, 2048);
+    g_assert_cmpuint(rd64(d, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), ==, seq);
+    g_assert_cmpuint(rd32(d, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), ==, 1);
+    qtest_memread(d->qts, DATA_POOL + 0x9800, dst, 2048);
+    qtest_memread(d->qts, DATA_POOL + 0x7000, dst + 2048, 4096);
+    qtest_memread(d->qts, DATA_POOL + 0xb000, dst + 6144, 2048);
     g_assert_cmpint(memcmp(src, dst, sizeof(src)), ==, 0);
-    g_assert_true(msi_fired(&d, SVMGPU_VEC_QUEUE(0)));
-    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_TLB_MISSES), >=, 5);
-    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_COMMANDS), ==, 1);
-    dev_stop(&d);
+    g_assert_true(msi_fired(d, SVMGPU_VEC_QUEUE(0)));
+    g_assert_cmpuint(rd64(d, SVMGPU_REG_CNT_TLB_MISSES), >=, 5);
+    g_assert_cmpuint(rd64(d, SVMGPU_REG_CNT_COMMANDS), ==, 1);
 }
 
 static void read_fault(Dev *d, uint32_t idx, struct svmgpu_fault_record *f)
@@ -647,6 +673,7 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/properties", test_properties);
     qtest_add_func("/svmgpu/bars-and-msix", test_bars_and_msix);
     qtest_add_func("/svmgpu/copy", test_copy);
+    qtest_add_func("/svmgpu/copy-viommu", test_viommu);
     qtest_add_func("/svmgpu/fault-replay", test_fault_replay);
     qtest_add_func("/svmgpu/fault-cancel", test_fault_cancel);
     qtest_add_func("/svmgpu/invalidation", test_invalidation);
