@@ -5,8 +5,8 @@
  * Each svm has a four-level table tree in DMA-coherent memory.  Tables are
  * allocated before the hmm sequence starts (svmgpu_mmu_prepare(), with
  * GFP_KERNEL under svm->alloc_lock) and linked under svm->pt_lock; they are
- * freed only with the whole tree, so a walker under svm->pt_lock never sees
- * a table go away.
+ * freed only with the whole tree, under both locks, so a walker under
+ * either lock never sees a table go away.
  *
  * Every leaf the driver writes owns a DMA mapping of its page, recorded by
  * the software bit svmgpu_pte_sw_dma().  Unmapping is two-phase so that no

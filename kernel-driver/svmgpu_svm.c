@@ -315,6 +315,8 @@ void svmgpu_svm_kill(struct svmgpu_svm *svm)
 			svmgpu_queue_stop(q);
 	mutex_unlock(&svm->lock);
 
+	/* alloc_lock: svmgpu_mmu_prepare() walks tables without pt_lock. */
+	mutex_lock(&svm->alloc_lock);
 	mutex_lock(&svm->pt_lock);
 	if (!svm->pt_freed) {
 		svmgpu_mmu_unmap(svm, 0, 1ull << SVMGPU_VA_BITS);
@@ -324,6 +326,7 @@ void svmgpu_svm_kill(struct svmgpu_svm *svm)
 		svmgpu_mmu_fini(svm);
 	}
 	mutex_unlock(&svm->pt_lock);
+	mutex_unlock(&svm->alloc_lock);
 }
 
 /**

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "svmgpu_guest.h"
@@ -467,6 +468,9 @@ static int write_file(const char *path, const char *val)
 	return ret;
 }
 
+/* The device is minor 0 while nothing was re-bound (the unbind test runs last). */
+#define RESET_FILE "/sys/kernel/debug/dri/0/svmgpu_reset"
+
 /* A device reset fails the queued work, keeps the address spaces. */
 TEST(device_reset_recovers)
 {
@@ -480,13 +484,13 @@ TEST(device_reset_recovers)
 
 	if (fd < 0)
 		SKIP(return, "no render node");
-	if (access("/sys/kernel/debug/dri/0/svmgpu_reset", F_OK))
+	if (access(RESET_FILE, F_OK))
 		SKIP(return, "no debugfs reset file");
 	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
 	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x21, 1)), 0);
 	ASSERT_EQ(sg_submit(fd, q, &cmd, 1, &seq), 0);
-	ASSERT_EQ(write_file("/sys/kernel/debug/dri/0/svmgpu_reset", "1"), 0);
+	ASSERT_EQ(write_file(RESET_FILE, "1"), 0);
 	/* The stalled command was lost: reported, and the queue is gone. */
 	ASSERT_EQ(sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
 	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
@@ -507,7 +511,7 @@ TEST(zz_sysfs_unbind_with_work_in_flight)
 {
 	static const char *drv = "/sys/bus/pci/drivers/svmgpu";
 	static uint64_t never;
-	char link[256], *bdf;
+	char link[256], sysfs[128], bdfbuf[64] = "", *bdf;
 	struct svmgpu_cmd cmd = sg_wait_eq(&never, 1, 0);
 	unsigned char *p = map_anon(4 * PAGE);
 	uint32_t ctx, q;
@@ -516,10 +520,29 @@ TEST(zz_sysfs_unbind_with_work_in_flight)
 
 	if (fd < 0)
 		SKIP(return, "no render node");
-	len = readlink("/sys/class/drm/renderD128/device", link, sizeof(link) - 1);
+	{
+		char node[64];
+		drmVersionPtr v;
+
+		/* Which render node is fd? */
+		for (i = 128; i < 192; i++) {
+			struct stat a, b;
+
+			snprintf(node, sizeof(node), "/dev/dri/renderD%d", i);
+			if (!stat(node, &a) && !fstat(fd, &b) && a.st_rdev == b.st_rdev)
+				break;
+		}
+		v = drmGetVersion(fd);
+		ASSERT_NOT_NULL(v);
+		drmFreeVersion(v);
+		snprintf(sysfs, sizeof(sysfs), "/sys/class/drm/renderD%d/device", i);
+	}
+	len = readlink(sysfs, link, sizeof(link) - 1);
 	ASSERT_GT(len, 0);
 	link[len] = 0;
 	bdf = strrchr(link, '/') + 1;
+	strncpy(bdfbuf, bdf, sizeof(bdfbuf) - 1);
+	bdf = bdfbuf;
 	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
 	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x31, 1)), 0);

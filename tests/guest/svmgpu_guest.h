@@ -21,7 +21,6 @@
 #include <svmgpu/svmgpu_hw.h>
 #include <svmgpu_drm.h>
 
-#define SG_RENDER_NODE	"/dev/dri/renderD128"
 #define SG_TIMEOUT_NS	(30ull * 1000000000ull)
 
 static inline int sg_ioctl(int fd, unsigned long req, void *arg)
@@ -34,9 +33,30 @@ static inline int sg_ioctl(int fd, unsigned long req, void *arg)
 	return ret ? -errno : 0;
 }
 
+/* The first svmgpu render node (renderD128 unless the device was re-bound). */
 static inline int sg_open(void)
 {
-	return open(SG_RENDER_NODE, O_RDWR | O_CLOEXEC);
+	char path[64];
+	int i, fd;
+
+	for (i = 128; i < 192; i++) {
+		drmVersionPtr v;
+		int ours;
+
+		snprintf(path, sizeof(path), "/dev/dri/renderD%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		v = drmGetVersion(fd);
+		ours = v && !strcmp(v->name, "svmgpu");
+		if (v)
+			drmFreeVersion(v);
+		if (ours)
+			return fd;
+		close(fd);
+	}
+	errno = ENOENT;
+	return -1;
 }
 
 static inline int sg_info(int fd, struct drm_svmgpu_get_info *info)
