@@ -5,6 +5,7 @@
  * failed commands with the fault address, access kind and queue.
  */
 #include <errno.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -447,6 +448,49 @@ TEST_F(lib, coherence_check_agrees)
 	ASSERT_EQ(svmgpu_coherence_check(self->q, buf, n, &r), 0);
 	EXPECT_EQ(svmgpu_coherence_check(self->q, (char *)buf + 4, 8, &r), -EINVAL);
 	free(buf);
+}
+
+/*
+ * A device reset (the driver's debugfs svmgpu_reset) stops every queue:
+ * a command waiting on memory that never changes is lost, its waiter gets
+ * -ECANCELED, the queue refuses new work, and a new queue works.
+ */
+TEST_F(lib, reset_cancels_pending_commands)
+{
+	uint64_t *flag = aligned_alloc(64, 64), *out = aligned_alloc(64, 64), seq;
+	struct svmgpu_queue *q2;
+	struct svmgpu_cmd cmds[2];
+	struct svmgpu_cmd_error err;
+	glob_t g;
+	FILE *f;
+	int ret;
+
+	if (glob("/sys/kernel/debug/dri/*/svmgpu_reset", 0, NULL, &g) || g.gl_pathc < 1)
+		SKIP(return, "no svmgpu_reset in debugfs");
+	*flag = 0;
+	*out = 0;
+	ASSERT_EQ(svmgpu_cmd_wait(&cmds[0], flag, SVMGPU_WAIT_EQ, 1, ~0ull, 0, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[1], out, 9, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmds, 2, &seq), 0);
+	EXPECT_EQ(svmgpu_queue_poll(self->q, seq, &err), -EBUSY);
+	f = fopen(g.gl_pathv[0], "w");
+	ASSERT_NOT_NULL(f);
+	ASSERT_GT(fputs("1", f), -1);
+	ASSERT_EQ(fclose(f), 0);
+	globfree(&g);
+	ret = svmgpu_queue_wait(self->q, seq, 10ull * SEC, &err);
+	EXPECT_EQ(ret, -ECANCELED);
+	if (ret == -ECANCELED && err.count)
+		EXPECT_EQ(err.code, SVMGPU_ERROR_RESET);
+	EXPECT_EQ(*out, 0);
+	EXPECT_EQ(svmgpu_queue_submit(self->q, cmds + 1, 1, &seq), -ECANCELED);
+	/* the address space survived: a new queue of the same context works */
+	ASSERT_EQ(svmgpu_queue_create(self->ctx, 0, &q2), 0);
+	EXPECT_EQ(run1(q2, &cmds[1], &err), 0);
+	EXPECT_EQ(*out, 9);
+	EXPECT_EQ(svmgpu_queue_destroy(q2), 0);
+	free(flag);
+	free(out);
 }
 
 TEST_HARNESS_MAIN
