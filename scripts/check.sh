@@ -13,7 +13,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
 BUILD=${BUILD:-$TOP/build}
 OUT=$BUILD/check
-CHECK_FUZZ_SECONDS=${CHECK_FUZZ_SECONDS:-60}
+CHECK_FUZZ_SECONDS=${CHECK_FUZZ_SECONDS:-30}
 mkdir -p "$OUT"
 
 total_pass=0
