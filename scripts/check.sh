@@ -65,12 +65,8 @@ build_stage() {
 
 stage build-debian build_stage debian
 stage host make -s host-test
-if [ -x qemu-device/tests/run-qtest.sh ]; then
-	stage qtest bash qemu-device/tests/run-qtest.sh
-fi
-if [ -x qemu-device/tests/fuzz/run-fuzz.sh ]; then
-	stage fuzz bash qemu-device/tests/fuzz/run-fuzz.sh "$CHECK_FUZZ_SECONDS"
-fi
+stage qtest bash qemu-device/tests/run-qtest.sh
+stage fuzz bash qemu-device/tests/fuzz/run-fuzz.sh "$CHECK_FUZZ_SECONDS"
 stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
 stage build-debug build_stage debug
 stage checkpatch bash scripts/checkpatch.sh
