@@ -46,6 +46,7 @@ MODULE_PARM_DESC(fault_around,
  * @seq: fault sequence number (for CANCEL)
  * @queue: hardware queue
  * @access: enum svmgpu_access
+ * @reason: enum svmgpu_fault_reason
  * @state: 0 pending, 1 resolved, 2 cancel
  */
 struct svmgpu_fault {
@@ -55,6 +56,7 @@ struct svmgpu_fault {
 	u32 seq;
 	u16 queue;
 	u8 access;
+	u8 reason;
 	u8 state;
 };
 
@@ -107,9 +109,10 @@ static u32 svmgpu_fault_drain(struct svmgpu_device *sdev, struct svmgpu_fault *b
 		f->seq = READ_ONCE(r->seq);
 		f->queue = READ_ONCE(r->queue);
 		f->access = READ_ONCE(r->access);
+		f->reason = READ_ONCE(r->reason);
 		f->state = FAULT_PENDING;
 		trace_svmgpu_fault(f->ctx, f->queue, f->addr, f->access,
-				   READ_ONCE(r->reason), f->seq);
+				   f->reason, f->seq);
 		get++;
 		/* A malformed record cannot be replied to usefully: drop it. */
 		if (f->queue >= sdev->num_queues || f->access < SVMGPU_ACCESS_READ ||
@@ -144,11 +147,31 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		if (batch[i].state != FAULT_PENDING)
 			continue;
 
-		/* Already mapped by the window of an earlier group? */
+		/*
+		 * A bad PTE or a failed table read cannot be fixed by mapping
+		 * pages: replaying would fault forever.
+		 */
+		if (batch[i].reason != SVMGPU_FAULT_NOT_PRESENT &&
+		    batch[i].reason != SVMGPU_FAULT_WRITE_PROTECT) {
+			drm_err_ratelimited(&svm->sdev->drm,
+					    "ctx %u: unresolvable fault at 0x%llx (reason %u)\n",
+					    svm->ctx_id, batch[i].addr, batch[i].reason);
+			batch[i].state = FAULT_CANCEL;
+			continue;
+		}
+
+		/*
+		 * Already mapped by the window of an earlier group?  A failed
+		 * walk is not cached, but a write-protect fault may have left a
+		 * read-only TLB entry behind: flush that page before the replay.
+		 */
 		mutex_lock(&svm->pt_lock);
 		if (!svm->dead && svmgpu_mmu_present(svm, batch[i].va,
 						     svmgpu_fault_is_write(&batch[i]))) {
 			batch[i].state = FAULT_RESOLVED;
+			if (batch[i].reason == SVMGPU_FAULT_WRITE_PROTECT)
+				svmgpu_tlb_invalidate(svm->sdev, svm, batch[i].va,
+						      PAGE_SIZE, 0);
 			mutex_unlock(&svm->pt_lock);
 			continue;
 		}
