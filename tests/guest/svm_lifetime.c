@@ -468,6 +468,101 @@ static int write_file(const char *path, const char *val)
 	return ret;
 }
 
+struct churn_arg {
+	unsigned char *src, *dst;
+	size_t size;
+	volatile int stop;
+	int forks;
+};
+
+/* CPU side of the race: drop, re-protect and COW-share the device's memory. */
+static void *churn(void *arg)
+{
+	struct churn_arg *a = arg;
+	unsigned int seed = 1;
+	size_t chunk = 64 * 1024;
+
+	while (!a->stop) {
+		size_t off = (rand_r(&seed) % (a->size / chunk)) * chunk;
+
+		switch (rand_r(&seed) % 4) {
+		case 0:
+			madvise(a->src + off, chunk, MADV_DONTNEED);
+			memset(a->src + off, 0x5e, chunk);
+			break;
+		case 1:
+			mprotect(a->dst + off, chunk, PROT_READ);
+			usleep(500);
+			mprotect(a->dst + off, chunk, PROT_READ | PROT_WRITE);
+			break;
+		case 2: {
+			pid_t pid = fork();
+
+			if (!pid)
+				_exit(0);
+			if (pid > 0) {
+				waitpid(pid, NULL, 0);
+				a->forks++;
+			}
+			break;
+		}
+		default:
+			madvise(a->dst + off, chunk, MADV_DONTNEED);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Invalidations of every kind race device streaming; nothing hangs or leaks. */
+TEST_TIMEOUT(120)
+TEST(invalidation_race_stress)
+{
+	size_t size = 8 * MB;
+	struct churn_arg a = { map_anon(size), map_anon(size), size, 0, 0 };
+	struct drm_svmgpu_get_stats st;
+	struct drm_svmgpu_wait w;
+	struct timespec t0, t1;
+	int fd = sg_open(), n = num_queues(), cancelled = 0, done = 0;
+	uint32_t ctx, q;
+	pthread_t t;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_NOT_NULL(a.src);
+	ASSERT_NOT_NULL(a.dst);
+	memset(a.src, 0x5e, size);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(pthread_create(&t, NULL, churn, &a), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ASSERT_EQ(sg_run(fd, q, sg_copy(a.dst, a.src, size), &w), 0);
+		if (w.err_code) {
+			/* Only a write into a window the CPU made read-only. */
+			ASSERT_EQ(w.err_code, SVMGPU_ERR_FAULT_CANCELLED);
+			ASSERT_EQ(w.err_access, SVMGPU_ACCESS_WRITE);
+			ASSERT_GE(w.err_va, (uintptr_t)a.dst);
+			ASSERT_LT(w.err_va, (uintptr_t)a.dst + size);
+			cancelled++;
+		}
+		done++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < 4);
+	a.stop = 1;
+	pthread_join(t, NULL);
+	TH_LOG("%d copies, %d cancelled, %d forks", done, cancelled, a.forks);
+
+	/* Quiet again: one more copy is exact. */
+	memset(a.src, 0x6f, size);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_copy(a.dst, a.src, size)), 0);
+	ASSERT_TRUE(sg_all_bytes(a.dst, 0x6f, size));
+	ASSERT_EQ(sg_stats(fd, ctx, 0, &st), 0);
+	EXPECT_GE(st.invalidations, 1);
+	close(fd);
+	ASSERT_EQ(free_queues(), n);
+}
+
 /* The device is minor 0 while nothing was re-bound (the unbind test runs last). */
 #define RESET_FILE "/sys/kernel/debug/dri/0/svmgpu_reset"
 
