@@ -6,6 +6,7 @@
 #   make check      every test: host, device, in-guest on both kernels
 #   make bench      the benchmark suite
 #   make fuzz       the device fuzzer, for FUZZ_SECONDS
+#   make torture    svmgpu-torture in a guest for TORTURE_SECONDS
 #
 # Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2
 #            MACHINE=q35|pc  QEMU_EXTRA='...'  TESTS=a,b  TEST_TIMEOUT=120
@@ -40,8 +41,10 @@ LOGDIR ?= $(BUILD)/logs/$(KERNEL)$(if $(filter 1,$(IOMMU)),-iommu)
 # Read a line of the kernel env file written by images/kernel/build-kernel.sh
 kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
 
-.PHONY: all deps qemu kernel module userspace image image-unlocked run demo demo-unlocked \
-	check guest-test guest-test-unlocked bench bench-unlocked fuzz host-test clean distclean
+.PHONY: all deps qemu kernel module module-unlocked userspace userspace-unlocked \
+	image image-unlocked run demo demo-unlocked \
+	check guest-test guest-test-unlocked bench bench-unlocked torture \
+	torture-unlocked fuzz host-test clean distclean
 
 all: image
 
@@ -59,10 +62,15 @@ kernel: deps
 # objects for the two kernels never mix.
 module: kernel
 	@mkdir -p $(MODDIR)
+	@flock $(MODDIR)/.lock $(MAKE) -s module-unlocked
+
+module-unlocked:
 	@for f in kernel-driver/Kbuild kernel-driver/*.c kernel-driver/*.h; do \
 		ln -sf $(TOP)/$$f $(MODDIR)/; done
-	@set -o pipefail; $(MAKE) -s -C $(call kenv,2) M=$(MODDIR) SVMGPU_TOP=$(TOP) modules \
+	@set -o pipefail; $(MAKE) -s -C $(call kenv,2) M=$(MODDIR) SVMGPU_TOP=$(TOP) modules 2>&1 \
 		| { grep -v '^Skipping BTF generation' || true; }
+	@modinfo -F depends $(MODDIR)/svmgpu.ko | grep -qw drm || \
+		{ echo "module: svmgpu.ko lacks its dependency on drm.ko (modpost)" >&2; exit 1; }
 
 # meson.build files that appear later (subdirs are optional) need a reconfigure
 MESON_FILES := $(shell find . -name meson.build -not -path './build/*' 2>/dev/null)
@@ -71,7 +79,11 @@ $(MESON_BUILD)/build.ninja: $(MESON_FILES)
 	else meson setup $(MESON_BUILD) --prefix=/usr --buildtype=debugoptimized >/dev/null; fi
 	@touch $@
 
-userspace: deps $(MESON_BUILD)/build.ninja
+userspace: deps
+	@mkdir -p $(BUILD)
+	@flock $(BUILD)/.meson.lock $(MAKE) -s userspace-unlocked
+
+userspace-unlocked: $(MESON_BUILD)/build.ninja
 	@ninja -C $(MESON_BUILD) >/dev/null
 	@rm -rf $(DESTDIR_UAPI)
 	@meson install -C $(MESON_BUILD) --destdir $(DESTDIR_UAPI) --quiet >/dev/null
@@ -132,6 +144,19 @@ bench-unlocked:
 
 fuzz:
 	@bash qemu-device/tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS)
+
+# A long svmgpu-torture run in one boot, judged like the suite (TAP, kernel
+# log free of warnings).  TORTURE_SECONDS=1800 by default; KERNEL=debug works.
+TORTURE_SECONDS ?= 1800
+torture: image
+	@mkdir -p $(BUILD)/logs/torture && flock $(BUILD)/logs/torture/.lock \
+		$(MAKE) -s torture-unlocked LOGDIR=$(BUILD)/logs/torture \
+		BOOT_TIMEOUT=$$(( $(TORTURE_SECONDS) + 900 ))
+
+torture-unlocked:
+	@$(BOOT_ENV) TORTURE_SECONDS=$(TORTURE_SECONDS) bash scripts/boot.sh torture
+	@python3 scripts/guest-report.py $(LOGDIR) "torture[$(KERNEL)]" | tee $(LOGDIR)/report.tap
+	@! grep -q '^not ok' $(LOGDIR)/report.tap
 
 clean:
 	rm -rf $(BUILD)

@@ -49,10 +49,15 @@ if [ "$KMODDIR" != "-" ]; then
 fi
 add_module "$SVMGPU_KO"
 
-# Userspace: our programs and the shared libraries they link against.
+# Userspace: our programs, the in-guest test scripts, Debian's drmdevice,
+# and the shared libraries they all link against.
 if [ -d "$DESTDIR" ]; then
 	cp -a "$DESTDIR"/. "$root"/
 fi
+mkdir -p "$root/usr/libexec/svmgpu/tests"
+cp "$HERE"/../tests/guest-scripts/*.sh "$root/usr/libexec/svmgpu/tests/"
+for f in "$root"/usr/libexec/svmgpu/tests/*.sh; do mv "$f" "${f%.sh}"; done
+[ -x /usr/bin/drmdevice ] && cp /usr/bin/drmdevice "$root/usr/bin/"
 libs() {
 	find "$root" -type f -perm -u+x -not -path "$root/lib/modules/*" -print0 |
 		LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu:$root/usr/lib" \

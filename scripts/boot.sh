@@ -1,7 +1,7 @@
 #!/bin/bash
 # Boot a svmgpu guest.
 #
-#   boot.sh MODE            MODE: shell | check | demo | bench
+#   boot.sh MODE            MODE: shell | check | demo | bench | torture
 #
 # Environment (the Makefile sets these):
 #   QEMU KERNEL_IMAGE INITRD   what to boot
@@ -14,6 +14,7 @@
 #   BOOT_TIMEOUT               seconds before a non-interactive boot is killed
 #   TEST_TIMEOUT TESTS         per-test limit and test selection for check mode
 #   BENCH                      quick | full, for bench mode
+#   TORTURE_SECONDS            how long torture mode runs
 set -euo pipefail
 
 MODE=${1:-shell}
@@ -43,6 +44,7 @@ esac
 append="console=ttyS0 panic=-1 svmgpu.mode=$MODE svmgpu.test_timeout=$TEST_TIMEOUT"
 [ -n "$TESTS" ] && append="$append svmgpu.tests=$TESTS"
 [ "$MODE" = bench ] && append="$append svmgpu.bench=$BENCH"
+[ "$MODE" = torture ] && append="$append svmgpu.torture_seconds=${TORTURE_SECONDS:-1800}"
 # The whole kernel log goes to console.log: warnings must be seen there.
 [ "$MODE" = shell ] || append="$append loglevel=7"
 if [ "$KERNEL_FLAVOR" = debug ]; then
