@@ -383,6 +383,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mutex_init(&sdev->inval_lock);
 	init_waitqueue_head(&sdev->inval_wq);
 	spin_lock_init(&sdev->hwq_lock);
+	init_waitqueue_head(&sdev->hwq_wq);
 	init_rwsem(&sdev->hw_sem);
 	mutex_init(&sdev->reset_lock);
 	ret = drmm_add_action_or_reset(&sdev->drm, svmgpu_drm_release, NULL);

@@ -74,6 +74,10 @@ struct svmgpu_vec {
 #define SVMGPU_DEFAULT_RING_ENTRIES	256
 /* Failed commands remembered per queue for WAIT. */
 #define SVMGPU_ERROR_LOG		32
+/* Queues one file may have. */
+#define SVMGPU_MAX_FILE_QUEUES		256
+/* svmgpu_queue.hwq of a queue without a hardware queue. */
+#define SVMGPU_HWQ_NONE			U32_MAX
 
 /**
  * struct svmgpu_dev_stats - device-wide driver counters (debugfs)
@@ -135,6 +139,7 @@ struct svmgpu_dev_stats {
  * @hwq_lock: protects @hwq
  * @hwq: queue bound to each hardware queue, protected by @hwq_lock
  * @resetting: no new queue may bind, protected by @hwq_lock
+ * @hwq_wq: woken when a hardware queue is released
  * @hw_sem: read-held by everything that touches registers; written by
  *	reset and remove, which change @hw_ready
  * @reset_lock: serializes device resets
@@ -178,6 +183,7 @@ struct svmgpu_device {
 	spinlock_t hwq_lock;		/* @hwq, @resetting */
 	struct svmgpu_queue *hwq[SVMGPU_MAX_QUEUES];
 	bool resetting;
+	wait_queue_head_t hwq_wq;
 
 	struct rw_semaphore hw_sem;
 	struct mutex reset_lock;	/* one reset at a time */
@@ -193,12 +199,14 @@ struct svmgpu_device {
  * @lock: protects @ctxs and @queues
  * @ctxs: context handles, protected by @lock
  * @queues: queue handles, protected by @lock
+ * @nqueues: queues in @queues, protected by @lock
  */
 struct svmgpu_file {
 	struct svmgpu_device *sdev;
 	struct mutex lock;		/* @ctxs, @queues */
 	struct xarray ctxs;
 	struct xarray queues;
+	unsigned int nqueues;
 };
 
 /**
@@ -344,12 +352,13 @@ struct svmgpu_err {
 };
 
 /**
- * struct svmgpu_queue - a uapi queue bound to one hardware queue
+ * struct svmgpu_queue - a uapi queue, bound to a hardware queue while busy
  * @refs: handle table + waiters; freed on the last put
  * @sdev: the device
  * @ctx: the context (outlives the queue: CTX_DESTROY refuses while queues exist)
  * @handle: handle in the file's table
- * @hwq: hardware queue index
+ * @hwq: hardware queue index, or SVMGPU_HWQ_NONE; written under
+ *	@submit_lock and sdev->hwq_lock
  * @link: in ctx->queues, protected by svm->lock
  * @entries: ring entries
  * @ring: the ring (DMA-coherent), NULL once freed
@@ -488,6 +497,8 @@ void svmgpu_ctx_free(struct svmgpu_ctx *ctx);
 void svmgpu_ctx_clear_base(struct svmgpu_ctx *ctx);
 struct svmgpu_queue *svmgpu_queue_lookup(struct svmgpu_file *sf, u32 handle, int *err);
 void svmgpu_queues_stop_all(struct svmgpu_device *sdev);
+int svmgpu_queue_bind(struct svmgpu_queue *q);
+void svmgpu_queue_unbind_idle(struct svmgpu_queue *q);
 void svmgpu_queue_stop(struct svmgpu_queue *q);
 void svmgpu_queue_put(struct svmgpu_queue *q);
 struct svmgpu_queue *svmgpu_hwq_get(struct svmgpu_device *sdev, u32 hwq);

@@ -15,7 +15,9 @@
  *
  * A failed command halts the hardware queue; the queue vector's thread logs
  * the failure (Q_ERROR_*) in the queue's error log and resumes the queue at
- * the next command (CLEAR_ERROR).  WAIT reports logged failures.
+ * the next command (CLEAR_ERROR).  WAIT reports logged failures.  When a
+ * completion leaves the queue idle, the thread gives its hardware queue
+ * back; SUBMIT borrows one again.
  *
  * Lock order: q->submit_lock, sdev->hw_sem (read), q->lock.
  */
@@ -103,15 +105,16 @@ void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code)
 	wake_up_all(&q->wq);
 }
 
-/* Service hardware queue @i: log a failure and resume, collect completions. */
-static void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i)
+/*
+ * Service hardware queue @i bound to @q: log a failure and resume, collect
+ * completions.  Caller is inside svmgpu_hw_enter().
+ */
+static void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i,
+				 struct svmgpu_queue *q)
 {
-	struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
 	u32 status, code, info;
 	u64 seq, va;
 
-	if (!q)
-		return;
 	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
 	if (status & SVMGPU_Q_STATUS_ERROR) {
 		code = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE));
@@ -119,7 +122,7 @@ static void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i)
 		va = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_VA));
 		seq = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_SEQ)) - q->seq_base;
 		spin_lock(&q->lock);
-		if (!q->stopped) {
+		if (!q->stopped && READ_ONCE(q->hwq) == i) {
 			svmgpu_queue_log_error(q, seq, code, va, info);
 			/* Resume at the next command. */
 			svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
@@ -131,7 +134,6 @@ static void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i)
 			i, seq, code, va, info);
 	}
 	svmgpu_queue_update(q);
-	svmgpu_queue_put(q);
 }
 
 /**
@@ -146,12 +148,20 @@ irqreturn_t svmgpu_queue_irq_thread(int irq, void *arg)
 	struct svmgpu_vec *vec = arg;
 	struct svmgpu_device *sdev = vec->sdev;
 	u32 i = vec->index - SVMGPU_VEC_QUEUE(0);
+	struct svmgpu_queue *q;
 
 	if (!svmgpu_hw_enter(sdev))
 		return IRQ_HANDLED;
 	svmgpu_write32(sdev, SVMGPU_REG_INTR_STATUS, SVMGPU_INTR_QUEUE(i));
-	svmgpu_queue_service(sdev, i);
+	q = svmgpu_hwq_get(sdev, i);
+	if (q)
+		svmgpu_queue_service(sdev, i, q);
 	svmgpu_hw_exit(sdev);
+	if (q) {
+		/* Out of hw_sem: unbinding enters it again. */
+		svmgpu_queue_unbind_idle(q);
+		svmgpu_queue_put(q);
+	}
 	return IRQ_HANDLED;
 }
 
@@ -173,9 +183,16 @@ irqreturn_t svmgpu_error_irq_thread(int irq, void *arg)
 	err = svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS);
 	svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, err);
 	atomic64_inc(&sdev->stats.errors);
-	if (err & SVMGPU_ERROR_QUEUE)
-		for (i = 0; i < sdev->num_queues; i++)
-			svmgpu_queue_service(sdev, i);
+	if (err & SVMGPU_ERROR_QUEUE) {
+		for (i = 0; i < sdev->num_queues; i++) {
+			struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
+
+			if (!q)
+				continue;
+			svmgpu_queue_service(sdev, i, q);
+			svmgpu_queue_put(q);
+		}
+	}
 	if (err & ~(SVMGPU_ERROR_QUEUE | SVMGPU_ERROR_FAULT_RING_FULL))
 		drm_err_ratelimited(&sdev->drm, "device error 0x%x at 0x%llx\n", err,
 				    svmgpu_read64(sdev, SVMGPU_REG_ERROR_ADDR));
@@ -256,6 +273,10 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 		ret = -ECANCELED;
 		goto out_unlock;
 	}
+	/* An unbound queue is idle: borrow a hardware queue for this work. */
+	ret = svmgpu_queue_bind(q);
+	if (ret)
+		goto out_unlock;
 	for (i = 0; i < n; i++) {
 		spin_lock(&q->lock);
 		seq = q->last_seq + 1;

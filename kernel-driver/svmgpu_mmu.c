@@ -324,8 +324,9 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
  * Caller holds svm->pt_lock and has checked mmu_interval_read_retry().
  * Pages without HMM_PFN_VALID are skipped.  Read-only pages are mapped
  * without WRITABLE; a read-only leaf whose page is now writable is removed
- * (with a TLB invalidation) and mapped again.  Where the CPU maps a huge page (hmm_pfn_to_map_order())
- * and the device supports that leaf size, a device huge page is used.
+ * (with a TLB invalidation) and mapped again.  Where the CPU maps a huge
+ * page (hmm_pfn_to_map_order()) and the device supports that leaf size, a
+ * device huge page is used.
  *
  * Return: 0 or a negative errno (mapping failed part way; what was mapped
  * stays mapped and is tracked).

@@ -3,16 +3,20 @@
  * svmgpu contexts and queues: handles, hardware queue binding, statistics.
  *
  * A context is bound to the mm of the process that created it and holds
- * one reference on that mm's svm.  A queue binds one hardware queue for its
- * whole life and belongs to one context; the context cannot be destroyed
- * while it has queues.  Queues are stopped for good when their queue is
+ * one reference on that mm's svm.  A queue belongs to one context (which
+ * cannot be destroyed while it has queues) and owns its ring; it borrows a
+ * hardware queue while it has work: SUBMIT binds an idle queue to a free
+ * hardware queue (waiting for one if needed) and the completion that leaves
+ * it idle gives the hardware queue back, so any number of queues share the
+ * NUM_QUEUES hardware queues.  Queues are stopped for good when their queue is
  * destroyed, when the svm is killed (mm exit, device removal) or when the
  * device is reset; a stopped queue keeps its handle until destroyed, fails
  * SUBMIT and WAIT with -ECANCELED, and has released its hardware queue and
  * its DMA memory.
  *
  * Lock order: sf->lock, svm->lock, q->submit_lock, sdev->hw_sem (read),
- * q->lock, sdev->hwq_lock.
+ * q->lock, sdev->hwq_lock.  q->hwq changes under q->submit_lock and
+ * sdev->hwq_lock.
  */
 #include <linux/dma-mapping.h>
 #include <linux/delay.h>
@@ -250,7 +254,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	struct svmgpu_queue *q;
 	struct svmgpu_ctx *ctx;
 	struct svmgpu_svm *svm;
-	u32 i, handle;
+	u32 handle;
 	int ret = 0;
 
 	if (args->flags || args->pad || args->handle || args->hw_queue) {
@@ -271,7 +275,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	kref_init(&q->refs);
 	q->sdev = sdev;
 	q->entries = entries;
-	q->hwq = U32_MAX;
+	q->hwq = SVMGPU_HWQ_NONE;
 	q->seq_base = atomic64_add_return(1ull << 40, &sdev->seq_epoch);
 	mutex_init(&q->submit_lock);
 	spin_lock_init(&q->lock);
@@ -293,34 +297,18 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	q->ctx = ctx;
 	svm = ctx->svm;
 
-	spin_lock(&sdev->hwq_lock);
-	ret = -EBUSY;
-	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
-		if (!sdev->hwq[i]) {
-			sdev->hwq[i] = q;
-			q->hwq = i;
-			ret = 0;
-			break;
-		}
-	}
-	spin_unlock(&sdev->hwq_lock);
-	if (ret)
+	if (sf->nqueues >= SVMGPU_MAX_FILE_QUEUES) {
+		ret = -EBUSY;
 		goto err_unlock;
-
-	mutex_lock(&svm->lock);
-	if (svm->dead) {
-		ret = -ENODEV;
-	} else if (!svmgpu_hw_enter(sdev)) {
-		ret = -ENODEV;
-	} else {
-		ret = svmgpu_queue_hw_start(sdev, q);
-		svmgpu_hw_exit(sdev);
 	}
-	if (!ret)
+	mutex_lock(&svm->lock);
+	if (svm->dead)
+		ret = -ENODEV;
+	else
 		list_add_tail(&q->link, &ctx->queues);
 	mutex_unlock(&svm->lock);
 	if (ret)
-		goto err_hwq;
+		goto err_unlock;
 
 	ret = xa_alloc(&sf->queues, &handle, q, xa_limit_31b, GFP_KERNEL);
 	if (ret) {
@@ -333,15 +321,11 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 		return ret;
 	}
 	q->handle = handle;
+	sf->nqueues++;
 	mutex_unlock(&sf->lock);
 	args->handle = handle;
-	args->hw_queue = q->hwq;
 	return 0;
 
-err_hwq:
-	spin_lock(&sdev->hwq_lock);
-	sdev->hwq[q->hwq] = NULL;
-	spin_unlock(&sdev->hwq_lock);
 err_unlock:
 	mutex_unlock(&sf->lock);
 	drm_dbg(drm, "queue_create: ctx %u: %d\n", args->ctx_handle, ret);
@@ -351,22 +335,141 @@ err_free:
 	return ret;
 }
 
+/*
+ * Disable the hardware queue @q is bound to and wait until the engine has
+ * let go of it (the interrupted command is abandoned), then give the
+ * hardware queue back.  Caller holds q->submit_lock.
+ */
+static void svmgpu_queue_unbind(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	u32 hwq = q->hwq, status;
+
+	lockdep_assert_held(&q->submit_lock);
+	if (hwq == SVMGPU_HWQ_NONE)
+		return;
+	if (svmgpu_hw_enter(sdev)) {
+		spin_lock(&q->lock);
+		svmgpu_write32(sdev, SVMGPU_REG_Q(hwq, SVMGPU_Q_CONTROL), 0);
+		spin_unlock(&q->lock);
+		if (readl_poll_timeout(sdev->regs + SVMGPU_REG_Q(hwq, SVMGPU_Q_STATUS),
+				       status, status & SVMGPU_Q_STATUS_IDLE, 100,
+				       SVMGPU_QUEUE_STOP_TIMEOUT_US))
+			drm_err(&sdev->drm, "queue %u: not idle after disable (0x%x)\n",
+				hwq, status);
+		svmgpu_hw_exit(sdev);
+	}
+	svmgpu_queue_update(q);
+	spin_lock(&sdev->hwq_lock);
+	if (sdev->hwq[hwq] == q)
+		sdev->hwq[hwq] = NULL;
+	q->hwq = SVMGPU_HWQ_NONE;
+	spin_unlock(&sdev->hwq_lock);
+	wake_up_all(&sdev->hwq_wq);
+	trace_svmgpu_queue_unbind(hwq, q->last_seq, q->completed_seq);
+}
+
+/* Claim a free hardware queue for @q.  Return: true if @q is bound. */
+static bool svmgpu_hwq_claim(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	bool bound = false;
+	u32 i;
+
+	spin_lock(&sdev->hwq_lock);
+	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
+		if (!sdev->hwq[i]) {
+			sdev->hwq[i] = q;
+			q->hwq = i;
+			bound = true;
+			break;
+		}
+	}
+	spin_unlock(&sdev->hwq_lock);
+	return bound;
+}
+
+/**
+ * svmgpu_queue_bind() - give an idle queue a hardware queue
+ * @q: the queue, with nothing outstanding
+ *
+ * Waits (interruptibly) until a hardware queue is free, programs it with
+ * the queue's ring and enables it; the ring restarts at slot 0.  Caller
+ * holds q->submit_lock.
+ *
+ * Return: 0, -ECANCELED if the queue was stopped, -ENODEV, -EIO, or
+ * -ERESTARTSYS.
+ */
+int svmgpu_queue_bind(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	int ret;
+
+	lockdep_assert_held(&q->submit_lock);
+	if (q->hwq != SVMGPU_HWQ_NONE)
+		return 0;
+	ret = wait_event_interruptible(sdev->hwq_wq, READ_ONCE(q->stopped) ||
+				       svmgpu_hwq_claim(q));
+	if (ret)
+		return ret;
+	if (q->hwq == SVMGPU_HWQ_NONE)
+		return -ECANCELED;
+	q->tail = 0;
+	if (READ_ONCE(q->stopped)) {
+		ret = -ECANCELED;
+	} else if (!svmgpu_hw_enter(sdev)) {
+		ret = -ENODEV;
+	} else {
+		ret = svmgpu_queue_hw_start(sdev, q);
+		svmgpu_hw_exit(sdev);
+	}
+	if (ret) {
+		spin_lock(&sdev->hwq_lock);
+		sdev->hwq[q->hwq] = NULL;
+		q->hwq = SVMGPU_HWQ_NONE;
+		spin_unlock(&sdev->hwq_lock);
+		wake_up_all(&sdev->hwq_wq);
+		return ret;
+	}
+	trace_svmgpu_queue_bind(q->hwq, q->last_seq, q->completed_seq);
+	return 0;
+}
+
+/**
+ * svmgpu_queue_unbind_idle() - give the hardware queue back once idle
+ * @q: the queue
+ *
+ * Called after completions.  Skips the queue if a submission holds it (that
+ * submission's completion calls again).
+ */
+void svmgpu_queue_unbind_idle(struct svmgpu_queue *q)
+{
+	bool idle;
+
+	if (READ_ONCE(q->hwq) == SVMGPU_HWQ_NONE || !mutex_trylock(&q->submit_lock))
+		return;
+	svmgpu_queue_update(q);
+	spin_lock(&q->lock);
+	idle = q->completed_seq == q->last_seq;
+	spin_unlock(&q->lock);
+	if (idle)
+		svmgpu_queue_unbind(q);
+	mutex_unlock(&q->submit_lock);
+}
+
 /**
  * svmgpu_queue_stop() - stop a queue for good
  * @q: the queue
  *
- * Disables the hardware queue and waits until the engine has let go of it,
- * releases the hardware queue, wakes waiters (-ECANCELED unless their
- * command completed) and frees the ring.  Idempotent.
+ * Disables and releases its hardware queue (the running command is
+ * abandoned), wakes waiters (-ECANCELED unless their command completed) and
+ * frees the ring.  Idempotent.
  */
 void svmgpu_queue_stop(struct svmgpu_queue *q)
 {
 	struct svmgpu_device *sdev = q->sdev;
-	u32 reg = SVMGPU_REG_Q(q->hwq, SVMGPU_Q_STATUS);
-	bool hw;
-	u32 status;
 
-	/* Wake a submitter waiting for room, then take over the ring. */
+	/* Wake a submitter waiting for room or a hardware queue first. */
 	spin_lock(&q->lock);
 	if (q->stopped) {
 		spin_unlock(&q->lock);
@@ -375,27 +478,10 @@ void svmgpu_queue_stop(struct svmgpu_queue *q)
 	q->stopped = true;
 	spin_unlock(&q->lock);
 	wake_up_all(&q->wq);
+	wake_up_all(&sdev->hwq_wq);
 
 	mutex_lock(&q->submit_lock);
-	hw = svmgpu_hw_enter(sdev);
-	if (hw) {
-		spin_lock(&q->lock);
-		svmgpu_write32(sdev, SVMGPU_REG_Q(q->hwq, SVMGPU_Q_CONTROL), 0);
-		spin_unlock(&q->lock);
-		if (readl_poll_timeout(sdev->regs + reg, status,
-				       status & SVMGPU_Q_STATUS_IDLE, 100,
-				       SVMGPU_QUEUE_STOP_TIMEOUT_US))
-			drm_err(&sdev->drm, "queue %u: not idle after disable (0x%x)\n",
-				q->hwq, status);
-		svmgpu_hw_exit(sdev);
-	}
-	svmgpu_queue_update(q);
-
-	spin_lock(&sdev->hwq_lock);
-	if (sdev->hwq[q->hwq] == q)
-		sdev->hwq[q->hwq] = NULL;
-	spin_unlock(&sdev->hwq_lock);
-
+	svmgpu_queue_unbind(q);
 	svmgpu_queue_free_mem(sdev, q);
 	mutex_unlock(&q->submit_lock);
 	wake_up_all(&q->wq);
@@ -436,6 +522,7 @@ int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_fi
 		return ret;
 	}
 	xa_erase(&sf->queues, args->handle);
+	sf->nqueues--;
 	svmgpu_queue_destroy(q);
 	mutex_unlock(&sf->lock);
 	return 0;
@@ -562,6 +649,7 @@ void svmgpu_file_fini(struct svmgpu_file *sf)
 	mutex_lock(&sf->lock);
 	xa_for_each(&sf->queues, idx, q) {
 		xa_erase(&sf->queues, idx);
+		sf->nqueues--;
 		svmgpu_queue_destroy(q);
 	}
 	mutex_unlock(&sf->lock);

@@ -164,18 +164,28 @@ TRACE_EVENT(svmgpu_cmd_error,
 		      __entry->seq, __entry->code, __entry->va, __entry->info)
 );
 
-TRACE_EVENT(svmgpu_queue_stop,
-	    TP_PROTO(u32 hwq, u64 last_seq, u64 completed_seq),
-	    TP_ARGS(hwq, last_seq, completed_seq),
-	    TP_STRUCT__entry(__field(u32, hwq)
-			     __field(u64, last_seq)
-			     __field(u64, completed_seq)),
-	    TP_fast_assign(__entry->hwq = hwq;
-			   __entry->last_seq = last_seq;
-			   __entry->completed_seq = completed_seq;),
-	    TP_printk("hwq=%u last=%llu completed=%llu", __entry->hwq,
-		      __entry->last_seq, __entry->completed_seq)
+DECLARE_EVENT_CLASS(svmgpu_queue_state,
+		    TP_PROTO(u32 hwq, u64 last_seq, u64 completed_seq),
+		    TP_ARGS(hwq, last_seq, completed_seq),
+		    TP_STRUCT__entry(__field(u32, hwq)
+				     __field(u64, last_seq)
+				     __field(u64, completed_seq)),
+		    TP_fast_assign(__entry->hwq = hwq;
+				   __entry->last_seq = last_seq;
+				   __entry->completed_seq = completed_seq;),
+		    TP_printk("hwq=%d last=%llu completed=%llu", (int)__entry->hwq,
+			      __entry->last_seq, __entry->completed_seq)
 );
+
+DEFINE_EVENT(svmgpu_queue_state, svmgpu_queue_bind,
+	     TP_PROTO(u32 hwq, u64 last_seq, u64 completed_seq),
+	     TP_ARGS(hwq, last_seq, completed_seq));
+DEFINE_EVENT(svmgpu_queue_state, svmgpu_queue_unbind,
+	     TP_PROTO(u32 hwq, u64 last_seq, u64 completed_seq),
+	     TP_ARGS(hwq, last_seq, completed_seq));
+DEFINE_EVENT(svmgpu_queue_state, svmgpu_queue_stop,
+	     TP_PROTO(u32 hwq, u64 last_seq, u64 completed_seq),
+	     TP_ARGS(hwq, last_seq, completed_seq));
 
 #endif /* _SVMGPU_TRACE_H_ */
 

@@ -93,18 +93,49 @@ TEST_F(uapi, queue_create_bad_args)
 	EXPECT_EQ(sg_queue_create(self->fd, 999, 0, &q), -ENOENT);
 }
 
-TEST_F(uapi, queue_create_until_busy)
+/* More queues than hardware queues: they take turns, all complete. */
+TEST_F(uapi, more_queues_than_hardware)
 {
 	struct drm_svmgpu_get_info info;
-	uint32_t q[SVMGPU_MAX_QUEUES + 1];
-	unsigned int n = 0, i;
+	unsigned int n, i;
+	uint32_t q[2 * SVMGPU_MAX_QUEUES + 1];
+	uint64_t seq[2 * SVMGPU_MAX_QUEUES + 1];
+	unsigned char *dst;
 
 	ASSERT_EQ(sg_info(self->fd, &info), 0);
-	while (n <= SVMGPU_MAX_QUEUES && !sg_queue_create(self->fd, self->ctx, 2, &q[n]))
+	n = 2 * info.num_queues + 1;
+	dst = mmap(NULL, n * 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(dst, MAP_FAILED);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 2, &q[i]), 0);
+	for (i = 0; i < n; i++) {
+		struct svmgpu_cmd c = sg_fill(dst + i * 4096, 4096, i + 1, 1);
+
+		ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
+	}
+	for (i = 0; i < n; i++) {
+		struct drm_svmgpu_wait w;
+
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i], SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_TRUE(sg_all_bytes(dst + i * 4096, i + 1, 4096));
+	}
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+}
+
+/* A file may hold 256 queues. */
+TEST_F(uapi, queue_create_limit)
+{
+	uint32_t q[256], extra;
+	unsigned int n = 0, i;
+
+	while (n < 256 && !sg_queue_create(self->fd, self->ctx, 2, &q[n]))
 		n++;
 	/* The fixture holds one. */
-	EXPECT_EQ(n, info.num_queues - 1);
-	EXPECT_EQ(sg_queue_create(self->fd, self->ctx, 2, &q[n]), -EBUSY);
+	EXPECT_EQ(n, 255);
+	EXPECT_EQ(sg_queue_create(self->fd, self->ctx, 2, &extra), -EBUSY);
 	for (i = 0; i < n; i++)
 		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
 }

@@ -126,8 +126,10 @@ struct drm_svmgpu_ctx_destroy {
 /**
  * struct drm_svmgpu_queue_create - create a command queue on a context
  *
- * A queue owns one hardware queue while it exists; -EBUSY when all hardware
- * queues are taken.
+ * Queues are not limited by the hardware: a queue borrows one of the
+ * device's hardware queues while it has work (SUBMIT waits for one to be
+ * free) and gives it back when idle.  -EBUSY when the file already has 256
+ * queues.
  */
 struct drm_svmgpu_queue_create {
 	/** @flags: in, must be zero. */
@@ -144,7 +146,7 @@ struct drm_svmgpu_queue_create {
 	__u32 ring_entries;
 	/** @handle: out, the queue handle (non-zero). */
 	__u32 handle;
-	/** @hw_queue: out, the hardware queue index (informational). */
+	/** @hw_queue: in, must be zero; out, zero (reserved). */
 	__u32 hw_queue;
 };
 
@@ -171,10 +173,11 @@ struct drm_svmgpu_queue_destroy {
  * header (known opcode, only SVMGPU_CMD_FLAG_IRQ in flags, reserved fields
  * and seq zero) and rejects the whole submission with -EINVAL if one is
  * bad; nothing is written to the ring then.  It assigns the sequence
- * numbers and asks for a completion interrupt on the last command.  The
+ * numbers and asks for a completion interrupt on every command.  The
  * device itself fails a command whose payload is invalid
  * (SVMGPU_ERR_BAD_COMMAND, reported by WAIT).  Blocks (interruptibly)
- * while the ring has no room.
+ * while the ring has no room or, for an idle queue, until a hardware queue
+ * is free.
  */
 struct drm_svmgpu_submit {
 	/** @flags: in, must be zero. */
