@@ -332,6 +332,7 @@ out:
 	spin_lock(&sdev->hwq_lock);
 	sdev->resetting = false;
 	spin_unlock(&sdev->hwq_lock);
+	wake_up_all(&sdev->hwq_wq);
 	mutex_unlock(&sdev->reset_lock);
 	return ret;
 }

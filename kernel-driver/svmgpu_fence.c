@@ -299,6 +299,11 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 	args->seq = seq;
 out_unlock:
 	mutex_unlock(&q->submit_lock);
+	/*
+	 * A completion interrupt that found submit_lock held skipped the
+	 * unbind; the completion was visible before that interrupt.
+	 */
+	svmgpu_queue_unbind_idle(q);
 out_free:
 	kvfree(cmds);
 out_put:
