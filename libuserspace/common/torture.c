@@ -222,14 +222,20 @@ static int op_dev_hash(struct worker *w)
 	return 0;
 }
 
+/*
+ * Replace pages with fresh anonymous memory in one mmap(MAP_FIXED), which
+ * unmaps the old pages (the same munmap path and MMU_NOTIFY_UNMAP) and maps
+ * the new ones under one mmap_lock hold.  Not munmap() then mmap(): between
+ * the two, another thread of this process (a worker's mmap(NULL), malloc)
+ * may be given the hole, and MAP_FIXED would then silently replace its
+ * memory while this worker's region overlapped it from then on.
+ */
 static int op_remap(struct worker *w)
 {
 	size_t pgs = w->size / (size_t)w->pg, p = rnd(w, pgs), n = 1 + rnd(w, pgs - p < 4 ? pgs - p : 4);
 	void *m;
 
-	note(w, "munmap+mmap pages %zu..%zu", p, p + n - 1);
-	if (munmap(w->base + p * w->pg, n * w->pg))
-		return diverge(w, "munmap: %s", strerror(errno));
+	note(w, "mmap(MAP_FIXED) over pages %zu..%zu", p, p + n - 1);
 	m = mmap(w->base + p * w->pg, n * w->pg, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (m == MAP_FAILED)

@@ -4,10 +4,17 @@
  * every kind of CPU-side change) finds no divergence, and a deliberately
  * corrupted model is reported with the seed, operation index and replay.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "svmgpu.h"
 #include "svmgpu_test.h"
@@ -63,6 +70,118 @@ TEST(divergence_is_reported_with_replay)
 	ASSERT_EQ(ret, 1);
 	ASSERT_TRUE(strstr(out, "DIVERGENCE seed=777 worker=0 op=") != NULL);
 	ASSERT_TRUE(strstr(out, "minimal replay: svmgpu-torture --seed 777 --only 0 --ops ") != NULL);
+	free(out);
+}
+
+/*
+ * The workers of one process share its address space: a range one of them
+ * unmaps can be handed at once to any other thread's mmap(NULL) or malloc.
+ * While @stealing, these interposers make that deterministic: every range
+ * munmap() frees is taken at once (PROT_NONE, MAP_FIXED_NOREPLACE), as
+ * another thread could, and a later mmap(MAP_FIXED), munmap() or
+ * mremap(MREMAP_FIXED) reaching into a taken range is counted: it would
+ * destroy memory the caller no longer owns (torture once did munmap() then
+ * mmap(MAP_FIXED) of a worker's pages; another worker's region, given the
+ * hole meanwhile, then overlapped it and both diverged).
+ */
+#define MAX_STOLEN 4096
+
+static pthread_mutex_t steal_lock = PTHREAD_MUTEX_INITIALIZER;
+static int stealing;
+static unsigned int nstolen, clobbered;
+static uintptr_t stolen[MAX_STOLEN][2];
+static char clobber_msg[160];
+
+/* Caller holds steal_lock. */
+static void check_clobber(const char *what, void *addr, size_t len)
+{
+	uintptr_t s = (uintptr_t)addr, e = s + len;
+	unsigned int i;
+
+	for (i = 0; i < nstolen; i++) {
+		if (s < stolen[i][1] && stolen[i][0] < e) {
+			if (!clobbered++)
+				snprintf(clobber_msg, sizeof(clobber_msg),
+					 "%s [%#lx, %#lx) reaches into [%#lx, %#lx), unmapped earlier and taken since",
+					 what, (unsigned long)s, (unsigned long)e,
+					 (unsigned long)stolen[i][0], (unsigned long)stolen[i][1]);
+			return;
+		}
+	}
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (flags & MAP_FIXED) {
+		pthread_mutex_lock(&steal_lock);
+		check_clobber("mmap(MAP_FIXED)", addr, len);
+		pthread_mutex_unlock(&steal_lock);
+	}
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new = NULL;
+	va_list ap;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		new = va_arg(ap, void *);
+		va_end(ap);
+		pthread_mutex_lock(&steal_lock);
+		check_clobber("mremap(MREMAP_FIXED)", new, new_len);
+		pthread_mutex_unlock(&steal_lock);
+	}
+	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new);
+}
+
+int munmap(void *addr, size_t len)
+{
+	long ret;
+
+	pthread_mutex_lock(&steal_lock);
+	check_clobber("munmap", addr, len);
+	ret = syscall(SYS_munmap, addr, len);
+	if (!ret && stealing && nstolen < MAX_STOLEN &&
+	    (void *)syscall(SYS_mmap, addr, len, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == addr) {
+		stolen[nstolen][0] = (uintptr_t)addr;
+		stolen[nstolen][1] = (uintptr_t)addr + len;
+		nstolen++;
+	}
+	pthread_mutex_unlock(&steal_lock);
+	return (int)ret;
+}
+
+/* A worker never maps over or unmaps address space it has given up. */
+TEST_TIMEOUT(120)
+TEST(workers_keep_to_their_own_address_space)
+{
+	struct torture_opts o = {
+		.seed = 4242, .ops = 200, .threads = 2, .procs = 0, .pages = 16, .only_worker = -1,
+	};
+	char *out = NULL;
+	size_t len = 0;
+	FILE *log;
+	int ret;
+
+	if (!have_device())
+		SKIP(return, "no svmgpu device");
+	log = open_memstream(&out, &len);
+	ASSERT_NOT_NULL(log);
+	stealing = 1;
+	ret = torture_run(&o, log);
+	stealing = 0;
+	fclose(log);
+	if (ret)
+		TH_LOG("%s", out);
+	TH_LOG("%u unmapped ranges taken", nstolen);
+	if (clobbered)
+		TH_LOG("%u clobbered, first: %s", clobbered, clobber_msg);
+	EXPECT_GT(nstolen, 0);
+	EXPECT_EQ(clobbered, 0);
+	EXPECT_EQ(ret, 0);
 	free(out);
 }
 
