@@ -202,7 +202,10 @@ SVMGPU_PUBLIC int svmgpu_context_get_stats(struct svmgpu_context *ctx, struct sv
  * @ctx:          [in]
  * @ring_entries: [in] 0 for the driver's default, else a power of two >= 2
  * @q:            [out]
- * Returns 0, -EBUSY when every hardware queue is taken, or -errno.
+ *
+ * Queues are not limited by the hardware: the driver lends a queue one of
+ * the device's hardware queues while it has work.  Returns 0, -EBUSY when
+ * the device handle already has the driver's maximum of queues, or -errno.
  */
 SVMGPU_PUBLIC int svmgpu_queue_create(struct svmgpu_context *ctx, unsigned int ring_entries,
 				      struct svmgpu_queue **q);
@@ -210,8 +213,11 @@ SVMGPU_PUBLIC int svmgpu_queue_create(struct svmgpu_context *ctx, unsigned int r
 /* Returns 0 or -EINVAL for NULL. Commands still running are abandoned. */
 SVMGPU_PUBLIC int svmgpu_queue_destroy(struct svmgpu_queue *q);
 
-/* Hardware queue index of @q (informational), or -EINVAL. */
-SVMGPU_PUBLIC int svmgpu_queue_index(const struct svmgpu_queue *q);
+/*
+ * The id of @q (the driver's queue handle: unique among the queues of its
+ * device handle, and the `queue` of error reports), or -EINVAL.
+ */
+SVMGPU_PUBLIC int svmgpu_queue_id(const struct svmgpu_queue *q);
 
 /*
  * svmgpu_queue_submit - queue commands
@@ -233,7 +239,7 @@ struct svmgpu_cmd_error {
 	uint32_t code;		/* enum svmgpu_error (or SVMGPU_ERROR_RESET) */
 	uint32_t access;	/* enum svmgpu_access */
 	uint32_t reason;	/* enum svmgpu_fault_reason */
-	uint32_t queue;		/* hardware queue index */
+	uint32_t queue;		/* svmgpu_queue_id() of the queue */
 	uint32_t count;		/* failures reported by this call */
 	uint32_t pad;
 	uint64_t reserved[2];

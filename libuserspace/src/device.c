@@ -308,7 +308,6 @@ SVMGPU_PUBLIC int svmgpu_queue_create(struct svmgpu_context *ctx, unsigned int r
 	}
 	q->ctx = ctx;
 	q->handle = qc.handle;
-	q->hw_queue = qc.hw_queue;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_mutex_lock(&ctx->lock);
 	ctx->nr_queues++;
@@ -338,9 +337,9 @@ SVMGPU_PUBLIC int svmgpu_queue_destroy(struct svmgpu_queue *q)
 	return ret;
 }
 
-SVMGPU_PUBLIC int svmgpu_queue_index(const struct svmgpu_queue *q)
+SVMGPU_PUBLIC int svmgpu_queue_id(const struct svmgpu_queue *q)
 {
-	return q ? (int)q->hw_queue : -EINVAL;
+	return q ? (int)q->handle : -EINVAL;
 }
 
 SVMGPU_PUBLIC int svmgpu_queue_submit(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds,
@@ -415,7 +414,7 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 		err->code = w.err_code;
 		err->access = w.err_access;
 		err->reason = w.err_reason;
-		err->queue = q->hw_queue;
+		err->queue = q->handle;
 		err->count = w.nr_errors;
 	}
 	return error_errno(w.err_code);

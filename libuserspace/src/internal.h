@@ -38,7 +38,6 @@ struct svmgpu_context {
 struct svmgpu_queue {
 	struct svmgpu_context *ctx;
 	uint32_t handle;
-	uint32_t hw_queue;
 	pthread_mutex_t lock;
 	uint64_t reported_seq;
 };

@@ -198,7 +198,7 @@ TEST_F(lib, device_wait_timeout_fails_command)
 		       (unsigned long long)err.seq, (unsigned long long)seq - 1,
 		       (unsigned long long)seq, (unsigned long long)err.va);
 	EXPECT_EQ(err.count, 1);
-	EXPECT_EQ(err.queue, (uint32_t)svmgpu_queue_index(self->q));
+	EXPECT_EQ(err.queue, (uint32_t)svmgpu_queue_id(self->q));
 	/* the queue resumes at the next command */
 	EXPECT_EQ(*out, 5);
 	free(flag);
@@ -225,7 +225,7 @@ TEST_F(lib, cancelled_fault_reports_address_and_access)
 	EXPECT_EQ(err.va, (uint64_t)(uintptr_t)(hole + pg));
 	EXPECT_EQ(err.access, SVMGPU_ACCESS_READ);
 	EXPECT_EQ(err.reason, SVMGPU_FAULT_NOT_PRESENT);
-	EXPECT_EQ(err.queue, (uint32_t)svmgpu_queue_index(self->q));
+	EXPECT_EQ(err.queue, (uint32_t)svmgpu_queue_id(self->q));
 	EXPECT_NE(err.seq, 0);
 
 	/* write to a read-only page */
@@ -358,23 +358,45 @@ TEST_F(lib, bad_handles_at_the_ioctl)
 	EXPECT_EQ(errno, ENOENT);
 }
 
-TEST_F(lib, queue_exhaustion)
+/* More queues than hardware queues all run; the per-handle limit is -EBUSY. */
+#define MAX_QUEUES_PER_FILE	256
+
+TEST_TIMEOUT(120)
+TEST_F(lib, more_queues_than_hardware)
 {
+	struct svmgpu_queue *qs[MAX_QUEUES_PER_FILE + 1];
 	struct svmgpu_device_info info;
-	struct svmgpu_queue *qs[SVMGPU_MAX_QUEUES + 1];
-	int i, n = 0, ret = 0;
+	uint64_t seqs[MAX_QUEUES_PER_FILE + 1];
+	uint32_t *buf;
+	struct svmgpu_cmd cmd;
+	int i, n = 0, ret = 0, busy;
 
 	ASSERT_EQ(svmgpu_device_get_info(self->dev, &info), 0);
-	for (i = 0; i < SVMGPU_MAX_QUEUES + 1; i++) {
+	busy = (int)info.num_queues + 3;
+	buf = aligned_alloc(64, (size_t)busy * 64);
+	ASSERT_NOT_NULL(buf);
+	memset(buf, 0, (size_t)busy * 64);
+	for (i = 0; i < MAX_QUEUES_PER_FILE + 1; i++) {
 		ret = svmgpu_queue_create(self->ctx, 2, &qs[n]);
 		if (ret)
 			break;
 		n++;
 	}
 	EXPECT_EQ(ret, -EBUSY);
-	EXPECT_LE(n, (int)info.num_queues - 1);
+	EXPECT_EQ(n, MAX_QUEUES_PER_FILE - 1);	/* the fixture holds one */
+	EXPECT_NE(svmgpu_queue_id(qs[0]), svmgpu_queue_id(qs[1]));
+	/* num_queues + 3 queues with work at once */
+	for (i = 0; i < busy && i < n; i++) {
+		ASSERT_EQ(svmgpu_cmd_fill(&cmd, buf + 16 * i, 64, (uint32_t)i + 1, 4, 0), 0);
+		ASSERT_EQ(svmgpu_queue_submit(qs[i], &cmd, 1, &seqs[i]), 0);
+	}
+	for (i = 0; i < busy && i < n; i++) {
+		EXPECT_EQ(svmgpu_queue_wait(qs[i], seqs[i], 30 * SEC, NULL), 0);
+		EXPECT_EQ(buf[16 * i + 15], (uint32_t)i + 1);
+	}
 	for (i = 0; i < n; i++)
 		EXPECT_EQ(svmgpu_queue_destroy(qs[i]), 0);
+	free(buf);
 }
 
 TEST_F(lib, several_devices_and_queues_at_once)

@@ -213,7 +213,7 @@ TEST(null_handles)
 	EXPECT_EQ(svmgpu_context_get_stats(NULL, &st, 0), -EINVAL);
 	EXPECT_EQ(svmgpu_queue_create(NULL, 0, NULL), -EINVAL);
 	EXPECT_EQ(svmgpu_queue_destroy(NULL), -EINVAL);
-	EXPECT_EQ(svmgpu_queue_index(NULL), -EINVAL);
+	EXPECT_EQ(svmgpu_queue_id(NULL), -EINVAL);
 	EXPECT_EQ(svmgpu_queue_submit(NULL, NULL, 1, NULL), -EINVAL);
 	EXPECT_EQ(svmgpu_queue_wait(NULL, 1, 0, NULL), -EINVAL);
 	EXPECT_EQ(svmgpu_queue_poll(NULL, 1, NULL), -EINVAL);
