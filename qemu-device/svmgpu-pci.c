@@ -150,6 +150,11 @@ static void *svmgpu_map(void *opaque, uint64_t addr, uint64_t *len,
     return host;
 }
 
+/*
+ * @ptr may point inside the mapping (the written sub-range): for RAM,
+ * address_space_unmap() finds the region from any host address in it and
+ * marks [ptr, ptr + len) dirty (TCG code invalidation, migration).
+ */
 static void svmgpu_unmap(void *opaque, void *ptr, uint64_t len, bool is_write)
 {
     SvmgpuState *s = opaque;
@@ -368,6 +373,14 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     cfg.fault_ring_entries = s->fault_ring_entries;
     cfg.local_mem_size = s->local_mem_size;
     cfg.sync = s->sync;
+    /*
+     * Without a vIOMMU, map() windows larger than an access only look up
+     * guest RAM.  Behind one, looking up an IOVA the driver did not map
+     * would report a DMA fault to the guest: map only what is accessed.
+     */
+    if (pci_device_iommu_address_space(pdev) != &address_space_memory) {
+        cfg.map_window = 0;
+    }
     s->core = svmgpu_core_new(&cfg, &svmgpu_core_ops, s, &err);
     if (!s->core) {
         error_setg(errp, "svmgpu: %s", err);

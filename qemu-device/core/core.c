@@ -140,6 +140,7 @@ void svmgpu_core_default_config(SvmgpuCoreConfig *cfg)
     cfg->tlb_sets = 64;
     cfg->tlb_ways = 4;
     cfg->fault_ring_entries = 256;
+    cfg->map_window = SVMGPU_MAP_WINDOW_MAX;
 }
 
 static bool is_pow2(uint64_t v)
@@ -166,6 +167,10 @@ static const char *check_config(const SvmgpuCoreConfig *cfg)
         cfg->fault_ring_entries < SVMGPU_FAULT_RING_MIN ||
         cfg->fault_ring_entries > SVMGPU_FAULT_RING_MAX) {
         return "fault-ring-entries must be a power of two in 4..65536";
+    }
+    if (cfg->map_window && (!is_pow2(cfg->map_window) ||
+                            cfg->map_window < SVMGPU_PAGE_SIZE)) {
+        return "map window must be 0 or a power of two of 4 KiB or more";
     }
     return NULL;
 }
@@ -407,7 +412,12 @@ static bool control_step(SvmgpuCore *core)
     core->active++;
     pthread_mutex_unlock(&core->lock);
 
-    /* Waits for every access that still uses an old translation. */
+    /*
+     * Waits for every access that still uses an old translation; engines
+     * holding xlate across a run of accesses see inval_waiting and let go
+     * at their next access boundary.
+     */
+    __atomic_add_fetch(&core->inval_waiting, 1, __ATOMIC_SEQ_CST);
     pthread_rwlock_wrlock(&core->xlate);
     for (i = 0; i < n; i++) {
         svmgpu_tlb_invalidate(&core->tlb,
@@ -417,6 +427,7 @@ static bool control_step(SvmgpuCore *core)
                               reqs[i].start, reqs[i].size);
     }
     pthread_rwlock_unlock(&core->xlate);
+    __atomic_sub_fetch(&core->inval_waiting, 1, __ATOMIC_SEQ_CST);
     last = reqs[n - 1].seq;
 
     pthread_mutex_lock(&core->lock);

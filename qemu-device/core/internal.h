@@ -7,8 +7,10 @@
  *   fault_lock   serializes fault-record writes to the fault ring (held
  *                across that DMA); fault.c
  *   xlate        rwlock: engines hold it for reading around one
- *                translation and the memory access that uses it;
- *                invalidation holds it for writing (waits for them)
+ *                translation and the memory accesses that use it (a
+ *                bounded run of accesses, cut short as soon as
+ *                inval_waiting is set); invalidation holds it for writing
+ *                (waits for them)
  *   atomic_lock  makes read-modify-write accesses atomic between engines
  *   tlb.lock     the TLB arrays and counters; tlb.c
  *   lock         all register state, queue state visible to registers,
@@ -38,6 +40,9 @@
 #define SVMGPU_ISA_SLICE        4096           /* wave-instructions per step */
 #define SVMGPU_WAIT_POLL_NS     100000ull
 #define SVMGPU_INVAL_QUEUE      64
+#define SVMGPU_MAP_WINDOWS      8              /* guest RAM maps per step */
+#define SVMGPU_MAP_WINDOW_MAX   (64ull << 20)  /* default map_window */
+#define SVMGPU_XLATE_RUN        (256 * 1024)   /* COPY/FILL bytes per hold */
 
 /* ---- TLB (tlb.c) ---- */
 typedef struct SvmgpuTlbEntry {
@@ -71,6 +76,9 @@ void svmgpu_tlb_invalidate(SvmgpuTlb *tlb, bool all, uint32_t ctx,
 void svmgpu_tlb_flush(SvmgpuTlb *tlb);
 void svmgpu_tlb_counters(SvmgpuTlb *tlb, uint64_t *hits, uint64_t *misses,
                          uint64_t *evictions);
+
+/* Count @n TLB hits served from an engine's copy of a TLB entry. */
+void svmgpu_tlb_count_hits(SvmgpuTlb *tlb, uint64_t n);
 
 /* ---- MMU (mmu.c) ---- */
 typedef enum SvmgpuXlateStatus {
@@ -107,6 +115,7 @@ typedef enum SvmgpuStep {
 } SvmgpuStep;
 
 typedef struct SvmgpuLaunch SvmgpuLaunch;
+typedef struct SvmgpuMapCache SvmgpuMapCache;
 
 typedef struct SvmgpuQueueExec {
     bool has_cmd;
@@ -162,7 +171,8 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q,
 /* ---- Compute engine (isa.c) ---- */
 void svmgpu_launch_free(SvmgpuLaunch *l);
 /* Returns DONE (x->err_code set on failure), MORE or FAULT. */
-SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q);
+SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q,
+                              SvmgpuMapCache *mc);
 
 /* ---- Faults (fault.c) ---- */
 /*
@@ -173,6 +183,57 @@ void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx);
 /* FAULT_REPLY write; core->lock held. */
 void svmgpu_fault_reply_locked(SvmgpuCore *core, uint64_t val);
 
+/* ---- Guest RAM map cache (queue.c) ---- */
+/*
+ * Host mappings of guest RAM by DMA address, kept for one engine step so
+ * that bulk copies and kernel accesses cost a pointer computation instead
+ * of a map/unmap (or dma_read/dma_write) per page or per word.  Keyed by
+ * DMA address only: it holds no translation, so it stays valid across
+ * invalidations.  Written bytes are reported at release (unmap).
+ */
+typedef struct SvmgpuMapWin {
+    uint64_t pa, len;
+    uint8_t *host;
+    uint64_t dlo, dhi;      /* written offsets; none if dlo >= dhi */
+    uint32_t id;            /* unique within the step */
+    bool is_write;
+} SvmgpuMapWin;
+
+struct SvmgpuMapCache {
+    SvmgpuMapWin w[SVMGPU_MAP_WINDOWS];
+    unsigned n, next;
+    int pin;                /* window not to replace, or -1 */
+    uint32_t ids;           /* last window id handed out */
+};
+
+void svmgpu_map_init(SvmgpuMapCache *mc);
+/*
+ * Host pointer for DMA address pa, usable for *len bytes (shortened to
+ * the end of the window), or NULL if that memory cannot be mapped.
+ * *win receives the window index (for svmgpu_map_dirty()).
+ */
+uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
+                        uint64_t *len, bool is_write, unsigned *win);
+static inline void svmgpu_map_dirty(SvmgpuMapCache *mc, unsigned win,
+                                    const uint8_t *p, uint64_t len)
+{
+    SvmgpuMapWin *w = &mc->w[win];
+    uint64_t lo = p - w->host, hi = lo + len;
+
+    if (w->dlo >= w->dhi) {
+        w->dlo = lo;
+        w->dhi = hi;
+        return;
+    }
+    if (lo < w->dlo) {
+        w->dlo = lo;
+    }
+    if (hi > w->dhi) {
+        w->dhi = hi;
+    }
+}
+void svmgpu_map_release(SvmgpuCore *core, SvmgpuMapCache *mc);
+
 /* ---- Memory access helpers (queue.c) ---- */
 typedef enum SvmgpuAccessResult {
     SVMGPU_ACC_OK,
@@ -180,6 +241,9 @@ typedef enum SvmgpuAccessResult {
     SVMGPU_ACC_ERROR,   /* x->err_* set */
 } SvmgpuAccessResult;
 
+SvmgpuAccessResult svmgpu_xlate_failed(SvmgpuQueue *q, SvmgpuXlateStatus st,
+                                       const SvmgpuXlate *t, uint64_t va,
+                                       unsigned access);
 /* Read or write len bytes (not crossing a page) at va of the queue's ctx. */
 SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
                                     uint64_t va, void *buf, unsigned len,
@@ -219,6 +283,12 @@ struct SvmgpuCore {
     pthread_mutex_t atomic_lock;
     pthread_mutex_t fault_lock;
     SvmgpuTlb tlb;
+    /*
+     * Invalidations waiting for (or holding) xlate for writing; atomic.
+     * An engine holding xlate for reading across several accesses drops
+     * it at the next access boundary once this is non-zero.
+     */
+    unsigned inval_waiting;
 
     /* everything below: protected by lock */
     bool quit;

@@ -10,8 +10,14 @@
  * owned by the queue's engine; steps run at most SVMGPU_ISA_SLICE
  * wave-instructions and the launch budget bounds the total.
  *
- * Locking: none of its own; memory goes through svmgpu_vm_access() /
- * svmgpu_vm_atomic() (queue.c) which take core->xlate per access.
+ * Memory: a step holds core->xlate for reading across its accesses and
+ * keeps a few translations of the pages it touches (IsaMem, a copy of TLB
+ * entries that counts as TLB hits) with host pointers from the step's map
+ * cache, so an access to a recently used page is a lookup in a handful of
+ * entries and a load or store.  The copies and the lock go at the next
+ * wave-instruction boundary once an invalidation waits (inval_waiting),
+ * and at the end of the step; misses translate through the TLB as usual.
+ * Atomics take core->atomic_lock (shared with the ATOMIC command).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -50,6 +56,236 @@ struct SvmgpuLaunch {
 };
 
 typedef enum { INSN_OK, INSN_FAULT, INSN_ERROR } InsnResult;
+
+#define ISA_MEM_ENTRIES 8
+
+/* Translations (4 KiB granules) usable while core->xlate is held. */
+typedef struct IsaMemEntry {
+    uint64_t vpn;           /* va >> SVMGPU_PAGE_SHIFT */
+    uint8_t *host;          /* NULL: free */
+    unsigned win;           /* map cache window */
+    uint32_t win_id;        /* ... while it has this id */
+    bool writable;
+} IsaMemEntry;
+
+typedef struct IsaMem {
+    SvmgpuMapCache *mc;
+    bool held;
+    unsigned next;
+    unsigned last[2];       /* entry used last: [0] data, [1] fetch */
+    uint64_t hits;          /* entry hits, counted as TLB hits */
+    IsaMemEntry e[ISA_MEM_ENTRIES];
+} IsaMem;
+
+static void isa_mem_drop(SvmgpuCore *core, IsaMem *m)
+{
+    unsigned i;
+
+    if (!m->held) {
+        return;
+    }
+    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
+        m->e[i].host = NULL;
+    }
+    svmgpu_tlb_count_hits(&core->tlb, m->hits);
+    m->hits = 0;
+    pthread_rwlock_unlock(&core->xlate);
+    m->held = false;
+}
+
+/*
+ * Host pointer for an access of len bytes at va (naturally aligned, so
+ * within one 4 KiB granule), or NULL with *res set: FAULT/ERROR, or OK with
+ * *pa set when the memory cannot be mapped (use dma_read/dma_write).
+ */
+static uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
+                            uint64_t va, unsigned access, bool need_write,
+                            unsigned *last, unsigned *win, uint64_t *pa,
+                            SvmgpuAccessResult *res)
+{
+    uint64_t vpn = va >> SVMGPU_PAGE_SHIFT, off = va & (SVMGPU_PAGE_SIZE - 1);
+    uint64_t len;
+    IsaMemEntry *e;
+    SvmgpuXlate t;
+    SvmgpuXlateStatus st;
+    uint8_t *host;
+    unsigned i, slot;
+
+    if (!m->held) {
+        pthread_rwlock_rdlock(&core->xlate);
+        m->held = true;
+    }
+    /* m->e[*last] was checked by isa_mem_fast() */
+    for (i = 0, e = NULL; i < ISA_MEM_ENTRIES; i++) {
+        if (m->e[i].host && m->e[i].vpn == vpn) {
+            e = &m->e[i];
+            *last = i;
+            break;
+        }
+    }
+    if (e && (!need_write || e->writable)) {
+        m->hits++;
+        *win = e->win;
+        return e->host + off;
+    }
+
+    st = svmgpu_mmu_translate(core, q->l_ctx, va, access, &t);
+    if (st != SVMGPU_XLATE_OK) {
+        *res = svmgpu_xlate_failed(q, st, &t, va, access);
+        return NULL;
+    }
+    *res = SVMGPU_ACC_OK;
+    *pa = t.pa;
+    len = SVMGPU_PAGE_SIZE;
+    host = svmgpu_map_get(core, m->mc, t.pa - off, &len, t.writable, win);
+    if (!host && t.writable && !need_write) {
+        len = SVMGPU_PAGE_SIZE;
+        host = svmgpu_map_get(core, m->mc, t.pa - off, &len, false, win);
+        t.writable = false;
+    }
+    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
+        /* a window the map cache replaced takes its host pointers along */
+        if (m->e[i].host && m->mc->w[m->e[i].win].id != m->e[i].win_id) {
+            m->e[i].host = NULL;
+        }
+    }
+    if (!host || len < SVMGPU_PAGE_SIZE ||
+        (need_write && !t.writable)) {
+        return NULL;
+    }
+    slot = m->next;
+    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
+        if (m->e[i].host && m->e[i].vpn == vpn) {
+            slot = i;           /* replace a read-only copy */
+            break;
+        }
+    }
+    if (slot == m->next) {
+        m->next = (m->next + 1) % ISA_MEM_ENTRIES;
+    }
+    e = &m->e[slot];
+    e->vpn = vpn;
+    e->host = host;
+    e->win = *win;
+    e->win_id = m->mc->w[*win].id;
+    e->writable = t.writable;
+    *last = slot;
+    return host + off;
+}
+
+/* The common case: the page used last, with the lock held. */
+static inline uint8_t *isa_mem_fast(IsaMem *m, uint64_t va, bool need_write,
+                                    unsigned last, unsigned *win)
+{
+    const IsaMemEntry *e = &m->e[last];
+
+    if (e->host && e->vpn == va >> SVMGPU_PAGE_SHIFT &&
+        (!need_write || e->writable)) {
+        m->hits++;
+        *win = e->win;
+        return e->host + (va & (SVMGPU_PAGE_SIZE - 1));
+    }
+    return NULL;
+}
+
+/* Load or store of len (1/2/4/8, aligned) bytes at va; fetch: code. */
+static inline SvmgpuAccessResult isa_access(SvmgpuCore *core,
+                                            SvmgpuQueue *q, IsaMem *m,
+                                            uint64_t va, void *buf,
+                                            unsigned len, unsigned access,
+                                            bool fetch)
+{
+    bool wr = access != SVMGPU_ACCESS_READ;
+    SvmgpuAccessResult res = SVMGPU_ACC_OK;
+    uint64_t pa = 0;
+    unsigned win = 0;
+    uint8_t *p;
+    int rc;
+
+    p = isa_mem_fast(m, va, wr, m->last[fetch], &win);
+    if (!p) {
+        p = isa_mem_get(core, q, m, va, access, wr, &m->last[fetch], &win,
+                        &pa, &res);
+    }
+    if (p) {
+        if (wr) {
+            memcpy(p, buf, len);
+            svmgpu_map_dirty(m->mc, win, p, len);
+        } else {
+            memcpy(buf, p, len);
+        }
+        return SVMGPU_ACC_OK;
+    }
+    if (res != SVMGPU_ACC_OK) {
+        return res;
+    }
+    rc = wr ? core->ops->dma_write(core->opaque, pa, buf, len) :
+              core->ops->dma_read(core->opaque, pa, buf, len);
+    if (rc) {
+        svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, access, 0);
+        return SVMGPU_ACC_ERROR;
+    }
+    return SVMGPU_ACC_OK;
+}
+
+static SvmgpuAccessResult isa_atomic(SvmgpuCore *core, SvmgpuQueue *q,
+                                     IsaMem *m, uint64_t va, unsigned size,
+                                     unsigned op, uint64_t operand,
+                                     uint64_t compare, uint64_t *old)
+{
+    SvmgpuAccessResult res = SVMGPU_ACC_OK;
+    uint64_t pa = 0, cur = 0, nv;
+    unsigned win = 0;
+    uint8_t *p;
+    int rc = 0;
+
+    p = isa_mem_fast(m, va, true, m->last[0], &win);
+    if (!p) {
+        p = isa_mem_get(core, q, m, va, SVMGPU_ACCESS_ATOMIC, true,
+                        &m->last[0], &win, &pa, &res);
+    }
+    if (!p && res != SVMGPU_ACC_OK) {
+        return res;
+    }
+    pthread_mutex_lock(&core->atomic_lock);
+    if (p) {
+        /* also atomic against the CPUs sharing the page */
+        if (size == 4) {
+            uint32_t o = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
+            uint32_t n32;
+
+            do {
+                n32 = svmgpu_atomic_compute(op, 4, o, operand, compare);
+            } while (!__atomic_compare_exchange_n((uint32_t *)p, &o, n32,
+                                                  false, __ATOMIC_SEQ_CST,
+                                                  __ATOMIC_RELAXED));
+            cur = o;
+        } else {
+            uint64_t o = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
+
+            do {
+                nv = svmgpu_atomic_compute(op, 8, o, operand, compare);
+            } while (!__atomic_compare_exchange_n((uint64_t *)p, &o, nv,
+                                                  false, __ATOMIC_SEQ_CST,
+                                                  __ATOMIC_RELAXED));
+            cur = o;
+        }
+        svmgpu_map_dirty(m->mc, win, p, size);
+    } else {
+        rc = core->ops->dma_read(core->opaque, pa, &cur, size);
+        if (!rc) {
+            nv = svmgpu_atomic_compute(op, size, cur, operand, compare);
+            rc = core->ops->dma_write(core->opaque, pa, &nv, size);
+        }
+    }
+    pthread_mutex_unlock(&core->atomic_lock);
+    if (rc) {
+        svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, SVMGPU_ACCESS_ATOMIC, 0);
+        return SVMGPU_ACC_ERROR;
+    }
+    *old = cur;
+    return SVMGPU_ACC_OK;
+}
 
 void svmgpu_launch_free(SvmgpuLaunch *l)
 {
@@ -253,7 +489,8 @@ static InsnResult acc_result(SvmgpuAccessResult r)
 
 /* Loads, stores and atomics, lane by lane, resumable through w->done. */
 static InsnResult exec_mem(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
-                           SvmgpuWave *w, unsigned wave, uint64_t insn)
+                           IsaMem *m, SvmgpuWave *w, unsigned wave,
+                           uint64_t insn)
 {
     uint8_t op = SVMGPU_ISA_OP(insn), rd = SVMGPU_ISA_RD(insn);
     uint8_t ra = SVMGPU_ISA_RA(insn), rb = SVMGPU_ISA_RB(insn);
@@ -309,17 +546,17 @@ static InsnResult exec_mem(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
             return INSN_ERROR;
         }
         if (atomic) {
-            res = svmgpu_vm_atomic(core, q, addr, size, aop, r[rb], r[rc], &v);
+            res = isa_atomic(core, q, m, addr, size, aop, r[rb], r[rc], &v);
             if (res == SVMGPU_ACC_OK) {
                 r[rd] = v;
             }
         } else if (store) {
             v = r[rb];
-            res = svmgpu_vm_access(core, q, addr, &v, size,
-                                   SVMGPU_ACCESS_WRITE);
+            res = isa_access(core, q, m, addr, &v, size,
+                             SVMGPU_ACCESS_WRITE, false);
         } else {
-            res = svmgpu_vm_access(core, q, addr, &v, size,
-                                   SVMGPU_ACCESS_READ);
+            res = isa_access(core, q, m, addr, &v, size, SVMGPU_ACCESS_READ,
+                             false);
             if (res == SVMGPU_ACC_OK) {
                 if (op >= SVMGPU_OP_LDS8) {
                     unsigned sh = 64 - 8 * size;
@@ -337,8 +574,79 @@ static InsnResult exec_mem(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
     return INSN_OK;
 }
 
+/*
+ * Register-to-register ops over the active lanes; the operation is chosen
+ * once per instruction, not per lane, for the common integer ops.
+ */
+#define ALU_LOOP(expr) \
+    do { \
+        uint32_t ex_ = w->exec; \
+        while (ex_) { \
+            uint64_t *r = regs[__builtin_ctz(ex_)]; \
+            uint64_t a = r[ra], b = rb == SVMGPU_ISA_RB_IMM ? bimm : r[rb]; \
+            (void)a; \
+            r[rd] = (expr); \
+            ex_ &= ex_ - 1; \
+        } \
+    } while (0)
+
+static void alu(SvmgpuLaunch *l, const SvmgpuWave *w, unsigned wave,
+                uint8_t op, uint8_t rd, uint8_t ra, uint8_t rb, int32_t imm)
+{
+    uint64_t (*regs)[SVMGPU_ISA_NUM_REGS] = &l->regs[wave *
+                                                     SVMGPU_ISA_WAVE_SIZE];
+    uint64_t bimm = (uint64_t)(int64_t)imm;
+
+    switch (op) {
+    case SVMGPU_OP_MOV:
+        ALU_LOOP(b);
+        return;
+    case SVMGPU_OP_ADD:
+        ALU_LOOP(a + b);
+        return;
+    case SVMGPU_OP_SUB:
+        ALU_LOOP(a - b);
+        return;
+    case SVMGPU_OP_MUL:
+        ALU_LOOP(a * b);
+        return;
+    case SVMGPU_OP_AND:
+        ALU_LOOP(a & b);
+        return;
+    case SVMGPU_OP_OR:
+        ALU_LOOP(a | b);
+        return;
+    case SVMGPU_OP_XOR:
+        ALU_LOOP(a ^ b);
+        return;
+    case SVMGPU_OP_SHL:
+        ALU_LOOP(a << (b & 63));
+        return;
+    case SVMGPU_OP_SHR:
+        ALU_LOOP(a >> (b & 63));
+        return;
+    case SVMGPU_OP_SEQ:
+        ALU_LOOP(a == b);
+        return;
+    case SVMGPU_OP_SNE:
+        ALU_LOOP(a != b);
+        return;
+    case SVMGPU_OP_SLTU:
+        ALU_LOOP(a < b);
+        return;
+    }
+    if (is_int_op(op)) {
+        ALU_LOOP(int_op(op, a, b));
+    } else if (is_f32_op(op)) {
+        ALU_LOOP(f32_op(op, a, b));
+    } else {
+        ALU_LOOP(f64_op(op, a, b));
+    }
+}
+#undef ALU_LOOP
+
 static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
-                            SvmgpuWave *w, unsigned wave)
+                            IsaMem *m, SvmgpuWave *w, unsigned wave)
 {
     uint64_t insn = 0, next;
     uint8_t op, rd, ra, rb;
@@ -348,8 +656,8 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
     SvmgpuStackEntry *top;
     uint32_t cond;
 
-    res = acc_result(svmgpu_vm_access(core, q, w->pc, &insn, 8,
-                                      SVMGPU_ACCESS_READ));
+    res = acc_result(isa_access(core, q, m, w->pc, &insn, 8,
+                                SVMGPU_ACCESS_READ, true));
     if (res != INSN_OK) {
         return res;
     }
@@ -492,7 +800,7 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
     case SVMGPU_OP_ST8 ... SVMGPU_OP_ST64:
     case SVMGPU_OP_ATOM32:
     case SVMGPU_OP_ATOM64:
-        res = exec_mem(core, q, l, w, wave, insn);
+        res = exec_mem(core, q, l, m, w, wave, insn);
         if (res != INSN_OK) {
             return res;
         }
@@ -506,21 +814,7 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
             (rb >= SVMGPU_ISA_NUM_REGS && rb != SVMGPU_ISA_RB_IMM)) {
             return illegal(q, w);
         }
-        FOR_ACTIVE(i) {
-            uint64_t *r = LANE_REGS(i);
-            uint64_t b = rb == SVMGPU_ISA_RB_IMM ? (uint64_t)(int64_t)imm :
-                         r[rb];
-
-            if (op == SVMGPU_OP_MOV) {
-                r[rd] = b;
-            } else if (is_int_op(op)) {
-                r[rd] = int_op(op, r[ra], b);
-            } else if (is_f32_op(op)) {
-                r[rd] = f32_op(op, r[ra], b);
-            } else {
-                r[rd] = f64_op(op, r[ra], b);
-            }
-        }
+        alu(l, w, wave, op, rd, ra, rb, imm);
         break;
     }
 #undef LANE_REGS
@@ -548,7 +842,8 @@ static void start_workgroup(SvmgpuLaunch *l, const struct svmgpu_cmd_launch *c)
     l->wg_running = true;
 }
 
-SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q)
+SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q,
+                              SvmgpuMapCache *mc)
 {
     SvmgpuQueueExec *x = &q->x;
     const struct svmgpu_cmd_launch *c = &x->cmd.launch;
@@ -556,6 +851,7 @@ SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q)
     SvmgpuStep ret = SVMGPU_STEP_MORE;
     unsigned slice = 0, k;
     uint64_t total;
+    IsaMem m;
 
     if (!l) {
         if (c->rsvd || !c->grid_x || !c->grid_y || !c->grid_z ||
@@ -575,6 +871,8 @@ SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q)
         x->launch = l;
     }
 
+    memset(&m, 0, sizeof(m));
+    m.mc = mc;
     while (slice < SVMGPU_ISA_SLICE) {
         SvmgpuWave *w = NULL;
         InsnResult r;
@@ -617,7 +915,11 @@ SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q)
             break;
         }
         l->cur = wv;
-        r = exec_insn(core, q, l, w, wv);
+        if (m.held && __atomic_load_n(&core->inval_waiting,
+                                      __ATOMIC_RELAXED)) {
+            isa_mem_drop(core, &m);     /* let the invalidation in */
+        }
+        r = exec_insn(core, q, l, &m, w, wv);
         if (r == INSN_FAULT) {
             ret = SVMGPU_STEP_FAULT;
             break;
@@ -630,6 +932,7 @@ SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q)
         slice++;
         l->cur = (wv + 1) % l->nwaves;
     }
+    isa_mem_drop(core, &m);
     pthread_mutex_lock(&core->lock);
     core->cnt_instructions += slice;
     pthread_mutex_unlock(&core->lock);

@@ -6,7 +6,11 @@
  * Locking: a step runs on the engine that owns the queue, with q->in_step
  * set and no core lock held.  Every memory access holds core->xlate for
  * reading from its translation to the end of the access, so a completed TLB
- * invalidation never races with a use of the translation it removed.
+ * invalidation never races with a use of the translation it removed.  COPY,
+ * FILL and kernels keep it across a bounded run of accesses, and let go at
+ * the next access boundary once an invalidation waits (inval_waiting).
+ * Guest RAM is reached through a per-step map cache (DMA address -> host
+ * pointer), released at the end of every step.
  * Register-visible state (head, completion sequence, error registers) is
  * updated under core->lock after the completion record was written.
  *
@@ -30,7 +34,7 @@ void svmgpu_queue_exec_reset(SvmgpuQueueExec *x)
     memset(x, 0, sizeof(*x));
 }
 
-static SvmgpuAccessResult xlate_failed(SvmgpuQueue *q, SvmgpuXlateStatus st,
+SvmgpuAccessResult svmgpu_xlate_failed(SvmgpuQueue *q, SvmgpuXlateStatus st,
                                        const SvmgpuXlate *t, uint64_t va,
                                        unsigned access)
 {
@@ -51,6 +55,118 @@ static SvmgpuAccessResult xlate_failed(SvmgpuQueue *q, SvmgpuXlateStatus st,
     }
 }
 
+/* ---- guest RAM map cache ---- */
+
+void svmgpu_map_init(SvmgpuMapCache *mc)
+{
+    memset(mc, 0, sizeof(*mc));
+    mc->pin = -1;
+}
+
+static void map_drop(SvmgpuCore *core, SvmgpuMapWin *w)
+{
+    if (w->is_write && w->dlo < w->dhi) {
+        /* report exactly the bytes that may have been written */
+        core->ops->unmap(core->opaque, w->host + w->dlo, w->dhi - w->dlo,
+                         true);
+    } else {
+        core->ops->unmap(core->opaque, w->host, w->len, false);
+    }
+    w->host = NULL;
+    w->len = 0;
+}
+
+/* Map [base, base + len) and keep it only if it covers pa. */
+static uint8_t *map_try(SvmgpuCore *core, uint64_t base, uint64_t len,
+                        uint64_t pa, bool is_write, uint64_t *got)
+{
+    uint64_t l = len;
+    uint8_t *host = core->ops->map(core->opaque, base, &l, is_write);
+
+    if (!host) {
+        return NULL;
+    }
+    if (pa - base >= l) {
+        core->ops->unmap(core->opaque, host, l, false);
+        return NULL;
+    }
+    *got = l;
+    return host;
+}
+
+uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
+                        uint64_t *len, bool is_write, unsigned *win)
+{
+    uint64_t base, end, got = 0;
+    SvmgpuMapWin *w;
+    uint8_t *host;
+    unsigned i;
+
+    for (i = 0; i < mc->n; i++) {
+        w = &mc->w[i];
+        if (pa - w->pa < w->len && (w->is_write || !is_write)) {
+            *len = svmgpu_min64(*len, w->len - (pa - w->pa));
+            *win = i;
+            return w->host + (pa - w->pa);
+        }
+    }
+    if (!core->ops->map || !core->ops->unmap) {
+        return NULL;
+    }
+    if (!core->cfg.map_window) {
+        /* only what is accessed */
+        base = pa;
+        host = map_try(core, pa, *len, pa, is_write, &got);
+    } else {
+        /*
+         * One window per aligned block of guest RAM, so the scattered
+         * pages of a buffer share it; fall back to starting at pa when
+         * the block start is not in the same RAM region.
+         */
+        base = pa & ~(core->cfg.map_window - 1);
+        end = base + core->cfg.map_window;      /* 0 on wrap: to 2^64 */
+        host = map_try(core, base, end - base, pa, is_write, &got);
+        if (!host && base != pa) {
+            base = pa;
+            host = map_try(core, base, end - base, pa, is_write, &got);
+        }
+    }
+    if (!host) {
+        return NULL;
+    }
+    if (mc->n < SVMGPU_MAP_WINDOWS) {
+        i = mc->n++;
+    } else {
+        if ((int)mc->next == mc->pin) {
+            mc->next = (mc->next + 1) % SVMGPU_MAP_WINDOWS;
+        }
+        i = mc->next;
+        mc->next = (mc->next + 1) % SVMGPU_MAP_WINDOWS;
+        map_drop(core, &mc->w[i]);
+    }
+    w = &mc->w[i];
+    w->id = ++mc->ids;
+    w->pa = base;
+    w->len = got;
+    w->host = host;
+    w->dlo = w->dhi = 0;
+    w->is_write = is_write;
+    *len = svmgpu_min64(*len, got - (pa - base));
+    *win = i;
+    return host + (pa - base);
+}
+
+void svmgpu_map_release(SvmgpuCore *core, SvmgpuMapCache *mc)
+{
+    unsigned i;
+
+    for (i = 0; i < mc->n; i++) {
+        map_drop(core, &mc->w[i]);
+        mc->w[i].id = 0;
+    }
+    mc->n = mc->next = 0;
+}
+
 SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
                                     uint64_t va, void *buf, unsigned len,
                                     unsigned access)
@@ -63,7 +179,7 @@ SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
     st = svmgpu_mmu_translate(core, q->l_ctx, va, access, &t);
     if (st != SVMGPU_XLATE_OK) {
         pthread_rwlock_unlock(&core->xlate);
-        return xlate_failed(q, st, &t, va, access);
+        return svmgpu_xlate_failed(q, st, &t, va, access);
     }
     if (len > t.len) {
         /* Callers split at page boundaries; this cannot happen. */
@@ -132,7 +248,7 @@ SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
     st = svmgpu_mmu_translate(core, q->l_ctx, va, SVMGPU_ACCESS_ATOMIC, &t);
     if (st != SVMGPU_XLATE_OK) {
         pthread_rwlock_unlock(&core->xlate);
-        return xlate_failed(q, st, &t, va, SVMGPU_ACCESS_ATOMIC);
+        return svmgpu_xlate_failed(q, st, &t, va, SVMGPU_ACCESS_ATOMIC);
     }
     pthread_mutex_lock(&core->atomic_lock);
     rc = core->ops->dma_read(core->opaque, t.pa, &cur, size);
@@ -185,45 +301,42 @@ static bool rsvd_zero(const uint64_t *p, unsigned n)
     return true;
 }
 
-/*
- * Copy directly between mapped guest RAM (one memmove, no bounce buffer)
- * when the environment can map both sides.  Returns false to fall back.
- */
-static bool copy_mapped(SvmgpuCore *core, const SvmgpuXlate *ts,
-                        const SvmgpuXlate *td, uint64_t remaining,
-                        uint64_t slice_left, uint64_t *done)
+/* Hold core->xlate for reading across a run of page-sized accesses. */
+static void run_hold(SvmgpuCore *core, bool *held, uint64_t *run)
 {
-    const SvmgpuCoreOps *ops = core->ops;
-    uint64_t n = svmgpu_min64(svmgpu_min64(remaining, slice_left),
-                              svmgpu_min64(ts->len, td->len));
-    uint64_t ls = n, ld = n;
-    void *s, *d;
-
-    if (!ops->map || !ops->unmap) {
-        return false;
+    if (*held && (*run >= SVMGPU_XLATE_RUN ||
+                  __atomic_load_n(&core->inval_waiting, __ATOMIC_RELAXED))) {
+        pthread_rwlock_unlock(&core->xlate);
+        *held = false;
     }
-    s = ops->map(core->opaque, ts->pa, &ls, false);
-    if (!s) {
-        return false;
+    if (!*held) {
+        pthread_rwlock_rdlock(&core->xlate);
+        *held = true;
+        *run = 0;
     }
-    d = ops->map(core->opaque, td->pa, &ld, true);
-    if (!d) {
-        ops->unmap(core->opaque, s, ls, false);
-        return false;
-    }
-    n = svmgpu_min64(n, svmgpu_min64(ls, ld));
-    memmove(d, s, n);
-    ops->unmap(core->opaque, d, ld, true);
-    ops->unmap(core->opaque, s, ls, false);
-    *done = n;
-    return n != 0;
 }
 
-static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
+static void run_end(SvmgpuCore *core, bool *held)
+{
+    if (*held) {
+        pthread_rwlock_unlock(&core->xlate);
+        *held = false;
+    }
+}
+
+/*
+ * COPY and FILL go page by page (one translation per page and side), with
+ * core->xlate held across runs of pages and guest RAM reached through the
+ * step's map cache: one memmove/memset per page.  Memory that cannot be
+ * mapped goes through the bounce buffer and dma_read/dma_write.
+ */
+static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
+                            SvmgpuMapCache *mc)
 {
     SvmgpuQueueExec *x = &q->x;
     const struct svmgpu_cmd_copy *c = &x->cmd.copy;
-    uint64_t slice = 0;
+    uint64_t slice = 0, run = 0;
+    bool held = false;
 
     if (!rsvd_zero(c->rsvd, 3)) {
         return bad_command(x);
@@ -234,57 +347,94 @@ static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
     }
     while (x->progress < c->size) {
         uint64_t s = c->src + x->progress, d = c->dst + x->progress;
-        uint64_t n = svmgpu_min64(c->size - x->progress, SVMGPU_COPY_CHUNK);
+        uint64_t n, ls, ld;
         SvmgpuXlate ts, td;
         SvmgpuXlateStatus st;
+        uint8_t *sp, *dp;
+        unsigned ws, wd;
         int rc;
 
         if (slice >= SVMGPU_COPY_SLICE) {
+            run_end(core, &held);
             return SVMGPU_STEP_MORE;
         }
-        pthread_rwlock_rdlock(&core->xlate);
+        run_hold(core, &held, &run);
         st = svmgpu_mmu_translate(core, q->l_ctx, s, SVMGPU_ACCESS_READ, &ts);
         if (st != SVMGPU_XLATE_OK) {
-            pthread_rwlock_unlock(&core->xlate);
-            return acc_step(xlate_failed(q, st, &ts, s, SVMGPU_ACCESS_READ));
+            run_end(core, &held);
+            return acc_step(svmgpu_xlate_failed(q, st, &ts, s,
+                                                SVMGPU_ACCESS_READ));
         }
         st = svmgpu_mmu_translate(core, q->l_ctx, d, SVMGPU_ACCESS_WRITE, &td);
         if (st != SVMGPU_XLATE_OK) {
-            pthread_rwlock_unlock(&core->xlate);
-            return acc_step(xlate_failed(q, st, &td, d, SVMGPU_ACCESS_WRITE));
+            run_end(core, &held);
+            return acc_step(svmgpu_xlate_failed(q, st, &td, d,
+                                                SVMGPU_ACCESS_WRITE));
         }
-        if (copy_mapped(core, &ts, &td, c->size - x->progress,
-                        SVMGPU_COPY_SLICE - slice, &n)) {
-            pthread_rwlock_unlock(&core->xlate);
-            x->progress += n;
-            slice += n;
-            continue;
+        n = svmgpu_min64(svmgpu_min64(c->size - x->progress,
+                                      SVMGPU_COPY_SLICE - slice),
+                         svmgpu_min64(ts.len, td.len));
+        ls = ld = n;
+        sp = svmgpu_map_get(core, mc, ts.pa, &ls, false, &ws);
+        dp = NULL;
+        if (sp) {
+            mc->pin = ws;       /* keep sp valid */
+            dp = svmgpu_map_get(core, mc, td.pa, &ld, true, &wd);
+            mc->pin = -1;
         }
-        n = svmgpu_min64(n, svmgpu_min64(ts.len, td.len));
-        rc = core->ops->dma_read(core->opaque, ts.pa, buf, n);
-        if (rc) {
-            pthread_rwlock_unlock(&core->xlate);
-            svmgpu_set_error(x, SVMGPU_ERR_DMA, s, SVMGPU_ACCESS_READ, 0);
-            return SVMGPU_STEP_DONE;
-        }
-        rc = core->ops->dma_write(core->opaque, td.pa, buf, n);
-        pthread_rwlock_unlock(&core->xlate);
-        if (rc) {
-            svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE, 0);
-            return SVMGPU_STEP_DONE;
+        if (sp && dp) {
+            n = svmgpu_min64(n, svmgpu_min64(ls, ld));
+            memmove(dp, sp, n);
+            svmgpu_map_dirty(mc, wd, dp, n);
+        } else {
+            n = svmgpu_min64(n, SVMGPU_COPY_CHUNK);
+            rc = core->ops->dma_read(core->opaque, ts.pa, buf, n);
+            if (rc) {
+                run_end(core, &held);
+                svmgpu_set_error(x, SVMGPU_ERR_DMA, s, SVMGPU_ACCESS_READ, 0);
+                return SVMGPU_STEP_DONE;
+            }
+            rc = core->ops->dma_write(core->opaque, td.pa, buf, n);
+            if (rc) {
+                run_end(core, &held);
+                svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE,
+                                 0);
+                return SVMGPU_STEP_DONE;
+            }
         }
         x->progress += n;
         slice += n;
+        run += n;
     }
+    run_end(core, &held);
     return SVMGPU_STEP_DONE;
 }
 
-static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
+/* Fill n bytes at p (w-aligned in the guest) with the replicated pattern. */
+static void fill_pattern(uint8_t *p, uint64_t n, uint64_t pat, unsigned w)
+{
+    uint64_t i;
+
+    if (w == 1) {
+        memset(p, (uint8_t)pat, n);
+        return;
+    }
+    for (i = 0; i + 8 <= n; i += 8) {
+        memcpy(p + i, &pat, 8);
+    }
+    if (i < n) {
+        memcpy(p + i, &pat, n - i);     /* a multiple of w */
+    }
+}
+
+static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
+                            SvmgpuMapCache *mc)
 {
     SvmgpuQueueExec *x = &q->x;
     const struct svmgpu_cmd_fill *c = &x->cmd.fill;
-    uint64_t slice = 0, i;
-    unsigned w = c->width;
+    uint64_t slice = 0, run = 0, pat = 0;
+    unsigned w = c->width, i;
+    bool held = false, buf_ready = false;
 
     if (c->rsvd0 || !rsvd_zero(c->rsvd, 2) ||
         (w != 1 && w != 2 && w != 4 && w != 8) ||
@@ -294,35 +444,56 @@ static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
     if (!range_ok(x, c->dst, c->size, SVMGPU_ACCESS_WRITE)) {
         return SVMGPU_STEP_DONE;
     }
-    for (i = 0; i < SVMGPU_COPY_CHUNK; i += w) {
-        memcpy(buf + i, &c->value, w);
+    for (i = 0; i < 8; i += w) {
+        memcpy((uint8_t *)&pat + i, &c->value, w);
     }
     while (x->progress < c->size) {
         uint64_t d = c->dst + x->progress;
-        uint64_t n = svmgpu_min64(c->size - x->progress, SVMGPU_COPY_CHUNK);
+        uint64_t n, ld;
         SvmgpuXlate td;
         SvmgpuXlateStatus st;
+        uint8_t *dp;
+        unsigned wd;
         int rc;
 
         if (slice >= SVMGPU_COPY_SLICE) {
+            run_end(core, &held);
             return SVMGPU_STEP_MORE;
         }
-        pthread_rwlock_rdlock(&core->xlate);
+        run_hold(core, &held, &run);
         st = svmgpu_mmu_translate(core, q->l_ctx, d, SVMGPU_ACCESS_WRITE, &td);
         if (st != SVMGPU_XLATE_OK) {
-            pthread_rwlock_unlock(&core->xlate);
-            return acc_step(xlate_failed(q, st, &td, d, SVMGPU_ACCESS_WRITE));
+            run_end(core, &held);
+            return acc_step(svmgpu_xlate_failed(q, st, &td, d,
+                                                SVMGPU_ACCESS_WRITE));
         }
-        n = svmgpu_min64(n, td.len);
-        rc = core->ops->dma_write(core->opaque, td.pa, buf, n);
-        pthread_rwlock_unlock(&core->xlate);
-        if (rc) {
-            svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE, 0);
-            return SVMGPU_STEP_DONE;
+        n = svmgpu_min64(svmgpu_min64(c->size - x->progress,
+                                      SVMGPU_COPY_SLICE - slice), td.len);
+        ld = n;
+        dp = svmgpu_map_get(core, mc, td.pa, &ld, true, &wd);
+        if (dp) {
+            n = svmgpu_min64(n, ld);
+            fill_pattern(dp, n, pat, w);
+            svmgpu_map_dirty(mc, wd, dp, n);
+        } else {
+            if (!buf_ready) {
+                fill_pattern(buf, SVMGPU_COPY_CHUNK, pat, w);
+                buf_ready = true;
+            }
+            n = svmgpu_min64(n, SVMGPU_COPY_CHUNK);
+            rc = core->ops->dma_write(core->opaque, td.pa, buf, n);
+            if (rc) {
+                run_end(core, &held);
+                svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE,
+                                 0);
+                return SVMGPU_STEP_DONE;
+            }
         }
         x->progress += n;
         slice += n;
+        run += n;
     }
+    run_end(core, &held);
     return SVMGPU_STEP_DONE;
 }
 
@@ -347,15 +518,16 @@ static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q)
                                   SVMGPU_ACCESS_WRITE, &tr);
         if (st != SVMGPU_XLATE_OK) {
             pthread_rwlock_unlock(&core->xlate);
-            return acc_step(xlate_failed(q, st, &tr, c->result_va,
-                                         SVMGPU_ACCESS_WRITE));
+            return acc_step(svmgpu_xlate_failed(q, st, &tr, c->result_va,
+                                                SVMGPU_ACCESS_WRITE));
         }
     }
     st = svmgpu_mmu_translate(core, q->l_ctx, c->va, SVMGPU_ACCESS_ATOMIC,
                               &ta);
     if (st != SVMGPU_XLATE_OK) {
         pthread_rwlock_unlock(&core->xlate);
-        return acc_step(xlate_failed(q, st, &ta, c->va, SVMGPU_ACCESS_ATOMIC));
+        return acc_step(svmgpu_xlate_failed(q, st, &ta, c->va,
+                                            SVMGPU_ACCESS_ATOMIC));
     }
     pthread_mutex_lock(&core->atomic_lock);
     rc = core->ops->dma_read(core->opaque, ta.pa, &cur, c->size);
@@ -527,6 +699,7 @@ static void complete(SvmgpuCore *core, SvmgpuQueue *q)
 SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
 {
     SvmgpuQueueExec *x = &q->x;
+    SvmgpuMapCache mc;
     uint32_t head, tail, size;
     uint64_t base;
     bool cancel;
@@ -564,6 +737,7 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
         x->err_code = SVMGPU_ERR_NONE;
     }
 
+    svmgpu_map_init(&mc);
     if (x->cmd.hdr.rsvd0 || x->cmd.hdr.rsvd1 ||
         (x->cmd.hdr.flags & ~SVMGPU_CMD_FLAGS_VALID)) {
         r = bad_command(x);
@@ -573,10 +747,10 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
             r = rsvd_zero(x->cmd.raw, 6) ? SVMGPU_STEP_DONE : bad_command(x);
             break;
         case SVMGPU_CMD_COPY:
-            r = step_copy(core, q, buf);
+            r = step_copy(core, q, buf, &mc);
             break;
         case SVMGPU_CMD_FILL:
-            r = step_fill(core, q, buf);
+            r = step_fill(core, q, buf, &mc);
             break;
         case SVMGPU_CMD_ATOMIC:
             r = step_atomic(core, q);
@@ -590,7 +764,7 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
             r = step_wait(core, q);
             break;
         case SVMGPU_CMD_LAUNCH:
-            r = svmgpu_launch_step(core, q);
+            r = svmgpu_launch_step(core, q, &mc);
             break;
         case SVMGPU_CMD_TIMESTAMP:
             r = rsvd_zero(x->cmd.timestamp.rsvd, 5) ?
@@ -603,6 +777,7 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
             break;
         }
     }
+    svmgpu_map_release(core, &mc);
 
     if (r == SVMGPU_STEP_DONE) {
         if (x->err_code != SVMGPU_ERR_NONE) {

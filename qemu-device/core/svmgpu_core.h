@@ -48,10 +48,14 @@ typedef struct SvmgpuCoreOps {
     int (*dma_write)(void *opaque, uint64_t addr, const void *buf,
                      uint64_t len);
     /*
-     * Optional fast path for bulk copies: a host pointer to the RAM at
-     * [addr, addr + *len), *len possibly shortened, or NULL if that memory
-     * is not directly accessible (the core then uses dma_read/dma_write).
-     * Every non-NULL map is followed by unmap() once the access is done.
+     * Optional fast path: a host pointer to the RAM at [addr, addr + *len),
+     * *len possibly shortened, or NULL if that memory is not directly
+     * accessible (the core then uses dma_read/dma_write).  The core keeps
+     * a few such windows for at most one engine step (see map_window).
+     * Every non-NULL map is followed by exactly one unmap() of a sub-range
+     * [ptr, ptr + len) of it: with is_write set, that sub-range covers
+     * every byte the core wrote through the mapping (and is what must be
+     * marked dirty); with is_write clear, nothing was written.
      */
     void *(*map)(void *opaque, uint64_t addr, uint64_t *len, bool is_write);
     void (*unmap)(void *opaque, void *ptr, uint64_t len, bool is_write);
@@ -77,6 +81,14 @@ typedef struct SvmgpuCoreConfig {
     uint32_t fault_ring_entries; /* power of two, SVMGPU_FAULT_RING_MIN..MAX */
     uint64_t local_mem_size;
     bool sync;                  /* no threads: svmgpu_core_run_sync() */
+    /*
+     * map() windows: 0 = map only bytes the device accesses; else ask for
+     * up to this many bytes (a power of two) from the aligned block around
+     * an access, so one map serves many pages.  Use 0 when looking up an
+     * address has side effects (a vIOMMU reports a fault for an unmapped
+     * IOVA).
+     */
+    uint64_t map_window;
 } SvmgpuCoreConfig;
 
 #define SVMGPU_CORE_MAX_TLB_SETS    4096

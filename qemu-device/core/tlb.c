@@ -179,6 +179,16 @@ void svmgpu_tlb_flush(SvmgpuTlb *tlb)
     pthread_mutex_unlock(&tlb->lock);
 }
 
+void svmgpu_tlb_count_hits(SvmgpuTlb *tlb, uint64_t n)
+{
+    if (!n) {
+        return;
+    }
+    pthread_mutex_lock(&tlb->lock);
+    tlb->hits += n;
+    pthread_mutex_unlock(&tlb->lock);
+}
+
 void svmgpu_tlb_counters(SvmgpuTlb *tlb, uint64_t *hits, uint64_t *misses,
                          uint64_t *evictions)
 {

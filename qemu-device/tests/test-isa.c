@@ -323,6 +323,64 @@ TEST(atomics_from_many_lanes)
     td_fini(&t);
 }
 
+/*
+ * Every instruction fetch and every lane access is one TLB lookup (hit or
+ * miss), whether the engine reuses its copy of the entry or not; the
+ * results are the same with and without the map() fast path.
+ */
+TEST(tlb_counts_every_access)
+{
+    static const struct {
+        const SvmgpuCoreOps *ops;
+        uint64_t map_window;
+    } envs[] = {
+        { &td_ops, 64ull << 20 },
+        { &td_ops, 0 },             /* map only what is accessed */
+        { &td_ops_nomap, 0 },
+    };
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_ARGS),
+        I(S2R, 2, 0, 0, SVMGPU_SR_LANE_ID),
+        I(SHL, 3, 2, IMM, 3),
+        I(ADD, 3, 3, 1, 0),
+        I(LD64, 4, 3, 0, 0x808),        /* first touch mid-page */
+        I(ADD, 4, 4, 2, 0),
+        I(ST64, 0, 3, 4, 0x1008),       /* OUT page */
+        I(EXIT, 0, 0, 0, 0),
+    };
+    unsigned e, i;
+
+    for (e = 0; e < 3; e++) {
+        SvmgpuCoreConfig cfg;
+        TestDev t;
+        uint64_t before, after, *in, *out;
+
+        svmgpu_core_default_config(&cfg);
+        cfg.sync = true;
+        cfg.map_window = envs[e].map_window;
+        td_init_ops(&t, &cfg, envs[e].ops);
+        ctx_create(&t, 0);
+        queue_setup(&t, 0, 0, 64);
+        map_range(&t, 0, CODE, 0x1000, 0);
+        map_range(&t, 0, ARGS, 0x3000, SVMGPU_PTE_WRITABLE);
+        in = va64(&t, ARGS + 0x808);
+        out = va64(&t, ARGS + 0x1008);
+        for (i = 0; i < 32; i++) {
+            in[i] = 100 * i;
+        }
+        before = rd(&t, SVMGPU_REG_CNT_TLB_HITS) +
+                 rd(&t, SVMGPU_REG_CNT_TLB_MISSES);
+        ASSERT_EQ(LAUNCH(&t, prog, 1, 1, 1, 32), 0);
+        after = rd(&t, SVMGPU_REG_CNT_TLB_HITS) +
+                rd(&t, SVMGPU_REG_CNT_TLB_MISSES);
+        ASSERT_EQ(after - before, 8 + 32 + 32);
+        for (i = 0; i < 32; i++) {
+            ASSERT_EQ(out[i], 101 * i);
+        }
+        td_fini(&t);
+    }
+}
+
 /* Nested IF/ELSE with divergent lanes, then reconvergence. */
 TEST(divergence_and_reconvergence)
 {

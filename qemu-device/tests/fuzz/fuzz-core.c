@@ -182,6 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.tlb_sets = 4;
     cfg.tlb_ways = 2;
     cfg.fault_ring_entries = 4;
+    /* small map() windows: evictions within a step; or only what is used */
+    cfg.map_window = size & 2 ? 0 : 4096;
     /* odd-sized inputs use the map() fast path */
     c = svmgpu_core_new(&cfg, size & 1 ? &f_ops_map : &f_ops, &f, NULL);
     if (!c) {
