@@ -52,6 +52,7 @@ struct SvmgpuLaunch {
     bool wg_running;
     unsigned nwaves, cur;
     SvmgpuWave waves[MAX_WAVES];
+    unsigned regs_used;     /* r0..r(regs_used-1) may be non-zero */
     uint64_t regs[SVMGPU_ISA_MAX_WG_SIZE][SVMGPU_ISA_NUM_REGS];
 };
 
@@ -188,6 +189,25 @@ static inline uint8_t *isa_mem_fast(IsaMem *m, uint64_t va, bool need_write,
     return NULL;
 }
 
+/* len is 1, 2, 4 or 8: let the compiler emit one move */
+static inline void copy_small(void *d, const void *s, unsigned len)
+{
+    switch (len) {
+    case 1:
+        memcpy(d, s, 1);
+        break;
+    case 2:
+        memcpy(d, s, 2);
+        break;
+    case 4:
+        memcpy(d, s, 4);
+        break;
+    default:
+        memcpy(d, s, 8);
+        break;
+    }
+}
+
 /* Load or store of len (1/2/4/8, aligned) bytes at va; fetch: code. */
 static inline SvmgpuAccessResult isa_access(SvmgpuCore *core,
                                             SvmgpuQueue *q, IsaMem *m,
@@ -209,10 +229,10 @@ static inline SvmgpuAccessResult isa_access(SvmgpuCore *core,
     }
     if (p) {
         if (wr) {
-            memcpy(p, buf, len);
+            copy_small(p, buf, len);
             svmgpu_map_dirty(m->mc, win, p, len);
         } else {
-            memcpy(buf, p, len);
+            copy_small(buf, p, len);
         }
         return SVMGPU_ACC_OK;
     }
@@ -497,7 +517,8 @@ static InsnResult exec_mem(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
     int32_t imm = SVMGPU_ISA_IMM(insn);
     bool atomic = op == SVMGPU_OP_ATOM32 || op == SVMGPU_OP_ATOM64;
     bool store = op >= SVMGPU_OP_ST8 && op <= SVMGPU_OP_ST64;
-    unsigned size, i, aop = 0, rc = 0;
+    unsigned size, aop = 0, rc = 0;
+    uint32_t todo;
 
     if (atomic) {
         size = op == SVMGPU_OP_ATOM32 ? 4 : 8;
@@ -523,15 +544,14 @@ static InsnResult exec_mem(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
         return illegal(q, w);
     }
 
-    for (i = 0; i < SVMGPU_ISA_WAVE_SIZE; i++) {
+    /* active lanes not done yet, in ascending order */
+    for (todo = w->exec & ~w->done; todo; todo &= todo - 1) {
+        unsigned i = __builtin_ctz(todo);
         uint32_t bit = 1u << i;
         uint64_t *r = l->regs[wave * SVMGPU_ISA_WAVE_SIZE + i];
         uint64_t addr, v = 0;
         SvmgpuAccessResult res;
 
-        if (!(w->exec & bit) || (w->done & bit)) {
-            continue;
-        }
         addr = r[ra] + (uint64_t)(int64_t)imm;
         if (addr >> SVMGPU_VA_BITS) {
             svmgpu_set_error(&q->x, SVMGPU_ERR_INVALID_VA, addr,
@@ -667,6 +687,9 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
     rb = SVMGPU_ISA_RB(insn);
     imm = SVMGPU_ISA_IMM(insn);
     next = w->pc + SVMGPU_ISA_INSN_SIZE;
+    if (rd >= l->regs_used && rd < SVMGPU_ISA_NUM_REGS) {
+        l->regs_used = rd + 1;  /* any instruction may write rd */
+    }
     top = w->sp ? &w->stack[w->sp - 1] : NULL;
 
 #define LANE_REGS(i) (l->regs[wave * SVMGPU_ISA_WAVE_SIZE + (i)])
@@ -825,9 +848,19 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
 
 static void start_workgroup(SvmgpuLaunch *l, const struct svmgpu_cmd_launch *c)
 {
-    unsigned wv;
+    unsigned wv, i;
 
-    memset(l->regs, 0, sizeof(l->regs[0]) * c->wg_size);
+    /*
+     * Registers start at zero; only those some instruction named as rd can
+     * have changed since the launch state was allocated (zeroed).
+     */
+    if (l->regs_used == SVMGPU_ISA_NUM_REGS) {
+        memset(l->regs, 0, sizeof(l->regs[0]) * c->wg_size);
+    } else if (l->regs_used) {
+        for (i = 0; i < c->wg_size; i++) {
+            memset(l->regs[i], 0, sizeof(l->regs[i][0]) * l->regs_used);
+        }
+    }
     l->nwaves = (c->wg_size + SVMGPU_ISA_WAVE_SIZE - 1) / SVMGPU_ISA_WAVE_SIZE;
     l->cur = 0;
     for (wv = 0; wv < l->nwaves; wv++) {

@@ -4,6 +4,7 @@
  * over resident 4 KiB pages, run in sync mode against the fake RAM of
  * test-env.h.  Prints ns per word and GB/s.  Build: ninja -C build/meson
  * qemu-device/tests/bench-core; run: build/meson/qemu-device/tests/bench-core
+ * [WORDS] (default 1M words per buffer).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -68,7 +69,8 @@ static double run_cmd(TestDev *t, struct svmgpu_cmd *c)
 
 int main(int argc, char **argv)
 {
-    const uint64_t words = 1u << 20, bytes = words * 8;
+    const uint64_t words = argc > 1 ? (uint64_t)atol(argv[1]) : 1u << 20;
+    const uint64_t bytes = words * 8;
     uint64_t vecadd[] = {
         I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
         I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
