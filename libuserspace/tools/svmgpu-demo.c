@@ -55,9 +55,9 @@ static const struct {
 	{ SVMGPU_KERNEL_REDUCE_SUM, (1u << 18) + 17, "sum of u32, workgroup barrier tree" },
 	{ SVMGPU_KERNEL_SGEMM, 96, "C = A * B, f32, 96 x 51 (k = 97)" },
 	{ SVMGPU_KERNEL_HISTOGRAM, 1u << 18, "atomic histogram" },
-	{ SVMGPU_KERNEL_STENCIL2D, 4096, "5-point stencil, 4096 x 2 grid" },
+	{ SVMGPU_KERNEL_STENCIL2D, 4099, "5-point stencil, 4099 x 5 grid" },
 	{ SVMGPU_KERNEL_LIST_WALK, 4096, "4096 malloc'd linked lists walked by the device" },
-	{ SVMGPU_KERNEL_TREE_LOOKUP, 20000, "lookups in a malloc'd binary search tree" },
+	{ SVMGPU_KERNEL_TREE_LOOKUP, 20000, "40000 lookups in a 20000-node malloc'd search tree" },
 	{ SVMGPU_KERNEL_RANGE_HASH, 1u << 17, "device hash of 1 MiB vs the CPU's" },
 };
 
