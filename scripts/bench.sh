@@ -19,6 +19,8 @@ echo "bench: host memcpy baseline" >&2
 "$HOST_MEMCPY" "$BENCH" >> "$raw"
 
 echo "bench: booting the guest ($BENCH)" >&2
+# no stale READY line from an earlier boot may be timed
+rm -f "$LOGDIR/results.log"
 start=$(date +%s.%N)
 BENCH=$BENCH bash "$HERE/boot.sh" bench &
 boot=$!
@@ -26,16 +28,17 @@ boot=$!
 ready=""
 while kill -0 "$boot" 2>/dev/null; do
 	if [ -z "$ready" ] && grep -q '^SVMGPU-READY' "$LOGDIR/results.log" 2>/dev/null; then
-		ready=$(echo "$(date +%s.%N) - $start" | bc)
+		ready=$(printf '%.3f' "$(echo "$(date +%s.%N) - $start" | bc)")
 	fi
 	sleep 0.05
 done
 wait "$boot"
 guest_ready=$(sed -n 's/^SVMGPU-READY \([0-9.]*\).*/\1/p' "$LOGDIR/results.log" | head -n 1)
-accel=$(sed -n 's/^boot: bench, kernel [a-z]*, \([a-z]*\).*/\1/p' "$LOGDIR/qemu.log" 2>/dev/null || true)
+guest_ready=$(printf '%.3f' "${guest_ready:-0}")
+accel=$(sed -n 's/^accel \([a-z]*\).*/\1/p' "$LOGDIR/qemu.log" 2>/dev/null || true)
 if [ -n "$ready" ]; then
-	printf 'BENCH {"group": "boot", "name": "QEMU start to driver ready", "size": 0, "unit": "s", "min": %s, "median": %s, "max": %s, "reps": 1, "baseline": %s, "baseline_name": "guest kernel uptime at driver ready", "ratio": 0, "note": ""}\n' \
-		"$ready" "$ready" "$ready" "${guest_ready:-0}" >> "$raw"
+	printf 'BENCH {"group": "boot", "name": "QEMU start to driver ready", "size": 0, "unit": "s", "min": %s, "median": %s, "max": %s, "reps": 1, "baseline": %s, "baseline_name": "guest kernel uptime at driver ready", "ratio": 0, "note": "accelerator %s"}\n' \
+		"$ready" "$ready" "$ready" "$guest_ready" "${accel:-unknown}" >> "$raw"
 fi
 grep -E '^BENCH' "$LOGDIR/results.log" >> "$raw" || true
 

@@ -83,6 +83,7 @@ rc=$( (timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
 	echo $?) 2>/dev/null)
 end=$(date +%s.%N)
 echo "qemu-exit $rc" >> "$LOGDIR/qemu.log"
+echo "accel $ACCEL" >> "$LOGDIR/qemu.log"
 printf 'boot: QEMU ran %.1f s, exit %d\n' "$(echo "$end - $start" | bc)" "$rc" >&2
 [ $rc -eq 124 ] && echo "boot: timed out after ${BOOT_TIMEOUT}s" >&2
 exit 0
