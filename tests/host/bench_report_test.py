@@ -70,20 +70,15 @@ def host_memcpy_joins_device_copy_of_same_size():
 
 @case
 def plot_written_for_series_with_several_sizes():
+    # gnuplot comes from make deps (gnuplot-nox)
     p, d = run(LINES)
-    return os.path.exists(os.path.join(d, "bandwidth.png")) or \
-        "plot bandwidth failed" not in p.stderr and not shutil_which("gnuplot")
+    return os.path.getsize(os.path.join(d, "bandwidth.png")) > 0
 
 
 @case
 def malformed_line_is_an_error_not_a_silent_table():
     p, d = run(LINES + ["BENCH {\"group\": \"boot\", \"median\": .03}\n"])
     return p.returncode != 0
-
-
-def shutil_which(name):
-    import shutil
-    return shutil.which(name)
 
 
 def main():
