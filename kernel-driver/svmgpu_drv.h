@@ -12,7 +12,8 @@
  *                   process, freed by .free_notifier after the last
  *                   mmu_notifier_put().
  *   svmgpu_ctx      a uapi context: a reference on an svm plus statistics.
- *   svmgpu_queue    a uapi queue: a ring bound to a hardware queue.
+ *   svmgpu_queue    a uapi queue: a ring that borrows a hardware queue
+ *                   while it has work.
  *
  * Lock order (outer first):
  *
