@@ -69,7 +69,7 @@ int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file 
 		drm_dbg(drm, "ctx_create: non-zero flags, pad or handle\n");
 		return -EINVAL;
 	}
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&ctx->queues);
@@ -269,7 +269,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 		return -EINVAL;
 	}
 
-	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	q = kzalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
 	if (!q)
 		return -ENOMEM;
 	kref_init(&q->refs);

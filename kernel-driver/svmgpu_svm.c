@@ -154,7 +154,7 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	int id, ret;
 
 	lockdep_assert_held(&svmgpu_create_lock);
-	svm = kzalloc(sizeof(*svm), GFP_KERNEL);
+	svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
 	if (!svm)
 		return ERR_PTR(-ENOMEM);
 	svm->sdev = sdev;
