@@ -53,6 +53,7 @@ struct worker {
 	long pg;
 	struct timespec deadline;
 	char hist[HIST][160];
+	uint64_t diverged_op;
 	int result;		/* 0, 1 diverged, -errno */
 };
 
@@ -84,6 +85,11 @@ static __attribute__((format(printf, 2, 3))) int diverge(struct worker *w, const
 	uint64_t i, first = w->op + 1 > HIST ? w->op + 1 - HIST : 0;
 	va_list ap;
 
+	w->diverged_op = w->op;
+	if (w->o->quiet) {
+		w->result = 1;
+		return 1;
+	}
 	pthread_mutex_lock(&log_lock);
 	fprintf(w->log, "svmgpu-torture: DIVERGENCE seed=%" PRIu64 " worker=%d op=%" PRIu64 ": ",
 		w->o->seed, w->id, w->op);
@@ -93,7 +99,7 @@ static __attribute__((format(printf, 2, 3))) int diverge(struct worker *w, const
 	fprintf(w->log, "\n  last operations of worker %d:\n", w->id);
 	for (i = first; i <= w->op; i++)
 		fprintf(w->log, "    %s\n", w->hist[i % HIST]);
-	fprintf(w->log, "  minimal replay: svmgpu-torture --seed %" PRIu64 " --only %d --ops %" PRIu64
+	fprintf(w->log, "  replay: svmgpu-torture --seed %" PRIu64 " --only %d --ops %" PRIu64
 		" --verbose\n", w->o->seed, w->id, w->op + 1);
 	fflush(w->log);
 	pthread_mutex_unlock(&log_lock);
@@ -379,6 +385,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	unsigned int total = 0, i;
+	uint64_t k;
 	int ret;
 
 	for (i = 0; i < OP_NUM; i++)
@@ -396,11 +403,21 @@ static void *worker_main(void *arg)
 		w->result = -ENOMEM;
 		goto out;
 	}
-	for (w->op = 0; !w->result; w->op++) {
+	for (k = 0; !w->result; k++) {
 		unsigned int r;
 
-		if ((w->o->ops && w->op >= w->o->ops) || expired(w) || (!w->o->ops && !w->o->seconds))
-			break;
+		if (w->o->replay) {
+			if (k >= w->o->replay_len)
+				break;
+			w->op = w->o->replay[k];
+		} else {
+			w->op = k;
+			if ((w->o->ops && w->op >= w->o->ops) || expired(w) ||
+			    (!w->o->ops && !w->o->seconds))
+				break;
+		}
+		w->rng = (w->o->seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)w->id << 48) ^
+			 (w->op * 0xbf58476d1ce4e5b9ull);
 		if (w->o->inject_at && w->op == w->o->inject_at)
 			w->model[rnd(w, w->size)] ^= 0x40;	/* a deliberate model bug */
 		r = (unsigned int)rnd(w, total);
@@ -421,6 +438,96 @@ out:
 	free(w->words);
 	svmgpu_queue_destroy(w->q);
 	return NULL;
+}
+
+#define MIN_TRIALS	64
+#define MIN_TRIAL_OPS	20000
+
+/* Replay @ops of worker @id alone, in this thread; 1 if it diverges. */
+static int trial(const struct torture_opts *o, FILE *log, struct svmgpu_context *ctx, int id,
+		 const uint64_t *ops, size_t n)
+{
+	struct torture_opts t = *o;
+	struct worker *w = calloc(1, sizeof(*w));
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	t.replay = ops;
+	t.replay_len = n;
+	t.quiet = 1;
+	t.verbose = 0;
+	t.seconds = 0;
+	w->o = &t;
+	w->log = log;
+	w->id = id;
+	w->ctx = ctx;
+	w->pg = sysconf(_SC_PAGESIZE);
+	w->size = (size_t)o->pages * (size_t)w->pg;
+	worker_main(w);
+	ret = w->result;
+	free(w);
+	return ret;
+}
+
+/*
+ * Shrink the operation list 0..@last of worker @id while it still
+ * diverges: remove runs of operations, halving the run length when no run
+ * can go, within a bounded number of trials.
+ */
+static void minimize(const struct torture_opts *o, FILE *log, struct svmgpu_context *ctx, int id,
+		     uint64_t last)
+{
+	uint64_t *ops = calloc(last + 1, sizeof(*ops)), *cand = calloc(last + 1, sizeof(*cand));
+	size_t n = last + 1, chunk, start, i, c, spent = 0;
+	unsigned int trials = 1;
+
+	if (!ops || !cand)
+		goto out;
+	for (i = 0; i < n; i++)
+		ops[i] = i;
+	if (trial(o, log, ctx, id, ops, n) != 1) {
+		fprintf(log, "  minimal replay: none: worker %d alone does not diverge "
+			"(an interplay with other workers)\n", id);
+		goto out;
+	}
+	spent = n;
+	for (chunk = (n + 1) / 2; chunk >= 1 && trials < MIN_TRIALS && spent < MIN_TRIAL_OPS;) {
+		int removed = 0;
+
+		for (start = 0; start < n && trials < MIN_TRIALS && spent < MIN_TRIAL_OPS;) {
+			for (i = 0, c = 0; i < n; i++)
+				if (i < start || i >= start + chunk)
+					cand[c++] = ops[i];
+			trials++;
+			spent += c;
+			if (trial(o, log, ctx, id, cand, c) == 1) {
+				memcpy(ops, cand, c * sizeof(*ops));
+				n = c;
+				removed = 1;
+			} else {
+				start += chunk;
+			}
+		}
+		if (!removed) {
+			if (chunk == 1)
+				break;
+			chunk /= 2;
+		}
+	}
+	pthread_mutex_lock(&log_lock);
+	fprintf(log, "  minimal replay (%zu of %" PRIu64 " operations, %u trials): "
+		"svmgpu-torture --seed %" PRIu64 " --only %d --replay ", n, last + 1, trials, o->seed, id);
+	for (i = 0; i < n; i++)
+		fprintf(log, "%s%" PRIu64, i ? "," : "", ops[i]);
+	if (!n)
+		fprintf(log, "none");
+	fprintf(log, " --verbose\n");
+	fflush(log);
+	pthread_mutex_unlock(&log_lock);
+out:
+	free(ops);
+	free(cand);
 }
 
 /* Run workers [first, first + n) as threads of this process. */
@@ -452,7 +559,6 @@ static int run_process(const struct torture_opts *o, FILE *log, int first, unsig
 		w->o = o;
 		w->log = log;
 		w->id = first + (int)i;
-		w->rng = o->seed * 0x9e3779b97f4a7c15ull + (uint64_t)w->id + 1;
 		w->ctx = ctx;
 		w->pg = sysconf(_SC_PAGESIZE);
 		w->size = (size_t)o->pages * (size_t)w->pg;
@@ -470,6 +576,8 @@ static int run_process(const struct torture_opts *o, FILE *log, int first, unsig
 			fprintf(log, "svmgpu-torture: worker %d: %s\n", ws[i].id, strerror(-ws[i].result));
 			ret = ws[i].result;
 		} else if (ws[i].result > 0) {
+			if (ret != 1 && o->minimize && !o->replay)
+				minimize(o, log, ctx, ws[i].id, ws[i].diverged_op);
 			ret = 1;
 		}
 		if (!ws[i].result)

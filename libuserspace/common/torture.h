@@ -21,6 +21,10 @@ struct torture_opts {
 	int only_worker;	/* >= 0: run just this worker (replay) */
 	uint64_t inject_at;	/* test hook: corrupt the model at this op (0 = never) */
 	int verbose;		/* log every op to @log */
+	const uint64_t *replay;	/* run only these operation indexes, ascending */
+	size_t replay_len;
+	int minimize;		/* on a divergence, search for a smaller replay */
+	int quiet;		/* do not report divergences (minimization trials) */
 };
 
 /*
@@ -28,6 +32,13 @@ struct torture_opts {
  * every check passed, 1 on a divergence (the seed, worker, operation
  * index and a replay command are printed), or a negative errno when the
  * run could not be set up.
+ *
+ * Operation k of worker w draws its parameters from a generator seeded
+ * with (seed, w, k) alone, so any subset of a worker's operations can be
+ * replayed (@replay).  With @minimize, a divergence is followed by a
+ * search (removing ever smaller runs of operations, in this process,
+ * worker alone) for a shorter list that still diverges, printed as
+ * "minimal replay".
  */
 int torture_run(const struct torture_opts *o, FILE *log);
 

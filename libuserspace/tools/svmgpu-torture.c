@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"  -p, --procs N      extra worker processes (default 1)\n"
 		"  -P, --pages N      pages per worker region (default 16, >= 4)\n"
 		"  -o, --only W       replay worker W alone (from a divergence report)\n"
+		"  -r, --replay LIST  with --only: run just these operations (a,b,c or none)\n"
+		"  -M, --no-minimize  do not search for a shorter replay after a divergence\n"
 		"  -v, --verbose      log every operation\n"
 		"  -h, --help         this text\n"
 		"Exit status: 0 no divergence, 1 divergence (seed, worker, operation\n"
@@ -45,16 +47,21 @@ int main(int argc, char **argv)
 		{ "pages", required_argument, NULL, 'P' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "inject-at", required_argument, NULL, 'I' },
+		{ "replay", required_argument, NULL, 'r' },
+		{ "no-minimize", no_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct torture_opts o = {
 		.seed = (uint64_t)time(NULL), .threads = 2, .procs = 1, .pages = 16, .only_worker = -1,
+		.minimize = 1,
 	};
+	uint64_t *replay = NULL;
+	size_t nreplay = 0;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "s:n:t:j:p:P:o:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:t:j:p:P:o:r:Mvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': o.seed = strtoull(optarg, NULL, 0); break;
 		case 'n': o.ops = strtoull(optarg, NULL, 0); break;
@@ -64,10 +71,47 @@ int main(int argc, char **argv)
 		case 'P': o.pages = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'o': o.only_worker = atoi(optarg); break;
 		case 'I': o.inject_at = strtoull(optarg, NULL, 0); break;
+		case 'M': o.minimize = 0; break;
+		case 'r': {
+			char *p = optarg, *end;
+
+			free(replay);
+			replay = calloc(strlen(optarg) / 2 + 2, sizeof(*replay));
+			nreplay = 0;
+			if (!replay)
+				return 2;
+			if (!strcmp(optarg, "none"))
+				break;
+			for (;;) {
+				replay[nreplay] = strtoull(p, &end, 0);
+				if (end == p || (nreplay && replay[nreplay] <= replay[nreplay - 1])) {
+					fprintf(stderr, "svmgpu-torture: bad --replay list\n");
+					return 2;
+				}
+				nreplay++;
+				if (*end != ',')
+					break;
+				p = end + 1;
+			}
+			if (*end) {
+				fprintf(stderr, "svmgpu-torture: bad --replay list\n");
+				return 2;
+			}
+			break;
+		}
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (replay) {
+		if (o.only_worker < 0) {
+			fprintf(stderr, "svmgpu-torture: --replay needs --only\n");
+			return 2;
+		}
+		o.replay = replay;
+		o.replay_len = nreplay;
+		o.ops = 1;	/* unused with a replay list */
 	}
 	if (optind != argc || !o.threads || o.pages < 4) {
 		usage(stderr);

@@ -49,15 +49,16 @@ TEST(bounded_run_has_no_divergence)
 	free(out);
 }
 
-TEST_TIMEOUT(60)
+TEST_TIMEOUT(120)
 TEST(divergence_is_reported_with_replay)
 {
 	struct torture_opts o = {
 		.seed = 777, .ops = 50, .threads = 1, .procs = 0, .pages = 8, .only_worker = -1,
-		.inject_at = 10,
+		.inject_at = 10, .minimize = 1,
 	};
-	char *out = NULL;
-	size_t len = 0;
+	uint64_t ops[64];
+	size_t len = 0, n = 0;
+	char *out = NULL, *p, *end;
 	FILE *log;
 	int ret;
 
@@ -67,9 +68,41 @@ TEST(divergence_is_reported_with_replay)
 	ASSERT_NOT_NULL(log);
 	ret = torture_run(&o, log);
 	fclose(log);
+	TH_LOG("%s", out);
 	ASSERT_EQ(ret, 1);
 	ASSERT_TRUE(strstr(out, "DIVERGENCE seed=777 worker=0 op=") != NULL);
-	ASSERT_TRUE(strstr(out, "minimal replay: svmgpu-torture --seed 777 --only 0 --ops ") != NULL);
+	ASSERT_TRUE(strstr(out, "replay: svmgpu-torture --seed 777 --only 0 --ops ") != NULL);
+	p = strstr(out, "--only 0 --replay ");
+	ASSERT_NOT_NULL(p);
+	/* the corrupted operation must be in the minimal list, and it is short */
+	for (p += strlen("--only 0 --replay "); n < 64; p = end + 1) {
+		ops[n++] = strtoull(p, &end, 10);
+		ASSERT_TRUE(end != p);
+		if (*end != ',')
+			break;
+	}
+	ASSERT_LT(n, 50);
+	free(out);
+
+	/* replaying exactly that list diverges again, without a search */
+	o.only_worker = 0;
+	o.replay = ops;
+	o.replay_len = n;
+	out = NULL;
+	log = open_memstream(&out, &len);
+	ASSERT_NOT_NULL(log);
+	EXPECT_EQ(torture_run(&o, log), 1);
+	fclose(log);
+	EXPECT_TRUE(strstr(out, "minimal replay") == NULL);
+	free(out);
+
+	/* and without the corrupted operation it does not */
+	o.inject_at = 0;
+	out = NULL;
+	log = open_memstream(&out, &len);
+	ASSERT_NOT_NULL(log);
+	EXPECT_EQ(torture_run(&o, log), 0);
+	fclose(log);
 	free(out);
 }
 
