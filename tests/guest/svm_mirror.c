@@ -449,4 +449,50 @@ TEST_F(svm, first_touch_256m)
 	munmap(p, size);
 }
 
+static int read_text(const char *path, char *buf, size_t size)
+{
+	int f = open(path, O_RDONLY), len;
+
+	if (f < 0)
+		return -1;
+	len = read(f, buf, size - 1);
+	close(f);
+	if (len < 0)
+		return -1;
+	buf[len] = 0;
+	return len;
+}
+
+/* debugfs shows the address space and this context's counters; tracepoints exist. */
+TEST_F(svm, debugfs_and_tracepoints)
+{
+	static char buf[65536];
+	unsigned char *src = map_anon(4 * PAGE, PROT_READ | PROT_WRITE);
+	unsigned char *dst = map_anon(4 * PAGE, PROT_READ | PROT_WRITE);
+	char want[64];
+	const char *ev[] = { "svmgpu_fault", "svmgpu_map", "svmgpu_invalidate",
+			     "svmgpu_submit", "svmgpu_complete" };
+	unsigned int i;
+
+	memset(src, 1, 4 * PAGE);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(dst, src, 4 * PAGE)), 0);
+	if (read_text("/sys/kernel/debug/dri/0/svmgpu_contexts", buf, sizeof(buf)) < 0)
+		SKIP(return, "no debugfs");
+	snprintf(want, sizeof(want), "  ctx %u: faults ", self->ctx);
+	ASSERT_NOT_NULL(strstr(buf, want));
+	ASSERT_NOT_NULL(strstr(buf, "pages_mapped "));
+	ASSERT_GT(read_text("/sys/kernel/debug/dri/0/svmgpu_device", buf, sizeof(buf)), 0);
+	ASSERT_NOT_NULL(strstr(buf, "hw_faults: "));
+	ASSERT_NOT_NULL(strstr(buf, "tlb_inval_ns: "));
+	for (i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/svmgpu/%s/format",
+			 ev[i]);
+		if (access("/sys/kernel/debug/tracing/events", F_OK))
+			break;	/* no tracefs in this guest */
+		EXPECT_EQ(access(path, R_OK), 0);
+	}
+}
+
 TEST_HARNESS_MAIN
