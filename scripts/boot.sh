@@ -10,6 +10,7 @@
 #   IOMMU                      1: q35 + intel-iommu, guest intel_iommu=on
 #   MACHINE MEM SMP            q35, 2G, 2 by default
 #   QEMU_EXTRA                 extra QEMU arguments
+#   GUEST_APPEND               extra guest kernel command-line words
 #   LOGDIR                     console.log and results.log go here (non-shell)
 #   BOOT_TIMEOUT               seconds before a non-interactive boot is killed
 #   TEST_TIMEOUT TESTS         per-test limit and test selection for check mode
@@ -44,6 +45,7 @@ esac
 append="console=ttyS0 panic=-1 svmgpu.mode=$MODE svmgpu.test_timeout=$TEST_TIMEOUT"
 [ -n "$TESTS" ] && append="$append svmgpu.tests=$TESTS"
 [ "$MODE" = bench ] && append="$append svmgpu.bench=$BENCH"
+[ -n "${GUEST_APPEND:-}" ] && append="$append $GUEST_APPEND"
 [ "$MODE" = torture ] && append="$append svmgpu.torture_seconds=${TORTURE_SECONDS:-1800}"
 # The whole kernel log goes to console.log: warnings must be seen there.
 [ "$MODE" = shell ] || append="$append loglevel=7"
