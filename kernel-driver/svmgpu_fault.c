@@ -6,7 +6,8 @@
  * PUT into a batch and writes GET back at once, so that queues stalled on a
  * full ring can fault again while the batch is handled.  The batch is sorted
  * by (context, page, access) so that each address space is looked up once,
- * duplicates are resolved once, and neighbouring faults of one context that
+ * duplicates are resolved once (a read is never cancelled just because a
+ * write to the same page was refused), and neighbouring faults of one context that
  * fall in one VMA and one notifier chunk are resolved by a single
  * hmm_range_fault() over a window grown by fault_around pages.  A fault
  * whose address has no VMA or whose VMA forbids the access is cancelled:
@@ -227,6 +228,36 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 	}
 }
 
+/*
+ * After a group of duplicates of one page was decided by its first (most
+ * demanding) fault: a cancelled fault cancels the duplicates of the same
+ * kind, but a refused write says nothing about a read of that page, so
+ * reads that followed a cancelled write go back to pending to be resolved
+ * on their own.  Returns true if any did.
+ */
+static bool svmgpu_fault_split_cancelled(struct svmgpu_fault *batch, u32 first, u32 last)
+{
+	struct svmgpu_fault *rep = NULL;
+	bool again = false;
+	u32 k;
+
+	for (k = first; k < last; k++) {
+		if (!rep || batch[k].va != rep->va) {
+			rep = &batch[k];
+			continue;
+		}
+		if (rep->state != FAULT_CANCEL)
+			continue;
+		if (svmgpu_fault_is_write(&batch[k]) == svmgpu_fault_is_write(rep)) {
+			batch[k].state = FAULT_CANCEL;
+		} else {
+			batch[k].state = FAULT_PENDING;
+			again = true;
+		}
+	}
+	return again;
+}
+
 static void svmgpu_fault_batch(struct svmgpu_device *sdev, struct svmgpu_fault *batch,
 			       u32 n)
 {
@@ -259,10 +290,8 @@ static void svmgpu_fault_batch(struct svmgpu_device *sdev, struct svmgpu_fault *
 			if (batch[k].va == batch[k - 1].va)
 				batch[k].state = FAULT_RESOLVED;
 		svmgpu_fault_resolve(svm, batch, i, j);
-		for (k = i + 1; k < j; k++)
-			if (batch[k].va == batch[k - 1].va &&
-			    batch[k - 1].state == FAULT_CANCEL)
-				batch[k].state = FAULT_CANCEL;
+		if (svmgpu_fault_split_cancelled(batch, i, j))
+			svmgpu_fault_resolve(svm, batch, i, j);
 		for (k = i; k < j; k++)
 			if (batch[k].state == FAULT_CANCEL)
 				svmgpu_ctx_account(sdev, batch[k].queue, svm,

@@ -137,6 +137,55 @@ TEST_F(svm, mprotect_read_write_cancelled)
 	ASSERT_TRUE(sg_all_bytes(ok, 0x11, PAGE));
 }
 
+/*
+ * A refused write says nothing about a read of the same page.  Two queues
+ * fault on one read-only page at once, one reading and one writing; the
+ * driver may see both faults in one batch.  Once broke: the read was merged
+ * into the write as a duplicate and cancelled with it (found by
+ * svmgpu-torture: "read of a read-only page failed").
+ */
+TEST_F(svm, read_and_refused_write_of_one_page_in_one_batch)
+{
+	unsigned char *dst = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	uint32_t q2;
+	int i, read_failures = 0, write_cancels = 0;
+
+	ASSERT_NOT_NULL(dst);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q2), 0);
+	for (i = 0; i < 64; i++) {
+		unsigned char *p = map_anon(PAGE, PROT_READ | PROT_WRITE);
+		struct svmgpu_cmd rd = sg_copy(dst, p, PAGE);
+		struct svmgpu_cmd wr = sg_fill(p, PAGE, 0x55, 1);
+		struct drm_svmgpu_wait wr_w, rd_w;
+		uint64_t wr_seq, rd_seq;
+
+		ASSERT_NOT_NULL(p);
+		memset(p, 0x44, PAGE);
+		memset(dst, 0, PAGE);
+		ASSERT_EQ(mprotect(p, PAGE, PROT_READ), 0);
+		/* Both submitted before either is waited for. */
+		ASSERT_EQ(sg_submit(self->fd, q2, &wr, 1, &wr_seq), 0);
+		ASSERT_EQ(sg_submit(self->fd, self->q, &rd, 1, &rd_seq), 0);
+		ASSERT_EQ(sg_wait(self->fd, q2, wr_seq, wr_seq, SG_TIMEOUT_NS, &wr_w), 0);
+		ASSERT_EQ(sg_wait(self->fd, self->q, rd_seq, rd_seq, SG_TIMEOUT_NS, &rd_w), 0);
+		if (rd_w.err_code) {
+			TH_LOG("iteration %d: read failed, error %u access %u", i,
+			       rd_w.err_code, rd_w.err_access);
+			read_failures++;
+		} else {
+			EXPECT_TRUE(sg_all_bytes(dst, 0x44, PAGE));
+		}
+		if (wr_w.err_code == SVMGPU_ERR_FAULT_CANCELLED &&
+		    wr_w.err_access == SVMGPU_ACCESS_WRITE)
+			write_cancels++;
+		EXPECT_TRUE(sg_all_bytes(p, 0x44, PAGE));
+		munmap(p, PAGE);
+	}
+	EXPECT_EQ(read_failures, 0);
+	EXPECT_EQ(write_cancels, 64);
+	ASSERT_EQ(sg_queue_destroy(self->fd, q2), 0);
+}
+
 /* A device read of PROT_NONE memory fails with the fault address. */
 TEST_F(svm, prot_none_read_cancelled)
 {
