@@ -11,12 +11,18 @@
  *  - MMIO handlers run with the BQL held and call into the core, which
  *    takes its own short locks and never blocks on guest memory.
  *  - Engine and control threads (one per engine + one, unless "sync" is
- *    on) are registered with RCU and never take the BQL.  They do DMA
- *    only to RAM (address_space_map() of a direct region); a DMA address
- *    that resolves to MMIO, to nothing, or is refused by the vIOMMU fails,
- *    which the core reports as a device error.  This keeps every engine
- *    step free of the BQL, so the core may wait for a step (reset, queue
- *    re-enable) from an MMIO handler without deadlock.
+ *    on) are registered with RCU.  They do DMA only to RAM
+ *    (address_space_map() of a direct region); a DMA address that
+ *    resolves to MMIO, to nothing, or is refused by the vIOMMU fails,
+ *    which the core reports as a device error.
+ *  - Without a vIOMMU they never take the BQL.  Behind one, they take it
+ *    around each translation: a refused IOVA makes the vIOMMU record a
+ *    fault and raise its own interrupt from inside the translation, which
+ *    needs the BQL.  The core then releases the BQL whenever it waits for
+ *    an engine step with it held (reset, VM pause, queue re-enable; see
+ *    SvmgpuCoreOps.release_outer), so the step can finish.  BAR0 opts out
+ *    of the memory re-entrancy guard: another vCPU's register access
+ *    during such a wait is legitimate, and our DMA never reaches MMIO.
  *  - Interrupts: the core calls svmgpu_irq() from any thread, possibly
  *    holding core locks; it only records the vector and schedules a
  *    bottom half, which notifies MSI-X (or sets INTx) under the BQL.  In
@@ -64,6 +70,8 @@ struct SvmgpuState {
     SvmgpuThread threads[SVMGPU_MAX_ENGINES + 1];
     unsigned nthreads;
 
+    bool dma_needs_bql;         /* behind a vIOMMU: translate under BQL */
+
     /* properties */
     uint32_t queues;
     uint32_t engines;
@@ -77,16 +85,29 @@ struct SvmgpuState {
 /* ------------------------------------------------------------------ */
 /* core environment */
 
-static int svmgpu_dma(SvmgpuState *s, uint64_t addr, void *buf, uint64_t len,
-                      bool is_write)
+/* Take the BQL for a DMA translation if it may be needed and not held. */
+static bool svmgpu_dma_lock(SvmgpuState *s)
+{
+    if (!s->dma_needs_bql || qemu_mutex_iothread_locked()) {
+        return false;
+    }
+    qemu_mutex_lock_iothread();
+    return true;
+}
+
+static void svmgpu_dma_unlock(bool locked)
+{
+    if (locked) {
+        qemu_mutex_unlock_iothread();
+    }
+}
+
+/* The copy itself; the BQL is held if dma_needs_bql. */
+static int svmgpu_dma_locked(SvmgpuState *s, uint64_t addr, uint8_t *p,
+                             uint64_t len, bool is_write)
 {
     AddressSpace *as = pci_get_address_space(&s->parent_obj);
-    uint8_t *p = buf;
 
-    if (addr + len < addr) {
-        trace_svmgpu_dma_error(addr, len, is_write);
-        return -1;
-    }
     while (len) {
         hwaddr l = len, xlat;
         bool direct;
@@ -122,14 +143,30 @@ static int svmgpu_dma(SvmgpuState *s, uint64_t addr, void *buf, uint64_t len,
     return 0;
 }
 
+static int svmgpu_dma(SvmgpuState *s, uint64_t addr, void *buf, uint64_t len,
+                      bool is_write)
+{
+    bool locked;
+    int ret;
+
+    if (addr + len < addr) {
+        trace_svmgpu_dma_error(addr, len, is_write);
+        return -1;
+    }
+    locked = svmgpu_dma_lock(s);
+    ret = svmgpu_dma_locked(s, addr, buf, len, is_write);
+    svmgpu_dma_unlock(locked);
+    return ret;
+}
+
 static void *svmgpu_map(void *opaque, uint64_t addr, uint64_t *len,
                         bool is_write)
 {
     SvmgpuState *s = opaque;
     AddressSpace *as = pci_get_address_space(&s->parent_obj);
     hwaddr l = *len, xlat;
-    bool direct;
-    void *host;
+    bool direct, locked = svmgpu_dma_lock(s);
+    void *host = NULL;
 
     WITH_RCU_READ_LOCK_GUARD() {
         MemoryRegion *mr = address_space_translate(as, addr, &xlat, &l,
@@ -137,16 +174,19 @@ static void *svmgpu_map(void *opaque, uint64_t addr, uint64_t *len,
                                                    MEMTXATTRS_UNSPECIFIED);
         direct = memory_access_is_direct(mr, is_write);
     }
-    if (!direct || !l) {
-        return NULL;
+    if (direct && l) {
+        l = MIN(l, *len);
+        host = address_space_map(as, addr, &l, is_write,
+                                 MEMTXATTRS_UNSPECIFIED);
+        if (host && !l) {
+            address_space_unmap(as, host, 0, is_write, 0);
+            host = NULL;
+        }
     }
-    l = MIN(l, *len);
-    host = address_space_map(as, addr, &l, is_write, MEMTXATTRS_UNSPECIFIED);
-    if (host && !l) {
-        address_space_unmap(as, host, 0, is_write, 0);
-        return NULL;
+    svmgpu_dma_unlock(locked);
+    if (host) {
+        *len = l;
     }
-    *len = l;
     return host;
 }
 
@@ -226,6 +266,22 @@ static void svmgpu_trace(void *opaque, SvmgpuTraceEvent ev, uint64_t a,
     }
 }
 
+static bool svmgpu_release_outer(void *opaque)
+{
+    SvmgpuState *s = opaque;
+
+    if (!s->dma_needs_bql || !qemu_mutex_iothread_locked()) {
+        return false;
+    }
+    qemu_mutex_unlock_iothread();
+    return true;
+}
+
+static void svmgpu_reacquire_outer(void *opaque)
+{
+    qemu_mutex_lock_iothread();
+}
+
 static const SvmgpuCoreOps svmgpu_core_ops = {
     .dma_read = svmgpu_dma_read,
     .dma_write = svmgpu_dma_write,
@@ -235,6 +291,8 @@ static const SvmgpuCoreOps svmgpu_core_ops = {
     .now_ns = svmgpu_now,
     .guest_error = svmgpu_guest_error,
     .trace = svmgpu_trace,
+    .release_outer = svmgpu_release_outer,
+    .reacquire_outer = svmgpu_reacquire_outer,
 };
 
 /* ------------------------------------------------------------------ */
@@ -348,6 +406,8 @@ static void svmgpu_stop_threads(SvmgpuState *s)
     if (!s->nthreads) {
         return;
     }
+    /* Let steps end first: one may need the BQL we hold (see top). */
+    svmgpu_core_pause(s->core, true);
     svmgpu_core_stop(s->core);
     for (i = 0; i < s->nthreads; i++) {
         qemu_thread_join(&s->threads[i].thread);
@@ -380,6 +440,7 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
      */
     if (pci_device_iommu_address_space(pdev) != &address_space_memory) {
         cfg.map_window = 0;
+        s->dma_needs_bql = true;
     }
     s->core = svmgpu_core_new(&cfg, &svmgpu_core_ops, s, &err);
     if (!s->core) {
@@ -396,6 +457,7 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
 
     memory_region_init_io(&s->regs, OBJECT(s), &svmgpu_mmio_ops, s,
                           "svmgpu-regs", SVMGPU_BAR_REGS_SIZE);
+    s->regs.disable_reentrancy_guard = s->dma_needs_bql;
     pci_register_bar(pdev, SVMGPU_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->regs);
 

@@ -281,13 +281,32 @@ static void reset_queue_locked(SvmgpuQueue *q)
     q->index = index;
 }
 
+/*
+ * Wait for idle_cond with core->lock held, releasing the environment's
+ * outer lock (see SvmgpuCoreOps.release_outer) so that an engine step that
+ * needs it can finish.  core->lock is dropped meanwhile: callers re-check
+ * their condition and every state they rely on.
+ */
+static void wait_idle_locked(SvmgpuCore *core)
+{
+    bool released = core->ops->release_outer &&
+                    core->ops->release_outer(core->opaque);
+
+    pthread_cond_wait(&core->idle_cond, &core->lock);
+    if (released) {
+        pthread_mutex_unlock(&core->lock);
+        core->ops->reacquire_outer(core->opaque);
+        pthread_mutex_lock(&core->lock);
+    }
+}
+
 static void reset_locked(SvmgpuCore *core)
 {
     unsigned i;
 
-    core->resetting = true;
+    core->resetting++;
     while (core->active) {
-        pthread_cond_wait(&core->idle_cond, &core->lock);
+        wait_idle_locked(core);
     }
     for (i = 0; i < SVMGPU_MAX_QUEUES; i++) {
         reset_queue_locked(&core->queues[i]);
@@ -316,7 +335,7 @@ static void reset_locked(SvmgpuCore *core)
     core->cnt_invalidations = 0;
     memset(core->rr, 0, sizeof(core->rr));
     svmgpu_tlb_flush(&core->tlb);
-    core->resetting = false;
+    core->resetting--;
     pthread_cond_broadcast(&core->work_cond);
 }
 
@@ -324,8 +343,8 @@ void svmgpu_core_pause(SvmgpuCore *core, bool paused)
 {
     pthread_mutex_lock(&core->lock);
     core->paused = paused;
-    while (paused && core->active) {
-        pthread_cond_wait(&core->idle_cond, &core->lock);
+    while (core->paused && core->active) {
+        wait_idle_locked(core);
     }
     pthread_cond_broadcast(&core->work_cond);
     pthread_mutex_unlock(&core->lock);
@@ -537,7 +556,7 @@ static void queue_fail_locked(SvmgpuCore *core, SvmgpuQueue *q, uint32_t code,
 static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q)
 {
     while (q->in_step) {
-        pthread_cond_wait(&core->idle_cond, &core->lock);
+        wait_idle_locked(core);
     }
     svmgpu_queue_exec_reset(&q->x);
     q->enabled = true;

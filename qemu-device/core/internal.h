@@ -4,6 +4,12 @@
  * Locks, in acquisition order (a lock may be taken while holding the ones
  * above it, never the other way round):
  *
+ *   outer        the environment's lock (QEMU: the BQL), held by MMIO and
+ *                reset callers.  Engines take it only inside the dma/map
+ *                ops (possibly holding fault_lock, xlate, atomic_lock),
+ *                never with tlb.lock or lock held; a holder that waits for
+ *                engines releases it first (wait_idle_locked()).  The MMIO
+ *                path itself takes only tlb.lock and lock.
  *   fault_lock   serializes fault-record writes to the fault ring (held
  *                across that DMA); fault.c
  *   xlate        rwlock: engines hold it for reading around one
@@ -292,7 +298,7 @@ struct SvmgpuCore {
 
     /* everything below: protected by lock */
     bool quit;
-    bool resetting;
+    unsigned resetting;         /* resets waiting for engines */
     bool paused;                /* VM stopped: no new steps */
     unsigned active;            /* steps + invalidations in progress */
     uint32_t control;

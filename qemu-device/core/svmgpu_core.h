@@ -42,7 +42,8 @@ typedef struct SvmgpuCoreOps {
     /*
      * Guest memory by DMA address.  Return 0, or -1 if any byte of the range
      * is not accessible (the access then has no defined effect).  Called from
-     * engine threads and from the MMIO path, never with core->lock held.
+     * engine threads and from the MMIO path, never with core->lock or the
+     * TLB lock held (the only core locks an MMIO access takes).
      */
     int (*dma_read)(void *opaque, uint64_t addr, void *buf, uint64_t len);
     int (*dma_write)(void *opaque, uint64_t addr, const void *buf,
@@ -71,6 +72,17 @@ typedef struct SvmgpuCoreOps {
     /* Optional: trace point. */
     void (*trace)(void *opaque, SvmgpuTraceEvent ev, uint64_t a, uint64_t b,
                   uint64_t c);
+    /*
+     * Optional: the environment's own lock around MMIO and resets (QEMU:
+     * the BQL), when dma_read/dma_write/map may need it too (QEMU: to
+     * translate through a vIOMMU, which may raise an interrupt).  Before
+     * the core waits for an engine step (reset, pause, queue re-enable),
+     * it calls release_outer(), which drops that lock if this thread holds
+     * it and returns whether it did; after the wait, reacquire_outer(),
+     * with no core lock held.  Other MMIO accesses may run meanwhile.
+     */
+    bool (*release_outer)(void *opaque);
+    void (*reacquire_outer)(void *opaque);
 } SvmgpuCoreOps;
 
 typedef struct SvmgpuCoreConfig {

@@ -637,4 +637,172 @@ TEST(threaded_engines)
     td_fini(&t);
 }
 
+/*
+ * An environment whose MMIO callers hold a lock of their own that DMA may
+ * also need (QEMU behind a vIOMMU: the BQL).  Engines take it inside the
+ * dma/map ops; the core must release it whenever it waits for a step.
+ */
+static pthread_mutex_t outer = PTHREAD_MUTEX_INITIALIZER;
+static __thread bool outer_held;
+static atomic_uint outer_takes_by_engines;
+
+static bool outer_take(void)
+{
+    if (outer_held) {
+        return false;
+    }
+    pthread_mutex_lock(&outer);
+    outer_held = true;
+    return true;
+}
+
+static void outer_drop(void)
+{
+    outer_held = false;
+    pthread_mutex_unlock(&outer);
+}
+
+static int ol_dma_read(void *o, uint64_t addr, void *buf, uint64_t len)
+{
+    bool took = outer_take();
+    int rc = td_dma_read(o, addr, buf, len);
+
+    if (took) {
+        atomic_fetch_add(&outer_takes_by_engines, 1);
+        outer_drop();
+    }
+    return rc;
+}
+
+static int ol_dma_write(void *o, uint64_t addr, const void *buf, uint64_t len)
+{
+    bool took = outer_take();
+    int rc = td_dma_write(o, addr, buf, len);
+
+    if (took) {
+        atomic_fetch_add(&outer_takes_by_engines, 1);
+        outer_drop();
+    }
+    return rc;
+}
+
+static void *ol_map(void *o, uint64_t addr, uint64_t *len, bool is_write)
+{
+    bool took = outer_take();
+    void *p = td_map(o, addr, len, is_write);
+
+    if (took) {
+        atomic_fetch_add(&outer_takes_by_engines, 1);
+        outer_drop();
+    }
+    return p;
+}
+
+static bool ol_release(void *o)
+{
+    if (!outer_held) {
+        return false;
+    }
+    outer_drop();
+    return true;
+}
+
+static void ol_reacquire(void *o)
+{
+    outer_take();
+}
+
+static const SvmgpuCoreOps ol_ops = {
+    .dma_read = ol_dma_read,
+    .dma_write = ol_dma_write,
+    .map = ol_map,
+    .unmap = td_unmap,
+    .irq = td_irq,
+    .now_ns = td_now,
+    .guest_error = td_guest_error,
+    .release_outer = ol_release,
+    .reacquire_outer = ol_reacquire,
+};
+
+/*
+ * Queue re-enable, pause and reset wait for engine steps while their
+ * caller holds the outer lock those steps need: no deadlock, and the
+ * device still works afterwards.
+ */
+TEST_TIMEOUT(60)
+TEST(outer_lock_released_while_waiting_for_engines)
+{
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    struct svmgpu_cmd c;
+    unsigned round, i;
+    uint64_t seq = 0;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.num_engines = 2;
+    cfg.map_window = 0;                 /* a map per page, as behind a vIOMMU */
+    td_init_ops(&t, &cfg, &ol_ops);
+    ctx_create(&t, 0);
+    map_range(&t, 0, 0x100000, 1 << 20, 0);
+    map_range(&t, 0, 0x200000, 1 << 20, SVMGPU_PTE_WRITABLE);
+    queue_setup(&t, 0, 0, 64);
+    td_start_threads(&t, cfg.num_engines);
+    for (round = 0; round < 60; round++) {
+        unsigned before = atomic_load(&outer_takes_by_engines);
+
+        for (i = 0; i < 8; i++) {
+            c = cmd_copy(0x200000, 0x100000, 1 << 20);
+            push(&t, 0, &c);
+        }
+        doorbell(&t, 0);
+        for (i = 0; i < 10000 &&
+             atomic_load(&outer_takes_by_engines) == before; i++) {
+            usleep(10);
+        }
+        outer_take();                   /* an MMIO access begins */
+        switch (round % 3) {
+        case 0:                         /* re-enable a queue mid-step */
+            wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), 0);
+            wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+                 SVMGPU_Q_CONTROL_ENABLE);
+            t.q[0].tail = 0;
+            break;
+        case 1:                         /* VM stop and continue */
+            svmgpu_core_pause(t.core, true);
+            svmgpu_core_pause(t.core, false);
+            break;
+        case 2:                         /* device reset, then set up again */
+            wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+            wr(&t, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE_PA);
+            wr32(&t, SVMGPU_REG_CTX_TABLE_ENTRIES, 1024);
+            wr(&t, SVMGPU_REG_FAULT_RING_BASE, FAULT_RING_PA);
+            wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+            wr32(&t, SVMGPU_REG_CTX_ENABLE, 0);
+            wr(&t, SVMGPU_REG_Q(0, SVMGPU_Q_BASE), t.q[0].ring);
+            wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_SIZE), t.q[0].size);
+            wr(&t, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_ADDR), t.q[0].compl);
+            wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+                 SVMGPU_Q_CONTROL_ENABLE);
+            t.q[0].tail = 0;
+            break;
+        }
+        outer_drop();
+    }
+    ASSERT_GT(atomic_load(&outer_takes_by_engines), 60);
+    /* still a working device */
+    memset(va_ptr(&t, 0, 0x100000), 0x5a, 4096);
+    c = cmd_copy(0x200000, 0x100000, 4096);
+    c.hdr.seq = seq = 999999;
+    push(&t, 0, &c);
+    doorbell(&t, 0);
+    for (i = 0; i < 20000 &&
+         __atomic_load_n(&compl(&t, 0)->seq, __ATOMIC_ACQUIRE) != seq; i++) {
+        usleep(500);
+    }
+    ASSERT_EQ(compl(&t, 0)->seq, seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, 0);
+    ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, 0x200fff), 0x5a);
+    td_fini(&t);
+}
+
 TEST_HARNESS_MAIN

@@ -2,8 +2,10 @@
  * QTest for the svmgpu device (docs/hw-spec.md): identification, BARs,
  * MSI-X, a COPY through a page table, faults answered by REPLAY and by
  * CANCEL, TLB invalidation completion, reset (soft and FLR) and a few
- * guest errors that must not hurt QEMU.  The device runs with sync=on, so
- * every register write finishes the work it starts.
+ * guest errors that must not hurt QEMU.  Most tests run the device with
+ * sync=on, so every register write finishes the work it starts; "threaded"
+ * and "viommu-unmapped-iova" run its engine threads (the latter under TCG
+ * with a halted CPU, behind intel-iommu with DMA remapping on).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -605,6 +607,138 @@ static void test_no_bus_master(void)
     dev_stop(&d);
 }
 
+/*
+ * VT-d (intel-iommu) registers, from the VT-d specification; QEMU's own
+ * definitions live in hw/i386/intel_iommu_internal.h, which is private.
+ */
+#define VTD_BASE            0xfed90000ull
+#define VTD_GCMD            0x18
+#define VTD_GSTS            0x1c
+#define VTD_RTADDR          0x20
+#define VTD_FSTS            0x34
+#define VTD_FECTL           0x38
+#define VTD_FEDATA          0x3c
+#define VTD_FEADDR          0x40
+#define VTD_GCMD_TE         (1u << 31)
+#define VTD_GCMD_SRTP       (1u << 30)
+#define VTD_FSTS_PPF        (1u << 1)
+#define VTD_ROOT_TABLE      0x4040000ull
+
+/* A 64 KiB firmware whose reset vector is "cli; hlt; jmp .-2". */
+static char *halt_bios(void)
+{
+    static const uint8_t stop[] = { 0xfa, 0xf4, 0xeb, 0xfd };
+    g_autofree uint8_t *img = g_malloc0(65536);
+    char *path = NULL;
+    int fd = g_file_open_tmp("svmgpu-bios-XXXXXX", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    memcpy(img + 65536 - 16, stop, sizeof(stop));
+    g_assert_cmpint(write(fd, img, 65536), ==, 65536);
+    close(fd);
+    return path;
+}
+
+/*
+ * Turn on DMA remapping with an empty root table: every DMA of every
+ * device now faults, and VT-d reports each fault with an MSI to the CPU.
+ */
+static void vtd_block_all_dma(Dev *d)
+{
+    int i;
+
+    qtest_memset(d->qts, VTD_ROOT_TABLE, 0, 4096);
+    qtest_writeq(d->qts, VTD_BASE + VTD_RTADDR, VTD_ROOT_TABLE);
+    qtest_writel(d->qts, VTD_BASE + VTD_GCMD, VTD_GCMD_SRTP);
+    qtest_writel(d->qts, VTD_BASE + VTD_FEADDR, 0xfee00000);
+    qtest_writel(d->qts, VTD_BASE + VTD_FEDATA, 0x40);
+    qtest_writel(d->qts, VTD_BASE + VTD_FECTL, 0);      /* unmask */
+    qtest_writel(d->qts, VTD_BASE + VTD_GCMD, VTD_GCMD_TE);
+    for (i = 0; i < 1000; i++) {
+        if (qtest_readl(d->qts, VTD_BASE + VTD_GSTS) & VTD_GCMD_TE) {
+            return;
+        }
+        g_usleep(1000);
+    }
+    g_assert_not_reached();
+}
+
+static uint32_t wait_reg(Dev *d, uint64_t off, uint32_t mask)
+{
+    uint32_t v = 0;
+    int i;
+
+    for (i = 0; i < 10000; i++) {
+        v = rd32(d, off);
+        if (v & mask) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    return v;
+}
+
+/*
+ * A driver that programs an IOVA it never mapped: the engine and control
+ * threads' DMA is refused by the vIOMMU, which reports a DMAR fault and
+ * raises its fault-event MSI from inside the translation.  That must be
+ * done under the BQL (TCG asserts it), become a device error, and leave
+ * QEMU running; resets racing with such steps must not deadlock.
+ */
+static void test_viommu_unmapped_iova(void)
+{
+    g_autofree char *bios = halt_bios();
+    g_autofree char *pre = g_strdup_printf("-accel tcg -bios %s "
+                                           "-device intel-iommu", bios);
+    Dev d;
+    int i;
+
+    dev_start_full(&d, pre, ",engines=2");
+    dev_setup(&d);
+    vtd_block_all_dma(&d);
+
+    /* engine thread: the ring fetch faults in the vIOMMU */
+    submit_copy(&d, 0x1000, 0x2000, 8);
+    g_assert_cmphex(wait_reg(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS),
+                             SVMGPU_Q_STATUS_ERROR) & SVMGPU_Q_STATUS_ERROR,
+                    !=, 0);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_CODE)), ==,
+                     SVMGPU_ERR_RING_DMA);
+    g_assert_cmphex(qtest_readl(d.qts, VTD_BASE + VTD_FSTS) & VTD_FSTS_PPF,
+                    !=, 0);
+
+    /* control thread: the invalidation completion write faults */
+    wr64(&d, SVMGPU_REG_TLB_INV_DONE_ADDR, INV_DONE);
+    wr32(&d, SVMGPU_REG_TLB_INV_CTX, 0);
+    wr32(&d, SVMGPU_REG_TLB_INV_FLAGS, SVMGPU_TLB_INV_WHOLE_CONTEXT);
+    wr32(&d, SVMGPU_REG_TLB_INV_SUBMIT, 1);
+    g_assert_cmpuint(wait_reg(&d, SVMGPU_REG_TLB_INV_DONE_SEQ, 1), ==, 1);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS) &
+                    SVMGPU_ERROR_COMPLETION_DMA, !=, 0);
+
+    /* resets while engine steps are translating */
+    for (i = 0; i < 20; i++) {
+        wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+        wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+        wr64(&d, SVMGPU_REG_Q(0, SVMGPU_Q_BASE), RING0);
+        wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_SIZE), 16);
+        wr64(&d, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_ADDR), COMPL0);
+        wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+        wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1 + i % 8);
+        if (i & 1) {
+            /* re-enable a queue whose engine may be mid-step */
+            wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), 0);
+            wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+                 SVMGPU_Q_CONTROL_ENABLE);
+            wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1);
+        }
+    }
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    check_reset_state(&d);
+    dev_stop(&d);
+    unlink(bios);
+}
+
 /* The real configuration: engine and control threads, MSI-X from a BH. */
 static void test_threaded(void)
 {
@@ -681,5 +815,6 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/guest-errors", test_guest_errors);
     qtest_add_func("/svmgpu/no-bus-master", test_no_bus_master);
     qtest_add_func("/svmgpu/threaded", test_threaded);
+    qtest_add_func("/svmgpu/viommu-unmapped-iova", test_viommu_unmapped_iova);
     return g_test_run();
 }
