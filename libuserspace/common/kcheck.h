@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Checks of the ready kernels against their CPU references, written once
- * and run by the host tests (on the reference interpreter), the in-guest
- * tests and svmgpu-demo (on the device).
+ * and run by the host tests (on the device core, test_kernels_core.c), the
+ * in-guest tests and svmgpu-demo (on the device).
  */
 #ifndef SVMGPU_KCHECK_H
 #define SVMGPU_KCHECK_H
