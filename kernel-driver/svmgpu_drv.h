@@ -397,10 +397,17 @@ struct svmgpu_queue {
 	struct mutex submit_lock;	/* ring writes, @tail */
 	u32 tail;
 
-	spinlock_t lock;		/* completion state */
+	spinlock_t lock;		/* completion state, @hw_live */
 	u64 last_seq;
 	u64 completed_seq;
 	bool stopped;
+	/*
+	 * The hardware queue @hwq runs this queue's ring: set when enabling it,
+	 * cleared when disabling it, both under @lock, so that an error seen on
+	 * the hardware queue is never taken for this queue's before it runs
+	 * (a previous borrower's error stays in Q_STATUS until re-enabled).
+	 */
+	bool hw_live;
 	struct svmgpu_err errs[SVMGPU_ERROR_LOG];
 	u64 nerrs;
 	u64 last_err_seq;

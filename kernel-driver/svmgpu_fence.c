@@ -112,23 +112,31 @@ void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code)
 static void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i,
 				 struct svmgpu_queue *q)
 {
-	u32 status, code, info;
-	u64 seq, va;
+	u32 status, code = 0, info = 0;
+	u64 seq = 0, va = 0;
+	bool failed = false;
 
+	/*
+	 * Under q->lock, hw_live says the hardware queue runs @q's ring: an
+	 * error of its previous borrower, or one racing with an unbind, is not
+	 * @q's, and resuming would re-enable a queue being (re)programmed.
+	 */
+	spin_lock(&q->lock);
 	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
-	if (status & SVMGPU_Q_STATUS_ERROR) {
+	if ((status & SVMGPU_Q_STATUS_ERROR) && q->hw_live && !q->stopped &&
+	    READ_ONCE(q->hwq) == i) {
 		code = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE));
 		info = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_INFO));
 		va = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_VA));
 		seq = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_SEQ)) - q->seq_base;
-		spin_lock(&q->lock);
-		if (!q->stopped && READ_ONCE(q->hwq) == i) {
-			svmgpu_queue_log_error(q, seq, code, va, info);
-			/* Resume at the next command. */
-			svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
-				       SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR);
-		}
-		spin_unlock(&q->lock);
+		svmgpu_queue_log_error(q, seq, code, va, info);
+		/* Resume at the next command. */
+		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
+			       SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR);
+		failed = true;
+	}
+	spin_unlock(&q->lock);
+	if (failed) {
 		trace_svmgpu_cmd_error(i, seq, code, va, info);
 		drm_dbg(&sdev->drm, "queue %u: command %llu failed: error %u va 0x%llx info 0x%x\n",
 			i, seq, code, va, info);

@@ -214,8 +214,11 @@ static int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_SIZE), q->entries);
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CTX), q->ctx->svm->ctx_id);
 	svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_COMPL_ADDR), q->compl_dma);
+	spin_lock(&q->lock);
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
 	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
+	q->hw_live = !(status & SVMGPU_Q_STATUS_ERROR);
+	spin_unlock(&q->lock);
 	if (status & SVMGPU_Q_STATUS_ERROR) {
 		drm_err(&sdev->drm, "queue %u: enable failed, error %u\n", i,
 			svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE)));
@@ -351,6 +354,7 @@ static void svmgpu_queue_unbind(struct svmgpu_queue *q)
 	if (svmgpu_hw_enter(sdev)) {
 		spin_lock(&q->lock);
 		svmgpu_write32(sdev, SVMGPU_REG_Q(hwq, SVMGPU_Q_CONTROL), 0);
+		q->hw_live = false;
 		spin_unlock(&q->lock);
 		if (readl_poll_timeout(sdev->regs + SVMGPU_REG_Q(hwq, SVMGPU_Q_STATUS),
 				       status, status & SVMGPU_Q_STATUS_IDLE, 100,
@@ -358,6 +362,10 @@ static void svmgpu_queue_unbind(struct svmgpu_queue *q)
 			drm_err(&sdev->drm, "queue %u: not idle after disable (0x%x)\n",
 				hwq, status);
 		svmgpu_hw_exit(sdev);
+	} else {
+		spin_lock(&q->lock);
+		q->hw_live = false;
+		spin_unlock(&q->lock);
 	}
 	svmgpu_queue_update(q);
 	spin_lock(&sdev->hwq_lock);

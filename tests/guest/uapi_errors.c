@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "svmgpu_guest.h"
 #include "svmgpu_test.h"
@@ -123,6 +124,97 @@ TEST_F(uapi, more_queues_than_hardware)
 	}
 	for (i = 0; i < n; i++)
 		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+}
+
+/*
+ * One process of the test below: @nq queues on a context of its own, each
+ * round a command on every queue, alternately one that is cancelled (a
+ * write to a PROT_NONE page) and one that succeeds, until @secs have
+ * passed.  Returns the number of commands whose outcome was wrong.
+ */
+static unsigned int lend_worker(unsigned int nq, unsigned int id, double secs)
+{
+	uint32_t ctx, q[SVMGPU_MAX_QUEUES];
+	uint64_t seq[SVMGPU_MAX_QUEUES];
+	unsigned int i, r, wrong = 0;
+	unsigned char *dst, *bad;
+	struct timespec t0, t;
+	int fd = sg_open();
+
+	if (fd < 0 || sg_ctx_create(fd, &ctx))
+		return 1000;
+	dst = mmap(NULL, nq * 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (dst == MAP_FAILED || bad == MAP_FAILED)
+		return 1000;
+	for (i = 0; i < nq; i++)
+		if (sg_queue_create(fd, ctx, 2, &q[i]))
+			return 1000;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (r = 0;; r++) {
+		for (i = 0; i < nq; i++) {
+			struct svmgpu_cmd c = (i + r + id) % 2 ?
+				sg_fill(bad + 8 * i, 8, 1, 1) :
+				sg_fill(dst + i * 4096, 4096, (r + i) % 200 + 1, 1);
+
+			if (sg_submit(fd, q[i], &c, 1, &seq[i]))
+				return 1000;
+		}
+		for (i = 0; i < nq; i++) {
+			struct drm_svmgpu_wait w;
+			int ok;
+
+			if (sg_wait(fd, q[i], seq[i], seq[i], SG_TIMEOUT_NS, &w))
+				return 1000;
+			if ((i + r + id) % 2)
+				ok = w.err_code == SVMGPU_ERR_FAULT_CANCELLED &&
+				     w.err_va == (uintptr_t)(bad + 8 * i) &&
+				     w.err_access == SVMGPU_ACCESS_WRITE;
+			else
+				ok = w.err_code == 0 &&
+				     sg_all_bytes(dst + i * 4096, (r + i) % 200 + 1, 4096);
+			if (!ok && !wrong++)
+				fprintf(stderr, "# process %u round %u queue %u: error %u va 0x%llx access %u\n",
+					id, r, i, w.err_code, (unsigned long long)w.err_va,
+					w.err_access);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) / 1e9 > secs)
+			break;
+	}
+	close(fd);
+	return wrong;
+}
+
+/*
+ * Queues borrow hardware queues in turn.  A failed command leaves its error
+ * in the hardware queue's status until the next borrower enables it: that
+ * error is never charged to the next borrower, and never resumes a hardware
+ * queue while it is being programmed for another queue.  Four processes
+ * with more queues between them than the device has keep the hardware
+ * queues changing hands while errors arrive.
+ */
+TEST_F(uapi, errors_stay_with_their_queue_across_borrowers)
+{
+	struct drm_svmgpu_get_info info;
+	unsigned int nq, p, wrong = 0;
+	pid_t pid[4];
+	int status;
+
+	ASSERT_EQ(sg_info(self->fd, &info), 0);
+	nq = info.num_queues / 2 + 1;
+	for (p = 0; p < 4; p++) {
+		pid[p] = fork();
+		ASSERT_GE(pid[p], 0);
+		if (!pid[p])
+			_exit(lend_worker(nq, p, 3.0) ? 1 : 0);
+	}
+	for (p = 0; p < 4; p++) {
+		ASSERT_EQ(waitpid(pid[p], &status, 0), pid[p]);
+		wrong += !WIFEXITED(status) || WEXITSTATUS(status);
+	}
+	EXPECT_EQ(wrong, 0);
 }
 
 /* A file may hold 256 queues. */
