@@ -115,6 +115,9 @@ TEST_TIMEOUT(1800)
 TEST_F(kern, sixty_four_mebibytes)
 {
 	static const uint64_t s[] = { (16u << 20) + 7 };	/* 64 MiB of f32/u32 + 7 elements */
+	/* pointer structures of 64 MiB or more: n lists of up to 8 nodes, an n-node tree */
+	static const uint64_t lists[] = { (1u << 19) + 7 };
+	static const uint64_t tree[] = { (1u << 20) + 7 };
 	int k;
 
 	if (!getenv("SVMGPU_TEST_LARGE") && !on_cmdline("svmgpu.test_large=1"))
@@ -123,6 +126,8 @@ TEST_F(kern, sixty_four_mebibytes)
 		if (k != SVMGPU_KERNEL_SGEMM && k != SVMGPU_KERNEL_LIST_WALK &&
 		    k != SVMGPU_KERNEL_TREE_LOOKUP)
 			check(self->q, k, s, 1);
+	check(self->q, SVMGPU_KERNEL_LIST_WALK, lists, 1);
+	check(self->q, SVMGPU_KERNEL_TREE_LOOKUP, tree, 1);
 }
 
 TEST_HARNESS_MAIN
