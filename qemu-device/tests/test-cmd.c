@@ -662,15 +662,21 @@ static void outer_drop(void)
     pthread_mutex_unlock(&outer);
 }
 
+/* After an engine's DMA op: drop the outer lock if outer_take() took it. */
+static void dma_outer_exit(bool took)
+{
+    if (took) {
+        atomic_fetch_add(&outer_takes_by_engines, 1);
+        outer_drop();
+    }
+}
+
 static int ol_dma_read(void *o, uint64_t addr, void *buf, uint64_t len)
 {
     bool took = outer_take();
     int rc = td_dma_read(o, addr, buf, len);
 
-    if (took) {
-        atomic_fetch_add(&outer_takes_by_engines, 1);
-        outer_drop();
-    }
+    dma_outer_exit(took);
     return rc;
 }
 
@@ -679,10 +685,7 @@ static int ol_dma_write(void *o, uint64_t addr, const void *buf, uint64_t len)
     bool took = outer_take();
     int rc = td_dma_write(o, addr, buf, len);
 
-    if (took) {
-        atomic_fetch_add(&outer_takes_by_engines, 1);
-        outer_drop();
-    }
+    dma_outer_exit(took);
     return rc;
 }
 
@@ -691,10 +694,7 @@ static void *ol_map(void *o, uint64_t addr, uint64_t *len, bool is_write)
     bool took = outer_take();
     void *p = td_map(o, addr, len, is_write);
 
-    if (took) {
-        atomic_fetch_add(&outer_takes_by_engines, 1);
-        outer_drop();
-    }
+    dma_outer_exit(took);
     return p;
 }
 
