@@ -49,6 +49,23 @@ if [ "$KMODDIR" != "-" ]; then
 fi
 add_module "$SVMGPU_KO"
 
+# A RAM block device with ext4, and mkfs.ext4, for tests of device writes to
+# file-backed shared memory on a disk-backed filesystem (tests/guest/
+# svm_reclaim.c).  The debug kernel has brd and ext4 built in.
+if [ "$KMODDIR" != "-" ]; then
+	for m in drivers/block/brd fs/ext4/ext4 crypto/crc32c_generic; do
+		f=$(find "$KMODDIR/kernel/$(dirname "$m")" -maxdepth 1 -name "$(basename "$m").ko*" 2>/dev/null | head -n 1 || true)
+		[ -n "$f" ] && add_module "$f"
+	done
+fi
+if [ -x /sbin/mke2fs ]; then
+	# Replace busybox's applet links, never write through them.
+	rm -f "$root/sbin/mke2fs" "$root/sbin/mkfs.ext4"
+	cp /sbin/mke2fs "$root/sbin/mke2fs"
+	ln -s mke2fs "$root/sbin/mkfs.ext4"
+	[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
+fi
+
 # Userspace: our programs, the in-guest test scripts, Debian's drmdevice,
 # and the shared libraries they all link against.
 if [ -d "$DESTDIR" ]; then

@@ -217,6 +217,9 @@ struct svmgpu_file {
  * @child: next-level tables (levels 4..2 only); linked once by the
  *	allocator under svm->alloc_lock and freed only when the svm's page
  *	tables are destroyed; readers under svm->pt_lock use READ_ONCE()
+ * @pfn: levels 3..1: the pfn of each leaf's page (head page of a huge
+ *	leaf), so that removing a writable leaf can mark its page dirty;
+ *	protected by svm->pt_lock
  * @nr_mapped: leaves with a DMA mapping in this table, protected by
  *	svm->pt_lock
  */
@@ -224,6 +227,7 @@ struct svmgpu_pt {
 	u64 *cpu;
 	dma_addr_t dma;
 	struct svmgpu_pt **child;
+	unsigned long *pfn;
 	unsigned int nr_mapped;
 };
 

@@ -9,16 +9,29 @@
  * either lock never sees a table go away.
  *
  * Every leaf the driver writes owns a DMA mapping of its page, recorded by
- * the software bit svmgpu_pte_sw_dma().  Unmapping is two-phase so that no
- * memory is allocated in the notifier: clear VALID (the device can no longer
- * walk to the page), invalidate the TLB and wait, then walk again and
- * DMA-unmap every leaf that still has the software bit but no VALID.
+ * the software bit SVMGPU_PTE_SW_DMA, and the page's pfn is kept beside it
+ * (svmgpu_pt.pfn).  Unmapping is two-phase so that no memory is allocated in
+ * the notifier: clear VALID (the device can no longer walk to the page),
+ * invalidate the TLB and wait, then walk again and, for every leaf that still
+ * has the software bit but no VALID, mark the page dirty if the leaf was
+ * writable (svmgpu_reap()) and DMA-unmap it.
+ *
+ * Dirty tracking: the device writes through DMA, which the CPU page tables
+ * never see, and its page tables have no dirty bit.  Like RDMA ODP
+ * (ib_umem_odp_unmap_dma_pages()) and KVM, every leaf the device had mapped
+ * writable marks its page (folio) dirty when it is removed, whatever removes
+ * it: a notifier invalidation (reclaim, MADV_FREE, writeback's
+ * write-protect, munmap...), the replacement of a read-only leaf, the svm's
+ * teardown or the device's removal.  Otherwise reclaim would discard a clean
+ * lazy-free anon page, or drop a clean swap-cache or shmem page, holding data
+ * only the device wrote.
  *
  * Lock order: svm->alloc_lock, then svm->pt_lock, then sdev->inval_lock.
  */
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/ktime.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <drm/drm_print.h>
 
@@ -77,8 +90,16 @@ static struct svmgpu_pt *svmgpu_pt_alloc(struct svmgpu_device *sdev, int level)
 		if (!pt->child)
 			goto err_dma;
 	}
+	/* Levels 3..1 may hold leaves: remember their pages. */
+	if (level < SVMGPU_PT_LEVELS) {
+		pt->pfn = kcalloc(SVMGPU_PT_ENTRIES, sizeof(*pt->pfn), GFP_KERNEL);
+		if (!pt->pfn)
+			goto err_child;
+	}
 	return pt;
 
+err_child:
+	kfree(pt->child);
 err_dma:
 	dma_free_coherent(&sdev->pdev->dev, SVMGPU_PAGE_SIZE, pt->cpu, pt->dma);
 err_free:
@@ -98,6 +119,7 @@ static void svmgpu_pt_free(struct svmgpu_device *sdev, struct svmgpu_pt *pt,
 			svmgpu_pt_free(sdev, pt->child[i], level - 1);
 		kfree(pt->child);
 	}
+	kfree(pt->pfn);
 	dma_free_coherent(&sdev->pdev->dev, SVMGPU_PAGE_SIZE, pt->cpu, pt->dma);
 	kfree(pt);
 }
@@ -267,6 +289,7 @@ static int svmgpu_map_huge(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	new = dma | SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF | SVMGPU_PTE_SW_DMA;
 	if (pfn & HMM_PFN_WRITE)
 		new |= SVMGPU_PTE_WRITABLE;
+	pt->pfn[idx] = npfn;
 	pte_set(pt, idx, new);
 	pt->nr_mapped++;
 	/* A previous link may be cached as a walk result: flush it. */
@@ -305,6 +328,7 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	new = dma | SVMGPU_PTE_VALID | SVMGPU_PTE_SW_DMA;
 	if (write)
 		new |= SVMGPU_PTE_WRITABLE;
+	pt->pfn[idx] = page_to_pfn(hmm_pfn_to_page(pfn));
 	pte_set(pt, idx, new);
 	pt->nr_mapped++;
 	atomic64_inc(&svm->stats.pages_mapped);
@@ -439,7 +463,23 @@ static bool svmgpu_zap(struct svmgpu_pt *pt, int level, u64 base, u64 start,
 	return found;
 }
 
-/* Phase two: DMA-unmap the leaves phase one left without VALID. */
+/*
+ * Phase two: the device can no longer reach the leaves phase one left
+ * without VALID (the TLB invalidation completed).  Mark the pages of the
+ * writable ones dirty, then DMA-unmap them all.
+ *
+ * set_page_dirty() without the page lock, as ib_umem_odp does: the notifier
+ * may be called with the page lock held (reclaim, truncation, writeback's
+ * folio_mkclean()) or not, so it cannot be taken here.  What the lock would
+ * protect against is the page being truncated and its mapping (the inode)
+ * freed under us; that cannot happen while the device still maps the page:
+ * the CPU page table still maps it too (the notifier runs before the kernel
+ * removes the CPU PTE, and no CPU PTE goes without this notifier removing
+ * the device leaf first, under svm->pt_lock), and that mapping's VMA holds
+ * the file.  The same holds for the teardown paths, which run under
+ * svm->pt_lock with the notifiers still registered.  A compound page is
+ * dirtied through its head, i.e. the whole folio.
+ */
 static u64 svmgpu_reap(struct svmgpu_svm *svm, struct svmgpu_pt *pt, int level,
 		       u64 base, u64 start, u64 end)
 {
@@ -458,10 +498,13 @@ static u64 svmgpu_reap(struct svmgpu_svm *svm, struct svmgpu_pt *pt, int level,
 		    (pte & SVMGPU_PTE_SW_DMA)) {
 			if (pte & SVMGPU_PTE_VALID)
 				continue;
+			if (pte & SVMGPU_PTE_WRITABLE)
+				set_page_dirty(pfn_to_page(pt->pfn[i]));
 			dma_unmap_page_attrs(dev, pte & SVMGPU_PTE_ADDR_MASK, size,
 					     svmgpu_dma_dir(pte & SVMGPU_PTE_WRITABLE),
 					     SVMGPU_DMA_ATTRS);
 			pte_set(pt, i, 0);
+			pt->pfn[i] = 0;
 			pt->nr_mapped--;
 			pages += size >> PAGE_SHIFT;
 			continue;
