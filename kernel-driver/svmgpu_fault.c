@@ -9,7 +9,10 @@
  * duplicates are resolved once (a read is never cancelled just because a
  * write to the same page was refused), and neighbouring faults of one context that
  * fall in one VMA and one notifier chunk are resolved by a single
- * hmm_range_fault() over a window grown by fault_around pages.  A fault
+ * hmm_range_fault() over a window grown by fault_around pages.  Only the
+ * faulting pages are requested from hmm (for writing only where the device
+ * wrote); the rest of the window is mirrored only where the CPU already
+ * maps a page, with the CPU PTE's permission (svmgpu_svm_fault()).  A fault
  * whose address has no VMA or whose VMA forbids the access is cancelled:
  * the device fails the command and reports the address and access kind in
  * its error status, which WAIT hands to userspace.  One REPLAY ends the
@@ -128,20 +131,20 @@ static u32 svmgpu_fault_drain(struct svmgpu_device *sdev, struct svmgpu_fault *b
 
 /*
  * Resolve the pending faults of one svm, batch[first..last), sorted by VA.
- * Caller holds an mm user reference.
+ * @req has room for last - first requests.  Caller holds an mm user
+ * reference.
  */
 static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *batch,
-				 u32 first, u32 last)
+				 u32 first, u32 last, u64 *req)
 {
 	struct mm_struct *mm = svm->mn.mm;
 	u64 window = (u64)clamp(roundup_pow_of_two(max(svmgpu_fault_around, 1u)),
 				1ul, 1ul << 18) << PAGE_SHIFT;
-	u32 i, j, k;
+	u32 i, j, k, nreq;
 
 	for (i = first; i < last; i = j) {
 		struct vm_area_struct *vma;
 		u64 start, end, cstart, cend, mapped = 0;
-		bool write = false;
 		int ret;
 
 		j = i + 1;
@@ -188,30 +191,45 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		svmgpu_chunk_bounds(batch[i].va, &cstart, &cend);
 		start = max3(batch[i].va & ~(window - 1), (u64)vma->vm_start, cstart);
 		end = min3((batch[i].va | (window - 1)) + 1, (u64)vma->vm_end, cend);
-		write = svmgpu_fault_is_write(&batch[i]);
-		/* Grow the group over the following faults in this VMA and chunk. */
+		/*
+		 * Grow the group over the following faults in this VMA and
+		 * chunk.  Only the faulting pages are requested; the window
+		 * around them is mirrored where the CPU already maps pages.
+		 */
 		for (; j < last; j++) {
 			struct svmgpu_fault *f = &batch[j];
 
 			if (f->va >= min_t(u64, vma->vm_end, cend) ||
 			    (svmgpu_fault_is_write(f) && !(vma->vm_flags & VM_WRITE)))
 				break;
-			write |= svmgpu_fault_is_write(f);
 			end = max(end, min3((f->va | (window - 1)) + 1,
 					    (u64)vma->vm_end, cend));
 		}
 		mmap_read_unlock(mm);
 
-		ret = svmgpu_svm_fault(svm, start, end, write, &mapped);
+		nreq = 0;
+		for (k = i; k < j; k++) {
+			if (batch[k].state != FAULT_PENDING)
+				continue;
+			/* Duplicates follow their most demanding fault. */
+			if (nreq && (req[nreq - 1] & PAGE_MASK) == batch[k].va)
+				continue;
+			req[nreq++] = batch[k].va |
+				(svmgpu_fault_is_write(&batch[k]) ? SVMGPU_FAULT_REQ_WRITE : 0);
+		}
+
+		ret = svmgpu_svm_fault(svm, start, end, req, nreq, &mapped);
 		if (ret == -EFAULT || ret == -EPERM) {
-			/* Something in the window cannot be faulted: one by one. */
+			/* A requested page cannot be faulted: one by one. */
 			for (k = i; k < j; k++) {
 				if (batch[k].state != FAULT_PENDING)
 					continue;
+				req[0] = batch[k].va |
+					(svmgpu_fault_is_write(&batch[k]) ?
+					 SVMGPU_FAULT_REQ_WRITE : 0);
 				ret = svmgpu_svm_fault(svm, batch[k].va,
 						       batch[k].va + PAGE_SIZE,
-						       svmgpu_fault_is_write(&batch[k]),
-						       &mapped);
+						       req, 1, &mapped);
 				if (ret == -EBUSY)
 					continue;	/* replay and see */
 				batch[k].state = ret ? FAULT_CANCEL : FAULT_RESOLVED;
@@ -261,6 +279,8 @@ static bool svmgpu_fault_split_cancelled(struct svmgpu_fault *batch, u32 first, 
 static void svmgpu_fault_batch(struct svmgpu_device *sdev, struct svmgpu_fault *batch,
 			       u32 n)
 {
+	/* svmgpu_fault_batch_alloc(): the request array follows the batch. */
+	u64 *req = (u64 *)(batch + SVMGPU_FAULT_BATCH);
 	u32 i, j, queues = 0;
 	u32 cancels = 0;
 
@@ -289,9 +309,9 @@ static void svmgpu_fault_batch(struct svmgpu_device *sdev, struct svmgpu_fault *
 		for (k = i + 1; k < j; k++)
 			if (batch[k].va == batch[k - 1].va)
 				batch[k].state = FAULT_RESOLVED;
-		svmgpu_fault_resolve(svm, batch, i, j);
+		svmgpu_fault_resolve(svm, batch, i, j, req);
 		if (svmgpu_fault_split_cancelled(batch, i, j))
-			svmgpu_fault_resolve(svm, batch, i, j);
+			svmgpu_fault_resolve(svm, batch, i, j, req);
 		for (k = i; k < j; k++)
 			if (batch[k].state == FAULT_CANCEL)
 				svmgpu_ctx_account(sdev, batch[k].queue, svm,
@@ -356,9 +376,13 @@ irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg)
 /**
  * svmgpu_fault_batch_alloc() - allocate the fault batch buffer
  *
+ * The batch of SVMGPU_FAULT_BATCH records is followed by as many u64
+ * requests for svmgpu_svm_fault().
+ *
  * Return: the buffer or NULL.
  */
 void *svmgpu_fault_batch_alloc(void)
 {
-	return kcalloc(SVMGPU_FAULT_BATCH, sizeof(struct svmgpu_fault), GFP_KERNEL);
+	return kcalloc(SVMGPU_FAULT_BATCH, sizeof(struct svmgpu_fault) + sizeof(u64),
+		       GFP_KERNEL);
 }

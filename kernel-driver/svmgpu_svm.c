@@ -455,31 +455,93 @@ out:
 	return chunk;
 }
 
+/*
+ * Fault the requested pages, each run of contiguous pages of one access kind
+ * with one hmm_range_fault() over exactly that run: hmm faults every page
+ * from the first one that needs a fault to the end of the range it is
+ * given (a whole empty page-table span at once), so a wider range would
+ * populate pages nobody asked for.
+ *
+ * Return: 0, -EBUSY (invalidated meanwhile: start again) or an error of
+ * hmm_range_fault().
+ */
+static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chunk,
+				const u64 *req, unsigned int nreq)
+{
+	struct mm_struct *mm = svm->mn.mm;
+	unsigned long pfns[16];
+	unsigned int r, n;
+	int ret = 0;
+
+	for (r = 0; r < nreq; r += n) {
+		u64 va = req[r] & PAGE_MASK, kind = req[r] & SVMGPU_FAULT_REQ_WRITE;
+		struct hmm_range range = {
+			.notifier = &chunk->notifier,
+			.start = va,
+			.hmm_pfns = pfns,
+			.default_flags = HMM_PFN_REQ_FAULT |
+					 (kind ? HMM_PFN_REQ_WRITE : 0),
+			.dev_private_owner = svm->sdev,
+		};
+
+		for (n = 1; n < ARRAY_SIZE(pfns) && r + n < nreq; n++)
+			if ((req[r + n] & PAGE_MASK) != va + ((u64)n << PAGE_SHIFT) ||
+			    (req[r + n] & SVMGPU_FAULT_REQ_WRITE) != kind)
+				break;
+		range.end = va + ((u64)n << PAGE_SHIFT);
+		range.notifier_seq = mmu_interval_read_begin(range.notifier);
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mm);
+		if (ret)
+			break;
+	}
+	return ret;
+}
+
 /**
  * svmgpu_svm_fault() - mirror a range into the device page table
  * @svm: the svm; the caller holds a lookup reference and an mm user
  *	reference (mmget_not_zero())
  * @start: first VA, page aligned
  * @end: one past the last VA, in the same chunk and VMA as @start
- * @write: fault the pages for writing (breaks COW)
+ * @req: the pages the device faulted on, sorted by VA: page-aligned VAs in
+ *	[@start, @end), each ORed with SVMGPU_FAULT_REQ_WRITE if the access
+ *	was a write
+ * @nreq: entries of @req
  * @mapped: out, number of pages hmm returned for the range
  *
- * Return: 0; -EFAULT/-EPERM when hmm_range_fault() cannot fault the whole
- * range; -EBUSY when it kept being invalidated past the timeout;
- * -ENODEV when the svm is dead; -ENOMEM.
+ * Only the pages of @req are faulted, for writing only where the device
+ * wrote (which breaks COW there and nowhere else).  The rest of the window
+ * is then mirrored from a snapshot that faults nothing: where the CPU
+ * already maps a page, with the permission of the CPU PTE.  Nothing is
+ * populated, COW-copied or dirtied for a page the device did not ask for.
+ * The snapshot must find every requested page (writable where asked),
+ * or everything starts again: it was invalidated in between.
+ *
+ * Return: 0; -EFAULT/-EPERM when hmm_range_fault() cannot fault a requested
+ * page; -EBUSY when it kept being invalidated past the timeout; -ENODEV when
+ * the svm is dead; -ENOMEM.
  */
-int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, bool write,
-		     u64 *mapped)
+int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
+		     unsigned int nreq, u64 *mapped)
 {
 	struct svmgpu_device *sdev = svm->sdev;
 	struct mm_struct *mm = svm->mn.mm;
 	unsigned long npages = (end - start) >> PAGE_SHIFT;
-	unsigned long timeout, *pfns;
+	unsigned long timeout, *pfns, i;
 	struct hmm_range range = {};
 	struct svmgpu_chunk *chunk;
-	bool flush;
+	bool flush, write = false;
+	unsigned int r;
 	int ret;
 
+	for (r = 0; r < nreq; r++) {
+		if (WARN_ON_ONCE((req[r] & PAGE_MASK) < start ||
+				 (req[r] & PAGE_MASK) >= end))
+			return -EINVAL;
+		write |= req[r] & SVMGPU_FAULT_REQ_WRITE;
+	}
 	chunk = svmgpu_chunk_get(svm, start);
 	if (IS_ERR(chunk))
 		return PTR_ERR(chunk);
@@ -494,7 +556,8 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, bool write,
 	range.start = start;
 	range.end = end;
 	range.hmm_pfns = pfns;
-	range.default_flags = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0);
+	range.default_flags = 0;	/* a snapshot: fault nothing */
+	range.pfn_flags_mask = 0;
 	range.dev_private_owner = sdev;
 
 	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
@@ -503,6 +566,12 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, bool write,
 			ret = -EBUSY;
 			break;
 		}
+		ret = svmgpu_svm_fault_req(svm, chunk, req, nreq);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			break;
+
 		range.notifier_seq = mmu_interval_read_begin(range.notifier);
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);
@@ -511,6 +580,17 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, bool write,
 			continue;
 		if (ret)
 			break;
+		for (r = 0; r < nreq; r++) {
+			unsigned long pfn = pfns[((req[r] & PAGE_MASK) - start) >> PAGE_SHIFT];
+
+			if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_ERROR) ||
+			    ((req[r] & SVMGPU_FAULT_REQ_WRITE) && !(pfn & HMM_PFN_WRITE)))
+				break;
+		}
+		if (r < nreq) {
+			ret = -EBUSY;
+			continue;	/* lost since it was faulted */
+		}
 
 		mutex_lock(&svm->pt_lock);
 		if (mmu_interval_read_retry(range.notifier, range.notifier_seq)) {
@@ -525,9 +605,13 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, bool write,
 		mutex_unlock(&svm->pt_lock);
 		break;
 	}
+	if (!ret) {
+		*mapped = 0;
+		for (i = 0; i < npages; i++)
+			if (pfns[i] & HMM_PFN_VALID)
+				(*mapped)++;
+	}
 	kvfree(pfns);
-	if (!ret)
-		*mapped = npages;
 	trace_svmgpu_hmm_fault(svm->ctx_id, start, end, write, ret);
 	return ret;
 }

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_sparse: the device's faults cost memory only for the pages it touched.
+ * Fault-around mirrors the pages around a fault that the CPU already maps,
+ * with the CPU's permission, and never populates, COW-copies or dirties a
+ * page the device did not ask for.
+ *
+ * Issue 10, case 5: the device writing one word in every 64th page of
+ * 64 MiB used to make all 16,384 pages of an anonymous mapping resident,
+ * and COW-copy all 16,384 pages of a MAP_PRIVATE file mapping the CPU had
+ * only read.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+#define PAGE	4096ul
+#define MB	(1024ul * 1024)
+#define SIZE	(64 * MB)
+#define STRIDE	64			/* pages */
+#define NWRITES	(SIZE / PAGE / STRIDE)	/* 256 */
+
+FIXTURE(sparse) {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+};
+
+FIXTURE_SETUP(sparse)
+{
+	self->fd = sg_open();
+	if (self->fd < 0)
+		SKIP(return, "no render node: %s", strerror(errno));
+	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 1024, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(sparse)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Small pages only: a THP would make the kernel itself populate 2 MiB. */
+static void *map_small(size_t size, int prot, int flags, int fd)
+{
+	void *p = mmap(NULL, size, prot, flags, fd, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, size, MADV_NOHUGEPAGE);
+	return p;
+}
+
+static size_t resident_pages(void *p, size_t size)
+{
+	size_t n = size / PAGE, i, r = 0;
+	unsigned char *vec = malloc(n);
+
+	if (!vec || mincore(p, size, vec)) {
+		free(vec);
+		return (size_t)-1;
+	}
+	for (i = 0; i < n; i++)
+		r += vec[i] & 1;
+	free(vec);
+	return r;
+}
+
+/* smaps "Anonymous:" of the mapping starting at @p, in kB, or -1. */
+static long smaps_anon_kb(void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			if (in)
+				break;
+			in = start == (uintptr_t)p;
+			continue;
+		}
+		if (in && sscanf(line, "Anonymous: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* One 8-byte device write in every STRIDE-th page; waits for all of them. */
+static int write_sparse(int fd, uint32_t q, unsigned char *p)
+{
+	struct svmgpu_cmd cmds[64];
+	struct drm_svmgpu_wait w;
+	uint64_t seq, first = 0;
+	size_t i, n = 0;
+	int ret;
+
+	for (i = 0; i < NWRITES; i++) {
+		cmds[n++] = sg_fill(p + i * STRIDE * PAGE + 8 * (i % 500), 8,
+				    0xd00d000000000000ull + i, 8);
+		if (n == 64 || i == NWRITES - 1) {
+			ret = sg_submit(fd, q, cmds, n, &seq);
+			if (ret)
+				return ret;
+			if (!first)
+				first = seq - n + 1;
+			n = 0;
+		}
+	}
+	ret = sg_wait(fd, q, seq, first, SG_TIMEOUT_NS, &w);
+	if (ret)
+		return ret;
+	if (w.err_code || w.nr_errors) {
+		fprintf(stderr, "# sparse write failed: error %u va 0x%llx\n",
+			w.err_code, (unsigned long long)w.err_va);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Every word the device wrote has its value; everything else is @fill. */
+static int check_sparse(const unsigned char *p, int fill)
+{
+	size_t i;
+
+	for (i = 0; i < SIZE / PAGE; i++) {
+		const unsigned char *pg = p + i * PAGE;
+		size_t off = 8 * ((i / STRIDE) % 500), b;
+
+		for (b = 0; b < PAGE; b++) {
+			if (i % STRIDE == 0 && b >= off && b < off + 8) {
+				uint64_t v;
+
+				memcpy(&v, pg + off, 8);
+				if (v != 0xd00d000000000000ull + i / STRIDE)
+					return -(int)i - 1;
+				b = off + 7;
+				continue;
+			}
+			if (pg[b] != (unsigned char)fill)
+				return -(int)i - 1;
+		}
+	}
+	return 0;
+}
+
+/* Issue 10 case 5, anonymous: only the 256 written pages become resident. */
+TEST_F(sparse, anon_every_64th_page_written_only_those_resident)
+{
+	unsigned char *p = map_small(SIZE, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	struct drm_svmgpu_get_stats st;
+	size_t res;
+
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(resident_pages(p, SIZE), 0);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	ASSERT_EQ(write_sparse(self->fd, self->q, p), 0);
+	res = resident_pages(p, SIZE);
+	TH_LOG("resident after the device wrote %lu pages: %zu of %lu",
+	       NWRITES, res, SIZE / PAGE);
+	ASSERT_EQ(res, NWRITES);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	EXPECT_EQ(st.pages_mapped, NWRITES);
+	EXPECT_EQ(st.cancels, 0);
+	EXPECT_EQ(st.failed, 0);
+	/* The CPU reads the device's words, and zeroes everywhere else. */
+	EXPECT_EQ(check_sparse(p, 0), 0);
+	munmap(p, SIZE);
+}
+
+static int make_file(size_t size, int byte)
+{
+	char path[] = "/tmp/svmgpu-sparse-XXXXXX";
+	int fd = mkstemp(path);
+	char *buf;
+	size_t off;
+
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	buf = malloc(MB);
+	if (!buf) {
+		close(fd);
+		return -1;
+	}
+	memset(buf, byte, MB);
+	for (off = 0; off < size; off += MB) {
+		if (pwrite(fd, buf, MB, off) != (ssize_t)MB) {
+			free(buf);
+			close(fd);
+			return -1;
+		}
+	}
+	free(buf);
+	return fd;
+}
+
+/*
+ * Issue 10 case 5, MAP_PRIVATE file the CPU has read: the device's sparse
+ * writes COW-copy the written pages only; the file is unchanged.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sparse, private_file_read_then_sparse_device_writes_copy_only_those)
+{
+	int f = make_file(SIZE, 0x5c);
+	unsigned char *m, buf[PAGE];
+	volatile unsigned char sink = 0;
+	long anon_kb;
+	size_t i;
+
+	ASSERT_GE(f, 0);
+	m = map_small(SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, f);
+	ASSERT_NOT_NULL(m);
+	for (i = 0; i < SIZE; i += PAGE)
+		sink += m[i];
+	(void)sink;
+	ASSERT_EQ(smaps_anon_kb(m), 0);
+	ASSERT_EQ(write_sparse(self->fd, self->q, m), 0);
+	anon_kb = smaps_anon_kb(m);
+	TH_LOG("COW-copied after the device wrote %lu pages: %ld kB", NWRITES, anon_kb);
+	ASSERT_EQ(anon_kb, (long)(NWRITES * PAGE / 1024));
+	EXPECT_EQ(check_sparse(m, 0x5c), 0);
+	for (i = 0; i < SIZE; i += STRIDE * PAGE) {
+		ASSERT_EQ(pread(f, buf, PAGE, i), (ssize_t)PAGE);
+		ASSERT_TRUE(sg_all_bytes(buf, 0x5c, PAGE));
+	}
+	munmap(m, SIZE);
+	close(f);
+}
+
+/*
+ * Fault-around still batches where the CPU already maps the pages: a
+ * device FILL over memory the CPU wrote, and a device read of a file the
+ * CPU read, take far fewer faults (and fault batches) than pages.
+ */
+TEST_F(sparse, fault_around_batches_cpu_mapped_pages)
+{
+	size_t size = 16 * MB, pages = size / PAGE;
+	unsigned char *p = map_small(size, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	unsigned char *dst = map_small(size, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	struct drm_svmgpu_get_stats st;
+	int f = make_file(size, 0x6d);
+	unsigned char *m;
+	volatile unsigned char sink = 0;
+	size_t i;
+
+	ASSERT_NOT_NULL(p);
+	ASSERT_NOT_NULL(dst);
+	ASSERT_GE(f, 0);
+	memset(p, 0x01, size);
+	memset(dst, 0x02, size);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(p, size, 0x6c, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(p, 0x6c, size));
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	TH_LOG("write: %llu faults, %llu batches for %zu pages",
+	       (unsigned long long)st.faults, (unsigned long long)st.fault_batches, pages);
+	EXPECT_LT(st.faults, pages / 16);
+	EXPECT_LT(st.fault_batches, pages / 16);
+
+	m = map_small(size, PROT_READ, MAP_PRIVATE, f);
+	ASSERT_NOT_NULL(m);
+	for (i = 0; i < size; i += PAGE)
+		sink += m[i];
+	(void)sink;
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(dst, m, size)), 0);
+	ASSERT_TRUE(sg_all_bytes(dst, 0x6d, size));
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	TH_LOG("read: %llu faults, %llu batches for %zu pages",
+	       (unsigned long long)st.faults, (unsigned long long)st.fault_batches, pages);
+	EXPECT_LT(st.faults, pages / 16);
+	EXPECT_EQ(smaps_anon_kb(m), 0);
+	munmap(m, size);
+	close(f);
+}
+
+/*
+ * A device write next to pages the CPU maps read-only (a private file the
+ * CPU read): the neighbours are mirrored read-only, so a later device write
+ * to one of them takes its own write fault and COW-copies that page only.
+ */
+TEST_F(sparse, private_file_neighbours_mirrored_read_only)
+{
+	size_t size = 16 * PAGE;
+	int f = make_file(MB, 0x7e);
+	unsigned char *m, *dst = map_small(size, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	struct drm_svmgpu_get_stats st;
+	volatile unsigned char sink = 0;
+	size_t i;
+
+	ASSERT_GE(f, 0);
+	ASSERT_NOT_NULL(dst);
+	memset(dst, 0, size);
+	m = map_small(size, PROT_READ | PROT_WRITE, MAP_PRIVATE, f);
+	ASSERT_NOT_NULL(m);
+	for (i = 0; i < size; i += PAGE)
+		sink += m[i];
+	(void)sink;
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(dst, size, 0, 1)), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(m + 3 * PAGE, 8, 0x11, 1)), 0);
+	ASSERT_EQ(smaps_anon_kb(m), 4);
+	/* A read of the neighbours is already mirrored: no fault. */
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(dst, m, size)), 0);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	EXPECT_EQ(st.faults, 0);
+	EXPECT_TRUE(sg_all_bytes(dst, 0x7e, 3 * PAGE));
+	EXPECT_TRUE(sg_all_bytes(dst + 3 * PAGE, 0x11, 8));
+	EXPECT_TRUE(sg_all_bytes(dst + 3 * PAGE + 8, 0x7e, size - 3 * PAGE - 8));
+	/* A write to one takes a write-protect fault and copies just it. */
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(m + 9 * PAGE, 8, 0x22, 1)), 0);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	EXPECT_GE(st.faults, 1);
+	EXPECT_EQ(smaps_anon_kb(m), 8);
+	EXPECT_EQ(m[9 * PAGE], 0x22);
+	EXPECT_EQ(m[8 * PAGE], 0x7e);
+	munmap(m, size);
+	close(f);
+}
+
+TEST_HARNESS_MAIN
