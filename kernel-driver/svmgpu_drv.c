@@ -8,6 +8,13 @@
  *
  * Lock order: svmgpu_create_lock (svm.c), sdev->reset_lock, sdev->hw_sem
  * (write), sdev->inval_lock.
+ *
+ * Lifetimes: every ioctl runs its device-touching parts inside
+ * drm_dev_enter()/drm_dev_exit(), so remove's drm_dev_unplug() waits for
+ * them; everything else that reaches registers (notifiers, interrupt
+ * threads, postclose, work items) goes through svmgpu_hw_enter(), which
+ * fails once hw_ready is false (removed, or the device is held by a PCI
+ * reset, AER recovery or suspend: svmgpu_hw_suspend()/svmgpu_hw_resume()).
  */
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
@@ -43,11 +50,14 @@ static int svmgpu_ioctl_get_info(struct drm_device *drm, void *data,
 {
 	struct svmgpu_device *sdev = to_svmgpu(drm);
 	struct drm_svmgpu_get_info *args = data;
+	int idx;
 
 	if (args->flags || args->pad) {
 		drm_dbg(drm, "get_info: non-zero flags or pad\n");
 		return -EINVAL;
 	}
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
 
 	args->hw_id = sdev->hw_id;
 	args->hw_version = sdev->hw_version;
@@ -61,6 +71,7 @@ static int svmgpu_ioctl_get_info(struct drm_device *drm, void *data,
 	args->tlb_ways = sdev->tlb_ways;
 	args->max_contexts = SVMGPU_CTX_TABLE_ENTRIES - 1;
 	args->max_ring_entries = SVMGPU_MAX_RING_ENTRIES;
+	drm_dev_exit(idx);
 	return 0;
 }
 
@@ -289,22 +300,17 @@ static void svmgpu_mem_fini(struct svmgpu_device *sdev)
 	sdev->fault_batch = NULL;
 }
 
-/**
- * svmgpu_device_reset() - reset the device and bring it back
- * @sdev: the device
- *
- * Every queue is stopped for good (its pending commands fail with
- * DRM_SVMGPU_ERR_RESET, waiters get -ECANCELED); address spaces survive:
- * their context-table entries are loaded again and their page tables are
- * kept, the TLB starts empty.
- *
- * Return: 0 or a negative errno.
+/*
+ * First half of every reset: no queue binds a hardware queue any more, every
+ * bound queue is stopped for good (its pending commands fail with
+ * DRM_SVMGPU_ERR_RESET), and the interrupts are off.  Caller holds
+ * sdev->reset_lock.
  */
-int svmgpu_device_reset(struct svmgpu_device *sdev)
+static void svmgpu_stop_begin(struct svmgpu_device *sdev)
 {
-	int ret, i;
+	int i;
 
-	mutex_lock(&sdev->reset_lock);
+	lockdep_assert_held(&sdev->reset_lock);
 	spin_lock(&sdev->hwq_lock);
 	sdev->resetting = true;
 	spin_unlock(&sdev->hwq_lock);
@@ -312,30 +318,226 @@ int svmgpu_device_reset(struct svmgpu_device *sdev)
 	svmgpu_queues_stop_all(sdev);
 	for (i = 0; i < sdev->nvec; i++)
 		disable_irq(sdev->irq[i]);
+}
 
-	down_write(&sdev->hw_sem);
-	if (!sdev->hw_ready) {
-		ret = -ENODEV;
-		goto out;
-	}
-	mutex_lock(&sdev->inval_lock);
-	svmgpu_hw_quiesce(sdev);
-	ret = svmgpu_hw_program(sdev);
-	svmgpu_tlb_reset(sdev);
-	mutex_unlock(&sdev->inval_lock);
-	atomic64_inc(&sdev->stats.resets);
-	drm_info(&sdev->drm, "device reset%s\n", ret ? " failed" : "");
-out:
-	up_write(&sdev->hw_sem);
+/* Undo svmgpu_stop_begin().  Caller holds sdev->reset_lock. */
+static void svmgpu_stop_end(struct svmgpu_device *sdev)
+{
+	int i;
+
+	lockdep_assert_held(&sdev->reset_lock);
 	for (i = 0; i < sdev->nvec; i++)
 		enable_irq(sdev->irq[i]);
 	spin_lock(&sdev->hwq_lock);
 	sdev->resetting = false;
 	spin_unlock(&sdev->hwq_lock);
 	wake_up_all(&sdev->hwq_wq);
+}
+
+/*
+ * Reprogram the device after a reset.  Caller holds sdev->hw_sem for
+ * writing.  A fenced device gets its bus mastering back first.
+ */
+static int svmgpu_hw_restart(struct svmgpu_device *sdev)
+{
+	int ret;
+
+	lockdep_assert_held_write(&sdev->hw_sem);
+	mutex_lock(&sdev->inval_lock);
+	if (sdev->fenced) {
+		pci_set_master(sdev->pdev);
+		sdev->fenced = false;
+	}
+	ret = svmgpu_hw_program(sdev);
+	svmgpu_tlb_reset(sdev);
+	mutex_unlock(&sdev->inval_lock);
+	atomic64_inc(&sdev->stats.resets);
+	return ret;
+}
+
+/**
+ * svmgpu_device_reset() - reset the device and bring it back
+ * @sdev: the device
+ *
+ * Every queue with work is stopped for good (its pending commands fail with
+ * DRM_SVMGPU_ERR_RESET, waiters get -ECANCELED); address spaces survive:
+ * their context-table entries are loaded again and their page tables are
+ * kept, the TLB starts empty.
+ *
+ * Return: 0, -ENODEV once removed, -EBUSY while a PCI reset, error recovery
+ * or suspend holds the device, or -EIO if it did not come back.
+ */
+int svmgpu_device_reset(struct svmgpu_device *sdev)
+{
+	int ret;
+
+	mutex_lock(&sdev->reset_lock);
+	if (sdev->in_reset) {
+		mutex_unlock(&sdev->reset_lock);
+		return -EBUSY;
+	}
+	svmgpu_stop_begin(sdev);
+	down_write(&sdev->hw_sem);
+	if (sdev->hw_ready) {
+		mutex_lock(&sdev->inval_lock);
+		svmgpu_hw_quiesce(sdev);
+		mutex_unlock(&sdev->inval_lock);
+		ret = svmgpu_hw_restart(sdev);
+		drm_info(&sdev->drm, "device reset%s\n", ret ? " failed" : "");
+	} else {
+		ret = -ENODEV;
+	}
+	up_write(&sdev->hw_sem);
+	svmgpu_stop_end(sdev);
 	mutex_unlock(&sdev->reset_lock);
 	return ret;
 }
+
+static void svmgpu_recover_work(struct work_struct *work)
+{
+	struct svmgpu_device *sdev = container_of(work, struct svmgpu_device,
+						  recover_work);
+
+	drm_info(&sdev->drm, "recovering the fenced device\n");
+	svmgpu_device_reset(sdev);
+}
+
+/**
+ * svmgpu_device_fence() - stop the device's DMA now, recover it later
+ * @sdev: the device
+ *
+ * For a TLB invalidation that did not complete: the device may still reach
+ * pages the kernel is about to get back, so it is reset (CONTROL.RESET) and
+ * its bus mastering is turned off before the caller returns; a work item
+ * reprograms it (svmgpu_device_reset(): queues with work are stopped, their
+ * commands fail with DRM_SVMGPU_ERR_RESET).  Until then every invalidation
+ * completes at once.  Caller is inside svmgpu_hw_enter() and holds
+ * sdev->inval_lock (svm->pt_lock possibly too): nothing here sleeps for long.
+ */
+void svmgpu_device_fence(struct svmgpu_device *sdev)
+{
+	lockdep_assert_held(&sdev->inval_lock);
+	if (sdev->fenced)
+		return;
+	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+	pci_clear_master(sdev->pdev);
+	WRITE_ONCE(sdev->fenced, true);
+	drm_err(&sdev->drm, "device fenced: bus mastering off until it is reset\n");
+	queue_work(svmgpu_wq, &sdev->recover_work);
+}
+
+/*
+ * The device is about to lose its state (FLR, AER, suspend): stop it like a
+ * reset does and mark the hardware unusable (hw_ready false, in_reset true)
+ * until svmgpu_hw_resume().  @touch: the device still answers (not a frozen
+ * link), quiesce it first.
+ */
+static void svmgpu_hw_suspend(struct svmgpu_device *sdev, bool touch)
+{
+	mutex_lock(&sdev->reset_lock);
+	if (sdev->in_reset || !sdev->hw_ready) {
+		mutex_unlock(&sdev->reset_lock);
+		return;
+	}
+	svmgpu_stop_begin(sdev);
+	down_write(&sdev->hw_sem);
+	if (touch) {
+		mutex_lock(&sdev->inval_lock);
+		svmgpu_hw_quiesce(sdev);
+		mutex_unlock(&sdev->inval_lock);
+	}
+	sdev->hw_ready = false;
+	sdev->in_reset = true;
+	up_write(&sdev->hw_sem);
+	mutex_unlock(&sdev->reset_lock);
+}
+
+/* Reprogram the device after svmgpu_hw_suspend(); interrupts back on. */
+static int svmgpu_hw_resume(struct svmgpu_device *sdev)
+{
+	int ret;
+
+	mutex_lock(&sdev->reset_lock);
+	if (!sdev->in_reset) {
+		mutex_unlock(&sdev->reset_lock);
+		return 0;
+	}
+	down_write(&sdev->hw_sem);
+	ret = svmgpu_hw_restart(sdev);
+	sdev->hw_ready = !ret;
+	sdev->in_reset = false;
+	up_write(&sdev->hw_sem);
+	svmgpu_stop_end(sdev);
+	mutex_unlock(&sdev->reset_lock);
+	if (ret)
+		drm_err(&sdev->drm, "device did not come back after a reset: %d\n", ret);
+	else
+		drm_info(&sdev->drm, "device reprogrammed after a PCI reset or resume\n");
+	return ret;
+}
+
+static void svmgpu_reset_prepare(struct pci_dev *pdev)
+{
+	svmgpu_hw_suspend(pci_get_drvdata(pdev), true);
+}
+
+static void svmgpu_reset_done(struct pci_dev *pdev)
+{
+	svmgpu_hw_resume(pci_get_drvdata(pdev));
+}
+
+static pci_ers_result_t svmgpu_error_detected(struct pci_dev *pdev,
+					      pci_channel_state_t state)
+{
+	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
+
+	drm_err(&sdev->drm, "PCI error, channel state %d\n", state);
+	if (state == pci_channel_io_perm_failure)
+		return PCI_ERS_RESULT_DISCONNECT;
+	svmgpu_hw_suspend(sdev, state == pci_channel_io_normal);
+	return PCI_ERS_RESULT_NEED_RESET;
+}
+
+static pci_ers_result_t svmgpu_slot_reset(struct pci_dev *pdev)
+{
+	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
+
+	pci_restore_state(pdev);
+	pci_save_state(pdev);
+	if (svmgpu_hw_resume(sdev))
+		return PCI_ERS_RESULT_DISCONNECT;
+	return PCI_ERS_RESULT_RECOVERED;
+}
+
+static void svmgpu_error_resume(struct pci_dev *pdev)
+{
+	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
+
+	/* Recovery without a slot reset (PCI_ERS_RESULT_CAN_RECOVER paths). */
+	svmgpu_hw_resume(sdev);
+	drm_info(&sdev->drm, "PCI error recovery done\n");
+}
+
+static const struct pci_error_handlers svmgpu_err_handlers = {
+	.error_detected = svmgpu_error_detected,
+	.slot_reset = svmgpu_slot_reset,
+	.resume = svmgpu_error_resume,
+	.reset_prepare = svmgpu_reset_prepare,
+	.reset_done = svmgpu_reset_done,
+};
+
+static int svmgpu_pm_suspend(struct device *dev)
+{
+	svmgpu_hw_suspend(pci_get_drvdata(to_pci_dev(dev)), true);
+	return 0;
+}
+
+static int svmgpu_pm_resume(struct device *dev)
+{
+	return svmgpu_hw_resume(pci_get_drvdata(to_pci_dev(dev)));
+}
+
+static DEFINE_SIMPLE_DEV_PM_OPS(svmgpu_pm_ops, svmgpu_pm_suspend, svmgpu_pm_resume);
 
 static void svmgpu_drm_release(struct drm_device *drm, void *arg)
 {
@@ -387,6 +589,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	init_waitqueue_head(&sdev->hwq_wq);
 	init_rwsem(&sdev->hw_sem);
 	mutex_init(&sdev->reset_lock);
+	INIT_WORK(&sdev->recover_work, svmgpu_recover_work);
 	ret = drmm_add_action_or_reset(&sdev->drm, svmgpu_drm_release, NULL);
 	if (ret)
 		return ret;
@@ -434,6 +637,8 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_irq;
 	sdev->hw_ready = true;
+	/* Config space as programmed, for error recovery (slot_reset). */
+	pci_save_state(pdev);
 
 	ret = drm_dev_register(&sdev->drm, 0);
 	if (ret)
@@ -461,20 +666,31 @@ static void svmgpu_remove(struct pci_dev *pdev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
-	/* No new ioctls; running ones finish or see the hardware gone. */
+	/*
+	 * No new ioctls (drm_ioctl() and drm_dev_enter() fail with -ENODEV);
+	 * waits for every ioctl section inside drm_dev_enter().  Sleeping
+	 * parts of SUBMIT and WAIT are outside it: they end when their queue
+	 * is stopped below.
+	 */
 	drm_dev_unplug(&sdev->drm);
 
 	/*
 	 * Stop every address space while the hardware is still there, with
 	 * creation and last-context teardown blocked, then reset the device
 	 * so that it does no more DMA, and only then free what it used.
+	 * reset_lock: no debugfs or recovery reset runs meanwhile.
 	 */
 	svmgpu_svm_lock_create();
 	svmgpu_svm_kill_all(sdev);
+	mutex_lock(&sdev->reset_lock);
 	down_write(&sdev->hw_sem);
 	svmgpu_hw_quiesce(sdev);
 	sdev->hw_ready = false;
+	sdev->in_reset = false;
 	up_write(&sdev->hw_sem);
+	mutex_unlock(&sdev->reset_lock);
+	/* hw_ready is false: no invalidation fences the device again. */
+	cancel_work_sync(&sdev->recover_work);
 	svmgpu_irq_fini(sdev);
 	svmgpu_mem_fini(sdev);
 	svmgpu_svm_unlock_create();
@@ -502,6 +718,8 @@ static struct pci_driver svmgpu_pci_driver = {
 	.probe = svmgpu_probe,
 	.remove = svmgpu_remove,
 	.shutdown = svmgpu_shutdown,
+	.err_handler = &svmgpu_err_handlers,
+	.driver.pm = pm_sleep_ptr(&svmgpu_pm_ops),
 };
 
 static int __init svmgpu_init(void)

@@ -45,6 +45,7 @@
 #include <linux/rwsem.h>
 #include <linux/pci.h>
 #include <linux/spinlock.h>
+#include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -120,7 +121,16 @@ struct svmgpu_dev_stats {
  * @irq: Linux interrupt number of each MSI-X vector
  * @vec: handler argument of each vector
  * @nvec: vectors requested
- * @hw_ready: hardware programmed and interrupts requested
+ * @hw_ready: hardware programmed and interrupts requested; false while
+ *	removed and during a PCI reset, error recovery or suspend (@in_reset)
+ * @in_reset: a PCI reset (FLR), AER recovery or system suspend stopped the
+ *	device and reset_done/slot_reset/resume will reprogram it; protected by
+ *	@hw_sem (written under it for writing) and @reset_lock
+ * @fenced: a TLB invalidation timed out and the device was reset with bus
+ *	mastering off: it reaches no memory until @recover_work reprograms it;
+ *	set with @hw_sem read-held (under @inval_lock), cleared with it
+ *	write-held
+ * @recover_work: reprograms a fenced device (svmgpu_device_reset())
  * @mn_ops: this device's mmu_notifier ops; their address is the key that
  *	makes mmu_notifier_get() return one svm per (device, mm)
  * @ctx_table: the context table (DMA-coherent)
@@ -163,6 +173,9 @@ struct svmgpu_device {
 	struct svmgpu_vec vec[SVMGPU_NUM_VECTORS(SVMGPU_MAX_QUEUES)];
 	int nvec;
 	bool hw_ready;
+	bool in_reset;
+	bool fenced;
+	struct work_struct recover_work;
 
 	struct mmu_notifier_ops mn_ops;
 
@@ -261,6 +274,7 @@ struct svmgpu_svm_stats {
  *	one for the contexts, dropped by the last one
  * @unused: completed when @refs drops to zero
  * @nctx: contexts using this svm, protected by svmgpu_create_lock
+ * @uid: the user that created it (per-user context limit)
  * @lock: protects @ctxs and @dead transitions
  * @ctxs: contexts of this svm, protected by @lock
  * @dead: the mm is gone, the device is removed, or the last context went:
@@ -282,6 +296,7 @@ struct svmgpu_svm {
 	struct kref refs;
 	struct completion unused;
 	unsigned int nctx;
+	kuid_t uid;
 
 	struct mutex lock;		/* @ctxs, @dead */
 	struct list_head ctxs;
@@ -462,6 +477,7 @@ static inline void svmgpu_hw_exit(struct svmgpu_device *sdev)
 /* svmgpu_drv.c */
 extern struct workqueue_struct *svmgpu_wq;
 int svmgpu_device_reset(struct svmgpu_device *sdev);
+void svmgpu_device_fence(struct svmgpu_device *sdev);
 
 /* svmgpu_mmu.c: device page tables and TLB */
 int svmgpu_mmu_init(struct svmgpu_svm *svm);

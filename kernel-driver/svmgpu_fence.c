@@ -21,6 +21,8 @@
  *
  * Lock order: q->submit_lock, sdev->hw_sem (read), q->lock.
  */
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <drm/drm_drv.h>
@@ -235,14 +237,17 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 	struct svmgpu_cmd *cmds;
 	struct svmgpu_queue *q;
 	u32 i, n = args->count;
-	int ret = 0;
+	int ret = 0, idx;
 	u64 seq = 0;
 
 	if (args->flags || args->pad || args->seq) {
 		drm_dbg(drm, "submit: non-zero flags, pad or seq\n");
 		return -EINVAL;
 	}
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
 	q = svmgpu_queue_lookup(file->driver_priv, args->queue_handle, &ret);
+	drm_dev_exit(idx);
 	if (!q) {
 		drm_dbg(drm, "submit: queue %u: %d\n", args->queue_handle, ret);
 		return ret;
@@ -270,6 +275,10 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 		}
 	}
 
+	/*
+	 * The sleeps (room in the ring, a free hardware queue) are outside
+	 * drm_dev_enter(): device removal stops the queue to end them.
+	 */
 	ret = mutex_lock_interruptible(&q->submit_lock);
 	if (ret)
 		goto out_free;
@@ -285,6 +294,15 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 	ret = svmgpu_queue_bind(q);
 	if (ret)
 		goto out_unlock;
+	if (!drm_dev_enter(drm, &idx)) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (READ_ONCE(q->stopped) || !q->ring) {
+		drm_dev_exit(idx);
+		ret = -ECANCELED;
+		goto out_unlock;
+	}
 	for (i = 0; i < n; i++) {
 		spin_lock(&q->lock);
 		seq = q->last_seq + 1;
@@ -303,6 +321,7 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 		svmgpu_write32(sdev, SVMGPU_REG_Q(q->hwq, SVMGPU_Q_TAIL), q->tail);
 		svmgpu_hw_exit(sdev);
 	}
+	drm_dev_exit(idx);
 	atomic64_add(n, &q->ctx->cnt[SVMGPU_CS_SUBMITTED]);
 	args->seq = seq;
 out_unlock:
@@ -335,16 +354,24 @@ int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 	struct drm_svmgpu_wait *args = data;
 	struct svmgpu_queue *q;
 	const struct svmgpu_err *first = NULL;
-	long timeout, left;
+	ktime_t deadline = 0;
 	u64 i, nerrs;
 	u32 count = 0;
-	int ret = 0;
+	int ret = 0, idx;
+	long left;
 
 	if (args->flags || args->pad || args->pad2) {
 		drm_dbg(drm, "wait: non-zero flags or pad\n");
 		return -EINVAL;
 	}
+	/* The deadline is fixed on entry; a restart gets the time left. */
+	if (args->timeout_ns && args->timeout_ns != U64_MAX)
+		deadline = ktime_add_ns(ktime_get(),
+					min_t(u64, args->timeout_ns, KTIME_MAX / 2));
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
 	q = svmgpu_queue_lookup(file->driver_priv, args->queue_handle, &ret);
+	drm_dev_exit(idx);
 	if (!q) {
 		drm_dbg(drm, "wait: queue %u: %d\n", args->queue_handle, ret);
 		return ret;
@@ -359,17 +386,27 @@ int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 		goto out;
 	}
 
-	if (args->timeout_ns == U64_MAX)
-		timeout = MAX_SCHEDULE_TIMEOUT;
-	else
-		timeout = min_t(u64, nsecs_to_jiffies64(args->timeout_ns) + 1,
-				MAX_SCHEDULE_TIMEOUT - 1);
-	if (!args->timeout_ns)
+	if (!args->timeout_ns) {
 		left = svmgpu_queue_done(q, args->seq);
-	else
-		left = wait_event_interruptible_timeout(q->wq,
-							svmgpu_queue_done(q, args->seq),
-							timeout);
+	} else if (args->timeout_ns == U64_MAX) {
+		left = wait_event_interruptible(q->wq, svmgpu_queue_done(q, args->seq));
+	} else {
+		left = wait_event_interruptible_hrtimeout(q->wq,
+							  svmgpu_queue_done(q, args->seq),
+							  ktime_sub(deadline, ktime_get()));
+		if (left == -ETIME)
+			left = 0;
+		if (left == -ERESTARTSYS) {
+			/*
+			 * Restarted (SA_RESTART) or retried on EINTR, the
+			 * ioctl waits only for what is left, at least 1 ns
+			 * (0 would poll).
+			 */
+			s64 ns = ktime_to_ns(ktime_sub(deadline, ktime_get()));
+
+			args->timeout_ns = max_t(s64, ns, 1);
+		}
+	}
 	if (left < 0) {
 		ret = left;
 		goto out;

@@ -612,8 +612,14 @@ static int svmgpu_inval(struct svmgpu_device *sdev, struct svmgpu_svm *svm,
 	u64 ns;
 
 	if (!svmgpu_hw_enter(sdev))
-		return 0;	/* removed: the device was reset, no DMA */
+		return 0;	/* removed or in a PCI reset: the device was reset, no DMA */
 	mutex_lock(&sdev->inval_lock);
+	if (sdev->fenced) {
+		/* Reset with bus mastering off until recovered: no DMA. */
+		mutex_unlock(&sdev->inval_lock);
+		svmgpu_hw_exit(sdev);
+		return 0;
+	}
 	if (disable) {
 		svmgpu_write32(sdev, SVMGPU_REG_CTX_DISABLE, svm->ctx_id);
 	} else {
@@ -633,6 +639,11 @@ static int svmgpu_inval(struct svmgpu_device *sdev, struct svmgpu_svm *svm,
 			drm_err_ratelimited(&sdev->drm,
 					    "TLB invalidation %u timed out (done %u)\n",
 					    seq, done);
+			/*
+			 * The device may still reach the pages the caller
+			 * gives back: cut its DMA off before returning.
+			 */
+			svmgpu_device_fence(sdev);
 			ret = -ETIMEDOUT;
 		}
 	}

@@ -22,7 +22,9 @@
 #include <linux/delay.h>
 #include <linux/iopoll.h>
 #include <linux/sched/mm.h>
+#include <linux/dma-map-ops.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_print.h>
 #include <uapi/drm/svmgpu_drm.h>
@@ -31,6 +33,18 @@
 #include "svmgpu_trace.h"
 
 #define SVMGPU_QUEUE_STOP_TIMEOUT_US	(2 * USEC_PER_SEC)
+
+/*
+ * The mirror maps process pages with DMA_ATTR_SKIP_CPU_SYNC and no syncs: a
+ * bounce buffer would never be copied back.  Under swiotlb=force, DMA
+ * mappings made by the DMA-direct path (no IOMMU translation) all bounce.
+ */
+static bool svmgpu_dma_bounces(struct svmgpu_device *sdev)
+{
+	struct device *dev = &sdev->pdev->dev;
+
+	return is_swiotlb_force_bounce(dev) && !get_dma_ops(dev);
+}
 
 static struct svmgpu_file *to_sf(struct drm_file *file)
 {
@@ -63,11 +77,15 @@ int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file 
 	struct svmgpu_svm *svm;
 	struct svmgpu_ctx *ctx;
 	u32 handle;
-	int ret, i;
+	int ret, i, idx;
 
 	if (args->flags || args->pad || args->pad2 || args->handle) {
 		drm_dbg(drm, "ctx_create: non-zero flags, pad or handle\n");
 		return -EINVAL;
+	}
+	if (svmgpu_dma_bounces(sdev)) {
+		drm_err_once(drm, "swiotlb bounces every DMA mapping (swiotlb=force): device writes would never reach process memory; refusing to mirror\n");
+		return -EOPNOTSUPP;
 	}
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
@@ -77,8 +95,14 @@ int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file 
 	for (i = 0; i < SVMGPU_CS_NUM; i++)
 		atomic64_set(&ctx->cnt[i], 0);
 
+	/* Device state (context id, table entry, DMA memory) from here. */
+	if (!drm_dev_enter(drm, &idx)) {
+		kfree(ctx);
+		return -ENODEV;
+	}
 	svm = svmgpu_svm_get(sdev);
 	if (IS_ERR(svm)) {
+		drm_dev_exit(idx);
 		kfree(ctx);
 		return PTR_ERR(svm);
 	}
@@ -95,12 +119,12 @@ int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file 
 	if (!ret)
 		ctx->handle = handle;
 	mutex_unlock(&sf->lock);
-	if (ret) {
+	if (ret)
 		svmgpu_ctx_free(ctx);
-		return ret;
-	}
-	args->handle = handle;
-	return 0;
+	else
+		args->handle = handle;
+	drm_dev_exit(idx);
+	return ret;
 }
 
 /**
@@ -123,12 +147,14 @@ int svmgpu_ioctl_ctx_destroy(struct drm_device *drm, void *data, struct drm_file
 	struct drm_svmgpu_ctx_destroy *args = data;
 	struct svmgpu_file *sf = to_sf(file);
 	struct svmgpu_ctx *ctx;
-	int ret = 0;
+	int ret = 0, idx;
 
 	if (args->flags || args->pad || args->pad2) {
 		drm_dbg(drm, "ctx_destroy: non-zero flags or pad\n");
 		return -EINVAL;
 	}
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
 	mutex_lock(&sf->lock);
 	ctx = svmgpu_ctx_lookup(sf, args->handle, &ret);
 	if (ctx && !list_empty_careful(&ctx->queues))
@@ -136,12 +162,12 @@ int svmgpu_ioctl_ctx_destroy(struct drm_device *drm, void *data, struct drm_file
 	else if (ctx)
 		xa_erase(&sf->ctxs, args->handle);
 	mutex_unlock(&sf->lock);
-	if (ret) {
+	if (ret)
 		drm_dbg(drm, "ctx_destroy: handle %u: %d\n", args->handle, ret);
-		return ret;
-	}
-	svmgpu_ctx_free(ctx);
-	return 0;
+	else
+		svmgpu_ctx_free(ctx);
+	drm_dev_exit(idx);
+	return ret;
 }
 
 static void svmgpu_queue_release(struct kref *kref)
@@ -258,7 +284,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	struct svmgpu_ctx *ctx;
 	struct svmgpu_svm *svm;
 	u32 handle;
-	int ret = 0;
+	int ret = 0, idx;
 
 	if (args->flags || args->pad || args->handle || args->hw_queue) {
 		drm_dbg(drm, "queue_create: non-zero flags, pad or output\n");
@@ -272,9 +298,14 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 		return -EINVAL;
 	}
 
+	/* DMA memory of the device from here. */
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
 	q = kzalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
-	if (!q)
+	if (!q) {
+		drm_dev_exit(idx);
 		return -ENOMEM;
+	}
 	kref_init(&q->refs);
 	q->sdev = sdev;
 	q->entries = entries;
@@ -321,12 +352,14 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 		mutex_unlock(&svm->lock);
 		mutex_unlock(&sf->lock);
 		svmgpu_queue_put(q);
+		drm_dev_exit(idx);
 		return ret;
 	}
 	q->handle = handle;
 	sf->nqueues++;
 	mutex_unlock(&sf->lock);
 	args->handle = handle;
+	drm_dev_exit(idx);
 	return 0;
 
 err_unlock:
@@ -335,6 +368,7 @@ err_unlock:
 err_free:
 	svmgpu_queue_free_mem(sdev, q);
 	svmgpu_queue_put(q);
+	drm_dev_exit(idx);
 	return ret;
 }
 
@@ -512,12 +546,14 @@ int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_fi
 	struct drm_svmgpu_queue_destroy *args = data;
 	struct svmgpu_file *sf = to_sf(file);
 	struct svmgpu_queue *q;
-	int ret = 0;
+	int ret = 0, idx;
 
 	if (args->flags || args->pad || args->pad2) {
 		drm_dbg(drm, "queue_destroy: non-zero flags or pad\n");
 		return -EINVAL;
 	}
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
 	mutex_lock(&sf->lock);
 	q = args->handle ? xa_load(&sf->queues, args->handle) : NULL;
 	if (!q)
@@ -526,6 +562,7 @@ int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_fi
 		ret = -EACCES;
 	if (ret) {
 		mutex_unlock(&sf->lock);
+		drm_dev_exit(idx);
 		drm_dbg(drm, "queue_destroy: handle %u: %d\n", args->handle, ret);
 		return ret;
 	}
@@ -533,6 +570,7 @@ int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_fi
 	sf->nqueues--;
 	svmgpu_queue_destroy(q);
 	mutex_unlock(&sf->lock);
+	drm_dev_exit(idx);
 	return 0;
 }
 
@@ -599,17 +637,20 @@ int svmgpu_ioctl_get_stats(struct drm_device *drm, void *data, struct drm_file *
 	u64 v[ARRAY_SIZE(((struct svmgpu_ctx *)NULL)->base)];
 	struct svmgpu_ctx *ctx;
 	bool clear;
-	int ret = 0, i;
+	int ret = 0, i, idx;
 
 	if ((args->flags & ~DRM_SVMGPU_STATS_CLEAR) || args->pad || args->pad2) {
 		drm_dbg(drm, "get_stats: bad flags or non-zero pad\n");
 		return -EINVAL;
 	}
 	clear = args->flags & DRM_SVMGPU_STATS_CLEAR;
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
 	mutex_lock(&sf->lock);
 	ctx = svmgpu_ctx_lookup(sf, args->ctx_handle, &ret);
 	if (!ctx) {
 		mutex_unlock(&sf->lock);
+		drm_dev_exit(idx);
 		drm_dbg(drm, "get_stats: handle %u: %d\n", args->ctx_handle, ret);
 		return ret;
 	}
@@ -631,6 +672,7 @@ int svmgpu_ioctl_get_stats(struct drm_device *drm, void *data, struct drm_file *
 	}
 	spin_unlock(&ctx->base_lock);
 	mutex_unlock(&sf->lock);
+	drm_dev_exit(idx);
 	args->pages_mapped = v[0];
 	args->huge_2m_mapped = v[1];
 	args->huge_1g_mapped = v[2];

@@ -33,6 +33,7 @@
 #include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/cred.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <drm/drm_drv.h>
@@ -53,6 +54,11 @@ MODULE_PARM_DESC(chunk_shift,
  */
 static DEFINE_MUTEX(svmgpu_create_lock);
 static struct svmgpu_device *svmgpu_creating;
+
+static unsigned int max_user_contexts = 256;
+module_param(max_user_contexts, uint, 0644);
+MODULE_PARM_DESC(max_user_contexts,
+		 "hardware contexts (processes with a context) one user may have on a device (default 256 of 1023); more fail with -EMFILE");
 
 static unsigned int svmgpu_chunk_shift(void)
 {
@@ -121,15 +127,24 @@ static void svmgpu_svm_free_work(struct work_struct *work)
  * @sdev: the device
  * @svm: the svm, with its root table
  *
- * Return: 0, or -EIO if the device rejected the context.
+ * While a PCI reset or suspend holds the device (sdev->in_reset) the entry
+ * is only written: svmgpu_hw_program() loads every valid entry when the
+ * device comes back.
+ *
+ * Return: 0, -ENODEV once the device is removed, or -EIO if the device
+ * rejected the context (the entry is cleared again).
  */
 int svmgpu_svm_ctx_enable(struct svmgpu_device *sdev, struct svmgpu_svm *svm)
 {
-	struct svmgpu_ctx_entry *e = &sdev->ctx_table[svm->ctx_id];
+	struct svmgpu_ctx_entry *e;
 	int ret = 0;
 
-	if (!svmgpu_hw_enter(sdev))
+	down_read(&sdev->hw_sem);
+	if (!sdev->hw_ready && !sdev->in_reset) {
+		up_read(&sdev->hw_sem);
 		return -ENODEV;
+	}
+	e = &sdev->ctx_table[svm->ctx_id];
 	e->pt_root = svm->root->dma;
 	e->rsvd0 = 0;
 	e->rsvd1[0] = 0;
@@ -137,27 +152,65 @@ int svmgpu_svm_ctx_enable(struct svmgpu_device *sdev, struct svmgpu_svm *svm)
 	wmb();	/* entry visible before WRITE_ONCE of flags */
 	WRITE_ONCE(e->flags, SVMGPU_CTX_VALID);
 	wmb();	/* entry complete before the device reads it */
-	svmgpu_write32(sdev, SVMGPU_REG_CTX_ENABLE, svm->ctx_id);
-	if (svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_CTX) {
-		svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, SVMGPU_ERROR_CTX);
-		drm_err(&sdev->drm, "device rejected context %u\n", svm->ctx_id);
-		ret = -EIO;
+	if (sdev->hw_ready) {
+		svmgpu_write32(sdev, SVMGPU_REG_CTX_ENABLE, svm->ctx_id);
+		if (svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_CTX) {
+			svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, SVMGPU_ERROR_CTX);
+			drm_err(&sdev->drm, "device rejected context %u\n", svm->ctx_id);
+			memset(e, 0, sizeof(*e));
+			ret = -EIO;
+		}
 	}
-	svmgpu_hw_exit(sdev);
+	up_read(&sdev->hw_sem);
 	return ret;
+}
+
+/*
+ * Clear an svm's context-table entry so that no reprogramming loads it
+ * again.  hw_sem orders this against svmgpu_hw_program(); the table exists
+ * while the hardware is ready or held by a PCI reset.
+ */
+static void svmgpu_svm_ctx_clear(struct svmgpu_device *sdev, struct svmgpu_svm *svm)
+{
+	down_read(&sdev->hw_sem);
+	if (sdev->hw_ready || sdev->in_reset)
+		memset(&sdev->ctx_table[svm->ctx_id], 0,
+		       sizeof(sdev->ctx_table[svm->ctx_id]));
+	up_read(&sdev->hw_sem);
+}
+
+/* Hardware contexts (svms) of a user on a device.  Under svmgpu_create_lock. */
+static unsigned int svmgpu_user_contexts(struct svmgpu_device *sdev, kuid_t uid)
+{
+	struct svmgpu_svm *svm;
+	unsigned long id;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&svmgpu_create_lock);
+	xa_for_each(&sdev->svms, id, svm)
+		if (uid_eq(svm->uid, uid))
+			n++;
+	return n;
 }
 
 static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 {
 	struct svmgpu_device *sdev = svmgpu_creating;
+	kuid_t uid = current_uid();
 	struct svmgpu_svm *svm;
 	int id, ret;
 
 	lockdep_assert_held(&svmgpu_create_lock);
+	if (svmgpu_user_contexts(sdev, uid) >= max_user_contexts) {
+		drm_dbg(&sdev->drm, "uid %u has %u contexts already\n",
+			from_kuid(&init_user_ns, uid), max_user_contexts);
+		return ERR_PTR(-EMFILE);
+	}
 	svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
 	if (!svm)
 		return ERR_PTR(-ENOMEM);
 	svm->sdev = sdev;
+	svm->uid = uid;
 	kref_init(&svm->refs);
 	init_completion(&svm->unused);
 	mutex_init(&svm->lock);
@@ -183,18 +236,26 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 		goto err_mmu;
 	ret = xa_insert(&sdev->svms, id, svm, GFP_KERNEL);
 	if (ret)
-		goto err_mmu;
+		goto err_ctx;
 	drm_dev_get(&sdev->drm);
 	return &svm->mn;
 
+err_ctx:
+	mutex_lock(&svm->pt_lock);
+	svmgpu_mmu_ctx_disable(svm);
+	mutex_unlock(&svm->pt_lock);
+	svmgpu_svm_ctx_clear(sdev, svm);
 err_mmu:
 	mutex_lock(&svm->pt_lock);
 	svmgpu_mmu_fini(svm);
 	mutex_unlock(&svm->pt_lock);
 err_ida:
-	memset(&sdev->ctx_table[id], 0, sizeof(sdev->ctx_table[id]));
 	ida_free(&sdev->ctx_ida, id);
 err_free:
+	mutex_destroy(&svm->pt_lock);
+	mutex_destroy(&svm->alloc_lock);
+	mutex_destroy(&svm->notifier_lock);
+	mutex_destroy(&svm->lock);
 	kfree(svm);
 	return ERR_PTR(ret);
 }
@@ -320,9 +381,9 @@ void svmgpu_svm_kill(struct svmgpu_svm *svm)
 	mutex_lock(&svm->pt_lock);
 	if (!svm->pt_freed) {
 		svmgpu_mmu_unmap(svm, 0, 1ull << SVMGPU_VA_BITS);
+		/* Cleared first: a reset's reprogramming must not load it again. */
+		svmgpu_svm_ctx_clear(sdev, svm);
 		svmgpu_mmu_ctx_disable(svm);
-		memset(&sdev->ctx_table[svm->ctx_id], 0,
-		       sizeof(sdev->ctx_table[svm->ctx_id]));
 		svmgpu_mmu_fini(svm);
 	}
 	mutex_unlock(&svm->pt_lock);

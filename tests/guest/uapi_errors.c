@@ -4,7 +4,10 @@
  * sizes with the documented errno, before doing anything.
  */
 #define _GNU_SOURCE
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -413,6 +416,160 @@ TEST_F(uapi, unknown_ioctl)
 
 	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOWR(DRM_COMMAND_BASE + 0x30,
 					      struct drm_svmgpu_get_info), &info), -EINVAL);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * WAIT's timeout is a deadline fixed on entry: a signal every 50 ms
+ * (SA_RESTART, so the kernel restarts the ioctl) must not restart the 1 s
+ * timeout each time.  It used to never return.
+ */
+TEST_F(uapi, wait_interrupted_keeps_deadline)
+{
+	static uint64_t flag;
+	struct svmgpu_cmd c = sg_wait_eq(&flag, 1, 0);
+	struct itimerval it = { { 0, 50000 }, { 0, 50000 } }, off = { 0 };
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	struct drm_svmgpu_wait w;
+	uint64_t seq;
+	double t0, took;
+	int ret;
+
+	flag = 0;
+	ASSERT_EQ(sg_submit(self->fd, self->q, &c, 1, &seq), 0);
+	ASSERT_EQ(sigaction(SIGALRM, &sa, NULL), 0);
+	ASSERT_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+	t0 = mono_s();
+	ret = sg_wait(self->fd, self->q, seq, seq, 1000000000ull, &w);
+	took = mono_s() - t0;
+	setitimer(ITIMER_REAL, &off, NULL);
+	EXPECT_EQ(ret, -ETIMEDOUT);
+	EXPECT_GE(took, 0.95);
+	EXPECT_LT(took, 3.0);
+	flag = 1;
+	EXPECT_EQ(sg_wait(self->fd, self->q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+}
+
+static int param_read(const char *path)
+{
+	char buf[32] = "";
+	int f = open(path, O_RDONLY);
+
+	if (f < 0)
+		return -1;
+	if (read(f, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(f);
+	return atoi(buf);
+}
+
+static int param_write(const char *path, int v)
+{
+	char buf[32];
+	int f = open(path, O_WRONLY), ret = 0;
+
+	if (f < 0)
+		return -errno;
+	snprintf(buf, sizeof(buf), "%d", v);
+	if (write(f, buf, strlen(buf)) < 0)
+		ret = -errno;
+	close(f);
+	return ret;
+}
+
+/* A child that creates a context and keeps it until told; its result in *ret. */
+static pid_t ctx_holder(int *go_fd, int *res_fd)
+{
+	int go[2], res[2];
+	pid_t pid;
+
+	if (pipe(go) || pipe(res))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		uint32_t ctx;
+		int fd = sg_open(), ret = fd < 0 ? -ENODEV : sg_ctx_create(fd, &ctx);
+		char c;
+
+		if (write(res[1], &ret, sizeof(ret)) != sizeof(ret))
+			_exit(1);
+		if (read(go[0], &c, 1) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	close(go[0]);
+	close(res[1]);
+	*go_fd = go[1];
+	*res_fd = res[0];
+	return pid;
+}
+
+/*
+ * One user cannot take every hardware context: beyond the module parameter
+ * max_user_contexts (one per process with a context), CTX_CREATE fails with
+ * -EMFILE until one goes away.
+ */
+TEST(per_user_context_limit)
+{
+	static const char *param = "/sys/module/svmgpu/parameters/max_user_contexts";
+	int old = param_read(param), go[4], res[4], r[4], i, status;
+	pid_t pid[4];
+
+	if (old < 0)
+		SKIP(return, "no max_user_contexts parameter");
+	ASSERT_EQ(param_write(param, 2), 0);
+	for (i = 0; i < 3; i++) {
+		pid[i] = ctx_holder(&go[i], &res[i]);
+		ASSERT_GE(pid[i], 0);
+		ASSERT_EQ(read(res[i], &r[i], sizeof(r[i])), sizeof(r[i]));
+	}
+	EXPECT_EQ(r[0], 0);
+	EXPECT_EQ(r[1], 0);
+	EXPECT_EQ(r[2], -EMFILE);
+	/* One goes away: room for another. */
+	ASSERT_EQ(write(go[0], "x", 1), 1);
+	ASSERT_EQ(waitpid(pid[0], &status, 0), pid[0]);
+	pid[3] = ctx_holder(&go[3], &res[3]);
+	ASSERT_GE(pid[3], 0);
+	ASSERT_EQ(read(res[3], &r[3], sizeof(r[3])), sizeof(r[3]));
+	EXPECT_EQ(r[3], 0);
+	for (i = 1; i < 4; i++) {
+		ASSERT_EQ(write(go[i], "x", 1), 1);
+		ASSERT_EQ(waitpid(pid[i], &status, 0), pid[i]);
+	}
+	ASSERT_EQ(param_write(param, old), 0);
+}
+
+/*
+ * Under swiotlb=force (no IOMMU) every DMA mapping bounces and device
+ * writes would never reach process memory: context creation is refused.
+ * Booted without it, contexts work (the refusal is not spurious).
+ */
+TEST(swiotlb_force_refuses_to_mirror)
+{
+	char cmdline[4096] = "";
+	int f = open("/proc/cmdline", O_RDONLY), fd = sg_open(), forced;
+	uint32_t ctx;
+
+	ASSERT_GE(f, 0);
+	ASSERT_GE(read(f, cmdline, sizeof(cmdline) - 1), 0);
+	close(f);
+	ASSERT_GE(fd, 0);
+	forced = strstr(cmdline, "swiotlb=force") && !strstr(cmdline, "intel_iommu=on");
+	EXPECT_EQ(sg_ctx_create(fd, &ctx), forced ? -EOPNOTSUPP : 0);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

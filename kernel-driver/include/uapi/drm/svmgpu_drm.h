@@ -218,7 +218,12 @@ struct drm_svmgpu_wait {
 	__u64 seq;
 	/** @first_seq: in, start of the range failures are reported for, <= @seq. */
 	__u64 first_seq;
-	/** @timeout_ns: in, relative timeout; 0 polls, ~0ull waits forever. */
+	/**
+	 * @timeout_ns: in, relative timeout; 0 polls, ~0ull waits forever.
+	 * The driver fixes the deadline on entry; when a signal interrupts
+	 * the wait it writes the time left here (at least 1), so a restarted
+	 * (SA_RESTART) or retried call ends at the same deadline.
+	 */
 	__u64 timeout_ns;
 	/** @completed_seq: out, last completed command of the queue. */
 	__u64 completed_seq;

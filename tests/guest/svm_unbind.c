@@ -1,0 +1,804 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_unbind: the driver's lifecycle against processes with work in flight.
+ * The device is unbound and bound again through sysfs while processes
+ * create and destroy contexts and queues and submit work; it gets a
+ * function-level reset (sysfs "reset") and a driver reset (debugfs) with
+ * commands running; processes are killed mid-COPY; the module is unloaded
+ * and loaded again.  Nothing may oops, leak or hang; in-flight work fails
+ * with the documented error; every ioctl on a file of an unbound device
+ * fails with -ENODEV; the device works again afterwards, byte for byte.
+ *
+ * Loop counts: $SVMGPU_LOOPS, else svmgpu.lifecycle_loops=N on the kernel
+ * command line (GUEST_APPEND), else 3.  Runs after the other svm_* programs
+ * and leaves the driver loaded and bound.
+ */
+#define _GNU_SOURCE
+#include <glob.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+#define PAGE	4096ul
+#define MB	(1024ul * 1024)
+#define DRV	"/sys/bus/pci/drivers/svmgpu"
+#define MODULE	"/lib/modules/svmgpu.ko"
+
+/* Infinite loop: LOOP; ENDLOOP; EXIT. */
+static const uint64_t spin_kernel[] __attribute__((aligned(8))) = {
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_LOOP, 0, 0, 0, 0),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_EXIT, 0, 0, 0, 0),
+};
+
+/* A device WAIT on this never ends. */
+static uint64_t never;
+
+static void *map_anon(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int loops(void)
+{
+	char buf[4096], *p;
+	const char *env = getenv("SVMGPU_LOOPS");
+	int f, len, n = 3;
+
+	if (env)
+		return atoi(env);
+	f = open("/proc/cmdline", O_RDONLY);
+	if (f < 0)
+		return n;
+	len = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (len <= 0)
+		return n;
+	buf[len] = 0;
+	p = strstr(buf, "svmgpu.lifecycle_loops=");
+	if (p)
+		n = atoi(p + strlen("svmgpu.lifecycle_loops="));
+	return n;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int f = open(path, O_WRONLY), ret = 0;
+
+	if (f < 0)
+		return -errno;
+	if (write(f, val, strlen(val)) < 0)
+		ret = -errno;
+	close(f);
+	return ret;
+}
+
+static unsigned long read_hex(const char *path)
+{
+	char buf[32] = "";
+	int f = open(path, O_RDONLY);
+
+	if (f < 0)
+		return 0;
+	if (read(f, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(f);
+	return strtoul(buf, NULL, 16);
+}
+
+/* The PCI address of the svmgpu function, bound or not. */
+static int find_bdf(char *bdf, size_t len)
+{
+	char path[300];
+	glob_t g;
+	size_t i;
+	int ret = -ENOENT;
+
+	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
+		return -ENOENT;
+	for (i = 0; i < g.gl_pathc; i++) {
+		snprintf(path, sizeof(path), "%s/vendor", g.gl_pathv[i]);
+		if (read_hex(path) != SVMGPU_PCI_VENDOR_ID)
+			continue;
+		snprintf(path, sizeof(path), "%s/device", g.gl_pathv[i]);
+		if (read_hex(path) != SVMGPU_PCI_DEVICE_ID)
+			continue;
+		snprintf(bdf, len, "%s", strrchr(g.gl_pathv[i], '/') + 1);
+		ret = 0;
+		break;
+	}
+	globfree(&g);
+	return ret;
+}
+
+/* A debugfs file of the (bound) device, or -ENOENT. */
+static int debugfs_path(const char *name, char *out, size_t len)
+{
+	char pat[128];
+	glob_t g;
+	int ret = -ENOENT;
+
+	snprintf(pat, sizeof(pat), "/sys/kernel/debug/dri/*/%s", name);
+	if (!glob(pat, 0, NULL, &g) && g.gl_pathc) {
+		snprintf(out, len, "%s", g.gl_pathv[0]);
+		ret = 0;
+	}
+	globfree(&g);
+	return ret;
+}
+
+/* A counter line "name: N" of svmgpu_device; -1 if there is none. */
+static long long dev_counter(const char *name)
+{
+	char path[256], buf[8192], key[64], *l;
+	int f, len;
+
+	if (debugfs_path("svmgpu_device", path, sizeof(path)))
+		return -1;
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	len = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (len < 0)
+		return -1;
+	buf[len] = 0;
+	snprintf(key, sizeof(key), "\n%s: ", name);
+	l = strstr(buf, key);
+	return l ? atoll(l + strlen(key)) : -1;
+}
+
+/* Hardware queues bound to a queue now (lines "hwqN: ..."); -1 if unknown. */
+static int busy_hwqs(void)
+{
+	char path[256], buf[8192], *l;
+	int f, len, n = 0;
+
+	if (debugfs_path("svmgpu_device", path, sizeof(path)))
+		return -1;
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	len = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (len < 0)
+		return -1;
+	buf[len] = 0;
+	for (l = buf; (l = strstr(l, "\nhwq")); l++)
+		n++;
+	return n;
+}
+
+static int drv_write(const char *what, const char *bdf)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", DRV, what);
+	return write_file(path, bdf);
+}
+
+/* Wait (at most 20 s) for an svmgpu render node to open. */
+static int open_wait(void)
+{
+	int i, fd = -1;
+
+	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
+		usleep(20000);
+	return fd;
+}
+
+/*
+ * A fresh process's context on the device: FILL then COPY, every byte
+ * checked.  Returns 0 or a non-zero step number.
+ */
+static int device_works_here(void)
+{
+	size_t size = 8 * PAGE;
+	unsigned char *a = map_anon(size), *b = map_anon(size);
+	uint32_t ctx, q;
+	int fd = open_wait(), ret = 0;
+
+	if (fd < 0 || !a || !b)
+		return 1;
+	memset(b, 0x11, size);
+	if (sg_ctx_create(fd, &ctx))
+		ret = 2;
+	else if (sg_queue_create(fd, ctx, 0, &q))
+		ret = 3;
+	else if (sg_run_ok(fd, q, sg_fill(a, size, 0xc3, 1)))
+		ret = 4;
+	else if (!sg_all_bytes(a, 0xc3, size))
+		ret = 5;
+	else if (sg_run_ok(fd, q, sg_copy(b + PAGE, a, size - 2 * PAGE)))
+		ret = 6;
+	else if (!sg_all_bytes(b, 0x11, PAGE) || !sg_all_bytes(b + PAGE, 0xc3, size - 2 * PAGE) ||
+		 !sg_all_bytes(b + size - PAGE, 0x11, PAGE))
+		ret = 7;
+	close(fd);
+	munmap(a, size);
+	munmap(b, size);
+	return ret;
+}
+
+/* Same, in a new process (a new address space, so a new device context). */
+static int device_works(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (!pid)
+		_exit(device_works_here());
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Every ioctl of the uapi on @fd fails with exactly -ENODEV. */
+static int all_ioctls_enodev(int fd, uint32_t ctx, uint32_t q)
+{
+	struct svmgpu_cmd cmd = sg_nop();
+	struct drm_svmgpu_get_info info;
+	struct drm_svmgpu_get_stats st;
+	uint32_t h;
+	int bad = 0;
+
+#define EXPECT_ENODEV(call) do { \
+		int __r = (call); \
+		if (__r != -ENODEV) { \
+			fprintf(stderr, "# %s: %d, expected %d\n", #call, __r, -ENODEV); \
+			bad++; \
+		} \
+	} while (0)
+	EXPECT_ENODEV(sg_info(fd, &info));
+	EXPECT_ENODEV(sg_ctx_create(fd, &h));
+	EXPECT_ENODEV(sg_queue_create(fd, ctx, 0, &h));
+	EXPECT_ENODEV(sg_submit(fd, q, &cmd, 1, NULL));
+	EXPECT_ENODEV(sg_wait(fd, q, 1, 1, 0, NULL));
+	EXPECT_ENODEV(sg_stats(fd, ctx, 0, &st));
+	EXPECT_ENODEV(sg_queue_destroy(fd, q));
+	EXPECT_ENODEV(sg_ctx_destroy(fd, ctx));
+#undef EXPECT_ENODEV
+	return bad;
+}
+
+/* A thread blocked in WAIT on a stalled command across a reset or unbind. */
+struct waiter {
+	int fd;
+	uint32_t q;
+	uint64_t seq;
+	int ret;
+	uint32_t err_code;
+	double returned;
+};
+
+static void *waiter_thread(void *arg)
+{
+	struct waiter *wt = arg;
+	struct drm_svmgpu_wait w;
+
+	wt->ret = sg_wait(wt->fd, wt->q, wt->seq, wt->seq, ~0ull, &w);
+	wt->err_code = w.err_code;
+	wt->returned = now_s();
+	return NULL;
+}
+
+/*
+ * Child of unbind_races_ioctls: create and destroy contexts (and, unless
+ * @ctx_only, queues, with a FILL each) until the device goes away, then check that every ioctl says
+ * -ENODEV.  Exit 0, or 10+ on an unexpected result.
+ */
+static void churn_child(int id, int ctx_only)
+{
+	size_t size = 16 * PAGE;
+	unsigned char *buf = map_anon(size);
+	int fd = sg_open(), ret, iter;
+	uint32_t ctx = 0, q = 0;
+	uint64_t seq;
+
+	if (fd < 0 || !buf)
+		_exit(10);
+	for (iter = 0; ; iter++) {
+		struct svmgpu_cmd c = sg_fill(buf, size, iter & 0xff, 1);
+		struct drm_svmgpu_wait w;
+
+		ret = sg_ctx_create(fd, &ctx);
+		if (ret == -ENODEV)
+			break;
+		if (ret) {
+			fprintf(stderr, "# child %d: ctx_create %d\n", id, ret);
+			_exit(11);
+		}
+		if (ctx_only) {
+			ret = sg_ctx_destroy(fd, ctx);
+			if (ret == -ENODEV)
+				break;
+			if (ret) {
+				fprintf(stderr, "# child %d: ctx_destroy %d\n", id, ret);
+				_exit(16);
+			}
+			continue;
+		}
+		ret = sg_queue_create(fd, ctx, 0, &q);
+		if (ret == -ENODEV)
+			break;
+		if (ret) {
+			fprintf(stderr, "# child %d: queue_create %d\n", id, ret);
+			_exit(12);
+		}
+		ret = sg_submit(fd, q, &c, 1, &seq);
+		if (ret == -ENODEV)
+			break;
+		if (!ret) {
+			ret = sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, &w);
+			if (ret == -ENODEV)
+				break;
+			if (!ret && !w.err_code && !sg_all_bytes(buf, iter & 0xff, size)) {
+				fprintf(stderr, "# child %d: FILL %d lost bytes\n", id, iter);
+				_exit(13);
+			}
+		}
+		/* Racing the unbind: the queue may have been stopped. */
+		if (ret && ret != -ECANCELED) {
+			fprintf(stderr, "# child %d: submit/wait %d\n", id, ret);
+			_exit(14);
+		}
+		ret = sg_queue_destroy(fd, q);
+		if (ret == -ENODEV)
+			break;
+		if (ret) {
+			fprintf(stderr, "# child %d: queue_destroy %d\n", id, ret);
+			_exit(15);
+		}
+		ret = sg_ctx_destroy(fd, ctx);
+		if (ret == -ENODEV)
+			break;
+		if (ret) {
+			fprintf(stderr, "# child %d: ctx_destroy %d\n", id, ret);
+			_exit(16);
+		}
+	}
+	/* Gone: from now on every ioctl says so, and close frees everything. */
+	if (all_ioctls_enodev(fd, ctx, q))
+		_exit(17);
+	memset(buf, 0x5a, size);
+	if (!sg_all_bytes(buf, 0x5a, size))
+		_exit(18);
+	munmap(buf, size);
+	close(fd);
+	_exit(0);
+}
+
+/*
+ * Reported case 2: unbinding the device while processes create and destroy
+ * contexts oopsed in svmgpu_mn_alloc() (a CTX_CREATE that passed the
+ * unplug check reached the context table after remove had freed it).  In
+ * each round more processes than CPUs churn (half of them only creating
+ * and destroying contexts, the widest window), one more has a command
+ * stalled on the device and a thread waiting on it; the device is unbound
+ * mid-way, every ioctl then fails with -ENODEV, and it is bound again.
+ */
+static int unbind_round(const char *bdf, int round)
+{
+	enum { NCHILD = 8 };
+	pid_t pids[NCHILD];
+	struct svmgpu_cmd stall = sg_wait_eq(&never, 1, 0);
+	unsigned char *p = map_anon(4 * PAGE);
+	struct waiter wt;
+	int fd, i, status, bad = 0;
+	uint32_t ctx, q;
+	pthread_t t;
+	double t0;
+
+	fd = sg_open();
+	if (fd < 0 || !p)
+		return 1;
+	if (sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &q))
+		return 2;
+	if (sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x31, 1)) || !sg_all_bytes(p, 0x31, 4 * PAGE))
+		return 3;
+	wt.fd = fd;
+	wt.q = q;
+	if (sg_submit(fd, q, &stall, 1, &wt.seq))
+		return 4;
+	if (pthread_create(&t, NULL, waiter_thread, &wt))
+		return 5;
+
+	for (i = 0; i < NCHILD; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			return 6;
+		if (!pids[i])
+			churn_child(i, i & 1);
+	}
+	usleep(300000 + 100000 * (round % 5));	/* let them churn */
+	t0 = now_s();
+	if (drv_write("unbind", bdf))
+		return 7;
+
+	/* The stalled command was abandoned: its waiter learnt it at once. */
+	pthread_join(t, NULL);
+	if (wt.ret != -ECANCELED || wt.returned - t0 > 5.0) {
+		fprintf(stderr, "# round %d: in-flight wait %d after %.2f s\n", round,
+			wt.ret, wt.returned - t0);
+		bad = 8;
+	}
+	if (all_ioctls_enodev(fd, ctx, q))
+		bad = 9;
+	/* The memory stays the process's own. */
+	memset(p, 0x32, 4 * PAGE);
+	if (!sg_all_bytes(p, 0x32, 4 * PAGE))
+		bad = 10;
+	munmap(p, 4 * PAGE);
+	close(fd);
+	/* No new file on a removed device. */
+	fd = sg_open();
+	if (fd >= 0) {
+		close(fd);
+		bad = 11;
+	}
+	for (i = 0; i < NCHILD; i++) {
+		if (waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status)) {
+			fprintf(stderr, "# round %d: child %d status 0x%x\n", round, i, status);
+			bad = 12;
+		}
+	}
+	if (drv_write("bind", bdf))
+		return 13;
+	if (device_works())
+		return 14;
+	return bad;
+}
+
+TEST_TIMEOUT(600)
+TEST(unbind_races_ioctls)
+{
+	int i, n = loops() < 3 ? 3 : loops();
+	double t0 = now_s();
+	char bdf[64];
+
+	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+		SKIP(return, "no svmgpu PCI function or driver");
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(unbind_round(bdf, i), 0);
+	TH_LOG("%d unbinds racing 8 processes in %.1f s", n, now_s() - t0);
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
+/*
+ * One reset with work in flight through @reset (the sysfs FLR or the debugfs
+ * reset file): the stalled command and a waiter blocked on it end at once
+ * with DRM_SVMGPU_ERR_RESET; the queue is stopped (-ECANCELED); the
+ * context keeps its address space (a new queue COPYs what an earlier FILL
+ * wrote); a new context in another process works.  0 or a step number.
+ */
+static int reset_once(const char *reset, int fd, uint32_t ctx, unsigned char *src,
+		      unsigned char *dst, size_t size, int iter, int check_new)
+{
+	struct svmgpu_cmd stall = sg_wait_eq(&never, 1, 0);
+	struct svmgpu_cmd spin = sg_launch(spin_kernel, NULL, 4, 64, ~0ull >> 8);
+	struct svmgpu_cmd two[2] = { stall, stall };
+	struct waiter wt = { .fd = fd };
+	pthread_t t;
+	double t0;
+	uint32_t q, q2;
+	int v = 0x40 + (iter & 0x3f), ret;
+
+	if (sg_queue_create(fd, ctx, 0, &q))
+		return 1;
+	if (sg_run_ok(fd, q, sg_fill(src, size, v, 1)) || !sg_all_bytes(src, v, size))
+		return 2;
+	/* A kernel that never ends on one queue, a stalled WAIT on another. */
+	if (sg_queue_create(fd, ctx, 0, &q2))
+		return 3;
+	if (sg_submit(fd, q2, &spin, 1, NULL))
+		return 4;
+	if (sg_submit(fd, q, two, 2, &wt.seq))
+		return 5;
+	wt.q = q;
+	if (pthread_create(&t, NULL, waiter_thread, &wt))
+		return 6;
+	usleep(50000);
+	t0 = now_s();
+	if (write_file(reset, "1"))
+		return 7;
+	pthread_join(t, NULL);
+	if (wt.ret || wt.err_code != DRM_SVMGPU_ERR_RESET) {
+		fprintf(stderr, "# iteration %d: wait %d err_code %u\n", iter, wt.ret,
+			wt.err_code);
+		return 8;
+	}
+	if (wt.returned - t0 > 5.0) {
+		fprintf(stderr, "# iteration %d: waiter returned %.2f s after the reset\n",
+			iter, wt.returned - t0);
+		return 9;
+	}
+	ret = sg_submit(fd, q, &stall, 1, NULL);
+	if (ret != -ECANCELED) {
+		fprintf(stderr, "# iteration %d: submit after reset %d\n", iter, ret);
+		return 10;
+	}
+	if (sg_queue_destroy(fd, q) || sg_queue_destroy(fd, q2))
+		return 11;
+	/* The context's address space survived: COPY what the FILL wrote. */
+	if (sg_queue_create(fd, ctx, 0, &q))
+		return 12;
+	memset(dst, 0, size);
+	if (sg_run_ok(fd, q, sg_copy(dst, src, size)) || !sg_all_bytes(dst, v, size))
+		return 13;
+	if (sg_queue_destroy(fd, q))
+		return 14;
+	if (check_new && device_works())
+		return 15;
+	return 0;
+}
+
+static int flr_path(char *out, size_t len)
+{
+	char bdf[64];
+
+	if (find_bdf(bdf, sizeof(bdf)))
+		return -ENOENT;
+	snprintf(out, len, "/sys/bus/pci/devices/%s/reset", bdf);
+	return access(out, W_OK) ? -ENOENT : 0;
+}
+
+/*
+ * Reported case 4: a function-level reset through sysfs with the driver
+ * bound left the device dead.  The driver quiesces before it, reprograms
+ * after it; in-flight work fails with DRM_SVMGPU_ERR_RESET quickly.
+ */
+TEST_TIMEOUT(120)
+TEST(flr_fails_work_in_flight_and_recovers)
+{
+	size_t size = 16 * PAGE;
+	unsigned char *src = map_anon(size), *dst = map_anon(size);
+	char reset[128];
+	long long resets;
+	uint32_t ctx;
+	int fd = sg_open();
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	if (flr_path(reset, sizeof(reset)))
+		SKIP(return, "no sysfs reset file");
+	resets = dev_counter("resets");
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(reset_once(reset, fd, ctx, src, dst, size, 0, 1), 0);
+	EXPECT_EQ(dev_counter("resets"), resets + 1);
+	close(fd);
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
+static int reset_loop(const char *reset, int n)
+{
+	size_t size = 4 * PAGE;
+	unsigned char *src = map_anon(size), *dst = map_anon(size);
+	int fd = sg_open(), i, ret = 0;
+	uint32_t ctx;
+	double t0 = now_s();
+
+	if (fd < 0 || sg_ctx_create(fd, &ctx))
+		return -1;
+	for (i = 0; i < n && !ret; i++) {
+		ret = reset_once(reset, fd, ctx, src, dst, size, i, i == n - 1);
+		if (ret)
+			fprintf(stderr, "# iteration %d: step %d\n", i, ret);
+	}
+	fprintf(stderr, "# %d resets with work in flight in %.1f s\n", i, now_s() - t0);
+	close(fd);
+	return ret;
+}
+
+TEST_TIMEOUT(3600)
+TEST(flr_loop_with_work_in_flight)
+{
+	char reset[128];
+	long long resets = dev_counter("resets");
+
+	if (flr_path(reset, sizeof(reset)))
+		SKIP(return, "no sysfs reset file");
+	ASSERT_EQ(reset_loop(reset, loops()), 0);
+	EXPECT_EQ(dev_counter("resets"), resets + loops());
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
+TEST_TIMEOUT(3600)
+TEST(driver_reset_loop_with_work_in_flight)
+{
+	char reset[256];
+	long long resets = dev_counter("resets");
+
+	if (debugfs_path("svmgpu_reset", reset, sizeof(reset)))
+		SKIP(return, "no debugfs reset file");
+	ASSERT_EQ(reset_loop(reset, loops()), 0);
+	EXPECT_EQ(dev_counter("resets"), resets + loops());
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
+/*
+ * kill -9 of a process in the middle of a long COPY (or a never-ending
+ * kernel): the driver tears its queues and address space down; no
+ * hardware queue stays bound and the device keeps working.
+ */
+TEST_TIMEOUT(3600)
+TEST(kill9_mid_copy_loop)
+{
+	size_t size = 32 * MB;
+	int i, n = loops(), status;
+	double t0 = now_s();
+	int fd0 = sg_open();
+
+	if (fd0 < 0)
+		SKIP(return, "no render node");
+	close(fd0);
+	for (i = 0; i < n; i++) {
+		int pipefd[2];
+		pid_t pid;
+		char c;
+
+		ASSERT_EQ(pipe(pipefd), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			unsigned char *a = map_anon(size), *b = map_anon(size);
+			struct svmgpu_cmd cmds[2];
+			uint32_t ctx, q;
+			int fd = sg_open();
+
+			if (fd < 0 || !a || !b || sg_ctx_create(fd, &ctx) ||
+			    sg_queue_create(fd, ctx, 0, &q))
+				_exit(1);
+			memset(a, 0x77, size);
+			cmds[0] = sg_copy(b, a, size);
+			cmds[1] = sg_launch(spin_kernel, NULL, 4, 64, ~0ull >> 8);
+			if (sg_submit(fd, q, cmds, (i & 1) + 1, NULL))
+				_exit(2);
+			if (write(pipefd[1], "s", 1) != 1)
+				_exit(3);
+			pause();
+			_exit(4);
+		}
+		close(pipefd[1]);
+		ASSERT_EQ(read(pipefd[0], &c, 1), 1);
+		close(pipefd[0]);
+		usleep(1000 * (i % 7) * 20);
+		ASSERT_EQ(kill(pid, SIGKILL), 0);
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_TRUE(WIFSIGNALED(status));
+		ASSERT_EQ(busy_hwqs(), 0);
+	}
+	TH_LOG("%d processes killed mid-COPY in %.1f s", n, now_s() - t0);
+	ASSERT_EQ(device_works(), 0);
+}
+
+/* A process with work in flight on the device; the pid, or -1. */
+static pid_t start_busy_child(int *ready_fd)
+{
+	int pipefd[2];
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		struct svmgpu_cmd cmds[2] = {
+			sg_fill(map_anon(MB), MB, 0x99, 8),
+			sg_wait_eq(&never, 1, 0),
+		};
+		uint32_t ctx, q;
+		int fd = sg_open();
+
+		close(pipefd[0]);
+		if (fd < 0 || sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &q) ||
+		    sg_submit(fd, q, cmds, 2, NULL))
+			_exit(1);
+		if (write(pipefd[1], "s", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	*ready_fd = pipefd[0];
+	return pid;
+}
+
+/* sysfs unbind/bind with a process's work in flight, N times. */
+TEST_TIMEOUT(3600)
+TEST(unbind_bind_loop_with_work_in_flight)
+{
+	int i, n = loops(), status, rfd;
+	double t0 = now_s();
+	char bdf[64], c;
+
+	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+		SKIP(return, "no svmgpu PCI function or driver");
+	for (i = 0; i < n; i++) {
+		pid_t pid = start_busy_child(&rfd);
+		uint32_t q = 1, ctx = 1;
+		int fd;
+
+		ASSERT_GE(pid, 0);
+		ASSERT_EQ(read(rfd, &c, 1), 1);
+		close(rfd);
+		fd = sg_open();
+		ASSERT_GE(fd, 0);
+		ASSERT_EQ(drv_write("unbind", bdf), 0);
+		ASSERT_EQ(all_ioctls_enodev(fd, ctx, q), 0);
+		close(fd);
+		ASSERT_EQ(kill(pid, SIGKILL), 0);
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_EQ(drv_write("bind", bdf), 0);
+		fd = open_wait();
+		ASSERT_GE(fd, 0);
+		close(fd);
+	}
+	TH_LOG("%d unbind/bind cycles with work in flight in %.1f s", n, now_s() - t0);
+	ASSERT_EQ(device_works(), 0);
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
+/*
+ * rmmod/insmod N times, each right after a process with work in flight was
+ * killed (rmmod is refused while its file is still open, then succeeds).
+ */
+TEST_TIMEOUT(3600)
+TEST(zz_rmmod_insmod_loop)
+{
+	int i, n = loops(), status, rfd, mfd, tries;
+	double t0 = now_s();
+	char c;
+
+	if (access(MODULE, R_OK) || access("/sys/module/svmgpu", F_OK))
+		SKIP(return, "svmgpu is not a loaded module from " MODULE);
+	for (i = 0; i < n; i++) {
+		pid_t pid = start_busy_child(&rfd);
+
+		ASSERT_GE(pid, 0);
+		ASSERT_EQ(read(rfd, &c, 1), 1);
+		close(rfd);
+		ASSERT_EQ(kill(pid, SIGKILL), 0);
+		for (tries = 0; tries < 500; tries++) {
+			if (!syscall(SYS_delete_module, "svmgpu", O_NONBLOCK))
+				break;
+			ASSERT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
+			usleep(10000);
+		}
+		ASSERT_LT(tries, 500);
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		mfd = open(MODULE, O_RDONLY | O_CLOEXEC);
+		ASSERT_GE(mfd, 0);
+		ASSERT_EQ(syscall(SYS_finit_module, mfd, "", 0), 0);
+		close(mfd);
+		mfd = open_wait();
+		ASSERT_GE(mfd, 0);
+		close(mfd);
+	}
+	TH_LOG("%d rmmod/insmod cycles in %.1f s", n, now_s() - t0);
+	ASSERT_EQ(device_works(), 0);
+}
+
+TEST_HARNESS_MAIN
