@@ -174,15 +174,22 @@ static int svmgpu_hw_program(struct svmgpu_device *sdev)
 
 static void svmgpu_hw_quiesce(struct svmgpu_device *sdev)
 {
-	u32 i;
+	u32 status = 0, i;
 
+	/*
+	 * The registers reset at once; an engine step begun before the reset
+	 * may run on briefly, writing nothing (STATUS.RESET_PENDING, hw-spec
+	 * §12).  Wait for it to end before memory it could reach is reused.
+	 */
 	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
-	/* The reset waits for the engines; make sure it has happened. */
-	for (i = 0; i < 1000; i++) {
-		if (!(svmgpu_read32(sdev, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED))
-			break;
+	for (i = 0; i < 2000; i++) {
+		status = svmgpu_read32(sdev, SVMGPU_REG_STATUS);
+		if (status == U32_MAX ||
+		    !(status & (SVMGPU_STATUS_ENABLED | SVMGPU_STATUS_RESET_PENDING)))
+			return;
 		usleep_range(100, 200);
 	}
+	drm_warn(&sdev->drm, "device reset still pending, status 0x%x\n", status);
 }
 
 static irqreturn_t svmgpu_irq_hard(int irq, void *arg)

@@ -9,24 +9,32 @@
  *
  * Threads and locks:
  *  - MMIO handlers run with the BQL held and call into the core, which
- *    takes its own short locks and never blocks on guest memory.
- *  - Engine and control threads (one per engine + one, unless "sync" is
- *    on) are registered with RCU.  They do DMA only to RAM
- *    (address_space_map() of a direct region); a DMA address that
- *    resolves to MMIO, to nothing, or is refused by the vIOMMU fails,
- *    which the core reports as a device error.
- *  - Without a vIOMMU they never take the BQL.  Behind one, they take it
- *    around each translation: a refused IOVA makes the vIOMMU record a
+ *    takes its own short locks, never blocks on guest memory (except
+ *    CTX_ENABLE's read of one context entry) and never waits for an engine
+ *    step: reset, queue disable/enable and VM pause are latched and
+ *    complete when the step in flight ends (docs/hw-spec.md §12).  No
+ *    MMIO handler ever releases the BQL, and BAR0 keeps QEMU's memory
+ *    re-entrancy guard.
+ *  - Engine and control threads (one per engine + one, unless "x-sync" is
+ *    on) are registered with RCU.  All device DMA, from any thread, goes
+ *    to RAM only: translation, the check that the target is directly
+ *    accessible RAM, and the copy (or the map() of a window) happen in one
+ *    RCU critical section, and never through QEMU's bounce buffer.  A DMA
+ *    address that resolves to MMIO (our own BARs included), to nothing, or
+ *    is refused by the vIOMMU fails, which the core reports as a device
+ *    error.  Bus mastering off: the address space is empty, DMA fails.
+ *  - Without a vIOMMU engines never take the BQL.  Behind one, they take
+ *    it around each translation: a refused IOVA makes the vIOMMU record a
  *    fault and raise its own interrupt from inside the translation, which
- *    needs the BQL.  The core then releases the BQL whenever it waits for
- *    an engine step with it held (reset, VM pause, queue re-enable; see
- *    SvmgpuCoreOps.release_outer), so the step can finish.  BAR0 opts out
- *    of the memory re-entrancy guard: another vCPU's register access
- *    during such a wait is legitimate, and our DMA never reaches MMIO.
+ *    needs the BQL.  Nothing that holds the BQL waits for them, except
+ *    unrealize, which joins the threads with the BQL dropped.
  *  - Interrupts: the core calls svmgpu_irq() from any thread, possibly
  *    holding core locks; it only records the vector and schedules a
- *    bottom half, which notifies MSI-X (or sets INTx) under the BQL.  In
- *    sync mode the MMIO handler flushes them before returning.
+ *    bottom half (guarded by the device's re-entrancy guard), which
+ *    notifies MSI-X (or sets INTx to follow INTR_STATUS) under the BQL.
+ *    MMIO handlers, x-sync included, only schedule that bottom half: an
+ *    MSI-X message aimed at our own BARs is dropped by the guard instead
+ *    of recursing into the handler.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -65,6 +73,7 @@ struct SvmgpuState {
     MemoryRegion regs;
     SvmgpuCore *core;
     QEMUBH *irq_bh;
+    QEMUBH *sync_bh;            /* x-sync: work left by the per-write bound */
     VMChangeStateEntry *vmstate_change;
     uint32_t pending_vectors;   /* atomic: vectors to signal */
     SvmgpuThread threads[SVMGPU_MAX_ENGINES + 1];
@@ -79,8 +88,11 @@ struct SvmgpuState {
     uint32_t tlb_ways;
     uint32_t fault_ring_entries;
     uint64_t local_mem_size;
-    bool sync;
+    bool sync;                  /* "x-sync" (tests) */
 };
+
+/* x-sync: steps run per register write or bottom half, at most. */
+#define SVMGPU_SYNC_STEPS   64
 
 /* ------------------------------------------------------------------ */
 /* core environment */
@@ -102,6 +114,33 @@ static void svmgpu_dma_unlock(bool locked)
     }
 }
 
+/*
+ * Translate [addr, addr + *len) and, in the same RCU critical section,
+ * take a reference to the RAM it lands in: a host pointer for up to *len
+ * bytes (shortened), or NULL if the target is not directly accessible RAM
+ * (MMIO, our own BARs, nothing, refused by the vIOMMU).  Never the bounce
+ * buffer.  Release with address_space_unmap(), which marks written bytes
+ * dirty and drops the reference.  The BQL is held if dma_needs_bql.
+ */
+static void *svmgpu_ram_get(SvmgpuState *s, uint64_t addr, uint64_t *len,
+                            bool is_write)
+{
+    AddressSpace *as = pci_get_address_space(&s->parent_obj);
+    hwaddr l = *len, xlat;
+    MemoryRegion *mr;
+    void *host = NULL;
+
+    RCU_READ_LOCK_GUARD();
+    mr = address_space_translate(as, addr, &xlat, &l, is_write,
+                                 MEMTXATTRS_UNSPECIFIED);
+    if (l && memory_access_is_direct(mr, is_write)) {
+        memory_region_ref(mr);
+        host = (uint8_t *)memory_region_get_ram_ptr(mr) + xlat;
+        *len = MIN(l, *len);
+    }
+    return host;
+}
+
 /* The copy itself; the BQL is held if dma_needs_bql. */
 static int svmgpu_dma_locked(SvmgpuState *s, uint64_t addr, uint8_t *p,
                              uint64_t len, bool is_write)
@@ -109,24 +148,10 @@ static int svmgpu_dma_locked(SvmgpuState *s, uint64_t addr, uint8_t *p,
     AddressSpace *as = pci_get_address_space(&s->parent_obj);
 
     while (len) {
-        hwaddr l = len, xlat;
-        bool direct;
-        void *host;
+        uint64_t l = len;
+        void *host = svmgpu_ram_get(s, addr, &l, is_write);
 
-        WITH_RCU_READ_LOCK_GUARD() {
-            MemoryRegion *mr = address_space_translate(as, addr, &xlat, &l,
-                                                       is_write,
-                                                       MEMTXATTRS_UNSPECIFIED);
-            direct = memory_access_is_direct(mr, is_write);
-        }
-        if (!direct || !l) {
-            trace_svmgpu_dma_error(addr, len, is_write);
-            return -1;
-        }
-        l = MIN(l, len);
-        host = address_space_map(as, addr, &l, is_write,
-                                 MEMTXATTRS_UNSPECIFIED);
-        if (!host || !l) {
+        if (!host) {
             trace_svmgpu_dma_error(addr, len, is_write);
             return -1;
         }
@@ -135,7 +160,7 @@ static int svmgpu_dma_locked(SvmgpuState *s, uint64_t addr, uint8_t *p,
         } else {
             memcpy(p, host, l);
         }
-        address_space_unmap(as, host, l, is_write, l);
+        address_space_unmap(as, host, l, is_write, is_write ? l : 0);
         addr += l;
         p += l;
         len -= l;
@@ -163,30 +188,10 @@ static void *svmgpu_map(void *opaque, uint64_t addr, uint64_t *len,
                         bool is_write)
 {
     SvmgpuState *s = opaque;
-    AddressSpace *as = pci_get_address_space(&s->parent_obj);
-    hwaddr l = *len, xlat;
-    bool direct, locked = svmgpu_dma_lock(s);
-    void *host = NULL;
+    bool locked = svmgpu_dma_lock(s);
+    void *host = svmgpu_ram_get(s, addr, len, is_write);
 
-    WITH_RCU_READ_LOCK_GUARD() {
-        MemoryRegion *mr = address_space_translate(as, addr, &xlat, &l,
-                                                   is_write,
-                                                   MEMTXATTRS_UNSPECIFIED);
-        direct = memory_access_is_direct(mr, is_write);
-    }
-    if (direct && l) {
-        l = MIN(l, *len);
-        host = address_space_map(as, addr, &l, is_write,
-                                 MEMTXATTRS_UNSPECIFIED);
-        if (host && !l) {
-            address_space_unmap(as, host, 0, is_write, 0);
-            host = NULL;
-        }
-    }
     svmgpu_dma_unlock(locked);
-    if (host) {
-        *len = l;
-    }
     return host;
 }
 
@@ -266,22 +271,6 @@ static void svmgpu_trace(void *opaque, SvmgpuTraceEvent ev, uint64_t a,
     }
 }
 
-static bool svmgpu_release_outer(void *opaque)
-{
-    SvmgpuState *s = opaque;
-
-    if (!s->dma_needs_bql || !qemu_mutex_iothread_locked()) {
-        return false;
-    }
-    qemu_mutex_unlock_iothread();
-    return true;
-}
-
-static void svmgpu_reacquire_outer(void *opaque)
-{
-    qemu_mutex_lock_iothread();
-}
-
 static const SvmgpuCoreOps svmgpu_core_ops = {
     .dma_read = svmgpu_dma_read,
     .dma_write = svmgpu_dma_write,
@@ -291,8 +280,6 @@ static const SvmgpuCoreOps svmgpu_core_ops = {
     .now_ns = svmgpu_now,
     .guest_error = svmgpu_guest_error,
     .trace = svmgpu_trace,
-    .release_outer = svmgpu_release_outer,
-    .reacquire_outer = svmgpu_reacquire_outer,
 };
 
 /* ------------------------------------------------------------------ */
@@ -330,6 +317,39 @@ static uint64_t svmgpu_mmio_read(void *opaque, hwaddr addr, unsigned size)
     return val;
 }
 
+/* Pending MSI-X of ours forgotten (CONTROL.RESET, FLR, system reset). */
+static void svmgpu_clear_pending_irqs(SvmgpuState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    unsigned v;
+
+    qatomic_set(&s->pending_vectors, 0);
+    if (msix_present(pdev)) {
+        for (v = 0; v < SVMGPU_NUM_VECTORS(s->queues); v++) {
+            msix_clr_pending(pdev, v);
+        }
+    }
+}
+
+/* x-sync: a bounded amount of work; what is left runs from sync_bh. */
+static void svmgpu_run_sync(SvmgpuState *s)
+{
+    bool more;
+
+    svmgpu_core_run_sync_budget(s->core, SVMGPU_SYNC_STEPS, &more);
+    if (more) {
+        qemu_bh_schedule(s->sync_bh);
+    }
+}
+
+static void svmgpu_sync_bh(void *opaque)
+{
+    SvmgpuState *s = opaque;
+
+    svmgpu_run_sync(s);
+    qemu_bh_schedule(s->irq_bh);
+}
+
 static void svmgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
                               unsigned size)
 {
@@ -337,11 +357,18 @@ static void svmgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
 
     trace_svmgpu_mmio_write(addr, size, val);
     svmgpu_core_mmio_write(s->core, addr, val, size);
-    if (s->sync) {
-        svmgpu_core_run_sync(s->core);
+    if (addr == SVMGPU_REG_CONTROL && (val & SVMGPU_CONTROL_RESET)) {
+        svmgpu_clear_pending_irqs(s);
     }
-    /* Deliver now what this write caused; INTx follows INTR_STATUS. */
-    svmgpu_irq_bh(s);
+    if (s->sync) {
+        svmgpu_run_sync(s);
+    }
+    /*
+     * Never deliver from here: the bottom half does, under the device's
+     * re-entrancy guard (an MSI-X address inside our BARs must not call
+     * back into this handler).  INTx follows INTR_STATUS there too.
+     */
+    qemu_bh_schedule(s->irq_bh);
 }
 
 static const MemoryRegionOps svmgpu_mmio_ops = {
@@ -401,16 +428,27 @@ static void svmgpu_start_threads(SvmgpuState *s)
 
 static void svmgpu_stop_threads(SvmgpuState *s)
 {
+    bool unlock;
     unsigned i;
 
     if (!s->nthreads) {
         return;
     }
-    /* Let steps end first: one may need the BQL we hold (see top). */
     svmgpu_core_pause(s->core, true);
     svmgpu_core_stop(s->core);
+    /*
+     * A step behind a vIOMMU may be waiting for the BQL to translate:
+     * join with it dropped (as cpu_remove_sync() does for vCPU threads).
+     */
+    unlock = s->dma_needs_bql && qemu_mutex_iothread_locked();
+    if (unlock) {
+        qemu_mutex_unlock_iothread();
+    }
     for (i = 0; i < s->nthreads; i++) {
         qemu_thread_join(&s->threads[i].thread);
+    }
+    if (unlock) {
+        qemu_mutex_lock_iothread();
     }
     s->nthreads = 0;
 }
@@ -455,9 +493,9 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     }
     pcie_cap_flr_init(pdev);
 
+    /* BAR0 keeps the memory re-entrancy guard, vIOMMU or not. */
     memory_region_init_io(&s->regs, OBJECT(s), &svmgpu_mmio_ops, s,
                           "svmgpu-regs", SVMGPU_BAR_REGS_SIZE);
-    s->regs.disable_reentrancy_guard = s->dma_needs_bql;
     pci_register_bar(pdev, SVMGPU_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->regs);
 
@@ -471,6 +509,8 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
 
     s->irq_bh = qemu_bh_new_guarded(svmgpu_irq_bh, s,
                                     &DEVICE(pdev)->mem_reentrancy_guard);
+    s->sync_bh = qemu_bh_new_guarded(svmgpu_sync_bh, s,
+                                     &DEVICE(pdev)->mem_reentrancy_guard);
     if (!s->sync) {
         svmgpu_core_pause(s->core, !runstate_is_running());
         s->vmstate_change = qemu_add_vm_change_state_handler(
@@ -494,6 +534,7 @@ static void svmgpu_exit(PCIDevice *pdev)
     }
     svmgpu_stop_threads(s);
     qemu_bh_delete(s->irq_bh);
+    qemu_bh_delete(s->sync_bh);
     msix_uninit_exclusive_bar(pdev);
     svmgpu_core_free(s->core);
     s->core = NULL;
@@ -504,8 +545,9 @@ static void svmgpu_reset(DeviceState *dev)
     SvmgpuState *s = SVMGPU(dev);
 
     trace_svmgpu_reset();
+    /* Registers at reset values now; a step in flight writes nothing. */
     svmgpu_core_reset(s->core);
-    qatomic_set(&s->pending_vectors, 0);
+    svmgpu_clear_pending_irqs(s);
     pci_set_irq(PCI_DEVICE(s), 0);
 }
 
@@ -524,7 +566,7 @@ static Property svmgpu_properties[] = {
     DEFINE_PROP_UINT32("fault-ring-entries", SvmgpuState, fault_ring_entries,
                        256),
     DEFINE_PROP_SIZE("local-mem-size", SvmgpuState, local_mem_size, 0),
-    DEFINE_PROP_BOOL("sync", SvmgpuState, sync, false),
+    DEFINE_PROP_BOOL("x-sync", SvmgpuState, sync, false),
     DEFINE_PROP_END_OF_LIST(),
 };
 

@@ -72,6 +72,7 @@
 #define  SVMGPU_STATUS_FAULT_RING_FULL	(1u << 3)	/* a queue waits for ring space */
 #define  SVMGPU_STATUS_INVAL_BUSY	(1u << 4)
 #define  SVMGPU_STATUS_ERROR		(1u << 5)	/* ERROR_STATUS != 0 */
+#define  SVMGPU_STATUS_RESET_PENDING	(1u << 6)	/* a step begun before the last reset still runs (writes nothing) */
 #define SVMGPU_REG_ERROR_STATUS		0x0038	/* W1C, 32, reset 0 */
 #define  SVMGPU_ERROR_QUEUE		(1u << 0)	/* a queue halted, see Q_ERROR_* */
 #define  SVMGPU_ERROR_FAULT_RING_FULL	(1u << 1)	/* a fault waits for ring space */
@@ -81,7 +82,7 @@
 #define  SVMGPU_ERROR_REG		(1u << 5)	/* bad register write, ignored */
 #define  SVMGPU_ERROR_COMPLETION_DMA	(1u << 6)	/* completion write failed */
 #define SVMGPU_REG_ERROR_ADDR		0x0040	/* RO, 64: DMA address or register of the last error */
-#define SVMGPU_REG_TIMESTAMP		0x0048	/* RO, 64: device clock, ns */
+#define SVMGPU_REG_TIMESTAMP		0x0048	/* RO, 64: device clock, ns; reading the low half latches the high half */
 #define SVMGPU_REG_INTR_STATUS		0x0050	/* W1C, 32, reset 0 */
 #define SVMGPU_REG_INTR_MASK		0x0054	/* RW, 32, reset 0; 1 = masked */
 #define  SVMGPU_INTR_ERROR		(1u << 0)
@@ -159,6 +160,7 @@
 #define  SVMGPU_Q_STATUS_RING_FULL_STALL (1u << 3)
 #define  SVMGPU_Q_STATUS_WAITING	(1u << 4)	/* in a WAIT command */
 #define  SVMGPU_Q_STATUS_ERROR		(1u << 5)	/* halted, see Q_ERROR_* */
+#define  SVMGPU_Q_STATUS_ENABLE_PENDING	(1u << 6)	/* enabled; a step begun before still runs, the queue starts after it */
 #define SVMGPU_Q_HEAD			0x20	/* RO, 32, reset 0: next entry the device reads */
 #define SVMGPU_Q_TAIL			0x24	/* RW, 32, reset 0: doorbell, one past the last valid entry */
 #define SVMGPU_Q_COMPL_SEQ		0x28	/* RO, 64, reset 0: seq of the last completed command */

@@ -5,10 +5,12 @@
  *
  * Locking: see internal.h for the order.  MMIO handlers take core->lock for
  * the whole access.  They never wait for guest memory except CTX_ENABLE,
- * which reads one context entry with the lock dropped, and they wait for an
- * engine only to re-enable a queue that is mid-step or to reset (both
- * bounded by one step).  Invalidations run on the control thread (or in
- * svmgpu_core_run_sync()), which takes core->xlate for writing.
+ * which reads one context entry with the lock dropped, and never for an
+ * engine: reset, queue disable/enable and pause are latched through the
+ * generations of internal.h and complete when the step in flight ends
+ * (STATUS.RESET_PENDING, Q_STATUS.ENABLE_PENDING).  Invalidations run on
+ * the control thread (or in svmgpu_core_run_sync()), which takes
+ * core->xlate for writing.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -98,6 +100,7 @@ void svmgpu_intr_locked(SvmgpuCore *core, uint32_t bits)
 void svmgpu_error_locked(SvmgpuCore *core, uint32_t bit, uint64_t addr,
                          const char *fmt, ...)
 {
+    uint32_t newly = bit & ~core->error_status;
     va_list ap;
 
     core->error_status |= bit;
@@ -106,7 +109,10 @@ void svmgpu_error_locked(SvmgpuCore *core, uint32_t bit, uint64_t addr,
     guest_error_va(core, fmt, ap);
     va_end(ap);
     svmgpu_trace(core, SVMGPU_TRACE_ERROR, bit, addr, 0);
-    svmgpu_intr_locked(core, SVMGPU_INTR_ERROR);
+    /* Vector 0 means "a new kind of error": not one per repeated error. */
+    if (newly) {
+        svmgpu_intr_locked(core, SVMGPU_INTR_ERROR);
+    }
 }
 
 void svmgpu_kick_locked(SvmgpuCore *core)
@@ -272,42 +278,55 @@ void svmgpu_core_free(SvmgpuCore *core)
 /* ------------------------------------------------------------------ */
 /* reset */
 
-static void reset_queue_locked(SvmgpuQueue *q)
+/* A new queue generation: a step in flight on q is stale from now on. */
+static void queue_bump_gen_locked(SvmgpuQueue *q)
 {
-    unsigned index = q->index;
-
-    svmgpu_queue_exec_reset(&q->x);
-    memset(q, 0, sizeof(*q));
-    q->index = index;
+    __atomic_store_n(&q->qgen, q->qgen + 1, __ATOMIC_RELEASE);
 }
 
 /*
- * Wait for idle_cond with core->lock held, releasing the environment's
- * outer lock (see SvmgpuCoreOps.release_outer) so that an engine step that
- * needs it can finish.  core->lock is dropped meanwhile: callers re-check
- * their condition and every state they rely on.
+ * Every register of the queue to its reset value.  The execution state
+ * (q->x) belongs to the engine while a step runs: then it is left alone,
+ * the step is made stale and the engine throws it away when the step ends
+ * (after_step_locked()).
  */
-static void wait_idle_locked(SvmgpuCore *core)
+static void reset_queue_locked(SvmgpuQueue *q)
 {
-    bool released = core->ops->release_outer &&
-                    core->ops->release_outer(core->opaque);
-
-    pthread_cond_wait(&core->idle_cond, &core->lock);
-    if (released) {
-        pthread_mutex_unlock(&core->lock);
-        core->ops->reacquire_outer(core->opaque);
-        pthread_mutex_lock(&core->lock);
+    if (!q->in_step) {
+        svmgpu_queue_exec_reset(&q->x);
     }
+    queue_bump_gen_locked(q);
+    q->base = 0;
+    q->size = 0;
+    q->ctx = 0;
+    q->compl_addr = 0;
+    q->head = q->tail = 0;
+    q->enabled = false;
+    q->error = false;
+    q->stall_fault = q->stall_ring_full = false;
+    q->cancel = q->poll = q->waiting = false;
+    q->next_poll = 0;
+    q->fault_seq = 0;
+    q->compl_seq = 0;
+    q->err_code = q->err_info = 0;
+    q->err_va = q->err_seq = 0;
+    q->l_base = 0;
+    q->l_size = 0;
+    q->l_ctx = 0;
+    q->l_compl_addr = 0;
 }
 
+/*
+ * Reset at once: the registers take their reset values before this
+ * returns, and steps (and an invalidation batch) in flight become stale:
+ * they end on their own, write nothing and change nothing
+ * (STATUS.RESET_PENDING until then).
+ */
 static void reset_locked(SvmgpuCore *core)
 {
     unsigned i;
 
-    core->resetting++;
-    while (core->active) {
-        wait_idle_locked(core);
-    }
+    core->gen++;
     for (i = 0; i < SVMGPU_MAX_QUEUES; i++) {
         reset_queue_locked(&core->queues[i]);
     }
@@ -333,9 +352,9 @@ static void reset_locked(SvmgpuCore *core)
     core->cnt_replays = core->cnt_cancels = 0;
     core->cnt_commands = core->cnt_instructions = 0;
     core->cnt_invalidations = 0;
+    core->ts_hi = 0;
     memset(core->rr, 0, sizeof(core->rr));
     svmgpu_tlb_flush(&core->tlb);
-    core->resetting--;
     pthread_cond_broadcast(&core->work_cond);
 }
 
@@ -343,11 +362,18 @@ void svmgpu_core_pause(SvmgpuCore *core, bool paused)
 {
     pthread_mutex_lock(&core->lock);
     core->paused = paused;
-    while (core->paused && core->active) {
-        wait_idle_locked(core);
-    }
     pthread_cond_broadcast(&core->work_cond);
     pthread_mutex_unlock(&core->lock);
+}
+
+uint64_t svmgpu_core_wait_polls(SvmgpuCore *core)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&core->lock);
+    n = core->wait_polls;
+    pthread_mutex_unlock(&core->lock);
+    return n;
 }
 
 void svmgpu_core_reset(SvmgpuCore *core)
@@ -417,18 +443,20 @@ static bool control_step(SvmgpuCore *core)
 {
     SvmgpuInval reqs[SVMGPU_INVAL_QUEUE];
     unsigned n, i;
-    uint32_t last;
+    uint32_t last, gen;
     uint64_t addr, val;
 
     pthread_mutex_lock(&core->lock);
     n = core->invq_len;
-    if (!n || core->resetting || core->paused) {
+    if (!n || core->paused) {
         pthread_mutex_unlock(&core->lock);
         return false;
     }
     memcpy(reqs, core->invq, n * sizeof(reqs[0]));
     core->invq_len = 0;
     core->active++;
+    core->ctl_busy = true;
+    core->ctl_gen = gen = core->gen;
     pthread_mutex_unlock(&core->lock);
 
     /*
@@ -450,23 +478,30 @@ static bool control_step(SvmgpuCore *core)
     last = reqs[n - 1].seq;
 
     pthread_mutex_lock(&core->lock);
-    addr = core->inv_done_addr;
+    addr = core->gen == gen ? core->inv_done_addr : 0;
     pthread_mutex_unlock(&core->lock);
     val = last;
-    if (addr && core->ops->dma_write(core->opaque, addr, &val, 8)) {
+    /* A reset since the batch began: write nothing (re-checked late). */
+    if (addr && __atomic_load_n(&core->gen, __ATOMIC_ACQUIRE) == gen &&
+        core->ops->dma_write(core->opaque, addr, &val, 8)) {
         pthread_mutex_lock(&core->lock);
-        svmgpu_error_locked(core, SVMGPU_ERROR_COMPLETION_DMA, addr,
-                            "TLB_INV_DONE_ADDR write to 0x%llx failed",
-                            (unsigned long long)addr);
+        if (core->gen == gen) {
+            svmgpu_error_locked(core, SVMGPU_ERROR_COMPLETION_DMA, addr,
+                                "TLB_INV_DONE_ADDR write to 0x%llx failed",
+                                (unsigned long long)addr);
+        }
         pthread_mutex_unlock(&core->lock);
     }
 
     pthread_mutex_lock(&core->lock);
-    core->inv_done_seq = last;
-    core->cnt_invalidations += n;
-    core->inval_busy = core->invq_len != 0;
-    svmgpu_trace(core, SVMGPU_TRACE_INVAL_DONE, last, n, 0);
-    svmgpu_intr_locked(core, SVMGPU_INTR_INVAL);
+    if (core->gen == gen) {
+        core->inv_done_seq = last;
+        core->cnt_invalidations += n;
+        core->inval_busy = core->invq_len != 0;
+        svmgpu_trace(core, SVMGPU_TRACE_INVAL_DONE, last, n, 0);
+        svmgpu_intr_locked(core, SVMGPU_INTR_INVAL);
+    }
+    core->ctl_busy = false;
     core->active--;
     pthread_cond_broadcast(&core->idle_cond);
     pthread_mutex_unlock(&core->lock);
@@ -537,6 +572,9 @@ static uint32_t queue_status_locked(SvmgpuQueue *q)
     if (q->error) {
         s |= SVMGPU_Q_STATUS_ERROR;
     }
+    if (q->enabled && q->in_step && q->step_gen != q->qgen) {
+        s |= SVMGPU_Q_STATUS_ENABLE_PENDING;
+    }
     return s;
 }
 
@@ -553,12 +591,18 @@ static void queue_fail_locked(SvmgpuCore *core, SvmgpuQueue *q, uint32_t code,
     svmgpu_intr_locked(core, SVMGPU_INTR_QUEUE(q->index));
 }
 
+/*
+ * Registers change at once.  If the engine is still in a step begun
+ * before (the queue was disabled and re-enabled under it), that step is
+ * stale and the queue runs again only after it ended and its state was
+ * thrown away (Q_STATUS.ENABLE_PENDING meanwhile).
+ */
 static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q)
 {
-    while (q->in_step) {
-        wait_idle_locked(core);
+    if (!q->in_step) {
+        svmgpu_queue_exec_reset(&q->x);
     }
-    svmgpu_queue_exec_reset(&q->x);
+    queue_bump_gen_locked(q);
     q->enabled = true;
     q->error = false;
     q->stall_fault = q->stall_ring_full = q->cancel = false;
@@ -579,6 +623,9 @@ static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q)
 
 static void queue_disable_locked(SvmgpuQueue *q)
 {
+    if (q->enabled) {
+        queue_bump_gen_locked(q);
+    }
     q->enabled = false;
     q->stall_fault = q->stall_ring_full = q->cancel = false;
     q->waiting = q->poll = false;
@@ -710,6 +757,15 @@ static uint32_t device_status_locked(SvmgpuCore *core)
     if (core->error_status) {
         s |= SVMGPU_STATUS_ERROR;
     }
+    if (core->ctl_busy && core->ctl_gen != core->gen) {
+        s |= SVMGPU_STATUS_RESET_PENDING;
+    }
+    for (i = 0; i < core->cfg.num_queues; i++) {
+        if (core->queues[i].in_step &&
+            core->queues[i].step_dgen != core->gen) {
+            s |= SVMGPU_STATUS_RESET_PENDING;
+        }
+    }
     return s;
 }
 
@@ -748,8 +804,14 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
     case SVMGPU_REG_ERROR_STATUS: return core->error_status;
     case SVMGPU_REG_ERROR_ADDR: return LO(core->error_addr);
     case SVMGPU_REG_ERROR_ADDR + 4: return HI(core->error_addr);
-    case SVMGPU_REG_TIMESTAMP: return LO(svmgpu_now(core));
-    case SVMGPU_REG_TIMESTAMP + 4: return HI(svmgpu_now(core));
+    case SVMGPU_REG_TIMESTAMP: {
+        /* the high half is latched: two 32-bit reads never tear */
+        uint64_t now = svmgpu_now(core);
+
+        core->ts_hi = HI(now);
+        return LO(now);
+    }
+    case SVMGPU_REG_TIMESTAMP + 4: return core->ts_hi;
     case SVMGPU_REG_INTR_STATUS: return core->intr_status;
     case SVMGPU_REG_INTR_MASK: return core->intr_mask;
     case SVMGPU_REG_CTX_TABLE_BASE: return LO(core->ctx_table_base);
@@ -973,16 +1035,21 @@ void svmgpu_core_mmio_write(SvmgpuCore *core, uint64_t offset, uint64_t val,
 /* ------------------------------------------------------------------ */
 /* engines */
 
-static bool queue_runnable_locked(SvmgpuCore *core, SvmgpuQueue *q,
-                                  bool waiting_ok)
+/* Everything but a WAIT allows q to run a step now. */
+static bool queue_ready_locked(SvmgpuCore *core, SvmgpuQueue *q)
 {
-    if (!(core->control & SVMGPU_CONTROL_ENABLE) || core->resetting ||
-        core->paused ||
+    if (!(core->control & SVMGPU_CONTROL_ENABLE) || core->paused ||
         !q->enabled || q->error || q->in_step || q->stall_fault ||
         q->stall_ring_full) {
         return false;
     }
-    if (!q->cancel && !q->x.has_cmd && q->head == q->tail) {
+    return q->cancel || q->x.has_cmd || q->head != q->tail;
+}
+
+static bool queue_runnable_locked(SvmgpuCore *core, SvmgpuQueue *q,
+                                  bool waiting_ok)
+{
+    if (!queue_ready_locked(core, q)) {
         return false;
     }
     return !q->waiting || (waiting_ok && q->poll);
@@ -1007,21 +1074,42 @@ static SvmgpuQueue *pick_locked(SvmgpuCore *core, unsigned engine,
     return NULL;
 }
 
-static void after_step_locked(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuStep r)
+static void begin_step_locked(SvmgpuCore *core, SvmgpuQueue *q)
 {
-    q->in_step = false;
-    q->poll = false;
-    q->waiting = r == SVMGPU_STEP_WAIT && q->enabled;
-    core->active--;
-    pthread_cond_broadcast(&core->idle_cond);
+    q->in_step = true;
+    q->step_gen = q->qgen;
+    q->step_dgen = core->gen;
+    core->active++;
 }
 
+static void after_step_locked(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuStep r)
+{
+    bool stale = q->step_gen != q->qgen;
+
+    if (stale) {
+        /* reset, disabled or re-enabled meanwhile: forget the step */
+        svmgpu_queue_exec_reset(&q->x);
+    }
+    q->in_step = false;
+    q->poll = false;
+    q->waiting = !stale && r == SVMGPU_STEP_WAIT && q->enabled;
+    core->active--;
+    pthread_cond_broadcast(&core->idle_cond);
+    if (stale) {
+        /* a latched enable completes: the queue may run now */
+        pthread_cond_broadcast(&core->work_cond);
+    }
+}
+
+/* A WAIT that only a timed re-check can satisfy (nothing else blocks it). */
 static bool any_waiting_locked(SvmgpuCore *core, unsigned engine)
 {
     unsigned i;
 
     for (i = engine; i < core->cfg.num_queues; i += core->cfg.num_engines) {
-        if (core->queues[i].waiting && core->queues[i].enabled) {
+        SvmgpuQueue *q = &core->queues[i];
+
+        if (q->waiting && queue_ready_locked(core, q)) {
             return true;
         }
     }
@@ -1052,6 +1140,7 @@ void svmgpu_core_engine_thread(SvmgpuCore *core, unsigned engine)
                 }
                 if (pthread_cond_timedwait(&core->work_cond, &core->lock,
                                            &ts) == ETIMEDOUT) {
+                    core->wait_polls++;
                     for (i = engine; i < core->cfg.num_queues;
                          i += core->cfg.num_engines) {
                         core->queues[i].poll = true;
@@ -1062,8 +1151,7 @@ void svmgpu_core_engine_thread(SvmgpuCore *core, unsigned engine)
             }
             continue;
         }
-        q->in_step = true;
-        core->active++;
+        begin_step_locked(core, q);
         pthread_mutex_unlock(&core->lock);
         r = svmgpu_queue_step(core, q, core->bufs[engine]);
         pthread_mutex_lock(&core->lock);
@@ -1076,7 +1164,7 @@ void svmgpu_core_control_thread(SvmgpuCore *core)
 {
     pthread_mutex_lock(&core->lock);
     while (!core->quit) {
-        if (!core->invq_len || core->resetting || core->paused) {
+        if (!core->invq_len || core->paused) {
             pthread_cond_wait(&core->work_cond, &core->lock);
             continue;
         }
@@ -1097,13 +1185,26 @@ void svmgpu_core_stop(SvmgpuCore *core)
 
 unsigned svmgpu_core_run_sync(SvmgpuCore *core)
 {
+    bool more;
+
+    return svmgpu_core_run_sync_budget(core, UINT32_MAX, &more);
+}
+
+unsigned svmgpu_core_run_sync_budget(SvmgpuCore *core, unsigned max_steps,
+                                     bool *more)
+{
     unsigned steps = 0, i;
     bool progress = true;
     bool first = true;
 
+    *more = false;
     while (progress) {
+        if (steps >= max_steps) {
+            *more = true;
+            break;
+        }
         progress = control_step(core);
-        for (i = 0; i < core->cfg.num_queues; i++) {
+        for (i = 0; i < core->cfg.num_queues && steps < max_steps; i++) {
             SvmgpuQueue *q = &core->queues[i];
             SvmgpuStep r;
 
@@ -1115,8 +1216,7 @@ unsigned svmgpu_core_run_sync(SvmgpuCore *core)
                 pthread_mutex_unlock(&core->lock);
                 continue;
             }
-            q->in_step = true;
-            core->active++;
+            begin_step_locked(core, q);
             pthread_mutex_unlock(&core->lock);
             r = svmgpu_queue_step(core, q, core->bufs[0]);
             pthread_mutex_lock(&core->lock);

@@ -26,8 +26,8 @@ void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx)
 
     pthread_mutex_lock(&core->fault_lock);
     pthread_mutex_lock(&core->lock);
-    if (!q->enabled) {
-        goto out;
+    if (!q->enabled || q->qgen != q->step_gen) {
+        goto out;       /* disabled, re-enabled or reset: forget it */
     }
     if (core->fault_put - core->fault_get >= entries) {
         q->stall_ring_full = true;
@@ -53,10 +53,17 @@ void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx)
     rec.access = x->fault_access;
     rec.reason = x->fault_reason;
     rec.flags = SVMGPU_FAULT_RECORD_VALID;
+    if (svmgpu_q_stale(q)) {
+        pthread_mutex_lock(&core->lock);
+        goto out;
+    }
     rc = core->fault_ring_base ?
          core->ops->dma_write(core->opaque, addr, &rec, sizeof(rec)) : -1;
 
     pthread_mutex_lock(&core->lock);
+    if (q->qgen != q->step_gen) {
+        goto out;
+    }
     if (rc) {
         q->stall_ring_full = true;
         svmgpu_error_locked(core, SVMGPU_ERROR_FAULT_RING_DMA, addr,
@@ -67,10 +74,8 @@ void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx)
     core->fault_seq = seq;
     core->fault_put++;
     core->cnt_faults++;
-    if (q->enabled) {
-        q->stall_fault = true;
-        q->fault_seq = seq;
-    }
+    q->stall_fault = true;
+    q->fault_seq = seq;
     svmgpu_trace(core, SVMGPU_TRACE_FAULT, q->index, rec.va,
                  ctx | (uint64_t)rec.access << 16 |
                  (uint64_t)rec.reason << 24 | (uint64_t)seq << 32);

@@ -7,9 +7,11 @@
  *   outer        the environment's lock (QEMU: the BQL), held by MMIO and
  *                reset callers.  Engines take it only inside the dma/map
  *                ops (possibly holding fault_lock, xlate, atomic_lock),
- *                never with tlb.lock or lock held; a holder that waits for
- *                engines releases it first (wait_idle_locked()).  The MMIO
- *                path itself takes only tlb.lock and lock.
+ *                never with tlb.lock or lock held.  Nothing that holds it
+ *                ever waits for an engine: reset, queue disable/enable and
+ *                pause are latched (generations below) and complete when
+ *                the step in flight ends.  The MMIO path itself takes only
+ *                tlb.lock and lock.
  *   fault_lock   serializes fault-record writes to the fault ring (held
  *                across that DMA); fault.c
  *   xlate        rwlock: engines hold it for reading around one
@@ -26,6 +28,14 @@
  * A queue's execution state (SvmgpuQueueExec) belongs to the engine that
  * owns the queue (q % num_engines) while in_step is set, and to whoever
  * holds `lock` with in_step clear otherwise.
+ *
+ * Generations: every reset bumps core->gen, and every reset, queue enable
+ * and queue disable bumps the queue's qgen.  A step remembers both when it
+ * starts (step_gen, step_dgen).  Once its queue's qgen moved on, the step
+ * is stale: it writes no guest memory (svmgpu_q_stale() before every DMA
+ * write and every store through a map window), changes no register, raises
+ * no interrupt, and when it ends its execution state is thrown away.  So
+ * no register access ever waits for an engine step.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -156,6 +166,9 @@ typedef struct SvmgpuQueue {
     bool poll;              /* WAIT should be re-evaluated */
     bool waiting;           /* WAIT not satisfied */
     bool in_step;           /* an engine is running a step */
+    uint32_t qgen;          /* bumped by reset/enable/disable; atomic reads */
+    uint32_t step_gen;      /* qgen when the running step began */
+    uint32_t step_dgen;     /* core->gen when the running step began */
     uint64_t next_poll;     /* WAIT re-check time (ns) */
     uint32_t fault_seq;
     uint64_t compl_seq;
@@ -298,9 +311,13 @@ struct SvmgpuCore {
 
     /* everything below: protected by lock */
     bool quit;
-    unsigned resetting;         /* resets waiting for engines */
     bool paused;                /* VM stopped: no new steps */
     unsigned active;            /* steps + invalidations in progress */
+    uint32_t gen;               /* reset generation */
+    bool ctl_busy;              /* an invalidation batch is running */
+    uint32_t ctl_gen;           /* ... begun in this reset generation */
+    uint32_t ts_hi;             /* TIMESTAMP high half, latched by low read */
+    uint64_t wait_polls;        /* timed WAIT re-checks (idle engines: 0) */
     uint32_t control;
     uint32_t error_status;
     uint64_t error_addr;
@@ -339,6 +356,20 @@ void svmgpu_trace(SvmgpuCore *core, SvmgpuTraceEvent ev, uint64_t a,
 uint64_t svmgpu_now(SvmgpuCore *core);
 /* Wake engines (e.g. WAITs after a SIGNAL); lock held. */
 void svmgpu_kick_locked(SvmgpuCore *core);
+
+/*
+ * True once the queue was reset, disabled or re-enabled after the running
+ * step began: the step must not write guest memory any more.  Called by
+ * the engine running q's step, without locks.
+ */
+static inline bool svmgpu_q_stale(SvmgpuQueue *q)
+{
+    return __atomic_load_n(&q->qgen, __ATOMIC_ACQUIRE) != q->step_gen;
+}
+
+/* Host atomic read-modify-write of size 4/8 at p; returns the old value. */
+uint64_t svmgpu_atomic_host(void *p, unsigned size, unsigned op,
+                            uint64_t operand, uint64_t compare);
 
 static inline uint64_t svmgpu_min64(uint64_t a, uint64_t b)
 {

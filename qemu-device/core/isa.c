@@ -17,7 +17,9 @@
  * entries and a load or store.  The copies and the lock go at the next
  * wave-instruction boundary once an invalidation waits (inval_waiting),
  * and at the end of the step; misses translate through the TLB as usual.
- * Atomics take core->atomic_lock (shared with the ATOMIC command).
+ * Atomics take core->atomic_lock (shared with the ATOMIC command) and are
+ * host atomics on the mapped word (svmgpu_atomic_host()).  Stores check
+ * svmgpu_q_stale() first: a reset or re-enable ends a kernel's writes.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -227,6 +229,10 @@ static inline SvmgpuAccessResult isa_access(SvmgpuCore *core,
         p = isa_mem_get(core, q, m, va, access, wr, &m->last[fetch], &win,
                         &pa, &res);
     }
+    if (wr && svmgpu_q_stale(q)) {
+        svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, access, 0);
+        return SVMGPU_ACC_ERROR;
+    }
     if (p) {
         if (wr) {
             copy_small(p, buf, len);
@@ -268,28 +274,11 @@ static SvmgpuAccessResult isa_atomic(SvmgpuCore *core, SvmgpuQueue *q,
         return res;
     }
     pthread_mutex_lock(&core->atomic_lock);
-    if (p) {
+    if (svmgpu_q_stale(q)) {
+        rc = -1;
+    } else if (p) {
         /* also atomic against the CPUs sharing the page */
-        if (size == 4) {
-            uint32_t o = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
-            uint32_t n32;
-
-            do {
-                n32 = svmgpu_atomic_compute(op, 4, o, operand, compare);
-            } while (!__atomic_compare_exchange_n((uint32_t *)p, &o, n32,
-                                                  false, __ATOMIC_SEQ_CST,
-                                                  __ATOMIC_RELAXED));
-            cur = o;
-        } else {
-            uint64_t o = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
-
-            do {
-                nv = svmgpu_atomic_compute(op, 8, o, operand, compare);
-            } while (!__atomic_compare_exchange_n((uint64_t *)p, &o, nv,
-                                                  false, __ATOMIC_SEQ_CST,
-                                                  __ATOMIC_RELAXED));
-            cur = o;
-        }
+        cur = svmgpu_atomic_host(p, size, op, operand, compare);
         svmgpu_map_dirty(m->mc, win, p, size);
     } else {
         rc = core->ops->dma_read(core->opaque, pa, &cur, size);
@@ -967,7 +956,9 @@ SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q,
     }
     isa_mem_drop(core, &m);
     pthread_mutex_lock(&core->lock);
-    core->cnt_instructions += slice;
+    if (q->qgen == q->step_gen) {
+        core->cnt_instructions += slice;
+    }
     pthread_mutex_unlock(&core->lock);
     return ret;
 }

@@ -13,6 +13,9 @@
  * pointer), released at the end of every step.
  * Register-visible state (head, completion sequence, error registers) is
  * updated under core->lock after the completion record was written.
+ * A step whose queue was reset, disabled or re-enabled meanwhile is stale
+ * (internal.h): it checks svmgpu_q_stale() before every write to guest
+ * memory and then fails the write, and changes no register.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -187,6 +190,8 @@ SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
     }
     if (access == SVMGPU_ACCESS_READ) {
         rc = core->ops->dma_read(core->opaque, t.pa, buf, len);
+    } else if (svmgpu_q_stale(q)) {
+        rc = -1;
     } else {
         rc = core->ops->dma_write(core->opaque, t.pa, buf, len);
     }
@@ -234,6 +239,32 @@ uint64_t svmgpu_atomic_compute(unsigned op, unsigned size, uint64_t old,
     }
 }
 
+uint64_t svmgpu_atomic_host(void *p, unsigned size, unsigned op,
+                            uint64_t operand, uint64_t compare)
+{
+    if (size == 4) {
+        uint32_t o = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
+        uint32_t n32;
+
+        do {
+            n32 = svmgpu_atomic_compute(op, 4, o, operand, compare);
+        } while (!__atomic_compare_exchange_n((uint32_t *)p, &o, n32, false,
+                                              __ATOMIC_SEQ_CST,
+                                              __ATOMIC_RELAXED));
+        return o;
+    } else {
+        uint64_t o = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
+        uint64_t nv;
+
+        do {
+            nv = svmgpu_atomic_compute(op, 8, o, operand, compare);
+        } while (!__atomic_compare_exchange_n((uint64_t *)p, &o, nv, false,
+                                              __ATOMIC_SEQ_CST,
+                                              __ATOMIC_RELAXED));
+        return o;
+    }
+}
+
 SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
                                     uint64_t va, unsigned size, unsigned op,
                                     uint64_t operand, uint64_t compare,
@@ -251,7 +282,8 @@ SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
         return svmgpu_xlate_failed(q, st, &t, va, SVMGPU_ACCESS_ATOMIC);
     }
     pthread_mutex_lock(&core->atomic_lock);
-    rc = core->ops->dma_read(core->opaque, t.pa, &cur, size);
+    rc = svmgpu_q_stale(q) ? -1 :
+         core->ops->dma_read(core->opaque, t.pa, &cur, size);
     if (!rc) {
         nv = svmgpu_atomic_compute(op, size, cur, operand, compare);
         rc = core->ops->dma_write(core->opaque, t.pa, &nv, size);
@@ -358,6 +390,12 @@ static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
             run_end(core, &held);
             return SVMGPU_STEP_MORE;
         }
+        if (svmgpu_q_stale(q)) {
+            /* reset or re-enabled: not one more byte */
+            run_end(core, &held);
+            svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE, 0);
+            return SVMGPU_STEP_DONE;
+        }
         run_hold(core, &held, &run);
         st = svmgpu_mmu_translate(core, q->l_ctx, s, SVMGPU_ACCESS_READ, &ts);
         if (st != SVMGPU_XLATE_OK) {
@@ -460,6 +498,11 @@ static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
             run_end(core, &held);
             return SVMGPU_STEP_MORE;
         }
+        if (svmgpu_q_stale(q)) {
+            run_end(core, &held);
+            svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE, 0);
+            return SVMGPU_STEP_DONE;
+        }
         run_hold(core, &held, &run);
         st = svmgpu_mmu_translate(core, q->l_ctx, d, SVMGPU_ACCESS_WRITE, &td);
         if (st != SVMGPU_XLATE_OK) {
@@ -497,14 +540,23 @@ static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
     return SVMGPU_STEP_DONE;
 }
 
-static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q)
+/*
+ * ATOMIC: a host atomic on the mapped word (atomic against the CPUs and
+ * against kernels' atomics on other engines, which do the same on the same
+ * host address), all under atomic_lock; the dma_read/dma_write fallback
+ * for memory that cannot be mapped is atomic under atomic_lock only.
+ */
+static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q,
+                              SvmgpuMapCache *mc)
 {
     SvmgpuQueueExec *x = &q->x;
     const struct svmgpu_cmd_atomic *c = &x->cmd.atomic;
     SvmgpuXlate tr, ta;
     SvmgpuXlateStatus st;
-    uint64_t cur = 0, nv;
-    int rc;
+    uint64_t cur = 0, nv, len;
+    unsigned win;
+    uint8_t *p;
+    int rc = 0;
 
     if (c->rsvd0 || c->rsvd1 || c->rsvd2 || c->op >= SVMGPU_ATOMIC_NUM_OPS ||
         (c->size != 4 && c->size != 8) || (c->va & (c->size - 1)) ||
@@ -529,12 +581,21 @@ static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q)
         return acc_step(svmgpu_xlate_failed(q, st, &ta, c->va,
                                             SVMGPU_ACCESS_ATOMIC));
     }
+    len = c->size;
+    p = svmgpu_map_get(core, mc, ta.pa, &len, true, &win);
     pthread_mutex_lock(&core->atomic_lock);
-    rc = core->ops->dma_read(core->opaque, ta.pa, &cur, c->size);
-    if (!rc) {
-        nv = svmgpu_atomic_compute(c->op, c->size, cur, c->operand,
-                                   c->compare);
-        rc = core->ops->dma_write(core->opaque, ta.pa, &nv, c->size);
+    if (svmgpu_q_stale(q)) {
+        rc = -1;
+    } else if (p && len >= c->size) {
+        cur = svmgpu_atomic_host(p, c->size, c->op, c->operand, c->compare);
+        svmgpu_map_dirty(mc, win, p, c->size);
+    } else {
+        rc = core->ops->dma_read(core->opaque, ta.pa, &cur, c->size);
+        if (!rc) {
+            nv = svmgpu_atomic_compute(c->op, c->size, cur, c->operand,
+                                       c->compare);
+            rc = core->ops->dma_write(core->opaque, ta.pa, &nv, c->size);
+        }
     }
     pthread_mutex_unlock(&core->atomic_lock);
     if (rc) {
@@ -542,8 +603,8 @@ static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q)
         svmgpu_set_error(x, SVMGPU_ERR_DMA, c->va, SVMGPU_ACCESS_ATOMIC, 0);
         return SVMGPU_STEP_DONE;
     }
-    if (c->result_va &&
-        core->ops->dma_write(core->opaque, tr.pa, &cur, c->size)) {
+    if (c->result_va && (svmgpu_q_stale(q) ||
+        core->ops->dma_write(core->opaque, tr.pa, &cur, c->size))) {
         svmgpu_set_error(x, SVMGPU_ERR_DMA, c->result_va,
                          SVMGPU_ACCESS_WRITE, 0);
     }
@@ -619,7 +680,7 @@ static void complete(SvmgpuCore *core, SvmgpuQueue *q)
     bool fetched = x->has_cmd;
 
     pthread_mutex_lock(&core->lock);
-    enabled = q->enabled;
+    enabled = q->enabled && q->qgen == q->step_gen;
     newhead = fetched ? (q->head + 1) & (q->l_size - 1) : q->head;
     tail = q->tail;
     addr = q->l_compl_addr;
@@ -648,24 +709,24 @@ static void complete(SvmgpuCore *core, SvmgpuQueue *q)
     rec.head = newhead;
     rec.status = status;
     rec.timestamp = svmgpu_now(core);
-    if (addr) {
+    if (addr && !svmgpu_q_stale(q)) {
         int rc = core->ops->dma_write(core->opaque, addr + 8,
                                       (uint8_t *)&rec + 8, sizeof(rec) - 8);
         __atomic_thread_fence(__ATOMIC_RELEASE);
-        if (!rc) {
+        if (!rc && !svmgpu_q_stale(q)) {
             rc = core->ops->dma_write(core->opaque, addr, &rec.seq, 8);
         }
-        if (rc) {
-            pthread_mutex_lock(&core->lock);
+        pthread_mutex_lock(&core->lock);
+        if (rc && q->qgen == q->step_gen) {
             svmgpu_error_locked(core, SVMGPU_ERROR_COMPLETION_DMA, addr,
                                 "queue %u completion write to 0x%llx failed",
                                 q->index, (unsigned long long)addr);
-            pthread_mutex_unlock(&core->lock);
         }
+        pthread_mutex_unlock(&core->lock);
     }
 
     pthread_mutex_lock(&core->lock);
-    if (q->enabled) {
+    if (q->enabled && q->qgen == q->step_gen) {
         q->head = newhead;
         if (fetched) {
             q->compl_seq = x->cmd.hdr.seq;
@@ -753,7 +814,7 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
             r = step_fill(core, q, buf, &mc);
             break;
         case SVMGPU_CMD_ATOMIC:
-            r = step_atomic(core, q);
+            r = step_atomic(core, q, &mc);
             break;
         case SVMGPU_CMD_SIGNAL:
             r = rsvd_zero(x->cmd.signal.rsvd, 4) ?

@@ -9,8 +9,12 @@
  * svmgpu_core_engine_thread() plus one running svmgpu_core_control_thread(),
  * or (sync mode) calls svmgpu_core_run_sync() after every register write.
  * MMIO entry points may be called from any thread, concurrently with the
- * engines; they never block on guest memory and never wait longer than one
- * engine step (used only by reset and queue re-enable).
+ * engines; they never wait for an engine step and never block on guest
+ * memory except CTX_ENABLE's read of one context entry.  Requests that
+ * need an engine to stop (reset, queue disable/enable, pause) are latched:
+ * registers change at once, the step in flight finishes on its own without
+ * writing memory, and STATUS.RESET_PENDING / Q_STATUS.ENABLE_PENDING show
+ * that it still runs (docs/hw-spec.md §12).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -72,17 +76,6 @@ typedef struct SvmgpuCoreOps {
     /* Optional: trace point. */
     void (*trace)(void *opaque, SvmgpuTraceEvent ev, uint64_t a, uint64_t b,
                   uint64_t c);
-    /*
-     * Optional: the environment's own lock around MMIO and resets (QEMU:
-     * the BQL), when dma_read/dma_write/map may need it too (QEMU: to
-     * translate through a vIOMMU, which may raise an interrupt).  Before
-     * the core waits for an engine step (reset, pause, queue re-enable),
-     * it calls release_outer(), which drops that lock if this thread holds
-     * it and returns whether it did; after the wait, reacquire_outer(),
-     * with no core lock held.  Other MMIO accesses may run meanwhile.
-     */
-    bool (*release_outer)(void *opaque);
-    void (*reacquire_outer)(void *opaque);
 } SvmgpuCoreOps;
 
 typedef struct SvmgpuCoreConfig {
@@ -125,10 +118,14 @@ void svmgpu_core_mmio_write(SvmgpuCore *core, uint64_t offset, uint64_t val,
 void svmgpu_core_reset(SvmgpuCore *core);
 
 /*
- * Hold the engines (VM stopped): no new step starts, and the call returns
- * once the steps in progress have ended.  Registers keep working.
+ * Hold the engines (VM stopped): no new step starts; the steps in progress
+ * end on their own (the call does not wait for them).  Registers keep
+ * working.
  */
 void svmgpu_core_pause(SvmgpuCore *core, bool paused);
+
+/* Number of timed WAIT re-checks by engine threads so far (tests). */
+uint64_t svmgpu_core_wait_polls(SvmgpuCore *core);
 
 /* True if an unmasked INTR_STATUS bit is set (INTx level). */
 bool svmgpu_core_intx_level(SvmgpuCore *core);
@@ -143,5 +140,13 @@ void svmgpu_core_stop(SvmgpuCore *core);
  * make progress.  Returns the number of steps taken.
  */
 unsigned svmgpu_core_run_sync(SvmgpuCore *core);
+
+/*
+ * Sync mode with bounded work: at most @max_steps steps.  *@more is set if
+ * work was left because of the bound (call again later); a queue that is
+ * only waiting (WAIT, stall) does not count as work left.
+ */
+unsigned svmgpu_core_run_sync_budget(SvmgpuCore *core, unsigned max_steps,
+                                     bool *more);
 
 #endif /* SVMGPU_CORE_H */

@@ -255,9 +255,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                    f.tail[q], 4);
             break;
         }
-        case 5:
-            svmgpu_core_run_sync(c);
+        case 5: {       /* bounded, as the QEMU device's x-sync mode */
+            bool more;
+
+            svmgpu_core_run_sync_budget(c, 64, &more);
             break;
+        }
         case 6:
             f.now += take(&in, 4);
             break;
@@ -288,7 +291,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         }
     }
-    svmgpu_core_run_sync(c);
+    {
+        bool more;
+
+        svmgpu_core_run_sync_budget(c, 1024, &more);
+    }
     svmgpu_core_reset(c);
     svmgpu_core_free(c);
     if (f.maps) {

@@ -3,9 +3,10 @@
  * MSI-X, a COPY through a page table, faults answered by REPLAY and by
  * CANCEL, TLB invalidation completion, reset (soft and FLR) and a few
  * guest errors that must not hurt QEMU.  Most tests run the device with
- * sync=on, so every register write finishes the work it starts; "threaded"
- * and "viommu-unmapped-iova" run its engine threads (the latter under TCG
- * with a halted CPU, behind intel-iommu with DMA remapping on).
+ * x-sync=on, so every register write runs (a bounded amount of) the work it
+ * starts; "threaded" and "viommu-unmapped-iova" run its engine threads (the
+ * latter under TCG with a halted CPU, behind intel-iommu with DMA
+ * remapping on).  Interrupts always come from a bottom half: tests poll.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -83,11 +84,22 @@ static void msix_setup(Dev *d)
     qtest_memset(d->qts, MSI_TARGET, 0, 4 * n);
 }
 
-/* True (and re-armed) if vector v fired since the last call. */
+/*
+ * True (and re-armed) if vector v fired since the last call.  MSI-X comes
+ * from a bottom half: give the main loop a few round trips first.
+ */
 static bool msi_fired(Dev *d, unsigned v)
 {
-    uint32_t val = qtest_readl(d->qts, MSI_TARGET + v * 4);
+    uint32_t val = 0;
+    int i;
 
+    for (i = 0; i < 50; i++) {
+        val = qtest_readl(d->qts, MSI_TARGET + v * 4);
+        if (val == 0x100 + v) {
+            break;
+        }
+        qpci_io_readl(d->pdev, d->bar0, SVMGPU_REG_STATUS);
+    }
     qtest_writel(d->qts, MSI_TARGET + v * 4, 0);
     return val == 0x100 + v;
 }
@@ -97,7 +109,7 @@ static void dev_start_full(Dev *d, const char *pre, const char *extra)
     memset(d, 0, sizeof(*d));
     d->qts = qtest_initf("-M q35 -nodefaults -m 256M %s "
                          "-device svmgpu,addr=04.0%s", pre,
-                         extra ? extra : ",sync=on");
+                         extra ? extra : ",x-sync=on");
     pc_alloc_init(&d->alloc, d->qts, ALLOC_NO_FLAGS);
     d->bus = qpci_new_pc(d->qts, &d->alloc);
     d->pdev = qpci_device_find(d->bus, DEVFN);
@@ -230,7 +242,7 @@ static void test_properties(void)
     Dev d;
     uint8_t cap;
 
-    dev_start(&d, ",sync=on,queues=12,tlb-sets=16,tlb-ways=8,"
+    dev_start(&d, ",x-sync=on,queues=12,tlb-sets=16,tlb-ways=8,"
               "fault-ring-entries=64,engines=3");
     g_assert_cmpuint(rd32(&d, SVMGPU_REG_NUM_QUEUES), ==, 12);
     g_assert_cmpuint(rd32(&d, SVMGPU_REG_NUM_ENGINES), ==, 3);
@@ -264,8 +276,13 @@ static void test_bars_and_msix(void)
     g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS), ==, SVMGPU_ERROR_CTX);
     g_assert_true(msi_fired(&d, SVMGPU_VEC_ERROR));
     g_assert_false(msi_fired(&d, SVMGPU_VEC_FAULT));
-    /* A masked cause does not signal; unmasking delivers it. */
+    /* The same error again while its bit is still set: no new interrupt. */
     wr32(&d, SVMGPU_REG_INTR_STATUS, ~0u);
+    wr32(&d, SVMGPU_REG_CTX_ENABLE, 3);
+    g_assert_false(msi_fired(&d, SVMGPU_VEC_ERROR));
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_INTR_STATUS), ==, 0);
+    /* A masked cause does not signal; unmasking delivers it. */
+    wr32(&d, SVMGPU_REG_ERROR_STATUS, ~0u);
     wr32(&d, SVMGPU_REG_INTR_MASK, SVMGPU_INTR_ERROR);
     wr32(&d, SVMGPU_REG_CTX_ENABLE, 3);
     g_assert_false(msi_fired(&d, SVMGPU_VEC_ERROR));
@@ -480,8 +497,15 @@ static void dev_remap(Dev *d)
     d->bar0 = qpci_iomap(d->pdev, SVMGPU_BAR_REGS, &d->bar0_size);
 }
 
+/*
+ * Registers hold their reset values as soon as the reset returns; a step
+ * begun before it may still be running (STATUS.RESET_PENDING) for a
+ * bounded time, and then the device is idle.
+ */
 static void check_reset_state(Dev *d)
 {
+    int i;
+
     g_assert_cmphex(rd32(d, SVMGPU_REG_ID), ==, SVMGPU_ID_MAGIC);
     g_assert_cmphex(rd32(d, SVMGPU_REG_CONTROL), ==, 0);
     g_assert_cmphex(rd32(d, SVMGPU_REG_ERROR_STATUS), ==, 0);
@@ -498,7 +522,14 @@ static void check_reset_state(Dev *d)
     g_assert_cmphex(rd32(d, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), ==, 0);
     wr32(d, SVMGPU_REG_CTX_SELECT, 0);
     g_assert_cmphex(rd32(d, SVMGPU_REG_CTX_STATE), ==, 0);
+    for (i = 0; i < 10000; i++) {
+        if (!(rd32(d, SVMGPU_REG_STATUS) & SVMGPU_STATUS_RESET_PENDING)) {
+            break;
+        }
+        g_usleep(1000);
+    }
     g_assert_cmphex(rd32(d, SVMGPU_REG_STATUS), ==, SVMGPU_STATUS_IDLE);
+    g_assert_cmphex(rd32(d, SVMGPU_REG_CNT_COMMANDS), ==, 0);
 }
 
 static void test_reset(void)
@@ -800,6 +831,257 @@ static void test_threaded(void)
     dev_stop(&d);
 }
 
+/* Program MSI-X vector v: message address addr, data. */
+static void msix_vector(Dev *d, unsigned v, uint64_t addr, uint32_t data)
+{
+    uint64_t e = d->pdev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE;
+
+    qpci_io_writel(d->pdev, d->pdev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)addr);
+    qpci_io_writel(d->pdev, d->pdev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
+    qpci_io_writel(d->pdev, d->pdev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_DATA, data);
+}
+
+/*
+ * A buggy driver aims MSI-X at the device's own BAR0: vector 0 at
+ * CTX_ENABLE (data: an id beyond the table, an error again), vector 2 at
+ * CONTROL (data: RESET), vector 3 (queue 0) at queue 0's TAIL (data: past
+ * the ring, a queue error again), then raises those events.  The messages
+ * must be dropped by the re-entrancy guard: QEMU lives, the device keeps
+ * working and is not reset by its own message.
+ */
+static void do_msix_into_bar0(const char *pre, const char *extra)
+{
+    struct svmgpu_completion c;
+    Dev d;
+    int i;
+
+    dev_start_full(&d, pre, extra);
+    msix_setup(&d);
+    dev_setup(&d);
+    msix_vector(&d, SVMGPU_VEC_ERROR, d.bar0.addr + SVMGPU_REG_CTX_ENABLE,
+                0xfff);
+    msix_vector(&d, SVMGPU_VEC_INVAL, d.bar0.addr + SVMGPU_REG_CONTROL,
+                SVMGPU_CONTROL_RESET);
+    msix_vector(&d, SVMGPU_VEC_QUEUE(0),
+                d.bar0.addr + SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1000);
+    for (i = 0; i < 8; i++) {
+        wr32(&d, SVMGPU_REG_CTX_ENABLE, 100 + i);       /* ERROR_CTX */
+        wr32(&d, SVMGPU_REG_ERROR_STATUS, ~0u);
+        wr32(&d, SVMGPU_REG_INTR_STATUS, ~0u);
+    }
+    wr32(&d, SVMGPU_REG_CTX_ENABLE, 100);
+    wr32(&d, SVMGPU_REG_TLB_INV_FLAGS, SVMGPU_TLB_INV_ALL_CONTEXTS);
+    wr32(&d, SVMGPU_REG_TLB_INV_SUBMIT, 1);
+    g_assert_cmpuint(wait_reg(&d, SVMGPU_REG_TLB_INV_DONE_SEQ, 1), ==, 1);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1000);     /* queue error */
+    /* let the bottom half run (and try to deliver) a few times */
+    for (i = 0; i < 20; i++) {
+        rd32(&d, SVMGPU_REG_STATUS);
+        g_usleep(1000);
+    }
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ID), ==, SVMGPU_ID_MAGIC);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_CONTROL), ==, SVMGPU_CONTROL_ENABLE);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_CODE)), ==,
+                     SVMGPU_ERR_BAD_DOORBELL);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_VA)), ==, 1000);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS), ==,
+                    SVMGPU_ERROR_CTX | SVMGPU_ERROR_QUEUE);
+    /* still a working device */
+    msix_setup(&d);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), 0);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+    d.tail = 0;
+    map4k(&d, 0x10000, DATA_POOL, 0);
+    map4k(&d, 0x20000, DATA_POOL + 0x1000, SVMGPU_PTE_WRITABLE);
+    qtest_writeq(d.qts, DATA_POOL, 0x1122334455667788ull);
+    submit_copy(&d, 0x20000, 0x10000, 8);
+    for (i = 0; i < 10000; i++) {
+        read_compl(&d, &c);
+        if (c.seq == d.seq) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(c.seq, ==, d.seq);
+    g_assert_cmphex(c.status & SVMGPU_Q_STATUS_ERROR, ==, 0);
+    g_assert_cmphex(qtest_readq(d.qts, DATA_POOL + 0x1000), ==,
+                    0x1122334455667788ull);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_QUEUE(0)));
+    dev_stop(&d);
+}
+
+/* Once broke: behind intel-iommu BAR0 had no re-entrancy guard and the
+ * MMIO handler delivered MSI-X itself: endless recursion, QEMU SIGSEGV. */
+static void test_msix_into_bar0_viommu(void)
+{
+    do_msix_into_bar0("-device intel-iommu", NULL);
+}
+
+static void test_msix_into_bar0(void)
+{
+    do_msix_into_bar0("", NULL);
+}
+
+static void test_msix_into_bar0_viommu_threaded(void)
+{
+    do_msix_into_bar0("-device intel-iommu", ",engines=2");
+}
+
+/*
+ * Every DMA the driver can aim — ring, completion record, fault ring,
+ * page-table root, context table, invalidation completion — pointed at the
+ * device's own BAR0 or its MSI-X BAR is just a failed DMA.
+ */
+static void do_dma_into_bars(const char *pre)
+{
+    struct svmgpu_cmd cmd;
+    struct svmgpu_fault_record f;
+    uint64_t bar0, bar2, ring2 = RING0 + 0x800;
+    Dev d;
+
+    dev_start_full(&d, pre, NULL);
+    msix_setup(&d);
+    dev_setup(&d);
+    bar0 = d.bar0.addr;
+    bar2 = d.pdev->msix_table_bar.addr;
+
+    /* ring base in BAR0: the fetch fails */
+    wr64(&d, SVMGPU_REG_Q(1, SVMGPU_Q_BASE), bar0 + 0x1000);
+    wr32(&d, SVMGPU_REG_Q(1, SVMGPU_Q_SIZE), 4);
+    wr32(&d, SVMGPU_REG_Q(1, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+    wr32(&d, SVMGPU_REG_Q(1, SVMGPU_Q_TAIL), 1);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(1, SVMGPU_Q_ERROR_CODE)), ==,
+                     SVMGPU_ERR_RING_DMA);
+
+    /* completion record in the MSI-X table: not written */
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.hdr.opcode = SVMGPU_CMD_NOP;
+    cmd.hdr.seq = 5;
+    qtest_memwrite(d.qts, ring2, &cmd, sizeof(cmd));
+    wr32(&d, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr64(&d, SVMGPU_REG_Q(2, SVMGPU_Q_BASE), ring2);
+    wr32(&d, SVMGPU_REG_Q(2, SVMGPU_Q_SIZE), 4);
+    wr64(&d, SVMGPU_REG_Q(2, SVMGPU_Q_COMPL_ADDR), bar2);
+    wr32(&d, SVMGPU_REG_Q(2, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+    wr32(&d, SVMGPU_REG_Q(2, SVMGPU_Q_TAIL), 1);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_Q(2, SVMGPU_Q_COMPL_SEQ)), ==, 5);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS) &
+                    SVMGPU_ERROR_COMPLETION_DMA, !=, 0);
+    g_assert_cmphex(qpci_io_readl(d.pdev, d.pdev->msix_table_bar,
+                                  PCI_MSIX_ENTRY_DATA), ==, 0x100);
+
+    /* invalidation completion aimed at CONTROL: not written */
+    wr32(&d, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr64(&d, SVMGPU_REG_TLB_INV_DONE_ADDR, bar0 + SVMGPU_REG_CONTROL);
+    wr32(&d, SVMGPU_REG_TLB_INV_FLAGS, SVMGPU_TLB_INV_ALL_CONTEXTS);
+    wr32(&d, SVMGPU_REG_TLB_INV_SUBMIT, 1);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_TLB_INV_DONE_SEQ), ==, 1);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS) &
+                    SVMGPU_ERROR_COMPLETION_DMA, !=, 0);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_CONTROL), ==, SVMGPU_CONTROL_ENABLE);
+    wr64(&d, SVMGPU_REG_TLB_INV_DONE_ADDR, 0);
+
+    /* page-table root in the MSI-X BAR: the walk fails, a fault record */
+    qtest_writeq(d.qts, CTX_TABLE + 32, bar2);
+    qtest_writel(d.qts, CTX_TABLE + 40, SVMGPU_CTX_VALID);
+    wr32(&d, SVMGPU_REG_CTX_ENABLE, 1);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), 0);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CTX), 1);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+    d.tail = 0;
+    submit_copy(&d, 0x1000, 0x2000, 8);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_PUT), ==, 1);
+    qtest_memread(d.qts, FAULT_RING, &f, sizeof(f));
+    g_assert_cmpuint(f.ctx, ==, 1);
+    g_assert_cmpuint(f.reason, ==, SVMGPU_FAULT_WALK_DMA);
+
+    /* fault ring in BAR0: the record write fails, the queue stalls */
+    wr32(&d, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr32(&d, SVMGPU_REG_FAULT_GET, 1);
+    wr64(&d, SVMGPU_REG_FAULT_RING_BASE, bar0);
+    wr64(&d, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_REPLAY);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS) &
+                    SVMGPU_ERROR_FAULT_RING_DMA, !=, 0);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_PUT), ==, 1);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)) &
+                    SVMGPU_Q_STATUS_RING_FULL_STALL, !=, 0);
+
+    /* context table in BAR0: CTX_ENABLE cannot read the entry */
+    wr32(&d, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr64(&d, SVMGPU_REG_CTX_TABLE_BASE, bar0);
+    wr32(&d, SVMGPU_REG_CTX_ENABLE, 2);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS), ==, SVMGPU_ERROR_CTX);
+    wr32(&d, SVMGPU_REG_CTX_SELECT, 2);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_CTX_STATE), ==, 0);
+
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ID), ==, SVMGPU_ID_MAGIC);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_CONTROL), ==, SVMGPU_CONTROL_ENABLE);
+    dev_stop(&d);
+}
+
+static void test_dma_into_bars(void)
+{
+    do_dma_into_bars("");
+}
+
+static void test_dma_into_bars_viommu(void)
+{
+    do_dma_into_bars("-device intel-iommu");
+}
+
+/*
+ * Once broke: with the test-only synchronous mode, a doorbell for a
+ * kernel that loops forever (budget 2^64-1) never returned: QEMU hung with
+ * the BQL held.  Now a register write runs a bounded number of steps and
+ * a bottom half the rest; the main loop, QMP and the registers stay live,
+ * and a reset stops the kernel.
+ */
+static void test_sync_bounded(void)
+{
+    struct svmgpu_cmd c;
+    uint64_t n1, n2;
+    QDict *rsp;
+    int i;
+
+    Dev d;
+
+    dev_start(&d, NULL);
+    dev_setup(&d);
+    map4k(&d, 0x40000, DATA_POOL, 0);
+    qtest_writeq(d.qts, DATA_POOL, SVMGPU_OP_JMP);      /* jmp . */
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+    c.hdr.seq = 1;
+    c.launch.code_va = 0x40000;
+    c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
+    c.launch.wg_size = 1;
+    c.launch.budget = ~0ull;
+    qtest_memwrite(d.qts, RING0, &c, sizeof(c));
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1);
+    n1 = rd64(&d, SVMGPU_REG_CNT_INSTRUCTIONS);
+    g_assert_cmpuint(n1, >, 0);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)) &
+                    SVMGPU_Q_STATUS_IDLE, ==, 0);
+    rsp = qtest_qmp(d.qts, "{'execute': 'query-status'}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    for (i = 0; i < 1000; i++) {
+        n2 = rd64(&d, SVMGPU_REG_CNT_INSTRUCTIONS);
+        if (n2 > n1) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(n2, >, n1);        /* the bottom half keeps going */
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    check_reset_state(&d);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_INSTRUCTIONS), ==, 0);
+    dev_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -816,5 +1098,13 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/no-bus-master", test_no_bus_master);
     qtest_add_func("/svmgpu/threaded", test_threaded);
     qtest_add_func("/svmgpu/viommu-unmapped-iova", test_viommu_unmapped_iova);
+    qtest_add_func("/svmgpu/msix-into-bar0", test_msix_into_bar0);
+    qtest_add_func("/svmgpu/msix-into-bar0-viommu",
+                   test_msix_into_bar0_viommu);
+    qtest_add_func("/svmgpu/msix-into-bar0-viommu-threaded",
+                   test_msix_into_bar0_viommu_threaded);
+    qtest_add_func("/svmgpu/dma-into-bars", test_dma_into_bars);
+    qtest_add_func("/svmgpu/dma-into-bars-viommu", test_dma_into_bars_viommu);
+    qtest_add_func("/svmgpu/x-sync-bounded", test_sync_bounded);
     return g_test_run();
 }
