@@ -1082,6 +1082,44 @@ static void test_sync_bounded(void)
     dev_stop(&d);
 }
 
+/* Mask (or unmask) MSI-X vector v in the table. */
+static void msix_mask(Dev *d, unsigned v, bool masked)
+{
+    qpci_io_writel(d->pdev, d->pdev->msix_table_bar,
+                   d->pdev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE +
+                   PCI_MSIX_ENTRY_VECTOR_CTRL, masked);
+}
+
+static uint32_t msix_pba(Dev *d)
+{
+    return qpci_io_readl(d->pdev, d->pdev->msix_pba_bar, d->pdev->msix_pba_off);
+}
+
+/*
+ * Once broke: CONTROL.RESET left a vector that was pending in the PBA
+ * (masked when the event came) pending, so unmasking it after the reset
+ * delivered an interrupt for an event of before the reset.
+ */
+static void test_reset_clears_pending_msix(void)
+{
+    Dev d;
+    int i;
+
+    dev_start(&d, NULL);
+    msix_setup(&d);
+    msix_mask(&d, SVMGPU_VEC_ERROR, true);
+    wr32(&d, SVMGPU_REG_CTX_ENABLE, 3);                 /* an error */
+    for (i = 0; i < 50 && !(msix_pba(&d) & 1); i++) {
+        rd32(&d, SVMGPU_REG_STATUS);
+    }
+    g_assert_cmphex(msix_pba(&d) & 1, ==, 1);
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    g_assert_cmphex(msix_pba(&d), ==, 0);
+    msix_mask(&d, SVMGPU_VEC_ERROR, false);
+    g_assert_false(msi_fired(&d, SVMGPU_VEC_ERROR));
+    dev_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1106,5 +1144,7 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/dma-into-bars", test_dma_into_bars);
     qtest_add_func("/svmgpu/dma-into-bars-viommu", test_dma_into_bars_viommu);
     qtest_add_func("/svmgpu/x-sync-bounded", test_sync_bounded);
+    qtest_add_func("/svmgpu/reset-clears-pending-msix",
+                   test_reset_clears_pending_msix);
     return g_test_run();
 }
