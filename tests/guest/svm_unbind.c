@@ -493,6 +493,25 @@ TEST(unbind_races_ioctls)
  * context keeps its address space (a new queue COPYs what an earlier FILL
  * wrote); a new context in another process works.  0 or a step number.
  */
+/*
+ * Reset the device through @reset: a sysfs or debugfs file to write 1 to,
+ * or "suspend": a system suspend and resume of the devices
+ * (/sys/power/pm_test "devices", then "freeze"; the kernel waits 5 s in
+ * between).
+ */
+static int trigger(const char *reset)
+{
+	int ret;
+
+	if (strcmp(reset, "suspend"))
+		return write_file(reset, "1");
+	ret = write_file("/sys/power/pm_test", "devices");
+	if (!ret)
+		ret = write_file("/sys/power/state", "freeze");
+	write_file("/sys/power/pm_test", "none");
+	return ret;
+}
+
 static int reset_once(const char *reset, int fd, uint32_t ctx, unsigned char *src,
 		      unsigned char *dst, size_t size, int iter, int check_new)
 {
@@ -521,7 +540,7 @@ static int reset_once(const char *reset, int fd, uint32_t ctx, unsigned char *sr
 		return 6;
 	usleep(50000);
 	t0 = now_s();
-	if (write_file(reset, "1"))
+	if (trigger(reset))
 		return 7;
 	pthread_join(t, NULL);
 	if (wt.ret || wt.err_code != DRM_SVMGPU_ERR_RESET) {
@@ -529,7 +548,8 @@ static int reset_once(const char *reset, int fd, uint32_t ctx, unsigned char *sr
 			wt.err_code);
 		return 8;
 	}
-	if (wt.returned - t0 > 5.0) {
+	/* A suspend freezes the waiter and lets it go after the 5 s test delay. */
+	if (wt.returned - t0 > (strcmp(reset, "suspend") ? 5.0 : 15.0)) {
 		fprintf(stderr, "# iteration %d: waiter returned %.2f s after the reset\n",
 			iter, wt.returned - t0);
 		return 9;
@@ -586,6 +606,30 @@ TEST(flr_fails_work_in_flight_and_recovers)
 	resets = dev_counter("resets");
 	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
 	ASSERT_EQ(reset_once(reset, fd, ctx, src, dst, size, 0, 1), 0);
+	EXPECT_EQ(dev_counter("resets"), resets + 1);
+	close(fd);
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
+/*
+ * Suspend and resume with work in flight: the same as a reset (the device
+ * loses its state), and the contexts survive.
+ */
+TEST_TIMEOUT(120)
+TEST(suspend_resume_with_work_in_flight)
+{
+	size_t size = 16 * PAGE;
+	unsigned char *src = map_anon(size), *dst = map_anon(size);
+	long long resets = dev_counter("resets");
+	uint32_t ctx;
+	int fd = sg_open();
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	if (access("/sys/power/pm_test", W_OK))
+		SKIP(return, "kernel without CONFIG_PM_DEBUG (/sys/power/pm_test)");
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(reset_once("suspend", fd, ctx, src, dst, size, 0, 1), 0);
 	EXPECT_EQ(dev_counter("resets"), resets + 1);
 	close(fd);
 	EXPECT_EQ(busy_hwqs(), 0);
