@@ -1079,6 +1079,7 @@ static void begin_step_locked(SvmgpuCore *core, SvmgpuQueue *q)
     q->in_step = true;
     q->step_gen = q->qgen;
     q->step_dgen = core->gen;
+    q->step_ctx = q->l_ctx;
     core->active++;
 }
 

@@ -169,6 +169,8 @@ typedef struct SvmgpuQueue {
     uint32_t qgen;          /* bumped by reset/enable/disable; atomic reads */
     uint32_t step_gen;      /* qgen when the running step began */
     uint32_t step_dgen;     /* core->gen when the running step began */
+    uint32_t step_ctx;      /* l_ctx when the running step began: a
+                             * re-enable under the step cannot move it */
     uint64_t next_poll;     /* WAIT re-check time (ns) */
     uint32_t fault_seq;
     uint64_t compl_seq;

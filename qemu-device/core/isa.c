@@ -132,7 +132,7 @@ static uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
         return e->host + off;
     }
 
-    st = svmgpu_mmu_translate(core, q->l_ctx, va, access, &t);
+    st = svmgpu_mmu_translate(core, q->step_ctx, va, access, &t);
     if (st != SVMGPU_XLATE_OK) {
         *res = svmgpu_xlate_failed(q, st, &t, va, access);
         return NULL;

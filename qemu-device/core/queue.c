@@ -179,7 +179,7 @@ SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
     int rc;
 
     pthread_rwlock_rdlock(&core->xlate);
-    st = svmgpu_mmu_translate(core, q->l_ctx, va, access, &t);
+    st = svmgpu_mmu_translate(core, q->step_ctx, va, access, &t);
     if (st != SVMGPU_XLATE_OK) {
         pthread_rwlock_unlock(&core->xlate);
         return svmgpu_xlate_failed(q, st, &t, va, access);
@@ -276,7 +276,7 @@ SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
     int rc;
 
     pthread_rwlock_rdlock(&core->xlate);
-    st = svmgpu_mmu_translate(core, q->l_ctx, va, SVMGPU_ACCESS_ATOMIC, &t);
+    st = svmgpu_mmu_translate(core, q->step_ctx, va, SVMGPU_ACCESS_ATOMIC, &t);
     if (st != SVMGPU_XLATE_OK) {
         pthread_rwlock_unlock(&core->xlate);
         return svmgpu_xlate_failed(q, st, &t, va, SVMGPU_ACCESS_ATOMIC);
@@ -397,13 +397,13 @@ static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
             return SVMGPU_STEP_DONE;
         }
         run_hold(core, &held, &run);
-        st = svmgpu_mmu_translate(core, q->l_ctx, s, SVMGPU_ACCESS_READ, &ts);
+        st = svmgpu_mmu_translate(core, q->step_ctx, s, SVMGPU_ACCESS_READ, &ts);
         if (st != SVMGPU_XLATE_OK) {
             run_end(core, &held);
             return acc_step(svmgpu_xlate_failed(q, st, &ts, s,
                                                 SVMGPU_ACCESS_READ));
         }
-        st = svmgpu_mmu_translate(core, q->l_ctx, d, SVMGPU_ACCESS_WRITE, &td);
+        st = svmgpu_mmu_translate(core, q->step_ctx, d, SVMGPU_ACCESS_WRITE, &td);
         if (st != SVMGPU_XLATE_OK) {
             run_end(core, &held);
             return acc_step(svmgpu_xlate_failed(q, st, &td, d,
@@ -504,7 +504,7 @@ static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
             return SVMGPU_STEP_DONE;
         }
         run_hold(core, &held, &run);
-        st = svmgpu_mmu_translate(core, q->l_ctx, d, SVMGPU_ACCESS_WRITE, &td);
+        st = svmgpu_mmu_translate(core, q->step_ctx, d, SVMGPU_ACCESS_WRITE, &td);
         if (st != SVMGPU_XLATE_OK) {
             run_end(core, &held);
             return acc_step(svmgpu_xlate_failed(q, st, &td, d,
@@ -566,7 +566,7 @@ static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q,
     /* Translate everything first so a fault has no side effect. */
     pthread_rwlock_rdlock(&core->xlate);
     if (c->result_va) {
-        st = svmgpu_mmu_translate(core, q->l_ctx, c->result_va,
+        st = svmgpu_mmu_translate(core, q->step_ctx, c->result_va,
                                   SVMGPU_ACCESS_WRITE, &tr);
         if (st != SVMGPU_XLATE_OK) {
             pthread_rwlock_unlock(&core->xlate);
@@ -574,7 +574,7 @@ static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q,
                                                 SVMGPU_ACCESS_WRITE));
         }
     }
-    st = svmgpu_mmu_translate(core, q->l_ctx, c->va, SVMGPU_ACCESS_ATOMIC,
+    st = svmgpu_mmu_translate(core, q->step_ctx, c->va, SVMGPU_ACCESS_ATOMIC,
                               &ta);
     if (st != SVMGPU_XLATE_OK) {
         pthread_rwlock_unlock(&core->xlate);
@@ -849,7 +849,7 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
         }
         complete(core, q);
     } else if (r == SVMGPU_STEP_FAULT) {
-        svmgpu_fault_report(core, q, q->l_ctx);
+        svmgpu_fault_report(core, q, q->step_ctx);
     }
     return r;
 }

@@ -135,6 +135,19 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
+/* [va, va + len) of ctx reads all zero (page by page: pages are scattered) */
+static bool va_zero(TestDev *t, uint32_t ctx, uint64_t va, uint64_t len)
+{
+    uint64_t off;
+
+    for (off = 0; off < len; off += 4096) {
+        if (!all_zero(va_ptr(t, ctx, va + off), 4096)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
  * Once broke (hung): CONTROL.RESET waited for the engine's step, which
  * waited for the lock the resetting vCPU held.
@@ -228,6 +241,49 @@ TEST(queue_reenable_is_latched_and_drops_the_old_step)
     ASSERT_TRUE(all_zero(va_ptr(&t, 0, 0x200000), 0x800));
     ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_COMMANDS), 1);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), 1);
+    td_fini(&t);
+}
+
+/*
+ * A queue re-enabled on another context while its engine is mid-step: the
+ * old step (context 0's COPY) writes nothing, in neither context, and the
+ * new commands run in context 1.
+ */
+TEST_TIMEOUT(30)
+TEST(reenable_on_another_context_writes_nothing_for_the_old_step)
+{
+    struct svmgpu_cmd c;
+    TestDev t;
+    int i;
+
+    gated_setup(&t);
+    ctx_create(&t, 1);
+    map_range(&t, 1, 0x100000, 0x10000, 0);
+    map_range(&t, 1, 0x200000, 0x10000, SVMGPU_PTE_WRITABLE);
+    memset(va_ptr(&t, 1, 0x100000), 0x5c, 4096);
+    gate_close();
+    c = cmd_copy(0x200000, 0x100000, 4096);
+    push(&t, 0, &c);
+    doorbell(&t, 0);
+    gate_wait_blocked();
+    wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), 0);
+    wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CTX), 1);
+    wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+    t.q[0].tail = 0;
+    c = cmd_copy(0x200000 + 0x2000, 0x100000, 4096);
+    c.hdr.seq = 2000;
+    push(&t, 0, &c);
+    doorbell(&t, 0);
+    gate_open();
+    for (i = 0; i < 20000 && compl(&t, 0)->seq != 2000; i++) {
+        usleep(200);
+    }
+    ASSERT_EQ(compl(&t, 0)->seq, 2000);
+    ASSERT_TRUE(va_zero(&t, 0, 0x200000, 0x10000));
+    ASSERT_TRUE(va_zero(&t, 1, 0x200000, 0x2000));
+    ASSERT_EQ(*(uint8_t *)va_ptr(&t, 1, 0x202000), 0x5c);
+    ASSERT_EQ(*(uint8_t *)va_ptr(&t, 1, 0x202fff), 0x5c);
+    ASSERT_TRUE(va_zero(&t, 1, 0x203000, 0xd000));
     td_fini(&t);
 }
 
