@@ -464,4 +464,94 @@ TEST(sync_budget_bounds_the_work_per_call)
     td_fini(&t);
 }
 
+static atomic_bool cpu_stop;
+static uint64_t cpu_adds;
+
+/* Adds 1 to the word until told to stop; counts its adds. */
+static void *cpu_adder(void *arg)
+{
+    uint64_t *p = arg;
+
+    while (!atomic_load(&cpu_stop)) {
+        __atomic_fetch_add(p, 1, __ATOMIC_SEQ_CST);
+        cpu_adds++;
+    }
+    return NULL;
+}
+
+/*
+ * ATOMIC commands on engine 0, kernel atomics on engine 1 and a CPU thread
+ * all add to the same word: no update is lost.  (The old ATOMIC command
+ * was a read and a write under the device's lock: atomic against kernels,
+ * not against the CPU.)
+ */
+TEST_TIMEOUT(60)
+TEST(atomic_command_kernel_atomics_and_cpu_on_one_word)
+{
+#define AI(op, rd, ra, rb, imm) \
+    SVMGPU_ISA_ENCODE(SVMGPU_OP_##op, rd, ra, rb, imm)
+    const uint64_t prog[] = {
+        AI(MOVI, 2, 0, 0, 0x10000),
+        AI(MOVI, 3, 0, 0, 1),
+        AI(ATOM64, 4, 2, 3, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+        AI(EXIT, 0, 0, 0, 0),
+    };
+#undef AI
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_cmd c;
+    pthread_t cpu;
+    uint64_t *word;
+    TestDev t;
+    unsigned i;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.num_engines = 2;
+    td_init_cfg(&t, &cfg);
+    ctx_create(&t, 0);
+    map_range(&t, 0, 0x10000, 0x1000, SVMGPU_PTE_WRITABLE);
+    map_range(&t, 0, 0x20000, 0x1000, 0);
+    memcpy(va_ptr(&t, 0, 0x20000), prog, sizeof(prog));
+    word = va_ptr(&t, 0, 0x10000);
+    queue_setup(&t, 0, 0, 4096);        /* engine 0 */
+    queue_setup(&t, 1, 0, 16);          /* engine 1 */
+    for (i = 0; i < 4000; i++) {
+        memset(&c, 0, sizeof(c));
+        c.hdr.opcode = SVMGPU_CMD_ATOMIC;
+        c.atomic.va = 0x10000;
+        c.atomic.size = 8;
+        c.atomic.op = SVMGPU_ATOMIC_ADD;
+        c.atomic.operand = 1;
+        push(&t, 0, &c);
+    }
+    for (i = 0; i < 8; i++) {
+        memset(&c, 0, sizeof(c));
+        c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+        c.launch.code_va = 0x20000;
+        c.launch.grid_x = 16;
+        c.launch.grid_y = c.launch.grid_z = 1;
+        c.launch.wg_size = 256;
+        push(&t, 1, &c);
+    }
+    td_start_threads(&t, 2);
+    atomic_store(&cpu_stop, false);
+    pthread_create(&cpu, NULL, cpu_adder, word);
+    doorbell(&t, 0);
+    doorbell(&t, 1);
+    for (i = 0; i < 60000 &&
+         (__atomic_load_n(&compl(&t, 0)->seq, __ATOMIC_ACQUIRE) != t.seq - 8 ||
+          __atomic_load_n(&compl(&t, 1)->seq, __ATOMIC_ACQUIRE) != t.seq);
+         i++) {
+        usleep(500);
+    }
+    atomic_store(&cpu_stop, true);
+    pthread_join(cpu, NULL);
+    ASSERT_EQ(compl(&t, 0)->seq, t.seq - 8);
+    ASSERT_EQ(compl(&t, 1)->seq, t.seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, 0);
+    ASSERT_EQ(compl(&t, 1)->err_code, 0);
+    ASSERT_EQ(__atomic_load_n(word, __ATOMIC_SEQ_CST),
+              4000 + 8 * 16 * 256 + cpu_adds);
+    td_fini(&t);
+}
+
 TEST_HARNESS_MAIN
