@@ -137,6 +137,8 @@ static void *svmgpu_ram_get(SvmgpuState *s, uint64_t addr, uint64_t *len,
         memory_region_ref(mr);
         host = (uint8_t *)memory_region_get_ram_ptr(mr) + xlat;
         *len = MIN(l, *len);
+        /* as address_space_map(): lets generic-fuzz supply DMA data */
+        fuzz_dma_read_cb(addr, *len, mr);
     }
     return host;
 }
