@@ -4,6 +4,9 @@
  *   svmgpu_device    device counters (registers) and driver counters
  *   svmgpu_contexts  every address space and its contexts' counters
  *   svmgpu_reset     write 1 to reset the device
+ *   svmgpu_inject_inval_timeout
+ *                    write N: the next N TLB invalidations time out (tests
+ *                    of the fence-and-recover path)
  *
  * Locks: sdev->hw_sem (read) for registers; an svm lookup reference and
  * svm->lock for the context list.
@@ -134,6 +137,28 @@ static ssize_t svmgpu_reset_write(struct file *f, const char __user *buf,
 	return len;
 }
 
+/* Test hook: the next N TLB invalidations are handled as timed out. */
+static ssize_t svmgpu_inject_write(struct file *f, const char __user *buf,
+				   size_t len, loff_t *ppos)
+{
+	struct svmgpu_device *sdev = file_inode(f)->i_private;
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint_from_user(buf, len, 0, &n);
+	if (ret)
+		return ret;
+	atomic_set(&sdev->inject_inval_timeouts, n);
+	return len;
+}
+
+static const struct file_operations svmgpu_inject_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = svmgpu_inject_write,
+	.llseek = noop_llseek,
+};
+
 static const struct file_operations svmgpu_reset_fops = {
 	.owner = THIS_MODULE,
 	.open = simple_open,
@@ -151,4 +176,6 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 				 minor->debugfs_root, minor);
 	debugfs_create_file("svmgpu_reset", 0200, minor->debugfs_root,
 			    to_svmgpu(minor->dev), &svmgpu_reset_fops);
+	debugfs_create_file("svmgpu_inject_inval_timeout", 0200, minor->debugfs_root,
+			    to_svmgpu(minor->dev), &svmgpu_inject_fops);
 }

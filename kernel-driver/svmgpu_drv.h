@@ -131,6 +131,8 @@ struct svmgpu_dev_stats {
  *	set with @hw_sem read-held (under @inval_lock), cleared with it
  *	write-held
  * @recover_work: reprograms a fenced device (svmgpu_device_reset())
+ * @inject_inval_timeouts: test hook (debugfs svmgpu_inject_inval_timeout):
+ *	the next this many TLB invalidations are handled as timed out
  * @mn_ops: this device's mmu_notifier ops; their address is the key that
  *	makes mmu_notifier_get() return one svm per (device, mm)
  * @ctx_table: the context table (DMA-coherent)
@@ -176,6 +178,7 @@ struct svmgpu_device {
 	bool in_reset;
 	bool fenced;
 	struct work_struct recover_work;
+	atomic_t inject_inval_timeouts;
 
 	struct mmu_notifier_ops mn_ops;
 

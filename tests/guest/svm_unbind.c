@@ -635,6 +635,60 @@ TEST(suspend_resume_with_work_in_flight)
 	EXPECT_EQ(busy_hwqs(), 0);
 }
 
+/*
+ * A TLB invalidation that times out (injected through debugfs) must not let
+ * pages go back to the kernel while the device may still reach them: the
+ * driver fences the device (reset, bus mastering off) before munmap
+ * returns and recovers it from a work item.  Work in flight fails with
+ * DRM_SVMGPU_ERR_RESET; the context and the device work again.
+ */
+TEST_TIMEOUT(120)
+TEST(tlb_timeout_fences_and_recovers)
+{
+	struct svmgpu_cmd spin = sg_launch(spin_kernel, NULL, 4, 64, ~0ull >> 8);
+	size_t size = 16 * PAGE;
+	unsigned char *buf = map_anon(size), *other = map_anon(size);
+	long long resets = dev_counter("resets");
+	long long timeouts = dev_counter("tlb_inval_timeouts");
+	struct drm_svmgpu_wait w;
+	char inject[256];
+	uint32_t ctx, q, q2;
+	uint64_t seq;
+	int fd = sg_open(), i;
+
+	if (fd < 0)
+		SKIP(return, "no render node");
+	if (debugfs_path("svmgpu_inject_inval_timeout", inject, sizeof(inject)))
+		SKIP(return, "no debugfs injection file");
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q2), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(buf, size, 0x5e, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(buf, 0x5e, size));
+	ASSERT_EQ(sg_submit(fd, q2, &spin, 1, &seq), 0);
+
+	ASSERT_EQ(write_file(inject, "1"), 0);
+	/* The invalidation of this munmap "times out". */
+	ASSERT_EQ(munmap(buf, size), 0);
+	EXPECT_EQ(dev_counter("tlb_inval_timeouts"), timeouts + 1);
+	for (i = 0; i < 500 && dev_counter("resets") < resets + 1; i++)
+		usleep(10000);
+	EXPECT_EQ(dev_counter("resets"), resets + 1);
+
+	/* The kernel in flight was lost in the reset, and said so. */
+	ASSERT_EQ(sg_wait(fd, q2, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	/* The context works again on a new queue. */
+	ASSERT_EQ(sg_queue_destroy(fd, q2), 0);
+	ASSERT_EQ(sg_queue_destroy(fd, q), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(other, size, 0x6f, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(other, 0x6f, size));
+	close(fd);
+	ASSERT_EQ(device_works(), 0);
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
 static int reset_loop(const char *reset, int n)
 {
 	size_t size = 4 * PAGE;
