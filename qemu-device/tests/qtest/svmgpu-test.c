@@ -1120,6 +1120,37 @@ static void test_reset_clears_pending_msix(void)
     dev_stop(&d);
 }
 
+/*
+ * Hot-unplug behind intel-iommu with the engine threads alive: unrealize
+ * joins them (their DMA translations take the BQL, so it joins with the
+ * BQL dropped) and QEMU carries on.
+ */
+static void test_unplug_viommu_threaded(void)
+{
+    QTestState *qts = qtest_init("-M q35 -nodefaults -m 256M "
+                                 "-device intel-iommu "
+                                 "-device pcie-root-port,id=p1,chassis=1 "
+                                 "-device svmgpu,bus=p1,id=gpu,engines=2");
+    QDict *rsp, *data;
+
+    qtest_qmp_device_del_send(qts, "gpu");
+    qobject_unref(qtest_qmp(qts, "{'execute': 'system_reset'}"));
+    for (;;) {
+        rsp = qtest_qmp_eventwait_ref(qts, "DEVICE_DELETED");
+        data = qdict_get_qdict(rsp, "data");
+        if (data && qdict_haskey(data, "device") &&
+            !strcmp(qdict_get_str(data, "device"), "gpu")) {
+            qobject_unref(rsp);
+            break;
+        }
+        qobject_unref(rsp);
+    }
+    rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1146,5 +1177,7 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/x-sync-bounded", test_sync_bounded);
     qtest_add_func("/svmgpu/reset-clears-pending-msix",
                    test_reset_clears_pending_msix);
+    qtest_add_func("/svmgpu/unplug-viommu-threaded",
+                   test_unplug_viommu_threaded);
     return g_test_run();
 }
