@@ -6,6 +6,8 @@
 #   make check      every test: host, device, in-guest on both kernels
 #   make bench      the benchmark suite
 #   make fuzz       the device fuzzer, for FUZZ_SECONDS
+#   make fuzz-qemu  QEMU's generic-fuzz on the device, FUZZ_SECONDS split
+#                   between its configurations (plain, intel-iommu)
 #   make torture    svmgpu-torture in a guest for TORTURE_SECONDS
 #
 # Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2
@@ -45,7 +47,7 @@ kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
 .PHONY: all deps qemu kernel module module-unlocked userspace userspace-unlocked \
 	image image-unlocked run demo demo-unlocked \
 	check guest-test guest-test-unlocked bench bench-unlocked torture \
-	torture-unlocked fuzz host-test clean distclean
+	torture-unlocked fuzz fuzz-qemu host-test clean distclean
 
 all: image
 
@@ -157,6 +159,12 @@ bench-unlocked:
 
 fuzz:
 	@bash qemu-device/tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS)
+
+# QEMU built again with clang, libFuzzer and ASan/UBSan (cached in
+# $(SVMGPU_CACHE)/qemu-fuzz-build); corpus and crashes in .../fuzz-qemu.
+fuzz-qemu:
+	@$(BUILD_LOCK) $(MAKE) -s qemu
+	@bash qemu-device/fuzz-qemu/run.sh $(FUZZ_SECONDS)
 
 # A long svmgpu-torture run in one boot, judged like the suite (TAP, kernel
 # log free of warnings).  TORTURE_SECONDS=1800 by default; KERNEL=debug works.

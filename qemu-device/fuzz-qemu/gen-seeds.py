@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Write seed inputs for QEMU's generic-fuzz target into a corpus directory.
+
+An input is a list of operations separated by b"FUZZ"; the first byte of
+each is the opcode (modulo 10), the rest its little-endian operands, laid
+out as the structs in tests/qtest/fuzz/generic_fuzz.c (with their padding):
+
+  OP_READ   2: u8 size, u8 region, u16 pad, u32 offset
+  OP_WRITE  3: u8 size, u8 region, u16 pad, u32 offset, u64 value
+  OP_PCI_READ 4 / OP_PCI_WRITE 5: u8 size, u8 dev, u8 offset[, u8 pad, u32 value]
+  OP_ADD_DMA_PATTERN 7: u8 index, u8 stride, pattern bytes
+  OP_CLOCK_STEP 9
+
+Sizes: 0 byte, 1 word, 2 long, 3 quad (config space: 0..2).  Regions are
+the matched MemoryRegions in address order: 0 svmgpu-regs (BAR0), 1 the
+MSI-X table, 2 the PBA.  Every device read of guest RAM is filled with the
+next DMA pattern, in turn; RAM is otherwise zero.  The fuzzer maps BAR0 at
+0xe0000000 (libqos' PCI allocator), which the MSI-X seeds rely on.
+
+  gen-seeds.py CORPUS_DIR
+"""
+import os
+import struct
+import sys
+
+SEP = b"FUZZ"
+BAR0 = 0xE0000000
+MSIX_CAP = 0x40          # first capability: MSI-X (PCIe is at 0x80)
+
+# BAR0 registers (include/svmgpu/svmgpu_hw.h)
+CONTROL, ERROR_STATUS, INTR_STATUS, INTR_MASK = 0x30, 0x38, 0x50, 0x54
+CTX_TABLE_BASE, CTX_TABLE_ENTRIES, CTX_ENABLE, CTX_DISABLE = 0x60, 0x68, 0x6C, 0x70
+TLB_INV_CTX, TLB_INV_FLAGS, TLB_INV_START, TLB_INV_SIZE = 0x80, 0x84, 0x88, 0x90
+TLB_INV_SUBMIT, TLB_INV_DONE_ADDR = 0x98, 0xA8
+FAULT_RING_BASE, FAULT_GET, FAULT_REPLY = 0xC0, 0xCC, 0xD0
+
+
+def Q(q, reg):
+    return 0x1000 + q * 0x80 + reg
+
+
+Q_BASE, Q_SIZE, Q_CTX, Q_COMPL, Q_CONTROL, Q_TAIL = 0x00, 0x08, 0x0C, 0x10, 0x18, 0x24
+
+CTX_TABLE, FAULT_RING, RING, COMPL, PT_ROOT = 0x4000000, 0x4010000, 0x4030000, 0x4031000, 0x4100000
+
+
+def wr(off, val, size=2, region=0):
+    return bytes([3, size, region, 0, 0]) + struct.pack("<IQ", off, val)
+
+
+def wr64(off, val):
+    return wr(off, val, 3)
+
+
+def rd(off, size=2, region=0):
+    return bytes([2, size, region, 0, 0]) + struct.pack("<I", off)
+
+
+def pci_wr(off, val, size=2):
+    return bytes([5, size, 0, off, 0]) + struct.pack("<I", val)
+
+
+def pattern(data, index=0, stride=0):
+    return bytes([7, index, stride]) + data
+
+
+def clock():
+    return bytes([9])
+
+
+def seq(*ops):
+    return SEP.join(ops)
+
+
+def cmd(opcode, seqno, body, flags=1):
+    raw = struct.pack("<BBHIQ", opcode, flags, 0, 0, seqno) + body
+    return raw + bytes(64 - len(raw))
+
+
+ctx_entry = struct.pack("<QI", PT_ROOT, 1) + bytes(20)
+# one PTE for every level: VALID | WRITABLE, pointing back at the root
+pte = struct.pack("<Q", PT_ROOT | 3)
+
+bringup = [
+    wr64(CTX_TABLE_BASE, CTX_TABLE), wr(CTX_TABLE_ENTRIES, 16),
+    wr64(FAULT_RING_BASE, FAULT_RING), wr(CONTROL, 1),
+    pattern(ctx_entry), wr(CTX_ENABLE, 0),
+    wr64(Q(0, Q_BASE), RING), wr(Q(0, Q_SIZE), 16), wr(Q(0, Q_CTX), 0),
+    wr64(Q(0, Q_COMPL), COMPL), wr(Q(0, Q_CONTROL), 1),
+]
+
+
+def submit(command):
+    # The ring fetch reads the command, then the walk reads four PTEs.
+    return [pattern(command), pattern(pte), pattern(pte), pattern(pte),
+            pattern(pte), wr(Q(0, Q_TAIL), 1), rd(Q(0, 0x1C)), rd(Q(0, 0x28), 3)]
+
+
+def msix_vector(v, addr, data):
+    e = v * 16
+    return [wr(e, addr & 0xFFFFFFFF, 2, 1), wr(e + 4, addr >> 32, 2, 1),
+            wr(e + 8, data, 2, 1), wr(e + 12, 0, 2, 1)]
+
+
+msix_on = pci_wr(MSIX_CAP + 2, 0x8000, 1)
+
+seeds = {
+    "ident": seq(*[rd(o) for o in (0, 4, 8, 0xC, 0x10, 0x14, 0x18, 0x1C, 0x28, 0x34)]),
+    "bringup": seq(*bringup, rd(0x34), rd(ERROR_STATUS)),
+    "nop": seq(*bringup, *submit(cmd(0, 1, b""))),
+    "fill": seq(*bringup, *submit(cmd(2, 1, struct.pack("<QQQI", 0x1000, 0x100, 0xAB, 4)))),
+    "copy": seq(*bringup, *submit(cmd(1, 1, struct.pack("<QQQ", 0x2000, 0x1000, 0x200)))),
+    "atomic": seq(*bringup, *submit(cmd(3, 1, struct.pack("<QQQI", 0x1000, 5, 0, 0)))),
+    "timestamp": seq(*bringup, *submit(cmd(7, 1, struct.pack("<Q", 0x1000))), clock()),
+    "wait": seq(*bringup, *submit(cmd(5, 1, struct.pack("<QQQ", 0x1000, 1, 100))),
+                clock(), clock()),
+    "inval": seq(*bringup, wr(TLB_INV_CTX, 0), wr(TLB_INV_FLAGS, 0),
+                 wr64(TLB_INV_START, 0), wr64(TLB_INV_SIZE, 0x10000),
+                 wr64(TLB_INV_DONE_ADDR, 0x4033000), wr(TLB_INV_SUBMIT, 1)),
+    "fault-reply": seq(*bringup, pattern(struct.pack("<Q", 0)), wr(FAULT_GET, 0),
+                       wr64(FAULT_REPLY, 0)),
+    "reset": seq(*bringup, wr(CONTROL, 2), rd(0x34), wr(CONTROL, 1)),
+    "flr": seq(*bringup, pci_wr(0x80 + 8, 0x8000, 1), rd(0x34)),
+    "bus-master-off": seq(*bringup, pci_wr(4, 0x2, 1),
+                          *submit(cmd(2, 1, struct.pack("<QQQI", 0x1000, 0x40, 1, 4)))),
+    # MSI-X vectors aimed at RAM, then a queue error (vector 0) and a
+    # completion with IRQ (vector 3).
+    "msix": seq(msix_on, *msix_vector(0, 0xFEE00000, 0x30),
+                *msix_vector(3, 0xFEE00000, 0x33), *bringup,
+                *submit(cmd(0xEE, 1, b""))),
+    # The error vector aimed at the device's own CTX_ENABLE register, then a
+    # rejected CTX_ENABLE: every error raises the vector that writes it
+    # again (issue 10, case 3).
+    "msix-self": seq(msix_on, *msix_vector(0, BAR0 + CTX_ENABLE, 4095),
+                     wr(CONTROL, 1), wr(CTX_ENABLE, 4095)),
+}
+
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+for name, data in seeds.items():
+    with open(os.path.join(out, "seed-" + name), "wb") as f:
+        f.write(data)
