@@ -9,6 +9,7 @@ out as the structs in tests/qtest/fuzz/generic_fuzz.c (with their padding):
   OP_WRITE  3: u8 size, u8 region, u16 pad, u32 offset, u64 value
   OP_PCI_READ 4 / OP_PCI_WRITE 5: u8 size, u8 dev, u8 offset[, u8 pad, u32 value]
   OP_ADD_DMA_PATTERN 7: u8 index, u8 stride, pattern bytes
+  OP_CLEAR_DMA_PATTERNS 8 (the next read uses the next pattern added)
   OP_CLOCK_STEP 9
 
 Sizes: 0 byte, 1 word, 2 long, 3 quad (config space: 0..2).  Regions are
@@ -90,10 +91,16 @@ bringup = [
 ]
 
 
+def clear():
+    return bytes([8])
+
+
 def submit(command):
-    # The ring fetch reads the command, then the walk reads four PTEs.
-    return [pattern(command), pattern(pte), pattern(pte), pattern(pte),
-            pattern(pte), wr(Q(0, Q_TAIL), 1), rd(Q(0, 0x1C)), rd(Q(0, 0x28), 3)]
+    # Patterns restart at the first: the ring fetch reads the command, then
+    # the walk reads four PTEs (and the completion record is mapped).
+    return [clear(), pattern(command), pattern(pte), pattern(pte), pattern(pte),
+            pattern(pte), pattern(pte), wr(Q(0, Q_TAIL), 1), rd(Q(0, 0x1C)),
+            rd(Q(0, 0x28), 3)]
 
 
 def msix_vector(v, addr, data):
