@@ -51,9 +51,10 @@ add_module "$SVMGPU_KO"
 
 # A RAM block device with ext4, and mkfs.ext4, for tests of device writes to
 # file-backed shared memory on a disk-backed filesystem (tests/guest/
-# svm_reclaim.c).  The debug kernel has brd and ext4 built in.
+# svm_reclaim.c), and FUSE for a slow filesystem (tests/guest/svm_faults.c).
+# The debug kernel has brd and ext4 built in.
 if [ "$KMODDIR" != "-" ]; then
-	for m in drivers/block/brd fs/ext4/ext4 crypto/crc32c_generic; do
+	for m in drivers/block/brd fs/ext4/ext4 crypto/crc32c_generic fs/fuse/fuse; do
 		f=$(find "$KMODDIR/kernel/$(dirname "$m")" -maxdepth 1 -name "$(basename "$m").ko*" 2>/dev/null | head -n 1 || true)
 		[ -n "$f" ] && add_module "$f"
 	done

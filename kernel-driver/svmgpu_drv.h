@@ -248,6 +248,31 @@ struct svmgpu_pt {
 };
 
 /**
+ * struct svmgpu_fault - one fault record being handled
+ * @va: page-aligned faulting VA
+ * @addr: faulting VA as reported
+ * @ctx: hardware context id
+ * @seq: fault sequence number (for CANCEL)
+ * @queue: hardware queue
+ * @access: enum svmgpu_access
+ * @reason: enum svmgpu_fault_reason
+ * @state: pending, resolved, cancel, out of memory (svmgpu_fault.c)
+ */
+struct svmgpu_fault {
+	u64 va;
+	u64 addr;
+	u32 ctx;
+	u32 seq;
+	u16 queue;
+	u8 access;
+	u8 reason;
+	u8 state;
+};
+
+/* Fault records an svm's fault work takes at a time. */
+#define SVMGPU_SVM_FAULTS	64
+
+/**
  * struct svmgpu_svm_stats - address-space counters (monotonic)
  * @pages_mapped: 4 KiB pages mapped
  * @huge_2m: 2 MiB leaves written
@@ -291,6 +316,16 @@ struct svmgpu_svm_stats {
  * @pt_freed: page tables are gone (device removed or svm torn down)
  * @stats: counters
  * @free_work: drops the device reference after .free_notifier
+ * @fault_lock: protects @fault_pending and @nfault_pending
+ * @fault_pending: records the fault IRQ thread handed to this svm; when
+ *	full, more are dropped (the REPLAY that ends the queued work makes
+ *	their queues fault again)
+ * @nfault_pending: entries of @fault_pending, protected by @fault_lock
+ * @fault_work: resolves this svm's faults; queued with an svm reference
+ * @fault_batch: the work's own copy of the records
+ * @fault_req: the work's requests for svmgpu_svm_fault()
+ * @nomem_retries: consecutive fault batches that ran out of memory; only
+ *	the fault work uses it
  */
 struct svmgpu_svm {
 	struct mmu_notifier mn;
@@ -315,6 +350,14 @@ struct svmgpu_svm {
 
 	struct svmgpu_svm_stats stats;
 	struct work_struct free_work;
+
+	spinlock_t fault_lock;		/* @fault_pending, @nfault_pending */
+	struct svmgpu_fault fault_pending[SVMGPU_SVM_FAULTS];
+	unsigned int nfault_pending;
+	struct work_struct fault_work;
+	struct svmgpu_fault fault_batch[SVMGPU_SVM_FAULTS];
+	u64 fault_req[SVMGPU_SVM_FAULTS];
+	unsigned int nomem_retries;
 };
 
 /**
@@ -518,6 +561,7 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg);
 extern unsigned int svmgpu_fault_around;
 void *svmgpu_fault_batch_alloc(void);
+void svmgpu_fault_svm_init(struct svmgpu_svm *svm);
 
 /* svmgpu_queue.c */
 int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file *file);

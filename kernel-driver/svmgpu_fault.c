@@ -4,25 +4,37 @@
  *
  * The fault vector's threaded handler drains every record between GET and
  * PUT into a batch and writes GET back at once, so that queues stalled on a
- * full ring can fault again while the batch is handled.  The batch is sorted
- * by (context, page, access) so that each address space is looked up once,
- * duplicates are resolved once (a read is never cancelled just because a
- * write to the same page was refused), and neighbouring faults of one context that
- * fall in one VMA and one notifier chunk are resolved by a single
- * hmm_range_fault() over a window grown by fault_around pages.  Only the
- * faulting pages are requested from hmm (for writing only where the device
- * wrote); the rest of the window is mirrored only where the CPU already
- * maps a page, with the CPU PTE's permission (svmgpu_svm_fault()).  A fault
- * whose address has no VMA or whose VMA forbids the access is cancelled:
- * the device fails the command and reports the address and access kind in
- * its error status, which WAIT hands to userspace.  One REPLAY ends the
- * batch; queues whose fault was resolved retry their access, the others
- * fault again.
+ * full ring can fault again while the batch is handled.  It resolves
+ * nothing itself: it hands each context's records to that address space's
+ * own work item (svm->fault_work, on the unbound svmgpu_wq), so that one
+ * process whose faults are slow (mmap_lock contention, I/O, FUSE) never
+ * delays another's.  Records of a context that is gone are cancelled at
+ * once.
  *
- * Only this thread touches sdev->fault_get and the batch buffer.  Locks
- * taken: the svm lookup reference, mmap_lock (read), and below
- * svmgpu_svm_fault() svm->pt_lock.
+ * Each svm's work sorts its records by (page, access) so that duplicates
+ * are resolved once (a read is never cancelled just because a write to the
+ * same page was refused), and neighbouring faults that fall in one VMA and
+ * one notifier chunk are resolved by one svmgpu_svm_fault() over a window
+ * grown by fault_around pages.  Only the faulting pages are faulted (for
+ * writing only where the device wrote); the rest of the window is mirrored
+ * only where the CPU already maps a page, with the CPU PTE's permission.  A
+ * fault whose address has no VMA, whose VMA forbids the access, or that
+ * would need a userfaultfd handler is cancelled: the device fails the
+ * command and reports the address and access kind in its error status,
+ * which WAIT hands to userspace.  A fault that ran out of memory is left to
+ * the replay (the device faults again) a bounded number of times, with a
+ * backoff, before it is cancelled.  Each svm's batch ends with a REPLAY;
+ * queues whose fault was resolved retry their access, the others (of this
+ * svm or of another still being resolved) fault again.
+ *
+ * Only the IRQ thread touches sdev->fault_get and sdev->fault_batch.  A
+ * queued fault work holds an svm reference (svmgpu_svm_lookup()), so the
+ * last-context teardown, which waits for every reference, drains it.  Locks
+ * taken by the work: mmap_lock (read), below svmgpu_svm_fault()
+ * svm->pt_lock; svm->fault_lock (spinlock) only around its record list;
+ * svmgpu_reply_lock (spinlock) around the two halves of FAULT_REPLY.
  */
+#include <linux/delay.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -42,29 +54,13 @@ MODULE_PARM_DESC(fault_around,
 /* Records handled per drain. */
 #define SVMGPU_FAULT_BATCH	256
 
-/**
- * struct svmgpu_fault - one fault record being handled
- * @va: page-aligned faulting VA
- * @addr: faulting VA as reported
- * @ctx: hardware context id
- * @seq: fault sequence number (for CANCEL)
- * @queue: hardware queue
- * @access: enum svmgpu_access
- * @reason: enum svmgpu_fault_reason
- * @state: 0 pending, 1 resolved, 2 cancel
- */
-struct svmgpu_fault {
-	u64 va;
-	u64 addr;
-	u32 ctx;
-	u32 seq;
-	u16 queue;
-	u8 access;
-	u8 reason;
-	u8 state;
-};
+/* Out-of-memory replays of one svm before its faults are cancelled. */
+#define SVMGPU_NOMEM_RETRIES	8
 
-enum { FAULT_PENDING, FAULT_RESOLVED, FAULT_CANCEL };
+/* FAULT_REPLY is written as two halves: one reply at a time. */
+static DEFINE_SPINLOCK(svmgpu_reply_lock);
+
+enum { FAULT_PENDING, FAULT_RESOLVED, FAULT_CANCEL, FAULT_NOMEM };
 
 static int svmgpu_fault_cmp(const void *a, const void *b)
 {
@@ -127,6 +123,21 @@ static u32 svmgpu_fault_drain(struct svmgpu_device *sdev, struct svmgpu_fault *b
 	sdev->fault_get = get;
 	svmgpu_write32(sdev, SVMGPU_REG_FAULT_GET, get);
 	return n;
+}
+
+/* What svmgpu_svm_fault()'s return value makes of a fault. */
+static u8 svmgpu_fault_outcome(int ret)
+{
+	switch (ret) {
+	case 0:
+		return FAULT_RESOLVED;
+	case -EBUSY:		/* invalidated past the timeout: replay and see */
+		return FAULT_PENDING;
+	case -ENOMEM:		/* the driver's memory: replay, bounded */
+		return FAULT_NOMEM;
+	default:
+		return FAULT_CANCEL;
+	}
 }
 
 /*
@@ -230,19 +241,13 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 				ret = svmgpu_svm_fault(svm, batch[k].va,
 						       batch[k].va + PAGE_SIZE,
 						       req, 1, &mapped);
-				if (ret == -EBUSY)
-					continue;	/* replay and see */
-				batch[k].state = ret ? FAULT_CANCEL : FAULT_RESOLVED;
+				batch[k].state = svmgpu_fault_outcome(ret);
 			}
 			continue;
 		}
-		for (k = i; k < j; k++) {
-			if (batch[k].state != FAULT_PENDING)
-				continue;
-			if (ret == -EBUSY)
-				continue;
-			batch[k].state = ret ? FAULT_CANCEL : FAULT_RESOLVED;
-		}
+		for (k = i; k < j; k++)
+			if (batch[k].state == FAULT_PENDING)
+				batch[k].state = svmgpu_fault_outcome(ret);
 	}
 }
 
@@ -276,52 +281,15 @@ static bool svmgpu_fault_split_cancelled(struct svmgpu_fault *batch, u32 first, 
 	return again;
 }
 
-static void svmgpu_fault_batch(struct svmgpu_device *sdev, struct svmgpu_fault *batch,
-			       u32 n)
+/* CANCEL the failed records of @batch, then one REPLAY. */
+static u32 svmgpu_fault_reply(struct svmgpu_device *sdev, struct svmgpu_fault *batch,
+			      u32 n)
 {
-	/* svmgpu_fault_batch_alloc(): the request array follows the batch. */
-	u64 *req = (u64 *)(batch + SVMGPU_FAULT_BATCH);
-	u32 i, j, queues = 0;
-	u32 cancels = 0;
-
-	sort(batch, n, sizeof(*batch), svmgpu_fault_cmp, NULL);
-
-	for (i = 0; i < n; i = j) {
-		struct svmgpu_svm *svm;
-		u32 k;
-
-		for (j = i + 1; j < n && batch[j].ctx == batch[i].ctx; j++)
-			;
-		svm = svmgpu_svm_lookup(sdev, batch[i].ctx);
-		if (!svm || READ_ONCE(svm->dead) || !mmget_not_zero(svm->mn.mm)) {
-			/* Context or process gone: nothing can map this. */
-			for (k = i; k < j; k++)
-				batch[k].state = FAULT_CANCEL;
-			if (svm)
-				svmgpu_svm_unref(svm);
-			continue;
-		}
-		for (k = i; k < j; k++) {
-			queues |= BIT(batch[k].queue);
-			svmgpu_ctx_account(sdev, batch[k].queue, svm, SVMGPU_CS_FAULTS, 1);
-		}
-		/* Duplicates: the first (most demanding) one stands for all. */
-		for (k = i + 1; k < j; k++)
-			if (batch[k].va == batch[k - 1].va)
-				batch[k].state = FAULT_RESOLVED;
-		svmgpu_fault_resolve(svm, batch, i, j, req);
-		if (svmgpu_fault_split_cancelled(batch, i, j))
-			svmgpu_fault_resolve(svm, batch, i, j, req);
-		for (k = i; k < j; k++)
-			if (batch[k].state == FAULT_CANCEL)
-				svmgpu_ctx_account(sdev, batch[k].queue, svm,
-						   SVMGPU_CS_CANCELS, 1);
-		mmput_async(svm->mn.mm);
-		svmgpu_svm_unref(svm);
-	}
+	u32 i, cancels = 0;
 
 	if (!svmgpu_hw_enter(sdev))
-		return;
+		return 0;
+	spin_lock(&svmgpu_reply_lock);
 	for (i = 0; i < n; i++) {
 		if (batch[i].state != FAULT_CANCEL)
 			continue;
@@ -332,17 +300,139 @@ static void svmgpu_fault_batch(struct svmgpu_device *sdev, struct svmgpu_fault *
 		cancels++;
 	}
 	svmgpu_write64(sdev, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_REPLAY);
+	spin_unlock(&svmgpu_reply_lock);
 	svmgpu_hw_exit(sdev);
 
-	atomic64_add(n, &sdev->stats.fault_records);
-	atomic64_inc(&sdev->stats.fault_batches);
 	atomic64_inc(&sdev->stats.replays);
 	atomic64_add(cancels, &sdev->stats.cancels);
-	for (i = 0; i < sdev->num_queues; i++) {
-		if (!(queues & BIT(i)))
+	return cancels;
+}
+
+/* Resolve one svm's records; caller holds an svm reference. */
+static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *batch,
+				   u32 n)
+{
+	struct svmgpu_device *sdev = svm->sdev;
+	bool nomem = false, resolved = false;
+	u32 k, queues = 0;
+
+	sort(batch, n, sizeof(*batch), svmgpu_fault_cmp, NULL);
+	if (READ_ONCE(svm->dead) || !mmget_not_zero(svm->mn.mm)) {
+		/* Context or process gone: nothing can map this. */
+		for (k = 0; k < n; k++)
+			batch[k].state = FAULT_CANCEL;
+	} else {
+		/* Duplicates: the first (most demanding) one stands for all. */
+		for (k = 1; k < n; k++)
+			if (batch[k].va == batch[k - 1].va)
+				batch[k].state = FAULT_RESOLVED;
+		svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req);
+		if (svmgpu_fault_split_cancelled(batch, 0, n))
+			svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req);
+		mmput_async(svm->mn.mm);
+	}
+
+	for (k = 0; k < n; k++) {
+		nomem |= batch[k].state == FAULT_NOMEM;
+		resolved |= batch[k].state == FAULT_RESOLVED;
+	}
+	if (nomem && ++svm->nomem_retries > SVMGPU_NOMEM_RETRIES) {
+		drm_err_ratelimited(&sdev->drm,
+				    "ctx %u: out of memory resolving faults, cancelling\n",
+				    svm->ctx_id);
+		for (k = 0; k < n; k++)
+			if (batch[k].state == FAULT_NOMEM)
+				batch[k].state = FAULT_CANCEL;
+		svm->nomem_retries = 0;
+	} else if (nomem) {
+		/* Let reclaim make progress before the device faults again. */
+		msleep(1u << min(svm->nomem_retries, 8u));
+	} else if (resolved) {
+		svm->nomem_retries = 0;
+	}
+
+	for (k = 0; k < n; k++) {
+		queues |= BIT(batch[k].queue);
+		if (batch[k].state == FAULT_CANCEL)
+			svmgpu_ctx_account(sdev, batch[k].queue, svm, SVMGPU_CS_CANCELS, 1);
+	}
+	svmgpu_fault_reply(sdev, batch, n);
+	atomic64_inc(&sdev->stats.fault_batches);
+	for (k = 0; k < sdev->num_queues; k++) {
+		if (!(queues & BIT(k)))
 			continue;
-		svmgpu_ctx_account(sdev, i, NULL, SVMGPU_CS_BATCHES, 1);
-		svmgpu_ctx_account(sdev, i, NULL, SVMGPU_CS_REPLAYS, 1);
+		svmgpu_ctx_account(sdev, k, svm, SVMGPU_CS_BATCHES, 1);
+		svmgpu_ctx_account(sdev, k, svm, SVMGPU_CS_REPLAYS, 1);
+	}
+}
+
+/* svm->fault_work: resolve what the IRQ thread handed over, then drop its reference. */
+static void svmgpu_fault_work(struct work_struct *work)
+{
+	struct svmgpu_svm *svm = container_of(work, struct svmgpu_svm, fault_work);
+	u32 n;
+
+	spin_lock(&svm->fault_lock);
+	n = svm->nfault_pending;
+	memcpy(svm->fault_batch, svm->fault_pending, n * sizeof(*svm->fault_batch));
+	svm->nfault_pending = 0;
+	spin_unlock(&svm->fault_lock);
+
+	if (n)
+		svmgpu_fault_svm_batch(svm, svm->fault_batch, n);
+	svmgpu_svm_unref(svm);
+}
+
+/**
+ * svmgpu_fault_svm_init() - set up an svm's fault work
+ * @svm: the svm being created
+ */
+void svmgpu_fault_svm_init(struct svmgpu_svm *svm)
+{
+	spin_lock_init(&svm->fault_lock);
+	INIT_WORK(&svm->fault_work, svmgpu_fault_work);
+}
+
+/*
+ * Hand each context's records of a drained batch to its svm's work; cancel
+ * the records of contexts that are gone.  Runs in the IRQ thread.
+ */
+static void svmgpu_fault_dispatch(struct svmgpu_device *sdev, struct svmgpu_fault *batch,
+				  u32 n)
+{
+	u32 i, j, k, cancels = 0;
+
+	sort(batch, n, sizeof(*batch), svmgpu_fault_cmp, NULL);
+	for (i = 0; i < n; i = j) {
+		struct svmgpu_svm *svm;
+
+		for (j = i + 1; j < n && batch[j].ctx == batch[i].ctx; j++)
+			;
+		svm = svmgpu_svm_lookup(sdev, batch[i].ctx);
+		if (!svm || READ_ONCE(svm->dead)) {
+			for (k = i; k < j; k++)
+				batch[k].state = FAULT_CANCEL;
+			cancels += j - i;
+			if (svm)
+				svmgpu_svm_unref(svm);
+			continue;
+		}
+		spin_lock(&svm->fault_lock);
+		for (k = i; k < j && svm->nfault_pending < SVMGPU_SVM_FAULTS; k++)
+			svm->fault_pending[svm->nfault_pending++] = batch[k];
+		spin_unlock(&svm->fault_lock);
+		for (k = i; k < j; k++) {
+			batch[k].state = FAULT_RESOLVED;	/* not ours to reply */
+			svmgpu_ctx_account(sdev, batch[k].queue, svm, SVMGPU_CS_FAULTS, 1);
+		}
+		/* The queued work owns the reference; one already queued has its own. */
+		if (!queue_work(svmgpu_wq, &svm->fault_work))
+			svmgpu_svm_unref(svm);
+	}
+	atomic64_add(n, &sdev->stats.fault_records);
+	if (cancels) {
+		svmgpu_fault_reply(sdev, batch, n);
+		atomic64_inc(&sdev->stats.fault_batches);
 	}
 }
 
@@ -368,21 +458,17 @@ irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg)
 		svmgpu_hw_exit(sdev);
 		if (!n)
 			break;
-		svmgpu_fault_batch(sdev, batch, n);
+		svmgpu_fault_dispatch(sdev, batch, n);
 	}
 	return IRQ_HANDLED;
 }
 
 /**
- * svmgpu_fault_batch_alloc() - allocate the fault batch buffer
- *
- * The batch of SVMGPU_FAULT_BATCH records is followed by as many u64
- * requests for svmgpu_svm_fault().
+ * svmgpu_fault_batch_alloc() - allocate the IRQ thread's batch buffer
  *
  * Return: the buffer or NULL.
  */
 void *svmgpu_fault_batch_alloc(void)
 {
-	return kcalloc(SVMGPU_FAULT_BATCH, sizeof(struct svmgpu_fault) + sizeof(u64),
-		       GFP_KERNEL);
+	return kcalloc(SVMGPU_FAULT_BATCH, sizeof(struct svmgpu_fault), GFP_KERNEL);
 }

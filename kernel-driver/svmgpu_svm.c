@@ -36,6 +36,7 @@
 #include <linux/cred.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/userfaultfd_k.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_print.h>
 
@@ -220,6 +221,7 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	mutex_init(&svm->alloc_lock);
 	mutex_init(&svm->pt_lock);
 	INIT_WORK(&svm->free_work, svmgpu_svm_free_work);
+	svmgpu_fault_svm_init(svm);
 
 	id = ida_alloc_range(&sdev->ctx_ida, 1, SVMGPU_CTX_TABLE_ENTRIES - 1,
 			     GFP_KERNEL);
@@ -530,8 +532,9 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
 				const u64 *req, unsigned int nreq)
 {
 	struct mm_struct *mm = svm->mn.mm;
+	struct vm_area_struct *vma;
 	unsigned long pfns[16];
-	unsigned int r, n;
+	unsigned int r, n, i;
 	int ret = 0;
 
 	for (r = 0; r < nreq; r += n) {
@@ -552,7 +555,35 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
 		range.end = va + ((u64)n << PAGE_SHIFT);
 		range.notifier_seq = mmu_interval_read_begin(range.notifier);
 		mmap_read_lock(mm);
-		ret = hmm_range_fault(&range);
+		vma = vma_lookup(mm, va);
+		if (vma && userfaultfd_armed(vma)) {
+			/*
+			 * hmm_range_fault() cannot wait for a userfaultfd
+			 * handler: handle_userfault() without
+			 * FAULT_FLAG_ALLOW_RETRY fails the fault (SIGBUS, and
+			 * a stack dump with CONFIG_DEBUG_VM).  Only faults
+			 * that never reach it are taken: a page the CPU maps
+			 * may be faulted writable (COW of the zero page, say)
+			 * unless the range is registered for write-protect
+			 * tracking.  A page that would need the handler
+			 * (missing, minor, write-protected) is the device's
+			 * fault error.
+			 */
+			range.default_flags = 0;
+			ret = hmm_range_fault(&range);
+			for (i = 0; !ret && i < n; i++)
+				if (!(pfns[i] & HMM_PFN_VALID) ||
+				    (kind && !(pfns[i] & HMM_PFN_WRITE) &&
+				     userfaultfd_wp(vma)))
+					ret = -EFAULT;
+			if (!ret && kind) {
+				range.default_flags = HMM_PFN_REQ_FAULT |
+						      HMM_PFN_REQ_WRITE;
+				ret = hmm_range_fault(&range);
+			}
+		} else {
+			ret = hmm_range_fault(&range);
+		}
 		mmap_read_unlock(mm);
 		if (ret)
 			break;
