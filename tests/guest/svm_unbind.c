@@ -363,6 +363,13 @@ static void churn_child(int id, int ctx_only)
 			fprintf(stderr, "# child %d: submit/wait %d\n", id, ret);
 			_exit(14);
 		}
+		/* munmap what the device mapped (an invalidation), map anew. */
+		if (iter & 1) {
+			munmap(buf, size);
+			buf = map_anon(size);
+			if (!buf)
+				_exit(19);
+		}
 		ret = sg_queue_destroy(fd, q);
 		if (ret == -ENODEV)
 			break;
