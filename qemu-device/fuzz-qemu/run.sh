@@ -98,9 +98,13 @@ reproduce() {
 	python3 "$SRC/scripts/oss-fuzz/reorder_fuzzer_qtest_trace.py" \
 		"$input.trace" >"$input.qtest" 2>/dev/null
 	name=test_fuzz_${config}_$(basename "$input" | tr -c 'a-zA-Z0-9\n' _ | cut -c1-40)
-	QEMU_PATH=$QEMU_SYSTEM QEMU_ARGS="$args" python3 \
-		"$SRC/scripts/oss-fuzz/output_reproducer.py" -bash "$input.qtest" \
-		>"$input.sh" 2>/dev/null
+	# QEMU keeps running after the last qtest command: stop it after 30 s
+	# (exit 124: it survived; 134 or 139: it crashed).
+	cat >"$input.sh" <<SH
+#!/bin/sh
+# Replay $(basename "$input") ($config) on the main build's QEMU.
+timeout 30 "\${QEMU:-$QEMU_SYSTEM}" $args -qtest stdio < "$input.qtest"
+SH
 	QEMU_PATH=$QEMU_SYSTEM QEMU_ARGS="$args" python3 \
 		"$SRC/scripts/oss-fuzz/output_reproducer.py" -c -no_comment \
 		-name "$name" "$input.qtest" >"$input.c" 2>/dev/null
