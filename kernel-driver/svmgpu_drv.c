@@ -699,6 +699,11 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	/* hw_ready is false: no invalidation fences the device again. */
 	cancel_work_sync(&sdev->recover_work);
 	svmgpu_irq_fini(sdev);
+	/*
+	 * Fault work items the interrupt thread queued end now (their svms
+	 * are dead: they map nothing), before the memory they came from goes.
+	 */
+	flush_workqueue(svmgpu_wq);
 	svmgpu_mem_fini(sdev);
 	svmgpu_svm_unlock_create();
 	pci_free_irq_vectors(pdev);
