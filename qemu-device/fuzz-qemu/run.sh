@@ -24,7 +24,8 @@
 # input in a fork()ed child, which has no engine threads, so the threaded
 # device would never execute a command there.
 #
-# Environment: QEMU_FUZZ_CMD_TIMEOUT, seconds one input may take (30).
+# Environment: QEMU_FUZZ_CMD_TIMEOUT, seconds one input may take (30);
+# QEMU_FUZZ_MERGE_AT, corpus size above which a run ends with a merge (400).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +36,7 @@ BIN=$CACHE/qemu-fuzz-build/qemu-fuzz-x86_64
 SRC=$CACHE/qemu-src
 QEMU_SYSTEM=$CACHE/qemu-build/qemu-system-x86_64
 INPUT_TIMEOUT=${QEMU_FUZZ_CMD_TIMEOUT:-30}
+MERGE_AT=${QEMU_FUZZ_MERGE_AT:-400}
 ALL_CONFIGS=(plain iommu)
 
 # The synchronous test mode's property: "x-sync" (issue 10), "sync" before.
@@ -123,12 +125,32 @@ replay() {
 		>"$log" 2>&1 || rc=1
 	rm -rf "$art"
 	[ "$rc" -eq 0 ] &&
-		! grep -qE '^==[0-9]+==ERROR|^SUMMARY: |runtime error:|Test unit written to' "$log"
+		! grep -aqE '==[0-9]+== ?ERROR|^SUMMARY: |runtime error:|Test unit written to' "$log"
+}
+
+# merge_corpus CONFIG: the corpus reduced to the inputs that keep its
+# coverage (libFuzzer -merge=1); left alone if that fails or takes too long.
+merge_corpus() {
+	local dir=$OUT/$1
+	fuzz_env "$1"
+	rm -rf "$dir/corpus.merge" "$dir/merge.ctl"
+	mkdir -p "$dir/corpus.merge"
+	if bounded 900 nice -n 10 "$BIN" --fuzz-target=generic-fuzz -merge=1 \
+			-timeout="$INPUT_TIMEOUT" -artifact_prefix="$dir/crashes/merge-" \
+			-merge_control_file="$dir/merge.ctl" "$dir/corpus.merge" \
+			"$dir/corpus" >"$dir/merge.log" 2>&1 &&
+			[ -n "$(ls "$dir/corpus.merge")" ]; then
+		rm -rf "$dir/corpus.old"
+		mv "$dir/corpus" "$dir/corpus.old"
+		mv "$dir/corpus.merge" "$dir/corpus"
+		rm -rf "$dir/corpus.old"
+	fi
+	rm -rf "$dir/corpus.merge" "$dir/merge.ctl"
 }
 
 # Lines of a report worth showing, as TAP comments.
 report_lines() {
-	grep -E '==ERROR|SUMMARY|runtime error|ALARM|Test unit written|^ *#[0-9]+ .* in ' "$1" |
+	grep -aE '== ?ERROR|SUMMARY|runtime error|ALARM|Test unit written|^ *#[0-9]+ .* in ' "$1" |
 		grep -vE 'libfuzzer|libFuzzer|fuzzer::|__sanitizer|__asan|__interceptor' |
 		head -n 25 | sed 's/^/# /'
 }
@@ -154,18 +176,27 @@ fuzz_one() {
 		-max_total_time="$secs" -timeout="$INPUT_TIMEOUT" -rss_limit_mb=4096 \
 		-max_len=4096 -use_value_profile=1 -print_final_stats=1 \
 		-artifact_prefix="$dir/crashes/" "$dir/corpus" "$OUT/seeds" \
-		>"$dir/fuzz.log" 2>&1
+		>"$dir/fuzz.log.$$" 2>&1
 	rc=$?
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/fuzz.log" | tail -n 1)
-	cov=$(grep -o 'cov: [0-9]*' "$dir/fuzz.log" | tail -n 1 | cut -d' ' -f2)
-	ft=$(grep -o 'ft: [0-9]*' "$dir/fuzz.log" | tail -n 1 | cut -d' ' -f2)
+	# Runs of one configuration may overlap (make check during a long
+	# make fuzz-qemu): each writes its own log, the last one ends as fuzz.log.
+	mv "$dir/fuzz.log.$$" "$dir/fuzz.log"
+	execs=$(grep -a '^stat::number_of_executed_units:' "$dir/fuzz.log" | tail -n 1 | tr -dc 0-9)
+	cov=$(grep -ao 'cov: [0-9]*' "$dir/fuzz.log" | tail -n 1 | cut -d' ' -f2)
+	ft=$(grep -ao 'ft: [0-9]*' "$dir/fuzz.log" | tail -n 1 | cut -d' ' -f2)
 	corpus=$(ls "$dir/corpus" | wc -l)
+	# Every run first executes the whole corpus: keep it small enough for
+	# make check's bounded run (about 10 inputs a second on 2 busy cores).
+	if [ "$corpus" -gt "$MERGE_AT" ]; then
+		merge_corpus "$config"
+		corpus="$(ls "$dir/corpus" | wc -l) (merged from $corpus)"
+	fi
 	after=$(ls "$dir/crashes" | grep -E '^(crash|leak|timeout|oom|slow-unit)-[0-9a-f]+$' | sort)
 	new=$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)
 	# A crash in the fork()ed child leaves an artifact and a report but
 	# does not stop the parent: judge by both, and by the exit status.
 	if [ "$rc" -eq 0 ] && [ -z "$new" ] &&
-			! grep -qE '^==[0-9]+==ERROR|runtime error:|Test unit written to' "$dir/fuzz.log"; then
+			! grep -aqE '==[0-9]+== ?ERROR|runtime error:|Test unit written to' "$dir/fuzz.log"; then
 		tap ok "fuzz-qemu[$config]: ${execs:-0} execs, cov ${cov:-0}, ft ${ft:-0}, corpus $corpus in ${secs}s"
 		return
 	fi
@@ -177,48 +208,54 @@ fuzz_one() {
 	done
 }
 
-if [ "${1:-}" = --reproduce ]; then
-	[ $# -eq 3 ] || { echo "usage: $0 --reproduce CONFIG INPUT" >&2; exit 2; }
-	reproduce "$2" "$3"
-	exit 0
-fi
+main() {
+	local c input per
+	if [ "${1:-}" = --reproduce ]; then
+		[ $# -eq 3 ] || { echo "usage: $0 --reproduce CONFIG INPUT" >&2; exit 2; }
+		reproduce "$2" "$3"
+		exit 0
+	fi
 
-TOTAL=${1:-120}
-shift || true
-CONFIGS=("$@")
-[ ${#CONFIGS[@]} -gt 0 ] || CONFIGS=("${ALL_CONFIGS[@]}")
-for c in "${CONFIGS[@]}"; do
-	config_args "$c" >/dev/null || { echo "unknown configuration $c" >&2; exit 2; }
-done
-
-if ! bash "$HERE/build.sh" >"$OUT.build.log" 2>&1; then
-	echo "not ok 1 - fuzz-qemu: build of qemu-fuzz-x86_64 failed"
-	tail -n 30 "$OUT.build.log" | sed 's/^/# /'
-	exit 1
-fi
-
-for c in "${CONFIGS[@]}"; do
-	mkdir -p "$OUT/$c/crashes"
-	for input in "$HERE"/regressions/"$c"-* "$OUT/$c"/crashes/*; do
-		[ -f "$input" ] || continue
-		case $input in *.trace|*.qtest|*.sh|*.c|*.log) continue ;; esac
-		if replay "$c" "$input" "$OUT/$c/replay.log"; then
-			tap ok "fuzz-qemu[$c]: $(basename "$input") replays without a report"
-			# A cached crash that is fixed is kept, but replayed no more.
-			case $input in "$OUT"/*)
-				mkdir -p "$OUT/$c/crashes/fixed"
-				mv "$input" "$input".* "$OUT/$c/crashes/fixed/" 2>/dev/null ;;
-			esac
-		else
-			tap "not ok" "fuzz-qemu[$c]: $(basename "$input") still fails; log $OUT/$c/replay.log"
-			report_lines "$OUT/$c/replay.log"
-		fi
+	TOTAL=${1:-120}
+	shift || true
+	CONFIGS=("$@")
+	[ ${#CONFIGS[@]} -gt 0 ] || CONFIGS=("${ALL_CONFIGS[@]}")
+	for c in "${CONFIGS[@]}"; do
+		config_args "$c" >/dev/null || { echo "unknown configuration $c" >&2; exit 2; }
 	done
-done
 
-per=$((TOTAL / ${#CONFIGS[@]}))
-[ "$per" -ge 1 ] || per=1
-for c in "${CONFIGS[@]}"; do
-	fuzz_one "$c" "$per"
-done
-exit "$fail"
+	if ! bash "$HERE/build.sh" >"$OUT.build.log" 2>&1; then
+		echo "not ok 1 - fuzz-qemu: build of qemu-fuzz-x86_64 failed"
+		tail -n 30 "$OUT.build.log" | sed 's/^/# /'
+		exit 1
+	fi
+
+	for c in "${CONFIGS[@]}"; do
+		mkdir -p "$OUT/$c/crashes"
+		for input in "$HERE"/regressions/"$c"-* "$OUT/$c"/crashes/*; do
+			[ -f "$input" ] || continue
+			case $input in *.trace|*.qtest|*.sh|*.c|*.log) continue ;; esac
+			if replay "$c" "$input" "$OUT/$c/replay.log"; then
+				tap ok "fuzz-qemu[$c]: $(basename "$input") replays without a report"
+				# A cached crash that is fixed is kept, but replayed no more.
+				case $input in "$OUT"/*)
+					mkdir -p "$OUT/$c/crashes/fixed"
+					mv "$input" "$input".* "$OUT/$c/crashes/fixed/" 2>/dev/null ;;
+				esac
+			else
+				tap "not ok" "fuzz-qemu[$c]: $(basename "$input") still fails; log $OUT/$c/replay.log"
+				report_lines "$OUT/$c/replay.log"
+			fi
+		done
+	done
+
+	per=$((TOTAL / ${#CONFIGS[@]}))
+	[ "$per" -ge 1 ] || per=1
+	for c in "${CONFIGS[@]}"; do
+		fuzz_one "$c" "$per"
+	done
+	return "$fail"
+}
+
+# Parsed whole before it runs: editing this file cannot disturb a run.
+main "$@"; exit $?
