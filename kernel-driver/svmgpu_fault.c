@@ -36,6 +36,7 @@
  */
 #include <linux/delay.h>
 #include <linux/hmm.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
@@ -322,6 +323,14 @@ static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *
 		for (k = 0; k < n; k++)
 			batch[k].state = FAULT_CANCEL;
 	} else {
+		/*
+		 * What the fault path allocates for the process (page tables,
+		 * notifiers) is charged to its memory cgroup, not to whoever
+		 * ran this work.
+		 */
+		struct mem_cgroup *memcg = get_mem_cgroup_from_mm(svm->mn.mm);
+		struct mem_cgroup *old = set_active_memcg(memcg);
+
 		/* Duplicates: the first (most demanding) one stands for all. */
 		for (k = 1; k < n; k++)
 			if (batch[k].va == batch[k - 1].va)
@@ -329,6 +338,8 @@ static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *
 		svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req);
 		if (svmgpu_fault_split_cancelled(batch, 0, n))
 			svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req);
+		set_active_memcg(old);
+		mem_cgroup_put(memcg);
 		mmput_async(svm->mn.mm);
 	}
 

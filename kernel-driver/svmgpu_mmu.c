@@ -73,26 +73,31 @@ static inline u64 level_size(int level)
 	return 1ull << SVMGPU_PT_LEVEL_SHIFT(level);
 }
 
+/*
+ * Tables are charged to a memory cgroup: the caller's when a context is
+ * created, the mirrored process's on the fault path (the fault work sets
+ * it with set_active_memcg()).
+ */
 static struct svmgpu_pt *svmgpu_pt_alloc(struct svmgpu_device *sdev, int level)
 {
 	struct svmgpu_pt *pt;
 
-	pt = kzalloc(sizeof(*pt), GFP_KERNEL);
+	pt = kzalloc(sizeof(*pt), GFP_KERNEL_ACCOUNT);
 	if (!pt)
 		return NULL;
 	pt->cpu = dma_alloc_coherent(&sdev->pdev->dev, SVMGPU_PAGE_SIZE,
-				     &pt->dma, GFP_KERNEL);
+				     &pt->dma, GFP_KERNEL_ACCOUNT);
 	if (!pt->cpu)
 		goto err_free;
 	if (level > 1) {
 		pt->child = kcalloc(SVMGPU_PT_ENTRIES, sizeof(*pt->child),
-				    GFP_KERNEL);
+				    GFP_KERNEL_ACCOUNT);
 		if (!pt->child)
 			goto err_dma;
 	}
 	/* Levels 3..1 may hold leaves: remember their pages. */
 	if (level < SVMGPU_PT_LEVELS) {
-		pt->pfn = kcalloc(SVMGPU_PT_ENTRIES, sizeof(*pt->pfn), GFP_KERNEL);
+		pt->pfn = kcalloc(SVMGPU_PT_ENTRIES, sizeof(*pt->pfn), GFP_KERNEL_ACCOUNT);
 		if (!pt->pfn)
 			goto err_child;
 	}

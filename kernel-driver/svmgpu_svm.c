@@ -495,7 +495,7 @@ static struct svmgpu_chunk *svmgpu_chunk_get(struct svmgpu_svm *svm, u64 va)
 		chunk = ERR_PTR(-ENODEV);
 		goto out;
 	}
-	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL);
+	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
 	if (!chunk) {
 		chunk = ERR_PTR(-ENOMEM);
 		goto out;
@@ -505,7 +505,7 @@ static struct svmgpu_chunk *svmgpu_chunk_get(struct svmgpu_svm *svm, u64 va)
 	ret = mmu_interval_notifier_insert(&chunk->notifier, svm->mn.mm, start,
 					   end - start, &svmgpu_chunk_ops);
 	if (!ret) {
-		ret = xa_insert(&svm->chunks, idx, chunk, GFP_KERNEL);
+		ret = xa_insert(&svm->chunks, idx, chunk, GFP_KERNEL_ACCOUNT);
 		if (ret)
 			mmu_interval_notifier_remove(&chunk->notifier);
 	}
@@ -640,7 +640,7 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 	ret = svmgpu_mmu_prepare(svm, start, end);
 	if (ret)
 		return ret;
-	pfns = kvmalloc_array(npages, sizeof(*pfns), GFP_KERNEL);
+	pfns = kvmalloc_array(npages, sizeof(*pfns), GFP_KERNEL_ACCOUNT);
 	if (!pfns)
 		return -ENOMEM;
 
