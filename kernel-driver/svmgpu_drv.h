@@ -298,8 +298,9 @@ struct svmgpu_svm_stats {
  *	mirrored mm
  * @sdev: the device (a drm_dev_get() reference, dropped after free)
  * @ctx_id: hardware context id
- * @refs: references held by the fault handler (svmgpu_svm_lookup()) plus
- *	one for the contexts, dropped by the last one
+ * @refs: references taken by the fault IRQ thread (svmgpu_svm_lookup()),
+ *	one of which each queued @fault_work owns, plus one for the
+ *	contexts, dropped by the last one
  * @unused: completed when @refs drops to zero
  * @nctx: contexts using this svm, protected by svmgpu_create_lock
  * @uid: the user that created it (per-user context limit)
