@@ -9,8 +9,11 @@
 #   make fuzz-qemu  QEMU's generic-fuzz on the device, FUZZ_SECONDS split
 #                   between its configurations (plain, intel-iommu)
 #   make torture    svmgpu-torture in a guest for TORTURE_SECONDS
+#   make stress     svmgpu-torture and svmgpu-fuzz under stress-ng, swap on
+#                   zram, KSM, THP, NUMA=2, for STRESS_SECONDS
+#   make syscall-fuzz  svmgpu-fuzz in a guest for FUZZ_OPS operations
 #
-# Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2
+# Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2  NUMA=1
 #            MACHINE=q35|pc  QEMU_EXTRA='...'  TESTS=a,b  TEST_TIMEOUT=120
 #            BOOT_TIMEOUT=900  SVMGPU_CACHE=~/.cache/svmgpu  BUILD=./build
 
@@ -26,6 +29,7 @@ IOMMU ?= 0
 MEM ?= 2G
 SMP ?= 2
 MACHINE ?= q35
+NUMA ?= 1
 QEMU_EXTRA ?=
 GUEST_APPEND ?=
 TESTS ?=
@@ -47,7 +51,8 @@ kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
 .PHONY: all deps qemu kernel module module-unlocked userspace userspace-unlocked \
 	image image-unlocked run demo demo-unlocked \
 	check guest-test guest-test-unlocked bench bench-unlocked torture \
-	torture-unlocked fuzz fuzz-qemu host-test clean distclean
+	torture-unlocked fuzz fuzz-qemu stress stress-unlocked syscall-fuzz \
+	syscall-fuzz-unlocked host-test clean distclean
 
 all: image
 
@@ -116,7 +121,7 @@ image-unlocked: qemu module userspace
 
 BOOT_ENV = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
 	KERNEL_FLAVOR=$(KERNEL) ACCEL=$(ACCEL) IOMMU=$(IOMMU) MEM=$(MEM) SMP=$(SMP) \
-	MACHINE=$(MACHINE) QEMU_EXTRA='$(QEMU_EXTRA)' GUEST_APPEND='$(GUEST_APPEND)' LOGDIR=$(LOGDIR) \
+	MACHINE=$(MACHINE) NUMA=$(NUMA) QEMU_EXTRA='$(QEMU_EXTRA)' GUEST_APPEND='$(GUEST_APPEND)' LOGDIR=$(LOGDIR) \
 	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS)
 BOOT = $(BOOT_ENV) bash scripts/boot.sh
 
@@ -185,3 +190,40 @@ clean:
 # Also drop the caches (QEMU tree, kernels): the next build is cold.
 distclean: clean
 	rm -rf $(SVMGPU_CACHE)
+
+# svmgpu-torture and svmgpu-fuzz for STRESS_SECONDS while stress-ng, swap on
+# zram, KSM, THP, compaction and NUMA balancing over STRESS_NUMA nodes work
+# the memory manager (images/stress.sh); judged like torture.
+STRESS_SECONDS ?= 1800
+STRESS_NUMA ?= 2
+stress: image
+	@mkdir -p $(BUILD)/logs/stress && flock $(BUILD)/logs/stress/.lock \
+		$(MAKE) -s stress-unlocked LOGDIR=$(BUILD)/logs/stress NUMA=$(STRESS_NUMA) \
+		BOOT_TIMEOUT=$$(( $(STRESS_SECONDS) * 2 + 900 ))
+
+stress-unlocked:
+	@$(BOOT_ENV) STRESS_SECONDS=$(STRESS_SECONDS) bash scripts/boot.sh stress
+	@python3 scripts/guest-report.py $(LOGDIR) "stress[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]" | tee $(LOGDIR)/report.tap
+	@grep -q '^# SVMGPU-PROGRAM stress' $(LOGDIR)/results.log || \
+		echo "not ok - stress[$(KERNEL)]: the stress program never ran" | tee -a $(LOGDIR)/report.tap
+	@! grep -q '^not ok' $(LOGDIR)/report.tap
+
+# svmgpu-fuzz in one boot: FUZZ_OPS operations (stopping after FUZZ_LIMIT
+# seconds at most), seed FUZZ_SEED (empty: picked and printed by the guest),
+# FUZZ_ARGS extra options (e.g. '--threads 2 --procs 2 --unbind').
+FUZZ_OPS ?= 1000000
+FUZZ_LIMIT ?= 10800
+FUZZ_SEED ?=
+FUZZ_ARGS ?=
+syscall-fuzz: image
+	@mkdir -p $(BUILD)/logs/syscall-fuzz && flock $(BUILD)/logs/syscall-fuzz/.lock \
+		$(MAKE) -s syscall-fuzz-unlocked LOGDIR=$(BUILD)/logs/syscall-fuzz \
+		BOOT_TIMEOUT=$$(( $(FUZZ_LIMIT) + 900 ))
+
+syscall-fuzz-unlocked:
+	@$(BOOT_ENV) FUZZ_OPS=$(FUZZ_OPS) FUZZ_LIMIT=$(FUZZ_LIMIT) FUZZ_SEED=$(FUZZ_SEED) \
+		FUZZ_ARGS='$(FUZZ_ARGS)' bash scripts/boot.sh fuzz
+	@python3 scripts/guest-report.py $(LOGDIR) "syscall-fuzz[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]" | tee $(LOGDIR)/report.tap
+	@grep -q '^# SVMGPU-PROGRAM syscall_fuzz' $(LOGDIR)/results.log || \
+		echo "not ok - syscall-fuzz[$(KERNEL)]: svmgpu-fuzz never ran" | tee -a $(LOGDIR)/report.tap
+	@! grep -q '^not ok' $(LOGDIR)/report.tap

@@ -29,6 +29,7 @@ done
 
 cp "$HERE/init" "$root/init"
 cp "$HERE/guest-tests.sh" "$root/usr/bin/svmgpu-guest-tests"
+install -m 755 "$HERE/stress.sh" "$root/usr/bin/svmgpu-stress"
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 
@@ -66,6 +67,14 @@ if [ -x /sbin/mke2fs ]; then
 	ln -s mke2fs "$root/sbin/mkfs.ext4"
 	[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
 fi
+# Swap on zram for `make stress` (the debug kernel has it built in): zram and
+# a compressor it can use, when Debian's kernel has them as modules.
+if [ "$KMODDIR" != "-" ]; then
+	for m in crypto/lzo-rle crypto/lzo drivers/block/zram/zram; do
+		f=$(find "$KMODDIR/kernel/$(dirname "$m")" -maxdepth 1 -name "$(basename "$m").ko*" 2>/dev/null | head -n 1 || true)
+		[ -n "$f" ] && add_module "$f"
+	done
+fi
 
 # Userspace: our programs, the in-guest test scripts, Debian's drmdevice,
 # and the shared libraries they all link against.
@@ -76,6 +85,8 @@ mkdir -p "$root/usr/libexec/svmgpu/tests"
 cp "$HERE"/../tests/guest-scripts/*.sh "$root/usr/libexec/svmgpu/tests/"
 for f in "$root"/usr/libexec/svmgpu/tests/*.sh; do mv "$f" "${f%.sh}"; done
 [ -x /usr/bin/drmdevice ] && cp /usr/bin/drmdevice "$root/usr/bin/"
+# Debian's stress-ng, for `make stress` (scripts/deps.sh installs it)
+[ -x /usr/bin/stress-ng ] && cp /usr/bin/stress-ng "$root/usr/bin/"
 libs() {
 	find "$root" -type f -perm -u+x -not -path "$root/lib/modules/*" -print0 |
 		LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu:$root/usr/lib" \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Boot a svmgpu guest.
 #
-#   boot.sh MODE            MODE: shell | check | demo | bench | torture
+#   boot.sh MODE            MODE: shell | check | demo | bench | torture | stress | fuzz
 #
 # Environment (the Makefile sets these):
 #   QEMU KERNEL_IMAGE INITRD   what to boot
@@ -9,6 +9,8 @@
 #   ACCEL                      auto | kvm | tcg  (auto: KVM only if it really works)
 #   IOMMU                      1: q35 + intel-iommu, guest intel_iommu=on
 #   MACHINE MEM SMP            q35, 2G, 2 by default
+#   NUMA                       guest NUMA nodes (1); N > 1 splits MEM and the CPUs
+#                              evenly into N nodes and turns on numa_balancing
 #   QEMU_EXTRA                 extra QEMU arguments
 #   GUEST_APPEND               extra guest kernel command-line words
 #   LOGDIR                     console.log and results.log go here (non-shell)
@@ -16,6 +18,11 @@
 #   TEST_TIMEOUT TESTS         per-test limit and test selection for check mode
 #   BENCH                      quick | full, for bench mode
 #   TORTURE_SECONDS            how long torture mode runs
+#   STRESS_SECONDS             how long stress mode runs
+#   FUZZ_OPS FUZZ_SEED FUZZ_LIMIT FUZZ_ARGS
+#                              fuzz mode: svmgpu-fuzz operations, seed (empty:
+#                              the guest picks one), time limit in seconds,
+#                              extra options (commas for spaces)
 set -euo pipefail
 
 MODE=${1:-shell}
@@ -32,6 +39,7 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 TESTS=${TESTS:-}
 BENCH=${BENCH:-full}
+NUMA=${NUMA:-1}
 
 if [ "$ACCEL" = auto ]; then
 	ACCEL=$(bash "$HERE/accel.sh" "$QEMU")
@@ -47,13 +55,22 @@ append="console=ttyS0 panic=-1 svmgpu.mode=$MODE svmgpu.test_timeout=$TEST_TIMEO
 [ "$MODE" = bench ] && append="$append svmgpu.bench=$BENCH"
 [ -n "${GUEST_APPEND:-}" ] && append="$append $GUEST_APPEND"
 [ "$MODE" = torture ] && append="$append svmgpu.torture_seconds=${TORTURE_SECONDS:-1800}"
+[ "$MODE" = stress ] && append="$append svmgpu.stress_seconds=${STRESS_SECONDS:-1800}"
+if [ "$MODE" = fuzz ]; then
+	append="$append svmgpu.fuzz_ops=${FUZZ_OPS:-1000000} svmgpu.fuzz_limit=${FUZZ_LIMIT:-10800}"
+	[ -n "${FUZZ_SEED:-}" ] && append="$append svmgpu.fuzz_seed=$FUZZ_SEED"
+	[ -n "${FUZZ_ARGS:-}" ] && append="$append svmgpu.fuzz_args=$(echo "$FUZZ_ARGS" | tr ' ' ,)"
+fi
 # The whole kernel log goes to console.log: warnings must be seen there.
 [ "$MODE" = shell ] || append="$append loglevel=7"
 if [ "$KERNEL_FLAVOR" = debug ]; then
 	append="$append kasan_multi_shot hung_task_panic=0 softlockup_panic=0"
 fi
 
-args=(-accel "$ACCEL" -cpu "$cpu" -m "$MEM" -smp "$SMP"
+smp=$SMP
+# one socket per CPU, so that NUMA=N can deal the CPUs out to the nodes
+[ "$NUMA" -gt 1 ] && smp="$SMP,sockets=$SMP,cores=1,threads=1"
+args=(-accel "$ACCEL" -cpu "$cpu" -m "$MEM" -smp "$smp"
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$KERNEL_IMAGE" -initrd "$INITRD")
 if [ "$IOMMU" = 1 ]; then
@@ -64,6 +81,27 @@ else
 	args+=(-M "$MACHINE")
 fi
 args+=(-device svmgpu)
+
+# NUMA=N: N nodes, each with its own RAM backend, the CPUs dealt out in turn.
+if [ "$NUMA" -gt 1 ]; then
+	case "$MEM" in
+	*G) mem_mb=$(( ${MEM%G} * 1024 )) ;;
+	*M) mem_mb=${MEM%M} ;;
+	*) mem_mb=$MEM ;;
+	esac
+	if [ "$SMP" -lt "$NUMA" ] || [ $((mem_mb % NUMA)) -ne 0 ]; then
+		echo "boot: NUMA=$NUMA needs at least $NUMA CPUs and MEM divisible by $NUMA" >&2
+		exit 2
+	fi
+	for ((n = 0; n < NUMA; n++)); do
+		args+=(-object "memory-backend-ram,id=ram$n,size=$((mem_mb / NUMA))M"
+			-numa "node,nodeid=$n,memdev=ram$n")
+	done
+	for ((c = 0; c < SMP; c++)); do
+		args+=(-numa "cpu,node-id=$((c % NUMA)),socket-id=$c")
+	done
+	append="$append numa_balancing=enable"
+fi
 
 if [ "$MODE" = shell ]; then
 	echo "boot: $ACCEL, $MEM, $SMP CPUs, IOMMU=$IOMMU; Ctrl-a x quits QEMU" >&2

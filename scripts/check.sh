@@ -5,7 +5,10 @@
 # Stages: build (debian kernel), host unit tests (meson), device qtest,
 # device fuzzing (bounded), the in-guest suite on Debian's kernel, the debug
 # kernel build, checkpatch --strict on the driver, the in-guest suite on the
-# debug kernel with the vIOMMU on.  A stage that cannot
+# debug kernel with the vIOMMU on (it includes syscall_fuzz, svmgpu-fuzz for
+# 40 s), then svmgpu-torture and svmgpu-fuzz under stress-ng for
+# CHECK_STRESS_SECONDS on the debug kernel, vIOMMU, two NUMA nodes, swap on
+# zram (make stress).  A stage that cannot
 # run (a build error, a boot that never finishes) counts as a failure.
 set -uo pipefail
 
@@ -14,6 +17,7 @@ cd "$TOP"
 BUILD=${BUILD:-$TOP/build}
 OUT=$BUILD/check
 CHECK_FUZZ_SECONDS=${CHECK_FUZZ_SECONDS:-30}
+CHECK_STRESS_SECONDS=${CHECK_STRESS_SECONDS:-90}
 mkdir -p "$OUT"
 
 total_pass=0
@@ -72,6 +76,7 @@ stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
 stage build-debug build_stage debug
 stage checkpatch bash scripts/checkpatch.sh
 stage guest-debug-iommu make -s guest-test KERNEL=debug IOMMU=1
+stage stress-debug-iommu make -s stress KERNEL=debug IOMMU=1 STRESS_SECONDS="$CHECK_STRESS_SECONDS"
 
 echo "check took $(( $(date +%s) - check_start )) s; logs under $BUILD/logs and $OUT"
 if [ "$total_skip" -gt 0 ]; then

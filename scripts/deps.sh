@@ -24,6 +24,8 @@ HOST_PACKAGES=(
 	bc libelf-dev libssl-dev cpio xz-utils kmod rsync busybox-static
 	# tools
 	perl gnuplot-nox
+	# memory-management stress in the guest (make stress)
+	stress-ng
 )
 
 sudo_() {
