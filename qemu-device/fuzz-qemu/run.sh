@@ -25,7 +25,9 @@
 # device would never execute a command there.
 #
 # Environment: QEMU_FUZZ_CMD_TIMEOUT, seconds one input may take (30);
-# QEMU_FUZZ_MERGE_AT, corpus size above which a run ends with a merge (400).
+# QEMU_FUZZ_MERGE_AT, corpus size above which a long run (300 s or more per
+# configuration) ends with a merge (400); QEMU_FUZZ_SAMPLE, corpus inputs a
+# short run starts from besides the seeds (100).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +39,10 @@ SRC=$CACHE/qemu-src
 QEMU_SYSTEM=$CACHE/qemu-build/qemu-system-x86_64
 INPUT_TIMEOUT=${QEMU_FUZZ_CMD_TIMEOUT:-30}
 MERGE_AT=${QEMU_FUZZ_MERGE_AT:-400}
+SAMPLE=${QEMU_FUZZ_SAMPLE:-100}
+LONG_RUN=300            # seconds per configuration from which a run is long
+# What in a log is a failure (a slow-unit artifact is not).
+REPORT='==[0-9]+== ?ERROR|^SUMMARY: |runtime error:|Test unit written to .*/(crash|leak|timeout|oom)-'
 ALL_CONFIGS=(plain iommu)
 
 # The synchronous test mode's property: "x-sync" (issue 10), "sync" before.
@@ -125,7 +131,7 @@ replay() {
 		>"$log" 2>&1 || rc=1
 	rm -rf "$art"
 	[ "$rc" -eq 0 ] &&
-		! grep -aqE '==[0-9]+== ?ERROR|^SUMMARY: |runtime error:|Test unit written to' "$log"
+		! grep -aqE "$REPORT" "$log"
 }
 
 # merge_corpus CONFIG: the corpus reduced to the inputs that keep its
@@ -171,14 +177,31 @@ fuzz_one() {
 	python3 "$HERE/gen-seeds.py" "$OUT/seeds"
 	fuzz_env "$config"
 	before=$(ls "$dir/crashes" | grep -E '^(crash|leak|timeout|oom)-[0-9a-f]+$' | sort)
-	# New inputs go to the first directory (corpus/); seeds are read only.
-	bounded $((secs + INPUT_TIMEOUT + 120)) nice -n 10 "$BIN" --fuzz-target=generic-fuzz \
+	# libFuzzer first executes every input it is given, at about 5-10 a
+	# second here.  A short run (make check) starts from the seeds and the
+	# SAMPLE newest corpus inputs, and adds what it finds to the corpus; a
+	# long one works on the whole corpus.  New inputs go to the first
+	# directory; the others are read only.
+	local first=$dir/corpus extra=()
+	if [ "$secs" -lt "$LONG_RUN" ]; then
+		first=$dir/new.$$
+		rm -rf "$first" "$dir/sample.$$"
+		mkdir -p "$first" "$dir/sample.$$"
+		ls -t "$dir/corpus" | head -n "$SAMPLE" | sed "s|^|$dir/corpus/|" |
+			xargs -r cp -t "$dir/sample.$$"
+		extra=("$dir/sample.$$")
+	fi
+	bounded $((secs + INPUT_TIMEOUT + 300)) nice -n 10 "$BIN" --fuzz-target=generic-fuzz \
 		-max_total_time="$secs" -timeout="$INPUT_TIMEOUT" -rss_limit_mb=4096 \
 		-report_slow_units="$INPUT_TIMEOUT" \
 		-max_len=4096 -use_value_profile=1 -print_final_stats=1 \
-		-artifact_prefix="$dir/crashes/" "$dir/corpus" "$OUT/seeds" \
+		-artifact_prefix="$dir/crashes/" "$first" "${extra[@]}" "$OUT/seeds" \
 		>"$dir/fuzz.log.$$" 2>&1
 	rc=$?
+	if [ "$first" != "$dir/corpus" ]; then
+		cp -n "$first"/* "$dir/corpus/" 2>/dev/null
+		rm -rf "$first" "$dir/sample.$$"
+	fi
 	# Runs of one configuration may overlap (make check during a long
 	# make fuzz-qemu): each writes its own log, the last one ends as fuzz.log.
 	mv "$dir/fuzz.log.$$" "$dir/fuzz.log"
@@ -186,9 +209,8 @@ fuzz_one() {
 	cov=$(grep -ao 'cov: [0-9]*' "$dir/fuzz.log" | tail -n 1 | cut -d' ' -f2)
 	ft=$(grep -ao 'ft: [0-9]*' "$dir/fuzz.log" | tail -n 1 | cut -d' ' -f2)
 	corpus=$(ls "$dir/corpus" | wc -l)
-	# Every run first executes the whole corpus: keep it small enough for
-	# make check's bounded run (about 10 inputs a second on 2 busy cores).
-	if [ "$corpus" -gt "$MERGE_AT" ]; then
+	# A long run starts by executing the whole corpus: keep it in bounds.
+	if [ "$secs" -ge "$LONG_RUN" ] && [ "$corpus" -gt "$MERGE_AT" ]; then
 		merge_corpus "$config"
 		corpus="$(ls "$dir/corpus" | wc -l) (merged from $corpus)"
 	fi
@@ -197,7 +219,7 @@ fuzz_one() {
 	# A crash in the fork()ed child leaves an artifact and a report but
 	# does not stop the parent: judge by both, and by the exit status.
 	if [ "$rc" -eq 0 ] && [ -z "$new" ] &&
-			! grep -aqE '==[0-9]+== ?ERROR|runtime error:|Test unit written to' "$dir/fuzz.log"; then
+			! grep -aqE "$REPORT" "$dir/fuzz.log"; then
 		tap ok "fuzz-qemu[$config]: ${execs:-0} execs, cov ${cov:-0}, ft ${ft:-0}, corpus $corpus in ${secs}s"
 		return
 	fi
