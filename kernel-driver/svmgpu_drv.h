@@ -271,6 +271,8 @@ struct svmgpu_fault {
 
 /* Fault records an svm's fault work takes at a time. */
 #define SVMGPU_SVM_FAULTS	64
+/* Requests of one svmgpu_svm_fault(): the faults and the pages streamed. */
+#define SVMGPU_SVM_REQS		(SVMGPU_SVM_FAULTS + 192)
 
 /**
  * struct svmgpu_svm_stats - address-space counters (monotonic)
@@ -357,7 +359,7 @@ struct svmgpu_svm {
 	unsigned int nfault_pending;
 	struct work_struct fault_work;
 	struct svmgpu_fault fault_batch[SVMGPU_SVM_FAULTS];
-	u64 fault_req[SVMGPU_SVM_FAULTS];
+	u64 fault_req[SVMGPU_SVM_REQS];
 	unsigned int nomem_retries;
 };
 

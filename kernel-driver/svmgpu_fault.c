@@ -55,6 +55,9 @@ MODULE_PARM_DESC(fault_around,
 /* Records handled per drain. */
 #define SVMGPU_FAULT_BATCH	256
 
+/* Pages streamed ahead of a sequential device write at most. */
+#define SVMGPU_FAULT_STREAM	64
+
 /* Out-of-memory replays of one svm before its faults are cancelled. */
 #define SVMGPU_NOMEM_RETRIES	8
 
@@ -142,8 +145,41 @@ static u8 svmgpu_fault_outcome(int ret)
 }
 
 /*
+ * A device writing sequentially through anonymous memory it has not
+ * touched (split THP, pages dropped by MADV_DONTNEED, COW-shared after a
+ * fork) would take one fault per page.  When the pages just below @va are
+ * mapped writable in the device, it is streaming: request the next pages
+ * for writing too, as many as the stream already covers (1, 2, 4 ... up to
+ * SVMGPU_FAULT_STREAM), like readahead.  Never for file mappings (no block
+ * allocated, no page cache COW-copied), and never further than the stream
+ * is long, so a sparse writer (one page here and there) is never given a
+ * page it did not write.  Appends to @req; returns the new count.
+ */
+static u32 svmgpu_fault_stream(struct svmgpu_svm *svm, u64 va, u64 end, u64 *req,
+			       u32 nreq)
+{
+	u64 d = 1, n, p;
+
+	mutex_lock(&svm->pt_lock);
+	while (d < SVMGPU_FAULT_STREAM && va >= ((d + 1) << PAGE_SHIFT) &&
+	       svmgpu_mmu_present(svm, va - (d << PAGE_SHIFT), true))
+		d <<= 1;
+	mutex_unlock(&svm->pt_lock);
+	if (d == 1)
+		return nreq;	/* the page below is not the device's: no stream */
+	/* Leave room for one request per fault record still to come. */
+	if (nreq >= SVMGPU_SVM_REQS - SVMGPU_SVM_FAULTS)
+		return nreq;
+	n = min3(d, (end - va) / PAGE_SIZE - 1,
+		 (u64)(SVMGPU_SVM_REQS - SVMGPU_SVM_FAULTS - nreq));
+	for (p = 1; p <= n; p++)
+		req[nreq++] = (va + (p << PAGE_SHIFT)) | SVMGPU_FAULT_REQ_WRITE;
+	return nreq;
+}
+
+/*
  * Resolve the pending faults of one svm, batch[first..last), sorted by VA.
- * @req has room for last - first requests.  Caller holds an mm user
+ * @req has room for SVMGPU_SVM_REQS requests.  Caller holds an mm user
  * reference.
  */
 static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *batch,
@@ -157,6 +193,7 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 	for (i = first; i < last; i = j) {
 		struct vm_area_struct *vma;
 		u64 start, end, cstart, cend, mapped = 0;
+		bool anon;
 		int ret;
 
 		j = i + 1;
@@ -203,6 +240,7 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		svmgpu_chunk_bounds(batch[i].va, &cstart, &cend);
 		start = max3(batch[i].va & ~(window - 1), (u64)vma->vm_start, cstart);
 		end = min3((batch[i].va | (window - 1)) + 1, (u64)vma->vm_end, cend);
+		anon = vma_is_anonymous(vma);
 		/*
 		 * Grow the group over the following faults in this VMA and
 		 * chunk.  Only the faulting pages are requested; the window
@@ -221,13 +259,18 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 
 		nreq = 0;
 		for (k = i; k < j; k++) {
+			bool w = svmgpu_fault_is_write(&batch[k]);
+			u64 last = nreq ? req[nreq - 1] : 0;
+
 			if (batch[k].state != FAULT_PENDING)
 				continue;
-			/* Duplicates follow their most demanding fault. */
-			if (nreq && (req[nreq - 1] & PAGE_MASK) == batch[k].va)
+			/* Duplicates follow their most demanding fault; streamed pages too. */
+			if (nreq && batch[k].va <= (last & PAGE_MASK) &&
+			    ((last & SVMGPU_FAULT_REQ_WRITE) || !w))
 				continue;
-			req[nreq++] = batch[k].va |
-				(svmgpu_fault_is_write(&batch[k]) ? SVMGPU_FAULT_REQ_WRITE : 0);
+			req[nreq++] = batch[k].va | (w ? SVMGPU_FAULT_REQ_WRITE : 0);
+			if (w && anon)
+				nreq = svmgpu_fault_stream(svm, batch[k].va, end, req, nreq);
 		}
 
 		ret = svmgpu_svm_fault(svm, start, end, req, nreq, &mapped);

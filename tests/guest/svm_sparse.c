@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "svmgpu_guest.h"
 #include "svmgpu_test.h"
@@ -335,6 +336,55 @@ TEST_F(sparse, private_file_neighbours_mirrored_read_only)
 	EXPECT_EQ(m[8 * PAGE], 0x7e);
 	munmap(m, size);
 	close(f);
+}
+
+/*
+ * A device writing sequentially through anonymous memory nobody touched
+ * (small pages: no THP to fault 2 MiB at once) streams: once the pages
+ * below a fault are the device's, the next ones are requested with it, so
+ * it takes far fewer faults than pages; the same after a fork made every
+ * page copy-on-write.  A sparse writer is never streamed (test above).
+ */
+TEST_F(sparse, sequential_device_write_streams_over_untouched_and_cow_pages)
+{
+	size_t size = 8 * MB, pages = size / PAGE;
+	unsigned char *p = map_small(size, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	struct drm_svmgpu_get_stats st;
+	int go[2], st_child;
+	pid_t child;
+	char c;
+
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(p, size, 0x31, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(p, 0x31, size));
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	TH_LOG("untouched: %llu faults for %zu pages", (unsigned long long)st.faults, pages);
+	EXPECT_LT(st.faults, pages / 16);
+	EXPECT_EQ(resident_pages(p, size), pages);
+
+	/* A child keeps every page shared copy-on-write. */
+	ASSERT_EQ(pipe(go), 0);
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) < 0)
+			_exit(1);
+		_exit(sg_all_bytes(p, 0x31, size) ? 0 : 2);
+	}
+	close(go[0]);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(p, size, 0x32, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(p, 0x32, size));
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	TH_LOG("after fork: %llu faults for %zu pages", (unsigned long long)st.faults, pages);
+	EXPECT_LT(st.faults, pages / 16);
+	ASSERT_EQ(write(go[1], "x", 1), 1);
+	ASSERT_EQ(waitpid(child, &st_child, 0), child);
+	EXPECT_TRUE(WIFEXITED(st_child) && WEXITSTATUS(st_child) == 0);
+	munmap(p, size);
 }
 
 /* ---- memory cgroup accounting of the fault path ---- */
