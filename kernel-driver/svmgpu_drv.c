@@ -172,7 +172,13 @@ static int svmgpu_hw_program(struct svmgpu_device *sdev)
 	return 0;
 }
 
-static void svmgpu_hw_quiesce(struct svmgpu_device *sdev)
+/*
+ * Reset the device and wait until no engine step runs any more.
+ *
+ * Return: true once the device does no more DMA; false if the reset did not
+ * complete (the caller must then fence it: svmgpu_hw_fence_dma()).
+ */
+static bool svmgpu_hw_quiesce(struct svmgpu_device *sdev)
 {
 	u32 status = 0, i;
 
@@ -184,12 +190,28 @@ static void svmgpu_hw_quiesce(struct svmgpu_device *sdev)
 	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
 	for (i = 0; i < 2000; i++) {
 		status = svmgpu_read32(sdev, SVMGPU_REG_STATUS);
-		if (status == U32_MAX ||
-		    !(status & (SVMGPU_STATUS_ENABLED | SVMGPU_STATUS_RESET_PENDING)))
-			return;
+		if (status == U32_MAX)
+			return false;	/* gone or frozen: no proof it stopped */
+		if (!(status & (SVMGPU_STATUS_ENABLED | SVMGPU_STATUS_RESET_PENDING)))
+			return true;
 		usleep_range(100, 200);
 	}
 	drm_warn(&sdev->drm, "device reset still pending, status 0x%x\n", status);
+	return false;
+}
+
+/*
+ * The device could not be shown to have stopped (a reset that did not
+ * complete, a frozen link): turn its bus mastering off so that it can reach
+ * no memory the driver is about to give back.  svmgpu_hw_restart() turns it
+ * on again.  Caller holds sdev->hw_sem for writing.
+ */
+static void svmgpu_hw_fence_dma(struct svmgpu_device *sdev)
+{
+	lockdep_assert_held_write(&sdev->hw_sem);
+	pci_clear_master(sdev->pdev);
+	WRITE_ONCE(sdev->fenced, true);
+	drm_err(&sdev->drm, "device not quiesced: bus mastering off\n");
 }
 
 static irqreturn_t svmgpu_irq_hard(int irq, void *arg)
@@ -323,8 +345,15 @@ static void svmgpu_stop_begin(struct svmgpu_device *sdev)
 	spin_unlock(&sdev->hwq_lock);
 
 	svmgpu_queues_stop_all(sdev);
+	/*
+	 * Not the INVAL vector: invalidations already inside
+	 * svmgpu_hw_enter() wait for it, and the caller's down_write() of
+	 * hw_sem waits for them.  Its handler is hard-IRQ only and takes no
+	 * lock.
+	 */
 	for (i = 0; i < sdev->nvec; i++)
-		disable_irq(sdev->irq[i]);
+		if (i != SVMGPU_VEC_INVAL)
+			disable_irq(sdev->irq[i]);
 }
 
 /* Undo svmgpu_stop_begin().  Caller holds sdev->reset_lock. */
@@ -334,7 +363,8 @@ static void svmgpu_stop_end(struct svmgpu_device *sdev)
 
 	lockdep_assert_held(&sdev->reset_lock);
 	for (i = 0; i < sdev->nvec; i++)
-		enable_irq(sdev->irq[i]);
+		if (i != SVMGPU_VEC_INVAL)
+			enable_irq(sdev->irq[i]);
 	spin_lock(&sdev->hwq_lock);
 	sdev->resetting = false;
 	spin_unlock(&sdev->hwq_lock);
@@ -387,10 +417,19 @@ int svmgpu_device_reset(struct svmgpu_device *sdev)
 	down_write(&sdev->hw_sem);
 	if (sdev->hw_ready) {
 		mutex_lock(&sdev->inval_lock);
-		svmgpu_hw_quiesce(sdev);
+		if (!svmgpu_hw_quiesce(sdev))
+			svmgpu_hw_fence_dma(sdev);
 		mutex_unlock(&sdev->inval_lock);
 		ret = svmgpu_hw_restart(sdev);
 		drm_info(&sdev->drm, "device reset%s\n", ret ? " failed" : "");
+		if (ret) {
+			/*
+			 * Not back: nothing may wait for it (invalidations
+			 * would time out one by one) or reach memory.
+			 */
+			svmgpu_hw_fence_dma(sdev);
+			sdev->hw_ready = false;
+		}
 	} else {
 		ret = -ENODEV;
 	}
@@ -448,11 +487,14 @@ static void svmgpu_hw_suspend(struct svmgpu_device *sdev, bool touch)
 	}
 	svmgpu_stop_begin(sdev);
 	down_write(&sdev->hw_sem);
-	if (touch) {
-		mutex_lock(&sdev->inval_lock);
-		svmgpu_hw_quiesce(sdev);
-		mutex_unlock(&sdev->inval_lock);
-	}
+	/*
+	 * hw_ready goes false below and invalidations then complete at once,
+	 * so the device must be shown stopped, or fenced, first.
+	 */
+	mutex_lock(&sdev->inval_lock);
+	if (!touch || !svmgpu_hw_quiesce(sdev))
+		svmgpu_hw_fence_dma(sdev);
+	mutex_unlock(&sdev->inval_lock);
 	sdev->hw_ready = false;
 	sdev->in_reset = true;
 	up_write(&sdev->hw_sem);
@@ -691,7 +733,9 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	svmgpu_svm_kill_all(sdev);
 	mutex_lock(&sdev->reset_lock);
 	down_write(&sdev->hw_sem);
-	svmgpu_hw_quiesce(sdev);
+	/* Not ready: a reset or suspend already quiesced or fenced it. */
+	if (sdev->hw_ready && !svmgpu_hw_quiesce(sdev))
+		svmgpu_hw_fence_dma(sdev);
 	sdev->hw_ready = false;
 	sdev->in_reset = false;
 	up_write(&sdev->hw_sem);

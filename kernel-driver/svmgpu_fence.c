@@ -93,13 +93,20 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
  * @q: the queue
  * @code: the error code to log (DRM_SVMGPU_ERR_RESET)
  *
- * Used when a reset abandons the commands of a queue.
+ * Used when a reset abandons the commands of a queue.  A queue already
+ * stopped is left alone: its context may be gone (QUEUE_DESTROY stops the
+ * queue, then CTX_DESTROY frees the context), and a queue reference does not
+ * keep the context alive.
  */
 void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code)
 {
 	u64 seq;
 
 	spin_lock(&q->lock);
+	if (q->stopped) {
+		spin_unlock(&q->lock);
+		return;
+	}
 	for (seq = max(q->completed_seq, q->last_err_seq) + 1; seq <= q->last_seq; seq++)
 		svmgpu_queue_log_error(q, seq, code, 0, 0);
 	q->completed_seq = q->last_seq;
