@@ -89,8 +89,10 @@ if command -v stress-ng > /dev/null; then
 		echo $? > $log/mm.rc
 	} &
 	{
-		stress-ng $common --vm 1 --vm-bytes 32M --vm-madvise mergeable \
-			--vm-keep > $log/ksm.log 2>&1
+		# zero-one: pages of one byte value, left alone for 10 s after each
+		# pass (--vm-hang) so that KSM sees them stable and merges them
+		stress-ng $common --vm 2 --vm-bytes 16M --vm-madvise mergeable \
+			--vm-method zero-one --vm-hang 10 > $log/ksm.log 2>&1
 		echo $? > $log/ksm.rc
 	} &
 	{
