@@ -306,6 +306,9 @@ struct svmgpu_svm_stats {
  * @unused: completed when @refs drops to zero
  * @nctx: contexts using this svm, protected by svmgpu_create_lock
  * @uid: the user that created it (per-user context limit)
+ * @registered: mmu_notifier_get() returned it at least once (set under
+ *	svmgpu_create_lock); an svm freed without it was never registered
+ *	and svmgpu_svm_free_work() undoes svmgpu_mn_alloc()
  * @lock: protects @ctxs and @dead transitions
  * @ctxs: contexts of this svm, protected by @lock
  * @dead: the mm is gone, the device is removed, or the last context went:
@@ -338,6 +341,7 @@ struct svmgpu_svm {
 	struct completion unused;
 	unsigned int nctx;
 	kuid_t uid;
+	bool registered;
 
 	struct mutex lock;		/* @ctxs, @dead */
 	struct list_head ctxs;

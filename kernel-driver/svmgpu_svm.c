@@ -109,11 +109,31 @@ void svmgpu_chunk_bounds(u64 va, u64 *start, u64 *end)
 	*end = *start + size;
 }
 
+/*
+ * Undo what svmgpu_mn_alloc() published for an svm that was never
+ * registered: mmu_notifier_get() calls .free_notifier at once when
+ * registering fails after .alloc_notifier (mm_take_all_locks() gives up with
+ * -EINTR when a signal is pending).  No context ever used it.  Not under
+ * svmgpu_create_lock: device removal holds it while it flushes this work.
+ */
+static void svmgpu_svm_unpublish(struct svmgpu_svm *svm)
+{
+	struct svmgpu_device *sdev = svm->sdev;
+
+	xa_erase(&sdev->svms, svm->ctx_id);
+	svmgpu_svm_unref(svm);
+	wait_for_completion(&svm->unused);
+	svmgpu_svm_kill(svm);
+	ida_free(&sdev->ctx_ida, svm->ctx_id);
+}
+
 static void svmgpu_svm_free_work(struct work_struct *work)
 {
 	struct svmgpu_svm *svm = container_of(work, struct svmgpu_svm, free_work);
 	struct svmgpu_device *sdev = svm->sdev;
 
+	if (!svm->registered)
+		svmgpu_svm_unpublish(svm);
 	xa_destroy(&svm->chunks);
 	mutex_destroy(&svm->pt_lock);
 	mutex_destroy(&svm->alloc_lock);
@@ -188,9 +208,12 @@ static unsigned int svmgpu_user_contexts(struct svmgpu_device *sdev, kuid_t uid)
 	unsigned int n = 0;
 
 	lockdep_assert_held(&svmgpu_create_lock);
+	/* xa_lock: an unregistered svm is erased and freed by a work item. */
+	xa_lock(&sdev->svms);
 	xa_for_each(&sdev->svms, id, svm)
 		if (uid_eq(svm->uid, uid))
 			n++;
+	xa_unlock(&sdev->svms);
 	return n;
 }
 
@@ -308,9 +331,13 @@ struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev)
 	svmgpu_creating = NULL;
 	if (IS_ERR(mn)) {
 		mutex_unlock(&svmgpu_create_lock);
+		/* A signal interrupted the registration: restart the ioctl. */
+		if (PTR_ERR(mn) == -EINTR)
+			return ERR_PTR(-ERESTARTSYS);
 		return ERR_CAST(mn);
 	}
 	svm = container_of(mn, struct svmgpu_svm, mn);
+	svm->registered = true;
 	if (READ_ONCE(svm->dead)) {
 		mmu_notifier_put(mn);
 		mutex_unlock(&svmgpu_create_lock);

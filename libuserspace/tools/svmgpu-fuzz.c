@@ -297,7 +297,7 @@ static const char *const ioctl_name[I_N] = {
  */
 static const int allowed[I_N][12] = {
 	[I_INFO] = { EINVAL },
-	[I_CTX_CREATE] = { EINVAL, EBUSY, ENOSPC, ENOMEM },
+	[I_CTX_CREATE] = { EINVAL, EBUSY, ENOSPC, ENOMEM, EINTR },
 	[I_CTX_DESTROY] = { EINVAL, ENOENT, EACCES, EBUSY },
 	[I_Q_CREATE] = { EINVAL, ENOENT, EACCES, EBUSY, ENOMEM },
 	[I_Q_DESTROY] = { EINVAL, ENOENT, EACCES },

@@ -235,6 +235,88 @@ TEST(killed_mid_long_kernel)
 	ASSERT_EQ(free_queues(), n);
 }
 
+/* Write @val to a module parameter; returns 0 or -1. */
+static int set_param(const char *name, const char *val)
+{
+	char path[128];
+	int f, ok;
+
+	snprintf(path, sizeof(path), "/sys/module/svmgpu/parameters/%s", name);
+	f = open(path, O_WRONLY);
+	if (f < 0)
+		return -1;
+	ok = write(f, val, strlen(val)) == (ssize_t)strlen(val);
+	close(f);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Killed while CTX_CREATE registers a new address space's mmu_notifier:
+ * mm_take_all_locks() gives up on the fatal signal, and the kernel frees
+ * the notifier at once.  That svm stayed published in the device's context
+ * table and was freed under it (KASAN use-after-free in svmgpu_mn_alloc on
+ * the next CTX_CREATE; on other kernels a context id and a per-user slot
+ * leaked for good).  Many VMAs make the registration slow, so that the
+ * kills land in it.
+ */
+TEST_TIMEOUT(120)
+TEST(killed_mid_ctx_create)
+{
+	int i, fd, status, pipefd[2];
+	uint32_t ctx;
+	char c;
+
+	fd = sg_open();
+	if (fd < 0)
+		SKIP(return, "no render node");
+	close(fd);
+	for (i = 0; i < 150; i++) {
+		pid_t pid;
+
+		ASSERT_EQ(pipe(pipefd), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			int j, cfd = sg_open();
+
+			if (cfd < 0)
+				_exit(100);
+			for (j = 0; j < 1500; j++) {
+				void *p = mmap(NULL, PAGE, j & 1 ? PROT_READ : PROT_NONE,
+					       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+				if (p == MAP_FAILED)
+					break;
+			}
+			if (write(pipefd[1], "m", 1) != 1)
+				_exit(101);
+			for (;;) {
+				uint32_t c;
+
+				if (!sg_ctx_create(cfd, &c))
+					sg_ctx_destroy(cfd, c);
+			}
+		}
+		ASSERT_EQ(read(pipefd[0], &c, 1), 1);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		usleep((i * 7919) % 3000);
+		ASSERT_EQ(kill(pid, SIGKILL), 0);
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_TRUE(WIFSIGNALED(status));
+	}
+	/*
+	 * Nothing of those children may be left: with a per-user limit of
+	 * one, this process's first context must still be allowed.
+	 */
+	ASSERT_EQ(set_param("max_user_contexts", "1"), 0);
+	fd = sg_open();
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(sg_ctx_create(fd, &ctx), 0);
+	close(fd);
+	ASSERT_EQ(set_param("max_user_contexts", "256"), 0);
+}
+
 /* A process exits with work queued and everything still open. */
 TEST(exit_without_closing)
 {
