@@ -26,6 +26,8 @@ HOST_PACKAGES=(
 	perl gnuplot-nox
 	# memory-management stress in the guest (make stress)
 	stress-ng
+	# Debian packages of the stack (make deb): debhelper with meson, DKMS, lintian
+	debhelper dh-dkms dkms fakeroot lintian
 )
 
 sudo_() {
