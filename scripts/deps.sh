@@ -24,6 +24,8 @@ HOST_PACKAGES=(
 	bc libelf-dev libssl-dev cpio xz-utils kmod rsync busybox-static
 	# tools
 	perl gnuplot-nox
+	# the tools' --json output (libuserspace/common/cli.c); make bench's plots
+	libjson-c-dev python3-matplotlib
 	# memory-management stress in the guest (make stress)
 	stress-ng
 	# Debian packages of the stack (make deb): debhelper with meson, DKMS, lintian
