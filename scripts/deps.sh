@@ -85,9 +85,9 @@ main() {
 	missing=$(host_packages_missing)
 	if [ -n "$missing" ]; then
 		echo "deps: installing host packages:$missing"
-		sudo_ apt-get -q update >/dev/null
+		sudo_ apt-get -q -o DPkg::Lock::Timeout=900 update >/dev/null
 		# shellcheck disable=SC2086
-		sudo_ env DEBIAN_FRONTEND=noninteractive apt-get -q -y install --no-install-recommends $missing >/dev/null
+		sudo_ env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=900 install --no-install-recommends $missing >/dev/null
 	fi
 	apt_private_update
 	touch "$STAMP"
