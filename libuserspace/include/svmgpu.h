@@ -327,8 +327,8 @@ SVMGPU_PUBLIC int svmgpu_cmd_launch(struct svmgpu_cmd *cmd, const void *code, co
  */
 struct svmgpu_asm_error {
 	unsigned int line;	/* 1-based source line, 0 if not tied to a line */
-	unsigned int column;	/* 1-based column, 0 if unknown */
-	char message[160];	/* "line L: ..." */
+	unsigned int column;	/* 1-based column, 0 if not tied to a line */
+	char message[160];	/* "line L, column C: ..." ("..." alone if line is 0) */
 };
 
 /*
@@ -340,6 +340,20 @@ struct svmgpu_asm_error {
  */
 SVMGPU_PUBLIC int svmgpu_program_assemble(const char *source, struct svmgpu_program **prog,
 					  struct svmgpu_asm_error *err);
+/*
+ * svmgpu_program_assemble_diag - assemble, reporting every error
+ * @source:    [in]  NUL-terminated assembly text
+ * @prog:      [out] the program, NULL on error
+ * @diags:     [out] the first @max_diags errors in source order (may be
+ *             NULL if @max_diags is 0)
+ * @max_diags: [in]  room in @diags
+ * @count:     [out] the number of errors found, which may exceed
+ *             @max_diags (may be NULL)
+ * Returns 0, -EINVAL (errors in the source, or a bad argument), -ENOMEM.
+ */
+SVMGPU_PUBLIC int svmgpu_program_assemble_diag(const char *source, struct svmgpu_program **prog,
+					       struct svmgpu_asm_error *diags, size_t max_diags,
+					       size_t *count);
 /* Create a program from @count already encoded instructions. */
 SVMGPU_PUBLIC int svmgpu_program_create(const uint64_t *insns, size_t count, struct svmgpu_program **prog);
 SVMGPU_PUBLIC int svmgpu_program_destroy(struct svmgpu_program *prog);
@@ -355,10 +369,27 @@ SVMGPU_PUBLIC long svmgpu_program_symbol(const struct svmgpu_program *prog, cons
 /*
  * svmgpu_insn_disassemble - one instruction as text
  * @insn: [in] @buf: [out] @size: [in]
- * Returns the text length (as snprintf), or -EINVAL for an unknown opcode
- * (then @buf holds a ".word" line).
+ * The text assembles back to @insn (control instructions in a balanced
+ * context: see svmgpu_program_disassemble()): a word with bits in fields
+ * its instruction ignores is ".word 0x... ; TEXT".
+ * Returns the text length (as snprintf), or -EINVAL for an undecodable word
+ * (unknown opcode, register >= 32, unknown sreg or atomic op; then @buf
+ * holds ".word 0x...").
  */
 SVMGPU_PUBLIC int svmgpu_insn_disassemble(uint64_t insn, char *buf, size_t size);
+
+/*
+ * svmgpu_program_disassemble - a whole program as source text
+ * @prog: [in]
+ * @text: [out] NUL-terminated text to free(): one line per word,
+ *        "    TEXT ; OFFSET: ENCODING"
+ * The text assembles back to the same words: a word that cannot stand as
+ * its instruction where it is (undecodable, bits in ignored fields, an
+ * ELSE/ENDIF/ENDLOOP/BREAK outside its region, an IF/LOOP never closed)
+ * is a ".word" line with the instruction as a comment.
+ * Returns 0, -EINVAL, -ENOMEM.
+ */
+SVMGPU_PUBLIC int svmgpu_program_disassemble(const struct svmgpu_program *prog, char **text);
 
 /* ------------------------------------------------------------------------
  * Ready kernels.  Each has an argument block (struct below) read by the

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * Assembler host tests: every instruction's encoding, disassembly round
- * trips, labels and pseudo-instructions, and every error message.
+ * trips (ready kernels, random words), labels, pseudo-instructions,
+ * expressions, .equ, .struct, .word/.dword, macros, and every error
+ * message with its line and column.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "svmgpu.h"
@@ -293,55 +298,107 @@ TEST(ready_kernels_assemble)
 	EXPECT_EQ(svmgpu_kernel_program(SVMGPU_KERNEL_COUNT, NULL), -EINVAL);
 }
 
-/* Every error message, with the line it must be reported on. */
+/* Every error message, with the line and column it must be reported at. */
 static const struct {
 	const char *src;
-	unsigned int line;
+	unsigned int line, column;
 	const char *message;
 } errors[] = {
-	{ "NOP\nFOO r1\n", 2, "line 2: unknown instruction 'FOO'" },
-	{ "ADD r1, r2\n", 1, "line 1: ADD takes operands 'rD, rA, rB|imm', got 2 operands" },
-	{ "IF\nENDIF\n", 1, "line 1: IF takes operands 'rA', got 0 operands" },
-	{ "NOP r1\n", 1, "line 1: NOP takes no operands" },
-	{ "ADD x1, r2, r3\n", 1, "line 1: expected a register, got 'x1'" },
-	{ "ADD r1, r2x, r3\n", 1, "line 1: expected a register, got 'r2x'" },
-	{ "MOV r32, r1\n", 1, "line 1: register 'r32' out of range (r0..r31)" },
-	{ "MOVI r1, #zz\n", 1, "line 1: bad number '#zz'" },
-	{ "MOVI r1, #0x100000000\n", 1, "line 1: immediate '#0x100000000' does not fit in 32 bits" },
-	{ "MOVI r1, #-2147483649\n", 1, "line 1: immediate '#-2147483649' does not fit in 32 bits" },
-	{ "LI r1, 0x10000000000000000\n", 1, "line 1: number '0x10000000000000000' out of range" },
-	{ "MOVI r1, 1.0d\n", 1, "line 1: f64 literal '1.0d' needs LI" },
-	{ "S2R r1, FOO\n", 1, "line 1: unknown special register 'FOO'" },
-	{ "LD32 r1, r2\n", 1, "line 1: bad memory operand 'r2', expected [rN+offset]" },
-	{ "LD32 r1, [r2+]\n", 1, "line 1: bad memory operand '[r2+]', expected [rN+offset]" },
-	{ "LD32 r1, [r2+0x100000000]\n", 1, "line 1: offset in '[r2+0x100000000]' does not fit in 32 bits" },
-	{ "ATOM32 r1, [r2], r3, FOO\n", 1, "line 1: unknown atomic op 'FOO'" },
-	{ "ATOM32 r1, [r2+4], r3, ADD\n", 1, "line 1: atomics take no offset: '[r2+4]'" },
-	{ "ATOM32 r1, [r2], r3, CMPXCHG\n", 1,
-	  "line 1: CMPXCHG needs a compare register: ATOM32 rD, [rA], rB, rC, CMPXCHG" },
-	{ "a: NOP\na: NOP\n", 2, "line 2: duplicate label 'a'" },
-	{ "JMP nowhere\n", 1, "line 1: undefined label 'nowhere'" },
-	{ "r1: NOP\n", 1, "line 1: bad label name 'r1'" },
-	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: NOP\n", 1,
-	  "line 1: label 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is longer than 63 characters" },
-	{ "ELSE\n", 1, "line 1: ELSE without IF" },
-	{ "LOOP\nELSE\nENDLOOP\n", 2, "line 2: ELSE without IF" },
-	{ "IF r1\nELSE\nELSE\nENDIF\n", 3, "line 3: second ELSE for the IF of line 1" },
-	{ "ENDIF\n", 1, "line 1: ENDIF without IF" },
-	{ "LOOP\nENDIF\n", 2, "line 2: ENDIF closes the LOOP of line 1" },
-	{ "ENDLOOP\n", 1, "line 1: ENDLOOP without LOOP" },
-	{ "IF r1\nENDLOOP\n", 2, "line 2: ENDLOOP closes the IF of line 1" },
-	{ "IF r1\nBREAK r1\nENDIF\n", 2, "line 2: BREAK outside a LOOP" },
-	{ "NOP\nIF r1\nNOP\n", 2, "line 2: IF is never closed by ENDIF" },
-	{ "LOOP\n", 1, "line 1: LOOP is never closed by ENDLOOP" },
+	{ "NOP\nFOO r1\n", 2, 1, "unknown instruction 'FOO'" },
+	{ "ADD r1, r2\n", 1, 5, "ADD takes operands 'rD, rA, rB|imm', got 2 operands" },
+	{ "IF\nENDIF\n", 1, 1, "IF takes operands 'rA', got 0 operands" },
+	{ "NOP r1\n", 1, 5, "NOP takes no operands" },
+	{ "ADD x1, r2, r3\n", 1, 5, "expected a register, got 'x1'" },
+	{ "ADD r1, r2x, r3\n", 1, 9, "expected a register, got 'r2x'" },
+	{ "  MOV r32, r1\n", 1, 7, "register 'r32' out of range (r0..r31)" },
+	{ "MOVI r1, #zz\n", 1, 11, "undefined symbol 'zz'" },
+	{ "MOVI r1, 12ab\n", 1, 10, "bad number '12ab'" },
+	{ "MOVI r1, 0x\n", 1, 10, "bad number '0x'" },
+	{ "MOVI r1, #0x100000000\n", 1, 10, "immediate '#0x100000000' does not fit in 32 bits" },
+	{ "MOVI r1, #-2147483649\n", 1, 10, "immediate '#-2147483649' does not fit in 32 bits" },
+	{ "LI r1, 0x10000000000000000\n", 1, 8, "number '0x10000000000000000' out of range" },
+	{ "MOVI r1, 1.0d\n", 1, 10, "f64 literal '1.0d' needs LI or .word" },
+	{ "S2R r1, FOO\n", 1, 9, "unknown special register 'FOO'" },
+	{ "LD32 r1, r2\n", 1, 10, "bad memory operand 'r2', expected [rN+offset]" },
+	{ "LD32 r1, [r2+]\n", 1, 14, "bad memory operand '[r2+]', expected [rN+offset]" },
+	{ "LD32 r1, [r2*4]\n", 1, 13, "bad memory operand '[r2*4]', expected [rN+offset]" },
+	{ "LD32 r1, [r2+0x100000000]\n", 1, 13, "offset in '[r2+0x100000000]' does not fit in 32 bits" },
+	{ "ATOM32 r1, [r2], r3, FOO\n", 1, 22, "unknown atomic op 'FOO'" },
+	{ "ATOM32 r1, [r2+4], r3, ADD\n", 1, 12, "atomics take no offset: '[r2+4]'" },
+	{ "ATOM32 r1, [r2], r3, CMPXCHG\n", 1, 22,
+	  "CMPXCHG needs a compare register: ATOM32 rD, [rA], rB, rC, CMPXCHG" },
+	{ "a: NOP\n  a: NOP\n", 2, 3, "duplicate label 'a' (first defined at line 1)" },
+	{ "JMP nowhere\n", 1, 5, "undefined label 'nowhere'" },
+	{ "r1: NOP\n", 1, 1, "bad label name 'r1'" },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: NOP\n", 1, 1,
+	  "label 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is longer than 63 characters" },
+	{ "ELSE\n", 1, 1, "ELSE without IF" },
+	{ "LOOP\n ELSE\nENDLOOP\n", 2, 2, "ELSE without IF" },
+	{ "IF r1\nELSE\nELSE\nENDIF\n", 3, 1, "second ELSE for the IF of line 1" },
+	{ "ENDIF\n", 1, 1, "ENDIF without IF" },
+	{ "LOOP\nENDIF\n", 2, 1, "ENDIF closes the LOOP of line 1" },
+	{ "ENDLOOP\n", 1, 1, "ENDLOOP without LOOP" },
+	{ "IF r1\nENDLOOP\n", 2, 1, "ENDLOOP closes the IF of line 1" },
+	{ "IF r1\nBREAK r1\nENDIF\n", 2, 1, "BREAK outside a LOOP" },
+	{ "NOP\n  IF r1\nNOP\n", 2, 3, "IF is never closed by ENDIF" },
+	{ "LOOP\n", 1, 1, "LOOP is never closed by ENDLOOP" },
 	{ "IF r1\nIF r1\nIF r1\nIF r1\nIF r1\nIF r1\nIF r1\nIF r1\n"
-	  "IF r1\nIF r1\nIF r1\nIF r1\nIF r1\nIF r1\nIF r1\nIF r1\nLOOP\n", 17,
-	  "line 17: IF/LOOP nested deeper than 16" },
-	{ "IF r1\nJMP out\nENDIF\nout: EXIT\n", 2, "line 2: JMP to 'out' leaves or enters an IF/LOOP region" },
-	{ "JMP in\nIF r1\nin: NOP\nENDIF\n", 1, "line 1: JMP to 'in' leaves or enters an IF/LOOP region" },
-	{ "; only a comment\n\n", 0, "empty program: no instructions" },
-	{ "ADD r1, r2, r3, r4, r5, r6, r7\n", 1, "line 1: too many operands" },
-	{ "ADD r1, , r3\n", 1, "line 1: empty operand" },
+	  "IF r1\nIF r1\nIF r1\nIF r1\nIF r1\nIF r1\nIF r1\nIF r1\nLOOP\n", 17, 1,
+	  "IF/LOOP nested deeper than 16" },
+	{ "IF r1\nJMP out\nENDIF\nout: EXIT\n", 2, 5, "JMP to 'out' leaves or enters an IF/LOOP region" },
+	{ "JMP in\nIF r1\nin: NOP\nENDIF\n", 1, 5, "JMP to 'in' leaves or enters an IF/LOOP region" },
+	{ "; only a comment\n\n", 0, 0, "empty program: no instructions" },
+	{ ".word 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17\n", 1, 61,
+	  "too many operands (at most 16)" },
+	{ "ADD r1, , r3\n", 1, 8, "empty operand" },
+	/* expressions */
+	{ "MOVI r1, (1 + 2\n", 1, 10, "missing ')'" },
+	{ "MOVI r1, 1 +\n", 1, 13, "expected a value" },
+	{ "MOVI r1, 4 / (2 - 2)\n", 1, 12, "division by zero" },
+	{ "MOVI r1, 4 % 0\n", 1, 12, "division by zero" },
+	{ "MOVI r1, 1 << 64\n", 1, 12, "shift count 64 out of range (0..63)" },
+	{ "MOVI r1, 1 2\n", 1, 12, "unexpected '2' after an expression" },
+	{ "MOVI r1, $1\n", 1, 10, "unexpected '$' in an expression" },
+	/* .equ */
+	{ ".equ N\n", 1, 1, ".equ takes 'NAME, value', got 1 operand" },
+	{ ".equ 9x, 1\n", 1, 6, "bad symbol name '9x'" },
+	{ ".equ a.b, 1\n", 1, 6, "bad symbol name 'a.b'" },
+	{ ".equ N, 1\n.equ  N, 2\n", 2, 7, "'N' is already defined at line 1" },
+	{ ".equ r5, 1\n", 1, 6, "'r5' is reserved and cannot be a symbol" },
+	{ ".equ ADD, 1\n", 1, 6, "'ADD' is reserved and cannot be a symbol" },
+	/* .struct */
+	{ ".field a, 8\n", 1, 1, ".field outside a .struct" },
+	{ ".struct s\n.field a\n.ends\n", 2, 1, ".field takes 'NAME, size[, align]', got 1 operand" },
+	{ ".struct s\n.field a, 0\n.ends\n", 2, 11, "field size 0 is not in 1..2147483647" },
+	{ ".struct s\n.field a, 8, 3\n.ends\n", 2, 14, "alignment 3 is not a power of two up to 4096" },
+	{ ".struct s\n.field a, 8\n.field a, 4\n.ends\n", 3, 8, "'s.a' is already defined at line 2" },
+	{ ".struct s\n.struct t\n.ends\n", 2, 1, ".struct inside .struct s" },
+	{ ".struct s\nNOP\n.ends\n", 2, 1, "'NOP' inside .struct s (only .field and .ends)" },
+	{ ".struct s\nx: .field a, 8\n.ends\n", 2, 1, "label 'x' inside .struct s" },
+	{ ".ends\n", 1, 1, ".ends without .struct" },
+	{ ".struct s\n.field a, 8\n", 1, 9, ".struct s is never closed by .ends" },
+	{ ".struct s\n.field a, 8\n.ends\nMOVI r1, s\n", 4, 10, "'s' is a .struct; its size is sizeof(s)" },
+	{ ".equ N, 1\nMOVI r1, sizeof(N)\n", 2, 17, "sizeof needs a .struct or a field, got 'N'" },
+	{ "MOVI r1, sizeof s\n", 2 - 1, 17, "expected '(' after sizeof" },
+	/* .word, .dword */
+	{ ".word\n", 1, 1, ".word needs at least one value" },
+	{ ".dword 1\n", 1, 1, ".dword takes 'low32, high32', got 1 operand" },
+	{ ".dword 1, 0x100000000\n", 1, 11, "immediate '0x100000000' does not fit in 32 bits" },
+	/* macros */
+	{ ".macro m a\nADD \\a, \\a, 1\n.endm\nm r1, r2\n", 4, 1, "macro 'm' takes 1 argument, got 2" },
+	{ ".macro m\nADD \\b, r1, 1\n.endm\nNOP\nm\n", 2, 5,
+	  "macro 'm' has no parameter '\\b' (in macro 'm' used at line 5)" },
+	{ ".macro m a\n  MOV \\a, r1\n.endm\nm r77\n", 2, 7,
+	  "register 'r77' out of range (r0..r31) (in macro 'm' used at line 4)" },
+	{ ".macro m\nm\n.endm\nm\n", 2, 1,
+	  "macros nested deeper than 16 (does 'm' use itself?) (in macro 'm' used at line 4)" },
+	{ ".macro m\nNOP\n", 1, 1, ".macro m is never closed by .endm" },
+	{ ".macro m\n.macro n\n.endm\n", 2, 1, ".macro inside .macro m" },
+	{ ".endm\n", 1, 1, ".endm without .macro" },
+	{ ".macro ADD\n.endm\n", 1, 8, "macro 'ADD' is already an instruction or a macro" },
+	{ ".macro\n", 1, 1, ".macro needs a name" },
+	{ ".macro m 1a\n.endm\n", 1, 10, "bad parameter name '1a'" },
+	{ ".include \"x.s\"\n", 1, 1, "unknown directive '.include'" },
 };
 
 TEST(every_error_message)
@@ -351,16 +408,396 @@ TEST(every_error_message)
 	for (i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
 		struct svmgpu_program *p = (void *)1;
 		struct svmgpu_asm_error err;
+		char want[200];
 		int ret = svmgpu_program_assemble(errors[i].src, &p, &err);
 
-		if (ret != -EINVAL || strcmp(err.message, errors[i].message))
-			TH_LOG("case %zu: ret %d message '%s', want '%s'", i, ret, err.message,
-			       errors[i].message);
+		if (errors[i].line)
+			snprintf(want, sizeof(want), "line %u, column %u: %s", errors[i].line,
+				 errors[i].column, errors[i].message);
+		else
+			snprintf(want, sizeof(want), "%s", errors[i].message);
+		if (ret != -EINVAL || strcmp(err.message, want))
+			TH_LOG("case %zu: ret %d message '%s', want '%s'", i, ret, err.message, want);
 		ASSERT_EQ(ret, -EINVAL);
 		ASSERT_TRUE(p == NULL);
-		ASSERT_STREQ(err.message, errors[i].message);
+		ASSERT_STREQ(err.message, want);
 		ASSERT_EQ(err.line, errors[i].line);
+		ASSERT_EQ(err.column, errors[i].column);
 	}
+}
+
+/* Every erroneous line of a source is reported, in order; the rest is parsed. */
+TEST(all_errors_of_a_source)
+{
+	static const char src[] =
+		"FOO\n"				/* 1 */
+		"  ADD r1, r2\n"		/* 2 */
+		"NOP\n"				/* 3 */
+		"MOV r40, r1\n"			/* 4 */
+		".equ N, 1 /\n"			/* 5 */
+		"JMP nowhere\n"			/* 6 */
+		"  IF r1\n";			/* 7, never closed */
+	static const struct { unsigned int line, column; } want[] = {
+		{ 1, 1 }, { 2, 7 }, { 4, 5 }, { 5, 12 }, { 6, 5 }, { 7, 3 },
+	};
+	struct svmgpu_asm_error d[8], one[2];
+	struct svmgpu_program *p = (void *)1;
+	size_t count = 99, i;
+
+	ASSERT_EQ(svmgpu_program_assemble_diag(src, &p, d, 8, &count), -EINVAL);
+	ASSERT_TRUE(p == NULL);
+	ASSERT_EQ(count, 6);
+	for (i = 0; i < count; i++) {
+		TH_LOG("%s", d[i].message);
+		EXPECT_EQ(d[i].line, want[i].line);
+		EXPECT_EQ(d[i].column, want[i].column);
+	}
+	EXPECT_STREQ(d[3].message, "line 5, column 12: expected a value");
+	EXPECT_EQ(d[6].line, 0);	/* untouched beyond count */
+	/* less room than errors: the first ones, and the full count */
+	memset(one, 0x55, sizeof(one));
+	ASSERT_EQ(svmgpu_program_assemble_diag(src, &p, one, 1, &count), -EINVAL);
+	EXPECT_EQ(count, 6);
+	EXPECT_STREQ(one[0].message, "line 1, column 1: unknown instruction 'FOO'");
+	EXPECT_EQ(one[1].line, 0x55555555u);
+	/* no room at all, and no count */
+	ASSERT_EQ(svmgpu_program_assemble_diag(src, &p, NULL, 0, NULL), -EINVAL);
+	/* a clean source: 0, count 0 */
+	ASSERT_EQ(svmgpu_program_assemble_diag("EXIT\n", &p, d, 8, &count), 0);
+	EXPECT_EQ(count, 0);
+	svmgpu_program_destroy(p);
+	/* bad arguments */
+	EXPECT_EQ(svmgpu_program_assemble_diag(NULL, &p, d, 8, &count), -EINVAL);
+	EXPECT_EQ(svmgpu_program_assemble_diag("EXIT\n", NULL, d, 8, &count), -EINVAL);
+	EXPECT_EQ(svmgpu_program_assemble_diag("EXIT\n", &p, NULL, 8, &count), -EINVAL);
+}
+
+/* Assemble @src, expect exactly @n words equal to @want. */
+static void expect_words(const char *src, const uint64_t *want, size_t n)
+{
+	struct svmgpu_asm_error err;
+	struct svmgpu_program *p;
+	size_t i;
+	int ret = svmgpu_program_assemble(src, &p, &err);
+
+	if (ret)
+		TH_LOG("%s", err.message);
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(svmgpu_program_length(p), n);
+	for (i = 0; i < n; i++) {
+		if (svmgpu_program_code(p)[i] != want[i])
+			TH_LOG("word %zu: 0x%016llx, want 0x%016llx", i,
+			       (unsigned long long)svmgpu_program_code(p)[i], (unsigned long long)want[i]);
+		EXPECT_EQ(svmgpu_program_code(p)[i], want[i]);
+	}
+	svmgpu_program_destroy(p);
+}
+
+TEST(expressions_and_equ)
+{
+	static const char src[] =
+		".equ N, 4\n"
+		".equ MASK, (1 << 12) - 1\n"
+		"MOVI r1, N * 2 + 3\n"		/* precedence: 11 */
+		"MOVI r2, (N + 1) * 2\n"
+		"MOVI r3, -N\n"
+		"MOVI r4, ~0\n"
+		"AND r5, r6, MASK\n"
+		"MOVI r7, 0x10 | 0b11 ^ 1 & 3\n"	/* 0x10 | (3 ^ (1 & 3)) = 0x12 */
+		"MOVI r8, -7 / 2\n"		/* signed, truncating: -3 */
+		"MOVI r9, -7 % 2\n"		/* -1 */
+		"MOVI r10, 0xffffffff >> 28\n"
+		"MOVI r11, -1.5f\n"
+		"MOVI r12, 010\n"		/* decimal, not octal */
+		"LD64 r13, [r2 + N * 8]\n"
+		"LD64 r14, [r2 - N]\n"
+		"LD64 r15, [r2+-N]\n"
+		"LI r16, 1 << 40\n";
+	const uint64_t want[] = {
+		E(SVMGPU_OP_MOVI, 1, 0, 0, 11), E(SVMGPU_OP_MOVI, 2, 0, 0, 10),
+		E(SVMGPU_OP_MOVI, 3, 0, 0, -4), E(SVMGPU_OP_MOVI, 4, 0, 0, -1),
+		E(SVMGPU_OP_AND, 5, 6, IMM, 4095), E(SVMGPU_OP_MOVI, 7, 0, 0, 0x12),
+		E(SVMGPU_OP_MOVI, 8, 0, 0, -3), E(SVMGPU_OP_MOVI, 9, 0, 0, -1),
+		E(SVMGPU_OP_MOVI, 10, 0, 0, 15), E(SVMGPU_OP_MOVI, 11, 0, 0, (int32_t)0xbfc00000),
+		E(SVMGPU_OP_MOVI, 12, 0, 0, 10), E(SVMGPU_OP_LD64, 13, 2, 0, 32),
+		E(SVMGPU_OP_LD64, 14, 2, 0, -4), E(SVMGPU_OP_LD64, 15, 2, 0, -4),
+		E(SVMGPU_OP_MOVI, 16, 0, 0, 0), E(SVMGPU_OP_MOVHI, 16, 0, 0, 0x100),
+	};
+
+	expect_words(src, want, sizeof(want) / sizeof(want[0]));
+}
+
+/* .struct offsets are C's: the argument blocks of svmgpu.h, by name. */
+TEST(struct_fields_match_c_layout)
+{
+	static const char src[] =
+		".struct sgemm\n"
+		"  .field a, 8\n"
+		"  .field b, 8\n"
+		"  .field c, 8\n"
+		"  .field m, 8\n"
+		"  .field n, 8\n"
+		"  .field k, 8\n"
+		".ends\n"
+		".struct mixed\n"
+		"  .field tag, 1\n"
+		"  .field v, 8\n"		/* natural alignment: 8 */
+		"  .field w, 2\n"
+		"  .field blob, 12\n"		/* alignment 4 */
+		"  .field page, 8, 4096\n"
+		".ends\n"
+		"LD64 r1, [r2+sgemm.b]\n"
+		"LD32 r1, [r2+sgemm.k]\n"
+		"MOVI r1, sizeof(sgemm)\n"
+		"MOVI r1, sizeof(sgemm.k)\n"
+		"MOVI r1, mixed.v\n"
+		"MOVI r1, mixed.w\n"
+		"MOVI r1, mixed.blob\n"
+		"MOVI r1, mixed.page\n"
+		"MOVI r1, sizeof(mixed)\n";
+	struct mixed { uint8_t tag; uint64_t v; uint16_t w; uint32_t blob[3];
+		       uint64_t page __attribute__((aligned(4096))); };
+	const uint64_t want[] = {
+		E(SVMGPU_OP_LD64, 1, 2, 0, offsetof(struct svmgpu_sgemm_args, b)),
+		E(SVMGPU_OP_LD32, 1, 2, 0, offsetof(struct svmgpu_sgemm_args, k)),
+		E(SVMGPU_OP_MOVI, 1, 0, 0, sizeof(struct svmgpu_sgemm_args)),
+		E(SVMGPU_OP_MOVI, 1, 0, 0, 8),
+		E(SVMGPU_OP_MOVI, 1, 0, 0, offsetof(struct mixed, v)),
+		E(SVMGPU_OP_MOVI, 1, 0, 0, offsetof(struct mixed, w)),
+		E(SVMGPU_OP_MOVI, 1, 0, 0, offsetof(struct mixed, blob)),
+		E(SVMGPU_OP_MOVI, 1, 0, 0, offsetof(struct mixed, page)),
+		E(SVMGPU_OP_MOVI, 1, 0, 0, sizeof(struct mixed)),
+	};
+
+	expect_words(src, want, sizeof(want) / sizeof(want[0]));
+}
+
+TEST(word_and_dword)
+{
+	static const char src[] =
+		".equ X, 7\n"
+		"top: .word 0x0123456789abcdef, -1, X + 1\n"
+		".word 1.0d\n"
+		".dword 0x11223344, -2\n"
+		"after: JMP top\n";
+	const uint64_t want[] = {
+		0x0123456789abcdefull, ~0ull, 8, 0x3ff0000000000000ull, 0xfffffffe11223344ull,
+		E(SVMGPU_OP_JMP, 0, 0, 0, -5),
+	};
+	struct svmgpu_program *p;
+
+	expect_words(src, want, sizeof(want) / sizeof(want[0]));
+	ASSERT_EQ(svmgpu_program_assemble(src, &p, NULL), 0);
+	EXPECT_EQ(svmgpu_program_symbol(p, "after"), 5);
+	svmgpu_program_destroy(p);
+}
+
+TEST(macros_with_parameters)
+{
+	static const char src[] =
+		".macro addi rd, imm\n"
+		"  ADD \\rd, \\rd, \\imm\n"
+		".endm\n"
+		".macro spin reg\n"		/* a local label per use: \@ */
+		"  LOOP\n"
+		"    BREAK \\reg\n"
+		"    addi \\reg, -1\n"		/* a macro using a macro */
+		"  ENDLOOP\n"
+		"  JMP over\\@\n"
+		"over\\@:\n"
+		".endm\n"
+		"addi r1, 5\n"
+		"spin r2\n"
+		"spin r3\n"
+		"EXIT\n";
+	const uint64_t want[] = {
+		E(SVMGPU_OP_ADD, 1, 1, IMM, 5),
+		E(SVMGPU_OP_LOOP, 0, 0, 0, 0), E(SVMGPU_OP_BREAK, 0, 2, 0, 0),
+		E(SVMGPU_OP_ADD, 2, 2, IMM, -1), E(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
+		E(SVMGPU_OP_JMP, 0, 0, 0, 1),
+		E(SVMGPU_OP_LOOP, 0, 0, 0, 0), E(SVMGPU_OP_BREAK, 0, 3, 0, 0),
+		E(SVMGPU_OP_ADD, 3, 3, IMM, -1), E(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
+		E(SVMGPU_OP_JMP, 0, 0, 0, 1),
+		E(SVMGPU_OP_EXIT, 0, 0, 0, 0),
+	};
+
+	expect_words(src, want, sizeof(want) / sizeof(want[0]));
+}
+
+/* Disassemble @n words as a program, assemble the text: the same words. */
+static void round_trip(const uint64_t *words, size_t n, const char *what)
+{
+	struct svmgpu_asm_error err;
+	struct svmgpu_program *p, *q;
+	char *text;
+	size_t i;
+	int ret;
+
+	ASSERT_EQ(svmgpu_program_create(words, n, &p), 0);
+	ASSERT_EQ(svmgpu_program_disassemble(p, &text), 0);
+	ret = svmgpu_program_assemble(text, &q, &err);
+	if (ret)
+		TH_LOG("%s: %s", what, err.message);
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(svmgpu_program_length(q), n);
+	for (i = 0; i < n; i++) {
+		if (svmgpu_program_code(q)[i] != words[i])
+			TH_LOG("%s word %zu: 0x%016llx -> 0x%016llx", what, i,
+			       (unsigned long long)words[i], (unsigned long long)svmgpu_program_code(q)[i]);
+		ASSERT_EQ(svmgpu_program_code(q)[i], words[i]);
+	}
+	svmgpu_program_destroy(q);
+	svmgpu_program_destroy(p);
+	free(text);
+}
+
+/* Every ready kernel's disassembly assembles back; no word is a .word. */
+TEST(ready_kernels_disassemble_and_reassemble)
+{
+	int k;
+
+	for (k = 0; k < SVMGPU_KERNEL_COUNT; k++) {
+		struct svmgpu_program *p;
+		char *text;
+
+		ASSERT_EQ(svmgpu_kernel_program(k, &p), 0);
+		round_trip(svmgpu_program_code(p), svmgpu_program_length(p), svmgpu_kernel_name(k));
+		ASSERT_EQ(svmgpu_program_disassemble(p, &text), 0);
+		EXPECT_TRUE(strstr(text, ".word") == NULL);
+		free(text);
+		svmgpu_program_destroy(p);
+	}
+}
+
+/* xorshift64*: reproducible random words. */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dull;
+}
+
+/*
+ * Random words, in programs of 64 words: fully random 64-bit words (mostly
+ * unknown opcodes); words of a known opcode with random 8-bit register
+ * fields and 32-bit immediate (mostly illegal registers or ignored fields
+ * set); and well-formed words (registers < 32 or RB_IMM, small or random
+ * 32-bit immediates), control instructions included, so that IF/ELSE/
+ * ENDIF/LOOP/BREAK/ENDLOOP appear balanced and unbalanced.  Each program's
+ * disassembly assembles back to exactly its words.
+ */
+TEST(random_words_round_trip)
+{
+	static const uint8_t opcodes[] = {
+		0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x10, 0x11, 0x12,
+		0x13, 0x14, 0x20, 0x25, 0x2d, 0x37, 0x40, 0x49, 0x4b, 0x50, 0x5d, 0x60, 0x63,
+		0x66, 0x68, 0x6b, 0x70, 0x71,
+	};
+	uint64_t seed = 0x5eed, counts[4] = { 0, 0, 0, 0 }, words[64];
+	unsigned int prog, i;
+
+	for (prog = 0; prog < 600; prog++) {
+		for (i = 0; i < 64; i++) {
+			uint64_t w = rnd(&seed);
+			uint8_t op = opcodes[w % sizeof(opcodes)];
+
+			if (prog % 3 == 1) {
+				w = (w & ~0xffull) | op;
+			} else if (prog % 3 == 2) {
+				uint8_t rb = (w >> 40) & 1 ? IMM : (w >> 24) & 31;
+				int32_t imm = (w >> 41) & 1 ? (int32_t)(w >> 32) :
+					      (int32_t)((w >> 32) & 0x61f);
+
+				if (op <= SVMGPU_OP_ENDLOOP && op != SVMGPU_OP_JMP)
+					w = E(op, 0, op == SVMGPU_OP_IF || op == SVMGPU_OP_BREAK ?
+					      (w >> 16) & 31 : 0, 0, 0);
+				else
+					w = E(op, (w >> 8) & 31, (w >> 16) & 31, rb, imm);
+			}
+			words[i] = w;
+		}
+		round_trip(words, 64, "random");
+		for (i = 0; i < 64; i++) {
+			char text[160];
+			int ret = svmgpu_insn_disassemble(words[i], text, sizeof(text));
+
+			counts[ret < 0 ? 0 : strncmp(text, ".word", 5) ? 2 : 1]++;
+			if (ret >= 0 && SVMGPU_ISA_OP(words[i]) <= SVMGPU_OP_ENDLOOP &&
+			    strncmp(text, ".word", 5))
+				counts[3]++;
+		}
+	}
+	TH_LOG("undecodable %llu, ignored fields set %llu, instructions %llu (control %llu)",
+	       (unsigned long long)counts[0], (unsigned long long)counts[1],
+	       (unsigned long long)counts[2], (unsigned long long)counts[3]);
+	/* every kind was exercised */
+	EXPECT_GT(counts[0], 1000);
+	EXPECT_GT(counts[1], 1000);
+	EXPECT_GT(counts[2], 1000);
+	EXPECT_GT(counts[3], 1000);
+}
+
+/* Control words outside their regions become .word lines, in context. */
+TEST(unbalanced_control_words_disassemble_as_words)
+{
+	static const uint64_t words[] = {
+		E(SVMGPU_OP_ENDIF, 0, 0, 0, 0),		/* no IF: .word */
+		E(SVMGPU_OP_IF, 0, 1, 0, 0),		/* closed below: IF */
+		E(SVMGPU_OP_ELSE, 0, 0, 0, 0),
+		E(SVMGPU_OP_BREAK, 0, 2, 0, 0),		/* no LOOP: .word */
+		E(SVMGPU_OP_ENDIF, 0, 0, 0, 0),
+		E(SVMGPU_OP_LOOP, 0, 0, 0, 0),		/* never closed: .word */
+		E(SVMGPU_OP_IF, 0, 3, 0, 0),		/* never closed: .word */
+		E(SVMGPU_OP_ELSE, 0, 0, 0, 0),		/* its IF is a .word: .word */
+		E(SVMGPU_OP_EXIT, 0, 0, 0, 0),
+	};
+	static const char *const want[] = {
+		".word 0x0000000000000006 ; ENDIF (unbalanced)", "IF r1", "ELSE",
+		".word 0x0000000000020008 ; BREAK r2 (unbalanced)", "ENDIF",
+		".word 0x0000000000000007 ; LOOP (unbalanced)",
+		".word 0x0000000000030004 ; IF r3 (unbalanced)",
+		".word 0x0000000000000005 ; ELSE (unbalanced)", "EXIT",
+	};
+	struct svmgpu_program *p;
+	char *text, *line;
+	size_t i;
+
+	round_trip(words, sizeof(words) / sizeof(words[0]), "unbalanced");
+	ASSERT_EQ(svmgpu_program_create(words, sizeof(words) / sizeof(words[0]), &p), 0);
+	ASSERT_EQ(svmgpu_program_disassemble(p, &text), 0);
+	line = text;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char expect[160];
+
+		snprintf(expect, sizeof(expect), "    %-44s ; %6zx: %016llx\n", want[i], i * 8,
+			 (unsigned long long)words[i]);
+		ASSERT_TRUE(strncmp(line, expect, strlen(expect)) == 0);
+		line += strlen(expect);
+	}
+	EXPECT_EQ(*line, '\0');
+	free(text);
+	EXPECT_EQ(svmgpu_program_disassemble(p, NULL), -EINVAL);
+	EXPECT_EQ(svmgpu_program_disassemble(NULL, &text), -EINVAL);
+	svmgpu_program_destroy(p);
+}
+
+TEST(disassembly_of_ignored_fields_is_a_commented_word)
+{
+	char text[128];
+
+	/* NOP with rd = 5: decodable, but "NOP" would assemble to 0x0 */
+	EXPECT_GT(svmgpu_insn_disassemble(E(SVMGPU_OP_NOP, 5, 0, 0, 0), text, sizeof(text)), 0);
+	EXPECT_STREQ(text, ".word 0x0000000000000500 ; NOP");
+	/* MOV from a register with a non-zero immediate */
+	EXPECT_GT(svmgpu_insn_disassemble(E(SVMGPU_OP_MOV, 1, 0, 2, 9), text, sizeof(text)), 0);
+	EXPECT_STREQ(text, ".word 0x0000000902000114 ; MOV r1, r2");
+	/* a register field >= 32 that the instruction uses is illegal: plain .word */
+	EXPECT_EQ(svmgpu_insn_disassemble(E(SVMGPU_OP_ADD, 40, 1, 2, 0), text, sizeof(text)), -EINVAL);
+	EXPECT_STREQ(text, ".word 0x0000000002012820");
+	/* the length is snprintf's, also when truncated */
+	EXPECT_EQ(svmgpu_insn_disassemble(E(SVMGPU_OP_EXIT, 0, 0, 0, 0), text, 3), 4);
+	EXPECT_STREQ(text, "EX");
 }
 
 TEST(error_without_error_struct)
