@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * svmgpu-as: assemble svmgpu kernel source into a flat binary of 64-bit
- * little-endian instructions, or disassemble one.
+ * little-endian instructions, or disassemble one into source that
+ * assembles back to the same binary.  Every error of a source is printed
+ * as FILE:LINE:COLUMN: message.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,29 +12,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "svmgpu.h"
+
+static int json;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: svmgpu-as [-o OUT] [-l] SOURCE|-\n"
-		"       svmgpu-as -d BINARY\n"
-		"       svmgpu-as -k KERNEL\n"
+		"usage: svmgpu-as [-o OUT] [-l] [--json] SOURCE|-\n"
+		"       svmgpu-as -d BINARY|- [--json]\n"
+		"       svmgpu-as -k KERNEL|list\n"
 		"Assemble svmgpu ISA source (docs/isa.md) into a flat binary of\n"
-		"little-endian 64-bit instructions.\n"
-		"  -o, --output FILE     write the binary to FILE (default: SOURCE.bin)\n"
-		"  -l, --listing         print an address/encoding/disassembly listing\n"
-		"  -d, --disassemble     disassemble a binary to standard output\n"
-		"  -k, --kernel NAME     print the source of a ready kernel (\"list\": names)\n"
-		"  -h, --help            this text\n"
-		"Errors are printed as FILE:LINE: message; exit status 1.\n");
+		"little-endian 64-bit instructions, or disassemble one.\n"
+		"  -o, --output FILE        write the binary to FILE (default: SOURCE.bin;\n"
+		"                           - for standard output)\n"
+		"  -l, --listing            print offset, encoding and disassembly of each word\n"
+		"  -d, --disassemble FILE   disassemble a flat binary to source that\n"
+		"                           assembles back to the same words\n"
+		"  -k, --kernel NAME        print the source of a ready kernel (list: names)\n"
+		"      --json               print the result (words or errors) as JSON\n"
+		"  -h, --help               this text\n"
+		"      --version            print the version\n"
+		"svmgpu-as uses no device. Errors are printed as FILE:LINE:COLUMN: message,\n"
+		"all of them. Exit status: 0 done, 1 errors in the source or an I/O error,\n"
+		"2 bad command line.\n");
 }
 
 static char *read_all(const char *path, size_t *len)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	size_t cap = 4096, n = 0;
-	char *buf;
+	char *buf, *b;
 
 	if (!f)
 		return NULL;
@@ -44,7 +55,15 @@ static char *read_all(const char *path, size_t *len)
 		if (n < cap)
 			break;
 		cap *= 2;
-		buf = realloc(buf, cap + 1);
+		b = realloc(buf, cap + 1);
+		if (!b)
+			free(buf);
+		buf = b;
+	}
+	if (buf && ferror(f)) {
+		free(buf);
+		buf = NULL;
+		errno = EIO;
 	}
 	if (f != stdin)
 		fclose(f);
@@ -54,29 +73,134 @@ static char *read_all(const char *path, size_t *len)
 	return buf;
 }
 
+/* A JSON array of {offset, encoding, text} for @prog. */
+static json_object *json_words(const struct svmgpu_program *prog)
+{
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < svmgpu_program_length(prog); i++) {
+		json_object *w = json_object_new_object();
+		uint64_t insn = svmgpu_program_code(prog)[i];
+		char text[160];
+
+		svmgpu_insn_disassemble(insn, text, sizeof(text));
+		json_object_object_add(w, "offset", cli_json_u64(i * 8));
+		json_object_object_add(w, "encoding", cli_json_hex(insn));
+		json_object_object_add(w, "text", json_object_new_string(text));
+		json_object_array_add(arr, w);
+	}
+	return arr;
+}
+
 static int disassemble(const char *path)
 {
-	size_t len, i;
-	char *buf = read_all(path, &len), text[96];
+	struct svmgpu_program *prog;
+	size_t len;
+	char *buf = read_all(path, &len), *text;
+	int ret;
 
 	if (!buf) {
 		fprintf(stderr, "svmgpu-as: %s: %s\n", path, strerror(errno));
-		return 1;
+		return CLI_EXIT_FAIL;
 	}
-	if (len % 8) {
-		fprintf(stderr, "svmgpu-as: %s: size %zu is not a multiple of 8\n", path, len);
+	if (len % 8 || !len) {
+		fprintf(stderr, "svmgpu-as: %s: size %zu is not a non-zero multiple of 8\n", path, len);
 		free(buf);
-		return 1;
+		return CLI_EXIT_FAIL;
 	}
-	for (i = 0; i < len / 8; i++) {
-		uint64_t insn;
-
-		memcpy(&insn, buf + 8 * i, 8);
-		svmgpu_insn_disassemble(insn, text, sizeof(text));
-		printf("%6zx:  %016" PRIx64 "  %s\n", i * 8, insn, text);
-	}
+	ret = svmgpu_program_create((const uint64_t *)(const void *)buf, len / 8, &prog);
 	free(buf);
-	return 0;
+	if (!ret && json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "file", json_object_new_string(path));
+		json_object_object_add(o, "words", json_words(prog));
+		cli_json_print(o);
+		svmgpu_program_destroy(prog);
+		return CLI_EXIT_OK;
+	}
+	if (!ret)
+		ret = svmgpu_program_disassemble(prog, &text);
+	if (ret) {
+		fprintf(stderr, "svmgpu-as: %s: %s\n", path, strerror(-ret));
+		return CLI_EXIT_FAIL;
+	}
+	fputs(text, stdout);
+	free(text);
+	svmgpu_program_destroy(prog);
+	return CLI_EXIT_OK;
+}
+
+/* The message without its "line L, column C: " prefix. */
+static const char *bare_message(const struct svmgpu_asm_error *e)
+{
+	char prefix[64];
+	int n;
+
+	if (!e->line)
+		return e->message;
+	if (e->column)
+		n = snprintf(prefix, sizeof(prefix), "line %u, column %u: ", e->line, e->column);
+	else
+		n = snprintf(prefix, sizeof(prefix), "line %u: ", e->line);
+	return strncmp(e->message, prefix, (size_t)n) ? e->message : e->message + n;
+}
+
+/* Print every diagnostic; returns CLI_EXIT_FAIL. */
+static int report(const char *path, const char *src)
+{
+	struct svmgpu_asm_error *d;
+	struct svmgpu_program *prog;
+	json_object *o = NULL, *arr = NULL;
+	size_t count = 0, i;
+
+	svmgpu_program_assemble_diag(src, &prog, NULL, 0, &count);
+	d = calloc(count ? count : 1, sizeof(*d));
+	if (!d || svmgpu_program_assemble_diag(src, &prog, d, count, &count) != -EINVAL) {
+		fprintf(stderr, "svmgpu-as: %s\n", strerror(ENOMEM));
+		free(d);
+		return CLI_EXIT_FAIL;
+	}
+	if (json) {
+		o = json_object_new_object();
+		arr = json_object_new_array();
+		json_object_object_add(o, "source", json_object_new_string(path));
+		json_object_object_add(o, "errors", arr);
+	}
+	for (i = 0; i < count; i++) {
+		if (arr) {
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "line", json_object_new_int64(d[i].line));
+			json_object_object_add(e, "column", json_object_new_int64(d[i].column));
+			json_object_object_add(e, "message", json_object_new_string(bare_message(&d[i])));
+			json_object_array_add(arr, e);
+		}
+		if (d[i].line)
+			fprintf(stderr, "%s:%u:%u: %s\n", path, d[i].line, d[i].column, bare_message(&d[i]));
+		else
+			fprintf(stderr, "%s: %s\n", path, d[i].message);
+	}
+	if (o)
+		cli_json_print(o);
+	free(d);
+	return CLI_EXIT_FAIL;
+}
+
+static int print_kernel(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < SVMGPU_KERNEL_COUNT; i++) {
+		if (!strcmp(name, "list"))
+			printf("%s\n", svmgpu_kernel_name(i));
+		else if (!strcmp(name, svmgpu_kernel_name(i)))
+			return fputs(svmgpu_kernel_source(i), stdout) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	}
+	if (strcmp(name, "list"))
+		cli_usage_error("no ready kernel '%s' (-k list prints their names)", name);
+	return CLI_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -86,67 +210,67 @@ int main(int argc, char **argv)
 		{ "listing", no_argument, NULL, 'l' },
 		{ "disassemble", required_argument, NULL, 'd' },
 		{ "kernel", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *out = NULL, *src_path;
-	struct svmgpu_asm_error err;
+	const char *out = NULL, *src_path, *dis = NULL, *kernel = NULL;
 	struct svmgpu_program *prog;
 	char *src, outbuf[4096];
 	int c, listing = 0, ret;
 	size_t len, i;
 	FILE *f;
 
+	cli_init(argv, "svmgpu-as");
 	while ((c = getopt_long(argc, argv, "o:ld:k:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'l': listing = 1; break;
-		case 'd': return disassemble(optarg);
-		case 'k':
-			for (i = 0; i < SVMGPU_KERNEL_COUNT; i++) {
-				if (!strcmp(optarg, "list")) {
-					printf("%s\n", svmgpu_kernel_name(i));
-				} else if (!strcmp(optarg, svmgpu_kernel_name(i))) {
-					fputs(svmgpu_kernel_source(i), stdout);
-					return 0;
-				}
-			}
-			if (strcmp(optarg, "list")) {
-				fprintf(stderr, "svmgpu-as: no ready kernel '%s'\n", optarg);
-				return 1;
-			}
-			return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'd': dis = optarg; break;
+		case 'k': kernel = optarg; break;
+		case CLI_OPT_JSON: json = 1; break;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		case CLI_OPT_VERSION: cli_version();
+		default: cli_bad_option();
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return 2;
+	if (kernel || dis) {
+		if (optind != argc)
+			cli_usage_error("unexpected argument '%s'", argv[optind]);
+		if (kernel && dis)
+			cli_usage_error("-k and -d exclude each other");
+		return kernel ? print_kernel(kernel) : disassemble(dis);
 	}
+	if (optind == argc)
+		cli_usage_error("SOURCE missing");
+	if (optind != argc - 1)
+		cli_usage_error("unexpected argument '%s'", argv[optind + 1]);
 	src_path = argv[optind];
 	src = read_all(src_path, &len);
 	if (!src) {
 		fprintf(stderr, "svmgpu-as: %s: %s\n", src_path, strerror(errno));
-		return 1;
+		return CLI_EXIT_FAIL;
 	}
 	if (strlen(src) != len) {
 		fprintf(stderr, "svmgpu-as: %s: contains a NUL byte\n", src_path);
-		return 1;
+		free(src);
+		return CLI_EXIT_FAIL;
 	}
-	ret = svmgpu_program_assemble(src, &prog, &err);
+	ret = svmgpu_program_assemble_diag(src, &prog, NULL, 0, NULL);
+	if (ret == -EINVAL) {
+		ret = report(src_path, src);
+		free(src);
+		return ret;
+	}
 	free(src);
 	if (ret) {
-		if (ret == -EINVAL)
-			fprintf(stderr, "%s:%u: %s\n", src_path, err.line,
-				err.line ? strchr(err.message, ':') + 2 : err.message);
-		else
-			fprintf(stderr, "svmgpu-as: %s\n", strerror(-ret));
-		return 1;
+		fprintf(stderr, "svmgpu-as: %s\n", strerror(-ret));
+		return CLI_EXIT_FAIL;
 	}
-	if (listing) {
+	if (listing && !json) {
 		for (i = 0; i < svmgpu_program_length(prog); i++) {
-			char text[96];
+			char text[160];
 			uint64_t insn = svmgpu_program_code(prog)[i];
 
 			svmgpu_insn_disassemble(insn, text, sizeof(text));
@@ -155,23 +279,32 @@ int main(int argc, char **argv)
 	}
 	if (!out) {
 		if (!strcmp(src_path, "-")) {
-			if (listing) {
-				svmgpu_program_destroy(prog);
-				return 0;
-			}
-			out = "a.bin";
+			out = listing || json ? NULL : "a.bin";
 		} else {
 			snprintf(outbuf, sizeof(outbuf), "%s.bin", src_path);
 			out = outbuf;
 		}
 	}
-	f = strcmp(out, "-") ? fopen(out, "wb") : stdout;
-	if (!f || fwrite(svmgpu_program_code(prog), 8, svmgpu_program_length(prog), f) !=
-		  svmgpu_program_length(prog) || (f != stdout && fclose(f))) {
-		fprintf(stderr, "svmgpu-as: %s: %s\n", out, strerror(errno));
-		svmgpu_program_destroy(prog);
-		return 1;
+	if (out && json && !strcmp(out, "-"))
+		cli_usage_error("--json and -o - both write to standard output");
+	if (out) {
+		f = strcmp(out, "-") ? fopen(out, "wb") : stdout;
+		if (!f || fwrite(svmgpu_program_code(prog), 8, svmgpu_program_length(prog), f) !=
+			  svmgpu_program_length(prog) || (f != stdout && fclose(f))) {
+			fprintf(stderr, "svmgpu-as: %s: %s\n", out, strerror(errno));
+			svmgpu_program_destroy(prog);
+			return CLI_EXIT_FAIL;
+		}
+	}
+	if (json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "source", json_object_new_string(src_path));
+		json_object_object_add(o, "output", out ? json_object_new_string(out) : NULL);
+		json_object_object_add(o, "errors", json_object_new_array());
+		json_object_object_add(o, "words", json_words(prog));
+		cli_json_print(o);
 	}
 	svmgpu_program_destroy(prog);
-	return 0;
+	return CLI_EXIT_OK;
 }
