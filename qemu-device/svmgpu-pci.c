@@ -89,6 +89,7 @@ struct SvmgpuState {
     uint32_t fault_ring_entries;
     uint64_t local_mem_size;
     bool sync;                  /* "x-sync" (tests) */
+    char *engine;               /* "x-engine": fast | reference */
 };
 
 /* x-sync: steps run per register write or bottom half, at most. */
@@ -473,6 +474,15 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     cfg.fault_ring_entries = s->fault_ring_entries;
     cfg.local_mem_size = s->local_mem_size;
     cfg.sync = s->sync;
+    if (!s->engine || !strcmp(s->engine, "fast")) {
+        cfg.engine = SVMGPU_ENGINE_FAST;
+    } else if (!strcmp(s->engine, "reference")) {
+        cfg.engine = SVMGPU_ENGINE_REFERENCE;
+    } else {
+        error_setg(errp, "svmgpu: x-engine must be 'fast' or 'reference', "
+                   "not '%s'", s->engine);
+        return;
+    }
     /*
      * Without a vIOMMU, map() windows larger than an access only look up
      * guest RAM.  Behind one, looking up an IOVA the driver did not map
@@ -569,6 +579,8 @@ static Property svmgpu_properties[] = {
                        256),
     DEFINE_PROP_SIZE("local-mem-size", SvmgpuState, local_mem_size, 0),
     DEFINE_PROP_BOOL("x-sync", SvmgpuState, sync, false),
+    /* compute engine: fast (default) or the reference interpreter */
+    DEFINE_PROP_STRING("x-engine", SvmgpuState, engine),
     DEFINE_PROP_END_OF_LIST(),
 };
 

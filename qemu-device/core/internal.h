@@ -131,6 +131,7 @@ typedef enum SvmgpuStep {
 } SvmgpuStep;
 
 typedef struct SvmgpuLaunch SvmgpuLaunch;
+typedef struct SvmgpuFastLaunch SvmgpuFastLaunch;
 typedef struct SvmgpuMapCache SvmgpuMapCache;
 
 typedef struct SvmgpuQueueExec {
@@ -139,7 +140,8 @@ typedef struct SvmgpuQueueExec {
     uint64_t progress;      /* bytes done (COPY/FILL) */
     uint64_t wait_start;
     bool wait_started;
-    SvmgpuLaunch *launch;   /* LAUNCH state, isa.c */
+    SvmgpuLaunch *launch;   /* LAUNCH state, isa.c (reference engine) */
+    SvmgpuFastLaunch *fast; /* LAUNCH state, isa-fast.c (fast engine) */
     /* result of a failed command */
     uint32_t err_code;
     uint32_t err_info;
@@ -194,6 +196,14 @@ void svmgpu_launch_free(SvmgpuLaunch *l);
 /* Returns DONE (x->err_code set on failure), MORE or FAULT. */
 SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q,
                               SvmgpuMapCache *mc);
+
+/*
+ * The fast engine (isa-fast.c, docs/compute-engine.md): the same contract
+ * and results as svmgpu_launch_step(), state in x->fast.
+ */
+void svmgpu_fast_free(SvmgpuFastLaunch *l);
+SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
+                            SvmgpuMapCache *mc);
 
 /* ---- Faults (fault.c) ---- */
 /*

@@ -34,6 +34,7 @@ void svmgpu_set_error(SvmgpuQueueExec *x, uint32_t code, uint64_t va,
 void svmgpu_queue_exec_reset(SvmgpuQueueExec *x)
 {
     svmgpu_launch_free(x->launch);
+    svmgpu_fast_free(x->fast);
     memset(x, 0, sizeof(*x));
 }
 
@@ -825,7 +826,9 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
             r = step_wait(core, q);
             break;
         case SVMGPU_CMD_LAUNCH:
-            r = svmgpu_launch_step(core, q, &mc);
+            r = core->cfg.engine == SVMGPU_ENGINE_REFERENCE ?
+                svmgpu_launch_step(core, q, &mc) :
+                svmgpu_fast_step(core, q, &mc);
             break;
         case SVMGPU_CMD_TIMESTAMP:
             r = rsvd_zero(x->cmd.timestamp.rsvd, 5) ?

@@ -94,7 +94,13 @@ typedef struct SvmgpuCoreConfig {
      * IOVA).
      */
     uint64_t map_window;
+    /* LAUNCH's interpreter, SVMGPU_ENGINE_* (docs/compute-engine.md) */
+    uint32_t engine;
 } SvmgpuCoreConfig;
+
+/* The fast engine is the default; the reference is the plain interpreter. */
+#define SVMGPU_ENGINE_FAST          0
+#define SVMGPU_ENGINE_REFERENCE     1
 
 #define SVMGPU_CORE_MAX_TLB_SETS    4096
 #define SVMGPU_CORE_MAX_TLB_WAYS    16

@@ -1,0 +1,422 @@
+/*
+ * svmgpu compute engine: pieces shared by the reference interpreter
+ * (isa.c) and the fast engine (isa-fast.c): the step's translation copies
+ * and memory accesses (IsaMem), and the scalar ALU operations.  See isa.c
+ * for how IsaMem works.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SVMGPU_ISA_COMMON_H
+#define SVMGPU_ISA_COMMON_H
+
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef enum { INSN_OK, INSN_FAULT, INSN_ERROR } InsnResult;
+
+static inline InsnResult acc_result(SvmgpuAccessResult r)
+{
+    return r == SVMGPU_ACC_OK ? INSN_OK :
+           r == SVMGPU_ACC_FAULT ? INSN_FAULT : INSN_ERROR;
+}
+
+#define ISA_MEM_ENTRIES 8
+
+/* Translations (4 KiB granules) usable while core->xlate is held. */
+typedef struct IsaMemEntry {
+    uint64_t vpn;           /* va >> SVMGPU_PAGE_SHIFT */
+    uint64_t pa;            /* DMA address of the granule */
+    uint8_t *host;          /* NULL: free */
+    unsigned win;           /* map cache window */
+    uint32_t win_id;        /* ... while it has this id */
+    bool writable;
+} IsaMemEntry;
+
+typedef struct IsaMem {
+    SvmgpuMapCache *mc;
+    bool held;
+    unsigned next;
+    unsigned last[2];       /* entry used last: [0] data, [1] fetch */
+    uint64_t hits;          /* entry hits, counted as TLB hits */
+    IsaMemEntry e[ISA_MEM_ENTRIES];
+} IsaMem;
+
+static inline void isa_mem_drop(SvmgpuCore *core, IsaMem *m)
+{
+    unsigned i;
+
+    if (!m->held) {
+        return;
+    }
+    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
+        m->e[i].host = NULL;
+    }
+    svmgpu_tlb_count_hits(&core->tlb, m->hits);
+    m->hits = 0;
+    pthread_rwlock_unlock(&core->xlate);
+    m->held = false;
+}
+
+/*
+ * Host pointer for an access of len bytes at va (naturally aligned, so
+ * within one 4 KiB granule), or NULL with *res set: FAULT/ERROR, or OK with
+ * *pa set when the memory cannot be mapped (use dma_read/dma_write).
+ */
+static inline uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
+                            uint64_t va, unsigned access, bool need_write,
+                            unsigned *last, unsigned *win, uint64_t *pa,
+                            SvmgpuAccessResult *res)
+{
+    uint64_t vpn = va >> SVMGPU_PAGE_SHIFT, off = va & (SVMGPU_PAGE_SIZE - 1);
+    uint64_t len;
+    IsaMemEntry *e;
+    SvmgpuXlate t;
+    SvmgpuXlateStatus st;
+    uint8_t *host;
+    unsigned i, slot;
+
+    if (!m->held) {
+        pthread_rwlock_rdlock(&core->xlate);
+        m->held = true;
+    }
+    /* m->e[*last] was checked by isa_mem_fast() */
+    for (i = 0, e = NULL; i < ISA_MEM_ENTRIES; i++) {
+        if (m->e[i].host && m->e[i].vpn == vpn) {
+            e = &m->e[i];
+            *last = i;
+            break;
+        }
+    }
+    if (e && (!need_write || e->writable)) {
+        m->hits++;
+        *win = e->win;
+        return e->host + off;
+    }
+
+    st = svmgpu_mmu_translate(core, q->step_ctx, va, access, &t);
+    if (st != SVMGPU_XLATE_OK) {
+        *res = svmgpu_xlate_failed(q, st, &t, va, access);
+        return NULL;
+    }
+    *res = SVMGPU_ACC_OK;
+    *pa = t.pa;
+    len = SVMGPU_PAGE_SIZE;
+    host = svmgpu_map_get(core, m->mc, t.pa - off, &len, t.writable, win);
+    if (!host && t.writable && !need_write) {
+        len = SVMGPU_PAGE_SIZE;
+        host = svmgpu_map_get(core, m->mc, t.pa - off, &len, false, win);
+        t.writable = false;
+    }
+    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
+        /* a window the map cache replaced takes its host pointers along */
+        if (m->e[i].host && m->mc->w[m->e[i].win].id != m->e[i].win_id) {
+            m->e[i].host = NULL;
+        }
+    }
+    if (!host || len < SVMGPU_PAGE_SIZE ||
+        (need_write && !t.writable)) {
+        return NULL;
+    }
+    slot = m->next;
+    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
+        if (m->e[i].host && m->e[i].vpn == vpn) {
+            slot = i;           /* replace a read-only copy */
+            break;
+        }
+    }
+    if (slot == m->next) {
+        m->next = (m->next + 1) % ISA_MEM_ENTRIES;
+    }
+    e = &m->e[slot];
+    e->vpn = vpn;
+    e->pa = t.pa - off;
+    e->host = host;
+    e->win = *win;
+    e->win_id = m->mc->w[*win].id;
+    e->writable = t.writable;
+    *last = slot;
+    return host + off;
+}
+
+/* The common case: the page used last, with the lock held. */
+static inline uint8_t *isa_mem_fast(IsaMem *m, uint64_t va, bool need_write,
+                                    unsigned last, unsigned *win)
+{
+    const IsaMemEntry *e = &m->e[last];
+
+    if (e->host && e->vpn == va >> SVMGPU_PAGE_SHIFT &&
+        (!need_write || e->writable)) {
+        m->hits++;
+        *win = e->win;
+        return e->host + (va & (SVMGPU_PAGE_SIZE - 1));
+    }
+    return NULL;
+}
+
+/* len is 1, 2, 4 or 8: let the compiler emit one move */
+static inline void copy_small(void *d, const void *s, unsigned len)
+{
+    switch (len) {
+    case 1:
+        memcpy(d, s, 1);
+        break;
+    case 2:
+        memcpy(d, s, 2);
+        break;
+    case 4:
+        memcpy(d, s, 4);
+        break;
+    default:
+        memcpy(d, s, 8);
+        break;
+    }
+}
+
+/* Load or store of len (1/2/4/8, aligned) bytes at va; fetch: code. */
+static inline SvmgpuAccessResult isa_access(SvmgpuCore *core,
+                                            SvmgpuQueue *q, IsaMem *m,
+                                            uint64_t va, void *buf,
+                                            unsigned len, unsigned access,
+                                            bool fetch)
+{
+    bool wr = access != SVMGPU_ACCESS_READ;
+    SvmgpuAccessResult res = SVMGPU_ACC_OK;
+    uint64_t pa = 0;
+    unsigned win = 0;
+    uint8_t *p;
+    int rc;
+
+    p = isa_mem_fast(m, va, wr, m->last[fetch], &win);
+    if (!p) {
+        p = isa_mem_get(core, q, m, va, access, wr, &m->last[fetch], &win,
+                        &pa, &res);
+    }
+    if (wr && svmgpu_q_stale(q)) {
+        svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, access, 0);
+        return SVMGPU_ACC_ERROR;
+    }
+    if (p) {
+        if (wr) {
+            copy_small(p, buf, len);
+            svmgpu_map_dirty(m->mc, win, p, len);
+        } else {
+            copy_small(buf, p, len);
+        }
+        return SVMGPU_ACC_OK;
+    }
+    if (res != SVMGPU_ACC_OK) {
+        return res;
+    }
+    rc = wr ? core->ops->dma_write(core->opaque, pa, buf, len) :
+              core->ops->dma_read(core->opaque, pa, buf, len);
+    if (rc) {
+        svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, access, 0);
+        return SVMGPU_ACC_ERROR;
+    }
+    return SVMGPU_ACC_OK;
+}
+
+static inline SvmgpuAccessResult isa_atomic(SvmgpuCore *core, SvmgpuQueue *q,
+                                     IsaMem *m, uint64_t va, unsigned size,
+                                     unsigned op, uint64_t operand,
+                                     uint64_t compare, uint64_t *old)
+{
+    SvmgpuAccessResult res = SVMGPU_ACC_OK;
+    uint64_t pa = 0, cur = 0, nv;
+    unsigned win = 0;
+    uint8_t *p;
+    int rc = 0;
+
+    p = isa_mem_fast(m, va, true, m->last[0], &win);
+    if (!p) {
+        p = isa_mem_get(core, q, m, va, SVMGPU_ACCESS_ATOMIC, true,
+                        &m->last[0], &win, &pa, &res);
+    }
+    if (!p && res != SVMGPU_ACC_OK) {
+        return res;
+    }
+    pthread_mutex_lock(&core->atomic_lock);
+    if (svmgpu_q_stale(q)) {
+        rc = -1;
+    } else if (p) {
+        /* also atomic against the CPUs sharing the page */
+        cur = svmgpu_atomic_host(p, size, op, operand, compare);
+        svmgpu_map_dirty(m->mc, win, p, size);
+    } else {
+        rc = core->ops->dma_read(core->opaque, pa, &cur, size);
+        if (!rc) {
+            nv = svmgpu_atomic_compute(op, size, cur, operand, compare);
+            rc = core->ops->dma_write(core->opaque, pa, &nv, size);
+        }
+    }
+    pthread_mutex_unlock(&core->atomic_lock);
+    if (rc) {
+        svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, SVMGPU_ACCESS_ATOMIC, 0);
+        return SVMGPU_ACC_ERROR;
+    }
+    *old = cur;
+    return SVMGPU_ACC_OK;
+}
+
+static inline uint32_t f2u(float f)
+{
+    uint32_t u;
+
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float u2f(uint64_t v)
+{
+    uint32_t u = (uint32_t)v;
+    float f;
+
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint64_t d2u(double d)
+{
+    uint64_t u;
+
+    memcpy(&u, &d, 8);
+    return u;
+}
+
+static inline double u2d(uint64_t u)
+{
+    double d;
+
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+static inline int64_t sat_i64(double d)
+{
+    if (isnan(d)) {
+        return 0;
+    }
+    if (d >= 9223372036854775808.0) {
+        return INT64_MAX;
+    }
+    if (d < -9223372036854775808.0) {
+        return INT64_MIN;
+    }
+    return (int64_t)d;
+}
+
+static inline uint64_t int_op(uint8_t op, uint64_t a, uint64_t b)
+{
+    int64_t sa = (int64_t)a, sb = (int64_t)b;
+
+    switch (op) {
+    case SVMGPU_OP_ADD: return a + b;
+    case SVMGPU_OP_SUB: return a - b;
+    case SVMGPU_OP_MUL: return a * b;
+    case SVMGPU_OP_MULHU: return (uint64_t)(((unsigned __int128)a * b) >> 64);
+    case SVMGPU_OP_DIVU:
+        return b ? a / b : ~0ull;
+    case SVMGPU_OP_DIVS:
+        if (!b) {
+            return ~0ull;
+        }
+        if (sa == INT64_MIN && sb == -1) {
+            return a;
+        }
+        return (uint64_t)(sa / sb);
+    case SVMGPU_OP_REMU:
+        return b ? a % b : a;
+    case SVMGPU_OP_REMS:
+        if (!b) {
+            return a;
+        }
+        if (sa == INT64_MIN && sb == -1) {
+            return 0;
+        }
+        return (uint64_t)(sa % sb);
+    case SVMGPU_OP_AND: return a & b;
+    case SVMGPU_OP_OR: return a | b;
+    case SVMGPU_OP_XOR: return a ^ b;
+    case SVMGPU_OP_SHL: return a << (b & 63);
+    case SVMGPU_OP_SHR: return a >> (b & 63);
+    case SVMGPU_OP_SAR: return (uint64_t)(sa >> (b & 63));
+    case SVMGPU_OP_MINU:
+        return a < b ? a : b;
+    case SVMGPU_OP_MAXU:
+        return a > b ? a : b;
+    case SVMGPU_OP_MINS:
+        return sa < sb ? a : b;
+    case SVMGPU_OP_MAXS:
+        return sa > sb ? a : b;
+    case SVMGPU_OP_SEQ: return a == b;
+    case SVMGPU_OP_SNE: return a != b;
+    case SVMGPU_OP_SLTU: return a < b;
+    case SVMGPU_OP_SLTS: return sa < sb;
+    case SVMGPU_OP_SLEU: return a <= b;
+    case SVMGPU_OP_SLES: return sa <= sb;
+    }
+    return 0;
+}
+
+static inline uint64_t f32_op(uint8_t op, uint64_t a, uint64_t b)
+{
+    float fa = u2f(a), fb = u2f(b);
+
+    switch (op) {
+    case SVMGPU_OP_FADD: return f2u(fa + fb);
+    case SVMGPU_OP_FSUB: return f2u(fa - fb);
+    case SVMGPU_OP_FMUL: return f2u(fa * fb);
+    case SVMGPU_OP_FDIV: return f2u(fa / fb);
+    case SVMGPU_OP_FMIN: return f2u(fminf(fa, fb));
+    case SVMGPU_OP_FMAX: return f2u(fmaxf(fa, fb));
+    case SVMGPU_OP_FSLT: return fa < fb;
+    case SVMGPU_OP_FSEQ: return fa == fb;
+    case SVMGPU_OP_FSLE: return fa <= fb;
+    case SVMGPU_OP_FSQRT: return f2u(sqrtf(fa));
+    case SVMGPU_OP_I2F: return f2u((float)(int64_t)a);
+    case SVMGPU_OP_F2I: return (uint64_t)sat_i64(fa);
+    }
+    return 0;
+}
+
+static inline uint64_t f64_op(uint8_t op, uint64_t a, uint64_t b)
+{
+    double da = u2d(a), db = u2d(b);
+
+    switch (op) {
+    case SVMGPU_OP_DADD: return d2u(da + db);
+    case SVMGPU_OP_DSUB: return d2u(da - db);
+    case SVMGPU_OP_DMUL: return d2u(da * db);
+    case SVMGPU_OP_DDIV: return d2u(da / db);
+    case SVMGPU_OP_DMIN: return d2u(fmin(da, db));
+    case SVMGPU_OP_DMAX: return d2u(fmax(da, db));
+    case SVMGPU_OP_DSLT: return da < db;
+    case SVMGPU_OP_DSEQ: return da == db;
+    case SVMGPU_OP_DSLE: return da <= db;
+    case SVMGPU_OP_DSQRT: return d2u(sqrt(da));
+    case SVMGPU_OP_I2D: return d2u((double)(int64_t)a);
+    case SVMGPU_OP_D2I: return (uint64_t)sat_i64(da);
+    case SVMGPU_OP_F2D: return d2u((double)u2f(a));
+    case SVMGPU_OP_D2F: return f2u((float)da);
+    }
+    return 0;
+}
+
+static inline bool is_int_op(uint8_t op)
+{
+    return op >= SVMGPU_OP_ADD && op <= SVMGPU_OP_SLES;
+}
+
+static inline bool is_f32_op(uint8_t op)
+{
+    return op >= SVMGPU_OP_FADD && op <= SVMGPU_OP_F2I;
+}
+
+static inline bool is_f64_op(uint8_t op)
+{
+    return op >= SVMGPU_OP_DADD && op <= SVMGPU_OP_D2F;
+}
+
+#endif /* SVMGPU_ISA_COMMON_H */

@@ -1,0 +1,1208 @@
+/*
+ * svmgpu compute engine, fast version: a decoded, lane-vectorised
+ * interpreter with exactly the semantics of the reference (isa.c) —
+ * same instruction order, faults, budget, errors and memory effects.
+ * Design and the few places where it is allowed to differ (TLB hit/miss
+ * split, when code written by another agent is seen): docs/compute-engine.md.
+ *
+ *  - Code pages are fetched once per xlate hold (translated, copied and
+ *    compared with the copy decoded last), and decoded into FOps, a
+ *    compact array with registers checked and operands prepared; an
+ *    illegal word decodes to FOP_ILLEGAL, which fails when executed, as
+ *    the reference does.  A page is re-checked after every drop of the
+ *    xlate hold (invalidation, step end) and after a store by the kernel
+ *    into its physical page.
+ *  - Registers are structure-of-arrays (regs[r][lane]), so an operation is
+ *    a plain loop over 32 lanes that the compiler vectorises, with the
+ *    execution mask applied by a blend.
+ *  - When every wave of the workgroup is at the same pc and the
+ *    round-robin is at wave 0, the waves' instructions — which the
+ *    reference runs back to back in wave order — run as one gang: one
+ *    fetch and one dispatch for up to 256 lanes.
+ *  - Memory instructions go page by page: the lanes (in lane order) whose
+ *    addresses fall into the page of the first remaining lane share one
+ *    translation; a full wave reading or writing 32 contiguous elements or
+ *    one address is one vector copy; lanes of an atomic that hit the same
+ *    word are one compare-and-swap of their combined effect.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stddef.h>
+#include <stdlib.h>
+
+/* The lane loops are written to vectorise: let GCC do it at -O2 too. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+
+#include "isa-common.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* the lane loops use AVX2 when the host has it */
+#define F_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define F_CLONES
+#endif
+
+#define F_WAVES         (SVMGPU_ISA_MAX_WG_SIZE / SVMGPU_ISA_WAVE_SIZE)
+#define F_LANES         SVMGPU_ISA_MAX_WG_SIZE
+#define F_CODE_PAGES    4
+#define F_PAGE_INSNS    (SVMGPU_PAGE_SIZE / SVMGPU_ISA_INSN_SIZE)
+#define F_FULL          0xffffffffu
+#define FOP_ILLEGAL     0xfe
+#define PAGE_MASK_LO    (SVMGPU_PAGE_SIZE - 1)
+
+enum { STACK_IF = 1, STACK_LOOP = 2 };
+
+typedef struct FOp {
+    uint8_t op;             /* SVMGPU_OP_*, or FOP_ILLEGAL */
+    uint8_t rd, ra, rb, rc; /* rb: SVMGPU_ISA_RB_IMM for the immediate */
+    uint8_t aop;            /* atomic op */
+    uint8_t size;           /* memory access bytes */
+    uint8_t access;         /* SVMGPU_ACCESS_* of a memory op */
+    int32_t imm;
+    uint64_t bimm;          /* sext(imm); address offset for memory */
+} FOp;
+
+typedef struct FCodePage {
+    uint64_t vpn;
+    uint64_t pa;            /* page's DMA address when checked */
+    bool decoded;
+    bool ok;                /* translated and checked in this hold */
+    uint64_t raw[F_PAGE_INSNS];
+    FOp op[F_PAGE_INSNS];
+} FCodePage;
+
+typedef struct FStack {
+    uint8_t kind;
+    uint32_t saved, else_mask;
+    uint64_t loop_pc;
+} FStack;
+
+typedef struct FWave {
+    uint64_t pc;
+    uint32_t exec, alive, done;
+    unsigned sp;
+    bool at_barrier, finished;
+    FStack stack[SVMGPU_ISA_MAX_NEST];
+} FWave;
+
+struct SvmgpuFastLaunch {
+    uint64_t wg, wg_total;
+    uint64_t budget, executed;
+    bool wg_running;
+    unsigned nwaves, cur;
+    uint32_t written;       /* registers a decoded instruction may write */
+    FWave waves[F_WAVES];
+    unsigned code_last, code_next;
+    FCodePage code[F_CODE_PAGES];
+    FOp single;             /* an instruction of a page read word by word */
+    uint64_t page_buf[F_PAGE_INSNS];
+    uint64_t regs[SVMGPU_ISA_NUM_REGS][F_LANES] __attribute__((aligned(64)));
+};
+
+void svmgpu_fast_free(SvmgpuFastLaunch *l)
+{
+    free(l);
+}
+
+/* ---- decoding ---- */
+
+static FOp decode(uint64_t insn)
+{
+    FOp o;
+    uint8_t op = SVMGPU_ISA_OP(insn);
+    bool ok;
+
+    memset(&o, 0, sizeof(o));
+    o.op = op;
+    o.rd = SVMGPU_ISA_RD(insn);
+    o.ra = SVMGPU_ISA_RA(insn);
+    o.rb = SVMGPU_ISA_RB(insn);
+    o.imm = SVMGPU_ISA_IMM(insn);
+    o.bimm = (uint64_t)(int64_t)o.imm;
+    o.rc = SVMGPU_ISA_IMM_RC(o.imm);
+
+#define R_OK(r) ((r) < SVMGPU_ISA_NUM_REGS)
+    switch (op) {
+    case SVMGPU_OP_NOP:
+    case SVMGPU_OP_EXIT:
+    case SVMGPU_OP_BAR:
+    case SVMGPU_OP_JMP:
+    case SVMGPU_OP_ELSE:
+    case SVMGPU_OP_ENDIF:
+    case SVMGPU_OP_LOOP:
+    case SVMGPU_OP_ENDLOOP:
+        ok = true;
+        break;
+    case SVMGPU_OP_IF:
+    case SVMGPU_OP_BREAK:
+        ok = R_OK(o.ra);
+        break;
+    case SVMGPU_OP_MOVI:
+    case SVMGPU_OP_MOVHI:
+        ok = R_OK(o.rd);
+        break;
+    case SVMGPU_OP_S2R:
+        ok = R_OK(o.rd) && (uint32_t)o.imm < SVMGPU_SR_NUM;
+        break;
+    case SVMGPU_OP_SEL:
+        ok = R_OK(o.rd) && R_OK(o.ra) && R_OK(o.rb) && R_OK(o.rc);
+        break;
+    case SVMGPU_OP_LD8 ... SVMGPU_OP_LDS32:
+        o.size = 1u << ((op - SVMGPU_OP_LD8) & 3);
+        o.access = SVMGPU_ACCESS_READ;
+        ok = R_OK(o.rd) && R_OK(o.ra);
+        break;
+    case SVMGPU_OP_ST8 ... SVMGPU_OP_ST64:
+        o.size = 1u << (op - SVMGPU_OP_ST8);
+        o.access = SVMGPU_ACCESS_WRITE;
+        ok = R_OK(o.rb) && R_OK(o.ra);
+        break;
+    case SVMGPU_OP_ATOM32:
+    case SVMGPU_OP_ATOM64:
+        o.size = op == SVMGPU_OP_ATOM32 ? 4 : 8;
+        o.access = SVMGPU_ACCESS_ATOMIC;
+        o.aop = SVMGPU_ISA_IMM_ATOMIC_OP(o.imm);
+        o.bimm = 0;             /* atomics have no offset */
+        ok = o.aop < SVMGPU_ATOMIC_NUM_OPS && R_OK(o.rc) && R_OK(o.rb) &&
+             R_OK(o.rd) && R_OK(o.ra);
+        break;
+    default:
+        ok = (op == SVMGPU_OP_MOV || is_int_op(op) || is_f32_op(op) ||
+              is_f64_op(op)) && R_OK(o.rd) && R_OK(o.ra) &&
+             (R_OK(o.rb) || o.rb == SVMGPU_ISA_RB_IMM);
+        break;
+    }
+#undef R_OK
+    if (!ok) {
+        o.op = FOP_ILLEGAL;
+    }
+    return o;
+}
+
+static void decode_page(SvmgpuFastLaunch *l, FCodePage *cp)
+{
+    unsigned i;
+
+    for (i = 0; i < F_PAGE_INSNS; i++) {
+        cp->op[i] = decode(cp->raw[i]);
+        if (cp->op[i].op != FOP_ILLEGAL && cp->op[i].rd < SVMGPU_ISA_NUM_REGS) {
+            l->written |= 1u << cp->op[i].rd;
+        }
+    }
+    cp->decoded = true;
+}
+
+/* Drop the hold on xlate: every code page must be checked again. */
+static void f_drop(SvmgpuCore *core, SvmgpuFastLaunch *l, IsaMem *m)
+{
+    unsigned i;
+
+    isa_mem_drop(core, m);
+    for (i = 0; i < F_CODE_PAGES; i++) {
+        l->code[i].ok = false;
+    }
+}
+
+/* A store hit the page at pa: code decoded from it must be checked again. */
+static inline void f_code_written(SvmgpuFastLaunch *l, uint64_t pa)
+{
+    unsigned i;
+
+    for (i = 0; i < F_CODE_PAGES; i++) {
+        if (l->code[i].pa == pa) {
+            l->code[i].ok = false;
+        }
+    }
+}
+
+static const FOp *fetch_slow(SvmgpuCore *core, SvmgpuQueue *q,
+                             SvmgpuFastLaunch *l, IsaMem *m, uint64_t pc,
+                             InsnResult *r)
+{
+    uint64_t vpn = pc >> SVMGPU_PAGE_SHIFT, page_pa, len;
+    SvmgpuXlate t;
+    SvmgpuXlateStatus st;
+    FCodePage *cp = NULL;
+    const void *src;
+    unsigned i, win;
+    uint8_t *host;
+
+    for (i = 0; i < F_CODE_PAGES; i++) {
+        if (l->code[i].ok && l->code[i].vpn == vpn) {
+            l->code_last = i;
+            m->hits++;
+            return &l->code[i].op[(pc >> 3) & (F_PAGE_INSNS - 1)];
+        }
+    }
+    if (!m->held) {
+        pthread_rwlock_rdlock(&core->xlate);
+        m->held = true;
+    }
+    st = svmgpu_mmu_translate(core, q->step_ctx, pc, SVMGPU_ACCESS_READ, &t);
+    if (st != SVMGPU_XLATE_OK) {
+        *r = acc_result(svmgpu_xlate_failed(q, st, &t, pc,
+                                            SVMGPU_ACCESS_READ));
+        return NULL;
+    }
+    page_pa = t.pa - (pc & PAGE_MASK_LO);
+    len = SVMGPU_PAGE_SIZE;
+    host = svmgpu_map_get(core, m->mc, page_pa, &len, false, &win);
+    if (host && len >= SVMGPU_PAGE_SIZE) {
+        src = host;
+    } else if (!core->ops->dma_read(core->opaque, page_pa, l->page_buf,
+                                    SVMGPU_PAGE_SIZE)) {
+        src = l->page_buf;
+    } else {
+        /* the page is not all readable: this word only, as the reference */
+        uint64_t insn;
+
+        if (core->ops->dma_read(core->opaque, t.pa, &insn, 8)) {
+            svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, pc, SVMGPU_ACCESS_READ,
+                             0);
+            *r = INSN_ERROR;
+            return NULL;
+        }
+        l->single = decode(insn);
+        if (l->single.op != FOP_ILLEGAL &&
+            l->single.rd < SVMGPU_ISA_NUM_REGS) {
+            l->written |= 1u << l->single.rd;
+        }
+        return &l->single;
+    }
+    for (i = 0; i < F_CODE_PAGES; i++) {
+        if (l->code[i].decoded && l->code[i].vpn == vpn) {
+            cp = &l->code[i];
+            break;
+        }
+    }
+    if (!cp) {
+        i = l->code_next;
+        l->code_next = (l->code_next + 1) % F_CODE_PAGES;
+        cp = &l->code[i];
+        cp->decoded = false;
+    }
+    if (!cp->decoded || memcmp(cp->raw, src, SVMGPU_PAGE_SIZE)) {
+        memcpy(cp->raw, src, SVMGPU_PAGE_SIZE);
+        decode_page(l, cp);
+    }
+    cp->vpn = vpn;
+    cp->pa = page_pa;
+    cp->ok = true;
+    l->code_last = i;
+    return &cp->op[(pc >> 3) & (F_PAGE_INSNS - 1)];
+}
+
+/* The instruction at pc, or NULL with *r set (fault or error). */
+static inline const FOp *fetch(SvmgpuCore *core, SvmgpuQueue *q,
+                               SvmgpuFastLaunch *l, IsaMem *m, uint64_t pc,
+                               InsnResult *r)
+{
+    FCodePage *cp = &l->code[l->code_last];
+
+    if (cp->ok && cp->vpn == pc >> SVMGPU_PAGE_SHIFT) {
+        m->hits++;
+        return &cp->op[(pc >> 3) & (F_PAGE_INSNS - 1)];
+    }
+    return fetch_slow(core, q, l, m, pc, r);
+}
+
+/* ---- ALU ---- */
+
+/*
+ * d = expr over the lanes [base, base + 32 * nw) of waves w0.., blended
+ * with each wave's execution mask.  a and b are the lane's operands.
+ */
+#define ALU_BODY(expr) \
+    do { \
+        uint64_t t_[F_LANES]; \
+        const uint64_t *pa_ = l->regs[o->ra] + base; \
+        uint64_t *d_ = l->regs[o->rd] + base; \
+        unsigned j_, k_; \
+        if (o->rb == SVMGPU_ISA_RB_IMM) { \
+            const uint64_t b = o->bimm; \
+            for (j_ = 0; j_ < nl; j_++) { \
+                const uint64_t a = pa_[j_]; \
+                (void)a; (void)b; \
+                t_[j_] = (expr); \
+            } \
+        } else { \
+            const uint64_t *pb_ = l->regs[o->rb] + base; \
+            for (j_ = 0; j_ < nl; j_++) { \
+                const uint64_t a = pa_[j_], b = pb_[j_]; \
+                (void)a; (void)b; \
+                t_[j_] = (expr); \
+            } \
+        } \
+        for (k_ = 0; k_ < nw; k_++) { \
+            uint32_t ex_ = l->waves[w0 + k_].exec; \
+            uint64_t *dd_ = d_ + 32 * k_; \
+            const uint64_t *tt_ = t_ + 32 * k_; \
+            if (ex_ == F_FULL) { \
+                memcpy(dd_, tt_, 32 * sizeof(uint64_t)); \
+            } else if (ex_) { \
+                for (j_ = 0; j_ < 32; j_++) { \
+                    dd_[j_] = (ex_ >> j_) & 1 ? tt_[j_] : dd_[j_]; \
+                } \
+            } \
+        } \
+    } while (0)
+
+static inline uint64_t fadd32(uint64_t a, uint64_t b)
+{
+    return f2u(u2f(a) + u2f(b));
+}
+
+static inline uint64_t fmul32(uint64_t a, uint64_t b)
+{
+    return f2u(u2f(a) * u2f(b));
+}
+
+/* True if no lane of waves w0 .. w0+nw-1 is active. */
+static inline bool f_idle(const SvmgpuFastLaunch *l, unsigned w0, unsigned nw)
+{
+    uint32_t any = 0;
+    unsigned k;
+
+    for (k = 0; k < nw; k++) {
+        any |= l->waves[w0 + k].exec;
+    }
+    return !any;
+}
+
+
+static void f_alu(SvmgpuFastLaunch *l, const FOp *o, unsigned w0,
+                  unsigned nw)
+{
+    const unsigned base = w0 * SVMGPU_ISA_WAVE_SIZE;
+    const unsigned nl = nw * SVMGPU_ISA_WAVE_SIZE;
+    const uint8_t op = o->op;
+
+    if (f_idle(l, w0, nw)) {
+        return;
+    }
+
+    switch (op) {
+    case SVMGPU_OP_MOV: ALU_BODY(b); return;
+    case SVMGPU_OP_ADD: ALU_BODY(a + b); return;
+    case SVMGPU_OP_SUB: ALU_BODY(a - b); return;
+    case SVMGPU_OP_MUL: ALU_BODY(a * b); return;
+    case SVMGPU_OP_AND: ALU_BODY(a & b); return;
+    case SVMGPU_OP_OR: ALU_BODY(a | b); return;
+    case SVMGPU_OP_XOR: ALU_BODY(a ^ b); return;
+    case SVMGPU_OP_SHL: ALU_BODY(a << (b & 63)); return;
+    case SVMGPU_OP_SHR: ALU_BODY(a >> (b & 63)); return;
+    case SVMGPU_OP_SAR: ALU_BODY((uint64_t)((int64_t)a >> (b & 63))); return;
+    case SVMGPU_OP_MINU: ALU_BODY(a < b ? a : b); return;
+    case SVMGPU_OP_MAXU: ALU_BODY(a > b ? a : b); return;
+    case SVMGPU_OP_SEQ: ALU_BODY((uint64_t)(a == b)); return;
+    case SVMGPU_OP_SNE: ALU_BODY((uint64_t)(a != b)); return;
+    case SVMGPU_OP_SLTU: ALU_BODY((uint64_t)(a < b)); return;
+    case SVMGPU_OP_SLEU: ALU_BODY((uint64_t)(a <= b)); return;
+    case SVMGPU_OP_SLTS: ALU_BODY((uint64_t)((int64_t)a < (int64_t)b)); return;
+    case SVMGPU_OP_SLES:
+        ALU_BODY((uint64_t)((int64_t)a <= (int64_t)b));
+        return;
+    case SVMGPU_OP_FADD: ALU_BODY(fadd32(a, b)); return;
+    case SVMGPU_OP_FMUL: ALU_BODY(fmul32(a, b)); return;
+    }
+    if (is_int_op(op)) {
+        ALU_BODY(int_op(op, a, b));
+    } else if (is_f32_op(op)) {
+        ALU_BODY(f32_op(op, a, b));
+    } else {
+        ALU_BODY(f64_op(op, a, b));
+    }
+}
+
+/* MOVI, MOVHI, S2R, SEL */
+static void f_move(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o,
+                   unsigned w0, unsigned nw)
+{
+    const struct svmgpu_cmd_launch *c = &q->x.cmd.launch;
+    uint64_t t[F_LANES], uni = 0;
+    uint64_t *d = l->regs[o->rd] + w0 * SVMGPU_ISA_WAVE_SIZE;
+    const unsigned nl = nw * SVMGPU_ISA_WAVE_SIZE;
+    const unsigned lane0 = w0 * SVMGPU_ISA_WAVE_SIZE;
+    bool uniform = true;
+    unsigned j, k;
+
+    if (f_idle(l, w0, nw)) {
+        return;
+    }
+
+    switch (o->op) {
+    case SVMGPU_OP_MOVI:
+        uni = o->bimm;
+        break;
+    case SVMGPU_OP_MOVHI:
+        uniform = false;
+        for (j = 0; j < nl; j++) {
+            t[j] = (d[j] & 0xffffffffull) | ((uint64_t)(uint32_t)o->imm << 32);
+        }
+        break;
+    case SVMGPU_OP_SEL: {
+        const uint64_t *a = l->regs[o->ra] + lane0;
+        const uint64_t *b = l->regs[o->rb] + lane0;
+        const uint64_t *cc = l->regs[o->rc] + lane0;
+
+        uniform = false;
+        for (j = 0; j < nl; j++) {
+            t[j] = cc[j] ? a[j] : b[j];
+        }
+        break;
+    }
+    default:        /* S2R */
+        switch (o->imm) {
+        case SVMGPU_SR_LANE_ID:
+        case SVMGPU_SR_GLOBAL_ID:
+        case SVMGPU_SR_WAVE_ID: {
+            uint64_t off = o->imm == SVMGPU_SR_GLOBAL_ID ?
+                           l->wg * c->wg_size : 0;
+
+            uniform = false;
+            for (j = 0; j < nl; j++) {
+                t[j] = o->imm == SVMGPU_SR_WAVE_ID ?
+                       (lane0 + j) / SVMGPU_ISA_WAVE_SIZE : off + lane0 + j;
+            }
+            break;
+        }
+        case SVMGPU_SR_WG_ID_X: uni = l->wg % c->grid_x; break;
+        case SVMGPU_SR_WG_ID_Y: uni = (l->wg / c->grid_x) % c->grid_y; break;
+        case SVMGPU_SR_WG_ID_Z:
+            uni = l->wg / ((uint64_t)c->grid_x * c->grid_y);
+            break;
+        case SVMGPU_SR_WG_SIZE: uni = c->wg_size; break;
+        case SVMGPU_SR_GRID_X: uni = c->grid_x; break;
+        case SVMGPU_SR_GRID_Y: uni = c->grid_y; break;
+        case SVMGPU_SR_GRID_Z: uni = c->grid_z; break;
+        case SVMGPU_SR_ARGS: uni = c->args_va; break;
+        default: uni = q->index; break;     /* SVMGPU_SR_QUEUE */
+        }
+        break;
+    }
+    if (uniform) {
+        for (j = 0; j < nl; j++) {
+            t[j] = uni;
+        }
+    }
+    for (k = 0; k < nw; k++) {
+        uint32_t ex = l->waves[w0 + k].exec;
+
+        if (ex == F_FULL) {
+            memcpy(d + 32 * k, t + 32 * k, 32 * sizeof(uint64_t));
+        } else if (ex) {
+            for (j = 0; j < 32; j++) {
+                d[32 * k + j] = (ex >> j) & 1 ? t[32 * k + j] : d[32 * k + j];
+            }
+        }
+    }
+}
+
+/* ---- memory ---- */
+
+static inline uint64_t load_n(const uint8_t *p, unsigned size, bool sext)
+{
+    uint8_t u8;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+
+    switch (size) {
+    case 1:
+        memcpy(&u8, p, 1);
+        return sext ? (uint64_t)(int64_t)(int8_t)u8 : u8;
+    case 2:
+        memcpy(&u16, p, 2);
+        return sext ? (uint64_t)(int64_t)(int16_t)u16 : u16;
+    case 4:
+        memcpy(&u32, p, 4);
+        return sext ? (uint64_t)(int64_t)(int32_t)u32 : u32;
+    default:
+        memcpy(&u64, p, 8);
+        return u64;
+    }
+}
+
+static InsnResult f_error(SvmgpuQueue *q, uint32_t code, uint64_t va,
+                          unsigned access)
+{
+    svmgpu_set_error(&q->x, code, va, access, 0);
+    return INSN_ERROR;
+}
+
+/* One lane through dma_read/dma_write (memory that cannot be mapped). */
+static InsnResult f_lane_dma(SvmgpuCore *core, SvmgpuQueue *q,
+                             SvmgpuFastLaunch *l, const FOp *o,
+                             unsigned lane, uint64_t va, uint64_t pa)
+{
+    uint64_t v = 0, nv;
+    int rc;
+
+    if (o->access == SVMGPU_ACCESS_READ) {
+        if (core->ops->dma_read(core->opaque, pa, &v, o->size)) {
+            return f_error(q, SVMGPU_ERR_DMA, va, o->access);
+        }
+        l->regs[o->rd][lane] = o->op >= SVMGPU_OP_LDS8 ?
+            load_n((uint8_t *)&v, o->size, true) : v;
+        return INSN_OK;
+    }
+    if (o->access == SVMGPU_ACCESS_WRITE) {
+        if (svmgpu_q_stale(q)) {
+            return f_error(q, SVMGPU_ERR_DMA, va, o->access);
+        }
+        v = l->regs[o->rb][lane];
+        if (core->ops->dma_write(core->opaque, pa, &v, o->size)) {
+            return f_error(q, SVMGPU_ERR_DMA, va, o->access);
+        }
+        f_code_written(l, pa & ~PAGE_MASK_LO);
+        return INSN_OK;
+    }
+    pthread_mutex_lock(&core->atomic_lock);
+    rc = svmgpu_q_stale(q) ? -1 :
+         core->ops->dma_read(core->opaque, pa, &v, o->size);
+    if (!rc) {
+        nv = svmgpu_atomic_compute(o->aop, o->size, v, l->regs[o->rb][lane],
+                                   l->regs[o->rc][lane]);
+        rc = core->ops->dma_write(core->opaque, pa, &nv, o->size);
+    }
+    pthread_mutex_unlock(&core->atomic_lock);
+    if (rc) {
+        return f_error(q, SVMGPU_ERR_DMA, va, o->access);
+    }
+    f_code_written(l, pa & ~PAGE_MASK_LO);
+    l->regs[o->rd][lane] = v;
+    return INSN_OK;
+}
+
+/*
+ * Atomics of the lanes in @run (all in the page at pg), under atomic_lock:
+ * consecutive lanes on the same word are one compare-and-swap of their
+ * combined effect, which other agents see as the lanes' operations done
+ * back to back.
+ */
+static void f_atomic_run(SvmgpuFastLaunch *l, const FOp *o, unsigned lane0,
+                         uint32_t run, uint8_t *pg, uint64_t imm,
+                         bool uniform)
+{
+    const uint64_t *A = l->regs[o->ra] + lane0;
+    const uint64_t *B = l->regs[o->rb] + lane0;
+    const uint64_t *C = l->regs[o->rc] + lane0;
+    uint64_t *D = l->regs[o->rd] + lane0;
+    uint64_t olds[SVMGPU_ISA_WAVE_SIZE];
+    unsigned lanes[SVMGPU_ISA_WAVE_SIZE];
+
+    while (run) {
+        uint64_t addr = A[__builtin_ctz(run)] + imm;
+        uint8_t *p = pg + (addr & PAGE_MASK_LO);
+        unsigned n = 0, k;
+
+        /* the group: consecutive lanes of the run on this word */
+        if (uniform) {
+            for (n = 0; n < SVMGPU_ISA_WAVE_SIZE; n++) {
+                lanes[n] = n;
+            }
+            run = 0;
+        }
+        while (run && A[__builtin_ctz(run)] + imm == addr) {
+            lanes[n++] = __builtin_ctz(run);
+            run &= run - 1;
+        }
+        if (n == 1) {
+            olds[0] = svmgpu_atomic_host(p, o->size, o->aop, B[lanes[0]],
+                                         C[lanes[0]]);
+        } else if (o->aop == SVMGPU_ATOMIC_ADD) {
+            /* one fetch-and-add of the sum; each lane's old is a prefix */
+            uint64_t sum = 0, old;
+
+            for (k = 0; k < n; k++) {
+                olds[k] = sum;
+                sum += B[lanes[k]];
+            }
+            if (o->size == 4) {
+                old = __atomic_fetch_add((uint32_t *)p, (uint32_t)sum,
+                                         __ATOMIC_SEQ_CST);
+                for (k = 0; k < n; k++) {
+                    olds[k] = (uint32_t)(old + olds[k]);
+                }
+            } else {
+                old = __atomic_fetch_add((uint64_t *)p, sum, __ATOMIC_SEQ_CST);
+                for (k = 0; k < n; k++) {
+                    olds[k] += old;
+                }
+            }
+        } else if (o->size == 4) {
+            uint32_t cur = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
+            uint32_t v;
+
+            do {
+                v = cur;
+                for (k = 0; k < n; k++) {
+                    olds[k] = v;
+                    v = svmgpu_atomic_compute(o->aop, 4, v, B[lanes[k]],
+                                              C[lanes[k]]);
+                }
+            } while (!__atomic_compare_exchange_n((uint32_t *)p, &cur, v,
+                                                  false, __ATOMIC_SEQ_CST,
+                                                  __ATOMIC_RELAXED));
+        } else {
+            uint64_t cur = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
+            uint64_t v;
+
+            do {
+                v = cur;
+                for (k = 0; k < n; k++) {
+                    olds[k] = v;
+                    v = svmgpu_atomic_compute(o->aop, 8, v, B[lanes[k]],
+                                              C[lanes[k]]);
+                }
+            } while (!__atomic_compare_exchange_n((uint64_t *)p, &cur, v,
+                                                  false, __ATOMIC_SEQ_CST,
+                                                  __ATOMIC_RELAXED));
+        }
+        for (k = 0; k < n; k++) {
+            D[lanes[k]] = olds[k];
+        }
+    }
+}
+
+/* Loads, stores and atomics of one wave, resumable through w->done. */
+static InsnResult f_mem_wave(SvmgpuCore *core, SvmgpuQueue *q,
+                             SvmgpuFastLaunch *l, IsaMem *m, const FOp *o,
+                             unsigned wave)
+{
+    FWave *w = &l->waves[wave];
+    const unsigned lane0 = wave * SVMGPU_ISA_WAVE_SIZE;
+    const uint64_t *A = l->regs[o->ra] + lane0;
+    const unsigned size = o->size, access = o->access;
+    const bool wr = access != SVMGPU_ACCESS_READ;
+    const bool sext = o->op >= SVMGPU_OP_LDS8 && o->op <= SVMGPU_OP_LDS32;
+    const uint64_t imm = o->bimm;
+    uint32_t todo = w->exec & ~w->done;
+
+    while (todo) {
+        unsigned i = __builtin_ctz(todo), win = 0, n = 0;
+        uint64_t addr = A[i] + imm, page, pa = 0, lo, hi;
+        SvmgpuAccessResult res = SVMGPU_ACC_OK;
+        uint32_t run, t;
+        uint8_t *p, *pg;
+
+        if (addr >> SVMGPU_VA_BITS) {
+            return f_error(q, SVMGPU_ERR_INVALID_VA, addr, access);
+        }
+        if (addr & (size - 1)) {
+            return f_error(q, SVMGPU_ERR_MISALIGNED, addr, access);
+        }
+        p = isa_mem_fast(m, addr, wr, m->last[0], &win);
+        if (!p) {
+            p = isa_mem_get(core, q, m, addr, access, wr, &m->last[0], &win,
+                            &pa, &res);
+        }
+        if (!p) {
+            InsnResult r;
+
+            if (res != SVMGPU_ACC_OK) {
+                return acc_result(res);
+            }
+            r = f_lane_dma(core, q, l, o, lane0 + i, addr, pa);
+            if (r != INSN_OK) {
+                return r;
+            }
+            w->done |= 1u << i;
+            todo &= todo - 1;
+            continue;
+        }
+        if (wr && svmgpu_q_stale(q)) {
+            return f_error(q, SVMGPU_ERR_DMA, addr, access);
+        }
+        page = addr & ~PAGE_MASK_LO;
+        pg = p - (addr & PAGE_MASK_LO);
+
+        /* the run: remaining lanes, in order, aligned and in this page */
+        if (todo == F_FULL &&
+            (addr & PAGE_MASK_LO) + SVMGPU_ISA_WAVE_SIZE * size <=
+            SVMGPU_PAGE_SIZE) {
+            uint64_t dc = 0, du = 0;
+            bool contig, uni;
+            unsigned j;
+
+            for (j = 1; j < SVMGPU_ISA_WAVE_SIZE; j++) {
+                dc |= (A[j] - A[j - 1]) ^ size;
+                du |= A[j] ^ A[0];
+            }
+            contig = !dc;
+            uni = !du;
+            if (uni && access == SVMGPU_ACCESS_ATOMIC) {
+                /* every lane on one word: one combined atomic */
+                pthread_mutex_lock(&core->atomic_lock);
+                if (svmgpu_q_stale(q)) {
+                    pthread_mutex_unlock(&core->atomic_lock);
+                    return f_error(q, SVMGPU_ERR_DMA, addr, access);
+                }
+                f_atomic_run(l, o, lane0, F_FULL, pg, imm, true);
+                pthread_mutex_unlock(&core->atomic_lock);
+                m->hits += SVMGPU_ISA_WAVE_SIZE - 1;
+                svmgpu_map_dirty(m->mc, win, p, size);
+                f_code_written(l, m->e[m->last[0]].pa);
+                w->done = 0;
+                return INSN_OK;
+            }
+            if ((contig || uni) && access != SVMGPU_ACCESS_ATOMIC) {
+                /* a load's rb and a store's rd are not registers */
+                uint64_t *D = l->regs[wr ? 0 : o->rd] + lane0;
+                const uint64_t *B = l->regs[wr ? o->rb : 0] + lane0;
+
+                n = SVMGPU_ISA_WAVE_SIZE;
+                lo = addr & PAGE_MASK_LO;
+                hi = lo + (contig ? n * size : size);
+                if (uni && !wr) {
+                    uint64_t v = load_n(p, size, sext);
+
+                    for (j = 0; j < n; j++) {
+                        D[j] = v;
+                    }
+                } else if (uni) {
+                    copy_small(p, &B[n - 1], size);
+                } else if (!wr) {
+                    switch (size + sext * 16) {
+                    case 1:
+                        for (j = 0; j < n; j++) {
+                            D[j] = ((const uint8_t *)p)[j];
+                        }
+                        break;
+                    case 2:
+                        for (j = 0; j < n; j++) {
+                            D[j] = ((const uint16_t *)p)[j];
+                        }
+                        break;
+                    case 4:
+                        for (j = 0; j < n; j++) {
+                            D[j] = ((const uint32_t *)p)[j];
+                        }
+                        break;
+                    case 8:
+                        memcpy(D, p, n * 8);
+                        break;
+                    default:
+                        for (j = 0; j < n; j++) {
+                            D[j] = load_n(p + j * size, size, true);
+                        }
+                        break;
+                    }
+                } else {
+                    switch (size) {
+                    case 1:
+                        for (j = 0; j < n; j++) {
+                            ((uint8_t *)p)[j] = B[j];
+                        }
+                        break;
+                    case 2:
+                        for (j = 0; j < n; j++) {
+                            ((uint16_t *)p)[j] = B[j];
+                        }
+                        break;
+                    case 4:
+                        for (j = 0; j < n; j++) {
+                            ((uint32_t *)p)[j] = B[j];
+                        }
+                        break;
+                    default:
+                        memcpy(p, B, n * 8);
+                        break;
+                    }
+                }
+                m->hits += n - 1;
+                if (wr) {
+                    svmgpu_map_dirty(m->mc, win, pg + lo, hi - lo);
+                    f_code_written(l, m->e[m->last[0]].pa);
+                }
+                w->done = F_FULL;
+                todo = 0;
+                break;
+            }
+        }
+        run = 0;
+        lo = SVMGPU_PAGE_SIZE;
+        hi = 0;
+        for (t = todo; t; t &= t - 1) {
+            uint64_t a = A[__builtin_ctz(t)] + imm;
+
+            if ((a & ~PAGE_MASK_LO) != page || (a & (size - 1))) {
+                break;
+            }
+            run |= t & -t;
+            n++;
+            lo = svmgpu_min64(lo, a & PAGE_MASK_LO);
+            hi = hi > (a & PAGE_MASK_LO) + size ? hi :
+                 (a & PAGE_MASK_LO) + size;
+        }
+        if (access == SVMGPU_ACCESS_READ) {
+            uint64_t *D = l->regs[o->rd] + lane0;
+
+            for (t = run; t; t &= t - 1) {
+                unsigned j = __builtin_ctz(t);
+
+                D[j] = load_n(pg + ((A[j] + imm) & PAGE_MASK_LO), size, sext);
+            }
+        } else if (access == SVMGPU_ACCESS_WRITE) {
+            const uint64_t *B = l->regs[o->rb] + lane0;
+
+            for (t = run; t; t &= t - 1) {
+                unsigned j = __builtin_ctz(t);
+
+                copy_small(pg + ((A[j] + imm) & PAGE_MASK_LO), &B[j], size);
+            }
+        } else {
+            pthread_mutex_lock(&core->atomic_lock);
+            if (svmgpu_q_stale(q)) {
+                pthread_mutex_unlock(&core->atomic_lock);
+                return f_error(q, SVMGPU_ERR_DMA, addr, access);
+            }
+            f_atomic_run(l, o, lane0, run, pg, imm, false);
+            pthread_mutex_unlock(&core->atomic_lock);
+        }
+        if (wr) {
+            svmgpu_map_dirty(m->mc, win, pg + lo, hi - lo);
+            f_code_written(l, m->e[m->last[0]].pa);
+        }
+        m->hits += n - 1;
+        w->done |= run;
+        todo &= ~run;
+    }
+    w->done = 0;
+    return INSN_OK;
+}
+
+/* ---- control ---- */
+
+static InsnResult f_illegal(SvmgpuQueue *q, const FWave *w)
+{
+    svmgpu_set_error(&q->x, SVMGPU_ERR_ILLEGAL_INSTRUCTION, w->pc,
+                     SVMGPU_ACCESS_READ, 0);
+    return INSN_ERROR;
+}
+
+/* A control instruction for one wave; sets w->pc. */
+static InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
+                            const FOp *o, unsigned wave)
+{
+    FWave *w = &l->waves[wave];
+    uint64_t next = w->pc + SVMGPU_ISA_INSN_SIZE;
+    FStack *top = w->sp ? &w->stack[w->sp - 1] : NULL;
+    uint32_t cond = 0;
+
+    switch (o->op) {
+    case SVMGPU_OP_NOP:
+        break;
+    case SVMGPU_OP_EXIT:
+        w->alive &= ~w->exec;
+        w->exec = 0;
+        if (!w->alive) {
+            w->finished = true;
+        }
+        break;
+    case SVMGPU_OP_BAR:
+        w->at_barrier = true;
+        break;
+    case SVMGPU_OP_JMP:
+        if (w->exec) {
+            next = w->pc + (uint64_t)((int64_t)o->imm * SVMGPU_ISA_INSN_SIZE);
+        }
+        break;
+    case SVMGPU_OP_IF:
+    case SVMGPU_OP_BREAK: {
+        const uint64_t *a = l->regs[o->ra] + wave * SVMGPU_ISA_WAVE_SIZE;
+        uint8_t nz[SVMGPU_ISA_WAVE_SIZE];
+        unsigned j;
+
+        for (j = 0; j < SVMGPU_ISA_WAVE_SIZE; j++) {
+            nz[j] = a[j] != 0;
+        }
+        /* 8 bytes of 0/1 -> 8 bits: the multiply gathers them in the top byte */
+        for (j = 0; j < SVMGPU_ISA_WAVE_SIZE; j += 8) {
+            uint64_t x;
+
+            memcpy(&x, nz + j, 8);
+            cond |= (uint32_t)((x * 0x0102040810204080ull) >> 56) << j;
+        }
+        cond &= w->exec;
+        if (o->op == SVMGPU_OP_IF) {
+            if (w->sp >= SVMGPU_ISA_MAX_NEST) {
+                return f_illegal(q, w);
+            }
+            top = &w->stack[w->sp++];
+            top->kind = STACK_IF;
+            top->saved = w->exec;
+            top->else_mask = w->exec & ~cond;
+            top->loop_pc = 0;
+            w->exec = cond;
+        } else {
+            unsigned k = w->sp;
+
+            while (k && w->stack[k - 1].kind != STACK_LOOP) {
+                k--;
+            }
+            if (!k) {
+                return f_illegal(q, w);
+            }
+            for (; k < w->sp; k++) {
+                w->stack[k].saved &= ~cond;
+                w->stack[k].else_mask &= ~cond;
+            }
+            w->exec &= ~cond;
+        }
+        break;
+    }
+    case SVMGPU_OP_ELSE:
+        if (!top || top->kind != STACK_IF) {
+            return f_illegal(q, w);
+        }
+        w->exec = top->else_mask & w->alive;
+        top->else_mask = 0;
+        break;
+    case SVMGPU_OP_ENDIF:
+        if (!top || top->kind != STACK_IF) {
+            return f_illegal(q, w);
+        }
+        w->exec = top->saved & w->alive;
+        w->sp--;
+        break;
+    case SVMGPU_OP_LOOP:
+        if (w->sp >= SVMGPU_ISA_MAX_NEST) {
+            return f_illegal(q, w);
+        }
+        top = &w->stack[w->sp++];
+        top->kind = STACK_LOOP;
+        top->saved = w->exec;
+        top->else_mask = 0;
+        top->loop_pc = next;
+        break;
+    default:        /* ENDLOOP */
+        if (!top || top->kind != STACK_LOOP) {
+            return f_illegal(q, w);
+        }
+        if (w->exec) {
+            next = top->loop_pc;
+        } else {
+            w->exec = top->saved & w->alive;
+            w->sp--;
+        }
+        break;
+    }
+    w->pc = next;
+    return INSN_OK;
+}
+
+/*
+ * Execute o for waves w0 .. w0+nw-1, all at the same pc, in wave order.
+ * *ndone: waves that completed it (all of them unless a fault or error).
+ */
+F_CLONES
+static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
+                         SvmgpuFastLaunch *l, IsaMem *m, const FOp *o,
+                         unsigned w0, unsigned nw, unsigned *ndone)
+{
+    InsnResult r;
+    unsigned k;
+
+    *ndone = 0;
+    switch (o->op) {
+    case FOP_ILLEGAL:
+        return f_illegal(q, &l->waves[w0]);
+    case SVMGPU_OP_NOP ... SVMGPU_OP_ENDLOOP:
+        for (k = 0; k < nw; k++) {
+            r = f_control(q, l, o, w0 + k);
+            if (r != INSN_OK) {
+                return r;
+            }
+            *ndone = k + 1;
+        }
+        return INSN_OK;
+    case SVMGPU_OP_MOVI:
+    case SVMGPU_OP_MOVHI:
+    case SVMGPU_OP_S2R:
+    case SVMGPU_OP_SEL:
+        f_move(l, q, o, w0, nw);
+        break;
+    case SVMGPU_OP_LD8 ... SVMGPU_OP_LDS32:
+    case SVMGPU_OP_ST8 ... SVMGPU_OP_ST64:
+    case SVMGPU_OP_ATOM32:
+    case SVMGPU_OP_ATOM64:
+        for (k = 0; k < nw; k++) {
+            r = f_mem_wave(core, q, l, m, o, w0 + k);
+            if (r != INSN_OK) {
+                return r;
+            }
+            l->waves[w0 + k].pc += SVMGPU_ISA_INSN_SIZE;
+            *ndone = k + 1;
+        }
+        return INSN_OK;
+    default:
+        f_alu(l, o, w0, nw);
+        break;
+    }
+    for (k = 0; k < nw; k++) {
+        l->waves[w0 + k].pc += SVMGPU_ISA_INSN_SIZE;
+    }
+    *ndone = nw;
+    return INSN_OK;
+}
+
+static void f_start_workgroup(SvmgpuFastLaunch *l,
+                              const struct svmgpu_cmd_launch *c)
+{
+    unsigned wv, r;
+    uint32_t regs = l->written;
+
+    l->nwaves = (c->wg_size + SVMGPU_ISA_WAVE_SIZE - 1) / SVMGPU_ISA_WAVE_SIZE;
+    l->cur = 0;
+    /* registers start at zero; only those an instruction may write moved */
+    while (regs) {
+        r = __builtin_ctz(regs);
+        memset(l->regs[r], 0,
+               l->nwaves * SVMGPU_ISA_WAVE_SIZE * sizeof(uint64_t));
+        regs &= regs - 1;
+    }
+    for (wv = 0; wv < l->nwaves; wv++) {
+        FWave *w = &l->waves[wv];
+        unsigned lanes = c->wg_size - wv * SVMGPU_ISA_WAVE_SIZE;
+
+        memset(w, 0, offsetof(FWave, stack));
+        w->pc = c->code_va;
+        w->alive = lanes >= 32 ? F_FULL : (1u << lanes) - 1;
+        w->exec = w->alive;
+    }
+    l->wg_running = true;
+}
+
+/* True if every wave is runnable and at the same pc (a gang can run). */
+static inline bool f_lockstep(const SvmgpuFastLaunch *l)
+{
+    const uint64_t pc = l->waves[0].pc;
+    unsigned k;
+
+    for (k = 0; k < l->nwaves; k++) {
+        const FWave *w = &l->waves[k];
+
+        if (w->finished || w->at_barrier || w->pc != pc) {
+            return false;
+        }
+    }
+    return true;
+}
+
+SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
+                            SvmgpuMapCache *mc)
+{
+    SvmgpuQueueExec *x = &q->x;
+    const struct svmgpu_cmd_launch *c = &x->cmd.launch;
+    SvmgpuFastLaunch *l = x->fast;
+    SvmgpuStep ret = SVMGPU_STEP_MORE;
+    unsigned slice = 0, k;
+    uint64_t total;
+    IsaMem m;
+
+    if (!l) {
+        if (c->rsvd || !c->grid_x || !c->grid_y || !c->grid_z ||
+            !c->wg_size || c->wg_size > SVMGPU_ISA_MAX_WG_SIZE ||
+            (c->code_va & 7) ||
+            __builtin_mul_overflow((uint64_t)c->grid_x, c->grid_y, &total) ||
+            __builtin_mul_overflow(total, (uint64_t)c->grid_z, &total)) {
+            svmgpu_set_error(x, SVMGPU_ERR_BAD_COMMAND, c->code_va, 0, 0);
+            return SVMGPU_STEP_DONE;
+        }
+        if (posix_memalign((void **)&l, 64, sizeof(*l))) {
+            return SVMGPU_STEP_MORE;    /* host memory pressure: retry */
+        }
+        memset(l, 0, sizeof(*l));
+        l->wg_total = total;
+        l->budget = c->budget ? c->budget : SVMGPU_DEFAULT_BUDGET;
+        x->fast = l;
+    }
+
+    memset(&m, 0, sizeof(m));
+    m.mc = mc;
+    while (slice < SVMGPU_ISA_SLICE) {
+        FWave *w = NULL;
+        const FOp *o;
+        InsnResult r = INSN_OK;
+        unsigned wv = 0, nw = 1, ndone;
+        bool any_barrier = false;
+
+        if (!l->wg_running) {
+            if (l->wg >= l->wg_total) {
+                ret = SVMGPU_STEP_DONE;
+                break;
+            }
+            f_start_workgroup(l, c);
+        }
+        for (k = 0, wv = l->cur; k < l->nwaves;
+             k++, wv = wv + 1 == l->nwaves ? 0 : wv + 1) {
+            if (l->waves[wv].finished) {
+                continue;
+            }
+            if (l->waves[wv].at_barrier) {
+                any_barrier = true;
+                continue;
+            }
+            w = &l->waves[wv];
+            break;
+        }
+        if (!w) {
+            if (any_barrier) {
+                for (k = 0; k < l->nwaves; k++) {
+                    l->waves[k].at_barrier = false;
+                }
+            } else {
+                l->wg_running = false;
+                l->wg++;
+            }
+            continue;
+        }
+        if (l->executed >= l->budget) {
+            svmgpu_set_error(x, SVMGPU_ERR_WATCHDOG, w->pc, 0, 0);
+            ret = SVMGPU_STEP_DONE;
+            break;
+        }
+        l->cur = wv;
+        if (m.held && __atomic_load_n(&core->inval_waiting,
+                                      __ATOMIC_RELAXED)) {
+            f_drop(core, l, &m);        /* let the invalidation in */
+        }
+        o = fetch(core, q, l, &m, w->pc, &r);
+        if (!o) {
+            ret = r == INSN_FAULT ? SVMGPU_STEP_FAULT : SVMGPU_STEP_DONE;
+            break;
+        }
+        /* the waves' turns back to back: one gang, if the budget allows */
+        if (wv == 0 && l->nwaves > 1 &&
+            l->budget - l->executed >= l->nwaves && f_lockstep(l)) {
+            nw = l->nwaves;
+            m.hits += nw - 1;           /* one fetch per wave */
+        }
+        r = f_exec(core, q, l, &m, o, wv, nw, &ndone);
+        l->executed += ndone;
+        slice += ndone;
+        if (r != INSN_OK) {
+            m.hits -= nw - 1 - ndone;   /* the waves after it did not fetch */
+        }
+        if (r == INSN_FAULT) {
+            l->cur = wv + ndone;
+            ret = SVMGPU_STEP_FAULT;
+            break;
+        }
+        if (r == INSN_ERROR) {
+            ret = SVMGPU_STEP_DONE;
+            break;
+        }
+        l->cur = wv + nw >= l->nwaves ? wv + nw - l->nwaves : wv + nw;
+    }
+    f_drop(core, l, &m);
+    pthread_mutex_lock(&core->lock);
+    if (q->qgen == q->step_gen) {
+        core->cnt_instructions += slice;
+    }
+    pthread_mutex_unlock(&core->lock);
+    return ret;
+}
