@@ -12,9 +12,14 @@
 #   hw/meson.build       += subdir('svmgpu')
 #   meson.build          += 'hw/svmgpu' in trace_events_subdirs
 #   configs/devices/x86_64-softmmu/svmgpu.mak  (the device set we build)
+#   configs/devices/x86_64-softmmu/svmgpu-run.mak
+#                        svmgpu.mak plus virtio-9p for `make run/exec SHARE=`
 #   tests/qtest          += svmgpu-test (when qemu-device/tests/qtest exists)
 # The build tree lives in $SVMGPU_CACHE/qemu-build, so rebuilding after a
-# change to the device is incremental.
+# change to the device is incremental; a change of CONFIGURE_FLAGS reconfigures
+# that tree in place (the old binary stays usable until ninja relinks it).
+# Progress goes to stderr once a minute (scripts/progress.sh); ninja's own
+# output is in qemu-build/ninja.log.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,13 +27,21 @@ REPO=$(cd "$HERE/.." && pwd)
 CACHE=${SVMGPU_CACHE:-$HOME/.cache/svmgpu}
 SRC=$CACHE/qemu-src
 BUILD=$CACHE/qemu-build
+# shellcheck source=../scripts/progress.sh
+. "$REPO/scripts/progress.sh"
 
+# virtfs (virtio-9p, with libcap-ng and libattr) shares a host directory
+# with the guest: `make run SHARE=DIR`, see docs/tutorial.md.  It is QEMU's
+# own, so no daemon runs beside QEMU (virtiofs would need virtiofsd and a
+# shared memory backend, which NUMA=N's per-node RAM backends would have to
+# follow).
 CONFIGURE_FLAGS=(
 	--target-list=x86_64-softmmu
 	--without-default-devices
-	--with-devices-x86_64=svmgpu
+	--with-devices-x86_64=svmgpu-run
 	--without-default-features
 	--enable-tcg --enable-kvm --enable-fdt=system
+	--enable-virtfs --enable-attr --enable-cap-ng
 	--disable-docs --disable-tools --disable-guest-agent
 	--disable-user --disable-install-blobs
 	--firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
@@ -61,6 +74,12 @@ integrate() {
 	grep -q "'hw/svmgpu'" "$SRC/meson.build"
 	cmp -s "$HERE/svmgpu.mak" "$SRC/configs/devices/x86_64-softmmu/svmgpu.mak" ||
 		cp "$HERE/svmgpu.mak" "$SRC/configs/devices/x86_64-softmmu/svmgpu.mak"
+	# The fuzz build (fuzz-qemu/build.sh) keeps svmgpu.mak alone: without
+	# virtfs, VIRTIO_9P=y would contradict its configuration.
+	local runmak=$SRC/configs/devices/x86_64-softmmu/svmgpu-run.mak
+	printf '%s\n' "# svmgpu.mak and virtio-9p, for make run/exec SHARE=DIR" \
+		"include svmgpu.mak" "CONFIG_VIRTIO_PCI=y" "CONFIG_VIRTIO_9P=y" > "$runmak.new"
+	if cmp -s "$runmak.new" "$runmak"; then rm -f "$runmak.new"; else mv "$runmak.new" "$runmak"; fi
 	if [ -f "$HERE/tests/qtest/svmgpu-test.c" ]; then
 		ln -sfn "$HERE/tests/qtest/svmgpu-test.c" "$SRC/tests/qtest/svmgpu-test.c"
 		grep -q "svmgpu-test" "$SRC/tests/qtest/meson.build" ||
@@ -76,10 +95,19 @@ configure() {
 	if [ -f "$BUILD/build.ninja" ] && [ "$want" = "$have" ]; then
 		return 0
 	fi
-	rm -rf "$BUILD"
+	# QEMU's configure sets a build tree up afresh (meson setup) but keeps
+	# its objects: ninja then rebuilds what the new flags change.
+	if [ -f "$BUILD/build.ninja" ]; then
+		echo "qemu-build: configure flags changed; reconfiguring $BUILD" >&2
+		diff <(echo "$have") <(echo "$want") | sed -n 's/^[<>] /  &/p' >&2 || true
+	else
+		echo "qemu-build: configuring $BUILD" >&2
+	fi
+	rm -f "$BUILD/.configure-flags"
 	mkdir -p "$BUILD"
 	(cd "$BUILD" && "$SRC/configure" "${CONFIGURE_FLAGS[@]}" >configure.log 2>&1) || {
 		tail -n 30 "$BUILD/configure.log" >&2
+		echo "qemu-build: configure failed; log in $BUILD/configure.log" >&2
 		exit 1
 	}
 	echo "$want" > "$BUILD/.configure-flags"
@@ -95,11 +123,29 @@ bundle_firmware() {
 	done
 }
 
+# One build at a time in the shared tree: two ninjas in one directory race
+# on the same outputs (make qemu is not under the Makefile's build lock).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/qemu-build.lock"
+if ! flock -n 9; then
+	echo "qemu-build: waiting for another QEMU build in $BUILD" >&2
+	flock 9
+fi
 unpack
 integrate
 configure
 bundle_firmware
-if ! ninja -C "$BUILD" "${@:-qemu-system-x86_64}" > "$BUILD/ninja.log" 2>&1; then
+# Nothing to do is the common case: say something only when there is work.
+targets=("${@:-qemu-system-x86_64}")
+steps=$(ninja -C "$BUILD" -n "${targets[@]}" 2>/dev/null | grep -c '^\[' || true)
+if [ "${steps:-0}" -gt 0 ]; then
+	echo "qemu-build: building ${targets[*]} in $BUILD, $steps steps" >&2
+	progress_start qemu-build "$BUILD/ninja.log" ninja
+fi
+rc=0
+ninja -C "$BUILD" "${targets[@]}" > "$BUILD/ninja.log" 2>&1 || rc=$?
+progress_stop
+if [ "$rc" -ne 0 ]; then
 	grep -E -A12 '^FAILED|error:' "$BUILD/ninja.log" | head -n 60 >&2
 	echo "qemu-build: failed; full log in $BUILD/ninja.log" >&2
 	exit 1

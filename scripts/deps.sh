@@ -18,6 +18,8 @@ HOST_PACKAGES=(
 	libdrm-dev libpciaccess-dev libdrm-tests
 	# QEMU 7.2 build
 	dpkg-dev libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev flex bison
+	# QEMU's virtfs (virtio-9p), for make run/exec SHARE=DIR
+	libcap-ng-dev libattr1-dev
 	# QEMU firmware (Debian strips the blobs from its source)
 	seabios qemu-system-data ipxe-qemu
 	# kernel builds and the guest image
