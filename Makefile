@@ -2,6 +2,10 @@
 #
 #   make            build QEMU with the device, the module, userspace, the image
 #   make run        boot a guest with a shell on the serial console
+#                   (SHARE=DIR: DIR is /share in the guest, read-write)
+#   make exec CMD='...'  boot, run CMD in the guest (in /share with SHARE=DIR),
+#                   print its output and exit status, exit with that status
+#                   (HOST_CMD='make': run on the host in SHARE first)
 #   make demo       boot, run the showcase workload, print results, power off
 #   make check      every test: host, device, in-guest on both kernels
 #   make bench      the benchmark suite
@@ -16,6 +20,7 @@
 # Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2  NUMA=1
 #            MACHINE=q35|pc  QEMU_EXTRA='...'  TESTS=a,b  TEST_TIMEOUT=120
 #            BOOT_TIMEOUT=900  SVMGPU_CACHE=~/.cache/svmgpu  BUILD=./build
+#            SHARE=DIR  CMD='...'  HOST_CMD='...'
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -36,6 +41,9 @@ TESTS ?=
 TEST_TIMEOUT ?= 120
 BOOT_TIMEOUT ?= 900
 FUZZ_SECONDS ?= 600
+SHARE ?=
+CMD ?=
+HOST_CMD ?=
 
 QEMU := $(SVMGPU_CACHE)/qemu-build/qemu-system-x86_64
 MESON_BUILD := $(BUILD)/meson
@@ -52,7 +60,8 @@ kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
 	image image-unlocked run demo demo-unlocked \
 	check guest-test guest-test-unlocked bench bench-unlocked torture \
 	torture-unlocked fuzz fuzz-qemu stress stress-unlocked syscall-fuzz \
-	syscall-fuzz-unlocked host-test clean distclean
+	syscall-fuzz-unlocked host-test clean distclean exec exec-args exec-unlocked \
+	host-cmd dev-env
 
 all: image
 
@@ -122,11 +131,45 @@ image-unlocked: qemu module userspace
 BOOT_ENV = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
 	KERNEL_FLAVOR=$(KERNEL) ACCEL=$(ACCEL) IOMMU=$(IOMMU) MEM=$(MEM) SMP=$(SMP) \
 	MACHINE=$(MACHINE) NUMA=$(NUMA) QEMU_EXTRA='$(QEMU_EXTRA)' GUEST_APPEND='$(GUEST_APPEND)' LOGDIR=$(LOGDIR) \
-	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS)
+	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS) SHARE='$(SHARE)'
 BOOT = $(BOOT_ENV) bash scripts/boot.sh
 
+# Building against the library from outside the tree: pkg-config finds
+# svmgpu.pc in the install tree, and the sysroot points its -I and -L there.
+# A program built so runs in the guest unchanged: the image holds that tree.
+PKG_ENV = PKG_CONFIG_PATH=$(DESTDIR_UAPI)/usr/lib/$(shell gcc -print-multiarch)/pkgconfig \
+	PKG_CONFIG_SYSROOT_DIR=$(DESTDIR_UAPI)
+
+# eval "$(make -s dev-env)": the same for your own shell
+dev-env: userspace
+	@echo "export $(PKG_ENV)"
+
+host-cmd: export SVMGPU_HOST_CMD = $(HOST_CMD)
+host-cmd:
+	@if [ -n "$$SVMGPU_HOST_CMD" ]; then \
+		[ -n '$(SHARE)' ] || { echo "HOST_CMD needs SHARE=DIR to run in" >&2; exit 2; }; \
+		cd '$(SHARE)' && $(PKG_ENV) bash -c "$$SVMGPU_HOST_CMD"; fi
+
 run: image
+	@$(MAKE) -s host-cmd
 	@$(BOOT) shell
+
+EXEC_LOGDIR = $(BUILD)/logs/exec-$(KERNEL)
+exec-args: export EXEC_CMD = $(CMD)
+exec-args:
+	@[ -n "$$EXEC_CMD" ] || { echo "exec: CMD='...' is missing, e.g. make exec CMD='svmgpu-info'" >&2; exit 2; }
+
+exec: exec-args image
+	@$(MAKE) -s host-cmd
+	@mkdir -p $(EXEC_LOGDIR) && flock $(EXEC_LOGDIR)/.lock \
+		$(MAKE) -s exec-unlocked LOGDIR=$(EXEC_LOGDIR)
+
+exec-unlocked: export EXEC_CMD = $(CMD)
+exec-unlocked:
+	@$(BOOT) exec
+	@rc=$$(sed -n 's/^SVMGPU-DONE \([0-9]*\).*/\1/p' $(LOGDIR)/results.log | tail -n 1); \
+	if [ -z "$$rc" ]; then echo "exec: the guest never finished the command; see $(LOGDIR)" >&2; exit 125; fi; \
+	echo "exec: exit status $$rc"; exit $$rc
 
 demo: image
 	@$(LOG_LOCK) $(MAKE) -s demo-unlocked

@@ -60,6 +60,14 @@ if [ "$KMODDIR" != "-" ]; then
 		[ -n "$f" ] && add_module "$f"
 	done
 fi
+# virtio-9p for make run/exec SHARE=DIR (images/init mounts it on /share);
+# the debug kernel has them built in.
+if [ "$KMODDIR" != "-" ]; then
+	for m in drivers/virtio/virtio_pci net/9p/9pnet_virtio fs/9p/9p; do
+		f=$(find "$KMODDIR/kernel/$(dirname "$m")" -maxdepth 1 -name "$(basename "$m").ko*" 2>/dev/null | head -n 1 || true)
+		[ -n "$f" ] && add_module "$f"
+	done
+fi
 if [ -x /sbin/mke2fs ]; then
 	# Replace busybox's applet links, never write through them.
 	rm -f "$root/sbin/mke2fs" "$root/sbin/mkfs.ext4"

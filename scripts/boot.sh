@@ -1,7 +1,8 @@
 #!/bin/bash
 # Boot a svmgpu guest.
 #
-#   boot.sh MODE            MODE: shell | check | demo | bench | torture | stress | fuzz
+#   boot.sh MODE            MODE: shell | exec | check | demo | bench | torture |
+#                                 stress | fuzz
 #
 # Environment (the Makefile sets these):
 #   QEMU KERNEL_IMAGE INITRD   what to boot
@@ -23,6 +24,12 @@
 #                              fuzz mode: svmgpu-fuzz operations, seed (empty:
 #                              the guest picks one), time limit in seconds,
 #                              extra options (commas for spaces)
+#   SHARE                      a host directory the guest mounts read-write on
+#                              /share (virtio-9p), in any mode
+#   EXEC_CMD                   exec mode: the shell command the guest runs (in
+#                              /share when SHARE is set); its output streams to
+#                              stdout, "SVMGPU-DONE <exit status>" ends it in
+#                              results.log
 set -euo pipefail
 
 MODE=${1:-shell}
@@ -61,6 +68,13 @@ if [ "$MODE" = fuzz ]; then
 	[ -n "${FUZZ_SEED:-}" ] && append="$append svmgpu.fuzz_seed=$FUZZ_SEED"
 	[ -n "${FUZZ_ARGS:-}" ] && append="$append svmgpu.fuzz_args=$(echo "$FUZZ_ARGS" | tr ' ' ,)"
 fi
+if [ "$MODE" = exec ]; then
+	if [ -z "${EXEC_CMD:-}" ]; then
+		echo "boot: exec mode needs EXEC_CMD" >&2
+		exit 2
+	fi
+	append="$append svmgpu.exec=$(printf '%s' "$EXEC_CMD" | base64 -w 0)"
+fi
 # The whole kernel log goes to console.log: warnings must be seen there.
 [ "$MODE" = shell ] || append="$append loglevel=7"
 if [ "$KERNEL_FLAVOR" = debug ]; then
@@ -81,6 +95,24 @@ else
 	args+=(-M "$MACHINE")
 fi
 args+=(-device svmgpu)
+
+# SHARE=DIR: QEMU's virtio-9p serves DIR; security_model=none leaves files
+# owned by whoever runs QEMU, so the host user can edit what the guest wrote.
+if [ -n "${SHARE:-}" ]; then
+	if [ ! -d "$SHARE" ]; then
+		echo "boot: SHARE=$SHARE is not a directory" >&2
+		exit 2
+	fi
+	share=$(cd "$SHARE" && pwd)
+	args+=(-fsdev "local,id=svmgpu-share,path=${share//,/,,},security_model=none"
+		-device virtio-9p-pci,fsdev=svmgpu-share,mount_tag=svmgpu-share)
+	append="$append svmgpu.share=svmgpu-share"
+fi
+# x86's kernel command line holds 2047 bytes; a longer one is cut silently.
+if [ ${#append} -gt 2000 ]; then
+	echo "boot: the guest command line is ${#append} bytes, more than 2000 (a long EXEC_CMD?)" >&2
+	exit 2
+fi
 
 # NUMA=N: N nodes, each with its own RAM backend, the CPUs dealt out in turn.
 if [ "$NUMA" -gt 1 ]; then
@@ -116,12 +148,23 @@ results=$LOGDIR/results.log
 : > "$results"
 echo "boot: $MODE, kernel $KERNEL_FLAVOR, $ACCEL, IOMMU=$IOMMU, logs in $LOGDIR" >&2
 start=$(date +%s.%N)
+# exec mode: the command's output as it comes, without the protocol lines
+tailpid=
+if [ "$MODE" = exec ]; then
+	tail -n +1 -f "$results" > >(grep --line-buffered -v '^SVMGPU-') &
+	tailpid=$!
+fi
 # shellcheck disable=SC2086
 rc=$( (timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
 	-serial "file:$console" -serial "file:$results" $QEMU_EXTRA \
 	</dev/null >"$LOGDIR/qemu.log" 2>&1
 	echo $?) 2>/dev/null)
 end=$(date +%s.%N)
+if [ -n "$tailpid" ]; then
+	sleep 1
+	kill "$tailpid" 2>/dev/null || true
+	wait "$tailpid" 2>/dev/null || true
+fi
 echo "qemu-exit $rc" >> "$LOGDIR/qemu.log"
 echo "accel $ACCEL" >> "$LOGDIR/qemu.log"
 printf 'boot: QEMU ran %.1f s, exit %d\n' "$(echo "$end - $start" | bc)" "$rc" >&2
