@@ -22,9 +22,11 @@
 
 static const char *tool_name = "svmgpu";
 
-void cli_init(const char *tool)
+void cli_init(char **argv, const char *tool)
 {
 	tool_name = tool;
+	if (argv && argv[0])
+		argv[0] = (char *)tool;
 }
 
 const char *cli_tool(void)

@@ -43,8 +43,12 @@ enum {
 	CLI_OPT_JSON,
 };
 
-/* Remember the tool's name for messages; call first in main(). */
-void cli_init(const char *tool);
+/*
+ * Remember the tool's name for messages; call first in main().  Sets
+ * argv[0] to @tool too, so getopt's own messages ("svmgpu-demo:
+ * unrecognized option '--frob'") name the tool however it was started.
+ */
+void cli_init(char **argv, const char *tool);
 const char *cli_tool(void);
 
 /* Print "TOOL (svmgpu) VERSION" to stdout and exit 0. */

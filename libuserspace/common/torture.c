@@ -55,6 +55,7 @@ struct worker {
 	char hist[HIST][160];
 	uint64_t diverged_op;
 	int result;		/* 0, 1 diverged, -errno */
+	int done;		/* worker_main returned (read by the progress loop) */
 };
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -393,6 +394,7 @@ static void *worker_main(void *arg)
 	ret = svmgpu_queue_create(w->ctx, 0, &w->q);
 	if (ret) {
 		w->result = ret;
+		__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 		return NULL;
 	}
 	w->base = mmap(NULL, w->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -411,7 +413,7 @@ static void *worker_main(void *arg)
 				break;
 			w->op = w->o->replay[k];
 		} else {
-			w->op = k;
+			__atomic_store_n(&w->op, k, __ATOMIC_RELAXED);
 			if ((w->o->ops && w->op >= w->o->ops) || expired(w) ||
 			    (!w->o->ops && !w->o->seconds))
 				break;
@@ -437,7 +439,44 @@ out:
 	free(w->readback);
 	free(w->words);
 	svmgpu_queue_destroy(w->q);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/* Until the workers of this process end: a progress line every o->progress s. */
+static void progress_loop(const struct torture_opts *o, FILE *log, struct worker *ws,
+			  unsigned int n, const struct timespec *start)
+{
+	struct timespec now;
+	unsigned int i, running;
+	long next = o->progress, el;
+	uint64_t ops;
+
+	for (;;) {
+		usleep(200000);
+		for (i = 0, running = 0, ops = 0; i < n; i++) {
+			running += !__atomic_load_n(&ws[i].done, __ATOMIC_ACQUIRE);
+			ops += __atomic_load_n(&ws[i].op, __ATOMIC_RELAXED);
+		}
+		if (!running)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		el = now.tv_sec - start->tv_sec;
+		if (el < next)
+			continue;
+		next = el + o->progress;
+		pthread_mutex_lock(&log_lock);
+		if (o->seconds)
+			fprintf(log, "svmgpu-torture: progress: %ld of %u s (%ld%%), %" PRIu64
+				" operations by %u worker(s) of this process\n", el, o->seconds,
+				el * 100 / o->seconds, ops, n);
+		else
+			fprintf(log, "svmgpu-torture: progress: %" PRIu64 " of %" PRIu64
+				" operations (%" PRIu64 "%%) by %u worker(s) of this process, %ld s\n",
+				ops, o->ops * n, o->ops ? ops * 100 / (o->ops * n) : 0, n, el);
+		fflush(log);
+		pthread_mutex_unlock(&log_lock);
+	}
 }
 
 #define MIN_TRIALS	64
@@ -545,7 +584,7 @@ static int run_process(const struct torture_opts *o, FILE *log, int first, unsig
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = svmgpu_device_open(0, &dev);
+	ret = o->node ? svmgpu_device_open_path(o->node, &dev) : svmgpu_device_open(0, &dev);
 	if (!ret)
 		ret = svmgpu_context_create(dev, &ctx);
 	if (ret) {
@@ -570,6 +609,8 @@ static int run_process(const struct torture_opts *o, FILE *log, int first, unsig
 			break;
 		}
 	}
+	if (o->progress && first == 0 && !o->quiet && n)
+		progress_loop(o, log, ws, n, &start);
 	for (i = 0; i < n; i++) {
 		pthread_join(th[i], NULL);
 		if (ws[i].result < 0 && !ret) {

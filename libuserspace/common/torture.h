@@ -25,10 +25,15 @@ struct torture_opts {
 	size_t replay_len;
 	int minimize;		/* on a divergence, search for a smaller replay */
 	int quiet;		/* do not report divergences (minimization trials) */
+	const char *node;	/* render node to open; NULL: the first svmgpu device */
+	unsigned int progress;	/* seconds between progress lines on @log; 0: none */
 };
 
 /*
- * Run the torture; progress and divergences go to @log.  Returns 0 when
+ * Run the torture; progress and divergences go to @log.  With @progress,
+ * the first process prints "svmgpu-torture: progress: ..." lines (time or
+ * operations done of the total, so far without divergence) every
+ * @progress seconds.  Returns 0 when
  * every check passed, 1 on a divergence (the seed, worker, operation
  * index and a replay command are printed), or a negative errno when the
  * run could not be set up.

@@ -61,6 +61,9 @@
 #include <svmgpu/svmgpu_hw.h>
 #include <svmgpu_drm.h>
 
+#include "cli.h"
+#include "svmgpu.h"
+
 #ifndef MADV_FREE
 #define MADV_FREE		8
 #endif
@@ -161,8 +164,9 @@ struct opts {
 	unsigned int seconds;
 	unsigned int threads, procs;
 	unsigned int hang;
-	int replay, unbind, verbose, tap, check_maps;
+	int replay, unbind, verbose, tap, check_maps, json;
 	const char *dir;	/* where file-backed regions live */
+	const char *node;	/* -d: the render node to use, or NULL */
 	int only;		/* replay this worker alone, -1 = all */
 };
 
@@ -259,7 +263,7 @@ static void say(const char *fmt, ...)
 		line[1] = ' ';
 		n += 2;
 	}
-	if (write(STDOUT_FILENO, line, n) < 0)
+	if (write(o.json ? STDERR_FILENO : STDOUT_FILENO, line, n) < 0)
 		return;
 }
 
@@ -1954,7 +1958,7 @@ static void op_unbind(struct worker *w)
 		w->f[i].dead = 1;
 	usleep(below(w, 200000));
 	sysfs_write("/sys/bus/pci/drivers/svmgpu/bind", pci_addr);
-	render_path[0] = 0;
+	snprintf(render_path, sizeof(render_path), "%s", o.node ? o.node : "");
 	for (i = 0; i < 300; i++) {
 		fd = open_render();
 		if (fd >= 0) {
@@ -2248,24 +2252,29 @@ static void usage(FILE *f)
 		"mmap/munmap/mremap/mprotect/madvise, CPU stores, fork, exit, close/dup and\n"
 		"signals; checks every errno against the documented set, FILL/COPY data byte\n"
 		"by byte, and that no process dies of a signal it did not ask for.\n"
-		"  -s, --seed N       seed (default: from the clock; always printed)\n"
-		"  -n, --ops N        operations in all (default 10000 unless --seconds)\n"
-		"  -t, --seconds N    stop after N seconds (with --ops: whichever comes first)\n"
-		"  -j, --threads N    worker threads per process (default 2)\n"
-		"  -p, --procs N      worker processes (default 1)\n"
-		"  -w, --worker W     run worker W's sequence alone (from a failure report)\n"
-		"  -R, --replay       deterministic: one worker, no timers, no kills, fork\n"
-		"                     children waited for; same seed, same sequence\n"
-		"  -u, --unbind       also unbind and bind the device through sysfs\n"
-		"  -d, --dir DIR      directory for file-backed memory (default /tmp)\n"
-		"  -H, --hang SECS    report a hang after SECS without progress (600)\n"
-		"  -T, --tap          TAP output (one test)\n"
-		"  -v, --verbose      log every ioctl\n"
-		"  -C, --check-maps   after every operation, compare the fuzzer's idea of its\n"
-		"                     mappings with /proc/self/maps (slow; a self-test)\n"
-		"  -h, --help         this text\n"
+		"  -d, --device DEVICE  index (default 0), render node path or PCI address\n"
+		"  -s, --seed N         seed (default: from the clock; always printed)\n"
+		"  -n, --ops N          operations in all (default 10000 unless --seconds)\n"
+		"  -t, --seconds N      stop after N seconds (with --ops: whichever comes first)\n"
+		"  -j, --threads N      worker threads per process (default 2)\n"
+		"  -p, --procs N        worker processes (default 1)\n"
+		"  -w, --worker W       run worker W's sequence alone (from a failure report)\n"
+		"  -R, --replay         deterministic: one worker, no timers, no kills, fork\n"
+		"                       children waited for; same seed, same sequence\n"
+		"  -u, --unbind         also unbind and bind the device through sysfs\n"
+		"  -D, --dir DIR        directory for file-backed memory (default /tmp)\n"
+		"  -H, --hang SECS      report a hang after SECS without progress (600)\n"
+		"  -T, --tap            TAP output (one test)\n"
+		"  -v, --verbose        log every ioctl\n"
+		"  -C, --check-maps     after every operation, compare the fuzzer's idea of its\n"
+		"                       mappings with /proc/self/maps (slow; a self-test)\n"
+		"      --json           log to stderr, print the summary as JSON on stdout\n"
+		"  -h, --help           this text\n"
+		"      --version        print the version\n"
+		"Numbers are decimal or 0x hex with an optional k/M/G/T unit.\n"
 		"Exit status: 0 no failure, 1 a failure (seed, worker, operation and a\n"
-		"replay command are printed), 2 setup error.\n");
+		"replay command are printed), 2 bad command line, 3 no such device or\n"
+		"setup error.\n");
 }
 
 static int fuzz_main(int argc, char **argv)
@@ -2279,20 +2288,27 @@ static int fuzz_main(int argc, char **argv)
 		{ "worker", required_argument, NULL, 'w' },
 		{ "replay", no_argument, NULL, 'R' },
 		{ "unbind", no_argument, NULL, 'u' },
-		{ "dir", required_argument, NULL, 'd' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "dir", required_argument, NULL, 'D' },
 		{ "hang", required_argument, NULL, 'H' },
 		{ "tap", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "check-maps", no_argument, NULL, 'C' },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t last_total = 0, per_worker, total;
 	double start = now(), last_change = start, last_report = start;
 	pid_t pids[MAX_WORKERS];
 	int c, i, nprocs, nworkers, status, failed = 0, alive;
-	char hist[512];
+	char hist[512], node[SVMGPU_PATH_MAX];
 	size_t hl = 0;
+	struct cli_device sel = { 0 };
+	struct svmgpu_device *dev;
+	struct json_object *jerr;
+	int ret;
 
 	o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	o.threads = 2;
@@ -2300,30 +2316,36 @@ static int fuzz_main(int argc, char **argv)
 	o.hang = 600;
 	o.dir = "/tmp";
 	o.only = -1;
-	while ((c = getopt_long(argc, argv, "s:n:t:j:p:w:Rud:H:TvCh", opts, NULL)) != -1) {
+	cli_init(argv, "svmgpu-fuzz");
+	while ((c = getopt_long(argc, argv, "d:s:n:t:j:p:w:RuD:H:TvCh", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': o.seed = strtoull(optarg, NULL, 0); break;
-		case 'n': o.ops = strtoull(optarg, NULL, 0); break;
-		case 't': o.seconds = strtoul(optarg, NULL, 0); break;
-		case 'j': o.threads = strtoul(optarg, NULL, 0); break;
-		case 'p': o.procs = strtoul(optarg, NULL, 0); break;
-		case 'w': o.only = atoi(optarg); break;
+		case 'd': cli_opt_device("--device", optarg, &sel); break;
+		case 's': o.seed = cli_opt_u64("--seed", optarg, 0, UINT64_MAX); break;
+		case 'n': o.ops = cli_opt_u64("--ops", optarg, 1, UINT64_MAX); break;
+		case 't': o.seconds = cli_opt_uint("--seconds", optarg, 1, 30 * 86400); break;
+		case 'j': o.threads = cli_opt_uint("--threads", optarg, 1, MAX_WORKERS); break;
+		case 'p': o.procs = cli_opt_uint("--procs", optarg, 1, MAX_WORKERS); break;
+		case 'w': o.only = (int)cli_opt_uint("--worker", optarg, 0, MAX_WORKERS - 1); break;
 		case 'R': o.replay = 1; break;
 		case 'u': o.unbind = 1; break;
-		case 'd': o.dir = optarg; break;
-		case 'H': o.hang = strtoul(optarg, NULL, 0); break;
+		case 'D': o.dir = optarg; break;
+		case 'H': o.hang = cli_opt_uint("--hang", optarg, 1, 30 * 86400); break;
 		case 'T': o.tap = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'C': o.check_maps = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case CLI_OPT_JSON: o.json = 1; break;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		case CLI_OPT_VERSION: cli_version();
+		default: cli_bad_option();
 		}
 	}
-	if (optind != argc || !o.threads || !o.procs || o.threads * o.procs > MAX_WORKERS ||
-	    o.only >= MAX_WORKERS) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o.threads * o.procs > MAX_WORKERS)
+		cli_usage_error("--threads x --procs is %u, more than %d workers", o.threads * o.procs,
+				MAX_WORKERS);
+	if (o.tap && o.json)
+		cli_usage_error("--tap and --json exclude each other");
 	if (o.replay) {
 		o.threads = 1;
 		o.procs = 1;
@@ -2344,13 +2366,24 @@ static int fuzz_main(int argc, char **argv)
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
-		return 2;
-	find_device();
-	if (!render_path[0]) {
-		say("svmgpu-fuzz: no svmgpu render node");
+		return CLI_EXIT_DEVICE;
+	/* the selected device must be an svmgpu render node */
+	ret = cli_device_open(&sel, &dev);
+	if (!ret) {
+		svmgpu_device_close(dev);
+		ret = cli_device_node(&sel, node, sizeof(node));
+	}
+	if (!ret) {
+		snprintf(render_path, sizeof(render_path), "%s", node);
+		o.node = render_path[0] ? strdup(render_path) : NULL;
+		find_device();
+	}
+	if (ret || !render_path[0]) {
+		fprintf(stderr, "svmgpu-fuzz: no svmgpu device %s: %s\n", cli_device_str(&sel),
+			strerror(ret ? -ret : ENODEV));
 		if (o.tap)
 			printf("not ok 1 - syscall fuzz: no svmgpu render node\n");
-		return 2;
+		return CLI_EXIT_DEVICE;
 	}
 	say("svmgpu-fuzz: seed 0x%" PRIx64 ", %" PRIu64 " operations (0: no limit), at most %u s (0: no limit), %u process(es) x %u thread(s)%s%s on %s (%s)",
 	    o.seed, o.ops, o.seconds, o.procs, o.threads, o.replay ? ", replay" : "",
@@ -2359,7 +2392,7 @@ static int fuzz_main(int argc, char **argv)
 	for (i = 0; i < nprocs; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0)
-			return 2;
+			return CLI_EXIT_DEVICE;
 		if (pids[i] == 0)
 			_exit(worker_process(i * o.threads, per_worker));
 	}
@@ -2424,7 +2457,40 @@ static int fuzz_main(int argc, char **argv)
 	if (o.tap)
 		printf("%s 1 - syscall fuzz: %" PRIu64 " operations, seed 0x%" PRIx64 "\n",
 		       failed ? "not ok" : "ok", total, o.seed);
-	return failed ? 1 : 0;
+	if (o.json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "seed", cli_json_hex(o.seed));
+		json_object_object_add(j, "device", json_object_new_string(render_path));
+		json_object_object_add(j, "operations", cli_json_u64(total));
+		json_object_object_add(j, "seconds", json_object_new_double(now() - start));
+		json_object_object_add(j, "ioctls", cli_json_u64(atomic_load(&sh->ioctls)));
+		json_object_object_add(j, "ioctls_ok", cli_json_u64(atomic_load(&sh->ioctl_ok)));
+		json_object_object_add(j, "data_checks", cli_json_u64(atomic_load(&sh->datachecks)));
+		json_object_object_add(j, "forks", cli_json_u64(atomic_load(&sh->forks)));
+		json_object_object_add(j, "killed", cli_json_u64(atomic_load(&sh->kills)));
+		json_object_object_add(j, "interrupted", cli_json_u64(atomic_load(&sh->interrupts)));
+		json_object_object_add(j, "unbinds", cli_json_u64(atomic_load(&sh->unbinds)));
+		jerr = json_object_new_object();
+		for (i = 1; i < 140; i++) {
+			uint64_t n = atomic_load(&sh->errno_hist[i]);
+			char name[16];
+
+			snprintf(name, sizeof(name), "%s", errno_name(i) ? errno_name(i) : "");
+			if (!name[0])
+				snprintf(name, sizeof(name), "errno%d", i);
+			if (n)
+				json_object_object_add(jerr, name, cli_json_u64(n));
+		}
+		json_object_object_add(j, "ioctl_errors", jerr);
+		if (o.only >= 0)
+			json_object_object_add(j, "sequence_hash",
+					       cli_json_hex(atomic_load(&sh->hash[o.only])));
+		json_object_object_add(j, "failures", cli_json_u64(atomic_load(&sh->failures)));
+		json_object_object_add(j, "passed", json_object_new_boolean(!failed));
+		cli_json_print(j);
+	}
+	return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 int main(int argc, char **argv)

@@ -2,7 +2,11 @@
 /*
  * svmgpu-info: what each svmgpu device is and what it is doing: PCI
  * location, IDs, BARs, MSI-X, link, bound driver, DRM node, capabilities
- * the device reports, and its live counters.
+ * the device reports, and its live counters (from BAR0, or the driver's
+ * debugfs file when the kernel refuses to map a bound BAR).
+ *
+ * With --watch every device is described first, then the counters of
+ * all of them are printed again every SECS seconds.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,23 +18,35 @@
 
 #include <pciaccess.h>
 
+#include "cli.h"
 #include "regs.h"
 #include "svmgpu.h"
 
 #define PCI_CAP_PTR		0x34
 #define PCI_CAP_ID_EXP		0x10
 #define PCI_CAP_ID_MSIX		0x11
+#define MAX_DEVICES		16
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: svmgpu-info [-w SECS] [-c COUNT]\n"
-		"Describe every svmgpu device: PCI location, IDs, BARs, MSI-X, link,\n"
-		"bound driver, DRM render node, capabilities and live counters.\n"
-		"  -w, --watch SECS   print the counters again every SECS seconds\n"
-		"  -c, --count N      with --watch, stop after N rounds\n"
-		"  -h, --help         this text\n"
-		"Counters are read from BAR0 (root only); they are skipped otherwise.\n");
+		"usage: svmgpu-info [-d DEVICE] [-w SECS [-c N]] [--json]\n"
+		"Describe every svmgpu device (or the one -d selects): PCI location, IDs,\n"
+		"BARs, MSI-X, link, bound driver, DRM render node, capabilities and live\n"
+		"counters.\n"
+		"  -d, --device DEVICE  index, render node path or PCI address (default: all)\n"
+		"  -w, --watch SECS     then print the counters of every device again every\n"
+		"                       SECS seconds (1..86400)\n"
+		"  -c, --count N        with --watch, stop after N rounds in all\n"
+		"      --json           print JSON (with --watch: one object per round, one\n"
+		"                       per line)\n"
+		"  -h, --help           this text\n"
+		"      --version        print the version\n"
+		"Counters come from BAR0 (root, driver unbound or iomem=relaxed) or else from\n"
+		"the driver's debugfs file (root, debugfs mounted); without either they are\n"
+		"left out, and --watch is an error.\n"
+		"Exit status: 0 success, 1 a device could not be queried or --watch has no\n"
+		"counters to read, 2 bad command line, 3 no svmgpu device.\n");
 }
 
 static int find_cap(struct pci_device *d, uint8_t id)
@@ -51,31 +67,81 @@ static int find_cap(struct pci_device *d, uint8_t id)
 	return -1;
 }
 
-static void print_pci(struct pci_device *d)
+static void print_pci(struct pci_device *d, struct json_object *j)
 {
+	struct json_object *bars = j ? json_object_new_array() : NULL;
 	uint16_t ctrl = 0, lnk = 0;
-	char driver[64];
+	char driver[64], buf[32];
 	int i, cap;
 
-	printf("  pci          %04x:%02x:%02x.%u  %04x:%04x rev %02x class %06x\n", d->domain,
-	       d->bus, d->dev, d->func, d->vendor_id, d->device_id, d->revision, d->device_class);
-	for (i = 0; i < 6; i++)
-		if (d->regions[i].size)
-			printf("  BAR%d         0x%016" PRIx64 "  %" PRIu64 " KiB%s%s\n", i,
-			       (uint64_t)d->regions[i].base_addr, (uint64_t)d->regions[i].size / 1024,
-			       d->regions[i].is_64 ? ", 64-bit" : "",
-			       d->regions[i].is_prefetchable ? ", prefetchable" : "");
+	if (j) {
+		snprintf(buf, sizeof(buf), "%04x:%02x:%02x.%u", d->domain, d->bus, d->dev, d->func);
+		json_object_object_add(j, "slot", json_object_new_string(buf));
+		json_object_object_add(j, "vendor_id", cli_json_hex(d->vendor_id));
+		json_object_object_add(j, "device_id", cli_json_hex(d->device_id));
+		json_object_object_add(j, "revision", json_object_new_int(d->revision));
+		json_object_object_add(j, "class", cli_json_hex(d->device_class));
+		json_object_object_add(j, "bars", bars);
+	} else {
+		printf("  pci          %04x:%02x:%02x.%u  %04x:%04x rev %02x class %06x\n", d->domain,
+		       d->bus, d->dev, d->func, d->vendor_id, d->device_id, d->revision,
+		       d->device_class);
+	}
+	for (i = 0; i < 6; i++) {
+		if (!d->regions[i].size)
+			continue;
+		if (j) {
+			struct json_object *b = json_object_new_object();
+
+			json_object_object_add(b, "index", json_object_new_int(i));
+			json_object_object_add(b, "base", cli_json_hex(d->regions[i].base_addr));
+			json_object_object_add(b, "size", cli_json_u64(d->regions[i].size));
+			json_object_object_add(b, "is_64", json_object_new_boolean(d->regions[i].is_64));
+			json_object_object_add(b, "prefetchable",
+					       json_object_new_boolean(d->regions[i].is_prefetchable));
+			json_object_array_add(bars, b);
+			continue;
+		}
+		printf("  BAR%d         0x%016" PRIx64 "  %" PRIu64 " KiB%s%s\n", i,
+		       (uint64_t)d->regions[i].base_addr, (uint64_t)d->regions[i].size / 1024,
+		       d->regions[i].is_64 ? ", 64-bit" : "",
+		       d->regions[i].is_prefetchable ? ", prefetchable" : "");
+	}
 	cap = find_cap(d, PCI_CAP_ID_MSIX);
-	if (cap >= 0 && !pci_device_cfg_read_u16(d, &ctrl, cap + 2))
-		printf("  MSI-X        %u vectors, %s%s\n", (ctrl & 0x7ff) + 1,
-		       ctrl & 0x8000 ? "enabled" : "disabled", ctrl & 0x4000 ? ", masked" : "");
-	else
+	if (cap >= 0 && !pci_device_cfg_read_u16(d, &ctrl, cap + 2)) {
+		if (j) {
+			struct json_object *m = json_object_new_object();
+
+			json_object_object_add(m, "vectors", json_object_new_int((ctrl & 0x7ff) + 1));
+			json_object_object_add(m, "enabled", json_object_new_boolean(ctrl & 0x8000));
+			json_object_object_add(m, "masked", json_object_new_boolean(ctrl & 0x4000));
+			json_object_object_add(j, "msix", m);
+		} else {
+			printf("  MSI-X        %u vectors, %s%s\n", (ctrl & 0x7ff) + 1,
+			       ctrl & 0x8000 ? "enabled" : "disabled", ctrl & 0x4000 ? ", masked" : "");
+		}
+	} else if (j) {
+		json_object_object_add(j, "msix", NULL);
+	} else {
 		printf("  MSI-X        none\n");
+	}
 	cap = find_cap(d, PCI_CAP_ID_EXP);
-	if (cap >= 0 && !pci_device_cfg_read_u16(d, &lnk, cap + 0x12))
-		printf("  link         PCIe gen %u x%u\n", lnk & 0xf, (lnk >> 4) & 0x3f);
+	if (cap >= 0 && !pci_device_cfg_read_u16(d, &lnk, cap + 0x12)) {
+		if (j) {
+			struct json_object *l = json_object_new_object();
+
+			json_object_object_add(l, "gen", json_object_new_int(lnk & 0xf));
+			json_object_object_add(l, "width", json_object_new_int((lnk >> 4) & 0x3f));
+			json_object_object_add(j, "link", l);
+		} else {
+			printf("  link         PCIe gen %u x%u\n", lnk & 0xf, (lnk >> 4) & 0x3f);
+		}
+	}
 	svmgpu_pci_driver(d, driver, sizeof(driver));
-	printf("  driver       %s\n", driver[0] ? driver : "(none bound)");
+	if (j)
+		json_object_object_add(j, "driver", driver[0] ? json_object_new_string(driver) : NULL);
+	else
+		printf("  driver       %s\n", driver[0] ? driver : "(none bound)");
 }
 
 static const struct {
@@ -89,102 +155,185 @@ static const struct {
 	{ "commands", SVMGPU_REG_CNT_COMMANDS }, { "instructions", SVMGPU_REG_CNT_INSTRUCTIONS },
 };
 
-static void print_counters(volatile uint8_t *bar)
+/* Where a device's counters come from. */
+struct dev {
+	int index;
+	char node[SVMGPU_PATH_MAX];
+	struct pci_device *pd;
+	void *map;		/* BAR0, or NULL */
+	char debugfs[96];	/* the driver's debugfs file, or "" */
+	struct json_object *j;	/* the device's JSON object */
+};
+
+static void print_counters(volatile uint8_t *bar, struct json_object *j)
 {
+	struct json_object *c = j ? json_object_new_object() : NULL;
 	unsigned int i;
 
-	printf("  counters    ");
-	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-		printf("%s %s %" PRIu64, i ? "," : "", counters[i].name,
-		       *(volatile uint64_t *)(bar + counters[i].reg));
-	printf("\n");
+	if (!j)
+		printf("  counters    ");
+	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		uint64_t v = *(volatile uint64_t *)(bar + counters[i].reg);
+
+		if (j)
+			json_object_object_add(c, counters[i].name, cli_json_u64(v));
+		else
+			printf("%s %s %" PRIu64, i ? "," : "", counters[i].name, v);
+	}
+	if (j) {
+		json_object_object_add(j, "counters_source", json_object_new_string("bar0"));
+		json_object_object_add(j, "counters", c);
+	} else {
+		printf("\n");
+	}
 }
 
 /*
  * With the driver bound, strict kernels refuse to map BAR0; the driver's
  * debugfs file has the same counters: /sys/kernel/debug/dri/<minor>/.
  */
-static int print_debugfs(const char *render_node)
+static int find_debugfs(const char *render_node, char *path, size_t len)
 {
 	const char *p = strstr(render_node, "renderD");
 	int minor = p ? atoi(p + 7) : -1, tries[2], i;
-	char path[96], line[256];
-	FILE *f = NULL;
 
 	if (minor < 0)
 		return -1;
 	tries[0] = minor;
 	tries[1] = minor - 128;
-	for (i = 0; i < 2 && !f; i++) {
-		snprintf(path, sizeof(path), "/sys/kernel/debug/dri/%d/svmgpu_device", tries[i]);
-		f = fopen(path, "r");
+	for (i = 0; i < 2; i++) {
+		snprintf(path, len, "/sys/kernel/debug/dri/%d/svmgpu_device", tries[i]);
+		if (!access(path, R_OK))
+			return 0;
 	}
-	if (!f)
+	path[0] = '\0';
+	return -1;
+}
+
+/* "name: 123" lines become numbers, the others strings in "lines". */
+static int print_debugfs(const char *path, struct json_object *j)
+{
+	struct json_object *c = NULL, *lines = NULL;
+	char line[256], key[64];
+	unsigned long long v;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "svmgpu-info: %s: %s\n", path, strerror(errno));
 		return -1;
-	printf("  counters     (from %s)\n", path);
-	while (fgets(line, sizeof(line), f))
-		printf("    %s", line);
+	}
+	if (j) {
+		c = json_object_new_object();
+		lines = json_object_new_array();
+	} else {
+		printf("  counters     (from %s)\n", path);
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char tail;
+
+		if (!j) {
+			printf("    %s", line);
+			continue;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%63[a-z0-9_]: %llu%c", key, &v, &tail) == 2)
+			json_object_object_add(c, key, cli_json_u64(v));
+		else
+			json_object_array_add(lines, json_object_new_string(line));
+	}
 	fclose(f);
+	if (j) {
+		json_object_object_add(c, "lines", lines);
+		json_object_object_add(j, "counters_source", json_object_new_string(path));
+		json_object_object_add(j, "counters", c);
+	}
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* One device's counters; -1 when there is no source. */
+static int device_counters(struct dev *d)
 {
-	static const struct option opts[] = {
-		{ "watch", required_argument, NULL, 'w' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct svmgpu_device_desc descs[16];
-	unsigned int watch = 0, count = 0;
-	int c, n, i, pci_ok;
+	if (d->map) {
+		print_counters(d->map, d->j);
+		return 0;
+	}
+	if (d->debugfs[0])
+		return print_debugfs(d->debugfs, d->j);
+	return -1;
+}
 
-	while ((c = getopt_long(argc, argv, "w:c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'w': watch = (unsigned int)strtoul(optarg, NULL, 0); break;
-		case 'c': count = (unsigned int)strtoul(optarg, NULL, 0); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	printf("libsvmgpu %d.%d\n", svmgpu_version_major(), svmgpu_version_minor());
-	n = svmgpu_device_list(descs, 16);
-	if (n < 0) {
-		fprintf(stderr, "svmgpu-info: %s\n", strerror(-n));
-		return 1;
-	}
-	if (n == 0) {
-		printf("no svmgpu device found\n");
-		return 1;
-	}
-	pci_ok = pci_system_init() == 0;
-	for (i = 0; i < n && i < 16; i++) {
-		struct svmgpu_device_info info;
-		struct svmgpu_device *dev;
-		struct pci_device *pd = NULL;
-		char slot[32];
-		void *map = NULL;
-		int ret;
+/* Describe one device; returns 0, or -1 if the driver could not be queried. */
+static int describe(struct dev *d, const struct svmgpu_device_desc *desc, int pci_ok)
+{
+	struct svmgpu_device_info info;
+	struct svmgpu_device *dev;
+	struct json_object *j = d->j, *o;
+	char slot[32], buf[64];
+	int ret;
 
-		snprintf(slot, sizeof(slot), "%04x:%02x:%02x.%u", descs[i].pci_domain, descs[i].pci_bus,
-			 descs[i].pci_dev, descs[i].pci_func);
-		printf("device %d: %s\n", i, descs[i].render_node);
-		if (pci_ok)
-			pd = svmgpu_pci_find(slot, 0);
-		if (pd)
-			print_pci(pd);
-		else
-			printf("  pci          %s %04x:%04x (libpciaccess unavailable)\n", slot,
-			       descs[i].vendor_id, descs[i].device_id);
-		ret = svmgpu_device_open_path(descs[i].render_node, &dev);
-		if (!ret)
-			ret = svmgpu_device_get_info(dev, &info);
-		if (ret) {
+	snprintf(slot, sizeof(slot), "%04x:%02x:%02x.%u", desc->pci_domain, desc->pci_bus,
+		 desc->pci_dev, desc->pci_func);
+	if (j) {
+		json_object_object_add(j, "index", json_object_new_int(d->index));
+		json_object_object_add(j, "node", json_object_new_string(d->node));
+	} else {
+		printf("device %d: %s\n", d->index, d->node);
+	}
+	if (pci_ok)
+		d->pd = svmgpu_pci_find(slot, 0);
+	if (d->pd) {
+		o = j ? json_object_new_object() : NULL;
+		if (j)
+			json_object_object_add(j, "pci", o);
+		print_pci(d->pd, o);
+	} else if (j) {
+		o = json_object_new_object();
+		json_object_object_add(o, "slot", json_object_new_string(slot));
+		json_object_object_add(o, "vendor_id", cli_json_hex(desc->vendor_id));
+		json_object_object_add(o, "device_id", cli_json_hex(desc->device_id));
+		json_object_object_add(j, "pci", o);
+	} else {
+		printf("  pci          %s %04x:%04x (libpciaccess unavailable)\n", slot,
+		       desc->vendor_id, desc->device_id);
+	}
+	ret = svmgpu_device_open_path(d->node, &dev);
+	if (!ret) {
+		ret = svmgpu_device_get_info(dev, &info);
+		svmgpu_device_close(dev);
+	}
+	if (ret) {
+		fprintf(stderr, "svmgpu-info: device %d (%s): cannot query the driver: %s\n",
+			d->index, d->node, strerror(-ret));
+		if (!j)
 			printf("  (cannot query the driver: %s)\n", strerror(-ret));
-			continue;
-		}
-		printf("  drm          %s, driver %s %d.%d.%d\n", descs[i].render_node, info.driver_name,
+		return -1;
+	}
+	if (j) {
+		o = json_object_new_object();
+		json_object_object_add(o, "driver", json_object_new_string(info.driver_name));
+		snprintf(buf, sizeof(buf), "%d.%d.%d", info.driver_major, info.driver_minor,
+			 info.driver_patch);
+		json_object_object_add(o, "driver_version", json_object_new_string(buf));
+		snprintf(buf, sizeof(buf), "%u.%u", info.hw_version >> 16, info.hw_version & 0xffff);
+		json_object_object_add(o, "hw_version", json_object_new_string(buf));
+		json_object_object_add(o, "hw_id", cli_json_hex(info.hw_id));
+		json_object_object_add(o, "queues", json_object_new_int((int)info.num_queues));
+		json_object_object_add(o, "engines", json_object_new_int((int)info.num_engines));
+		json_object_object_add(o, "tlb_sets", json_object_new_int((int)info.tlb_sets));
+		json_object_object_add(o, "tlb_ways", json_object_new_int((int)info.tlb_ways));
+		json_object_object_add(o, "fault_ring_entries",
+				       json_object_new_int((int)info.fault_ring_entries));
+		json_object_object_add(o, "caps", cli_json_hex(info.caps));
+		json_object_object_add(o, "leaf_2m", json_object_new_boolean(info.caps & SVMGPU_CAPS_LEAF_2M));
+		json_object_object_add(o, "leaf_1g", json_object_new_boolean(info.caps & SVMGPU_CAPS_LEAF_1G));
+		json_object_object_add(o, "fp64", json_object_new_boolean(info.caps & SVMGPU_CAPS_FP64));
+		json_object_object_add(o, "intx", json_object_new_boolean(info.caps & SVMGPU_CAPS_INTX));
+		json_object_object_add(o, "max_contexts", json_object_new_int((int)info.max_contexts));
+		json_object_object_add(o, "max_ring_entries",
+				       json_object_new_int((int)info.max_ring_entries));
+		json_object_object_add(j, "drm", o);
+	} else {
+		printf("  drm          %s, driver %s %d.%d.%d\n", d->node, info.driver_name,
 		       info.driver_major, info.driver_minor, info.driver_patch);
 		printf("  hardware     svmgpu %u.%u (id 0x%08x), %u queues, %u engines\n",
 		       info.hw_version >> 16, info.hw_version & 0xffff, info.hw_id, info.num_queues,
@@ -198,25 +347,146 @@ int main(int argc, char **argv)
 		       info.caps & SVMGPU_CAPS_INTX ? " intx" : "");
 		printf("  limits       %u contexts, rings up to %u commands\n", info.max_contexts,
 		       info.max_ring_entries);
-		svmgpu_device_close(dev);
-		if (pd && !pci_device_map_range(pd, pd->regions[SVMGPU_BAR_REGS].base_addr,
-						SVMGPU_BAR_REGS_SIZE, 0, &map)) {
-			unsigned int round = 0;
-
-			for (;;) {
-				print_counters(map);
-				if (!watch || (count && ++round >= count))
-					break;
-				fflush(stdout);
-				sleep(watch);
-			}
-			pci_device_unmap_range(pd, map, SVMGPU_BAR_REGS_SIZE);
-		} else if (print_debugfs(descs[i].render_node)) {
+	}
+	if (d->pd && pci_device_map_range(d->pd, d->pd->regions[SVMGPU_BAR_REGS].base_addr,
+					  SVMGPU_BAR_REGS_SIZE, 0, &d->map))
+		d->map = NULL;
+	if (!d->map)
+		find_debugfs(d->node, d->debugfs, sizeof(d->debugfs));
+	if (device_counters(d)) {
+		if (j) {
+			json_object_object_add(j, "counters_source", NULL);
+			json_object_object_add(j, "counters", NULL);
+		} else {
 			printf("  counters     (BAR0 not mappable and no debugfs: run as root, "
 			       "mount debugfs)\n");
 		}
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "device", required_argument, NULL, 'd' },
+		{ "watch", required_argument, NULL, 'w' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct svmgpu_device_desc descs[MAX_DEVICES];
+	struct dev devs[MAX_DEVICES];
+	struct json_object *jroot = NULL, *jdevs = NULL;
+	struct cli_device sel;
+	char node[SVMGPU_PATH_MAX], buf[32];
+	unsigned int watch = 0, count = 0, round;
+	int c, n, i, ndev = 0, pci_ok, selected = 0, json = 0, failed = 0, ret;
+
+	cli_init(argv, "svmgpu-info");
+	while ((c = getopt_long(argc, argv, "d:w:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': cli_opt_device("--device", optarg, &sel); selected = 1; break;
+		case 'w': watch = cli_opt_uint("--watch", optarg, 1, 86400); break;
+		case 'c': count = cli_opt_uint("--count", optarg, 1, UINT32_MAX); break;
+		case CLI_OPT_JSON: json = 1; break;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		case CLI_OPT_VERSION: cli_version();
+		default: cli_bad_option();
+		}
+	}
+	if (optind != argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (count && !watch)
+		cli_usage_error("--count needs --watch");
+	if (selected) {
+		ret = cli_device_node(&sel, node, sizeof(node));
+		if (ret) {
+			fprintf(stderr, "svmgpu-info: no svmgpu device %s: %s\n", cli_device_str(&sel),
+				strerror(-ret));
+			return CLI_EXIT_DEVICE;
+		}
+	}
+	n = svmgpu_device_list(descs, MAX_DEVICES);
+	if (n <= 0) {
+		fprintf(stderr, "svmgpu-info: no svmgpu device found%s%s\n", n < 0 ? ": " : "",
+			n < 0 ? strerror(-n) : "");
+		return CLI_EXIT_DEVICE;
+	}
+	memset(devs, 0, sizeof(devs));
+	if (json) {
+		jroot = json_object_new_object();
+		jdevs = json_object_new_array();
+		snprintf(buf, sizeof(buf), "%d.%d", svmgpu_version_major(), svmgpu_version_minor());
+		json_object_object_add(jroot, "library", json_object_new_string(buf));
+		json_object_object_add(jroot, "devices", jdevs);
+	} else {
+		printf("libsvmgpu %d.%d\n", svmgpu_version_major(), svmgpu_version_minor());
+	}
+	pci_ok = pci_system_init() == 0;
+	for (i = 0; i < n && i < MAX_DEVICES; i++) {
+		struct dev *d = &devs[ndev];
+
+		if (selected && strcmp(descs[i].render_node, node))
+			continue;
+		d->index = i;
+		memcpy(d->node, descs[i].render_node, sizeof(d->node));
+		d->node[sizeof(d->node) - 1] = '\0';
+		if (json) {
+			d->j = json_object_new_object();
+			json_object_array_add(jdevs, d->j);
+		}
+		if (describe(d, &descs[i], pci_ok))
+			failed = 1;
+		ndev++;
+	}
+	if (selected && !ndev) {
+		fprintf(stderr, "svmgpu-info: no svmgpu device %s: %s\n", cli_device_str(&sel),
+			strerror(ENODEV));
+		return CLI_EXIT_DEVICE;
+	}
+	if (watch) {
+		for (i = 0; i < ndev; i++)
+			if (!devs[i].map && !devs[i].debugfs[0]) {
+				fprintf(stderr, "svmgpu-info: --watch: no counters to read for device %d "
+					"(%s): BAR0 is not mappable and the driver's debugfs file is "
+					"not there (run as root, mount debugfs)\n", devs[i].index,
+					devs[i].node);
+				failed = 1;
+				watch = 0;
+			}
+	}
+	if (json) {
+		if (watch) {
+			json_object_object_add(jroot, "round", json_object_new_int(1));
+			puts(json_object_to_json_string_ext(jroot, JSON_C_TO_STRING_PLAIN));
+		} else if (cli_json_print(jroot)) {
+			failed = 1;
+		} else {
+			jroot = NULL;
+		}
+	}
+	for (round = 1; watch && (!count || round < count); round++) {
+		fflush(stdout);
+		sleep(watch);
+		for (i = 0; i < ndev; i++) {
+			if (!json)
+				printf("device %d: %s\n", devs[i].index, devs[i].node);
+			if (device_counters(&devs[i]))
+				failed = 1;
+		}
+		if (json) {
+			json_object_object_add(jroot, "round", json_object_new_int((int)round + 1));
+			puts(json_object_to_json_string_ext(jroot, JSON_C_TO_STRING_PLAIN));
+		}
+	}
+	for (i = 0; i < ndev; i++)
+		if (devs[i].map)
+			pci_device_unmap_range(devs[i].pd, devs[i].map, SVMGPU_BAR_REGS_SIZE);
+	if (jroot)
+		json_object_put(jroot);
 	if (pci_ok)
 		pci_system_cleanup();
-	return 0;
+	return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

@@ -13,6 +13,7 @@
 #include <pciaccess.h>
 #include <svmgpu/svmgpu_hw.h>
 
+#include "cli.h"
 #include "regs.h"
 
 static void usage(FILE *f)
@@ -24,12 +25,18 @@ static void usage(FILE *f)
 		"       svmgpu-reg [options] write REG VALUE\n"
 		"Read and write svmgpu BAR0 registers (docs/hw-spec.md) through libpciaccess.\n"
 		"REG is a name (STATUS, CNT_FAULTS, Q0_STATUS, ...; see 'list') or a byte offset.\n"
-		"  -s, --slot DDDD:BB:DD.F   the PCI function (default: the first svmgpu)\n"
-		"  -i, --index N             the N'th svmgpu function\n"
+		"VALUE is a number (decimal or 0x hex).\n"
+		"  -d, --device DEVICE       index (the N'th svmgpu PCI function, default 0),\n"
+		"                            render node path or PCI address DDDD:BB:DD.F\n"
+		"  -s, --slot DDDD:BB:DD.F   the same as -d DDDD:BB:DD.F\n"
+		"  -i, --index N             the same as -d N\n"
 		"  -f, --force               write even though a driver is bound\n"
 		"  -h, --help                this text\n"
+		"      --version             print the version\n"
 		"Writing while the svmgpu driver is bound corrupts its state: refused unless\n"
-		"--force.  Needs root (access to the BAR through sysfs).\n");
+		"--force.  Needs root (access to the BAR through sysfs).\n"
+		"Exit status: 0 success, 1 an unknown or read-only register, or a refused\n"
+		"write, 2 bad command line, 3 no such device or BAR0 not mappable.\n");
 }
 
 static uint64_t rd(volatile uint8_t *bar, const struct reg_desc *r)
@@ -53,30 +60,43 @@ int main(int argc, char **argv)
 		{ "slot", required_argument, NULL, 's' },
 		{ "index", required_argument, NULL, 'i' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "device", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_device sel = { 0 };
 	const char *slot = NULL, *cmd;
-	unsigned int index = 0, i, q, nq;
+	char pci[32];
+	unsigned int i, q, nq;
+	uint64_t v = 0;
 	int c, force = 0, write = 0, ret = 0, err;
 	struct pci_device *d;
 	char driver[64], name[40];
 	void *map;
 	volatile uint8_t *bar;
 
-	while ((c = getopt_long(argc, argv, "s:i:fh", opts, NULL)) != -1) {
+	cli_init(argv, "svmgpu-reg");
+	while ((c = getopt_long(argc, argv, "d:s:i:fh", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': slot = optarg; break;
-		case 'i': index = (unsigned int)strtoul(optarg, NULL, 0); break;
+		case 'd': cli_opt_device("--device", optarg, &sel); break;
+		case 's':
+			cli_opt_device("--slot", optarg, &sel);
+			if (sel.kind != CLI_DEV_PCI)
+				cli_usage_error("--slot: '%s' is not a PCI address (DDDD:BB:DD.F)", optarg);
+			break;
+		case 'i':
+			sel.kind = CLI_DEV_INDEX;
+			sel.index = cli_opt_uint("--index", optarg, 0, 63);
+			break;
 		case 'f': force = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		case CLI_OPT_VERSION: cli_version();
+		default: cli_bad_option();
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind >= argc)
+		cli_usage_error("a command is missing: list, dump, read or write");
 	cmd = argv[optind++];
 	if (!strcmp(cmd, "list")) {
 		for (i = 0; i < nr_global_regs; i++)
@@ -86,29 +106,42 @@ int main(int argc, char **argv)
 			printf("Q<n>_%-19s 0x%04x + n * 0x%x  %2u-bit %s\n", queue_regs[i].name,
 			       SVMGPU_REG_QUEUE_BASE + queue_regs[i].offset, SVMGPU_REG_QUEUE_STRIDE,
 			       queue_regs[i].width, queue_regs[i].writable ? "RW" : "RO");
-		return 0;
+		return CLI_EXIT_OK;
 	}
 	write = !strcmp(cmd, "write");
-	if (strcmp(cmd, "dump") && strcmp(cmd, "read") && !write) {
-		fprintf(stderr, "svmgpu-reg: unknown command '%s'\n", cmd);
-		usage(stderr);
-		return 2;
-	}
-	if ((write && argc - optind != 2) || (!strcmp(cmd, "read") && argc == optind)) {
-		usage(stderr);
-		return 2;
+	if (strcmp(cmd, "dump") && strcmp(cmd, "read") && !write)
+		cli_usage_error("unknown command '%s'", cmd);
+	if (write && argc - optind != 2)
+		cli_usage_error("write takes REG VALUE");
+	if (!strcmp(cmd, "read") && argc == optind)
+		cli_usage_error("read takes one or more REG");
+	if (!strcmp(cmd, "dump") && argc != optind)
+		cli_usage_error("dump takes no argument");
+	if (write && cli_parse_u64(argv[optind + 1], &v))
+		cli_usage_error("VALUE: '%s' is not a number (decimal or 0x hex)", argv[optind + 1]);
+	if (sel.kind == CLI_DEV_PATH) {
+		err = cli_node_pci(sel.name, pci, sizeof(pci));
+		if (err) {
+			fprintf(stderr, "svmgpu-reg: no svmgpu device %s: %s\n", sel.name,
+				strerror(-err));
+			return CLI_EXIT_DEVICE;
+		}
+		slot = pci;
+	} else if (sel.kind == CLI_DEV_PCI) {
+		slot = sel.name;
 	}
 	err = pci_system_init();
 	if (err) {
 		fprintf(stderr, "svmgpu-reg: pci_system_init: %s\n", strerror(err));
-		return 1;
+		return CLI_EXIT_DEVICE;
 	}
-	d = svmgpu_pci_find(slot, index);
+	d = svmgpu_pci_find(slot, slot ? 0 : sel.index);
 	if (!d) {
-		fprintf(stderr, "svmgpu-reg: no svmgpu PCI function%s%s\n", slot ? " at " : "",
-			slot ? slot : "");
+		fprintf(stderr, "svmgpu-reg: no svmgpu device %s: %s\n",
+			sel.kind == CLI_DEV_PATH ? sel.name : slot ? slot : cli_device_str(&sel),
+			strerror(ENODEV));
 		pci_system_cleanup();
-		return 1;
+		return CLI_EXIT_DEVICE;
 	}
 	svmgpu_pci_driver(d, driver, sizeof(driver));
 	if (write && driver[0] && !force) {
@@ -128,7 +161,7 @@ int main(int argc, char **argv)
 				"holds (CONFIG_IO_STRICT_DEVMEM); unbind the driver or boot with "
 				"iomem=relaxed\n", driver);
 		pci_system_cleanup();
-		return 1;
+		return CLI_EXIT_DEVICE;
 	}
 	bar = map;
 	if (!strcmp(cmd, "dump")) {
@@ -156,11 +189,9 @@ int main(int argc, char **argv)
 		}
 	} else {
 		struct reg_desc r;
-		char *end;
-		uint64_t v = strtoull(argv[optind + 1], &end, 0);
 
-		if (reg_lookup(argv[optind], &r, name, sizeof(name)) || *end) {
-			fprintf(stderr, "svmgpu-reg: bad register or value\n");
+		if (reg_lookup(argv[optind], &r, name, sizeof(name))) {
+			fprintf(stderr, "svmgpu-reg: unknown register '%s'\n", argv[optind]);
 			ret = 1;
 		} else if (!r.writable) {
 			fprintf(stderr, "svmgpu-reg: %s is read-only\n", name);

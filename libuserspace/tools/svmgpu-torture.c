@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
+#include "svmgpu.h"
 #include "torture.h"
 
 static void usage(FILE *f)
@@ -21,24 +23,33 @@ static void usage(FILE *f)
 		"mremap, mprotect, madvise(MADV_DONTNEED), fork with writes on both sides)\n"
 		"with device reads, writes, atomics and coherence checks, and check every\n"
 		"result against a CPU-side model.\n"
-		"  -s, --seed N       seed (default: from the clock; always printed)\n"
-		"  -n, --ops N        operations per worker (default 1000 unless --time)\n"
-		"  -t, --time SECS    run for SECS seconds\n"
-		"  -j, --threads N    worker threads per process (default 2)\n"
-		"  -p, --procs N      extra worker processes (default 1)\n"
-		"  -P, --pages N      pages per worker region (default 16, >= 4)\n"
-		"  -o, --only W       replay worker W alone (from a divergence report)\n"
-		"  -r, --replay LIST  with --only: run just these operations (a,b,c or none)\n"
-		"  -M, --no-minimize  do not search for a shorter replay after a divergence\n"
-		"  -v, --verbose      log every operation\n"
-		"  -h, --help         this text\n"
+		"  -d, --device DEVICE  index (default 0), render node path or PCI address\n"
+		"  -s, --seed N         seed (default: from the clock; always printed)\n"
+		"  -n, --ops N          operations per worker (default 1000 unless --time)\n"
+		"  -t, --time SECS      run for SECS seconds\n"
+		"  -j, --threads N      worker threads per process (1..64, default 2)\n"
+		"  -p, --procs N        extra worker processes (0..64, default 1)\n"
+		"  -P, --pages N        pages per worker region (4..65536, default 16)\n"
+		"  -o, --only W         replay worker W alone (from a divergence report)\n"
+		"  -r, --replay LIST    with --only: run just these operations (a,b,c or none)\n"
+		"  -M, --no-minimize    do not search for a shorter replay after a divergence\n"
+		"  -v, --verbose        log every operation\n"
+		"      --progress SECS  print how far the run is every SECS seconds\n"
+		"      --json           log to stderr, print the summary as JSON on stdout\n"
+		"  -h, --help           this text\n"
+		"      --version        print the version\n"
+		"Numbers are decimal or 0x hex with an optional k/M/G/T unit.\n"
 		"Exit status: 0 no divergence, 1 divergence (seed, worker, operation\n"
-		"index and a minimal replay command are printed), 2 setup error.\n");
+		"index and a minimal replay command are printed), 2 bad command line,\n"
+		"3 no such device or setup error.\n");
 }
+
+enum { OPT_PROGRESS = CLI_OPT_JSON + 1 };
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "device", required_argument, NULL, 'd' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "ops", required_argument, NULL, 'n' },
 		{ "time", required_argument, NULL, 't' },
@@ -50,28 +61,37 @@ int main(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "no-minimize", no_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "progress", required_argument, NULL, OPT_PROGRESS },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct torture_opts o = {
 		.seed = (uint64_t)time(NULL), .threads = 2, .procs = 1, .pages = 16, .only_worker = -1,
 		.minimize = 1,
 	};
+	struct cli_device sel = { 0 };
+	char node[SVMGPU_PATH_MAX];
 	uint64_t *replay = NULL;
 	size_t nreplay = 0;
-	int c, ret;
+	int c, ret, json = 0, selected = 0;
+	FILE *log = stdout;
 
-	while ((c = getopt_long(argc, argv, "s:n:t:j:p:P:o:r:Mvh", opts, NULL)) != -1) {
+	cli_init(argv, "svmgpu-torture");
+	while ((c = getopt_long(argc, argv, "d:s:n:t:j:p:P:o:r:Mvh", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': o.seed = strtoull(optarg, NULL, 0); break;
-		case 'n': o.ops = strtoull(optarg, NULL, 0); break;
-		case 't': o.seconds = (unsigned int)strtoul(optarg, NULL, 0); break;
-		case 'j': o.threads = (unsigned int)strtoul(optarg, NULL, 0); break;
-		case 'p': o.procs = (unsigned int)strtoul(optarg, NULL, 0); break;
-		case 'P': o.pages = (unsigned int)strtoul(optarg, NULL, 0); break;
-		case 'o': o.only_worker = atoi(optarg); break;
-		case 'I': o.inject_at = strtoull(optarg, NULL, 0); break;
+		case 'd': cli_opt_device("--device", optarg, &sel); selected = 1; break;
+		case 's': o.seed = cli_opt_u64("--seed", optarg, 0, UINT64_MAX); break;
+		case 'n': o.ops = cli_opt_u64("--ops", optarg, 1, UINT64_MAX); break;
+		case 't': o.seconds = cli_opt_uint("--time", optarg, 1, 7 * 86400); break;
+		case 'j': o.threads = cli_opt_uint("--threads", optarg, 1, 64); break;
+		case 'p': o.procs = cli_opt_uint("--procs", optarg, 0, 64); break;
+		case 'P': o.pages = cli_opt_uint("--pages", optarg, 4, 65536); break;
+		case 'o': o.only_worker = (int)cli_opt_uint("--only", optarg, 0, 64 * 65 - 1); break;
+		case 'I': o.inject_at = cli_opt_u64("--inject-at", optarg, 0, UINT64_MAX); break;
 		case 'M': o.minimize = 0; break;
+		case OPT_PROGRESS: o.progress = cli_opt_uint("--progress", optarg, 1, 86400); break;
 		case 'r': {
 			char *p = optarg, *end;
 
@@ -79,55 +99,81 @@ int main(int argc, char **argv)
 			replay = calloc(strlen(optarg) / 2 + 2, sizeof(*replay));
 			nreplay = 0;
 			if (!replay)
-				return 2;
+				return CLI_EXIT_DEVICE;
 			if (!strcmp(optarg, "none"))
 				break;
 			for (;;) {
-				replay[nreplay] = strtoull(p, &end, 0);
-				if (end == p || (nreplay && replay[nreplay] <= replay[nreplay - 1])) {
-					fprintf(stderr, "svmgpu-torture: bad --replay list\n");
-					return 2;
-				}
+				char item[32];
+				size_t len = strcspn(p, ",");
+
+				end = p + len;
+				snprintf(item, sizeof(item), "%.*s", (int)(len < 31 ? len : 31), p);
+				if (len > 31 || cli_parse_u64(item, &replay[nreplay]) ||
+				    (nreplay && replay[nreplay] <= replay[nreplay - 1]))
+					cli_usage_error("--replay: '%s' is not an ascending list of "
+							"operation numbers (a,b,c) or 'none'", optarg);
 				nreplay++;
 				if (*end != ',')
 					break;
 				p = end + 1;
 			}
-			if (*end) {
-				fprintf(stderr, "svmgpu-torture: bad --replay list\n");
-				return 2;
-			}
 			break;
 		}
 		case 'v': o.verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case CLI_OPT_JSON: json = 1; break;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		case CLI_OPT_VERSION: cli_version();
+		default: cli_bad_option();
 		}
 	}
+	if (optind != argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (replay) {
-		if (o.only_worker < 0) {
-			fprintf(stderr, "svmgpu-torture: --replay needs --only\n");
-			return 2;
-		}
+		if (o.only_worker < 0)
+			cli_usage_error("--replay needs --only");
 		o.replay = replay;
 		o.replay_len = nreplay;
 		o.ops = 1;	/* unused with a replay list */
 	}
-	if (optind != argc || !o.threads || o.pages < 4) {
-		usage(stderr);
-		return 2;
-	}
 	if (!o.ops && !o.seconds)
 		o.ops = 1000;
-	printf("svmgpu-torture: seed %" PRIu64 ", %u thread(s) x %u process(es), %u pages each, %s\n",
-	       o.seed, o.threads, o.only_worker >= 0 ? 1 : o.procs + 1, o.pages,
-	       o.seconds ? "timed" : "counted");
-	fflush(stdout);
-	ret = torture_run(&o, stdout);
+	if (selected) {
+		ret = cli_device_node(&sel, node, sizeof(node));
+		if (ret) {
+			fprintf(stderr, "svmgpu-torture: no svmgpu device %s: %s\n",
+				cli_device_str(&sel), strerror(-ret));
+			return CLI_EXIT_DEVICE;
+		}
+		o.node = node;
+	}
+	if (json)
+		log = stderr;
+	fprintf(log, "svmgpu-torture: seed %" PRIu64 ", %u thread(s) x %u process(es), %u pages each, %s\n",
+		o.seed, o.threads, o.only_worker >= 0 ? 1 : o.procs + 1, o.pages,
+		o.seconds ? "timed" : "counted");
+	fflush(log);
+	ret = torture_run(&o, log);
 	if (ret < 0) {
 		fprintf(stderr, "svmgpu-torture: %s\n", strerror(-ret));
-		return 2;
+		return CLI_EXIT_DEVICE;
 	}
-	printf("svmgpu-torture: %s (seed %" PRIu64 ")\n", ret ? "DIVERGED" : "passed", o.seed);
-	return ret ? 1 : 0;
+	fprintf(log, "svmgpu-torture: %s (seed %" PRIu64 ")\n", ret ? "DIVERGED" : "passed", o.seed);
+	if (json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "seed", cli_json_u64(o.seed));
+		json_object_object_add(j, "threads", json_object_new_int((int)o.threads));
+		json_object_object_add(j, "processes",
+				       json_object_new_int(o.only_worker >= 0 ? 1 : (int)o.procs + 1));
+		json_object_object_add(j, "pages", json_object_new_int((int)o.pages));
+		json_object_object_add(j, "mode", json_object_new_string(o.seconds ? "timed" : "counted"));
+		if (o.seconds)
+			json_object_object_add(j, "seconds", json_object_new_int((int)o.seconds));
+		else
+			json_object_object_add(j, "ops_per_worker", cli_json_u64(o.ops));
+		json_object_object_add(j, "result", json_object_new_string(ret ? "diverged" : "passed"));
+		if (cli_json_print(j))
+			return CLI_EXIT_DEVICE;
+	}
+	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
