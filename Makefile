@@ -9,7 +9,8 @@
 #   make demo       boot, run the showcase workload, print results, power off
 #   make check      every test: host, device, in-guest on both kernels
 #   make bench      the benchmark suite
-#   make fuzz       the device fuzzer, for FUZZ_SECONDS
+#   make fuzz       the device fuzzers (core; compute engines against the
+#                   reference), for FUZZ_SECONDS each
 #   make fuzz-qemu  QEMU's generic-fuzz on the device, FUZZ_SECONDS split
 #                   between its configurations (plain, intel-iommu)
 #   make torture    svmgpu-torture in a guest for TORTURE_SECONDS
@@ -207,6 +208,7 @@ bench-unlocked:
 
 fuzz:
 	@bash qemu-device/tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS)
+	@bash qemu-device/tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS) isa-diff
 
 # QEMU built again with clang, libFuzzer and ASan/UBSan (cached in
 # $(SVMGPU_CACHE)/qemu-fuzz-build); corpus and crashes in .../fuzz-qemu.
