@@ -8,96 +8,30 @@
  * QEMU runs; its own tests (qemu-device/tests/test-isa.c) cover each
  * instruction, the control flow and the kernel errors.
  *
- * The test plays a minimal SVM driver: on each fault it mirrors the
- * faulting page of this process into the core's RAM at the same virtual
- * address and replays; when the kernel has completed, the bytes the device
- * changed are copied back (only those: the core itself may allocate on the
- * same heap pages meanwhile).  (GPL because it links the core.)
+ * The test plays a minimal SVM driver with core-env.h's runner (the one
+ * svmgpu-sim uses): on each fault it mirrors the faulting page of this
+ * process into the core's RAM at the same virtual address and replays;
+ * when the kernel has ended, the bytes the device changed are copied back.
+ * (GPL because it links the core.)
  */
 #include "test-env.h"
 
 #include "kcheck.h"
 #include "svmgpu.h"
 
-#define MAX_PAGES	12000	/* the large case mirrors about 3100 */
-
 /* Static, so never on a page the kernels touch (and mirror). */
-static TestDev dev;
-static uint64_t mirrored[MAX_PAGES];
-static uint8_t snapshot[MAX_PAGES][SVMGPU_PAGE_SIZE];
-static unsigned int nmirrored, nfaults;
+static CoreMirror mirror;
+static unsigned int nfaults;
 
-static int mirror(TestDev *t, uint64_t va)
-{
-	uint64_t page = va & ~(SVMGPU_PAGE_SIZE - 1), pa;
-
-	if (nmirrored == MAX_PAGES)
-		return -ENOMEM;
-	pa = alloc_page(t);
-	memcpy(pa_ptr(t, pa), (void *)(uintptr_t)page, SVMGPU_PAGE_SIZE);
-	memcpy(snapshot[nmirrored], pa_ptr(t, pa), SVMGPU_PAGE_SIZE);
-	map_leaf(t, 0, page, pa, 1, SVMGPU_PTE_WRITABLE);
-	mirrored[nmirrored++] = page;
-	return 0;
-}
-
-/*
- * Run one command on a fresh core, serving its faults, and copy back what
- * it wrote if it completed without error.  Returns 0 when the command
- * completed (*done holds its completion record, err_code included), or a
- * negative error when the faults could not be served.
- */
+/* Run one command on a fresh core (core-env.h's mirroring runner). */
 static int core_exec(const struct svmgpu_cmd *cmd, struct svmgpu_completion *done)
 {
-	TestDev *t = &dev;
-	struct svmgpu_cmd c = *cmd;
-	struct svmgpu_completion *cp;
-	uint64_t seq;
-	unsigned int i;
-	int ret = 0;
+	int ret;
 
-	td_init(t);
-	ctx_create(t, 0);
-	queue_setup(t, 0, 0, 64);
-	nmirrored = 0;
-	seq = submit(t, 0, &c);
-	for (;;) {
-		uint32_t put, get;
-
-		cp = compl(t, 0);
-		if (cp->seq == seq)
-			break;
-		put = rd32(t, SVMGPU_REG_FAULT_PUT);
-		get = rd32(t, SVMGPU_REG_FAULT_GET);
-		if (put == get) {
-			ret = -EIO;	/* neither done nor faulting */
-			break;
-		}
-		for (; get != put && !ret; get++) {
-			struct svmgpu_fault_record *r = fault_rec(t, get);
-
-			nfaults++;
-			if (!va_ptr(t, 0, r->va))
-				ret = mirror(t, r->va);
-		}
-		wr32(t, SVMGPU_REG_FAULT_GET, get);
-		if (ret)
-			break;
-		reply(t, SVMGPU_FAULT_REPLY_REPLAY);
-	}
-	*done = *cp;
-	if (done->err_seq != seq)
-		done->err_code = 0;
-	for (i = 0; !ret && !done->err_code && i < nmirrored; i++) {
-		const uint8_t *dev_page = va_ptr(t, 0, mirrored[i]);
-		uint8_t *cpu_page = (uint8_t *)(uintptr_t)mirrored[i];
-		unsigned int b;
-
-		for (b = 0; b < SVMGPU_PAGE_SIZE; b++)
-			if (dev_page[b] != snapshot[i][b])
-				cpu_page[b] = dev_page[b];
-	}
-	td_fini(t);
+	core_mirror_init(&mirror, RAM_SIZE);
+	ret = core_mirror_run(&mirror, cmd, done);
+	nfaults += (unsigned int)mirror.fault_records;
+	core_mirror_free(&mirror);
 	return ret;
 }
 
