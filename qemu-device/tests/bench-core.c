@@ -1,6 +1,6 @@
 /*
  * Host microbenchmark of the svmgpu core (not a test): a streaming vecadd
- * kernel, a RANGE_HASH-like kernel (load + atomic per word), and COPY/FILL
+ * kernel, RANGE_HASH and SGEMM as in libuserspace, and COPY/FILL
  * over resident 4 KiB pages, run in sync mode against the fake RAM of
  * test-env.h.  Prints ns per word and GB/s.  Build: ninja -C build/meson
  * qemu-device/tests/bench-core; run: build/meson/qemu-device/tests/bench-core
@@ -129,6 +129,46 @@ int main(int argc, char **argv)
         I(ENDIF, 0, 0, 0, 0),
         I(EXIT, 0, 0, 0, 0),
     };
+    /* libuserspace's SGEMM (kernels.c): args = { a, b, c, m, n, k } */
+    uint64_t sgemm[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
+        I(S2R, 2, 0, 0, SVMGPU_SR_ARGS),
+        I(LD64, 3, 2, 0, 24),
+        I(LD64, 4, 2, 0, 32),
+        I(LD64, 5, 2, 0, 40),
+        I(MUL, 6, 3, 4, 0),
+        I(SLTU, 7, 1, 6, 0),
+        I(IF, 0, 7, 0, 0),
+        I(DIVU, 8, 1, 4, 0),
+        I(REMU, 9, 1, 4, 0),
+        I(LD64, 10, 2, 0, 0),
+        I(MUL, 11, 8, 5, 0),
+        I(SHL, 11, 11, IMM, 2),
+        I(ADD, 10, 10, 11, 0),
+        I(LD64, 12, 2, 0, 8),
+        I(SHL, 13, 9, IMM, 2),
+        I(ADD, 12, 12, 13, 0),
+        I(SHL, 14, 4, IMM, 2),
+        I(MOVI, 15, 0, 0, 0),
+        I(MOV, 16, 0, 5, 0),
+        I(LOOP, 0, 0, 0, 0),
+        I(SEQ, 17, 16, IMM, 0),
+        I(BREAK, 0, 17, 0, 0),
+        I(LD32, 18, 10, 0, 0),
+        I(LD32, 19, 12, 0, 0),
+        I(FMUL, 18, 18, 19, 0),
+        I(FADD, 15, 15, 18, 0),
+        I(ADD, 10, 10, IMM, 4),
+        I(ADD, 12, 12, 14, 0),
+        I(SUB, 16, 16, IMM, 1),
+        I(ENDLOOP, 0, 0, 0, 0),
+        I(LD64, 20, 2, 0, 16),
+        I(SHL, 21, 1, IMM, 2),
+        I(ADD, 20, 20, 21, 0),
+        I(ST32, 0, 20, 15, 0),
+        I(ENDIF, 0, 0, 0, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
     struct svmgpu_cmd c;
     SvmgpuCoreConfig cfg;
     TestDev t;
@@ -169,6 +209,18 @@ int main(int argc, char **argv)
         dt = fmin(dt, run_kernel(&t, hash, sizeof(hash) / 8, words / 256, 256));
     }
     printf("range_hash  %8.1f ns/word\n", dt * 1e9 / words);
+    /* SGEMM 256^3 on A = BUF_A, B = BUF_B, C = BUF_C (64 K floats each) */
+    if (words >= 65536) {
+        args[0] = BUF_A;
+        args[1] = BUF_B;
+        args[2] = BUF_C;
+        args[3] = args[4] = args[5] = 256;
+        dt = 1e9;
+        for (i = 0; i < 3; i++) {
+            dt = fmin(dt, run_kernel(&t, sgemm, sizeof(sgemm) / 8, 256, 256));
+        }
+        printf("sgemm 256   %8.3f GFLOP/s\n", 2.0 * 256 * 256 * 256 / dt / 1e9);
+    }
 
     for (i = 0; i < 3; i++) {
         memset(&c, 0, sizeof(c));
