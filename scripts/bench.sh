@@ -5,7 +5,8 @@
 #
 # Environment: as scripts/boot.sh (the Makefile sets it), plus
 #   BENCH       quick | full (default full)
-#   BENCH_OUT   output directory (table.txt, results.json, results.csv, *.png)
+#   BENCH_OUT   output directory (table.txt, results.json, results.csv, *.png,
+#               plots.json)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +43,8 @@ if [ -n "$ready" ]; then
 fi
 grep -E '^BENCH' "$LOGDIR/results.log" >> "$raw" || true
 
-python3 "$HERE/bench.py" "$raw" "$BENCH_OUT" "$BENCH"
+# Debian's python3, where make deps installs python3-matplotlib for the plots
+/usr/bin/python3 "$HERE/bench.py" "$raw" "$BENCH_OUT" "$BENCH"
 if ! grep -q '^BENCH-END' "$LOGDIR/results.log"; then
 	echo "bench: the guest did not finish; see $LOGDIR" >&2
 	exit 1

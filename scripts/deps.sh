@@ -25,7 +25,7 @@ HOST_PACKAGES=(
 	# kernel builds and the guest image
 	bc libelf-dev libssl-dev cpio xz-utils kmod rsync busybox-static
 	# tools
-	perl gnuplot-nox
+	perl
 	# the tools' --json output (libuserspace/common/cli.c); make bench's plots
 	libjson-c-dev python3-matplotlib
 	# memory-management stress in the guest (make stress)
