@@ -49,7 +49,9 @@ progress_start() {
 
 progress_stop() {
 	[ -n "$PROGRESS_PID" ] || return 0
-	kill "$PROGRESS_PID" 2>/dev/null
-	wait "$PROGRESS_PID" 2>/dev/null
+	# the watcher's status is that of a killed shell: never a failure of
+	# the build (the callers run under set -e)
+	kill "$PROGRESS_PID" 2>/dev/null || true
+	wait "$PROGRESS_PID" 2>/dev/null || true
 	PROGRESS_PID=
 }
