@@ -224,8 +224,14 @@ torture: image
 		$(MAKE) -s torture-unlocked LOGDIR=$(BUILD)/logs/torture \
 		BOOT_TIMEOUT=$$(( $(TORTURE_SECONDS) + 900 ))
 
+# The guest's "svmgpu-torture: progress:" lines (one a minute) are shown as
+# they arrive in results.log.
 torture-unlocked:
-	@$(BOOT_ENV) TORTURE_SECONDS=$(TORTURE_SECONDS) bash scripts/boot.sh torture
+	@echo "torture: $(TORTURE_SECONDS) s of svmgpu-torture on $(KERNEL); progress every 60 s"
+	@: > $(LOGDIR)/results.log; tail -n +1 -F $(LOGDIR)/results.log 2>/dev/null > >(grep --line-buffered -o \
+		'svmgpu-torture: \(progress\|passed\|DIVERGED\).*' | sed -u 's/^svmgpu-torture: /torture: /') & \
+	tp=$$!; $(BOOT_ENV) TORTURE_SECONDS=$(TORTURE_SECONDS) bash scripts/boot.sh torture; \
+	rc=$$?; sleep 1; kill $$tp; exit $$rc
 	@python3 scripts/guest-report.py $(LOGDIR) "torture[$(KERNEL)]" | tee $(LOGDIR)/report.tap
 	@! grep -q '^not ok' $(LOGDIR)/report.tap
 
