@@ -2321,8 +2321,8 @@ static int fuzz_main(int argc, char **argv)
 		switch (c) {
 		case 'd': cli_opt_device("--device", optarg, &sel); break;
 		case 's': o.seed = cli_opt_u64("--seed", optarg, 0, UINT64_MAX); break;
-		case 'n': o.ops = cli_opt_u64("--ops", optarg, 1, UINT64_MAX); break;
-		case 't': o.seconds = cli_opt_uint("--seconds", optarg, 1, 30 * 86400); break;
+		case 'n': o.ops = cli_opt_u64("--ops", optarg, 0, UINT64_MAX); break;
+		case 't': o.seconds = cli_opt_uint("--seconds", optarg, 0, 30 * 86400); break;
 		case 'j': o.threads = cli_opt_uint("--threads", optarg, 1, MAX_WORKERS); break;
 		case 'p': o.procs = cli_opt_uint("--procs", optarg, 1, MAX_WORKERS); break;
 		case 'w': o.only = (int)cli_opt_uint("--worker", optarg, 0, MAX_WORKERS - 1); break;

@@ -83,8 +83,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'd': cli_opt_device("--device", optarg, &sel); selected = 1; break;
 		case 's': o.seed = cli_opt_u64("--seed", optarg, 0, UINT64_MAX); break;
-		case 'n': o.ops = cli_opt_u64("--ops", optarg, 1, UINT64_MAX); break;
-		case 't': o.seconds = cli_opt_uint("--time", optarg, 1, 7 * 86400); break;
+		case 'n': o.ops = cli_opt_u64("--ops", optarg, 0, UINT64_MAX); break;
+		case 't': o.seconds = cli_opt_uint("--time", optarg, 0, 7 * 86400); break;
 		case 'j': o.threads = cli_opt_uint("--threads", optarg, 1, 64); break;
 		case 'p': o.procs = cli_opt_uint("--procs", optarg, 0, 64); break;
 		case 'P': o.pages = cli_opt_uint("--pages", optarg, 4, 65536); break;
