@@ -44,6 +44,9 @@
 #define F_CLONES
 #endif
 
+ /* the executors are compiled into each clone of f_exec */
+#define F_INLINE __attribute__((always_inline)) inline
+
 #define F_WAVES         (SVMGPU_ISA_MAX_WG_SIZE / SVMGPU_ISA_WAVE_SIZE)
 #define F_LANES         SVMGPU_ISA_MAX_WG_SIZE
 #define F_CODE_PAGES    4
@@ -320,6 +323,25 @@ static inline const FOp *fetch(SvmgpuCore *core, SvmgpuQueue *q,
         const uint64_t *pa_ = l->regs[o->ra] + base; \
         uint64_t *d_ = l->regs[o->rd] + base; \
         unsigned j_, k_; \
+        if (full) { \
+            /* every lane: straight into rd (lane j reads lane j only) */ \
+            if (o->rb == SVMGPU_ISA_RB_IMM) { \
+                const uint64_t b = o->bimm; \
+                for (j_ = 0; j_ < nl; j_++) { \
+                    const uint64_t a = pa_[j_]; \
+                    (void)a; (void)b; \
+                    d_[j_] = (expr); \
+                } \
+            } else { \
+                const uint64_t *pb_ = l->regs[o->rb] + base; \
+                for (j_ = 0; j_ < nl; j_++) { \
+                    const uint64_t a = pa_[j_], b = pb_[j_]; \
+                    (void)a; (void)b; \
+                    d_[j_] = (expr); \
+                } \
+            } \
+            break; \
+        } \
         if (o->rb == SVMGPU_ISA_RB_IMM) { \
             const uint64_t b = o->bimm; \
             for (j_ = 0; j_ < nl; j_++) { \
@@ -372,16 +394,23 @@ static inline bool f_idle(const SvmgpuFastLaunch *l, unsigned w0, unsigned nw)
 }
 
 
-static void f_alu(SvmgpuFastLaunch *l, const FOp *o, unsigned w0,
+static F_INLINE void f_alu(SvmgpuFastLaunch *l, const FOp *o, unsigned w0,
                   unsigned nw)
 {
     const unsigned base = w0 * SVMGPU_ISA_WAVE_SIZE;
     const unsigned nl = nw * SVMGPU_ISA_WAVE_SIZE;
     const uint8_t op = o->op;
+    uint32_t all = F_FULL;
+    bool full;
+    unsigned k;
 
     if (f_idle(l, w0, nw)) {
         return;
     }
+    for (k = 0; k < nw; k++) {
+        all &= l->waves[w0 + k].exec;
+    }
+    full = all == F_FULL;
 
     switch (op) {
     case SVMGPU_OP_MOV: ALU_BODY(b); return;
@@ -417,7 +446,7 @@ static void f_alu(SvmgpuFastLaunch *l, const FOp *o, unsigned w0,
 }
 
 /* MOVI, MOVHI, S2R, SEL */
-static void f_move(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o,
+static F_INLINE void f_move(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o,
                    unsigned w0, unsigned nw)
 {
     const struct svmgpu_cmd_launch *c = &q->x.cmd.launch;
@@ -582,7 +611,7 @@ static InsnResult f_lane_dma(SvmgpuCore *core, SvmgpuQueue *q,
  * combined effect, which other agents see as the lanes' operations done
  * back to back.
  */
-static void f_atomic_run(SvmgpuFastLaunch *l, const FOp *o, unsigned lane0,
+static F_INLINE void f_atomic_run(SvmgpuFastLaunch *l, const FOp *o, unsigned lane0,
                          uint32_t run, uint8_t *pg, uint64_t imm,
                          bool uniform)
 {
@@ -668,7 +697,7 @@ static void f_atomic_run(SvmgpuFastLaunch *l, const FOp *o, unsigned lane0,
 }
 
 /* Loads, stores and atomics of one wave, resumable through w->done. */
-static InsnResult f_mem_wave(SvmgpuCore *core, SvmgpuQueue *q,
+static F_INLINE InsnResult f_mem_wave(SvmgpuCore *core, SvmgpuQueue *q,
                              SvmgpuFastLaunch *l, IsaMem *m, const FOp *o,
                              unsigned wave)
 {
@@ -884,7 +913,7 @@ static InsnResult f_illegal(SvmgpuQueue *q, const FWave *w)
 }
 
 /* A control instruction for one wave; sets w->pc. */
-static InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
+static F_INLINE InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
                             const FOp *o, unsigned wave)
 {
     FWave *w = &l->waves[wave];
