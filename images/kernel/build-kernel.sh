@@ -9,11 +9,16 @@
 #
 # Prints three lines on success: the bzImage, the KDIR to build modules
 # against, and the directory holding the kernel's own modules (or "-").
-# Everything is cached under $SVMGPU_CACHE; progress goes to stderr.
+# Everything is cached under $SVMGPU_CACHE; progress goes to stderr: each
+# phase (fetch, configure, build) as it starts, and during the debug build a
+# line a minute with the number of files compiled (scripts/progress.sh;
+# Kbuild's own output is in linux-debug/build.log).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../../scripts/progress.sh
+. "$REPO/scripts/progress.sh"
 CACHE=${SVMGPU_CACHE:-$HOME/.cache/svmgpu}
 DL=$CACHE/downloads/linux
 JOBS=${JOBS:-$(nproc)}
@@ -71,6 +76,14 @@ debian() {
 debug() {
 	local src=$CACHE/linux-src out=$CACHE/linux-debug want have=""
 	bash "$REPO/scripts/deps.sh" >&2
+	# One build at a time in the shared tree (make kernel is not under the
+	# Makefile's build lock, and several checkouts share the cache).
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/linux-debug.lock"
+	if ! flock -n 9; then
+		echo "build-kernel: waiting for another debug kernel build" >&2
+		flock 9
+	fi
 	if [ ! -f "$src/.extracted" ]; then
 		echo "build-kernel: fetching linux-source-6.1" >&2
 		mkdir -p "$DL"
@@ -95,8 +108,24 @@ debug() {
 		check_config "$out/.config"
 		cp "$HERE/debug.config" "$out/.fragment"
 	fi
-	echo "build-kernel: building the debug kernel (incremental)" >&2
-	make -s -C "$src" O="$out" -j"$JOBS" bzImage modules >&2
+	if [ -f "$out/arch/x86/boot/bzImage" ]; then
+		echo "build-kernel: building the debug kernel (incremental)" >&2
+	else
+		echo "build-kernel: building the debug kernel from scratch (the longest step of a cold make check)" >&2
+	fi
+	progress_start build-kernel "$out/build.log" kbuild
+	local rc=0
+	make -C "$src" O="$out" -j"$JOBS" bzImage modules > "$out/build.log" 2>&1 || rc=$?
+	progress_stop
+	if [ "$rc" -ne 0 ]; then
+		grep -E -B2 -A8 'error:|Error [0-9]' "$out/build.log" | head -n 60 >&2
+		echo "build-kernel: the debug kernel failed to build; log in $out/build.log" >&2
+		exit 1
+	fi
+	local done_
+	done_=$(progress_line "$out/build.log" kbuild)
+	done_=${done_%%, now*}
+	echo "build-kernel: debug kernel up to date (${done_:-nothing rebuilt})" >&2
 	echo "$out/arch/x86/boot/bzImage"
 	echo "$out"
 	echo "-"
