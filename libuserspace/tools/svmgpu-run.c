@@ -40,7 +40,8 @@ static void usage(FILE *f)
 		"                               address goes into the argument block.  PATTERN:\n"
 		"                               zero (default), seq8, seq32, seq64, f32seq,\n"
 		"                               rand, value=N (u64 repeated), file=PATH\n"
-		"  -a, --arg VALUE              a scalar (integer, or float with an 'f' suffix)\n"
+		"  -a, --arg VALUE              a scalar: a number, a negative integer, or a\n"
+		"                               float with an 'f' suffix (1.5f)\n"
 		"  -g, --grid X[,Y[,Z]]         workgroups (default 1)\n"
 		"  -w, --wg-size N              lanes per workgroup (default 1)\n"
 		"  -n, --items N                grid = ceil(N / wg-size) in x\n"
@@ -143,10 +144,18 @@ static int add_arg(const char *s)
 		argv_words[nargs++] = bits;
 		return 0;
 	}
-	argv_words[nargs++] = strtoull(s, &end, 0);
-	if (*s == '-')
-		argv_words[nargs - 1] = (uint64_t)strtoll(s, &end, 0);
-	return *end ? -EINVAL : 0;
+	if (*s == '-') {
+		long long v;
+
+		errno = 0;
+		v = strtoll(s, &end, 0);
+		if (*end || end == s + 1 || errno)
+			return -EINVAL;
+		argv_words[nargs++] = (uint64_t)v;
+		return 0;
+	}
+	/* a number like any other: decimal or 0x hex, k/M/G/T units */
+	return cli_parse_u64(s, &argv_words[nargs]) ? -EINVAL : (nargs++, 0);
 }
 
 static char *read_file(const char *path, size_t *len)

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * lib_tools: the installed tools and examples run on the device and say
- * what they should: svmgpu-info, svmgpu-as, svmgpu-run, svmgpu-reg,
- * svmgpu-torture, svmgpu-demo and the three examples.
+ * what they should: svmgpu-info, svmgpu-identify, svmgpu-as, svmgpu-run,
+ * svmgpu-reg, svmgpu-torture, svmgpu-fuzz, svmgpu-demo and the three
+ * examples; and the device half of the tools' conventions (the host test
+ * test_tools.sh checks the rest): -d by index, render node path and PCI
+ * address, --json of real data (parsed with json-c, values checked).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +13,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "svmgpu.h"
 #include "svmgpu_test.h"
@@ -36,6 +41,40 @@ static int run(const char *cmd, char **out)
 	}
 	status = pclose(p);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The command's stdout only (stderr dropped) parsed as JSON; NULL if it does not parse. */
+static struct json_object *run_json(const char *cmd, int *rc)
+{
+	char full[1024], *o;
+	struct json_object *j;
+
+	snprintf(full, sizeof(full), "%s 2>/dev/null", cmd);
+	*rc = run(full, &o);
+	j = json_tokener_parse(o);
+	if (!j)
+		fprintf(stderr, "# %s: not JSON:\n%s\n", cmd, o);
+	free(o);
+	return j;
+}
+
+/* j.a.b... (object keys) or NULL */
+static struct json_object *jget(struct json_object *j, const char *k1, const char *k2)
+{
+	struct json_object *v = NULL;
+
+	if (!j || !json_object_object_get_ex(j, k1, &v))
+		return NULL;
+	if (k2 && !json_object_object_get_ex(v, k2, &v))
+		return NULL;
+	return v;
+}
+
+static const char *jstr(struct json_object *j, const char *k1, const char *k2)
+{
+	struct json_object *v = jget(j, k1, k2);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 }
 
 #define RUN_OK(cmd, must_contain) do { \
@@ -70,8 +109,212 @@ TEST_F(tools, help_everywhere)
 	RUN_OK("svmgpu-run --help", "usage: svmgpu-run");
 	RUN_OK("svmgpu-reg --help", "usage: svmgpu-reg");
 	RUN_OK("svmgpu-info --help", "usage: svmgpu-info");
+	RUN_OK("svmgpu-identify --help", "usage: svmgpu-identify");
 	RUN_OK("svmgpu-demo --help", "usage: svmgpu-demo");
 	RUN_OK("svmgpu-torture --help", "usage: svmgpu-torture");
+	RUN_OK("svmgpu-fuzz --help", "usage: svmgpu-fuzz");
+	RUN_OK("svmgpu-info --version", "svmgpu-info (svmgpu) ");
+}
+
+/* The first device as an index, its render node and its PCI address. */
+static void first_device(char node[64], char pci[32])
+{
+	struct svmgpu_device_desc d;
+
+	memset(&d, 0, sizeof(d));
+	if (svmgpu_device_list(&d, 1) < 1)
+		d.render_node[0] = '\0';
+	snprintf(node, 64, "%s", d.render_node);
+	snprintf(pci, 32, "%04x:%02x:%02x.%u", d.pci_domain, d.pci_bus, d.pci_dev, d.pci_func);
+}
+
+/* -d INDEX, -d PATH and -d PCI name the same device in every tool. */
+TEST_F(tools, device_selection)
+{
+	const char *sel[3];
+	char node[64], pci[32], cmd[256], want[96], *o;
+	int i, rc;
+
+	first_device(node, pci);
+	ASSERT_TRUE(node[0] != '\0');
+	sel[0] = "0";
+	sel[1] = node;
+	sel[2] = pci;
+	for (i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), "svmgpu-info -d %s 2>&1", sel[i]);
+		snprintf(want, sizeof(want), "device 0: %s\n", node);
+		EXPECT_EQ(run(cmd, &o), 0);
+		EXPECT_TRUE(strstr(o, want) != NULL);
+		EXPECT_TRUE(strstr(o, pci) != NULL);
+		if (!strstr(o, want))
+			TH_LOG("%s:\n%s", cmd, o);
+		free(o);
+		snprintf(cmd, sizeof(cmd), "svmgpu-identify -d %s 2>&1", sel[i]);
+		snprintf(want, sizeof(want), "%s: driver svmgpu ", node);
+		EXPECT_EQ(run(cmd, &o), 0);
+		EXPECT_TRUE(strstr(o, want) != NULL);
+		EXPECT_TRUE(strstr(o, "  id register  0x474d5653 (svmgpu)\n") != NULL);
+		free(o);
+		snprintf(cmd, sizeof(cmd), "svmgpu-run -d %s -k vecadd -b 64:f32seq -b 64:f32seq "
+			 "-b 64 -a 16 -w 16 -p 2:f32 2>&1", sel[i]);
+		EXPECT_EQ(run(cmd, &o), 0);
+		EXPECT_TRUE(strstr(o, " 30\n") != NULL);
+		free(o);
+		snprintf(cmd, sizeof(cmd), "svmgpu-reg -d %s read ID 2>&1", sel[i]);
+		rc = run(cmd, &o);
+		/* a bound BAR may not be mappable (CONFIG_IO_STRICT_DEVMEM): exit 3, said so */
+		if (rc == 0)
+			EXPECT_TRUE(strstr(o, "0x474d5653") != NULL);
+		else
+			EXPECT_TRUE(rc == 3 && strstr(o, "svmgpu-reg: cannot map BAR0: ") == o);
+		free(o);
+	}
+	/* a device that is not there: exit 3 and the same message everywhere */
+	EXPECT_EQ(run("svmgpu-info -d 9 2>&1", &o), 3);
+	EXPECT_STREQ(o, "svmgpu-info: no svmgpu device 9: No such device\n");
+	free(o);
+	EXPECT_EQ(run("svmgpu-demo -d 0000:00:1f.7 2>&1", &o), 3);
+	EXPECT_STREQ(o, "svmgpu-demo: no svmgpu device 0000:00:1f.7: No such device\n");
+	free(o);
+	EXPECT_EQ(run("svmgpu-run -d /dev/null -k vecadd 2>&1", &o), 3);
+	EXPECT_STREQ(o, "svmgpu-run: no svmgpu device /dev/null: No such device\n");
+	free(o);
+	EXPECT_EQ(run("svmgpu-torture -d 9 -n 1 2>&1", &o), 3);
+	EXPECT_STREQ(o, "svmgpu-torture: no svmgpu device 9: No such device\n");
+	free(o);
+}
+
+TEST_F(tools, info_and_identify_json)
+{
+	struct json_object *j, *d;
+	char node[64], pci[32];
+	int rc;
+
+	first_device(node, pci);
+	j = run_json("svmgpu-info --json", &rc);
+	ASSERT_NOT_NULL(j);
+	EXPECT_EQ(rc, 0);
+	d = json_object_array_get_idx(jget(j, "devices", NULL), 0);
+	ASSERT_NOT_NULL(d);
+	EXPECT_STREQ(jstr(d, "node", NULL), node);
+	EXPECT_STREQ(jstr(d, "pci", "slot"), pci);
+	EXPECT_STREQ(jstr(d, "pci", "driver"), "svmgpu");
+	EXPECT_STREQ(jstr(d, "drm", "driver"), "svmgpu");
+	EXPECT_STREQ(jstr(d, "drm", "hw_id"), "0x474d5653");
+	EXPECT_TRUE(json_object_get_int(jget(d, "drm", "queues")) >= 1);
+	/* BAR0 or, on a strict kernel with the driver bound, debugfs */
+	EXPECT_TRUE(jget(d, "counters", NULL) != NULL);
+	EXPECT_TRUE(jget(d, "counters", "faults") != NULL ||
+		    jget(d, "counters", "fault_records") != NULL);
+	json_object_put(j);
+
+	j = run_json("svmgpu-identify --json", &rc);
+	ASSERT_NOT_NULL(j);
+	EXPECT_EQ(rc, 0);
+	d = json_object_array_get_idx(j, 0);
+	EXPECT_STREQ(jstr(d, "node", NULL), node);
+	EXPECT_STREQ(jstr(d, "driver", NULL), "svmgpu");
+	EXPECT_STREQ(jstr(d, "id_register", NULL), "0x474d5653");
+	EXPECT_TRUE(json_object_get_boolean(jget(d, "id_ok", NULL)));
+	json_object_put(j);
+}
+
+/*
+ * --watch describes every device, then re-prints all their counters: from
+ * BAR0, or debugfs when the kernel refuses to map a bound BAR; with
+ * neither it is an error, not a silent no-op.
+ */
+TEST_TIMEOUT(60)
+TEST_F(tools, info_watch)
+{
+	char node[64], pci[32], path[96], path2[96], *o, *p;
+	int rc, rounds = 0, minor;
+	struct json_object *j;
+	FILE *f;
+
+	first_device(node, pci);
+	rc = run("svmgpu-info --watch 1 --count 3 2>&1", &o);
+	for (p = o; (p = strstr(p, "  counters     ")); p++)
+		rounds++;
+	minor = atoi(strstr(node, "renderD") + 7);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/dri/%d/svmgpu_device", minor);
+	snprintf(path2, sizeof(path2), "/sys/kernel/debug/dri/%d/svmgpu_device", minor - 128);
+	if (strstr(o, "  counters     faults ")) {
+		/* BAR0 mapped */
+		EXPECT_EQ(rc, 0);
+		EXPECT_EQ(rounds, 3);
+	} else if (access(path, R_OK) == 0 || access(path2, R_OK) == 0) {
+		EXPECT_EQ(rc, 0);
+		EXPECT_EQ(rounds, 3);
+		EXPECT_TRUE(strstr(o, "  counters     (from /sys/kernel/debug/dri/") != NULL);
+	} else {
+		EXPECT_EQ(rc, 1);
+		EXPECT_TRUE(strstr(o, "svmgpu-info: --watch: no counters to read for device 0") != NULL);
+	}
+	if (rc == 0) {
+		/* every round names the device again */
+		EXPECT_TRUE(strstr(strstr(o, "device 0: ") + 1, "device 0: ") != NULL);
+	} else {
+		TH_LOG("%s", o);
+	}
+	free(o);
+	if (rc)
+		return;
+	/* JSON: one object per round, one per line */
+	rc = run("svmgpu-info --json --watch 1 --count 2 2>/dev/null > /tmp/watch.json", &o);
+	free(o);
+	EXPECT_EQ(rc, 0);
+	f = fopen("/tmp/watch.json", "r");
+	ASSERT_NOT_NULL(f);
+	for (rounds = 0; rounds < 3; rounds++) {
+		char line[65536];
+
+		if (!fgets(line, sizeof(line), f))
+			break;
+		j = json_tokener_parse(line);
+		ASSERT_NOT_NULL(j);
+		EXPECT_EQ(json_object_get_int(jget(j, "round", NULL)), rounds + 1);
+		EXPECT_TRUE(jget(json_object_array_get_idx(jget(j, "devices", NULL), 0),
+				 "counters", NULL) != NULL);
+		json_object_put(j);
+	}
+	fclose(f);
+	EXPECT_EQ(rounds, 2);
+}
+
+TEST_F(tools, run_json_buffers)
+{
+	struct json_object *j, *v;
+	int rc, i;
+
+	j = run_json("svmgpu-run --json -k vecadd -b 64:f32seq -b 64:f32seq -b 64 -a 16 -w 16 "
+		     "-p 2:f32 -p 0:hex64:2", &rc);
+	ASSERT_NOT_NULL(j);
+	EXPECT_EQ(rc, 0);
+	EXPECT_TRUE(json_object_get_boolean(jget(j, "ok", NULL)));
+	EXPECT_EQ(json_object_get_int(jget(j, "args", NULL)), 4);
+	v = jget(json_object_array_get_idx(jget(j, "buffers", NULL), 0), "values", NULL);
+	ASSERT_EQ(json_object_array_length(v), 16);
+	for (i = 0; i < 16; i++)
+		EXPECT_EQ(json_object_get_double(json_object_array_get_idx(v, i)), 2.0 * i);
+	v = jget(json_object_array_get_idx(jget(j, "buffers", NULL), 1), "values", NULL);
+	ASSERT_EQ(json_object_array_length(v), 2);
+	/* f32 0.0 and 1.0 in one u64: 0x3f80000000000000 */
+	EXPECT_STREQ(json_object_get_string(json_object_array_get_idx(v, 0)), "0x3f80000000000000");
+	json_object_put(j);
+
+	/* a fault: exit 1, the error in the JSON */
+	j = run_json("printf 'S2R r1, ARGS\\nLD64 r2, [r1+0]\\nST64 [r2+0], r1\\nEXIT\\n' > /tmp/fj.s;"
+		     " svmgpu-run --json /tmp/fj.s -a 0x10000", &rc);
+	ASSERT_NOT_NULL(j);
+	EXPECT_EQ(rc, 1);
+	EXPECT_FALSE(json_object_get_boolean(jget(j, "ok", NULL)));
+	EXPECT_STREQ(jstr(j, "error", "va"), "0x10000");
+	EXPECT_STREQ(jstr(j, "error", "access"), "write");
+	json_object_put(j);
+	/* units: a 64M buffer */
+	RUN_OK("svmgpu-run -k vecadd -b 4M:f32seq -b 4M:f32seq -b 4M -a 1M -n 1M -w 256 -p 2:f32:4",
+	       "[   0] 0 2 4 6\n");
 }
 
 TEST_F(tools, info)
@@ -180,13 +423,66 @@ TEST_F(tools, reg_without_the_driver)
 TEST_TIMEOUT(120)
 TEST_F(tools, torture_short_run)
 {
+	struct json_object *j;
+	int rc;
+
 	RUN_OK("svmgpu-torture --seed 99 --ops 100 --threads 2 --procs 1", "passed (seed 99)");
+	/* --progress: how far the run is */
+	RUN_OK("svmgpu-torture --seed 7 --time 3 --threads 1 --procs 0 --progress 1",
+	       " of 3 s (");
+	RUN_OK("svmgpu-torture --seed 7 --time 3 --threads 1 --procs 0 --progress 1",
+	       "operations by 1 worker(s) of this process\nsvmgpu-torture: progress: ");
+	j = run_json("svmgpu-torture --json --seed 0x10 --ops 1k --threads 1 --procs 0", &rc);
+	ASSERT_NOT_NULL(j);
+	EXPECT_EQ(rc, 0);
+	EXPECT_EQ(json_object_get_uint64(jget(j, "seed", NULL)), 16);
+	EXPECT_EQ(json_object_get_uint64(jget(j, "ops_per_worker", NULL)), 1024);
+	EXPECT_STREQ(jstr(j, "result", NULL), "passed");
+	json_object_put(j);
+}
+
+TEST_TIMEOUT(120)
+TEST_F(tools, fuzz_short_run_json)
+{
+	struct json_object *j;
+	int rc;
+
+	j = run_json("svmgpu-fuzz --json --seed 0x5eed --ops 300 --threads 1 --hang 60", &rc);
+	ASSERT_NOT_NULL(j);
+	EXPECT_EQ(rc, 0);
+	EXPECT_STREQ(jstr(j, "seed", NULL), "0x5eed");
+	EXPECT_GE(json_object_get_uint64(jget(j, "operations", NULL)), 300);
+	EXPECT_GE(json_object_get_uint64(jget(j, "ioctls", NULL)), 1);
+	EXPECT_TRUE(json_object_get_boolean(jget(j, "passed", NULL)));
+	json_object_put(j);
 }
 
 TEST_TIMEOUT(300)
 TEST_F(tools, demo)
 {
+	struct json_object *j, *r;
+	char *o;
+	int rc, i;
+
 	RUN_OK("svmgpu-demo", "all results verified against the CPU");
+	/* -q: the verdict line alone */
+	EXPECT_EQ(run("svmgpu-demo -q 2>&1", &o), 0);
+	EXPECT_STREQ(o, "svmgpu-demo: all results verified against the CPU\n");
+	free(o);
+	j = run_json("svmgpu-demo --json -d 0", &rc);
+	ASSERT_NOT_NULL(j);
+	EXPECT_EQ(rc, 0);
+	r = jget(j, "results", NULL);
+	ASSERT_EQ(json_object_array_length(r), 9);
+	for (i = 0; i < 9; i++) {
+		struct json_object *k = json_object_array_get_idx(r, i);
+
+		EXPECT_TRUE(json_object_get_boolean(jget(k, "matches_cpu", NULL)));
+		EXPECT_GE(json_object_get_uint64(jget(k, "items", NULL)), 1);
+	}
+	EXPECT_STREQ(jstr(json_object_array_get_idx(r, 0), "kernel", NULL), "vecadd");
+	EXPECT_EQ(json_object_get_int(jget(j, "failed", NULL)), 0);
+	json_object_put(j);
 }
 
 TEST_F(tools, examples)

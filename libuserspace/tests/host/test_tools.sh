@@ -189,6 +189,12 @@ expect "svmgpu-run -b 64M: accepted (fails later: no device)" 3 \
 expect "svmgpu-run -b 0x1000 -b 4k -n 4K: accepted" 3 \
 	"svmgpu-run: no svmgpu device 0: No such device" \
 	-- "$tools/svmgpu-run" -b 0x1000 -b 4k -n 4K -w 256 -k vecadd
+expect "svmgpu-run -a 1M -a -3 -a 0x10 -a 1.5f: accepted" 3 \
+	"svmgpu-run: no svmgpu device 0: No such device" \
+	-- "$tools/svmgpu-run" -a 1M -a -3 -a 0x10 -a 1.5f -k vecadd
+expect "svmgpu-run -a 1e6: refused" 2 \
+	"svmgpu-run: --arg: '1e6' is not an integer or a float with an 'f' suffix (at most 32 buffers and arguments)" \
+	-- "$tools/svmgpu-run" -a 1e6 -k vecadd
 expect "svmgpu-run -b 65G: out of range" 2 \
 	"svmgpu-run: --buffer: 65G is out of range (1..64G)" -- "$tools/svmgpu-run" -b 65G -k vecadd
 expect "svmgpu-run -b 4k:frob: unknown pattern" 2 \
