@@ -64,6 +64,8 @@ typedef struct FOp {
     uint8_t size;           /* memory access bytes */
     uint8_t access;         /* SVMGPU_ACCESS_* of a memory op */
     int32_t imm;
+    uint32_t zread;         /* registers read (or partly written) */
+    uint32_t zwrite;        /* rd, if written in every active lane */
     uint64_t bimm;          /* sext(imm); address offset for memory */
 } FOp;
 
@@ -96,8 +98,10 @@ struct SvmgpuFastLaunch {
     bool wg_running;
     unsigned nwaves, cur;
     uint32_t written;       /* registers a decoded instruction may write */
+    uint32_t zpend[F_WAVES];    /* registers still to clear, per wave */
     FWave waves[F_WAVES];
     unsigned code_last, code_next;
+    bool code_hit;          /* a store hit a decoded code page */
     FCodePage code[F_CODE_PAGES];
     FOp single;             /* an instruction of a page read word by word */
     uint64_t page_buf[F_PAGE_INSNS];
@@ -180,7 +184,51 @@ static FOp decode(uint64_t insn)
 #undef R_OK
     if (!ok) {
         o.op = FOP_ILLEGAL;
+        return o;
     }
+#define RB(r) (1u << (r))
+    switch (op) {
+    case SVMGPU_OP_IF:
+    case SVMGPU_OP_BREAK:
+        o.zread = RB(o.ra);
+        break;
+    case SVMGPU_OP_MOVI:
+    case SVMGPU_OP_S2R:
+        o.zwrite = RB(o.rd);
+        break;
+    case SVMGPU_OP_MOVHI:
+        o.zread = RB(o.rd);
+        break;
+    case SVMGPU_OP_SEL:
+        o.zread = RB(o.ra) | RB(o.rb) | RB(o.rc);
+        o.zwrite = RB(o.rd);
+        break;
+    case SVMGPU_OP_LD8 ... SVMGPU_OP_LDS32:
+        o.zread = RB(o.ra) | RB(o.rd);  /* a fault leaves rd partly written */
+        break;
+    case SVMGPU_OP_ST8 ... SVMGPU_OP_ST64:
+        o.zread = RB(o.ra) | RB(o.rb);
+        break;
+    case SVMGPU_OP_ATOM32:
+    case SVMGPU_OP_ATOM64:
+        o.zread = RB(o.ra) | RB(o.rb) | RB(o.rc) | RB(o.rd);
+        break;
+    case SVMGPU_OP_NOP:
+    case SVMGPU_OP_EXIT:
+    case SVMGPU_OP_BAR:
+    case SVMGPU_OP_JMP:
+    case SVMGPU_OP_ELSE:
+    case SVMGPU_OP_ENDIF:
+    case SVMGPU_OP_LOOP:
+    case SVMGPU_OP_ENDLOOP:
+        break;
+    default:
+        o.zread = RB(o.ra) |
+                  (o.rb == SVMGPU_ISA_RB_IMM ? 0 : RB(o.rb));
+        o.zwrite = RB(o.rd);
+        break;
+    }
+#undef RB
     return o;
 }
 
@@ -214,8 +262,9 @@ static inline void f_code_written(SvmgpuFastLaunch *l, uint64_t pa)
     unsigned i;
 
     for (i = 0; i < F_CODE_PAGES; i++) {
-        if (l->code[i].pa == pa) {
+        if (l->code[i].pa == pa && l->code[i].ok) {
             l->code[i].ok = false;
+            l->code_hit = true;
         }
     }
 }
@@ -371,6 +420,63 @@ static inline const FOp *fetch(SvmgpuCore *core, SvmgpuQueue *q,
         } \
     } while (0)
 
+/*
+ * The vectorised FADD/FMUL/DADD/DMUL may give their operands to the host
+ * in either order, and with two NaN operands x86 returns the first one:
+ * lanes whose result is a NaN are computed again by the scalar code of the
+ * reference, so NaN payloads are the reference's too.
+ */
+static __attribute__((noinline)) uint64_t fp_scalar(uint8_t op, uint64_t a,
+                                                     uint64_t b)
+{
+    return is_f32_op(op) ? f32_op(op, a, b) : f64_op(op, a, b);
+}
+
+#define NAN32(t) (((t) & 0x7fffffffull) > 0x7f800000ull)
+#define NAN64(t) (((t) & 0x7fffffffffffffffull) > 0x7ff0000000000000ull)
+
+#define ALU_FP(expr, isnan) \
+    do { \
+        uint64_t t_[F_LANES], any_ = 0; \
+        const uint64_t *pa_ = l->regs[o->ra] + base; \
+        const uint64_t *pb_ = o->rb == SVMGPU_ISA_RB_IMM ? NULL : \
+                              l->regs[o->rb] + base; \
+        uint64_t *d_ = l->regs[o->rd] + base; \
+        unsigned j_, k_; \
+        if (!pb_) { \
+            const uint64_t b = o->bimm; \
+            for (j_ = 0; j_ < nl; j_++) { \
+                const uint64_t a = pa_[j_]; \
+                t_[j_] = (expr); \
+            } \
+        } else { \
+            for (j_ = 0; j_ < nl; j_++) { \
+                const uint64_t a = pa_[j_], b = pb_[j_]; \
+                t_[j_] = (expr); \
+            } \
+        } \
+        for (j_ = 0; j_ < nl; j_++) { \
+            any_ |= isnan(t_[j_]); \
+        } \
+        for (j_ = 0; any_ && j_ < nl; j_++) { \
+            if (isnan(t_[j_])) { \
+                t_[j_] = fp_scalar(op, pa_[j_], pb_ ? pb_[j_] : o->bimm); \
+            } \
+        } \
+        for (k_ = 0; k_ < nw; k_++) { \
+            uint32_t ex_ = l->waves[w0 + k_].exec; \
+            uint64_t *dd_ = d_ + 32 * k_; \
+            const uint64_t *tt_ = t_ + 32 * k_; \
+            if (ex_ == F_FULL) { \
+                memcpy(dd_, tt_, 32 * sizeof(uint64_t)); \
+            } else if (ex_) { \
+                for (j_ = 0; j_ < 32; j_++) { \
+                    dd_[j_] = (ex_ >> j_) & 1 ? tt_[j_] : dd_[j_]; \
+                } \
+            } \
+        } \
+    } while (0)
+
 static inline uint64_t fadd32(uint64_t a, uint64_t b)
 {
     return f2u(u2f(a) + u2f(b));
@@ -433,15 +539,15 @@ static F_INLINE void f_alu(SvmgpuFastLaunch *l, const FOp *o, unsigned w0,
     case SVMGPU_OP_SLES:
         ALU_BODY((uint64_t)((int64_t)a <= (int64_t)b));
         return;
-    case SVMGPU_OP_FADD: ALU_BODY(fadd32(a, b)); return;
-    case SVMGPU_OP_FMUL: ALU_BODY(fmul32(a, b)); return;
+    case SVMGPU_OP_FADD: ALU_FP(fadd32(a, b), NAN32); return;
+    case SVMGPU_OP_FMUL: ALU_FP(fmul32(a, b), NAN32); return;
     }
     if (is_int_op(op)) {
         ALU_BODY(int_op(op, a, b));
     } else if (is_f32_op(op)) {
-        ALU_BODY(f32_op(op, a, b));
+        ALU_FP(f32_op(op, a, b), NAN32);
     } else {
-        ALU_BODY(f64_op(op, a, b));
+        ALU_FP(f64_op(op, a, b), NAN64);
     }
 }
 
@@ -1025,7 +1131,9 @@ static F_INLINE InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
 
 /*
  * Execute o for waves w0 .. w0+nw-1, all at the same pc, in wave order.
- * *ndone: waves that completed it (all of them unless a fault or error).
+ * *ndone: waves that completed it: all of them, unless a fault or error
+ * stopped wave *ndone, or a store into a decoded code page ended the gang
+ * (INSN_OK: the next wave fetches what was written, as in the reference).
  */
 F_CLONES
 static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
@@ -1036,6 +1144,25 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
     unsigned k;
 
     *ndone = 0;
+    for (k = 0; k < nw; k++) {
+        unsigned wv = w0 + k;
+        uint32_t z = l->zpend[wv] & o->zread;
+        uint32_t wr = l->zpend[wv] & o->zwrite & ~z;
+
+        if (!(z | wr)) {
+            continue;
+        }
+        /* an rd every lane overwrites needs no clearing; anything read does */
+        if (wr && l->waves[wv].exec != F_FULL) {
+            z |= wr;
+        }
+        l->zpend[wv] &= ~(z | wr);
+        while (z) {
+            memset(&l->regs[__builtin_ctz(z)][wv * SVMGPU_ISA_WAVE_SIZE], 0,
+                   SVMGPU_ISA_WAVE_SIZE * sizeof(uint64_t));
+            z &= z - 1;
+        }
+    }
     switch (o->op) {
     case FOP_ILLEGAL:
         return f_illegal(q, &l->waves[w0]);
@@ -1058,6 +1185,7 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
     case SVMGPU_OP_ST8 ... SVMGPU_OP_ST64:
     case SVMGPU_OP_ATOM32:
     case SVMGPU_OP_ATOM64:
+        l->code_hit = false;
         for (k = 0; k < nw; k++) {
             r = f_mem_wave(core, q, l, m, o, w0 + k);
             if (r != INSN_OK) {
@@ -1065,6 +1193,10 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
             }
             l->waves[w0 + k].pc += SVMGPU_ISA_INSN_SIZE;
             *ndone = k + 1;
+            if (l->code_hit) {
+                /* the next wave must fetch what this one wrote: end the gang */
+                return INSN_OK;
+            }
         }
         return INSN_OK;
     default:
@@ -1081,17 +1213,17 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
 static void f_start_workgroup(SvmgpuFastLaunch *l,
                               const struct svmgpu_cmd_launch *c)
 {
-    unsigned wv, r;
-    uint32_t regs = l->written;
+    unsigned wv;
 
     l->nwaves = (c->wg_size + SVMGPU_ISA_WAVE_SIZE - 1) / SVMGPU_ISA_WAVE_SIZE;
     l->cur = 0;
-    /* registers start at zero; only those an instruction may write moved */
-    while (regs) {
-        r = __builtin_ctz(regs);
-        memset(l->regs[r], 0,
-               l->nwaves * SVMGPU_ISA_WAVE_SIZE * sizeof(uint64_t));
-        regs &= regs - 1;
+    for (wv = 0; wv < l->nwaves; wv++) {
+        /*
+         * Registers start at zero.  Only those an instruction may write
+         * can have moved; f_exec() clears them, per wave, before the first
+         * instruction that reads them or writes them in only some lanes.
+         */
+        l->zpend[wv] = l->written;
     }
     for (wv = 0; wv < l->nwaves; wv++) {
         FWave *w = &l->waves[wv];
@@ -1213,9 +1345,8 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
         r = f_exec(core, q, l, &m, o, wv, nw, &ndone);
         l->executed += ndone;
         slice += ndone;
-        if (r != INSN_OK) {
-            m.hits -= nw - 1 - ndone;   /* the waves after it did not fetch */
-        }
+        /* the waves after the last one that ran did not fetch */
+        m.hits -= nw - ndone - (r != INSN_OK);
         if (r == INSN_FAULT) {
             l->cur = wv + ndone;
             ret = SVMGPU_STEP_FAULT;
@@ -1225,7 +1356,7 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
             ret = SVMGPU_STEP_DONE;
             break;
         }
-        l->cur = wv + nw >= l->nwaves ? wv + nw - l->nwaves : wv + nw;
+        l->cur = wv + ndone >= l->nwaves ? wv + ndone - l->nwaves : wv + ndone;
     }
     f_drop(core, l, &m);
     pthread_mutex_lock(&core->lock);

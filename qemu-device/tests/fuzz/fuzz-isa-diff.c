@@ -649,6 +649,27 @@ static void compare(const Outcome *r, const Outcome *f)
 {
     unsigned i;
 
+    for (i = 0; i < r->nfaults && i < f->nfaults && i <= MAX_FAULTS; i++) {
+        if (r->faults[i].va != f->faults[i].va ||
+            r->faults[i].access != f->faults[i].access ||
+            r->faults[i].reason != f->faults[i].reason) {
+            unsigned j;
+
+            for (j = 0; j < r->nfaults && j < f->nfaults && j <= MAX_FAULTS;
+                 j++) {
+                fprintf(stderr, "isa-diff: fault %u: reference 0x%llx %u/%u, "
+                        "fast 0x%llx %u/%u\n", j,
+                        (unsigned long long)r->faults[j].va,
+                        r->faults[j].access, r->faults[j].reason,
+                        (unsigned long long)f->faults[j].va,
+                        f->faults[j].access, f->faults[j].reason);
+            }
+            diverged("fault va", r->faults[i].va, f->faults[i].va);
+        }
+    }
+    if (r->nfaults != f->nfaults) {
+        diverged("number of faults", r->nfaults, f->nfaults);
+    }
     if (r->err_code != f->err_code) {
         diverged("error code", r->err_code, f->err_code);
     }
@@ -666,17 +687,6 @@ static void compare(const Outcome *r, const Outcome *f)
     }
     if (r->error_status != f->error_status) {
         diverged("ERROR_STATUS", r->error_status, f->error_status);
-    }
-    if (r->nfaults != f->nfaults) {
-        diverged("number of faults", r->nfaults, f->nfaults);
-    }
-    for (i = 0; i < r->nfaults && i <= MAX_FAULTS; i++) {
-        if (r->faults[i].va != f->faults[i].va ||
-            r->faults[i].access != f->faults[i].access ||
-            r->faults[i].reason != f->faults[i].reason) {
-            fprintf(stderr, "isa-diff: fault %u\n", i);
-            diverged("fault va", r->faults[i].va, f->faults[i].va);
-        }
     }
     if (r->instructions != f->instructions) {
         diverged("executed wave-instructions", r->instructions,
@@ -782,6 +792,15 @@ int main(int argc, char **argv)
             x ^= x >> 7;
             x ^= x << 17;
             buf[k] = x >> 24;
+        }
+        if (getenv("ISA_DIFF_SAVE")) {
+            /* the input about to run, to replay it after a divergence */
+            FILE *f = fopen(getenv("ISA_DIFF_SAVE"), "wb");
+
+            if (f) {
+                fwrite(buf, 1, n, f);
+                fclose(f);
+            }
         }
         LLVMFuzzerTestOneInput(buf, n);
     }
