@@ -1039,7 +1039,7 @@ static void test_dma_into_bars_viommu(void)
  * a bottom half the rest; the main loop, QMP and the registers stay live,
  * and a reset stops the kernel.
  */
-static void test_sync_bounded(void)
+static void do_sync_bounded(const char *extra)
 {
     struct svmgpu_cmd c;
     uint64_t n1, n2;
@@ -1048,7 +1048,7 @@ static void test_sync_bounded(void)
 
     Dev d;
 
-    dev_start(&d, NULL);
+    dev_start(&d, extra);
     dev_setup(&d);
     map4k(&d, 0x40000, DATA_POOL, 0);
     qtest_writeq(d.qts, DATA_POOL, SVMGPU_OP_JMP);      /* jmp . */
@@ -1080,6 +1080,17 @@ static void test_sync_bounded(void)
     check_reset_state(&d);
     g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_INSTRUCTIONS), ==, 0);
     dev_stop(&d);
+}
+
+static void test_sync_bounded(void)
+{
+    do_sync_bounded(NULL);
+}
+
+/* The same on the reference interpreter (x-engine, docs/compute-engine.md). */
+static void test_sync_bounded_reference(void)
+{
+    do_sync_bounded(",x-sync=on,x-engine=reference");
 }
 
 /* Mask (or unmask) MSI-X vector v in the table. */
@@ -1175,6 +1186,8 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/dma-into-bars", test_dma_into_bars);
     qtest_add_func("/svmgpu/dma-into-bars-viommu", test_dma_into_bars_viommu);
     qtest_add_func("/svmgpu/x-sync-bounded", test_sync_bounded);
+    qtest_add_func("/svmgpu/x-sync-bounded-reference",
+                   test_sync_bounded_reference);
     qtest_add_func("/svmgpu/reset-clears-pending-msix",
                    test_reset_clears_pending_msix);
     qtest_add_func("/svmgpu/unplug-viommu-threaded",
