@@ -17,6 +17,9 @@
 #   make stress     svmgpu-torture and svmgpu-fuzz under stress-ng, swap on
 #                   zram, KSM, THP, NUMA=2, for STRESS_SECONDS
 #   make syscall-fuzz  svmgpu-fuzz in a guest for FUZZ_OPS operations
+#   make deb        the Debian packages (debian/) in build/deb, lintian-clean
+#   make deb-test   the packages in a guest: svmgpu.ko built by DKMS from
+#                   svmgpu-dkms, libsvmgpu and the tools from the .debs
 #
 # Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2  NUMA=1
 #            MACHINE=q35|pc  QEMU_EXTRA='...'  TESTS=a,b  TEST_TIMEOUT=120
@@ -191,6 +194,40 @@ guest-test-unlocked:
 host-test: userspace
 	@meson test -C $(MESON_BUILD) --no-rebuild --print-errorlogs >/dev/null 2>&1 || true
 	@python3 scripts/meson-tap.py $(MESON_BUILD)
+
+# libsvmgpu0, libsvmgpu-dev, svmgpu-tools and svmgpu-dkms with
+# dpkg-buildpackage on a copy of the tree, then lintian: scripts/build-deb.sh.
+DEB_OUT := $(BUILD)/deb
+.PHONY: deb deb-test deb-test-unlocked deb-image-unlocked
+deb: deps
+	@mkdir -p $(DEB_OUT) && flock $(DEB_OUT)/.lock bash scripts/build-deb.sh $(DEB_OUT)
+
+# The packages in a guest on Debian's kernel (make check's deb stage): make
+# deb, svmgpu.ko built by DKMS from svmgpu-dkms's installed source, an image
+# whose library and tools are the packages' (images/deb-image.sh), DEB_TESTS
+# in it.  TAP.
+DEB_TESTS ?= drm_basic,lib_api,lib_tools
+DEB_INITRD := $(BUILD)/initramfs-debian-deb.cpio.gz
+DEB_LOGDIR := $(BUILD)/logs/deb
+deb-test:
+	@mkdir -p $(DEB_LOGDIR) && flock $(DEB_LOGDIR)/.lock $(MAKE) -s deb-test-unlocked \
+		KERNEL=debian IOMMU=0 INITRD=$(DEB_INITRD) LOGDIR=$(DEB_LOGDIR) TESTS=$(DEB_TESTS)
+
+deb-image-unlocked: qemu kernel userspace
+	@bash images/deb-image.sh $(DEB_INITRD) $(DEB_OUT) $(call kenv,2) $(call kenv,3) $(DESTDIR_UAPI)
+
+deb-test-unlocked:
+	@set -o pipefail; if $(MAKE) -s deb 2>&1 | sed 's/^/# /'; then \
+		echo "ok - make deb: $$(ls $(DEB_OUT)/*.deb | wc -l) packages, lintian clean" > $(LOGDIR)/pre.tap; \
+	else echo "not ok - make deb failed"; exit 1; fi
+	@$(BUILD_LOCK) $(MAKE) -s deb-image-unlocked >> $(LOGDIR)/pre.tap || { cat $(LOGDIR)/pre.tap; exit 1; }
+	@cat $(LOGDIR)/pre.tap
+	@$(BOOT) check
+	@python3 scripts/guest-report.py $(LOGDIR) "deb[debian]" > $(LOGDIR)/report.tap || true
+	@grep -v '^SVMGPU-COUNTS' $(LOGDIR)/report.tap
+	@read -r p f s < <(sed -n 's/^SVMGPU-COUNTS //p' $(LOGDIR)/report.tap); \
+		echo "SVMGPU-COUNTS $$(( $${p:-0} + $$(grep -c '^ok' $(LOGDIR)/pre.tap) )) $${f:-1} $${s:-0}"; \
+		[ "$${f:-1}" -eq 0 ]
 
 check:
 	@bash scripts/check.sh
