@@ -4,7 +4,9 @@
 #
 # Stages: build (debian kernel), host unit tests (meson), device qtest,
 # device fuzzing (bounded), the in-guest suite on Debian's kernel, the debug
-# kernel build, checkpatch --strict on the driver, the in-guest suite on the
+# kernel build, checkpatch --strict on the driver, the Debian packages
+# (make deb, lintian) in a guest on Debian's kernel with svmgpu.ko built by
+# DKMS (make deb-test), the in-guest suite on the
 # debug kernel with the vIOMMU on (it includes syscall_fuzz, svmgpu-fuzz for
 # 40 s), then svmgpu-torture and svmgpu-fuzz under stress-ng for
 # CHECK_STRESS_SECONDS on the debug kernel, vIOMMU, two NUMA nodes, swap on
@@ -76,6 +78,7 @@ stage fuzz-qemu bash qemu-device/fuzz-qemu/run.sh $((2 * ${CHECK_QEMU_FUZZ_SECON
 stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
 stage build-debug build_stage debug
 stage checkpatch bash scripts/checkpatch.sh
+stage deb make -s deb-test
 stage guest-debug-iommu make -s guest-test KERNEL=debug IOMMU=1
 stage stress-debug-iommu make -s stress KERNEL=debug IOMMU=1 STRESS_SECONDS="$CHECK_STRESS_SECONDS"
 
