@@ -99,6 +99,7 @@ struct SvmgpuFastLaunch {
     unsigned nwaves, cur;
     uint32_t written;       /* registers a decoded instruction may write */
     uint32_t zpend[F_WAVES];    /* registers still to clear, per wave */
+    uint32_t zpend_any;         /* ... in some wave */
     FWave waves[F_WAVES];
     unsigned code_last, code_next;
     bool code_hit;          /* a store hit a decoded code page */
@@ -203,15 +204,22 @@ static FOp decode(uint64_t insn)
         o.zread = RB(o.ra) | RB(o.rb) | RB(o.rc);
         o.zwrite = RB(o.rd);
         break;
+    /*
+     * A load or atomic that faults leaves rd written in some lanes, but
+     * the wave stays on it until every lane has it (or the launch ends):
+     * with every lane active, nobody sees the others' old values.
+     */
     case SVMGPU_OP_LD8 ... SVMGPU_OP_LDS32:
-        o.zread = RB(o.ra) | RB(o.rd);  /* a fault leaves rd partly written */
+        o.zread = RB(o.ra);
+        o.zwrite = RB(o.rd);
         break;
     case SVMGPU_OP_ST8 ... SVMGPU_OP_ST64:
         o.zread = RB(o.ra) | RB(o.rb);
         break;
     case SVMGPU_OP_ATOM32:
     case SVMGPU_OP_ATOM64:
-        o.zread = RB(o.ra) | RB(o.rb) | RB(o.rc) | RB(o.rd);
+        o.zread = RB(o.ra) | RB(o.rb) | RB(o.rc);
+        o.zwrite = RB(o.rd);
         break;
     case SVMGPU_OP_NOP:
     case SVMGPU_OP_EXIT:
@@ -1140,17 +1148,19 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
                          SvmgpuFastLaunch *l, IsaMem *m, const FOp *o,
                          unsigned w0, unsigned nw, unsigned *ndone)
 {
+    bool changed = false;
     InsnResult r;
     unsigned k;
 
     *ndone = 0;
-    for (k = 0; k < nw; k++) {
+    /* registers the instruction reads, still to be cleared in a wave */
+    for (k = 0; (l->zpend_any & (o->zread | o->zwrite)) && k < nw; k++) {
         unsigned wv = w0 + k;
         uint32_t z = l->zpend[wv] & o->zread;
         uint32_t wr = l->zpend[wv] & o->zwrite & ~z;
 
-        if (!(z | wr)) {
-            continue;
+        if (!(z | wr) || !l->waves[wv].exec) {
+            continue;       /* a wave without lanes reads and writes none */
         }
         /* an rd every lane overwrites needs no clearing; anything read does */
         if (wr && l->waves[wv].exec != F_FULL) {
@@ -1162,6 +1172,15 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
                    SVMGPU_ISA_WAVE_SIZE * sizeof(uint64_t));
             z &= z - 1;
         }
+        changed = true;
+    }
+    if (changed) {
+        uint32_t any = 0;
+
+        for (k = 0; k < l->nwaves; k++) {
+            any |= l->zpend[k];
+        }
+        l->zpend_any = any;
     }
     switch (o->op) {
     case FOP_ILLEGAL:
@@ -1225,6 +1244,7 @@ static void f_start_workgroup(SvmgpuFastLaunch *l,
          */
         l->zpend[wv] = l->written;
     }
+    l->zpend_any = l->written;
     for (wv = 0; wv < l->nwaves; wv++) {
         FWave *w = &l->waves[wv];
         unsigned lanes = c->wg_size - wv * SVMGPU_ISA_WAVE_SIZE;
