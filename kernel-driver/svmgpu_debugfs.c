@@ -7,6 +7,9 @@
  *   svmgpu_inject_inval_timeout
  *                    write N: the next N TLB invalidations time out (tests
  *                    of the fence-and-recover path)
+ *   svmgpu_inject_fault_delay
+ *                    write MS (at most 60000): the next fault work sleeps
+ *                    that long before resolving (a fault stuck in I/O)
  *
  * Locks: sdev->hw_sem (read) for registers; an svm lookup reference and
  * svm->lock for the context list.
@@ -59,6 +62,8 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 	seq_printf(m, "tlb_invalidations: %lld\n", atomic64_read(&s->tlb_invalidations));
 	seq_printf(m, "tlb_inval_ns: %lld\n", atomic64_read(&s->tlb_inval_ns));
 	seq_printf(m, "tlb_inval_timeouts: %lld\n", atomic64_read(&s->tlb_inval_timeouts));
+	seq_printf(m, "fault_delays_injected: %lld\n",
+		   atomic64_read(&s->fault_delays_injected));
 	seq_printf(m, "resets: %lld\n", atomic64_read(&s->resets));
 	seq_printf(m, "errors: %lld\n", atomic64_read(&s->errors));
 	for (i = 0; i < sdev->num_queues; i++) {
@@ -159,6 +164,31 @@ static const struct file_operations svmgpu_inject_fops = {
 	.llseek = noop_llseek,
 };
 
+/* Test hook: the next fault work sleeps this many milliseconds first. */
+static ssize_t svmgpu_inject_delay_write(struct file *f, const char __user *buf,
+					 size_t len, loff_t *ppos)
+{
+	struct svmgpu_device *sdev = file_inode(f)->i_private;
+	unsigned int ms;
+	int ret;
+
+	ret = kstrtouint_from_user(buf, len, 0, &ms);
+	if (ret)
+		return ret;
+	/* Below the hung-task detector's 120 s. */
+	if (ms > 60000)
+		return -EINVAL;
+	atomic_set(&sdev->inject_fault_delay_ms, ms);
+	return len;
+}
+
+static const struct file_operations svmgpu_inject_delay_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = svmgpu_inject_delay_write,
+	.llseek = noop_llseek,
+};
+
 static const struct file_operations svmgpu_reset_fops = {
 	.owner = THIS_MODULE,
 	.open = simple_open,
@@ -178,4 +208,6 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 			    to_svmgpu(minor->dev), &svmgpu_reset_fops);
 	debugfs_create_file("svmgpu_inject_inval_timeout", 0200, minor->debugfs_root,
 			    to_svmgpu(minor->dev), &svmgpu_inject_fops);
+	debugfs_create_file("svmgpu_inject_fault_delay", 0200, minor->debugfs_root,
+			    to_svmgpu(minor->dev), &svmgpu_inject_delay_fops);
 }

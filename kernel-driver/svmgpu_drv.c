@@ -637,6 +637,8 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	spin_lock_init(&sdev->hwq_lock);
 	init_waitqueue_head(&sdev->hwq_wq);
 	init_rwsem(&sdev->hw_sem);
+	init_rwsem(&sdev->teardown_sem);
+	init_waitqueue_head(&sdev->svm_wq);
 	mutex_init(&sdev->reset_lock);
 	INIT_WORK(&sdev->recover_work, svmgpu_recover_work);
 	ret = drmm_add_action_or_reset(&sdev->drm, svmgpu_drm_release, NULL);
@@ -730,6 +732,8 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	 * reset_lock: no debugfs or recovery reset runs meanwhile.
 	 */
 	svmgpu_svm_lock_create();
+	/* Teardowns in flight (their svms already unlisted) end first. */
+	down_write(&sdev->teardown_sem);
 	svmgpu_svm_kill_all(sdev);
 	mutex_lock(&sdev->reset_lock);
 	down_write(&sdev->hw_sem);
@@ -749,6 +753,7 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	 */
 	flush_workqueue(svmgpu_wq);
 	svmgpu_mem_fini(sdev);
+	up_write(&sdev->teardown_sem);
 	svmgpu_svm_unlock_create();
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);

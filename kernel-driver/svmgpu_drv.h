@@ -17,7 +17,8 @@
  *
  * Lock order (outer first):
  *
- *   svmgpu_create_lock (svm.c)     svm creation / last-context teardown
+ *   svmgpu_create_lock (svm.c)     svm creation, the decision to tear one down
+ *     sdev->teardown_sem           (read) one svm's teardown; (write) removal
  *     sf->lock                     handle tables of one file
  *       svm->lock                  contexts and queues of an svm, svm->dead
  *         q->submit_lock           ring writes of one queue
@@ -92,6 +93,7 @@ struct svmgpu_vec {
  * @tlb_inval_timeouts: invalidations that did not complete in time
  * @resets: device resets
  * @errors: error interrupts
+ * @fault_delays_injected: fault works delayed by svmgpu_inject_fault_delay
  */
 struct svmgpu_dev_stats {
 	atomic64_t fault_records;
@@ -103,6 +105,7 @@ struct svmgpu_dev_stats {
 	atomic64_t tlb_inval_timeouts;
 	atomic64_t resets;
 	atomic64_t errors;
+	atomic64_t fault_delays_injected;
 };
 
 /**
@@ -133,6 +136,15 @@ struct svmgpu_dev_stats {
  * @recover_work: reprograms a fenced device (svmgpu_device_reset())
  * @inject_inval_timeouts: test hook (debugfs svmgpu_inject_inval_timeout):
  *	the next this many TLB invalidations are handled as timed out
+ * @inject_fault_delay_ms: test hook (debugfs svmgpu_inject_fault_delay):
+ *	the next fault work sleeps this long, holding its svm reference, before
+ *	it resolves anything (a fault stuck in I/O, FUSE or mmap_lock)
+ * @teardown_sem: read-held by each last-context teardown, which runs
+ *	outside svmgpu_create_lock; write-held by removal, which must not free
+ *	what a teardown still uses
+ * @svm_gen: teardowns completed; a creator that found its mm's svm closing
+ *	waits on @svm_wq for it to change
+ * @svm_wq: woken when a teardown completes
  * @mn_ops: this device's mmu_notifier ops; their address is the key that
  *	makes mmu_notifier_get() return one svm per (device, mm)
  * @ctx_table: the context table (DMA-coherent)
@@ -179,8 +191,12 @@ struct svmgpu_device {
 	bool fenced;
 	struct work_struct recover_work;
 	atomic_t inject_inval_timeouts;
+	atomic_t inject_fault_delay_ms;
 
 	struct mmu_notifier_ops mn_ops;
+	struct rw_semaphore teardown_sem;
+	atomic_long_t svm_gen;
+	wait_queue_head_t svm_wq;
 
 	struct svmgpu_ctx_entry *ctx_table;
 	dma_addr_t ctx_table_dma;
@@ -305,6 +321,9 @@ struct svmgpu_svm_stats {
  *	contexts, dropped by the last one
  * @unused: completed when @refs drops to zero
  * @nctx: contexts using this svm, protected by svmgpu_create_lock
+ * @closing: the last context went and the teardown runs (set under
+ *	svmgpu_create_lock): mmu_notifier_get() may still return this svm
+ *	until the teardown's mmu_notifier_put(), and a creator then waits
  * @uid: the user that created it (per-user context limit)
  * @registered: mmu_notifier_get() returned it at least once (set under
  *	svmgpu_create_lock); an svm freed without it was never registered
@@ -340,6 +359,7 @@ struct svmgpu_svm {
 	struct kref refs;
 	struct completion unused;
 	unsigned int nctx;
+	bool closing;
 	kuid_t uid;
 	bool registered;
 
@@ -451,6 +471,9 @@ struct svmgpu_err {
  * @nerrs: failures logged so far, protected by @lock
  * @last_err_seq: seq of the last failure logged, protected by @lock
  * @wq: waiters for completions and ring space
+ * @events: pending struct svmgpu_event of SUBMIT_EVENT submissions in seq
+ *	order, protected by @lock; each is sent (or freed, the file gone)
+ *	exactly once, at completion or when the queue stops
  */
 struct svmgpu_queue {
 	struct kref refs;
@@ -484,6 +507,7 @@ struct svmgpu_queue {
 	u64 nerrs;
 	u64 last_err_seq;
 	wait_queue_head_t wq;
+	struct list_head events;
 };
 
 static inline u32 svmgpu_read32(struct svmgpu_device *sdev, u32 reg)
@@ -581,7 +605,7 @@ void svmgpu_ctx_free(struct svmgpu_ctx *ctx);
 void svmgpu_ctx_clear_base(struct svmgpu_ctx *ctx);
 struct svmgpu_queue *svmgpu_queue_lookup(struct svmgpu_file *sf, u32 handle, int *err);
 void svmgpu_queues_stop_all(struct svmgpu_device *sdev);
-int svmgpu_queue_bind(struct svmgpu_queue *q);
+int svmgpu_queue_bind(struct svmgpu_queue *q, bool nonblock);
 void svmgpu_queue_unbind_idle(struct svmgpu_queue *q);
 void svmgpu_queue_stop(struct svmgpu_queue *q);
 void svmgpu_queue_put(struct svmgpu_queue *q);
@@ -596,6 +620,7 @@ irqreturn_t svmgpu_queue_irq_thread(int irq, void *arg);
 irqreturn_t svmgpu_error_irq_thread(int irq, void *arg);
 void svmgpu_queue_update(struct svmgpu_queue *q);
 void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code);
+void svmgpu_queue_signal_events(struct svmgpu_queue *q);
 
 /* svmgpu_debugfs.c */
 void svmgpu_debugfs_init(struct drm_minor *minor);

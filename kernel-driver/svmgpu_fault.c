@@ -424,7 +424,15 @@ static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *
 static void svmgpu_fault_work(struct work_struct *work)
 {
 	struct svmgpu_svm *svm = container_of(work, struct svmgpu_svm, fault_work);
+	unsigned int delay;
 	u32 n;
+
+	/* Test hook (debugfs): a fault that takes long, reference held. */
+	delay = atomic_xchg(&svm->sdev->inject_fault_delay_ms, 0);
+	if (delay) {
+		atomic64_inc(&svm->sdev->stats.fault_delays_injected);
+		msleep(delay);
+	}
 
 	spin_lock(&svm->fault_lock);
 	n = svm->nfault_pending;

@@ -27,8 +27,15 @@
  * hmm_range_fault() under the mmap read lock, take svm->pt_lock, check
  * mmu_interval_read_retry(), write the PTEs.
  *
- * Lock order: svmgpu_create_lock, svm->lock, svm->notifier_lock (may take
- * mmap_lock), mmap_lock, svm->pt_lock, sdev->inval_lock.
+ * Lock order: svmgpu_create_lock, sdev->teardown_sem, svm->lock,
+ * svm->notifier_lock (may take mmap_lock), mmap_lock, svm->pt_lock,
+ * sdev->inval_lock.
+ *
+ * svmgpu_create_lock (global: mmu_notifier_get() passes only the mm to
+ * .alloc_notifier) covers creation and the decision that a context is an
+ * svm's last; the teardown itself runs under sdev->teardown_sem (read),
+ * so that one teardown stuck behind a slow fault delays only creators in
+ * the same mm and the device's removal.
  */
 #include <linux/hmm.h>
 #include <linux/mm.h>
@@ -322,10 +329,13 @@ struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev)
 {
 	struct mmu_notifier *mn;
 	struct svmgpu_svm *svm;
+	long gen;
 
 	if (!current->mm)
 		return ERR_PTR(-EINVAL);
+retry:
 	mutex_lock(&svmgpu_create_lock);
+	gen = atomic_long_read(&sdev->svm_gen);
 	svmgpu_creating = sdev;
 	mn = mmu_notifier_get(&sdev->mn_ops, current->mm);
 	svmgpu_creating = NULL;
@@ -338,6 +348,20 @@ struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev)
 	}
 	svm = container_of(mn, struct svmgpu_svm, mn);
 	svm->registered = true;
+	if (svm->closing) {
+		/*
+		 * This mm's last context is being torn down: its svm stays
+		 * listed until the teardown's mmu_notifier_put().  Wait for
+		 * a teardown to end (ours put the last reference on it, or
+		 * its own does), then get a new one.
+		 */
+		mmu_notifier_put(mn);
+		mutex_unlock(&svmgpu_create_lock);
+		if (wait_event_killable(sdev->svm_wq,
+					atomic_long_read(&sdev->svm_gen) != gen))
+			return ERR_PTR(-EINTR);
+		goto retry;
+	}
 	if (READ_ONCE(svm->dead)) {
 		mmu_notifier_put(mn);
 		mutex_unlock(&svmgpu_create_lock);
@@ -439,6 +463,17 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 		mutex_unlock(&svmgpu_create_lock);
 		return;
 	}
+	/*
+	 * The teardown may wait long (a fault stuck in I/O holds a
+	 * reference): not under svmgpu_create_lock, which every other
+	 * process's creation and teardown needs.  A creator in this mm finds
+	 * the svm closing and waits; removal waits on teardown_sem.
+	 */
+	svm->closing = true;
+	drm_dev_get(&sdev->drm);
+	down_read(&sdev->teardown_sem);
+	mutex_unlock(&svmgpu_create_lock);
+
 	/* No new lookups by the fault handler; wait for the current ones. */
 	xa_erase(&sdev->svms, svm->ctx_id);
 	svmgpu_svm_unref(svm);
@@ -456,8 +491,12 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 	mutex_unlock(&svm->notifier_lock);
 
 	ida_free(&sdev->ctx_ida, svm->ctx_id);
+	/* The svm may be freed from here on. */
 	mmu_notifier_put(&svm->mn);
-	mutex_unlock(&svmgpu_create_lock);
+	up_read(&sdev->teardown_sem);
+	atomic_long_inc(&sdev->svm_gen);
+	wake_up_all(&sdev->svm_wq);
+	drm_dev_put(&sdev->drm);
 }
 
 /**

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "svmgpu_guest.h"
@@ -17,21 +18,6 @@
 
 #define PAGE	4096ul
 #define MB	(1024ul * 1024)
-
-/* Infinite loop: LOOP; ENDLOOP; EXIT. */
-static const uint64_t spin_kernel[] __attribute__((aligned(8))) = {
-	SVMGPU_ISA_ENCODE(SVMGPU_OP_LOOP, 0, 0, 0, 0),
-	SVMGPU_ISA_ENCODE(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
-	SVMGPU_ISA_ENCODE(SVMGPU_OP_EXIT, 0, 0, 0, 0),
-};
-
-static void *map_anon(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
 
 static int num_queues_raw(void)
 {
@@ -89,7 +75,7 @@ static void child_setup(int *fd, uint32_t *ctx, uint32_t *q)
 TEST(fork_cow_both_sides)
 {
 	size_t size = 4 * PAGE;
-	unsigned char *p = map_anon(size);
+	unsigned char *p = sg_map_anon(size);
 	uint32_t ctx, q;
 	int fd = sg_open(), status;
 	pid_t pid;
@@ -133,7 +119,7 @@ TEST(fork_cow_both_sides)
 TEST(fork_parent_writes_child_unchanged)
 {
 	size_t size = 4 * PAGE;
-	unsigned char *p = map_anon(size);
+	unsigned char *p = sg_map_anon(size);
 	int pipefd[2], go[2], fd = sg_open(), status;
 	uint32_t ctx, q;
 	char c = 0;
@@ -171,7 +157,7 @@ TEST(shared_anon_parent_child)
 	size_t size = 8 * PAGE;
 	unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	unsigned char *dst = map_anon(size);
+	unsigned char *dst = sg_map_anon(size);
 	int fd = sg_open(), status;
 	uint32_t ctx, q;
 	pid_t pid;
@@ -217,7 +203,7 @@ TEST(killed_mid_long_kernel)
 	if (!pid) {
 		int fd;
 		uint32_t ctx, q;
-		struct svmgpu_cmd cmd = sg_launch(spin_kernel, NULL, 4, 64, ~0ull >> 8);
+		struct svmgpu_cmd cmd = sg_launch(sg_spin_kernel(), NULL, 4, 64, ~0ull >> 8);
 
 		child_setup(&fd, &ctx, &q);
 		if (sg_submit(fd, q, &cmd, 1, NULL))
@@ -337,7 +323,7 @@ TEST(exit_without_closing)
 	ASSERT_GE(pid, 0);
 	if (!pid) {
 		static uint64_t never;
-		unsigned char *p = map_anon(MB);
+		unsigned char *p = sg_map_anon(MB);
 		struct svmgpu_cmd cmds[2] = {
 			sg_fill(p, MB, 0x5, 1),
 			sg_wait_eq(&never, 1, 0),
@@ -355,6 +341,117 @@ TEST(exit_without_closing)
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(WEXITSTATUS(status), 0);
 	ASSERT_EQ(free_queues(), n);
+}
+
+/*
+ * One process's last-context teardown waits for its fault work, here stuck
+ * for 6 s (debugfs svmgpu_inject_fault_delay: I/O, FUSE or mmap_lock
+ * contention in real life).  Another process's context creation, work and
+ * teardown must not wait for it.
+ */
+TEST_TIMEOUT(120)
+TEST(stuck_teardown_blocks_no_other_process)
+{
+	unsigned char *p = sg_map_anon(4 * PAGE);
+	char task[32];
+	uint32_t ctx, q;
+	int fd, status;
+	pid_t pid;
+
+	pid = sg_fork_stuck_teardown(6000);
+	if (pid == -ENOENT)
+		SKIP(return, "no debugfs fault-delay hook");
+	ASSERT_GT(pid, 0);
+	fd = sg_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x4d, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(p, 0x4d, 4 * PAGE));
+	ASSERT_EQ(close(fd), 0);
+	/* All of that while the other process still sits in its close(). */
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	EXPECT_TRUE(sg_blocked_in(task, SYS_close));
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+/* The fault-delay hook takes 0..60000 ms, nothing else. */
+TEST(fault_delay_hook_rejects_bad_values)
+{
+	char inject[256];
+
+	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)))
+		SKIP(return, "no debugfs fault-delay hook");
+	EXPECT_EQ(sg_write_file(inject, "60001"), -EINVAL);
+	EXPECT_EQ(sg_write_file(inject, "-1"), -EINVAL);
+	EXPECT_EQ(sg_write_file(inject, "5s"), -EINVAL);
+	EXPECT_EQ(sg_write_file(inject, "0"), 0);
+}
+
+struct stuck_close {
+	int fd;
+	volatile int tid;
+	volatile int closed;
+};
+
+static void *close_thread(void *arg)
+{
+	struct stuck_close *c = arg;
+
+	c->tid = syscall(SYS_gettid);
+	close(c->fd);
+	c->closed = 1;
+	return NULL;
+}
+
+/*
+ * A thread closes the process's last context while its fault work is stuck;
+ * another thread creates a context meanwhile.  That creation must wait for
+ * the teardown (the dying address space is not reused) and then work.
+ */
+TEST_TIMEOUT(120)
+TEST(create_while_own_teardown_is_stuck)
+{
+	unsigned char *p = sg_map_anon(4 * PAGE), *q2buf = sg_map_anon(4 * PAGE);
+	long long before = sg_dev_counter("fault_delays_injected");
+	struct svmgpu_cmd fill = sg_fill(p, 4 * PAGE, 0x21, 1);
+	struct stuck_close c = { .fd = sg_open() };
+	char inject[256], task[48];
+	pthread_t t;
+	uint32_t ctx, q;
+	int fd, i;
+
+	if (c.fd < 0)
+		SKIP(return, "no render node");
+	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || before < 0)
+		SKIP(return, "no debugfs fault-delay hook");
+	ASSERT_EQ(sg_ctx_create(c.fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(c.fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_write_file(inject, "3000"), 0);
+	ASSERT_EQ(sg_submit(c.fd, q, &fill, 1, NULL), 0);
+	for (i = 0; i < 2000 && sg_dev_counter("fault_delays_injected") == before; i++)
+		usleep(10000);
+	ASSERT_EQ(sg_dev_counter("fault_delays_injected"), before + 1);
+
+	ASSERT_EQ(pthread_create(&t, NULL, close_thread, &c), 0);
+	for (i = 0; i < 2000 && !c.tid; i++)
+		usleep(1000);
+	snprintf(task, sizeof(task), "/proc/self/task/%d", c.tid);
+	for (i = 0; i < 2000 && !sg_blocked_in(task, SYS_close); i++)
+		usleep(10000);
+	ASSERT_TRUE(sg_blocked_in(task, SYS_close));
+
+	fd = sg_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(q2buf, 4 * PAGE, 0x22, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(q2buf, 0x22, 4 * PAGE));
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	EXPECT_EQ(c.closed, 1);
+	close(fd);
 }
 
 /* close() with a command stalled on the device. */
@@ -432,7 +529,7 @@ TEST_TIMEOUT(120)
 TEST(thread_munmap_while_streaming)
 {
 	size_t size = 32 * MB;
-	unsigned char *src = map_anon(size), *dst = map_anon(size);
+	unsigned char *src = sg_map_anon(size), *dst = sg_map_anon(size);
 	struct svmgpu_cmd cmds[4];
 	struct munmap_arg a = { dst + size / 2, size / 2 };
 	struct drm_svmgpu_wait w;
@@ -481,7 +578,7 @@ TEST(sixteen_processes_several_contexts)
 		ASSERT_GE(pids[i], 0);
 		if (!pids[i]) {
 			size_t size = 256 * 1024;
-			unsigned char *src = map_anon(size), *dst = map_anon(size);
+			unsigned char *src = sg_map_anon(size), *dst = sg_map_anon(size);
 			uint64_t counter = 0;
 			uint32_t ctx[3], q;
 			int fd = sg_open(), c, k;
@@ -553,18 +650,6 @@ TEST(execve_with_context_open)
 	ASSERT_EQ(free_queues(), n);
 }
 
-static int write_file(const char *path, const char *val)
-{
-	int f = open(path, O_WRONLY), ret = 0;
-
-	if (f < 0)
-		return -errno;
-	if (write(f, val, strlen(val)) < 0)
-		ret = -errno;
-	close(f);
-	return ret;
-}
-
 struct churn_arg {
 	unsigned char *src, *dst;
 	size_t size;
@@ -616,7 +701,7 @@ TEST_TIMEOUT(120)
 TEST(invalidation_race_stress)
 {
 	size_t size = 8 * MB;
-	struct churn_arg a = { map_anon(size), map_anon(size), size, 0, 0 };
+	struct churn_arg a = { sg_map_anon(size), sg_map_anon(size), size, 0, 0 };
 	struct drm_svmgpu_get_stats st;
 	struct drm_svmgpu_wait w;
 	struct timespec t0, t1;
@@ -667,7 +752,7 @@ TEST(invalidation_race_stress)
 TEST(device_reset_recovers)
 {
 	static uint64_t never;
-	unsigned char *p = map_anon(4 * PAGE), *dst = map_anon(4 * PAGE);
+	unsigned char *p = sg_map_anon(4 * PAGE), *dst = sg_map_anon(4 * PAGE);
 	struct svmgpu_cmd cmd = sg_wait_eq(&never, 1, 0);
 	struct drm_svmgpu_wait w;
 	int fd = sg_open(), n = num_queues();
@@ -682,7 +767,7 @@ TEST(device_reset_recovers)
 	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x21, 1)), 0);
 	ASSERT_EQ(sg_submit(fd, q, &cmd, 1, &seq), 0);
-	ASSERT_EQ(write_file(RESET_FILE, "1"), 0);
+	ASSERT_EQ(sg_write_file(RESET_FILE, "1"), 0);
 	/* The stalled command was lost: reported, and the queue is gone. */
 	ASSERT_EQ(sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
 	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
@@ -705,7 +790,7 @@ TEST(zz_sysfs_unbind_with_work_in_flight)
 	static uint64_t never;
 	char link[256], sysfs[128], bdfbuf[64] = "", *bdf;
 	struct svmgpu_cmd cmd = sg_wait_eq(&never, 1, 0);
-	unsigned char *p = map_anon(4 * PAGE);
+	unsigned char *p = sg_map_anon(4 * PAGE);
 	uint32_t ctx, q;
 	ssize_t len;
 	int fd = sg_open(), fd2, i;
@@ -741,7 +826,7 @@ TEST(zz_sysfs_unbind_with_work_in_flight)
 	ASSERT_EQ(sg_submit(fd, q, &cmd, 1, NULL), 0);
 
 	snprintf(link, sizeof(link), "%s/unbind", drv);
-	ASSERT_EQ(write_file(link, bdf), 0);
+	ASSERT_EQ(sg_write_file(link, bdf), 0);
 	/* The device is gone: ioctls fail, memory stays the process's own. */
 	EXPECT_EQ(sg_submit(fd, q, &cmd, 1, NULL), -ENODEV);
 	memset(p, 0x32, 4 * PAGE);
@@ -749,13 +834,13 @@ TEST(zz_sysfs_unbind_with_work_in_flight)
 	close(fd);
 
 	snprintf(link, sizeof(link), "%s/bind", drv);
-	ASSERT_EQ(write_file(link, bdf), 0);
+	ASSERT_EQ(sg_write_file(link, bdf), 0);
 	for (i = 0; i < 100 && (fd2 = sg_open()) < 0; i++)
 		usleep(20000);
 	ASSERT_GE(fd2, 0);
 	ASSERT_EQ(sg_ctx_create(fd2, &ctx), 0);
 	ASSERT_EQ(sg_queue_create(fd2, ctx, 0, &q), 0);
-	p = map_anon(PAGE);
+	p = sg_map_anon(PAGE);
 	ASSERT_EQ(sg_run_ok(fd2, q, sg_fill(p, PAGE, 0x33, 1)), 0);
 	ASSERT_TRUE(sg_all_bytes(p, 0x33, PAGE));
 	close(fd2);

@@ -32,31 +32,8 @@
 #define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define MODULE	"/lib/modules/svmgpu.ko"
 
-/* Infinite loop: LOOP; ENDLOOP; EXIT. */
-static const uint64_t spin_kernel[] __attribute__((aligned(8))) = {
-	SVMGPU_ISA_ENCODE(SVMGPU_OP_LOOP, 0, 0, 0, 0),
-	SVMGPU_ISA_ENCODE(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
-	SVMGPU_ISA_ENCODE(SVMGPU_OP_EXIT, 0, 0, 0, 0),
-};
-
 /* A device WAIT on this never ends. */
 static uint64_t never;
-
-static void *map_anon(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int loops(void)
 {
@@ -78,18 +55,6 @@ static int loops(void)
 	if (p)
 		n = atoi(p + strlen("svmgpu.lifecycle_loops="));
 	return n;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int f = open(path, O_WRONLY), ret = 0;
-
-	if (f < 0)
-		return -errno;
-	if (write(f, val, strlen(val)) < 0)
-		ret = -errno;
-	close(f);
-	return ret;
 }
 
 static unsigned long read_hex(const char *path)
@@ -130,50 +95,13 @@ static int find_bdf(char *bdf, size_t len)
 	return ret;
 }
 
-/* A debugfs file of the (bound) device, or -ENOENT. */
-static int debugfs_path(const char *name, char *out, size_t len)
-{
-	char pat[128];
-	glob_t g;
-	int ret = -ENOENT;
-
-	snprintf(pat, sizeof(pat), "/sys/kernel/debug/dri/*/%s", name);
-	if (!glob(pat, 0, NULL, &g) && g.gl_pathc) {
-		snprintf(out, len, "%s", g.gl_pathv[0]);
-		ret = 0;
-	}
-	globfree(&g);
-	return ret;
-}
-
-/* A counter line "name: N" of svmgpu_device; -1 if there is none. */
-static long long dev_counter(const char *name)
-{
-	char path[256], buf[8192], key[64], *l;
-	int f, len;
-
-	if (debugfs_path("svmgpu_device", path, sizeof(path)))
-		return -1;
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	len = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (len < 0)
-		return -1;
-	buf[len] = 0;
-	snprintf(key, sizeof(key), "\n%s: ", name);
-	l = strstr(buf, key);
-	return l ? atoll(l + strlen(key)) : -1;
-}
-
 /* Hardware queues bound to a queue now (lines "hwqN: ..."); -1 if unknown. */
 static int busy_hwqs(void)
 {
 	char path[256], buf[8192], *l;
 	int f, len, n = 0;
 
-	if (debugfs_path("svmgpu_device", path, sizeof(path)))
+	if (sg_debugfs_path("svmgpu_device", path, sizeof(path)))
 		return -1;
 	f = open(path, O_RDONLY);
 	if (f < 0)
@@ -193,7 +121,7 @@ static int drv_write(const char *what, const char *bdf)
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s/%s", DRV, what);
-	return write_file(path, bdf);
+	return sg_write_file(path, bdf);
 }
 
 /* Wait (at most 20 s) for an svmgpu render node to open. */
@@ -213,7 +141,7 @@ static int open_wait(void)
 static int device_works_here(void)
 {
 	size_t size = 8 * PAGE;
-	unsigned char *a = map_anon(size), *b = map_anon(size);
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
 	uint32_t ctx, q;
 	int fd = open_wait(), ret = 0;
 
@@ -299,7 +227,7 @@ static void *waiter_thread(void *arg)
 
 	wt->ret = sg_wait(wt->fd, wt->q, wt->seq, wt->seq, ~0ull, &w);
 	wt->err_code = w.err_code;
-	wt->returned = now_s();
+	wt->returned = sg_now_s();
 	return NULL;
 }
 
@@ -311,7 +239,7 @@ static void *waiter_thread(void *arg)
 static void churn_child(int id, int ctx_only)
 {
 	size_t size = 16 * PAGE;
-	unsigned char *buf = map_anon(size);
+	unsigned char *buf = sg_map_anon(size);
 	int fd = sg_open(), ret, iter;
 	uint32_t ctx = 0, q = 0;
 	uint64_t seq;
@@ -366,7 +294,7 @@ static void churn_child(int id, int ctx_only)
 		/* munmap what the device mapped (an invalidation), map anew. */
 		if (iter & 1) {
 			munmap(buf, size);
-			buf = map_anon(size);
+			buf = sg_map_anon(size);
 			if (!buf)
 				_exit(19);
 		}
@@ -410,7 +338,7 @@ static int unbind_round(const char *bdf, int round)
 	enum { NCHILD = 8 };
 	pid_t pids[NCHILD];
 	struct svmgpu_cmd stall = sg_wait_eq(&never, 1, 0);
-	unsigned char *p = map_anon(4 * PAGE);
+	unsigned char *p = sg_map_anon(4 * PAGE);
 	struct waiter wt;
 	int fd, i, status, bad = 0;
 	uint32_t ctx, q;
@@ -439,7 +367,7 @@ static int unbind_round(const char *bdf, int round)
 			churn_child(i, i & 1);
 	}
 	usleep(300000 + 100000 * (round % 5));	/* let them churn */
-	t0 = now_s();
+	t0 = sg_now_s();
 	if (drv_write("unbind", bdf))
 		return 7;
 
@@ -482,14 +410,42 @@ TEST_TIMEOUT(600)
 TEST(unbind_races_ioctls)
 {
 	int i, n = loops() < 3 ? 3 : loops();
-	double t0 = now_s();
+	double t0 = sg_now_s();
 	char bdf[64];
 
 	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
 		SKIP(return, "no svmgpu PCI function or driver");
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(unbind_round(bdf, i), 0);
-	TH_LOG("%d unbinds racing 8 processes in %.1f s", n, now_s() - t0);
+	TH_LOG("%d unbinds racing 8 processes in %.1f s", n, sg_now_s() - t0);
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
+/*
+ * Unbind while a process's last-context teardown is stuck behind a slow
+ * fault (5 s, debugfs svmgpu_inject_fault_delay): removal waits for that
+ * teardown to end before it frees the device's memory, the process's
+ * close() returns, and the device binds and works again.
+ */
+TEST_TIMEOUT(120)
+TEST(unbind_waits_for_stuck_teardown)
+{
+	char bdf[64];
+	int status;
+	pid_t pid;
+
+	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+		SKIP(return, "no svmgpu PCI function or driver");
+	pid = sg_fork_stuck_teardown(5000);
+	if (pid == -ENOENT)
+		SKIP(return, "no debugfs fault-delay hook");
+	ASSERT_GT(pid, 0);
+	ASSERT_EQ(drv_write("unbind", bdf), 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	ASSERT_EQ(drv_write("bind", bdf), 0);
+	ASSERT_EQ(device_works(), 0);
 	EXPECT_EQ(busy_hwqs(), 0);
 }
 
@@ -511,11 +467,11 @@ static int trigger(const char *reset)
 	int ret;
 
 	if (strcmp(reset, "suspend"))
-		return write_file(reset, "1");
-	ret = write_file("/sys/power/pm_test", "devices");
+		return sg_write_file(reset, "1");
+	ret = sg_write_file("/sys/power/pm_test", "devices");
 	if (!ret)
-		ret = write_file("/sys/power/state", "freeze");
-	write_file("/sys/power/pm_test", "none");
+		ret = sg_write_file("/sys/power/state", "freeze");
+	sg_write_file("/sys/power/pm_test", "none");
 	return ret;
 }
 
@@ -523,7 +479,7 @@ static int reset_once(const char *reset, int fd, uint32_t ctx, unsigned char *sr
 		      unsigned char *dst, size_t size, int iter, int check_new)
 {
 	struct svmgpu_cmd stall = sg_wait_eq(&never, 1, 0);
-	struct svmgpu_cmd spin = sg_launch(spin_kernel, NULL, 4, 64, ~0ull >> 8);
+	struct svmgpu_cmd spin = sg_launch(sg_spin_kernel(), NULL, 4, 64, ~0ull >> 8);
 	struct svmgpu_cmd two[2] = { stall, stall };
 	struct waiter wt = { .fd = fd };
 	pthread_t t;
@@ -546,7 +502,7 @@ static int reset_once(const char *reset, int fd, uint32_t ctx, unsigned char *sr
 	if (pthread_create(&t, NULL, waiter_thread, &wt))
 		return 6;
 	usleep(50000);
-	t0 = now_s();
+	t0 = sg_now_s();
 	if (trigger(reset))
 		return 7;
 	pthread_join(t, NULL);
@@ -600,7 +556,7 @@ TEST_TIMEOUT(120)
 TEST(flr_fails_work_in_flight_and_recovers)
 {
 	size_t size = 16 * PAGE;
-	unsigned char *src = map_anon(size), *dst = map_anon(size);
+	unsigned char *src = sg_map_anon(size), *dst = sg_map_anon(size);
 	char reset[128];
 	long long resets;
 	uint32_t ctx;
@@ -610,10 +566,10 @@ TEST(flr_fails_work_in_flight_and_recovers)
 		SKIP(return, "no render node");
 	if (flr_path(reset, sizeof(reset)))
 		SKIP(return, "no sysfs reset file");
-	resets = dev_counter("resets");
+	resets = sg_dev_counter("resets");
 	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
 	ASSERT_EQ(reset_once(reset, fd, ctx, src, dst, size, 0, 1), 0);
-	EXPECT_EQ(dev_counter("resets"), resets + 1);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
 	close(fd);
 	EXPECT_EQ(busy_hwqs(), 0);
 }
@@ -626,8 +582,8 @@ TEST_TIMEOUT(120)
 TEST(suspend_resume_with_work_in_flight)
 {
 	size_t size = 16 * PAGE;
-	unsigned char *src = map_anon(size), *dst = map_anon(size);
-	long long resets = dev_counter("resets");
+	unsigned char *src = sg_map_anon(size), *dst = sg_map_anon(size);
+	long long resets = sg_dev_counter("resets");
 	uint32_t ctx;
 	int fd = sg_open();
 
@@ -637,7 +593,7 @@ TEST(suspend_resume_with_work_in_flight)
 		SKIP(return, "kernel without CONFIG_PM_DEBUG (/sys/power/pm_test)");
 	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
 	ASSERT_EQ(reset_once("suspend", fd, ctx, src, dst, size, 0, 1), 0);
-	EXPECT_EQ(dev_counter("resets"), resets + 1);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
 	close(fd);
 	EXPECT_EQ(busy_hwqs(), 0);
 }
@@ -652,11 +608,11 @@ TEST(suspend_resume_with_work_in_flight)
 TEST_TIMEOUT(120)
 TEST(tlb_timeout_fences_and_recovers)
 {
-	struct svmgpu_cmd spin = sg_launch(spin_kernel, NULL, 4, 64, ~0ull >> 8);
+	struct svmgpu_cmd spin = sg_launch(sg_spin_kernel(), NULL, 4, 64, ~0ull >> 8);
 	size_t size = 16 * PAGE;
-	unsigned char *buf = map_anon(size), *other = map_anon(size);
-	long long resets = dev_counter("resets");
-	long long timeouts = dev_counter("tlb_inval_timeouts");
+	unsigned char *buf = sg_map_anon(size), *other = sg_map_anon(size);
+	long long resets = sg_dev_counter("resets");
+	long long timeouts = sg_dev_counter("tlb_inval_timeouts");
 	struct drm_svmgpu_wait w;
 	char inject[256];
 	uint32_t ctx, q, q2;
@@ -665,7 +621,7 @@ TEST(tlb_timeout_fences_and_recovers)
 
 	if (fd < 0)
 		SKIP(return, "no render node");
-	if (debugfs_path("svmgpu_inject_inval_timeout", inject, sizeof(inject)))
+	if (sg_debugfs_path("svmgpu_inject_inval_timeout", inject, sizeof(inject)))
 		SKIP(return, "no debugfs injection file");
 	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
 	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
@@ -674,13 +630,13 @@ TEST(tlb_timeout_fences_and_recovers)
 	ASSERT_TRUE(sg_all_bytes(buf, 0x5e, size));
 	ASSERT_EQ(sg_submit(fd, q2, &spin, 1, &seq), 0);
 
-	ASSERT_EQ(write_file(inject, "1"), 0);
+	ASSERT_EQ(sg_write_file(inject, "1"), 0);
 	/* The invalidation of this munmap "times out". */
 	ASSERT_EQ(munmap(buf, size), 0);
-	EXPECT_EQ(dev_counter("tlb_inval_timeouts"), timeouts + 1);
-	for (i = 0; i < 500 && dev_counter("resets") < resets + 1; i++)
+	EXPECT_EQ(sg_dev_counter("tlb_inval_timeouts"), timeouts + 1);
+	for (i = 0; i < 500 && sg_dev_counter("resets") < resets + 1; i++)
 		usleep(10000);
-	EXPECT_EQ(dev_counter("resets"), resets + 1);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
 
 	/* The kernel in flight was lost in the reset, and said so. */
 	ASSERT_EQ(sg_wait(fd, q2, seq, seq, SG_TIMEOUT_NS, &w), 0);
@@ -699,10 +655,10 @@ TEST(tlb_timeout_fences_and_recovers)
 static int reset_loop(const char *reset, int n)
 {
 	size_t size = 4 * PAGE;
-	unsigned char *src = map_anon(size), *dst = map_anon(size);
+	unsigned char *src = sg_map_anon(size), *dst = sg_map_anon(size);
 	int fd = sg_open(), i, ret = 0;
 	uint32_t ctx;
-	double t0 = now_s();
+	double t0 = sg_now_s();
 
 	if (fd < 0 || sg_ctx_create(fd, &ctx))
 		return -1;
@@ -711,7 +667,7 @@ static int reset_loop(const char *reset, int n)
 		if (ret)
 			fprintf(stderr, "# iteration %d: step %d\n", i, ret);
 	}
-	fprintf(stderr, "# %d resets with work in flight in %.1f s\n", i, now_s() - t0);
+	fprintf(stderr, "# %d resets with work in flight in %.1f s\n", i, sg_now_s() - t0);
 	close(fd);
 	return ret;
 }
@@ -720,12 +676,12 @@ TEST_TIMEOUT(3600)
 TEST(flr_loop_with_work_in_flight)
 {
 	char reset[128];
-	long long resets = dev_counter("resets");
+	long long resets = sg_dev_counter("resets");
 
 	if (flr_path(reset, sizeof(reset)))
 		SKIP(return, "no sysfs reset file");
 	ASSERT_EQ(reset_loop(reset, loops()), 0);
-	EXPECT_EQ(dev_counter("resets"), resets + loops());
+	EXPECT_EQ(sg_dev_counter("resets"), resets + loops());
 	EXPECT_EQ(busy_hwqs(), 0);
 }
 
@@ -733,12 +689,12 @@ TEST_TIMEOUT(3600)
 TEST(driver_reset_loop_with_work_in_flight)
 {
 	char reset[256];
-	long long resets = dev_counter("resets");
+	long long resets = sg_dev_counter("resets");
 
-	if (debugfs_path("svmgpu_reset", reset, sizeof(reset)))
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)))
 		SKIP(return, "no debugfs reset file");
 	ASSERT_EQ(reset_loop(reset, loops()), 0);
-	EXPECT_EQ(dev_counter("resets"), resets + loops());
+	EXPECT_EQ(sg_dev_counter("resets"), resets + loops());
 	EXPECT_EQ(busy_hwqs(), 0);
 }
 
@@ -752,7 +708,7 @@ TEST(kill9_mid_copy_loop)
 {
 	size_t size = 32 * MB;
 	int i, n = loops(), status;
-	double t0 = now_s();
+	double t0 = sg_now_s();
 	int fd0 = sg_open();
 
 	if (fd0 < 0)
@@ -767,7 +723,7 @@ TEST(kill9_mid_copy_loop)
 		pid = fork();
 		ASSERT_GE(pid, 0);
 		if (!pid) {
-			unsigned char *a = map_anon(size), *b = map_anon(size);
+			unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
 			struct svmgpu_cmd cmds[2];
 			uint32_t ctx, q;
 			int fd = sg_open();
@@ -777,7 +733,7 @@ TEST(kill9_mid_copy_loop)
 				_exit(1);
 			memset(a, 0x77, size);
 			cmds[0] = sg_copy(b, a, size);
-			cmds[1] = sg_launch(spin_kernel, NULL, 4, 64, ~0ull >> 8);
+			cmds[1] = sg_launch(sg_spin_kernel(), NULL, 4, 64, ~0ull >> 8);
 			if (sg_submit(fd, q, cmds, (i & 1) + 1, NULL))
 				_exit(2);
 			if (write(pipefd[1], "s", 1) != 1)
@@ -794,7 +750,7 @@ TEST(kill9_mid_copy_loop)
 		ASSERT_TRUE(WIFSIGNALED(status));
 		ASSERT_EQ(busy_hwqs(), 0);
 	}
-	TH_LOG("%d processes killed mid-COPY in %.1f s", n, now_s() - t0);
+	TH_LOG("%d processes killed mid-COPY in %.1f s", n, sg_now_s() - t0);
 	ASSERT_EQ(device_works(), 0);
 }
 
@@ -811,7 +767,7 @@ static pid_t start_busy_child(int *ready_fd)
 		return -1;
 	if (!pid) {
 		struct svmgpu_cmd cmds[2] = {
-			sg_fill(map_anon(MB), MB, 0x99, 8),
+			sg_fill(sg_map_anon(MB), MB, 0x99, 8),
 			sg_wait_eq(&never, 1, 0),
 		};
 		uint32_t ctx, q;
@@ -836,7 +792,7 @@ TEST_TIMEOUT(3600)
 TEST(unbind_bind_loop_with_work_in_flight)
 {
 	int i, n = loops(), status, rfd;
-	double t0 = now_s();
+	double t0 = sg_now_s();
 	char bdf[64], c;
 
 	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
@@ -861,7 +817,7 @@ TEST(unbind_bind_loop_with_work_in_flight)
 		ASSERT_GE(fd, 0);
 		close(fd);
 	}
-	TH_LOG("%d unbind/bind cycles with work in flight in %.1f s", n, now_s() - t0);
+	TH_LOG("%d unbind/bind cycles with work in flight in %.1f s", n, sg_now_s() - t0);
 	ASSERT_EQ(device_works(), 0);
 	EXPECT_EQ(busy_hwqs(), 0);
 }
@@ -874,7 +830,7 @@ TEST_TIMEOUT(3600)
 TEST(zz_rmmod_insmod_loop)
 {
 	int i, n = loops(), status, rfd, mfd, tries;
-	double t0 = now_s();
+	double t0 = sg_now_s();
 	char c;
 
 	if (access(MODULE, R_OK) || access("/sys/module/svmgpu", F_OK))
@@ -902,7 +858,7 @@ TEST(zz_rmmod_insmod_loop)
 		ASSERT_GE(mfd, 0);
 		close(mfd);
 	}
-	TH_LOG("%d rmmod/insmod cycles in %.1f s", n, now_s() - t0);
+	TH_LOG("%d rmmod/insmod cycles in %.1f s", n, sg_now_s() - t0);
 	ASSERT_EQ(device_works(), 0);
 }
 

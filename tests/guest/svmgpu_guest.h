@@ -10,10 +10,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xf86drm.h>
@@ -261,6 +268,170 @@ static inline int sg_all_bytes(const void *p, int v, size_t n)
 		if (c[i] != (unsigned char)v)
 			return 0;
 	return 1;
+}
+
+/* A private anonymous read-write mapping, or NULL. */
+static inline void *sg_map_anon(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Kernel code of an endless loop (LOOP; ENDLOOP; EXIT): it ends when stopped. */
+static inline const uint64_t *sg_spin_kernel(void)
+{
+	static const uint64_t code[] __attribute__((aligned(8))) = {
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_LOOP, 0, 0, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_EXIT, 0, 0, 0, 0),
+	};
+
+	return code;
+}
+
+static inline double sg_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Write a string to a sysfs/debugfs file: 0 or -errno. */
+static inline int sg_write_file(const char *path, const char *val)
+{
+	int f = open(path, O_WRONLY), ret = 0;
+
+	if (f < 0)
+		return -errno;
+	if (write(f, val, strlen(val)) < 0)
+		ret = -errno;
+	close(f);
+	return ret;
+}
+
+/* The path of the device's debugfs file @name: 0 or -ENOENT. */
+static inline int sg_debugfs_path(const char *name, char *out, size_t len)
+{
+	char pat[128];
+	glob_t g;
+	int ret = -ENOENT;
+
+	snprintf(pat, sizeof(pat), "/sys/kernel/debug/dri/*/%s", name);
+	if (!glob(pat, 0, NULL, &g) && g.gl_pathc) {
+		snprintf(out, len, "%s", g.gl_pathv[0]);
+		ret = 0;
+	}
+	globfree(&g);
+	return ret;
+}
+
+/* A counter line "name: N" of debugfs svmgpu_device; -1 if there is none. */
+static inline long long sg_dev_counter(const char *name)
+{
+	char path[256], buf[8192], key[64], *l;
+	int f, len;
+
+	if (sg_debugfs_path("svmgpu_device", path, sizeof(path)))
+		return -1;
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	len = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (len < 0)
+		return -1;
+	buf[len] = 0;
+	snprintf(key, sizeof(key), "\n%s: ", name);
+	l = strstr(buf, key);
+	return l ? atoll(l + strlen(key)) : -1;
+}
+
+/*
+ * Is the task of /proc directory @task (/proc/PID or /proc/self/task/TID)
+ * asleep uninterruptibly inside system call @nr?
+ */
+static inline int sg_blocked_in(const char *task, long nr)
+{
+	char path[96], buf[512], *p;
+	int f, len;
+
+	snprintf(path, sizeof(path), "%s/stat", task);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return 0;
+	len = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (len <= 0)
+		return 0;
+	buf[len] = 0;
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] != 'D')
+		return 0;
+	snprintf(path, sizeof(path), "%s/syscall", task);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return 0;
+	len = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (len <= 0)
+		return 0;
+	buf[len] = 0;
+	return strtol(buf, NULL, 10) == nr;
+}
+
+/*
+ * Fork a process whose last context's teardown is stuck: its fault work
+ * sleeps @ms (debugfs svmgpu_inject_fault_delay) holding the reference the
+ * teardown waits for, and the process sits in close() meanwhile.  Returns
+ * the pid once it is blocked there (reap it with waitpid(): exit status 0
+ * if its close() returned), -ENOENT without the debugfs hook, or another
+ * -errno.
+ */
+static inline pid_t sg_fork_stuck_teardown(unsigned int ms)
+{
+	char inject[256], task[32], val[16];
+	long long before = sg_dev_counter("fault_delays_injected");
+	pid_t pid;
+	int i;
+
+	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || before < 0)
+		return -ENOENT;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		unsigned char *p = sg_map_anon(4096);
+		struct svmgpu_cmd fill = sg_fill(p, 4096, 0x7e, 1);
+		uint32_t ctx, q;
+		int fd = sg_open();
+
+		if (fd < 0 || !p || sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &q))
+			_exit(10);
+		snprintf(val, sizeof(val), "%u", ms);
+		if (sg_write_file(inject, val))
+			_exit(11);
+		/* The FILL faults on the untouched page; its fault work sleeps. */
+		if (sg_submit(fd, q, &fill, 1, NULL))
+			_exit(12);
+		for (i = 0; i < 2000 && sg_dev_counter("fault_delays_injected") == before; i++)
+			usleep(10000);
+		if (sg_dev_counter("fault_delays_injected") == before)
+			_exit(13);
+		close(fd);
+		_exit(0);
+	}
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	for (i = 0; i < 2000 && !sg_blocked_in(task, SYS_close); i++)
+		usleep(10000);
+	if (!sg_blocked_in(task, SYS_close)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -ETIMEDOUT;
+	}
+	return pid;
 }
 
 #endif /* SVMGPU_GUEST_H */
