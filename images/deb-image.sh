@@ -82,7 +82,9 @@ case "$ko" in
 esac
 vermagic=$(modinfo -F vermagic "$ko")
 [ "${vermagic%% *}" = "$kver" ] || fail "svmgpu.ko's vermagic is '$vermagic', not $kver"
-if grep -q '^CONFIG_MODVERSIONS=y' "$KDIR/.config" && ! readelf -S "$ko" | grep -q __versions; then
+# (grep reads whole outputs: with pipefail, an early grep -q exit is a failure)
+sections=$(readelf -S "$ko")
+if grep -q '^CONFIG_MODVERSIONS=y' "$KDIR/.config" && ! grep -q __versions <<< "$sections"; then
 	fail "svmgpu.ko from DKMS has no symbol versions"
 fi
 ok "dkms build of /usr/src/svmgpu-$version for $kver: $(basename "$ko"), vermagic $kver$cached"
