@@ -135,13 +135,11 @@ unpack
 integrate
 configure
 bundle_firmware
-# Nothing to do is the common case: say something only when there is work.
+# Nothing to do is the common case, and a dry run cannot tell (QEMU's
+# version header is regenerated every time, unchanged): the watcher says
+# something only when a build lasts, and the end only when it compiled.
 targets=("${@:-qemu-system-x86_64}")
-steps=$(ninja -C "$BUILD" -n "${targets[@]}" 2>/dev/null | grep -c '^\[' || true)
-if [ "${steps:-0}" -gt 0 ]; then
-	echo "qemu-build: building ${targets[*]} in $BUILD, $steps steps" >&2
-	progress_start qemu-build "$BUILD/ninja.log" ninja
-fi
+progress_start qemu-build "$BUILD/ninja.log" ninja
 rc=0
 ninja -C "$BUILD" "${targets[@]}" > "$BUILD/ninja.log" 2>&1 || rc=$?
 progress_stop
@@ -150,3 +148,5 @@ if [ "$rc" -ne 0 ]; then
 	echo "qemu-build: failed; full log in $BUILD/ninja.log" >&2
 	exit 1
 fi
+steps=$(grep -c -E '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$BUILD/ninja.log" || true)
+[ "${steps:-0}" -eq 0 ] || echo "qemu-build: ${targets[*]} rebuilt ($steps compile and link steps)" >&2
