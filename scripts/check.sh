@@ -73,7 +73,7 @@ stage build-debian build_stage debian
 stage host make -s host-test
 stage qtest bash qemu-device/tests/run-qtest.sh
 stage fuzz bash qemu-device/tests/fuzz/run-fuzz.sh "$CHECK_FUZZ_SECONDS"
-stage fuzz-isa-diff bash qemu-device/tests/fuzz/run-fuzz.sh "${CHECK_ISA_DIFF_SECONDS:-45}" isa-diff
+stage fuzz-isa-diff bash qemu-device/tests/fuzz/run-fuzz.sh "${CHECK_ISA_DIFF_SECONDS:-30}" isa-diff
 stage fuzz-qemu bash qemu-device/fuzz-qemu/run.sh $((2 * ${CHECK_QEMU_FUZZ_SECONDS:-60}))
 stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
 stage build-debug build_stage debug
