@@ -6,6 +6,7 @@
 #   make exec CMD='...'  boot, run CMD in the guest (in /share with SHARE=DIR),
 #                   print its output and exit status, exit with that status
 #                   (HOST_CMD='make': run on the host in SHARE first)
+#   make tutorial-test  run docs/tutorial.md's commands, compare their output
 #   make demo       boot, run the showcase workload, print results, power off
 #   make check      every test: host, device, in-guest on both kernels
 #   make bench      the benchmark suite
@@ -65,7 +66,7 @@ kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
 	check guest-test guest-test-unlocked bench bench-unlocked torture \
 	torture-unlocked fuzz fuzz-qemu stress stress-unlocked syscall-fuzz \
 	syscall-fuzz-unlocked host-test clean distclean exec exec-args exec-unlocked \
-	host-cmd dev-env
+	host-cmd dev-env tutorial-test
 
 all: image
 
@@ -194,6 +195,11 @@ guest-test-unlocked:
 host-test: userspace
 	@meson test -C $(MESON_BUILD) --no-rebuild --print-errorlogs >/dev/null 2>&1 || true
 	@python3 scripts/meson-tap.py $(MESON_BUILD)
+
+# docs/tutorial.md's marked commands, run (the guest ones in one boot) and
+# their output compared with the tutorial's; TAP (scripts/tutorial-test.py)
+tutorial-test: image
+	@python3 scripts/tutorial-test.py docs/tutorial.md $(KERNEL)
 
 # libsvmgpu0, libsvmgpu-dev, svmgpu-tools and svmgpu-dkms with
 # dpkg-buildpackage on a copy of the tree, then lintian: scripts/build-deb.sh.

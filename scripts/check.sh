@@ -3,7 +3,8 @@
 # build/check/<stage>.tap, and one closing line "N passed, N failed".
 #
 # Stages: build (debian kernel), host unit tests (meson), device qtest,
-# device fuzzing (bounded), the in-guest suite on Debian's kernel, the debug
+# device fuzzing (bounded), the in-guest suite on Debian's kernel, the
+# tutorial's commands (docs/tutorial.md, three boots), the debug
 # kernel build, checkpatch --strict on the driver, the Debian packages
 # (make deb, lintian) in a guest on Debian's kernel with svmgpu.ko built by
 # DKMS (make deb-test), the in-guest suite on the
@@ -76,6 +77,7 @@ stage fuzz bash qemu-device/tests/fuzz/run-fuzz.sh "$CHECK_FUZZ_SECONDS"
 stage fuzz-isa-diff bash qemu-device/tests/fuzz/run-fuzz.sh "${CHECK_ISA_DIFF_SECONDS:-30}" isa-diff
 stage fuzz-qemu bash qemu-device/fuzz-qemu/run.sh $((2 * ${CHECK_QEMU_FUZZ_SECONDS:-60}))
 stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
+stage tutorial make -s tutorial-test KERNEL=debian
 stage build-debug build_stage debug
 stage checkpatch bash scripts/checkpatch.sh
 stage deb make -s deb-test
