@@ -19,7 +19,16 @@
  * completion leaves the queue idle, the thread gives its hardware queue
  * back; SUBMIT borrows one again.
  *
- * Lock order: q->submit_lock, sdev->hw_sem (read), q->lock.
+ * SUBMIT with DRM_SVMGPU_SUBMIT_EVENT reserves a DRM event on the file
+ * (drm_event_reserve_init_locked(), within the file's event space) and
+ * queues it on q->events; svmgpu_queue_signal_events() sends it with
+ * drm_send_event() once its last command completed or the queue stopped,
+ * which svmgpu_queue_stop() guarantees by flushing them all.  When the file
+ * closes first, the DRM core unlinks its pending events (file_priv = NULL)
+ * before postclose destroys the queues, whose flush then frees them.
+ *
+ * Lock order: q->submit_lock, sdev->hw_sem (read), q->lock, then (not
+ * nested: events are sent after q->lock is dropped) drm->event_lock.
  */
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
@@ -31,6 +40,112 @@
 
 #include "svmgpu_drv.h"
 #include "svmgpu_trace.h"
+
+/**
+ * struct svmgpu_event - a completion event of one submission
+ * @base: the DRM pending event; first, as drm_send_event() kfree()s it
+ * @ev: what read() returns
+ * @link: in q->events, protected by q->lock
+ */
+struct svmgpu_event {
+	struct drm_pending_event base;
+	struct drm_svmgpu_event_complete ev;
+	struct list_head link;
+};
+
+/*
+ * The earliest logged failure with a seq in [@first, @last] and how many
+ * there are.  Caller holds q->lock.
+ */
+static const struct svmgpu_err *svmgpu_queue_find_err(struct svmgpu_queue *q, u64 first,
+						      u64 last, u32 *count)
+{
+	const struct svmgpu_err *found = NULL;
+	u64 i, nerrs = q->nerrs;
+
+	lockdep_assert_held(&q->lock);
+	*count = 0;
+	for (i = nerrs > SVMGPU_ERROR_LOG ? nerrs - SVMGPU_ERROR_LOG : 0; i < nerrs; i++) {
+		const struct svmgpu_err *e = &q->errs[i % SVMGPU_ERROR_LOG];
+
+		if (e->seq < first || e->seq > last)
+			continue;
+		if (!found || e->seq < found->seq)
+			found = e;
+		(*count)++;
+	}
+	return found;
+}
+
+/**
+ * svmgpu_queue_signal_events() - send the events of completed submissions
+ * @q: the queue
+ *
+ * Once the queue is stopped, sends every pending event, with result
+ * -ECANCELED for a submission that did not complete.
+ */
+void svmgpu_queue_signal_events(struct svmgpu_queue *q)
+{
+	struct svmgpu_event *e, *tmp;
+	const struct svmgpu_err *err;
+	LIST_HEAD(done);
+
+	spin_lock(&q->lock);
+	list_for_each_entry_safe(e, tmp, &q->events, link) {
+		struct drm_svmgpu_event_complete *ev = &e->ev;
+
+		if (ev->seq > q->completed_seq && !q->stopped)
+			break;
+		err = svmgpu_queue_find_err(q, ev->first_seq, ev->seq, &ev->nr_errors);
+		if (err) {
+			ev->err_seq = err->seq;
+			ev->err_va = err->va;
+			ev->err_code = err->code;
+			ev->err_access = SVMGPU_ERROR_INFO_ACCESS(err->info);
+			ev->err_reason = SVMGPU_ERROR_INFO_REASON(err->info);
+		}
+		ev->completed_seq = q->completed_seq;
+		ev->result = q->completed_seq >= ev->seq ? 0 : -ECANCELED;
+		list_move_tail(&e->link, &done);
+	}
+	spin_unlock(&q->lock);
+	list_for_each_entry_safe(e, tmp, &done, link) {
+		list_del(&e->link);
+		drm_send_event(&q->sdev->drm, &e->base);
+	}
+}
+
+/*
+ * Reserve an event of @file for a submission of queue @handle, or return
+ * an ERR_PTR: -ENOSPC when the file's event space is used up.
+ */
+static struct svmgpu_event *svmgpu_event_reserve(struct drm_device *drm,
+						 struct drm_file *file, u32 handle,
+						 u64 user_data)
+{
+	struct svmgpu_event *e;
+	unsigned long flags;
+	int ret = -ENOSPC;
+
+	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
+	if (!e)
+		return ERR_PTR(-ENOMEM);
+	e->ev.base.type = DRM_SVMGPU_EVENT_COMPLETE;
+	e->ev.base.length = sizeof(e->ev);
+	e->ev.user_data = user_data;
+	e->ev.queue_handle = handle;
+	INIT_LIST_HEAD(&e->link);
+	/* Under event_lock, so that -ENOSPC is the only "no room" answer. */
+	spin_lock_irqsave(&drm->event_lock, flags);
+	if (file->event_space >= sizeof(e->ev))
+		ret = drm_event_reserve_init_locked(drm, file, &e->base, &e->ev.base);
+	spin_unlock_irqrestore(&drm->event_lock, flags);
+	if (ret) {
+		kfree(e);
+		return ERR_PTR(ret);
+	}
+	return e;
+}
 
 /* Record one failure once.  Caller holds q->lock. */
 static void svmgpu_queue_log_error(struct svmgpu_queue *q, u64 seq, u32 code,
@@ -85,6 +200,7 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
 	if (woke) {
 		trace_svmgpu_complete(q->hwq, seq);
 		wake_up_all(&q->wq);
+		svmgpu_queue_signal_events(q);
 	}
 }
 
@@ -112,6 +228,7 @@ void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code)
 	q->completed_seq = q->last_seq;
 	spin_unlock(&q->lock);
 	wake_up_all(&q->wq);
+	svmgpu_queue_signal_events(q);
 }
 
 /*
@@ -241,14 +358,18 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 {
 	struct svmgpu_device *sdev = to_svmgpu(drm);
 	struct drm_svmgpu_submit *args = data;
+	bool nonblock = args->flags & DRM_SVMGPU_SUBMIT_NONBLOCK;
+	struct svmgpu_event *ev = NULL;
 	struct svmgpu_cmd *cmds;
 	struct svmgpu_queue *q;
 	u32 i, n = args->count;
 	int ret = 0, idx;
 	u64 seq = 0;
 
-	if (args->flags || args->pad || args->seq) {
-		drm_dbg(drm, "submit: non-zero flags, pad or seq\n");
+	if ((args->flags & ~(DRM_SVMGPU_SUBMIT_EVENT | DRM_SVMGPU_SUBMIT_NONBLOCK)) ||
+	    args->pad || args->seq ||
+	    (args->user_data && !(args->flags & DRM_SVMGPU_SUBMIT_EVENT))) {
+		drm_dbg(drm, "submit: bad flags, non-zero pad or seq, user_data without EVENT\n");
 		return -EINVAL;
 	}
 	if (!drm_dev_enter(drm, &idx))
@@ -281,6 +402,15 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 			goto out_free;
 		}
 	}
+	if (args->flags & DRM_SVMGPU_SUBMIT_EVENT) {
+		ev = svmgpu_event_reserve(drm, file, args->queue_handle, args->user_data);
+		if (IS_ERR(ev)) {
+			ret = PTR_ERR(ev);
+			ev = NULL;
+			drm_dbg(drm, "submit: no event: %d\n", ret);
+			goto out_free;
+		}
+	}
 
 	/*
 	 * The sleeps (room in the ring, a free hardware queue) are outside
@@ -289,8 +419,11 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 	ret = mutex_lock_interruptible(&q->submit_lock);
 	if (ret)
 		goto out_free;
-	ret = wait_event_interruptible(q->wq, READ_ONCE(q->stopped) ||
-				       svmgpu_queue_room(q) >= n);
+	if (!nonblock)
+		ret = wait_event_interruptible(q->wq, READ_ONCE(q->stopped) ||
+					       svmgpu_queue_room(q) >= n);
+	else if (!READ_ONCE(q->stopped) && svmgpu_queue_room(q) < n)
+		ret = -EAGAIN;
 	if (ret)
 		goto out_unlock;
 	if (READ_ONCE(q->stopped) || !q->ring) {
@@ -298,7 +431,7 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 		goto out_unlock;
 	}
 	/* An unbound queue is idle: borrow a hardware queue for this work. */
-	ret = svmgpu_queue_bind(q);
+	ret = svmgpu_queue_bind(q, nonblock);
 	if (ret)
 		goto out_unlock;
 	if (!drm_dev_enter(drm, &idx)) {
@@ -323,6 +456,15 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 		spin_unlock(&q->lock);
 		trace_svmgpu_submit(q->hwq, seq, cmds[i].hdr.opcode);
 	}
+	if (ev) {
+		/* Before the doorbell: the commands cannot complete yet. */
+		ev->ev.first_seq = seq - n + 1;
+		ev->ev.seq = seq;
+		spin_lock(&q->lock);
+		list_add_tail(&ev->link, &q->events);
+		spin_unlock(&q->lock);
+		ev = NULL;
+	}
 	wmb();	/* commands in memory before the doorbell */
 	if (svmgpu_hw_enter(sdev)) {
 		svmgpu_write32(sdev, SVMGPU_REG_Q(q->hwq, SVMGPU_Q_TAIL), q->tail);
@@ -339,6 +481,8 @@ out_unlock:
 	 */
 	svmgpu_queue_unbind_idle(q);
 out_free:
+	if (ev)
+		drm_event_cancel_free(drm, &ev->base);
 	kvfree(cmds);
 out_put:
 	svmgpu_queue_put(q);
@@ -360,10 +504,9 @@ int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 {
 	struct drm_svmgpu_wait *args = data;
 	struct svmgpu_queue *q;
-	const struct svmgpu_err *first = NULL;
+	const struct svmgpu_err *first;
 	ktime_t deadline = 0;
-	u64 i, nerrs;
-	u32 count = 0;
+	u32 count;
 	int ret = 0, idx;
 	long left;
 
@@ -426,16 +569,7 @@ int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 	args->err_code = 0;
 	args->err_access = 0;
 	args->err_reason = 0;
-	nerrs = q->nerrs;
-	for (i = nerrs > SVMGPU_ERROR_LOG ? nerrs - SVMGPU_ERROR_LOG : 0; i < nerrs; i++) {
-		const struct svmgpu_err *e = &q->errs[i % SVMGPU_ERROR_LOG];
-
-		if (e->seq < args->first_seq || e->seq > args->seq)
-			continue;
-		if (!first || e->seq < first->seq)
-			first = e;
-		count++;
-	}
+	first = svmgpu_queue_find_err(q, args->first_seq, args->seq, &count);
 	if (first) {
 		args->err_seq = first->seq;
 		args->err_va = first->va;

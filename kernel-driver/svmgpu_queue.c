@@ -174,6 +174,7 @@ static void svmgpu_queue_release(struct kref *kref)
 {
 	struct svmgpu_queue *q = container_of(kref, struct svmgpu_queue, refs);
 
+	WARN_ON(!list_empty(&q->events));
 	mutex_destroy(&q->submit_lock);
 	kfree(q);
 }
@@ -315,6 +316,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	spin_lock_init(&q->lock);
 	init_waitqueue_head(&q->wq);
 	INIT_LIST_HEAD(&q->link);
+	INIT_LIST_HEAD(&q->events);
 	q->ring = dma_alloc_coherent(dev, (size_t)entries * SVMGPU_CMD_SIZE,
 				     &q->ring_dma, GFP_KERNEL);
 	q->compl = dma_alloc_coherent(dev, sizeof(*q->compl), &q->compl_dma,
@@ -434,15 +436,16 @@ static bool svmgpu_hwq_claim(struct svmgpu_queue *q)
 /**
  * svmgpu_queue_bind() - give an idle queue a hardware queue
  * @q: the queue, with nothing outstanding
+ * @nonblock: fail with -EAGAIN instead of waiting for a hardware queue
  *
  * Waits (interruptibly) until a hardware queue is free, programs it with
  * the queue's ring and enables it; the ring restarts at slot 0.  Caller
  * holds q->submit_lock.
  *
- * Return: 0, -ECANCELED if the queue was stopped, -ENODEV, -EIO, or
- * -ERESTARTSYS.
+ * Return: 0, -ECANCELED if the queue was stopped, -ENODEV, -EIO, -EAGAIN,
+ * or -ERESTARTSYS.
  */
-int svmgpu_queue_bind(struct svmgpu_queue *q)
+int svmgpu_queue_bind(struct svmgpu_queue *q, bool nonblock)
 {
 	struct svmgpu_device *sdev = q->sdev;
 	int ret;
@@ -450,10 +453,15 @@ int svmgpu_queue_bind(struct svmgpu_queue *q)
 	lockdep_assert_held(&q->submit_lock);
 	if (q->hwq != SVMGPU_HWQ_NONE)
 		return 0;
-	ret = wait_event_interruptible(sdev->hwq_wq, READ_ONCE(q->stopped) ||
-				       svmgpu_hwq_claim(q));
-	if (ret)
-		return ret;
+	if (nonblock) {
+		if (!READ_ONCE(q->stopped) && !svmgpu_hwq_claim(q))
+			return -EAGAIN;
+	} else {
+		ret = wait_event_interruptible(sdev->hwq_wq, READ_ONCE(q->stopped) ||
+					       svmgpu_hwq_claim(q));
+		if (ret)
+			return ret;
+	}
 	if (q->hwq == SVMGPU_HWQ_NONE)
 		return -ECANCELED;
 	q->tail = 0;
@@ -504,8 +512,8 @@ void svmgpu_queue_unbind_idle(struct svmgpu_queue *q)
  * @q: the queue
  *
  * Disables and releases its hardware queue (the running command is
- * abandoned), wakes waiters (-ECANCELED unless their command completed) and
- * frees the ring.  Idempotent.
+ * abandoned), wakes waiters (-ECANCELED unless their command completed),
+ * frees the ring and sends every pending completion event.  Idempotent.
  */
 void svmgpu_queue_stop(struct svmgpu_queue *q)
 {
@@ -525,6 +533,8 @@ void svmgpu_queue_stop(struct svmgpu_queue *q)
 	mutex_lock(&q->submit_lock);
 	svmgpu_queue_unbind(q);
 	svmgpu_queue_free_mem(sdev, q);
+	/* Under submit_lock: no SUBMIT adds an event after this. */
+	svmgpu_queue_signal_events(q);
 	mutex_unlock(&q->submit_lock);
 	wake_up_all(&q->wq);
 	trace_svmgpu_queue_stop(q->hwq, q->last_seq, q->completed_seq);

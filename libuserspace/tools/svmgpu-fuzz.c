@@ -1374,6 +1374,9 @@ static void op_submit(struct worker *w)
 	a.count = n;
 	a.cmds = (uintptr_t)cmds;
 	a.flags = pad_word(w, &badarg);
+	/* EVENT and NONBLOCK are valid: keep a bad word bad. */
+	if (a.flags && !(a.flags & ~(DRM_SVMGPU_SUBMIT_EVENT | DRM_SVMGPU_SUBMIT_NONBLOCK)))
+		a.flags <<= 2;
 	a.pad = pad_word(w, &badarg);
 	if (chance(w, 2))
 		a.seq = 1 + below(w, 100), badarg = 1;

@@ -257,8 +257,15 @@ TEST_F(uapi, submit_bad_args)
 	struct drm_svmgpu_submit a;
 
 	a = (struct drm_svmgpu_submit){ .queue_handle = self->q, .count = 1,
-					.cmds = (uintptr_t)c, .flags = 1 };
+					.cmds = (uintptr_t)c, .flags = 0x4 };
 	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_SUBMIT, &a), -EINVAL);
+	a.flags = 0x80000000u;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_SUBMIT, &a), -EINVAL);
+	/* user_data without DRM_SVMGPU_SUBMIT_EVENT */
+	a.flags = DRM_SVMGPU_SUBMIT_NONBLOCK;
+	a.user_data = 1;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_SUBMIT, &a), -EINVAL);
+	a.user_data = 0;
 	a.flags = 0;
 	a.pad = 1;
 	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_SUBMIT, &a), -EINVAL);

@@ -177,11 +177,26 @@ struct drm_svmgpu_queue_destroy {
  * device itself fails a command whose payload is invalid
  * (SVMGPU_ERR_BAD_COMMAND, reported by WAIT).  Blocks (interruptibly)
  * while the ring has no room or, for an idle queue, until a hardware queue
- * is free.
+ * is free, unless DRM_SVMGPU_SUBMIT_NONBLOCK is set.
+ *
+ * With DRM_SVMGPU_SUBMIT_EVENT, exactly one struct
+ * drm_svmgpu_event_complete is queued on the file (read() it, poll() the
+ * file) once the last command of this submission has completed or the
+ * queue was stopped before that; the submission fails with -ENOSPC, and
+ * submits nothing, when the file's event space (4 KiB of unread and
+ * pending events, the DRM core's limit) cannot take one more.
  */
 struct drm_svmgpu_submit {
-	/** @flags: in, must be zero. */
+	/** @flags: in, DRM_SVMGPU_SUBMIT_* flags. */
 	__u32 flags;
+/* Queue a struct drm_svmgpu_event_complete when the submission completes. */
+#define DRM_SVMGPU_SUBMIT_EVENT		0x1u
+/*
+ * Fail with -EAGAIN, submitting nothing, instead of sleeping when the ring
+ * has no room for @count commands or no hardware queue is free for an idle
+ * queue.
+ */
+#define DRM_SVMGPU_SUBMIT_NONBLOCK	0x2u
 	/** @pad: in, must be zero. */
 	__u32 pad;
 	/** @queue_handle: in, the queue. */
@@ -192,6 +207,54 @@ struct drm_svmgpu_submit {
 	__u64 cmds;
 	/** @seq: out, sequence number of the last command (the first is @seq - @count + 1). */
 	__u64 seq;
+	/**
+	 * @user_data: in, copied into the event of DRM_SVMGPU_SUBMIT_EVENT;
+	 * must be zero without it.  (Appended: an older caller's shorter
+	 * structure reads as zero.)
+	 */
+	__u64 user_data;
+};
+
+/* drm_event.type of struct drm_svmgpu_event_complete (driver-private range). */
+#define DRM_SVMGPU_EVENT_COMPLETE	0x80000000u
+
+/**
+ * struct drm_svmgpu_event_complete - a submission completed
+ *
+ * Read from the file after SUBMIT with DRM_SVMGPU_SUBMIT_EVENT.  The err_*
+ * fields are those WAIT reports for @seq with @first_seq (the first command
+ * of the submission), @result what it returns: 0, or -ECANCELED when the
+ * queue was stopped (destroyed, its address space gone, the device removed)
+ * before @seq completed.  Commands lost in a device reset complete with
+ * err_code DRM_SVMGPU_ERR_RESET, as WAIT reports them.
+ */
+struct drm_svmgpu_event_complete {
+	/** @base: type DRM_SVMGPU_EVENT_COMPLETE, length sizeof(*this). */
+	struct drm_event base;
+	/** @user_data: &drm_svmgpu_submit.user_data. */
+	__u64 user_data;
+	/** @first_seq: first command of the submission. */
+	__u64 first_seq;
+	/** @seq: last command of the submission (&drm_svmgpu_submit.seq). */
+	__u64 seq;
+	/** @completed_seq: last completed command of the queue. */
+	__u64 completed_seq;
+	/** @err_seq: the earliest failed command in [@first_seq, @seq], 0 if none. */
+	__u64 err_seq;
+	/** @err_va: as &drm_svmgpu_wait.err_va. */
+	__u64 err_va;
+	/** @queue_handle: the queue. */
+	__u32 queue_handle;
+	/** @result: 0 or -ECANCELED, as WAIT would return. */
+	__s32 result;
+	/** @err_code: as &drm_svmgpu_wait.err_code. */
+	__u32 err_code;
+	/** @err_access: as &drm_svmgpu_wait.err_access. */
+	__u32 err_access;
+	/** @err_reason: as &drm_svmgpu_wait.err_reason. */
+	__u32 err_reason;
+	/** @nr_errors: failures logged in [@first_seq, @seq]. */
+	__u32 nr_errors;
 };
 
 /**
