@@ -236,6 +236,8 @@ static void *waiter_thread(void *arg)
  * @ctx_only, queues, with a FILL each) until the device goes away, then check that every ioctl says
  * -ENODEV.  Exit 0, or 10+ on an unexpected result.
  */
+static int churn_ready_fd = -1;	/* a child writes a byte here once it has the file */
+
 static void churn_child(int id, int ctx_only)
 {
 	size_t size = 16 * PAGE;
@@ -246,6 +248,8 @@ static void churn_child(int id, int ctx_only)
 
 	if (fd < 0 || !buf)
 		_exit(10);
+	if (churn_ready_fd >= 0 && write(churn_ready_fd, "r", 1) != 1)
+		_exit(20);
 	for (iter = 0; ; iter++) {
 		struct svmgpu_cmd c = sg_fill(buf, size, iter & 0xff, 1);
 		struct drm_svmgpu_wait w;
@@ -340,10 +344,11 @@ static int unbind_round(const char *bdf, int round)
 	struct svmgpu_cmd stall = sg_wait_eq(&never, 1, 0);
 	unsigned char *p = sg_map_anon(4 * PAGE);
 	struct waiter wt;
-	int fd, i, status, bad = 0;
+	int fd, i, status, bad = 0, ready[2];
 	uint32_t ctx, q;
 	pthread_t t;
 	double t0;
+	char c;
 
 	fd = sg_open();
 	if (fd < 0 || !p)
@@ -359,13 +364,24 @@ static int unbind_round(const char *bdf, int round)
 	if (pthread_create(&t, NULL, waiter_thread, &wt))
 		return 5;
 
+	if (pipe(ready))
+		return 6;
+	churn_ready_fd = ready[1];
 	for (i = 0; i < NCHILD; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0)
 			return 6;
-		if (!pids[i])
+		if (!pids[i]) {
+			close(ready[0]);
 			churn_child(i, i & 1);
+		}
 	}
+	close(ready[1]);
+	churn_ready_fd = -1;
+	/* Every child has its file before the unbind (a slow guest forks late). */
+	for (i = 0; i < NCHILD && read(ready[0], &c, 1) == 1; i++)
+		;
+	close(ready[0]);
 	usleep(300000 + 100000 * (round % 5));	/* let them churn */
 	t0 = sg_now_s();
 	if (drv_write("unbind", bdf))
@@ -459,19 +475,23 @@ TEST(unbind_waits_for_stuck_teardown)
 /*
  * Reset the device through @reset: a sysfs or debugfs file to write 1 to,
  * or "suspend": a system suspend and resume of the devices
- * (/sys/power/pm_test "devices", then "freeze"; the kernel waits 5 s in
- * between).
+ * (/sys/power/pm_test "devices", then "freeze"; the kernel busy-waits
+ * pm_test_delay seconds in between: 1 here, not the default 5, which a
+ * loaded TCG host stretches into a soft-lockup report).
  */
 static int trigger(const char *reset)
 {
+	static const char *delay = "/sys/module/suspend/parameters/pm_test_delay";
 	int ret;
 
 	if (strcmp(reset, "suspend"))
 		return sg_write_file(reset, "1");
+	sg_write_file(delay, "1");
 	ret = sg_write_file("/sys/power/pm_test", "devices");
 	if (!ret)
 		ret = sg_write_file("/sys/power/state", "freeze");
 	sg_write_file("/sys/power/pm_test", "none");
+	sg_write_file(delay, "5");
 	return ret;
 }
 
@@ -511,7 +531,7 @@ static int reset_once(const char *reset, int fd, uint32_t ctx, unsigned char *sr
 			wt.err_code);
 		return 8;
 	}
-	/* A suspend freezes the waiter and lets it go after the 5 s test delay. */
+	/* A suspend freezes the waiter and lets it go after the test delay. */
 	if (wt.returned - t0 > (strcmp(reset, "suspend") ? 5.0 : 15.0)) {
 		fprintf(stderr, "# iteration %d: waiter returned %.2f s after the reset\n",
 			iter, wt.returned - t0);
