@@ -117,7 +117,11 @@ SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device
  */
 SVMGPU_PUBLIC int svmgpu_device_close(struct svmgpu_device *dev);
 
-/* The DRM file descriptor of @dev (owned by the library), or -EINVAL. */
+/*
+ * The DRM file descriptor of @dev (owned by the library), or -EINVAL.
+ * poll()/epoll report POLLIN on it while completion events of
+ * SVMGPU_SUBMIT_EVENT submissions are pending (svmgpu_device_reap_events()).
+ */
 SVMGPU_PUBLIC int svmgpu_device_fd(const struct svmgpu_device *dev);
 
 /* What the driver read from the device. */
@@ -282,6 +286,57 @@ SVMGPU_PUBLIC int svmgpu_queue_poll(struct svmgpu_queue *q, uint64_t seq, struct
  */
 SVMGPU_PUBLIC int svmgpu_queue_run(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds,
 				   unsigned int count, uint64_t timeout_ns, struct svmgpu_cmd_error *err);
+
+/* svmgpu_queue_submit_flags() flags */
+/* Queue a struct svmgpu_queue_event for svmgpu_device_reap_events(). */
+#define SVMGPU_SUBMIT_EVENT	0x1u
+/* -EAGAIN instead of sleeping for ring room or a hardware queue. */
+#define SVMGPU_SUBMIT_NONBLOCK	0x2u
+
+/*
+ * svmgpu_queue_submit_flags - svmgpu_queue_submit() with flags
+ * @flags:     [in] SVMGPU_SUBMIT_* flags
+ * @user_data: [in] copied into the event (0 without SVMGPU_SUBMIT_EVENT)
+ *
+ * With SVMGPU_SUBMIT_EVENT, exactly one event is queued on the device's fd
+ * (svmgpu_device_fd(): poll()/epoll for POLLIN) when the last command has
+ * completed or the queue was stopped; -ENOSPC, nothing queued, when 4 KiB
+ * of unreaped events (51 events) are pending.  With SVMGPU_SUBMIT_NONBLOCK,
+ * -EAGAIN, nothing queued, when the ring has no room for @count commands
+ * or no hardware queue is free.  -EINVAL for unknown flags or @user_data
+ * without SVMGPU_SUBMIT_EVENT.  Otherwise as svmgpu_queue_submit().
+ */
+SVMGPU_PUBLIC int svmgpu_queue_submit_flags(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds,
+					    unsigned int count, unsigned int flags,
+					    uint64_t user_data, uint64_t *seq);
+
+/* A submission with SVMGPU_SUBMIT_EVENT completed. */
+struct svmgpu_queue_event {
+	uint64_t user_data;	/* as submitted */
+	uint64_t first_seq;	/* first command of the submission */
+	uint64_t seq;		/* its last command */
+	uint32_t queue;		/* svmgpu_queue_id() of the queue */
+	/*
+	 * 0; -EFAULT / -EIO for the earliest failed command of the submission
+	 * (in @err) as svmgpu_queue_wait() reports it; -ECANCELED if the queue
+	 * was stopped (destroyed, address space gone) or the device reset.
+	 */
+	int32_t result;
+	struct svmgpu_cmd_error err;	/* all zero when no command failed */
+};
+
+/*
+ * svmgpu_device_reap_events - take completion events off the device's fd
+ * @dev: [in]
+ * @ev:  [out] up to @max events, oldest first
+ * @max: [in] at least 1
+ *
+ * Never sleeps: wait with poll()/epoll on svmgpu_device_fd() for POLLIN.
+ * Events report failures independently of svmgpu_queue_wait().  Returns
+ * the number of events (0 if none is pending) or -errno (-EINVAL).
+ */
+SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct svmgpu_queue_event *ev,
+					    unsigned int max);
 
 /* Name of an enum svmgpu_error / SVMGPU_ERROR_RESET, "unknown" otherwise. */
 SVMGPU_PUBLIC const char *svmgpu_error_name(uint32_t code);

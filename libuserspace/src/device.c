@@ -5,9 +5,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <xf86drm.h>
@@ -105,7 +107,11 @@ SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device
 		return -EINVAL;
 	if (strlen(path) >= SVMGPU_PATH_MAX)
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	/*
+	 * O_NONBLOCK only changes read(): svmgpu_device_reap_events() never
+	 * sleeps.  ioctls ignore it.
+	 */
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	ver = drmGetVersion(fd);
@@ -342,23 +348,48 @@ SVMGPU_PUBLIC int svmgpu_queue_id(const struct svmgpu_queue *q)
 	return q ? (int)q->handle : -EINVAL;
 }
 
-SVMGPU_PUBLIC int svmgpu_queue_submit(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds,
-				      unsigned int count, uint64_t *seq)
+static int queue_submit(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds, unsigned int count,
+			unsigned int flags, uint64_t user_data, uint64_t *seq)
 {
 	struct drm_svmgpu_submit s = { 0 };
 	int ret;
 
-	if (!q || !cmds || !count)
+	if (!q || !cmds || !count || (flags & ~(SVMGPU_SUBMIT_EVENT | SVMGPU_SUBMIT_NONBLOCK)))
 		return -EINVAL;
+	if (user_data && !(flags & SVMGPU_SUBMIT_EVENT))
+		return -EINVAL;
+	s.flags = (flags & SVMGPU_SUBMIT_EVENT ? DRM_SVMGPU_SUBMIT_EVENT : 0) |
+		  (flags & SVMGPU_SUBMIT_NONBLOCK ? DRM_SVMGPU_SUBMIT_NONBLOCK : 0);
 	s.queue_handle = q->handle;
 	s.count = count;
 	s.cmds = (uint64_t)(uintptr_t)cmds;
-	ret = ioctl_err(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_SUBMIT, &s);
+	s.user_data = user_data;
+	if (flags & SVMGPU_SUBMIT_NONBLOCK) {
+		/* Not drmIoctl(): it retries EAGAIN, which would spin here. */
+		do {
+			ret = ioctl(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_SUBMIT, &s) ? -errno : 0;
+		} while (ret == -EINTR);
+	} else {
+		ret = ioctl_err(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_SUBMIT, &s);
+	}
 	if (ret)
 		return ret;
 	if (seq)
 		*seq = s.seq;
 	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_queue_submit(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds,
+				      unsigned int count, uint64_t *seq)
+{
+	return queue_submit(q, cmds, count, 0, 0, seq);
+}
+
+SVMGPU_PUBLIC int svmgpu_queue_submit_flags(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds,
+					    unsigned int count, unsigned int flags,
+					    uint64_t user_data, uint64_t *seq)
+{
+	return queue_submit(q, cmds, count, flags, user_data, seq);
 }
 
 static int error_errno(uint32_t code)
@@ -445,4 +476,65 @@ SVMGPU_PUBLIC int svmgpu_queue_run(struct svmgpu_queue *q, const struct svmgpu_c
 	if (ret)
 		return ret;
 	return queue_wait(q, seq, timeout_ns, err);
+}
+
+static void event_from_drm(struct svmgpu_queue_event *ev, const struct drm_svmgpu_event_complete *e)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->user_data = e->user_data;
+	ev->first_seq = e->first_seq;
+	ev->seq = e->seq;
+	ev->queue = e->queue_handle;
+	if (e->nr_errors) {
+		ev->err.seq = e->err_seq;
+		ev->err.va = e->err_va;
+		ev->err.code = e->err_code;
+		ev->err.access = e->err_access;
+		ev->err.reason = e->err_reason;
+		ev->err.queue = e->queue_handle;
+		ev->err.count = e->nr_errors;
+	}
+	if (e->result)
+		ev->result = e->result;
+	else
+		ev->result = e->nr_errors ? error_errno(e->err_code) : 0;
+}
+
+/* Events read at a time: the DRM core hands out whole events only. */
+#define REAP_CHUNK	16
+
+SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct svmgpu_queue_event *ev,
+					    unsigned int max)
+{
+	struct drm_svmgpu_event_complete buf[REAP_CHUNK];
+	unsigned int n = 0;
+
+	if (!dev || !ev || !max || max > INT_MAX)
+		return -EINVAL;
+	while (n < max) {
+		size_t want = max - n < REAP_CHUNK ? max - n : REAP_CHUNK;
+		ssize_t len = read(dev->fd, buf, want * sizeof(buf[0]));
+		size_t off = 0;
+
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return n ? (int)n : -errno;
+		}
+		if (!len)
+			break;
+		while (off + sizeof(struct drm_event) <= (size_t)len) {
+			const struct drm_event *h = (const void *)((const char *)buf + off);
+
+			if (h->length < sizeof(*h) || off + h->length > (size_t)len)
+				return n ? (int)n : -EPROTO;
+			if (h->type == DRM_SVMGPU_EVENT_COMPLETE &&
+			    h->length == sizeof(struct drm_svmgpu_event_complete))
+				event_from_drm(&ev[n++], (const void *)h);
+			off += h->length;
+		}
+	}
+	return (int)n;
 }
