@@ -60,6 +60,23 @@ static inline void isa_mem_drop(SvmgpuCore *core, IsaMem *m)
 }
 
 /*
+ * Every svmgpu_map_get() may replace (unmap) a window: call this after
+ * each one made while m holds entries, so that no entry keeps a host
+ * pointer into a window the map cache released.  The entries are only
+ * ever used between such calls (isa_mem_fast() does not check the id).
+ */
+static inline void isa_mem_forget_replaced(IsaMem *m)
+{
+    unsigned i;
+
+    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
+        if (m->e[i].host && m->mc->w[m->e[i].win].id != m->e[i].win_id) {
+            m->e[i].host = NULL;
+        }
+    }
+}
+
+/*
  * Host pointer for an access of len bytes at va (naturally aligned, so
  * within one 4 KiB granule), or NULL with *res set: FAULT/ERROR, or OK with
  * *pa set when the memory cannot be mapped (use dma_read/dma_write).
@@ -109,12 +126,7 @@ static inline uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
         host = svmgpu_map_get(core, m->mc, t.pa - off, &len, false, win);
         t.writable = false;
     }
-    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
-        /* a window the map cache replaced takes its host pointers along */
-        if (m->e[i].host && m->mc->w[m->e[i].win].id != m->e[i].win_id) {
-            m->e[i].host = NULL;
-        }
-    }
+    isa_mem_forget_replaced(m);
     if (!host || len < SVMGPU_PAGE_SIZE ||
         (need_write && !t.writable)) {
         return NULL;

@@ -309,6 +309,7 @@ static const FOp *fetch_slow(SvmgpuCore *core, SvmgpuQueue *q,
     page_pa = t.pa - (pc & PAGE_MASK_LO);
     len = SVMGPU_PAGE_SIZE;
     host = svmgpu_map_get(core, m->mc, page_pa, &len, false, &win);
+    isa_mem_forget_replaced(m);     /* the data entries' windows too */
     if (host && len >= SVMGPU_PAGE_SIZE) {
         src = host;
     } else if (!core->ops->dma_read(core->opaque, page_pa, l->page_buf,

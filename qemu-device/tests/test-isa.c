@@ -595,4 +595,127 @@ TEST(kernel_errors)
     td_fini(&t);
 }
 
+/*
+ * map() that hands out a copy of guest RAM (as QEMU's bounce buffer):
+ * bytes written through it reach RAM only at unmap().  A released copy
+ * stays allocated (so a stale access cannot crash the test) but what is
+ * written to it afterwards is lost, so a write through a window the map
+ * cache already released shows as a missing store.
+ */
+#define BOUNCE_MAX 64
+static struct {
+    uint8_t *p;
+    uint64_t pa, len;
+    bool live;
+} bounce[BOUNCE_MAX];
+
+static void *bounce_map(void *opaque, uint64_t addr, uint64_t *len,
+                        bool is_write)
+{
+    TestDev *t = opaque;
+    unsigned i;
+
+    if (addr < RAM_BASE || addr - RAM_BASE >= t->ram_size) {
+        return NULL;
+    }
+    if (*len > t->ram_size - (addr - RAM_BASE)) {
+        *len = t->ram_size - (addr - RAM_BASE);
+    }
+    for (i = 0; i < BOUNCE_MAX && bounce[i].p; i++) {
+    }
+    ASSERT_LT(i, BOUNCE_MAX);
+    bounce[i].p = malloc(*len);
+    ASSERT_NOT_NULL(bounce[i].p);
+    memcpy(bounce[i].p, pa_ptr(t, addr), *len);
+    bounce[i].pa = addr;
+    bounce[i].len = *len;
+    bounce[i].live = true;
+    atomic_fetch_add(&t->maps, 1);
+    return bounce[i].p;
+}
+
+static void bounce_unmap(void *opaque, void *ptr, uint64_t len, bool is_write)
+{
+    TestDev *t = opaque;
+    uint8_t *q = ptr;
+    unsigned i;
+
+    for (i = 0; i < BOUNCE_MAX; i++) {
+        if (bounce[i].live && q >= bounce[i].p &&
+            q < bounce[i].p + bounce[i].len) {
+            break;
+        }
+    }
+    ASSERT_LT(i, BOUNCE_MAX);
+    if (is_write) {
+        memcpy(pa_ptr(t, bounce[i].pa + (q - bounce[i].p)), q, len);
+    }
+    bounce[i].live = false;
+    atomic_fetch_sub(&t->maps, 1);
+}
+
+static void bounce_free(void)
+{
+    unsigned i;
+
+    for (i = 0; i < BOUNCE_MAX; i++) {
+        free(bounce[i].p);
+        bounce[i].p = NULL;
+        bounce[i].live = false;
+    }
+}
+
+/*
+ * Finding 1 of the fast engine's review: with map_window 0 (QEMU behind a
+ * vIOMMU) eight data pages fill the map cache; the fetch from the next
+ * code page replaces the window of the first data page.  The store to it
+ * must map it again, not write through the released window.
+ */
+TEST(store_after_fetch_replaced_its_window)
+{
+    uint64_t data = OUT, prog[16];     /* 8: SVMGPU_MAP_WINDOWS (internal.h) */
+    SvmgpuCoreOps ops = td_ops;
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_cmd c;
+    unsigned i, n;
+    TestDev t;
+
+    ops.map = bounce_map;
+    ops.unmap = bounce_unmap;
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.map_window = 0;
+    td_init_ops(&t, &cfg, &ops);
+    ctx_create(&t, 0);
+    queue_setup(&t, 0, 0, 64);
+    map_range(&t, 0, CODE, 0x2000, 0);
+    map_range(&t, 0, data, 0x8000, SVMGPU_PTE_WRITABLE);
+    n = 0;
+    prog[n++] = I(MOVI, 1, 0, 0, (int32_t)data);
+    for (i = 0; i < 8; i++) {
+        prog[n++] = I(LD64, 2, 1, 0, i * 0x1000);
+    }
+    prog[n] = I(JMP, 0, 0, 0, (int32_t)(512 - n));
+    n++;
+    for (i = 0; i < n; i++) {
+        *va64(&t, CODE + i * 8) = prog[i];
+    }
+    *va64(&t, CODE + 0x1000) = I(ST64, 0, 1, 1, 0);
+    *va64(&t, CODE + 0x1008) = I(EXIT, 0, 0, 0, 0);
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+    c.launch.code_va = CODE;
+    c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
+    c.launch.wg_size = 1;
+    submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, 0);
+    ASSERT_EQ(*va64(&t, data), data);
+    for (i = 1; i < 8; i++) {
+        ASSERT_EQ(*va64(&t, data + i * 0x1000), 0);
+    }
+    td_fini(&t);
+    bounce_free();
+}
+
 TEST_HARNESS_MAIN
