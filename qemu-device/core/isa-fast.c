@@ -205,21 +205,21 @@ static FOp decode(uint64_t insn)
         o.zwrite = RB(o.rd);
         break;
     /*
-     * A load or atomic that faults leaves rd written in some lanes, but
-     * the wave stays on it until every lane has it (or the launch ends):
-     * with every lane active, nobody sees the others' old values.
+     * A load's or atomic's rd counts as read: cleared before the first
+     * execution, never assumed overwritten.  The instruction may not
+     * complete in a wave (a fault, or a gang ended by a code hit), and
+     * different code may run at that pc afterwards (the CPU rewrote it
+     * while the wave was stalled), reading the previous workgroup's rd.
      */
     case SVMGPU_OP_LD8 ... SVMGPU_OP_LDS32:
-        o.zread = RB(o.ra);
-        o.zwrite = RB(o.rd);
+        o.zread = RB(o.ra) | RB(o.rd);
         break;
     case SVMGPU_OP_ST8 ... SVMGPU_OP_ST64:
         o.zread = RB(o.ra) | RB(o.rb);
         break;
     case SVMGPU_OP_ATOM32:
     case SVMGPU_OP_ATOM64:
-        o.zread = RB(o.ra) | RB(o.rb) | RB(o.rc);
-        o.zwrite = RB(o.rd);
+        o.zread = RB(o.ra) | RB(o.rb) | RB(o.rc) | RB(o.rd);
         break;
     case SVMGPU_OP_NOP:
     case SVMGPU_OP_EXIT:

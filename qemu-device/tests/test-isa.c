@@ -718,4 +718,57 @@ TEST(store_after_fetch_replaced_its_window)
     bounce_free();
 }
 
+/*
+ * Finding 2: a register is fresh (0) in every workgroup.  Workgroup 1's
+ * load into r7 faults; while it is stalled the CPU rewrites the load into
+ * a store of r7.  Workgroup 0 set r7 = 0x1234 on the other branch: that
+ * value must not reach workgroup 1.
+ */
+TEST(stalled_load_rewritten_sees_fresh_register)
+{
+    uint64_t prog[] = {
+        I(S2R, 3, 0, 0, SVMGPU_SR_WG_ID_X),
+        I(MOVI, 1, 0, 0, OUT),
+        I(IF, 0, 3, 0, 0),
+        I(LD64, 7, 1, 0, 0x1000),
+        I(ELSE, 0, 0, 0, 0),
+        I(MOVI, 7, 0, 0, 0x1234),
+        I(ENDIF, 0, 0, 0, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_cmd c;
+    unsigned i;
+    TestDev t;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    td_init_ops(&t, &cfg, &td_ops);
+    ctx_create(&t, 0);
+    queue_setup(&t, 0, 0, 64);
+    map_range(&t, 0, CODE, 0x1000, 0);
+    map_range(&t, 0, OUT, 0x1000, SVMGPU_PTE_WRITABLE);
+    for (i = 0; i < sizeof(prog) / sizeof(prog[0]); i++) {
+        *va64(&t, CODE + i * 8) = prog[i];
+    }
+    *va64(&t, OUT) = 0x5555;
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+    c.launch.code_va = CODE;
+    c.launch.grid_x = 2;
+    c.launch.grid_y = c.launch.grid_z = 1;
+    c.launch.wg_size = 32;
+    submit(&t, 0, &c);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 1);
+    ASSERT_EQ(fault_rec(&t, 0)->va, OUT + 0x1000);
+    /* the CPU rewrites the stalled load, the driver maps and replays */
+    *va64(&t, CODE + 3 * 8) = I(ST64, 0, 1, 7, 0);
+    map_range(&t, 0, OUT + 0x1000, 0x1000, SVMGPU_PTE_WRITABLE);
+    reply(&t, SVMGPU_FAULT_REPLY_REPLAY);
+    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, 0);
+    ASSERT_EQ(*va64(&t, OUT), 0);
+    td_fini(&t);
+}
+
 TEST_HARNESS_MAIN
