@@ -178,6 +178,10 @@ static const char *check_config(const SvmgpuCoreConfig *cfg)
                             cfg->map_window < SVMGPU_PAGE_SIZE)) {
         return "map window must be 0 or a power of two of 4 KiB or more";
     }
+    if (cfg->engine != SVMGPU_ENGINE_FAST &&
+        cfg->engine != SVMGPU_ENGINE_REFERENCE) {
+        return "engine must be SVMGPU_ENGINE_FAST or SVMGPU_ENGINE_REFERENCE";
+    }
     return NULL;
 }
 

@@ -66,6 +66,13 @@ TEST(bad_configs_are_rejected)
     svmgpu_core_default_config(&cfg);
     cfg.num_engines = 0;
     ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+    /* an unknown compute engine is an error, not the fast one */
+    svmgpu_core_default_config(&cfg);
+    cfg.engine = SVMGPU_ENGINE_REFERENCE + 1;
+    err = NULL;
+    ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+    ASSERT_STREQ(err, "engine must be SVMGPU_ENGINE_FAST or "
+                 "SVMGPU_ENGINE_REFERENCE");
 }
 
 TEST(access_sizes_and_split_64bit)
