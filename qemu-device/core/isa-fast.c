@@ -205,21 +205,22 @@ static FOp decode(uint64_t insn)
         o.zwrite = RB(o.rd);
         break;
     /*
-     * A load's or atomic's rd counts as read: cleared before the first
-     * execution, never assumed overwritten.  The instruction may not
-     * complete in a wave (a fault, or a gang ended by a code hit), and
-     * different code may run at that pc afterwards (the CPU rewrote it
-     * while the wave was stalled), reading the previous workgroup's rd.
+     * A load or atomic may not complete in a wave (a fault), and the CPU
+     * may rewrite it while the wave is stalled: f_exec() clears its rd
+     * just before each wave runs it and zeroes the lanes a fault left
+     * unwritten, so whatever runs at that pc next reads 0 there.
      */
     case SVMGPU_OP_LD8 ... SVMGPU_OP_LDS32:
-        o.zread = RB(o.ra) | RB(o.rd);
+        o.zread = RB(o.ra);
+        o.zwrite = RB(o.rd);
         break;
     case SVMGPU_OP_ST8 ... SVMGPU_OP_ST64:
         o.zread = RB(o.ra) | RB(o.rb);
         break;
     case SVMGPU_OP_ATOM32:
     case SVMGPU_OP_ATOM64:
-        o.zread = RB(o.ra) | RB(o.rb) | RB(o.rc) | RB(o.rd);
+        o.zread = RB(o.ra) | RB(o.rb) | RB(o.rc);
+        o.zwrite = RB(o.rd);
         break;
     case SVMGPU_OP_NOP:
     case SVMGPU_OP_EXIT:
@@ -1139,6 +1140,100 @@ static F_INLINE InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
 }
 
 /*
+ * Clear wave wv's registers that o uses and that are still pending from
+ * the workgroup's start.  An rd every lane of a full wave overwrites is
+ * only marked (its bits go to *skipped, if given); anything read, or
+ * written in only some lanes, is zeroed.  True if zpend changed.
+ */
+static inline bool f_zclear(SvmgpuFastLaunch *l, const FOp *o, unsigned wv,
+                            uint32_t *skipped)
+{
+    uint32_t z = l->zpend[wv] & o->zread;
+    uint32_t wr = l->zpend[wv] & o->zwrite & ~z;
+
+    if (!(z | wr) || !l->waves[wv].exec) {
+        return false;       /* a wave without lanes reads and writes none */
+    }
+    if (wr && l->waves[wv].exec != F_FULL) {
+        z |= wr;
+        wr = 0;
+    }
+    l->zpend[wv] &= ~(z | wr);
+    while (z) {
+        memset(&l->regs[__builtin_ctz(z)][wv * SVMGPU_ISA_WAVE_SIZE], 0,
+               SVMGPU_ISA_WAVE_SIZE * sizeof(uint64_t));
+        z &= z - 1;
+    }
+    if (skipped) {
+        *skipped = wr;
+    }
+    return true;
+}
+
+static inline void f_zany(SvmgpuFastLaunch *l)
+{
+    uint32_t any = 0;
+    unsigned k;
+
+    for (k = 0; k < l->nwaves; k++) {
+        any |= l->zpend[k];
+    }
+    l->zpend_any = any;
+}
+
+/*
+ * A memory instruction on waves w0.. of a gang, one wave at a time.  A
+ * wave's pending registers are cleared only when it runs the instruction
+ * (the gang may end before, on a fault or a code hit).  A load's or
+ * atomic's rd, not cleared because every lane writes it, has the lanes a
+ * fault left unwritten zeroed: the CPU may rewrite the instruction during
+ * the stall, and what runs instead must read 0 there, not the previous
+ * workgroup's value.
+ */
+static F_INLINE InsnResult f_exec_mem(SvmgpuCore *core, SvmgpuQueue *q,
+                                      SvmgpuFastLaunch *l, IsaMem *m,
+                                      const FOp *o, unsigned w0, unsigned nw,
+                                      unsigned *ndone)
+{
+    bool changed = false;
+    InsnResult r = INSN_OK;
+    unsigned k;
+
+    l->code_hit = false;
+    for (k = 0; k < nw; k++) {
+        unsigned wv = w0 + k;
+        uint32_t skipped = 0;
+
+        if ((l->zpend_any & (o->zread | o->zwrite)) &&
+            f_zclear(l, o, wv, &skipped)) {
+            changed = true;
+        }
+        r = f_mem_wave(core, q, l, m, o, wv);
+        if (r != INSN_OK) {
+            if (skipped) {
+                uint64_t *d = &l->regs[o->rd][wv * SVMGPU_ISA_WAVE_SIZE];
+                uint32_t t;
+
+                for (t = ~l->waves[wv].done; t; t &= t - 1) {
+                    d[__builtin_ctz(t)] = 0;
+                }
+            }
+            break;
+        }
+        l->waves[wv].pc += SVMGPU_ISA_INSN_SIZE;
+        *ndone = k + 1;
+        if (l->code_hit) {
+            /* the next wave must fetch what this one wrote: end the gang */
+            break;
+        }
+    }
+    if (changed) {
+        f_zany(l);
+    }
+    return r;
+}
+
+/*
  * Execute o for waves w0 .. w0+nw-1, all at the same pc, in wave order.
  * *ndone: waves that completed it: all of them, unless a fault or error
  * stopped wave *ndone, or a store into a decoded code page ended the gang
@@ -1154,34 +1249,17 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
     unsigned k;
 
     *ndone = 0;
-    /* registers the instruction reads, still to be cleared in a wave */
-    for (k = 0; (l->zpend_any & (o->zread | o->zwrite)) && k < nw; k++) {
-        unsigned wv = w0 + k;
-        uint32_t z = l->zpend[wv] & o->zread;
-        uint32_t wr = l->zpend[wv] & o->zwrite & ~z;
-
-        if (!(z | wr) || !l->waves[wv].exec) {
-            continue;       /* a wave without lanes reads and writes none */
-        }
-        /* an rd every lane overwrites needs no clearing; anything read does */
-        if (wr && l->waves[wv].exec != F_FULL) {
-            z |= wr;
-        }
-        l->zpend[wv] &= ~(z | wr);
-        while (z) {
-            memset(&l->regs[__builtin_ctz(z)][wv * SVMGPU_ISA_WAVE_SIZE], 0,
-                   SVMGPU_ISA_WAVE_SIZE * sizeof(uint64_t));
-            z &= z - 1;
-        }
-        changed = true;
+    if (o->access && o->op != FOP_ILLEGAL) {
+        /* wave by wave, in f_exec_mem(): a gang may stop at any wave */
+        return f_exec_mem(core, q, l, m, o, w0, nw, ndone);
     }
-    if (changed) {
-        uint32_t any = 0;
-
-        for (k = 0; k < l->nwaves; k++) {
-            any |= l->zpend[k];
+    if (l->zpend_any & (o->zread | o->zwrite)) {
+        for (k = 0; k < nw; k++) {
+            changed |= f_zclear(l, o, w0 + k, NULL);
         }
-        l->zpend_any = any;
+        if (changed) {
+            f_zany(l);
+        }
     }
     switch (o->op) {
     case FOP_ILLEGAL:
@@ -1201,24 +1279,6 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
     case SVMGPU_OP_SEL:
         f_move(l, q, o, w0, nw);
         break;
-    case SVMGPU_OP_LD8 ... SVMGPU_OP_LDS32:
-    case SVMGPU_OP_ST8 ... SVMGPU_OP_ST64:
-    case SVMGPU_OP_ATOM32:
-    case SVMGPU_OP_ATOM64:
-        l->code_hit = false;
-        for (k = 0; k < nw; k++) {
-            r = f_mem_wave(core, q, l, m, o, w0 + k);
-            if (r != INSN_OK) {
-                return r;
-            }
-            l->waves[w0 + k].pc += SVMGPU_ISA_INSN_SIZE;
-            *ndone = k + 1;
-            if (l->code_hit) {
-                /* the next wave must fetch what this one wrote: end the gang */
-                return INSN_OK;
-            }
-        }
-        return INSN_OK;
     default:
         f_alu(l, o, w0, nw);
         break;
