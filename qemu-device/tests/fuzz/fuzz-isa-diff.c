@@ -11,7 +11,9 @@
  * that the kernel's epilogue stores, page tables, fault records,
  * completion record), the fault sequence, the queue's error registers and
  * the executed-instruction counter must be identical.  A difference
- * aborts with a description.
+ * aborts with a description.  Guest RAM is a memfd that map() maps and
+ * unmap() unmaps for real, so a pointer used after its map window was
+ * released crashes (map_window 0 with 16 data pages evicts windows).
  *
  * Built two ways: with -fsanitize=fuzzer (clang, run-fuzz.sh isa-diff),
  * or with -DSVMGPU_DIFF_MAIN as a deterministic host test that runs a
@@ -20,9 +22,12 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#define _GNU_SOURCE
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "svmgpu_core.h"
 
@@ -276,8 +281,41 @@ static void gen_program(Plan *p, Input *in)
             }
             break;
         case 28:
+            i = take(in, 1);
+            if (i < 16 && p->ninsns + 24 < 512) {
+                /*
+                 * Load from 8 present data pages (filling the map
+                 * windows when map_window is 0), jump to the next code
+                 * page (its fetch replaces a window), and store to the
+                 * writable ones of them again.
+                 */
+                unsigned pg = take(in, 1), k, m = 0, sw[8];
+
+                for (k = 0; k < DATA_PAGES && m < 8; k++) {
+                    unsigned d = (pg + k) % DATA_PAGES;
+
+                    if (p->data_mode[d] < PG_ABSENT) {
+                        sw[m++] = d;
+                        emit(p, I(MOVI, 31, 0, 0,
+                                  (int32_t)(DATA_VA + d * 4096ull)));
+                        emit(p, I(LD64, rd, 31, 0, 8 * m));
+                    }
+                }
+                emit(p, I(JMP, 0, 0, 0, (int32_t)(512 - p->ninsns)));
+                while (p->ninsns < 512) {
+                    emit(p, I(NOP, 0, 0, 0, 0));
+                }
+                for (k = 0; k < m; k++) {
+                    if (p->data_mode[sw[k]] == PG_RW) {
+                        emit(p, I(MOVI, 31, 0, 0,
+                                  (int32_t)(DATA_VA + sw[k] * 4096ull)));
+                        emit(p, I(ST64, 0, 31, rb, 8 * k));
+                    }
+                }
+                break;
+            }
             /* forward mostly; backward ones end at the budget */
-            if (take(in, 1) >= 64) {
+            if (i >= 64) {
                 break;
             }
             emit(p, I(JMP, 0, 0, 0, take(in, 1) < 8 ?
@@ -359,9 +397,22 @@ static void gen_plan(Plan *p, const uint8_t *data, size_t size)
 
 /* ---- one engine ---- */
 
+/*
+ * Guest RAM is a memfd; map() returns a fresh mapping of it (coherent with
+ * RAM, as QEMU's), and unmap() really unmaps it: an engine that uses a
+ * pointer after its map-cache window was released crashes here instead of
+ * silently writing RAM.
+ */
+#define ENV_MAPS 32
+
 typedef struct Env {
     uint8_t *ram;
+    int fd;
     int maps;
+    struct {
+        uint8_t *p;
+        size_t len;
+    } m[ENV_MAPS];
 } Env;
 
 static int e_read(void *o, uint64_t a, void *buf, uint64_t len)
@@ -389,6 +440,9 @@ static int e_write(void *o, uint64_t a, const void *buf, uint64_t len)
 static void *e_map(void *o, uint64_t a, uint64_t *len, bool is_write)
 {
     Env *e = o;
+    uint64_t off, l;
+    uint8_t *p;
+    unsigned i;
 
     if (a < RAM_BASE || a - RAM_BASE >= RAM_SIZE) {
         return NULL;
@@ -396,13 +450,38 @@ static void *e_map(void *o, uint64_t a, uint64_t *len, bool is_write)
     if (*len > RAM_SIZE - (a - RAM_BASE)) {
         *len = RAM_SIZE - (a - RAM_BASE);
     }
+    off = (a - RAM_BASE) & ~4095ull;
+    l = ((a - RAM_BASE) - off + *len + 4095) & ~4095ull;
+    for (i = 0; i < ENV_MAPS && e->m[i].p; i++) {
+    }
+    if (i == ENV_MAPS) {
+        abort();            /* the core holds at most 8 windows */
+    }
+    p = mmap(NULL, l, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd, off);
+    if (p == MAP_FAILED) {
+        abort();
+    }
+    e->m[i].p = p;
+    e->m[i].len = l;
     e->maps++;
-    return e->ram + (a - RAM_BASE);
+    return p + ((a - RAM_BASE) - off);
 }
 
-static void e_unmap(void *o, void *p, uint64_t len, bool is_write)
+static void e_unmap(void *o, void *ptr, uint64_t len, bool is_write)
 {
-    ((Env *)o)->maps--;
+    Env *e = o;
+    uint8_t *q = ptr;
+    unsigned i;
+
+    for (i = 0; i < ENV_MAPS; i++) {
+        if (e->m[i].p && q >= e->m[i].p && q < e->m[i].p + e->m[i].len) {
+            munmap(e->m[i].p, e->m[i].len);
+            e->m[i].p = NULL;
+            e->maps--;
+            return;
+        }
+    }
+    abort();                /* not a mapping of ours */
 }
 
 static void e_irq(void *o, unsigned v)
@@ -551,12 +630,12 @@ static void service(SvmgpuCore *c, Env *e, const Plan *p, Outcome *out,
 }
 
 static void run_engine(const Plan *p, uint32_t engine, uint8_t *ram,
-                       Outcome *out)
+                       int fd, Outcome *out)
 {
     SvmgpuCoreConfig cfg;
     struct svmgpu_cmd cmd;
     SvmgpuCore *c;
-    Env e = { ram, 0 };
+    Env e = { .ram = ram, .fd = fd };
     unsigned rounds;
 
     memset(out, 0, sizeof(*out));
@@ -717,19 +796,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t *ram[2];
+    static int fd[2];
     static Plan plan;
     Outcome ref, fast;
+    unsigned i;
 
-    if (!ram[0]) {
-        ram[0] = malloc(RAM_SIZE);
-        ram[1] = malloc(RAM_SIZE);
-        if (!ram[0] || !ram[1]) {
+    for (i = 0; i < 2 && !ram[i]; i++) {
+        fd[i] = memfd_create("isa-diff-ram", 0);
+        if (fd[i] < 0 || ftruncate(fd[i], RAM_SIZE)) {
+            abort();
+        }
+        ram[i] = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                      fd[i], 0);
+        if (ram[i] == MAP_FAILED) {
             abort();
         }
     }
     gen_plan(&plan, data, size);
-    run_engine(&plan, SVMGPU_ENGINE_REFERENCE, ram[0], &ref);
-    run_engine(&plan, SVMGPU_ENGINE_FAST, ram[1], &fast);
+    run_engine(&plan, SVMGPU_ENGINE_REFERENCE, ram[0], fd[0], &ref);
+    run_engine(&plan, SVMGPU_ENGINE_FAST, ram[1], fd[1], &fast);
     compare(&ref, &fast);
     if (getenv("ISA_DIFF_VERBOSE")) {
         printf("# %u insns, wg %u x %u x %u, budget %llu: error %u at 0x%llx, "
