@@ -6,7 +6,7 @@
  * the driver.  This file: PCI probe/remove, device bring-up and reset,
  * interrupts, the ioctl table and the module.
  *
- * Lock order: svmgpu_create_lock (svm.c), sdev->reset_lock, sdev->hw_sem
+ * Lock order: sdev->teardown_sem, sdev->reset_lock, sdev->hw_sem
  * (write), sdev->inval_lock.
  *
  * Lifetimes: every ioctl runs its device-touching parts inside
@@ -727,12 +727,13 @@ static void svmgpu_remove(struct pci_dev *pdev)
 
 	/*
 	 * Stop every address space while the hardware is still there, with
-	 * creation and last-context teardown blocked, then reset the device
-	 * so that it does no more DMA, and only then free what it used.
-	 * reset_lock: no debugfs or recovery reset runs meanwhile.
+	 * last-context teardowns blocked (creation is: every CTX_CREATE runs
+	 * inside drm_dev_enter()), then reset the device so that it does no
+	 * more DMA, and only then free what it used.  Teardowns in flight
+	 * (their svms already out of the id table) end first.  reset_lock: no
+	 * debugfs or recovery reset runs meanwhile.  Not svmgpu_create_lock:
+	 * creation on other devices goes on.
 	 */
-	svmgpu_svm_lock_create();
-	/* Teardowns in flight (their svms already unlisted) end first. */
 	down_write(&sdev->teardown_sem);
 	svmgpu_svm_kill_all(sdev);
 	mutex_lock(&sdev->reset_lock);
@@ -754,7 +755,6 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	flush_workqueue(svmgpu_wq);
 	svmgpu_mem_fini(sdev);
 	up_write(&sdev->teardown_sem);
-	svmgpu_svm_unlock_create();
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);
 }

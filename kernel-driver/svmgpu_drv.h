@@ -17,8 +17,9 @@
  *
  * Lock order (outer first):
  *
- *   svmgpu_create_lock (svm.c)     svm creation, the decision to tear one down
- *     sdev->teardown_sem           (read) one svm's teardown; (write) removal
+ *   mmap_lock (write)              svm creation (mmu_notifier_get_locked())
+ *     svmgpu_create_lock (svm.c)   svm creation, the decision to tear one down
+ *   sdev->teardown_sem             (read) one svm's teardown; (write) removal
  *     sf->lock                     handle tables of one file
  *       svm->lock                  contexts and queues of an svm, svm->dead
  *         q->submit_lock           ring writes of one queue
@@ -574,8 +575,6 @@ void svmgpu_mmu_ctx_disable(struct svmgpu_svm *svm);
 extern const struct mmu_notifier_ops svmgpu_mn_ops_template;
 bool svmgpu_chunk_covers(struct svmgpu_svm *svm, u64 start, u64 end);
 void svmgpu_chunk_bounds(u64 va, u64 *start, u64 *end);
-void svmgpu_svm_lock_create(void);
-void svmgpu_svm_unlock_create(void);
 struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev);
 void svmgpu_svm_put_ctx(struct svmgpu_svm *svm);
 struct svmgpu_svm *svmgpu_svm_lookup(struct svmgpu_device *sdev, u32 ctx_id);

@@ -427,11 +427,23 @@ static void svmgpu_fault_work(struct work_struct *work)
 	unsigned int delay;
 	u32 n;
 
-	/* Test hook (debugfs): a fault that takes long, reference held. */
+	/*
+	 * Test hook (debugfs): a fault stuck in I/O, as hmm_range_fault()
+	 * would be, with the svm reference and the mmap_lock (read) held.
+	 */
 	delay = atomic_xchg(&svm->sdev->inject_fault_delay_ms, 0);
 	if (delay) {
+		struct mm_struct *mm = svm->mn.mm;
+		bool live = mmget_not_zero(mm);
+
+		if (live)
+			mmap_read_lock(mm);
 		atomic64_inc(&svm->sdev->stats.fault_delays_injected);
 		msleep(delay);
+		if (live) {
+			mmap_read_unlock(mm);
+			mmput_async(mm);
+		}
 	}
 
 	spin_lock(&svm->fault_lock);

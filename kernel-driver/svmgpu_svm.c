@@ -27,15 +27,16 @@
  * hmm_range_fault() under the mmap read lock, take svm->pt_lock, check
  * mmu_interval_read_retry(), write the PTEs.
  *
- * Lock order: svmgpu_create_lock, sdev->teardown_sem, svm->lock,
- * svm->notifier_lock (may take mmap_lock), mmap_lock, svm->pt_lock,
- * sdev->inval_lock.
+ * Lock order: mmap_lock (write, creation only), svmgpu_create_lock;
+ * sdev->teardown_sem, svm->lock, svm->notifier_lock (may take mmap_lock),
+ * mmap_lock, svm->pt_lock, sdev->inval_lock.
  *
- * svmgpu_create_lock (global: mmu_notifier_get() passes only the mm to
- * .alloc_notifier) covers creation and the decision that a context is an
- * svm's last; the teardown itself runs under sdev->teardown_sem (read),
+ * svmgpu_create_lock (global: mmu_notifier_get_locked() passes only the mm
+ * to .alloc_notifier) covers creation and the decision that a context is
+ * an svm's last; it is never held while waiting for a fault.  The teardown
+ * runs under sdev->teardown_sem (read), which removal takes for writing,
  * so that one teardown stuck behind a slow fault delays only creators in
- * the same mm and the device's removal.
+ * the same mm and the removal of that device.
  */
 #include <linux/hmm.h>
 #include <linux/mm.h>
@@ -74,22 +75,6 @@ static unsigned int svmgpu_chunk_shift(void)
 }
 
 /**
- * svmgpu_svm_lock_create() - block svm creation and teardown (device removal)
- */
-void svmgpu_svm_lock_create(void)
-{
-	mutex_lock(&svmgpu_create_lock);
-}
-
-/**
- * svmgpu_svm_unlock_create() - undo svmgpu_svm_lock_create()
- */
-void svmgpu_svm_unlock_create(void)
-{
-	mutex_unlock(&svmgpu_create_lock);
-}
-
-/**
  * svmgpu_chunk_covers() - does one notifier chunk hold all of [start, end)?
  * @svm: the svm
  * @start: first VA
@@ -121,7 +106,7 @@ void svmgpu_chunk_bounds(u64 va, u64 *start, u64 *end)
  * registered: mmu_notifier_get() calls .free_notifier at once when
  * registering fails after .alloc_notifier (mm_take_all_locks() gives up with
  * -EINTR when a signal is pending).  No context ever used it.  Not under
- * svmgpu_create_lock: device removal holds it while it flushes this work.
+ * svmgpu_create_lock: a work item; device removal flushes it.
  */
 static void svmgpu_svm_unpublish(struct svmgpu_svm *svm)
 {
@@ -334,13 +319,21 @@ struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev)
 	if (!current->mm)
 		return ERR_PTR(-EINVAL);
 retry:
+	/*
+	 * mmap_lock before svmgpu_create_lock, and killable: a fault of this
+	 * process stuck in I/O holds it for reading, and must hold up only
+	 * this creator, not every other process's creation and teardown.
+	 */
+	if (mmap_write_lock_killable(current->mm))
+		return ERR_PTR(-EINTR);
 	mutex_lock(&svmgpu_create_lock);
 	gen = atomic_long_read(&sdev->svm_gen);
 	svmgpu_creating = sdev;
-	mn = mmu_notifier_get(&sdev->mn_ops, current->mm);
+	mn = mmu_notifier_get_locked(&sdev->mn_ops, current->mm);
 	svmgpu_creating = NULL;
 	if (IS_ERR(mn)) {
 		mutex_unlock(&svmgpu_create_lock);
+		mmap_write_unlock(current->mm);
 		/* A signal interrupted the registration: restart the ioctl. */
 		if (PTR_ERR(mn) == -EINTR)
 			return ERR_PTR(-ERESTARTSYS);
@@ -357,11 +350,13 @@ retry:
 		 */
 		mmu_notifier_put(mn);
 		mutex_unlock(&svmgpu_create_lock);
+		mmap_write_unlock(current->mm);
 		if (wait_event_killable(sdev->svm_wq,
 					atomic_long_read(&sdev->svm_gen) != gen))
 			return ERR_PTR(-EINTR);
 		goto retry;
 	}
+	mmap_write_unlock(current->mm);
 	if (READ_ONCE(svm->dead)) {
 		mmu_notifier_put(mn);
 		mutex_unlock(&svmgpu_create_lock);
@@ -470,9 +465,13 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 	 * the svm closing and waits; removal waits on teardown_sem.
 	 */
 	svm->closing = true;
-	drm_dev_get(&sdev->drm);
-	down_read(&sdev->teardown_sem);
 	mutex_unlock(&svmgpu_create_lock);
+	drm_dev_get(&sdev->drm);
+	/*
+	 * Before the svm leaves the id table: removal, which kills what it
+	 * finds there, must not free what this teardown still uses.
+	 */
+	down_read(&sdev->teardown_sem);
 
 	/* No new lookups by the fault handler; wait for the current ones. */
 	xa_erase(&sdev->svms, svm->ctx_id);

@@ -358,7 +358,7 @@ TEST(stuck_teardown_blocks_no_other_process)
 	int fd, status;
 	pid_t pid;
 
-	pid = sg_fork_stuck_teardown(6000);
+	pid = sg_fork_stuck(6000, 0);
 	if (pid == -ENOENT)
 		SKIP(return, "no debugfs fault-delay hook");
 	ASSERT_GT(pid, 0);
@@ -372,6 +372,42 @@ TEST(stuck_teardown_blocks_no_other_process)
 	/* All of that while the other process still sits in its close(). */
 	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
 	EXPECT_TRUE(sg_blocked_in(task, SYS_close));
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+/*
+ * A process's fault is stuck (6 s, mmap_lock held for reading, as in I/O)
+ * and one of its threads creates a context, which needs that mmap_lock for
+ * writing.  Another process's creation and work must not wait for it: the
+ * creator waits for the mmap_lock before the global creation lock, never
+ * while holding it.
+ */
+TEST_TIMEOUT(120)
+TEST(stuck_fault_blocks_only_own_create)
+{
+	unsigned char *p = sg_map_anon(4 * PAGE);
+	char task[32];
+	uint32_t ctx, q;
+	int fd, status;
+	pid_t pid;
+
+	pid = sg_fork_stuck(6000, 1);
+	if (pid == -ENOENT)
+		SKIP(return, "no debugfs fault-delay hook");
+	ASSERT_GT(pid, 0);
+	fd = sg_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x5c, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(p, 0x5c, 4 * PAGE));
+	ASSERT_EQ(close(fd), 0);
+	/* All of that while the other process's creation still waits. */
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	EXPECT_TRUE(sg_blocked_in(task, SYS_ioctl));
+	/* Its creation then succeeds. */
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
@@ -393,6 +429,7 @@ TEST(fault_delay_hook_rejects_bad_values)
 struct stuck_close {
 	int fd;
 	volatile int tid;
+	volatile int go;
 	volatile int closed;
 };
 
@@ -401,6 +438,8 @@ static void *close_thread(void *arg)
 	struct stuck_close *c = arg;
 
 	c->tid = syscall(SYS_gettid);
+	while (!c->go)
+		usleep(1000);
 	close(c->fd);
 	c->closed = 1;
 	return NULL;
@@ -429,15 +468,17 @@ TEST(create_while_own_teardown_is_stuck)
 		SKIP(return, "no debugfs fault-delay hook");
 	ASSERT_EQ(sg_ctx_create(c.fd, &ctx), 0);
 	ASSERT_EQ(sg_queue_create(c.fd, ctx, 0, &q), 0);
+	/* The thread exists first: the stuck fault holds our mmap_lock. */
+	ASSERT_EQ(pthread_create(&t, NULL, close_thread, &c), 0);
+	for (i = 0; i < 2000 && !c.tid; i++)
+		usleep(1000);
 	ASSERT_EQ(sg_write_file(inject, "3000"), 0);
 	ASSERT_EQ(sg_submit(c.fd, q, &fill, 1, NULL), 0);
 	for (i = 0; i < 2000 && sg_dev_counter("fault_delays_injected") == before; i++)
 		usleep(10000);
 	ASSERT_EQ(sg_dev_counter("fault_delays_injected"), before + 1);
 
-	ASSERT_EQ(pthread_create(&t, NULL, close_thread, &c), 0);
-	for (i = 0; i < 2000 && !c.tid; i++)
-		usleep(1000);
+	c.go = 1;
 	snprintf(task, sizeof(task), "/proc/self/task/%d", c.tid);
 	for (i = 0; i < 2000 && !sg_blocked_in(task, SYS_close); i++)
 		usleep(10000);

@@ -452,7 +452,7 @@ TEST(unbind_waits_for_stuck_teardown)
 
 	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
 		SKIP(return, "no svmgpu PCI function or driver");
-	pid = sg_fork_stuck_teardown(5000);
+	pid = sg_fork_stuck(5000, 0);
 	if (pid == -ENOENT)
 		SKIP(return, "no debugfs fault-delay hook");
 	ASSERT_GT(pid, 0);

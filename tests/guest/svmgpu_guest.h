@@ -383,17 +383,20 @@ static inline int sg_blocked_in(const char *task, long nr)
 }
 
 /*
- * Fork a process whose last context's teardown is stuck: its fault work
- * sleeps @ms (debugfs svmgpu_inject_fault_delay) holding the reference the
- * teardown waits for, and the process sits in close() meanwhile.  Returns
- * the pid once it is blocked there (reap it with waitpid(): exit status 0
- * if its close() returned), -ENOENT without the debugfs hook, or another
- * -errno.
+ * Fork a process whose fault is stuck: its fault work sleeps @ms (debugfs
+ * svmgpu_inject_fault_delay) holding the svm reference a teardown waits for
+ * and the process's mmap_lock for reading, as a fault stuck in I/O would.
+ * Meanwhile the process closes its last context (@create 0: it sits in
+ * close()) or creates another one (@create 1: it sits in that ioctl).
+ * Returns the pid once it is blocked there (reap it with waitpid(): exit
+ * status 0 if the call then succeeded), -ENOENT without the debugfs hook,
+ * or another -errno.
  */
-static inline pid_t sg_fork_stuck_teardown(unsigned int ms)
+static inline pid_t sg_fork_stuck(unsigned int ms, int create)
 {
 	char inject[256], task[32], val[16];
 	long long before = sg_dev_counter("fault_delays_injected");
+	long nr = create ? SYS_ioctl : SYS_close;
 	pid_t pid;
 	int i;
 
@@ -406,7 +409,7 @@ static inline pid_t sg_fork_stuck_teardown(unsigned int ms)
 		unsigned char *p = sg_map_anon(4096);
 		struct svmgpu_cmd fill = sg_fill(p, 4096, 0x7e, 1);
 		uint32_t ctx, q;
-		int fd = sg_open();
+		int fd = sg_open(), fd2;
 
 		if (fd < 0 || !p || sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &q))
 			_exit(10);
@@ -420,13 +423,19 @@ static inline pid_t sg_fork_stuck_teardown(unsigned int ms)
 			usleep(10000);
 		if (sg_dev_counter("fault_delays_injected") == before)
 			_exit(13);
-		close(fd);
+		if (!create) {
+			close(fd);
+			_exit(0);
+		}
+		fd2 = sg_open();
+		if (fd2 < 0 || sg_ctx_create(fd2, &ctx))
+			_exit(14);
 		_exit(0);
 	}
 	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
-	for (i = 0; i < 2000 && !sg_blocked_in(task, SYS_close); i++)
+	for (i = 0; i < 2000 && !sg_blocked_in(task, nr); i++)
 		usleep(10000);
-	if (!sg_blocked_in(task, SYS_close)) {
+	if (!sg_blocked_in(task, nr)) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return -ETIMEDOUT;
