@@ -2,7 +2,7 @@
 /*
  * svmgpu-bench: the in-guest half of `make bench`.
  *
- *   svmgpu-bench [quick|full]
+ *   svmgpu-bench [-d DEVICE] [--json] [quick|full]
  *
  * Every figure is measured next to a baseline taken in the same run, so the
  * ratio holds on a noisy (emulated) machine: the device's first touch against
@@ -14,13 +14,15 @@
  *          "min": ..., "median": ..., "max": ..., "baseline": ...,
  *          "baseline_name": ..., "ratio": ..., "note": ...}
  *
- * scripts/bench.py turns these into the table, JSON, CSV and plots.  Each
+ * (with --json, one JSON object at the end instead: mode, device, results,
+ * errors).  scripts/bench.py turns the lines into the table, JSON, CSV and
+ * plots.  Each
  * measurement is repeated (one warm-up run discarded) and min/median/max
  * reported; "median" is the value the table shows.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <glob.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +35,8 @@
 
 #include <svmgpu.h>
 
+#include "cli.h"
+
 #define KIB		(1024ull)
 #define MIB		(1024ull * KIB)
 #define GIB		(1024ull * MIB)
@@ -42,6 +46,12 @@
 
 static bool quick = true;
 static unsigned int reps = 3;
+static struct cli_device sel;		/* -d; index 0 by default */
+static char node[SVMGPU_PATH_MAX];	/* its render node */
+static char debugfs_path[96];		/* its debugfs file, or "" */
+static struct json_object *jresults;	/* --json: the results, or NULL */
+static struct json_object *jerrors;
+static bool failed;
 
 struct sample {
 	double v[MAX_REPS];
@@ -119,31 +129,57 @@ static void add(struct sample *s, double v)
 static void emit(const struct result *r)
 {
 	double med = median(&r->s);
+	double ratio = r->baseline > 0 ? med / r->baseline : 0;
 
+	if (jresults) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "group", json_object_new_string(r->group));
+		json_object_object_add(o, "name", json_object_new_string(r->name));
+		json_object_object_add(o, "size", cli_json_u64(r->size));
+		json_object_object_add(o, "unit", json_object_new_string(r->unit));
+		json_object_object_add(o, "min", json_object_new_double(smin(&r->s)));
+		json_object_object_add(o, "median", json_object_new_double(med));
+		json_object_object_add(o, "max", json_object_new_double(smax(&r->s)));
+		json_object_object_add(o, "reps", json_object_new_int(r->s.n));
+		json_object_object_add(o, "baseline", json_object_new_double(r->baseline));
+		json_object_object_add(o, "baseline_name",
+				       json_object_new_string(r->baseline_name ? r->baseline_name : ""));
+		json_object_object_add(o, "ratio", json_object_new_double(ratio));
+		json_object_object_add(o, "note", json_object_new_string(r->note ? r->note : ""));
+		json_object_array_add(jresults, o);
+		return;
+	}
 	printf("BENCH {\"group\": \"%s\", \"name\": \"%s\", \"size\": %llu, \"unit\": \"%s\", "
 	       "\"min\": %.6g, \"median\": %.6g, \"max\": %.6g, \"reps\": %u, "
 	       "\"baseline\": %.6g, \"baseline_name\": \"%s\", \"ratio\": %.6g, \"note\": \"%s\"}\n",
 	       r->group, r->name, (unsigned long long)r->size, r->unit,
 	       smin(&r->s), med, smax(&r->s), r->s.n, r->baseline,
 	       r->baseline_name ? r->baseline_name : "",
-	       r->baseline > 0 ? med / r->baseline : 0, r->note ? r->note : "");
+	       ratio, r->note ? r->note : "");
 	fflush(stdout);
 }
 
 static void fail(const char *what, int err)
 {
+	failed = true;
+	if (jerrors) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "what", json_object_new_string(what));
+		json_object_object_add(o, "error", json_object_new_string(strerror(-err)));
+		json_object_array_add(jerrors, o);
+		return;
+	}
 	printf("BENCH-ERROR %s: %s\n", what, strerror(-err));
 	fflush(stdout);
 }
 
-static int gpu_open(struct gpu *g)
+/* A context and queue on g->dev; closes g->dev when that fails. */
+static int gpu_setup(struct gpu *g)
 {
 	int ret;
 
-	memset(g, 0, sizeof(*g));
-	ret = svmgpu_device_open(0, &g->dev);
-	if (ret)
-		return ret;
 	ret = svmgpu_context_create(g->dev, &g->ctx);
 	if (ret)
 		goto err_dev;
@@ -156,6 +192,16 @@ err_ctx:
 err_dev:
 	svmgpu_device_close(g->dev);
 	return ret;
+}
+
+/* Each benchmark process opens the device -d selected (main found its node). */
+static int gpu_open(struct gpu *g)
+{
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	ret = svmgpu_device_open_path(node, &g->dev);
+	return ret ? ret : gpu_setup(g);
 }
 
 static void gpu_close(struct gpu *g)
@@ -215,19 +261,32 @@ static void *map_anon_thp(uint64_t size, bool huge)
 	return a;
 }
 
+/*
+ * The driver's debugfs file of the device: /sys/kernel/debug/dri/<minor>/,
+ * the render node's minor or its primary node's (as svmgpu-info).
+ */
+static void find_debugfs(void)
+{
+	const char *p = strstr(node, "renderD");
+	int minor = p ? atoi(p + 7) : -1;
+
+	for (int i = 0; minor >= 0 && i < 2; i++) {
+		snprintf(debugfs_path, sizeof(debugfs_path),
+			 "/sys/kernel/debug/dri/%d/svmgpu_device", i ? minor - 128 : minor);
+		if (!access(debugfs_path, R_OK))
+			return;
+	}
+	debugfs_path[0] = '\0';
+}
+
 /* Read a "name: value" line of the driver's debugfs device file. */
 static long long debugfs_counter(const char *name)
 {
-	glob_t g;
 	long long v = -1;
 	char line[256];
 	size_t len = strlen(name);
+	FILE *f = debugfs_path[0] ? fopen(debugfs_path, "r") : NULL;
 
-	if (glob("/sys/kernel/debug/dri/*/svmgpu_device", 0, NULL, &g))
-		return -1;
-	FILE *f = fopen(g.gl_pathv[0], "r");
-
-	globfree(&g);
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -978,30 +1037,90 @@ static void bench_scale(const struct svmgpu_program *vecadd)
 	}
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: svmgpu-bench [-d DEVICE] [--json] [quick|full]\n"
+		"The in-guest half of make bench: device faults, bandwidth, compute,\n"
+		"invalidation, TLB, submission and multi-process scaling, each measured next\n"
+		"to a baseline taken in the same run. quick (the default): smaller sizes,\n"
+		"3 repetitions; full: larger sizes, 5 repetitions.\n"
+		"Each result is a line 'BENCH {json}' on stdout, a failed measurement a line\n"
+		"'BENCH-ERROR WHAT: ERROR'; the run starts with 'BENCH-MODE MODE' and ends\n"
+		"with 'BENCH-END' (scripts/bench.py reads these lines).\n"
+		"  -d, --device DEVICE  index, render node path or PCI address (default: 0)\n"
+		"      --json           print one JSON object at the end instead: mode,\n"
+		"                       device, results and errors\n"
+		"  -h, --help           this text\n"
+		"      --version        print the version\n"
+		"Exit status: 0 success, 1 a measurement failed, 2 bad command line,\n"
+		"3 no svmgpu device, or no context and queue on it.\n");
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "device", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct svmgpu_program *vecadd = NULL, *hash = NULL;
+	struct json_object *jroot = NULL;
 	struct gpu g;
-	int ret;
+	int ret, c;
 
-	if (argc > 1 && !strcmp(argv[1], "full")) {
+	cli_init(argv, "svmgpu-bench");
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': cli_opt_device("--device", optarg, &sel); break;
+		case CLI_OPT_JSON: jroot = json_object_new_object(); break;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		case CLI_OPT_VERSION: cli_version();
+		default: cli_bad_option();
+		}
+	}
+	if (argc - optind > 1)
+		cli_usage_error("unexpected argument '%s'", argv[optind + 1]);
+	if (optind < argc && !strcmp(argv[optind], "full")) {
 		quick = false;
 		reps = 5;
-	} else if (argc > 1 && strcmp(argv[1], "quick")) {
-		fprintf(stderr, "usage: %s [quick|full]\n", argv[0]);
-		return 2;
+	} else if (optind < argc && strcmp(argv[optind], "quick")) {
+		cli_usage_error("unknown mode '%s' (quick or full)", argv[optind]);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ret = gpu_open(&g);
+	memset(&g, 0, sizeof(g));
+	ret = cli_device_node(&sel, node, sizeof(node));
+	ret = ret ? ret : svmgpu_device_open_path(node, &g.dev);
 	if (ret) {
-		fail("open device", ret);
-		return 1;
+		fprintf(stderr, "svmgpu-bench: no svmgpu device %s: %s\n", cli_device_str(&sel),
+			strerror(-ret));
+		json_object_put(jroot);
+		return CLI_EXIT_DEVICE;
+	}
+	ret = gpu_setup(&g);
+	if (ret) {
+		fprintf(stderr, "svmgpu-bench: %s: no context and queue: %s\n", node,
+			strerror(-ret));
+		json_object_put(jroot);
+		return CLI_EXIT_DEVICE;
+	}
+	find_debugfs();
+	if (jroot) {
+		jresults = json_object_new_array();
+		jerrors = json_object_new_array();
+		json_object_object_add(jroot, "mode", json_object_new_string(quick ? "quick" : "full"));
+		json_object_object_add(jroot, "device", json_object_new_string(node));
+		json_object_object_add(jroot, "results", jresults);
+		json_object_object_add(jroot, "errors", jerrors);
 	}
 	if (svmgpu_kernel_program(SVMGPU_KERNEL_VECADD, &vecadd))
 		vecadd = NULL;
 	if (svmgpu_kernel_program(SVMGPU_KERNEL_RANGE_HASH, &hash))
 		hash = NULL;
-	printf("BENCH-MODE %s\n", quick ? "quick" : "full");
+	if (!jroot)
+		printf("BENCH-MODE %s\n", quick ? "quick" : "full");
 	bench_faults(&g);
 	bench_bandwidth(&g, vecadd);
 	bench_compute(&g);
@@ -1012,6 +1131,11 @@ int main(int argc, char **argv)
 	bench_scale(vecadd);
 	svmgpu_program_destroy(vecadd);
 	svmgpu_program_destroy(hash);
-	printf("BENCH-END\n");
-	return 0;
+	if (jroot) {
+		if (cli_json_print(jroot))
+			return CLI_EXIT_FAIL;
+	} else {
+		printf("BENCH-END\n");
+	}
+	return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

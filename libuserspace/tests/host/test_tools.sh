@@ -30,7 +30,7 @@ n=0
 fail=0
 # Tools that have not adopted common/cli.h yet: their convention checks are
 # reported as SKIP (remove a tool from here when it adopts the conventions).
-PENDING=${SVMGPU_CLI_PENDING-"svmgpu-bench"}
+PENDING=${SVMGPU_CLI_PENDING-""}
 
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 notok() { # description, then lines of detail
