@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"  -s, --slot DDDD:BB:DD.F   the same as -d DDDD:BB:DD.F\n"
 		"  -i, --index N             the same as -d N\n"
 		"  -f, --force               write even though a driver is bound\n"
+		"      --json                print JSON: 'registers', an array of name, offset,\n"
+		"                            width and value (list: access, stride of Q<n>_)\n"
 		"  -h, --help                this text\n"
 		"      --version             print the version\n"
 		"Writing while the svmgpu driver is bound corrupts its state: refused unless\n"
@@ -46,9 +48,26 @@ static uint64_t rd(volatile uint8_t *bar, const struct reg_desc *r)
 	return *(volatile uint32_t *)(bar + r->offset);
 }
 
+/* --json: the registers printed, or NULL */
+static struct json_object *jregs;
+
+static struct json_object *jreg(const char *name, uint32_t offset, unsigned int width)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "offset", cli_json_hex(offset));
+	json_object_object_add(o, "width", json_object_new_int(width));
+	json_object_array_add(jregs, o);
+	return o;
+}
+
 static void print(volatile uint8_t *bar, const struct reg_desc *r, const char *name)
 {
-	if (r->width == 64)
+	if (jregs)
+		json_object_object_add(jreg(name, r->offset, r->width), "value",
+				       cli_json_hex(rd(bar, r)));
+	else if (r->width == 64)
 		printf("%-24s 0x%04x  0x%016" PRIx64 "\n", name, r->offset, rd(bar, r));
 	else
 		printf("%-24s 0x%04x  0x%08" PRIx64 "\n", name, r->offset, rd(bar, r));
@@ -60,17 +79,19 @@ int main(int argc, char **argv)
 		{ "slot", required_argument, NULL, 's' },
 		{ "index", required_argument, NULL, 'i' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ "device", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_device sel = { 0 };
+	struct json_object *jroot = NULL, *o;
 	const char *slot = NULL, *cmd;
 	char pci[32];
 	unsigned int i, q, nq;
 	uint64_t v = 0;
-	int c, force = 0, write = 0, ret = 0, err;
+	int c, force = 0, write = 0, json = 0, ret = 0, err;
 	struct pci_device *d;
 	char driver[64], name[40];
 	void *map;
@@ -90,6 +111,7 @@ int main(int argc, char **argv)
 			sel.index = cli_opt_uint("--index", optarg, 0, 63);
 			break;
 		case 'f': force = 1; break;
+		case CLI_OPT_JSON: json = 1; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		case CLI_OPT_VERSION: cli_version();
 		default: cli_bad_option();
@@ -98,6 +120,26 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		cli_usage_error("a command is missing: list, dump, read or write");
 	cmd = argv[optind++];
+	if (json) {
+		jroot = json_object_new_object();
+		jregs = json_object_new_array();
+		json_object_object_add(jroot, "registers", jregs);
+	}
+	if (!strcmp(cmd, "list") && json) {
+		for (i = 0; i < nr_global_regs; i++) {
+			o = jreg(global_regs[i].name, global_regs[i].offset, global_regs[i].width);
+			json_object_object_add(o, "access",
+					       json_object_new_string(global_regs[i].writable ? "RW" : "RO"));
+		}
+		for (i = 0; i < nr_queue_regs; i++) {
+			snprintf(name, sizeof(name), "Q<n>_%s", queue_regs[i].name);
+			o = jreg(name, SVMGPU_REG_QUEUE_BASE + queue_regs[i].offset, queue_regs[i].width);
+			json_object_object_add(o, "stride", cli_json_hex(SVMGPU_REG_QUEUE_STRIDE));
+			json_object_object_add(o, "access",
+					       json_object_new_string(queue_regs[i].writable ? "RW" : "RO"));
+		}
+		return cli_json_print(jroot) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	}
 	if (!strcmp(cmd, "list")) {
 		for (i = 0; i < nr_global_regs; i++)
 			printf("%-24s 0x%04x  %2u-bit %s\n", global_regs[i].name, global_regs[i].offset,
@@ -209,5 +251,11 @@ int main(int argc, char **argv)
 	}
 	pci_device_unmap_range(d, map, SVMGPU_BAR_REGS_SIZE);
 	pci_system_cleanup();
+	if (jroot) {
+		snprintf(pci, sizeof(pci), "%04x:%02x:%02x.%u", d->domain, d->bus, d->dev, d->func);
+		json_object_object_add(jroot, "device", json_object_new_string(pci));
+		if (cli_json_print(jroot))
+			ret = CLI_EXIT_FAIL;
+	}
 	return ret;
 }
