@@ -77,6 +77,12 @@ static const char *jstr(struct json_object *j, const char *k1, const char *k2)
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 }
 
+/* the length of a JSON array, 0 for anything else (NULL too) */
+static size_t jlen(struct json_object *a)
+{
+	return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
 #define RUN_OK(cmd, must_contain) do { \
 	char *o_; \
 	int rc_ = run(cmd " 2>&1", &o_); \
@@ -369,12 +375,24 @@ TEST_F(tools, run_reports_a_fault)
 
 TEST_F(tools, reg_refuses_writes_while_bound)
 {
+	struct json_object *j, *r;
 	char *o;
+	int rc;
 
 	EXPECT_EQ(run("svmgpu-reg write CONTROL 0 2>&1", &o), 1);
 	EXPECT_TRUE(strstr(o, "refusing to write") != NULL);
 	free(o);
 	RUN_OK("svmgpu-reg list", "Q<n>_ERROR_VA");
+	/* --json list: needs no device, per-queue registers with their stride */
+	j = run_json("svmgpu-reg --json list", &rc);
+	EXPECT_EQ(rc, 0);
+	EXPECT_TRUE(jget(j, "device", NULL) == NULL);
+	r = jget(j, "registers", NULL);
+	ASSERT_TRUE(jlen(r) > 1);
+	EXPECT_STREQ(jstr(json_object_array_get_idx(r, 0), "name", NULL), "ID");
+	EXPECT_STREQ(jstr(json_object_array_get_idx(r, 0), "access", NULL), "RO");
+	EXPECT_STREQ(jstr(json_object_array_get_idx(r, jlen(r) - 1), "stride", NULL), "0x80");
+	json_object_put(j);
 }
 
 /* Bring-up without the driver: unbind, read and write registers, rebind. */
@@ -393,8 +411,9 @@ TEST_TIMEOUT(60)
 TEST_F(tools, reg_without_the_driver)
 {
 	struct svmgpu_device_desc d;
+	struct json_object *j, *r;
 	char slot[32], *o;
-	int i, n;
+	int i, n, rc;
 
 	ASSERT_EQ(svmgpu_device_list(&d, 1), 1);
 	snprintf(slot, sizeof(slot), "%04x:%02x:%02x.%u", d.pci_domain, d.pci_bus, d.pci_dev,
@@ -411,6 +430,34 @@ TEST_F(tools, reg_without_the_driver)
 	EXPECT_EQ(run("svmgpu-reg write STATUS 1 2>&1", &o), 1);
 	EXPECT_TRUE(strstr(o, "STATUS is read-only") != NULL);
 	free(o);
+	/*
+	 * --json: the registers read, in order, as "0x..." strings; an unknown one
+	 * is left out.  No ASSERT before the driver is bound again.
+	 */
+	j = run_json("svmgpu-reg --json read ID INTR_MASK", &rc);
+	EXPECT_EQ(rc, 0);
+	EXPECT_STREQ(jstr(j, "device", NULL), slot);
+	r = jget(j, "registers", NULL);
+	EXPECT_EQ(jlen(r), 2);
+	if (jlen(r) == 2) {
+		EXPECT_STREQ(jstr(json_object_array_get_idx(r, 0), "name", NULL), "ID");
+		EXPECT_STREQ(jstr(json_object_array_get_idx(r, 0), "offset", NULL), "0x0");
+		EXPECT_EQ(json_object_get_int(jget(json_object_array_get_idx(r, 0), "width",
+						   NULL)), 32);
+		EXPECT_STREQ(jstr(json_object_array_get_idx(r, 0), "value", NULL), "0x474d5653");
+		EXPECT_STREQ(jstr(json_object_array_get_idx(r, 1), "name", NULL), "INTR_MASK");
+		EXPECT_STREQ(jstr(json_object_array_get_idx(r, 1), "offset", NULL), "0x54");
+		EXPECT_STREQ(jstr(json_object_array_get_idx(r, 1), "value", NULL), "0x0");
+	}
+	json_object_put(j);
+	j = run_json("svmgpu-reg --json read NO_SUCH_REG ID", &rc);
+	EXPECT_EQ(rc, 1);
+	r = jget(j, "registers", NULL);
+	EXPECT_EQ(jlen(r), 1);
+	if (jlen(r) == 1) {
+		EXPECT_STREQ(jstr(json_object_array_get_idx(r, 0), "name", NULL), "ID");
+	}
+	json_object_put(j);
 	ASSERT_EQ(sysfs_write("/sys/bus/pci/drivers/svmgpu/bind", slot), 0);
 	for (i = 0, n = 0; i < 50 && n <= 0; i++) {
 		n = svmgpu_device_list(NULL, 0);
