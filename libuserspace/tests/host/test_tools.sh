@@ -226,6 +226,14 @@ expect "svmgpu-torture --replay 3,2: not ascending" 2 \
 expect "svmgpu-demo -s 65: out of range" 2 "svmgpu-demo: --scale: 65 is out of range (1..64)" \
 	-- "$tools/svmgpu-demo" -s 65
 expect "svmgpu-demo with an argument" 2 "svmgpu-demo: unexpected argument 'x'" -- "$tools/svmgpu-demo" x
+if [ -x "$b/bench/svmgpu-bench" ]; then
+	expect "svmgpu-bench frob: unknown mode" 2 "svmgpu-bench: unknown mode 'frob' (quick or full)" \
+		-- "$b/bench/svmgpu-bench" frob
+	expect "svmgpu-bench full quick: one mode only" 2 "svmgpu-bench: unexpected argument 'quick'" \
+		-- "$b/bench/svmgpu-bench" full quick
+	expect "svmgpu-bench full: accepted (fails later: no device)" 3 \
+		"svmgpu-bench: no svmgpu device 0: No such device" -- "$b/bench/svmgpu-bench" full
+fi
 expect "svmgpu-info --count without --watch" 2 "svmgpu-info: --count needs --watch" \
 	-- "$tools/svmgpu-info" -c 3
 expect "svmgpu-info --watch 0: out of range" 2 "svmgpu-info: --watch: 0 is out of range (1..86400)" \
