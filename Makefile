@@ -43,7 +43,8 @@ NUMA ?= 1
 QEMU_EXTRA ?=
 GUEST_APPEND ?=
 TESTS ?=
-TEST_TIMEOUT ?= 120
+# The debug kernel (KASAN, lockdep, kmemleak) runs the programs ~5x slower.
+TEST_TIMEOUT ?= $(if $(filter debug,$(KERNEL)),300,120)
 BOOT_TIMEOUT ?= 900
 FUZZ_SECONDS ?= 600
 SHARE ?=
