@@ -300,28 +300,42 @@ TEST_F(sparse, fault_around_batches_cpu_mapped_pages)
 TEST_F(sparse, private_file_neighbours_mirrored_read_only)
 {
 	size_t size = 16 * PAGE;
-	int f = make_file(MB, 0x7e);
-	unsigned char *m, *dst = map_small(size, PROT_READ | PROT_WRITE,
-					   MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	int f = make_file(MB, 0x7e), attempt;
+	unsigned char *m = NULL, *dst = map_small(size, PROT_READ | PROT_WRITE,
+						 MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	struct drm_svmgpu_get_stats st;
 	volatile unsigned char sink = 0;
 	size_t i;
 
 	ASSERT_GE(f, 0);
 	ASSERT_NOT_NULL(dst);
-	memset(dst, 0, size);
-	m = map_small(size, PROT_READ | PROT_WRITE, MAP_PRIVATE, f);
-	ASSERT_NOT_NULL(m);
-	for (i = 0; i < size; i += PAGE)
-		sink += m[i];
-	(void)sink;
-	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(dst, size, 0, 1)), 0);
-	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(m + 3 * PAGE, 8, 0x11, 1)), 0);
-	ASSERT_EQ(smaps_anon_kb(m), 4);
-	/* A read of the neighbours is already mirrored: no fault. */
-	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
-	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(dst, m, size)), 0);
-	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	/*
+	 * Up to 3 fresh mappings: the mm may invalidate a mirrored page on
+	 * its own (compaction migrating a shmem page) between the mirroring
+	 * and the read, which then faults once.  A neighbour that is not
+	 * mirrored faults every time.
+	 */
+	for (attempt = 0; attempt < 3; attempt++) {
+		if (m)
+			munmap(m, size);
+		memset(dst, 0, size);
+		m = map_small(size, PROT_READ | PROT_WRITE, MAP_PRIVATE, f);
+		ASSERT_NOT_NULL(m);
+		for (i = 0; i < size; i += PAGE)
+			sink += m[i];
+		(void)sink;
+		ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(dst, size, 0, 1)), 0);
+		ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(m + 3 * PAGE, 8, 0x11, 1)), 0);
+		ASSERT_EQ(smaps_anon_kb(m), 4);
+		/* A read of the neighbours is already mirrored: no fault. */
+		ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+		ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(dst, m, size)), 0);
+		ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+		if (!st.faults)
+			break;
+		TH_LOG("attempt %d: %llu faults, %llu invalidations", attempt,
+		       (unsigned long long)st.faults, (unsigned long long)st.invalidations);
+	}
 	EXPECT_EQ(st.faults, 0);
 	EXPECT_TRUE(sg_all_bytes(dst, 0x7e, 3 * PAGE));
 	EXPECT_TRUE(sg_all_bytes(dst + 3 * PAGE, 0x11, 8));
