@@ -30,6 +30,11 @@
 #define SVMGPU_BAR_REGS			0	/* BAR0: registers, 64-bit MMIO */
 #define SVMGPU_BAR_REGS_SIZE		0x10000
 #define SVMGPU_BAR_MSIX			2	/* BAR2: MSI-X table and PBA */
+#define SVMGPU_BAR_LOCAL		4	/* BAR4: device-local memory, 64-bit prefetchable (only if LOCAL_MEM_SIZE != 0) */
+
+/* Device-local memory (hw-spec 5a): size limits and granule. */
+#define SVMGPU_LOCAL_MEM_GRANULE	(2ull << 20)	/* LOCAL_MEM_SIZE is a multiple of 2 MiB */
+#define SVMGPU_LOCAL_MEM_MAX		(64ull << 30)
 
 /* Device limits (the QOM properties may only lower them). */
 #define SVMGPU_MAX_QUEUES		16
@@ -56,12 +61,13 @@
 #define SVMGPU_REG_TLB_WAYS		0x0014	/* RO, 32 */
 #define SVMGPU_REG_FAULT_RING_ENTRIES	0x0018	/* RO, 32: power of two */
 #define SVMGPU_REG_NUM_CONTEXTS		0x001c	/* RO, 32: SVMGPU_MAX_CONTEXTS */
-#define SVMGPU_REG_LOCAL_MEM_SIZE	0x0020	/* RO, 64: bytes, reserved for later */
+#define SVMGPU_REG_LOCAL_MEM_SIZE	0x0020	/* RO, 64: bytes of device-local memory (BAR4), 0 = none */
 #define SVMGPU_REG_CAPS			0x0028	/* RO, 32 */
 #define  SVMGPU_CAPS_LEAF_2M		(1u << 0)
 #define  SVMGPU_CAPS_LEAF_1G		(1u << 1)
 #define  SVMGPU_CAPS_FP64		(1u << 2)
 #define  SVMGPU_CAPS_INTX		(1u << 3)
+#define  SVMGPU_CAPS_LOCAL_MEM		(1u << 4)	/* LOCAL_MEM_SIZE != 0: BAR4 and aperture 1 */
 #define SVMGPU_REG_CONTROL		0x0030	/* RW, 32, reset 0 */
 #define  SVMGPU_CONTROL_ENABLE		(1u << 0)	/* engines run */
 #define  SVMGPU_CONTROL_RESET		(1u << 1)	/* W: soft reset, reads 0 */
@@ -128,6 +134,10 @@
 	 ((uint64_t)(seq) << SVMGPU_FAULT_REPLY_SEQ_SHIFT))
 #define SVMGPU_REG_FAULT_SEQ		0x00d8	/* RO, 32: seq of the last fault record written */
 
+/* Link model (hw-spec 5a): 0 = not modelled (full speed) */
+#define SVMGPU_REG_LINK_BANDWIDTH	0x00e0	/* RO, 32: MB/s of system-memory data traffic, 0 = unlimited */
+#define SVMGPU_REG_LINK_LATENCY		0x00e4	/* RO, 32: ns added per link burst, 0 = none */
+
 /* Counters: RO, 64, reset 0, wrap */
 #define SVMGPU_REG_CNT_TLB_HITS		0x0100
 #define SVMGPU_REG_CNT_TLB_MISSES	0x0108
@@ -139,6 +149,12 @@
 #define SVMGPU_REG_CNT_CANCELS		0x0138
 #define SVMGPU_REG_CNT_COMMANDS		0x0140
 #define SVMGPU_REG_CNT_INSTRUCTIONS	0x0148
+/* 0x150..0x16f: data bytes moved by the engines (hw-spec 5a) */
+#define SVMGPU_REG_CNT_LINK_READ_BYTES	0x0150	/* system memory (aperture 0) read */
+#define SVMGPU_REG_CNT_LINK_WRITE_BYTES	0x0158	/* system memory (aperture 0) written */
+#define SVMGPU_REG_CNT_LOCAL_READ_BYTES	0x0160	/* device-local memory (aperture 1) read */
+#define SVMGPU_REG_CNT_LOCAL_WRITE_BYTES 0x0168	/* device-local memory (aperture 1) written */
+/* 0x170..0x1ff: free for further counters; 0x200..0x2ff: fault injection (hw-spec 15) */
 
 /* ---------------------------------------------------------------------
  * Per-queue registers: SVMGPU_REG_Q(q, reg)
@@ -214,7 +230,7 @@ struct svmgpu_ctx_entry {
 #define SVMGPU_PTE_APERTURE_SHIFT	3
 #define SVMGPU_PTE_APERTURE_MASK	(3ull << SVMGPU_PTE_APERTURE_SHIFT)
 #define  SVMGPU_APERTURE_SYSTEM		0ull
-#define  SVMGPU_APERTURE_LOCAL		1ull	/* reserved: faults with BAD_PTE today */
+#define  SVMGPU_APERTURE_LOCAL		1ull	/* ADDR = byte offset in device-local memory */
 #define SVMGPU_PTE_SW_MASK		(0x7full << 5)	/* bits 11:5, ignored by the device */
 #define SVMGPU_PTE_ADDR_MASK		0x000ffffffffff000ull	/* bits 51:12 */
 #define SVMGPU_PTE_RSVD_MASK		0xfff0000000000000ull	/* bits 63:52, must be 0 */
