@@ -96,6 +96,12 @@ debug() {
 		rm -rf "$src.tmp"
 		touch "$src/.extracted"
 	fi
+	# DRM_BUDDY is a hidden symbol only drivers select; svmgpu.ko manages
+	# its device-local memory with it, so give it a prompt (idempotent).
+	if grep -qx '	tristate' <(sed -n '/^config DRM_BUDDY$/,/^$/p' "$src/drivers/gpu/drm/Kconfig"); then
+		sed -i '/^config DRM_BUDDY$/{n;s/^\ttristate$/\ttristate "DRM buddy allocator"/}' \
+			"$src/drivers/gpu/drm/Kconfig"
+	fi
 	mkdir -p "$out"
 	want=$(cat "$HERE/debug.config")
 	[ -f "$out/.fragment" ] && have=$(cat "$out/.fragment")
