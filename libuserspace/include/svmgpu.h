@@ -240,7 +240,7 @@ SVMGPU_PUBLIC int svmgpu_queue_submit(struct svmgpu_queue *q, const struct svmgp
 struct svmgpu_cmd_error {
 	uint64_t seq;		/* sequence number of the failed command */
 	uint64_t va;		/* fault VA, kernel pc or offending VA */
-	uint32_t code;		/* enum svmgpu_error (or SVMGPU_ERROR_RESET) */
+	uint32_t code;		/* enum svmgpu_error, SVMGPU_ERROR_RESET or _HANG */
 	uint32_t access;	/* enum svmgpu_access */
 	uint32_t reason;	/* enum svmgpu_fault_reason */
 	uint32_t queue;		/* svmgpu_queue_id() of the queue */
@@ -251,6 +251,8 @@ struct svmgpu_cmd_error {
 
 /* err->code when the command was lost in a device reset. */
 #define SVMGPU_ERROR_RESET	0x100
+/* err->code when its queue made no progress for hang_timeout_ms and was reset. */
+#define SVMGPU_ERROR_HANG	0x101
 
 #define SVMGPU_TIMEOUT_INFINITE	UINT64_MAX
 

@@ -163,6 +163,8 @@ SVMGPU_PUBLIC const char *svmgpu_error_name(uint32_t code)
 {
 	if (code == SVMGPU_ERROR_RESET)
 		return "device reset";
+	if (code == SVMGPU_ERROR_HANG)
+		return "queue hang";
 	if (code < ARRAY_SIZE(error_names) && error_names[code])
 		return error_names[code];
 	return "unknown";

@@ -186,6 +186,7 @@ TEST(error_and_access_names)
 	EXPECT_STREQ(svmgpu_error_name(SVMGPU_ERR_FAULT_CANCELLED), "fault cancelled");
 	EXPECT_STREQ(svmgpu_error_name(SVMGPU_ERR_RING_DMA), "ring DMA error");
 	EXPECT_STREQ(svmgpu_error_name(SVMGPU_ERROR_RESET), "device reset");
+	EXPECT_STREQ(svmgpu_error_name(SVMGPU_ERROR_HANG), "queue hang");
 	EXPECT_STREQ(svmgpu_error_name(99), "unknown");
 	EXPECT_STREQ(svmgpu_access_name(SVMGPU_ACCESS_WRITE), "write");
 	EXPECT_STREQ(svmgpu_access_name(7), "unknown");

@@ -226,7 +226,8 @@ struct drm_svmgpu_submit {
  * of the submission), @result what it returns: 0, or -ECANCELED when the
  * queue was stopped (destroyed, its address space gone, the device removed)
  * before @seq completed.  Commands lost in a device reset complete with
- * err_code DRM_SVMGPU_ERR_RESET, as WAIT reports them.
+ * err_code DRM_SVMGPU_ERR_RESET, those of a hung queue with
+ * DRM_SVMGPU_ERR_HANG, as WAIT reports them.
  */
 struct drm_svmgpu_event_complete {
 	/** @base: type DRM_SVMGPU_EVENT_COMPLETE, length sizeof(*this). */
@@ -298,11 +299,15 @@ struct drm_svmgpu_wait {
 	 */
 	__u64 err_va;
 	/**
-	 * @err_code: out, enum svmgpu_error of the device, or
-	 * DRM_SVMGPU_ERR_RESET when the command was lost in a device reset.
+	 * @err_code: out, enum svmgpu_error of the device,
+	 * DRM_SVMGPU_ERR_RESET when the command was lost in a device reset, or
+	 * DRM_SVMGPU_ERR_HANG when the queue made no progress for the module
+	 * parameter hang_timeout_ms and was reset (every command pending then
+	 * fails with it; the queue stays usable).
 	 */
 	__u32 err_code;
 #define DRM_SVMGPU_ERR_RESET		0x100
+#define DRM_SVMGPU_ERR_HANG		0x101
 	/** @err_access: out, enum svmgpu_access of the failed access. */
 	__u32 err_access;
 	/** @err_reason: out, enum svmgpu_fault_reason for a cancelled fault. */
