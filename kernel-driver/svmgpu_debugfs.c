@@ -210,4 +210,5 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 			    to_svmgpu(minor->dev), &svmgpu_inject_fops);
 	debugfs_create_file("svmgpu_inject_fault_delay", 0200, minor->debugfs_root,
 			    to_svmgpu(minor->dev), &svmgpu_inject_delay_fops);
+	svmgpu_devmem_debugfs_init(minor);
 }

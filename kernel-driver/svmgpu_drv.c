@@ -87,6 +87,8 @@ static const struct drm_ioctl_desc svmgpu_ioctls[] = {
 	SVMGPU_IOCTL(SUBMIT, submit),
 	SVMGPU_IOCTL(WAIT, wait),
 	SVMGPU_IOCTL(GET_STATS, get_stats),
+	SVMGPU_IOCTL(PREFETCH, prefetch),
+	SVMGPU_IOCTL(RESIDENCY, residency),
 };
 
 static int svmgpu_open(struct drm_device *drm, struct drm_file *file)
@@ -677,9 +679,12 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret < 0)
 		return ret;
 
-	ret = svmgpu_mem_init(sdev);
+	ret = svmgpu_devmem_init(sdev);
 	if (ret)
 		goto err_vectors;
+	ret = svmgpu_mem_init(sdev);
+	if (ret)
+		goto err_devmem;
 	svmgpu_hw_quiesce(sdev);
 	ret = svmgpu_irq_init(sdev);
 	if (ret)
@@ -708,6 +713,8 @@ err_irq:
 err_mem:
 	svmgpu_hw_quiesce(sdev);
 	svmgpu_mem_fini(sdev);
+err_devmem:
+	svmgpu_devmem_fini(sdev);
 err_vectors:
 	pci_free_irq_vectors(pdev);
 	return ret;
@@ -755,6 +762,8 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	flush_workqueue(svmgpu_wq);
 	svmgpu_mem_fini(sdev);
 	up_write(&sdev->teardown_sem);
+	/* The svms are dead: no device PTE maps local memory any more. */
+	svmgpu_devmem_fini(sdev);
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);
 }

@@ -60,6 +60,7 @@ struct svmgpu_svm;
 struct svmgpu_queue;
 struct svmgpu_fault;
 struct svmgpu_device;
+struct svmgpu_devmem;
 
 /**
  * struct svmgpu_vec - what an interrupt handler gets
@@ -171,6 +172,7 @@ struct svmgpu_dev_stats {
  * @reset_lock: serializes device resets
  * @seq_epoch: next queue's svmgpu_queue.seq_base
  * @stats: driver counters
+ * @devmem: device-local memory (svmgpu_devmem.c), NULL without it
  */
 struct svmgpu_device {
 	struct drm_device drm;
@@ -223,6 +225,7 @@ struct svmgpu_device {
 	struct mutex reset_lock;	/* one reset at a time */
 	atomic64_t seq_epoch;
 	struct svmgpu_dev_stats stats;
+	struct svmgpu_devmem *devmem;
 };
 
 #define to_svmgpu(d) container_of(d, struct svmgpu_device, drm)
@@ -620,6 +623,15 @@ irqreturn_t svmgpu_error_irq_thread(int irq, void *arg);
 void svmgpu_queue_update(struct svmgpu_queue *q);
 void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code);
 void svmgpu_queue_signal_events(struct svmgpu_queue *q);
+
+/* svmgpu_devmem.c: device-local memory */
+int svmgpu_devmem_init(struct svmgpu_device *sdev);
+void svmgpu_devmem_fini(struct svmgpu_device *sdev);
+bool svmgpu_devmem_page_offset(struct svmgpu_device *sdev, struct page *page,
+			       u64 *offset);
+int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *file);
+int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *file);
+void svmgpu_devmem_debugfs_init(struct drm_minor *minor);
 
 /* svmgpu_debugfs.c */
 void svmgpu_debugfs_init(struct drm_minor *minor);

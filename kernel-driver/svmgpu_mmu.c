@@ -26,6 +26,12 @@
  * lazy-free anon page, or drop a clean swap-cache or shmem page, holding data
  * only the device wrote.
  *
+ * Device-local pages (svmgpu_devmem.c) are mapped with aperture 1 and their
+ * byte offset in local memory.  Such a leaf has no DMA mapping but is
+ * tracked the same way (SVMGPU_PTE_SW_DMA, so that every removal path finds
+ * it) with SVMGPU_PTE_SW_LOCAL beside it: removing it neither DMA-unmaps nor
+ * dirties anything (device pages are anonymous; migration moves their data).
+ *
  * Lock order: svm->alloc_lock, then svm->pt_lock, then sdev->inval_lock.
  */
 #include <linux/dma-mapping.h>
@@ -40,6 +46,8 @@
 
 /* Lowest software bit of a PTE: the leaf owns a DMA mapping. */
 #define SVMGPU_PTE_SW_DMA	(SVMGPU_PTE_SW_MASK & -SVMGPU_PTE_SW_MASK)
+/* Next software bit: the leaf maps device-local memory (no DMA mapping). */
+#define SVMGPU_PTE_SW_LOCAL	(SVMGPU_PTE_SW_DMA << 1)
 
 #define SVMGPU_INVAL_TIMEOUT	(5 * HZ)
 
@@ -315,6 +323,7 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	unsigned int idx;
 	int llevel;
 	dma_addr_t dma;
+	u64 off;
 	u64 pte, new;
 
 	pt = svmgpu_walk(svm, va, 1, &lpt, &llevel);
@@ -326,11 +335,18 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	pte = pte_get(pt, idx);
 	if (pte & SVMGPU_PTE_VALID)
 		return 0;
+	if (svmgpu_devmem_page_offset(svm->sdev, hmm_pfn_to_page(pfn), &off)) {
+		dma = off;
+		new = off | (SVMGPU_APERTURE_LOCAL << SVMGPU_PTE_APERTURE_SHIFT) |
+		      SVMGPU_PTE_VALID | SVMGPU_PTE_SW_DMA | SVMGPU_PTE_SW_LOCAL;
+		goto set;
+	}
 	dma = dma_map_page_attrs(dev, hmm_pfn_to_page(pfn), 0, PAGE_SIZE,
 				 svmgpu_dma_dir(write), SVMGPU_DMA_ATTRS);
 	if (dma_mapping_error(dev, dma))
 		return -ENOMEM;
 	new = dma | SVMGPU_PTE_VALID | SVMGPU_PTE_SW_DMA;
+set:
 	if (write)
 		new |= SVMGPU_PTE_WRITABLE;
 	pt->pfn[idx] = page_to_pfn(hmm_pfn_to_page(pfn));
@@ -503,11 +519,14 @@ static u64 svmgpu_reap(struct svmgpu_svm *svm, struct svmgpu_pt *pt, int level,
 		    (pte & SVMGPU_PTE_SW_DMA)) {
 			if (pte & SVMGPU_PTE_VALID)
 				continue;
+			if (pte & SVMGPU_PTE_SW_LOCAL)
+				goto cleared;
 			if (pte & SVMGPU_PTE_WRITABLE)
 				set_page_dirty(pfn_to_page(pt->pfn[i]));
 			dma_unmap_page_attrs(dev, pte & SVMGPU_PTE_ADDR_MASK, size,
 					     svmgpu_dma_dir(pte & SVMGPU_PTE_WRITABLE),
 					     SVMGPU_DMA_ATTRS);
+cleared:
 			pte_set(pt, i, 0);
 			pt->pfn[i] = 0;
 			pt->nr_mapped--;

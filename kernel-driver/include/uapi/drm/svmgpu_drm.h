@@ -35,6 +35,8 @@ extern "C" {
 #define DRM_SVMGPU_SUBMIT		0x05
 #define DRM_SVMGPU_WAIT			0x06
 #define DRM_SVMGPU_GET_STATS		0x07
+#define DRM_SVMGPU_PREFETCH		0x08
+#define DRM_SVMGPU_RESIDENCY		0x09
 
 #define DRM_IOCTL_SVMGPU_GET_INFO \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_GET_INFO, struct drm_svmgpu_get_info)
@@ -52,6 +54,10 @@ extern "C" {
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_WAIT, struct drm_svmgpu_wait)
 #define DRM_IOCTL_SVMGPU_GET_STATS \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_GET_STATS, struct drm_svmgpu_get_stats)
+#define DRM_IOCTL_SVMGPU_PREFETCH \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_PREFETCH, struct drm_svmgpu_prefetch)
+#define DRM_IOCTL_SVMGPU_RESIDENCY \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_RESIDENCY, struct drm_svmgpu_residency)
 
 /**
  * struct drm_svmgpu_get_info - what the device is
@@ -363,6 +369,61 @@ struct drm_svmgpu_get_stats {
 	__u64 failed;
 	/** @reserved: out, zero. */
 	__u64 reserved[3];
+};
+
+/**
+ * struct drm_svmgpu_prefetch - migrate a range of the caller's memory
+ *
+ * Moves the pages of [@start, @start + @size) of the calling process to the
+ * device's local memory or back to system memory, synchronously: when the
+ * ioctl returns the pages have moved (docs/driver.md, "Device memory").
+ * Only private anonymous memory migrates; other pages (file-backed, shared,
+ * pinned, or busy at that moment) stay where they are and are not counted
+ * in @pages.  Device PTEs of moved pages are removed; the next device
+ * access faults and maps the new location.
+ *
+ * Errors: -EINVAL for unknown flags, non-zero @pad, neither or both of
+ * DEVICE and SYSTEM, @size 0, @start or @size not page-aligned, or a range
+ * that wraps or leaves user space; -EOPNOTSUPP if the device has no local
+ * memory; -ENOSPC if @size is larger than the device's local memory (nothing
+ * moved) or local memory ran out part way (what fit moved, @pages says how
+ * much); -EFAULT if a page of the range is not mapped (pages before it
+ * moved); -ENODEV once the device is gone.
+ */
+struct drm_svmgpu_prefetch {
+	/** @flags: in, exactly one of DRM_SVMGPU_PREFETCH_DEVICE/_SYSTEM. */
+	__u32 flags;
+#define DRM_SVMGPU_PREFETCH_DEVICE	0x1u
+#define DRM_SVMGPU_PREFETCH_SYSTEM	0x2u
+#define DRM_SVMGPU_PREFETCH_WHERE_MASK	0x3u
+	/** @pad: in, must be zero. */
+	__u32 pad;
+	/** @start: in, first byte, page-aligned. */
+	__u64 start;
+	/** @size: in, bytes, page-aligned, non-zero. */
+	__u64 size;
+	/** @pages: out, pages moved (also on -ENOSPC, -EFAULT, -EINTR). */
+	__u64 pages;
+};
+
+/**
+ * struct drm_svmgpu_residency - pages of a range in the device's memory
+ *
+ * A snapshot of the caller's [@start, @start + @size): how many of its
+ * pages are in this device's local memory.  Same range rules and errors as
+ * PREFETCH (-EINVAL, -EOPNOTSUPP, -EFAULT, -ENODEV).
+ */
+struct drm_svmgpu_residency {
+	/** @flags: in, must be zero. */
+	__u32 flags;
+	/** @pad: in, must be zero. */
+	__u32 pad;
+	/** @start: in, first byte, page-aligned. */
+	__u64 start;
+	/** @size: in, bytes, page-aligned, non-zero. */
+	__u64 size;
+	/** @pages: out, pages of the range in device-local memory. */
+	__u64 pages;
 };
 
 #if defined(__cplusplus)

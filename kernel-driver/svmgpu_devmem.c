@@ -1,0 +1,840 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu device-local memory (docs/hw-spec.md 5a, docs/driver.md "Device
+ * memory").
+ *
+ * When CAPS.LOCAL_MEM is set the device has LOCAL_MEM_SIZE bytes of memory
+ * behind BAR4.  The driver hands it out page by page with the kernel's
+ * drm_buddy allocator and gives it struct pages with memremap_pages(), so
+ * that process memory can be migrated into it with migrate_vma_*() and the
+ * device maps those pages with aperture 1 (svmgpu_mmu.c):
+ *
+ *   MEMORY_DEVICE_COHERENT  the pages are BAR4 itself: the CPU maps them in
+ *                           place (the BAR is coherent, cacheable memory).
+ *                           The only choice on kernels without
+ *                           CONFIG_DEVICE_PRIVATE (Debian's).
+ *   MEMORY_DEVICE_PRIVATE   the pages live on a free physical range
+ *                           (request_free_mem_region()); the CPU cannot map
+ *                           them, a CPU access faults and migrate_to_ram()
+ *                           copies the page back to system memory.  The
+ *                           default where the kernel has DEVICE_PRIVATE.
+ *
+ * The module parameter devmem_type (auto, coherent, private, off) overrides
+ * the choice.  The pagemap owner is the svmgpu_device: hmm_range_fault() of
+ * this device (dev_private_owner = sdev) sees its own private pages, any
+ * other walker sees them as needing migration.
+ *
+ * Data moves with the CPU through a cacheable mapping of BAR4 (coherent: the
+ * direct map of the pages; private: memremap(MEMREMAP_WB) of the BAR).  This
+ * is an interim: the device's COPY engine, through a kernel-owned context
+ * mapping both sides, is the intended path (docs/driver.md says so).
+ *
+ * A page's drm_buddy block (one 4 KiB block per page) is kept in
+ * page->zone_device_data while the page is in use.  page_free may run in
+ * atomic context (the last put_page() of a page) and drm_buddy allocates
+ * with GFP_KERNEL, so page_free only queues the block on @free_list; the
+ * allocator and the teardown give queued blocks back to the buddy.
+ *
+ * Removal: every page in use is migrated back to system memory with
+ * migrate_device_range() (the processes keep their data), then
+ * memunmap_pages() waits for the last page reference.
+ *
+ * Lock order: mmap_lock (read, migrate_vma_setup()), svm->pt_lock (the
+ * notifiers migrate_vma_setup() runs), dm->lock, dm->free_lock.
+ *
+ *   dm->lock       (mutex) the drm_buddy allocator and draining @free_list
+ *   dm->free_lock  (spinlock) @free_list
+ */
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/io.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/module.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <drm/drm_buddy.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_print.h>
+
+#include <uapi/drm/svmgpu_drm.h>
+
+#include "svmgpu_drv.h"
+
+static char *devmem_type = "auto";
+module_param(devmem_type, charp, 0444);
+MODULE_PARM_DESC(devmem_type,
+		 "device-local memory as: auto (private if the kernel has DEVICE_PRIVATE, else coherent), coherent, private, off");
+
+/* Pages one migrate_vma_setup() call covers. */
+#define SVMGPU_MIGRATE_BATCH	512
+
+/**
+ * struct svmgpu_devmem - the device-local memory of one device
+ * @sdev: the device
+ * @pgmap: the ZONE_DEVICE pagemap; @pgmap.owner is @sdev
+ * @res: MEMORY_DEVICE_PRIVATE: the free physical range the pages live on
+ * @bar: physical address of BAR4
+ * @size: LOCAL_MEM_SIZE
+ * @vaddr: MEMORY_DEVICE_PRIVATE: BAR4 mapped cacheable, for CPU copies
+ * @lock: protects @mm and the draining of @free_list
+ * @mm: the allocator of device-local byte offsets
+ * @free_lock: protects @free_list
+ * @free_list: blocks of pages page_free released, not yet back in @mm
+ * @used: bytes of device pages in use (allocated and not yet freed)
+ * @to_dev: pages migrated to device memory
+ * @to_sys: pages migrated to system memory (prefetch, eviction)
+ * @cpu_faults: migrate_to_ram() calls
+ * @evicted: pages migrated out at removal
+ */
+struct svmgpu_devmem {
+	struct svmgpu_device *sdev;
+	struct dev_pagemap pgmap;
+	struct resource *res;
+	phys_addr_t bar;
+	u64 size;
+	void *vaddr;
+
+	struct mutex lock;		/* @mm, draining @free_list */
+	struct drm_buddy mm;
+	spinlock_t free_lock;		/* @free_list */
+	struct list_head free_list;
+
+	atomic64_t used;
+	atomic64_t to_dev;
+	atomic64_t to_sys;
+	atomic64_t cpu_faults;
+	atomic64_t evicted;
+};
+
+static struct svmgpu_devmem *page_to_devmem(struct page *page)
+{
+	return container_of(page->pgmap, struct svmgpu_devmem, pgmap);
+}
+
+static bool svmgpu_devmem_private(struct svmgpu_devmem *dm)
+{
+	return dm->pgmap.type == MEMORY_DEVICE_PRIVATE;
+}
+
+static u64 svmgpu_devmem_offset(struct svmgpu_devmem *dm, struct page *page)
+{
+	return ((u64)page_to_pfn(page) << PAGE_SHIFT) - dm->pgmap.range.start;
+}
+
+/**
+ * svmgpu_devmem_page_offset() - is a page this device's local memory?
+ * @sdev: the device
+ * @page: any page
+ * @offset: out, its byte offset in device-local memory
+ *
+ * Return: true if @page is one of @sdev's device pages.
+ */
+bool svmgpu_devmem_page_offset(struct svmgpu_device *sdev, struct page *page,
+			       u64 *offset)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+
+	if (!dm || !is_zone_device_page(page) || page->pgmap != &dm->pgmap)
+		return false;
+	*offset = svmgpu_devmem_offset(dm, page);
+	return true;
+}
+
+/* The kernel address of a device page's data. */
+static void *svmgpu_devmem_kaddr(struct svmgpu_devmem *dm, struct page *page)
+{
+	if (svmgpu_devmem_private(dm))
+		return dm->vaddr + svmgpu_devmem_offset(dm, page);
+	return page_address(page);
+}
+
+/* Give the blocks page_free queued back to the allocator. */
+static void svmgpu_devmem_drain(struct svmgpu_devmem *dm)
+{
+	LIST_HEAD(blocks);
+
+	lockdep_assert_held(&dm->lock);
+	spin_lock(&dm->free_lock);
+	list_splice_init(&dm->free_list, &blocks);
+	spin_unlock(&dm->free_lock);
+	drm_buddy_free_list(&dm->mm, &blocks);
+}
+
+/*
+ * Allocate one device page, initialized (refcount 1) and locked as
+ * migrate_vma_pages() wants its destination pages.  Under dm->lock.
+ */
+static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
+{
+	struct drm_buddy_block *block;
+	struct page *page;
+	LIST_HEAD(blocks);
+
+	lockdep_assert_held(&dm->lock);
+	if (drm_buddy_alloc_blocks(&dm->mm, 0, dm->size, PAGE_SIZE, PAGE_SIZE,
+				   &blocks, 0)) {
+		svmgpu_devmem_drain(dm);
+		if (drm_buddy_alloc_blocks(&dm->mm, 0, dm->size, PAGE_SIZE,
+					   PAGE_SIZE, &blocks, 0))
+			return NULL;
+	}
+	block = list_first_entry(&blocks, struct drm_buddy_block, link);
+	list_del_init(&block->link);
+	page = pfn_to_page(PHYS_PFN(dm->pgmap.range.start +
+				    drm_buddy_block_offset(block)));
+	zone_device_page_init(page);
+	page->zone_device_data = block;
+	lock_page(page);
+	atomic64_add(PAGE_SIZE, &dm->used);
+	return page;
+}
+
+static void svmgpu_devmem_page_free(struct page *page)
+{
+	struct svmgpu_devmem *dm = page_to_devmem(page);
+	struct drm_buddy_block *block = page->zone_device_data;
+
+	page->zone_device_data = NULL;
+	spin_lock(&dm->free_lock);
+	list_add_tail(&block->link, &dm->free_list);
+	spin_unlock(&dm->free_lock);
+	atomic64_sub(PAGE_SIZE, &dm->used);
+}
+
+/*
+ * Copy the source pages of a migration out of device memory into newly
+ * allocated system pages; fills @dst.  @vma may be NULL (eviction).
+ */
+static void svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
+				      struct vm_area_struct *vma, unsigned long start,
+				      const unsigned long *src, unsigned long *dst,
+				      unsigned long npages, gfp_t gfp)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *dpage;
+		void *to;
+
+		dst[i] = 0;
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (WARN_ON_ONCE(page_to_devmem(spage) != dm))
+			continue;
+		if (vma)
+			dpage = alloc_page_vma(gfp, vma, start + (i << PAGE_SHIFT));
+		else
+			dpage = alloc_page(gfp);
+		if (!dpage)
+			continue;
+		lock_page(dpage);
+		to = kmap_local_page(dpage);
+		memcpy(to, svmgpu_devmem_kaddr(dm, spage), PAGE_SIZE);
+		kunmap_local(to);
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if (src[i] & MIGRATE_PFN_WRITE)
+			dst[i] |= MIGRATE_PFN_WRITE;
+	}
+}
+
+static unsigned long svmgpu_migrated(const unsigned long *src,
+				     const unsigned long *dst, unsigned long npages)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < npages; i++)
+		if ((src[i] & MIGRATE_PFN_MIGRATE) && dst[i])
+			n++;
+	return n;
+}
+
+static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct svmgpu_devmem *dm = page_to_devmem(vmf->page);
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.vma = vmf->vma,
+		.start = vmf->address & PAGE_MASK,
+		.end = (vmf->address & PAGE_MASK) + PAGE_SIZE,
+		.src = &src,
+		.dst = &dst,
+		.pgmap_owner = dm->sdev,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = vmf->page,
+	};
+
+	atomic64_inc(&dm->cpu_faults);
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	svmgpu_devmem_copy_to_sys(dm, vmf->vma, args.start, args.src, args.dst,
+				  args.npages, GFP_HIGHUSER_MOVABLE);
+	if ((src & MIGRATE_PFN_MIGRATE) && !dst) {
+		migrate_vma_finalize(&args);
+		return VM_FAULT_OOM;
+	}
+	migrate_vma_pages(&args);
+	atomic64_add(svmgpu_migrated(args.src, args.dst, args.npages), &dm->to_sys);
+	migrate_vma_finalize(&args);
+	return 0;
+}
+
+static const struct dev_pagemap_ops svmgpu_devmem_ops = {
+	.page_free = svmgpu_devmem_page_free,
+	.migrate_to_ram = svmgpu_devmem_migrate_to_ram,
+};
+
+/*
+ * Migrate [start, end) of one VMA, at most SVMGPU_MIGRATE_BATCH pages, to
+ * device memory.  *moved counts the pages that moved.
+ *
+ * Return: 0, -ENOSPC when device memory ran out (what fit moved), -ENOMEM.
+ */
+static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
+				      struct vm_area_struct *vma,
+				      unsigned long start, unsigned long end,
+				      unsigned long *src, unsigned long *dst,
+				      unsigned long *moved)
+{
+	struct migrate_vma args = {
+		.vma = vma,
+		.start = start,
+		.end = end,
+		.src = src,
+		.dst = dst,
+		.pgmap_owner = dm->sdev,
+		.flags = MIGRATE_VMA_SELECT_SYSTEM,
+	};
+	unsigned long i;
+	int ret;
+
+	ret = migrate_vma_setup(&args);
+	if (ret)
+		return ret;
+	if (!args.cpages)
+		return 0;
+
+	mutex_lock(&dm->lock);
+	for (i = 0; i < args.npages; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *dpage;
+		void *to;
+
+		dst[i] = 0;
+		if (!(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (ret) {
+			/* Out of device memory: leave the rest in place. */
+			continue;
+		}
+		dpage = svmgpu_devmem_alloc_page(dm);
+		if (!dpage) {
+			ret = -ENOSPC;
+			continue;
+		}
+		to = svmgpu_devmem_kaddr(dm, dpage);
+		if (spage) {
+			void *from = kmap_local_page(spage);
+
+			memcpy(to, from, PAGE_SIZE);
+			kunmap_local(from);
+		} else {
+			/* Not yet populated: device memory is not cleared. */
+			memset(to, 0, PAGE_SIZE);
+		}
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if ((src[i] & MIGRATE_PFN_WRITE) ||
+		    (!spage && (vma->vm_flags & VM_WRITE)))
+			dst[i] |= MIGRATE_PFN_WRITE;
+	}
+	mutex_unlock(&dm->lock);
+
+	migrate_vma_pages(&args);
+	i = svmgpu_migrated(src, dst, args.npages);
+	*moved += i;
+	atomic64_add(i, &dm->to_dev);
+	migrate_vma_finalize(&args);
+	return ret;
+}
+
+static int svmgpu_devmem_batch_to_sys(struct svmgpu_devmem *dm,
+				      struct vm_area_struct *vma,
+				      unsigned long start, unsigned long end,
+				      unsigned long *src, unsigned long *dst,
+				      unsigned long *moved)
+{
+	struct migrate_vma args = {
+		.vma = vma,
+		.start = start,
+		.end = end,
+		.src = src,
+		.dst = dst,
+		.pgmap_owner = dm->sdev,
+		.flags = svmgpu_devmem_private(dm) ?
+			 MIGRATE_VMA_SELECT_DEVICE_PRIVATE :
+			 MIGRATE_VMA_SELECT_DEVICE_COHERENT,
+	};
+	unsigned long i;
+	int ret;
+
+	ret = migrate_vma_setup(&args);
+	if (ret)
+		return ret;
+	if (!args.cpages)
+		return 0;
+	svmgpu_devmem_copy_to_sys(dm, vma, start, src, dst, args.npages,
+				  GFP_HIGHUSER_MOVABLE);
+	for (i = 0; i < args.npages; i++)
+		if ((src[i] & MIGRATE_PFN_MIGRATE) && !dst[i])
+			ret = -ENOMEM;
+	migrate_vma_pages(&args);
+	i = svmgpu_migrated(src, dst, args.npages);
+	*moved += i;
+	atomic64_add(i, &dm->to_sys);
+	migrate_vma_finalize(&args);
+	return ret;
+}
+
+/*
+ * Migrate the caller's [start, end) to device or system memory.  Every page
+ * of the range must be in a VMA.
+ */
+static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
+				 unsigned long start, unsigned long end,
+				 bool to_dev, unsigned long *moved)
+{
+	unsigned long *src, *dst, addr = start;
+	int ret = 0;
+
+	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
+	dst = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	mmap_read_lock(mm);
+	while (addr < end && !ret) {
+		struct vm_area_struct *vma = vma_lookup(mm, addr);
+		unsigned long next;
+
+		if (!vma) {
+			ret = -EFAULT;
+			break;
+		}
+		next = min3(end, vma->vm_end, (addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE));
+		if (to_dev)
+			ret = svmgpu_devmem_batch_to_dev(dm, vma, addr, next, src,
+							 dst, moved);
+		else
+			ret = svmgpu_devmem_batch_to_sys(dm, vma, addr, next, src,
+							 dst, moved);
+		addr = next;
+		if (fatal_signal_pending(current))
+			ret = -EINTR;
+	}
+	mmap_read_unlock(mm);
+out:
+	kvfree(src);
+	kvfree(dst);
+	return ret;
+}
+
+/* Check a uapi range: page-aligned, non-empty, not wrapping, user space. */
+static int svmgpu_devmem_range_ok(u64 start, u64 size)
+{
+	if (!size || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(size))
+		return -EINVAL;
+	if (start + size < start || start + size > TASK_SIZE)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * svmgpu_ioctl_prefetch() - DRM_IOCTL_SVMGPU_PREFETCH
+ * @drm: the device
+ * @data: struct drm_svmgpu_prefetch
+ * @file: the file
+ *
+ * Return: 0 or a negative errno (docs/api.md, svmgpu_prefetch()).
+ */
+int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct svmgpu_device *sdev = to_svmgpu(drm);
+	struct drm_svmgpu_prefetch *args = data;
+	u32 where = args->flags & DRM_SVMGPU_PREFETCH_WHERE_MASK;
+	unsigned long moved = 0;
+	struct mm_struct *mm;
+	int ret, idx;
+
+	args->pages = 0;
+	if ((args->flags & ~DRM_SVMGPU_PREFETCH_WHERE_MASK) || args->pad ||
+	    (where != DRM_SVMGPU_PREFETCH_DEVICE && where != DRM_SVMGPU_PREFETCH_SYSTEM))
+		return -EINVAL;
+	ret = svmgpu_devmem_range_ok(args->start, args->size);
+	if (ret)
+		return ret;
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+	if (!sdev->devmem) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	if (where == DRM_SVMGPU_PREFETCH_DEVICE && args->size > sdev->devmem->size) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	mm = get_task_mm(current);
+	if (!mm) {
+		ret = -ESRCH;
+		goto out;
+	}
+	ret = svmgpu_devmem_migrate(sdev->devmem, mm, args->start,
+				    args->start + args->size,
+				    where == DRM_SVMGPU_PREFETCH_DEVICE, &moved);
+	mmput(mm);
+	args->pages = moved;
+out:
+	drm_dev_exit(idx);
+	return ret;
+}
+
+static bool svmgpu_residency_invalidate(struct mmu_interval_notifier *mni,
+					const struct mmu_notifier_range *range,
+					unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops svmgpu_residency_ops = {
+	.invalidate = svmgpu_residency_invalidate,
+};
+
+/* Count the pages of [start, end) (inside one VMA) in device memory. */
+static int svmgpu_devmem_count(struct svmgpu_devmem *dm, struct mm_struct *mm,
+			       struct mmu_interval_notifier *mni,
+			       unsigned long start, unsigned long end,
+			       unsigned long *pfns, u64 *pages)
+{
+	struct hmm_range range = {
+		.notifier = mni,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+		.dev_private_owner = dm->sdev,
+	};
+	unsigned long i, n;
+	int ret;
+
+	do {
+		range.notifier_seq = mmu_interval_read_begin(mni);
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		n = 0;
+		for (i = 0; i < (end - start) >> PAGE_SHIFT; i++) {
+			u64 off;
+
+			if ((pfns[i] & HMM_PFN_VALID) &&
+			    svmgpu_devmem_page_offset(dm->sdev,
+						      hmm_pfn_to_page(pfns[i]), &off))
+				n++;
+		}
+	} while (mmu_interval_read_retry(mni, range.notifier_seq));
+	*pages += n;
+	return 0;
+}
+
+/**
+ * svmgpu_ioctl_residency() - DRM_IOCTL_SVMGPU_RESIDENCY
+ * @drm: the device
+ * @data: struct drm_svmgpu_residency
+ * @file: the file
+ *
+ * A snapshot: pages may move as soon as it returns.
+ *
+ * Return: 0 or a negative errno (docs/api.md, svmgpu_residency()).
+ */
+int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct svmgpu_device *sdev = to_svmgpu(drm);
+	struct drm_svmgpu_residency *args = data;
+	struct mmu_interval_notifier mni;
+	unsigned long *pfns = NULL;
+	u64 addr, end;
+	struct mm_struct *mm;
+	int ret, idx;
+
+	args->pages = 0;
+	if (args->flags || args->pad)
+		return -EINVAL;
+	ret = svmgpu_devmem_range_ok(args->start, args->size);
+	if (ret)
+		return ret;
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+	if (!sdev->devmem) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	mm = get_task_mm(current);
+	if (!mm) {
+		ret = -ESRCH;
+		goto out;
+	}
+	end = args->start + args->size;
+	ret = mmu_interval_notifier_insert(&mni, mm, args->start, args->size,
+					   &svmgpu_residency_ops);
+	if (ret)
+		goto out_mm;
+	pfns = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns) {
+		ret = -ENOMEM;
+		goto out_mni;
+	}
+	for (addr = args->start; addr < end && !ret;) {
+		struct vm_area_struct *vma;
+		u64 next;
+
+		mmap_read_lock(mm);
+		vma = vma_lookup(mm, addr);
+		next = vma ? min3(end, (u64)vma->vm_end,
+				  addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE) : 0;
+		mmap_read_unlock(mm);
+		if (!vma) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = svmgpu_devmem_count(sdev->devmem, mm, &mni, addr, next,
+					  pfns, &args->pages);
+		addr = next;
+		if (fatal_signal_pending(current))
+			ret = -EINTR;
+	}
+	kvfree(pfns);
+out_mni:
+	mmu_interval_notifier_remove(&mni);
+out_mm:
+	mmput(mm);
+out:
+	drm_dev_exit(idx);
+	return ret;
+}
+
+/*
+ * Migrate every page in use back to system memory (removal).  A page that
+ * is locked or being freed at that moment is retried.
+ */
+static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
+{
+	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
+	unsigned long npages = dm->size >> PAGE_SHIFT;
+	unsigned long *src, *dst, pfn;
+	int pass;
+
+	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
+	dst = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	for (pass = 0; atomic64_read(&dm->used) && pass < 100; pass++) {
+		for (pfn = first; pfn < first + npages; pfn += SVMGPU_MIGRATE_BATCH) {
+			unsigned long n = min_t(unsigned long, SVMGPU_MIGRATE_BATCH,
+						first + npages - pfn);
+
+			migrate_device_range(src, pfn, n);
+			svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n,
+						  GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+			migrate_device_pages(src, dst, n);
+			atomic64_add(svmgpu_migrated(src, dst, n), &dm->evicted);
+			migrate_device_finalize(src, dst, n);
+			cond_resched();
+		}
+		if (atomic64_read(&dm->used))
+			msleep(20);
+	}
+	kvfree(src);
+	kvfree(dst);
+	if (atomic64_read(&dm->used))
+		drm_warn(&dm->sdev->drm, "%lld bytes of device memory still in use after eviction\n",
+			 atomic64_read(&dm->used));
+}
+
+static const char *svmgpu_devmem_type_name(struct svmgpu_devmem *dm)
+{
+	return svmgpu_devmem_private(dm) ? "private" : "coherent";
+}
+
+/**
+ * svmgpu_devmem_init() - manage the device-local memory, if any
+ * @sdev: the device, LOCAL_MEM_SIZE and CAPS read
+ *
+ * Return: 0 (also without local memory, or devmem_type=off) or a negative
+ * errno.
+ */
+int svmgpu_devmem_init(struct svmgpu_device *sdev)
+{
+	struct pci_dev *pdev = sdev->pdev;
+	u64 size = svmgpu_read64(sdev, SVMGPU_REG_LOCAL_MEM_SIZE);
+	struct svmgpu_devmem *dm;
+	bool priv;
+	void *ret_ptr;
+	int ret;
+
+	if (!(sdev->caps & SVMGPU_CAPS_LOCAL_MEM) || !size ||
+	    sysfs_streq(devmem_type, "off"))
+		return 0;
+	if (sysfs_streq(devmem_type, "auto")) {
+		priv = IS_ENABLED(CONFIG_DEVICE_PRIVATE);
+	} else if (sysfs_streq(devmem_type, "private")) {
+		if (!IS_ENABLED(CONFIG_DEVICE_PRIVATE)) {
+			drm_err(&sdev->drm, "devmem_type=private: this kernel has no CONFIG_DEVICE_PRIVATE\n");
+			return -EINVAL;
+		}
+		priv = true;
+	} else if (sysfs_streq(devmem_type, "coherent")) {
+		priv = false;
+	} else {
+		drm_err(&sdev->drm, "devmem_type=%s: not auto, coherent, private or off\n",
+			devmem_type);
+		return -EINVAL;
+	}
+	if (size % SVMGPU_LOCAL_MEM_GRANULE || size > SVMGPU_LOCAL_MEM_MAX ||
+	    size > pci_resource_len(pdev, SVMGPU_BAR_LOCAL) ||
+	    !(pci_resource_flags(pdev, SVMGPU_BAR_LOCAL) & IORESOURCE_MEM)) {
+		drm_err(&sdev->drm, "local memory of %llu bytes does not fit BAR4 (%llu bytes)\n",
+			size, (u64)pci_resource_len(pdev, SVMGPU_BAR_LOCAL));
+		return -ENODEV;
+	}
+
+	dm = kzalloc(sizeof(*dm), GFP_KERNEL);
+	if (!dm)
+		return -ENOMEM;
+	dm->sdev = sdev;
+	dm->size = size;
+	dm->bar = pci_resource_start(pdev, SVMGPU_BAR_LOCAL);
+	mutex_init(&dm->lock);
+	spin_lock_init(&dm->free_lock);
+	INIT_LIST_HEAD(&dm->free_list);
+	ret = drm_buddy_init(&dm->mm, size, PAGE_SIZE);
+	if (ret)
+		goto err_free;
+
+	if (priv) {
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
+		dm->res = request_free_mem_region(&iomem_resource, size, "svmgpu devmem");
+#endif
+		if (IS_ERR_OR_NULL(dm->res)) {
+			ret = dm->res ? PTR_ERR(dm->res) : -ENOMEM;
+			dm->res = NULL;
+			goto err_buddy;
+		}
+		dm->vaddr = memremap(dm->bar, size, MEMREMAP_WB);
+		if (!dm->vaddr) {
+			ret = -ENOMEM;
+			goto err_res;
+		}
+		dm->pgmap.type = MEMORY_DEVICE_PRIVATE;
+		dm->pgmap.range.start = dm->res->start;
+		dm->pgmap.range.end = dm->res->end;
+	} else {
+		dm->pgmap.type = MEMORY_DEVICE_COHERENT;
+		dm->pgmap.range.start = dm->bar;
+		dm->pgmap.range.end = dm->bar + size - 1;
+	}
+	dm->pgmap.nr_range = 1;
+	dm->pgmap.ops = &svmgpu_devmem_ops;
+	dm->pgmap.owner = sdev;
+	ret_ptr = memremap_pages(&dm->pgmap, dev_to_node(&pdev->dev));
+	if (IS_ERR(ret_ptr)) {
+		ret = PTR_ERR(ret_ptr);
+		drm_err(&sdev->drm, "memremap_pages of %s device memory failed: %d\n",
+			svmgpu_devmem_private(dm) ? "private" : "coherent", ret);
+		goto err_vaddr;
+	}
+	sdev->devmem = dm;
+	drm_info(&sdev->drm, "%llu MiB of device memory (%s)\n", size >> 20,
+		 svmgpu_devmem_type_name(dm));
+	return 0;
+
+err_vaddr:
+	if (dm->vaddr)
+		memunmap(dm->vaddr);
+err_res:
+	if (dm->res)
+		release_mem_region(dm->res->start, resource_size(dm->res));
+err_buddy:
+	drm_buddy_fini(&dm->mm);
+err_free:
+	mutex_destroy(&dm->lock);
+	kfree(dm);
+	return ret;
+}
+
+/**
+ * svmgpu_devmem_fini() - migrate everything out and release device memory
+ * @sdev: the device; no new device PTE maps local memory any more
+ */
+void svmgpu_devmem_fini(struct svmgpu_device *sdev)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+
+	if (!dm)
+		return;
+	svmgpu_devmem_evict_all(dm);
+	/* Waits for the last reference of every page (page_free). */
+	memunmap_pages(&dm->pgmap);
+	sdev->devmem = NULL;
+	mutex_lock(&dm->lock);
+	svmgpu_devmem_drain(dm);
+	mutex_unlock(&dm->lock);
+	drm_buddy_fini(&dm->mm);
+	if (dm->vaddr)
+		memunmap(dm->vaddr);
+	if (dm->res)
+		release_mem_region(dm->res->start, resource_size(dm->res));
+	mutex_destroy(&dm->lock);
+	kfree(dm);
+}
+
+static int svmgpu_devmem_show(struct seq_file *m, void *unused)
+{
+	struct svmgpu_device *sdev = m->private;
+	struct svmgpu_devmem *dm;
+	int idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return -ENODEV;
+	dm = sdev->devmem;
+	if (dm) {
+		seq_printf(m, "type: %s\n", svmgpu_devmem_type_name(dm));
+		seq_printf(m, "size: %llu\n", dm->size);
+		seq_printf(m, "used: %lld\n", atomic64_read(&dm->used));
+		seq_printf(m, "to_device_pages: %lld\n", atomic64_read(&dm->to_dev));
+		seq_printf(m, "to_system_pages: %lld\n", atomic64_read(&dm->to_sys));
+		seq_printf(m, "cpu_faults: %lld\n", atomic64_read(&dm->cpu_faults));
+		seq_printf(m, "evicted_pages: %lld\n", atomic64_read(&dm->evicted));
+	} else {
+		seq_puts(m, "type: none\nsize: 0\nused: 0\n");
+	}
+	drm_dev_exit(idx);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(svmgpu_devmem);
+
+/**
+ * svmgpu_devmem_debugfs_init() - debugfs svmgpu_devmem of a DRM minor
+ * @minor: the minor
+ */
+void svmgpu_devmem_debugfs_init(struct drm_minor *minor)
+{
+	debugfs_create_file("svmgpu_devmem", 0444, minor->debugfs_root,
+			    to_svmgpu(minor->dev), &svmgpu_devmem_fops);
+}
