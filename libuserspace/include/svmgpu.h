@@ -153,6 +153,39 @@ struct svmgpu_device_info {
 SVMGPU_PUBLIC int svmgpu_device_get_info(struct svmgpu_device *dev, struct svmgpu_device_info *info);
 
 /* ------------------------------------------------------------------------
+ * Device-local memory: placement of the calling process's pages.
+ */
+
+#define SVMGPU_PREFETCH_DEVICE	0x1u	/* into the device's local memory */
+#define SVMGPU_PREFETCH_SYSTEM	0x2u	/* back to system memory */
+
+/*
+ * svmgpu_device_prefetch - migrate [addr, addr + size) of the calling process
+ * @dev:   [in]
+ * @addr:  [in]  page-aligned
+ * @size:  [in]  bytes, page-aligned, non-zero
+ * @where: [in]  SVMGPU_PREFETCH_DEVICE or SVMGPU_PREFETCH_SYSTEM
+ * @pages: [out] pages moved (may be NULL); set on -ENOSPC/-EFAULT too
+ * Synchronous. Returns 0, -EINVAL (where, alignment, size 0, wrap),
+ * -EOPNOTSUPP (no local memory), -ENOSPC (larger than local memory: nothing
+ * moved; or local memory ran out: what fit moved), -EFAULT (unmapped page),
+ * -ENODEV (device gone) or -errno.
+ */
+SVMGPU_PUBLIC int svmgpu_device_prefetch(struct svmgpu_device *dev, const void *addr, size_t size,
+					 unsigned int where, uint64_t *pages);
+
+/*
+ * svmgpu_device_residency - pages of [addr, addr + size) in device memory
+ * @dev:   [in]
+ * @addr:  [in]  page-aligned
+ * @size:  [in]  bytes, page-aligned, non-zero
+ * @pages: [out] pages of the range in @dev's local memory (a snapshot)
+ * Returns 0, -EINVAL, -EOPNOTSUPP, -EFAULT, -ENODEV or -errno.
+ */
+SVMGPU_PUBLIC int svmgpu_device_residency(struct svmgpu_device *dev, const void *addr, size_t size,
+					  uint64_t *pages);
+
+/* ------------------------------------------------------------------------
  * Contexts: one device address space mirroring the calling process's.
  */
 

@@ -538,3 +538,41 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
 	}
 	return (int)n;
 }
+
+SVMGPU_PUBLIC int svmgpu_device_prefetch(struct svmgpu_device *dev, const void *addr, size_t size,
+					 unsigned int where, uint64_t *pages)
+{
+	struct drm_svmgpu_prefetch pf = {
+		.flags = where,
+		.start = (uintptr_t)addr,
+		.size = size,
+	};
+	int ret;
+
+	if (pages)
+		*pages = 0;
+	if (!dev)
+		return -EINVAL;
+	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf);
+	if (pages)
+		*pages = pf.pages;
+	return ret;
+}
+
+SVMGPU_PUBLIC int svmgpu_device_residency(struct svmgpu_device *dev, const void *addr, size_t size,
+					  uint64_t *pages)
+{
+	struct drm_svmgpu_residency rs = {
+		.start = (uintptr_t)addr,
+		.size = size,
+	};
+	int ret;
+
+	if (!dev || !pages)
+		return -EINVAL;
+	*pages = 0;
+	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_RESIDENCY, &rs);
+	if (!ret)
+		*pages = rs.pages;
+	return ret;
+}

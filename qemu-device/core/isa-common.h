@@ -152,6 +152,29 @@ static inline uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
     return host + off;
 }
 
+/*
+ * A copy for va's page usable for need_write, looked up among all entries
+ * without translating (NULL if there is none): counted as one TLB hit.
+ */
+static inline uint8_t *isa_mem_lookup(IsaMem *m, uint64_t va, bool need_write,
+                                      unsigned *last, unsigned *win)
+{
+    const uint64_t vpn = va >> SVMGPU_PAGE_SHIFT;
+    unsigned i;
+
+    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
+        const IsaMemEntry *e = &m->e[i];
+
+        if (e->host && e->vpn == vpn && (!need_write || e->writable)) {
+            m->hits++;
+            *last = i;
+            *win = e->win;
+            return e->host + (va & (SVMGPU_PAGE_SIZE - 1));
+        }
+    }
+    return NULL;
+}
+
 /* The common case: the page used last, with the lock held. */
 static inline uint8_t *isa_mem_fast(IsaMem *m, uint64_t va, bool need_write,
                                     unsigned last, unsigned *win)

@@ -109,9 +109,31 @@ struct SvmgpuFastLaunch {
     uint64_t regs[SVMGPU_ISA_NUM_REGS][F_LANES] __attribute__((aligned(64)));
 };
 
+/*
+ * The launch state is ~170 KiB: allocated afresh per LAUNCH it is an
+ * mmap(), ~40 page faults and a munmap() each time (hundreds of µs when
+ * the host is itself virtualised).  The last one freed is kept for the
+ * next launch, by any queue or core of the process.
+ */
+static SvmgpuFastLaunch *f_spare;
+
+static SvmgpuFastLaunch *f_launch_alloc(void)
+{
+    SvmgpuFastLaunch *l = __atomic_exchange_n(&f_spare, NULL,
+                                              __ATOMIC_ACQUIRE);
+
+    if (!l && posix_memalign((void **)&l, 64, sizeof(*l))) {
+        return NULL;
+    }
+    memset(l, 0, sizeof(*l));
+    return l;
+}
+
 void svmgpu_fast_free(SvmgpuFastLaunch *l)
 {
-    free(l);
+    if (l) {
+        free(__atomic_exchange_n(&f_spare, l, __ATOMIC_ACQ_REL));
+    }
 }
 
 /* ---- decoding ---- */
@@ -1182,6 +1204,148 @@ static inline void f_zany(SvmgpuFastLaunch *l)
 }
 
 /*
+ * A load or store of a whole gang in one go, when that is exactly what
+ * the waves one after another would do: every lane of every wave active,
+ * the lanes' addresses contiguous (lane order) or all equal, inside one
+ * page that a translation copy already covers, and not a decoded code
+ * page for a store.  Nothing can then fault or stop between the lanes.
+ * False: nothing was done, run the waves one by one.
+ */
+static F_INLINE bool f_mem_gang(SvmgpuQueue *q, SvmgpuFastLaunch *l,
+                                IsaMem *m, const FOp *o, unsigned w0,
+                                unsigned nw)
+{
+    const unsigned lane0 = w0 * SVMGPU_ISA_WAVE_SIZE;
+    const unsigned nl = nw * SVMGPU_ISA_WAVE_SIZE;
+    const uint64_t *A = l->regs[o->ra] + lane0;
+    const unsigned size = o->size;
+    const bool wr = o->access == SVMGPU_ACCESS_WRITE;
+    const bool sext = o->op >= SVMGPU_OP_LDS8 && o->op <= SVMGPU_OP_LDS32;
+    const uint64_t addr = A[0] + o->bimm;
+    uint64_t dc = 0, du = 0, span, off;
+    bool changed = false;
+    unsigned j, k, win = 0, last = m->last[0];
+    uint8_t *p;
+
+    for (k = 0; k < nw; k++) {
+        if (l->waves[w0 + k].exec != F_FULL || l->waves[w0 + k].done) {
+            return false;
+        }
+    }
+    if ((l->zpend_any & o->zread) || (addr >> SVMGPU_VA_BITS) ||
+        (addr & (size - 1))) {
+        return false;       /* ra not yet cleared, or the lane fails */
+    }
+    for (j = 1; j < nl; j++) {
+        const uint64_t x = A[j] - A[0];
+
+        dc |= x ^ (uint64_t)j * size;
+        du |= x;
+    }
+    if (dc && du) {
+        return false;
+    }
+    off = addr & PAGE_MASK_LO;
+    span = dc ? size : (uint64_t)nl * size;
+    if (off + span > SVMGPU_PAGE_SIZE) {
+        return false;
+    }
+    p = isa_mem_lookup(m, addr, wr, &last, &win);
+    if (!p) {
+        return false;       /* the first wave translates */
+    }
+    if (wr) {
+        for (k = 0; k < F_CODE_PAGES; k++) {
+            if (l->code[k].ok && l->code[k].pa == m->e[last].pa) {
+                m->hits--;
+                return false;   /* a code page: wave by wave */
+            }
+        }
+        if (svmgpu_q_stale(q)) {
+            m->hits--;
+            return false;       /* the first wave fails */
+        }
+    }
+    m->last[0] = last;
+    m->hits += nl - 1;
+    for (k = 0; k < nw; k++) {
+        changed |= f_zclear(l, o, w0 + k, NULL);
+    }
+    if (changed) {
+        f_zany(l);
+    }
+    if (!wr) {
+        uint64_t *D = l->regs[o->rd] + lane0;
+
+        if (!du) {
+            uint64_t v = load_n(p, size, sext);
+
+            for (j = 0; j < nl; j++) {
+                D[j] = v;
+            }
+        } else {
+            switch (size + sext * 16) {
+            case 1:
+                for (j = 0; j < nl; j++) {
+                    D[j] = ((const uint8_t *)p)[j];
+                }
+                break;
+            case 2:
+                for (j = 0; j < nl; j++) {
+                    D[j] = ((const uint16_t *)p)[j];
+                }
+                break;
+            case 4:
+                for (j = 0; j < nl; j++) {
+                    D[j] = ((const uint32_t *)p)[j];
+                }
+                break;
+            case 8:
+                memcpy(D, p, nl * 8);
+                break;
+            default:
+                for (j = 0; j < nl; j++) {
+                    D[j] = load_n(p + j * size, size, true);
+                }
+                break;
+            }
+        }
+    } else {
+        const uint64_t *B = l->regs[o->rb] + lane0;
+
+        if (!du) {
+            copy_small(p, &B[nl - 1], size);    /* lane order: the last */
+        } else {
+            switch (size) {
+            case 1:
+                for (j = 0; j < nl; j++) {
+                    ((uint8_t *)p)[j] = B[j];
+                }
+                break;
+            case 2:
+                for (j = 0; j < nl; j++) {
+                    ((uint16_t *)p)[j] = B[j];
+                }
+                break;
+            case 4:
+                for (j = 0; j < nl; j++) {
+                    ((uint32_t *)p)[j] = B[j];
+                }
+                break;
+            default:
+                memcpy(p, B, nl * 8);
+                break;
+            }
+        }
+        svmgpu_map_dirty(m->mc, win, p, span);
+    }
+    for (k = 0; k < nw; k++) {
+        l->waves[w0 + k].pc += SVMGPU_ISA_INSN_SIZE;
+    }
+    return true;
+}
+
+/*
  * A memory instruction on waves w0.. of a gang, one wave at a time.  A
  * wave's pending registers are cleared only when it runs the instruction
  * (the gang may end before, on a fault or a code hit).  A load's or
@@ -1200,6 +1364,11 @@ static F_INLINE InsnResult f_exec_mem(SvmgpuCore *core, SvmgpuQueue *q,
     unsigned k;
 
     l->code_hit = false;
+    if (nw > 1 && o->access != SVMGPU_ACCESS_ATOMIC &&
+        f_mem_gang(q, l, m, o, w0, nw)) {
+        *ndone = nw;
+        return INSN_OK;
+    }
     for (k = 0; k < nw; k++) {
         unsigned wv = w0 + k;
         uint32_t skipped = 0;
@@ -1342,6 +1511,7 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
     SvmgpuFastLaunch *l = x->fast;
     SvmgpuStep ret = SVMGPU_STEP_MORE;
     unsigned slice = 0, k;
+    bool lockstep = false;      /* the last gang kept the waves together */
     uint64_t total;
     IsaMem m;
 
@@ -1354,10 +1524,10 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
             svmgpu_set_error(x, SVMGPU_ERR_BAD_COMMAND, c->code_va, 0, 0);
             return SVMGPU_STEP_DONE;
         }
-        if (posix_memalign((void **)&l, 64, sizeof(*l))) {
+        l = f_launch_alloc();
+        if (!l) {
             return SVMGPU_STEP_MORE;    /* host memory pressure: retry */
         }
-        memset(l, 0, sizeof(*l));
         l->wg_total = total;
         l->budget = c->budget ? c->budget : SVMGPU_DEFAULT_BUDGET;
         x->fast = l;
@@ -1371,6 +1541,7 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
         InsnResult r = INSN_OK;
         unsigned wv = 0, nw = 1, ndone;
         bool any_barrier = false;
+        uint8_t op;
 
         if (!l->wg_running) {
             if (l->wg >= l->wg_total) {
@@ -1419,11 +1590,16 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
         }
         /* the waves' turns back to back: one gang, if the budget allows */
         if (wv == 0 && l->nwaves > 1 &&
-            l->budget - l->executed >= l->nwaves && f_lockstep(l)) {
+            l->budget - l->executed >= l->nwaves &&
+            (lockstep || f_lockstep(l))) {
             nw = l->nwaves;
             m.hits += nw - 1;           /* one fetch per wave */
         }
+        op = o->op;
         r = f_exec(core, q, l, &m, o, wv, nw, &ndone);
+        /* only control instructions part the waves of a whole gang */
+        lockstep = nw == l->nwaves && ndone == nw && r == INSN_OK &&
+                   op > SVMGPU_OP_ENDLOOP && op != FOP_ILLEGAL;
         l->executed += ndone;
         slice += ndone;
         /* the waves after the last one that ran did not fetch */

@@ -349,6 +349,51 @@ static inline long long sg_dev_counter(const char *name)
 	return l ? atoll(l + strlen(key)) : -1;
 }
 
+/* PREFETCH [p, p + size) to DRM_SVMGPU_PREFETCH_DEVICE/_SYSTEM: 0 or -errno. */
+static inline int sg_prefetch(int fd, const void *p, uint64_t size, uint32_t flags,
+			      uint64_t *pages)
+{
+	struct drm_svmgpu_prefetch pf = {
+		.flags = flags, .start = (uintptr_t)p, .size = size,
+	};
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf);
+
+	if (pages)
+		*pages = pf.pages;
+	return ret;
+}
+
+/* Pages of [p, p + size) in device memory, or -errno. */
+static inline long long sg_residency(int fd, const void *p, uint64_t size)
+{
+	struct drm_svmgpu_residency rs = { .start = (uintptr_t)p, .size = size };
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_RESIDENCY, &rs);
+
+	return ret ? ret : (long long)rs.pages;
+}
+
+/* A line "name: N" of debugfs svmgpu_devmem; -1 if there is none. */
+static inline long long sg_devmem_value(const char *name)
+{
+	char path[256], buf[4096], key[64], *l;
+	int f, len;
+
+	if (sg_debugfs_path("svmgpu_devmem", path, sizeof(path)))
+		return -1;
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	len = read(f, buf + 1, sizeof(buf) - 2);
+	close(f);
+	if (len < 0)
+		return -1;
+	buf[0] = '\n';
+	buf[len + 1] = 0;
+	snprintf(key, sizeof(key), "\n%s: ", name);
+	l = strstr(buf, key);
+	return l ? atoll(l + strlen(key)) : -1;
+}
+
 /*
  * Is the task of /proc directory @task (/proc/PID or /proc/self/task/TID)
  * asleep uninterruptibly inside system call @nr?

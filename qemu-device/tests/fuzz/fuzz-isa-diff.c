@@ -216,9 +216,23 @@ static void gen_program(Plan *p, Input *in)
             } else if (sel % 8 == 2) {
                 mask = 0;               /* one word for every lane */
             }
-            emit(p, I(AND, 31, ra, IMM,
-                      (int32_t)(mask & ~(uint64_t)(sel == 7 ? 0 : size - 1))));
-            emit(p, I(OR, 31, 31, IMM, (int32_t)base));
+            if (sel % 16 == 4) {
+                /*
+                 * lane id * size + an offset: the lanes of a wave and of
+                 * the whole workgroup contiguous, within a page or across
+                 * the next one (the fast engine's whole-gang copies)
+                 */
+                emit(p, I(S2R, 31, 0, 0, SVMGPU_SR_LANE_ID));
+                emit(p, I(SHL, 31, 31, IMM, __builtin_ctz(size)));
+                emit(p, I(ADD, 31, 31, IMM,
+                          (int32_t)(base + ((take(in, 2) & mask) &
+                                            ~(uint64_t)(size - 1)))));
+            } else {
+                emit(p, I(AND, 31, ra, IMM,
+                          (int32_t)(mask & ~(uint64_t)(sel == 7 ? 0 :
+                                                       size - 1))));
+                emit(p, I(OR, 31, 31, IMM, (int32_t)base));
+            }
             if (op < SVMGPU_OP_ATOM32 && sel % 16 == 3) {
                 off = (int32_t)(take(in, 1) % 16) * (int32_t)size;
             }

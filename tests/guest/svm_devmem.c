@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_devmem: device-local memory (docs/driver.md "Device memory").  Process
+ * memory is prefetched into the device's memory and back; the device's
+ * commands work on it where it is, the CPU reads every byte exact (coherent
+ * memory in place, private memory through migrate_to_ram), and nothing
+ * stays in device memory after munmap, exit, fork+exit, unbind or rmmod.
+ * Every rejected PREFETCH/RESIDENCY input gets its exact errno.
+ *
+ * Needs a device with local-mem-size > 0 (make guest-test
+ * QEMU_EXTRA='-global svmgpu.local-mem-size=...'); without one, only the
+ * argument checks and the -EOPNOTSUPP case run.
+ */
+#define _GNU_SOURCE
+#include <glob.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+#define PAGE	4096ul
+#define MB	(1024ul * 1024)
+#define DRV	"/sys/bus/pci/drivers/svmgpu"
+#define MODULE	"/lib/modules/svmgpu.ko"
+
+static int has_local_mem(int fd)
+{
+	struct drm_svmgpu_get_info info;
+
+	return !sg_info(fd, &info) && (info.caps & SVMGPU_CAPS_LOCAL_MEM);
+}
+
+/* Byte i of pattern @seed. */
+static unsigned char pat(unsigned long i, unsigned int seed)
+{
+	return (unsigned char)((i * 2654435761u) >> 13) ^ seed;
+}
+
+static void fill_pat(unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = pat(i, seed);
+}
+
+/* Index of the first byte that differs from the pattern, or -1. */
+static long check_pat(const unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != pat(i, seed))
+			return (long)i;
+	return -1;
+}
+
+/* Wait (at most 10 s) until debugfs svmgpu_devmem "used" is @want. */
+static long long used_settles(long long want)
+{
+	long long v = -1;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		v = sg_devmem_value("used");
+		if (v == want)
+			break;
+		usleep(20000);
+	}
+	return v;
+}
+
+/* debugfs svmgpu_devmem says "type: private". */
+static int devmem_private(void)
+{
+	char path[256], buf[256] = "";
+	int f;
+
+	if (sg_debugfs_path("svmgpu_devmem", path, sizeof(path)))
+		return 0;
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return 0;
+	if (read(f, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(f);
+	return !strncmp(buf, "type: private", 13);
+}
+
+FIXTURE(dm) {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+	int local;
+};
+
+FIXTURE_SETUP(dm)
+{
+	self->fd = sg_open();
+	if (self->fd < 0)
+		SKIP(return, "no render node: %s", strerror(errno));
+	self->local = has_local_mem(self->fd);
+	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(dm)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Bad arguments are refused before anything else, with or without local memory. */
+TEST_F(dm, rejected_inputs_exact_errno)
+{
+	unsigned char *p = sg_map_anon(4 * PAGE);
+	struct drm_svmgpu_prefetch pf;
+	struct drm_svmgpu_residency rs;
+	uint64_t pages = 7;
+
+	ASSERT_NE(p, NULL);
+	/* unaligned start, unaligned size, empty */
+	EXPECT_EQ(sg_prefetch(self->fd, p + 1, PAGE, DRM_SVMGPU_PREFETCH_DEVICE, &pages), -EINVAL);
+	EXPECT_EQ(pages, 0);
+	EXPECT_EQ(sg_prefetch(self->fd, p, PAGE + 8, DRM_SVMGPU_PREFETCH_DEVICE, NULL), -EINVAL);
+	EXPECT_EQ(sg_prefetch(self->fd, p, 0, DRM_SVMGPU_PREFETCH_DEVICE, NULL), -EINVAL);
+	/* wrapping, beyond user space */
+	EXPECT_EQ(sg_prefetch(self->fd, (void *)~0xfffull, 2 * PAGE,
+			      DRM_SVMGPU_PREFETCH_DEVICE, NULL), -EINVAL);
+	EXPECT_EQ(sg_prefetch(self->fd, (void *)(1ull << 47), PAGE,
+			      DRM_SVMGPU_PREFETCH_SYSTEM, NULL), -EINVAL);
+	/* flags: none, both, unknown; pad */
+	EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, 0, NULL), -EINVAL);
+	EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, DRM_SVMGPU_PREFETCH_WHERE_MASK, NULL), -EINVAL);
+	EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, DRM_SVMGPU_PREFETCH_DEVICE | 0x4, NULL), -EINVAL);
+	memset(&pf, 0, sizeof(pf));
+	pf.flags = DRM_SVMGPU_PREFETCH_DEVICE;
+	pf.pad = 1;
+	pf.start = (uintptr_t)p;
+	pf.size = PAGE;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf), -EINVAL);
+	/* RESIDENCY: same range rules, flags and pad must be zero */
+	EXPECT_EQ(sg_residency(self->fd, p + 8, PAGE), -EINVAL);
+	EXPECT_EQ(sg_residency(self->fd, p, 0), -EINVAL);
+	EXPECT_EQ(sg_residency(self->fd, (void *)~0xfffull, 2 * PAGE), -EINVAL);
+	memset(&rs, 0, sizeof(rs));
+	rs.flags = 1;
+	rs.start = (uintptr_t)p;
+	rs.size = PAGE;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_RESIDENCY, &rs), -EINVAL);
+	rs.flags = 0;
+	rs.pad = 1;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_RESIDENCY, &rs), -EINVAL);
+
+	if (!self->local) {
+		/* A device without local memory: -EOPNOTSUPP, documented. */
+		EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, DRM_SVMGPU_PREFETCH_DEVICE, NULL),
+			  -EOPNOTSUPP);
+		EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, DRM_SVMGPU_PREFETCH_SYSTEM, NULL),
+			  -EOPNOTSUPP);
+		EXPECT_EQ(sg_residency(self->fd, p, PAGE), -EOPNOTSUPP);
+	} else {
+		/* A hole: -EFAULT; the page before it moved. */
+		ASSERT_EQ(munmap(p + 2 * PAGE, PAGE), 0);
+		p[0] = 1;
+		EXPECT_EQ(sg_prefetch(self->fd, p, 4 * PAGE, DRM_SVMGPU_PREFETCH_DEVICE, &pages),
+			  -EFAULT);
+		EXPECT_EQ(sg_residency(self->fd, p, 4 * PAGE), -EFAULT);
+		EXPECT_EQ(sg_residency(self->fd, p, 2 * PAGE), (long long)pages);
+		EXPECT_EQ(pages, 2);
+		EXPECT_EQ(p[0], 1);
+		munmap(p + 3 * PAGE, PAGE);
+	}
+	munmap(p, 2 * PAGE);
+}
+
+/*
+ * Prefetch to device memory, work on it with the device, read every byte
+ * with the CPU, prefetch back: the data never changes, the residency
+ * follows, and the device memory is free again at the end.
+ */
+TEST_F(dm, prefetch_device_copy_cpu_reads_prefetch_back)
+{
+	size_t size = 4 * MB, n = size / PAGE;
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
+	long long used0, faults0;
+	uint64_t pages;
+	int priv;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	used0 = sg_devmem_value("used");
+	faults0 = sg_devmem_value("cpu_faults");
+	ASSERT_GE(used0, 0);
+	ASSERT_GE(faults0, 0);
+	priv = devmem_private();
+	TH_LOG("device memory is %s", priv ? "private" : "coherent");
+	fill_pat(a, size, 0x5a);
+	memset(b, 0, size);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, n);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	EXPECT_EQ(sg_residency(self->fd, b, size), 0);
+	EXPECT_EQ(sg_devmem_value("used"), used0 + (long long)size);
+	/* Again: already there, nothing moves. */
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, 0);
+
+	/* The device reads device memory into system memory and writes it. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(a + MB, PAGE, 0xc3, 1)), 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	EXPECT_EQ(check_pat(b, size, 0x5a), -1);
+
+	/* The CPU reads every byte of device memory. */
+	EXPECT_EQ(check_pat(a, MB, 0x5a), -1);
+	EXPECT_TRUE(sg_all_bytes(a + MB, 0xc3, PAGE));
+	EXPECT_EQ(check_pat(a + MB + PAGE, size - MB - PAGE, 0x5a), -1);
+	if (priv) {
+		/* Each page was migrated back by its CPU fault. */
+		EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+		EXPECT_GE(sg_devmem_value("cpu_faults") - faults0, (long long)n);
+		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+		EXPECT_EQ(pages, n);
+	} else {
+		/* In place: still in device memory. */
+		EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+		EXPECT_EQ(sg_devmem_value("cpu_faults"), faults0);
+	}
+	/* The CPU writes, the device reads it back from device memory. */
+	a[3 * MB + 5] = 0x77;
+	if (priv)
+		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	EXPECT_EQ(b[3 * MB + 5], 0x77);
+	b[3 * MB + 5] = pat(3 * MB + 5, 0x5a);
+	EXPECT_TRUE(sg_all_bytes(b + MB, 0xc3, PAGE));
+	memset(b + MB, 0, PAGE);
+
+	/* Back to system memory: every byte as before. */
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, n);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(a[3 * MB + 5], 0x77);
+	a[3 * MB + 5] = pat(3 * MB + 5, 0x5a);
+	EXPECT_TRUE(sg_all_bytes(a + MB, 0xc3, PAGE));
+	fill_pat(a + MB, PAGE, 0x5a);
+	EXPECT_EQ(check_pat(a, size, 0x5a), -1);
+	/* The device sees the system copy too. */
+	memset(b, 0, size);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	EXPECT_EQ(check_pat(b, size, 0x5a), -1);
+	munmap(a, size);
+	munmap(b, size);
+}
+
+/* Pages never touched are zero in device memory (it is not cleared for us). */
+TEST_F(dm, unpopulated_pages_are_zero)
+{
+	size_t size = 2 * MB;
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
+	uint64_t pages;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	/* Leave garbage in device memory first. */
+	memset(a, 0xee, size);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	munmap(a, size);
+	a = sg_map_anon(size);
+	ASSERT_NE(a, NULL);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, size / PAGE);
+	memset(b, 0x11, size);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	EXPECT_TRUE(sg_all_bytes(b, 0, size));
+	EXPECT_TRUE(sg_all_bytes(a, 0, size));
+	munmap(a, size);
+	munmap(b, size);
+}
+
+/* munmap, exit and fork+exit leave no device memory in use. */
+TEST_F(dm, munmap_exit_fork_exit_free_device_memory)
+{
+	size_t size = 2 * MB;
+	long long used0;
+	unsigned char *a;
+	int status;
+	pid_t pid;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	used0 = sg_devmem_value("used");
+	ASSERT_GE(used0, 0);
+
+	a = sg_map_anon(size);
+	ASSERT_NE(a, NULL);
+	memset(a, 1, size);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	EXPECT_EQ(sg_devmem_value("used"), used0 + (long long)size);
+	munmap(a, size);
+	EXPECT_EQ(used_settles(used0), used0);
+
+	/* A child that exits with its memory in the device. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd = sg_open();
+		unsigned char *c = sg_map_anon(size);
+
+		if (fd < 0 || !c)
+			_exit(1);
+		memset(c, 2, size);
+		if (sg_prefetch(fd, c, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL))
+			_exit(2);
+		_exit(sg_residency(fd, c, size) == (long long)(size / PAGE) ? 0 : 3);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	EXPECT_EQ(used_settles(used0), used0);
+
+	/* fork with device pages, both exit/unmap. */
+	a = sg_map_anon(size);
+	ASSERT_NE(a, NULL);
+	memset(a, 3, size);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(sg_all_bytes(a, 3, size) ? 0 : 1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	munmap(a, size);
+	EXPECT_EQ(used_settles(used0), used0);
+}
+
+/* fork() shares device pages copy-on-write: each side keeps its own bytes. */
+TEST_F(dm, fork_cow_of_device_pages)
+{
+	size_t size = 2 * MB;
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
+	long long used0 = sg_devmem_value("used");
+	int status;
+	pid_t pid;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x21);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (check_pat(a, size, 0x21) != -1)
+			_exit(1);
+		fill_pat(a, size, 0x42);
+		_exit(check_pat(a, size, 0x42) == -1 ? 0 : 2);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	/* The parent's bytes, seen by the device and by the CPU. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	EXPECT_EQ(check_pat(b, size, 0x21), -1);
+	EXPECT_EQ(check_pat(a, size, 0x21), -1);
+	/* The parent writes after the fork: its own copy. */
+	a[100] ^= 0xff;
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, PAGE)), 0);
+	EXPECT_EQ(b[100], (unsigned char)(pat(100, 0x21) ^ 0xff));
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(used_settles(used0), used0);
+}
+
+/* A prefetch larger than device memory: -ENOSPC, nothing moved (no eviction yet). */
+TEST_F(dm, prefetch_larger_than_device_memory_is_enospc)
+{
+	long long dsize, used0;
+	unsigned char *a;
+	uint64_t pages = 1;
+	size_t size;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	dsize = sg_devmem_value("size");
+	used0 = sg_devmem_value("used");
+	ASSERT_GT(dsize, 0);
+	size = dsize + 2 * MB;
+	a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	ASSERT_NE(a, MAP_FAILED);
+	a[0] = 9;
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), -ENOSPC);
+	EXPECT_EQ(pages, 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	EXPECT_EQ(sg_devmem_value("used"), used0);
+	EXPECT_EQ(a[0], 9);
+	munmap(a, size);
+}
+
+static unsigned long read_hex(const char *path)
+{
+	char buf[32] = "";
+	int f = open(path, O_RDONLY);
+
+	if (f < 0)
+		return 0;
+	if (read(f, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(f);
+	return strtoul(buf, NULL, 16);
+}
+
+static int find_bdf(char *bdf, size_t len)
+{
+	char path[300];
+	glob_t g;
+	size_t i;
+	int ret = -ENOENT;
+
+	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
+		return -ENOENT;
+	for (i = 0; i < g.gl_pathc; i++) {
+		snprintf(path, sizeof(path), "%s/vendor", g.gl_pathv[i]);
+		if (read_hex(path) != SVMGPU_PCI_VENDOR_ID)
+			continue;
+		snprintf(path, sizeof(path), "%s/device", g.gl_pathv[i]);
+		if (read_hex(path) != SVMGPU_PCI_DEVICE_ID)
+			continue;
+		snprintf(bdf, len, "%s", strrchr(g.gl_pathv[i], '/') + 1);
+		ret = 0;
+		break;
+	}
+	globfree(&g);
+	return ret;
+}
+
+static int open_wait(void)
+{
+	int i, fd = -1;
+
+	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
+		usleep(20000);
+	return fd;
+}
+
+/*
+ * A child with 4 MiB in device memory (its file closed if @close_fd); it
+ * tells the parent through @ready, waits for a byte on @go, then checks
+ * every byte and exits 0 if they are all there.
+ */
+static pid_t start_resident_child(int *ready, int *go, int close_fd)
+{
+	int r[2], g[2];
+	pid_t pid;
+
+	if (pipe(r) || pipe(g))
+		return -1;
+	pid = fork();
+	if (pid)
+		goto parent;
+	close(r[0]);
+	close(g[1]);
+	{
+		size_t size = 4 * MB;
+		unsigned char *a = sg_map_anon(size);
+		int fd = sg_open();
+		uint64_t pages = 0;
+		char c = 1;
+
+		if (!a || fd < 0)
+			_exit(10);
+		fill_pat(a, size, 0x3c);
+		if (sg_prefetch(fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages) ||
+		    pages != size / PAGE)
+			_exit(11);
+		if (close_fd)
+			close(fd);
+		if (write(r[1], &c, 1) != 1 || read(g[0], &c, 1) != 1)
+			_exit(12);
+		if (!close_fd && sg_residency(fd, a, size) != -ENODEV)
+			_exit(13);
+		_exit(check_pat(a, size, 0x3c) == -1 ? 0 : 14);
+	}
+parent:
+	close(r[1]);
+	close(g[0]);
+	*ready = r[0];
+	*go = g[1];
+	return pid;
+}
+
+/* Unbind with device memory in use: the process keeps its data, no oops. */
+TEST(zz_unbind_with_device_memory_in_use)
+{
+	int fd = sg_open(), ready, go, status;
+	char bdf[64], path[128], c = 1;
+	pid_t pid;
+
+	ASSERT_GE(fd, 0);
+	if (!has_local_mem(fd))
+		SKIP(return, "the device has no local memory");
+	close(fd);
+	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+		SKIP(return, "cannot unbind through sysfs");
+	pid = start_resident_child(&ready, &go, 0);
+	ASSERT_GE(pid, 0);
+	ASSERT_EQ(read(ready, &c, 1), 1);
+	ASSERT_GE(sg_devmem_value("used"), (long long)(4 * MB));
+	snprintf(path, sizeof(path), "%s/unbind", DRV);
+	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	ASSERT_EQ(write(go, &c, 1), 1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	snprintf(path, sizeof(path), "%s/bind", DRV);
+	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	fd = open_wait();
+	ASSERT_GE(fd, 0);
+	close(fd);
+	EXPECT_EQ(sg_devmem_value("used"), 0);
+	EXPECT_EQ(sg_devmem_value("to_device_pages"), 0);
+	close(ready);
+	close(go);
+}
+
+/* rmmod with device memory in use (no file open): the data survives. */
+TEST(zz_rmmod_with_device_memory_in_use)
+{
+	int fd = sg_open(), ready, go, status, mfd, tries;
+	char c = 1;
+	pid_t pid;
+
+	ASSERT_GE(fd, 0);
+	if (!has_local_mem(fd))
+		SKIP(return, "the device has no local memory");
+	close(fd);
+	if (access(MODULE, R_OK) || access("/sys/module/svmgpu", F_OK))
+		SKIP(return, "svmgpu is not a loaded module from " MODULE);
+	pid = start_resident_child(&ready, &go, 1);
+	ASSERT_GE(pid, 0);
+	ASSERT_EQ(read(ready, &c, 1), 1);
+	ASSERT_GE(sg_devmem_value("used"), (long long)(4 * MB));
+	for (tries = 0; tries < 500; tries++) {
+		if (!syscall(SYS_delete_module, "svmgpu", O_NONBLOCK))
+			break;
+		ASSERT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
+		usleep(10000);
+	}
+	ASSERT_LT(tries, 500);
+	ASSERT_EQ(write(go, &c, 1), 1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	mfd = open(MODULE, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(mfd, 0);
+	ASSERT_EQ(syscall(SYS_finit_module, mfd, "", 0), 0);
+	close(mfd);
+	fd = open_wait();
+	ASSERT_GE(fd, 0);
+	close(fd);
+	EXPECT_EQ(sg_devmem_value("used"), 0);
+	close(ready);
+	close(go);
+}
+
+TEST_HARNESS_MAIN
