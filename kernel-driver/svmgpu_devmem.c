@@ -167,7 +167,7 @@ static void svmgpu_devmem_drain(struct svmgpu_devmem *dm)
 }
 
 /*
- * Allocate one device page, initialized (refcount 1) and locked as
+ * Allocate one device page, initialized (refcount 1) and locked, as
  * migrate_vma_pages() wants its destination pages.  Under dm->lock.
  */
 static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
@@ -188,9 +188,9 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
 	list_del_init(&block->link);
 	page = pfn_to_page(PHYS_PFN(dm->pgmap.range.start +
 				    drm_buddy_block_offset(block)));
+	/* Takes a pgmap reference, sets the refcount to 1 and locks the page. */
 	zone_device_page_init(page);
 	page->zone_device_data = block;
-	lock_page(page);
 	atomic64_add(PAGE_SIZE, &dm->used);
 	return page;
 }
@@ -399,6 +399,48 @@ static int svmgpu_devmem_batch_to_sys(struct svmgpu_devmem *dm,
 	atomic64_add(i, &dm->to_sys);
 	migrate_vma_finalize(&args);
 	return ret;
+}
+
+/**
+ * svmgpu_devmem_fault_out() - make this device's read-only pages writable
+ * @sdev: the device
+ * @vma: the VMA of the pages, mmap_lock read-held
+ * @start: first VA
+ * @pfns: what hmm_range_fault() returned for [@start, ...)
+ * @npages: entries of @pfns
+ *
+ * hmm_range_fault() reports a page of its own dev_private_owner as it is,
+ * without faulting it for writing, so a device write to a read-only private
+ * page (shared with a fork() child, say) would never be resolved.  Such a
+ * page is migrated to system memory, where the next hmm_range_fault()
+ * breaks COW as for any page.
+ *
+ * Return: 0 if there was no such page, -EBUSY if pages moved (fault again),
+ * or a negative errno.
+ */
+int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *vma,
+			    unsigned long start, const unsigned long *pfns,
+			    unsigned long npages)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+	unsigned long i, src, dst, moved = 0;
+	int ret;
+
+	if (!dm || !svmgpu_devmem_private(dm))
+		return 0;
+	for (i = 0; i < npages; i++) {
+		unsigned long va = start + (i << PAGE_SHIFT);
+		u64 off;
+
+		if (!(pfns[i] & HMM_PFN_VALID) || (pfns[i] & HMM_PFN_WRITE) ||
+		    !svmgpu_devmem_page_offset(sdev, hmm_pfn_to_page(pfns[i]), &off))
+			continue;
+		ret = svmgpu_devmem_batch_to_sys(dm, vma, va, va + PAGE_SIZE, &src,
+						 &dst, &moved);
+		if (ret)
+			return ret;
+	}
+	return moved ? -EBUSY : 0;
 }
 
 /*

@@ -629,6 +629,9 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev);
 void svmgpu_devmem_fini(struct svmgpu_device *sdev);
 bool svmgpu_devmem_page_offset(struct svmgpu_device *sdev, struct page *page,
 			       u64 *offset);
+int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *vma,
+			    unsigned long start, const unsigned long *pfns,
+			    unsigned long npages);
 int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *file);
 int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *file);
 void svmgpu_devmem_debugfs_init(struct drm_minor *minor);

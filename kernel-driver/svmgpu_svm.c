@@ -648,6 +648,10 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
 			}
 		} else {
 			ret = hmm_range_fault(&range);
+			/* Its own private pages come back as they are. */
+			if (!ret && kind && vma)
+				ret = svmgpu_devmem_fault_out(svm->sdev, vma, va,
+							      pfns, n);
 		}
 		mmap_read_unlock(mm);
 		if (ret)

@@ -376,6 +376,14 @@ TEST_F(dm, fork_cow_of_device_pages)
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
 	EXPECT_EQ(check_pat(b, size, 0x21), -1);
 	EXPECT_EQ(check_pat(a, size, 0x21), -1);
+	/*
+	 * The device writes the parent's pages after the fork (read-only
+	 * since the fork: private pages go back to system memory first).
+	 */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(a + PAGE, PAGE, 0xd1, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(a + PAGE, 0xd1, PAGE));
+	fill_pat(a + PAGE, PAGE, 0x21);
+	EXPECT_EQ(check_pat(a, size, 0x21), -1);
 	/* The parent writes after the fork: its own copy. */
 	a[100] ^= 0xff;
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, PAGE)), 0);
