@@ -31,22 +31,7 @@
 
 #define MAX_WAVES (SVMGPU_ISA_MAX_WG_SIZE / SVMGPU_ISA_WAVE_SIZE)
 
-enum { STACK_IF = 1, STACK_LOOP = 2 };
-
-typedef struct SvmgpuStackEntry {
-    uint8_t kind;
-    uint32_t saved;         /* mask to restore at ENDIF/ENDLOOP */
-    uint32_t else_mask;     /* IF: lanes for the ELSE branch */
-    uint64_t loop_pc;       /* LOOP: first instruction of the body */
-} SvmgpuStackEntry;
-
-typedef struct SvmgpuWave {
-    uint64_t pc;
-    uint32_t exec, alive, done;
-    unsigned sp;
-    bool at_barrier, finished;
-    SvmgpuStackEntry stack[SVMGPU_ISA_MAX_NEST];
-} SvmgpuWave;
+typedef IsaWave SvmgpuWave;     /* the control state: isa-common.h */
 
 struct SvmgpuLaunch {
     uint64_t wg, wg_total;
@@ -259,7 +244,6 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
     int32_t imm;
     unsigned i;
     InsnResult res;
-    SvmgpuStackEntry *top;
     uint32_t cond;
 
     res = acc_result(isa_access(core, q, m, w->pc, &insn, 8,
@@ -276,7 +260,6 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
     if (rd >= l->regs_used && rd < SVMGPU_ISA_NUM_REGS) {
         l->regs_used = rd + 1;  /* any instruction may write rd */
     }
-    top = w->sp ? &w->stack[w->sp - 1] : NULL;
 
 #define LANE_REGS(i) (l->regs[wave * SVMGPU_ISA_WAVE_SIZE + (i)])
 #define FOR_ACTIVE(i) \
@@ -284,95 +267,22 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
         if (w->exec & (1u << i))
 
     switch (op) {
-    case SVMGPU_OP_NOP:
-        break;
-    case SVMGPU_OP_EXIT:
-        w->alive &= ~w->exec;
-        w->exec = 0;
-        if (!w->alive) {
-            w->finished = true;
-        }
-        break;
-    case SVMGPU_OP_BAR:
-        w->at_barrier = true;
-        break;
-    case SVMGPU_OP_JMP:
-        if (w->exec) {
-            next = w->pc + (uint64_t)((int64_t)imm * SVMGPU_ISA_INSN_SIZE);
-        }
-        break;
-    case SVMGPU_OP_IF:
-    case SVMGPU_OP_BREAK:
-        if (ra >= SVMGPU_ISA_NUM_REGS) {
-            return illegal(q, w);
-        }
+    case SVMGPU_OP_NOP ... SVMGPU_OP_ENDLOOP:
         cond = 0;
-        FOR_ACTIVE(i) {
-            if (LANE_REGS(i)[ra]) {
-                cond |= 1u << i;
-            }
-        }
-        if (op == SVMGPU_OP_IF) {
-            if (w->sp >= SVMGPU_ISA_MAX_NEST) {
+        if (op == SVMGPU_OP_IF || op == SVMGPU_OP_BREAK) {
+            if (ra >= SVMGPU_ISA_NUM_REGS) {
                 return illegal(q, w);
             }
-            top = &w->stack[w->sp++];
-            top->kind = STACK_IF;
-            top->saved = w->exec;
-            top->else_mask = w->exec & ~cond;
-            top->loop_pc = 0;
-            w->exec = cond;
-        } else {
-            unsigned k = w->sp;
-
-            while (k && w->stack[k - 1].kind != STACK_LOOP) {
-                k--;
+            FOR_ACTIVE(i) {
+                if (LANE_REGS(i)[ra]) {
+                    cond |= 1u << i;
+                }
             }
-            if (!k) {
-                return illegal(q, w);
-            }
-            for (; k < w->sp; k++) {
-                w->stack[k].saved &= ~cond;
-                w->stack[k].else_mask &= ~cond;
-            }
-            w->exec &= ~cond;
         }
-        break;
-    case SVMGPU_OP_ELSE:
-        if (!top || top->kind != STACK_IF) {
+        if (!isa_control(w, op, imm, cond)) {
             return illegal(q, w);
         }
-        w->exec = top->else_mask & w->alive;
-        top->else_mask = 0;
-        break;
-    case SVMGPU_OP_ENDIF:
-        if (!top || top->kind != STACK_IF) {
-            return illegal(q, w);
-        }
-        w->exec = top->saved & w->alive;
-        w->sp--;
-        break;
-    case SVMGPU_OP_LOOP:
-        if (w->sp >= SVMGPU_ISA_MAX_NEST) {
-            return illegal(q, w);
-        }
-        top = &w->stack[w->sp++];
-        top->kind = STACK_LOOP;
-        top->saved = w->exec;
-        top->else_mask = 0;
-        top->loop_pc = next;
-        break;
-    case SVMGPU_OP_ENDLOOP:
-        if (!top || top->kind != STACK_LOOP) {
-            return illegal(q, w);
-        }
-        if (w->exec) {
-            next = top->loop_pc;
-        } else {
-            w->exec = top->saved & w->alive;
-            w->sp--;
-        }
-        break;
+        return INSN_OK;
     case SVMGPU_OP_MOVI:
     case SVMGPU_OP_MOVHI:
     case SVMGPU_OP_S2R:
