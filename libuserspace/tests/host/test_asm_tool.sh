@@ -5,22 +5,7 @@
 # source is printed as FILE:LINE:COLUMN: message; --json.  TAP output.
 # usage: test_asm_tool.sh SVMGPU_AS
 as=$1
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-n=0
-fail=0
-check() { # description, then a command that must succeed
-	n=$((n + 1))
-	d=$1
-	shift
-	if "$@" >"$t/out" 2>&1; then
-		echo "ok $n $d"
-	else
-		echo "not ok $n $d"
-		sed 's/^/# /' "$t/out" | head -n 30
-		fail=1
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 echo "TAP version 13"
 echo "1..7"
 

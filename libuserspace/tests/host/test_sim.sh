@@ -7,22 +7,7 @@
 # usage: test_sim.sh SVMGPU_SIM SVMGPU_AS
 sim=$1
 as=$2
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-n=0
-fail=0
-check() { # description, then a command that must succeed
-	n=$((n + 1))
-	d=$1
-	shift
-	if "$@" >"$t/out" 2>&1; then
-		echo "ok $n $d"
-	else
-		echo "not ok $n $d"
-		sed 's/^/# /' "$t/out" | head -n 30
-		fail=1
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 echo "TAP version 13"
 echo "1..9"
 
