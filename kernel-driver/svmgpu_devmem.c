@@ -65,6 +65,7 @@
 #include <uapi/drm/svmgpu_drm.h>
 
 #include "svmgpu_drv.h"
+#include "svmgpu_trace.h"
 
 static char *devmem_type = "auto";
 module_param(devmem_type, charp, 0444);
@@ -258,7 +259,7 @@ static unsigned long svmgpu_migrated(const unsigned long *src,
 static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
 {
 	struct svmgpu_devmem *dm = page_to_devmem(vmf->page);
-	unsigned long src = 0, dst = 0;
+	unsigned long src = 0, dst = 0, moved;
 	struct migrate_vma args = {
 		.vma = vmf->vma,
 		.start = vmf->address & PAGE_MASK,
@@ -280,8 +281,10 @@ static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
 		return VM_FAULT_OOM;
 	}
 	migrate_vma_pages(&args);
-	atomic64_add(svmgpu_migrated(args.src, args.dst, args.npages), &dm->to_sys);
+	moved = svmgpu_migrated(args.src, args.dst, args.npages);
+	atomic64_add(moved, &dm->to_sys);
 	migrate_vma_finalize(&args);
+	trace_svmgpu_migrate(args.start, args.end, false, moved, 0);
 	return 0;
 }
 
@@ -360,6 +363,7 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 	*moved += i;
 	atomic64_add(i, &dm->to_dev);
 	migrate_vma_finalize(&args);
+	trace_svmgpu_migrate(start, end, true, i, ret);
 	return ret;
 }
 
@@ -398,6 +402,7 @@ static int svmgpu_devmem_batch_to_sys(struct svmgpu_devmem *dm,
 	*moved += i;
 	atomic64_add(i, &dm->to_sys);
 	migrate_vma_finalize(&args);
+	trace_svmgpu_migrate(start, end, false, i, ret);
 	return ret;
 }
 

@@ -187,6 +187,25 @@ DEFINE_EVENT(svmgpu_queue_state, svmgpu_queue_stop,
 	     TP_PROTO(u32 hwq, u64 last_seq, u64 completed_seq),
 	     TP_ARGS(hwq, last_seq, completed_seq));
 
+/* Pages moved between system and device-local memory (svmgpu_devmem.c). */
+TRACE_EVENT(svmgpu_migrate,
+	    TP_PROTO(u64 start, u64 end, bool to_device, u64 pages, int ret),
+	    TP_ARGS(start, end, to_device, pages, ret),
+	    TP_STRUCT__entry(__field(u64, start)
+			     __field(u64, end)
+			     __field(bool, to_device)
+			     __field(u64, pages)
+			     __field(int, ret)),
+	    TP_fast_assign(__entry->start = start;
+			   __entry->end = end;
+			   __entry->to_device = to_device;
+			   __entry->pages = pages;
+			   __entry->ret = ret;),
+	    TP_printk("0x%llx-0x%llx to %s pages=%llu ret=%d", __entry->start,
+		      __entry->end, __entry->to_device ? "device" : "system",
+		      __entry->pages, __entry->ret)
+);
+
 #endif /* _SVMGPU_TRACE_H_ */
 
 #undef TRACE_INCLUDE_PATH

@@ -28,6 +28,12 @@
  *    fault and raise its own interrupt from inside the translation, which
  *    needs the BQL.  Nothing that holds the BQL waits for them, except
  *    unrealize, which joins the threads with the BQL dropped.
+ *  - Device-local memory (BAR4, docs/hw-spec.md §5a) is a RAM region the
+ *    core reads and writes through its host pointer from the engine
+ *    threads, exactly as the guest CPUs do through the BAR; the engines
+ *    report what they wrote (svmgpu_local_dirty) for migration and TCG.
+ *    Another device's DMA to it (or ours, aperture 0) finds RAM and works
+ *    as memory; the unbacked tail of the BAR is MMIO and is not DMA-able.
  *  - Interrupts: the core calls svmgpu_irq() from any thread, possibly
  *    holding core locks; it only records the vector and schedules a
  *    bottom half (guarded by the device's re-entrancy guard), which
@@ -71,6 +77,9 @@ struct SvmgpuState {
     PCIDevice parent_obj;
 
     MemoryRegion regs;
+    MemoryRegion local_bar;     /* BAR4 container: pow2 size */
+    MemoryRegion local_ram;     /* device-local memory, local_mem_size */
+    MemoryRegion local_tail;    /* the rest of BAR4: reads 0 */
     SvmgpuCore *core;
     QEMUBH *irq_bh;
     QEMUBH *sync_bh;            /* x-sync: work left by the per-write bound */
@@ -88,6 +97,8 @@ struct SvmgpuState {
     uint32_t tlb_ways;
     uint32_t fault_ring_entries;
     uint64_t local_mem_size;
+    uint32_t link_bandwidth;    /* MB/s, 0 = link not modelled */
+    uint32_t link_latency;      /* ns per burst */
     bool sync;                  /* "x-sync" (tests) */
     char *engine;               /* "x-engine": fast | reference */
 };
@@ -274,6 +285,14 @@ static void svmgpu_trace(void *opaque, SvmgpuTraceEvent ev, uint64_t a,
     }
 }
 
+/* Engines wrote device-local memory through its host pointer. */
+static void svmgpu_local_dirty(void *opaque, uint64_t offset, uint64_t len)
+{
+    SvmgpuState *s = opaque;
+
+    memory_region_set_dirty(&s->local_ram, offset, len);
+}
+
 static const SvmgpuCoreOps svmgpu_core_ops = {
     .dma_read = svmgpu_dma_read,
     .dma_write = svmgpu_dma_write,
@@ -283,6 +302,7 @@ static const SvmgpuCoreOps svmgpu_core_ops = {
     .now_ns = svmgpu_now,
     .guest_error = svmgpu_guest_error,
     .trace = svmgpu_trace,
+    .local_dirty = svmgpu_local_dirty,
 };
 
 /* ------------------------------------------------------------------ */
@@ -388,6 +408,64 @@ static const MemoryRegionOps svmgpu_mmio_ops = {
     },
 };
 
+/* BAR4 beyond local-mem-size: not backed, reads 0, writes ignored. */
+static uint64_t svmgpu_local_tail_read(void *opaque, hwaddr addr,
+                                       unsigned size)
+{
+    return 0;
+}
+
+static void svmgpu_local_tail_write(void *opaque, hwaddr addr, uint64_t val,
+                                    unsigned size)
+{
+}
+
+static const MemoryRegionOps svmgpu_local_tail_ops = {
+    .read = svmgpu_local_tail_read,
+    .write = svmgpu_local_tail_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+    },
+};
+
+/*
+ * Device-local memory (docs/hw-spec.md §5a): host RAM, zero at creation,
+ * registered for migration like any RAM region (memory_region_init_ram()
+ * calls vmstate_register_ram()), never cleared by a reset.  BAR4 is its
+ * size rounded up to a power of two; the tail reads 0.
+ */
+static bool svmgpu_init_local_mem(SvmgpuState *s, Error **errp)
+{
+    uint64_t size = s->local_mem_size, bar = pow2ceil(size);
+    Error *err = NULL;
+
+    if (size % SVMGPU_LOCAL_MEM_GRANULE || size > SVMGPU_LOCAL_MEM_MAX) {
+        error_setg(errp, "svmgpu: local-mem-size must be 0 or a multiple of "
+                   "2 MiB up to 64 GiB, not %" PRIu64, size);
+        return false;
+    }
+    if (!size) {
+        return true;
+    }
+    memory_region_init_ram(&s->local_ram, OBJECT(s), "svmgpu-local-mem",
+                           size, &err);
+    if (err) {
+        error_propagate(errp, err);
+        return false;
+    }
+    memory_region_init(&s->local_bar, OBJECT(s), "svmgpu-local-bar", bar);
+    memory_region_add_subregion(&s->local_bar, 0, &s->local_ram);
+    if (bar > size) {
+        memory_region_init_io(&s->local_tail, OBJECT(s),
+                              &svmgpu_local_tail_ops, s, "svmgpu-local-tail",
+                              bar - size);
+        memory_region_add_subregion(&s->local_bar, size, &s->local_tail);
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* threads */
 
@@ -473,6 +551,8 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     cfg.tlb_ways = s->tlb_ways;
     cfg.fault_ring_entries = s->fault_ring_entries;
     cfg.local_mem_size = s->local_mem_size;
+    cfg.link_bandwidth = s->link_bandwidth;
+    cfg.link_latency = s->link_latency;
     cfg.sync = s->sync;
     if (!s->engine || !strcmp(s->engine, "fast")) {
         cfg.engine = SVMGPU_ENGINE_FAST;
@@ -491,6 +571,12 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     if (pci_device_iommu_address_space(pdev) != &address_space_memory) {
         cfg.map_window = 0;
         s->dma_needs_bql = true;
+    }
+    if (!svmgpu_init_local_mem(s, errp)) {
+        return;
+    }
+    if (cfg.local_mem_size) {
+        cfg.local_mem = memory_region_get_ram_ptr(&s->local_ram);
     }
     s->core = svmgpu_core_new(&cfg, &svmgpu_core_ops, s, &err);
     if (!s->core) {
@@ -514,6 +600,12 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     if (msix_init_exclusive_bar(pdev, SVMGPU_NUM_VECTORS(s->queues),
                                 SVMGPU_BAR_MSIX, errp)) {
         goto fail_core;
+    }
+    if (s->local_mem_size) {
+        pci_register_bar(pdev, SVMGPU_BAR_LOCAL,
+                         PCI_BASE_ADDRESS_SPACE_MEMORY |
+                         PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                         PCI_BASE_ADDRESS_MEM_PREFETCH, &s->local_bar);
     }
     for (i = 0; i < SVMGPU_NUM_VECTORS(s->queues); i++) {
         msix_vector_use(pdev, i);
@@ -578,6 +670,8 @@ static Property svmgpu_properties[] = {
     DEFINE_PROP_UINT32("fault-ring-entries", SvmgpuState, fault_ring_entries,
                        256),
     DEFINE_PROP_SIZE("local-mem-size", SvmgpuState, local_mem_size, 0),
+    DEFINE_PROP_UINT32("link-bandwidth", SvmgpuState, link_bandwidth, 0),
+    DEFINE_PROP_UINT32("link-latency", SvmgpuState, link_latency, 0),
     DEFINE_PROP_BOOL("x-sync", SvmgpuState, sync, false),
     /* compute engine: fast (default) or the reference interpreter */
     DEFINE_PROP_STRING("x-engine", SvmgpuState, engine),

@@ -178,6 +178,13 @@ static const char *check_config(const SvmgpuCoreConfig *cfg)
                             cfg->map_window < SVMGPU_PAGE_SIZE)) {
         return "map window must be 0 or a power of two of 4 KiB or more";
     }
+    if (cfg->local_mem_size % SVMGPU_LOCAL_MEM_GRANULE ||
+        cfg->local_mem_size > SVMGPU_LOCAL_MEM_MAX) {
+        return "local-mem-size must be 0 or a multiple of 2 MiB up to 64 GiB";
+    }
+    if (!cfg->local_mem != !cfg->local_mem_size) {
+        return "local memory needs both a size and a host pointer";
+    }
     if (cfg->engine != SVMGPU_ENGINE_FAST &&
         cfg->engine != SVMGPU_ENGINE_REFERENCE) {
         return "engine must be SVMGPU_ENGINE_FAST or SVMGPU_ENGINE_REFERENCE";
@@ -356,6 +363,7 @@ static void reset_locked(SvmgpuCore *core)
     core->cnt_replays = core->cnt_cancels = 0;
     core->cnt_commands = core->cnt_instructions = 0;
     core->cnt_invalidations = 0;
+    memset(core->cnt_bytes, 0, sizeof(core->cnt_bytes));
     core->ts_hi = 0;
     memset(core->rr, 0, sizeof(core->rr));
     svmgpu_tlb_flush(&core->tlb);
@@ -802,7 +810,10 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
     case SVMGPU_REG_LOCAL_MEM_SIZE + 4: return HI(core->cfg.local_mem_size);
     case SVMGPU_REG_CAPS:
         return SVMGPU_CAPS_LEAF_2M | SVMGPU_CAPS_LEAF_1G | SVMGPU_CAPS_FP64 |
-               SVMGPU_CAPS_INTX;
+               SVMGPU_CAPS_INTX |
+               (core->cfg.local_mem_size ? SVMGPU_CAPS_LOCAL_MEM : 0);
+    case SVMGPU_REG_LINK_BANDWIDTH: return core->cfg.link_bandwidth;
+    case SVMGPU_REG_LINK_LATENCY: return core->cfg.link_latency;
     case SVMGPU_REG_CONTROL: return core->control;
     case SVMGPU_REG_STATUS: return device_status_locked(core);
     case SVMGPU_REG_ERROR_STATUS: return core->error_status;
@@ -862,6 +873,10 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
     case SVMGPU_REG_CNT_COMMANDS + 4: return HI(core->cnt_commands);
     case SVMGPU_REG_CNT_INSTRUCTIONS: return LO(core->cnt_instructions);
     case SVMGPU_REG_CNT_INSTRUCTIONS + 4: return HI(core->cnt_instructions);
+    case SVMGPU_REG_CNT_LINK_READ_BYTES ... SVMGPU_REG_CNT_LOCAL_WRITE_BYTES + 4:
+        off -= SVMGPU_REG_CNT_LINK_READ_BYTES;
+        return off & 4 ? HI(core->cnt_bytes[off / 8]) :
+                         LO(core->cnt_bytes[off / 8]);
     }
     return 0;
 }
@@ -1106,6 +1121,45 @@ static void after_step_locked(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuStep r)
     }
 }
 
+uint64_t svmgpu_link_reserve_locked(SvmgpuCore *core, uint64_t now,
+                                    uint64_t bytes, uint64_t bursts)
+{
+    uint64_t bw = core->cfg.link_bandwidth;
+
+    if (!bw || !bursts || core->cfg.sync) {
+        return 0;
+    }
+    if (core->link_free < now) {
+        core->link_free = now;      /* idle link: starts now */
+    }
+    /* B MB/s = B bytes per microsecond */
+    core->link_free += bursts * core->cfg.link_latency + bytes * 1000 / bw;
+    return core->link_free;
+}
+
+/*
+ * Link model: the step's bursts occupy the link until @until; wait for
+ * that without the BQL (engine threads never hold it here), but stop
+ * waiting at once on quit, pause, reset or when the queue is disabled
+ * or re-enabled (they all broadcast work_cond).
+ */
+static void link_wait_locked(SvmgpuCore *core, SvmgpuQueue *q, uint64_t until)
+{
+    struct timespec ts;
+
+    /* step_dgen, step_gen: the generations the step ran in */
+    while (!core->quit && !core->paused && core->gen == q->step_dgen &&
+           q->qgen == q->step_gen) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec >= until) {
+            break;
+        }
+        ts.tv_sec = until / 1000000000ull;
+        ts.tv_nsec = until % 1000000000ull;
+        pthread_cond_timedwait(&core->work_cond, &core->lock, &ts);
+    }
+}
+
 /* A WAIT that only a timed re-check can satisfy (nothing else blocks it). */
 static bool any_waiting_locked(SvmgpuCore *core, unsigned engine)
 {
@@ -1161,6 +1215,10 @@ void svmgpu_core_engine_thread(SvmgpuCore *core, unsigned engine)
         r = svmgpu_queue_step(core, q, core->bufs[engine]);
         pthread_mutex_lock(&core->lock);
         after_step_locked(core, q, r);
+        if (q->link_until) {
+            link_wait_locked(core, q, q->link_until);
+            q->link_until = 0;
+        }
     }
     pthread_mutex_unlock(&core->lock);
 }

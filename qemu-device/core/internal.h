@@ -60,6 +60,20 @@
 #define SVMGPU_MAP_WINDOW_MAX   (64ull << 20)  /* default map_window */
 #define SVMGPU_XLATE_RUN        (256 * 1024)   /* COPY/FILL bytes per hold */
 
+/*
+ * Device-local memory (docs/hw-spec.md §5a): a translation of an aperture-1
+ * leaf is this tag | the byte offset in local memory, so the TLB, the map
+ * cache and the engines carry it like a DMA address (those are below
+ * 2^52).  svmgpu_map_get(), svmgpu_mem_read() and svmgpu_mem_write()
+ * resolve it to core->cfg.local_mem; it never reaches the dma/map ops.
+ */
+#define SVMGPU_PA_LOCAL         (1ull << 63)
+
+static inline bool svmgpu_pa_local(uint64_t pa)
+{
+    return pa & SVMGPU_PA_LOCAL;
+}
+
 /* ---- TLB (tlb.c) ---- */
 typedef struct SvmgpuTlbEntry {
     uint64_t vpn;       /* va >> shift */
@@ -105,7 +119,7 @@ typedef enum SvmgpuXlateStatus {
 } SvmgpuXlateStatus;
 
 typedef struct SvmgpuXlate {
-    uint64_t pa;        /* DMA address of va */
+    uint64_t pa;        /* DMA address of va, or SVMGPU_PA_LOCAL | offset */
     uint64_t len;       /* bytes from va to the end of its page */
     unsigned shift;     /* leaf size */
     bool writable;
@@ -173,6 +187,9 @@ typedef struct SvmgpuQueue {
     uint32_t step_dgen;     /* core->gen when the running step began */
     uint32_t step_ctx;      /* l_ctx when the running step began: a
                              * re-enable under the step cannot move it */
+    uint64_t link_until;    /* engine-owned: link model, the step's data
+                             * is on the link until then (CLOCK_MONOTONIC
+                             * ns); 0 = no wait */
     uint64_t next_poll;     /* WAIT re-check time (ns) */
     uint32_t fault_seq;
     uint64_t compl_seq;
@@ -228,13 +245,26 @@ typedef struct SvmgpuMapWin {
     uint64_t dlo, dhi;      /* written offsets; none if dlo >= dhi */
     uint32_t id;            /* unique within the step */
     bool is_write;
+    bool local;             /* device-local memory: no map/unmap */
 } SvmgpuMapWin;
+
+/* Data bytes of a step (hw-spec §5a counters), index local * 2 + write */
+enum {
+    SVMGPU_BYTES_LINK_READ,
+    SVMGPU_BYTES_LINK_WRITE,
+    SVMGPU_BYTES_LOCAL_READ,
+    SVMGPU_BYTES_LOCAL_WRITE,
+};
 
 struct SvmgpuMapCache {
     SvmgpuMapWin w[SVMGPU_MAP_WINDOWS];
     unsigned n, next;
     int pin;                /* window not to replace, or -1 */
     uint32_t ids;           /* last window id handed out */
+    uint64_t bytes[4];      /* SVMGPU_BYTES_*, added to the counters and
+                             * the link at release */
+    uint64_t bursts;        /* system-memory bursts (link model) */
+    uint64_t link_until;    /* set by release, see SvmgpuQueue */
 };
 
 void svmgpu_map_init(SvmgpuMapCache *mc);
@@ -263,7 +293,35 @@ static inline void svmgpu_map_dirty(SvmgpuMapCache *mc, unsigned win,
         w->dhi = hi;
     }
 }
+/*
+ * Count n data bytes read or written (an atomic: both) by one access,
+ * in device-local memory or (one burst) in system memory.
+ */
+static inline void svmgpu_map_count(SvmgpuMapCache *mc, bool local, bool wr,
+                                    uint64_t n)
+{
+    mc->bytes[local * 2 + wr] += n;
+    mc->bursts += !local;
+}
+/* The same for the access through window win. */
+static inline void svmgpu_map_count_win(SvmgpuMapCache *mc, unsigned win,
+                                        bool wr, uint64_t n)
+{
+    svmgpu_map_count(mc, mc->w[win].local, wr, n);
+}
+/*
+ * Unmap every window, add the step's bytes to the counters and reserve
+ * the link for them (mc->link_until).
+ */
 void svmgpu_map_release(SvmgpuCore *core, SvmgpuMapCache *mc);
+
+/*
+ * Data access by DMA address or SVMGPU_PA_LOCAL | offset (not counted):
+ * 0, or -1 if a byte is not accessible.
+ */
+int svmgpu_mem_read(SvmgpuCore *core, uint64_t pa, void *buf, uint64_t len);
+int svmgpu_mem_write(SvmgpuCore *core, uint64_t pa, const void *buf,
+                     uint64_t len);
 
 /* ---- Memory access helpers (queue.c) ---- */
 typedef enum SvmgpuAccessResult {
@@ -277,10 +335,11 @@ SvmgpuAccessResult svmgpu_xlate_failed(SvmgpuQueue *q, SvmgpuXlateStatus st,
                                        unsigned access);
 /* Read or write len bytes (not crossing a page) at va of the queue's ctx. */
 SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
-                                    uint64_t va, void *buf, unsigned len,
-                                    unsigned access);
+                                    SvmgpuMapCache *mc, uint64_t va,
+                                    void *buf, unsigned len, unsigned access);
 /* Atomic op of size 4/8 at va; *old receives the previous value. */
 SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
+                                    SvmgpuMapCache *mc,
                                     uint64_t va, unsigned size, unsigned op,
                                     uint64_t operand, uint64_t compare,
                                     uint64_t *old);
@@ -351,6 +410,8 @@ struct SvmgpuCore {
     uint64_t reply_lo;          /* low half of a split FAULT_REPLY write */
     uint64_t cnt_walks, cnt_faults, cnt_replays, cnt_cancels;
     uint64_t cnt_commands, cnt_instructions, cnt_invalidations;
+    uint64_t cnt_bytes[4];      /* SVMGPU_BYTES_* */
+    uint64_t link_free;         /* link model: busy until (monotonic ns) */
     unsigned rr[SVMGPU_MAX_ENGINES];   /* round-robin cursor per engine */
     SvmgpuQueue queues[SVMGPU_MAX_QUEUES];
     uint8_t *bufs[SVMGPU_MAX_ENGINES]; /* engine bounce buffers */
@@ -366,6 +427,13 @@ void svmgpu_guest_error(SvmgpuCore *core, const char *fmt, ...)
 void svmgpu_trace(SvmgpuCore *core, SvmgpuTraceEvent ev, uint64_t a,
                   uint64_t b, uint64_t c);
 uint64_t svmgpu_now(SvmgpuCore *core);
+/*
+ * Link model: @bytes in @bursts bursts enter the link at @now (ns) or when
+ * it is free; returns when it is free again (0 if nothing is paced: no
+ * bursts, link-bandwidth 0 or sync mode).  Lock held.
+ */
+uint64_t svmgpu_link_reserve_locked(SvmgpuCore *core, uint64_t now,
+                                    uint64_t bytes, uint64_t bursts);
 /* Wake engines (e.g. WAITs after a SIGNAL); lock held. */
 void svmgpu_kick_locked(SvmgpuCore *core);
 

@@ -16,120 +16,6 @@
 
 typedef enum { INSN_OK, INSN_FAULT, INSN_ERROR } InsnResult;
 
-/* ---- a wave's control state and the structured control instructions ---- */
-
-enum { ISA_STACK_IF = 1, ISA_STACK_LOOP = 2 };
-
-typedef struct IsaStackEntry {
-    uint8_t kind;           /* ISA_STACK_* */
-    uint32_t saved;         /* mask to restore at ENDIF/ENDLOOP */
-    uint32_t else_mask;     /* IF: lanes for the ELSE branch */
-    uint64_t loop_pc;       /* LOOP: first instruction of the body */
-} IsaStackEntry;
-
-typedef struct IsaWave {
-    uint64_t pc;
-    uint32_t exec, alive;
-    uint32_t done;          /* lanes that completed a faulted instruction */
-    unsigned sp;
-    bool at_barrier, finished;
-    IsaStackEntry stack[SVMGPU_ISA_MAX_NEST];
-} IsaWave;
-
-/*
- * Control instruction op (NOP .. ENDLOOP) for wave w, and w->pc set to
- * the next instruction.  cond: for IF and BREAK, the active lanes whose
- * r[ra] is non-zero (the caller checked ra).  False: illegal (stack
- * over/underflow, no matching IF/LOOP), with the wave unchanged.
- */
-static inline bool isa_control(IsaWave *w, uint8_t op, int32_t imm,
-                               uint32_t cond)
-{
-    uint64_t next = w->pc + SVMGPU_ISA_INSN_SIZE;
-    IsaStackEntry *top = w->sp ? &w->stack[w->sp - 1] : NULL;
-    unsigned k;
-
-    switch (op) {
-    case SVMGPU_OP_NOP:
-        break;
-    case SVMGPU_OP_EXIT:
-        w->alive &= ~w->exec;
-        w->exec = 0;
-        if (!w->alive) {
-            w->finished = true;
-        }
-        break;
-    case SVMGPU_OP_BAR:
-        w->at_barrier = true;
-        break;
-    case SVMGPU_OP_JMP:
-        if (w->exec) {
-            next = w->pc + (uint64_t)((int64_t)imm * SVMGPU_ISA_INSN_SIZE);
-        }
-        break;
-    case SVMGPU_OP_IF:
-        if (w->sp >= SVMGPU_ISA_MAX_NEST) {
-            return false;
-        }
-        top = &w->stack[w->sp++];
-        top->kind = ISA_STACK_IF;
-        top->saved = w->exec;
-        top->else_mask = w->exec & ~cond;
-        top->loop_pc = 0;
-        w->exec = cond;
-        break;
-    case SVMGPU_OP_BREAK:
-        for (k = w->sp; k && w->stack[k - 1].kind != ISA_STACK_LOOP; k--) {
-        }
-        if (!k) {
-            return false;
-        }
-        for (; k < w->sp; k++) {
-            w->stack[k].saved &= ~cond;
-            w->stack[k].else_mask &= ~cond;
-        }
-        w->exec &= ~cond;
-        break;
-    case SVMGPU_OP_ELSE:
-        if (!top || top->kind != ISA_STACK_IF) {
-            return false;
-        }
-        w->exec = top->else_mask & w->alive;
-        top->else_mask = 0;
-        break;
-    case SVMGPU_OP_ENDIF:
-        if (!top || top->kind != ISA_STACK_IF) {
-            return false;
-        }
-        w->exec = top->saved & w->alive;
-        w->sp--;
-        break;
-    case SVMGPU_OP_LOOP:
-        if (w->sp >= SVMGPU_ISA_MAX_NEST) {
-            return false;
-        }
-        top = &w->stack[w->sp++];
-        top->kind = ISA_STACK_LOOP;
-        top->saved = w->exec;
-        top->else_mask = 0;
-        top->loop_pc = next;
-        break;
-    default:        /* ENDLOOP */
-        if (!top || top->kind != ISA_STACK_LOOP) {
-            return false;
-        }
-        if (w->exec) {
-            next = top->loop_pc;
-        } else {
-            w->exec = top->saved & w->alive;
-            w->sp--;
-        }
-        break;
-    }
-    w->pc = next;
-    return true;
-}
-
 static inline InsnResult acc_result(SvmgpuAccessResult r)
 {
     return r == SVMGPU_ACC_OK ? INSN_OK :
@@ -153,7 +39,6 @@ typedef struct IsaMem {
     bool held;
     unsigned next;
     unsigned last[2];       /* entry used last: [0] data, [1] fetch */
-    uint32_t ids;           /* mc->ids when the entries were checked */
     uint64_t hits;          /* entry hits, counted as TLB hits */
     IsaMemEntry e[ISA_MEM_ENTRIES];
 } IsaMem;
@@ -175,11 +60,10 @@ static inline void isa_mem_drop(SvmgpuCore *core, IsaMem *m)
 }
 
 /*
- * Every svmgpu_map_get() may replace (unmap) a window, and every new
- * window takes the next mc->ids: the entries' host pointers are checked
- * against their windows' ids whenever mc->ids moved since the last check,
- * by every lookup below, so no caller of svmgpu_map_get() has anything to
- * do and none can use a pointer into a released window.
+ * Every svmgpu_map_get() may replace (unmap) a window: call this after
+ * each one made while m holds entries, so that no entry keeps a host
+ * pointer into a window the map cache released.  The entries are only
+ * ever used between such calls (isa_mem_fast() does not check the id).
  */
 static inline void isa_mem_forget_replaced(IsaMem *m)
 {
@@ -189,14 +73,6 @@ static inline void isa_mem_forget_replaced(IsaMem *m)
         if (m->e[i].host && m->mc->w[m->e[i].win].id != m->e[i].win_id) {
             m->e[i].host = NULL;
         }
-    }
-    m->ids = m->mc->ids;
-}
-
-static inline void isa_mem_check_windows(IsaMem *m)
-{
-    if (__builtin_expect(m->ids != m->mc->ids, 0)) {
-        isa_mem_forget_replaced(m);
     }
 }
 
@@ -223,7 +99,6 @@ static inline uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
         m->held = true;
     }
     /* m->e[*last] was checked by isa_mem_fast() */
-    isa_mem_check_windows(m);
     for (i = 0, e = NULL; i < ISA_MEM_ENTRIES; i++) {
         if (m->e[i].host && m->e[i].vpn == vpn) {
             e = &m->e[i];
@@ -251,6 +126,7 @@ static inline uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
         host = svmgpu_map_get(core, m->mc, t.pa - off, &len, false, win);
         t.writable = false;
     }
+    isa_mem_forget_replaced(m);
     if (!host || len < SVMGPU_PAGE_SIZE ||
         (need_write && !t.writable)) {
         return NULL;
@@ -286,7 +162,6 @@ static inline uint8_t *isa_mem_lookup(IsaMem *m, uint64_t va, bool need_write,
     const uint64_t vpn = va >> SVMGPU_PAGE_SHIFT;
     unsigned i;
 
-    isa_mem_check_windows(m);
     for (i = 0; i < ISA_MEM_ENTRIES; i++) {
         const IsaMemEntry *e = &m->e[i];
 
@@ -306,7 +181,6 @@ static inline uint8_t *isa_mem_fast(IsaMem *m, uint64_t va, bool need_write,
 {
     const IsaMemEntry *e = &m->e[last];
 
-    isa_mem_check_windows(m);
     if (e->host && e->vpn == va >> SVMGPU_PAGE_SHIFT &&
         (!need_write || e->writable)) {
         m->hits++;
@@ -314,6 +188,21 @@ static inline uint8_t *isa_mem_fast(IsaMem *m, uint64_t va, bool need_write,
         return e->host + (va & (SVMGPU_PAGE_SIZE - 1));
     }
     return NULL;
+}
+
+/*
+ * hw-spec §5a byte counters: lanes' data accesses of @bytes in all, local
+ * or system memory; an atomic counts as read and written.
+ */
+static inline void isa_count(IsaMem *m, bool local, unsigned access,
+                             uint64_t bytes)
+{
+    if (access != SVMGPU_ACCESS_WRITE) {
+        svmgpu_map_count(m->mc, local, false, bytes);
+    }
+    if (access != SVMGPU_ACCESS_READ) {
+        svmgpu_map_count(m->mc, local, true, bytes);
+    }
 }
 
 /* len is 1, 2, 4 or 8: let the compiler emit one move */
@@ -365,16 +254,22 @@ static inline SvmgpuAccessResult isa_access(SvmgpuCore *core,
         } else {
             copy_small(buf, p, len);
         }
+        if (!fetch) {
+            svmgpu_map_count_win(m->mc, win, wr, len);
+        }
         return SVMGPU_ACC_OK;
     }
     if (res != SVMGPU_ACC_OK) {
         return res;
     }
-    rc = wr ? core->ops->dma_write(core->opaque, pa, buf, len) :
-              core->ops->dma_read(core->opaque, pa, buf, len);
+    rc = wr ? svmgpu_mem_write(core, pa, buf, len) :
+              svmgpu_mem_read(core, pa, buf, len);
     if (rc) {
         svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, access, 0);
         return SVMGPU_ACC_ERROR;
+    }
+    if (!fetch) {
+        svmgpu_map_count(m->mc, svmgpu_pa_local(pa), wr, len);
     }
     return SVMGPU_ACC_OK;
 }
@@ -406,10 +301,10 @@ static inline SvmgpuAccessResult isa_atomic(SvmgpuCore *core, SvmgpuQueue *q,
         cur = svmgpu_atomic_host(p, size, op, operand, compare);
         svmgpu_map_dirty(m->mc, win, p, size);
     } else {
-        rc = core->ops->dma_read(core->opaque, pa, &cur, size);
+        rc = svmgpu_mem_read(core, pa, &cur, size);
         if (!rc) {
             nv = svmgpu_atomic_compute(op, size, cur, operand, compare);
-            rc = core->ops->dma_write(core->opaque, pa, &nv, size);
+            rc = svmgpu_mem_write(core, pa, &nv, size);
         }
     }
     pthread_mutex_unlock(&core->atomic_lock);
@@ -417,6 +312,10 @@ static inline SvmgpuAccessResult isa_atomic(SvmgpuCore *core, SvmgpuQueue *q,
         svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, SVMGPU_ACCESS_ATOMIC, 0);
         return SVMGPU_ACC_ERROR;
     }
+    svmgpu_map_count(m->mc, p ? m->mc->w[win].local : svmgpu_pa_local(pa),
+                     false, size);
+    svmgpu_map_count(m->mc, p ? m->mc->w[win].local : svmgpu_pa_local(pa),
+                     true, size);
     *old = cur;
     return SVMGPU_ACC_OK;
 }

@@ -55,6 +55,8 @@
 #define FOP_ILLEGAL     0xfe
 #define PAGE_MASK_LO    (SVMGPU_PAGE_SIZE - 1)
 
+enum { STACK_IF = 1, STACK_LOOP = 2 };
+
 typedef struct FOp {
     uint8_t op;             /* SVMGPU_OP_*, or FOP_ILLEGAL */
     uint8_t rd, ra, rb, rc; /* rb: SVMGPU_ISA_RB_IMM for the immediate */
@@ -76,7 +78,19 @@ typedef struct FCodePage {
     FOp op[F_PAGE_INSNS];
 } FCodePage;
 
-typedef IsaWave FWave;          /* the control state: isa-common.h */
+typedef struct FStack {
+    uint8_t kind;
+    uint32_t saved, else_mask;
+    uint64_t loop_pc;
+} FStack;
+
+typedef struct FWave {
+    uint64_t pc;
+    uint32_t exec, alive, done;
+    unsigned sp;
+    bool at_barrier, finished;
+    FStack stack[SVMGPU_ISA_MAX_NEST];
+} FWave;
 
 struct SvmgpuFastLaunch {
     uint64_t wg, wg_total;
@@ -318,16 +332,17 @@ static const FOp *fetch_slow(SvmgpuCore *core, SvmgpuQueue *q,
     page_pa = t.pa - (pc & PAGE_MASK_LO);
     len = SVMGPU_PAGE_SIZE;
     host = svmgpu_map_get(core, m->mc, page_pa, &len, false, &win);
+    isa_mem_forget_replaced(m);     /* the data entries' windows too */
     if (host && len >= SVMGPU_PAGE_SIZE) {
         src = host;
-    } else if (!core->ops->dma_read(core->opaque, page_pa, l->page_buf,
-                                    SVMGPU_PAGE_SIZE)) {
+    } else if (!svmgpu_mem_read(core, page_pa, l->page_buf,
+                                SVMGPU_PAGE_SIZE)) {
         src = l->page_buf;
     } else {
         /* the page is not all readable: this word only, as the reference */
         uint64_t insn;
 
-        if (core->ops->dma_read(core->opaque, t.pa, &insn, 8)) {
+        if (svmgpu_mem_read(core, t.pa, &insn, 8)) {
             svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, pc, SVMGPU_ACCESS_READ,
                              0);
             *r = INSN_ERROR;
@@ -693,7 +708,7 @@ static InsnResult f_lane_dma(SvmgpuCore *core, SvmgpuQueue *q,
     int rc;
 
     if (o->access == SVMGPU_ACCESS_READ) {
-        if (core->ops->dma_read(core->opaque, pa, &v, o->size)) {
+        if (svmgpu_mem_read(core, pa, &v, o->size)) {
             return f_error(q, SVMGPU_ERR_DMA, va, o->access);
         }
         l->regs[o->rd][lane] = o->op >= SVMGPU_OP_LDS8 ?
@@ -705,19 +720,18 @@ static InsnResult f_lane_dma(SvmgpuCore *core, SvmgpuQueue *q,
             return f_error(q, SVMGPU_ERR_DMA, va, o->access);
         }
         v = l->regs[o->rb][lane];
-        if (core->ops->dma_write(core->opaque, pa, &v, o->size)) {
+        if (svmgpu_mem_write(core, pa, &v, o->size)) {
             return f_error(q, SVMGPU_ERR_DMA, va, o->access);
         }
         f_code_written(l, pa & ~PAGE_MASK_LO);
         return INSN_OK;
     }
     pthread_mutex_lock(&core->atomic_lock);
-    rc = svmgpu_q_stale(q) ? -1 :
-         core->ops->dma_read(core->opaque, pa, &v, o->size);
+    rc = svmgpu_q_stale(q) ? -1 : svmgpu_mem_read(core, pa, &v, o->size);
     if (!rc) {
         nv = svmgpu_atomic_compute(o->aop, o->size, v, l->regs[o->rb][lane],
                                    l->regs[o->rc][lane]);
-        rc = core->ops->dma_write(core->opaque, pa, &nv, o->size);
+        rc = svmgpu_mem_write(core, pa, &nv, o->size);
     }
     pthread_mutex_unlock(&core->atomic_lock);
     if (rc) {
@@ -861,6 +875,7 @@ static F_INLINE InsnResult f_mem_wave(SvmgpuCore *core, SvmgpuQueue *q,
             if (r != INSN_OK) {
                 return r;
             }
+            isa_count(m, svmgpu_pa_local(pa), access, size);
             w->done |= 1u << i;
             todo &= todo - 1;
             continue;
@@ -894,6 +909,8 @@ static F_INLINE InsnResult f_mem_wave(SvmgpuCore *core, SvmgpuQueue *q,
                 }
                 f_atomic_run(l, o, lane0, F_FULL, pg, imm, true);
                 pthread_mutex_unlock(&core->atomic_lock);
+                isa_count(m, m->mc->w[win].local, access,
+                          SVMGPU_ISA_WAVE_SIZE * size);
                 m->hits += SVMGPU_ISA_WAVE_SIZE - 1;
                 svmgpu_map_dirty(m->mc, win, p, size);
                 f_code_written(l, m->e[m->last[0]].pa);
@@ -965,6 +982,7 @@ static F_INLINE InsnResult f_mem_wave(SvmgpuCore *core, SvmgpuQueue *q,
                     }
                 }
                 m->hits += n - 1;
+                isa_count(m, m->mc->w[win].local, access, n * size);
                 if (wr) {
                     svmgpu_map_dirty(m->mc, win, pg + lo, hi - lo);
                     f_code_written(l, m->e[m->last[0]].pa);
@@ -1019,6 +1037,7 @@ static F_INLINE InsnResult f_mem_wave(SvmgpuCore *core, SvmgpuQueue *q,
             f_code_written(l, m->e[m->last[0]].pa);
         }
         m->hits += n - 1;
+        isa_count(m, m->mc->w[win].local, access, n * size);
         w->done |= run;
         todo &= ~run;
     }
@@ -1040,9 +1059,30 @@ static F_INLINE InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
                             const FOp *o, unsigned wave)
 {
     FWave *w = &l->waves[wave];
+    uint64_t next = w->pc + SVMGPU_ISA_INSN_SIZE;
+    FStack *top = w->sp ? &w->stack[w->sp - 1] : NULL;
     uint32_t cond = 0;
 
-    if (o->op == SVMGPU_OP_IF || o->op == SVMGPU_OP_BREAK) {
+    switch (o->op) {
+    case SVMGPU_OP_NOP:
+        break;
+    case SVMGPU_OP_EXIT:
+        w->alive &= ~w->exec;
+        w->exec = 0;
+        if (!w->alive) {
+            w->finished = true;
+        }
+        break;
+    case SVMGPU_OP_BAR:
+        w->at_barrier = true;
+        break;
+    case SVMGPU_OP_JMP:
+        if (w->exec) {
+            next = w->pc + (uint64_t)((int64_t)o->imm * SVMGPU_ISA_INSN_SIZE);
+        }
+        break;
+    case SVMGPU_OP_IF:
+    case SVMGPU_OP_BREAK: {
         const uint64_t *a = l->regs[o->ra] + wave * SVMGPU_ISA_WAVE_SIZE;
         uint8_t nz[SVMGPU_ISA_WAVE_SIZE];
         unsigned j;
@@ -1058,10 +1098,70 @@ static F_INLINE InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
             cond |= (uint32_t)((x * 0x0102040810204080ull) >> 56) << j;
         }
         cond &= w->exec;
+        if (o->op == SVMGPU_OP_IF) {
+            if (w->sp >= SVMGPU_ISA_MAX_NEST) {
+                return f_illegal(q, w);
+            }
+            top = &w->stack[w->sp++];
+            top->kind = STACK_IF;
+            top->saved = w->exec;
+            top->else_mask = w->exec & ~cond;
+            top->loop_pc = 0;
+            w->exec = cond;
+        } else {
+            unsigned k = w->sp;
+
+            while (k && w->stack[k - 1].kind != STACK_LOOP) {
+                k--;
+            }
+            if (!k) {
+                return f_illegal(q, w);
+            }
+            for (; k < w->sp; k++) {
+                w->stack[k].saved &= ~cond;
+                w->stack[k].else_mask &= ~cond;
+            }
+            w->exec &= ~cond;
+        }
+        break;
     }
-    if (!isa_control(w, o->op, o->imm, cond)) {
-        return f_illegal(q, w);
+    case SVMGPU_OP_ELSE:
+        if (!top || top->kind != STACK_IF) {
+            return f_illegal(q, w);
+        }
+        w->exec = top->else_mask & w->alive;
+        top->else_mask = 0;
+        break;
+    case SVMGPU_OP_ENDIF:
+        if (!top || top->kind != STACK_IF) {
+            return f_illegal(q, w);
+        }
+        w->exec = top->saved & w->alive;
+        w->sp--;
+        break;
+    case SVMGPU_OP_LOOP:
+        if (w->sp >= SVMGPU_ISA_MAX_NEST) {
+            return f_illegal(q, w);
+        }
+        top = &w->stack[w->sp++];
+        top->kind = STACK_LOOP;
+        top->saved = w->exec;
+        top->else_mask = 0;
+        top->loop_pc = next;
+        break;
+    default:        /* ENDLOOP */
+        if (!top || top->kind != STACK_LOOP) {
+            return f_illegal(q, w);
+        }
+        if (w->exec) {
+            next = top->loop_pc;
+        } else {
+            w->exec = top->saved & w->alive;
+            w->sp--;
+        }
+        break;
     }
+    w->pc = next;
     return INSN_OK;
 }
 
@@ -1172,6 +1272,7 @@ static F_INLINE bool f_mem_gang(SvmgpuQueue *q, SvmgpuFastLaunch *l,
     }
     m->last[0] = last;
     m->hits += nl - 1;
+    isa_count(m, m->mc->w[win].local, o->access, (uint64_t)nl * size);
     for (k = 0; k < nw; k++) {
         changed |= f_zclear(l, o, w0 + k, NULL);
     }

@@ -3,7 +3,8 @@
  * (docs/hw-spec.md §5, §6).
  *
  * A walk is at most four 8-byte DMA reads, so malformed or cyclic tables
- * cannot loop.  Successful walks fill the TLB; failed ones do not.  A
+ * cannot loop.  A leaf of aperture 1 translates to SVMGPU_PA_LOCAL | its
+ * offset in device-local memory (§5a), which the TLB keeps like any page.  Successful walks fill the TLB; failed ones do not.  A
  * permission failure on a TLB hit re-walks before faulting, so the driver
  * need not invalidate after upgrading an entry.
  *
@@ -43,7 +44,7 @@ SvmgpuXlateStatus svmgpu_mmu_walk(SvmgpuCore *core, uint64_t root,
     for (lvl = SVMGPU_PT_LEVELS; lvl >= 1; lvl--) {
         uint64_t pte_addr = table + SVMGPU_PT_INDEX(va, lvl) * 8;
         unsigned shift = SVMGPU_PT_LEVEL_SHIFT(lvl);
-        uint64_t pte, mask;
+        uint64_t pte, mask, page, aperture;
         bool leaf;
 
         if (core->ops->dma_read(core->opaque, pte_addr, &pte, 8)) {
@@ -64,14 +65,23 @@ SvmgpuXlateStatus svmgpu_mmu_walk(SvmgpuCore *core, uint64_t root,
             return walk_fault(out, SVMGPU_FAULT_BAD_PTE);
         }
         mask = (1ull << shift) - 1;
-        if ((pte & SVMGPU_PTE_ADDR_MASK & mask) ||
-            ((pte & SVMGPU_PTE_APERTURE_MASK) >> SVMGPU_PTE_APERTURE_SHIFT) !=
-            SVMGPU_APERTURE_SYSTEM) {
+        page = pte & SVMGPU_PTE_ADDR_MASK;
+        aperture = (pte & SVMGPU_PTE_APERTURE_MASK) >>
+                   SVMGPU_PTE_APERTURE_SHIFT;
+        if ((page & mask) || aperture > SVMGPU_APERTURE_LOCAL) {
             return walk_fault(out, SVMGPU_FAULT_BAD_PTE);
+        }
+        if (aperture == SVMGPU_APERTURE_LOCAL) {
+            /* the whole page inside device-local memory (§5a) */
+            if (page >= core->cfg.local_mem_size ||
+                core->cfg.local_mem_size - page < mask + 1) {
+                return walk_fault(out, SVMGPU_FAULT_BAD_PTE);
+            }
+            page |= SVMGPU_PA_LOCAL;
         }
         out->shift = shift;
         out->writable = pte & SVMGPU_PTE_WRITABLE;
-        out->pa = (pte & SVMGPU_PTE_ADDR_MASK) | (va & mask);
+        out->pa = page | (va & mask);
         out->len = (mask + 1) - (va & mask);
         if (access_needs_write(access) && !out->writable) {
             out->reason = SVMGPU_FAULT_WRITE_PROTECT;

@@ -20,6 +20,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -69,7 +70,11 @@ void svmgpu_map_init(SvmgpuMapCache *mc)
 
 static void map_drop(SvmgpuCore *core, SvmgpuMapWin *w)
 {
-    if (w->is_write && w->dlo < w->dhi) {
+    if (w->local) {
+        if (w->is_write && w->dlo < w->dhi && core->ops->local_dirty) {
+            core->ops->local_dirty(core->opaque, w->dlo, w->dhi - w->dlo);
+        }
+    } else if (w->is_write && w->dlo < w->dhi) {
         /* report exactly the bytes that may have been written */
         core->ops->unmap(core->opaque, w->host + w->dlo, w->dhi - w->dlo,
                          true);
@@ -114,10 +119,17 @@ uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
             return w->host + (pa - w->pa);
         }
     }
-    if (!core->ops->map || !core->ops->unmap) {
+    if (svmgpu_pa_local(pa)) {
+        /* device-local memory: one window over all of it, never unmapped */
+        if (pa - SVMGPU_PA_LOCAL >= core->cfg.local_mem_size) {
+            return NULL;
+        }
+        base = SVMGPU_PA_LOCAL;
+        got = core->cfg.local_mem_size;
+        host = core->cfg.local_mem;
+    } else if (!core->ops->map || !core->ops->unmap) {
         return NULL;
-    }
-    if (!core->cfg.map_window) {
+    } else if (!core->cfg.map_window) {
         /* only what is accessed */
         base = pa;
         host = map_try(core, pa, *len, pa, is_write, &got);
@@ -155,6 +167,7 @@ uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
     w->host = host;
     w->dlo = w->dhi = 0;
     w->is_write = is_write;
+    w->local = svmgpu_pa_local(base);
     *len = svmgpu_min64(*len, got - (pa - base));
     *win = i;
     return host + (pa - base);
@@ -162,6 +175,8 @@ uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
 
 void svmgpu_map_release(SvmgpuCore *core, SvmgpuMapCache *mc)
 {
+    struct timespec ts;
+    uint64_t link;
     unsigned i;
 
     for (i = 0; i < mc->n; i++) {
@@ -169,11 +184,71 @@ void svmgpu_map_release(SvmgpuCore *core, SvmgpuMapCache *mc)
         mc->w[i].id = 0;
     }
     mc->n = mc->next = 0;
+    if (!(mc->bytes[0] | mc->bytes[1] | mc->bytes[2] | mc->bytes[3])) {
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    link = mc->bytes[SVMGPU_BYTES_LINK_READ] +
+           mc->bytes[SVMGPU_BYTES_LINK_WRITE];
+    pthread_mutex_lock(&core->lock);
+    for (i = 0; i < 4; i++) {
+        core->cnt_bytes[i] += mc->bytes[i];
+        mc->bytes[i] = 0;
+    }
+    mc->link_until = svmgpu_link_reserve_locked(core,
+        (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec, link, mc->bursts);
+    pthread_mutex_unlock(&core->lock);
+    mc->bursts = 0;
+}
+
+/* Host pointer of [pa, pa + len) in device-local memory, or NULL. */
+static uint8_t *local_ptr(SvmgpuCore *core, uint64_t pa, uint64_t len)
+{
+    uint64_t off = pa - SVMGPU_PA_LOCAL, size = core->cfg.local_mem_size;
+
+    if (off > size || len > size - off) {
+        return NULL;
+    }
+    return (uint8_t *)core->cfg.local_mem + off;
+}
+
+int svmgpu_mem_read(SvmgpuCore *core, uint64_t pa, void *buf, uint64_t len)
+{
+    uint8_t *p;
+
+    if (!svmgpu_pa_local(pa)) {
+        return core->ops->dma_read(core->opaque, pa, buf, len);
+    }
+    p = local_ptr(core, pa, len);
+    if (!p) {
+        return -1;
+    }
+    memcpy(buf, p, len);
+    return 0;
+}
+
+int svmgpu_mem_write(SvmgpuCore *core, uint64_t pa, const void *buf,
+                     uint64_t len)
+{
+    uint8_t *p;
+
+    if (!svmgpu_pa_local(pa)) {
+        return core->ops->dma_write(core->opaque, pa, buf, len);
+    }
+    p = local_ptr(core, pa, len);
+    if (!p) {
+        return -1;
+    }
+    memcpy(p, buf, len);
+    if (core->ops->local_dirty) {
+        core->ops->local_dirty(core->opaque, pa - SVMGPU_PA_LOCAL, len);
+    }
+    return 0;
 }
 
 SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
-                                    uint64_t va, void *buf, unsigned len,
-                                    unsigned access)
+                                    SvmgpuMapCache *mc, uint64_t va,
+                                    void *buf, unsigned len, unsigned access)
 {
     SvmgpuXlate t;
     SvmgpuXlateStatus st;
@@ -190,17 +265,19 @@ SvmgpuAccessResult svmgpu_vm_access(SvmgpuCore *core, SvmgpuQueue *q,
         len = t.len;
     }
     if (access == SVMGPU_ACCESS_READ) {
-        rc = core->ops->dma_read(core->opaque, t.pa, buf, len);
+        rc = svmgpu_mem_read(core, t.pa, buf, len);
     } else if (svmgpu_q_stale(q)) {
         rc = -1;
     } else {
-        rc = core->ops->dma_write(core->opaque, t.pa, buf, len);
+        rc = svmgpu_mem_write(core, t.pa, buf, len);
     }
     pthread_rwlock_unlock(&core->xlate);
     if (rc) {
         svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, access, 0);
         return SVMGPU_ACC_ERROR;
     }
+    svmgpu_map_count(mc, svmgpu_pa_local(t.pa),
+                     access != SVMGPU_ACCESS_READ, len);
     return SVMGPU_ACC_OK;
 }
 
@@ -267,7 +344,7 @@ uint64_t svmgpu_atomic_host(void *p, unsigned size, unsigned op,
 }
 
 SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
-                                    uint64_t va, unsigned size, unsigned op,
+                                    SvmgpuMapCache *mc, uint64_t va, unsigned size, unsigned op,
                                     uint64_t operand, uint64_t compare,
                                     uint64_t *old)
 {
@@ -283,11 +360,10 @@ SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
         return svmgpu_xlate_failed(q, st, &t, va, SVMGPU_ACCESS_ATOMIC);
     }
     pthread_mutex_lock(&core->atomic_lock);
-    rc = svmgpu_q_stale(q) ? -1 :
-         core->ops->dma_read(core->opaque, t.pa, &cur, size);
+    rc = svmgpu_q_stale(q) ? -1 : svmgpu_mem_read(core, t.pa, &cur, size);
     if (!rc) {
         nv = svmgpu_atomic_compute(op, size, cur, operand, compare);
-        rc = core->ops->dma_write(core->opaque, t.pa, &nv, size);
+        rc = svmgpu_mem_write(core, t.pa, &nv, size);
     }
     pthread_mutex_unlock(&core->atomic_lock);
     pthread_rwlock_unlock(&core->xlate);
@@ -295,6 +371,8 @@ SvmgpuAccessResult svmgpu_vm_atomic(SvmgpuCore *core, SvmgpuQueue *q,
         svmgpu_set_error(&q->x, SVMGPU_ERR_DMA, va, SVMGPU_ACCESS_ATOMIC, 0);
         return SVMGPU_ACC_ERROR;
     }
+    svmgpu_map_count(mc, svmgpu_pa_local(t.pa), false, size);
+    svmgpu_map_count(mc, svmgpu_pa_local(t.pa), true, size);
     *old = cur;
     return SVMGPU_ACC_OK;
 }
@@ -427,13 +505,14 @@ static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
             svmgpu_map_dirty(mc, wd, dp, n);
         } else {
             n = svmgpu_min64(n, SVMGPU_COPY_CHUNK);
-            rc = core->ops->dma_read(core->opaque, ts.pa, buf, n);
+            rc = svmgpu_mem_read(core, ts.pa, buf, n);
             if (rc) {
                 run_end(core, &held);
                 svmgpu_set_error(x, SVMGPU_ERR_DMA, s, SVMGPU_ACCESS_READ, 0);
                 return SVMGPU_STEP_DONE;
             }
-            rc = core->ops->dma_write(core->opaque, td.pa, buf, n);
+            svmgpu_map_count(mc, svmgpu_pa_local(ts.pa), false, n);
+            rc = svmgpu_mem_write(core, td.pa, buf, n);
             if (rc) {
                 run_end(core, &held);
                 svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE,
@@ -441,6 +520,10 @@ static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
                 return SVMGPU_STEP_DONE;
             }
         }
+        if (sp && dp) {
+            svmgpu_map_count(mc, svmgpu_pa_local(ts.pa), false, n);
+        }
+        svmgpu_map_count(mc, svmgpu_pa_local(td.pa), true, n);
         x->progress += n;
         slice += n;
         run += n;
@@ -525,7 +608,7 @@ static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
                 buf_ready = true;
             }
             n = svmgpu_min64(n, SVMGPU_COPY_CHUNK);
-            rc = core->ops->dma_write(core->opaque, td.pa, buf, n);
+            rc = svmgpu_mem_write(core, td.pa, buf, n);
             if (rc) {
                 run_end(core, &held);
                 svmgpu_set_error(x, SVMGPU_ERR_DMA, d, SVMGPU_ACCESS_WRITE,
@@ -533,6 +616,7 @@ static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
                 return SVMGPU_STEP_DONE;
             }
         }
+        svmgpu_map_count(mc, svmgpu_pa_local(td.pa), true, n);
         x->progress += n;
         slice += n;
         run += n;
@@ -591,11 +675,11 @@ static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q,
         cur = svmgpu_atomic_host(p, c->size, c->op, c->operand, c->compare);
         svmgpu_map_dirty(mc, win, p, c->size);
     } else {
-        rc = core->ops->dma_read(core->opaque, ta.pa, &cur, c->size);
+        rc = svmgpu_mem_read(core, ta.pa, &cur, c->size);
         if (!rc) {
             nv = svmgpu_atomic_compute(c->op, c->size, cur, c->operand,
                                        c->compare);
-            rc = core->ops->dma_write(core->opaque, ta.pa, &nv, c->size);
+            rc = svmgpu_mem_write(core, ta.pa, &nv, c->size);
         }
     }
     pthread_mutex_unlock(&core->atomic_lock);
@@ -604,22 +688,27 @@ static SvmgpuStep step_atomic(SvmgpuCore *core, SvmgpuQueue *q,
         svmgpu_set_error(x, SVMGPU_ERR_DMA, c->va, SVMGPU_ACCESS_ATOMIC, 0);
         return SVMGPU_STEP_DONE;
     }
+    svmgpu_map_count(mc, svmgpu_pa_local(ta.pa), false, c->size);
+    svmgpu_map_count(mc, svmgpu_pa_local(ta.pa), true, c->size);
     if (c->result_va && (svmgpu_q_stale(q) ||
-        core->ops->dma_write(core->opaque, tr.pa, &cur, c->size))) {
+        svmgpu_mem_write(core, tr.pa, &cur, c->size))) {
         svmgpu_set_error(x, SVMGPU_ERR_DMA, c->result_va,
                          SVMGPU_ACCESS_WRITE, 0);
+    } else if (c->result_va) {
+        svmgpu_map_count(mc, svmgpu_pa_local(tr.pa), true, c->size);
     }
     pthread_rwlock_unlock(&core->xlate);
     return SVMGPU_STEP_DONE;
 }
 
-static SvmgpuStep step_store64(SvmgpuCore *core, SvmgpuQueue *q, uint64_t va,
+static SvmgpuStep step_store64(SvmgpuCore *core, SvmgpuQueue *q,
+                               SvmgpuMapCache *mc, uint64_t va,
                                uint64_t value)
 {
     if (va & 7) {
         return bad_command(&q->x);
     }
-    return acc_step(svmgpu_vm_access(core, q, va, &value, 8,
+    return acc_step(svmgpu_vm_access(core, q, mc, va, &value, 8,
                                      SVMGPU_ACCESS_WRITE));
 }
 
@@ -639,7 +728,8 @@ static bool wait_satisfied(uint32_t cond, uint64_t v, uint64_t value)
     }
 }
 
-static SvmgpuStep step_wait(SvmgpuCore *core, SvmgpuQueue *q)
+static SvmgpuStep step_wait(SvmgpuCore *core, SvmgpuQueue *q,
+                            SvmgpuMapCache *mc)
 {
     SvmgpuQueueExec *x = &q->x;
     const struct svmgpu_cmd_wait *c = &x->cmd.wait;
@@ -650,7 +740,7 @@ static SvmgpuStep step_wait(SvmgpuCore *core, SvmgpuQueue *q)
         (c->va & 7)) {
         return bad_command(x);
     }
-    r = svmgpu_vm_access(core, q, c->va, &v, 8, SVMGPU_ACCESS_READ);
+    r = svmgpu_vm_access(core, q, mc, c->va, &v, 8, SVMGPU_ACCESS_READ);
     if (r != SVMGPU_ACC_OK) {
         return acc_step(r);
     }
@@ -819,11 +909,12 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
             break;
         case SVMGPU_CMD_SIGNAL:
             r = rsvd_zero(x->cmd.signal.rsvd, 4) ?
-                step_store64(core, q, x->cmd.signal.va, x->cmd.signal.value) :
+                step_store64(core, q, &mc, x->cmd.signal.va,
+                             x->cmd.signal.value) :
                 bad_command(x);
             break;
         case SVMGPU_CMD_WAIT:
-            r = step_wait(core, q);
+            r = step_wait(core, q, &mc);
             break;
         case SVMGPU_CMD_LAUNCH:
             r = core->cfg.engine == SVMGPU_ENGINE_REFERENCE ?
@@ -832,7 +923,8 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
             break;
         case SVMGPU_CMD_TIMESTAMP:
             r = rsvd_zero(x->cmd.timestamp.rsvd, 5) ?
-                step_store64(core, q, x->cmd.timestamp.va, svmgpu_now(core)) :
+                step_store64(core, q, &mc, x->cmd.timestamp.va,
+                             svmgpu_now(core)) :
                 bad_command(x);
             break;
         default:
@@ -842,6 +934,7 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
         }
     }
     svmgpu_map_release(core, &mc);
+    q->link_until = mc.link_until;
 
     if (r == SVMGPU_STEP_DONE) {
         if (x->err_code != SVMGPU_ERR_NONE) {

@@ -76,6 +76,13 @@ typedef struct SvmgpuCoreOps {
     /* Optional: trace point. */
     void (*trace)(void *opaque, SvmgpuTraceEvent ev, uint64_t a, uint64_t b,
                   uint64_t c);
+    /*
+     * Optional: the engines wrote [offset, offset + len) of device-local
+     * memory (SvmgpuCoreConfig.local_mem) through its host pointer (QEMU:
+     * mark it dirty for migration).  Called from engine threads without
+     * core locks.
+     */
+    void (*local_dirty)(void *opaque, uint64_t offset, uint64_t len);
 } SvmgpuCoreOps;
 
 typedef struct SvmgpuCoreConfig {
@@ -84,7 +91,17 @@ typedef struct SvmgpuCoreConfig {
     uint32_t tlb_sets;          /* power of two, 1..4096 */
     uint32_t tlb_ways;          /* 1..16 */
     uint32_t fault_ring_entries; /* power of two, SVMGPU_FAULT_RING_MIN..MAX */
+    /*
+     * Device-local memory (docs/hw-spec.md §5a): local_mem_size bytes (0 or
+     * a multiple of SVMGPU_LOCAL_MEM_GRANULE up to SVMGPU_LOCAL_MEM_MAX) at
+     * the host pointer local_mem, owned by the embedder, which the engines
+     * read and write directly (aperture 1); NULL when the size is 0.
+     */
     uint64_t local_mem_size;
+    void *local_mem;
+    /* Link model (§5a): MB/s (10^6 bytes/s) of system-memory data, 0 = off */
+    uint32_t link_bandwidth;
+    uint32_t link_latency;      /* ns per burst (when link_bandwidth != 0) */
     bool sync;                  /* no threads: svmgpu_core_run_sync() */
     /*
      * map() windows: 0 = map only bytes the device accesses; else ask for

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "svmgpu_core.h"
 
@@ -42,6 +43,11 @@ typedef struct TestDev {
     atomic_uint guest_errors;
     atomic_uint dma_reads;
     atomic_int maps;            /* outstanding map() calls */
+    /* device-local memory (cfg local_mem_size), mmap()ed by core_env_init */
+    uint8_t *local;
+    uint64_t local_size;
+    uint64_t local_dirty_lo, local_dirty_hi;    /* local_dirty() union */
+    atomic_uint local_dirties;                  /* local_dirty() calls */
     uint64_t roots[8];
     struct { uint64_t ring, compl; uint32_t size, tail; } q[SVMGPU_MAX_QUEUES];
     pthread_t threads[SVMGPU_MAX_ENGINES + 1];
@@ -99,6 +105,20 @@ static void td_unmap(void *opaque, void *ptr, uint64_t len, bool is_write)
     atomic_fetch_sub(&t->maps, 1);
 }
 
+static void td_local_dirty(void *opaque, uint64_t offset, uint64_t len)
+{
+    TestDev *t = opaque;
+
+    /* the union is exact in sync mode (the tests that check it) */
+    if (!atomic_fetch_add(&t->local_dirties, 1) ||
+        offset < t->local_dirty_lo) {
+        t->local_dirty_lo = offset;
+    }
+    if (offset + len > t->local_dirty_hi) {
+        t->local_dirty_hi = offset + len;
+    }
+}
+
 static void td_irq(void *opaque, unsigned vector)
 {
     TestDev *t = opaque;
@@ -133,6 +153,7 @@ static const SvmgpuCoreOps td_ops = {
     .irq = td_irq,
     .now_ns = td_now,
     .guest_error = td_guest_error,
+    .local_dirty = td_local_dirty,
 };
 
 static inline uint64_t rd(TestDev *t, uint64_t off)
@@ -192,6 +213,8 @@ static inline int core_env_init(TestDev *t, const SvmgpuCoreConfig *cfg,
                                 const SvmgpuCoreOps *ops, uint64_t ram_size,
                                 const char **err)
 {
+    SvmgpuCoreConfig c = *cfg;
+
     memset(t, 0, sizeof(*t));
     if (ram_size < (2ull << 20)) {
         return -EINVAL;
@@ -203,10 +226,29 @@ static inline int core_env_init(TestDev *t, const SvmgpuCoreConfig *cfg,
     t->ram_size = ram_size;
     t->next_pa = ALLOC_START;
     t->now = 1000;
-    t->core = svmgpu_core_new(cfg, ops, t, err);
+    if (c.local_mem_size && !c.local_mem &&
+        c.local_mem_size <= SVMGPU_LOCAL_MEM_MAX) {
+        /* zero pages on demand, as a device's VRAM (QEMU: host RAM) */
+        void *p = mmap(NULL, c.local_mem_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+        if (p == MAP_FAILED) {
+            free(t->ram);
+            t->ram = NULL;
+            return -ENOMEM;
+        }
+        t->local = p;
+        t->local_size = c.local_mem_size;
+        c.local_mem = p;
+    }
+    t->core = svmgpu_core_new(&c, ops, t, err);
     if (!t->core) {
         free(t->ram);
         t->ram = NULL;
+        if (t->local) {
+            munmap(t->local, t->local_size);
+            t->local = NULL;
+        }
         return -EINVAL;
     }
     wr(t, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE_PA);
@@ -260,6 +302,9 @@ static inline void core_env_fini(TestDev *t)
     }
     svmgpu_core_free(t->core);
     free(t->ram);
+    if (t->local) {
+        munmap(t->local, t->local_size);
+    }
 }
 
 /* Context id with a fresh root, enabled. */
@@ -350,6 +395,12 @@ static inline void *va_ptr(TestDev *t, uint32_t ctx, uint64_t va)
 
         if (!(pte & SVMGPU_PTE_VALID)) {
             return NULL;
+        }
+        if ((lvl == 1 || (pte & SVMGPU_PTE_LEAF)) &&
+            (pte & SVMGPU_PTE_APERTURE_MASK) ==
+            SVMGPU_APERTURE_LOCAL << SVMGPU_PTE_APERTURE_SHIFT) {
+            /* device-local memory: ADDR is an offset in it (hw-spec 5a) */
+            return t->local + (pte & SVMGPU_PTE_ADDR_MASK) + (va & mask);
         }
         if (lvl == 1 || (pte & SVMGPU_PTE_LEAF)) {
             return pa_ptr(t, (pte & SVMGPU_PTE_ADDR_MASK) + (va & mask));

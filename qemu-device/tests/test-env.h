@@ -21,6 +21,7 @@ static const SvmgpuCoreOps td_ops_nomap = {
     .irq = td_irq,
     .now_ns = td_now,
     .guest_error = td_guest_error,
+    .local_dirty = td_local_dirty,
 };
 
 static inline void td_init_ops(TestDev *t, const SvmgpuCoreConfig *cfg,

@@ -28,7 +28,9 @@ TEST(identification_and_reset_values)
     ASSERT_EQ(rd32(&t, SVMGPU_REG_NUM_CONTEXTS), 4096);
     ASSERT_EQ(rd(&t, SVMGPU_REG_LOCAL_MEM_SIZE), 1ull << 33);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_LOCAL_MEM_SIZE + 4), 2);
-    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0xf);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0x1f);    /* bit4: local memory */
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_LINK_BANDWIDTH), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_LINK_LATENCY), 0);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_CONTROL), 0);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_STATUS), SVMGPU_STATUS_IDLE);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), 0);
@@ -73,6 +75,63 @@ TEST(bad_configs_are_rejected)
     ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
     ASSERT_STREQ(err, "engine must be SVMGPU_ENGINE_FAST or "
                  "SVMGPU_ENGINE_REFERENCE");
+}
+
+/* hw-spec §2: local-mem-size is 0 or a multiple of 2 MiB up to 64 GiB */
+TEST(bad_local_memory_configs_are_rejected)
+{
+    static const uint64_t bad[] = {
+        4096, (2ull << 20) + 4096, (1ull << 20), SVMGPU_LOCAL_MEM_MAX + (2 << 20),
+        SVMGPU_LOCAL_MEM_MAX * 2, ~0ull & ~((2ull << 20) - 1),
+    };
+    static uint8_t dummy[1];
+    SvmgpuCoreConfig cfg;
+    const char *err;
+    unsigned i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        svmgpu_core_default_config(&cfg);
+        cfg.local_mem_size = bad[i];
+        cfg.local_mem = dummy;
+        err = NULL;
+        ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+        ASSERT_STREQ(err, "local-mem-size must be 0 or a multiple of 2 MiB "
+                     "up to 64 GiB");
+    }
+    /* a size without memory, memory without a size */
+    svmgpu_core_default_config(&cfg);
+    cfg.local_mem_size = 2ull << 20;
+    err = NULL;
+    ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+    ASSERT_STREQ(err, "local memory needs both a size and a host pointer");
+    svmgpu_core_default_config(&cfg);
+    cfg.local_mem = dummy;
+    err = NULL;
+    ASSERT_NULL(svmgpu_core_new(&cfg, &td_ops, NULL, &err));
+    ASSERT_STREQ(err, "local memory needs both a size and a host pointer");
+}
+
+/* No local memory: CAPS bit 4 clear, LOCAL_MEM_SIZE 0; the link registers */
+TEST(caps_without_local_memory_and_link_registers)
+{
+    TestDev t;
+    SvmgpuCoreConfig cfg;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.link_bandwidth = 16000;
+    cfg.link_latency = 500;
+    td_init_cfg(&t, &cfg);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0xf);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_LOCAL_MEM_SIZE), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_LINK_BANDWIDTH), 16000);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_LINK_LATENCY), 500);
+    /* RO */
+    wr32(&t, SVMGPU_REG_LINK_BANDWIDTH, 1);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_LINK_BANDWIDTH), 16000);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_LINK_READ_BYTES), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_LOCAL_WRITE_BYTES), 0);
+    td_fini(&t);
 }
 
 TEST(access_sizes_and_split_64bit)
