@@ -16,6 +16,120 @@
 
 typedef enum { INSN_OK, INSN_FAULT, INSN_ERROR } InsnResult;
 
+/* ---- a wave's control state and the structured control instructions ---- */
+
+enum { ISA_STACK_IF = 1, ISA_STACK_LOOP = 2 };
+
+typedef struct IsaStackEntry {
+    uint8_t kind;           /* ISA_STACK_* */
+    uint32_t saved;         /* mask to restore at ENDIF/ENDLOOP */
+    uint32_t else_mask;     /* IF: lanes for the ELSE branch */
+    uint64_t loop_pc;       /* LOOP: first instruction of the body */
+} IsaStackEntry;
+
+typedef struct IsaWave {
+    uint64_t pc;
+    uint32_t exec, alive;
+    uint32_t done;          /* lanes that completed a faulted instruction */
+    unsigned sp;
+    bool at_barrier, finished;
+    IsaStackEntry stack[SVMGPU_ISA_MAX_NEST];
+} IsaWave;
+
+/*
+ * Control instruction op (NOP .. ENDLOOP) for wave w, and w->pc set to
+ * the next instruction.  cond: for IF and BREAK, the active lanes whose
+ * r[ra] is non-zero (the caller checked ra).  False: illegal (stack
+ * over/underflow, no matching IF/LOOP), with the wave unchanged.
+ */
+static inline bool isa_control(IsaWave *w, uint8_t op, int32_t imm,
+                               uint32_t cond)
+{
+    uint64_t next = w->pc + SVMGPU_ISA_INSN_SIZE;
+    IsaStackEntry *top = w->sp ? &w->stack[w->sp - 1] : NULL;
+    unsigned k;
+
+    switch (op) {
+    case SVMGPU_OP_NOP:
+        break;
+    case SVMGPU_OP_EXIT:
+        w->alive &= ~w->exec;
+        w->exec = 0;
+        if (!w->alive) {
+            w->finished = true;
+        }
+        break;
+    case SVMGPU_OP_BAR:
+        w->at_barrier = true;
+        break;
+    case SVMGPU_OP_JMP:
+        if (w->exec) {
+            next = w->pc + (uint64_t)((int64_t)imm * SVMGPU_ISA_INSN_SIZE);
+        }
+        break;
+    case SVMGPU_OP_IF:
+        if (w->sp >= SVMGPU_ISA_MAX_NEST) {
+            return false;
+        }
+        top = &w->stack[w->sp++];
+        top->kind = ISA_STACK_IF;
+        top->saved = w->exec;
+        top->else_mask = w->exec & ~cond;
+        top->loop_pc = 0;
+        w->exec = cond;
+        break;
+    case SVMGPU_OP_BREAK:
+        for (k = w->sp; k && w->stack[k - 1].kind != ISA_STACK_LOOP; k--) {
+        }
+        if (!k) {
+            return false;
+        }
+        for (; k < w->sp; k++) {
+            w->stack[k].saved &= ~cond;
+            w->stack[k].else_mask &= ~cond;
+        }
+        w->exec &= ~cond;
+        break;
+    case SVMGPU_OP_ELSE:
+        if (!top || top->kind != ISA_STACK_IF) {
+            return false;
+        }
+        w->exec = top->else_mask & w->alive;
+        top->else_mask = 0;
+        break;
+    case SVMGPU_OP_ENDIF:
+        if (!top || top->kind != ISA_STACK_IF) {
+            return false;
+        }
+        w->exec = top->saved & w->alive;
+        w->sp--;
+        break;
+    case SVMGPU_OP_LOOP:
+        if (w->sp >= SVMGPU_ISA_MAX_NEST) {
+            return false;
+        }
+        top = &w->stack[w->sp++];
+        top->kind = ISA_STACK_LOOP;
+        top->saved = w->exec;
+        top->else_mask = 0;
+        top->loop_pc = next;
+        break;
+    default:        /* ENDLOOP */
+        if (!top || top->kind != ISA_STACK_LOOP) {
+            return false;
+        }
+        if (w->exec) {
+            next = top->loop_pc;
+        } else {
+            w->exec = top->saved & w->alive;
+            w->sp--;
+        }
+        break;
+    }
+    w->pc = next;
+    return true;
+}
+
 static inline InsnResult acc_result(SvmgpuAccessResult r)
 {
     return r == SVMGPU_ACC_OK ? INSN_OK :
@@ -39,6 +153,7 @@ typedef struct IsaMem {
     bool held;
     unsigned next;
     unsigned last[2];       /* entry used last: [0] data, [1] fetch */
+    uint32_t ids;           /* mc->ids when the entries were checked */
     uint64_t hits;          /* entry hits, counted as TLB hits */
     IsaMemEntry e[ISA_MEM_ENTRIES];
 } IsaMem;
@@ -60,10 +175,11 @@ static inline void isa_mem_drop(SvmgpuCore *core, IsaMem *m)
 }
 
 /*
- * Every svmgpu_map_get() may replace (unmap) a window: call this after
- * each one made while m holds entries, so that no entry keeps a host
- * pointer into a window the map cache released.  The entries are only
- * ever used between such calls (isa_mem_fast() does not check the id).
+ * Every svmgpu_map_get() may replace (unmap) a window, and every new
+ * window takes the next mc->ids: the entries' host pointers are checked
+ * against their windows' ids whenever mc->ids moved since the last check,
+ * by every lookup below, so no caller of svmgpu_map_get() has anything to
+ * do and none can use a pointer into a released window.
  */
 static inline void isa_mem_forget_replaced(IsaMem *m)
 {
@@ -73,6 +189,14 @@ static inline void isa_mem_forget_replaced(IsaMem *m)
         if (m->e[i].host && m->mc->w[m->e[i].win].id != m->e[i].win_id) {
             m->e[i].host = NULL;
         }
+    }
+    m->ids = m->mc->ids;
+}
+
+static inline void isa_mem_check_windows(IsaMem *m)
+{
+    if (__builtin_expect(m->ids != m->mc->ids, 0)) {
+        isa_mem_forget_replaced(m);
     }
 }
 
@@ -99,6 +223,7 @@ static inline uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
         m->held = true;
     }
     /* m->e[*last] was checked by isa_mem_fast() */
+    isa_mem_check_windows(m);
     for (i = 0, e = NULL; i < ISA_MEM_ENTRIES; i++) {
         if (m->e[i].host && m->e[i].vpn == vpn) {
             e = &m->e[i];
@@ -126,7 +251,6 @@ static inline uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
         host = svmgpu_map_get(core, m->mc, t.pa - off, &len, false, win);
         t.writable = false;
     }
-    isa_mem_forget_replaced(m);
     if (!host || len < SVMGPU_PAGE_SIZE ||
         (need_write && !t.writable)) {
         return NULL;
@@ -162,6 +286,7 @@ static inline uint8_t *isa_mem_lookup(IsaMem *m, uint64_t va, bool need_write,
     const uint64_t vpn = va >> SVMGPU_PAGE_SHIFT;
     unsigned i;
 
+    isa_mem_check_windows(m);
     for (i = 0; i < ISA_MEM_ENTRIES; i++) {
         const IsaMemEntry *e = &m->e[i];
 
@@ -181,6 +306,7 @@ static inline uint8_t *isa_mem_fast(IsaMem *m, uint64_t va, bool need_write,
 {
     const IsaMemEntry *e = &m->e[last];
 
+    isa_mem_check_windows(m);
     if (e->host && e->vpn == va >> SVMGPU_PAGE_SHIFT &&
         (!need_write || e->writable)) {
         m->hits++;

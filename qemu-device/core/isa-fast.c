@@ -55,8 +55,6 @@
 #define FOP_ILLEGAL     0xfe
 #define PAGE_MASK_LO    (SVMGPU_PAGE_SIZE - 1)
 
-enum { STACK_IF = 1, STACK_LOOP = 2 };
-
 typedef struct FOp {
     uint8_t op;             /* SVMGPU_OP_*, or FOP_ILLEGAL */
     uint8_t rd, ra, rb, rc; /* rb: SVMGPU_ISA_RB_IMM for the immediate */
@@ -78,19 +76,7 @@ typedef struct FCodePage {
     FOp op[F_PAGE_INSNS];
 } FCodePage;
 
-typedef struct FStack {
-    uint8_t kind;
-    uint32_t saved, else_mask;
-    uint64_t loop_pc;
-} FStack;
-
-typedef struct FWave {
-    uint64_t pc;
-    uint32_t exec, alive, done;
-    unsigned sp;
-    bool at_barrier, finished;
-    FStack stack[SVMGPU_ISA_MAX_NEST];
-} FWave;
+typedef IsaWave FWave;          /* the control state: isa-common.h */
 
 struct SvmgpuFastLaunch {
     uint64_t wg, wg_total;
@@ -332,7 +318,6 @@ static const FOp *fetch_slow(SvmgpuCore *core, SvmgpuQueue *q,
     page_pa = t.pa - (pc & PAGE_MASK_LO);
     len = SVMGPU_PAGE_SIZE;
     host = svmgpu_map_get(core, m->mc, page_pa, &len, false, &win);
-    isa_mem_forget_replaced(m);     /* the data entries' windows too */
     if (host && len >= SVMGPU_PAGE_SIZE) {
         src = host;
     } else if (!svmgpu_mem_read(core, page_pa, l->page_buf,
@@ -1059,30 +1044,9 @@ static F_INLINE InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
                             const FOp *o, unsigned wave)
 {
     FWave *w = &l->waves[wave];
-    uint64_t next = w->pc + SVMGPU_ISA_INSN_SIZE;
-    FStack *top = w->sp ? &w->stack[w->sp - 1] : NULL;
     uint32_t cond = 0;
 
-    switch (o->op) {
-    case SVMGPU_OP_NOP:
-        break;
-    case SVMGPU_OP_EXIT:
-        w->alive &= ~w->exec;
-        w->exec = 0;
-        if (!w->alive) {
-            w->finished = true;
-        }
-        break;
-    case SVMGPU_OP_BAR:
-        w->at_barrier = true;
-        break;
-    case SVMGPU_OP_JMP:
-        if (w->exec) {
-            next = w->pc + (uint64_t)((int64_t)o->imm * SVMGPU_ISA_INSN_SIZE);
-        }
-        break;
-    case SVMGPU_OP_IF:
-    case SVMGPU_OP_BREAK: {
+    if (o->op == SVMGPU_OP_IF || o->op == SVMGPU_OP_BREAK) {
         const uint64_t *a = l->regs[o->ra] + wave * SVMGPU_ISA_WAVE_SIZE;
         uint8_t nz[SVMGPU_ISA_WAVE_SIZE];
         unsigned j;
@@ -1098,70 +1062,10 @@ static F_INLINE InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
             cond |= (uint32_t)((x * 0x0102040810204080ull) >> 56) << j;
         }
         cond &= w->exec;
-        if (o->op == SVMGPU_OP_IF) {
-            if (w->sp >= SVMGPU_ISA_MAX_NEST) {
-                return f_illegal(q, w);
-            }
-            top = &w->stack[w->sp++];
-            top->kind = STACK_IF;
-            top->saved = w->exec;
-            top->else_mask = w->exec & ~cond;
-            top->loop_pc = 0;
-            w->exec = cond;
-        } else {
-            unsigned k = w->sp;
-
-            while (k && w->stack[k - 1].kind != STACK_LOOP) {
-                k--;
-            }
-            if (!k) {
-                return f_illegal(q, w);
-            }
-            for (; k < w->sp; k++) {
-                w->stack[k].saved &= ~cond;
-                w->stack[k].else_mask &= ~cond;
-            }
-            w->exec &= ~cond;
-        }
-        break;
     }
-    case SVMGPU_OP_ELSE:
-        if (!top || top->kind != STACK_IF) {
-            return f_illegal(q, w);
-        }
-        w->exec = top->else_mask & w->alive;
-        top->else_mask = 0;
-        break;
-    case SVMGPU_OP_ENDIF:
-        if (!top || top->kind != STACK_IF) {
-            return f_illegal(q, w);
-        }
-        w->exec = top->saved & w->alive;
-        w->sp--;
-        break;
-    case SVMGPU_OP_LOOP:
-        if (w->sp >= SVMGPU_ISA_MAX_NEST) {
-            return f_illegal(q, w);
-        }
-        top = &w->stack[w->sp++];
-        top->kind = STACK_LOOP;
-        top->saved = w->exec;
-        top->else_mask = 0;
-        top->loop_pc = next;
-        break;
-    default:        /* ENDLOOP */
-        if (!top || top->kind != STACK_LOOP) {
-            return f_illegal(q, w);
-        }
-        if (w->exec) {
-            next = top->loop_pc;
-        } else {
-            w->exec = top->saved & w->alive;
-            w->sp--;
-        }
-        break;
+    if (!isa_control(w, o->op, o->imm, cond)) {
+        return f_illegal(q, w);
     }
-    w->pc = next;
     return INSN_OK;
 }
 
