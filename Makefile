@@ -24,6 +24,7 @@
 #
 # Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2  NUMA=1
 #            MACHINE=q35|pc  QEMU_EXTRA='...'  TESTS=a,b  TEST_TIMEOUT=120
+#            LOCAL_MEM=256M (the svmgpu's device-local memory, 0 = none)
 #            BOOT_TIMEOUT=900  SVMGPU_CACHE=~/.cache/svmgpu  BUILD=./build
 #            SHARE=DIR  CMD='...'  HOST_CMD='...'
 
@@ -40,6 +41,7 @@ MEM ?= 2G
 SMP ?= 2
 MACHINE ?= q35
 NUMA ?= 1
+LOCAL_MEM ?= 256M
 QEMU_EXTRA ?=
 GUEST_APPEND ?=
 TESTS ?=
@@ -136,7 +138,7 @@ image-unlocked: qemu module userspace
 
 BOOT_ENV = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
 	KERNEL_FLAVOR=$(KERNEL) ACCEL=$(ACCEL) IOMMU=$(IOMMU) MEM=$(MEM) SMP=$(SMP) \
-	MACHINE=$(MACHINE) NUMA=$(NUMA) QEMU_EXTRA='$(QEMU_EXTRA)' GUEST_APPEND='$(GUEST_APPEND)' LOGDIR=$(LOGDIR) \
+	MACHINE=$(MACHINE) NUMA=$(NUMA) LOCAL_MEM=$(LOCAL_MEM) QEMU_EXTRA='$(QEMU_EXTRA)' GUEST_APPEND='$(GUEST_APPEND)' LOGDIR=$(LOGDIR) \
 	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS) SHARE='$(SHARE)'
 BOOT = $(BOOT_ENV) bash scripts/boot.sh
 

@@ -10,6 +10,8 @@
 #   ACCEL                      auto | kvm | tcg  (auto: KVM only if it really works)
 #   IOMMU                      1: q35 + intel-iommu, guest intel_iommu=on
 #   MACHINE MEM SMP            q35, 2G, 2 by default
+#   LOCAL_MEM                  the svmgpu's local-mem-size (256M; 0 = none,
+#                              docs/hw-spec.md §5a)
 #   NUMA                       guest NUMA nodes (1); N > 1 splits MEM and the CPUs
 #                              evenly into N nodes and turns on numa_balancing
 #   QEMU_EXTRA                 extra QEMU arguments
@@ -47,6 +49,7 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 TESTS=${TESTS:-}
 BENCH=${BENCH:-full}
 NUMA=${NUMA:-1}
+LOCAL_MEM=${LOCAL_MEM:-256M}
 
 if [ "$ACCEL" = auto ]; then
 	ACCEL=$(bash "$HERE/accel.sh" "$QEMU")
@@ -94,7 +97,7 @@ if [ "$IOMMU" = 1 ]; then
 else
 	args+=(-M "$MACHINE")
 fi
-args+=(-device svmgpu)
+args+=(-device "svmgpu,local-mem-size=$LOCAL_MEM")
 
 # SHARE=DIR: QEMU's virtio-9p serves DIR; security_model=none leaves files
 # owned by whoever runs QEMU, so the host user can edit what the guest wrote.
