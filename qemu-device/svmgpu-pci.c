@@ -101,6 +101,7 @@ struct SvmgpuState {
     uint32_t link_latency;      /* ns per burst */
     bool sync;                  /* "x-sync" (tests) */
     char *engine;               /* "x-engine": fast | reference */
+    uint32_t inject[4];         /* "x-inject-*" (tests, hw-spec §15) */
 };
 
 /* x-sync: steps run per register write or bottom half, at most. */
@@ -554,6 +555,10 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     cfg.link_bandwidth = s->link_bandwidth;
     cfg.link_latency = s->link_latency;
     cfg.sync = s->sync;
+    cfg.inject_hang_queues = s->inject[0];
+    cfg.inject_drop_irqs = s->inject[1];
+    cfg.inject_inval_refuse = s->inject[2];
+    cfg.inject_corrupt_compl = s->inject[3];
     if (!s->engine || !strcmp(s->engine, "fast")) {
         cfg.engine = SVMGPU_ENGINE_FAST;
     } else if (!strcmp(s->engine, "reference")) {
@@ -675,6 +680,11 @@ static Property svmgpu_properties[] = {
     DEFINE_PROP_BOOL("x-sync", SvmgpuState, sync, false),
     /* compute engine: fast (default) or the reference interpreter */
     DEFINE_PROP_STRING("x-engine", SvmgpuState, engine),
+    /* reset values of the INJ_* registers (hw-spec §15) */
+    DEFINE_PROP_UINT32("x-inject-hang-queues", SvmgpuState, inject[0], 0),
+    DEFINE_PROP_UINT32("x-inject-drop-irqs", SvmgpuState, inject[1], 0),
+    DEFINE_PROP_UINT32("x-inject-inval-refuse", SvmgpuState, inject[2], 0),
+    DEFINE_PROP_UINT32("x-inject-corrupt-compl", SvmgpuState, inject[3], 0),
     DEFINE_PROP_END_OF_LIST(),
 };
 

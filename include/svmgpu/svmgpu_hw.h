@@ -87,6 +87,7 @@
 #define  SVMGPU_ERROR_INVAL		(1u << 4)	/* bad invalidation request */
 #define  SVMGPU_ERROR_REG		(1u << 5)	/* bad register write, ignored */
 #define  SVMGPU_ERROR_COMPLETION_DMA	(1u << 6)	/* completion write failed */
+#define  SVMGPU_ERROR_FATAL		(1u << 7)	/* engines stopped until reset; W1C ignored */
 #define SVMGPU_REG_ERROR_ADDR		0x0040	/* RO, 64: DMA address or register of the last error */
 #define SVMGPU_REG_TIMESTAMP		0x0048	/* RO, 64: device clock, ns; reading the low half latches the high half */
 #define SVMGPU_REG_INTR_STATUS		0x0050	/* W1C, 32, reset 0 */
@@ -155,6 +156,14 @@
 #define SVMGPU_REG_CNT_LOCAL_READ_BYTES	0x0160	/* device-local memory (aperture 1) read */
 #define SVMGPU_REG_CNT_LOCAL_WRITE_BYTES 0x0168	/* device-local memory (aperture 1) written */
 /* 0x170..0x1ff: free for further counters; 0x200..0x2ff: fault injection (hw-spec 15) */
+
+/* Fault injection (bring-up, hw-spec 15); all reset to the x-inject-* properties (0) */
+#define SVMGPU_REG_INJ_HANG_QUEUES	0x0200	/* RW, 32: bit q set: queue q makes no progress */
+#define SVMGPU_REG_INJ_DROP_IRQS	0x0204	/* RW, 32: the next N interrupt messages are not sent */
+#define SVMGPU_REG_INJ_INVAL_REFUSE	0x0208	/* RW, 32: refuse the next N TLB invalidation requests */
+#define SVMGPU_REG_INJ_CORRUPT_COMPL	0x020c	/* RW, 32: corrupt the next N completion records */
+#define SVMGPU_REG_INJ_FATAL		0x0210	/* WO, 32: bit0: raise ERROR_STATUS.FATAL */
+#define SVMGPU_REG_CNT_INJECTED		0x0218	/* RO, 64: injected failures applied */
 
 /* ---------------------------------------------------------------------
  * Per-queue registers: SVMGPU_REG_Q(q, reg)

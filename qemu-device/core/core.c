@@ -85,7 +85,8 @@ static void signal_bits_locked(SvmgpuCore *core, uint32_t bits)
     for (i = 0; i < 32; i++) {
         int v = intr_vector(i);
 
-        if ((bits & (1u << i)) && v >= 0) {
+        if ((bits & (1u << i)) && v >= 0 &&
+            !svmgpu_inject_drop_irq_locked(core, v)) {
             core->ops->irq(core->opaque, v);
         }
     }
@@ -215,6 +216,7 @@ SvmgpuCore *svmgpu_core_new(const SvmgpuCoreConfig *cfg,
     core->cfg = *cfg;
     core->ops = ops;
     core->opaque = opaque;
+    svmgpu_inject_reset_locked(core);   /* power-on values; no thread yet */
     core->ctxs = calloc(SVMGPU_MAX_CONTEXTS, sizeof(*core->ctxs));
     if (!core->ctxs || svmgpu_tlb_init(&core->tlb, cfg->tlb_sets,
                                        cfg->tlb_ways)) {
@@ -365,6 +367,7 @@ static void reset_locked(SvmgpuCore *core)
     core->cnt_invalidations = 0;
     memset(core->cnt_bytes, 0, sizeof(core->cnt_bytes));
     core->ts_hi = 0;
+    svmgpu_inject_reset_locked(core);
     memset(core->rr, 0, sizeof(core->rr));
     svmgpu_tlb_flush(&core->tlb);
     pthread_cond_broadcast(&core->work_cond);
@@ -404,6 +407,12 @@ static void queue_inval_locked(SvmgpuCore *core, uint32_t ctx, uint32_t flags,
     SvmgpuInval *r;
 
     core->inv_req_seq++;
+    if (core->inval_refused ||
+        svmgpu_inject_refuse_inval_locked(core, core->inv_req_seq)) {
+        /* Refused (§15): neither it nor any later request completes. */
+        core->inval_busy = true;
+        return;
+    }
     if (core->invq_len == SVMGPU_INVAL_QUEUE) {
         /* Queue full: widen the last request to everything. */
         r = &core->invq[core->invq_len - 1];
@@ -509,7 +518,7 @@ static bool control_step(SvmgpuCore *core)
     if (core->gen == gen) {
         core->inv_done_seq = last;
         core->cnt_invalidations += n;
-        core->inval_busy = core->invq_len != 0;
+        core->inval_busy = core->invq_len != 0 || core->inval_refused;
         svmgpu_trace(core, SVMGPU_TRACE_INVAL_DONE, last, n, 0);
         svmgpu_intr_locked(core, SVMGPU_INTR_INVAL);
     }
@@ -787,6 +796,11 @@ static uint32_t device_status_locked(SvmgpuCore *core)
 static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
                               const uint64_t *tlbc)
 {
+    uint32_t inj;
+
+    if (svmgpu_inject_read_locked(core, off, &inj)) {
+        return inj;
+    }
     if (off >= SVMGPU_REG_QUEUE_BASE) {
         uint64_t rel = off - SVMGPU_REG_QUEUE_BASE;
         unsigned qi = rel / SVMGPU_REG_QUEUE_STRIDE;
@@ -895,6 +909,9 @@ static void write32_locked(SvmgpuCore *core, uint64_t off, uint32_t v)
 {
     uint32_t old;
 
+    if (svmgpu_inject_write_locked(core, off, v)) {
+        return;
+    }
     if (off >= SVMGPU_REG_QUEUE_BASE) {
         uint64_t rel = off - SVMGPU_REG_QUEUE_BASE;
         unsigned qi = rel / SVMGPU_REG_QUEUE_STRIDE;
@@ -918,7 +935,8 @@ static void write32_locked(SvmgpuCore *core, uint64_t off, uint32_t v)
         pthread_cond_broadcast(&core->work_cond);
         break;
     case SVMGPU_REG_ERROR_STATUS:
-        core->error_status &= ~v;
+        /* FATAL stays set until a reset (§15). */
+        core->error_status &= ~(core->fatal ? v & ~SVMGPU_ERROR_FATAL : v);
         break;
     case SVMGPU_REG_INTR_STATUS:
         core->intr_status &= ~v;
@@ -1060,6 +1078,10 @@ static bool queue_ready_locked(SvmgpuCore *core, SvmgpuQueue *q)
     if (!(core->control & SVMGPU_CONTROL_ENABLE) || core->paused ||
         !q->enabled || q->error || q->in_step || q->stall_fault ||
         q->stall_ring_full) {
+        return false;
+    }
+    /* Injected (§15): a hung queue or a fatal error makes no progress. */
+    if (core->fatal || (core->inj_hang_queues & (1u << q->index))) {
         return false;
     }
     return q->cancel || q->x.has_cmd || q->head != q->tail;

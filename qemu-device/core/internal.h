@@ -415,7 +415,24 @@ struct SvmgpuCore {
     unsigned rr[SVMGPU_MAX_ENGINES];   /* round-robin cursor per engine */
     SvmgpuQueue queues[SVMGPU_MAX_QUEUES];
     uint8_t *bufs[SVMGPU_MAX_ENGINES]; /* engine bounce buffers */
+    /* fault injection (inject.c, hw-spec §15), protected by lock */
+    uint32_t inj_hang_queues, inj_drop_irqs, inj_inval_refuse;
+    uint32_t inj_corrupt_compl;
+    bool inval_refused;         /* a refused request holds DONE_SEQ back */
+    bool fatal;                 /* INJ_FATAL: engines stopped until reset */
+    uint64_t cnt_injected;
 };
+
+/* inject.c: fault injection (hw-spec §15); all with core->lock held */
+void svmgpu_inject_reset_locked(SvmgpuCore *core);
+bool svmgpu_inject_read_locked(SvmgpuCore *core, uint64_t off, uint32_t *val);
+bool svmgpu_inject_write_locked(SvmgpuCore *core, uint64_t off, uint32_t v);
+/* true: do not send this interrupt message */
+bool svmgpu_inject_drop_irq_locked(SvmgpuCore *core, int vector);
+/* true: refuse invalidation request @seq (and everything after it) */
+bool svmgpu_inject_refuse_inval_locked(SvmgpuCore *core, uint32_t seq);
+/* true: write queue @queue's next completion record corrupted */
+bool svmgpu_inject_corrupt_compl_locked(SvmgpuCore *core, unsigned queue);
 
 /* Set ERROR_STATUS bit(s), ERROR_ADDR and raise the error vector. */
 void svmgpu_error_locked(SvmgpuCore *core, uint32_t bit, uint64_t addr,

@@ -801,6 +801,16 @@ static void complete(SvmgpuCore *core, SvmgpuQueue *q)
     rec.status = status;
     rec.timestamp = svmgpu_now(core);
     if (addr && !svmgpu_q_stale(q)) {
+        pthread_mutex_lock(&core->lock);
+        if (q->qgen == q->step_gen &&
+            svmgpu_inject_corrupt_compl_locked(core, q->index)) {
+            /* Injected (§15): garbage, and a seq never submitted. */
+            memset((uint8_t *)&rec + 8, 0xa5, sizeof(rec) - 8);
+            rec.seq = ~rec.seq;
+        }
+        pthread_mutex_unlock(&core->lock);
+    }
+    if (addr && !svmgpu_q_stale(q)) {
         int rc = core->ops->dma_write(core->opaque, addr + 8,
                                       (uint8_t *)&rec + 8, sizeof(rec) - 8);
         __atomic_thread_fence(__ATOMIC_RELEASE);

@@ -113,6 +113,11 @@ typedef struct SvmgpuCoreConfig {
     uint64_t map_window;
     /* LAUNCH's interpreter, SVMGPU_ENGINE_* (docs/compute-engine.md) */
     uint32_t engine;
+    /* Reset values of the INJ_* registers (hw-spec §15; tests only) */
+    uint32_t inject_hang_queues;
+    uint32_t inject_drop_irqs;
+    uint32_t inject_inval_refuse;
+    uint32_t inject_corrupt_compl;
 } SvmgpuCoreConfig;
 
 /* The fast engine is the default; the reference is the plain interpreter. */

@@ -1,0 +1,229 @@
+/*
+ * svmgpu core: fault injection (docs/hw-spec.md §15).  Each INJ_* register
+ * arms a failure that the registers and memory show exactly as specified
+ * (so a driver can detect it), is counted in CNT_INJECTED, and is undone by
+ * a reset; the x-inject-* properties are the registers' reset values.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "test-env.h"
+
+static void setup(TestDev *t)
+{
+    td_init(t);
+    ctx_create(t, 0);
+    queue_setup(t, 0, 0, 64);
+    queue_setup(t, 1, 0, 64);
+    map_range(t, 0, 0x10000, 0x10000, SVMGPU_PTE_WRITABLE);
+}
+
+static struct svmgpu_cmd nop_irq(void)
+{
+    struct svmgpu_cmd c;
+
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_NOP;
+    c.hdr.flags = SVMGPU_CMD_FLAG_IRQ;
+    return c;
+}
+
+/* A hung queue keeps its commands, others run; disabling it still works. */
+TEST(hang_queue_makes_no_progress)
+{
+    TestDev t;
+    struct svmgpu_cmd c = cmd_fill(0x10000, 4096, 0x5a, 1);
+    uint64_t seq;
+
+    setup(&t);
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 1u << 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_HANG_QUEUES), 1u << 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    seq = submit(&t, 0, &c);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), 0);
+    ASSERT_FALSE(qstatus(&t, 0) & SVMGPU_Q_STATUS_IDLE);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_IDLE);
+    ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, 0x10000), 0);
+    /* Queue 1 is not affected. */
+    c = cmd_fill(0x11000, 4096, 0x3c, 1);
+    submit(&t, 1, &c);
+    ASSERT_EQ(compl(&t, 1)->seq, c.hdr.seq);
+    ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, 0x11fff), 0x3c);
+    /* Setting the bit again is no new injection. */
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 1u << 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    /* Released, the queue finishes its command. */
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 0);
+    run(&t);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), seq);
+    ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, 0x10fff), 0x5a);
+    /* Hung again: a disable is idle at once (no step runs). */
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 1u << 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 2);
+    c = cmd_fill(0x10000, 4096, 0x77, 1);
+    submit(&t, 0, &c);
+    wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), 0);
+    ASSERT_TRUE(qstatus(&t, 0) & SVMGPU_Q_STATUS_IDLE);
+    ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, 0x10000), 0x5a);
+    /* Bits of absent queues are refused (ERROR_STATUS.REG). */
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 1u << 15);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_HANG_QUEUES), 0);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_REG);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_ERROR_ADDR), SVMGPU_REG_INJ_HANG_QUEUES);
+    td_fini(&t);
+}
+
+/* Dropped messages: INTR_STATUS still says what happened. */
+TEST(drop_irqs_loses_messages_not_status)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    unsigned i;
+
+    setup(&t);
+    wr32(&t, SVMGPU_REG_INJ_DROP_IRQS, 2);
+    for (i = 0; i < 3; i++) {
+        c = nop_irq();
+        submit(&t, 0, &c);
+        ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
+        ASSERT_TRUE(rd32(&t, SVMGPU_REG_INTR_STATUS) & SVMGPU_INTR_QUEUE(0));
+    }
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 1);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_DROP_IRQS), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 2);
+    td_fini(&t);
+}
+
+/* A refused invalidation never completes, nor does any after it, until a reset. */
+TEST(refused_invalidation_held_until_reset)
+{
+    TestDev t;
+    uint32_t seq;
+
+    setup(&t);
+    seq = invalidate(&t, 0, SVMGPU_TLB_INV_WHOLE_CONTEXT, 0, 0);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), seq);
+    wr32(&t, SVMGPU_REG_INJ_INVAL_REFUSE, 1);
+    seq = invalidate(&t, 0, SVMGPU_TLB_INV_WHOLE_CONTEXT, 0, 0);
+    run(&t);
+    ASSERT_EQ(seq, 2);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), 1);
+    seq = invalidate(&t, 0, SVMGPU_TLB_INV_ALL_CONTEXTS, 0, 0);
+    run(&t);
+    ASSERT_EQ(seq, 3);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), 1);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_INVAL_BUSY);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_IDLE);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_INVALIDATIONS), 1);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_INVAL_REFUSE), 0);
+    /* Reset: everything forgotten, invalidations complete again. */
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 0);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_INVAL_BUSY);
+    seq = invalidate(&t, 0, SVMGPU_TLB_INV_ALL_CONTEXTS, 0, 0);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), seq);
+    td_fini(&t);
+}
+
+/* A corrupt record: seq inverted, the rest 0xa5; Q_COMPL_SEQ stays right. */
+TEST(corrupt_completion_record)
+{
+    TestDev t;
+    struct svmgpu_cmd c = nop_irq();
+    struct svmgpu_completion *cp;
+    const uint8_t *b;
+    uint64_t seq;
+    unsigned i;
+
+    setup(&t);
+    wr32(&t, SVMGPU_REG_INJ_CORRUPT_COMPL, 1);
+    seq = submit(&t, 0, &c);
+    cp = compl(&t, 0);
+    ASSERT_EQ(cp->seq, ~seq);
+    b = (const uint8_t *)cp;
+    for (i = 8; i < sizeof(*cp); i++) {
+        ASSERT_EQ(b[i], 0xa5);
+    }
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), seq);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), 1);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 1);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    /* The next record is right again. */
+    c = nop_irq();
+    seq = submit(&t, 0, &c);
+    ASSERT_EQ(cp->seq, seq);
+    ASSERT_EQ(cp->head, 2);
+    ASSERT_EQ(cp->err_code, 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_CORRUPT_COMPL), 0);
+    td_fini(&t);
+}
+
+/* FATAL: error vector once, engines stop, W1C cannot clear it, reset does. */
+TEST(fatal_error_until_reset)
+{
+    TestDev t;
+    struct svmgpu_cmd c = nop_irq();
+
+    setup(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_FATAL), 0);
+    wr32(&t, SVMGPU_REG_INJ_FATAL, 1);
+    run(&t);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_FATAL);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ERROR);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_ERROR_ADDR), SVMGPU_REG_INJ_FATAL);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_ERROR]), 1);
+    wr32(&t, SVMGPU_REG_INJ_FATAL, 1);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_ERROR]), 1);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    submit(&t, 0, &c);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), 0);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_FATAL);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), 0);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ERROR);
+    /* Brought up again, the device runs commands. */
+    wr(&t, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE_PA);
+    wr32(&t, SVMGPU_REG_CTX_TABLE_ENTRIES, 16);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 0);
+    queue_setup(&t, 0, 0, 64);
+    c = nop_irq();
+    submit(&t, 0, &c);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), c.hdr.seq);
+    td_fini(&t);
+}
+
+/* The x-inject-* properties are the INJ_* reset values; CNT_INJECTED is RO. */
+TEST(properties_are_reset_values)
+{
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.num_queues = 4;
+    cfg.inject_hang_queues = 0xff;      /* bits of absent queues dropped */
+    cfg.inject_drop_irqs = 3;
+    cfg.inject_inval_refuse = 1;
+    cfg.inject_corrupt_compl = 2;
+    td_init_cfg(&t, &cfg);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_HANG_QUEUES), 0xf);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_DROP_IRQS), 3);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_INVAL_REFUSE), 1);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_CORRUPT_COMPL), 2);
+    wr32(&t, SVMGPU_REG_INJ_DROP_IRQS, 0);
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 0);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_DROP_IRQS), 3);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_HANG_QUEUES), 0xf);
+    wr(&t, SVMGPU_REG_CNT_INJECTED, 77);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 0);
+    td_fini(&t);
+}
+
+TEST_HARNESS_MAIN
