@@ -1,7 +1,8 @@
 /*
  * QTest for the svmgpu device (docs/hw-spec.md): identification, BARs,
  * MSI-X, a COPY through a page table, faults answered by REPLAY and by
- * CANCEL, TLB invalidation completion, reset (soft and FLR) and a few
+ * CANCEL, TLB invalidation completion, reset (soft and FLR), device-local
+ * memory (BAR4, aperture 1, peer-to-peer between two devices) and a few
  * guest errors that must not hurt QEMU.  Most tests run the device with
  * x-sync=on, so every register write runs (a bounded amount of) the work it
  * starts; "threaded" and "viommu-unmapped-iova" run its engine threads (the
@@ -1022,6 +1023,193 @@ static void do_dma_into_bars(const char *pre)
     dev_stop(&d);
 }
 
+/* ---- device-local memory (docs/hw-spec.md §5a) ---- */
+
+#define AP_LOCAL    (SVMGPU_APERTURE_LOCAL << SVMGPU_PTE_APERTURE_SHIFT)
+
+static uint64_t submit_cmd(Dev *d, struct svmgpu_cmd *c)
+{
+    c->hdr.seq = ++d->seq;
+    qtest_memwrite(d->qts, RING0 + d->tail * 64ull, c, sizeof(*c));
+    d->tail = (d->tail + 1) % 16;
+    wr32(d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), d->tail);
+    return c->hdr.seq;
+}
+
+static void assert_done(Dev *d, uint64_t seq)
+{
+    struct svmgpu_completion c;
+
+    read_compl(d, &c);
+    g_assert_cmpuint(c.seq, ==, seq);
+    g_assert_cmpuint(c.err_code, ==, 0);
+}
+
+/*
+ * BAR4: 64-bit prefetchable, 96 MiB rounded up to 128 MiB; what the CPU
+ * writes through it a COPY reads (aperture 1) and the reverse; the tail
+ * reads 0 and ignores writes; counters; a reset keeps the contents.
+ */
+static void test_local_mem(void)
+{
+    const uint64_t n = 8192;
+    uint8_t src[8192], dst[8192];
+    uint64_t size = 0, seq, i;
+    uint32_t bar;
+    QPCIBar bar4;
+    Dev d;
+
+    dev_start(&d, ",x-sync=on,local-mem-size=96M");
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_CAPS), ==, 0x1f);
+    g_assert_cmphex(rd64(&d, SVMGPU_REG_LOCAL_MEM_SIZE), ==, 96ull << 20);
+    bar = qpci_config_readl(d.pdev, PCI_BASE_ADDRESS_4);
+    g_assert_cmphex(bar & (PCI_BASE_ADDRESS_SPACE |
+                           PCI_BASE_ADDRESS_MEM_TYPE_MASK |
+                           PCI_BASE_ADDRESS_MEM_PREFETCH), ==,
+                    PCI_BASE_ADDRESS_SPACE_MEMORY |
+                    PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                    PCI_BASE_ADDRESS_MEM_PREFETCH);
+    bar4 = qpci_iomap(d.pdev, SVMGPU_BAR_LOCAL, &size);
+    g_assert_cmphex(size, ==, 128ull << 20);
+    msix_setup(&d);
+    dev_setup(&d);
+
+    /* zero at creation */
+    g_assert_cmphex(qpci_io_readq(d.pdev, bar4, 0x1000), ==, 0);
+    /* CPU -> local (BAR4) -> COPY -> system */
+    for (i = 0; i < n; i++) {
+        src[i] = i * 7 + 5;
+    }
+    qpci_memwrite(d.pdev, bar4, 0x100000, src, n);
+    map4k(&d, 0x10000, 0x100000, AP_LOCAL);
+    map4k(&d, 0x11000, 0x101000, AP_LOCAL);
+    map4k(&d, 0x20000, DATA_POOL, SVMGPU_PTE_WRITABLE);
+    map4k(&d, 0x21000, DATA_POOL + 0x3000, SVMGPU_PTE_WRITABLE);
+    seq = submit_copy(&d, 0x20000, 0x10000, n);
+    assert_done(&d, seq);
+    qtest_memread(d.qts, DATA_POOL, dst, 4096);
+    qtest_memread(d.qts, DATA_POOL + 0x3000, dst + 4096, 4096);
+    g_assert_cmpint(memcmp(src, dst, n), ==, 0);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_LOCAL_READ_BYTES), ==, n);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_LINK_WRITE_BYTES), ==, n);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_LINK_READ_BYTES), ==, 0);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_LOCAL_WRITE_BYTES), ==, 0);
+
+    /* system -> COPY -> local, read by the CPU through BAR4 (last page) */
+    map4k(&d, 0x30000, (96ull << 20) - 4096, AP_LOCAL | SVMGPU_PTE_WRITABLE);
+    seq = submit_copy(&d, 0x30000 + 8, 0x20000, 4000);
+    assert_done(&d, seq);
+    qpci_memread(d.pdev, bar4, (96ull << 20) - 4096 + 8, dst, 4000);
+    g_assert_cmpint(memcmp(src, dst, 4000), ==, 0);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_LOCAL_WRITE_BYTES), ==, 4000);
+
+    /* the BAR beyond 96 MiB: reads 0, writes ignored */
+    qpci_io_writeq(d.pdev, bar4, 96ull << 20, 0x1122334455667788ull);
+    g_assert_cmphex(qpci_io_readq(d.pdev, bar4, 96ull << 20), ==, 0);
+    g_assert_cmphex(qpci_io_readq(d.pdev, bar4, (128ull << 20) - 8), ==, 0);
+
+    /* a leaf past the end of local memory: BAD_PTE */
+    map4k(&d, 0x40000, 96ull << 20, AP_LOCAL);
+    seq = submit_copy(&d, 0x20000, 0x40000, 8);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_FAULT_PUT), ==, 1);
+    {
+        struct svmgpu_fault_record f;
+
+        qtest_memread(d.qts, FAULT_RING, &f, sizeof(f));
+        g_assert_cmpuint(f.reason, ==, SVMGPU_FAULT_BAD_PTE);
+        g_assert_cmphex(f.va, ==, 0x40000);
+    }
+
+    /* CONTROL.RESET: counters 0, local memory kept */
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_LOCAL_READ_BYTES), ==, 0);
+    qpci_memread(d.pdev, bar4, 0x100000, dst, n);
+    g_assert_cmpint(memcmp(src, dst, n), ==, 0);
+    dev_stop(&d);
+}
+
+/* Without local-mem-size: no BAR4, CAPS bit 4 clear, size 0. */
+static void test_local_mem_absent(void)
+{
+    Dev d;
+
+    dev_start(&d, NULL);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_CAPS), ==, 0xf);
+    g_assert_cmphex(rd64(&d, SVMGPU_REG_LOCAL_MEM_SIZE), ==, 0);
+    qpci_config_writel(d.pdev, PCI_BASE_ADDRESS_4, 0xffffffff);
+    g_assert_cmphex(qpci_config_readl(d.pdev, PCI_BASE_ADDRESS_4), ==, 0);
+    dev_stop(&d);
+}
+
+/* Bad local-mem-size values fail device creation with a clear error. */
+static void test_local_mem_bad_size(void)
+{
+    static const char *const bad[] = { "1M", "3M", "2097153", "65G" };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    unsigned i;
+
+    for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *cmd = g_strdup_printf(
+            "%s -M q35 -nodefaults -display none -S -accel qtest "
+            "-device svmgpu,local-mem-size=%s", qemu, bad[i]);
+        g_autofree char *out = NULL, *err = NULL;
+        int status = 0;
+
+        g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status,
+                                                NULL));
+        g_assert_false(g_spawn_check_wait_status(status, NULL));
+        g_assert_nonnull(strstr(err, "svmgpu: local-mem-size must be 0 or "
+                                "a multiple of 2 MiB up to 64 GiB"));
+    }
+}
+
+/*
+ * Peer-to-peer: device A's aperture-0 DMA into device B's BAR4 (and into
+ * its own) works as memory; into B's unbacked BAR4 tail it fails.
+ */
+static void test_local_mem_p2p(void)
+{
+    uint8_t src[4096], dst[4096];
+    uint64_t size = 0, seq, i;
+    QPCIDevice *b;
+    QPCIBar bar4b, bar4a;
+    Dev d;
+
+    dev_start_full(&d, "-device svmgpu,addr=05.0,x-sync=on,"
+                   "local-mem-size=24M", ",x-sync=on,local-mem-size=2M");
+    b = qpci_device_find(d.bus, QPCI_DEVFN(5, 0));
+    g_assert_nonnull(b);
+    qpci_device_enable(b);
+    bar4b = qpci_iomap(b, SVMGPU_BAR_LOCAL, &size);
+    g_assert_cmphex(size, ==, 32ull << 20);
+    bar4a = qpci_iomap(d.pdev, SVMGPU_BAR_LOCAL, &size);
+    g_assert_cmphex(size, ==, 2ull << 20);
+    msix_setup(&d);
+    dev_setup(&d);
+    for (i = 0; i < sizeof(src); i++) {
+        src[i] = i * 3 + 1;
+    }
+    qpci_memwrite(b, bar4b, 0x5000, src, sizeof(src));
+
+    /* A: B's local memory -> A's own BAR4, both by DMA address */
+    map4k(&d, 0x10000, bar4b.addr + 0x5000, 0);
+    map4k(&d, 0x20000, bar4a.addr + 0x1000, SVMGPU_PTE_WRITABLE);
+    seq = submit_copy(&d, 0x20000, 0x10000, sizeof(src));
+    assert_done(&d, seq);
+    qpci_memread(d.pdev, bar4a, 0x1000, dst, sizeof(dst));
+    g_assert_cmpint(memcmp(src, dst, sizeof(src)), ==, 0);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_LINK_READ_BYTES), ==, 4096);
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_LINK_WRITE_BYTES), ==, 4096);
+
+    /* B's BAR4 beyond its 24 MiB: MMIO, the DMA fails */
+    map4k(&d, 0x30000, bar4b.addr + (24ull << 20), 0);
+    seq = submit_copy(&d, 0x20000, 0x30000, 8);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_CODE)), ==,
+                     SVMGPU_ERR_DMA);
+    g_free(b);
+    dev_stop(&d);
+}
+
 static void test_dma_into_bars(void)
 {
     do_dma_into_bars("");
@@ -1183,6 +1371,10 @@ int main(int argc, char **argv)
                    test_msix_into_bar0_viommu);
     qtest_add_func("/svmgpu/msix-into-bar0-viommu-threaded",
                    test_msix_into_bar0_viommu_threaded);
+    qtest_add_func("/svmgpu/local-mem", test_local_mem);
+    qtest_add_func("/svmgpu/local-mem-absent", test_local_mem_absent);
+    qtest_add_func("/svmgpu/local-mem-bad-size", test_local_mem_bad_size);
+    qtest_add_func("/svmgpu/local-mem-p2p", test_local_mem_p2p);
     qtest_add_func("/svmgpu/dma-into-bars", test_dma_into_bars);
     qtest_add_func("/svmgpu/dma-into-bars-viommu", test_dma_into_bars_viommu);
     qtest_add_func("/svmgpu/x-sync-bounded", test_sync_bounded);
