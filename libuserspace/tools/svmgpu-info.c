@@ -153,6 +153,11 @@ static const struct {
 	{ "tlb hits", SVMGPU_REG_CNT_TLB_HITS }, { "tlb misses", SVMGPU_REG_CNT_TLB_MISSES },
 	{ "tlb evictions", SVMGPU_REG_CNT_TLB_EVICTIONS }, { "page walks", SVMGPU_REG_CNT_PAGE_WALKS },
 	{ "commands", SVMGPU_REG_CNT_COMMANDS }, { "instructions", SVMGPU_REG_CNT_INSTRUCTIONS },
+	/* data bytes over the link (system memory) and in device-local memory */
+	{ "link read bytes", SVMGPU_REG_CNT_LINK_READ_BYTES },
+	{ "link write bytes", SVMGPU_REG_CNT_LINK_WRITE_BYTES },
+	{ "local read bytes", SVMGPU_REG_CNT_LOCAL_READ_BYTES },
+	{ "local write bytes", SVMGPU_REG_CNT_LOCAL_WRITE_BYTES },
 };
 
 /* Where a device's counters come from. */
@@ -170,6 +175,12 @@ static void print_counters(volatile uint8_t *bar, struct json_object *j)
 	struct json_object *c = j ? json_object_new_object() : NULL;
 	unsigned int i;
 
+	uint64_t local = *(volatile uint64_t *)(bar + SVMGPU_REG_LOCAL_MEM_SIZE);
+
+	if (j)
+		json_object_object_add(j, "local_mem_size", cli_json_u64(local));
+	else
+		printf("  local memory %" PRIu64 " MiB\n", local >> 20);
 	if (!j)
 		printf("  counters    ");
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {

@@ -24,6 +24,8 @@
 #define L1          (RAM_BASE + 0x5000)
 #define RINGS       (RAM_BASE + 0x8000)     /* 4 queues x 16 x 64 B */
 #define COMPLS      (RAM_BASE + 0x7000)
+#define LOCAL_SIZE  (4u << 20)             /* device-local memory */
+#define AP_LOCAL    (SVMGPU_APERTURE_LOCAL << SVMGPU_PTE_APERTURE_SHIFT)
 #define NQ          4
 #define QENTRIES    16
 
@@ -123,6 +125,21 @@ static void setup(Fuzz *f, SvmgpuCore *c)
               (i & 1 ? 0 : SVMGPU_PTE_WRITABLE));
     }
     put64(f, L1 + 100 * 8, 0);      /* a hole */
+    /*
+     * Device-local memory (when the input gives the device some): VA
+     * 0x190000.. 4K pages at scattered local offsets, VA 4 MiB and 6 MiB:
+     * 2M leaves on both local granules, VA 8 MiB: one past the end.
+     */
+    for (i = 400; i < 450; i++) {
+        put64(f, L1 + i * 8, ((i * 37ull) % (LOCAL_SIZE / 4096)) * 4096 |
+              SVMGPU_PTE_VALID | AP_LOCAL | (i & 1 ? 0 : SVMGPU_PTE_WRITABLE));
+    }
+    put64(f, L2 + 16, 0 | SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF | AP_LOCAL |
+          SVMGPU_PTE_WRITABLE);
+    put64(f, L2 + 24, (2u << 20) | SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF |
+          AP_LOCAL | SVMGPU_PTE_WRITABLE);
+    put64(f, L2 + 32, LOCAL_SIZE | SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF |
+          AP_LOCAL);
     svmgpu_core_mmio_write(c, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE, 8);
     svmgpu_core_mmio_write(c, SVMGPU_REG_CTX_TABLE_ENTRIES, 4, 4);
     svmgpu_core_mmio_write(c, SVMGPU_REG_FAULT_RING_BASE, FAULT_RING, 8);
@@ -165,11 +182,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Input in = { data, size };
     unsigned ops = 0;
 
-    static uint8_t *ram;
+    static uint8_t *ram, *local;
 
     if (!ram) {
         ram = malloc(RAM_SIZE);     /* reused: one allocation per process */
-        if (!ram) {
+        local = malloc(LOCAL_SIZE);
+        if (!ram || !local) {
             return 0;
         }
     }
@@ -184,6 +202,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.fault_ring_entries = 4;
     /* small map() windows: evictions within a step; or only what is used */
     cfg.map_window = size & 2 ? 0 : 4096;
+    /* inputs with bit 2 of their size: device-local memory; bit 3: link */
+    if (size & 4) {
+        memset(local, 0, LOCAL_SIZE);
+        cfg.local_mem = local;
+        cfg.local_mem_size = LOCAL_SIZE;
+    }
+    cfg.link_bandwidth = size & 8 ? 1000 : 0;
     /* odd-sized inputs use the map() fast path */
     c = svmgpu_core_new(&cfg, size & 1 ? &f_ops_map : &f_ops, &f, NULL);
     if (!c) {
