@@ -647,6 +647,19 @@ static void svmgpu_exit(PCIDevice *pdev)
     msix_uninit_exclusive_bar(pdev);
     svmgpu_core_free(s->core);
     s->core = NULL;
+    if (s->local_mem_size) {
+        /*
+         * A subregion holds a reference to its owner, the device: drop
+         * them, or the device is never finalized (as msix_uninit() does
+         * for its exclusive BAR); a device plugged again may then reuse
+         * the RAM's migration name (as ivshmem).
+         */
+        memory_region_del_subregion(&s->local_bar, &s->local_ram);
+        if (s->local_mem_size < memory_region_size(&s->local_bar)) {
+            memory_region_del_subregion(&s->local_bar, &s->local_tail);
+        }
+        vmstate_unregister_ram(&s->local_ram, DEVICE(pdev));
+    }
 }
 
 static void svmgpu_reset(DeviceState *dev)

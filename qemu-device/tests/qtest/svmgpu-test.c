@@ -1322,14 +1322,17 @@ static void test_reset_clears_pending_msix(void)
 /*
  * Hot-unplug behind intel-iommu with the engine threads alive: unrealize
  * joins them (their DMA translations take the BQL, so it joins with the
- * BQL dropped) and QEMU carries on.
+ * BQL dropped) and QEMU carries on.  With device-local memory: BAR4's
+ * subregions once kept the device alive, DEVICE_DELETED never came; and
+ * the device plugs in again under the same id.
  */
 static void test_unplug_viommu_threaded(void)
 {
     QTestState *qts = qtest_init("-M q35 -nodefaults -m 256M "
                                  "-device intel-iommu "
                                  "-device pcie-root-port,id=p1,chassis=1 "
-                                 "-device svmgpu,bus=p1,id=gpu,engines=2");
+                                 "-device svmgpu,bus=p1,id=gpu,engines=2,"
+                                 "local-mem-size=4M");
     QDict *rsp, *data;
 
     qtest_qmp_device_del_send(qts, "gpu");
@@ -1344,6 +1347,9 @@ static void test_unplug_viommu_threaded(void)
         }
         qobject_unref(rsp);
     }
+    /* plugged again under the same id: its local memory's RAM name is free */
+    qtest_qmp_device_add(qts, "svmgpu", "gpu",
+                         "{'bus': 'p1', 'local-mem-size': 4194304}");
     rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
     g_assert_true(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
