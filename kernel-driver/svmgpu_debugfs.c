@@ -65,6 +65,12 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 	seq_printf(m, "fault_delays_injected: %lld\n",
 		   atomic64_read(&s->fault_delays_injected));
 	seq_printf(m, "resets: %lld\n", atomic64_read(&s->resets));
+	seq_printf(m, "hangs: %lld\n", atomic64_read(&s->hangs));
+	seq_printf(m, "hang_cmds: %lld\n", atomic64_read(&s->hang_cmds));
+	seq_printf(m, "hang_reset_ns: %lld\n", atomic64_read(&s->hang_reset_ns));
+	seq_printf(m, "watchdog_polls: %lld\n", atomic64_read(&s->watchdog_polls));
+	seq_printf(m, "compl_corrupt: %lld\n", atomic64_read(&s->compl_corrupt));
+	seq_printf(m, "fatal_errors: %lld\n", atomic64_read(&s->fatal_errors));
 	seq_printf(m, "errors: %lld\n", atomic64_read(&s->errors));
 	for (i = 0; i < sdev->num_queues; i++) {
 		struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
@@ -210,5 +216,6 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 			    to_svmgpu(minor->dev), &svmgpu_inject_fops);
 	debugfs_create_file("svmgpu_inject_fault_delay", 0200, minor->debugfs_root,
 			    to_svmgpu(minor->dev), &svmgpu_inject_delay_fops);
+	svmgpu_recovery_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);
 }

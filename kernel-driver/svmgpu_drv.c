@@ -643,6 +643,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	init_waitqueue_head(&sdev->svm_wq);
 	mutex_init(&sdev->reset_lock);
 	INIT_WORK(&sdev->recover_work, svmgpu_recover_work);
+	svmgpu_recovery_init(sdev);
 	ret = drmm_add_action_or_reset(&sdev->drm, svmgpu_drm_release, NULL);
 	if (ret)
 		return ret;
@@ -754,6 +755,7 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	mutex_unlock(&sdev->reset_lock);
 	/* hw_ready is false: no invalidation fences the device again. */
 	cancel_work_sync(&sdev->recover_work);
+	svmgpu_recovery_fini(sdev);
 	svmgpu_irq_fini(sdev);
 	/*
 	 * Fault work items the interrupt thread queued end now (their svms

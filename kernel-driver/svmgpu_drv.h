@@ -96,6 +96,14 @@ struct svmgpu_vec {
  * @resets: device resets
  * @errors: error interrupts
  * @fault_delays_injected: fault works delayed by svmgpu_inject_fault_delay
+ * @hangs: queues reset by the watchdog after hang_timeout_ms without progress
+ * @hang_cmds: commands failed with DRM_SVMGPU_ERR_HANG
+ * @hang_reset_ns: time of the last hang reset, disable to hardware queue back
+ * @watchdog_polls: completions or queue errors the watchdog collected because
+ *	no interrupt had within one watchdog period (lost or late interrupts)
+ * @compl_corrupt: queues reset for a corrupt completion record
+ * @fatal_errors: fatal device errors (ERROR_STATUS.FATAL), each followed by
+ *	a device reset
  */
 struct svmgpu_dev_stats {
 	atomic64_t fault_records;
@@ -108,6 +116,12 @@ struct svmgpu_dev_stats {
 	atomic64_t resets;
 	atomic64_t errors;
 	atomic64_t fault_delays_injected;
+	atomic64_t hangs;
+	atomic64_t hang_cmds;
+	atomic64_t hang_reset_ns;
+	atomic64_t watchdog_polls;
+	atomic64_t compl_corrupt;
+	atomic64_t fatal_errors;
 };
 
 /**
@@ -136,6 +150,13 @@ struct svmgpu_dev_stats {
  *	set with @hw_sem read-held (under @inval_lock), cleared with it
  *	write-held
  * @recover_work: reprograms a fenced device (svmgpu_device_reset())
+ * @watchdog: the queue watchdog (svmgpu_recovery.c), queued while a hardware
+ *	queue is bound
+ * @wd_fault_put: FAULT_PUT at the last watchdog tick (watchdog only)
+ * @wd_fault_get: @fault_get at the last watchdog tick (watchdog only)
+ * @hang_work: resets the device when a hung queue's engine did not let go
+ *	or after a fatal device error
+ * @fatal_pending: a fatal error's reset is queued or running
  * @inject_inval_timeouts: test hook (debugfs svmgpu_inject_inval_timeout):
  *	the next this many TLB invalidations are handled as timed out
  * @inject_fault_delay_ms: test hook (debugfs svmgpu_inject_fault_delay):
@@ -193,6 +214,11 @@ struct svmgpu_device {
 	bool in_reset;
 	bool fenced;
 	struct work_struct recover_work;
+	struct delayed_work watchdog;
+	u32 wd_fault_put;
+	u32 wd_fault_get;
+	struct work_struct hang_work;
+	atomic_t fatal_pending;
 	atomic_t inject_inval_timeouts;
 	atomic_t inject_fault_delay_ms;
 
@@ -478,6 +504,14 @@ struct svmgpu_err {
  * @events: pending struct svmgpu_event of SUBMIT_EVENT submissions in seq
  *	order, protected by @lock; each is sent (or freed, the file gone)
  *	exactly once, at completion or when the queue stops
+ * @hang_reset: the watchdog is resetting the queue: SUBMIT lets go of
+ *	@submit_lock and waits; protected by @lock
+ * @wd_seq: @completed_seq when the watchdog last saw progress, protected by @lock
+ * @wd_stamp: jiffies of that progress (or of the bind), protected by @lock
+ * @wd_pending: the last watchdog tick saw a completion or error no interrupt
+ *	had collected, with @completed_seq then @wd_seq; protected by @lock
+ * @compl_corrupt: the completion record named a seq never submitted; the
+ *	watchdog resets the queue; protected by @lock
  */
 struct svmgpu_queue {
 	struct kref refs;
@@ -512,6 +546,11 @@ struct svmgpu_queue {
 	u64 last_err_seq;
 	wait_queue_head_t wq;
 	struct list_head events;
+	bool hang_reset;
+	u64 wd_seq;
+	unsigned long wd_stamp;
+	bool wd_pending;
+	bool compl_corrupt;
 };
 
 static inline u32 svmgpu_read32(struct svmgpu_device *sdev, u32 reg)
@@ -614,6 +653,15 @@ void svmgpu_queue_put(struct svmgpu_queue *q);
 struct svmgpu_queue *svmgpu_hwq_get(struct svmgpu_device *sdev, u32 hwq);
 void svmgpu_ctx_account(struct svmgpu_device *sdev, u32 hwq, struct svmgpu_svm *svm,
 			int field, u64 n);
+void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt);
+
+/* svmgpu_recovery.c: the queue watchdog */
+extern unsigned int svmgpu_hang_timeout_ms;
+void svmgpu_recovery_init(struct svmgpu_device *sdev);
+void svmgpu_recovery_fini(struct svmgpu_device *sdev);
+void svmgpu_watchdog_kick(struct svmgpu_device *sdev);
+void svmgpu_device_fatal(struct svmgpu_device *sdev);
+void svmgpu_recovery_debugfs_init(struct drm_minor *minor);
 
 /* svmgpu_fence.c: sequence numbers and completion */
 int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file);
@@ -621,6 +669,7 @@ int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 irqreturn_t svmgpu_queue_irq_thread(int irq, void *arg);
 irqreturn_t svmgpu_error_irq_thread(int irq, void *arg);
 void svmgpu_queue_update(struct svmgpu_queue *q);
+void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i, struct svmgpu_queue *q);
 void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code);
 void svmgpu_queue_signal_events(struct svmgpu_queue *q);
 

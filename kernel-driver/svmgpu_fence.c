@@ -27,6 +27,10 @@
  * closes first, the DRM core unlinks its pending events (file_priv = NULL)
  * before postclose destroys the queues, whose flush then frees them.
  *
+ * While the watchdog resets a hung queue (svmgpu_queue_hang_reset(),
+ * q->hang_reset), SUBMIT does not hold q->submit_lock: one waiting for room
+ * lets go of it and waits for the reset to end, then starts again.
+ *
  * Lock order: q->submit_lock, sdev->hw_sem (read), q->lock, then (not
  * nested: events are sent after q->lock is dropped) drm->event_lock.
  */
@@ -177,12 +181,13 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
 {
 	struct svmgpu_completion *c;
 	bool woke = false;
-	u64 seq = 0;
+	u64 seq = 0, raw;
 
 	spin_lock(&q->lock);
 	c = q->compl;
 	if (c) {
-		seq = le64_to_cpu(READ_ONCE(*(__le64 *)&c->seq)) - q->seq_base;
+		raw = le64_to_cpu(READ_ONCE(*(__le64 *)&c->seq));
+		seq = raw - q->seq_base;
 		dma_rmb();	/* the rest of the record was written before seq */
 		if (seq > q->completed_seq && seq <= q->last_seq) {
 			u64 err_seq = le64_to_cpu(READ_ONCE(*(__le64 *)&c->err_seq)) -
@@ -194,6 +199,16 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
 						       READ_ONCE(c->err_info));
 			q->completed_seq = seq;
 			woke = true;
+		} else if (seq > q->last_seq && raw && !q->compl_corrupt) {
+			/*
+			 * A seq never submitted (0 is a record not yet
+			 * written): the record cannot be trusted.  The
+			 * watchdog resets the queue.
+			 */
+			q->compl_corrupt = true;
+			drm_err_ratelimited(&q->sdev->drm,
+					    "queue %u: corrupt completion record (seq 0x%llx)\n",
+					    q->handle, raw);
 		}
 	}
 	spin_unlock(&q->lock);
@@ -231,12 +246,18 @@ void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code)
 	svmgpu_queue_signal_events(q);
 }
 
-/*
- * Service hardware queue @i bound to @q: log a failure and resume, collect
- * completions.  Caller is inside svmgpu_hw_enter().
+/**
+ * svmgpu_queue_service() - collect what hardware queue @i did for @q
+ * @sdev: the device
+ * @i: the hardware queue
+ * @q: the queue bound to it
+ *
+ * Logs a failure and resumes the queue at the next command, collects
+ * completions.  Run by the queue and error interrupt threads and by the
+ * watchdog for an interrupt that did not come.  Caller is inside
+ * svmgpu_hw_enter().
  */
-static void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i,
-				 struct svmgpu_queue *q)
+void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i, struct svmgpu_queue *q)
 {
 	u32 status, code = 0, info = 0;
 	u64 seq = 0, va = 0;
@@ -327,6 +348,8 @@ irqreturn_t svmgpu_error_irq_thread(int irq, void *arg)
 			svmgpu_queue_put(q);
 		}
 	}
+	if (err & SVMGPU_ERROR_FATAL)
+		svmgpu_device_fatal(sdev);
 	if (err & ~(SVMGPU_ERROR_QUEUE | SVMGPU_ERROR_FAULT_RING_FULL))
 		drm_err_ratelimited(&sdev->drm, "device error 0x%x at 0x%llx\n", err,
 				    svmgpu_read64(sdev, SVMGPU_REG_ERROR_ADDR));
@@ -416,16 +439,28 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 	 * The sleeps (room in the ring, a free hardware queue) are outside
 	 * drm_dev_enter(): device removal stops the queue to end them.
 	 */
+retry:
 	ret = mutex_lock_interruptible(&q->submit_lock);
 	if (ret)
 		goto out_free;
 	if (!nonblock)
 		ret = wait_event_interruptible(q->wq, READ_ONCE(q->stopped) ||
+					       READ_ONCE(q->hang_reset) ||
 					       svmgpu_queue_room(q) >= n);
-	else if (!READ_ONCE(q->stopped) && svmgpu_queue_room(q) < n)
+	else if (!READ_ONCE(q->stopped) &&
+		 (READ_ONCE(q->hang_reset) || svmgpu_queue_room(q) < n))
 		ret = -EAGAIN;
 	if (ret)
 		goto out_unlock;
+	if (READ_ONCE(q->hang_reset) && !READ_ONCE(q->stopped)) {
+		/* The watchdog needs submit_lock to reset the queue. */
+		mutex_unlock(&q->submit_lock);
+		ret = wait_event_interruptible(q->wq, !READ_ONCE(q->hang_reset) ||
+					       READ_ONCE(q->stopped));
+		if (ret)
+			goto out_free;
+		goto retry;
+	}
 	if (READ_ONCE(q->stopped) || !q->ring) {
 		ret = -ECANCELED;
 		goto out_unlock;

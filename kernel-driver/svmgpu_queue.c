@@ -12,10 +12,14 @@
  * destroyed, when the svm is killed (mm exit, device removal) or when the
  * device is reset; a stopped queue keeps its handle until destroyed, fails
  * SUBMIT and WAIT with -ECANCELED, and has released its hardware queue and
- * its DMA memory.
+ * its DMA memory.  A queue that made no progress for hang_timeout_ms is
+ * reset by the watchdog instead (svmgpu_queue_hang_reset()): its pending
+ * commands fail with DRM_SVMGPU_ERR_HANG, it gives its hardware queue back
+ * and stays usable.
  *
  * Lock order: sf->lock, svm->lock, q->submit_lock, sdev->hw_sem (read),
- * q->lock, sdev->hwq_lock.  q->hwq changes under q->submit_lock and
+ * q->lock, sdev->hwq_lock.  The watchdog's hang reset takes q->submit_lock
+ * with nothing held.  q->hwq changes under q->submit_lock and
  * sdev->hwq_lock.
  */
 #include <linux/dma-mapping.h>
@@ -245,7 +249,12 @@ static int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
 	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
 	q->hw_live = !(status & SVMGPU_Q_STATUS_ERROR);
+	/* The hang clock starts now, not at the queue's last progress. */
+	q->wd_seq = q->completed_seq;
+	q->wd_stamp = jiffies;
+	q->wd_pending = false;
 	spin_unlock(&q->lock);
+	svmgpu_watchdog_kick(sdev);
 	if (status & SVMGPU_Q_STATUS_ERROR) {
 		drm_err(&sdev->drm, "queue %u: enable failed, error %u\n", i,
 			svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE)));
@@ -377,16 +386,18 @@ err_free:
 /*
  * Disable the hardware queue @q is bound to and wait until the engine has
  * let go of it (the interrupted command is abandoned), then give the
- * hardware queue back.  Caller holds q->submit_lock.
+ * hardware queue back.  Caller holds q->submit_lock.  Return: false if the
+ * engine did not let go in time.
  */
-static void svmgpu_queue_unbind(struct svmgpu_queue *q)
+static bool svmgpu_queue_unbind(struct svmgpu_queue *q)
 {
 	struct svmgpu_device *sdev = q->sdev;
 	u32 hwq = q->hwq, status;
+	bool idle = true;
 
 	lockdep_assert_held(&q->submit_lock);
 	if (hwq == SVMGPU_HWQ_NONE)
-		return;
+		return true;
 	if (svmgpu_hw_enter(sdev)) {
 		spin_lock(&q->lock);
 		svmgpu_write32(sdev, SVMGPU_REG_Q(hwq, SVMGPU_Q_CONTROL), 0);
@@ -394,9 +405,11 @@ static void svmgpu_queue_unbind(struct svmgpu_queue *q)
 		spin_unlock(&q->lock);
 		if (readl_poll_timeout(sdev->regs + SVMGPU_REG_Q(hwq, SVMGPU_Q_STATUS),
 				       status, status & SVMGPU_Q_STATUS_IDLE, 100,
-				       SVMGPU_QUEUE_STOP_TIMEOUT_US))
+				       SVMGPU_QUEUE_STOP_TIMEOUT_US)) {
 			drm_err(&sdev->drm, "queue %u: not idle after disable (0x%x)\n",
 				hwq, status);
+			idle = false;
+		}
 		svmgpu_hw_exit(sdev);
 	} else {
 		spin_lock(&q->lock);
@@ -411,6 +424,7 @@ static void svmgpu_queue_unbind(struct svmgpu_queue *q)
 	spin_unlock(&sdev->hwq_lock);
 	wake_up_all(&sdev->hwq_wq);
 	trace_svmgpu_queue_unbind(hwq, q->last_seq, q->completed_seq);
+	return idle;
 }
 
 /* Claim a free hardware queue for @q.  Return: true if @q is bound. */
@@ -538,6 +552,75 @@ void svmgpu_queue_stop(struct svmgpu_queue *q)
 	mutex_unlock(&q->submit_lock);
 	wake_up_all(&q->wq);
 	trace_svmgpu_queue_stop(q->hwq, q->last_seq, q->completed_seq);
+}
+
+/**
+ * svmgpu_queue_hang_reset() - reset a queue that made no progress
+ * @q: the queue
+ * @hwq: the hardware queue the watchdog found it hung on
+ * @corrupt: reset for a corrupt completion record, not a hang
+ *
+ * Disables the hardware queue and waits for its engine to let go (hw-spec
+ * 8: asynchronous, Q_STATUS.IDLE), collects what completed meanwhile, fails
+ * every command still pending with DRM_SVMGPU_ERR_HANG and gives the
+ * hardware queue back.  The queue stays usable: the next SUBMIT borrows a
+ * hardware queue again.  If the engine does not let go, the device is reset
+ * (sdev->hang_work).  Other queues are not touched.  For a corrupt record
+ * nothing is collected from it: every command not seen complete before
+ * fails with DRM_SVMGPU_ERR_RESET, and the record is cleared.
+ */
+void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	ktime_t start = ktime_get();
+	u64 first, last;
+	bool idle = true;
+
+	spin_lock(&q->lock);
+	if (q->stopped || q->hang_reset) {
+		spin_unlock(&q->lock);
+		return;
+	}
+	q->hang_reset = true;
+	spin_unlock(&q->lock);
+	/* A SUBMIT waiting for room in the ring lets go of submit_lock. */
+	wake_up_all(&q->wq);
+
+	mutex_lock(&q->submit_lock);
+	if (q->hwq == hwq)
+		idle = svmgpu_queue_unbind(q);
+	spin_lock(&q->lock);
+	first = q->completed_seq + 1;
+	last = q->last_seq;
+	if (corrupt && q->compl) {
+		/* The engine let go: nothing writes the record now. */
+		WRITE_ONCE(q->compl->seq, 0);
+		q->compl_corrupt = false;
+	}
+	spin_unlock(&q->lock);
+	if (corrupt) {
+		atomic64_inc(&sdev->stats.compl_corrupt);
+		if (first <= last)
+			svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+		drm_warn(&sdev->drm, "queue %u (hw queue %u): corrupt completion record: reset, %llu commands failed\n",
+			 q->handle, hwq, last + 1 - first);
+	} else if (first <= last) {
+		svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_HANG);
+		atomic64_inc(&sdev->stats.hangs);
+		atomic64_add(last - first + 1, &sdev->stats.hang_cmds);
+		atomic64_set(&sdev->stats.hang_reset_ns,
+			     ktime_to_ns(ktime_sub(ktime_get(), start)));
+		drm_warn(&sdev->drm, "queue %u (hw queue %u): no progress for %u ms at command %llu: reset, %llu commands failed\n",
+			 q->handle, hwq, READ_ONCE(svmgpu_hang_timeout_ms), first,
+			 last - first + 1);
+	}
+	spin_lock(&q->lock);
+	q->hang_reset = false;
+	spin_unlock(&q->lock);
+	mutex_unlock(&q->submit_lock);
+	wake_up_all(&q->wq);
+	if (!idle)
+		queue_work(svmgpu_wq, &sdev->hang_work);
 }
 
 static void svmgpu_queue_destroy(struct svmgpu_queue *q)

@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_hang: per-queue hang recovery and the queue watchdog.  A queue whose
+ * completed seq does not move for the module parameter hang_timeout_ms
+ * (an endless kernel, a WAIT never satisfied) is reset alone: every command
+ * it had pending fails with DRM_SVMGPU_ERR_HANG, the queue stays usable,
+ * and other queues and processes go on with exact data.  Completions whose
+ * interrupt never comes (queue vectors masked in INTR_MASK through BAR0,
+ * as a dropped MSI would look) are collected by the watchdog's poll.
+ * Counters: debugfs svmgpu_device hangs, hang_cmds, hang_reset_ns,
+ * watchdog_polls.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+#define PARAM		"/sys/module/svmgpu/parameters/hang_timeout_ms"
+#define SIZE		(64 * 1024)
+#define HANG_MS		3000
+
+static long long param_read(void)
+{
+	char buf[32] = "";
+	int f = open(PARAM, O_RDONLY);
+	ssize_t n;
+
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	return n > 0 ? atoll(buf) : -1;
+}
+
+static int param_write(long long ms)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", ms);
+	return sg_write_file(PARAM, buf);
+}
+
+/* BAR0 of the (first) device bound to svmgpu, mapped through sysfs; NULL if none. */
+static volatile uint32_t *bar0_map(void)
+{
+	glob_t g;
+	void *p = MAP_FAILED;
+	int f = -1;
+
+	if (!glob("/sys/bus/pci/drivers/svmgpu/0000:*/resource0", 0, NULL, &g) &&
+	    g.gl_pathc)
+		f = open(g.gl_pathv[0], O_RDWR | O_SYNC);
+	globfree(&g);
+	if (f < 0)
+		return NULL;
+	p = mmap(NULL, SVMGPU_BAR_REGS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	close(f);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void intr_mask_set(uint32_t mask)
+{
+	volatile uint32_t *bar = bar0_map();
+
+	if (!bar)
+		return;
+	bar[SVMGPU_REG_INTR_MASK / 4] = mask;
+	munmap((void *)bar, SVMGPU_BAR_REGS_SIZE);
+}
+
+FIXTURE(hang) {
+	long long saved;
+	int fd;
+	uint32_t ctx;
+};
+
+FIXTURE_SETUP(hang)
+{
+	self->saved = param_read();
+	self->fd = sg_open();
+	if (self->fd >= 0)
+		sg_ctx_create(self->fd, &self->ctx);
+}
+
+FIXTURE_TEARDOWN(hang)
+{
+	if (self->saved >= 0)
+		param_write(self->saved);
+	intr_mask_set(0);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* A process of its own fills and checks buffers for @secs: exit status 0 if every byte was right. */
+static pid_t healthy_child(double secs)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		unsigned char *buf = sg_map_anon(SIZE);
+		double end = sg_now_s() + secs;
+		int fd = sg_open(), v = 0;
+		uint32_t ctx, q;
+
+		if (!buf || fd < 0 || sg_ctx_create(fd, &ctx) ||
+		    sg_queue_create(fd, ctx, 0, &q) ||
+		    sg_run_ok(fd, q, sg_fill(buf, SIZE, 0, 1)))
+			_exit(2);
+		while (sg_now_s() < end) {
+			v = (v + 1) & 0xff;
+			if (sg_run_ok(fd, q, sg_fill(buf, SIZE, v, 1)) ||
+			    !sg_all_bytes(buf, v, SIZE))
+				_exit(1);
+		}
+		_exit(v ? 0 : 3);
+	}
+	return pid;
+}
+
+static int child_status(pid_t pid)
+{
+	int st;
+
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int inj_write(const char *name, unsigned int v);
+
+/*
+ * Hang @stuck (already submitted on queue @q as seqs first..last) next to a
+ * healthy queue of the same context and a healthy process; check the
+ * report, the counters and that @q works again.
+ */
+static void hang_next_to_healthy(int fd, uint32_t ctx, uint32_t q, uint64_t first,
+				 uint64_t last, double t0, int injected)
+{
+	unsigned char *a = sg_map_anon(SIZE), *b = sg_map_anon(SIZE);
+	long long hangs = sg_dev_counter("hangs");
+	long long cmds = sg_dev_counter("hang_cmds");
+	struct drm_svmgpu_wait w;
+	/*
+	 * Both finish before the hung queue's reset while an injected hang
+	 * still holds its hardware queue: a bind after it could land there.
+	 */
+	pid_t child = healthy_child(injected ? 1.0 : 2.0);
+	uint32_t q2;
+	int i;
+
+	ASSERT_NOT_NULL(a);
+	ASSERT_NOT_NULL(b);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q2), 0);
+	/* The healthy queue of the same context keeps completing meanwhile. */
+	for (i = 1; i <= (injected ? 5 : 20); i++) {
+		ASSERT_EQ(sg_run_ok(fd, q2, sg_fill(b, SIZE, i, 1)), 0);
+		ASSERT_TRUE(sg_all_bytes(b, i, SIZE));
+	}
+	ASSERT_EQ(sg_wait(fd, q, last, first, SG_TIMEOUT_NS, &w), 0);
+	TH_LOG("hung queue reported after %.3f s (hang_timeout_ms %d), reset took %lld ns",
+	       sg_now_s() - t0, HANG_MS, sg_dev_counter("hang_reset_ns"));
+	EXPECT_GE(sg_now_s() - t0, HANG_MS / 1000.0 * 0.9);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_HANG);
+	EXPECT_EQ(w.err_seq, first);
+	EXPECT_EQ(w.nr_errors, last - first + 1);
+	EXPECT_EQ(w.completed_seq, last);
+	EXPECT_EQ(sg_dev_counter("hangs"), hangs + 1);
+	EXPECT_EQ(sg_dev_counter("hang_cmds"), cmds + (long long)(last - first + 1));
+	EXPECT_GT(sg_dev_counter("hang_reset_ns"), 0);
+	EXPECT_EQ(child_status(child), 0);
+	if (injected)	/* the injected hang ends */
+		EXPECT_EQ(inj_write("hang_queues", 0), 0);
+
+	/* The hung queue is usable again, and so is the other one. */
+	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(a, SIZE, 0xa5, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(a, 0xa5, SIZE));
+	ASSERT_EQ(sg_run_ok(fd, q2, sg_fill(b, SIZE, 0x5a, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(b, 0x5a, SIZE));
+	EXPECT_EQ(sg_queue_destroy(fd, q2), 0);
+	munmap(a, SIZE);
+	munmap(b, SIZE);
+}
+
+/* An endless kernel and the FILL behind it fail with ERR_HANG; nothing else does. */
+TEST_TIMEOUT(60)
+TEST_F(hang, endless_kernel_fails_alone)
+{
+	/* Budget 2^56 wave-instructions: it would run for days. */
+	struct svmgpu_cmd cmds[2] = {
+		sg_launch(sg_spin_kernel(), NULL, 4, 64, ~0ull >> 8),
+		sg_fill(NULL, 0, 0, 1),
+	};
+	unsigned char *after = sg_map_anon(SIZE);
+	uint64_t seq;
+	uint32_t q;
+	double t0;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_EQ(param_write(HANG_MS), 0);
+	cmds[1] = sg_fill(after, SIZE, 0x77, 1);
+	memset(after, 0x11, SIZE);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	t0 = sg_now_s();
+	ASSERT_EQ(sg_submit(self->fd, q, cmds, 2, &seq), 0);
+	hang_next_to_healthy(self->fd, self->ctx, q, seq - 1, seq, t0, 0);
+	/* The FILL behind the kernel never ran. */
+	EXPECT_TRUE(sg_all_bytes(after, 0x11, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/* A WAIT on a word nobody writes (no device timeout) fails with ERR_HANG. */
+TEST_TIMEOUT(60)
+TEST_F(hang, never_satisfied_wait_fails_alone)
+{
+	uint64_t *word = sg_map_anon(4096);
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q;
+	double t0;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(param_write(HANG_MS), 0);
+	*word = 0;
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	t0 = sg_now_s();
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	hang_next_to_healthy(self->fd, self->ctx, q, seq, seq, t0, 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+struct blocked {
+	int fd;
+	uint32_t q;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	int ret;
+};
+
+static void *blocked_submit(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->ret = sg_submit(b->fd, b->q, &b->c, 1, &b->seq);
+	return NULL;
+}
+
+/*
+ * A SUBMIT that sleeps for room in the full ring of the hung queue goes on
+ * after the reset: its command runs (exact data), the hung ones fail.
+ */
+TEST_TIMEOUT(60)
+TEST_F(hang, submit_waiting_for_room_survives_reset)
+{
+	uint64_t *word = sg_map_anon(4096);
+	unsigned char *buf = sg_map_anon(SIZE);
+	struct svmgpu_cmd cmds[3];
+	struct drm_svmgpu_wait w;
+	struct blocked b;
+	pthread_t th;
+	uint64_t seq;
+	uint32_t q;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_NOT_NULL(word);
+	ASSERT_NOT_NULL(buf);
+	ASSERT_EQ(param_write(HANG_MS), 0);
+	*word = 0;
+	memset(buf, 0, SIZE);
+	cmds[0] = sg_wait_eq(word, 1, 0);
+	cmds[1] = sg_nop();
+	cmds[2] = sg_nop();
+	/* 4 entries: 3 commands fill the ring. */
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 4, &q), 0);
+	ASSERT_EQ(sg_submit(self->fd, q, cmds, 3, &seq), 0);
+	b.fd = self->fd;
+	b.q = q;
+	b.c = sg_fill(buf, SIZE, 0x3c, 1);
+	b.ret = 1;
+	ASSERT_EQ(pthread_create(&th, NULL, blocked_submit, &b), 0);
+	ASSERT_EQ(pthread_join(th, NULL), 0);
+	ASSERT_EQ(b.ret, 0);
+	EXPECT_EQ(b.seq, seq + 1);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq - 2, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_HANG);
+	EXPECT_EQ(w.err_seq, seq - 2);
+	EXPECT_EQ(w.nr_errors, 3);
+	ASSERT_EQ(sg_wait(self->fd, q, b.seq, b.seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(w.nr_errors, 0);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x3c, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/* hang_timeout_ms 0: a WAIT may stall for as long as it likes, then complete. */
+TEST_TIMEOUT(60)
+TEST_F(hang, zero_timeout_never_resets)
+{
+	uint64_t *word = sg_map_anon(4096);
+	long long hangs = sg_dev_counter("hangs");
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(param_write(0), 0);
+	*word = 0;
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	/* Twice the timeout the other tests use. */
+	usleep(2 * HANG_MS * 1000);
+	EXPECT_EQ(sg_wait(self->fd, q, seq, seq, 0, &w), -ETIMEDOUT);
+	EXPECT_EQ(sg_dev_counter("hangs"), hangs);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(w.nr_errors, 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/*
+ * No queue or error interrupt reaches the driver (masked in INTR_MASK, as
+ * if the device dropped them): the watchdog polls completions and a queue
+ * halted by a failed command; data exact, the failure reported.
+ */
+TEST_TIMEOUT(60)
+TEST_F(hang, lost_interrupts_are_polled)
+{
+	unsigned char *buf = sg_map_anon(SIZE);
+	long long polls = sg_dev_counter("watchdog_polls");
+	volatile uint32_t *bar = bar0_map();
+	struct svmgpu_cmd cmds[2];
+	struct drm_svmgpu_wait w;
+	uint64_t seq;
+	uint32_t q;
+	int i;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (!bar)
+		SKIP(return, "BAR0 cannot be mapped through sysfs");
+	ASSERT_NOT_NULL(buf);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	/* Errors and every queue vector masked; faults and invalidations not. */
+	bar[SVMGPU_REG_INTR_MASK / 4] = ~(uint32_t)(SVMGPU_INTR_FAULT | SVMGPU_INTR_INVAL);
+	for (i = 1; i <= 5; i++) {
+		ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, i, 1)), 0);
+		ASSERT_TRUE(sg_all_bytes(buf, i, SIZE));
+	}
+	EXPECT_GE(sg_dev_counter("watchdog_polls"), polls + 5);
+	/* A failing FILL (width 3) halts the queue; the watchdog resumes it. */
+	cmds[0] = sg_fill(buf, SIZE, 0, 3);
+	cmds[1] = sg_fill(buf, SIZE, 0x99, 1);
+	ASSERT_EQ(sg_submit(self->fd, q, cmds, 2, &seq), 0);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq - 1, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, SVMGPU_ERR_BAD_COMMAND);
+	EXPECT_EQ(w.err_seq, seq - 1);
+	EXPECT_EQ(w.nr_errors, 1);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x99, SIZE));
+	bar[SVMGPU_REG_INTR_MASK / 4] = 0;
+	munmap((void *)bar, SVMGPU_BAR_REGS_SIZE);
+	TH_LOG("watchdog polls: %lld", sg_dev_counter("watchdog_polls") - polls);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/* The one hardware queue with commands pending (debugfs svmgpu_device), or -1. */
+static int busy_hwq(void)
+{
+	char path[256], buf[8192], *l;
+	unsigned long long last, done;
+	int f, len, hwq = -1, n = 0;
+	unsigned int i, ctx, entries;
+
+	if (sg_debugfs_path("svmgpu_device", path, sizeof(path)))
+		return -1;
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	len = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (len < 0)
+		return -1;
+	buf[len] = 0;
+	for (l = strstr(buf, "\nhwq"); l; l = strstr(l + 1, "\nhwq")) {
+		if (sscanf(l, "\nhwq%u: ctx %u entries %u last %llu completed %llu",
+			   &i, &ctx, &entries, &last, &done) == 5 && last > done) {
+			hwq = i;
+			n++;
+		}
+	}
+	return n == 1 ? hwq : -1;
+}
+
+/* Write an INJ_ register through debugfs svmgpu_inject ("hang_queues 1"): 0 or -errno. */
+static int inj_write(const char *name, unsigned int v)
+{
+	char path[256], buf[64];
+
+	if (sg_debugfs_path("svmgpu_inject", path, sizeof(path)))
+		return -ENOENT;
+	snprintf(buf, sizeof(buf), "%s %u", name, v);
+	return sg_write_file(path, buf);
+}
+
+/* A line "name: N" of debugfs svmgpu_inject (hex or decimal); -1 if none. */
+static long long inj_read(const char *name)
+{
+	char path[256], buf[1024], key[64], *l;
+	int f, len;
+
+	if (sg_debugfs_path("svmgpu_inject", path, sizeof(path)))
+		return -1;
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	len = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (len < 0)
+		return -1;
+	buf[len] = 0;
+	snprintf(key, sizeof(key), "%s: ", name);
+	l = strstr(buf, key);
+	return l ? strtoll(l + strlen(key), NULL, 0) : -1;
+}
+
+/*
+ * Device-side hang (INJ_HANG_QUEUES, hw-spec 15): the WAIT's word is
+ * written but the hung engine never sees it; the driver's hang check
+ * resets that queue alone.
+ */
+TEST_TIMEOUT(60)
+TEST_F(hang, injected_engine_hang_is_reset)
+{
+	uint64_t *word = sg_map_anon(4096);
+	struct svmgpu_cmd c;
+	long long inj = inj_read("injected");
+	uint64_t seq;
+	uint32_t q;
+	double t0;
+	int hwq;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (inj < 0)
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(param_write(HANG_MS), 0);
+	*word = 0;
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	hwq = busy_hwq();
+	ASSERT_GE(hwq, 0);
+	ASSERT_EQ(inj_write("hang_queues", 1u << hwq), 0);
+	EXPECT_EQ(inj_read("injected"), inj + 1);
+	/* Satisfied, but the hung engine never looks again. */
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	t0 = sg_now_s();
+	hang_next_to_healthy(self->fd, self->ctx, q, seq, seq, t0 - 0.2, 1);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/* Dropped interrupt messages (INJ_DROP_IRQS): the watchdog collects the completions. */
+TEST_TIMEOUT(60)
+TEST_F(hang, injected_dropped_irqs_are_polled)
+{
+	unsigned char *buf = sg_map_anon(SIZE);
+	long long polls = sg_dev_counter("watchdog_polls");
+	long long inj = inj_read("injected");
+	uint32_t q;
+	double t0;
+	int i;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (inj < 0)
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(buf);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	/* Mirrored first: no fault interrupt takes one of the drops. */
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0, 1)), 0);
+	inj = inj_read("injected");
+	ASSERT_EQ(inj_write("drop_irqs", 3), 0);
+	t0 = sg_now_s();
+	for (i = 1; i <= 3; i++) {
+		ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, i, 1)), 0);
+		ASSERT_TRUE(sg_all_bytes(buf, i, SIZE));
+	}
+	TH_LOG("3 completions without interrupt in %.3f s", sg_now_s() - t0);
+	EXPECT_EQ(inj_read("drop_irqs"), 0);
+	EXPECT_EQ(inj_read("injected"), inj + 3);
+	/* A WAIT may find a completion itself; the watchdog collects the rest. */
+	TH_LOG("watchdog polls: %lld", sg_dev_counter("watchdog_polls") - polls);
+	/* Interrupts again: no poll needed. */
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x44, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x44, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/*
+ * A corrupt completion record (INJ_CORRUPT_COMPL): detected (a seq never
+ * submitted), the queue reset, its pending work reported lost; it works again.
+ */
+TEST_TIMEOUT(60)
+TEST_F(hang, injected_corrupt_completion_resets_queue)
+{
+	unsigned char *buf = sg_map_anon(SIZE);
+	long long corrupt = sg_dev_counter("compl_corrupt");
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q;
+	double t0;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (inj_read("injected") < 0)
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(buf);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(inj_write("corrupt_compl", 1), 0);
+	c = sg_fill(buf, SIZE, 0x21, 1);
+	t0 = sg_now_s();
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	TH_LOG("corrupt record detected and queue reset in %.3f s", sg_now_s() - t0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	EXPECT_EQ(w.err_seq, seq);
+	EXPECT_EQ(sg_dev_counter("compl_corrupt"), corrupt + 1);
+	EXPECT_EQ(inj_read("corrupt_compl"), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x22, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x22, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/* A fatal device error (INJ_FATAL): full reset, work in flight reported lost, device works. */
+TEST_TIMEOUT(60)
+TEST_F(hang, injected_fatal_error_resets_device)
+{
+	uint64_t *word = sg_map_anon(4096);
+	unsigned char *buf = sg_map_anon(SIZE);
+	long long fatal = sg_dev_counter("fatal_errors");
+	long long resets = sg_dev_counter("resets");
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q;
+	double t0;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (inj_read("injected") < 0)
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(word);
+	ASSERT_NOT_NULL(buf);
+	*word = 0;
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	t0 = sg_now_s();
+	ASSERT_EQ(inj_write("fatal", 1), 0);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	TH_LOG("fatal error: device reset and work reported in %.3f s", sg_now_s() - t0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	EXPECT_EQ(sg_dev_counter("fatal_errors"), fatal + 1);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
+	/* The reset zeroed CNT_INJECTED. */
+	EXPECT_EQ(inj_read("injected"), 0);
+	/* The reset stopped the queue for good; a new one works. */
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x6d, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x6d, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/*
+ * A refused TLB invalidation (INJ_INVAL_REFUSE): munmap must not return
+ * the pages while the device may use them; the driver's bounded wait
+ * times out and fences and resets the device first.
+ */
+TEST_TIMEOUT(90)
+TEST_F(hang, injected_refused_invalidation_fences_device)
+{
+	size_t size = 16 * 4096;
+	unsigned char *buf = sg_map_anon(size), *other = sg_map_anon(size);
+	long long timeouts = sg_dev_counter("tlb_inval_timeouts");
+	long long resets = sg_dev_counter("resets");
+	uint32_t q;
+	double t0;
+	int i;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (inj_read("injected") < 0)
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(buf);
+	ASSERT_NOT_NULL(other);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, size, 0x5e, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(buf, 0x5e, size));
+	ASSERT_EQ(inj_write("inval_refuse", 1), 0);
+	t0 = sg_now_s();
+	ASSERT_EQ(munmap(buf, size), 0);
+	TH_LOG("munmap with a refused invalidation returned after %.3f s", sg_now_s() - t0);
+	EXPECT_EQ(sg_dev_counter("tlb_inval_timeouts"), timeouts + 1);
+	for (i = 0; i < 500 && sg_dev_counter("resets") < resets + 1; i++)
+		usleep(10000);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
+	TH_LOG("device back after %.3f s", sg_now_s() - t0);
+	ASSERT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(other, size, 0x6f, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(other, 0x6f, size));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+TEST_HARNESS_MAIN
