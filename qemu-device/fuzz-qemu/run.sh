@@ -2,8 +2,8 @@
 # QEMU's own device fuzzer (qemu-fuzz-x86_64 --fuzz-target=generic-fuzz)
 # against svmgpu's BARs and config space, in two machine configurations:
 #
-#   plain  -machine q35 -device svmgpu
-#   iommu  -machine q35 -device intel-iommu -device svmgpu
+#   plain  -machine q35 -device svmgpu,local-mem-size=6M
+#   iommu  -machine q35 -device intel-iommu -device svmgpu,local-mem-size=6M
 #          (DMA remapping stays off, as with a guest in iommu=pt: BAR0 then
 #          runs without QEMU's re-entrancy guard and DMA takes the BQL)
 #
@@ -56,7 +56,8 @@ sync_prop() {
 
 # config_args CONFIG: QEMU_FUZZ_ARGS for it.
 config_args() {
-	local dev="-device svmgpu,addr=04.0,$(sync_prop)=on"
+	# 6 MiB of device-local memory: BAR4 is 8 MiB, RAM plus an MMIO tail
+	local dev="-device svmgpu,addr=04.0,$(sync_prop)=on,local-mem-size=6M"
 
 	case $1 in
 	plain) echo "-machine q35 -nodefaults $dev" ;;
