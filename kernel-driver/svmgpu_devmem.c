@@ -31,19 +31,34 @@
  *
  * A page's drm_buddy block (one 4 KiB block per page) is kept in
  * page->zone_device_data while the page is in use.  page_free may run in
- * atomic context (the last put_page() of a page) and drm_buddy allocates
- * with GFP_KERNEL, so page_free only queues the block on @free_list; the
- * allocator and the teardown give queued blocks back to the buddy.
+ * atomic context, even in interrupt context (the last put_page() of a
+ * coherent page can come from a network or block completion), where the
+ * mutex guarding drm_buddy cannot be taken, so page_free only queues the
+ * block on @free_list under an irq-safe spinlock; the allocator and the
+ * teardown give queued blocks back to the buddy.
+ *
+ * A PCI function reset turns BAR4's decoding off for its duration (the PCI
+ * core clears PCI_COMMAND before reset_prepare's caller resets): a CPU copy
+ * then would read nothing.  Every CPU copy through BAR4 holds @access_sem
+ * for read; svmgpu_devmem_reset_prepare() takes it for write after the
+ * device is quiet and svmgpu_devmem_reset_done() drops it, so copies wait
+ * out the reset.  (Coherent pages mapped into processes are not covered:
+ * user accesses during the reset see an undecoded BAR; AER recovery with a
+ * frozen link is not covered either.)
  *
  * Removal: every page in use is migrated back to system memory with
  * migrate_device_range() (the processes keep their data), then
  * memunmap_pages() waits for the last page reference.
  *
- * Lock order: mmap_lock (read, migrate_vma_setup()), svm->pt_lock (the
- * notifiers migrate_vma_setup() runs), dm->lock, dm->free_lock.
+ * Lock order: mmap_lock (read, migrate_vma_setup()), dm->access_sem (read),
+ * dm->lock, dm->free_lock.  (svm->pt_lock is taken by the notifiers that
+ * migrate_vma_setup() runs, and released before it returns: never held
+ * together with the dm locks.)
  *
+ *   dm->access_sem (rwsem) BAR4 decodes: read by CPU copies, write across a
+ *                  PCI reset
  *   dm->lock       (mutex) the drm_buddy allocator and draining @free_list
- *   dm->free_lock  (spinlock) @free_list
+ *   dm->free_lock  (spinlock, irq-safe) @free_list
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -83,6 +98,8 @@ MODULE_PARM_DESC(devmem_type,
  * @bar: physical address of BAR4
  * @size: LOCAL_MEM_SIZE
  * @vaddr: MEMORY_DEVICE_PRIVATE: BAR4 mapped cacheable, for CPU copies
+ * @access_sem: read-held by CPU copies through BAR4, write-held across a
+ *	PCI function reset
  * @lock: protects @mm and the draining of @free_list
  * @mm: the allocator of device-local byte offsets
  * @free_lock: protects @free_list
@@ -101,6 +118,7 @@ struct svmgpu_devmem {
 	u64 size;
 	void *vaddr;
 
+	struct rw_semaphore access_sem;	/* BAR4 decodes */
 	struct mutex lock;		/* @mm, draining @free_list */
 	struct drm_buddy mm;
 	spinlock_t free_lock;		/* @free_list */
@@ -161,9 +179,9 @@ static void svmgpu_devmem_drain(struct svmgpu_devmem *dm)
 	LIST_HEAD(blocks);
 
 	lockdep_assert_held(&dm->lock);
-	spin_lock(&dm->free_lock);
+	spin_lock_irq(&dm->free_lock);
 	list_splice_init(&dm->free_list, &blocks);
-	spin_unlock(&dm->free_lock);
+	spin_unlock_irq(&dm->free_lock);
 	drm_buddy_free_list(&dm->mm, &blocks);
 }
 
@@ -200,11 +218,12 @@ static void svmgpu_devmem_page_free(struct page *page)
 {
 	struct svmgpu_devmem *dm = page_to_devmem(page);
 	struct drm_buddy_block *block = page->zone_device_data;
+	unsigned long flags;
 
 	page->zone_device_data = NULL;
-	spin_lock(&dm->free_lock);
+	spin_lock_irqsave(&dm->free_lock, flags);
 	list_add_tail(&block->link, &dm->free_list);
-	spin_unlock(&dm->free_lock);
+	spin_unlock_irqrestore(&dm->free_lock, flags);
 	atomic64_sub(PAGE_SIZE, &dm->used);
 }
 
@@ -219,6 +238,7 @@ static void svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 {
 	unsigned long i;
 
+	down_read(&dm->access_sem);
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage;
@@ -243,6 +263,7 @@ static void svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 		if (src[i] & MIGRATE_PFN_WRITE)
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
+	up_read(&dm->access_sem);
 }
 
 static unsigned long svmgpu_migrated(const unsigned long *src,
@@ -323,6 +344,7 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 	if (!args.cpages)
 		return 0;
 
+	down_read(&dm->access_sem);
 	mutex_lock(&dm->lock);
 	for (i = 0; i < args.npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
@@ -357,6 +379,7 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
 	mutex_unlock(&dm->lock);
+	up_read(&dm->access_sem);
 
 	migrate_vma_pages(&args);
 	i = svmgpu_migrated(src, dst, args.npages);
@@ -394,8 +417,12 @@ static int svmgpu_devmem_batch_to_sys(struct svmgpu_devmem *dm,
 		return 0;
 	svmgpu_devmem_copy_to_sys(dm, vma, start, src, dst, args.npages,
 				  GFP_HIGHUSER_MOVABLE);
+	/*
+	 * An entry without a page (a hole: pte_none) is selected too and needs
+	 * no destination; only a page that could not be copied is a failure.
+	 */
 	for (i = 0; i < args.npages; i++)
-		if ((src[i] & MIGRATE_PFN_MIGRATE) && !dst[i])
+		if (migrate_pfn_to_page(src[i]) && (src[i] & MIGRATE_PFN_MIGRATE) && !dst[i])
 			ret = -ENOMEM;
 	migrate_vma_pages(&args);
 	i = svmgpu_migrated(src, dst, args.npages);
@@ -431,7 +458,8 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 	unsigned long i, src, dst, moved = 0;
 	int ret;
 
-	if (!dm || !svmgpu_devmem_private(dm))
+	/* A write the VMA does not allow fails anyway: nothing to move. */
+	if (!dm || !svmgpu_devmem_private(dm) || !(vma->vm_flags & VM_WRITE))
 		return 0;
 	for (i = 0; i < npages; i++) {
 		unsigned long va = start + (i << PAGE_SHIFT);
@@ -714,6 +742,31 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 			 atomic64_read(&dm->used));
 }
 
+/**
+ * svmgpu_devmem_reset_prepare() - keep CPU copies off BAR4 during a PCI reset
+ * @sdev: the device, already quiet (svmgpu_hw_suspend())
+ *
+ * Waits for the copies in progress; new ones (migrate_to_ram(), PREFETCH)
+ * wait until svmgpu_devmem_reset_done().
+ */
+void svmgpu_devmem_reset_prepare(struct svmgpu_device *sdev)
+{
+	if (sdev->devmem)
+		down_write(&sdev->devmem->access_sem);
+}
+
+void svmgpu_devmem_reset_done(struct svmgpu_device *sdev)
+{
+	if (sdev->devmem)
+		up_write(&sdev->devmem->access_sem);
+}
+
+/* Bytes of device memory that hold process pages. */
+u64 svmgpu_devmem_used(struct svmgpu_device *sdev)
+{
+	return sdev->devmem ? atomic64_read(&sdev->devmem->used) : 0;
+}
+
 static const char *svmgpu_devmem_type_name(struct svmgpu_devmem *dm)
 {
 	return svmgpu_devmem_private(dm) ? "private" : "coherent";
@@ -767,6 +820,7 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	dm->sdev = sdev;
 	dm->size = size;
 	dm->bar = pci_resource_start(pdev, SVMGPU_BAR_LOCAL);
+	init_rwsem(&dm->access_sem);
 	mutex_init(&dm->lock);
 	spin_lock_init(&dm->free_lock);
 	INIT_LIST_HEAD(&dm->free_list);

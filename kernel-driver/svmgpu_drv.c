@@ -529,12 +529,19 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 
 static void svmgpu_reset_prepare(struct pci_dev *pdev)
 {
-	svmgpu_hw_suspend(pci_get_drvdata(pdev), true);
+	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
+
+	svmgpu_hw_suspend(sdev, true);
+	/* BAR4 stops decoding: no CPU copy of device memory until done. */
+	svmgpu_devmem_reset_prepare(sdev);
 }
 
 static void svmgpu_reset_done(struct pci_dev *pdev)
 {
-	svmgpu_hw_resume(pci_get_drvdata(pdev));
+	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
+
+	svmgpu_devmem_reset_done(sdev);
+	svmgpu_hw_resume(sdev);
 }
 
 static pci_ers_result_t svmgpu_error_detected(struct pci_dev *pdev,
@@ -588,7 +595,32 @@ static int svmgpu_pm_resume(struct device *dev)
 	return svmgpu_hw_resume(pci_get_drvdata(to_pci_dev(dev)));
 }
 
-static DEFINE_SIMPLE_DEV_PM_OPS(svmgpu_pm_ops, svmgpu_pm_suspend, svmgpu_pm_resume);
+/*
+ * Hibernation: device memory is not part of the image (ZONE_DEVICE pages are
+ * not saved) and comes back empty, so refuse while it holds process pages.
+ * Suspend to RAM keeps it (the device keeps its memory, hw-spec 5a).
+ */
+static int svmgpu_pm_freeze(struct device *dev)
+{
+	struct svmgpu_device *sdev = pci_get_drvdata(to_pci_dev(dev));
+	u64 used = svmgpu_devmem_used(sdev);
+
+	if (used) {
+		drm_err(&sdev->drm, "cannot hibernate: %llu bytes of process memory in device memory\n",
+			used);
+		return -EBUSY;
+	}
+	return svmgpu_pm_suspend(dev);
+}
+
+static const struct dev_pm_ops svmgpu_pm_ops = {
+	.suspend = pm_sleep_ptr(svmgpu_pm_suspend),
+	.resume = pm_sleep_ptr(svmgpu_pm_resume),
+	.freeze = pm_sleep_ptr(svmgpu_pm_freeze),
+	.thaw = pm_sleep_ptr(svmgpu_pm_resume),
+	.poweroff = pm_sleep_ptr(svmgpu_pm_suspend),
+	.restore = pm_sleep_ptr(svmgpu_pm_resume),
+};
 
 static void svmgpu_drm_release(struct drm_device *drm, void *arg)
 {

@@ -676,6 +676,9 @@ void svmgpu_queue_signal_events(struct svmgpu_queue *q);
 /* svmgpu_devmem.c: device-local memory */
 int svmgpu_devmem_init(struct svmgpu_device *sdev);
 void svmgpu_devmem_fini(struct svmgpu_device *sdev);
+void svmgpu_devmem_reset_prepare(struct svmgpu_device *sdev);
+void svmgpu_devmem_reset_done(struct svmgpu_device *sdev);
+u64 svmgpu_devmem_used(struct svmgpu_device *sdev);
 bool svmgpu_devmem_page_offset(struct svmgpu_device *sdev, struct page *page,
 			       u64 *offset);
 int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *vma,

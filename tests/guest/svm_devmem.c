@@ -300,6 +300,41 @@ TEST_F(dm, unpopulated_pages_are_zero)
 	munmap(b, size);
 }
 
+/*
+ * PREFETCH to system over a range with holes (pages dropped with
+ * MADV_DONTNEED after they moved to device memory): the holes need no copy,
+ * every page that was in device memory comes back with its data, and
+ * nothing is left in device memory.
+ */
+TEST_F(dm, prefetch_to_system_over_holes)
+{
+	size_t size = 4 * MB, hole = 1 * MB;
+	unsigned char *a = sg_map_anon(size);
+	long long used0 = sg_devmem_value("used");
+	uint64_t pages;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	fill_pat(a, size, 7);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, size / PAGE);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)(size / PAGE));
+	/* Two holes: one at the start of the range, one in its middle. */
+	ASSERT_EQ(madvise(a, hole, MADV_DONTNEED), 0);
+	ASSERT_EQ(madvise(a + 2 * MB, hole, MADV_DONTNEED), 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)((size - 2 * hole) / PAGE));
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, (size - 2 * hole) / PAGE);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	EXPECT_TRUE(sg_all_bytes(a, 0, hole));
+	EXPECT_EQ(check_pat_at(a, hole, hole, 7), -1);
+	EXPECT_TRUE(sg_all_bytes(a + 2 * MB, 0, hole));
+	EXPECT_EQ(check_pat_at(a, 3 * MB, hole, 7), -1);
+	munmap(a, size);
+	EXPECT_EQ(used_settles(used0), used0);
+}
+
 /* munmap, exit and fork+exit leave no device memory in use. */
 TEST_F(dm, munmap_exit_fork_exit_free_device_memory)
 {
