@@ -598,11 +598,15 @@ TEST(zz_unbind_with_device_memory_in_use)
 	EXPECT_EQ(WEXITSTATUS(status), 0);
 	snprintf(path, sizeof(path), "%s/bind", DRV);
 	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	/*
+	 * The re-bound device is a new instance: its counters say nothing
+	 * about the old one.  The unbind returning (memunmap_pages() waits
+	 * for every device page) and the child's bytes are the evidence that
+	 * its pages were migrated out.
+	 */
 	fd = open_wait();
 	ASSERT_GE(fd, 0);
 	close(fd);
-	EXPECT_EQ(sg_devmem_value("used"), 0);
-	EXPECT_EQ(sg_devmem_value("to_device_pages"), 0);
 	close(ready);
 	close(go);
 }
@@ -639,10 +643,10 @@ TEST(zz_rmmod_with_device_memory_in_use)
 	ASSERT_GE(mfd, 0);
 	ASSERT_EQ(syscall(SYS_finit_module, mfd, "", 0), 0);
 	close(mfd);
+	/* As for unbind: the reloaded module's counters start at 0 anyway. */
 	fd = open_wait();
 	ASSERT_GE(fd, 0);
 	close(fd);
-	EXPECT_EQ(sg_devmem_value("used"), 0);
 	close(ready);
 	close(go);
 }
