@@ -481,43 +481,6 @@ TEST_F(dm, prefetch_larger_than_device_memory_is_enospc)
 	munmap(a, size);
 }
 
-static unsigned long read_hex(const char *path)
-{
-	char buf[32] = "";
-	int f = open(path, O_RDONLY);
-
-	if (f < 0)
-		return 0;
-	if (read(f, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(f);
-	return strtoul(buf, NULL, 16);
-}
-
-static int find_bdf(char *bdf, size_t len)
-{
-	char path[300];
-	glob_t g;
-	size_t i;
-	int ret = -ENOENT;
-
-	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
-		return -ENOENT;
-	for (i = 0; i < g.gl_pathc; i++) {
-		snprintf(path, sizeof(path), "%s/vendor", g.gl_pathv[i]);
-		if (read_hex(path) != SVMGPU_PCI_VENDOR_ID)
-			continue;
-		snprintf(path, sizeof(path), "%s/device", g.gl_pathv[i]);
-		if (read_hex(path) != SVMGPU_PCI_DEVICE_ID)
-			continue;
-		snprintf(bdf, len, "%s", strrchr(g.gl_pathv[i], '/') + 1);
-		ret = 0;
-		break;
-	}
-	globfree(&g);
-	return ret;
-}
-
 static int open_wait(void)
 {
 	int i, fd = -1;
@@ -584,7 +547,7 @@ TEST(zz_unbind_with_device_memory_in_use)
 	if (!has_local_mem(fd))
 		SKIP(return, "the device has no local memory");
 	close(fd);
-	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
 		SKIP(return, "cannot unbind through sysfs");
 	pid = start_resident_child(&ready, &go, 0);
 	ASSERT_GE(pid, 0);

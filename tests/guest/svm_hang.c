@@ -381,21 +381,13 @@ TEST_F(hang, lost_interrupts_are_polled)
 /* The one hardware queue with commands pending (debugfs svmgpu_device), or -1. */
 static int busy_hwq(void)
 {
-	char path[256], buf[8192], *l;
 	unsigned long long last, done;
-	int f, len, hwq = -1, n = 0;
 	unsigned int i, ctx, entries;
+	int hwq = -1, n = 0;
+	char buf[8192], *l;
 
-	if (sg_debugfs_path("svmgpu_device", path, sizeof(path)))
+	if (sg_debugfs_read("svmgpu_device", buf, sizeof(buf)) < 0)
 		return -1;
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	len = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (len < 0)
-		return -1;
-	buf[len] = 0;
 	for (l = strstr(buf, "\nhwq"); l; l = strstr(l + 1, "\nhwq")) {
 		if (sscanf(l, "\nhwq%u: ctx %u entries %u last %llu completed %llu",
 			   &i, &ctx, &entries, &last, &done) == 5 && last > done) {
@@ -420,22 +412,7 @@ static int inj_write(const char *name, unsigned int v)
 /* A line "name: N" of debugfs svmgpu_inject (hex or decimal); -1 if none. */
 static long long inj_read(const char *name)
 {
-	char path[256], buf[1024], key[64], *l;
-	int f, len;
-
-	if (sg_debugfs_path("svmgpu_inject", path, sizeof(path)))
-		return -1;
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	len = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (len < 0)
-		return -1;
-	buf[len] = 0;
-	snprintf(key, sizeof(key), "%s: ", name);
-	l = strstr(buf, key);
-	return l ? strtoll(l + strlen(key), NULL, 0) : -1;
+	return sg_debugfs_value("svmgpu_inject", name);
 }
 
 /*

@@ -57,60 +57,14 @@ static int loops(void)
 	return n;
 }
 
-static unsigned long read_hex(const char *path)
-{
-	char buf[32] = "";
-	int f = open(path, O_RDONLY);
-
-	if (f < 0)
-		return 0;
-	if (read(f, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(f);
-	return strtoul(buf, NULL, 16);
-}
-
-/* The PCI address of the svmgpu function, bound or not. */
-static int find_bdf(char *bdf, size_t len)
-{
-	char path[300];
-	glob_t g;
-	size_t i;
-	int ret = -ENOENT;
-
-	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
-		return -ENOENT;
-	for (i = 0; i < g.gl_pathc; i++) {
-		snprintf(path, sizeof(path), "%s/vendor", g.gl_pathv[i]);
-		if (read_hex(path) != SVMGPU_PCI_VENDOR_ID)
-			continue;
-		snprintf(path, sizeof(path), "%s/device", g.gl_pathv[i]);
-		if (read_hex(path) != SVMGPU_PCI_DEVICE_ID)
-			continue;
-		snprintf(bdf, len, "%s", strrchr(g.gl_pathv[i], '/') + 1);
-		ret = 0;
-		break;
-	}
-	globfree(&g);
-	return ret;
-}
-
 /* Hardware queues bound to a queue now (lines "hwqN: ..."); -1 if unknown. */
 static int busy_hwqs(void)
 {
-	char path[256], buf[8192], *l;
-	int f, len, n = 0;
+	char buf[8192], *l;
+	int n = 0;
 
-	if (sg_debugfs_path("svmgpu_device", path, sizeof(path)))
+	if (sg_debugfs_read("svmgpu_device", buf, sizeof(buf)) < 0)
 		return -1;
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	len = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (len < 0)
-		return -1;
-	buf[len] = 0;
 	for (l = buf; (l = strstr(l, "\nhwq")); l++)
 		n++;
 	return n;
@@ -429,7 +383,7 @@ TEST(unbind_races_ioctls)
 	double t0 = sg_now_s();
 	char bdf[64];
 
-	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
 		SKIP(return, "no svmgpu PCI function or driver");
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(unbind_round(bdf, i), 0);
@@ -450,7 +404,7 @@ TEST(unbind_waits_for_stuck_teardown)
 	int status;
 	pid_t pid;
 
-	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
 		SKIP(return, "no svmgpu PCI function or driver");
 	pid = sg_fork_stuck(5000, 0);
 	if (pid == -ENOENT)
@@ -561,7 +515,7 @@ static int flr_path(char *out, size_t len)
 {
 	char bdf[64];
 
-	if (find_bdf(bdf, sizeof(bdf)))
+	if (sg_find_bdf(bdf, sizeof(bdf)))
 		return -ENOENT;
 	snprintf(out, len, "/sys/bus/pci/devices/%s/reset", bdf);
 	return access(out, W_OK) ? -ENOENT : 0;
@@ -815,7 +769,7 @@ TEST(unbind_bind_loop_with_work_in_flight)
 	double t0 = sg_now_s();
 	char bdf[64], c;
 
-	if (find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
 		SKIP(return, "no svmgpu PCI function or driver");
 	for (i = 0; i < n; i++) {
 		pid_t pid = start_busy_child(&rfd);

@@ -328,25 +328,80 @@ static inline int sg_debugfs_path(const char *name, char *out, size_t len)
 	return ret;
 }
 
-/* A counter line "name: N" of debugfs svmgpu_device; -1 if there is none. */
-static inline long long sg_dev_counter(const char *name)
+/*
+ * Read debugfs file @name (of the first DRM minor that has it) into @buf,
+ * NUL-terminated; @buf[0] is a '\n' so that "\nkey: " also finds the first
+ * line.  Returns the length read or -1.
+ */
+static inline int sg_debugfs_read(const char *name, char *buf, size_t size)
 {
-	char path[256], buf[8192], key[64], *l;
+	char path[256];
 	int f, len;
 
-	if (sg_debugfs_path("svmgpu_device", path, sizeof(path)))
+	if (sg_debugfs_path(name, path, sizeof(path)))
 		return -1;
 	f = open(path, O_RDONLY);
 	if (f < 0)
 		return -1;
-	len = read(f, buf, sizeof(buf) - 1);
+	buf[0] = '\n';
+	len = read(f, buf + 1, size - 2);
 	close(f);
 	if (len < 0)
 		return -1;
-	buf[len] = 0;
+	buf[len + 1] = 0;
+	return len;
+}
+
+/* A line "key: N" (decimal, or 0x hex) of debugfs file @file; -1 if none. */
+static inline long long sg_debugfs_value(const char *file, const char *name)
+{
+	char buf[8192], key[64], *l;
+
+	if (sg_debugfs_read(file, buf, sizeof(buf)) < 0)
+		return -1;
 	snprintf(key, sizeof(key), "\n%s: ", name);
 	l = strstr(buf, key);
-	return l ? atoll(l + strlen(key)) : -1;
+	return l ? strtoll(l + strlen(key), NULL, 0) : -1;
+}
+
+/* A counter line "name: N" of debugfs svmgpu_device; -1 if there is none. */
+static inline long long sg_dev_counter(const char *name)
+{
+	return sg_debugfs_value("svmgpu_device", name);
+}
+
+/* The PCI address of the svmgpu function, bound or not: 0 or -ENOENT. */
+static inline int sg_find_bdf(char *bdf, size_t len)
+{
+	char path[300], buf[32];
+	glob_t g;
+	size_t i;
+	int ret = -ENOENT;
+
+	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
+		return -ENOENT;
+	for (i = 0; i < g.gl_pathc && ret; i++) {
+		unsigned long id[2] = { 0, 0 };
+		const char *attr[2] = { "vendor", "device" };
+		int k, f, n;
+
+		for (k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "%s/%s", g.gl_pathv[i], attr[k]);
+			f = open(path, O_RDONLY);
+			if (f < 0)
+				break;
+			n = read(f, buf, sizeof(buf) - 1);
+			close(f);
+			buf[n > 0 ? n : 0] = 0;
+			id[k] = strtoul(buf, NULL, 16);
+		}
+		if (id[0] == SVMGPU_PCI_VENDOR_ID && id[1] == SVMGPU_PCI_DEVICE_ID) {
+			snprintf(bdf, len, "%s", strrchr(g.gl_pathv[i], '/') + 1);
+			ret = 0;
+		}
+	}
+	globfree(&g);
+	return ret;
 }
 
 /* PREFETCH [p, p + size) to DRM_SVMGPU_PREFETCH_DEVICE/_SYSTEM: 0 or -errno. */
@@ -375,23 +430,7 @@ static inline long long sg_residency(int fd, const void *p, uint64_t size)
 /* A line "name: N" of debugfs svmgpu_devmem; -1 if there is none. */
 static inline long long sg_devmem_value(const char *name)
 {
-	char path[256], buf[4096], key[64], *l;
-	int f, len;
-
-	if (sg_debugfs_path("svmgpu_devmem", path, sizeof(path)))
-		return -1;
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	len = read(f, buf + 1, sizeof(buf) - 2);
-	close(f);
-	if (len < 0)
-		return -1;
-	buf[0] = '\n';
-	buf[len + 1] = 0;
-	snprintf(key, sizeof(key), "\n%s: ", name);
-	l = strstr(buf, key);
-	return l ? atoll(l + strlen(key)) : -1;
+	return sg_debugfs_value("svmgpu_devmem", name);
 }
 
 /*
