@@ -53,7 +53,7 @@
 #define SVMGPU_ID_MAGIC			0x474d5653	/* "SVMG" in little-endian byte order */
 #define SVMGPU_REG_VERSION		0x0004	/* RO, 32: major << 16 | minor */
 #define SVMGPU_VERSION_MAJOR		1
-#define SVMGPU_VERSION_MINOR		0
+#define SVMGPU_VERSION_MINOR		1	/* 1.1: preemption, priorities, Q_START (§16) */
 #define SVMGPU_VERSION			((SVMGPU_VERSION_MAJOR << 16) | SVMGPU_VERSION_MINOR)
 #define SVMGPU_REG_NUM_QUEUES		0x0008	/* RO, 32 */
 #define SVMGPU_REG_NUM_ENGINES		0x000c	/* RO, 32 */
@@ -68,6 +68,7 @@
 #define  SVMGPU_CAPS_FP64		(1u << 2)
 #define  SVMGPU_CAPS_INTX		(1u << 3)
 #define  SVMGPU_CAPS_LOCAL_MEM		(1u << 4)	/* LOCAL_MEM_SIZE != 0: BAR4 and aperture 1 */
+#define  SVMGPU_CAPS_PREEMPT		(1u << 5)	/* Q_SAVE_ADDR, Q_PRIORITY, Q_START, PREEMPT/RESUME (§16) */
 #define SVMGPU_REG_CONTROL		0x0030	/* RW, 32, reset 0 */
 #define  SVMGPU_CONTROL_ENABLE		(1u << 0)	/* engines run */
 #define  SVMGPU_CONTROL_RESET		(1u << 1)	/* W: soft reset, reads 0 */
@@ -155,6 +156,7 @@
 #define SVMGPU_REG_CNT_LINK_WRITE_BYTES	0x0158	/* system memory (aperture 0) written */
 #define SVMGPU_REG_CNT_LOCAL_READ_BYTES	0x0160	/* device-local memory (aperture 1) read */
 #define SVMGPU_REG_CNT_LOCAL_WRITE_BYTES 0x0168	/* device-local memory (aperture 1) written */
+#define SVMGPU_REG_CNT_PREEMPTIONS	0x0170	/* queue states saved (§16) */
 /* 0x170..0x1ff: free for further counters; 0x200..0x2ff: fault injection (hw-spec 15) */
 
 /* Fault injection (bring-up, hw-spec 15); all reset to the x-inject-* properties (0) */
@@ -164,6 +166,10 @@
 #define SVMGPU_REG_INJ_CORRUPT_COMPL	0x020c	/* RW, 32: corrupt the next N completion records */
 #define SVMGPU_REG_INJ_FATAL		0x0210	/* WO, 32: bit0: raise ERROR_STATUS.FATAL */
 #define SVMGPU_REG_CNT_INJECTED		0x0218	/* RO, 64: injected failures applied */
+#define SVMGPU_REG_INJ_IRQ_DELAY_US	0x0220	/* RW, 32: every interrupt message is sent this many µs late, 0 = off */
+#define SVMGPU_REG_INJ_INVAL_DELAY_US	0x0224	/* RW, 32: every invalidation completes this many µs late, 0 = off */
+#define SVMGPU_REG_INJ_STALL_FAULT_RING	0x0228	/* RW, 32: bit0: no fault record is written (faulting queues stall as RING_FULL) */
+#define SVMGPU_INJ_DELAY_MAX_US		1000000u
 
 /* ---------------------------------------------------------------------
  * Per-queue registers: SVMGPU_REG_Q(q, reg)
@@ -178,6 +184,8 @@
 #define SVMGPU_Q_CONTROL		0x18	/* RW, 32, reset 0 */
 #define  SVMGPU_Q_CONTROL_ENABLE	(1u << 0)
 #define  SVMGPU_Q_CONTROL_CLEAR_ERROR	(1u << 1)	/* W: resume after an error, reads 0 */
+#define  SVMGPU_Q_CONTROL_PREEMPT	(1u << 2)	/* W with ENABLE: save the state and stop (§16), reads 0 */
+#define  SVMGPU_Q_CONTROL_RESUME		(1u << 3)	/* W with ENABLE 0->1: continue from Q_SAVE_ADDR's state, reads 0 */
 #define SVMGPU_Q_STATUS			0x1c	/* RO, 32 */
 #define  SVMGPU_Q_STATUS_ENABLED	(1u << 0)
 #define  SVMGPU_Q_STATUS_IDLE		(1u << 1)	/* no step running; disabled, halted or drained */
@@ -186,6 +194,8 @@
 #define  SVMGPU_Q_STATUS_WAITING	(1u << 4)	/* in a WAIT command */
 #define  SVMGPU_Q_STATUS_ERROR		(1u << 5)	/* halted, see Q_ERROR_* */
 #define  SVMGPU_Q_STATUS_ENABLE_PENDING	(1u << 6)	/* enabled; a step begun before still runs, the queue starts after it */
+#define  SVMGPU_Q_STATUS_PREEMPT_PENDING	(1u << 7)	/* PREEMPT requested, state not saved yet */
+#define  SVMGPU_Q_STATUS_PREEMPTED	(1u << 8)	/* state saved at Q_SAVE_ADDR, queue disabled; cleared by the next enable */
 #define SVMGPU_Q_HEAD			0x20	/* RO, 32, reset 0: next entry the device reads */
 #define SVMGPU_Q_TAIL			0x24	/* RW, 32, reset 0: doorbell, one past the last valid entry */
 #define SVMGPU_Q_COMPL_SEQ		0x28	/* RO, 64, reset 0: seq of the last completed command */
@@ -193,6 +203,10 @@
 #define SVMGPU_Q_ERROR_INFO		0x34	/* RO, 32: SVMGPU_ERROR_INFO(access, reason) */
 #define SVMGPU_Q_ERROR_VA		0x38	/* RO, 64 */
 #define SVMGPU_Q_ERROR_SEQ		0x40	/* RO, 64: seq of the failed command */
+#define SVMGPU_Q_SAVE_ADDR		0x48	/* RW, 64, reset 0: save area DMA address, 4 KiB aligned, 0 = none; latched at enable */
+#define SVMGPU_Q_PRIORITY		0x50	/* RW, 32, reset 0: 0..SVMGPU_Q_PRIORITY_MAX, higher served first; latched at enable */
+#define SVMGPU_Q_PRIORITY_MAX		3
+#define SVMGPU_Q_START			0x54	/* RW, 32, reset 0: ring index an enable starts at (Q_HEAD = Q_TAIL = Q_START); latched at enable */
 
 #define SVMGPU_ERROR_INFO(access, reason)	((uint32_t)(access) | ((uint32_t)(reason) << 8))
 #define SVMGPU_ERROR_INFO_ACCESS(info)		((info) & 0xff)
@@ -305,6 +319,7 @@ enum svmgpu_error {
 	SVMGPU_ERR_BAD_QUEUE_CONFIG = 11,	/* enable with bad BASE/SIZE/CTX/COMPL_ADDR */
 	SVMGPU_ERR_BAD_DOORBELL = 12,	/* TAIL >= SIZE */
 	SVMGPU_ERR_RING_DMA = 13,	/* command fetch failed */
+	SVMGPU_ERR_SAVE_AREA = 14,	/* save area write failed (PREEMPT) or its state was refused (RESUME); err_va = Q_SAVE_ADDR */
 };
 
 /* ---------------------------------------------------------------------
@@ -562,6 +577,68 @@ enum svmgpu_isa_sreg {
 };
 
 /* ---------------------------------------------------------------------
+ * Queue save area (§16.2), SVMGPU_SAVE_AREA_SIZE bytes at Q_SAVE_ADDR,
+ * written by PREEMPT and read by RESUME.  Little-endian.  The device
+ * writes everything else first and `magic` last; RESUME validates every
+ * field and refuses the state (ERR_SAVE_AREA) rather than trust it.
+ */
+#define SVMGPU_SAVE_MAGIC		0x41535653	/* "SVSA" */
+#define SVMGPU_SAVE_VERSION		1
+#define SVMGPU_SAVE_AREA_SIZE		0x12000	/* 72 KiB */
+#define SVMGPU_SAVE_MAX_WAVES		(SVMGPU_ISA_MAX_WG_SIZE / SVMGPU_ISA_WAVE_SIZE)
+
+enum svmgpu_save_kind {
+	SVMGPU_SAVE_NONE = 0,		/* no command in progress: start by fetching at head */
+	SVMGPU_SAVE_COMMAND = 1,	/* `cmd` (the ring entry at head) is in progress */
+};
+
+struct svmgpu_save_stack {
+	uint8_t kind;		/* 1 IF, 2 LOOP */
+	uint8_t rsvd0[3];
+	uint32_t saved;		/* mask restored at ENDIF/ENDLOOP */
+	uint32_t else_mask;	/* IF: lanes of the ELSE branch */
+	uint32_t rsvd1;
+	uint64_t loop_pc;	/* LOOP: first instruction of the body */
+};
+
+struct svmgpu_save_wave {
+	uint64_t pc;
+	uint32_t exec;		/* active lanes (bit i = lane 32 * wave + i) */
+	uint32_t alive;		/* lanes that have not executed EXIT */
+	uint32_t done;		/* lanes that completed the faulted instruction at pc */
+	uint8_t sp;		/* stack entries in use, 0..SVMGPU_ISA_MAX_NEST */
+	uint8_t at_barrier;	/* 0 or 1 */
+	uint8_t finished;	/* 0 or 1 */
+	uint8_t rsvd0;
+	struct svmgpu_save_stack stack[SVMGPU_ISA_MAX_NEST];
+};
+
+struct svmgpu_save_area {
+	uint32_t magic;		/* SVMGPU_SAVE_MAGIC, written last */
+	uint16_t version;	/* SVMGPU_SAVE_VERSION */
+	uint16_t kind;		/* enum svmgpu_save_kind */
+	uint32_t head;		/* Q_HEAD at the save: the command in progress or next to fetch */
+	uint32_t queue;		/* hardware queue that saved it (information only) */
+	uint64_t compl_seq;	/* Q_COMPL_SEQ at the save; restored by RESUME */
+	uint64_t rsvd0;
+	struct svmgpu_cmd cmd;	/* kind COMMAND: the command in progress */
+	/* COPY/FILL */
+	uint64_t progress;	/* bytes done */
+	/* WAIT */
+	uint64_t wait_elapsed_ns;	/* time spent waiting so far (timeout_ns counts on from it) */
+	/* LAUNCH */
+	uint64_t wg;		/* linear index of the workgroup in progress (or next) */
+	uint64_t executed;	/* wave-instructions counted against the budget */
+	uint32_t wg_running;	/* 1: waves[] and regs[] hold workgroup wg in flight */
+	uint32_t nwaves;	/* waves of a workgroup: ceil(wg_size / 32) */
+	uint32_t cur;		/* wave that runs next */
+	uint32_t rsvd1;
+	uint64_t rsvd2[4];
+	struct svmgpu_save_wave waves[SVMGPU_SAVE_MAX_WAVES];
+	uint64_t regs[SVMGPU_ISA_MAX_WG_SIZE][SVMGPU_ISA_NUM_REGS];	/* [lane][reg] */
+};
+
+/* ---------------------------------------------------------------------
  * Build-time layout checks.
  */
 _Static_assert(sizeof(struct svmgpu_ctx_entry) == 32, "ctx entry");
@@ -577,6 +654,10 @@ _Static_assert(sizeof(struct svmgpu_cmd_launch) == 48, "launch");
 _Static_assert(sizeof(struct svmgpu_cmd_timestamp) == 48, "timestamp");
 _Static_assert(sizeof(struct svmgpu_cmd) == SVMGPU_CMD_SIZE, "command");
 _Static_assert(SVMGPU_INTR_QUEUE_SHIFT + SVMGPU_MAX_QUEUES <= 32, "intr bits");
+_Static_assert(sizeof(struct svmgpu_save_stack) == 24, "save stack entry");
+_Static_assert(sizeof(struct svmgpu_save_wave) == 24 + 24 * SVMGPU_ISA_MAX_NEST, "save wave");
+_Static_assert(sizeof(struct svmgpu_save_area) <= SVMGPU_SAVE_AREA_SIZE, "save area");
+_Static_assert(SVMGPU_Q_START + 4 <= SVMGPU_REG_QUEUE_STRIDE, "queue register stride");
 _Static_assert(SVMGPU_REG_Q(SVMGPU_MAX_QUEUES, 0) <= SVMGPU_BAR_REGS_SIZE, "queue regs");
 
 #endif /* SVMGPU_HW_H */
