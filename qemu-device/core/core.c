@@ -313,6 +313,9 @@ static void reset_queue_locked(SvmgpuQueue *q)
     q->size = 0;
     q->ctx = 0;
     q->compl_addr = 0;
+    q->save_addr = 0;
+    q->priority = 0;
+    q->start = 0;
     q->head = q->tail = 0;
     q->enabled = false;
     q->error = false;
@@ -327,6 +330,8 @@ static void reset_queue_locked(SvmgpuQueue *q)
     q->l_size = 0;
     q->l_ctx = 0;
     q->l_compl_addr = 0;
+    q->l_save_addr = 0;
+    q->l_priority = 0;
 }
 
 /*
@@ -366,6 +371,7 @@ static void reset_locked(SvmgpuCore *core)
     core->cnt_commands = core->cnt_instructions = 0;
     core->cnt_invalidations = 0;
     memset(core->cnt_bytes, 0, sizeof(core->cnt_bytes));
+    core->cnt_preemptions = 0;
     core->ts_hi = 0;
     svmgpu_inject_reset_locked(core);
     memset(core->rr, 0, sizeof(core->rr));
@@ -628,16 +634,22 @@ static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q)
     q->error = false;
     q->stall_fault = q->stall_ring_full = q->cancel = false;
     q->waiting = q->poll = false;
-    q->head = q->tail = 0;
     q->l_base = q->base;
     q->l_size = q->size;
     q->l_ctx = q->ctx;
     q->l_compl_addr = q->compl_addr;
+    q->l_save_addr = q->save_addr;
+    q->l_priority = q->priority;
+    q->head = q->tail = q->start;
     if (!q->base || (q->base & (SVMGPU_CMD_SIZE - 1)) || !is_pow2(q->size) ||
         q->size < SVMGPU_QUEUE_MIN_ENTRIES ||
         q->size > SVMGPU_QUEUE_MAX_ENTRIES || q->ctx >= SVMGPU_MAX_CONTEXTS ||
-        (q->compl_addr & (sizeof(struct svmgpu_completion) - 1))) {
+        (q->compl_addr & (sizeof(struct svmgpu_completion) - 1)) ||
+        (q->save_addr & (SVMGPU_PAGE_SIZE - 1)) ||
+        q->priority > SVMGPU_Q_PRIORITY_MAX || q->start >= q->size) {
         q->l_size = SVMGPU_QUEUE_MIN_ENTRIES;   /* keep ring math sane */
+        q->l_priority = 0;
+        q->head = q->tail = 0;
         queue_fail_locked(core, q, SVMGPU_ERR_BAD_QUEUE_CONFIG, q->base);
     }
 }
@@ -655,7 +667,8 @@ static void queue_disable_locked(SvmgpuQueue *q)
 static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
                                unsigned reg, uint32_t v, uint64_t off)
 {
-    bool cfg_reg = reg < SVMGPU_Q_CONTROL;
+    bool cfg_reg = reg < SVMGPU_Q_CONTROL ||
+                   (reg >= SVMGPU_Q_SAVE_ADDR && reg < SVMGPU_Q_START + 4);
 
     if (cfg_reg && q->enabled) {
         svmgpu_error_locked(core, SVMGPU_ERROR_REG, off,
@@ -681,6 +694,18 @@ static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
         break;
     case SVMGPU_Q_COMPL_ADDR + 4:
         q->compl_addr = (q->compl_addr & 0xffffffffull) | (uint64_t)v << 32;
+        break;
+    case SVMGPU_Q_SAVE_ADDR:
+        q->save_addr = (q->save_addr & ~0xffffffffull) | v;
+        break;
+    case SVMGPU_Q_SAVE_ADDR + 4:
+        q->save_addr = (q->save_addr & 0xffffffffull) | (uint64_t)v << 32;
+        break;
+    case SVMGPU_Q_PRIORITY:
+        q->priority = v;
+        break;
+    case SVMGPU_Q_START:
+        q->start = v;
         break;
     case SVMGPU_Q_CONTROL:
         if (v & ~(SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR)) {
@@ -739,6 +764,10 @@ static uint32_t queue_read_locked(SvmgpuQueue *q, unsigned reg)
     case SVMGPU_Q_ERROR_VA + 4: return q->err_va >> 32;
     case SVMGPU_Q_ERROR_SEQ: return q->err_seq;
     case SVMGPU_Q_ERROR_SEQ + 4: return q->err_seq >> 32;
+    case SVMGPU_Q_SAVE_ADDR: return q->save_addr;
+    case SVMGPU_Q_SAVE_ADDR + 4: return q->save_addr >> 32;
+    case SVMGPU_Q_PRIORITY: return q->priority;
+    case SVMGPU_Q_START: return q->start;
     }
     return 0;
 }
@@ -824,7 +853,7 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
     case SVMGPU_REG_LOCAL_MEM_SIZE + 4: return HI(core->cfg.local_mem_size);
     case SVMGPU_REG_CAPS:
         return SVMGPU_CAPS_LEAF_2M | SVMGPU_CAPS_LEAF_1G | SVMGPU_CAPS_FP64 |
-               SVMGPU_CAPS_INTX |
+               SVMGPU_CAPS_INTX | SVMGPU_CAPS_PREEMPT |
                (core->cfg.local_mem_size ? SVMGPU_CAPS_LOCAL_MEM : 0);
     case SVMGPU_REG_LINK_BANDWIDTH: return core->cfg.link_bandwidth;
     case SVMGPU_REG_LINK_LATENCY: return core->cfg.link_latency;
@@ -887,6 +916,8 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
     case SVMGPU_REG_CNT_COMMANDS + 4: return HI(core->cnt_commands);
     case SVMGPU_REG_CNT_INSTRUCTIONS: return LO(core->cnt_instructions);
     case SVMGPU_REG_CNT_INSTRUCTIONS + 4: return HI(core->cnt_instructions);
+    case SVMGPU_REG_CNT_PREEMPTIONS: return LO(core->cnt_preemptions);
+    case SVMGPU_REG_CNT_PREEMPTIONS + 4: return HI(core->cnt_preemptions);
     case SVMGPU_REG_CNT_LINK_READ_BYTES ... SVMGPU_REG_CNT_LOCAL_WRITE_BYTES + 4:
         off -= SVMGPU_REG_CNT_LINK_READ_BYTES;
         return off & 4 ? HI(core->cnt_bytes[off / 8]) :
@@ -1096,23 +1127,54 @@ static bool queue_runnable_locked(SvmgpuCore *core, SvmgpuQueue *q,
     return !q->waiting || (waiting_ok && q->poll);
 }
 
+/*
+ * The queue engine @engine runs next (§16.3): the highest Q_PRIORITY
+ * among its runnable queues, round-robin between queues of that priority
+ * from the engine's cursor.
+ */
 static SvmgpuQueue *pick_locked(SvmgpuCore *core, unsigned engine,
                                 bool waiting_ok)
 {
     unsigned n = core->cfg.num_queues, ne = core->cfg.num_engines, k;
+    SvmgpuQueue *best = NULL;
 
     for (k = 0; k < n; k++) {
         unsigned qi = (core->rr[engine] + k) % n;
+        SvmgpuQueue *q = &core->queues[qi];
 
         if (qi % ne != engine) {
             continue;
         }
-        if (queue_runnable_locked(core, &core->queues[qi], waiting_ok)) {
-            core->rr[engine] = qi + 1;
-            return &core->queues[qi];
+        if ((!best || q->l_priority > best->l_priority) &&
+            queue_runnable_locked(core, q, waiting_ok)) {
+            best = q;
         }
     }
-    return NULL;
+    if (best) {
+        core->rr[engine] = best->index + 1;
+    }
+    return best;
+}
+
+/*
+ * Pick for @engine: runnable queues before WAITs to re-evaluate, unless
+ * such a WAIT has a higher priority.
+ */
+static SvmgpuQueue *pick_engine_locked(SvmgpuCore *core, unsigned engine)
+{
+    unsigned rr = core->rr[engine];
+    SvmgpuQueue *q = pick_locked(core, engine, false), *w;
+
+    if (q && q->l_priority == SVMGPU_Q_PRIORITY_MAX) {
+        return q;
+    }
+    core->rr[engine] = rr;
+    w = pick_locked(core, engine, true);
+    if (q && (!w || w->l_priority <= q->l_priority)) {
+        core->rr[engine] = q->index + 1;
+        return q;
+    }
+    return w;
 }
 
 static void begin_step_locked(SvmgpuCore *core, SvmgpuQueue *q)
@@ -1204,10 +1266,7 @@ void svmgpu_core_engine_thread(SvmgpuCore *core, unsigned engine)
         SvmgpuQueue *q;
         SvmgpuStep r;
 
-        q = pick_locked(core, engine, false);
-        if (!q) {
-            q = pick_locked(core, engine, true);
-        }
+        q = pick_engine_locked(core, engine);
         if (!q) {
             if (any_waiting_locked(core, engine)) {
                 struct timespec ts;
@@ -1278,26 +1337,30 @@ unsigned svmgpu_core_run_sync(SvmgpuCore *core)
 unsigned svmgpu_core_run_sync_budget(SvmgpuCore *core, unsigned max_steps,
                                      bool *more)
 {
-    unsigned steps = 0, i;
+    unsigned steps = 0, i, e;
     bool progress = true;
-    bool first = true;
 
     *more = false;
+    /* each call re-evaluates every WAIT once */
+    pthread_mutex_lock(&core->lock);
+    for (i = 0; i < core->cfg.num_queues; i++) {
+        core->queues[i].poll = true;
+    }
+    pthread_mutex_unlock(&core->lock);
     while (progress) {
         if (steps >= max_steps) {
             *more = true;
             break;
         }
         progress = control_step(core);
-        for (i = 0; i < core->cfg.num_queues && steps < max_steps; i++) {
-            SvmgpuQueue *q = &core->queues[i];
+        /* one step per engine, picked as an engine thread would */
+        for (e = 0; e < core->cfg.num_engines && steps < max_steps; e++) {
+            SvmgpuQueue *q;
             SvmgpuStep r;
 
             pthread_mutex_lock(&core->lock);
-            if (first) {
-                q->poll = true;     /* each call re-evaluates WAITs once */
-            }
-            if (!queue_runnable_locked(core, q, true)) {
+            q = pick_engine_locked(core, e);
+            if (!q) {
                 pthread_mutex_unlock(&core->lock);
                 continue;
             }
@@ -1308,11 +1371,9 @@ unsigned svmgpu_core_run_sync_budget(SvmgpuCore *core, unsigned max_steps,
             after_step_locked(core, q, r);
             pthread_mutex_unlock(&core->lock);
             steps++;
-            if (r == SVMGPU_STEP_DONE || r == SVMGPU_STEP_MORE) {
-                progress = true;
-            }
+            /* a WAIT or stall counts as done for this call */
+            progress = true;
         }
-        first = false;
     }
     return steps;
 }

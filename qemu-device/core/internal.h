@@ -173,6 +173,9 @@ typedef struct SvmgpuQueue {
     uint32_t size;
     uint32_t ctx;
     uint64_t compl_addr;
+    uint64_t save_addr;     /* Q_SAVE_ADDR (§16) */
+    uint32_t priority;      /* Q_PRIORITY */
+    uint32_t start;         /* Q_START */
     uint32_t head, tail;
     bool enabled;
     bool error;
@@ -199,6 +202,8 @@ typedef struct SvmgpuQueue {
     uint64_t l_base;
     uint32_t l_size, l_ctx;
     uint64_t l_compl_addr;
+    uint64_t l_save_addr;
+    uint32_t l_priority;
     /* engine-owned, see the locking comment */
     SvmgpuQueueExec x;
 } SvmgpuQueue;
@@ -411,6 +416,7 @@ struct SvmgpuCore {
     uint64_t cnt_walks, cnt_faults, cnt_replays, cnt_cancels;
     uint64_t cnt_commands, cnt_instructions, cnt_invalidations;
     uint64_t cnt_bytes[4];      /* SVMGPU_BYTES_* */
+    uint64_t cnt_preemptions;   /* queue states saved (§16) */
     uint64_t link_free;         /* link model: busy until (monotonic ns) */
     unsigned rr[SVMGPU_MAX_ENGINES];   /* round-robin cursor per engine */
     SvmgpuQueue queues[SVMGPU_MAX_QUEUES];
