@@ -460,25 +460,31 @@ static __attribute__((noinline)) uint64_t fp_scalar(uint8_t op, uint64_t a,
                               l->regs[o->rb] + base; \
         uint64_t *d_ = l->regs[o->rd] + base; \
         unsigned j_, k_; \
+        /* the NaN test in the same pass: one read of the operands */ \
         if (!pb_) { \
             const uint64_t b = o->bimm; \
             for (j_ = 0; j_ < nl; j_++) { \
                 const uint64_t a = pa_[j_]; \
-                t_[j_] = (expr); \
+                const uint64_t v_ = (expr); \
+                t_[j_] = v_; \
+                any_ |= isnan(v_); \
             } \
         } else { \
             for (j_ = 0; j_ < nl; j_++) { \
                 const uint64_t a = pa_[j_], b = pb_[j_]; \
-                t_[j_] = (expr); \
+                const uint64_t v_ = (expr); \
+                t_[j_] = v_; \
+                any_ |= isnan(v_); \
             } \
-        } \
-        for (j_ = 0; j_ < nl; j_++) { \
-            any_ |= isnan(t_[j_]); \
         } \
         for (j_ = 0; any_ && j_ < nl; j_++) { \
             if (isnan(t_[j_])) { \
                 t_[j_] = fp_scalar(op, pa_[j_], pb_ ? pb_[j_] : o->bimm); \
             } \
+        } \
+        if (full) { \
+            memcpy(d_, t_, nl * sizeof(uint64_t)); \
+            break; \
         } \
         for (k_ = 0; k_ < nw; k_++) { \
             uint32_t ex_ = l->waves[w0 + k_].exec; \
@@ -573,8 +579,9 @@ static F_INLINE void f_move(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o,
                    unsigned w0, unsigned nw)
 {
     const struct svmgpu_cmd_launch *c = &q->x.cmd.launch;
-    uint64_t t[F_LANES], uni = 0;
+    uint64_t tbuf[F_LANES], *t = tbuf, uni = 0;
     uint64_t *d = l->regs[o->rd] + w0 * SVMGPU_ISA_WAVE_SIZE;
+    uint32_t all = F_FULL;
     const unsigned nl = nw * SVMGPU_ISA_WAVE_SIZE;
     const unsigned lane0 = w0 * SVMGPU_ISA_WAVE_SIZE;
     bool uniform = true;
@@ -582,6 +589,12 @@ static F_INLINE void f_move(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o,
 
     if (f_idle(l, w0, nw)) {
         return;
+    }
+    for (k = 0; k < nw; k++) {
+        all &= l->waves[w0 + k].exec;
+    }
+    if (all == F_FULL) {
+        t = d;      /* every lane: straight into rd (lane j reads lane j) */
     }
 
     switch (o->op) {
@@ -638,6 +651,9 @@ static F_INLINE void f_move(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o,
         for (j = 0; j < nl; j++) {
             t[j] = uni;
         }
+    }
+    if (t == d) {
+        return;
     }
     for (k = 0; k < nw; k++) {
         uint32_t ex = l->waves[w0 + k].exec;
@@ -875,16 +891,16 @@ static F_INLINE InsnResult f_mem_wave(SvmgpuCore *core, SvmgpuQueue *q,
         if (todo == F_FULL &&
             (addr & PAGE_MASK_LO) + SVMGPU_ISA_WAVE_SIZE * size <=
             SVMGPU_PAGE_SIZE) {
-            uint64_t dc = 0, du = 0;
+            const uint64_t step = A[1] - A[0];
+            uint64_t bad = 0;
             bool contig, uni;
             unsigned j;
 
             for (j = 1; j < SVMGPU_ISA_WAVE_SIZE; j++) {
-                dc |= (A[j] - A[j - 1]) ^ size;
-                du |= A[j] ^ A[0];
+                bad |= (A[j] - A[j - 1]) ^ step;
             }
-            contig = !dc;
-            uni = !du;
+            contig = !bad && step == size;
+            uni = !bad && !step;
             if (uni && access == SVMGPU_ACCESS_ATOMIC) {
                 /* every lane on one word: one combined atomic */
                 pthread_mutex_lock(&core->atomic_lock);
@@ -1119,9 +1135,9 @@ static inline void f_zany(SvmgpuFastLaunch *l)
  * page for a store.  Nothing can then fault or stop between the lanes.
  * False: nothing was done, run the waves one by one.
  */
-static F_INLINE bool f_mem_gang(SvmgpuQueue *q, SvmgpuFastLaunch *l,
-                                IsaMem *m, const FOp *o, unsigned w0,
-                                unsigned nw)
+static F_INLINE bool f_mem_gang(SvmgpuCore *core, SvmgpuQueue *q,
+                                SvmgpuFastLaunch *l, IsaMem *m, const FOp *o,
+                                unsigned w0, unsigned nw, InsnResult *r)
 {
     const unsigned lane0 = w0 * SVMGPU_ISA_WAVE_SIZE;
     const unsigned nl = nw * SVMGPU_ISA_WAVE_SIZE;
@@ -1130,7 +1146,7 @@ static F_INLINE bool f_mem_gang(SvmgpuQueue *q, SvmgpuFastLaunch *l,
     const bool wr = o->access == SVMGPU_ACCESS_WRITE;
     const bool sext = o->op >= SVMGPU_OP_LDS8 && o->op <= SVMGPU_OP_LDS32;
     const uint64_t addr = A[0] + o->bimm;
-    uint64_t dc = 0, du = 0, span, off;
+    uint64_t step, bad = 0, span, off;
     bool changed = false;
     unsigned j, k, win = 0, last = m->last[0];
     uint8_t *p;
@@ -1144,23 +1160,66 @@ static F_INLINE bool f_mem_gang(SvmgpuQueue *q, SvmgpuFastLaunch *l,
         (addr & (size - 1))) {
         return false;       /* ra not yet cleared, or the lane fails */
     }
-    for (j = 1; j < nl; j++) {
-        const uint64_t x = A[j] - A[0];
-
-        dc |= x ^ (uint64_t)j * size;
-        du |= x;
+    /* contiguous (step = size) or uniform (step = 0): one pass, no multiply */
+    step = A[1] - A[0];
+    if (step != 0 && step != size) {
+        return false;
     }
-    if (dc && du) {
+    for (j = 1; j < nl; j++) {
+        bad |= (A[j] - A[j - 1]) ^ step;
+    }
+    if (bad) {
         return false;
     }
     off = addr & PAGE_MASK_LO;
-    span = dc ? size : (uint64_t)nl * size;
+    span = step ? (uint64_t)nl * size : size;
     if (off + span > SVMGPU_PAGE_SIZE) {
         return false;
     }
     p = isa_mem_lookup(m, addr, wr, &last, &win);
     if (!p) {
-        return false;       /* the first wave translates */
+        /*
+         * Translate the page as wave w0's first lane would (it is the
+         * first access of the gang, with the same checks passed above).
+         */
+        SvmgpuAccessResult res = SVMGPU_ACC_OK;
+        uint64_t pa = 0;
+
+        p = isa_mem_get(core, q, m, addr, o->access, wr, &last, &win, &pa,
+                        &res);
+        if (!p && res != SVMGPU_ACC_OK) {
+            /*
+             * Wave w0 faults (or fails) at its first lane: what
+             * f_exec_mem() does for a wave that stops with no lane done.
+             */
+            uint32_t skipped = 0;
+
+            if ((l->zpend_any & (o->zread | o->zwrite)) &&
+                f_zclear(l, o, w0, &skipped)) {
+                f_zany(l);
+            }
+            if (skipped) {
+                memset(&l->regs[o->rd][lane0], 0,
+                       SVMGPU_ISA_WAVE_SIZE * sizeof(uint64_t));
+            }
+            *r = acc_result(res);
+            return true;
+        }
+        if (!p) {
+            /*
+             * Memory that cannot be mapped: wave by wave, lane by lane.
+             * Wave w0 translates lane 0 again, a TLB hit this lookup did
+             * not count in the reference: take it back (modular: the
+             * TLB's counter gets exactly one lookup for the two).
+             */
+            m->hits--;
+            return false;
+        }
+        /*
+         * The translation counted lane 0's lookup, as isa_mem_lookup()
+         * does; a fall-back below takes it back (m->hits may wrap until
+         * wave w0 counts its own lookup again: modular, exact in sum).
+         */
     }
     if (wr) {
         for (k = 0; k < F_CODE_PAGES; k++) {
@@ -1186,7 +1245,7 @@ static F_INLINE bool f_mem_gang(SvmgpuQueue *q, SvmgpuFastLaunch *l,
     if (!wr) {
         uint64_t *D = l->regs[o->rd] + lane0;
 
-        if (!du) {
+        if (!step) {
             uint64_t v = load_n(p, size, sext);
 
             for (j = 0; j < nl; j++) {
@@ -1222,7 +1281,7 @@ static F_INLINE bool f_mem_gang(SvmgpuQueue *q, SvmgpuFastLaunch *l,
     } else {
         const uint64_t *B = l->regs[o->rb] + lane0;
 
-        if (!du) {
+        if (!step) {
             copy_small(p, &B[nl - 1], size);    /* lane order: the last */
         } else {
             switch (size) {
@@ -1274,9 +1333,9 @@ static F_INLINE InsnResult f_exec_mem(SvmgpuCore *core, SvmgpuQueue *q,
 
     l->code_hit = false;
     if (nw > 1 && o->access != SVMGPU_ACCESS_ATOMIC &&
-        f_mem_gang(q, l, m, o, w0, nw)) {
-        *ndone = nw;
-        return INSN_OK;
+        f_mem_gang(core, q, l, m, o, w0, nw, &r)) {
+        *ndone = r == INSN_OK ? nw : 0;
+        return r;
     }
     for (k = 0; k < nw; k++) {
         unsigned wv = w0 + k;

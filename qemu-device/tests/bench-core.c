@@ -4,7 +4,9 @@
  * over resident 4 KiB pages, run in sync mode against the fake RAM of
  * test-env.h.  Prints ns per word and GB/s.  Build: ninja -C build/meson
  * qemu-device/tests/bench-core; run: build/meson/qemu-device/tests/bench-core
- * [WORDS [fast|reference [hash]]] (default 1M words per buffer, the fast engine).
+ * [WORDS [fast|reference [vecadd|hash|sgemm]]] (default 1M words per buffer,
+ * the fast engine, every benchmark; a third argument runs only that kernel,
+ * for profiling).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -73,7 +75,10 @@ int main(int argc, char **argv)
 {
     const uint64_t words = argc > 1 ? (uint64_t)atol(argv[1]) : 1u << 20;
     const uint64_t bytes = words * 8;
-    const bool only_hash = argc > 3 && !strcmp(argv[3], "hash");
+    const char *only = argc > 3 ? argv[3] : NULL;
+    const bool do_vecadd = !only || !strcmp(only, "vecadd");
+    const bool do_hash = !only || !strcmp(only, "hash");
+    const bool do_sgemm = !only || !strcmp(only, "sgemm");
     uint64_t vecadd[] = {
         I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
         I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
@@ -195,22 +200,26 @@ int main(int argc, char **argv)
 
     /* best of 3: the first run also pays for cold caches */
     dt = 1e9;
-    for (i = 0; i < 3 && !only_hash; i++) {
+    for (i = 0; i < 3 && do_vecadd; i++) {
         dt = fmin(dt, run_kernel(&t, vecadd, 14, words / 256, 256));
     }
-    printf("vecadd      %8.1f ns/word %8.4f GB/s (3 streams)\n",
-           dt * 1e9 / words, 3.0 * bytes / dt / 1e9);
+    if (do_vecadd) {
+        printf("vecadd      %8.1f ns/word %8.4f GB/s (3 streams)\n",
+               dt * 1e9 / words, 3.0 * bytes / dt / 1e9);
+    }
     args[0] = BUF_A;            /* data */
     args[1] = 0;                /* expect: none */
     args[2] = words;
     args[3] = ARGS + 64;        /* hash */
     dt = 1e9;
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 3 && do_hash; i++) {
         dt = fmin(dt, run_kernel(&t, hash, sizeof(hash) / 8, words / 256, 256));
     }
-    printf("range_hash  %8.1f ns/word\n", dt * 1e9 / words);
+    if (do_hash) {
+        printf("range_hash  %8.1f ns/word\n", dt * 1e9 / words);
+    }
     /* SGEMM 256^3 on A = BUF_A, B = BUF_B, C = BUF_C (64 K floats each) */
-    if (words >= 65536) {
+    if (words >= 65536 && do_sgemm) {
         args[0] = BUF_A;
         args[1] = BUF_B;
         args[2] = BUF_C;
@@ -222,7 +231,7 @@ int main(int argc, char **argv)
         printf("sgemm 256   %8.3f GFLOP/s\n", 2.0 * 256 * 256 * 256 / dt / 1e9);
     }
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 3 && !only; i++) {
         memset(&c, 0, sizeof(c));
         c.hdr.opcode = SVMGPU_CMD_COPY;
         c.copy.src = BUF_A;
