@@ -283,6 +283,12 @@ static void svmgpu_trace(void *opaque, SvmgpuTraceEvent ev, uint64_t a,
     case SVMGPU_TRACE_ERROR:
         trace_svmgpu_error(a, b);
         break;
+    case SVMGPU_TRACE_PREEMPT:
+        trace_svmgpu_preempt(a, b, c & 0xff, c >> 8);
+        break;
+    case SVMGPU_TRACE_RESUME:
+        trace_svmgpu_resume(a, b, c & 0xff, c >> 8);
+        break;
     }
 }
 

@@ -226,8 +226,12 @@ SvmgpuCore *svmgpu_core_new(const SvmgpuCoreConfig *cfg,
     }
     for (i = 0; i < cfg->num_engines; i++) {
         core->bufs[i] = malloc(SVMGPU_COPY_CHUNK);
-        if (!core->bufs[i]) {
+        core->save_bufs[i] = malloc(SVMGPU_SAVE_AREA_SIZE);
+        if (!core->bufs[i] || !core->save_bufs[i]) {
+            free(core->save_bufs[i]);
+            free(core->bufs[i]);
             while (i--) {
+                free(core->save_bufs[i]);
                 free(core->bufs[i]);
             }
             svmgpu_tlb_destroy(&core->tlb);
@@ -276,6 +280,7 @@ void svmgpu_core_free(SvmgpuCore *core)
     }
     for (i = 0; i < SVMGPU_MAX_ENGINES; i++) {
         free(core->bufs[i]);
+        free(core->save_bufs[i]);
     }
     pthread_rwlock_destroy(&core->xlate);
     pthread_cond_destroy(&core->work_cond);
@@ -291,12 +296,6 @@ void svmgpu_core_free(SvmgpuCore *core)
 /* ------------------------------------------------------------------ */
 /* reset */
 
-/* A new queue generation: a step in flight on q is stale from now on. */
-static void queue_bump_gen_locked(SvmgpuQueue *q)
-{
-    __atomic_store_n(&q->qgen, q->qgen + 1, __ATOMIC_RELEASE);
-}
-
 /*
  * Every register of the queue to its reset value.  The execution state
  * (q->x) belongs to the engine while a step runs: then it is left alone,
@@ -308,7 +307,7 @@ static void reset_queue_locked(SvmgpuQueue *q)
     if (!q->in_step) {
         svmgpu_queue_exec_reset(&q->x);
     }
-    queue_bump_gen_locked(q);
+    svmgpu_queue_bump_gen_locked(q);
     q->base = 0;
     q->size = 0;
     q->ctx = 0;
@@ -321,6 +320,7 @@ static void reset_queue_locked(SvmgpuQueue *q)
     q->error = false;
     q->stall_fault = q->stall_ring_full = false;
     q->cancel = q->poll = q->waiting = false;
+    q->preempt_pending = q->preempted = q->resume = false;
     q->next_poll = 0;
     q->fault_seq = 0;
     q->compl_seq = 0;
@@ -583,9 +583,16 @@ static uint32_t queue_status_locked(SvmgpuQueue *q)
     if (q->enabled) {
         s |= SVMGPU_Q_STATUS_ENABLED;
     }
-    if (!q->in_step && (!q->enabled || q->error ||
-                        (!q->x.has_cmd && q->head == q->tail))) {
+    if (!q->in_step && !q->preempt_pending &&
+        (!q->enabled || q->error ||
+         (!q->x.has_cmd && !q->resume && q->head == q->tail))) {
         s |= SVMGPU_Q_STATUS_IDLE;
+    }
+    if (q->preempt_pending) {
+        s |= SVMGPU_Q_STATUS_PREEMPT_PENDING;
+    }
+    if (q->preempted) {
+        s |= SVMGPU_Q_STATUS_PREEMPTED;
     }
     if (q->stall_fault) {
         s |= SVMGPU_Q_STATUS_FAULT_STALL;
@@ -605,8 +612,8 @@ static uint32_t queue_status_locked(SvmgpuQueue *q)
     return s;
 }
 
-static void queue_fail_locked(SvmgpuCore *core, SvmgpuQueue *q, uint32_t code,
-                              uint64_t va)
+void svmgpu_queue_fail_locked(SvmgpuCore *core, SvmgpuQueue *q,
+                              uint32_t code, uint64_t va)
 {
     q->error = true;
     q->err_code = code;
@@ -624,16 +631,19 @@ static void queue_fail_locked(SvmgpuCore *core, SvmgpuQueue *q, uint32_t code,
  * stale and the queue runs again only after it ended and its state was
  * thrown away (Q_STATUS.ENABLE_PENDING meanwhile).
  */
-static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q)
+static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q,
+                                bool resume)
 {
     if (!q->in_step) {
         svmgpu_queue_exec_reset(&q->x);
     }
-    queue_bump_gen_locked(q);
+    svmgpu_queue_bump_gen_locked(q);
     q->enabled = true;
     q->error = false;
     q->stall_fault = q->stall_ring_full = q->cancel = false;
     q->waiting = q->poll = false;
+    q->preempt_pending = q->preempted = false;
+    q->resume = resume;     /* the engine loads the save area first */
     q->l_base = q->base;
     q->l_size = q->size;
     q->l_ctx = q->ctx;
@@ -650,18 +660,40 @@ static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q)
         q->l_size = SVMGPU_QUEUE_MIN_ENTRIES;   /* keep ring math sane */
         q->l_priority = 0;
         q->head = q->tail = 0;
-        queue_fail_locked(core, q, SVMGPU_ERR_BAD_QUEUE_CONFIG, q->base);
+        q->resume = false;
+        svmgpu_queue_fail_locked(core, q, SVMGPU_ERR_BAD_QUEUE_CONFIG, q->base);
     }
 }
 
 static void queue_disable_locked(SvmgpuQueue *q)
 {
     if (q->enabled) {
-        queue_bump_gen_locked(q);
+        svmgpu_queue_bump_gen_locked(q);
     }
     q->enabled = false;
     q->stall_fault = q->stall_ring_full = q->cancel = false;
     q->waiting = q->poll = false;
+    q->preempt_pending = q->resume = false;
+}
+
+/*
+ * PREEMPT (§16.1): the queue's engine saves its state at the next safe
+ * point (svmgpu_queue_save()); ignored on a halted queue or a second
+ * request, refused without a save area.
+ */
+static void queue_preempt_locked(SvmgpuCore *core, SvmgpuQueue *q,
+                                 uint64_t off)
+{
+    if (q->error || q->preempt_pending) {
+        return;
+    }
+    if (!q->l_save_addr) {
+        svmgpu_error_locked(core, SVMGPU_ERROR_REG, off,
+                            "queue %u: PREEMPT without a save area",
+                            q->index);
+        return;
+    }
+    q->preempt_pending = true;
 }
 
 static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
@@ -708,17 +740,23 @@ static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
         q->start = v;
         break;
     case SVMGPU_Q_CONTROL:
-        if (v & ~(SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR)) {
+        if (v & ~(SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR |
+                  SVMGPU_Q_CONTROL_PREEMPT | SVMGPU_Q_CONTROL_RESUME)) {
             svmgpu_guest_error(core, "queue %u: reserved Q_CONTROL bits 0x%x",
                                q->index, v);
         }
         if (!(v & SVMGPU_Q_CONTROL_ENABLE)) {
             queue_disable_locked(q);
         } else if (!q->enabled) {
-            queue_enable_locked(core, q);
-        } else if ((v & SVMGPU_Q_CONTROL_CLEAR_ERROR) && q->error &&
-                   q->err_code != SVMGPU_ERR_BAD_QUEUE_CONFIG) {
-            q->error = false;
+            queue_enable_locked(core, q, v & SVMGPU_Q_CONTROL_RESUME);
+        } else {
+            if ((v & SVMGPU_Q_CONTROL_CLEAR_ERROR) && q->error &&
+                q->err_code != SVMGPU_ERR_BAD_QUEUE_CONFIG) {
+                q->error = false;
+            }
+            if (v & SVMGPU_Q_CONTROL_PREEMPT) {
+                queue_preempt_locked(core, q, off);
+            }
         }
         pthread_cond_broadcast(&core->work_cond);
         break;
@@ -729,7 +767,7 @@ static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
             break;
         }
         if (v >= q->l_size) {
-            queue_fail_locked(core, q, SVMGPU_ERR_BAD_DOORBELL, v);
+            svmgpu_queue_fail_locked(core, q, SVMGPU_ERR_BAD_DOORBELL, v);
             break;
         }
         q->tail = v;
@@ -1115,7 +1153,22 @@ static bool queue_ready_locked(SvmgpuCore *core, SvmgpuQueue *q)
     if (core->fatal || (core->inj_hang_queues & (1u << q->index))) {
         return false;
     }
-    return q->cancel || q->x.has_cmd || q->head != q->tail;
+    if (q->resume || q->cancel || q->head != q->tail) {
+        return true;
+    }
+    /* a command loaded by RESUME waits for the doorbell */
+    return q->x.has_cmd && !q->x.restored;
+}
+
+/*
+ * A PREEMPT to carry out: not an engine step, so it also happens with
+ * the engines disabled or stopped by a fatal error, but not for a queue
+ * held by INJ_HANG_QUEUES (it never reaches a safe point).
+ */
+static bool queue_save_due_locked(SvmgpuCore *core, SvmgpuQueue *q)
+{
+    return q->preempt_pending && q->enabled && !q->error && !q->in_step &&
+           !core->paused && !(core->inj_hang_queues & (1u << q->index));
 }
 
 static bool queue_runnable_locked(SvmgpuCore *core, SvmgpuQueue *q,
@@ -1160,11 +1213,21 @@ static SvmgpuQueue *pick_locked(SvmgpuCore *core, unsigned engine,
  * Pick for @engine: runnable queues before WAITs to re-evaluate, unless
  * such a WAIT has a higher priority.
  */
-static SvmgpuQueue *pick_engine_locked(SvmgpuCore *core, unsigned engine)
+static SvmgpuQueue *pick_engine_locked(SvmgpuCore *core, unsigned engine,
+                                       bool *save)
 {
-    unsigned rr = core->rr[engine];
-    SvmgpuQueue *q = pick_locked(core, engine, false), *w;
+    unsigned rr = core->rr[engine], i;
+    SvmgpuQueue *q, *w;
 
+    /* saves first: preemption latency is one step */
+    for (i = engine; i < core->cfg.num_queues; i += core->cfg.num_engines) {
+        if (queue_save_due_locked(core, &core->queues[i])) {
+            *save = true;
+            return &core->queues[i];
+        }
+    }
+    *save = false;
+    q = pick_locked(core, engine, false);
     if (q && q->l_priority == SVMGPU_Q_PRIORITY_MAX) {
         return q;
     }
@@ -1176,6 +1239,8 @@ static SvmgpuQueue *pick_engine_locked(SvmgpuCore *core, unsigned engine)
     }
     return w;
 }
+
+static void after_step_locked(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuStep r);
 
 static void begin_step_locked(SvmgpuCore *core, SvmgpuQueue *q)
 {
@@ -1203,6 +1268,25 @@ static void after_step_locked(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuStep r)
         /* a latched enable completes: the queue may run now */
         pthread_cond_broadcast(&core->work_cond);
     }
+}
+
+/* One step (or save) of q on @engine; lock held, dropped meanwhile. */
+static SvmgpuStep run_one_locked(SvmgpuCore *core, SvmgpuQueue *q,
+                                 unsigned engine, bool save)
+{
+    SvmgpuStep r = SVMGPU_STEP_MORE;
+
+    begin_step_locked(core, q);
+    pthread_mutex_unlock(&core->lock);
+    if (save) {
+        svmgpu_queue_save(core, q, core->save_bufs[engine]);
+    } else {
+        r = svmgpu_queue_step(core, q, core->bufs[engine],
+                              core->save_bufs[engine]);
+    }
+    pthread_mutex_lock(&core->lock);
+    after_step_locked(core, q, r);
+    return r;
 }
 
 uint64_t svmgpu_link_reserve_locked(SvmgpuCore *core, uint64_t now,
@@ -1264,9 +1348,9 @@ void svmgpu_core_engine_thread(SvmgpuCore *core, unsigned engine)
     pthread_mutex_lock(&core->lock);
     while (!core->quit) {
         SvmgpuQueue *q;
-        SvmgpuStep r;
+        bool save;
 
-        q = pick_engine_locked(core, engine);
+        q = pick_engine_locked(core, engine, &save);
         if (!q) {
             if (any_waiting_locked(core, engine)) {
                 struct timespec ts;
@@ -1291,11 +1375,7 @@ void svmgpu_core_engine_thread(SvmgpuCore *core, unsigned engine)
             }
             continue;
         }
-        begin_step_locked(core, q);
-        pthread_mutex_unlock(&core->lock);
-        r = svmgpu_queue_step(core, q, core->bufs[engine]);
-        pthread_mutex_lock(&core->lock);
-        after_step_locked(core, q, r);
+        run_one_locked(core, q, engine, save);
         if (q->link_until) {
             link_wait_locked(core, q, q->link_until);
             q->link_until = 0;
@@ -1356,19 +1436,15 @@ unsigned svmgpu_core_run_sync_budget(SvmgpuCore *core, unsigned max_steps,
         /* one step per engine, picked as an engine thread would */
         for (e = 0; e < core->cfg.num_engines && steps < max_steps; e++) {
             SvmgpuQueue *q;
-            SvmgpuStep r;
+            bool save;
 
             pthread_mutex_lock(&core->lock);
-            q = pick_engine_locked(core, e);
+            q = pick_engine_locked(core, e, &save);
             if (!q) {
                 pthread_mutex_unlock(&core->lock);
                 continue;
             }
-            begin_step_locked(core, q);
-            pthread_mutex_unlock(&core->lock);
-            r = svmgpu_queue_step(core, q, core->bufs[0]);
-            pthread_mutex_lock(&core->lock);
-            after_step_locked(core, q, r);
+            run_one_locked(core, q, 0, save);
             pthread_mutex_unlock(&core->lock);
             steps++;
             /* a WAIT or stall counts as done for this call */

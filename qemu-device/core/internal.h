@@ -154,6 +154,8 @@ typedef struct SvmgpuQueueExec {
     uint64_t progress;      /* bytes done (COPY/FILL) */
     uint64_t wait_start;
     bool wait_started;
+    bool restored;          /* resumed from a save area (§16): runs once
+                             * head != tail */
     SvmgpuLaunch *launch;   /* LAUNCH state, isa.c (reference engine) */
     SvmgpuFastLaunch *fast; /* LAUNCH state, isa-fast.c (fast engine) */
     /* result of a failed command */
@@ -185,6 +187,9 @@ typedef struct SvmgpuQueue {
     bool poll;              /* WAIT should be re-evaluated */
     bool waiting;           /* WAIT not satisfied */
     bool in_step;           /* an engine is running a step */
+    bool preempt_pending;   /* PREEMPT requested, state not saved yet */
+    bool preempted;         /* state saved at l_save_addr (§16) */
+    bool resume;            /* RESUME: load the save area first */
     uint32_t qgen;          /* bumped by reset/enable/disable; atomic reads */
     uint32_t step_gen;      /* qgen when the running step began */
     uint32_t step_dgen;     /* core->gen when the running step began */
@@ -209,9 +214,52 @@ typedef struct SvmgpuQueue {
 } SvmgpuQueue;
 
 void svmgpu_queue_exec_reset(SvmgpuQueueExec *x);
-/* One step of queue q; called by its engine with in_step set. */
+/*
+ * One step of queue q; called by its engine with in_step set.  @buf: the
+ * engine's bounce buffer, @save_buf: its save area buffer (RESUME).
+ */
 SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q,
-                             uint8_t *buf);
+                             uint8_t *buf, void *save_buf);
+
+/* ---- Preemption (save.c, hw-spec §16) ---- */
+/*
+ * Save queue q's state to its save area and stop it (PREEMPT); called by
+ * its engine with in_step set, like a step.  @buf: SVMGPU_SAVE_AREA_SIZE
+ * bytes of the engine's.
+ */
+void svmgpu_queue_save(SvmgpuCore *core, SvmgpuQueue *q, void *buf);
+typedef enum SvmgpuRestore {
+    SVMGPU_RESTORE_OK,          /* x holds the saved state (or none) */
+    SVMGPU_RESTORE_REFUSED,     /* queue halted with ERR_SAVE_AREA */
+    SVMGPU_RESTORE_RING_DMA,    /* the ring entry could not be read */
+} SvmgpuRestore;
+/* RESUME: read, check and load q's save area; in a step of q. */
+SvmgpuRestore svmgpu_queue_restore(SvmgpuCore *core, SvmgpuQueue *q,
+                                   void *buf);
+/*
+ * The engines' LAUNCH state to and from the save area's LAUNCH fields
+ * (wg, executed, wg_running, nwaves, cur, waves, regs).  Export from
+ * NULL writes the state of a launch not begun.  Import gets an area
+ * that svmgpu_save_check() accepted; it returns false only when host
+ * memory is short.
+ */
+void svmgpu_launch_export(const SvmgpuLaunch *l,
+                          const struct svmgpu_cmd_launch *c,
+                          struct svmgpu_save_area *a);
+bool svmgpu_launch_import(SvmgpuLaunch **lp,
+                          const struct svmgpu_cmd_launch *c,
+                          const struct svmgpu_save_area *a);
+void svmgpu_fast_export(const SvmgpuFastLaunch *l,
+                        const struct svmgpu_cmd_launch *c,
+                        struct svmgpu_save_area *a);
+bool svmgpu_fast_import(SvmgpuFastLaunch **lp,
+                        const struct svmgpu_cmd_launch *c,
+                        const struct svmgpu_save_area *a);
+/* Workgroups of a LAUNCH, or 0 if its grid is malformed. */
+uint64_t svmgpu_launch_wg_total(const struct svmgpu_cmd_launch *c);
+
+/* Wave-instructions per LAUNCH step (SvmgpuCoreConfig.isa_slice). */
+static inline unsigned svmgpu_isa_slice(const SvmgpuCore *core);
 
 /* ---- Compute engine (isa.c) ---- */
 void svmgpu_launch_free(SvmgpuLaunch *l);
@@ -421,6 +469,7 @@ struct SvmgpuCore {
     unsigned rr[SVMGPU_MAX_ENGINES];   /* round-robin cursor per engine */
     SvmgpuQueue queues[SVMGPU_MAX_QUEUES];
     uint8_t *bufs[SVMGPU_MAX_ENGINES]; /* engine bounce buffers */
+    void *save_bufs[SVMGPU_MAX_ENGINES]; /* SVMGPU_SAVE_AREA_SIZE each */
     /* fault injection (inject.c, hw-spec §15), protected by lock */
     uint32_t inj_hang_queues, inj_drop_irqs, inj_inval_refuse;
     uint32_t inj_corrupt_compl;
@@ -445,6 +494,15 @@ void svmgpu_error_locked(SvmgpuCore *core, uint32_t bit, uint64_t addr,
                          const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void svmgpu_intr_locked(SvmgpuCore *core, uint32_t bits);
+/* Halt q with error @code (Q_ERROR_*, error and queue vectors). */
+void svmgpu_queue_fail_locked(SvmgpuCore *core, SvmgpuQueue *q,
+                              uint32_t code, uint64_t va);
+
+/* A new queue generation: a step in flight on q is stale from now on. */
+static inline void svmgpu_queue_bump_gen_locked(SvmgpuQueue *q)
+{
+    __atomic_store_n(&q->qgen, q->qgen + 1, __ATOMIC_RELEASE);
+}
 void svmgpu_guest_error(SvmgpuCore *core, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void svmgpu_trace(SvmgpuCore *core, SvmgpuTraceEvent ev, uint64_t a,
@@ -468,6 +526,11 @@ void svmgpu_kick_locked(SvmgpuCore *core);
 static inline bool svmgpu_q_stale(SvmgpuQueue *q)
 {
     return __atomic_load_n(&q->qgen, __ATOMIC_ACQUIRE) != q->step_gen;
+}
+
+static inline unsigned svmgpu_isa_slice(const SvmgpuCore *core)
+{
+    return core->cfg.isa_slice ? core->cfg.isa_slice : SVMGPU_ISA_SLICE;
 }
 
 /* Host atomic read-modify-write of size 4/8 at p; returns the old value. */

@@ -1503,7 +1503,7 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
 
     memset(&m, 0, sizeof(m));
     m.mc = mc;
-    while (slice < SVMGPU_ISA_SLICE) {
+    while (slice < svmgpu_isa_slice(core)) {
         FWave *w = NULL;
         const FOp *o;
         InsnResult r = INSN_OK;
@@ -1590,4 +1590,76 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
     }
     pthread_mutex_unlock(&core->lock);
     return ret;
+}
+
+/*
+ * ---- preemption: the state in the save area's layout (hw-spec §16.2) ----
+ *
+ * Kept apart from the engine above: the canonical layout has registers
+ * per lane (regs[lane][reg]); registers still pending their start-of-
+ * workgroup clear (zpend) are 0 there.  An imported state has nothing
+ * pending and every register counted as written.
+ */
+#include "isa-save.h"
+
+void svmgpu_fast_export(const SvmgpuFastLaunch *l,
+                        const struct svmgpu_cmd_launch *c,
+                        struct svmgpu_save_area *a)
+{
+    unsigned wv, lane, r;
+
+    a->nwaves = (c->wg_size + SVMGPU_ISA_WAVE_SIZE - 1) / SVMGPU_ISA_WAVE_SIZE;
+    if (!l) {
+        return;     /* not begun: workgroup 0, nothing executed */
+    }
+    a->wg = l->wg;
+    a->executed = l->executed;
+    a->cur = l->cur < a->nwaves ? l->cur : 0;
+    a->wg_running = l->wg_running;
+    if (!l->wg_running) {
+        return;
+    }
+    for (wv = 0; wv < l->nwaves; wv++) {
+        isa_wave_export(&l->waves[wv], &a->waves[wv]);
+    }
+    for (lane = 0; lane < c->wg_size; lane++) {
+        uint32_t pend = l->zpend[lane / SVMGPU_ISA_WAVE_SIZE];
+
+        for (r = 0; r < SVMGPU_ISA_NUM_REGS; r++) {
+            a->regs[lane][r] = (pend >> r) & 1 ? 0 : l->regs[r][lane];
+        }
+    }
+}
+
+bool svmgpu_fast_import(SvmgpuFastLaunch **lp,
+                        const struct svmgpu_cmd_launch *c,
+                        const struct svmgpu_save_area *a)
+{
+    SvmgpuFastLaunch *l = f_launch_alloc();
+    unsigned wv, lane, r;
+
+    if (!l) {
+        return false;
+    }
+    l->wg_total = svmgpu_launch_wg_total(c);
+    l->budget = c->budget ? c->budget : SVMGPU_DEFAULT_BUDGET;
+    l->wg = a->wg;
+    l->executed = a->executed;
+    l->wg_running = a->wg_running;
+    l->nwaves = a->nwaves;
+    l->cur = a->cur;
+    l->written = ~0u;       /* any register may be set: clear all next time */
+    if (l->wg_running) {
+        for (wv = 0; wv < l->nwaves; wv++) {
+            isa_wave_import(&l->waves[wv], &a->waves[wv]);
+        }
+        for (lane = 0; lane < c->wg_size; lane++) {
+            for (r = 0; r < SVMGPU_ISA_NUM_REGS; r++) {
+                l->regs[r][lane] = a->regs[lane][r];
+            }
+        }
+    }
+    svmgpu_fast_free(*lp);
+    *lp = l;
+    return true;
 }

@@ -402,7 +402,7 @@ SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q,
 
     memset(&m, 0, sizeof(m));
     m.mc = mc;
-    while (slice < SVMGPU_ISA_SLICE) {
+    while (slice < svmgpu_isa_slice(core)) {
         SvmgpuWave *w = NULL;
         InsnResult r;
         unsigned wv = 0;
@@ -468,4 +468,66 @@ SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q,
     }
     pthread_mutex_unlock(&core->lock);
     return ret;
+}
+
+/* ---- preemption: the state in the save area's layout (hw-spec §16.2) ---- */
+
+#include "isa-save.h"
+
+void svmgpu_launch_export(const SvmgpuLaunch *l,
+                          const struct svmgpu_cmd_launch *c,
+                          struct svmgpu_save_area *a)
+{
+    unsigned wv, lane, r;
+
+    a->nwaves = (c->wg_size + SVMGPU_ISA_WAVE_SIZE - 1) / SVMGPU_ISA_WAVE_SIZE;
+    if (!l) {
+        return;     /* not begun: workgroup 0, nothing executed */
+    }
+    a->wg = l->wg;
+    a->executed = l->executed;
+    a->cur = l->cur < a->nwaves ? l->cur : 0;
+    a->wg_running = l->wg_running;
+    if (!l->wg_running) {
+        return;
+    }
+    for (wv = 0; wv < l->nwaves; wv++) {
+        isa_wave_export(&l->waves[wv], &a->waves[wv]);
+    }
+    for (lane = 0; lane < c->wg_size; lane++) {
+        for (r = 0; r < SVMGPU_ISA_NUM_REGS; r++) {
+            a->regs[lane][r] = l->regs[lane][r];
+        }
+    }
+}
+
+bool svmgpu_launch_import(SvmgpuLaunch **lp,
+                          const struct svmgpu_cmd_launch *c,
+                          const struct svmgpu_save_area *a)
+{
+    SvmgpuLaunch *l = calloc(1, sizeof(*l));
+    unsigned wv, lane;
+
+    if (!l) {
+        return false;
+    }
+    l->wg_total = svmgpu_launch_wg_total(c);
+    l->budget = c->budget ? c->budget : SVMGPU_DEFAULT_BUDGET;
+    l->wg = a->wg;
+    l->executed = a->executed;
+    l->wg_running = a->wg_running;
+    l->nwaves = a->nwaves;
+    l->cur = a->cur;
+    l->regs_used = SVMGPU_ISA_NUM_REGS;     /* any register may be set */
+    if (l->wg_running) {
+        for (wv = 0; wv < l->nwaves; wv++) {
+            isa_wave_import(&l->waves[wv], &a->waves[wv]);
+        }
+        for (lane = 0; lane < c->wg_size; lane++) {
+            memcpy(l->regs[lane], a->regs[lane], sizeof(l->regs[lane]));
+        }
+    }
+    svmgpu_launch_free(*lp);
+    *lp = l;
+    return true;
 }

@@ -858,16 +858,19 @@ static void complete(SvmgpuCore *core, SvmgpuQueue *q)
     svmgpu_queue_exec_reset(x);
 }
 
-SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
+SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
+                             void *save_buf)
 {
     SvmgpuQueueExec *x = &q->x;
     SvmgpuMapCache mc;
     uint32_t head, tail, size;
     uint64_t base;
-    bool cancel;
+    bool cancel, resume;
     SvmgpuStep r;
 
     pthread_mutex_lock(&core->lock);
+    resume = q->resume;
+    q->resume = false;
     cancel = q->cancel;
     q->cancel = false;
     head = q->head;
@@ -876,6 +879,22 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf)
     size = q->l_size;
     pthread_mutex_unlock(&core->lock);
 
+    if (resume) {
+        /* RESUME (§16.1): the saved state first, as a step of its own */
+        switch (svmgpu_queue_restore(core, q, save_buf)) {
+        case SVMGPU_RESTORE_OK:
+            return SVMGPU_STEP_MORE;
+        case SVMGPU_RESTORE_REFUSED:
+            return SVMGPU_STEP_DONE;
+        case SVMGPU_RESTORE_RING_DMA:
+            svmgpu_set_error(x, SVMGPU_ERR_RING_DMA,
+                             base + (uint64_t)(head & (size - 1)) *
+                             SVMGPU_CMD_SIZE, 0, 0);
+            complete(core, q);
+            return SVMGPU_STEP_DONE;
+        }
+    }
+    x->restored = false;
     if (cancel && x->has_cmd) {
         svmgpu_set_error(x, SVMGPU_ERR_FAULT_CANCELLED, x->fault_va,
                          x->fault_access, x->fault_reason);

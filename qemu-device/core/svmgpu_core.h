@@ -40,6 +40,10 @@ typedef enum SvmgpuTraceEvent {
     SVMGPU_TRACE_INVAL_DONE,    /* a = seq */
     SVMGPU_TRACE_COMPLETE,      /* a = queue, b = seq, c = error code */
     SVMGPU_TRACE_ERROR,         /* a = ERROR_STATUS bit, b = address */
+    /* a = queue, b = head, c = kind | error << 8 (§16: state saved or not) */
+    SVMGPU_TRACE_PREEMPT,
+    /* a = queue, b = head, c = kind | error << 8 (§16: state loaded or not) */
+    SVMGPU_TRACE_RESUME,
 } SvmgpuTraceEvent;
 
 typedef struct SvmgpuCoreOps {
@@ -113,6 +117,12 @@ typedef struct SvmgpuCoreConfig {
     uint64_t map_window;
     /* LAUNCH's interpreter, SVMGPU_ENGINE_* (docs/compute-engine.md) */
     uint32_t engine;
+    /*
+     * Tests only: wave-instructions per engine step, 0 = the default
+     * (4096).  Small values put a safe point (PREEMPT, §16) after nearly
+     * every instruction.
+     */
+    uint32_t isa_slice;
     /* Reset values of the INJ_* registers (hw-spec §15; tests only) */
     uint32_t inject_hang_queues;
     uint32_t inject_drop_irqs;

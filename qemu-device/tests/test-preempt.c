@@ -6,6 +6,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stddef.h>
+
 #include "test-env.h"
 
 #define DATA_VA     0x100000ull
@@ -309,6 +311,946 @@ TEST(priority_wait_is_reevaluated_first)
     ASSERT_EQ(compl(&t, 0)->seq, wseq);
     ASSERT_EQ(compl(&t, 2)->seq, 0);
     run(&t);
+    td_fini(&t);
+}
+
+/* ------------------------------------------------------------------
+ * PREEMPT and RESUME (§16.1)
+ */
+
+#define I(op, rd, ra, rb, imm) SVMGPU_ISA_ENCODE(SVMGPU_OP_##op, rd, ra, rb, imm)
+#define IMM     0xff
+#define CODE    0x200000ull     /* kernels, read-only */
+#define ARGS    0x210000ull     /* 4 pages: counters; ARGS + 0x1000 faults */
+#define OUTV    0x220000ull     /* 64 KiB of kernel output */
+#define SRC     0x40000000ull   /* 4 MiB, 2 MiB leaves */
+#define DST     0x40400000ull   /* 4 MiB, 2 MiB leaves */
+
+static uint64_t *u64(TestDev *t, uint64_t va)
+{
+    return va_ptr(t, 0, va);
+}
+
+static struct svmgpu_save_area *area(TestDev *t, uint64_t pa)
+{
+    return pa_ptr(t, pa);
+}
+
+/* Program hardware queue hw with ring r's ring, record and save area. */
+static void program(TestDev *t, unsigned hw, unsigned r, uint64_t save,
+                    uint32_t start)
+{
+    wr(t, SVMGPU_REG_Q(hw, SVMGPU_Q_BASE), t->q[r].ring);
+    wr32(t, SVMGPU_REG_Q(hw, SVMGPU_Q_SIZE), t->q[r].size);
+    wr32(t, SVMGPU_REG_Q(hw, SVMGPU_Q_CTX), 0);
+    wr(t, SVMGPU_REG_Q(hw, SVMGPU_Q_COMPL_ADDR), t->q[r].compl);
+    wr(t, SVMGPU_REG_Q(hw, SVMGPU_Q_SAVE_ADDR), save);
+    wr32(t, SVMGPU_REG_Q(hw, SVMGPU_Q_START), start);
+}
+
+/* A ring r on hardware queue r with a save area; returns the area. */
+static uint64_t ring_setup(TestDev *t, unsigned r, uint32_t entries)
+{
+    uint64_t save = alloc_pa(t, SVMGPU_SAVE_AREA_SIZE, 4096);
+
+    queue_program(t, r, entries);
+    wr(t, SVMGPU_REG_Q(r, SVMGPU_Q_SAVE_ADDR), save);
+    qenable(t, r);
+    return save;
+}
+
+/* PREEMPT hardware queue hw and let the engine save it. */
+static void preempt(TestDev *t, unsigned hw)
+{
+    bool more;
+
+    wr32(t, SVMGPU_REG_Q(hw, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
+    svmgpu_core_run_sync_budget(t->core, 1, &more);
+}
+
+/* RESUME ring r on hardware queue hw from @save, and ring its doorbell. */
+static void resume_on(TestDev *t, unsigned hw, unsigned r, uint64_t save)
+{
+    program(t, hw, r, save, area(t, save)->head);
+    wr32(t, SVMGPU_REG_Q(hw, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_RESUME);
+    wr32(t, SVMGPU_REG_Q(hw, SVMGPU_Q_TAIL), t->q[r].tail);
+}
+
+/* An idle queue: kind NONE, then the ring goes on on another queue. */
+TEST(preempt_idle_queue_and_resume_elsewhere)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    struct svmgpu_save_area *a;
+    uint64_t save, seq;
+
+    setup(&t);
+    save = ring_setup(&t, 1, 16);
+    c = cmd_signal(DATA_VA, 1);
+    seq = submit(&t, 1, &c);
+    memset(area(&t, save), 0xee, SVMGPU_SAVE_AREA_SIZE);
+    wr32(&t, SVMGPU_REG_INTR_STATUS, ~0u);
+    wr32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
+    /* pending until the engine saves it */
+    ASSERT_EQ(qstatus(&t, 1), SVMGPU_Q_STATUS_ENABLED |
+              SVMGPU_Q_STATUS_PREEMPT_PENDING);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_IDLE, 0);
+    run(&t);
+    ASSERT_EQ(qstatus(&t, 1), SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_PREEMPTED);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_CONTROL)), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_HEAD)), 1);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(1, SVMGPU_Q_COMPL_SEQ)), seq);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 1);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_STATUS), SVMGPU_INTR_QUEUE(1));
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(1)]), 1);
+    a = area(&t, save);
+    ASSERT_EQ(a->magic, SVMGPU_SAVE_MAGIC);
+    ASSERT_EQ(a->version, SVMGPU_SAVE_VERSION);
+    ASSERT_EQ(a->kind, SVMGPU_SAVE_NONE);
+    ASSERT_EQ(a->head, 1);
+    ASSERT_EQ(a->queue, 1);
+    ASSERT_EQ(a->compl_seq, seq);
+    ASSERT_EQ(a->rsvd0, 0);
+    ASSERT_EQ(a->cmd.hdr.opcode, 0);
+    ASSERT_EQ(a->progress, 0);
+    /* 176 bytes written, the waves left alone */
+    ASSERT_EQ(((uint8_t *)a)[offsetof(struct svmgpu_save_area, waves)], 0xee);
+    /* PREEMPT without ENABLE is a disable: nothing more */
+    wr32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_PREEMPT);
+    run(&t);
+    ASSERT_EQ(qstatus(&t, 1), SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_PREEMPTED);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 1);
+
+    /* the ring resumes on queue 5 at head 1; Q_COMPL_SEQ comes back */
+    c = cmd_signal(DATA_VA + 8, 2);
+    seq = push(&t, 1, &c);
+    resume_on(&t, 5, 1, save);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(5, SVMGPU_Q_HEAD)), 1);
+    ASSERT_EQ(qstatus(&t, 5) & SVMGPU_Q_STATUS_IDLE, 0);
+    run(&t);
+    ASSERT_EQ(*u64(&t, DATA_VA + 8), 2);
+    ASSERT_EQ(compl(&t, 1)->seq, seq);
+    ASSERT_EQ(compl(&t, 1)->head, 2);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(5, SVMGPU_Q_COMPL_SEQ)), seq);
+    ASSERT_EQ(qstatus(&t, 5), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE);
+    /* the old queue's PREEMPTED clears at its next enable */
+    ASSERT_TRUE(qstatus(&t, 1) & SVMGPU_Q_STATUS_PREEMPTED);
+    qenable(&t, 1);
+    ASSERT_EQ(qstatus(&t, 1), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE);
+    td_fini(&t);
+}
+
+/* Requests that are ignored or refused, and a disable cancelling one. */
+TEST(preempt_ignored_refused_and_cancelled)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint64_t save;
+
+    setup(&t);
+    /* no save area: ignored with ERROR_STATUS.REG */
+    queue_program(&t, 0, 16);
+    qenable(&t, 0);
+    preempt(&t, 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_REG);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_ERROR_ADDR), SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL));
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    /* disabled: nothing (PREEMPT with ENABLE 0 is a disable) */
+    save = ring_setup(&t, 2, 16);
+    qdisable(&t, 2);
+    wr32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_PREEMPT);
+    run(&t);
+    ASSERT_EQ(qstatus(&t, 2), SVMGPU_Q_STATUS_IDLE);
+    /* halted in ERROR: nothing */
+    qenable(&t, 2);
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = 0x7f;
+    submit(&t, 2, &c);
+    ASSERT_TRUE(qstatus(&t, 2) & SVMGPU_Q_STATUS_ERROR);
+    preempt(&t, 2);
+    ASSERT_FALSE(qstatus(&t, 2) & (SVMGPU_Q_STATUS_PREEMPT_PENDING |
+                                   SVMGPU_Q_STATUS_PREEMPTED));
+    /* a disable cancels a pending one (the queue is hung meanwhile) */
+    clear_error(&t, 2);
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 1u << 2);
+    preempt(&t, 2);
+    ASSERT_TRUE(qstatus(&t, 2) & SVMGPU_Q_STATUS_PREEMPT_PENDING);
+    qdisable(&t, 2);
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 0);
+    run(&t);
+    ASSERT_EQ(qstatus(&t, 2), SVMGPU_Q_STATUS_IDLE);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 0);
+    ASSERT_EQ(area(&t, save)->magic, 0);
+    td_fini(&t);
+}
+
+/*
+ * A hung queue (INJ_HANG_QUEUES) never reaches a safe point; a fatal
+ * device error does not keep healthy queues from being saved.
+ */
+TEST(preempt_hung_queue_waits_fatal_device_saves)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint64_t s0, s2;
+
+    setup(&t);
+    s0 = ring_setup(&t, 0, 16);
+    s2 = ring_setup(&t, 2, 16);
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 1u << 0);
+    c = cmd_signal(DATA_VA, 1);
+    submit(&t, 0, &c);
+    preempt(&t, 0);
+    run(&t);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED |
+              SVMGPU_Q_STATUS_PREEMPT_PENDING);
+    ASSERT_EQ(area(&t, s0)->magic, 0);
+    wr32(&t, SVMGPU_REG_INJ_FATAL, 1);
+    c = cmd_signal(DATA_VA + 8, 1);
+    submit(&t, 2, &c);
+    ASSERT_EQ(*u64(&t, DATA_VA + 8), 0);    /* no engine step runs */
+    preempt(&t, 2);
+    ASSERT_EQ(qstatus(&t, 2), SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_PREEMPTED);
+    ASSERT_EQ(area(&t, s2)->kind, SVMGPU_SAVE_NONE);
+    ASSERT_EQ(area(&t, s2)->head, 0);       /* the SIGNAL is still to run */
+    ASSERT_EQ(*u64(&t, DATA_VA + 8), 0);
+    /* the hang released: queue 0 is saved with its command not begun */
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 0);
+    run(&t);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_PREEMPTED);
+    ASSERT_EQ(area(&t, s0)->head, 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 2);
+    td_fini(&t);
+}
+
+/* A save area the device cannot write: ERR_SAVE_AREA, command lost. */
+TEST(preempt_save_write_fails)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint64_t seq;
+
+    setup(&t);
+    queue_program(&t, 3, 16);
+    wr(&t, SVMGPU_REG_Q(3, SVMGPU_Q_SAVE_ADDR), 0x1000);   /* not RAM */
+    qenable(&t, 3);
+    c = cmd_fill(DATA_VA, 0x1000, 0, 8);
+    /* a fault stall keeps the command in progress */
+    c.fill.dst = 0x900000;
+    seq = submit(&t, 3, &c);
+    ASSERT_TRUE(qstatus(&t, 3) & SVMGPU_Q_STATUS_FAULT_STALL);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr32(&t, SVMGPU_REG_INTR_STATUS, ~0u);
+    preempt(&t, 3);
+    ASSERT_EQ(qstatus(&t, 3), SVMGPU_Q_STATUS_IDLE | SVMGPU_Q_STATUS_ERROR);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(3, SVMGPU_Q_ERROR_CODE)),
+              SVMGPU_ERR_SAVE_AREA);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(3, SVMGPU_Q_ERROR_VA)), 0x1000);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(3, SVMGPU_Q_ERROR_SEQ)), seq);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_QUEUE);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_STATUS),
+              SVMGPU_INTR_ERROR | SVMGPU_INTR_QUEUE(3));
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 0);
+    ASSERT_EQ(compl(&t, 3)->seq, 0);        /* no completion record */
+    td_fini(&t);
+}
+
+/*
+ * A WAIT keeps the time it has waited; time spent preempted does not
+ * count: timeout 1000 ns, 600 before, 10 s preempted, then 300 (no
+ * timeout yet) and 200 more (timeout).
+ */
+TEST(wait_elapsed_time_is_saved)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint64_t save, seq;
+
+    setup(&t);
+    save = ring_setup(&t, 0, 16);
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_WAIT;
+    c.wait.va = DATA_VA;
+    c.wait.value = 1;
+    c.wait.mask = ~0ull;
+    c.wait.timeout_ns = 1000;
+    c.wait.cond = SVMGPU_WAIT_EQ;
+    seq = submit(&t, 0, &c);
+    ASSERT_TRUE(qstatus(&t, 0) & SVMGPU_Q_STATUS_WAITING);
+    t.now += 600;
+    run(&t);
+    preempt(&t, 0);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_PREEMPTED);   /* WAITING dropped */
+    ASSERT_EQ(area(&t, save)->kind, SVMGPU_SAVE_COMMAND);
+    ASSERT_EQ(area(&t, save)->wait_elapsed_ns, 600);
+    ASSERT_EQ(area(&t, save)->cmd.hdr.seq, seq);
+    t.now += 10000000000ull;
+    resume_on(&t, 6, 0, save);
+    run(&t);
+    ASSERT_TRUE(qstatus(&t, 6) & SVMGPU_Q_STATUS_WAITING);
+    t.now += 300;
+    run(&t);
+    ASSERT_TRUE(qstatus(&t, 6) & SVMGPU_Q_STATUS_WAITING);
+    ASSERT_EQ(compl(&t, 0)->seq, 0);
+    t.now += 200;
+    run(&t);
+    ASSERT_EQ(compl(&t, 0)->seq, seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_WAIT_TIMEOUT);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(6, SVMGPU_Q_ERROR_CODE)),
+              SVMGPU_ERR_WAIT_TIMEOUT);
+    td_fini(&t);
+}
+
+/*
+ * A kernel stalled on a fault is saved with the lanes that completed the
+ * faulted atomic in `done`; the stall is dropped (a CANCEL of its fault
+ * is ignored), the resumed kernel faults again and, once the page is
+ * mapped, applies each lane's atomic exactly once.
+ */
+TEST(fault_stall_saved_with_done_lanes)
+{
+    static const uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_LANE_ID),
+        I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
+        I(AND, 2, 1, IMM, 16),
+        I(SHL, 2, 2, IMM, 8),           /* lanes 16..31: the next page */
+        I(ADD, 3, 9, 2, 0),
+        I(AND, 4, 1, IMM, 15),
+        I(SHL, 4, 4, IMM, 3),
+        I(ADD, 3, 3, 4, 0),
+        I(MOVI, 5, 0, 0, 1),
+        I(ATOM64, 6, 3, 5, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    static const unsigned engines[] = {
+        SVMGPU_ENGINE_FAST, SVMGPU_ENGINE_REFERENCE,
+    };
+    unsigned e, i;
+
+    for (e = 0; e < 2; e++) {
+        SvmgpuCoreConfig cfg;
+        struct svmgpu_save_area *a;
+        struct svmgpu_cmd c;
+        uint64_t save, seq;
+        uint32_t fseq;
+        TestDev t;
+
+        svmgpu_core_default_config(&cfg);
+        cfg.sync = true;
+        cfg.engine = engines[e];
+        td_init_cfg(&t, &cfg);
+        ctx_create(&t, 0);
+        map_range(&t, 0, CODE, 0x1000, 0);
+        map_range(&t, 0, ARGS, 0x1000, SVMGPU_PTE_WRITABLE);
+        memcpy(u64(&t, CODE), prog, sizeof(prog));
+        save = ring_setup(&t, 0, 16);
+        memset(&c, 0, sizeof(c));
+        c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+        c.launch.code_va = CODE;
+        c.launch.args_va = ARGS;
+        c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
+        c.launch.wg_size = 32;
+        seq = submit(&t, 0, &c);
+        ASSERT_EQ(qstatus(&t, 0) & SVMGPU_Q_STATUS_FAULT_STALL,
+                  SVMGPU_Q_STATUS_FAULT_STALL);
+        ASSERT_EQ(fault_rec(&t, 0)->va, ARGS + 0x1000);
+        fseq = fault_rec(&t, 0)->seq;
+        preempt(&t, 0);
+        ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_IDLE |
+                  SVMGPU_Q_STATUS_PREEMPTED);
+        ASSERT_EQ(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_FAULT_STALL, 0);
+        a = area(&t, save);
+        ASSERT_EQ(a->kind, SVMGPU_SAVE_COMMAND);
+        ASSERT_EQ(a->cmd.hdr.seq, seq);
+        ASSERT_EQ(a->wg_running, 1);
+        ASSERT_EQ(a->nwaves, 1);
+        ASSERT_EQ(a->waves[0].pc, CODE + 9 * 8);
+        ASSERT_EQ(a->waves[0].done, 0xffff);
+        ASSERT_EQ(a->waves[0].exec, 0xffffffffu);
+        ASSERT_EQ(a->regs[17][2], 0x1000);
+        ASSERT_EQ(a->regs[3][5], 1);
+        for (i = 0; i < 16; i++) {
+            ASSERT_EQ(u64(&t, ARGS)[i], 1);
+        }
+        /* the dropped stall's CANCEL is stale */
+        wr32(&t, SVMGPU_REG_FAULT_GET, 1);
+        reply(&t, SVMGPU_FAULT_REPLY_CANCEL_VAL(0, fseq));
+        ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_CANCELS), 0);
+        /* on queue 4 it faults again: a new record */
+        resume_on(&t, 4, 0, save);
+        run(&t);
+        ASSERT_TRUE(qstatus(&t, 4) & SVMGPU_Q_STATUS_FAULT_STALL);
+        ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 2);
+        ASSERT_EQ(fault_rec(&t, 1)->queue, 4);
+        map_range(&t, 0, ARGS + 0x1000, 0x1000, SVMGPU_PTE_WRITABLE);
+        wr32(&t, SVMGPU_REG_FAULT_GET, 2);
+        reply(&t, SVMGPU_FAULT_REPLY_REPLAY);
+        ASSERT_EQ(compl(&t, 0)->seq, seq);
+        ASSERT_EQ(compl(&t, 0)->err_code, 0);
+        for (i = 0; i < 16; i++) {
+            ASSERT_EQ(u64(&t, ARGS)[i], 1);
+            ASSERT_EQ(u64(&t, ARGS + 0x1000)[i], 1);
+        }
+        td_fini(&t);
+    }
+}
+
+/* ---- exactness: the same ring with and without preemption ---- */
+
+/*
+ * Each lane of 2 workgroups of 64 lanes adds 1 to a counter eight times
+ * and writes its global id at the slot given by the old value: the
+ * output is the exact order in which the waves interleaved.
+ */
+static const uint64_t order_prog[] = {
+    I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
+    /* odd waves skip one instruction: the waves run apart, no gangs */
+    I(S2R, 10, 0, 0, SVMGPU_SR_WAVE_ID),
+    I(AND, 10, 10, IMM, 1),
+    I(IF, 0, 10, 0, 0),
+    I(JMP, 0, 0, 0, 2),
+    I(NOP, 0, 0, 0, 0),
+    I(ENDIF, 0, 0, 0, 0),
+    I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
+    I(MOVI, 2, 0, 0, 1),
+    I(MOVI, 5, 0, 0, 8),
+    I(MOVI, 6, 0, 0, OUTV),
+    I(LOOP, 0, 0, 0, 0),
+    I(ATOM64, 3, 9, 2, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+    I(SHL, 4, 3, IMM, 3),
+    I(ADD, 4, 4, 6, 0),
+    I(AND, 7, 1, IMM, 1),
+    I(IF, 0, 7, 0, 0),
+    I(ST64, 0, 4, 1, 0),
+    I(ELSE, 0, 0, 0, 0),
+    I(XOR, 8, 1, IMM, 0x55),
+    I(ST64, 0, 4, 8, 0),
+    I(ENDIF, 0, 0, 0, 0),
+    I(SUB, 5, 5, IMM, 1),
+    I(SEQ, 7, 5, IMM, 0),
+    I(BREAK, 0, 7, 0, 0),
+    I(ENDLOOP, 0, 0, 0, 0),
+    I(EXIT, 0, 0, 0, 0),
+};
+
+/* The lanes 16..31 of each wave's atomic fault on ARGS + 0x1000. */
+static const uint64_t fault_prog[] = {
+    I(S2R, 1, 0, 0, SVMGPU_SR_LANE_ID),
+    I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
+    I(AND, 2, 1, IMM, 16),
+    I(SHL, 2, 2, IMM, 8),
+    I(ADD, 3, 9, 2, 0),
+    I(AND, 4, 1, IMM, 15),
+    I(SHL, 4, 4, IMM, 3),
+    I(ADD, 3, 3, 4, 0),
+    I(ADD, 3, 3, IMM, 0x100),
+    I(MOVI, 5, 0, 0, 3),
+    I(ATOM64, 6, 3, 5, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+    I(ST64, 0, 3, 6, 0x800),
+    I(EXIT, 0, 0, 0, 0),
+};
+
+static struct svmgpu_cmd cmd_launch(uint64_t code, uint32_t gx, uint32_t wg)
+{
+    struct svmgpu_cmd c;
+
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+    c.launch.code_va = code;
+    c.launch.args_va = ARGS;
+    c.launch.grid_x = gx;
+    c.launch.grid_y = c.launch.grid_z = 1;
+    c.launch.wg_size = wg;
+    return c;
+}
+
+typedef struct Mix {
+    TestDev t;
+    uint64_t save;
+    unsigned hw;            /* hardware queue ring 0 runs on */
+    unsigned preemptions, stall_preemptions;
+} Mix;
+
+/* A device and ring 0 holding a mix of every command. */
+static void mix_setup(Mix *m, unsigned engine, bool rebuild_fault_page)
+{
+    TestDev *t = &m->t;
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_cmd c;
+    uint64_t pa;
+    unsigned i;
+
+    memset(m, 0, sizeof(*m));
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.engine = engine;
+    cfg.isa_slice = 3;
+    td_init_cfg(t, &cfg);
+    ctx_create(t, 0);
+    map_range(t, 0, DATA_VA, 0x1000, SVMGPU_PTE_WRITABLE);
+    map_range(t, 0, CODE, 0x2000, 0);
+    map_range(t, 0, ARGS, 0x1000, SVMGPU_PTE_WRITABLE);
+    map_range(t, 0, OUTV, 0x10000, SVMGPU_PTE_WRITABLE);
+    pa = alloc_pa(t, 8 << 20, 2 << 20);
+    map_leaf(t, 0, SRC, pa, 2, 0);
+    map_leaf(t, 0, SRC + (2 << 20), pa + (2 << 20), 2, 0);
+    map_leaf(t, 0, DST, pa + (4 << 20), 2, SVMGPU_PTE_WRITABLE);
+    map_leaf(t, 0, DST + (2 << 20), pa + (6 << 20), 2, SVMGPU_PTE_WRITABLE);
+    for (i = 0; i < (4 << 20) / 8; i++) {
+        ((uint64_t *)pa_ptr(t, pa))[i] = i * 0x9e3779b97f4a7c15ull;
+    }
+    memcpy(u64(t, CODE), order_prog, sizeof(order_prog));
+    memcpy(u64(t, CODE + 0x1000), fault_prog, sizeof(fault_prog));
+    (void)rebuild_fault_page;
+    m->save = ring_setup(t, 0, 64);
+
+    c = cmd_copy(DST + 5, SRC + 3, (3 << 20) + 77);      /* 4 steps */
+    push(t, 0, &c);
+    c = cmd_fill(DST + (2 << 20) + 8, (1 << 20) + 4096 + 24, 0xa1b2c3d4, 4);
+    push(t, 0, &c);
+    c = cmd_signal(DATA_VA, 7);
+    c.hdr.flags = SVMGPU_CMD_FLAG_IRQ;
+    push(t, 0, &c);
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_WAIT;
+    c.wait.va = DATA_VA;
+    c.wait.value = 7;
+    c.wait.mask = ~0ull;
+    c.wait.cond = SVMGPU_WAIT_EQ;
+    push(t, 0, &c);
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_ATOMIC;
+    c.atomic.va = DATA_VA + 8;
+    c.atomic.op = SVMGPU_ATOMIC_ADD;
+    c.atomic.size = 8;
+    c.atomic.operand = 5;
+    c.atomic.result_va = DATA_VA + 16;
+    push(t, 0, &c);
+    c = cmd_launch(CODE, 2, 64);
+    push(t, 0, &c);
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_TIMESTAMP;
+    c.timestamp.va = DATA_VA + 24;
+    push(t, 0, &c);
+    c = cmd_launch(CODE + 0x1000, 3, 64);
+    push(t, 0, &c);
+    c = cmd_nop();
+    push(t, 0, &c);
+    c = cmd_copy(DATA_VA + 0x100, OUTV, 0x800);
+    push(t, 0, &c);
+    doorbell(t, 0);
+}
+
+/* PREEMPT the ring and RESUME it on the next hardware queue. */
+static void mix_migrate(Mix *m)
+{
+    TestDev *t = &m->t;
+    unsigned next = (m->hw + 1) % 8;
+    uint32_t st = qstatus(t, m->hw);
+
+    if ((st & (SVMGPU_Q_STATUS_IDLE | SVMGPU_Q_STATUS_ERROR)) ||
+        !(st & SVMGPU_Q_STATUS_ENABLED)) {
+        return;
+    }
+    preempt(t, m->hw);
+    ASSERT_EQ(qstatus(t, m->hw), SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_PREEMPTED);
+    m->preemptions++;
+    m->stall_preemptions += !!(st & SVMGPU_Q_STATUS_FAULT_STALL);
+    resume_on(t, next, 0, m->save);
+    m->hw = next;
+}
+
+/*
+ * Run the ring to its end as a driver would, mapping the pages it faults
+ * on; with @preempt, moving it to another hardware queue after every
+ * step and once in every fault stall.
+ */
+static void mix_run(Mix *m, bool preempt_it)
+{
+    TestDev *t = &m->t;
+    unsigned rounds = 0, stalls = 0;
+    bool more;
+
+    for (;;) {
+        unsigned n = svmgpu_core_run_sync_budget(t->core, 2, &more);
+        uint32_t put = rd32(t, SVMGPU_REG_FAULT_PUT);
+        uint32_t get = rd32(t, SVMGPU_REG_FAULT_GET);
+
+        ASSERT_LT(++rounds, 1000000u);
+        if (put != get) {
+            if (preempt_it && stalls < put) {
+                stalls = put;
+                mix_migrate(m);     /* preempt the stall */
+                continue;
+            }
+            for (; get != put; get++) {
+                uint64_t va = fault_rec(t, get)->va & ~0xfffull;
+
+                if (!va_ptr(t, 0, va)) {
+                    map_range(t, 0, va, 0x1000, SVMGPU_PTE_WRITABLE);
+                }
+            }
+            wr32(t, SVMGPU_REG_FAULT_GET, get);
+            wr(t, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_REPLAY);
+            continue;
+        }
+        if (!n) {
+            break;
+        }
+        if (preempt_it) {
+            mix_migrate(m);
+        }
+    }
+}
+
+static void exactness(unsigned engine)
+{
+    static const uint64_t regions[][2] = {
+        { DATA_VA, 0x1000 }, { OUTV, 0x10000 }, { ARGS, 0x1000 },
+        { ARGS + 0x1000, 0x1000 }, { DST, 4 << 20 },
+    };
+    Mix *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    unsigned i;
+
+    mix_setup(a, engine, false);
+    mix_run(a, false);
+    mix_setup(b, engine, false);
+    mix_run(b, true);
+    TH_LOG("engine %u: %u preemptions, %u in fault stalls", engine,
+           b->preemptions, b->stall_preemptions);
+    ASSERT_GT(b->preemptions, 100);
+    ASSERT_GT(b->stall_preemptions, 0);
+    ASSERT_EQ(rd(&b->t, SVMGPU_REG_CNT_PREEMPTIONS), b->preemptions);
+    /* every command done, none failed */
+    ASSERT_EQ(compl(&a->t, 0)->head, 10);
+    ASSERT_EQ(compl(&a->t, 0)->err_code, 0);
+    ASSERT_EQ(rd(&a->t, SVMGPU_REG_CNT_COMMANDS), 10);
+    ASSERT_EQ(rd(&b->t, SVMGPU_REG_CNT_COMMANDS), 10);
+    ASSERT_EQ(memcmp(compl(&a->t, 0), compl(&b->t, 0),
+                     sizeof(struct svmgpu_completion)), 0);
+    ASSERT_EQ(rd(&b->t, SVMGPU_REG_Q(b->hw, SVMGPU_Q_COMPL_SEQ)),
+              compl(&a->t, 0)->seq);
+    /* the irq of the SIGNAL came once, on whichever queue ran it */
+    for (i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+        uint64_t off;
+
+        for (off = 0; off < regions[i][1]; off += 0x1000) {
+            const uint8_t *pa_ = va_ptr(&a->t, 0, regions[i][0] + off);
+            const uint8_t *pb = va_ptr(&b->t, 0, regions[i][0] + off);
+
+            ASSERT_NOT_NULL(pa_);
+            ASSERT_NOT_NULL(pb);
+            if (memcmp(pa_, pb, 0x1000)) {
+                TH_LOG("region %u offset 0x%llx differs", i,
+                       (unsigned long long)off);
+                ASSERT_TRUE(false);
+            }
+        }
+    }
+    /* and they are what the commands compute */
+    ASSERT_EQ(*u64(&a->t, DATA_VA + 8), 5);
+    ASSERT_EQ(*u64(&a->t, ARGS), 2 * 64 * 8);
+    ASSERT_EQ(u64(&a->t, ARGS + 0x1000)[0x20], 3 * 6);   /* 6 waves */
+    ASSERT_EQ(memcmp(va_ptr(&a->t, 0, DST + 5), va_ptr(&a->t, 0, SRC + 3),
+                     0x1000), 0);
+    td_fini(&a->t);
+    td_fini(&b->t);
+    free(a);
+    free(b);
+}
+
+TEST(exactness_fast_engine)
+{
+    exactness(SVMGPU_ENGINE_FAST);
+}
+
+TEST(exactness_reference_engine)
+{
+    exactness(SVMGPU_ENGINE_REFERENCE);
+}
+
+/* ---- RESUME refuses every bad field (§16.1) ---- */
+
+/* Lanes count down a loop, then store their lane id: 40 lanes, 2 waves. */
+static const uint64_t loop_prog[] = {
+    I(S2R, 1, 0, 0, SVMGPU_SR_LANE_ID),
+    I(MOVI, 5, 0, 0, 50),
+    I(LOOP, 0, 0, 0, 0),
+    I(SUB, 5, 5, IMM, 1),
+    I(SEQ, 7, 5, IMM, 0),
+    I(BREAK, 0, 7, 0, 0),
+    I(ENDLOOP, 0, 0, 0, 0),
+    I(S2R, 9, 0, 0, SVMGPU_SR_GLOBAL_ID),
+    I(SHL, 2, 9, IMM, 3),
+    I(ADD, 2, 2, IMM, OUTV),
+    I(ADD, 1, 1, IMM, 1000),
+    I(ST64, 0, 2, 1, 0),
+    I(EXIT, 0, 0, 0, 0),
+};
+
+typedef void (*Mutate)(struct svmgpu_save_area *a);
+
+#define MUT(name, body) \
+    static void mut_##name(struct svmgpu_save_area *a) { body; }
+
+MUT(magic, a->magic ^= 1)
+MUT(version, a->version = 2)
+MUT(kind, a->kind = 2)
+MUT(rsvd0, a->rsvd0 = 1)
+MUT(rsvd1, a->rsvd1 = 1)
+MUT(rsvd2, a->rsvd2[3] = 1 << 20)
+MUT(head, a->head += 1)
+MUT(cmd, a->cmd.launch.budget ^= 1)
+MUT(wg, a->wg = 2)
+MUT(executed, a->executed = a->cmd.launch.budget + 1)
+MUT(nwaves, a->nwaves = 1)
+MUT(cur, a->cur = 2)
+MUT(wg_running, a->wg_running = 2)
+MUT(pc, a->waves[0].pc |= 4)
+MUT(exec_outside, a->waves[1].exec |= 1u << 8)
+MUT(alive_outside, a->waves[1].alive |= 1u << 31)
+MUT(done_outside, a->waves[1].done = 1u << 9)
+MUT(exec_not_alive, a->waves[0].alive &= ~1u)
+MUT(done_not_alive, (a->waves[0].alive &= ~2u, a->waves[0].exec &= ~2u,
+                     a->waves[0].done = 2))
+MUT(sp, a->waves[1].sp = 17)
+MUT(stack_kind, a->waves[0].stack[0].kind = 3)
+MUT(stack_rsvd, a->waves[0].stack[0].rsvd1 = 1)
+MUT(stack_mask, a->waves[1].stack[0].saved |= 1u << 8)
+MUT(stack_else, a->waves[0].stack[0].else_mask = 0)  /* allowed: control */
+MUT(stack_loop_pc, a->waves[0].stack[0].loop_pc |= 2)
+MUT(at_barrier, a->waves[0].at_barrier = 2)
+MUT(finished, a->waves[1].finished = 2)
+MUT(finished_alive, a->waves[1].finished = 1)
+MUT(wave_rsvd, a->waves[0].rsvd0 = 1)
+
+static const struct {
+    const char *name;
+    Mutate fn;
+    bool refused;
+} launch_muts[] = {
+    { "magic", mut_magic, true }, { "version", mut_version, true },
+    { "kind", mut_kind, true }, { "rsvd0", mut_rsvd0, true },
+    { "rsvd1", mut_rsvd1, true }, { "rsvd2", mut_rsvd2, true },
+    { "head", mut_head, true }, { "cmd", mut_cmd, true },
+    { "wg", mut_wg, true }, { "executed", mut_executed, true },
+    { "nwaves", mut_nwaves, true }, { "cur", mut_cur, true },
+    { "wg_running", mut_wg_running, true }, { "pc", mut_pc, true },
+    { "exec_outside", mut_exec_outside, true },
+    { "alive_outside", mut_alive_outside, true },
+    { "done_outside", mut_done_outside, true },
+    { "exec_not_alive", mut_exec_not_alive, true },
+    { "done_not_alive", mut_done_not_alive, true },
+    { "sp", mut_sp, true }, { "stack_kind", mut_stack_kind, true },
+    { "stack_rsvd", mut_stack_rsvd, true },
+    { "stack_mask", mut_stack_mask, true },
+    { "stack_else", mut_stack_else, false },
+    { "stack_loop_pc", mut_stack_loop_pc, true },
+    { "at_barrier", mut_at_barrier, true },
+    { "finished", mut_finished, true },
+    { "finished_alive", mut_finished_alive, true },
+    { "wave_rsvd", mut_wave_rsvd, true },
+};
+
+/*
+ * RESUME @save on hardware queue hw: refused with ERR_SAVE_AREA (Q_ERROR_VA
+ * the area, Q_ERROR_SEQ @seq), nothing run, nothing written.
+ */
+static void expect_refused(TestDev *t, unsigned hw, uint64_t save,
+                           uint64_t seq, uint64_t compl_before)
+{
+    uint64_t cmds = rd(t, SVMGPU_REG_CNT_COMMANDS);
+    unsigned i;
+
+    wr32(t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr32(t, SVMGPU_REG_INTR_STATUS, ~0u);
+    wr32(t, SVMGPU_REG_Q(hw, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_RESUME);
+    wr32(t, SVMGPU_REG_Q(hw, SVMGPU_Q_TAIL), t->q[0].tail);
+    run(t);
+    ASSERT_EQ(qstatus(t, hw), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_ERROR);
+    ASSERT_EQ(rd32(t, SVMGPU_REG_Q(hw, SVMGPU_Q_ERROR_CODE)),
+              SVMGPU_ERR_SAVE_AREA);
+    ASSERT_EQ(rd(t, SVMGPU_REG_Q(hw, SVMGPU_Q_ERROR_VA)), save);
+    ASSERT_EQ(rd(t, SVMGPU_REG_Q(hw, SVMGPU_Q_ERROR_SEQ)), seq);
+    ASSERT_EQ(rd32(t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_QUEUE);
+    ASSERT_EQ(rd32(t, SVMGPU_REG_INTR_STATUS),
+              SVMGPU_INTR_ERROR | SVMGPU_INTR_QUEUE(hw));
+    ASSERT_EQ(rd(t, SVMGPU_REG_CNT_COMMANDS), cmds);
+    ASSERT_EQ(compl(t, 0)->seq, compl_before);
+    for (i = 0; i < 80; i++) {
+        ASSERT_EQ(u64(t, OUTV)[i], 0);
+    }
+    qdisable(t, hw);
+}
+
+TEST(resume_refuses_each_bad_launch_field)
+{
+    static const unsigned engines[] = {
+        SVMGPU_ENGINE_FAST, SVMGPU_ENGINE_REFERENCE,
+    };
+    unsigned e, k;
+
+    for (e = 0; e < 2; e++) {
+        struct svmgpu_save_area *good, *a;
+        SvmgpuCoreConfig cfg;
+        struct svmgpu_cmd c;
+        uint64_t save, seq;
+        TestDev t;
+
+        svmgpu_core_default_config(&cfg);
+        cfg.sync = true;
+        cfg.engine = engines[e];
+        cfg.isa_slice = 7;
+        td_init_cfg(&t, &cfg);
+        ctx_create(&t, 0);
+        map_range(&t, 0, CODE, 0x1000, 0);
+        map_range(&t, 0, OUTV, 0x1000, SVMGPU_PTE_WRITABLE);
+        memcpy(u64(&t, CODE), loop_prog, sizeof(loop_prog));
+        save = ring_setup(&t, 0, 16);
+        c = cmd_launch(CODE, 2, 40);
+        c.launch.budget = 100000;
+        seq = push(&t, 0, &c);
+        doorbell(&t, 0);
+        {
+            bool more;
+
+            svmgpu_core_run_sync_budget(t.core, 1, &more);
+        }
+        preempt(&t, 0);
+        a = area(&t, save);
+        ASSERT_EQ(a->kind, SVMGPU_SAVE_COMMAND);
+        ASSERT_EQ(a->wg_running, 1);
+        ASSERT_EQ(a->nwaves, 2);
+        ASSERT_EQ(a->waves[0].sp, 1);
+        ASSERT_EQ(a->waves[1].alive, 0xff);
+        good = malloc(sizeof(*good));
+        memcpy(good, a, sizeof(*good));
+
+        for (k = 0; k < sizeof(launch_muts) / sizeof(launch_muts[0]); k++) {
+            TH_LOG("engine %u: %s", engines[e], launch_muts[k].name);
+            memcpy(a, good, sizeof(*good));
+            launch_muts[k].fn(a);
+            program(&t, 3, 0, save, good->head);
+            if (launch_muts[k].refused) {
+                expect_refused(&t, 3, save,
+                               launch_muts[k].fn == mut_kind ? 0 : seq, 0);
+            } else {
+                wr32(&t, SVMGPU_REG_Q(3, SVMGPU_Q_CONTROL),
+                     SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_RESUME);
+                run(&t);
+                ASSERT_FALSE(qstatus(&t, 3) & SVMGPU_Q_STATUS_ERROR);
+                qdisable(&t, 3);
+            }
+        }
+        /* unreadable area, and none at all */
+        memcpy(a, good, sizeof(*good));
+        program(&t, 3, 0, 0x1000, good->head);
+        expect_refused(&t, 3, 0x1000, 0, 0);
+        program(&t, 3, 0, 0, good->head);
+        expect_refused(&t, 3, 0, 0, 0);
+        /* the ring entry cannot be read: ERR_RING_DMA as for any fetch */
+        program(&t, 3, 0, save, good->head);
+        wr(&t, SVMGPU_REG_Q(3, SVMGPU_Q_BASE), 0x40);
+        wr32(&t, SVMGPU_REG_Q(3, SVMGPU_Q_CONTROL),
+             SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_RESUME);
+        run(&t);
+        ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(3, SVMGPU_Q_ERROR_CODE)),
+                  SVMGPU_ERR_RING_DMA);
+        qdisable(&t, 3);
+
+        /* the good state still resumes and computes every lane's value */
+        memcpy(a, good, sizeof(*good));
+        resume_on(&t, 7, 0, save);
+        run(&t);
+        ASSERT_EQ(compl(&t, 0)->seq, seq);
+        ASSERT_EQ(compl(&t, 0)->err_code, 0);
+        for (k = 0; k < 80; k++) {
+            ASSERT_EQ(u64(&t, OUTV)[k], 1000 + k % 40);
+        }
+        free(good);
+        td_fini(&t);
+    }
+}
+
+/* COPY and FILL progress; a NONE area's header fields. */
+TEST(resume_refuses_bad_copy_fill_progress)
+{
+    struct svmgpu_save_area *a;
+    struct svmgpu_cmd c;
+    uint64_t save, pa, seq;
+    TestDev t;
+
+    setup(&t);
+    map_range(&t, 0, OUTV, 0x1000, SVMGPU_PTE_WRITABLE);
+    pa = alloc_pa(&t, 4 << 20, 2 << 20);
+    map_leaf(&t, 0, DST, pa, 2, SVMGPU_PTE_WRITABLE);
+    map_leaf(&t, 0, DST + (2 << 20), pa + (2 << 20), 2, SVMGPU_PTE_WRITABLE);
+    save = ring_setup(&t, 0, 16);
+    a = area(&t, save);
+
+    c = cmd_copy(DST + (2 << 20), DST, 3 << 20);
+    seq = push(&t, 0, &c);
+    doorbell(&t, 0);
+    {
+        bool more;
+
+        svmgpu_core_run_sync_budget(t.core, 1, &more);
+    }
+    preempt(&t, 0);
+    ASSERT_EQ(a->progress, 1 << 20);
+    a->progress = (3 << 20) + 1;
+    program(&t, 2, 0, save, 0);
+    expect_refused(&t, 2, save, seq, 0);
+    a->progress = 3 << 20;          /* all done: completes at once */
+    resume_on(&t, 6, 0, save);
+    run(&t);
+    ASSERT_EQ(compl(&t, 0)->seq, seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, 0);
+    ASSERT_EQ(((uint8_t *)pa_ptr(&t, pa))[(3 << 20) - 1], 0);
+
+    c = cmd_fill(DST, 3 << 20, 0x1122334455667788ull, 8);
+    seq = push(&t, 0, &c);
+    wr32(&t, SVMGPU_REG_Q(6, SVMGPU_Q_TAIL), t.q[0].tail);
+    {
+        bool more;
+
+        svmgpu_core_run_sync_budget(t.core, 1, &more);
+    }
+    preempt(&t, 6);
+    ASSERT_EQ(a->head, 1);
+    ASSERT_EQ(a->progress, 1 << 20);
+    a->progress = (3 << 20) + 8;
+    program(&t, 4, 0, save, 1);
+    expect_refused(&t, 4, save, seq, compl(&t, 0)->seq);
+    a->progress = 12;               /* not a multiple of the width */
+    expect_refused(&t, 4, save, seq, compl(&t, 0)->seq);
+    a->progress = 16;
+    memset(pa_ptr(&t, pa), 0, 32);
+    resume_on(&t, 5, 0, save);
+    run(&t);
+    ASSERT_EQ(compl(&t, 0)->seq, seq);
+    /* bytes 0..15 count as done (zeroed above), the rest is filled */
+    ASSERT_EQ(*(uint64_t *)pa_ptr(&t, pa + 8), 0);
+    ASSERT_EQ(*(uint64_t *)pa_ptr(&t, pa + 16), 0x1122334455667788ull);
+
+    /* a NONE area resumed at another head */
+    preempt(&t, 5);
+    ASSERT_EQ(a->kind, SVMGPU_SAVE_NONE);
+    ASSERT_EQ(a->head, 2);
+    program(&t, 4, 0, save, 1);
+    expect_refused(&t, 4, save, 0, compl(&t, 0)->seq);
     td_fini(&t);
 }
 
