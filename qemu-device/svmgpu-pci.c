@@ -101,7 +101,7 @@ struct SvmgpuState {
     uint32_t link_latency;      /* ns per burst */
     bool sync;                  /* "x-sync" (tests) */
     char *engine;               /* "x-engine": fast | reference */
-    uint32_t inject[4];         /* "x-inject-*" (tests, hw-spec §15) */
+    uint32_t inject[7];         /* "x-inject-*" (tests, hw-spec §15) */
 };
 
 /* x-sync: steps run per register write or bottom half, at most. */
@@ -565,6 +565,9 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     cfg.inject_drop_irqs = s->inject[1];
     cfg.inject_inval_refuse = s->inject[2];
     cfg.inject_corrupt_compl = s->inject[3];
+    cfg.inject_irq_delay_us = s->inject[4];
+    cfg.inject_inval_delay_us = s->inject[5];
+    cfg.inject_stall_fault_ring = s->inject[6];
     if (!s->engine || !strcmp(s->engine, "fast")) {
         cfg.engine = SVMGPU_ENGINE_FAST;
     } else if (!strcmp(s->engine, "reference")) {
@@ -704,6 +707,9 @@ static Property svmgpu_properties[] = {
     DEFINE_PROP_UINT32("x-inject-drop-irqs", SvmgpuState, inject[1], 0),
     DEFINE_PROP_UINT32("x-inject-inval-refuse", SvmgpuState, inject[2], 0),
     DEFINE_PROP_UINT32("x-inject-corrupt-compl", SvmgpuState, inject[3], 0),
+    DEFINE_PROP_UINT32("x-inject-irq-delay-us", SvmgpuState, inject[4], 0),
+    DEFINE_PROP_UINT32("x-inject-inval-delay-us", SvmgpuState, inject[5], 0),
+    DEFINE_PROP_UINT32("x-inject-stall-fault-ring", SvmgpuState, inject[6], 0),
     DEFINE_PROP_END_OF_LIST(),
 };
 

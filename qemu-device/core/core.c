@@ -86,7 +86,8 @@ static void signal_bits_locked(SvmgpuCore *core, uint32_t bits)
         int v = intr_vector(i);
 
         if ((bits & (1u << i)) && v >= 0 &&
-            !svmgpu_inject_drop_irq_locked(core, v)) {
+            !svmgpu_inject_drop_irq_locked(core, v) &&
+            !svmgpu_inject_delay_irq_locked(core, v)) {
             core->ops->irq(core->opaque, v);
         }
     }
@@ -318,7 +319,7 @@ static void reset_queue_locked(SvmgpuQueue *q)
     q->head = q->tail = 0;
     q->enabled = false;
     q->error = false;
-    q->stall_fault = q->stall_ring_full = false;
+    q->stall_fault = q->stall_ring_full = q->inj_fault_stalled = false;
     q->cancel = q->poll = q->waiting = false;
     q->preempt_pending = q->preempted = q->resume = false;
     q->next_poll = 0;
@@ -411,6 +412,7 @@ static void queue_inval_locked(SvmgpuCore *core, uint32_t ctx, uint32_t flags,
                                uint64_t start, uint64_t size)
 {
     SvmgpuInval *r;
+    uint64_t due;
 
     core->inv_req_seq++;
     if (core->inval_refused ||
@@ -429,6 +431,12 @@ static void queue_inval_locked(SvmgpuCore *core, uint32_t ctx, uint32_t flags,
         r->flags = flags;
         r->start = start;
         r->size = size;
+        r->due = 0;
+    }
+    /* Injected (§15): completes that much later (a widened one too). */
+    due = svmgpu_inject_inval_due_locked(core, core->inv_req_seq);
+    if (due) {
+        r->due = due;
     }
     r->seq = core->inv_req_seq;
     core->inval_busy = true;
@@ -471,16 +479,23 @@ static bool control_step(SvmgpuCore *core)
     SvmgpuInval reqs[SVMGPU_INVAL_QUEUE];
     unsigned n, i;
     uint32_t last, gen;
-    uint64_t addr, val;
+    uint64_t addr, val, now;
 
     pthread_mutex_lock(&core->lock);
-    n = core->invq_len;
+    /* the requests that are due, in order (INJ_INVAL_DELAY_US) */
+    now = core->invq_len ? svmgpu_now(core) : 0;
+    for (n = 0; n < core->invq_len; n++) {
+        if (core->invq[n].due && (int64_t)(now - core->invq[n].due) < 0) {
+            break;
+        }
+    }
     if (!n || core->paused) {
         pthread_mutex_unlock(&core->lock);
         return false;
     }
     memcpy(reqs, core->invq, n * sizeof(reqs[0]));
-    core->invq_len = 0;
+    core->invq_len -= n;
+    memmove(core->invq, core->invq + n, core->invq_len * sizeof(reqs[0]));
     core->active++;
     core->ctl_busy = true;
     core->ctl_gen = gen = core->gen;
@@ -641,6 +656,7 @@ static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q,
     q->enabled = true;
     q->error = false;
     q->stall_fault = q->stall_ring_full = q->cancel = false;
+    q->inj_fault_stalled = false;
     q->waiting = q->poll = false;
     q->preempt_pending = q->preempted = false;
     q->resume = resume;     /* the engine loads the save area first */
@@ -1113,6 +1129,7 @@ uint64_t svmgpu_core_mmio_read(SvmgpuCore *core, uint64_t offset,
     }
     svmgpu_tlb_counters(&core->tlb, &tlbc[0], &tlbc[1], &tlbc[2]);
     pthread_mutex_lock(&core->lock);
+    svmgpu_inject_flush_irqs_locked(core);
     val = read32_locked(core, offset, tlbc);
     if (size == 8) {
         val |= (uint64_t)read32_locked(core, offset + 4, tlbc) << 32;
@@ -1131,6 +1148,7 @@ void svmgpu_core_mmio_write(SvmgpuCore *core, uint64_t offset, uint64_t val,
         return;
     }
     pthread_mutex_lock(&core->lock);
+    svmgpu_inject_flush_irqs_locked(core);
     write32_locked(core, offset, (uint32_t)val);
     if (size == 8) {
         write32_locked(core, offset + 4, (uint32_t)(val >> 32));
@@ -1388,8 +1406,28 @@ void svmgpu_core_control_thread(SvmgpuCore *core)
 {
     pthread_mutex_lock(&core->lock);
     while (!core->quit) {
-        if (!core->invq_len || core->paused) {
-            pthread_cond_wait(&core->work_cond, &core->lock);
+        uint64_t due, now;
+
+        svmgpu_inject_flush_irqs_locked(core);
+        due = svmgpu_inject_next_due_locked(core);
+        now = due ? svmgpu_now(core) : 0;
+        if (core->paused || !core->invq_len ||
+            (core->invq[0].due && (int64_t)(now - core->invq[0].due) < 0)) {
+            if (due) {
+                /* something injected is due later: sleep until then */
+                struct timespec ts;
+                int64_t wait = (int64_t)(due - now);
+                uint64_t t;
+
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                t = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec +
+                    (wait > 0 ? wait : 0) + 1000;
+                ts.tv_sec = t / 1000000000ull;
+                ts.tv_nsec = t % 1000000000ull;
+                pthread_cond_timedwait(&core->work_cond, &core->lock, &ts);
+            } else {
+                pthread_cond_wait(&core->work_cond, &core->lock);
+            }
             continue;
         }
         pthread_mutex_unlock(&core->lock);
@@ -1423,6 +1461,7 @@ unsigned svmgpu_core_run_sync_budget(SvmgpuCore *core, unsigned max_steps,
     *more = false;
     /* each call re-evaluates every WAIT once */
     pthread_mutex_lock(&core->lock);
+    svmgpu_inject_flush_irqs_locked(core);
     for (i = 0; i < core->cfg.num_queues; i++) {
         core->queues[i].poll = true;
     }

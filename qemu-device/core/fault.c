@@ -36,6 +36,10 @@ void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx)
                             "fault ring full (queue %u stalls)", q->index);
         goto out;
     }
+    if (svmgpu_inject_stall_fault_locked(core, q)) {
+        q->stall_ring_full = true;      /* injected (§15): no record */
+        goto out;
+    }
     addr = core->fault_ring_base +
            (uint64_t)(core->fault_put & (entries - 1)) * sizeof(rec);
     seq = core->fault_seq + 1;
@@ -75,6 +79,7 @@ void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx)
     core->fault_put++;
     core->cnt_faults++;
     q->stall_fault = true;
+    q->inj_fault_stalled = false;
     q->fault_seq = seq;
     svmgpu_trace(core, SVMGPU_TRACE_FAULT, q->index, rec.va,
                  ctx | (uint64_t)rec.access << 16 |

@@ -4,8 +4,12 @@
  *
  * Registers INJ_* arm failures a correct driver must detect and recover
  * from: a queue that makes no progress, interrupt messages that never
- * arrive, TLB invalidations that never complete, corrupt completion
- * records, a fatal device error.  Each failure applied bumps
+ * arrive or arrive late, TLB invalidations that never complete or complete
+ * late, corrupt completion records, a fatal device error, a fault ring
+ * that takes no record.  Delays are on the device clock; the delayed
+ * messages are sent by whoever looks next (the control thread sleeps until
+ * the first is due; sync mode: every run and register access), and a
+ * reset drops them as it clears pending vectors.  Each failure applied bumps
  * CNT_INJECTED and is a guest-error log line and a trace event.  A reset
  * (any kind) loads the INJ_* registers from the x-inject-* properties
  * (0 by default) and clears a fatal error.  Everything here runs with
@@ -22,6 +26,12 @@ void svmgpu_inject_reset_locked(SvmgpuCore *core)
     core->inj_drop_irqs = core->cfg.inject_drop_irqs;
     core->inj_inval_refuse = core->cfg.inject_inval_refuse;
     core->inj_corrupt_compl = core->cfg.inject_corrupt_compl;
+    core->inj_irq_delay_us = svmgpu_min64(core->cfg.inject_irq_delay_us,
+                                          SVMGPU_INJ_DELAY_MAX_US);
+    core->inj_inval_delay_us = svmgpu_min64(core->cfg.inject_inval_delay_us,
+                                            SVMGPU_INJ_DELAY_MAX_US);
+    core->inj_stall_fault_ring = core->cfg.inject_stall_fault_ring & 1;
+    core->irq_delayed_first = core->irq_delayed_n = 0;
     core->inval_refused = false;
     core->fatal = false;
     core->cnt_injected = 0;
@@ -51,6 +61,15 @@ bool svmgpu_inject_read_locked(SvmgpuCore *core, uint64_t off, uint32_t *val)
         return true;
     case SVMGPU_REG_INJ_FATAL:
         *val = 0;
+        return true;
+    case SVMGPU_REG_INJ_IRQ_DELAY_US:
+        *val = core->inj_irq_delay_us;
+        return true;
+    case SVMGPU_REG_INJ_INVAL_DELAY_US:
+        *val = core->inj_inval_delay_us;
+        return true;
+    case SVMGPU_REG_INJ_STALL_FAULT_RING:
+        *val = core->inj_stall_fault_ring;
         return true;
     case SVMGPU_REG_CNT_INJECTED:
         *val = (uint32_t)core->cnt_injected;
@@ -100,6 +119,35 @@ bool svmgpu_inject_write_locked(SvmgpuCore *core, uint64_t off, uint32_t v)
                                 "reset");
         }
         return true;
+    case SVMGPU_REG_INJ_IRQ_DELAY_US:
+    case SVMGPU_REG_INJ_INVAL_DELAY_US:
+        if (v > SVMGPU_INJ_DELAY_MAX_US) {
+            svmgpu_error_locked(core, SVMGPU_ERROR_REG, off,
+                                "injected delay of %u us clamped", v);
+            v = SVMGPU_INJ_DELAY_MAX_US;
+        }
+        if (off == SVMGPU_REG_INJ_IRQ_DELAY_US) {
+            core->inj_irq_delay_us = v;
+        } else {
+            core->inj_inval_delay_us = v;
+        }
+        return true;
+    case SVMGPU_REG_INJ_STALL_FAULT_RING:
+        if (v & ~1u) {
+            svmgpu_guest_error(core, "INJ_STALL_FAULT_RING: reserved bits "
+                               "0x%x", v);
+        }
+        if (core->inj_stall_fault_ring && !(v & 1)) {
+            /* released: the withheld records are written now */
+            for (i = 0; i < core->cfg.num_queues; i++) {
+                if (core->queues[i].inj_fault_stalled) {
+                    core->queues[i].stall_ring_full = false;
+                }
+            }
+            svmgpu_kick_locked(core);
+        }
+        core->inj_stall_fault_ring = v & 1;
+        return true;
     case SVMGPU_REG_CNT_INJECTED:
     case SVMGPU_REG_CNT_INJECTED + 4:
         svmgpu_guest_error(core, "write 0x%x to read-only register 0x%llx",
@@ -138,5 +186,81 @@ bool svmgpu_inject_corrupt_compl_locked(SvmgpuCore *core, unsigned queue)
     }
     core->inj_corrupt_compl--;
     injected_locked(core, "completion record corrupted, queue", queue);
+    return true;
+}
+
+bool svmgpu_inject_delay_irq_locked(SvmgpuCore *core, unsigned vector)
+{
+    unsigned i;
+
+    if (!core->inj_irq_delay_us) {
+        return false;
+    }
+    injected_locked(core, "interrupt message delayed, vector", vector);
+    if (core->irq_delayed_n == SVMGPU_INJ_IRQ_QUEUE) {
+        return true;    /* full: goes with the message queued last */
+    }
+    i = (core->irq_delayed_first + core->irq_delayed_n++) %
+        SVMGPU_INJ_IRQ_QUEUE;
+    core->irq_delayed[i].vector = vector;
+    core->irq_delayed[i].due = svmgpu_now(core) +
+                               core->inj_irq_delay_us * 1000ull;
+    /* the control thread sleeps until it is due */
+    pthread_cond_broadcast(&core->work_cond);
+    return true;
+}
+
+void svmgpu_inject_flush_irqs_locked(SvmgpuCore *core)
+{
+    uint64_t now;
+
+    if (!core->irq_delayed_n) {
+        return;
+    }
+    now = svmgpu_now(core);
+    while (core->irq_delayed_n) {
+        unsigned i = core->irq_delayed_first;
+
+        if ((int64_t)(now - core->irq_delayed[i].due) < 0) {
+            break;
+        }
+        core->irq_delayed_first = (i + 1) % SVMGPU_INJ_IRQ_QUEUE;
+        core->irq_delayed_n--;
+        core->ops->irq(core->opaque, core->irq_delayed[i].vector);
+    }
+}
+
+uint64_t svmgpu_inject_inval_due_locked(SvmgpuCore *core, uint32_t seq)
+{
+    if (!core->inj_inval_delay_us) {
+        return 0;
+    }
+    injected_locked(core, "TLB invalidation delayed, seq", seq);
+    return svmgpu_now(core) + core->inj_inval_delay_us * 1000ull;
+}
+
+uint64_t svmgpu_inject_next_due_locked(SvmgpuCore *core)
+{
+    uint64_t due = 0;
+
+    if (core->irq_delayed_n) {
+        due = core->irq_delayed[core->irq_delayed_first].due;
+    }
+    if (core->invq_len && core->invq[0].due &&
+        (!due || (int64_t)(core->invq[0].due - due) < 0)) {
+        due = core->invq[0].due;
+    }
+    return due;
+}
+
+bool svmgpu_inject_stall_fault_locked(SvmgpuCore *core, SvmgpuQueue *q)
+{
+    if (!core->inj_stall_fault_ring) {
+        return false;
+    }
+    if (!q->inj_fault_stalled) {
+        q->inj_fault_stalled = true;
+        injected_locked(core, "fault record withheld, queue", q->index);
+    }
     return true;
 }

@@ -56,6 +56,7 @@
 #define SVMGPU_ISA_SLICE        4096           /* wave-instructions per step */
 #define SVMGPU_WAIT_POLL_NS     100000ull
 #define SVMGPU_INVAL_QUEUE      64
+#define SVMGPU_INJ_IRQ_QUEUE    256            /* delayed interrupt messages */
 #define SVMGPU_MAP_WINDOWS      8              /* guest RAM maps per step */
 #define SVMGPU_MAP_WINDOW_MAX   (64ull << 20)  /* default map_window */
 #define SVMGPU_XLATE_RUN        (256 * 1024)   /* COPY/FILL bytes per hold */
@@ -183,6 +184,7 @@ typedef struct SvmgpuQueue {
     bool error;
     bool stall_fault;       /* waiting for REPLAY/CANCEL of fault_seq */
     bool stall_ring_full;   /* waiting for fault ring space */
+    bool inj_fault_stalled; /* INJ_STALL_FAULT_RING withheld its record */
     bool cancel;            /* CANCEL received: fail the command */
     bool poll;              /* WAIT should be re-evaluated */
     bool waiting;           /* WAIT not satisfied */
@@ -403,6 +405,7 @@ uint64_t svmgpu_atomic_compute(unsigned op, unsigned size, uint64_t old,
 
 /* ---- Top level (core.c) ---- */
 typedef struct SvmgpuInval {
+    uint64_t due;           /* INJ_INVAL_DELAY_US: not before (device ns) */
     uint32_t seq;
     uint32_t ctx;
     uint32_t flags;
@@ -473,6 +476,10 @@ struct SvmgpuCore {
     /* fault injection (inject.c, hw-spec §15), protected by lock */
     uint32_t inj_hang_queues, inj_drop_irqs, inj_inval_refuse;
     uint32_t inj_corrupt_compl;
+    uint32_t inj_irq_delay_us, inj_inval_delay_us, inj_stall_fault_ring;
+    /* INJ_IRQ_DELAY_US: messages to send, oldest first (a ring) */
+    struct { uint64_t due; unsigned vector; } irq_delayed[SVMGPU_INJ_IRQ_QUEUE];
+    unsigned irq_delayed_first, irq_delayed_n;
     bool inval_refused;         /* a refused request holds DONE_SEQ back */
     bool fatal;                 /* INJ_FATAL: engines stopped until reset */
     uint64_t cnt_injected;
@@ -488,6 +495,16 @@ bool svmgpu_inject_drop_irq_locked(SvmgpuCore *core, int vector);
 bool svmgpu_inject_refuse_inval_locked(SvmgpuCore *core, uint32_t seq);
 /* true: write queue @queue's next completion record corrupted */
 bool svmgpu_inject_corrupt_compl_locked(SvmgpuCore *core, unsigned queue);
+/* true: the message for @vector was queued to be sent later */
+bool svmgpu_inject_delay_irq_locked(SvmgpuCore *core, unsigned vector);
+/* Send the delayed messages that are due. */
+void svmgpu_inject_flush_irqs_locked(SvmgpuCore *core);
+/* Device time a new invalidation request may complete (counts a delay). */
+uint64_t svmgpu_inject_inval_due_locked(SvmgpuCore *core, uint32_t seq);
+/* Earliest device time something delayed is due, or 0 if nothing is. */
+uint64_t svmgpu_inject_next_due_locked(SvmgpuCore *core);
+/* true: write no fault record for q now (it stalls as RING_FULL) */
+bool svmgpu_inject_stall_fault_locked(SvmgpuCore *core, SvmgpuQueue *q);
 
 /* Set ERROR_STATUS bit(s), ERROR_ADDR and raise the error vector. */
 void svmgpu_error_locked(SvmgpuCore *core, uint32_t bit, uint64_t addr,

@@ -138,6 +138,7 @@ void svmgpu_queue_save(SvmgpuCore *core, SvmgpuQueue *q, void *buf)
         q->enabled = false;
         q->preempt_pending = false;
         q->stall_fault = q->stall_ring_full = q->cancel = false;
+        q->inj_fault_stalled = false;
         q->waiting = q->poll = false;
         if (rc) {
             svmgpu_queue_fail_locked(core, q, SVMGPU_ERR_SAVE_AREA, addr);

@@ -128,6 +128,9 @@ typedef struct SvmgpuCoreConfig {
     uint32_t inject_drop_irqs;
     uint32_t inject_inval_refuse;
     uint32_t inject_corrupt_compl;
+    uint32_t inject_irq_delay_us;       /* clamped to SVMGPU_INJ_DELAY_MAX_US */
+    uint32_t inject_inval_delay_us;     /* clamped to SVMGPU_INJ_DELAY_MAX_US */
+    uint32_t inject_stall_fault_ring;
 } SvmgpuCoreConfig;
 
 /* The fast engine is the default; the reference is the plain interpreter. */

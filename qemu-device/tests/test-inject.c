@@ -6,6 +6,9 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <sched.h>
+#include <unistd.h>
+
 #include "test-env.h"
 
 static void setup(TestDev *t)
@@ -211,7 +214,13 @@ TEST(properties_are_reset_values)
     cfg.inject_drop_irqs = 3;
     cfg.inject_inval_refuse = 1;
     cfg.inject_corrupt_compl = 2;
+    cfg.inject_irq_delay_us = 2000000;  /* clamped to 1 s */
+    cfg.inject_inval_delay_us = 50;
+    cfg.inject_stall_fault_ring = 1;
     td_init_cfg(&t, &cfg);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_IRQ_DELAY_US), 1000000);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_INVAL_DELAY_US), 50);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING), 1);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_HANG_QUEUES), 0xf);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_DROP_IRQS), 3);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_INVAL_REFUSE), 1);
@@ -221,8 +230,193 @@ TEST(properties_are_reset_values)
     wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_DROP_IRQS), 3);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_HANG_QUEUES), 0xf);
+    wr32(&t, SVMGPU_REG_INJ_INVAL_DELAY_US, 0);
+    wr32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING, 0);
+    svmgpu_core_reset(t.core);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_INVAL_DELAY_US), 50);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING), 1);
     wr(&t, SVMGPU_REG_CNT_INJECTED, 77);
     ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 0);
+    td_fini(&t);
+}
+
+/*
+ * Interrupt messages come INJ_IRQ_DELAY_US late; INTR_STATUS and the
+ * completion record at once.  Each delayed message counts; values above
+ * 1 s are clamped with ERROR_STATUS.REG; a reset drops the late ones.
+ */
+TEST(irq_delay_sends_messages_late)
+{
+    TestDev t;
+    struct svmgpu_cmd c = nop_irq();
+    uint64_t seq;
+
+    setup(&t);
+    wr32(&t, SVMGPU_REG_INJ_IRQ_DELAY_US, 1000001);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_IRQ_DELAY_US), 1000000);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_REG);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_ERROR_ADDR), SVMGPU_REG_INJ_IRQ_DELAY_US);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr32(&t, SVMGPU_REG_INTR_STATUS, ~0u);
+    wr32(&t, SVMGPU_REG_INJ_IRQ_DELAY_US, 100);
+    seq = submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->seq, seq);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_STATUS), SVMGPU_INTR_QUEUE(0));
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    t.now += 99999;
+    run(&t);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 0);
+    t.now += 1;
+    run(&t);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 1);
+    /* two more, 30 us apart: each on its own time; a register read sends */
+    submit(&t, 1, &c);
+    t.now += 30000;
+    submit(&t, 0, &c);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 3);
+    t.now += 70000;
+    rd32(&t, SVMGPU_REG_STATUS);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(1)]), 1);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 1);
+    t.now += 30000;
+    rd32(&t, SVMGPU_REG_STATUS);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 2);
+    /* a reset drops the ones still to come */
+    submit(&t, 0, &c);
+    svmgpu_core_reset(t.core);
+    t.now += 1000000;
+    run(&t);
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 2);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_IRQ_DELAY_US), 0);
+    td_fini(&t);
+}
+
+/* The same with the control thread sending them. */
+TEST(irq_delay_with_threads)
+{
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    struct svmgpu_cmd c = nop_irq();
+    unsigned i;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.num_engines = 1;
+    td_init_cfg(&t, &cfg);
+    ctx_create(&t, 0);
+    queue_setup(&t, 0, 0, 64);
+    td_start_threads(&t, 1);
+    wr32(&t, SVMGPU_REG_INJ_IRQ_DELAY_US, 500);
+    push(&t, 0, &c);
+    doorbell(&t, 0);
+    while (!__atomic_load_n(&compl(&t, 0)->seq, __ATOMIC_ACQUIRE)) {
+        sched_yield();
+    }
+    /* the manual clock stands still: nothing is sent */
+    for (i = 0; i < 20; i++) {
+        usleep(1000);
+    }
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 0);
+    __atomic_store_n(&t.now, t.now + 500000, __ATOMIC_RELAXED);
+    for (i = 0; i < 5000 && !atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]); i++) {
+        usleep(1000);
+    }
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 1);
+    td_fini(&t);
+}
+
+/*
+ * Invalidations complete INJ_INVAL_DELAY_US late, in order, and the old
+ * translation stays usable meanwhile.
+ */
+TEST(inval_delay_completes_late_in_order)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint32_t s1, s2;
+    uint64_t *pte;
+
+    setup(&t);
+    c = cmd_signal(0x10000, 1);
+    submit(&t, 0, &c);                  /* the TLB holds 0x10000 */
+    wr32(&t, SVMGPU_REG_INJ_INVAL_DELAY_US, 10);
+    pte = leaf_pte(&t, 0, 0x10000);
+    *pte = 0;
+    s1 = invalidate(&t, 0, 0, 0x10000, 0x1000);
+    t.now += 5000;
+    s2 = invalidate(&t, 0, SVMGPU_TLB_INV_WHOLE_CONTEXT, 0, 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 2);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), s1 - 1);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_INVAL_BUSY);
+    /* the old translation still works: no fault */
+    c = cmd_signal(0x10000, 2);
+    submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 0);
+    t.now += 5000;
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), s1);
+    t.now += 5000;
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), s2);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_INVAL_BUSY);
+    /* now it faults */
+    c = cmd_signal(0x10000, 3);
+    submit(&t, 0, &c);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 1);
+    /* a reset ends a delayed request at once */
+    s1 = invalidate(&t, 0, 0, 0, 0x1000);
+    svmgpu_core_reset(t.core);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_INVAL_BUSY);
+    td_fini(&t);
+}
+
+/*
+ * INJ_STALL_FAULT_RING: a faulting queue stalls as RING_FULL with room in
+ * the ring (no record, counted once per stalled fault); clearing the bit
+ * writes the record.
+ */
+TEST(stall_fault_ring_withholds_records)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+
+    setup(&t);
+    wr32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING, 1);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING), 1);
+    c = cmd_signal(0x80000, 1);
+    submit(&t, 0, &c);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED |
+              SVMGPU_Q_STATUS_RING_FULL_STALL);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_FAULT_RING_FULL);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    /* a REPLAY retries: stalls again, not counted again */
+    reply(&t, SVMGPU_FAULT_REPLY_REPLAY);
+    ASSERT_TRUE(qstatus(&t, 0) & SVMGPU_Q_STATUS_RING_FULL_STALL);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    /* other queues still run */
+    c = cmd_signal(0x10000, 5);
+    submit(&t, 1, &c);
+    ASSERT_EQ(compl(&t, 1)->seq, c.hdr.seq);
+    /* released: the record is written, the fault can be served */
+    wr32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING, 0);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 1);
+    ASSERT_EQ(fault_rec(&t, 0)->va, 0x80000);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED |
+              SVMGPU_Q_STATUS_FAULT_STALL);
+    map_range(&t, 0, 0x80000, 0x1000, SVMGPU_PTE_WRITABLE);
+    wr32(&t, SVMGPU_REG_FAULT_GET, 1);
+    reply(&t, SVMGPU_FAULT_REPLY_REPLAY);
+    ASSERT_EQ(*(uint64_t *)va_ptr(&t, 0, 0x80000), 1);
+    /* a second stalled fault counts again */
+    wr32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING, 1);
+    c = cmd_signal(0x90000, 1);
+    submit(&t, 0, &c);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 2);
     td_fini(&t);
 }
 
