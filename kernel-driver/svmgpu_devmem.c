@@ -50,8 +50,26 @@
  * migrate_device_range() (the processes keep their data), then
  * memunmap_pages() waits for the last page reference.
  *
- * Lock order: mmap_lock (read, migrate_vma_setup()), dm->access_sem (read),
- * dm->lock, dm->free_lock.  (svm->pt_lock is taken by the notifiers that
+ * Eviction under pressure: device memory is divided into 2 MiB regions,
+ * each with a count of pages in use and a stamp from @clock, renewed when a
+ * page of the region is allocated (migration into device memory) or mapped
+ * by the device (a device fault, svmgpu_mmu.c).  Before a batch migrates to
+ * device memory, svmgpu_devmem_make_room() evicts whole regions, least
+ * recently used first, with migrate_device_range() on their pfns, as
+ * removal does: no mm is needed, so a victim of another process is
+ * handled the same way (its pages are unmapped through the rmap, its device
+ * mappings invalidated by its notifiers) without taking that process's
+ * mmap lock.  Bounded: a region is tried at most once per migration, and
+ * never one used since that migration started.  Migrate-on-fault
+ * (svmgpu_devmem_fault_place()) also leaves alone regions used in the last
+ * evict_min_age_ms: when only such regions are left, the fault maps the
+ * pages where they are (system memory, over the link) instead, so two
+ * processes whose working sets do not fit together cannot evict each
+ * other's pages between a migration and the device's replay forever; the
+ * fault always resolves.
+ *
+ * Lock order: mmap_lock (read, migrate_vma_setup()), dm->evict_lock,
+ * dm->access_sem (read), dm->lock, dm->free_lock.  (svm->pt_lock is taken by the notifiers that
  * migrate_vma_setup() runs, and released before it returns: never held
  * together with the dm locks.)
  *
@@ -59,6 +77,7 @@
  *                  PCI reset
  *   dm->lock       (mutex) the drm_buddy allocator and draining @free_list
  *   dm->free_lock  (spinlock, irq-safe) @free_list
+ *   dm->evict_lock (mutex) one eviction at a time
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -87,8 +106,28 @@ module_param(devmem_type, charp, 0444);
 MODULE_PARM_DESC(devmem_type,
 		 "device-local memory as: auto (private if the kernel has DEVICE_PRIVATE, else coherent), coherent, private, off");
 
+static unsigned int evict_min_age_ms = 20;
+module_param(evict_min_age_ms, uint, 0644);
+MODULE_PARM_DESC(evict_min_age_ms,
+		 "device-memory regions used more recently are not evicted for a migration on device fault (default 20)");
+
 /* Pages one migrate_vma_setup() call covers. */
 #define SVMGPU_MIGRATE_BATCH	512
+
+/* An eviction unit: 2 MiB of device memory, SVMGPU_MIGRATE_BATCH pages. */
+#define SVMGPU_REGION_SHIFT	21
+
+/**
+ * struct svmgpu_devmem_region - LRU state of 2 MiB of device memory
+ * @pages: pages in use
+ * @stamp: dm->clock when last used
+ * @used_at: jiffies when last used
+ */
+struct svmgpu_devmem_region {
+	atomic_t pages;
+	u64 stamp;
+	unsigned long used_at;
+};
 
 /**
  * struct svmgpu_devmem - the device-local memory of one device
@@ -109,6 +148,16 @@ MODULE_PARM_DESC(devmem_type,
  * @to_sys: pages migrated to system memory (prefetch, eviction)
  * @cpu_faults: migrate_to_ram() calls
  * @evicted: pages migrated out at removal
+ * @evict_lock: one eviction at a time
+ * @regions: LRU state of each 2 MiB region
+ * @nregions: entries of @regions
+ * @clock: the LRU clock
+ * @lru_evictions: regions evicted under pressure
+ * @lru_evicted: pages they moved to system memory
+ * @fault_migrations: migrations on device fault (preferred location)
+ * @fault_to_dev: pages they moved to device memory
+ * @fault_to_sys: pages they moved to system memory
+ * @fault_no_room: migrations on device fault that found no room
  */
 struct svmgpu_devmem {
 	struct svmgpu_device *sdev;
@@ -129,6 +178,17 @@ struct svmgpu_devmem {
 	atomic64_t to_sys;
 	atomic64_t cpu_faults;
 	atomic64_t evicted;
+
+	struct mutex evict_lock;	/* one eviction at a time */
+	struct svmgpu_devmem_region *regions;
+	unsigned long nregions;
+	atomic64_t clock;
+	atomic64_t lru_evictions;
+	atomic64_t lru_evicted;
+	atomic64_t fault_migrations;
+	atomic64_t fault_to_dev;
+	atomic64_t fault_to_sys;
+	atomic64_t fault_no_room;
 };
 
 static struct svmgpu_devmem *page_to_devmem(struct page *page)
@@ -163,6 +223,31 @@ bool svmgpu_devmem_page_offset(struct svmgpu_device *sdev, struct page *page,
 		return false;
 	*offset = svmgpu_devmem_offset(dm, page);
 	return true;
+}
+
+static struct svmgpu_devmem_region *svmgpu_devmem_region(struct svmgpu_devmem *dm, u64 off)
+{
+	return &dm->regions[off >> SVMGPU_REGION_SHIFT];
+}
+
+static void svmgpu_devmem_region_touch(struct svmgpu_devmem *dm,
+				       struct svmgpu_devmem_region *r)
+{
+	WRITE_ONCE(r->stamp, atomic64_inc_return(&dm->clock));
+	WRITE_ONCE(r->used_at, jiffies);
+}
+
+/**
+ * svmgpu_devmem_touch() - the device maps a page of device memory
+ * @sdev: the device
+ * @off: the page's offset in device memory
+ */
+void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+
+	if (dm && off < dm->size)
+		svmgpu_devmem_region_touch(dm, svmgpu_devmem_region(dm, off));
 }
 
 /* The kernel address of a device page's data. */
@@ -211,6 +296,8 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
 	zone_device_page_init(page);
 	page->zone_device_data = block;
 	atomic64_add(PAGE_SIZE, &dm->used);
+	atomic_inc(&svmgpu_devmem_region(dm, drm_buddy_block_offset(block))->pages);
+	svmgpu_devmem_region_touch(dm, svmgpu_devmem_region(dm, drm_buddy_block_offset(block)));
 	return page;
 }
 
@@ -221,6 +308,7 @@ static void svmgpu_devmem_page_free(struct page *page)
 	unsigned long flags;
 
 	page->zone_device_data = NULL;
+	atomic_dec(&svmgpu_devmem_region(dm, svmgpu_devmem_offset(dm, page))->pages);
 	spin_lock_irqsave(&dm->free_lock, flags);
 	list_add_tail(&block->link, &dm->free_list);
 	spin_unlock_irqrestore(&dm->free_lock, flags);
@@ -277,6 +365,80 @@ static unsigned long svmgpu_migrated(const unsigned long *src,
 	return n;
 }
 
+/*
+ * Evict the least recently used region that was not used since @since (a
+ * @clock value) nor, with @min_age, in the last @min_age jiffies.  @src and
+ * @dst hold SVMGPU_MIGRATE_BATCH entries.
+ *
+ * Return: pages moved to system memory, or -ENOSPC if no region qualifies.
+ */
+static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
+				    unsigned long min_age, unsigned long *src,
+				    unsigned long *dst)
+{
+	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
+	unsigned long i, n, best = ULONG_MAX, moved;
+	struct svmgpu_devmem_region *r;
+	u64 stamp = U64_MAX;
+
+	mutex_lock(&dm->evict_lock);
+	for (i = 0; i < dm->nregions; i++) {
+		r = &dm->regions[i];
+		if (!atomic_read(&r->pages) || READ_ONCE(r->stamp) >= since)
+			continue;
+		if (min_age && time_before(jiffies, READ_ONCE(r->used_at) + min_age))
+			continue;
+		if (READ_ONCE(r->stamp) < stamp) {
+			stamp = READ_ONCE(r->stamp);
+			best = i;
+		}
+	}
+	if (best == ULONG_MAX) {
+		mutex_unlock(&dm->evict_lock);
+		return -ENOSPC;
+	}
+	r = &dm->regions[best];
+	/* Tried now: not again in this migration, whatever the outcome. */
+	svmgpu_devmem_region_touch(dm, r);
+	first += best << (SVMGPU_REGION_SHIFT - PAGE_SHIFT);
+	n = min_t(unsigned long, SVMGPU_MIGRATE_BATCH,
+		  PHYS_PFN(dm->pgmap.range.end + 1) - first);
+	migrate_device_range(src, first, n);
+	svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n, GFP_HIGHUSER_MOVABLE);
+	migrate_device_pages(src, dst, n);
+	moved = svmgpu_migrated(src, dst, n);
+	migrate_device_finalize(src, dst, n);
+	atomic64_inc(&dm->lru_evictions);
+	atomic64_add(moved, &dm->lru_evicted);
+	atomic64_add(moved, &dm->to_sys);
+	trace_svmgpu_evict((u64)best << SVMGPU_REGION_SHIFT, n, moved);
+	mutex_unlock(&dm->evict_lock);
+	return moved;
+}
+
+/*
+ * Evict until @npages pages are free, at most one try per region.  @src
+ * and @dst are scratch (SVMGPU_MIGRATE_BATCH entries).
+ */
+static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, unsigned long npages,
+				    u64 since, unsigned long min_age,
+				    unsigned long *src, unsigned long *dst)
+{
+	unsigned long tries;
+	u64 avail;
+
+	for (tries = 0; tries < dm->nregions; tries++) {
+		mutex_lock(&dm->lock);
+		svmgpu_devmem_drain(dm);
+		avail = dm->mm.avail;
+		mutex_unlock(&dm->lock);
+		if (avail >= (u64)npages << PAGE_SHIFT)
+			return;
+		if (svmgpu_devmem_evict_lru(dm, since, min_age, src, dst) < 0)
+			return;
+	}
+}
+
 static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
 {
 	struct svmgpu_devmem *dm = page_to_devmem(vmf->page);
@@ -316,7 +478,9 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
 
 /*
  * Migrate [start, end) of one VMA, at most SVMGPU_MIGRATE_BATCH pages, to
- * device memory.  *moved counts the pages that moved.
+ * device memory, evicting regions not used since @since (and, with
+ * @min_age, not in the last @min_age jiffies) to make room.  *moved counts
+ * the pages that moved.
  *
  * Return: 0, -ENOSPC when device memory ran out (what fit moved), -ENOMEM.
  */
@@ -324,7 +488,8 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 				      struct vm_area_struct *vma,
 				      unsigned long start, unsigned long end,
 				      unsigned long *src, unsigned long *dst,
-				      unsigned long *moved)
+				      unsigned long *moved, u64 since,
+				      unsigned long min_age)
 {
 	struct migrate_vma args = {
 		.vma = vma,
@@ -338,6 +503,7 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 	unsigned long i;
 	int ret;
 
+	svmgpu_devmem_make_room(dm, (end - start) >> PAGE_SHIFT, since, min_age, src, dst);
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
@@ -485,6 +651,7 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 				 bool to_dev, unsigned long *moved)
 {
 	unsigned long *src, *dst, addr = start;
+	u64 since = atomic64_read(&dm->clock) + 1;
 	int ret = 0;
 
 	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
@@ -505,7 +672,7 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 		next = min3(end, vma->vm_end, (addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE));
 		if (to_dev)
 			ret = svmgpu_devmem_batch_to_dev(dm, vma, addr, next, src,
-							 dst, moved);
+							 dst, moved, since, 0);
 		else
 			ret = svmgpu_devmem_batch_to_sys(dm, vma, addr, next, src,
 							 dst, moved);
@@ -514,6 +681,62 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			ret = -EINTR;
 	}
 	mmap_read_unlock(mm);
+out:
+	kvfree(src);
+	kvfree(dst);
+	return ret;
+}
+
+/**
+ * svmgpu_devmem_fault_place() - migrate on device fault (preferred location)
+ * @sdev: the device
+ * @vma: an anonymous VMA holding [@start, @end); mmap_lock read-held
+ * @start: first byte, page-aligned
+ * @end: end, page-aligned
+ * @to_dev: to device memory (else this device's pages go to system memory)
+ *
+ * Best effort: what does not fit (only regions used in the last
+ * evict_min_age_ms are left) stays where it is and the fault maps it there.
+ *
+ * Return: 0, or -ENOMEM / -EINTR.
+ */
+int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct *vma,
+			      u64 start, u64 end, bool to_dev)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+	unsigned long min_age = msecs_to_jiffies(READ_ONCE(evict_min_age_ms));
+	unsigned long *src, *dst, addr, moved = 0;
+	u64 since;
+	int ret = 0;
+
+	if (!dm || start >= end)
+		return 0;
+	lockdep_assert_held(&vma->vm_mm->mmap_lock);
+	since = atomic64_read(&dm->clock) + 1;
+	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
+	dst = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (addr = start; addr < end && !ret; ) {
+		unsigned long next = min_t(unsigned long, end,
+					   addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE);
+
+		if (to_dev)
+			ret = svmgpu_devmem_batch_to_dev(dm, vma, addr, next, src, dst,
+							 &moved, since, min_age);
+		else
+			ret = svmgpu_devmem_batch_to_sys(dm, vma, addr, next, src, dst,
+							 &moved);
+		addr = next;
+	}
+	if (ret == -ENOSPC) {
+		atomic64_inc(&dm->fault_no_room);
+		ret = 0;
+	}
+	atomic64_inc(&dm->fault_migrations);
+	atomic64_add(moved, to_dev ? &dm->fault_to_dev : &dm->fault_to_sys);
 out:
 	kvfree(src);
 	kvfree(dst);
@@ -824,6 +1047,13 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	mutex_init(&dm->lock);
 	spin_lock_init(&dm->free_lock);
 	INIT_LIST_HEAD(&dm->free_list);
+	mutex_init(&dm->evict_lock);
+	dm->nregions = DIV_ROUND_UP(size, 1ull << SVMGPU_REGION_SHIFT);
+	dm->regions = kvcalloc(dm->nregions, sizeof(*dm->regions), GFP_KERNEL);
+	if (!dm->regions) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
 	ret = drm_buddy_init(&dm->mm, size, PAGE_SIZE);
 	if (ret)
 		goto err_free;
@@ -874,6 +1104,8 @@ err_res:
 err_buddy:
 	drm_buddy_fini(&dm->mm);
 err_free:
+	kvfree(dm->regions);
+	mutex_destroy(&dm->evict_lock);
 	mutex_destroy(&dm->lock);
 	kfree(dm);
 	return ret;
@@ -901,6 +1133,8 @@ void svmgpu_devmem_fini(struct svmgpu_device *sdev)
 		memunmap(dm->vaddr);
 	if (dm->res)
 		release_mem_region(dm->res->start, resource_size(dm->res));
+	kvfree(dm->regions);
+	mutex_destroy(&dm->evict_lock);
 	mutex_destroy(&dm->lock);
 	kfree(dm);
 }
@@ -922,6 +1156,19 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		seq_printf(m, "to_system_pages: %lld\n", atomic64_read(&dm->to_sys));
 		seq_printf(m, "cpu_faults: %lld\n", atomic64_read(&dm->cpu_faults));
 		seq_printf(m, "evicted_pages: %lld\n", atomic64_read(&dm->evicted));
+		seq_printf(m, "to_device_bytes: %lld\n",
+			   atomic64_read(&dm->to_dev) << PAGE_SHIFT);
+		seq_printf(m, "to_system_bytes: %lld\n",
+			   atomic64_read(&dm->to_sys) << PAGE_SHIFT);
+		seq_printf(m, "lru_evictions: %lld\n", atomic64_read(&dm->lru_evictions));
+		seq_printf(m, "lru_evicted_pages: %lld\n", atomic64_read(&dm->lru_evicted));
+		seq_printf(m, "fault_migrations: %lld\n",
+			   atomic64_read(&dm->fault_migrations));
+		seq_printf(m, "fault_to_device_pages: %lld\n",
+			   atomic64_read(&dm->fault_to_dev));
+		seq_printf(m, "fault_to_system_pages: %lld\n",
+			   atomic64_read(&dm->fault_to_sys));
+		seq_printf(m, "fault_no_room: %lld\n", atomic64_read(&dm->fault_no_room));
 	} else {
 		seq_puts(m, "type: none\nsize: 0\nused: 0\n");
 	}

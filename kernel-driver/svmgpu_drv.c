@@ -89,6 +89,7 @@ static const struct drm_ioctl_desc svmgpu_ioctls[] = {
 	SVMGPU_IOCTL(GET_STATS, get_stats),
 	SVMGPU_IOCTL(PREFETCH, prefetch),
 	SVMGPU_IOCTL(RESIDENCY, residency),
+	SVMGPU_IOCTL(ADVISE, advise),
 };
 
 static int svmgpu_open(struct drm_device *drm, struct drm_file *file)

@@ -43,6 +43,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/completion.h>
 #include <linux/kref.h>
+#include <linux/maple_tree.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/pci.h>
@@ -381,6 +382,7 @@ struct svmgpu_svm_stats {
  * @fault_req: the work's requests for svmgpu_svm_fault()
  * @nomem_retries: consecutive fault batches that ran out of memory; only
  *	the fault work uses it
+ * @advice: placement advice by address range (svmgpu_advise.c)
  */
 struct svmgpu_svm {
 	struct mmu_notifier mn;
@@ -415,6 +417,8 @@ struct svmgpu_svm {
 	struct svmgpu_fault fault_batch[SVMGPU_SVM_FAULTS];
 	u64 fault_req[SVMGPU_SVM_REQS];
 	unsigned int nomem_retries;
+
+	struct maple_tree advice;
 };
 
 /**
@@ -687,6 +691,17 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *file);
 int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *file);
 void svmgpu_devmem_debugfs_init(struct drm_minor *minor);
+void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off);
+int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct *vma,
+			      u64 start, u64 end, bool to_dev);
+
+/* svmgpu_advise.c: placement advice */
+void svmgpu_advise_init(struct svmgpu_svm *svm);
+void svmgpu_advise_fini(struct svmgpu_svm *svm);
+u32 svmgpu_advise_lookup(struct svmgpu_svm *svm, u64 va, u64 *first, u64 *last);
+void svmgpu_advise_unmap(struct svmgpu_svm *svm, u64 start, u64 end);
+int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *file);
+int svmgpu_svm_watch(struct svmgpu_svm *svm, u64 start, u64 end);
 
 /* svmgpu_debugfs.c */
 void svmgpu_debugfs_init(struct drm_minor *minor);

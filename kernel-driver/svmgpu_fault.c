@@ -41,8 +41,11 @@
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/sizes.h>
 #include <linux/sort.h>
 #include <drm/drm_print.h>
+
+#include <uapi/drm/svmgpu_drm.h>
 
 #include "svmgpu_drv.h"
 #include "svmgpu_trace.h"
@@ -177,6 +180,55 @@ static u32 svmgpu_fault_stream(struct svmgpu_svm *svm, u64 va, u64 end, u64 *req
 	return nreq;
 }
 
+/* Is one of the pending faults batch[first..last) a write to [start, end)? */
+static bool svmgpu_fault_writes(const struct svmgpu_fault *batch, u32 first, u32 last,
+				u64 start, u64 end)
+{
+	u32 k;
+
+	for (k = first; k < last; k++)
+		if (batch[k].state == FAULT_PENDING && batch[k].va >= start &&
+		    batch[k].va < end && svmgpu_fault_is_write(&batch[k]))
+			return true;
+	return false;
+}
+
+/*
+ * Placement advice (svmgpu_advise.c) for the window [start, end) that the
+ * pending faults batch[first..last) of @vma (anonymous) will mirror: each
+ * 2 MiB-aligned neighbourhood the window touches, clamped to the VMA and
+ * split where the advice changes, is migrated before it is mapped where
+ * the preferred location is set and neither accessed-by nor (without a
+ * write fault there) read-mostly says otherwise.  Best effort: whatever
+ * stays where it was is mapped there.  mmap_lock read-held.
+ */
+static void svmgpu_fault_place(struct svmgpu_svm *svm, struct vm_area_struct *vma,
+			       struct svmgpu_fault *batch, u32 first, u32 last,
+			       u64 start, u64 end)
+{
+	u64 addr, next;
+
+	if (!svm->sdev->devmem)
+		return;
+	for (addr = max(start & ~(u64)(SZ_2M - 1), (u64)vma->vm_start); addr < end;
+	     addr = next) {
+		u64 afirst, alast, bend = min((addr | (SZ_2M - 1)) + 1, (u64)vma->vm_end);
+		u32 adv, loc;
+
+		adv = svmgpu_advise_lookup(svm, addr, &afirst, &alast);
+		next = min(bend - 1, alast) + 1;
+		loc = adv & DRM_SVMGPU_ADVICE_LOC_MASK;
+		if (loc == DRM_SVMGPU_LOC_NONE || (adv & DRM_SVMGPU_ADVICE_ACCESSED_BY))
+			continue;
+		if (loc == DRM_SVMGPU_LOC_DEVICE && (adv & DRM_SVMGPU_ADVICE_READ_MOSTLY) &&
+		    !svmgpu_fault_writes(batch, first, last, addr, next))
+			continue;
+		if (svmgpu_devmem_fault_place(svm->sdev, vma, addr, next,
+					      loc == DRM_SVMGPU_LOC_DEVICE))
+			break;	/* no memory, or killed: map what is there */
+	}
+}
+
 /*
  * Resolve the pending faults of one svm, batch[first..last), sorted by VA.
  * @req has room for SVMGPU_SVM_REQS requests.  Caller holds an mm user
@@ -255,6 +307,8 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 			end = max(end, min3((f->va | (window - 1)) + 1,
 					    (u64)vma->vm_end, cend));
 		}
+		if (anon)
+			svmgpu_fault_place(svm, vma, batch, i, j, start, end);
 		mmap_read_unlock(mm);
 
 		nreq = 0;

@@ -336,6 +336,7 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	if (pte & SVMGPU_PTE_VALID)
 		return 0;
 	if (svmgpu_devmem_page_offset(svm->sdev, hmm_pfn_to_page(pfn), &off)) {
+		svmgpu_devmem_touch(svm->sdev, off);
 		dma = off;
 		new = off | (SVMGPU_APERTURE_LOCAL << SVMGPU_PTE_APERTURE_SHIFT) |
 		      SVMGPU_PTE_VALID | SVMGPU_PTE_SW_DMA | SVMGPU_PTE_SW_LOCAL;

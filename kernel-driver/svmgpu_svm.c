@@ -127,6 +127,7 @@ static void svmgpu_svm_free_work(struct work_struct *work)
 	if (!svm->registered)
 		svmgpu_svm_unpublish(svm);
 	xa_destroy(&svm->chunks);
+	svmgpu_advise_fini(svm);
 	mutex_destroy(&svm->pt_lock);
 	mutex_destroy(&svm->alloc_lock);
 	mutex_destroy(&svm->notifier_lock);
@@ -237,6 +238,7 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	mutex_init(&svm->pt_lock);
 	INIT_WORK(&svm->free_work, svmgpu_svm_free_work);
 	svmgpu_fault_svm_init(svm);
+	svmgpu_advise_init(svm);
 
 	id = ida_alloc_range(&sdev->ctx_ida, 1, SVMGPU_CTX_TABLE_ENTRIES - 1,
 			     GFP_KERNEL);
@@ -537,6 +539,8 @@ static bool svmgpu_chunk_invalidate(struct mmu_interval_notifier *mni,
 	mmu_interval_set_seq(mni, cur_seq);
 	svmgpu_mmu_unmap(svm, start, end);
 	mutex_unlock(&svm->pt_lock);
+	if (range->event == MMU_NOTIFY_UNMAP)
+		svmgpu_advise_unmap(svm, start, end);
 	return true;
 }
 
@@ -581,6 +585,32 @@ static struct svmgpu_chunk *svmgpu_chunk_get(struct svmgpu_svm *svm, u64 va)
 out:
 	mutex_unlock(&svm->notifier_lock);
 	return chunk;
+}
+
+/**
+ * svmgpu_svm_watch() - make sure chunk notifiers cover [start, end)
+ * @svm: the svm
+ * @start: first byte
+ * @end: end
+ *
+ * Not under the mmap lock (inserting a notifier takes it).
+ *
+ * Return: 0, -ENOMEM or -ENODEV (the svm is dead).
+ */
+int svmgpu_svm_watch(struct svmgpu_svm *svm, u64 start, u64 end)
+{
+	u64 cstart, cend;
+
+	for (; start < end; start = cend) {
+		struct svmgpu_chunk *chunk = svmgpu_chunk_get(svm, start);
+
+		if (IS_ERR(chunk))
+			return PTR_ERR(chunk);
+		svmgpu_chunk_bounds(start, &cstart, &cend);
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
+	return 0;
 }
 
 /*

@@ -206,6 +206,20 @@ TRACE_EVENT(svmgpu_migrate,
 		      __entry->pages, __entry->ret)
 );
 
+/* A 2 MiB region of device memory evicted under pressure (svmgpu_devmem.c). */
+TRACE_EVENT(svmgpu_evict,
+	    TP_PROTO(u64 offset, u64 pages, u64 moved),
+	    TP_ARGS(offset, pages, moved),
+	    TP_STRUCT__entry(__field(u64, offset)
+			     __field(u64, pages)
+			     __field(u64, moved)),
+	    TP_fast_assign(__entry->offset = offset;
+			   __entry->pages = pages;
+			   __entry->moved = moved;),
+	    TP_printk("offset=0x%llx pages=%llu moved=%llu", __entry->offset,
+		      __entry->pages, __entry->moved)
+);
+
 #endif /* _SVMGPU_TRACE_H_ */
 
 #undef TRACE_INCLUDE_PATH

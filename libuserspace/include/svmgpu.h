@@ -230,6 +230,48 @@ struct svmgpu_stats {
 SVMGPU_PUBLIC int svmgpu_context_get_stats(struct svmgpu_context *ctx, struct svmgpu_stats *stats,
 					   unsigned int flags);
 
+/* svmgpu_context_advise() attributes and their values */
+#define SVMGPU_ADVISE_PREFERRED_LOCATION 1	/* SVMGPU_LOCATION_* */
+#define SVMGPU_ADVISE_ACCESSED_BY	2	/* 1: device faults never migrate; 0: clear */
+#define SVMGPU_ADVISE_READ_MOSTLY	3	/* 1: device reads never migrate; 0: clear */
+#define SVMGPU_LOCATION_NONE		0	/* no preference (the default) */
+#define SVMGPU_LOCATION_SYSTEM		1	/* device faults move device pages back */
+#define SVMGPU_LOCATION_DEVICE		2	/* device faults migrate 2 MiB to device memory */
+/* svmgpu_context_get_advice() bits */
+#define SVMGPU_ADVICE_LOCATION_MASK	0x3u	/* SVMGPU_LOCATION_* */
+#define SVMGPU_ADVICE_ACCESSED_BY	0x4u
+#define SVMGPU_ADVICE_READ_MOSTLY	0x8u
+
+/*
+ * svmgpu_context_advise - placement advice for [addr, addr + size)
+ * @ctx:   [in]  its process's address space keeps the advice, shared by
+ *               every context of the process on this device
+ * @addr:  [in]  page-aligned
+ * @size:  [in]  bytes, page-aligned, non-zero; every page mapped
+ * @attr:  [in]  SVMGPU_ADVISE_*
+ * @value: [in]  the attribute's value; the range's other attributes stay
+ * Kept until changed, munmap()/mremap() of the addresses, or the last
+ * context of the process on the device.  Returns 0, -EINVAL (attr, value,
+ * alignment, size 0, wrap), -EOPNOTSUPP (LOCATION_DEVICE without local
+ * memory), -EFAULT (unmapped page: nothing changed), -ENOENT/-EACCES (not
+ * a context of this process), -ENODEV or -errno.
+ */
+SVMGPU_PUBLIC int svmgpu_context_advise(struct svmgpu_context *ctx, const void *addr, size_t size,
+					unsigned int attr, unsigned int value);
+
+/*
+ * svmgpu_context_get_advice - the advice of the page at @addr
+ * @ctx:    [in]
+ * @addr:   [in]  page-aligned
+ * @size:   [in]  bytes, page-aligned, non-zero: how far to look
+ * @advice: [out] SVMGPU_ADVICE_* bits of @addr (0: none)
+ * @same:   [out] bytes from @addr with exactly that advice, at most @size
+ *               (may be NULL)
+ * Returns 0, -EINVAL, -ENOENT/-EACCES, -ENODEV or -errno.
+ */
+SVMGPU_PUBLIC int svmgpu_context_get_advice(struct svmgpu_context *ctx, const void *addr,
+					    size_t size, unsigned int *advice, size_t *same);
+
 /* ------------------------------------------------------------------------
  * Queues
  */

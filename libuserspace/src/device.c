@@ -559,6 +559,43 @@ SVMGPU_PUBLIC int svmgpu_device_prefetch(struct svmgpu_device *dev, const void *
 	return ret;
 }
 
+SVMGPU_PUBLIC int svmgpu_context_advise(struct svmgpu_context *ctx, const void *addr, size_t size,
+					unsigned int attr, unsigned int value)
+{
+	struct drm_svmgpu_advise a = {
+		.op = DRM_SVMGPU_ADVISE_SET,
+		.start = (uintptr_t)addr,
+		.size = size,
+		.attr = attr,
+		.value = value,
+	};
+
+	if (!ctx)
+		return -EINVAL;
+	a.ctx_handle = ctx->handle;
+	return ioctl_err(ctx->dev->fd, DRM_IOCTL_SVMGPU_ADVISE, &a);
+}
+
+SVMGPU_PUBLIC int svmgpu_context_get_advice(struct svmgpu_context *ctx, const void *addr,
+					    size_t size, unsigned int *advice, size_t *same)
+{
+	struct drm_svmgpu_advise a = {
+		.op = DRM_SVMGPU_ADVISE_GET,
+		.start = (uintptr_t)addr,
+		.size = size,
+	};
+	int ret;
+
+	if (!ctx || !advice)
+		return -EINVAL;
+	a.ctx_handle = ctx->handle;
+	ret = ioctl_err(ctx->dev->fd, DRM_IOCTL_SVMGPU_ADVISE, &a);
+	*advice = ret ? 0 : a.value;
+	if (same)
+		*same = ret ? 0 : a.size;
+	return ret;
+}
+
 SVMGPU_PUBLIC int svmgpu_device_residency(struct svmgpu_device *dev, const void *addr, size_t size,
 					  uint64_t *pages)
 {

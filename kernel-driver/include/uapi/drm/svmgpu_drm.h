@@ -37,6 +37,7 @@ extern "C" {
 #define DRM_SVMGPU_GET_STATS		0x07
 #define DRM_SVMGPU_PREFETCH		0x08
 #define DRM_SVMGPU_RESIDENCY		0x09
+#define DRM_SVMGPU_ADVISE		0x0a
 
 #define DRM_IOCTL_SVMGPU_GET_INFO \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_GET_INFO, struct drm_svmgpu_get_info)
@@ -58,6 +59,8 @@ extern "C" {
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_PREFETCH, struct drm_svmgpu_prefetch)
 #define DRM_IOCTL_SVMGPU_RESIDENCY \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_RESIDENCY, struct drm_svmgpu_residency)
+#define DRM_IOCTL_SVMGPU_ADVISE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_ADVISE, struct drm_svmgpu_advise)
 
 /**
  * struct drm_svmgpu_get_info - what the device is
@@ -424,6 +427,64 @@ struct drm_svmgpu_residency {
 	__u64 size;
 	/** @pages: out, pages of the range in device-local memory. */
 	__u64 pages;
+};
+
+/**
+ * struct drm_svmgpu_advise - placement advice for a range of an address space
+ *
+ * SET gives [@start, @start + @size) of the context's address space one
+ * attribute (@attr = @value), keeping its other attributes; GET reports the
+ * attributes of the page at @start in @value and in @size how many bytes
+ * from @start (at most the @size given) have exactly those attributes.
+ * The advice is kept per address range of the process, shared by every
+ * context of the process on this device, dropped by munmap()/mremap() of
+ * its addresses, kept by mprotect() (docs/driver.md, "Advice"):
+ *
+ * DRM_SVMGPU_ATTR_PREFERRED_LOC: @value DRM_SVMGPU_LOC_NONE (no advice),
+ *   _SYSTEM (a device fault moves this device's pages in the faulting 2 MiB
+ *   neighbourhood back to system memory) or _DEVICE (a device fault
+ *   migrates the 2 MiB-aligned neighbourhood of the faulting page, clamped
+ *   to its VMA and to this advice, to device memory, evicting the least
+ *   recently used device memory when full).
+ * DRM_SVMGPU_ATTR_ACCESSED_BY: @value 1: device faults never migrate the
+ *   range, the device reaches it where it is; 0 clears it.
+ * DRM_SVMGPU_ATTR_READ_MOSTLY: @value 1: device read faults do not migrate
+ *   the range, writes do; 0 clears it.
+ *
+ * Errors: -EINVAL for an unknown @op or @attr, a @value out of range, GET
+ * with a non-zero @attr or @value, and the range rules of PREFETCH; -ENOENT
+ * for an unknown context; -EACCES for a context of another process;
+ * -EOPNOTSUPP for PREFERRED_LOC DEVICE without local memory; -EFAULT (SET)
+ * if a page of the range is not mapped (nothing changes); -ENOMEM, -EINTR;
+ * -ENODEV once the device or the context's address space is gone.
+ */
+struct drm_svmgpu_advise {
+	/** @ctx_handle: in, a context of the caller. */
+	__u32 ctx_handle;
+	/** @op: in, DRM_SVMGPU_ADVISE_SET or DRM_SVMGPU_ADVISE_GET. */
+	__u32 op;
+#define DRM_SVMGPU_ADVISE_SET		1
+#define DRM_SVMGPU_ADVISE_GET		2
+	/** @start: in, first byte, page-aligned. */
+	__u64 start;
+	/** @size: in, bytes, page-aligned, non-zero; GET: out, see above. */
+	__u64 size;
+	/** @attr: SET: in, DRM_SVMGPU_ATTR_*; GET: in, zero. */
+	__u32 attr;
+#define DRM_SVMGPU_ATTR_PREFERRED_LOC	1
+#define DRM_SVMGPU_ATTR_ACCESSED_BY	2
+#define DRM_SVMGPU_ATTR_READ_MOSTLY	3
+	/**
+	 * @value: SET: in, the attribute's value; GET: in, zero, out, the
+	 * DRM_SVMGPU_ADVICE_* bits of @start.
+	 */
+	__u32 value;
+#define DRM_SVMGPU_LOC_NONE		0
+#define DRM_SVMGPU_LOC_SYSTEM		1
+#define DRM_SVMGPU_LOC_DEVICE		2
+#define DRM_SVMGPU_ADVICE_LOC_MASK	0x3u	/* DRM_SVMGPU_LOC_* */
+#define DRM_SVMGPU_ADVICE_ACCESSED_BY	0x4u
+#define DRM_SVMGPU_ADVICE_READ_MOSTLY	0x8u
 };
 
 #if defined(__cplusplus)

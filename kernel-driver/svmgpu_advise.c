@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu placement advice (docs/driver.md "Advice", docs/api.md
+ * svmgpu_ctx_advise()).
+ *
+ * ADVISE keeps attributes per address range of an svm (one device's mirror
+ * of one process address space), in the spirit of cudaMemAdvise, kfd's
+ * SVM_ATTR and Xe's madvise:
+ *
+ *   preferred location  none, system or device.  A device fault on a range
+ *                       whose preferred location is the device migrates the
+ *                       2 MiB-aligned neighbourhood of the fault (clamped to
+ *                       the VMA and to the advised range) to device memory
+ *                       before mapping it (svmgpu_fault.c); system moves
+ *                       that neighbourhood's pages in this device's memory
+ *                       back to system memory on a device fault.
+ *   accessed-by         the device reaches the range where it is: device
+ *                       faults never migrate it (the preferred location
+ *                       only applies to PREFETCH and the CPU side).
+ *   read-mostly         device read faults do not migrate; writes do.
+ *
+ * Pages without advice behave as before: the device maps them where they
+ * are.  The attributes live in a maple tree indexed by page-aligned VA,
+ * one entry (an xa_mk_value() of DRM_SVMGPU_ADVICE_* bits) per range of
+ * equal attributes; a partial update splits ranges, equal neighbours are
+ * merged again.  Writers hold the mmap lock for writing (ADVISE) or are
+ * munmap()/mremap() themselves, which hold it too; the fault path reads
+ * under RCU (mtree_load()/mas_walk()).
+ *
+ * munmap() and mremap() drop the advice of the addresses they unmap: ADVISE
+ * makes sure the svm's chunk notifiers cover the advised range and their
+ * invalidate callback calls svmgpu_advise_unmap() for MMU_NOTIFY_UNMAP.
+ * The advice does not follow mremap() to the new address.  mprotect() and
+ * MADV_DONTNEED keep it.  It goes away with the svm (the last context).
+ */
+#include <linux/maple_tree.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/xarray.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_print.h>
+
+#include <uapi/drm/svmgpu_drm.h>
+
+#include "svmgpu_drv.h"
+
+#define SVMGPU_ADVICE_ALL	(DRM_SVMGPU_ADVICE_LOC_MASK | \
+				 DRM_SVMGPU_ADVICE_ACCESSED_BY | \
+				 DRM_SVMGPU_ADVICE_READ_MOSTLY)
+
+/**
+ * svmgpu_advise_init() - an svm starts without advice
+ * @svm: the svm being created
+ */
+void svmgpu_advise_init(struct svmgpu_svm *svm)
+{
+	mt_init(&svm->advice);
+}
+
+/**
+ * svmgpu_advise_fini() - free the advice of an svm being freed
+ * @svm: the svm
+ */
+void svmgpu_advise_fini(struct svmgpu_svm *svm)
+{
+	mtree_destroy(&svm->advice);
+}
+
+static u32 svmgpu_advice_bits(void *entry)
+{
+	return entry ? (u32)xa_to_value(entry) : 0;
+}
+
+/**
+ * svmgpu_advise_lookup() - the advice of one page
+ * @svm: the svm
+ * @va: the page's address
+ * @first: out, first byte of the range with the same advice
+ * @last: out, last byte of that range (inclusive)
+ *
+ * Return: the DRM_SVMGPU_ADVICE_* bits of @va (0: no advice).
+ */
+u32 svmgpu_advise_lookup(struct svmgpu_svm *svm, u64 va, u64 *first, u64 *last)
+{
+	MA_STATE(mas, &svm->advice, va, va);
+	void *entry;
+
+	rcu_read_lock();
+	entry = mas_walk(&mas);
+	*first = mas.index;
+	*last = mas.last;
+	rcu_read_unlock();
+	return svmgpu_advice_bits(entry);
+}
+
+/* Store @bits over [first, last]; 0 erases.  The caller serializes writers. */
+static int svmgpu_advice_store(struct svmgpu_svm *svm, u64 first, u64 last, u32 bits,
+			       gfp_t gfp)
+{
+	return mtree_store_range(&svm->advice, first, last,
+				 bits ? xa_mk_value(bits) : NULL, gfp);
+}
+
+/*
+ * Merge the ranges of equal advice that meet between @from and @to (both
+ * inclusive).  Only merging: never needs more memory than the tree has.
+ */
+static void svmgpu_advice_merge(struct svmgpu_svm *svm, u64 from, u64 to)
+{
+	u64 addr = from;
+
+	while (addr <= to) {
+		u64 a, b, c, d;
+		u32 x, y;
+
+		x = svmgpu_advise_lookup(svm, addr, &a, &b);
+		if (b >= to || b == ULONG_MAX)
+			break;
+		y = svmgpu_advise_lookup(svm, b + 1, &c, &d);
+		if (x && x == y && !svmgpu_advice_store(svm, a, d, x, GFP_KERNEL))
+			continue;	/* look at the merged range again */
+		addr = b + 1;
+	}
+}
+
+/*
+ * Set @mask to @bits over [start, end): the ranges it covers are split at
+ * @start and @end, the rest of their attributes kept.
+ */
+static int svmgpu_advice_update(struct svmgpu_svm *svm, u64 start, u64 end, u32 mask,
+				u32 bits)
+{
+	u64 addr = start;
+	int ret = 0;
+
+	while (addr < end) {
+		u64 first, last, piece;
+		u32 old;
+
+		old = svmgpu_advise_lookup(svm, addr, &first, &last);
+		piece = min(last, end - 1);
+		ret = svmgpu_advice_store(svm, addr, piece, (old & ~mask) | bits,
+					  GFP_KERNEL_ACCOUNT);
+		if (ret)
+			break;
+		if (piece == ULONG_MAX)
+			break;
+		addr = piece + 1;
+	}
+	svmgpu_advice_merge(svm, start ? start - 1 : 0, end);
+	return ret;
+}
+
+/**
+ * svmgpu_advise_unmap() - [start, end) of the svm's mm was unmapped
+ * @svm: the svm
+ * @start: first byte
+ * @end: end
+ *
+ * From the chunk notifiers (MMU_NOTIFY_UNMAP), maybe in reclaim: no
+ * sleeping allocation.  Without memory for a split the advice stays (a
+ * later mapping at these addresses would inherit a hint, never data).
+ */
+void svmgpu_advise_unmap(struct svmgpu_svm *svm, u64 start, u64 end)
+{
+	u64 first, last;
+
+	if (start >= end)
+		return;
+	/* Nothing advised there (the common case): no store at all. */
+	if (!svmgpu_advise_lookup(svm, start, &first, &last) && last >= end - 1)
+		return;
+	if (svmgpu_advice_store(svm, start, end - 1, 0, GFP_ATOMIC | __GFP_NOWARN))
+		drm_err_ratelimited(&svm->sdev->drm,
+				    "no memory to drop the advice of 0x%llx-0x%llx\n",
+				    start, end);
+}
+
+/* Every page of [start, end) is in a VMA.  mmap lock held. */
+static bool svmgpu_advise_mapped(struct mm_struct *mm, u64 start, u64 end)
+{
+	while (start < end) {
+		struct vm_area_struct *vma = vma_lookup(mm, start);
+
+		if (!vma)
+			return false;
+		start = vma->vm_end;
+	}
+	return true;
+}
+
+static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 attr,
+			     u32 value)
+{
+	struct mm_struct *mm = svm->mn.mm;
+	u32 mask, bits;
+	int ret;
+
+	switch (attr) {
+	case DRM_SVMGPU_ATTR_PREFERRED_LOC:
+		if (value > DRM_SVMGPU_LOC_DEVICE)
+			return -EINVAL;
+		if (value == DRM_SVMGPU_LOC_DEVICE && !svm->sdev->devmem)
+			return -EOPNOTSUPP;
+		mask = DRM_SVMGPU_ADVICE_LOC_MASK;
+		bits = value;
+		break;
+	case DRM_SVMGPU_ATTR_ACCESSED_BY:
+		if (value > 1)
+			return -EINVAL;
+		mask = DRM_SVMGPU_ADVICE_ACCESSED_BY;
+		bits = value ? mask : 0;
+		break;
+	case DRM_SVMGPU_ATTR_READ_MOSTLY:
+		if (value > 1)
+			return -EINVAL;
+		mask = DRM_SVMGPU_ADVICE_READ_MOSTLY;
+		bits = value ? mask : 0;
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	/*
+	 * Notifiers first (they cannot be inserted under the mmap lock): an
+	 * munmap() after the store below is then seen by them.
+	 */
+	ret = svmgpu_svm_watch(svm, start, end);
+	if (ret)
+		return ret;
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	if (!svmgpu_advise_mapped(mm, start, end))
+		ret = -EFAULT;
+	else
+		ret = svmgpu_advice_update(svm, start, end, mask, bits);
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+/* The advice at @start and how far it reaches, at most to @end. */
+static void svmgpu_advise_get(struct svmgpu_svm *svm, u64 start, u64 end, u32 *value,
+			      u64 *size)
+{
+	u64 first, last;
+
+	*value = svmgpu_advise_lookup(svm, start, &first, &last);
+	*size = min(last, end - 1) - start + 1;
+}
+
+/**
+ * svmgpu_ioctl_advise() - DRM_IOCTL_SVMGPU_ADVISE
+ * @drm: the device
+ * @data: struct drm_svmgpu_advise
+ * @file: the file
+ *
+ * Return: 0 or a negative errno (docs/api.md, svmgpu_ctx_advise()).
+ */
+int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct svmgpu_device *sdev = to_svmgpu(drm);
+	struct svmgpu_file *sf = file->driver_priv;
+	struct drm_svmgpu_advise *args = data;
+	struct svmgpu_svm *svm = NULL;
+	struct svmgpu_ctx *ctx;
+	u64 end;
+	int ret, idx;
+
+	if (args->op != DRM_SVMGPU_ADVISE_SET && args->op != DRM_SVMGPU_ADVISE_GET)
+		return -EINVAL;
+	if (args->op == DRM_SVMGPU_ADVISE_GET && (args->attr || args->value))
+		return -EINVAL;
+	if (!args->size || !PAGE_ALIGNED(args->start) || !PAGE_ALIGNED(args->size) ||
+	    args->start + args->size < args->start || args->start + args->size > TASK_SIZE)
+		return -EINVAL;
+	end = args->start + args->size;
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+
+	mutex_lock(&sf->lock);
+	ctx = args->ctx_handle ? xa_load(&sf->ctxs, args->ctx_handle) : NULL;
+	ret = !ctx ? -ENOENT : ctx->mm != current->mm ? -EACCES : 0;
+	if (!ret) {
+		svm = svmgpu_svm_lookup(sdev, ctx->svm->ctx_id);
+		if (!svm)
+			ret = -ENODEV;
+	}
+	mutex_unlock(&sf->lock);
+	if (ret)
+		goto out;
+
+	if (READ_ONCE(svm->dead))
+		ret = -ENODEV;
+	else if (args->op == DRM_SVMGPU_ADVISE_SET)
+		ret = svmgpu_advise_set(svm, args->start, end, args->attr, args->value);
+	else
+		svmgpu_advise_get(svm, args->start, end, &args->value, &args->size);
+	svmgpu_svm_unref(svm);
+out:
+	drm_dev_exit(idx);
+	return ret;
+}

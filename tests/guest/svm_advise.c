@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_advise: placement advice and oversubscription of device-local memory
+ * (docs/driver.md "Advice" and "Eviction").  ADVISE keeps attributes per
+ * address range (split and merged by partial updates, dropped by munmap and
+ * mremap, kept by mprotect); a device fault on a range preferring the
+ * device migrates it there, read-mostly and accessed-by ranges stay where
+ * they are.  Every rejected ADVISE input gets its exact errno.
+ * Oversubscription (eviction) is svm_oversub.
+ *
+ * The migration cases need a device with local-mem-size > 0 (make
+ * run/check give it 256 MiB); without one the argument checks, the split
+ * and unmap cases and the -EOPNOTSUPP case run.
+ */
+#define _GNU_SOURCE
+#include "svm_advise.h"
+
+TEST_F(adv, rejected_inputs_exact_errno)
+{
+	unsigned char *p = sg_map_anon(4 * PAGE);
+	struct drm_svmgpu_advise a;
+	uint32_t loc = self->local ? DRM_SVMGPU_LOC_DEVICE : DRM_SVMGPU_LOC_SYSTEM;
+	int fd = self->fd, status;
+	uint32_t c = self->ctx;
+	uint64_t same;
+	pid_t pid;
+
+	ASSERT_NE(p, NULL);
+	/* op, attr, value */
+	memset(&a, 0, sizeof(a));
+	a.ctx_handle = c;
+	a.start = (uintptr_t)p;
+	a.size = PAGE;
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), -EINVAL);
+	a.op = 3;
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), -EINVAL);
+	EXPECT_EQ(advise(fd, c, p, PAGE, 0, 0), -EINVAL);
+	EXPECT_EQ(advise(fd, c, p, PAGE, 4, 0), -EINVAL);
+	EXPECT_EQ(advise(fd, c, p, PAGE, DRM_SVMGPU_ATTR_PREFERRED_LOC, 3), -EINVAL);
+	EXPECT_EQ(advise(fd, c, p, PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 2), -EINVAL);
+	EXPECT_EQ(advise(fd, c, p, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 2), -EINVAL);
+	/* GET takes no attribute or value */
+	a.op = DRM_SVMGPU_ADVISE_GET;
+	a.attr = DRM_SVMGPU_ATTR_READ_MOSTLY;
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), -EINVAL);
+	a.attr = 0;
+	a.value = 1;
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), -EINVAL);
+	/* range rules */
+	EXPECT_EQ(advise(fd, c, p + 1, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), -EINVAL);
+	EXPECT_EQ(advise(fd, c, p, PAGE + 8, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), -EINVAL);
+	EXPECT_EQ(advise(fd, c, p, 0, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), -EINVAL);
+	EXPECT_EQ(advise(fd, c, (void *)~0xfffull, 2 * PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1),
+		  -EINVAL);
+	EXPECT_EQ(advise(fd, c, (void *)(1ull << 62), PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1),
+		  -EINVAL);
+	EXPECT_EQ(advice_at(fd, c, p + 8, PAGE, NULL), -EINVAL);
+	EXPECT_EQ(advice_at(fd, c, p, 0, NULL), -EINVAL);
+	/* contexts: none, unknown */
+	EXPECT_EQ(advise(fd, 0, p, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), -ENOENT);
+	EXPECT_EQ(advise(fd, c + 1000, p, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), -ENOENT);
+	EXPECT_EQ(advice_at(fd, c + 1000, p, PAGE, NULL), -ENOENT);
+	/* a hole: -EFAULT and nothing changed, not even before the hole */
+	ASSERT_EQ(munmap(p + 2 * PAGE, PAGE), 0);
+	EXPECT_EQ(advise(fd, c, p, 4 * PAGE, DRM_SVMGPU_ATTR_PREFERRED_LOC, loc), -EFAULT);
+	EXPECT_EQ(advice_at(fd, c, p, 2 * PAGE, &same), 0);
+	EXPECT_EQ(same, 2 * PAGE);
+	/* without local memory there is no device to prefer */
+	if (!self->local)
+		EXPECT_EQ(advise(fd, c, p, PAGE, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+				 DRM_SVMGPU_LOC_DEVICE), -EOPNOTSUPP);
+	/* another process (a fork child sharing the file): -EACCES */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(advise(fd, c, p, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1) == -EACCES &&
+		      advice_at(fd, c, p, PAGE, NULL) == -EACCES ? 0 : 1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	EXPECT_EQ(advice_at(fd, c, p, PAGE, NULL), 0);
+	munmap(p, 2 * PAGE);
+	munmap(p + 3 * PAGE, PAGE);
+}
+
+/* A partial update splits the advised range; equal neighbours merge again. */
+TEST_F(adv, partial_advice_splits_and_merges)
+{
+	unsigned char *p = sg_map_anon(16 * PAGE);
+	uint32_t loc = self->local ? DRM_SVMGPU_LOC_DEVICE : DRM_SVMGPU_LOC_SYSTEM;
+	int fd = self->fd;
+	uint32_t c = self->ctx;
+	uint64_t same;
+
+	ASSERT_NE(p, NULL);
+	EXPECT_EQ(advice_at(fd, c, p, 16 * PAGE, &same), 0);
+	EXPECT_EQ(same, 16 * PAGE);
+	ASSERT_EQ(advise(fd, c, p, 16 * PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), 0);
+	ASSERT_EQ(advise(fd, c, p + 4 * PAGE, 4 * PAGE, DRM_SVMGPU_ATTR_PREFERRED_LOC, loc), 0);
+	ASSERT_EQ(advise(fd, c, p + 6 * PAGE, PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), 0);
+	/* [0,4) RM, [4,6) RM|loc, [6,7) RM|loc|AB, [7,8) RM|loc, [8,16) RM */
+	EXPECT_EQ(advice_at(fd, c, p, 16 * PAGE, &same), DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(same, 4 * PAGE);
+	EXPECT_EQ(advice_at(fd, c, p + 4 * PAGE, 12 * PAGE, &same),
+		  DRM_SVMGPU_ADVICE_READ_MOSTLY | loc);
+	EXPECT_EQ(same, 2 * PAGE);
+	EXPECT_EQ(advice_at(fd, c, p + 6 * PAGE, 10 * PAGE, &same),
+		  DRM_SVMGPU_ADVICE_READ_MOSTLY | loc | DRM_SVMGPU_ADVICE_ACCESSED_BY);
+	EXPECT_EQ(same, PAGE);
+	EXPECT_EQ(advice_at(fd, c, p + 7 * PAGE, 9 * PAGE, &same),
+		  DRM_SVMGPU_ADVICE_READ_MOSTLY | loc);
+	EXPECT_EQ(same, PAGE);
+	EXPECT_EQ(advice_at(fd, c, p + 8 * PAGE, 8 * PAGE, &same), DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(same, 8 * PAGE);
+	/* GET reports at most the size it was given */
+	EXPECT_EQ(advice_at(fd, c, p + 8 * PAGE, 2 * PAGE, &same), DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(same, 2 * PAGE);
+	/* Undo the middle: one range again. */
+	ASSERT_EQ(advise(fd, c, p + 6 * PAGE, PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 0), 0);
+	EXPECT_EQ(advice_at(fd, c, p + 4 * PAGE, 12 * PAGE, &same),
+		  DRM_SVMGPU_ADVICE_READ_MOSTLY | loc);
+	EXPECT_EQ(same, 4 * PAGE);
+	ASSERT_EQ(advise(fd, c, p + 4 * PAGE, 4 * PAGE, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_NONE), 0);
+	EXPECT_EQ(advice_at(fd, c, p, 16 * PAGE, &same), DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(same, 16 * PAGE);
+	ASSERT_EQ(advise(fd, c, p, 16 * PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 0), 0);
+	EXPECT_EQ(advice_at(fd, c, p, 16 * PAGE, &same), 0);
+	EXPECT_EQ(same, 16 * PAGE);
+	munmap(p, 16 * PAGE);
+}
+
+/*
+ * munmap and mremap drop the advice of the addresses they unmap, mprotect
+ * keeps it; with local memory, the advised range is in device memory and
+ * its bytes follow mremap and mprotect exactly.
+ */
+TEST_F(adv, munmap_mremap_mprotect_of_advised_migrated_range)
+{
+	size_t size = 8 * MB;
+	unsigned char *p = sg_map_anon(size), *q, *b = sg_map_anon(size);
+	uint32_t loc = self->local ? DRM_SVMGPU_LOC_DEVICE : DRM_SVMGPU_LOC_SYSTEM;
+	long long used0 = self->local ? sg_devmem_value("used") : 0;
+	int fd = self->fd;
+	uint32_t c = self->ctx;
+	uint64_t same;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(p, size, 0x3c);
+	ASSERT_EQ(advise(fd, c, p, size, DRM_SVMGPU_ATTR_PREFERRED_LOC, loc), 0);
+	if (self->local) {
+		ASSERT_EQ(sg_prefetch(fd, p, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+		EXPECT_EQ(sg_residency(fd, p, size), (long long)(size / PAGE));
+	}
+
+	/* mprotect: advice and bytes stay; the device reads them. */
+	ASSERT_EQ(mprotect(p, 2 * MB, PROT_READ), 0);
+	EXPECT_EQ(advice_at(fd, c, p, size, &same), loc);
+	EXPECT_EQ(same, size);
+	ASSERT_EQ(dev_copy(fd, self->q, b, p, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x3c), -1);
+	ASSERT_EQ(mprotect(p, 2 * MB, PROT_READ | PROT_WRITE), 0);
+
+	/* munmap of the last 2 MiB: its advice goes, a new mapping has none. */
+	ASSERT_EQ(munmap(p + 6 * MB, 2 * MB), 0);
+	ASSERT_EQ(mmap(p + 6 * MB, 2 * MB, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p + 6 * MB);
+	EXPECT_EQ(advice_at(fd, c, p + 6 * MB, 2 * MB, &same), 0);
+	EXPECT_EQ(same, 2 * MB);
+	EXPECT_EQ(advice_at(fd, c, p, 6 * MB, &same), loc);
+	EXPECT_EQ(same, 6 * MB);
+
+	/* mremap of [2 MiB, 4 MiB) elsewhere: the bytes move, the advice does not. */
+	q = mmap(NULL, 2 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(q, MAP_FAILED);
+	ASSERT_EQ(mremap(p + 2 * MB, 2 * MB, 2 * MB, MREMAP_MAYMOVE | MREMAP_FIXED, q), q);
+	EXPECT_EQ(advice_at(fd, c, q, 2 * MB, &same), 0);
+	ASSERT_EQ(mmap(p + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p + 2 * MB);
+	EXPECT_EQ(advice_at(fd, c, p, size, &same), loc);
+	EXPECT_EQ(same, 2 * MB);
+	EXPECT_EQ(advice_at(fd, c, p + 2 * MB, size - 2 * MB, &same), 0);
+	EXPECT_EQ(same, 2 * MB);
+	EXPECT_EQ(advice_at(fd, c, p + 4 * MB, 4 * MB, &same), loc);
+	EXPECT_EQ(same, 2 * MB);
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(fd, self->q, b, q, 2 * MB), 0);
+	{
+		size_t i;
+		long bad = -1;
+
+		for (i = 0; i < 2 * MB && bad < 0; i++)
+			if (b[i] != pat(2 * MB + i, 0x3c) || q[i] != pat(2 * MB + i, 0x3c))
+				bad = (long)i;
+		EXPECT_EQ(bad, -1);
+	}
+	munmap(q, 2 * MB);
+	munmap(p, size);
+	munmap(b, size);
+	if (self->local)
+		EXPECT_EQ(used_settles(used0), used0);
+}
+
+/*
+ * Preferred location device: the device's first touch migrates the range
+ * (reads and writes, populated or not); without advice nothing moves.
+ */
+TEST_F(adv, migrate_on_device_fault_with_preferred_device)
+{
+	size_t size = 8 * MB, n = size / PAGE;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *c = map_2m(size), *d = map_2m(size);
+	long long fm0, fp0;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_NE(c, NULL);
+	ASSERT_NE(d, NULL);
+	fill_pat(a, size, 0x11);
+	fill_pat(c, size, 0x22);
+	memset(b, 0, size);
+	fm0 = sg_devmem_value("fault_migrations");
+	fp0 = sg_devmem_value("fault_to_device_pages");
+	ASSERT_GE(fm0, 0);
+
+	/* No advice: the device reads c where it is. */
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, c, size), 0);
+	EXPECT_EQ(sg_residency(self->fd, c, size), 0);
+	EXPECT_EQ(sg_devmem_value("fault_migrations"), fm0);
+	EXPECT_EQ(check_pat(b, size, 0x22), -1);
+
+	/* Preferred device: read faults migrate a, write faults migrate d (never touched). */
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(advise(self->fd, self->ctx, d, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	EXPECT_EQ(sg_residency(self->fd, b, size), 0);
+	ASSERT_EQ(dev_fill(self->fd, self->q, d, size, 0x6b), 0);
+	EXPECT_EQ(sg_residency(self->fd, d, size), (long long)n);
+	EXPECT_GE(sg_devmem_value("fault_migrations") - fm0, 2 * (long long)(size / (2 * MB)));
+	EXPECT_GE(sg_devmem_value("fault_to_device_pages") - fp0, 2 * (long long)n);
+	EXPECT_EQ(check_pat(b, size, 0x11), -1);
+	EXPECT_EQ(check_pat(a, size, 0x11), -1);
+	EXPECT_TRUE(sg_all_bytes(d, 0x6b, size));
+	munmap(a, size);
+	munmap(b, size);
+	munmap(c, size);
+	munmap(d, size);
+}
+
+/*
+ * Read-mostly and accessed-by ranges stay in system memory on device reads;
+ * a first device write to a read-mostly range migrates its 2 MiB.
+ */
+TEST_F(adv, read_mostly_and_accessed_by_not_migrated_on_reads)
+{
+	size_t size = 8 * MB, i;
+	unsigned char *a = map_2m(size), *b = map_2m(size), *c = map_2m(size);
+	long long fm0;
+	long bad = -1;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_NE(c, NULL);
+	fill_pat(a, size, 0x44);
+	fill_pat(c, size, 0x55);
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), 0);
+	ASSERT_EQ(advise(self->fd, self->ctx, c, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(advise(self->fd, self->ctx, c, size, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), 0);
+	fm0 = sg_devmem_value("fault_migrations");
+
+	/* Reads of the first 4 MiB of a, of all of c: nothing moves. */
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, 4 * MB), 0);
+	EXPECT_EQ(check_pat(b, 4 * MB, 0x44), -1);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, c, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x55), -1);
+	EXPECT_EQ(sg_residency(self->fd, c, size), 0);
+	EXPECT_EQ(sg_devmem_value("fault_migrations"), fm0);
+
+	/* The device's first touch of a's last 2 MiB is a write: that 2 MiB moves. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(a + 6 * MB + 8, 8, 0x99, 1)), 0);
+	EXPECT_EQ(sg_residency(self->fd, a + 6 * MB, 2 * MB), (long long)(2 * MB / PAGE));
+	EXPECT_EQ(sg_residency(self->fd, a, 6 * MB), 0);
+	EXPECT_EQ(sg_devmem_value("fault_migrations"), fm0 + 1);
+	EXPECT_TRUE(sg_all_bytes(a + 6 * MB + 8, 0x99, 8));
+	for (i = 0; i < size && bad < 0; i++)
+		if (!(i >= 6 * MB + 8 && i < 6 * MB + 16) && a[i] != pat(i, 0x44))
+			bad = (long)i;
+	EXPECT_EQ(bad, -1);
+	munmap(a, size);
+	munmap(b, size);
+	munmap(c, size);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers of svm_advise and svm_oversub: patterns, ADVISE, device copies in
+ * pieces, and a fixture with a context, a queue and the device memory size.
+ */
+#ifndef SVM_ADVISE_H
+#define SVM_ADVISE_H
+
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+#define PAGE	4096ul
+#define MB	(1024ul * 1024)
+/* Device commands over at most this much: each completes well in SG_TIMEOUT_NS. */
+#define STEP	(32 * MB)
+
+static inline int has_local_mem(int fd)
+{
+	struct drm_svmgpu_get_info info;
+
+	return !sg_info(fd, &info) && (info.caps & SVMGPU_CAPS_LOCAL_MEM);
+}
+
+/* Byte i of pattern @seed. */
+static inline unsigned char pat(unsigned long i, unsigned int seed)
+{
+	return (unsigned char)((i * 2654435761u) >> 13) ^ seed;
+}
+
+static inline void fill_pat(unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = pat(i, seed);
+}
+
+/* Offset of the first byte of p[0, n) not of the pattern, or -1. */
+static inline long check_pat(const unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != pat(i, seed))
+			return (long)i;
+	return -1;
+}
+
+/* @size bytes of anonymous memory at a 2 MiB-aligned address, or NULL. */
+static inline void *map_2m(size_t size)
+{
+	unsigned char *p = mmap(NULL, size + 2 * MB, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (unsigned char *)(((uintptr_t)p + 2 * MB - 1) & ~(2 * MB - 1));
+	if (a > p)
+		munmap(p, a - p);
+	munmap(a + size, p + size + 2 * MB - (a + size));
+	return a;
+}
+
+static inline int advise(int fd, uint32_t ctx, const void *p, uint64_t size, uint32_t attr,
+		  uint32_t value)
+{
+	struct drm_svmgpu_advise a = {
+		.ctx_handle = ctx, .op = DRM_SVMGPU_ADVISE_SET,
+		.start = (uintptr_t)p, .size = size, .attr = attr, .value = value,
+	};
+
+	return sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a);
+}
+
+/* The advice bits at @p, or -errno; *same: bytes with the same advice. */
+static inline long long advice_at(int fd, uint32_t ctx, const void *p, uint64_t size,
+			   uint64_t *same)
+{
+	struct drm_svmgpu_advise a = {
+		.ctx_handle = ctx, .op = DRM_SVMGPU_ADVISE_GET,
+		.start = (uintptr_t)p, .size = size,
+	};
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a);
+
+	if (same)
+		*same = ret ? 0 : a.size;
+	return ret ? ret : (long long)a.value;
+}
+
+/* COPY dst <- src in STEP pieces; 0 or the first failure. */
+static inline int dev_copy(int fd, uint32_t q, void *dst, const void *src, size_t size)
+{
+	size_t off;
+	int ret;
+
+	for (off = 0; off < size; off += STEP) {
+		ret = sg_run_ok(fd, q, sg_copy((char *)dst + off, (const char *)src + off,
+					       size - off < STEP ? size - off : STEP));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static inline int dev_fill(int fd, uint32_t q, void *dst, size_t size, int v)
+{
+	size_t off;
+	int ret;
+
+	for (off = 0; off < size; off += STEP) {
+		ret = sg_run_ok(fd, q, sg_fill((char *)dst + off,
+					       size - off < STEP ? size - off : STEP, v, 1));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Wait (at most 10 s) until debugfs svmgpu_devmem "used" is @want. */
+static inline long long used_settles(long long want)
+{
+	long long v = -1;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		v = sg_devmem_value("used");
+		if (v == want)
+			break;
+		usleep(20000);
+	}
+	return v;
+}
+
+FIXTURE(adv) {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+	int local;
+	long long dsize;
+};
+
+FIXTURE_SETUP(adv)
+{
+	self->fd = sg_open();
+	if (self->fd < 0)
+		SKIP(return, "no render node: %s", strerror(errno));
+	self->local = has_local_mem(self->fd);
+	self->dsize = self->local ? sg_devmem_value("size") : 0;
+	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(adv)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+#endif /* SVM_ADVISE_H */
