@@ -34,7 +34,12 @@ const struct reg_desc global_regs[] = {
 	R(CNT_REPLAYS, 64, 0), R(CNT_CANCELS, 64, 0), R(CNT_COMMANDS, 64, 0),
 	R(CNT_INSTRUCTIONS, 64, 0), R(CNT_LINK_READ_BYTES, 64, 0),
 	R(CNT_LINK_WRITE_BYTES, 64, 0), R(CNT_LOCAL_READ_BYTES, 64, 0),
-	R(CNT_LOCAL_WRITE_BYTES, 64, 0),
+	R(CNT_LOCAL_WRITE_BYTES, 64, 0), R(CNT_PREEMPTIONS, 64, 0),
+	/* fault injection (hw-spec 15) */
+	R(INJ_HANG_QUEUES, 32, 1), R(INJ_DROP_IRQS, 32, 1), R(INJ_INVAL_REFUSE, 32, 1),
+	R(INJ_CORRUPT_COMPL, 32, 1), R(INJ_FATAL, 32, 1), R(CNT_INJECTED, 64, 0),
+	R(INJ_IRQ_DELAY_US, 32, 1), R(INJ_INVAL_DELAY_US, 32, 1),
+	R(INJ_STALL_FAULT_RING, 32, 1),
 };
 const unsigned int nr_global_regs = sizeof(global_regs) / sizeof(global_regs[0]);
 
@@ -44,6 +49,7 @@ const struct reg_desc queue_regs[] = {
 	Q(BASE, 64, 1), Q(SIZE, 32, 1), Q(CTX, 32, 1), Q(COMPL_ADDR, 64, 1), Q(CONTROL, 32, 1),
 	Q(STATUS, 32, 0), Q(HEAD, 32, 0), Q(TAIL, 32, 1), Q(COMPL_SEQ, 64, 0),
 	Q(ERROR_CODE, 32, 0), Q(ERROR_INFO, 32, 0), Q(ERROR_VA, 64, 0), Q(ERROR_SEQ, 64, 0),
+	Q(SAVE_ADDR, 64, 1), Q(PRIORITY, 32, 1), Q(START, 32, 1),
 };
 const unsigned int nr_queue_regs = sizeof(queue_regs) / sizeof(queue_regs[0]);
 

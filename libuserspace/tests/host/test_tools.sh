@@ -249,6 +249,20 @@ expect "svmgpu-reg --slot 3: not a PCI address" 2 \
 expect "svmgpu-reg -d 0000:00:1f.7: no such device" 3 \
 	"svmgpu-reg: no svmgpu device 0000:00:1f.7: No such device" -- "$tools/svmgpu-reg" -d 0000:00:1f.7 dump
 expect "svmgpu-reg list needs no device" 0 "" -- "$tools/svmgpu-reg" list
+# the register table has the §16 queue registers and every INJ_*
+"$tools/svmgpu-reg" list >"$t/regs" 2>&1
+missing=
+for r in 'Q<n>_SAVE_ADDR' 'Q<n>_PRIORITY' 'Q<n>_START' CNT_PREEMPTIONS \
+	INJ_HANG_QUEUES INJ_DROP_IRQS INJ_INVAL_REFUSE INJ_CORRUPT_COMPL INJ_FATAL \
+	CNT_INJECTED INJ_IRQ_DELAY_US INJ_INVAL_DELAY_US INJ_STALL_FAULT_RING; do
+	grep -qF "$r" "$t/regs" || missing="$missing $r"
+done
+if [ -z "$missing" ]; then
+	ok "svmgpu-reg list names Q_SAVE_ADDR/PRIORITY/START, CNT_PREEMPTIONS, every INJ_*"
+else
+	notok "svmgpu-reg list names Q_SAVE_ADDR/PRIORITY/START, CNT_PREEMPTIONS, every INJ_*" \
+		"missing:$missing"
+fi
 expect "svmgpu-fuzz --threads 40 --procs 40: too many workers" 2 \
 	"svmgpu-fuzz: --threads x --procs is 1600, more than 64 workers" -- "$tools/svmgpu-fuzz" -j 40 -p 40
 expect "svmgpu-fuzz --tap --json" 2 "svmgpu-fuzz: --tap and --json exclude each other" \
