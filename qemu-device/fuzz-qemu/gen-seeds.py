@@ -41,6 +41,10 @@ def Q(q, reg):
 
 
 Q_BASE, Q_SIZE, Q_CTX, Q_COMPL, Q_CONTROL, Q_TAIL = 0x00, 0x08, 0x0C, 0x10, 0x18, 0x24
+Q_SAVE, Q_PRIORITY, Q_START = 0x48, 0x50, 0x54          # hw-spec 16
+ENABLE, PREEMPT, RESUME = 1, 4, 8
+INJ_IRQ_DELAY_US, INJ_INVAL_DELAY_US, INJ_STALL_FAULT_RING = 0x220, 0x224, 0x228
+SAVE = 0x4040000
 
 CTX_TABLE, FAULT_RING, RING, COMPL, PT_ROOT = 0x4000000, 0x4010000, 0x4030000, 0x4031000, 0x4100000
 
@@ -141,6 +145,32 @@ seeds = {
     "msix-self": seq(msix_on, *msix_vector(0, BAR0 + CTX_ENABLE, 4095),
                      wr(CONTROL, 1), wr(CTX_ENABLE, 4095)),
 }
+
+
+def preempt_resume(save):
+    # ring 0 with a save area at @save and priority 2; a WAIT that stalls,
+    # PREEMPT, then the ring RESUMEd on queue 1 at its saved head
+    head = [wr64(Q(0, Q_SAVE), save), wr(Q(0, Q_PRIORITY), 2)] + bringup
+    return head + submit(cmd(5, 1, struct.pack("<QQQ", 0x1000, 1, 100))) + [
+        clock(), wr(Q(0, Q_CONTROL), ENABLE | PREEMPT), rd(Q(0, 0x1C)),
+        wr64(Q(1, Q_BASE), RING), wr(Q(1, Q_SIZE), 16), wr(Q(1, Q_CTX), 0),
+        wr64(Q(1, Q_COMPL), COMPL), wr64(Q(1, Q_SAVE), save),
+        wr(Q(1, Q_START), 0), clear(),
+        pattern(struct.pack("<IHHII", 0x41535653, 1, 1, 0, 0)),
+        pattern(cmd(5, 1, struct.pack("<QQQ", 0x1000, 1, 100))),
+        wr(Q(1, Q_CONTROL), ENABLE | RESUME), wr(Q(1, Q_TAIL), 1),
+        rd(Q(1, 0x1C)), rd(Q(1, 0x30)), rd(0x170, 3)]
+
+
+seeds["preempt-resume"] = seq(*preempt_resume(SAVE))
+# the save area in BAR0: the save is a DMA to MMIO, which fails
+seeds["preempt-save-to-bar0"] = seq(*preempt_resume(BAR0))
+seeds["inject-delays"] = seq(
+    wr(INJ_IRQ_DELAY_US, 5), wr(INJ_INVAL_DELAY_US, 3),
+    wr(INJ_STALL_FAULT_RING, 1), msix_on, *msix_vector(3, 0xFEE00000, 0x33),
+    *bringup, *submit(cmd(2, 1, struct.pack("<QQQI", 0x1000, 0x100, 0xAB, 4))),
+    wr(TLB_INV_SUBMIT, 1), clock(), rd(0xA0), wr(INJ_STALL_FAULT_RING, 0),
+    clock(), rd(0x34))
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)

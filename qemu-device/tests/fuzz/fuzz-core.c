@@ -1,13 +1,15 @@
 /*
  * libFuzzer harness over the svmgpu core: the input is a program of
  * register writes/reads, guest-memory pokes, queue commands, direct page
- * walks and sync runs against a device whose context 0 maps a 2 MiB
- * window of fake RAM.  Anything the guest controls is fuzzed: registers,
- * page tables, rings, commands and kernels.  ASan/UBSan/LSan turn any
+ * walks, sync runs and PREEMPT/RESUME against a device whose context 0
+ * maps a 2 MiB window of fake RAM.  Anything the guest controls is
+ * fuzzed: registers, page tables, rings, commands, kernels and save areas
+ * (valid ones, bit-flipped ones and random ones, resumed on any queue).  ASan/UBSan/LSan turn any
  * crash, undefined behaviour or leak into a failure.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,7 @@
 #define L1          (RAM_BASE + 0x5000)
 #define RINGS       (RAM_BASE + 0x8000)     /* 4 queues x 16 x 64 B */
 #define COMPLS      (RAM_BASE + 0x7000)
+#define SAVES       (RAM_BASE + 0x100000)   /* NQ save areas, in VA range */
 #define LOCAL_SIZE  (4u << 20)             /* device-local memory */
 #define AP_LOCAL    (SVMGPU_APERTURE_LOCAL << SVMGPU_PTE_APERTURE_SHIFT)
 #define NQ          4
@@ -151,6 +154,9 @@ static void setup(Fuzz *f, SvmgpuCore *c)
         svmgpu_core_mmio_write(c, SVMGPU_REG_Q(i, SVMGPU_Q_SIZE), QENTRIES, 4);
         svmgpu_core_mmio_write(c, SVMGPU_REG_Q(i, SVMGPU_Q_COMPL_ADDR),
                                COMPLS + i * 64ull, 8);
+        svmgpu_core_mmio_write(c, SVMGPU_REG_Q(i, SVMGPU_Q_SAVE_ADDR),
+                               SAVES + i * (uint64_t)SVMGPU_SAVE_AREA_SIZE, 8);
+        svmgpu_core_mmio_write(c, SVMGPU_REG_Q(i, SVMGPU_Q_PRIORITY), i & 3, 4);
         svmgpu_core_mmio_write(c, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
                                SVMGPU_Q_CONTROL_ENABLE, 4);
     }
@@ -170,6 +176,66 @@ static uint64_t take(Input *in, unsigned bytes)
         v |= (uint64_t)*in->p++ << (8 * i);
     }
     return v;
+}
+
+/*
+ * PREEMPT ring r's hardware queue, or RESUME ring r on hardware queue hw
+ * from its save area: as saved, with bits flipped, or overwritten with
+ * input bytes.
+ */
+static void preempt_resume(Fuzz *f, SvmgpuCore *c, Input *in)
+{
+    uint8_t how = take(in, 1);
+    unsigned r = how % NQ, hw = (how >> 2) % 8, k, n;
+    uint64_t save = SAVES + r * (uint64_t)SVMGPU_SAVE_AREA_SIZE;
+    uint8_t *area = f->ram + (save - RAM_BASE);
+    uint32_t start;
+    bool more;
+
+    if (!(how & 0x20)) {
+        svmgpu_core_mmio_write(c, SVMGPU_REG_Q(hw, SVMGPU_Q_CONTROL),
+                               SVMGPU_Q_CONTROL_ENABLE |
+                               SVMGPU_Q_CONTROL_PREEMPT, 4);
+        svmgpu_core_run_sync_budget(c, 1 + take(in, 1) % 64, &more);
+        return;
+    }
+    switch ((how >> 6) & 3) {
+    case 0:         /* as saved */
+        break;
+    case 1:         /* bits flipped anywhere in the structure */
+    case 2:
+        n = 1 + take(in, 1) % 8;
+        for (k = 0; k < n; k++) {
+            uint32_t bit = take(in, 3) %
+                           (sizeof(struct svmgpu_save_area) * 8);
+
+            area[bit / 8] ^= 1u << (bit % 8);
+        }
+        break;
+    default:        /* the header and some of the rest from the input */
+        n = take(in, 2) % sizeof(struct svmgpu_save_area);
+        for (k = 0; k < n && in->n; k++) {
+            area[k] = take(in, 1);
+        }
+        break;
+    }
+    memcpy(&start, area + offsetof(struct svmgpu_save_area, head), 4);
+    if (take(in, 1) & 1) {
+        start = take(in, 1) % QENTRIES;
+    }
+    svmgpu_core_mmio_write(c, SVMGPU_REG_Q(hw, SVMGPU_Q_CONTROL), 0, 4);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_Q(hw, SVMGPU_Q_BASE),
+                           RINGS + r * QENTRIES * 64ull, 8);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_Q(hw, SVMGPU_Q_SIZE), QENTRIES, 4);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_Q(hw, SVMGPU_Q_COMPL_ADDR),
+                           COMPLS + r * 64ull, 8);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_Q(hw, SVMGPU_Q_SAVE_ADDR), save, 8);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_Q(hw, SVMGPU_Q_START), start, 4);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_Q(hw, SVMGPU_Q_CONTROL),
+                           SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_RESUME,
+                           4);
+    svmgpu_core_mmio_write(c, SVMGPU_REG_Q(hw, SVMGPU_Q_TAIL), f->tail[r], 4);
+    svmgpu_core_run_sync_budget(c, 1 + take(in, 1) % 64, &more);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -209,6 +275,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.local_mem_size = LOCAL_SIZE;
     }
     cfg.link_bandwidth = size & 8 ? 1000 : 0;
+    /* bit 4: short kernel steps, a safe point every few instructions */
+    cfg.isa_slice = size & 16 ? 1 + size % 7 : 0;
+    cfg.engine = size & 32 ? SVMGPU_ENGINE_REFERENCE : SVMGPU_ENGINE_FAST;
     /* odd-sized inputs use the map() fast path */
     c = svmgpu_core_new(&cfg, size & 1 ? &f_ops_map : &f_ops, &f, NULL);
     if (!c) {
@@ -219,7 +288,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (in.n && ops++ < 256) {
         uint8_t op = take(&in, 1);
 
-        switch (op % 9) {
+        switch (op % 10) {
         case 0: {       /* register write */
             uint64_t off = take(&in, 2) & 0x1ffc;
             unsigned sz = take(&in, 1) & 1 ? 8 : 4;
@@ -314,6 +383,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                    SVMGPU_FAULT_REPLY_REPLAY, 8);
             break;
         }
+        case 9:
+            preempt_resume(&f, c, &in);
+            break;
         }
     }
     {

@@ -38,6 +38,16 @@ poke = b"".join(bytes([2]) + struct.pack("<I", 0x60000 + i)[:3] + prog[i:i + 8]
 seeds["launch"] = poke + cmd(3, 6, 1, 0x60000, 0, 0, 0, 0,
                              bytes([1, 1]) + struct.pack("<H", 64) +
                              struct.pack("<H", 500)) + run
+# PREEMPT (op 9, bit 5 clear) of a long copy, then RESUME (bit 5) on
+# queue 6 as saved (bits 7:6 = 0), with bits flipped (1), from the input (3)
+copy = cmd(1, 1, 0, 0x10000, 0x80000, 0x60000, 0, 0)
+seeds["preempt-resume"] = (copy + bytes([9, 0x01, 1, 9, 0x39, 0, 8]) +
+                           run)
+seeds["preempt-flip"] = (copy + bytes([9, 0x01, 1, 9, 0x79, 3]) +
+                         struct.pack("<I", 0x12345)[:3] * 3 + bytes([0, 8]) + run)
+seeds["preempt-launch"] = (seeds["launch"] + bytes([9, 0x03, 1, 9, 0xfb]) +
+                           struct.pack("<H", 200) + bytes(range(200)) +
+                           bytes([0, 8]) + run)
 for name, data in seeds.items():
     with open(os.path.join(out, "seed-" + name), "wb") as f:
         f.write(data)

@@ -1356,6 +1356,193 @@ static void test_unplug_viommu_threaded(void)
     qtest_quit(qts);
 }
 
+/* ---- preemption (hw-spec §16) over MMIO ---- */
+
+#define SAVE0           0x4200000ull    /* 72 KiB save area */
+#define RING2           0x4034000ull
+#define PDATA           0x4300000ull    /* data page, VA 0x10000 */
+
+static struct svmgpu_cmd wait_cmd(uint64_t va, uint64_t value)
+{
+    struct svmgpu_cmd c;
+
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_WAIT;
+    c.hdr.flags = SVMGPU_CMD_FLAG_IRQ;
+    c.wait.va = va;
+    c.wait.value = value;
+    c.wait.mask = ~0ull;
+    c.wait.cond = SVMGPU_WAIT_EQ;
+    return c;
+}
+
+/* Queue 0 again, now with a save area and priority 2. */
+static void queue0_with_save(Dev *d, uint64_t save)
+{
+    wr32(d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), 0);
+    wr64(d, SVMGPU_REG_Q(0, SVMGPU_Q_SAVE_ADDR), save);
+    wr32(d, SVMGPU_REG_Q(0, SVMGPU_Q_PRIORITY), 2);
+    wr32(d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+    g_assert_cmphex(rd64(d, SVMGPU_REG_Q(0, SVMGPU_Q_SAVE_ADDR)), ==, save);
+    g_assert_cmpuint(rd32(d, SVMGPU_REG_Q(0, SVMGPU_Q_PRIORITY)), ==, 2);
+}
+
+/* Ring 0 on queue 2 from SAVE0, at @head. */
+static void resume_on_2(Dev *d, uint32_t head)
+{
+    wr64(d, SVMGPU_REG_Q(2, SVMGPU_Q_BASE), RING0);
+    wr32(d, SVMGPU_REG_Q(2, SVMGPU_Q_SIZE), 16);
+    wr32(d, SVMGPU_REG_Q(2, SVMGPU_Q_CTX), 0);
+    wr64(d, SVMGPU_REG_Q(2, SVMGPU_Q_COMPL_ADDR), COMPL0);
+    wr64(d, SVMGPU_REG_Q(2, SVMGPU_Q_SAVE_ADDR), SAVE0);
+    wr32(d, SVMGPU_REG_Q(2, SVMGPU_Q_START), head);
+    wr32(d, SVMGPU_REG_Q(2, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_RESUME);
+    g_assert_cmpuint(rd32(d, SVMGPU_REG_Q(2, SVMGPU_Q_HEAD)), ==, head);
+    wr32(d, SVMGPU_REG_Q(2, SVMGPU_Q_TAIL), d->tail);
+}
+
+/*
+ * A WAIT preempted (interrupt, counter, area in guest RAM) and resumed on
+ * another queue, where the value it waits for completes it; a PREEMPT
+ * without a save area is ignored with ERROR_STATUS.REG.
+ */
+static void do_preempt_resume(const char *extra)
+{
+    struct svmgpu_save_area a;
+    struct svmgpu_cmd c;
+    uint64_t seq;
+    unsigned i;
+    Dev d;
+
+    dev_start(&d, extra);
+    msix_setup(&d);
+    dev_setup(&d);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_CAPS) & SVMGPU_CAPS_PREEMPT, ==,
+                    SVMGPU_CAPS_PREEMPT);
+    map4k(&d, 0x10000, PDATA, SVMGPU_PTE_WRITABLE);
+    qtest_memset(d.qts, PDATA, 0, 4096);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS), ==, SVMGPU_ERROR_REG);
+    wr32(&d, SVMGPU_REG_ERROR_STATUS, ~0u);
+    queue0_with_save(&d, SAVE0);
+    qtest_memset(d.qts, SAVE0, 0, SVMGPU_SAVE_AREA_SIZE);
+    c = wait_cmd(0x10000, 42);
+    seq = submit_cmd(&d, &c);
+    g_assert_cmphex(wait_reg(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS),
+                             SVMGPU_Q_STATUS_WAITING) &
+                    SVMGPU_Q_STATUS_WAITING, !=, 0);
+    msi_fired(&d, SVMGPU_VEC_QUEUE(0));
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
+    g_assert_cmphex(wait_reg(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS),
+                             SVMGPU_Q_STATUS_PREEMPTED), ==,
+                    SVMGPU_Q_STATUS_IDLE | SVMGPU_Q_STATUS_PREEMPTED);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_QUEUE(0)));
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_PREEMPTIONS), ==, 1);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), ==, 0);
+    qtest_memread(d.qts, SAVE0, &a, offsetof(struct svmgpu_save_area, waves));
+    g_assert_cmphex(a.magic, ==, SVMGPU_SAVE_MAGIC);
+    g_assert_cmpuint(a.kind, ==, SVMGPU_SAVE_COMMAND);
+    g_assert_cmpuint(a.cmd.hdr.seq, ==, seq);
+    g_assert_cmpuint(a.cmd.hdr.opcode, ==, SVMGPU_CMD_WAIT);
+    g_assert_cmpuint(a.queue, ==, 0);
+
+    qtest_writeq(d.qts, PDATA, 42);
+    resume_on_2(&d, a.head);
+    for (i = 0; i < 10000; i++) {
+        struct svmgpu_completion cr;
+
+        read_compl(&d, &cr);
+        if (cr.seq == seq) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    assert_done(&d, seq);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_QUEUE(2)));
+    g_assert_cmpuint(rd64(&d, SVMGPU_REG_Q(2, SVMGPU_Q_COMPL_SEQ)), ==, seq);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS), ==, 0);
+    dev_stop(&d);
+}
+
+static void test_preempt_resume(void)
+{
+    do_preempt_resume(NULL);
+}
+
+static void test_preempt_resume_threaded(void)
+{
+    do_preempt_resume(",x-sync=off");
+}
+
+/*
+ * Save areas aimed at BAR0 and at the MSI-X table: the save is a failed
+ * DMA (ERR_SAVE_AREA), the registers it would have hit are untouched; a
+ * RESUME from BAR0 cannot read it and is refused the same way.
+ */
+static void test_preempt_save_into_bars(void)
+{
+    uint64_t bar0, targets[2];
+    unsigned i;
+    Dev d;
+
+    dev_start(&d, NULL);
+    msix_setup(&d);
+    dev_setup(&d);
+    bar0 = d.bar0.addr;
+    targets[0] = bar0;
+    targets[1] = d.pdev->msix_table_bar.addr & ~0xfffull;
+    for (i = 0; i < 2; i++) {
+        queue0_with_save(&d, targets[i]);
+        wr32(&d, SVMGPU_REG_ERROR_STATUS, ~0u);
+        wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+             SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
+        g_assert_cmphex(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_STATUS)), ==,
+                        SVMGPU_Q_STATUS_IDLE | SVMGPU_Q_STATUS_ERROR);
+        g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_CODE)), ==,
+                         SVMGPU_ERR_SAVE_AREA);
+        g_assert_cmphex(rd64(&d, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_VA)), ==,
+                        targets[i]);
+        g_assert_cmphex(rd32(&d, SVMGPU_REG_ERROR_STATUS), ==,
+                        SVMGPU_ERROR_QUEUE);
+        g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_PREEMPTIONS), ==, 0);
+    }
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_ID), ==, SVMGPU_ID_MAGIC);
+    g_assert_cmphex(rd64(&d, SVMGPU_REG_CTX_TABLE_BASE), ==, CTX_TABLE);
+    g_assert_cmphex(qpci_io_readl(d.pdev, d.pdev->msix_table_bar,
+                                  PCI_MSIX_ENTRY_DATA), ==, 0x100);
+    /* RESUME from BAR0 */
+    wr32(&d, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr64(&d, SVMGPU_REG_Q(3, SVMGPU_Q_BASE), RING2);
+    wr32(&d, SVMGPU_REG_Q(3, SVMGPU_Q_SIZE), 4);
+    wr64(&d, SVMGPU_REG_Q(3, SVMGPU_Q_SAVE_ADDR), bar0);
+    wr32(&d, SVMGPU_REG_Q(3, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_RESUME);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_Q(3, SVMGPU_Q_ERROR_CODE)), ==,
+                     SVMGPU_ERR_SAVE_AREA);
+    g_assert_cmphex(rd64(&d, SVMGPU_REG_Q(3, SVMGPU_Q_ERROR_VA)), ==, bar0);
+    dev_stop(&d);
+}
+
+/* The three new x-inject-* properties are the registers' reset values. */
+static void test_inject_properties(void)
+{
+    Dev d;
+
+    dev_start(&d, ",x-sync=on,x-inject-irq-delay-us=7,"
+              "x-inject-inval-delay-us=2000000,x-inject-stall-fault-ring=1");
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_INJ_IRQ_DELAY_US), ==, 7);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_INJ_INVAL_DELAY_US), ==,
+                     SVMGPU_INJ_DELAY_MAX_US);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_INJ_STALL_FAULT_RING), ==, 1);
+    wr32(&d, SVMGPU_REG_INJ_IRQ_DELAY_US, 0);
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_INJ_IRQ_DELAY_US), ==, 7);
+    dev_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1390,5 +1577,11 @@ int main(int argc, char **argv)
                    test_reset_clears_pending_msix);
     qtest_add_func("/svmgpu/unplug-viommu-threaded",
                    test_unplug_viommu_threaded);
+    qtest_add_func("/svmgpu/preempt-resume", test_preempt_resume);
+    qtest_add_func("/svmgpu/preempt-resume-threaded",
+                   test_preempt_resume_threaded);
+    qtest_add_func("/svmgpu/preempt-save-into-bars",
+                   test_preempt_save_into_bars);
+    qtest_add_func("/svmgpu/inject-properties", test_inject_properties);
     return g_test_run();
 }
