@@ -141,7 +141,7 @@ static ssize_t svmgpu_reset_write(struct file *f, const char __user *buf,
 	if (ret)
 		return ret;
 	if (val) {
-		ret = svmgpu_device_reset(sdev);
+		ret = svmgpu_device_reset(sdev, false);
 		if (ret)
 			return ret;
 	}
@@ -217,5 +217,6 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 	debugfs_create_file("svmgpu_inject_fault_delay", 0200, minor->debugfs_root,
 			    to_svmgpu(minor->dev), &svmgpu_inject_delay_fops);
 	svmgpu_recovery_debugfs_init(minor);
+	svmgpu_sched_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);
 }

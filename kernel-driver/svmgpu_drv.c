@@ -372,6 +372,8 @@ static void svmgpu_stop_end(struct svmgpu_device *sdev)
 	sdev->resetting = false;
 	spin_unlock(&sdev->hwq_lock);
 	wake_up_all(&sdev->hwq_wq);
+	/* Queues saved before the reset, or waiting through it, run again. */
+	svmgpu_sched_kick(sdev);
 }
 
 /*
@@ -398,16 +400,18 @@ static int svmgpu_hw_restart(struct svmgpu_device *sdev)
 /**
  * svmgpu_device_reset() - reset the device and bring it back
  * @sdev: the device
+ * @replay: save the bound queues first and resume them after the reset
+ *	(recovery from a fatal error or a hung engine; svmgpu_sched_save_all())
  *
- * Every queue with work is stopped for good (its pending commands fail with
- * DRM_SVMGPU_ERR_RESET, waiters get -ECANCELED); address spaces survive:
- * their context-table entries are loaded again and their page tables are
- * kept, the TLB starts empty.
+ * Every queue with work not saved is stopped for good (its pending commands
+ * fail with DRM_SVMGPU_ERR_RESET, waiters get -ECANCELED); address spaces
+ * survive: their context-table entries are loaded again and their page
+ * tables are kept, the TLB starts empty.
  *
  * Return: 0, -ENODEV once removed, -EBUSY while a PCI reset, error recovery
  * or suspend holds the device, or -EIO if it did not come back.
  */
-int svmgpu_device_reset(struct svmgpu_device *sdev)
+int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 {
 	int ret;
 
@@ -415,6 +419,17 @@ int svmgpu_device_reset(struct svmgpu_device *sdev)
 	if (sdev->in_reset) {
 		mutex_unlock(&sdev->reset_lock);
 		return -EBUSY;
+	}
+	/*
+	 * With the scheduler, a recovery reset saves the bound queues first
+	 * and replays them after: only those whose save fails lose their
+	 * commands.
+	 */
+	if (replay) {
+		spin_lock(&sdev->hwq_lock);
+		sdev->resetting = true;
+		spin_unlock(&sdev->hwq_lock);
+		svmgpu_sched_save_all(sdev);
 	}
 	svmgpu_stop_begin(sdev);
 	down_write(&sdev->hw_sem);
@@ -448,7 +463,7 @@ static void svmgpu_recover_work(struct work_struct *work)
 						  recover_work);
 
 	drm_info(&sdev->drm, "recovering the fenced device\n");
-	svmgpu_device_reset(sdev);
+	svmgpu_device_reset(sdev, false);
 }
 
 /**
@@ -638,6 +653,7 @@ static int svmgpu_read_params(struct svmgpu_device *sdev)
 	sdev->num_queues = svmgpu_read32(sdev, SVMGPU_REG_NUM_QUEUES);
 	sdev->num_engines = svmgpu_read32(sdev, SVMGPU_REG_NUM_ENGINES);
 	sdev->caps = svmgpu_read32(sdev, SVMGPU_REG_CAPS);
+	svmgpu_sched_enable(sdev);
 	sdev->fault_entries = svmgpu_read32(sdev, SVMGPU_REG_FAULT_RING_ENTRIES);
 	sdev->tlb_sets = svmgpu_read32(sdev, SVMGPU_REG_TLB_SETS);
 	sdev->tlb_ways = svmgpu_read32(sdev, SVMGPU_REG_TLB_WAYS);
@@ -677,6 +693,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mutex_init(&sdev->reset_lock);
 	INIT_WORK(&sdev->recover_work, svmgpu_recover_work);
 	svmgpu_recovery_init(sdev);
+	svmgpu_sched_init(sdev);
 	ret = drmm_add_action_or_reset(&sdev->drm, svmgpu_drm_release, NULL);
 	if (ret)
 		return ret;
@@ -789,6 +806,7 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	/* hw_ready is false: no invalidation fences the device again. */
 	cancel_work_sync(&sdev->recover_work);
 	svmgpu_recovery_fini(sdev);
+	svmgpu_sched_fini(sdev);
 	svmgpu_irq_fini(sdev);
 	/*
 	 * Fault work items the interrupt thread queued end now (their svms

@@ -20,6 +20,8 @@
  *   mmap_lock (write)              svm creation (mmu_notifier_get_locked())
  *     svmgpu_create_lock (svm.c)   svm creation, the decision to tear one down
  *   sdev->teardown_sem             (read) one svm's teardown; (write) removal
+ *   (svmgpu_sched.c has the scheduler's: q->submit_lock, hw_sem, q->lock;
+ *    q->submit_lock, sched.lock, hwq_lock)
  *     sf->lock                     handle tables of one file
  *       svm->lock                  contexts and queues of an svm, svm->dead
  *         q->submit_lock           ring writes of one queue
@@ -123,6 +125,47 @@ struct svmgpu_dev_stats {
 	atomic64_t watchdog_polls;
 	atomic64_t compl_corrupt;
 	atomic64_t fatal_errors;
+	atomic64_t preemptions;
+	atomic64_t preempt_timeouts;
+	atomic64_t preempt_ns_total;
+	atomic64_t replays_saved;
+	atomic64_t replays_lost;
+};
+
+/* Software queue priorities (Q_PRIORITY 0..2; 3 is kept for the kernel). */
+#define SVMGPU_PRIO_NUM			3
+
+/**
+ * struct svmgpu_save_buf - one save area
+ * @cpu: CPU address
+ * @dma: DMA address (Q_SAVE_ADDR)
+ * @link: in sched.save_free
+ */
+struct svmgpu_save_buf {
+	void *cpu;
+	dma_addr_t dma;
+	struct list_head link;
+};
+
+/**
+ * struct svmgpu_sched - the queue scheduler (svmgpu_sched.c)
+ * @lock: protects @runlist, @queues, @save_free, @nsave_free and every
+ *	queue's @run_link, @all_link (spinlock; sdev->hwq_lock nests inside)
+ * @runlist: per priority, queues with work waiting for a hardware queue
+ * @queues: every live queue of the device (debugfs)
+ * @save_free: cached save areas (struct svmgpu_save_buf)
+ * @nsave_free: entries in @save_free
+ * @work: hands out hardware queues, timeslices, finishes preemptions
+ * @enabled: the device preempts (SVMGPU_CAPS_PREEMPT): the scheduler runs
+ */
+struct svmgpu_sched {
+	spinlock_t lock;		/* runlists, queue list, save cache */
+	struct list_head runlist[SVMGPU_PRIO_NUM];
+	struct list_head queues;
+	struct list_head save_free;
+	unsigned int nsave_free;
+	struct delayed_work work;
+	bool enabled;
 };
 
 /**
@@ -247,6 +290,8 @@ struct svmgpu_device {
 	struct svmgpu_queue *hwq[SVMGPU_MAX_QUEUES];
 	bool resetting;
 	wait_queue_head_t hwq_wq;
+
+	struct svmgpu_sched sched;
 
 	struct rw_semaphore hw_sem;
 	struct mutex reset_lock;	/* one reset at a time */
@@ -555,6 +600,24 @@ struct svmgpu_queue {
 	unsigned long wd_stamp;
 	bool wd_pending;
 	bool compl_corrupt;
+
+	/* Scheduling (svmgpu_sched.c) */
+	u32 prio;			/* Q_PRIORITY, fixed at creation */
+	struct list_head run_link;	/* in sched.runlist[prio], sched.lock */
+	struct list_head all_link;	/* in sched.queues, sched.lock */
+	struct svmgpu_save_buf *save;	/* save area, @submit_lock */
+	bool saved;			/* @save holds a state to RESUME, @submit_lock */
+	u32 resume_head;		/* ring index of the saved state, @submit_lock */
+	bool preempting;		/* PREEMPT written, not finished; @lock */
+	unsigned long preempt_stamp;	/* jiffies of the PREEMPT write, @lock */
+	u64 preempt_ns;			/* ktime (ns) of the PREEMPT write, @lock */
+	u64 slice_start;		/* ktime (ns) of the last bind, @lock */
+	unsigned long wd_used;		/* hang clock used before a preemption, @lock */
+	atomic64_t st_preemptions;	/* states saved */
+	atomic64_t st_resumes;		/* binds with RESUME */
+	atomic64_t st_binds;		/* binds */
+	atomic64_t st_hw_ns;		/* time bound to a hardware queue */
+	atomic64_t st_resets;		/* hang resets, device-reset replays */
 };
 
 static inline u32 svmgpu_read32(struct svmgpu_device *sdev, u32 reg)
@@ -600,7 +663,7 @@ static inline void svmgpu_hw_exit(struct svmgpu_device *sdev)
 
 /* svmgpu_drv.c */
 extern struct workqueue_struct *svmgpu_wq;
-int svmgpu_device_reset(struct svmgpu_device *sdev);
+int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay);
 void svmgpu_device_fence(struct svmgpu_device *sdev);
 
 /* svmgpu_mmu.c: device page tables and TLB */
@@ -658,6 +721,23 @@ struct svmgpu_queue *svmgpu_hwq_get(struct svmgpu_device *sdev, u32 hwq);
 void svmgpu_ctx_account(struct svmgpu_device *sdev, u32 hwq, struct svmgpu_svm *svm,
 			int field, u64 n);
 void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt);
+bool svmgpu_queue_unbind(struct svmgpu_queue *q);
+int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u32 start,
+			  bool resume);
+
+/* svmgpu_sched.c: priorities, timeslices, preemption */
+void svmgpu_sched_init(struct svmgpu_device *sdev);
+void svmgpu_sched_enable(struct svmgpu_device *sdev);
+void svmgpu_sched_fini(struct svmgpu_device *sdev);
+void svmgpu_sched_kick(struct svmgpu_device *sdev);
+void svmgpu_sched_submit(struct svmgpu_queue *q);
+void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq);
+void svmgpu_sched_put_save(struct svmgpu_queue *q);
+void svmgpu_sched_save_all(struct svmgpu_device *sdev);
+void svmgpu_sched_queue_init(struct svmgpu_queue *q, u32 prio);
+void svmgpu_sched_queue_add(struct svmgpu_queue *q);
+void svmgpu_sched_queue_stop(struct svmgpu_queue *q);
+void svmgpu_sched_debugfs_init(struct drm_minor *minor);
 
 /* svmgpu_recovery.c: the queue watchdog */
 extern unsigned int svmgpu_hang_timeout_ms;

@@ -312,6 +312,9 @@ irqreturn_t svmgpu_queue_irq_thread(int irq, void *arg)
 	if (q)
 		svmgpu_queue_service(sdev, i, q);
 	svmgpu_hw_exit(sdev);
+	/* A preemption done: the scheduler gives the hardware queue on. */
+	if (q && READ_ONCE(q->preempting))
+		svmgpu_sched_kick(sdev);
 	if (q) {
 		/* Out of hw_sem: unbinding enters it again. */
 		svmgpu_queue_unbind_idle(q);
@@ -465,10 +468,16 @@ retry:
 		ret = -ECANCELED;
 		goto out_unlock;
 	}
-	/* An unbound queue is idle: borrow a hardware queue for this work. */
-	ret = svmgpu_queue_bind(q, nonblock);
-	if (ret)
-		goto out_unlock;
+	/*
+	 * Without the scheduler an unbound queue is idle: borrow a hardware
+	 * queue for this work.  With it, the commands go into the ring and
+	 * the scheduler runs them (svmgpu_sched_submit()).
+	 */
+	if (!sdev->sched.enabled) {
+		ret = svmgpu_queue_bind(q, nonblock);
+		if (ret)
+			goto out_unlock;
+	}
 	if (!drm_dev_enter(drm, &idx)) {
 		ret = -ENODEV;
 		goto out_unlock;
@@ -501,7 +510,9 @@ retry:
 		ev = NULL;
 	}
 	wmb();	/* commands in memory before the doorbell */
-	if (svmgpu_hw_enter(sdev)) {
+	if (q->hwq == SVMGPU_HWQ_NONE) {
+		svmgpu_sched_submit(q);
+	} else if (svmgpu_hw_enter(sdev)) {
 		svmgpu_write32(sdev, SVMGPU_REG_Q(q->hwq, SVMGPU_Q_TAIL), q->tail);
 		svmgpu_hw_exit(sdev);
 	}

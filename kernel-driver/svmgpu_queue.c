@@ -22,6 +22,7 @@
  * with nothing held.  q->hwq changes under q->submit_lock and
  * sdev->hwq_lock.
  */
+#include <linux/capability.h>
 #include <linux/dma-mapping.h>
 #include <linux/delay.h>
 #include <linux/iopoll.h>
@@ -235,25 +236,55 @@ void svmgpu_ctx_account(struct svmgpu_device *sdev, u32 hwq, struct svmgpu_svm *
 	spin_unlock(&sdev->hwq_lock);
 }
 
-/* Program and enable the hardware queue.  Caller is inside svmgpu_hw_enter(). */
-static int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q)
+/**
+ * svmgpu_queue_hw_start() - program and enable the hardware queue of @q
+ * @sdev: the device
+ * @q: the queue, q->hwq claimed
+ * @start: ring index to start at (Q_START, scheduler only; else 0)
+ * @resume: continue from the state in q->save (RESUME)
+ *
+ * With the scheduler, the queue also gets its save area and priority and
+ * the doorbell is rung up to q->tail.  Caller holds q->submit_lock and is
+ * inside svmgpu_hw_enter().
+ *
+ * Return: 0 or -EIO.
+ */
+int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u32 start,
+			  bool resume)
 {
-	u32 i = q->hwq, status;
+	u32 i = q->hwq, status, ctl = SVMGPU_Q_CONTROL_ENABLE;
+	bool sched = sdev->sched.enabled;
 
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), 0);
 	svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_BASE), q->ring_dma);
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_SIZE), q->entries);
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CTX), q->ctx->svm->ctx_id);
 	svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_COMPL_ADDR), q->compl_dma);
+	if (sched) {
+		svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_SAVE_ADDR),
+			       q->save ? q->save->dma : 0);
+		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_PRIORITY), q->prio);
+		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_START), start);
+		if (resume && q->save)
+			ctl |= SVMGPU_Q_CONTROL_RESUME;
+	}
 	spin_lock(&q->lock);
-	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
+	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), ctl);
 	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
 	q->hw_live = !(status & SVMGPU_Q_STATUS_ERROR);
-	/* The hang clock starts now, not at the queue's last progress. */
+	/*
+	 * The hang clock starts now, not at the queue's last progress; a
+	 * resumed queue goes on with what it used before its preemption.
+	 */
 	q->wd_seq = q->completed_seq;
-	q->wd_stamp = jiffies;
+	q->wd_stamp = jiffies - (resume ? q->wd_used : 0);
+	q->wd_used = 0;
 	q->wd_pending = false;
+	q->preempting = false;
+	q->slice_start = ktime_get_ns();
 	spin_unlock(&q->lock);
+	if (sched && q->hw_live && q->tail != start)
+		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_TAIL), q->tail);
 	svmgpu_watchdog_kick(sdev);
 	if (status & SVMGPU_Q_STATUS_ERROR) {
 		drm_err(&sdev->drm, "queue %u: enable failed, error %u\n", i,
@@ -291,21 +322,33 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	struct device *dev = &sdev->pdev->dev;
 	u32 entries = args->ring_entries;
 	struct svmgpu_queue *q;
+	u32 prio;
 	struct svmgpu_ctx *ctx;
 	struct svmgpu_svm *svm;
 	u32 handle;
 	int ret = 0, idx;
 
-	if (args->flags || args->pad || args->handle || args->hw_queue) {
-		drm_dbg(drm, "queue_create: non-zero flags, pad or output\n");
+	if (args->flags || args->handle || args->hw_queue) {
+		drm_dbg(drm, "queue_create: non-zero flags or output\n");
 		return -EINVAL;
 	}
+	/* uapi LOW, NORMAL, HIGH are Q_PRIORITY 0, 1, 2; DEFAULT is NORMAL. */
+	if (args->priority > DRM_SVMGPU_PRIORITY_HIGH) {
+		drm_dbg(drm, "queue_create: bad priority %u\n", args->priority);
+		return -EINVAL;
+	}
+	prio = args->priority ? args->priority - 1 : 1;
 	if (!entries)
 		entries = SVMGPU_DEFAULT_RING_ENTRIES;
 	if (entries < SVMGPU_QUEUE_MIN_ENTRIES || entries > SVMGPU_MAX_RING_ENTRIES ||
 	    !is_power_of_2(entries)) {
 		drm_dbg(drm, "queue_create: bad ring_entries %u\n", entries);
 		return -EINVAL;
+	}
+	/* As drm_sched's users (amdgpu): above normal needs CAP_SYS_NICE. */
+	if (prio > 1 && !capable(CAP_SYS_NICE)) {
+		drm_dbg(drm, "queue_create: high priority without CAP_SYS_NICE\n");
+		return -EACCES;
 	}
 
 	/* DMA memory of the device from here. */
@@ -326,6 +369,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	init_waitqueue_head(&q->wq);
 	INIT_LIST_HEAD(&q->link);
 	INIT_LIST_HEAD(&q->events);
+	svmgpu_sched_queue_init(q, prio);
 	q->ring = dma_alloc_coherent(dev, (size_t)entries * SVMGPU_CMD_SIZE,
 				     &q->ring_dma, GFP_KERNEL);
 	q->compl = dma_alloc_coherent(dev, sizeof(*q->compl), &q->compl_dma,
@@ -368,6 +412,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	}
 	q->handle = handle;
 	sf->nqueues++;
+	svmgpu_sched_queue_add(q);
 	mutex_unlock(&sf->lock);
 	args->handle = handle;
 	drm_dev_exit(idx);
@@ -383,13 +428,17 @@ err_free:
 	return ret;
 }
 
-/*
- * Disable the hardware queue @q is bound to and wait until the engine has
- * let go of it (the interrupted command is abandoned), then give the
- * hardware queue back.  Caller holds q->submit_lock.  Return: false if the
- * engine did not let go in time.
+/**
+ * svmgpu_queue_unbind() - give @q's hardware queue back
+ * @q: the queue
+ *
+ * Disables the hardware queue @q is bound to and waits until the engine has
+ * let go of it (the interrupted command is abandoned, unless its state was
+ * saved), then gives the hardware queue back.  Caller holds q->submit_lock.
+ *
+ * Return: false if the engine did not let go in time.
  */
-static bool svmgpu_queue_unbind(struct svmgpu_queue *q)
+bool svmgpu_queue_unbind(struct svmgpu_queue *q)
 {
 	struct svmgpu_device *sdev = q->sdev;
 	u32 hwq = q->hwq, status;
@@ -423,6 +472,7 @@ static bool svmgpu_queue_unbind(struct svmgpu_queue *q)
 	q->hwq = SVMGPU_HWQ_NONE;
 	spin_unlock(&sdev->hwq_lock);
 	wake_up_all(&sdev->hwq_wq);
+	svmgpu_sched_unbound(q, hwq);
 	trace_svmgpu_queue_unbind(hwq, q->last_seq, q->completed_seq);
 	return idle;
 }
@@ -484,7 +534,7 @@ int svmgpu_queue_bind(struct svmgpu_queue *q, bool nonblock)
 	} else if (!svmgpu_hw_enter(sdev)) {
 		ret = -ENODEV;
 	} else {
-		ret = svmgpu_queue_hw_start(sdev, q);
+		ret = svmgpu_queue_hw_start(sdev, q, 0, false);
 		svmgpu_hw_exit(sdev);
 	}
 	if (ret) {
@@ -546,6 +596,7 @@ void svmgpu_queue_stop(struct svmgpu_queue *q)
 
 	mutex_lock(&q->submit_lock);
 	svmgpu_queue_unbind(q);
+	svmgpu_sched_queue_stop(q);
 	svmgpu_queue_free_mem(sdev, q);
 	/* Under submit_lock: no SUBMIT adds an event after this. */
 	svmgpu_queue_signal_events(q);

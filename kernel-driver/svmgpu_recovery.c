@@ -181,7 +181,8 @@ static void svmgpu_hang_work(struct work_struct *work)
 	struct svmgpu_device *sdev = container_of(work, struct svmgpu_device, hang_work);
 
 	drm_err(&sdev->drm, "resetting the device (a hung queue did not stop, or a fatal error)\n");
-	svmgpu_device_reset(sdev);
+	/* Healthy queues are saved first and replayed after it. */
+	svmgpu_device_reset(sdev, true);
 	/* The reset cleared ERROR_STATUS.FATAL: a later one is a new error. */
 	atomic_set(&sdev->fatal_pending, 0);
 }

@@ -289,6 +289,29 @@ SVMGPU_PUBLIC int svmgpu_context_get_advice(struct svmgpu_context *ctx, const vo
 SVMGPU_PUBLIC int svmgpu_queue_create(struct svmgpu_context *ctx, unsigned int ring_entries,
 				      struct svmgpu_queue **q);
 
+/* svmgpu_queue_create_priority() priorities */
+enum svmgpu_priority {
+	SVMGPU_PRIORITY_LOW = 1,	/* served after NORMAL and HIGH */
+	SVMGPU_PRIORITY_NORMAL = 2,	/* svmgpu_queue_create()'s */
+	SVMGPU_PRIORITY_HIGH = 3,	/* needs CAP_SYS_NICE */
+};
+
+/*
+ * svmgpu_queue_create_priority - svmgpu_queue_create() with a priority
+ * @ctx:          [in]
+ * @ring_entries: [in] as svmgpu_queue_create()
+ * @priority:     [in] an enum svmgpu_priority
+ * @q:            [out]
+ *
+ * The driver's scheduler hands hardware queues to higher priorities first
+ * and preempts lower-priority work for them.  Returns as
+ * svmgpu_queue_create(), -EACCES for SVMGPU_PRIORITY_HIGH without
+ * CAP_SYS_NICE, -EINVAL for an unknown priority.
+ */
+SVMGPU_PUBLIC int svmgpu_queue_create_priority(struct svmgpu_context *ctx,
+					       unsigned int ring_entries,
+					       unsigned int priority, struct svmgpu_queue **q);
+
 /* Returns 0 or -EINVAL for NULL. Commands still running are abandoned. */
 SVMGPU_PUBLIC int svmgpu_queue_destroy(struct svmgpu_queue *q);
 

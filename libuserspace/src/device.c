@@ -294,6 +294,17 @@ SVMGPU_PUBLIC int svmgpu_context_get_stats(struct svmgpu_context *ctx, struct sv
 SVMGPU_PUBLIC int svmgpu_queue_create(struct svmgpu_context *ctx, unsigned int ring_entries,
 				      struct svmgpu_queue **out)
 {
+	return svmgpu_queue_create_priority(ctx, ring_entries, SVMGPU_PRIORITY_NORMAL, out);
+}
+
+_Static_assert(SVMGPU_PRIORITY_LOW == DRM_SVMGPU_PRIORITY_LOW &&
+	       SVMGPU_PRIORITY_NORMAL == DRM_SVMGPU_PRIORITY_NORMAL &&
+	       SVMGPU_PRIORITY_HIGH == DRM_SVMGPU_PRIORITY_HIGH, "priorities");
+
+SVMGPU_PUBLIC int svmgpu_queue_create_priority(struct svmgpu_context *ctx,
+					       unsigned int ring_entries,
+					       unsigned int priority, struct svmgpu_queue **out)
+{
 	struct drm_svmgpu_queue_create qc = { 0 };
 	struct svmgpu_queue *q;
 	int ret;
@@ -302,11 +313,14 @@ SVMGPU_PUBLIC int svmgpu_queue_create(struct svmgpu_context *ctx, unsigned int r
 		return -EINVAL;
 	if (ring_entries && (ring_entries < 2 || (ring_entries & (ring_entries - 1))))
 		return -EINVAL;
+	if (priority < SVMGPU_PRIORITY_LOW || priority > SVMGPU_PRIORITY_HIGH)
+		return -EINVAL;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
 	qc.ctx_handle = ctx->handle;
 	qc.ring_entries = ring_entries;
+	qc.priority = priority;	/* the uapi's values, asserted below */
 	ret = ioctl_err(ctx->dev->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &qc);
 	if (ret) {
 		free(q);

@@ -1261,7 +1261,11 @@ static void op_queue_create(struct worker *w)
 	default: a.ring_entries = 2u << below(w, 6); break;
 	}
 	a.flags = pad_word(w, &bad);
-	a.pad = pad_word(w, &bad);
+	/* DEFAULT, LOW, NORMAL; not HIGH (CAP_SYS_NICE) */
+	if (chance(w, 4))
+		a.priority = below(w, 3);
+	else if (chance(w, 8))
+		a.priority = 4 + below(w, 1000), bad = 1;
 	if (chance(w, 3))
 		a.hw_queue = 1 + below(w, 8), bad = 1;
 	if (a.ring_entries && (a.ring_entries < 2 || a.ring_entries > 4096 ||

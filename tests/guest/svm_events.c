@@ -5,7 +5,8 @@
  * file, read with read() after poll()/epoll (the DRM event convention), when
  * the submission completes, fails or its queue is destroyed; the file's
  * event space bounds the requests (-ENOSPC).  DRM_SVMGPU_SUBMIT_NONBLOCK
- * returns -EAGAIN instead of sleeping for ring room or a hardware queue.
+ * returns -EAGAIN instead of sleeping for ring room or (without the
+ * driver's scheduler) a hardware queue.
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -335,9 +336,15 @@ TEST_F(events, nonblock_full_ring)
 	free(flag);
 }
 
-/* Every hardware queue held by a stuck queue: NONBLOCK on an idle queue gets -EAGAIN. */
+/*
+ * Every hardware queue held by a stuck queue: NONBLOCK on an idle queue gets
+ * -EAGAIN; with the scheduler (debugfs svmgpu_sched "enabled: 1") it is
+ * queued and completes while the others are still stuck (they are
+ * preempted for it).
+ */
 TEST_F(events, nonblock_no_hardware_queue)
 {
+	int sched = sg_debugfs_value("svmgpu_sched", "enabled") == 1;
 	struct drm_svmgpu_get_info info;
 	uint64_t *flag = malloc(8), seq;
 	uint32_t q[SVMGPU_MAX_QUEUES + 1];
@@ -354,15 +361,24 @@ TEST_F(events, nonblock_no_hardware_queue)
 		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
 	for (i = 0; i < info.num_queues; i++)
 		ASSERT_EQ(ev_submit(self->fd, q[i], c, 1, DRM_SVMGPU_SUBMIT_NONBLOCK, 0, &seq), 0);
-	EXPECT_EQ(ev_submit(self->fd, q[info.num_queues], c + 1, 1,
-			    DRM_SVMGPU_SUBMIT_NONBLOCK | DRM_SVMGPU_SUBMIT_EVENT, 5, &seq), -EAGAIN);
+	if (sched) {
+		ASSERT_EQ(ev_submit(self->fd, q[info.num_queues], c + 1, 1,
+				    DRM_SVMGPU_SUBMIT_NONBLOCK, 0, &seq), 0);
+		ASSERT_EQ(sg_wait(self->fd, q[info.num_queues], seq, seq, SG_TIMEOUT_NS, NULL), 0);
+		/* The stuck ones were preempted for it, not completed. */
+		EXPECT_EQ(sg_wait(self->fd, q[0], 1, 1, 0, NULL), -ETIMEDOUT);
+	} else {
+		EXPECT_EQ(ev_submit(self->fd, q[info.num_queues], c + 1, 1,
+				    DRM_SVMGPU_SUBMIT_NONBLOCK | DRM_SVMGPU_SUBMIT_EVENT, 5, &seq),
+			  -EAGAIN);
+	}
 	__atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
 	for (i = 0; i < info.num_queues; i++)
 		ASSERT_EQ(sg_wait(self->fd, q[i], 1, 1, SG_TIMEOUT_NS, NULL), 0);
 	/* Blocking: waits for a hardware queue, gets one. */
 	ASSERT_EQ(ev_submit(self->fd, q[info.num_queues], c + 1, 1, 0, 0, &seq), 0);
-	EXPECT_EQ(seq, 1);
-	ASSERT_EQ(sg_wait(self->fd, q[info.num_queues], 1, 1, SG_TIMEOUT_NS, NULL), 0);
+	EXPECT_EQ(seq, sched ? 2 : 1);
+	ASSERT_EQ(sg_wait(self->fd, q[info.num_queues], seq, seq, SG_TIMEOUT_NS, NULL), 0);
 	for (i = 0; i <= info.num_queues; i++)
 		ASSERT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
 	free(flag);

@@ -525,7 +525,13 @@ TEST_F(hang, injected_corrupt_completion_resets_queue)
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 }
 
-/* A fatal device error (INJ_FATAL): full reset, work in flight reported lost, device works. */
+/*
+ * A fatal device error (INJ_FATAL): full reset, the device works.  With the
+ * scheduler (debugfs svmgpu_sched "enabled: 1") the WAIT in flight is saved
+ * and replayed: it completes once its word is written, no error, and the
+ * queue stays usable (svm_sched.fatal_error_replays_work has more).  Without
+ * it the work in flight is reported lost and the queue is stopped.
+ */
 TEST_TIMEOUT(60)
 TEST_F(hang, injected_fatal_error_resets_device)
 {
@@ -533,11 +539,13 @@ TEST_F(hang, injected_fatal_error_resets_device)
 	unsigned char *buf = sg_map_anon(SIZE);
 	long long fatal = sg_dev_counter("fatal_errors");
 	long long resets = sg_dev_counter("resets");
+	int replay = sg_debugfs_value("svmgpu_sched", "enabled") == 1;
 	struct drm_svmgpu_wait w;
 	struct svmgpu_cmd c;
 	uint64_t seq;
 	uint32_t q;
 	double t0;
+	int i;
 
 	if (self->fd < 0)
 		SKIP(return, "no render node");
@@ -551,14 +559,32 @@ TEST_F(hang, injected_fatal_error_resets_device)
 	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
 	t0 = sg_now_s();
 	ASSERT_EQ(inj_write("fatal", 1), 0);
-	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
-	TH_LOG("fatal error: device reset and work reported in %.3f s", sg_now_s() - t0);
-	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	if (replay) {
+		for (i = 0; i < 500 && sg_dev_counter("resets") < resets + 1; i++)
+			usleep(10000);
+		TH_LOG("fatal error: device reset in %.3f s, the WAIT replayed",
+		       sg_now_s() - t0);
+		EXPECT_EQ(sg_wait(self->fd, q, seq, seq, 0, &w), -ETIMEDOUT);
+		__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+		ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+	} else {
+		ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+		TH_LOG("fatal error: device reset and work reported in %.3f s",
+		       sg_now_s() - t0);
+		EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	}
 	EXPECT_EQ(sg_dev_counter("fatal_errors"), fatal + 1);
 	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
 	/* The reset zeroed CNT_INJECTED. */
 	EXPECT_EQ(inj_read("injected"), 0);
-	/* The reset stopped the queue for good; a new one works. */
+	if (replay) {
+		/* The replayed queue goes on. */
+		ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x6c, 1)), 0);
+		EXPECT_TRUE(sg_all_bytes(buf, 0x6c, SIZE));
+	}
+	/* A new queue works. */
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x6d, 1)), 0);

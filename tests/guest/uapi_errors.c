@@ -85,7 +85,7 @@ TEST_F(uapi, queue_create_bad_args)
 	uint32_t q;
 
 	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), -EINVAL);
-	a = (struct drm_svmgpu_queue_create){ .ctx_handle = self->ctx, .pad = 1 };
+	a = (struct drm_svmgpu_queue_create){ .ctx_handle = self->ctx, .priority = 4 };
 	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), -EINVAL);
 	a = (struct drm_svmgpu_queue_create){ .ctx_handle = self->ctx, .handle = 1 };
 	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), -EINVAL);

@@ -213,6 +213,7 @@ TEST(null_handles)
 	EXPECT_EQ(svmgpu_context_destroy(NULL), -EINVAL);
 	EXPECT_EQ(svmgpu_context_get_stats(NULL, &st, 0), -EINVAL);
 	EXPECT_EQ(svmgpu_queue_create(NULL, 0, NULL), -EINVAL);
+	EXPECT_EQ(svmgpu_queue_create_priority(NULL, 0, SVMGPU_PRIORITY_HIGH, NULL), -EINVAL);
 	EXPECT_EQ(svmgpu_queue_destroy(NULL), -EINVAL);
 	EXPECT_EQ(svmgpu_queue_id(NULL), -EINVAL);
 	EXPECT_EQ(svmgpu_queue_submit(NULL, NULL, 1, NULL), -EINVAL);

@@ -136,15 +136,28 @@ struct drm_svmgpu_ctx_destroy {
  * struct drm_svmgpu_queue_create - create a command queue on a context
  *
  * Queues are not limited by the hardware: a queue borrows one of the
- * device's hardware queues while it has work (SUBMIT waits for one to be
- * free) and gives it back when idle.  -EBUSY when the file already has 256
+ * device's hardware queues while it has work and gives it back when idle;
+ * on a device that preempts (SVMGPU_CAPS_PREEMPT) the driver's scheduler
+ * timeslices the hardware queues among the queues with work, otherwise
+ * SUBMIT waits for one to be free.  -EBUSY when the file already has 256
  * queues.
  */
 struct drm_svmgpu_queue_create {
 	/** @flags: in, must be zero. */
 	__u32 flags;
-	/** @pad: in, must be zero. */
-	__u32 pad;
+	/**
+	 * @priority: in, 0 (DRM_SVMGPU_PRIORITY_NORMAL) or one of
+	 * DRM_SVMGPU_PRIORITY_*.  The scheduler hands hardware queues to
+	 * higher priorities first and preempts lower ones for them
+	 * (docs/driver.md, "Scheduling"); LOW, NORMAL and HIGH are the
+	 * device's Q_PRIORITY 0, 1 and 2 (3 is the kernel's).  HIGH needs
+	 * CAP_SYS_NICE (-EACCES without it); other values are -EINVAL.
+	 */
+	__u32 priority;
+#define DRM_SVMGPU_PRIORITY_DEFAULT	0	/* NORMAL */
+#define DRM_SVMGPU_PRIORITY_LOW		1
+#define DRM_SVMGPU_PRIORITY_NORMAL	2
+#define DRM_SVMGPU_PRIORITY_HIGH	3
 	/** @ctx_handle: in, the context the queue's commands run in. */
 	__u32 ctx_handle;
 	/**
@@ -185,8 +198,10 @@ struct drm_svmgpu_queue_destroy {
  * numbers and asks for a completion interrupt on every command.  The
  * device itself fails a command whose payload is invalid
  * (SVMGPU_ERR_BAD_COMMAND, reported by WAIT).  Blocks (interruptibly)
- * while the ring has no room or, for an idle queue, until a hardware queue
- * is free, unless DRM_SVMGPU_SUBMIT_NONBLOCK is set.
+ * while the ring has no room or, for an idle queue on a device without the
+ * scheduler (no SVMGPU_CAPS_PREEMPT), until a hardware queue is free,
+ * unless DRM_SVMGPU_SUBMIT_NONBLOCK is set.  With the scheduler the
+ * commands are queued at once and run when the queue gets a hardware queue.
  *
  * With DRM_SVMGPU_SUBMIT_EVENT, exactly one struct
  * drm_svmgpu_event_complete is queued on the file (read() it, poll() the
@@ -202,8 +217,8 @@ struct drm_svmgpu_submit {
 #define DRM_SVMGPU_SUBMIT_EVENT		0x1u
 /*
  * Fail with -EAGAIN, submitting nothing, instead of sleeping when the ring
- * has no room for @count commands or no hardware queue is free for an idle
- * queue.
+ * has no room for @count commands or (without the scheduler) no hardware
+ * queue is free for an idle queue.
  */
 #define DRM_SVMGPU_SUBMIT_NONBLOCK	0x2u
 	/** @pad: in, must be zero. */

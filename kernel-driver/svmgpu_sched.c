@@ -1,0 +1,823 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu queue scheduler: priorities, timeslices and preemption (hw-spec 16).
+ *
+ * Any number of software queues share the device's NUM_QUEUES hardware
+ * queues.  On a device that preempts (SVMGPU_CAPS_PREEMPT) a queue with
+ * work and no hardware queue waits on the runlist of its priority; the
+ * scheduler work hands free hardware queues out highest priority first,
+ * first come first served within a priority.  When queues wait and none is
+ * free, a bound queue of a lower priority is preempted at once, and one of
+ * the same priority once it has held its hardware queue for timeslice_ms:
+ * Q_CONTROL = ENABLE | PREEMPT makes the device stop it at its next safe
+ * point and write its exact state to the queue's save area.  The queue then
+ * goes to the tail of its runlist and is later resumed (RESUME, Q_START =
+ * the saved head) on whatever hardware queue is free; its commands continue
+ * where they stopped, with their seqs, completions and interrupts as if they
+ * had never stopped.  A queue never keeps others waiting: an endless kernel
+ * or a WAIT nobody satisfies is preempted like any other.  A preemption not
+ * done within preempt_timeout_ms is a hang: svmgpu_queue_hang_reset() fails
+ * the queue's commands with DRM_SVMGPU_ERR_HANG, others go on.
+ *
+ * A recovery reset (svmgpu_device_reset() for a fatal error or a hung engine
+ * that did not let go; not the debugfs reset, an FLR or a fence, which drop
+ * the work in flight as before) first saves every bound queue (the save
+ * works under ERROR_STATUS.FATAL, hw-spec 16.1); the saved queues are
+ * resumed after the reset, so their commands are replayed, not lost.  A
+ * queue whose save does not complete (held by a hang, its save area write
+ * failed) has its pending commands failed with DRM_SVMGPU_ERR_RESET and
+ * stays usable.
+ *
+ * Save areas: SVMGPU_SAVE_AREA_SIZE (72 KiB) of DMA-coherent memory, needed
+ * only while a queue is bound (Q_SAVE_ADDR is latched at enable) or holds a
+ * saved state.  A queue gets one when it is bound and gives it back when it
+ * goes idle, to a cache of at most 2 * NUM_QUEUES areas; so memory follows
+ * the queues with work, not the queues created (hundreds of idle queues
+ * cost nothing; 256 busy ones 18 MiB).  Without a save area (allocation
+ * failed) a queue runs unpreemptible.
+ *
+ * Without CAPS.PREEMPT, or with module parameter preempt=0 at probe,
+ * SUBMIT waits for a free hardware queue as before (svmgpu_queue_bind()).
+ *
+ * Lock order (outer first):
+ *
+ *   sdev->reset_lock                 svmgpu_sched_save_all() (reset)
+ *     q->submit_lock                 a queue's binding, @save, @saved
+ *       sdev->hw_sem (read)          registers
+ *         q->lock (spin)             @preempting, @slice_start, hw_live
+ *       sched.lock (spin)            runlists, queue list, save cache
+ *         sdev->hwq_lock (spin)      hardware queue -> queue table
+ *
+ * sched.lock is never held with q->lock or across a register access; the
+ * work takes one queue's submit_lock at a time with nothing else held.
+ */
+#include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
+#include <linux/iopoll.h>
+#include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <drm/drm_file.h>
+#include <drm/drm_print.h>
+#include <uapi/drm/svmgpu_drm.h>
+
+#include "svmgpu_drv.h"
+
+/* How long a device reset waits for each queue's state save. */
+#define SVMGPU_SAVE_ALL_TIMEOUT_US	(200 * USEC_PER_MSEC)
+
+static bool svmgpu_preempt = true;
+module_param_named(preempt, svmgpu_preempt, bool, 0444);
+MODULE_PARM_DESC(preempt,
+		 "Timeslice and preempt queues on a device with CAPS.PREEMPT (read at probe; default on)");
+
+static unsigned int svmgpu_timeslice_ms = 10;
+module_param_named(timeslice_ms, svmgpu_timeslice_ms, uint, 0644);
+MODULE_PARM_DESC(timeslice_ms,
+		 "A queue holding a hardware queue this long while a queue of its priority waits is preempted (ms, 1..10000; default 10)");
+
+static unsigned int svmgpu_preempt_timeout_ms = 500;
+module_param_named(preempt_timeout_ms, svmgpu_preempt_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(preempt_timeout_ms,
+		 "A queue whose preemption did not complete in this long is hung: its commands fail with DRM_SVMGPU_ERR_HANG (ms, default 500)");
+
+static unsigned long svmgpu_slice_ns(void)
+{
+	return (unsigned long)clamp(READ_ONCE(svmgpu_timeslice_ms), 1U, 10000U) *
+	       NSEC_PER_MSEC;
+}
+
+/**
+ * svmgpu_sched_kick() - run the scheduler soon
+ * @sdev: the device
+ */
+void svmgpu_sched_kick(struct svmgpu_device *sdev)
+{
+	if (sdev->sched.enabled && READ_ONCE(sdev->hw_ready))
+		mod_delayed_work(svmgpu_wq, &sdev->sched.work, 0);
+}
+
+/* A save area for @q, from the cache or new.  Caller holds q->submit_lock. */
+static void svmgpu_sched_get_save(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	struct svmgpu_sched *s = &sdev->sched;
+	struct svmgpu_save_buf *b;
+
+	lockdep_assert_held(&q->submit_lock);
+	if (q->save)
+		return;
+	spin_lock(&s->lock);
+	b = list_first_entry_or_null(&s->save_free, struct svmgpu_save_buf, link);
+	if (b) {
+		list_del(&b->link);
+		s->nsave_free--;
+	}
+	spin_unlock(&s->lock);
+	if (!b) {
+		b = kmalloc(sizeof(*b), GFP_KERNEL);
+		if (!b)
+			return;
+		b->cpu = dma_alloc_coherent(&sdev->pdev->dev, SVMGPU_SAVE_AREA_SIZE,
+					    &b->dma, GFP_KERNEL);
+		if (!b->cpu) {
+			kfree(b);
+			drm_warn_once(&sdev->drm, "no memory for a save area: queue runs unpreemptible\n");
+			return;
+		}
+	}
+	q->save = b;
+}
+
+static void svmgpu_save_free(struct svmgpu_device *sdev, struct svmgpu_save_buf *b)
+{
+	dma_free_coherent(&sdev->pdev->dev, SVMGPU_SAVE_AREA_SIZE, b->cpu, b->dma);
+	kfree(b);
+}
+
+/**
+ * svmgpu_sched_put_save() - give @q's save area back (it holds no state)
+ * @q: the queue
+ *
+ * Caller holds q->submit_lock.
+ */
+void svmgpu_sched_put_save(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	struct svmgpu_sched *s = &sdev->sched;
+	struct svmgpu_save_buf *b = q->save;
+
+	lockdep_assert_held(&q->submit_lock);
+	if (!b)
+		return;
+	q->save = NULL;
+	q->saved = false;
+	spin_lock(&s->lock);
+	if (READ_ONCE(sdev->hw_ready) && s->nsave_free < 2 * sdev->num_queues) {
+		list_add(&b->link, &s->save_free);
+		s->nsave_free++;
+		b = NULL;
+	}
+	spin_unlock(&s->lock);
+	if (b)
+		svmgpu_save_free(sdev, b);
+}
+
+/* Commands submitted and not collected as complete. */
+static u64 svmgpu_queue_pending(struct svmgpu_queue *q)
+{
+	u64 n;
+
+	svmgpu_queue_update(q);
+	spin_lock(&q->lock);
+	n = q->last_seq - q->completed_seq;
+	spin_unlock(&q->lock);
+	return n;
+}
+
+/* Put @q at the tail of its runlist (the list holds a reference). */
+static void svmgpu_sched_enqueue(struct svmgpu_queue *q)
+{
+	struct svmgpu_sched *s = &q->sdev->sched;
+	bool added = false;
+
+	spin_lock(&s->lock);
+	if (list_empty(&q->run_link) && !READ_ONCE(q->stopped)) {
+		kref_get(&q->refs);
+		list_add_tail(&q->run_link, &s->runlist[q->prio]);
+		added = true;
+	}
+	spin_unlock(&s->lock);
+	if (added)
+		svmgpu_sched_kick(q->sdev);
+}
+
+/* Take @q off its runlist.  Return: true if it was on it (drop its reference). */
+static bool svmgpu_sched_dequeue(struct svmgpu_queue *q)
+{
+	struct svmgpu_sched *s = &q->sdev->sched;
+	bool was;
+
+	spin_lock(&s->lock);
+	was = !list_empty(&q->run_link);
+	list_del_init(&q->run_link);
+	spin_unlock(&s->lock);
+	return was;
+}
+
+/* Claim a free hardware queue for @q.  Caller holds q->submit_lock. */
+static bool svmgpu_sched_claim(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	bool bound = false;
+	u32 i;
+
+	spin_lock(&sdev->hwq_lock);
+	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
+		if (!sdev->hwq[i]) {
+			sdev->hwq[i] = q;
+			q->hwq = i;
+			bound = true;
+			break;
+		}
+	}
+	spin_unlock(&sdev->hwq_lock);
+	return bound;
+}
+
+static void svmgpu_sched_release_hwq(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+
+	spin_lock(&sdev->hwq_lock);
+	if (q->hwq != SVMGPU_HWQ_NONE && sdev->hwq[q->hwq] == q)
+		sdev->hwq[q->hwq] = NULL;
+	q->hwq = SVMGPU_HWQ_NONE;
+	spin_unlock(&sdev->hwq_lock);
+}
+
+/*
+ * Bind @q (with work) to a free hardware queue: a fresh start at its first
+ * pending command, or RESUME from its save area.  Caller holds
+ * q->submit_lock.  Return: 0 (bound, or nothing left to run), -EAGAIN if
+ * no hardware queue is free, -ECANCELED if stopped, -ENODEV, -EIO.
+ */
+static int svmgpu_sched_start(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	u64 pending;
+	u32 start;
+	int ret;
+
+	lockdep_assert_held(&q->submit_lock);
+	if (q->hwq != SVMGPU_HWQ_NONE)
+		return 0;
+	if (READ_ONCE(q->stopped) || !q->ring)
+		return -ECANCELED;
+	pending = svmgpu_queue_pending(q);
+	if (!pending) {
+		svmgpu_sched_put_save(q);
+		return 0;
+	}
+	svmgpu_sched_get_save(q);
+	if (!svmgpu_sched_claim(q))
+		return -EAGAIN;
+	start = q->saved ? q->resume_head :
+		(u32)(q->tail - pending) & (q->entries - 1);
+	if (!svmgpu_hw_enter(sdev)) {
+		ret = -ENODEV;
+	} else {
+		ret = svmgpu_queue_hw_start(sdev, q, start, q->saved);
+		svmgpu_hw_exit(sdev);
+	}
+	if (ret) {
+		svmgpu_sched_release_hwq(q);
+		wake_up_all(&sdev->hwq_wq);
+		return ret;
+	}
+	atomic64_inc(&q->st_binds);
+	if (q->saved)
+		atomic64_inc(&q->st_resumes);
+	q->saved = false;
+	return 0;
+}
+
+/**
+ * svmgpu_sched_submit() - @q got commands while it has no hardware queue
+ * @q: the queue
+ *
+ * Binds it at once if a hardware queue is free and no queue of its
+ * priority or higher waits, else puts it on its runlist.  Caller holds
+ * q->submit_lock.
+ */
+void svmgpu_sched_submit(struct svmgpu_queue *q)
+{
+	struct svmgpu_sched *s = &q->sdev->sched;
+	bool ahead = false;
+	int ret, p;
+
+	lockdep_assert_held(&q->submit_lock);
+	if (q->hwq != SVMGPU_HWQ_NONE)
+		return;
+	spin_lock(&s->lock);
+	for (p = q->prio; p < SVMGPU_PRIO_NUM; p++)
+		ahead |= !list_empty(&s->runlist[p]);
+	spin_unlock(&s->lock);
+	if (!ahead) {
+		ret = svmgpu_sched_start(q);
+		if (ret != -EAGAIN) {
+			if (ret && ret != -ECANCELED)
+				svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+			return;
+		}
+	}
+	svmgpu_sched_enqueue(q);
+}
+
+/**
+ * svmgpu_sched_unbound() - @q gave its hardware queue back
+ * @q: the queue
+ * @hwq: the hardware queue it had
+ *
+ * Counts its time on the hardware; a queue without a saved state gives its
+ * save area back.  Caller holds q->submit_lock.
+ */
+void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq)
+{
+	u64 now = ktime_get_ns();
+
+	lockdep_assert_held(&q->submit_lock);
+	spin_lock(&q->lock);
+	if (q->slice_start && now > q->slice_start)
+		atomic64_add(now - q->slice_start, &q->st_hw_ns);
+	q->slice_start = 0;
+	q->preempting = false;
+	spin_unlock(&q->lock);
+	if (!q->saved)
+		svmgpu_sched_put_save(q);
+	svmgpu_sched_kick(q->sdev);
+}
+
+/*
+ * @q on hardware queue @i was asked to preempt: if its state is saved, give
+ * the hardware queue back and queue it to be resumed; if the request came
+ * to nothing (the queue halted in an error, or was disabled), forget it; if
+ * it is still pending after preempt_timeout_ms, the queue is hung.
+ * Return: jiffies until it should be looked at again, 0 if done.
+ */
+static unsigned long svmgpu_sched_finish(struct svmgpu_device *sdev,
+					 struct svmgpu_queue *q, u32 i)
+{
+	unsigned long again = 0;
+	bool hung = false;
+	u32 status = 0, head = 0;
+
+	mutex_lock(&q->submit_lock);
+	if (q->hwq != i || !READ_ONCE(q->preempting))
+		goto out;
+	if (!svmgpu_hw_enter(sdev))
+		goto out;
+	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
+	head = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_HEAD));
+	svmgpu_hw_exit(sdev);
+	if (status & SVMGPU_Q_STATUS_PREEMPTED) {
+		spin_lock(&q->lock);
+		/* The hang clock goes on from here at the next bind. */
+		q->wd_used = q->completed_seq == q->wd_seq ? jiffies - q->wd_stamp : 0;
+		atomic64_add(ktime_get_ns() - q->preempt_ns, &sdev->stats.preempt_ns_total);
+		spin_unlock(&q->lock);
+		q->saved = true;
+		q->resume_head = head;
+		atomic64_inc(&q->st_preemptions);
+		atomic64_inc(&sdev->stats.preemptions);
+		svmgpu_queue_unbind(q);
+		if (svmgpu_queue_pending(q) && !READ_ONCE(q->stopped))
+			svmgpu_sched_enqueue(q);
+		else
+			svmgpu_sched_put_save(q);
+	} else if (!(status & SVMGPU_Q_STATUS_PREEMPT_PENDING)) {
+		spin_lock(&q->lock);
+		q->preempting = false;
+		spin_unlock(&q->lock);
+	} else if (time_after(jiffies, READ_ONCE(q->preempt_stamp) +
+			      msecs_to_jiffies(READ_ONCE(svmgpu_preempt_timeout_ms)))) {
+		hung = true;
+	} else {
+		again = 1;
+	}
+out:
+	mutex_unlock(&q->submit_lock);
+	if (hung) {
+		atomic64_inc(&sdev->stats.preempt_timeouts);
+		atomic64_inc(&q->st_resets);
+		drm_warn(&sdev->drm, "queue %u (hw queue %u): preemption not done in %u ms: hung\n",
+			 q->handle, i, READ_ONCE(svmgpu_preempt_timeout_ms));
+		svmgpu_queue_hang_reset(q, i, false);
+	}
+	return again;
+}
+
+/* Finish or time out every preemption in flight.  Return: as above, the least. */
+static unsigned long svmgpu_sched_finish_all(struct svmgpu_device *sdev)
+{
+	unsigned long next = MAX_JIFFY_OFFSET, again;
+	u32 i;
+
+	for (i = 0; i < sdev->num_queues; i++) {
+		struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
+
+		if (!q)
+			continue;
+		if (READ_ONCE(q->preempting)) {
+			again = svmgpu_sched_finish(sdev, q, i);
+			if (again)
+				next = min(next, again);
+		}
+		svmgpu_queue_put(q);
+	}
+	return next;
+}
+
+/* Highest-priority waiting queue, taken off its runlist (with its reference). */
+static struct svmgpu_queue *svmgpu_sched_pick(struct svmgpu_device *sdev)
+{
+	struct svmgpu_sched *s = &sdev->sched;
+	struct svmgpu_queue *q = NULL;
+	bool free = false;
+	int p;
+	u32 i;
+
+	spin_lock(&s->lock);
+	spin_lock(&sdev->hwq_lock);
+	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++)
+		free |= !sdev->hwq[i];
+	spin_unlock(&sdev->hwq_lock);
+	for (p = SVMGPU_PRIO_NUM - 1; p >= 0 && free && !q; p--) {
+		q = list_first_entry_or_null(&s->runlist[p], struct svmgpu_queue, run_link);
+		if (q)
+			list_del_init(&q->run_link);
+	}
+	spin_unlock(&s->lock);
+	return q;
+}
+
+/* Hand the free hardware queues to the waiting queues, highest priority first. */
+static void svmgpu_sched_fill(struct svmgpu_device *sdev)
+{
+	struct svmgpu_sched *s = &sdev->sched;
+	struct svmgpu_queue *q;
+	int ret;
+
+	while ((q = svmgpu_sched_pick(sdev))) {
+		bool requeued = false;
+
+		mutex_lock(&q->submit_lock);
+		ret = svmgpu_sched_start(q);
+		if (ret && ret != -EAGAIN && ret != -ECANCELED)
+			svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+		if (ret == -EAGAIN) {
+			/* Taken meanwhile: back to the head of its list. */
+			spin_lock(&s->lock);
+			if (list_empty(&q->run_link) && !READ_ONCE(q->stopped)) {
+				list_add(&q->run_link, &s->runlist[q->prio]);
+				requeued = true;
+			}
+			spin_unlock(&s->lock);
+		}
+		mutex_unlock(&q->submit_lock);
+		if (!requeued)
+			svmgpu_queue_put(q);
+		if (ret == -EAGAIN)
+			break;
+	}
+}
+
+struct svmgpu_victim {
+	struct svmgpu_queue *q;
+	u32 hwq;
+	u32 prio;
+	u64 since;
+	bool taken;
+};
+
+/* Ask @q on hardware queue @i to preempt. */
+static void svmgpu_sched_preempt(struct svmgpu_device *sdev, struct svmgpu_queue *q, u32 i)
+{
+	if (!svmgpu_hw_enter(sdev))
+		return;
+	spin_lock(&q->lock);
+	if (q->hw_live && !q->preempting && READ_ONCE(q->hwq) == i && !q->stopped) {
+		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
+			       SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
+		q->preempting = true;
+		q->preempt_stamp = jiffies;
+		q->preempt_ns = ktime_get_ns();
+	}
+	spin_unlock(&q->lock);
+	svmgpu_hw_exit(sdev);
+}
+
+/*
+ * Timeslicing: for each waiting queue (highest priority first), preempt a
+ * bound queue of a lower priority at once, or one of its own priority whose
+ * slice is used up, the one bound longest first.  Queues being preempted
+ * already count as freeing a hardware queue.  Return: jiffies until the
+ * next slice ends (MAX_JIFFY_OFFSET if none matters).
+ */
+static unsigned long svmgpu_sched_slice(struct svmgpu_device *sdev)
+{
+	struct svmgpu_victim v[SVMGPU_MAX_QUEUES];
+	struct svmgpu_sched *s = &sdev->sched;
+	u32 waiting[SVMGPU_MAX_QUEUES], nwait = 0, nv = 0, inflight = 0, i, w;
+	u64 now = ktime_get_ns(), slice = svmgpu_slice_ns(), wake_ns = U64_MAX;
+	struct svmgpu_queue *q;
+	int p;
+
+	spin_lock(&s->lock);
+	for (p = SVMGPU_PRIO_NUM - 1; p >= 0; p--)
+		list_for_each_entry(q, &s->runlist[p], run_link) {
+			if (nwait == sdev->num_queues)
+				break;
+			waiting[nwait++] = p;
+		}
+	spin_unlock(&s->lock);
+	if (!nwait)
+		return MAX_JIFFY_OFFSET;
+
+	for (i = 0; i < sdev->num_queues; i++) {
+		bool cand;
+
+		q = svmgpu_hwq_get(sdev, i);
+		if (!q)
+			continue;
+		spin_lock(&q->lock);
+		inflight += q->preempting;
+		cand = !q->preempting && q->hw_live && q->save && !q->stopped;
+		if (cand) {
+			v[nv].q = q;
+			v[nv].hwq = i;
+			v[nv].prio = q->prio;
+			v[nv].since = q->slice_start;
+			v[nv].taken = false;
+			nv++;
+		}
+		spin_unlock(&q->lock);
+		if (!cand)
+			svmgpu_queue_put(q);
+	}
+
+	for (w = inflight; w < nwait; w++) {
+		struct svmgpu_victim *best = NULL;
+
+		for (i = 0; i < nv; i++) {
+			struct svmgpu_victim *c = &v[i];
+
+			if (c->taken || c->prio > waiting[w])
+				continue;
+			if (c->prio == waiting[w] && now - c->since < slice) {
+				wake_ns = min(wake_ns, c->since + slice - now);
+				continue;
+			}
+			if (!best || c->prio < best->prio ||
+			    (c->prio == best->prio && c->since < best->since))
+				best = c;
+		}
+		if (!best)
+			continue;
+		best->taken = true;
+		svmgpu_sched_preempt(sdev, best->q, best->hwq);
+		inflight++;
+	}
+	for (i = 0; i < nv; i++)
+		svmgpu_queue_put(v[i].q);
+	if (inflight)
+		return 1;
+	if (wake_ns == U64_MAX)
+		return MAX_JIFFY_OFFSET;
+	return max(nsecs_to_jiffies(wake_ns), 1UL);
+}
+
+static void svmgpu_sched_work(struct work_struct *work)
+{
+	struct svmgpu_device *sdev = container_of(to_delayed_work(work),
+						  struct svmgpu_device, sched.work);
+	unsigned long next;
+
+	next = svmgpu_sched_finish_all(sdev);
+	svmgpu_sched_fill(sdev);
+	next = min(next, svmgpu_sched_slice(sdev));
+	/* Under hw_sem: removal cancels the work after hw_ready went false. */
+	if (next != MAX_JIFFY_OFFSET && svmgpu_hw_enter(sdev)) {
+		queue_delayed_work(svmgpu_wq, &sdev->sched.work, next);
+		svmgpu_hw_exit(sdev);
+	}
+}
+
+/**
+ * svmgpu_sched_save_all() - save every bound queue before a device reset
+ * @sdev: the device
+ *
+ * Caller holds sdev->reset_lock and has set sdev->resetting (nothing binds).
+ * Each bound queue is preempted and waited for; a saved queue gives its
+ * hardware queue back and waits on its runlist to be resumed after the
+ * reset.  One whose save does not complete is disabled and its pending
+ * commands fail with DRM_SVMGPU_ERR_RESET; it stays usable.
+ */
+void svmgpu_sched_save_all(struct svmgpu_device *sdev)
+{
+	u32 i, status;
+
+	lockdep_assert_held(&sdev->reset_lock);
+	if (!sdev->sched.enabled || READ_ONCE(sdev->fenced))
+		return;
+	for (i = 0; i < sdev->num_queues; i++) {
+		struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
+		bool saved = false;
+		int ret = -ENODEV;
+
+		if (!q)
+			continue;
+		mutex_lock(&q->submit_lock);
+		if (q->hwq != i || !q->save)
+			goto next;
+		svmgpu_sched_preempt(sdev, q, i);
+		if (svmgpu_hw_enter(sdev)) {
+			ret = readl_poll_timeout(sdev->regs + SVMGPU_REG_Q(i, SVMGPU_Q_STATUS),
+						 status,
+						 !(status & SVMGPU_Q_STATUS_PREEMPT_PENDING),
+						 50, SVMGPU_SAVE_ALL_TIMEOUT_US);
+			saved = !ret && (status & SVMGPU_Q_STATUS_PREEMPTED);
+			if (saved)
+				q->resume_head = svmgpu_read32(sdev,
+							       SVMGPU_REG_Q(i, SVMGPU_Q_HEAD));
+			svmgpu_hw_exit(sdev);
+		}
+		atomic64_inc(&q->st_resets);
+		if (saved) {
+			q->saved = true;
+			atomic64_inc(&q->st_preemptions);
+			atomic64_inc(&sdev->stats.preemptions);
+			atomic64_inc(&sdev->stats.replays_saved);
+			svmgpu_queue_unbind(q);
+			if (svmgpu_queue_pending(q))
+				svmgpu_sched_enqueue(q);
+			else
+				svmgpu_sched_put_save(q);
+		} else {
+			drm_warn(&sdev->drm, "queue %u (hw queue %u): state not saved before the reset: its commands fail\n",
+				 q->handle, i);
+			atomic64_inc(&sdev->stats.replays_lost);
+			svmgpu_queue_unbind(q);
+			svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+		}
+next:
+		mutex_unlock(&q->submit_lock);
+		svmgpu_queue_put(q);
+	}
+}
+
+/**
+ * svmgpu_sched_queue_init() - a new queue of priority @prio
+ * @q: the queue
+ * @prio: Q_PRIORITY (0..SVMGPU_PRIO_NUM - 1)
+ */
+void svmgpu_sched_queue_init(struct svmgpu_queue *q, u32 prio)
+{
+	q->prio = prio;
+	INIT_LIST_HEAD(&q->run_link);
+	INIT_LIST_HEAD(&q->all_link);
+}
+
+/**
+ * svmgpu_sched_queue_add() - list a created queue (debugfs)
+ * @q: the queue
+ */
+void svmgpu_sched_queue_add(struct svmgpu_queue *q)
+{
+	struct svmgpu_sched *s = &q->sdev->sched;
+
+	spin_lock(&s->lock);
+	list_add_tail(&q->all_link, &s->queues);
+	spin_unlock(&s->lock);
+}
+
+/**
+ * svmgpu_sched_queue_stop() - take a stopped queue out of the scheduler
+ * @q: the queue, stopped and unbound
+ *
+ * Caller holds q->submit_lock.
+ */
+void svmgpu_sched_queue_stop(struct svmgpu_queue *q)
+{
+	struct svmgpu_sched *s = &q->sdev->sched;
+	bool queued;
+
+	lockdep_assert_held(&q->submit_lock);
+	queued = svmgpu_sched_dequeue(q);
+	spin_lock(&s->lock);
+	list_del_init(&q->all_link);
+	spin_unlock(&s->lock);
+	svmgpu_sched_put_save(q);
+	/* The list's reference; the caller still holds one. */
+	if (queued)
+		svmgpu_queue_put(q);
+}
+
+/**
+ * svmgpu_sched_init() - set the scheduler up (probe, before the registers)
+ * @sdev: the device
+ */
+void svmgpu_sched_init(struct svmgpu_device *sdev)
+{
+	struct svmgpu_sched *s = &sdev->sched;
+	int p;
+
+	spin_lock_init(&s->lock);
+	for (p = 0; p < SVMGPU_PRIO_NUM; p++)
+		INIT_LIST_HEAD(&s->runlist[p]);
+	INIT_LIST_HEAD(&s->queues);
+	INIT_LIST_HEAD(&s->save_free);
+	INIT_DELAYED_WORK(&s->work, svmgpu_sched_work);
+}
+
+/**
+ * svmgpu_sched_enable() - use the scheduler if the device preempts (probe)
+ * @sdev: the device, CAPS read
+ */
+void svmgpu_sched_enable(struct svmgpu_device *sdev)
+{
+	sdev->sched.enabled = svmgpu_preempt && (sdev->caps & SVMGPU_CAPS_PREEMPT);
+}
+
+/**
+ * svmgpu_sched_fini() - stop the scheduler (remove, after hw_ready went false)
+ * @sdev: the device
+ */
+void svmgpu_sched_fini(struct svmgpu_device *sdev)
+{
+	struct svmgpu_sched *s = &sdev->sched;
+	struct svmgpu_save_buf *b, *tmp;
+	LIST_HEAD(list);
+
+	cancel_delayed_work_sync(&s->work);
+	spin_lock(&s->lock);
+	list_splice_init(&s->save_free, &list);
+	s->nsave_free = 0;
+	spin_unlock(&s->lock);
+	list_for_each_entry_safe(b, tmp, &list, link)
+		svmgpu_save_free(sdev, b);
+}
+
+static const char *const svmgpu_prio_names[SVMGPU_PRIO_NUM] = {
+	"low", "normal", "high",
+};
+
+/* debugfs svmgpu_sched: the scheduler and every queue. */
+static int svmgpu_sched_show(struct seq_file *m, void *unused)
+{
+	struct svmgpu_device *sdev = m->private;
+	struct svmgpu_sched *s = &sdev->sched;
+	struct svmgpu_queue *q;
+	u64 now = ktime_get_ns();
+
+	seq_printf(m, "enabled: %d\ntimeslice_ms: %u\npreempt_timeout_ms: %u\n",
+		   s->enabled, READ_ONCE(svmgpu_timeslice_ms),
+		   READ_ONCE(svmgpu_preempt_timeout_ms));
+	seq_printf(m, "preemptions: %lld\npreempt_ns_total: %lld\npreempt_timeouts: %lld\nreplays_saved: %lld\nreplays_lost: %lld\n",
+		   atomic64_read(&sdev->stats.preemptions),
+		   atomic64_read(&sdev->stats.preempt_ns_total),
+		   atomic64_read(&sdev->stats.preempt_timeouts),
+		   atomic64_read(&sdev->stats.replays_saved),
+		   atomic64_read(&sdev->stats.replays_lost));
+	spin_lock(&s->lock);
+	seq_printf(m, "save_areas_cached: %u\n", s->nsave_free);
+	list_for_each_entry(q, &s->queues, all_link) {
+		u32 hwq = READ_ONCE(q->hwq);
+		u64 since = READ_ONCE(q->slice_start);
+		u64 hw_ns = atomic64_read(&q->st_hw_ns);
+		const char *state;
+
+		if (hwq != SVMGPU_HWQ_NONE)
+			state = READ_ONCE(q->preempting) ? "preempting" : "running";
+		else if (!list_empty(&q->run_link))
+			state = "waiting";
+		else
+			state = "idle";
+		if (hwq != SVMGPU_HWQ_NONE && since && now > since)
+			hw_ns += now - since;
+		seq_printf(m, "queue %u: ctx %u prio %s state %s hwq %d last %llu completed %llu hw_us %llu binds %lld preemptions %lld resumes %lld resets %lld save %s\n",
+			   q->handle, q->ctx->svm->ctx_id, svmgpu_prio_names[q->prio], state,
+			   hwq == SVMGPU_HWQ_NONE ? -1 : (int)hwq, READ_ONCE(q->last_seq),
+			   READ_ONCE(q->completed_seq), div_u64(hw_ns, NSEC_PER_USEC),
+			   atomic64_read(&q->st_binds), atomic64_read(&q->st_preemptions),
+			   atomic64_read(&q->st_resumes), atomic64_read(&q->st_resets),
+			   READ_ONCE(q->save) ? "yes" : "no");
+	}
+	spin_unlock(&s->lock);
+	return 0;
+}
+
+static int svmgpu_sched_open(struct inode *inode, struct file *f)
+{
+	return single_open(f, svmgpu_sched_show, inode->i_private);
+}
+
+static const struct file_operations svmgpu_sched_fops = {
+	.owner = THIS_MODULE,
+	.open = svmgpu_sched_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+/**
+ * svmgpu_sched_debugfs_init() - debugfs svmgpu_sched of a DRM minor
+ * @minor: the minor
+ */
+void svmgpu_sched_debugfs_init(struct drm_minor *minor)
+{
+	debugfs_create_file("svmgpu_sched", 0400, minor->debugfs_root,
+			    to_svmgpu(minor->dev), &svmgpu_sched_fops);
+}

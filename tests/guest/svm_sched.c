@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_sched: the driver's queue scheduler (docs/driver.md, "Scheduling";
+ * hw-spec 16).  More busy queues than hardware queues, some of them never
+ * ending (an endless kernel, a WAIT nobody satisfies), share the device:
+ * healthy queues complete with exact bytes because the stuck ones are
+ * preempted after their timeslice.  A HIGH-priority queue overtakes LOW
+ * work that saturates every hardware queue (ordering shown by the data a
+ * COPY reads, not by wall time).  Preempted work resumes exactly: an SGEMM
+ * and a large COPY preempted every millisecond give the same bytes as alone.
+ * A fatal device error (INJ_FATAL) saves the queues, resets the device and
+ * replays their commands.  Rejected priorities with their exact errno.
+ * Counters: debugfs svmgpu_sched (global and per queue).
+ */
+#define _GNU_SOURCE
+#include <linux/capability.h>
+#include <sys/mman.h>
+
+#include <svmgpu.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+#define PARAMS		"/sys/module/svmgpu/parameters/"
+#define SIZE		(64 * 1024)
+#define SPIN_BUDGET	(~0ull >> 8)	/* days of wave-instructions */
+
+static long long param_read(const char *name)
+{
+	char path[128], buf[32] = "";
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	return n > 0 ? atoll(buf) : -1;
+}
+
+static int param_write(const char *name, long long v)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return sg_write_file(path, buf);
+}
+
+/* A line "name: N" of debugfs svmgpu_sched; -1 if none. */
+static long long sched_value(const char *name)
+{
+	return sg_debugfs_value("svmgpu_sched", name);
+}
+
+/*
+ * Field @field ("preemptions", "resumes", "binds") of queue @handle in
+ * debugfs svmgpu_sched, or -1.  The tests run one file at a time, so a
+ * handle names one queue.
+ */
+static long long queue_value(uint32_t handle, const char *field)
+{
+	static char buf[256 * 1024];
+	char key[32], fkey[40], *l, *f, *end;
+	int fd;
+	ssize_t n, len = 0;
+	char path[256];
+
+	if (sg_debugfs_path("svmgpu_sched", path, sizeof(path)))
+		return -1;
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	buf[len++] = '\n';
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = 0;
+	snprintf(key, sizeof(key), "\nqueue %u: ", handle);
+	l = strstr(buf, key);
+	if (!l)
+		return -1;
+	end = strchr(l + 1, '\n');
+	snprintf(fkey, sizeof(fkey), " %s ", field);
+	f = strstr(l, fkey);
+	if (!f || (end && f > end))
+		return -1;
+	return strtoll(f + strlen(fkey), NULL, 0);
+}
+
+static long long queue_prio_is(uint32_t handle, const char *prio)
+{
+	char want[32];
+	static char buf[256 * 1024];
+	char key[32], *l, *end;
+
+	if (sg_debugfs_read("svmgpu_sched", buf, sizeof(buf)) < 0)
+		return -1;
+	snprintf(key, sizeof(key), "\nqueue %u: ", handle);
+	l = strstr(buf, key);
+	if (!l)
+		return -1;
+	end = strchr(l + 1, '\n');
+	if (end)
+		*end = 0;
+	snprintf(want, sizeof(want), " prio %s ", prio);
+	return strstr(l, want) != NULL;
+}
+
+static int queue_create_prio(int fd, uint32_t ctx, uint32_t prio, uint32_t *q)
+{
+	struct drm_svmgpu_queue_create a = { .ctx_handle = ctx, .priority = prio };
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a);
+
+	if (!ret)
+		*q = a.handle;
+	return ret;
+}
+
+/* Write an INJ_ register through debugfs svmgpu_inject ("fatal 1"): 0 or -errno. */
+static int inj_write(const char *name, unsigned int v)
+{
+	char path[256], buf[64];
+
+	if (sg_debugfs_path("svmgpu_inject", path, sizeof(path)))
+		return -ENOENT;
+	snprintf(buf, sizeof(buf), "%s %u", name, v);
+	return sg_write_file(path, buf);
+}
+
+/* Drop CAP_SYS_NICE from the effective set of the calling process: 0 or -errno. */
+static int drop_sys_nice(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[CAP_TO_INDEX(CAP_SYS_NICE)].effective &= ~CAP_TO_MASK(CAP_SYS_NICE);
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+FIXTURE(sched) {
+	long long timeslice, hang, preempt_timeout;
+	unsigned int nhw;
+	int fd;
+	uint32_t ctx;
+	int enabled;
+};
+
+FIXTURE_SETUP(sched)
+{
+	struct drm_svmgpu_get_info info = { 0 };
+
+	self->timeslice = param_read("timeslice_ms");
+	self->hang = param_read("hang_timeout_ms");
+	self->preempt_timeout = param_read("preempt_timeout_ms");
+	self->fd = sg_open();
+	self->enabled = sched_value("enabled") == 1;
+	if (self->fd >= 0 && !sg_info(self->fd, &info)) {
+		self->nhw = info.num_queues;
+		sg_ctx_create(self->fd, &self->ctx);
+	}
+}
+
+FIXTURE_TEARDOWN(sched)
+{
+	if (self->timeslice > 0)
+		param_write("timeslice_ms", self->timeslice);
+	if (self->hang >= 0)
+		param_write("hang_timeout_ms", self->hang);
+	if (self->preempt_timeout > 0)
+		param_write("preempt_timeout_ms", self->preempt_timeout);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+#define NEED_SCHED() do { \
+	if (self->fd < 0) \
+		SKIP(return, "no render node"); \
+	if (!self->enabled) \
+		SKIP(return, "scheduler off (device without CAPS.PREEMPT, or preempt=0)"); \
+} while (0)
+
+/* Each rejected priority with its errno; the accepted ones are listed in debugfs. */
+TEST_F(sched, priority_rejects_and_capability)
+{
+	uint32_t q;
+	int status;
+	pid_t pid;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	EXPECT_EQ(queue_create_prio(self->fd, self->ctx, 4, &q), -EINVAL);
+	EXPECT_EQ(queue_create_prio(self->fd, self->ctx, 0xffffffffu, &q), -EINVAL);
+	/* A bad ring size is -EINVAL before the capability is looked at. */
+	{
+		struct drm_svmgpu_queue_create a = {
+			.ctx_handle = self->ctx, .ring_entries = 3,
+			.priority = DRM_SVMGPU_PRIORITY_HIGH,
+		};
+
+		EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), -EINVAL);
+	}
+	/* The library checks too, before the ioctl. */
+	EXPECT_EQ(svmgpu_queue_create_priority(NULL, 0, SVMGPU_PRIORITY_LOW, NULL), -EINVAL);
+
+	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_HIGH, &q), 0);
+	if (self->enabled)
+		EXPECT_EQ(queue_prio_is(q, "high"), 1);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_LOW, &q), 0);
+	if (self->enabled)
+		EXPECT_EQ(queue_prio_is(q, "low"), 1);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_DEFAULT, &q), 0);
+	if (self->enabled)
+		EXPECT_EQ(queue_prio_is(q, "normal"), 1);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+
+	/* Without CAP_SYS_NICE: HIGH is -EACCES, LOW and NORMAL work. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd = sg_open(), r = 0;
+		uint32_t ctx, cq;
+
+		if (fd < 0 || sg_ctx_create(fd, &ctx) || drop_sys_nice())
+			_exit(2);
+		if (queue_create_prio(fd, ctx, DRM_SVMGPU_PRIORITY_HIGH, &cq) != -EACCES)
+			r |= 4;
+		if (queue_create_prio(fd, ctx, DRM_SVMGPU_PRIORITY_NORMAL, &cq))
+			r |= 8;
+		if (queue_create_prio(fd, ctx, DRM_SVMGPU_PRIORITY_LOW, &cq))
+			r |= 16;
+		_exit(r);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+/*
+ * 3 x NUM_QUEUES busy queues: a quarter of them run an endless kernel, a
+ * quarter sit in a WAIT nobody satisfies, and all of those get a hardware
+ * queue first; the other half must still complete every FILL with exact
+ * bytes.  hang_timeout_ms 0: no queue is reset, only preempted.
+ */
+TEST_TIMEOUT(240)
+TEST_F(sched, stuck_queues_do_not_block_healthy_ones)
+{
+	static uint64_t never;
+	unsigned int nq, nstuck, i, r, rounds = 4;
+	long long pre0 = sched_value("preemptions");
+	long long hangs0 = sg_dev_counter("hangs");
+	unsigned char **buf;
+	uint64_t *seq, stuck_seq;
+	struct drm_svmgpu_wait w;
+	uint32_t *q;
+
+	NEED_SCHED();
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	nq = 3 * self->nhw;
+	nstuck = self->nhw + self->nhw / 2;	/* more stuck queues than hardware queues */
+	q = calloc(nq, sizeof(*q));
+	seq = calloc(nq, sizeof(*seq));
+	buf = calloc(nq, sizeof(*buf));
+	ASSERT_NOT_NULL(q);
+	for (i = 0; i < nq; i++) {
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+		buf[i] = sg_map_anon(SIZE);
+		ASSERT_NOT_NULL(buf[i]);
+		memset(buf[i], 0xee, SIZE);
+	}
+	for (i = 0; i < nstuck; i++) {
+		struct svmgpu_cmd c = i & 1 ? sg_wait_eq(&never, 1, 0) :
+				      sg_launch(sg_spin_kernel(), NULL, 4, 64, SPIN_BUDGET);
+
+		ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
+	}
+	usleep(20000);
+	for (r = 1; r <= rounds; r++) {
+		for (i = nstuck; i < nq; i++) {
+			struct svmgpu_cmd c = sg_fill(buf[i], SIZE, (i * 7 + r) & 0xff, 1);
+
+			ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
+		}
+		for (i = nstuck; i < nq; i++) {
+			ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i], SG_TIMEOUT_NS, &w), 0);
+			EXPECT_EQ(w.err_code, 0);
+			EXPECT_EQ(w.nr_errors, 0);
+			ASSERT_TRUE(sg_all_bytes(buf[i], (i * 7 + r) & 0xff, SIZE));
+		}
+	}
+	/* The stuck ones are still pending, not failed. */
+	for (i = 0; i < nstuck; i++) {
+		stuck_seq = seq[i];
+		EXPECT_EQ(sg_wait(self->fd, q[i], stuck_seq, stuck_seq, 0, &w), -ETIMEDOUT);
+	}
+	TH_LOG("%u queues on %u hardware queues: %lld preemptions", nq, self->nhw,
+	       sched_value("preemptions") - pre0);
+	/* Every stuck queue that held a hardware queue had to give it up. */
+	EXPECT_GE(sched_value("preemptions") - pre0, (long long)self->nhw);
+	EXPECT_EQ(sg_dev_counter("hangs"), hangs0);
+	for (i = 0; i < nq; i++) {
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+		munmap(buf[i], SIZE);
+	}
+	free(q);
+	free(seq);
+	free(buf);
+}
+
+/*
+ * LOW queues with endless kernels hold every hardware queue; a LOW SIGNAL
+ * waits for one (timeslice 5 s), then a HIGH COPY reads the SIGNAL's word:
+ * it must read 0 (it ran first), its queue is never preempted, and the LOW
+ * work was (one preemption at least).  Then the HIGH queue runs ten more
+ * FILLs with exact bytes and the LOW SIGNAL lands.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, high_priority_overtakes_saturating_low)
+{
+	uint64_t *word = sg_map_anon(4096), *seen = sg_map_anon(4096);
+	unsigned char *buf = sg_map_anon(SIZE);
+	long long pre0 = sched_value("preemptions");
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t lseq;
+	uint32_t *low, lq, hq;
+	unsigned int i;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(word);
+	ASSERT_NOT_NULL(seen);
+	ASSERT_NOT_NULL(buf);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 5000), 0);
+	word[0] = 0;
+	seen[0] = 0xdeadbeef;
+	low = calloc(self->nhw, sizeof(*low));
+	ASSERT_NOT_NULL(low);
+	c = sg_launch(sg_spin_kernel(), NULL, 4, 64, SPIN_BUDGET);
+	for (i = 0; i < self->nhw; i++) {
+		ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_LOW,
+					    &low[i]), 0);
+		ASSERT_EQ(sg_submit(self->fd, low[i], &c, 1, NULL), 0);
+	}
+	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_LOW, &lq), 0);
+	c = sg_signal(word, 1);
+	ASSERT_EQ(sg_submit(self->fd, lq, &c, 1, &lseq), 0);
+	usleep(50000);
+	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_HIGH, &hq), 0);
+	c = sg_copy(seen, word, 8);
+	ASSERT_EQ(sg_run_ok(self->fd, hq, c), 0);
+	/* The HIGH COPY ran before the LOW SIGNAL submitted earlier. */
+	EXPECT_EQ(seen[0], 0);
+	for (i = 1; i <= 10; i++) {
+		ASSERT_EQ(sg_run_ok(self->fd, hq, sg_fill(buf, SIZE, i, 1)), 0);
+		ASSERT_TRUE(sg_all_bytes(buf, i, SIZE));
+	}
+	EXPECT_EQ(queue_value(hq, "preemptions"), 0);
+	EXPECT_GE(sched_value("preemptions") - pre0, 1);
+	TH_LOG("LOW preemptions for the HIGH queue: %lld", sched_value("preemptions") - pre0);
+	/* The LOW SIGNAL lands once a hardware queue frees up. */
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_wait(self->fd, lq, lseq, lseq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(__atomic_load_n(word, __ATOMIC_SEQ_CST), 1);
+	EXPECT_EQ(sg_queue_destroy(self->fd, hq), 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, lq), 0);
+	for (i = 0; i < self->nhw; i++)
+		EXPECT_EQ(sg_queue_destroy(self->fd, low[i]), 0);
+	free(low);
+}
+
+/* An SGEMM of @dim x @dim on queue @q into @c (a, b given): the command. */
+static int sgemm_cmd(const struct svmgpu_program *prog, struct svmgpu_sgemm_args *args,
+		     struct svmgpu_cmd *cmd)
+{
+	struct svmgpu_launch l;
+	int ret = svmgpu_kernel_launch_shape(SVMGPU_KERNEL_SGEMM, args, &l);
+
+	if (ret)
+		return ret;
+	l.budget = 0;
+	return svmgpu_cmd_launch(cmd, svmgpu_program_code(prog), args, &l, 0);
+}
+
+/*
+ * Preemption exactness: 3 x NUM_QUEUES queues each run a 256^3 SGEMM three
+ * times and then a 4 MiB COPY with a 1 ms timeslice (a jiffy in practice),
+ * so kernels and copies are preempted mid-way and resumed on other hardware
+ * queues many times; every result is byte for byte the one the same SGEMM
+ * gave running alone, and the COPY's bytes are exact.
+ */
+TEST_TIMEOUT(300)
+TEST_F(sched, preempted_work_gives_the_same_bytes)
+{
+	enum { DIM = 256, NSGEMM = 3 };
+	size_t mat = DIM * DIM * sizeof(float), big = 4 << 20;
+	long long pre0 = sched_value("preemptions");
+	struct svmgpu_program *prog = NULL;
+	struct svmgpu_sgemm_args *args;
+	float *a = sg_map_anon(mat), *b = sg_map_anon(mat), *ref = sg_map_anon(mat);
+	unsigned char *src = sg_map_anon(big);
+	unsigned int nq, i, j, resumed = 0;
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd cmds[NSGEMM + 1];
+	float **c;
+	unsigned char **dst;
+	uint64_t *seq;
+	uint32_t *q, rq;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(a);
+	ASSERT_NOT_NULL(b);
+	ASSERT_NOT_NULL(ref);
+	ASSERT_NOT_NULL(src);
+	ASSERT_EQ(svmgpu_kernel_program(SVMGPU_KERNEL_SGEMM, &prog), 0);
+	for (i = 0; i < DIM * DIM; i++) {
+		a[i] = (float)((i * 37) % 101) / 7.0f - 3.0f;
+		b[i] = (float)((i * 53) % 89) / 5.0f + 1.0f;
+	}
+	for (i = 0; i < big; i++)
+		src[i] = (unsigned char)(i * 131 + (i >> 12));
+	nq = 3 * self->nhw;
+	args = calloc(nq + 1, sizeof(*args));
+	c = calloc(nq, sizeof(*c));
+	dst = calloc(nq, sizeof(*dst));
+	seq = calloc(nq, sizeof(*seq));
+	q = calloc(nq, sizeof(*q));
+	ASSERT_NOT_NULL(args);
+
+	/* The reference: alone on the device, long timeslice. */
+	ASSERT_EQ(param_write("timeslice_ms", 10000), 0);
+	memset(ref, 0, mat);
+	args[nq] = (struct svmgpu_sgemm_args){ a, b, ref, DIM, DIM, DIM };
+	ASSERT_EQ(sgemm_cmd(prog, &args[nq], &cmds[0]), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &rq), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, rq, cmds[0]), 0);
+	EXPECT_EQ(queue_value(rq, "preemptions"), 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, rq), 0);
+
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 1), 0);
+	for (i = 0; i < nq; i++) {
+		c[i] = sg_map_anon(mat);
+		dst[i] = sg_map_anon(big);
+		ASSERT_NOT_NULL(c[i]);
+		ASSERT_NOT_NULL(dst[i]);
+		memset(c[i], 0xcd, mat);
+		memset(dst[i], 0xcd, big);
+		args[i] = (struct svmgpu_sgemm_args){ a, b, c[i], DIM, DIM, DIM };
+		/* The same SGEMM three times (same bytes), to run long enough. */
+		for (j = 0; j < NSGEMM; j++)
+			ASSERT_EQ(sgemm_cmd(prog, &args[i], &cmds[j]), 0);
+		cmds[NSGEMM] = sg_copy(dst[i], src, big);
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, NSGEMM + 1, &seq[i]), 0);
+	}
+	for (i = 0; i < nq; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i] - NSGEMM, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_EQ(memcmp(c[i], ref, mat), 0);
+		for (j = 0; j < big && dst[i][j] == src[j]; j++)
+			;
+		EXPECT_EQ(j, big);
+		if (queue_value(q[i], "resumes") > 0)
+			resumed++;
+	}
+	TH_LOG("%u queues, timeslice 1 ms: %lld preemptions, %u queues resumed", nq,
+	       sched_value("preemptions") - pre0, resumed);
+	EXPECT_GE(sched_value("preemptions") - pre0, (long long)nq);
+	EXPECT_GE(resumed, nq / 2);
+	for (i = 0; i < nq; i++) {
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+		munmap(c[i], mat);
+		munmap(dst[i], big);
+	}
+	svmgpu_program_destroy(prog);
+}
+
+/*
+ * A fatal device error (INJ_FATAL) with NUM_QUEUES + 2 queues in a WAIT
+ * and a FILL behind it: the driver saves the bound queues, resets the
+ * device and resumes them; once the word is written every FILL completes
+ * with exact bytes and no error, nothing was reported lost.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, fatal_error_replays_work)
+{
+	uint64_t *word = sg_map_anon(4096);
+	long long fatal0 = sg_dev_counter("fatal_errors");
+	long long resets0 = sg_dev_counter("resets");
+	long long saved0 = sched_value("replays_saved");
+	long long lost0 = sched_value("replays_lost");
+	unsigned int nq, i;
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd cmds[2];
+	unsigned char **buf;
+	uint64_t *seq;
+	uint32_t *q;
+
+	NEED_SCHED();
+	if (sg_debugfs_path("svmgpu_inject", (char[256]){ 0 }, 256))
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	word[0] = 0;
+	nq = self->nhw + 2;
+	q = calloc(nq, sizeof(*q));
+	seq = calloc(nq, sizeof(*seq));
+	buf = calloc(nq, sizeof(*buf));
+	ASSERT_NOT_NULL(q);
+	for (i = 0; i < nq; i++) {
+		buf[i] = sg_map_anon(SIZE);
+		ASSERT_NOT_NULL(buf[i]);
+		memset(buf[i], 0, SIZE);
+		cmds[0] = sg_wait_eq(word, 1, 0);
+		cmds[1] = sg_fill(buf[i], SIZE, 0x30 + i, 1);
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
+	}
+	usleep(50000);
+	ASSERT_EQ(inj_write("fatal", 1), 0);
+	for (i = 0; i < 500 && sg_dev_counter("resets") < resets0 + 1; i++)
+		usleep(10000);
+	EXPECT_EQ(sg_dev_counter("resets"), resets0 + 1);
+	EXPECT_EQ(sg_dev_counter("fatal_errors"), fatal0 + 1);
+	TH_LOG("saved and replayed: %lld queues, lost %lld",
+	       sched_value("replays_saved") - saved0, sched_value("replays_lost") - lost0);
+	/*
+	 * Every hardware queue was busy with one of them (but for one handed
+	 * over by a timeslice at that moment): those were saved.
+	 */
+	EXPECT_GE(sched_value("replays_saved") - saved0, 1);
+	EXPECT_LE(sched_value("replays_saved") - saved0, (long long)self->nhw);
+	EXPECT_EQ(sched_value("replays_lost"), lost0);
+	/* Nothing completed or failed meanwhile. */
+	for (i = 0; i < nq; i++)
+		EXPECT_EQ(sg_wait(self->fd, q[i], seq[i] - 1, seq[i] - 1, 0, &w), -ETIMEDOUT);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < nq; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i] - 1, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_TRUE(sg_all_bytes(buf[i], 0x30 + i, SIZE));
+	}
+	for (i = 0; i < nq; i++) {
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+		munmap(buf[i], SIZE);
+	}
+	free(q);
+	free(seq);
+	free(buf);
+}
+
+TEST_HARNESS_MAIN
