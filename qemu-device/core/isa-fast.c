@@ -92,8 +92,68 @@ struct SvmgpuFastLaunch {
     FCodePage code[F_CODE_PAGES];
     FOp single;             /* an instruction of a page read word by word */
     uint64_t page_buf[F_PAGE_INSNS];
+    /*
+     * Affine registers (docs/compute-engine.md): for r in aff, lane j of
+     * the workgroup (0 .. 32 * nwaves - 1) holds abase[r] + j * astride[r]
+     * (astride 0: a uniform value).  For r also in stale, regs[r] is not
+     * written and f_mat() writes it.  Only a whole gang with every lane
+     * active makes one; any other write of r drops it (f_unaff()).
+     * stale is empty whenever svmgpu_fast_step() is not running, so
+     * regs[][] is then the architectural state.  Never in zpend.
+     */
+    uint32_t aff, stale;
+    uint64_t abase[SVMGPU_ISA_NUM_REGS], astride[SVMGPU_ISA_NUM_REGS];
     uint64_t regs[SVMGPU_ISA_NUM_REGS][F_LANES] __attribute__((aligned(64)));
 };
+
+#define RBIT(r)     (1u << (r))
+
+/* Write the rows of the stale registers among @regs. */
+static void f_mat(SvmgpuFastLaunch *l, uint32_t regs)
+{
+    const unsigned n = l->nwaves * SVMGPU_ISA_WAVE_SIZE;
+
+    regs &= l->stale;
+    l->stale &= ~regs;
+    while (regs) {
+        const unsigned r = __builtin_ctz(regs);
+        const uint64_t base = l->abase[r], step = l->astride[r];
+        uint64_t *d = l->regs[r];
+        unsigned j;
+
+        if (!step) {
+            for (j = 0; j < n; j++) {
+                d[j] = base;
+            }
+        } else {
+            uint64_t v = base;
+
+            for (j = 0; j < n; j++, v += step) {
+                d[j] = v;
+            }
+        }
+        regs &= regs - 1;
+    }
+}
+
+/* @regs are about to be written in some lanes: rows, and not affine. */
+static inline void f_unaff(SvmgpuFastLaunch *l, uint32_t regs)
+{
+    if (l->aff & regs) {
+        f_mat(l, regs);
+        l->aff &= ~regs;
+    }
+}
+
+/* rd becomes base + lane * step in every lane of the workgroup. */
+static inline void f_set_aff(SvmgpuFastLaunch *l, unsigned rd, uint64_t base,
+                             uint64_t step)
+{
+    l->aff |= RBIT(rd);
+    l->stale |= RBIT(rd);
+    l->abase[rd] = base;
+    l->astride[rd] = step;
+}
 
 /*
  * The launch state is ~170 KiB: allocated afresh per LAUNCH it is an
@@ -574,11 +634,37 @@ static F_INLINE void f_alu(SvmgpuFastLaunch *l, const FOp *o, unsigned w0,
     }
 }
 
+/*
+ * Special register sr (not WAVE_ID) in lane j of the workgroup:
+ * *base + j * *step.
+ */
+static void f_sr(const SvmgpuFastLaunch *l, SvmgpuQueue *q, int32_t sr,
+                 uint64_t *base, uint64_t *step)
+{
+    const struct svmgpu_cmd_launch *c = &q->x.cmd.launch;
+
+    *step = 0;
+    switch (sr) {
+    case SVMGPU_SR_LANE_ID: *base = 0; *step = 1; break;
+    case SVMGPU_SR_GLOBAL_ID: *base = l->wg * c->wg_size; *step = 1; break;
+    case SVMGPU_SR_WG_ID_X: *base = l->wg % c->grid_x; break;
+    case SVMGPU_SR_WG_ID_Y: *base = (l->wg / c->grid_x) % c->grid_y; break;
+    case SVMGPU_SR_WG_ID_Z:
+        *base = l->wg / ((uint64_t)c->grid_x * c->grid_y);
+        break;
+    case SVMGPU_SR_WG_SIZE: *base = c->wg_size; break;
+    case SVMGPU_SR_GRID_X: *base = c->grid_x; break;
+    case SVMGPU_SR_GRID_Y: *base = c->grid_y; break;
+    case SVMGPU_SR_GRID_Z: *base = c->grid_z; break;
+    case SVMGPU_SR_ARGS: *base = c->args_va; break;
+    default: *base = q->index; break;       /* SVMGPU_SR_QUEUE */
+    }
+}
+
 /* MOVI, MOVHI, S2R, SEL */
 static F_INLINE void f_move(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o,
                    unsigned w0, unsigned nw)
 {
-    const struct svmgpu_cmd_launch *c = &q->x.cmd.launch;
     uint64_t tbuf[F_LANES], *t = tbuf, uni = 0;
     uint64_t *d = l->regs[o->rd] + w0 * SVMGPU_ISA_WAVE_SIZE;
     uint32_t all = F_FULL;
@@ -619,31 +705,21 @@ static F_INLINE void f_move(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o,
         break;
     }
     default:        /* S2R */
-        switch (o->imm) {
-        case SVMGPU_SR_LANE_ID:
-        case SVMGPU_SR_GLOBAL_ID:
-        case SVMGPU_SR_WAVE_ID: {
-            uint64_t off = o->imm == SVMGPU_SR_GLOBAL_ID ?
-                           l->wg * c->wg_size : 0;
-
+        if (o->imm == SVMGPU_SR_WAVE_ID) {
             uniform = false;
             for (j = 0; j < nl; j++) {
-                t[j] = o->imm == SVMGPU_SR_WAVE_ID ?
-                       (lane0 + j) / SVMGPU_ISA_WAVE_SIZE : off + lane0 + j;
+                t[j] = (lane0 + j) / SVMGPU_ISA_WAVE_SIZE;
             }
-            break;
-        }
-        case SVMGPU_SR_WG_ID_X: uni = l->wg % c->grid_x; break;
-        case SVMGPU_SR_WG_ID_Y: uni = (l->wg / c->grid_x) % c->grid_y; break;
-        case SVMGPU_SR_WG_ID_Z:
-            uni = l->wg / ((uint64_t)c->grid_x * c->grid_y);
-            break;
-        case SVMGPU_SR_WG_SIZE: uni = c->wg_size; break;
-        case SVMGPU_SR_GRID_X: uni = c->grid_x; break;
-        case SVMGPU_SR_GRID_Y: uni = c->grid_y; break;
-        case SVMGPU_SR_GRID_Z: uni = c->grid_z; break;
-        case SVMGPU_SR_ARGS: uni = c->args_va; break;
-        default: uni = q->index; break;     /* SVMGPU_SR_QUEUE */
+        } else {
+            uint64_t step;
+
+            f_sr(l, q, o->imm, &uni, &step);
+            if (step) {
+                uniform = false;
+                for (j = 0; j < nl; j++) {
+                    t[j] = uni + (lane0 + j) * step;
+                }
+            }
         }
         break;
     }
@@ -1062,11 +1138,15 @@ static F_INLINE InsnResult f_control(SvmgpuQueue *q, SvmgpuFastLaunch *l,
     FWave *w = &l->waves[wave];
     uint32_t cond = 0;
 
-    if (o->op == SVMGPU_OP_IF || o->op == SVMGPU_OP_BREAK) {
+    if ((o->op == SVMGPU_OP_IF || o->op == SVMGPU_OP_BREAK) &&
+        (l->aff & RBIT(o->ra)) && !l->astride[o->ra]) {
+        cond = l->abase[o->ra] ? w->exec : 0;   /* one value in every lane */
+    } else if (o->op == SVMGPU_OP_IF || o->op == SVMGPU_OP_BREAK) {
         const uint64_t *a = l->regs[o->ra] + wave * SVMGPU_ISA_WAVE_SIZE;
         uint8_t nz[SVMGPU_ISA_WAVE_SIZE];
         unsigned j;
 
+        f_mat(l, RBIT(o->ra));
         for (j = 0; j < SVMGPU_ISA_WAVE_SIZE; j++) {
             nz[j] = a[j] != 0;
         }
@@ -1128,6 +1208,85 @@ static inline void f_zany(SvmgpuFastLaunch *l)
 }
 
 /*
+ * The page of a gang's first access (wave w0's first lane, whose checks
+ * passed), looked up or translated as that lane would.  NULL: *r is
+ * INSN_OK if the gang cannot go on as one (memory that cannot be mapped,
+ * a decoded code page or a stale queue for a write: wave by wave), else
+ * wave w0's fault or error, its registers done as f_exec_mem() does.
+ */
+static F_INLINE uint8_t *f_gang_page(SvmgpuCore *core, SvmgpuQueue *q,
+                                     SvmgpuFastLaunch *l, IsaMem *m,
+                                     const FOp *o, unsigned w0, uint64_t addr,
+                                     bool wr, unsigned *last, unsigned *win,
+                                     InsnResult *r)
+{
+    const unsigned lane0 = w0 * SVMGPU_ISA_WAVE_SIZE;
+    uint8_t *p;
+    unsigned k;
+
+    *r = INSN_OK;
+    p = isa_mem_lookup(m, addr, wr, last, win);
+    if (!p) {
+        /*
+         * Translate the page as wave w0's first lane would (it is the
+         * first access of the gang, with the same checks passed above).
+         */
+        SvmgpuAccessResult res = SVMGPU_ACC_OK;
+        uint64_t pa = 0;
+
+        p = isa_mem_get(core, q, m, addr, o->access, wr, last, win, &pa,
+                        &res);
+        if (!p && res != SVMGPU_ACC_OK) {
+            /*
+             * Wave w0 faults (or fails) at its first lane: what
+             * f_exec_mem() does for a wave that stops with no lane done.
+             */
+            uint32_t skipped = 0;
+
+            f_unaff(l, o->zwrite);
+            if ((l->zpend_any & (o->zread | o->zwrite)) &&
+                f_zclear(l, o, w0, &skipped)) {
+                f_zany(l);
+            }
+            if (skipped) {
+                memset(&l->regs[o->rd][lane0], 0,
+                       SVMGPU_ISA_WAVE_SIZE * sizeof(uint64_t));
+            }
+            *r = acc_result(res);
+            return NULL;
+        }
+        if (!p) {
+            /*
+             * Memory that cannot be mapped: wave by wave, lane by lane.
+             * Wave w0 translates lane 0 again, a TLB hit this lookup did
+             * not count in the reference: take it back (modular: the
+             * TLB's counter gets exactly one lookup for the two).
+             */
+            m->hits--;
+            return NULL;
+        }
+        /*
+         * The translation counted lane 0's lookup, as isa_mem_lookup()
+         * does; a fall-back below takes it back (m->hits may wrap until
+         * wave w0 counts its own lookup again: modular, exact in sum).
+         */
+    }
+    if (wr) {
+        for (k = 0; k < F_CODE_PAGES; k++) {
+            if (l->code[k].ok && l->code[k].pa == m->e[*last].pa) {
+                m->hits--;
+                return NULL;    /* a code page: wave by wave */
+            }
+        }
+        if (svmgpu_q_stale(q)) {
+            m->hits--;
+            return NULL;        /* the first wave fails */
+        }
+    }
+    return p;
+}
+
+/*
  * A load or store of a whole gang in one go, when that is exactly what
  * the waves one after another would do: every lane of every wave active,
  * the lanes' addresses contiguous (lane order) or all equal, inside one
@@ -1145,8 +1304,8 @@ static F_INLINE bool f_mem_gang(SvmgpuCore *core, SvmgpuQueue *q,
     const unsigned size = o->size;
     const bool wr = o->access == SVMGPU_ACCESS_WRITE;
     const bool sext = o->op >= SVMGPU_OP_LDS8 && o->op <= SVMGPU_OP_LDS32;
-    const uint64_t addr = A[0] + o->bimm;
-    uint64_t step, bad = 0, span, off;
+    const bool whole = !w0 && nw == l->nwaves;
+    uint64_t addr, step, bad = 0, span, off;
     bool changed = false;
     unsigned j, k, win = 0, last = m->last[0];
     uint8_t *p;
@@ -1156,82 +1315,33 @@ static F_INLINE bool f_mem_gang(SvmgpuCore *core, SvmgpuQueue *q,
             return false;
         }
     }
-    if ((l->zpend_any & o->zread) || (addr >> SVMGPU_VA_BITS) ||
+    if (l->zpend_any & o->zread) {
+        return false;       /* ra not yet cleared */
+    }
+    /* contiguous (step = size) or uniform (step = 0) */
+    if (l->aff & RBIT(o->ra)) {
+        step = l->astride[o->ra];
+        addr = l->abase[o->ra] + lane0 * step + o->bimm;
+    } else {
+        /* one pass over the lanes, no multiply */
+        step = A[1] - A[0];
+        addr = A[0] + o->bimm;
+        for (j = 1; j < nl; j++) {
+            bad |= (A[j] - A[j - 1]) ^ step;
+        }
+    }
+    if (bad || (step != 0 && step != size) || (addr >> SVMGPU_VA_BITS) ||
         (addr & (size - 1))) {
-        return false;       /* ra not yet cleared, or the lane fails */
-    }
-    /* contiguous (step = size) or uniform (step = 0): one pass, no multiply */
-    step = A[1] - A[0];
-    if (step != 0 && step != size) {
-        return false;
-    }
-    for (j = 1; j < nl; j++) {
-        bad |= (A[j] - A[j - 1]) ^ step;
-    }
-    if (bad) {
-        return false;
+        return false;       /* neither, or the first lane fails */
     }
     off = addr & PAGE_MASK_LO;
     span = step ? (uint64_t)nl * size : size;
     if (off + span > SVMGPU_PAGE_SIZE) {
         return false;
     }
-    p = isa_mem_lookup(m, addr, wr, &last, &win);
+    p = f_gang_page(core, q, l, m, o, w0, addr, wr, &last, &win, r);
     if (!p) {
-        /*
-         * Translate the page as wave w0's first lane would (it is the
-         * first access of the gang, with the same checks passed above).
-         */
-        SvmgpuAccessResult res = SVMGPU_ACC_OK;
-        uint64_t pa = 0;
-
-        p = isa_mem_get(core, q, m, addr, o->access, wr, &last, &win, &pa,
-                        &res);
-        if (!p && res != SVMGPU_ACC_OK) {
-            /*
-             * Wave w0 faults (or fails) at its first lane: what
-             * f_exec_mem() does for a wave that stops with no lane done.
-             */
-            uint32_t skipped = 0;
-
-            if ((l->zpend_any & (o->zread | o->zwrite)) &&
-                f_zclear(l, o, w0, &skipped)) {
-                f_zany(l);
-            }
-            if (skipped) {
-                memset(&l->regs[o->rd][lane0], 0,
-                       SVMGPU_ISA_WAVE_SIZE * sizeof(uint64_t));
-            }
-            *r = acc_result(res);
-            return true;
-        }
-        if (!p) {
-            /*
-             * Memory that cannot be mapped: wave by wave, lane by lane.
-             * Wave w0 translates lane 0 again, a TLB hit this lookup did
-             * not count in the reference: take it back (modular: the
-             * TLB's counter gets exactly one lookup for the two).
-             */
-            m->hits--;
-            return false;
-        }
-        /*
-         * The translation counted lane 0's lookup, as isa_mem_lookup()
-         * does; a fall-back below takes it back (m->hits may wrap until
-         * wave w0 counts its own lookup again: modular, exact in sum).
-         */
-    }
-    if (wr) {
-        for (k = 0; k < F_CODE_PAGES; k++) {
-            if (l->code[k].ok && l->code[k].pa == m->e[last].pa) {
-                m->hits--;
-                return false;   /* a code page: wave by wave */
-            }
-        }
-        if (svmgpu_q_stale(q)) {
-            m->hits--;
-            return false;       /* the first wave fails */
-        }
+        return *r != INSN_OK;
     }
     m->last[0] = last;
     m->hits += nl - 1;
@@ -1245,7 +1355,16 @@ static F_INLINE bool f_mem_gang(SvmgpuCore *core, SvmgpuQueue *q,
     if (!wr) {
         uint64_t *D = l->regs[o->rd] + lane0;
 
-        if (!step) {
+        if (whole) {
+            /* every lane of the workgroup is written */
+            l->aff &= ~RBIT(o->rd);
+            l->stale &= ~RBIT(o->rd);
+        } else {
+            f_unaff(l, RBIT(o->rd));
+        }
+        if (!step && whole) {
+            f_set_aff(l, o->rd, load_n(p, size, sext), 0);
+        } else if (!step) {
             uint64_t v = load_n(p, size, sext);
 
             for (j = 0; j < nl; j++) {
@@ -1281,6 +1400,7 @@ static F_INLINE bool f_mem_gang(SvmgpuCore *core, SvmgpuQueue *q,
     } else {
         const uint64_t *B = l->regs[o->rb] + lane0;
 
+        f_mat(l, RBIT(o->rb));
         if (!step) {
             copy_small(p, &B[nl - 1], size);    /* lane order: the last */
         } else {
@@ -1314,6 +1434,133 @@ static F_INLINE bool f_mem_gang(SvmgpuCore *core, SvmgpuQueue *q,
 }
 
 /*
+ * An atomic of a whole gang on one word: every lane of every wave active
+ * and every lane's address the same.  The waves one after another would
+ * each do one combined operation (f_atomic_run()); here the gang's lanes
+ * are one, which other agents see as the lanes' operations back to back
+ * (as the reference's per-lane atomics could be), and every lane gets
+ * the old value of its place in lane order.  False: nothing was done
+ * (or *r is wave w0's fault or error, as in f_mem_gang()).
+ */
+static F_INLINE bool f_atom_gang(SvmgpuCore *core, SvmgpuQueue *q,
+                                 SvmgpuFastLaunch *l, IsaMem *m, const FOp *o,
+                                 unsigned w0, unsigned nw, InsnResult *r)
+{
+    const unsigned lane0 = w0 * SVMGPU_ISA_WAVE_SIZE;
+    const unsigned nl = nw * SVMGPU_ISA_WAVE_SIZE;
+    const uint64_t *A = l->regs[o->ra] + lane0;
+    const uint64_t *B = l->regs[o->rb] + lane0;
+    const uint64_t *C = l->regs[o->rc] + lane0;
+    uint64_t *D = l->regs[o->rd] + lane0;
+    const unsigned size = o->size;
+    uint64_t addr, bad = 0, olds[F_LANES];
+    bool changed = false;
+    unsigned j, k, win = 0, last = m->last[0];
+    uint8_t *p;
+
+    for (k = 0; k < nw; k++) {
+        if (l->waves[w0 + k].exec != F_FULL || l->waves[w0 + k].done) {
+            return false;
+        }
+    }
+    if (l->zpend_any & o->zread) {
+        return false;       /* an operand not yet cleared */
+    }
+    if (l->aff & RBIT(o->ra)) {
+        bad = l->astride[o->ra];
+        addr = l->abase[o->ra];
+    } else {
+        addr = A[0];
+        for (j = 1; j < nl; j++) {
+            bad |= A[j] ^ addr;
+        }
+    }
+    if (bad || (addr >> SVMGPU_VA_BITS) || (addr & (size - 1))) {
+        return false;       /* not one word, or the first lane fails */
+    }
+    p = f_gang_page(core, q, l, m, o, w0, addr, true, &last, &win, r);
+    if (!p) {
+        return *r != INSN_OK;
+    }
+    f_mat(l, RBIT(o->rb) | RBIT(o->rc));
+    pthread_mutex_lock(&core->atomic_lock);
+    if (svmgpu_q_stale(q)) {
+        pthread_mutex_unlock(&core->atomic_lock);
+        m->hits--;
+        return false;       /* the first wave fails */
+    }
+    if (o->aop == SVMGPU_ATOMIC_ADD) {
+        /* one fetch-and-add of the sum; each lane's old is a prefix */
+        uint64_t sum = 0, old;
+
+        for (j = 0; j < nl; j++) {
+            olds[j] = sum;
+            sum += B[j];
+        }
+        if (size == 4) {
+            old = __atomic_fetch_add((uint32_t *)p, (uint32_t)sum,
+                                     __ATOMIC_SEQ_CST);
+            for (j = 0; j < nl; j++) {
+                olds[j] = (uint32_t)(old + olds[j]);
+            }
+        } else {
+            old = __atomic_fetch_add((uint64_t *)p, sum, __ATOMIC_SEQ_CST);
+            for (j = 0; j < nl; j++) {
+                olds[j] += old;
+            }
+        }
+    } else if (size == 4) {
+        uint32_t cur = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
+        uint32_t v;
+
+        do {
+            v = cur;
+            for (j = 0; j < nl; j++) {
+                olds[j] = v;
+                v = svmgpu_atomic_compute(o->aop, 4, v, B[j], C[j]);
+            }
+        } while (!__atomic_compare_exchange_n((uint32_t *)p, &cur, v, false,
+                                              __ATOMIC_SEQ_CST,
+                                              __ATOMIC_RELAXED));
+    } else {
+        uint64_t cur = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
+        uint64_t v;
+
+        do {
+            v = cur;
+            for (j = 0; j < nl; j++) {
+                olds[j] = v;
+                v = svmgpu_atomic_compute(o->aop, 8, v, B[j], C[j]);
+            }
+        } while (!__atomic_compare_exchange_n((uint64_t *)p, &cur, v, false,
+                                              __ATOMIC_SEQ_CST,
+                                              __ATOMIC_RELAXED));
+    }
+    pthread_mutex_unlock(&core->atomic_lock);
+    m->last[0] = last;
+    m->hits += nl - 1;
+    isa_count(m, m->mc->w[win].local, o->access, (uint64_t)nl * size);
+    svmgpu_map_dirty(m->mc, win, p, size);
+    for (k = 0; k < nw; k++) {
+        changed |= f_zclear(l, o, w0 + k, NULL);
+    }
+    if (changed) {
+        f_zany(l);
+    }
+    if (!w0 && nw == l->nwaves) {
+        l->aff &= ~RBIT(o->rd);     /* every lane of the workgroup written */
+        l->stale &= ~RBIT(o->rd);
+    } else {
+        f_unaff(l, RBIT(o->rd));
+    }
+    memcpy(D, olds, nl * sizeof(uint64_t));
+    for (k = 0; k < nw; k++) {
+        l->waves[w0 + k].pc += SVMGPU_ISA_INSN_SIZE;
+    }
+    return true;
+}
+
+/*
  * A memory instruction on waves w0.. of a gang, one wave at a time.  A
  * wave's pending registers are cleared only when it runs the instruction
  * (the gang may end before, on a fault or a code hit).  A load's or
@@ -1332,10 +1579,15 @@ static F_INLINE InsnResult f_exec_mem(SvmgpuCore *core, SvmgpuQueue *q,
     unsigned k;
 
     l->code_hit = false;
-    if (nw > 1 && o->access != SVMGPU_ACCESS_ATOMIC &&
-        f_mem_gang(core, q, l, m, o, w0, nw, &r)) {
+    if (nw > 1 && (o->access == SVMGPU_ACCESS_ATOMIC ?
+                   f_atom_gang(core, q, l, m, o, w0, nw, &r) :
+                   f_mem_gang(core, q, l, m, o, w0, nw, &r))) {
         *ndone = r == INSN_OK ? nw : 0;
         return r;
+    }
+    if (!f_idle(l, w0, nw)) {
+        f_mat(l, o->zread);
+        f_unaff(l, o->zwrite);
     }
     for (k = 0; k < nw; k++) {
         unsigned wv = w0 + k;
@@ -1370,6 +1622,143 @@ static F_INLINE InsnResult f_exec_mem(SvmgpuCore *core, SvmgpuQueue *q,
     return r;
 }
 
+/* True if waves w0 .. w0+nw-1 are the whole workgroup, every lane active. */
+static inline bool f_whole(const SvmgpuFastLaunch *l, unsigned w0,
+                           unsigned nw)
+{
+    unsigned k;
+
+    if (w0 || nw != l->nwaves) {
+        return false;
+    }
+    for (k = 0; k < nw; k++) {
+        if (l->waves[k].exec != F_FULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A whole gang's ALU or move instruction on affine operands, computed
+ * once: rd becomes affine (no row is touched).  False: not affine, run it
+ * on the rows.  Every result is the reference's per-lane value: a uniform
+ * operation is the reference's scalar code on the one value; otherwise
+ * only ADD, SUB, MUL by a uniform value and SHL by one, which commute with
+ * lane * step modulo 2^64; SLTU, SLEU, MINU, MAXU, DIVU and SHR with one
+ * uniform operand, which are monotone in the other: on a sequence that
+ * does not wrap, equal at lane 0 and at the last lane means equal in
+ * every lane; and REMU by a uniform value whose quotient is so.
+ */
+static bool f_lazy(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o)
+{
+    const uint8_t op = o->op;
+    const uint64_t last = (uint64_t)l->nwaves * SVMGPU_ISA_WAVE_SIZE - 1;
+    uint64_t ba, sa, bb, sb, hi, r0;
+
+    switch (op) {
+    case SVMGPU_OP_MOVI:
+        f_set_aff(l, o->rd, o->bimm, 0);
+        return true;
+    case SVMGPU_OP_S2R:
+        if (o->imm == SVMGPU_SR_WAVE_ID) {
+            return false;
+        }
+        f_sr(l, q, o->imm, &ba, &sa);
+        f_set_aff(l, o->rd, ba, sa);
+        return true;
+    case SVMGPU_OP_MOVHI:
+        if (!(l->aff & RBIT(o->rd)) || l->astride[o->rd]) {
+            return false;
+        }
+        f_set_aff(l, o->rd, (l->abase[o->rd] & 0xffffffffull) |
+                  ((uint64_t)(uint32_t)o->imm << 32), 0);
+        return true;
+    case SVMGPU_OP_SEL:
+        return false;
+    }
+    if (o->rb == SVMGPU_ISA_RB_IMM) {
+        bb = o->bimm;
+        sb = 0;
+    } else if (l->aff & RBIT(o->rb)) {
+        bb = l->abase[o->rb];
+        sb = l->astride[o->rb];
+    } else {
+        return false;
+    }
+    if (op == SVMGPU_OP_MOV) {
+        f_set_aff(l, o->rd, bb, sb);
+        return true;
+    }
+    if (!(l->aff & RBIT(o->ra))) {
+        return false;
+    }
+    ba = l->abase[o->ra];
+    sa = l->astride[o->ra];
+    if (!sa && !sb) {
+        f_set_aff(l, o->rd, is_int_op(op) ? int_op(op, ba, bb) :
+                  is_f32_op(op) ? f32_op(op, ba, bb) : f64_op(op, ba, bb), 0);
+        return true;
+    }
+    switch (op) {
+    case SVMGPU_OP_ADD:
+        f_set_aff(l, o->rd, ba + bb, sa + sb);
+        return true;
+    case SVMGPU_OP_SUB:
+        f_set_aff(l, o->rd, ba - bb, sa - sb);
+        return true;
+    case SVMGPU_OP_MUL:
+        if (sa && sb) {
+            return false;
+        }
+        f_set_aff(l, o->rd, ba * bb, sa * bb + ba * sb);
+        return true;
+    case SVMGPU_OP_SHL:
+        if (sb) {
+            return false;
+        }
+        f_set_aff(l, o->rd, ba << (bb & 63), sa << (bb & 63));
+        return true;
+    }
+    /*
+     * One side uniform, the other increasing without wrapping: an
+     * operation monotone in that side that has the same value at lane 0
+     * and at the last lane has it in every lane.
+     */
+    if ((sa && sb) || __builtin_mul_overflow(sa | sb, last, &hi) ||
+        __builtin_add_overflow(sa ? ba : bb, hi, &hi)) {
+        return false;
+    }
+    r0 = int_op(op, ba, bb);
+    switch (op) {
+    case SVMGPU_OP_SLTU:
+    case SVMGPU_OP_SLEU:
+    case SVMGPU_OP_MINU:
+    case SVMGPU_OP_MAXU:
+        break;                  /* monotone in either operand */
+    case SVMGPU_OP_DIVU:
+    case SVMGPU_OP_SHR:
+        if (sb) {
+            return false;       /* monotone in a only */
+        }
+        break;
+    case SVMGPU_OP_REMU:
+        /* a % b = a - b * q, q = a / b the same in every lane: affine */
+        if (sb || (bb && ba / bb != hi / bb)) {
+            return false;
+        }
+        f_set_aff(l, o->rd, r0, sa);
+        return true;
+    default:
+        return false;
+    }
+    if (r0 != int_op(op, sa ? hi : ba, sb ? hi : bb)) {
+        return false;
+    }
+    f_set_aff(l, o->rd, r0, 0);
+    return true;
+}
+
 /*
  * Execute o for waves w0 .. w0+nw-1, all at the same pc, in wave order.
  * *ndone: waves that completed it: all of them, unless a fault or error
@@ -1381,7 +1770,7 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
                          SvmgpuFastLaunch *l, IsaMem *m, const FOp *o,
                          unsigned w0, unsigned nw, unsigned *ndone)
 {
-    bool changed = false;
+    bool changed = false, whole;
     InsnResult r;
     unsigned k;
 
@@ -1410,14 +1799,24 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
             *ndone = k + 1;
         }
         return INSN_OK;
-    case SVMGPU_OP_MOVI:
-    case SVMGPU_OP_MOVHI:
-    case SVMGPU_OP_S2R:
-    case SVMGPU_OP_SEL:
-        f_move(l, q, o, w0, nw);
-        break;
     default:
-        f_alu(l, o, w0, nw);
+        whole = f_whole(l, w0, nw);
+        if ((whole && f_lazy(l, q, o)) || f_idle(l, w0, nw)) {
+            break;          /* affine, or no lane to read or write */
+        }
+        f_mat(l, o->zread);
+        if (whole) {
+            /* every lane of rd is written: its old value is not needed */
+            l->aff &= ~RBIT(o->rd);
+            l->stale &= ~RBIT(o->rd);
+        } else {
+            f_unaff(l, RBIT(o->rd));
+        }
+        if (o->op >= SVMGPU_OP_MOVI && o->op <= SVMGPU_OP_SEL) {
+            f_move(l, q, o, w0, nw);
+        } else {
+            f_alu(l, o, w0, nw);
+        }
         break;
     }
     for (k = 0; k < nw; k++) {
@@ -1443,6 +1842,7 @@ static void f_start_workgroup(SvmgpuFastLaunch *l,
         l->zpend[wv] = l->written;
     }
     l->zpend_any = l->written;
+    l->aff = l->stale = 0;
     for (wv = 0; wv < l->nwaves; wv++) {
         FWave *w = &l->waves[wv];
         unsigned lanes = c->wg_size - wv * SVMGPU_ISA_WAVE_SIZE;
@@ -1584,6 +1984,7 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
         l->cur = wv + ndone >= l->nwaves ? wv + ndone - l->nwaves : wv + ndone;
     }
     f_drop(core, l, &m);
+    f_mat(l, l->stale);     /* regs[][] is the state between steps */
     pthread_mutex_lock(&core->lock);
     if (q->qgen == q->step_gen) {
         core->cnt_instructions += slice;
