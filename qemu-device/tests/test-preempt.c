@@ -704,6 +704,81 @@ TEST(fault_stall_saved_with_done_lanes)
     }
 }
 
+/*
+ * ATOMIC, SIGNAL and TIMESTAMP stalled on a fault — one of them on a
+ * withheld record (RING_FULL_STALL, INJ_STALL_FAULT_RING) — are saved as
+ * in progress, resumed on another queue, fault again and, once mapped,
+ * take effect exactly once.
+ */
+TEST(stalled_atomic_signal_timestamp_preempted)
+{
+    static const uint8_t ops[] = {
+        SVMGPU_CMD_ATOMIC, SVMGPU_CMD_SIGNAL, SVMGPU_CMD_TIMESTAMP,
+    };
+    TestDev t;
+    unsigned k, hw = 0, next;
+    uint64_t save, va = 0x800000;
+
+    setup(&t);
+    save = ring_setup(&t, 0, 16);
+    for (k = 0; k < 3; k++, va += 0x1000) {
+        struct svmgpu_cmd c;
+        uint64_t seq;
+        uint32_t put = rd32(&t, SVMGPU_REG_FAULT_PUT);
+
+        memset(&c, 0, sizeof(c));
+        c.hdr.opcode = ops[k];
+        if (ops[k] == SVMGPU_CMD_ATOMIC) {
+            c.atomic.va = DATA_VA + 0x100;
+            c.atomic.op = SVMGPU_ATOMIC_ADD;
+            c.atomic.size = 8;
+            c.atomic.operand = 9;
+            c.atomic.result_va = va;    /* faults: nothing applied yet */
+        } else if (ops[k] == SVMGPU_CMD_SIGNAL) {
+            c.signal.va = va;
+            c.signal.value = 0x77;
+        } else {
+            c.timestamp.va = va;
+        }
+        if (k == 1) {
+            wr32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING, 1);
+        }
+        seq = push(&t, 0, &c);
+        wr32(&t, SVMGPU_REG_Q(hw, SVMGPU_Q_TAIL), t.q[0].tail);
+        run(&t);
+        ASSERT_TRUE(qstatus(&t, hw) & (k == 1 ? SVMGPU_Q_STATUS_RING_FULL_STALL :
+                                       SVMGPU_Q_STATUS_FAULT_STALL));
+        preempt(&t, hw);
+        ASSERT_EQ(qstatus(&t, hw), SVMGPU_Q_STATUS_IDLE |
+                  SVMGPU_Q_STATUS_PREEMPTED);
+        ASSERT_EQ(rd32(&t, SVMGPU_REG_STATUS) &
+                  (SVMGPU_STATUS_FAULT_STALL | SVMGPU_STATUS_FAULT_RING_FULL),
+                  0);
+        ASSERT_EQ(area(&t, save)->kind, SVMGPU_SAVE_COMMAND);
+        ASSERT_EQ(area(&t, save)->cmd.hdr.seq, seq);
+        ASSERT_EQ(area(&t, save)->head, k);
+        if (k == 1) {
+            wr32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING, 0);
+        }
+        map_range(&t, 0, va, 0x1000, SVMGPU_PTE_WRITABLE);
+        next = (hw + 3) % 8;
+        resume_on(&t, next, 0, save);
+        hw = next;
+        run(&t);
+        /* the stale translation failure is gone: it completes now */
+        ASSERT_EQ(compl(&t, 0)->seq, seq);
+        ASSERT_EQ(compl(&t, 0)->err_code, 0);
+        ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), put + (k == 1 ? 0 : 1));
+        wr32(&t, SVMGPU_REG_FAULT_GET, rd32(&t, SVMGPU_REG_FAULT_PUT));
+    }
+    ASSERT_EQ(*u64(&t, DATA_VA + 0x100), 9);        /* added once */
+    ASSERT_EQ(*u64(&t, 0x800000), 0);               /* its old value */
+    ASSERT_EQ(*u64(&t, 0x801000), 0x77);
+    ASSERT_EQ(*u64(&t, 0x802000), t.now);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 3);
+    td_fini(&t);
+}
+
 /* ---- exactness: the same ring with and without preemption ---- */
 
 /*
