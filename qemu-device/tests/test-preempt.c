@@ -746,8 +746,9 @@ TEST(stalled_atomic_signal_timestamp_preempted)
         seq = push(&t, 0, &c);
         wr32(&t, SVMGPU_REG_Q(hw, SVMGPU_Q_TAIL), t.q[0].tail);
         run(&t);
-        ASSERT_TRUE(qstatus(&t, hw) & (k == 1 ? SVMGPU_Q_STATUS_RING_FULL_STALL :
-                                       SVMGPU_Q_STATUS_FAULT_STALL));
+        ASSERT_TRUE(qstatus(&t, hw) &
+                    (k == 1 ? SVMGPU_Q_STATUS_RING_FULL_STALL :
+                     SVMGPU_Q_STATUS_FAULT_STALL));
         preempt(&t, hw);
         ASSERT_EQ(qstatus(&t, hw), SVMGPU_Q_STATUS_IDLE |
                   SVMGPU_Q_STATUS_PREEMPTED);

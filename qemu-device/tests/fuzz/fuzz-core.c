@@ -4,8 +4,9 @@
  * walks, sync runs and PREEMPT/RESUME against a device whose context 0
  * maps a 2 MiB window of fake RAM.  Anything the guest controls is
  * fuzzed: registers, page tables, rings, commands, kernels and save areas
- * (valid ones, bit-flipped ones and random ones, resumed on any queue).  ASan/UBSan/LSan turn any
- * crash, undefined behaviour or leak into a failure.
+ * (valid ones, bit-flipped ones and random ones, resumed on any queue).
+ * ASan/UBSan/LSan turn any crash, undefined behaviour or leak into a
+ * failure.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
