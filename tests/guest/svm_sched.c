@@ -455,11 +455,14 @@ TEST_F(sched, preempted_work_gives_the_same_bytes)
 		memset(c[i], 0xcd, mat);
 		memset(dst[i], 0xcd, big);
 		args[i] = (struct svmgpu_sgemm_args){ a, b, c[i], DIM, DIM, DIM };
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+	}
+	/* Everything prepared first: the submissions come at once. */
+	for (i = 0; i < nq; i++) {
 		/* The same SGEMM three times (same bytes), to run long enough. */
 		for (j = 0; j < NSGEMM; j++)
 			ASSERT_EQ(sgemm_cmd(prog, &args[i], &cmds[j]), 0);
 		cmds[NSGEMM] = sg_copy(dst[i], src, big);
-		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
 		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, NSGEMM + 1, &seq[i]), 0);
 	}
 	for (i = 0; i < nq; i++) {
