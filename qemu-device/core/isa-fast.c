@@ -309,15 +309,22 @@ static FOp decode(uint64_t insn)
     return o;
 }
 
+/*
+ * The register an instruction writes (none for control instructions and
+ * stores, whose rd field is not a register): zwrite, or MOVHI's rd.
+ */
+static inline uint32_t f_writes(const FOp *o)
+{
+    return o->op == SVMGPU_OP_MOVHI ? 1u << o->rd : o->zwrite;
+}
+
 static void decode_page(SvmgpuFastLaunch *l, FCodePage *cp)
 {
     unsigned i;
 
     for (i = 0; i < F_PAGE_INSNS; i++) {
         cp->op[i] = decode(cp->raw[i]);
-        if (cp->op[i].op != FOP_ILLEGAL && cp->op[i].rd < SVMGPU_ISA_NUM_REGS) {
-            l->written |= 1u << cp->op[i].rd;
-        }
+        l->written |= f_writes(&cp->op[i]);
     }
     cp->decoded = true;
 }
@@ -394,10 +401,7 @@ static const FOp *fetch_slow(SvmgpuCore *core, SvmgpuQueue *q,
             return NULL;
         }
         l->single = decode(insn);
-        if (l->single.op != FOP_ILLEGAL &&
-            l->single.rd < SVMGPU_ISA_NUM_REGS) {
-            l->written |= 1u << l->single.rd;
-        }
+        l->written |= f_writes(&l->single);
         return &l->single;
     }
     for (i = 0; i < F_CODE_PAGES; i++) {
