@@ -39,7 +39,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 /* the lane loops use AVX2 when the host has it */
-#define F_CLONES __attribute__((target_clones("avx2", "default")))
+#define F_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define F_CLONES
 #endif
