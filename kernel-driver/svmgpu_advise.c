@@ -24,8 +24,9 @@
  * one entry (an xa_mk_value() of DRM_SVMGPU_ADVICE_* bits) per range of
  * equal attributes; a partial update splits ranges, equal neighbours are
  * merged again.  Writers hold the mmap lock for writing (ADVISE) or are
- * munmap()/mremap() themselves, which hold it too; the fault path reads
- * under RCU (mtree_load()/mas_walk()).
+ * munmap()/mremap() themselves, which hold it too, and the tree's own lock
+ * (mtree_store_range()); the tree is in RCU mode and the fault path reads
+ * under rcu_read_lock() (mas_walk()).
  *
  * munmap() and mremap() drop the advice of the addresses they unmap: ADVISE
  * makes sure the svm's chunk notifiers cover the advised range and their
@@ -54,7 +55,8 @@
  */
 void svmgpu_advise_init(struct svmgpu_svm *svm)
 {
-	mt_init(&svm->advice);
+	/* RCU mode: the fault path reads without the tree's lock. */
+	mt_init_flags(&svm->advice, MT_FLAGS_USE_RCU);
 }
 
 /**
@@ -221,6 +223,13 @@ static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 att
 		return -EINVAL;
 	}
 
+	/* A range that is not mapped costs no notifier. */
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	ret = svmgpu_advise_mapped(mm, start, end) ? 0 : -EFAULT;
+	mmap_read_unlock(mm);
+	if (ret)
+		return ret;
 	/*
 	 * Notifiers first (they cannot be inserted under the mmap lock): an
 	 * munmap() after the store below is then seen by them.

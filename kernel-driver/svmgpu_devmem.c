@@ -111,6 +111,11 @@ module_param(evict_min_age_ms, uint, 0644);
 MODULE_PARM_DESC(evict_min_age_ms,
 		 "device-memory regions used more recently are not evicted for a migration on device fault (default 20)");
 
+static unsigned int devmem_limit_mb;
+module_param(devmem_limit_mb, uint, 0644);
+MODULE_PARM_DESC(devmem_limit_mb,
+		 "use at most this many MiB of device memory, for testing oversubscription (0 = all, default)");
+
 /* Pages one migrate_vma_setup() call covers. */
 #define SVMGPU_MIGRATE_BATCH	512
 
@@ -250,6 +255,14 @@ void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off)
 		svmgpu_devmem_region_touch(dm, svmgpu_devmem_region(dm, off));
 }
 
+/* Bytes of device memory the driver hands out (devmem_limit_mb). */
+static u64 svmgpu_devmem_capacity(struct svmgpu_devmem *dm)
+{
+	u64 limit = (u64)READ_ONCE(devmem_limit_mb) << 20;
+
+	return limit ? min(limit, dm->size) : dm->size;
+}
+
 /* The kernel address of a device page's data. */
 static void *svmgpu_devmem_kaddr(struct svmgpu_devmem *dm, struct page *page)
 {
@@ -281,6 +294,8 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
 	LIST_HEAD(blocks);
 
 	lockdep_assert_held(&dm->lock);
+	if (atomic64_read(&dm->used) + PAGE_SIZE > svmgpu_devmem_capacity(dm))
+		return NULL;
 	if (drm_buddy_alloc_blocks(&dm->mm, 0, dm->size, PAGE_SIZE, PAGE_SIZE,
 				   &blocks, 0)) {
 		svmgpu_devmem_drain(dm);
@@ -425,13 +440,16 @@ static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, unsigned long npag
 				    unsigned long *src, unsigned long *dst)
 {
 	unsigned long tries;
-	u64 avail;
+	u64 avail, cap, used;
 
 	for (tries = 0; tries < dm->nregions; tries++) {
 		mutex_lock(&dm->lock);
 		svmgpu_devmem_drain(dm);
 		avail = dm->mm.avail;
 		mutex_unlock(&dm->lock);
+		cap = svmgpu_devmem_capacity(dm);
+		used = atomic64_read(&dm->used);
+		avail = min(avail, cap > used ? cap - used : 0);
 		if (avail >= (u64)npages << PAGE_SHIFT)
 			return;
 		if (svmgpu_devmem_evict_lru(dm, since, min_age, src, dst) < 0)
@@ -783,7 +801,8 @@ int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *f
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
-	if (where == DRM_SVMGPU_PREFETCH_DEVICE && args->size > sdev->devmem->size) {
+	if (where == DRM_SVMGPU_PREFETCH_DEVICE &&
+	    args->size > svmgpu_devmem_capacity(sdev->devmem)) {
 		ret = -ENOSPC;
 		goto out;
 	}
@@ -1151,6 +1170,7 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 	if (dm) {
 		seq_printf(m, "type: %s\n", svmgpu_devmem_type_name(dm));
 		seq_printf(m, "size: %llu\n", dm->size);
+		seq_printf(m, "capacity: %llu\n", svmgpu_devmem_capacity(dm));
 		seq_printf(m, "used: %lld\n", atomic64_read(&dm->used));
 		seq_printf(m, "to_device_pages: %lld\n", atomic64_read(&dm->to_dev));
 		seq_printf(m, "to_system_pages: %lld\n", atomic64_read(&dm->to_sys));

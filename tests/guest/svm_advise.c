@@ -15,6 +15,31 @@
 #define _GNU_SOURCE
 #include "svm_advise.h"
 
+FIXTURE(adv) {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+	int local;
+	long long dsize;
+};
+
+FIXTURE_SETUP(adv)
+{
+	self->fd = sg_open();
+	if (self->fd < 0)
+		SKIP(return, "no render node: %s", strerror(errno));
+	self->local = has_local_mem(self->fd);
+	self->dsize = self->local ? sg_devmem_value("size") : 0;
+	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(adv)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
 TEST_F(adv, rejected_inputs_exact_errno)
 {
 	unsigned char *p = sg_map_anon(4 * PAGE);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers of svm_advise and svm_oversub: patterns, ADVISE, device copies in
- * pieces, and a fixture with a context, a queue and the device memory size.
+ * pieces.
  */
 #ifndef SVM_ADVISE_H
 #define SVM_ADVISE_H
@@ -133,31 +133,6 @@ static inline long long used_settles(long long want)
 		usleep(20000);
 	}
 	return v;
-}
-
-FIXTURE(adv) {
-	int fd;
-	uint32_t ctx;
-	uint32_t q;
-	int local;
-	long long dsize;
-};
-
-FIXTURE_SETUP(adv)
-{
-	self->fd = sg_open();
-	if (self->fd < 0)
-		SKIP(return, "no render node: %s", strerror(errno));
-	self->local = has_local_mem(self->fd);
-	self->dsize = self->local ? sg_devmem_value("size") : 0;
-	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
-	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
-}
-
-FIXTURE_TEARDOWN(adv)
-{
-	if (self->fd >= 0)
-		close(self->fd);
 }
 
 #endif /* SVM_ADVISE_H */

@@ -455,7 +455,7 @@ TEST_F(dm, fork_cow_of_device_pages)
 	EXPECT_EQ(used_settles(used0), used0);
 }
 
-/* A prefetch larger than device memory: -ENOSPC, nothing moved (no eviction yet). */
+/* A prefetch larger than device memory: -ENOSPC, nothing moved (eviction cannot make it fit). */
 TEST_F(dm, prefetch_larger_than_device_memory_is_enospc)
 {
 	long long dsize, used0;

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_oversub: a working set larger than device-local memory still runs
+ * (docs/driver.md "Eviction").  Working sets of 1.5x and 3x the device
+ * memory, preferring the device, go through prefetches and device faults
+ * with least-recently-used eviction, alone and in two processes at once;
+ * every byte is checked and the eviction counters must move.
+ *
+ * The device memory is capped at 12 MiB for the duration (module parameter
+ * devmem_limit_mb, like amdgpu's vramlimit) so that the suite runs in its
+ * time under TCG; the sizes come from debugfs svmgpu_devmem "capacity".
+ * Needs a device with local-mem-size > 0 (make run/check give it 256 MiB).
+ */
+#define _GNU_SOURCE
+#include "svm_advise.h"
+
+#define PARAM	"/sys/module/svmgpu/parameters/"
+#define CAP_MB	"12"
+
+FIXTURE(ovs) {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+	long long cap;
+};
+
+FIXTURE_SETUP(ovs)
+{
+	self->fd = sg_open();
+	if (self->fd < 0)
+		SKIP(return, "no render node: %s", strerror(errno));
+	if (!has_local_mem(self->fd))
+		SKIP(return, "the device has no local memory");
+	ASSERT_EQ(sg_write_file(PARAM "devmem_limit_mb", CAP_MB), 0);
+	self->cap = sg_devmem_value("capacity");
+	ASSERT_EQ(self->cap, 12ll << 20);
+	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(ovs)
+{
+	sg_write_file(PARAM "devmem_limit_mb", "0");
+	sg_write_file(PARAM "evict_min_age_ms", "20");
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/*
+ * A working set of @mult/2 times the device memory, halves A and B both
+ * preferring the device: prefetched in turn in quarters of the device
+ * memory (each prefetch evicts the least recently used), then copied back
+ * and forth by the device, which migrates on fault and evicts; every
+ * byte checked.  Eviction on fault is made deterministic with
+ * evict_min_age_ms=0 (one process: no livelock to guard against).
+ */
+static void oversubscribe(struct svmgpu_fixture_ovs *self, unsigned int mult, unsigned int seed)
+{
+	int fd = self->fd;
+	uint32_t ctx = self->ctx, q = self->q;
+	size_t half = (size_t)self->cap * mult / 4, piece = (size_t)self->cap / 4, off;
+	unsigned char *a = map_2m(half), *b = map_2m(half);
+	long long ev0 = sg_devmem_value("lru_evictions"), ev1, fm0;
+	long long used0 = sg_devmem_value("used");
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_GE(ev0, 0);
+	ASSERT_EQ(sg_write_file(PARAM "evict_min_age_ms", "0"), 0);
+	fill_pat(a, half, seed);
+	memset(b, 0, half);
+	ASSERT_EQ(advise(fd, ctx, a, half, DRM_SVMGPU_ATTR_PREFERRED_LOC, DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(advise(fd, ctx, b, half, DRM_SVMGPU_ATTR_PREFERRED_LOC, DRM_SVMGPU_LOC_DEVICE), 0);
+	for (off = 0; off < 2 * half; off += piece) {
+		unsigned char *p = off < half ? a + off : b + off - half;
+
+		ASSERT_EQ(sg_prefetch(fd, p, piece, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+		EXPECT_EQ(sg_residency(fd, p, piece), (long long)(piece / PAGE));
+	}
+	/* The last pieces are in, the earliest were evicted. */
+	ev1 = sg_devmem_value("lru_evictions");
+	EXPECT_GT(ev1, ev0);
+	EXPECT_LT(sg_residency(fd, a, piece), (long long)(piece / PAGE));
+	EXPECT_LE(sg_residency(fd, a, half) + sg_residency(fd, b, half),
+		  (long long)(self->cap / PAGE));
+	EXPECT_LE(sg_devmem_value("used") - used0, self->cap);
+	EXPECT_EQ(check_pat(a, half, seed), -1);
+
+	fm0 = sg_devmem_value("fault_migrations");
+	ASSERT_EQ(dev_copy(fd, q, b, a, half), 0);
+	ASSERT_EQ(dev_fill(fd, q, a, half, 0), 0);
+	ASSERT_EQ(dev_copy(fd, q, a, b, half), 0);
+	EXPECT_EQ(check_pat(a, half, seed), -1);
+	EXPECT_EQ(check_pat(b, half, seed), -1);
+	/* The device faults migrated and evicted too. */
+	EXPECT_GT(sg_devmem_value("fault_migrations"), fm0);
+	EXPECT_GT(sg_devmem_value("lru_evictions"), ev1);
+	EXPECT_LE(sg_devmem_value("used") - used0, self->cap);
+	TH_LOG("%u/2 x device memory: %lld LRU evictions (%lld on faults), %lld fault migrations",
+	       mult, sg_devmem_value("lru_evictions") - ev0, sg_devmem_value("lru_evictions") - ev1,
+	       sg_devmem_value("fault_migrations") - fm0);
+	munmap(a, half);
+	munmap(b, half);
+	EXPECT_EQ(used_settles(used0), used0);
+}
+
+TEST_TIMEOUT(120)
+TEST_F(ovs, oversubscription_1_5x_every_byte)
+{
+	oversubscribe(self, 3, 0x71);
+}
+
+TEST_TIMEOUT(180)
+TEST_F(ovs, oversubscription_3x_every_byte)
+{
+	oversubscribe(self, 6, 0x72);
+}
+
+/*
+ * Two processes, each with a working set of the whole device memory,
+ * prefetching and copying through it at once with the default
+ * evict_min_age_ms: both finish (no livelock) with every byte.  A prefetch
+ * may find all of the memory just used by the other (-ENOSPC, documented).
+ */
+TEST_TIMEOUT(180)
+TEST_F(ovs, two_processes_oversubscribe_at_once)
+{
+	long long used0 = sg_devmem_value("used"), ev0 = sg_devmem_value("lru_evictions");
+	pid_t pid[2];
+	int i, status;
+
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ASSERT_GE(pid[i], 0);
+		if (!pid[i]) {
+			size_t half = (size_t)self->cap / 2;
+			unsigned char *a = map_2m(half), *b = map_2m(half);
+			uint32_t ctx, q;
+			int fd = sg_open(), pass, ret;
+
+			if (fd < 0 || !a || !b || sg_ctx_create(fd, &ctx) ||
+			    sg_queue_create(fd, ctx, 0, &q))
+				_exit(10);
+			fill_pat(a, half, 0x80 + i);
+			if (advise(fd, ctx, a, half, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+				   DRM_SVMGPU_LOC_DEVICE) ||
+			    advise(fd, ctx, b, half, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+				   DRM_SVMGPU_LOC_DEVICE))
+				_exit(11);
+			for (pass = 0; pass < 2; pass++) {
+				ret = sg_prefetch(fd, a, half, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
+				if (ret && ret != -ENOSPC) {
+					fprintf(stderr, "# child %d: prefetch %d\n", i, ret);
+					_exit(12);
+				}
+				ret = dev_copy(fd, q, b, a, half);
+				if (!ret)
+					ret = dev_fill(fd, q, a, half, 0);
+				if (!ret)
+					ret = dev_copy(fd, q, a, b, half);
+				if (ret) {
+					fprintf(stderr, "# child %d: device %d\n", i, ret);
+					_exit(13);
+				}
+				if (check_pat(a, half, 0x80 + i) != -1 ||
+				    check_pat(b, half, 0x80 + i) != -1)
+					_exit(14);
+			}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(waitpid(pid[i], &status, 0), pid[i]);
+		ASSERT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(WEXITSTATUS(status), 0);
+	}
+	EXPECT_GT(sg_devmem_value("lru_evictions"), ev0);
+	TH_LOG("two processes: %lld LRU evictions, %lld migrations on fault without room",
+	       sg_devmem_value("lru_evictions") - ev0, sg_devmem_value("fault_no_room"));
+	EXPECT_EQ(used_settles(used0), used0);
+}
+
+TEST_HARNESS_MAIN
