@@ -635,6 +635,8 @@ void svmgpu_queue_fail_locked(SvmgpuCore *core, SvmgpuQueue *q,
     q->err_info = 0;
     q->err_va = va;
     q->err_seq = 0;
+    /* a halted queue reaches no safe point: the PREEMPT is dropped */
+    q->preempt_pending = false;
     svmgpu_error_locked(core, SVMGPU_ERROR_QUEUE, q->index,
                         "queue %u halted with error %u", q->index, code);
     svmgpu_intr_locked(core, SVMGPU_INTR_QUEUE(q->index));
@@ -766,11 +768,14 @@ static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
         } else if (!q->enabled) {
             queue_enable_locked(core, q, v & SVMGPU_Q_CONTROL_RESUME);
         } else {
+            bool halted = q->error;
+
             if ((v & SVMGPU_Q_CONTROL_CLEAR_ERROR) && q->error &&
                 q->err_code != SVMGPU_ERR_BAD_QUEUE_CONFIG) {
                 q->error = false;
             }
-            if (v & SVMGPU_Q_CONTROL_PREEMPT) {
+            /* ignored on a queue halted before this write (§16.1) */
+            if ((v & SVMGPU_Q_CONTROL_PREEMPT) && !halted) {
                 queue_preempt_locked(core, q, off);
             }
         }
@@ -1127,6 +1132,21 @@ uint64_t svmgpu_core_mmio_read(SvmgpuCore *core, uint64_t offset,
                            (unsigned long long)offset);
         return 0;
     }
+    if (core->cfg.sync) {
+        bool due;
+
+        /*
+         * x-sync has no control thread: an invalidation delayed by
+         * INJ_INVAL_DELAY_US completes once due, also for a driver that
+         * only reads TLB_INV_DONE_SEQ (never from inside a step).
+         */
+        pthread_mutex_lock(&core->lock);
+        due = !core->active && core->invq_len && core->invq[0].due;
+        pthread_mutex_unlock(&core->lock);
+        if (due) {
+            control_step(core);
+        }
+    }
     svmgpu_tlb_counters(&core->tlb, &tlbc[0], &tlbc[1], &tlbc[2]);
     pthread_mutex_lock(&core->lock);
     svmgpu_inject_flush_irqs_locked(core);
@@ -1185,8 +1205,10 @@ static bool queue_ready_locked(SvmgpuCore *core, SvmgpuQueue *q)
  */
 static bool queue_save_due_locked(SvmgpuCore *core, SvmgpuQueue *q)
 {
+    /* an accepted CANCEL runs first: it fails the command, halting q */
     return q->preempt_pending && q->enabled && !q->error && !q->in_step &&
-           !core->paused && !(core->inj_hang_queues & (1u << q->index));
+           !q->cancel && !core->paused &&
+           !(core->inj_hang_queues & (1u << q->index));
 }
 
 static bool queue_runnable_locked(SvmgpuCore *core, SvmgpuQueue *q,
@@ -1201,41 +1223,70 @@ static bool queue_runnable_locked(SvmgpuCore *core, SvmgpuQueue *q,
 /*
  * The queue engine @engine runs next (§16.3): the highest Q_PRIORITY
  * among its runnable queues, round-robin between queues of that priority
- * from the engine's cursor.
+ * from that priority's cursor (one cursor per priority, so picks at one
+ * priority never move another's turn).  The caller moves the cursor.
  */
 static SvmgpuQueue *pick_locked(SvmgpuCore *core, unsigned engine,
                                 bool waiting_ok)
 {
-    unsigned n = core->cfg.num_queues, ne = core->cfg.num_engines, k;
-    SvmgpuQueue *best = NULL;
+    unsigned n = core->cfg.num_queues, ne = core->cfg.num_engines, k, cur;
+    int prio = -1;
 
-    for (k = 0; k < n; k++) {
-        unsigned qi = (core->rr[engine] + k) % n;
-        SvmgpuQueue *q = &core->queues[qi];
+    for (k = engine; k < n; k += ne) {
+        SvmgpuQueue *q = &core->queues[k];
 
-        if (qi % ne != engine) {
-            continue;
-        }
-        if ((!best || q->l_priority > best->l_priority) &&
+        if ((int)q->l_priority > prio &&
             queue_runnable_locked(core, q, waiting_ok)) {
-            best = q;
+            prio = q->l_priority;
         }
     }
-    if (best) {
-        core->rr[engine] = best->index + 1;
+    if (prio < 0) {
+        return NULL;
     }
-    return best;
+    cur = core->rr[engine][prio];
+    for (k = 0; k < n; k++) {
+        SvmgpuQueue *q = &core->queues[(cur + k) % n];
+
+        if (q->index % ne == engine && q->l_priority == (unsigned)prio &&
+            queue_runnable_locked(core, q, waiting_ok)) {
+            return q;
+        }
+    }
+    return NULL;
 }
 
 /*
- * Pick for @engine: runnable queues before WAITs to re-evaluate, unless
- * such a WAIT has a higher priority.
+ * WAITs due for their periodic re-evaluation (§8: at least every
+ * SVMGPU_WAIT_POLL_NS, however busy the engine is with other queues).
+ */
+static void poll_due_waits_locked(SvmgpuCore *core, unsigned engine)
+{
+    uint64_t now = 0;
+    unsigned i;
+
+    for (i = engine; i < core->cfg.num_queues; i += core->cfg.num_engines) {
+        SvmgpuQueue *q = &core->queues[i];
+
+        if (q->waiting && !q->poll) {
+            if (!now) {
+                now = svmgpu_now(core);
+            }
+            if ((int64_t)(now - q->next_poll) >= 0) {
+                q->poll = true;
+            }
+        }
+    }
+}
+
+/*
+ * Pick for @engine: the highest priority among runnable queues and WAITs
+ * to re-evaluate, round-robin among equals.
  */
 static SvmgpuQueue *pick_engine_locked(SvmgpuCore *core, unsigned engine,
                                        bool *save)
 {
-    unsigned rr = core->rr[engine], i;
     SvmgpuQueue *q, *w;
+    unsigned i;
 
     /* saves first: preemption latency is one step */
     for (i = engine; i < core->cfg.num_queues; i += core->cfg.num_engines) {
@@ -1245,17 +1296,20 @@ static SvmgpuQueue *pick_engine_locked(SvmgpuCore *core, unsigned engine,
         }
     }
     *save = false;
+    poll_due_waits_locked(core, engine);
     q = pick_locked(core, engine, false);
-    if (q && q->l_priority == SVMGPU_Q_PRIORITY_MAX) {
-        return q;
+    if (!q || q->l_priority < SVMGPU_Q_PRIORITY_MAX) {
+        w = pick_locked(core, engine, true);
+        /* a WAIT to re-evaluate takes its turn among equals */
+        if (w && (!q || w->l_priority > q->l_priority ||
+                  (w->l_priority == q->l_priority && w->waiting))) {
+            q = w;
+        }
     }
-    core->rr[engine] = rr;
-    w = pick_locked(core, engine, true);
-    if (q && (!w || w->l_priority <= q->l_priority)) {
-        core->rr[engine] = q->index + 1;
-        return q;
+    if (q) {
+        core->rr[engine][q->l_priority] = q->index + 1;
     }
-    return w;
+    return q;
 }
 
 static void after_step_locked(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuStep r);
@@ -1280,6 +1334,9 @@ static void after_step_locked(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuStep r)
     q->in_step = false;
     q->poll = false;
     q->waiting = !stale && r == SVMGPU_STEP_WAIT && q->enabled;
+    if (q->waiting) {
+        q->next_poll = svmgpu_now(core) + SVMGPU_WAIT_POLL_NS;
+    }
     core->active--;
     pthread_cond_broadcast(&core->idle_cond);
     if (stale) {
@@ -1413,7 +1470,8 @@ void svmgpu_core_control_thread(SvmgpuCore *core)
         now = due ? svmgpu_now(core) : 0;
         if (core->paused || !core->invq_len ||
             (core->invq[0].due && (int64_t)(now - core->invq[0].due) < 0)) {
-            if (due) {
+            /* paused: nothing is processed, sleep until resumed */
+            if (due && !core->paused) {
                 /* something injected is due later: sleep until then */
                 struct timespec ts;
                 int64_t wait = (int64_t)(due - now);

@@ -19,6 +19,9 @@
  */
 #include "internal.h"
 
+_Static_assert(SVMGPU_NUM_VECTORS(SVMGPU_MAX_QUEUES) <= 32,
+               "delayed interrupt vectors fit a 32-bit mask");
+
 void svmgpu_inject_reset_locked(SvmgpuCore *core)
 {
     core->inj_hang_queues = core->cfg.inject_hang_queues &
@@ -141,7 +144,9 @@ bool svmgpu_inject_write_locked(SvmgpuCore *core, uint64_t off, uint32_t v)
             /* released: the withheld records are written now */
             for (i = 0; i < core->cfg.num_queues; i++) {
                 if (core->queues[i].inj_fault_stalled) {
+                    /* a fault after the retry is injected anew */
                     core->queues[i].stall_ring_full = false;
+                    core->queues[i].inj_fault_stalled = false;
                 }
             }
             svmgpu_kick_locked(core);
@@ -198,11 +203,15 @@ bool svmgpu_inject_delay_irq_locked(SvmgpuCore *core, unsigned vector)
     }
     injected_locked(core, "interrupt message delayed, vector", vector);
     if (core->irq_delayed_n == SVMGPU_INJ_IRQ_QUEUE) {
-        return true;    /* full: goes with the message queued last */
+        /* full: goes with the message queued last (vectors < 32) */
+        i = (core->irq_delayed_first + SVMGPU_INJ_IRQ_QUEUE - 1) %
+            SVMGPU_INJ_IRQ_QUEUE;
+        core->irq_delayed[i].vectors |= 1u << vector;
+        return true;
     }
     i = (core->irq_delayed_first + core->irq_delayed_n++) %
         SVMGPU_INJ_IRQ_QUEUE;
-    core->irq_delayed[i].vector = vector;
+    core->irq_delayed[i].vectors = 1u << vector;
     core->irq_delayed[i].due = svmgpu_now(core) +
                                core->inj_irq_delay_us * 1000ull;
     /* the control thread sleeps until it is due */
@@ -213,6 +222,7 @@ bool svmgpu_inject_delay_irq_locked(SvmgpuCore *core, unsigned vector)
 void svmgpu_inject_flush_irqs_locked(SvmgpuCore *core)
 {
     uint64_t now;
+    unsigned v;
 
     if (!core->irq_delayed_n) {
         return;
@@ -226,7 +236,11 @@ void svmgpu_inject_flush_irqs_locked(SvmgpuCore *core)
         }
         core->irq_delayed_first = (i + 1) % SVMGPU_INJ_IRQ_QUEUE;
         core->irq_delayed_n--;
-        core->ops->irq(core->opaque, core->irq_delayed[i].vector);
+        for (v = 0; v < 32; v++) {
+            if (core->irq_delayed[i].vectors & (1u << v)) {
+                core->ops->irq(core->opaque, v);
+            }
+        }
     }
 }
 

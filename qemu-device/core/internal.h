@@ -469,7 +469,8 @@ struct SvmgpuCore {
     uint64_t cnt_bytes[4];      /* SVMGPU_BYTES_* */
     uint64_t cnt_preemptions;   /* queue states saved (§16) */
     uint64_t link_free;         /* link model: busy until (monotonic ns) */
-    unsigned rr[SVMGPU_MAX_ENGINES];   /* round-robin cursor per engine */
+    /* round-robin cursor per engine and priority (§16.3) */
+    unsigned rr[SVMGPU_MAX_ENGINES][SVMGPU_Q_PRIORITY_MAX + 1];
     SvmgpuQueue queues[SVMGPU_MAX_QUEUES];
     uint8_t *bufs[SVMGPU_MAX_ENGINES]; /* engine bounce buffers */
     void *save_bufs[SVMGPU_MAX_ENGINES]; /* SVMGPU_SAVE_AREA_SIZE each */
@@ -478,7 +479,7 @@ struct SvmgpuCore {
     uint32_t inj_corrupt_compl;
     uint32_t inj_irq_delay_us, inj_inval_delay_us, inj_stall_fault_ring;
     /* INJ_IRQ_DELAY_US: messages to send, oldest first (a ring) */
-    struct { uint64_t due; unsigned vector; } irq_delayed[SVMGPU_INJ_IRQ_QUEUE];
+    struct { uint64_t due; uint32_t vectors; } irq_delayed[SVMGPU_INJ_IRQ_QUEUE];
     unsigned irq_delayed_first, irq_delayed_n;
     bool inval_refused;         /* a refused request holds DONE_SEQ back */
     bool fatal;                 /* INJ_FATAL: engines stopped until reset */

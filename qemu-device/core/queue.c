@@ -837,6 +837,7 @@ static void complete(SvmgpuCore *core, SvmgpuQueue *q)
                      x->err_code);
         if (failed) {
             q->error = true;
+            q->preempt_pending = false;     /* halted: no safe point */
             q->err_code = rec.err_code;
             q->err_info = rec.err_info;
             q->err_va = rec.err_va;
@@ -869,10 +870,17 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
     SvmgpuStep r;
 
     pthread_mutex_lock(&core->lock);
-    resume = q->resume;
-    q->resume = false;
-    cancel = q->cancel;
-    q->cancel = false;
+    /*
+     * A stale step (the queue was disabled and re-enabled since it was
+     * picked) must not consume the RESUME or CANCEL of the new enable.
+     */
+    resume = cancel = false;
+    if (q->qgen == q->step_gen) {
+        resume = q->resume;
+        q->resume = false;
+        cancel = q->cancel;
+        q->cancel = false;
+    }
     head = q->head;
     tail = q->tail;
     base = q->l_base;

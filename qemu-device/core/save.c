@@ -90,6 +90,39 @@ static void save_export(SvmgpuCore *core, SvmgpuQueue *q,
     }
 }
 
+/*
+ * Write @a but for its magic: magic 0 first (an earlier save's magic
+ * never stays valid over a rewritten body: a torn area is never valid),
+ * then the body a page at a time, each after a staleness check (§8: a
+ * disabled, re-enabled or reset queue writes at most one more page).
+ * 0 when done or stale, else the failed DMA's error.
+ */
+static int save_write(SvmgpuCore *core, SvmgpuQueue *q, uint64_t addr,
+                      const struct svmgpu_save_area *a)
+{
+    static const uint32_t zero;
+    size_t size = save_size(a), off, len;
+    int rc;
+
+    if (svmgpu_q_stale(q)) {
+        return 0;
+    }
+    rc = core->ops->dma_write(core->opaque, addr, &zero, 4);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    for (off = 4; !rc && off < size; off += len) {
+        len = SVMGPU_PAGE_SIZE - off % SVMGPU_PAGE_SIZE;
+        if (len > size - off) {
+            len = size - off;
+        }
+        if (svmgpu_q_stale(q)) {
+            return 0;
+        }
+        rc = core->ops->dma_write(core->opaque, addr + off,
+                                  (const uint8_t *)a + off, len);
+    }
+    return rc;
+}
+
 void svmgpu_queue_save(SvmgpuCore *core, SvmgpuQueue *q, void *buf)
 {
     struct svmgpu_save_area *a = buf;
@@ -99,8 +132,11 @@ void svmgpu_queue_save(SvmgpuCore *core, SvmgpuQueue *q, void *buf)
     int rc = 0;
 
     pthread_mutex_lock(&core->lock);
-    resume = q->resume;
-    q->resume = false;
+    /* a stale save must not consume the RESUME of a newer enable */
+    resume = q->resume && q->qgen == q->step_gen;
+    if (resume) {
+        q->resume = false;
+    }
     head = q->head;
     addr = q->l_save_addr;
     compl_seq = q->compl_seq;
@@ -120,10 +156,7 @@ void svmgpu_queue_save(SvmgpuCore *core, SvmgpuQueue *q, void *buf)
         a->compl_seq = compl_seq;
         save_export(core, q, a);
         seq = a->kind == SVMGPU_SAVE_COMMAND ? a->cmd.hdr.seq : 0;
-        /* everything but magic, then magic: a torn area is never valid */
-        rc = svmgpu_q_stale(q) ? 0 :
-             core->ops->dma_write(core->opaque, addr + 4, (uint8_t *)a + 4,
-                                  save_size(a) - 4);
+        rc = save_write(core, q, addr, a);
         __atomic_thread_fence(__ATOMIC_RELEASE);
         if (!rc && !svmgpu_q_stale(q)) {
             rc = core->ops->dma_write(core->opaque, addr, &magic, 4);
@@ -132,6 +165,15 @@ void svmgpu_queue_save(SvmgpuCore *core, SvmgpuQueue *q, void *buf)
 
     pthread_mutex_lock(&core->lock);
     stale = q->qgen != q->step_gen || !q->enabled;
+    if (!stale && q->cancel) {
+        /*
+         * A CANCEL accepted (and counted) while the area was written
+         * wins: the next step fails the command with FAULT_CANCELLED,
+         * which halts the queue and drops the PREEMPT.
+         */
+        stale = true;
+        rc = 0;
+    }
     if (!stale) {
         /* stopped: a stall or WAIT is dropped, as for a disable */
         svmgpu_queue_bump_gen_locked(q);
@@ -333,6 +375,15 @@ SvmgpuRestore svmgpu_queue_restore(SvmgpuCore *core, SvmgpuQueue *q,
     if (why) {
         return refuse(core, q, addr, a, true, why);
     }
+    /*
+     * Q_COMPL_SEQ is the ring's from here on: a fetch failure below
+     * reports the saved compl_seq, not the hardware queue's last ring's.
+     */
+    pthread_mutex_lock(&core->lock);
+    if (q->qgen == q->step_gen && q->enabled) {
+        q->compl_seq = a->compl_seq;
+    }
+    pthread_mutex_unlock(&core->lock);
     if (a->kind == SVMGPU_SAVE_COMMAND) {
         if (core->ops->dma_read(core->opaque,
                                 base + (uint64_t)(head & (size - 1)) *

@@ -420,4 +420,149 @@ TEST(stall_fault_ring_withholds_records)
     td_fini(&t);
 }
 
+/*
+ * More late messages than the delay queue holds (256): the overflow goes
+ * with the last message queued, whatever its vector; none is lost.
+ */
+TEST(irq_delay_overflow_loses_no_vector)
+{
+    TestDev t;
+    struct svmgpu_cmd c = nop_irq();
+    unsigned i, q;
+
+    td_init(&t);
+    ctx_create(&t, 0);
+    queue_setup(&t, 0, 0, 512);
+    for (q = 1; q < 4; q++) {
+        queue_setup(&t, q, 0, 16);
+    }
+    wr32(&t, SVMGPU_REG_INJ_IRQ_DELAY_US, 100);
+    for (i = 0; i < 300; i++) {
+        push(&t, 0, &c);
+    }
+    doorbell(&t, 0);
+    run(&t);
+    ASSERT_EQ(compl(&t, 0)->head, 300);
+    /* queue full: these three go with the last message queued */
+    for (q = 1; q < 4; q++) {
+        submit(&t, q, &c);
+    }
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 303);
+    for (q = 0; q < 4; q++) {
+        ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(q)]), 0);
+    }
+    t.now += 100000;
+    rd32(&t, SVMGPU_REG_STATUS);
+    /* 256 messages: 255 for queue 0, the last one for queues 0..3 */
+    ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 256);
+    for (q = 1; q < 4; q++) {
+        ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(q)]), 1);
+    }
+    td_fini(&t);
+}
+
+/*
+ * A withheld fault whose retry no longer faults when the bit is released
+ * (the driver mapped the page meanwhile): re-armed, the next fault is
+ * withheld and counted again.
+ */
+TEST(stall_fault_ring_rearmed_counts_again)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+
+    setup(&t);
+    wr32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING, 1);
+    c = cmd_signal(0x80000, 1);
+    submit(&t, 0, &c);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED |
+              SVMGPU_Q_STATUS_RING_FULL_STALL);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    map_range(&t, 0, 0x80000, 0x1000, SVMGPU_PTE_WRITABLE);
+    wr32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING, 0);
+    run(&t);
+    /* the retry succeeded: no record */
+    ASSERT_EQ(*(uint64_t *)va_ptr(&t, 0, 0x80000), 1);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 0);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE);
+    wr32(&t, SVMGPU_REG_INJ_STALL_FAULT_RING, 1);
+    c = cmd_signal(0x90000, 2);
+    submit(&t, 0, &c);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED |
+              SVMGPU_Q_STATUS_RING_FULL_STALL);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 2);
+    td_fini(&t);
+}
+
+/*
+ * x-sync: a delayed invalidation completes once due at a register read
+ * too (a driver polling TLB_INV_DONE_SEQ by reads alone sees it finish).
+ */
+TEST(inval_delay_sync_completes_on_read)
+{
+    TestDev t;
+    uint32_t s1;
+
+    setup(&t);
+    wr32(&t, SVMGPU_REG_INJ_INVAL_DELAY_US, 10);
+    s1 = invalidate(&t, 0, 0, 0x10000, 0x1000);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), s1 - 1);
+    t.now += 9999;
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), s1 - 1);
+    t.now += 1;
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), s1);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_INVAL_BUSY);
+    td_fini(&t);
+}
+
+static atomic_uint clock_reads;
+
+static uint64_t counting_now(void *opaque)
+{
+    atomic_fetch_add(&clock_reads, 1);
+    return td_now(opaque);
+}
+
+/*
+ * Paused VM with a delayed invalidation already due: the control thread
+ * sleeps until resumed (it used to re-check every microsecond).  It
+ * reads the clock a bounded number of times in 50 ms; resumed, it
+ * completes the invalidation.
+ */
+TEST(inval_delay_due_while_paused_sleeps)
+{
+    SvmgpuCoreConfig cfg;
+    static SvmgpuCoreOps ops;
+    TestDev t;
+    uint32_t s1;
+    unsigned i, n;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.num_engines = 1;
+    ops = td_ops;
+    ops.now_ns = counting_now;
+    td_init_ops(&t, &cfg, &ops);
+    ctx_create(&t, 0);
+    td_start_threads(&t, 1);
+    wr32(&t, SVMGPU_REG_INJ_INVAL_DELAY_US, 10);
+    svmgpu_core_pause(t.core, true);
+    s1 = invalidate(&t, 0, 0, 0x10000, 0x1000);
+    __atomic_store_n(&t.now, t.now + 20000, __ATOMIC_RELAXED);
+    usleep(5000);
+    atomic_store(&clock_reads, 0);
+    usleep(50000);
+    n = atomic_load(&clock_reads);
+    TH_LOG("clock reads while paused: %u", n);
+    ASSERT_LT(n, 10);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), s1 - 1);
+    svmgpu_core_pause(t.core, false);
+    for (i = 0; i < 5000 && rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ) != s1;
+         i++) {
+        usleep(1000);
+    }
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), s1);
+    td_fini(&t);
+}
+
 TEST_HARNESS_MAIN

@@ -6,7 +6,9 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <sched.h>
 #include <stddef.h>
+#include <unistd.h>
 
 #include "test-env.h"
 
@@ -835,6 +837,30 @@ static const uint64_t fault_prog[] = {
     I(EXIT, 0, 0, 0, 0),
 };
 
+/*
+ * Every wave in lockstep (the fast engine runs them as gangs): whole-gang
+ * loads from SRC and stores to OUTV + 0x8000, 4 rounds of 4 KiB each.
+ */
+static const uint64_t gang_prog[] = {
+    I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
+    I(SHL, 2, 1, IMM, 3),
+    I(ADD, 3, 2, IMM, SRC),
+    I(ADD, 4, 2, IMM, OUTV + 0x8000),
+    I(MOVI, 5, 0, 0, 4),
+    I(LOOP, 0, 0, 0, 0),
+    I(LD64, 6, 3, 0, 0),
+    I(ADD, 6, 6, 5, 0),
+    I(XOR, 6, 6, 1, 0),
+    I(ST64, 0, 4, 6, 0),
+    I(ADD, 3, 3, IMM, 4096),
+    I(ADD, 4, 4, IMM, 4096),
+    I(SUB, 5, 5, IMM, 1),
+    I(SEQ, 7, 5, IMM, 0),
+    I(BREAK, 0, 7, 0, 0),
+    I(ENDLOOP, 0, 0, 0, 0),
+    I(EXIT, 0, 0, 0, 0),
+};
+
 static struct svmgpu_cmd cmd_launch(uint64_t code, uint32_t gx, uint32_t wg)
 {
     struct svmgpu_cmd c;
@@ -854,7 +880,13 @@ typedef struct Mix {
     uint64_t save;
     unsigned hw;            /* hardware queue ring 0 runs on */
     unsigned preemptions, stall_preemptions;
+    unsigned wait_preemptions;  /* of a queue in a WAIT not satisfied */
+    unsigned wait_rounds;       /* runs that left the ring WAITING */
 } Mix;
+
+/* The WAIT the CPU satisfies after the ring waited 3 engine runs. */
+#define MIX_WAIT_VA     (DATA_VA + 32)
+#define MIX_WAIT_ROUNDS 3
 
 /* A device and ring 0 holding a mix of every command. */
 static void mix_setup(Mix *m, unsigned engine, bool rebuild_fault_page)
@@ -886,6 +918,7 @@ static void mix_setup(Mix *m, unsigned engine, bool rebuild_fault_page)
     }
     memcpy(u64(t, CODE), order_prog, sizeof(order_prog));
     memcpy(u64(t, CODE + 0x1000), fault_prog, sizeof(fault_prog));
+    memcpy(u64(t, CODE + 0x800), gang_prog, sizeof(gang_prog));
     (void)rebuild_fault_page;
     m->save = ring_setup(t, 0, 64);
 
@@ -911,7 +944,18 @@ static void mix_setup(Mix *m, unsigned engine, bool rebuild_fault_page)
     c.atomic.operand = 5;
     c.atomic.result_va = DATA_VA + 16;
     push(t, 0, &c);
+    /* a WAIT that really waits (the CPU satisfies it later) */
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_WAIT;
+    c.wait.va = MIX_WAIT_VA;
+    c.wait.value = 9;
+    c.wait.mask = ~0ull;
+    c.wait.cond = SVMGPU_WAIT_EQ;
+    c.wait.timeout_ns = 1000000000;
+    push(t, 0, &c);
     c = cmd_launch(CODE, 2, 64);
+    push(t, 0, &c);
+    c = cmd_launch(CODE + 0x800, 4, 128);
     push(t, 0, &c);
     memset(&c, 0, sizeof(c));
     c.hdr.opcode = SVMGPU_CMD_TIMESTAMP;
@@ -942,6 +986,7 @@ static void mix_migrate(Mix *m)
               SVMGPU_Q_STATUS_PREEMPTED);
     m->preemptions++;
     m->stall_preemptions += !!(st & SVMGPU_Q_STATUS_FAULT_STALL);
+    m->wait_preemptions += !!(st & SVMGPU_Q_STATUS_WAITING);
     resume_on(t, next, 0, m->save);
     m->hw = next;
 }
@@ -983,6 +1028,11 @@ static void mix_run(Mix *m, bool preempt_it)
         if (!n) {
             break;
         }
+        if ((qstatus(t, m->hw) & SVMGPU_Q_STATUS_WAITING) &&
+            *u64(t, MIX_WAIT_VA) != 9 &&
+            ++m->wait_rounds == MIX_WAIT_ROUNDS) {
+            *u64(t, MIX_WAIT_VA) = 9;       /* the CPU, at last */
+        }
         if (preempt_it) {
             mix_migrate(m);
         }
@@ -1002,16 +1052,19 @@ static void exactness(unsigned engine)
     mix_run(a, false);
     mix_setup(b, engine, false);
     mix_run(b, true);
-    TH_LOG("engine %u: %u preemptions, %u in fault stalls", engine,
-           b->preemptions, b->stall_preemptions);
+    TH_LOG("engine %u: %u preemptions, %u in fault stalls, %u in a "
+           "waiting WAIT", engine, b->preemptions, b->stall_preemptions,
+           b->wait_preemptions);
     ASSERT_GT(b->preemptions, 100);
     ASSERT_GT(b->stall_preemptions, 0);
+    ASSERT_GE(b->wait_preemptions, MIX_WAIT_ROUNDS - 1);
+    ASSERT_EQ(a->wait_rounds, MIX_WAIT_ROUNDS);
     ASSERT_EQ(rd(&b->t, SVMGPU_REG_CNT_PREEMPTIONS), b->preemptions);
     /* every command done, none failed */
-    ASSERT_EQ(compl(&a->t, 0)->head, 10);
+    ASSERT_EQ(compl(&a->t, 0)->head, 12);
     ASSERT_EQ(compl(&a->t, 0)->err_code, 0);
-    ASSERT_EQ(rd(&a->t, SVMGPU_REG_CNT_COMMANDS), 10);
-    ASSERT_EQ(rd(&b->t, SVMGPU_REG_CNT_COMMANDS), 10);
+    ASSERT_EQ(rd(&a->t, SVMGPU_REG_CNT_COMMANDS), 12);
+    ASSERT_EQ(rd(&b->t, SVMGPU_REG_CNT_COMMANDS), 12);
     ASSERT_EQ(memcmp(compl(&a->t, 0), compl(&b->t, 0),
                      sizeof(struct svmgpu_completion)), 0);
     ASSERT_EQ(rd(&b->t, SVMGPU_REG_Q(b->hw, SVMGPU_Q_COMPL_SEQ)),
@@ -1039,6 +1092,13 @@ static void exactness(unsigned engine)
     ASSERT_EQ(u64(&a->t, ARGS + 0x1000)[0x20], 3 * 6);   /* 6 waves */
     ASSERT_EQ(memcmp(va_ptr(&a->t, 0, DST + 5), va_ptr(&a->t, 0, SRC + 3),
                      0x1000), 0);
+    /* the gangs' loads and stores: round r, lane g: src + 4 - r, ^ g */
+    for (i = 0; i < 4 * 512; i++) {
+        uint64_t g = i % 512, r = i / 512;
+
+        ASSERT_EQ(u64(&a->t, OUTV + 0x8000)[i],
+                  ((u64(&a->t, SRC)[i] + 4 - r) ^ g));
+    }
     td_fini(&a->t);
     td_fini(&b->t);
     free(a);
@@ -1327,6 +1387,639 @@ TEST(resume_refuses_bad_copy_fill_progress)
     ASSERT_EQ(a->head, 2);
     program(&t, 4, 0, save, 1);
     expect_refused(&t, 4, save, 0, compl(&t, 0)->seq);
+    td_fini(&t);
+}
+
+/* ------------------------------------------------------------------
+ * Review findings (issue 12): scheduling, halts, races with the engine
+ */
+
+/* Three queues on one engine: 0 and 1 at priority 1, 2 at priority 2. */
+static void one_engine_setup(TestDev *t, unsigned nq, unsigned hi)
+{
+    SvmgpuCoreConfig cfg;
+    uint64_t pa;
+    unsigned q;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.num_engines = 1;
+    td_init_cfg(t, &cfg);
+    ctx_create(t, 0);
+    map_range(t, 0, DATA_VA, 0x10000, SVMGPU_PTE_WRITABLE);
+    pa = alloc_pa(t, 4 << 20, 2 << 20);
+    map_leaf(t, 0, SRC, pa, 2, SVMGPU_PTE_WRITABLE);
+    map_leaf(t, 0, SRC + (2 << 20), pa + (2 << 20), 2, SVMGPU_PTE_WRITABLE);
+    for (q = 0; q < nq; q++) {
+        queue_program(t, q, 128);
+        wr32(t, SVMGPU_REG_Q(q, SVMGPU_Q_PRIORITY), q == hi ? 2 : 1);
+        qenable(t, q);
+    }
+}
+
+static struct svmgpu_cmd cmd_wait(uint64_t va, uint64_t value,
+                                  uint64_t timeout_ns)
+{
+    struct svmgpu_cmd c;
+
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_WAIT;
+    c.wait.va = va;
+    c.wait.value = value;
+    c.wait.mask = ~0ull;
+    c.wait.cond = SVMGPU_WAIT_EQ;
+    c.wait.timeout_ns = timeout_ns;
+    return c;
+}
+
+/*
+ * Equal queues keep their turns beside a higher-priority WAIT that every
+ * SIGNAL has re-evaluated (one cursor per priority: the WAIT's picks do
+ * not move the priority-1 turn back to queue 0).
+ */
+TEST(equal_queues_fair_beside_priority_wait)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    unsigned i, h0, h1;
+    bool more;
+
+    one_engine_setup(&t, 3, 2);
+    c = cmd_wait(DATA_VA + 0x100, 1, 0);
+    submit(&t, 2, &c);
+    ASSERT_TRUE(qstatus(&t, 2) & SVMGPU_Q_STATUS_WAITING);
+    for (i = 0; i < 60; i++) {
+        c = cmd_signal(DATA_VA + 8 * (i % 16), i);
+        push(&t, 0, &c);
+    }
+    doorbell(&t, 0);
+    for (i = 0; i < 60; i++) {
+        c = cmd_signal(DATA_VA + 0x200 + 8 * (i % 16), i);
+        push(&t, 1, &c);
+    }
+    doorbell(&t, 1);
+    /* 90 steps: 30 each (queue 2's WAIT after every SIGNAL) */
+    svmgpu_core_run_sync_budget(t.core, 90, &more);
+    h0 = rd32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD));
+    h1 = rd32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_HEAD));
+    TH_LOG("after 90 steps: heads %u and %u", h0, h1);
+    ASSERT_LE(h0 > h1 ? h0 - h1 : h1 - h0, 1);
+    ASSERT_GE(h0 + h1, 40);
+    ASSERT_TRUE(qstatus(&t, 2) & SVMGPU_Q_STATUS_WAITING);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_HEAD)), 60);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_HEAD)), 60);
+    td_fini(&t);
+}
+
+/* A clock that runs 20 us per reading; writes DATA_VA once past @set_at. */
+static TestDev *clock_dev;
+static uint64_t clock_set_at;
+
+static uint64_t running_now(void *opaque)
+{
+    TestDev *t = opaque;
+    uint64_t now = __atomic_add_fetch(&t->now, 20000, __ATOMIC_RELAXED);
+
+    if (clock_set_at && now >= clock_set_at) {
+        *(uint64_t *)va_ptr(t, 0, DATA_VA) = 7;     /* "the CPU" */
+        clock_set_at = 0;
+    }
+    return now;
+}
+
+/*
+ * §8: a WAIT is re-evaluated at least every 100 us, also while another
+ * queue of its engine (same priority) streams COPYs: one WAIT is
+ * satisfied by a CPU store, one times out, both long before the stream
+ * ends (one engine run, no doorbell or SIGNAL to re-evaluate them).
+ */
+TEST(wait_reevaluated_while_engine_streams)
+{
+    static SvmgpuCoreOps ops;
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint64_t pa, s0, s2;
+    unsigned i, q;
+    bool more;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.num_engines = 1;
+    ops = td_ops;
+    ops.now_ns = running_now;
+    td_init_ops(&t, &cfg, &ops);
+    clock_dev = &t;
+    ctx_create(&t, 0);
+    map_range(&t, 0, DATA_VA, 0x10000, SVMGPU_PTE_WRITABLE);
+    pa = alloc_pa(&t, 4 << 20, 2 << 20);
+    map_leaf(&t, 0, SRC, pa, 2, SVMGPU_PTE_WRITABLE);
+    map_leaf(&t, 0, SRC + (2 << 20), pa + (2 << 20), 2, SVMGPU_PTE_WRITABLE);
+    for (q = 0; q < 3; q++) {
+        queue_program(&t, q, 128);
+        qenable(&t, q);
+    }
+    for (i = 0; i < 100; i++) {
+        c = cmd_copy(SRC + (2 << 20), SRC, 1 << 20);
+        push(&t, 1, &c);
+    }
+    c = cmd_wait(DATA_VA, 7, 0);
+    s0 = push(&t, 0, &c);
+    c = cmd_wait(DATA_VA + 8, 1, 1000000);      /* 1 ms */
+    s2 = push(&t, 2, &c);
+    clock_set_at = t.now + 500000;
+    doorbell(&t, 0);
+    doorbell(&t, 2);
+    doorbell(&t, 1);
+    svmgpu_core_run_sync_budget(t.core, 80, &more);
+    ASSERT_TRUE(more);
+    ASSERT_LT(rd32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_HEAD)), 100);
+    ASSERT_EQ(compl(&t, 0)->seq, s0);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_NONE);
+    ASSERT_TRUE(qstatus(&t, 2) & SVMGPU_Q_STATUS_ERROR);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_ERROR_CODE)),
+              SVMGPU_ERR_WAIT_TIMEOUT);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(2, SVMGPU_Q_ERROR_SEQ)), s2);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_HEAD)), 100);
+    clock_dev = NULL;
+    td_fini(&t);
+}
+
+/* DMA hooks for the tests below: a register write from inside a DMA. */
+static struct {
+    uint64_t lo, hi;            /* the watched range */
+    uint64_t reg, val;          /* written at the first access in it */
+    bool on_read, armed, fired;
+    uint64_t bytes_after;       /* bytes written into it from firing on */
+} hook;
+
+static void hook_check(TestDev *t, uint64_t addr, uint64_t len, bool read)
+{
+    if (addr < hook.lo || addr >= hook.hi) {
+        return;
+    }
+    if (hook.armed && read == hook.on_read) {
+        hook.armed = false;
+        hook.fired = true;
+        svmgpu_core_mmio_write(t->core, hook.reg, hook.val, 8);
+    }
+    if (hook.fired && !read) {
+        hook.bytes_after += len;    /* this access included */
+    }
+}
+
+static int hook_dma_read(void *opaque, uint64_t addr, void *buf, uint64_t len)
+{
+    hook_check(opaque, addr, len, true);
+    return td_dma_read(opaque, addr, buf, len);
+}
+
+static int hook_dma_write(void *opaque, uint64_t addr, const void *buf,
+                          uint64_t len)
+{
+    hook_check(opaque, addr, len, false);
+    return td_dma_write(opaque, addr, buf, len);
+}
+
+static void hook_init(TestDev *t, uint64_t lo, uint64_t hi, bool on_read,
+                      uint64_t reg, uint64_t val)
+{
+    memset(&hook, 0, sizeof(hook));
+    hook.lo = lo;
+    hook.hi = hi;
+    hook.on_read = on_read;
+    hook.reg = reg;
+    hook.val = val;
+    hook.armed = true;
+}
+
+/* The core keeps a pointer to its ops: static. */
+static SvmgpuCoreOps hook_ops;
+
+static void hook_dev_init(TestDev *t, SvmgpuCoreConfig *cfg)
+{
+    hook_ops = td_ops_nomap;
+    hook_ops.dma_read = hook_dma_read;
+    hook_ops.dma_write = hook_dma_write;
+    memset(&hook, 0, sizeof(hook));
+    td_init_ops(t, cfg, &hook_ops);
+    ctx_create(t, 0);
+    map_range(t, 0, DATA_VA, 0x10000, SVMGPU_PTE_WRITABLE);
+}
+
+/*
+ * A queue that halts in ERROR drops its pending PREEMPT (no safe point):
+ * IDLE comes back, and after CLEAR_ERROR its commands run, unsaved.
+ * Both ways to halt: a register (BAD_DOORBELL) while hung, and a command
+ * failing in the step during which PREEMPT was written.
+ */
+TEST(halted_queue_drops_pending_preempt)
+{
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint64_t save, seq;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    hook_dev_init(&t, &cfg);
+    save = ring_setup(&t, 0, 16);
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 1);
+    c = cmd_signal(DATA_VA, 1);
+    submit(&t, 0, &c);
+    preempt(&t, 0);
+    ASSERT_TRUE(qstatus(&t, 0) & SVMGPU_Q_STATUS_PREEMPT_PENDING);
+    wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 99);      /* BAD_DOORBELL */
+    wr32(&t, SVMGPU_REG_INJ_HANG_QUEUES, 0);
+    run(&t);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_ERROR);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_IDLE);
+    wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR);
+    run(&t);
+    ASSERT_EQ(*u64(&t, DATA_VA), 1);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 0);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE);
+
+    /* PREEMPT written while the step fetches a command that fails */
+    c = cmd_nop();
+    c.hdr.opcode = 0x7f;
+    seq = push(&t, 0, &c);
+    hook_init(&t, t.q[0].ring + 64, t.q[0].ring + 128, true,
+              SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+              SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
+    doorbell(&t, 0);
+    run(&t);
+    ASSERT_TRUE(hook.fired);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_CODE)),
+              SVMGPU_ERR_BAD_OPCODE);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_SEQ)), seq);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_ERROR);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 0);
+    ASSERT_EQ(area(&t, save)->magic, 0);
+    td_fini(&t);
+}
+
+/* §16.1: PREEMPT with CLEAR_ERROR on a halted queue is ignored. */
+TEST(clear_error_with_preempt_ignores_preempt)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint64_t save, seq;
+
+    setup(&t);
+    save = ring_setup(&t, 0, 16);
+    wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 99);      /* BAD_DOORBELL */
+    ASSERT_TRUE(qstatus(&t, 0) & SVMGPU_Q_STATUS_ERROR);
+    wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE |
+         SVMGPU_Q_CONTROL_CLEAR_ERROR | SVMGPU_Q_CONTROL_PREEMPT);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE);
+    c = cmd_signal(DATA_VA, 3);
+    seq = submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->seq, seq);
+    ASSERT_EQ(*u64(&t, DATA_VA), 3);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 0);
+    ASSERT_EQ(area(&t, save)->magic, 0);
+    td_fini(&t);
+}
+
+/*
+ * RESUME whose ring entry cannot be fetched: the record and Q_COMPL_SEQ
+ * carry the saved compl_seq, not the hardware queue's previous ring's.
+ */
+TEST(resume_ring_dma_reports_saved_compl_seq)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    struct svmgpu_save_area *a;
+    uint64_t save;
+
+    setup(&t);
+    /* ring S on hardware queue 3 completes seq 500 */
+    queue_program(&t, 3, 16);
+    qenable(&t, 3);
+    c = cmd_signal(DATA_VA, 1);
+    c.hdr.seq = 500;
+    submit(&t, 3, &c);
+    qdisable(&t, 3);
+    /* ring R on queue 0: seq 10 done, seq 11 saved in progress */
+    save = ring_setup(&t, 0, 16);
+    c = cmd_signal(DATA_VA + 8, 1);
+    c.hdr.seq = 10;
+    submit(&t, 0, &c);
+    c = cmd_signal(DATA_VA + 16, 1);
+    c.hdr.seq = 11;
+    push(&t, 0, &c);
+    preempt(&t, 0);
+    a = area(&t, save);
+    ASSERT_EQ(a->compl_seq, 10);
+    a->kind = SVMGPU_SAVE_COMMAND;     /* as if fetched */
+    a->cmd = c;
+    /* R resumed on queue 3 with an unreadable ring */
+    wr(&t, SVMGPU_REG_Q(3, SVMGPU_Q_BASE), 0x40);
+    wr32(&t, SVMGPU_REG_Q(3, SVMGPU_Q_SIZE), 16);
+    wr(&t, SVMGPU_REG_Q(3, SVMGPU_Q_COMPL_ADDR), t.q[0].compl);
+    wr(&t, SVMGPU_REG_Q(3, SVMGPU_Q_SAVE_ADDR), save);
+    wr32(&t, SVMGPU_REG_Q(3, SVMGPU_Q_START), 1);
+    wr32(&t, SVMGPU_REG_Q(3, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_RESUME);
+    run(&t);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(3, SVMGPU_Q_ERROR_CODE)),
+              SVMGPU_ERR_RING_DMA);
+    ASSERT_EQ(compl(&t, 0)->seq, 10);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_RING_DMA);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(3, SVMGPU_Q_COMPL_SEQ)), 10);
+    td_fini(&t);
+}
+
+/* A fault-stalled queue, with a save area, in a hooked device. */
+static uint64_t cancel_setup(TestDev *t, uint64_t *seq, uint32_t *fseq)
+{
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_cmd c;
+    uint64_t save;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    hook_dev_init(t, &cfg);
+    save = ring_setup(t, 0, 16);
+    c = cmd_fill(0x900000, 0x1000, 0, 8);      /* unmapped: faults */
+    *seq = submit(t, 0, &c);
+    ASSERT_TRUE(qstatus(t, 0) & SVMGPU_Q_STATUS_FAULT_STALL);
+    *fseq = fault_rec(t, 0)->seq;
+    return save;
+}
+
+static void expect_cancelled(TestDev *t, uint64_t seq)
+{
+    ASSERT_EQ(qstatus(t, 0), SVMGPU_Q_STATUS_ENABLED | SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_ERROR);
+    ASSERT_EQ(rd32(t, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_CODE)),
+              SVMGPU_ERR_FAULT_CANCELLED);
+    ASSERT_EQ(rd(t, SVMGPU_REG_Q(0, SVMGPU_Q_ERROR_SEQ)), seq);
+    ASSERT_EQ(compl(t, 0)->err_code, SVMGPU_ERR_FAULT_CANCELLED);
+    ASSERT_EQ(rd(t, SVMGPU_REG_CNT_CANCELS), 1);
+    ASSERT_EQ(rd(t, SVMGPU_REG_CNT_PREEMPTIONS), 0);
+}
+
+/*
+ * A CANCEL accepted (and counted) before or while a PREEMPT saves the
+ * stalled queue is carried out: the command fails, the queue halts, the
+ * PREEMPT is dropped.
+ */
+TEST(cancel_accepted_before_or_during_save_fails_command)
+{
+    TestDev t;
+    uint64_t save, seq;
+    uint32_t fseq;
+
+    save = cancel_setup(&t, &seq, &fseq);
+    wr(&t, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_CANCEL_VAL(0, fseq));
+    preempt(&t, 0);
+    run(&t);
+    expect_cancelled(&t, seq);
+    ASSERT_EQ(area(&t, save)->magic, 0);
+    td_fini(&t);
+
+    save = cancel_setup(&t, &seq, &fseq);
+    hook_init(&t, save + 4, save + SVMGPU_SAVE_AREA_SIZE, false,
+              SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_CANCEL_VAL(0, fseq));
+    preempt(&t, 0);
+    run(&t);
+    ASSERT_TRUE(hook.fired);
+    expect_cancelled(&t, seq);
+    td_fini(&t);
+}
+
+/*
+ * PREEMPT before the RESUME was loaded: the area already holds the state
+ * and is left alone (it is not overwritten with an empty one), and
+ * Q_STATUS.IDLE reads 0 while the RESUME is pending.
+ */
+TEST(preempt_before_resume_loaded_keeps_area)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint8_t *copy;
+    uint64_t pa, save, seq;
+    bool more;
+
+    setup(&t);
+    pa = alloc_pa(&t, 4 << 20, 2 << 20);
+    map_leaf(&t, 0, SRC, pa, 2, SVMGPU_PTE_WRITABLE);
+    map_leaf(&t, 0, DST, pa + (2 << 20), 2, SVMGPU_PTE_WRITABLE);
+    save = ring_setup(&t, 0, 16);
+    c = cmd_fill(SRC, 2 << 20, 0x5a, 1);       /* 2 steps */
+    seq = push(&t, 0, &c);
+    doorbell(&t, 0);
+    svmgpu_core_run_sync_budget(t.core, 1, &more);
+    preempt(&t, 0);
+    ASSERT_EQ(area(&t, save)->kind, SVMGPU_SAVE_COMMAND);
+    ASSERT_EQ(area(&t, save)->progress, 1 << 20);
+    copy = malloc(SVMGPU_SAVE_AREA_SIZE);
+    memcpy(copy, area(&t, save), SVMGPU_SAVE_AREA_SIZE);
+    program(&t, 5, 0, save, area(&t, save)->head);
+    wr32(&t, SVMGPU_REG_Q(5, SVMGPU_Q_CONTROL),
+         SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_RESUME);
+    ASSERT_EQ(qstatus(&t, 5), SVMGPU_Q_STATUS_ENABLED);
+    preempt(&t, 5);
+    ASSERT_EQ(qstatus(&t, 5), SVMGPU_Q_STATUS_IDLE |
+              SVMGPU_Q_STATUS_PREEMPTED);
+    ASSERT_EQ(memcmp(copy, area(&t, save), SVMGPU_SAVE_AREA_SIZE), 0);
+    free(copy);
+    resume_on(&t, 2, 0, save);
+    run(&t);
+    ASSERT_EQ(compl(&t, 0)->seq, seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_NONE);
+    ASSERT_EQ(((uint8_t *)va_ptr(&t, 0, SRC))[(2 << 20) - 1], 0x5a);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 2);
+    td_fini(&t);
+}
+
+/*
+ * A queue disabled while its save writes the 72 KiB area: magic was
+ * zeroed first (the earlier save's magic never covers the new body), and
+ * the device writes at most one more page of it.
+ */
+TEST(save_of_disabled_queue_stops_within_a_page)
+{
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint64_t save;
+    bool more;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.isa_slice = 7;
+    hook_dev_init(&t, &cfg);
+    map_range(&t, 0, CODE, 0x1000, 0);
+    map_range(&t, 0, OUTV, 0x1000, SVMGPU_PTE_WRITABLE);
+    memcpy(u64(&t, CODE), loop_prog, sizeof(loop_prog));
+    save = ring_setup(&t, 0, 16);
+    c = cmd_launch(CODE, 2, 40);
+    push(&t, 0, &c);
+    doorbell(&t, 0);
+    svmgpu_core_run_sync_budget(t.core, 2, &more);
+    preempt(&t, 0);
+    ASSERT_EQ(area(&t, save)->magic, SVMGPU_SAVE_MAGIC);
+    ASSERT_EQ(area(&t, save)->wg_running, 1);
+    resume_on(&t, 0, 0, save);
+    svmgpu_core_run_sync_budget(t.core, 2, &more);
+    hook_init(&t, save + 4, save + SVMGPU_SAVE_AREA_SIZE, false,
+              SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL), 0);
+    preempt(&t, 0);
+    ASSERT_TRUE(hook.fired);
+    TH_LOG("bytes written after the disable: %llu",
+           (unsigned long long)hook.bytes_after);
+    ASSERT_LE(hook.bytes_after, 4096);
+    ASSERT_EQ(area(&t, save)->magic, 0);
+    ASSERT_EQ(qstatus(&t, 0), SVMGPU_Q_STATUS_IDLE);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PREEMPTIONS), 1);
+    td_fini(&t);
+}
+
+/* Threaded: poll Q_STATUS until (status & mask) == want, for up to 20 s. */
+static bool wait_qstatus(TestDev *t, unsigned hw, uint32_t mask, uint32_t want)
+{
+    unsigned i;
+
+    for (i = 0; i < 200000; i++) {
+        if ((qstatus(t, hw) & mask) == want) {
+            return true;
+        }
+        if (i > 1000) {
+            usleep(100);
+        } else {
+            sched_yield();
+        }
+    }
+    return false;
+}
+
+static void spin(unsigned n)
+{
+    volatile unsigned i;
+
+    for (i = 0; i < n; i++) {
+    }
+}
+
+/*
+ * Engine threads: a COPY is preempted (sometimes with a disable racing
+ * the save), then resumed on another queue with a disable and a second
+ * ENABLE | RESUME racing the restore.  Whatever the interleaving: a valid
+ * area describes this COPY exactly, a RESUME is never lost (bytes copied
+ * before the save are not copied again: the CPU changed the source
+ * there), the COPY completes once with every byte right and
+ * Q_COMPL_SEQ = its seq.  Invariants only, no timing.
+ */
+TEST(threaded_disable_reenable_races_save_and_restore)
+{
+    const uint64_t size = 2 << 20;
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_save_area *a;
+    struct svmgpu_cmd c;
+    uint64_t pa, save, seq, done, k;
+    unsigned iter, valid = 0, partial = 0;
+    uint8_t *src, *dst, b;
+    TestDev t;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.num_engines = 1;
+    /* the link model makes a 1 MiB step last ~0.5 ms: saves land mid-COPY */
+    cfg.link_bandwidth = 2000;
+    td_init_cfg(&t, &cfg);
+    ctx_create(&t, 0);
+    pa = alloc_pa(&t, 4 << 20, 2 << 20);
+    map_leaf(&t, 0, SRC, pa, 2, SVMGPU_PTE_WRITABLE);
+    map_leaf(&t, 0, DST, pa + (2 << 20), 2, SVMGPU_PTE_WRITABLE);
+    src = va_ptr(&t, 0, SRC);
+    dst = va_ptr(&t, 0, DST);
+    save = alloc_pa(&t, SVMGPU_SAVE_AREA_SIZE, 4096);
+    a = area(&t, save);
+    queue_program(&t, 0, 16);
+    td_start_threads(&t, 1);
+    for (iter = 0; iter < 300; iter++) {
+        bool race_save = iter % 3 == 0;
+
+        b = 1 + iter % 200;
+        memset(src, b, size);
+        memset(dst, 0, size);
+        a->magic = 0;
+        memset(compl(&t, 0), 0, sizeof(struct svmgpu_completion));
+        t.q[0].tail = 0;
+        program(&t, 0, 0, save, 0);
+        qenable(&t, 0);
+        c = cmd_copy(DST, SRC, size);
+        seq = push(&t, 0, &c);
+        doorbell(&t, 0);
+        spin(iter % 7 * 3000);
+        wr32(&t, SVMGPU_REG_Q(0, SVMGPU_Q_CONTROL),
+             SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
+        if (race_save) {
+            spin(iter % 11 * 150000);
+            qdisable(&t, 0);
+        }
+        /* disabled or preempted, and no step or save in flight */
+        ASSERT_TRUE(wait_qstatus(&t, 0, SVMGPU_Q_STATUS_ENABLED |
+                                 SVMGPU_Q_STATUS_IDLE, SVMGPU_Q_STATUS_IDLE));
+        ASSERT_FALSE(qstatus(&t, 0) & SVMGPU_Q_STATUS_ERROR);
+        if (a->magic == SVMGPU_SAVE_MAGIC) {
+            /* a valid area is this COPY's, at a safe point */
+            valid++;
+            ASSERT_EQ(a->version, SVMGPU_SAVE_VERSION);
+            ASSERT_LE(a->head, 1);
+            if (a->kind == SVMGPU_SAVE_COMMAND) {
+                ASSERT_EQ(a->head, 0);
+                ASSERT_EQ(memcmp(&a->cmd, &c, sizeof(c)), 0);
+                ASSERT_LE(a->progress, size);
+                done = a->progress;
+            } else {
+                ASSERT_EQ(a->kind, SVMGPU_SAVE_NONE);
+                done = a->head ? size : 0;
+            }
+            partial += done && done < size;
+            /* the CPU changes what was copied: never copied again */
+            memset(src, 0xee, done);
+            program(&t, 1, 0, save, a->head);
+        } else {
+            /* disabled before the save: start afresh */
+            ASSERT_TRUE(race_save);
+            program(&t, 1, 0, save, 0);
+        }
+        k = a->magic == SVMGPU_SAVE_MAGIC ? SVMGPU_Q_CONTROL_RESUME : 0;
+        wr32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_CONTROL),
+             SVMGPU_Q_CONTROL_ENABLE | k);
+        wr32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_TAIL), 1);
+        spin(iter % 13 * 300);
+        qdisable(&t, 1);
+        wr32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_CONTROL),
+             SVMGPU_Q_CONTROL_ENABLE | k);
+        wr32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_TAIL), 1);
+        ASSERT_TRUE(wait_qstatus(&t, 1, ~0u, SVMGPU_Q_STATUS_ENABLED |
+                                 SVMGPU_Q_STATUS_IDLE));
+        ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(1, SVMGPU_Q_HEAD)), 1);
+        ASSERT_EQ(rd(&t, SVMGPU_REG_Q(1, SVMGPU_Q_COMPL_SEQ)), seq);
+        ASSERT_EQ(compl(&t, 0)->seq, seq);
+        ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_NONE);
+        for (k = 0; k < size; k++) {
+            if (dst[k] != b) {
+                TH_LOG("iteration %u: byte 0x%llx is 0x%x, not 0x%x", iter,
+                       (unsigned long long)k, dst[k], b);
+                ASSERT_EQ(dst[k], b);
+            }
+        }
+        qdisable(&t, 1);
+        ASSERT_TRUE(wait_qstatus(&t, 1, SVMGPU_Q_STATUS_IDLE,
+                                 SVMGPU_Q_STATUS_IDLE));
+    }
+    TH_LOG("%u valid areas, %u of them mid-COPY", valid, partial);
+    ASSERT_GT(valid, 0);
     td_fini(&t);
 }
 
