@@ -612,7 +612,6 @@ struct svmgpu_queue {
 	unsigned long preempt_stamp;	/* jiffies of the PREEMPT write, @lock */
 	u64 preempt_ns;			/* ktime (ns) of the PREEMPT write, @lock */
 	u64 slice_start;		/* ktime (ns) of the last bind, @lock */
-	unsigned long wd_used;		/* hang clock used before a preemption, @lock */
 	atomic64_t st_preemptions;	/* states saved */
 	atomic64_t st_resumes;		/* binds with RESUME */
 	atomic64_t st_binds;		/* binds */

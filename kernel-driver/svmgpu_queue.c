@@ -273,12 +273,11 @@ int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u3
 	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
 	q->hw_live = !(status & SVMGPU_Q_STATUS_ERROR);
 	/*
-	 * The hang clock starts now, not at the queue's last progress; a
-	 * resumed queue goes on with what it used before its preemption.
+	 * The hang clock starts now, not at the queue's last progress (also
+	 * after a preemption: a queue waiting its turn is not hung).
 	 */
 	q->wd_seq = q->completed_seq;
-	q->wd_stamp = jiffies - (resume ? q->wd_used : 0);
-	q->wd_used = 0;
+	q->wd_stamp = jiffies;
 	q->wd_pending = false;
 	q->preempting = false;
 	q->slice_start = ktime_get_ns();

@@ -6,9 +6,11 @@
  * queues.  On a device that preempts (SVMGPU_CAPS_PREEMPT) a queue with
  * work and no hardware queue waits on the runlist of its priority; the
  * scheduler work hands free hardware queues out highest priority first,
- * first come first served within a priority.  When queues wait and none is
- * free, a bound queue of a lower priority is preempted at once, and one of
- * the same priority once it has held its hardware queue for timeslice_ms:
+ * first come first served within a priority.  The last hardware queue is
+ * kept for HIGH priority, which so starts without waiting for a
+ * preemption.  When queues wait and none is free, a bound queue of a lower
+ * priority is preempted at once, and one of the same priority once it has
+ * held its hardware queue for timeslice_ms:
  * Q_CONTROL = ENABLE | PREEMPT makes the device stop it at its next safe
  * point and write its exact state to the queue's save area.  The queue then
  * goes to the tail of its runlist and is later resumed (RESUME, Q_START =
@@ -207,6 +209,19 @@ static bool svmgpu_sched_dequeue(struct svmgpu_queue *q)
 	return was;
 }
 
+/*
+ * The last hardware queue is kept for HIGH priority (of 2 or more): a HIGH
+ * queue then starts at once, without waiting for a preemption, and the
+ * device serves it first (Q_PRIORITY) at the next step boundary.  The
+ * engines, not the hardware queues, bound throughput, so the others lose
+ * nothing but a little concurrency.
+ */
+static bool svmgpu_hwq_allowed(struct svmgpu_device *sdev, struct svmgpu_queue *q, u32 i)
+{
+	return q->prio >= SVMGPU_PRIO_NUM - 1 || sdev->num_queues < 2 ||
+	       i != sdev->num_queues - 1;
+}
+
 /* Claim a free hardware queue for @q.  Caller holds q->submit_lock. */
 static bool svmgpu_sched_claim(struct svmgpu_queue *q)
 {
@@ -216,7 +231,7 @@ static bool svmgpu_sched_claim(struct svmgpu_queue *q)
 
 	spin_lock(&sdev->hwq_lock);
 	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
-		if (!sdev->hwq[i]) {
+		if (!sdev->hwq[i] && svmgpu_hwq_allowed(sdev, q, i)) {
 			sdev->hwq[i] = q;
 			q->hwq = i;
 			bound = true;
@@ -364,8 +379,6 @@ static unsigned long svmgpu_sched_finish(struct svmgpu_device *sdev,
 	svmgpu_hw_exit(sdev);
 	if (status & SVMGPU_Q_STATUS_PREEMPTED) {
 		spin_lock(&q->lock);
-		/* The hang clock goes on from here at the next bind. */
-		q->wd_used = q->completed_seq == q->wd_seq ? jiffies - q->wd_stamp : 0;
 		atomic64_add(ktime_get_ns() - q->preempt_ns, &sdev->stats.preempt_ns_total);
 		spin_unlock(&q->lock);
 		q->saved = true;
@@ -425,16 +438,21 @@ static struct svmgpu_queue *svmgpu_sched_pick(struct svmgpu_device *sdev)
 {
 	struct svmgpu_sched *s = &sdev->sched;
 	struct svmgpu_queue *q = NULL;
-	bool free = false;
+	bool free = false, free_any = false;
 	int p;
 	u32 i;
 
 	spin_lock(&s->lock);
 	spin_lock(&sdev->hwq_lock);
-	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++)
-		free |= !sdev->hwq[i];
+	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
+		free_any |= !sdev->hwq[i];
+		free |= !sdev->hwq[i] && (sdev->num_queues < 2 || i != sdev->num_queues - 1);
+	}
 	spin_unlock(&sdev->hwq_lock);
-	for (p = SVMGPU_PRIO_NUM - 1; p >= 0 && free && !q; p--) {
+	for (p = SVMGPU_PRIO_NUM - 1; p >= 0 && free_any && !q; p--) {
+		/* Below HIGH, the last hardware queue does not count. */
+		if (p < SVMGPU_PRIO_NUM - 1 && !free)
+			break;
 		q = list_first_entry_or_null(&s->runlist[p], struct svmgpu_queue, run_link);
 		if (q)
 			list_del_init(&q->run_link);

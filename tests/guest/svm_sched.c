@@ -315,11 +315,13 @@ TEST_F(sched, stuck_queues_do_not_block_healthy_ones)
 }
 
 /*
- * LOW queues with endless kernels hold every hardware queue; a LOW SIGNAL
- * waits for one (timeslice 5 s), then a HIGH COPY reads the SIGNAL's word:
- * it must read 0 (it ran first), its queue is never preempted, and the LOW
- * work was (one preemption at least).  Then the HIGH queue runs ten more
- * FILLs with exact bytes and the LOW SIGNAL lands.
+ * LOW queues with endless kernels hold every hardware queue but the one
+ * kept for HIGH; a LOW SIGNAL waits for one (timeslice 5 s).  A HIGH queue
+ * with an endless kernel takes the kept hardware queue at once (no
+ * preemption); then a second HIGH queue's COPY reads the SIGNAL's word: it
+ * must read 0 (it ran first), its queue is never preempted, and LOW work
+ * was (one preemption at least).  Then that HIGH queue runs ten more FILLs
+ * with exact bytes and the LOW SIGNAL lands.
  */
 TEST_TIMEOUT(120)
 TEST_F(sched, high_priority_overtakes_saturating_low)
@@ -330,7 +332,8 @@ TEST_F(sched, high_priority_overtakes_saturating_low)
 	struct drm_svmgpu_wait w;
 	struct svmgpu_cmd c;
 	uint64_t lseq;
-	uint32_t *low, lq, hq;
+	uint32_t *low, lq, hq, hblock;
+	long long pre1;
 	unsigned int i;
 
 	NEED_SCHED();
@@ -353,6 +356,14 @@ TEST_F(sched, high_priority_overtakes_saturating_low)
 	c = sg_signal(word, 1);
 	ASSERT_EQ(sg_submit(self->fd, lq, &c, 1, &lseq), 0);
 	usleep(50000);
+	/* The kept hardware queue: taken at once, nothing preempted for it. */
+	pre1 = sched_value("preemptions");
+	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_HIGH, &hblock), 0);
+	c = sg_launch(sg_spin_kernel(), NULL, 4, 64, SPIN_BUDGET);
+	ASSERT_EQ(sg_submit(self->fd, hblock, &c, 1, NULL), 0);
+	usleep(50000);
+	EXPECT_EQ(queue_value(hblock, "binds"), 1);
+	EXPECT_EQ(sched_value("preemptions"), pre1);
 	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_HIGH, &hq), 0);
 	c = sg_copy(seen, word, 8);
 	ASSERT_EQ(sg_run_ok(self->fd, hq, c), 0);
@@ -371,6 +382,7 @@ TEST_F(sched, high_priority_overtakes_saturating_low)
 	EXPECT_EQ(w.err_code, 0);
 	EXPECT_EQ(__atomic_load_n(word, __ATOMIC_SEQ_CST), 1);
 	EXPECT_EQ(sg_queue_destroy(self->fd, hq), 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, hblock), 0);
 	EXPECT_EQ(sg_queue_destroy(self->fd, lq), 0);
 	for (i = 0; i < self->nhw; i++)
 		EXPECT_EQ(sg_queue_destroy(self->fd, low[i]), 0);
