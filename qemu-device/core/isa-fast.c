@@ -1876,6 +1876,41 @@ static inline bool f_lockstep(const SvmgpuFastLaunch *l)
     return true;
 }
 
+/*
+ * A whole gang in lockstep with no active lane (a branch no lane takes):
+ * the following instructions of the decoded page that are not control
+ * instructions (nor illegal) change nothing but the waves' pcs and the
+ * counts, so run as many gangs of them at once as the budget and the
+ * step would let start one by one.  Not while an invalidation waits (the
+ * next fetch must translate again).
+ */
+static void f_skip_idle(SvmgpuCore *core, SvmgpuFastLaunch *l, IsaMem *m,
+                        unsigned *slice)
+{
+    const uint64_t pc = l->waves[0].pc;
+    const unsigned nw = l->nwaves, limit = svmgpu_isa_slice(core);
+    const FCodePage *cp = &l->code[l->code_last];
+    unsigned idx = (pc >> 3) & (F_PAGE_INSNS - 1), n = 0, k;
+
+    if (!cp->ok || cp->vpn != pc >> SVMGPU_PAGE_SHIFT ||
+        __atomic_load_n(&core->inval_waiting, __ATOMIC_RELAXED)) {
+        return;
+    }
+    while (idx + n < F_PAGE_INSNS &&
+           cp->op[idx + n].op > SVMGPU_OP_ENDLOOP &&
+           cp->op[idx + n].op != FOP_ILLEGAL &&
+           l->budget - l->executed >= (uint64_t)(n + 1) * nw &&
+           *slice + n * nw < limit) {
+        n++;
+    }
+    for (k = 0; k < nw; k++) {
+        l->waves[k].pc += (uint64_t)n * SVMGPU_ISA_INSN_SIZE;
+    }
+    l->executed += (uint64_t)n * nw;
+    *slice += n * nw;
+    m->hits += (uint64_t)n * nw;        /* each wave's fetch */
+}
+
 SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
                             SvmgpuMapCache *mc)
 {
@@ -1987,6 +2022,9 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
             break;
         }
         l->cur = wv + ndone >= l->nwaves ? wv + ndone - l->nwaves : wv + ndone;
+        if (lockstep && f_idle(l, 0, nw)) {
+            f_skip_idle(core, l, &m, &slice);
+        }
     }
     f_drop(core, l, &m);
     f_mat(l, l->stale);     /* regs[][] is the state between steps */
