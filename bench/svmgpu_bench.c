@@ -52,6 +52,18 @@ static char debugfs_path[96];		/* its debugfs file, or "" */
 static struct json_object *jresults;	/* --json: the results, or NULL */
 static struct json_object *jerrors;
 static bool failed;
+static const char *only;		/* --only: comma-separated groups, or NULL */
+
+/* Is benchmark group @group selected (--only)? */
+static bool wanted(const char *group)
+{
+	size_t len = strlen(group);
+
+	for (const char *p = only; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+		if (!strncmp(p, group, len) && (p[len] == ',' || !p[len]))
+			return true;
+	return !only;
+}
 
 struct sample {
 	double v[MAX_REPS];
@@ -942,15 +954,16 @@ static void bench_submission(struct gpu *g)
 /*
  * 6. Scale: N processes, each with its own context, stream a kernel over
  * its own buffer.  The device has a fixed number of hardware queues, so
- * beyond that processes take turns (queue creation retries on -EBUSY).
- * Reports total throughput and fairness (slowest / fastest process).
+ * beyond that processes take turns: the driver's scheduler timeslices them
+ * (context creation retries on -EBUSY).  Reports total throughput and
+ * fairness (slowest / fastest process).
  */
 static void bench_scale(const struct svmgpu_program *vecadd)
 {
-	static const unsigned int full_procs[] = { 1, 4, 16, 64 };
+	static const unsigned int full_procs[] = { 1, 4, 16, 64, 256 };
 	static const unsigned int quick_procs[] = { 1, 4, 16 };
 	const unsigned int *procs = quick ? quick_procs : full_procs;
-	size_t nprocs = quick ? 3 : 4;
+	size_t nprocs = quick ? 3 : 5;
 	const uint64_t size = 1 * MIB;
 	const unsigned int iters = quick ? 4 : 8;
 	double base = 0;
@@ -987,8 +1000,11 @@ static void bench_scale(const struct svmgpu_program *vecadd)
 					if (ret == -EBUSY)
 						usleep(2000);
 				}
-				if (ret)
+				if (ret) {
+					fprintf(stderr, "scale: process %u of %u: open: %s\n", p, np,
+						strerror(-ret));
 					_exit(2);
+				}
 				float *a = map_anon(size), *b = map_anon(size), *o = map_anon(size);
 				struct svmgpu_vecadd_args args = { a, b, o, size / 4 };
 				struct svmgpu_launch launch;
@@ -999,10 +1015,15 @@ static void bench_scale(const struct svmgpu_program *vecadd)
 				ret = svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &args, &launch);
 				ret = ret ? ret : svmgpu_cmd_launch(&cmd, svmgpu_program_code(vecadd),
 								    &args, &launch, 0);
+				struct svmgpu_cmd_error err = { 0 };
+
 				for (unsigned int i = 0; !ret && i < iters; i++)
-					ret = run1(&c, &cmd);
+					ret = svmgpu_queue_run(c.q, &cmd, 1, TIMEOUT_NS, &err);
 				gpu_close(&c);
 				secs[p] = now_s() - s0;
+				if (ret)
+					fprintf(stderr, "scale: process %u of %u: %s (device error %u)\n",
+						p, np, strerror(-ret), err.code);
 				_exit(ret ? 1 : 0);
 			}
 			while (wait(&st) > 0)
@@ -1037,10 +1058,150 @@ static void bench_scale(const struct svmgpu_program *vecadd)
 	}
 }
 
+/* A "name: value" line of the driver's debugfs svmgpu_sched file, or -1. */
+static long long sched_counter(const char *name)
+{
+	char path[sizeof(debugfs_path)], *slash;
+	long long v = -1;
+	char line[512];
+	size_t len = strlen(name);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s", debugfs_path);
+	slash = strrchr(path, '/');
+	if (!slash)
+		return -1;
+	snprintf(slash, sizeof(path) - (slash - path), "/svmgpu_sched");
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ':') {
+			v = atoll(line + len + 1);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* Median NOP round trip (submit, interrupt, wait) on @q over @n (<= 64) runs, in µs. */
+static double nop_latency_us(struct svmgpu_queue *q, unsigned int n)
+{
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+	double t[64];
+
+	n = n > 64 ? 64 : n;
+	svmgpu_cmd_nop(&cmd, 0);
+	for (unsigned int i = 0; i < n; i++) {
+		double t0 = now_s();
+
+		if (svmgpu_queue_run(q, &cmd, 1, TIMEOUT_NS, &err))
+			return -1;
+		t[i] = (now_s() - t0) * 1e6;
+	}
+	qsort(t, n, sizeof(t[0]), cmp_double);
+	return t[n / 2];
+}
+
+/*
+ * 7. Scheduling: a HIGH-priority queue's NOP round trip on an idle device
+ * and with every hardware queue saturated by LOW-priority endless kernels
+ * (2 x NUM_QUEUES of them: each is preempted at once for the HIGH queue),
+ * and the preemption latency the driver measured meanwhile (PREEMPT
+ * written to the state saved and the hardware queue given back, debugfs
+ * svmgpu_sched preempt_ns_total / preemptions).
+ */
+static void bench_sched(void)
+{
+	static const uint64_t spin[] __attribute__((aligned(8))) = {
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_LOOP, 0, 0, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_EXIT, 0, 0, 0, 0),
+	};
+	struct result idle = { "sched", "HIGH NOP round trip, idle device", 0, "us" };
+	struct result busy = { "sched", "HIGH NOP round trip, all hardware queues busy with LOW kernels",
+			       0, "us" };
+	struct result pre = { "sched", "preemption latency (PREEMPT to hardware queue free)", 0, "us" };
+	struct svmgpu_queue *hq = NULL, **low = NULL;
+	struct svmgpu_device_info info;
+	struct svmgpu_launch launch = { .grid = { 4, 1, 1 }, .wg_size = 64,
+					.budget = ~0ull >> 8 };
+	struct svmgpu_cmd cmd;
+	unsigned int nlow = 0, r;
+	struct gpu g;
+	int ret;
+
+	ret = gpu_open(&g);
+	if (ret) {
+		fail("sched", ret);
+		return;
+	}
+	ret = svmgpu_device_get_info(g.dev, &info);
+	ret = ret ? ret : svmgpu_queue_create_priority(g.ctx, 0, SVMGPU_PRIORITY_HIGH, &hq);
+	if (ret) {
+		fail("sched: HIGH queue", ret);
+		gpu_close(&g);
+		return;
+	}
+	for (r = 0; r < reps; r++) {
+		double v = nop_latency_us(hq, 51);
+
+		if (v > 0)
+			add(&idle.s, v);
+	}
+	nlow = 2 * info.num_queues;
+	low = calloc(nlow, sizeof(*low));
+	ret = low ? svmgpu_cmd_launch(&cmd, spin, NULL, &launch, 0) : -ENOMEM;
+	for (unsigned int i = 0; !ret && i < nlow; i++) {
+		ret = svmgpu_queue_create_priority(g.ctx, 0, SVMGPU_PRIORITY_LOW, &low[i]);
+		ret = ret ? ret : svmgpu_queue_submit(low[i], &cmd, 1, NULL);
+	}
+	if (!ret) {
+		long long n0 = sched_counter("preemptions");
+		long long ns0 = sched_counter("preempt_ns_total");
+
+		usleep(200000);
+		for (r = 0; r < reps; r++) {
+			double v = nop_latency_us(hq, 51);
+
+			if (v > 0)
+				add(&busy.s, v);
+		}
+		long long n1 = sched_counter("preemptions");
+		long long ns1 = sched_counter("preempt_ns_total");
+
+		if (n1 > n0 && ns1 >= ns0)
+			add(&pre.s, (double)(ns1 - ns0) / (n1 - n0) / 1e3);
+	} else {
+		fail("sched: LOW queues", ret);
+	}
+	/* Destroying a queue abandons its endless kernel. */
+	for (unsigned int i = 0; low && i < nlow; i++)
+		svmgpu_queue_destroy(low[i]);
+	free(low);
+	svmgpu_queue_destroy(hq);
+	gpu_close(&g);
+	if (!idle.s.n)
+		return;
+	emit(&idle);
+	if (busy.s.n) {
+		busy.baseline = median(&idle.s);
+		busy.baseline_name = "idle device";
+		busy.note = "goal <= 2x idle";
+		emit(&busy);
+	}
+	if (pre.s.n) {
+		pre.note = "mean over the preemptions of the saturated run";
+		emit(&pre);
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: svmgpu-bench [-d DEVICE] [--json] [quick|full]\n"
+		"usage: svmgpu-bench [-d DEVICE] [--json] [--only GROUPS] [quick|full]\n"
 		"The in-guest half of make bench: device faults, bandwidth, compute,\n"
 		"invalidation, TLB, submission and multi-process scaling, each measured next\n"
 		"to a baseline taken in the same run. quick (the default): smaller sizes,\n"
@@ -1049,6 +1210,9 @@ static void usage(FILE *f)
 		"'BENCH-ERROR WHAT: ERROR'; the run starts with 'BENCH-MODE MODE' and ends\n"
 		"with 'BENCH-END' (scripts/bench.py reads these lines).\n"
 		"  -d, --device DEVICE  index, render node path or PCI address (default: 0)\n"
+		"      --only GROUPS    run only these comma-separated groups: faults,\n"
+		"                       bandwidth, compute, invalidation, tlb, submission,\n"
+		"                       scale, sched\n"
 		"      --json           print one JSON object at the end instead: mode,\n"
 		"                       device, results and errors\n"
 		"  -h, --help           this text\n"
@@ -1062,6 +1226,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "only", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -1076,6 +1241,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'd': cli_opt_device("--device", optarg, &sel); break;
 		case CLI_OPT_JSON: jroot = json_object_new_object(); break;
+		case 'o': only = optarg; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		case CLI_OPT_VERSION: cli_version();
 		default: cli_bad_option();
@@ -1121,14 +1287,23 @@ int main(int argc, char **argv)
 		hash = NULL;
 	if (!jroot)
 		printf("BENCH-MODE %s\n", quick ? "quick" : "full");
-	bench_faults(&g);
-	bench_bandwidth(&g, vecadd);
-	bench_compute(&g);
-	bench_invalidation(&g);
-	bench_tlb(&g, hash);
-	bench_submission(&g);
+	if (wanted("faults"))
+		bench_faults(&g);
+	if (wanted("bandwidth"))
+		bench_bandwidth(&g, vecadd);
+	if (wanted("compute"))
+		bench_compute(&g);
+	if (wanted("invalidation"))
+		bench_invalidation(&g);
+	if (wanted("tlb"))
+		bench_tlb(&g, hash);
+	if (wanted("submission"))
+		bench_submission(&g);
 	gpu_close(&g);
-	bench_scale(vecadd);
+	if (wanted("scale"))
+		bench_scale(vecadd);
+	if (wanted("sched"))
+		bench_sched();
 	svmgpu_program_destroy(vecadd);
 	svmgpu_program_destroy(hash);
 	if (jroot) {
