@@ -712,25 +712,26 @@ out:
  * @start: first byte, page-aligned
  * @end: end, page-aligned
  * @to_dev: to device memory (else this device's pages go to system memory)
+ * @since: svmgpu_devmem_lru_now() when the fault's placement began: what
+ *	it migrated since is not evicted for it
  *
  * Best effort: what does not fit (only regions used in the last
- * evict_min_age_ms are left) stays where it is and the fault maps it there.
+ * evict_min_age_ms, or by this fault, are left) stays where it is and the
+ * fault maps it there.
  *
  * Return: 0, or -ENOMEM / -EINTR.
  */
 int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct *vma,
-			      u64 start, u64 end, bool to_dev)
+			      u64 start, u64 end, bool to_dev, u64 since)
 {
 	struct svmgpu_devmem *dm = sdev->devmem;
 	unsigned long min_age = msecs_to_jiffies(READ_ONCE(evict_min_age_ms));
 	unsigned long *src, *dst, addr, moved = 0;
-	u64 since;
 	int ret = 0;
 
 	if (!dm || start >= end)
 		return 0;
 	lockdep_assert_held(&vma->vm_mm->mmap_lock);
-	since = atomic64_read(&dm->clock) + 1;
 	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
 	dst = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
 	if (!src || !dst) {
@@ -759,6 +760,17 @@ out:
 	kvfree(src);
 	kvfree(dst);
 	return ret;
+}
+
+/**
+ * svmgpu_devmem_lru_now() - the LRU clock, for svmgpu_devmem_fault_place()
+ * @sdev: the device
+ *
+ * Return: a stamp later than every region's use so far.
+ */
+u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev)
+{
+	return sdev->devmem ? atomic64_read(&sdev->devmem->clock) + 1 : 0;
 }
 
 /* Check a uapi range: page-aligned, non-empty, not wrapping, user space. */

@@ -199,14 +199,15 @@ static bool svmgpu_fault_writes(const struct svmgpu_fault *batch, u32 first, u32
  * 2 MiB-aligned neighbourhood the window touches, clamped to the VMA and
  * split where the advice changes, is migrated before it is mapped where
  * the preferred location is set and neither accessed-by nor (without a
- * write fault there) read-mostly says otherwise.  Best effort: whatever
- * stays where it was is mapped there.  mmap_lock read-held.
+ * write fault there) read-mostly says otherwise; one neighbourhood never
+ * evicts another of the same window.  Best effort: whatever stays where it
+ * was is mapped there.  mmap_lock read-held.
  */
 static void svmgpu_fault_place(struct svmgpu_svm *svm, struct vm_area_struct *vma,
 			       struct svmgpu_fault *batch, u32 first, u32 last,
 			       u64 start, u64 end)
 {
-	u64 addr, next;
+	u64 addr, next, since = svmgpu_devmem_lru_now(svm->sdev);
 
 	if (!svm->sdev->devmem)
 		return;
@@ -224,7 +225,7 @@ static void svmgpu_fault_place(struct svmgpu_svm *svm, struct vm_area_struct *vm
 		    !svmgpu_fault_writes(batch, first, last, addr, next))
 			continue;
 		if (svmgpu_devmem_fault_place(svm->sdev, vma, addr, next,
-					      loc == DRM_SVMGPU_LOC_DEVICE))
+					      loc == DRM_SVMGPU_LOC_DEVICE, since))
 			break;	/* no memory, or killed: map what is there */
 	}
 }

@@ -15,8 +15,12 @@
 
 #define PAGE	4096ul
 #define MB	(1024ul * 1024)
-/* Device commands over at most this much: each completes well in SG_TIMEOUT_NS. */
-#define STEP	(32 * MB)
+/*
+ * Device commands over at most this much: each completes well within
+ * SG_TIMEOUT_NS even when every 2 MiB of it migrates and evicts (the debug
+ * kernel under TCG).
+ */
+#define STEP	(4 * MB)
 
 static inline int has_local_mem(int fd)
 {
