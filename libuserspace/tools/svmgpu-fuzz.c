@@ -288,11 +288,11 @@ static void fail(struct worker *w, const char *fmt, ...)
 /* ioctls and their documented errors                                 */
 
 enum { I_INFO, I_CTX_CREATE, I_CTX_DESTROY, I_Q_CREATE, I_Q_DESTROY, I_SUBMIT, I_WAIT,
-	I_STATS, I_UNKNOWN, I_N };
+	I_STATS, I_UNKNOWN, I_PREFETCH, I_ADVISE, I_N };
 
 static const char *const ioctl_name[I_N] = {
 	"GET_INFO", "CTX_CREATE", "CTX_DESTROY", "QUEUE_CREATE", "QUEUE_DESTROY",
-	"SUBMIT", "WAIT", "GET_STATS", "unknown ioctl",
+	"SUBMIT", "WAIT", "GET_STATS", "unknown ioctl", "PREFETCH", "ADVISE",
 };
 
 /*
@@ -309,6 +309,8 @@ static const int allowed[I_N][12] = {
 	[I_WAIT] = { EINVAL, ENOENT, EACCES, ETIMEDOUT, ECANCELED, EINTR },
 	[I_STATS] = { EINVAL, ENOENT, EACCES },
 	[I_UNKNOWN] = { EINVAL, ENOTTY },
+	[I_PREFETCH] = { EINVAL, EOPNOTSUPP, ENOSPC, EINTR, ENOMEM },
+	[I_ADVISE] = { EINVAL, ENOENT, EACCES, EOPNOTSUPP, EINTR, ENOMEM },
 };
 
 static int errno_allowed(int which, int e)
@@ -1511,6 +1513,104 @@ static void op_stats(struct worker *w)
 			fail(w, "GET_STATS: reserved[%d] = %" PRIu64, i, (uint64_t)a.reserved[i]);
 }
 
+/*
+ * A range for PREFETCH/ADVISE: mostly page-aligned over the fuzzer's
+ * regions; *bad when the range rules (non-empty, page-aligned, no wrap,
+ * below 2^56) certainly refuse it.  Between 2^47 and 2^56 the kernel's
+ * TASK_SIZE (LA57 or not) decides EINVAL or EFAULT: no exact errno then.
+ */
+static void pick_range(struct worker *w, uint64_t *start, uint64_t *size, int *bad)
+{
+	*start = pick_addr(w, 0);
+	*size = chance(w, 50) ? PAGE * (1 + below(w, 1024)) : pick_size(w);
+	if (chance(w, 85)) {
+		*start &= ~(PAGE - 1);
+		*size = (*size + PAGE - 1) & ~(PAGE - 1);
+	}
+	if (!*size || (*start | *size) & (PAGE - 1) || *start + *size < *start ||
+	    *start + *size > (1ull << 56))
+		*bad = 1;
+}
+
+/*
+ * PREFETCH to device or system memory (docs/api.md): moves no byte's
+ * value, so the data checks go on as before.
+ */
+static void op_prefetch(struct worker *w)
+{
+	struct drm_svmgpu_prefetch a;
+	struct file *f = pick_file(w);
+	uint64_t start, size;
+	int badarg = 0, badptr = 0;
+	void *arg = &a;
+
+	w->opname = "PREFETCH";
+	if (!f)
+		return;
+	memset(&a, 0, sizeof(a));
+	pick_range(w, &start, &size, &badarg);
+	a.start = start;
+	a.size = size;
+	a.flags = chance(w, 50) ? DRM_SVMGPU_PREFETCH_DEVICE : DRM_SVMGPU_PREFETCH_SYSTEM;
+	if (chance(w, 5)) {
+		a.flags = chance(w, 50) ? 0 : chance(w, 50) ? DRM_SVMGPU_PREFETCH_WHERE_MASK :
+			  a.flags | 4u << below(w, 29);
+		badarg = 1;
+	}
+	a.pad = pad_word(w, &badarg);
+	if (chance(w, 3)) {
+		arg = bad_pointer(w);
+		badptr = 1;
+	}
+	xioctl(w, f, pick_fd(w, f), I_PREFETCH, DRM_IOCTL_SVMGPU_PREFETCH, arg,
+	       badarg ? EINVAL : 0, badptr);
+}
+
+/* ADVISE SET and GET (docs/api.md): hints, no byte's value changes. */
+static void op_advise(struct worker *w)
+{
+	struct drm_svmgpu_advise a;
+	struct file *f = pick_file(w);
+	uint64_t start, size;
+	int badarg = 0, badattr = 0, badptr = 0, known, expect;
+	void *arg = &a;
+
+	w->opname = "ADVISE";
+	if (!f)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.ctx_handle = pick_handle(w, f->ctx, f->nctx, &known);
+	pick_range(w, &start, &size, &badarg);
+	a.start = start;
+	a.size = size;
+	a.op = chance(w, 70) ? DRM_SVMGPU_ADVISE_SET : DRM_SVMGPU_ADVISE_GET;
+	if (chance(w, 4)) {
+		a.op = chance(w, 50) ? 0 : 3 + below(w, 100);
+		badarg = 1;
+	}
+	if (a.op == DRM_SVMGPU_ADVISE_SET) {
+		a.attr = 1 + below(w, 3);
+		a.value = a.attr == DRM_SVMGPU_ATTR_PREFERRED_LOC ? below(w, 3) : below(w, 2);
+		if (chance(w, 5)) {
+			a.attr = chance(w, 50) ? 0 : 4 + below(w, 100);
+			badattr = 1;
+		} else if (chance(w, 5)) {
+			a.value = 3 + below(w, 100);
+			badattr = 1;
+		}
+	} else if (a.op == DRM_SVMGPU_ADVISE_GET && chance(w, 5)) {
+		a.attr = 1;
+		badarg = 1;
+	}
+	if (chance(w, 3)) {
+		arg = bad_pointer(w);
+		badptr = 1;
+	}
+	/* The kernel's order: op and range, then the context, then attr/value. */
+	expect = badarg ? EINVAL : !known ? ENOENT : f->foreign ? -EACCES : badattr ? EINVAL : 0;
+	xioctl(w, f, pick_fd(w, f), I_ADVISE, DRM_IOCTL_SVMGPU_ADVISE, arg, expect, badptr);
+}
+
 /* Driver ioctl numbers past the table, and ours with the wrong size or direction. */
 static void op_unknown_ioctl(struct worker *w)
 {
@@ -2069,7 +2169,9 @@ static void run_ops(struct worker *w, uint64_t nops)
 		else if (c < 215) op_queue_destroy(w);
 		else if (c < 405) op_submit(w);
 		else if (c < 525) op_wait(w);
-		else if (c < 565) op_stats(w);
+		else if (c < 555) op_stats(w);
+		else if (c < 561) op_prefetch(w);
+		else if (c < 569) op_advise(w);
 		else if (c < 580) op_unknown_ioctl(w);
 		else if (c < 630) op_datacheck(w);
 		else if (c < 710) op_mmap(w);
