@@ -6,6 +6,22 @@
 timeout_s=${1:-120}
 only=$2
 dir=/usr/libexec/svmgpu/tests
+params=/sys/module/svmgpu/parameters
+
+# The driver's writable module parameters as loaded: put back before every
+# program, so that one killed by the timeout (its teardown never ran) cannot
+# leave a test setting such as devmem_limit_mb behind for the next ones.
+saved=
+for p in "$params"/*; do
+	[ -f "$p" ] && [ -w "$p" ] || continue
+	saved="$saved ${p##*/}=$(cat "$p")"
+done
+restore_params() {
+	for kv in $saved; do
+		echo "${kv#*=}" > "$params/${kv%%=*}" 2>/dev/null ||
+			echo "# could not restore svmgpu.${kv%%=*}"
+	done
+}
 
 for t in "$dir"/*; do
 	[ -x "$t" ] || continue
@@ -13,6 +29,7 @@ for t in "$dir"/*; do
 	if [ -n "$only" ]; then
 		case ",$only," in *",$name,"*) ;; *) continue ;; esac
 	fi
+	restore_params
 	echo "# SVMGPU-PROGRAM $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
 	timeout -s KILL "$timeout_s" "$t" 2>&1
@@ -20,6 +37,7 @@ for t in "$dir"/*; do
 	end=$(cut -d' ' -f1 /proc/uptime)
 	echo "# SVMGPU-EXIT $name $rc $start $end"
 done
+restore_params
 
 # After the suite: the driver must unload cleanly and leave no leak that
 # kmemleak can pin on it.  One scan (each costs ~20 s under TCG with KASAN):
