@@ -11,14 +11,16 @@ params=/sys/module/svmgpu/parameters
 # The driver's writable module parameters as loaded: put back before every
 # program, so that one killed by the timeout (its teardown never ran) cannot
 # leave a test setting such as devmem_limit_mb behind for the next ones.
+# (root may write any file: the mode tells the writable ones, 0644).  A
+# program that unloads the driver reloads it with these values.
 saved=
-for p in "$params"/*; do
-	[ -f "$p" ] && [ -w "$p" ] || continue
+for p in $(find "$params" -maxdepth 1 -type f -perm -200 2>/dev/null); do
 	saved="$saved ${p##*/}=$(cat "$p")"
 done
 restore_params() {
 	for kv in $saved; do
-		echo "${kv#*=}" > "$params/${kv%%=*}" 2>/dev/null ||
+		[ -e "$params/${kv%%=*}" ] || continue
+		echo "${kv#*=}" 2>/dev/null > "$params/${kv%%=*}" ||
 			echo "# could not restore svmgpu.${kv%%=*}"
 	done
 }
