@@ -15,18 +15,22 @@
  *                       that neighbourhood's pages in this device's memory
  *                       back to system memory on a device fault.
  *   accessed-by         the device reaches the range where it is: device
- *                       faults never migrate it (the preferred location
- *                       only applies to PREFETCH and the CPU side).
- *   read-mostly         device read faults do not migrate; writes do.
+ *                       faults never migrate it, either way (PREFETCH
+ *                       still moves it).
+ *   read-mostly         device read faults do not migrate, either way;
+ *                       writes do.
  *
  * Pages without advice behave as before: the device maps them where they
  * are.  The attributes live in a maple tree indexed by page-aligned VA,
  * one entry (an xa_mk_value() of DRM_SVMGPU_ADVICE_* bits) per range of
  * equal attributes; a partial update splits ranges, equal neighbours are
- * merged again.  Writers hold the mmap lock for writing (ADVISE) or are
- * munmap()/mremap() themselves, which hold it too, and the tree's own lock
- * (mtree_store_range()); the tree is in RCU mode and the fault path reads
- * under rcu_read_lock() (mas_walk()).
+ * merged again.  ADVISE writes with the mmap lock held for writing; the
+ * UNMAP notifier (svmgpu_advise_unmap()) may run with it held only for
+ * reading (6.1's munmap() downgrades it before unmapping, exit_mmap() and
+ * the OOM reaper hold it for reading), which is safe because its one
+ * mtree_store_range() is atomic under the tree's own lock, like every
+ * store.  The tree is in RCU mode and the fault path reads under
+ * rcu_read_lock() (mas_walk()).
  *
  * munmap() and mremap() drop the advice of the addresses they unmap: ADVISE
  * makes sure the svm's chunk notifiers cover the advised range and their
@@ -169,13 +173,15 @@ void svmgpu_advise_unmap(struct svmgpu_svm *svm, u64 start, u64 end)
 
 	if (start >= end)
 		return;
+	/* exit_mmap(): the advice goes with the svm, nothing to split. */
+	if (!atomic_read(&svm->mn.mm->mm_users))
+		return;
 	/* Nothing advised there (the common case): no store at all. */
 	if (!svmgpu_advise_lookup(svm, start, &first, &last) && last >= end - 1)
 		return;
 	if (svmgpu_advice_store(svm, start, end - 1, 0, GFP_ATOMIC | __GFP_NOWARN))
-		drm_err_ratelimited(&svm->sdev->drm,
-				    "no memory to drop the advice of 0x%llx-0x%llx\n",
-				    start, end);
+		drm_dbg(&svm->sdev->drm, "no memory to drop the advice of 0x%llx-0x%llx\n",
+			start, end);
 }
 
 /* Every page of [start, end) is in a VMA.  mmap lock held. */
@@ -278,6 +284,8 @@ int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *fil
 	if (args->op != DRM_SVMGPU_ADVISE_SET && args->op != DRM_SVMGPU_ADVISE_GET)
 		return -EINVAL;
 	if (args->op == DRM_SVMGPU_ADVISE_GET && (args->attr || args->value))
+		return -EINVAL;
+	if (args->flags || args->pad)
 		return -EINVAL;
 	if (!args->size || !PAGE_ALIGNED(args->start) || !PAGE_ALIGNED(args->size) ||
 	    args->start + args->size < args->start || args->start + args->size > TASK_SIZE)

@@ -77,7 +77,8 @@
  *                  PCI reset
  *   dm->lock       (mutex) the drm_buddy allocator and draining @free_list
  *   dm->free_lock  (spinlock, irq-safe) @free_list
- *   dm->evict_lock (mutex) one eviction at a time
+ *   dm->evict_lock (mutex) the choice of a victim region (not held while
+ *                  it is evicted)
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -153,13 +154,13 @@ struct svmgpu_devmem_region {
  * @to_sys: pages migrated to system memory (prefetch, eviction)
  * @cpu_faults: migrate_to_ram() calls
  * @evicted: pages migrated out at removal
- * @evict_lock: one eviction at a time
+ * @evict_lock: one choice of a victim region at a time
  * @regions: LRU state of each 2 MiB region
  * @nregions: entries of @regions
  * @clock: the LRU clock
  * @lru_evictions: regions evicted under pressure
  * @lru_evicted: pages they moved to system memory
- * @fault_migrations: migrations on device fault (preferred location)
+ * @fault_migrations: migrations on device fault that moved pages
  * @fault_to_dev: pages they moved to device memory
  * @fault_to_sys: pages they moved to system memory
  * @fault_no_room: migrations on device fault that found no room
@@ -184,7 +185,7 @@ struct svmgpu_devmem {
 	atomic64_t cpu_faults;
 	atomic64_t evicted;
 
-	struct mutex evict_lock;	/* one eviction at a time */
+	struct mutex evict_lock;	/* the choice of a victim region */
 	struct svmgpu_devmem_region *regions;
 	unsigned long nregions;
 	atomic64_t clock;
@@ -307,8 +308,20 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
 	list_del_init(&block->link);
 	page = pfn_to_page(PHYS_PFN(dm->pgmap.range.start +
 				    drm_buddy_block_offset(block)));
-	/* Takes a pgmap reference, sets the refcount to 1 and locks the page. */
-	zone_device_page_init(page);
+	/*
+	 * zone_device_page_init() in the other order: lock first, then take
+	 * the pgmap reference and set the refcount to 1.  An evictor's
+	 * migrate_device_range() (get_page_unless_zero(), then
+	 * trylock_page()) can then never hold the lock of a page being
+	 * allocated, which would make lock_page() sleep here under
+	 * access_sem and dm->lock while the evictor waits for access_sem
+	 * behind a reset's writer.  A free device page is never locked (its
+	 * last reference goes after migrate_*_finalize() unlocked it).
+	 */
+	if (WARN_ON_ONCE(!trylock_page(page)))
+		lock_page(page);
+	WARN_ON_ONCE(!percpu_ref_tryget_live(&page->pgmap->ref));
+	set_page_count(page, 1);
 	page->zone_device_data = block;
 	atomic64_add(PAGE_SIZE, &dm->used);
 	atomic_inc(&svmgpu_devmem_region(dm, drm_buddy_block_offset(block))->pages);
@@ -415,6 +428,13 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	r = &dm->regions[best];
 	/* Tried now: not again in this migration, whatever the outcome. */
 	svmgpu_devmem_region_touch(dm, r);
+	/*
+	 * The choice is made: evict without the lock, so that a victim whose
+	 * device TLB invalidation stalls (up to its timeout) holds up no other
+	 * migration on the device.  Two evictions of one region are safe:
+	 * each page is locked by at most one migrate_device_range().
+	 */
+	mutex_unlock(&dm->evict_lock);
 	first += best << (SVMGPU_REGION_SHIFT - PAGE_SHIFT);
 	n = min_t(unsigned long, SVMGPU_MIGRATE_BATCH,
 		  PHYS_PFN(dm->pgmap.range.end + 1) - first);
@@ -427,7 +447,6 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	atomic64_add(moved, &dm->lru_evicted);
 	atomic64_add(moved, &dm->to_sys);
 	trace_svmgpu_evict((u64)best << SVMGPU_REGION_SHIFT, n, moved);
-	mutex_unlock(&dm->evict_lock);
 	return moved;
 }
 
@@ -435,26 +454,44 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
  * Evict until @npages pages are free, at most one try per region.  @src
  * and @dst are scratch (SVMGPU_MIGRATE_BATCH entries).
  */
+/* Whether @npages device pages can be allocated now (no eviction). */
+static bool svmgpu_devmem_has_room(struct svmgpu_devmem *dm, unsigned long npages)
+{
+	u64 avail, cap, used;
+
+	mutex_lock(&dm->lock);
+	svmgpu_devmem_drain(dm);
+	avail = dm->mm.avail;
+	mutex_unlock(&dm->lock);
+	cap = svmgpu_devmem_capacity(dm);
+	used = atomic64_read(&dm->used);
+	avail = min(avail, cap > used ? cap - used : 0);
+	return avail >= (u64)npages << PAGE_SHIFT;
+}
+
 static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, unsigned long npages,
 				    u64 since, unsigned long min_age,
 				    unsigned long *src, unsigned long *dst)
 {
 	unsigned long tries;
-	u64 avail, cap, used;
 
 	for (tries = 0; tries < dm->nregions; tries++) {
-		mutex_lock(&dm->lock);
-		svmgpu_devmem_drain(dm);
-		avail = dm->mm.avail;
-		mutex_unlock(&dm->lock);
-		cap = svmgpu_devmem_capacity(dm);
-		used = atomic64_read(&dm->used);
-		avail = min(avail, cap > used ? cap - used : 0);
-		if (avail >= (u64)npages << PAGE_SHIFT)
+		if (svmgpu_devmem_has_room(dm, npages))
 			return;
 		if (svmgpu_devmem_evict_lru(dm, since, min_age, src, dst) < 0)
 			return;
 	}
+}
+
+/* Entries of a collected migration that will move (pages and holes). */
+static unsigned long svmgpu_devmem_selected(const unsigned long *src, unsigned long npages)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < npages; i++)
+		if (src[i] & MIGRATE_PFN_MIGRATE)
+			n++;
+	return n;
 }
 
 static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
@@ -518,15 +555,31 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 		.pgmap_owner = dm->sdev,
 		.flags = MIGRATE_VMA_SELECT_SYSTEM,
 	};
-	unsigned long i;
+	unsigned long i, need;
 	int ret;
 
-	svmgpu_devmem_make_room(dm, (end - start) >> PAGE_SHIFT, since, min_age, src, dst);
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
 	if (!args.cpages)
 		return 0;
+	/*
+	 * Room only for the pages that really move: pages already in device
+	 * memory are not collected, so a range that is resident evicts
+	 * nothing.  Eviction runs with none of the range's pages held (they
+	 * are put back and collected again).
+	 */
+	need = svmgpu_devmem_selected(src, args.npages);
+	if (!svmgpu_devmem_has_room(dm, need)) {
+		memset(dst, 0, args.npages * sizeof(*dst));
+		migrate_vma_finalize(&args);
+		svmgpu_devmem_make_room(dm, need, since, min_age, src, dst);
+		ret = migrate_vma_setup(&args);
+		if (ret)
+			return ret;
+		if (!args.cpages)
+			return 0;
+	}
 
 	down_read(&dm->access_sem);
 	mutex_lock(&dm->lock);
@@ -754,8 +807,11 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 		atomic64_inc(&dm->fault_no_room);
 		ret = 0;
 	}
-	atomic64_inc(&dm->fault_migrations);
-	atomic64_add(moved, to_dev ? &dm->fault_to_dev : &dm->fault_to_sys);
+	/* A placement that found every page already there migrated nothing. */
+	if (moved) {
+		atomic64_inc(&dm->fault_migrations);
+		atomic64_add(moved, to_dev ? &dm->fault_to_dev : &dm->fault_to_sys);
+	}
 out:
 	kvfree(src);
 	kvfree(dst);

@@ -221,7 +221,7 @@ static void svmgpu_fault_place(struct svmgpu_svm *svm, struct vm_area_struct *vm
 		loc = adv & DRM_SVMGPU_ADVICE_LOC_MASK;
 		if (loc == DRM_SVMGPU_LOC_NONE || (adv & DRM_SVMGPU_ADVICE_ACCESSED_BY))
 			continue;
-		if (loc == DRM_SVMGPU_LOC_DEVICE && (adv & DRM_SVMGPU_ADVICE_READ_MOSTLY) &&
+		if ((adv & DRM_SVMGPU_ADVICE_READ_MOSTLY) &&
 		    !svmgpu_fault_writes(batch, first, last, addr, next))
 			continue;
 		if (svmgpu_devmem_fault_place(svm->sdev, vma, addr, next,

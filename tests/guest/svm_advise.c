@@ -64,6 +64,30 @@ TEST_F(adv, rejected_inputs_exact_errno)
 	EXPECT_EQ(advise(fd, c, p, PAGE, DRM_SVMGPU_ATTR_PREFERRED_LOC, 3), -EINVAL);
 	EXPECT_EQ(advise(fd, c, p, PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 2), -EINVAL);
 	EXPECT_EQ(advise(fd, c, p, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 2), -EINVAL);
+	/* flags and pad: zero, for SET and GET */
+	a.op = DRM_SVMGPU_ADVISE_SET;
+	a.attr = DRM_SVMGPU_ATTR_READ_MOSTLY;
+	a.value = 1;
+	a.flags = 1;
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), -EINVAL);
+	a.flags = 0x80000000u;
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), -EINVAL);
+	a.flags = 0;
+	a.pad = 1;
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), -EINVAL);
+	a.op = DRM_SVMGPU_ADVISE_GET;
+	a.attr = 0;
+	a.value = 0;
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), -EINVAL);
+	a.pad = 0;
+	a.flags = 2;
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), -EINVAL);
+	a.flags = 0;
+	/* nothing was set by the rejected SETs */
+	EXPECT_EQ(sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a), 0);
+	EXPECT_EQ(a.value, 0u);
+	a.size = PAGE;
+	a.value = 0;
 	/* GET takes no attribute or value */
 	a.op = DRM_SVMGPU_ADVISE_GET;
 	a.attr = DRM_SVMGPU_ATTR_READ_MOSTLY;
@@ -175,8 +199,7 @@ TEST_F(adv, munmap_mremap_mprotect_of_advised_migrated_range)
 	fill_pat(p, size, 0x3c);
 	ASSERT_EQ(advise(fd, c, p, size, DRM_SVMGPU_ATTR_PREFERRED_LOC, loc), 0);
 	if (self->local) {
-		ASSERT_EQ(sg_prefetch(fd, p, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
-		EXPECT_EQ(sg_residency(fd, p, size), (long long)(size / PAGE));
+		EXPECT_EQ(prefetch_resident(fd, p, size), (long long)(size / PAGE));
 	}
 
 	/* mprotect: advice and bytes stay; the device reads them. */
@@ -263,12 +286,14 @@ TEST_F(adv, migrate_on_device_fault_with_preferred_device)
 	ASSERT_EQ(advise(self->fd, self->ctx, d, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
 			 DRM_SVMGPU_LOC_DEVICE), 0);
 	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
-	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	EXPECT_GE(sg_residency(self->fd, a, size), (long long)n - BUSY_SLACK);
 	EXPECT_EQ(sg_residency(self->fd, b, size), 0);
 	ASSERT_EQ(dev_fill(self->fd, self->q, d, size, 0x6b), 0);
-	EXPECT_EQ(sg_residency(self->fd, d, size), (long long)n);
-	EXPECT_GE(sg_devmem_value("fault_migrations") - fm0, 2 * (long long)(size / (2 * MB)));
-	EXPECT_GE(sg_devmem_value("fault_to_device_pages") - fp0, 2 * (long long)n);
+	EXPECT_GE(sg_residency(self->fd, d, size), (long long)n - BUSY_SLACK);
+	EXPECT_GE(sg_devmem_value("fault_migrations") - fm0,
+		  2 * (long long)(size / (2 * MB)) - 2);
+	EXPECT_GE(sg_devmem_value("fault_to_device_pages") - fp0,
+		  sg_residency(self->fd, a, size) + sg_residency(self->fd, d, size));
 	EXPECT_EQ(check_pat(b, size, 0x11), -1);
 	EXPECT_EQ(check_pat(a, size, 0x11), -1);
 	EXPECT_TRUE(sg_all_bytes(d, 0x6b, size));
@@ -276,6 +301,71 @@ TEST_F(adv, migrate_on_device_fault_with_preferred_device)
 	munmap(b, size);
 	munmap(c, size);
 	munmap(d, size);
+}
+
+/*
+ * A range prefetched to the device and preferring it: the device's faults
+ * on it (its device mappings come with the first access) find every page in
+ * place, migrate nothing and count no migration; the bytes are exact.
+ */
+TEST_F(adv, fault_on_resident_range_migrates_nothing)
+{
+	size_t size = 8 * MB, n = size / PAGE;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	long long fm0, fp0, ev0;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x5a);
+	memset(b, 0, size);
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	fm0 = sg_devmem_value("fault_migrations");
+	fp0 = sg_devmem_value("fault_to_device_pages");
+	ev0 = sg_devmem_value("lru_evictions");
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x5a), -1);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	EXPECT_EQ(sg_devmem_value("fault_migrations"), fm0);
+	EXPECT_EQ(sg_devmem_value("fault_to_device_pages"), fp0);
+	EXPECT_EQ(sg_devmem_value("lru_evictions"), ev0);
+	munmap(a, size);
+	munmap(b, size);
+}
+
+/*
+ * Read-mostly with preferred location system, the range prefetched to the
+ * device: device reads leave it there (read-mostly holds whichever the
+ * preferred location); the device's first touch of the other 2 MiB, a
+ * write, moves that 2 MiB back to system memory.
+ */
+TEST_F(adv, read_mostly_holds_with_preferred_system)
+{
+	size_t size = 4 * MB, n = size / PAGE;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x4d);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_SYSTEM), 0);
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), 0);
+	/* Reads of the first 2 MiB; the last 2 MiB is first touched by a write. */
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, 2 * MB), 0);
+	EXPECT_EQ(check_pat(b, 2 * MB, 0x4d), -1);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(a + 2 * MB + 8, 8, 0x99, 1)), 0);
+	EXPECT_EQ(sg_residency(self->fd, a, 2 * MB), (long long)(n / 2));
+	EXPECT_EQ(sg_residency(self->fd, a + 2 * MB, 2 * MB), 0);
+	EXPECT_TRUE(sg_all_bytes(a + 2 * MB + 8, 0x99, 8));
+	munmap(a, size);
+	munmap(b, size);
 }
 
 /*
@@ -315,9 +405,11 @@ TEST_F(adv, read_mostly_and_accessed_by_not_migrated_on_reads)
 
 	/* The device's first touch of a's last 2 MiB is a write: that 2 MiB moves. */
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(a + 6 * MB + 8, 8, 0x99, 1)), 0);
-	EXPECT_EQ(sg_residency(self->fd, a + 6 * MB, 2 * MB), (long long)(2 * MB / PAGE));
+	EXPECT_GT(sg_residency(self->fd, a + 6 * MB, 2 * MB), 0);
 	EXPECT_EQ(sg_residency(self->fd, a, 6 * MB), 0);
-	EXPECT_EQ(sg_devmem_value("fault_migrations"), fm0 + 1);
+	/* Once, or twice if the fault was resolved again for pages that were busy. */
+	EXPECT_GE(sg_devmem_value("fault_migrations"), fm0 + 1);
+	EXPECT_LE(sg_devmem_value("fault_migrations"), fm0 + 2);
 	EXPECT_TRUE(sg_all_bytes(a + 6 * MB + 8, 0x99, 8));
 	for (i = 0; i < size && bad < 0; i++)
 		if (!(i >= 6 * MB + 8 && i < 6 * MB + 16) && a[i] != pat(i, 0x44))

@@ -29,6 +29,36 @@ static inline int has_local_mem(int fd)
 	return !sg_info(fd, &info) && (info.caps & SVMGPU_CAPS_LOCAL_MEM);
 }
 
+/*
+ * PREFETCH [@p, @p + @size) to the device until all of it is resident: one
+ * PREFETCH skips a page that is locked at that moment (khugepaged,
+ * compaction; documented as "busy"), so a few are tried.  Returns the
+ * residency reached, or the PREFETCH's -errno.
+ */
+static inline long long prefetch_resident(int fd, void *p, size_t size)
+{
+	long long n = -1;
+	int i, ret;
+
+	for (i = 0; i < 20; i++) {
+		ret = sg_prefetch(fd, p, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
+		if (ret)
+			return ret;
+		n = sg_residency(fd, p, size);
+		if (n == (long long)(size / PAGE))
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
+/*
+ * Pages a migration on device fault may leave behind: a page locked at that
+ * moment (khugepaged, compaction) stays and is mapped where it is; at most
+ * one huge page's worth in these tests.
+ */
+#define BUSY_SLACK	512ll
+
 /* Byte i of pattern @seed. */
 static inline unsigned char pat(unsigned long i, unsigned int seed)
 {

@@ -6,7 +6,7 @@
  * with least-recently-used eviction, alone and in two processes at once;
  * every byte is checked and the eviction counters must move.
  *
- * The device memory is capped at 12 MiB for the duration (module parameter
+ * The device memory is capped at 8 MiB for the duration (module parameter
  * devmem_limit_mb, like amdgpu's vramlimit) so that the suite runs in its
  * time under TCG; the sizes come from debugfs svmgpu_devmem "capacity".
  * Needs a device with local-mem-size > 0 (make run/check give it 256 MiB).
@@ -15,7 +15,44 @@
 #include "svm_advise.h"
 
 #define PARAM	"/sys/module/svmgpu/parameters/"
-#define CAP_MB	"12"
+#define CAP_MB	"8"
+
+/*
+ * The module parameters this program changes, as it found them: read once
+ * before the harness forks the tests, so that each test's setup and
+ * teardown put back what was there even after an earlier test was killed
+ * by its timeout (its teardown never ran).  The guest runner restores the
+ * parameters between programs as well.
+ */
+static char saved_limit[32] = "0", saved_min_age[32] = "20";
+
+static void read_param(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), PARAM "%s", name);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return;
+	n = read(f, buf, len - 1);
+	if (n > 0)
+		buf[n] = 0;
+	close(f);
+}
+
+static void restore_params(void)
+{
+	sg_write_file(PARAM "devmem_limit_mb", saved_limit);
+	sg_write_file(PARAM "evict_min_age_ms", saved_min_age);
+}
+
+static void __attribute__((constructor)) save_params(void)
+{
+	read_param("devmem_limit_mb", saved_limit, sizeof(saved_limit));
+	read_param("evict_min_age_ms", saved_min_age, sizeof(saved_min_age));
+}
 
 FIXTURE(ovs) {
 	int fd;
@@ -31,17 +68,17 @@ FIXTURE_SETUP(ovs)
 		SKIP(return, "no render node: %s", strerror(errno));
 	if (!has_local_mem(self->fd))
 		SKIP(return, "the device has no local memory");
+	restore_params();
 	ASSERT_EQ(sg_write_file(PARAM "devmem_limit_mb", CAP_MB), 0);
 	self->cap = sg_devmem_value("capacity");
-	ASSERT_EQ(self->cap, 12ll << 20);
+	ASSERT_EQ(self->cap, 8ll << 20);
 	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
 }
 
 FIXTURE_TEARDOWN(ovs)
 {
-	sg_write_file(PARAM "devmem_limit_mb", "0");
-	sg_write_file(PARAM "evict_min_age_ms", "20");
+	restore_params();
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -74,8 +111,7 @@ static void oversubscribe(struct svmgpu_fixture_ovs *self, unsigned int mult, un
 	for (off = 0; off < 2 * half; off += piece) {
 		unsigned char *p = off < half ? a + off : b + off - half;
 
-		ASSERT_EQ(sg_prefetch(fd, p, piece, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
-		EXPECT_EQ(sg_residency(fd, p, piece), (long long)(piece / PAGE));
+		EXPECT_EQ(prefetch_resident(fd, p, piece), (long long)(piece / PAGE));
 	}
 	/* The last pieces are in, the earliest were evicted. */
 	ev1 = sg_devmem_value("lru_evictions");
@@ -99,6 +135,51 @@ static void oversubscribe(struct svmgpu_fixture_ovs *self, unsigned int mult, un
 	TH_LOG("%u/2 x device memory: %lld LRU evictions (%lld on faults), %lld fault migrations",
 	       mult, sg_devmem_value("lru_evictions") - ev0, sg_devmem_value("lru_evictions") - ev1,
 	       sg_devmem_value("fault_migrations") - fm0);
+	munmap(a, half);
+	munmap(b, half);
+	EXPECT_EQ(used_settles(used0), used0);
+}
+
+/*
+ * A working set that fits exactly in the device memory (two buffers
+ * preferring the device, prefetched to fill it): prefetching either again
+ * and the device reading and writing both (its faults find every page in
+ * place) evict nothing and migrate nothing; every byte checked.
+ */
+TEST_F(ovs, fitting_working_set_is_not_evicted)
+{
+	long long used0 = sg_devmem_value("used"), ev0, fm0;
+	size_t half = (size_t)((self->cap - used0) / 2) & ~(2 * MB - 1);
+	unsigned char *a, *b;
+	int fd = self->fd;
+
+	ASSERT_GE(half, 2 * MB);
+	a = map_2m(half);
+	b = map_2m(half);
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, half, 0x61);
+	fill_pat(b, half, 0x62);
+	ASSERT_EQ(advise(fd, self->ctx, a, half, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(advise(fd, self->ctx, b, half, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(prefetch_resident(fd, a, half), (long long)(half / PAGE));
+	ASSERT_EQ(prefetch_resident(fd, b, half), (long long)(half / PAGE));
+	ev0 = sg_devmem_value("lru_evictions");
+	fm0 = sg_devmem_value("fault_migrations");
+
+	ASSERT_EQ(sg_prefetch(fd, a, half, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	ASSERT_EQ(sg_prefetch(fd, b, half, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	EXPECT_EQ(sg_devmem_value("lru_evictions"), ev0);
+	ASSERT_EQ(dev_fill(fd, self->q, a, half, 0x17), 0);
+	ASSERT_EQ(dev_copy(fd, self->q, a, b, half), 0);
+	EXPECT_EQ(sg_devmem_value("lru_evictions"), ev0);
+	EXPECT_EQ(sg_devmem_value("fault_migrations"), fm0);
+	EXPECT_EQ(sg_residency(fd, a, half), (long long)(half / PAGE));
+	EXPECT_EQ(sg_residency(fd, b, half), (long long)(half / PAGE));
+	EXPECT_EQ(check_pat(a, half, 0x62), -1);
+	EXPECT_EQ(check_pat(b, half, 0x62), -1);
 	munmap(a, half);
 	munmap(b, half);
 	EXPECT_EQ(used_settles(used0), used0);

@@ -467,7 +467,8 @@ struct drm_svmgpu_residency {
  *   the range, writes do; 0 clears it.
  *
  * Errors: -EINVAL for an unknown @op or @attr, a @value out of range, GET
- * with a non-zero @attr or @value, and the range rules of PREFETCH; -ENOENT
+ * with a non-zero @attr or @value, non-zero @flags or @pad, and the range
+ * rules of PREFETCH; -ENOENT
  * for an unknown context; -EACCES for a context of another process;
  * -EOPNOTSUPP for PREFERRED_LOC DEVICE without local memory; -EFAULT (SET)
  * if a page of the range is not mapped (nothing changes); -ENOMEM, -EINTR;
@@ -500,6 +501,10 @@ struct drm_svmgpu_advise {
 #define DRM_SVMGPU_ADVICE_LOC_MASK	0x3u	/* DRM_SVMGPU_LOC_* */
 #define DRM_SVMGPU_ADVICE_ACCESSED_BY	0x4u
 #define DRM_SVMGPU_ADVICE_READ_MOSTLY	0x8u
+	/** @flags: in, zero (reserved for future behaviour, e.g. asynchronous). */
+	__u32 flags;
+	/** @pad: zero. */
+	__u32 pad;
 };
 
 #if defined(__cplusplus)
