@@ -453,6 +453,9 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 	}
 	up_write(&sdev->hw_sem);
 	svmgpu_stop_end(sdev);
+	/* Nothing resumes the saved and waiting queues now: fail them. */
+	if (ret)
+		svmgpu_sched_fail_all(sdev);
 	mutex_unlock(&sdev->reset_lock);
 	return ret;
 }

@@ -733,6 +733,7 @@ void svmgpu_sched_submit(struct svmgpu_queue *q);
 void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq);
 void svmgpu_sched_put_save(struct svmgpu_queue *q);
 void svmgpu_sched_save_all(struct svmgpu_device *sdev);
+void svmgpu_sched_fail_all(struct svmgpu_device *sdev);
 void svmgpu_sched_queue_init(struct svmgpu_queue *q, u32 prio);
 void svmgpu_sched_queue_add(struct svmgpu_queue *q);
 void svmgpu_sched_queue_stop(struct svmgpu_queue *q);
@@ -754,6 +755,7 @@ irqreturn_t svmgpu_error_irq_thread(int irq, void *arg);
 void svmgpu_queue_update(struct svmgpu_queue *q);
 void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i, struct svmgpu_queue *q);
 void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code);
+void svmgpu_queue_fail_one(struct svmgpu_queue *q, u64 seq, u32 code, u64 va);
 void svmgpu_queue_signal_events(struct svmgpu_queue *q);
 
 /* svmgpu_devmem.c: device-local memory */

@@ -27,9 +27,11 @@
  * closes first, the DRM core unlinks its pending events (file_priv = NULL)
  * before postclose destroys the queues, whose flush then frees them.
  *
- * While the watchdog resets a hung queue (svmgpu_queue_hang_reset(),
- * q->hang_reset), SUBMIT does not hold q->submit_lock: one waiting for room
- * lets go of it and waits for the reset to end, then starts again.
+ * SUBMIT never sleeps holding q->submit_lock: it waits for room in the
+ * ring (and for a hang reset, q->hang_reset, to end) without it, then takes
+ * it and checks again.  The scheduler work, the hang reset and a device
+ * reset take it to preempt, save or fail the queue, and a preempted queue
+ * makes no room until they have resumed it.
  *
  * Lock order: q->submit_lock, sdev->hw_sem (read), q->lock, then (not
  * nested: events are sent after q->lock is dropped) drm->event_lock.
@@ -247,6 +249,34 @@ void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code)
 }
 
 /**
+ * svmgpu_queue_fail_one() - fail the command a queue halted on, not rerun it
+ * @q: the queue, unbound
+ * @seq: that command's seq (Q_ERROR_SEQ less seq_base; if 0 or not pending,
+ *	the first pending command)
+ * @code: the error code to log (DRM_SVMGPU_ERR_SAVE_AREA)
+ * @va: the error address
+ *
+ * Logs the failure and counts the commands up to @seq complete (the device
+ * ran those before it), so that a fresh start runs the next one.  Caller
+ * holds q->submit_lock.
+ */
+void svmgpu_queue_fail_one(struct svmgpu_queue *q, u64 seq, u32 code, u64 va)
+{
+	spin_lock(&q->lock);
+	if (q->stopped || q->completed_seq == q->last_seq) {
+		spin_unlock(&q->lock);
+		return;
+	}
+	if (seq <= q->completed_seq || seq > q->last_seq)
+		seq = q->completed_seq + 1;
+	svmgpu_queue_log_error(q, seq, code, va, 0);
+	q->completed_seq = seq;
+	spin_unlock(&q->lock);
+	wake_up_all(&q->wq);
+	svmgpu_queue_signal_events(q);
+}
+
+/**
  * svmgpu_queue_service() - collect what hardware queue @i did for @q
  * @sdev: the device
  * @i: the hardware queue
@@ -261,7 +291,7 @@ void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i, struct svmgpu_queue
 {
 	u32 status, code = 0, info = 0;
 	u64 seq = 0, va = 0;
-	bool failed = false;
+	bool failed = false, restart = false;
 
 	/*
 	 * Under q->lock, hw_live says the hardware queue runs @q's ring: an
@@ -277,12 +307,25 @@ void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i, struct svmgpu_queue
 		va = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_VA));
 		seq = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_SEQ)) - q->seq_base;
 		svmgpu_queue_log_error(q, seq, code, va, info);
-		/* Resume at the next command. */
-		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
-			       SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_CLEAR_ERROR);
+		/*
+		 * Resume at the next command.  Not after a failed save or a
+		 * refused RESUME (ERR_SAVE_AREA; a failed save also disables
+		 * the queue): CLEAR_ERROR there restarts at a stale head or
+		 * re-runs the saved command from scratch.  The scheduler
+		 * fails that one command and restarts the queue behind it
+		 * (svmgpu_sched_restart()).
+		 */
+		if ((status & SVMGPU_Q_STATUS_ENABLED) && code != SVMGPU_ERR_SAVE_AREA)
+			svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
+				       SVMGPU_Q_CONTROL_ENABLE |
+				       SVMGPU_Q_CONTROL_CLEAR_ERROR);
+		else
+			restart = true;
 		failed = true;
 	}
 	spin_unlock(&q->lock);
+	if (restart)
+		svmgpu_sched_kick(sdev);
 	if (failed) {
 		trace_svmgpu_cmd_error(i, seq, code, va, info);
 		drm_dbg(&sdev->drm, "queue %u: command %llu failed: error %u va 0x%llx info 0x%x\n",
@@ -443,25 +486,29 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 	 * drm_dev_enter(): device removal stops the queue to end them.
 	 */
 retry:
+	/*
+	 * Wait for room without submit_lock: the scheduler work, the hang
+	 * reset and a device reset take it to preempt, save or fail the
+	 * queue, and a preempted queue makes no room until it is resumed.
+	 */
+	if (!nonblock) {
+		ret = wait_event_interruptible(q->wq, READ_ONCE(q->stopped) ||
+					       (!READ_ONCE(q->hang_reset) &&
+						svmgpu_queue_room(q) >= n));
+		if (ret)
+			goto out_free;
+	}
 	ret = mutex_lock_interruptible(&q->submit_lock);
 	if (ret)
 		goto out_free;
-	if (!nonblock)
-		ret = wait_event_interruptible(q->wq, READ_ONCE(q->stopped) ||
-					       READ_ONCE(q->hang_reset) ||
-					       svmgpu_queue_room(q) >= n);
-	else if (!READ_ONCE(q->stopped) &&
-		 (READ_ONCE(q->hang_reset) || svmgpu_queue_room(q) < n))
-		ret = -EAGAIN;
-	if (ret)
-		goto out_unlock;
-	if (READ_ONCE(q->hang_reset) && !READ_ONCE(q->stopped)) {
-		/* The watchdog needs submit_lock to reset the queue. */
+	if (!READ_ONCE(q->stopped) &&
+	    (READ_ONCE(q->hang_reset) || svmgpu_queue_room(q) < n)) {
+		if (nonblock) {
+			ret = -EAGAIN;
+			goto out_unlock;
+		}
+		/* Another submitter took the room, or a hang reset runs. */
 		mutex_unlock(&q->submit_lock);
-		ret = wait_event_interruptible(q->wq, !READ_ONCE(q->hang_reset) ||
-					       READ_ONCE(q->stopped));
-		if (ret)
-			goto out_free;
 		goto retry;
 	}
 	if (READ_ONCE(q->stopped) || !q->ring) {

@@ -637,8 +637,20 @@ void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt)
 	wake_up_all(&q->wq);
 
 	mutex_lock(&q->submit_lock);
-	if (q->hwq == hwq)
-		idle = svmgpu_queue_unbind(q);
+	if (q->hwq != hwq) {
+		/*
+		 * It moved meanwhile (preempted, saved by a device reset,
+		 * gave its hardware queue back): not the hung binding.
+		 */
+		spin_lock(&q->lock);
+		q->hang_reset = false;
+		spin_unlock(&q->lock);
+		mutex_unlock(&q->submit_lock);
+		wake_up_all(&q->wq);
+		return;
+	}
+	q->saved = false;
+	idle = svmgpu_queue_unbind(q);
 	spin_lock(&q->lock);
 	first = q->completed_seq + 1;
 	last = q->last_seq;
@@ -664,6 +676,8 @@ void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt)
 			 q->handle, hwq, READ_ONCE(svmgpu_hang_timeout_ms), first,
 			 last - first + 1);
 	}
+	/* No saved state outlives the commands it would run. */
+	svmgpu_sched_put_save(q);
 	spin_lock(&q->lock);
 	q->hang_reset = false;
 	spin_unlock(&q->lock);

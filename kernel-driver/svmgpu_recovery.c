@@ -101,7 +101,8 @@ static bool svmgpu_watchdog_check(struct svmgpu_device *sdev, u32 i,
 	if (corrupt) {
 		hung = false;
 	} else if (q->completed_seq != q->wd_seq || q->completed_seq == q->last_seq ||
-	    stalled || q->stopped) {
+		   stalled || q->stopped || q->preempting) {
+		/* A queue being preempted is the scheduler's (preempt_timeout_ms). */
 		q->wd_seq = q->completed_seq;
 		q->wd_stamp = jiffies;
 	} else if (timeout_ms && READ_ONCE(q->hwq) == i &&

@@ -83,7 +83,12 @@ MODULE_PARM_DESC(timeslice_ms,
 static unsigned int svmgpu_preempt_timeout_ms = 500;
 module_param_named(preempt_timeout_ms, svmgpu_preempt_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(preempt_timeout_ms,
-		 "A queue whose preemption did not complete in this long is hung: its commands fail with DRM_SVMGPU_ERR_HANG (ms, default 500)");
+		 "A queue whose preemption did not complete in this long is hung: its commands fail with DRM_SVMGPU_ERR_HANG (ms, 10..60000; default 500)");
+
+static unsigned int svmgpu_preempt_timeout(void)
+{
+	return clamp(READ_ONCE(svmgpu_preempt_timeout_ms), 10U, 60000U);
+}
 
 static unsigned long svmgpu_slice_ns(void)
 {
@@ -323,8 +328,10 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
 	if (!ahead) {
 		ret = svmgpu_sched_start(q);
 		if (ret != -EAGAIN) {
-			if (ret && ret != -ECANCELED)
+			if (ret && ret != -ECANCELED) {
 				svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+				svmgpu_sched_put_save(q);
+			}
 			return;
 		}
 	}
@@ -353,6 +360,78 @@ void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq)
 	if (!q->saved)
 		svmgpu_sched_put_save(q);
 	svmgpu_sched_kick(q->sdev);
+}
+
+/*
+ * @q on hardware queue @i halted on its save area: its save failed (the
+ * device disabled it, ERR_SAVE_AREA) or RESUME refused the area (halted in
+ * ERROR, ERR_SAVE_AREA).  CLEAR_ERROR would restart at a stale head or run
+ * the saved command again from scratch; instead that one command fails, the
+ * saved state is dropped and the queue starts fresh behind it (Q_START).
+ * Caller holds q->submit_lock.
+ */
+static void svmgpu_sched_halted(struct svmgpu_device *sdev, struct svmgpu_queue *q, u32 i)
+{
+	u32 status, code;
+	u64 seq, va;
+	bool live;
+
+	lockdep_assert_held(&q->submit_lock);
+	if (q->hwq != i || !svmgpu_hw_enter(sdev))
+		return;
+	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
+	code = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE));
+	va = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_VA));
+	seq = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_SEQ));
+	svmgpu_hw_exit(sdev);
+	spin_lock(&q->lock);
+	live = q->hw_live && !q->stopped && !q->preempting;
+	spin_unlock(&q->lock);
+	if (!live || (status & SVMGPU_Q_STATUS_PREEMPT_PENDING))
+		return;
+	/* hw_live: the driver did not disable it; only a failed save does. */
+	if ((status & SVMGPU_Q_STATUS_ENABLED) &&
+	    !((status & SVMGPU_Q_STATUS_ERROR) && code == SVMGPU_ERR_SAVE_AREA))
+		return;
+	drm_warn(&sdev->drm, "queue %u (hw queue %u): save area %s: command %llu fails\n",
+		 q->handle, i, status & SVMGPU_Q_STATUS_ENABLED ? "refused" : "not written",
+		 seq ? seq - q->seq_base : 0);
+	atomic64_inc(&sdev->stats.replays_lost);
+	q->saved = false;
+	svmgpu_queue_unbind(q);
+	svmgpu_queue_fail_one(q, seq ? seq - q->seq_base : 0, SVMGPU_ERR_SAVE_AREA, va);
+	if (svmgpu_queue_pending(q) && !READ_ONCE(q->stopped))
+		svmgpu_sched_enqueue(q);
+	else
+		svmgpu_sched_put_save(q);
+}
+
+/* Look for queues halted on their save area (above). */
+static void svmgpu_sched_halted_all(struct svmgpu_device *sdev)
+{
+	u32 i, status, code;
+
+	for (i = 0; i < sdev->num_queues; i++) {
+		struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
+		bool halted = false;
+
+		if (!q)
+			continue;
+		if (svmgpu_hw_enter(sdev)) {
+			status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
+			code = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE));
+			svmgpu_hw_exit(sdev);
+			halted = !(status & SVMGPU_Q_STATUS_ENABLED) ||
+				 ((status & SVMGPU_Q_STATUS_ERROR) &&
+				  code == SVMGPU_ERR_SAVE_AREA);
+		}
+		if (halted && READ_ONCE(q->hw_live) && !READ_ONCE(q->preempting)) {
+			mutex_lock(&q->submit_lock);
+			svmgpu_sched_halted(sdev, q, i);
+			mutex_unlock(&q->submit_lock);
+		}
+		svmgpu_queue_put(q);
+	}
 }
 
 /*
@@ -394,8 +473,10 @@ static unsigned long svmgpu_sched_finish(struct svmgpu_device *sdev,
 		spin_lock(&q->lock);
 		q->preempting = false;
 		spin_unlock(&q->lock);
+		/* The save failed (disabled, ERR_SAVE_AREA): fail that command. */
+		svmgpu_sched_halted(sdev, q, i);
 	} else if (time_after(jiffies, READ_ONCE(q->preempt_stamp) +
-			      msecs_to_jiffies(READ_ONCE(svmgpu_preempt_timeout_ms)))) {
+			      msecs_to_jiffies(svmgpu_preempt_timeout()))) {
 		hung = true;
 	} else {
 		again = 1;
@@ -406,7 +487,7 @@ out:
 		atomic64_inc(&sdev->stats.preempt_timeouts);
 		atomic64_inc(&q->st_resets);
 		drm_warn(&sdev->drm, "queue %u (hw queue %u): preemption not done in %u ms: hung\n",
-			 q->handle, i, READ_ONCE(svmgpu_preempt_timeout_ms));
+			 q->handle, i, svmgpu_preempt_timeout());
 		svmgpu_queue_hang_reset(q, i, false);
 	}
 	return again;
@@ -473,8 +554,10 @@ static void svmgpu_sched_fill(struct svmgpu_device *sdev)
 
 		mutex_lock(&q->submit_lock);
 		ret = svmgpu_sched_start(q);
-		if (ret && ret != -EAGAIN && ret != -ECANCELED)
+		if (ret && ret != -EAGAIN && ret != -ECANCELED) {
 			svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+			svmgpu_sched_put_save(q);
+		}
 		if (ret == -EAGAIN) {
 			/* Taken meanwhile: back to the head of its list. */
 			spin_lock(&s->lock);
@@ -503,10 +586,18 @@ struct svmgpu_victim {
 /* Ask @q on hardware queue @i to preempt. */
 static void svmgpu_sched_preempt(struct svmgpu_device *sdev, struct svmgpu_queue *q, u32 i)
 {
+	u32 status;
+
 	if (!svmgpu_hw_enter(sdev))
 		return;
 	spin_lock(&q->lock);
-	if (q->hw_live && !q->preempting && READ_ONCE(q->hwq) == i && !q->stopped) {
+	/*
+	 * ENABLE | PREEMPT on a disabled queue is a fresh enable (the ring
+	 * again from Q_START): only an enabled queue not halted is asked.
+	 */
+	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
+	if (q->hw_live && !q->preempting && READ_ONCE(q->hwq) == i && !q->stopped &&
+	    (status & SVMGPU_Q_STATUS_ENABLED) && !(status & SVMGPU_Q_STATUS_ERROR)) {
 		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
 			       SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
 		q->preempting = true;
@@ -574,7 +665,7 @@ static unsigned long svmgpu_sched_slice(struct svmgpu_device *sdev)
 
 			if (c->taken || c->prio > waiting[w])
 				continue;
-			if (c->prio == waiting[w] && now - c->since < slice) {
+			if (c->prio == waiting[w] && (s64)(now - c->since) < (s64)slice) {
 				wake_ns = min(wake_ns, c->since + slice - now);
 				continue;
 			}
@@ -603,6 +694,7 @@ static void svmgpu_sched_work(struct work_struct *work)
 						  struct svmgpu_device, sched.work);
 	unsigned long next;
 
+	svmgpu_sched_halted_all(sdev);
 	next = svmgpu_sched_finish_all(sdev);
 	svmgpu_sched_fill(sdev);
 	next = min(next, svmgpu_sched_slice(sdev));
@@ -667,12 +759,53 @@ void svmgpu_sched_save_all(struct svmgpu_device *sdev)
 			drm_warn(&sdev->drm, "queue %u (hw queue %u): state not saved before the reset: its commands fail\n",
 				 q->handle, i);
 			atomic64_inc(&sdev->stats.replays_lost);
+			q->saved = false;
 			svmgpu_queue_unbind(q);
 			svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+			svmgpu_sched_put_save(q);
 		}
 next:
 		mutex_unlock(&q->submit_lock);
 		svmgpu_queue_put(q);
+	}
+}
+
+/**
+ * svmgpu_sched_fail_all() - the device did not come back from a reset
+ * @sdev: the device, hw_ready false
+ *
+ * Every queue on a runlist (saved by svmgpu_sched_save_all() or waiting for
+ * a hardware queue) has its pending commands failed with
+ * DRM_SVMGPU_ERR_RESET and its saved state dropped: no WAIT hangs on a
+ * device that will not run them.  Caller holds sdev->reset_lock.
+ */
+void svmgpu_sched_fail_all(struct svmgpu_device *sdev)
+{
+	struct svmgpu_sched *s = &sdev->sched;
+	struct svmgpu_queue *q;
+	int p;
+
+	lockdep_assert_held(&sdev->reset_lock);
+	if (!s->enabled)
+		return;
+	for (p = 0; p < SVMGPU_PRIO_NUM; p++) {
+		for (;;) {
+			spin_lock(&s->lock);
+			q = list_first_entry_or_null(&s->runlist[p], struct svmgpu_queue,
+						     run_link);
+			if (q)
+				list_del_init(&q->run_link);
+			spin_unlock(&s->lock);
+			if (!q)
+				break;
+			mutex_lock(&q->submit_lock);
+			q->saved = false;
+			svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+			svmgpu_sched_put_save(q);
+			mutex_unlock(&q->submit_lock);
+			/* The runlist's reference. */
+			svmgpu_queue_put(q);
+		}
 	}
 }
 
@@ -782,7 +915,7 @@ static int svmgpu_sched_show(struct seq_file *m, void *unused)
 
 	seq_printf(m, "enabled: %d\ntimeslice_ms: %u\npreempt_timeout_ms: %u\n",
 		   s->enabled, READ_ONCE(svmgpu_timeslice_ms),
-		   READ_ONCE(svmgpu_preempt_timeout_ms));
+		   svmgpu_preempt_timeout());
 	seq_printf(m, "preemptions: %lld\npreempt_ns_total: %lld\npreempt_timeouts: %lld\nreplays_saved: %lld\nreplays_lost: %lld\n",
 		   atomic64_read(&sdev->stats.preemptions),
 		   atomic64_read(&sdev->stats.preempt_ns_total),
