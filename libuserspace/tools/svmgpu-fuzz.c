@@ -1602,6 +1602,14 @@ static void op_advise(struct worker *w)
 		a.attr = 1;
 		badarg = 1;
 	}
+	if (chance(w, 4)) {
+		/* Reserved: any non-zero bit is -EINVAL, checked before the context. */
+		if (chance(w, 50))
+			a.flags = 1u << below(w, 32);
+		else
+			a.pad = 1 + below(w, 1000);
+		badarg = 1;
+	}
 	if (chance(w, 3)) {
 		arg = bad_pointer(w);
 		badptr = 1;

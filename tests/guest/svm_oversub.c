@@ -146,6 +146,7 @@ static void oversubscribe(struct svmgpu_fixture_ovs *self, unsigned int mult, un
  * and the device reading and writing both (its faults find every page in
  * place) evict nothing and migrate nothing; every byte checked.
  */
+TEST_TIMEOUT(120)
 TEST_F(ovs, fitting_working_set_is_not_evicted)
 {
 	long long used0 = sg_devmem_value("used"), ev0, fm0;
@@ -255,7 +256,13 @@ TEST_F(ovs, two_processes_oversubscribe_at_once)
 		ASSERT_TRUE(WIFEXITED(status));
 		EXPECT_EQ(WEXITSTATUS(status), 0);
 	}
-	EXPECT_GT(sg_devmem_value("lru_evictions"), ev0);
+	/*
+	 * No eviction count to expect: a prefetch of pages already in device
+	 * memory evicts nothing, faults may find only regions younger than
+	 * evict_min_age_ms (mapped in place, fault_no_room), and one child may
+	 * finish before the other starts.  The single-process tests count
+	 * evictions with evict_min_age_ms=0.
+	 */
 	TH_LOG("two processes: %lld LRU evictions, %lld migrations on fault without room",
 	       sg_devmem_value("lru_evictions") - ev0, sg_devmem_value("fault_no_room"));
 	EXPECT_EQ(used_settles(used0), used0);
