@@ -9,11 +9,13 @@
  * COPY reads, not by wall time).  Preempted work resumes exactly: an SGEMM
  * and a large COPY preempted every millisecond give the same bytes as alone.
  * A fatal device error (INJ_FATAL) saves the queues, resets the device and
- * replays their commands.  Rejected priorities with their exact errno.
+ * replays their commands.  A SUBMIT blocked on a full ring of a queue being
+ * preempted stops nothing else.  Rejected priorities with their exact errno.
  * Counters: debugfs svmgpu_sched (global and per queue).
  */
 #define _GNU_SOURCE
 #include <linux/capability.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <svmgpu.h>
@@ -570,6 +572,121 @@ TEST_F(sched, fatal_error_replays_work)
 	for (i = 0; i < nq; i++) {
 		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
 		munmap(buf[i], SIZE);
+	}
+	free(q);
+	free(seq);
+	free(buf);
+}
+
+struct blocked_submit {
+	int fd;
+	uint32_t q;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	int ret;
+};
+
+static void *blocked_submit(void *arg)
+{
+	struct blocked_submit *b = arg;
+
+	b->ret = sg_submit(b->fd, b->q, &b->c, 1, &b->seq);
+	return NULL;
+}
+
+/*
+ * Queue A (a ring of 4: three commands) waits on a word nobody writes yet; a
+ * second thread's blocking SUBMIT into A sleeps for room.  Then NUM_QUEUES
+ * + 2 queues each FILL 2 MiB: they need A's hardware queue, so A is
+ * preempted while its submitter sleeps.  Every FILL completes with exact
+ * bytes (the scheduler never waits for the sleeping submitter); once the
+ * word is written A resumes, its WAIT and the blocked SUBMIT's FILL
+ * complete.  hang_timeout_ms 0: nothing is reset.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
+{
+	enum { BIG = 2 << 20 };	/* long enough that the FILLs contend */
+	uint64_t *word = sg_map_anon(4096);
+	unsigned char *abuf = sg_map_anon(SIZE), **buf;
+	struct blocked_submit b = { .fd = self->fd };
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	unsigned int nq, i;
+	uint64_t aseq, *seq;
+	uint32_t *q;
+	pthread_t th;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(word);
+	ASSERT_NOT_NULL(abuf);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	word[0] = 0;
+	memset(abuf, 0, SIZE);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 4, &b.q), 0);
+	{
+		struct svmgpu_cmd a[3] = { sg_wait_eq(word, 1, 0), sg_nop(), sg_nop() };
+
+		ASSERT_EQ(sg_submit(self->fd, b.q, a, 3, &aseq), 0);
+	}
+	/* The ring is full: a non-blocking SUBMIT says so. */
+	b.c = sg_fill(abuf, SIZE, 0x5a, 1);
+	{
+		struct drm_svmgpu_submit s = {
+			.queue_handle = b.q, .cmds = (uintptr_t)&b.c, .count = 1,
+			.flags = DRM_SVMGPU_SUBMIT_NONBLOCK,
+		};
+
+		/* Not sg_ioctl(): it retries on EAGAIN. */
+		EXPECT_EQ(ioctl(self->fd, DRM_IOCTL_SVMGPU_SUBMIT, &s), -1);
+		EXPECT_EQ(errno, EAGAIN);
+	}
+	ASSERT_EQ(pthread_create(&th, NULL, blocked_submit, &b), 0);
+	usleep(50000);
+
+	nq = self->nhw + 2;
+	q = calloc(nq, sizeof(*q));
+	seq = calloc(nq, sizeof(*seq));
+	buf = calloc(nq, sizeof(*buf));
+	ASSERT_NOT_NULL(buf);
+	for (i = 0; i < nq; i++) {
+		buf[i] = sg_map_anon(BIG);
+		ASSERT_NOT_NULL(buf[i]);
+		memset(buf[i], 0xee, BIG);
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+	}
+	for (i = 0; i < nq; i++) {
+		c = sg_fill(buf[i], BIG, 0x40 + i, 1);
+		ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
+	}
+	for (i = 0; i < nq; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i], 5ull * 1000000000ull, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_TRUE(sg_all_bytes(buf[i], 0x40 + i, BIG));
+	}
+	/* A gave its hardware queue up with its submitter asleep. */
+	EXPECT_GE(queue_value(b.q, "preemptions"), 1);
+	EXPECT_EQ(sg_wait(self->fd, b.q, aseq - 2, aseq - 2, 0, &w), -ETIMEDOUT);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	if (sg_wait(self->fd, b.q, aseq, aseq, 10ull * 1000000000ull, &w)) {
+		static char dump[64 * 1024];
+
+		sg_debugfs_read("svmgpu_sched", dump, sizeof(dump));
+		TH_LOG("queue %u: WAIT not done after the word was written:\n%s", b.q, dump);
+		ASSERT_TRUE(0);
+	}
+	ASSERT_EQ(pthread_join(th, NULL), 0);
+	ASSERT_EQ(b.ret, 0);
+	EXPECT_EQ(b.seq, aseq + 1);
+	ASSERT_EQ(sg_wait(self->fd, b.q, b.seq, aseq - 2, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(w.nr_errors, 0);
+	EXPECT_TRUE(sg_all_bytes(abuf, 0x5a, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, b.q), 0);
+	for (i = 0; i < nq; i++) {
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+		munmap(buf[i], BIG);
 	}
 	free(q);
 	free(seq);
