@@ -80,10 +80,15 @@ module_param_named(timeslice_ms, svmgpu_timeslice_ms, uint, 0644);
 MODULE_PARM_DESC(timeslice_ms,
 		 "A queue holding a hardware queue this long while a queue of its priority waits is preempted (ms, 1..10000; default 10)");
 
-static unsigned int svmgpu_preempt_timeout_ms = 500;
+/*
+ * 2 s: on an emulated (TCG) device under host load the engine thread or the
+ * guest's vCPU can be descheduled for hundreds of ms; a hung queue is still
+ * found long before hang_timeout_ms.
+ */
+static unsigned int svmgpu_preempt_timeout_ms = 2000;
 module_param_named(preempt_timeout_ms, svmgpu_preempt_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(preempt_timeout_ms,
-		 "A queue whose preemption did not complete in this long is hung: its commands fail with DRM_SVMGPU_ERR_HANG (ms, 10..60000; default 500)");
+		 "A queue whose preemption did not complete in this long is hung: its commands fail with DRM_SVMGPU_ERR_HANG (ms, 10..60000; default 2000)");
 
 static unsigned int svmgpu_preempt_timeout(void)
 {
