@@ -101,8 +101,12 @@ static bool svmgpu_watchdog_check(struct svmgpu_device *sdev, u32 i,
 	if (corrupt) {
 		hung = false;
 	} else if (q->completed_seq != q->wd_seq || q->completed_seq == q->last_seq ||
-		   stalled || q->stopped || q->preempting) {
-		/* A queue being preempted is the scheduler's (preempt_timeout_ms). */
+		   stalled || q->stopped || q->preempting || !q->hw_live) {
+		/*
+		 * A queue being preempted is the scheduler's (preempt_timeout_ms).
+		 * Not live: claimed but not started yet (q->hwq is set before
+		 * svmgpu_queue_hw_start() sets the clock), its clock is stale.
+		 */
 		q->wd_seq = q->completed_seq;
 		q->wd_stamp = jiffies;
 	} else if (timeout_ms && READ_ONCE(q->hwq) == i &&
