@@ -546,6 +546,9 @@ struct svmgpu_err {
  * @last_seq: last submitted seq (written under both locks)
  * @completed_seq: last completed seq, protected by @lock
  * @stopped: queue disabled for good, protected by @lock
+ * @stop_done: svmgpu_queue_stop() has disabled its hardware queue (the
+ *	device writes nothing more for it): WAIT reports -ECANCELED only then;
+ *	protected by @lock
  * @errs: ring of the last failures, protected by @lock
  * @nerrs: failures logged so far, protected by @lock
  * @last_err_seq: seq of the last failure logged, protected by @lock
@@ -583,6 +586,7 @@ struct svmgpu_queue {
 	u64 last_seq;
 	u64 completed_seq;
 	bool stopped;
+	bool stop_done;
 	/*
 	 * The hardware queue @hwq runs this queue's ring: set when enabling it,
 	 * cleared when disabling it, both under @lock, so that an error seen on

@@ -588,7 +588,7 @@ static bool svmgpu_queue_done(struct svmgpu_queue *q, u64 seq)
 
 	svmgpu_queue_update(q);
 	spin_lock(&q->lock);
-	done = q->completed_seq >= seq || q->stopped;
+	done = q->completed_seq >= seq || q->stop_done;
 	spin_unlock(&q->lock);
 	return done;
 }

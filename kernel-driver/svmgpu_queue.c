@@ -595,6 +595,14 @@ void svmgpu_queue_stop(struct svmgpu_queue *q)
 
 	mutex_lock(&q->submit_lock);
 	svmgpu_queue_unbind(q);
+	/*
+	 * Only now do waiters return -ECANCELED: the command they waited for
+	 * may have been running until the unbind, and a byte the process
+	 * writes after the WAIT returns must not be overwritten by it.
+	 */
+	spin_lock(&q->lock);
+	q->stop_done = true;
+	spin_unlock(&q->lock);
 	svmgpu_sched_queue_stop(q);
 	svmgpu_queue_free_mem(sdev, q);
 	/* Under submit_lock: no SUBMIT adds an event after this. */
