@@ -191,6 +191,8 @@ static void *waiter_thread(void *arg)
  * -ENODEV.  Exit 0, or 10+ on an unexpected result.
  */
 static int churn_ready_fd = -1;	/* a child writes a byte here once it has the file */
+static int churn_gone_fd = -1;	/* EOF once the unbind has returned (the device is quiet) */
+static int churn_gone_wr = -1;	/* the parent's end, closed by each child */
 
 static void churn_child(int id, int ctx_only)
 {
@@ -200,6 +202,8 @@ static void churn_child(int id, int ctx_only)
 	uint32_t ctx = 0, q = 0;
 	uint64_t seq;
 
+	if (churn_gone_wr >= 0)
+		close(churn_gone_wr);
 	if (fd < 0 || !buf)
 		_exit(10);
 	if (churn_ready_fd >= 0 && write(churn_ready_fd, "r", 1) != 1)
@@ -274,6 +278,17 @@ static void churn_child(int id, int ctx_only)
 	/* Gone: from now on every ioctl says so, and close frees everything. */
 	if (all_ioctls_enodev(fd, ctx, q))
 		_exit(17);
+	/*
+	 * -ENODEV comes as soon as the device is unplugged, before remove has
+	 * stopped a command this child submitted just before: the memory is
+	 * the process's own again once the unbind has returned.
+	 */
+	if (churn_gone_fd >= 0) {
+		char c;
+
+		while (read(churn_gone_fd, &c, 1) > 0)
+			;
+	}
 	memset(buf, 0x5a, size);
 	if (!sg_all_bytes(buf, 0x5a, size))
 		_exit(18);
@@ -298,7 +313,7 @@ static int unbind_round(const char *bdf, int round)
 	struct svmgpu_cmd stall = sg_wait_eq(&never, 1, 0);
 	unsigned char *p = sg_map_anon(4 * PAGE);
 	struct waiter wt;
-	int fd, i, status, bad = 0, ready[2];
+	int fd, i, status, bad = 0, ready[2], gone[2];
 	uint32_t ctx, q;
 	pthread_t t;
 	double t0;
@@ -318,9 +333,11 @@ static int unbind_round(const char *bdf, int round)
 	if (pthread_create(&t, NULL, waiter_thread, &wt))
 		return 5;
 
-	if (pipe(ready))
+	if (pipe(ready) || pipe(gone))
 		return 6;
 	churn_ready_fd = ready[1];
+	churn_gone_fd = gone[0];
+	churn_gone_wr = gone[1];
 	for (i = 0; i < NCHILD; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0)
@@ -331,14 +348,19 @@ static int unbind_round(const char *bdf, int round)
 		}
 	}
 	close(ready[1]);
+	close(gone[0]);
 	churn_ready_fd = -1;
+	churn_gone_fd = -1;
+	churn_gone_wr = -1;
 	/* Every child has its file before the unbind (a slow guest forks late). */
 	for (i = 0; i < NCHILD && read(ready[0], &c, 1) == 1; i++)
 		;
 	close(ready[0]);
 	usleep(300000 + 100000 * (round % 5));	/* let them churn */
 	t0 = sg_now_s();
-	if (drv_write("unbind", bdf))
+	i = drv_write("unbind", bdf);
+	close(gone[1]);		/* the device is quiet: the children check their memory */
+	if (i)
 		return 7;
 
 	/* The stalled command was abandoned: its waiter learnt it at once. */
