@@ -1516,10 +1516,12 @@ static void op_stats(struct worker *w)
 /*
  * A range for PREFETCH/ADVISE: mostly page-aligned over the fuzzer's
  * regions; *bad when the range rules (non-empty, page-aligned, no wrap,
- * below 2^56) certainly refuse it.  Between 2^47 and 2^56 the kernel's
- * TASK_SIZE (LA57 or not) decides EINVAL or EFAULT: no exact errno then.
+ * below 2^56) certainly refuse it.  Between 2^47 - 4096 and 2^56 the kernel's
+ * TASK_SIZE (LA57 or not) decides whether the range is refused with
+ * EINVAL, before the context is looked up: pick_range() says so with a
+ * non-zero return, and no exact errno is expected then.
  */
-static void pick_range(struct worker *w, uint64_t *start, uint64_t *size, int *bad)
+static int pick_range(struct worker *w, uint64_t *start, uint64_t *size, int *bad)
 {
 	*start = pick_addr(w, 0);
 	*size = chance(w, 50) ? PAGE * (1 + below(w, 1024)) : pick_size(w);
@@ -1530,6 +1532,7 @@ static void pick_range(struct worker *w, uint64_t *start, uint64_t *size, int *b
 	if (!*size || (*start | *size) & (PAGE - 1) || *start + *size < *start ||
 	    *start + *size > (1ull << 56))
 		*bad = 1;
+	return !*bad && *start + *size > (1ull << 47) - PAGE;
 }
 
 /*
@@ -1572,7 +1575,7 @@ static void op_advise(struct worker *w)
 	struct drm_svmgpu_advise a;
 	struct file *f = pick_file(w);
 	uint64_t start, size;
-	int badarg = 0, badattr = 0, badptr = 0, known, expect;
+	int badarg = 0, badattr = 0, badptr = 0, known, expect, above47;
 	void *arg = &a;
 
 	w->opname = "ADVISE";
@@ -1580,7 +1583,7 @@ static void op_advise(struct worker *w)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.ctx_handle = pick_handle(w, f->ctx, f->nctx, &known);
-	pick_range(w, &start, &size, &badarg);
+	above47 = pick_range(w, &start, &size, &badarg);
 	a.start = start;
 	a.size = size;
 	a.op = chance(w, 70) ? DRM_SVMGPU_ADVISE_SET : DRM_SVMGPU_ADVISE_GET;
@@ -1616,6 +1619,9 @@ static void op_advise(struct worker *w)
 	}
 	/* The kernel's order: op and range, then the context, then attr/value. */
 	expect = badarg ? EINVAL : !known ? ENOENT : f->foreign ? -EACCES : badattr ? EINVAL : 0;
+	/* Past this kernel's TASK_SIZE the range comes first: EINVAL, or the above. */
+	if (above47 && !badarg)
+		expect = 0;
 	xioctl(w, f, pick_fd(w, f), I_ADVISE, DRM_IOCTL_SVMGPU_ADVISE, arg, expect, badptr);
 }
 
