@@ -38,6 +38,8 @@ extern "C" {
 #define DRM_SVMGPU_PREFETCH		0x08
 #define DRM_SVMGPU_RESIDENCY		0x09
 #define DRM_SVMGPU_ADVISE		0x0a
+#define DRM_SVMGPU_DEVMEM_ALLOC		0x0d
+#define DRM_SVMGPU_DEVMEM_FREE		0x0e
 
 #define DRM_IOCTL_SVMGPU_GET_INFO \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_GET_INFO, struct drm_svmgpu_get_info)
@@ -61,6 +63,10 @@ extern "C" {
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_RESIDENCY, struct drm_svmgpu_residency)
 #define DRM_IOCTL_SVMGPU_ADVISE \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_ADVISE, struct drm_svmgpu_advise)
+#define DRM_IOCTL_SVMGPU_DEVMEM_ALLOC \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_DEVMEM_ALLOC, struct drm_svmgpu_devmem_alloc)
+#define DRM_IOCTL_SVMGPU_DEVMEM_FREE \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_SVMGPU_DEVMEM_FREE, struct drm_svmgpu_devmem_free)
 
 /**
  * struct drm_svmgpu_get_info - what the device is
@@ -504,6 +510,53 @@ struct drm_svmgpu_advise {
 	/** @flags: in, zero (reserved for future behaviour, e.g. asynchronous). */
 	__u32 flags;
 	/** @pad: zero. */
+	__u32 pad;
+};
+
+/**
+ * struct drm_svmgpu_devmem_alloc - a device-memory buffer for mmap (DAX-style)
+ *
+ * Allocates @size bytes (rounded up to 2 MiB) of the device's DAX pool, a
+ * part of its local memory (module parameter dax_mb, docs/driver.md
+ * "DAX-style device memory"), zero-filled.  The buffer is mapped with
+ * mmap(MAP_SHARED) of the render node at @offset (or at @offset plus a
+ * multiple of @align, for part of it); the length must be a multiple of
+ * @align.  The kernel chooses addresses aligned to @align; a MAP_FIXED
+ * address that is not aligned, a MAP_PRIVATE mapping, an offset that is not
+ * the buffer's or a length past its end are refused with -EINVAL.  The CPU
+ * maps it with 2 MiB page-table entries, the device with 2 MiB (1 GiB)
+ * leaves of aperture 1.  A mapping keeps the buffer alive after FREE and
+ * after the file is closed; the memory returns to the pool when the last
+ * mapping and the handle are gone.  Once the device is unbound every
+ * mapping is removed: a later access gets SIGBUS, a new mmap() -ENODEV.
+ *
+ * Errors: -EINVAL for non-zero @flags or @pad, @size 0 or larger than the
+ * pool; -EOPNOTSUPP if the device has no DAX pool; -ENOSPC if the pool has
+ * no room; -ENOMEM; -ENODEV once the device is gone.
+ */
+struct drm_svmgpu_devmem_alloc {
+	/** @size: in, bytes, non-zero; out, rounded up to 2 MiB. */
+	__u64 size;
+	/** @flags: in, must be zero. */
+	__u32 flags;
+	/** @handle: out, the buffer's handle in this file. */
+	__u32 handle;
+	/** @offset: out, the mmap() offset of the buffer's first byte. */
+	__u64 offset;
+	/** @align: out, 2 MiB, or 1 GiB when the size is a multiple of it. */
+	__u64 align;
+};
+
+/**
+ * struct drm_svmgpu_devmem_free - drop a device-memory buffer's handle
+ *
+ * Mappings of the buffer stay valid; its memory is freed when the last one
+ * goes.  Errors: -EINVAL for non-zero @pad, -ENOENT for an unknown @handle.
+ */
+struct drm_svmgpu_devmem_free {
+	/** @handle: in, from DEVMEM_ALLOC. */
+	__u32 handle;
+	/** @pad: in, must be zero. */
 	__u32 pad;
 };
 
