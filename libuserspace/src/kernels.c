@@ -2,8 +2,9 @@
 /*
  * Ready kernels, in svmgpu assembly.  Every kernel reads its argument block
  * through SR_ARGS (layouts in svmgpu.h), uses one lane per element (global
- * id = workgroup * wg_size + lane) and does nothing in lanes past the end,
- * so any grid that covers the problem works.  Floating point follows the
+ * id = workgroup * wg_size + lane; reduce_sum: a grid-stride slice of
+ * elements per lane) and does nothing in lanes past the end, so any grid
+ * that covers the problem works.  Floating point follows the
  * CPU references in the tests operation for operation, so results match
  * bit for bit.
  */
@@ -57,9 +58,12 @@ static const char saxpy_src[] =
 	"    EXIT\n";
 
 /*
- * Sum reduction: each lane puts its element (0 past the end) in its
- * scratch slot; a tree reduction over the workgroup's slots, one workgroup
- * barrier per level; lane 0 adds the workgroup's total to *sum atomically.
+ * Sum reduction, as GPU reductions are written: each lane first sums a
+ * grid-stride slice of the input in a register (elements gid, gid +
+ * lanes in the grid, ...), so the launch needs far fewer lanes than
+ * elements; then it puts its partial sum in its scratch slot, a tree
+ * reduction over the workgroup's slots follows, one workgroup barrier per
+ * level, and lane 0 adds the workgroup's total to *sum atomically.
  * wg_size must be a power of two.
  */
 static const char reduce_src[] =
@@ -68,15 +72,27 @@ static const char reduce_src[] =
 	"    S2R   r2, ARGS\n"
 	"    S2R   r10, LANE_ID\n"
 	"    S2R   r11, WG_SIZE\n"
+	"    S2R   r23, GRID_X\n"
+	"    S2R   r24, GRID_Y\n"
+	"    MUL   r23, r23, r24\n"
+	"    S2R   r24, GRID_Z\n"
+	"    MUL   r23, r23, r24\n"
+	"    MUL   r23, r23, r11      ; lanes in the grid\n"
+	"    SHL   r24, r23, #2       ; ... in bytes of input\n"
 	"    LD64  r3, [r2+24]        ; n\n"
-	"    MOVI  r7, #0\n"
-	"    SLTU  r4, r1, r3\n"
-	"    IF    r4\n"
-	"      SHL   r5, r1, #2\n"
-	"      LD64  r6, [r2+0]\n"
-	"      ADD   r6, r6, r5\n"
-	"      LD32  r7, [r6+0]\n"
-	"    ENDIF\n"
+	"    LD64  r6, [r2+0]\n"
+	"    SHL   r5, r1, #2\n"
+	"    ADD   r6, r6, r5         ; &in[gid]\n"
+	"    MOV   r8, r1             ; i = gid\n"
+	"    MOVI  r7, #0             ; this lane's sum\n"
+	"    LOOP\n"
+	"      SLEU  r4, r3, r8       ; i >= n\n"
+	"      BREAK r4\n"
+	"      LD32  r9, [r6+0]\n"
+	"      ADD   r7, r7, r9\n"
+	"      ADD   r6, r6, r24\n"
+	"      ADD   r8, r8, r23\n"
+	"    ENDLOOP\n"
 	"    LD64  r12, [r2+16]       ; scratch\n"
 	"    SHL   r13, r1, #3\n"
 	"    ADD   r13, r12, r13      ; &scratch[gid]\n"
@@ -356,6 +372,13 @@ SVMGPU_PUBLIC int svmgpu_kernel_program(enum svmgpu_kernel k, struct svmgpu_prog
 }
 
 #define WG		256ull
+/*
+ * reduce_sum's grid: at most this many lanes, each summing every
+ * REDUCE_LANES-th element (64 workgroups: enough to keep the launch
+ * preemptible between workgroups, few enough that the per-workgroup tree
+ * and atomic cost nothing next to the loads).
+ */
+#define REDUCE_LANES	(64 * WG)
 #define WAVES(lanes)	(((lanes) + SVMGPU_ISA_WAVE_SIZE - 1) / SVMGPU_ISA_WAVE_SIZE)
 
 /*
@@ -398,10 +421,15 @@ SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *a
 		return shape(((const struct svmgpu_vecadd_args *)args)->n, 32, l);
 	case SVMGPU_KERNEL_SAXPY:
 		return shape(((const struct svmgpu_saxpy_args *)args)->n, 32, l);
-	case SVMGPU_KERNEL_REDUCE_SUM:
-		ret = shape(((const struct svmgpu_reduce_args *)args)->n, 200, l);
+	case SVMGPU_KERNEL_REDUCE_SUM: {
+		uint64_t n = ((const struct svmgpu_reduce_args *)args)->n;
+		uint64_t lanes = n < REDUCE_LANES ? n : REDUCE_LANES;
+
+		/* the grid-stride loop: 7 wave-instructions per element of a lane */
+		ret = shape(lanes, 200 + 8 * (lanes ? n / lanes + 1 : 0), l);
 		l->wg_size = SVMGPU_REDUCE_WG_SIZE;	/* the tree needs a power of two */
 		return ret;
+	}
 	case SVMGPU_KERNEL_SGEMM: {
 		const struct svmgpu_sgemm_args *a = args;
 
