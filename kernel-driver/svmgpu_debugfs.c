@@ -219,4 +219,5 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 	svmgpu_recovery_debugfs_init(minor);
 	svmgpu_sched_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);
+	svmgpu_dax_debugfs_init(minor);
 }

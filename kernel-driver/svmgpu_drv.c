@@ -90,6 +90,8 @@ static const struct drm_ioctl_desc svmgpu_ioctls[] = {
 	SVMGPU_IOCTL(PREFETCH, prefetch),
 	SVMGPU_IOCTL(RESIDENCY, residency),
 	SVMGPU_IOCTL(ADVISE, advise),
+	SVMGPU_IOCTL(DEVMEM_ALLOC, devmem_alloc),
+	SVMGPU_IOCTL(DEVMEM_FREE, devmem_free),
 };
 
 static int svmgpu_open(struct drm_device *drm, struct drm_file *file)
@@ -103,6 +105,7 @@ static int svmgpu_open(struct drm_device *drm, struct drm_file *file)
 	mutex_init(&sf->lock);
 	xa_init_flags(&sf->ctxs, XA_FLAGS_ALLOC1);
 	xa_init_flags(&sf->queues, XA_FLAGS_ALLOC1);
+	xa_init_flags(&sf->dax_bos, XA_FLAGS_ALLOC1);
 	file->driver_priv = sf;
 	return 0;
 }
@@ -112,6 +115,7 @@ static void svmgpu_postclose(struct drm_device *drm, struct drm_file *file)
 	struct svmgpu_file *sf = file->driver_priv;
 
 	svmgpu_file_fini(sf);
+	svmgpu_dax_file_fini(sf);
 	xa_destroy(&sf->ctxs);
 	xa_destroy(&sf->queues);
 	mutex_destroy(&sf->lock);
@@ -127,6 +131,8 @@ static const struct file_operations svmgpu_fops = {
 	.poll = drm_poll,
 	.read = drm_read,
 	.llseek = noop_llseek,
+	.mmap = svmgpu_dax_mmap,
+	.get_unmapped_area = svmgpu_dax_get_unmapped_area,
 };
 
 static const struct drm_driver svmgpu_drm_driver = {
@@ -733,9 +739,12 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret < 0)
 		return ret;
 
-	ret = svmgpu_devmem_init(sdev);
+	ret = svmgpu_dax_init(sdev);
 	if (ret)
 		goto err_vectors;
+	ret = svmgpu_devmem_init(sdev);
+	if (ret)
+		goto err_dax;
 	ret = svmgpu_mem_init(sdev);
 	if (ret)
 		goto err_devmem;
@@ -769,6 +778,8 @@ err_mem:
 	svmgpu_mem_fini(sdev);
 err_devmem:
 	svmgpu_devmem_fini(sdev);
+err_dax:
+	svmgpu_dax_fini(sdev);
 err_vectors:
 	pci_free_irq_vectors(pdev);
 	return ret;
@@ -785,6 +796,8 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	 * is stopped below.
 	 */
 	drm_dev_unplug(&sdev->drm);
+	/* No CPU fault maps device memory of DAX buffers again: remove them. */
+	svmgpu_dax_unplug(sdev);
 
 	/*
 	 * Stop every address space while the hardware is still there, with
@@ -820,6 +833,7 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	up_write(&sdev->teardown_sem);
 	/* The svms are dead: no device PTE maps local memory any more. */
 	svmgpu_devmem_fini(sdev);
+	svmgpu_dax_fini(sdev);
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);
 }

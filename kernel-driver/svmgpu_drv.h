@@ -64,6 +64,7 @@ struct svmgpu_queue;
 struct svmgpu_fault;
 struct svmgpu_device;
 struct svmgpu_devmem;
+struct svmgpu_dax;
 
 /**
  * struct svmgpu_vec - what an interrupt handler gets
@@ -238,6 +239,7 @@ struct svmgpu_sched {
  * @seq_epoch: next queue's svmgpu_queue.seq_base
  * @stats: driver counters
  * @devmem: device-local memory (svmgpu_devmem.c), NULL without it
+ * @dax: the DAX pool of device memory (svmgpu_dax.c), NULL without it
  */
 struct svmgpu_device {
 	struct drm_device drm;
@@ -298,6 +300,7 @@ struct svmgpu_device {
 	atomic64_t seq_epoch;
 	struct svmgpu_dev_stats stats;
 	struct svmgpu_devmem *devmem;
+	struct svmgpu_dax *dax;
 };
 
 #define to_svmgpu(d) container_of(d, struct svmgpu_device, drm)
@@ -309,6 +312,7 @@ struct svmgpu_device {
  * @ctxs: context handles, protected by @lock
  * @queues: queue handles, protected by @lock
  * @nqueues: queues in @queues, protected by @lock
+ * @dax_bos: DAX buffer handles (svmgpu_dax.c), its own lock
  */
 struct svmgpu_file {
 	struct svmgpu_device *sdev;
@@ -316,6 +320,7 @@ struct svmgpu_file {
 	struct xarray ctxs;
 	struct xarray queues;
 	unsigned int nqueues;
+	struct xarray dax_bos;
 };
 
 /**
@@ -780,6 +785,25 @@ void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off);
 int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct *vma,
 			      u64 start, u64 end, bool to_dev, u64 since);
 u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev);
+
+/* svmgpu_dax.c: DAX-style buffers of device memory */
+struct hmm_range;
+u64 svmgpu_dax_size(struct svmgpu_device *sdev, u64 local);
+int svmgpu_dax_init(struct svmgpu_device *sdev);
+void svmgpu_dax_unplug(struct svmgpu_device *sdev);
+void svmgpu_dax_fini(struct svmgpu_device *sdev);
+int svmgpu_ioctl_devmem_alloc(struct drm_device *drm, void *data, struct drm_file *file);
+int svmgpu_ioctl_devmem_free(struct drm_device *drm, void *data, struct drm_file *file);
+void svmgpu_dax_file_fini(struct svmgpu_file *sf);
+int svmgpu_dax_mmap(struct file *filp, struct vm_area_struct *vma);
+unsigned long svmgpu_dax_get_unmapped_area(struct file *filp, unsigned long addr,
+					   unsigned long len, unsigned long pgoff,
+					   unsigned long flags);
+bool svmgpu_dax_pfn_local(struct svmgpu_device *sdev, unsigned long pfn, u64 size,
+			  u64 *off);
+int svmgpu_dax_hmm_range(struct svmgpu_device *sdev, struct mm_struct *mm,
+			 struct hmm_range *range);
+void svmgpu_dax_debugfs_init(struct drm_minor *minor);
 
 /* svmgpu_advise.c: placement advice */
 void svmgpu_advise_init(struct svmgpu_svm *svm);

@@ -270,7 +270,7 @@ static int svmgpu_map_huge(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	unsigned int idx;
 	int llevel;
 	dma_addr_t dma;
-	u64 pte, new;
+	u64 pte, new, off;
 
 	if (npfn & ((size >> PAGE_SHIFT) - 1))
 		return -EINVAL;
@@ -290,6 +290,16 @@ static int svmgpu_map_huge(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 			return -EBUSY;
 	}
 
+	/* A DAX buffer (svmgpu_dax.c): local memory, no DMA mapping. */
+	if (svmgpu_dax_pfn_local(svm->sdev, npfn, size, &off)) {
+		if (off & (size - 1))
+			return -EINVAL;
+		dma = off;
+		new = off | (SVMGPU_APERTURE_LOCAL << SVMGPU_PTE_APERTURE_SHIFT) |
+		      SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF | SVMGPU_PTE_SW_DMA |
+		      SVMGPU_PTE_SW_LOCAL;
+		goto set;
+	}
 	dma = dma_map_page_attrs(dev, pfn_to_page(npfn), 0, size,
 				 svmgpu_dma_dir(pfn & HMM_PFN_WRITE), SVMGPU_DMA_ATTRS);
 	if (dma_mapping_error(dev, dma))
@@ -300,6 +310,7 @@ static int svmgpu_map_huge(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 		return -EINVAL;
 	}
 	new = dma | SVMGPU_PTE_VALID | SVMGPU_PTE_LEAF | SVMGPU_PTE_SW_DMA;
+set:
 	if (pfn & HMM_PFN_WRITE)
 		new |= SVMGPU_PTE_WRITABLE;
 	pt->pfn[idx] = npfn;
@@ -335,7 +346,9 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	pte = pte_get(pt, idx);
 	if (pte & SVMGPU_PTE_VALID)
 		return 0;
-	if (svmgpu_devmem_page_offset(svm->sdev, hmm_pfn_to_page(pfn), &off)) {
+	if (svmgpu_devmem_page_offset(svm->sdev, hmm_pfn_to_page(pfn), &off) ||
+	    svmgpu_dax_pfn_local(svm->sdev, page_to_pfn(hmm_pfn_to_page(pfn)),
+				 PAGE_SIZE, &off)) {
 		svmgpu_devmem_touch(svm->sdev, off);
 		dma = off;
 		new = off | (SVMGPU_APERTURE_LOCAL << SVMGPU_PTE_APERTURE_SHIFT) |

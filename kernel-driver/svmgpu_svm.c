@@ -757,16 +757,20 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 			ret = -EBUSY;
 			break;
 		}
-		ret = svmgpu_svm_fault_req(svm, chunk, req, nreq);
-		if (ret == -EBUSY)
-			continue;
-		if (ret)
-			break;
+		/* A DAX buffer's mapping is not for hmm (svmgpu_dax.c). */
+		ret = svmgpu_dax_hmm_range(sdev, mm, &range);
+		if (ret == -ENOENT) {
+			ret = svmgpu_svm_fault_req(svm, chunk, req, nreq);
+			if (ret == -EBUSY)
+				continue;
+			if (ret)
+				break;
 
-		range.notifier_seq = mmu_interval_read_begin(range.notifier);
-		mmap_read_lock(mm);
-		ret = hmm_range_fault(&range);
-		mmap_read_unlock(mm);
+			range.notifier_seq = mmu_interval_read_begin(range.notifier);
+			mmap_read_lock(mm);
+			ret = hmm_range_fault(&range);
+			mmap_read_unlock(mm);
+		}
 		if (ret == -EBUSY)
 			continue;
 		if (ret)

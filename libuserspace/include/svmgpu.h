@@ -186,6 +186,49 @@ SVMGPU_PUBLIC int svmgpu_device_residency(struct svmgpu_device *dev, const void 
 					  uint64_t *pages);
 
 /* ------------------------------------------------------------------------
+ * DAX-style device-memory buffers (docs/api.md "Device-memory buffers").
+ * Lifetime: a mapping (the library's or one made with mmap() on the fd at
+ * the buffer's offset) keeps the memory alive after svmgpu_devmem_free()
+ * and after the device is closed; the memory goes back to the device when
+ * the handle and the last mapping are gone.  Free every buffer before
+ * svmgpu_device_close() (-EBUSY otherwise).  After the device is removed,
+ * touching a mapping raises SIGBUS.
+ */
+struct svmgpu_devmem;
+
+/*
+ * svmgpu_devmem_alloc - allocate device memory for mapping
+ * @dev:  [in]
+ * @size: [in]  bytes, non-zero; rounded up to 2 MiB
+ * @mem:  [out]
+ * Zero-filled.  Returns 0, -EINVAL (size 0 or larger than the device's DAX
+ * pool, NULL), -EOPNOTSUPP (no DAX pool), -ENOSPC (pool full), -ENODEV
+ * (device gone) or -errno.
+ */
+SVMGPU_PUBLIC int svmgpu_devmem_alloc(struct svmgpu_device *dev, size_t size,
+				      struct svmgpu_devmem **mem);
+
+/*
+ * svmgpu_devmem_map - map a buffer into the calling process (MAP_SHARED,
+ * read/write), once: later calls return the same mapping
+ * @mem:  [in]
+ * @addr: [out] aligned to 2 MiB (1 GiB for a multiple of 1 GiB, where the
+ *              device allows it); the CPU and the device use it like any
+ *              other memory of the process
+ * @size: [out] the buffer's size (may be NULL)
+ * Returns 0, -EINVAL, -ENODEV (device gone) or -errno of mmap().
+ */
+SVMGPU_PUBLIC int svmgpu_devmem_map(struct svmgpu_devmem *mem, void **addr, size_t *size);
+
+/*
+ * svmgpu_devmem_free - unmap the library's mapping and drop the handle
+ * @mem: [in] freed, unless munmap() fails (its -errno, nothing done)
+ * Returns 0, -EINVAL for NULL, -errno of munmap(), or -errno of the ioctl
+ * (-ENODEV once the device is gone: the handle went with it; @mem is freed).
+ */
+SVMGPU_PUBLIC int svmgpu_devmem_free(struct svmgpu_devmem *mem);
+
+/* ------------------------------------------------------------------------
  * Contexts: one device address space mirroring the calling process's.
  */
 

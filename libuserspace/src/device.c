@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <xf86drm.h>
@@ -153,7 +154,7 @@ SVMGPU_PUBLIC int svmgpu_device_close(struct svmgpu_device *dev)
 	if (!dev)
 		return -EINVAL;
 	pthread_mutex_lock(&dev->lock);
-	if (dev->nr_contexts) {
+	if (dev->nr_contexts || dev->nr_devmem) {
 		pthread_mutex_unlock(&dev->lock);
 		return -EBUSY;
 	}
@@ -570,6 +571,74 @@ SVMGPU_PUBLIC int svmgpu_device_prefetch(struct svmgpu_device *dev, const void *
 	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf);
 	if (pages)
 		*pages = pf.pages;
+	return ret;
+}
+
+SVMGPU_PUBLIC int svmgpu_devmem_alloc(struct svmgpu_device *dev, size_t size,
+				      struct svmgpu_devmem **mem)
+{
+	struct drm_svmgpu_devmem_alloc da = { .size = size };
+	struct svmgpu_devmem *m;
+	int ret;
+
+	if (!dev || !mem || !size)
+		return -EINVAL;
+	*mem = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_DEVMEM_ALLOC, &da);
+	if (ret) {
+		free(m);
+		return ret;
+	}
+	m->dev = dev;
+	m->handle = da.handle;
+	m->size = da.size;
+	m->offset = da.offset;
+	m->align = da.align;
+	pthread_mutex_lock(&dev->lock);
+	dev->nr_devmem++;
+	pthread_mutex_unlock(&dev->lock);
+	*mem = m;
+	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_devmem_map(struct svmgpu_devmem *mem, void **addr, size_t *size)
+{
+	void *p;
+
+	if (!mem || !addr)
+		return -EINVAL;
+	if (!mem->addr) {
+		p = mmap(NULL, mem->size, PROT_READ | PROT_WRITE, MAP_SHARED, mem->dev->fd,
+			 (off_t)mem->offset);
+		if (p == MAP_FAILED)
+			return -errno;
+		mem->addr = p;
+	}
+	*addr = mem->addr;
+	if (size)
+		*size = mem->size;
+	return 0;
+}
+
+SVMGPU_PUBLIC int svmgpu_devmem_free(struct svmgpu_devmem *mem)
+{
+	struct drm_svmgpu_devmem_free df = { 0 };
+	int ret;
+
+	if (!mem)
+		return -EINVAL;
+	if (mem->addr && munmap(mem->addr, mem->size))
+		return -errno;
+	mem->addr = NULL;
+	df.handle = mem->handle;
+	ret = ioctl_err(mem->dev->fd, DRM_IOCTL_SVMGPU_DEVMEM_FREE, &df);
+	pthread_mutex_lock(&mem->dev->lock);
+	mem->dev->nr_devmem--;
+	pthread_mutex_unlock(&mem->dev->lock);
+	free(mem);
 	return ret;
 }
 

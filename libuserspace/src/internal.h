@@ -20,7 +20,18 @@ struct svmgpu_device {
 	int fd;
 	pthread_mutex_t lock;
 	unsigned int nr_contexts;
+	unsigned int nr_devmem;
 	char path[SVMGPU_PATH_MAX];
+};
+
+/* A DAX-style device-memory buffer; @addr is the library's mapping or NULL. */
+struct svmgpu_devmem {
+	struct svmgpu_device *dev;
+	uint32_t handle;
+	uint64_t size;
+	uint64_t offset;
+	uint64_t align;
+	void *addr;
 };
 
 /* A context; @lock protects @nr_queues. */

@@ -1,0 +1,756 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu DAX-style device memory (docs/driver.md "DAX-style device memory").
+ *
+ * The top dax_mb MiB of the device's local memory (BAR4, hw-spec 5a) form
+ * the DAX pool: buffers of it are allocated with DEVMEM_ALLOC and mapped
+ * with mmap(MAP_SHARED) of the render node, with the rules of
+ * drivers/dax/device.c: addresses aligned to the buffer's alignment (2 MiB,
+ * 1 GiB when its size is a multiple of 1 GiB and the pool allows it), a
+ * misaligned MAP_FIXED or a MAP_PRIVATE mapping refused with -EINVAL, CPU
+ * faults that install 2 MiB page-table entries.
+ *
+ * Kernel 6.1: a huge mapping of pfns without struct pages is unsafe
+ * (GUP-fast takes a huge pmd that is not devmap for a THP; pmd_special came
+ * in 6.12), so, as device-dax does, the pool gets struct pages with
+ * memremap_pages(MEMORY_DEVICE_GENERIC) and is mapped with pfn_t
+ * PFN_DEV|PFN_MAP (devmap) entries: GUP then takes a reference on the
+ * ZONE_DEVICE page (refcount 1 while unused: a GENERIC page is never
+ * freed).  On the Debian kernel this pagemap sits beside the
+ * MEMORY_DEVICE_COHERENT one of the rest of BAR4; on the debug kernel the
+ * rest is MEMORY_DEVICE_PRIVATE on a free physical range and BAR4 is mapped
+ * only here.
+ *
+ * 6.1 calls a VMA's huge_fault only for anonymous memory and for inodes
+ * with S_DAX (CONFIG_FS_DAX, not in the debug kernel), so the PTE-level
+ * ->fault installs the PMD itself with vmf_insert_pfn_pmd() (the pmd is
+ * still empty there; it falls back to a 4 KiB devmap PTE if a page table
+ * is already there).  The VMA is VM_MIXEDMAP so that the kernel treats it
+ * as a special huge mapping (vma_is_special_huge(): zap, split and fork
+ * never take the devmap page for a THP; fork copies no entry, the child
+ * faults).  A 1 GiB CPU entry would need huge_fault(PE_SIZE_PUD): not
+ * possible on 6.1 without S_DAX, so the CPU maps 1 GiB buffers with 2 MiB
+ * entries; the device maps them with 1 GiB leaves.
+ *
+ * hmm_range_fault() refuses VM_MIXEDMAP VMAs, so the device fault path
+ * (svmgpu_svm_fault()) asks svmgpu_dax_hmm_range() first: for a DAX VMA of
+ * this device it faults the CPU side of the window (so that the device maps
+ * only what the CPU maps, and mprotect()/munmap() notifiers cover it) and
+ * fills the hmm pfns from the buffer, with the order of the 2 MiB / 1 GiB
+ * chunk, which svmgpu_mmu.c maps with aperture 1 and huge leaves.
+ *
+ * Lifetimes: a buffer (kref) is held by its handle (the file's
+ * sf->dax_bos) and by every VMA (open/close); it holds the pool (kref),
+ * whose drm_buddy lives until the last buffer is gone.  The VMA's file
+ * holds the drm_device.  Removal: after drm_dev_unplug() (faults and
+ * mmap() run inside drm_dev_enter()) svmgpu_dax_unplug() zaps every
+ * mapping of the device's address_space; later faults get SIGBUS.
+ * svmgpu_dax_fini() waits for pages still referenced (GUP) and removes the
+ * pagemap.
+ */
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/huge_mm.h>
+#include <linux/kref.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/module.h>
+#include <linux/pfn_t.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <drm/drm_buddy.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_print.h>
+
+#include <svmgpu/svmgpu_hw.h>
+#include <uapi/drm/svmgpu_drm.h>
+
+#include "svmgpu_drv.h"
+
+static unsigned int dax_mb = 32;
+module_param(dax_mb, uint, 0444);
+MODULE_PARM_DESC(dax_mb,
+		 "MiB at the top of device-local memory for DAX-style buffers (DEVMEM_ALLOC), rounded down to 2 MiB, at most half of it (default 32, 0 = none)");
+
+/* mmap offset of a buffer: its handle << SVMGPU_DAX_OFF_SHIFT. */
+#define SVMGPU_DAX_OFF_SHIFT	40
+#define SVMGPU_DAX_MAX_HANDLE	((1u << 20) - 1)
+
+/**
+ * struct svmgpu_dax - the DAX pool of one device
+ * @ref: held by the device (until svmgpu_dax_fini()) and by every buffer
+ * @sdev: the device
+ * @pgmap: MEMORY_DEVICE_GENERIC pagemap of the pool
+ * @phys: physical address of the pool (in BAR4)
+ * @local: its offset in device-local memory
+ * @size: bytes
+ * @lock: protects @mm
+ * @mm: the allocator, 2 MiB chunks
+ * @used: bytes allocated
+ * @buffers: buffers alive
+ * @cpu_pmd: CPU faults that installed a 2 MiB entry
+ * @cpu_pte: CPU faults that installed a 4 KiB entry
+ * @dev_huge: device 2 MiB / 1 GiB leaves written
+ * @dev_small: device 4 KiB leaves written
+ */
+struct svmgpu_dax {
+	struct kref ref;
+	struct svmgpu_device *sdev;
+	struct dev_pagemap pgmap;
+	phys_addr_t phys;
+	u64 local;
+	u64 size;
+	struct mutex lock;		/* @mm */
+	struct drm_buddy mm;
+	atomic64_t used;
+	atomic64_t buffers;
+	atomic64_t cpu_pmd;
+	atomic64_t cpu_pte;
+	atomic64_t dev_huge[2];
+	atomic64_t dev_small;
+};
+
+/**
+ * struct svmgpu_dax_bo - a DAX buffer
+ * @ref: held by the handle and by every VMA
+ * @pool: the pool it came from
+ * @blocks: its drm_buddy blocks
+ * @size: bytes (multiple of @align)
+ * @align: 2 MiB or 1 GiB: each chunk of @align bytes is contiguous and
+ *	aligned in physical memory
+ * @handle: the handle in its file
+ * @chunk: pool offset of each chunk of @align bytes
+ */
+struct svmgpu_dax_bo {
+	struct kref ref;
+	struct svmgpu_dax *pool;
+	struct list_head blocks;
+	u64 size;
+	u64 align;
+	u32 handle;
+	u64 chunk[];
+};
+
+static void svmgpu_dax_release(struct kref *ref)
+{
+	struct svmgpu_dax *pool = container_of(ref, struct svmgpu_dax, ref);
+
+	drm_buddy_fini(&pool->mm);
+	mutex_destroy(&pool->lock);
+	kfree(pool);
+}
+
+static void svmgpu_dax_bo_release(struct kref *ref)
+{
+	struct svmgpu_dax_bo *bo = container_of(ref, struct svmgpu_dax_bo, ref);
+	struct svmgpu_dax *pool = bo->pool;
+
+	mutex_lock(&pool->lock);
+	drm_buddy_free_list(&pool->mm, &bo->blocks);
+	mutex_unlock(&pool->lock);
+	atomic64_sub(bo->size, &pool->used);
+	atomic64_dec(&pool->buffers);
+	kvfree(bo);
+	kref_put(&pool->ref, svmgpu_dax_release);
+}
+
+static void svmgpu_dax_bo_put(struct svmgpu_dax_bo *bo)
+{
+	kref_put(&bo->ref, svmgpu_dax_bo_release);
+}
+
+/* Physical address of byte @off of @bo. */
+static phys_addr_t svmgpu_dax_bo_phys(struct svmgpu_dax_bo *bo, u64 off)
+{
+	return bo->pool->phys + bo->chunk[off / bo->align] + off % bo->align;
+}
+
+/**
+ * svmgpu_dax_size() - bytes of local memory the DAX pool takes
+ * @sdev: the device, CAPS read
+ * @local: LOCAL_MEM_SIZE
+ *
+ * Return: dax_mb MiB rounded down to 2 MiB, at most half of @local.
+ */
+u64 svmgpu_dax_size(struct svmgpu_device *sdev, u64 local)
+{
+	u64 size = (u64)dax_mb << 20;
+
+	if (!(sdev->caps & SVMGPU_CAPS_LOCAL_MEM))
+		return 0;
+	size = min(size, local / 2);
+	return round_down(size, SZ_2M);
+}
+
+/**
+ * svmgpu_dax_init() - set up the DAX pool at the top of local memory
+ * @sdev: the device, CAPS read
+ *
+ * Return: 0 (also without one) or a negative errno.
+ */
+int svmgpu_dax_init(struct svmgpu_device *sdev)
+{
+	struct pci_dev *pdev = sdev->pdev;
+	u64 local = svmgpu_read64(sdev, SVMGPU_REG_LOCAL_MEM_SIZE);
+	u64 size = svmgpu_dax_size(sdev, local);
+	struct svmgpu_dax *pool;
+	void *ret_ptr;
+	int ret;
+
+	if (!size)
+		return 0;
+	if (local % SVMGPU_LOCAL_MEM_GRANULE || local > SVMGPU_LOCAL_MEM_MAX ||
+	    local > pci_resource_len(pdev, SVMGPU_BAR_LOCAL) ||
+	    !(pci_resource_flags(pdev, SVMGPU_BAR_LOCAL) & IORESOURCE_MEM)) {
+		drm_err(&sdev->drm, "local memory of %llu bytes does not fit BAR4 (%llu bytes)\n",
+			local, (u64)pci_resource_len(pdev, SVMGPU_BAR_LOCAL));
+		return -ENODEV;
+	}
+	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
+	if (!pool)
+		return -ENOMEM;
+	kref_init(&pool->ref);
+	pool->sdev = sdev;
+	pool->size = size;
+	pool->local = local - size;
+	pool->phys = pci_resource_start(pdev, SVMGPU_BAR_LOCAL) + pool->local;
+	mutex_init(&pool->lock);
+	if (!IS_ALIGNED(pool->phys, SZ_2M)) {
+		drm_err(&sdev->drm, "BAR4 at %pa is not 2 MiB aligned\n", &pool->phys);
+		ret = -ENODEV;
+		goto err_free;
+	}
+	ret = drm_buddy_init(&pool->mm, size, SZ_2M);
+	if (ret)
+		goto err_free;
+	pool->pgmap.type = MEMORY_DEVICE_GENERIC;
+	pool->pgmap.range.start = pool->phys;
+	pool->pgmap.range.end = pool->phys + size - 1;
+	pool->pgmap.nr_range = 1;
+	ret_ptr = memremap_pages(&pool->pgmap, dev_to_node(&pdev->dev));
+	if (IS_ERR(ret_ptr)) {
+		ret = PTR_ERR(ret_ptr);
+		drm_err(&sdev->drm, "memremap_pages of the DAX pool failed: %d\n", ret);
+		drm_buddy_fini(&pool->mm);
+		goto err_free;
+	}
+	sdev->dax = pool;
+	drm_info(&sdev->drm, "%llu MiB of device memory for DAX-style buffers\n", size >> 20);
+	return 0;
+
+err_free:
+	mutex_destroy(&pool->lock);
+	kfree(pool);
+	return ret;
+}
+
+/**
+ * svmgpu_dax_unplug() - remove every CPU mapping of DAX buffers
+ * @sdev: the device, after drm_dev_unplug(): no fault or mmap() maps again
+ */
+void svmgpu_dax_unplug(struct svmgpu_device *sdev)
+{
+	if (sdev->dax)
+		unmap_mapping_range(sdev->drm.anon_inode->i_mapping, 0, 0, 1);
+}
+
+/**
+ * svmgpu_dax_fini() - remove the DAX pool's pages
+ * @sdev: the device; no CPU or device mapping of the pool is left
+ *
+ * Waits for page references taken by get_user_pages() to go (reported
+ * after 2 s), then removes the pagemap.  Buffers still held by handles
+ * keep the allocator until they go.
+ */
+void svmgpu_dax_fini(struct svmgpu_device *sdev)
+{
+	struct svmgpu_dax *pool = sdev->dax;
+	unsigned long pfn, first, last, waited = 0;
+
+	if (!pool)
+		return;
+	first = PHYS_PFN(pool->phys);
+	last = PHYS_PFN(pool->phys + pool->size);
+	for (pfn = first; pfn < last; pfn++) {
+		while (page_ref_count(pfn_to_page(pfn)) > 1) {
+			if (waited++ == 100)
+				drm_warn(&sdev->drm, "DAX page 0x%lx still referenced, waiting\n",
+					 pfn);
+			msleep(20);
+		}
+	}
+	memunmap_pages(&pool->pgmap);
+	sdev->dax = NULL;
+	kref_put(&pool->ref, svmgpu_dax_release);
+}
+
+/* Zero a new buffer through the direct map of its pages. */
+static void svmgpu_dax_bo_clear(struct svmgpu_dax_bo *bo)
+{
+	u64 off;
+
+	for (off = 0; off < bo->size; off += PAGE_SIZE) {
+		clear_page(page_address(pfn_to_page(PHYS_PFN(svmgpu_dax_bo_phys(bo, off)))));
+		if (!(off & (SZ_2M - 1)))
+			cond_resched();
+	}
+}
+
+static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 size)
+{
+	struct drm_buddy_block *block;
+	struct svmgpu_dax_bo *bo;
+	u64 align = SZ_2M, i = 0;
+	int ret;
+
+	/* 1 GiB chunks need a 1 GiB-aligned pool: buddy offsets are relative. */
+	if (IS_ALIGNED(size, SZ_1G) && IS_ALIGNED(pool->phys, SZ_1G))
+		align = SZ_1G;
+	bo = kvzalloc(struct_size(bo, chunk, size / SZ_2M), GFP_KERNEL);
+	if (!bo)
+		return ERR_PTR(-ENOMEM);
+	INIT_LIST_HEAD(&bo->blocks);
+	mutex_lock(&pool->lock);
+	ret = drm_buddy_alloc_blocks(&pool->mm, 0, pool->size, size, align,
+				     &bo->blocks, 0);
+	if (ret && align == SZ_1G) {
+		align = SZ_2M;
+		ret = drm_buddy_alloc_blocks(&pool->mm, 0, pool->size, size, align,
+					     &bo->blocks, 0);
+	}
+	mutex_unlock(&pool->lock);
+	if (ret) {
+		kvfree(bo);
+		return ERR_PTR(ret == -ENOSPC ? -ENOSPC : ret);
+	}
+	bo->size = size;
+	bo->align = align;
+	list_for_each_entry(block, &bo->blocks, link) {
+		u64 start = drm_buddy_block_offset(block);
+		u64 end = start + drm_buddy_block_size(&pool->mm, block);
+
+		for (; start < end; start += align)
+			bo->chunk[i++] = start;
+	}
+	kref_init(&bo->ref);
+	bo->pool = pool;
+	kref_get(&pool->ref);
+	atomic64_add(size, &pool->used);
+	atomic64_inc(&pool->buffers);
+	svmgpu_dax_bo_clear(bo);
+	return bo;
+}
+
+/**
+ * svmgpu_ioctl_devmem_alloc() - DRM_IOCTL_SVMGPU_DEVMEM_ALLOC
+ * @drm: the device
+ * @data: struct drm_svmgpu_devmem_alloc
+ * @file: the caller's file
+ *
+ * Return: 0 or a negative errno (see the uapi header).
+ */
+int svmgpu_ioctl_devmem_alloc(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct svmgpu_device *sdev = to_svmgpu(drm);
+	struct drm_svmgpu_devmem_alloc *args = data;
+	struct svmgpu_file *sf = file->driver_priv;
+	struct svmgpu_dax_bo *bo;
+	struct svmgpu_dax *pool;
+	u64 size;
+	u32 handle;
+	int idx, ret;
+
+	if (args->flags || args->handle || args->offset || args->align)
+		return -EINVAL;
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+	pool = sdev->dax;
+	if (!pool) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	size = round_up(args->size, SZ_2M);
+	if (!args->size || size < args->size || size > pool->size) {
+		ret = -EINVAL;
+		goto out;
+	}
+	bo = svmgpu_dax_bo_create(pool, size);
+	if (IS_ERR(bo)) {
+		ret = PTR_ERR(bo);
+		goto out;
+	}
+	ret = xa_alloc(&sf->dax_bos, &handle, bo, XA_LIMIT(1, SVMGPU_DAX_MAX_HANDLE),
+		       GFP_KERNEL);
+	if (ret) {
+		svmgpu_dax_bo_put(bo);
+		ret = ret == -EBUSY ? -ENOSPC : ret;
+		goto out;
+	}
+	bo->handle = handle;
+	args->size = size;
+	args->handle = handle;
+	args->offset = (u64)handle << SVMGPU_DAX_OFF_SHIFT;
+	args->align = bo->align;
+out:
+	drm_dev_exit(idx);
+	return ret;
+}
+
+/**
+ * svmgpu_ioctl_devmem_free() - DRM_IOCTL_SVMGPU_DEVMEM_FREE
+ * @drm: the device
+ * @data: struct drm_svmgpu_devmem_free
+ * @file: the caller's file
+ *
+ * Return: 0, -EINVAL (non-zero pad) or -ENOENT (unknown handle).
+ */
+int svmgpu_ioctl_devmem_free(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_svmgpu_devmem_free *args = data;
+	struct svmgpu_file *sf = file->driver_priv;
+	struct svmgpu_dax_bo *bo;
+
+	if (args->pad)
+		return -EINVAL;
+	bo = xa_erase(&sf->dax_bos, args->handle);
+	if (!bo)
+		return -ENOENT;
+	svmgpu_dax_bo_put(bo);
+	return 0;
+}
+
+/**
+ * svmgpu_dax_file_fini() - drop the handles of a closing file
+ * @sf: the file; mappings keep their buffers
+ */
+void svmgpu_dax_file_fini(struct svmgpu_file *sf)
+{
+	struct svmgpu_dax_bo *bo;
+	unsigned long handle;
+
+	xa_for_each(&sf->dax_bos, handle, bo) {
+		xa_erase(&sf->dax_bos, handle);
+		svmgpu_dax_bo_put(bo);
+	}
+	xa_destroy(&sf->dax_bos);
+}
+
+/* The buffer of @pgoff in @sf, referenced, or NULL. */
+static struct svmgpu_dax_bo *svmgpu_dax_bo_lookup(struct svmgpu_file *sf, unsigned long pgoff)
+{
+	unsigned long handle = pgoff >> (SVMGPU_DAX_OFF_SHIFT - PAGE_SHIFT);
+	struct svmgpu_dax_bo *bo;
+
+	xa_lock(&sf->dax_bos);
+	bo = xa_load(&sf->dax_bos, handle);
+	if (bo)
+		kref_get(&bo->ref);
+	xa_unlock(&sf->dax_bos);
+	return bo;
+}
+
+/* Byte offset in the buffer of the page at @addr of a DAX VMA. */
+static u64 svmgpu_dax_vma_off(struct vm_area_struct *vma, unsigned long addr)
+{
+	return (((vma->vm_pgoff << PAGE_SHIFT) & ((1ull << SVMGPU_DAX_OFF_SHIFT) - 1)) +
+		(addr - vma->vm_start)) & PAGE_MASK;
+}
+
+static void svmgpu_dax_vm_open(struct vm_area_struct *vma)
+{
+	struct svmgpu_dax_bo *bo = vma->vm_private_data;
+
+	kref_get(&bo->ref);
+}
+
+static void svmgpu_dax_vm_close(struct vm_area_struct *vma)
+{
+	svmgpu_dax_bo_put(vma->vm_private_data);
+}
+
+/* No split at an address inside a chunk (munmap, mprotect, mremap). */
+static int svmgpu_dax_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct svmgpu_dax_bo *bo = vma->vm_private_data;
+
+	return IS_ALIGNED(addr, bo->align) ? 0 : -EINVAL;
+}
+
+/* mremap() to an address that is not aligned is undone with -EINVAL. */
+static int svmgpu_dax_mremap(struct vm_area_struct *vma)
+{
+	struct svmgpu_dax_bo *bo = vma->vm_private_data;
+
+	return IS_ALIGNED(vma->vm_start, bo->align) ? 0 : -EINVAL;
+}
+
+/*
+ * A CPU fault: install the whole 2 MiB entry when the pmd is empty and the
+ * 2 MiB around the address lies in the VMA (always, for an aligned
+ * mapping), else one 4 KiB entry.  Both are devmap entries of the pool's
+ * ZONE_DEVICE pages.  SIGBUS once the device is gone.
+ */
+static vm_fault_t svmgpu_dax_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct svmgpu_dax_bo *bo = vma->vm_private_data;
+	struct svmgpu_dax *pool = bo->pool;
+	unsigned long haddr = vmf->address & PMD_MASK;
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	phys_addr_t phys;
+	u64 off;
+	pmd_t pmd;
+	int idx;
+
+	if (!drm_dev_enter(&pool->sdev->drm, &idx))
+		return VM_FAULT_SIGBUS;
+	off = svmgpu_dax_vma_off(vma, vmf->address);
+	if (off >= bo->size)
+		goto out;
+	pmd = READ_ONCE(*vmf->pmd);
+	if (pmd_devmap(pmd) || pmd_trans_huge(pmd)) {
+		ret = VM_FAULT_NOPAGE;	/* another thread's fault mapped it */
+		goto out;
+	}
+	phys = svmgpu_dax_bo_phys(bo, off & ~(u64)(SZ_2M - 1));
+	if (pmd_none(pmd) && haddr >= vma->vm_start && haddr + SZ_2M <= vma->vm_end &&
+	    IS_ALIGNED(off - ((vmf->address & PAGE_MASK) - haddr), SZ_2M) &&
+	    IS_ALIGNED(phys, SZ_2M)) {
+		ret = vmf_insert_pfn_pmd(vmf, phys_to_pfn_t(phys, PFN_DEV | PFN_MAP), write);
+		if (ret == VM_FAULT_NOPAGE)
+			atomic64_inc(&pool->cpu_pmd);
+		goto out;
+	}
+	phys = svmgpu_dax_bo_phys(bo, off);
+	if (write)
+		ret = vmf_insert_mixed_mkwrite(vma, vmf->address & PAGE_MASK,
+					       phys_to_pfn_t(phys, PFN_DEV | PFN_MAP));
+	else
+		ret = vmf_insert_mixed(vma, vmf->address & PAGE_MASK,
+				       phys_to_pfn_t(phys, PFN_DEV | PFN_MAP));
+	if (ret == VM_FAULT_NOPAGE)
+		atomic64_inc(&pool->cpu_pte);
+out:
+	drm_dev_exit(idx);
+	return ret;
+}
+
+static const struct vm_operations_struct svmgpu_dax_vm_ops = {
+	.open = svmgpu_dax_vm_open,
+	.close = svmgpu_dax_vm_close,
+	.may_split = svmgpu_dax_may_split,
+	.mremap = svmgpu_dax_mremap,
+	.fault = svmgpu_dax_fault,
+};
+
+/**
+ * svmgpu_dax_mmap() - file_operations.mmap of the render node
+ * @filp: the DRM file
+ * @vma: the new mapping
+ *
+ * Return: 0; -EINVAL for MAP_PRIVATE, an unknown offset, an offset or
+ * address or length not aligned to the buffer's alignment, a range past
+ * the buffer's end; -ENODEV once the device is gone.
+ */
+int svmgpu_dax_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	struct drm_file *file = filp->private_data;
+	struct svmgpu_file *sf = file->driver_priv;
+	struct drm_device *drm = file->minor->dev;
+	unsigned long len = vma->vm_end - vma->vm_start;
+	struct svmgpu_dax_bo *bo;
+	int idx, ret = -EINVAL;
+	u64 off;
+
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+	if (!(vma->vm_flags & VM_SHARED))
+		goto out;
+	bo = svmgpu_dax_bo_lookup(sf, vma->vm_pgoff);
+	if (!bo)
+		goto out;
+	off = svmgpu_dax_vma_off(vma, vma->vm_start);
+	if (!IS_ALIGNED(off | vma->vm_start | len, bo->align) ||
+	    off >= bo->size || len > bo->size - off) {
+		svmgpu_dax_bo_put(bo);
+		goto out;
+	}
+	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_ops = &svmgpu_dax_vm_ops;
+	vma->vm_private_data = bo;
+	ret = 0;
+out:
+	drm_dev_exit(idx);
+	return ret;
+}
+
+/**
+ * svmgpu_dax_get_unmapped_area() - file_operations.get_unmapped_area
+ * @filp: the DRM file
+ * @addr: hint, or the MAP_FIXED address
+ * @len: length
+ * @pgoff: the mmap offset in pages
+ * @flags: MAP_* flags
+ *
+ * An address aligned to the buffer's alignment, as dax_get_unmapped_area()
+ * does: a larger area is asked for and the aligned part of it returned.
+ *
+ * Return: the address, or -EINVAL for a MAP_FIXED address that is not
+ * aligned (refused here, before mmap() unmaps what is there).
+ */
+unsigned long svmgpu_dax_get_unmapped_area(struct file *filp, unsigned long addr,
+					   unsigned long len, unsigned long pgoff,
+					   unsigned long flags)
+{
+	struct drm_file *file = filp->private_data;
+	struct svmgpu_dax_bo *bo = svmgpu_dax_bo_lookup(file->driver_priv, pgoff);
+	unsigned long align = bo ? bo->align : SZ_2M, off, ret;
+
+	if (bo)
+		svmgpu_dax_bo_put(bo);
+	if (flags & MAP_FIXED)
+		return IS_ALIGNED(addr, align) ? addr : -EINVAL;
+	off = (pgoff << PAGE_SHIFT) & (align - 1);
+	if (len + align < len)
+		return -ENOMEM;
+	ret = current->mm->get_unmapped_area(filp, addr, len + align, pgoff, flags);
+	if (IS_ERR_VALUE(ret))
+		return ret;
+	return ret + ((off - ret) & (align - 1));
+}
+
+/**
+ * svmgpu_dax_pfn_local() - does the device map a leaf of the DAX pool?
+ * @sdev: the device
+ * @pfn: the leaf's first pfn
+ * @size: the leaf's size
+ * @off: out, its offset in device-local memory (aperture 1)
+ *
+ * Counts the leaf (debugfs svmgpu_dax) when it is.
+ *
+ * Return: true if [@pfn, @pfn + @size) lies in @sdev's DAX pool.
+ */
+bool svmgpu_dax_pfn_local(struct svmgpu_device *sdev, unsigned long pfn, u64 size,
+			  u64 *off)
+{
+	struct svmgpu_dax *pool = sdev->dax;
+	phys_addr_t phys = PFN_PHYS(pfn);
+
+	if (!pool || phys < pool->phys || phys + size > pool->phys + pool->size)
+		return false;
+	*off = pool->local + (phys - pool->phys);
+	if (size == SZ_2M || size == SZ_1G)
+		atomic64_inc(&pool->dev_huge[size == SZ_1G]);
+	else
+		atomic64_inc(&pool->dev_small);
+	return true;
+}
+
+/**
+ * svmgpu_dax_hmm_range() - hmm pfns of a DAX mapping for the device
+ * @sdev: the device
+ * @mm: the process (an mm user reference held), mmap lock not held
+ * @range: [start, end) in one VMA; notifier set; out: notifier_seq, and
+ *	hmm_pfns filled like hmm_range_fault() does
+ *
+ * For a DAX VMA the CPU side of the range is faulted first (so that the
+ * device maps only what the CPU maps), then every page is reported valid,
+ * writable if the VMA is, with the order of the buffer's chunk where the
+ * whole chunk lies in the VMA at a matching alignment.
+ *
+ * Return: 0; -ENOENT if the range is not in a DAX VMA (use hmm); -EFAULT
+ * for a DAX VMA of another device or a CPU fault that failed.
+ */
+int svmgpu_dax_hmm_range(struct svmgpu_device *sdev, struct mm_struct *mm,
+			 struct hmm_range *range)
+{
+	struct vm_area_struct *vma;
+	struct svmgpu_dax_bo *bo;
+	unsigned long addr, flags;
+	int ret = 0;
+
+	if (!sdev->dax)
+		return -ENOENT;
+	range->notifier_seq = mmu_interval_read_begin(range->notifier);
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, range->start);
+	if (!vma || vma->vm_ops != &svmgpu_dax_vm_ops) {
+		ret = -ENOENT;
+		goto out;
+	}
+	bo = vma->vm_private_data;
+	if (bo->pool != sdev->dax || range->end > vma->vm_end) {
+		ret = -EFAULT;
+		goto out;
+	}
+	for (addr = range->start; addr < range->end; addr = (addr | (SZ_2M - 1)) + 1) {
+		ret = fixup_user_fault(mm, addr, (vma->vm_flags & VM_WRITE) ?
+				       FAULT_FLAG_WRITE : 0, NULL);
+		if (ret)
+			goto out;
+	}
+	flags = HMM_PFN_VALID | ((vma->vm_flags & VM_WRITE) ? HMM_PFN_WRITE : 0);
+	for (addr = range->start; addr < range->end; addr += PAGE_SIZE) {
+		u64 off = svmgpu_dax_vma_off(vma, addr);
+		unsigned long order = 0, *pfn;
+		u64 csize;
+
+		pfn = &range->hmm_pfns[(addr - range->start) >> PAGE_SHIFT];
+		for (csize = bo->align; csize >= SZ_2M; csize = csize == SZ_1G ? SZ_2M : 0) {
+			unsigned long cva = addr & ~(csize - 1);
+
+			if (cva >= vma->vm_start && cva + csize <= vma->vm_end &&
+			    IS_ALIGNED(off - (addr - cva), csize)) {
+				order = ilog2(csize) - PAGE_SHIFT;
+				break;
+			}
+		}
+		*pfn = PHYS_PFN(svmgpu_dax_bo_phys(bo, off)) | flags |
+		       (order << HMM_PFN_ORDER_SHIFT);
+	}
+out:
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+static int svmgpu_dax_show(struct seq_file *m, void *unused)
+{
+	struct svmgpu_device *sdev = m->private;
+	struct svmgpu_dax *pool;
+	int idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return -ENODEV;
+	pool = sdev->dax;
+	if (pool) {
+		seq_printf(m, "size: %llu\n", pool->size);
+		seq_printf(m, "local_offset: %llu\n", pool->local);
+		seq_printf(m, "used: %lld\n", atomic64_read(&pool->used));
+		seq_printf(m, "buffers: %lld\n", atomic64_read(&pool->buffers));
+		seq_printf(m, "cpu_pmd_faults: %lld\n", atomic64_read(&pool->cpu_pmd));
+		seq_printf(m, "cpu_pte_faults: %lld\n", atomic64_read(&pool->cpu_pte));
+		seq_printf(m, "device_2m_leaves: %lld\n", atomic64_read(&pool->dev_huge[0]));
+		seq_printf(m, "device_1g_leaves: %lld\n", atomic64_read(&pool->dev_huge[1]));
+		seq_printf(m, "device_4k_leaves: %lld\n", atomic64_read(&pool->dev_small));
+	} else {
+		seq_puts(m, "size: 0\nused: 0\nbuffers: 0\n");
+	}
+	drm_dev_exit(idx);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(svmgpu_dax);
+
+/**
+ * svmgpu_dax_debugfs_init() - debugfs svmgpu_dax of a DRM minor
+ * @minor: the minor
+ */
+void svmgpu_dax_debugfs_init(struct drm_minor *minor)
+{
+	debugfs_create_file("svmgpu_dax", 0444, minor->debugfs_root,
+			    to_svmgpu(minor->dev), &svmgpu_dax_fops);
+}

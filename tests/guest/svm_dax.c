@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_dax: DAX-style device-memory buffers (docs/driver.md "DAX-style device
+ * memory", docs/api.md "Device-memory buffers").  A buffer from
+ * DEVMEM_ALLOC is mmap'd from the render node with the device-DAX rules:
+ * aligned addresses, misaligned MAP_FIXED and MAP_PRIVATE refused with
+ * EINVAL, 2 MiB CPU entries (debugfs svmgpu_dax cpu_pmd_faults), 2 MiB
+ * device leaves (device_2m_leaves, GET_STATS huge_2m_mapped); the CPU and
+ * the device's COPY, FILL and kernels see every byte both ways; a mapping
+ * keeps the buffer alive (FREE, close), fork shares it; after an unbind
+ * new mmaps fail with ENODEV and a touch is SIGBUS, and the rebound device
+ * works.  Every rejected input gets its exact errno.
+ *
+ * Needs a device with local memory (the DAX pool is the top dax_mb MiB of
+ * it, default 32); without one only the -EOPNOTSUPP case runs.
+ */
+#define _GNU_SOURCE
+#include <glob.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <svmgpu.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+#define PAGE	4096ul
+#define MB	(1024ul * 1024)
+#define DRV	"/sys/bus/pci/drivers/svmgpu"
+
+/* A line "name: N" of debugfs svmgpu_dax; -1 if there is none. */
+static long long dax_value(const char *name)
+{
+	return sg_debugfs_value("svmgpu_dax", name);
+}
+
+static int dax_alloc(int fd, uint64_t size, struct drm_svmgpu_devmem_alloc *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->size = size;
+	return sg_ioctl(fd, DRM_IOCTL_SVMGPU_DEVMEM_ALLOC, a);
+}
+
+static int dax_free(int fd, uint32_t handle)
+{
+	struct drm_svmgpu_devmem_free f = { .handle = handle };
+
+	return sg_ioctl(fd, DRM_IOCTL_SVMGPU_DEVMEM_FREE, &f);
+}
+
+/* mmap of a buffer: the address, or NULL with errno set. */
+static unsigned char *dax_map(int fd, void *addr, size_t len, int flags, uint64_t off)
+{
+	void *p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, fd, (off_t)off);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static unsigned char pat(unsigned long i, unsigned int seed)
+{
+	return (unsigned char)((i * 2654435761u) >> 13) ^ seed;
+}
+
+static void fill_pat(unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = pat(i, seed);
+}
+
+/* Offset of the first byte that is not pattern @seed, or -1. */
+static long check_pat(const unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != pat(i, seed))
+			return (long)i;
+	return -1;
+}
+
+static int open_wait(void)
+{
+	int i, fd = -1;
+
+	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
+		usleep(20000);
+	return fd;
+}
+
+FIXTURE(dax) {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+	long long pool;
+};
+
+FIXTURE_SETUP(dax)
+{
+	self->fd = sg_open();
+	if (self->fd < 0)
+		SKIP(return, "no render node: %s", strerror(errno));
+	self->pool = dax_value("size");
+	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(dax)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Every refused ALLOC, FREE and mmap with its errno. */
+TEST_F(dax, rejected_inputs_exact_errno)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	struct drm_svmgpu_devmem_free f = { 0 };
+	unsigned char *p, *q, *anon;
+
+	memset(&a, 0, sizeof(a));
+	a.size = 2 * MB;
+	a.flags = 1;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_DEVMEM_ALLOC, &a), -EINVAL);
+	memset(&a, 0, sizeof(a));
+	a.size = 2 * MB;
+	a.handle = 1;	/* an out field that is not zero */
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_DEVMEM_ALLOC, &a), -EINVAL);
+	if (self->pool <= 0) {
+		EXPECT_EQ(dax_alloc(self->fd, 2 * MB, &a), -EOPNOTSUPP);
+		SKIP(return, "the device has no DAX pool");
+	}
+	EXPECT_EQ(dax_alloc(self->fd, 0, &a), -EINVAL);
+	EXPECT_EQ(dax_alloc(self->fd, (uint64_t)self->pool + 1, &a), -EINVAL);
+	EXPECT_EQ(dax_alloc(self->fd, ~0ull, &a), -EINVAL);
+	f.handle = 1;
+	f.pad = 1;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_DEVMEM_FREE, &f), -EINVAL);
+	EXPECT_EQ(dax_free(self->fd, 12345), -ENOENT);
+	EXPECT_EQ(dax_free(self->fd, 0), -ENOENT);
+
+	/* 3 MiB rounds up to 4 MiB, aligned to 2 MiB. */
+	ASSERT_EQ(dax_alloc(self->fd, 3 * MB, &a), 0);
+	EXPECT_EQ(a.size, 4 * MB);
+	EXPECT_EQ(a.align, 2 * MB);
+	EXPECT_NE(a.handle, 0);
+
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, NULL, 4 * MB, MAP_PRIVATE, a.offset) == NULL);
+	EXPECT_EQ(errno, EINVAL);
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, NULL, 4 * MB, MAP_SHARED, a.offset + (1ull << 40)) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* no such buffer */
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, NULL, 2 * MB + PAGE, MAP_SHARED, a.offset) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* length not a multiple of 2 MiB */
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset + PAGE) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* offset inside a 2 MiB chunk */
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, NULL, 6 * MB, MAP_SHARED, a.offset) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* past the end */
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, NULL, 4 * MB, MAP_SHARED, a.offset + 2 * MB) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* past the end from the second chunk */
+
+	/* A misaligned MAP_FIXED fails and leaves what was there. */
+	anon = sg_map_anon(8 * MB);
+	ASSERT_NOT_NULL(anon);
+	memset(anon, 0x3c, 8 * MB);
+	q = (unsigned char *)(((uintptr_t)anon + 2 * MB - 1) & ~(2 * MB - 1)) + PAGE;
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_SHARED | MAP_FIXED, a.offset) == NULL);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(sg_all_bytes(anon, 0x3c, 8 * MB), 1);
+	/* An aligned MAP_FIXED replaces it. */
+	q -= PAGE;
+	p = dax_map(self->fd, q, 2 * MB, MAP_SHARED | MAP_FIXED, a.offset + 2 * MB);
+	ASSERT_EQ(p, q);
+	EXPECT_EQ(sg_all_bytes(p, 0, 2 * MB), 1);
+	ASSERT_EQ(munmap(anon, 8 * MB), 0);
+
+	/* No split inside a chunk: munmap, mprotect, mremap. */
+	p = dax_map(self->fd, NULL, 4 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(p);
+	errno = 0;
+	EXPECT_EQ(munmap(p + PAGE, PAGE), -1);
+	EXPECT_EQ(errno, EINVAL);
+	errno = 0;
+	EXPECT_EQ(mprotect(p + PAGE, PAGE, PROT_READ), -1);
+	EXPECT_EQ(errno, EINVAL);
+	q = sg_map_anon(8 * MB);
+	ASSERT_NOT_NULL(q);
+	q = (unsigned char *)(((uintptr_t)q + 2 * MB - 1) & ~(2 * MB - 1)) + PAGE;
+	errno = 0;
+	EXPECT_EQ(mremap(p, 4 * MB, 4 * MB, MREMAP_MAYMOVE | MREMAP_FIXED, q), MAP_FAILED);
+	EXPECT_EQ(errno, EINVAL);
+	p[0] = 1;	/* still mapped where it was */
+	EXPECT_EQ(munmap(p, 4 * MB), 0);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+	EXPECT_EQ(dax_free(self->fd, a.handle), -ENOENT);
+}
+
+/* Aligned addresses, zero-filled memory, one 2 MiB CPU entry per 2 MiB. */
+TEST_F(dax, aligned_and_pmd_mapped)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	long long pmd0, pte0;
+	unsigned char *p[6];
+	void *holes[6];
+	size_t size = 8 * MB;
+	int i;
+
+	if (self->pool < (long long)size)
+		SKIP(return, "DAX pool smaller than 8 MiB");
+	ASSERT_EQ(dax_alloc(self->fd, size, &a), 0);
+	ASSERT_EQ(a.align, 2 * MB);
+	pmd0 = dax_value("cpu_pmd_faults");
+	pte0 = dax_value("cpu_pte_faults");
+	ASSERT_GE(pmd0, 0);
+	for (i = 0; i < 6; i++) {
+		/* Odd-sized neighbours, so that plain placement would not align. */
+		holes[i] = mmap(NULL, (size_t)(i + 1) * 3 * PAGE, PROT_READ,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(holes[i], MAP_FAILED);
+		p[i] = dax_map(self->fd, NULL, size, MAP_SHARED, a.offset);
+		ASSERT_NOT_NULL(p[i]);
+		EXPECT_EQ((uintptr_t)p[i] % (2 * MB), 0);
+	}
+	EXPECT_EQ(sg_all_bytes(p[0], 0, size), 1);
+	EXPECT_EQ(dax_value("cpu_pmd_faults"), pmd0 + 4);
+	fill_pat(p[0], size, 0x11);
+	/* Every mapping shows the same memory. */
+	for (i = 1; i < 6; i++)
+		EXPECT_EQ(check_pat(p[i], size, 0x11), -1);
+	EXPECT_EQ(dax_value("cpu_pmd_faults"), pmd0 + 6 * 4);
+	EXPECT_EQ(dax_value("cpu_pte_faults"), pte0);
+	for (i = 0; i < 6; i++) {
+		EXPECT_EQ(munmap(p[i], size), 0);
+		munmap(holes[i], (size_t)(i + 1) * 3 * PAGE);
+	}
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+}
+
+/* A buffer of a multiple of 1 GiB is aligned to 1 GiB, where the pool has one. */
+TEST_F(dax, gigabyte_alignment)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	unsigned char *p;
+
+	if (self->pool < (long long)(1024 * MB))
+		SKIP(return, "DAX pool smaller than 1 GiB (dax_mb, local-mem-size)");
+	ASSERT_EQ(dax_alloc(self->fd, 1024 * MB, &a), 0);
+	EXPECT_EQ(a.align, 1024 * MB);
+	p = dax_map(self->fd, NULL, 1024 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(p);
+	EXPECT_EQ((uintptr_t)p % (1024 * MB), 0);
+	p[0] = 1;
+	p[1024 * MB - 1] = 2;
+	EXPECT_EQ(munmap(p, 1024 * MB), 0);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+}
+
+/* CPU and device (COPY, FILL, a kernel) see every byte both ways. */
+TEST_F(dax, cpu_and_device_every_byte)
+{
+	struct drm_svmgpu_get_stats st;
+	struct drm_svmgpu_devmem_alloc a;
+	struct svmgpu_vecadd_args *args;
+	struct svmgpu_program *prog;
+	struct svmgpu_launch l;
+	struct svmgpu_cmd c;
+	size_t size = 4 * MB, n = MB / sizeof(float), i;
+	long long leaves0, small0;
+	unsigned char *d, *s;
+	float *fa, *fb, *fo;
+
+	if (self->pool < (long long)size)
+		SKIP(return, "DAX pool smaller than 4 MiB");
+	ASSERT_EQ(dax_alloc(self->fd, size, &a), 0);
+	d = dax_map(self->fd, NULL, size, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	s = sg_map_anon(size);
+	ASSERT_NOT_NULL(s);
+	leaves0 = dax_value("device_2m_leaves");
+	small0 = dax_value("device_4k_leaves");
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+
+	/* CPU writes device memory, the device copies it out. */
+	fill_pat(d, size, 0x21);
+	memset(s, 0, size);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(s, d, size)), 0);
+	EXPECT_EQ(check_pat(s, size, 0x21), -1);
+	/* The device copies in, the CPU reads it. */
+	fill_pat(s, size, 0x42);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(d, s, size)), 0);
+	EXPECT_EQ(check_pat(d, size, 0x42), -1);
+	/* FILL of device memory. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(d + MB, 2 * MB, 0x5a, 1)), 0);
+	EXPECT_EQ(sg_all_bytes(d + MB, 0x5a, 2 * MB), 1);
+	EXPECT_EQ(check_pat(d, MB, 0x42), -1);
+	for (i = 3 * MB; i < size; i++)
+		ASSERT_EQ(d[i], pat(i, 0x42));
+
+	/* The device mapped it with 2 MiB leaves, none of 4 KiB. */
+	EXPECT_EQ(dax_value("device_2m_leaves"), leaves0 + 2);
+	EXPECT_EQ(dax_value("device_4k_leaves"), small0);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	EXPECT_GE(st.huge_2m_mapped, 2);
+
+	/* vecadd: inputs in device memory, output in system memory, and back. */
+	ASSERT_EQ(svmgpu_kernel_program(SVMGPU_KERNEL_VECADD, &prog), 0);
+	fa = (float *)d;
+	fb = (float *)(d + MB);
+	fo = (float *)s;
+	for (i = 0; i < n; i++) {
+		fa[i] = (float)i;
+		fb[i] = (float)(2 * i);
+		fo[i] = -1.0f;
+	}
+	args = (struct svmgpu_vecadd_args *)(s + 3 * MB);
+	args->a = fa;
+	args->b = fb;
+	args->out = fo;
+	args->n = n;
+	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, args, &l), 0);
+	ASSERT_EQ(svmgpu_cmd_launch(&c, svmgpu_program_code(prog), args, &l, 0), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, c), 0);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(fo[i], (float)(3 * i));
+	/* Output into device memory. */
+	memcpy(s + MB, fa, MB);
+	args->a = (float *)s;
+	args->b = (float *)(s + MB);
+	args->out = (float *)(d + 2 * MB);
+	ASSERT_EQ(svmgpu_cmd_launch(&c, svmgpu_program_code(prog), args, &l, 0), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, c), 0);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(((float *)(d + 2 * MB))[i], (float)(3 * i + i));
+	svmgpu_program_destroy(prog);
+
+	EXPECT_EQ(munmap(d, size), 0);
+	EXPECT_EQ(munmap(s, size), 0);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+}
+
+/* The device follows mprotect() and munmap() of the mapping. */
+TEST_F(dax, device_follows_mprotect_and_munmap)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	struct drm_svmgpu_wait w;
+	unsigned char *d;
+
+	if (self->pool < (long long)(4 * MB))
+		SKIP(return, "DAX pool smaller than 4 MiB");
+	ASSERT_EQ(dax_alloc(self->fd, 4 * MB, &a), 0);
+	d = dax_map(self->fd, NULL, 4 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(d, 4 * MB, 0x77, 1)), 0);
+	EXPECT_EQ(sg_all_bytes(d, 0x77, 4 * MB), 1);
+	ASSERT_EQ(mprotect(d + 2 * MB, 2 * MB, PROT_READ), 0);
+	ASSERT_EQ(sg_run(self->fd, self->q, sg_fill(d + 2 * MB, PAGE, 0x11, 1), &w), 0);
+	EXPECT_EQ(w.err_code, SVMGPU_ERR_FAULT_CANCELLED);
+	EXPECT_EQ(w.err_va, (uintptr_t)(d + 2 * MB));
+	EXPECT_EQ(w.err_access, SVMGPU_ACCESS_WRITE);
+	EXPECT_EQ(sg_all_bytes(d, 0x77, 4 * MB), 1);
+	/* The writable half still works. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(d, PAGE, 0x12, 1)), 0);
+	EXPECT_EQ(sg_all_bytes(d, 0x12, PAGE), 1);
+	ASSERT_EQ(munmap(d, 4 * MB), 0);
+	ASSERT_EQ(sg_run(self->fd, self->q, sg_fill(d, PAGE, 0x13, 1), &w), 0);
+	EXPECT_EQ(w.err_code, SVMGPU_ERR_FAULT_CANCELLED);
+	EXPECT_EQ(w.err_va, (uintptr_t)d);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+}
+
+/* fork(): the child shares the mapping both ways. */
+TEST_F(dax, fork_shares_the_mapping)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	size_t size = 4 * MB;
+	unsigned char *d;
+	int status;
+	pid_t pid;
+
+	if (self->pool < (long long)size)
+		SKIP(return, "DAX pool smaller than 4 MiB");
+	ASSERT_EQ(dax_alloc(self->fd, size, &a), 0);
+	d = dax_map(self->fd, NULL, size, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	fill_pat(d, 2 * MB, 0x31);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (check_pat(d, 2 * MB, 0x31) != -1)
+			_exit(1);
+		memset(d + 2 * MB, 0x64, 2 * MB);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	EXPECT_EQ(sg_all_bytes(d + 2 * MB, 0x64, 2 * MB), 1);
+	/* The device sees the child's bytes too. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(d, d + 2 * MB, PAGE)), 0);
+	EXPECT_EQ(sg_all_bytes(d, 0x64, PAGE), 1);
+	EXPECT_EQ(munmap(d, size), 0);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+}
+
+/* munmap then FREE: the handle holds the memory until FREE. */
+TEST_F(dax, munmap_then_free)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	long long used0 = dax_value("used"), bufs0 = dax_value("buffers");
+	unsigned char *d;
+
+	if (self->pool < (long long)(2 * MB))
+		SKIP(return, "no DAX pool");
+	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &a), 0);
+	EXPECT_EQ(dax_value("used"), used0 + (long long)(2 * MB));
+	EXPECT_EQ(dax_value("buffers"), bufs0 + 1);
+	d = dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	memset(d, 0xa5, 2 * MB);
+	ASSERT_EQ(munmap(d, 2 * MB), 0);
+	EXPECT_EQ(dax_value("used"), used0 + (long long)(2 * MB));
+	/* Mapped again: the bytes are still there. */
+	d = dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	EXPECT_EQ(sg_all_bytes(d, 0xa5, 2 * MB), 1);
+	ASSERT_EQ(munmap(d, 2 * MB), 0);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+	EXPECT_EQ(dax_value("used"), used0);
+	EXPECT_EQ(dax_value("buffers"), bufs0);
+	/* A new buffer is zero-filled, whatever the last one held. */
+	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &a), 0);
+	d = dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	EXPECT_EQ(sg_all_bytes(d, 0, 2 * MB), 1);
+	ASSERT_EQ(munmap(d, 2 * MB), 0);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+}
+
+/* FREE and close while mapped: the mapping keeps the buffer alive. */
+TEST_F(dax, free_and_close_while_mapped)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	long long used0 = dax_value("used");
+	unsigned char *d, *s;
+	int fd2;
+
+	if (self->pool < (long long)(2 * MB))
+		SKIP(return, "no DAX pool");
+	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &a), 0);
+	d = dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	fill_pat(d, 2 * MB, 0x13);
+	ASSERT_EQ(dax_free(self->fd, a.handle), 0);
+	EXPECT_EQ(dax_value("used"), used0 + (long long)(2 * MB));
+	EXPECT_EQ(check_pat(d, 2 * MB, 0x13), -1);
+	/* The handle is gone: no new mapping of it. */
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset) == NULL);
+	EXPECT_EQ(errno, EINVAL);
+	/* The device still reaches it. */
+	s = sg_map_anon(2 * MB);
+	ASSERT_NOT_NULL(s);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(s, d, 2 * MB)), 0);
+	EXPECT_EQ(check_pat(s, 2 * MB, 0x13), -1);
+	ASSERT_EQ(munmap(d, 2 * MB), 0);
+	EXPECT_EQ(dax_value("used"), used0);
+
+	/* A second file closed with its buffer still mapped. */
+	fd2 = sg_open();
+	ASSERT_GE(fd2, 0);
+	ASSERT_EQ(dax_alloc(fd2, 2 * MB, &a), 0);
+	d = dax_map(fd2, NULL, 2 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	ASSERT_EQ(close(fd2), 0);
+	fill_pat(d, 2 * MB, 0x14);
+	EXPECT_EQ(check_pat(d, 2 * MB, 0x14), -1);
+	EXPECT_EQ(dax_value("used"), used0 + (long long)(2 * MB));
+	ASSERT_EQ(munmap(d, 2 * MB), 0);
+	EXPECT_EQ(dax_value("used"), used0);
+	munmap(s, 2 * MB);
+}
+
+/* The library: alloc, map (aligned, once), free; errors as documented. */
+TEST_F(dax, library_calls)
+{
+	struct svmgpu_device *dev;
+	struct svmgpu_devmem *m = NULL;
+	long long used0 = dax_value("used");
+	void *p, *p2;
+	size_t sz;
+
+	if (self->pool < (long long)(2 * MB))
+		SKIP(return, "no DAX pool");
+	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
+	EXPECT_EQ(svmgpu_devmem_alloc(dev, 0, &m), -EINVAL);
+	EXPECT_EQ(svmgpu_devmem_alloc(dev, (size_t)self->pool + 1, &m), -EINVAL);
+	EXPECT_EQ(svmgpu_devmem_map(NULL, &p, &sz), -EINVAL);
+	EXPECT_EQ(svmgpu_devmem_free(NULL), -EINVAL);
+	ASSERT_EQ(svmgpu_devmem_alloc(dev, MB, &m), 0);
+	EXPECT_EQ(svmgpu_device_close(dev), -EBUSY);
+	ASSERT_EQ(svmgpu_devmem_map(m, &p, &sz), 0);
+	EXPECT_EQ(sz, 2 * MB);
+	EXPECT_EQ((uintptr_t)p % (2 * MB), 0);
+	ASSERT_EQ(svmgpu_devmem_map(m, &p2, NULL), 0);
+	EXPECT_EQ(p2, p);
+	memset(p, 0xee, sz);
+	EXPECT_EQ(sg_all_bytes(p, 0xee, sz), 1);
+	EXPECT_EQ(dax_value("used"), used0 + (long long)(2 * MB));
+	EXPECT_EQ(svmgpu_devmem_free(m), 0);
+	EXPECT_EQ(dax_value("used"), used0);
+	EXPECT_EQ(svmgpu_device_close(dev), 0);
+}
+
+/*
+ * Unbind with a mapping open: a new mmap() fails with ENODEV, a touch is
+ * SIGBUS (no oops); the rebound device's buffers work.
+ */
+TEST(zz_unbind_with_mapping_open)
+{
+	int fd = sg_open(), r[2], g[2], status;
+	struct drm_svmgpu_devmem_alloc a;
+	char bdf[64], path[128], c = 1;
+	unsigned char *d;
+	pid_t pid;
+
+	ASSERT_GE(fd, 0);
+	if (dax_value("size") < (long long)(2 * MB))
+		SKIP(return, "no DAX pool");
+	close(fd);
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+		SKIP(return, "cannot unbind through sysfs");
+	ASSERT_EQ(pipe(r), 0);
+	ASSERT_EQ(pipe(g), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		fd = sg_open();
+		if (fd < 0 || dax_alloc(fd, 4 * MB, &a))
+			_exit(2);
+		d = dax_map(fd, NULL, 4 * MB, MAP_SHARED, a.offset);
+		if (!d)
+			_exit(3);
+		fill_pat(d, 2 * MB, 0x51);
+		if (write(r[1], &c, 1) != 1 || read(g[0], &c, 1) != 1)
+			_exit(4);
+		if (dax_map(fd, NULL, 2 * MB, MAP_SHARED, a.offset) || errno != ENODEV)
+			_exit(5);
+		/* SIGBUS here: the device and its memory are gone. */
+		d[0] = 1;
+		_exit(6);
+	}
+	ASSERT_EQ(read(r[0], &c, 1), 1);
+	snprintf(path, sizeof(path), "%s/unbind", DRV);
+	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	ASSERT_EQ(write(g[1], &c, 1), 1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status))
+		TH_LOG("child exited %d", WEXITSTATUS(status));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(WTERMSIG(status), SIGBUS);
+	snprintf(path, sizeof(path), "%s/bind", DRV);
+	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	fd = open_wait();
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(dax_alloc(fd, 2 * MB, &a), 0);
+	d = dax_map(fd, NULL, 2 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	EXPECT_EQ(sg_all_bytes(d, 0, 2 * MB), 1);
+	fill_pat(d, 2 * MB, 0x52);
+	EXPECT_EQ(check_pat(d, 2 * MB, 0x52), -1);
+	ASSERT_EQ(munmap(d, 2 * MB), 0);
+	EXPECT_EQ(dax_free(fd, a.handle), 0);
+	close(fd);
+	close(r[0]);
+	close(r[1]);
+	close(g[0]);
+	close(g[1]);
+}
+
+TEST_HARNESS_MAIN
