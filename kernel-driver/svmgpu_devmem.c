@@ -512,6 +512,8 @@ static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
 	atomic64_inc(&dm->cpu_faults);
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
+	svmgpu_svm_unmap_migrating(dm->sdev, vmf->vma->vm_mm, args.start, args.src,
+				   args.npages);
 	svmgpu_devmem_copy_to_sys(dm, vmf->vma, args.start, args.src, args.dst,
 				  args.npages, GFP_HIGHUSER_MOVABLE);
 	if ((src & MIGRATE_PFN_MIGRATE) && !dst) {
@@ -530,6 +532,46 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
 	.page_free = svmgpu_devmem_page_free,
 	.migrate_to_ram = svmgpu_devmem_migrate_to_ram,
 };
+
+/*
+ * Would a migration of [start, end) of @vma to (@to_dev) or from this
+ * device's memory move anything?  migrate_vma_setup() splits every THP of
+ * its range and announces all of it to the mmu notifiers even when it
+ * selects nothing, so a range that is already where it should be is not
+ * handed to it.  A snapshot by hmm_range_fault() without faulting
+ * (mmap_lock read-held) through an interval notifier that is never
+ * inserted, so never invalidated: the answer may be stale when it returns,
+ * which only means that a page arriving meanwhile is placed by the next
+ * fault or PREFETCH.  A hole moves to device memory (it is populated
+ * there).  @pfns has room for the range.  If the walk fails: true.
+ */
+static bool svmgpu_devmem_to_move(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
+				  unsigned long start, unsigned long end, bool to_dev,
+				  unsigned long *pfns)
+{
+	struct mmu_interval_notifier mni = { .mm = vma->vm_mm };
+	struct hmm_range range = {
+		.notifier = &mni,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+		.dev_private_owner = dm->sdev,
+	};
+	unsigned long i;
+	u64 off;
+
+	if (hmm_range_fault(&range))
+		return true;
+	for (i = 0; i < (end - start) >> PAGE_SHIFT; i++) {
+		bool ours = (pfns[i] & HMM_PFN_VALID) &&
+			    svmgpu_devmem_page_offset(dm->sdev, hmm_pfn_to_page(pfns[i]),
+						      &off);
+
+		if (ours != to_dev)
+			return true;
+	}
+	return false;
+}
 
 /*
  * Migrate [start, end) of one VMA, at most SVMGPU_MIGRATE_BATCH pages, to
@@ -558,6 +600,8 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 	unsigned long i, need;
 	int ret;
 
+	if (!svmgpu_devmem_to_move(dm, vma, start, end, true, dst))
+		return 0;
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
@@ -580,6 +624,7 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 		if (!args.cpages)
 			return 0;
 	}
+	svmgpu_svm_unmap_migrating(dm->sdev, vma->vm_mm, start, src, args.npages);
 
 	down_read(&dm->access_sem);
 	mutex_lock(&dm->lock);
@@ -647,11 +692,14 @@ static int svmgpu_devmem_batch_to_sys(struct svmgpu_devmem *dm,
 	unsigned long i;
 	int ret;
 
+	if (!svmgpu_devmem_to_move(dm, vma, start, end, false, dst))
+		return 0;
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
 	if (!args.cpages)
 		return 0;
+	svmgpu_svm_unmap_migrating(dm->sdev, vma->vm_mm, start, src, args.npages);
 	svmgpu_devmem_copy_to_sys(dm, vma, start, src, dst, args.npages,
 				  GFP_HIGHUSER_MOVABLE);
 	/*

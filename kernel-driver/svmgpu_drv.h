@@ -420,6 +420,10 @@ struct svmgpu_svm_stats {
  *	@pt_freed
  * @root: level-4 table
  * @pt_freed: page tables are gone (device removed or svm torn down)
+ * @self_unmap: this device's own migrations remove the device PTEs of the
+ *	pages they move (svmgpu_svm_unmap_migrating()), so the notifiers
+ *	leave the rest of their range mapped; cleared, with every PTE
+ *	removed, before the svm leaves sdev->svms; protected by @pt_lock
  * @stats: counters
  * @free_work: drops the device reference after .free_notifier
  * @fault_lock: protects @fault_pending and @nfault_pending
@@ -456,6 +460,7 @@ struct svmgpu_svm {
 	struct mutex pt_lock;		/* PTEs, @root, @pt_freed */
 	struct svmgpu_pt *root;
 	bool pt_freed;
+	bool self_unmap;
 
 	struct svmgpu_svm_stats stats;
 	struct work_struct free_work;
@@ -812,6 +817,9 @@ u32 svmgpu_advise_lookup(struct svmgpu_svm *svm, u64 va, u64 *first, u64 *last);
 void svmgpu_advise_unmap(struct svmgpu_svm *svm, u64 start, u64 end);
 int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *file);
 int svmgpu_svm_watch(struct svmgpu_svm *svm, u64 start, u64 end);
+void svmgpu_svm_unmap_migrating(struct svmgpu_device *sdev, struct mm_struct *mm,
+				unsigned long start, const unsigned long *src,
+				unsigned long npages);
 
 /* svmgpu_debugfs.c */
 void svmgpu_debugfs_init(struct drm_minor *minor);

@@ -39,6 +39,7 @@
  * the same mm and the removal of that device.
  */
 #include <linux/hmm.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/cred.h>
@@ -236,6 +237,7 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	xa_init(&svm->chunks);
 	mutex_init(&svm->alloc_lock);
 	mutex_init(&svm->pt_lock);
+	svm->self_unmap = true;
 	INIT_WORK(&svm->free_work, svmgpu_svm_free_work);
 	svmgpu_fault_svm_init(svm);
 	svmgpu_advise_init(svm);
@@ -475,6 +477,16 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 	 */
 	down_read(&sdev->teardown_sem);
 
+	/*
+	 * svmgpu_svm_unmap_migrating() finds the svm through the id table:
+	 * once out of it, this device's migrations must not leave its PTEs
+	 * to that function, and none may be left from before.
+	 */
+	mutex_lock(&svm->pt_lock);
+	svm->self_unmap = false;
+	svmgpu_mmu_unmap(svm, 0, 1ull << SVMGPU_VA_BITS);
+	mutex_unlock(&svm->pt_lock);
+
 	/* No new lookups by the fault handler; wait for the current ones. */
 	xa_erase(&sdev->svms, svm->ctx_id);
 	svmgpu_svm_unref(svm);
@@ -537,11 +549,64 @@ static bool svmgpu_chunk_invalidate(struct mmu_interval_notifier *mni,
 		return false;
 	}
 	mmu_interval_set_seq(mni, cur_seq);
-	svmgpu_mmu_unmap(svm, start, end);
+	/*
+	 * This device's own migrate_vma_setup() (pgmap_owner = sdev)
+	 * announces its whole range, but only the pages it selects move: it
+	 * removes their device PTEs itself (svmgpu_svm_unmap_migrating()),
+	 * the others stay mapped, as nouveau and test_hmm do.  The sequence
+	 * still moves on, so a fault racing with the migration retries.
+	 */
+	if (range->event != MMU_NOTIFY_MIGRATE || range->owner != svm->sdev ||
+	    !svm->self_unmap)
+		svmgpu_mmu_unmap(svm, start, end);
 	mutex_unlock(&svm->pt_lock);
 	if (range->event == MMU_NOTIFY_UNMAP)
 		svmgpu_advise_unmap(svm, start, end);
 	return true;
+}
+
+/**
+ * svmgpu_svm_unmap_migrating() - remove the device PTEs of pages that move
+ * @sdev: the device whose migrate_vma_setup() (pgmap_owner = @sdev) ran
+ * @mm: the migrated mm
+ * @start: VA of @src[0]
+ * @src: the migration's collected entries
+ * @npages: entries of @src
+ *
+ * The chunk notifiers leave this device's own migrations to this function
+ * (svmgpu_chunk_invalidate()): it removes the device translations of every
+ * selected entry (a page or a hole) of the svm of @mm on @sdev, and waits
+ * for the TLB invalidation, before the data is copied.  Entries that stay
+ * where they are keep their translations.  May sleep.
+ */
+void svmgpu_svm_unmap_migrating(struct svmgpu_device *sdev, struct mm_struct *mm,
+				unsigned long start, const unsigned long *src,
+				unsigned long npages)
+{
+	struct svmgpu_svm *svm;
+	unsigned long id, i, j;
+
+	xa_for_each(&sdev->svms, id, svm) {
+		svm = svmgpu_svm_lookup(sdev, id);
+		if (!svm)
+			continue;
+		if (svm->mn.mm != mm) {
+			svmgpu_svm_unref(svm);
+			continue;
+		}
+		mutex_lock(&svm->pt_lock);
+		for (i = 0; i < npages; i = j) {
+			for (j = i; j < npages && (src[j] & MIGRATE_PFN_MIGRATE); j++)
+				;
+			if (j > i)
+				svmgpu_mmu_unmap(svm, start + (i << PAGE_SHIFT),
+						 start + (j << PAGE_SHIFT));
+			else
+				j++;
+		}
+		mutex_unlock(&svm->pt_lock);
+		svmgpu_svm_unref(svm);
+	}
 }
 
 static const struct mmu_interval_notifier_ops svmgpu_chunk_ops = {

@@ -420,4 +420,107 @@ TEST_F(adv, read_mostly_and_accessed_by_not_migrated_on_reads)
 	munmap(c, size);
 }
 
+/*
+ * A placement that moves nothing leaves the device's mappings alone: the
+ * migration announces its whole range (MMU_NOTIFY_MIGRATE with this device
+ * as owner) but only the pages it selects lose their device PTEs.  PREFETCH
+ * to system memory of a range with nothing in device memory, and PREFETCH
+ * to the device of a resident range, are followed by device reads that
+ * fault nothing.  The pages that do move lose their old translations: the
+ * device reads what the CPU wrote after the move, never the old pages.
+ */
+TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
+{
+	size_t size = 4 * MB, n = size / PAGE;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	struct drm_svmgpu_get_stats st;
+	uint64_t pages = 1;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x71);
+	memset(b, 0, size);
+	/* The device maps a (system memory) and b. */
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x71), -1);
+
+	/* Nothing of a is in device memory: PREFETCH to system moves nothing. */
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, 0ull);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	EXPECT_EQ(st.faults, 0ull);
+	EXPECT_EQ(st.pages_unmapped, 0ull);
+	EXPECT_EQ(check_pat(b, size, 0x71), -1);
+
+	/* a moves: its device PTEs go; the CPU then writes new bytes. */
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	fill_pat(a, size, 0x72);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x72), -1);
+
+	/* a resident again and mapped by the device: PREFETCH to the device moves nothing. */
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	pages = 1;
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, 0ull);
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	EXPECT_EQ(st.faults, 0ull);
+	EXPECT_EQ(st.pages_unmapped, 0ull);
+	EXPECT_EQ(check_pat(b, size, 0x72), -1);
+	EXPECT_EQ(check_pat(a, size, 0x72), -1);
+	munmap(a, size);
+	munmap(b, size);
+}
+
+/*
+ * fault_around = 1 with preferred location device: one COPY reads pages of
+ * a 2 MiB neighbourhood and writes other pages of it.  Each fault places
+ * the whole neighbourhood but maps only its own page; the second fault
+ * finds everything in place and must not take the first page's mapping
+ * away, or the two faults undo each other forever (the COPY times out).
+ */
+TEST_F(adv, fault_around_one_page_two_pages_of_one_neighbourhood)
+{
+	const char *param = "/sys/module/svmgpu/parameters/fault_around";
+	unsigned char *a = map_2m(2 * MB);
+	struct drm_svmgpu_get_stats st;
+	char old[32] = "";
+	size_t i, span = 64 * 1024;
+	long bad = -1;
+	int f, ret;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	f = open(param, O_RDONLY);
+	ASSERT_GE(f, 0);
+	ASSERT_GT(read(f, old, sizeof(old) - 1), 0);
+	close(f);
+	ASSERT_EQ(sg_write_file(param, "1"), 0);
+	fill_pat(a, 2 * MB, 0x19);
+	ASSERT_EQ(advise(self->fd, self->ctx, a, 2 * MB, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	ret = sg_run_ok(self->fd, self->q, sg_copy(a + MB, a, span));
+	ASSERT_EQ(sg_write_file(param, old), 0);
+	ASSERT_EQ(ret, 0);
+	for (i = 0; i < 2 * MB && bad < 0; i++)
+		if (a[i] != pat(i >= MB && i < MB + span ? i - MB : i, 0x19))
+			bad = (long)i;
+	EXPECT_EQ(bad, -1);
+	EXPECT_GE(sg_residency(self->fd, a, 2 * MB), (long long)(2 * MB / PAGE) - BUSY_SLACK);
+	/* One fault per page, a few more for retries; never a loop. */
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	EXPECT_LE(st.faults, 4 * 2 * span / PAGE);
+	munmap(a, 2 * MB);
+}
+
 TEST_HARNESS_MAIN
