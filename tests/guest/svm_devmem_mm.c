@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_devmem_mm: pages in device-local memory on the mm's and the users'
+ * hostile paths (docs/driver.md "Device memory", "Correctness").  fork()
+ * with both sides writing and the device reading in each; O_DIRECT from and
+ * into device pages; vmsplice; a long-term pin (io_uring fixed buffers),
+ * which must move the pages out of device memory first; CPU, device and
+ * migrations at once from three threads; SIGKILL in the middle of a large
+ * PREFETCH and of a migration on device fault (nothing stays in device
+ * memory); MADV_DONTNEED, MADV_FREE, the split of a THP by mprotect of its
+ * half, and KSM on advised or device-resident ranges.  Every byte is
+ * checked, by the CPU and by the device.
+ *
+ * Coherent device memory on Debian's kernel (the CPU maps the pages in
+ * place), private on the debug kernel (a CPU access migrates the page
+ * back).  Needs a device with local memory (make check gives 256 MiB).
+ */
+#define _GNU_SOURCE
+#include <linux/io_uring.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include "svm_advise.h"
+
+FIXTURE(mm) {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+	int local;
+	long long used0;
+};
+
+FIXTURE_SETUP(mm)
+{
+	self->fd = sg_open();
+	if (self->fd < 0)
+		SKIP(return, "no render node: %s", strerror(errno));
+	self->local = has_local_mem(self->fd);
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	self->used0 = sg_devmem_value("used");
+	ASSERT_GE(self->used0, 0);
+	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(mm)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Offset of the first byte of p[first, first + n) not of pattern @seed. */
+static long check_pat_at(const unsigned char *p, size_t first, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = first; i < first + n; i++)
+		if (p[i] != pat(i, seed))
+			return (long)i;
+	return -1;
+}
+
+/* Offset of the first byte of p[0, n) not bytes [base, base + n) of @seed. */
+static long check_pat_from(const unsigned char *p, size_t base, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != pat(base + i, seed))
+			return (long)i;
+	return -1;
+}
+
+static void fill_pat_at(unsigned char *p, size_t first, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = first; i < first + n; i++)
+		p[i] = pat(i, seed);
+}
+
+/* A child's own device context: 0, or the step that failed. */
+static int child_open(int *fd, uint32_t *ctx, uint32_t *q)
+{
+	*fd = sg_open();
+	if (*fd < 0)
+		return 10;
+	if (sg_ctx_create(*fd, ctx))
+		return 11;
+	if (sg_queue_create(*fd, *ctx, 0, q))
+		return 12;
+	return 0;
+}
+
+/*
+ * fork() of 2 MiB in device memory: the parent writes the upper half, then
+ * the child writes the lower half; each sees only its own writes, with the
+ * CPU and through its own device context (reads and a write).
+ */
+TEST_F(mm, fork_both_sides_write_device_reads_in_each)
+{
+	size_t size = 2 * MB, n = size / PAGE;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	int go[2], done[2], status;
+	char c = 0;
+	pid_t pid;
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x21);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	ASSERT_EQ(pipe(go), 0);
+	ASSERT_EQ(pipe(done), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		uint32_t cctx, cq;
+		int cfd, ret = child_open(&cfd, &cctx, &cq);
+
+		if (ret)
+			_exit(ret);
+		if (read(go[0], &c, 1) != 1)
+			_exit(13);
+		/* The parent's write of the upper half is not ours. */
+		if (check_pat(a, size, 0x21) != -1)
+			_exit(1);
+		if (dev_copy(cfd, cq, b, a, size) || check_pat(b, size, 0x21) != -1)
+			_exit(2);
+		fill_pat_at(a, 0, MB, 0x42);
+		memset(b, 0, size);
+		if (dev_copy(cfd, cq, b, a, size) || check_pat_at(b, 0, MB, 0x42) != -1 ||
+		    check_pat_at(b, MB, MB, 0x21) != -1)
+			_exit(3);
+		/* A device write of the child, on a page still shared with the parent. */
+		if (dev_fill(cfd, cq, a + MB, PAGE, 0xc3) || !sg_all_bytes(a + MB, 0xc3, PAGE) ||
+		    check_pat_at(a, MB + PAGE, MB - PAGE, 0x21) != -1)
+			_exit(4);
+		if (write(done[1], &c, 1) != 1)
+			_exit(14);
+		_exit(0);
+	}
+	fill_pat_at(a, MB, MB, 0x63);
+	ASSERT_EQ(write(go[1], &c, 1), 1);
+	ASSERT_EQ(read(done[0], &c, 1), 1);
+	/* The child's writes are not the parent's. */
+	EXPECT_EQ(check_pat_at(a, 0, MB, 0x21), -1);
+	EXPECT_EQ(check_pat_at(a, MB, MB, 0x63), -1);
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat_at(b, 0, MB, 0x21), -1);
+	EXPECT_EQ(check_pat_at(b, MB, MB, 0x63), -1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+/*
+ * O_DIRECT to a RAM block device from a buffer in device memory, and from
+ * the device into another buffer in device memory: the block layer takes
+ * the user pages itself (coherent pages in place, private pages after
+ * migrate_to_ram); the bytes are exact on both sides.
+ */
+TEST_F(mm, o_direct_write_from_and_read_into_device_memory)
+{
+	size_t size = MB, n = size / PAGE;
+	unsigned char *a = map_2m(size), *c = map_2m(size), *b = map_2m(size);
+	struct stat s;
+	int f;
+
+	if (stat("/dev/ram1", &s) || !S_ISBLK(s.st_mode))
+		SKIP(return, "no /dev/ram1 (brd)");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_NE(c, NULL);
+	f = open("/dev/ram1", O_RDWR | O_DIRECT);
+	ASSERT_GE(f, 0);
+	fill_pat(a, size, 0x31);
+	memset(c, 0, size);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	ASSERT_EQ(prefetch_resident(self->fd, c, size), (long long)n);
+	ASSERT_EQ(pwrite(f, a, size, 0), (ssize_t)size);
+	memset(b, 0, size);
+	ASSERT_EQ(pread(f, b, size, 0), (ssize_t)size);
+	EXPECT_EQ(check_pat(b, size, 0x31), -1);
+	/* Into device memory: the device, then the CPU, read what came in. */
+	ASSERT_EQ(pread(f, c, size, 0), (ssize_t)size);
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, c, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x31), -1);
+	EXPECT_EQ(check_pat(c, size, 0x31), -1);
+	EXPECT_EQ(check_pat(a, size, 0x31), -1);
+	close(f);
+	munmap(a, size);
+	munmap(b, size);
+	munmap(c, size);
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+/* vmsplice() of pages in device memory into a pipe: the reader gets every byte. */
+TEST_F(mm, vmsplice_of_device_pages)
+{
+	size_t size = MB, n = size / PAGE, off, chunk = 64 * 1024;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	int p[2];
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x37);
+	memset(b, 0, size);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	ASSERT_EQ(pipe(p), 0);
+	for (off = 0; off < size; off += chunk) {
+		struct iovec iov = { .iov_base = a + off, .iov_len = chunk };
+		size_t got = 0;
+
+		ASSERT_EQ(vmsplice(p[1], &iov, 1, 0), (ssize_t)chunk);
+		while (got < chunk) {
+			ssize_t r = read(p[0], b + off + got, chunk - got);
+
+			ASSERT_GT(r, 0);
+			got += r;
+		}
+	}
+	EXPECT_EQ(check_pat(b, size, 0x37), -1);
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x37), -1);
+	close(p[0]);
+	close(p[1]);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+/*
+ * A long-term pin (io_uring fixed buffers: FOLL_LONGTERM) of pages in
+ * device memory moves them to system memory first: device memory could not
+ * be reclaimed or evicted while pinned.  The pinned pages are the
+ * process's: the CPU and the device read and write them exactly, and a
+ * PREFETCH to the device leaves pinned pages where they are.
+ */
+TEST_F(mm, long_term_pin_moves_pages_out_first)
+{
+	size_t size = MB, n = size / PAGE;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	struct io_uring_params params;
+	struct iovec iov;
+	int ring, ret;
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x3b);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	memset(&params, 0, sizeof(params));
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0 && (errno == ENOSYS || errno == EPERM))
+		SKIP(return, "no io_uring: %s", strerror(errno));
+	ASSERT_GE(ring, 0);
+	iov.iov_base = a;
+	iov.iov_len = size;
+	ret = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1);
+	ASSERT_EQ(ret, 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	EXPECT_EQ(check_pat(a, size, 0x3b), -1);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x3b), -1);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a + PAGE, PAGE, 0xa7), 0);
+	EXPECT_TRUE(sg_all_bytes(a + PAGE, 0xa7, PAGE));
+	fill_pat_at(a, PAGE, PAGE, 0x3b);
+	/* Pinned: a PREFETCH to the device leaves the pages in system memory. */
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	EXPECT_EQ(check_pat(a, size, 0x3b), -1);
+	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0), 0);
+	close(ring);
+	/* Unpinned, the range moves again. */
+	EXPECT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x3b), -1);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+/* Shared by the threads of concurrent_cpu_device_and_migrations. */
+struct conc {
+	unsigned char *r;	/* 4 MiB: [0,1) CPU, [1,2) device writes, [2,4) device reads */
+	int fd;
+	volatile int stop;
+	int migrations;
+	int mig_err;
+	long cpu_bad;
+};
+
+/* Moves all of r to the device and back, again and again. */
+static void *conc_migrate(void *arg)
+{
+	struct conc *c = arg;
+
+	while (!c->stop) {
+		int ret = sg_prefetch(c->fd, c->r, 4 * MB, c->migrations & 1 ?
+				      DRM_SVMGPU_PREFETCH_SYSTEM :
+				      DRM_SVMGPU_PREFETCH_DEVICE, NULL);
+
+		if (ret) {
+			c->mig_err = ret;
+			break;
+		}
+		c->migrations++;
+	}
+	return NULL;
+}
+
+/* Writes a new pattern over r[0, 1 MiB) and checks it, again and again. */
+static void *conc_cpu(void *arg)
+{
+	struct conc *c = arg;
+	unsigned int seed = 0;
+
+	while (!c->stop && c->cpu_bad < 0) {
+		seed = (seed + 1) & 0xff;
+		fill_pat(c->r, MB, seed);
+		c->cpu_bad = check_pat(c->r, MB, seed);
+	}
+	return NULL;
+}
+
+/*
+ * One thread moves 4 MiB between device and system memory without pause,
+ * another writes and checks its first 1 MiB with the CPU, and the device
+ * (main thread) fills the second 1 MiB and copies the last 2 MiB out: no
+ * byte is lost or stale, and the migrations really ran in between.
+ */
+TEST_F(mm, concurrent_cpu_device_and_migrations)
+{
+	unsigned char *r = map_2m(4 * MB), *b = map_2m(2 * MB);
+	struct conc c = { .r = r, .fd = self->fd, .cpu_bad = -1 };
+	long long to_dev0 = sg_devmem_value("to_device_pages");
+	pthread_t tm, tc;
+	int i;
+
+	ASSERT_NE(r, NULL);
+	ASSERT_NE(b, NULL);
+	memset(r, 0, 4 * MB);
+	fill_pat_at(r, 2 * MB, 2 * MB, 0x6d);
+	ASSERT_EQ(pthread_create(&tm, NULL, conc_migrate, &c), 0);
+	ASSERT_EQ(pthread_create(&tc, NULL, conc_cpu, &c), 0);
+	for (i = 0; i < 6; i++) {
+		int v = 0x10 + i;
+
+		ASSERT_EQ(dev_fill(self->fd, self->q, r + MB, MB, v), 0);
+		ASSERT_TRUE(sg_all_bytes(r + MB, v, MB));
+		memset(b, 0, 2 * MB);
+		ASSERT_EQ(dev_copy(self->fd, self->q, b, r + 2 * MB, 2 * MB), 0);
+		ASSERT_EQ(check_pat_from(b, 2 * MB, 2 * MB, 0x6d), -1);
+	}
+	/* At least two migrations while the others worked. */
+	for (i = 0; i < 3000 && c.migrations < 2 && !c.mig_err; i++)
+		usleep(10000);
+	c.stop = 1;
+	pthread_join(tm, NULL);
+	pthread_join(tc, NULL);
+	EXPECT_EQ(c.mig_err, 0);
+	EXPECT_EQ(c.cpu_bad, -1);
+	EXPECT_GE(c.migrations, 2);
+	EXPECT_GT(sg_devmem_value("to_device_pages"), to_dev0);
+	EXPECT_TRUE(sg_all_bytes(r + MB, 0x15, MB));
+	EXPECT_EQ(check_pat_at(r, 2 * MB, 2 * MB, 0x6d), -1);
+	munmap(r, 4 * MB);
+	munmap(b, 2 * MB);
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+/*
+ * A child with @size bytes of pattern starts a PREFETCH to the device
+ * (@on_fault: a device read of a range preferring the device, migrating on
+ * fault) and is SIGKILLed once device memory use rose: nothing of it stays
+ * in device memory.  Returns how the child ended in *status.
+ */
+static int kill_mid_migration(int on_fault, size_t size, long long used0, int *status,
+			      int *mid)
+{
+	int ready[2], i, ret = 0;
+	char c = 0;
+	pid_t pid;
+
+	if (pipe(ready))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		unsigned char *a = map_2m(size), *b = map_2m(size);
+		uint32_t cctx, cq;
+		int cfd, r = child_open(&cfd, &cctx, &cq);
+
+		if (r || !a || !b)
+			_exit(r ? r : 20);
+		fill_pat(a, size, 0x4b);
+		if (on_fault && advise(cfd, cctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+				       DRM_SVMGPU_LOC_DEVICE))
+			_exit(21);
+		if (write(ready[1], &c, 1) != 1)
+			_exit(22);
+		if (on_fault)
+			r = dev_copy(cfd, cq, b, a, size);
+		else
+			r = sg_prefetch(cfd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
+		pause();
+		_exit(r ? 23 : 0);
+	}
+	if (read(ready[0], &c, 1) != 1)
+		ret = -EIO;
+	/* Kill as soon as the migration has begun (device memory in use grew). */
+	for (i = 0; i < 20000 && sg_devmem_value("used") <= used0; i++)
+		usleep(500);
+	*mid = sg_devmem_value("used") < used0 + (long long)size;
+	kill(pid, SIGKILL);
+	if (waitpid(pid, status, 0) != pid && !ret)
+		ret = -errno;
+	close(ready[0]);
+	close(ready[1]);
+	return ret;
+}
+
+/* SIGKILL in the middle of a 32 MiB PREFETCH: no device memory leaked. */
+TEST_F(mm, sigkill_mid_prefetch_leaks_nothing)
+{
+	int status = 0, mid = 0;
+
+	ASSERT_EQ(kill_mid_migration(0, 32 * MB, self->used0, &status, &mid), 0);
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(WTERMSIG(status), SIGKILL);
+	if (!mid)
+		printf("# the PREFETCH had finished when the kill came\n");
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+/* SIGKILL in the middle of 16 MiB of migration on device fault: no leak. */
+TEST_F(mm, sigkill_mid_migrate_on_fault_leaks_nothing)
+{
+	int status = 0, mid = 0;
+
+	ASSERT_EQ(kill_mid_migration(1, 16 * MB, self->used0, &status, &mid), 0);
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(WTERMSIG(status), SIGKILL);
+	if (!mid)
+		printf("# the migration had finished when the kill came\n");
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+/*
+ * MADV_DONTNEED on device pages frees them (zero on the next touch, by the
+ * CPU or the device); MADV_FREE leaves each page whole (its bytes or, if
+ * reclaimed, zero) and a later write sticks.
+ */
+TEST_F(mm, madv_dontneed_and_free_on_device_pages)
+{
+	size_t size = 4 * MB, n = size / PAGE, i;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	long long used1;
+	long bad = -1;
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x41);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	used1 = sg_devmem_value("used");
+	ASSERT_EQ(madvise(a, MB, MADV_DONTNEED), 0);
+	EXPECT_EQ(used_settles(used1 - (long long)MB), used1 - (long long)MB);
+	EXPECT_EQ(sg_residency(self->fd, a, MB), 0);
+	ASSERT_EQ(madvise(a + MB, MB, MADV_FREE), 0);
+	memset(b, 0xee, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_TRUE(sg_all_bytes(b, 0, MB));
+	for (i = MB; i < 2 * MB && bad < 0; i += PAGE)
+		if (!sg_all_bytes(b + i, 0, PAGE) && check_pat_at(b, i, PAGE, 0x41) != -1)
+			bad = (long)i;
+	EXPECT_EQ(bad, -1);
+	EXPECT_EQ(check_pat_at(b, 2 * MB, 2 * MB, 0x41), -1);
+	/* Writes after the advice stick: the device's in the freed range, the CPU's in the lazy one. */
+	ASSERT_EQ(dev_fill(self->fd, self->q, a, PAGE, 0x77), 0);
+	fill_pat_at(a, MB, MB, 0x43);
+	EXPECT_TRUE(sg_all_bytes(a, 0x77, PAGE));
+	EXPECT_TRUE(sg_all_bytes(a + PAGE, 0, MB - PAGE));
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_TRUE(sg_all_bytes(b, 0x77, PAGE));
+	EXPECT_EQ(check_pat_at(b, MB, MB, 0x43), -1);
+	EXPECT_EQ(check_pat_at(a, 2 * MB, 2 * MB, 0x41), -1);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+/*
+ * A 2 MiB THP the device maps whole, advised to the device, split by an
+ * mprotect of its upper half: the device's next reads migrate it, the
+ * bytes stay exact, and a device-resident 2 MiB split the same way too.
+ */
+TEST_F(mm, thp_split_by_mprotect_of_half_advised_and_resident)
+{
+	size_t size = 2 * MB, n = size / PAGE;
+	unsigned char *a = map_2m(size), *d = map_2m(size), *b = map_2m(size);
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_NE(d, NULL);
+	madvise(a, size, MADV_HUGEPAGE);
+	fill_pat(a, size, 0x51);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(mprotect(a + MB, MB, PROT_READ), 0);
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x51), -1);
+	EXPECT_GE(sg_residency(self->fd, a, size), (long long)n - BUSY_SLACK);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a, PAGE, 0x5c), 0);
+	EXPECT_TRUE(sg_all_bytes(a, 0x5c, PAGE));
+	EXPECT_EQ(check_pat_at(a, PAGE, size - PAGE, 0x51), -1);
+	ASSERT_EQ(mprotect(a + MB, MB, PROT_READ | PROT_WRITE), 0);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a + MB, PAGE, 0x5d), 0);
+	EXPECT_TRUE(sg_all_bytes(a + MB, 0x5d, PAGE));
+	EXPECT_EQ(check_pat_at(a, MB + PAGE, MB - PAGE, 0x51), -1);
+
+	/* Device-resident first, then split. */
+	madvise(d, size, MADV_HUGEPAGE);
+	fill_pat(d, size, 0x52);
+	ASSERT_EQ(prefetch_resident(self->fd, d, size), (long long)n);
+	ASSERT_EQ(mprotect(d, MB, PROT_READ), 0);
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, d, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x52), -1);
+	EXPECT_EQ(check_pat(d, size, 0x52), -1);
+	ASSERT_EQ(mprotect(d, MB, PROT_READ | PROT_WRITE), 0);
+	ASSERT_EQ(dev_fill(self->fd, self->q, d + PAGE, PAGE, 0x5e), 0);
+	EXPECT_TRUE(sg_all_bytes(d + PAGE, 0x5e, PAGE));
+	EXPECT_EQ(check_pat_at(d, 0, PAGE, 0x52), -1);
+	EXPECT_EQ(check_pat_at(d, 2 * PAGE, size - 2 * PAGE, 0x52), -1);
+	munmap(a, size);
+	munmap(b, size);
+	munmap(d, size);
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+/* Read a number from /sys/kernel/mm/ksm/@name, or -1. */
+static long ksm_read(const char *name)
+{
+	char path[128], buf[32] = "";
+	int f;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	r = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	return r > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+static int ksm_write(const char *name, long v)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	snprintf(buf, sizeof(buf), "%ld", v);
+	return sg_write_file(path, buf);
+}
+
+/*
+ * KSM over 2 MiB of identical pages, half in device memory, all advised to
+ * the device: after two full scans every byte is as written (merged or
+ * not), the device reads them, and a device write to a page (merged pages
+ * are write-protected) changes that page only.
+ */
+TEST_F(mm, ksm_merge_of_advised_and_resident_range)
+{
+	size_t size = 2 * MB;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	long run0 = ksm_read("run"), scan0 = ksm_read("pages_to_scan");
+	long sleep0 = ksm_read("sleep_millisecs"), full;
+	int i;
+
+	if (run0 < 0)
+		SKIP(return, "no KSM in this kernel");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	memset(a, 0x5a, size);
+	ASSERT_EQ(prefetch_resident(self->fd, a, MB), (long long)(MB / PAGE));
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(madvise(a, size, MADV_MERGEABLE), 0);
+	ASSERT_EQ(ksm_write("pages_to_scan", 4096), 0);
+	ASSERT_EQ(ksm_write("sleep_millisecs", 10), 0);
+	full = ksm_read("full_scans");
+	ASSERT_EQ(ksm_write("run", 1), 0);
+	for (i = 0; i < 1000 && ksm_read("full_scans") < full + 2; i++)
+		usleep(20000);
+	EXPECT_GE(ksm_read("full_scans"), full + 2);
+	printf("# ksm: pages_sharing %ld, pages_shared %ld\n", ksm_read("pages_sharing"),
+	       ksm_read("pages_shared"));
+	EXPECT_TRUE(sg_all_bytes(a, 0x5a, size));
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_TRUE(sg_all_bytes(b, 0x5a, size));
+	ASSERT_EQ(dev_fill(self->fd, self->q, a + MB + PAGE, PAGE, 0x11), 0);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a + PAGE, PAGE, 0x12), 0);
+	EXPECT_TRUE(sg_all_bytes(a + MB + PAGE, 0x11, PAGE));
+	EXPECT_TRUE(sg_all_bytes(a + PAGE, 0x12, PAGE));
+	EXPECT_TRUE(sg_all_bytes(a, 0x5a, PAGE));
+	EXPECT_TRUE(sg_all_bytes(a + 2 * PAGE, 0x5a, MB - PAGE));
+	EXPECT_TRUE(sg_all_bytes(a + MB + 2 * PAGE, 0x5a, MB - 2 * PAGE));
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_TRUE(sg_all_bytes(b + MB + PAGE, 0x11, PAGE));
+	EXPECT_TRUE(sg_all_bytes(b + PAGE, 0x12, PAGE));
+	EXPECT_TRUE(sg_all_bytes(b + 2 * PAGE, 0x5a, MB - PAGE));
+	ASSERT_EQ(madvise(a, size, MADV_UNMERGEABLE), 0);
+	ksm_write("run", run0);
+	ksm_write("pages_to_scan", scan0);
+	ksm_write("sleep_millisecs", sleep0);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_multi: two svmgpu devices in one guest, one process using both on
+ * the same malloc'd memory (docs/driver.md "Two devices").  Each device
+ * mirrors the process on its own (its own mmu notifiers, page tables and
+ * faults); a range in device A's memory that device B touches is resolved
+ * by the HMM owner rules: A's private pages (debug kernel) are migrated
+ * back to system memory through A's migrate_to_ram; A's coherent pages
+ * (Debian's kernel) are ordinary memory to B's hmm_range_fault() and B
+ * reaches them peer-to-peer through A's BAR4, where they stay.  Every byte
+ * is checked, by the CPU and by both devices.
+ *
+ * make check runs it in a boot with a second device (QEMU_EXTRA='-device
+ * svmgpu,local-mem-size=64M'); with one device it skips.
+ */
+#define _GNU_SOURCE
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "svm_advise.h"
+
+/* One device: its file, context, queue and debugfs directory. */
+struct dev {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+	char dbg[64];
+};
+
+/* A line "name: N" of this device's debugfs svmgpu_devmem, or -1. */
+static long long dev_value(const struct dev *d, const char *name)
+{
+	char path[128], buf[4096], key[64], *l;
+	ssize_t len;
+	int f;
+
+	snprintf(path, sizeof(path), "%s/svmgpu_devmem", d->dbg);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	buf[0] = '\n';
+	len = read(f, buf + 1, sizeof(buf) - 2);
+	close(f);
+	if (len < 0)
+		return -1;
+	buf[len + 1] = 0;
+	snprintf(key, sizeof(key), "\n%s: ", name);
+	l = strstr(buf, key);
+	return l ? strtoll(l + strlen(key), NULL, 0) : -1;
+}
+
+static int dev_private(const struct dev *d)
+{
+	char path[128], buf[64] = "";
+	int f;
+
+	snprintf(path, sizeof(path), "%s/svmgpu_devmem", d->dbg);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return 0;
+	if (read(f, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(f);
+	return !strncmp(buf, "type: private", 13);
+}
+
+/* Wait (at most 10 s) until this device's "used" is @want. */
+static long long dev_used_settles(const struct dev *d, long long want)
+{
+	long long v = -1;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		v = dev_value(d, "used");
+		if (v == want)
+			break;
+		usleep(20000);
+	}
+	return v;
+}
+
+/*
+ * Open the first @n svmgpu render nodes (waiting up to 10 s for them to
+ * appear: the second device may probe after the runner started).
+ * Returns how many were opened.
+ */
+static int open_devs(struct dev *d, int n)
+{
+	int got = 0, tries, i;
+
+	for (tries = 0; tries < 100 && got < n; tries++) {
+		got = 0;
+		for (i = 128; i < 192 && got < n; i++) {
+			char path[64];
+			struct stat s;
+			drmVersionPtr v;
+			int fd, ours;
+
+			snprintf(path, sizeof(path), "/dev/dri/renderD%d", i);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			v = drmGetVersion(fd);
+			ours = v && !strcmp(v->name, "svmgpu");
+			if (v)
+				drmFreeVersion(v);
+			if (!ours || fstat(fd, &s)) {
+				close(fd);
+				continue;
+			}
+			d[got].fd = fd;
+			/* debugfs of the primary minor of this render node */
+			snprintf(d[got].dbg, sizeof(d[got].dbg), "/sys/kernel/debug/dri/%u",
+				 minor(s.st_rdev) - 128);
+			got++;
+		}
+		if (got < n) {
+			for (i = 0; i < got; i++)
+				close(d[i].fd);
+			usleep(100000);
+		}
+	}
+	return got;
+}
+
+FIXTURE(two) {
+	struct dev d[2];
+	int n;
+};
+
+FIXTURE_SETUP(two)
+{
+	int i;
+
+	self->n = open_devs(self->d, 2);
+	if (self->n < 2)
+		SKIP(return, "needs two svmgpu devices (QEMU_EXTRA='-device svmgpu,...')");
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(sg_ctx_create(self->d[i].fd, &self->d[i].ctx), 0);
+		ASSERT_EQ(sg_queue_create(self->d[i].fd, self->d[i].ctx, 0, &self->d[i].q), 0);
+	}
+}
+
+FIXTURE_TEARDOWN(two)
+{
+	int i;
+
+	for (i = 0; i < self->n; i++)
+		close(self->d[i].fd);
+}
+
+/*
+ * Both devices on one malloc'd buffer in system memory: A copies the lower
+ * half out while B fills the upper half, then each reads what the other
+ * wrote; the CPU checks every byte.  Two contexts, two page tables, one mm.
+ */
+TEST_F(two, both_devices_on_one_malloc_buffer)
+{
+	size_t size = 4 * MB, half = size / 2;
+	unsigned char *buf = malloc(size), *oa = malloc(half), *ob = malloc(size);
+	struct dev *a = &self->d[0], *b = &self->d[1];
+
+	ASSERT_NE(buf, NULL);
+	ASSERT_NE(oa, NULL);
+	ASSERT_NE(ob, NULL);
+	fill_pat(buf, size, 0x13);
+	memset(oa, 0, half);
+	memset(ob, 0, size);
+	ASSERT_EQ(dev_copy(a->fd, a->q, oa, buf, half), 0);
+	ASSERT_EQ(dev_fill(b->fd, b->q, buf + half, half, 0xb2), 0);
+	EXPECT_EQ(check_pat(oa, half, 0x13), -1);
+	EXPECT_TRUE(sg_all_bytes(buf + half, 0xb2, half));
+	/* Each device reads the other's write and the untouched half. */
+	ASSERT_EQ(dev_copy(a->fd, a->q, ob, buf, size), 0);
+	EXPECT_EQ(check_pat(ob, half, 0x13), -1);
+	EXPECT_TRUE(sg_all_bytes(ob + half, 0xb2, half));
+	ASSERT_EQ(dev_fill(a->fd, a->q, buf, PAGE, 0xa1), 0);
+	memset(ob, 0, size);
+	ASSERT_EQ(dev_copy(b->fd, b->q, ob, buf, size), 0);
+	EXPECT_TRUE(sg_all_bytes(ob, 0xa1, PAGE));
+	{
+		size_t i;
+		long bad = -1;
+
+		for (i = PAGE; i < half && bad < 0; i++)
+			if (ob[i] != pat(i, 0x13))
+				bad = (long)i;
+		EXPECT_EQ(bad, -1);
+	}
+	EXPECT_TRUE(sg_all_bytes(ob + half, 0xb2, half));
+	free(buf);
+	free(oa);
+	free(ob);
+}
+
+/*
+ * A range prefetched to device A's memory, then read and written by device
+ * B.  Private (debug kernel): B's faults migrate A's pages back to system
+ * memory through A's migrate_to_ram (A's residency drops to 0, A's
+ * cpu_faults counts them) before B maps them.  Coherent (Debian's kernel): B maps them
+ * where they are, through A's BAR4, and they stay in A's memory.  Either
+ * way A, B and the CPU then read exactly the same bytes, and a PREFETCH to
+ * B leaves pages that are in A's memory there.
+ */
+TEST_F(two, range_in_device_a_memory_touched_by_device_b)
+{
+	size_t size = 2 * MB, n = size / PAGE;
+	unsigned char *buf = map_2m(size), *out = map_2m(size);
+	struct dev *a = &self->d[0], *b = &self->d[1];
+	long long used_a0 = dev_value(a, "used"), used_b0 = dev_value(b, "used");
+	long long mig0 = dev_value(a, "cpu_faults"), res;
+	int priv = dev_private(a);
+
+	ASSERT_GE(used_a0, 0);
+	ASSERT_GE(used_b0, 0);
+	ASSERT_NE(buf, NULL);
+	ASSERT_NE(out, NULL);
+	fill_pat(buf, size, 0x27);
+	ASSERT_EQ(prefetch_resident(a->fd, buf, size), (long long)n);
+	EXPECT_EQ(sg_residency(b->fd, buf, size), 0);
+
+	/* A PREFETCH to B leaves what is in A's memory in A's memory. */
+	ASSERT_EQ(sg_prefetch(b->fd, buf, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	EXPECT_EQ(sg_residency(a->fd, buf, size), (long long)n);
+	EXPECT_EQ(sg_residency(b->fd, buf, size), 0);
+
+	/* B reads the range. */
+	memset(out, 0, size);
+	ASSERT_EQ(dev_copy(b->fd, b->q, out, buf, size), 0);
+	EXPECT_EQ(check_pat(out, size, 0x27), -1);
+	res = sg_residency(a->fd, buf, size);
+	if (priv) {
+		/* Migrated back by A's migrate_to_ram. */
+		EXPECT_EQ(res, 0);
+		EXPECT_GT(dev_value(a, "cpu_faults"), mig0);
+	} else {
+		/* Peer-to-peer: still in A's memory. */
+		EXPECT_EQ(res, (long long)n);
+		EXPECT_EQ(dev_value(a, "cpu_faults"), mig0);
+	}
+	EXPECT_EQ(sg_residency(b->fd, buf, size), 0);
+
+	/* B writes a page of it; A and the CPU see the write. */
+	ASSERT_EQ(dev_fill(b->fd, b->q, buf + PAGE, PAGE, 0xbb), 0);
+	memset(out, 0, size);
+	ASSERT_EQ(dev_copy(a->fd, a->q, out, buf, size), 0);
+	EXPECT_TRUE(sg_all_bytes(out + PAGE, 0xbb, PAGE));
+	EXPECT_TRUE(sg_all_bytes(buf + PAGE, 0xbb, PAGE));
+	{
+		size_t i;
+		long bad = -1;
+
+		for (i = 0; i < size && bad < 0; i++)
+			if ((i < PAGE || i >= 2 * PAGE) && (out[i] != pat(i, 0x27) ||
+							   buf[i] != pat(i, 0x27)))
+				bad = (long)i;
+		EXPECT_EQ(bad, -1);
+	}
+	munmap(buf, size);
+	munmap(out, size);
+	EXPECT_EQ(dev_used_settles(a, used_a0), used_a0);
+	EXPECT_EQ(dev_used_settles(b, used_b0), used_b0);
+}
+
+/*
+ * The same 4 MiB prefetched to A, then its upper half to B after a
+ * PREFETCH to system memory: each device's memory holds its half, both
+ * devices read all of it exactly, and munmap frees both.
+ */
+TEST_F(two, halves_in_each_device_memory)
+{
+	size_t size = 4 * MB, half = size / 2;
+	unsigned char *buf = map_2m(size), *out = map_2m(size);
+	struct dev *a = &self->d[0], *b = &self->d[1];
+	long long used_a0 = dev_value(a, "used"), used_b0 = dev_value(b, "used");
+	int i;
+
+	ASSERT_NE(buf, NULL);
+	ASSERT_NE(out, NULL);
+	fill_pat(buf, size, 0x35);
+	ASSERT_EQ(prefetch_resident(a->fd, buf, size), (long long)(size / PAGE));
+	ASSERT_EQ(sg_prefetch(a->fd, buf + half, half, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), 0);
+	ASSERT_EQ(prefetch_resident(b->fd, buf + half, half), (long long)(half / PAGE));
+	EXPECT_EQ(sg_residency(a->fd, buf, size), (long long)(half / PAGE));
+	EXPECT_EQ(sg_residency(b->fd, buf, size), (long long)(half / PAGE));
+	EXPECT_EQ(dev_value(a, "used") - used_a0, (long long)half);
+	EXPECT_EQ(dev_value(b, "used") - used_b0, (long long)half);
+	for (i = 0; i < 2; i++) {
+		memset(out, 0, size);
+		ASSERT_EQ(dev_copy(self->d[i].fd, self->d[i].q, out, buf, size), 0);
+		EXPECT_EQ(check_pat(out, size, 0x35), -1);
+	}
+	EXPECT_EQ(check_pat(buf, size, 0x35), -1);
+	munmap(buf, size);
+	munmap(out, size);
+	EXPECT_EQ(dev_used_settles(a, used_a0), used_a0);
+	EXPECT_EQ(dev_used_settles(b, used_b0), used_b0);
+}
+
+TEST_HARNESS_MAIN
