@@ -20,6 +20,8 @@
  *  - FILL and COPY into memory whose content the fuzzer knows are byte-exact
  *    (and stay so after MADV_PAGEOUT/MADV_COLD; file-backed ones reach the
  *    file), bytes around them untouched;
+ *  - a DEVMEM_ALLOC buffer maps only MAP_SHARED, at an aligned address,
+ *    zero-filled, and keeps a CPU write;
  *  - no process gets a signal it did not ask for, and no worker stops
  *    making progress (a hang is reported after --hang seconds).
  * The kernel log (BUG, WARNING, KASAN, lockdep, hung tasks) is judged by the
@@ -288,11 +290,12 @@ static void fail(struct worker *w, const char *fmt, ...)
 /* ioctls and their documented errors                                 */
 
 enum { I_INFO, I_CTX_CREATE, I_CTX_DESTROY, I_Q_CREATE, I_Q_DESTROY, I_SUBMIT, I_WAIT,
-	I_STATS, I_UNKNOWN, I_PREFETCH, I_ADVISE, I_N };
+	I_STATS, I_UNKNOWN, I_PREFETCH, I_ADVISE, I_DEVMEM, I_N };
 
 static const char *const ioctl_name[I_N] = {
 	"GET_INFO", "CTX_CREATE", "CTX_DESTROY", "QUEUE_CREATE", "QUEUE_DESTROY",
 	"SUBMIT", "WAIT", "GET_STATS", "unknown ioctl", "PREFETCH", "ADVISE",
+	"DEVMEM_ALLOC/FREE",
 };
 
 /*
@@ -311,6 +314,7 @@ static const int allowed[I_N][12] = {
 	[I_UNKNOWN] = { EINVAL, ENOTTY },
 	[I_PREFETCH] = { EINVAL, EOPNOTSUPP, ENOSPC, EINTR, ENOMEM },
 	[I_ADVISE] = { EINVAL, ENOENT, EACCES, EOPNOTSUPP, EINTR, ENOMEM },
+	[I_DEVMEM] = { EINVAL, ENOENT, EOPNOTSUPP, ENOSPC, ENOMEM },
 };
 
 static int errno_allowed(int which, int e)
@@ -1625,6 +1629,74 @@ static void op_advise(struct worker *w)
 	xioctl(w, f, pick_fd(w, f), I_ADVISE, DRM_IOCTL_SVMGPU_ADVISE, arg, expect, badptr);
 }
 
+/*
+ * DEVMEM_ALLOC (bad flags or out fields: EINVAL), the render node's mmap()
+ * of the buffer (MAP_PRIVATE: EINVAL; MAP_SHARED: aligned, zero-filled,
+ * what the CPU writes reads back), FREE (then unknown: ENOENT).  Each
+ * buffer lives within the operation (docs/api.md "Device-memory buffers").
+ */
+static void op_devmem(struct worker *w)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	struct drm_svmgpu_devmem_free fr;
+	struct file *f = pick_file(w);
+	uint64_t want, off;
+	int fd, badarg = 0;
+	unsigned char *p;
+
+	w->opname = "DEVMEM";
+	if (!f)
+		return;
+	fd = pick_fd(w, f);
+	memset(&a, 0, sizeof(a));
+	a.size = chance(w, 5) ? 0 : 1 + below(w, 4ul << 20);
+	want = (a.size + (2ul << 20) - 1) & ~((2ul << 20) - 1);
+	if (chance(w, 5)) {
+		a.flags = 1u << below(w, 32);
+		badarg = 1;
+	} else if (chance(w, 5)) {
+		a.align = 1;	/* an out field */
+		badarg = 1;
+	}
+	if (xioctl(w, f, fd, I_DEVMEM, DRM_IOCTL_SVMGPU_DEVMEM_ALLOC, &a,
+		   badarg ? EINVAL : 0, 0))
+		goto unknown;
+	if (!a.size || a.size != want || a.align != (2ul << 20) || !a.handle)
+		fail(w, "DEVMEM_ALLOC of %" PRIu64 " bytes gave size %llu align %llu handle %u",
+		     want, (unsigned long long)a.size, (unsigned long long)a.align, a.handle);
+	p = mmap(NULL, a.size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)a.offset);
+	if (p != MAP_FAILED || (errno != EINVAL && errno != ENODEV))
+		fail(w, "DEVMEM MAP_PRIVATE mapping: %s, not EINVAL",
+		     p != MAP_FAILED ? "success" : strerror(errno));
+	if (p != MAP_FAILED)
+		munmap(p, a.size);
+	p = mmap(NULL, a.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)a.offset);
+	if (p == MAP_FAILED) {
+		if (errno != ENODEV || !(o.unbind || f->dead))
+			fail(w, "DEVMEM mmap: %s", strerror(errno));
+	} else {
+		off = below(w, a.size / 8) * 8;
+		if ((uintptr_t)p % a.align)
+			fail(w, "DEVMEM mapping at %p, not aligned to %llu", (void *)p,
+			     (unsigned long long)a.align);
+		else if (!o.unbind && *(volatile uint64_t *)(p + off))
+			fail(w, "DEVMEM buffer not zero-filled at %" PRIu64, off);
+		else if (!o.unbind) {
+			*(volatile uint64_t *)(p + off) = w->rng | 1;
+			if (*(volatile uint64_t *)(p + off) != (w->rng | 1))
+				fail(w, "DEVMEM buffer lost a CPU write at %" PRIu64, off);
+		}
+		munmap(p, a.size);
+	}
+	memset(&fr, 0, sizeof(fr));
+	fr.handle = a.handle;
+	xioctl(w, f, fd, I_DEVMEM, DRM_IOCTL_SVMGPU_DEVMEM_FREE, &fr, 0, 0);
+unknown:
+	memset(&fr, 0, sizeof(fr));
+	fr.handle = chance(w, 50) ? 0 : (uint32_t)(1u << 20) + (uint32_t)below(w, 1000);
+	xioctl(w, f, fd, I_DEVMEM, DRM_IOCTL_SVMGPU_DEVMEM_FREE, &fr, ENOENT, 0);
+}
+
 /* Driver ioctl numbers past the table, and ours with the wrong size or direction. */
 static void op_unknown_ioctl(struct worker *w)
 {
@@ -1637,13 +1709,21 @@ static void op_unknown_ioctl(struct worker *w)
 	if (!f)
 		return;
 	memset(arg, 0, sizeof(arg));
+	if (chance(w, 50)) {
+		op_devmem(w);
+		return;
+	}
 	nr = DRM_COMMAND_BASE + 8 + below(w, 0x58);
 	switch (below(w, 3)) {
 	case 0: req = DRM_IOWR(nr, struct drm_svmgpu_get_info); break;
 	case 1: req = _IOC(_IOC_READ | _IOC_WRITE, DRM_IOCTL_BASE, nr, below(w, 256)); break;
 	default: req = _IO(DRM_IOCTL_BASE, nr); break;
 	}
-	xioctl(w, f, pick_fd(w, f), I_UNKNOWN, req, arg, 0, 0);
+	/* A zeroed DEVMEM_FREE names handle 0: ENOENT, as any unknown handle. */
+	xioctl(w, f, pick_fd(w, f),
+	       nr == DRM_COMMAND_BASE + DRM_SVMGPU_DEVMEM_ALLOC ||
+	       nr == DRM_COMMAND_BASE + DRM_SVMGPU_DEVMEM_FREE ? I_DEVMEM : I_UNKNOWN,
+	       req, arg, 0, 0);
 }
 
 static void op_files(struct worker *w)
