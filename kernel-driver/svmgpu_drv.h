@@ -140,9 +140,12 @@ struct svmgpu_dev_stats {
  * struct svmgpu_save_buf - one save area
  * @cpu: CPU address
  * @dma: DMA address (Q_SAVE_ADDR)
- * @link: in sched.save_free
+ * @link: in sched.save_free or sched.save_quarantine
+ * @reset_gen: in quarantine: stats.resets when it went there (the device
+ *	may still write it until the next reset)
  */
 struct svmgpu_save_buf {
+	u64 reset_gen;
 	void *cpu;
 	dma_addr_t dma;
 	struct list_head link;
@@ -156,6 +159,9 @@ struct svmgpu_save_buf {
  * @queues: every live queue of the device (debugfs)
  * @save_free: cached save areas (struct svmgpu_save_buf)
  * @nsave_free: entries in @save_free
+ * @save_quarantine: areas of queues whose unbind timed out, kept until a
+ *	device reset (the device may still write them)
+ * @nsave_used: areas held by queues (q->save), device-wide
  * @work: hands out hardware queues, timeslices, finishes preemptions
  * @enabled: the device preempts (SVMGPU_CAPS_PREEMPT): the scheduler runs
  */
@@ -165,6 +171,8 @@ struct svmgpu_sched {
 	struct list_head queues;
 	struct list_head save_free;
 	unsigned int nsave_free;
+	struct list_head save_quarantine;
+	unsigned int nsave_used;
 	struct delayed_work work;
 	bool enabled;
 };
@@ -199,6 +207,9 @@ struct svmgpu_sched {
  *	queue is bound
  * @wd_fault_put: FAULT_PUT at the last watchdog tick (watchdog only)
  * @wd_fault_get: @fault_get at the last watchdog tick (watchdog only)
+ * @wd_fault_stall: jiffies since a queue stalls on a fault ring with room
+ *	(INJ_STALL_FAULT_RING), 0 if none (watchdog only)
+ * @fault_stall_resets: device resets for such a stall
  * @hang_work: resets the device when a hung queue's engine did not let go
  *	or after a fatal device error
  * @fatal_pending: a fatal error's reset is queued or running
@@ -263,6 +274,8 @@ struct svmgpu_device {
 	struct delayed_work watchdog;
 	u32 wd_fault_put;
 	u32 wd_fault_get;
+	unsigned long wd_fault_stall;
+	atomic64_t fault_stall_resets;
 	struct work_struct hang_work;
 	atomic_t fatal_pending;
 	atomic_t inject_inval_timeouts;
@@ -463,6 +476,7 @@ struct svmgpu_svm {
 	bool self_unmap;
 
 	struct svmgpu_svm_stats stats;
+	unsigned int nsave;		/* save areas of its queues, sched.lock */
 	struct work_struct free_work;
 
 	spinlock_t fault_lock;		/* @fault_pending, @nfault_pending */
@@ -620,6 +634,7 @@ struct svmgpu_queue {
 	struct list_head run_link;	/* in sched.runlist[prio], sched.lock */
 	struct list_head all_link;	/* in sched.queues, sched.lock */
 	struct svmgpu_save_buf *save;	/* save area, @submit_lock */
+	struct mem_cgroup *memcg;	/* creator's: charged for @save */
 	bool saved;			/* @save holds a state to RESUME, @submit_lock */
 	u32 resume_head;		/* ring index of the saved state, @submit_lock */
 	bool preempting;		/* PREEMPT written, not finished; @lock */
@@ -744,7 +759,7 @@ void svmgpu_sched_enable(struct svmgpu_device *sdev);
 void svmgpu_sched_fini(struct svmgpu_device *sdev);
 void svmgpu_sched_kick(struct svmgpu_device *sdev);
 void svmgpu_sched_submit(struct svmgpu_queue *q);
-void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq);
+void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle);
 void svmgpu_sched_put_save(struct svmgpu_queue *q);
 void svmgpu_sched_save_all(struct svmgpu_device *sdev);
 void svmgpu_sched_fail_all(struct svmgpu_device *sdev);

@@ -26,6 +26,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/delay.h>
 #include <linux/iopoll.h>
+#include <linux/memcontrol.h>
 #include <linux/sched/mm.h>
 #include <linux/dma-map-ops.h>
 #include <linux/slab.h>
@@ -181,6 +182,7 @@ static void svmgpu_queue_release(struct kref *kref)
 
 	WARN_ON(!list_empty(&q->events));
 	mutex_destroy(&q->submit_lock);
+	mem_cgroup_put(q->memcg);
 	kfree(q);
 }
 
@@ -344,8 +346,11 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 		drm_dbg(drm, "queue_create: bad ring_entries %u\n", entries);
 		return -EINVAL;
 	}
-	/* As drm_sched's users (amdgpu): above normal needs CAP_SYS_NICE. */
-	if (prio > 1 && !capable(CAP_SYS_NICE)) {
+	/*
+	 * As drm_sched's users (amdgpu): above normal needs CAP_SYS_NICE;
+	 * without the scheduler priorities are ignored, so nothing to guard.
+	 */
+	if (prio > 1 && sdev->sched.enabled && !capable(CAP_SYS_NICE)) {
 		drm_dbg(drm, "queue_create: high priority without CAP_SYS_NICE\n");
 		return -EACCES;
 	}
@@ -471,7 +476,7 @@ bool svmgpu_queue_unbind(struct svmgpu_queue *q)
 	q->hwq = SVMGPU_HWQ_NONE;
 	spin_unlock(&sdev->hwq_lock);
 	wake_up_all(&sdev->hwq_wq);
-	svmgpu_sched_unbound(q, hwq);
+	svmgpu_sched_unbound(q, hwq, idle);
 	trace_svmgpu_queue_unbind(hwq, q->last_seq, q->completed_seq);
 	return idle;
 }

@@ -14,7 +14,10 @@
  * - Hangs: a queue's progress is its completed seq.  A queue with commands
  *   pending whose completed seq has not moved for hang_timeout_ms, measured
  *   from the later of its last progress and its bind, is hung unless it is
- *   stalled on a fault (the fault handler owns it: it replies or cancels).
+ *   stalled on a fault (the fault handler owns it: it replies or cancels),
+ *   being preempted (preempt_timeout_ms is the scheduler's), or starved: a
+ *   queue of a higher priority keeps its engine busy (strict priority per
+ *   engine, hw-spec 16.3), so the clock runs only while it could progress.
  *   An endless kernel (within its budget), a WAIT never satisfied and an
  *   engine that stopped are all hangs.  svmgpu_queue_hang_reset() resets
  *   the queue alone; only if its engine does not let go is the device reset.
@@ -23,7 +26,10 @@
  * - A fatal device error (ERROR_STATUS.FATAL) whose interrupt did not
  *   come: the device is reset (svmgpu_device_fatal()).
  * - Fault records not consumed on two ticks in a row (a dropped fault
- *   interrupt): the fault thread is woken (irq_wake_thread()).  A queue
+ *   interrupt): the fault thread is woken (irq_wake_thread()).
+ * - A queue stalled on a full fault ring while the ring has room, for
+ *   SVMGPU_FAULT_STALL_MS (INJ_STALL_FAULT_RING: the device withholds fault
+ *   records): the device is reset with replay (svmgpu_hang_work()).  A queue
  *   bound with nothing pending (its last interrupt dropped, WAIT collected
  *   the completion) gives its hardware queue back.
  *
@@ -48,6 +54,11 @@
 #include "svmgpu_drv.h"
 
 #define SVMGPU_WATCHDOG_MS	100
+/*
+ * A stall on a fault ring with room this long is the device's (hw-spec 15);
+ * a fault record the device just wrote is consumed within a few ticks.
+ */
+#define SVMGPU_FAULT_STALL_MS	1000
 
 unsigned int svmgpu_hang_timeout_ms = 10000;
 module_param_named(hang_timeout_ms, svmgpu_hang_timeout_ms, uint, 0644);
@@ -67,13 +78,49 @@ static bool svmgpu_compl_ahead(struct svmgpu_queue *q)
 }
 
 /*
+ * Whether a bound queue of a higher Q_PRIORITY keeps the engine of hardware
+ * queue @i busy (hw-spec 16.3: strict priority per engine, queue q on
+ * engine q mod NUM_ENGINES): enabled, not idle, and neither in a WAIT nor
+ * stalled nor halted (those leave the engine to the lower queues).  A queue
+ * so starved could not make progress: its hang clock does not run.  Only
+ * with the scheduler, which writes Q_PRIORITY.  Caller is inside
+ * svmgpu_hw_enter().
+ */
+static bool svmgpu_watchdog_starved(struct svmgpu_device *sdev, u32 i, u32 prio)
+{
+	const u32 idle = SVMGPU_Q_STATUS_IDLE | SVMGPU_Q_STATUS_WAITING |
+			 SVMGPU_Q_STATUS_FAULT_STALL | SVMGPU_Q_STATUS_RING_FULL_STALL |
+			 SVMGPU_Q_STATUS_ERROR | SVMGPU_Q_STATUS_PREEMPTED;
+	u32 engines = max(sdev->num_engines, 1U), j, status;
+	bool starved = false;
+
+	if (!sdev->sched.enabled)
+		return false;
+	for (j = i % engines; j < sdev->num_queues && !starved; j += engines) {
+		struct svmgpu_queue *o;
+
+		if (j == i)
+			continue;
+		o = svmgpu_hwq_get(sdev, j);
+		if (!o)
+			continue;
+		if (o->prio > prio && READ_ONCE(o->hw_live)) {
+			status = svmgpu_read32(sdev, SVMGPU_REG_Q(j, SVMGPU_Q_STATUS));
+			starved = (status & SVMGPU_Q_STATUS_ENABLED) && !(status & idle);
+		}
+		svmgpu_queue_put(o);
+	}
+	return starved;
+}
+
+/*
  * One tick for queue @q bound to hardware queue @i.  Return: false if the
  * hardware is gone (the watchdog stops).
  */
 static bool svmgpu_watchdog_check(struct svmgpu_device *sdev, u32 i,
 				  struct svmgpu_queue *q, unsigned int timeout_ms)
 {
-	bool pending, lost, stalled, corrupt, hung = false;
+	bool pending, lost, stalled, starved, corrupt, hung = false;
 	u32 status;
 
 	if (!svmgpu_hw_enter(sdev))
@@ -90,6 +137,7 @@ static bool svmgpu_watchdog_check(struct svmgpu_device *sdev, u32 i,
 		drm_dbg(&sdev->drm, "hw queue %u: completion without interrupt, polled\n", i);
 		svmgpu_queue_service(sdev, i, q);
 	}
+	starved = svmgpu_watchdog_starved(sdev, i, q->prio);
 	svmgpu_hw_exit(sdev);
 	/* Idle but bound: its last completion was not collected by an interrupt. */
 	if (lost || READ_ONCE(q->completed_seq) == READ_ONCE(q->last_seq))
@@ -101,11 +149,12 @@ static bool svmgpu_watchdog_check(struct svmgpu_device *sdev, u32 i,
 	if (corrupt) {
 		hung = false;
 	} else if (q->completed_seq != q->wd_seq || q->completed_seq == q->last_seq ||
-		   stalled || q->stopped || q->preempting || !q->hw_live) {
+		   stalled || starved || q->stopped || q->preempting || !q->hw_live) {
 		/*
 		 * A queue being preempted is the scheduler's (preempt_timeout_ms).
 		 * Not live: claimed but not started yet (q->hwq is set before
 		 * svmgpu_queue_hw_start() sets the clock), its clock is stale.
+		 * Starved by a higher priority on its engine: not its fault.
 		 */
 		q->wd_seq = q->completed_seq;
 		q->wd_stamp = jiffies;
@@ -121,13 +170,23 @@ static bool svmgpu_watchdog_check(struct svmgpu_device *sdev, u32 i,
 
 /*
  * Fault records the fault thread has not consumed, unchanged since the last
- * tick: their interrupt did not come; wake the thread.  Caller is inside
+ * tick: their interrupt did not come; wake the thread.
+ *
+ * A queue stalled on a full fault ring (Q_STATUS.RING_FULL_STALL) while the
+ * ring has room (FAULT_PUT - FAULT_GET < FAULT_RING_ENTRIES) for
+ * SVMGPU_FAULT_STALL_MS: the device withholds its fault records
+ * (INJ_STALL_FAULT_RING, hw-spec 15), nothing the driver can reply to will
+ * come.  Recovery is a device reset with replay, as for a fatal error: the
+ * bound queues are saved first (a PREEMPT drops the stall, the faulting
+ * step is retried on resume) and resumed after it.  Caller is inside
  * svmgpu_hw_enter().
  */
 static void svmgpu_watchdog_faults(struct svmgpu_device *sdev)
 {
 	u32 put = svmgpu_read32(sdev, SVMGPU_REG_FAULT_PUT);
 	u32 get = READ_ONCE(sdev->fault_get);
+	bool stall = false;
+	u32 i;
 
 	if (put != get && put == sdev->wd_fault_put && get == sdev->wd_fault_get) {
 		atomic64_inc(&sdev->stats.watchdog_polls);
@@ -135,6 +194,23 @@ static void svmgpu_watchdog_faults(struct svmgpu_device *sdev)
 	}
 	sdev->wd_fault_put = put;
 	sdev->wd_fault_get = get;
+
+	if (put - svmgpu_read32(sdev, SVMGPU_REG_FAULT_GET) < sdev->fault_entries)
+		for (i = 0; i < sdev->num_queues && !stall; i++)
+			stall = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS)) &
+				SVMGPU_Q_STATUS_RING_FULL_STALL;
+	if (!stall) {
+		sdev->wd_fault_stall = 0;
+	} else if (!sdev->wd_fault_stall) {
+		sdev->wd_fault_stall = jiffies | 1;
+	} else if (time_after(jiffies, sdev->wd_fault_stall +
+			      msecs_to_jiffies(SVMGPU_FAULT_STALL_MS))) {
+		drm_err(&sdev->drm, "a queue stalls on a fault ring with room for %u ms: the device withholds fault records\n",
+			SVMGPU_FAULT_STALL_MS);
+		sdev->wd_fault_stall = 0;
+		atomic64_inc(&sdev->fault_stall_resets);
+		queue_work(svmgpu_wq, &sdev->hang_work);
+	}
 }
 
 static void svmgpu_watchdog_work(struct work_struct *work)
@@ -185,7 +261,7 @@ static void svmgpu_hang_work(struct work_struct *work)
 {
 	struct svmgpu_device *sdev = container_of(work, struct svmgpu_device, hang_work);
 
-	drm_err(&sdev->drm, "resetting the device (a hung queue did not stop, or a fatal error)\n");
+	drm_err(&sdev->drm, "resetting the device (a hung queue did not stop, a fatal error or a stalled fault ring)\n");
 	/* Healthy queues are saved first and replayed after it. */
 	svmgpu_device_reset(sdev, true);
 	/* The reset cleared ERROR_STATUS.FATAL: a later one is a new error. */
@@ -239,6 +315,7 @@ static const struct {
 	{ "inval_refuse", SVMGPU_REG_INJ_INVAL_REFUSE },
 	{ "corrupt_compl", SVMGPU_REG_INJ_CORRUPT_COMPL },
 	{ "fatal", SVMGPU_REG_INJ_FATAL },
+	{ "stall_fault_ring", SVMGPU_REG_INJ_STALL_FAULT_RING },
 };
 
 /* debugfs svmgpu_inject: the device's INJ_* registers (hw-spec 15). */
@@ -253,6 +330,7 @@ static int svmgpu_inject_show(struct seq_file *m, void *unused)
 		seq_printf(m, "%s: 0x%x\n", svmgpu_inject_regs[i].name,
 			   svmgpu_read32(sdev, svmgpu_inject_regs[i].reg));
 	seq_printf(m, "injected: %llu\n", svmgpu_read64(sdev, SVMGPU_REG_CNT_INJECTED));
+	seq_printf(m, "fault_stall_resets: %lld\n", atomic64_read(&sdev->fault_stall_resets));
 	svmgpu_hw_exit(sdev);
 	return 0;
 }

@@ -30,13 +30,20 @@
  * failed) has its pending commands failed with DRM_SVMGPU_ERR_RESET and
  * stays usable.
  *
- * Save areas: SVMGPU_SAVE_AREA_SIZE (72 KiB) of DMA-coherent memory, needed
- * only while a queue is bound (Q_SAVE_ADDR is latched at enable) or holds a
- * saved state.  A queue gets one when it is bound and gives it back when it
- * goes idle, to a cache of at most 2 * NUM_QUEUES areas; so memory follows
- * the queues with work, not the queues created (hundreds of idle queues
- * cost nothing; 256 busy ones 18 MiB).  Without a save area (allocation
- * failed) a queue runs unpreemptible.
+ * Save areas: SVMGPU_SAVE_AREA_SIZE (72 KiB) of memory charged to the memory
+ * cgroup of the task that needed it (GFP_KERNEL_ACCOUNT, streaming DMA
+ * mapping), needed only while a queue is bound (Q_SAVE_ADDR is latched at
+ * enable) or holds a saved state.  A queue gets one when it is bound and
+ * gives it back when it goes idle, to a cache of at most 2 * NUM_QUEUES
+ * areas; so memory follows the queues with work, not the queues created.
+ * Areas held by queues are capped per device (save_areas_max) and per
+ * process (save_areas_per_process, the queues of one svm): a queue that
+ * would need one beyond a cap waits on its runlist, not bound, until one is
+ * given back (it is never bound unpreemptible, which would let one process
+ * keep every hardware queue); no command fails for it.  Without a save area
+ * because the allocation failed a queue runs unpreemptible.  The area of a
+ * queue whose hardware queue did not go idle when disabled is quarantined
+ * until the next device reset (the device may still write it).
  *
  * Without CAPS.PREEMPT, or with module parameter preempt=0 at probe,
  * SUBMIT waits for a free hardware queue as before (svmgpu_queue_bind()).
@@ -58,7 +65,9 @@
 #include <linux/iopoll.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
+#include <linux/memcontrol.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <drm/drm_file.h>
@@ -90,6 +99,16 @@ module_param_named(preempt_timeout_ms, svmgpu_preempt_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(preempt_timeout_ms,
 		 "A queue whose preemption did not complete in this long is hung: its commands fail with DRM_SVMGPU_ERR_HANG (ms, 10..60000; default 2000)");
 
+static unsigned int svmgpu_save_areas_max = 512;
+module_param_named(save_areas_max, svmgpu_save_areas_max, uint, 0644);
+MODULE_PARM_DESC(save_areas_max,
+		 "Save areas (72 KiB each) held by the queues of one device at most; a queue needing one beyond waits (1..65536; default 512)");
+
+static unsigned int svmgpu_save_areas_per_process = 64;
+module_param_named(save_areas_per_process, svmgpu_save_areas_per_process, uint, 0644);
+MODULE_PARM_DESC(save_areas_per_process,
+		 "Save areas held by the queues of one process on a device at most; a queue needing one beyond waits (1..65536; default 64)");
+
 static unsigned int svmgpu_preempt_timeout(void)
 {
 	return clamp(READ_ONCE(svmgpu_preempt_timeout_ms), 10U, 60000U);
@@ -111,8 +130,47 @@ void svmgpu_sched_kick(struct svmgpu_device *sdev)
 		mod_delayed_work(svmgpu_wq, &sdev->sched.work, 0);
 }
 
-/* A save area for @q, from the cache or new.  Caller holds q->submit_lock. */
-static void svmgpu_sched_get_save(struct svmgpu_queue *q)
+/*
+ * @q may take one more save area: neither its process nor the device is at
+ * its cap.  Caller holds sched.lock.
+ */
+static bool svmgpu_save_allowed(struct svmgpu_sched *s, struct svmgpu_queue *q)
+{
+	lockdep_assert_held(&s->lock);
+	return s->nsave_used < clamp(READ_ONCE(svmgpu_save_areas_max), 1U, 65536U) &&
+	       q->ctx->svm->nsave < clamp(READ_ONCE(svmgpu_save_areas_per_process), 1U, 65536U);
+}
+
+static struct svmgpu_save_buf *svmgpu_save_alloc(struct svmgpu_device *sdev)
+{
+	struct svmgpu_save_buf *b;
+
+	b = kmalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+	if (!b)
+		return NULL;
+	/* Exactly 18 pages, charged to the caller's memory cgroup. */
+	b->cpu = alloc_pages_exact(SVMGPU_SAVE_AREA_SIZE, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!b->cpu)
+		goto err_free;
+	/* Only the device reads and writes it: a streaming mapping will do. */
+	b->dma = dma_map_single(&sdev->pdev->dev, b->cpu, SVMGPU_SAVE_AREA_SIZE,
+				DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(&sdev->pdev->dev, b->dma))
+		goto err_pages;
+	return b;
+
+err_pages:
+	free_pages_exact(b->cpu, SVMGPU_SAVE_AREA_SIZE);
+err_free:
+	kfree(b);
+	return NULL;
+}
+
+/*
+ * A save area for @q, from the cache or new.  Caller holds q->submit_lock.
+ * Return: 0 (@q has one), -ENOBUFS at a cap (wait for one), -ENOMEM.
+ */
+static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 {
 	struct svmgpu_device *sdev = q->sdev;
 	struct svmgpu_sched *s = &sdev->sched;
@@ -120,8 +178,15 @@ static void svmgpu_sched_get_save(struct svmgpu_queue *q)
 
 	lockdep_assert_held(&q->submit_lock);
 	if (q->save)
-		return;
+		return 0;
 	spin_lock(&s->lock);
+	if (!svmgpu_save_allowed(s, q)) {
+		spin_unlock(&s->lock);
+		return -ENOBUFS;
+	}
+	/* Counted from here: a racing queue sees the cap. */
+	s->nsave_used++;
+	q->ctx->svm->nsave++;
 	b = list_first_entry_or_null(&s->save_free, struct svmgpu_save_buf, link);
 	if (b) {
 		list_del(&b->link);
@@ -129,23 +194,28 @@ static void svmgpu_sched_get_save(struct svmgpu_queue *q)
 	}
 	spin_unlock(&s->lock);
 	if (!b) {
-		b = kmalloc(sizeof(*b), GFP_KERNEL);
-		if (!b)
-			return;
-		b->cpu = dma_alloc_coherent(&sdev->pdev->dev, SVMGPU_SAVE_AREA_SIZE,
-					    &b->dma, GFP_KERNEL);
-		if (!b->cpu) {
-			kfree(b);
-			drm_warn_once(&sdev->drm, "no memory for a save area: queue runs unpreemptible\n");
-			return;
-		}
+		/* Charged to the queue's creator, also from the work. */
+		struct mem_cgroup *old = set_active_memcg(q->memcg);
+
+		b = svmgpu_save_alloc(sdev);
+		set_active_memcg(old);
+	}
+	if (!b) {
+		spin_lock(&s->lock);
+		s->nsave_used--;
+		q->ctx->svm->nsave--;
+		spin_unlock(&s->lock);
+		drm_warn_once(&sdev->drm, "no memory for a save area: queue runs unpreemptible\n");
+		return -ENOMEM;
 	}
 	q->save = b;
+	return 0;
 }
 
 static void svmgpu_save_free(struct svmgpu_device *sdev, struct svmgpu_save_buf *b)
 {
-	dma_free_coherent(&sdev->pdev->dev, SVMGPU_SAVE_AREA_SIZE, b->cpu, b->dma);
+	dma_unmap_single(&sdev->pdev->dev, b->dma, SVMGPU_SAVE_AREA_SIZE, DMA_BIDIRECTIONAL);
+	free_pages_exact(b->cpu, SVMGPU_SAVE_AREA_SIZE);
 	kfree(b);
 }
 
@@ -167,6 +237,8 @@ void svmgpu_sched_put_save(struct svmgpu_queue *q)
 	q->save = NULL;
 	q->saved = false;
 	spin_lock(&s->lock);
+	s->nsave_used--;
+	q->ctx->svm->nsave--;
 	if (READ_ONCE(sdev->hw_ready) && s->nsave_free < 2 * sdev->num_queues) {
 		list_add(&b->link, &s->save_free);
 		s->nsave_free++;
@@ -175,6 +247,56 @@ void svmgpu_sched_put_save(struct svmgpu_queue *q)
 	spin_unlock(&s->lock);
 	if (b)
 		svmgpu_save_free(sdev, b);
+	/* A queue may be waiting for an area. */
+	svmgpu_sched_kick(sdev);
+}
+
+/*
+ * @q's hardware queue did not go idle when disabled: the device may still
+ * write its save area until the device reset that follows (hang_work).
+ * Keep the area out of use until then.  Caller holds q->submit_lock.
+ */
+static void svmgpu_sched_quarantine_save(struct svmgpu_queue *q)
+{
+	struct svmgpu_device *sdev = q->sdev;
+	struct svmgpu_sched *s = &sdev->sched;
+	struct svmgpu_save_buf *b = q->save;
+
+	lockdep_assert_held(&q->submit_lock);
+	if (!b)
+		return;
+	q->save = NULL;
+	q->saved = false;
+	b->reset_gen = atomic64_read(&sdev->stats.resets);
+	spin_lock(&s->lock);
+	s->nsave_used--;
+	q->ctx->svm->nsave--;
+	list_add_tail(&b->link, &s->save_quarantine);
+	spin_unlock(&s->lock);
+	drm_warn(&sdev->drm, "queue %u: save area quarantined until the device reset\n",
+		 q->handle);
+}
+
+/*
+ * Quarantined areas from before a device reset (stats.resets counts it once
+ * the device was reprogrammed): nothing writes them now; free them.
+ */
+static void svmgpu_sched_release_quarantine(struct svmgpu_device *sdev)
+{
+	struct svmgpu_sched *s = &sdev->sched;
+	u64 gen = atomic64_read(&sdev->stats.resets);
+	struct svmgpu_save_buf *b, *tmp;
+	LIST_HEAD(list);
+
+	spin_lock(&s->lock);
+	list_for_each_entry_safe(b, tmp, &s->save_quarantine, link)
+		if (b->reset_gen != gen)
+			list_move(&b->link, &list);
+	spin_unlock(&s->lock);
+	list_for_each_entry_safe(b, tmp, &list, link) {
+		list_del(&b->link);
+		svmgpu_save_free(sdev, b);
+	}
 }
 
 /* Commands submitted and not collected as complete. */
@@ -196,7 +318,8 @@ static void svmgpu_sched_enqueue(struct svmgpu_queue *q)
 	bool added = false;
 
 	spin_lock(&s->lock);
-	if (list_empty(&q->run_link) && !READ_ONCE(q->stopped)) {
+	if (list_empty(&q->run_link) && !READ_ONCE(q->stopped) &&
+	    READ_ONCE(q->hwq) == SVMGPU_HWQ_NONE) {
 		kref_get(&q->refs);
 		list_add_tail(&q->run_link, &s->runlist[q->prio]);
 		added = true;
@@ -232,24 +355,34 @@ static bool svmgpu_hwq_allowed(struct svmgpu_device *sdev, struct svmgpu_queue *
 	       i != sdev->num_queues - 1;
 }
 
-/* Claim a free hardware queue for @q.  Caller holds q->submit_lock. */
+/*
+ * Claim a free hardware queue for @q: one on the engine that serves the
+ * fewest bound queues (hardware queue i is on engine i mod NUM_ENGINES,
+ * hw-spec 8), so queues share the engines evenly, not by which hardware
+ * queue happened to be free.  Caller holds q->submit_lock.
+ */
 static bool svmgpu_sched_claim(struct svmgpu_queue *q)
 {
 	struct svmgpu_device *sdev = q->sdev;
-	bool bound = false;
-	u32 i;
+	u32 load[SVMGPU_MAX_QUEUES] = { 0 };
+	u32 i, best = SVMGPU_HWQ_NONE;
+	u32 ne = clamp_t(u32, sdev->num_engines, 1, SVMGPU_MAX_QUEUES);
 
 	spin_lock(&sdev->hwq_lock);
+	for (i = 0; i < sdev->num_queues; i++)
+		load[i % ne] += !!sdev->hwq[i];
 	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
-		if (!sdev->hwq[i] && svmgpu_hwq_allowed(sdev, q, i)) {
-			sdev->hwq[i] = q;
-			q->hwq = i;
-			bound = true;
-			break;
-		}
+		if (sdev->hwq[i] || !svmgpu_hwq_allowed(sdev, q, i))
+			continue;
+		if (best == SVMGPU_HWQ_NONE || load[i % ne] < load[best % ne])
+			best = i;
+	}
+	if (best != SVMGPU_HWQ_NONE) {
+		sdev->hwq[best] = q;
+		q->hwq = best;
 	}
 	spin_unlock(&sdev->hwq_lock);
-	return bound;
+	return best != SVMGPU_HWQ_NONE;
 }
 
 static void svmgpu_sched_release_hwq(struct svmgpu_queue *q)
@@ -267,7 +400,8 @@ static void svmgpu_sched_release_hwq(struct svmgpu_queue *q)
  * Bind @q (with work) to a free hardware queue: a fresh start at its first
  * pending command, or RESUME from its save area.  Caller holds
  * q->submit_lock.  Return: 0 (bound, or nothing left to run), -EAGAIN if
- * no hardware queue is free, -ECANCELED if stopped, -ENODEV, -EIO.
+ * no hardware queue is free, -ENOBUFS if it must wait for a save area
+ * (a cap), -ECANCELED if stopped, -ENODEV, -EIO.
  */
 static int svmgpu_sched_start(struct svmgpu_queue *q)
 {
@@ -286,7 +420,9 @@ static int svmgpu_sched_start(struct svmgpu_queue *q)
 		svmgpu_sched_put_save(q);
 		return 0;
 	}
-	svmgpu_sched_get_save(q);
+	/* Without an area only if none could be allocated: unpreemptible. */
+	if (svmgpu_sched_get_save(q) == -ENOBUFS)
+		return -ENOBUFS;
 	if (!svmgpu_sched_claim(q))
 		return -EAGAIN;
 	start = q->saved ? q->resume_head :
@@ -306,6 +442,9 @@ static int svmgpu_sched_start(struct svmgpu_queue *q)
 	if (q->saved)
 		atomic64_inc(&q->st_resumes);
 	q->saved = false;
+	/* Bound: never on a runlist as well (the list's reference). */
+	if (svmgpu_sched_dequeue(q))
+		svmgpu_queue_put(q);
 	return 0;
 }
 
@@ -332,7 +471,7 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
 	spin_unlock(&s->lock);
 	if (!ahead) {
 		ret = svmgpu_sched_start(q);
-		if (ret != -EAGAIN) {
+		if (ret != -EAGAIN && ret != -ENOBUFS) {
 			if (ret && ret != -ECANCELED) {
 				svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
 				svmgpu_sched_put_save(q);
@@ -347,11 +486,13 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
  * svmgpu_sched_unbound() - @q gave its hardware queue back
  * @q: the queue
  * @hwq: the hardware queue it had
+ * @idle: the hardware queue went idle when disabled (else its save area is
+ *	quarantined until the device reset)
  *
  * Counts its time on the hardware; a queue without a saved state gives its
  * save area back.  Caller holds q->submit_lock.
  */
-void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq)
+void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle)
 {
 	u64 now = ktime_get_ns();
 
@@ -362,7 +503,9 @@ void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq)
 	q->slice_start = 0;
 	q->preempting = false;
 	spin_unlock(&q->lock);
-	if (!q->saved)
+	if (!idle)
+		svmgpu_sched_quarantine_save(q);
+	else if (!q->saved)
 		svmgpu_sched_put_save(q);
 	svmgpu_sched_kick(q->sdev);
 }
@@ -551,23 +694,35 @@ static struct svmgpu_queue *svmgpu_sched_pick(struct svmgpu_device *sdev)
 static void svmgpu_sched_fill(struct svmgpu_device *sdev)
 {
 	struct svmgpu_sched *s = &sdev->sched;
+	unsigned int skips = 0;
 	struct svmgpu_queue *q;
-	int ret;
+	int ret, p;
 
+	/* Each waiting queue is skipped for want of a save area at most once. */
+	spin_lock(&s->lock);
+	for (p = 0; p < SVMGPU_PRIO_NUM; p++)
+		skips += list_count_nodes(&s->runlist[p]);
+	spin_unlock(&s->lock);
 	while ((q = svmgpu_sched_pick(sdev))) {
 		bool requeued = false;
 
 		mutex_lock(&q->submit_lock);
 		ret = svmgpu_sched_start(q);
-		if (ret && ret != -EAGAIN && ret != -ECANCELED) {
+		if (ret && ret != -EAGAIN && ret != -ECANCELED && ret != -ENOBUFS) {
 			svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
 			svmgpu_sched_put_save(q);
 		}
-		if (ret == -EAGAIN) {
-			/* Taken meanwhile: back to the head of its list. */
+		if (ret == -EAGAIN || ret == -ENOBUFS) {
+			/*
+			 * Taken meanwhile: back to the head of its list.  At a
+			 * save-area cap: to its tail, others may have one.
+			 */
 			spin_lock(&s->lock);
 			if (list_empty(&q->run_link) && !READ_ONCE(q->stopped)) {
-				list_add(&q->run_link, &s->runlist[q->prio]);
+				if (ret == -EAGAIN)
+					list_add(&q->run_link, &s->runlist[q->prio]);
+				else
+					list_add_tail(&q->run_link, &s->runlist[q->prio]);
 				requeued = true;
 			}
 			spin_unlock(&s->lock);
@@ -575,7 +730,7 @@ static void svmgpu_sched_fill(struct svmgpu_device *sdev)
 		mutex_unlock(&q->submit_lock);
 		if (!requeued)
 			svmgpu_queue_put(q);
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN || (ret == -ENOBUFS && !skips--))
 			break;
 	}
 }
@@ -634,6 +789,9 @@ static unsigned long svmgpu_sched_slice(struct svmgpu_device *sdev)
 		list_for_each_entry(q, &s->runlist[p], run_link) {
 			if (nwait == sdev->num_queues)
 				break;
+			/* One waiting for a save area would not get the hwq. */
+			if (!READ_ONCE(q->save) && !svmgpu_save_allowed(s, q))
+				continue;
 			waiting[nwait++] = p;
 		}
 	spin_unlock(&s->lock);
@@ -699,6 +857,7 @@ static void svmgpu_sched_work(struct work_struct *work)
 						  struct svmgpu_device, sched.work);
 	unsigned long next;
 
+	svmgpu_sched_release_quarantine(sdev);
 	svmgpu_sched_halted_all(sdev);
 	next = svmgpu_sched_finish_all(sdev);
 	svmgpu_sched_fill(sdev);
@@ -735,10 +894,12 @@ void svmgpu_sched_save_all(struct svmgpu_device *sdev)
 		if (!q)
 			continue;
 		mutex_lock(&q->submit_lock);
-		if (q->hwq != i || !q->save)
+		if (q->hwq != i)
 			goto next;
-		svmgpu_sched_preempt(sdev, q, i);
-		if (svmgpu_hw_enter(sdev)) {
+		/* Without a save area (none allocated) it is not saved: as a failed save. */
+		if (q->save)
+			svmgpu_sched_preempt(sdev, q, i);
+		if (q->save && svmgpu_hw_enter(sdev)) {
 			ret = readl_poll_timeout(sdev->regs + SVMGPU_REG_Q(i, SVMGPU_Q_STATUS),
 						 status,
 						 !(status & SVMGPU_Q_STATUS_PREEMPT_PENDING),
@@ -818,10 +979,14 @@ void svmgpu_sched_fail_all(struct svmgpu_device *sdev)
  * svmgpu_sched_queue_init() - a new queue of priority @prio
  * @q: the queue
  * @prio: Q_PRIORITY (0..SVMGPU_PRIO_NUM - 1)
+ *
+ * Called by QUEUE_CREATE (current is the creator).
  */
 void svmgpu_sched_queue_init(struct svmgpu_queue *q, u32 prio)
 {
 	q->prio = prio;
+	/* QUEUE_CREATE: current is the creator; its save areas are charged here. */
+	q->memcg = get_mem_cgroup_from_mm(current->mm);
 	INIT_LIST_HEAD(&q->run_link);
 	INIT_LIST_HEAD(&q->all_link);
 }
@@ -875,6 +1040,7 @@ void svmgpu_sched_init(struct svmgpu_device *sdev)
 		INIT_LIST_HEAD(&s->runlist[p]);
 	INIT_LIST_HEAD(&s->queues);
 	INIT_LIST_HEAD(&s->save_free);
+	INIT_LIST_HEAD(&s->save_quarantine);
 	INIT_DELAYED_WORK(&s->work, svmgpu_sched_work);
 }
 
@@ -900,6 +1066,8 @@ void svmgpu_sched_fini(struct svmgpu_device *sdev)
 	cancel_delayed_work_sync(&s->work);
 	spin_lock(&s->lock);
 	list_splice_init(&s->save_free, &list);
+	/* The device is gone (removal fenced or reset it): nothing writes them. */
+	list_splice_init(&s->save_quarantine, &list);
 	s->nsave_free = 0;
 	spin_unlock(&s->lock);
 	list_for_each_entry_safe(b, tmp, &list, link)
@@ -928,7 +1096,8 @@ static int svmgpu_sched_show(struct seq_file *m, void *unused)
 		   atomic64_read(&sdev->stats.replays_saved),
 		   atomic64_read(&sdev->stats.replays_lost));
 	spin_lock(&s->lock);
-	seq_printf(m, "save_areas_cached: %u\n", s->nsave_free);
+	seq_printf(m, "save_areas_cached: %u\nsave_areas_used: %u\nsave_areas_quarantined: %zu\n",
+		   s->nsave_free, s->nsave_used, list_count_nodes(&s->save_quarantine));
 	list_for_each_entry(q, &s->queues, all_link) {
 		u32 hwq = READ_ONCE(q->hwq);
 		u64 since = READ_ONCE(q->slice_start);

@@ -7,8 +7,10 @@
  * and other queues and processes go on with exact data.  Completions whose
  * interrupt never comes (queue vectors masked in INTR_MASK through BAR0,
  * as a dropped MSI would look) are collected by the watchdog's poll.
+ * A queue stalled because the device withholds its fault records
+ * (INJ_STALL_FAULT_RING) is noticed and the device reset, the work replayed.
  * Counters: debugfs svmgpu_device hangs, hang_cmds, hang_reset_ns,
- * watchdog_polls.
+ * watchdog_polls; svmgpu_inject fault_stall_resets.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -70,6 +72,26 @@ static void intr_mask_set(uint32_t mask)
 	munmap((void *)bar, SVMGPU_BAR_REGS_SIZE);
 }
 
+static int inj_write(const char *name, unsigned int v);
+
+/*
+ * INJ_STALL_FAULT_RING through debugfs svmgpu_inject, else through BAR0
+ * (when it can be mapped): 0 or -errno.
+ */
+static int stall_fault_ring_set(uint32_t v)
+{
+	volatile uint32_t *bar;
+
+	if (!inj_write("stall_fault_ring", v))
+		return 0;
+	bar = bar0_map();
+	if (!bar)
+		return -ENODEV;
+	bar[SVMGPU_REG_INJ_STALL_FAULT_RING / 4] = v;
+	munmap((void *)bar, SVMGPU_BAR_REGS_SIZE);
+	return 0;
+}
+
 FIXTURE(hang) {
 	long long saved;
 	int fd;
@@ -89,6 +111,7 @@ FIXTURE_TEARDOWN(hang)
 	if (self->saved >= 0)
 		param_write(self->saved);
 	intr_mask_set(0);
+	stall_fault_ring_set(0);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -589,6 +612,74 @@ TEST_F(hang, injected_fatal_error_resets_device)
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x6d, 1)), 0);
 	EXPECT_TRUE(sg_all_bytes(buf, 0x6d, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/*
+ * A withheld fault record (INJ_STALL_FAULT_RING, hw-spec 15): a FILL's
+ * first touch of fresh memory faults, the device writes no record and the
+ * queue stalls as on a full fault ring although the ring has room.  The
+ * watchdog notices the stall after a bounded time (SVMGPU_FAULT_STALL_MS,
+ * 1 s) and resets the device: with the scheduler the queue is saved first
+ * and resumed after the reset (which clears the injection), its FILL
+ * faults again, is served and completes with exact bytes, no error;
+ * without it the FILL is reported lost (ERR_RESET).  Nothing else noticed
+ * the stall before: a hang is not counted.
+ */
+TEST_TIMEOUT(60)
+TEST_F(hang, injected_fault_ring_stall_resets_device)
+{
+	unsigned char *buf = sg_map_anon(SIZE);
+	long long resets = sg_dev_counter("resets");
+	long long hangs = sg_dev_counter("hangs");
+	long long stall_resets = inj_read("fault_stall_resets");
+	int replay = sg_debugfs_value("svmgpu_sched", "enabled") == 1;
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q;
+	double t0;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (inj_read("injected") < 0)
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(buf);
+	/* hang_timeout_ms as loaded: a stall on a fault is not a hang anyway. */
+	memset(buf, 0, SIZE);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(stall_fault_ring_set(1), 0);
+	c = sg_fill(buf, SIZE, 0x3c, 1);
+	t0 = sg_now_s();
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	usleep(300000);
+	/* Stalled: no record, nothing done yet. */
+	EXPECT_EQ(sg_wait(self->fd, q, seq, seq, 0, &w), -ETIMEDOUT);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, 15ull * 1000000000ull, &w), 0);
+	TH_LOG("stalled fault ring: FILL %s after %.3f s",
+	       w.err_code ? "reported" : "completed", sg_now_s() - t0);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
+	EXPECT_EQ(inj_read("fault_stall_resets"), stall_resets + 1);
+	EXPECT_EQ(sg_dev_counter("hangs"), hangs);
+	if (replay) {
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_TRUE(sg_all_bytes(buf, 0x3c, SIZE));
+		/* The queue goes on. */
+		ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x3d, 1)), 0);
+		EXPECT_TRUE(sg_all_bytes(buf, 0x3d, SIZE));
+	} else {
+		EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	}
+	/* The reset cleared the injection: a new queue's faults are served. */
+	EXPECT_EQ(inj_read("stall_fault_ring"), 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	munmap(buf, SIZE);
+	buf = sg_map_anon(SIZE);
+	ASSERT_NOT_NULL(buf);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x3e, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x3e, SIZE));
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 }
 

@@ -9,8 +9,14 @@
  * COPY reads, not by wall time).  Preempted work resumes exactly: an SGEMM
  * and a large COPY preempted every millisecond give the same bytes as alone.
  * A fatal device error (INJ_FATAL) saves the queues, resets the device and
- * replays their commands.  A SUBMIT blocked on a full ring of a queue being
- * preempted stops nothing else.  Rejected priorities with their exact errno.
+ * replays their commands exactly once (an ATOMIC done before it is not
+ * applied again, a histogram LAUNCH in flight counts every element once).
+ * A SUBMIT blocked on a full ring of a queue being preempted stops nothing
+ * else.  A LOW queue starved by NORMAL work on its engine is not hang-reset
+ * (short hang_timeout_ms).  A queue held by INJ_HANG_QUEUES under
+ * contention fails by preempt_timeout_ms alone.  Save areas are capped per
+ * process: beyond the cap its queues wait, others run, nothing fails.
+ * Rejected priorities with their exact errno.
  * Counters: debugfs svmgpu_sched (global and per queue).
  */
 #define _GNU_SOURCE
@@ -26,6 +32,7 @@
 #define PARAMS		"/sys/module/svmgpu/parameters/"
 #define SIZE		(64 * 1024)
 #define SPIN_BUDGET	(~0ull >> 8)	/* days of wave-instructions */
+#define STREAM_SIZE	(16 << 20)
 
 static long long param_read(const char *name)
 {
@@ -145,8 +152,8 @@ static int drop_sys_nice(void)
 }
 
 FIXTURE(sched) {
-	long long timeslice, hang, preempt_timeout;
-	unsigned int nhw;
+	long long timeslice, hang, preempt_timeout, save_proc;
+	unsigned int nhw, nengines;
 	int fd;
 	uint32_t ctx;
 	int enabled;
@@ -159,10 +166,12 @@ FIXTURE_SETUP(sched)
 	self->timeslice = param_read("timeslice_ms");
 	self->hang = param_read("hang_timeout_ms");
 	self->preempt_timeout = param_read("preempt_timeout_ms");
+	self->save_proc = param_read("save_areas_per_process");
 	self->fd = sg_open();
 	self->enabled = sched_value("enabled") == 1;
 	if (self->fd >= 0 && !sg_info(self->fd, &info)) {
 		self->nhw = info.num_queues;
+		self->nengines = info.num_engines ? info.num_engines : 1;
 		sg_ctx_create(self->fd, &self->ctx);
 	}
 }
@@ -175,6 +184,9 @@ FIXTURE_TEARDOWN(sched)
 		param_write("hang_timeout_ms", self->hang);
 	if (self->preempt_timeout > 0)
 		param_write("preempt_timeout_ms", self->preempt_timeout);
+	if (self->save_proc > 0)
+		param_write("save_areas_per_process", self->save_proc);
+	inj_write("hang_queues", 0);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -222,7 +234,10 @@ TEST_F(sched, priority_rejects_and_capability)
 		EXPECT_EQ(queue_prio_is(q, "normal"), 1);
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 
-	/* Without CAP_SYS_NICE: HIGH is -EACCES, LOW and NORMAL work. */
+	/*
+	 * Without CAP_SYS_NICE: HIGH is -EACCES (without the scheduler the
+	 * priority is ignored and HIGH is allowed), LOW and NORMAL work.
+	 */
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
@@ -231,7 +246,8 @@ TEST_F(sched, priority_rejects_and_capability)
 
 		if (fd < 0 || sg_ctx_create(fd, &ctx) || drop_sys_nice())
 			_exit(2);
-		if (queue_create_prio(fd, ctx, DRM_SVMGPU_PRIORITY_HIGH, &cq) != -EACCES)
+		if (queue_create_prio(fd, ctx, DRM_SVMGPU_PRIORITY_HIGH, &cq) !=
+		    (self->enabled ? -EACCES : 0))
 			r |= 4;
 		if (queue_create_prio(fd, ctx, DRM_SVMGPU_PRIORITY_NORMAL, &cq))
 			r |= 8;
@@ -245,10 +261,31 @@ TEST_F(sched, priority_rejects_and_capability)
 }
 
 /*
- * 3 x NUM_QUEUES busy queues: a quarter of them run an endless kernel, a
- * quarter sit in a WAIT nobody satisfies, and all of those get a hardware
- * queue first; the other half must still complete every FILL with exact
- * bytes.  hang_timeout_ms 0: no queue is reset, only preempted.
+ * Kernel code looping until the u64 at its args is non-zero (S2R r1,
+ * SR_ARGS; LOOP; LD64 r2, [r1]; BREAK r2; ENDLOOP; EXIT): endless until
+ * released.
+ */
+static const uint64_t *flag_kernel(void)
+{
+	static const uint64_t code[] __attribute__((aligned(8))) = {
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_S2R, 1, 0, 0, SVMGPU_SR_ARGS),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_LOOP, 0, 0, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_LD64, 2, 1, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_BREAK, 0, 2, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_EXIT, 0, 0, 0, 0),
+	};
+
+	return code;
+}
+
+/*
+ * 3 x NUM_QUEUES busy queues: a quarter of them run a kernel that loops
+ * until a word is set, a quarter sit in a WAIT on that word, and all of
+ * those get a hardware queue first; the other half must still complete
+ * every FILL with exact bytes.  Then the word is set: every stuck queue
+ * resumes and completes without an error.  hang_timeout_ms 0: no queue is
+ * reset, only preempted.
  */
 TEST_TIMEOUT(240)
 TEST_F(sched, stuck_queues_do_not_block_healthy_ones)
@@ -279,7 +316,7 @@ TEST_F(sched, stuck_queues_do_not_block_healthy_ones)
 	}
 	for (i = 0; i < nstuck; i++) {
 		struct svmgpu_cmd c = i & 1 ? sg_wait_eq(&never, 1, 0) :
-				      sg_launch(sg_spin_kernel(), NULL, 4, 64, SPIN_BUDGET);
+				      sg_launch(flag_kernel(), &never, 4, 64, SPIN_BUDGET);
 
 		ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
 	}
@@ -306,6 +343,15 @@ TEST_F(sched, stuck_queues_do_not_block_healthy_ones)
 	       sched_value("preemptions") - pre0);
 	/* Every stuck queue that held a hardware queue had to give it up. */
 	EXPECT_GE(sched_value("preemptions") - pre0, (long long)self->nhw);
+	EXPECT_EQ(sg_dev_counter("hangs"), hangs0);
+	/* Released: each resumes (those on a runlist too) and completes. */
+	__atomic_store_n(&never, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < nstuck; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i], SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_GE(queue_value(q[i], "binds"), 1);
+	}
 	EXPECT_EQ(sg_dev_counter("hangs"), hangs0);
 	for (i = 0; i < nq; i++) {
 		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
@@ -691,6 +737,388 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 	free(q);
 	free(seq);
 	free(buf);
+}
+
+struct stream {
+	int fd;
+	uint32_t q;
+	unsigned char *buf;
+	volatile int stop;
+	uint64_t seq;
+	unsigned int batches;
+	int ret;
+};
+
+/* Keep @arg's ring full of 16 MiB FILLs (one value per batch) until stopped. */
+static void *stream_fill(void *arg)
+{
+	struct stream *st = arg;
+	struct svmgpu_cmd c[16];
+	unsigned int i;
+
+	while (!st->stop && !st->ret) {
+		for (i = 0; i < 16; i++)
+			c[i] = sg_fill(st->buf, STREAM_SIZE, (st->batches + 1) & 0xff, 1);
+		st->ret = sg_submit(st->fd, st->q, c, 16, &st->seq);
+		st->batches++;
+	}
+	return NULL;
+}
+
+/*
+ * Strict priority per engine (hw-spec 16.3): one NORMAL queue per engine
+ * keeps its ring full of FILLs; a LOW queue bound beside them gets no
+ * engine step.  With hang_timeout_ms 300 it must not be reset: after 1.5 s
+ * its FILL is still pending (it really was starved) and no hang was
+ * counted; once the streams stop it completes with exact bytes.  (Before
+ * the watchdog knew about starvation the LOW queue failed with ERR_HANG.)
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, low_queue_starved_by_priority_is_not_hung)
+{
+	long long hangs0 = sg_dev_counter("hangs");
+	unsigned char *lbuf = sg_map_anon(SIZE);
+	struct stream *st;
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	unsigned int i, n;
+	pthread_t *th;
+	uint64_t lseq;
+	uint32_t lq;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(lbuf);
+	memset(lbuf, 0, SIZE);
+	ASSERT_EQ(param_write("hang_timeout_ms", 300), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	n = self->nengines;
+	st = calloc(n, sizeof(*st));
+	th = calloc(n, sizeof(*th));
+	ASSERT_NOT_NULL(st);
+	ASSERT_NOT_NULL(th);
+	for (i = 0; i < n; i++) {
+		st[i].fd = self->fd;
+		st[i].buf = sg_map_anon(STREAM_SIZE);
+		ASSERT_NOT_NULL(st[i].buf);
+		memset(st[i].buf, 0, STREAM_SIZE);
+		/* 256 entries: 4 GiB of FILLs queued, the device never waits for the thread. */
+		{
+			struct drm_svmgpu_queue_create a = {
+				.ctx_handle = self->ctx, .ring_entries = 256,
+				.priority = DRM_SVMGPU_PRIORITY_NORMAL,
+			};
+
+			ASSERT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), 0);
+			st[i].q = a.handle;
+		}
+	}
+	/* Bound in order: hardware queues 0..n-1, one per engine. */
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(pthread_create(&th[i], NULL, stream_fill, &st[i]), 0);
+	usleep(200000);
+	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_LOW, &lq), 0);
+	c = sg_fill(lbuf, SIZE, 0x77, 1);
+	ASSERT_EQ(sg_submit(self->fd, lq, &c, 1, &lseq), 0);
+	usleep(1500000);
+	/* Starved, not failed: five hang timeouts later still pending. */
+	EXPECT_EQ(sg_wait(self->fd, lq, lseq, lseq, 0, &w), -ETIMEDOUT);
+	EXPECT_EQ(sg_dev_counter("hangs"), hangs0);
+	TH_LOG("LOW on hw queue %lld beside %u NORMAL streams", queue_value(lq, "hwq"), n);
+	for (i = 0; i < n; i++)
+		st[i].stop = 1;
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(pthread_join(th[i], NULL), 0);
+		ASSERT_EQ(st[i].ret, 0);
+		ASSERT_EQ(sg_wait(self->fd, st[i].q, st[i].seq, 1, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_TRUE(sg_all_bytes(st[i].buf, st[i].batches & 0xff, STREAM_SIZE));
+		TH_LOG("stream %u: %u batches of 16 FILLs", i, st[i].batches);
+	}
+	ASSERT_EQ(sg_wait(self->fd, lq, lseq, lseq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(w.nr_errors, 0);
+	EXPECT_TRUE(sg_all_bytes(lbuf, 0x77, SIZE));
+	EXPECT_EQ(sg_dev_counter("hangs"), hangs0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, lq), 0);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(sg_queue_destroy(self->fd, st[i].q), 0);
+		munmap(st[i].buf, STREAM_SIZE);
+	}
+	free(st);
+	free(th);
+}
+
+/*
+ * A queue in a WAIT whose hardware queue is held by INJ_HANG_QUEUES, among
+ * NUM_QUEUES + 2 queues in WAITs (contention: preemptions every
+ * timeslice): its preemption never completes, so after preempt_timeout_ms
+ * (500) it is reset alone, its WAIT and FILL fail with ERR_HANG
+ * (preempt_timeouts + 1, hangs + 1; hang_timeout_ms 0, so the watchdog did
+ * not do it).
+ * The others, released, complete every FILL with exact bytes.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, hung_queue_fails_by_preempt_timeout_alone)
+{
+	uint64_t *word = sg_map_anon(4096);
+	long long pto0 = sched_value("preempt_timeouts");
+	long long hangs0 = sg_dev_counter("hangs");
+	unsigned int nq, i, victim;
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd cmds[2];
+	unsigned char **buf;
+	long long hwq = -1;
+	uint64_t *seq;
+	uint32_t *q;
+
+	NEED_SCHED();
+	if (sg_debugfs_path("svmgpu_inject", (char[256]){ 0 }, 256))
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(param_write("preempt_timeout_ms", 500), 0);
+	word[0] = 0;
+	nq = self->nhw + 2;
+	q = calloc(nq, sizeof(*q));
+	seq = calloc(nq, sizeof(*seq));
+	buf = calloc(nq, sizeof(*buf));
+	ASSERT_NOT_NULL(buf);
+	for (i = 0; i < nq; i++) {
+		buf[i] = sg_map_anon(SIZE);
+		ASSERT_NOT_NULL(buf[i]);
+		memset(buf[i], 0, SIZE);
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+	}
+	/* The first one alone: it is bound at once; hold its hardware queue. */
+	victim = 0;
+	cmds[0] = sg_wait_eq(word, 1, 0);
+	cmds[1] = sg_fill(buf[0], SIZE, 0x60, 1);
+	ASSERT_EQ(sg_submit(self->fd, q[0], cmds, 2, &seq[0]), 0);
+	for (i = 0; i < 100 && hwq < 0; i++) {
+		usleep(10000);
+		hwq = queue_value(q[victim], "hwq");
+	}
+	ASSERT_GE(hwq, 0);
+	ASSERT_EQ(inj_write("hang_queues", 1u << hwq), 0);
+	for (i = 1; i < nq; i++) {
+		cmds[0] = sg_wait_eq(word, 1, 0);
+		cmds[1] = sg_fill(buf[i], SIZE, 0x60 + i, 1);
+		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
+	}
+	/* Its preemption times out: both commands fail, the first reported. */
+	ASSERT_EQ(sg_wait(self->fd, q[victim], seq[victim], seq[victim] - 1,
+			  10ull * 1000000000ull, &w), 0);
+	/* Before the hardware queue goes to another queue's WAIT for long. */
+	ASSERT_EQ(inj_write("hang_queues", 0), 0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_HANG);
+	EXPECT_EQ(w.err_seq, seq[victim] - 1);
+	EXPECT_EQ(w.nr_errors, 2);
+	EXPECT_EQ(sched_value("preempt_timeouts"), pto0 + 1);
+	/* Counted as a hang too (one queue reset), by the scheduler alone. */
+	EXPECT_EQ(sg_dev_counter("hangs"), hangs0 + 1);
+	EXPECT_TRUE(sg_all_bytes(buf[victim], 0, SIZE));
+	/* Nobody else failed meanwhile; released, all complete exactly. */
+	for (i = 1; i < nq; i++)
+		EXPECT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i] - 1, 0, &w), -ETIMEDOUT);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	for (i = 1; i < nq; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i] - 1, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_TRUE(sg_all_bytes(buf[i], 0x60 + i, SIZE));
+	}
+	EXPECT_EQ(sched_value("preempt_timeouts"), pto0 + 1);
+	/* The reset queue stays usable. */
+	EXPECT_EQ(sg_run_ok(self->fd, q[victim], sg_fill(buf[victim], SIZE, 0x5f, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(buf[victim], 0x5f, SIZE));
+	for (i = 0; i < nq; i++) {
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+		munmap(buf[i], SIZE);
+	}
+	free(q);
+	free(seq);
+	free(buf);
+}
+
+/* Sum of @n u32 counters, read while the device adds to them. */
+static uint64_t hist_sum(const uint32_t *h, unsigned int n)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		sum += __atomic_load_n(&h[i], __ATOMIC_RELAXED);
+	return sum;
+}
+
+/*
+ * Exactly once across a fatal error: an ATOMIC (+1) completes, then a
+ * histogram LAUNCH (atomic adds to 16 bins), a WAIT and another ATOMIC are
+ * submitted; INJ_FATAL while the LAUNCH is part done (its bins' sum
+ * strictly between 0 and N).  The queue is saved, the device reset and the
+ * queue resumed: the counter ends at 2 (the first ATOMIC not applied
+ * again), every bin holds exactly its share (the LAUNCH neither restarted
+ * nor lost a workgroup), no command failed, nothing was lost.
+ */
+TEST_TIMEOUT(180)
+TEST_F(sched, fatal_error_replays_exactly_once)
+{
+	enum { N = 4 << 20, NBINS = 16 };
+	struct svmgpu_program *prog = NULL;
+	struct svmgpu_histogram_args *args = sg_map_anon(4096);
+	uint32_t *in = sg_map_anon((size_t)N * 4), *hist = sg_map_anon(4096);
+	uint64_t *cnt = sg_map_anon(4096), *word = sg_map_anon(4096);
+	long long resets0 = sg_dev_counter("resets");
+	long long saved0 = sched_value("replays_saved");
+	long long lost0 = sched_value("replays_lost");
+	struct drm_svmgpu_wait w;
+	struct svmgpu_launch l;
+	struct svmgpu_cmd cmds[3];
+	uint64_t seq, mid = 0;
+	unsigned int i;
+	uint32_t q;
+
+	NEED_SCHED();
+	if (sg_debugfs_path("svmgpu_inject", (char[256]){ 0 }, 256))
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(args);
+	ASSERT_NOT_NULL(in);
+	ASSERT_NOT_NULL(hist);
+	ASSERT_NOT_NULL(cnt);
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10000), 0);
+	for (i = 0; i < N; i++)
+		in[i] = i * 7;	/* i * 7 % 16 covers every bin N / 16 times */
+	memset(hist, 0, 4096);
+	cnt[0] = 0;
+	word[0] = 0;
+	*args = (struct svmgpu_histogram_args){ in, hist, N, NBINS };
+	ASSERT_EQ(svmgpu_kernel_program(SVMGPU_KERNEL_HISTOGRAM, &prog), 0);
+	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_HISTOGRAM, args, &l), 0);
+	l.budget = 0;
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_atomic_add(cnt, 1, 8)), 0);
+	ASSERT_EQ(cnt[0], 1);
+
+	ASSERT_EQ(svmgpu_cmd_launch(&cmds[0], svmgpu_program_code(prog), args, &l, 0), 0);
+	cmds[1] = sg_wait_eq(word, 1, 0);
+	cmds[2] = sg_atomic_add(cnt, 1, 8);
+	ASSERT_EQ(sg_submit(self->fd, q, cmds, 3, &seq), 0);
+	/* The LAUNCH part done, then the fatal error. */
+	for (i = 0; i < 20000; i++) {
+		mid = hist_sum(hist, NBINS);
+		if (mid > 0)
+			break;
+		usleep(500);
+	}
+	ASSERT_EQ(inj_write("fatal", 1), 0);
+	TH_LOG("fatal error with %llu of %u elements counted", (unsigned long long)mid, N);
+	ASSERT_GT(mid, 0);
+	ASSERT_LT(mid, N);
+	for (i = 0; i < 500 && sg_dev_counter("resets") < resets0 + 1; i++)
+		usleep(10000);
+	EXPECT_EQ(sg_dev_counter("resets"), resets0 + 1);
+	EXPECT_EQ(sched_value("replays_saved") - saved0, 1);
+	EXPECT_EQ(sched_value("replays_lost"), lost0);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq - 2, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(w.nr_errors, 0);
+	EXPECT_EQ(__atomic_load_n(cnt, __ATOMIC_SEQ_CST), 2);
+	for (i = 0; i < NBINS; i++)
+		EXPECT_EQ(hist[i], N / NBINS);
+	EXPECT_GE(queue_value(q, "resumes"), 1);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	svmgpu_program_destroy(prog);
+}
+
+/*
+ * Save areas per process capped at 2 (save_areas_per_process): six queues
+ * of this process sit in WAITs, so at most two hold an area (and a
+ * hardware queue), the rest wait on the runlist without one; debugfs
+ * save_areas_used stays at 2.  Another process's queue is not held up by
+ * this one's cap: its FILL completes at once with exact bytes.  Released,
+ * every queue completes its WAIT and FILL without an error, none lost.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, save_area_cap_per_process_waits_never_fails)
+{
+	enum { NQ = 6 };
+	uint64_t *word = sg_map_anon(4096);
+	long long lost0 = sched_value("replays_lost");
+	unsigned char *buf[NQ];
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd cmds[2];
+	long long used0, used;
+	uint64_t seq[NQ];
+	unsigned int i, bound = 0;
+	uint32_t q[NQ];
+	int status;
+	pid_t pid;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(param_write("save_areas_per_process", 2), 0);
+	EXPECT_EQ(param_read("save_areas_per_process"), 2);
+	used0 = sched_value("save_areas_used");
+	ASSERT_GE(used0, 0);
+	word[0] = 0;
+	for (i = 0; i < NQ; i++) {
+		buf[i] = sg_map_anon(SIZE);
+		ASSERT_NOT_NULL(buf[i]);
+		memset(buf[i], 0, SIZE);
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+		cmds[0] = sg_wait_eq(word, 1, 0);
+		cmds[1] = sg_fill(buf[i], SIZE, 0x20 + i, 1);
+		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
+	}
+	usleep(300000);
+	used = sched_value("save_areas_used");
+	for (i = 0; i < NQ; i++)
+		bound += queue_value(q[i], "hwq") >= 0;
+	TH_LOG("%u queues in WAITs: %lld save areas used, %u bound", NQ, used - used0, bound);
+	EXPECT_EQ(used - used0, 2);
+	EXPECT_EQ(bound, 2);
+
+	/* Another process is not held up by this one's cap. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd = sg_open();
+		unsigned char *b = sg_map_anon(SIZE);
+		uint32_t ctx, cq;
+
+		if (fd < 0 || !b || sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &cq))
+			_exit(2);
+		memset(b, 0, SIZE);
+		if (sg_run_ok(fd, cq, sg_fill(b, SIZE, 0x99, 1)))
+			_exit(3);
+		_exit(sg_all_bytes(b, 0x99, SIZE) ? 0 : 4);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	for (i = 0; i < NQ; i++)
+		EXPECT_EQ(sg_wait(self->fd, q[i], seq[i] - 1, seq[i] - 1, 0, &w), -ETIMEDOUT);
+
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < NQ; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i] - 1, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_TRUE(sg_all_bytes(buf[i], 0x20 + i, SIZE));
+	}
+	EXPECT_EQ(sched_value("replays_lost"), lost0);
+	for (i = 0; i < NQ; i++) {
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+		munmap(buf[i], SIZE);
+	}
+	EXPECT_EQ(sched_value("save_areas_used"), used0);
 }
 
 TEST_HARNESS_MAIN
