@@ -534,20 +534,28 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
 };
 
 /*
- * Would a migration of [start, end) of @vma to (@to_dev) or from this
- * device's memory move anything?  migrate_vma_setup() splits every THP of
- * its range and announces all of it to the mmu notifiers even when it
- * selects nothing, so a range that is already where it should be is not
- * handed to it.  A snapshot by hmm_range_fault() without faulting
- * (mmap_lock read-held) through an interval notifier that is never
- * inserted, so never invalidated: the answer may be stale when it returns,
+ * Which entries of [start, end) of @vma would a migration to (@to_dev) or
+ * from this device's memory move?  Sets their bits in @movable and returns
+ * how many.  migrate_vma_setup() splits every THP of its range and
+ * announces all of it to the mmu notifiers even when it selects nothing,
+ * so only runs of entries that can move are handed to it.  A KSM page
+ * never moves (it is shared by construction) and is not handed to it
+ * either: there 6.1 replaces every mapping of the page with a migration
+ * entry (try_to_migrate()) only to restore them, racing with ksmd, and
+ * once left a migration entry on an unlocked page behind (kernel BUG in
+ * the next walker waiting on it, svm_devmem_mm's KSM case on the debug
+ * kernel).  A snapshot by hmm_range_fault() without
+ * faulting (mmap_lock read-held) through an interval notifier that is
+ * never inserted, so never invalidated: it may be stale when it returns,
  * which only means that a page arriving meanwhile is placed by the next
  * fault or PREFETCH.  A hole moves to device memory (it is populated
- * there).  @pfns has room for the range.  If the walk fails: true.
+ * there).  @pfns has room for the range.  If the walk fails: everything.
  */
-static bool svmgpu_devmem_to_move(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
-				  unsigned long start, unsigned long end, bool to_dev,
-				  unsigned long *pfns)
+static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
+					   struct vm_area_struct *vma,
+					   unsigned long start, unsigned long end,
+					   bool to_dev, unsigned long *pfns,
+					   unsigned long *movable)
 {
 	struct mmu_interval_notifier mni = { .mm = vma->vm_mm };
 	struct hmm_range range = {
@@ -557,20 +565,25 @@ static bool svmgpu_devmem_to_move(struct svmgpu_devmem *dm, struct vm_area_struc
 		.hmm_pfns = pfns,
 		.dev_private_owner = dm->sdev,
 	};
-	unsigned long i;
+	unsigned long i, n = (end - start) >> PAGE_SHIFT, count = 0;
 	u64 off;
 
-	if (hmm_range_fault(&range))
-		return true;
-	for (i = 0; i < (end - start) >> PAGE_SHIFT; i++) {
-		bool ours = (pfns[i] & HMM_PFN_VALID) &&
-			    svmgpu_devmem_page_offset(dm->sdev, hmm_pfn_to_page(pfns[i]),
-						      &off);
-
-		if (ours != to_dev)
-			return true;
+	bitmap_zero(movable, n);
+	if (hmm_range_fault(&range)) {
+		bitmap_fill(movable, n);
+		return n;
 	}
-	return false;
+	for (i = 0; i < n; i++) {
+		struct page *page = (pfns[i] & HMM_PFN_VALID) ?
+				    hmm_pfn_to_page(pfns[i]) : NULL;
+		bool ours = page && svmgpu_devmem_page_offset(dm->sdev, page, &off);
+
+		if (ours != to_dev && !(page && PageKsm(page))) {
+			__set_bit(i, movable);
+			count++;
+		}
+	}
+	return count;
 }
 
 /*
@@ -581,12 +594,12 @@ static bool svmgpu_devmem_to_move(struct svmgpu_devmem *dm, struct vm_area_struc
  *
  * Return: 0, -ENOSPC when device memory ran out (what fit moved), -ENOMEM.
  */
-static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
-				      struct vm_area_struct *vma,
-				      unsigned long start, unsigned long end,
-				      unsigned long *src, unsigned long *dst,
-				      unsigned long *moved, u64 since,
-				      unsigned long min_age)
+static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
+				    struct vm_area_struct *vma,
+				    unsigned long start, unsigned long end,
+				    unsigned long *src, unsigned long *dst,
+				    unsigned long *moved, u64 since,
+				    unsigned long min_age)
 {
 	struct migrate_vma args = {
 		.vma = vma,
@@ -600,8 +613,6 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 	unsigned long i, need;
 	int ret;
 
-	if (!svmgpu_devmem_to_move(dm, vma, start, end, true, dst))
-		return 0;
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
@@ -672,11 +683,11 @@ static int svmgpu_devmem_batch_to_dev(struct svmgpu_devmem *dm,
 	return ret;
 }
 
-static int svmgpu_devmem_batch_to_sys(struct svmgpu_devmem *dm,
-				      struct vm_area_struct *vma,
-				      unsigned long start, unsigned long end,
-				      unsigned long *src, unsigned long *dst,
-				      unsigned long *moved)
+static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
+				    struct vm_area_struct *vma,
+				    unsigned long start, unsigned long end,
+				    unsigned long *src, unsigned long *dst,
+				    unsigned long *moved)
 {
 	struct migrate_vma args = {
 		.vma = vma,
@@ -692,8 +703,6 @@ static int svmgpu_devmem_batch_to_sys(struct svmgpu_devmem *dm,
 	unsigned long i;
 	int ret;
 
-	if (!svmgpu_devmem_to_move(dm, vma, start, end, false, dst))
-		return 0;
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
@@ -715,6 +724,38 @@ static int svmgpu_devmem_batch_to_sys(struct svmgpu_devmem *dm,
 	atomic64_add(i, &dm->to_sys);
 	migrate_vma_finalize(&args);
 	trace_svmgpu_migrate(start, end, false, i, ret);
+	return ret;
+}
+
+/*
+ * Migrate [start, end) of one VMA, at most SVMGPU_MIGRATE_BATCH pages, to
+ * (@to_dev) or from device memory: each run of entries that can move
+ * (svmgpu_devmem_movable()) goes to svmgpu_devmem_run_to_dev/_sys(); a
+ * batch with none calls neither.
+ */
+static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
+			       unsigned long start, unsigned long end, bool to_dev,
+			       unsigned long *src, unsigned long *dst,
+			       unsigned long *moved, u64 since, unsigned long min_age)
+{
+	DECLARE_BITMAP(movable, SVMGPU_MIGRATE_BATCH);
+	unsigned long n = (end - start) >> PAGE_SHIFT, i, j;
+	int ret = 0;
+
+	if (!svmgpu_devmem_movable(dm, vma, start, end, to_dev, dst, movable))
+		return 0;
+	for (i = find_first_bit(movable, n); i < n && !ret;
+	     i = find_next_bit(movable, n, j)) {
+		unsigned long a = start + (i << PAGE_SHIFT), b;
+
+		j = find_next_zero_bit(movable, n, i);
+		b = start + (j << PAGE_SHIFT);
+		if (to_dev)
+			ret = svmgpu_devmem_run_to_dev(dm, vma, a, b, src, dst, moved,
+						       since, min_age);
+		else
+			ret = svmgpu_devmem_run_to_sys(dm, vma, a, b, src, dst, moved);
+	}
 	return ret;
 }
 
@@ -753,8 +794,8 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 		if (!(pfns[i] & HMM_PFN_VALID) || (pfns[i] & HMM_PFN_WRITE) ||
 		    !svmgpu_devmem_page_offset(sdev, hmm_pfn_to_page(pfns[i]), &off))
 			continue;
-		ret = svmgpu_devmem_batch_to_sys(dm, vma, va, va + PAGE_SIZE, &src,
-						 &dst, &moved);
+		ret = svmgpu_devmem_batch(dm, vma, va, va + PAGE_SIZE, false, &src,
+					  &dst, &moved, 0, 0);
 		if (ret)
 			return ret;
 	}
@@ -789,12 +830,8 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			break;
 		}
 		next = min3(end, vma->vm_end, (addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE));
-		if (to_dev)
-			ret = svmgpu_devmem_batch_to_dev(dm, vma, addr, next, src,
-							 dst, moved, since, 0);
-		else
-			ret = svmgpu_devmem_batch_to_sys(dm, vma, addr, next, src,
-							 dst, moved);
+		ret = svmgpu_devmem_batch(dm, vma, addr, next, to_dev, src, dst,
+					  moved, since, 0);
 		addr = next;
 		if (fatal_signal_pending(current))
 			ret = -EINTR;
@@ -843,12 +880,8 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 		unsigned long next = min_t(unsigned long, end,
 					   addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE);
 
-		if (to_dev)
-			ret = svmgpu_devmem_batch_to_dev(dm, vma, addr, next, src, dst,
-							 &moved, since, min_age);
-		else
-			ret = svmgpu_devmem_batch_to_sys(dm, vma, addr, next, src, dst,
-							 &moved);
+		ret = svmgpu_devmem_batch(dm, vma, addr, next, to_dev, src, dst,
+					  &moved, since, min_age);
 		addr = next;
 	}
 	if (ret == -ENOSPC) {
