@@ -432,7 +432,7 @@ TEST_F(adv, read_mostly_and_accessed_by_not_migrated_on_reads)
 TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
 {
 	size_t size = 4 * MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = map_2m(size), *b = map_2m(size), *t = map_2m(2 * MB);
 	struct drm_svmgpu_get_stats st;
 	uint64_t pages = 1;
 
@@ -440,16 +440,31 @@ TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
 		SKIP(return, "the device has no local memory");
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
+	ASSERT_NE(t, NULL);
+	/* a in 4 KiB pages (no THP split removes its device PTEs for the migration); t a THP. */
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	madvise(t, 2 * MB, MADV_HUGEPAGE);
 	fill_pat(a, size, 0x71);
+	fill_pat(t, 2 * MB, 0x70);
 	memset(b, 0, size);
-	/* The device maps a (system memory) and b. */
+	/* The device maps t, a (system memory) and b. */
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, t, 2 * MB), 0);
+	EXPECT_EQ(check_pat(b, 2 * MB, 0x70), -1);
 	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
 	EXPECT_EQ(check_pat(b, size, 0x71), -1);
 
-	/* Nothing of a is in device memory: PREFETCH to system moves nothing. */
+	/*
+	 * Nothing of a or t is in device memory: PREFETCH to system moves
+	 * nothing, and does not split t.
+	 */
 	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
 	EXPECT_EQ(pages, 0ull);
+	pages = 1;
+	ASSERT_EQ(sg_prefetch(self->fd, t, 2 * MB, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, 0ull);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, t, 2 * MB), 0);
+	EXPECT_EQ(check_pat(b, 2 * MB, 0x70), -1);
 	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
 	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
 	EXPECT_EQ(st.faults, 0ull);
@@ -478,6 +493,7 @@ TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
 	EXPECT_EQ(check_pat(a, size, 0x72), -1);
 	munmap(a, size);
 	munmap(b, size);
+	munmap(t, 2 * MB);
 }
 
 /*
