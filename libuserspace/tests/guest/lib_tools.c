@@ -395,6 +395,55 @@ TEST_F(tools, reg_refuses_writes_while_bound)
 	json_object_put(j);
 }
 
+/* The value of register @name in `svmgpu-reg --json inject`, or -1. */
+static long long inject_reg(const char *name)
+{
+	struct json_object *j, *r;
+	long long v = -1;
+	size_t i;
+	int rc;
+
+	j = run_json("svmgpu-reg --json inject", &rc);
+	r = jget(j, "registers", NULL);
+	for (i = 0; rc == 0 && i < jlen(r); i++)
+		if (!strcmp(jstr(json_object_array_get_idx(r, i), "name", NULL), name))
+			v = strtoll(jstr(json_object_array_get_idx(r, i), "value", NULL), NULL, 16);
+	json_object_put(j);
+	return v;
+}
+
+/*
+ * svmgpu-reg inject on a live device, through the driver's debugfs
+ * svmgpu_inject: a dropped interrupt is injected, counted and consumed, the
+ * command whose interrupt it was still completes (the watchdog polls); the
+ * delays the driver's file does not take are refused, naming the way.
+ */
+TEST_TIMEOUT(60)
+TEST_F(tools, reg_inject_through_the_driver)
+{
+	long long before;
+	char *o;
+
+	if (access("/sys/kernel/debug/dri", F_OK))
+		SKIP(return, "no debugfs");
+	before = inject_reg("CNT_INJECTED");
+	ASSERT_GE(before, 0);
+	EXPECT_EQ(inject_reg("INJ_DROP_IRQS"), 0);
+	/* Only what the driver's file shows. */
+	EXPECT_EQ(inject_reg("INJ_IRQ_DELAY_US"), -1);
+	RUN_OK("svmgpu-reg inject drop_irqs 1", "INJ_DROP_IRQS            0x0204  0x00000001");
+	RUN_OK("svmgpu-run -k vecadd -b 4K:f32seq -b 4K:f32seq -b 4K -a 1024 -n 1024 -w 256 "
+	       "-p 2:f32:4", "buffer 2 (f32):");
+	EXPECT_EQ(inject_reg("INJ_DROP_IRQS"), 0);
+	EXPECT_EQ(inject_reg("CNT_INJECTED"), before + 1);
+	EXPECT_EQ(run("svmgpu-reg inject irq_delay_us 100 2>&1", &o), 1);
+	EXPECT_TRUE(strstr(o, "svmgpu-reg: irq_delay_us: the svmgpu driver's debugfs "
+			   "svmgpu_inject does not take it; unbind the driver (svmgpu-reg then "
+			   "writes INJ_IRQ_DELAY_US) or start QEMU with "
+			   "-device svmgpu,x-inject-irq-delay-us=100") == o);
+	free(o);
+}
+
 /* Bring-up without the driver: unbind, read and write registers, rebind. */
 static int sysfs_write(const char *path, const char *val)
 {
@@ -430,6 +479,10 @@ TEST_F(tools, reg_without_the_driver)
 	EXPECT_EQ(run("svmgpu-reg write STATUS 1 2>&1", &o), 1);
 	EXPECT_TRUE(strstr(o, "STATUS is read-only") != NULL);
 	free(o);
+	/* inject through BAR0: every INJ_ register, the delays too */
+	RUN_OK("svmgpu-reg inject inval-delay-us 250", "INJ_INVAL_DELAY_US       0x0224  0x000000fa");
+	RUN_OK("svmgpu-reg inject inval_delay_us 0", "INJ_INVAL_DELAY_US       0x0224  0x00000000");
+	RUN_OK("svmgpu-reg inject", "CNT_INJECTED             0x0218  0x");
 	/*
 	 * --json: the registers read, in order, as "0x..." strings; an unknown one
 	 * is left out.  No ASSERT before the driver is bound again.

@@ -240,8 +240,24 @@ expect "svmgpu-info --watch 0: out of range" 2 "svmgpu-info: --watch: 0 is out o
 	-- "$tools/svmgpu-info" -w 0
 expect "svmgpu-reg frobnicate: unknown command" 2 "svmgpu-reg: unknown command 'frobnicate'" \
 	-- "$tools/svmgpu-reg" frobnicate
-expect "svmgpu-reg without a command" 2 "svmgpu-reg: a command is missing: list, dump, read or write" \
-	-- "$tools/svmgpu-reg"
+expect "svmgpu-reg without a command" 2 \
+	"svmgpu-reg: a command is missing: list, dump, read, write or inject" -- "$tools/svmgpu-reg"
+expect "svmgpu-reg inject frob: unknown failure" 2 \
+	"svmgpu-reg: unknown failure 'frob' (hang_queues, drop_irqs, inval_refuse, corrupt_compl, fatal, stall_fault_ring, irq_delay_us, inval_delay_us)" \
+	-- "$tools/svmgpu-reg" inject frob
+expect "svmgpu-reg inject injected: CNT_INJECTED is no failure" 2 \
+	"svmgpu-reg: unknown failure 'injected' (hang_queues, drop_irqs, inval_refuse, corrupt_compl, fatal, stall_fault_ring, irq_delay_us, inval_delay_us)" \
+	-- "$tools/svmgpu-reg" inject injected
+expect "svmgpu-reg inject fatal 1e3: bad value" 2 \
+	"svmgpu-reg: VALUE: '1e3' is not a number (decimal or 0x hex)" -- "$tools/svmgpu-reg" inject fatal 1e3
+expect "svmgpu-reg inject drop-irqs 2^32: too wide" 2 \
+	"svmgpu-reg: VALUE: 0x100000000 does not fit the 32-bit INJ_DROP_IRQS" \
+	-- "$tools/svmgpu-reg" inject drop-irqs 0x100000000
+expect "svmgpu-reg inject with three arguments" 2 "svmgpu-reg: inject takes [FAILURE [VALUE]]" \
+	-- "$tools/svmgpu-reg" inject fatal 1 2
+expect "svmgpu-reg -d 0000:00:1f.7 inject fatal: no such device" 3 \
+	"svmgpu-reg: no svmgpu device 0000:00:1f.7: No such device" \
+	-- "$tools/svmgpu-reg" -d 0000:00:1f.7 inject fatal
 expect "svmgpu-reg write REG 1e6: bad value" 2 \
 	"svmgpu-reg: VALUE: '1e6' is not a number (decimal or 0x hex)" -- "$tools/svmgpu-reg" write CONTROL 1e6
 expect "svmgpu-reg --slot 3: not a PCI address" 2 \
