@@ -481,6 +481,24 @@ struct svmgpu_queue_event {
 SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct svmgpu_queue_event *ev,
 					    unsigned int max);
 
+/*
+ * svmgpu_device_wait_events - wait for completion events of any queues
+ * @dev:        [in]
+ * @ev:         [out] up to @max events, oldest first
+ * @max:        [in] at least 1
+ * @timeout_ns: [in] relative timeout; 0 takes only what is pending;
+ *              SVMGPU_TIMEOUT_INFINITE
+ *
+ * WAIT across several queues: sleeps until at least one
+ * SVMGPU_SUBMIT_EVENT submission of any queue of @dev has completed (or
+ * failed, or its queue was stopped), then reaps as
+ * svmgpu_device_reap_events().  Returns the number of events (at least 1),
+ * -ETIMEDOUT if none came in time, -EINVAL (NULL, @max 0 or above
+ * INT_MAX), or -errno.
+ */
+SVMGPU_PUBLIC int svmgpu_device_wait_events(struct svmgpu_device *dev, struct svmgpu_queue_event *ev,
+					    unsigned int max, uint64_t timeout_ns);
+
 /* Name of an enum svmgpu_error / SVMGPU_ERROR_RESET, "unknown" otherwise. */
 SVMGPU_PUBLIC const char *svmgpu_error_name(uint32_t code);
 /* Name of an enum svmgpu_access, "unknown" otherwise. */

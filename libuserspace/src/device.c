@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xf86drm.h>
@@ -552,6 +554,54 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
 		}
 	}
 	return (int)n;
+}
+
+/* CLOCK_MONOTONIC in ns. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The events are the driver's DRM events on the one fd, so waiting on many
+ * queues is ppoll() on it: no ioctl is needed (docs/api.md).
+ */
+SVMGPU_PUBLIC int svmgpu_device_wait_events(struct svmgpu_device *dev, struct svmgpu_queue_event *ev,
+					    unsigned int max, uint64_t timeout_ns)
+{
+	uint64_t end = 0, now;
+	struct pollfd p;
+	int n;
+
+	if (!dev || !ev || !max || max > INT_MAX)
+		return -EINVAL;
+	if (timeout_ns != SVMGPU_TIMEOUT_INFINITE) {
+		now = mono_ns();
+		end = timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+	}
+	for (;;) {
+		int ms = -1;
+
+		n = svmgpu_device_reap_events(dev, ev, max);
+		if (n)
+			return n;
+		if (timeout_ns != SVMGPU_TIMEOUT_INFINITE) {
+			uint64_t left_ms;
+
+			now = mono_ns();
+			if (now >= end)
+				return -ETIMEDOUT;
+			/* Rounded up: never back before the deadline with nothing. */
+			left_ms = (end - now + 999999) / 1000000;
+			ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
+		}
+		p = (struct pollfd){ .fd = dev->fd, .events = POLLIN };
+		if (poll(&p, 1, ms) < 0 && errno != EINTR)
+			return -errno;
+	}
 }
 
 SVMGPU_PUBLIC int svmgpu_device_prefetch(struct svmgpu_device *dev, const void *addr, size_t size,

@@ -3,13 +3,16 @@
  * lib_events: completions through the device's fd.  svmgpu_queue_submit_flags()
  * with SVMGPU_SUBMIT_EVENT, one epoll on svmgpu_device_fd() for many queues,
  * svmgpu_device_reap_events() with the failed command's error, and
- * SVMGPU_SUBMIT_NONBLOCK's -EAGAIN; each bad argument's exact errno.
+ * SVMGPU_SUBMIT_NONBLOCK's -EAGAIN, svmgpu_device_wait_events() (WAIT
+ * across several queues); each bad argument's exact errno.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "svmgpu.h"
@@ -182,6 +185,86 @@ TEST_F(ev, nonblock_and_bad_arguments)
 	ASSERT_EQ(svmgpu_queue_wait(q, 2, 30000000000ull, NULL), 0);
 	ASSERT_EQ(svmgpu_queue_destroy(q), 0);
 	free(flag);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * WAIT across several queues: A waits for a word the CPU writes later, B
+ * and C fill buffers.  svmgpu_device_wait_events() sleeps until B's and
+ * C's submissions are done (bytes exact), then times out on A alone (no
+ * sooner than asked; timeout 0 only reaps), and returns A's event once the
+ * word is written, with no timeout.  Bad arguments: -EINVAL.
+ */
+TEST_TIMEOUT(60)
+TEST_F(ev, wait_events_across_queues)
+{
+	struct svmgpu_queue_event ev[4];
+	uint64_t *word = calloc(1, 8), seq;
+	unsigned char *buf[2];
+	struct svmgpu_queue *q[3];
+	struct svmgpu_cmd c;
+	int i, j, n, got = 0, seen = 0;
+	double t0;
+
+	ASSERT_NE(word, NULL);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(svmgpu_queue_create(self->ctx, 0, &q[i]), 0);
+	ASSERT_EQ(svmgpu_cmd_wait(&c, word, SVMGPU_WAIT_EQ, 1, ~0ull, 0, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit_flags(q[0], &c, 1, SVMGPU_SUBMIT_EVENT, 100, &seq), 0);
+	for (i = 0; i < 2; i++) {
+		buf[i] = malloc(SIZE);
+		ASSERT_NE(buf[i], NULL);
+		memset(buf[i], 0, SIZE);
+		ASSERT_EQ(svmgpu_cmd_fill(&c, buf[i], SIZE, 0x5a + i, 1, 0), 0);
+		ASSERT_EQ(svmgpu_queue_submit_flags(q[1 + i], &c, 1, SVMGPU_SUBMIT_EVENT, 101 + i,
+						    &seq), 0);
+	}
+	while (got < 2) {
+		n = svmgpu_device_wait_events(self->dev, ev, 4, 30000000000ull);
+		ASSERT_GE(n, 1);
+		ASSERT_LE(got + n, 2);
+		for (i = 0; i < n; i++) {
+			int k = (int)ev[i].user_data - 101;
+
+			ASSERT_GE(k, 0);
+			ASSERT_LT(k, 2);
+			ASSERT_FALSE(seen & (1 << k));
+			seen |= 1 << k;
+			EXPECT_EQ(ev[i].queue, (uint32_t)svmgpu_queue_id(q[1 + k]));
+			EXPECT_EQ(ev[i].result, 0);
+			for (j = 0; j < SIZE; j++)
+				ASSERT_EQ(buf[k][j], 0x5a + k);
+		}
+		got += n;
+	}
+	/* Only A is left, and it waits. */
+	t0 = now_ms();
+	EXPECT_EQ(svmgpu_device_wait_events(self->dev, ev, 4, 50000000ull), -ETIMEDOUT);
+	EXPECT_GE(now_ms() - t0, 50.0);
+	EXPECT_EQ(svmgpu_device_wait_events(self->dev, ev, 4, 0), -ETIMEDOUT);
+	EXPECT_EQ(svmgpu_device_wait_events(NULL, ev, 4, 0), -EINVAL);
+	EXPECT_EQ(svmgpu_device_wait_events(self->dev, NULL, 4, 0), -EINVAL);
+	EXPECT_EQ(svmgpu_device_wait_events(self->dev, ev, 0, 0), -EINVAL);
+	EXPECT_EQ(svmgpu_device_wait_events(self->dev, ev, (unsigned int)INT_MAX + 1u, 0),
+		  -EINVAL);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(svmgpu_device_wait_events(self->dev, ev, 4, SVMGPU_TIMEOUT_INFINITE), 1);
+	EXPECT_EQ(ev[0].user_data, 100);
+	EXPECT_EQ(ev[0].queue, (uint32_t)svmgpu_queue_id(q[0]));
+	EXPECT_EQ(ev[0].result, 0);
+	EXPECT_EQ(svmgpu_device_reap_events(self->dev, ev, 4), 0);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(svmgpu_queue_destroy(q[i]), 0);
+	free(buf[0]);
+	free(buf[1]);
+	free(word);
 }
 
 TEST_HARNESS_MAIN
