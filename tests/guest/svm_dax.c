@@ -445,6 +445,24 @@ TEST_F(dax, munmap_then_free)
 	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
 }
 
+/* A full pool: -ENOSPC, until a buffer is freed. */
+TEST_F(dax, pool_full_is_enospc)
+{
+	struct drm_svmgpu_devmem_alloc a, b;
+
+	if (self->pool < (long long)(2 * MB))
+		SKIP(return, "no DAX pool");
+	ASSERT_EQ(dax_value("used"), 0);
+	ASSERT_EQ(dax_alloc(self->fd, (uint64_t)self->pool, &a), 0);
+	EXPECT_EQ(a.size, (uint64_t)self->pool);
+	EXPECT_EQ(dax_value("used"), self->pool);
+	EXPECT_EQ(dax_alloc(self->fd, 2 * MB, &b), -ENOSPC);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &b), 0);
+	EXPECT_EQ(dax_free(self->fd, b.handle), 0);
+	EXPECT_EQ(dax_value("used"), 0);
+}
+
 /* FREE and close while mapped: the mapping keeps the buffer alive. */
 TEST_F(dax, free_and_close_while_mapped)
 {
