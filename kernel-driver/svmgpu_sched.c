@@ -355,24 +355,34 @@ static bool svmgpu_hwq_allowed(struct svmgpu_device *sdev, struct svmgpu_queue *
 	       i != sdev->num_queues - 1;
 }
 
-/* Claim a free hardware queue for @q.  Caller holds q->submit_lock. */
+/*
+ * Claim a free hardware queue for @q: one on the engine that serves the
+ * fewest bound queues (hardware queue i is on engine i mod NUM_ENGINES,
+ * hw-spec 8), so queues share the engines evenly, not by which hardware
+ * queue happened to be free.  Caller holds q->submit_lock.
+ */
 static bool svmgpu_sched_claim(struct svmgpu_queue *q)
 {
 	struct svmgpu_device *sdev = q->sdev;
-	bool bound = false;
-	u32 i;
+	u32 load[SVMGPU_MAX_QUEUES] = { 0 };
+	u32 i, best = SVMGPU_HWQ_NONE;
+	u32 ne = clamp_t(u32, sdev->num_engines, 1, SVMGPU_MAX_QUEUES);
 
 	spin_lock(&sdev->hwq_lock);
+	for (i = 0; i < sdev->num_queues; i++)
+		load[i % ne] += !!sdev->hwq[i];
 	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
-		if (!sdev->hwq[i] && svmgpu_hwq_allowed(sdev, q, i)) {
-			sdev->hwq[i] = q;
-			q->hwq = i;
-			bound = true;
-			break;
-		}
+		if (sdev->hwq[i] || !svmgpu_hwq_allowed(sdev, q, i))
+			continue;
+		if (best == SVMGPU_HWQ_NONE || load[i % ne] < load[best % ne])
+			best = i;
+	}
+	if (best != SVMGPU_HWQ_NONE) {
+		sdev->hwq[best] = q;
+		q->hwq = best;
 	}
 	spin_unlock(&sdev->hwq_lock);
-	return bound;
+	return best != SVMGPU_HWQ_NONE;
 }
 
 static void svmgpu_sched_release_hwq(struct svmgpu_queue *q)
