@@ -952,11 +952,75 @@ static void bench_submission(struct gpu *g)
 }
 
 /*
+ * One process of the scale rows: open the device, fault its buffers in with
+ * one untimed run, say it is ready (a byte on @ready), wait for the common
+ * start (EOF on @go), run @iters commands and record its finish time from
+ * the start in *@fin.  Exits 0, or 1 (a command failed) / 2 (setup failed)
+ * after telling the parent why.
+ */
+static void scale_child(const struct svmgpu_program *vecadd, uint64_t size, unsigned int iters,
+			int ready, int go, const double *t_go, double *fin, unsigned int p,
+			unsigned int np)
+{
+	struct svmgpu_cmd_error err = { 0 };
+	struct svmgpu_vecadd_args args;
+	struct svmgpu_launch launch;
+	struct svmgpu_cmd cmd;
+	float *a, *bb;
+	struct gpu c;
+	double s0 = now_s();
+	int ret = -EBUSY;
+	char b = 'r';
+
+	while (ret == -EBUSY && now_s() - s0 < 300) {
+		ret = gpu_open(&c);
+		if (ret == -EBUSY)
+			usleep(2000);
+	}
+	if (ret) {
+		fprintf(stderr, "scale: process %u of %u: open: %s\n", p, np, strerror(-ret));
+		_exit(write(ready, "x", 1) == 1 ? 2 : 3);
+	}
+	a = map_anon(size);
+	bb = map_anon(size);
+	memset(a, 0, size);
+	memset(bb, 0, size);
+	args = (struct svmgpu_vecadd_args){ a, bb, map_anon(size), size / 4 };
+	ret = svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &args, &launch);
+	ret = ret ? ret : svmgpu_cmd_launch(&cmd, svmgpu_program_code(vecadd), &args, &launch, 0);
+	/* Untimed: the first touch of the buffers is not the scheduler's. */
+	ret = ret ? ret : svmgpu_queue_run(c.q, &cmd, 1, TIMEOUT_NS, &err);
+	if (ret)
+		b = 'x';
+	if (write(ready, &b, 1) != 1 || ret) {
+		fprintf(stderr, "scale: process %u of %u: warm-up: %s (device error %u)\n", p, np,
+			strerror(ret ? -ret : errno), err.code);
+		_exit(2);
+	}
+	/* Everyone starts at once: the parent closes the pipe's write end. */
+	while (read(go, &b, 1) < 0 && errno == EINTR)
+		;
+	for (unsigned int i = 0; !ret && i < iters; i++)
+		ret = svmgpu_queue_run(c.q, &cmd, 1, TIMEOUT_NS, &err);
+	fin[p] = now_s() - *t_go;
+	gpu_close(&c);
+	if (ret)
+		fprintf(stderr, "scale: process %u of %u: %s (device error %u)\n", p, np,
+			strerror(-ret), err.code);
+	_exit(ret ? 1 : 0);
+}
+
+/*
  * 6. Scale: N processes, each with its own context, stream a kernel over
  * its own buffer.  The device has a fixed number of hardware queues, so
- * beyond that processes take turns: the driver's scheduler timeslices them
- * (context creation retries on -EBUSY).  Reports total throughput and
- * fairness (slowest / fastest process).
+ * beyond that processes take turns: the driver's scheduler timeslices them.
+ * Every process is set up (device opened, buffers faulted in) before any is
+ * timed; then all start at once, each runs the same number of commands, and
+ * each one's finish is taken from that common start.  Reports total
+ * throughput (all the bytes over the last finish) and fairness: the first
+ * finish over the last.  A fair scheduler has every process finish near the
+ * end (with 8 commands each, round robin gives about 7/8); first come,
+ * first served has the first processes done before the last have started.
  */
 static void bench_scale(const struct svmgpu_program *vecadd)
 {
@@ -973,86 +1037,79 @@ static void bench_scale(const struct svmgpu_program *vecadd)
 	for (size_t pi = 0; pi < nprocs; pi++) {
 		unsigned int np = procs[pi];
 		struct result tot = { "scale", NULL, size, "GB/s" };
-		struct result fair = { "scale", NULL, size, "slowest/fastest" };
+		struct result fair = { "scale", NULL, size, "first/last finish" };
 		char name[64], fname[64];
-		double *secs = mmap(NULL, np * sizeof(double), PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		/* fin[0..np-1], then the common start time. */
+		double *fin = mmap(NULL, (np + 1) * sizeof(double), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-		if (secs == MAP_FAILED)
+		if (fin == MAP_FAILED)
 			return;
 		snprintf(name, sizeof(name), "%u processes, total", np);
 		snprintf(fname, sizeof(fname), "%u processes, fairness", np);
 		tot.name = strdup(name);
 		fair.name = strdup(fname);
 		for (unsigned int r = 0; r <= (quick ? 1 : 2); r++) {
-			double t0 = now_s();
-			int bad = 0, st;
+			int ready[2], go[2], bad = 0, st;
+			unsigned int nready = 0, nf = 0;
+			char b;
 
-			for (unsigned int p = 0; p < np; p++) {
-				if (fork())
-					continue;
-				struct gpu c;
-				int ret = -EBUSY;
-				double s0 = now_s();
-
-				while (ret == -EBUSY && now_s() - s0 < 300) {
-					ret = gpu_open(&c);
-					if (ret == -EBUSY)
-						usleep(2000);
-				}
-				if (ret) {
-					fprintf(stderr, "scale: process %u of %u: open: %s\n", p, np,
-						strerror(-ret));
-					_exit(2);
-				}
-				float *a = map_anon(size), *b = map_anon(size), *o = map_anon(size);
-				struct svmgpu_vecadd_args args = { a, b, o, size / 4 };
-				struct svmgpu_launch launch;
-				struct svmgpu_cmd cmd;
-
-				memset(a, 0, size);
-				memset(b, 0, size);
-				ret = svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &args, &launch);
-				ret = ret ? ret : svmgpu_cmd_launch(&cmd, svmgpu_program_code(vecadd),
-								    &args, &launch, 0);
-				struct svmgpu_cmd_error err = { 0 };
-
-				for (unsigned int i = 0; !ret && i < iters; i++)
-					ret = svmgpu_queue_run(c.q, &cmd, 1, TIMEOUT_NS, &err);
-				gpu_close(&c);
-				secs[p] = now_s() - s0;
-				if (ret)
-					fprintf(stderr, "scale: process %u of %u: %s (device error %u)\n",
-						p, np, strerror(-ret), err.code);
-				_exit(ret ? 1 : 0);
+			if (pipe(ready) || pipe(go)) {
+				fail("scale: pipe", -errno);
+				break;
 			}
+			for (unsigned int p = 0; p < np; p++) {
+				pid_t pid = fork();
+
+				if (pid < 0) {
+					bad = 1;
+					break;
+				}
+				if (pid) {
+					nf++;
+					continue;
+				}
+				close(ready[0]);
+				close(go[1]);
+				scale_child(vecadd, size, iters, ready[1], go[0], &fin[np], fin, p,
+					    np);
+			}
+			close(ready[1]);
+			close(go[0]);
+			/* Every child writes one byte, 'x' if its setup failed. */
+			while (nready < nf && read(ready[0], &b, 1) == 1) {
+				bad |= b != 'r';
+				nready++;
+			}
+			bad |= nready < np;
+			fin[np] = now_s();
+			close(go[1]);
+			close(ready[0]);
 			while (wait(&st) > 0)
 				bad |= !WIFEXITED(st) || WEXITSTATUS(st);
-			double t1 = now_s();
-
 			if (bad) {
 				fail("scale", -EIO);
 				break;
 			}
 			if (r) {
-				double lo = secs[0], hi = secs[0];
+				double lo = fin[0], hi = fin[0];
 
 				for (unsigned int p = 1; p < np; p++) {
-					lo = secs[p] < lo ? secs[p] : lo;
-					hi = secs[p] > hi ? secs[p] : hi;
+					lo = fin[p] < lo ? fin[p] : lo;
+					hi = fin[p] > hi ? fin[p] : hi;
 				}
-				add(&tot.s, 3.0 * size * iters * np / (t1 - t0) / 1e9);
+				add(&tot.s, 3.0 * size * iters * np / hi / 1e9);
 				add(&fair.s, hi > 0 ? lo / hi : 0);
 			}
 		}
-		munmap(secs, np * sizeof(double));
+		munmap(fin, (np + 1) * sizeof(double));
 		if (!tot.s.n)
 			return;
 		if (pi == 0)
 			base = median(&tot.s);
 		tot.baseline = base;
 		tot.baseline_name = "1 process";
-		fair.note = "1.0 = every process finished in the same time";
+		fair.note = "from a common start; about 7/8 = round robin, 1 process: 1.0";
 		emit(&tot);
 		emit(&fair);
 	}
@@ -1198,6 +1255,132 @@ static void bench_sched(void)
 	}
 }
 
+/* Write "NAME VALUE" to the driver's debugfs svmgpu_inject: 0 or -errno. */
+static int inject(const char *name, unsigned int value)
+{
+	char path[sizeof(debugfs_path)], *slash;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s", debugfs_path);
+	slash = strrchr(path, '/');
+	if (!slash)
+		return -ENOENT;
+	snprintf(slash, sizeof(path) - (slash - path), "/svmgpu_inject");
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ok = fprintf(f, "%s %u\n", name, value) > 0;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+/*
+ * 8. Recovery: how long the driver takes to notice and recover from each
+ * failure the device injects (hw-spec 15, through debugfs svmgpu_inject)
+ * that does not end on a timeout of its own:
+ * - a dropped interrupt: a 1 MiB FILL's round trip when its completion
+ *   interrupt is not sent (the watchdog polls), against the same FILL's;
+ * - a corrupt completion record: SUBMIT to the command reported failed
+ *   (SVMGPU_ERROR_RESET, the queue reset), then the queue runs a FILL;
+ * - a fatal device error: the error injected to the device reset done
+ *   (debugfs "resets"), with a WAIT in flight that then completes, replayed.
+ * A hung queue (hang_timeout_ms), a refused invalidation (the invalidation
+ * timeout) and a stalled fault ring (the watchdog's stall time) recover
+ * after their documented timeouts; the svm_hang guest test logs those.
+ */
+static void bench_recovery(void)
+{
+	struct result irq = { "recovery", "FILL round trip, its interrupt dropped", MIB, "ms" };
+	struct result corrupt = { "recovery", "corrupt completion to failed command",
+				  MIB, "ms" };
+	struct result fatal = { "recovery", "fatal error to device reset done, WAIT replayed", 0,
+				"ms" };
+	struct sample plain = { 0 };
+	struct svmgpu_cmd_error err;
+	uint64_t *word = map_anon(PAGE), seq;
+	uint8_t *buf = map_anon(MIB);
+	struct svmgpu_cmd fill, wait;
+	struct gpu g;
+	int ret;
+
+	if (!debugfs_path[0] || !word || !buf) {
+		fail("recovery: no debugfs (root?)", -ENOENT);
+		return;
+	}
+	ret = gpu_open(&g);
+	if (ret) {
+		fail("recovery", ret);
+		return;
+	}
+	svmgpu_cmd_fill(&fill, buf, MIB, 0x5a, 1, 0);
+	/* Mirrored first: no fault interrupt takes the dropped one. */
+	ret = svmgpu_queue_run(g.q, &fill, 1, TIMEOUT_NS, &err);
+	for (unsigned int r = 0; !ret && r < reps; r++) {
+		double t0 = now_s();
+
+		ret = svmgpu_queue_run(g.q, &fill, 1, TIMEOUT_NS, &err);
+		add(&plain, (now_s() - t0) * 1e3);
+		ret = ret ? ret : inject("drop_irqs", 1);
+		t0 = now_s();
+		ret = ret ? ret : svmgpu_queue_run(g.q, &fill, 1, TIMEOUT_NS, &err);
+		add(&irq.s, (now_s() - t0) * 1e3);
+	}
+	if (ret)
+		fail("recovery: dropped interrupt", ret);
+	for (unsigned int r = 0; !ret && r < reps; r++) {
+		double t0 = now_s();
+
+		ret = inject("corrupt_compl", 1);
+		ret = ret ? ret : svmgpu_queue_submit(g.q, &fill, 1, &seq);
+		ret = ret ? ret : svmgpu_queue_wait(g.q, seq, TIMEOUT_NS, &err);
+		if (ret == -ECANCELED && err.code == SVMGPU_ERROR_RESET) {
+			add(&corrupt.s, (now_s() - t0) * 1e3);
+			ret = svmgpu_queue_run(g.q, &fill, 1, TIMEOUT_NS, &err);
+		} else {
+			ret = ret ? ret : -EPROTO;	/* not detected */
+		}
+	}
+	if (ret)
+		fail("recovery: corrupt completion", ret);
+	svmgpu_cmd_wait(&wait, word, SVMGPU_WAIT_EQ, 1, ~0ull, 0, 0);
+	for (unsigned int r = 0; !ret && r < reps; r++) {
+		long long resets = debugfs_counter("resets");
+		double t0;
+
+		__atomic_store_n(word, 0, __ATOMIC_SEQ_CST);
+		ret = svmgpu_queue_submit(g.q, &wait, 1, &seq);
+		usleep(20000);
+		t0 = now_s();
+		ret = ret ? ret : inject("fatal", 1);
+		while (!ret && debugfs_counter("resets") <= resets && now_s() - t0 < 30)
+			usleep(1000);
+		if (!ret && debugfs_counter("resets") > resets)
+			add(&fatal.s, (now_s() - t0) * 1e3);
+		else
+			ret = ret ? ret : -ETIMEDOUT;
+		__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+		/* Replayed, not lost: the WAIT completes without an error. */
+		ret = ret ? ret : svmgpu_queue_wait(g.q, seq, TIMEOUT_NS, &err);
+	}
+	if (ret)
+		fail("recovery: fatal error", ret);
+	gpu_close(&g);
+	if (irq.s.n) {
+		irq.baseline = median(&plain);
+		irq.baseline_name = "interrupt sent";
+		irq.note = "the watchdog polls";
+		emit(&irq);
+	}
+	if (corrupt.s.n) {
+		corrupt.note = "queue reset; it runs again at once";
+		emit(&corrupt);
+	}
+	if (fatal.s.n) {
+		fatal.note = "work in flight saved and replayed";
+		emit(&fatal);
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1212,7 +1395,7 @@ static void usage(FILE *f)
 		"  -d, --device DEVICE  index, render node path or PCI address (default: 0)\n"
 		"      --only GROUPS    run only these comma-separated groups: faults,\n"
 		"                       bandwidth, compute, invalidation, tlb, submission,\n"
-		"                       scale, sched\n"
+		"                       scale, sched, recovery (needs debugfs: root)\n"
 		"      --json           print one JSON object at the end instead: mode,\n"
 		"                       device, results and errors\n"
 		"  -h, --help           this text\n"
@@ -1304,6 +1487,8 @@ int main(int argc, char **argv)
 		bench_scale(vecadd);
 	if (wanted("sched"))
 		bench_sched();
+	if (wanted("recovery"))
+		bench_recovery();
 	svmgpu_program_destroy(vecadd);
 	svmgpu_program_destroy(hash);
 	if (jroot) {
