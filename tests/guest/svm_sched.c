@@ -15,7 +15,8 @@
  * else.  A LOW queue starved by NORMAL work on its engine is not hang-reset
  * (short hang_timeout_ms).  A queue held by INJ_HANG_QUEUES under
  * contention fails by preempt_timeout_ms alone.  Save areas are capped per
- * process: beyond the cap its queues wait, others run, nothing fails.
+ * process: beyond the cap its queues wait, others run, nothing fails; they
+ * are charged to the memory cgroup of the queues' creator.
  * Rejected priorities with their exact errno.
  * Counters: debugfs svmgpu_sched (global and per queue).
  */
@@ -23,6 +24,8 @@
 #include <linux/capability.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <svmgpu.h>
 
@@ -32,7 +35,6 @@
 #define PARAMS		"/sys/module/svmgpu/parameters/"
 #define SIZE		(64 * 1024)
 #define SPIN_BUDGET	(~0ull >> 8)	/* days of wave-instructions */
-#define STREAM_SIZE	(16 << 20)
 
 static long long param_read(const char *name)
 {
@@ -739,101 +741,108 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 	free(buf);
 }
 
-struct stream {
-	int fd;
-	uint32_t q;
-	unsigned char *buf;
-	volatile int stop;
-	uint64_t seq;
-	unsigned int batches;
-	int ret;
-};
-
-/* Keep @arg's ring full of 16 MiB FILLs (one value per batch) until stopped. */
-static void *stream_fill(void *arg)
+/*
+ * Kernel code counting the u64 at its args down to 0 (S2R r1, SR_ARGS;
+ * LD64 r3, [r1]; LOOP; SUB r3, r3, 1; SEQ r2, r3, 0; BREAK r2; ENDLOOP;
+ * EXIT): a finite kernel whose length the test chooses.
+ */
+static const uint64_t *count_kernel(void)
 {
-	struct stream *st = arg;
-	struct svmgpu_cmd c[16];
-	unsigned int i;
+	static const uint64_t code[] __attribute__((aligned(8))) = {
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_S2R, 1, 0, 0, SVMGPU_SR_ARGS),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_LD64, 3, 1, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_LOOP, 0, 0, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_SUB, 3, 3, SVMGPU_ISA_RB_IMM, 1),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_SEQ, 2, 3, SVMGPU_ISA_RB_IMM, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_BREAK, 0, 2, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
+		SVMGPU_ISA_ENCODE(SVMGPU_OP_EXIT, 0, 0, 0, 0),
+	};
 
-	while (!st->stop && !st->ret) {
-		for (i = 0; i < 16; i++)
-			c[i] = sg_fill(st->buf, STREAM_SIZE, (st->batches + 1) & 0xff, 1);
-		st->ret = sg_submit(st->fd, st->q, c, 16, &st->seq);
-		st->batches++;
-	}
-	return NULL;
+	return code;
 }
 
 /*
  * Strict priority per engine (hw-spec 16.3): one NORMAL queue per engine
- * keeps its ring full of FILLs; a LOW queue bound beside them gets no
- * engine step.  With hang_timeout_ms 300 it must not be reset: after 1.5 s
- * its FILL is still pending (it really was starved) and no hang was
- * counted; once the streams stop it completes with exact bytes.  (Before
- * the watchdog knew about starvation the LOW queue failed with ERR_HANG.)
+ * has a ring of counting kernels of about 50 ms each, 6 s of them, queued
+ * at once (the device never waits for the guest); a LOW queue bound beside
+ * them gets no engine step.  With hang_timeout_ms 1000 (twenty times a
+ * kernel) it must not be reset: after 3.5 s its FILL is still pending (it
+ * really was starved) and no hang was counted; once the kernels are done
+ * it completes with exact bytes.  (Before the watchdog knew about
+ * starvation the LOW queue failed with ERR_HANG.)
  */
 TEST_TIMEOUT(120)
 TEST_F(sched, low_queue_starved_by_priority_is_not_hung)
 {
 	long long hangs0 = sg_dev_counter("hangs");
 	unsigned char *lbuf = sg_map_anon(SIZE);
-	struct stream *st;
+	uint64_t *count = sg_map_anon(4096);
+	struct svmgpu_cmd c, *k;
 	struct drm_svmgpu_wait w;
-	struct svmgpu_cmd c;
-	unsigned int i, n;
-	pthread_t *th;
-	uint64_t lseq;
-	uint32_t lq;
+	unsigned int i, n, nk;
+	uint64_t lseq, *sseq;
+	uint32_t lq, *sq;
+	double t0, one;
 
 	NEED_SCHED();
 	ASSERT_NOT_NULL(lbuf);
+	ASSERT_NOT_NULL(count);
 	memset(lbuf, 0, SIZE);
-	ASSERT_EQ(param_write("hang_timeout_ms", 300), 0);
+	ASSERT_EQ(param_write("hang_timeout_ms", 1000), 0);
 	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
 	n = self->nengines;
-	st = calloc(n, sizeof(*st));
-	th = calloc(n, sizeof(*th));
-	ASSERT_NOT_NULL(st);
-	ASSERT_NOT_NULL(th);
+	sq = calloc(n, sizeof(*sq));
+	sseq = calloc(n, sizeof(*sseq));
+	k = calloc(250, sizeof(*k));
+	ASSERT_NOT_NULL(sq);
+	ASSERT_NOT_NULL(sseq);
+	ASSERT_NOT_NULL(k);
 	for (i = 0; i < n; i++) {
-		st[i].fd = self->fd;
-		st[i].buf = sg_map_anon(STREAM_SIZE);
-		ASSERT_NOT_NULL(st[i].buf);
-		memset(st[i].buf, 0, STREAM_SIZE);
-		/* 256 entries: 4 GiB of FILLs queued, the device never waits for the thread. */
-		{
-			struct drm_svmgpu_queue_create a = {
-				.ctx_handle = self->ctx, .ring_entries = 256,
-				.priority = DRM_SVMGPU_PRIORITY_NORMAL,
-			};
+		struct drm_svmgpu_queue_create a = {
+			.ctx_handle = self->ctx, .ring_entries = 256,
+			.priority = DRM_SVMGPU_PRIORITY_NORMAL,
+		};
 
-			ASSERT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), 0);
-			st[i].q = a.handle;
-		}
+		ASSERT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a), 0);
+		sq[i] = a.handle;
 	}
-	/* Bound in order: hardware queues 0..n-1, one per engine. */
+	/* A kernel of about 50 ms, from one of 200000 iterations alone. */
+	count[0] = 200000;
+	c = sg_launch(count_kernel(), count, 1, 32, SPIN_BUDGET);
+	t0 = sg_now_s();
+	ASSERT_EQ(sg_run_ok(self->fd, sq[0], c), 0);
+	one = sg_now_s() - t0;
+	count[0] = (uint64_t)(200000 * 0.05 / (one > 1e-4 ? one : 1e-4));
+	if (count[0] < 1000)
+		count[0] = 1000;
+	t0 = sg_now_s();
+	ASSERT_EQ(sg_run_ok(self->fd, sq[0], c), 0);
+	one = sg_now_s() - t0;
+	nk = (unsigned int)(6.0 / (one > 0.01 ? one : 0.01)) + 1;
+	if (nk > 250)
+		nk = 250;
+	TH_LOG("kernels of %llu iterations: %.1f ms each, %u per queue",
+	       (unsigned long long)count[0], one * 1e3, nk);
+	ASSERT_LT(one, 0.5);
+	for (i = 0; i < nk; i++)
+		k[i] = c;
+	/* Bound in order, one per engine. */
 	for (i = 0; i < n; i++)
-		ASSERT_EQ(pthread_create(&th[i], NULL, stream_fill, &st[i]), 0);
-	usleep(200000);
+		ASSERT_EQ(sg_submit(self->fd, sq[i], k, nk, &sseq[i]), 0);
+	usleep(100000);
 	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_LOW, &lq), 0);
 	c = sg_fill(lbuf, SIZE, 0x77, 1);
 	ASSERT_EQ(sg_submit(self->fd, lq, &c, 1, &lseq), 0);
-	usleep(1500000);
-	/* Starved, not failed: five hang timeouts later still pending. */
+	usleep(3500000);
+	/* Starved, not failed: three hang timeouts later still pending. */
 	EXPECT_EQ(sg_wait(self->fd, lq, lseq, lseq, 0, &w), -ETIMEDOUT);
 	EXPECT_EQ(sg_dev_counter("hangs"), hangs0);
-	TH_LOG("LOW on hw queue %lld beside %u NORMAL streams", queue_value(lq, "hwq"), n);
-	for (i = 0; i < n; i++)
-		st[i].stop = 1;
+	TH_LOG("LOW on hw queue %lld beside %u NORMAL queues", queue_value(lq, "hwq"), n);
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(pthread_join(th[i], NULL), 0);
-		ASSERT_EQ(st[i].ret, 0);
-		ASSERT_EQ(sg_wait(self->fd, st[i].q, st[i].seq, 1, SG_TIMEOUT_NS, &w), 0);
+		ASSERT_EQ(sg_wait(self->fd, sq[i], sseq[i], sseq[i] - nk + 1, SG_TIMEOUT_NS, &w), 0);
 		EXPECT_EQ(w.err_code, 0);
 		EXPECT_EQ(w.nr_errors, 0);
-		EXPECT_TRUE(sg_all_bytes(st[i].buf, st[i].batches & 0xff, STREAM_SIZE));
-		TH_LOG("stream %u: %u batches of 16 FILLs", i, st[i].batches);
 	}
 	ASSERT_EQ(sg_wait(self->fd, lq, lseq, lseq, SG_TIMEOUT_NS, &w), 0);
 	EXPECT_EQ(w.err_code, 0);
@@ -841,12 +850,11 @@ TEST_F(sched, low_queue_starved_by_priority_is_not_hung)
 	EXPECT_TRUE(sg_all_bytes(lbuf, 0x77, SIZE));
 	EXPECT_EQ(sg_dev_counter("hangs"), hangs0);
 	EXPECT_EQ(sg_queue_destroy(self->fd, lq), 0);
-	for (i = 0; i < n; i++) {
-		EXPECT_EQ(sg_queue_destroy(self->fd, st[i].q), 0);
-		munmap(st[i].buf, STREAM_SIZE);
-	}
-	free(st);
-	free(th);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(sg_queue_destroy(self->fd, sq[i]), 0);
+	free(sq);
+	free(sseq);
+	free(k);
 }
 
 /*
@@ -1119,6 +1127,102 @@ TEST_F(sched, save_area_cap_per_process_waits_never_fails)
 		munmap(buf[i], SIZE);
 	}
 	EXPECT_EQ(sched_value("save_areas_used"), used0);
+}
+
+#define CG_ROOT	"/tmp/svmgpu-cgroup"
+
+static long long file_ll(const char *path)
+{
+	char buf[64] = "";
+	int f = open(path, O_RDONLY), n;
+
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	return n > 0 ? atoll(buf) : -1;
+}
+
+/*
+ * Save areas are charged to the memory cgroup of the queues' creator, also
+ * when the scheduler work allocates them.  In a cgroup of its own, this
+ * process creates 40 queues and puts each in a WAIT: with the timeslice
+ * they rotate through the hardware queues and all 40 hold an area (40 x
+ * 72 KiB); at most 2 x NUM_QUEUES come from the cache (charged to whoever
+ * allocated them), so the cgroup's memory.current grows by the others
+ * (half of them at least: charges are batched per CPU).  (Before, the
+ * areas were DMA-coherent memory charged to nobody: the cgroup saw only
+ * the batch noise, 240 KiB.)  Released, every queue completes.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, save_areas_charged_to_memcg)
+{
+	enum { NQ = 40 };
+	long long used0, used, before, after, cached;
+	uint64_t *word = sg_map_anon(4096);
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	char path[128], pid[32];
+	uint64_t seq[NQ];
+	uint32_t q[NQ], ctx;
+	unsigned int i;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(word);
+	mkdir(CG_ROOT, 0755);
+	if (mount("none", CG_ROOT, "cgroup2", 0, NULL) && errno != EBUSY)
+		SKIP(return, "cgroup2: %s", strerror(errno));
+	if (sg_write_file(CG_ROOT "/cgroup.subtree_control", "+memory"))
+		SKIP(return, "no memory controller");
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	snprintf(path, sizeof(path), CG_ROOT "/sched-%d", getpid());
+	ASSERT_EQ(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), CG_ROOT "/sched-%d/cgroup.procs", getpid());
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(sg_write_file(path, pid), 0);
+	snprintf(path, sizeof(path), CG_ROOT "/sched-%d/memory.current", getpid());
+
+	/* Created inside the group: the queues' creator is charged. */
+	ASSERT_EQ(sg_ctx_create(self->fd, &ctx), 0);
+	for (i = 0; i < NQ; i++)
+		ASSERT_EQ(sg_queue_create(self->fd, ctx, 0, &q[i]), 0);
+	word[0] = 0;
+	/* The word's device mapping first, so that only areas come after. */
+	ASSERT_EQ(sg_run_ok(self->fd, q[0], sg_signal(word, 0)), 0);
+	cached = sched_value("save_areas_cached");
+	used0 = sched_value("save_areas_used");
+	before = file_ll(path);
+	ASSERT_GE(before, 0);
+	for (i = 0; i < NQ; i++) {
+		c = sg_wait_eq(word, 1, 0);
+		ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
+	}
+	for (i = 0; i < 1000 && sched_value("save_areas_used") - used0 < NQ; i++)
+		usleep(10000);
+	used = sched_value("save_areas_used") - used0;
+	after = file_ll(path);
+	TH_LOG("%lld areas held (%lld were cached): cgroup charged %lld KiB", used, cached,
+	       (after - before) / 1024);
+	EXPECT_EQ(used, NQ);
+	/*
+	 * Half of the new areas at least: memory.current moves by the per-CPU
+	 * charge batches (64 pages each), not page by page.  Uncharged, it
+	 * moved by one batch or so.
+	 */
+	EXPECT_GE(after - before, (NQ - cached) * (long long)SVMGPU_SAVE_AREA_SIZE / 2);
+
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < NQ; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i], SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+	}
+	for (i = 0; i < NQ; i++)
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+	/* Leave the group so that it can go. */
+	ASSERT_EQ(sg_write_file(CG_ROOT "/cgroup.procs", pid), 0);
+	snprintf(path, sizeof(path), CG_ROOT "/sched-%d", getpid());
+	rmdir(path);
 }
 
 TEST_HARNESS_MAIN
