@@ -32,8 +32,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: svmgpu-info [-d DEVICE] [-w SECS [-c N]] [--json]\n"
 		"Describe every svmgpu device (or the one -d selects): PCI location, IDs,\n"
-		"BARs, MSI-X, link, bound driver, DRM render node, capabilities and live\n"
-		"counters.\n"
+		"BARs, MSI-X, link, bound driver, DRM render node, capabilities, live\n"
+		"counters and the scheduler's queues (priority, state, hardware queue, binds,\n"
+		"preemptions, resumes, resets, time on a hardware queue; debugfs, root).\n"
 		"  -d, --device DEVICE  index, render node path or PCI address (default: all)\n"
 		"  -w, --watch SECS     then print the counters of every device again every\n"
 		"                       SECS seconds (1..86400)\n"
@@ -273,6 +274,87 @@ static int device_counters(struct dev *d)
 	return -1;
 }
 
+/*
+ * The scheduler's per-queue counters, from the driver's debugfs
+ * svmgpu_sched beside @devfile (root): every queue of the device, its
+ * priority, state, hardware queue, binds, preemptions, resumes, resets and
+ * time bound to a hardware queue (its timeslice use).  Returns 0, or -1
+ * when the file is not there (no root, no debugfs, no scheduler).
+ */
+static int print_sched(const char *devfile, struct json_object *j)
+{
+	struct json_object *o = NULL, *qs = NULL;
+	char path[128], line[512], prio[16], state[16], save[8];
+	unsigned long long last, done, hw_us, binds, pre, res, resets, v;
+	unsigned int handle, ctx;
+	const char *slash = strrchr(devfile, '/');
+	int hwq, nq = 0;
+	FILE *f;
+
+	if (!slash)
+		return -1;
+	snprintf(path, sizeof(path), "%.*s/svmgpu_sched", (int)(slash - devfile), devfile);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (j) {
+		o = json_object_new_object();
+		qs = json_object_new_array();
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char key[40];
+
+		if (sscanf(line, "queue %u: ctx %u prio %15s state %15s hwq %d last %llu "
+			   "completed %llu hw_us %llu binds %llu preemptions %llu resumes %llu "
+			   "resets %llu save %7s", &handle, &ctx, prio, state, &hwq, &last, &done,
+			   &hw_us, &binds, &pre, &res, &resets, save) == 13) {
+			if (j) {
+				struct json_object *q = json_object_new_object();
+
+				json_object_object_add(q, "queue", json_object_new_int((int)handle));
+				json_object_object_add(q, "context", json_object_new_int((int)ctx));
+				json_object_object_add(q, "priority", json_object_new_string(prio));
+				json_object_object_add(q, "state", json_object_new_string(state));
+				json_object_object_add(q, "hw_queue", json_object_new_int(hwq));
+				json_object_object_add(q, "submitted", cli_json_u64(last));
+				json_object_object_add(q, "completed", cli_json_u64(done));
+				json_object_object_add(q, "hw_us", cli_json_u64(hw_us));
+				json_object_object_add(q, "binds", cli_json_u64(binds));
+				json_object_object_add(q, "preemptions", cli_json_u64(pre));
+				json_object_object_add(q, "resumes", cli_json_u64(res));
+				json_object_object_add(q, "resets", cli_json_u64(resets));
+				json_object_array_add(qs, q);
+			} else {
+				if (!nq)
+					printf("    %5s %5s %-6s %-10s %3s %10s %8s %7s %7s %6s %12s\n",
+					       "queue", "ctx", "prio", "state", "hwq", "completed",
+					       "binds", "preempt", "resumes", "resets", "hw time ms");
+				printf("    %5u %5u %-6s %-10s %3d %10llu %8llu %7llu %7llu %6llu "
+				       "%12.1f\n", handle, ctx, prio, state, hwq, done, binds, pre, res,
+				       resets, hw_us / 1e3);
+			}
+			nq++;
+		} else if (sscanf(line, "%39[a-z_]: %llu", key, &v) == 2) {
+			if (j)
+				json_object_object_add(o, key, cli_json_u64(v));
+			else if (!strcmp(key, "enabled"))
+				printf("  scheduler    %s", v ? "timeslicing" : "off (no CAPS.PREEMPT)");
+			else if (!strcmp(key, "timeslice_ms"))
+				printf(", timeslice %llu ms", v);
+			else if (!strcmp(key, "preemptions"))
+				printf(", %llu preemptions\n", v);
+		}
+	}
+	fclose(f);
+	if (j) {
+		json_object_object_add(o, "queues", qs);
+		json_object_object_add(j, "scheduler", o);
+	} else if (!nq) {
+		printf("    no queues\n");
+	}
+	return 0;
+}
+
 /* Describe one device; returns 0, or -1 if the driver could not be queried. */
 static int describe(struct dev *d, const struct svmgpu_device_desc *desc, int pci_ok)
 {
@@ -372,6 +454,14 @@ static int describe(struct dev *d, const struct svmgpu_device_desc *desc, int pc
 			printf("  counters     (BAR0 not mappable and no debugfs: run as root, "
 			       "mount debugfs)\n");
 		}
+	}
+	if (!d->debugfs[0])
+		find_debugfs(d->node, d->debugfs, sizeof(d->debugfs));
+	if (!d->debugfs[0] || print_sched(d->debugfs, j)) {
+		if (j)
+			json_object_object_add(j, "scheduler", NULL);
+		else
+			printf("  scheduler    (no debugfs svmgpu_sched: run as root, mount debugfs)\n");
 	}
 	return 0;
 }

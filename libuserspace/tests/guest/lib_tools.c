@@ -226,6 +226,61 @@ TEST_F(tools, info_and_identify_json)
 }
 
 /*
+ * svmgpu-info shows the scheduler's per-queue counters (debugfs
+ * svmgpu_sched): this process's queue, held on the device by a WAIT, is
+ * listed running on a hardware queue with its priority and one bind; once
+ * the word is written and the queue destroyed it is gone.
+ */
+TEST_F(tools, info_shows_queue_scheduling)
+{
+	struct json_object *j, *qs, *mine = NULL;
+	struct svmgpu_device *dev;
+	struct svmgpu_context *ctx;
+	struct svmgpu_queue *q;
+	uint64_t *word = calloc(1, 8), seq;
+	struct svmgpu_cmd c;
+	size_t i;
+	int rc, id;
+
+	if (access("/sys/kernel/debug/dri", F_OK))
+		SKIP(return, "no debugfs");
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
+	ASSERT_EQ(svmgpu_context_create(dev, &ctx), 0);
+	ASSERT_EQ(svmgpu_queue_create_priority(ctx, 0, SVMGPU_PRIORITY_LOW, &q), 0);
+	ASSERT_EQ(svmgpu_cmd_wait(&c, word, SVMGPU_WAIT_EQ, 1, ~0ull, 0, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(q, &c, 1, &seq), 0);
+	id = svmgpu_queue_id(q);
+	RUN_OK("svmgpu-info -d 0", "  scheduler    timeslicing, timeslice ");
+	j = run_json("svmgpu-info --json -d 0", &rc);
+	EXPECT_EQ(rc, 0);
+	qs = jget(json_object_array_get_idx(jget(j, "devices", NULL), 0), "scheduler", "queues");
+	for (i = 0; i < jlen(qs); i++)
+		if (json_object_get_int(jget(json_object_array_get_idx(qs, i), "queue", NULL)) == id)
+			mine = json_object_array_get_idx(qs, i);
+	ASSERT_NOT_NULL(mine);
+	EXPECT_STREQ(jstr(mine, "priority", NULL), "low");
+	EXPECT_STREQ(jstr(mine, "state", NULL), "running");
+	EXPECT_GE(json_object_get_int(jget(mine, "hw_queue", NULL)), 0);
+	EXPECT_EQ(json_object_get_int(jget(mine, "binds", NULL)), 1);
+	EXPECT_EQ(json_object_get_int(jget(mine, "completed", NULL)), 0);
+	EXPECT_EQ(json_object_get_int(jget(mine, "resets", NULL)), 0);
+	json_object_put(j);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(svmgpu_queue_wait(q, seq, 30000000000ull, NULL), 0);
+	ASSERT_EQ(svmgpu_queue_destroy(q), 0);
+	j = run_json("svmgpu-info --json -d 0", &rc);
+	qs = jget(json_object_array_get_idx(jget(j, "devices", NULL), 0), "scheduler", "queues");
+	for (i = 0; i < jlen(qs); i++)
+		EXPECT_NE(json_object_get_int(jget(json_object_array_get_idx(qs, i), "queue", NULL)),
+			  id);
+	json_object_put(j);
+	svmgpu_context_destroy(ctx);
+	svmgpu_device_close(dev);
+	free(word);
+}
+
+/*
  * --watch describes every device, then re-prints all their counters: from
  * BAR0, or debugfs when the kernel refuses to map a bound BAR; with
  * neither it is an error, not a silent no-op.
