@@ -72,9 +72,9 @@
 #include "svmgpu_drv.h"
 
 static unsigned int dax_mb = 32;
-module_param(dax_mb, uint, 0444);
+module_param(dax_mb, uint, 0644);
 MODULE_PARM_DESC(dax_mb,
-		 "MiB at the top of device-local memory for DAX-style buffers (DEVMEM_ALLOC), rounded down to 2 MiB, at most half of it (default 32, 0 = none)");
+		 "MiB at the top of device-local memory for DAX-style buffers (DEVMEM_ALLOC), rounded down to 2 MiB, at most half of it; read when a device is bound (default 32, 0 = none)");
 
 /* mmap offset of a buffer: its handle << SVMGPU_DAX_OFF_SHIFT. */
 #define SVMGPU_DAX_OFF_SHIFT	40
@@ -170,20 +170,14 @@ static phys_addr_t svmgpu_dax_bo_phys(struct svmgpu_dax_bo *bo, u64 off)
 }
 
 /**
- * svmgpu_dax_size() - bytes of local memory the DAX pool takes
- * @sdev: the device, CAPS read
- * @local: LOCAL_MEM_SIZE
+ * svmgpu_dax_size() - bytes at the top of local memory the DAX pool takes
+ * @sdev: the device, after svmgpu_dax_init()
  *
- * Return: dax_mb MiB rounded down to 2 MiB, at most half of @local.
+ * Return: the pool's size, 0 without one.
  */
-u64 svmgpu_dax_size(struct svmgpu_device *sdev, u64 local)
+u64 svmgpu_dax_size(struct svmgpu_device *sdev)
 {
-	u64 size = (u64)dax_mb << 20;
-
-	if (!(sdev->caps & SVMGPU_CAPS_LOCAL_MEM))
-		return 0;
-	size = min(size, local / 2);
-	return round_down(size, SZ_2M);
+	return sdev->dax ? sdev->dax->size : 0;
 }
 
 /**
@@ -196,12 +190,14 @@ int svmgpu_dax_init(struct svmgpu_device *sdev)
 {
 	struct pci_dev *pdev = sdev->pdev;
 	u64 local = svmgpu_read64(sdev, SVMGPU_REG_LOCAL_MEM_SIZE);
-	u64 size = svmgpu_dax_size(sdev, local);
+	u64 size = (u64)READ_ONCE(dax_mb) << 20;
 	struct svmgpu_dax *pool;
 	void *ret_ptr;
 	int ret;
 
-	if (!size)
+	/* dax_mb MiB rounded down to 2 MiB, at most half of local memory. */
+	size = round_down(min(size, local / 2), SZ_2M);
+	if (!(sdev->caps & SVMGPU_CAPS_LOCAL_MEM) || !size)
 		return 0;
 	if (local % SVMGPU_LOCAL_MEM_GRANULE || local > SVMGPU_LOCAL_MEM_MAX ||
 	    local > pci_resource_len(pdev, SVMGPU_BAR_LOCAL) ||

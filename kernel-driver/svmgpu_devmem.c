@@ -1198,7 +1198,7 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 		return -EINVAL;
 	}
 	/* The top of local memory is the DAX pool (svmgpu_dax.c). */
-	size -= svmgpu_dax_size(sdev, size);
+	size -= svmgpu_dax_size(sdev);
 	if (size % SVMGPU_LOCAL_MEM_GRANULE || size > SVMGPU_LOCAL_MEM_MAX ||
 	    size > pci_resource_len(pdev, SVMGPU_BAR_LOCAL) ||
 	    !(pci_resource_flags(pdev, SVMGPU_BAR_LOCAL) & IORESOURCE_MEM)) {

@@ -808,7 +808,7 @@ u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev);
 
 /* svmgpu_dax.c: DAX-style buffers of device memory */
 struct hmm_range;
-u64 svmgpu_dax_size(struct svmgpu_device *sdev, u64 local);
+u64 svmgpu_dax_size(struct svmgpu_device *sdev);
 int svmgpu_dax_init(struct svmgpu_device *sdev);
 void svmgpu_dax_unplug(struct svmgpu_device *sdev);
 void svmgpu_dax_fini(struct svmgpu_device *sdev);

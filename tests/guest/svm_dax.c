@@ -245,23 +245,69 @@ TEST_F(dax, aligned_and_pmd_mapped)
 	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
 }
 
-/* A buffer of a multiple of 1 GiB is aligned to 1 GiB, where the pool has one. */
-TEST_F(dax, gigabyte_alignment)
+/* Write @val to module parameter dax_mb, then unbind and bind the device. */
+static int rebind_with_dax_mb(const char *bdf, const char *val)
 {
-	struct drm_svmgpu_devmem_alloc a;
-	unsigned char *p;
+	char path[128];
 
-	if (self->pool < (long long)(1024 * MB))
-		SKIP(return, "DAX pool smaller than 1 GiB (dax_mb, local-mem-size)");
-	ASSERT_EQ(dax_alloc(self->fd, 1024 * MB, &a), 0);
+	if (sg_write_file("/sys/module/svmgpu/parameters/dax_mb", val))
+		return -1;
+	snprintf(path, sizeof(path), "%s/unbind", DRV);
+	if (sg_write_file(path, bdf))
+		return -1;
+	snprintf(path, sizeof(path), "%s/bind", DRV);
+	return sg_write_file(path, bdf);
+}
+
+/*
+ * A buffer of a multiple of 1 GiB is aligned to 1 GiB: with 2 GiB of local
+ * memory or more, the device is rebound with a pool of 1 GiB (dax_mb=1024,
+ * at local offset 1 GiB: 1 GiB-aligned in BAR4), then as it was.
+ */
+TEST(gigabyte_alignment)
+{
+	long long local = sg_devmem_value("size") + dax_value("size"), pmd0;
+	struct drm_svmgpu_devmem_alloc a;
+	char bdf[64], old[32] = "";
+	unsigned char *p;
+	int fd, f;
+
+	if (local < (long long)(2048 * MB))
+		SKIP(return, "less than 2 GiB of local memory (LOCAL_MEM=2G)");
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+		SKIP(return, "cannot unbind through sysfs");
+	f = open("/sys/module/svmgpu/parameters/dax_mb", O_RDONLY);
+	ASSERT_GE(f, 0);
+	ASSERT_GT(read(f, old, sizeof(old) - 1), 0);
+	close(f);
+	ASSERT_EQ(rebind_with_dax_mb(bdf, "1024"), 0);
+	fd = open_wait();
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(dax_value("size"), (long long)(1024 * MB));
+	ASSERT_EQ(dax_alloc(fd, 1024 * MB, &a), 0);
 	EXPECT_EQ(a.align, 1024 * MB);
-	p = dax_map(self->fd, NULL, 1024 * MB, MAP_SHARED, a.offset);
+	pmd0 = dax_value("cpu_pmd_faults");
+	p = dax_map(fd, NULL, 1024 * MB, MAP_SHARED, a.offset);
 	ASSERT_NOT_NULL(p);
 	EXPECT_EQ((uintptr_t)p % (1024 * MB), 0);
+	EXPECT_EQ(p[0], 0);
 	p[0] = 1;
 	p[1024 * MB - 1] = 2;
+	EXPECT_EQ(p[0], 1);
+	EXPECT_EQ(p[1024 * MB - 1], 2);
+	/* 2 MiB CPU entries: 6.1 cannot install a 1 GiB one here. */
+	EXPECT_EQ(dax_value("cpu_pmd_faults"), pmd0 + 2);
+	/* A 2 MiB part of it, mapped at a 2 MiB-aligned offset, is refused. */
+	errno = 0;
+	EXPECT_TRUE(dax_map(fd, NULL, 2 * MB, MAP_SHARED, a.offset + 2 * MB) == NULL);
+	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(munmap(p, 1024 * MB), 0);
-	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+	EXPECT_EQ(dax_free(fd, a.handle), 0);
+	close(fd);
+	ASSERT_EQ(rebind_with_dax_mb(bdf, old), 0);
+	fd = open_wait();
+	ASSERT_GE(fd, 0);
+	close(fd);
 }
 
 /* CPU and device (COPY, FILL, a kernel) see every byte both ways. */
