@@ -537,9 +537,15 @@ static void svmgpu_sched_halted(struct svmgpu_device *sdev, struct svmgpu_queue 
 	spin_unlock(&q->lock);
 	if (!live || (status & SVMGPU_Q_STATUS_PREEMPT_PENDING))
 		return;
-	/* hw_live: the driver did not disable it; only a failed save does. */
-	if ((status & SVMGPU_Q_STATUS_ENABLED) &&
-	    !((status & SVMGPU_Q_STATUS_ERROR) && code == SVMGPU_ERR_SAVE_AREA))
+	/*
+	 * hw_live: the driver did not disable it; a failed save does, and
+	 * leaves ERR_SAVE_AREA.  A device reset (a fence after an invalidation
+	 * timeout, before the recovery work has run) disables it too, with
+	 * every register back to 0: that queue is the reset's to fail.
+	 */
+	if (code != SVMGPU_ERR_SAVE_AREA)
+		return;
+	if ((status & SVMGPU_Q_STATUS_ENABLED) && !(status & SVMGPU_Q_STATUS_ERROR))
 		return;
 	drm_warn(&sdev->drm, "queue %u (hw queue %u): save area %s: command %llu fails\n",
 		 q->handle, i, status & SVMGPU_Q_STATUS_ENABLED ? "refused" : "not written",
@@ -569,9 +575,10 @@ static void svmgpu_sched_halted_all(struct svmgpu_device *sdev)
 			status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
 			code = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE));
 			svmgpu_hw_exit(sdev);
-			halted = !(status & SVMGPU_Q_STATUS_ENABLED) ||
-				 ((status & SVMGPU_Q_STATUS_ERROR) &&
-				  code == SVMGPU_ERR_SAVE_AREA);
+			/* A reset disables it with code 0: not a failed save. */
+			halted = code == SVMGPU_ERR_SAVE_AREA &&
+				 (!(status & SVMGPU_Q_STATUS_ENABLED) ||
+				  (status & SVMGPU_Q_STATUS_ERROR));
 		}
 		if (halted && READ_ONCE(q->hw_live) && !READ_ONCE(q->preempting)) {
 			mutex_lock(&q->submit_lock);
