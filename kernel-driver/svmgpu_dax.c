@@ -7,8 +7,9 @@
  * with mmap(MAP_SHARED) of the render node, with the rules of
  * drivers/dax/device.c: addresses aligned to the buffer's alignment (2 MiB,
  * 1 GiB when its size is a multiple of 1 GiB and the pool allows it), a
- * misaligned MAP_FIXED or a MAP_PRIVATE mapping refused with -EINVAL, CPU
- * faults that install 2 MiB page-table entries.
+ * misaligned MAP_FIXED or a MAP_PRIVATE mapping refused with -EINVAL.  CPU
+ * faults map 2 MiB at a time, with 4 KiB entries (no 2 MiB CPU entries on
+ * 6.1: see svmgpu_dax_fault()); the device maps 2 MiB / 1 GiB leaves.
  *
  * Kernel 6.1: a huge mapping of pfns without struct pages is unsafe
  * (GUP-fast takes a huge pmd that is not devmap for a THP; pmd_special came
@@ -18,19 +19,12 @@
  * ZONE_DEVICE page (refcount 1 while unused: a GENERIC page is never
  * freed).  On the Debian kernel this pagemap sits beside the
  * MEMORY_DEVICE_COHERENT one of the rest of BAR4; on the debug kernel the
- * rest is MEMORY_DEVICE_PRIVATE on a free physical range and BAR4 is mapped
- * only here.
+ * rest is MEMORY_DEVICE_PRIVATE on a free physical range, whose data
+ * svmgpu_devmem.c reaches through memremap(MEMREMAP_WB) of the rest of
+ * BAR4 (no overlap with the pool).
  *
- * 6.1 calls a VMA's huge_fault only for anonymous memory and for inodes
- * with S_DAX (CONFIG_FS_DAX, not in the debug kernel), so the PTE-level
- * ->fault installs the PMD itself with vmf_insert_pfn_pmd() (the pmd is
- * still empty there; it falls back to a 4 KiB devmap PTE if a page table
- * is already there).  The VMA is VM_MIXEDMAP so that the kernel treats it
- * as a special huge mapping (vma_is_special_huge(): zap, split and fork
- * never take the devmap page for a THP; fork copies no entry, the child
- * faults).  A 1 GiB CPU entry would need huge_fault(PE_SIZE_PUD): not
- * possible on 6.1 without S_DAX, so the CPU maps 1 GiB buffers with 2 MiB
- * entries; the device maps them with 1 GiB leaves.
+ * The VMA is VM_MIXEDMAP (special: vm_normal_page() skips its devmap
+ * entries; fork copies no entry, the child faults).
  *
  * hmm_range_fault() refuses VM_MIXEDMAP VMAs, so the device fault path
  * (svmgpu_svm_fault()) asks svmgpu_dax_hmm_range() first: for a DAX VMA of
@@ -45,8 +39,18 @@
  * holds the drm_device.  Removal: after drm_dev_unplug() (faults and
  * mmap() run inside drm_dev_enter()) svmgpu_dax_unplug() zaps every
  * mapping of the device's address_space; later faults get SIGBUS.
- * svmgpu_dax_fini() waits for pages still referenced (GUP) and removes the
- * pagemap.
+ *
+ * Page references: get_user_pages() (vmsplice, O_DIRECT, process_vm_*)
+ * takes references on the pool's pages that are tied to neither the buffer
+ * nor its mappings.  A released buffer whose pages are still referenced
+ * (page_ref_count() > 1) is held back on the pool's busy list, not returned
+ * to the allocator, so that no other user gets memory the kernel may still
+ * read or DMA into; the retry work (every 100 ms while the list is not
+ * empty) and every DEVMEM_ALLOC give it back once the references are gone.
+ * svmgpu_dax_fini() waits at most SVMGPU_DAX_FINI_WAIT for them; after
+ * that it leaks the pool (pagemap, struct pages and allocator stay, with a
+ * warning): a page is never freed under a reference, and removal never
+ * hangs.  The pagemap has no ops, so nothing in it calls into the module.
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -80,6 +84,11 @@ MODULE_PARM_DESC(dax_mb,
 #define SVMGPU_DAX_OFF_SHIFT	40
 #define SVMGPU_DAX_MAX_HANDLE	((1u << 20) - 1)
 
+/* How long svmgpu_dax_fini() waits for page references before leaking. */
+#define SVMGPU_DAX_FINI_WAIT	(5 * HZ)
+/* Retry period of buffers held back by page references. */
+#define SVMGPU_DAX_RETRY	(HZ / 10)
+
 /**
  * struct svmgpu_dax - the DAX pool of one device
  * @ref: held by the device (until svmgpu_dax_fini()) and by every buffer
@@ -88,12 +97,16 @@ MODULE_PARM_DESC(dax_mb,
  * @phys: physical address of the pool (in BAR4)
  * @local: its offset in device-local memory
  * @size: bytes
- * @lock: protects @mm
+ * @lock: protects @mm, @busy and @dead
  * @mm: the allocator, 2 MiB chunks
+ * @busy: released buffers whose pages are still referenced (held back)
+ * @retry: gives @busy back to @mm once the references are gone
+ * @dead: svmgpu_dax_fini() has run: no page is looked at any more
  * @used: bytes allocated
- * @buffers: buffers alive
- * @cpu_pmd: CPU faults that installed a 2 MiB entry
- * @cpu_pte: CPU faults that installed a 4 KiB entry
+ * @buffers: buffers alive (held back ones included)
+ * @held_back: buffers on @busy
+ * @held_back_total: buffers ever held back
+ * @cpu_pte: CPU faults (each maps up to 2 MiB with 4 KiB entries)
  * @dev_huge: device 2 MiB / 1 GiB leaves written
  * @dev_small: device 4 KiB leaves written
  */
@@ -104,11 +117,15 @@ struct svmgpu_dax {
 	phys_addr_t phys;
 	u64 local;
 	u64 size;
-	struct mutex lock;		/* @mm */
+	struct mutex lock;		/* @mm, @busy, @dead */
 	struct drm_buddy mm;
+	struct list_head busy;
+	struct delayed_work retry;
+	bool dead;
 	atomic64_t used;
 	atomic64_t buffers;
-	atomic64_t cpu_pmd;
+	atomic64_t held_back;
+	atomic64_t held_back_total;
 	atomic64_t cpu_pte;
 	atomic64_t dev_huge[2];
 	atomic64_t dev_small;
@@ -123,6 +140,7 @@ struct svmgpu_dax {
  * @align: 2 MiB or 1 GiB: each chunk of @align bytes is contiguous and
  *	aligned in physical memory
  * @handle: the handle in its file
+ * @busy: on the pool's @busy list once released while referenced
  * @chunk: pool offset of each chunk of @align bytes
  */
 struct svmgpu_dax_bo {
@@ -132,6 +150,7 @@ struct svmgpu_dax_bo {
 	u64 size;
 	u64 align;
 	u32 handle;
+	struct list_head busy;
 	u64 chunk[];
 };
 
@@ -144,29 +163,112 @@ static void svmgpu_dax_release(struct kref *ref)
 	kfree(pool);
 }
 
+/* Physical address of byte @off of @bo. */
+static phys_addr_t svmgpu_dax_bo_phys(struct svmgpu_dax_bo *bo, u64 off)
+{
+	return bo->pool->phys + bo->chunk[off / bo->align] + off % bo->align;
+}
+
+/*
+ * Does a page of @bo have a reference besides its own (GUP: a pipe, an I/O
+ * in flight)?  Called with pool->lock held, before pool->dead, once no
+ * mapping of @bo is left (so no new reference can be taken).
+ */
+static bool svmgpu_dax_bo_referenced(struct svmgpu_dax_bo *bo)
+{
+	u64 off;
+
+	for (off = 0; off < bo->size; off += PAGE_SIZE) {
+		if (page_ref_count(pfn_to_page(PHYS_PFN(svmgpu_dax_bo_phys(bo, off)))) > 1)
+			return true;
+		if (!(off & (SZ_2M - 1)))
+			cond_resched();
+	}
+	return false;
+}
+
+/* Give @bo's memory back to the allocator; pool->lock held. */
+static void svmgpu_dax_bo_free_locked(struct svmgpu_dax_bo *bo)
+{
+	struct svmgpu_dax *pool = bo->pool;
+
+	drm_buddy_free_list(&pool->mm, &bo->blocks);
+	atomic64_sub(bo->size, &pool->used);
+	atomic64_dec(&pool->buffers);
+	kvfree(bo);
+}
+
+/*
+ * Free the held-back buffers whose pages are no longer referenced (all of
+ * them once the pool is dead); pool->lock held.  Return: how many were
+ * freed (the caller drops as many pool references, after unlocking).
+ */
+static unsigned int svmgpu_dax_retry_locked(struct svmgpu_dax *pool)
+{
+	struct svmgpu_dax_bo *bo, *next;
+	unsigned int freed = 0;
+
+	list_for_each_entry_safe(bo, next, &pool->busy, busy) {
+		if (!pool->dead && svmgpu_dax_bo_referenced(bo))
+			continue;
+		list_del(&bo->busy);
+		atomic64_dec(&pool->held_back);
+		svmgpu_dax_bo_free_locked(bo);
+		freed++;
+	}
+	return freed;
+}
+
+static void svmgpu_dax_pool_put_n(struct svmgpu_dax *pool, unsigned int n)
+{
+	while (n--)
+		kref_put(&pool->ref, svmgpu_dax_release);
+}
+
+/*
+ * The retry work: runs only while the device holds the pool (it is
+ * cancelled in svmgpu_dax_fini() before that reference goes), so the pool
+ * outlives it even when it frees the last buffer.
+ */
+static void svmgpu_dax_retry_work(struct work_struct *work)
+{
+	struct svmgpu_dax *pool = container_of(to_delayed_work(work), struct svmgpu_dax,
+					       retry);
+	unsigned int freed;
+	bool again;
+
+	mutex_lock(&pool->lock);
+	freed = svmgpu_dax_retry_locked(pool);
+	again = !pool->dead && !list_empty(&pool->busy);
+	if (again)
+		schedule_delayed_work(&pool->retry, SVMGPU_DAX_RETRY);
+	mutex_unlock(&pool->lock);
+	svmgpu_dax_pool_put_n(pool, freed);
+}
+
 static void svmgpu_dax_bo_release(struct kref *ref)
 {
 	struct svmgpu_dax_bo *bo = container_of(ref, struct svmgpu_dax_bo, ref);
 	struct svmgpu_dax *pool = bo->pool;
 
 	mutex_lock(&pool->lock);
-	drm_buddy_free_list(&pool->mm, &bo->blocks);
+	if (!pool->dead && svmgpu_dax_bo_referenced(bo)) {
+		/* Held back (and keeps its pool reference) until unreferenced. */
+		list_add_tail(&bo->busy, &pool->busy);
+		atomic64_inc(&pool->held_back);
+		atomic64_inc(&pool->held_back_total);
+		schedule_delayed_work(&pool->retry, SVMGPU_DAX_RETRY);
+		mutex_unlock(&pool->lock);
+		return;
+	}
+	svmgpu_dax_bo_free_locked(bo);
 	mutex_unlock(&pool->lock);
-	atomic64_sub(bo->size, &pool->used);
-	atomic64_dec(&pool->buffers);
-	kvfree(bo);
 	kref_put(&pool->ref, svmgpu_dax_release);
 }
 
 static void svmgpu_dax_bo_put(struct svmgpu_dax_bo *bo)
 {
 	kref_put(&bo->ref, svmgpu_dax_bo_release);
-}
-
-/* Physical address of byte @off of @bo. */
-static phys_addr_t svmgpu_dax_bo_phys(struct svmgpu_dax_bo *bo, u64 off)
-{
-	return bo->pool->phys + bo->chunk[off / bo->align] + off % bo->align;
 }
 
 /**
@@ -215,6 +317,8 @@ int svmgpu_dax_init(struct svmgpu_device *sdev)
 	pool->local = local - size;
 	pool->phys = pci_resource_start(pdev, SVMGPU_BAR_LOCAL) + pool->local;
 	mutex_init(&pool->lock);
+	INIT_LIST_HEAD(&pool->busy);
+	INIT_DELAYED_WORK(&pool->retry, svmgpu_dax_retry_work);
 	if (!IS_ALIGNED(pool->phys, SZ_2M)) {
 		drm_err(&sdev->drm, "BAR4 at %pa is not 2 MiB aligned\n", &pool->phys);
 		ret = -ENODEV;
@@ -254,33 +358,56 @@ void svmgpu_dax_unplug(struct svmgpu_device *sdev)
 		unmap_mapping_range(sdev->drm.anon_inode->i_mapping, 0, 0, 1);
 }
 
+/* Pages of the pool still referenced (GUP); the first one in @first. */
+static unsigned long svmgpu_dax_pool_referenced(struct svmgpu_dax *pool, unsigned long *first)
+{
+	unsigned long pfn, n = 0;
+
+	for (pfn = PHYS_PFN(pool->phys); pfn < PHYS_PFN(pool->phys + pool->size); pfn++) {
+		if (page_ref_count(pfn_to_page(pfn)) > 1 && !n++)
+			*first = pfn;
+		if (!(pfn & (PTRS_PER_PMD - 1)))
+			cond_resched();
+	}
+	return n;
+}
+
 /**
  * svmgpu_dax_fini() - remove the DAX pool's pages
  * @sdev: the device; no CPU or device mapping of the pool is left
  *
- * Waits for page references taken by get_user_pages() to go (reported
- * after 2 s), then removes the pagemap.  Buffers still held by handles
- * keep the allocator until they go.
+ * Waits up to SVMGPU_DAX_FINI_WAIT for page references taken by
+ * get_user_pages() to go, then frees the held-back buffers and removes the
+ * pagemap.  If pages are still referenced then, the pool is leaked instead
+ * (its pages, pagemap and allocator stay; a warning names the first pfn and
+ * the count; a later bind of the device finds the range taken and fails):
+ * never a page freed under a reference, never a hang with device_lock held.
+ * Buffers still held by handles keep the allocator until they go.
  */
 void svmgpu_dax_fini(struct svmgpu_device *sdev)
 {
 	struct svmgpu_dax *pool = sdev->dax;
-	unsigned long pfn, first, last, waited = 0;
+	unsigned long deadline = jiffies + SVMGPU_DAX_FINI_WAIT, first = 0, n;
+	unsigned int freed;
 
 	if (!pool)
 		return;
-	first = PHYS_PFN(pool->phys);
-	last = PHYS_PFN(pool->phys + pool->size);
-	for (pfn = first; pfn < last; pfn++) {
-		while (page_ref_count(pfn_to_page(pfn)) > 1) {
-			if (waited++ == 100)
-				drm_warn(&sdev->drm, "DAX page 0x%lx still referenced, waiting\n",
-					 pfn);
-			msleep(20);
-		}
-	}
-	memunmap_pages(&pool->pgmap);
+	while ((n = svmgpu_dax_pool_referenced(pool, &first)) &&
+	       time_before(jiffies, deadline))
+		msleep(20);
+	mutex_lock(&pool->lock);
+	pool->dead = true;
+	freed = n ? 0 : svmgpu_dax_retry_locked(pool);
+	mutex_unlock(&pool->lock);
+	cancel_delayed_work_sync(&pool->retry);
 	sdev->dax = NULL;
+	if (n) {
+		drm_warn(&sdev->drm, "%lu DAX pages still referenced after %u s (first pfn 0x%lx): leaking the DAX pool's %llu MiB until reboot\n",
+			 n, SVMGPU_DAX_FINI_WAIT / HZ, first, pool->size >> 20);
+		return;
+	}
+	svmgpu_dax_pool_put_n(pool, freed);
+	memunmap_pages(&pool->pgmap);
 	kref_put(&pool->ref, svmgpu_dax_release);
 }
 
@@ -301,6 +428,7 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 	struct drm_buddy_block *block;
 	struct svmgpu_dax_bo *bo;
 	u64 align = SZ_2M, i = 0;
+	unsigned int freed;
 	int ret;
 
 	/* 1 GiB chunks need a 1 GiB-aligned pool: buddy offsets are relative. */
@@ -311,6 +439,7 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 		return ERR_PTR(-ENOMEM);
 	INIT_LIST_HEAD(&bo->blocks);
 	mutex_lock(&pool->lock);
+	freed = svmgpu_dax_retry_locked(pool);
 	ret = drm_buddy_alloc_blocks(&pool->mm, 0, pool->size, size, align,
 				     &bo->blocks, 0);
 	if (ret && align == SZ_1G) {
@@ -319,6 +448,7 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 					     &bo->blocks, 0);
 	}
 	mutex_unlock(&pool->lock);
+	svmgpu_dax_pool_put_n(pool, freed);
 	if (ret) {
 		kvfree(bo);
 		return ERR_PTR(ret == -ENOSPC ? -ENOSPC : ret);
@@ -484,11 +614,30 @@ static int svmgpu_dax_mremap(struct vm_area_struct *vma)
 	return IS_ALIGNED(vma->vm_start, bo->align) ? 0 : -EINVAL;
 }
 
+/* Insert the 4 KiB devmap entry of @addr of @vma; mkwrite with @write. */
+static vm_fault_t svmgpu_dax_insert_pte(struct vm_area_struct *vma, struct svmgpu_dax_bo *bo,
+					unsigned long addr, bool write)
+{
+	pfn_t pfn = phys_to_pfn_t(svmgpu_dax_bo_phys(bo, svmgpu_dax_vma_off(vma, addr)),
+				  PFN_DEV | PFN_MAP);
+
+	return write ? vmf_insert_mixed_mkwrite(vma, addr, pfn) : vmf_insert_mixed(vma, addr, pfn);
+}
+
 /*
- * A CPU fault: install the whole 2 MiB entry when the pmd is empty and the
- * 2 MiB around the address lies in the VMA (always, for an aligned
- * mapping), else one 4 KiB entry.  Both are devmap entries of the pool's
- * ZONE_DEVICE pages.  SIGBUS once the device is gone.
+ * A CPU fault: the 4 KiB entries of the whole 2 MiB around the address
+ * (within the VMA and the buffer), the faulting one first, mkwrite for a
+ * write; devmap entries of the pool's ZONE_DEVICE pages.  SIGBUS once the
+ * device is gone.
+ *
+ * No 2 MiB CPU entries on 6.1 (device-dax's vmf_insert_pfn_pmd()):
+ * MADV_COLD and MADV_PAGEOUT (madvise_cold_or_pageout_pte_range():
+ * pmd_trans_huge() is false for a devmap pmd on x86, pmd_trans_unstable()
+ * then finds it "bad") clear a devmap PMD with no TLB flush and no mmu
+ * notifier (fixed in 6.5), and no VMA flag keeps can_madv_lru_vma() off
+ * without other effects (VM_LOCKED, VM_PFNMAP, VM_HUGETLB).  4 KiB devmap
+ * PTEs are special: those paths skip them (vm_normal_page() is NULL).  The
+ * device still maps the buffer with 2 MiB / 1 GiB leaves.
  */
 static vm_fault_t svmgpu_dax_fault(struct vm_fault *vmf)
 {
@@ -498,9 +647,8 @@ static vm_fault_t svmgpu_dax_fault(struct vm_fault *vmf)
 	unsigned long haddr = vmf->address & PMD_MASK;
 	bool write = vmf->flags & FAULT_FLAG_WRITE;
 	vm_fault_t ret = VM_FAULT_SIGBUS;
-	phys_addr_t phys;
+	unsigned long addr;
 	u64 off;
-	pmd_t pmd;
 	int idx;
 
 	if (!drm_dev_enter(&pool->sdev->drm, &idx))
@@ -508,29 +656,19 @@ static vm_fault_t svmgpu_dax_fault(struct vm_fault *vmf)
 	off = svmgpu_dax_vma_off(vma, vmf->address);
 	if (off >= bo->size)
 		goto out;
-	pmd = READ_ONCE(*vmf->pmd);
-	if (pmd_devmap(pmd) || pmd_trans_huge(pmd)) {
-		ret = VM_FAULT_NOPAGE;	/* another thread's fault mapped it */
+	ret = svmgpu_dax_insert_pte(vma, bo, vmf->address & PAGE_MASK, write);
+	if (ret != VM_FAULT_NOPAGE)
 		goto out;
+	atomic64_inc(&pool->cpu_pte);
+	/* The rest of the 2 MiB, in the VMA and the buffer (not dirtied). */
+	for (addr = max(haddr, vma->vm_start); addr < min(haddr + SZ_2M, vma->vm_end);
+	     addr += PAGE_SIZE) {
+		if (addr == (vmf->address & PAGE_MASK))
+			continue;
+		if (svmgpu_dax_vma_off(vma, addr) >= bo->size ||
+		    svmgpu_dax_insert_pte(vma, bo, addr, false) != VM_FAULT_NOPAGE)
+			break;
 	}
-	phys = svmgpu_dax_bo_phys(bo, off & ~(u64)(SZ_2M - 1));
-	if (pmd_none(pmd) && haddr >= vma->vm_start && haddr + SZ_2M <= vma->vm_end &&
-	    IS_ALIGNED(off - ((vmf->address & PAGE_MASK) - haddr), SZ_2M) &&
-	    IS_ALIGNED(phys, SZ_2M)) {
-		ret = vmf_insert_pfn_pmd(vmf, phys_to_pfn_t(phys, PFN_DEV | PFN_MAP), write);
-		if (ret == VM_FAULT_NOPAGE)
-			atomic64_inc(&pool->cpu_pmd);
-		goto out;
-	}
-	phys = svmgpu_dax_bo_phys(bo, off);
-	if (write)
-		ret = vmf_insert_mixed_mkwrite(vma, vmf->address & PAGE_MASK,
-					       phys_to_pfn_t(phys, PFN_DEV | PFN_MAP));
-	else
-		ret = vmf_insert_mixed(vma, vmf->address & PAGE_MASK,
-				       phys_to_pfn_t(phys, PFN_DEV | PFN_MAP));
-	if (ret == VM_FAULT_NOPAGE)
-		atomic64_inc(&pool->cpu_pte);
 out:
 	drm_dev_exit(idx);
 	return ret;
@@ -565,7 +703,8 @@ int svmgpu_dax_mmap(struct file *filp, struct vm_area_struct *vma)
 
 	if (!drm_dev_enter(drm, &idx))
 		return -ENODEV;
-	if (!(vma->vm_flags & VM_SHARED))
+	/* VM_MAYSHARE: an O_RDONLY file's MAP_SHARED has no VM_SHARED. */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		goto out;
 	bo = svmgpu_dax_bo_lookup(sf, vma->vm_pgoff);
 	if (!bo)
@@ -728,7 +867,9 @@ static int svmgpu_dax_show(struct seq_file *m, void *unused)
 		seq_printf(m, "local_offset: %llu\n", pool->local);
 		seq_printf(m, "used: %lld\n", atomic64_read(&pool->used));
 		seq_printf(m, "buffers: %lld\n", atomic64_read(&pool->buffers));
-		seq_printf(m, "cpu_pmd_faults: %lld\n", atomic64_read(&pool->cpu_pmd));
+		seq_printf(m, "held_back: %lld\n", atomic64_read(&pool->held_back));
+		seq_printf(m, "held_back_total: %lld\n",
+			   atomic64_read(&pool->held_back_total));
 		seq_printf(m, "cpu_pte_faults: %lld\n", atomic64_read(&pool->cpu_pte));
 		seq_printf(m, "device_2m_leaves: %lld\n", atomic64_read(&pool->dev_huge[0]));
 		seq_printf(m, "device_1g_leaves: %lld\n", atomic64_read(&pool->dev_huge[1]));
