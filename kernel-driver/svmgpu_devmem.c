@@ -69,9 +69,13 @@
  * fault always resolves.
  *
  * Lock order: mmap_lock (read, migrate_vma_setup()), dm->evict_lock,
- * dm->access_sem (read), dm->lock, dm->free_lock.  (svm->pt_lock is taken by the notifiers that
- * migrate_vma_setup() runs, and released before it returns: never held
- * together with the dm locks.)
+ * dm->access_sem (read), dm->lock, dm->free_lock.  svm->pt_lock is taken
+ * by the notifiers that migrate_vma_setup() and migrate_vma_pages() run,
+ * and by svmgpu_svm_unmap_migrating() after setup, with up to
+ * SVMGPU_MIGRATE_BATCH collected pages locked and across the device's TLB
+ * invalidation (page lock -> pt_lock, as for the CLEAR notifiers; no
+ * pt_lock holder takes a page lock); it is never held together with the
+ * dm locks.
  *
  *   dm->access_sem (rwsem) BAR4 decodes: read by CPU copies, write across a
  *                  PCI reset

@@ -702,6 +702,9 @@ int svmgpu_mmu_map(struct svmgpu_svm *svm, u64 start, unsigned long *pfns,
 		   unsigned long npages, bool *flush);
 bool svmgpu_mmu_range_mapped(struct svmgpu_svm *svm, u64 start, u64 end);
 void svmgpu_mmu_unmap(struct svmgpu_svm *svm, u64 start, u64 end);
+void svmgpu_mmu_unmap_zero(struct svmgpu_svm *svm, u64 start, u64 end);
+void svmgpu_mmu_unmap_selected(struct svmgpu_svm *svm, u64 start,
+			       const unsigned long *src, unsigned long npages);
 bool svmgpu_mmu_present(struct svmgpu_svm *svm, u64 va, bool write);
 int svmgpu_tlb_invalidate(struct svmgpu_device *sdev, struct svmgpu_svm *svm,
 			  u64 start, u64 size, u32 flags);

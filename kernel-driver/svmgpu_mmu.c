@@ -37,6 +37,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/ktime.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <drm/drm_print.h>
@@ -255,8 +256,15 @@ static struct svmgpu_pt *svmgpu_walk(struct svmgpu_svm *svm, u64 va, int level,
 	return pt;
 }
 
+/* What svmgpu_zap() does with the leaves it finds. */
+enum svmgpu_zap_mode {
+	SVMGPU_ZAP_ALL,		/* clear every leaf */
+	SVMGPU_ZAP_DRY,		/* clear nothing, report the first one */
+	SVMGPU_ZAP_ZERO,	/* clear only leaves of the zero page */
+};
+
 static bool svmgpu_zap(struct svmgpu_pt *pt, int level, u64 base, u64 start,
-		       u64 end, u64 *lo, u64 *hi, bool dry);
+		       u64 end, u64 *lo, u64 *hi, enum svmgpu_zap_mode mode);
 
 /* Try to map @pfn's huge page of @level at the slot covering @va. */
 static int svmgpu_map_huge(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
@@ -286,7 +294,7 @@ static int svmgpu_map_huge(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 
 		/* Smaller leaves below: keep them. */
 		if (svmgpu_zap(pt->child[idx], level - 1, hva, hva, hva + size,
-			       &lo, &hi, true))
+			       &lo, &hi, SVMGPU_ZAP_DRY))
 			return -EBUSY;
 	}
 
@@ -465,8 +473,10 @@ int svmgpu_mmu_map(struct svmgpu_svm *svm, u64 start, unsigned long *pfns,
  * that owns a DMA mapping, widening [*lo, *hi) to the leaves' extent.
  */
 static bool svmgpu_zap(struct svmgpu_pt *pt, int level, u64 base, u64 start,
-		       u64 end, u64 *lo, u64 *hi, bool dry)
+		       u64 end, u64 *lo, u64 *hi, enum svmgpu_zap_mode mode)
 {
+	bool dry = mode == SVMGPU_ZAP_DRY;
+
 	u64 size = level_size(level);
 	unsigned int i, first, last;
 	bool found = false;
@@ -479,6 +489,9 @@ static bool svmgpu_zap(struct svmgpu_pt *pt, int level, u64 base, u64 start,
 
 		if ((level == 1 || (pte & SVMGPU_PTE_LEAF)) &&
 		    (pte & SVMGPU_PTE_SW_DMA)) {
+			if (mode == SVMGPU_ZAP_ZERO &&
+			    ((pte & SVMGPU_PTE_SW_LOCAL) || !is_zero_pfn(pt->pfn[i])))
+				continue;
 			found = true;
 			if (dry)
 				return true;
@@ -489,7 +502,7 @@ static bool svmgpu_zap(struct svmgpu_pt *pt, int level, u64 base, u64 start,
 		}
 		if (level > 1 && pt->child[i] &&
 		    svmgpu_zap(pt->child[i], level - 1, va, max(start, va),
-			       min(end, va + size), lo, hi, dry)) {
+			       min(end, va + size), lo, hi, mode)) {
 			found = true;
 			if (dry)
 				return true;
@@ -572,7 +585,7 @@ bool svmgpu_mmu_range_mapped(struct svmgpu_svm *svm, u64 start, u64 end)
 	if (!svm->root)
 		return false;
 	return svmgpu_zap(svm->root, SVMGPU_PT_LEVELS, 0, start, end, &lo, &hi,
-			  true);
+			  SVMGPU_ZAP_DRY);
 }
 
 /**
@@ -603,6 +616,23 @@ bool svmgpu_mmu_present(struct svmgpu_svm *svm, u64 va, bool write)
 	return false;
 }
 
+/*
+ * Phases two and three of an unmap whose leaves, within [lo, hi), lost
+ * VALID: one TLB invalidation over their extent, then the reap.  Leaves in
+ * between that kept VALID are left alone by the reap.
+ */
+static void svmgpu_mmu_unmap_finish(struct svmgpu_svm *svm, u64 start,
+				    u64 end, u64 lo, u64 hi)
+{
+	u64 pages;
+
+	svmgpu_tlb_invalidate(svm->sdev, svm, lo, hi - lo, 0);
+	pages = svmgpu_reap(svm, svm->root, SVMGPU_PT_LEVELS, 0, lo, hi);
+	atomic64_add(pages, &svm->stats.pages_unmapped);
+	atomic64_inc(&svm->stats.invalidations);
+	trace_svmgpu_invalidate(svm->ctx_id, start, end, lo, hi, pages);
+}
+
 /**
  * svmgpu_mmu_unmap() - remove device translations of a range
  * @svm: the svm
@@ -615,19 +645,77 @@ bool svmgpu_mmu_present(struct svmgpu_svm *svm, u64 va, bool write)
  */
 void svmgpu_mmu_unmap(struct svmgpu_svm *svm, u64 start, u64 end)
 {
-	u64 lo = U64_MAX, hi = 0, pages;
+	u64 lo = U64_MAX, hi = 0;
 
 	lockdep_assert_held(&svm->pt_lock);
 	if (!svm->root || start >= end)
 		return;
 	if (!svmgpu_zap(svm->root, SVMGPU_PT_LEVELS, 0, start, end, &lo, &hi,
-			false))
+			SVMGPU_ZAP_ALL))
 		return;
-	svmgpu_tlb_invalidate(svm->sdev, svm, lo, hi - lo, 0);
-	pages = svmgpu_reap(svm, svm->root, SVMGPU_PT_LEVELS, 0, lo, hi);
-	atomic64_add(pages, &svm->stats.pages_unmapped);
-	atomic64_inc(&svm->stats.invalidations);
-	trace_svmgpu_invalidate(svm->ctx_id, start, end, lo, hi, pages);
+	svmgpu_mmu_unmap_finish(svm, start, end, lo, hi);
+}
+
+/**
+ * svmgpu_mmu_unmap_zero() - remove device translations of the zero page
+ * @svm: the svm
+ * @start: first VA
+ * @end: one past the last VA
+ *
+ * Like svmgpu_mmu_unmap() for the leaves of [@start, @end) that map the
+ * zero page only.  A migration to device memory leaves a zero-page CPU
+ * PTE in place until migrate_vma_pages() replaces it, which does not
+ * invalidate the mmu notifiers' ranges (svmgpu_chunk_invalidate()).
+ * Caller holds svm->pt_lock.
+ */
+void svmgpu_mmu_unmap_zero(struct svmgpu_svm *svm, u64 start, u64 end)
+{
+	u64 lo = U64_MAX, hi = 0;
+
+	lockdep_assert_held(&svm->pt_lock);
+	if (!svm->root || start >= end)
+		return;
+	if (!svmgpu_zap(svm->root, SVMGPU_PT_LEVELS, 0, start, end, &lo, &hi,
+			SVMGPU_ZAP_ZERO))
+		return;
+	svmgpu_mmu_unmap_finish(svm, start, end, lo, hi);
+}
+
+/**
+ * svmgpu_mmu_unmap_selected() - remove device translations of migrating pages
+ * @svm: the svm
+ * @start: VA of @src[0]
+ * @src: a collected migration's entries
+ * @npages: entries of @src
+ *
+ * Clears the leaves of every entry with MIGRATE_PFN_MIGRATE (a huge leaf
+ * that overlaps one is removed whole), then invalidates the device TLB
+ * once for their extent and waits, then DMA-unmaps the pages.  Caller
+ * holds svm->pt_lock.
+ */
+void svmgpu_mmu_unmap_selected(struct svmgpu_svm *svm, u64 start,
+			       const unsigned long *src, unsigned long npages)
+{
+	u64 lo = U64_MAX, hi = 0;
+	unsigned long i, j;
+	bool found = false;
+
+	lockdep_assert_held(&svm->pt_lock);
+	if (!svm->root)
+		return;
+	for (i = 0; i < npages; i = j + 1) {
+		for (j = i; j < npages && (src[j] & MIGRATE_PFN_MIGRATE); j++)
+			;
+		if (j > i &&
+		    svmgpu_zap(svm->root, SVMGPU_PT_LEVELS, 0,
+			       start + ((u64)i << PAGE_SHIFT),
+			       start + ((u64)j << PAGE_SHIFT), &lo, &hi,
+			       SVMGPU_ZAP_ALL))
+			found = true;
+	}
+	if (found)
+		svmgpu_mmu_unmap_finish(svm, start,
+					start + ((u64)npages << PAGE_SHIFT), lo, hi);
 }
 
 static bool svmgpu_inval_done(struct svmgpu_device *sdev, u32 seq)

@@ -555,10 +555,17 @@ static bool svmgpu_chunk_invalidate(struct mmu_interval_notifier *mni,
 	 * removes their device PTEs itself (svmgpu_svm_unmap_migrating()),
 	 * the others stay mapped, as nouveau and test_hmm do.  The sequence
 	 * still moves on, so a fault racing with the migration retries.
+	 * Except the zero page: collect selects a zero-page CPU PTE without
+	 * replacing it, so the device may map it again after
+	 * svmgpu_svm_unmap_migrating(); migrate_vma_pages() then installs
+	 * the new page under its own MIGRATE event (holes) and does not
+	 * notify the intervals again.  Its leaves go on every own MIGRATE.
 	 */
 	if (range->event != MMU_NOTIFY_MIGRATE || range->owner != svm->sdev ||
 	    !svm->self_unmap)
 		svmgpu_mmu_unmap(svm, start, end);
+	else
+		svmgpu_mmu_unmap_zero(svm, start, end);
 	mutex_unlock(&svm->pt_lock);
 	if (range->event == MMU_NOTIFY_UNMAP)
 		svmgpu_advise_unmap(svm, start, end);
@@ -576,17 +583,21 @@ static bool svmgpu_chunk_invalidate(struct mmu_interval_notifier *mni,
  * The chunk notifiers leave this device's own migrations to this function
  * (svmgpu_chunk_invalidate()): it removes the device translations of every
  * selected entry (a page or a hole) of the svm of @mm on @sdev, and waits
- * for the TLB invalidation, before the data is copied.  Entries that stay
- * where they are keep their translations.  May sleep.
+ * for the TLB invalidation (one for the whole batch), before the data is
+ * copied.  Entries that stay where they are keep their translations.  A
+ * device has at most one svm per mm with self_unmap set: the search stops
+ * there.  May sleep.
  */
 void svmgpu_svm_unmap_migrating(struct svmgpu_device *sdev, struct mm_struct *mm,
 				unsigned long start, const unsigned long *src,
 				unsigned long npages)
 {
 	struct svmgpu_svm *svm;
-	unsigned long id, i, j;
+	unsigned long id;
 
 	xa_for_each(&sdev->svms, id, svm) {
+		bool done;
+
 		svm = svmgpu_svm_lookup(sdev, id);
 		if (!svm)
 			continue;
@@ -595,17 +606,14 @@ void svmgpu_svm_unmap_migrating(struct svmgpu_device *sdev, struct mm_struct *mm
 			continue;
 		}
 		mutex_lock(&svm->pt_lock);
-		for (i = 0; i < npages; i = j) {
-			for (j = i; j < npages && (src[j] & MIGRATE_PFN_MIGRATE); j++)
-				;
-			if (j > i)
-				svmgpu_mmu_unmap(svm, start + (i << PAGE_SHIFT),
-						 start + (j << PAGE_SHIFT));
-			else
-				j++;
-		}
+		/* One going away has !self_unmap: its notifiers unmap all. */
+		done = svm->self_unmap;
+		if (done)
+			svmgpu_mmu_unmap_selected(svm, start, src, npages);
 		mutex_unlock(&svm->pt_lock);
 		svmgpu_svm_unref(svm);
+		if (done)
+			break;
 	}
 }
 
