@@ -24,6 +24,9 @@ SPLATS = [
     r"hard LOCKUP", r"UBSAN:", r"INFO: trying to register non-static key",
     r"DEBUG_LOCKS_WARN_ON", r"turning off the locking correctness validator",
     r"self-detected stall", r"rcu: INFO:", r"Call Trace:",
+    # page-table corruption the mm reports and repairs without a trace
+    # (pmd_clear_bad() and friends), and a leaked or miscounted page
+    r"\bbad p(te|md|ud|4d|gd)\b", r"Bad rss-counter state",
 ]
 SPLAT_RE = re.compile("|".join(SPLATS))
 TAP_RE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*)$")
