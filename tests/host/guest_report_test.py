@@ -65,7 +65,9 @@ def each_splat_kind_is_caught():
              "BUG: sleeping function called from invalid context",
              "Oops: 0000 [#1] PREEMPT SMP",
              "UBSAN: shift-out-of-bounds in drivers/x.c:1:2",
-             "Kernel panic - not syncing: Fatal exception"]
+             "Kernel panic - not syncing: Fatal exception",
+             "mm/pgtable-generic.c:53: bad pmd 00000000b5a3e1c2(8000000140000ee7)",
+             "BUG: Bad rss-counter state mm:0000000012345678 type:MM_FILEPAGES val:-512"]
     for l in lines:
         (p, f, s), _ = run(GOOD_RESULTS, QUIET_CONSOLE + "[ 9.0] " + l + "\n")
         if f != 1:
