@@ -13,6 +13,9 @@
  * and unmap cases and the -EOPNOTSUPP case run.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/uio.h>
+
 #include "svm_advise.h"
 
 FIXTURE(adv) {
@@ -429,6 +432,14 @@ TEST_F(adv, read_mostly_and_accessed_by_not_migrated_on_reads)
  * fault nothing.  The pages that do move lose their old translations: the
  * device reads what the CPU wrote after the move, never the old pages.
  */
+/*
+ * Device faults and unmapped pages a placement that moves nothing may still
+ * see: compaction may move a few 4 KiB pages of a or b meanwhile (a CLEAR,
+ * each page unmapped and faulted again).  Unmapping the range of a
+ * migration that moves nothing is 512 (t) or 1024 (a) pages.
+ */
+#define STRAY_SLACK	16ull
+
 TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
 {
 	size_t size = 4 * MB, n = size / PAGE;
@@ -441,8 +452,12 @@ TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
 	ASSERT_NE(t, NULL);
-	/* a in 4 KiB pages (no THP split removes its device PTEs for the migration); t a THP. */
+	/*
+	 * a in 4 KiB pages (no THP split removes its device PTEs for the
+	 * migration), b too (khugepaged cannot collapse it); t a THP.
+	 */
 	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(madvise(b, size, MADV_NOHUGEPAGE), 0);
 	madvise(t, 2 * MB, MADV_HUGEPAGE);
 	fill_pat(a, size, 0x71);
 	fill_pat(t, 2 * MB, 0x70);
@@ -467,8 +482,8 @@ TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
 	EXPECT_EQ(check_pat(b, 2 * MB, 0x70), -1);
 	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
 	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
-	EXPECT_EQ(st.faults, 0ull);
-	EXPECT_EQ(st.pages_unmapped, 0ull);
+	EXPECT_LE(st.faults, STRAY_SLACK);
+	EXPECT_LE(st.pages_unmapped, STRAY_SLACK);
 	EXPECT_EQ(check_pat(b, size, 0x71), -1);
 
 	/* a moves: its device PTEs go; the CPU then writes new bytes. */
@@ -487,8 +502,8 @@ TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
 	memset(b, 0, size);
 	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
 	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
-	EXPECT_EQ(st.faults, 0ull);
-	EXPECT_EQ(st.pages_unmapped, 0ull);
+	EXPECT_LE(st.faults, STRAY_SLACK);
+	EXPECT_LE(st.pages_unmapped, STRAY_SLACK);
 	EXPECT_EQ(check_pat(b, size, 0x72), -1);
 	EXPECT_EQ(check_pat(a, size, 0x72), -1);
 	munmap(a, size);
@@ -510,6 +525,7 @@ TEST_F(adv, fault_around_one_page_two_pages_of_one_neighbourhood)
 	struct drm_svmgpu_get_stats st;
 	char old[32] = "";
 	size_t i, span = 64 * 1024;
+	long long fp0;
 	long bad = -1;
 	int f, ret;
 
@@ -522,6 +538,7 @@ TEST_F(adv, fault_around_one_page_two_pages_of_one_neighbourhood)
 	close(f);
 	ASSERT_EQ(sg_write_file(param, "1"), 0);
 	fill_pat(a, 2 * MB, 0x19);
+	fp0 = sg_devmem_value("fault_to_device_pages");
 	ASSERT_EQ(advise(self->fd, self->ctx, a, 2 * MB, DRM_SVMGPU_ATTR_PREFERRED_LOC,
 			 DRM_SVMGPU_LOC_DEVICE), 0);
 	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
@@ -533,10 +550,118 @@ TEST_F(adv, fault_around_one_page_two_pages_of_one_neighbourhood)
 			bad = (long)i;
 	EXPECT_EQ(bad, -1);
 	EXPECT_GE(sg_residency(self->fd, a, 2 * MB), (long long)(2 * MB / PAGE) - BUSY_SLACK);
+	/* The faults placed pages (BUSY_SLACK alone lets residency be 0). */
+	EXPECT_GT(sg_devmem_value("fault_to_device_pages"), fp0);
 	/* One fault per page, a few more for retries; never a loop. */
 	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
 	EXPECT_LE(st.faults, 4 * 2 * span / PAGE);
 	munmap(a, 2 * MB);
+}
+
+/* Offset of the first byte of p[0, n) that is not @v, or -1. */
+static long check_byte(const unsigned char *p, size_t n, unsigned char v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != v)
+			return (long)i;
+	return -1;
+}
+
+/*
+ * Pages that move back to system memory lose the device's translations of
+ * their old place: after a CPU access moved them (migrate_to_ram, device-
+ * private memory only) and after a PREFETCH to system memory, a device
+ * FILL through the writable mappings it had lands in the new pages, where
+ * the CPU reads it.  a is in 4 KiB pages: no THP split unmaps it anyway.
+ */
+TEST_F(adv, moves_to_system_memory_remove_the_old_device_mappings)
+{
+	size_t size = 2 * MB, n = size / PAGE;
+	unsigned char *a = map_2m(size);
+	uint64_t pages = 0;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	memset(a, 0x10, size);
+
+	/* The device maps a in device memory, writable; the CPU reads it. */
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a, size, 0x11), 0);
+	EXPECT_EQ(check_byte(a, size, 0x11), -1);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a, size, 0x22), 0);
+	EXPECT_EQ(check_byte(a, size, 0x22), -1);
+
+	/* The same with PREFETCH to system memory (both memory types). */
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a, size, 0x33), 0);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, (uint64_t)n);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0ll);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a, size, 0x44), 0);
+	EXPECT_EQ(check_byte(a, size, 0x44), -1);
+	munmap(a, size);
+}
+
+/*
+ * A migration that selects pages but cannot move them (a pipe holds a
+ * reference: vmsplice'd, not read) leaves their device mappings alone.  a
+ * is resident but for PINNED pages in a row, and the device maps all of
+ * it; PREFETCH to the device hands that run to migrate_vma_setup(), whose
+ * MMU_NOTIFY_MIGRATE announces it, and moves none of it: the device's next
+ * COPY of a faults at most once (the notifiers unmapping the run: PINNED
+ * pages unmapped).
+ */
+#define PINNED	16	/* a pipe's default capacity in pages */
+
+TEST_F(adv, migration_that_cannot_move_pinned_pages_keeps_device_mappings)
+{
+	size_t size = 2 * MB, n = size / PAGE;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *pin;
+	struct drm_svmgpu_get_stats st;
+	struct iovec iov;
+	uint64_t pages = 1;
+	int p[2];
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(madvise(b, size, MADV_NOHUGEPAGE), 0);
+	fill_pat(a, size, 0x4c);
+	memset(b, 0, size);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	pin = a + 7 * PAGE;
+	ASSERT_EQ(sg_prefetch(self->fd, pin, PINNED * PAGE, DRM_SVMGPU_PREFETCH_SYSTEM,
+			      &pages), 0);
+	ASSERT_EQ(pages, (uint64_t)PINNED);
+	ASSERT_EQ(pipe(p), 0);
+	iov.iov_base = pin;
+	iov.iov_len = PINNED * PAGE;
+	ASSERT_EQ(vmsplice(p[1], &iov, 1, 0), (ssize_t)(PINNED * PAGE));
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x4c), -1);
+
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
+	pages = 1;
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, 0ull);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n - PINNED);
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	ASSERT_EQ(sg_stats(self->fd, self->ctx, 0, &st), 0);
+	EXPECT_LE(st.faults, 1ull);
+	EXPECT_LE(st.pages_unmapped, 1ull);
+	EXPECT_EQ(check_pat(b, size, 0x4c), -1);
+	close(p[0]);
+	close(p[1]);
+	munmap(a, size);
+	munmap(b, size);
 }
 
 TEST_HARNESS_MAIN

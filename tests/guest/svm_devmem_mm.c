@@ -396,6 +396,111 @@ TEST_F(mm, concurrent_cpu_device_and_migrations)
 	EXPECT_EQ(used_settles(self->used0), self->used0);
 }
 
+/* Shared by zero_page_mapped_during_a_move_is_unmapped's reader thread. */
+struct zread {
+	int fd;
+	uint32_t q;
+	unsigned char *a, *b;
+	size_t size;
+	volatile int stop;
+	int err;
+	int copies;
+};
+
+/* Device COPYs b <- a, again and again, until told to stop. */
+static void *zread_loop(void *arg)
+{
+	struct zread *z = arg;
+
+	while (!z->stop && !z->err) {
+		z->err = dev_copy(z->fd, z->q, z->b, z->a, z->size);
+		z->copies++;
+	}
+	return NULL;
+}
+
+/*
+ * Rounds of zero_page_mapped_during_a_move_is_unmapped: 24 on coherent
+ * memory, 2 on private memory, where the race is harmless (the new page is
+ * zero-filled and a CPU write moves it back first, which unmaps) and every
+ * round is slow (512 migrate_to_ram).
+ */
+#define ZREAD_ROUNDS		24
+#define ZREAD_ROUNDS_PRIVATE	2
+
+/* debugfs svmgpu_devmem says "type: private". */
+static int devmem_private(void)
+{
+	char path[256], buf[256] = "";
+	int f;
+
+	if (sg_debugfs_path("svmgpu_devmem", path, sizeof(path)))
+		return 0;
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return 0;
+	if (read(f, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(f);
+	return !strncmp(buf, "type: private", 13);
+}
+
+/*
+ * The device reads a range the CPU never touched (the zero page, in 4 KiB
+ * pages: no huge zero page) while a PREFETCH moves it to the device.  The
+ * move removes the device's zero-page PTEs, but the CPU PTE stays the zero
+ * page until migrate_vma_pages() puts the new page in, so the reader may
+ * map the zero page again meanwhile; that mapping must go with the zero
+ * page.  Then the CPU writes a pattern (coherent memory: into the device
+ * page in place, no notifier) and the device must read it, not zeros.
+ * Repeated: the reader has to fault inside the window (it did in round 1
+ * or 2 of 24 with the zero-page leaves left mapped, Debian's kernel).
+ */
+TEST_TIMEOUT(120)
+TEST_F(mm, zero_page_mapped_during_a_move_is_unmapped)
+{
+	size_t size = 2 * MB;
+	unsigned char *b = map_2m(size);
+	struct zread z = { .fd = self->fd, .b = b, .size = size };
+	long long to_dev0 = sg_devmem_value("to_device_pages");
+	int round, rounds = devmem_private() ? ZREAD_ROUNDS_PRIVATE : ZREAD_ROUNDS;
+	long bad = -1;
+	pthread_t t;
+
+	ASSERT_NE(b, NULL);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &z.q), 0);
+	for (round = 0; round < rounds && bad < 0; round++) {
+		unsigned char *a = mmap(NULL, size, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		ASSERT_NE(a, MAP_FAILED);
+		ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+		z.a = a;
+		z.stop = 0;
+		z.copies = 0;
+		ASSERT_EQ(pthread_create(&t, NULL, zread_loop, &z), 0);
+		/* The reader maps the zero page before the move starts. */
+		while (!z.copies && !z.err)
+			usleep(1000);
+		EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE,
+				      NULL), 0);
+		z.stop = 1;
+		pthread_join(t, NULL);
+		ASSERT_EQ(z.err, 0);
+		fill_pat(a, size, 0x5e + round);
+		memset(b, 0, size);
+		ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+		bad = check_pat(b, size, 0x5e + round);
+		if (bad >= 0)
+			TH_LOG("round %d: byte %ld read 0x%02x", round, bad, b[bad]);
+		munmap(a, size);
+	}
+	EXPECT_EQ(bad, -1);
+	EXPECT_GT(sg_devmem_value("to_device_pages"), to_dev0);
+	munmap(b, size);
+	EXPECT_EQ(used_settles(self->used0), self->used0);
+}
+
 /*
  * A child with @size bytes of pattern starts a PREFETCH to the device
  * (@on_fault: a device read of a range preferring the device, migrating on
