@@ -1622,7 +1622,13 @@ static void op_advise(struct worker *w)
 		badptr = 1;
 	}
 	/* The kernel's order: op and range, then the context, then attr/value. */
-	expect = badarg ? EINVAL : !known ? ENOENT : f->foreign ? -EACCES : badattr ? EINVAL : 0;
+	/*
+	 * A handle the fuzzer does not know may still be a context of the
+	 * file (a fork child shares its parent's, which goes on creating
+	 * them): only 0 is certainly ENOENT, as for the other ioctls.
+	 */
+	expect = badarg ? EINVAL : !a.ctx_handle ? ENOENT : !known ? 0 :
+		 f->foreign ? -EACCES : badattr ? EINVAL : 0;
 	/* Past this kernel's TASK_SIZE the range comes first: EINVAL, or the above. */
 	if (above47 && !badarg)
 		expect = 0;
