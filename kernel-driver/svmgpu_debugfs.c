@@ -37,6 +37,10 @@ static const struct {
 	{ "cancels", SVMGPU_REG_CNT_CANCELS },
 	{ "commands", SVMGPU_REG_CNT_COMMANDS },
 	{ "instructions", SVMGPU_REG_CNT_INSTRUCTIONS },
+	{ "link_read_bytes", SVMGPU_REG_CNT_LINK_READ_BYTES },
+	{ "link_write_bytes", SVMGPU_REG_CNT_LINK_WRITE_BYTES },
+	{ "local_read_bytes", SVMGPU_REG_CNT_LOCAL_READ_BYTES },
+	{ "local_write_bytes", SVMGPU_REG_CNT_LOCAL_WRITE_BYTES },
 };
 
 static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
