@@ -553,7 +553,10 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
  * never inserted, so never invalidated: it may be stale when it returns,
  * which only means that a page arriving meanwhile is placed by the next
  * fault or PREFETCH.  A hole moves to device memory (it is populated
- * there).  @pfns has room for the range.  If the walk fails: everything.
+ * there); so does an entry hmm does not report, which on the debug kernel
+ * includes another device's private page (pfn 0 like a hole: setup then
+ * selects nothing there).  @pfns has room for the range.  If the walk
+ * fails: everything.
  */
 static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 					   struct vm_area_struct *vma,
@@ -582,7 +585,14 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 				    hmm_pfn_to_page(pfns[i]) : NULL;
 		bool ours = page && svmgpu_devmem_page_offset(dm->sdev, page, &off);
 
-		if (ours != to_dev && !(page && PageKsm(page))) {
+		/*
+		 * To the device: a hole or a plain system page (the zero page
+		 * too); another device's coherent page is never selected by
+		 * migrate_vma_setup() (its owner is not ours), so it is not
+		 * handed to it (its MIGRATE would only unmap the range).
+		 */
+		if (to_dev ? (!page || (!is_zone_device_page(page) && !PageKsm(page))) :
+			     ours) {
 			__set_bit(i, movable);
 			count++;
 		}
