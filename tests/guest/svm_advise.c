@@ -250,7 +250,7 @@ TEST_F(adv, munmap_mremap_mprotect_of_advised_migrated_range)
 	munmap(p, size);
 	munmap(b, size);
 	if (self->local)
-		EXPECT_EQ(used_settles(used0), used0);
+		EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 /*

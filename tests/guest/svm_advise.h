@@ -154,19 +154,4 @@ static inline int dev_fill(int fd, uint32_t q, void *dst, size_t size, int v)
 	return 0;
 }
 
-/* Wait (at most 10 s) until debugfs svmgpu_devmem "used" is @want. */
-static inline long long used_settles(long long want)
-{
-	long long v = -1;
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		v = sg_devmem_value("used");
-		if (v == want)
-			break;
-		usleep(20000);
-	}
-	return v;
-}
-
 #endif /* SVM_ADVISE_H */

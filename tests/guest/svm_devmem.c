@@ -69,38 +69,6 @@ static long check_pat(const unsigned char *p, size_t n, unsigned int seed)
 	return check_pat_at(p, 0, n, seed);
 }
 
-/* Wait (at most 10 s) until debugfs svmgpu_devmem "used" is @want. */
-static long long used_settles(long long want)
-{
-	long long v = -1;
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		v = sg_devmem_value("used");
-		if (v == want)
-			break;
-		usleep(20000);
-	}
-	return v;
-}
-
-/* debugfs svmgpu_devmem says "type: private". */
-static int devmem_private(void)
-{
-	char path[256], buf[256] = "";
-	int f;
-
-	if (sg_debugfs_path("svmgpu_devmem", path, sizeof(path)))
-		return 0;
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return 0;
-	if (read(f, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(f);
-	return !strncmp(buf, "type: private", 13);
-}
-
 FIXTURE(dm) {
 	int fd;
 	uint32_t ctx;
@@ -209,7 +177,7 @@ TEST_F(dm, prefetch_device_copy_cpu_reads_prefetch_back)
 	faults0 = sg_devmem_value("cpu_faults");
 	ASSERT_GE(used0, 0);
 	ASSERT_GE(faults0, 0);
-	priv = devmem_private();
+	priv = sg_devmem_private(NULL);
 	TH_LOG("device memory is %s", priv ? "private" : "coherent");
 	fill_pat(a, size, 0x5a);
 	memset(b, 0, size);
@@ -259,7 +227,7 @@ TEST_F(dm, prefetch_device_copy_cpu_reads_prefetch_back)
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
 	EXPECT_EQ(pages, n);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 	EXPECT_EQ(a[3 * MB + 5], 0x77);
 	a[3 * MB + 5] = pat(3 * MB + 5, 0x5a);
 	EXPECT_TRUE(sg_all_bytes(a + MB, 0xc3, PAGE));
@@ -313,7 +281,7 @@ TEST_F(dm, unpopulated_pages_are_zero)
 	EXPECT_TRUE(sg_all_bytes(a, 0, size));
 	munmap(a, size);
 	munmap(b, size);
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 /*
@@ -348,7 +316,7 @@ TEST_F(dm, prefetch_to_system_over_holes)
 	EXPECT_TRUE(sg_all_bytes(a + 2 * MB, 0, hole));
 	EXPECT_EQ(check_pat_at(a, 3 * MB, hole, 7), -1);
 	munmap(a, size);
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 /* munmap, exit and fork+exit leave no device memory in use. */
@@ -371,7 +339,7 @@ TEST_F(dm, munmap_exit_fork_exit_free_device_memory)
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
 	EXPECT_EQ(sg_devmem_value("used"), used0 + (long long)size);
 	munmap(a, size);
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 
 	/* A child that exits with its memory in the device. */
 	pid = fork();
@@ -390,7 +358,7 @@ TEST_F(dm, munmap_exit_fork_exit_free_device_memory)
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 
 	/* fork with device pages, both exit/unmap. */
 	a = sg_map_anon(size);
@@ -405,7 +373,7 @@ TEST_F(dm, munmap_exit_fork_exit_free_device_memory)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
 	munmap(a, size);
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 /* fork() shares device pages copy-on-write: each side keeps its own bytes. */
@@ -452,7 +420,7 @@ TEST_F(dm, fork_cow_of_device_pages)
 	EXPECT_EQ(b[100], (unsigned char)(pat(100, 0x21) ^ 0xff));
 	munmap(a, size);
 	munmap(b, size);
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 /* A prefetch larger than device memory: -ENOSPC, nothing moved (eviction cannot make it fit). */

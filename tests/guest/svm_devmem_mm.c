@@ -161,7 +161,7 @@ TEST_F(mm, fork_both_sides_write_device_reads_in_each)
 	close(done[1]);
 	munmap(a, size);
 	munmap(b, size);
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /*
@@ -203,7 +203,7 @@ TEST_F(mm, o_direct_write_from_and_read_into_device_memory)
 	munmap(a, size);
 	munmap(b, size);
 	munmap(c, size);
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /* vmsplice() of pages in device memory into a pipe: the reader gets every byte. */
@@ -239,7 +239,7 @@ TEST_F(mm, vmsplice_of_device_pages)
 	close(p[1]);
 	munmap(a, size);
 	munmap(b, size);
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /*
@@ -290,7 +290,7 @@ TEST_F(mm, long_term_pin_moves_pages_out_first)
 	EXPECT_EQ(check_pat(b, size, 0x3b), -1);
 	munmap(a, size);
 	munmap(b, size);
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /* Shared by the threads of concurrent_cpu_device_and_migrations. */
@@ -393,7 +393,7 @@ TEST_F(mm, concurrent_cpu_device_and_migrations)
 	EXPECT_EQ(check_pat_at(r, 2 * part, 2 * part, 0x6d), -1);
 	munmap(r, 4 * part);
 	munmap(b, 2 * part);
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /* Shared by zero_page_mapped_during_a_move_is_unmapped's reader thread. */
@@ -428,23 +428,6 @@ static void *zread_loop(void *arg)
 #define ZREAD_ROUNDS		24
 #define ZREAD_ROUNDS_PRIVATE	2
 
-/* debugfs svmgpu_devmem says "type: private". */
-static int devmem_private(void)
-{
-	char path[256], buf[256] = "";
-	int f;
-
-	if (sg_debugfs_path("svmgpu_devmem", path, sizeof(path)))
-		return 0;
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return 0;
-	if (read(f, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(f);
-	return !strncmp(buf, "type: private", 13);
-}
-
 /*
  * The device reads a range the CPU never touched (the zero page, in 4 KiB
  * pages: no huge zero page) while a PREFETCH moves it to the device.  The
@@ -463,7 +446,7 @@ TEST_F(mm, zero_page_mapped_during_a_move_is_unmapped)
 	unsigned char *b = map_2m(size);
 	struct zread z = { .fd = self->fd, .b = b, .size = size };
 	long long to_dev0 = sg_devmem_value("to_device_pages");
-	int round, rounds = devmem_private() ? ZREAD_ROUNDS_PRIVATE : ZREAD_ROUNDS;
+	int round, rounds = sg_devmem_private(NULL) ? ZREAD_ROUNDS_PRIVATE : ZREAD_ROUNDS;
 	long bad = -1;
 	pthread_t t;
 
@@ -498,7 +481,7 @@ TEST_F(mm, zero_page_mapped_during_a_move_is_unmapped)
 	EXPECT_EQ(bad, -1);
 	EXPECT_GT(sg_devmem_value("to_device_pages"), to_dev0);
 	munmap(b, size);
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /*
@@ -563,7 +546,7 @@ TEST_F(mm, sigkill_mid_prefetch_leaks_nothing)
 	EXPECT_EQ(WTERMSIG(status), SIGKILL);
 	if (!mid)
 		printf("# the PREFETCH had finished when the kill came\n");
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /* SIGKILL in the middle of 8 MiB of migration on device fault: no leak. */
@@ -576,7 +559,7 @@ TEST_F(mm, sigkill_mid_migrate_on_fault_leaks_nothing)
 	EXPECT_EQ(WTERMSIG(status), SIGKILL);
 	if (!mid)
 		printf("# the migration had finished when the kill came\n");
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /*
@@ -597,7 +580,7 @@ TEST_F(mm, madv_dontneed_and_free_on_device_pages)
 	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
 	used1 = sg_devmem_value("used");
 	ASSERT_EQ(madvise(a, MB, MADV_DONTNEED), 0);
-	EXPECT_EQ(used_settles(used1 - (long long)MB), used1 - (long long)MB);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used1 - (long long)MB), used1 - (long long)MB);
 	EXPECT_EQ(sg_residency(self->fd, a, MB), 0);
 	ASSERT_EQ(madvise(a + MB, MB, MADV_FREE), 0);
 	memset(b, 0xee, size);
@@ -620,7 +603,7 @@ TEST_F(mm, madv_dontneed_and_free_on_device_pages)
 	EXPECT_EQ(check_pat_at(a, 2 * MB, 2 * MB, 0x41), -1);
 	munmap(a, size);
 	munmap(b, size);
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /*
@@ -671,7 +654,7 @@ TEST_F(mm, thp_split_by_mprotect_of_half_advised_and_resident)
 	munmap(a, size);
 	munmap(b, size);
 	munmap(d, size);
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /* Read a number from /sys/kernel/mm/ksm/@name, or -1. */
@@ -754,7 +737,7 @@ TEST_F(mm, ksm_merge_of_advised_and_resident_range)
 	ksm_write("sleep_millisecs", sleep0);
 	munmap(a, size);
 	munmap(b, size);
-	EXPECT_EQ(used_settles(self->used0), self->used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 TEST_HARNESS_MAIN

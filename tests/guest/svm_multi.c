@@ -30,53 +30,7 @@ struct dev {
 /* A line "name: N" of this device's debugfs svmgpu_devmem, or -1. */
 static long long dev_value(const struct dev *d, const char *name)
 {
-	char path[128], buf[4096], key[64], *l;
-	ssize_t len;
-	int f;
-
-	snprintf(path, sizeof(path), "%s/svmgpu_devmem", d->dbg);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	buf[0] = '\n';
-	len = read(f, buf + 1, sizeof(buf) - 2);
-	close(f);
-	if (len < 0)
-		return -1;
-	buf[len + 1] = 0;
-	snprintf(key, sizeof(key), "\n%s: ", name);
-	l = strstr(buf, key);
-	return l ? strtoll(l + strlen(key), NULL, 0) : -1;
-}
-
-static int dev_private(const struct dev *d)
-{
-	char path[128], buf[64] = "";
-	int f;
-
-	snprintf(path, sizeof(path), "%s/svmgpu_devmem", d->dbg);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return 0;
-	if (read(f, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(f);
-	return !strncmp(buf, "type: private", 13);
-}
-
-/* Wait (at most 10 s) until this device's "used" is @want. */
-static long long dev_used_settles(const struct dev *d, long long want)
-{
-	long long v = -1;
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		v = dev_value(d, "used");
-		if (v == want)
-			break;
-		usleep(20000);
-	}
-	return v;
+	return sg_debugfs_value_in(d->dbg, "svmgpu_devmem", name);
 }
 
 /*
@@ -91,20 +45,12 @@ static int open_devs(struct dev *d, int n)
 	for (tries = 0; tries < 100 && got < n; tries++) {
 		got = 0;
 		for (i = 128; i < 192 && got < n; i++) {
-			char path[64];
+			int fd = sg_open_render(i);
 			struct stat s;
-			drmVersionPtr v;
-			int fd, ours;
 
-			snprintf(path, sizeof(path), "/dev/dri/renderD%d", i);
-			fd = open(path, O_RDWR | O_CLOEXEC);
 			if (fd < 0)
 				continue;
-			v = drmGetVersion(fd);
-			ours = v && !strcmp(v->name, "svmgpu");
-			if (v)
-				drmFreeVersion(v);
-			if (!ours || fstat(fd, &s)) {
+			if (fstat(fd, &s)) {
 				close(fd);
 				continue;
 			}
@@ -209,7 +155,7 @@ TEST_F(two, range_in_device_a_memory_touched_by_device_b)
 	struct dev *a = &self->d[0], *b = &self->d[1];
 	long long used_a0 = dev_value(a, "used"), used_b0 = dev_value(b, "used");
 	long long mig0 = dev_value(a, "cpu_faults"), res;
-	int priv = dev_private(a);
+	int priv = sg_devmem_private(a->dbg);
 
 	ASSERT_GE(used_a0, 0);
 	ASSERT_GE(used_b0, 0);
@@ -258,8 +204,8 @@ TEST_F(two, range_in_device_a_memory_touched_by_device_b)
 	}
 	munmap(buf, size);
 	munmap(out, size);
-	EXPECT_EQ(dev_used_settles(a, used_a0), used_a0);
-	EXPECT_EQ(dev_used_settles(b, used_b0), used_b0);
+	EXPECT_EQ(sg_devmem_used_settles(a->dbg, used_a0), used_a0);
+	EXPECT_EQ(sg_devmem_used_settles(b->dbg, used_b0), used_b0);
 }
 
 /*
@@ -293,8 +239,8 @@ TEST_F(two, halves_in_each_device_memory)
 	EXPECT_EQ(check_pat(buf, size, 0x35), -1);
 	munmap(buf, size);
 	munmap(out, size);
-	EXPECT_EQ(dev_used_settles(a, used_a0), used_a0);
-	EXPECT_EQ(dev_used_settles(b, used_b0), used_b0);
+	EXPECT_EQ(sg_devmem_used_settles(a->dbg, used_a0), used_a0);
+	EXPECT_EQ(sg_devmem_used_settles(b->dbg, used_b0), used_b0);
 }
 
 TEST_HARNESS_MAIN

@@ -137,7 +137,7 @@ static void oversubscribe(struct svmgpu_fixture_ovs *self, unsigned int mult, un
 	       sg_devmem_value("fault_migrations") - fm0);
 	munmap(a, half);
 	munmap(b, half);
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 /*
@@ -183,7 +183,7 @@ TEST_F(ovs, fitting_working_set_is_not_evicted)
 	EXPECT_EQ(check_pat(b, half, 0x62), -1);
 	munmap(a, half);
 	munmap(b, half);
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 TEST_TIMEOUT(120)
@@ -265,7 +265,7 @@ TEST_F(ovs, two_processes_oversubscribe_at_once)
 	 */
 	TH_LOG("two processes: %lld LRU evictions, %lld migrations on fault without room",
 	       sg_devmem_value("lru_evictions") - ev0, sg_devmem_value("fault_no_room"));
-	EXPECT_EQ(used_settles(used0), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 TEST_HARNESS_MAIN

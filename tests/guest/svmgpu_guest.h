@@ -40,27 +40,36 @@ static inline int sg_ioctl(int fd, unsigned long req, void *arg)
 	return ret ? -errno : 0;
 }
 
+/* /dev/dri/renderD@minor opened if it is an svmgpu, else -1. */
+static inline int sg_open_render(int minor)
+{
+	char path[64];
+	drmVersionPtr v;
+	int fd, ours;
+
+	snprintf(path, sizeof(path), "/dev/dri/renderD%d", minor);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	v = drmGetVersion(fd);
+	ours = v && !strcmp(v->name, "svmgpu");
+	if (v)
+		drmFreeVersion(v);
+	if (ours)
+		return fd;
+	close(fd);
+	return -1;
+}
+
 /* The first svmgpu render node (renderD128 unless the device was re-bound). */
 static inline int sg_open(void)
 {
-	char path[64];
 	int i, fd;
 
 	for (i = 128; i < 192; i++) {
-		drmVersionPtr v;
-		int ours;
-
-		snprintf(path, sizeof(path), "/dev/dri/renderD%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		v = drmGetVersion(fd);
-		ours = v && !strcmp(v->name, "svmgpu");
-		if (v)
-			drmFreeVersion(v);
-		if (ours)
+		fd = sg_open_render(i);
+		if (fd >= 0)
 			return fd;
-		close(fd);
 	}
 	errno = ENOENT;
 	return -1;
@@ -329,16 +338,20 @@ static inline int sg_debugfs_path(const char *name, char *out, size_t len)
 }
 
 /*
- * Read debugfs file @name (of the first DRM minor that has it) into @buf,
- * NUL-terminated; @buf[0] is a '\n' so that "\nkey: " also finds the first
- * line.  Returns the length read or -1.
+ * Read debugfs file @name of the DRM minor directory @dir (NULL: of the
+ * first DRM minor that has it) into @buf, NUL-terminated; @buf[0] is a '\n'
+ * so that "\nkey: " also finds the first line.  Returns the length read or
+ * -1.
  */
-static inline int sg_debugfs_read(const char *name, char *buf, size_t size)
+static inline int sg_debugfs_read_in(const char *dir, const char *name, char *buf,
+				     size_t size)
 {
 	char path[256];
 	int f, len;
 
-	if (sg_debugfs_path(name, path, sizeof(path)))
+	if (dir)
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	else if (sg_debugfs_path(name, path, sizeof(path)))
 		return -1;
 	f = open(path, O_RDONLY);
 	if (f < 0)
@@ -352,16 +365,30 @@ static inline int sg_debugfs_read(const char *name, char *buf, size_t size)
 	return len;
 }
 
-/* A line "key: N" (decimal, or 0x hex) of debugfs file @file; -1 if none. */
-static inline long long sg_debugfs_value(const char *file, const char *name)
+static inline int sg_debugfs_read(const char *name, char *buf, size_t size)
+{
+	return sg_debugfs_read_in(NULL, name, buf, size);
+}
+
+/*
+ * A line "key: N" (decimal, or 0x hex) of debugfs file @file of DRM minor
+ * directory @dir (NULL: the first that has it); -1 if none.
+ */
+static inline long long sg_debugfs_value_in(const char *dir, const char *file,
+					    const char *name)
 {
 	char buf[8192], key[64], *l;
 
-	if (sg_debugfs_read(file, buf, sizeof(buf)) < 0)
+	if (sg_debugfs_read_in(dir, file, buf, sizeof(buf)) < 0)
 		return -1;
 	snprintf(key, sizeof(key), "\n%s: ", name);
 	l = strstr(buf, key);
 	return l ? strtoll(l + strlen(key), NULL, 0) : -1;
+}
+
+static inline long long sg_debugfs_value(const char *file, const char *name)
+{
+	return sg_debugfs_value_in(NULL, file, name);
 }
 
 /* A counter line "name: N" of debugfs svmgpu_device; -1 if there is none. */
@@ -431,6 +458,36 @@ static inline long long sg_residency(int fd, const void *p, uint64_t size)
 static inline long long sg_devmem_value(const char *name)
 {
 	return sg_debugfs_value("svmgpu_devmem", name);
+}
+
+/*
+ * Is the device memory of the device of debugfs directory @dir (NULL: the
+ * first device) MEMORY_DEVICE_PRIVATE (svmgpu_devmem "type: private")?
+ */
+static inline int sg_devmem_private(const char *dir)
+{
+	char buf[1024];
+
+	return sg_debugfs_read_in(dir, "svmgpu_devmem", buf, sizeof(buf)) >= 0 &&
+	       !strncmp(buf, "\ntype: private", 14);
+}
+
+/*
+ * Wait (at most 10 s) until svmgpu_devmem "used" of the device of debugfs
+ * directory @dir (NULL: the first device) is @want; returns the last value.
+ */
+static inline long long sg_devmem_used_settles(const char *dir, long long want)
+{
+	long long v = -1;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		v = sg_debugfs_value_in(dir, "svmgpu_devmem", "used");
+		if (v == want)
+			break;
+		usleep(20000);
+	}
+	return v;
 }
 
 /*
