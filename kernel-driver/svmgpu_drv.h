@@ -162,6 +162,8 @@ struct svmgpu_save_buf {
  * @save_quarantine: areas of queues whose unbind timed out, kept until a
  *	device reset (the device may still write them)
  * @nsave_used: areas held by queues (q->save), device-wide
+ * @nsave_over_cap: areas handed out past a cap to a queue refused for
+ *	save_areas_wait_ms (soft caps), since probe
  * @work: hands out hardware queues, timeslices, finishes preemptions
  * @enabled: the device preempts (SVMGPU_CAPS_PREEMPT): the scheduler runs
  */
@@ -173,6 +175,7 @@ struct svmgpu_sched {
 	unsigned int nsave_free;
 	struct list_head save_quarantine;
 	unsigned int nsave_used;
+	u64 nsave_over_cap;
 	struct delayed_work work;
 	bool enabled;
 };
@@ -635,6 +638,7 @@ struct svmgpu_queue {
 	struct list_head all_link;	/* in sched.queues, sched.lock */
 	struct svmgpu_save_buf *save;	/* save area, @submit_lock */
 	struct mem_cgroup *memcg;	/* creator's: charged for @save */
+	unsigned long save_wait;	/* jiffies of the first refusal at a cap, 0: none */
 	bool saved;			/* @save holds a state to RESUME, @submit_lock */
 	u32 resume_head;		/* ring index of the saved state, @submit_lock */
 	bool preempting;		/* PREEMPT written, not finished; @lock */

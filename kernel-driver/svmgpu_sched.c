@@ -40,7 +40,11 @@
  * process (save_areas_per_process, the queues of one svm): a queue that
  * would need one beyond a cap waits on its runlist, not bound, until one is
  * given back (it is never bound unpreemptible, which would let one process
- * keep every hardware queue); no command fails for it.  Without a save area
+ * keep every hardware queue); no command fails for it.  The caps are soft:
+ * refused for save_areas_wait_ms, it gets one past them (counted in
+ * save_areas_over_cap), since the queues holding every area may wait for
+ * it, or for nothing, for good; its memory cgroup bounds what it takes.
+ * Without a save area
  * because the allocation failed a queue runs unpreemptible.  The area of a
  * queue whose hardware queue did not go idle when disabled is quarantined
  * until the next device reset (the device may still write it).
@@ -109,6 +113,16 @@ module_param_named(save_areas_per_process, svmgpu_save_areas_per_process, uint, 
 MODULE_PARM_DESC(save_areas_per_process,
 		 "Save areas held by the queues of one process on a device at most; a queue needing one beyond waits (1..65536; default 64)");
 
+/*
+ * The caps are soft: a queue refused an area this long gets one past them,
+ * so that queues holding every area in WAITs that only it would satisfy
+ * (or that nobody satisfies) cannot keep it from running for good.
+ */
+static unsigned int svmgpu_save_areas_wait_ms = 1000;
+module_param_named(save_areas_wait_ms, svmgpu_save_areas_wait_ms, uint, 0644);
+MODULE_PARM_DESC(save_areas_wait_ms,
+		 "A queue refused a save area at a cap this long gets one past the cap; its memory cgroup still bounds it (ms, 1..600000; default 1000)");
+
 static unsigned int svmgpu_preempt_timeout(void)
 {
 	return clamp(READ_ONCE(svmgpu_preempt_timeout_ms), 10U, 60000U);
@@ -130,15 +144,38 @@ void svmgpu_sched_kick(struct svmgpu_device *sdev)
 		mod_delayed_work(svmgpu_wq, &sdev->sched.work, 0);
 }
 
-/*
- * @q may take one more save area: neither its process nor the device is at
- * its cap.  Caller holds sched.lock.
- */
-static bool svmgpu_save_allowed(struct svmgpu_sched *s, struct svmgpu_queue *q)
+/* Neither @q's process nor the device is at its cap.  Caller holds sched.lock. */
+static bool svmgpu_save_under_caps(struct svmgpu_sched *s, struct svmgpu_queue *q)
 {
 	lockdep_assert_held(&s->lock);
 	return s->nsave_used < clamp(READ_ONCE(svmgpu_save_areas_max), 1U, 65536U) &&
 	       q->ctx->svm->nsave < clamp(READ_ONCE(svmgpu_save_areas_per_process), 1U, 65536U);
+}
+
+/*
+ * Jiffies until @q, refused an area at a cap, may take one past it (0: it
+ * may now).  A queue never refused has the whole wait ahead.
+ */
+static unsigned long svmgpu_save_wait_left(struct svmgpu_queue *q)
+{
+	unsigned long since = READ_ONCE(q->save_wait);
+	unsigned long wait = msecs_to_jiffies(clamp(READ_ONCE(svmgpu_save_areas_wait_ms),
+						    1U, 600000U));
+
+	if (!since)
+		return wait;
+	if (time_after_eq(jiffies, since + wait))
+		return 0;
+	return since + wait - jiffies;
+}
+
+/*
+ * @q may take one more save area: under the caps, or refused at one for
+ * save_areas_wait_ms already.  Caller holds sched.lock.
+ */
+static bool svmgpu_save_allowed(struct svmgpu_sched *s, struct svmgpu_queue *q)
+{
+	return svmgpu_save_under_caps(s, q) || !svmgpu_save_wait_left(q);
 }
 
 static struct svmgpu_save_buf *svmgpu_save_alloc(struct svmgpu_device *sdev)
@@ -180,10 +217,18 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 	if (q->save)
 		return 0;
 	spin_lock(&s->lock);
-	if (!svmgpu_save_allowed(s, q)) {
-		spin_unlock(&s->lock);
-		return -ENOBUFS;
+	if (!svmgpu_save_under_caps(s, q)) {
+		if (svmgpu_save_wait_left(q)) {
+			/* From the first refusal: the wait is not restarted. */
+			if (!q->save_wait)
+				WRITE_ONCE(q->save_wait, jiffies | 1);
+			spin_unlock(&s->lock);
+			return -ENOBUFS;
+		}
+		/* Refused long enough: past the cap, its memcg bounds it. */
+		s->nsave_over_cap++;
 	}
+	WRITE_ONCE(q->save_wait, 0);
 	/* Counted from here: a racing queue sees the cap. */
 	s->nsave_used++;
 	q->ctx->svm->nsave++;
@@ -205,6 +250,8 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 		s->nsave_used--;
 		q->ctx->svm->nsave--;
 		spin_unlock(&s->lock);
+		/* A queue may be waiting for an area. */
+		svmgpu_sched_kick(sdev);
 		drm_warn_once(&sdev->drm, "no memory for a save area: queue runs unpreemptible\n");
 		return -ENOMEM;
 	}
@@ -273,6 +320,7 @@ static void svmgpu_sched_quarantine_save(struct svmgpu_queue *q)
 	q->ctx->svm->nsave--;
 	list_add_tail(&b->link, &s->save_quarantine);
 	spin_unlock(&s->lock);
+	svmgpu_sched_kick(sdev);
 	drm_warn(&sdev->drm, "queue %u: save area quarantined until the device reset\n",
 		 q->handle);
 }
@@ -417,6 +465,7 @@ static int svmgpu_sched_start(struct svmgpu_queue *q)
 		return -ECANCELED;
 	pending = svmgpu_queue_pending(q);
 	if (!pending) {
+		WRITE_ONCE(q->save_wait, 0);
 		svmgpu_sched_put_save(q);
 		return 0;
 	}
@@ -788,6 +837,7 @@ static unsigned long svmgpu_sched_slice(struct svmgpu_device *sdev)
 	struct svmgpu_sched *s = &sdev->sched;
 	u32 waiting[SVMGPU_MAX_QUEUES], nwait = 0, nv = 0, inflight = 0, i, w;
 	u64 now = ktime_get_ns(), slice = svmgpu_slice_ns(), wake_ns = U64_MAX;
+	unsigned long cap_wake = MAX_JIFFY_OFFSET;
 	struct svmgpu_queue *q;
 	int p;
 
@@ -796,14 +846,20 @@ static unsigned long svmgpu_sched_slice(struct svmgpu_device *sdev)
 		list_for_each_entry(q, &s->runlist[p], run_link) {
 			if (nwait == sdev->num_queues)
 				break;
-			/* One waiting for a save area would not get the hwq. */
-			if (!READ_ONCE(q->save) && !svmgpu_save_allowed(s, q))
+			/*
+			 * One waiting for a save area would not get the hwq;
+			 * look again when its wait at the cap is over.
+			 */
+			if (!READ_ONCE(q->save) && !svmgpu_save_allowed(s, q)) {
+				cap_wake = min(cap_wake,
+					       max(svmgpu_save_wait_left(q), 1UL));
 				continue;
+			}
 			waiting[nwait++] = p;
 		}
 	spin_unlock(&s->lock);
 	if (!nwait)
-		return MAX_JIFFY_OFFSET;
+		return cap_wake;
 
 	for (i = 0; i < sdev->num_queues; i++) {
 		bool cand;
@@ -854,8 +910,8 @@ static unsigned long svmgpu_sched_slice(struct svmgpu_device *sdev)
 	if (inflight)
 		return 1;
 	if (wake_ns == U64_MAX)
-		return MAX_JIFFY_OFFSET;
-	return max(nsecs_to_jiffies(wake_ns), 1UL);
+		return cap_wake;
+	return min(max(nsecs_to_jiffies(wake_ns), 1UL), cap_wake);
 }
 
 static void svmgpu_sched_work(struct work_struct *work)
@@ -1027,6 +1083,7 @@ void svmgpu_sched_queue_stop(struct svmgpu_queue *q)
 	spin_lock(&s->lock);
 	list_del_init(&q->all_link);
 	spin_unlock(&s->lock);
+	WRITE_ONCE(q->save_wait, 0);
 	svmgpu_sched_put_save(q);
 	/* The list's reference; the caller still holds one. */
 	if (queued)
@@ -1103,8 +1160,9 @@ static int svmgpu_sched_show(struct seq_file *m, void *unused)
 		   atomic64_read(&sdev->stats.replays_saved),
 		   atomic64_read(&sdev->stats.replays_lost));
 	spin_lock(&s->lock);
-	seq_printf(m, "save_areas_cached: %u\nsave_areas_used: %u\nsave_areas_quarantined: %zu\n",
-		   s->nsave_free, s->nsave_used, list_count_nodes(&s->save_quarantine));
+	seq_printf(m, "save_areas_cached: %u\nsave_areas_used: %u\nsave_areas_quarantined: %zu\nsave_areas_over_cap: %llu\n",
+		   s->nsave_free, s->nsave_used, list_count_nodes(&s->save_quarantine),
+		   s->nsave_over_cap);
 	list_for_each_entry(q, &s->queues, all_link) {
 		u32 hwq = READ_ONCE(q->hwq);
 		u64 since = READ_ONCE(q->slice_start);

@@ -154,7 +154,7 @@ static int drop_sys_nice(void)
 }
 
 FIXTURE(sched) {
-	long long timeslice, hang, preempt_timeout, save_proc;
+	long long timeslice, hang, preempt_timeout, save_proc, save_max, save_wait;
 	unsigned int nhw, nengines;
 	int fd;
 	uint32_t ctx;
@@ -169,6 +169,8 @@ FIXTURE_SETUP(sched)
 	self->hang = param_read("hang_timeout_ms");
 	self->preempt_timeout = param_read("preempt_timeout_ms");
 	self->save_proc = param_read("save_areas_per_process");
+	self->save_max = param_read("save_areas_max");
+	self->save_wait = param_read("save_areas_wait_ms");
 	self->fd = sg_open();
 	self->enabled = sched_value("enabled") == 1;
 	if (self->fd >= 0 && !sg_info(self->fd, &info)) {
@@ -188,6 +190,10 @@ FIXTURE_TEARDOWN(sched)
 		param_write("preempt_timeout_ms", self->preempt_timeout);
 	if (self->save_proc > 0)
 		param_write("save_areas_per_process", self->save_proc);
+	if (self->save_max > 0)
+		param_write("save_areas_max", self->save_max);
+	if (self->save_wait > 0)
+		param_write("save_areas_wait_ms", self->save_wait);
 	inj_write("hang_queues", 0);
 	if (self->fd >= 0)
 		close(self->fd);
@@ -1047,7 +1053,8 @@ TEST_F(sched, fatal_error_replays_exactly_once)
  * Save areas per process capped at 2 (save_areas_per_process): six queues
  * of this process sit in WAITs, so at most two hold an area (and a
  * hardware queue), the rest wait on the runlist without one; debugfs
- * save_areas_used stays at 2.  Another process's queue is not held up by
+ * save_areas_used stays at 2 (save_areas_wait_ms 60000: none goes past the
+ * cap here).  Another process's queue is not held up by
  * this one's cap: its FILL completes at once with exact bytes.  Released,
  * every queue completes its WAIT and FILL without an error, none lost.
  */
@@ -1073,6 +1080,7 @@ TEST_F(sched, save_area_cap_per_process_waits_never_fails)
 	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
 	ASSERT_EQ(param_write("save_areas_per_process", 2), 0);
 	EXPECT_EQ(param_read("save_areas_per_process"), 2);
+	ASSERT_EQ(param_write("save_areas_wait_ms", 60000), 0);
 	used0 = sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	word[0] = 0;
@@ -1127,6 +1135,180 @@ TEST_F(sched, save_area_cap_per_process_waits_never_fails)
 		munmap(buf[i], SIZE);
 	}
 	EXPECT_EQ(sched_value("save_areas_used"), used0);
+}
+
+/* Wait up to 10 s for debugfs save_areas_used to reach @n. */
+static long long wait_areas_used(long long n)
+{
+	int i;
+
+	for (i = 0; i < 1000 && sched_value("save_areas_used") < n; i++)
+		usleep(10000);
+	return sched_value("save_areas_used");
+}
+
+/*
+ * The caps are soft (review of the caps, HIGH #1).  In one process with
+ * save_areas_per_process = 2, queues 1 and 2 sit in WAITs for a flag that
+ * only queue 3's FILL writes: they hold both areas, so queue 3 is refused
+ * one.  After save_areas_wait_ms (300) it gets one past the cap
+ * (save_areas_over_cap + 1): the FILL runs (not before 300 ms), both WAITs
+ * complete and their FILLs give exact bytes, no error, nothing lost.
+ * With hard caps queue 3 never ran: a silent deadlock.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, save_area_cap_in_one_process_is_soft)
+{
+	enum { NQ = 2 };
+	uint64_t *flag = sg_map_anon(4096);
+	long long lost0 = sched_value("replays_lost");
+	long long over0 = sched_value("save_areas_over_cap");
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd cmds[2];
+	unsigned char *buf[NQ];
+	uint64_t seq[NQ], fseq;
+	uint32_t q[NQ], fq;
+	long long used0;
+	unsigned int i;
+	double t0, t;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(flag);
+	ASSERT_GE(over0, 0);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(param_write("save_areas_per_process", NQ), 0);
+	ASSERT_EQ(param_write("save_areas_wait_ms", 300), 0);
+	used0 = sched_value("save_areas_used");
+	ASSERT_GE(used0, 0);
+	flag[0] = 0;
+	for (i = 0; i < NQ; i++) {
+		buf[i] = sg_map_anon(SIZE);
+		ASSERT_NOT_NULL(buf[i]);
+		memset(buf[i], 0, SIZE);
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+		cmds[0] = sg_wait_eq(flag, 1, 0);
+		cmds[1] = sg_fill(buf[i], SIZE, 0x30 + i, 1);
+		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
+	}
+	ASSERT_EQ(wait_areas_used(used0 + NQ), used0 + NQ);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &fq), 0);
+	t0 = sg_now_s();
+	cmds[0] = sg_fill(flag, 8, 1, 8);
+	ASSERT_EQ(sg_submit(self->fd, fq, cmds, 1, &fseq), 0);
+	ASSERT_EQ(sg_wait(self->fd, fq, fseq, fseq, SG_TIMEOUT_NS, &w), 0);
+	t = sg_now_s() - t0;
+	TH_LOG("the FILL past the cap ran after %.3f s", t);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_GE(t, 0.28);
+	EXPECT_EQ(flag[0], 1);
+	EXPECT_EQ(sched_value("save_areas_over_cap"), over0 + 1);
+	for (i = 0; i < NQ; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i] - 1, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_TRUE(sg_all_bytes(buf[i], 0x30 + i, SIZE));
+	}
+	EXPECT_EQ(sched_value("replays_lost"), lost0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, fq), 0);
+	for (i = 0; i < NQ; i++) {
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+		munmap(buf[i], SIZE);
+	}
+	EXPECT_EQ(sched_value("save_areas_used"), used0);
+}
+
+/*
+ * The device-wide cap is soft too.  save_areas_max = 8: two forked
+ * children with four queues each, every queue in a WAIT on a word nobody
+ * writes, hold all 8 areas (seven bound, one saved: they rotate through
+ * the hardware queues with the timeslice; hang_timeout_ms 0, so none is
+ * ever failed).  This process's FILL is refused an area, and after
+ * save_areas_wait_ms (300) gets one past the cap and completes with exact
+ * bytes.  With hard caps it never ran: a device-wide denial of service.
+ * The children killed, every area comes back.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, save_area_cap_of_device_is_soft)
+{
+	enum { NCH = 2, NPER = 4 };
+	long long over0 = sched_value("save_areas_over_cap");
+	unsigned char *b = sg_map_anon(SIZE);
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	long long used0, used;
+	pid_t pid[NCH];
+	unsigned int i;
+	uint64_t seq;
+	double t0, t;
+	int p[2], st;
+	uint32_t fq;
+	char ch;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(b);
+	ASSERT_GE(over0, 0);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(param_write("save_areas_wait_ms", 300), 0);
+	used0 = sched_value("save_areas_used");
+	ASSERT_GE(used0, 0);
+	ASSERT_EQ(param_write("save_areas_max", used0 + NCH * NPER), 0);
+	ASSERT_EQ(pipe(p), 0);
+	for (i = 0; i < NCH; i++) {
+		pid[i] = fork();
+		ASSERT_GE(pid[i], 0);
+		if (!pid[i]) {
+			uint64_t *word = sg_map_anon(4096);
+			int fd = sg_open();
+			uint32_t ctx, cq;
+			unsigned int j;
+
+			if (fd < 0 || !word || sg_ctx_create(fd, &ctx))
+				_exit(2);
+			word[0] = 0;
+			for (j = 0; j < NPER; j++) {
+				c = sg_wait_eq(word, 1, 0);
+				if (sg_queue_create(fd, ctx, 0, &cq) || sg_submit(fd, cq, &c, 1, NULL))
+					_exit(3);
+			}
+			if (write(p[1], "k", 1) != 1)
+				_exit(4);
+			for (;;)
+				pause();
+		}
+	}
+	for (i = 0; i < NCH; i++)
+		ASSERT_EQ(read(p[0], &ch, 1), 1);
+	used = wait_areas_used(used0 + NCH * NPER);
+	TH_LOG("%d queues of %d children in WAITs hold %lld areas", NCH * NPER, NCH,
+	       used - used0);
+	ASSERT_EQ(used, used0 + NCH * NPER);
+
+	memset(b, 0, SIZE);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &fq), 0);
+	t0 = sg_now_s();
+	c = sg_fill(b, SIZE, 0x5a, 1);
+	ASSERT_EQ(sg_submit(self->fd, fq, &c, 1, &seq), 0);
+	EXPECT_EQ(sg_wait(self->fd, fq, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	t = sg_now_s() - t0;
+	TH_LOG("the FILL past the device's cap ran after %.3f s", t);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_GE(t, 0.28);
+	EXPECT_TRUE(sg_all_bytes(b, 0x5a, SIZE));
+	EXPECT_GE(sched_value("save_areas_over_cap"), over0 + 1);
+	EXPECT_EQ(sg_queue_destroy(self->fd, fq), 0);
+
+	for (i = 0; i < NCH; i++) {
+		kill(pid[i], SIGKILL);
+		ASSERT_EQ(waitpid(pid[i], &st, 0), pid[i]);
+		EXPECT_TRUE(WIFSIGNALED(st));
+	}
+	for (i = 0; i < 1000 && sched_value("save_areas_used") != used0; i++)
+		usleep(10000);
+	EXPECT_EQ(sched_value("save_areas_used"), used0);
+	close(p[0]);
+	close(p[1]);
 }
 
 #define CG_ROOT	"/tmp/svmgpu-cgroup"
