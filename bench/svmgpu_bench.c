@@ -8,7 +8,8 @@
  * ratio holds on a noisy (emulated) machine: the device's first touch against
  * the CPU's, device COPY/FILL against the guest CPU's memcpy/memset,
  * invalidation of device-mapped ranges against ranges the device never saw,
- * and so on.  Each result is one line on stdout:
+ * PREFETCH to device memory against memcpy, demand migration against
+ * PREFETCH, and so on.  Each result is one line on stdout:
  *
  *   BENCH {"group": ..., "name": ..., "size": bytes, "unit": ...,
  *          "min": ..., "median": ..., "max": ..., "baseline": ...,
@@ -23,6 +24,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +67,12 @@ static bool wanted(const char *group)
 	return !only;
 }
 
+/* Only when --only names @group: groups that need a boot of their own. */
+static bool asked(const char *group)
+{
+	return only && wanted(group);
+}
+
 struct sample {
 	double v[MAX_REPS];
 	unsigned int n;
@@ -79,6 +87,7 @@ struct result {
 	double baseline;
 	const char *baseline_name;
 	const char *note;
+	const char *path;	/* devmem: which copy path ran, or NULL */
 };
 
 /* A device, context and queue for one process. */
@@ -159,16 +168,19 @@ static void emit(const struct result *r)
 				       json_object_new_string(r->baseline_name ? r->baseline_name : ""));
 		json_object_object_add(o, "ratio", json_object_new_double(ratio));
 		json_object_object_add(o, "note", json_object_new_string(r->note ? r->note : ""));
+		if (r->path)
+			json_object_object_add(o, "path", json_object_new_string(r->path));
 		json_object_array_add(jresults, o);
 		return;
 	}
 	printf("BENCH {\"group\": \"%s\", \"name\": \"%s\", \"size\": %llu, \"unit\": \"%s\", "
 	       "\"min\": %.6g, \"median\": %.6g, \"max\": %.6g, \"reps\": %u, "
-	       "\"baseline\": %.6g, \"baseline_name\": \"%s\", \"ratio\": %.6g, \"note\": \"%s\"}\n",
+	       "\"baseline\": %.6g, \"baseline_name\": \"%s\", \"ratio\": %.6g, \"note\": \"%s\"%s%s%s}\n",
 	       r->group, r->name, (unsigned long long)r->size, r->unit,
 	       smin(&r->s), med, smax(&r->s), r->s.n, r->baseline,
 	       r->baseline_name ? r->baseline_name : "",
-	       ratio, r->note ? r->note : "");
+	       ratio, r->note ? r->note : "", r->path ? ", \"path\": \"" : "",
+	       r->path ? r->path : "", r->path ? "\"" : "");
 	fflush(stdout);
 }
 
@@ -1115,10 +1127,13 @@ static void bench_scale(const struct svmgpu_program *vecadd)
 	}
 }
 
-/* A "name: value" line of the driver's debugfs svmgpu_sched file, or -1. */
-static long long sched_counter(const char *name)
+/*
+ * A "name: value" line of the driver's debugfs file @file (svmgpu_devmem,
+ * svmgpu_sched, ...) beside svmgpu_device, or -1 (no root, no such file).
+ */
+static long long debugfs_file_counter(const char *file, const char *name)
 {
-	char path[sizeof(debugfs_path)], *slash;
+	char path[sizeof(debugfs_path) + 32], *slash;
 	long long v = -1;
 	char line[512];
 	size_t len = strlen(name);
@@ -1128,7 +1143,7 @@ static long long sched_counter(const char *name)
 	slash = strrchr(path, '/');
 	if (!slash)
 		return -1;
-	snprintf(slash, sizeof(path) - (slash - path), "/svmgpu_sched");
+	snprintf(slash, sizeof(path) - (slash - path), "/%s", file);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -1140,6 +1155,595 @@ static long long sched_counter(const char *name)
 	}
 	fclose(f);
 	return v;
+}
+
+/* debugfs svmgpu_devmem "type": coherent, private, none, or "unknown". */
+static const char *devmem_type(void)
+{
+	static char type[16];
+	char path[sizeof(debugfs_path) + 32], line[128], *slash;
+	FILE *f;
+
+	snprintf(type, sizeof(type), "unknown");
+	snprintf(path, sizeof(path), "%s", debugfs_path);
+	slash = strrchr(path, '/');
+	if (!slash)
+		return type;
+	snprintf(slash, sizeof(path) - (slash - path), "/svmgpu_devmem");
+	f = fopen(path, "r");
+	if (!f)
+		return type;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "type: %15s", type) == 1)
+			break;
+	fclose(f);
+	return type;
+}
+
+/*
+ * The counters that tell how data moved: the device's data bytes in its
+ * local memory and over the link (hw-spec 5a, debugfs svmgpu_device) and
+ * the driver's migration counters (debugfs svmgpu_devmem).
+ */
+struct moves {
+	long long local_rd, local_wr, link_rd, link_wr;
+	long long to_dev, to_sys, evicted, fault_to_dev;
+};
+
+static void moves_read(struct moves *m)
+{
+	m->local_rd = debugfs_counter("hw_local_read_bytes");
+	m->local_wr = debugfs_counter("hw_local_write_bytes");
+	m->link_rd = debugfs_counter("hw_link_read_bytes");
+	m->link_wr = debugfs_counter("hw_link_write_bytes");
+	m->to_dev = debugfs_file_counter("svmgpu_devmem", "to_device_pages");
+	m->to_sys = debugfs_file_counter("svmgpu_devmem", "to_system_pages");
+	m->evicted = debugfs_file_counter("svmgpu_devmem", "lru_evicted_pages");
+	m->fault_to_dev = debugfs_file_counter("svmgpu_devmem", "fault_to_device_pages");
+}
+
+/*
+ * Which copy path moved @bytes between @a and @b: the device's COPY engine
+ * writes (to device) or reads (to system) them in local memory; a CPU copy
+ * through BAR4 leaves the device's local-memory counters alone.
+ */
+static const char *copy_path(const struct moves *a, const struct moves *b, uint64_t bytes,
+			     bool to_device)
+{
+	long long d = to_device ? b->local_wr - a->local_wr : b->local_rd - a->local_rd;
+
+	if (a->local_wr < 0 || b->local_wr < 0)
+		return "unknown (no debugfs: run as root)";
+	if (d >= (long long)bytes)
+		return "device COPY engine";
+	return d > 0 ? "device COPY engine and CPU copy" : "CPU copy";
+}
+
+static int devmem_limit(const char *mb)
+{
+	FILE *f = fopen("/sys/module/svmgpu/parameters/devmem_limit_mb", "w");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", mb);
+	return fclose(f) ? -errno : 0;
+}
+
+/* Every 64-bit word of [p, p + size) is @v, or the first bad offset. */
+static bool all_words(const void *p, uint64_t size, uint64_t v, uint64_t *bad)
+{
+	const uint64_t *w = p;
+
+	for (uint64_t i = 0; i < size / 8; i++) {
+		if (w[i] != v) {
+			*bad = i * 8;
+			return false;
+		}
+	}
+	return true;
+}
+
+static double cpu_read_gbs(const void *p, uint64_t size)
+{
+	const uint64_t *w = p;
+	volatile uint64_t sink;
+	uint64_t sum = 0;
+	double t0 = now_s();
+
+	for (uint64_t i = 0; i < size / 8; i++)
+		sum += w[i];
+	sink = sum;
+	(void)sink;
+	return size / (now_s() - t0) / 1e9;
+}
+
+static double cpu_write_gbs(void *p, uint64_t size, int v)
+{
+	double t0 = now_s();
+
+	memset(p, v, size);
+	return size / (now_s() - t0) / 1e9;
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/*
+ * 9a. PREFETCH to device memory and back, against the guest CPU's memcpy
+ * of the same size (bench.py adds host memcpy); the path that copied
+ * (device COPY engine or CPU) is in "path".
+ */
+static void bench_prefetch(struct gpu *g, uint64_t capacity)
+{
+	static const uint64_t full_sizes[] = { 16 * MIB, 64 * MIB, 256 * MIB };
+	static const uint64_t quick_sizes[] = { 16 * MIB };
+	const uint64_t *sizes = quick ? quick_sizes : full_sizes;
+	size_t nsizes = quick ? 1 : 3;
+
+	for (size_t i = 0; i < nsizes; i++) {
+		uint64_t size = sizes[i], pages = 0, bad;
+		struct result to = { "devmem", "PREFETCH to device", size, "GB/s" };
+		struct result back = { "devmem", "PREFETCH to system", size, "GB/s" };
+		struct sample mc = { 0 };
+		const char *path_to = NULL, *path_back = NULL;
+		uint8_t *buf = map_anon_thp(size, true), *cpy = map_anon(size);
+		int ret = 0;
+
+		if (size > capacity) {
+			fprintf(stderr, "svmgpu-bench: PREFETCH %llu MiB skipped: device memory "
+				"holds %llu MiB\n", (unsigned long long)(size / MIB),
+				(unsigned long long)(capacity / MIB));
+			munmap(buf, size);
+			munmap(cpy, size);
+			continue;
+		}
+		if (!buf || !cpy) {
+			fail("prefetch: mmap", -ENOMEM);
+			return;
+		}
+		memset(cpy, 0, size);
+		for (unsigned int r = 0; r <= reps && !ret; r++) {
+			struct moves m0, m1, m2;
+			double t0, t1, t2, t3;
+
+			memset(buf, 0x40 + r, size);
+			moves_read(&m0);
+			t0 = now_s();
+			ret = svmgpu_device_prefetch(g->dev, buf, size, SVMGPU_PREFETCH_DEVICE,
+						     &pages);
+			t1 = now_s();
+			moves_read(&m1);
+			if (!ret && pages != size / PAGE)
+				ret = -ENOSPC;
+			ret = ret ? ret : svmgpu_device_prefetch(g->dev, buf, size,
+								 SVMGPU_PREFETCH_SYSTEM, &pages);
+			t2 = now_s();
+			moves_read(&m2);
+			memcpy(cpy, buf, size);
+			t3 = now_s();
+			if (!ret && !all_words(buf, size, 0x0101010101010101ull * (0x40 + r), &bad)) {
+				fprintf(stderr, "svmgpu-bench: PREFETCH %llu MiB: byte %llu wrong\n",
+					(unsigned long long)(size / MIB), (unsigned long long)bad);
+				ret = -EIO;
+			}
+			if (ret)
+				break;
+			if (r) {
+				add(&to.s, size / (t1 - t0) / 1e9);
+				add(&back.s, size / (t2 - t1) / 1e9);
+				add(&mc, size / (t3 - t2) / 1e9);
+				path_to = copy_path(&m0, &m1, size, true);
+				path_back = copy_path(&m1, &m2, size, false);
+			}
+		}
+		munmap(buf, size);
+		munmap(cpy, size);
+		if (ret) {
+			fail("prefetch", ret);
+			return;
+		}
+		to.baseline = back.baseline = median(&mc);
+		to.baseline_name = back.baseline_name = "guest CPU memcpy";
+		to.path = path_to;
+		back.path = path_back;
+		to.note = fmt("copied by: %s; goal >= 0.5x host memcpy", path_to);
+		back.note = fmt("copied by: %s", path_back);
+		emit(&to);
+		emit(&back);
+	}
+}
+
+/*
+ * 9b. Demand migration: the range prefers the device (ADVISE) and a device
+ * COPY reading it is its first device touch, against a PREFETCH of the same
+ * fresh range followed by the same COPY.  Goal: within 5x.
+ */
+static void bench_demand(struct gpu *g)
+{
+	uint64_t size = quick ? 16 * MIB : 64 * MIB, bad;
+	struct result dem = { "devmem", "demand migration + COPY (ADVISE device)", size, "ms" };
+	struct sample pre = { 0 };
+	uint8_t *dst = map_anon(size);
+	long long migrated = 0;
+	int ret;
+
+	if (!dst) {
+		fail("demand: mmap", -ENOMEM);
+		return;
+	}
+	memset(dst, 0, size);
+	ret = dev_fill(g, dst, size, 0);	/* mapped on the device: not timed below */
+	for (unsigned int r = 0; r <= reps && !ret; r++) {
+		uint8_t *a = map_anon_thp(size, true), *b = map_anon_thp(size, true);
+		struct moves m0, m1;
+		double t0, t1, t2, t3;
+
+		if (!a || !b) {
+			ret = -ENOMEM;
+			break;
+		}
+		memset(a, 0x20 + r, size);
+		memset(b, 0x60 + r, size);
+		ret = svmgpu_context_advise(g->ctx, a, size, SVMGPU_ADVISE_PREFERRED_LOCATION,
+					    SVMGPU_LOCATION_DEVICE);
+		moves_read(&m0);
+		t0 = now_s();
+		ret = ret ? ret : dev_copy(g, dst, a, size);
+		t1 = now_s();
+		moves_read(&m1);
+		if (!ret && !all_words(dst, size, 0x0101010101010101ull * (0x20 + r), &bad))
+			ret = -EIO;
+		t2 = now_s();
+		ret = ret ? ret : svmgpu_device_prefetch(g->dev, b, size, SVMGPU_PREFETCH_DEVICE,
+							 NULL);
+		ret = ret ? ret : dev_copy(g, dst, b, size);
+		t3 = now_s();
+		if (!ret && !all_words(dst, size, 0x0101010101010101ull * (0x60 + r), &bad))
+			ret = -EIO;
+		munmap(a, size);
+		munmap(b, size);
+		if (!ret && r) {
+			add(&dem.s, (t1 - t0) * 1e3);
+			add(&pre, (t3 - t2) * 1e3);
+			migrated = m1.fault_to_dev - m0.fault_to_dev;
+		}
+	}
+	munmap(dst, size);
+	if (ret) {
+		fail("demand migration", ret);
+		return;
+	}
+	dem.baseline = median(&pre);
+	dem.baseline_name = "PREFETCH then the same COPY";
+	dem.note = fmt("%lld of %llu pages migrated on fault; goal ratio <= 5", migrated,
+		       (unsigned long long)(size / PAGE));
+	emit(&dem);
+}
+
+/*
+ * 9c. Oversubscription: working sets of 0.5x to 3x the device memory
+ * (quick: 0.5x, 1.5x, 3x; device memory capped with devmem_limit_mb at 16
+ * MiB, full: 32 MiB), preferring the device, each run through
+ * in-place vecadd passes (a += b over its two halves); throughput against
+ * the 0.5x set's, eviction counts, and every element checked at the end
+ * (a lost page fails the bench: BENCH-ERROR).
+ */
+static void bench_oversub(struct gpu *g, const struct svmgpu_program *vecadd)
+{
+	static const unsigned int full_tenths[] = { 5, 10, 15, 20, 30 };
+	static const unsigned int quick_tenths[] = { 5, 15, 30 };
+	const unsigned int *tenths = quick ? quick_tenths : full_tenths;
+	size_t ntenths = quick ? 3 : 5;
+	const char *cap_mb = quick ? "16" : "32";
+	unsigned int passes = quick ? 2 : 4;
+	long long cap;
+	double base = 0;
+	int ret;
+
+	ret = devmem_limit(cap_mb);
+	cap = debugfs_file_counter("svmgpu_devmem", "capacity");
+	if (ret || cap <= 0) {
+		fail("oversubscription: devmem_limit_mb and debugfs svmgpu_devmem (root)",
+		     ret ? ret : -ENOENT);
+		devmem_limit("0");
+		return;
+	}
+	for (size_t i = 0; i < ntenths && !ret; i++) {
+		uint64_t ws = ((uint64_t)cap * tenths[i] / 10) & ~(4 * MIB - 1);
+		uint64_t n = ws / 2 / sizeof(float), wrong = 0;
+		float *a = map_anon_thp(ws, true), *b = a ? a + n : NULL;
+		struct svmgpu_vecadd_args args = { a, b, a, n };
+		struct result k = { "devmem", NULL, ws, "GB/s" };
+		struct svmgpu_launch launch;
+		struct svmgpu_cmd cmd;
+		struct moves m0, m1;
+
+		if (!a) {
+			ret = -ENOMEM;
+			break;
+		}
+		for (uint64_t j = 0; j < n; j++) {
+			a[j] = (float)(j & 1023);
+			b[j] = 1.0f;
+		}
+		ret = svmgpu_context_advise(g->ctx, a, ws, SVMGPU_ADVISE_PREFERRED_LOCATION,
+					    SVMGPU_LOCATION_DEVICE);
+		ret = ret ? ret : svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &args, &launch);
+		ret = ret ? ret : svmgpu_cmd_launch(&cmd, svmgpu_program_code(vecadd), &args,
+						    &launch, 0);
+		moves_read(&m0);
+		for (unsigned int p = 0; p <= passes && !ret; p++) {
+			double t0 = now_s();
+
+			ret = run1(g, &cmd);
+			if (!ret && p)
+				add(&k.s, 3.0 * n * sizeof(float) / (now_s() - t0) / 1e9);
+		}
+		moves_read(&m1);
+		/* passes + 1 runs: every a[j] grew by exactly that much */
+		for (uint64_t j = 0; !ret && j < n; j++)
+			wrong += a[j] != (float)((j & 1023) + passes + 1) || b[j] != 1.0f;
+		munmap(a, ws);
+		if (ret)
+			break;
+		if (wrong) {
+			fprintf(stderr, "svmgpu-bench: oversubscription %u.%ux: %llu of %llu "
+				"elements wrong\n", tenths[i] / 10, tenths[i] % 10,
+				(unsigned long long)wrong, (unsigned long long)(2 * n));
+			ret = -EIO;
+			break;
+		}
+		k.name = fmt("vecadd passes, working set %u.%ux device memory", tenths[i] / 10,
+			     tenths[i] % 10);
+		if (!i)
+			base = median(&k.s);
+		k.baseline = base;
+		k.baseline_name = "working set 0.5x (fits)";
+		k.note = fmt("device memory %lld MiB; %lld pages evicted, %lld migrated on fault; "
+			     "every element checked%s", cap >> 20, m1.evicted - m0.evicted,
+			     m1.fault_to_dev - m0.fault_to_dev,
+			     tenths[i] == 15 ? "; goal ratio >= 0.5" : "");
+		emit(&k);
+	}
+	devmem_limit("0");
+	if (ret)
+		fail("oversubscription", ret);
+}
+
+/*
+ * 9d. CPU access to device memory: read (a sum) and write (memset)
+ * bandwidth of the guest CPU on pages PREFETCHed to device memory and on a
+ * DAX buffer, against the same on system memory.  On coherent memory the
+ * CPU maps device pages in place; on private memory each access first
+ * migrates the page back (debugfs svmgpu_devmem type, in the note).
+ */
+static void bench_cpu_access(struct gpu *g)
+{
+	uint64_t size = 16 * MIB, res = 0;
+	struct result rd = { "devmem", "CPU read of device memory (PREFETCHed)", size, "GB/s" };
+	struct result wr = { "devmem", "CPU write of device memory (PREFETCHed)", size, "GB/s" };
+	/* 8 MiB: one user may hold half of the default 32 MiB DAX pool */
+	struct result drd = { "devmem", "CPU read of a DAX buffer", 8 * MIB, "GB/s" };
+	struct result dwr = { "devmem", "CPU write of a DAX buffer", 8 * MIB, "GB/s" };
+	struct sample srd = { 0 }, swr = { 0 };
+	uint8_t *buf = map_anon_thp(size, true), *sys = map_anon_thp(size, true);
+	const char *type = devmem_type();
+	struct svmgpu_devmem *dm = NULL;
+	void *dax = NULL;
+	int ret = buf && sys ? 0 : -ENOMEM;
+
+	if (!ret) {
+		memset(buf, 1, size);
+		memset(sys, 1, size);
+	}
+	for (unsigned int r = 0; r <= reps && !ret; r++) {
+		double vr, vw;
+
+		ret = svmgpu_device_prefetch(g->dev, buf, size, SVMGPU_PREFETCH_DEVICE, NULL);
+		if (ret)
+			break;
+		vr = cpu_read_gbs(buf, size);
+		ret = svmgpu_device_prefetch(g->dev, buf, size, SVMGPU_PREFETCH_DEVICE, NULL);
+		if (ret)
+			break;
+		vw = cpu_write_gbs(buf, size, r);
+		ret = svmgpu_device_residency(g->dev, buf, size, &res);
+		if (r) {
+			add(&rd.s, vr);
+			add(&wr.s, vw);
+			add(&srd, cpu_read_gbs(sys, size));
+			add(&swr, cpu_write_gbs(sys, size, r));
+		}
+	}
+	if (ret) {
+		fail("CPU access to device memory", ret);
+	} else {
+		rd.baseline = median(&srd);
+		wr.baseline = median(&swr);
+		rd.baseline_name = "CPU read of system memory";
+		wr.baseline_name = "CPU write of system memory";
+		rd.note = fmt("device memory %s%s", type,
+			      strcmp(type, "private") ? "" : ": each access migrates back first");
+		wr.note = fmt("device memory %s; %llu of %llu pages still in device memory after "
+			      "the write", type, (unsigned long long)res,
+			      (unsigned long long)(size / PAGE));
+		emit(&rd);
+		emit(&wr);
+	}
+	ret = svmgpu_devmem_alloc(g->dev, 8 * MIB, &dm);
+	ret = ret ? ret : svmgpu_devmem_map(dm, &dax, NULL);
+	for (unsigned int r = 0; r <= reps && !ret; r++) {
+		double vw = cpu_write_gbs(dax, 8 * MIB, r), vr = cpu_read_gbs(dax, 8 * MIB);
+
+		if (r) {
+			add(&drd.s, vr);
+			add(&dwr.s, vw);
+		}
+	}
+	if (dm)
+		svmgpu_devmem_free(dm);
+	if (ret == -EOPNOTSUPP) {
+		fprintf(stderr, "svmgpu-bench: no DAX pool: DAX rows skipped\n");
+	} else if (ret) {
+		fail("CPU access to a DAX buffer", ret);
+	} else {
+		drd.baseline = rd.baseline;
+		dwr.baseline = wr.baseline;
+		drd.baseline_name = rd.baseline_name;
+		dwr.baseline_name = wr.baseline_name;
+		drd.note = dwr.note = "device-DAX style mapping (svmgpu_devmem_map)";
+		emit(&drd);
+		emit(&dwr);
+	}
+	munmap(buf, size);
+	munmap(sys, size);
+}
+
+/* 9. Device-local memory (issue 11): needs local memory and debugfs (root). */
+static void bench_devmem(struct gpu *g, const struct svmgpu_program *vecadd)
+{
+	long long cap = debugfs_file_counter("svmgpu_devmem", "capacity");
+
+	if (cap <= 0) {
+		fail("devmem: no device memory, or no debugfs svmgpu_devmem (root)", -ENODEV);
+		return;
+	}
+	bench_prefetch(g, cap);
+	bench_demand(g);
+	if (vecadd)
+		bench_oversub(g, vecadd);
+	bench_cpu_access(g);
+}
+
+/*
+ * 10. The link model (hw-spec 5a), in its own boot with link-bandwidth and
+ * link-latency set (scripts/bench.sh; SVMGPU_BENCH_LINK describes them):
+ * a streaming kernel on device-resident (PREFETCHed) data against the same
+ * on system-resident data, and PREFETCH over the paced link.
+ */
+static void bench_link(struct gpu *g, const struct svmgpu_program *vecadd)
+{
+	static const uint64_t full_sizes[] = { 16 * MIB, 64 * MIB };
+	static const uint64_t quick_sizes[] = { 16 * MIB };
+	const uint64_t *sizes = quick ? quick_sizes : full_sizes;
+	size_t nsizes = quick ? 1 : 2;
+	const char *link = getenv("SVMGPU_BENCH_LINK");
+	int ret = 0;
+
+	if (!link)
+		link = "link model as QEMU was started";
+	for (size_t i = 0; i < nsizes && vecadd && !ret; i++) {
+		uint64_t size = sizes[i], n = size / sizeof(float);
+		float *a = map_anon_thp(size, true), *b = map_anon_thp(size, true);
+		float *out = map_anon_thp(size, true), *cpy = map_anon(size);
+		/* every lane reads the arguments: they move with the data */
+		struct svmgpu_vecadd_args *args = map_anon(PAGE);
+		struct result dev = { "link", "streaming kernel (vecadd), device-resident", size,
+				      "GB/s" };
+		struct result pf = { "link", "PREFETCH to device, link model on", size, "GB/s" };
+		struct sample sys = { 0 }, mc = { 0 };
+		long long link_bytes = 0, local_bytes = 0;
+		struct svmgpu_launch launch;
+		struct svmgpu_cmd cmd;
+		uint64_t wrong = 0;
+
+		if (!a || !b || !out || !cpy || !args) {
+			ret = -ENOMEM;
+			break;
+		}
+		*args = (struct svmgpu_vecadd_args){ a, b, out, n };
+		for (uint64_t j = 0; j < n; j++) {
+			a[j] = (float)(j & 255);
+			b[j] = 2.0f;
+		}
+		memset(out, 0, size);
+		ret = svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, args, &launch);
+		ret = ret ? ret : svmgpu_cmd_launch(&cmd, svmgpu_program_code(vecadd), args,
+						    &launch, 0);
+		/* system-resident: mapped by a first run, then timed */
+		ret = ret ? ret : run1(g, &cmd);
+		for (unsigned int r = 0; r < reps && !ret; r++) {
+			struct moves m0, m1;
+			double t0 = now_s();
+
+			moves_read(&m0);
+			t0 = now_s();
+			ret = run1(g, &cmd);
+			add(&sys, 3.0 * size / (now_s() - t0) / 1e9);
+			moves_read(&m1);
+			link_bytes = m1.link_rd + m1.link_wr - m0.link_rd - m0.link_wr;
+		}
+		for (unsigned int r = 0; r <= reps && !ret; r++) {
+			struct moves m0, m1;
+			double t0, t1, t2;
+
+			ret = svmgpu_device_prefetch(g->dev, a, size, SVMGPU_PREFETCH_SYSTEM, NULL);
+			t0 = now_s();
+			ret = ret ? ret : svmgpu_device_prefetch(g->dev, a, size,
+								 SVMGPU_PREFETCH_DEVICE, NULL);
+			t1 = now_s();
+			memcpy(cpy, b, size);
+			t2 = now_s();
+			ret = ret ? ret : svmgpu_device_prefetch(g->dev, b, size,
+								 SVMGPU_PREFETCH_DEVICE, NULL);
+			ret = ret ? ret : svmgpu_device_prefetch(g->dev, out, size,
+								 SVMGPU_PREFETCH_DEVICE, NULL);
+			ret = ret ? ret : svmgpu_device_prefetch(g->dev, args, PAGE,
+								 SVMGPU_PREFETCH_DEVICE, NULL);
+			ret = ret ? ret : run1(g, &cmd);	/* maps them on the device */
+			moves_read(&m0);
+			double t3 = now_s();
+
+			ret = ret ? ret : run1(g, &cmd);
+			double t4 = now_s();
+
+			moves_read(&m1);
+			if (!ret && r) {
+				add(&pf.s, size / (t1 - t0) / 1e9);
+				add(&mc, size / (t2 - t1) / 1e9);
+				add(&dev.s, 3.0 * size / (t4 - t3) / 1e9);
+				local_bytes = m1.local_rd + m1.local_wr - m0.local_rd - m0.local_wr;
+			}
+		}
+		for (uint64_t j = 0; !ret && j < n; j++)
+			wrong += out[j] != (float)((j & 255) + 2);
+		munmap(a, size);
+		munmap(b, size);
+		munmap(out, size);
+		munmap(cpy, size);
+		munmap(args, PAGE);
+		if (!ret && wrong)
+			ret = -EIO;
+		if (ret)
+			break;
+		dev.baseline = median(&sys);
+		dev.baseline_name = "the same on system-resident data";
+		dev.note = fmt("%s; per run %lld bytes over the link (system), %lld local "
+			       "(device)", link, link_bytes, local_bytes);
+		pf.baseline = median(&mc);
+		pf.baseline_name = "guest CPU memcpy";
+		pf.note = fmt("%s", link);
+		emit(&dev);
+		emit(&pf);
+	}
+	if (ret)
+		fail("link", ret);
+}
+
+/* A "name: value" line of the driver's debugfs svmgpu_sched file, or -1. */
+static long long sched_counter(const char *name)
+{
+	return debugfs_file_counter("svmgpu_sched", name);
 }
 
 /* Median NOP round trip (submit, interrupt, wait) on @q over @n (<= 64) runs, in µs. */
@@ -1395,7 +1999,11 @@ static void usage(FILE *f)
 		"  -d, --device DEVICE  index, render node path or PCI address (default: 0)\n"
 		"      --only GROUPS    run only these comma-separated groups: faults,\n"
 		"                       bandwidth, compute, invalidation, tlb, submission,\n"
-		"                       scale, sched, recovery (needs debugfs: root)\n"
+		"                       scale, sched, recovery, devmem (these two need\n"
+		"                       debugfs: root; devmem needs device-local memory),\n"
+		"                       link (only when named: for a QEMU started with the\n"
+		"                       link model on; SVMGPU_BENCH_LINK describes it in\n"
+		"                       the notes)\n"
 		"      --json           print one JSON object at the end instead: mode,\n"
 		"                       device, results and errors\n"
 		"  -h, --help           this text\n"
@@ -1482,6 +2090,10 @@ int main(int argc, char **argv)
 		bench_tlb(&g, hash);
 	if (wanted("submission"))
 		bench_submission(&g);
+	if (wanted("devmem"))
+		bench_devmem(&g, vecadd);
+	if (asked("link"))
+		bench_link(&g, vecadd);
 	gpu_close(&g);
 	if (wanted("scale"))
 		bench_scale(vecadd);

@@ -34,14 +34,14 @@ def main():
     # The host memcpy rows become the second baseline of device COPY.
     host = {r["size"]: r["median"] for r in rows if r["name"] == "host memcpy"}
     for r in rows:
-        if r["name"].startswith("device COPY") and r["size"] in host:
+        if r["name"].startswith(("device COPY", "PREFETCH")) and r["size"] in host:
             r["host_memcpy"] = host[r["size"]]
             r["ratio_host"] = r["median"] / host[r["size"]] if host[r["size"]] else 0
 
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"mode": mode, "results": rows}, f, indent=1)
     fields = ["group", "name", "size", "unit", "min", "median", "max", "reps",
-              "baseline", "baseline_name", "ratio", "host_memcpy", "ratio_host", "note"]
+              "baseline", "baseline_name", "ratio", "host_memcpy", "ratio_host", "note", "path"]
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
