@@ -27,11 +27,14 @@
  * entries; fork copies no entry, the child faults).
  *
  * hmm_range_fault() refuses VM_MIXEDMAP VMAs, so the device fault path
- * (svmgpu_svm_fault()) asks svmgpu_dax_hmm_range() first: for a DAX VMA of
- * this device it faults the CPU side of the window (so that the device maps
- * only what the CPU maps, and mprotect()/munmap() notifiers cover it) and
- * fills the hmm pfns from the buffer, with the order of the 2 MiB / 1 GiB
- * chunk, which svmgpu_mmu.c maps with aperture 1 and huge leaves.
+ * (svmgpu_svm_fault()), under the mmap lock it takes for hmm anyway, hands
+ * a window whose VMA is a DAX one (svmgpu_dax_vma()) to
+ * svmgpu_dax_hmm_range(): for a DAX VMA of this device it faults the CPU
+ * side for what the device asked (so that the device maps only what the
+ * CPU maps, and mprotect()/munmap() notifiers cover it) and fills the hmm
+ * pfns from the buffer, with the order of the 2 MiB / 1 GiB chunk, which
+ * svmgpu_mmu.c maps with aperture 1 and huge leaves.  The window never
+ * crosses a VMA boundary (svmgpu_fault_resolve() clamps it to the VMA).
  *
  * Lifetimes: a buffer (kref) is held by its handle (the file's
  * sf->dax_bos) and by every VMA (open/close); it holds the pool (kref),
@@ -80,6 +83,11 @@ module_param(dax_mb, uint, 0644);
 MODULE_PARM_DESC(dax_mb,
 		 "MiB at the top of device-local memory for DAX-style buffers (DEVMEM_ALLOC), rounded down to 2 MiB, at most half of it; read when a device is bound (default 32, 0 = none)");
 
+static unsigned int dax_user_percent = 50;
+module_param(dax_user_percent, uint, 0644);
+MODULE_PARM_DESC(dax_user_percent,
+		 "Percent of the DAX pool the buffers of one user (uid) may hold, held-back ones included; DEVMEM_ALLOC past it gives -EDQUOT (default 50, 100 or more = no cap)");
+
 /* mmap offset of a buffer: its handle << SVMGPU_DAX_OFF_SHIFT. */
 #define SVMGPU_DAX_OFF_SHIFT	40
 #define SVMGPU_DAX_MAX_HANDLE	((1u << 20) - 1)
@@ -97,8 +105,10 @@ MODULE_PARM_DESC(dax_mb,
  * @phys: physical address of the pool (in BAR4)
  * @local: its offset in device-local memory
  * @size: bytes
- * @lock: protects @mm, @busy and @dead
+ * @lock: protects @mm, @busy, @dead and @users
  * @mm: the allocator, 2 MiB chunks
+ * @users: bytes held per uid (xa_mk_value() of 2 MiB units), for
+ *	dax_user_percent
  * @busy: released buffers whose pages are still referenced (held back)
  * @retry: gives @busy back to @mm once the references are gone
  * @dead: svmgpu_dax_fini() has run: no page is looked at any more
@@ -117,8 +127,9 @@ struct svmgpu_dax {
 	phys_addr_t phys;
 	u64 local;
 	u64 size;
-	struct mutex lock;		/* @mm, @busy, @dead */
+	struct mutex lock;		/* @mm, @busy, @dead, @users */
 	struct drm_buddy mm;
+	struct xarray users;
 	struct list_head busy;
 	struct delayed_work retry;
 	bool dead;
@@ -140,6 +151,7 @@ struct svmgpu_dax {
  * @align: 2 MiB or 1 GiB: each chunk of @align bytes is contiguous and
  *	aligned in physical memory
  * @handle: the handle in its file
+ * @uid: the user it is charged to (dax_user_percent)
  * @busy: on the pool's @busy list once released while referenced
  * @chunk: pool offset of each chunk of @align bytes
  */
@@ -150,6 +162,7 @@ struct svmgpu_dax_bo {
 	u64 size;
 	u64 align;
 	u32 handle;
+	kuid_t uid;
 	struct list_head busy;
 	u64 chunk[];
 };
@@ -159,6 +172,7 @@ static void svmgpu_dax_release(struct kref *ref)
 	struct svmgpu_dax *pool = container_of(ref, struct svmgpu_dax, ref);
 
 	drm_buddy_fini(&pool->mm);
+	xa_destroy(&pool->users);
 	mutex_destroy(&pool->lock);
 	kfree(pool);
 }
@@ -187,11 +201,32 @@ static bool svmgpu_dax_bo_referenced(struct svmgpu_dax_bo *bo)
 	return false;
 }
 
+/* Bytes the buffers of @uid hold in @pool; pool->lock held. */
+static u64 svmgpu_dax_user_bytes(struct svmgpu_dax *pool, kuid_t uid)
+{
+	void *entry = xa_load(&pool->users, __kuid_val(uid));
+
+	return entry ? (u64)xa_to_value(entry) * SZ_2M : 0;
+}
+
+/* Set what @uid holds in @pool to @bytes (a multiple of 2 MiB); pool->lock held. */
+static int svmgpu_dax_user_set(struct svmgpu_dax *pool, kuid_t uid, u64 bytes)
+{
+	if (!bytes) {
+		xa_erase(&pool->users, __kuid_val(uid));
+		return 0;
+	}
+	return xa_err(xa_store(&pool->users, __kuid_val(uid),
+			       xa_mk_value(bytes / SZ_2M), GFP_KERNEL));
+}
+
 /* Give @bo's memory back to the allocator; pool->lock held. */
 static void svmgpu_dax_bo_free_locked(struct svmgpu_dax_bo *bo)
 {
 	struct svmgpu_dax *pool = bo->pool;
 
+	/* Lowering an existing entry allocates nothing: it cannot fail. */
+	svmgpu_dax_user_set(pool, bo->uid, svmgpu_dax_user_bytes(pool, bo->uid) - bo->size);
 	drm_buddy_free_list(&pool->mm, &bo->blocks);
 	atomic64_sub(bo->size, &pool->used);
 	atomic64_dec(&pool->buffers);
@@ -317,6 +352,7 @@ int svmgpu_dax_init(struct svmgpu_device *sdev)
 	pool->local = local - size;
 	pool->phys = pci_resource_start(pdev, SVMGPU_BAR_LOCAL) + pool->local;
 	mutex_init(&pool->lock);
+	xa_init(&pool->users);
 	INIT_LIST_HEAD(&pool->busy);
 	INIT_DELAYED_WORK(&pool->retry, svmgpu_dax_retry_work);
 	if (!IS_ALIGNED(pool->phys, SZ_2M)) {
@@ -425,10 +461,11 @@ static void svmgpu_dax_bo_clear(struct svmgpu_dax_bo *bo)
 
 static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 size)
 {
+	unsigned int percent = READ_ONCE(dax_user_percent), freed;
+	kuid_t uid = current_uid();
 	struct drm_buddy_block *block;
 	struct svmgpu_dax_bo *bo;
-	u64 align = SZ_2M, i = 0;
-	unsigned int freed;
+	u64 align = SZ_2M, i = 0, held;
 	int ret;
 
 	/* 1 GiB chunks need a 1 GiB-aligned pool: buddy offsets are relative. */
@@ -440,6 +477,11 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 	INIT_LIST_HEAD(&bo->blocks);
 	mutex_lock(&pool->lock);
 	freed = svmgpu_dax_retry_locked(pool);
+	held = svmgpu_dax_user_bytes(pool, uid);
+	if (percent < 100 && held + size > div_u64(pool->size * percent, 100)) {
+		ret = -EDQUOT;
+		goto unlock;
+	}
 	ret = drm_buddy_alloc_blocks(&pool->mm, 0, pool->size, size, align,
 				     &bo->blocks, 0);
 	if (ret && align == SZ_1G) {
@@ -447,6 +489,12 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 		ret = drm_buddy_alloc_blocks(&pool->mm, 0, pool->size, size, align,
 					     &bo->blocks, 0);
 	}
+	if (!ret) {
+		ret = svmgpu_dax_user_set(pool, uid, held + size);
+		if (ret)
+			drm_buddy_free_list(&pool->mm, &bo->blocks);
+	}
+unlock:
 	mutex_unlock(&pool->lock);
 	svmgpu_dax_pool_put_n(pool, freed);
 	if (ret) {
@@ -455,6 +503,7 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 	}
 	bo->size = size;
 	bo->align = align;
+	bo->uid = uid;
 	list_for_each_entry(block, &bo->blocks, link) {
 		u64 start = drm_buddy_block_offset(block);
 		u64 end = start + drm_buddy_block_size(&pool->mm, block);
@@ -787,47 +836,92 @@ bool svmgpu_dax_pfn_local(struct svmgpu_device *sdev, unsigned long pfn, u64 siz
 }
 
 /**
+ * svmgpu_dax_vma() - is @vma a mapping of a DAX buffer (of any svmgpu)?
+ * @vma: a VMA or NULL; the mmap lock held
+ *
+ * Return: true for a DAX buffer's mapping, which hmm_range_fault() refuses
+ * (VM_MIXEDMAP): the device fault path uses svmgpu_dax_hmm_range() there.
+ */
+bool svmgpu_dax_vma(const struct vm_area_struct *vma)
+{
+	return vma && vma->vm_ops == &svmgpu_dax_vm_ops;
+}
+
+/**
+ * svmgpu_dax_vma_local() - is @vma a mapping of a DAX buffer of @sdev?
+ * @sdev: the device
+ * @vma: a VMA or NULL; the mmap lock held
+ *
+ * Return: true if @vma maps a buffer of @sdev's DAX pool (its pages are in
+ * @sdev's local memory, for RESIDENCY and PREFETCH).
+ */
+bool svmgpu_dax_vma_local(struct svmgpu_device *sdev, const struct vm_area_struct *vma)
+{
+	struct svmgpu_dax_bo *bo;
+
+	if (!svmgpu_dax_vma(vma))
+		return false;
+	bo = vma->vm_private_data;
+	return bo->pool == sdev->dax;
+}
+
+/**
  * svmgpu_dax_hmm_range() - hmm pfns of a DAX mapping for the device
  * @sdev: the device
- * @mm: the process (an mm user reference held), mmap lock not held
- * @range: [start, end) in one VMA; notifier set; out: notifier_seq, and
- *	hmm_pfns filled like hmm_range_fault() does
+ * @vma: the VMA of @range->start, a DAX one (svmgpu_dax_vma()); the mmap
+ *	lock read-held (by the caller, across the whole call)
+ * @range: [start, end); notifier_seq read before the mmap lock was taken;
+ *	out: hmm_pfns filled like hmm_range_fault() does
+ * @req: the pages the device faulted on, sorted, as for svmgpu_svm_fault()
+ * @nreq: entries of @req
  *
- * For a DAX VMA the CPU side of the range is faulted first (so that the
- * device maps only what the CPU maps), then every page is reported valid,
- * writable if the VMA is, with the order of the buffer's chunk where the
- * whole chunk lies in the VMA at a matching alignment.
+ * The CPU side is faulted for what the device asked: each requested page
+ * for writing only where the device wrote, and each other 2 MiB of the
+ * range for reading (a CPU fault maps the 2 MiB around its address), so
+ * that the device maps only what the CPU maps and mprotect()/munmap()
+ * notifiers cover it.  Then every page is reported valid, writable if the
+ * VMA is, with the order of the buffer's chunk where the whole chunk lies
+ * in the VMA at a matching alignment.
  *
- * Return: 0; -ENOENT if the range is not in a DAX VMA (use hmm); -EFAULT
- * for a DAX VMA of another device or a CPU fault that failed.
+ * Return: 0; -EPERM for a write request when the VMA is not writable (an
+ * mprotect() since the fault was taken: no retry can map it); -EFAULT for
+ * a DAX VMA of another device, a range that runs past @vma (the VMAs
+ * changed since the window was chosen: the caller retries page by page)
+ * or a CPU fault that failed.
  */
-int svmgpu_dax_hmm_range(struct svmgpu_device *sdev, struct mm_struct *mm,
-			 struct hmm_range *range)
+int svmgpu_dax_hmm_range(struct svmgpu_device *sdev, struct vm_area_struct *vma,
+			 struct hmm_range *range, const u64 *req, unsigned int nreq)
 {
-	struct vm_area_struct *vma;
-	struct svmgpu_dax_bo *bo;
+	struct svmgpu_dax_bo *bo = vma->vm_private_data;
+	struct mm_struct *mm = vma->vm_mm;
 	unsigned long addr, flags;
-	int ret = 0;
+	unsigned int r;
+	int ret;
 
-	if (!sdev->dax)
-		return -ENOENT;
-	range->notifier_seq = mmu_interval_read_begin(range->notifier);
-	mmap_read_lock(mm);
-	vma = vma_lookup(mm, range->start);
-	if (!vma || vma->vm_ops != &svmgpu_dax_vm_ops) {
-		ret = -ENOENT;
-		goto out;
-	}
-	bo = vma->vm_private_data;
-	if (bo->pool != sdev->dax || range->end > vma->vm_end) {
-		ret = -EFAULT;
-		goto out;
-	}
-	for (addr = range->start; addr < range->end; addr = (addr | (SZ_2M - 1)) + 1) {
-		ret = fixup_user_fault(mm, addr, (vma->vm_flags & VM_WRITE) ?
+	lockdep_assert_held(&mm->mmap_lock);
+	if (bo->pool != sdev->dax || range->start < vma->vm_start ||
+	    range->end > vma->vm_end)
+		return -EFAULT;
+	for (r = 0; r < nreq; r++)
+		if ((req[r] & SVMGPU_FAULT_REQ_WRITE) && !(vma->vm_flags & VM_WRITE))
+			return -EPERM;
+	for (r = 0; r < nreq; r++) {
+		ret = fixup_user_fault(mm, req[r] & PAGE_MASK,
+				       (req[r] & SVMGPU_FAULT_REQ_WRITE) ?
 				       FAULT_FLAG_WRITE : 0, NULL);
 		if (ret)
-			goto out;
+			return ret;
+	}
+	/* The 2 MiB blocks of the range that no request faulted: for reading. */
+	for (addr = range->start, r = 0; addr < range->end;
+	     addr = (addr | (SZ_2M - 1)) + 1) {
+		while (r < nreq && (req[r] & PAGE_MASK) < (addr & ~(SZ_2M - 1)))
+			r++;
+		if (r < nreq && ((req[r] ^ addr) & ~(SZ_2M - 1)) == 0)
+			continue;
+		ret = fixup_user_fault(mm, addr, 0, NULL);
+		if (ret)
+			return ret;
 	}
 	flags = HMM_PFN_VALID | ((vma->vm_flags & VM_WRITE) ? HMM_PFN_WRITE : 0);
 	for (addr = range->start; addr < range->end; addr += PAGE_SIZE) {
@@ -848,9 +942,7 @@ int svmgpu_dax_hmm_range(struct svmgpu_device *sdev, struct mm_struct *mm,
 		*pfn = PHYS_PFN(svmgpu_dax_bo_phys(bo, off)) | flags |
 		       (order << HMM_PFN_ORDER_SHIFT);
 	}
-out:
-	mmap_read_unlock(mm);
-	return ret;
+	return 0;
 }
 
 static int svmgpu_dax_show(struct seq_file *m, void *unused)

@@ -843,6 +843,15 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			ret = -EFAULT;
 			break;
 		}
+		/* DAX buffers never move: already in device memory (svmgpu_dax.c). */
+		if (svmgpu_dax_vma(vma)) {
+			if (!to_dev || !svmgpu_dax_vma_local(dm->sdev, vma)) {
+				ret = -EINVAL;
+				break;
+			}
+			addr = min_t(unsigned long, end, vma->vm_end);
+			continue;
+		}
 		next = min3(end, vma->vm_end, (addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE));
 		ret = svmgpu_devmem_batch(dm, vma, addr, next, to_dev, src, dst,
 					  moved, since, 0);
@@ -1085,15 +1094,24 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 	for (addr = args->start; addr < end && !ret;) {
 		struct vm_area_struct *vma;
 		u64 next;
+		bool dax;
 
 		mmap_read_lock(mm);
 		vma = vma_lookup(mm, addr);
 		next = vma ? min3(end, (u64)vma->vm_end,
 				  addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE) : 0;
+		/* A DAX buffer of this device: every page is in its memory. */
+		dax = svmgpu_dax_vma(vma);
+		if (dax && svmgpu_dax_vma_local(sdev, vma))
+			args->pages += (next - addr) >> PAGE_SHIFT;
 		mmap_read_unlock(mm);
 		if (!vma) {
 			ret = -EFAULT;
 			break;
+		}
+		if (dax) {
+			addr = next;
+			continue;
 		}
 		ret = svmgpu_devmem_count(sdev->devmem, mm, &mni, addr, next,
 					  pfns, &args->pages);

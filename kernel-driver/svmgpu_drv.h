@@ -828,8 +828,10 @@ unsigned long svmgpu_dax_get_unmapped_area(struct file *filp, unsigned long addr
 					   unsigned long flags);
 bool svmgpu_dax_pfn_local(struct svmgpu_device *sdev, unsigned long pfn, u64 size,
 			  u64 *off);
-int svmgpu_dax_hmm_range(struct svmgpu_device *sdev, struct mm_struct *mm,
-			 struct hmm_range *range);
+bool svmgpu_dax_vma(const struct vm_area_struct *vma);
+bool svmgpu_dax_vma_local(struct svmgpu_device *sdev, const struct vm_area_struct *vma);
+int svmgpu_dax_hmm_range(struct svmgpu_device *sdev, struct vm_area_struct *vma,
+			 struct hmm_range *range, const u64 *req, unsigned int nreq);
 void svmgpu_dax_debugfs_init(struct drm_minor *minor);
 
 /* svmgpu_advise.c: placement advice */

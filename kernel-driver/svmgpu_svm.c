@@ -724,6 +724,11 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
 		range.notifier_seq = mmu_interval_read_begin(range.notifier);
 		mmap_read_lock(mm);
 		vma = vma_lookup(mm, va);
+		if (svmgpu_dax_vma(vma)) {
+			/* Faulted with the window (svmgpu_dax_hmm_range()). */
+			mmap_read_unlock(mm);
+			continue;
+		}
 		if (vma && userfaultfd_armed(vma)) {
 			/*
 			 * hmm_range_fault() cannot wait for a userfaultfd
@@ -795,6 +800,7 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 	unsigned long npages = (end - start) >> PAGE_SHIFT;
 	unsigned long timeout, *pfns, i;
 	struct hmm_range range = {};
+	struct vm_area_struct *vma;
 	struct svmgpu_chunk *chunk;
 	bool flush, write = false;
 	unsigned int r;
@@ -830,20 +836,21 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 			ret = -EBUSY;
 			break;
 		}
-		/* A DAX buffer's mapping is not for hmm (svmgpu_dax.c). */
-		ret = svmgpu_dax_hmm_range(sdev, mm, &range);
-		if (ret == -ENOENT) {
-			ret = svmgpu_svm_fault_req(svm, chunk, req, nreq);
-			if (ret == -EBUSY)
-				continue;
-			if (ret)
-				break;
+		ret = svmgpu_svm_fault_req(svm, chunk, req, nreq);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			break;
 
-			range.notifier_seq = mmu_interval_read_begin(range.notifier);
-			mmap_read_lock(mm);
+		range.notifier_seq = mmu_interval_read_begin(range.notifier);
+		mmap_read_lock(mm);
+		/* A DAX buffer's mapping is not for hmm (svmgpu_dax.c). */
+		vma = vma_lookup(mm, start);
+		if (svmgpu_dax_vma(vma))
+			ret = svmgpu_dax_hmm_range(sdev, vma, &range, req, nreq);
+		else
 			ret = hmm_range_fault(&range);
-			mmap_read_unlock(mm);
-		}
+		mmap_read_unlock(mm);
 		if (ret == -EBUSY)
 			continue;
 		if (ret)
