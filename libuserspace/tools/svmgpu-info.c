@@ -34,7 +34,9 @@ static void usage(FILE *f)
 		"Describe every svmgpu device (or the one -d selects): PCI location, IDs,\n"
 		"BARs, MSI-X, link, bound driver, DRM render node, capabilities, live\n"
 		"counters and the scheduler's queues (priority, state, hardware queue, binds,\n"
-		"preemptions, resumes, resets, time on a hardware queue; debugfs, root).\n"
+		"preemptions, resumes, resets, time on a hardware queue; debugfs, root),\n"
+		"device-local memory (type, size, use, DAX pool) and its migration and\n"
+		"eviction counters (debugfs, root).\n"
 		"  -d, --device DEVICE  index, render node path or PCI address (default: all)\n"
 		"  -w, --watch SECS     then print the counters of every device again every\n"
 		"                       SECS seconds (1..86400)\n"
@@ -197,6 +199,12 @@ static void print_counters(volatile uint8_t *bar, struct json_object *j)
 		json_object_object_add(j, "counters", c);
 	} else {
 		printf("\n");
+		printf("  data bytes   over the link %" PRIu64 " read, %" PRIu64 " written; in local "
+		       "memory %" PRIu64 " read, %" PRIu64 " written\n",
+		       *(volatile uint64_t *)(bar + SVMGPU_REG_CNT_LINK_READ_BYTES),
+		       *(volatile uint64_t *)(bar + SVMGPU_REG_CNT_LINK_WRITE_BYTES),
+		       *(volatile uint64_t *)(bar + SVMGPU_REG_CNT_LOCAL_READ_BYTES),
+		       *(volatile uint64_t *)(bar + SVMGPU_REG_CNT_LOCAL_WRITE_BYTES));
 	}
 }
 
@@ -355,6 +363,112 @@ static int print_sched(const char *devfile, struct json_object *j)
 	return 0;
 }
 
+/*
+ * Read the "name: value" lines of the driver's debugfs file @name beside
+ * @devfile into @o (numbers; "type" as a string).  Returns 0, or -1 when
+ * the file is not there.
+ */
+static int read_debugfs_kv(const char *devfile, const char *name, struct json_object *o)
+{
+	const char *slash = strrchr(devfile, '/');
+	char path[128], line[256], key[40], str[24];
+	unsigned long long v;
+	FILE *f;
+
+	if (!slash)
+		return -1;
+	snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - devfile), devfile, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%39[a-z0-9_]: %llu", key, &v) == 2)
+			json_object_object_add(o, key, cli_json_u64(v));
+		else if (sscanf(line, "%39[a-z0-9_]: %23s", key, str) == 2)
+			json_object_object_add(o, key, json_object_new_string(str));
+	}
+	fclose(f);
+	return 0;
+}
+
+static unsigned long long kv(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? (unsigned long long)json_object_get_uint64(v)
+						     : 0;
+}
+
+/*
+ * Device-local memory (issue 11), from the driver's debugfs svmgpu_devmem
+ * and svmgpu_dax beside @devfile (root): its type (coherent: the CPU maps
+ * device pages in place; private: CPU access migrates them back), size,
+ * what the driver may use (devmem_limit_mb), use, the DAX pool, and the
+ * migration counters.  Returns 0, or -1 when the files are not there.
+ */
+static int print_devmem(const char *devfile, struct json_object *j)
+{
+	struct json_object *o = json_object_new_object(), *dax = json_object_new_object();
+	const char *type;
+	struct json_object *t;
+
+	if (read_debugfs_kv(devfile, "svmgpu_devmem", o)) {
+		json_object_put(o);
+		json_object_put(dax);
+		return -1;
+	}
+	if (read_debugfs_kv(devfile, "svmgpu_dax", dax)) {
+		json_object_put(dax);
+		dax = NULL;
+	}
+	type = json_object_object_get_ex(o, "type", &t) ? json_object_get_string(t) : "none";
+	if (j) {
+		json_object_object_add(o, "dax", dax);
+		json_object_object_add(j, "device_memory", o);
+		return 0;
+	}
+	if (!strcmp(type, "none")) {
+		printf("  device mem   none\n");
+	} else {
+		printf("  device mem   %s, %llu MiB (%llu MiB usable), %llu KiB used", type,
+		       kv(o, "size") >> 20, kv(o, "capacity") >> 20, kv(o, "used") >> 10);
+		if (dax)
+			printf("; DAX pool %llu MiB, %llu KiB in %llu buffers", kv(dax, "size") >> 20,
+			       kv(dax, "used") >> 10, kv(dax, "buffers"));
+		printf("\n");
+		printf("  migration    to device %llu pages (%llu bytes), to system %llu pages "
+		       "(%llu bytes)\n", kv(o, "to_device_pages"), kv(o, "to_device_bytes"),
+		       kv(o, "to_system_pages"), kv(o, "to_system_bytes"));
+		printf("  eviction     %llu pages evicted, %llu by LRU in %llu evictions\n",
+		       kv(o, "evicted_pages"), kv(o, "lru_evicted_pages"), kv(o, "lru_evictions"));
+		printf("  migr. faults %llu device faults migrated (%llu pages to device, %llu to "
+		       "system, %llu found no room), %llu CPU faults\n", kv(o, "fault_migrations"),
+		       kv(o, "fault_to_device_pages"), kv(o, "fault_to_system_pages"),
+		       kv(o, "fault_no_room"), kv(o, "cpu_faults"));
+	}
+	json_object_put(o);
+	json_object_put(dax);
+	return 0;
+}
+
+/*
+ * The device's data bytes over the link and in local memory (hw-spec 5a),
+ * from debugfs svmgpu_device (hw_link_* and hw_local_*), in text: the
+ * counters dump has them too, this says what they mean.
+ */
+static void print_link_bytes(const char *devfile)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!read_debugfs_kv(devfile, "svmgpu_device", o) &&
+	    json_object_object_get_ex(o, "hw_link_read_bytes", NULL))
+		printf("  data bytes   over the link %llu read, %llu written; in local memory "
+		       "%llu read, %llu written\n", kv(o, "hw_link_read_bytes"),
+		       kv(o, "hw_link_write_bytes"), kv(o, "hw_local_read_bytes"),
+		       kv(o, "hw_local_write_bytes"));
+	json_object_put(o);
+}
+
 /* Describe one device; returns 0, or -1 if the driver could not be queried. */
 static int describe(struct dev *d, const struct svmgpu_device_desc *desc, int pci_ok)
 {
@@ -457,6 +571,15 @@ static int describe(struct dev *d, const struct svmgpu_device_desc *desc, int pc
 	}
 	if (!d->debugfs[0])
 		find_debugfs(d->node, d->debugfs, sizeof(d->debugfs));
+	if (!d->debugfs[0] || print_devmem(d->debugfs, j)) {
+		if (j)
+			json_object_object_add(j, "device_memory", NULL);
+		else
+			printf("  device mem   (no debugfs svmgpu_devmem: run as root, mount "
+			       "debugfs)\n");
+	}
+	if (!j && d->debugfs[0] && !d->map)
+		print_link_bytes(d->debugfs);
 	if (!d->debugfs[0] || print_sched(d->debugfs, j)) {
 		if (j)
 			json_object_object_add(j, "scheduler", NULL);

@@ -2,12 +2,13 @@
 /*
  * lib_tools: the installed tools and examples run on the device and say
  * what they should: svmgpu-info, svmgpu-identify, svmgpu-as, svmgpu-run,
- * svmgpu-reg, svmgpu-torture, svmgpu-fuzz, svmgpu-demo and the three
+ * svmgpu-reg, svmgpu-torture, svmgpu-fuzz, svmgpu-demo (also --devmem) and the three
  * examples; and the device half of the tools' conventions (the host test
  * test_tools.sh checks the rest): -d by index, render node path and PCI
  * address, --json of real data (parsed with json-c, values checked).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,163 @@ TEST_F(tools, info_shows_queue_scheduling)
 	svmgpu_context_destroy(ctx);
 	svmgpu_device_close(dev);
 	free(word);
+}
+
+/* devices[0].device_memory.@key as a number (0 when missing) */
+static unsigned long long dmv(struct json_object *j, const char *key)
+{
+	struct json_object *d = json_object_array_get_idx(jget(j, "devices", NULL), 0);
+
+	return json_object_get_uint64(jget(jget(d, "device_memory", NULL), key, NULL));
+}
+
+/*
+ * devices[0].counters.@key: "hw_link_read_bytes" ... from debugfs
+ * svmgpu_device, "link read bytes" ... when svmgpu-info could map BAR0
+ * (counters_source "bar0": kernels without CONFIG_IO_STRICT_DEVMEM).
+ */
+static struct json_object *ctr(struct json_object *j, const char *key)
+{
+	struct json_object *d = json_object_array_get_idx(jget(j, "devices", NULL), 0);
+	char bar0[64];
+
+	if (strcmp(jstr(d, "counters_source", NULL), "bar0"))
+		return jget(jget(d, "counters", NULL), key, NULL);
+	snprintf(bar0, sizeof(bar0), "%s", key + 3);	/* without "hw_" */
+	for (char *c = bar0; *c; c++)
+		*c = *c == '_' ? ' ' : *c;
+	return jget(jget(d, "counters", NULL), bar0, NULL);
+}
+
+static unsigned long long ctv(struct json_object *j, const char *key)
+{
+	return json_object_get_uint64(ctr(j, key));
+}
+
+/*
+ * svmgpu-info shows device-local memory (debugfs svmgpu_devmem and
+ * svmgpu_dax) and the link/local byte counters: every field is there, a
+ * 4 MiB PREFETCH to the device and back moves to_device/to_system by
+ * exactly 1024 pages and 4 MiB, and a 1 MiB device COPY from the
+ * device-resident pages to system memory reads at least 1 MiB locally and
+ * writes at least 1 MiB over the link.
+ */
+TEST_TIMEOUT(120)
+TEST_F(tools, info_shows_device_memory)
+{
+	static const char *const fields[] = {
+		"size", "capacity", "used", "to_device_pages", "to_system_pages",
+		"to_device_bytes", "to_system_bytes", "evicted_pages", "lru_evictions",
+		"lru_evicted_pages", "cpu_faults", "fault_migrations", "fault_to_device_pages",
+		"fault_to_system_pages", "fault_no_room",
+	};
+	static const char *const bytes[] = {
+		"hw_link_read_bytes", "hw_link_write_bytes", "hw_local_read_bytes",
+		"hw_local_write_bytes",
+	};
+	const size_t size = 4 << 20;
+	struct json_object *j0, *j1, *j2, *j3, *dm;
+	struct svmgpu_device *dev;
+	struct svmgpu_context *ctx;
+	struct svmgpu_queue *q;
+	struct svmgpu_cmd c;
+	uint8_t *buf, *dst;
+	uint64_t pages = 0;
+	const char *type;
+	int rc;
+
+	if (access("/sys/kernel/debug/dri", F_OK))
+		SKIP(return, "no debugfs");
+	buf = aligned_alloc(2 << 20, size);
+	dst = aligned_alloc(2 << 20, 1 << 20);
+	ASSERT_NOT_NULL(buf);
+	ASSERT_NOT_NULL(dst);
+	memset(buf, 0xa5, size);
+	memset(dst, 0, 1 << 20);
+	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
+	ASSERT_EQ(svmgpu_context_create(dev, &ctx), 0);
+	ASSERT_EQ(svmgpu_queue_create(ctx, 0, &q), 0);
+
+	j0 = run_json("svmgpu-info --json -d 0", &rc);
+	EXPECT_EQ(rc, 0);
+	dm = jget(json_object_array_get_idx(jget(j0, "devices", NULL), 0), "device_memory", NULL);
+	ASSERT_NOT_NULL(dm);
+	type = jstr(dm, "type", NULL);
+	if (!strcmp(type, "none"))
+		SKIP(goto out, "no device-local memory");
+	EXPECT_TRUE(!strcmp(type, "coherent") || !strcmp(type, "private"));
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (!jget(dm, fields[i], NULL))
+			TH_LOG("no device_memory.%s", fields[i]);
+		EXPECT_TRUE(jget(dm, fields[i], NULL) != NULL);
+	}
+	for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++) {
+		if (!ctr(j0, bytes[i]))
+			TH_LOG("no counters.%s", bytes[i]);
+		EXPECT_TRUE(ctr(j0, bytes[i]) != NULL);
+	}
+	EXPECT_TRUE(jget(jget(dm, "dax", NULL), "size", NULL) != NULL);
+	EXPECT_TRUE(jget(jget(dm, "dax", NULL), "buffers", NULL) != NULL);
+	EXPECT_GT(dmv(j0, "size"), 0);
+	EXPECT_LE(dmv(j0, "capacity"), dmv(j0, "size"));
+	EXPECT_EQ(dmv(j0, "to_device_bytes"), dmv(j0, "to_device_pages") * 4096);
+
+	ASSERT_EQ(svmgpu_device_prefetch(dev, buf, size, SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, size / 4096);
+	j1 = run_json("svmgpu-info --json -d 0", &rc);
+	EXPECT_EQ(rc, 0);
+	EXPECT_EQ(dmv(j1, "to_device_pages") - dmv(j0, "to_device_pages"), size / 4096);
+	EXPECT_EQ(dmv(j1, "to_device_bytes") - dmv(j0, "to_device_bytes"), size);
+	EXPECT_GE(dmv(j1, "used"), size);
+
+	/* 1 MiB of the device-resident pages copied to system memory */
+	ASSERT_EQ(svmgpu_cmd_copy(&c, dst, buf, 1 << 20, 0), 0);
+	ASSERT_EQ(svmgpu_queue_run(q, &c, 1, 30000000000ull, NULL), 0);
+	EXPECT_EQ(dst[0], 0xa5);
+	EXPECT_EQ(dst[(1 << 20) - 1], 0xa5);
+	j2 = run_json("svmgpu-info --json -d 0", &rc);
+	EXPECT_GE(ctv(j2, "hw_local_read_bytes") - ctv(j1, "hw_local_read_bytes"), 1 << 20);
+	EXPECT_GE(ctv(j2, "hw_link_write_bytes") - ctv(j1, "hw_link_write_bytes"), 1 << 20);
+
+	ASSERT_EQ(svmgpu_device_prefetch(dev, buf, size, SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, size / 4096);
+	j3 = run_json("svmgpu-info --json -d 0", &rc);
+	EXPECT_EQ(dmv(j3, "to_system_pages") - dmv(j2, "to_system_pages"), size / 4096);
+	EXPECT_EQ(dmv(j3, "to_system_bytes") - dmv(j2, "to_system_bytes"), size);
+	for (size_t i = 0; i < size; i++)
+		if (buf[i] != 0xa5) {
+			TH_LOG("byte %zu", i);
+			EXPECT_EQ(buf[i], 0xa5);
+			break;
+		}
+	json_object_put(j1);
+	json_object_put(j2);
+	json_object_put(j3);
+
+	{
+		static const char *const lines[] = {
+			"\n  device mem   coherent, ", "\n  device mem   private, ",
+			"\n  migration    to device ", "\n  eviction     ",
+			"\n  migr. faults ", "\n  data bytes   over the link ",
+		};
+		char *o;
+
+		EXPECT_EQ(run("svmgpu-info -d 0 2>&1", &o), 0);
+		EXPECT_TRUE(strstr(o, lines[0]) || strstr(o, lines[1]));
+		for (size_t i = 2; i < sizeof(lines) / sizeof(lines[0]); i++) {
+			if (!strstr(o, lines[i]))
+				TH_LOG("no '%s' in:\n%s", lines[i] + 1, o);
+			EXPECT_TRUE(strstr(o, lines[i]) != NULL);
+		}
+		free(o);
+	}
+out:
+	json_object_put(j0);
+	svmgpu_queue_destroy(q);
+	svmgpu_context_destroy(ctx);
+	svmgpu_device_close(dev);
+	free(buf);
+	free(dst);
 }
 
 /*
@@ -636,6 +794,55 @@ TEST_F(tools, demo)
 		EXPECT_GE(json_object_get_uint64(jget(k, "items", NULL)), 1);
 	}
 	EXPECT_STREQ(jstr(json_object_array_get_idx(r, 0), "kernel", NULL), "vecadd");
+	EXPECT_EQ(json_object_get_int(jget(j, "failed", NULL)), 0);
+	json_object_put(j);
+}
+
+/*
+ * svmgpu-demo --devmem: vecadd over three 4 MiB arrays (and its argument
+ * page) on system memory, after a PREFETCH and with demand migration: each
+ * result matches the CPU; on system memory the device moves the 12 MiB over
+ * the link and nothing locally, after the PREFETCH it works locally (12 MiB)
+ * with almost nothing over the link, and demand migration moves the 3072
+ * pages to the device during the first run.
+ */
+TEST_TIMEOUT(120)
+TEST_F(tools, demo_devmem)
+{
+	static const char *const placement[] = { "system", "prefetch", "demand" };
+	struct json_object *j, *r;
+	int rc;
+
+	if (access("/sys/kernel/debug/dri", F_OK))
+		SKIP(return, "no debugfs");
+	/* JSON only: one run of the demo (lib_tools is slow on the debug kernel) */
+	j = run_json("svmgpu-demo -m --json", &rc);
+	ASSERT_NOT_NULL(j);
+	EXPECT_EQ(rc, 0);
+	EXPECT_STREQ(jstr(j, "mode", NULL), "devmem");
+	r = jget(j, "results", NULL);
+	ASSERT_EQ(jlen(r), 3);
+	for (int i = 0; i < 3; i++) {
+		struct json_object *k = json_object_array_get_idx(r, i);
+
+		EXPECT_STREQ(jstr(k, "placement", NULL), placement[i]);
+		EXPECT_STREQ(jstr(k, "kernel", NULL), "vecadd");
+		EXPECT_EQ(json_object_get_uint64(jget(k, "items", NULL)), 1 << 20);
+		EXPECT_TRUE(json_object_get_boolean(jget(k, "matches_cpu", NULL)));
+		EXPECT_GT(json_object_get_uint64(jget(k, "time_ns", NULL)), 0);
+	}
+#define V(i, key) json_object_get_uint64(jget(json_object_array_get_idx(r, i), key, NULL))
+	EXPECT_GE(V(0, "link_bytes"), 12 << 20);
+	EXPECT_EQ(V(0, "local_bytes"), 0);
+	EXPECT_EQ(V(0, "pages_to_device"), 0);
+	EXPECT_EQ(V(0, "prefetch_ns"), 0);
+	EXPECT_GE(V(1, "local_bytes"), 12 << 20);
+	EXPECT_LT(V(1, "link_bytes"), 1 << 20);
+	EXPECT_EQ(V(1, "pages_to_device"), 3 * 1024 + 1);
+	EXPECT_GT(V(1, "prefetch_ns"), 0);
+	EXPECT_GE(V(2, "local_bytes"), 12 << 20);
+	EXPECT_GE(V(2, "pages_to_device"), 3 * 1024);
+#undef V
 	EXPECT_EQ(json_object_get_int(jget(j, "failed", NULL)), 0);
 	json_object_put(j);
 }
