@@ -32,10 +32,10 @@
 
 enum op {
 	OP_CPU_STORE, OP_DEV_FILL, OP_DEV_READ, OP_DEV_ATOMIC, OP_DEV_HASH, OP_REMAP,
-	OP_MREMAP, OP_MPROTECT, OP_DONTNEED, OP_FORK, OP_NUM
+	OP_MREMAP, OP_MPROTECT, OP_DONTNEED, OP_FORK, OP_PREFETCH, OP_ADVISE, OP_EVICT, OP_NUM
 };
 
-static const unsigned int weights[OP_NUM] = { 20, 15, 15, 10, 5, 5, 3, 5, 5, 3 };
+static const unsigned int weights[OP_NUM] = { 20, 15, 15, 10, 5, 5, 3, 5, 5, 3, 8, 5, 2 };
 
 struct worker {
 	const struct torture_opts *o;
@@ -43,6 +43,7 @@ struct worker {
 	int id;
 	uint64_t rng;
 	uint64_t op;
+	struct svmgpu_device *dev;
 	struct svmgpu_context *ctx;
 	struct svmgpu_queue *q;
 	uint8_t *base;
@@ -366,9 +367,100 @@ static int op_fork(struct worker *w)
 	return device_read(w, 0, w->size, "read after fork");
 }
 
+/*
+ * Device-local memory (PREFETCH and ADVISE, docs/api.md): the placement
+ * of pages must never change what the CPU or the device reads.  A device
+ * without local memory answers -EOPNOTSUPP, and the operation is a no-op.
+ */
+static int placement_ok(struct worker *w, int ret, const char *what)
+{
+	/* -ENOSPC: local memory ran out although LRU pages were evicted (what fit moved) */
+	if (!ret || ret == -EOPNOTSUPP || ret == -ENOSPC)
+		return 0;
+	return diverge(w, "%s: %s", what, strerror(-ret));
+}
+
+/* PREFETCH of random pages to device or system memory, then both views read. */
+static int op_prefetch(struct worker *w)
+{
+	size_t pgs = w->size / (size_t)w->pg, p = rnd(w, pgs), n = 1 + rnd(w, pgs - p < 8 ? pgs - p : 8);
+	unsigned int where = rnd(w, 2) ? SVMGPU_PREFETCH_DEVICE : SVMGPU_PREFETCH_SYSTEM;
+	uint64_t moved = 0;
+
+	note(w, "prefetch pages %zu..%zu to %s", p, p + n - 1,
+	     where == SVMGPU_PREFETCH_DEVICE ? "device" : "system");
+	if (placement_ok(w, svmgpu_device_prefetch(w->dev, w->base + p * w->pg, n * w->pg, where,
+						   &moved), "prefetch"))
+		return 1;
+	if (moved > n)
+		return diverge(w, "prefetch of %zu pages moved %" PRIu64, n, moved);
+	if (device_read(w, p * w->pg, n * w->pg, "device read after prefetch"))
+		return 1;
+	return compare(w, w->base + p * w->pg, p * w->pg, n * w->pg, "CPU view after prefetch");
+}
+
+/* ADVISE of random pages (one attribute, random value), read back, then a device read. */
+static int op_advise(struct worker *w)
+{
+	static const char *const attr_name[] = { "", "preferred location", "accessed-by",
+						 "read-mostly" };
+	size_t pgs = w->size / (size_t)w->pg, p = rnd(w, pgs), n = 1 + rnd(w, pgs - p);
+	unsigned int attr = 1 + (unsigned int)rnd(w, 3), value, advice = 0, got;
+	int ret;
+
+	value = (unsigned int)rnd(w, attr == SVMGPU_ADVISE_PREFERRED_LOCATION ? 3 : 2);
+	note(w, "advise pages %zu..%zu %s = %u", p, p + n - 1, attr_name[attr], value);
+	ret = svmgpu_context_advise(w->ctx, w->base + p * w->pg, n * w->pg, attr, value);
+	if (ret == -EOPNOTSUPP && attr == SVMGPU_ADVISE_PREFERRED_LOCATION &&
+	    value == SVMGPU_LOCATION_DEVICE)
+		return device_read(w, p * w->pg, n * w->pg, "device read after advise");
+	if (ret)
+		return diverge(w, "advise: %s", strerror(-ret));
+	ret = svmgpu_context_get_advice(w->ctx, w->base + p * w->pg, n * w->pg, &advice, NULL);
+	if (ret)
+		return diverge(w, "get_advice: %s", strerror(-ret));
+	got = attr == SVMGPU_ADVISE_PREFERRED_LOCATION ? advice & SVMGPU_ADVICE_LOCATION_MASK :
+	      attr == SVMGPU_ADVISE_ACCESSED_BY ? !!(advice & SVMGPU_ADVICE_ACCESSED_BY) :
+	      !!(advice & SVMGPU_ADVICE_READ_MOSTLY);
+	if (got != value)
+		return diverge(w, "advice 0x%x after setting %s to %u", advice, attr_name[attr], value);
+	return device_read(w, p * w->pg, n * w->pg, "device read after advise");
+}
+
+/*
+ * An eviction trigger: a scratch range of o->evict_size bytes (2 MiB by
+ * default) prefetched to the device pushes the least recently used device
+ * memory out when local memory is full (a small devmem_limit_mb makes it
+ * so); then the whole region must read the same from both sides.
+ */
+static int op_evict(struct worker *w)
+{
+	size_t len = w->o->evict_size ? w->o->evict_size : 2u << 20;
+	uint8_t *scratch;
+	int ret;
+
+	note(w, "eviction trigger: %zu KiB of scratch prefetched to the device", len >> 10);
+	scratch = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (scratch == MAP_FAILED)
+		return diverge(w, "mmap: %s", strerror(errno));
+	memset(scratch, 0x3c, len);
+	ret = svmgpu_device_prefetch(w->dev, scratch, len, SVMGPU_PREFETCH_DEVICE, NULL);
+	for (size_t i = 0; !ret && i < len; i++)
+		if (scratch[i] != 0x3c)
+			ret = -EILSEQ;
+	munmap(scratch, len);
+	if (ret == -EILSEQ)
+		return diverge(w, "eviction trigger: the scratch range lost its bytes");
+	if (placement_ok(w, ret, "eviction trigger"))
+		return 1;
+	if (compare(w, w->base, 0, w->size, "CPU view after eviction"))
+		return 1;
+	return device_read(w, 0, w->size, "device read after eviction");
+}
+
 static int (*const op_fn[OP_NUM])(struct worker *) = {
 	op_cpu_store, op_dev_fill, op_dev_read, op_dev_atomic, op_dev_hash, op_remap,
-	op_mremap, op_mprotect, op_dontneed, op_fork,
+	op_mremap, op_mprotect, op_dontneed, op_fork, op_prefetch, op_advise, op_evict,
 };
 
 static int expired(const struct worker *w)
@@ -483,8 +575,8 @@ static void progress_loop(const struct torture_opts *o, FILE *log, struct worker
 #define MIN_TRIAL_OPS	20000
 
 /* Replay @ops of worker @id alone, in this thread; 1 if it diverges. */
-static int trial(const struct torture_opts *o, FILE *log, struct svmgpu_context *ctx, int id,
-		 const uint64_t *ops, size_t n)
+static int trial(const struct torture_opts *o, FILE *log, struct svmgpu_device *dev,
+		 struct svmgpu_context *ctx, int id, const uint64_t *ops, size_t n)
 {
 	struct torture_opts t = *o;
 	struct worker *w = calloc(1, sizeof(*w));
@@ -500,6 +592,7 @@ static int trial(const struct torture_opts *o, FILE *log, struct svmgpu_context 
 	w->o = &t;
 	w->log = log;
 	w->id = id;
+	w->dev = dev;
 	w->ctx = ctx;
 	w->pg = sysconf(_SC_PAGESIZE);
 	w->size = (size_t)o->pages * (size_t)w->pg;
@@ -514,7 +607,8 @@ static int trial(const struct torture_opts *o, FILE *log, struct svmgpu_context 
  * diverges: remove runs of operations, halving the run length when no run
  * can go, within a bounded number of trials.
  */
-static void minimize(const struct torture_opts *o, FILE *log, struct svmgpu_context *ctx, int id,
+static void minimize(const struct torture_opts *o, FILE *log, struct svmgpu_device *dev,
+		     struct svmgpu_context *ctx, int id,
 		     uint64_t last)
 {
 	uint64_t *ops = calloc(last + 1, sizeof(*ops)), *cand = calloc(last + 1, sizeof(*cand));
@@ -525,7 +619,7 @@ static void minimize(const struct torture_opts *o, FILE *log, struct svmgpu_cont
 		goto out;
 	for (i = 0; i < n; i++)
 		ops[i] = i;
-	if (trial(o, log, ctx, id, ops, n) != 1) {
+	if (trial(o, log, dev, ctx, id, ops, n) != 1) {
 		fprintf(log, "  minimal replay: none: worker %d alone does not diverge "
 			"(an interplay with other workers)\n", id);
 		goto out;
@@ -540,7 +634,7 @@ static void minimize(const struct torture_opts *o, FILE *log, struct svmgpu_cont
 					cand[c++] = ops[i];
 			trials++;
 			spent += c;
-			if (trial(o, log, ctx, id, cand, c) == 1) {
+			if (trial(o, log, dev, ctx, id, cand, c) == 1) {
 				memcpy(ops, cand, c * sizeof(*ops));
 				n = c;
 				removed = 1;
@@ -598,6 +692,7 @@ static int run_process(const struct torture_opts *o, FILE *log, int first, unsig
 		w->o = o;
 		w->log = log;
 		w->id = first + (int)i;
+		w->dev = dev;
 		w->ctx = ctx;
 		w->pg = sysconf(_SC_PAGESIZE);
 		w->size = (size_t)o->pages * (size_t)w->pg;
@@ -618,7 +713,7 @@ static int run_process(const struct torture_opts *o, FILE *log, int first, unsig
 			ret = ws[i].result;
 		} else if (ws[i].result > 0) {
 			if (ret != 1 && o->minimize && !o->replay)
-				minimize(o, log, ctx, ws[i].id, ws[i].diverged_op);
+				minimize(o, log, dev, ctx, ws[i].id, ws[i].diverged_op);
 			ret = 1;
 		}
 		if (!ws[i].result)

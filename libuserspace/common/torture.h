@@ -27,6 +27,7 @@ struct torture_opts {
 	int quiet;		/* do not report divergences (minimization trials) */
 	const char *node;	/* render node to open; NULL: the first svmgpu device */
 	unsigned int progress;	/* seconds between progress lines on @log; 0: none */
+	size_t evict_size;	/* bytes the eviction trigger prefetches; 0: 2 MiB */
 };
 
 /*

@@ -21,8 +21,9 @@ static void usage(FILE *f)
 		"usage: svmgpu-torture [options]\n"
 		"Interleave random CPU-side changes to process memory (stores, mmap/munmap,\n"
 		"mremap, mprotect, madvise(MADV_DONTNEED), fork with writes on both sides)\n"
-		"with device reads, writes, atomics and coherence checks, and check every\n"
-		"result against a CPU-side model.\n"
+		"and placement changes (PREFETCH to device or system memory, ADVISE, an\n"
+		"eviction trigger) with device reads, writes, atomics and coherence checks,\n"
+		"and check every result against a CPU-side model.\n"
 		"  -d, --device DEVICE  index (default 0), render node path or PCI address\n"
 		"  -s, --seed N         seed (default: from the clock; always printed)\n"
 		"  -n, --ops N          operations per worker (default 1000 unless --time)\n"
@@ -30,6 +31,8 @@ static void usage(FILE *f)
 		"  -j, --threads N      worker threads per process (1..64, default 2)\n"
 		"  -p, --procs N        extra worker processes (0..64, default 1)\n"
 		"  -P, --pages N        pages per worker region (4..65536, default 16)\n"
+		"  -E, --evict-size N   bytes of scratch memory the eviction trigger\n"
+		"                       prefetches to device memory (4k..1G, default 2M)\n"
 		"  -o, --only W         replay worker W alone (from a divergence report)\n"
 		"  -r, --replay LIST    with --only: run just these operations (a,b,c or none)\n"
 		"  -M, --no-minimize    do not search for a shorter replay after a divergence\n"
@@ -56,6 +59,7 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "procs", required_argument, NULL, 'p' },
 		{ "pages", required_argument, NULL, 'P' },
+		{ "evict-size", required_argument, NULL, 'E' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "inject-at", required_argument, NULL, 'I' },
 		{ "replay", required_argument, NULL, 'r' },
@@ -79,7 +83,7 @@ int main(int argc, char **argv)
 	FILE *log = stdout;
 
 	cli_init(argv, "svmgpu-torture");
-	while ((c = getopt_long(argc, argv, "d:s:n:t:j:p:P:o:r:Mvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:s:n:t:j:p:P:E:o:r:Mvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': cli_opt_device("--device", optarg, &sel); selected = 1; break;
 		case 's': o.seed = cli_opt_u64("--seed", optarg, 0, UINT64_MAX); break;
@@ -88,6 +92,11 @@ int main(int argc, char **argv)
 		case 'j': o.threads = cli_opt_uint("--threads", optarg, 1, 64); break;
 		case 'p': o.procs = cli_opt_uint("--procs", optarg, 0, 64); break;
 		case 'P': o.pages = cli_opt_uint("--pages", optarg, 4, 65536); break;
+		case 'E':
+			o.evict_size = cli_opt_u64("--evict-size", optarg, 4096, 1ull << 30);
+			if (o.evict_size % 4096)
+				cli_usage_error("--evict-size: %s is not a multiple of 4096", optarg);
+			break;
 		case 'o': o.only_worker = (int)cli_opt_uint("--only", optarg, 0, 64 * 65 - 1); break;
 		case 'I': o.inject_at = cli_opt_u64("--inject-at", optarg, 0, UINT64_MAX); break;
 		case 'M': o.minimize = 0; break;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * lib_torture: a bounded svmgpu-torture run (threads and a second process,
- * every kind of CPU-side change) finds no divergence, and a deliberately
+ * every kind of CPU-side change, and PREFETCH/ADVISE/eviction under a
+ * small device-memory cap) finds no divergence, and a deliberately
  * corrupted model is reported with the seed, operation index and replay.
  */
 #define _GNU_SOURCE
@@ -215,6 +216,117 @@ TEST(workers_keep_to_their_own_address_space)
 	EXPECT_GT(nstolen, 0);
 	EXPECT_EQ(clobbered, 0);
 	EXPECT_EQ(ret, 0);
+	free(out);
+}
+
+/* debugfs svmgpu_devmem "@name" of device 0, or -1 (no root, no debugfs). */
+static long long devmem_counter(const char *name)
+{
+	struct svmgpu_device_desc d;
+	char path[96], line[128];
+	size_t len = strlen(name);
+	long long v = -1;
+	const char *p;
+	FILE *f = NULL;
+
+	if (svmgpu_device_list(&d, 1) < 1 || !(p = strstr(d.render_node, "renderD")))
+		return -1;
+	for (int i = 0; i < 2 && !f; i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/dri/%d/svmgpu_devmem",
+			 atoi(p + 7) - 128 * i);
+		f = fopen(path, "r");
+	}
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ':')
+			v = atoll(line + len + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int write_param(const char *name, const char *value)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/svmgpu/parameters/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", value);
+	return fclose(f) ? -errno : 0;
+}
+
+/*
+ * The placement operations (PREFETCH to device and system, ADVISE, the
+ * eviction trigger) among all the others, with device memory capped at
+ * 4 MiB (devmem_limit_mb) so that the 4 MiB eviction trigger evicts the
+ * workers' pages: no divergence (every byte checked after each of them and
+ * at the end), every kind ran, and the driver counted evictions and
+ * migrations to the device.
+ */
+TEST_TIMEOUT(240)
+TEST(placement_and_eviction_have_no_divergence)
+{
+	struct torture_opts o = {
+		.seed = 2026, .ops = 400, .threads = 2, .procs = 1, .pages = 64, .only_worker = -1,
+		.verbose = 1, .evict_size = 4 << 20,
+	};
+	long long evicted, to_dev;
+	struct svmgpu_device *dev;
+	char *out = NULL, limit[32] = "0";
+	size_t len = 0;
+	FILE *log, *f;
+	void *page;
+	int ret;
+
+	if (!have_device())
+		SKIP(return, "no svmgpu device");
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(page, MAP_FAILED);
+	memset(page, 1, 4096);
+	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
+	ret = svmgpu_device_prefetch(dev, page, 4096, SVMGPU_PREFETCH_DEVICE, NULL);
+	svmgpu_device_close(dev);
+	munmap(page, 4096);
+	if (ret == -EOPNOTSUPP)
+		SKIP(return, "no device-local memory");
+	ASSERT_EQ(ret, 0);
+	evicted = devmem_counter("lru_evicted_pages");
+	to_dev = devmem_counter("to_device_pages");
+	if (evicted < 0)
+		SKIP(return, "no debugfs svmgpu_devmem (root)");
+	f = fopen("/sys/module/svmgpu/parameters/devmem_limit_mb", "r");
+	ASSERT_NOT_NULL(f);
+	ASSERT_NOT_NULL(fgets(limit, sizeof(limit), f));
+	fclose(f);
+	limit[strcspn(limit, "\n")] = '\0';
+	ASSERT_EQ(write_param("devmem_limit_mb", "4"), 0);
+	log = open_memstream(&out, &len);
+	ASSERT_NOT_NULL(log);
+	ret = torture_run(&o, log);
+	fclose(log);
+	EXPECT_EQ(write_param("devmem_limit_mb", limit), 0);
+	if (ret)
+		TH_LOG("%s", out);
+	ASSERT_EQ(ret, 0);
+	/* the workers of this process (the other process's log stays in its memory) */
+	for (int w = 0; w < 2; w++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "worker %d: 400 operations, no divergence", w);
+		EXPECT_TRUE(strstr(out, want) != NULL);
+	}
+	EXPECT_TRUE(strstr(out, " to device\n") != NULL);
+	EXPECT_TRUE(strstr(out, " to system\n") != NULL);
+	EXPECT_TRUE(strstr(out, " preferred location = 2\n") != NULL);
+	EXPECT_TRUE(strstr(out, " accessed-by = ") != NULL);
+	EXPECT_TRUE(strstr(out, " read-mostly = ") != NULL);
+	EXPECT_TRUE(strstr(out, "eviction trigger: 4096 KiB") != NULL);
+	TH_LOG("evicted %lld pages, %lld to the device", devmem_counter("lru_evicted_pages") -
+	       evicted, devmem_counter("to_device_pages") - to_dev);
+	EXPECT_GT(devmem_counter("lru_evicted_pages"), evicted);
+	EXPECT_GT(devmem_counter("to_device_pages"), to_dev);
 	free(out);
 }
 

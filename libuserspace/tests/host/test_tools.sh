@@ -223,6 +223,12 @@ expect "svmgpu-torture --replay without --only" 2 "svmgpu-torture: --replay need
 expect "svmgpu-torture --replay 3,2: not ascending" 2 \
 	"svmgpu-torture: --replay: '3,2' is not an ascending list of operation numbers (a,b,c) or 'none'" \
 	-- "$tools/svmgpu-torture" --only 0 --replay 3,2
+expect "svmgpu-torture --evict-size 5000: not whole pages" 2 \
+	"svmgpu-torture: --evict-size: 5000 is not a multiple of 4096" \
+	-- "$tools/svmgpu-torture" --evict-size 5000
+expect "svmgpu-torture --evict-size 2G: out of range" 2 \
+	"svmgpu-torture: --evict-size: 2G is out of range (4096..1073741824)" \
+	-- "$tools/svmgpu-torture" -E 2G
 expect "svmgpu-demo -s 65: out of range" 2 "svmgpu-demo: --scale: 65 is out of range (1..64)" \
 	-- "$tools/svmgpu-demo" -s 65
 expect "svmgpu-demo with an argument" 2 "svmgpu-demo: unexpected argument 'x'" -- "$tools/svmgpu-demo" x
