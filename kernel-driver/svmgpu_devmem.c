@@ -24,10 +24,13 @@
  * this device (dev_private_owner = sdev) sees its own private pages, any
  * other walker sees them as needing migration.
  *
- * Data moves with the CPU through a cacheable mapping of BAR4 (coherent: the
- * direct map of the pages; private: memremap(MEMREMAP_WB) of the BAR).  This
- * is an interim: the device's COPY engine, through a kernel-owned context
- * mapping both sides, is the intended path (docs/driver.md says so).
+ * Data moves with the device's COPY engine, one batch of up to
+ * SVMGPU_MIGRATE_BATCH pages at a time, through a kernel-owned context
+ * mapping both sides (svmgpu_blit.c).  A batch the engine did not copy
+ * (copy_engine=0, fewer pages than copy_engine_min_pages, a reset, an
+ * error, a timeout) is copied whole by the CPU
+ * through a cacheable mapping of BAR4 (coherent: the direct map of the
+ * pages; private: memremap(MEMREMAP_WB) of the BAR): svmgpu_devmem_copy().
  *
  * A page's drm_buddy block (one 4 KiB block per page) is kept in
  * page->zone_device_data while the page is in use.  page_free may run in
@@ -69,8 +72,10 @@
  * fault always resolves.
  *
  * Lock order: mmap_lock (read, migrate_vma_setup()), dm->evict_lock,
- * dm->access_sem (read), dm->lock, dm->free_lock.  svm->pt_lock is taken
- * by the notifiers that migrate_vma_setup() and migrate_vma_pages() run,
+ * dm->lock, dm->free_lock; a batch's copy runs with its pages locked and
+ * no dm lock held, taking either svmgpu_blit.c's locks or, for the CPU
+ * copy after them, dm->access_sem (read).  svm->pt_lock is taken by the
+ * notifiers that migrate_vma_setup() and migrate_vma_pages() run,
  * and by svmgpu_svm_unmap_migrating() after setup, with up to
  * SVMGPU_MIGRATE_BATCH collected pages locked and across the device's TLB
  * invalidation (page lock -> pt_lock, as for the CLEAR notifiers; no
@@ -103,6 +108,7 @@
 
 #include <uapi/drm/svmgpu_drm.h>
 
+#include "svmgpu_blit.h"
 #include "svmgpu_drv.h"
 #include "svmgpu_trace.h"
 
@@ -168,6 +174,9 @@ struct svmgpu_devmem_region {
  * @fault_to_dev: pages they moved to device memory
  * @fault_to_sys: pages they moved to system memory
  * @fault_no_room: migrations on device fault that found no room
+ * @blit: the device's copy queue (svmgpu_blit.c), NULL without one
+ * @cpu_copied: pages the CPU copied (copy_engine=0, or a batch the engine
+ *	did not copy)
  */
 struct svmgpu_devmem {
 	struct svmgpu_device *sdev;
@@ -199,6 +208,8 @@ struct svmgpu_devmem {
 	atomic64_t fault_to_dev;
 	atomic64_t fault_to_sys;
 	atomic64_t fault_no_room;
+	struct svmgpu_blit *blit;
+	atomic64_t cpu_copied;
 };
 
 static struct svmgpu_devmem *page_to_devmem(struct page *page)
@@ -317,9 +328,8 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
 	 * the pgmap reference and set the refcount to 1.  An evictor's
 	 * migrate_device_range() (get_page_unless_zero(), then
 	 * trylock_page()) can then never hold the lock of a page being
-	 * allocated, which would make lock_page() sleep here under
-	 * access_sem and dm->lock while the evictor waits for access_sem
-	 * behind a reset's writer.  A free device page is never locked (its
+	 * allocated, which would make lock_page() sleep here under dm->lock
+	 * while the evictor holds that page's lock.  A free device page is never locked (its
 	 * last reference goes after migrate_*_finalize() unlocked it).
 	 */
 	if (WARN_ON_ONCE(!trylock_page(page)))
@@ -348,6 +358,50 @@ static void svmgpu_devmem_page_free(struct page *page)
 }
 
 /*
+ * Copy the entries of a batch that move (MIGRATE_PFN_MIGRATE and a
+ * destination) between system and device memory: with the device's COPY
+ * engine (svmgpu_blit.c), or, if it did not copy the batch, with the CPU
+ * through a cacheable mapping of BAR4, the whole batch again (the sources
+ * are intact, so a partial engine copy is simply overwritten).  To the
+ * device, an entry without a source page is zero-filled.
+ */
+static void svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src,
+			       const unsigned long *dst, unsigned long npages, bool to_dev)
+{
+	unsigned long i, n = 0;
+
+	if (!svmgpu_blit_copy(dm->blit, src, dst, npages, to_dev))
+		return;
+	down_read(&dm->access_sem);
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *dpage = migrate_pfn_to_page(dst[i]);
+		void *to, *from;
+
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !dpage)
+			continue;
+		if (to_dev) {
+			to = svmgpu_devmem_kaddr(dm, dpage);
+			if (spage) {
+				from = kmap_local_page(spage);
+				memcpy(to, from, PAGE_SIZE);
+				kunmap_local(from);
+			} else {
+				/* Not yet populated: device memory is not cleared. */
+				memset(to, 0, PAGE_SIZE);
+			}
+		} else {
+			to = kmap_local_page(dpage);
+			memcpy(to, svmgpu_devmem_kaddr(dm, spage), PAGE_SIZE);
+			kunmap_local(to);
+		}
+		n++;
+	}
+	up_read(&dm->access_sem);
+	atomic64_add(n, &dm->cpu_copied);
+}
+
+/*
  * Copy the source pages of a migration out of device memory into newly
  * allocated system pages; fills @dst.  @vma may be NULL (eviction).
  */
@@ -358,11 +412,9 @@ static void svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 {
 	unsigned long i;
 
-	down_read(&dm->access_sem);
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage;
-		void *to;
 
 		dst[i] = 0;
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
@@ -376,14 +428,11 @@ static void svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 		if (!dpage)
 			continue;
 		lock_page(dpage);
-		to = kmap_local_page(dpage);
-		memcpy(to, svmgpu_devmem_kaddr(dm, spage), PAGE_SIZE);
-		kunmap_local(to);
 		dst[i] = migrate_pfn(page_to_pfn(dpage));
 		if (src[i] & MIGRATE_PFN_WRITE)
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	up_read(&dm->access_sem);
+	svmgpu_devmem_copy(dm, src, dst, npages, false);
 }
 
 static unsigned long svmgpu_migrated(const unsigned long *src,
@@ -651,12 +700,10 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 	}
 	svmgpu_svm_unmap_migrating(dm->sdev, vma->vm_mm, start, src, args.npages);
 
-	down_read(&dm->access_sem);
 	mutex_lock(&dm->lock);
 	for (i = 0; i < args.npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage;
-		void *to;
 
 		dst[i] = 0;
 		if (!(src[i] & MIGRATE_PFN_MIGRATE))
@@ -670,23 +717,13 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 			ret = -ENOSPC;
 			continue;
 		}
-		to = svmgpu_devmem_kaddr(dm, dpage);
-		if (spage) {
-			void *from = kmap_local_page(spage);
-
-			memcpy(to, from, PAGE_SIZE);
-			kunmap_local(from);
-		} else {
-			/* Not yet populated: device memory is not cleared. */
-			memset(to, 0, PAGE_SIZE);
-		}
 		dst[i] = migrate_pfn(page_to_pfn(dpage));
 		if ((src[i] & MIGRATE_PFN_WRITE) ||
 		    (!spage && (vma->vm_flags & VM_WRITE)))
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
 	mutex_unlock(&dm->lock);
-	up_read(&dm->access_sem);
+	svmgpu_devmem_copy(dm, src, dst, args.npages, true);
 
 	migrate_vma_pages(&args);
 	i = svmgpu_migrated(src, dst, args.npages);
@@ -1292,9 +1329,12 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 			svmgpu_devmem_private(dm) ? "private" : "coherent", ret);
 		goto err_vaddr;
 	}
+	BUILD_BUG_ON(SVMGPU_MIGRATE_BATCH > SVMGPU_BLIT_PAGES);
+	/* Takes the last hardware queue: before the queues are used. */
+	dm->blit = svmgpu_blit_create(sdev);
 	sdev->devmem = dm;
-	drm_info(&sdev->drm, "%llu MiB of device memory (%s)\n", size >> 20,
-		 svmgpu_devmem_type_name(dm));
+	drm_info(&sdev->drm, "%llu MiB of device memory (%s), copies by %s\n", size >> 20,
+		 svmgpu_devmem_type_name(dm), dm->blit ? "the COPY engine" : "the CPU");
 	return 0;
 
 err_vaddr:
@@ -1326,6 +1366,8 @@ void svmgpu_devmem_fini(struct svmgpu_device *sdev)
 	svmgpu_devmem_evict_all(dm);
 	/* Waits for the last reference of every page (page_free). */
 	memunmap_pages(&dm->pgmap);
+	/* No page left: no migration (nor copy) can start any more. */
+	svmgpu_blit_destroy(dm->blit);
 	sdev->devmem = NULL;
 	mutex_lock(&dm->lock);
 	svmgpu_devmem_drain(dm);
@@ -1372,6 +1414,8 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		seq_printf(m, "fault_to_system_pages: %lld\n",
 			   atomic64_read(&dm->fault_to_sys));
 		seq_printf(m, "fault_no_room: %lld\n", atomic64_read(&dm->fault_no_room));
+		seq_printf(m, "cpu_copy_pages: %lld\n", atomic64_read(&dm->cpu_copied));
+		svmgpu_blit_show(dm->blit, m);
 	} else {
 		seq_puts(m, "type: none\nsize: 0\nused: 0\n");
 	}

@@ -15,6 +15,7 @@
 #include <glob.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -239,6 +240,231 @@ TEST_F(dm, prefetch_device_copy_cpu_reads_prefetch_back)
 	EXPECT_EQ(check_pat(b, size, 0x5a), -1);
 	munmap(a, size);
 	munmap(b, size);
+}
+
+#define COPY_ENGINE	"/sys/module/svmgpu/parameters/copy_engine"
+#define MIN_PAGES	"/sys/module/svmgpu/parameters/copy_engine_min_pages"
+
+/* What moved data, from debugfs svmgpu_devmem and svmgpu_device. */
+struct movers {
+	long long engine_batches, engine_bytes, fallbacks, cpu_pages;
+	long long local_rd, local_wr, link_rd, link_wr;
+};
+
+static void movers(struct movers *m)
+{
+	m->engine_batches = sg_devmem_value("engine_batches");
+	m->engine_bytes = sg_devmem_value("engine_bytes");
+	m->fallbacks = sg_devmem_value("engine_fallbacks");
+	m->cpu_pages = sg_devmem_value("cpu_copy_pages");
+	m->local_rd = sg_dev_counter("hw_local_read_bytes");
+	m->local_wr = sg_dev_counter("hw_local_write_bytes");
+	m->link_rd = sg_dev_counter("hw_link_read_bytes");
+	m->link_wr = sg_dev_counter("hw_link_write_bytes");
+}
+
+/*
+ * PREFETCH moves 16 MiB (8 on private memory) each way with the COPY
+ * engine (the driver's own queue, docs/driver.md "Device memory"), not the CPU: the
+ * engine's bytes, the device's local/link counters grow by the size, no
+ * page is copied by the CPU; the device reads exactly the CPU's pattern
+ * out of device memory, the CPU every byte after the way back.  On private
+ * memory a CPU fault's migrate_to_ram() is an engine batch too.  About
+ * 40 s on the debug kernel under load.
+ */
+TEST_TIMEOUT(120)
+TEST_F(dm, prefetch_copies_with_the_engine_both_ways)
+{
+	size_t size = (sg_devmem_private(NULL) ? 8 : 16) * MB, n = size / PAGE;
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
+	struct movers m0, m1, m2, m3;
+	double t0, t1, t2;
+	uint64_t pages;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_EQ(sg_devmem_value("copy_engine"), 1);
+	fill_pat(a, size, 0x3c);
+	memset(b, 0, size);
+	movers(&m0);
+	ASSERT_GE(m0.engine_bytes, 0);
+	ASSERT_GE(m0.local_wr, 0);
+
+	t0 = sg_now_s();
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	t1 = sg_now_s();
+	EXPECT_EQ(pages, n);
+	movers(&m1);
+	EXPECT_EQ(m1.engine_bytes - m0.engine_bytes, (long long)size);
+	EXPECT_GE(m1.engine_batches - m0.engine_batches, (long long)(size / (2 * MB)));
+	EXPECT_EQ(m1.fallbacks, m0.fallbacks);
+	EXPECT_EQ(m1.cpu_pages, m0.cpu_pages);
+	EXPECT_EQ(m1.local_wr - m0.local_wr, (long long)size);
+	EXPECT_EQ(m1.link_rd - m0.link_rd, (long long)size);
+
+	/* The device reads the pattern out of device memory. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	EXPECT_EQ(check_pat(b, size, 0x3c), -1);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+
+	movers(&m2);
+	t2 = sg_now_s();
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	TH_LOG("engine: %zu MiB to device %.1f ms, back %.1f ms", size / MB, (t1 - t0) * 1e3,
+	       (sg_now_s() - t2) * 1e3);
+	EXPECT_EQ(pages, n);
+	movers(&m3);
+	EXPECT_EQ(m3.engine_bytes - m2.engine_bytes, (long long)size);
+	EXPECT_EQ(m3.fallbacks, m2.fallbacks);
+	EXPECT_EQ(m3.cpu_pages, m2.cpu_pages);
+	EXPECT_EQ(m3.local_rd - m2.local_rd, (long long)size);
+	EXPECT_EQ(m3.link_wr - m2.link_wr, (long long)size);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	EXPECT_EQ(check_pat(a, size, 0x3c), -1);
+
+	if (sg_devmem_private(NULL)) {
+		/*
+		 * migrate_to_ram(): one page, the CPU's by default
+		 * (copy_engine_min_pages 16); with copy_engine_min_pages=1 one
+		 * engine batch.
+		 */
+		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+		movers(&m0);
+		EXPECT_EQ(a[5 * MB + 7], pat(5 * MB + 7, 0x3c));
+		movers(&m1);
+		EXPECT_EQ(m1.engine_batches, m0.engine_batches);
+		EXPECT_EQ(m1.cpu_pages - m0.cpu_pages, 1);
+		ASSERT_EQ(sg_write_file(MIN_PAGES, "1"), 0);
+		EXPECT_EQ(a[9 * MB + 11], pat(9 * MB + 11, 0x3c));
+		movers(&m2);
+		EXPECT_EQ(sg_write_file(MIN_PAGES, "16"), 0);
+		EXPECT_EQ(m2.engine_batches - m1.engine_batches, 1);
+		EXPECT_EQ(m2.engine_bytes - m1.engine_bytes, (long long)PAGE);
+		EXPECT_EQ(m2.cpu_pages, m1.cpu_pages);
+		EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n - 2);
+		/* The rest by the engine, not by 4094 more CPU faults. */
+		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+		EXPECT_EQ(pages, n - 2);
+		EXPECT_EQ(check_pat(a, size, 0x3c), -1);
+	}
+	munmap(a, size);
+	munmap(b, size);
+}
+
+/*
+ * copy_engine=N: the same moves are the CPU's (through BAR4), the engine
+ * moves nothing and the device counts no local write; every byte as
+ * before.  Only EXPECTs while the parameter is N: it is set back to Y.
+ */
+TEST_TIMEOUT(120)
+TEST_F(dm, copy_engine_off_copies_with_the_cpu)
+{
+	size_t size = (sg_devmem_private(NULL) ? 8 : 16) * MB, n = size / PAGE;
+	unsigned char *a = sg_map_anon(size);
+	struct movers m0, m1;
+	uint64_t pages = 0;
+	double t0, t1, t2;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	fill_pat(a, size, 0x6d);
+	ASSERT_EQ(sg_write_file(COPY_ENGINE, "N"), 0);
+	EXPECT_EQ(sg_devmem_value("copy_engine"), 0);
+	movers(&m0);
+	t0 = sg_now_s();
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	t1 = sg_now_s();
+	EXPECT_EQ(pages, n);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	t2 = sg_now_s();
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	TH_LOG("CPU: %zu MiB to device %.1f ms, back %.1f ms", size / MB, (t1 - t0) * 1e3,
+	       (sg_now_s() - t2) * 1e3);
+	EXPECT_EQ(pages, n);
+	movers(&m1);
+	EXPECT_EQ(sg_write_file(COPY_ENGINE, "Y"), 0);
+	EXPECT_EQ(sg_devmem_value("copy_engine"), 1);
+	EXPECT_EQ(m1.engine_bytes, m0.engine_bytes);
+	EXPECT_EQ(m1.engine_batches, m0.engine_batches);
+	EXPECT_EQ(m1.cpu_pages - m0.cpu_pages, 2 * (long long)n);
+	EXPECT_EQ(m1.local_wr, m0.local_wr);
+	EXPECT_EQ(m1.local_rd, m0.local_rd);
+	EXPECT_EQ(check_pat(a, size, 0x6d), -1);
+	munmap(a, size);
+}
+
+/*
+ * Device resets (debugfs svmgpu_reset) and fatal errors (INJ_FATAL, which
+ * the driver answers with a reset) every few milliseconds while 64 MiB
+ * (16 on private memory) go to device memory and back, five times: a batch
+ * the engine did not finish is copied again by the CPU, nothing is lost,
+ * every byte checked after each round.  The resetting child dies with the
+ * test (a child left behind by a timeout once reset the device through the
+ * programs after it).
+ */
+TEST_TIMEOUT(240)
+TEST_F(dm, resets_during_prefetch_lose_nothing)
+{
+	/* Private memory is the debug kernel's: slower, a smaller range. */
+	size_t size = (sg_devmem_private(NULL) ? 16 : 64) * MB, n = size / PAGE;
+	unsigned char *a = sg_map_anon(size);
+	char reset[256], inject[256];
+	long long resets0, fb0, cpu0;
+	uint64_t pages;
+	pid_t child;
+	int round, st;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)) ||
+	    sg_debugfs_path("svmgpu_inject", inject, sizeof(inject)))
+		SKIP(return, "no debugfs svmgpu_reset/svmgpu_inject");
+	ASSERT_NE(a, NULL);
+	fill_pat(a, size, 0x91);
+	resets0 = sg_dev_counter("resets");
+	fb0 = sg_devmem_value("engine_fallbacks");
+	cpu0 = sg_devmem_value("cpu_copy_pages");
+	ASSERT_GE(resets0, 0);
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		/* Never outlive the test (a timeout kills it). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(0);
+		for (round = 0;; round++) {
+			usleep(2000 + (round % 5) * 1000);
+			if (round % 3 == 2)
+				sg_write_file(inject, "fatal 1");
+			else
+				sg_write_file(reset, "1");
+		}
+	}
+	for (round = 0; round < 5; round++) {
+		EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+		EXPECT_EQ(pages, n);
+		EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+		EXPECT_EQ(pages, n);
+		EXPECT_EQ(check_pat(a, size, 0x91), -1);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, &st, 0);
+	usleep(300000);	/* the last fatal error's reset is done */
+	TH_LOG("%lld resets, %lld batches copied again by the CPU (%lld pages)",
+	       sg_dev_counter("resets") - resets0, sg_devmem_value("engine_fallbacks") - fb0,
+	       sg_devmem_value("cpu_copy_pages") - cpu0);
+	EXPECT_GT(sg_dev_counter("resets") - resets0, 10);
+	EXPECT_GT(sg_devmem_value("engine_fallbacks") - fb0, 0);
+	/* The device works again, and moves with its engine. */
+	fb0 = sg_devmem_value("engine_fallbacks");
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(sg_devmem_value("engine_fallbacks"), fb0);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(check_pat(a, size, 0x91), -1);
+	munmap(a, size);
 }
 
 /*

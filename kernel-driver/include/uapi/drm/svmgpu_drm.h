@@ -87,7 +87,11 @@ struct drm_svmgpu_get_info {
 	__u32 pci_vendor;
 	/** @pci_device: out, PCI device ID. */
 	__u32 pci_device;
-	/** @num_queues: out, hardware queues (NUM_QUEUES register). */
+	/**
+	 * @num_queues: out, hardware queues processes share: NUM_QUEUES, less
+	 * the one the driver keeps for migration copies on a device with
+	 * local memory.
+	 */
 	__u32 num_queues;
 	/** @num_engines: out, engines (NUM_ENGINES register). */
 	__u32 num_engines;
