@@ -138,7 +138,7 @@ struct svmgpu_dev_stats {
 
 /**
  * struct svmgpu_save_buf - one save area
- * @cpu: CPU address
+ * @sgt: its pages (dma_alloc_noncontiguous(): one DMA range)
  * @dma: DMA address (Q_SAVE_ADDR)
  * @link: in sched.save_free or sched.save_quarantine
  * @reset_gen: in quarantine: stats.resets when it went there (the device
@@ -146,7 +146,7 @@ struct svmgpu_dev_stats {
  */
 struct svmgpu_save_buf {
 	u64 reset_gen;
-	void *cpu;
+	struct sg_table *sgt;
 	dma_addr_t dma;
 	struct list_head link;
 };
@@ -164,6 +164,9 @@ struct svmgpu_save_buf {
  * @nsave_used: areas held by queues (q->save), device-wide
  * @nsave_over_cap: areas handed out past a cap to a queue refused for
  *	save_areas_wait_ms (soft caps), since probe
+ * @inj_unbind_busy: debugfs svmgpu_inject_unbind_busy: the next this many
+ *	unbinds are taken as not idle (the recovery of a hardware queue that
+ *	did not stop, which the device cannot be made to show)
  * @work: hands out hardware queues, timeslices, finishes preemptions
  * @enabled: the device preempts (SVMGPU_CAPS_PREEMPT): the scheduler runs
  */
@@ -176,6 +179,7 @@ struct svmgpu_sched {
 	struct list_head save_quarantine;
 	unsigned int nsave_used;
 	u64 nsave_over_cap;
+	atomic_t inj_unbind_busy;
 	struct delayed_work work;
 	bool enabled;
 };
@@ -212,6 +216,8 @@ struct svmgpu_sched {
  * @wd_fault_get: @fault_get at the last watchdog tick (watchdog only)
  * @wd_fault_stall: jiffies since a queue stalls on a fault ring with room
  *	(INJ_STALL_FAULT_RING), 0 if none (watchdog only)
+ * @wd_stall_get: FAULT_GET at the last tick, for the stall (watchdog only)
+ * @wd_stall_put: FAULT_PUT at the last tick, for the stall (watchdog only)
  * @fault_stall_resets: device resets for such a stall
  * @hang_work: resets the device when a hung queue's engine did not let go
  *	or after a fatal device error
@@ -278,6 +284,8 @@ struct svmgpu_device {
 	u32 wd_fault_put;
 	u32 wd_fault_get;
 	unsigned long wd_fault_stall;
+	u32 wd_stall_get;
+	u32 wd_stall_put;
 	atomic64_t fault_stall_resets;
 	struct work_struct hang_work;
 	atomic_t fatal_pending;

@@ -637,7 +637,6 @@ void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt)
 	struct svmgpu_device *sdev = q->sdev;
 	ktime_t start = ktime_get();
 	u64 first, last;
-	bool idle = true;
 
 	spin_lock(&q->lock);
 	if (q->stopped || q->hang_reset) {
@@ -663,7 +662,8 @@ void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt)
 		return;
 	}
 	q->saved = false;
-	idle = svmgpu_queue_unbind(q);
+	/* Not idle: svmgpu_sched_unbound() queued the device reset. */
+	svmgpu_queue_unbind(q);
 	spin_lock(&q->lock);
 	first = q->completed_seq + 1;
 	last = q->last_seq;
@@ -696,8 +696,6 @@ void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt)
 	spin_unlock(&q->lock);
 	mutex_unlock(&q->submit_lock);
 	wake_up_all(&q->wq);
-	if (!idle)
-		queue_work(svmgpu_wq, &sdev->hang_work);
 }
 
 static void svmgpu_queue_destroy(struct svmgpu_queue *q)

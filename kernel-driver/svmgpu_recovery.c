@@ -173,8 +173,8 @@ static bool svmgpu_watchdog_check(struct svmgpu_device *sdev, u32 i,
  * tick: their interrupt did not come; wake the thread.
  *
  * A queue stalled on a full fault ring (Q_STATUS.RING_FULL_STALL) while the
- * ring has room (FAULT_PUT - FAULT_GET < FAULT_RING_ENTRIES) for
- * SVMGPU_FAULT_STALL_MS: the device withholds its fault records
+ * ring has room (FAULT_PUT - FAULT_GET < FAULT_RING_ENTRIES), both
+ * unchanged, for SVMGPU_FAULT_STALL_MS: the device withholds its fault records
  * (INJ_STALL_FAULT_RING, hw-spec 15), nothing the driver can reply to will
  * come.  Recovery is a device reset with replay, as for a fatal error: the
  * bound queues are saved first (a PREEMPT drops the stall, the faulting
@@ -185,8 +185,8 @@ static void svmgpu_watchdog_faults(struct svmgpu_device *sdev)
 {
 	u32 put = svmgpu_read32(sdev, SVMGPU_REG_FAULT_PUT);
 	u32 get = READ_ONCE(sdev->fault_get);
+	u32 i, hw_get, hw_put;
 	bool stall = false;
-	u32 i;
 
 	if (put != get && put == sdev->wd_fault_put && get == sdev->wd_fault_get) {
 		atomic64_inc(&sdev->stats.watchdog_polls);
@@ -195,13 +195,25 @@ static void svmgpu_watchdog_faults(struct svmgpu_device *sdev)
 	sdev->wd_fault_put = put;
 	sdev->wd_fault_get = get;
 
-	if (put - svmgpu_read32(sdev, SVMGPU_REG_FAULT_GET) < sdev->fault_entries)
+	/*
+	 * Occupancy from a fresh GET and then PUT: a PUT read before a later
+	 * GET could show a full ring as having room.  The ring must be
+	 * unchanged for the whole interval too: records still move (a slow
+	 * fault thread) is not a device withholding them.
+	 */
+	hw_get = svmgpu_read32(sdev, SVMGPU_REG_FAULT_GET);
+	hw_put = svmgpu_read32(sdev, SVMGPU_REG_FAULT_PUT);
+	if (hw_put - hw_get < sdev->fault_entries)
 		for (i = 0; i < sdev->num_queues && !stall; i++)
 			stall = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS)) &
 				SVMGPU_Q_STATUS_RING_FULL_STALL;
-	if (!stall) {
+	if (!stall || hw_get != sdev->wd_stall_get || hw_put != sdev->wd_stall_put)
 		sdev->wd_fault_stall = 0;
-	} else if (!sdev->wd_fault_stall) {
+	sdev->wd_stall_get = hw_get;
+	sdev->wd_stall_put = hw_put;
+	if (!stall)
+		return;
+	if (!sdev->wd_fault_stall) {
 		sdev->wd_fault_stall = jiffies | 1;
 	} else if (time_after(jiffies, sdev->wd_fault_stall +
 			      msecs_to_jiffies(SVMGPU_FAULT_STALL_MS))) {

@@ -31,23 +31,25 @@
  * stays usable.
  *
  * Save areas: SVMGPU_SAVE_AREA_SIZE (72 KiB) of memory charged to the memory
- * cgroup of the task that needed it (GFP_KERNEL_ACCOUNT, streaming DMA
- * mapping), needed only while a queue is bound (Q_SAVE_ADDR is latched at
- * enable) or holds a saved state.  A queue gets one when it is bound and
- * gives it back when it goes idle, to a cache of at most 2 * NUM_QUEUES
- * areas; so memory follows the queues with work, not the queues created.
- * Areas held by queues are capped per device (save_areas_max) and per
- * process (save_areas_per_process, the queues of one svm): a queue that
- * would need one beyond a cap waits on its runlist, not bound, until one is
- * given back (it is never bound unpreemptible, which would let one process
- * keep every hardware queue); no command fails for it.  The caps are soft:
- * refused for save_areas_wait_ms, it gets one past them (counted in
+ * cgroup of the queue's creator (GFP_KERNEL_ACCOUNT; dma_alloc_noncontiguous:
+ * single pages behind an IOMMU), needed only while a queue is bound
+ * (Q_SAVE_ADDR is latched at enable) or holds a saved state.  A queue gets
+ * one when it is bound and gives it back when it goes idle, to a cache of
+ * at most 2 * NUM_QUEUES areas (an area is reused only for a queue of the
+ * memory cgroup it is charged to); so memory follows the queues with work,
+ * not the queues created.  Areas held by queues are capped per device
+ * (save_areas_max, quarantined ones included) and per process
+ * (save_areas_per_process, the queues of one svm): a queue that would need
+ * one beyond a cap waits on its runlist, not bound, until one is given back
+ * (it is never bound unpreemptible, which would let one process keep every
+ * hardware queue); no command fails for it.  The caps are soft: refused for
+ * save_areas_wait_ms, it gets one past them (counted in
  * save_areas_over_cap), since the queues holding every area may wait for
  * it, or for nothing, for good; its memory cgroup bounds what it takes.
- * Without a save area
- * because the allocation failed a queue runs unpreemptible.  The area of a
- * queue whose hardware queue did not go idle when disabled is quarantined
- * until the next device reset (the device may still write it).
+ * Without a save area because the allocation failed a queue runs
+ * unpreemptible.  The area of a queue whose hardware queue did not go idle
+ * when disabled is quarantined until the device reset this queues (the
+ * device may still write it); a saved state in it is lost.
  *
  * Without CAPS.PREEMPT, or with module parameter preempt=0 at probe,
  * SUBMIT waits for a free hardware queue as before (svmgpu_queue_bind()).
@@ -144,11 +146,15 @@ void svmgpu_sched_kick(struct svmgpu_device *sdev)
 		mod_delayed_work(svmgpu_wq, &sdev->sched.work, 0);
 }
 
-/* Neither @q's process nor the device is at its cap.  Caller holds sched.lock. */
+/*
+ * Neither @q's process nor the device is at its cap (the quarantined areas
+ * count against the device's).  Caller holds sched.lock.
+ */
 static bool svmgpu_save_under_caps(struct svmgpu_sched *s, struct svmgpu_queue *q)
 {
 	lockdep_assert_held(&s->lock);
-	return s->nsave_used < clamp(READ_ONCE(svmgpu_save_areas_max), 1U, 65536U) &&
+	return s->nsave_used + list_count_nodes(&s->save_quarantine) <
+	       clamp(READ_ONCE(svmgpu_save_areas_max), 1U, 65536U) &&
 	       q->ctx->svm->nsave < clamp(READ_ONCE(svmgpu_save_areas_per_process), 1U, 65536U);
 }
 
@@ -185,22 +191,41 @@ static struct svmgpu_save_buf *svmgpu_save_alloc(struct svmgpu_device *sdev)
 	b = kmalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
 	if (!b)
 		return NULL;
-	/* Exactly 18 pages, charged to the caller's memory cgroup. */
-	b->cpu = alloc_pages_exact(SVMGPU_SAVE_AREA_SIZE, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!b->cpu)
-		goto err_free;
-	/* Only the device reads and writes it: a streaming mapping will do. */
-	b->dma = dma_map_single(&sdev->pdev->dev, b->cpu, SVMGPU_SAVE_AREA_SIZE,
-				DMA_BIDIRECTIONAL);
-	if (dma_mapping_error(&sdev->pdev->dev, b->dma))
-		goto err_pages;
+	/*
+	 * 18 pages charged to the caller's memory cgroup, one range for the
+	 * device (Q_SAVE_ADDR): behind an IOMMU, pages from anywhere mapped
+	 * at one IOVA, no order-5 allocation; without one, contiguous
+	 * memory.  Only the device reads and writes it: no CPU mapping, no
+	 * sync.
+	 */
+	b->sgt = dma_alloc_noncontiguous(&sdev->pdev->dev, SVMGPU_SAVE_AREA_SIZE,
+					 DMA_BIDIRECTIONAL,
+					 GFP_KERNEL_ACCOUNT | __GFP_NOWARN, 0);
+	if (!b->sgt) {
+		kfree(b);
+		return NULL;
+	}
+	b->dma = sg_dma_address(b->sgt->sgl);
 	return b;
+}
 
-err_pages:
-	free_pages_exact(b->cpu, SVMGPU_SAVE_AREA_SIZE);
-err_free:
-	kfree(b);
-	return NULL;
+/*
+ * A cached area @b may serve @q: it is charged to @q's memory cgroup (an
+ * uncharged one to the root's), so that no queue's areas are charged to
+ * another cgroup and bypass its limit.  Caller holds sched.lock.
+ */
+static bool svmgpu_save_same_memcg(struct svmgpu_save_buf *b, struct svmgpu_queue *q)
+{
+	struct mem_cgroup *m;
+	bool same;
+
+	if (!memcg_kmem_enabled())
+		return true;
+	rcu_read_lock();
+	m = page_memcg(sg_page(b->sgt->sgl));
+	same = m ? m == q->memcg : !q->memcg || !q->memcg->css.parent;
+	rcu_read_unlock();
+	return same;
 }
 
 /*
@@ -232,8 +257,12 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 	/* Counted from here: a racing queue sees the cap. */
 	s->nsave_used++;
 	q->ctx->svm->nsave++;
-	b = list_first_entry_or_null(&s->save_free, struct svmgpu_save_buf, link);
-	if (b) {
+	list_for_each_entry(b, &s->save_free, link)
+		if (svmgpu_save_same_memcg(b, q))
+			break;
+	if (list_entry_is_head(b, &s->save_free, link)) {
+		b = NULL;
+	} else {
 		list_del(&b->link);
 		s->nsave_free--;
 	}
@@ -261,8 +290,8 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 
 static void svmgpu_save_free(struct svmgpu_device *sdev, struct svmgpu_save_buf *b)
 {
-	dma_unmap_single(&sdev->pdev->dev, b->dma, SVMGPU_SAVE_AREA_SIZE, DMA_BIDIRECTIONAL);
-	free_pages_exact(b->cpu, SVMGPU_SAVE_AREA_SIZE);
+	dma_free_noncontiguous(&sdev->pdev->dev, SVMGPU_SAVE_AREA_SIZE, b->sgt,
+			       DMA_BIDIRECTIONAL);
 	kfree(b);
 }
 
@@ -286,10 +315,16 @@ void svmgpu_sched_put_save(struct svmgpu_queue *q)
 	spin_lock(&s->lock);
 	s->nsave_used--;
 	q->ctx->svm->nsave--;
-	if (READ_ONCE(sdev->hw_ready) && s->nsave_free < 2 * sdev->num_queues) {
+	if (READ_ONCE(sdev->hw_ready)) {
+		/* Full: the oldest goes (it may be a cgroup's nobody uses now). */
 		list_add(&b->link, &s->save_free);
-		s->nsave_free++;
 		b = NULL;
+		if (s->nsave_free < 2 * sdev->num_queues) {
+			s->nsave_free++;
+		} else {
+			b = list_last_entry(&s->save_free, struct svmgpu_save_buf, link);
+			list_del(&b->link);
+		}
 	}
 	spin_unlock(&s->lock);
 	if (b)
@@ -539,10 +574,16 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
  *	quarantined until the device reset)
  *
  * Counts its time on the hardware; a queue without a saved state gives its
- * save area back.  Caller holds q->submit_lock.
+ * save area back.  Not idle, the device may still write the area: a saved
+ * state in it is lost (its pending commands fail with DRM_SVMGPU_ERR_RESET,
+ * as when save_all could not save it; rerun from their start, they would
+ * apply what was done twice), and unless a reset is under way one is
+ * queued (hang_work), which alone frees the quarantined area and reclaims
+ * the engine.  Caller holds q->submit_lock.
  */
 void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle)
 {
+	struct svmgpu_device *sdev = q->sdev;
 	u64 now = ktime_get_ns();
 
 	lockdep_assert_held(&q->submit_lock);
@@ -552,11 +593,26 @@ void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle)
 	q->slice_start = 0;
 	q->preempting = false;
 	spin_unlock(&q->lock);
-	if (!idle)
+	if (idle && atomic_add_unless(&sdev->sched.inj_unbind_busy, -1, 0)) {
+		drm_info(&sdev->drm, "queue %u (hw queue %u): injected: taken as not idle\n",
+			 q->handle, hwq);
+		idle = false;
+	}
+	if (!idle) {
+		if (q->saved) {
+			drm_warn(&sdev->drm, "queue %u (hw queue %u): saved state lost (not idle): its commands fail\n",
+				 q->handle, hwq);
+			atomic64_inc(&sdev->stats.replays_lost);
+			q->saved = false;
+			svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+		}
 		svmgpu_sched_quarantine_save(q);
-	else if (!q->saved)
+		if (!READ_ONCE(sdev->resetting))
+			queue_work(svmgpu_wq, &sdev->hang_work);
+	} else if (!q->saved) {
 		svmgpu_sched_put_save(q);
-	svmgpu_sched_kick(q->sdev);
+	}
+	svmgpu_sched_kick(sdev);
 }
 
 /*
@@ -978,8 +1034,10 @@ void svmgpu_sched_save_all(struct svmgpu_device *sdev)
 			q->saved = true;
 			atomic64_inc(&q->st_preemptions);
 			atomic64_inc(&sdev->stats.preemptions);
-			atomic64_inc(&sdev->stats.replays_saved);
 			svmgpu_queue_unbind(q);
+			/* Not idle: the state was lost, and counted so (unbound()). */
+			if (q->saved)
+				atomic64_inc(&sdev->stats.replays_saved);
 			if (svmgpu_queue_pending(q))
 				svmgpu_sched_enqueue(q);
 			else
@@ -1084,6 +1142,9 @@ void svmgpu_sched_queue_stop(struct svmgpu_queue *q)
 	list_del_init(&q->all_link);
 	spin_unlock(&s->lock);
 	WRITE_ONCE(q->save_wait, 0);
+	/* No area is allocated for it from here: no zombie cgroup is kept. */
+	mem_cgroup_put(q->memcg);
+	q->memcg = NULL;
 	svmgpu_sched_put_save(q);
 	/* The list's reference; the caller still holds one. */
 	if (queued)
@@ -1114,7 +1175,15 @@ void svmgpu_sched_init(struct svmgpu_device *sdev)
  */
 void svmgpu_sched_enable(struct svmgpu_device *sdev)
 {
+	struct device *dev = &sdev->pdev->dev;
+
 	sdev->sched.enabled = svmgpu_preempt && (sdev->caps & SVMGPU_CAPS_PREEMPT);
+	/*
+	 * A save area is one DMA range of 72 KiB (Q_SAVE_ADDR); the PCI
+	 * default segment limit (64 KiB) is not the device's.
+	 */
+	if (sdev->sched.enabled && dma_get_max_seg_size(dev) < SVMGPU_SAVE_AREA_SIZE)
+		dma_set_max_seg_size(dev, SVMGPU_SAVE_AREA_SIZE);
 }
 
 /**
@@ -1208,6 +1277,10 @@ static const struct file_operations svmgpu_sched_fops = {
  */
 void svmgpu_sched_debugfs_init(struct drm_minor *minor)
 {
-	debugfs_create_file("svmgpu_sched", 0400, minor->debugfs_root,
-			    to_svmgpu(minor->dev), &svmgpu_sched_fops);
+	struct svmgpu_device *sdev = to_svmgpu(minor->dev);
+
+	debugfs_create_file("svmgpu_sched", 0400, minor->debugfs_root, sdev,
+			    &svmgpu_sched_fops);
+	debugfs_create_atomic_t("svmgpu_inject_unbind_busy", 0600, minor->debugfs_root,
+				&sdev->sched.inj_unbind_busy);
 }

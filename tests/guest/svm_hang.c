@@ -639,7 +639,7 @@ TEST_F(hang, injected_fault_ring_stall_resets_device)
 	struct svmgpu_cmd c;
 	uint64_t seq;
 	uint32_t q;
-	double t0;
+	double t0, t;
 
 	if (self->fd < 0)
 		SKIP(return, "no render node");
@@ -657,8 +657,11 @@ TEST_F(hang, injected_fault_ring_stall_resets_device)
 	/* Stalled: no record, nothing done yet. */
 	EXPECT_EQ(sg_wait(self->fd, q, seq, seq, 0, &w), -ETIMEDOUT);
 	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, 15ull * 1000000000ull, &w), 0);
+	t = sg_now_s() - t0;
 	TH_LOG("stalled fault ring: FILL %s after %.3f s",
-	       w.err_code ? "reported" : "completed", sg_now_s() - t0);
+	       w.err_code ? "reported" : "completed", t);
+	/* The watchdog waits SVMGPU_FAULT_STALL_MS (1 s) of an unchanged ring. */
+	EXPECT_GE(t, 0.9);
 	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
 	EXPECT_EQ(inj_read("fault_stall_resets"), stall_resets + 1);
 	EXPECT_EQ(sg_dev_counter("hangs"), hangs);
