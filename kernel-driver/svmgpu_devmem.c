@@ -122,6 +122,11 @@ module_param(evict_min_age_ms, uint, 0644);
 MODULE_PARM_DESC(evict_min_age_ms,
 		 "device-memory regions used more recently are not evicted for a migration on device fault (default 20)");
 
+static unsigned int thrash_ms = 1000;
+module_param(thrash_ms, uint, 0644);
+MODULE_PARM_DESC(thrash_ms,
+		 "migrations on device fault that evict half of device memory within this many ms turn eviction on fault off for as long, 0 = never (default 1000)");
+
 static unsigned int devmem_limit_mb;
 module_param(devmem_limit_mb, uint, 0644);
 MODULE_PARM_DESC(devmem_limit_mb,
@@ -177,6 +182,11 @@ struct svmgpu_devmem_region {
  * @blit: the device's copy queue (svmgpu_blit.c), NULL without one
  * @cpu_copied: pages the CPU copied (copy_engine=0, or a batch the engine
  *	did not copy)
+ * @thrash_lock: protects @thrash_start, @thrash_pages and @thrash_until
+ * @thrash_start: jiffies when the current thrash window began
+ * @thrash_pages: pages evicted for migrations on fault in that window
+ * @thrash_until: jiffies until which migrations on fault evict nothing
+ * @thrash_periods: times that began
  */
 struct svmgpu_devmem {
 	struct svmgpu_device *sdev;
@@ -210,6 +220,12 @@ struct svmgpu_devmem {
 	atomic64_t fault_no_room;
 	struct svmgpu_blit *blit;
 	atomic64_t cpu_copied;
+
+	spinlock_t thrash_lock;		/* @thrash_start/pages/until */
+	unsigned long thrash_start;
+	unsigned long thrash_pages;
+	unsigned long thrash_until;
+	atomic64_t thrash_periods;
 };
 
 static struct svmgpu_devmem *page_to_devmem(struct page *page)
@@ -277,6 +293,60 @@ static u64 svmgpu_devmem_capacity(struct svmgpu_devmem *dm)
 	u64 limit = (u64)READ_ONCE(devmem_limit_mb) << 20;
 
 	return limit ? min(limit, dm->size) : dm->size;
+}
+
+/*
+ * Thrashing: a working set larger than device memory, placed on device
+ * faults with least-recently-used eviction, evicts exactly the pages it
+ * needs next when it is swept in order (each pass migrates everything
+ * in and out again: ~1% of the in-memory throughput at 1.5x).  So, as
+ * UVM's thrashing mitigation pins a thrashing page where it is, once
+ * migrations on fault have evicted half of device memory within thrash_ms
+ * they stop evicting for the next thrash_ms: a fault that finds no free
+ * device memory maps its pages where they are (system memory, over the
+ * link), so the part of the working set already in device memory stays
+ * there and the rest is reached remotely, with no migration at all.
+ * Explicit PREFETCH still evicts.  The evictions a fault is charged with
+ * are those the device made while it placed (another process's PREFETCH
+ * evicting at the same time counts too: it can only make the mitigation
+ * start early).
+ */
+static bool svmgpu_devmem_thrashing(struct svmgpu_devmem *dm)
+{
+	unsigned long window = msecs_to_jiffies(READ_ONCE(thrash_ms));
+	unsigned long now = jiffies;
+	bool ret;
+
+	if (!window)
+		return false;
+	/* A period begun under a longer thrash_ms ends with the new one. */
+	spin_lock(&dm->thrash_lock);
+	ret = time_before(now, dm->thrash_until) &&
+	      time_before_eq(dm->thrash_until, now + window);
+	spin_unlock(&dm->thrash_lock);
+	return ret;
+}
+
+static void svmgpu_devmem_thrash_note(struct svmgpu_devmem *dm, u64 evicted)
+{
+	unsigned long window = msecs_to_jiffies(READ_ONCE(thrash_ms));
+	unsigned long now = jiffies;
+
+	if (!window || !evicted)
+		return;
+	spin_lock(&dm->thrash_lock);
+	if (time_after(now, dm->thrash_start + window)) {
+		dm->thrash_start = now;
+		dm->thrash_pages = 0;
+	}
+	dm->thrash_pages += evicted;
+	if (dm->thrash_pages >= svmgpu_devmem_capacity(dm) >> (PAGE_SHIFT + 1)) {
+		dm->thrash_until = now + window;
+		dm->thrash_start = now;
+		dm->thrash_pages = 0;
+		atomic64_inc(&dm->thrash_periods);
+	}
+	spin_unlock(&dm->thrash_lock);
 }
 
 /* The kernel address of a device page's data. */
@@ -692,6 +762,9 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 		memset(dst, 0, args.npages * sizeof(*dst));
 		migrate_vma_finalize(&args);
 		svmgpu_devmem_make_room(dm, need, since, min_age, src, dst);
+		/* Nothing fits: do not unmap pages that cannot move. */
+		if (!svmgpu_devmem_has_room(dm, 1))
+			return -ENOSPC;
 		ret = migrate_vma_setup(&args);
 		if (ret)
 			return ret;
@@ -925,10 +998,17 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 	struct svmgpu_devmem *dm = sdev->devmem;
 	unsigned long min_age = msecs_to_jiffies(READ_ONCE(evict_min_age_ms));
 	unsigned long *src, *dst, addr, moved = 0;
+	bool thrashing;
+	u64 evicted;
 	int ret = 0;
 
 	if (!dm || start >= end)
 		return 0;
+	/* Thrashing: since = 0 leaves no region to evict (see above). */
+	thrashing = to_dev && svmgpu_devmem_thrashing(dm);
+	if (thrashing)
+		since = 0;
+	evicted = atomic64_read(&dm->lru_evicted);
 	lockdep_assert_held(&vma->vm_mm->mmap_lock);
 	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
 	dst = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
@@ -944,6 +1024,8 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 					  &moved, since, min_age);
 		addr = next;
 	}
+	if (to_dev && !thrashing)
+		svmgpu_devmem_thrash_note(dm, atomic64_read(&dm->lru_evicted) - evicted);
 	if (ret == -ENOSPC) {
 		atomic64_inc(&dm->fault_no_room);
 		ret = 0;
@@ -1287,6 +1369,9 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	spin_lock_init(&dm->free_lock);
 	INIT_LIST_HEAD(&dm->free_list);
 	mutex_init(&dm->evict_lock);
+	spin_lock_init(&dm->thrash_lock);
+	dm->thrash_start = jiffies;
+	dm->thrash_until = jiffies;
 	dm->nregions = DIV_ROUND_UP(size, 1ull << SVMGPU_REGION_SHIFT);
 	dm->regions = kvcalloc(dm->nregions, sizeof(*dm->regions), GFP_KERNEL);
 	if (!dm->regions) {
@@ -1416,6 +1501,8 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		seq_printf(m, "fault_no_room: %lld\n", atomic64_read(&dm->fault_no_room));
 		seq_printf(m, "cpu_copy_pages: %lld\n", atomic64_read(&dm->cpu_copied));
 		svmgpu_blit_show(dm->blit, m);
+		seq_printf(m, "thrash_periods: %lld\n", atomic64_read(&dm->thrash_periods));
+		seq_printf(m, "thrashing: %d\n", svmgpu_devmem_thrashing(dm));
 	} else {
 		seq_puts(m, "type: none\nsize: 0\nused: 0\n");
 	}

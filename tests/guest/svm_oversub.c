@@ -3,7 +3,8 @@
  * svm_oversub: a working set larger than device-local memory still runs
  * (docs/driver.md "Eviction").  Working sets of 1.5x and 3x the device
  * memory, preferring the device, go through prefetches and device faults
- * with least-recently-used eviction, alone and in two processes at once;
+ * with least-recently-used eviction, alone and in two processes at once,
+ * and swept in order until the thrashing mitigation stops the evictions;
  * every byte is checked and the eviction counters must move.
  *
  * The device memory is capped at 8 MiB for the duration (module parameter
@@ -24,7 +25,7 @@
  * by its timeout (its teardown never ran).  The guest runner restores the
  * parameters between programs as well.
  */
-static char saved_limit[32] = "0", saved_min_age[32] = "20";
+static char saved_limit[32] = "0", saved_min_age[32] = "20", saved_thrash[32] = "1000";
 
 static void read_param(const char *name, char *buf, size_t len)
 {
@@ -46,12 +47,14 @@ static void restore_params(void)
 {
 	sg_write_file(PARAM "devmem_limit_mb", saved_limit);
 	sg_write_file(PARAM "evict_min_age_ms", saved_min_age);
+	sg_write_file(PARAM "thrash_ms", saved_thrash);
 }
 
 static void __attribute__((constructor)) save_params(void)
 {
 	read_param("devmem_limit_mb", saved_limit, sizeof(saved_limit));
 	read_param("evict_min_age_ms", saved_min_age, sizeof(saved_min_age));
+	read_param("thrash_ms", saved_thrash, sizeof(saved_thrash));
 }
 
 FIXTURE(ovs) {
@@ -89,7 +92,9 @@ FIXTURE_TEARDOWN(ovs)
  * memory (each prefetch evicts the least recently used), then copied back
  * and forth by the device, which migrates on fault and evicts; every
  * byte checked.  Eviction on fault is made deterministic with
- * evict_min_age_ms=0 (one process: no livelock to guard against).
+ * evict_min_age_ms=0 (one process: no livelock to guard against) and
+ * thrash_ms=0 (no thrashing mitigation: swept_working_set_stops_thrashing
+ * tests that).
  */
 static void oversubscribe(struct svmgpu_fixture_ovs *self, unsigned int mult, unsigned int seed)
 {
@@ -104,6 +109,7 @@ static void oversubscribe(struct svmgpu_fixture_ovs *self, unsigned int mult, un
 	ASSERT_NE(b, NULL);
 	ASSERT_GE(ev0, 0);
 	ASSERT_EQ(sg_write_file(PARAM "evict_min_age_ms", "0"), 0);
+	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "0"), 0);
 	fill_pat(a, half, seed);
 	memset(b, 0, half);
 	ASSERT_EQ(advise(fd, ctx, a, half, DRM_SVMGPU_ATTR_PREFERRED_LOC, DRM_SVMGPU_LOC_DEVICE), 0);
@@ -196,6 +202,70 @@ TEST_TIMEOUT(180)
 TEST_F(ovs, oversubscription_3x_every_byte)
 {
 	oversubscribe(self, 6, 0x72);
+}
+
+/*
+ * A working set of 1.5x the device memory, preferring the device, swept in
+ * order by the device again and again (a COPY of all of it into system
+ * memory, every byte checked each pass).  Least-recently-used eviction
+ * alone evicts exactly what the next sweep needs: every pass would migrate
+ * all of it in and out again.  Once the faults have evicted half of the
+ * device memory within thrash_ms (60 s here, so that a slow guest sees the
+ * same), they stop evicting and map what does not fit where it is: from
+ * the third pass on nothing migrates or is evicted, and the part of the
+ * working set in device memory stays there.
+ */
+TEST_TIMEOUT(180)
+TEST_F(ovs, swept_working_set_stops_thrashing)
+{
+	long long used0 = sg_devmem_value("used"), ev, fm, td, per0;
+	size_t size = (size_t)self->cap * 3 / 2;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	int fd = self->fd, pass;
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_EQ(sg_write_file(PARAM "evict_min_age_ms", "0"), 0);
+	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "60000"), 0);
+	per0 = sg_devmem_value("thrash_periods");
+	ASSERT_GE(per0, 0);
+	fill_pat(a, size, 0x91);
+	memset(b, 0, size);
+	ASSERT_EQ(advise(fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	for (pass = 0; pass < 5; pass++) {
+		ev = sg_devmem_value("lru_evictions");
+		fm = sg_devmem_value("fault_migrations");
+		td = sg_devmem_value("to_device_pages");
+		ASSERT_EQ(dev_copy(fd, self->q, b, a, size), 0);
+		ASSERT_EQ(check_pat(b, size, 0x91), -1);
+		memset(b, 0, size);
+		TH_LOG("pass %d: %lld evictions, %lld fault migrations, %lld pages to device, %lld resident",
+		       pass, sg_devmem_value("lru_evictions") - ev,
+		       sg_devmem_value("fault_migrations") - fm,
+		       sg_devmem_value("to_device_pages") - td, sg_residency(fd, a, size));
+		if (pass == 0) {
+			/* The first sweep filled device memory and evicted. */
+			EXPECT_GT(sg_devmem_value("lru_evictions"), ev);
+		} else if (pass >= 2) {
+			EXPECT_EQ(sg_devmem_value("lru_evictions"), ev);
+			EXPECT_EQ(sg_devmem_value("fault_migrations"), fm);
+			EXPECT_EQ(sg_devmem_value("to_device_pages"), td);
+		}
+	}
+	EXPECT_GT(sg_devmem_value("thrash_periods"), per0);
+	EXPECT_EQ(sg_devmem_value("thrashing"), 1);
+	/* Half of the device memory or more stayed in use by the sweep. */
+	EXPECT_GE(sg_residency(fd, a, size), (long long)(self->cap / 2 / PAGE));
+	EXPECT_LE(sg_residency(fd, a, size), (long long)(self->cap / PAGE));
+	EXPECT_EQ(check_pat(a, size, 0x91), -1);
+	/* A smaller thrash_ms ends the period at once. */
+	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "1"), 0);
+	usleep(20000);
+	EXPECT_EQ(sg_devmem_value("thrashing"), 0);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 /*
