@@ -30,10 +30,12 @@ FIXTURE(mm) {
 	uint32_t q;
 	int local;
 	long long used0;
+	double t0;
 };
 
 FIXTURE_SETUP(mm)
 {
+	self->t0 = sg_now_s();
 	self->fd = sg_open();
 	if (self->fd < 0)
 		SKIP(return, "no render node: %s", strerror(errno));
@@ -50,6 +52,8 @@ FIXTURE_TEARDOWN(mm)
 {
 	if (self->fd >= 0)
 		close(self->fd);
+	/* The program's time matters in make check (debug kernel): per test. */
+	printf("# %.1f s\n", sg_now_s() - self->t0);
 }
 
 /* Offset of the first byte of p[first, first + n) not of pattern @seed. */

@@ -243,4 +243,78 @@ TEST_F(two, halves_in_each_device_memory)
 	EXPECT_EQ(sg_devmem_used_settles(b->dbg, used_b0), used_b0);
 }
 
+/*
+ * The owner rule of migration notifiers: device X's own MMU_NOTIFY_MIGRATE
+ * is skipped by X (it unmaps what it selected itself), never by the other
+ * device.  Both devices map a range of system memory; one of them (the
+ * mover) PREFETCHes it to its memory; the CPU writes a new pattern (on
+ * private memory through the mover's migrate_to_ram, on coherent memory in
+ * place); then the other device (the holder) and the mover read, and the
+ * holder writes a page: every byte is checked on both devices and the
+ * CPU.  Both ways round (A moves while B holds, then B while A holds), in
+ * 4 KiB pages.  A holder that skipped the mover's MIGRATE (owner compared
+ * wrongly) would read the old pattern from the pages the migration freed.
+ */
+TEST_F(two, owner_rule_holder_sees_mover_migration)
+{
+	size_t size = 2 * MB, n = size / PAGE;
+	unsigned char *buf, *out = map_2m(size);
+	int k;
+
+	ASSERT_NE(out, NULL);
+	for (k = 0; k < 2; k++) {
+		struct dev *mv = &self->d[k], *hd = &self->d[1 - k];
+		long long used_m0 = dev_value(mv, "used"), used_h0 = dev_value(hd, "used");
+		long long mig0 = dev_value(mv, "cpu_faults");
+		int priv = sg_devmem_private(mv->dbg);
+		size_t i;
+		long bad = -1;
+
+		buf = map_2m(size);
+		ASSERT_NE(buf, NULL);
+		/*
+		 * 4 KiB pages: the split of a THP would send a CLEAR, which
+		 * unmaps the holder whatever the owner rule says.
+		 */
+		ASSERT_EQ(madvise(buf, size, MADV_NOHUGEPAGE), 0);
+		fill_pat(buf, size, 0x41 + k);
+		/* Both devices map the system pages. */
+		memset(out, 0, size);
+		ASSERT_EQ(dev_copy(hd->fd, hd->q, out, buf, size), 0);
+		EXPECT_EQ(check_pat(out, size, 0x41 + k), -1);
+		memset(out, 0, size);
+		ASSERT_EQ(dev_copy(mv->fd, mv->q, out, buf, size), 0);
+		EXPECT_EQ(check_pat(out, size, 0x41 + k), -1);
+		/* The mover takes them into its memory. */
+		ASSERT_EQ(prefetch_resident(mv->fd, buf, size), (long long)n);
+		EXPECT_EQ(sg_residency(hd->fd, buf, size), 0);
+		/* The CPU writes a new pattern. */
+		fill_pat(buf, size, 0x61 + k);
+		if (priv)
+			EXPECT_GT(dev_value(mv, "cpu_faults"), mig0);
+		/* The holder reads it, then the mover. */
+		memset(out, 0, size);
+		ASSERT_EQ(dev_copy(hd->fd, hd->q, out, buf, size), 0);
+		EXPECT_EQ(check_pat(out, size, 0x61 + k), -1);
+		memset(out, 0, size);
+		ASSERT_EQ(dev_copy(mv->fd, mv->q, out, buf, size), 0);
+		EXPECT_EQ(check_pat(out, size, 0x61 + k), -1);
+		/* The holder writes a page: the mover and the CPU see it. */
+		ASSERT_EQ(dev_fill(hd->fd, hd->q, buf + 3 * PAGE, PAGE, 0xc4), 0);
+		memset(out, 0, size);
+		ASSERT_EQ(dev_copy(mv->fd, mv->q, out, buf, size), 0);
+		EXPECT_TRUE(sg_all_bytes(out + 3 * PAGE, 0xc4, PAGE));
+		EXPECT_TRUE(sg_all_bytes(buf + 3 * PAGE, 0xc4, PAGE));
+		for (i = 0; i < size && bad < 0; i++)
+			if ((i < 3 * PAGE || i >= 4 * PAGE) && (out[i] != pat(i, 0x61 + k) ||
+								buf[i] != pat(i, 0x61 + k)))
+				bad = (long)i;
+		EXPECT_EQ(bad, -1);
+		munmap(buf, size);
+		EXPECT_EQ(sg_devmem_used_settles(mv->dbg, used_m0), used_m0);
+		EXPECT_EQ(sg_devmem_used_settles(hd->dbg, used_h0), used_h0);
+	}
+	munmap(out, size);
+}
+
 TEST_HARNESS_MAIN
