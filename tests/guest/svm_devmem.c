@@ -337,7 +337,7 @@ TEST_F(dm, prefetch_copies_with_the_engine_both_ways)
 		EXPECT_EQ(m1.engine_batches, m0.engine_batches);
 		EXPECT_EQ(m1.cpu_pages - m0.cpu_pages, 1);
 		ASSERT_EQ(sg_write_file(MIN_PAGES, "1"), 0);
-		EXPECT_EQ(a[9 * MB + 11], pat(9 * MB + 11, 0x3c));
+		EXPECT_EQ(a[7 * MB + 11], pat(7 * MB + 11, 0x3c));
 		movers(&m2);
 		EXPECT_EQ(sg_write_file(MIN_PAGES, "16"), 0);
 		EXPECT_EQ(m2.engine_batches - m1.engine_batches, 1);
