@@ -83,10 +83,10 @@ module_param(dax_mb, uint, 0644);
 MODULE_PARM_DESC(dax_mb,
 		 "MiB at the top of device-local memory for DAX-style buffers (DEVMEM_ALLOC), rounded down to 2 MiB, at most half of it; read when a device is bound (default 32, 0 = none)");
 
-static unsigned int dax_user_percent = 50;
+static unsigned int dax_user_percent = 100;
 module_param(dax_user_percent, uint, 0644);
 MODULE_PARM_DESC(dax_user_percent,
-		 "Percent of the DAX pool the buffers of one user (uid) may hold, held-back ones included; DEVMEM_ALLOC past it gives -EDQUOT (default 50, 100 or more = no cap)");
+		 "Percent of the DAX pool the buffers of one user (uid) may hold, held-back ones included; DEVMEM_ALLOC past it gives -EDQUOT (default 100 = no cap)");
 
 /* mmap offset of a buffer: its handle << SVMGPU_DAX_OFF_SHIFT. */
 #define SVMGPU_DAX_OFF_SHIFT	40
