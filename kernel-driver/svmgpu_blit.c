@@ -184,6 +184,8 @@ struct svmgpu_blit *svmgpu_blit_create(struct svmgpu_device *sdev)
 	blit = kzalloc(sizeof(*blit), GFP_KERNEL);
 	if (!blit)
 		return NULL;
+	blit->sdev = sdev;
+	mutex_init(&blit->lock);
 	blit->pt = dma_alloc_coherent(dev, SVMGPU_BLIT_TABLES * PAGE_SIZE,
 				      &blit->pt_dma, GFP_KERNEL);
 	blit->ring = dma_alloc_coherent(dev, SVMGPU_BLIT_RING * sizeof(*blit->ring),
@@ -192,8 +194,6 @@ struct svmgpu_blit *svmgpu_blit_create(struct svmgpu_device *sdev)
 		svmgpu_blit_destroy(blit);
 		return NULL;
 	}
-	blit->sdev = sdev;
-	mutex_init(&blit->lock);
 	svmgpu_blit_set_pte(blit, SVMGPU_BLIT_L4, 0,
 			    svmgpu_blit_table_dma(blit, SVMGPU_BLIT_L3) | SVMGPU_PTE_VALID);
 	svmgpu_blit_set_pte(blit, SVMGPU_BLIT_L3, (SVMGPU_BLIT_SRC >> 30) & 511,
@@ -224,8 +224,7 @@ void svmgpu_blit_destroy(struct svmgpu_blit *blit)
 	if (blit->pt)
 		dma_free_coherent(dev, SVMGPU_BLIT_TABLES * PAGE_SIZE, blit->pt,
 				  blit->pt_dma);
-	if (blit->sdev)
-		mutex_destroy(&blit->lock);
+	mutex_destroy(&blit->lock);
 	kfree(blit);
 }
 
@@ -510,8 +509,10 @@ static int svmgpu_blit_wait(struct svmgpu_blit *blit, u64 first, u64 last)
 static void svmgpu_blit_stop(struct svmgpu_blit *blit)
 {
 	struct svmgpu_device *sdev = blit->sdev;
+	unsigned long wait = msecs_to_jiffies(max(READ_ONCE(copy_timeout_ms), 1000u));
+	unsigned long deadline = jiffies + wait;
 	u32 q = blit->hwq, status = 0;
-	int i;
+	bool idle = true;
 
 	blit->live = false;
 	/* Removed or in a PCI reset: quiesced or fenced by then. */
@@ -520,18 +521,37 @@ static void svmgpu_blit_stop(struct svmgpu_blit *blit)
 	/* Reset meanwhile: a step begun before writes nothing (hw-spec 12). */
 	if (!svmgpu_blit_lost(blit)) {
 		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_CONTROL), 0);
-		for (i = 0; i < 2000; i++) {
+		for (;;) {
 			status = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_STATUS));
 			if ((status & SVMGPU_Q_STATUS_IDLE) || status == U32_MAX ||
 			    svmgpu_blit_lost(blit))
 				break;
+			if (time_after(jiffies, deadline)) {
+				idle = false;
+				break;
+			}
 			usleep_range(100, 200);
 		}
-		if (!(status & SVMGPU_Q_STATUS_IDLE))
-			drm_warn(&sdev->drm, "copy queue %u not idle after disable, status 0x%x\n",
-				 q, status);
 	}
 	svmgpu_hw_exit(sdev);
+	if (idle)
+		return;
+	/*
+	 * The engine may still be in a step of this batch: the CPU copy and
+	 * the freeing of the batch's pages must not happen under it.  As for a
+	 * user queue that does not go idle, reset the device (a step in
+	 * progress then writes nothing) and wait for that reset, bounded.
+	 */
+	drm_err(&sdev->drm, "copy queue %u not idle after disable (status 0x%x): resetting the device\n",
+		q, status);
+	if (!READ_ONCE(sdev->resetting))
+		queue_work(svmgpu_wq, &sdev->hang_work);
+	deadline = jiffies + 5 * wait;
+	while (!svmgpu_blit_lost(blit) && time_before(jiffies, deadline))
+		msleep(20);
+	if (!svmgpu_blit_lost(blit))
+		drm_err(&sdev->drm, "copy queue %u: no device reset came; its batch's pages are released anyway\n",
+			q);
 }
 
 /**

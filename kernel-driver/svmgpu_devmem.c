@@ -1016,6 +1016,13 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 		ret = -ENOMEM;
 		goto out;
 	}
+	/*
+	 * Thrashing and no free device memory: nothing can move, so do not
+	 * collect the pages at all (migrate_vma_setup() would unmap them from
+	 * the CPU and every mirror, and split huge pages, for nothing).
+	 */
+	if (thrashing && !svmgpu_devmem_has_room(dm, 1))
+		ret = -ENOSPC;
 	for (addr = start; addr < end && !ret; ) {
 		unsigned long next = min_t(unsigned long, end,
 					   addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE);

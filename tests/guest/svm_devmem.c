@@ -280,6 +280,7 @@ TEST_F(dm, prefetch_copies_with_the_engine_both_ways)
 	struct movers m0, m1, m2, m3;
 	double t0, t1, t2;
 	uint64_t pages;
+	int i;
 
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
@@ -328,9 +329,13 @@ TEST_F(dm, prefetch_copies_with_the_engine_both_ways)
 		/*
 		 * migrate_to_ram(): one page, the CPU's by default
 		 * (copy_engine_min_pages 16); with copy_engine_min_pages=1 one
-		 * engine batch.
+		 * engine batch.  PREFETCH skips a page that is busy at that
+		 * moment (the debug kernel once left one of the 2048 behind, and
+		 * the counts below were one off): again until all are there.
 		 */
-		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+		for (i = 0; i < 5 && sg_residency(self->fd, a, size) != (long long)n; i++)
+			ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+		ASSERT_EQ(sg_residency(self->fd, a, size), (long long)n);
 		movers(&m0);
 		EXPECT_EQ(a[5 * MB + 7], pat(5 * MB + 7, 0x3c));
 		movers(&m1);
