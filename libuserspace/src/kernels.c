@@ -2,9 +2,9 @@
 /*
  * Ready kernels, in svmgpu assembly.  Every kernel reads its argument block
  * through SR_ARGS (layouts in svmgpu.h), uses one lane per element (global
- * id = workgroup * wg_size + lane; reduce_sum: a grid-stride slice of
- * elements per lane) and does nothing in lanes past the end, so any grid
- * that covers the problem works.  Floating point follows the
+ * id = workgroup * wg_size + lane; reduce_sum: a strided slice of its
+ * workgroup's block of elements per lane) and does nothing in lanes past
+ * the end, so any grid that covers the problem works.  Floating point follows the
  * CPU references in the tests operation for operation, so results match
  * bit for bit.
  */
@@ -59,12 +59,17 @@ static const char saxpy_src[] =
 
 /*
  * Sum reduction, as GPU reductions are written: each lane first sums a
- * grid-stride slice of the input in a register (elements gid, gid +
- * lanes in the grid, ...), so the launch needs far fewer lanes than
- * elements; then it puts its partial sum in its scratch slot, a tree
- * reduction over the workgroup's slots follows, one workgroup barrier per
- * level, and lane 0 adds the workgroup's total to *sum atomically.
- * wg_size must be a power of two.
+ * strided slice of the input in a register, so the launch needs far fewer
+ * lanes than elements; then it puts its partial sum in its scratch slot, a
+ * tree reduction over the workgroup's slots follows, one workgroup barrier
+ * per level, and lane 0 adds the workgroup's total to *sum atomically.
+ * Each workgroup sums a contiguous block of the input (lane l of workgroup
+ * w: elements w * chunk + l, + wg_size, ... below the block's end), so one
+ * wave-instruction of the loop reads wg_size consecutive elements and the
+ * next one those right after them.  The device runs a launch's workgroups
+ * one after another; with a grid-stride slice (each step a whole grid
+ * apart) every workgroup went over every page of the input, 1.4x slower
+ * (bench-core reduce).  wg_size must be a power of two.
  */
 static const char reduce_src[] =
 	"; reduce_sum: args = { u32 *in, u64 *sum, u64 *scratch, u64 n }\n"
@@ -78,20 +83,28 @@ static const char reduce_src[] =
 	"    S2R   r24, GRID_Z\n"
 	"    MUL   r23, r23, r24\n"
 	"    MUL   r23, r23, r11      ; lanes in the grid\n"
-	"    SHL   r24, r23, #2       ; ... in bytes of input\n"
 	"    LD64  r3, [r2+24]        ; n\n"
+	"    ADD   r26, r3, r23\n"
+	"    SUB   r26, r26, #1\n"
+	"    DIVU  r26, r26, r23      ; elements per lane, rounded up\n"
+	"    SUB   r25, r1, r10       ; workgroup * wg_size\n"
+	"    MUL   r27, r25, r26      ; the workgroup's block: its first element\n"
+	"    ADD   r8, r27, r10       ; i = block + lane\n"
+	"    MUL   r28, r26, r11\n"
+	"    ADD   r28, r27, r28\n"
+	"    MINU  r28, r28, r3       ; the block's end\n"
+	"    SHL   r24, r11, #2       ; wg_size elements, in bytes\n"
 	"    LD64  r6, [r2+0]\n"
-	"    SHL   r5, r1, #2\n"
-	"    ADD   r6, r6, r5         ; &in[gid]\n"
-	"    MOV   r8, r1             ; i = gid\n"
+	"    SHL   r5, r8, #2\n"
+	"    ADD   r6, r6, r5         ; &in[i]\n"
 	"    MOVI  r7, #0             ; this lane's sum\n"
 	"    LOOP\n"
-	"      SLEU  r4, r3, r8       ; i >= n\n"
+	"      SLEU  r4, r28, r8      ; i >= end\n"
 	"      BREAK r4\n"
 	"      LD32  r9, [r6+0]\n"
 	"      ADD   r7, r7, r9\n"
 	"      ADD   r6, r6, r24\n"
-	"      ADD   r8, r8, r23\n"
+	"      ADD   r8, r8, r11\n"
 	"    ENDLOOP\n"
 	"    LD64  r12, [r2+16]       ; scratch\n"
 	"    SHL   r13, r1, #3\n"
@@ -425,7 +438,7 @@ SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *a
 		uint64_t n = ((const struct svmgpu_reduce_args *)args)->n;
 		uint64_t lanes = n < REDUCE_LANES ? n : REDUCE_LANES;
 
-		/* the grid-stride loop: 7 wave-instructions per element of a lane */
+		/* the block loop: 7 wave-instructions per element of a lane */
 		ret = shape(lanes, 200 + 8 * (lanes ? n / lanes + 1 : 0), l);
 		l->wg_size = SVMGPU_REDUCE_WG_SIZE;	/* the tree needs a power of two */
 		return ret;

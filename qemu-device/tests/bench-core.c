@@ -4,7 +4,7 @@
  * over resident 4 KiB pages, run in sync mode against the fake RAM of
  * test-env.h.  Prints ns per word and GB/s.  Build: ninja -C build/meson
  * qemu-device/tests/bench-core; run: build/meson/qemu-device/tests/bench-core
- * [WORDS [fast|reference [vecadd|hash|sgemm]]] (default 1M words per buffer,
+ * [WORDS [fast|reference [vecadd|vecadd32|hash|sgemm|reduce]]] (default 1M words per buffer,
  * the fast engine, every benchmark; a third argument runs only that kernel,
  * for profiling).
  *
@@ -79,6 +79,8 @@ int main(int argc, char **argv)
     const bool do_vecadd = !only || !strcmp(only, "vecadd");
     const bool do_hash = !only || !strcmp(only, "hash");
     const bool do_sgemm = !only || !strcmp(only, "sgemm");
+    const bool do_reduce = !only || !strcmp(only, "reduce");
+    const bool do_vecadd32 = !only || !strcmp(only, "vecadd32");
     uint64_t vecadd[] = {
         I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
         I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
@@ -93,6 +95,27 @@ int main(int argc, char **argv)
         I(LD64, 6, 3, 0, 0),
         I(ADD, 5, 5, 6, 0),
         I(ST64, 0, 4, 5, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    /* libuserspace's vecadd (kernels.c): f32, args = { a, b, out, n } */
+    uint64_t vecadd32[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
+        I(S2R, 2, 0, 0, SVMGPU_SR_ARGS),
+        I(LD64, 3, 2, 0, 24),
+        I(SLTU, 4, 1, 3, 0),
+        I(IF, 0, 4, 0, 0),
+        I(SHL, 5, 1, IMM, 2),
+        I(LD64, 6, 2, 0, 0),
+        I(ADD, 6, 6, 5, 0),
+        I(LD32, 7, 6, 0, 0),
+        I(LD64, 6, 2, 0, 8),
+        I(ADD, 6, 6, 5, 0),
+        I(LD32, 8, 6, 0, 0),
+        I(FADD, 7, 7, 8, 0),
+        I(LD64, 6, 2, 0, 16),
+        I(ADD, 6, 6, 5, 0),
+        I(ST32, 0, 6, 7, 0),
+        I(ENDIF, 0, 0, 0, 0),
         I(EXIT, 0, 0, 0, 0),
     };
     /* libuserspace's RANGE_HASH (kernels.c), expect = NULL */
@@ -174,6 +197,75 @@ int main(int argc, char **argv)
         I(ENDIF, 0, 0, 0, 0),
         I(EXIT, 0, 0, 0, 0),
     };
+    /*
+     * libuserspace's reduce_sum (kernels.c): args = { u32 *in, u64 *sum,
+     * u64 *scratch, u64 n }; a grid-stride sum per lane, then a tree over
+     * the workgroup's scratch slots and one atomic per workgroup.
+     */
+    uint64_t reduce[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
+        I(S2R, 2, 0, 0, SVMGPU_SR_ARGS),
+        I(S2R, 10, 0, 0, SVMGPU_SR_LANE_ID),
+        I(S2R, 11, 0, 0, SVMGPU_SR_WG_SIZE),
+        I(S2R, 23, 0, 0, SVMGPU_SR_GRID_X),
+        I(S2R, 24, 0, 0, SVMGPU_SR_GRID_Y),
+        I(MUL, 23, 23, 24, 0),
+        I(S2R, 24, 0, 0, SVMGPU_SR_GRID_Z),
+        I(MUL, 23, 23, 24, 0),
+        I(MUL, 23, 23, 11, 0),
+        I(LD64, 3, 2, 0, 24),
+        I(ADD, 26, 3, 23, 0),
+        I(SUB, 26, 26, IMM, 1),
+        I(DIVU, 26, 26, 23, 0),
+        I(S2R, 25, 0, 0, SVMGPU_SR_GLOBAL_ID),
+        I(SUB, 25, 25, 10, 0),
+        I(MUL, 27, 25, 26, 0),
+        I(ADD, 8, 27, 10, 0),
+        I(MUL, 28, 26, 11, 0),
+        I(ADD, 28, 27, 28, 0),
+        I(MINU, 28, 28, 3, 0),
+        I(SHL, 24, 11, IMM, 2),
+        I(LD64, 6, 2, 0, 0),
+        I(SHL, 5, 8, IMM, 2),
+        I(ADD, 6, 6, 5, 0),
+        I(MOVI, 7, 0, 0, 0),
+        I(LOOP, 0, 0, 0, 0),
+        I(SLEU, 4, 28, 8, 0),
+        I(BREAK, 0, 4, 0, 0),
+        I(LD32, 9, 6, 0, 0),
+        I(ADD, 7, 7, 9, 0),
+        I(ADD, 6, 6, 24, 0),
+        I(ADD, 8, 8, 11, 0),
+        I(ENDLOOP, 0, 0, 0, 0),
+        I(LD64, 12, 2, 0, 16),
+        I(SHL, 13, 1, IMM, 3),
+        I(ADD, 13, 12, 13, 0),
+        I(ST64, 0, 13, 7, 0),
+        I(BAR, 0, 0, 0, 0),
+        I(SHR, 14, 11, IMM, 1),
+        I(LOOP, 0, 0, 0, 0),
+        I(SEQ, 15, 14, IMM, 0),
+        I(BREAK, 0, 15, 0, 0),
+        I(SLTU, 16, 10, 14, 0),
+        I(IF, 0, 16, 0, 0),
+        I(SHL, 17, 14, IMM, 3),
+        I(ADD, 17, 13, 17, 0),
+        I(LD64, 18, 17, 0, 0),
+        I(LD64, 19, 13, 0, 0),
+        I(ADD, 19, 19, 18, 0),
+        I(ST64, 0, 13, 19, 0),
+        I(ENDIF, 0, 0, 0, 0),
+        I(BAR, 0, 0, 0, 0),
+        I(SHR, 14, 14, IMM, 1),
+        I(ENDLOOP, 0, 0, 0, 0),
+        I(SEQ, 20, 10, IMM, 0),
+        I(IF, 0, 20, 0, 0),
+        I(LD64, 19, 13, 0, 0),
+        I(LD64, 21, 2, 0, 8),
+        I(ATOM64, 22, 21, 19, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+        I(ENDIF, 0, 0, 0, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
     struct svmgpu_cmd c;
     SvmgpuCoreConfig cfg;
     TestDev t;
@@ -207,6 +299,20 @@ int main(int argc, char **argv)
         printf("vecadd      %8.1f ns/word %8.4f GB/s (3 streams)\n",
                dt * 1e9 / words, 3.0 * bytes / dt / 1e9);
     }
+    /* the same over 2 x WORDS f32 per buffer (the library's kernel) */
+    args[0] = BUF_A;
+    args[1] = BUF_B;
+    args[2] = BUF_C;
+    args[3] = 2 * words;
+    dt = 1e9;
+    for (i = 0; i < 3 && do_vecadd32; i++) {
+        dt = fmin(dt, run_kernel(&t, vecadd32, sizeof(vecadd32) / 8,
+                                 2 * words / 256, 256));
+    }
+    if (do_vecadd32) {
+        printf("vecadd32    %8.1f ns/elem %8.4f GB/s (3 streams of f32)\n",
+               dt * 1e9 / (2 * words), 3.0 * bytes / dt / 1e9);
+    }
     args[0] = BUF_A;            /* data */
     args[1] = 0;                /* expect: none */
     args[2] = words;
@@ -229,6 +335,37 @@ int main(int argc, char **argv)
             dt = fmin(dt, run_kernel(&t, sgemm, sizeof(sgemm) / 8, 256, 256));
         }
         printf("sgemm 256   %8.3f GFLOP/s\n", 2.0 * 256 * 256 * 256 / dt / 1e9);
+    }
+
+    /*
+     * reduce_sum over BUF_A as 2 x WORDS u32, 64 workgroups of 256 lanes
+     * (libuserspace's grid), scratch in BUF_C, the sum in ARGS + 64
+     */
+    if (do_reduce && words >= 64 * 256) {
+        const uint64_t n = 2 * words;
+        uint64_t want = 0;
+
+        for (i = 0; i < n; i++) {   /* page by page: the pages are scattered */
+            uint32_t *in = va_ptr(&t, 0, BUF_A + i * 4);
+
+            *in = (uint32_t)(i * 2654435761u);
+            want += *in;
+        }
+        args[0] = BUF_A;
+        args[1] = ARGS + 64;
+        args[2] = BUF_C;
+        args[3] = n;
+        dt = 1e9;
+        for (i = 0; i < 3; i++) {
+            args[8] = 0;
+            dt = fmin(dt, run_kernel(&t, reduce, sizeof(reduce) / 8, 64, 256));
+            if (args[8] != want) {
+                printf("# reduce_sum: sum %llu, want %llu\n",
+                       (unsigned long long)args[8], (unsigned long long)want);
+            }
+        }
+        printf("reduce_sum  %8.1f ns/word %8.4f GB/s (u32 input)\n",
+               dt * 1e9 / n, 4.0 * n / dt / 1e9);
     }
 
     for (i = 0; i < 3 && !only; i++) {
