@@ -153,17 +153,19 @@ struct svmgpu_save_buf {
 
 /**
  * struct svmgpu_sched - the queue scheduler (svmgpu_sched.c)
- * @lock: protects @runlist, @queues, @save_free, @nsave_free and every
- *	queue's @run_link, @all_link (spinlock; sdev->hwq_lock nests inside)
+ * @lock: protects @runlist, @queues, @save_free, @nsave_free, the area
+ *	counts, every svm's nsave/nsave_over and every queue's @run_link,
+ *	@all_link, @save_wait (spinlock; sdev->hwq_lock nests inside)
  * @runlist: per priority, queues with work waiting for a hardware queue
  * @queues: every live queue of the device (debugfs)
  * @save_free: cached save areas (struct svmgpu_save_buf)
  * @nsave_free: entries in @save_free
  * @save_quarantine: areas of queues whose unbind timed out, kept until a
  *	device reset (the device may still write them)
- * @nsave_used: areas held by queues (q->save), device-wide
- * @nsave_over_cap: areas handed out past a cap to a queue refused for
- *	save_areas_wait_ms (soft caps), since probe
+ * @nsave_used: areas held by queues (q->save) under the caps, device-wide
+ * @nsave_over: areas held by queues past a cap (q->save_over), device-wide
+ * @nholders: processes (svms) holding areas, under the caps or past them
+ * @nsave_over_cap: areas handed out past a cap (soft caps), since probe
  * @inj_unbind_busy: debugfs svmgpu_inject_unbind_busy: the next this many
  *	unbinds are taken as not idle (the recovery of a hardware queue that
  *	did not stop, which the device cannot be made to show)
@@ -178,6 +180,8 @@ struct svmgpu_sched {
 	unsigned int nsave_free;
 	struct list_head save_quarantine;
 	unsigned int nsave_used;
+	unsigned int nsave_over;
+	unsigned int nholders;
 	u64 nsave_over_cap;
 	atomic_t inj_unbind_busy;
 	struct delayed_work work;
@@ -488,6 +492,7 @@ struct svmgpu_svm {
 
 	struct svmgpu_svm_stats stats;
 	unsigned int nsave;		/* save areas of its queues, sched.lock */
+	unsigned int nsave_over;	/* those past a cap, sched.lock */
 	struct work_struct free_work;
 
 	spinlock_t fault_lock;		/* @fault_pending, @nfault_pending */
@@ -646,7 +651,8 @@ struct svmgpu_queue {
 	struct list_head all_link;	/* in sched.queues, sched.lock */
 	struct svmgpu_save_buf *save;	/* save area, @submit_lock */
 	struct mem_cgroup *memcg;	/* creator's: charged for @save */
-	unsigned long save_wait;	/* jiffies of the first refusal at a cap, 0: none */
+	unsigned long save_wait;	/* first refusal at a cap (jiffies), 0: none; sched.lock */
+	bool save_over;			/* @save is past a cap; @submit_lock, sched.lock */
 	bool saved;			/* @save holds a state to RESUME, @submit_lock */
 	u32 resume_head;		/* ring index of the saved state, @submit_lock */
 	bool preempting;		/* PREEMPT written, not finished; @lock */

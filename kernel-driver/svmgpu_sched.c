@@ -42,13 +42,21 @@
  * (save_areas_per_process, the queues of one svm): a queue that would need
  * one beyond a cap waits on its runlist, not bound, until one is given back
  * (it is never bound unpreemptible, which would let one process keep every
- * hardware queue); no command fails for it.  The caps are soft: refused for
- * save_areas_wait_ms, it gets one past them (counted in
- * save_areas_over_cap), since the queues holding every area may wait for
- * it, or for nothing, for good; its memory cgroup bounds what it takes.
- * Without a save area because the allocation failed a queue runs
- * unpreemptible.  The area of a queue whose hardware queue did not go idle
- * when disabled is quarantined until the device reset this queues (the
+ * hardware queue); no command fails for it.  The caps are soft, since the
+ * queues holding every area may wait for the refused queue, or for
+ * nothing, for good: a queue may go past one cap, never both
+ * (svmgpu_save_decide()).  Past the device's cap alone, a HIGH queue or
+ * one of a process holding less than its share of save_areas_max gets one
+ * at once (a heavy process never holds up a light one); otherwise a queue
+ * refused for save_areas_wait_ms gets one.  Areas past a cap are counted
+ * apart (save_areas_over), so they never hold the device's cap shut for
+ * others, and have their own ceilings: save_areas_max per device (half of
+ * it for the timed grants, the rest kept for light processes and HIGH
+ * queues) and save_areas_per_process per process.  Without a save area
+ * because an allocation under the caps failed a queue runs unpreemptible;
+ * one past a cap is tried without reclaim and, failing, the queue waits.
+ * The area of a queue whose hardware queue did not go idle when disabled
+ * is quarantined until the device reset this queues (the
  * device may still write it); a saved state in it is lost.
  *
  * Without CAPS.PREEMPT, or with module parameter preempt=0 at probe,
@@ -125,6 +133,16 @@ module_param_named(save_areas_wait_ms, svmgpu_save_areas_wait_ms, uint, 0644);
 MODULE_PARM_DESC(save_areas_wait_ms,
 		 "A queue refused a save area at a cap this long gets one past the cap; its memory cgroup still bounds it (ms, 1..600000; default 1000)");
 
+static unsigned int svmgpu_save_max(void)
+{
+	return clamp(READ_ONCE(svmgpu_save_areas_max), 1U, 65536U);
+}
+
+static unsigned int svmgpu_save_per_process(void)
+{
+	return clamp(READ_ONCE(svmgpu_save_areas_per_process), 1U, 65536U);
+}
+
 static unsigned int svmgpu_preempt_timeout(void)
 {
 	return clamp(READ_ONCE(svmgpu_preempt_timeout_ms), 10U, 60000U);
@@ -147,48 +165,107 @@ void svmgpu_sched_kick(struct svmgpu_device *sdev)
 }
 
 /*
- * Neither @q's process nor the device is at its cap (the quarantined areas
- * count against the device's).  Caller holds sched.lock.
- */
-static bool svmgpu_save_under_caps(struct svmgpu_sched *s, struct svmgpu_queue *q)
-{
-	lockdep_assert_held(&s->lock);
-	return s->nsave_used + list_count_nodes(&s->save_quarantine) <
-	       clamp(READ_ONCE(svmgpu_save_areas_max), 1U, 65536U) &&
-	       q->ctx->svm->nsave < clamp(READ_ONCE(svmgpu_save_areas_per_process), 1U, 65536U);
-}
-
-/*
  * Jiffies until @q, refused an area at a cap, may take one past it (0: it
- * may now).  A queue never refused has the whole wait ahead.
+ * may now).  A queue never refused has the whole wait ahead.  Unsigned
+ * arithmetic from a clock never ahead of jiffies: an old clock stays
+ * expired.
  */
 static unsigned long svmgpu_save_wait_left(struct svmgpu_queue *q)
 {
-	unsigned long since = READ_ONCE(q->save_wait);
+	unsigned long since = READ_ONCE(q->save_wait) & ~1UL;
 	unsigned long wait = msecs_to_jiffies(clamp(READ_ONCE(svmgpu_save_areas_wait_ms),
 						    1U, 600000U));
+	unsigned long elapsed = jiffies - since;
 
-	if (!since)
+	if (!READ_ONCE(q->save_wait))
 		return wait;
-	if (time_after_eq(jiffies, since + wait))
-		return 0;
-	return since + wait - jiffies;
+	return elapsed >= wait ? 0 : wait - elapsed;
+}
+
+/* Start @q's clock at a cap, unless it runs.  Caller holds sched.lock. */
+static void svmgpu_save_wait_start(struct svmgpu_queue *q)
+{
+	if (!q->save_wait)
+		WRITE_ONCE(q->save_wait, jiffies | 1);
+}
+
+static void svmgpu_save_wait_clear(struct svmgpu_sched *s, struct svmgpu_queue *q)
+{
+	spin_lock(&s->lock);
+	WRITE_ONCE(q->save_wait, 0);
+	spin_unlock(&s->lock);
+}
+
+enum svmgpu_save_grant {
+	SVMGPU_SAVE_REFUSE,	/* wait on the runlist */
+	SVMGPU_SAVE_UNDER,	/* under both caps: nsave_used, svm->nsave */
+	SVMGPU_SAVE_OVER,	/* past one cap: nsave_over, svm->nsave_over */
+};
+
+/*
+ * May @q take one more save area, and counted how.  Under both caps (the
+ * device's, quarantined areas included, and its process's): yes.  Past
+ * both: no, it waits for one to come back.  Past one, while the areas
+ * past a cap stay under their ceilings (save_areas_max per device, half of
+ * it for the timed grants; save_areas_per_process per process): at once if
+ * only the device's cap is reached and @q is HIGH or its process holds
+ * less than its share (save_areas_max / processes holding areas), else
+ * once refused for save_areas_wait_ms.  @left: jiffies until a refusal may
+ * end by the clock (MAX_JIFFY_OFFSET: only when an area comes back).
+ * Caller holds sched.lock.
+ */
+static enum svmgpu_save_grant svmgpu_save_decide(struct svmgpu_sched *s,
+						 struct svmgpu_queue *q,
+						 unsigned long *left)
+{
+	struct svmgpu_svm *svm = q->ctx->svm;
+	unsigned int max = svmgpu_save_max(), per = svmgpu_save_per_process();
+	unsigned int mine = svm->nsave + svm->nsave_over;
+	bool dev_full, proc_full;
+
+	lockdep_assert_held(&s->lock);
+	*left = MAX_JIFFY_OFFSET;
+	dev_full = s->nsave_used + list_count_nodes(&s->save_quarantine) >= max;
+	proc_full = svm->nsave >= per;
+	if (!dev_full && !proc_full)
+		return SVMGPU_SAVE_UNDER;
+	if ((dev_full && proc_full) || s->nsave_over >= max || svm->nsave_over >= per)
+		return SVMGPU_SAVE_REFUSE;
+	if (dev_full && (q->prio == SVMGPU_PRIO_NUM - 1 ||
+			 (u64)mine * max_t(unsigned int, s->nholders, 1) < max))
+		return SVMGPU_SAVE_OVER;
+	if (s->nsave_over >= DIV_ROUND_UP(max, 2))
+		return SVMGPU_SAVE_REFUSE;
+	*left = svmgpu_save_wait_left(q);
+	return *left ? SVMGPU_SAVE_REFUSE : SVMGPU_SAVE_OVER;
 }
 
 /*
- * @q may take one more save area: under the caps, or refused at one for
- * save_areas_wait_ms already.  Caller holds sched.lock.
+ * Count @q's area in (@n 1) or out (@n -1), in the counters it was granted
+ * under (@q->save_over), and the processes holding areas.  Caller holds
+ * sched.lock.
  */
-static bool svmgpu_save_allowed(struct svmgpu_sched *s, struct svmgpu_queue *q)
+static void svmgpu_save_count(struct svmgpu_sched *s, struct svmgpu_queue *q, int n)
 {
-	return svmgpu_save_under_caps(s, q) || !svmgpu_save_wait_left(q);
+	struct svmgpu_svm *svm = q->ctx->svm;
+	bool held = svm->nsave + svm->nsave_over;
+
+	lockdep_assert_held(&s->lock);
+	if (q->save_over) {
+		s->nsave_over += n;
+		svm->nsave_over += n;
+	} else {
+		s->nsave_used += n;
+		svm->nsave += n;
+	}
+	s->nholders += (int)!!(svm->nsave + svm->nsave_over) - (int)held;
 }
 
-static struct svmgpu_save_buf *svmgpu_save_alloc(struct svmgpu_device *sdev)
+static struct svmgpu_save_buf *svmgpu_save_alloc(struct svmgpu_device *sdev, gfp_t extra)
 {
 	struct svmgpu_save_buf *b;
 
-	b = kmalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+	b = kmalloc(sizeof(*b), GFP_KERNEL_ACCOUNT | extra);
 	if (!b)
 		return NULL;
 	/*
@@ -200,7 +277,7 @@ static struct svmgpu_save_buf *svmgpu_save_alloc(struct svmgpu_device *sdev)
 	 */
 	b->sgt = dma_alloc_noncontiguous(&sdev->pdev->dev, SVMGPU_SAVE_AREA_SIZE,
 					 DMA_BIDIRECTIONAL,
-					 GFP_KERNEL_ACCOUNT | __GFP_NOWARN, 0);
+					 GFP_KERNEL_ACCOUNT | __GFP_NOWARN | extra, 0);
 	if (!b->sgt) {
 		kfree(b);
 		return NULL;
@@ -229,34 +306,34 @@ static bool svmgpu_save_same_memcg(struct svmgpu_save_buf *b, struct svmgpu_queu
 }
 
 /*
- * A save area for @q, from the cache or new.  Caller holds q->submit_lock.
+ * A save area for @q, from the cache or new.  One past a cap is allocated
+ * without reclaim (its memory cgroup may be at its limit: no stall of the
+ * scheduler work for every process) and, failing, refused like a cap.
+ * Caller holds q->submit_lock.
  * Return: 0 (@q has one), -ENOBUFS at a cap (wait for one), -ENOMEM.
  */
 static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 {
 	struct svmgpu_device *sdev = q->sdev;
 	struct svmgpu_sched *s = &sdev->sched;
+	enum svmgpu_save_grant grant;
 	struct svmgpu_save_buf *b;
+	unsigned long left;
 
 	lockdep_assert_held(&q->submit_lock);
 	if (q->save)
 		return 0;
 	spin_lock(&s->lock);
-	if (!svmgpu_save_under_caps(s, q)) {
-		if (svmgpu_save_wait_left(q)) {
-			/* From the first refusal: the wait is not restarted. */
-			if (!q->save_wait)
-				WRITE_ONCE(q->save_wait, jiffies | 1);
-			spin_unlock(&s->lock);
-			return -ENOBUFS;
-		}
-		/* Refused long enough: past the cap, its memcg bounds it. */
-		s->nsave_over_cap++;
+	grant = svmgpu_save_decide(s, q, &left);
+	if (grant == SVMGPU_SAVE_REFUSE) {
+		/* From the first refusal: the wait is not restarted. */
+		svmgpu_save_wait_start(q);
+		spin_unlock(&s->lock);
+		return -ENOBUFS;
 	}
-	WRITE_ONCE(q->save_wait, 0);
+	q->save_over = grant == SVMGPU_SAVE_OVER;
 	/* Counted from here: a racing queue sees the cap. */
-	s->nsave_used++;
-	q->ctx->svm->nsave++;
+	svmgpu_save_count(s, q, 1);
 	list_for_each_entry(b, &s->save_free, link)
 		if (svmgpu_save_same_memcg(b, q))
 			break;
@@ -271,16 +348,27 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 		/* Charged to the queue's creator, also from the work. */
 		struct mem_cgroup *old = set_active_memcg(q->memcg);
 
-		b = svmgpu_save_alloc(sdev);
+		b = svmgpu_save_alloc(sdev, q->save_over ? __GFP_NORETRY : 0);
 		set_active_memcg(old);
 	}
+	spin_lock(&s->lock);
+	if (b) {
+		WRITE_ONCE(q->save_wait, 0);
+		s->nsave_over_cap += q->save_over;
+	} else {
+		svmgpu_save_count(s, q, -1);
+		/* Past a cap: waits again, the clock restarted. */
+		if (q->save_over)
+			WRITE_ONCE(q->save_wait, jiffies | 1);
+	}
+	spin_unlock(&s->lock);
 	if (!b) {
-		spin_lock(&s->lock);
-		s->nsave_used--;
-		q->ctx->svm->nsave--;
-		spin_unlock(&s->lock);
 		/* A queue may be waiting for an area. */
 		svmgpu_sched_kick(sdev);
+		if (q->save_over) {
+			q->save_over = false;
+			return -ENOBUFS;
+		}
 		drm_warn_once(&sdev->drm, "no memory for a save area: queue runs unpreemptible\n");
 		return -ENOMEM;
 	}
@@ -313,8 +401,8 @@ void svmgpu_sched_put_save(struct svmgpu_queue *q)
 	q->save = NULL;
 	q->saved = false;
 	spin_lock(&s->lock);
-	s->nsave_used--;
-	q->ctx->svm->nsave--;
+	svmgpu_save_count(s, q, -1);
+	q->save_over = false;
 	if (READ_ONCE(sdev->hw_ready)) {
 		/* Full: the oldest goes (it may be a cgroup's nobody uses now). */
 		list_add(&b->link, &s->save_free);
@@ -351,8 +439,8 @@ static void svmgpu_sched_quarantine_save(struct svmgpu_queue *q)
 	q->saved = false;
 	b->reset_gen = atomic64_read(&sdev->stats.resets);
 	spin_lock(&s->lock);
-	s->nsave_used--;
-	q->ctx->svm->nsave--;
+	svmgpu_save_count(s, q, -1);
+	q->save_over = false;
 	list_add_tail(&b->link, &s->save_quarantine);
 	spin_unlock(&s->lock);
 	svmgpu_sched_kick(sdev);
@@ -403,9 +491,14 @@ static void svmgpu_sched_enqueue(struct svmgpu_queue *q)
 	spin_lock(&s->lock);
 	if (list_empty(&q->run_link) && !READ_ONCE(q->stopped) &&
 	    READ_ONCE(q->hwq) == SVMGPU_HWQ_NONE) {
+		unsigned long left;
+
 		kref_get(&q->refs);
 		list_add_tail(&q->run_link, &s->runlist[q->prio]);
 		added = true;
+		/* At a cap already: its clock starts now, not at a later refusal. */
+		if (!q->save && svmgpu_save_decide(s, q, &left) == SVMGPU_SAVE_REFUSE)
+			svmgpu_save_wait_start(q);
 	}
 	spin_unlock(&s->lock);
 	if (added)
@@ -500,7 +593,7 @@ static int svmgpu_sched_start(struct svmgpu_queue *q)
 		return -ECANCELED;
 	pending = svmgpu_queue_pending(q);
 	if (!pending) {
-		WRITE_ONCE(q->save_wait, 0);
+		svmgpu_save_wait_clear(&sdev->sched, q);
 		svmgpu_sched_put_save(q);
 		return 0;
 	}
@@ -900,15 +993,21 @@ static unsigned long svmgpu_sched_slice(struct svmgpu_device *sdev)
 	spin_lock(&s->lock);
 	for (p = SVMGPU_PRIO_NUM - 1; p >= 0; p--)
 		list_for_each_entry(q, &s->runlist[p], run_link) {
+			unsigned long left;
+
 			if (nwait == sdev->num_queues)
 				break;
 			/*
 			 * One waiting for a save area would not get the hwq;
+			 * its clock runs from here (whoever refused it first),
 			 * look again when its wait at the cap is over.
 			 */
-			if (!READ_ONCE(q->save) && !svmgpu_save_allowed(s, q)) {
-				cap_wake = min(cap_wake,
-					       max(svmgpu_save_wait_left(q), 1UL));
+			if (!READ_ONCE(q->save) &&
+			    svmgpu_save_decide(s, q, &left) == SVMGPU_SAVE_REFUSE) {
+				svmgpu_save_wait_start(q);
+				if (left == MAX_JIFFY_OFFSET)
+					continue;
+				cap_wake = min(cap_wake, max(svmgpu_save_wait_left(q), 1UL));
 				continue;
 			}
 			waiting[nwait++] = p;
@@ -1080,8 +1179,10 @@ void svmgpu_sched_fail_all(struct svmgpu_device *sdev)
 			spin_lock(&s->lock);
 			q = list_first_entry_or_null(&s->runlist[p], struct svmgpu_queue,
 						     run_link);
-			if (q)
+			if (q) {
 				list_del_init(&q->run_link);
+				WRITE_ONCE(q->save_wait, 0);
+			}
 			spin_unlock(&s->lock);
 			if (!q)
 				break;
@@ -1140,8 +1241,8 @@ void svmgpu_sched_queue_stop(struct svmgpu_queue *q)
 	queued = svmgpu_sched_dequeue(q);
 	spin_lock(&s->lock);
 	list_del_init(&q->all_link);
-	spin_unlock(&s->lock);
 	WRITE_ONCE(q->save_wait, 0);
+	spin_unlock(&s->lock);
 	/* No area is allocated for it from here: no zombie cgroup is kept. */
 	mem_cgroup_put(q->memcg);
 	q->memcg = NULL;
@@ -1229,9 +1330,9 @@ static int svmgpu_sched_show(struct seq_file *m, void *unused)
 		   atomic64_read(&sdev->stats.replays_saved),
 		   atomic64_read(&sdev->stats.replays_lost));
 	spin_lock(&s->lock);
-	seq_printf(m, "save_areas_cached: %u\nsave_areas_used: %u\nsave_areas_quarantined: %zu\nsave_areas_over_cap: %llu\n",
+	seq_printf(m, "save_areas_cached: %u\nsave_areas_used: %u\nsave_areas_quarantined: %zu\nsave_areas_over: %u\nsave_areas_over_cap: %llu\nsave_areas_holders: %u\n",
 		   s->nsave_free, s->nsave_used, list_count_nodes(&s->save_quarantine),
-		   s->nsave_over_cap);
+		   s->nsave_over, s->nsave_over_cap, s->nholders);
 	list_for_each_entry(q, &s->queues, all_link) {
 		u32 hwq = READ_ONCE(q->hwq);
 		u64 since = READ_ONCE(q->slice_start);

@@ -17,7 +17,9 @@
  * contention fails by preempt_timeout_ms alone.  Save areas are capped per
  * process: beyond the cap its queues wait, others run, nothing fails; the
  * caps are soft (after save_areas_wait_ms a queue goes past them, so WAITs
- * holding every area cannot block it for good); areas are charged to the
+ * holding every area cannot block it for good), past one cap only and
+ * within ceilings, and a heavy process past them holds up no light one
+ * nor a HIGH queue; areas are charged to the
  * memory cgroup of the queues' creator, and a cached one serves only that
  * cgroup.  A hardware queue taken as not idle (svmgpu_inject_unbind_busy)
  * brings a device reset, and a saved state lost with it fails its queue's
@@ -29,6 +31,7 @@
 #include <linux/capability.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -164,6 +167,8 @@ FIXTURE(sched) {
 	int fd;
 	uint32_t ctx;
 	int enabled;
+	pid_t kids[4];		/* forked queue holders: killed by the teardown */
+	unsigned int nkids;
 };
 
 FIXTURE_SETUP(sched)
@@ -200,6 +205,12 @@ FIXTURE_TEARDOWN(sched)
 	if (self->save_wait > 0)
 		param_write("save_areas_wait_ms", self->save_wait);
 	inj_write("hang_queues", 0);
+	while (self->nkids) {
+		pid_t kid = self->kids[--self->nkids];
+
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+	}
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -1230,6 +1241,8 @@ TEST_F(sched, save_area_cap_in_one_process_is_soft)
 	TH_LOG("the FILL past the cap ran after %.3f s", t);
 	EXPECT_EQ(w.err_code, 0);
 	EXPECT_GE(t, 0.28);
+	/* Not from some later, unrelated kick. */
+	EXPECT_LT(t, 10);
 	EXPECT_EQ(flag[0], 1);
 	EXPECT_EQ(sched_value("save_areas_over_cap"), over0 + 1);
 	for (i = 0; i < NQ; i++) {
@@ -1248,96 +1261,225 @@ TEST_F(sched, save_area_cap_in_one_process_is_soft)
 }
 
 /*
- * The device-wide cap is soft too.  save_areas_max = 8: two forked
- * children with four queues each, every queue in a WAIT on a word nobody
- * writes, hold all 8 areas (seven bound, one saved: they rotate through
- * the hardware queues with the timeslice; hang_timeout_ms 0, so none is
- * ever failed).  This process's FILL is refused an area, and after
- * save_areas_wait_ms (300) gets one past the cap and completes with exact
- * bytes.  With hard caps it never ran: a device-wide denial of service.
- * The children killed, every area comes back.
+ * Fork a process (listed for the teardown, which kills it; it dies with
+ * this one) that puts @n queues in WAITs on a word nobody writes and
+ * sleeps.  Return: 0 once its queues are submitted, -1 if it failed.
  */
-TEST_TIMEOUT(120)
-TEST_F(sched, save_area_cap_of_device_is_soft)
+static int fork_waiters(struct svmgpu_fixture_sched *self, unsigned int n)
 {
-	enum { NCH = 2, NPER = 4 };
-	long long over0 = sched_value("save_areas_over_cap");
-	unsigned char *b = sg_map_anon(SIZE);
-	struct drm_svmgpu_wait w;
-	struct svmgpu_cmd c;
-	long long used0, used;
-	pid_t pid[NCH];
-	unsigned int i;
-	uint64_t seq;
-	double t0, t;
-	int p[2], st;
-	uint32_t fq;
+	pid_t parent = getpid(), pid;
+	int p[2], ret;
 	char ch;
 
-	NEED_SCHED();
-	ASSERT_NOT_NULL(b);
-	ASSERT_GE(over0, 0);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 300), 0);
-	used0 = sched_value("save_areas_used");
-	ASSERT_GE(used0, 0);
-	ASSERT_EQ(param_write("save_areas_max", used0 + NCH * NPER), 0);
-	ASSERT_EQ(pipe(p), 0);
-	for (i = 0; i < NCH; i++) {
-		pid[i] = fork();
-		ASSERT_GE(pid[i], 0);
-		if (!pid[i]) {
-			uint64_t *word = sg_map_anon(4096);
-			int fd = sg_open();
-			uint32_t ctx, cq;
-			unsigned int j;
+	if (self->nkids == sizeof(self->kids) / sizeof(self->kids[0]) || pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		uint64_t *word = sg_map_anon(4096);
+		int fd = sg_open();
+		struct svmgpu_cmd c;
+		uint32_t ctx, cq;
+		unsigned int j;
 
-			if (fd < 0 || !word || sg_ctx_create(fd, &ctx))
-				_exit(2);
-			word[0] = 0;
-			for (j = 0; j < NPER; j++) {
-				c = sg_wait_eq(word, 1, 0);
-				if (sg_queue_create(fd, ctx, 0, &cq) || sg_submit(fd, cq, &c, 1, NULL))
-					_exit(3);
-			}
-			if (write(p[1], "k", 1) != 1)
-				_exit(4);
-			for (;;)
-				pause();
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(5);
+		close(p[0]);
+		if (fd < 0 || !word || sg_ctx_create(fd, &ctx))
+			_exit(2);
+		word[0] = 0;
+		for (j = 0; j < n; j++) {
+			c = sg_wait_eq(word, 1, 0);
+			if (sg_queue_create(fd, ctx, 0, &cq) || sg_submit(fd, cq, &c, 1, NULL))
+				_exit(3);
 		}
+		if (write(p[1], "k", 1) != 1)
+			_exit(4);
+		for (;;)
+			pause();
 	}
-	for (i = 0; i < NCH; i++)
-		ASSERT_EQ(read(p[0], &ch, 1), 1);
-	used = wait_areas_used(used0 + NCH * NPER);
-	TH_LOG("%d queues of %d children in WAITs hold %lld areas", NCH * NPER, NCH,
-	       used - used0);
-	ASSERT_EQ(used, used0 + NCH * NPER);
+	self->kids[self->nkids++] = pid;
+	/* A child that exits early closes the last writer: read() returns 0. */
+	close(p[1]);
+	ret = read(p[0], &ch, 1) == 1 ? 0 : -1;
+	close(p[0]);
+	return ret;
+}
+
+/* Wait up to 10 s for sched counter @name to reach @n; return it. */
+static long long wait_sched_value(const char *name, long long n)
+{
+	int i;
+
+	for (i = 0; i < 1000 && sched_value(name) < n; i++)
+		usleep(10000);
+	return sched_value(name);
+}
+
+/* debugfs @name once it stopped moving (the same for 300 ms, at most 5 s). */
+static long long settled_sched_value(const char *name)
+{
+	long long v = sched_value(name), prev = v - 1;
+	int i, same = 0;
+
+	for (i = 0; i < 100 && same < 6; i++) {
+		usleep(50000);
+		prev = v;
+		v = sched_value(name);
+		same = v == prev ? same + 1 : 0;
+	}
+	return v;
+}
+
+/*
+ * Seconds a FILL of @b with @v on a new queue of priority @prio took to
+ * complete with exact bytes; -1 if it failed or timed out (SG_TIMEOUT_NS).
+ */
+static double timed_fill(int fd, uint32_t ctx, uint32_t prio, unsigned char *b, int v)
+{
+	struct drm_svmgpu_wait w = { 0 };
+	struct svmgpu_cmd c;
+	double t0, t = -1;
+	uint64_t seq;
+	uint32_t q;
 
 	memset(b, 0, SIZE);
-	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &fq), 0);
+	if (queue_create_prio(fd, ctx, prio, &q))
+		return -1;
 	t0 = sg_now_s();
-	c = sg_fill(b, SIZE, 0x5a, 1);
-	ASSERT_EQ(sg_submit(self->fd, fq, &c, 1, &seq), 0);
-	EXPECT_EQ(sg_wait(self->fd, fq, seq, seq, SG_TIMEOUT_NS, &w), 0);
-	t = sg_now_s() - t0;
-	TH_LOG("the FILL past the device's cap ran after %.3f s", t);
-	EXPECT_EQ(w.err_code, 0);
-	EXPECT_GE(t, 0.28);
-	EXPECT_TRUE(sg_all_bytes(b, 0x5a, SIZE));
-	EXPECT_GE(sched_value("save_areas_over_cap"), over0 + 1);
-	EXPECT_EQ(sg_queue_destroy(self->fd, fq), 0);
+	c = sg_fill(b, SIZE, v, 1);
+	if (!sg_submit(fd, q, &c, 1, &seq) &&
+	    !sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, &w) && !w.err_code &&
+	    sg_all_bytes(b, v, SIZE))
+		t = sg_now_s() - t0;
+	sg_queue_destroy(fd, q);
+	return t;
+}
 
-	for (i = 0; i < NCH; i++) {
-		kill(pid[i], SIGKILL);
-		ASSERT_EQ(waitpid(pid[i], &st, 0), pid[i]);
+/*
+ * A heavy process past the caps holds up no other (review of the soft
+ * caps, HIGH #1 and #2).  save_areas_per_process = 4, save_areas_max = 8
+ * above what is held.  Child H1 puts 10 queues (more than save_areas_max)
+ * in WAITs nobody satisfies: 4 hold areas under the caps and, after
+ * save_areas_wait_ms (300), 4 more past its process's cap, no more (the
+ * per-process ceiling); those are counted apart (save_areas_over 4,
+ * save_areas_used + 4 only).  With the wait then 60 s, this process's
+ * FILL gets an area under the caps at once (no grant past a cap).  Child
+ * H2's 4 queues then fill the device's cap: this process, holding none
+ * (below its share), gets one past it at once (save_areas_over_cap + 1);
+ * its own queues in WAITs then take its share and no more, and its HIGH
+ * queue's FILL still gets one at once.  No preemption timed out, no hang,
+ * nothing lost; released, every WAIT of this process completes.  Before,
+ * H1's areas past its cap counted against the device's: every other
+ * queue waited save_areas_wait_ms per bind (60 s: the FILLs time out).
+ */
+TEST_TIMEOUT(180)
+TEST_F(sched, heavy_process_past_caps_holds_up_no_other)
+{
+	enum { NPER = 4, NH1 = 10, NL = 6 };
+	long long pto0 = sched_value("preempt_timeouts");
+	long long lost0 = sched_value("replays_lost");
+	long long hangs0 = sg_dev_counter("hangs");
+	long long used0, oc0, oc, over;
+	uint64_t *word = sg_map_anon(4096);
+	unsigned char *b = sg_map_anon(SIZE);
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd cmds[2];
+	uint64_t lseq[NL];
+	uint32_t lq[NL];
+	unsigned int i;
+	double t;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(word);
+	ASSERT_NOT_NULL(b);
+	/* Only lower bounds are timed: no preemption is taken for a hang. */
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 50), 0);
+	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(param_write("save_areas_per_process", NPER), 0);
+	ASSERT_EQ(param_write("save_areas_wait_ms", 300), 0);
+	used0 = settled_sched_value("save_areas_used");
+	ASSERT_GE(used0, 0);
+	EXPECT_EQ(sched_value("save_areas_over"), 0);
+	oc0 = sched_value("save_areas_over_cap");
+	ASSERT_GE(oc0, 0);
+	ASSERT_EQ(param_write("save_areas_max", used0 + 2 * NPER), 0);
+
+	ASSERT_EQ(fork_waiters(self, NH1), 0);
+	oc = wait_sched_value("save_areas_over_cap", oc0 + NPER);
+	/* Two more waits: no more come past the per-process ceiling. */
+	usleep(600000);
+	oc = sched_value("save_areas_over_cap");
+	over = sched_value("save_areas_over");
+	TH_LOG("H1's %d queues in WAITs: %lld areas under the caps, %lld past (%lld grants)",
+	       NH1, sched_value("save_areas_used") - used0, over, oc - oc0);
+	EXPECT_EQ(oc, oc0 + NPER);
+	EXPECT_EQ(over, NPER);
+	EXPECT_EQ(sched_value("save_areas_used"), used0 + NPER);
+
+	ASSERT_EQ(param_write("save_areas_wait_ms", 60000), 0);
+	t = timed_fill(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_DEFAULT, b, 0x5a);
+	TH_LOG("a light process's FILL next to H1: %.3f s", t);
+	EXPECT_GE(t, 0);
+	EXPECT_LT(t, 10);
+	EXPECT_EQ(sched_value("save_areas_over_cap"), oc);
+
+	ASSERT_EQ(fork_waiters(self, NPER), 0);
+	ASSERT_EQ(wait_sched_value("save_areas_used", used0 + 2 * NPER), used0 + 2 * NPER);
+	t = timed_fill(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_DEFAULT, b, 0x5b);
+	TH_LOG("a light process's FILL at the device's cap: %.3f s", t);
+	EXPECT_GE(t, 0);
+	EXPECT_LT(t, 10);
+	EXPECT_EQ(sched_value("save_areas_over_cap"), oc + 1);
+
+	/* This process's own queues in WAITs take its share, no more. */
+	word[0] = 0;
+	for (i = 0; i < NL; i++) {
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &lq[i]), 0);
+		cmds[0] = sg_wait_eq(word, 1, 0);
+		cmds[1] = sg_fill(&word[1 + i], 8, 0x60 + i, 8);
+		ASSERT_EQ(sg_submit(self->fd, lq[i], cmds, 2, &lseq[i]), 0);
+	}
+	oc = settled_sched_value("save_areas_over_cap");
+	over = sched_value("save_areas_over");
+	TH_LOG("its %d queues in WAITs took %lld areas past the device's cap (holders %lld)",
+	       NL, over - NPER, sched_value("save_areas_holders"));
+	EXPECT_GE(over - NPER, 1);
+	EXPECT_LT(over - NPER, NL);
+	t = timed_fill(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_HIGH, b, 0x5c);
+	TH_LOG("its HIGH queue's FILL above its share: %.3f s", t);
+	EXPECT_GE(t, 0);
+	EXPECT_LT(t, 10);
+	EXPECT_EQ(sched_value("save_areas_over_cap"), oc + 1);
+
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < NL; i++) {
+		ASSERT_EQ(sg_wait(self->fd, lq[i], lseq[i], lseq[i] - 1, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_EQ(word[1 + i], 0x60 + i);
+		EXPECT_EQ(sg_queue_destroy(self->fd, lq[i]), 0);
+	}
+	EXPECT_EQ(sched_value("preempt_timeouts"), pto0);
+	EXPECT_EQ(sg_dev_counter("hangs"), hangs0);
+	EXPECT_EQ(sched_value("replays_lost"), lost0);
+
+	while (self->nkids) {
+		pid_t kid = self->kids[--self->nkids];
+		int st;
+
+		kill(kid, SIGKILL);
+		ASSERT_EQ(waitpid(kid, &st, 0), kid);
 		EXPECT_TRUE(WIFSIGNALED(st));
 	}
-	for (i = 0; i < 1000 && sched_value("save_areas_used") != used0; i++)
+	for (i = 0; i < 1000 && (sched_value("save_areas_used") != used0 ||
+				 sched_value("save_areas_over")); i++)
 		usleep(10000);
 	EXPECT_EQ(sched_value("save_areas_used"), used0);
-	close(p[0]);
-	close(p[1]);
+	EXPECT_EQ(sched_value("save_areas_over"), 0);
+	if (!used0)
+		EXPECT_EQ(sched_value("save_areas_holders"), 0);
 }
 
 /* Write @v to debugfs svmgpu_inject_unbind_busy: 0 or -errno. */
