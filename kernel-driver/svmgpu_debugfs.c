@@ -223,5 +223,6 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 	svmgpu_recovery_debugfs_init(minor);
 	svmgpu_sched_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);
+	svmgpu_prefetch_debugfs_init(minor);
 	svmgpu_dax_debugfs_init(minor);
 }

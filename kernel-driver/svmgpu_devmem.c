@@ -927,15 +927,15 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 }
 
 /*
- * Migrate the caller's [start, end) to device or system memory.  Every page
- * of the range must be in a VMA.
+ * Migrate the caller's [start, end) to device or system memory, evicting
+ * for it regions not used since @since.  Every page of the range must be
+ * in a VMA.
  */
 static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 				 unsigned long start, unsigned long end,
-				 bool to_dev, unsigned long *moved)
+				 bool to_dev, u64 since, unsigned long *moved)
 {
 	unsigned long *src, *dst, addr = start;
-	u64 since = atomic64_read(&dm->clock) + 1;
 	int ret = 0;
 
 	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
@@ -1059,6 +1059,28 @@ u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev)
 	return sdev->devmem ? atomic64_read(&sdev->devmem->clock) + 1 : 0;
 }
 
+/**
+ * svmgpu_devmem_prefetch() - PREFETCH's migration of [@start, @end) of @mm
+ * @sdev: the device, entered, with local memory
+ * @mm: the address space, a user reference held
+ * @start: first byte, page-aligned
+ * @end: end, page-aligned
+ * @to_dev: to device memory, else to system memory
+ * @since: svmgpu_devmem_lru_now() when the PREFETCH began: regions used
+ *	since are not evicted for it
+ * @moved: pages moved are added here
+ *
+ * Takes the mmap lock for the whole range.  Used by the synchronous ioctl
+ * and, a chunk at a time, by the asynchronous one (svmgpu_prefetch.c).
+ *
+ * Return: 0 or as DRM_IOCTL_SVMGPU_PREFETCH.
+ */
+int svmgpu_devmem_prefetch(struct svmgpu_device *sdev, struct mm_struct *mm, u64 start,
+			   u64 end, bool to_dev, u64 since, unsigned long *moved)
+{
+	return svmgpu_devmem_migrate(sdev->devmem, mm, start, end, to_dev, since, moved);
+}
+
 /* Check a uapi range: page-aligned, non-empty, not wrapping, user space. */
 static int svmgpu_devmem_range_ok(u64 start, u64 size)
 {
@@ -1087,7 +1109,9 @@ int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *f
 	int ret, idx;
 
 	args->pages = 0;
-	if ((args->flags & ~DRM_SVMGPU_PREFETCH_WHERE_MASK) || args->pad ||
+	args->id = 0;
+	if ((args->flags & ~(DRM_SVMGPU_PREFETCH_WHERE_MASK | DRM_SVMGPU_PREFETCH_ASYNC)) ||
+	    args->pad ||
 	    (where != DRM_SVMGPU_PREFETCH_DEVICE && where != DRM_SVMGPU_PREFETCH_SYSTEM))
 		return -EINVAL;
 	ret = svmgpu_devmem_range_ok(args->start, args->size);
@@ -1104,6 +1128,10 @@ int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *f
 		ret = -ENOSPC;
 		goto out;
 	}
+	if (args->flags & DRM_SVMGPU_PREFETCH_ASYNC) {
+		ret = svmgpu_prefetch_queue(sdev, file, args);
+		goto out;
+	}
 	mm = get_task_mm(current);
 	if (!mm) {
 		ret = -ESRCH;
@@ -1111,7 +1139,8 @@ int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *f
 	}
 	ret = svmgpu_devmem_migrate(sdev->devmem, mm, args->start,
 				    args->start + args->size,
-				    where == DRM_SVMGPU_PREFETCH_DEVICE, &moved);
+				    where == DRM_SVMGPU_PREFETCH_DEVICE,
+				    svmgpu_devmem_lru_now(sdev), &moved);
 	mmput(mm);
 	args->pages = moved;
 out:

@@ -106,6 +106,7 @@ static int svmgpu_open(struct drm_device *drm, struct drm_file *file)
 	xa_init_flags(&sf->ctxs, XA_FLAGS_ALLOC1);
 	xa_init_flags(&sf->queues, XA_FLAGS_ALLOC1);
 	xa_init_flags(&sf->dax_bos, XA_FLAGS_ALLOC1);
+	svmgpu_prefetch_file_init(sf);
 	file->driver_priv = sf;
 	return 0;
 }
@@ -114,6 +115,8 @@ static void svmgpu_postclose(struct drm_device *drm, struct drm_file *file)
 {
 	struct svmgpu_file *sf = file->driver_priv;
 
+	/* First: no PREFETCH work of the file runs after this. */
+	svmgpu_prefetch_file_fini(sf);
 	svmgpu_file_fini(sf);
 	svmgpu_dax_file_fini(sf);
 	xa_destroy(&sf->ctxs);

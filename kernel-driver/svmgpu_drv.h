@@ -108,6 +108,9 @@ struct svmgpu_vec {
  * @compl_corrupt: queues reset for a corrupt completion record
  * @fatal_errors: fatal device errors (ERROR_STATUS.FATAL), each followed by
  *	a device reset
+ * @prefetch_queued: asynchronous PREFETCHes queued (svmgpu_prefetch.c)
+ * @prefetch_done: ... done, their events sent
+ * @prefetch_cancelled: ... dropped by postclose without an event
  */
 struct svmgpu_dev_stats {
 	atomic64_t fault_records;
@@ -131,6 +134,9 @@ struct svmgpu_dev_stats {
 	atomic64_t preempt_ns_total;
 	atomic64_t replays_saved;
 	atomic64_t replays_lost;
+	atomic64_t prefetch_queued;
+	atomic64_t prefetch_done;
+	atomic64_t prefetch_cancelled;
 };
 
 /* Software queue priorities (Q_PRIORITY 0..2; 3 is kept for the kernel). */
@@ -334,6 +340,24 @@ struct svmgpu_device {
 #define to_svmgpu(d) container_of(d, struct svmgpu_device, drm)
 
 /**
+ * struct svmgpu_prefetch_file - asynchronous PREFETCHes of a file (svmgpu_prefetch.c)
+ * @sdev: the device
+ * @lock: protects @pending and @next_id
+ * @pending: queued requests, oldest first; the work runs the first
+ * @next_id: id of the last request queued, protected by @lock
+ * @work: runs the requests in order, on svmgpu_wq
+ * @closing: postclose began: the work stops between chunks
+ */
+struct svmgpu_prefetch_file {
+	struct svmgpu_device *sdev;
+	spinlock_t lock;		/* @pending, @next_id */
+	struct list_head pending;
+	u64 next_id;
+	struct work_struct work;
+	bool closing;
+};
+
+/**
  * struct svmgpu_file - per open file state
  * @sdev: the device
  * @lock: protects @ctxs and @queues
@@ -341,6 +365,7 @@ struct svmgpu_device {
  * @queues: queue handles, protected by @lock
  * @nqueues: queues in @queues, protected by @lock
  * @dax_bos: DAX buffer handles (svmgpu_dax.c), its own lock
+ * @prefetch: asynchronous PREFETCHes (svmgpu_prefetch.c)
  */
 struct svmgpu_file {
 	struct svmgpu_device *sdev;
@@ -349,6 +374,7 @@ struct svmgpu_file {
 	struct xarray queues;
 	unsigned int nqueues;
 	struct xarray dax_bos;
+	struct svmgpu_prefetch_file prefetch;
 };
 
 /**
@@ -826,6 +852,16 @@ void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off);
 int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct *vma,
 			      u64 start, u64 end, bool to_dev, u64 since);
 u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev);
+int svmgpu_devmem_prefetch(struct svmgpu_device *sdev, struct mm_struct *mm, u64 start,
+			   u64 end, bool to_dev, u64 since, unsigned long *moved);
+
+/* svmgpu_prefetch.c: asynchronous PREFETCH */
+struct drm_svmgpu_prefetch;
+int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
+			  struct drm_svmgpu_prefetch *args);
+void svmgpu_prefetch_file_init(struct svmgpu_file *sf);
+void svmgpu_prefetch_file_fini(struct svmgpu_file *sf);
+void svmgpu_prefetch_debugfs_init(struct drm_minor *minor);
 
 /* svmgpu_dax.c: DAX-style buffers of device memory */
 struct hmm_range;

@@ -120,7 +120,8 @@ SVMGPU_PUBLIC int svmgpu_device_close(struct svmgpu_device *dev);
 /*
  * The DRM file descriptor of @dev (owned by the library), or -EINVAL.
  * poll()/epoll report POLLIN on it while completion events of
- * SVMGPU_SUBMIT_EVENT submissions are pending (svmgpu_device_reap_events()).
+ * SVMGPU_SUBMIT_EVENT submissions or of svmgpu_device_prefetch_async() are
+ * pending (svmgpu_device_reap_events()).
  */
 SVMGPU_PUBLIC int svmgpu_device_fd(const struct svmgpu_device *dev);
 
@@ -173,6 +174,29 @@ SVMGPU_PUBLIC int svmgpu_device_get_info(struct svmgpu_device *dev, struct svmgp
  */
 SVMGPU_PUBLIC int svmgpu_device_prefetch(struct svmgpu_device *dev, const void *addr, size_t size,
 					 unsigned int where, uint64_t *pages);
+
+/*
+ * svmgpu_device_prefetch_async - svmgpu_device_prefetch() without waiting
+ * @dev:   [in]
+ * @addr:  [in]  page-aligned
+ * @size:  [in]  bytes, page-aligned, non-zero
+ * @where: [in]  SVMGPU_PREFETCH_DEVICE or SVMGPU_PREFETCH_SYSTEM
+ * @id:    [out] the request's id (non-zero, increasing per device handle);
+ *               may be NULL
+ * Checks the arguments and that every page of the range is mapped, queues
+ * the migration and returns.  When it is done, a struct svmgpu_queue_event
+ * with queue == SVMGPU_EVENT_PREFETCH, user_data == *@id, seq == pages
+ * moved and result == what svmgpu_device_prefetch() would have returned
+ * (-ENODEV: device removed first, -ECANCELED: the process's address space
+ * went first) comes out of svmgpu_device_reap_events()/_wait_events().
+ * The device handle's prefetches run in order; closing it drops those not
+ * done.  Placement is a hint: commands submitted meanwhile are correct.
+ * Returns 0, the errors of svmgpu_device_prefetch() (-EFAULT: an unmapped
+ * page, nothing queued), -EAGAIN (4 KiB of unreaped events pending: reap
+ * and retry), -ENOMEM or -errno.
+ */
+SVMGPU_PUBLIC int svmgpu_device_prefetch_async(struct svmgpu_device *dev, const void *addr,
+					       size_t size, unsigned int where, uint64_t *id);
 
 /*
  * svmgpu_device_residency - pages of [addr, addr + size) in device memory
@@ -453,7 +477,17 @@ SVMGPU_PUBLIC int svmgpu_queue_submit_flags(struct svmgpu_queue *q, const struct
 					    unsigned int count, unsigned int flags,
 					    uint64_t user_data, uint64_t *seq);
 
-/* A submission with SVMGPU_SUBMIT_EVENT completed. */
+/*
+ * svmgpu_queue_event.queue of an svmgpu_device_prefetch_async() completion
+ * (no queue has id 0): user_data is its id, first_seq 0, seq the pages
+ * moved, result its status, err all zero.
+ */
+#define SVMGPU_EVENT_PREFETCH	0u
+
+/*
+ * A submission with SVMGPU_SUBMIT_EVENT completed (or, queue ==
+ * SVMGPU_EVENT_PREFETCH, an asynchronous prefetch is done).
+ */
 struct svmgpu_queue_event {
 	uint64_t user_data;	/* as submitted */
 	uint64_t first_seq;	/* first command of the submission */
@@ -491,7 +525,8 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
  *
  * WAIT across several queues: sleeps until at least one
  * SVMGPU_SUBMIT_EVENT submission of any queue of @dev has completed (or
- * failed, or its queue was stopped), then reaps as
+ * failed, or its queue was stopped) or an svmgpu_device_prefetch_async()
+ * is done, then reaps as
  * svmgpu_device_reap_events().  Returns the number of events (at least 1),
  * -ETIMEDOUT if none came in time, -EINVAL (NULL, @max 0 or above
  * INT_MAX), or -errno.

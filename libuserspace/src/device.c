@@ -517,6 +517,16 @@ static void event_from_drm(struct svmgpu_queue_event *ev, const struct drm_svmgp
 		ev->result = e->nr_errors ? error_errno(e->err_code) : 0;
 }
 
+static void event_from_prefetch(struct svmgpu_queue_event *ev,
+				const struct drm_svmgpu_event_prefetch *e)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->user_data = e->id;
+	ev->seq = e->pages;
+	ev->queue = SVMGPU_EVENT_PREFETCH;
+	ev->result = e->result;
+}
+
 /* Events read at a time: the DRM core hands out whole events only. */
 #define REAP_CHUNK	16
 
@@ -550,6 +560,9 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
 			if (h->type == DRM_SVMGPU_EVENT_COMPLETE &&
 			    h->length == sizeof(struct drm_svmgpu_event_complete))
 				event_from_drm(&ev[n++], (const void *)h);
+			else if (h->type == DRM_SVMGPU_EVENT_PREFETCH &&
+				 h->length == sizeof(struct drm_svmgpu_event_prefetch))
+				event_from_prefetch(&ev[n++], (const void *)h);
 			off += h->length;
 		}
 	}
@@ -616,11 +629,32 @@ SVMGPU_PUBLIC int svmgpu_device_prefetch(struct svmgpu_device *dev, const void *
 
 	if (pages)
 		*pages = 0;
-	if (!dev)
+	/* DRM_SVMGPU_PREFETCH_ASYNC is svmgpu_device_prefetch_async()'s. */
+	if (!dev || (where & DRM_SVMGPU_PREFETCH_ASYNC))
 		return -EINVAL;
 	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf);
 	if (pages)
 		*pages = pf.pages;
+	return ret;
+}
+
+SVMGPU_PUBLIC int svmgpu_device_prefetch_async(struct svmgpu_device *dev, const void *addr,
+					       size_t size, unsigned int where, uint64_t *id)
+{
+	struct drm_svmgpu_prefetch pf = {
+		.flags = where | DRM_SVMGPU_PREFETCH_ASYNC,
+		.start = (uintptr_t)addr,
+		.size = size,
+	};
+	int ret;
+
+	if (id)
+		*id = 0;
+	if (!dev || (where & DRM_SVMGPU_PREFETCH_ASYNC))
+		return -EINVAL;
+	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf);
+	if (!ret && id)
+		*id = pf.id;
 	return ret;
 }
 

@@ -1561,7 +1561,7 @@ static void op_prefetch(struct worker *w)
 	a.flags = chance(w, 50) ? DRM_SVMGPU_PREFETCH_DEVICE : DRM_SVMGPU_PREFETCH_SYSTEM;
 	if (chance(w, 5)) {
 		a.flags = chance(w, 50) ? 0 : chance(w, 50) ? DRM_SVMGPU_PREFETCH_WHERE_MASK :
-			  a.flags | 4u << below(w, 29);
+			  a.flags | 8u << below(w, 28);
 		badarg = 1;
 	}
 	a.pad = pad_word(w, &badarg);

@@ -115,7 +115,7 @@ TEST_F(dm, rejected_inputs_exact_errno)
 	/* flags: none, both, unknown; pad */
 	EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, 0, NULL), -EINVAL);
 	EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, DRM_SVMGPU_PREFETCH_WHERE_MASK, NULL), -EINVAL);
-	EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, DRM_SVMGPU_PREFETCH_DEVICE | 0x4, NULL), -EINVAL);
+	EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, DRM_SVMGPU_PREFETCH_DEVICE | 0x8, NULL), -EINVAL);
 	memset(&pf, 0, sizeof(pf));
 	pf.flags = DRM_SVMGPU_PREFETCH_DEVICE;
 	pf.pad = 1;

@@ -403,12 +403,20 @@ struct drm_svmgpu_get_stats {
  * struct drm_svmgpu_prefetch - migrate a range of the caller's memory
  *
  * Moves the pages of [@start, @start + @size) of the calling process to the
- * device's local memory or back to system memory, synchronously: when the
- * ioctl returns the pages have moved (docs/driver.md, "Device memory").
- * Only private anonymous memory migrates; other pages (file-backed, shared,
- * pinned, or busy at that moment) stay where they are and are not counted
- * in @pages.  Device PTEs of moved pages are removed; the next device
- * access faults and maps the new location.
+ * device's local memory or back to system memory (docs/driver.md, "Device
+ * memory").  Only private anonymous memory migrates; other pages
+ * (file-backed, shared, pinned, or busy at that moment) stay where they are
+ * and are not counted in @pages.  Device PTEs of moved pages are removed;
+ * the next device access faults and maps the new location.
+ *
+ * Synchronous by default: when the ioctl returns the pages have moved.
+ * With DRM_SVMGPU_PREFETCH_ASYNC the ioctl checks the arguments, the device
+ * and that every page of the range is mapped, queues the migration on the
+ * file and returns at once with @id; a struct drm_svmgpu_event_prefetch
+ * with that @id is queued on the file (read() it, poll() the file) when it
+ * is done.  The file's asynchronous PREFETCHes run one after the other in
+ * the order they were made.  Closing the file (or the process's exit)
+ * cancels those not done: no event, nothing moves any more.
  *
  * Errors: -EINVAL for unknown flags, non-zero @pad, neither or both of
  * DEVICE and SYSTEM, @size 0, @start or @size not page-aligned, or a range
@@ -416,22 +424,69 @@ struct drm_svmgpu_get_stats {
  * memory; -ENOSPC if @size is larger than the device's local memory (nothing
  * moved) or local memory ran out part way (what fit moved, @pages says how
  * much); -EFAULT if a page of the range is not mapped (pages before it
- * moved); -ENODEV once the device is gone.
+ * moved; ASYNC: nothing queued); -ENODEV once the device is gone; ASYNC
+ * only: -EAGAIN when the file's event space (4 KiB of unread and pending
+ * events, the DRM core's limit) cannot take the completion event (nothing
+ * queued: read events and retry), -ENOMEM.
  */
 struct drm_svmgpu_prefetch {
-	/** @flags: in, exactly one of DRM_SVMGPU_PREFETCH_DEVICE/_SYSTEM. */
+	/**
+	 * @flags: in, exactly one of DRM_SVMGPU_PREFETCH_DEVICE/_SYSTEM,
+	 * optionally DRM_SVMGPU_PREFETCH_ASYNC.
+	 */
 	__u32 flags;
 #define DRM_SVMGPU_PREFETCH_DEVICE	0x1u
 #define DRM_SVMGPU_PREFETCH_SYSTEM	0x2u
 #define DRM_SVMGPU_PREFETCH_WHERE_MASK	0x3u
+/* Queue the migration and return; a struct drm_svmgpu_event_prefetch follows. */
+#define DRM_SVMGPU_PREFETCH_ASYNC	0x4u
 	/** @pad: in, must be zero. */
 	__u32 pad;
 	/** @start: in, first byte, page-aligned. */
 	__u64 start;
 	/** @size: in, bytes, page-aligned, non-zero. */
 	__u64 size;
-	/** @pages: out, pages moved (also on -ENOSPC, -EFAULT, -EINTR). */
+	/**
+	 * @pages: out, pages moved (also on -ENOSPC, -EFAULT, -EINTR); 0 with
+	 * DRM_SVMGPU_PREFETCH_ASYNC (the event has them).
+	 */
 	__u64 pages;
+	/**
+	 * @id: out, with DRM_SVMGPU_PREFETCH_ASYNC: the request's id in its
+	 * event, non-zero, increasing per file; 0 otherwise.  (Appended: an
+	 * older caller's shorter structure has no ASYNC and gets no @id.)
+	 */
+	__u64 id;
+};
+
+/* drm_event.type of struct drm_svmgpu_event_prefetch (driver-private range). */
+#define DRM_SVMGPU_EVENT_PREFETCH	0x80000001u
+
+/**
+ * struct drm_svmgpu_event_prefetch - an asynchronous PREFETCH is done
+ *
+ * @result is what the synchronous PREFETCH would have returned: 0,
+ * -ENOSPC (device memory ran out part way), -EFAULT (a page of the range
+ * was unmapped meanwhile: pages before it moved), -EINVAL (a part of the
+ * range the synchronous call refuses too), -ENOMEM; or -ENODEV when the
+ * device was unbound before it was done, -ECANCELED when the address space
+ * it belongs to exited first.  @pages moved in any case.
+ */
+struct drm_svmgpu_event_prefetch {
+	/** @base: type DRM_SVMGPU_EVENT_PREFETCH, length sizeof(*this). */
+	struct drm_event base;
+	/** @id: &drm_svmgpu_prefetch.id. */
+	__u64 id;
+	/** @start: &drm_svmgpu_prefetch.start. */
+	__u64 start;
+	/** @size: &drm_svmgpu_prefetch.size. */
+	__u64 size;
+	/** @pages: pages moved. */
+	__u64 pages;
+	/** @flags: &drm_svmgpu_prefetch.flags. */
+	__u32 flags;
+	/** @result: 0 or a negative errno, see above. */
+	__s32 result;
 };
 
 /**

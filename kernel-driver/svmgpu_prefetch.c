@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svmgpu asynchronous PREFETCH (DRM_SVMGPU_PREFETCH_ASYNC, docs/driver.md
+ * "Device memory", "Asynchronous PREFETCH").
+ *
+ * The ioctl (svmgpu_ioctl_prefetch(), svmgpu_devmem.c) checks everything it
+ * can while the caller waits: the arguments, the device, and here that every
+ * page of the range is mapped; it reserves the completion event in the
+ * file's DRM event space, so that the event can always be sent, and queues
+ * a request on the file.  One work item per file runs the file's requests
+ * in order on svmgpu_wq, each in chunks of at most 2 MiB (2 MiB-aligned):
+ * per chunk it enters the device (drm_dev_enter()), takes the address space
+ * only if it is still alive (mmget_not_zero(): the request holds the
+ * mm_struct with mmgrab(), never its address space, so exit is not held up)
+ * and runs the same migration as the synchronous PREFETCH,
+ * svmgpu_devmem_prefetch(), which holds the mmap lock for that chunk only.
+ * So munmap() and exit wait for at most one chunk, and unbind's
+ * drm_dev_unplug() too: the request then ends with -ENODEV (and the
+ * following ones at their first chunk), its event still sent to the open
+ * file.  When the work is done with a request it sends its event.
+ *
+ * Cancellation: postclose (svmgpu_prefetch_file_fini()) runs when the file
+ * is released (close of the last reference, process exit): it tells the
+ * work to stop between chunks, waits for it (cancel_work_sync()) and frees
+ * the requests left without sending their events (the DRM core has already
+ * unlinked the file's pending events; drm_event_cancel_free() frees them).
+ * Nothing of the file's is left running after postclose, which is what
+ * lets rmmod (no file open) free the module.
+ *
+ * The mm reference: the last mmput() of an address space that exited while
+ * a chunk ran would tear it down in the work, so the work uses
+ * mmput_async().  The mm_struct itself (mmgrab()) is dropped with the
+ * request.
+ *
+ * Lock order: pf->lock (spinlock) nests inside nothing and takes nothing;
+ * the chunks run with no lock of this file held (svmgpu_devmem.c's order:
+ * mmap_lock, then the dm locks).
+ */
+#include <linux/debugfs.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_print.h>
+
+#include <uapi/drm/svmgpu_drm.h>
+
+#include "svmgpu_drv.h"
+
+/* Bytes one chunk migrates at most, with the mmap lock held. */
+#define SVMGPU_PREFETCH_CHUNK	SZ_2M
+
+/**
+ * struct svmgpu_prefetch_req - one asynchronous PREFETCH
+ * @base: the reserved DRM event; first, as drm_send_event() kfree()s it
+ * @ev: what read() returns
+ * @link: in pf->pending, protected by pf->lock
+ * @mm: the caller's mm_struct (mmgrab(): not its address space)
+ * @next: first byte not yet migrated (work only)
+ * @end: end of the range
+ * @since: svmgpu_devmem_lru_now() at the first chunk: regions used after it
+ *	are not evicted for this request (work only)
+ * @moved: pages moved so far (work only)
+ */
+struct svmgpu_prefetch_req {
+	struct drm_pending_event base;
+	struct drm_svmgpu_event_prefetch ev;
+	struct list_head link;
+	struct mm_struct *mm;
+	u64 next;
+	u64 end;
+	u64 since;
+	unsigned long moved;
+};
+
+/* Every page of [start, end) of @mm in a VMA? */
+static int svmgpu_prefetch_mapped(struct mm_struct *mm, u64 start, u64 end)
+{
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	while (start < end) {
+		struct vm_area_struct *vma = vma_lookup(mm, start);
+
+		if (!vma) {
+			ret = -EFAULT;
+			break;
+		}
+		start = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/**
+ * svmgpu_prefetch_queue() - queue an asynchronous PREFETCH
+ * @sdev: the device, entered (drm_dev_enter()), with local memory
+ * @file: the caller's file
+ * @args: the checked arguments; @args->id is set
+ *
+ * Return: 0, -EFAULT (a page of the range is not mapped), -EAGAIN (the
+ * file's event space is full), -ENOMEM, -ESRCH (no mm).
+ */
+int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
+			  struct drm_svmgpu_prefetch *args)
+{
+	struct svmgpu_file *sf = file->driver_priv;
+	struct svmgpu_prefetch_file *pf = &sf->prefetch;
+	struct svmgpu_prefetch_req *req;
+	struct mm_struct *mm = current->mm;
+	unsigned long flags;
+	int ret;
+
+	if (!mm)
+		return -ESRCH;
+	ret = svmgpu_prefetch_mapped(mm, args->start, args->start + args->size);
+	if (ret)
+		return ret;
+	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
+	if (!req)
+		return -ENOMEM;
+	req->ev.base.type = DRM_SVMGPU_EVENT_PREFETCH;
+	req->ev.base.length = sizeof(req->ev);
+	req->ev.start = args->start;
+	req->ev.size = args->size;
+	req->ev.flags = args->flags;
+	req->next = args->start;
+	req->end = args->start + args->size;
+	/* Under event_lock, so that -EAGAIN is the only "no room" answer. */
+	ret = -EAGAIN;
+	spin_lock_irqsave(&sdev->drm.event_lock, flags);
+	if (file->event_space >= sizeof(req->ev))
+		ret = drm_event_reserve_init_locked(&sdev->drm, file, &req->base,
+						    &req->ev.base);
+	spin_unlock_irqrestore(&sdev->drm.event_lock, flags);
+	if (ret) {
+		kfree(req);
+		return ret;
+	}
+	mmgrab(mm);
+	req->mm = mm;
+
+	spin_lock(&pf->lock);
+	req->ev.id = ++pf->next_id;
+	list_add_tail(&req->link, &pf->pending);
+	spin_unlock(&pf->lock);
+	args->id = req->ev.id;
+	atomic64_inc(&sdev->stats.prefetch_queued);
+	queue_work(svmgpu_wq, &pf->work);
+	return 0;
+}
+
+/*
+ * Run @req's chunks until it is done (true) or the file is closing (false:
+ * @req stays queued, postclose frees it).
+ */
+static bool svmgpu_prefetch_run(struct svmgpu_prefetch_file *pf,
+				struct svmgpu_prefetch_req *req)
+{
+	struct svmgpu_device *sdev = pf->sdev;
+	bool to_dev = req->ev.flags & DRM_SVMGPU_PREFETCH_DEVICE;
+	int ret = 0, idx;
+
+	while (req->next < req->end && !ret) {
+		u64 next = min(req->end, ALIGN_DOWN(req->next, SVMGPU_PREFETCH_CHUNK) +
+				       SVMGPU_PREFETCH_CHUNK);
+
+		if (READ_ONCE(pf->closing))
+			return false;
+		if (!drm_dev_enter(&sdev->drm, &idx)) {
+			ret = -ENODEV;
+			break;
+		}
+		if (!mmget_not_zero(req->mm)) {
+			drm_dev_exit(idx);
+			ret = -ECANCELED;
+			break;
+		}
+		if (req->next == req->ev.start)
+			req->since = svmgpu_devmem_lru_now(sdev);
+		ret = svmgpu_devmem_prefetch(sdev, req->mm, req->next, next, to_dev,
+					     req->since, &req->moved);
+		mmput_async(req->mm);
+		drm_dev_exit(idx);
+		req->next = next;
+		cond_resched();
+	}
+	req->ev.pages = req->moved;
+	req->ev.result = ret;
+	return true;
+}
+
+static void svmgpu_prefetch_work(struct work_struct *work)
+{
+	struct svmgpu_prefetch_file *pf = container_of(work, struct svmgpu_prefetch_file,
+						       work);
+	struct svmgpu_prefetch_req *req;
+
+	for (;;) {
+		spin_lock(&pf->lock);
+		req = list_first_entry_or_null(&pf->pending, struct svmgpu_prefetch_req,
+					       link);
+		spin_unlock(&pf->lock);
+		if (!req || !svmgpu_prefetch_run(pf, req))
+			return;
+		spin_lock(&pf->lock);
+		list_del(&req->link);
+		spin_unlock(&pf->lock);
+		mmdrop(req->mm);
+		atomic64_inc(&pf->sdev->stats.prefetch_done);
+		/* Frees @req (or, the file gone meanwhile, the DRM core does). */
+		drm_send_event(&pf->sdev->drm, &req->base);
+	}
+}
+
+/**
+ * svmgpu_prefetch_file_init() - a new file's asynchronous PREFETCH state
+ * @sf: the file
+ */
+void svmgpu_prefetch_file_init(struct svmgpu_file *sf)
+{
+	struct svmgpu_prefetch_file *pf = &sf->prefetch;
+
+	pf->sdev = sf->sdev;
+	spin_lock_init(&pf->lock);
+	INIT_LIST_HEAD(&pf->pending);
+	INIT_WORK(&pf->work, svmgpu_prefetch_work);
+}
+
+/**
+ * svmgpu_prefetch_file_fini() - cancel a released file's PREFETCHes
+ * @sf: the file (postclose: no ioctl of it runs or will)
+ *
+ * The running chunk ends, the rest is dropped without events.
+ */
+void svmgpu_prefetch_file_fini(struct svmgpu_file *sf)
+{
+	struct svmgpu_prefetch_file *pf = &sf->prefetch;
+	struct svmgpu_prefetch_req *req, *tmp;
+
+	WRITE_ONCE(pf->closing, true);
+	cancel_work_sync(&pf->work);
+	list_for_each_entry_safe(req, tmp, &pf->pending, link) {
+		list_del(&req->link);
+		mmdrop(req->mm);
+		atomic64_inc(&pf->sdev->stats.prefetch_cancelled);
+		drm_event_cancel_free(&pf->sdev->drm, &req->base);
+	}
+}
+
+static int svmgpu_prefetch_show(struct seq_file *m, void *unused)
+{
+	struct svmgpu_device *sdev = m->private;
+	s64 queued = atomic64_read(&sdev->stats.prefetch_queued);
+	s64 done = atomic64_read(&sdev->stats.prefetch_done);
+	s64 cancelled = atomic64_read(&sdev->stats.prefetch_cancelled);
+
+	seq_printf(m, "async_queued: %lld\n", queued);
+	seq_printf(m, "async_done: %lld\n", done);
+	seq_printf(m, "async_cancelled: %lld\n", cancelled);
+	seq_printf(m, "async_pending: %lld\n", queued - done - cancelled);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(svmgpu_prefetch);
+
+/**
+ * svmgpu_prefetch_debugfs_init() - debugfs svmgpu_prefetch of a DRM minor
+ * @minor: the minor
+ */
+void svmgpu_prefetch_debugfs_init(struct drm_minor *minor)
+{
+	debugfs_create_file("svmgpu_prefetch", 0444, minor->debugfs_root,
+			    to_svmgpu(minor->dev), &svmgpu_prefetch_fops);
+}

@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_prefetch: asynchronous PREFETCH (DRM_SVMGPU_PREFETCH_ASYNC,
+ * docs/driver.md "Asynchronous PREFETCH", docs/api.md
+ * svmgpu_device_prefetch_async()).  The ioctl checks its input at once and
+ * returns an id; the migration runs in the driver's work, in order per
+ * file, and a DRM event with the id, the status and the pages moved
+ * follows on the file.  Every byte is checked after each move, the
+ * residency and the debugfs counters agree with the events; munmap of the
+ * range, close, exit and unbind while requests are pending end them
+ * (with an event, or cancelled without one) and leave nothing behind.
+ *
+ * Needs a device with local memory (make check's LOCAL_MEM); without it
+ * only the argument checks and the -EOPNOTSUPP case run.
+ */
+#define _GNU_SOURCE
+#include <glob.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <svmgpu.h>
+
+#include "svmgpu_guest.h"
+#include "svmgpu_test.h"
+
+#define PAGE	4096ul
+#define MB	(1024ul * 1024)
+#define DRV	"/sys/bus/pci/drivers/svmgpu"
+#define EV_SIZE	sizeof(struct drm_svmgpu_event_prefetch)
+
+static int has_local_mem(int fd)
+{
+	struct drm_svmgpu_get_info info;
+
+	return !sg_info(fd, &info) && (info.caps & SVMGPU_CAPS_LOCAL_MEM);
+}
+
+static unsigned char pat(unsigned long i, unsigned int seed)
+{
+	return (unsigned char)((i * 2654435761u) >> 13) ^ seed;
+}
+
+static void fill_pat(unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = pat(i, seed);
+}
+
+/* Offset of the first byte of p[0, n) not of the pattern, or -1. */
+static long check_pat(const unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != pat(i, seed))
+			return (long)i;
+	return -1;
+}
+
+/* Asynchronous PREFETCH: 0 or -errno; *id (may be NULL) as returned. */
+static int pf_async(int fd, const void *p, uint64_t size, uint32_t flags, uint64_t *id)
+{
+	struct drm_svmgpu_prefetch pf = {
+		.flags = flags | DRM_SVMGPU_PREFETCH_ASYNC,
+		.start = (uintptr_t)p,
+		.size = size,
+		.id = 77,
+		.pages = 77,
+	};
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf);
+
+	if (id)
+		*id = pf.id;
+	/*
+	 * Never pages from the ioctl itself, and no id when refused (an
+	 * unplugged device's -ENODEV comes from the DRM core: nothing is
+	 * copied back then).
+	 */
+	if (ret == -ENODEV)
+		return ret;
+	if (pf.pages || (ret && pf.id))
+		return -EPROTO;
+	return ret;
+}
+
+/*
+ * Read exactly @n prefetch events within @secs seconds (any other event is
+ * an error): 0, -ETIMEDOUT, -EPROTO.
+ */
+static int ev_read_n(int fd, struct drm_svmgpu_event_prefetch *ev, unsigned int n,
+		     unsigned int secs)
+{
+	double end = sg_now_s() + secs;
+	unsigned int got = 0;
+
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t len;
+
+		if (sg_now_s() > end)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		len = read(fd, ev + got, (n - got) * EV_SIZE);
+		if (len < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (len % EV_SIZE)
+			return -EPROTO;
+		for (; len; len -= EV_SIZE, got++)
+			if (ev[got].base.type != DRM_SVMGPU_EVENT_PREFETCH ||
+			    ev[got].base.length != EV_SIZE)
+				return -EPROTO;
+	}
+	return 0;
+}
+
+/* Is an event pending on @fd right now? */
+static int ev_pending(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+static long long pf_counter(const char *name)
+{
+	return sg_debugfs_value("svmgpu_prefetch", name);
+}
+
+/* Wait (at most 20 s) for debugfs async_pending to be 0; returns it. */
+static long long pf_pending_settles(void)
+{
+	long long v = -1;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		v = pf_counter("async_pending");
+		if (!v)
+			break;
+		usleep(20000);
+	}
+	return v;
+}
+
+FIXTURE(pf) {
+	int fd;
+	uint32_t ctx;
+	uint32_t q;
+	int local;
+};
+
+FIXTURE_SETUP(pf)
+{
+	self->fd = sg_open();
+	if (self->fd < 0)
+		SKIP(return, "no render node: %s", strerror(errno));
+	self->local = has_local_mem(self->fd);
+	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
+}
+
+FIXTURE_TEARDOWN(pf)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* The old 32-byte struct, as a binary built before ASYNC passes it. */
+struct old_prefetch {
+	__u32 flags, pad;
+	__u64 start, size, pages;
+};
+
+#define OLD_IOCTL_PREFETCH \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_SVMGPU_PREFETCH, struct old_prefetch)
+
+/*
+ * Every input the synchronous PREFETCH refuses, ASYNC refuses at once with
+ * the same errno, queues nothing and sends no event; so do bad flag
+ * combinations, a hole in the range (-EFAULT, nothing moved) and, in the
+ * library, an ASYNC bit in @where.
+ */
+TEST_F(pf, rejected_inputs_exact_errno)
+{
+	unsigned char *p = sg_map_anon(4 * PAGE);
+	const uint32_t D = DRM_SVMGPU_PREFETCH_DEVICE, S = DRM_SVMGPU_PREFETCH_SYSTEM;
+	struct svmgpu_device *dev;
+	struct drm_svmgpu_prefetch pf;
+	struct old_prefetch old;
+	uint64_t id = 5;
+	long long queued0 = pf_counter("async_queued");
+
+	ASSERT_NE(p, NULL);
+	ASSERT_GE(queued0, 0);
+	/* flags: ASYNC alone, with both, with an unknown bit */
+	EXPECT_EQ(pf_async(self->fd, p, PAGE, 0, &id), -EINVAL);
+	EXPECT_EQ(id, 0);
+	EXPECT_EQ(pf_async(self->fd, p, PAGE, D | S, NULL), -EINVAL);
+	EXPECT_EQ(pf_async(self->fd, p, PAGE, D | 0x8, NULL), -EINVAL);
+	EXPECT_EQ(pf_async(self->fd, p, PAGE, S | 0x80000000u, NULL), -EINVAL);
+	/* range: unaligned start, unaligned size, empty, wrapping, past user space */
+	EXPECT_EQ(pf_async(self->fd, p + 1, PAGE, D, NULL), -EINVAL);
+	EXPECT_EQ(pf_async(self->fd, p, PAGE + 8, D, NULL), -EINVAL);
+	EXPECT_EQ(pf_async(self->fd, p, 0, S, NULL), -EINVAL);
+	EXPECT_EQ(pf_async(self->fd, (void *)~0xfffull, 2 * PAGE, D, NULL), -EINVAL);
+	EXPECT_EQ(pf_async(self->fd, (void *)(1ull << 62), PAGE, S, NULL), -EINVAL);
+	/* pad */
+	memset(&pf, 0, sizeof(pf));
+	pf.flags = D | DRM_SVMGPU_PREFETCH_ASYNC;
+	pf.pad = 1;
+	pf.start = (uintptr_t)p;
+	pf.size = PAGE;
+	EXPECT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf), -EINVAL);
+	EXPECT_EQ(pf.id, 0);
+	/* The library: NULL device, ASYNC in @where of either call. */
+	EXPECT_EQ(svmgpu_device_prefetch_async(NULL, p, PAGE, SVMGPU_PREFETCH_DEVICE, &id),
+		  -EINVAL);
+	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
+	EXPECT_EQ(svmgpu_device_prefetch_async(dev, p, PAGE,
+					       SVMGPU_PREFETCH_DEVICE | DRM_SVMGPU_PREFETCH_ASYNC,
+					       &id), -EINVAL);
+	EXPECT_EQ(svmgpu_device_prefetch(dev, p, PAGE,
+					 SVMGPU_PREFETCH_DEVICE | DRM_SVMGPU_PREFETCH_ASYNC,
+					 NULL), -EINVAL);
+	EXPECT_EQ(svmgpu_device_prefetch_async(dev, p, PAGE, 0, &id), -EINVAL);
+	EXPECT_EQ(id, 0);
+
+	if (!self->local) {
+		EXPECT_EQ(pf_async(self->fd, p, PAGE, D, NULL), -EOPNOTSUPP);
+		EXPECT_EQ(pf_async(self->fd, p, PAGE, S, NULL), -EOPNOTSUPP);
+		EXPECT_EQ(svmgpu_device_prefetch_async(dev, p, PAGE, SVMGPU_PREFETCH_SYSTEM,
+						       &id), -EOPNOTSUPP);
+	} else {
+		/* Larger than device memory: -ENOSPC before anything is queued. */
+		long long cap = sg_devmem_value("capacity");
+		size_t big = cap + 2 * MB;
+		unsigned char *q;
+
+		ASSERT_GT(cap, 0);
+		q = mmap(NULL, big, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		ASSERT_NE(q, MAP_FAILED);
+		EXPECT_EQ(pf_async(self->fd, q, big, D, NULL), -ENOSPC);
+		munmap(q, big);
+		/* A hole: -EFAULT, nothing queued, nothing moved (sync moves the head). */
+		ASSERT_EQ(munmap(p + 2 * PAGE, PAGE), 0);
+		p[0] = 1;
+		EXPECT_EQ(pf_async(self->fd, p, 4 * PAGE, D, &id), -EFAULT);
+		EXPECT_EQ(svmgpu_device_prefetch_async(dev, p, 4 * PAGE, SVMGPU_PREFETCH_DEVICE,
+						       &id), -EFAULT);
+		EXPECT_EQ(id, 0);
+		EXPECT_EQ(sg_residency(self->fd, p, 2 * PAGE), 0);
+		EXPECT_EQ(p[0], 1);
+		munmap(p + 3 * PAGE, PAGE);
+		/* An old binary's shorter struct still works (synchronous). */
+		memset(&old, 0, sizeof(old));
+		old.flags = D;
+		old.start = (uintptr_t)p;
+		old.size = 2 * PAGE;
+		EXPECT_EQ(sg_ioctl(self->fd, OLD_IOCTL_PREFETCH, &old), 0);
+		EXPECT_EQ(old.pages, 2);
+		EXPECT_EQ(sg_residency(self->fd, p, 2 * PAGE), 2);
+		old.flags = D | 0x8;
+		EXPECT_EQ(sg_ioctl(self->fd, OLD_IOCTL_PREFETCH, &old), -EINVAL);
+	}
+	EXPECT_EQ(svmgpu_device_close(dev), 0);
+	/* Nothing was queued: no event, the counter unchanged. */
+	EXPECT_FALSE(ev_pending(self->fd));
+	EXPECT_EQ(pf_counter("async_queued"), queued0);
+	munmap(p, 2 * PAGE);
+}
+
+/*
+ * 16 MiB to device memory and back, asynchronously: each event carries
+ * the id, the range, the flags, status 0 and exactly the pages moved; the
+ * residency and debugfs agree; the device reads the pattern out of device
+ * memory and every byte is there after the way back.
+ */
+TEST_TIMEOUT(120)
+TEST_F(pf, async_16m_to_device_and_back_every_byte)
+{
+	size_t size = 16 * MB, n = size / PAGE;
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
+	struct drm_svmgpu_event_prefetch ev;
+	long long used0, queued0, done0;
+	uint64_t id1 = 0, id2 = 0;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	used0 = sg_devmem_value("used");
+	queued0 = pf_counter("async_queued");
+	done0 = pf_counter("async_done");
+	ASSERT_GE(used0, 0);
+	ASSERT_GE(queued0, 0);
+	fill_pat(a, size, 0xa5);
+	memset(b, 0, size);
+
+	ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &id1), 0);
+	EXPECT_NE(id1, 0);
+	ASSERT_EQ(ev_read_n(self->fd, &ev, 1, 60), 0);
+	EXPECT_EQ(ev.id, id1);
+	EXPECT_EQ(ev.start, (uintptr_t)a);
+	EXPECT_EQ(ev.size, size);
+	EXPECT_EQ(ev.flags, DRM_SVMGPU_PREFETCH_DEVICE | DRM_SVMGPU_PREFETCH_ASYNC);
+	EXPECT_EQ(ev.result, 0);
+	EXPECT_EQ(ev.pages, n);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	EXPECT_EQ(sg_devmem_value("used"), used0 + (long long)size);
+	EXPECT_EQ(pf_counter("async_queued"), queued0 + 1);
+	EXPECT_EQ(pf_counter("async_done"), done0 + 1);
+	EXPECT_EQ(pf_counter("async_pending"), 0);
+
+	/* The device reads it where it is. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	EXPECT_EQ(check_pat(b, size, 0xa5), -1);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+
+	ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &id2), 0);
+	EXPECT_GT(id2, id1);
+	ASSERT_EQ(ev_read_n(self->fd, &ev, 1, 60), 0);
+	EXPECT_EQ(ev.id, id2);
+	EXPECT_EQ(ev.flags, DRM_SVMGPU_PREFETCH_SYSTEM | DRM_SVMGPU_PREFETCH_ASYNC);
+	EXPECT_EQ(ev.result, 0);
+	EXPECT_EQ(ev.pages, n);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	EXPECT_EQ(check_pat(a, size, 0xa5), -1);
+	EXPECT_FALSE(ev_pending(self->fd));
+	munmap(a, size);
+	munmap(b, size);
+}
+
+/*
+ * Several in flight on one file, waited for with epoll: they run in the
+ * order they were made (a buffer sent to the device and straight back
+ * ends in system memory), each event with its id, in id order; through
+ * the library, the same completions come out of svmgpu_device_wait_events()
+ * as SVMGPU_EVENT_PREFETCH events.
+ */
+TEST_TIMEOUT(120)
+TEST_F(pf, several_in_flight_complete_in_order)
+{
+	enum { NB = 4 };
+	size_t size = 4 * MB, n = size / PAGE;
+	struct drm_svmgpu_event_prefetch ev[NB + 1];
+	struct svmgpu_queue_event qe[NB];
+	struct epoll_event ee = { .events = EPOLLIN }, out;
+	unsigned char *buf[NB];
+	struct svmgpu_device *dev;
+	uint64_t id[NB + 1];
+	long long used0;
+	int i, ep;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	used0 = sg_devmem_value("used");
+	for (i = 0; i < NB; i++) {
+		buf[i] = sg_map_anon(size);
+		ASSERT_NE(buf[i], NULL);
+		fill_pat(buf[i], size, 0x10 + i);
+	}
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_GE(ep, 0);
+	ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, self->fd, &ee), 0);
+	EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
+
+	for (i = 0; i < NB; i++)
+		ASSERT_EQ(pf_async(self->fd, buf[i], size, DRM_SVMGPU_PREFETCH_DEVICE, &id[i]), 0);
+	/* Buffer 0 back at once: behind its way there. */
+	ASSERT_EQ(pf_async(self->fd, buf[0], size, DRM_SVMGPU_PREFETCH_SYSTEM, &id[NB]), 0);
+	for (i = 1; i <= NB; i++)
+		EXPECT_EQ(id[i], id[i - 1] + 1);
+	ASSERT_EQ(epoll_wait(ep, &out, 1, 60000), 1);
+	EXPECT_TRUE(out.events & EPOLLIN);
+	ASSERT_EQ(ev_read_n(self->fd, ev, NB + 1, 60), 0);
+	for (i = 0; i <= NB; i++) {
+		EXPECT_EQ(ev[i].id, id[i]);
+		EXPECT_EQ(ev[i].result, 0);
+		EXPECT_EQ(ev[i].pages, n);
+	}
+	EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
+	EXPECT_EQ(sg_residency(self->fd, buf[0], size), 0);
+	for (i = 1; i < NB; i++)
+		EXPECT_EQ(sg_residency(self->fd, buf[i], size), (long long)n);
+	EXPECT_EQ(sg_devmem_value("used"), used0 + (long long)((NB - 1) * size));
+
+	/* The library: back to system memory, reaped from its event API. */
+	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
+	for (i = 1; i < NB; i++) {
+		ASSERT_EQ(svmgpu_device_prefetch_async(dev, buf[i], size, SVMGPU_PREFETCH_SYSTEM,
+						       &id[i]), 0);
+		EXPECT_NE(id[i], 0);
+	}
+	for (i = 1; i < NB; ) {
+		int k, got = svmgpu_device_wait_events(dev, qe, NB, 60000000000ull);
+
+		ASSERT_GT(got, 0);
+		for (k = 0; k < got; k++, i++) {
+			ASSERT_LT(i, NB);
+			EXPECT_EQ(qe[k].queue, SVMGPU_EVENT_PREFETCH);
+			EXPECT_EQ(qe[k].user_data, id[i]);
+			EXPECT_EQ(qe[k].seq, n);
+			EXPECT_EQ(qe[k].first_seq, 0);
+			EXPECT_EQ(qe[k].result, 0);
+			EXPECT_EQ(qe[k].err.count, 0);
+		}
+	}
+	EXPECT_EQ(svmgpu_device_reap_events(dev, qe, NB), 0);
+	EXPECT_EQ(svmgpu_device_close(dev), 0);
+	for (i = 0; i < NB; i++) {
+		EXPECT_EQ(sg_residency(self->fd, buf[i], size), 0);
+		EXPECT_EQ(check_pat(buf[i], size, 0x10 + i), -1);
+		munmap(buf[i], size);
+	}
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	close(ep);
+}
+
+/*
+ * munmap() of the range while its asynchronous PREFETCH runs: no crash,
+ * the event comes with 0 (it was done first) or -EFAULT (the rest was
+ * gone) and at most the range's pages, and no page is left in device
+ * memory.  Then half a range: the mapped half keeps every byte.
+ */
+TEST_TIMEOUT(120)
+TEST_F(pf, munmap_while_async_prefetch_runs)
+{
+	size_t size = 16 * MB, n = size / PAGE;
+	struct drm_svmgpu_event_prefetch ev;
+	unsigned char *a;
+	long long used0;
+	int round;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	used0 = sg_devmem_value("used");
+	for (round = 0; round < 2; round++) {
+		a = sg_map_anon(size);
+		ASSERT_NE(a, NULL);
+		fill_pat(a, size, 0x3c);
+		ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+		/* Round 0: all of it; round 1: the second half. */
+		ASSERT_EQ(munmap(a + round * size / 2, size - round * size / 2), 0);
+		ASSERT_EQ(ev_read_n(self->fd, &ev, 1, 60), 0);
+		TH_LOG("round %d: result %d, %llu pages moved", round, ev.result,
+		       (unsigned long long)ev.pages);
+		EXPECT_TRUE(ev.result == 0 || ev.result == -EFAULT);
+		EXPECT_LE(ev.pages, n);
+		if (round) {
+			EXPECT_EQ(check_pat(a, size / 2, 0x3c), -1);
+			ASSERT_EQ(munmap(a, size / 2), 0);
+		}
+		EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	}
+}
+
+/*
+ * A child queues 4 x 16 MiB and closes its file (then exits, in the second
+ * round without closing first): the pending requests are dropped, every
+ * one counted done or cancelled, none left; after the close no page of
+ * the child moves any more; device memory is back when it exits.
+ */
+TEST_TIMEOUT(180)
+TEST_F(pf, close_and_exit_cancel_pending_prefetches)
+{
+	long long used0, q0, d0, c0;
+	int round;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	used0 = sg_devmem_value("used");
+	for (round = 0; round < 2; round++) {
+		int st;
+		pid_t pid;
+
+		q0 = pf_counter("async_queued");
+		d0 = pf_counter("async_done");
+		c0 = pf_counter("async_cancelled");
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			size_t size = 64 * MB;
+			unsigned char *a = sg_map_anon(size);
+			int fd = sg_open(), fd2, i;
+			long long r1, r2;
+
+			if (!a || fd < 0)
+				_exit(10);
+			fill_pat(a, size, 0x77);
+			for (i = 0; i < 4; i++)
+				if (pf_async(fd, a + i * size / 4, size / 4,
+					     DRM_SVMGPU_PREFETCH_DEVICE, NULL))
+					_exit(11);
+			if (round)
+				_exit(0);
+			close(fd);
+			/* Released: its work has stopped, nothing moves any more. */
+			fd2 = sg_open();
+			if (fd2 < 0)
+				_exit(12);
+			r1 = sg_residency(fd2, a, size);
+			usleep(300000);
+			r2 = sg_residency(fd2, a, size);
+			if (r1 < 0 || r1 != r2)
+				_exit(13);
+			if (check_pat(a, size, 0x77) != -1)
+				_exit(14);
+			_exit(0);
+		}
+		ASSERT_EQ(waitpid(pid, &st, 0), pid);
+		ASSERT_TRUE(WIFEXITED(st));
+		EXPECT_EQ(WEXITSTATUS(st), 0);
+		EXPECT_EQ(pf_pending_settles(), 0);
+		EXPECT_EQ(pf_counter("async_queued") - q0, 4);
+		TH_LOG("round %d: %lld done, %lld cancelled", round,
+		       pf_counter("async_done") - d0, pf_counter("async_cancelled") - c0);
+		EXPECT_EQ(pf_counter("async_done") - d0 + pf_counter("async_cancelled") - c0, 4);
+		EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	}
+}
+
+/*
+ * The file outlives the address space (a fork() child queues a PREFETCH
+ * of its own memory on the parent's file and exits): the event comes with
+ * -ECANCELED, or 0 if it was done first, and no page stays in device memory.
+ */
+TEST_TIMEOUT(120)
+TEST_F(pf, exited_address_space_ends_with_ecanceled)
+{
+	struct drm_svmgpu_event_prefetch ev;
+	long long used0;
+	int st, i, canceled = 0;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	used0 = sg_devmem_value("used");
+	for (i = 0; i < 3; i++) {
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			size_t size = 16 * MB;
+			unsigned char *a = sg_map_anon(size);
+
+			if (!a)
+				_exit(10);
+			memset(a, 1, size);
+			_exit(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL) ? 11 : 0);
+		}
+		ASSERT_EQ(waitpid(pid, &st, 0), pid);
+		ASSERT_TRUE(WIFEXITED(st));
+		ASSERT_EQ(WEXITSTATUS(st), 0);
+		ASSERT_EQ(ev_read_n(self->fd, &ev, 1, 60), 0);
+		EXPECT_TRUE(ev.result == 0 || ev.result == -ECANCELED);
+		canceled += ev.result == -ECANCELED;
+		EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	}
+	TH_LOG("%d of 3 ended with -ECANCELED", canceled);
+}
+
+/*
+ * Unbind while requests are pending on an open file: each ends with an
+ * event, 0 or -ENODEV, the file stays readable, the data is all there
+ * (unbind moved it back to system memory); then the device is bound again.
+ */
+TEST_TIMEOUT(180)
+TEST_F(pf, zz_unbind_with_prefetches_pending)
+{
+	size_t size = 16 * MB;
+	struct drm_svmgpu_event_prefetch ev[3];
+	char bdf[64], path[128];
+	unsigned char *a;
+	int i, fd;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+		SKIP(return, "cannot unbind through sysfs");
+	a = sg_map_anon(3 * size);
+	ASSERT_NE(a, NULL);
+	fill_pat(a, 3 * size, 0x5e);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(pf_async(self->fd, a + i * size, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL),
+			  0);
+	snprintf(path, sizeof(path), "%s/unbind", DRV);
+	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	ASSERT_EQ(ev_read_n(self->fd, ev, 3, 60), 0);
+	for (i = 0; i < 3; i++) {
+		TH_LOG("request %d: result %d, %llu pages", i, ev[i].result,
+		       (unsigned long long)ev[i].pages);
+		EXPECT_TRUE(ev[i].result == 0 || ev[i].result == -ENODEV);
+		if (i)
+			EXPECT_GT(ev[i].id, ev[i - 1].id);
+	}
+	EXPECT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), -ENODEV);
+	EXPECT_EQ(check_pat(a, 3 * size, 0x5e), -1);
+	close(self->fd);
+	self->fd = -1;
+	snprintf(path, sizeof(path), "%s/bind", DRV);
+	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
+		usleep(20000);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	munmap(a, 3 * size);
+}
+
+TEST_HARNESS_MAIN
