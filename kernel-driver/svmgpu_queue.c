@@ -680,11 +680,12 @@ void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt)
 		drm_warn(&sdev->drm, "queue %u (hw queue %u): corrupt completion record: reset, %llu commands failed\n",
 			 q->handle, hwq, last + 1 - first);
 	} else if (first <= last) {
-		svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_HANG);
+		/* Counted before a waiter sees the error (svm_hang reads them then). */
 		atomic64_inc(&sdev->stats.hangs);
 		atomic64_add(last - first + 1, &sdev->stats.hang_cmds);
 		atomic64_set(&sdev->stats.hang_reset_ns,
 			     ktime_to_ns(ktime_sub(ktime_get(), start)));
+		svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_HANG);
 		drm_warn(&sdev->drm, "queue %u (hw queue %u): no progress for %u ms at command %llu: reset, %llu commands failed\n",
 			 q->handle, hwq, READ_ONCE(svmgpu_hang_timeout_ms), first,
 			 last - first + 1);
