@@ -17,15 +17,27 @@
  *     batch), device pages with aperture 1;
  *   - the last hardware queue is the driver's: svmgpu_blit_create() takes it
  *     out of sdev->num_queues, so neither the scheduler nor the queue code
- *     ever binds it, and it runs at the highest Q_PRIORITY;
+ *     ever binds it; it runs a batch a fault waits for (migrate_to_ram(),
+ *     migrate-on-fault) at the highest Q_PRIORITY, any other (PREFETCH,
+ *     eviction) at NORMAL's (re-latched per batch: the queue is idle between
+ *     batches), so that a stream of PREFETCHes does not starve the user
+ *     queues on its engine (the hang watchdog counts a busy copy queue as
+ *     higher-priority work: svmgpu_blit_starves());
  *   - one COPY per run of consecutive entries that move, one FILL of zeros
  *     per run of holes that move to the device (device memory is not
  *     cleared); the window's TLB entries are invalidated before the
  *     commands are queued.
  *
- * The caller sleeps until the queue's Q_COMPL_SEQ reaches the batch's last
- * command (polled: the queue's interrupt vector is not requested), at most
- * copy_timeout_ms.  A batch has a fixed cost (mapping, TLB invalidation,
+ * The caller sleeps until the queue's completion record (Q_COMPL_ADDR, in
+ * memory: no register read, which under a vIOMMU competes with the engine
+ * for QEMU's lock) shows the batch's last command, polled with a growing
+ * back-off (20 us to 1 ms; the queue's interrupt vector is not requested),
+ * at most copy_timeout_ms (at least 10) plus twice the batch's time over a
+ * modelled link (LINK_BANDWIDTH).  The slow polls also read STATUS: a fatal
+ * device error, a failed command without record or a device that reads
+ * all-ones ends the wait at once.  After SVMGPU_BLIT_MAX_TIMEOUTS batches
+ * in a row timed out the CPU copies until the next device reset.  A batch
+ * has a fixed cost (mapping, TLB invalidation,
  * submission, the poll: about 0.1 ms under TCG, more behind a vIOMMU),
  * more than the CPU needs for a few pages: batches of fewer than
  * copy_engine_min_pages pages (a CPU fault's single page) are left to the
@@ -35,11 +47,23 @@
  * for tests and comparison), a device without a queue to spare, a DMA
  * mapping failure, a device removed, in a PCI reset, fenced or reset while
  * the batch ran, a failed command, a timeout -- svmgpu_blit_copy() returns
- * a negative errno once the engine can no longer write the batch's pages
- * (the queue disabled and idle; or the device reset, which lets a step in
- * progress write nothing, hw-spec 12), and the caller copies the whole batch
- * with the CPU.  Neither copy writes a source page, so a partial engine
- * copy followed by the CPU copy leaves exactly the source's data.
+ * a negative errno once the engine is shown to write none of the batch's
+ * pages any more, and the caller copies the whole batch with the CPU.
+ * Neither copy writes a source page, so a partial engine copy followed by
+ * the CPU copy leaves exactly the source's data.  Shown stopped
+ * (svmgpu_blit_stopped()): the queue disabled and Q_STATUS.IDLE, and
+ * STATUS.RESET_PENDING clear -- a reset, and a fence above all (a TLB
+ * invalidation timeout resets the device without waiting), lets a step
+ * begun before it run on (hw-spec 12); or the device held by a PCI reset,
+ * suspend or removal that quiesced it.  Not shown within copy_timeout_ms
+ * (at least 1 s): the device is reset (hang_work), and again bounded by 5
+ * x that time.  Still not shown (a device that reads all-ones, or a fenced
+ * device removed): the batch fails with -EBUSY and is abandoned: its
+ * destination pages (the ones the engine could still write) are held with
+ * their DMA mapping (svmgpu_blit_hold(), dst[] cleared, so migrate_vma
+ * keeps the sources) and given back only once the engine is shown stopped
+ * (the next batch checks) or at teardown; until then no batch uses the
+ * engine (the window keeps mapping only held pages).
  *
  * A device reset disables the queue and context 0 (svmgpu_hw_program()
  * only loads the contexts of processes); the next batch sees
@@ -52,7 +76,8 @@
  * dm->access_sem is taken by the caller after blit->lock is dropped.
  *
  *   blit->lock (mutex) the window's page tables, the ring, @sys, @sgt,
- *              @dma, @tail, @seq, @gen, @live: one batch at a time
+ *              @dma, @tail, @seq, @gen, @live, @prio, @held and the
+ *              timeout count: one batch at a time
  */
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
@@ -79,7 +104,13 @@ MODULE_PARM_DESC(copy_engine_min_pages,
 static unsigned int copy_timeout_ms = 2000;
 module_param(copy_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(copy_timeout_ms,
-		 "a migration batch the engine did not copy in this time is copied by the CPU (default 2000)");
+		 "a migration batch the engine did not copy in this time (at least 10, plus twice its time over a modelled link) is copied by the CPU (default 2000)");
+
+/* Batches timed out in a row after which the CPU copies until a device reset. */
+#define SVMGPU_BLIT_MAX_TIMEOUTS	3
+
+/* Q_PRIORITY of a batch nobody waits for in a fault (user NORMAL's). */
+#define SVMGPU_BLIT_PRIO_NORMAL	1
 
 /* The window: 1 GiB (level-4 entry 0, level-3 entry 1), two level-1 tables. */
 #define SVMGPU_BLIT_SRC		BIT_ULL(30)
@@ -95,7 +126,25 @@ enum {
 	SVMGPU_BLIT_L2,
 	SVMGPU_BLIT_L1_SRC,
 	SVMGPU_BLIT_L1_DST,
+	SVMGPU_BLIT_COMPL,	/* the queue's completion record */
 	SVMGPU_BLIT_TABLES,
+};
+
+/**
+ * struct svmgpu_blit_held - the pages of a batch the engine was not shown
+ *	to have stopped writing (locked, a reference each, still DMA-mapped)
+ * @link: in blit->held
+ * @sgt: the batch's system pages' mapping
+ * @dir: its direction
+ * @n: entries of @pages
+ * @pages: the batch's destination pages
+ */
+struct svmgpu_blit_held {
+	struct list_head link;
+	struct sg_table sgt;
+	enum dma_data_direction dir;
+	unsigned long n;
+	struct page *pages[];
 };
 
 /**
@@ -114,12 +163,20 @@ enum {
  * @seq: seq of the last command queued
  * @gen: sdev->stats.resets when the queue and context 0 were enabled
  * @live: the queue and context 0 are enabled (since @gen)
+ * @prio: the Q_PRIORITY latched at the last enable
+ * @link_mbps: LINK_BANDWIDTH (0: link not modelled)
+ * @compl: the queue's completion record (in the @pt allocation)
+ * @timeouts_in_row: batches timed out in a row since @timeouts_gen
+ * @timeouts_gen: sdev->stats.resets at the last timeout
+ * @held: abandoned batches' pages (struct svmgpu_blit_held)
  * @batches: batches the engine copied
  * @bytes: bytes it copied or zero-filled
  * @fallbacks: batches it did not copy (the CPU did)
  * @timeouts: of those, timed out
  * @errors: of those, a failed command or enable
  * @resets: of those, the device was reset, removed or fenced meanwhile
+ * @abandoned: batches whose engine was not shown stopped (-EBUSY)
+ * @held_pages: pages in @held
  */
 struct svmgpu_blit {
 	struct svmgpu_device *sdev;
@@ -136,6 +193,12 @@ struct svmgpu_blit {
 	u64 seq;
 	u64 gen;
 	bool live;
+	u32 prio;
+	u32 link_mbps;
+	struct svmgpu_completion *compl;
+	unsigned int timeouts_in_row;
+	u64 timeouts_gen;
+	struct list_head held;
 
 	atomic64_t batches;
 	atomic64_t bytes;
@@ -143,6 +206,8 @@ struct svmgpu_blit {
 	atomic64_t timeouts;
 	atomic64_t errors;
 	atomic64_t resets;
+	atomic64_t abandoned;
+	atomic64_t held_pages;
 };
 
 static __le64 *svmgpu_blit_table(struct svmgpu_blit *blit, int t)
@@ -181,11 +246,19 @@ struct svmgpu_blit *svmgpu_blit_create(struct svmgpu_device *sdev)
 
 	if (sdev->num_queues < 2)
 		return NULL;
+	/*
+	 * The engine has no segment boundary (a COPY crosses any address):
+	 * a batch's physically contiguous run crossing 4 GiB is one segment
+	 * (DMA-API debugging would report the default 4 GiB boundary).
+	 */
+	if (dma_set_seg_boundary(dev, ULONG_MAX))
+		return NULL;
 	blit = kzalloc(sizeof(*blit), GFP_KERNEL);
 	if (!blit)
 		return NULL;
 	blit->sdev = sdev;
 	mutex_init(&blit->lock);
+	INIT_LIST_HEAD(&blit->held);
 	blit->pt = dma_alloc_coherent(dev, SVMGPU_BLIT_TABLES * PAGE_SIZE,
 				      &blit->pt_dma, GFP_KERNEL);
 	blit->ring = dma_alloc_coherent(dev, SVMGPU_BLIT_RING * sizeof(*blit->ring),
@@ -202,6 +275,7 @@ struct svmgpu_blit *svmgpu_blit_create(struct svmgpu_device *sdev)
 			    svmgpu_blit_table_dma(blit, SVMGPU_BLIT_L1_SRC) | SVMGPU_PTE_VALID);
 	svmgpu_blit_set_pte(blit, SVMGPU_BLIT_L2, (SVMGPU_BLIT_DST >> 21) & 511,
 			    svmgpu_blit_table_dma(blit, SVMGPU_BLIT_L1_DST) | SVMGPU_PTE_VALID);
+	blit->compl = (void *)svmgpu_blit_table(blit, SVMGPU_BLIT_COMPL);
 	sdev->num_queues--;
 	blit->hwq = sdev->num_queues;
 	return blit;
@@ -218,6 +292,8 @@ void svmgpu_blit_destroy(struct svmgpu_blit *blit)
 	if (!blit)
 		return;
 	dev = &blit->sdev->pdev->dev;
+	/* svmgpu_blit_release() ran before the pages were waited for. */
+	WARN_ON_ONCE(!list_empty(&blit->held));
 	if (blit->ring)
 		dma_free_coherent(dev, SVMGPU_BLIT_RING * sizeof(*blit->ring),
 				  blit->ring, blit->ring_dma);
@@ -229,37 +305,25 @@ void svmgpu_blit_destroy(struct svmgpu_blit *blit)
 }
 
 /*
- * Enable context 0 and the queue (first batch, after a reset or a failed
- * batch).  Caller is inside svmgpu_hw_enter().
+ * Enable context 0 and the queue at Q_PRIORITY @prio (first batch, after a
+ * reset or a failed batch).  Caller is inside svmgpu_hw_enter().
  */
-static int svmgpu_blit_start(struct svmgpu_blit *blit, u64 gen)
+static int svmgpu_blit_start(struct svmgpu_blit *blit, u64 gen, u32 prio)
 {
 	struct svmgpu_device *sdev = blit->sdev;
-	struct svmgpu_ctx_entry *e = &sdev->ctx_table[0];
 	u32 q = blit->hwq, status;
 
-	e->pt_root = svmgpu_blit_table_dma(blit, SVMGPU_BLIT_L4);
-	e->rsvd0 = 0;
-	e->rsvd1[0] = 0;
-	e->rsvd1[1] = 0;
-	wmb();	/* entry visible before WRITE_ONCE of flags */
-	WRITE_ONCE(e->flags, SVMGPU_CTX_VALID);
-	wmb();	/* entry complete before the device reads it */
-	svmgpu_write32(sdev, SVMGPU_REG_CTX_ENABLE, 0);
-	if (svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_CTX) {
-		svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, SVMGPU_ERROR_CTX);
-		drm_err_ratelimited(&sdev->drm, "copy queue: device rejected context 0\n");
+	if (svmgpu_ctx_entry_set(sdev, 0, svmgpu_blit_table_dma(blit, SVMGPU_BLIT_L4)))
 		return -EIO;
-	}
 	svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_CONTROL), 0);
 	svmgpu_write64(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_BASE), blit->ring_dma);
 	svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_SIZE), SVMGPU_BLIT_RING);
 	svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_CTX), 0);
-	svmgpu_write64(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_COMPL_ADDR), 0);
+	svmgpu_write64(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_COMPL_ADDR),
+		       svmgpu_blit_table_dma(blit, SVMGPU_BLIT_COMPL));
 	if (sdev->caps & SVMGPU_CAPS_PREEMPT) {
 		svmgpu_write64(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_SAVE_ADDR), 0);
-		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_PRIORITY),
-			       SVMGPU_Q_PRIORITY_MAX);
+		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_PRIORITY), prio);
 		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_START), 0);
 	}
 	svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
@@ -270,10 +334,61 @@ static int svmgpu_blit_start(struct svmgpu_blit *blit, u64 gen)
 		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_CONTROL), 0);
 		return -EIO;
 	}
+	blit->link_mbps = svmgpu_read32(sdev, SVMGPU_REG_LINK_BANDWIDTH);
+	if (blit->link_mbps == U32_MAX)
+		blit->link_mbps = 0;
 	blit->tail = 0;
 	blit->gen = gen;
-	blit->live = true;
+	WRITE_ONCE(blit->prio, prio);
+	WRITE_ONCE(blit->live, true);
 	return 0;
+}
+
+/*
+ * Re-latch Q_PRIORITY of the live queue: it is idle between batches (every
+ * command completed), so a disable and an enable at the same ring index
+ * take no step away.  Caller is inside svmgpu_hw_enter().
+ */
+static void svmgpu_blit_set_prio(struct svmgpu_blit *blit, u32 prio)
+{
+	struct svmgpu_device *sdev = blit->sdev;
+	u32 q = blit->hwq;
+
+	if (blit->prio == prio)
+		return;
+	if (sdev->caps & SVMGPU_CAPS_PREEMPT) {
+		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_CONTROL), 0);
+		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_PRIORITY), prio);
+		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_START), blit->tail);
+		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_CONTROL),
+			       SVMGPU_Q_CONTROL_ENABLE);
+	}
+	WRITE_ONCE(blit->prio, prio);
+}
+
+/**
+ * svmgpu_blit_starves() - does the copy queue keep a queue's engine busy?
+ * @blit: the copy queue or NULL
+ * @i: a hardware queue
+ * @prio: its Q_PRIORITY
+ * @engines: NUM_ENGINES
+ *
+ * For the hang watchdog (svmgpu_watchdog_starved()): a queue on the copy
+ * queue's engine below its priority makes no progress while a batch runs.
+ * Caller is inside svmgpu_hw_enter().
+ *
+ * Return: true if the copy queue is enabled, runs a batch and outranks @i.
+ */
+bool svmgpu_blit_starves(struct svmgpu_blit *blit, u32 i, u32 prio, u32 engines)
+{
+	u32 status;
+
+	if (!blit || !READ_ONCE(blit->live) || READ_ONCE(blit->prio) <= prio ||
+	    blit->hwq % engines != i % engines)
+		return false;
+	status = svmgpu_read32(blit->sdev, SVMGPU_REG_Q(blit->hwq, SVMGPU_Q_STATUS));
+	return status != U32_MAX && (status & SVMGPU_Q_STATUS_ENABLED) &&
+	       !(status & (SVMGPU_Q_STATUS_IDLE | SVMGPU_Q_STATUS_ERROR));
 }
 
 /* Entries of a batch that move: a source selected and a destination. */
@@ -446,7 +561,7 @@ static u64 svmgpu_blit_queue(struct svmgpu_blit *blit, unsigned long npages)
 	return bytes;
 }
 
-/* The reset, removal or fence that ends a batch: the engine is stopped. */
+/* A reset, removal or fence happened since the queue was enabled. */
 static bool svmgpu_blit_lost(struct svmgpu_blit *blit)
 {
 	struct svmgpu_device *sdev = blit->sdev;
@@ -454,104 +569,236 @@ static bool svmgpu_blit_lost(struct svmgpu_blit *blit)
 	return READ_ONCE(sdev->fenced) || atomic64_read(&sdev->stats.resets) != blit->gen;
 }
 
+/* The deadline of a batch of @bytes (copy_timeout_ms, the link's time). */
+static unsigned long svmgpu_blit_timeout(struct svmgpu_blit *blit, u64 bytes)
+{
+	u64 ms = max(READ_ONCE(copy_timeout_ms), 10u);
+
+	/* B MB/s is B * 1000 bytes per ms; twice that time, for slack. */
+	if (blit->link_mbps)
+		ms += div_u64(bytes * 2, (u64)blit->link_mbps * 1000);
+	return msecs_to_jiffies(ms);
+}
+
 /*
- * Wait until commands [first, last] completed.
+ * The registers' view, for the slow polls of svmgpu_blit_wait(): a device
+ * that reads all-ones (removed, link down) is -ENODEV; a fatal error (no
+ * engine step runs until a reset) or a failed command whose record was not
+ * written is -EIO; the last command seen complete in Q_COMPL_SEQ (a corrupt
+ * record) is 0.
  *
- * Return: 0, -EIO (a command failed), -ENODEV (the device was reset,
- * removed or fenced meanwhile) or -ETIMEDOUT.
+ * Return: 0, 1 (still running) or a negative errno.
  */
-static int svmgpu_blit_wait(struct svmgpu_blit *blit, u64 first, u64 last)
+static int svmgpu_blit_poll_regs(struct svmgpu_blit *blit, u64 last)
 {
 	struct svmgpu_device *sdev = blit->sdev;
-	unsigned long deadline = jiffies + msecs_to_jiffies(READ_ONCE(copy_timeout_ms));
-	u32 q = blit->hwq;
+	u32 q = blit->hwq, st, qs, done;
+	int ret = 1;
+
+	if (!svmgpu_hw_enter(sdev))
+		return -ENODEV;
+	done = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_COMPL_SEQ));
+	qs = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_STATUS));
+	st = svmgpu_read32(sdev, SVMGPU_REG_STATUS);
+	if (st == U32_MAX || qs == U32_MAX) {
+		ret = -ENODEV;
+	} else if ((st & SVMGPU_STATUS_ERROR) &&
+		   (svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_FATAL)) {
+		drm_err_ratelimited(&sdev->drm, "copy queue %u: fatal device error\n", q);
+		ret = -EIO;
+	} else if (qs & SVMGPU_Q_STATUS_ERROR) {
+		drm_err_ratelimited(&sdev->drm, "copy queue %u: command %u failed: error %u\n", q,
+				    svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_ERROR_SEQ)),
+				    svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_ERROR_CODE)));
+		ret = -EIO;
+	} else if (done == (u32)last) {
+		ret = 0;
+	}
+	svmgpu_hw_exit(sdev);
+	return ret;
+}
+
+/*
+ * Wait until commands [first, last] (moving @bytes) completed: the
+ * completion record in memory, with a growing back-off; the registers at
+ * the slow polls.
+ *
+ * Return: 0, -EIO (a command failed, or a fatal device error), -ENODEV (the
+ * device was reset, removed or fenced meanwhile, or reads all-ones) or
+ * -ETIMEDOUT.
+ */
+static int svmgpu_blit_wait(struct svmgpu_blit *blit, u64 first, u64 last, u64 bytes)
+{
+	struct svmgpu_device *sdev = blit->sdev;
+	unsigned long deadline = jiffies + svmgpu_blit_timeout(blit, bytes);
+	unsigned int delay = 20;
 	int ret;
 
 	for (;;) {
-		u32 done, status, err;
+		u64 seq, err;
 
-		usleep_range(20, 50);
-		if (!svmgpu_hw_enter(sdev))
+		usleep_range(delay, delay + delay / 2);
+		if (svmgpu_blit_lost(blit))
 			return -ENODEV;
-		if (svmgpu_blit_lost(blit)) {
-			svmgpu_hw_exit(sdev);
-			return -ENODEV;
+		/* seq is written last (hw-spec 8.2): err_seq is as new. */
+		seq = le64_to_cpu(READ_ONCE(*(__le64 *)&blit->compl->seq));
+		rmb();	/* seq before the rest of the record */
+		err = le64_to_cpu(READ_ONCE(*(__le64 *)&blit->compl->err_seq));
+		if (err - first <= last - first) {
+			drm_err_ratelimited(&sdev->drm, "copy queue %u: command %llu failed: error %u\n",
+					    blit->hwq, err,
+					    le32_to_cpu(READ_ONCE(*(__le32 *)&blit->compl->err_code)));
+			return -EIO;
 		}
-		/*
-		 * COMPL_SEQ before STATUS: a failed command sets both, so a
-		 * last command seen complete without ERROR succeeded.
-		 */
-		done = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_COMPL_SEQ));
-		status = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_STATUS));
-		err = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_ERROR_SEQ));
-		ret = 1;
-		if ((status & SVMGPU_Q_STATUS_ERROR) ||
-		    (u32)(err - first) <= (u32)(last - first)) {
-			status = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_ERROR_CODE));
-			drm_err_ratelimited(&sdev->drm, "copy queue %u: command %u failed: error %u\n",
-					    q, err, status);
-			ret = -EIO;
-		} else if (done == (u32)last) {
-			ret = 0;
+		if (seq == last)
+			return 0;
+		if (delay < 1000) {
+			delay *= 2;
+		} else {
+			ret = svmgpu_blit_poll_regs(blit, last);
+			if (ret <= 0)
+				return ret;
 		}
-		svmgpu_hw_exit(sdev);
-		if (ret <= 0)
-			return ret;
 		if (time_after(jiffies, deadline))
 			return -ETIMEDOUT;
 	}
 }
 
 /*
- * After a failed batch: make sure the engine writes none of its pages any
- * more before the caller copies them with the CPU and they are unmapped.
+ * Is the engine shown to write none of the last batch's pages any more?
+ * The queue is disabled (again: harmless) and reads IDLE, and no step begun
+ * before a reset still runs (STATUS.RESET_PENDING: a fence resets the
+ * device without waiting for it, hw-spec 12).  A device held by a PCI
+ * reset, suspend or removal was quiesced then, unless it is fenced.
+ *
+ * Return: 1 yes, 0 not yet, -ENODEV never (reads all-ones, or removed
+ * without being shown stopped).
  */
-static void svmgpu_blit_stop(struct svmgpu_blit *blit)
+static int svmgpu_blit_stopped(struct svmgpu_blit *blit)
+{
+	struct svmgpu_device *sdev = blit->sdev;
+	u32 q = blit->hwq, qs, st;
+	int ret;
+
+	if (!svmgpu_hw_enter(sdev)) {
+		if (!READ_ONCE(sdev->fenced))
+			return 1;
+		return READ_ONCE(sdev->in_reset) ? 0 : -ENODEV;
+	}
+	svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_CONTROL), 0);
+	qs = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_STATUS));
+	st = svmgpu_read32(sdev, SVMGPU_REG_STATUS);
+	if (qs == U32_MAX || st == U32_MAX)
+		ret = -ENODEV;
+	else
+		ret = (qs & SVMGPU_Q_STATUS_IDLE) && !(st & SVMGPU_STATUS_RESET_PENDING);
+	svmgpu_hw_exit(sdev);
+	return ret;
+}
+
+/*
+ * After a failed batch: wait until the engine is shown stopped
+ * (svmgpu_blit_stopped()) before the caller copies with the CPU and the
+ * pages are unmapped and freed.  Not within copy_timeout_ms (at least
+ * 1 s): as for a user queue that does not go idle, the device is reset (a
+ * step in progress then writes nothing once it ends) and the wait goes on,
+ * bounded by 5 x that time.
+ *
+ * Return: true if shown stopped.
+ */
+static bool svmgpu_blit_stop(struct svmgpu_blit *blit)
 {
 	struct svmgpu_device *sdev = blit->sdev;
 	unsigned long wait = msecs_to_jiffies(max(READ_ONCE(copy_timeout_ms), 1000u));
 	unsigned long deadline = jiffies + wait;
-	u32 q = blit->hwq, status = 0;
-	bool idle = true;
+	bool asked = false;
+	int ret;
 
-	blit->live = false;
-	/* Removed or in a PCI reset: quiesced or fenced by then. */
-	if (!svmgpu_hw_enter(sdev))
-		return;
-	/* Reset meanwhile: a step begun before writes nothing (hw-spec 12). */
-	if (!svmgpu_blit_lost(blit)) {
-		svmgpu_write32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_CONTROL), 0);
-		for (;;) {
-			status = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_STATUS));
-			if ((status & SVMGPU_Q_STATUS_IDLE) || status == U32_MAX ||
-			    svmgpu_blit_lost(blit))
-				break;
-			if (time_after(jiffies, deadline)) {
-				idle = false;
-				break;
-			}
-			usleep_range(100, 200);
+	WRITE_ONCE(blit->live, false);
+	for (;;) {
+		ret = svmgpu_blit_stopped(blit);
+		if (ret)
+			return ret > 0;
+		if (time_after(jiffies, deadline)) {
+			if (asked)
+				return false;
+			asked = true;
+			drm_err(&sdev->drm, "copy queue %u not shown stopped after its disable: resetting the device\n",
+				blit->hwq);
+			if (!READ_ONCE(sdev->resetting))
+				queue_work(svmgpu_wq, &sdev->hang_work);
+			deadline = jiffies + 5 * wait;
 		}
+		usleep_range(100, 200);
 	}
-	svmgpu_hw_exit(sdev);
-	if (idle)
+}
+
+/*
+ * The engine was not shown stopped: hold the batch's destination pages
+ * (locked, with their reference) and its DMA mapping until it is, and
+ * clear dst[] so that the migration keeps the sources.
+ */
+static void svmgpu_blit_hold(struct svmgpu_blit *blit, const unsigned long *src,
+			     unsigned long *dst, unsigned long npages, bool to_dev)
+{
+	struct svmgpu_blit_held *h;
+	unsigned long i, n = 0;
+
+	h = kmalloc(struct_size(h, pages, npages), GFP_KERNEL | __GFP_NOFAIL);
+	for (i = 0; i < npages; i++) {
+		struct page *page = migrate_pfn_to_page(dst[i]);
+
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !page)
+			continue;
+		h->pages[n++] = page;
+		dst[i] = 0;
+	}
+	h->n = n;
+	h->sgt = blit->sgt;
+	h->dir = to_dev ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+	blit->sgt.orig_nents = 0;
+	list_add_tail(&h->link, &blit->held);
+	atomic64_add(n, &blit->held_pages);
+	atomic64_inc(&blit->abandoned);
+	drm_err(&blit->sdev->drm, "copy queue %u: batch abandoned, %lu pages held until the engine is shown stopped\n",
+		blit->hwq, n);
+}
+
+/* Give back the held pages and their DMA mapping.  Under blit->lock, or at teardown. */
+static void svmgpu_blit_free_held(struct svmgpu_blit *blit)
+{
+	struct device *dev = &blit->sdev->pdev->dev;
+	struct svmgpu_blit_held *h, *tmp;
+	unsigned long i;
+
+	list_for_each_entry_safe(h, tmp, &blit->held, link) {
+		if (h->sgt.orig_nents) {
+			dma_unmap_sgtable(dev, &h->sgt, h->dir, 0);
+			sg_free_table(&h->sgt);
+		}
+		for (i = 0; i < h->n; i++) {
+			unlock_page(h->pages[i]);
+			put_page(h->pages[i]);
+		}
+		atomic64_sub(h->n, &blit->held_pages);
+		list_del(&h->link);
+		kfree(h);
+	}
+}
+
+/**
+ * svmgpu_blit_release() - give back every held page (teardown)
+ * @blit: the copy queue or NULL; the device quiesced or fenced (removal)
+ *
+ * Before the device memory's pages are waited for (memunmap_pages()).
+ */
+void svmgpu_blit_release(struct svmgpu_blit *blit)
+{
+	if (!blit)
 		return;
-	/*
-	 * The engine may still be in a step of this batch: the CPU copy and
-	 * the freeing of the batch's pages must not happen under it.  As for a
-	 * user queue that does not go idle, reset the device (a step in
-	 * progress then writes nothing) and wait for that reset, bounded.
-	 */
-	drm_err(&sdev->drm, "copy queue %u not idle after disable (status 0x%x): resetting the device\n",
-		q, status);
-	if (!READ_ONCE(sdev->resetting))
-		queue_work(svmgpu_wq, &sdev->hang_work);
-	deadline = jiffies + 5 * wait;
-	while (!svmgpu_blit_lost(blit) && time_before(jiffies, deadline))
-		msleep(20);
-	if (!svmgpu_blit_lost(blit))
-		drm_err(&sdev->drm, "copy queue %u: no device reset came; its batch's pages are released anyway\n",
-			q);
+	mutex_lock(&blit->lock);
+	svmgpu_blit_free_held(blit);
+	mutex_unlock(&blit->lock);
 }
 
 /**
@@ -562,22 +809,29 @@ static void svmgpu_blit_stop(struct svmgpu_blit *blit)
  * @npages: entries, at most SVMGPU_BLIT_PAGES
  * @to_dev: system pages to device pages (a source without a page is
  *	zero-filled), else device pages to system pages
+ * @urgent: a fault waits for the batch: the highest Q_PRIORITY, else
+ *	NORMAL's
  *
  * Every entry that moves has one page of this device's memory on its
  * device side.  Sleeps until done.
  *
  * Return: 0 when the engine copied every entry that moves (or none
- * moves); otherwise a negative errno, and the caller must copy the whole
- * batch itself (-EOPNOTSUPP: no engine, copy_engine=0, or fewer entries
- * than copy_engine_min_pages; -ENOMEM: DMA mapping; -EIO: a
- * command failed; -ENODEV: the device was removed, fenced or reset;
- * -ETIMEDOUT; -EINVAL: not a device page).
+ * moves); -EBUSY when the engine was not shown stopped after a failure:
+ * the batch is abandoned, every moving entry's dst[] is cleared (its page
+ * held, svmgpu_blit_hold()) and the caller must not copy; otherwise a
+ * negative errno, and the caller must copy the whole batch itself
+ * (-EOPNOTSUPP: no engine, copy_engine=0, fewer entries than
+ * copy_engine_min_pages, SVMGPU_BLIT_MAX_TIMEOUTS timeouts in a row since
+ * the last reset, or pages still held; -ENOMEM: DMA mapping; -EIO: a
+ * command failed or a fatal device error; -ENODEV: the device was removed,
+ * fenced or reset; -ETIMEDOUT; -EINVAL: not a device page).
  */
 int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
-		     const unsigned long *dst, unsigned long npages, bool to_dev)
+		     unsigned long *dst, unsigned long npages, bool to_dev, bool urgent)
 {
+	u32 prio = urgent ? SVMGPU_Q_PRIORITY_MAX : SVMGPU_BLIT_PRIO_NORMAL;
 	struct svmgpu_device *sdev;
-	u64 first, bytes = 0;
+	u64 first, gen, bytes = 0;
 	unsigned long n;
 	int ret;
 
@@ -592,6 +846,24 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 		return -EOPNOTSUPP;
 	sdev = blit->sdev;
 	mutex_lock(&blit->lock);
+	/* An abandoned batch's pages: given back once the engine is shown stopped. */
+	if (!list_empty(&blit->held)) {
+		if (svmgpu_blit_stopped(blit) <= 0) {
+			mutex_unlock(&blit->lock);
+			return -EOPNOTSUPP;
+		}
+		svmgpu_blit_free_held(blit);
+	}
+	gen = atomic64_read(&sdev->stats.resets);
+	if (blit->timeouts_in_row >= SVMGPU_BLIT_MAX_TIMEOUTS && blit->timeouts_gen == gen) {
+		mutex_unlock(&blit->lock);
+		return -EOPNOTSUPP;
+	}
+	/* Removed, in a PCI reset or fenced: no set-up for nothing. */
+	if (!READ_ONCE(sdev->hw_ready) || READ_ONCE(sdev->fenced)) {
+		ret = -ENODEV;
+		goto out;
+	}
 	ret = svmgpu_blit_dma_map(blit, src, dst, npages, to_dev);
 	if (ret)
 		goto out;
@@ -606,12 +878,15 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 		ret = -ENODEV;
 		goto out;
 	}
+	gen = atomic64_read(&sdev->stats.resets);
 	if (READ_ONCE(sdev->fenced)) {
 		ret = -ENODEV;
-	} else if (!blit->live || blit->gen != atomic64_read(&sdev->stats.resets)) {
-		ret = svmgpu_blit_start(blit, atomic64_read(&sdev->stats.resets));
+	} else if (!blit->live || blit->gen != gen) {
+		ret = svmgpu_blit_start(blit, gen, prio);
 		if (ret)
 			atomic64_inc(&blit->errors);
+	} else {
+		svmgpu_blit_set_prio(blit, prio);
 	}
 	if (!ret) {
 		first = blit->seq + 1;
@@ -620,15 +895,25 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 	svmgpu_hw_exit(sdev);
 	if (ret)
 		goto out;
-	ret = svmgpu_blit_wait(blit, first, blit->seq);
+	ret = svmgpu_blit_wait(blit, first, blit->seq, bytes);
 	if (ret) {
-		if (ret == -ETIMEDOUT)
+		if (ret == -ETIMEDOUT) {
 			atomic64_inc(&blit->timeouts);
-		else if (ret == -EIO)
+			if (blit->timeouts_gen != blit->gen)
+				WRITE_ONCE(blit->timeouts_in_row, 0);
+			WRITE_ONCE(blit->timeouts_in_row, blit->timeouts_in_row + 1);
+			WRITE_ONCE(blit->timeouts_gen, blit->gen);
+		} else if (ret == -EIO) {
 			atomic64_inc(&blit->errors);
-		else
+		} else {
 			atomic64_inc(&blit->resets);
-		svmgpu_blit_stop(blit);
+		}
+		if (!svmgpu_blit_stop(blit)) {
+			svmgpu_blit_hold(blit, src, dst, npages, to_dev);
+			ret = -EBUSY;
+		}
+	} else {
+		WRITE_ONCE(blit->timeouts_in_row, 0);
 	}
 out:
 	svmgpu_blit_unmap(blit, to_dev);
@@ -653,10 +938,16 @@ void svmgpu_blit_show(struct svmgpu_blit *blit, struct seq_file *m)
 	if (!blit)
 		return;
 	seq_printf(m, "copy_queue: %u\n", blit->hwq);
+	seq_printf(m, "copy_queue_priority: %u\n", READ_ONCE(blit->prio));
 	seq_printf(m, "engine_batches: %lld\n", atomic64_read(&blit->batches));
 	seq_printf(m, "engine_bytes: %lld\n", atomic64_read(&blit->bytes));
 	seq_printf(m, "engine_fallbacks: %lld\n", atomic64_read(&blit->fallbacks));
 	seq_printf(m, "engine_timeouts: %lld\n", atomic64_read(&blit->timeouts));
 	seq_printf(m, "engine_errors: %lld\n", atomic64_read(&blit->errors));
 	seq_printf(m, "engine_resets: %lld\n", atomic64_read(&blit->resets));
+	seq_printf(m, "engine_abandoned: %lld\n", atomic64_read(&blit->abandoned));
+	seq_printf(m, "engine_held_pages: %lld\n", atomic64_read(&blit->held_pages));
+	seq_printf(m, "engine_off_until_reset: %d\n",
+		   READ_ONCE(blit->timeouts_in_row) >= SVMGPU_BLIT_MAX_TIMEOUTS &&
+		   READ_ONCE(blit->timeouts_gen) == atomic64_read(&blit->sdev->stats.resets));
 }

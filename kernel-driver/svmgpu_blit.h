@@ -16,8 +16,13 @@ struct svmgpu_blit;
 
 struct svmgpu_blit *svmgpu_blit_create(struct svmgpu_device *sdev);
 void svmgpu_blit_destroy(struct svmgpu_blit *blit);
+void svmgpu_blit_release(struct svmgpu_blit *blit);
 int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
-		     const unsigned long *dst, unsigned long npages, bool to_dev);
+		     unsigned long *dst, unsigned long npages, bool to_dev, bool urgent);
+bool svmgpu_blit_starves(struct svmgpu_blit *blit, u32 i, u32 prio, u32 engines);
 void svmgpu_blit_show(struct svmgpu_blit *blit, struct seq_file *m);
+
+/* svmgpu_devmem.c: the device's copy queue, NULL without one. */
+struct svmgpu_blit *svmgpu_devmem_blit(struct svmgpu_device *sdev);
 
 #endif

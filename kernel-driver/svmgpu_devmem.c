@@ -143,11 +143,30 @@ MODULE_PARM_DESC(devmem_limit_mb,
  * @pages: pages in use
  * @stamp: dm->clock when last used
  * @used_at: jiffies when last used
+ * @in_at: jiffies when a migration last brought a page into it
  */
 struct svmgpu_devmem_region {
 	atomic_t pages;
 	u64 stamp;
 	unsigned long used_at;
+	unsigned long in_at;
+};
+
+/* Ranges a thrash period maps remotely, remembered for its end. */
+#define SVMGPU_THRASH_RANGES	32
+
+/**
+ * struct svmgpu_thrash_range - device faults of one mm mapped in place
+ *	during a thrash period
+ * @mm: the mm, for comparison only (no reference: a stale one matches
+ *	nothing, or an mm whose device PTEs then refault for nothing)
+ * @start: first byte
+ * @end: end
+ */
+struct svmgpu_thrash_range {
+	struct mm_struct *mm;
+	unsigned long start;
+	unsigned long end;
 };
 
 /**
@@ -182,11 +201,19 @@ struct svmgpu_devmem_region {
  * @blit: the device's copy queue (svmgpu_blit.c), NULL without one
  * @cpu_copied: pages the CPU copied (copy_engine=0, or a batch the engine
  *	did not copy)
- * @thrash_lock: protects @thrash_start, @thrash_pages and @thrash_until
+ * @thrash_lock: protects @thrash_start, @thrash_pages, @thrash_until,
+ *	@thrash_ranges, @nthrash_ranges and @thrash_all
  * @thrash_start: jiffies when the current thrash window began
- * @thrash_pages: pages evicted for migrations on fault in that window
+ * @thrash_pages: pages of young regions (brought in within thrash_ms)
+ *	that migrations on fault evicted in that window
  * @thrash_until: jiffies until which migrations on fault evict nothing
  * @thrash_periods: times that began
+ * @thrash_ranges: what faults mapped in place during the period
+ * @nthrash_ranges: entries of @thrash_ranges
+ * @thrash_all: more than SVMGPU_THRASH_RANGES: every device mapping goes
+ * @thrash_end: at the period's end, removes the device mappings of
+ *	@thrash_ranges, so that the next access faults and can migrate
+ * @thrash_unpinned: ranges it unmapped
  */
 struct svmgpu_devmem {
 	struct svmgpu_device *sdev;
@@ -226,6 +253,11 @@ struct svmgpu_devmem {
 	unsigned long thrash_pages;
 	unsigned long thrash_until;
 	atomic64_t thrash_periods;
+	struct svmgpu_thrash_range thrash_ranges[SVMGPU_THRASH_RANGES];
+	unsigned int nthrash_ranges;
+	bool thrash_all;
+	struct delayed_work thrash_end;
+	atomic64_t thrash_unpinned;
 };
 
 static struct svmgpu_devmem *page_to_devmem(struct page *page)
@@ -306,31 +338,52 @@ static u64 svmgpu_devmem_capacity(struct svmgpu_devmem *dm)
  * device memory maps its pages where they are (system memory, over the
  * link), so the part of the working set already in device memory stays
  * there and the rest is reached remotely, with no migration at all.
- * Explicit PREFETCH still evicts.  The evictions a fault is charged with
- * are those the device made while it placed (another process's PREFETCH
- * evicting at the same time counts too: it can only make the mitigation
- * start early).
+ * Explicit PREFETCH still evicts.
+ *
+ * Only what thrashing is counts: evictions, made for migrations on device
+ * fault of this device, of regions a migration brought pages into within
+ * the last thrash_ms ("young": what was just brought in goes out again).
+ * Evicting a cold region (a buffer the program is done with, another
+ * phase's data) is ordinary LRU work and starts nothing, nor do other
+ * processes' PREFETCHes.
+ *
+ * The pin is temporary: a page the device maps remotely never faults
+ * again, so it would stay remote for good.  The faults of a period note
+ * what they map in place (@thrash_ranges); when the period ends, the
+ * device mappings of those ranges are removed once (@thrash_end), so the
+ * next access faults and can migrate.
  */
-static bool svmgpu_devmem_thrashing(struct svmgpu_devmem *dm)
+static bool svmgpu_devmem_in_period(struct svmgpu_devmem *dm, bool *pending)
 {
 	unsigned long window = msecs_to_jiffies(READ_ONCE(thrash_ms));
 	unsigned long now = jiffies;
 	bool ret;
 
-	if (!window)
-		return false;
 	/* A period begun under a longer thrash_ms ends with the new one. */
 	spin_lock(&dm->thrash_lock);
-	ret = time_before(now, dm->thrash_until) &&
+	ret = window && time_before(now, dm->thrash_until) &&
 	      time_before_eq(dm->thrash_until, now + window);
+	*pending = !ret && (dm->nthrash_ranges || dm->thrash_all);
 	spin_unlock(&dm->thrash_lock);
 	return ret;
 }
 
+static bool svmgpu_devmem_thrashing(struct svmgpu_devmem *dm)
+{
+	bool pending, ret = svmgpu_devmem_in_period(dm, &pending);
+
+	/* Ended before its work ran (thrash_ms lowered): unpin now. */
+	if (pending)
+		mod_delayed_work(svmgpu_wq, &dm->thrash_end, 0);
+	return ret;
+}
+
+/* Migrations on fault evicted @evicted pages of young regions. */
 static void svmgpu_devmem_thrash_note(struct svmgpu_devmem *dm, u64 evicted)
 {
 	unsigned long window = msecs_to_jiffies(READ_ONCE(thrash_ms));
 	unsigned long now = jiffies;
+	bool begun = false;
 
 	if (!window || !evicted)
 		return;
@@ -345,8 +398,90 @@ static void svmgpu_devmem_thrash_note(struct svmgpu_devmem *dm, u64 evicted)
 		dm->thrash_start = now;
 		dm->thrash_pages = 0;
 		atomic64_inc(&dm->thrash_periods);
+		begun = true;
 	}
 	spin_unlock(&dm->thrash_lock);
+	if (begun)
+		mod_delayed_work(svmgpu_wq, &dm->thrash_end, window + 1);
+}
+
+/* A fault during a period maps [start, end) of @mm where it is. */
+static void svmgpu_devmem_thrash_range(struct svmgpu_devmem *dm, struct mm_struct *mm,
+				       unsigned long start, unsigned long end)
+{
+	struct svmgpu_thrash_range *r;
+	unsigned int i;
+
+	spin_lock(&dm->thrash_lock);
+	for (i = 0; i < dm->nthrash_ranges; i++) {
+		r = &dm->thrash_ranges[i];
+		/* Merge with an entry it touches (sweeps come in order). */
+		if (r->mm == mm && start <= r->end && end >= r->start) {
+			r->start = min(r->start, start);
+			r->end = max(r->end, end);
+			goto out;
+		}
+	}
+	if (dm->nthrash_ranges == SVMGPU_THRASH_RANGES) {
+		dm->thrash_all = true;
+		goto out;
+	}
+	r = &dm->thrash_ranges[dm->nthrash_ranges++];
+	r->mm = mm;
+	r->start = start;
+	r->end = end;
+out:
+	spin_unlock(&dm->thrash_lock);
+}
+
+/*
+ * The end of a thrash period: remove the device mappings of what its faults
+ * mapped in place (of every svm of the device when too much was noted), once.
+ */
+static void svmgpu_devmem_thrash_end(struct work_struct *work)
+{
+	struct svmgpu_devmem *dm = container_of(to_delayed_work(work), struct svmgpu_devmem,
+						thrash_end);
+	struct svmgpu_thrash_range *ranges;
+	struct svmgpu_svm *svm;
+	unsigned int n, i;
+	unsigned long id;
+	bool all;
+
+	if (svmgpu_devmem_in_period(dm, &all)) {
+		/* A new period: its own end comes later. */
+		mod_delayed_work(svmgpu_wq, &dm->thrash_end,
+				 msecs_to_jiffies(READ_ONCE(thrash_ms)) + 1);
+		return;
+	}
+	ranges = kmalloc_array(SVMGPU_THRASH_RANGES, sizeof(*ranges), GFP_KERNEL);
+	if (!ranges)
+		return;
+	spin_lock(&dm->thrash_lock);
+	n = dm->nthrash_ranges;
+	all = dm->thrash_all;
+	memcpy(ranges, dm->thrash_ranges, n * sizeof(*ranges));
+	dm->nthrash_ranges = 0;
+	dm->thrash_all = false;
+	spin_unlock(&dm->thrash_lock);
+	xa_for_each(&dm->sdev->svms, id, svm) {
+		svm = svmgpu_svm_lookup(dm->sdev, id);
+		if (!svm)
+			continue;
+		mutex_lock(&svm->pt_lock);
+		for (i = 0; i < n || (all && !i); i++) {
+			if (all) {
+				svmgpu_mmu_unmap(svm, 0, 1ull << SVMGPU_VA_BITS);
+				break;
+			}
+			if (ranges[i].mm == svm->mn.mm)
+				svmgpu_mmu_unmap(svm, ranges[i].start, ranges[i].end);
+		}
+		mutex_unlock(&svm->pt_lock);
+		svmgpu_svm_unref(svm);
+	}
+	atomic64_add(all ? SVMGPU_THRASH_RANGES : n, &dm->thrash_unpinned);
+	kfree(ranges);
 }
 
 /* The kernel address of a device page's data. */
@@ -410,6 +545,7 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
 	atomic64_add(PAGE_SIZE, &dm->used);
 	atomic_inc(&svmgpu_devmem_region(dm, drm_buddy_block_offset(block))->pages);
 	svmgpu_devmem_region_touch(dm, svmgpu_devmem_region(dm, drm_buddy_block_offset(block)));
+	WRITE_ONCE(svmgpu_devmem_region(dm, drm_buddy_block_offset(block))->in_at, jiffies);
 	return page;
 }
 
@@ -428,20 +564,63 @@ static void svmgpu_devmem_page_free(struct page *page)
 }
 
 /*
+ * The device cannot take data any more: removed (or being removed), or its
+ * link is down (AER).  A CPU copy into BAR4 would be lost.
+ */
+static bool svmgpu_devmem_offline(struct svmgpu_devmem *dm)
+{
+	struct svmgpu_device *sdev = dm->sdev;
+
+	return pci_channel_offline(sdev->pdev) ||
+	       (!READ_ONCE(sdev->hw_ready) && !READ_ONCE(sdev->in_reset));
+}
+
+/* A batch that does not move: its destination pages go, dst[] is cleared. */
+static void svmgpu_devmem_drop_dst(unsigned long *dst, unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *page = migrate_pfn_to_page(dst[i]);
+
+		if (page) {
+			unlock_page(page);
+			put_page(page);
+		}
+		dst[i] = 0;
+	}
+}
+
+/*
  * Copy the entries of a batch that move (MIGRATE_PFN_MIGRATE and a
  * destination) between system and device memory: with the device's COPY
- * engine (svmgpu_blit.c), or, if it did not copy the batch, with the CPU
- * through a cacheable mapping of BAR4, the whole batch again (the sources
- * are intact, so a partial engine copy is simply overwritten).  To the
- * device, an entry without a source page is zero-filled.
+ * engine (svmgpu_blit.c; @urgent: a fault waits for it), or, if it did not
+ * copy the batch, with the CPU through a cacheable mapping of BAR4, the
+ * whole batch again (the sources are intact, so a partial engine copy is
+ * simply overwritten).  To the device, an entry without a source page is
+ * zero-filled.
+ *
+ * Return: 0, or -EIO when the batch must not move: the engine was not
+ * shown stopped (its destination pages are held by svmgpu_blit.c), or it
+ * goes to a device that is offline (they are freed); dst[] is cleared
+ * either way, so the migration keeps every source.
  */
-static void svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src,
-			       const unsigned long *dst, unsigned long npages, bool to_dev)
+static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src,
+			      unsigned long *dst, unsigned long npages, bool to_dev,
+			      bool urgent)
 {
 	unsigned long i, n = 0;
+	int ret;
 
-	if (!svmgpu_blit_copy(dm->blit, src, dst, npages, to_dev))
-		return;
+	ret = svmgpu_blit_copy(dm->blit, src, dst, npages, to_dev, urgent);
+	if (!ret)
+		return 0;
+	if (ret == -EBUSY)
+		return -EIO;
+	if (to_dev && svmgpu_devmem_offline(dm)) {
+		svmgpu_devmem_drop_dst(dst, npages);
+		return -EIO;
+	}
 	down_read(&dm->access_sem);
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
@@ -469,16 +648,19 @@ static void svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *sr
 	}
 	up_read(&dm->access_sem);
 	atomic64_add(n, &dm->cpu_copied);
+	return 0;
 }
 
 /*
  * Copy the source pages of a migration out of device memory into newly
  * allocated system pages; fills @dst.  @vma may be NULL (eviction).
+ *
+ * Return: 0, or -EIO (nothing moves, dst[] is cleared: svmgpu_devmem_copy()).
  */
-static void svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
-				      struct vm_area_struct *vma, unsigned long start,
-				      const unsigned long *src, unsigned long *dst,
-				      unsigned long npages, gfp_t gfp)
+static int svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
+				     struct vm_area_struct *vma, unsigned long start,
+				     const unsigned long *src, unsigned long *dst,
+				     unsigned long npages, gfp_t gfp, bool urgent)
 {
 	unsigned long i;
 
@@ -502,7 +684,7 @@ static void svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 		if (src[i] & MIGRATE_PFN_WRITE)
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	svmgpu_devmem_copy(dm, src, dst, npages, false);
+	return svmgpu_devmem_copy(dm, src, dst, npages, false, urgent);
 }
 
 static unsigned long svmgpu_migrated(const unsigned long *src,
@@ -519,14 +701,17 @@ static unsigned long svmgpu_migrated(const unsigned long *src,
 /*
  * Evict the least recently used region that was not used since @since (a
  * @clock value) nor, with @min_age, in the last @min_age jiffies.  @src and
- * @dst hold SVMGPU_MIGRATE_BATCH entries.
+ * @dst hold SVMGPU_MIGRATE_BATCH entries.  @fault: for a migration on
+ * device fault, whose evictions of young regions count for thrashing.
  *
  * Return: pages moved to system memory, or -ENOSPC if no region qualifies.
  */
 static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 				    unsigned long min_age, unsigned long *src,
-				    unsigned long *dst)
+				    unsigned long *dst, bool fault)
 {
+	unsigned long window = msecs_to_jiffies(READ_ONCE(thrash_ms));
+	bool young;
 	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
 	unsigned long i, n, best = ULONG_MAX, moved;
 	struct svmgpu_devmem_region *r;
@@ -549,6 +734,7 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 		return -ENOSPC;
 	}
 	r = &dm->regions[best];
+	young = fault && window && time_before(jiffies, READ_ONCE(r->in_at) + window);
 	/* Tried now: not again in this migration, whatever the outcome. */
 	svmgpu_devmem_region_touch(dm, r);
 	/*
@@ -562,13 +748,15 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	n = min_t(unsigned long, SVMGPU_MIGRATE_BATCH,
 		  PHYS_PFN(dm->pgmap.range.end + 1) - first);
 	migrate_device_range(src, first, n);
-	svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n, GFP_HIGHUSER_MOVABLE);
+	svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n, GFP_HIGHUSER_MOVABLE, false);
 	migrate_device_pages(src, dst, n);
 	moved = svmgpu_migrated(src, dst, n);
 	migrate_device_finalize(src, dst, n);
 	atomic64_inc(&dm->lru_evictions);
 	atomic64_add(moved, &dm->lru_evicted);
 	atomic64_add(moved, &dm->to_sys);
+	if (young)
+		svmgpu_devmem_thrash_note(dm, moved);
 	trace_svmgpu_evict((u64)best << SVMGPU_REGION_SHIFT, n, moved);
 	return moved;
 }
@@ -594,14 +782,14 @@ static bool svmgpu_devmem_has_room(struct svmgpu_devmem *dm, unsigned long npage
 
 static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, unsigned long npages,
 				    u64 since, unsigned long min_age,
-				    unsigned long *src, unsigned long *dst)
+				    unsigned long *src, unsigned long *dst, bool fault)
 {
 	unsigned long tries;
 
 	for (tries = 0; tries < dm->nregions; tries++) {
 		if (svmgpu_devmem_has_room(dm, npages))
 			return;
-		if (svmgpu_devmem_evict_lru(dm, since, min_age, src, dst) < 0)
+		if (svmgpu_devmem_evict_lru(dm, since, min_age, src, dst, fault) < 0)
 			return;
 	}
 }
@@ -637,8 +825,12 @@ static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	svmgpu_svm_unmap_migrating(dm->sdev, vmf->vma->vm_mm, args.start, args.src,
 				   args.npages);
-	svmgpu_devmem_copy_to_sys(dm, vmf->vma, args.start, args.src, args.dst,
-				  args.npages, GFP_HIGHUSER_MOVABLE);
+	if (svmgpu_devmem_copy_to_sys(dm, vmf->vma, args.start, args.src, args.dst,
+				      args.npages, GFP_HIGHUSER_MOVABLE, true)) {
+		/* Not moved (the engine not shown stopped): the access faults again. */
+		migrate_vma_finalize(&args);
+		return 0;
+	}
 	if ((src & MIGRATE_PFN_MIGRATE) && !dst) {
 		migrate_vma_finalize(&args);
 		return VM_FAULT_OOM;
@@ -725,14 +917,16 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
  * @min_age, not in the last @min_age jiffies) to make room.  *moved counts
  * the pages that moved.
  *
- * Return: 0, -ENOSPC when device memory ran out (what fit moved), -ENOMEM.
+ * Return: 0, -ENOSPC when device memory ran out (what fit moved), -ENOMEM,
+ * -EIO when the batch could not be copied (svmgpu_devmem_copy(): nothing
+ * of it moved).
  */
 static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 				    struct vm_area_struct *vma,
 				    unsigned long start, unsigned long end,
 				    unsigned long *src, unsigned long *dst,
 				    unsigned long *moved, u64 since,
-				    unsigned long min_age)
+				    unsigned long min_age, bool urgent)
 {
 	struct migrate_vma args = {
 		.vma = vma,
@@ -761,7 +955,7 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 	if (!svmgpu_devmem_has_room(dm, need)) {
 		memset(dst, 0, args.npages * sizeof(*dst));
 		migrate_vma_finalize(&args);
-		svmgpu_devmem_make_room(dm, need, since, min_age, src, dst);
+		svmgpu_devmem_make_room(dm, need, since, min_age, src, dst, urgent);
 		/* Nothing fits: do not unmap pages that cannot move. */
 		if (!svmgpu_devmem_has_room(dm, 1))
 			return -ENOSPC;
@@ -796,7 +990,8 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
 	mutex_unlock(&dm->lock);
-	svmgpu_devmem_copy(dm, src, dst, args.npages, true);
+	if (svmgpu_devmem_copy(dm, src, dst, args.npages, true, urgent))
+		ret = -EIO;
 
 	migrate_vma_pages(&args);
 	i = svmgpu_migrated(src, dst, args.npages);
@@ -811,7 +1006,7 @@ static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
 				    struct vm_area_struct *vma,
 				    unsigned long start, unsigned long end,
 				    unsigned long *src, unsigned long *dst,
-				    unsigned long *moved)
+				    unsigned long *moved, bool urgent)
 {
 	struct migrate_vma args = {
 		.vma = vma,
@@ -833,13 +1028,14 @@ static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
 	if (!args.cpages)
 		return 0;
 	svmgpu_svm_unmap_migrating(dm->sdev, vma->vm_mm, start, src, args.npages);
-	svmgpu_devmem_copy_to_sys(dm, vma, start, src, dst, args.npages,
-				  GFP_HIGHUSER_MOVABLE);
+	if (svmgpu_devmem_copy_to_sys(dm, vma, start, src, dst, args.npages,
+				      GFP_HIGHUSER_MOVABLE, urgent))
+		ret = -EIO;
 	/*
 	 * An entry without a page (a hole: pte_none) is selected too and needs
 	 * no destination; only a page that could not be copied is a failure.
 	 */
-	for (i = 0; i < args.npages; i++)
+	for (i = 0; i < args.npages && !ret; i++)
 		if (migrate_pfn_to_page(src[i]) && (src[i] & MIGRATE_PFN_MIGRATE) && !dst[i])
 			ret = -ENOMEM;
 	migrate_vma_pages(&args);
@@ -855,12 +1051,13 @@ static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
  * Migrate [start, end) of one VMA, at most SVMGPU_MIGRATE_BATCH pages, to
  * (@to_dev) or from device memory: each run of entries that can move
  * (svmgpu_devmem_movable()) goes to svmgpu_devmem_run_to_dev/_sys(); a
- * batch with none calls neither.
+ * batch with none calls neither.  @urgent: a fault waits for it.
  */
 static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
 			       unsigned long start, unsigned long end, bool to_dev,
 			       unsigned long *src, unsigned long *dst,
-			       unsigned long *moved, u64 since, unsigned long min_age)
+			       unsigned long *moved, u64 since, unsigned long min_age,
+			       bool urgent)
 {
 	DECLARE_BITMAP(movable, SVMGPU_MIGRATE_BATCH);
 	unsigned long n = (end - start) >> PAGE_SHIFT, i, j;
@@ -876,9 +1073,10 @@ static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *
 		b = start + (j << PAGE_SHIFT);
 		if (to_dev)
 			ret = svmgpu_devmem_run_to_dev(dm, vma, a, b, src, dst, moved,
-						       since, min_age);
+						       since, min_age, urgent);
 		else
-			ret = svmgpu_devmem_run_to_sys(dm, vma, a, b, src, dst, moved);
+			ret = svmgpu_devmem_run_to_sys(dm, vma, a, b, src, dst, moved,
+						       urgent);
 	}
 	return ret;
 }
@@ -919,7 +1117,7 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 		    !svmgpu_devmem_page_offset(sdev, hmm_pfn_to_page(pfns[i]), &off))
 			continue;
 		ret = svmgpu_devmem_batch(dm, vma, va, va + PAGE_SIZE, false, &src,
-					  &dst, &moved, 0, 0);
+					  &dst, &moved, 0, 0, true);
 		if (ret)
 			return ret;
 	}
@@ -953,18 +1151,18 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			ret = -EFAULT;
 			break;
 		}
-		/* DAX buffers never move: already in device memory (svmgpu_dax.c). */
+		/*
+		 * DAX buffers never move, either way (svmgpu_dax.c: pinned
+		 * device memory, of this device or another): skipped, neither
+		 * moved nor counted, as PREFETCH is a placement hint.
+		 */
 		if (svmgpu_dax_vma(vma)) {
-			if (!to_dev || !svmgpu_dax_vma_local(dm->sdev, vma)) {
-				ret = -EINVAL;
-				break;
-			}
 			addr = min_t(unsigned long, end, vma->vm_end);
 			continue;
 		}
 		next = min3(end, vma->vm_end, (addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE));
 		ret = svmgpu_devmem_batch(dm, vma, addr, next, to_dev, src, dst,
-					  moved, since, 0);
+					  moved, since, 0, false);
 		addr = next;
 		if (fatal_signal_pending(current))
 			ret = -EINTR;
@@ -999,7 +1197,6 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 	unsigned long min_age = msecs_to_jiffies(READ_ONCE(evict_min_age_ms));
 	unsigned long *src, *dst, addr, moved = 0;
 	bool thrashing;
-	u64 evicted;
 	int ret = 0;
 
 	if (!dm || start >= end)
@@ -1008,7 +1205,6 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 	thrashing = to_dev && svmgpu_devmem_thrashing(dm);
 	if (thrashing)
 		since = 0;
-	evicted = atomic64_read(&dm->lru_evicted);
 	lockdep_assert_held(&vma->vm_mm->mmap_lock);
 	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
 	dst = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
@@ -1028,15 +1224,19 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 					   addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE);
 
 		ret = svmgpu_devmem_batch(dm, vma, addr, next, to_dev, src, dst,
-					  &moved, since, min_age);
+					  &moved, since, min_age, true);
 		addr = next;
 	}
-	if (to_dev && !thrashing)
-		svmgpu_devmem_thrash_note(dm, atomic64_read(&dm->lru_evicted) - evicted);
+	/* What does not fit is mapped in place: unpinned when the period ends. */
+	if (thrashing && ret == -ENOSPC)
+		svmgpu_devmem_thrash_range(dm, vma->vm_mm, start, end);
 	if (ret == -ENOSPC) {
 		atomic64_inc(&dm->fault_no_room);
 		ret = 0;
 	}
+	/* Not copied (svmgpu_devmem_copy()): mapped where it is. */
+	if (ret == -EIO)
+		ret = 0;
 	/* A placement that found every page already there migrated nothing. */
 	if (moved) {
 		atomic64_inc(&dm->fault_migrations);
@@ -1304,7 +1504,7 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 
 			migrate_device_range(src, pfn, n);
 			svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n,
-						  GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+						  GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL, false);
 			migrate_device_pages(src, dst, n);
 			atomic64_add(svmgpu_migrated(src, dst, n), &dm->evicted);
 			migrate_device_finalize(src, dst, n);
@@ -1337,6 +1537,11 @@ void svmgpu_devmem_reset_done(struct svmgpu_device *sdev)
 {
 	if (sdev->devmem)
 		up_write(&sdev->devmem->access_sem);
+}
+
+struct svmgpu_blit *svmgpu_devmem_blit(struct svmgpu_device *sdev)
+{
+	return sdev->devmem ? sdev->devmem->blit : NULL;
 }
 
 /* Bytes of device memory that hold process pages. */
@@ -1406,6 +1611,7 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	INIT_LIST_HEAD(&dm->free_list);
 	mutex_init(&dm->evict_lock);
 	spin_lock_init(&dm->thrash_lock);
+	INIT_DELAYED_WORK(&dm->thrash_end, svmgpu_devmem_thrash_end);
 	dm->thrash_start = jiffies;
 	dm->thrash_until = jiffies;
 	dm->nregions = DIV_ROUND_UP(size, 1ull << SVMGPU_REGION_SHIFT);
@@ -1484,6 +1690,10 @@ void svmgpu_devmem_fini(struct svmgpu_device *sdev)
 
 	if (!dm)
 		return;
+	/* The svms are dead: nothing to unpin. */
+	cancel_delayed_work_sync(&dm->thrash_end);
+	/* Pages an abandoned copy batch held: the device is stopped or fenced now. */
+	svmgpu_blit_release(dm->blit);
 	svmgpu_devmem_evict_all(dm);
 	/* Waits for the last reference of every page (page_free). */
 	memunmap_pages(&dm->pgmap);
@@ -1539,6 +1749,7 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		svmgpu_blit_show(dm->blit, m);
 		seq_printf(m, "thrash_periods: %lld\n", atomic64_read(&dm->thrash_periods));
 		seq_printf(m, "thrashing: %d\n", svmgpu_devmem_thrashing(dm));
+		seq_printf(m, "thrash_unpinned: %lld\n", atomic64_read(&dm->thrash_unpinned));
 	} else {
 		seq_puts(m, "type: none\nsize: 0\nused: 0\n");
 	}

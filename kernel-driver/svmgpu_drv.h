@@ -766,6 +766,7 @@ void svmgpu_svm_unref(struct svmgpu_svm *svm);
 void svmgpu_svm_kill(struct svmgpu_svm *svm);
 void svmgpu_svm_kill_all(struct svmgpu_device *sdev);
 int svmgpu_svm_ctx_enable(struct svmgpu_device *sdev, struct svmgpu_svm *svm);
+int svmgpu_ctx_entry_set(struct svmgpu_device *sdev, u32 id, dma_addr_t pt_root);
 /* svmgpu_svm_fault() request: the device wrote this page */
 #define SVMGPU_FAULT_REQ_WRITE	1ull
 int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,

@@ -47,6 +47,7 @@
 
 #include <uapi/drm/svmgpu_drm.h>
 
+#include "svmgpu_blit.h"
 #include "svmgpu_drv.h"
 #include "svmgpu_trace.h"
 
@@ -121,9 +122,14 @@ static u32 svmgpu_fault_drain(struct svmgpu_device *sdev, struct svmgpu_fault *b
 		trace_svmgpu_fault(f->ctx, f->queue, f->addr, f->access,
 				   f->reason, f->seq);
 		get++;
-		/* A malformed record cannot be replied to usefully: drop it. */
-		if (f->queue >= sdev->num_queues || f->access < SVMGPU_ACCESS_READ ||
-		    f->access > SVMGPU_ACCESS_ATOMIC)
+		/*
+		 * A malformed record cannot be replied to usefully: drop it.
+		 * The copy queue's (context 0, a driver bug or a bad window
+		 * entry) is cancelled like any context without an svm, so its
+		 * batch fails at once (svmgpu_blit.c) instead of timing out.
+		 */
+		if (f->queue >= sdev->num_queues + !!svmgpu_devmem_blit(sdev) ||
+		    f->access < SVMGPU_ACCESS_READ || f->access > SVMGPU_ACCESS_ATOMIC)
 			continue;
 		n++;
 	}

@@ -51,6 +51,7 @@
 #include <drm/drm_file.h>
 #include <drm/drm_print.h>
 
+#include "svmgpu_blit.h"
 #include "svmgpu_drv.h"
 
 #define SVMGPU_WATCHDOG_MS	100
@@ -82,7 +83,8 @@ static bool svmgpu_compl_ahead(struct svmgpu_queue *q)
  * queue @i busy (hw-spec 16.3: strict priority per engine, queue q on
  * engine q mod NUM_ENGINES): enabled, not idle, and neither in a WAIT nor
  * stalled nor halted (those leave the engine to the lower queues).  A queue
- * so starved could not make progress: its hang clock does not run.  Only
+ * so starved could not make progress: its hang clock does not run.  The
+ * driver's copy queue counts too (svmgpu_blit_starves()).  Only
  * with the scheduler, which writes Q_PRIORITY.  Caller is inside
  * svmgpu_hw_enter().
  */
@@ -110,6 +112,9 @@ static bool svmgpu_watchdog_starved(struct svmgpu_device *sdev, u32 i, u32 prio)
 		}
 		svmgpu_queue_put(o);
 	}
+	/* The driver's copy queue (migrations) outranks it on its engine. */
+	if (!starved)
+		starved = svmgpu_blit_starves(svmgpu_devmem_blit(sdev), i, prio, engines);
 	return starved;
 }
 

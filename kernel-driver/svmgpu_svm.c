@@ -151,32 +151,58 @@ static void svmgpu_svm_free_work(struct work_struct *work)
  */
 int svmgpu_svm_ctx_enable(struct svmgpu_device *sdev, struct svmgpu_svm *svm)
 {
-	struct svmgpu_ctx_entry *e;
-	int ret = 0;
+	int ret;
 
 	down_read(&sdev->hw_sem);
 	if (!sdev->hw_ready && !sdev->in_reset) {
 		up_read(&sdev->hw_sem);
 		return -ENODEV;
 	}
-	e = &sdev->ctx_table[svm->ctx_id];
-	e->pt_root = svm->root->dma;
+	ret = svmgpu_ctx_entry_set(sdev, svm->ctx_id, svm->root->dma);
+	up_read(&sdev->hw_sem);
+	return ret;
+}
+
+/**
+ * svmgpu_ctx_entry_set() - write a context-table entry and load it
+ * @sdev: the device, sdev->hw_sem read-held, hardware ready or held by a
+ *	PCI reset (then only the entry is written: the reprogramming after the
+ *	reset loads it)
+ * @id: the context id (0: the driver's copy queue, svmgpu_blit.c)
+ * @pt_root: DMA address of its top-level page table
+ *
+ * Writes CTX_ENABLE and checks that the device took the entry with
+ * CTX_SELECT/CTX_STATE, under sdev->inval_lock (the context registers'
+ * lock, as for CTX_DISABLE): the global, write-1-to-clear
+ * ERROR_STATUS.CTX could be another enabler's rejection, or be cleared by
+ * the error interrupt first.  A rejected entry is cleared again.
+ *
+ * Return: 0, or -EIO if the device rejected the context.
+ */
+int svmgpu_ctx_entry_set(struct svmgpu_device *sdev, u32 id, dma_addr_t pt_root)
+{
+	struct svmgpu_ctx_entry *e = &sdev->ctx_table[id];
+	int ret = 0;
+
+	lockdep_assert_held(&sdev->hw_sem);
+	e->pt_root = pt_root;
 	e->rsvd0 = 0;
 	e->rsvd1[0] = 0;
 	e->rsvd1[1] = 0;
 	wmb();	/* entry visible before WRITE_ONCE of flags */
 	WRITE_ONCE(e->flags, SVMGPU_CTX_VALID);
 	wmb();	/* entry complete before the device reads it */
-	if (sdev->hw_ready) {
-		svmgpu_write32(sdev, SVMGPU_REG_CTX_ENABLE, svm->ctx_id);
-		if (svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_CTX) {
-			svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, SVMGPU_ERROR_CTX);
-			drm_err(&sdev->drm, "device rejected context %u\n", svm->ctx_id);
-			memset(e, 0, sizeof(*e));
-			ret = -EIO;
-		}
+	if (!sdev->hw_ready)
+		return 0;
+	mutex_lock(&sdev->inval_lock);
+	svmgpu_write32(sdev, SVMGPU_REG_CTX_ENABLE, id);
+	svmgpu_write32(sdev, SVMGPU_REG_CTX_SELECT, id);
+	if (!(svmgpu_read32(sdev, SVMGPU_REG_CTX_STATE) & SVMGPU_CTX_STATE_ENABLED)) {
+		drm_err_ratelimited(&sdev->drm, "device rejected context %u\n", id);
+		memset(e, 0, sizeof(*e));
+		ret = -EIO;
 	}
-	up_read(&sdev->hw_sem);
+	mutex_unlock(&sdev->inval_lock);
 	return ret;
 }
 

@@ -472,6 +472,189 @@ TEST_F(dm, resets_during_prefetch_lose_nothing)
 	munmap(a, size);
 }
 
+#define COPY_TIMEOUT	"/sys/module/svmgpu/parameters/copy_timeout_ms"
+
+/* Wait up to 5 s for the device's reset count to pass @resets. */
+static long long resets_after(long long resets)
+{
+	int i;
+
+	for (i = 0; i < 500 && sg_dev_counter("resets") <= resets; i++)
+		usleep(10000);
+	return sg_dev_counter("resets");
+}
+
+/*
+ * The copy queue hangs (INJ_HANG_QUEUES, hw-spec 15) with copy_timeout_ms
+ * 50: a batch times out, the queue is disabled (idle at once) and the CPU
+ * copies the batch; after 3 timeouts in a row the CPU copies every batch
+ * until the next device reset (engine_off_until_reset 1), so 8 MiB each
+ * way cost 3 timeouts, not 8.  Every byte right: the device reads them out
+ * of device memory, the CPU after the way back.  After a reset the engine
+ * copies again (its bytes grow by the size, no fallback).
+ */
+TEST_TIMEOUT(120)
+TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
+{
+	size_t size = 8 * MB, n = size / PAGE;
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
+	long long cq = sg_devmem_value("copy_queue"), t0, resets;
+	char inject[256], reset[256], hang[64];
+	struct movers m0, m1, m2;
+	uint64_t pages;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	if (cq < 0)
+		SKIP(return, "no copy queue (the device has one queue)");
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)) ||
+	    sg_debugfs_path("svmgpu_inject", inject, sizeof(inject)))
+		SKIP(return, "no debugfs svmgpu_reset/svmgpu_inject");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x27);
+	memset(b, 0, size);
+	t0 = sg_devmem_value("engine_timeouts");
+	ASSERT_GE(t0, 0);
+	movers(&m0);
+	ASSERT_EQ(sg_write_file(COPY_TIMEOUT, "50"), 0);
+	snprintf(hang, sizeof(hang), "hang_queues %lld", 1ll << cq);
+	ASSERT_EQ(sg_write_file(inject, hang), 0);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, n);
+	EXPECT_EQ(sg_devmem_value("engine_off_until_reset"), 1);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	EXPECT_EQ(check_pat(b, size, 0x27), -1);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, n);
+	movers(&m1);
+	EXPECT_EQ(sg_write_file(inject, "hang_queues 0"), 0);
+	EXPECT_EQ(sg_write_file(COPY_TIMEOUT, "2000"), 0);
+	TH_LOG("hung: %lld timeouts, %lld fallbacks, %lld CPU pages",
+	       sg_devmem_value("engine_timeouts") - t0, m1.fallbacks - m0.fallbacks,
+	       m1.cpu_pages - m0.cpu_pages);
+	EXPECT_EQ(sg_devmem_value("engine_timeouts") - t0, 3);
+	EXPECT_EQ(m1.fallbacks - m0.fallbacks, 3);
+	EXPECT_EQ(m1.engine_bytes, m0.engine_bytes);
+	EXPECT_EQ(m1.cpu_pages - m0.cpu_pages, 2 * (long long)n);
+	EXPECT_EQ(check_pat(a, size, 0x27), -1);
+
+	/* A device reset: the engine copies again. */
+	resets = sg_dev_counter("resets");
+	ASSERT_EQ(sg_write_file(reset, "1"), 0);
+	EXPECT_GT(resets_after(resets), resets);
+	EXPECT_EQ(sg_devmem_value("engine_off_until_reset"), 0);
+	movers(&m1);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, n);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	movers(&m2);
+	/*
+	 * Most of it by the engine, no fallback (a run shorter than
+	 * copy_engine_min_pages, around a page left busy, is the CPU's: the
+	 * debug kernel's private memory once had 32 such pages).
+	 */
+	TH_LOG("after the reset: %lld engine bytes, %lld CPU pages",
+	       m2.engine_bytes - m1.engine_bytes, m2.cpu_pages - m1.cpu_pages);
+	EXPECT_GE(m2.engine_bytes - m1.engine_bytes, (long long)size);
+	EXPECT_EQ(m2.fallbacks, m1.fallbacks);
+	EXPECT_EQ(check_pat(a, size, 0x27), -1);
+	munmap(a, size);
+	munmap(b, size);
+}
+
+/*
+ * The copy queue's Q_PRIORITY follows the batch (docs/driver.md "Device
+ * memory"): a PREFETCH's batches run at NORMAL's (1), round-robin with the
+ * process queues on its engine, not above them; a migration a device fault
+ * waits for (preferred location device, first touch by the device: the
+ * engine zero-fills the new pages) at the highest (3); the next PREFETCH
+ * at 1 again.  (That a process queue on its engine is not starved is not
+ * tested: no deterministic trigger, the copy queue is idle between
+ * batches.)
+ */
+TEST_TIMEOUT(60)
+TEST_F(dm, copy_queue_priority_follows_the_batch)
+{
+	size_t size = 4 * MB;
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
+	struct drm_svmgpu_advise adv = {
+		.ctx_handle = self->ctx, .op = DRM_SVMGPU_ADVISE_SET,
+		.start = (uintptr_t)b, .size = size,
+		.attr = DRM_SVMGPU_ATTR_PREFERRED_LOC, .value = DRM_SVMGPU_LOC_DEVICE,
+	};
+	long long eb;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	if (sg_devmem_value("copy_queue") < 0)
+		SKIP(return, "no copy queue (the device has one queue)");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x15);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	EXPECT_EQ(sg_devmem_value("copy_queue_priority"), 1);
+	ASSERT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_ADVISE, &adv), 0);
+	eb = sg_devmem_value("engine_batches");
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	EXPECT_GT(sg_devmem_value("engine_batches"), eb);
+	EXPECT_EQ(sg_devmem_value("copy_queue_priority"), 3);
+	EXPECT_GT(sg_residency(self->fd, b, size), 0);
+	ASSERT_EQ(sg_prefetch(self->fd, b, size, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), 0);
+	EXPECT_EQ(sg_devmem_value("copy_queue_priority"), 1);
+	EXPECT_EQ(check_pat(b, size, 0x15), -1);
+	munmap(a, size);
+	munmap(b, size);
+}
+
+/*
+ * A TLB invalidation the device refuses (INJ_INVAL_REFUSE) during a PREFETCH
+ * of pages the device maps: the driver fences the device (reset without
+ * waiting for a step in progress, bus mastering off) and a work item
+ * brings it back; the batch is copied (by the engine after the reset, or
+ * by the CPU once the engine is shown stopped: STATUS.RESET_PENDING
+ * clear), nothing is lost: the device reads every byte out of device
+ * memory afterwards, the CPU after the way back.
+ */
+TEST_TIMEOUT(120)
+TEST_F(dm, refused_invalidation_during_prefetch_loses_nothing)
+{
+	size_t size = 8 * MB, n = size / PAGE;
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
+	long long resets = sg_dev_counter("resets");
+	char inject[256];
+	uint64_t pages;
+	uint32_t q;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	if (sg_debugfs_path("svmgpu_inject", inject, sizeof(inject)))
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_GE(resets, 0);
+	fill_pat(a, size, 0x4b);
+	/* The device maps a: the PREFETCH must invalidate its translations. */
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	ASSERT_EQ(check_pat(b, size, 0x4b), -1);
+	memset(b, 0, size);
+	ASSERT_EQ(sg_write_file(inject, "inval_refuse 1"), 0);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_GT(resets_after(resets), resets);
+	/* Whatever the fence left behind goes to the device now. */
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_copy(b, a, size)), 0);
+	EXPECT_EQ(check_pat(b, size, 0x4b), -1);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	EXPECT_EQ(check_pat(a, size, 0x4b), -1);
+	munmap(a, size);
+	munmap(b, size);
+}
+
 /*
  * Pages never touched are zero in device memory (it is not cleared for us).
  * Writes all of device memory once: minutes on the debug kernel.

@@ -218,7 +218,7 @@ TEST_F(ovs, oversubscription_3x_every_byte)
 TEST_TIMEOUT(180)
 TEST_F(ovs, swept_working_set_stops_thrashing)
 {
-	long long used0 = sg_devmem_value("used"), ev, fm, td, per0;
+	long long used0 = sg_devmem_value("used"), ev, fm, td, per0, un;
 	size_t size = (size_t)self->cap * 3 / 2;
 	unsigned char *a = map_2m(size), *b = map_2m(size);
 	int fd = self->fd, pass;
@@ -259,12 +259,72 @@ TEST_F(ovs, swept_working_set_stops_thrashing)
 	EXPECT_GE(sg_residency(fd, a, size), (long long)(self->cap / 2 / PAGE));
 	EXPECT_LE(sg_residency(fd, a, size), (long long)(self->cap / PAGE));
 	EXPECT_EQ(check_pat(a, size, 0x91), -1);
-	/* A smaller thrash_ms ends the period at once. */
+	/*
+	 * A smaller thrash_ms ends the period at once, and the pin with it:
+	 * the device mappings of what the period mapped in place go, so the
+	 * next sweep faults there again and migrates.
+	 */
+	un = sg_devmem_value("thrash_unpinned");
+	ASSERT_GE(un, 0);
 	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "1"), 0);
 	usleep(20000);
 	EXPECT_EQ(sg_devmem_value("thrashing"), 0);
+	for (pass = 0; pass < 200 && sg_devmem_value("thrash_unpinned") == un; pass++)
+		usleep(10000);
+	EXPECT_GT(sg_devmem_value("thrash_unpinned"), un);
+	fm = sg_devmem_value("fault_migrations");
+	td = sg_devmem_value("to_device_pages");
+	ASSERT_EQ(dev_copy(fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x91), -1);
+	TH_LOG("after the period: %lld fault migrations, %lld pages to device",
+	       sg_devmem_value("fault_migrations") - fm, sg_devmem_value("to_device_pages") - td);
+	EXPECT_GT(sg_devmem_value("fault_migrations"), fm);
+	EXPECT_GT(sg_devmem_value("to_device_pages"), td);
 	munmap(a, size);
 	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+}
+
+/*
+ * A phase change is not thrashing: device memory full of a buffer X the
+ * program no longer uses (prefetched, then left for longer than thrash_ms),
+ * then a new buffer Y of 0.9x the device memory, preferring the device,
+ * first touched by the device.  Its faults evict X (cold: brought in more
+ * than thrash_ms ago) and all of Y ends in device memory, no thrash period
+ * begins.  (Counting every eviction, as before, began one once half of the
+ * memory was evicted and mapped the rest of Y over the link for good.)
+ */
+TEST_TIMEOUT(120)
+TEST_F(ovs, cold_buffer_gives_way_to_new_working_set)
+{
+	long long used0 = sg_devmem_value("used"), per0 = sg_devmem_value("thrash_periods");
+	size_t xsz = (size_t)(self->cap - used0) & ~(2 * MB - 1);
+	size_t ysz = (size_t)(self->cap * 9 / 10) & ~(PAGE - 1);
+	unsigned char *x = map_2m(xsz), *y = map_2m(ysz);
+	int fd = self->fd;
+
+	ASSERT_GE(per0, 0);
+	ASSERT_GE(xsz, 4 * MB);
+	ASSERT_NE(x, NULL);
+	ASSERT_NE(y, NULL);
+	ASSERT_EQ(sg_write_file(PARAM "evict_min_age_ms", "0"), 0);
+	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "2000"), 0);
+	fill_pat(x, xsz, 0x3a);
+	ASSERT_EQ(prefetch_resident(fd, x, xsz), (long long)(xsz / PAGE));
+	usleep(2100 * 1000);	/* X is cold now */
+	ASSERT_EQ(advise(fd, self->ctx, y, ysz, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(dev_fill(fd, self->q, y, ysz, 0x5c), 0);
+	TH_LOG("Y: %lld of %zu pages resident, X: %lld, %lld thrash periods",
+	       sg_residency(fd, y, ysz), ysz / PAGE, sg_residency(fd, x, xsz),
+	       sg_devmem_value("thrash_periods") - per0);
+	/* A locked page may stay behind (BUSY_SLACK); the old rule left 800. */
+	EXPECT_GE(sg_residency(fd, y, ysz), (long long)(ysz / PAGE) - BUSY_SLACK);
+	EXPECT_EQ(sg_devmem_value("thrash_periods"), per0);
+	EXPECT_TRUE(sg_all_bytes(y, 0x5c, ysz));
+	EXPECT_EQ(check_pat(x, xsz, 0x3a), -1);
+	munmap(x, xsz);
+	munmap(y, ysz);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
