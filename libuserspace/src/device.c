@@ -527,8 +527,17 @@ static void event_from_prefetch(struct svmgpu_queue_event *ev,
 	ev->result = e->result;
 }
 
-/* Events read at a time: the DRM core hands out whole events only. */
+/*
+ * Events read at a time.  The DRM core hands out as many whole events as
+ * fit in the read, and the events differ in size: a read for k events is
+ * k of the smallest (at least one of the largest), so it can never return
+ * more than k of them.
+ */
 #define REAP_CHUNK	16
+#define EV_MIN		sizeof(struct drm_svmgpu_event_prefetch)
+#define EV_MAX		sizeof(struct drm_svmgpu_event_complete)
+_Static_assert(EV_MIN <= EV_MAX && 2 * EV_MIN > EV_MAX,
+	       "a read for one event must not fit two");
 
 SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct svmgpu_queue_event *ev,
 					    unsigned int max)
@@ -540,7 +549,8 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
 		return -EINVAL;
 	while (n < max) {
 		size_t want = max - n < REAP_CHUNK ? max - n : REAP_CHUNK;
-		ssize_t len = read(dev->fd, buf, want * sizeof(buf[0]));
+		size_t bytes = want * EV_MIN < EV_MAX ? EV_MAX : want * EV_MIN;
+		ssize_t len = read(dev->fd, buf, bytes);
 		size_t off = 0;
 
 		if (len < 0) {
@@ -552,7 +562,7 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
 		}
 		if (!len)
 			break;
-		while (off + sizeof(struct drm_event) <= (size_t)len) {
+		while (n < max && off + sizeof(struct drm_event) <= (size_t)len) {
 			const struct drm_event *h = (const void *)((const char *)buf + off);
 
 			if (h->length < sizeof(*h) || off + h->length > (size_t)len)

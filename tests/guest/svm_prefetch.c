@@ -427,6 +427,56 @@ TEST_F(pf, several_in_flight_complete_in_order)
 }
 
 /*
+ * Completions pending beyond what one reap asks for: prefetch events are
+ * smaller than submit events, and the library must never store more than
+ * @max of them (a read sized for @max submit events holds more prefetch
+ * events: it wrote past the caller's array).  Three done, reaped two at a
+ * time, then one by one through wait; nothing is written past @max.
+ */
+TEST_TIMEOUT(120)
+TEST_F(pf, reap_returns_at_most_max_events)
+{
+	enum { NB = 5 };
+	struct svmgpu_queue_event qe[NB + 1];
+	struct svmgpu_device *dev;
+	unsigned char *buf;
+	uint64_t id[NB];
+	int i, got, k;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	buf = sg_map_anon(NB * PAGE);
+	ASSERT_NE(buf, NULL);
+	fill_pat(buf, NB * PAGE, 0x77);
+	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
+	for (i = 0; i < NB; i++)
+		ASSERT_EQ(svmgpu_device_prefetch_async(dev, buf + i * PAGE, PAGE,
+						       SVMGPU_PREFETCH_DEVICE, &id[i]), 0);
+	ASSERT_EQ(pf_pending_settles(), 0);
+	memset(qe, 0xa5, sizeof(qe));
+	got = svmgpu_device_reap_events(dev, qe, 2);
+	ASSERT_EQ(got, 2);
+	for (k = 2; k < NB + 1; k++)	/* untouched past max */
+		EXPECT_EQ(qe[k].user_data, 0xa5a5a5a5a5a5a5a5ull);
+	for (k = 0; k < 2; k++) {
+		EXPECT_EQ(qe[k].queue, SVMGPU_EVENT_PREFETCH);
+		EXPECT_EQ(qe[k].user_data, id[k]);
+		EXPECT_EQ(qe[k].result, 0);
+	}
+	for (i = 2; i < NB; i++) {
+		memset(qe, 0xa5, sizeof(qe));
+		got = svmgpu_device_wait_events(dev, qe, 1, 10000000000ull);
+		ASSERT_EQ(got, 1);
+		EXPECT_EQ(qe[0].user_data, id[i]);
+		EXPECT_EQ(qe[1].user_data, 0xa5a5a5a5a5a5a5a5ull);
+	}
+	EXPECT_EQ(svmgpu_device_reap_events(dev, qe, NB), 0);
+	EXPECT_EQ(svmgpu_device_close(dev), 0);
+	EXPECT_EQ(check_pat(buf, NB * PAGE, 0x77), -1);
+	munmap(buf, NB * PAGE);
+}
+
+/*
  * munmap() of the range while its asynchronous PREFETCH runs: no crash,
  * the event comes with 0 (it was done first) or -EFAULT (the rest was
  * gone) and at most the range's pages, and no page is left in device
