@@ -39,9 +39,10 @@
 
 #define DRIVER_NAME	"svmgpu"
 #define DRIVER_DESC	"svmgpu shared-virtual-memory GPU"
-#define DRIVER_DATE	"20261122"
+#define DRIVER_DATE	"20261202"
 #define DRIVER_MAJOR	0
-#define DRIVER_MINOR	2
+/* 3: DRM_SVMGPU_PREFETCH_ASYNC (libsvmgpu checks it, docs/api.md) */
+#define DRIVER_MINOR	3
 
 struct workqueue_struct *svmgpu_wq;
 
@@ -830,6 +831,8 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	/*
 	 * Fault work items the interrupt thread queued end now (their svms
 	 * are dead: they map nothing), before the memory they came from goes.
+	 * Asynchronous PREFETCH work is not on svmgpu_wq: drm_dev_unplug()
+	 * above waited for this device's running chunk (svmgpu_prefetch.c).
 	 */
 	flush_workqueue(svmgpu_wq);
 	svmgpu_mem_fini(sdev);
@@ -872,9 +875,18 @@ static int __init svmgpu_init(void)
 	svmgpu_wq = alloc_workqueue("svmgpu", WQ_UNBOUND, 0);
 	if (!svmgpu_wq)
 		return -ENOMEM;
+	ret = svmgpu_prefetch_init();
+	if (ret)
+		goto err_wq;
 	ret = pci_register_driver(&svmgpu_pci_driver);
 	if (ret)
-		destroy_workqueue(svmgpu_wq);
+		goto err_prefetch;
+	return 0;
+
+err_prefetch:
+	svmgpu_prefetch_fini();
+err_wq:
+	destroy_workqueue(svmgpu_wq);
 	return ret;
 }
 
@@ -884,6 +896,7 @@ static void __exit svmgpu_exit(void)
 	/* Run every pending .free_notifier, then the work items they queued. */
 	mmu_notifier_synchronize();
 	destroy_workqueue(svmgpu_wq);
+	svmgpu_prefetch_fini();
 }
 
 module_init(svmgpu_init);

@@ -345,7 +345,7 @@ struct svmgpu_device {
  * @lock: protects @pending and @next_id
  * @pending: queued requests, oldest first; the work runs the first
  * @next_id: id of the last request queued, protected by @lock
- * @work: runs the requests in order, on svmgpu_wq
+ * @work: runs the requests in order, on svmgpu_prefetch_wq
  * @closing: postclose began: the work stops between chunks
  */
 struct svmgpu_prefetch_file {
@@ -863,6 +863,8 @@ int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
 void svmgpu_prefetch_file_init(struct svmgpu_file *sf);
 void svmgpu_prefetch_file_fini(struct svmgpu_file *sf);
 void svmgpu_prefetch_debugfs_init(struct drm_minor *minor);
+int svmgpu_prefetch_init(void);
+void svmgpu_prefetch_fini(void);
 
 /* svmgpu_dax.c: DAX-style buffers of device memory */
 struct hmm_range;

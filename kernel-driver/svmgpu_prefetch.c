@@ -8,16 +8,30 @@
  * page of the range is mapped; it reserves the completion event in the
  * file's DRM event space, so that the event can always be sent, and queues
  * a request on the file.  One work item per file runs the file's requests
- * in order on svmgpu_wq, each in chunks of at most 2 MiB (2 MiB-aligned):
- * per chunk it enters the device (drm_dev_enter()), takes the address space
- * only if it is still alive (mmget_not_zero(): the request holds the
- * mm_struct with mmgrab(), never its address space, so exit is not held up)
- * and runs the same migration as the synchronous PREFETCH,
- * svmgpu_devmem_prefetch(), which holds the mmap lock for that chunk only.
- * So munmap() and exit wait for at most one chunk, and unbind's
- * drm_dev_unplug() too: the request then ends with -ENODEV (and the
- * following ones at their first chunk), its event still sent to the open
- * file.  When the work is done with a request it sends its event.
+ * in order, each in chunks of at most 2 MiB (2 MiB-aligned): per chunk it
+ * enters the device (drm_dev_enter()), takes the address space only if it
+ * is still alive (mmget_not_zero(): the request holds the mm_struct with
+ * mmgrab(), never its address space, so exit is not held up) and runs the
+ * same migration as the synchronous PREFETCH, svmgpu_devmem_prefetch(),
+ * which holds the mmap lock for that chunk only.  So munmap() and exit wait
+ * for at most one chunk, and unbind's drm_dev_unplug() too: the request
+ * then ends with -ENODEV (and the following ones at their first chunk), its
+ * event still sent to the open file.  When the work is done with a request
+ * it sends its event.
+ *
+ * Bounds: the work items run on their own workqueue, svmgpu_prefetch_wq
+ * (unbound, freezable, SVMGPU_PREFETCH_ACTIVE at a time), never on
+ * svmgpu_wq, so no prefetch holds up fault, scheduler or recovery work.
+ * One execution runs at most SVMGPU_PREFETCH_STEPS chunks, then queues the
+ * work again behind the other files' (remove's flush of svmgpu_wq and
+ * postclose's cancel_work_sync() wait for one execution at most).  To
+ * system memory, a VMA with no anon_vma is skipped whole, in one step: no
+ * page was ever instantiated in it, so none is in device memory (a
+ * never-touched PROT_NONE reservation of terabytes costs one lookup).  A
+ * request stops, with -ECANCELED, once the process that queued it is
+ * dying (a fatal signal, a group exit) or the OOM killer has reaped its
+ * address space (MMF_OOM_SKIP), as the synchronous call stops on a fatal
+ * signal.
  *
  * Cancellation: postclose (svmgpu_prefetch_file_fini()) runs when the file
  * is released (close of the last reference, process exit): it tells the
@@ -27,10 +41,15 @@
  * Nothing of the file's is left running after postclose, which is what
  * lets rmmod (no file open) free the module.
  *
+ * Removal needs no flush here: every chunk runs inside drm_dev_enter(), so
+ * remove's drm_dev_unplug() waits for this device's running chunk (and no
+ * other device's) and every later chunk fails with -ENODEV before it
+ * touches the device.
+ *
  * The mm reference: the last mmput() of an address space that exited while
  * a chunk ran would tear it down in the work, so the work uses
- * mmput_async().  The mm_struct itself (mmgrab()) is dropped with the
- * request.
+ * mmput_async().  The mm_struct itself (mmgrab()) and the queuing
+ * process's struct pid are dropped with the request.
  *
  * Lock order: pf->lock (spinlock) nests inside nothing and takes nothing;
  * the chunks run with no lock of this file held (svmgpu_devmem.c's order:
@@ -39,6 +58,8 @@
 #include <linux/debugfs.h>
 #include <linux/list.h>
 #include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
@@ -53,6 +74,12 @@
 
 /* Bytes one chunk migrates at most, with the mmap lock held. */
 #define SVMGPU_PREFETCH_CHUNK	SZ_2M
+/* Chunks (or skipped VMAs) one execution of a file's work runs at most. */
+#define SVMGPU_PREFETCH_STEPS	8
+/* Work items of svmgpu_prefetch_wq running at once, all devices. */
+#define SVMGPU_PREFETCH_ACTIVE	2
+
+static struct workqueue_struct *svmgpu_prefetch_wq;
 
 /**
  * struct svmgpu_prefetch_req - one asynchronous PREFETCH
@@ -60,6 +87,7 @@
  * @ev: what read() returns
  * @link: in pf->pending, protected by pf->lock
  * @mm: the caller's mm_struct (mmgrab(): not its address space)
+ * @tgid: the caller's process (get_task_pid()): its death stops the request
  * @next: first byte not yet migrated (work only)
  * @end: end of the range
  * @since: svmgpu_devmem_lru_now() at the first chunk: regions used after it
@@ -71,6 +99,7 @@ struct svmgpu_prefetch_req {
 	struct drm_svmgpu_event_prefetch ev;
 	struct list_head link;
 	struct mm_struct *mm;
+	struct pid *tgid;
 	u64 next;
 	u64 end;
 	u64 since;
@@ -102,7 +131,7 @@ static int svmgpu_prefetch_mapped(struct mm_struct *mm, u64 start, u64 end)
  * @file: the caller's file
  * @args: the checked arguments; @args->id is set
  *
- * Return: 0, -EFAULT (a page of the range is not mapped), -EAGAIN (the
+ * Return: 0, -EFAULT (a page of the range is not mapped), -ENOBUFS (the
  * file's event space is full), -ENOMEM, -ESRCH (no mm).
  */
 int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
@@ -130,8 +159,12 @@ int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
 	req->ev.flags = args->flags;
 	req->next = args->start;
 	req->end = args->start + args->size;
-	/* Under event_lock, so that -EAGAIN is the only "no room" answer. */
-	ret = -EAGAIN;
+	/*
+	 * Under event_lock, so that -ENOBUFS is the only "no room" answer.
+	 * Not -EAGAIN: drmIoctl() (libdrm, libsvmgpu) retries that at once,
+	 * forever, as nothing reads the events meanwhile.
+	 */
+	ret = -ENOBUFS;
 	spin_lock_irqsave(&sdev->drm.event_lock, flags);
 	if (file->event_space >= sizeof(req->ev))
 		ret = drm_event_reserve_init_locked(&sdev->drm, file, &req->base,
@@ -143,23 +176,64 @@ int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
 	}
 	mmgrab(mm);
 	req->mm = mm;
+	req->tgid = get_task_pid(current, PIDTYPE_TGID);
 
+	/* Counted before the work can see it: done never passes queued. */
+	atomic64_inc(&sdev->stats.prefetch_queued);
 	spin_lock(&pf->lock);
 	req->ev.id = ++pf->next_id;
 	list_add_tail(&req->link, &pf->pending);
 	spin_unlock(&pf->lock);
 	args->id = req->ev.id;
-	atomic64_inc(&sdev->stats.prefetch_queued);
-	queue_work(svmgpu_wq, &pf->work);
+	queue_work(svmgpu_prefetch_wq, &pf->work);
 	return 0;
 }
 
+static void svmgpu_prefetch_free(struct svmgpu_prefetch_req *req)
+{
+	mmdrop(req->mm);
+	put_pid(req->tgid);
+}
+
+/* The process that queued @req is dying or its address space was reaped. */
+static bool svmgpu_prefetch_doomed(struct svmgpu_prefetch_req *req)
+{
+	struct task_struct *task;
+	bool doomed;
+
+	if (test_bit(MMF_OOM_SKIP, &req->mm->flags))
+		return true;
+	rcu_read_lock();
+	task = pid_task(req->tgid, PIDTYPE_TGID);
+	doomed = !task || fatal_signal_pending(task) ||
+		 (task->signal->flags & SIGNAL_GROUP_EXIT);
+	rcu_read_unlock();
+	return doomed;
+}
+
 /*
- * Run @req's chunks until it is done (true) or the file is closing (false:
- * @req stays queued, postclose frees it).
+ * To system memory: the end of [@addr, @end)'s first VMA if it has no
+ * anon_vma (nothing of it can be in device memory), else @addr.
+ */
+static u64 svmgpu_prefetch_skip(struct mm_struct *mm, u64 addr, u64 end)
+{
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma && !vma->anon_vma)
+		addr = min_t(u64, end, vma->vm_end);
+	mmap_read_unlock(mm);
+	return addr;
+}
+
+/*
+ * Run at most *@steps of @req's chunks.  Return: true when @req is done
+ * (its event filled in), false when it is not (out of steps: @req stays
+ * first; or the file is closing: postclose frees it).
  */
 static bool svmgpu_prefetch_run(struct svmgpu_prefetch_file *pf,
-				struct svmgpu_prefetch_req *req)
+				struct svmgpu_prefetch_req *req, unsigned int *steps)
 {
 	struct svmgpu_device *sdev = pf->sdev;
 	bool to_dev = req->ev.flags & DRM_SVMGPU_PREFETCH_DEVICE;
@@ -168,22 +242,29 @@ static bool svmgpu_prefetch_run(struct svmgpu_prefetch_file *pf,
 	while (req->next < req->end && !ret) {
 		u64 next = min(req->end, ALIGN_DOWN(req->next, SVMGPU_PREFETCH_CHUNK) +
 				       SVMGPU_PREFETCH_CHUNK);
+		u64 skip;
 
-		if (READ_ONCE(pf->closing))
+		if (READ_ONCE(pf->closing) || !*steps)
 			return false;
+		--*steps;
 		if (!drm_dev_enter(&sdev->drm, &idx)) {
 			ret = -ENODEV;
 			break;
 		}
-		if (!mmget_not_zero(req->mm)) {
+		if (svmgpu_prefetch_doomed(req) || !mmget_not_zero(req->mm)) {
 			drm_dev_exit(idx);
 			ret = -ECANCELED;
 			break;
 		}
 		if (req->next == req->ev.start)
 			req->since = svmgpu_devmem_lru_now(sdev);
-		ret = svmgpu_devmem_prefetch(sdev, req->mm, req->next, next, to_dev,
-					     req->since, &req->moved);
+		skip = to_dev ? req->next : svmgpu_prefetch_skip(req->mm, req->next,
+								  req->end);
+		if (skip > req->next)
+			next = skip;
+		else
+			ret = svmgpu_devmem_prefetch(sdev, req->mm, req->next, next,
+						     to_dev, req->since, &req->moved);
 		mmput_async(req->mm);
 		drm_dev_exit(idx);
 		req->next = next;
@@ -198,6 +279,7 @@ static void svmgpu_prefetch_work(struct work_struct *work)
 {
 	struct svmgpu_prefetch_file *pf = container_of(work, struct svmgpu_prefetch_file,
 						       work);
+	unsigned int steps = SVMGPU_PREFETCH_STEPS;
 	struct svmgpu_prefetch_req *req;
 
 	for (;;) {
@@ -205,12 +287,18 @@ static void svmgpu_prefetch_work(struct work_struct *work)
 		req = list_first_entry_or_null(&pf->pending, struct svmgpu_prefetch_req,
 					       link);
 		spin_unlock(&pf->lock);
-		if (!req || !svmgpu_prefetch_run(pf, req))
+		if (!req)
 			return;
+		if (!svmgpu_prefetch_run(pf, req, &steps)) {
+			/* Out of steps: behind the other files' work. */
+			if (!READ_ONCE(pf->closing))
+				queue_work(svmgpu_prefetch_wq, &pf->work);
+			return;
+		}
 		spin_lock(&pf->lock);
 		list_del(&req->link);
 		spin_unlock(&pf->lock);
-		mmdrop(req->mm);
+		svmgpu_prefetch_free(req);
 		atomic64_inc(&pf->sdev->stats.prefetch_done);
 		/* Frees @req (or, the file gone meanwhile, the DRM core does). */
 		drm_send_event(&pf->sdev->drm, &req->base);
@@ -246,7 +334,7 @@ void svmgpu_prefetch_file_fini(struct svmgpu_file *sf)
 	cancel_work_sync(&pf->work);
 	list_for_each_entry_safe(req, tmp, &pf->pending, link) {
 		list_del(&req->link);
-		mmdrop(req->mm);
+		svmgpu_prefetch_free(req);
 		atomic64_inc(&pf->sdev->stats.prefetch_cancelled);
 		drm_event_cancel_free(&pf->sdev->drm, &req->base);
 	}
@@ -275,4 +363,26 @@ void svmgpu_prefetch_debugfs_init(struct drm_minor *minor)
 {
 	debugfs_create_file("svmgpu_prefetch", 0444, minor->debugfs_root,
 			    to_svmgpu(minor->dev), &svmgpu_prefetch_fops);
+}
+
+/**
+ * svmgpu_prefetch_init() - the prefetch workqueue (module init)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int svmgpu_prefetch_init(void)
+{
+	svmgpu_prefetch_wq = alloc_workqueue("svmgpu_prefetch", WQ_UNBOUND | WQ_FREEZABLE,
+					     SVMGPU_PREFETCH_ACTIVE);
+	return svmgpu_prefetch_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * svmgpu_prefetch_fini() - destroy the prefetch workqueue (module exit)
+ *
+ * Every file is closed, so every work item was cancelled by its postclose.
+ */
+void svmgpu_prefetch_fini(void)
+{
+	destroy_workqueue(svmgpu_prefetch_wq);
 }
