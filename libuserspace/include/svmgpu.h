@@ -192,8 +192,9 @@ SVMGPU_PUBLIC int svmgpu_device_prefetch(struct svmgpu_device *dev, const void *
  * The device handle's prefetches run in order; closing it drops those not
  * done.  Placement is a hint: commands submitted meanwhile are correct.
  * Returns 0, the errors of svmgpu_device_prefetch() (-EFAULT: an unmapped
- * page, nothing queued), -EAGAIN (4 KiB of unreaped events pending: reap
- * and retry), -ENOMEM or -errno.
+ * page, nothing queued), -ENOBUFS (4 KiB of unreaped events pending: reap
+ * and retry), -EOPNOTSUPP (also: svmgpu.ko older than minor version 3),
+ * -ENOMEM or -errno.
  */
 SVMGPU_PUBLIC int svmgpu_device_prefetch_async(struct svmgpu_device *dev, const void *addr,
 					       size_t size, unsigned int where, uint64_t *id);

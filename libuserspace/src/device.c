@@ -104,7 +104,7 @@ SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device
 {
 	struct svmgpu_device *dev;
 	drmVersionPtr ver;
-	int fd, ok;
+	int fd, ok, minor;
 
 	if (!path || !out)
 		return -EINVAL;
@@ -119,6 +119,7 @@ SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device
 		return -errno;
 	ver = drmGetVersion(fd);
 	ok = ver && ver->name && !strcmp(ver->name, "svmgpu");
+	minor = ok ? ver->version_minor : 0;
 	drmFreeVersion(ver);
 	if (!ok) {
 		close(fd);
@@ -130,6 +131,7 @@ SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device
 		return -ENOMEM;
 	}
 	dev->fd = fd;
+	dev->driver_minor = minor;
 	pthread_mutex_init(&dev->lock, NULL);
 	snprintf(dev->path, sizeof(dev->path), "%s", path);
 	*out = dev;
@@ -662,6 +664,9 @@ SVMGPU_PUBLIC int svmgpu_device_prefetch_async(struct svmgpu_device *dev, const 
 		*id = 0;
 	if (!dev || (where & DRM_SVMGPU_PREFETCH_ASYNC))
 		return -EINVAL;
+	/* Older drivers take the ASYNC bit for an unknown flag: -EINVAL. */
+	if (dev->driver_minor < SVMGPU_DRIVER_MINOR_PREFETCH_ASYNC)
+		return -EOPNOTSUPP;
 	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf);
 	if (!ret && id)
 		*id = pf.id;

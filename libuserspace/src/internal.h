@@ -21,8 +21,12 @@ struct svmgpu_device {
 	pthread_mutex_t lock;
 	unsigned int nr_contexts;
 	unsigned int nr_devmem;
+	int driver_minor;	/* the DRM driver's minor version, at open */
 	char path[SVMGPU_PATH_MAX];
 };
+
+/* The first svmgpu.ko minor version with DRM_SVMGPU_PREFETCH_ASYNC. */
+#define SVMGPU_DRIVER_MINOR_PREFETCH_ASYNC	3
 
 /* A DAX-style device-memory buffer; @addr is the library's mapping or NULL. */
 struct svmgpu_devmem {
