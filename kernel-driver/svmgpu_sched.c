@@ -44,15 +44,17 @@
  * (it is never bound unpreemptible, which would let one process keep every
  * hardware queue); no command fails for it.  The caps are soft, since the
  * queues holding every area may wait for the refused queue, or for
- * nothing, for good: a queue may go past one cap, never both
- * (svmgpu_save_decide()).  Past the device's cap alone, a HIGH queue or
- * one of a process holding less than its share of save_areas_max gets one
- * at once (a heavy process never holds up a light one); otherwise a queue
- * refused for save_areas_wait_ms gets one.  Areas past a cap are counted
- * apart (save_areas_over), so they never hold the device's cap shut for
- * others, and have their own ceilings: save_areas_max per device (half of
- * it for the timed grants, the rest kept for light processes and HIGH
- * queues) and save_areas_per_process per process.  Without a save area
+ * nothing, for good (svmgpu_save_decide()).  Past the device's cap alone,
+ * a HIGH queue or one of a process holding less than its share of
+ * save_areas_max gets one at once; otherwise a queue refused for
+ * save_areas_wait_ms gets one.  Areas past a cap are counted apart
+ * (save_areas_over), so they never hold the device's cap shut for others.
+ * The one hard bound is per process, 2 * save_areas_per_process areas in
+ * all: a refusal for good waits for an area of the queue's own process.
+ * No device-wide ceiling: areas that other processes hold in WAITs could
+ * fill it for good.  Memory stays bounded per user by max_user_contexts x
+ * 2 * save_areas_per_process areas, charged to each creator's memory
+ * cgroup.  Without a save area
  * because an allocation under the caps failed a queue runs unpreemptible;
  * one past a cap is tried without reclaim and, failing, the queue waits.
  * The area of a queue whose hardware queue did not go idle when disabled
@@ -116,22 +118,23 @@ MODULE_PARM_DESC(preempt_timeout_ms,
 static unsigned int svmgpu_save_areas_max = 512;
 module_param_named(save_areas_max, svmgpu_save_areas_max, uint, 0644);
 MODULE_PARM_DESC(save_areas_max,
-		 "Save areas (72 KiB each) held by the queues of one device at most; a queue needing one beyond waits (1..65536; default 512)");
+		 "Save areas (72 KiB each) held by the queues of one device before a queue needing one waits save_areas_wait_ms for one past the cap (at once for a HIGH queue or a process below its share) (1..65536; default 512)");
 
 static unsigned int svmgpu_save_areas_per_process = 64;
 module_param_named(save_areas_per_process, svmgpu_save_areas_per_process, uint, 0644);
 MODULE_PARM_DESC(save_areas_per_process,
-		 "Save areas held by the queues of one process on a device at most; a queue needing one beyond waits (1..65536; default 64)");
+		 "Save areas held by the queues of one process on a device before a queue needing one waits save_areas_wait_ms for one past the cap; twice this is the process's hard ceiling (1..65536; default 64)");
 
 /*
  * The caps are soft: a queue refused an area this long gets one past them,
- * so that queues holding every area in WAITs that only it would satisfy
- * (or that nobody satisfies) cannot keep it from running for good.
+ * so that other processes' queues holding every area in WAITs (that only
+ * it would satisfy, or that nobody satisfies) cannot keep it from running
+ * for good.  Only its own process's ceiling can.
  */
 static unsigned int svmgpu_save_areas_wait_ms = 1000;
 module_param_named(save_areas_wait_ms, svmgpu_save_areas_wait_ms, uint, 0644);
 MODULE_PARM_DESC(save_areas_wait_ms,
-		 "A queue refused a save area at a cap this long gets one past the cap; its memory cgroup still bounds it (ms, 1..600000; default 1000)");
+		 "A queue refused a save area at a cap this long gets one past the cap, up to 2 x save_areas_per_process for its process (ms, 1..600000; default 1000)");
 
 static unsigned int svmgpu_save_max(void)
 {
@@ -164,6 +167,11 @@ void svmgpu_sched_kick(struct svmgpu_device *sdev)
 		mod_delayed_work(svmgpu_wq, &sdev->sched.work, 0);
 }
 
+static unsigned long svmgpu_save_wait_jiffies(void)
+{
+	return msecs_to_jiffies(clamp(READ_ONCE(svmgpu_save_areas_wait_ms), 1U, 600000U));
+}
+
 /*
  * Jiffies until @q, refused an area at a cap, may take one past it (0: it
  * may now).  A queue never refused has the whole wait ahead.  Unsigned
@@ -173,8 +181,7 @@ void svmgpu_sched_kick(struct svmgpu_device *sdev)
 static unsigned long svmgpu_save_wait_left(struct svmgpu_queue *q)
 {
 	unsigned long since = READ_ONCE(q->save_wait) & ~1UL;
-	unsigned long wait = msecs_to_jiffies(clamp(READ_ONCE(svmgpu_save_areas_wait_ms),
-						    1U, 600000U));
+	unsigned long wait = svmgpu_save_wait_jiffies();
 	unsigned long elapsed = jiffies - since;
 
 	if (!READ_ONCE(q->save_wait))
@@ -193,26 +200,29 @@ static void svmgpu_save_wait_clear(struct svmgpu_sched *s, struct svmgpu_queue *
 {
 	spin_lock(&s->lock);
 	WRITE_ONCE(q->save_wait, 0);
+	q->save_retry = 0;
 	spin_unlock(&s->lock);
 }
 
 enum svmgpu_save_grant {
 	SVMGPU_SAVE_REFUSE,	/* wait on the runlist */
 	SVMGPU_SAVE_UNDER,	/* under both caps: nsave_used, svm->nsave */
-	SVMGPU_SAVE_OVER,	/* past one cap: nsave_over, svm->nsave_over */
+	SVMGPU_SAVE_OVER,	/* past a cap: nsave_over, svm->nsave_over */
 };
 
 /*
- * May @q take one more save area, and counted how.  Under both caps (the
- * device's, quarantined areas included, and its process's): yes.  Past
- * both: no, it waits for one to come back.  Past one, while the areas
- * past a cap stay under their ceilings (save_areas_max per device, half of
- * it for the timed grants; save_areas_per_process per process): at once if
- * only the device's cap is reached and @q is HIGH or its process holds
+ * May @q take one more save area, and counted how.  Its process holds at
+ * most 2 x save_areas_per_process in all: the only hard bound, so a
+ * refusal for good only ever waits for an area of @q's own process (a
+ * device-wide bound, which others' areas held in WAITs could fill for
+ * good, would not).  Under both caps (the device's, quarantined areas
+ * included, and its process's): yes.  Past a cap, counted apart: at once
+ * if only the device's cap is reached and @q is HIGH or its process holds
  * less than its share (save_areas_max / processes holding areas), else
- * once refused for save_areas_wait_ms.  @left: jiffies until a refusal may
- * end by the clock (MAX_JIFFY_OFFSET: only when an area comes back).
- * Caller holds sched.lock.
+ * once refused for save_areas_wait_ms; after an allocation past a cap
+ * failed, not before @q->save_retry.  @left: jiffies until a refusal may
+ * end by the clock (MAX_JIFFY_OFFSET: only when an area of its process
+ * comes back).  Caller holds sched.lock.
  */
 static enum svmgpu_save_grant svmgpu_save_decide(struct svmgpu_sched *s,
 						 struct svmgpu_queue *q,
@@ -227,15 +237,17 @@ static enum svmgpu_save_grant svmgpu_save_decide(struct svmgpu_sched *s,
 	*left = MAX_JIFFY_OFFSET;
 	dev_full = s->nsave_used + list_count_nodes(&s->save_quarantine) >= max;
 	proc_full = svm->nsave >= per;
+	if (mine >= 2 * per)
+		return SVMGPU_SAVE_REFUSE;
 	if (!dev_full && !proc_full)
 		return SVMGPU_SAVE_UNDER;
-	if ((dev_full && proc_full) || s->nsave_over >= max || svm->nsave_over >= per)
+	if (q->save_retry && time_before(jiffies, q->save_retry)) {
+		*left = max(q->save_retry - jiffies, 1UL);
 		return SVMGPU_SAVE_REFUSE;
-	if (dev_full && (q->prio == SVMGPU_PRIO_NUM - 1 ||
-			 (u64)mine * max_t(unsigned int, s->nholders, 1) < max))
+	}
+	if (!proc_full && (q->prio == SVMGPU_PRIO_NUM - 1 ||
+			   (u64)mine * max_t(unsigned int, s->nholders, 1) < max))
 		return SVMGPU_SAVE_OVER;
-	if (s->nsave_over >= DIV_ROUND_UP(max, 2))
-		return SVMGPU_SAVE_REFUSE;
 	*left = svmgpu_save_wait_left(q);
 	return *left ? SVMGPU_SAVE_REFUSE : SVMGPU_SAVE_OVER;
 }
@@ -354,21 +366,27 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 	spin_lock(&s->lock);
 	if (b) {
 		WRITE_ONCE(q->save_wait, 0);
+		q->save_retry = 0;
 		s->nsave_over_cap += q->save_over;
 	} else {
 		svmgpu_save_count(s, q, -1);
-		/* Past a cap: waits again, the clock restarted. */
+		/*
+		 * Past a cap: waits again, its clock kept, and retries after
+		 * a tenth of save_areas_wait_ms (slice() wakes the work then):
+		 * no allocation without reclaim in a loop, at once or timed.
+		 */
 		if (q->save_over)
-			WRITE_ONCE(q->save_wait, jiffies | 1);
+			q->save_retry = (jiffies + max(svmgpu_save_wait_jiffies() / 10, 1UL)) | 1;
 	}
 	spin_unlock(&s->lock);
 	if (!b) {
-		/* A queue may be waiting for an area. */
-		svmgpu_sched_kick(sdev);
 		if (q->save_over) {
+			/* The count was only transient: no kick. */
 			q->save_over = false;
 			return -ENOBUFS;
 		}
+		/* A queue may be waiting for an area. */
+		svmgpu_sched_kick(sdev);
 		drm_warn_once(&sdev->drm, "no memory for a save area: queue runs unpreemptible\n");
 		return -ENOMEM;
 	}
@@ -480,6 +498,25 @@ static u64 svmgpu_queue_pending(struct svmgpu_queue *q)
 	n = q->last_seq - q->completed_seq;
 	spin_unlock(&q->lock);
 	return n;
+}
+
+/*
+ * The first queue on runlist @p that a bind would not refuse a save area:
+ * a refused one (its clock starts here) does not keep lower priorities
+ * from the free hardware queues.  Caller holds sched.lock.
+ */
+static struct svmgpu_queue *svmgpu_sched_first_eligible(struct svmgpu_sched *s, int p)
+{
+	struct svmgpu_queue *q;
+	unsigned long left;
+
+	lockdep_assert_held(&s->lock);
+	list_for_each_entry(q, &s->runlist[p], run_link) {
+		if (READ_ONCE(q->save) || svmgpu_save_decide(s, q, &left) != SVMGPU_SAVE_REFUSE)
+			return q;
+		svmgpu_save_wait_start(q);
+	}
+	return NULL;
 }
 
 /* Put @q at the tail of its runlist (the list holds a reference). */
@@ -642,9 +679,10 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
 	lockdep_assert_held(&q->submit_lock);
 	if (q->hwq != SVMGPU_HWQ_NONE)
 		return;
+	/* Queues refused a save area are not ahead of it. */
 	spin_lock(&s->lock);
-	for (p = q->prio; p < SVMGPU_PRIO_NUM; p++)
-		ahead |= !list_empty(&s->runlist[p]);
+	for (p = q->prio; p < SVMGPU_PRIO_NUM && !ahead; p++)
+		ahead = svmgpu_sched_first_eligible(s, p);
 	spin_unlock(&s->lock);
 	if (!ahead) {
 		ret = svmgpu_sched_start(q);
@@ -867,7 +905,10 @@ static unsigned long svmgpu_sched_finish_all(struct svmgpu_device *sdev)
 	return next;
 }
 
-/* Highest-priority waiting queue, taken off its runlist (with its reference). */
+/*
+ * Highest-priority waiting queue a bind would not refuse a save area,
+ * taken off its runlist (with its reference).
+ */
 static struct svmgpu_queue *svmgpu_sched_pick(struct svmgpu_device *sdev)
 {
 	struct svmgpu_sched *s = &sdev->sched;
@@ -887,7 +928,7 @@ static struct svmgpu_queue *svmgpu_sched_pick(struct svmgpu_device *sdev)
 		/* Below HIGH, the last hardware queue does not count. */
 		if (p < SVMGPU_PRIO_NUM - 1 && !free)
 			break;
-		q = list_first_entry_or_null(&s->runlist[p], struct svmgpu_queue, run_link);
+		q = svmgpu_sched_first_eligible(s, p);
 		if (q)
 			list_del_init(&q->run_link);
 	}
@@ -1007,7 +1048,7 @@ static unsigned long svmgpu_sched_slice(struct svmgpu_device *sdev)
 				svmgpu_save_wait_start(q);
 				if (left == MAX_JIFFY_OFFSET)
 					continue;
-				cap_wake = min(cap_wake, max(svmgpu_save_wait_left(q), 1UL));
+				cap_wake = min(cap_wake, max(left, 1UL));
 				continue;
 			}
 			waiting[nwait++] = p;
@@ -1182,6 +1223,7 @@ void svmgpu_sched_fail_all(struct svmgpu_device *sdev)
 			if (q) {
 				list_del_init(&q->run_link);
 				WRITE_ONCE(q->save_wait, 0);
+				q->save_retry = 0;
 			}
 			spin_unlock(&s->lock);
 			if (!q)
@@ -1242,6 +1284,7 @@ void svmgpu_sched_queue_stop(struct svmgpu_queue *q)
 	spin_lock(&s->lock);
 	list_del_init(&q->all_link);
 	WRITE_ONCE(q->save_wait, 0);
+	q->save_retry = 0;
 	spin_unlock(&s->lock);
 	/* No area is allocated for it from here: no zombie cgroup is kept. */
 	mem_cgroup_put(q->memcg);
