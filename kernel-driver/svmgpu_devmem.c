@@ -748,7 +748,8 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	n = min_t(unsigned long, SVMGPU_MIGRATE_BATCH,
 		  PHYS_PFN(dm->pgmap.range.end + 1) - first);
 	migrate_device_range(src, first, n);
-	svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n, GFP_HIGHUSER_MOVABLE, false);
+	/* a fault's eviction is as urgent as the fault (copy queue priority) */
+	svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n, GFP_HIGHUSER_MOVABLE, fault);
 	migrate_device_pages(src, dst, n);
 	moved = svmgpu_migrated(src, dst, n);
 	migrate_device_finalize(src, dst, n);
@@ -1118,6 +1119,12 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 			continue;
 		ret = svmgpu_devmem_batch(dm, vma, va, va + PAGE_SIZE, false, &src,
 					  &dst, &moved, 0, 0, true);
+		/*
+		 * -EIO: an abandoned engine batch kept the page where it was;
+		 * replay the fault, the next try copies with the CPU.
+		 */
+		if (ret == -EIO)
+			return -EBUSY;
 		if (ret)
 			return ret;
 	}
