@@ -61,30 +61,6 @@ static unsigned char *dax_map(int fd, void *addr, size_t len, int flags, uint64_
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static unsigned char pat(unsigned long i, unsigned int seed)
-{
-	return (unsigned char)((i * 2654435761u) >> 13) ^ seed;
-}
-
-static void fill_pat(unsigned char *p, size_t n, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = pat(i, seed);
-}
-
-/* Offset of the first byte that is not pattern @seed, or -1. */
-static long check_pat(const unsigned char *p, size_t n, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] != pat(i, seed))
-			return (long)i;
-	return -1;
-}
-
 /* Kernel log records that contain @what; -1 without /dev/kmsg. */
 static int kmsg_count(const char *what)
 {
@@ -344,10 +320,10 @@ TEST_F(dax, aligned_and_one_fault_per_2m)
 	}
 	EXPECT_EQ(sg_all_bytes(p[0], 0, size), 1);
 	EXPECT_EQ(dax_value("cpu_pte_faults"), pte0 + 4);
-	fill_pat(p[0], size, 0x11);
+	sg_fill_pat(p[0], size, 0x11);
 	/* Every mapping shows the same memory. */
 	for (i = 1; i < 6; i++)
-		EXPECT_EQ(check_pat(p[i], size, 0x11), -1);
+		EXPECT_EQ(sg_check_pat(p[i], size, 0x11), -1);
 	EXPECT_EQ(dax_value("cpu_pte_faults"), pte0 + 6 * 4);
 	EXPECT_EQ(dax_value("cpu_pmd_faults"), -1);
 	for (i = 0; i < 6; i++) {
@@ -445,16 +421,16 @@ TEST_F(dax, madv_cold_and_pageout_are_harmless)
 	ASSERT_NOT_NULL(d);
 	s = sg_map_anon(size);
 	ASSERT_NOT_NULL(s);
-	fill_pat(d, size, 0x31);
+	sg_fill_pat(d, size, 0x31);
 	/* The device maps it too. */
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(s, d, size)), 0);
-	EXPECT_EQ(check_pat(s, size, 0x31), -1);
+	EXPECT_EQ(sg_check_pat(s, size, 0x31), -1);
 	EXPECT_EQ(madvise(d, size, MADV_COLD), 0);
 	EXPECT_EQ(madvise(d, size, MADV_PAGEOUT), 0);
-	EXPECT_EQ(check_pat(d, size, 0x31), -1);
+	EXPECT_EQ(sg_check_pat(d, size, 0x31), -1);
 	memset(s, 0, size);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(s, d, size)), 0);
-	EXPECT_EQ(check_pat(s, size, 0x31), -1);
+	EXPECT_EQ(sg_check_pat(s, size, 0x31), -1);
 	/* The device writes, the CPU reads. */
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(d, size, 0x77, 1)), 0);
 	EXPECT_EQ(sg_all_bytes(d, 0x77, size), 1);
@@ -497,20 +473,20 @@ TEST_F(dax, cpu_and_device_every_byte)
 	ASSERT_EQ(sg_stats(self->fd, self->ctx, 1, &st), 0);
 
 	/* CPU writes device memory, the device copies it out. */
-	fill_pat(d, size, 0x21);
+	sg_fill_pat(d, size, 0x21);
 	memset(s, 0, size);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(s, d, size)), 0);
-	EXPECT_EQ(check_pat(s, size, 0x21), -1);
+	EXPECT_EQ(sg_check_pat(s, size, 0x21), -1);
 	/* The device copies in, the CPU reads it. */
-	fill_pat(s, size, 0x42);
+	sg_fill_pat(s, size, 0x42);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(d, s, size)), 0);
-	EXPECT_EQ(check_pat(d, size, 0x42), -1);
+	EXPECT_EQ(sg_check_pat(d, size, 0x42), -1);
 	/* FILL of device memory. */
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(d + MB, 2 * MB, 0x5a, 1)), 0);
 	EXPECT_EQ(sg_all_bytes(d + MB, 0x5a, 2 * MB), 1);
-	EXPECT_EQ(check_pat(d, MB, 0x42), -1);
+	EXPECT_EQ(sg_check_pat(d, MB, 0x42), -1);
 	for (i = 3 * MB; i < size; i++)
-		ASSERT_EQ(d[i], pat(i, 0x42));
+		ASSERT_EQ(d[i], sg_pat(i, 0x42));
 
 	/* The device mapped it with 2 MiB leaves, none of 4 KiB. */
 	EXPECT_EQ(dax_value("device_2m_leaves"), leaves0 + 2);
@@ -598,11 +574,11 @@ TEST_F(dax, fork_shares_the_mapping)
 	ASSERT_EQ(dax_alloc(self->fd, size, &a), 0);
 	d = dax_map(self->fd, NULL, size, MAP_SHARED, a.offset);
 	ASSERT_NOT_NULL(d);
-	fill_pat(d, 2 * MB, 0x31);
+	sg_fill_pat(d, 2 * MB, 0x31);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		if (check_pat(d, 2 * MB, 0x31) != -1)
+		if (sg_check_pat(d, 2 * MB, 0x31) != -1)
 			_exit(1);
 		memset(d + 2 * MB, 0x64, 2 * MB);
 		_exit(0);
@@ -683,10 +659,10 @@ TEST_F(dax, free_and_close_while_mapped)
 	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &a), 0);
 	d = dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset);
 	ASSERT_NOT_NULL(d);
-	fill_pat(d, 2 * MB, 0x13);
+	sg_fill_pat(d, 2 * MB, 0x13);
 	ASSERT_EQ(dax_free(self->fd, a.handle), 0);
 	EXPECT_EQ(dax_value("used"), used0 + (long long)(2 * MB));
-	EXPECT_EQ(check_pat(d, 2 * MB, 0x13), -1);
+	EXPECT_EQ(sg_check_pat(d, 2 * MB, 0x13), -1);
 	/* The handle is gone: no new mapping of it. */
 	errno = 0;
 	EXPECT_TRUE(dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset) == NULL);
@@ -695,7 +671,7 @@ TEST_F(dax, free_and_close_while_mapped)
 	s = sg_map_anon(2 * MB);
 	ASSERT_NOT_NULL(s);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(s, d, 2 * MB)), 0);
-	EXPECT_EQ(check_pat(s, 2 * MB, 0x13), -1);
+	EXPECT_EQ(sg_check_pat(s, 2 * MB, 0x13), -1);
 	ASSERT_EQ(munmap(d, 2 * MB), 0);
 	EXPECT_EQ(dax_value("used"), used0);
 
@@ -706,8 +682,8 @@ TEST_F(dax, free_and_close_while_mapped)
 	d = dax_map(fd2, NULL, 2 * MB, MAP_SHARED, a.offset);
 	ASSERT_NOT_NULL(d);
 	ASSERT_EQ(close(fd2), 0);
-	fill_pat(d, 2 * MB, 0x14);
-	EXPECT_EQ(check_pat(d, 2 * MB, 0x14), -1);
+	sg_fill_pat(d, 2 * MB, 0x14);
+	EXPECT_EQ(sg_check_pat(d, 2 * MB, 0x14), -1);
 	EXPECT_EQ(dax_value("used"), used0 + (long long)(2 * MB));
 	ASSERT_EQ(munmap(d, 2 * MB), 0);
 	EXPECT_EQ(dax_value("used"), used0);
@@ -740,7 +716,7 @@ TEST_F(dax, spliced_page_is_held_back_after_free)
 	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &a), 0);
 	d = dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset);
 	ASSERT_NOT_NULL(d);
-	fill_pat(d, 2 * MB, 0x21);
+	sg_fill_pat(d, 2 * MB, 0x21);
 	iov.iov_base = d;
 	iov.iov_len = len;
 	ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), (ssize_t)len);
@@ -766,7 +742,7 @@ TEST_F(dax, spliced_page_is_held_back_after_free)
 	EXPECT_EQ(sg_all_bytes(d, 0, b.size), 1);
 	memset(d, 0x5a, b.size);
 	ASSERT_EQ(read(pfd[0], buf, len), (ssize_t)len);
-	EXPECT_EQ(check_pat(buf, len, 0x21), -1);
+	EXPECT_EQ(sg_check_pat(buf, len, 0x21), -1);
 	ASSERT_EQ(munmap(d, b.size), 0);
 	ASSERT_EQ(dax_free(fd2, b.handle), 0);
 	ASSERT_EQ(close(fd2), 0);
@@ -901,8 +877,8 @@ TEST_F(dax, fault_windows_across_dax_vma_boundaries)
 	want = malloc(span);
 	ASSERT_NOT_NULL(s);
 	ASSERT_NOT_NULL(want);
-	fill_pat(base, span, 0x41);
-	fill_pat(want, span, 0x41);
+	sg_fill_pat(base, span, 0x41);
+	sg_fill_pat(want, span, 0x41);
 
 	/* Reads from ordinary memory into the DAX mapping. */
 	fresh_queue(self->fd, &ctx, &q);
@@ -921,9 +897,9 @@ TEST_F(dax, fault_windows_across_dax_vma_boundaries)
 	/* Writes both ways: into the DAX mapping, and out of it. */
 	fresh_queue(self->fd, &ctx, &q);
 	ASSERT_NE(q, ~0u);
-	fill_pat(s, 2 * edge, 0x52);
+	sg_fill_pat(s, 2 * edge, 0x52);
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_copy(d - edge, s, 2 * edge)), 0);
-	fill_pat(want + 2 * MB - edge, 2 * edge, 0x52);
+	sg_fill_pat(want + 2 * MB - edge, 2 * edge, 0x52);
 	fresh_queue_destroy(self->fd, ctx, q);
 	fresh_queue(self->fd, &ctx, &q);
 	ASSERT_NE(q, ~0u);
@@ -996,7 +972,7 @@ TEST_F(dax, device_fault_faults_cpu_for_what_it_asked)
 	ASSERT_NOT_NULL(d);
 	s = sg_map_anon(2 * MB);
 	ASSERT_NOT_NULL(s);
-	fill_pat(d, 2 * MB, 0x23);
+	sg_fill_pat(d, 2 * MB, 0x23);
 	memset(s, 0, 2 * MB);
 
 	/* The device reads: the CPU entries stay clean. */
@@ -1005,7 +981,7 @@ TEST_F(dax, device_fault_faults_cpu_for_what_it_asked)
 	fresh_queue(self->fd, &ctx, &q);
 	ASSERT_NE(q, ~0u);
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_copy(s, d, 2 * MB)), 0);
-	EXPECT_EQ(check_pat(s, 2 * MB, 0x23), -1);
+	EXPECT_EQ(sg_check_pat(s, 2 * MB, 0x23), -1);
 	EXPECT_EQ(soft_dirty_pages(d, 2 * MB, &first), 0);
 	EXPECT_EQ(first, -1);
 	fresh_queue_destroy(self->fd, ctx, q);
@@ -1019,7 +995,7 @@ TEST_F(dax, device_fault_faults_cpu_for_what_it_asked)
 	EXPECT_EQ(first, 5);
 	fresh_queue_destroy(self->fd, ctx, q);
 	EXPECT_EQ(sg_all_bytes(d + 5 * PAGE, 0x7e, PAGE), 1);
-	EXPECT_EQ(check_pat(d, 5 * PAGE, 0x23), -1);
+	EXPECT_EQ(sg_check_pat(d, 5 * PAGE, 0x23), -1);
 	EXPECT_EQ(munmap(d, 2 * MB), 0);
 	EXPECT_EQ(munmap(s, 2 * MB), 0);
 	munmap(t, PAGE);
@@ -1104,7 +1080,7 @@ TEST_F(dax, prefetch_and_residency_on_dax)
 	d = dax_map(self->fd, base + 2 * MB, 4 * MB, MAP_SHARED | MAP_FIXED, a.offset);
 	ASSERT_EQ(d, base + 2 * MB);
 	memset(base, 0x19, 2 * MB);
-	fill_pat(d, 4 * MB, 0x37);
+	sg_fill_pat(d, 4 * MB, 0x37);
 	if (sg_residency(self->fd, d, 4 * MB) == -EOPNOTSUPP)
 		SKIP(return, "no device memory for migration");
 	EXPECT_EQ(sg_residency(self->fd, d, 4 * MB), (long long)(4 * MB / PAGE));
@@ -1124,7 +1100,7 @@ TEST_F(dax, prefetch_and_residency_on_dax)
 	EXPECT_EQ(pages, 2 * MB / PAGE);
 	EXPECT_EQ(sg_residency(self->fd, base, 2 * MB), 0);
 	EXPECT_EQ(sg_residency(self->fd, d, 4 * MB), (long long)(4 * MB / PAGE));
-	EXPECT_EQ(check_pat(d, 4 * MB, 0x37), -1);
+	EXPECT_EQ(sg_check_pat(d, 4 * MB, 0x37), -1);
 	EXPECT_EQ(sg_all_bytes(base, 0x19, 2 * MB), 1);
 	EXPECT_EQ(munmap(r, 8 * MB), 0);
 	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
@@ -1249,7 +1225,7 @@ TEST(zz_unbind_with_mapping_open)
 		d = dax_map(fd, NULL, 4 * MB, MAP_SHARED, a.offset);
 		if (!d)
 			_exit(3);
-		fill_pat(d, 2 * MB, 0x51);
+		sg_fill_pat(d, 2 * MB, 0x51);
 		if (write(r[1], &c, 1) != 1 || read(g[0], &c, 1) != 1)
 			_exit(4);
 		if (dax_map(fd, NULL, 2 * MB, MAP_SHARED, a.offset) || errno != ENODEV)
@@ -1275,8 +1251,8 @@ TEST(zz_unbind_with_mapping_open)
 	d = dax_map(fd, NULL, 2 * MB, MAP_SHARED, a.offset);
 	ASSERT_NOT_NULL(d);
 	EXPECT_EQ(sg_all_bytes(d, 0, 2 * MB), 1);
-	fill_pat(d, 2 * MB, 0x52);
-	EXPECT_EQ(check_pat(d, 2 * MB, 0x52), -1);
+	sg_fill_pat(d, 2 * MB, 0x52);
+	EXPECT_EQ(sg_check_pat(d, 2 * MB, 0x52), -1);
 	ASSERT_EQ(munmap(d, 2 * MB), 0);
 	EXPECT_EQ(dax_free(fd, a.handle), 0);
 	close(fd);

@@ -27,49 +27,6 @@
 #define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define MODULE	"/lib/modules/svmgpu.ko"
 
-static int has_local_mem(int fd)
-{
-	struct drm_svmgpu_get_info info;
-
-	return !sg_info(fd, &info) && (info.caps & SVMGPU_CAPS_LOCAL_MEM);
-}
-
-/* Byte i of pattern @seed. */
-static unsigned char pat(unsigned long i, unsigned int seed)
-{
-	return (unsigned char)((i * 2654435761u) >> 13) ^ seed;
-}
-
-/* Bytes [first, first + n) of pattern @seed at p + first. */
-static void fill_pat_at(unsigned char *p, size_t first, size_t n, unsigned int seed)
-{
-	size_t i;
-
-	for (i = first; i < first + n; i++)
-		p[i] = pat(i, seed);
-}
-
-static void fill_pat(unsigned char *p, size_t n, unsigned int seed)
-{
-	fill_pat_at(p, 0, n, seed);
-}
-
-/* Offset of the first byte of p[first, first + n) not of the pattern, or -1. */
-static long check_pat_at(const unsigned char *p, size_t first, size_t n, unsigned int seed)
-{
-	size_t i;
-
-	for (i = first; i < first + n; i++)
-		if (p[i] != pat(i, seed))
-			return (long)i;
-	return -1;
-}
-
-static long check_pat(const unsigned char *p, size_t n, unsigned int seed)
-{
-	return check_pat_at(p, 0, n, seed);
-}
-
 FIXTURE(dm) {
 	int fd;
 	uint32_t ctx;
@@ -82,7 +39,7 @@ FIXTURE_SETUP(dm)
 	self->fd = sg_open();
 	if (self->fd < 0)
 		SKIP(return, "no render node: %s", strerror(errno));
-	self->local = has_local_mem(self->fd);
+	self->local = sg_has_local_mem(self->fd);
 	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
 }
@@ -180,7 +137,7 @@ TEST_F(dm, prefetch_device_copy_cpu_reads_prefetch_back)
 	ASSERT_GE(faults0, 0);
 	priv = sg_devmem_private(NULL);
 	TH_LOG("device memory is %s", priv ? "private" : "coherent");
-	fill_pat(a, size, 0x5a);
+	sg_fill_pat(a, size, 0x5a);
 	memset(b, 0, size);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
 
@@ -197,12 +154,12 @@ TEST_F(dm, prefetch_device_copy_cpu_reads_prefetch_back)
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(a + MB, PAGE, 0xc3, 1)), 0);
 	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
-	EXPECT_EQ(check_pat(b, size, 0x5a), -1);
+	EXPECT_EQ(sg_check_pat(b, size, 0x5a), -1);
 
 	/* The CPU reads every byte of device memory. */
-	EXPECT_EQ(check_pat(a, MB, 0x5a), -1);
+	EXPECT_EQ(sg_check_pat(a, MB, 0x5a), -1);
 	EXPECT_TRUE(sg_all_bytes(a + MB, 0xc3, PAGE));
-	EXPECT_EQ(check_pat_at(a, MB + PAGE, size - MB - PAGE, 0x5a), -1);
+	EXPECT_EQ(sg_check_pat_at(a, MB + PAGE, size - MB - PAGE, 0x5a), -1);
 	if (priv) {
 		/* Each page was migrated back by its CPU fault. */
 		EXPECT_EQ(sg_residency(self->fd, a, size), 0);
@@ -220,7 +177,7 @@ TEST_F(dm, prefetch_device_copy_cpu_reads_prefetch_back)
 		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
 	EXPECT_EQ(b[3 * MB + 5], 0x77);
-	b[3 * MB + 5] = pat(3 * MB + 5, 0x5a);
+	b[3 * MB + 5] = sg_pat(3 * MB + 5, 0x5a);
 	EXPECT_TRUE(sg_all_bytes(b + MB, 0xc3, PAGE));
 	memset(b + MB, 0, PAGE);
 
@@ -230,14 +187,14 @@ TEST_F(dm, prefetch_device_copy_cpu_reads_prefetch_back)
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 	EXPECT_EQ(a[3 * MB + 5], 0x77);
-	a[3 * MB + 5] = pat(3 * MB + 5, 0x5a);
+	a[3 * MB + 5] = sg_pat(3 * MB + 5, 0x5a);
 	EXPECT_TRUE(sg_all_bytes(a + MB, 0xc3, PAGE));
-	fill_pat_at(a, MB, PAGE, 0x5a);
-	EXPECT_EQ(check_pat(a, size, 0x5a), -1);
+	sg_fill_pat_at(a, MB, PAGE, 0x5a);
+	EXPECT_EQ(sg_check_pat(a, size, 0x5a), -1);
 	/* The device sees the system copy too. */
 	memset(b, 0, size);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
-	EXPECT_EQ(check_pat(b, size, 0x5a), -1);
+	EXPECT_EQ(sg_check_pat(b, size, 0x5a), -1);
 	munmap(a, size);
 	munmap(b, size);
 }
@@ -287,7 +244,7 @@ TEST_F(dm, prefetch_copies_with_the_engine_both_ways)
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
 	ASSERT_EQ(sg_devmem_value("copy_engine"), 1);
-	fill_pat(a, size, 0x3c);
+	sg_fill_pat(a, size, 0x3c);
 	memset(b, 0, size);
 	movers(&m0);
 	ASSERT_GE(m0.engine_bytes, 0);
@@ -307,7 +264,7 @@ TEST_F(dm, prefetch_copies_with_the_engine_both_ways)
 
 	/* The device reads the pattern out of device memory. */
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
-	EXPECT_EQ(check_pat(b, size, 0x3c), -1);
+	EXPECT_EQ(sg_check_pat(b, size, 0x3c), -1);
 	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
 
 	movers(&m2);
@@ -323,7 +280,7 @@ TEST_F(dm, prefetch_copies_with_the_engine_both_ways)
 	EXPECT_EQ(m3.local_rd - m2.local_rd, (long long)size);
 	EXPECT_EQ(m3.link_wr - m2.link_wr, (long long)size);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
-	EXPECT_EQ(check_pat(a, size, 0x3c), -1);
+	EXPECT_EQ(sg_check_pat(a, size, 0x3c), -1);
 
 	if (sg_devmem_private(NULL)) {
 		/*
@@ -337,12 +294,12 @@ TEST_F(dm, prefetch_copies_with_the_engine_both_ways)
 			ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
 		ASSERT_EQ(sg_residency(self->fd, a, size), (long long)n);
 		movers(&m0);
-		EXPECT_EQ(a[5 * MB + 7], pat(5 * MB + 7, 0x3c));
+		EXPECT_EQ(a[5 * MB + 7], sg_pat(5 * MB + 7, 0x3c));
 		movers(&m1);
 		EXPECT_EQ(m1.engine_batches, m0.engine_batches);
 		EXPECT_EQ(m1.cpu_pages - m0.cpu_pages, 1);
 		ASSERT_EQ(sg_write_file(MIN_PAGES, "1"), 0);
-		EXPECT_EQ(a[7 * MB + 11], pat(7 * MB + 11, 0x3c));
+		EXPECT_EQ(a[7 * MB + 11], sg_pat(7 * MB + 11, 0x3c));
 		movers(&m2);
 		EXPECT_EQ(sg_write_file(MIN_PAGES, "16"), 0);
 		EXPECT_EQ(m2.engine_batches - m1.engine_batches, 1);
@@ -352,7 +309,7 @@ TEST_F(dm, prefetch_copies_with_the_engine_both_ways)
 		/* The rest by the engine, not by 4094 more CPU faults. */
 		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
 		EXPECT_EQ(pages, n - 2);
-		EXPECT_EQ(check_pat(a, size, 0x3c), -1);
+		EXPECT_EQ(sg_check_pat(a, size, 0x3c), -1);
 	}
 	munmap(a, size);
 	munmap(b, size);
@@ -375,7 +332,7 @@ TEST_F(dm, copy_engine_off_copies_with_the_cpu)
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
 	ASSERT_NE(a, NULL);
-	fill_pat(a, size, 0x6d);
+	sg_fill_pat(a, size, 0x6d);
 	ASSERT_EQ(sg_write_file(COPY_ENGINE, "N"), 0);
 	EXPECT_EQ(sg_devmem_value("copy_engine"), 0);
 	movers(&m0);
@@ -397,7 +354,7 @@ TEST_F(dm, copy_engine_off_copies_with_the_cpu)
 	EXPECT_EQ(m1.cpu_pages - m0.cpu_pages, 2 * (long long)n);
 	EXPECT_EQ(m1.local_wr, m0.local_wr);
 	EXPECT_EQ(m1.local_rd, m0.local_rd);
-	EXPECT_EQ(check_pat(a, size, 0x6d), -1);
+	EXPECT_EQ(sg_check_pat(a, size, 0x6d), -1);
 	munmap(a, size);
 }
 
@@ -428,7 +385,7 @@ TEST_F(dm, resets_during_prefetch_lose_nothing)
 	    sg_debugfs_path("svmgpu_inject", inject, sizeof(inject)))
 		SKIP(return, "no debugfs svmgpu_reset/svmgpu_inject");
 	ASSERT_NE(a, NULL);
-	fill_pat(a, size, 0x91);
+	sg_fill_pat(a, size, 0x91);
 	resets0 = sg_dev_counter("resets");
 	fb0 = sg_devmem_value("engine_fallbacks");
 	cpu0 = sg_devmem_value("cpu_copy_pages");
@@ -453,7 +410,7 @@ TEST_F(dm, resets_during_prefetch_lose_nothing)
 		EXPECT_EQ(pages, n);
 		EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
 		EXPECT_EQ(pages, n);
-		EXPECT_EQ(check_pat(a, size, 0x91), -1);
+		EXPECT_EQ(sg_check_pat(a, size, 0x91), -1);
 	}
 	kill(child, SIGKILL);
 	waitpid(child, &st, 0);
@@ -468,7 +425,7 @@ TEST_F(dm, resets_during_prefetch_lose_nothing)
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
 	EXPECT_EQ(sg_devmem_value("engine_fallbacks"), fb0);
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
-	EXPECT_EQ(check_pat(a, size, 0x91), -1);
+	EXPECT_EQ(sg_check_pat(a, size, 0x91), -1);
 	munmap(a, size);
 }
 
@@ -512,7 +469,7 @@ TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
 		SKIP(return, "no debugfs svmgpu_reset/svmgpu_inject");
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
-	fill_pat(a, size, 0x27);
+	sg_fill_pat(a, size, 0x27);
 	memset(b, 0, size);
 	t0 = sg_devmem_value("engine_timeouts");
 	ASSERT_GE(t0, 0);
@@ -525,7 +482,7 @@ TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
 	EXPECT_EQ(sg_devmem_value("engine_off_until_reset"), 1);
 	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
-	EXPECT_EQ(check_pat(b, size, 0x27), -1);
+	EXPECT_EQ(sg_check_pat(b, size, 0x27), -1);
 	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
 	EXPECT_EQ(pages, n);
 	movers(&m1);
@@ -538,7 +495,7 @@ TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
 	EXPECT_EQ(m1.fallbacks - m0.fallbacks, 3);
 	EXPECT_EQ(m1.engine_bytes, m0.engine_bytes);
 	EXPECT_EQ(m1.cpu_pages - m0.cpu_pages, 2 * (long long)n);
-	EXPECT_EQ(check_pat(a, size, 0x27), -1);
+	EXPECT_EQ(sg_check_pat(a, size, 0x27), -1);
 
 	/* A device reset: the engine copies again. */
 	resets = sg_dev_counter("resets");
@@ -559,7 +516,7 @@ TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
 	       m2.engine_bytes - m1.engine_bytes, m2.cpu_pages - m1.cpu_pages);
 	EXPECT_GE(m2.engine_bytes - m1.engine_bytes, (long long)size);
 	EXPECT_EQ(m2.fallbacks, m1.fallbacks);
-	EXPECT_EQ(check_pat(a, size, 0x27), -1);
+	EXPECT_EQ(sg_check_pat(a, size, 0x27), -1);
 	munmap(a, size);
 	munmap(b, size);
 }
@@ -592,7 +549,7 @@ TEST_F(dm, copy_queue_priority_follows_the_batch)
 		SKIP(return, "no copy queue (the device has one queue)");
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
-	fill_pat(a, size, 0x15);
+	sg_fill_pat(a, size, 0x15);
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
 	EXPECT_EQ(sg_devmem_value("copy_queue_priority"), 1);
 	ASSERT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_ADVISE, &adv), 0);
@@ -603,7 +560,7 @@ TEST_F(dm, copy_queue_priority_follows_the_batch)
 	EXPECT_GT(sg_residency(self->fd, b, size), 0);
 	ASSERT_EQ(sg_prefetch(self->fd, b, size, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), 0);
 	EXPECT_EQ(sg_devmem_value("copy_queue_priority"), 1);
-	EXPECT_EQ(check_pat(b, size, 0x15), -1);
+	EXPECT_EQ(sg_check_pat(b, size, 0x15), -1);
 	munmap(a, size);
 	munmap(b, size);
 }
@@ -634,10 +591,10 @@ TEST_F(dm, refused_invalidation_during_prefetch_loses_nothing)
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
 	ASSERT_GE(resets, 0);
-	fill_pat(a, size, 0x4b);
+	sg_fill_pat(a, size, 0x4b);
 	/* The device maps a: the PREFETCH must invalidate its translations. */
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
-	ASSERT_EQ(check_pat(b, size, 0x4b), -1);
+	ASSERT_EQ(sg_check_pat(b, size, 0x4b), -1);
 	memset(b, 0, size);
 	ASSERT_EQ(sg_write_file(inject, "inval_refuse 1"), 0);
 	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
@@ -647,10 +604,10 @@ TEST_F(dm, refused_invalidation_during_prefetch_loses_nothing)
 	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_copy(b, a, size)), 0);
-	EXPECT_EQ(check_pat(b, size, 0x4b), -1);
+	EXPECT_EQ(sg_check_pat(b, size, 0x4b), -1);
 	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
-	EXPECT_EQ(check_pat(a, size, 0x4b), -1);
+	EXPECT_EQ(sg_check_pat(a, size, 0x4b), -1);
 	munmap(a, size);
 	munmap(b, size);
 }
@@ -714,7 +671,7 @@ TEST_F(dm, prefetch_to_system_over_holes)
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
 	ASSERT_NE(a, NULL);
-	fill_pat(a, size, 7);
+	sg_fill_pat(a, size, 7);
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
 	EXPECT_EQ(pages, size / PAGE);
 	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)(size / PAGE));
@@ -726,9 +683,9 @@ TEST_F(dm, prefetch_to_system_over_holes)
 	EXPECT_EQ(pages, (size - 2 * hole) / PAGE);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
 	EXPECT_TRUE(sg_all_bytes(a, 0, hole));
-	EXPECT_EQ(check_pat_at(a, hole, hole, 7), -1);
+	EXPECT_EQ(sg_check_pat_at(a, hole, hole, 7), -1);
 	EXPECT_TRUE(sg_all_bytes(a + 2 * MB, 0, hole));
-	EXPECT_EQ(check_pat_at(a, 3 * MB, hole, 7), -1);
+	EXPECT_EQ(sg_check_pat_at(a, 3 * MB, hole, 7), -1);
 	munmap(a, size);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
@@ -803,35 +760,35 @@ TEST_F(dm, fork_cow_of_device_pages)
 		SKIP(return, "the device has no local memory");
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
-	fill_pat(a, size, 0x21);
+	sg_fill_pat(a, size, 0x21);
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		if (check_pat(a, size, 0x21) != -1)
+		if (sg_check_pat(a, size, 0x21) != -1)
 			_exit(1);
-		fill_pat(a, size, 0x42);
-		_exit(check_pat(a, size, 0x42) == -1 ? 0 : 2);
+		sg_fill_pat(a, size, 0x42);
+		_exit(sg_check_pat(a, size, 0x42) == -1 ? 0 : 2);
 	}
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
 	/* The parent's bytes, seen by the device and by the CPU. */
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
-	EXPECT_EQ(check_pat(b, size, 0x21), -1);
-	EXPECT_EQ(check_pat(a, size, 0x21), -1);
+	EXPECT_EQ(sg_check_pat(b, size, 0x21), -1);
+	EXPECT_EQ(sg_check_pat(a, size, 0x21), -1);
 	/*
 	 * The device writes the parent's pages after the fork (read-only
 	 * since the fork: private pages go back to system memory first).
 	 */
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(a + PAGE, PAGE, 0xd1, 1)), 0);
 	EXPECT_TRUE(sg_all_bytes(a + PAGE, 0xd1, PAGE));
-	fill_pat_at(a, PAGE, PAGE, 0x21);
-	EXPECT_EQ(check_pat(a, size, 0x21), -1);
+	sg_fill_pat_at(a, PAGE, PAGE, 0x21);
+	EXPECT_EQ(sg_check_pat(a, size, 0x21), -1);
 	/* The parent writes after the fork: its own copy. */
 	a[100] ^= 0xff;
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, PAGE)), 0);
-	EXPECT_EQ(b[100], (unsigned char)(pat(100, 0x21) ^ 0xff));
+	EXPECT_EQ(b[100], (unsigned char)(sg_pat(100, 0x21) ^ 0xff));
 	munmap(a, size);
 	munmap(b, size);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
@@ -898,7 +855,7 @@ static pid_t start_resident_child(int *ready, int *go, int close_fd)
 
 		if (!a || fd < 0)
 			_exit(10);
-		fill_pat(a, size, 0x3c);
+		sg_fill_pat(a, size, 0x3c);
 		if (sg_prefetch(fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages) ||
 		    pages != size / PAGE)
 			_exit(11);
@@ -908,7 +865,7 @@ static pid_t start_resident_child(int *ready, int *go, int close_fd)
 			_exit(12);
 		if (!close_fd && sg_residency(fd, a, size) != -ENODEV)
 			_exit(13);
-		_exit(check_pat(a, size, 0x3c) == -1 ? 0 : 14);
+		_exit(sg_check_pat(a, size, 0x3c) == -1 ? 0 : 14);
 	}
 parent:
 	close(r[1]);
@@ -926,7 +883,7 @@ TEST(zz_unbind_with_device_memory_in_use)
 	pid_t pid;
 
 	ASSERT_GE(fd, 0);
-	if (!has_local_mem(fd))
+	if (!sg_has_local_mem(fd))
 		SKIP(return, "the device has no local memory");
 	close(fd);
 	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
@@ -964,7 +921,7 @@ TEST(zz_rmmod_with_device_memory_in_use)
 	pid_t pid;
 
 	ASSERT_GE(fd, 0);
-	if (!has_local_mem(fd))
+	if (!sg_has_local_mem(fd))
 		SKIP(return, "the device has no local memory");
 	close(fd);
 	if (access(MODULE, R_OK) || access("/sys/module/svmgpu", F_OK))

@@ -35,41 +35,6 @@ static long long dev_value(const struct dev *d, const char *name)
 }
 
 /*
- * How many svmgpu PCI functions the guest has, bound or not: PCI enumeration
- * is done before userspace starts, so only the driver's probe can still be
- * under way.
- */
-static int count_functions(void)
-{
-	char path[300], buf[32];
-	int found = 0;
-	glob_t g;
-	size_t i;
-
-	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
-		return 0;
-	for (i = 0; i < g.gl_pathc; i++) {
-		unsigned long id[2] = { 0, 0 };
-		const char *attr[2] = { "vendor", "device" };
-		int k, f, n;
-
-		for (k = 0; k < 2; k++) {
-			snprintf(path, sizeof(path), "%s/%s", g.gl_pathv[i], attr[k]);
-			f = open(path, O_RDONLY);
-			if (f < 0)
-				break;
-			n = read(f, buf, sizeof(buf) - 1);
-			close(f);
-			buf[n > 0 ? n : 0] = 0;
-			id[k] = strtoul(buf, NULL, 16);
-		}
-		found += id[0] == SVMGPU_PCI_VENDOR_ID && id[1] == SVMGPU_PCI_DEVICE_ID;
-	}
-	globfree(&g);
-	return found;
-}
-
-/*
  * Open the first @n svmgpu render nodes (waiting up to 10 s for them to
  * appear: the second device may probe after the runner started).
  * Returns how many were opened.
@@ -115,7 +80,7 @@ FIXTURE_SETUP(two)
 	int i;
 
 	/* One function: no 10 s wait for a render node that cannot come. */
-	if (count_functions() < 2)
+	if (sg_pci_functions(NULL, 0) < 2)
 		SKIP(return, "needs two svmgpu devices (QEMU_EXTRA='-device svmgpu,...')");
 	self->n = open_devs(self->d, 2);
 	if (self->n < 2)

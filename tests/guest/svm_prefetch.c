@@ -31,37 +31,6 @@
 #define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define EV_SIZE	sizeof(struct drm_svmgpu_event_prefetch)
 
-static int has_local_mem(int fd)
-{
-	struct drm_svmgpu_get_info info;
-
-	return !sg_info(fd, &info) && (info.caps & SVMGPU_CAPS_LOCAL_MEM);
-}
-
-static unsigned char pat(unsigned long i, unsigned int seed)
-{
-	return (unsigned char)((i * 2654435761u) >> 13) ^ seed;
-}
-
-static void fill_pat(unsigned char *p, size_t n, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = pat(i, seed);
-}
-
-/* Offset of the first byte of p[0, n) not of the pattern, or -1. */
-static long check_pat(const unsigned char *p, size_t n, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] != pat(i, seed))
-			return (long)i;
-	return -1;
-}
-
 /* Asynchronous PREFETCH: 0 or -errno; *id (may be NULL) as returned. */
 static int pf_async(int fd, const void *p, uint64_t size, uint32_t flags, uint64_t *id)
 {
@@ -200,7 +169,7 @@ FIXTURE_SETUP(pf)
 	self->fd = sg_open();
 	if (self->fd < 0)
 		SKIP(return, "no render node: %s", strerror(errno));
-	self->local = has_local_mem(self->fd);
+	self->local = sg_has_local_mem(self->fd);
 	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);
 }
@@ -342,7 +311,7 @@ TEST_F(pf, async_16m_to_device_and_back_every_byte)
 	done0 = pf_counter("async_done");
 	ASSERT_GE(used0, 0);
 	ASSERT_GE(queued0, 0);
-	fill_pat(a, size, 0xa5);
+	sg_fill_pat(a, size, 0xa5);
 	memset(b, 0, size);
 
 	ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &id1), 0);
@@ -362,7 +331,7 @@ TEST_F(pf, async_16m_to_device_and_back_every_byte)
 
 	/* The device reads it where it is. */
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
-	EXPECT_EQ(check_pat(b, size, 0xa5), -1);
+	EXPECT_EQ(sg_check_pat(b, size, 0xa5), -1);
 	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
 
 	ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &id2), 0);
@@ -374,7 +343,7 @@ TEST_F(pf, async_16m_to_device_and_back_every_byte)
 	EXPECT_EQ(ev.pages, n);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
-	EXPECT_EQ(check_pat(a, size, 0xa5), -1);
+	EXPECT_EQ(sg_check_pat(a, size, 0xa5), -1);
 	EXPECT_FALSE(ev_pending(self->fd));
 	munmap(a, size);
 	munmap(b, size);
@@ -408,7 +377,7 @@ TEST_F(pf, several_in_flight_complete_in_order)
 	for (i = 0; i < NB; i++) {
 		buf[i] = sg_map_anon(size);
 		ASSERT_NE(buf[i], NULL);
-		fill_pat(buf[i], size, 0x10 + i);
+		sg_fill_pat(buf[i], size, 0x10 + i);
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ASSERT_GE(ep, 0);
@@ -461,7 +430,7 @@ TEST_F(pf, several_in_flight_complete_in_order)
 	EXPECT_EQ(svmgpu_device_close(dev), 0);
 	for (i = 0; i < NB; i++) {
 		EXPECT_EQ(sg_residency(self->fd, buf[i], size), 0);
-		EXPECT_EQ(check_pat(buf[i], size, 0x10 + i), -1);
+		EXPECT_EQ(sg_check_pat(buf[i], size, 0x10 + i), -1);
 		munmap(buf[i], size);
 	}
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
@@ -489,7 +458,7 @@ TEST_F(pf, reap_returns_at_most_max_events)
 		SKIP(return, "the device has no local memory");
 	buf = sg_map_anon(NB * PAGE);
 	ASSERT_NE(buf, NULL);
-	fill_pat(buf, NB * PAGE, 0x77);
+	sg_fill_pat(buf, NB * PAGE, 0x77);
 	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
 	for (i = 0; i < NB; i++)
 		ASSERT_EQ(svmgpu_device_prefetch_async(dev, buf + i * PAGE, PAGE,
@@ -514,7 +483,7 @@ TEST_F(pf, reap_returns_at_most_max_events)
 	}
 	EXPECT_EQ(svmgpu_device_reap_events(dev, qe, NB), 0);
 	EXPECT_EQ(svmgpu_device_close(dev), 0);
-	EXPECT_EQ(check_pat(buf, NB * PAGE, 0x77), -1);
+	EXPECT_EQ(sg_check_pat(buf, NB * PAGE, 0x77), -1);
 	munmap(buf, NB * PAGE);
 }
 
@@ -620,7 +589,7 @@ TEST_F(pf, system_prefetch_skips_untouched_reservation)
 	ASSERT_NE(a, NULL);
 	r = mmap(NULL, huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_NE(r, MAP_FAILED);
-	fill_pat(a, size, 0x6b);
+	sg_fill_pat(a, size, 0x6b);
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
 	EXPECT_EQ(pages, n);
 	t0 = sg_now_s();
@@ -634,7 +603,7 @@ TEST_F(pf, system_prefetch_skips_untouched_reservation)
 	EXPECT_EQ(ev[1].result, 0);
 	EXPECT_EQ(ev[1].pages, n);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
-	EXPECT_EQ(check_pat(a, size, 0x6b), -1);
+	EXPECT_EQ(sg_check_pat(a, size, 0x6b), -1);
 	munmap(r, huge);
 	munmap(a, size);
 }
@@ -661,7 +630,7 @@ TEST_F(pf, munmap_while_async_prefetch_runs)
 	for (round = 0; round < 2; round++) {
 		a = sg_map_anon(size);
 		ASSERT_NE(a, NULL);
-		fill_pat(a, size, 0x3c);
+		sg_fill_pat(a, size, 0x3c);
 		ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
 		/* Round 0: all of it; round 1: the second half. */
 		ASSERT_EQ(munmap(a + round * size / 2, size - round * size / 2), 0);
@@ -671,7 +640,7 @@ TEST_F(pf, munmap_while_async_prefetch_runs)
 		EXPECT_TRUE(ev.result == 0 || ev.result == -EFAULT);
 		EXPECT_LE(ev.pages, n);
 		if (round) {
-			EXPECT_EQ(check_pat(a, size / 2, 0x3c), -1);
+			EXPECT_EQ(sg_check_pat(a, size / 2, 0x3c), -1);
 			ASSERT_EQ(munmap(a, size / 2), 0);
 		}
 		EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
@@ -710,7 +679,7 @@ TEST_F(pf, close_and_exit_cancel_pending_prefetches)
 
 			if (!a || fd < 0)
 				_exit(10);
-			fill_pat(a, size, 0x77);
+			sg_fill_pat(a, size, 0x77);
 			for (i = 0; i < 4; i++)
 				if (pf_async(fd, a + i * size / 4, size / 4,
 					     DRM_SVMGPU_PREFETCH_DEVICE, NULL))
@@ -727,7 +696,7 @@ TEST_F(pf, close_and_exit_cancel_pending_prefetches)
 			r2 = sg_residency(fd2, a, size);
 			if (r1 < 0 || r1 != r2)
 				_exit(13);
-			if (check_pat(a, size, 0x77) != -1)
+			if (sg_check_pat(a, size, 0x77) != -1)
 				_exit(14);
 			_exit(0);
 		}
@@ -803,7 +772,7 @@ TEST_F(pf, zz_unbind_with_prefetches_pending)
 		SKIP(return, "cannot unbind through sysfs");
 	a = sg_map_anon(3 * size);
 	ASSERT_NE(a, NULL);
-	fill_pat(a, 3 * size, 0x5e);
+	sg_fill_pat(a, 3 * size, 0x5e);
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(pf_async(self->fd, a + i * size, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL),
 			  0);
@@ -818,7 +787,7 @@ TEST_F(pf, zz_unbind_with_prefetches_pending)
 			EXPECT_GT(ev[i].id, ev[i - 1].id);
 	}
 	EXPECT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), -ENODEV);
-	EXPECT_EQ(check_pat(a, 3 * size, 0x5e), -1);
+	EXPECT_EQ(sg_check_pat(a, 3 * size, 0x5e), -1);
 	close(self->fd);
 	self->fd = -1;
 	snprintf(path, sizeof(path), "%s/bind", DRV);

@@ -397,17 +397,20 @@ static inline long long sg_dev_counter(const char *name)
 	return sg_debugfs_value("svmgpu_device", name);
 }
 
-/* The PCI address of the svmgpu function, bound or not: 0 or -ENOENT. */
-static inline int sg_find_bdf(char *bdf, size_t len)
+/*
+ * The svmgpu PCI functions, bound or not, in /sys/bus/pci/devices order:
+ * how many there are, and the address of the first in @bdf (may be NULL).
+ */
+static inline int sg_pci_functions(char *bdf, size_t len)
 {
 	char path[300], buf[32];
+	int found = 0;
 	glob_t g;
 	size_t i;
-	int ret = -ENOENT;
 
 	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
-		return -ENOENT;
-	for (i = 0; i < g.gl_pathc && ret; i++) {
+		return 0;
+	for (i = 0; i < g.gl_pathc; i++) {
 		unsigned long id[2] = { 0, 0 };
 		const char *attr[2] = { "vendor", "device" };
 		int k, f, n;
@@ -422,13 +425,66 @@ static inline int sg_find_bdf(char *bdf, size_t len)
 			buf[n > 0 ? n : 0] = 0;
 			id[k] = strtoul(buf, NULL, 16);
 		}
-		if (id[0] == SVMGPU_PCI_VENDOR_ID && id[1] == SVMGPU_PCI_DEVICE_ID) {
+		if (id[0] != SVMGPU_PCI_VENDOR_ID || id[1] != SVMGPU_PCI_DEVICE_ID)
+			continue;
+		if (!found++ && bdf)
 			snprintf(bdf, len, "%s", strrchr(g.gl_pathv[i], '/') + 1);
-			ret = 0;
-		}
 	}
 	globfree(&g);
-	return ret;
+	return found;
+}
+
+/* The PCI address of the svmgpu function, bound or not: 0 or -ENOENT. */
+static inline int sg_find_bdf(char *bdf, size_t len)
+{
+	return sg_pci_functions(bdf, len) ? 0 : -ENOENT;
+}
+
+/* The device has local memory (GET_INFO caps). */
+static inline int sg_has_local_mem(int fd)
+{
+	struct drm_svmgpu_get_info info;
+
+	return !sg_info(fd, &info) && (info.caps & SVMGPU_CAPS_LOCAL_MEM);
+}
+
+/*
+ * Test data that differs within and across pages: byte i of pattern @seed,
+ * written and checked over [first, first + n) of p.
+ */
+static inline unsigned char sg_pat(unsigned long i, unsigned int seed)
+{
+	return (unsigned char)((i * 2654435761u) >> 13) ^ seed;
+}
+
+static inline void sg_fill_pat_at(unsigned char *p, size_t first, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = first; i < first + n; i++)
+		p[i] = sg_pat(i, seed);
+}
+
+static inline void sg_fill_pat(unsigned char *p, size_t n, unsigned int seed)
+{
+	sg_fill_pat_at(p, 0, n, seed);
+}
+
+/* Offset of the first byte of p[first, first + n) not of the pattern, or -1. */
+static inline long sg_check_pat_at(const unsigned char *p, size_t first, size_t n,
+				   unsigned int seed)
+{
+	size_t i;
+
+	for (i = first; i < first + n; i++)
+		if (p[i] != sg_pat(i, seed))
+			return (long)i;
+	return -1;
+}
+
+static inline long sg_check_pat(const unsigned char *p, size_t n, unsigned int seed)
+{
+	return sg_check_pat_at(p, 0, n, seed);
 }
 
 /* PREFETCH [p, p + size) to DRM_SVMGPU_PREFETCH_DEVICE/_SYSTEM: 0 or -errno. */
