@@ -147,6 +147,8 @@ struct file {
 	struct queue q[MAX_Q];
 	int dead;		/* the device was unbound under it */
 	int foreign;		/* a fork child's copy of its parent's file */
+	uint64_t pf_id;		/* the last asynchronous PREFETCH id it returned */
+	uint64_t pf_ev_id;	/* the id of the last PREFETCH event read from it */
 };
 
 struct shared {			/* MAP_SHARED page: progress and totals */
@@ -154,6 +156,7 @@ struct shared {			/* MAP_SHARED page: progress and totals */
 	_Atomic int cur[MAX_WORKERS];	/* operation kind now running */
 	_Atomic uint64_t total_ops, ioctls, ioctl_ok, datachecks, forks, kills;
 	_Atomic uint64_t unbinds, interrupts;
+	_Atomic uint64_t pf_async, pf_events;	/* PREFETCH_ASYNC queued, events read */
 	_Atomic uint64_t errno_hist[140];
 	_Atomic uint64_t hash[MAX_WORKERS];
 	_Atomic int failures;
@@ -312,7 +315,7 @@ static const int allowed[I_N][12] = {
 	[I_WAIT] = { EINVAL, ENOENT, EACCES, ETIMEDOUT, ECANCELED, EINTR },
 	[I_STATS] = { EINVAL, ENOENT, EACCES },
 	[I_UNKNOWN] = { EINVAL, ENOTTY },
-	[I_PREFETCH] = { EINVAL, EOPNOTSUPP, ENOSPC, EINTR, ENOMEM },
+	[I_PREFETCH] = { EINVAL, EOPNOTSUPP, ENOSPC, EIO, EINTR, ENOMEM, ENOBUFS },
 	[I_ADVISE] = { EINVAL, ENOENT, EACCES, EOPNOTSUPP, EINTR, ENOMEM },
 	[I_DEVMEM] = { EINVAL, ENOENT, EOPNOTSUPP, ENOSPC, EDQUOT, ENOMEM },
 };
@@ -1540,15 +1543,20 @@ static int pick_range(struct worker *w, uint64_t *start, uint64_t *size, int *ba
 }
 
 /*
- * PREFETCH to device or system memory (docs/api.md): moves no byte's
- * value, so the data checks go on as before.
+ * PREFETCH to device or system memory (docs/api.md), synchronous or
+ * (DRM_SVMGPU_PREFETCH_ASYNC) queued on the file, its event read by
+ * op_events(): moves no byte's value, so the data checks go on as before,
+ * with migrations running under them.  The synchronous call alone may
+ * report EIO (a batch not copied) or EINTR; only the queued one ENOBUFS
+ * (the file's event space is full: op_events() drains it).  A queued one's
+ * id is non-zero and larger than any the file gave before.
  */
 static void op_prefetch(struct worker *w)
 {
 	struct drm_svmgpu_prefetch a;
 	struct file *f = pick_file(w);
 	uint64_t start, size;
-	int badarg = 0, badptr = 0;
+	int badarg = 0, badptr = 0, async, r;
 	void *arg = &a;
 
 	w->opname = "PREFETCH";
@@ -1559,18 +1567,139 @@ static void op_prefetch(struct worker *w)
 	a.start = start;
 	a.size = size;
 	a.flags = chance(w, 50) ? DRM_SVMGPU_PREFETCH_DEVICE : DRM_SVMGPU_PREFETCH_SYSTEM;
+	async = chance(w, 50);
 	if (chance(w, 5)) {
 		a.flags = chance(w, 50) ? 0 : chance(w, 50) ? DRM_SVMGPU_PREFETCH_WHERE_MASK :
 			  a.flags | 8u << below(w, 28);
 		badarg = 1;
 	}
+	if (async)
+		a.flags |= DRM_SVMGPU_PREFETCH_ASYNC;
 	a.pad = pad_word(w, &badarg);
+	a.id = rnd(w);
 	if (chance(w, 3)) {
 		arg = bad_pointer(w);
 		badptr = 1;
 	}
-	xioctl(w, f, pick_fd(w, f), I_PREFETCH, DRM_IOCTL_SVMGPU_PREFETCH, arg,
-	       badarg ? EINVAL : 0, badptr);
+	if (async)
+		w->opname = "PREFETCH_ASYNC";
+	r = xioctl(w, f, pick_fd(w, f), I_PREFETCH, DRM_IOCTL_SVMGPU_PREFETCH, arg,
+		   badarg ? EINVAL : 0, badptr);
+	if (badptr || (r == -ENODEV && (o.unbind || f->dead)))
+		return;
+	if (async && (r == -EIO || r == -EINTR))
+		fail(w, "PREFETCH_ASYNC: %s, which only the synchronous call reports",
+		     strerror(-r));
+	else if (!async && r == -ENOBUFS)
+		fail(w, "PREFETCH: ENOBUFS without DRM_SVMGPU_PREFETCH_ASYNC");
+	else if (!r && async && a.id <= f->pf_id)
+		fail(w, "PREFETCH_ASYNC: id %" PRIu64 " after the file's id %" PRIu64,
+		     (uint64_t)a.id, f->pf_id);
+	else if (!r && !async && a.id)
+		fail(w, "PREFETCH: id %" PRIu64 " from the synchronous call, not 0",
+		     (uint64_t)a.id);
+	if (!r && async) {
+		f->pf_id = a.id;
+		atomic_fetch_add(&sh->pf_async, 1);
+	}
+}
+
+/*
+ * Read a file's DRM events (docs/driver.md "Asynchronous PREFETCH"), never
+ * blocking: each one whole, of a known type and length; a PREFETCH event
+ * with a non-zero id larger than the last one read from the file (one work
+ * runs a file's requests in order, the DRM core hands the events out in
+ * the order they were sent), ASYNC and exactly one direction in its flags,
+ * a page-aligned non-empty range, no more pages moved than the range has
+ * and a result of the documented set.  Sometimes with a buffer too small
+ * for the first event: the DRM core then returns 0 and keeps it.
+ */
+static const int pf_results[] = {
+	0, -ENOSPC, -EFAULT, -EINVAL, -ENOMEM, -EIO, -ECANCELED, -ENODEV,
+};
+
+static void op_events(struct worker *w)
+{
+	union {
+		struct drm_event base;
+		struct drm_svmgpu_event_prefetch pf;
+		struct drm_svmgpu_event_complete c;
+		uint8_t b[4096];
+	} u;
+	struct file *f = pick_file(w);
+	size_t len, off;
+	ssize_t r;
+	int fd, fl;
+
+	w->opname = "read events";
+	if (!f)
+		return;
+	fd = pick_fd(w, f);
+	len = chance(w, 10) ? below(w, sizeof(u.pf)) : sizeof(u);
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK))) {
+		fail(w, "fcntl(O_NONBLOCK) on the render node: %s", strerror(errno));
+		return;
+	}
+	r = read(fd, u.b, len);
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			fail(w, "read() of the events: %s, not EAGAIN", strerror(errno));
+		return;
+	}
+	if ((size_t)r > len) {
+		fail(w, "read() of %zu bytes returned %zd", len, r);
+		return;
+	}
+	for (off = 0; off < (size_t)r; ) {
+		struct drm_svmgpu_event_prefetch e;
+		struct drm_event h;
+		uint32_t where;
+		size_t i;
+
+		if ((size_t)r - off < sizeof(h)) {
+			fail(w, "read() of the events: %zu bytes past the last whole event",
+			     (size_t)r - off);
+			return;
+		}
+		memcpy(&h, u.b + off, sizeof(h));
+		if (h.type == DRM_SVMGPU_EVENT_COMPLETE && h.length == sizeof(u.c) &&
+		    h.length <= (size_t)r - off) {
+			off += h.length;
+			continue;
+		}
+		if (h.type != DRM_SVMGPU_EVENT_PREFETCH || h.length != sizeof(e) ||
+		    h.length > (size_t)r - off) {
+			fail(w, "event of type 0x%x, length %u at byte %zu of %zd", h.type,
+			     h.length, off, r);
+			return;
+		}
+		memcpy(&e, u.b + off, sizeof(e));
+		off += sizeof(e);
+		atomic_fetch_add(&sh->pf_events, 1);
+		where = e.flags & DRM_SVMGPU_PREFETCH_WHERE_MASK;
+		for (i = 0; i < sizeof(pf_results) / sizeof(pf_results[0]); i++)
+			if (e.result == pf_results[i])
+				break;
+		if (!e.id || e.id <= f->pf_ev_id)
+			fail(w, "PREFETCH event id %" PRIu64 " after id %" PRIu64 " of the file",
+			     (uint64_t)e.id, f->pf_ev_id);
+		else if (e.flags & ~(DRM_SVMGPU_PREFETCH_WHERE_MASK | DRM_SVMGPU_PREFETCH_ASYNC) ||
+			 !(e.flags & DRM_SVMGPU_PREFETCH_ASYNC) ||
+			 (where != DRM_SVMGPU_PREFETCH_DEVICE && where != DRM_SVMGPU_PREFETCH_SYSTEM))
+			fail(w, "PREFETCH event %" PRIu64 ": flags 0x%x", (uint64_t)e.id, e.flags);
+		else if (!e.size || (e.start | e.size) & (PAGE - 1) || e.pages > e.size / PAGE)
+			fail(w, "PREFETCH event %" PRIu64 ": 0x%" PRIx64 "+0x%" PRIx64 ", %" PRIu64
+			     " pages", (uint64_t)e.id, (uint64_t)e.start, (uint64_t)e.size,
+			     (uint64_t)e.pages);
+		else if (i == sizeof(pf_results) / sizeof(pf_results[0]) ||
+			 (e.result == -ENODEV && !o.unbind))
+			fail(w, "PREFETCH event %" PRIu64 ": result %d (%s) is not documented",
+			     (uint64_t)e.id, e.result, strerror(-e.result));
+		f->pf_ev_id = e.id;
+		if (w->failed)
+			return;
+	}
 }
 
 /* ADVISE SET and GET (docs/api.md): hints, no byte's value changes. */
@@ -2269,7 +2398,7 @@ static void run_ops(struct worker *w, uint64_t nops)
 		else if (c < 215) op_queue_destroy(w);
 		else if (c < 405) op_submit(w);
 		else if (c < 525) op_wait(w);
-		else if (c < 555) op_stats(w);
+		else if (c < 545) op_stats(w);
 		else if (c < 561) op_prefetch(w);
 		else if (c < 569) op_advise(w);
 		else if (c < 580) op_unknown_ioctl(w);
@@ -2279,7 +2408,8 @@ static void run_ops(struct worker *w, uint64_t nops)
 		else if (c < 785) op_mprotect(w);
 		else if (c < 875) op_madvise(w);
 		else if (c < 905) op_mremap(w);
-		else if (c < 955) op_touch(w);
+		else if (c < 943) op_touch(w);
+		else if (c < 955) op_events(w);
 		else if (c < 965) op_mlock(w);
 		else if (c < 985) op_files(w);
 		else if (c < 993) op_fork(w);
@@ -2658,10 +2788,11 @@ static int fuzz_main(int argc, char **argv)
 	if (o.only >= 0)
 		say("svmgpu-fuzz: sequence hash 0x%016" PRIx64, atomic_load(&sh->hash[o.only]));
 	total = atomic_load(&sh->total_ops);
-	say("seed 0x%" PRIx64 ": %" PRIu64 " operations in %.0f s (%" PRIu64 " ioctls, %" PRIu64 " succeeded; %" PRIu64 " data checks; %" PRIu64 " forks, %" PRIu64 " killed; %" PRIu64 " interrupted; %" PRIu64 " unbinds), %d failures",
+	say("seed 0x%" PRIx64 ": %" PRIu64 " operations in %.0f s (%" PRIu64 " ioctls, %" PRIu64 " succeeded; %" PRIu64 " data checks; %" PRIu64 " forks, %" PRIu64 " killed; %" PRIu64 " interrupted; %" PRIu64 " unbinds; %" PRIu64 " async PREFETCHes, %" PRIu64 " events), %d failures",
 	    o.seed, total, now() - start, atomic_load(&sh->ioctls), atomic_load(&sh->ioctl_ok),
 	    atomic_load(&sh->datachecks), atomic_load(&sh->forks), atomic_load(&sh->kills),
 	    atomic_load(&sh->interrupts), atomic_load(&sh->unbinds),
+	    atomic_load(&sh->pf_async), atomic_load(&sh->pf_events),
 	    failed ? (atomic_load(&sh->failures) ? atomic_load(&sh->failures) : 1) : 0);
 	if (o.tap)
 		printf("%s 1 - syscall fuzz: %" PRIu64 " operations, seed 0x%" PRIx64 "\n",
@@ -2680,6 +2811,9 @@ static int fuzz_main(int argc, char **argv)
 		json_object_object_add(j, "killed", cli_json_u64(atomic_load(&sh->kills)));
 		json_object_object_add(j, "interrupted", cli_json_u64(atomic_load(&sh->interrupts)));
 		json_object_object_add(j, "unbinds", cli_json_u64(atomic_load(&sh->unbinds)));
+		json_object_object_add(j, "prefetch_async", cli_json_u64(atomic_load(&sh->pf_async)));
+		json_object_object_add(j, "prefetch_events",
+				       cli_json_u64(atomic_load(&sh->pf_events)));
 		jerr = json_object_new_object();
 		for (i = 1; i < 140; i++) {
 			uint64_t n = atomic_load(&sh->errno_hist[i]);
