@@ -111,6 +111,8 @@ struct svmgpu_vec {
  * @prefetch_queued: asynchronous PREFETCHes queued (svmgpu_prefetch.c)
  * @prefetch_done: ... done, their events sent
  * @prefetch_cancelled: ... dropped by postclose without an event
+ * @prefetch_mm_dropped: mm_structs of exited processes that pending
+ *	requests let go of before their turn came
  */
 struct svmgpu_dev_stats {
 	atomic64_t fault_records;
@@ -137,6 +139,7 @@ struct svmgpu_dev_stats {
 	atomic64_t prefetch_queued;
 	atomic64_t prefetch_done;
 	atomic64_t prefetch_cancelled;
+	atomic64_t prefetch_mm_dropped;
 };
 
 /* Software queue priorities (Q_PRIORITY 0..2; 3 is kept for the kernel). */

@@ -49,7 +49,12 @@
  * The mm reference: the last mmput() of an address space that exited while
  * a chunk ran would tear it down in the work, so the work uses
  * mmput_async().  The mm_struct itself (mmgrab()) and the queuing
- * process's struct pid are dropped with the request.
+ * process's struct pid are dropped with the request; every execution of
+ * the work first drops the mm_structs of pending requests whose address
+ * space has exited (mm_users 0, for good), which end with -ECANCELED when
+ * their turn comes: behind a long request, a file shared with fork()
+ * children that queued and exited would otherwise keep up to an event
+ * space's worth of dead mm_structs and page-table roots.
  *
  * Lock order: pf->lock (spinlock) nests inside nothing and takes nothing;
  * the chunks run with no lock of this file held (svmgpu_devmem.c's order:
@@ -86,7 +91,8 @@ static struct workqueue_struct *svmgpu_prefetch_wq;
  * @base: the reserved DRM event; first, as drm_send_event() kfree()s it
  * @ev: what read() returns
  * @link: in pf->pending, protected by pf->lock
- * @mm: the caller's mm_struct (mmgrab(): not its address space)
+ * @mm: the caller's mm_struct (mmgrab(): not its address space); NULL
+ *	once dropped because the address space exited (pf->lock)
  * @tgid: the caller's process (get_task_pid()): its death stops the request
  * @next: first byte not yet migrated (work only)
  * @end: end of the range
@@ -191,8 +197,38 @@ int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
 
 static void svmgpu_prefetch_free(struct svmgpu_prefetch_req *req)
 {
-	mmdrop(req->mm);
+	if (req->mm)
+		mmdrop(req->mm);
 	put_pid(req->tgid);
+}
+
+/*
+ * Let go of the mm_structs of @pf's pending requests whose address space
+ * has exited: mm_users never rises from 0 (mmget_not_zero()), so they can
+ * only end with -ECANCELED.  A batch at a time, mmdrop() outside pf->lock.
+ */
+static void svmgpu_prefetch_drop_exited(struct svmgpu_prefetch_file *pf)
+{
+	struct mm_struct *dead[16];
+	struct svmgpu_prefetch_req *req;
+	unsigned int n, i;
+
+	do {
+		n = 0;
+		spin_lock(&pf->lock);
+		list_for_each_entry(req, &pf->pending, link) {
+			if (!req->mm || atomic_read(&req->mm->mm_users))
+				continue;
+			dead[n++] = req->mm;
+			req->mm = NULL;
+			if (n == ARRAY_SIZE(dead))
+				break;
+		}
+		spin_unlock(&pf->lock);
+		for (i = 0; i < n; i++)
+			mmdrop(dead[i]);
+		atomic64_add(n, &pf->sdev->stats.prefetch_mm_dropped);
+	} while (n == ARRAY_SIZE(dead));
 }
 
 /* The process that queued @req is dying or its address space was reaped. */
@@ -251,7 +287,7 @@ static bool svmgpu_prefetch_run(struct svmgpu_prefetch_file *pf,
 			ret = -ENODEV;
 			break;
 		}
-		if (svmgpu_prefetch_doomed(req) || !mmget_not_zero(req->mm)) {
+		if (!req->mm || svmgpu_prefetch_doomed(req) || !mmget_not_zero(req->mm)) {
 			drm_dev_exit(idx);
 			ret = -ECANCELED;
 			break;
@@ -282,6 +318,7 @@ static void svmgpu_prefetch_work(struct work_struct *work)
 	unsigned int steps = SVMGPU_PREFETCH_STEPS;
 	struct svmgpu_prefetch_req *req;
 
+	svmgpu_prefetch_drop_exited(pf);
 	for (;;) {
 		spin_lock(&pf->lock);
 		req = list_first_entry_or_null(&pf->pending, struct svmgpu_prefetch_req,
@@ -351,6 +388,8 @@ static int svmgpu_prefetch_show(struct seq_file *m, void *unused)
 	seq_printf(m, "async_done: %lld\n", done);
 	seq_printf(m, "async_cancelled: %lld\n", cancelled);
 	seq_printf(m, "async_pending: %lld\n", queued - done - cancelled);
+	seq_printf(m, "async_mm_dropped: %lld\n",
+		   (s64)atomic64_read(&sdev->stats.prefetch_mm_dropped));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(svmgpu_prefetch);

@@ -131,6 +131,27 @@ static long long pf_pending_settles(void)
 	return v;
 }
 
+/*
+ * A request that provably runs for longer than a few system calls: 64 GiB
+ * of MAP_NORESERVE anonymous memory with one page touched (an anon_vma: a
+ * PREFETCH to system memory walks it 2 MiB at a time, 32768 chunks, instead
+ * of skipping the VMA whole).  Queued first on a file, it holds back the
+ * file's later requests until its address range or address space is gone,
+ * which makes "the request starts after the munmap (the exit)" certain.
+ */
+#define BLOCKER	(64ul << 30)
+
+static void *blocker_map(void)
+{
+	unsigned char *p = mmap(NULL, BLOCKER, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	p[0] = 1;
+	return p;
+}
+
 /* The device's BDF if it was bound when the program started, else "". */
 static char bound_bdf[64];
 
@@ -609,18 +630,21 @@ TEST_F(pf, system_prefetch_skips_untouched_reservation)
 }
 
 /*
- * munmap() of the range while its asynchronous PREFETCH runs: no crash,
- * the event comes with 0 (it was done first) or -EFAULT (the rest was
- * gone) and at most the range's pages, and no page is left in device
- * memory.  Then half a range: the mapped half keeps every byte.
+ * munmap() of the range of a pending asynchronous PREFETCH, made certain
+ * to come before the request starts (it waits behind a blocker whose range
+ * is unmapped next): round 0 unmaps all of it, the event says -EFAULT with
+ * 0 pages; round 1 unmaps the second half, the event says -EFAULT with
+ * exactly the first half's pages moved, which are resident and keep every
+ * byte (no THP in the range: see below).  The blocker ends with -EFAULT too; no page stays in device memory.
  */
 TEST_TIMEOUT(120)
 TEST_F(pf, munmap_while_async_prefetch_runs)
 {
 	size_t size = 4 * MB, n = size / PAGE;
-	struct drm_svmgpu_event_prefetch ev;
+	struct drm_svmgpu_event_prefetch ev[2];
 	double end = sg_now_s() + 60;
-	unsigned char *a;
+	unsigned char *a, *big;
+	uint64_t id[2];
 	long long used0;
 	int round;
 
@@ -628,18 +652,33 @@ TEST_F(pf, munmap_while_async_prefetch_runs)
 		SKIP(return, "the device has no local memory");
 	used0 = sg_devmem_value("used");
 	for (round = 0; round < 2; round++) {
+		big = blocker_map();
+		ASSERT_NE(big, NULL);
 		a = sg_map_anon(size);
 		ASSERT_NE(a, NULL);
+		/*
+		 * No THP: unmapping half of one leaves its pages PTE-mapped
+		 * parts of a compound page, which migrate_vma (6.1) skips.
+		 */
+		ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
 		sg_fill_pat(a, size, 0x3c);
-		ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+		ASSERT_EQ(pf_async(self->fd, big, BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, &id[0]), 0);
+		ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &id[1]), 0);
 		/* Round 0: all of it; round 1: the second half. */
 		ASSERT_EQ(munmap(a + round * size / 2, size - round * size / 2), 0);
-		ASSERT_EQ(ev_read_n(self->fd, &ev, 1, left_s(end)), 0);
-		TH_LOG("round %d: result %d, %llu pages moved", round, ev.result,
-		       (unsigned long long)ev.pages);
-		EXPECT_TRUE(ev.result == 0 || ev.result == -EFAULT);
-		EXPECT_LE(ev.pages, n);
+		ASSERT_EQ(munmap(big, BLOCKER), 0);
+		ASSERT_EQ(ev_read_n(self->fd, ev, 2, left_s(end)), 0);
+		TH_LOG("round %d: blocker %d (%llu pages), request %d (%llu pages)", round,
+		       ev[0].result, (unsigned long long)ev[0].pages, ev[1].result,
+		       (unsigned long long)ev[1].pages);
+		EXPECT_EQ(ev[0].id, id[0]);
+		EXPECT_EQ(ev[0].result, -EFAULT);
+		EXPECT_EQ(ev[0].pages, 0);
+		EXPECT_EQ(ev[1].id, id[1]);
+		EXPECT_EQ(ev[1].result, -EFAULT);
+		EXPECT_EQ(ev[1].pages, round * n / 2);
 		if (round) {
+			EXPECT_EQ(sg_residency(self->fd, a, size / 2), (long long)n / 2);
 			EXPECT_EQ(sg_check_pat(a, size / 2, 0x3c), -1);
 			ASSERT_EQ(munmap(a, size / 2), 0);
 		}
@@ -713,16 +752,19 @@ TEST_F(pf, close_and_exit_cancel_pending_prefetches)
 }
 
 /*
- * The file outlives the address space (a fork() child queues a PREFETCH
- * of its own memory on the parent's file and exits): the event comes with
- * -ECANCELED, or 0 if it was done first, and no page stays in device memory.
+ * The file outlives the address space: a fork() child queues, on the
+ * parent's file, a blocker of its own memory and then a 4 MiB PREFETCH to
+ * the device, and exits.  The 4 MiB request provably starts after the exit
+ * (behind the blocker, which the exit ends), so both events say
+ * -ECANCELED, the second with 0 pages, in every round; no page stays in
+ * device memory.
  */
 TEST_TIMEOUT(120)
 TEST_F(pf, exited_address_space_ends_with_ecanceled)
 {
-	struct drm_svmgpu_event_prefetch ev;
+	struct drm_svmgpu_event_prefetch ev[2];
 	long long used0;
-	int st, i, canceled = 0;
+	int st, i;
 	double end = sg_now_s() + 90;
 
 	if (!self->local)
@@ -734,22 +776,338 @@ TEST_F(pf, exited_address_space_ends_with_ecanceled)
 		ASSERT_GE(pid, 0);
 		if (!pid) {
 			size_t size = 4 * MB;
-			unsigned char *a = sg_map_anon(size);
+			unsigned char *a = sg_map_anon(size), *big = blocker_map();
 
-			if (!a)
+			if (!a || !big)
 				_exit(10);
 			memset(a, 1, size);
-			_exit(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL) ? 11 : 0);
+			if (pf_async(self->fd, big, BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, NULL))
+				_exit(11);
+			_exit(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL) ? 12 : 0);
 		}
 		ASSERT_EQ(waitpid(pid, &st, 0), pid);
 		ASSERT_TRUE(WIFEXITED(st));
 		ASSERT_EQ(WEXITSTATUS(st), 0);
-		ASSERT_EQ(ev_read_n(self->fd, &ev, 1, left_s(end)), 0);
-		EXPECT_TRUE(ev.result == 0 || ev.result == -ECANCELED);
-		canceled += ev.result == -ECANCELED;
+		ASSERT_EQ(ev_read_n(self->fd, ev, 2, left_s(end)), 0);
+		TH_LOG("round %d: blocker %d, request %d (%llu pages)", i, ev[0].result,
+		       ev[1].result, (unsigned long long)ev[1].pages);
+		EXPECT_EQ(ev[0].result, -ECANCELED);
+		EXPECT_EQ(ev[1].result, -ECANCELED);
+		EXPECT_EQ(ev[1].pages, 0);
+		EXPECT_GT(ev[1].id, ev[0].id);
 		EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 	}
-	TH_LOG("%d of 3 ended with -ECANCELED", canceled);
+}
+
+/*
+ * Exited address spaces are let go of before their turn (review-prefetch
+ * L3): behind a blocker of this process, five fork() children each queue
+ * a 1 MiB PREFETCH of their own memory on the shared file and exit.  While
+ * the blocker still runs (no event yet, six pending), the five mm_structs
+ * are dropped (debugfs async_mm_dropped + 5); the blocker's own, of a live
+ * process, is not.  Then the blocker's range goes: it ends with -EFAULT,
+ * the five with -ECANCELED and 0 pages, in id order.
+ */
+TEST_TIMEOUT(120)
+TEST_F(pf, exited_mms_dropped_before_their_turn)
+{
+	enum { NK = 5 };
+	struct drm_svmgpu_event_prefetch ev[NK + 1];
+	double end = sg_now_s() + 90;
+	long long dropped0, dropped = -1;
+	unsigned char *big;
+	uint64_t id;
+	int i, st;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	dropped0 = pf_counter("async_mm_dropped");
+	ASSERT_GE(dropped0, 0);
+	big = blocker_map();
+	ASSERT_NE(big, NULL);
+	ASSERT_EQ(pf_async(self->fd, big, BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, &id), 0);
+	for (i = 0; i < NK; i++) {
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			unsigned char *a = sg_map_anon(MB);
+
+			if (!a)
+				_exit(10);
+			memset(a, 2, MB);
+			_exit(pf_async(self->fd, a, MB, DRM_SVMGPU_PREFETCH_DEVICE, NULL) ? 11 : 0);
+		}
+		ASSERT_EQ(waitpid(pid, &st, 0), pid);
+		ASSERT_TRUE(WIFEXITED(st));
+		ASSERT_EQ(WEXITSTATUS(st), 0);
+	}
+	for (i = 0; i < 500; i++) {
+		dropped = pf_counter("async_mm_dropped") - dropped0;
+		if (dropped >= NK)
+			break;
+		usleep(20000);
+	}
+	TH_LOG("%lld mm_structs dropped after %.2f s, %lld pending", dropped, i * 0.02,
+	       pf_counter("async_pending"));
+	EXPECT_EQ(dropped, NK);
+	EXPECT_FALSE(ev_pending(self->fd));
+	ASSERT_EQ(munmap(big, BLOCKER), 0);
+	ASSERT_EQ(ev_read_n(self->fd, ev, NK + 1, left_s(end)), 0);
+	EXPECT_EQ(ev[0].id, id);
+	EXPECT_EQ(ev[0].result, -EFAULT);
+	for (i = 1; i <= NK; i++) {
+		EXPECT_EQ(ev[i].id, id + i);
+		EXPECT_EQ(ev[i].result, -ECANCELED);
+		EXPECT_EQ(ev[i].pages, 0);
+	}
+	EXPECT_EQ(pf_counter("async_mm_dropped") - dropped0, NK);
+	EXPECT_EQ(pf_pending_settles(), 0);
+}
+
+/*
+ * The sysfs function-level reset of the device, "" if there is none.
+ */
+static void flr_path(char *out, size_t len)
+{
+	char bdf[64];
+
+	out[0] = 0;
+	if (sg_find_bdf(bdf, sizeof(bdf)))
+		return;
+	snprintf(out, len, "/sys/bus/pci/devices/%s/reset", bdf);
+	if (access(out, W_OK))
+		out[0] = 0;
+}
+
+/*
+ * Seven requests over four 16 MiB buffers (each to the device, then 0 and
+ * 1 back to system memory, then 0 to the device again) and a reset
+ * through @reset (the sysfs FLR or debugfs svmgpu_reset) written while
+ * they run: the reset happened (resets + 1), requests were pending when it
+ * was asked for, every one ends with an event in id order whose result is
+ * 0 or -EIO (docs/driver.md: migrations wait the reset out, device memory
+ * keeps its contents; -EIO only if the copy engine was abandoned), at most
+ * its pages moved, where a request ended with 0 the residency is its
+ * direction's, every byte of every buffer is exact, nothing is pending or
+ * cancelled, and the device works afterwards: a synchronous PREFETCH, a
+ * device COPY and a later asynchronous PREFETCH, all exact; device memory
+ * back to what it was.
+ */
+static void pf_across_reset(int fd, uint32_t ctx, const char *reset)
+{
+	enum { NB = 4, NR = 7 };
+	static const struct { int buf; uint32_t where; } req[NR] = {
+		{ 0, DRM_SVMGPU_PREFETCH_DEVICE }, { 1, DRM_SVMGPU_PREFETCH_DEVICE },
+		{ 2, DRM_SVMGPU_PREFETCH_DEVICE }, { 3, DRM_SVMGPU_PREFETCH_DEVICE },
+		{ 0, DRM_SVMGPU_PREFETCH_SYSTEM }, { 1, DRM_SVMGPU_PREFETCH_SYSTEM },
+		{ 0, DRM_SVMGPU_PREFETCH_DEVICE },
+	};
+	size_t size = 16 * MB, n = size / PAGE;
+	struct drm_svmgpu_event_prefetch ev[NR];
+	long long used0, q0, d0, c0, resets0, pending;
+	unsigned char *a = sg_map_anon(NB * size), *b = sg_map_anon(size);
+	double end = sg_now_s() + 90, t0;
+	int last[NB] = { -1, -1, -1, -1 };
+	uint64_t id[NR], pages;
+	uint32_t q;
+	int i;
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	used0 = sg_devmem_value("used");
+	q0 = pf_counter("async_queued");
+	d0 = pf_counter("async_done");
+	c0 = pf_counter("async_cancelled");
+	resets0 = sg_dev_counter("resets");
+	ASSERT_GE(used0, 0);
+	ASSERT_GE(resets0, 0);
+	for (i = 0; i < NB; i++)
+		sg_fill_pat(a + i * size, size, 0x21 + i);
+	for (i = 0; i < NR; i++)
+		ASSERT_EQ(pf_async(fd, a + req[i].buf * size, size, req[i].where, &id[i]), 0);
+	pending = pf_counter("async_pending");
+	t0 = sg_now_s();
+	ASSERT_EQ(sg_write_file(reset, "1"), 0);
+	TH_LOG("%lld of %d requests pending at the reset, which took %.2f s", pending, NR,
+	       sg_now_s() - t0);
+	EXPECT_GT(pending, 0);
+	EXPECT_EQ(sg_dev_counter("resets"), resets0 + 1);
+
+	ASSERT_EQ(ev_read_n(fd, ev, NR, left_s(end)), 0);
+	for (i = 0; i < NR; i++) {
+		TH_LOG("request %d: result %d, %llu pages", i, ev[i].result,
+		       (unsigned long long)ev[i].pages);
+		EXPECT_EQ(ev[i].id, id[i]);
+		EXPECT_EQ(ev[i].start, (uintptr_t)(a + req[i].buf * size));
+		EXPECT_EQ(ev[i].size, size);
+		EXPECT_EQ(ev[i].flags, req[i].where | DRM_SVMGPU_PREFETCH_ASYNC);
+		EXPECT_TRUE(ev[i].result == 0 || ev[i].result == -EIO);
+		EXPECT_LE(ev[i].pages, n);
+		last[req[i].buf] = ev[i].result ? -1 : i;
+	}
+	for (i = 0; i < NB; i++) {
+		if (last[i] >= 0)
+			EXPECT_EQ(sg_residency(fd, a + i * size, size),
+				  req[last[i]].where == DRM_SVMGPU_PREFETCH_DEVICE ? (long long)n : 0);
+		EXPECT_EQ(sg_check_pat(a + i * size, size, 0x21 + i), -1);
+	}
+	EXPECT_EQ(pf_pending_settles(), 0);
+	EXPECT_EQ(pf_counter("async_queued") - q0, NR);
+	EXPECT_EQ(pf_counter("async_done") - d0, NR);
+	EXPECT_EQ(pf_counter("async_cancelled") - c0, 0);
+
+	/*
+	 * The device works again: PREFETCH both ways, a COPY on a new queue
+	 * (the reset may have stopped the older ones), all exact.
+	 */
+	ASSERT_EQ(sg_prefetch(fd, a + size, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(sg_residency(fd, a + size, size), (long long)n);
+	memset(b, 0, size);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(fd, q, sg_copy(b, a + size, size)), 0);
+	EXPECT_EQ(sg_queue_destroy(fd, q), 0);
+	EXPECT_EQ(sg_check_pat(b, size, 0x22), -1);
+	ASSERT_EQ(pf_async(fd, a, NB * size, DRM_SVMGPU_PREFETCH_SYSTEM, &id[0]), 0);
+	ASSERT_EQ(ev_read_n(fd, ev, 1, left_s(end)), 0);
+	EXPECT_EQ(ev[0].id, id[0]);
+	EXPECT_EQ(ev[0].result, 0);
+	EXPECT_EQ(sg_residency(fd, a, NB * size), 0);
+	for (i = 0; i < NB; i++)
+		EXPECT_EQ(sg_check_pat(a + i * size, size, 0x21 + i), -1);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	EXPECT_FALSE(ev_pending(fd));
+	munmap(a, NB * size);
+	munmap(b, size);
+}
+
+TEST_TIMEOUT(120)
+TEST_F(pf, flr_with_prefetches_pending)
+{
+	char reset[128];
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	flr_path(reset, sizeof(reset));
+	if (!reset[0])
+		SKIP(return, "no sysfs reset file");
+	pf_across_reset(self->fd, self->ctx, reset);
+}
+
+TEST_TIMEOUT(120)
+TEST_F(pf, driver_reset_with_prefetches_pending)
+{
+	char reset[256];
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)))
+		SKIP(return, "no debugfs reset file");
+	pf_across_reset(self->fd, self->ctx, reset);
+}
+
+/*
+ * SIGKILL at random points of a process's long asynchronous PREFETCHes
+ * (seeds 1..8, $SVMGPU_PF_SEEDS for more; a failure names its seed): the
+ * child opens the device, fills 32 MiB, queues six requests (32 MiB to the
+ * device, back, 16 MiB there again, ...) and tells the parent, then waits
+ * for events forever.  Odd seeds are killed 0-300 ms after the fork (before
+ * the open, the fill, between the requests), even ones 0-100 ms after the
+ * six were queued (mid-migration).  Each child dies of the signal within
+ * 20 s (no hang), and afterwards: nothing pending, every request queued
+ * counted done or cancelled, device memory back where it was (its pages
+ * returned to the allocator), and the device still prefetches and copies
+ * exactly.  kmemleak (the debug kernel) runs after the suite.
+ */
+TEST_TIMEOUT(120)
+TEST_F(pf, kill9_at_random_points_of_async_prefetches)
+{
+	const char *env = getenv("SVMGPU_PF_SEEDS");
+	unsigned int seeds = env ? (unsigned int)atoi(env) : 8, seed, mid = 0;
+	long long used0, q0, d0, c0, q1;
+	size_t size = 4 * MB;
+	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	used0 = sg_devmem_value("used");
+	q0 = pf_counter("async_queued");
+	d0 = pf_counter("async_done");
+	c0 = pf_counter("async_cancelled");
+	ASSERT_GE(used0, 0);
+	for (seed = 1; seed <= seeds; seed++) {
+		unsigned int r = seed * 2654435761u;
+		int pipefd[2], st = 0, i;
+		long long pending = 0;
+		pid_t pid;
+		char c;
+
+		ASSERT_EQ(pipe(pipefd), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			size_t big = 32 * MB;
+			unsigned char *m = sg_map_anon(big);
+			int fd = sg_open();
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			static const uint32_t where[2] = {
+				DRM_SVMGPU_PREFETCH_DEVICE, DRM_SVMGPU_PREFETCH_SYSTEM,
+			};
+
+			close(pipefd[0]);
+			if (!m || fd < 0)
+				_exit(10);
+			sg_fill_pat(m, big, seed);
+			for (i = 0; i < 6; i++)
+				if (pf_async(fd, m, i < 2 ? big : big / 2, where[i & 1], NULL))
+					_exit(11);
+			if (write(pipefd[1], "q", 1) != 1)
+				_exit(12);
+			for (;;)
+				poll(&p, 1, 1000);
+		}
+		close(pipefd[1]);
+		if (seed & 1) {
+			usleep((r >> 8) % 300000);
+		} else {
+			ASSERT_EQ(read(pipefd[0], &c, 1), 1);
+			usleep((r >> 8) % 100000);
+		}
+		pending = pf_counter("async_pending");
+		ASSERT_EQ(kill(pid, SIGKILL), 0);
+		for (i = 0; i < 2000 && waitpid(pid, &st, WNOHANG) != pid; i++)
+			usleep(10000);
+		close(pipefd[0]);
+		TH_LOG("seed %u: killed %s with %lld pending, status 0x%x after %.2f s",
+		       seed, seed & 1 ? "at random" : "after queueing", pending, st, i * 0.01);
+		ASSERT_LT(i, 2000);	/* no hang: it died within 20 s */
+		ASSERT_TRUE(WIFSIGNALED(st));
+		EXPECT_EQ(WTERMSIG(st), SIGKILL);
+		mid += pending > 0;
+		EXPECT_EQ(pf_pending_settles(), 0);
+		EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	}
+	q1 = pf_counter("async_queued");
+	TH_LOG("%u kills, %u with requests pending; %lld queued, %lld done, %lld cancelled",
+	       seeds, mid, q1 - q0, pf_counter("async_done") - d0,
+	       pf_counter("async_cancelled") - c0);
+	/* Every even seed's child queued its six before the kill. */
+	EXPECT_GE(q1 - q0, 6 * (seeds / 2));
+	EXPECT_EQ(pf_counter("async_done") - d0 + pf_counter("async_cancelled") - c0, q1 - q0);
+	EXPECT_GT(mid, 0);
+
+	/* The device still works, byte for byte. */
+	sg_fill_pat(a, size, 0x99);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)(size / PAGE));
+	memset(b, 0, size);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
+	EXPECT_EQ(sg_check_pat(b, size, 0x99), -1);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
 /*
