@@ -175,6 +175,15 @@ struct svmgpu_save_buf {
  * @nsave_over: areas held by queues past a cap (q->save_over), device-wide
  * @nholders: processes (svms) holding areas, under the caps or past them
  * @nsave_over_cap: areas handed out past a cap (soft caps), since probe
+ * @nquarantine: entries in @save_quarantine
+ * @capped_timed: queues with work refused an area until a clock runs out
+ *	(save_wait, save_retry) or an area is given back, off the runlists
+ *	(queues refused for good wait on their svm's @capped)
+ * @ncapped: queues parked, on @capped_timed or an svm's @capped
+ * @cap_wake: jiffies | 1 when the earliest clock of @capped_timed runs
+ *	out, 0: none
+ * @cap_params: save_areas_max, _per_process and _wait_ms when the parked
+ *	queues were last looked at (a change unparks them all)
  * @inj_unbind_busy: debugfs svmgpu_inject_unbind_busy: the next this many
  *	unbinds are taken as not idle (the recovery of a hardware queue that
  *	did not stop, which the device cannot be made to show)
@@ -192,6 +201,11 @@ struct svmgpu_sched {
 	unsigned int nsave_over;
 	unsigned int nholders;
 	u64 nsave_over_cap;
+	unsigned int nquarantine;
+	struct list_head capped_timed;
+	unsigned int ncapped;
+	unsigned long cap_wake;
+	unsigned int cap_params[3];
 	atomic_t inj_unbind_busy;
 	struct delayed_work work;
 	bool enabled;
@@ -522,6 +536,7 @@ struct svmgpu_svm {
 	struct svmgpu_svm_stats stats;
 	unsigned int nsave;		/* save areas of its queues, sched.lock */
 	unsigned int nsave_over;	/* those past a cap, sched.lock */
+	struct list_head capped;	/* its queues refused an area for good, sched.lock */
 	struct work_struct free_work;
 
 	spinlock_t fault_lock;		/* @fault_pending, @nfault_pending */
@@ -676,7 +691,8 @@ struct svmgpu_queue {
 
 	/* Scheduling (svmgpu_sched.c) */
 	u32 prio;			/* Q_PRIORITY, fixed at creation */
-	struct list_head run_link;	/* in sched.runlist[prio], sched.lock */
+	struct list_head run_link;	/* in sched.runlist[prio] or parked, sched.lock */
+	u8 capped;			/* parked: off the runlists (svmgpu_sched.c), sched.lock */
 	struct list_head all_link;	/* in sched.queues, sched.lock */
 	struct svmgpu_save_buf *save;	/* save area, @submit_lock */
 	struct mem_cgroup *memcg;	/* creator's: charged for @save */
@@ -855,7 +871,8 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 void svmgpu_devmem_debugfs_init(struct drm_minor *minor);
 void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off);
 int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct *vma,
-			      u64 start, u64 end, bool to_dev, u64 since);
+			      u64 start, u64 end, bool to_dev, u64 since, unsigned int *noted);
+void svmgpu_devmem_thrash_mapped(struct svmgpu_device *sdev, unsigned int noted);
 u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev);
 int svmgpu_devmem_prefetch(struct svmgpu_device *sdev, struct mm_struct *mm, u64 start,
 			   u64 end, bool to_dev, u64 since, unsigned long *moved);

@@ -40,7 +40,7 @@
  * not the queues created.  Areas held by queues are capped per device
  * (save_areas_max, quarantined ones included) and per process
  * (save_areas_per_process, the queues of one svm): a queue that would need
- * one beyond a cap waits on its runlist, not bound, until one is given back
+ * one beyond a cap waits, parked off the runlists (below), until one is given back
  * (it is never bound unpreemptible, which would let one process keep every
  * hardware queue); no command fails for it.  The caps are soft, since the
  * queues holding every area may wait for the refused queue, or for
@@ -70,7 +70,7 @@
  *     q->submit_lock                 a queue's binding, @save, @saved
  *       sdev->hw_sem (read)          registers
  *         q->lock (spin)             @preempting, @slice_start, hw_live
- *       sched.lock (spin)            runlists, queue list, save cache
+ *       sched.lock (spin)            runlists, parked queues, queue list, save cache
  *         sdev->hwq_lock (spin)      hardware queue -> queue table
  *
  * sched.lock is never held with q->lock or across a register access; the
@@ -235,7 +235,7 @@ static enum svmgpu_save_grant svmgpu_save_decide(struct svmgpu_sched *s,
 
 	lockdep_assert_held(&s->lock);
 	*left = MAX_JIFFY_OFFSET;
-	dev_full = s->nsave_used + list_count_nodes(&s->save_quarantine) >= max;
+	dev_full = s->nsave_used + s->nquarantine >= max;
 	proc_full = svm->nsave >= per;
 	if (mine >= 2 * per)
 		return SVMGPU_SAVE_REFUSE;
@@ -250,6 +250,130 @@ static enum svmgpu_save_grant svmgpu_save_decide(struct svmgpu_sched *s,
 		return SVMGPU_SAVE_OVER;
 	*left = svmgpu_save_wait_left(q);
 	return *left ? SVMGPU_SAVE_REFUSE : SVMGPU_SAVE_OVER;
+}
+
+/*
+ * Parked queues.  A queue with work that svmgpu_save_decide() refuses an
+ * area is taken off its runlist, so that SUBMIT, the pick and the
+ * timeslicing, all under sched.lock, only ever see queues that could be
+ * bound (any number of refused queues costs them nothing):
+ *  - refused for good (its process holds 2 x save_areas_per_process): on
+ *    its svm's @capped list.  Only an area of that process coming back, or
+ *    the queue that took the room leaving the runlists without it, lets
+ *    one more of them run: the head is unparked, one at a time (a process
+ *    freeing areas does not make every other SUBMIT walk its queues);
+ *  - refused until a clock runs out (save_areas_wait_ms, save_retry): on
+ *    sched.capped_timed, all unparked when the earliest clock runs out
+ *    (sched.cap_wake) or any area is given back or leaves the quarantine
+ *    (a cap may no longer be reached).
+ * A change of the save_areas_* parameters unparks every queue.  Parked
+ * queues keep the runlist's reference.  All under sched.lock.
+ */
+enum {
+	SVMGPU_RUNNABLE,	/* on its runlist, or on none */
+	SVMGPU_CAPPED_TIMED,	/* on sched.capped_timed */
+	SVMGPU_CAPPED_GOOD,	/* on its svm's capped list */
+};
+
+/* @q, parked, back to the tail of its runlist (the caller kicks the work). */
+static void svmgpu_sched_unpark(struct svmgpu_sched *s, struct svmgpu_queue *q)
+{
+	lockdep_assert_held(&s->lock);
+	list_move_tail(&q->run_link, &s->runlist[q->prio]);
+	q->capped = SVMGPU_RUNNABLE;
+	s->ncapped--;
+}
+
+static void svmgpu_sched_kick_sched(struct svmgpu_sched *s)
+{
+	svmgpu_sched_kick(container_of(s, struct svmgpu_device, sched));
+}
+
+/* Every queue refused until a clock runs out may be bound now. */
+static void svmgpu_sched_unpark_timed(struct svmgpu_sched *s)
+{
+	struct svmgpu_queue *q, *tmp;
+
+	lockdep_assert_held(&s->lock);
+	s->cap_wake = 0;
+	if (list_empty(&s->capped_timed))
+		return;
+	list_for_each_entry_safe(q, tmp, &s->capped_timed, run_link)
+		svmgpu_sched_unpark(s, q);
+	svmgpu_sched_kick_sched(s);
+}
+
+/* @svm is below its ceiling: one of its queues refused for good may run. */
+static void svmgpu_sched_cap_recheck(struct svmgpu_sched *s, struct svmgpu_svm *svm)
+{
+	lockdep_assert_held(&s->lock);
+	if (!list_empty(&svm->capped) &&
+	    svm->nsave + svm->nsave_over < 2 * svmgpu_save_per_process()) {
+		svmgpu_sched_unpark(s, list_first_entry(&svm->capped, struct svmgpu_queue,
+							run_link));
+		svmgpu_sched_kick_sched(s);
+	}
+}
+
+/*
+ * Park @q, refused an area (@left as svmgpu_save_decide() gave it); its
+ * clock at the cap starts here, whoever refused it first.
+ */
+static void svmgpu_sched_park(struct svmgpu_sched *s, struct svmgpu_queue *q,
+			      unsigned long left)
+{
+	lockdep_assert_held(&s->lock);
+	svmgpu_save_wait_start(q);
+	if (q->capped == SVMGPU_RUNNABLE)
+		s->ncapped++;
+	if (left == MAX_JIFFY_OFFSET) {
+		list_move_tail(&q->run_link, &q->ctx->svm->capped);
+		q->capped = SVMGPU_CAPPED_GOOD;
+		return;
+	}
+	list_move_tail(&q->run_link, &s->capped_timed);
+	q->capped = SVMGPU_CAPPED_TIMED;
+	left = (jiffies + max(left, 1UL)) | 1;
+	if (!s->cap_wake || time_before(left, s->cap_wake)) {
+		/* The work sets its timer for the earliest (slice()). */
+		s->cap_wake = left;
+		svmgpu_sched_kick_sched(s);
+	}
+	/* Its process has room: the next of its queues refused for good may have it. */
+	svmgpu_sched_cap_recheck(s, q->ctx->svm);
+}
+
+/* Take @q off its runlist or parked list. */
+static void svmgpu_sched_unlink(struct svmgpu_sched *s, struct svmgpu_queue *q)
+{
+	lockdep_assert_held(&s->lock);
+	list_del_init(&q->run_link);
+	if (q->capped != SVMGPU_RUNNABLE) {
+		q->capped = SVMGPU_RUNNABLE;
+		s->ncapped--;
+	}
+	svmgpu_sched_cap_recheck(s, q->ctx->svm);
+}
+
+/*
+ * The caps or the wait changed: every parked queue is looked at again
+ * (every live queue walked; the parameters rarely change).
+ */
+static void svmgpu_sched_cap_params(struct svmgpu_sched *s)
+{
+	unsigned int now[3] = { svmgpu_save_max(), svmgpu_save_per_process(),
+				READ_ONCE(svmgpu_save_areas_wait_ms) };
+	struct svmgpu_queue *q;
+
+	lockdep_assert_held(&s->lock);
+	if (!memcmp(now, s->cap_params, sizeof(now)))
+		return;
+	memcpy(s->cap_params, now, sizeof(now));
+	list_for_each_entry(q, &s->queues, all_link)
+		if (q->capped != SVMGPU_RUNNABLE)
+			svmgpu_sched_unpark(s, q);
+	s->cap_wake = 0;
+	svmgpu_sched_kick_sched(s);
 }
 
 /*
@@ -271,6 +395,10 @@ static void svmgpu_save_count(struct svmgpu_sched *s, struct svmgpu_queue *q, in
 		svm->nsave += n;
 	}
 	s->nholders += (int)!!(svm->nsave + svm->nsave_over) - (int)held;
+	if (n < 0) {
+		svmgpu_sched_unpark_timed(s);
+		svmgpu_sched_cap_recheck(s, svm);
+	}
 }
 
 static struct svmgpu_save_buf *svmgpu_save_alloc(struct svmgpu_device *sdev, gfp_t extra)
@@ -460,6 +588,7 @@ static void svmgpu_sched_quarantine_save(struct svmgpu_queue *q)
 	svmgpu_save_count(s, q, -1);
 	q->save_over = false;
 	list_add_tail(&b->link, &s->save_quarantine);
+	s->nquarantine++;
 	spin_unlock(&s->lock);
 	svmgpu_sched_kick(sdev);
 	drm_warn(&sdev->drm, "queue %u: save area quarantined until the device reset\n",
@@ -479,8 +608,17 @@ static void svmgpu_sched_release_quarantine(struct svmgpu_device *sdev)
 
 	spin_lock(&s->lock);
 	list_for_each_entry_safe(b, tmp, &s->save_quarantine, link)
-		if (b->reset_gen != gen)
+		if (b->reset_gen != gen) {
 			list_move(&b->link, &list);
+			s->nquarantine--;
+		}
+	/* Under the device's cap again, maybe. */
+	if (!list_empty(&list))
+		svmgpu_sched_unpark_timed(s);
+	/* A parked queue's clock ran out. */
+	if (s->cap_wake && !time_before(jiffies, s->cap_wake))
+		svmgpu_sched_unpark_timed(s);
+	svmgpu_sched_cap_params(s);
 	spin_unlock(&s->lock);
 	list_for_each_entry_safe(b, tmp, &list, link) {
 		list_del(&b->link);
@@ -502,19 +640,19 @@ static u64 svmgpu_queue_pending(struct svmgpu_queue *q)
 
 /*
  * The first queue on runlist @p that a bind would not refuse a save area:
- * a refused one (its clock starts here) does not keep lower priorities
- * from the free hardware queues.  Caller holds sched.lock.
+ * one refused meanwhile is parked, so it keeps no lower priority from the
+ * free hardware queues.  Caller holds sched.lock.
  */
 static struct svmgpu_queue *svmgpu_sched_first_eligible(struct svmgpu_sched *s, int p)
 {
-	struct svmgpu_queue *q;
+	struct svmgpu_queue *q, *tmp;
 	unsigned long left;
 
 	lockdep_assert_held(&s->lock);
-	list_for_each_entry(q, &s->runlist[p], run_link) {
+	list_for_each_entry_safe(q, tmp, &s->runlist[p], run_link) {
 		if (READ_ONCE(q->save) || svmgpu_save_decide(s, q, &left) != SVMGPU_SAVE_REFUSE)
 			return q;
-		svmgpu_save_wait_start(q);
+		svmgpu_sched_park(s, q, left);
 	}
 	return NULL;
 }
@@ -533,9 +671,9 @@ static void svmgpu_sched_enqueue(struct svmgpu_queue *q)
 		kref_get(&q->refs);
 		list_add_tail(&q->run_link, &s->runlist[q->prio]);
 		added = true;
-		/* At a cap already: its clock starts now, not at a later refusal. */
+		/* At a cap already: parked, its clock starts now. */
 		if (!q->save && svmgpu_save_decide(s, q, &left) == SVMGPU_SAVE_REFUSE)
-			svmgpu_save_wait_start(q);
+			svmgpu_sched_park(s, q, left);
 	}
 	spin_unlock(&s->lock);
 	if (added)
@@ -550,7 +688,8 @@ static bool svmgpu_sched_dequeue(struct svmgpu_queue *q)
 
 	spin_lock(&s->lock);
 	was = !list_empty(&q->run_link);
-	list_del_init(&q->run_link);
+	if (was)
+		svmgpu_sched_unlink(s, q);
 	spin_unlock(&s->lock);
 	return was;
 }
@@ -681,6 +820,7 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
 		return;
 	/* Queues refused a save area are not ahead of it. */
 	spin_lock(&s->lock);
+	svmgpu_sched_cap_params(s);
 	for (p = q->prio; p < SVMGPU_PRIO_NUM && !ahead; p++)
 		ahead = svmgpu_sched_first_eligible(s, p);
 	spin_unlock(&s->lock);
@@ -930,7 +1070,7 @@ static struct svmgpu_queue *svmgpu_sched_pick(struct svmgpu_device *sdev)
 			break;
 		q = svmgpu_sched_first_eligible(s, p);
 		if (q)
-			list_del_init(&q->run_link);
+			svmgpu_sched_unlink(s, q);
 	}
 	spin_unlock(&s->lock);
 	return q;
@@ -965,10 +1105,15 @@ static void svmgpu_sched_fill(struct svmgpu_device *sdev)
 			 */
 			spin_lock(&s->lock);
 			if (list_empty(&q->run_link) && !READ_ONCE(q->stopped)) {
+				unsigned long left;
+
 				if (ret == -EAGAIN)
 					list_add(&q->run_link, &s->runlist[q->prio]);
 				else
 					list_add_tail(&q->run_link, &s->runlist[q->prio]);
+				if (ret == -ENOBUFS &&
+				    svmgpu_save_decide(s, q, &left) == SVMGPU_SAVE_REFUSE)
+					svmgpu_sched_park(s, q, left);
 				requeued = true;
 			}
 			spin_unlock(&s->lock);
@@ -1032,27 +1177,26 @@ static unsigned long svmgpu_sched_slice(struct svmgpu_device *sdev)
 	int p;
 
 	spin_lock(&s->lock);
-	for (p = SVMGPU_PRIO_NUM - 1; p >= 0; p--)
-		list_for_each_entry(q, &s->runlist[p], run_link) {
+	for (p = SVMGPU_PRIO_NUM - 1; p >= 0; p--) {
+		struct svmgpu_queue *tmp;
+
+		list_for_each_entry_safe(q, tmp, &s->runlist[p], run_link) {
 			unsigned long left;
 
 			if (nwait == sdev->num_queues)
 				break;
-			/*
-			 * One waiting for a save area would not get the hwq;
-			 * its clock runs from here (whoever refused it first),
-			 * look again when its wait at the cap is over.
-			 */
+			/* Refused a save area meanwhile: it would not get the hwq. */
 			if (!READ_ONCE(q->save) &&
 			    svmgpu_save_decide(s, q, &left) == SVMGPU_SAVE_REFUSE) {
-				svmgpu_save_wait_start(q);
-				if (left == MAX_JIFFY_OFFSET)
-					continue;
-				cap_wake = min(cap_wake, max(left, 1UL));
+				svmgpu_sched_park(s, q, left);
 				continue;
 			}
 			waiting[nwait++] = p;
 		}
+	}
+	/* Look again when the earliest parked queue's wait at the cap is over. */
+	if (s->cap_wake)
+		cap_wake = time_before(jiffies, s->cap_wake) ? s->cap_wake - jiffies : 1;
 	spin_unlock(&s->lock);
 	if (!nwait)
 		return cap_wake;
@@ -1215,13 +1359,19 @@ void svmgpu_sched_fail_all(struct svmgpu_device *sdev)
 	lockdep_assert_held(&sdev->reset_lock);
 	if (!s->enabled)
 		return;
+	spin_lock(&s->lock);
+	list_for_each_entry(q, &s->queues, all_link)
+		if (q->capped != SVMGPU_RUNNABLE)
+			svmgpu_sched_unpark(s, q);
+	s->cap_wake = 0;
+	spin_unlock(&s->lock);
 	for (p = 0; p < SVMGPU_PRIO_NUM; p++) {
 		for (;;) {
 			spin_lock(&s->lock);
 			q = list_first_entry_or_null(&s->runlist[p], struct svmgpu_queue,
 						     run_link);
 			if (q) {
-				list_del_init(&q->run_link);
+				svmgpu_sched_unlink(s, q);
 				WRITE_ONCE(q->save_wait, 0);
 				q->save_retry = 0;
 			}
@@ -1310,6 +1460,7 @@ void svmgpu_sched_init(struct svmgpu_device *sdev)
 	INIT_LIST_HEAD(&s->queues);
 	INIT_LIST_HEAD(&s->save_free);
 	INIT_LIST_HEAD(&s->save_quarantine);
+	INIT_LIST_HEAD(&s->capped_timed);
 	INIT_DELAYED_WORK(&s->work, svmgpu_sched_work);
 }
 
@@ -1346,6 +1497,9 @@ void svmgpu_sched_fini(struct svmgpu_device *sdev)
 	/* The device is gone (removal fenced or reset it): nothing writes them. */
 	list_splice_init(&s->save_quarantine, &list);
 	s->nsave_free = 0;
+	s->nquarantine = 0;
+	/* Every queue was stopped: none holds or waits for an area. */
+	WARN_ON(s->nsave_used || s->nsave_over || s->nholders || s->ncapped);
 	spin_unlock(&s->lock);
 	list_for_each_entry_safe(b, tmp, &list, link)
 		svmgpu_save_free(sdev, b);
@@ -1373,9 +1527,9 @@ static int svmgpu_sched_show(struct seq_file *m, void *unused)
 		   atomic64_read(&sdev->stats.replays_saved),
 		   atomic64_read(&sdev->stats.replays_lost));
 	spin_lock(&s->lock);
-	seq_printf(m, "save_areas_cached: %u\nsave_areas_used: %u\nsave_areas_quarantined: %zu\nsave_areas_over: %u\nsave_areas_over_cap: %llu\nsave_areas_holders: %u\n",
-		   s->nsave_free, s->nsave_used, list_count_nodes(&s->save_quarantine),
-		   s->nsave_over, s->nsave_over_cap, s->nholders);
+	seq_printf(m, "save_areas_cached: %u\nsave_areas_used: %u\nsave_areas_quarantined: %u\nsave_areas_over: %u\nsave_areas_over_cap: %llu\nsave_areas_holders: %u\nqueues_parked: %u\n",
+		   s->nsave_free, s->nsave_used, s->nquarantine,
+		   s->nsave_over, s->nsave_over_cap, s->nholders, s->ncapped);
 	list_for_each_entry(q, &s->queues, all_link) {
 		u32 hwq = READ_ONCE(q->hwq);
 		u64 since = READ_ONCE(q->slice_start);
@@ -1384,6 +1538,8 @@ static int svmgpu_sched_show(struct seq_file *m, void *unused)
 
 		if (hwq != SVMGPU_HWQ_NONE)
 			state = READ_ONCE(q->preempting) ? "preempting" : "running";
+		else if (q->capped != SVMGPU_RUNNABLE)
+			state = "parked";
 		else if (!list_empty(&q->run_link))
 			state = "waiting";
 		else

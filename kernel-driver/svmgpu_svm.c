@@ -259,6 +259,7 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	init_completion(&svm->unused);
 	mutex_init(&svm->lock);
 	INIT_LIST_HEAD(&svm->ctxs);
+	INIT_LIST_HEAD(&svm->capped);
 	mutex_init(&svm->notifier_lock);
 	xa_init(&svm->chunks);
 	mutex_init(&svm->alloc_lock);
