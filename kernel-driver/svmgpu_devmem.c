@@ -125,7 +125,7 @@ MODULE_PARM_DESC(evict_min_age_ms,
 static unsigned int thrash_ms = 1000;
 module_param(thrash_ms, uint, 0644);
 MODULE_PARM_DESC(thrash_ms,
-		 "migrations on device fault that evict half of device memory within this many ms turn eviction on fault off for as long, 0 = never (default 1000)");
+		 "length of a thrash period (refaults, counted in evictions, turn eviction on fault off), doubled for a period that re-thrashes soon after the last, 0 = never (default 1000)");
 
 static unsigned int devmem_limit_mb;
 module_param(devmem_limit_mb, uint, 0644);
@@ -143,14 +143,34 @@ MODULE_PARM_DESC(devmem_limit_mb,
  * @pages: pages in use
  * @stamp: dm->clock when last used
  * @used_at: jiffies when last used
- * @in_at: jiffies when a migration last brought a page into it
+ * @mm: the mm of the last page a migration brought into it (compared only)
+ * @chunk: that page's 2 MiB virtual chunk (VA >> SVMGPU_REGION_SHIFT)
  */
 struct svmgpu_devmem_region {
 	atomic_t pages;
 	u64 stamp;
 	unsigned long used_at;
-	unsigned long in_at;
+	struct mm_struct *mm;
+	unsigned long chunk;
 };
+
+/**
+ * struct svmgpu_thrash_hist - a 2 MiB virtual chunk evicted for a migration
+ *	on fault, or unmapped at the end of a thrash period
+ * @mm: its mm, for comparison only (no reference: see svmgpu_thrash_range)
+ * @chunk: VA >> SVMGPU_REGION_SHIFT
+ * @clock: dm->evict_clock then
+ * @pin: unmapped at a period's end (it was mapped over the link)
+ */
+struct svmgpu_thrash_hist {
+	struct mm_struct *mm;
+	unsigned long chunk;
+	u64 clock;
+	bool pin;
+};
+
+/* A period that re-thrashes soon after the last is up to 2^5 x thrash_ms. */
+#define SVMGPU_THRASH_BACKOFF_MAX	5
 
 /* Ranges a thrash period maps remotely, remembered for its end. */
 #define SVMGPU_THRASH_RANGES	32
@@ -201,13 +221,23 @@ struct svmgpu_thrash_range {
  * @blit: the device's copy queue (svmgpu_blit.c), NULL without one
  * @cpu_copied: pages the CPU copied (copy_engine=0, or a batch the engine
  *	did not copy)
- * @thrash_lock: protects @thrash_start, @thrash_pages, @thrash_until,
- *	@thrash_ranges, @nthrash_ranges and @thrash_all
- * @thrash_start: jiffies when the current thrash window began
- * @thrash_pages: pages of young regions (brought in within thrash_ms)
- *	that migrations on fault evicted in that window
+ * @evict_clock: pages LRU eviction moved to system memory so far
+ * @thrash_lock: protects the thrash_ fields below but the atomic ones,
+ *	@hist and @hist_next
+ * @hist: the last 2 x @nregions chunks evicted for migrations on fault
+ *	or unmapped at a period's end (a ring)
+ * @hist_next: the next entry of @hist to write
+ * @thrash_base: @evict_clock when the current refault window began
+ * @thrash_pages: pages refaults migrated in since then
  * @thrash_until: jiffies until which migrations on fault evict nothing
+ * @thrash_len: that period's length in jiffies
+ * @thrash_ms_then: thrash_ms when it began (a lower one ends it)
+ * @thrash_backoff: the period lasts thrash_ms << @thrash_backoff
+ * @thrash_ended: a period ended (@thrash_end_clock is valid)
+ * @thrash_end_clock: @evict_clock when the last period ended
  * @thrash_periods: times that began
+ * @thrash_refaults: pages migrated on fault within capacity of evictions
+ *	of their chunk's eviction
  * @thrash_ranges: what faults mapped in place during the period
  * @nthrash_ranges: entries of @thrash_ranges
  * @thrash_all: more than SVMGPU_THRASH_RANGES: every device mapping goes
@@ -248,11 +278,20 @@ struct svmgpu_devmem {
 	struct svmgpu_blit *blit;
 	atomic64_t cpu_copied;
 
-	spinlock_t thrash_lock;		/* @thrash_start/pages/until */
-	unsigned long thrash_start;
+	atomic64_t evict_clock;
+	spinlock_t thrash_lock;		/* thrash state, @hist */
+	struct svmgpu_thrash_hist *hist;
+	unsigned long hist_next;
+	u64 thrash_base;
 	unsigned long thrash_pages;
 	unsigned long thrash_until;
+	unsigned long thrash_len;
+	unsigned int thrash_ms_then;
+	unsigned int thrash_backoff;
+	bool thrash_ended;
+	u64 thrash_end_clock;
 	atomic64_t thrash_periods;
+	atomic64_t thrash_refaults;
 	struct svmgpu_thrash_range thrash_ranges[SVMGPU_THRASH_RANGES];
 	unsigned int nthrash_ranges;
 	bool thrash_all;
@@ -327,42 +366,64 @@ static u64 svmgpu_devmem_capacity(struct svmgpu_devmem *dm)
 	return limit ? min(limit, dm->size) : dm->size;
 }
 
+static u64 svmgpu_devmem_capacity_pages(struct svmgpu_devmem *dm)
+{
+	return svmgpu_devmem_capacity(dm) >> PAGE_SHIFT;
+}
+
 /*
  * Thrashing: a working set larger than device memory, placed on device
  * faults with least-recently-used eviction, evicts exactly the pages it
  * needs next when it is swept in order (each pass migrates everything
  * in and out again: ~1% of the in-memory throughput at 1.5x).  So, as
  * UVM's thrashing mitigation pins a thrashing page where it is, once
- * migrations on fault have evicted half of device memory within thrash_ms
- * they stop evicting for the next thrash_ms: a fault that finds no free
- * device memory maps its pages where they are (system memory, over the
- * link), so the part of the working set already in device memory stays
- * there and the rest is reached remotely, with no migration at all.
- * Explicit PREFETCH still evicts.
+ * migrations on fault refault enough they stop evicting for a period: a
+ * fault that finds no free device memory maps its pages where they are
+ * (system memory, over the link), so the part of the working set already
+ * in device memory stays there and the rest is reached remotely, with no
+ * migration at all.  Explicit PREFETCH still evicts.
  *
- * Only what thrashing is counts: evictions, made for migrations on device
- * fault of this device, of regions a migration brought pages into within
- * the last thrash_ms ("young": what was just brought in goes out again).
- * Evicting a cold region (a buffer the program is done with, another
- * phase's data) is ordinary LRU work and starts nothing, nor do other
- * processes' PREFETCHes.
+ * Detection counts events, not time, as the kernel's workingset refault
+ * distance does, so that it costs the same wasted migration however slow
+ * the machine is.  @evict_clock counts the pages LRU eviction moved out.
+ * An eviction for a migration on fault remembers the 2 MiB virtual chunk
+ * (mm, VA) the region last received, with the clock (@hist, a ring of
+ * 2 x nregions entries: older ones are too far anyway).  A migration on
+ * fault of a chunk evicted fewer than capacity pages of evictions ago is
+ * a refault: with device memory that much larger it would not have been
+ * evicted.  A period begins once refaults migrate capacity/4 pages within
+ * one window of capacity pages of evictions.  Evicting a cold buffer for
+ * a new working set never refaults (the cold buffer is not touched
+ * again), so a phase change starts nothing.
  *
  * The pin is temporary: a page the device maps remotely never faults
  * again, so it would stay remote for good.  The faults of a period note
  * what they map in place (@thrash_ranges); when the period ends, the
  * device mappings of those ranges are removed once (@thrash_end), so the
- * next access faults and can migrate.
+ * next access faults and can migrate; their chunks go into @hist marked
+ * "pin", and a fault of such a chunk fewer than capacity pages of
+ * evictions after the end is a re-thrash at once: a new period begins
+ * before it migrates anything.  A period that begins that soon after the
+ * last lasts twice as long (up to 2^SVMGPU_THRASH_BACKOFF_MAX x
+ * thrash_ms); one that begins later is back to thrash_ms.
  */
+static bool svmgpu_devmem_period_locked(struct svmgpu_devmem *dm)
+{
+	unsigned int ms = READ_ONCE(thrash_ms);
+	unsigned long now = jiffies;
+
+	lockdep_assert_held(&dm->thrash_lock);
+	/* A lower thrash_ms ends a running period at once. */
+	return ms && ms >= dm->thrash_ms_then && time_before(now, dm->thrash_until) &&
+	       time_before_eq(dm->thrash_until, now + dm->thrash_len);
+}
+
 static bool svmgpu_devmem_in_period(struct svmgpu_devmem *dm, bool *pending)
 {
-	unsigned long window = msecs_to_jiffies(READ_ONCE(thrash_ms));
-	unsigned long now = jiffies;
 	bool ret;
 
-	/* A period begun under a longer thrash_ms ends with the new one. */
 	spin_lock(&dm->thrash_lock);
-	ret = window && time_before(now, dm->thrash_until) &&
-	      time_before_eq(dm->thrash_until, now + window);
+	ret = svmgpu_devmem_period_locked(dm);
 	*pending = !ret && (dm->nthrash_ranges || dm->thrash_all);
 	spin_unlock(&dm->thrash_lock);
 	return ret;
@@ -378,31 +439,106 @@ static bool svmgpu_devmem_thrashing(struct svmgpu_devmem *dm)
 	return ret;
 }
 
-/* Migrations on fault evicted @evicted pages of young regions. */
-static void svmgpu_devmem_thrash_note(struct svmgpu_devmem *dm, u64 evicted)
+/* Begin a period; under thrash_lock.  Return: its length in jiffies. */
+static unsigned long svmgpu_devmem_thrash_begin(struct svmgpu_devmem *dm)
 {
-	unsigned long window = msecs_to_jiffies(READ_ONCE(thrash_ms));
-	unsigned long now = jiffies;
-	bool begun = false;
+	unsigned int ms = READ_ONCE(thrash_ms);
+	u64 clock = atomic64_read(&dm->evict_clock);
 
-	if (!window || !evicted)
-		return;
+	lockdep_assert_held(&dm->thrash_lock);
+	/* Soon after the last one (in evictions): back off. */
+	if (dm->thrash_ended &&
+	    clock - dm->thrash_end_clock < svmgpu_devmem_capacity_pages(dm))
+		dm->thrash_backoff = min(dm->thrash_backoff + 1, SVMGPU_THRASH_BACKOFF_MAX);
+	else
+		dm->thrash_backoff = 0;
+	dm->thrash_ms_then = ms;
+	dm->thrash_len = msecs_to_jiffies(ms) << dm->thrash_backoff;
+	dm->thrash_until = jiffies + dm->thrash_len;
+	dm->thrash_base = clock;
+	dm->thrash_pages = 0;
+	atomic64_inc(&dm->thrash_periods);
+	return dm->thrash_len;
+}
+
+/*
+ * Whether a migration on fault of [@start, @end) of @mm refaults: a chunk
+ * of it was evicted fewer than capacity pages of evictions ago.  @pin: one
+ * was unmapped at a period's end that recently (a re-thrash).
+ */
+static bool svmgpu_devmem_refault(struct svmgpu_devmem *dm, struct mm_struct *mm,
+				  unsigned long start, unsigned long end, bool *pin)
+{
+	unsigned long first = start >> SVMGPU_REGION_SHIFT;
+	unsigned long last = (end - 1) >> SVMGPU_REGION_SHIFT, i;
+	u64 clock = atomic64_read(&dm->evict_clock);
+	u64 cap = svmgpu_devmem_capacity_pages(dm);
+	bool ret = false;
+
+	*pin = false;
 	spin_lock(&dm->thrash_lock);
-	if (time_after(now, dm->thrash_start + window)) {
-		dm->thrash_start = now;
-		dm->thrash_pages = 0;
-	}
-	dm->thrash_pages += evicted;
-	if (dm->thrash_pages >= svmgpu_devmem_capacity(dm) >> (PAGE_SHIFT + 1)) {
-		dm->thrash_until = now + window;
-		dm->thrash_start = now;
-		dm->thrash_pages = 0;
-		atomic64_inc(&dm->thrash_periods);
-		begun = true;
+	for (i = 0; i < 2 * dm->nregions; i++) {
+		struct svmgpu_thrash_hist *h = &dm->hist[i];
+
+		if (h->mm != mm || h->chunk < first || h->chunk > last ||
+		    clock - h->clock >= cap)
+			continue;
+		ret = true;
+		*pin |= h->pin;
 	}
 	spin_unlock(&dm->thrash_lock);
-	if (begun)
-		mod_delayed_work(svmgpu_wq, &dm->thrash_end, window + 1);
+	return ret;
+}
+
+/* Remember that @chunk of @mm was evicted (or unpinned: @pin). */
+static void svmgpu_devmem_hist_add(struct svmgpu_devmem *dm, struct mm_struct *mm,
+				   unsigned long chunk, bool pin)
+{
+	struct svmgpu_thrash_hist *h;
+
+	lockdep_assert_held(&dm->thrash_lock);
+	h = &dm->hist[dm->hist_next];
+	dm->hist_next = (dm->hist_next + 1) % (2 * dm->nregions);
+	h->mm = mm;
+	h->chunk = chunk;
+	h->clock = atomic64_read(&dm->evict_clock);
+	h->pin = pin;
+}
+
+/*
+ * A migration on fault moved @pages pages in.  @refault: of a chunk evicted
+ * recently; @pin: unpinned recently, which begins a period at once (before
+ * it migrates: @pages is 0 then).  Return: true if a period began.
+ */
+static bool svmgpu_devmem_thrash_note(struct svmgpu_devmem *dm, u64 pages, bool pin)
+{
+	u64 cap = svmgpu_devmem_capacity_pages(dm);
+	u64 clock = atomic64_read(&dm->evict_clock);
+	unsigned long len = 0;
+	bool ret;
+
+	if (!READ_ONCE(thrash_ms))
+		return false;
+	spin_lock(&dm->thrash_lock);
+	atomic64_add(pages, &dm->thrash_refaults);
+	/* Another fault began one meanwhile. */
+	ret = svmgpu_devmem_period_locked(dm);
+	if (ret)
+		goto out;
+	/* Refaults count within a window of capacity pages of evictions. */
+	if (clock - dm->thrash_base >= cap) {
+		dm->thrash_base = clock;
+		dm->thrash_pages = 0;
+	}
+	dm->thrash_pages += pages;
+	if (pin || dm->thrash_pages >= cap / 4)
+		len = svmgpu_devmem_thrash_begin(dm);
+	ret = len;
+out:
+	spin_unlock(&dm->thrash_lock);
+	if (len)
+		mod_delayed_work(svmgpu_wq, &dm->thrash_end, len + 1);
+	return ret;
 }
 
 /* A fault during a period maps [start, end) of @mm where it is. */
@@ -444,14 +580,16 @@ static void svmgpu_devmem_thrash_end(struct work_struct *work)
 						thrash_end);
 	struct svmgpu_thrash_range *ranges;
 	struct svmgpu_svm *svm;
-	unsigned int n, i;
-	unsigned long id;
+	unsigned long id, left, c;
+	unsigned int n, i, k;
 	bool all;
 
 	if (svmgpu_devmem_in_period(dm, &all)) {
 		/* A new period: its own end comes later. */
-		mod_delayed_work(svmgpu_wq, &dm->thrash_end,
-				 msecs_to_jiffies(READ_ONCE(thrash_ms)) + 1);
+		spin_lock(&dm->thrash_lock);
+		left = time_after(dm->thrash_until, jiffies) ? dm->thrash_until - jiffies : 0;
+		spin_unlock(&dm->thrash_lock);
+		mod_delayed_work(svmgpu_wq, &dm->thrash_end, left + 1);
 		return;
 	}
 	ranges = kmalloc_array(SVMGPU_THRASH_RANGES, sizeof(*ranges), GFP_KERNEL);
@@ -463,6 +601,14 @@ static void svmgpu_devmem_thrash_end(struct work_struct *work)
 	memcpy(ranges, dm->thrash_ranges, n * sizeof(*ranges));
 	dm->nthrash_ranges = 0;
 	dm->thrash_all = false;
+	dm->thrash_ended = true;
+	dm->thrash_end_clock = atomic64_read(&dm->evict_clock);
+	/* Their refaults are a re-thrash at once (at most a ring's worth). */
+	for (i = 0, k = 0; i < n; i++)
+		for (c = ranges[i].start >> SVMGPU_REGION_SHIFT;
+		     c <= (ranges[i].end - 1) >> SVMGPU_REGION_SHIFT && k < 2 * dm->nregions;
+		     c++, k++)
+			svmgpu_devmem_hist_add(dm, ranges[i].mm, c, true);
 	spin_unlock(&dm->thrash_lock);
 	xa_for_each(&dm->sdev->svms, id, svm) {
 		svm = svmgpu_svm_lookup(dm->sdev, id);
@@ -508,8 +654,10 @@ static void svmgpu_devmem_drain(struct svmgpu_devmem *dm)
  * Allocate one device page, initialized (refcount 1) and locked, as
  * migrate_vma_pages() wants its destination pages.  Under dm->lock.
  */
-static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
+static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm_struct *mm,
+					     unsigned long va)
 {
+	struct svmgpu_devmem_region *r;
 	struct drm_buddy_block *block;
 	struct page *page;
 	LIST_HEAD(blocks);
@@ -543,9 +691,12 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm)
 	set_page_count(page, 1);
 	page->zone_device_data = block;
 	atomic64_add(PAGE_SIZE, &dm->used);
-	atomic_inc(&svmgpu_devmem_region(dm, drm_buddy_block_offset(block))->pages);
-	svmgpu_devmem_region_touch(dm, svmgpu_devmem_region(dm, drm_buddy_block_offset(block)));
-	WRITE_ONCE(svmgpu_devmem_region(dm, drm_buddy_block_offset(block))->in_at, jiffies);
+	r = svmgpu_devmem_region(dm, drm_buddy_block_offset(block));
+	atomic_inc(&r->pages);
+	svmgpu_devmem_region_touch(dm, r);
+	/* For the refault history: which chunk of which mm it holds. */
+	WRITE_ONCE(r->mm, mm);
+	WRITE_ONCE(r->chunk, va >> SVMGPU_REGION_SHIFT);
 	return page;
 }
 
@@ -702,7 +853,7 @@ static unsigned long svmgpu_migrated(const unsigned long *src,
  * Evict the least recently used region that was not used since @since (a
  * @clock value) nor, with @min_age, in the last @min_age jiffies.  @src and
  * @dst hold SVMGPU_MIGRATE_BATCH entries.  @fault: for a migration on
- * device fault, whose evictions of young regions count for thrashing.
+ * device fault, whose evictions are remembered for its refault history.
  *
  * Return: pages moved to system memory, or -ENOSPC if no region qualifies.
  */
@@ -710,9 +861,8 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 				    unsigned long min_age, unsigned long *src,
 				    unsigned long *dst, bool fault)
 {
-	unsigned long window = msecs_to_jiffies(READ_ONCE(thrash_ms));
-	bool young;
-	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
+	unsigned long first = PHYS_PFN(dm->pgmap.range.start), chunk;
+	struct mm_struct *mm;
 	unsigned long i, n, best = ULONG_MAX, moved;
 	struct svmgpu_devmem_region *r;
 	u64 stamp = U64_MAX;
@@ -734,7 +884,8 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 		return -ENOSPC;
 	}
 	r = &dm->regions[best];
-	young = fault && window && time_before(jiffies, READ_ONCE(r->in_at) + window);
+	mm = READ_ONCE(r->mm);
+	chunk = READ_ONCE(r->chunk);
 	/* Tried now: not again in this migration, whatever the outcome. */
 	svmgpu_devmem_region_touch(dm, r);
 	/*
@@ -756,8 +907,12 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	atomic64_inc(&dm->lru_evictions);
 	atomic64_add(moved, &dm->lru_evicted);
 	atomic64_add(moved, &dm->to_sys);
-	if (young)
-		svmgpu_devmem_thrash_note(dm, moved);
+	atomic64_add(moved, &dm->evict_clock);
+	if (fault && moved && mm) {
+		spin_lock(&dm->thrash_lock);
+		svmgpu_devmem_hist_add(dm, mm, chunk, false);
+		spin_unlock(&dm->thrash_lock);
+	}
 	trace_svmgpu_evict((u64)best << SVMGPU_REGION_SHIFT, n, moved);
 	return moved;
 }
@@ -980,7 +1135,7 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 			/* Out of device memory: leave the rest in place. */
 			continue;
 		}
-		dpage = svmgpu_devmem_alloc_page(dm);
+		dpage = svmgpu_devmem_alloc_page(dm, vma->vm_mm, start + (i << PAGE_SHIFT));
 		if (!dpage) {
 			ret = -ENOSPC;
 			continue;
@@ -1203,13 +1358,19 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 	struct svmgpu_devmem *dm = sdev->devmem;
 	unsigned long min_age = msecs_to_jiffies(READ_ONCE(evict_min_age_ms));
 	unsigned long *src, *dst, addr, moved = 0;
-	bool thrashing;
+	bool thrashing, refault = false, pin = false;
 	int ret = 0;
 
 	if (!dm || start >= end)
 		return 0;
-	/* Thrashing: since = 0 leaves no region to evict (see above). */
 	thrashing = to_dev && svmgpu_devmem_thrashing(dm);
+	if (to_dev && !thrashing && READ_ONCE(thrash_ms)) {
+		refault = svmgpu_devmem_refault(dm, vma->vm_mm, start, end, &pin);
+		/* Unpinned at a period's end and back at once: re-thrash. */
+		if (pin)
+			thrashing = svmgpu_devmem_thrash_note(dm, 0, true);
+	}
+	/* Thrashing: since = 0 leaves no region to evict (see above). */
 	if (thrashing)
 		since = 0;
 	lockdep_assert_held(&vma->vm_mm->mmap_lock);
@@ -1244,6 +1405,8 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 	/* Not copied (svmgpu_devmem_copy()): mapped where it is. */
 	if (ret == -EIO)
 		ret = 0;
+	if (refault && !thrashing && moved)
+		svmgpu_devmem_thrash_note(dm, moved, false);
 	/* A placement that found every page already there migrated nothing. */
 	if (moved) {
 		atomic64_inc(&dm->fault_migrations);
@@ -1619,11 +1782,11 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	mutex_init(&dm->evict_lock);
 	spin_lock_init(&dm->thrash_lock);
 	INIT_DELAYED_WORK(&dm->thrash_end, svmgpu_devmem_thrash_end);
-	dm->thrash_start = jiffies;
 	dm->thrash_until = jiffies;
 	dm->nregions = DIV_ROUND_UP(size, 1ull << SVMGPU_REGION_SHIFT);
 	dm->regions = kvcalloc(dm->nregions, sizeof(*dm->regions), GFP_KERNEL);
-	if (!dm->regions) {
+	dm->hist = kvcalloc(2 * dm->nregions, sizeof(*dm->hist), GFP_KERNEL);
+	if (!dm->regions || !dm->hist) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -1680,6 +1843,7 @@ err_res:
 err_buddy:
 	drm_buddy_fini(&dm->mm);
 err_free:
+	kvfree(dm->hist);
 	kvfree(dm->regions);
 	mutex_destroy(&dm->evict_lock);
 	mutex_destroy(&dm->lock);
@@ -1715,6 +1879,7 @@ void svmgpu_devmem_fini(struct svmgpu_device *sdev)
 		memunmap(dm->vaddr);
 	if (dm->res)
 		release_mem_region(dm->res->start, resource_size(dm->res));
+	kvfree(dm->hist);
 	kvfree(dm->regions);
 	mutex_destroy(&dm->evict_lock);
 	mutex_destroy(&dm->lock);
@@ -1757,6 +1922,9 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		seq_printf(m, "thrash_periods: %lld\n", atomic64_read(&dm->thrash_periods));
 		seq_printf(m, "thrashing: %d\n", svmgpu_devmem_thrashing(dm));
 		seq_printf(m, "thrash_unpinned: %lld\n", atomic64_read(&dm->thrash_unpinned));
+		seq_printf(m, "thrash_refaults: %lld\n", atomic64_read(&dm->thrash_refaults));
+		seq_printf(m, "thrash_period_ms: %u\n",
+			   jiffies_to_msecs(READ_ONCE(dm->thrash_len)));
 	} else {
 		seq_puts(m, "type: none\nsize: 0\nused: 0\n");
 	}

@@ -205,30 +205,63 @@ TEST_F(ovs, oversubscription_3x_every_byte)
 }
 
 /*
+ * One pass of a sweep: the device copies all of @a into @b, at once, or
+ * with @slow_us (a slow machine, or a program that computes between
+ * accesses) in 1 MiB pieces with a pause of @slow_us before each.
+ */
+static int sweep(int fd, uint32_t q, unsigned char *b, unsigned char *a, size_t size,
+		 unsigned int slow_us)
+{
+	size_t off;
+	int ret;
+
+	if (!slow_us)
+		return dev_copy(fd, q, b, a, size);
+	for (off = 0; off < size; off += MB) {
+		usleep(slow_us);
+		ret = dev_copy(fd, q, b + off, a + off, MB);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
  * A working set of 1.5x the device memory, preferring the device, swept in
  * order by the device again and again (a COPY of all of it into system
- * memory, every byte checked each pass).  Least-recently-used eviction
- * alone evicts exactly what the next sweep needs: every pass would migrate
- * all of it in and out again.  Once the faults have evicted half of the
- * device memory within thrash_ms (60 s here, so that a slow guest sees the
- * same), they stop evicting and map what does not fit where it is: from
+ * memory, every byte checked each pass), with the default thrash_ms.
+ * Least-recently-used eviction alone evicts exactly what the next sweep
+ * needs: every pass would migrate all of it in and out again.  The second
+ * pass refaults (migrates back chunks evicted less than a device memory of
+ * evictions ago); once that has migrated a quarter of the device memory
+ * a period begins and the faults map what does not fit where it is.  From
  * the third pass on nothing migrates or is evicted, and the part of the
- * working set in device memory stays there.
+ * working set in device memory stays there, however long a pass takes:
+ * with @slow_us a pass takes longer than thrash_ms, the period ends during
+ * a pass, and the refaults of what it unpinned begin the next one at once,
+ * twice as long.  Before, detection needed half of the device memory
+ * evicted within thrash_ms: a slow pass never started a period.
  */
-TEST_TIMEOUT(180)
-TEST_F(ovs, swept_working_set_stops_thrashing)
+static void swept_working_set(struct svmgpu_fixture_ovs *self, unsigned int slow_us)
 {
-	long long used0 = sg_devmem_value("used"), ev, fm, td, per0, un;
+	long long used0 = sg_devmem_value("used"), ev, fm, td, per0, rf0, un;
+	long long un0 = sg_devmem_value("thrash_unpinned");
 	size_t size = (size_t)self->cap * 3 / 2;
 	unsigned char *a = map_2m(size), *b = map_2m(size);
 	int fd = self->fd, pass;
+	struct timespec t0, t1;
+	char ms[32] = "";
 
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
+	read_param("thrash_ms", ms, sizeof(ms));
+	ASSERT_EQ(atoi(ms), 1000);
 	ASSERT_EQ(sg_write_file(PARAM "evict_min_age_ms", "0"), 0);
-	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "60000"), 0);
 	per0 = sg_devmem_value("thrash_periods");
+	rf0 = sg_devmem_value("thrash_refaults");
 	ASSERT_GE(per0, 0);
+	ASSERT_GE(un0, 0);
+	ASSERT_GE(rf0, 0);
 	fill_pat(a, size, 0x91);
 	memset(b, 0, size);
 	ASSERT_EQ(advise(fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
@@ -237,81 +270,139 @@ TEST_F(ovs, swept_working_set_stops_thrashing)
 		ev = sg_devmem_value("lru_evictions");
 		fm = sg_devmem_value("fault_migrations");
 		td = sg_devmem_value("to_device_pages");
-		ASSERT_EQ(dev_copy(fd, self->q, b, a, size), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ASSERT_EQ(sweep(fd, self->q, b, a, size, slow_us), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ASSERT_EQ(check_pat(b, size, 0x91), -1);
 		memset(b, 0, size);
-		TH_LOG("pass %d: %lld evictions, %lld fault migrations, %lld pages to device, %lld resident",
-		       pass, sg_devmem_value("lru_evictions") - ev,
+		TH_LOG("pass %d (%.2f s): %lld evictions, %lld fault migrations, %lld pages to device, %lld resident, %lld periods",
+		       pass, t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+		       sg_devmem_value("lru_evictions") - ev,
 		       sg_devmem_value("fault_migrations") - fm,
-		       sg_devmem_value("to_device_pages") - td, sg_residency(fd, a, size));
+		       sg_devmem_value("to_device_pages") - td, sg_residency(fd, a, size),
+		       sg_devmem_value("thrash_periods") - per0);
+		if (slow_us) {
+			/* Each pass takes longer than a period of thrash_ms. */
+			EXPECT_GT(t1.tv_sec - t0.tv_sec, 0);
+		}
 		if (pass == 0) {
 			/* The first sweep filled device memory and evicted. */
 			EXPECT_GT(sg_devmem_value("lru_evictions"), ev);
+			EXPECT_EQ(sg_devmem_value("thrash_periods"), per0);
 		} else if (pass >= 2) {
 			EXPECT_EQ(sg_devmem_value("lru_evictions"), ev);
 			EXPECT_EQ(sg_devmem_value("fault_migrations"), fm);
 			EXPECT_EQ(sg_devmem_value("to_device_pages"), td);
 		}
 	}
+	/* A quarter of the device memory of refaults began the period. */
+	EXPECT_GE(sg_devmem_value("thrash_refaults") - rf0, self->cap / 4 / PAGE);
 	EXPECT_GT(sg_devmem_value("thrash_periods"), per0);
-	EXPECT_EQ(sg_devmem_value("thrashing"), 1);
+	if (slow_us) {
+		/* Periods ended in a pass: the next began at once, longer. */
+		EXPECT_GE(sg_devmem_value("thrash_periods") - per0, 2);
+		EXPECT_GE(sg_devmem_value("thrash_period_ms"), 2000);
+	}
 	/* Half of the device memory or more stayed in use by the sweep. */
 	EXPECT_GE(sg_residency(fd, a, size), (long long)(self->cap / 2 / PAGE));
 	EXPECT_LE(sg_residency(fd, a, size), (long long)(self->cap / PAGE));
 	EXPECT_EQ(check_pat(a, size, 0x91), -1);
 	/*
-	 * A smaller thrash_ms ends the period at once, and the pin with it:
-	 * the device mappings of what the period mapped in place go, so the
-	 * next sweep faults there again and migrates.
+	 * A smaller thrash_ms ends a running period at once, and the pin
+	 * with it: the device mappings of what the period mapped in place go
+	 * (if the last period already ended, they went then; each debugfs
+	 * read runs a pending unpin at once: wait until the count no longer
+	 * moves).  The next sweep faults there again: a re-thrash at once, a
+	 * new period begins before anything migrates or is evicted.
 	 */
-	un = sg_devmem_value("thrash_unpinned");
-	ASSERT_GE(un, 0);
 	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "1"), 0);
 	usleep(20000);
 	EXPECT_EQ(sg_devmem_value("thrashing"), 0);
-	for (pass = 0; pass < 200 && sg_devmem_value("thrash_unpinned") == un; pass++)
-		usleep(10000);
+	for (pass = 0; pass < 100; pass++) {
+		un = sg_devmem_value("thrash_unpinned");
+		usleep(20000);
+		if (sg_devmem_value("thrash_unpinned") == un)
+			break;
+	}
+	EXPECT_GT(sg_devmem_value("thrash_unpinned"), un0);
+	per0 = sg_devmem_value("thrash_periods");
+	ev = sg_devmem_value("lru_evictions");
+	fm = sg_devmem_value("fault_migrations");
+	un = sg_devmem_value("thrash_unpinned");
+	ASSERT_EQ(dev_copy(fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x91), -1);
+	memset(b, 0, size);
+	EXPECT_GT(sg_devmem_value("thrash_periods"), per0);
+	EXPECT_EQ(sg_devmem_value("lru_evictions"), ev);
+	EXPECT_EQ(sg_devmem_value("fault_migrations"), fm);
+	/*
+	 * With the mitigation off (thrash_ms=0) the ranges are unpinned and
+	 * the next sweep migrates again: the pin is never for good.  (Each
+	 * debugfs read unpins what a period left, at once: wait until that
+	 * has run, the count no longer moving.)
+	 */
+	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "0"), 0);
+	for (pass = 0; pass < 100; pass++) {
+		long long v = sg_devmem_value("thrash_unpinned");
+
+		usleep(20000);
+		if (v > un && sg_devmem_value("thrash_unpinned") == v)
+			break;
+	}
 	EXPECT_GT(sg_devmem_value("thrash_unpinned"), un);
 	fm = sg_devmem_value("fault_migrations");
 	td = sg_devmem_value("to_device_pages");
 	ASSERT_EQ(dev_copy(fd, self->q, b, a, size), 0);
 	EXPECT_EQ(check_pat(b, size, 0x91), -1);
-	TH_LOG("after the period: %lld fault migrations, %lld pages to device",
+	TH_LOG("after the periods: %lld fault migrations, %lld pages to device",
 	       sg_devmem_value("fault_migrations") - fm, sg_devmem_value("to_device_pages") - td);
 	EXPECT_GT(sg_devmem_value("fault_migrations"), fm);
 	EXPECT_GT(sg_devmem_value("to_device_pages"), td);
+	EXPECT_EQ(check_pat(a, size, 0x91), -1);
 	munmap(a, size);
 	munmap(b, size);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
+TEST_TIMEOUT(180)
+TEST_F(ovs, swept_working_set_stops_thrashing)
+{
+	swept_working_set(self, 0);
+}
+
+TEST_TIMEOUT(300)
+TEST_F(ovs, slowly_swept_working_set_stops_thrashing)
+{
+	swept_working_set(self, 250000);
+}
+
 /*
  * A phase change is not thrashing: device memory full of a buffer X the
- * program no longer uses (prefetched, then left for longer than thrash_ms),
- * then a new buffer Y of 0.9x the device memory, preferring the device,
- * first touched by the device.  Its faults evict X (cold: brought in more
- * than thrash_ms ago) and all of Y ends in device memory, no thrash period
- * begins.  (Counting every eviction, as before, began one once half of the
- * memory was evicted and mapped the rest of Y over the link for good.)
+ * program no longer uses (prefetched), then at once a new buffer Y of 0.9x
+ * the device memory, preferring the device, first touched by the device.
+ * Its faults evict X, which never comes back: no refault, so all of Y ends
+ * in device memory and no thrash period begins.  (Counting evictions of
+ * regions brought in within thrash_ms, as before, began one once half of
+ * the memory was evicted and mapped the rest of Y over the link.)
  */
 TEST_TIMEOUT(120)
 TEST_F(ovs, cold_buffer_gives_way_to_new_working_set)
 {
 	long long used0 = sg_devmem_value("used"), per0 = sg_devmem_value("thrash_periods");
+	long long rf0 = sg_devmem_value("thrash_refaults");
 	size_t xsz = (size_t)(self->cap - used0) & ~(2 * MB - 1);
 	size_t ysz = (size_t)(self->cap * 9 / 10) & ~(PAGE - 1);
 	unsigned char *x = map_2m(xsz), *y = map_2m(ysz);
 	int fd = self->fd;
 
 	ASSERT_GE(per0, 0);
+	ASSERT_GE(rf0, 0);
 	ASSERT_GE(xsz, 4 * MB);
 	ASSERT_NE(x, NULL);
 	ASSERT_NE(y, NULL);
 	ASSERT_EQ(sg_write_file(PARAM "evict_min_age_ms", "0"), 0);
-	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "2000"), 0);
 	fill_pat(x, xsz, 0x3a);
 	ASSERT_EQ(prefetch_resident(fd, x, xsz), (long long)(xsz / PAGE));
-	usleep(2100 * 1000);	/* X is cold now */
 	ASSERT_EQ(advise(fd, self->ctx, y, ysz, DRM_SVMGPU_ATTR_PREFERRED_LOC,
 			 DRM_SVMGPU_LOC_DEVICE), 0);
 	ASSERT_EQ(dev_fill(fd, self->q, y, ysz, 0x5c), 0);
@@ -321,6 +412,7 @@ TEST_F(ovs, cold_buffer_gives_way_to_new_working_set)
 	/* A locked page may stay behind (BUSY_SLACK); the old rule left 800. */
 	EXPECT_GE(sg_residency(fd, y, ysz), (long long)(ysz / PAGE) - BUSY_SLACK);
 	EXPECT_EQ(sg_devmem_value("thrash_periods"), per0);
+	EXPECT_EQ(sg_devmem_value("thrash_refaults"), rf0);
 	EXPECT_TRUE(sg_all_bytes(y, 0x5c, ysz));
 	EXPECT_EQ(check_pat(x, xsz, 0x3a), -1);
 	munmap(x, xsz);
