@@ -240,6 +240,8 @@ struct svmgpu_thrash_range {
  *	of their chunk's eviction
  * @thrash_ranges: what faults mapped in place during the period
  * @nthrash_ranges: entries of @thrash_ranges
+ * @thrash_inflight: faults that noted a range in @thrash_ranges and have
+ *	not mapped it yet (svmgpu_devmem_thrash_mapped()): the end waits
  * @thrash_all: more than SVMGPU_THRASH_RANGES: every device mapping goes
  * @thrash_end: at the period's end, removes the device mappings of
  *	@thrash_ranges, so that the next access faults and can migrate
@@ -294,6 +296,7 @@ struct svmgpu_devmem {
 	atomic64_t thrash_refaults;
 	struct svmgpu_thrash_range thrash_ranges[SVMGPU_THRASH_RANGES];
 	unsigned int nthrash_ranges;
+	unsigned int thrash_inflight;
 	bool thrash_all;
 	struct delayed_work thrash_end;
 	atomic64_t thrash_unpinned;
@@ -541,7 +544,10 @@ out:
 	return ret;
 }
 
-/* A fault during a period maps [start, end) of @mm where it is. */
+/*
+ * A fault during a period maps [start, end) of @mm where it is: noted, and
+ * in flight until svmgpu_devmem_thrash_mapped() (the end waits for it).
+ */
 static void svmgpu_devmem_thrash_range(struct svmgpu_devmem *dm, struct mm_struct *mm,
 				       unsigned long start, unsigned long end)
 {
@@ -549,6 +555,7 @@ static void svmgpu_devmem_thrash_range(struct svmgpu_devmem *dm, struct mm_struc
 	unsigned int i;
 
 	spin_lock(&dm->thrash_lock);
+	dm->thrash_inflight++;
 	for (i = 0; i < dm->nthrash_ranges; i++) {
 		r = &dm->thrash_ranges[i];
 		/* Merge with an entry it touches (sweeps come in order). */
@@ -584,20 +591,32 @@ static void svmgpu_devmem_thrash_end(struct work_struct *work)
 	unsigned int n, i, k;
 	bool all;
 
-	if (svmgpu_devmem_in_period(dm, &all)) {
-		/* A new period: its own end comes later. */
-		spin_lock(&dm->thrash_lock);
-		left = time_after(dm->thrash_until, jiffies) ? dm->thrash_until - jiffies : 0;
-		spin_unlock(&dm->thrash_lock);
-		mod_delayed_work(svmgpu_wq, &dm->thrash_end, left + 1);
-		return;
-	}
 	ranges = kmalloc_array(SVMGPU_THRASH_RANGES, sizeof(*ranges), GFP_KERNEL);
 	if (!ranges)
 		return;
 	spin_lock(&dm->thrash_lock);
+	if (svmgpu_devmem_period_locked(dm)) {
+		/* A new period: its own end comes later. */
+		left = time_after(dm->thrash_until, jiffies) ? dm->thrash_until - jiffies : 0;
+		spin_unlock(&dm->thrash_lock);
+		kfree(ranges);
+		mod_delayed_work(svmgpu_wq, &dm->thrash_end, left + 1);
+		return;
+	}
+	/*
+	 * A fault noted its range but has not mapped it: unmapping now would
+	 * leave its mapping remote for good.  Its svmgpu_devmem_thrash_mapped()
+	 * runs this again.
+	 */
+	if (dm->thrash_inflight) {
+		spin_unlock(&dm->thrash_lock);
+		kfree(ranges);
+		return;
+	}
 	n = dm->nthrash_ranges;
 	all = dm->thrash_all;
+	/* Over for good: a thrash_ms raised again does not bring it back. */
+	dm->thrash_until = jiffies;
 	memcpy(ranges, dm->thrash_ranges, n * sizeof(*ranges));
 	dm->nthrash_ranges = 0;
 	dm->thrash_all = false;
@@ -628,6 +647,33 @@ static void svmgpu_devmem_thrash_end(struct work_struct *work)
 	}
 	atomic64_add(all ? SVMGPU_THRASH_RANGES : n, &dm->thrash_unpinned);
 	kfree(ranges);
+}
+
+/**
+ * svmgpu_devmem_thrash_mapped() - faults have mapped what a period noted
+ * @sdev: the device
+ * @noted: ranges svmgpu_devmem_fault_place() noted for them (@noted out)
+ *
+ * Called after the device mappings of a fault whose placement noted ranges
+ * mapped in place are made (or failed): a period's end that came meanwhile
+ * waited for it and runs now.
+ */
+void svmgpu_devmem_thrash_mapped(struct svmgpu_device *sdev, unsigned int noted)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+	bool kick;
+
+	if (!dm || !noted)
+		return;
+	spin_lock(&dm->thrash_lock);
+	if (WARN_ON_ONCE(dm->thrash_inflight < noted))
+		noted = dm->thrash_inflight;
+	dm->thrash_inflight -= noted;
+	kick = !dm->thrash_inflight && !svmgpu_devmem_period_locked(dm) &&
+	       (dm->nthrash_ranges || dm->thrash_all);
+	spin_unlock(&dm->thrash_lock);
+	if (kick)
+		mod_delayed_work(svmgpu_wq, &dm->thrash_end, 0);
 }
 
 /* The kernel address of a device page's data. */
@@ -1345,6 +1391,9 @@ out:
  * @to_dev: to device memory (else this device's pages go to system memory)
  * @since: svmgpu_devmem_lru_now() when the fault's placement began: what
  *	it migrated since is not evicted for it
+ * @noted: incremented when a thrash period noted [@start, @end) as mapped in
+ *	place; the caller passes the total to svmgpu_devmem_thrash_mapped()
+ *	once its device mappings are made
  *
  * Best effort: what does not fit (only regions used in the last
  * evict_min_age_ms, or by this fault, are left) stays where it is and the
@@ -1353,7 +1402,7 @@ out:
  * Return: 0, or -ENOMEM / -EINTR.
  */
 int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct *vma,
-			      u64 start, u64 end, bool to_dev, u64 since)
+			      u64 start, u64 end, bool to_dev, u64 since, unsigned int *noted)
 {
 	struct svmgpu_devmem *dm = sdev->devmem;
 	unsigned long min_age = msecs_to_jiffies(READ_ONCE(evict_min_age_ms));
@@ -1396,8 +1445,10 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 		addr = next;
 	}
 	/* What does not fit is mapped in place: unpinned when the period ends. */
-	if (thrashing && ret == -ENOSPC)
+	if (thrashing && ret == -ENOSPC) {
 		svmgpu_devmem_thrash_range(dm, vma->vm_mm, start, end);
+		(*noted)++;
+	}
 	if (ret == -ENOSPC) {
 		atomic64_inc(&dm->fault_no_room);
 		ret = 0;

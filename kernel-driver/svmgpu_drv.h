@@ -871,7 +871,8 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 void svmgpu_devmem_debugfs_init(struct drm_minor *minor);
 void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off);
 int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct *vma,
-			      u64 start, u64 end, bool to_dev, u64 since);
+			      u64 start, u64 end, bool to_dev, u64 since, unsigned int *noted);
+void svmgpu_devmem_thrash_mapped(struct svmgpu_device *sdev, unsigned int noted);
 u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev);
 int svmgpu_devmem_prefetch(struct svmgpu_device *sdev, struct mm_struct *mm, u64 start,
 			   u64 end, bool to_dev, u64 since, unsigned long *moved);

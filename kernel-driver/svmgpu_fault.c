@@ -207,11 +207,12 @@ static bool svmgpu_fault_writes(const struct svmgpu_fault *batch, u32 first, u32
  * the preferred location is set and neither accessed-by nor (without a
  * write fault there) read-mostly says otherwise; one neighbourhood never
  * evicts another of the same window.  Best effort: whatever stays where it
- * was is mapped there.  mmap_lock read-held.
+ * was is mapped there.  mmap_lock read-held.  @noted: ranges a thrash
+ * period noted, for svmgpu_devmem_thrash_mapped() after the mapping.
  */
 static void svmgpu_fault_place(struct svmgpu_svm *svm, struct vm_area_struct *vma,
 			       struct svmgpu_fault *batch, u32 first, u32 last,
-			       u64 start, u64 end)
+			       u64 start, u64 end, unsigned int *noted)
 {
 	u64 addr, next, since = svmgpu_devmem_lru_now(svm->sdev);
 
@@ -231,7 +232,7 @@ static void svmgpu_fault_place(struct svmgpu_svm *svm, struct vm_area_struct *vm
 		    !svmgpu_fault_writes(batch, first, last, addr, next))
 			continue;
 		if (svmgpu_devmem_fault_place(svm->sdev, vma, addr, next,
-					      loc == DRM_SVMGPU_LOC_DEVICE, since))
+					      loc == DRM_SVMGPU_LOC_DEVICE, since, noted))
 			break;	/* no memory, or killed: map what is there */
 	}
 }
@@ -252,6 +253,7 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 	for (i = first; i < last; i = j) {
 		struct vm_area_struct *vma;
 		u64 start, end, cstart, cend, mapped = 0;
+		unsigned int noted = 0;
 		bool anon;
 		int ret;
 
@@ -315,7 +317,7 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 					    (u64)vma->vm_end, cend));
 		}
 		if (anon)
-			svmgpu_fault_place(svm, vma, batch, i, j, start, end);
+			svmgpu_fault_place(svm, vma, batch, i, j, start, end, &noted);
 		mmap_read_unlock(mm);
 
 		nreq = 0;
@@ -348,8 +350,11 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 						       req, 1, &mapped);
 				batch[k].state = svmgpu_fault_outcome(ret);
 			}
+			/* Mapped (or not): a thrash period's end may run. */
+			svmgpu_devmem_thrash_mapped(svm->sdev, noted);
 			continue;
 		}
+		svmgpu_devmem_thrash_mapped(svm->sdev, noted);
 		for (k = i; k < j; k++)
 			if (batch[k].state == FAULT_PENDING)
 				batch[k].state = svmgpu_fault_outcome(ret);
