@@ -27,11 +27,14 @@
 #define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define MODULE	"/lib/modules/svmgpu.ko"
 
+#define COPY_TIMEOUT	"/sys/module/svmgpu/parameters/copy_timeout_ms"
+
 FIXTURE(dm) {
 	int fd;
 	uint32_t ctx;
 	uint32_t q;
 	int local;
+	char inject[256];	/* hung_copy_queue's debugfs svmgpu_inject, once it injects */
 };
 
 FIXTURE_SETUP(dm)
@@ -46,6 +49,20 @@ FIXTURE_SETUP(dm)
 
 FIXTURE_TEARDOWN(dm)
 {
+	char reset[256];
+
+	/*
+	 * hung_copy_queue's hang and 50 ms timeout go whatever ended the test
+	 * (a failed ASSERT too), and the engine it switched off comes back:
+	 * else every later test would time out or copy with the CPU.
+	 */
+	if (self->inject[0]) {
+		sg_write_file(self->inject, "hang_queues 0");
+		sg_write_file(COPY_TIMEOUT, "2000");
+		if (sg_devmem_value("engine_off_until_reset") == 1 &&
+		    !sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)))
+			sg_write_file(reset, "1");
+	}
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -429,8 +446,6 @@ TEST_F(dm, resets_during_prefetch_lose_nothing)
 	munmap(a, size);
 }
 
-#define COPY_TIMEOUT	"/sys/module/svmgpu/parameters/copy_timeout_ms"
-
 /* Wait up to 5 s for the device's reset count to pass @resets. */
 static long long resets_after(long long resets)
 {
@@ -474,6 +489,7 @@ TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
 	t0 = sg_devmem_value("engine_timeouts");
 	ASSERT_GE(t0, 0);
 	movers(&m0);
+	snprintf(self->inject, sizeof(self->inject), "%s", inject);
 	ASSERT_EQ(sg_write_file(COPY_TIMEOUT, "50"), 0);
 	snprintf(hang, sizeof(hang), "hang_queues %lld", 1ll << cq);
 	ASSERT_EQ(sg_write_file(inject, hang), 0);
