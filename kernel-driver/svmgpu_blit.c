@@ -36,7 +36,12 @@
  * modelled link (LINK_BANDWIDTH).  The slow polls also read STATUS: a fatal
  * device error, a failed command without record or a device that reads
  * all-ones ends the wait at once.  After SVMGPU_BLIT_MAX_TIMEOUTS batches
- * in a row timed out the CPU copies until the next device reset.  A batch
+ * in a row timed out the CPU copies for copy_engine_backoff_ms, then one
+ * batch re-probes the engine: a timeout again doubles the back-off (up to
+ * 5 minutes), a success or a device reset ends it.  A timeout while a
+ * user queue of a higher Q_PRIORITY was busy on the copy queue's engine
+ * (strict priority, hw-spec 16.3: the batch was starved, the engine is
+ * fine) does not count (engine_starved).  A batch
  * has a fixed cost (mapping, TLB invalidation,
  * submission, the poll: about 0.1 ms under TCG, more behind a vIOMMU),
  * more than the CPU needs for a few pages: batches of fewer than
@@ -76,8 +81,8 @@
  * dm->access_sem is taken by the caller after blit->lock is dropped.
  *
  *   blit->lock (mutex) the window's page tables, the ring, @sys, @sgt,
- *              @dma, @tail, @seq, @gen, @live, @prio, @held and the
- *              timeout count: one batch at a time
+ *              @dma, @tail, @seq, @gen, @live, @prio, @held, the
+ *              timeout count and the back-off: one batch at a time
  */
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
@@ -106,8 +111,15 @@ module_param(copy_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(copy_timeout_ms,
 		 "a migration batch the engine did not copy in this time (at least 10, plus twice its time over a modelled link) is copied by the CPU (default 2000)");
 
-/* Batches timed out in a row after which the CPU copies until a device reset. */
+static unsigned int copy_engine_backoff_ms = 10000;
+module_param(copy_engine_backoff_ms, uint, 0644);
+MODULE_PARM_DESC(copy_engine_backoff_ms,
+		 "after 3 batches in a row timed out the CPU copies for this long (at least 10), then one batch re-probes the engine; each failed re-probe doubles it, up to 5 min (default 10000)");
+
+/* Batches timed out in a row after which the CPU copies for a back-off. */
 #define SVMGPU_BLIT_MAX_TIMEOUTS	3
+/* The longest back-off. */
+#define SVMGPU_BLIT_BACKOFF_MAX_MS	(5 * 60 * 1000)
 
 /* Q_PRIORITY of a batch nobody waits for in a fault (user NORMAL's). */
 #define SVMGPU_BLIT_PRIO_NORMAL	1
@@ -168,11 +180,17 @@ struct svmgpu_blit_held {
  * @compl: the queue's completion record (in the @pt allocation)
  * @timeouts_in_row: batches timed out in a row since @timeouts_gen
  * @timeouts_gen: sdev->stats.resets at the last timeout
+ * @off: the engine is backed off (since @off_since, for
+ *	copy_engine_backoff_ms << @off_shift), or on probation after
+ * @off_shift: failed re-probes since @off began
+ * @off_since: jiffies when the last back-off began
  * @held: abandoned batches' pages (struct svmgpu_blit_held)
  * @batches: batches the engine copied
  * @bytes: bytes it copied or zero-filled
  * @fallbacks: batches it did not copy (the CPU did)
  * @timeouts: of those, timed out
+ * @starved: timeouts not counted: a higher-priority user queue was busy on
+ *	the copy queue's engine
  * @errors: of those, a failed command or enable
  * @resets: of those, the device was reset, removed or fenced meanwhile
  * @abandoned: batches whose engine was not shown stopped (-EBUSY)
@@ -198,12 +216,16 @@ struct svmgpu_blit {
 	struct svmgpu_completion *compl;
 	unsigned int timeouts_in_row;
 	u64 timeouts_gen;
+	bool off;
+	unsigned int off_shift;
+	unsigned long off_since;
 	struct list_head held;
 
 	atomic64_t batches;
 	atomic64_t bytes;
 	atomic64_t fallbacks;
 	atomic64_t timeouts;
+	atomic64_t starved;
 	atomic64_t errors;
 	atomic64_t resets;
 	atomic64_t abandoned;
@@ -801,6 +823,87 @@ void svmgpu_blit_release(struct svmgpu_blit *blit)
 	mutex_unlock(&blit->lock);
 }
 
+/* The current back-off in ms (0: the engine is on). */
+static unsigned int svmgpu_blit_backoff_ms(struct svmgpu_blit *blit)
+{
+	u64 ms = max(READ_ONCE(copy_engine_backoff_ms), 10u);
+
+	if (!READ_ONCE(blit->off))
+		return 0;
+	return min_t(u64, ms << min(READ_ONCE(blit->off_shift), 20u), SVMGPU_BLIT_BACKOFF_MAX_MS);
+}
+
+/* Whether the engine is backed off now.  Under blit->lock. */
+static bool svmgpu_blit_backed_off(struct svmgpu_blit *blit, u64 resets)
+{
+	lockdep_assert_held(&blit->lock);
+	if (blit->off && blit->timeouts_gen != resets) {
+		/* A device reset since: the engine is tried again at once. */
+		WRITE_ONCE(blit->off, false);
+		blit->timeouts_in_row = 0;
+	}
+	return blit->off &&
+	       time_before(jiffies, blit->off_since +
+			   msecs_to_jiffies(svmgpu_blit_backoff_ms(blit)));
+}
+
+/*
+ * Whether a user queue of a higher Q_PRIORITY than @prio keeps the copy
+ * queue's engine busy (hw-spec 16.3: strict priority per engine): a batch
+ * that timed out then was starved, the engine is not at fault.  As
+ * svmgpu_watchdog_starved(): enabled, and neither idle nor in a WAIT,
+ * stalled, halted or preempted.
+ */
+static bool svmgpu_blit_outranked(struct svmgpu_blit *blit, u32 prio)
+{
+	const u32 idle = SVMGPU_Q_STATUS_IDLE | SVMGPU_Q_STATUS_WAITING |
+			 SVMGPU_Q_STATUS_FAULT_STALL | SVMGPU_Q_STATUS_RING_FULL_STALL |
+			 SVMGPU_Q_STATUS_ERROR | SVMGPU_Q_STATUS_PREEMPTED;
+	struct svmgpu_device *sdev = blit->sdev;
+	u32 engines = max(sdev->num_engines, 1U), j, status;
+	bool busy = false;
+
+	if (!svmgpu_hw_enter(sdev))
+		return false;
+	for (j = blit->hwq % engines; j < sdev->num_queues && !busy; j += engines) {
+		struct svmgpu_queue *o = svmgpu_hwq_get(sdev, j);
+
+		if (!o)
+			continue;
+		if (o->prio > prio && READ_ONCE(o->hw_live)) {
+			status = svmgpu_read32(sdev, SVMGPU_REG_Q(j, SVMGPU_Q_STATUS));
+			busy = status != U32_MAX && (status & SVMGPU_Q_STATUS_ENABLED) &&
+			       !(status & idle);
+		}
+		svmgpu_queue_put(o);
+	}
+	svmgpu_hw_exit(sdev);
+	return busy;
+}
+
+/* A batch timed out (not starved): count it, back off. Under blit->lock. */
+static void svmgpu_blit_timed_out(struct svmgpu_blit *blit)
+{
+	lockdep_assert_held(&blit->lock);
+	atomic64_inc(&blit->timeouts);
+	if (blit->timeouts_gen != blit->gen)
+		WRITE_ONCE(blit->timeouts_in_row, 0);
+	WRITE_ONCE(blit->timeouts_in_row, blit->timeouts_in_row + 1);
+	WRITE_ONCE(blit->timeouts_gen, blit->gen);
+	if (blit->off) {
+		/* A failed re-probe: twice as long. */
+		WRITE_ONCE(blit->off_shift, blit->off_shift + 1);
+	} else if (blit->timeouts_in_row >= SVMGPU_BLIT_MAX_TIMEOUTS) {
+		WRITE_ONCE(blit->off_shift, 0);
+		WRITE_ONCE(blit->off, true);
+	} else {
+		return;
+	}
+	blit->off_since = jiffies;
+	drm_warn(&blit->sdev->drm, "copy queue %u: %u batches timed out, the CPU copies for %u ms\n",
+		 blit->hwq, blit->timeouts_in_row, svmgpu_blit_backoff_ms(blit));
+}
+
 /**
  * svmgpu_blit_copy() - copy a migration batch with the device's COPY engine
  * @blit: the copy queue (NULL: none)
@@ -821,8 +924,8 @@ void svmgpu_blit_release(struct svmgpu_blit *blit)
  * held, svmgpu_blit_hold()) and the caller must not copy; otherwise a
  * negative errno, and the caller must copy the whole batch itself
  * (-EOPNOTSUPP: no engine, copy_engine=0, fewer entries than
- * copy_engine_min_pages, SVMGPU_BLIT_MAX_TIMEOUTS timeouts in a row since
- * the last reset, or pages still held; -ENOMEM: DMA mapping; -EIO: a
+ * copy_engine_min_pages, backed off after SVMGPU_BLIT_MAX_TIMEOUTS
+ * timeouts in a row, or pages still held; -ENOMEM: DMA mapping; -EIO: a
  * command failed or a fatal device error; -ENODEV: the device was removed,
  * fenced or reset; -ETIMEDOUT; -EINVAL: not a device page).
  */
@@ -855,7 +958,7 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 		svmgpu_blit_free_held(blit);
 	}
 	gen = atomic64_read(&sdev->stats.resets);
-	if (blit->timeouts_in_row >= SVMGPU_BLIT_MAX_TIMEOUTS && blit->timeouts_gen == gen) {
+	if (svmgpu_blit_backed_off(blit, gen)) {
 		mutex_unlock(&blit->lock);
 		return -EOPNOTSUPP;
 	}
@@ -898,11 +1001,11 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 	ret = svmgpu_blit_wait(blit, first, blit->seq, bytes);
 	if (ret) {
 		if (ret == -ETIMEDOUT) {
-			atomic64_inc(&blit->timeouts);
-			if (blit->timeouts_gen != blit->gen)
-				WRITE_ONCE(blit->timeouts_in_row, 0);
-			WRITE_ONCE(blit->timeouts_in_row, blit->timeouts_in_row + 1);
-			WRITE_ONCE(blit->timeouts_gen, blit->gen);
+			/* Before the stop: it would show the user queue's engine free. */
+			if (svmgpu_blit_outranked(blit, prio))
+				atomic64_inc(&blit->starved);
+			else
+				svmgpu_blit_timed_out(blit);
 		} else if (ret == -EIO) {
 			atomic64_inc(&blit->errors);
 		} else {
@@ -914,6 +1017,7 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 		}
 	} else {
 		WRITE_ONCE(blit->timeouts_in_row, 0);
+		WRITE_ONCE(blit->off, false);
 	}
 out:
 	svmgpu_blit_unmap(blit, to_dev);
@@ -947,7 +1051,9 @@ void svmgpu_blit_show(struct svmgpu_blit *blit, struct seq_file *m)
 	seq_printf(m, "engine_resets: %lld\n", atomic64_read(&blit->resets));
 	seq_printf(m, "engine_abandoned: %lld\n", atomic64_read(&blit->abandoned));
 	seq_printf(m, "engine_held_pages: %lld\n", atomic64_read(&blit->held_pages));
-	seq_printf(m, "engine_off_until_reset: %d\n",
-		   READ_ONCE(blit->timeouts_in_row) >= SVMGPU_BLIT_MAX_TIMEOUTS &&
-		   READ_ONCE(blit->timeouts_gen) == atomic64_read(&blit->sdev->stats.resets));
+	seq_printf(m, "engine_starved: %lld\n", atomic64_read(&blit->starved));
+	/* The back-off, 0 when on (a device reset ends it). */
+	seq_printf(m, "engine_backoff_ms: %u\n",
+		   READ_ONCE(blit->timeouts_gen) == atomic64_read(&blit->sdev->stats.resets) ?
+		   svmgpu_blit_backoff_ms(blit) : 0);
 }

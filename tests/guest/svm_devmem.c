@@ -52,14 +52,15 @@ FIXTURE_TEARDOWN(dm)
 	char reset[256];
 
 	/*
-	 * hung_copy_queue's hang and 50 ms timeout go whatever ended the test
-	 * (a failed ASSERT too), and the engine it switched off comes back:
+	 * hung_copy_queue's hang, 50 ms timeout and back-off go whatever ended
+	 * the test (a failed ASSERT too), and the engine it backed off comes back:
 	 * else every later test would time out or copy with the CPU.
 	 */
 	if (self->inject[0]) {
 		sg_write_file(self->inject, "hang_queues 0");
 		sg_write_file(COPY_TIMEOUT, "2000");
-		if (sg_devmem_value("engine_off_until_reset") == 1 &&
+		sg_write_file("/sys/module/svmgpu/parameters/copy_engine_backoff_ms", "10000");
+		if (sg_devmem_value("engine_backoff_ms") > 0 &&
 		    !sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)))
 			sg_write_file(reset, "1");
 	}
@@ -460,18 +461,33 @@ static long long resets_after(long long resets)
  * The copy queue hangs (INJ_HANG_QUEUES, hw-spec 15) with copy_timeout_ms
  * 50: a batch times out, the queue is disabled (idle at once) and the CPU
  * copies the batch; after 3 timeouts in a row the CPU copies every batch
- * until the next device reset (engine_off_until_reset 1), so 8 MiB each
- * way cost 3 timeouts, not 8.  Every byte right: the device reads them out
- * of device memory, the CPU after the way back.  After a reset the engine
- * copies again (its bytes grow by the size, no fallback).
+ * for copy_engine_backoff_ms (engine_backoff_ms), so 8 MiB each way cost 3
+ * timeouts, not 8.  Every byte right: the device reads them out of device
+ * memory, the CPU after the way back.  Once the back-off is over one batch
+ * re-probes the engine: still hung, it times out once and the back-off
+ * doubles; the hang gone, the engine copies again (no fallback) and the
+ * back-off ends.  A device reset ends a back-off at once.  (Before, 3
+ * timeouts switched the engine off until a reset that a healthy device
+ * never gets: review-blit2 M4.)
  */
-TEST_TIMEOUT(120)
+#define BACKOFF	"/sys/module/svmgpu/parameters/copy_engine_backoff_ms"
+
+static void hang_copy_queue(const char *inject, long long cq, int on)
+{
+	char hang[64];
+
+	snprintf(hang, sizeof(hang), "hang_queues %lld", on ? 1ll << cq : 0);
+	sg_write_file(inject, hang);
+	sg_write_file(COPY_TIMEOUT, on ? "50" : "2000");
+}
+
+TEST_TIMEOUT(180)
 TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
 {
 	size_t size = 8 * MB, n = size / PAGE;
 	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
 	long long cq = sg_devmem_value("copy_queue"), t0, resets;
-	char inject[256], reset[256], hang[64];
+	char inject[256], reset[256];
 	struct movers m0, m1, m2;
 	uint64_t pages;
 
@@ -488,22 +504,21 @@ TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
 	memset(b, 0, size);
 	t0 = sg_devmem_value("engine_timeouts");
 	ASSERT_GE(t0, 0);
+	ASSERT_EQ(sg_devmem_value("engine_backoff_ms"), 0);
 	movers(&m0);
 	snprintf(self->inject, sizeof(self->inject), "%s", inject);
-	ASSERT_EQ(sg_write_file(COPY_TIMEOUT, "50"), 0);
-	snprintf(hang, sizeof(hang), "hang_queues %lld", 1ll << cq);
-	ASSERT_EQ(sg_write_file(inject, hang), 0);
+	/* A back-off longer than the test: the engine stays off. */
+	ASSERT_EQ(sg_write_file(BACKOFF, "200000"), 0);
+	hang_copy_queue(inject, cq, 1);
 	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
 	EXPECT_EQ(pages, n);
-	EXPECT_EQ(sg_devmem_value("engine_off_until_reset"), 1);
+	EXPECT_EQ(sg_devmem_value("engine_backoff_ms"), 200000);
 	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(b, a, size)), 0);
 	EXPECT_EQ(sg_check_pat(b, size, 0x27), -1);
 	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
 	EXPECT_EQ(pages, n);
 	movers(&m1);
-	EXPECT_EQ(sg_write_file(inject, "hang_queues 0"), 0);
-	EXPECT_EQ(sg_write_file(COPY_TIMEOUT, "2000"), 0);
 	TH_LOG("hung: %lld timeouts, %lld fallbacks, %lld CPU pages",
 	       sg_devmem_value("engine_timeouts") - t0, m1.fallbacks - m0.fallbacks,
 	       m1.cpu_pages - m0.cpu_pages);
@@ -513,11 +528,47 @@ TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
 	EXPECT_EQ(m1.cpu_pages - m0.cpu_pages, 2 * (long long)n);
 	EXPECT_EQ(sg_check_pat(a, size, 0x27), -1);
 
-	/* A device reset: the engine copies again. */
+	/* Back-off over, still hung: one batch re-probes, times out, twice as long. */
+	ASSERT_EQ(sg_write_file(BACKOFF, "100"), 0);
+	usleep(150000);
+	EXPECT_EQ(sg_prefetch(self->fd, a, 2 * MB, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, 2 * MB / PAGE);
+	movers(&m2);
+	EXPECT_EQ(sg_devmem_value("engine_timeouts") - t0, 4);
+	EXPECT_EQ(m2.fallbacks - m1.fallbacks, 1);
+	EXPECT_EQ(m2.engine_bytes, m0.engine_bytes);
+	EXPECT_EQ(sg_devmem_value("engine_backoff_ms"), 200);
+	ASSERT_EQ(sg_write_file(BACKOFF, "200000"), 0);
+	EXPECT_EQ(sg_devmem_value("engine_backoff_ms"), 300000);	/* 5 min at most */
+
+	/* The hang gone and the back-off over: the engine copies again. */
+	hang_copy_queue(inject, cq, 0);
+	ASSERT_EQ(sg_write_file(BACKOFF, "100"), 0);
+	usleep(250000);
+	movers(&m1);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	movers(&m2);
+	TH_LOG("after the back-off: %lld engine bytes, %lld CPU pages",
+	       m2.engine_bytes - m1.engine_bytes, m2.cpu_pages - m1.cpu_pages);
+	EXPECT_GE(m2.engine_bytes - m1.engine_bytes, (long long)size);
+	EXPECT_EQ(m2.fallbacks, m1.fallbacks);
+	EXPECT_EQ(sg_devmem_value("engine_timeouts") - t0, 4);
+	EXPECT_EQ(sg_devmem_value("engine_backoff_ms"), 0);
+	EXPECT_EQ(sg_check_pat(a, size, 0x27), -1);
+
+	/* Off again for 200 s; a device reset: the engine copies at once. */
+	ASSERT_EQ(sg_write_file(BACKOFF, "200000"), 0);
+	hang_copy_queue(inject, cq, 1);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(sg_devmem_value("engine_timeouts") - t0, 7);
+	EXPECT_EQ(sg_devmem_value("engine_backoff_ms"), 200000);
+	hang_copy_queue(inject, cq, 0);
 	resets = sg_dev_counter("resets");
 	ASSERT_EQ(sg_write_file(reset, "1"), 0);
 	EXPECT_GT(resets_after(resets), resets);
-	EXPECT_EQ(sg_devmem_value("engine_off_until_reset"), 0);
+	EXPECT_EQ(sg_devmem_value("engine_backoff_ms"), 0);
 	movers(&m1);
 	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
 	EXPECT_EQ(pages, n);
@@ -533,6 +584,7 @@ TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
 	EXPECT_GE(m2.engine_bytes - m1.engine_bytes, (long long)size);
 	EXPECT_EQ(m2.fallbacks, m1.fallbacks);
 	EXPECT_EQ(sg_check_pat(a, size, 0x27), -1);
+	EXPECT_EQ(sg_write_file(BACKOFF, "10000"), 0);
 	munmap(a, size);
 	munmap(b, size);
 }
