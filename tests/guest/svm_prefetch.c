@@ -881,7 +881,7 @@ static void flr_path(char *out, size_t len)
 }
 
 /*
- * Seven requests over four 16 MiB buffers (each to the device, then 0 and
+ * Seven requests over four 8 MiB buffers (each to the device, then 0 and
  * 1 back to system memory, then 0 to the device again) and a reset
  * through @reset (the sysfs FLR or debugfs svmgpu_reset) written while
  * they run: the reset happened (resets + 1), requests were pending when it
@@ -903,7 +903,7 @@ static void pf_across_reset(int fd, uint32_t ctx, const char *reset)
 		{ 0, DRM_SVMGPU_PREFETCH_SYSTEM }, { 1, DRM_SVMGPU_PREFETCH_SYSTEM },
 		{ 0, DRM_SVMGPU_PREFETCH_DEVICE },
 	};
-	size_t size = 16 * MB, n = size / PAGE;
+	size_t size = 8 * MB, n = size / PAGE;
 	struct drm_svmgpu_event_prefetch ev[NR];
 	long long used0, q0, d0, c0, resets0, pending;
 	unsigned char *a = sg_map_anon(NB * size), *b = sg_map_anon(size);
@@ -1009,8 +1009,8 @@ TEST_F(pf, driver_reset_with_prefetches_pending)
 /*
  * SIGKILL at random points of a process's long asynchronous PREFETCHes
  * (seeds 1..8, $SVMGPU_PF_SEEDS for more; a failure names its seed): the
- * child opens the device, fills 32 MiB, queues six requests (32 MiB to the
- * device, back, 16 MiB there again, ...) and tells the parent, then waits
+ * child opens the device, fills 16 MiB, queues six requests (16 MiB to the
+ * device, back, 8 MiB there again, ...) and tells the parent, then waits
  * for events forever.  Odd seeds are killed 0-300 ms after the fork (before
  * the open, the fill, between the requests), even ones 0-100 ms after the
  * six were queued (mid-migration).  Each child dies of the signal within
@@ -1048,7 +1048,7 @@ TEST_F(pf, kill9_at_random_points_of_async_prefetches)
 		pid = fork();
 		ASSERT_GE(pid, 0);
 		if (!pid) {
-			size_t big = 32 * MB;
+			size_t big = 16 * MB;
 			unsigned char *m = sg_map_anon(big);
 			int fd = sg_open();
 			struct pollfd p = { .fd = fd, .events = POLLIN };
