@@ -1512,6 +1512,32 @@ static int svmgpu_devmem_range_ok(u64 start, u64 size)
 	return 0;
 }
 
+/*
+ * Whether a PREFETCH to device memory of [start, start + size) can never
+ * fit: more bytes than device memory holds, not counting DAX buffers in the
+ * range (they never move, and their pool is not memory migration can use).
+ * Only ranges larger than the capacity walk the VMAs.
+ */
+static bool svmgpu_devmem_too_big(struct svmgpu_device *sdev, u64 start, u64 size)
+{
+	u64 cap = svmgpu_devmem_capacity(sdev->devmem), dax = 0;
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+
+	if (size <= cap)
+		return false;
+	if (!mm || mmap_read_lock_killable(mm))
+		return true;
+	for (vma = find_vma(mm, start); vma && vma->vm_start < start + size;
+	     vma = find_vma(mm, vma->vm_end)) {
+		if (svmgpu_dax_vma(vma))
+			dax += min_t(u64, vma->vm_end, start + size) -
+			       max_t(u64, vma->vm_start, start);
+	}
+	mmap_read_unlock(mm);
+	return size - dax > cap;
+}
+
 /**
  * svmgpu_ioctl_prefetch() - DRM_IOCTL_SVMGPU_PREFETCH
  * @drm: the device
@@ -1545,7 +1571,7 @@ int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *f
 		goto out;
 	}
 	if (where == DRM_SVMGPU_PREFETCH_DEVICE &&
-	    args->size > svmgpu_devmem_capacity(sdev->devmem)) {
+	    svmgpu_devmem_too_big(sdev, args->start, args->size)) {
 		ret = -ENOSPC;
 		goto out;
 	}

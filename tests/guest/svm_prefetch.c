@@ -1127,6 +1127,61 @@ TEST_F(pf, kill9_at_random_points_of_async_prefetches)
 }
 
 /*
+ * The early -ENOSPC ("larger than device memory") counts only what can
+ * move: a DAX buffer's mapping in the range never moves (skipped, not
+ * counted), and the DAX pool is not device memory migration can use.
+ * With devmem_limit_mb 8, a 16 MiB DAX buffer followed by 4 MiB of
+ * anonymous memory (20 MiB, 4 of it to move) is prefetched, sync and
+ * async: 1024 pages, all 4 MiB resident, every byte; the DAX bytes alone
+ * past the capacity are no reason to refuse.
+ */
+TEST_TIMEOUT(120)
+TEST_F(pf, dax_bytes_do_not_count_against_capacity)
+{
+	struct drm_svmgpu_devmem_alloc da = { .size = 16 * MB };
+	struct drm_svmgpu_event_prefetch ev;
+	char saved[32] = "0";
+	const char *param = "/sys/module/svmgpu/parameters/devmem_limit_mb";
+	size_t dsz = 16 * MB, asz = 4 * MB;
+	unsigned char *d, *a;
+	uint64_t pages = 0;
+	long long used0;
+	int f;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	if (sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_DEVMEM_ALLOC, &da))
+		SKIP(return, "no DAX pool of 16 MiB");
+	f = open(param, O_RDONLY);
+	ASSERT_GE(f, 0);
+	ASSERT_GT(read(f, saved, sizeof(saved) - 1), 0);
+	close(f);
+	used0 = sg_devmem_value("used");
+	/* The buffer at a 2 MiB-aligned address of an anonymous reservation. */
+	a = mmap(NULL, dsz + asz + 2 * MB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(a, MAP_FAILED);
+	d = (unsigned char *)(((uintptr_t)a + 2 * MB - 1) & ~(2 * MB - 1));
+	ASSERT_EQ(mmap(d, dsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, self->fd,
+		       (off_t)da.offset), d);
+	a = d + dsz;
+	sg_fill_pat(a, asz, 0x4d);
+	ASSERT_EQ(sg_write_file(param, "8"), 0);
+	EXPECT_EQ(sg_prefetch(self->fd, d, dsz + asz, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, asz / PAGE);
+	EXPECT_EQ(sg_residency(self->fd, a, asz), (long long)(asz / PAGE));
+	EXPECT_EQ(sg_prefetch(self->fd, a, asz, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), 0);
+	EXPECT_EQ(pf_async(self->fd, d, dsz + asz, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	EXPECT_EQ(ev_read_n(self->fd, &ev, 1, 60), 0);
+	EXPECT_EQ(ev.result, 0);
+	EXPECT_EQ(ev.pages, asz / PAGE);
+	sg_write_file(param, saved);
+	EXPECT_EQ(sg_check_pat(a, asz, 0x4d), -1);
+	munmap(d, dsz + asz);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+}
+
+/*
  * Unbind while requests are pending on an open file: each ends with an
  * event, 0 or -ENODEV, the file stays readable, the data is all there
  * (unbind moved it back to system memory); then the device is bound again.
