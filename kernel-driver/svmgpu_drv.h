@@ -536,7 +536,8 @@ struct svmgpu_svm {
 	struct svmgpu_svm_stats stats;
 	unsigned int nsave;		/* save areas of its queues, sched.lock */
 	unsigned int nsave_over;	/* those past a cap, sched.lock */
-	struct list_head capped;	/* its queues refused an area for good, sched.lock */
+	/* its queues refused an area for good, per priority, sched.lock */
+	struct list_head capped[SVMGPU_PRIO_NUM];
 	struct work_struct free_work;
 
 	spinlock_t fault_lock;		/* @fault_pending, @nfault_pending */

@@ -258,16 +258,21 @@ static enum svmgpu_save_grant svmgpu_save_decide(struct svmgpu_sched *s,
  * timeslicing, all under sched.lock, only ever see queues that could be
  * bound (any number of refused queues costs them nothing):
  *  - refused for good (its process holds 2 x save_areas_per_process): on
- *    its svm's @capped list.  Only an area of that process coming back, or
- *    the queue that took the room leaving the runlists without it, lets
- *    one more of them run: the head is unparked, one at a time (a process
- *    freeing areas does not make every other SUBMIT walk its queues);
+ *    its svm's @capped list of its priority.  Only an area of that process
+ *    coming back, or the queue that took the room leaving the runlists
+ *    without it, lets one more of them run: the head of the highest
+ *    priority's list is unparked, one at a time (a process freeing areas
+ *    does not make every other SUBMIT walk its queues; FIFO within a
+ *    priority, and its LOW work never holds up its NORMAL or HIGH work);
  *  - refused until a clock runs out (save_areas_wait_ms, save_retry): on
  *    sched.capped_timed, all unparked when the earliest clock runs out
  *    (sched.cap_wake) or any area is given back or leaves the quarantine
  *    (a cap may no longer be reached).
  * A change of the save_areas_* parameters unparks every queue.  Parked
- * queues keep the runlist's reference.  All under sched.lock.
+ * queues keep the runlist's reference.  A parked queue never holds an
+ * area: SUBMIT leaves it parked (its new commands run once it is
+ * unparked), and one that got an area anyway is unparked by
+ * svmgpu_sched_enqueue().  All under sched.lock.
  */
 enum {
 	SVMGPU_RUNNABLE,	/* on its runlist, or on none */
@@ -303,15 +308,25 @@ static void svmgpu_sched_unpark_timed(struct svmgpu_sched *s)
 	svmgpu_sched_kick_sched(s);
 }
 
-/* @svm is below its ceiling: one of its queues refused for good may run. */
+/*
+ * @svm is below its ceiling: one of its queues refused for good may run,
+ * the first of the highest priority.
+ */
 static void svmgpu_sched_cap_recheck(struct svmgpu_sched *s, struct svmgpu_svm *svm)
 {
+	int p;
+
 	lockdep_assert_held(&s->lock);
-	if (!list_empty(&svm->capped) &&
-	    svm->nsave + svm->nsave_over < 2 * svmgpu_save_per_process()) {
-		svmgpu_sched_unpark(s, list_first_entry(&svm->capped, struct svmgpu_queue,
-							run_link));
-		svmgpu_sched_kick_sched(s);
+	if (svm->nsave + svm->nsave_over >= 2 * svmgpu_save_per_process())
+		return;
+	for (p = SVMGPU_PRIO_NUM - 1; p >= 0; p--) {
+		if (!list_empty(&svm->capped[p])) {
+			svmgpu_sched_unpark(s, list_first_entry(&svm->capped[p],
+								struct svmgpu_queue,
+								run_link));
+			svmgpu_sched_kick_sched(s);
+			return;
+		}
 	}
 }
 
@@ -327,7 +342,7 @@ static void svmgpu_sched_park(struct svmgpu_sched *s, struct svmgpu_queue *q,
 	if (q->capped == SVMGPU_RUNNABLE)
 		s->ncapped++;
 	if (left == MAX_JIFFY_OFFSET) {
-		list_move_tail(&q->run_link, &q->ctx->svm->capped);
+		list_move_tail(&q->run_link, &q->ctx->svm->capped[q->prio]);
 		q->capped = SVMGPU_CAPPED_GOOD;
 		return;
 	}
@@ -674,6 +689,10 @@ static void svmgpu_sched_enqueue(struct svmgpu_queue *q)
 		/* At a cap already: parked, its clock starts now. */
 		if (!q->save && svmgpu_save_decide(s, q, &left) == SVMGPU_SAVE_REFUSE)
 			svmgpu_sched_park(s, q, left);
+	} else if (q->capped != SVMGPU_RUNNABLE && q->save) {
+		/* Parked, yet it holds an area: nothing else would unpark it. */
+		svmgpu_sched_unpark(s, q);
+		added = true;
 	}
 	spin_unlock(&s->lock);
 	if (added)
@@ -821,6 +840,15 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
 	/* Queues refused a save area are not ahead of it. */
 	spin_lock(&s->lock);
 	svmgpu_sched_cap_params(s);
+	if (q->capped != SVMGPU_RUNNABLE) {
+		/*
+		 * Parked: queued already, its new commands run once it is
+		 * unparked.  Started here, it could get an area and stay
+		 * parked, and the wake-up it waits for never come.
+		 */
+		spin_unlock(&s->lock);
+		return;
+	}
 	for (p = q->prio; p < SVMGPU_PRIO_NUM && !ahead; p++)
 		ahead = svmgpu_sched_first_eligible(s, p);
 	spin_unlock(&s->lock);

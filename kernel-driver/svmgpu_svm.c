@@ -242,7 +242,7 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	struct svmgpu_device *sdev = svmgpu_creating;
 	kuid_t uid = current_uid();
 	struct svmgpu_svm *svm;
-	int id, ret;
+	int id, ret, i;
 
 	lockdep_assert_held(&svmgpu_create_lock);
 	if (svmgpu_user_contexts(sdev, uid) >= max_user_contexts) {
@@ -259,7 +259,8 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	init_completion(&svm->unused);
 	mutex_init(&svm->lock);
 	INIT_LIST_HEAD(&svm->ctxs);
-	INIT_LIST_HEAD(&svm->capped);
+	for (i = 0; i < SVMGPU_PRIO_NUM; i++)
+		INIT_LIST_HEAD(&svm->capped[i]);
 	mutex_init(&svm->notifier_lock);
 	xa_init(&svm->chunks);
 	mutex_init(&svm->alloc_lock);

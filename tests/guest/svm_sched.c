@@ -189,7 +189,7 @@ FIXTURE(sched) {
 	int fd;
 	uint32_t ctx;
 	int enabled;
-	pid_t kids[4];		/* forked queue holders: killed by the teardown */
+	pid_t kids[16];		/* forked queue holders: killed by the teardown */
 	unsigned int nkids;
 };
 
@@ -1864,6 +1864,176 @@ TEST_F(sched, queues_refused_for_good_are_parked_and_run_later)
 	EXPECT_EQ(sched_value("save_areas_used"), used0);
 	EXPECT_EQ(sched_value("save_areas_over"), over0);
 	munmap(pb, (size_t)NPARK * PSZ);
+}
+
+/*
+ * In a new child (killed by the teardown or kill_kids()): one queue of
+ * priority @prio running a kernel that spins until a word nobody writes is
+ * set.  Return: 0 once it is submitted, -1 on failure.
+ */
+static int fork_spinner(struct svmgpu_fixture_sched *self, uint32_t prio)
+{
+	pid_t parent = getpid(), pid;
+	int p[2], ret;
+	char ch;
+
+	if (self->nkids == sizeof(self->kids) / sizeof(self->kids[0]) || pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		uint64_t *word = sg_map_anon(4096);
+		int fd = sg_open();
+		struct svmgpu_cmd c;
+		uint32_t ctx, cq;
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(5);
+		close(p[0]);
+		if (fd < 0 || !word || sg_ctx_create(fd, &ctx) ||
+		    queue_create_prio(fd, ctx, prio, &cq))
+			_exit(2);
+		word[0] = 0;
+		c = sg_launch(flag_kernel(), word, 4, 64, SPIN_BUDGET);
+		if (sg_submit(fd, cq, &c, 1, NULL))
+			_exit(3);
+		if (write(p[1], "k", 1) != 1)
+			_exit(4);
+		for (;;)
+			pause();
+	}
+	self->kids[self->nkids++] = pid;
+	close(p[1]);
+	ret = read(p[0], &ch, 1) == 1 ? 0 : -1;
+	close(p[0]);
+	return ret;
+}
+
+/*
+ * A process's queues refused for good are unparked highest priority first,
+ * and a SUBMIT to a parked queue leaves it parked without an area (review
+ * of b74bba1, H1 and M2).  save_areas_per_process 2 (ceiling 4),
+ * save_areas_wait_ms 100.  Children keep every hardware queue busy: one
+ * spinning NORMAL kernel per hardware queue but the last, one HIGH on it.
+ * This process's 4 NORMAL queues in WAITs hold its 4 areas: H0 waits for
+ * flag A, H1..H3 for flag B.  With timeslice_ms then 2000 (no hardware
+ * queue free but for moments), a LOW FILL (L) and a HIGH FILL (X) are
+ * parked for good, in that order.  Flag A is written: H0 completes and
+ * gives its area back, one queue is unparked; X gets a second command, a
+ * FILL that writes flag B.  X's two FILLs and the three WAITs must
+ * complete (SG_TIMEOUT_NS) while the spinners still run; L's FILL stays
+ * pending (LOW, starved by the NORMAL spinners) until they are killed,
+ * then completes.  On b74bba1 L was unparked (the head, FIFO across
+ * priorities) and could not run; X stayed parked (or took the area while
+ * parked, via its SUBMIT, H1): nothing came back, X's FILL timed out.
+ */
+TEST_TIMEOUT(180)
+TEST_F(sched, parked_high_queue_runs_before_its_process_low_one)
+{
+	enum { NW = 4 };
+	uint64_t *flag = sg_map_anon(4096);
+	unsigned char *bl = sg_map_anon(SIZE), *bx = sg_map_anon(SIZE);
+	long long lost0 = sched_value("replays_lost");
+	long long used0, over0, parked0;
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t seq[NW], lseq, xseq, xseq2;
+	uint32_t q[NW], lq, xq;
+	unsigned int i;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(flag);
+	ASSERT_NOT_NULL(bl);
+	ASSERT_NOT_NULL(bx);
+	if (self->nhw < 2 || self->nhw > sizeof(self->kids) / sizeof(self->kids[0]))
+		SKIP(return, "needs 2 to %zu hardware queues, has %u",
+		     sizeof(self->kids) / sizeof(self->kids[0]), self->nhw);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(param_write("save_areas_per_process", NW / 2), 0);
+	ASSERT_EQ(param_write("save_areas_wait_ms", 100), 0);
+	used0 = settled_sched_value("save_areas_used");
+	ASSERT_GE(used0, 0);
+	over0 = sched_value("save_areas_over");
+	parked0 = sched_value("queues_parked");
+	ASSERT_GE(parked0, 0);
+
+	for (i = 0; i + 1 < self->nhw; i++)
+		ASSERT_EQ(fork_spinner(self, DRM_SVMGPU_PRIORITY_NORMAL), 0);
+	ASSERT_EQ(fork_spinner(self, DRM_SVMGPU_PRIORITY_HIGH), 0);
+	ASSERT_EQ(wait_sched_value("save_areas_used", used0 + self->nhw), used0 + self->nhw);
+
+	memset(flag, 0, 4096);
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+		c = sg_wait_eq(&flag[i ? 1 : 0], 1, 0);
+		ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
+	}
+	/* 2 under the cap, 2 past it after the wait: the ceiling. */
+	ASSERT_EQ(wait_sched_value("save_areas_over", over0 + NW / 2), over0 + NW / 2);
+	EXPECT_EQ(sched_value("save_areas_used"), used0 + self->nhw + NW / 2);
+	/*
+	 * Few preemptions from here: no hardware queue is free for long
+	 * (X's own SUBMIT would bind it), but a waiting HIGH queue still
+	 * preempts a NORMAL one at once.
+	 */
+	ASSERT_EQ(param_write("timeslice_ms", 2000), 0);
+
+	memset(bl, 0, SIZE);
+	memset(bx, 0, SIZE);
+	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_LOW, &lq), 0);
+	c = sg_fill(bl, SIZE, 0x3c, 1);
+	ASSERT_EQ(sg_submit(self->fd, lq, &c, 1, &lseq), 0);
+	ASSERT_EQ(wait_sched_value("queues_parked", parked0 + 1), parked0 + 1);
+	ASSERT_EQ(queue_create_prio(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_HIGH, &xq), 0);
+	c = sg_fill(bx, SIZE, 0xc3, 1);
+	ASSERT_EQ(sg_submit(self->fd, xq, &c, 1, &xseq), 0);
+	ASSERT_EQ(wait_sched_value("queues_parked", parked0 + 2), parked0 + 2);
+	EXPECT_EQ(queue_state_is(lq, "parked"), 1);
+	EXPECT_EQ(queue_state_is(xq, "parked"), 1);
+
+	/* One area of this process back: one queue unparked. */
+	__atomic_store_n(&flag[0], 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(sg_wait(self->fd, q[0], seq[0], seq[0], SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	for (i = 0; i < 1000 && sched_value("queues_parked") > parked0 + 1; i++)
+		usleep(10000);
+	EXPECT_LE(sched_value("queues_parked"), parked0 + 1);
+	/* A second command to X, whatever its state: the FILL the WAITs wait for. */
+	c = sg_fill(&flag[1], 8, 1, 8);
+	ASSERT_EQ(sg_submit(self->fd, xq, &c, 1, &xseq2), 0);
+	ASSERT_EQ(sg_wait(self->fd, xq, xseq2, xseq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(w.nr_errors, 0);
+	EXPECT_TRUE(sg_all_bytes(bx, 0xc3, SIZE));
+	EXPECT_EQ(flag[1], 1);
+	for (i = 1; i < NW; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i], SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+	}
+	/* L is LOW: the NORMAL spinners still starve it. */
+	EXPECT_EQ(sg_wait(self->fd, lq, lseq, lseq, 0, &w), -ETIMEDOUT);
+	EXPECT_TRUE(sg_all_bytes(bl, 0, SIZE));
+
+	kill_kids(self);
+	ASSERT_EQ(sg_wait(self->fd, lq, lseq, lseq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(w.nr_errors, 0);
+	EXPECT_TRUE(sg_all_bytes(bl, 0x3c, SIZE));
+	EXPECT_EQ(sched_value("queues_parked"), parked0);
+	EXPECT_EQ(sched_value("replays_lost"), lost0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, lq), 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, xq), 0);
+	for (i = 0; i < NW; i++)
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+	wait_areas_back(used0);
+	EXPECT_EQ(sched_value("save_areas_used"), used0);
+	EXPECT_EQ(sched_value("save_areas_over"), over0);
+	munmap(bl, SIZE);
+	munmap(bx, SIZE);
 }
 
 /* Write @v to debugfs svmgpu_inject_unbind_busy: 0 or -errno. */
