@@ -256,7 +256,9 @@ static enum svmgpu_save_grant svmgpu_save_decide(struct svmgpu_sched *s,
  * Parked queues.  A queue with work that svmgpu_save_decide() refuses an
  * area is taken off its runlist, so that SUBMIT, the pick and the
  * timeslicing, all under sched.lock, only ever see queues that could be
- * bound (any number of refused queues costs them nothing):
+ * bound (refused for good, any number of them costs them nothing; the
+ * timed ones are all unparked at once below, and each is decided again
+ * at the next walk: O(K) then, see driver.md):
  *  - refused for good (its process holds 2 x save_areas_per_process): on
  *    its svm's @capped list of its priority.  Only an area of that process
  *    coming back, or the queue that took the room leaving the runlists
@@ -267,7 +269,8 @@ static enum svmgpu_save_grant svmgpu_save_decide(struct svmgpu_sched *s,
  *  - refused until a clock runs out (save_areas_wait_ms, save_retry): on
  *    sched.capped_timed, all unparked when the earliest clock runs out
  *    (sched.cap_wake) or any area is given back or leaves the quarantine
- *    (a cap may no longer be reached).
+ *    (a cap may no longer be reached); not when an allocation past a cap
+ *    fails (its area was only counted, nothing came back).
  * A change of the save_areas_* parameters unparks every queue.  Parked
  * queues keep the runlist's reference.  A parked queue never holds an
  * area: SUBMIT leaves it parked (its new commands run once it is
@@ -393,10 +396,12 @@ static void svmgpu_sched_cap_params(struct svmgpu_sched *s)
 
 /*
  * Count @q's area in (@n 1) or out (@n -1), in the counters it was granted
- * under (@q->save_over), and the processes holding areas.  Caller holds
- * sched.lock.
+ * under (@q->save_over), and the processes holding areas; an area given
+ * back (@n -1) may end a refusal (@back: it was really held, not only
+ * counted while an allocation failed).  Caller holds sched.lock.
  */
-static void svmgpu_save_count(struct svmgpu_sched *s, struct svmgpu_queue *q, int n)
+static void svmgpu_save_count(struct svmgpu_sched *s, struct svmgpu_queue *q, int n,
+			      bool back)
 {
 	struct svmgpu_svm *svm = q->ctx->svm;
 	bool held = svm->nsave + svm->nsave_over;
@@ -410,10 +415,10 @@ static void svmgpu_save_count(struct svmgpu_sched *s, struct svmgpu_queue *q, in
 		svm->nsave += n;
 	}
 	s->nholders += (int)!!(svm->nsave + svm->nsave_over) - (int)held;
-	if (n < 0) {
+	if (n < 0 && back)
 		svmgpu_sched_unpark_timed(s);
+	if (n < 0)
 		svmgpu_sched_cap_recheck(s, svm);
-	}
 }
 
 static struct svmgpu_save_buf *svmgpu_save_alloc(struct svmgpu_device *sdev, gfp_t extra)
@@ -488,7 +493,7 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 	}
 	q->save_over = grant == SVMGPU_SAVE_OVER;
 	/* Counted from here: a racing queue sees the cap. */
-	svmgpu_save_count(s, q, 1);
+	svmgpu_save_count(s, q, 1, false);
 	list_for_each_entry(b, &s->save_free, link)
 		if (svmgpu_save_same_memcg(b, q))
 			break;
@@ -512,7 +517,12 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 		q->save_retry = 0;
 		s->nsave_over_cap += q->save_over;
 	} else {
-		svmgpu_save_count(s, q, -1);
+		/*
+		 * Only counted while it was allocated: no timed refusal ends
+		 * with it, but one of its process refused for good meanwhile
+		 * may run.
+		 */
+		svmgpu_save_count(s, q, -1, false);
 		/*
 		 * Past a cap: waits again, its clock kept, and retries after
 		 * a tenth of save_areas_wait_ms (slice() wakes the work then):
@@ -524,7 +534,7 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 	spin_unlock(&s->lock);
 	if (!b) {
 		if (q->save_over) {
-			/* The count was only transient: no kick. */
+			/* The count was only transient: no kick for this one. */
 			q->save_over = false;
 			return -ENOBUFS;
 		}
@@ -562,7 +572,7 @@ void svmgpu_sched_put_save(struct svmgpu_queue *q)
 	q->save = NULL;
 	q->saved = false;
 	spin_lock(&s->lock);
-	svmgpu_save_count(s, q, -1);
+	svmgpu_save_count(s, q, -1, true);
 	q->save_over = false;
 	if (READ_ONCE(sdev->hw_ready)) {
 		/* Full: the oldest goes (it may be a cgroup's nobody uses now). */
@@ -600,7 +610,7 @@ static void svmgpu_sched_quarantine_save(struct svmgpu_queue *q)
 	q->saved = false;
 	b->reset_gen = atomic64_read(&sdev->stats.resets);
 	spin_lock(&s->lock);
-	svmgpu_save_count(s, q, -1);
+	svmgpu_save_count(s, q, -1, true);
 	q->save_over = false;
 	list_add_tail(&b->link, &s->save_quarantine);
 	s->nquarantine++;

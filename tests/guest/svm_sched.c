@@ -2036,6 +2036,101 @@ TEST_F(sched, parked_high_queue_runs_before_its_process_low_one)
 	munmap(bx, SIZE);
 }
 
+/*
+ * Parked queues destroyed, or closed with their file, leave the parked
+ * lists exactly (review of b74bba1, L3).  save_areas_per_process 2
+ * (ceiling 4), save_areas_wait_ms 100: this process's 4 queues in WAITs on
+ * a flag hold its 4 areas; 16 FILL queues on this file and 8 on a second
+ * file of the same process are parked for good.  Destroying 8 of the first
+ * 16 takes queues_parked down by exactly 8, closing the second file by 8
+ * more; none of them ran (their buffers still 0).  Once the flag is
+ * written, the 8 left run with exact bytes and queues_parked is back.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, parked_queues_destroyed_or_closed_leave_the_lists)
+{
+	enum { NW = 4, NP = 16, NC = 8, PSZ = 4096 };
+	uint64_t *flag = sg_map_anon(4096);
+	unsigned char *pb = sg_map_anon((size_t)(NP + NC) * PSZ);
+	long long used0, over0, parked0;
+	struct drm_svmgpu_wait w;
+	uint64_t seq[NW], pseq[NP], cseq;
+	uint32_t q[NW], pq[NP], cq, cctx;
+	struct svmgpu_cmd c;
+	unsigned int i;
+	int fd2;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(flag);
+	ASSERT_NOT_NULL(pb);
+	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(param_write("save_areas_per_process", NW / 2), 0);
+	ASSERT_EQ(param_write("save_areas_wait_ms", 100), 0);
+	used0 = settled_sched_value("save_areas_used");
+	ASSERT_GE(used0, 0);
+	over0 = sched_value("save_areas_over");
+	parked0 = sched_value("queues_parked");
+	ASSERT_GE(parked0, 0);
+	memset(pb, 0, (size_t)(NP + NC) * PSZ);
+	flag[0] = 0;
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+		c = sg_wait_eq(flag, 1, 0);
+		ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
+	}
+	ASSERT_EQ(wait_sched_value("save_areas_over", over0 + NW / 2), over0 + NW / 2);
+
+	for (i = 0; i < NP; i++) {
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &pq[i]), 0);
+		c = sg_fill(pb + (size_t)i * PSZ, PSZ, i + 1, 1);
+		ASSERT_EQ(sg_submit(self->fd, pq[i], &c, 1, &pseq[i]), 0);
+	}
+	fd2 = sg_open();
+	ASSERT_GE(fd2, 0);
+	ASSERT_EQ(sg_ctx_create(fd2, &cctx), 0);
+	for (i = 0; i < NC; i++) {
+		ASSERT_EQ(sg_queue_create(fd2, cctx, 0, &cq), 0);
+		c = sg_fill(pb + (size_t)(NP + i) * PSZ, PSZ, 0x80 + i, 1);
+		ASSERT_EQ(sg_submit(fd2, cq, &c, 1, &cseq), 0);
+	}
+	ASSERT_EQ(wait_sched_value("queues_parked", parked0 + NP + NC), parked0 + NP + NC);
+
+	for (i = 0; i < NP / 2; i++)
+		EXPECT_EQ(sg_queue_destroy(self->fd, pq[i]), 0);
+	EXPECT_EQ(sched_value("queues_parked"), parked0 + NP / 2 + NC);
+	close(fd2);
+	EXPECT_EQ(sched_value("queues_parked"), parked0 + NP / 2);
+	/* Still at the ceiling: nothing ran, nothing was unparked. */
+	EXPECT_TRUE(sg_all_bytes(pb, 0, (size_t)(NP + NC) * PSZ));
+	for (i = NP / 2; i < NP; i++)
+		EXPECT_EQ(queue_state_is(pq[i], "parked"), 1);
+
+	__atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i], SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+	}
+	for (i = NP / 2; i < NP; i++) {
+		ASSERT_EQ(sg_wait(self->fd, pq[i], pseq[i], pseq[i], SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(w.nr_errors, 0);
+		EXPECT_TRUE(sg_all_bytes(pb + (size_t)i * PSZ, i + 1, PSZ));
+	}
+	EXPECT_TRUE(sg_all_bytes(pb, 0, (size_t)NP / 2 * PSZ));
+	EXPECT_TRUE(sg_all_bytes(pb + (size_t)NP * PSZ, 0, (size_t)NC * PSZ));
+	EXPECT_EQ(sched_value("queues_parked"), parked0);
+	for (i = NP / 2; i < NP; i++)
+		EXPECT_EQ(sg_queue_destroy(self->fd, pq[i]), 0);
+	for (i = 0; i < NW; i++)
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+	wait_areas_back(used0);
+	EXPECT_EQ(sched_value("save_areas_used"), used0);
+	EXPECT_EQ(sched_value("save_areas_over"), over0);
+	munmap(pb, (size_t)(NP + NC) * PSZ);
+}
+
 /* Write @v to debugfs svmgpu_inject_unbind_busy: 0 or -errno. */
 static int inj_unbind_busy(unsigned int v)
 {
