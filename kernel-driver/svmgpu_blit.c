@@ -41,7 +41,11 @@
  * 5 minutes), a success or a device reset ends it.  A timeout while a
  * user queue of a higher Q_PRIORITY was busy on the copy queue's engine
  * (strict priority, hw-spec 16.3: the batch was starved, the engine is
- * fine) does not count (engine_starved).  A batch
+ * fine; only with the scheduler on, which alone applies Q_PRIORITY to user
+ * queues) does not count as one (engine_starved), but is not free: after
+ * SVMGPU_BLIT_MAX_TIMEOUTS starved batches in a row the CPU copies for
+ * copy_engine_backoff_ms, not doubled and without a warning, and a starved
+ * re-probe backs off as long again.  A batch
  * has a fixed cost (mapping, TLB invalidation,
  * submission, the poll: about 0.1 ms under TCG, more behind a vIOMMU),
  * more than the CPU needs for a few pages: batches of fewer than
@@ -179,6 +183,7 @@ struct svmgpu_blit_held {
  * @link_mbps: LINK_BANDWIDTH (0: link not modelled)
  * @compl: the queue's completion record (in the @pt allocation)
  * @timeouts_in_row: batches timed out in a row since @timeouts_gen
+ * @starved_in_row: starved batches in a row since @timeouts_gen
  * @timeouts_gen: sdev->stats.resets at the last timeout
  * @off: the engine is backed off (since @off_since, for
  *	copy_engine_backoff_ms << @off_shift), or on probation after
@@ -215,6 +220,7 @@ struct svmgpu_blit {
 	u32 link_mbps;
 	struct svmgpu_completion *compl;
 	unsigned int timeouts_in_row;
+	unsigned int starved_in_row;
 	u64 timeouts_gen;
 	bool off;
 	unsigned int off_shift;
@@ -841,6 +847,7 @@ static bool svmgpu_blit_backed_off(struct svmgpu_blit *blit, u64 resets)
 		/* A device reset since: the engine is tried again at once. */
 		WRITE_ONCE(blit->off, false);
 		blit->timeouts_in_row = 0;
+		blit->starved_in_row = 0;
 	}
 	return blit->off &&
 	       time_before(jiffies, blit->off_since +
@@ -863,6 +870,9 @@ static bool svmgpu_blit_outranked(struct svmgpu_blit *blit, u32 prio)
 	u32 engines = max(sdev->num_engines, 1U), j, status;
 	bool busy = false;
 
+	/* Without the scheduler user queues run at Q_PRIORITY 0: never above. */
+	if (!sdev->sched.enabled)
+		return false;
 	if (!svmgpu_hw_enter(sdev))
 		return false;
 	for (j = blit->hwq % engines; j < sdev->num_queues && !busy; j += engines) {
@@ -881,13 +891,42 @@ static bool svmgpu_blit_outranked(struct svmgpu_blit *blit, u32 prio)
 	return busy;
 }
 
+/*
+ * A batch timed out while outranked: not the engine's fault, so no warning
+ * and no doubling, but SVMGPU_BLIT_MAX_TIMEOUTS in a row (or a starved
+ * re-probe) back off for copy_engine_backoff_ms: a busy higher-priority
+ * queue moves migration to the CPU for a while, it never makes every batch
+ * wait its whole deadline under blit->lock.  Under blit->lock.
+ */
+static void svmgpu_blit_starved(struct svmgpu_blit *blit)
+{
+	lockdep_assert_held(&blit->lock);
+	atomic64_inc(&blit->starved);
+	if (blit->timeouts_gen != blit->gen) {
+		WRITE_ONCE(blit->timeouts_in_row, 0);
+		blit->starved_in_row = 0;
+		WRITE_ONCE(blit->off, false);
+	}
+	WRITE_ONCE(blit->timeouts_gen, blit->gen);
+	if (!blit->off) {
+		if (++blit->starved_in_row < SVMGPU_BLIT_MAX_TIMEOUTS)
+			return;
+		WRITE_ONCE(blit->off_shift, 0);
+		WRITE_ONCE(blit->off, true);
+	}
+	blit->starved_in_row = 0;
+	blit->off_since = jiffies;
+}
+
 /* A batch timed out (not starved): count it, back off. Under blit->lock. */
 static void svmgpu_blit_timed_out(struct svmgpu_blit *blit)
 {
 	lockdep_assert_held(&blit->lock);
 	atomic64_inc(&blit->timeouts);
-	if (blit->timeouts_gen != blit->gen)
+	if (blit->timeouts_gen != blit->gen) {
 		WRITE_ONCE(blit->timeouts_in_row, 0);
+		blit->starved_in_row = 0;
+	}
 	WRITE_ONCE(blit->timeouts_in_row, blit->timeouts_in_row + 1);
 	WRITE_ONCE(blit->timeouts_gen, blit->gen);
 	if (blit->off) {
@@ -1003,7 +1042,7 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 		if (ret == -ETIMEDOUT) {
 			/* Before the stop: it would show the user queue's engine free. */
 			if (svmgpu_blit_outranked(blit, prio))
-				atomic64_inc(&blit->starved);
+				svmgpu_blit_starved(blit);
 			else
 				svmgpu_blit_timed_out(blit);
 		} else if (ret == -EIO) {
@@ -1017,6 +1056,7 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 		}
 	} else {
 		WRITE_ONCE(blit->timeouts_in_row, 0);
+		blit->starved_in_row = 0;
 		WRITE_ONCE(blit->off, false);
 	}
 out:
