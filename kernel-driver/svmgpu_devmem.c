@@ -408,7 +408,11 @@ static u64 svmgpu_devmem_capacity_pages(struct svmgpu_devmem *dm)
  * evictions after the end is a re-thrash at once: a new period begins
  * before it migrates anything.  A period that begins that soon after the
  * last lasts twice as long (up to 2^SVMGPU_THRASH_BACKOFF_MAX x
- * thrash_ms); one that begins later is back to thrash_ms.
+ * thrash_ms); one that begins later is back to thrash_ms.  A period of the
+ * maximum length marks no pins: the clock stands still during periods, so
+ * pins re-stamped at every end would never age out, and a working set
+ * that changed (the pinned part alone now fits) would stay remote for good.
+ * The next period then needs capacity/4 pages of real refaults.
  */
 static bool svmgpu_devmem_period_locked(struct svmgpu_devmem *dm)
 {
@@ -589,7 +593,7 @@ static void svmgpu_devmem_thrash_end(struct work_struct *work)
 	struct svmgpu_svm *svm;
 	unsigned long id, left, c;
 	unsigned int n, i, k;
-	bool all;
+	bool all, pin;
 
 	ranges = kmalloc_array(SVMGPU_THRASH_RANGES, sizeof(*ranges), GFP_KERNEL);
 	if (!ranges)
@@ -622,8 +626,18 @@ static void svmgpu_devmem_thrash_end(struct work_struct *work)
 	dm->thrash_all = false;
 	dm->thrash_ended = true;
 	dm->thrash_end_clock = atomic64_read(&dm->evict_clock);
-	/* Their refaults are a re-thrash at once (at most a ring's worth). */
-	for (i = 0, k = 0; i < n; i++)
+	/*
+	 * Their refaults are a re-thrash at once (at most a ring's worth),
+	 * unless the back-off is at its maximum: a period stops the clock that
+	 * ages the pins, so re-pinning then could keep them remote for good
+	 * (after a phase change, or one process re-touching a page per period).
+	 * The next period must come from real refaults again: the pins of
+	 * earlier ends, still recent by the clock, become plain refaults.
+	 */
+	pin = dm->thrash_backoff < SVMGPU_THRASH_BACKOFF_MAX;
+	for (i = 0; !pin && i < 2 * dm->nregions; i++)
+		dm->hist[i].pin = false;
+	for (i = 0, k = 0; pin && i < n; i++)
 		for (c = ranges[i].start >> SVMGPU_REGION_SHIFT;
 		     c <= (ranges[i].end - 1) >> SVMGPU_REGION_SHIFT && k < 2 * dm->nregions;
 		     c++, k++)

@@ -386,6 +386,72 @@ TEST_F(ovs, slowly_swept_working_set_stops_thrashing)
 }
 
 /*
+ * A phase change after thrashing (review-thrash3 M1): a 1.5x working set
+ * swept until periods pin part of it remote, then the device works on the
+ * remote part R alone (0.5x: it fits once the cold rest is evicted).  The
+ * clock that ages pins stands still during periods, so before the fix each
+ * end re-pinned R and the next touch re-thrashed at once, for good.  Now a
+ * period of the maximum back-off marks no pins: R's next faults migrate
+ * (evicting the cold part), and within a bounded time R is resident; every
+ * byte checked each pass.  thrash_ms=20: the maximum period is 640 ms.
+ */
+TEST_TIMEOUT(180)
+TEST_F(ovs, pinned_part_alone_becomes_resident)
+{
+	long long used0 = sg_devmem_value("used"), per0, rpages = 0, res = 0;
+	size_t size = (size_t)self->cap * 3 / 2, chunk = 2ul << 20, off, rsz;
+	unsigned char *a = map_2m(size), *b = map_2m(size);
+	size_t r[4];
+	unsigned int nr = 0, i;
+	int fd = self->fd, pass;
+	double t0;
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_EQ(sg_write_file(PARAM "evict_min_age_ms", "0"), 0);
+	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "20"), 0);
+	per0 = sg_devmem_value("thrash_periods");
+	fill_pat(a, size, 0x5e);
+	memset(b, 0, size);
+	ASSERT_EQ(advise(fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	for (pass = 0; pass < 4; pass++) {
+		ASSERT_EQ(sweep(fd, self->q, b, a, size, 0), 0);
+		ASSERT_EQ(check_pat(b, size, 0x5e), -1);
+		memset(b, 0, size);
+	}
+	EXPECT_GT(sg_devmem_value("thrash_periods"), per0);
+	/* R: the 2 MiB chunks not resident, half of the device memory at most. */
+	for (off = 0; off < size && nr < 2; off += chunk)
+		if (sg_residency(fd, a + off, chunk) < (long long)(chunk / PAGE))
+			r[nr++] = off;
+	ASSERT_GT(nr, 0);
+	rsz = nr * chunk;
+	t0 = sg_now_s();
+	for (pass = 0; sg_now_s() - t0 < 30; pass++) {
+		for (i = 0; i < nr; i++)
+			ASSERT_EQ(dev_copy(fd, self->q, b + r[i], a + r[i], chunk), 0);
+		for (i = 0; i < nr; i++) {
+			ASSERT_EQ(sg_check_pat_at(b, r[i], chunk, 0x5e), -1);
+			memset(b + r[i], 0, chunk);
+		}
+		for (i = 0, res = 0; i < nr; i++)
+			res += sg_residency(fd, a + r[i], chunk);
+		if (res == (long long)(rsz / PAGE))
+			break;
+		usleep(100000);
+	}
+	rpages = rsz / PAGE;
+	TH_LOG("R: %zu MiB, %lld pages resident after %d passes (%.1f s), %lld periods",
+	       rsz >> 20, res, pass, sg_now_s() - t0, sg_devmem_value("thrash_periods") - per0);
+	EXPECT_EQ(res, rpages);
+	EXPECT_EQ(check_pat(a, size, 0x5e), -1);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+}
+
+/*
  * A period that ends while a fault of it has noted its range (mapped in
  * place) but not yet mapped it: the end waits for the mapping, so nothing
  * stays mapped over the link for good (review-blit2 M5).  With thrash_ms=1
