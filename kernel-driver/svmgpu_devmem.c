@@ -747,6 +747,21 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	 */
 	if (WARN_ON_ONCE(!trylock_page(page)))
 		lock_page(page);
+	/*
+	 * A device page keeps its flags when it is freed (page_free: 6.1's
+	 * free_zone_device_page() clears only ->mapping and AnonExclusive),
+	 * and migration copies a source's LRU state onto it: one that held an
+	 * mlocked page (Unevictable) and was unmapped in device memory, then
+	 * given an active page (Active), is both, and migrate_to_ram's
+	 * folio_migrate_flags() hits VM_BUG_ON_FOLIO(unevictable) on it (the
+	 * fuzzer found it with mlock and PREFETCH).  Start clean, as the page
+	 * allocator's pages do.
+	 */
+	ClearPageActive(page);
+	ClearPageUnevictable(page);
+	ClearPageMlocked(page);
+	ClearPageReferenced(page);
+	ClearPageWorkingset(page);
 	WARN_ON_ONCE(!percpu_ref_tryget_live(&page->pgmap->ref));
 	set_page_count(page, 1);
 	page->zone_device_data = block;

@@ -325,10 +325,11 @@ static void swept_working_set(struct svmgpu_fixture_ovs *self, unsigned int slow
 	ASSERT_EQ(sg_write_file(PARAM "thrash_ms", "1"), 0);
 	usleep(20000);
 	EXPECT_EQ(sg_devmem_value("thrashing"), 0);
-	for (pass = 0; pass < 100; pass++) {
+	for (pass = 0; pass < 250; pass++) {
 		un = sg_devmem_value("thrash_unpinned");
 		usleep(20000);
-		if (sg_devmem_value("thrash_unpinned") == un)
+		/* moved past un0 (the end work ran), then no longer moving */
+		if (un > un0 && sg_devmem_value("thrash_unpinned") == un)
 			break;
 	}
 	EXPECT_GT(sg_devmem_value("thrash_unpinned"), un0);
