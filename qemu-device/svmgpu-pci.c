@@ -23,6 +23,13 @@
  *    address that resolves to MMIO (our own BARs included), to nothing, or
  *    is refused by the vIOMMU fails, which the core reports as a device
  *    error.  Bus mastering off: the address space is empty, DMA fails.
+ *  - The engines keep host mappings of DMA addresses for one step (the
+ *    core's map cache).  Behind a vIOMMU those are IOVAs, which the guest
+ *    may unmap and reuse for another page: bus mastering off and every
+ *    unmap the vIOMMU reports (an UNMAP-only IOMMU notifier, registered by
+ *    a MemoryListener on our DMA address space) call
+ *    svmgpu_core_dma_unmapped(), and no engine uses an older mapping for a
+ *    new access.  The core does the same for its own TLB invalidations.
  *  - Without a vIOMMU engines never take the BQL.  Behind one, they take
  *    it around each translation: a refused IOVA makes the vIOMMU record a
  *    fault and raise its own interrupt from inside the translation, which
@@ -46,6 +53,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
@@ -66,6 +74,14 @@
 
 #define TYPE_SVMGPU "svmgpu"
 OBJECT_DECLARE_SIMPLE_TYPE(SvmgpuState, SVMGPU)
+
+/* An IOMMU_NOTIFIER_UNMAP notifier on an IOMMU region of our DMA space. */
+typedef struct SvmgpuIommuNotifier {
+    IOMMUNotifier n;
+    MemoryRegion *mr;
+    SvmgpuState *s;
+    QLIST_ENTRY(SvmgpuIommuNotifier) next;
+} SvmgpuIommuNotifier;
 
 typedef struct SvmgpuThread {
     SvmgpuState *s;
@@ -89,6 +105,11 @@ struct SvmgpuState {
     unsigned nthreads;
 
     bool dma_needs_bql;         /* behind a vIOMMU: translate under BQL */
+    /* IOMMU unmaps make the engines map again (svmgpu_core_dma_unmapped) */
+    MemoryListener iommu_listener;
+    QLIST_HEAD(, SvmgpuIommuNotifier) iommu_notifiers;
+    bool iommu_listening;
+    bool iommu_refused;         /* the vIOMMU took no notifier (warned) */
 
     /* properties */
     uint32_t queues;
@@ -99,6 +120,7 @@ struct SvmgpuState {
     uint64_t local_mem_size;
     uint32_t link_bandwidth;    /* MB/s, 0 = link not modelled */
     uint32_t link_latency;      /* ns per burst */
+    bool iommu_notify;          /* "iommu-unmap-notify" */
     bool sync;                  /* "x-sync" (tests) */
     char *engine;               /* "x-engine": fast | reference */
     uint32_t inject[7];         /* "x-inject-*" (tests, hw-spec §15) */
@@ -542,6 +564,127 @@ static void svmgpu_stop_threads(SvmgpuState *s)
 }
 
 /* ------------------------------------------------------------------ */
+/* DMA address unmaps */
+
+/*
+ * The vIOMMU unmapped [iova, iova + size) (the guest invalidated its
+ * IOTLB): the engines' host mappings of IOVAs may now be stale, so they
+ * map again before the next access (docs/hw-spec.md §1).  Runs with the
+ * BQL held, from the vCPU that invalidated; only bumps a counter.
+ */
+static void svmgpu_iommu_unmap_notify(IOMMUNotifier *n, IOMMUTLBEntry *iotlb)
+{
+    SvmgpuIommuNotifier *in = container_of(n, SvmgpuIommuNotifier, n);
+
+    trace_svmgpu_dma_unmapped(iotlb->iova, iotlb->addr_mask + 1);
+    svmgpu_core_dma_unmapped(in->s->core);
+}
+
+/*
+ * An IOMMU region entered our bus-master address space (bus mastering on,
+ * DMA remapping enabled): be told of its unmaps, as vhost does.  UNMAP
+ * only, which intel-iommu takes without caching mode.  A vIOMMU that
+ * refuses (intel-iommu with snoop-control) leaves the device with the
+ * generation bumps of its own TLB invalidations and of bus mastering off.
+ * Cost (intel-iommu 7.2): every page-selective IOTLB invalidation of our
+ * domain reads our context entry and calls us; a domain-selective or
+ * global one walks our whole IOMMU page table (vtd_sync_shadow_page_table)
+ * and reports only the entries an earlier walk saw.  Linux's strict mode
+ * invalidates page-selectively; its lazy mode flushes by domain, so there
+ * property "iommu-unmap-notify" may be turned off.
+ */
+static void svmgpu_iommu_region_add(MemoryListener *listener,
+                                    MemoryRegionSection *section)
+{
+    SvmgpuState *s = container_of(listener, SvmgpuState, iommu_listener);
+    IOMMUMemoryRegion *iommu_mr;
+    SvmgpuIommuNotifier *in;
+    Error *err = NULL;
+    Int128 end;
+    int idx;
+
+    if (!memory_region_is_iommu(section->mr)) {
+        return;
+    }
+    iommu_mr = IOMMU_MEMORY_REGION(section->mr);
+    end = int128_sub(int128_add(int128_make64(section->offset_within_region),
+                                section->size), int128_one());
+    idx = memory_region_iommu_attrs_to_index(iommu_mr,
+                                             MEMTXATTRS_UNSPECIFIED);
+    in = g_new0(SvmgpuIommuNotifier, 1);
+    iommu_notifier_init(&in->n, svmgpu_iommu_unmap_notify,
+                        IOMMU_NOTIFIER_UNMAP, section->offset_within_region,
+                        int128_get64(end), idx);
+    in->mr = section->mr;
+    in->s = s;
+    if (memory_region_register_iommu_notifier(section->mr, &in->n, &err)) {
+        if (!s->iommu_refused) {
+            s->iommu_refused = true;
+            warn_reportf_err(err, "svmgpu: no IOMMU unmap notifications "
+                             "(only TLB invalidations and bus mastering "
+                             "off remap DMA): ");
+        } else {
+            error_free(err);
+        }
+        g_free(in);
+        return;
+    }
+    QLIST_INSERT_HEAD(&s->iommu_notifiers, in, next);
+}
+
+static void svmgpu_iommu_region_del(MemoryListener *listener,
+                                    MemoryRegionSection *section)
+{
+    SvmgpuState *s = container_of(listener, SvmgpuState, iommu_listener);
+    SvmgpuIommuNotifier *in;
+
+    if (!memory_region_is_iommu(section->mr)) {
+        return;
+    }
+    QLIST_FOREACH(in, &s->iommu_notifiers, next) {
+        if (in->mr == section->mr &&
+            in->n.start == section->offset_within_region) {
+            memory_region_unregister_iommu_notifier(in->mr, &in->n);
+            QLIST_REMOVE(in, next);
+            g_free(in);
+            break;
+        }
+    }
+    /* the IOVAs are gone with the region */
+    svmgpu_core_dma_unmapped(s->core);
+}
+
+static void svmgpu_iommu_listen(SvmgpuState *s)
+{
+    s->iommu_listener = (MemoryListener) {
+        .name = "svmgpu-iommu",
+        .region_add = svmgpu_iommu_region_add,
+        .region_del = svmgpu_iommu_region_del,
+    };
+    QLIST_INIT(&s->iommu_notifiers);
+    memory_listener_register(&s->iommu_listener,
+                             pci_get_address_space(&s->parent_obj));
+    s->iommu_listening = true;
+}
+
+static void svmgpu_iommu_unlisten(SvmgpuState *s)
+{
+    SvmgpuIommuNotifier *in, *tmp;
+
+    if (!s->iommu_listening) {
+        return;
+    }
+    /* calls region_del for every section still there */
+    memory_listener_unregister(&s->iommu_listener);
+    QLIST_FOREACH_SAFE(in, &s->iommu_notifiers, next, tmp) {
+        memory_region_unregister_iommu_notifier(in->mr, &in->n);
+        QLIST_REMOVE(in, next);
+        g_free(in);
+    }
+    s->iommu_listening = false;
+}
+
+/* ------------------------------------------------------------------ */
 /* device */
 
 static void svmgpu_realize(PCIDevice *pdev, Error **errp)
@@ -625,6 +768,9 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
         msix_vector_use(pdev, i);
     }
 
+    if (s->dma_needs_bql && s->iommu_notify) {
+        svmgpu_iommu_listen(s);
+    }
     s->irq_bh = qemu_bh_new_guarded(svmgpu_irq_bh, s,
                                     &DEVICE(pdev)->mem_reentrancy_guard);
     s->sync_bh = qemu_bh_new_guarded(svmgpu_sync_bh, s,
@@ -651,6 +797,7 @@ static void svmgpu_exit(PCIDevice *pdev)
         s->vmstate_change = NULL;
     }
     svmgpu_stop_threads(s);
+    svmgpu_iommu_unlisten(s);
     qemu_bh_delete(s->irq_bh);
     qemu_bh_delete(s->sync_bh);
     msix_uninit_exclusive_bar(pdev);
@@ -685,7 +832,21 @@ static void svmgpu_reset(DeviceState *dev)
 static void svmgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                                 int len)
 {
+    SvmgpuState *s = SVMGPU(pdev);
+    bool master = pci_get_word(pdev->config + PCI_COMMAND) &
+                  PCI_COMMAND_MASTER;
+
     pci_default_write_config(pdev, addr, val, len);
+    if (master && !(pci_get_word(pdev->config + PCI_COMMAND) &
+                    PCI_COMMAND_MASTER)) {
+        /*
+         * Bus mastering off: DMA fails from now on (the address space is
+         * empty), and no engine writes through a host mapping made
+         * before (docs/hw-spec.md §1).
+         */
+        trace_svmgpu_bus_master_off();
+        svmgpu_core_dma_unmapped(s->core);
+    }
     pcie_cap_flr_write_config(pdev, addr, val, len);
 }
 
@@ -699,6 +860,8 @@ static Property svmgpu_properties[] = {
     DEFINE_PROP_SIZE("local-mem-size", SvmgpuState, local_mem_size, 0),
     DEFINE_PROP_UINT32("link-bandwidth", SvmgpuState, link_bandwidth, 0),
     DEFINE_PROP_UINT32("link-latency", SvmgpuState, link_latency, 0),
+    /* behind a vIOMMU: an UNMAP notifier remaps the engines' windows */
+    DEFINE_PROP_BOOL("iommu-unmap-notify", SvmgpuState, iommu_notify, true),
     DEFINE_PROP_BOOL("x-sync", SvmgpuState, sync, false),
     /* compute engine: fast (default) or the reference interpreter */
     DEFINE_PROP_STRING("x-engine", SvmgpuState, engine),

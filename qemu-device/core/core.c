@@ -377,7 +377,13 @@ static void reset_locked(SvmgpuCore *core)
     svmgpu_inject_reset_locked(core);
     memset(core->rr, 0, sizeof(core->rr));
     svmgpu_tlb_flush(&core->tlb);
+    __atomic_add_fetch(&core->map_gen, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&core->work_cond);
+}
+
+void svmgpu_core_dma_unmapped(SvmgpuCore *core)
+{
+    __atomic_add_fetch(&core->map_gen, 1, __ATOMIC_RELEASE);
 }
 
 void svmgpu_core_pause(SvmgpuCore *core, bool paused)
@@ -515,6 +521,12 @@ static bool control_step(SvmgpuCore *core)
                               reqs[i].flags & SVMGPU_TLB_INV_WHOLE_CONTEXT,
                               reqs[i].start, reqs[i].size);
     }
+    /*
+     * From now on the driver may unmap the DMA addresses of the removed
+     * translations and map other pages there: no map window of an engine
+     * serves a new access any more (svmgpu_map_get()).
+     */
+    __atomic_add_fetch(&core->map_gen, 1, __ATOMIC_RELEASE);
     pthread_rwlock_unlock(&core->xlate);
     __atomic_sub_fetch(&core->inval_waiting, 1, __ATOMIC_SEQ_CST);
     last = reqs[n - 1].seq;

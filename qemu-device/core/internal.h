@@ -291,14 +291,21 @@ void svmgpu_fault_reply_locked(SvmgpuCore *core, uint64_t val);
  * Host mappings of guest RAM by DMA address, kept for one engine step so
  * that bulk copies and kernel accesses cost a pointer computation instead
  * of a map/unmap (or dma_read/dma_write) per page or per word.  Keyed by
- * DMA address only: it holds no translation, so it stays valid across
- * invalidations.  Written bytes are reported at release (unmap).
+ * DMA address only, which is not enough behind an IOMMU: once the device
+ * let an invalidation complete, the driver may unmap the IOVA, free its
+ * page and hand the IOVA to a new page.  So every window records the DMA
+ * mapping generation (core->map_gen) it was mapped in, and
+ * svmgpu_map_get() never serves a new access from a system-memory window
+ * of an older generation: it unmaps that window and maps again.
+ * Device-local windows are physical and never go stale.  Written bytes are
+ * reported at release (unmap).
  */
 typedef struct SvmgpuMapWin {
     uint64_t pa, len;
-    uint8_t *host;
+    uint8_t *host;          /* NULL: slot empty (a stale window unmapped) */
     uint64_t dlo, dhi;      /* written offsets; none if dlo >= dhi */
     uint32_t id;            /* unique within the step */
+    uint32_t gen;           /* core->map_gen when mapped */
     bool is_write;
     bool local;             /* device-local memory: no map/unmap */
 } SvmgpuMapWin;
@@ -326,7 +333,10 @@ void svmgpu_map_init(SvmgpuMapCache *mc);
 /*
  * Host pointer for DMA address pa, usable for *len bytes (shortened to
  * the end of the window), or NULL if that memory cannot be mapped.
- * *win receives the window index (for svmgpu_map_dirty()).
+ * *win receives the window index (for svmgpu_map_dirty()).  The pointer
+ * is good for accesses under the core->xlate hold it was got in (and
+ * until the next svmgpu_map_get() of the step, unless its window is
+ * mc->pin): after dropping xlate, get it again.
  */
 uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
                         uint64_t *len, bool is_write, unsigned *win);
@@ -435,6 +445,14 @@ struct SvmgpuCore {
      * it at the next access boundary once this is non-zero.
      */
     unsigned inval_waiting;
+    /*
+     * DMA mapping generation; atomic.  Bumped when a TLB invalidation
+     * completes (with xlate held for writing, so no access of an engine
+     * is in flight) and by svmgpu_core_dma_unmapped() (the environment
+     * unmapped DMA addresses: IOMMU unmap, bus mastering off).  A map
+     * window of an older generation serves no new access (queue.c).
+     */
+    uint32_t map_gen;
 
     /* everything below: protected by lock */
     bool quit;

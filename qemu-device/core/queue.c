@@ -10,7 +10,10 @@
  * FILL and kernels keep it across a bounded run of accesses, and let go at
  * the next access boundary once an invalidation waits (inval_waiting).
  * Guest RAM is reached through a per-step map cache (DMA address -> host
- * pointer), released at the end of every step.
+ * pointer), released at the end of every step; a window mapped before the
+ * last completed invalidation or environment unmap (core->map_gen) is
+ * mapped again before it serves an access, since behind an IOMMU its DMA
+ * address may now name another page.
  * Register-visible state (head, completion sequence, error registers) is
  * updated under core->lock after the completion record was written.
  * A step whose queue was reset, disabled or re-enabled meanwhile is stale
@@ -70,6 +73,9 @@ void svmgpu_map_init(SvmgpuMapCache *mc)
 
 static void map_drop(SvmgpuCore *core, SvmgpuMapWin *w)
 {
+    if (!w->host) {
+        return;                 /* empty slot */
+    }
     if (w->local) {
         if (w->is_write && w->dlo < w->dhi && core->ops->local_dirty) {
             core->ops->local_dirty(core->opaque, w->dlo, w->dhi - w->dlo);
@@ -103,20 +109,52 @@ static uint8_t *map_try(SvmgpuCore *core, uint64_t base, uint64_t len,
     return host;
 }
 
+/*
+ * Unmap window i, which covers an address the device may no longer reach
+ * through it (a DMA mapping generation ago), keeping the dirty report of a
+ * normal release.  Its slot stays empty until reused; the new id makes
+ * every copy of its host pointer (IsaMem entries) stale.
+ */
+static void map_retire(SvmgpuCore *core, SvmgpuMapCache *mc, unsigned i)
+{
+    SvmgpuMapWin *w = &mc->w[i];
+
+    map_drop(core, w);
+    w->pa = 0;
+    w->dlo = w->dhi = 0;
+    w->id = ++mc->ids;
+}
+
 uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
                         uint64_t *len, bool is_write, unsigned *win)
 {
+    /* read before map(): a window is never newer than its generation */
+    uint32_t gen = __atomic_load_n(&core->map_gen, __ATOMIC_ACQUIRE);
     uint64_t base, end, got = 0;
     SvmgpuMapWin *w;
     uint8_t *host;
     unsigned i;
+    int stale = -1;
 
     for (i = 0; i < mc->n; i++) {
         w = &mc->w[i];
         if (pa - w->pa < w->len && (w->is_write || !is_write)) {
-            *len = svmgpu_min64(*len, w->len - (pa - w->pa));
-            *win = i;
-            return w->host + (pa - w->pa);
+            if (__builtin_expect(w->gen == gen || w->local, 1)) {
+                *len = svmgpu_min64(*len, w->len - (pa - w->pa));
+                *win = i;
+                return w->host + (pa - w->pa);
+            }
+            /*
+             * Mapped before the last invalidation or IOMMU unmap: pa may
+             * be a new page now.  Unmap it (not the pinned window, whose
+             * pointer is in use) and map afresh below.
+             */
+            if ((int)i != mc->pin) {
+                map_retire(core, mc, i);
+                if (stale < 0) {
+                    stale = i;
+                }
+            }
         }
     }
     if (svmgpu_pa_local(pa)) {
@@ -150,7 +188,14 @@ uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
     if (!host) {
         return NULL;
     }
-    if (mc->n < SVMGPU_MAP_WINDOWS) {
+    for (i = 0; stale < 0 && i < mc->n; i++) {
+        if (!mc->w[i].host) {
+            stale = i;          /* a slot emptied by map_retire() */
+        }
+    }
+    if (stale >= 0) {
+        i = stale;
+    } else if (mc->n < SVMGPU_MAP_WINDOWS) {
         i = mc->n++;
     } else {
         if ((int)mc->next == mc->pin) {
@@ -168,6 +213,7 @@ uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
     w->dlo = w->dhi = 0;
     w->is_write = is_write;
     w->local = svmgpu_pa_local(base);
+    w->gen = gen;
     *len = svmgpu_min64(*len, got - (pa - base));
     *win = i;
     return host + (pa - base);

@@ -165,6 +165,16 @@ void svmgpu_core_reset(SvmgpuCore *core);
  */
 void svmgpu_core_pause(SvmgpuCore *core, bool paused);
 
+/*
+ * The environment took DMA addresses away from the device (an IOMMU unmap,
+ * bus mastering turned off): an engine takes no new host pointer from a
+ * mapping made before this call; the pointers it already holds serve
+ * until its current hold of core->xlate ends (a bounded run of accesses,
+ * like a device's DMA in flight).  Atomic; never blocks; any thread, any
+ * locks held.
+ */
+void svmgpu_core_dma_unmapped(SvmgpuCore *core);
+
 /* Number of timed WAIT re-checks by engine threads so far (tests). */
 uint64_t svmgpu_core_wait_polls(SvmgpuCore *core);
 

@@ -695,6 +695,33 @@ static void vtd_block_all_dma(Dev *d)
     g_assert_not_reached();
 }
 
+/*
+ * DMA remapping on (our UNMAP notifier is registered on the IOMMU region)
+ * and off again (intel-iommu reports an unmap of everything, the region
+ * leaves our address space and the notifier is unregistered), twice: the
+ * device then works on untranslated addresses.  (The trace event
+ * svmgpu_dma_unmapped shows the notifier called on each TE off.)
+ */
+static void test_viommu_remapping_off(void)
+{
+    Dev d;
+    int round, i;
+
+    dev_start_full(&d, "-device intel-iommu", NULL);
+    for (round = 0; round < 2; round++) {
+        vtd_block_all_dma(&d);
+        qtest_writel(d.qts, VTD_BASE + VTD_GCMD, 0);
+        for (i = 0; i < 1000 &&
+             (qtest_readl(d.qts, VTD_BASE + VTD_GSTS) & VTD_GCMD_TE); i++) {
+            g_usleep(1000);
+        }
+        g_assert_cmphex(qtest_readl(d.qts, VTD_BASE + VTD_GSTS) &
+                        VTD_GCMD_TE, ==, 0);
+    }
+    do_copy_test(&d);
+    dev_stop(&d);
+}
+
 static uint32_t wait_reg(Dev *d, uint64_t off, uint32_t mask)
 {
     uint32_t v = 0;
@@ -1559,6 +1586,7 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/no-bus-master", test_no_bus_master);
     qtest_add_func("/svmgpu/threaded", test_threaded);
     qtest_add_func("/svmgpu/viommu-unmapped-iova", test_viommu_unmapped_iova);
+    qtest_add_func("/svmgpu/viommu-remapping-off", test_viommu_remapping_off);
     qtest_add_func("/svmgpu/msix-into-bar0", test_msix_into_bar0);
     qtest_add_func("/svmgpu/msix-into-bar0-viommu",
                    test_msix_into_bar0_viommu);
