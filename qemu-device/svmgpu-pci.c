@@ -75,11 +75,16 @@
 #define TYPE_SVMGPU "svmgpu"
 OBJECT_DECLARE_SIMPLE_TYPE(SvmgpuState, SVMGPU)
 
-/* An IOMMU_NOTIFIER_UNMAP notifier on an IOMMU region of our DMA space. */
+/*
+ * An IOMMU_NOTIFIER_UNMAP notifier on an IOMMU region of our DMA space:
+ * one per region, over all of it, however many sections the region shows
+ * in our address space (@sections of them).
+ */
 typedef struct SvmgpuIommuNotifier {
     IOMMUNotifier n;
     MemoryRegion *mr;
     SvmgpuState *s;
+    unsigned sections;
     QLIST_ENTRY(SvmgpuIommuNotifier) next;
 } SvmgpuIommuNotifier;
 
@@ -120,7 +125,7 @@ struct SvmgpuState {
     uint64_t local_mem_size;
     uint32_t link_bandwidth;    /* MB/s, 0 = link not modelled */
     uint32_t link_latency;      /* ns per burst */
-    bool iommu_notify;          /* "iommu-unmap-notify" */
+    bool iommu_notify;          /* "x-iommu-unmap-notify" */
     bool sync;                  /* "x-sync" (tests) */
     char *engine;               /* "x-engine": fast | reference */
     uint32_t inject[7];         /* "x-inject-*" (tests, hw-spec §15) */
@@ -588,10 +593,17 @@ static void svmgpu_iommu_unmap_notify(IOMMUNotifier *n, IOMMUTLBEntry *iotlb)
  * generation bumps of its own TLB invalidations and of bus mastering off.
  * Cost (intel-iommu 7.2): every page-selective IOTLB invalidation of our
  * domain reads our context entry and calls us; a domain-selective or
- * global one walks our whole IOMMU page table (vtd_sync_shadow_page_table)
- * and reports only the entries an earlier walk saw.  Linux's strict mode
- * invalidates page-selectively; its lazy mode flushes by domain, so there
- * property "iommu-unmap-notify" may be turned off.
+ * global one walks our whole IOMMU page table under the BQL
+ * (vtd_sync_shadow_page_table) and keeps every leaf it saw in its
+ * iova_tree, so QEMU's memory grows with the guest's mappings.  A correct
+ * driver unmaps only after a TLB invalidation, which remaps by itself, so
+ * this is opt-in, for bring-up: property x-iommu-unmap-notify.
+ *
+ * One notifier per region, over [0, 2^64): intel-iommu's region shows in
+ * our space as two sections (its interrupt window at 0xfee00000 splits it),
+ * and memory_region_notify_iommu_one() asserts that an event lies inside a
+ * plain notifier's range: a notifier per section would let any guest
+ * invalidation across 0xfee00000 abort QEMU.
  */
 static void svmgpu_iommu_region_add(MemoryListener *listener,
                                     MemoryRegionSection *section)
@@ -600,23 +612,26 @@ static void svmgpu_iommu_region_add(MemoryListener *listener,
     IOMMUMemoryRegion *iommu_mr;
     SvmgpuIommuNotifier *in;
     Error *err = NULL;
-    Int128 end;
     int idx;
 
     if (!memory_region_is_iommu(section->mr)) {
         return;
     }
+    QLIST_FOREACH(in, &s->iommu_notifiers, next) {
+        if (in->mr == section->mr) {
+            in->sections++;
+            return;
+        }
+    }
     iommu_mr = IOMMU_MEMORY_REGION(section->mr);
-    end = int128_sub(int128_add(int128_make64(section->offset_within_region),
-                                section->size), int128_one());
     idx = memory_region_iommu_attrs_to_index(iommu_mr,
                                              MEMTXATTRS_UNSPECIFIED);
     in = g_new0(SvmgpuIommuNotifier, 1);
     iommu_notifier_init(&in->n, svmgpu_iommu_unmap_notify,
-                        IOMMU_NOTIFIER_UNMAP, section->offset_within_region,
-                        int128_get64(end), idx);
+                        IOMMU_NOTIFIER_UNMAP, 0, UINT64_MAX, idx);
     in->mr = section->mr;
     in->s = s;
+    in->sections = 1;
     if (memory_region_register_iommu_notifier(section->mr, &in->n, &err)) {
         if (!s->iommu_refused) {
             s->iommu_refused = true;
@@ -642,11 +657,12 @@ static void svmgpu_iommu_region_del(MemoryListener *listener,
         return;
     }
     QLIST_FOREACH(in, &s->iommu_notifiers, next) {
-        if (in->mr == section->mr &&
-            in->n.start == section->offset_within_region) {
-            memory_region_unregister_iommu_notifier(in->mr, &in->n);
-            QLIST_REMOVE(in, next);
-            g_free(in);
+        if (in->mr == section->mr) {
+            if (--in->sections == 0) {
+                memory_region_unregister_iommu_notifier(in->mr, &in->n);
+                QLIST_REMOVE(in, next);
+                g_free(in);
+            }
             break;
         }
     }
@@ -841,8 +857,9 @@ static void svmgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                     PCI_COMMAND_MASTER)) {
         /*
          * Bus mastering off: DMA fails from now on (the address space is
-         * empty), and no engine writes through a host mapping made
-         * before (docs/hw-spec.md §1).
+         * empty), and no new page is reached through a host mapping made
+         * before (a kernel may end its step on the pages it already
+         * touched in it, docs/hw-spec.md §1).
          */
         trace_svmgpu_bus_master_off();
         svmgpu_core_dma_unmapped(s->core);
@@ -860,8 +877,8 @@ static Property svmgpu_properties[] = {
     DEFINE_PROP_SIZE("local-mem-size", SvmgpuState, local_mem_size, 0),
     DEFINE_PROP_UINT32("link-bandwidth", SvmgpuState, link_bandwidth, 0),
     DEFINE_PROP_UINT32("link-latency", SvmgpuState, link_latency, 0),
-    /* behind a vIOMMU: an UNMAP notifier remaps the engines' windows */
-    DEFINE_PROP_BOOL("iommu-unmap-notify", SvmgpuState, iommu_notify, true),
+    /* bring-up: behind a vIOMMU, an UNMAP notifier remaps the windows */
+    DEFINE_PROP_BOOL("x-iommu-unmap-notify", SvmgpuState, iommu_notify, false),
     DEFINE_PROP_BOOL("x-sync", SvmgpuState, sync, false),
     /* compute engine: fast (default) or the reference interpreter */
     DEFINE_PROP_STRING("x-engine", SvmgpuState, engine),

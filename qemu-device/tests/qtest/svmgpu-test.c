@@ -696,7 +696,8 @@ static void vtd_block_all_dma(Dev *d)
 }
 
 /*
- * DMA remapping on (our UNMAP notifier is registered on the IOMMU region)
+ * x-iommu-unmap-notify=on, DMA remapping on (our UNMAP notifier is
+ * registered on the IOMMU region)
  * and off again (intel-iommu reports an unmap of everything, the region
  * leaves our address space and the notifier is unregistered), twice: the
  * device then works on untranslated addresses.  (The trace event
@@ -707,7 +708,8 @@ static void test_viommu_remapping_off(void)
     Dev d;
     int round, i;
 
-    dev_start_full(&d, "-device intel-iommu", NULL);
+    dev_start_full(&d, "-device intel-iommu",
+                   ",x-sync=on,x-iommu-unmap-notify=on");
     for (round = 0; round < 2; round++) {
         vtd_block_all_dma(&d);
         qtest_writel(d.qts, VTD_BASE + VTD_GCMD, 0);
@@ -717,6 +719,69 @@ static void test_viommu_remapping_off(void)
         }
         g_assert_cmphex(qtest_readl(d.qts, VTD_BASE + VTD_GSTS) &
                         VTD_GCMD_TE, ==, 0);
+    }
+    do_copy_test(&d);
+    dev_stop(&d);
+}
+
+#define VTD_IVA             0xf0
+#define VTD_IOTLB           0xf8
+#define VTD_IOTLB_IVT       (1ull << 63)
+#define VTD_IOTLB_DSI       (2ull << 60)
+#define VTD_IOTLB_PSI       (3ull << 60)
+#define VTD_DID             5ull
+
+static void vtd_iotlb_invalidate(Dev *d, uint64_t how)
+{
+    int i;
+
+    qtest_writeq(d->qts, VTD_BASE + VTD_IOTLB,
+                 VTD_IOTLB_IVT | how | (VTD_DID << 32));
+    for (i = 0; i < 1000 &&
+         (qtest_readq(d->qts, VTD_BASE + VTD_IOTLB) & VTD_IOTLB_IVT); i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(qtest_readq(d->qts, VTD_BASE + VTD_IOTLB) &
+                    VTD_IOTLB_IVT, ==, 0);
+}
+
+/*
+ * x-iommu-unmap-notify=on, DMA remapping on with a valid context entry for
+ * the device (domain 5, an empty page table): a page-selective IOTLB
+ * invalidation of 1 GiB at 0xc0000000, across intel-iommu's interrupt
+ * window at 0xfee00000, reaches our UNMAP notifier, and so do a
+ * domain-selective one and remapping off; QEMU goes on and the device
+ * works.  A notifier per section of the IOMMU region (the window splits it
+ * in two) made memory_region_notify_iommu_one() assert: a guest abort.
+ */
+static void test_viommu_unmap_notify_across_irq_window(void)
+{
+    uint64_t root = VTD_ROOT_TABLE, ctx = root + 0x1000, slpt = root + 0x2000;
+    Dev d;
+    int i;
+
+    dev_start_full(&d, "-device intel-iommu",
+                   ",x-sync=on,x-iommu-unmap-notify=on");
+    qtest_memset(d.qts, root, 0, 3 * 4096);
+    qtest_writeq(d.qts, root, ctx | 1);                 /* bus 0 present */
+    qtest_writeq(d.qts, ctx + DEVFN * 16, slpt | 1);   /* present, 2nd level */
+    qtest_writeq(d.qts, ctx + DEVFN * 16 + 8, 1 | (VTD_DID << 8)); /* 39-bit */
+    qtest_writeq(d.qts, VTD_BASE + VTD_RTADDR, root);
+    qtest_writel(d.qts, VTD_BASE + VTD_GCMD, VTD_GCMD_SRTP);
+    qtest_writel(d.qts, VTD_BASE + VTD_GCMD, VTD_GCMD_TE);
+    for (i = 0; i < 1000 &&
+         !(qtest_readl(d.qts, VTD_BASE + VTD_GSTS) & VTD_GCMD_TE); i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(qtest_readl(d.qts, VTD_BASE + VTD_GSTS) & VTD_GCMD_TE,
+                    ==, VTD_GCMD_TE);
+    qtest_writeq(d.qts, VTD_BASE + VTD_IVA, 0xc0000000ull | 18);
+    vtd_iotlb_invalidate(&d, VTD_IOTLB_PSI);
+    vtd_iotlb_invalidate(&d, VTD_IOTLB_DSI);
+    qtest_writel(d.qts, VTD_BASE + VTD_GCMD, 0);
+    for (i = 0; i < 1000 &&
+         (qtest_readl(d.qts, VTD_BASE + VTD_GSTS) & VTD_GCMD_TE); i++) {
+        g_usleep(1000);
     }
     do_copy_test(&d);
     dev_stop(&d);
@@ -1587,6 +1652,8 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/threaded", test_threaded);
     qtest_add_func("/svmgpu/viommu-unmapped-iova", test_viommu_unmapped_iova);
     qtest_add_func("/svmgpu/viommu-remapping-off", test_viommu_remapping_off);
+    qtest_add_func("/svmgpu/viommu-unmap-notify-across-irq-window",
+                   test_viommu_unmap_notify_across_irq_window);
     qtest_add_func("/svmgpu/msix-into-bar0", test_msix_into_bar0);
     qtest_add_func("/svmgpu/msix-into-bar0-viommu",
                    test_msix_into_bar0_viommu);
