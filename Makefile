@@ -47,7 +47,8 @@ GUEST_APPEND ?=
 TESTS ?=
 # The debug kernel (KASAN, lockdep, kmemleak) runs the programs ~5x slower.
 TEST_TIMEOUT ?= $(if $(filter debug,$(KERNEL)),300,120)
-BOOT_TIMEOUT ?= 900
+# A whole check run of the debug kernel takes ~850 s under TCG.
+BOOT_TIMEOUT ?= $(if $(filter debug,$(KERNEL)),1800,900)
 FUZZ_SECONDS ?= 600
 SHARE ?=
 CMD ?=
@@ -139,7 +140,8 @@ image-unlocked: qemu module userspace
 BOOT_ENV = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
 	KERNEL_FLAVOR=$(KERNEL) ACCEL=$(ACCEL) IOMMU=$(IOMMU) MEM=$(MEM) SMP=$(SMP) \
 	MACHINE=$(MACHINE) NUMA=$(NUMA) LOCAL_MEM=$(LOCAL_MEM) QEMU_EXTRA='$(QEMU_EXTRA)' GUEST_APPEND='$(GUEST_APPEND)' LOGDIR=$(LOGDIR) \
-	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS) SHARE='$(SHARE)'
+	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS) SHARE='$(SHARE)' \
+	SYSTEM_MAP=$(call kenv,2)/System.map
 BOOT = $(BOOT_ENV) bash scripts/boot.sh
 
 # Building against the library from outside the tree: pkg-config finds

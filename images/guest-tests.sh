@@ -5,7 +5,7 @@
 # program ended.  The host (scripts/guest-report.py) checks the kernel log.
 timeout_s=${1:-120}
 only=$2
-dir=/usr/libexec/svmgpu/tests
+dir=${SVMGPU_TEST_DIR:-/usr/libexec/svmgpu/tests}
 params=/sys/module/svmgpu/parameters
 
 # The driver's writable module parameters as loaded: put back before every
@@ -25,6 +25,33 @@ restore_params() {
 	done
 }
 
+# A program that outlives its timeout by more than a grace period did not
+# die of SIGKILL: it is stuck in the kernel.  Its tasks' kernel stacks go to
+# the results, sysrq-t and sysrq-d (every task, the locks held) to the
+# kernel log, and the suite goes on without it (the trap ends the wait).
+grace=30
+stuck=
+trap 'stuck=1' USR1
+children() {	# busybox has no pgrep
+	local s p pp
+	for s in /proc/[0-9]*/stat; do
+		read -r p _ _ pp _ 2>/dev/null < "$s" || continue
+		[ "$pp" = "$1" ] && echo "$p"
+	done
+}
+dump_stuck() {
+	local p t
+	echo "# SVMGPU-STUCK $1: still there ${grace}s after its ${timeout_s}s timeout"
+	for p in $2 $(children "$2") $(for t in $(children "$2"); do children "$t"; done); do
+		for t in /proc/"$p"/task/*; do
+			[ -r "$t/stack" ] || continue
+			echo "# task ${t##*/} ($(cat "$t/comm" 2>/dev/null)) state $(cut -d' ' -f3 "$t/stat" 2>/dev/null):"
+			sed 's/^/#   /' "$t/stack" 2>/dev/null
+		done
+	done
+	{ echo t > /proc/sysrq-trigger; echo d > /proc/sysrq-trigger; } 2>/dev/null
+}
+
 for t in "$dir"/*; do
 	[ -x "$t" ] || continue
 	name=${t##*/}
@@ -34,8 +61,18 @@ for t in "$dir"/*; do
 	restore_params
 	echo "# SVMGPU-PROGRAM $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
-	timeout -s KILL "$timeout_s" "$t" 2>&1
+	stuck=
+	timeout -s KILL "$timeout_s" "$t" 2>&1 &
+	pid=$!
+	(sleep $((timeout_s + grace)) && kill -0 "$pid" 2>/dev/null && kill -USR1 $$) &
+	wd=$!
+	wait "$pid"
 	rc=$?
+	if [ -n "$stuck" ]; then
+		dump_stuck "$name" "$pid"
+		rc=254
+	fi
+	kill "$wd" $(children "$wd") 2>/dev/null
 	end=$(cut -d' ' -f1 /proc/uptime)
 	echo "# SVMGPU-EXIT $name $rc $start $end"
 done

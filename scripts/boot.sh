@@ -82,6 +82,7 @@ fi
 [ "$MODE" = shell ] || append="$append loglevel=7"
 if [ "$KERNEL_FLAVOR" = debug ]; then
 	append="$append kasan_multi_shot hung_task_panic=0 softlockup_panic=0"
+	append="$append hung_task_all_cpu_backtrace=1 softlockup_all_cpu_backtrace=1"
 fi
 
 smp=$SMP
@@ -157,11 +158,61 @@ if [ "$MODE" = exec ]; then
 	tail -n +1 -f "$results" > >(grep --line-buffered -v '^SVMGPU-') &
 	tailpid=$!
 fi
+# A hung run is caught before it is cut: qemu-hang.txt gets where the vCPUs
+# were (twice, to tell spinning from halted) and every QEMU thread's
+# backtrace (scripts/qemu-hang-dump.py), through a monitor socket (a short
+# path of its own: sun_path holds 108 bytes).  In check mode a guest whose
+# logs have not grown for STALL_SECONDS is hung for sure (the in-guest
+# runner kills a program after TEST_TIMEOUT and gives up on one that
+# outlives it by 30 s), so it is dumped and stopped then; any other run is
+# dumped a minute before BOOT_TIMEOUT kills it.
+STALL_SECONDS=${STALL_SECONDS:-$((TEST_TIMEOUT + 180))}
+mondir=$(mktemp -d /tmp/svmgpu-mon.XXXXXX)
+monitor=$mondir/hmp.sock
+rm -f "$LOGDIR/qemu-hang.txt"
+watch_qemu() {
+	local tpid=$1 dump i qpid size last_size=-1 last_change=0 why=
+	dump=$((BOOT_TIMEOUT > 120 ? BOOT_TIMEOUT - 60 : BOOT_TIMEOUT / 2))
+	for ((i = 0; ; i++)); do
+		sleep 1
+		kill -0 "$tpid" 2>/dev/null || return 0
+		if [ "$MODE" = check ]; then
+			size=$(( $(stat -c %s "$console") + $(stat -c %s "$results") ))
+			if [ "$size" != "$last_size" ]; then
+				last_size=$size
+				last_change=$i
+			elif [ $((i - last_change)) -ge "$STALL_SECONDS" ]; then
+				why="no guest output for ${STALL_SECONDS}s"
+				break
+			fi
+		fi
+		if [ "$i" -ge "$dump" ]; then
+			why="still running after ${dump}s of ${BOOT_TIMEOUT}s"
+			break
+		fi
+	done
+	qpid=$(pgrep -P "$tpid" | head -n 1)
+	[ -n "$qpid" ] || return 0
+	echo "boot: $why; the guest's state is in $LOGDIR/qemu-hang.txt" >&3
+	echo "# $why" > "$LOGDIR/qemu-hang.txt"
+	python3 "$HERE/qemu-hang-dump.py" "$monitor" "$qpid" "$LOGDIR/qemu-hang.txt" \
+		"${SYSTEM_MAP:-}" || true
+	case $why in no\ guest\ output*) kill "$qpid" 2>/dev/null ;; esac
+}
+exec 3>&2
 # shellcheck disable=SC2086
 rc=$( (timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
-	-serial "file:$console" -serial "file:$results" $QEMU_EXTRA \
-	</dev/null >"$LOGDIR/qemu.log" 2>&1
-	echo $?) 2>/dev/null)
+	-serial "file:$console" -serial "file:$results" \
+	-monitor "unix:$monitor,server=on,wait=off" $QEMU_EXTRA \
+	</dev/null >"$LOGDIR/qemu.log" 2>&1 3>&- &
+	tpid=$!
+	watch_qemu "$tpid" >/dev/null &
+	wpid=$!
+	wait "$tpid"
+	echo $?
+	wait "$wpid") 2>/dev/null)
+exec 3>&-
+rm -rf "$mondir"
 end=$(date +%s.%N)
 if [ -n "$tailpid" ]; then
 	sleep 1

@@ -30,6 +30,8 @@ HOST_PACKAGES=(
 	libjson-c-dev python3-matplotlib
 	# memory-management stress in the guest (make stress)
 	stress-ng
+	# a hung guest's QEMU threads, backtraced (scripts/qemu-hang-dump.py)
+	gdb
 	# Debian packages of the stack (make deb): debhelper with meson, DKMS, lintian
 	debhelper dh-dkms dkms fakeroot lintian
 )

@@ -83,7 +83,11 @@ def main():
             if program_results == 0:
                 emit(False, f"{program}: reported no test (exit {rc})")
             elif rc != 0 and not program_failed:
-                how = "killed by the per-test timeout" if rc in (137, 143) else f"exit {rc}"
+                how = {137: "killed by the per-test timeout",
+                       143: "killed by the per-test timeout",
+                       254: "stuck in the kernel: SIGKILL did not end it "
+                            "(its kernel stacks above, sysrq-t in console.log)",
+                       }.get(rc, f"exit {rc}")
                 emit(False, f"{program}: {how} after its tests")
             print(f"# {label}: {program} took {secs:.1f} s")
             program = None

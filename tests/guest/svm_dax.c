@@ -1219,6 +1219,8 @@ TEST(zz_unbind_with_mapping_open)
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
+		close(r[0]);
+		close(g[1]);
 		fd = sg_open();
 		if (fd < 0 || dax_alloc(fd, 4 * MB, &a))
 			_exit(2);
@@ -1234,6 +1236,9 @@ TEST(zz_unbind_with_mapping_open)
 		d[0] = 1;
 		_exit(6);
 	}
+	/* only the child holds the write ends: an early exit is EOF here */
+	close(r[1]);
+	close(g[0]);
 	ASSERT_EQ(read(r[0], &c, 1), 1);
 	snprintf(path, sizeof(path), "%s/unbind", DRV);
 	ASSERT_EQ(sg_write_file(path, bdf), 0);
@@ -1257,8 +1262,6 @@ TEST(zz_unbind_with_mapping_open)
 	EXPECT_EQ(dax_free(fd, a.handle), 0);
 	close(fd);
 	close(r[0]);
-	close(r[1]);
-	close(g[0]);
 	close(g[1]);
 }
 

@@ -32,6 +32,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -227,6 +228,45 @@ static inline void svmgpu_test_abort(void)
 #define EXPECT_STREQ(a, b) SVMGPU_TEST_STR(a, b, 1, 0)
 #define EXPECT_STRNE(a, b) SVMGPU_TEST_STR(a, b, 0, 0)
 
+/*
+ * A timed-out child that SIGKILL has not ended in 30 s is stuck in the
+ * kernel: print its tasks' kernel stacks (root only) and leave it.
+ */
+static inline void svmgpu_test_reap_killed(pid_t pid, int *status)
+{
+	char path[300], line[256];
+	struct dirent *e;
+	DIR *d;
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return;
+		usleep(10000);
+	}
+	svmgpu_test_diag("pid %d did not die of SIGKILL in 30 s: stuck in the kernel", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stack", (int)pid, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		svmgpu_test_diag("task %s:", e->d_name);
+		while (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = 0;
+			svmgpu_test_diag("  %s", line);
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* Run one test in a child; returns 0 pass, 1 fail, 2 skip. */
 static inline int svmgpu_test_run_one(struct svmgpu_test_case *t, int default_timeout)
 {
@@ -261,10 +301,11 @@ static inline int svmgpu_test_run_one(struct svmgpu_test_case *t, int default_ti
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= timeout) {
+			svmgpu_test_diag("%s: timed out after %d s", t->name, timeout);
+			fflush(stdout);
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			svmgpu_test_diag("%s: timed out after %d s", t->name, timeout);
+			svmgpu_test_reap_killed(pid, &status);
 			return 1;
 		}
 		usleep(delay_us);

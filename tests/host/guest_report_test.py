@@ -90,6 +90,15 @@ def program_killed_after_passing_tests_fails():
 
 
 @case
+def program_stuck_after_sigkill_fails_and_says_so():
+    r = GOOD_RESULTS.replace("# SVMGPU-EXIT alpha 0 3.0",
+                             "# SVMGPU-STUCK alpha: still there 30s after its 120s timeout\n"
+                             "# SVMGPU-EXIT alpha 254 3.0")
+    (p, f, s), out = run(r, QUIET_CONSOLE)
+    return f == 1 and "stuck in the kernel" in out
+
+
+@case
 def program_with_no_test_fails():
     r = "SVMGPU-READY 1\n# SVMGPU-PROGRAM beta\n# SVMGPU-EXIT beta 0 1 2\nSVMGPU-DONE 0\n"
     (p, f, s), _ = run(r, QUIET_CONSOLE)
