@@ -864,6 +864,8 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 			ret = -EBUSY;
 			break;
 		}
+		/* a retry races the CPU (mprotect in a loop): let it run */
+		cond_resched();
 		ret = svmgpu_svm_fault_req(svm, chunk, req, nreq);
 		if (ret == -EBUSY)
 			continue;
