@@ -19,30 +19,8 @@
 #include "svmgpu_guest.h"
 #include "svmgpu_test.h"
 
-#define PARAM		"/sys/module/svmgpu/parameters/hang_timeout_ms"
 #define SIZE		(64 * 1024)
 #define HANG_MS		3000
-
-static long long param_read(void)
-{
-	char buf[32] = "";
-	int f = open(PARAM, O_RDONLY);
-	ssize_t n;
-
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	return n > 0 ? atoll(buf) : -1;
-}
-
-static int param_write(long long ms)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%lld", ms);
-	return sg_write_file(PARAM, buf);
-}
 
 /* BAR0 of the (first) device bound to svmgpu, mapped through sysfs; NULL if none. */
 static volatile uint32_t *bar0_map(void)
@@ -100,7 +78,7 @@ FIXTURE(hang) {
 
 FIXTURE_SETUP(hang)
 {
-	self->saved = param_read();
+	self->saved = sg_param_read("hang_timeout_ms");
 	self->fd = sg_open();
 	if (self->fd >= 0)
 		sg_ctx_create(self->fd, &self->ctx);
@@ -109,7 +87,7 @@ FIXTURE_SETUP(hang)
 FIXTURE_TEARDOWN(hang)
 {
 	if (self->saved >= 0)
-		param_write(self->saved);
+		sg_param_write("hang_timeout_ms", self->saved);
 	intr_mask_set(0);
 	stall_fault_ring_set(0);
 	if (self->fd >= 0)
@@ -223,7 +201,7 @@ TEST_F(hang, endless_kernel_fails_alone)
 
 	if (self->fd < 0)
 		SKIP(return, "no render node");
-	ASSERT_EQ(param_write(HANG_MS), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", HANG_MS), 0);
 	cmds[1] = sg_fill(after, SIZE, 0x77, 1);
 	memset(after, 0x11, SIZE);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
@@ -248,7 +226,7 @@ TEST_F(hang, never_satisfied_wait_fails_alone)
 	if (self->fd < 0)
 		SKIP(return, "no render node");
 	ASSERT_NOT_NULL(word);
-	ASSERT_EQ(param_write(HANG_MS), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", HANG_MS), 0);
 	*word = 0;
 	c = sg_wait_eq(word, 1, 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
@@ -294,7 +272,7 @@ TEST_F(hang, submit_waiting_for_room_survives_reset)
 		SKIP(return, "no render node");
 	ASSERT_NOT_NULL(word);
 	ASSERT_NOT_NULL(buf);
-	ASSERT_EQ(param_write(HANG_MS), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", HANG_MS), 0);
 	*word = 0;
 	memset(buf, 0, SIZE);
 	cmds[0] = sg_wait_eq(word, 1, 0);
@@ -336,7 +314,7 @@ TEST_F(hang, zero_timeout_never_resets)
 	if (self->fd < 0)
 		SKIP(return, "no render node");
 	ASSERT_NOT_NULL(word);
-	ASSERT_EQ(param_write(0), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
 	*word = 0;
 	c = sg_wait_eq(word, 1, 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
@@ -460,7 +438,7 @@ TEST_F(hang, injected_engine_hang_is_reset)
 	if (inj < 0)
 		SKIP(return, "no debugfs svmgpu_inject");
 	ASSERT_NOT_NULL(word);
-	ASSERT_EQ(param_write(HANG_MS), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", HANG_MS), 0);
 	*word = 0;
 	c = sg_wait_eq(word, 1, 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);

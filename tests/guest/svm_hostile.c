@@ -21,31 +21,6 @@
 
 #define PAGE	4096ul
 #define SIZE	(64 * PAGE)
-#define PARAMS	"/sys/module/svmgpu/parameters/"
-
-static long long param_read(const char *name)
-{
-	char path[128], buf[32] = "";
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	return n > 0 ? atoll(buf) : -1;
-}
-
-static int param_write(const char *name, long long v)
-{
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	snprintf(buf, sizeof(buf), "%lld", v);
-	return sg_write_file(path, buf);
-}
 
 static long long sched_value(const char *name)
 {
@@ -83,7 +58,7 @@ FIXTURE_SETUP(hostile)
 	unsigned int i;
 
 	for (i = 0; i < NSAVED; i++)
-		self->saved[i] = param_read(saved_names[i]);
+		self->saved[i] = sg_param_read(saved_names[i]);
 	self->fd = sg_open();
 	if (self->fd < 0)
 		SKIP(return, "no render node");
@@ -105,7 +80,7 @@ FIXTURE_TEARDOWN(hostile)
 	}
 	for (i = 0; i < NSAVED; i++)
 		if (self->saved[i] >= 0)
-			param_write(saved_names[i], self->saved[i]);
+			sg_param_write(saved_names[i], self->saved[i]);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -203,18 +178,18 @@ TEST_F(hostile, kill_at_save_area_ceiling_frees_and_others_run)
 	int round, st;
 
 	ASSERT_GE(pto0, 0);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 50), 0);
-	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
-	ASSERT_EQ(param_write("save_areas_per_process", 2), 0);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 300), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 50), 0);
+	ASSERT_EQ(sg_param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("save_areas_per_process", 2), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 300), 0);
 	used0 = sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	ASSERT_EQ(sched_value("save_areas_over"), 0);
 	/* The device's cap well above what the child can hold under it. */
-	max = param_read("save_areas_max");
+	max = sg_param_read("save_areas_max");
 	if (max < used0 + 16)
-		ASSERT_EQ(param_write("save_areas_max", used0 + 16), 0);
+		ASSERT_EQ(sg_param_write("save_areas_max", used0 + 16), 0);
 
 	for (round = 0; round < 3; round++) {
 		long long used, over;

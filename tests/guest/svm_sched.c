@@ -40,33 +40,8 @@
 #include "svmgpu_guest.h"
 #include "svmgpu_test.h"
 
-#define PARAMS		"/sys/module/svmgpu/parameters/"
 #define SIZE		(64 * 1024)
 #define SPIN_BUDGET	(~0ull >> 8)	/* days of wave-instructions */
-
-static long long param_read(const char *name)
-{
-	char path[128], buf[32] = "";
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	return n > 0 ? atoll(buf) : -1;
-}
-
-static int param_write(const char *name, long long v)
-{
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	snprintf(buf, sizeof(buf), "%lld", v);
-	return sg_write_file(path, buf);
-}
 
 /* A line "name: N" of debugfs svmgpu_sched; -1 if none. */
 static long long sched_value(const char *name)
@@ -197,12 +172,12 @@ FIXTURE_SETUP(sched)
 {
 	struct drm_svmgpu_get_info info = { 0 };
 
-	self->timeslice = param_read("timeslice_ms");
-	self->hang = param_read("hang_timeout_ms");
-	self->preempt_timeout = param_read("preempt_timeout_ms");
-	self->save_proc = param_read("save_areas_per_process");
-	self->save_max = param_read("save_areas_max");
-	self->save_wait = param_read("save_areas_wait_ms");
+	self->timeslice = sg_param_read("timeslice_ms");
+	self->hang = sg_param_read("hang_timeout_ms");
+	self->preempt_timeout = sg_param_read("preempt_timeout_ms");
+	self->save_proc = sg_param_read("save_areas_per_process");
+	self->save_max = sg_param_read("save_areas_max");
+	self->save_wait = sg_param_read("save_areas_wait_ms");
 	self->fd = sg_open();
 	self->enabled = sched_value("enabled") == 1;
 	if (self->fd >= 0 && !sg_info(self->fd, &info)) {
@@ -222,17 +197,17 @@ FIXTURE_TEARDOWN(sched)
 		waitpid(kid, NULL, 0);
 	}
 	if (self->timeslice > 0)
-		param_write("timeslice_ms", self->timeslice);
+		sg_param_write("timeslice_ms", self->timeslice);
 	if (self->hang >= 0)
-		param_write("hang_timeout_ms", self->hang);
+		sg_param_write("hang_timeout_ms", self->hang);
 	if (self->preempt_timeout > 0)
-		param_write("preempt_timeout_ms", self->preempt_timeout);
+		sg_param_write("preempt_timeout_ms", self->preempt_timeout);
 	if (self->save_proc > 0)
-		param_write("save_areas_per_process", self->save_proc);
+		sg_param_write("save_areas_per_process", self->save_proc);
 	if (self->save_max > 0)
-		param_write("save_areas_max", self->save_max);
+		sg_param_write("save_areas_max", self->save_max);
 	if (self->save_wait > 0)
-		param_write("save_areas_wait_ms", self->save_wait);
+		sg_param_write("save_areas_wait_ms", self->save_wait);
 	inj_write("hang_queues", 0);
 	if (self->fd >= 0)
 		close(self->fd);
@@ -347,8 +322,8 @@ TEST_F(sched, stuck_queues_do_not_block_healthy_ones)
 	uint32_t *q;
 
 	NEED_SCHED();
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	nq = 3 * self->nhw;
 	nstuck = self->nhw + self->nhw / 2;	/* more stuck queues than hardware queues */
 	q = calloc(nq, sizeof(*q));
@@ -435,8 +410,8 @@ TEST_F(sched, high_priority_overtakes_saturating_low)
 	ASSERT_NOT_NULL(word);
 	ASSERT_NOT_NULL(seen);
 	ASSERT_NOT_NULL(buf);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 5000), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 5000), 0);
 	word[0] = 0;
 	seen[0] = 0xdeadbeef;
 	low = calloc(self->nhw, sizeof(*low));
@@ -472,7 +447,7 @@ TEST_F(sched, high_priority_overtakes_saturating_low)
 	EXPECT_GE(sched_value("preemptions") - pre0, 1);
 	TH_LOG("LOW preemptions for the HIGH queue: %lld", sched_value("preemptions") - pre0);
 	/* The LOW SIGNAL lands once a hardware queue frees up. */
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	ASSERT_EQ(sg_wait(self->fd, lq, lseq, lseq, SG_TIMEOUT_NS, &w), 0);
 	EXPECT_EQ(w.err_code, 0);
 	EXPECT_EQ(__atomic_load_n(word, __ATOMIC_SEQ_CST), 1);
@@ -543,7 +518,7 @@ TEST_F(sched, preempted_work_gives_the_same_bytes)
 	ASSERT_NOT_NULL(args);
 
 	/* The reference: alone on the device, long timeslice. */
-	ASSERT_EQ(param_write("timeslice_ms", 10000), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10000), 0);
 	memset(ref, 0, mat);
 	args[nq] = (struct svmgpu_sgemm_args){ a, b, ref, DIM, DIM, DIM };
 	ASSERT_EQ(sgemm_cmd(prog, &args[nq], &cmds[0]), 0);
@@ -552,8 +527,8 @@ TEST_F(sched, preempted_work_gives_the_same_bytes)
 	EXPECT_EQ(queue_value(rq, "preemptions"), 0);
 	EXPECT_EQ(sg_queue_destroy(self->fd, rq), 0);
 
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 1), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 1), 0);
 	for (i = 0; i < nq; i++) {
 		c[i] = sg_map_anon(mat);
 		dst[i] = sg_map_anon(big);
@@ -620,8 +595,8 @@ TEST_F(sched, fatal_error_replays_work)
 	if (sg_debugfs_path("svmgpu_inject", (char[256]){ 0 }, 256))
 		SKIP(return, "no debugfs svmgpu_inject");
 	ASSERT_NOT_NULL(word);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	word[0] = 0;
 	nq = self->nhw + 2;
 	q = calloc(nq, sizeof(*q));
@@ -713,8 +688,8 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 	NEED_SCHED();
 	ASSERT_NOT_NULL(word);
 	ASSERT_NOT_NULL(abuf);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	word[0] = 0;
 	memset(abuf, 0, SIZE);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 4, &b.q), 0);
@@ -874,8 +849,8 @@ TEST_F(sched, low_queue_starved_by_priority_is_not_hung)
 	ASSERT_NOT_NULL(lbuf);
 	ASSERT_NOT_NULL(count);
 	memset(lbuf, 0, SIZE);
-	ASSERT_EQ(param_write("hang_timeout_ms", 1000), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 1000), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	n = self->nengines;
 	ASSERT_LE(n, sizeof(f.last) / sizeof(f.last[0]));
 	sq = calloc(n, sizeof(*sq));
@@ -991,9 +966,9 @@ TEST_F(sched, hung_queue_fails_by_preempt_timeout_alone)
 	if (sg_debugfs_path("svmgpu_inject", (char[256]){ 0 }, 256))
 		SKIP(return, "no debugfs svmgpu_inject");
 	ASSERT_NOT_NULL(word);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
-	ASSERT_EQ(param_write("preempt_timeout_ms", 500), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("preempt_timeout_ms", 500), 0);
 	word[0] = 0;
 	nq = self->nhw + 2;
 	q = calloc(nq, sizeof(*q));
@@ -1103,8 +1078,8 @@ TEST_F(sched, fatal_error_replays_exactly_once)
 	ASSERT_NOT_NULL(hist);
 	ASSERT_NOT_NULL(cnt);
 	ASSERT_NOT_NULL(word);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10000), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10000), 0);
 	for (i = 0; i < N; i++)
 		in[i] = i * 7;	/* i * 7 % 16 covers every bin N / 16 times */
 	memset(hist, 0, 4096);
@@ -1177,11 +1152,11 @@ TEST_F(sched, save_area_cap_per_process_waits_never_fails)
 
 	NEED_SCHED();
 	ASSERT_NOT_NULL(word);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
-	ASSERT_EQ(param_write("save_areas_per_process", 2), 0);
-	EXPECT_EQ(param_read("save_areas_per_process"), 2);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("save_areas_per_process", 2), 0);
+	EXPECT_EQ(sg_param_read("save_areas_per_process"), 2);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 60000), 0);
 	used0 = sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	parked0 = sched_value("queues_parked");
@@ -1279,10 +1254,10 @@ TEST_F(sched, save_area_cap_in_one_process_is_soft)
 	NEED_SCHED();
 	ASSERT_NOT_NULL(flag);
 	ASSERT_GE(over0, 0);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
-	ASSERT_EQ(param_write("save_areas_per_process", NQ), 0);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 300), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("save_areas_per_process", NQ), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 300), 0);
 	used0 = sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	flag[0] = 0;
@@ -1459,17 +1434,17 @@ TEST_F(sched, heavy_process_past_caps_holds_up_no_other)
 	ASSERT_NOT_NULL(word);
 	ASSERT_NOT_NULL(b);
 	/* Only lower bounds are timed: no preemption is taken for a hang. */
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 50), 0);
-	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
-	ASSERT_EQ(param_write("save_areas_per_process", NPER), 0);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 300), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 50), 0);
+	ASSERT_EQ(sg_param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("save_areas_per_process", NPER), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 300), 0);
 	used0 = settled_sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	EXPECT_EQ(sched_value("save_areas_over"), 0);
 	oc0 = sched_value("save_areas_over_cap");
 	ASSERT_GE(oc0, 0);
-	ASSERT_EQ(param_write("save_areas_max", used0 + 2 * NPER), 0);
+	ASSERT_EQ(sg_param_write("save_areas_max", used0 + 2 * NPER), 0);
 
 	ASSERT_EQ(fork_waiters(self, NH1), 0);
 	oc = wait_sched_value("save_areas_over_cap", oc0 + NPER);
@@ -1483,7 +1458,7 @@ TEST_F(sched, heavy_process_past_caps_holds_up_no_other)
 	EXPECT_EQ(over, NPER);
 	EXPECT_EQ(sched_value("save_areas_used"), used0 + NPER);
 
-	ASSERT_EQ(param_write("save_areas_wait_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 60000), 0);
 	t = timed_fill(self->fd, self->ctx, DRM_SVMGPU_PRIORITY_DEFAULT, b, 0x5a);
 	TH_LOG("a light process's FILL next to H1: %.3f s", t);
 	EXPECT_GE(t, 0);
@@ -1607,17 +1582,17 @@ TEST_F(sched, queue_past_others_full_cap_is_never_refused_for_good)
 
 	NEED_SCHED();
 	ASSERT_NOT_NULL(flag);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 50), 0);
-	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
-	ASSERT_EQ(param_write("save_areas_per_process", NPER), 0);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 1000), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 50), 0);
+	ASSERT_EQ(sg_param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("save_areas_per_process", NPER), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 1000), 0);
 	used0 = settled_sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	EXPECT_EQ(sched_value("save_areas_over"), 0);
 	oc0 = sched_value("save_areas_over_cap");
 	ASSERT_GE(oc0, 0);
-	ASSERT_EQ(param_write("save_areas_max", used0 + 2 * NPER), 0);
+	ASSERT_EQ(sg_param_write("save_areas_max", used0 + 2 * NPER), 0);
 
 	ASSERT_EQ(fork_waiters(self, NPER), 0);
 	ASSERT_EQ(fork_waiters(self, NPER), 0);
@@ -1686,18 +1661,18 @@ TEST_F(sched, refused_queue_does_not_hold_up_lower_priority)
 	ASSERT_NOT_NULL(b);
 	if (self->nhw < 3)
 		SKIP(return, "needs 3 hardware queues (the last is HIGH's), has %u", self->nhw);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 50), 0);
-	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
-	ASSERT_EQ(param_write("save_areas_per_process", 1), 0);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 50), 0);
+	ASSERT_EQ(sg_param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("save_areas_per_process", 1), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 60000), 0);
 	used0 = settled_sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	oc0 = sched_value("save_areas_over_cap");
 	ASSERT_GE(oc0, 0);
 	parked0 = sched_value("queues_parked");
 	ASSERT_GE(parked0, 0);
-	ASSERT_EQ(param_write("save_areas_max", used0 + 1), 0);
+	ASSERT_EQ(sg_param_write("save_areas_max", used0 + 1), 0);
 
 	ASSERT_EQ(fork_waiters(self, 2), 0);
 	ASSERT_EQ(wait_sched_value("save_areas_used", used0 + 1), used0 + 1);
@@ -1798,11 +1773,11 @@ TEST_F(sched, queues_refused_for_good_are_parked_and_run_later)
 	ASSERT_NOT_NULL(flag);
 	ASSERT_NOT_NULL(pb);
 	ASSERT_EQ(other_process_fills(NOTHER, &us0), 0);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
-	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
-	ASSERT_EQ(param_write("save_areas_per_process", NW / 2), 0);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 100), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("save_areas_per_process", NW / 2), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 100), 0);
 	used0 = settled_sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	over0 = sched_value("save_areas_over");
@@ -1949,11 +1924,11 @@ TEST_F(sched, parked_high_queue_runs_before_its_process_low_one)
 	if (self->nhw < 2 || self->nhw > sizeof(self->kids) / sizeof(self->kids[0]))
 		SKIP(return, "needs 2 to %zu hardware queues, has %u",
 		     sizeof(self->kids) / sizeof(self->kids[0]), self->nhw);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
-	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
-	ASSERT_EQ(param_write("save_areas_per_process", NW / 2), 0);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 100), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("save_areas_per_process", NW / 2), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 100), 0);
 	used0 = settled_sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	over0 = sched_value("save_areas_over");
@@ -1979,7 +1954,7 @@ TEST_F(sched, parked_high_queue_runs_before_its_process_low_one)
 	 * (X's own SUBMIT would bind it), but a waiting HIGH queue still
 	 * preempts a NORMAL one at once.
 	 */
-	ASSERT_EQ(param_write("timeslice_ms", 2000), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 2000), 0);
 
 	memset(bl, 0, SIZE);
 	memset(bx, 0, SIZE);
@@ -2063,11 +2038,11 @@ TEST_F(sched, parked_queues_destroyed_or_closed_leave_the_lists)
 	NEED_SCHED();
 	ASSERT_NOT_NULL(flag);
 	ASSERT_NOT_NULL(pb);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
-	ASSERT_EQ(param_write("preempt_timeout_ms", 60000), 0);
-	ASSERT_EQ(param_write("save_areas_per_process", NW / 2), 0);
-	ASSERT_EQ(param_write("save_areas_wait_ms", 100), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("preempt_timeout_ms", 60000), 0);
+	ASSERT_EQ(sg_param_write("save_areas_per_process", NW / 2), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 100), 0);
 	used0 = settled_sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	over0 = sched_value("save_areas_over");
@@ -2187,7 +2162,7 @@ TEST_F(sched, destroyed_queue_not_idle_resets_device)
 	ASSERT_NOT_NULL(b);
 	ASSERT_GE(resets0, 0);
 	ASSERT_EQ(quar0, 0);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
 	word[0] = 0;
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &h), 0);
@@ -2234,8 +2209,8 @@ TEST_F(sched, saved_queue_not_idle_fails_its_commands)
 	NEED_SCHED();
 	ASSERT_NOT_NULL(word);
 	ASSERT_LE(nq, MAXQ);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	word[0] = 0;
 	/* One more than the hardware queues below HIGH: they rotate. */
 	for (i = 0; i < nq; i++) {
@@ -2368,8 +2343,8 @@ TEST_F(sched, save_areas_charged_to_memcg)
 	ASSERT_NOT_NULL(word);
 	if (cg_memory(&why))
 		SKIP(return, "cgroup2: %s", why);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	snprintf(name, sizeof(name), "sched-%d", getpid());
 	ASSERT_EQ(cg_enter(name, path, sizeof(path)), 0);
 
@@ -2444,8 +2419,8 @@ TEST_F(sched, cached_save_areas_stay_in_their_memcg)
 	ASSERT_LE(n, 32);
 	if (cg_memory(&why))
 		SKIP(return, "cgroup2: %s", why);
-	ASSERT_EQ(param_write("hang_timeout_ms", 0), 0);
-	ASSERT_EQ(param_write("timeslice_ms", 10), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	snprintf(a, sizeof(a), "cache-a-%d", getpid());
 	snprintf(b, sizeof(b), "cache-b-%d", getpid());
 	used0 = sched_value("save_areas_used");

@@ -321,6 +321,34 @@ static inline int sg_write_file(const char *path, const char *val)
 	return ret;
 }
 
+#define SG_PARAMS "/sys/module/svmgpu/parameters/"
+
+/* Module parameter @name as a number; -1 if it cannot be read. */
+static inline long long sg_param_read(const char *name)
+{
+	char path[128], buf[32] = "";
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), SG_PARAMS "%s", name);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	return n > 0 ? atoll(buf) : -1;
+}
+
+/* Set module parameter @name to @v: 0 or -errno. */
+static inline int sg_param_write(const char *name, long long v)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), SG_PARAMS "%s", name);
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return sg_write_file(path, buf);
+}
+
 /* The path of the device's debugfs file @name: 0 or -ENOENT. */
 static inline int sg_debugfs_path(const char *name, char *out, size_t len)
 {
