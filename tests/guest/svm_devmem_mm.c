@@ -8,8 +8,9 @@
  * migrations at once from three threads; SIGKILL in the middle of a large
  * PREFETCH and of a migration on device fault (nothing stays in device
  * memory); MADV_DONTNEED, MADV_FREE, the split of a THP by mprotect of its
- * half, and KSM on advised or device-resident ranges.  Every byte is
- * checked, by the CPU and by the device.
+ * half, KSM on advised or device-resident ranges, and device pages
+ * reused after holding mlocked pages.  Every byte is checked, by the CPU
+ * and by the device.
  *
  * Coherent device memory on Debian's kernel (the CPU maps the pages in
  * place), private on the debug kernel (a CPU access migrates the page
@@ -739,6 +740,216 @@ TEST_F(mm, ksm_merge_of_advised_and_resident_range)
 	ksm_write("run", run0);
 	ksm_write("pages_to_scan", scan0);
 	ksm_write("sleep_millisecs", sleep0);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
+}
+
+/* Bits of /proc/kpageflags (include/uapi/linux/kernel-page-flags.h). */
+#define KPF_ACTIVE_BIT		(1ull << 6)
+#define KPF_UNEVICTABLE_BIT	(1ull << 18)
+#define KPF_MLOCKED_BIT		(1ull << 33)
+#define PAGEMAP_PRESENT		(1ull << 63)
+#define PAGEMAP_PFN		((1ull << 55) - 1)
+
+/* Pages of first_page_without()'s reads: runs of consecutive PFNs at once. */
+#define KPF_CHUNK	512
+
+/*
+ * The first of the @n pages at @p that is not in system memory or whose
+ * /proc/kpageflags lack a bit of @want (its flags in *flags, 0 if it has
+ * no PFN), or -1: all have them.  Needs root (PFNs in /proc/self/pagemap).
+ */
+static long first_page_without(const void *p, size_t n, uint64_t want, uint64_t *flags)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY), kf = open("/proc/kpageflags", O_RDONLY);
+	uint64_t e[KPF_CHUNK], f[KPF_CHUNK];
+	size_t i, j, k, c;
+	long bad = -1;
+
+	for (i = 0; i < n && bad < 0; i += c) {
+		c = n - i < KPF_CHUNK ? n - i : KPF_CHUNK;
+		memset(f, 0, sizeof(f));
+		if (pread(pm, e, c * sizeof(e[0]), ((uintptr_t)p / PAGE + i) * sizeof(e[0])) !=
+		    (ssize_t)(c * sizeof(e[0])))
+			memset(e, 0, sizeof(e));
+		for (j = 0; j < c; j = k) {
+			for (k = j + 1; k < c && (e[k] & PAGEMAP_PFN) == (e[j] & PAGEMAP_PFN) + k - j;
+			     k++)
+				;
+			if ((e[j] & PAGEMAP_PFN) &&
+			    pread(kf, f + j, (k - j) * sizeof(f[0]),
+				  (e[j] & PAGEMAP_PFN) * sizeof(f[0])) != (ssize_t)((k - j) * sizeof(f[0])))
+				memset(f + j, 0, (k - j) * sizeof(f[0]));
+		}
+		for (j = 0; j < c && bad < 0; j++) {
+			if (!(e[j] & PAGEMAP_PRESENT) || !(e[j] & PAGEMAP_PFN) ||
+			    (f[j] & want) != want) {
+				*flags = f[j];
+				bad = (long)(i + j);
+			}
+		}
+	}
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return bad;
+}
+
+/*
+ * Empty every CPU's LRU batches (new pages, activations, mlocks), as
+ * move_pages(2) does first (lru_cache_disable()): 0 or -errno.  A page
+ * moved to node 0, where it is (mlock() drains only the caller's CPU).
+ */
+static int lru_drain_all(void)
+{
+	static unsigned char page[PAGE] __attribute__((aligned(PAGE)));
+	void *pages[1] = { page };
+	int node = 0, status = 0;
+
+	page[0] = 1;
+	if (syscall(SYS_move_pages, 0, 1, pages, &node, &status, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * prefetch_resident() with the LRU batches emptied between tries: a page
+ * a try put back (busy at that moment) sits in a CPU's batch, holding a
+ * reference that keeps it from moving, until that CPU drains it.
+ */
+static long long prefetch_drained(int fd, void *p, size_t size)
+{
+	long long n = -1;
+	int i, ret;
+
+	for (i = 0; i < 20; i++) {
+		ret = sg_prefetch(fd, p, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
+		if (ret)
+			return ret;
+		n = sg_residency(fd, p, size);
+		if (n == (long long)(size / PAGE))
+			break;
+		printf("# try %d: %lld of %zu pages resident\n", i, n, size / PAGE);
+		ret = lru_drain_all();
+		if (ret)
+			return ret;
+		usleep(10000);
+	}
+	return n;
+}
+
+/*
+ * A device page keeps its flags when it is freed, and a migration copies
+ * its source's LRU flags onto it: one that held an mlocked page
+ * (Unevictable) and was unmapped in device memory, then given an active
+ * page, was Active and Unevictable, and the CPU's migration back hit
+ * VM_BUG_ON_FOLIO(folio_test_unevictable) in folio_migrate_flags() (the
+ * debug kernel; found by syscall_fuzz, fixed in b3b4c07).  A page mlocked
+ * once is no longer Unevictable when it moves: migrate_vma's unmap of it
+ * munlocks it and drains that before isolating it.  Mlocked twice (a
+ * forked child mlocks the shared pages too), it stays Unevictable.  So
+ * that every free device page has held such a page, all of device memory
+ * gets them (checked Unevictable and Mlocked) and they are unmapped there;
+ * then 64 pages the CPU made active (two reads through /proc/self/mem
+ * each, checked Active) move to the device and the CPU reads them: every
+ * byte exact, one migrate_to_ram per page (private memory; coherent memory
+ * is read in place).
+ */
+TEST_TIMEOUT(300)
+TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
+{
+	long long cap = sg_devmem_value("capacity"), cf0, sys0;
+	size_t n = 64, size = n * PAGE, fsize, fn;
+	int private = sg_devmem_private(NULL), mem;
+	unsigned char *f, *a, *b;
+	uint64_t flags = 0;
+	long bad;
+
+	/* No devmem_limit_mb: filling the capacity uses every device page. */
+	ASSERT_EQ(cap, sg_devmem_value("size"));
+	ASSERT_GT(cap, self->used0);
+	fsize = (size_t)(cap - self->used0);
+	fn = fsize / PAGE;
+
+	/* Every free device page gets an mlocked page, then is freed with it. */
+	f = map_2m(fsize);
+	ASSERT_NE(f, NULL);
+	ASSERT_EQ(madvise(f, fsize, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(mlock(f, fsize), 0);
+	ASSERT_EQ(lru_drain_all(), 0);
+	bad = first_page_without(f, fn, KPF_UNEVICTABLE_BIT | KPF_MLOCKED_BIT, &flags);
+	if (bad >= 0)
+		TH_LOG("mlocked page %ld: kpageflags 0x%llx", bad, (unsigned long long)flags);
+	ASSERT_EQ(bad, -1);
+	{
+		int rdy[2], done[2], st = 0;
+		char c = 0;
+		pid_t pid;
+
+		ASSERT_EQ(pipe(rdy), 0);
+		ASSERT_EQ(pipe(done), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			/* Each shared page mlocked a second time (mlock_count 2). */
+			if (syscall(SYS_mlock2, f, fsize, 1 /* MLOCK_ONFAULT */))
+				_exit(1);
+			if (write(rdy[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
+				_exit(2);
+			_exit(0);
+		}
+		ASSERT_EQ(read(rdy[0], &c, 1), 1);
+		ASSERT_EQ(lru_drain_all(), 0);
+		ASSERT_EQ(prefetch_drained(self->fd, f, fsize), (long long)fn);
+		EXPECT_EQ(sg_devmem_value("used"), cap);
+		ASSERT_EQ(munmap(f, fsize), 0);
+		ASSERT_EQ(write(done[1], &c, 1), 1);
+		ASSERT_EQ(waitpid(pid, &st, 0), pid);
+		EXPECT_EQ(st, 0);
+	}
+	/* The unmap's munlocks hold the last pages in a batch until drained. */
+	ASSERT_EQ(lru_drain_all(), 0);
+	ASSERT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
+
+	/* Active pages: faulted, on the LRU, touched twice by GUP, activated. */
+	a = map_2m(size);
+	b = map_2m(size);
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	fill_pat(a, size, 0x6b);
+	ASSERT_EQ(lru_drain_all(), 0);
+	mem = open("/proc/self/mem", O_RDONLY);
+	ASSERT_GE(mem, 0);
+	ASSERT_EQ(pread(mem, b, size, (uintptr_t)a), (ssize_t)size);
+	memset(b, 0, size);
+	ASSERT_EQ(pread(mem, b, size, (uintptr_t)a), (ssize_t)size);
+	close(mem);
+	EXPECT_EQ(check_pat(b, size, 0x6b), -1);
+	ASSERT_EQ(lru_drain_all(), 0);
+	bad = first_page_without(a, n, KPF_ACTIVE_BIT, &flags);
+	if (bad >= 0)
+		TH_LOG("page %ld not active: kpageflags 0x%llx", bad, (unsigned long long)flags);
+	ASSERT_EQ(bad, -1);
+
+	/* Onto device pages that all held mlocked pages, and back by CPU reads. */
+	ASSERT_EQ(prefetch_drained(self->fd, a, size), (long long)n);
+	cf0 = sg_devmem_value("cpu_faults");
+	sys0 = sg_devmem_value("to_system_pages");
+	EXPECT_EQ(check_pat(a, size, 0x6b), -1);
+	if (private) {
+		EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+		EXPECT_EQ(sg_devmem_value("cpu_faults") - cf0, (long long)n);
+		EXPECT_EQ(sg_devmem_value("to_system_pages") - sys0, (long long)n);
+	} else {
+		EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
+		EXPECT_EQ(sg_devmem_value("cpu_faults"), cf0);
+	}
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x6b), -1);
 	munmap(a, size);
 	munmap(b, size);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
