@@ -25,7 +25,7 @@
 # Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2  NUMA=1
 #            MACHINE=q35|pc  QEMU_EXTRA='...'  TESTS=a,b  TEST_TIMEOUT=120
 #            LOCAL_MEM=256M (the svmgpu's device-local memory, 0 = none)
-#            BOOT_TIMEOUT=900  SVMGPU_CACHE=~/.cache/svmgpu  BUILD=./build
+#            BOOT_TIMEOUT=900|1800(debug)  SVMGPU_CACHE=~/.cache/svmgpu  BUILD=./build
 #            SHARE=DIR  CMD='...'  HOST_CMD='...'
 
 SHELL := /bin/bash

@@ -25,10 +25,12 @@ restore_params() {
 	done
 }
 
-# A program that outlives its timeout by more than a grace period did not
-# die of SIGKILL: it is stuck in the kernel.  Its tasks' kernel stacks go to
-# the results, sysrq-t and sysrq-d (every task, the locks held) to the
-# kernel log, and the suite goes on without it (the trap ends the wait).
+# Each program runs in the background with a watchdog that SIGKILLs it
+# after the timeout (one sleep, not busybox timeout's 1 s steps, which run
+# late on a loaded guest).  A program still there a grace period after the
+# SIGKILL is stuck in the kernel: its tasks' kernel stacks go to the
+# results, sysrq-t and sysrq-d (every task, the locks held) to the kernel
+# log, and the suite goes on without it (the trap ends the wait).
 grace=30
 stuck=
 trap 'stuck=1' USR1
@@ -41,7 +43,7 @@ children() {	# busybox has no pgrep
 }
 dump_stuck() {
 	local p t
-	echo "# SVMGPU-STUCK $1: still there ${grace}s after its ${timeout_s}s timeout"
+	echo "# SVMGPU-STUCK $1: still there ${grace}s after its SIGKILL at the ${timeout_s}s timeout"
 	for p in $2 $(children "$2") $(for t in $(children "$2"); do children "$t"; done); do
 		for t in /proc/"$p"/task/*; do
 			[ -r "$t/stack" ] || continue
@@ -62,9 +64,14 @@ for t in "$dir"/*; do
 	echo "# SVMGPU-PROGRAM $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
 	stuck=
-	timeout -s KILL "$timeout_s" "$t" 2>&1 &
+	"$t" 2>&1 &
 	pid=$!
-	(sleep $((timeout_s + grace)) && kill -0 "$pid" 2>/dev/null && kill -USR1 $$) &
+	(
+		sleep "$timeout_s"
+		kill -KILL "$pid" 2>/dev/null || exit 0
+		sleep "$grace"
+		kill -0 "$pid" 2>/dev/null && kill -USR1 $$
+	) &
 	wd=$!
 	wait "$pid"
 	rc=$?

@@ -82,7 +82,10 @@ fi
 [ "$MODE" = shell ] || append="$append loglevel=7"
 if [ "$KERNEL_FLAVOR" = debug ]; then
 	append="$append kasan_multi_shot hung_task_panic=0 softlockup_panic=0"
-	append="$append hung_task_all_cpu_backtrace=1 softlockup_all_cpu_backtrace=1"
+	# every CPU's backtrace with a hung task or soft lockup; no KASLR, so
+	# that qemu-hang.txt can name the RIPs from System.map
+	append="$append sysctl.kernel.hung_task_all_cpu_backtrace=1"
+	append="$append softlockup_all_cpu_backtrace=1 nokaslr"
 fi
 
 smp=$SMP
@@ -198,7 +201,18 @@ watch_qemu() {
 	echo "# $why" > "$LOGDIR/qemu-hang.txt"
 	python3 "$HERE/qemu-hang-dump.py" "$monitor" "$qpid" "$LOGDIR/qemu-hang.txt" \
 		"${SYSTEM_MAP:-}" || true
-	case $why in no\ guest\ output*) kill "$qpid" 2>/dev/null ;; esac
+	case $why in
+	no\ guest\ output*)
+		# a QEMU whose main loop is stuck ignores SIGTERM
+		kill "$qpid" 2>/dev/null || return 0
+		for ((i = 0; i < 10; i++)); do
+			sleep 1
+			kill -0 "$qpid" 2>/dev/null || return 0
+		done
+		kill -KILL "$qpid" 2>/dev/null || true
+		;;
+	esac
+	return 0
 }
 exec 3>&2
 # shellcheck disable=SC2086
@@ -211,7 +225,7 @@ rc=$( (timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
 	wpid=$!
 	wait "$tpid"
 	echo $?
-	wait "$wpid") 2>/dev/null)
+	wait "$wpid" || true) 2>/dev/null)
 exec 3>&-
 rm -rf "$mondir"
 end=$(date +%s.%N)

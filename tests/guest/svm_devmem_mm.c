@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <linux/io_uring.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -857,7 +858,7 @@ static long long prefetch_drained(int fd, void *p, size_t size)
  * byte exact, one migrate_to_ram per page (private memory; coherent memory
  * is read in place).
  */
-TEST_TIMEOUT(300)
+TEST_TIMEOUT(200)
 TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
 {
 	long long cap = sg_devmem_value("capacity"), cf0, sys0;
@@ -893,6 +894,10 @@ TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
 		pid = fork();
 		ASSERT_GE(pid, 0);
 		if (!pid) {
+			/* gone with the test, even if it fails before "done" */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(rdy[0]);
+			close(done[1]);
 			/* Each shared page mlocked a second time (mlock_count 2). */
 			if (syscall(SYS_mlock2, f, fsize, 1 /* MLOCK_ONFAULT */))
 				_exit(1);
@@ -900,6 +905,9 @@ TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
 				_exit(2);
 			_exit(0);
 		}
+		/* only the child holds the write ends: its early exit is EOF */
+		close(rdy[1]);
+		close(done[0]);
 		ASSERT_EQ(read(rdy[0], &c, 1), 1);
 		ASSERT_EQ(lru_drain_all(), 0);
 		ASSERT_EQ(prefetch_drained(self->fd, f, fsize), (long long)fn);
@@ -908,6 +916,8 @@ TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
 		ASSERT_EQ(write(done[1], &c, 1), 1);
 		ASSERT_EQ(waitpid(pid, &st, 0), pid);
 		EXPECT_EQ(st, 0);
+		close(rdy[0]);
+		close(done[1]);
 	}
 	/* The unmap's munlocks hold the last pages in a batch until drained. */
 	ASSERT_EQ(lru_drain_all(), 0);
