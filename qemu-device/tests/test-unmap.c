@@ -13,6 +13,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
 #include <unistd.h>
 
 #include "test-env.h"
@@ -250,6 +251,20 @@ TEST(copy_across_a_completed_invalidation_maps_again)
         usleep(200);
     }
     ASSERT_NE(__atomic_load_n(&t.core->inval_waiting, __ATOMIC_SEQ_CST), 0);
+    /*
+     * inval_waiting is raised before the control thread asks for xlate:
+     * wait until it is queued for it (the lock prefers writers, so a
+     * reader is refused), or the engine could take xlate again at the
+     * page boundary and write page B before the invalidation.
+     */
+    for (i = 0; i < 100000; i++) {
+        if (pthread_rwlock_tryrdlock(&t.core->xlate) == EBUSY) {
+            break;
+        }
+        pthread_rwlock_unlock(&t.core->xlate);
+        usleep(200);
+    }
+    ASSERT_LT(i, 100000);
     ASSERT_NE(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), seq);
     /* later maps of X: the page the driver maps after the invalidation */
     atomic_store(&rm.remapped, true);
@@ -263,6 +278,15 @@ TEST(copy_across_a_completed_invalidation_maps_again)
     }
     ASSERT_EQ(__atomic_load_n(&compl(&t, 0)->seq, __ATOMIC_ACQUIRE), 77);
     ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_NONE);
+    /*
+     * The control thread writes DONE_SEQ after it let go of xlate, so the
+     * engine may complete the copy first: wait for it (what matters is
+     * where page B landed, below).
+     */
+    for (i = 0; i < 100000 && rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ) != seq;
+         i++) {
+        usleep(200);
+    }
     ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), seq);
     ASSERT_EQ(first_bad(rm.h1, pat_a), -1);
     ASSERT_EQ(first_bad(rm.h2, pat_b), -1);
