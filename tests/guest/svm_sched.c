@@ -28,6 +28,7 @@
  * Counters: debugfs svmgpu_sched (global and per queue).
  */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <linux/capability.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -123,6 +124,41 @@ static long long queue_state_is(uint32_t handle, const char *state)
 		*end = 0;
 	snprintf(want, sizeof(want), " state %s ", state);
 	return strstr(l, want) != NULL;
+}
+
+/* How many of the @n queues @q are on a hardware queue, running. */
+static unsigned int bound_queues(const uint32_t *q, unsigned int n)
+{
+	unsigned int i, bound = 0;
+
+	for (i = 0; i < n; i++)
+		bound += queue_state_is(q[i], "running") == 1;
+	return bound;
+}
+
+/*
+ * Commands queue @handle has submitted and not seen completed (last -
+ * completed, one debugfs snapshot), or -1 if not listed.
+ */
+static long long queue_backlog(uint32_t handle)
+{
+	static char buf[256 * 1024];
+	char key[32], *l, *end, *f, *g;
+
+	if (sg_debugfs_read("svmgpu_sched", buf, sizeof(buf)) < 0)
+		return -1;
+	snprintf(key, sizeof(key), "\nqueue %u: ", handle);
+	l = strstr(buf, key);
+	if (!l)
+		return -1;
+	end = strchr(l + 1, '\n');
+	if (end)
+		*end = 0;
+	f = strstr(l, " last ");
+	g = strstr(l, " completed ");
+	if (!f || !g)
+		return -1;
+	return strtoll(f + 6, NULL, 0) - strtoll(g + 11, NULL, 0);
 }
 
 static int queue_create_prio(int fd, uint32_t ctx, uint32_t prio, uint32_t *q)
@@ -612,7 +648,14 @@ TEST_F(sched, fatal_error_replays_work)
 		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
 		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
 	}
-	usleep(50000);
+	/*
+	 * Some of them bound when the error comes (a run on a loaded host
+	 * once saved none, cause unknown: the scheduler's state is logged
+	 * below when that happens).
+	 */
+	for (i = 0; i < 1000 && bound_queues(q, nq) < 1; i++)
+		usleep(10000);
+	ASSERT_GE(bound_queues(q, nq), 1);
 	ASSERT_EQ(inj_write("fatal", 1), 0);
 	for (i = 0; i < 500 && sg_dev_counter("resets") < resets0 + 1; i++)
 		usleep(10000);
@@ -620,6 +663,12 @@ TEST_F(sched, fatal_error_replays_work)
 	EXPECT_EQ(sg_dev_counter("fatal_errors"), fatal0 + 1);
 	TH_LOG("saved and replayed: %lld queues, lost %lld",
 	       sched_value("replays_saved") - saved0, sched_value("replays_lost") - lost0);
+	if (sched_value("replays_saved") == saved0) {
+		static char dump[64 * 1024];
+
+		sg_debugfs_read("svmgpu_sched", dump, sizeof(dump));
+		TH_LOG("no queue saved at the fatal error:\n%s", dump);
+	}
 	/*
 	 * Every hardware queue was busy with one of them (but for one handed
 	 * over by a timeslice at that moment): those were saved.
@@ -652,24 +701,29 @@ struct blocked_submit {
 	struct svmgpu_cmd c;
 	uint64_t seq;
 	int ret;
+	pid_t tid;	/* atomic */
 };
 
 static void *blocked_submit(void *arg)
 {
 	struct blocked_submit *b = arg;
 
+	__atomic_store_n(&b->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	b->ret = sg_submit(b->fd, b->q, &b->c, 1, &b->seq);
 	return NULL;
 }
 
 /*
  * Queue A (a ring of 4: three commands) waits on a word nobody writes yet; a
- * second thread's blocking SUBMIT into A sleeps for room.  Then NUM_QUEUES
- * + 2 queues each FILL 2 MiB: they need A's hardware queue, so A is
- * preempted while its submitter sleeps.  Every FILL completes with exact
- * bytes (the scheduler never waits for the sleeping submitter); once the
- * word is written A resumes, its WAIT and the blocked SUBMIT's FILL
- * complete.  hang_timeout_ms 0: nothing is reset.
+ * second thread's blocking SUBMIT into A sleeps for room (asserted in
+ * /proc).  Then NUM_QUEUES + 2 queues each WAIT on a second word, then FILL
+ * 2 MiB: they need A's hardware queue, so A is preempted while its
+ * submitter sleeps (asserted before the second word is written: with FILLs
+ * alone, quick ones could all finish on the free hardware queues before a
+ * timeslice ran out, and A was once never preempted).  Every FILL completes
+ * with exact bytes (the scheduler never waits for the sleeping submitter);
+ * once the first word is written A resumes, its WAIT and the blocked
+ * SUBMIT's FILL complete.  hang_timeout_ms 0: nothing is reset.
  */
 TEST_TIMEOUT(120)
 TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
@@ -679,8 +733,9 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 	unsigned char *abuf = sg_map_anon(SIZE), **buf;
 	struct blocked_submit b = { .fd = self->fd };
 	struct drm_svmgpu_wait w;
-	struct svmgpu_cmd c;
+	struct svmgpu_cmd c[2];
 	unsigned int nq, i;
+	char task[64];
 	uint64_t aseq, *seq;
 	uint32_t *q;
 	pthread_t th;
@@ -711,7 +766,12 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 		EXPECT_EQ(errno, EAGAIN);
 	}
 	ASSERT_EQ(pthread_create(&th, NULL, blocked_submit, &b), 0);
-	usleep(50000);
+	for (i = 0; i < 1000 && !__atomic_load_n(&b.tid, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	snprintf(task, sizeof(task), "/proc/self/task/%d", b.tid);
+	for (i = 0; i < 1000 && !sg_asleep_in(task, SYS_ioctl, "SD"); i++)
+		usleep(10000);
+	ASSERT_TRUE(sg_asleep_in(task, SYS_ioctl, "SD"));
 
 	nq = self->nhw + 2;
 	q = calloc(nq, sizeof(*q));
@@ -724,10 +784,24 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 		memset(buf[i], 0xee, BIG);
 		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
 	}
+	word[1] = 0;
 	for (i = 0; i < nq; i++) {
-		c = sg_fill(buf[i], BIG, 0x40 + i, 1);
-		ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
+		c[0] = sg_wait_eq(&word[1], 1, 0);
+		c[1] = sg_fill(buf[i], BIG, 0x40 + i, 1);
+		ASSERT_EQ(sg_submit(self->fd, q[i], c, 2, &seq[i]), 0);
 	}
+	/* A gives its hardware queue up with its submitter asleep. */
+	for (i = 0; i < 3000 && queue_value(b.q, "preemptions") < 1; i++)
+		usleep(10000);
+	if (queue_value(b.q, "preemptions") < 1) {
+		static char dump[64 * 1024];
+
+		sg_debugfs_read("svmgpu_sched", dump, sizeof(dump));
+		TH_LOG("queue %u never preempted:\n%s", b.q, dump);
+		ASSERT_TRUE(0);
+	}
+	ASSERT_TRUE(sg_asleep_in(task, SYS_ioctl, "SD"));
+	__atomic_store_n(&word[1], 1, __ATOMIC_SEQ_CST);
 	/*
 	 * SG_TIMEOUT_NS, not 5 s: 10 FILLs of 2 MiB behind an IOMMU on a
 	 * loaded debug kernel once took longer; a scheduler waiting for the
@@ -738,8 +812,6 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 		EXPECT_EQ(w.err_code, 0);
 		EXPECT_TRUE(sg_all_bytes(buf[i], 0x40 + i, BIG));
 	}
-	/* A gave its hardware queue up with its submitter asleep. */
-	EXPECT_GE(queue_value(b.q, "preemptions"), 1);
 	EXPECT_EQ(sg_wait(self->fd, b.q, aseq - 2, aseq - 2, 0, &w), -ETIMEDOUT);
 	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
 	if (sg_wait(self->fd, b.q, aseq, aseq, 10ull * 1000000000ull, &w)) {
@@ -750,6 +822,8 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 		ASSERT_TRUE(0);
 	}
 	ASSERT_EQ(pthread_join(th, NULL), 0);
+	if (b.ret)
+		TH_LOG("the blocked SUBMIT failed: %d", b.ret);
 	ASSERT_EQ(b.ret, 0);
 	EXPECT_EQ(b.seq, aseq + 1);
 	ASSERT_EQ(sg_wait(self->fd, b.q, b.seq, aseq - 2, SG_TIMEOUT_NS, &w), 0);
@@ -787,44 +861,47 @@ static const uint64_t *count_kernel(void)
 	return code;
 }
 
-/* Keeps the rings of the NORMAL queues full of kernels until told to stop. */
+/*
+ * Keeps the ring of one NORMAL queue full of kernels until told to stop:
+ * one thread per queue, since one thread feeding every ring in turn goes at
+ * the pace of the slowest engine and lets a faster one's ring run dry.
+ */
 struct feeder {
 	int fd;
-	unsigned int n;
-	const uint32_t *q;
+	uint32_t q;
 	struct svmgpu_cmd c;
-	uint64_t last[8];	/* seq of each queue's last kernel (atomic) */
-	int stop;		/* atomic */
+	uint64_t last;		/* seq of the last kernel submitted (atomic) */
+	const int *stop;	/* atomic */
 	int ret;
 };
 
 static void *feed(void *arg)
 {
 	struct feeder *f = arg;
-	unsigned int i;
 	uint64_t seq;
 
-	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE))
-		for (i = 0; i < f->n && !f->ret; i++) {
-			/* Blocks while the ring is full: about one kernel. */
-			f->ret = sg_submit(f->fd, f->q[i], &f->c, 1, &seq);
-			if (!f->ret)
-				__atomic_store_n(&f->last[i], seq, __ATOMIC_RELEASE);
-		}
+	while (!__atomic_load_n(f->stop, __ATOMIC_ACQUIRE) && !f->ret) {
+		/* Blocks while the ring is full: about one kernel. */
+		f->ret = sg_submit(f->fd, f->q, &f->c, 1, &seq);
+		if (!f->ret)
+			__atomic_store_n(&f->last, seq, __ATOMIC_RELEASE);
+	}
 	return NULL;
 }
 
 /*
  * Strict priority per engine (hw-spec 16.3): one NORMAL queue per engine
  * runs counting kernels of about 100 ms each, its ring (16) kept full by a
- * thread until the check is done (with a fixed number of kernels from a
- * calibration, noisy on a loaded host, a queue once ran dry before the
- * check); a LOW queue bound beside them (its hardware queue is on the
- * engine of a NORMAL queue: asserted) gets no engine step.  With
- * hang_timeout_ms 1000 (ten times a kernel) it must not be reset: after
- * 3.5 s its FILL is still pending (it really was starved: the NORMAL
- * queues still have kernels queued, asserted) and no hang was counted;
- * once the kernels are done it completes with exact bytes.  (Before the
+ * thread of its own until the check is done (a fixed number of kernels from
+ * a calibration, noisy on a loaded host, once ran dry before the check; one
+ * thread feeding both rings in turn went at the slower engine's pace, the
+ * faster engine's ring ran dry and the LOW FILL ran in the gap); a LOW
+ * queue bound beside them (its hardware queue is on the engine of a NORMAL
+ * queue: asserted) gets no engine step.  With hang_timeout_ms 1000 (ten
+ * times a kernel) it must not be reset: after 3.5 s its FILL is still
+ * pending (it really was starved: the NORMAL queues still have kernels
+ * queued, asserted) and no hang was counted; once the kernels are done it
+ * completes with exact bytes.  (Before the
  * watchdog knew about starvation the LOW queue failed with ERR_HANG.)
  */
 TEST_TIMEOUT(180)
@@ -833,16 +910,22 @@ TEST_F(sched, low_queue_starved_by_priority_is_not_hung)
 	long long hangs0 = sg_dev_counter("hangs");
 	unsigned char *lbuf = sg_map_anon(SIZE);
 	uint64_t *count = sg_map_anon(4096);
-	struct feeder f = { .fd = self->fd };
+	/*
+	 * Static: the feeders still run when an ASSERT leaves this frame for
+	 * the teardown.
+	 */
+	static struct feeder f[8];
+	static pthread_t th[8];
+	static int stop;
+	long long binds0[8], done0[8], faults0, inval0;
 	struct drm_svmgpu_wait w;
 	struct svmgpu_cmd c;
-	unsigned int i, n, bound;
+	unsigned int i, n, bound, polls;
 	uint64_t lseq;
 	uint32_t lq, *sq;
-	unsigned int running;
-	long long lhwq = -1;
+	unsigned int running, joined = 0;
+	long long lhwq = -1, least = LLONG_MAX;
 	double t0, one;
-	pthread_t th;
 	int lret, beside;
 
 	NEED_SCHED();
@@ -852,7 +935,7 @@ TEST_F(sched, low_queue_starved_by_priority_is_not_hung)
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 1000), 0);
 	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	n = self->nengines;
-	ASSERT_LE(n, sizeof(f.last) / sizeof(f.last[0]));
+	ASSERT_LE(n, sizeof(f) / sizeof(f[0]));
 	sq = calloc(n, sizeof(*sq));
 	ASSERT_NOT_NULL(sq);
 	for (i = 0; i < n; i++) {
@@ -879,16 +962,17 @@ TEST_F(sched, low_queue_starved_by_priority_is_not_hung)
 	TH_LOG("kernels of %llu iterations: %.1f ms each",
 	       (unsigned long long)count[0], one * 1e3);
 	ASSERT_LT(one, 0.5);
-	f.n = n;
-	f.q = sq;
-	f.c = c;
-	ASSERT_EQ(pthread_create(&th, NULL, feed, &f), 0);
+	__atomic_store_n(&stop, 0, __ATOMIC_RELEASE);
+	for (i = 0; i < n; i++) {
+		f[i] = (struct feeder){ .fd = self->fd, .q = sq[i], .c = c, .stop = &stop };
+		ASSERT_EQ(pthread_create(&th[i], NULL, feed, &f[i]), 0);
+	}
 	/* Each NORMAL queue bound (one per engine) with kernels queued: up to 10 s. */
 	for (i = 0, bound = 0; i < 1000 && bound < n; i++) {
 		unsigned int j;
 
 		for (j = 0, bound = 0; j < n; j++)
-			bound += __atomic_load_n(&f.last[j], __ATOMIC_ACQUIRE) &&
+			bound += __atomic_load_n(&f[j].last, __ATOMIC_ACQUIRE) &&
 				 queue_value(sq[j], "hwq") >= 0;
 		if (bound < n)
 			usleep(10000);
@@ -909,22 +993,58 @@ TEST_F(sched, low_queue_starved_by_priority_is_not_hung)
 	TH_LOG("LOW on hw queue %lld beside %u NORMAL queues", lhwq, n);
 	ASSERT_GE(lhwq, 0);
 	ASSERT_TRUE(beside);
-	usleep(3500000);
+	/*
+	 * 3.5 s, watching the NORMAL queues' backlog (kernels submitted, not
+	 * completed; for a failure's log: a ring that ran dry is unbound by
+	 * the completion interrupt, so their binds count tells it too).
+	 */
+	faults0 = sg_dev_counter("fault_records");
+	inval0 = sg_dev_counter("tlb_invalidations");
+	for (i = 0; i < n; i++) {
+		binds0[i] = queue_value(sq[i], "binds");
+		done0[i] = queue_value(sq[i], "completed");
+	}
+	t0 = sg_now_s();
+	for (polls = 0; sg_now_s() - t0 < 3.5; polls++) {
+		for (i = 0; i < n; i++) {
+			long long pending = queue_backlog(sq[i]);
+
+			if (pending >= 0 && pending < least)
+				least = pending;
+		}
+		usleep(20000);
+	}
 	/* Starved, not failed: three hang timeouts later still pending. */
 	lret = sg_wait(self->fd, lq, lseq, lseq, 0, &w);
 	running = 0;
 	for (i = 0; i < n; i++)
-		running += sg_wait(self->fd, sq[i], __atomic_load_n(&f.last[i], __ATOMIC_ACQUIRE),
+		running += sg_wait(self->fd, sq[i], __atomic_load_n(&f[i].last, __ATOMIC_ACQUIRE),
 				   1, 0, &w) == -ETIMEDOUT;
-	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
-	ASSERT_EQ(pthread_join(th, NULL), 0);
-	ASSERT_EQ(f.ret, 0);
+	if (lret != -ETIMEDOUT) {
+		static char dump[64 * 1024];
+
+		for (i = 0; i < n; i++)
+			TH_LOG("NORMAL queue %u: %lld kernels done, %lld binds meanwhile",
+			       sq[i], queue_value(sq[i], "completed") - done0[i],
+			       queue_value(sq[i], "binds") - binds0[i]);
+		sg_debugfs_read("svmgpu_sched", dump, sizeof(dump));
+		TH_LOG("LOW FILL done while starved: least backlog %lld over %u polls, faults +%lld, "
+		       "invalidations +%lld\n%s", least, polls, sg_dev_counter("fault_records") - faults0,
+		       sg_dev_counter("tlb_invalidations") - inval0, dump);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < n; i++)
+		joined += pthread_join(th[i], NULL) == 0;
+	ASSERT_EQ(joined, n);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(f[i].ret, 0);
+	TH_LOG("NORMAL backlog over %u polls: at least %lld kernels", polls, least);
 	/* The premise: the NORMAL kernels still kept both engines busy. */
 	ASSERT_EQ(running, n);
 	EXPECT_EQ(lret, -ETIMEDOUT);
 	EXPECT_EQ(sg_dev_counter("hangs"), hangs0);
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(sg_wait(self->fd, sq[i], f.last[i], 1, 100ull * 1000000000ull, &w), 0);
+		ASSERT_EQ(sg_wait(self->fd, sq[i], f[i].last, 1, 100ull * 1000000000ull, &w), 0);
 		EXPECT_EQ(w.err_code, 0);
 		EXPECT_EQ(w.nr_errors, 0);
 	}

@@ -576,9 +576,9 @@ static inline long long sg_devmem_used_settles(const char *dir, long long want)
 
 /*
  * Is the task of /proc directory @task (/proc/PID or /proc/self/task/TID)
- * asleep uninterruptibly inside system call @nr?
+ * in one of the states @states ("D", "SD") inside system call @nr?
  */
-static inline int sg_blocked_in(const char *task, long nr)
+static inline int sg_asleep_in(const char *task, long nr, const char *states)
 {
 	char path[96], buf[512], *p;
 	int f, len;
@@ -593,7 +593,7 @@ static inline int sg_blocked_in(const char *task, long nr)
 		return 0;
 	buf[len] = 0;
 	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || p[2] != 'D')
+	if (!p || p[1] != ' ' || !p[2] || !strchr(states, p[2]))
 		return 0;
 	snprintf(path, sizeof(path), "%s/syscall", task);
 	f = open(path, O_RDONLY);
@@ -605,6 +605,12 @@ static inline int sg_blocked_in(const char *task, long nr)
 		return 0;
 	buf[len] = 0;
 	return strtol(buf, NULL, 10) == nr;
+}
+
+/* Is that task asleep uninterruptibly inside system call @nr? */
+static inline int sg_blocked_in(const char *task, long nr)
+{
+	return sg_asleep_in(task, nr, "D");
 }
 
 /*
