@@ -2,6 +2,7 @@
 """Turn a guest run's logs into test results.
 
     guest-report.py LOGDIR LABEL
+    guest-report.py --splats CONSOLE_LOG     exit status 1 if it has a warning
 
 Leaks are judged in the guest (the runner's module_unload program runs a
 kmemleak scan after unloading the driver), so kmemleak's own summary line in
@@ -41,9 +42,19 @@ def read(path):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--splats":
+        # scripts/boot.sh: does this console log carry a warning?
+        sys.exit(1 if any(SPLAT_RE.search(l) for l in read(sys.argv[2])) else 0)
     logdir, label = sys.argv[1], sys.argv[2]
     results = read(f"{logdir}/results.log")
     console = read(f"{logdir}/console.log")
+    # scripts/boot.sh booted again after a stall before /init: said, and
+    # that boot's kernel log is judged too
+    early = read(f"{logdir}/console-early-stall.log")
+    if early:
+        print(f"# {label}: the guest kernel stopped before /init and was booted again "
+              f"(its logs: {logdir}/*-early-stall.*)")
+        console = early + console
     passed = failed = skipped = 0
     n = 0
 

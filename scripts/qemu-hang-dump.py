@@ -8,7 +8,8 @@ that reached the timeout is a hang (a test that SIGKILL did not end, a guest
 that stopped, or QEMU itself stuck), and the console log alone cannot tell
 which.  OUT gets, through QEMU's human monitor, where each vCPU is (`info
 cpus`, `info registers -a`: the guest's RIP and stack pointer, named from
-the guest kernel's System.map when given), and, through
+the guest kernel's System.map when given; `info lapic`, `info pic`: the
+interrupt a halted vCPU waits for), and, through
 gdb when the host has it, a backtrace of every QEMU thread (a thread stuck
 in the device model, or waiting for the BQL, shows there).  Each part has a
 time limit: a QEMU that does not answer its monitor is itself the finding.
@@ -110,10 +111,16 @@ def main():
             regs = hmp(sock, ["info status", "info cpus", "info registers -a"])
             f.write(regs)
             f.flush()
-            time.sleep(2)
-            regs2 = hmp(sock, ["info registers -a"])
-            f.write("### 2 s later\n" + regs2)
-            regs += regs2
+            # a monitor that did not answer will not: on to gdb
+            if "\nmonitor: " not in "\n" + regs:
+                time.sleep(2)
+                regs2 = hmp(sock, ["info registers -a"])
+                f.write("### 2 s later\n" + regs2)
+                regs += regs2
+                # a halted vCPU waits for an interrupt: the controllers
+                # show whether one is pending, masked or never armed
+                f.write(hmp(sock, ["info lapic 0", "info lapic 1", "info pic",
+                                   "info irq"]))
             if system_map:
                 f.write(symbolize(regs, system_map))
         else:
