@@ -32,10 +32,12 @@ static inline int has_local_mem(int fd)
 /*
  * PREFETCH [@p, @p + @size) to the device until all of it is resident: one
  * PREFETCH skips a page that is locked at that moment (khugepaged,
- * compaction; documented as "busy"), so a few are tried.  Returns the
- * residency reached, or the PREFETCH's -errno.
+ * compaction; documented as "busy"), so a few are tried, with @between
+ * (when not NULL: 0 or -errno) run between two tries.  Returns the
+ * residency reached, or the -errno of the PREFETCH or of @between.
  */
-static inline long long prefetch_resident(int fd, void *p, size_t size)
+static inline long long prefetch_resident_between(int fd, void *p, size_t size,
+						  int (*between)(void))
 {
 	long long n = -1;
 	int i, ret;
@@ -47,9 +49,20 @@ static inline long long prefetch_resident(int fd, void *p, size_t size)
 		n = sg_residency(fd, p, size);
 		if (n == (long long)(size / PAGE))
 			break;
+		if (between) {
+			printf("# try %d: %lld of %zu pages resident\n", i, n, size / PAGE);
+			ret = between();
+			if (ret)
+				return ret;
+		}
 		usleep(10000);
 	}
 	return n;
+}
+
+static inline long long prefetch_resident(int fd, void *p, size_t size)
+{
+	return prefetch_resident_between(fd, p, size, NULL);
 }
 
 /*

@@ -822,23 +822,7 @@ static int lru_drain_all(void)
  */
 static long long prefetch_drained(int fd, void *p, size_t size)
 {
-	long long n = -1;
-	int i, ret;
-
-	for (i = 0; i < 20; i++) {
-		ret = sg_prefetch(fd, p, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
-		if (ret)
-			return ret;
-		n = sg_residency(fd, p, size);
-		if (n == (long long)(size / PAGE))
-			break;
-		printf("# try %d: %lld of %zu pages resident\n", i, n, size / PAGE);
-		ret = lru_drain_all();
-		if (ret)
-			return ret;
-		usleep(10000);
-	}
-	return n;
+	return prefetch_resident_between(fd, p, size, lru_drain_all);
 }
 
 /*

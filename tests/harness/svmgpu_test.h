@@ -240,8 +240,15 @@ static inline void svmgpu_test_reap_killed(pid_t pid, int *status)
 	int i;
 
 	for (i = 0; i < 3000; i++) {
-		if (waitpid(pid, status, WNOHANG) == pid)
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
 			return;
+		/* not ours any more (ECHILD): nothing to wait for */
+		if (r < 0 && errno != EINTR) {
+			svmgpu_test_diag("pid %d: waitpid: %s", (int)pid, strerror(errno));
+			return;
+		}
 		usleep(10000);
 	}
 	svmgpu_test_diag("pid %d did not die of SIGKILL in 30 s: stuck in the kernel", (int)pid);
