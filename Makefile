@@ -141,7 +141,11 @@ BOOT_ENV = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
 	KERNEL_FLAVOR=$(KERNEL) ACCEL=$(ACCEL) IOMMU=$(IOMMU) MEM=$(MEM) SMP=$(SMP) \
 	MACHINE=$(MACHINE) NUMA=$(NUMA) LOCAL_MEM=$(LOCAL_MEM) QEMU_EXTRA='$(QEMU_EXTRA)' GUEST_APPEND='$(GUEST_APPEND)' LOGDIR=$(LOGDIR) \
 	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS) SHARE='$(SHARE)' \
-	SYSTEM_MAP=$(call kenv,2)/System.map
+	SYSTEM_MAP=$(SYSTEM_MAP)
+# the guest kernel's symbols for qemu-hang.txt: the debug kernel's build
+# tree has System.map, Debian's package puts it beside vmlinuz
+SYSTEM_MAP = $(firstword $(wildcard $(call kenv,2)/System.map \
+	$(subst /vmlinuz-,/System.map-,$(call kenv,1))))
 BOOT = $(BOOT_ENV) bash scripts/boot.sh
 
 # Building against the library from outside the tree: pkg-config finds

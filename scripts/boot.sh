@@ -79,13 +79,13 @@ if [ "$MODE" = exec ]; then
 	append="$append svmgpu.exec=$(printf '%s' "$EXEC_CMD" | base64 -w 0)"
 fi
 # The whole kernel log goes to console.log: warnings must be seen there.
-[ "$MODE" = shell ] || append="$append loglevel=7"
+# No KASLR, so that qemu-hang.txt can name the RIPs from System.map.
+[ "$MODE" = shell ] || append="$append loglevel=7 nokaslr"
 if [ "$KERNEL_FLAVOR" = debug ]; then
 	append="$append kasan_multi_shot hung_task_panic=0 softlockup_panic=0"
-	# every CPU's backtrace with a hung task or soft lockup; no KASLR, so
-	# that qemu-hang.txt can name the RIPs from System.map
+	# every CPU's backtrace with a hung task or soft lockup
 	append="$append sysctl.kernel.hung_task_all_cpu_backtrace=1"
-	append="$append softlockup_all_cpu_backtrace=1 nokaslr"
+	append="$append softlockup_all_cpu_backtrace=1"
 fi
 
 smp=$SMP
@@ -145,7 +145,7 @@ fi
 if [ "$MODE" = shell ]; then
 	echo "boot: $ACCEL, $MEM, $SMP CPUs, IOMMU=$IOMMU; Ctrl-a x quits QEMU" >&2
 	# shellcheck disable=SC2086
-	exec "$QEMU" "${args[@]}" -append "$append" -serial mon:stdio -serial null $QEMU_EXTRA
+	exec "$QEMU" "${args[@]}" -append "$append" -serial mon:stdio -serial null ${QEMU_EXTRA:-}
 fi
 
 mkdir -p "$LOGDIR"
@@ -218,7 +218,7 @@ run_qemu() {
 	# shellcheck disable=SC2086
 	(timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
 		-serial "file:$console" -serial "file:$results" \
-		-monitor "unix:$monitor,server=on,wait=off" $QEMU_EXTRA \
+		-monitor "unix:$monitor,server=on,wait=off" ${QEMU_EXTRA:-} \
 		</dev/null >"$LOGDIR/qemu.log" 2>&1 3>&- &
 		tpid=$!
 		watch_qemu "$tpid" >/dev/null &
