@@ -143,9 +143,9 @@ BOOT_ENV = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
 	BOOT_TIMEOUT=$(BOOT_TIMEOUT) TEST_TIMEOUT=$(TEST_TIMEOUT) TESTS=$(TESTS) SHARE='$(SHARE)' \
 	SYSTEM_MAP=$(SYSTEM_MAP)
 # the guest kernel's symbols for qemu-hang.txt: the debug kernel's build
-# tree has System.map, Debian's package puts it beside vmlinuz
-SYSTEM_MAP = $(firstword $(wildcard $(call kenv,2)/System.map \
-	$(subst /vmlinuz-,/System.map-,$(call kenv,1))))
+# tree has System.map; Debian's package ships a one-line stub beside
+# vmlinuz (the real one is in linux-image-*-dbg), so none for it
+SYSTEM_MAP = $(wildcard $(call kenv,2)/System.map)
 BOOT = $(BOOT_ENV) bash scripts/boot.sh
 
 # Building against the library from outside the tree: pkg-config finds

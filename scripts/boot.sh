@@ -79,7 +79,8 @@ if [ "$MODE" = exec ]; then
 	append="$append svmgpu.exec=$(printf '%s' "$EXEC_CMD" | base64 -w 0)"
 fi
 # The whole kernel log goes to console.log: warnings must be seen there.
-# No KASLR, so that qemu-hang.txt can name the RIPs from System.map.
+# No KASLR: the RIPs in qemu-hang.txt are System.map addresses (named there
+# from the debug kernel's map; Debian's real one is in its -dbg package).
 [ "$MODE" = shell ] || append="$append loglevel=7 nokaslr"
 if [ "$KERNEL_FLAVOR" = debug ]; then
 	append="$append kasan_multi_shot hung_task_panic=0 softlockup_panic=0"

@@ -88,6 +88,8 @@ def symbolize(text, system_map):
                           if t in "tTwW")
     except (OSError, ValueError):
         return ""
+    if not syms:
+        return ""       # a stub (Debian's): no names rather than wrong ones
     addrs = [a for a, _ in syms]
     lines = []
     for rip in (re.findall(r"RIP=([0-9a-f]{16})", text)):
