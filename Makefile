@@ -136,6 +136,9 @@ image:
 
 image-unlocked: qemu module userspace
 	@bash images/mkinitramfs.sh $(INITRD) $(call kenv,3) $(MODDIR)/svmgpu.ko $(DESTDIR_UAPI)
+	@[ -n "$(KERNEL_MAP)" ] || [ -s $(KALLSYMS_MAP) ] || \
+		$(BOOT_ENV) LOGDIR=$(BUILD)/logs/kallsyms-$(KERNEL) BOOT_TIMEOUT=300 \
+		bash scripts/kallsyms-map.sh $(KALLSYMS_MAP)
 
 BOOT_ENV = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
 	KERNEL_FLAVOR=$(KERNEL) ACCEL=$(ACCEL) IOMMU=$(IOMMU) MEM=$(MEM) SMP=$(SMP) \
@@ -144,8 +147,11 @@ BOOT_ENV = QEMU=$(QEMU) KERNEL_IMAGE=$(call kenv,1) INITRD=$(INITRD) \
 	SYSTEM_MAP=$(SYSTEM_MAP)
 # the guest kernel's symbols for qemu-hang.txt: the debug kernel's build
 # tree has System.map; Debian's package ships a one-line stub beside
-# vmlinuz (the real one is in linux-image-*-dbg), so none for it
-SYSTEM_MAP = $(wildcard $(call kenv,2)/System.map)
+# vmlinuz, so for it one boot reads /proc/kallsyms (scripts/kallsyms-map.sh)
+# into the kernel's cache directory
+KERNEL_MAP = $(wildcard $(call kenv,2)/System.map)
+KALLSYMS_MAP = $(dir $(call kenv,1))System.map-kallsyms
+SYSTEM_MAP = $(or $(KERNEL_MAP),$(wildcard $(KALLSYMS_MAP)))
 BOOT = $(BOOT_ENV) bash scripts/boot.sh
 
 # Building against the library from outside the tree: pkg-config finds

@@ -92,7 +92,9 @@ fi
 smp=$SMP
 # one socket per CPU, so that NUMA=N can deal the CPUs out to the nodes
 [ "$NUMA" -gt 1 ] && smp="$SMP,sockets=$SMP,cores=1,threads=1"
-args=(-accel "$ACCEL" -cpu "$cpu" -m "$MEM" -smp "$smp"
+# debug-threads: QEMU's threads carry their names (CPU 0/TCG, svmgpu-engine,
+# ...) in ps, top and the hang dump's backtraces
+args=(-accel "$ACCEL" -cpu "$cpu" -m "$MEM" -smp "$smp" -name svmgpu,debug-threads=on
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$KERNEL_IMAGE" -initrd "$INITRD")
 if [ "$IOMMU" = 1 ]; then
@@ -166,8 +168,10 @@ fi
 # were (twice, to tell spinning from halted) and every QEMU thread's
 # backtrace (scripts/qemu-hang-dump.py), through a monitor socket (a short
 # path of its own: sun_path holds 108 bytes).  In check mode the guest's
-# init logs a heartbeat every 30 s (images/init), so a guest whose logs
-# have not grown for STALL_SECONDS is frozen (a stuck program is the
+# init logs a heartbeat every 30 s (images/init), so a guest that has
+# written neither a result nor a heartbeat (while it boots: nothing to its
+# kernel log) for STALL_SECONDS is frozen, even if its kernel log still
+# grows with lockup reports (a stuck program is the
 # in-guest runner's business: it kills it after TEST_TIMEOUT and gives up
 # on one that outlives it by 30 s); it is dumped and stopped then.  Any
 # other run is dumped a minute before BOOT_TIMEOUT kills it.
@@ -182,7 +186,14 @@ watch_qemu() {
 		sleep 1
 		kill -0 "$tpid" 2>/dev/null || return 0
 		if [ "$MODE" = check ]; then
-			size=$(( $(stat -c %s "$console") + $(stat -c %s "$results") ))
+			# the kernel log while it boots; then results or
+			# heartbeats: a guest whose one live CPU only reports
+			# soft lockups is frozen too
+			if [ -s "$results" ]; then
+				size="$(stat -c %s "$results") $(grep -c 'svmgpu-init: heartbeat' "$console" || true)"
+			else
+				size=$(stat -c %s "$console" 2>/dev/null || true)
+			fi
 			if [ "$size" != "$last_size" ]; then
 				last_size=$size
 				last_change=$i
@@ -201,7 +212,7 @@ watch_qemu() {
 	echo "boot: $why; the guest's state is in $LOGDIR/qemu-hang.txt" >&3
 	echo "# $why" > "$LOGDIR/qemu-hang.txt"
 	python3 "$HERE/qemu-hang-dump.py" "$monitor" "$qpid" "$LOGDIR/qemu-hang.txt" \
-		"${SYSTEM_MAP:-}" || true
+		"${SYSTEM_MAP:-}" "$results" || true
 	case $why in
 	no\ guest\ output*)
 		# a QEMU whose main loop is stuck ignores SIGTERM

@@ -41,6 +41,48 @@ def read(path):
         return []
 
 
+def hang_summary(logdir):
+    """The gist of scripts/qemu-hang-dump.py's qemu-hang.txt, for the TAP
+    output (CI shows that, not the log directory): why it was taken, each
+    vCPU's place in both samples and its stack's named text addresses, and
+    where each QEMU thread is in QEMU's own code."""
+    text = read(f"{logdir}/qemu-hang.txt")
+    if not text:
+        return []
+    out = [text[0].lstrip("# ")]
+    body = "\n".join(text)
+    status = re.search(r"^VM status: (.*)$", body, re.M)
+    monitor = re.search(r"^monitor: (.*)$", body, re.M)
+    out.append(f"monitor: {monitor.group(1)}" if monitor else
+               f"VM status {status.group(1) if status else '?'}")
+    names = dict(re.findall(r"^RIP=([0-9a-f]{16}) is (.*)$", body, re.M))
+    cpus = re.findall(r"^CPU#(\d+)\n(?:.*\n)*?(?:RIP|EIP)=([0-9a-f]+) RFL=([0-9a-f]+).*"
+                      r"CPL=(\d).*HLT=(\d)", body, re.M)
+    for cpu, rip, rfl, cpl, hlt in cpus:
+        out.append(f"CPU#{cpu} RIP={rip} {names.get(rip, '')} IF={int(rfl, 16) >> 9 & 1} "
+                   f"CPL={cpl} HLT={hlt}".replace("  ", " "))
+    # a halted vCPU waits for an interrupt: is its timer armed, one pending?
+    for m in re.finditer(r"^### \(qemu\) info lapic (\d+)\n((?:.*\n)*?)\(qemu\)", body, re.M):
+        lapic = dict(re.findall(r"^(LVTT|Timer|ISR|IRR)\s+(.*)$", m.group(2), re.M))
+        out.append(f"lapic {m.group(1)}: " + "; ".join(
+            f"{k} {' '.join(v.split())}" for k, v in lapic.items()))
+    for m in re.finditer(r"^### (CPU#\d+) stack from RSP=\S+\n((?:  \S+ .*\n?)*)", body, re.M):
+        frames = [l.split(None, 1)[1] for l in m.group(2).splitlines() if l.strip()]
+        if frames:
+            out.append(f"{m.group(1)} stack: " + " < ".join(frames[:24]))
+    # each QEMU thread's innermost frame in QEMU's source (not libc's)
+    for m in re.finditer(r"^Thread \d+ \(.*?\(LWP (\d+)\) \"([^\"]*)\"\):\n((?:#.*\n?)*)",
+                         body, re.M):
+        frames = m.group(3).splitlines()
+        # past the generic wrappers (util/: qemu_cond_wait, the mutexes)
+        ours = [f for f in frames if "qemu-src/" in f and "qemu-src/util/" not in f]
+        top = re.sub(r"^#\d+\s+(0x[0-9a-f]+ in )?", "", frames[0]).split(" (")[0] if frames else "?"
+        where = re.search(r"(?:in )?(\w+) \(.*\) at \.\./qemu-src/(\S+)", ours[0]) if ours else None
+        out.append(f"thread {m.group(1)} {m.group(2)}: {top}" +
+                   (f" in {where.group(1)} {where.group(2)}" if where else ""))
+    return out
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--splats":
         # scripts/boot.sh: does this console log carry a warning?
@@ -80,12 +122,18 @@ def main():
     program = None
     program_results = 0
     program_failed = False
+    running = None
     done = False
     for line in results:
         if line.startswith("# SVMGPU-PROGRAM "):
             program = line.split()[2]
             program_results = 0
             program_failed = False
+            running = None
+            continue
+        if line.startswith("# RUN "):
+            # tests/harness/svmgpu_test.h: the test it starts
+            running = line[len("# RUN "):].strip()
             continue
         if line.startswith("# SVMGPU-EXIT ") and program:
             fields = line.split()
@@ -120,8 +168,11 @@ def main():
         elif line.startswith("#") and program:
             print(f"    {line}")
     if program:
-        emit(False, f"{program}: never finished (guest died or timed out)")
+        where = f" in {running}" if running else ""
+        emit(False, f"{program}: never finished{where} (guest died or timed out)")
     emit(done, "guest run completed")
+    for l in hang_summary(logdir):
+        print(f"# {label}: hang: {l}")
 
     splats = [l for l in console if SPLAT_RE.search(l)]
     emit(not splats, "kernel log free of warnings")
