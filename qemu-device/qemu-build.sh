@@ -15,6 +15,10 @@
 #   configs/devices/x86_64-softmmu/svmgpu-run.mak
 #                        svmgpu.mak plus virtio-9p for `make run/exec SHARE=`
 #   tests/qtest          += svmgpu-test (when qemu-device/tests/qtest exists)
+# and applies our fixes to QEMU itself (qemu-device/patches/*.patch, each
+# says what it fixes), once: a copy of each applied patch is kept in
+# qemu-src/.svmgpu-patches, and a patch that changed or went away is
+# reverted from that copy first.
 # The build tree lives in $SVMGPU_CACHE/qemu-build, so rebuilding after a
 # change to the device is incremental; a change of CONFIGURE_FLAGS reconfigures
 # that tree in place (the old binary stays usable until ninja relinks it).
@@ -88,6 +92,33 @@ integrate() {
 	fi
 }
 
+patch_qemu() {
+	local p name kept=$SRC/.svmgpu-patches
+	mkdir -p "$kept"
+	# newest first, so that a series comes off in reverse order
+	for p in $(ls -r "$kept"/*.patch 2>/dev/null); do
+		name=${p##*/}
+		cmp -s "$p" "$HERE/patches/$name" && continue
+		echo "qemu-build: reverting the old $name" >&2
+		(cd "$SRC" && patch -p1 -R --batch --quiet < "$p") || {
+			echo "qemu-build: cannot revert $name from $SRC; delete $SRC to unpack afresh" >&2
+			exit 1
+		}
+		rm -f "$p"
+	done
+	for p in "$HERE"/patches/*.patch; do
+		[ -e "$p" ] || continue
+		name=${p##*/}
+		[ -e "$kept/$name" ] && continue
+		echo "qemu-build: applying $name" >&2
+		(cd "$SRC" && patch -p1 --forward --batch --quiet < "$p") || {
+			echo "qemu-build: $name does not apply to $SRC" >&2
+			exit 1
+		}
+		cp "$p" "$kept/$name"
+	done
+}
+
 configure() {
 	local want have=""
 	want=$(printf '%s\n' "${CONFIGURE_FLAGS[@]}")
@@ -133,6 +164,7 @@ if ! flock -n 9; then
 fi
 unpack
 integrate
+patch_qemu
 configure
 bundle_firmware
 # Nothing to do is the common case, and a dry run cannot tell (QEMU's

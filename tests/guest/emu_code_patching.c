@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+/*
+ * emu_code_patching: the emulator keeps up with a guest kernel that patches
+ * its own code while the other vCPU runs it.
+ *
+ * Linux turns a static key on or off (here: the sched_switch tracepoint,
+ * whose sites sit in __schedule()) with text_poke_bp(): an INT3 over the
+ * first byte, the new tail, the new first byte, each followed by an IPI to
+ * every CPU.  A CPU that meets the INT3 after the new byte is back retries
+ * the instruction.  QEMU 7.2's TCG could link a translation of the code as
+ * it was before the last write and run it for good (the write's
+ * invalidation ran between the translator's reads and the linking), so the
+ * other vCPU took that INT3 again and again with interrupts off and the
+ * guest froze: svm_dax, which turns a trace event on, froze CI twice.
+ * qemu-device/patches/0001-* fixes it; this is its test.  A broken
+ * emulator freezes the guest, which the host's stall watch reports
+ * (qemu-hang.txt: a vCPU in exc_int3 at a __schedule() address).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "svmgpu_test.h"
+#include "svmgpu_guest.h"
+
+#define EVENT	"/sys/kernel/debug/tracing/events/sched/sched_switch/enable"
+#define FLIPS	300
+#define SECONDS	20
+
+struct pingpong {
+	int to[2], back[2];
+	atomic_long trips;
+	atomic_bool stop;
+};
+
+/* One side of a pipe ping-pong: every trip is two context switches. */
+static void *ponger(void *arg)
+{
+	struct pingpong *pp = arg;
+	char c;
+
+	while (read(pp->to[0], &c, 1) == 1 && !atomic_load(&pp->stop))
+		if (write(pp->back[1], &c, 1) != 1)
+			break;
+	return NULL;
+}
+
+static void *pinger(void *arg)
+{
+	struct pingpong *pp = arg;
+	char c = 0;
+
+	while (!atomic_load(&pp->stop)) {
+		if (write(pp->to[1], &c, 1) != 1 || read(pp->back[0], &c, 1) != 1)
+			break;
+		atomic_fetch_add(&pp->trips, 1);
+	}
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+TEST_TIMEOUT(120)
+TEST(static_key_flips_while_both_cpus_schedule)
+{
+	struct pingpong pp = { 0 };
+	pthread_t a, b;
+	long flips = 0, before;
+	double start;
+
+	if (access(EVENT, W_OK))
+		SKIP(return, "no tracefs");
+	ASSERT_EQ(pipe(pp.to), 0);
+	ASSERT_EQ(pipe(pp.back), 0);
+	ASSERT_EQ(pthread_create(&a, NULL, ponger, &pp), 0);
+	ASSERT_EQ(pthread_create(&b, NULL, pinger, &pp), 0);
+	start = now();
+	while (flips < FLIPS && now() - start < SECONDS) {
+		before = atomic_load(&pp.trips);
+		ASSERT_EQ(sg_write_file(EVENT, "1"), 0);
+		ASSERT_EQ(sg_write_file(EVENT, "0"), 0);
+		flips++;
+		/* the ping-pong ran __schedule() across the flip */
+		while (atomic_load(&pp.trips) == before)
+			usleep(100);
+	}
+	atomic_store(&pp.stop, true);
+	/* wake both sides: each sees stop after its read */
+	EXPECT_EQ(write(pp.to[1], "x", 1), 1);
+	EXPECT_EQ(write(pp.back[1], "x", 1), 1);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	TH_LOG("%ld flips, %ld round trips in %.1f s", flips,
+	       atomic_load(&pp.trips), now() - start);
+	EXPECT_GE(flips, 50);
+	EXPECT_GE(atomic_load(&pp.trips), flips);
+}
+
+TEST_HARNESS_MAIN
