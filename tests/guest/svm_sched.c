@@ -54,76 +54,70 @@ static long long wait_sched_value(const char *name, long long n);
 static long long wait_areas_used(long long n);
 
 /*
- * Field @field ("preemptions", "resumes", "binds") of queue @handle in
- * debugfs svmgpu_sched, or -1.  The tests run one file at a time, so a
- * handle names one queue.
+ * The line of queue @handle ("queue N: prio P state S ...") in one snapshot
+ * of debugfs svmgpu_sched, read into the caller's @buf; NULL if it is not
+ * listed.  The tests run one file at a time, so a handle names one queue.
  */
-static long long queue_value(uint32_t handle, const char *field)
+static char *queue_line(uint32_t handle, char *buf, size_t size)
 {
-	static char buf[256 * 1024];
-	char key[32], fkey[40], *l, *f, *end;
-	int fd;
+	char path[256], key[32], *l, *end;
 	ssize_t n, len = 0;
-	char path[256];
+	int fd;
 
 	if (sg_debugfs_path("svmgpu_sched", path, sizeof(path)))
-		return -1;
+		return NULL;
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
-		return -1;
+		return NULL;
 	buf[len++] = '\n';
-	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+	while ((n = read(fd, buf + len, size - 1 - len)) > 0)
 		len += n;
 	close(fd);
 	buf[len] = 0;
 	snprintf(key, sizeof(key), "\nqueue %u: ", handle);
 	l = strstr(buf, key);
 	if (!l)
+		return NULL;
+	end = strchr(++l, '\n');
+	if (end)
+		*end = 0;
+	return l;
+}
+
+/* Field @field ("preemptions", "resumes", "binds") of queue @handle, or -1. */
+static long long queue_value(uint32_t handle, const char *field)
+{
+	static char buf[256 * 1024];
+	char *l = queue_line(handle, buf, sizeof(buf)), fkey[40], *f;
+
+	if (!l)
 		return -1;
-	end = strchr(l + 1, '\n');
 	snprintf(fkey, sizeof(fkey), " %s ", field);
 	f = strstr(l, fkey);
-	if (!f || (end && f > end))
+	return f ? strtoll(f + strlen(fkey), NULL, 0) : -1;
+}
+
+/* Queue @handle's field @field is the word @word: 1, 0, -1 if not listed. */
+static long long queue_word_is(uint32_t handle, const char *field, const char *word)
+{
+	static char buf[256 * 1024];
+	char *l = queue_line(handle, buf, sizeof(buf)), want[48];
+
+	if (!l)
 		return -1;
-	return strtoll(f + strlen(fkey), NULL, 0);
+	snprintf(want, sizeof(want), " %s %s ", field, word);
+	return strstr(l, want) != NULL;
 }
 
 static long long queue_prio_is(uint32_t handle, const char *prio)
 {
-	char want[32];
-	static char buf[256 * 1024];
-	char key[32], *l, *end;
-
-	if (sg_debugfs_read("svmgpu_sched", buf, sizeof(buf)) < 0)
-		return -1;
-	snprintf(key, sizeof(key), "\nqueue %u: ", handle);
-	l = strstr(buf, key);
-	if (!l)
-		return -1;
-	end = strchr(l + 1, '\n');
-	if (end)
-		*end = 0;
-	snprintf(want, sizeof(want), " prio %s ", prio);
-	return strstr(l, want) != NULL;
+	return queue_word_is(handle, "prio", prio);
 }
 
 /* Queue @handle's state in debugfs svmgpu_sched is @state: 1, 0, -1 if not listed. */
 static long long queue_state_is(uint32_t handle, const char *state)
 {
-	static char buf[256 * 1024];
-	char key[32], want[32], *l, *end;
-
-	if (sg_debugfs_read("svmgpu_sched", buf, sizeof(buf)) < 0)
-		return -1;
-	snprintf(key, sizeof(key), "\nqueue %u: ", handle);
-	l = strstr(buf, key);
-	if (!l)
-		return -1;
-	end = strchr(l + 1, '\n');
-	if (end)
-		*end = 0;
-	snprintf(want, sizeof(want), " state %s ", state);
-	return strstr(l, want) != NULL;
+	return queue_word_is(handle, "state", state);
 }
 
 /* How many of the @n queues @q are on a hardware queue, running. */
@@ -143,17 +137,10 @@ static unsigned int bound_queues(const uint32_t *q, unsigned int n)
 static long long queue_backlog(uint32_t handle)
 {
 	static char buf[256 * 1024];
-	char key[32], *l, *end, *f, *g;
+	char *l = queue_line(handle, buf, sizeof(buf)), *f, *g;
 
-	if (sg_debugfs_read("svmgpu_sched", buf, sizeof(buf)) < 0)
-		return -1;
-	snprintf(key, sizeof(key), "\nqueue %u: ", handle);
-	l = strstr(buf, key);
 	if (!l)
 		return -1;
-	end = strchr(l + 1, '\n');
-	if (end)
-		*end = 0;
 	f = strstr(l, " last ");
 	g = strstr(l, " completed ");
 	if (!f || !g)
