@@ -62,6 +62,9 @@
 #include "qemu/timer.h"
 #include "qapi/error.h"
 #include "exec/memory.h"
+#include "exec/exec-all.h"
+#include "exec/ram_addr.h"
+#include "sysemu/tcg.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/msix.h"
@@ -319,12 +322,27 @@ static void svmgpu_trace(void *opaque, SvmgpuTraceEvent ev, uint64_t a,
     }
 }
 
-/* Engines wrote device-local memory through its host pointer. */
+/*
+ * Engines wrote device-local memory through its host pointer: what
+ * address_space_write() does after writing RAM (physmem.c's static
+ * invalidate_and_set_dirty()).  memory_region_set_dirty() alone would mark
+ * the TCG code bitmap dirty without dropping the translations of code the
+ * CPUs run from that memory (a DAX mapping is plain memory to a process):
+ * they would go on running the old code, and the CPUs' own later writes
+ * to those pages would no longer be checked for code.
+ */
 static void svmgpu_local_dirty(void *opaque, uint64_t offset, uint64_t len)
 {
     SvmgpuState *s = opaque;
+    ram_addr_t addr = memory_region_get_ram_addr(&s->local_ram) + offset;
+    uint8_t mask = memory_region_get_dirty_log_mask(&s->local_ram);
 
-    memory_region_set_dirty(&s->local_ram, offset, len);
+    mask = cpu_physical_memory_range_includes_clean(addr, len, mask);
+    if (mask & (1 << DIRTY_MEMORY_CODE)) {
+        tb_invalidate_phys_range(addr, addr + len);
+        mask &= ~(1 << DIRTY_MEMORY_CODE);
+    }
+    cpu_physical_memory_set_dirty_range(addr, len, mask);
 }
 
 static const SvmgpuCoreOps svmgpu_core_ops = {

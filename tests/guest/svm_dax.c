@@ -1126,6 +1126,62 @@ static void *toggle_loop(void *arg)
 	return NULL;
 }
 
+/* "mov eax, @v; ret" */
+static void put_ret(unsigned char *code, unsigned char v)
+{
+	const unsigned char insn[] = { 0xb8, v, 0, 0, 0, 0xc3 };
+
+	memcpy(code, insn, sizeof(insn));
+	__builtin___clear_cache((char *)code, (char *)code + sizeof(insn));
+}
+
+static int call_code(const unsigned char *code)
+{
+	int (*fn)(void);
+
+	memcpy(&fn, &code, sizeof(fn));
+	return fn();
+}
+
+/*
+ * A process runs code from its DAX buffer (plain memory to it) and the
+ * device's COPY engine writes new code there: the CPU runs the new code,
+ * and the CPU's own later writes are seen too.  Under TCG the device model
+ * has to drop the translations of what it overwrote, as
+ * address_space_write() does (svmgpu-pci.c svmgpu_local_dirty()).
+ */
+TEST_F(dax, cpu_runs_code_the_device_wrote)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	struct drm_svmgpu_wait w;
+	unsigned char *d, src[64] __attribute__((aligned(64)));
+	int i;
+
+	if (self->pool < (long long)(2 * MB))
+		SKIP(return, "no DAX pool");
+	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &a), 0);
+	d = dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	/* the whole mapping: a DAX VMA splits only at its alignment */
+	if (mprotect(d, 2 * MB, PROT_READ | PROT_WRITE | PROT_EXEC))
+		SKIP(return, "no PROT_EXEC on the render node: %s", strerror(errno));
+	put_ret(d, 42);
+	for (i = 0; i < 100; i++)
+		ASSERT_EQ(call_code(d), 42);
+	memset(src, 0xcc, sizeof(src));
+	put_ret(src, 7);
+	ASSERT_EQ(sg_run(self->fd, self->q, sg_copy(d, src, sizeof(src)), &w), 0);
+	ASSERT_EQ(w.err_code, 0);
+	EXPECT_EQ(memcmp(d, src, sizeof(src)), 0);
+	for (i = 0; i < 100; i++)
+		ASSERT_EQ(call_code(d), 7);
+	put_ret(d, 9);
+	for (i = 0; i < 100; i++)
+		ASSERT_EQ(call_code(d), 9);
+	ASSERT_EQ(munmap(d, 2 * MB), 0);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+}
+
 /* Lines of the trace buffer with @what in them; -1 without tracefs. */
 static long trace_count(const char *what)
 {
