@@ -136,7 +136,8 @@ image:
 
 image-unlocked: qemu module userspace
 	@bash images/mkinitramfs.sh $(INITRD) $(call kenv,3) $(MODDIR)/svmgpu.ko $(DESTDIR_UAPI)
-	@[ -n "$(KERNEL_MAP)" ] || [ -s $(KALLSYMS_MAP) ] || \
+	@[ -n "$(KERNEL_MAP)" ] || [ $(KALLSYMS_MAP) -nt $(call kenv,1) ] || \
+		[ $(KALLSYMS_MAP).failed -nt $(call kenv,1) ] || \
 		$(BOOT_ENV) LOGDIR=$(BUILD)/logs/kallsyms-$(KERNEL) BOOT_TIMEOUT=300 \
 		bash scripts/kallsyms-map.sh $(KALLSYMS_MAP)
 

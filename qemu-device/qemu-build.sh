@@ -111,8 +111,10 @@ patch_qemu() {
 		name=${p##*/}
 		[ -e "$kept/$name" ] && continue
 		echo "qemu-build: applying $name" >&2
-		(cd "$SRC" && patch -p1 --forward --batch --quiet < "$p") || {
-			echo "qemu-build: $name does not apply to $SRC" >&2
+		# all or nothing: a half-applied patch has no copy to revert from
+		(cd "$SRC" && patch -p1 --forward --batch --quiet --dry-run < "$p" >/dev/null &&
+			patch -p1 --forward --batch --quiet < "$p") || {
+			echo "qemu-build: $name does not apply to $SRC; delete $SRC to unpack afresh" >&2
 			exit 1
 		}
 		cp "$p" "$kept/$name"

@@ -64,7 +64,6 @@
 #include "exec/memory.h"
 #include "exec/exec-all.h"
 #include "exec/ram_addr.h"
-#include "sysemu/tcg.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/msix.h"
@@ -338,10 +337,13 @@ static void svmgpu_local_dirty(void *opaque, uint64_t offset, uint64_t len)
     uint8_t mask = memory_region_get_dirty_log_mask(&s->local_ram);
 
     mask = cpu_physical_memory_range_includes_clean(addr, len, mask);
+#ifdef CONFIG_TCG
+    /* the code bit is in the mask under TCG only */
     if (mask & (1 << DIRTY_MEMORY_CODE)) {
         tb_invalidate_phys_range(addr, addr + len);
         mask &= ~(1 << DIRTY_MEMORY_CODE);
     }
+#endif
     cpu_physical_memory_set_dirty_range(addr, len, mask);
 }
 

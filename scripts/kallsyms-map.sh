@@ -18,8 +18,11 @@ if SHARE=$share SYSTEM_MAP= \
 	EXEC_CMD="grep -E ' [tTwW] ' /proc/kallsyms | grep -v '\\[' > /share/map" \
 	bash "$HERE/boot.sh" exec > /dev/null 2>&1 && [ -s "$share/map" ]; then
 	mv "$share/map" "$out.tmp" && mv "$out.tmp" "$out"
+	rm -f "$out.failed"
 	echo "kallsyms-map: $(wc -l < "$out") kernel text symbols in $out"
 else
+	# not again for this kernel image (the Makefile compares the dates)
+	touch "$out.failed"
 	echo "kallsyms-map: no symbols from the guest (logs in $LOGDIR);" \
 		"hang dumps will not name this kernel's functions" >&2
 fi

@@ -46,6 +46,10 @@ cmp -s "$HERE/../svmgpu.mak" "$SRC/configs/devices/x86_64-softmmu/svmgpu.mak" ||
 mkdir -p "$BUILD"
 exec 9>"$CACHE/qemu-fuzz-build.lock"
 flock 9
+# and the source tree: qemu-build.sh applies and reverts our QEMU patches
+# (qemu-device/patches) under this lock
+exec 8>"$CACHE/qemu-build.lock"
+flock 8
 
 want=$(printf '%s\n' "${CONFIGURE_FLAGS[@]}")
 have=""

