@@ -123,6 +123,7 @@ def main():
     program_results = 0
     program_failed = False
     running = None
+    last_done = None
     done = False
     for line in results:
         if line.startswith("# SVMGPU-PROGRAM "):
@@ -130,6 +131,7 @@ def main():
             program_results = 0
             program_failed = False
             running = None
+            last_done = None
             continue
         if line.startswith("# RUN "):
             # tests/harness/svmgpu_test.h: the test it starts
@@ -156,6 +158,8 @@ def main():
             continue
         m = TAP_RE.match(line)
         if m and program:
+            running = None
+            last_done = m.group(3).split(" # ", 1)[0].strip()
             program_results += 1
             ok = m.group(1) == "ok"
             desc = m.group(3)
@@ -168,7 +172,9 @@ def main():
         elif line.startswith("#") and program:
             print(f"    {line}")
     if program:
-        where = f" in {running}" if running else ""
+        # in the test it started, or after the last one it reported
+        where = (f" in {running}" if running else
+                 f" after {last_done}" if last_done else "")
         emit(False, f"{program}: never finished{where} (guest died or timed out)")
     emit(done, "guest run completed")
     for l in hang_summary(logdir):

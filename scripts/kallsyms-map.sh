@@ -10,13 +10,16 @@
 #
 #   kallsyms-map.sh OUT     with scripts/boot.sh's environment (BOOT_ENV)
 set -euo pipefail
-out=$1
+out=${1:?usage: kallsyms-map.sh OUT}
+LOGDIR=${LOGDIR:?LOGDIR: the directory for the boot logs}
 HERE=$(cd "$(dirname "$0")" && pwd)
 share=$(mktemp -d /tmp/svmgpu-kallsyms.XXXXXX)
 trap 'rm -rf "$share"' EXIT
 if SHARE=$share SYSTEM_MAP= \
 	EXEC_CMD="grep -E ' [tTwW] ' /proc/kallsyms | grep -v '\\[' > /share/map" \
-	bash "$HERE/boot.sh" exec > /dev/null 2>&1 && [ -s "$share/map" ]; then
+	bash "$HERE/boot.sh" exec > /dev/null 2>&1 && [ -s "$share/map" ] &&
+	# kptr_restrict would show every address as 0
+	grep -q -v '^0\{16\} ' "$share/map"; then
 	mv "$share/map" "$out.tmp" && mv "$out.tmp" "$out"
 	rm -f "$out.failed"
 	echo "kallsyms-map: $(wc -l < "$out") kernel text symbols in $out"

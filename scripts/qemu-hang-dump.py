@@ -97,8 +97,9 @@ def load_map(path, prefix=""):
 def name_of(syms, addrs, v):
     """function+0x... for @v, or None when it is outside the kernel's text."""
     i = bisect.bisect_right(addrs, v) - 1
-    # past the last symbol by more than a large function: not text
-    if i < 0 or v - syms[i][0] > 0x10000:
+    # past the last symbol by more than a large function, or past the
+    # kernel's text: not text
+    if i < 0 or v - syms[i][0] > 0x10000 or syms[i][1] in ("_etext", "__etext"):
         return None
     return f"{syms[i][1]}+{v - syms[i][0]:#x}"
 
