@@ -16,7 +16,10 @@
  * emulator freezes the guest, which the host's stall watch reports
  * (qemu-hang.txt: a vCPU in exc_int3 at a __schedule() address).
  */
+#include <errno.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,6 +113,64 @@ TEST(static_key_flips_while_both_cpus_schedule)
 	       atomic_load(&pp.trips), now() - start);
 	EXPECT_GE(flips, 20);
 	EXPECT_GT(atomic_load(&pp.trips), before);
+}
+
+/*
+ * A hostile program: one thread writes, without end, a data word in the
+ * page another thread runs code from.  Every translation of that page is
+ * refused (its write count moved) and, after three tries, run one
+ * instruction at a time: the caller still gets on, and sees the code the
+ * writer last put there.
+ */
+struct selfmod {
+	unsigned char *page;
+	atomic_bool stop;
+	atomic_long writes;
+};
+
+static void *scribbler(void *arg)
+{
+	struct selfmod *sm = arg;
+	volatile unsigned char *data = sm->page + 2048;
+
+	while (!atomic_load(&sm->stop)) {
+		data[0]++;
+		atomic_fetch_add(&sm->writes, 1);
+	}
+	return NULL;
+}
+
+TEST_TIMEOUT(120)
+TEST(code_page_written_without_end_still_runs)
+{
+	struct selfmod sm = { 0 };
+	long calls = 0, v;
+	pthread_t th;
+	double start;
+
+	sm.page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sm.page == MAP_FAILED)
+		SKIP(return, "no PROT_EXEC anonymous memory: %s", strerror(errno));
+	sg_put_ret(sm.page, 1);
+	ASSERT_EQ(pthread_create(&th, NULL, scribbler, &sm), 0);
+	/* the writer is running before the code changes */
+	while (atomic_load(&sm.writes) < 1000)
+		usleep(1000);
+	start = now();
+	for (v = 2; now() - start < 3; v = v % 250 + 1) {
+		int i;
+
+		sg_put_ret(sm.page, v);
+		for (i = 0; i < 200; i++, calls++)
+			ASSERT_EQ(sg_call_code(sm.page), v);
+	}
+	atomic_store(&sm.stop, true);
+	pthread_join(th, NULL);
+	TH_LOG("%ld calls in %.1f s beside %ld writes to the page", calls,
+	       now() - start, atomic_load(&sm.writes));
+	EXPECT_GT(atomic_load(&sm.writes), 0);
+	EXPECT_EQ(munmap(sm.page, 4096), 0);
 }
 
 TEST_HARNESS_MAIN

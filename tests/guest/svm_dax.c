@@ -1126,23 +1126,6 @@ static void *toggle_loop(void *arg)
 	return NULL;
 }
 
-/* "mov eax, @v; ret" */
-static void put_ret(unsigned char *code, unsigned char v)
-{
-	const unsigned char insn[] = { 0xb8, v, 0, 0, 0, 0xc3 };
-
-	memcpy(code, insn, sizeof(insn));
-	__builtin___clear_cache((char *)code, (char *)code + sizeof(insn));
-}
-
-static int call_code(const unsigned char *code)
-{
-	int (*fn)(void);
-
-	memcpy(&fn, &code, sizeof(fn));
-	return fn();
-}
-
 /*
  * A process runs code from its DAX buffer (plain memory to it) and the
  * device's COPY engine writes new code there: the CPU runs the new code,
@@ -1165,19 +1148,19 @@ TEST_F(dax, cpu_runs_code_the_device_wrote)
 	/* the whole mapping: a DAX VMA splits only at its alignment */
 	if (mprotect(d, 2 * MB, PROT_READ | PROT_WRITE | PROT_EXEC))
 		SKIP(return, "no PROT_EXEC on the render node: %s", strerror(errno));
-	put_ret(d, 42);
+	sg_put_ret(d, 42);
 	for (i = 0; i < 100; i++)
-		ASSERT_EQ(call_code(d), 42);
+		ASSERT_EQ(sg_call_code(d), 42);
 	memset(src, 0xcc, sizeof(src));
-	put_ret(src, 7);
+	sg_put_ret(src, 7);
 	ASSERT_EQ(sg_run(self->fd, self->q, sg_copy(d, src, sizeof(src)), &w), 0);
 	ASSERT_EQ(w.err_code, 0);
 	EXPECT_EQ(memcmp(d, src, sizeof(src)), 0);
 	for (i = 0; i < 100; i++)
-		ASSERT_EQ(call_code(d), 7);
-	put_ret(d, 9);
+		ASSERT_EQ(sg_call_code(d), 7);
+	sg_put_ret(d, 9);
 	for (i = 0; i < 100; i++)
-		ASSERT_EQ(call_code(d), 9);
+		ASSERT_EQ(sg_call_code(d), 9);
 	ASSERT_EQ(munmap(d, 2 * MB), 0);
 	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
 }

@@ -309,6 +309,24 @@ static inline double sg_now_s(void)
 }
 
 /* Write a string to a sysfs/debugfs file: 0 or -errno. */
+/* Write "mov eax, @v; ret" (x86-64) at @code, which is executable. */
+static inline void sg_put_ret(unsigned char *code, unsigned char v)
+{
+	const unsigned char insn[] = { 0xb8, v, 0, 0, 0, 0xc3 };
+
+	memcpy(code, insn, sizeof(insn));
+	__builtin___clear_cache((char *)code, (char *)code + sizeof(insn));
+}
+
+/* Call the function at @code (one written by sg_put_ret()). */
+static inline int sg_call_code(const unsigned char *code)
+{
+	int (*fn)(void);
+
+	memcpy(&fn, &code, sizeof(fn));
+	return fn();
+}
+
 static inline int sg_write_file(const char *path, const char *val)
 {
 	int f = open(path, O_WRONLY), ret = 0;
