@@ -23,6 +23,7 @@ OUT=$BUILD/check
 CHECK_FUZZ_SECONDS=${CHECK_FUZZ_SECONDS:-30}
 CHECK_STRESS_SECONDS=${CHECK_STRESS_SECONDS:-60}
 mkdir -p "$OUT"
+rm -f "$OUT"/*.failed
 
 total_pass=0
 total_fail=0
@@ -59,8 +60,16 @@ stage() {
 		f=1
 		echo "not ok - $name: stage ran no test" >> "$log"
 	fi
-	grep -E '^(not ok|#)' "$log" | grep -v '^# SVMGPU' | head -n 40
-	[ "$f" -gt 0 ] && tail -n 15 "$log" | grep -v -E '^(ok|not ok|#)' | sed 's/^/    /'
+	# Each failed test with the diagnostics it printed before its result
+	# (the indented "# file:line: ..." lines: the failed EXPECT's values),
+	# at most 12 of them: CI keeps this output, not the logs.
+	awk '/^[ \t]+#/ { buf[n++ % 12] = $0; next }
+		/^not ok/ { for (i = (n > 12 ? n - 12 : 0); i < n; i++) print buf[i % 12]
+			    print; n = 0; next }
+		/^ok/ { n = 0; next }
+		/^#/ && !/^# SVMGPU/ { print }' "$log" | head -n 150 | tee "$OUT/$name.failed"
+	grep -q '^not ok' "$OUT/$name.failed" || rm -f "$OUT/$name.failed"
+	[ "$f" -gt 0 ] && tail -n 15 "$log" | grep -v -E '^(ok|not ok|[[:space:]]*#)' | sed 's/^/    /'
 	echo "   $name: $p passed, $f failed, $s skipped ($(( $(date +%s) - start )) s; $log)"
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
@@ -92,6 +101,12 @@ stage guest-debug-iommu-multi make -s guest-test KERNEL=debug IOMMU=1 TESTS=svm_
 	QEMU_EXTRA="$MULTI_EXTRA" LOGDIR="$BUILD/logs/debug-iommu-multi"
 stage stress-debug-iommu make -s stress KERNEL=debug IOMMU=1 STRESS_SECONDS="$CHECK_STRESS_SECONDS"
 
+# The failures again at the end, where a truncated CI log still shows them.
+for f in "$OUT"/*.failed; do
+	[ -e "$f" ] || continue
+	echo "== failed in $(basename "$f" .failed):"
+	grep -v '^# .* took ' "$f" | head -n 40
+done
 echo "check took $(( $(date +%s) - check_start )) s; logs under $BUILD/logs and $OUT"
 if [ "$total_skip" -gt 0 ]; then
 	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
