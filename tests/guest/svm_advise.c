@@ -260,8 +260,8 @@ TEST_F(adv, munmap_mremap_mprotect_of_advised_migrated_range)
 TEST_F(adv, migrate_on_device_fault_with_preferred_device)
 {
 	size_t size = 8 * MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
-	unsigned char *c = map_2m(size), *d = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
+	unsigned char *c = sg_map_2m(size), *d = sg_map_2m(size);
 	long long fm0, fp0;
 
 	if (!self->local)
@@ -314,7 +314,7 @@ TEST_F(adv, migrate_on_device_fault_with_preferred_device)
 TEST_F(adv, fault_on_resident_range_migrates_nothing)
 {
 	size_t size = 8 * MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	long long fm0, fp0, ev0;
 
 	if (!self->local)
@@ -348,7 +348,7 @@ TEST_F(adv, fault_on_resident_range_migrates_nothing)
 TEST_F(adv, read_mostly_holds_with_preferred_system)
 {
 	size_t size = 4 * MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
@@ -378,7 +378,7 @@ TEST_F(adv, read_mostly_holds_with_preferred_system)
 TEST_F(adv, read_mostly_and_accessed_by_not_migrated_on_reads)
 {
 	size_t size = 8 * MB, i;
-	unsigned char *a = map_2m(size), *b = map_2m(size), *c = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size), *c = sg_map_2m(size);
 	long long fm0;
 	long bad = -1;
 
@@ -443,7 +443,7 @@ TEST_F(adv, read_mostly_and_accessed_by_not_migrated_on_reads)
 TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
 {
 	size_t size = 4 * MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *b = map_2m(size), *t = map_2m(2 * MB);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size), *t = sg_map_2m(2 * MB);
 	struct drm_svmgpu_get_stats st;
 	uint64_t pages = 1;
 
@@ -521,7 +521,7 @@ TEST_F(adv, placement_that_moves_nothing_keeps_device_mappings)
 TEST_F(adv, fault_around_one_page_two_pages_of_one_neighbourhood)
 {
 	const char *param = "/sys/module/svmgpu/parameters/fault_around";
-	unsigned char *a = map_2m(2 * MB);
+	unsigned char *a = sg_map_2m(2 * MB);
 	struct drm_svmgpu_get_stats st;
 	char old[32] = "";
 	size_t i, span = 64 * 1024;
@@ -579,7 +579,7 @@ static long check_byte(const unsigned char *p, size_t n, unsigned char v)
 TEST_F(adv, moves_to_system_memory_remove_the_old_device_mappings)
 {
 	size_t size = 2 * MB, n = size / PAGE;
-	unsigned char *a = map_2m(size);
+	unsigned char *a = sg_map_2m(size);
 	uint64_t pages = 0;
 
 	if (!self->local)
@@ -620,7 +620,7 @@ TEST_F(adv, moves_to_system_memory_remove_the_old_device_mappings)
 TEST_F(adv, migration_that_cannot_move_pinned_pages_keeps_device_mappings)
 {
 	size_t size = 2 * MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	unsigned char *pin;
 	struct drm_svmgpu_get_stats st;
 	struct iovec iov;

@@ -97,21 +97,6 @@ static inline long check_pat(const unsigned char *p, size_t n, unsigned int seed
 	return -1;
 }
 
-/* @size bytes of anonymous memory at a 2 MiB-aligned address, or NULL. */
-static inline void *map_2m(size_t size)
-{
-	unsigned char *p = mmap(NULL, size + 2 * MB, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *a;
-
-	if (p == MAP_FAILED)
-		return NULL;
-	a = (unsigned char *)(((uintptr_t)p + 2 * MB - 1) & ~(2 * MB - 1));
-	if (a > p)
-		munmap(p, a - p);
-	munmap(a + size, p + size + 2 * MB - (a + size));
-	return a;
-}
-
 static inline int advise(int fd, uint32_t ctx, const void *p, uint64_t size, uint32_t attr,
 		  uint32_t value)
 {

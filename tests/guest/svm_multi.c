@@ -156,7 +156,7 @@ TEST_F(two, both_devices_on_one_malloc_buffer)
 TEST_F(two, range_in_device_a_memory_touched_by_device_b)
 {
 	size_t size = 2 * MB, n = size / PAGE;
-	unsigned char *buf = map_2m(size), *out = map_2m(size);
+	unsigned char *buf = sg_map_2m(size), *out = sg_map_2m(size);
 	struct dev *a = &self->d[0], *b = &self->d[1];
 	long long used_a0 = dev_value(a, "used"), used_b0 = dev_value(b, "used");
 	long long mig0 = dev_value(a, "cpu_faults"), res;
@@ -221,7 +221,7 @@ TEST_F(two, range_in_device_a_memory_touched_by_device_b)
 TEST_F(two, halves_in_each_device_memory)
 {
 	size_t size = 4 * MB, half = size / 2;
-	unsigned char *buf = map_2m(size), *out = map_2m(size);
+	unsigned char *buf = sg_map_2m(size), *out = sg_map_2m(size);
 	struct dev *a = &self->d[0], *b = &self->d[1];
 	long long used_a0 = dev_value(a, "used"), used_b0 = dev_value(b, "used");
 	int i;
@@ -263,7 +263,7 @@ TEST_F(two, halves_in_each_device_memory)
 TEST_F(two, owner_rule_holder_sees_mover_migration)
 {
 	size_t size = 2 * MB, n = size / PAGE;
-	unsigned char *buf, *out = map_2m(size);
+	unsigned char *buf, *out = sg_map_2m(size);
 	int k;
 
 	ASSERT_NE(out, NULL);
@@ -275,7 +275,7 @@ TEST_F(two, owner_rule_holder_sees_mover_migration)
 		size_t i;
 		long bad = -1;
 
-		buf = map_2m(size);
+		buf = sg_map_2m(size);
 		ASSERT_NE(buf, NULL);
 		/*
 		 * 4 KiB pages: the split of a THP would send a CLEAR, which

@@ -101,7 +101,7 @@ static void oversubscribe(struct svmgpu_fixture_ovs *self, unsigned int mult, un
 	int fd = self->fd;
 	uint32_t ctx = self->ctx, q = self->q;
 	size_t half = (size_t)self->cap * mult / 4, piece = (size_t)self->cap / 4, off;
-	unsigned char *a = map_2m(half), *b = map_2m(half);
+	unsigned char *a = sg_map_2m(half), *b = sg_map_2m(half);
 	long long ev0 = sg_devmem_value("lru_evictions"), ev1, fm0;
 	long long used0 = sg_devmem_value("used");
 
@@ -161,8 +161,8 @@ TEST_F(ovs, fitting_working_set_is_not_evicted)
 	int fd = self->fd;
 
 	ASSERT_GE(half, 2 * MB);
-	a = map_2m(half);
-	b = map_2m(half);
+	a = sg_map_2m(half);
+	b = sg_map_2m(half);
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
 	fill_pat(a, half, 0x61);
@@ -247,7 +247,7 @@ static void swept_working_set(struct svmgpu_fixture_ovs *self, unsigned int slow
 	long long used0 = sg_devmem_value("used"), ev, fm, td, per0, rf0, un;
 	long long un0 = sg_devmem_value("thrash_unpinned");
 	size_t size = (size_t)self->cap * 3 / 2;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	int fd = self->fd, pass;
 	struct timespec t0, t1;
 	char ms[32] = "";
@@ -401,7 +401,7 @@ TEST_F(ovs, pinned_part_alone_becomes_resident)
 {
 	long long used0 = sg_devmem_value("used"), per0, rpages = 0, res = 0;
 	size_t size = (size_t)self->cap * 3 / 2, chunk = 2ul << 20, off, rsz;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	size_t r[4];
 	unsigned int nr = 0, i;
 	int fd = self->fd, pass;
@@ -473,7 +473,7 @@ TEST_F(ovs, period_ending_mid_fault_leaves_nothing_remote)
 {
 	long long used0 = sg_devmem_value("used"), per0 = sg_devmem_value("thrash_periods");
 	size_t size = (size_t)self->cap * 3 / 2, piece = (size_t)self->cap / 2, off;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	int fd = self->fd, pass;
 	long long un;
 
@@ -536,7 +536,7 @@ TEST_F(ovs, cold_buffer_gives_way_to_new_working_set)
 	long long rf0 = sg_devmem_value("thrash_refaults");
 	size_t xsz = (size_t)(self->cap - used0) & ~(2 * MB - 1);
 	size_t ysz = (size_t)(self->cap * 9 / 10) & ~(PAGE - 1);
-	unsigned char *x = map_2m(xsz), *y = map_2m(ysz);
+	unsigned char *x = sg_map_2m(xsz), *y = sg_map_2m(ysz);
 	int fd = self->fd;
 
 	ASSERT_GE(per0, 0);
@@ -582,7 +582,7 @@ TEST_F(ovs, two_processes_oversubscribe_at_once)
 		ASSERT_GE(pid[i], 0);
 		if (!pid[i]) {
 			size_t half = (size_t)self->cap / 2;
-			unsigned char *a = map_2m(half), *b = map_2m(half);
+			unsigned char *a = sg_map_2m(half), *b = sg_map_2m(half);
 			uint32_t ctx, q;
 			int fd = sg_open(), pass, ret;
 

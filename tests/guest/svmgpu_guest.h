@@ -288,6 +288,25 @@ static inline void *sg_map_anon(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * @size bytes of anonymous memory at a 2 MiB-aligned address (every PMD of
+ * it its own, whatever is mapped next to it), or NULL.
+ */
+static inline void *sg_map_2m(size_t size)
+{
+	const size_t huge = 2ul << 20;
+	unsigned char *p = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (unsigned char *)(((uintptr_t)p + huge - 1) & ~(huge - 1));
+	if (a > p)
+		munmap(p, a - p);
+	munmap(a + size, p + size + huge - (a + size));
+	return a;
+}
+
 /* Kernel code of an endless loop (LOOP; ENDLOOP; EXIT): it ends when stopped. */
 static inline const uint64_t *sg_spin_kernel(void)
 {
