@@ -198,6 +198,9 @@ struct svmgpu_blit_held {
  *	the copy queue's engine
  * @errors: of those, a failed command or enable
  * @resets: of those, the device was reset, removed or fenced meanwhile
+ * @setup_errors: of those, never queued: the device not ready, fenced or
+ *	removed, a DMA mapping, window or TLB invalidation failure
+ * @wait_max_us: the longest wait for a batch the engine finished
  * @abandoned: batches whose engine was not shown stopped (-EBUSY)
  * @held_pages: pages in @held
  */
@@ -236,6 +239,8 @@ struct svmgpu_blit {
 	atomic64_t resets;
 	atomic64_t abandoned;
 	atomic64_t held_pages;
+	atomic64_t setup_errors;
+	u64 wait_max_us;
 };
 
 static __le64 *svmgpu_blit_table(struct svmgpu_blit *blit, int t)
@@ -673,9 +678,10 @@ static int svmgpu_blit_wait(struct svmgpu_blit *blit, u64 first, u64 last, u64 b
 		rmb();	/* seq before the rest of the record */
 		err = le64_to_cpu(READ_ONCE(*(__le64 *)&blit->compl->err_seq));
 		if (err - first <= last - first) {
+			u32 code = le32_to_cpu(READ_ONCE(*(__le32 *)&blit->compl->err_code));
+
 			drm_err_ratelimited(&sdev->drm, "copy queue %u: command %llu failed: error %u\n",
-					    blit->hwq, err,
-					    le32_to_cpu(READ_ONCE(*(__le32 *)&blit->compl->err_code)));
+					    blit->hwq, err, code);
 			return -EIO;
 		}
 		if (seq == last)
@@ -973,7 +979,8 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 {
 	u32 prio = urgent ? SVMGPU_Q_PRIORITY_MAX : SVMGPU_BLIT_PRIO_NORMAL;
 	struct svmgpu_device *sdev;
-	u64 first, gen, bytes = 0;
+	u64 first, gen, bytes = 0, t0;
+	bool counted = false;	/* a failure is in @errors, @timeouts, @starved or @resets */
 	unsigned long n;
 	int ret;
 
@@ -1025,6 +1032,7 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 		ret = -ENODEV;
 	} else if (!blit->live || blit->gen != gen) {
 		ret = svmgpu_blit_start(blit, gen, prio);
+		counted = ret != 0;
 		if (ret)
 			atomic64_inc(&blit->errors);
 	} else {
@@ -1037,6 +1045,8 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 	svmgpu_hw_exit(sdev);
 	if (ret)
 		goto out;
+	counted = true;
+	t0 = ktime_get_ns();
 	ret = svmgpu_blit_wait(blit, first, blit->seq, bytes);
 	if (ret) {
 		if (ret == -ETIMEDOUT) {
@@ -1058,11 +1068,16 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 		WRITE_ONCE(blit->timeouts_in_row, 0);
 		blit->starved_in_row = 0;
 		WRITE_ONCE(blit->off, false);
+		t0 = div_u64(ktime_get_ns() - t0, NSEC_PER_USEC);
+		if (t0 > blit->wait_max_us)
+			WRITE_ONCE(blit->wait_max_us, t0);
 	}
 out:
 	svmgpu_blit_unmap(blit, to_dev);
 	if (ret) {
 		atomic64_inc(&blit->fallbacks);
+		if (!counted)
+			atomic64_inc(&blit->setup_errors);
 	} else if (bytes) {
 		atomic64_inc(&blit->batches);
 		atomic64_add(bytes, &blit->bytes);
@@ -1092,6 +1107,8 @@ void svmgpu_blit_show(struct svmgpu_blit *blit, struct seq_file *m)
 	seq_printf(m, "engine_abandoned: %lld\n", atomic64_read(&blit->abandoned));
 	seq_printf(m, "engine_held_pages: %lld\n", atomic64_read(&blit->held_pages));
 	seq_printf(m, "engine_starved: %lld\n", atomic64_read(&blit->starved));
+	seq_printf(m, "engine_setup_errors: %lld\n", atomic64_read(&blit->setup_errors));
+	seq_printf(m, "engine_wait_max_us: %llu\n", READ_ONCE(blit->wait_max_us));
 	/* The back-off, 0 when on (a device reset ends it). */
 	seq_printf(m, "engine_backoff_ms: %u\n",
 		   READ_ONCE(blit->timeouts_gen) == atomic64_read(&blit->sdev->stats.resets) ?

@@ -135,6 +135,34 @@ MODULE_PARM_DESC(devmem_limit_mb,
 /* Pages one migrate_vma_setup() call covers. */
 #define SVMGPU_MIGRATE_BATCH	512
 
+/*
+ * A PREFETCH window whose pages did not all move because some were busy
+ * (another reference or the page lock held elsewhere for a moment:
+ * migrate_vma_setup() skips such a page) is tried again this many times,
+ * the mmap lock dropped for SVMGPU_BUSY_PAUSE_US in between.  A page that
+ * stays busy (a pin, a pipe's reference) costs that much and stays where
+ * it is: PREFETCH is a placement hint (docs/driver.md "Device memory").
+ */
+#define SVMGPU_BUSY_RETRIES	2
+#define SVMGPU_BUSY_PAUSE_US	500
+
+/*
+ * The end of the migration window that begins at @addr: the next 2 MiB
+ * boundary (SVMGPU_MIGRATE_BATCH pages), or @end.  A window aligned to a
+ * PMD splits a THP within one window and never leaves a page table half
+ * migrated until the next window: khugepaged collapses a PMD that has at
+ * most max_ptes_swap (64) non-present entries, and by the time it
+ * collapses it swaps in (migrate_to_ram()) every device-private entry it
+ * finds, so a PMD that one window had left with a few of them and the next
+ * window filled could come back to system memory whole.
+ */
+static unsigned long svmgpu_devmem_window_end(unsigned long addr, unsigned long end)
+{
+	const unsigned long win = SVMGPU_MIGRATE_BATCH * PAGE_SIZE;
+
+	return min(ALIGN_DOWN(addr, win) + win, end);
+}
+
 /* An eviction unit: 2 MiB of device memory, SVMGPU_MIGRATE_BATCH pages. */
 #define SVMGPU_REGION_SHIFT	21
 
@@ -218,6 +246,8 @@ struct svmgpu_thrash_range {
  * @fault_to_dev: pages they moved to device memory
  * @fault_to_sys: pages they moved to system memory
  * @fault_no_room: migrations on device fault that found no room
+ * @busy_retried: busy pages a PREFETCH window was tried again for
+ * @busy_left: busy pages a PREFETCH left where they were after its retries
  * @blit: the device's copy queue (svmgpu_blit.c), NULL without one
  * @cpu_copied: pages the CPU copied (copy_engine=0, or a batch the engine
  *	did not copy)
@@ -277,6 +307,8 @@ struct svmgpu_devmem {
 	atomic64_t fault_to_dev;
 	atomic64_t fault_to_sys;
 	atomic64_t fault_no_room;
+	atomic64_t busy_retried;
+	atomic64_t busy_left;
 	struct svmgpu_blit *blit;
 	atomic64_t cpu_copied;
 
@@ -1098,13 +1130,15 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
  * there); so does an entry hmm does not report, which on the debug kernel
  * includes another device's private page (pfn 0 like a hole: setup then
  * selects nothing there).  @pfns has room for the range.  If the walk
- * fails: everything.
+ * fails: everything.  *@pages (if not NULL) counts the entries set that
+ * have a page (not a hole): the ones a migration fails to move only when
+ * they are busy.
  */
 static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 					   struct vm_area_struct *vma,
 					   unsigned long start, unsigned long end,
 					   bool to_dev, unsigned long *pfns,
-					   unsigned long *movable)
+					   unsigned long *movable, unsigned long *pages)
 {
 	struct mmu_interval_notifier mni = { .mm = vma->vm_mm };
 	struct hmm_range range = {
@@ -1118,6 +1152,8 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 	u64 off;
 
 	bitmap_zero(movable, n);
+	if (pages)
+		*pages = 0;
 	if (hmm_range_fault(&range)) {
 		bitmap_fill(movable, n);
 		return n;
@@ -1137,6 +1173,8 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 			     ours) {
 			__set_bit(i, movable);
 			count++;
+			if (pages && page)
+				(*pages)++;
 		}
 	}
 	return count;
@@ -1282,19 +1320,24 @@ static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
  * Migrate [start, end) of one VMA, at most SVMGPU_MIGRATE_BATCH pages, to
  * (@to_dev) or from device memory: each run of entries that can move
  * (svmgpu_devmem_movable()) goes to svmgpu_devmem_run_to_dev/_sys(); a
- * batch with none calls neither.  @urgent: a fault waits for it.
+ * batch with none calls neither.  @urgent: a fault waits for it.  @busy
+ * (if not NULL): pages that could move and did not, though nothing failed
+ * (busy elsewhere at that moment), from a second look when fewer moved.
  */
 static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
 			       unsigned long start, unsigned long end, bool to_dev,
 			       unsigned long *src, unsigned long *dst,
 			       unsigned long *moved, u64 since, unsigned long min_age,
-			       bool urgent)
+			       bool urgent, unsigned long *busy)
 {
 	DECLARE_BITMAP(movable, SVMGPU_MIGRATE_BATCH);
-	unsigned long n = (end - start) >> PAGE_SHIFT, i, j;
+	unsigned long n = (end - start) >> PAGE_SHIFT, i, j, count, before = *moved;
 	int ret = 0;
 
-	if (!svmgpu_devmem_movable(dm, vma, start, end, to_dev, dst, movable))
+	if (busy)
+		*busy = 0;
+	count = svmgpu_devmem_movable(dm, vma, start, end, to_dev, dst, movable, NULL);
+	if (!count)
 		return 0;
 	for (i = find_first_bit(movable, n); i < n && !ret;
 	     i = find_next_bit(movable, n, j)) {
@@ -1309,6 +1352,8 @@ static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *
 			ret = svmgpu_devmem_run_to_sys(dm, vma, a, b, src, dst, moved,
 						       urgent);
 	}
+	if (busy && !ret && *moved - before < count)
+		svmgpu_devmem_movable(dm, vma, start, end, to_dev, dst, movable, busy);
 	return ret;
 }
 
@@ -1348,7 +1393,7 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 		    !svmgpu_devmem_page_offset(sdev, hmm_pfn_to_page(pfns[i]), &off))
 			continue;
 		ret = svmgpu_devmem_batch(dm, vma, va, va + PAGE_SIZE, false, &src,
-					  &dst, &moved, 0, 0, true);
+					  &dst, &moved, 0, 0, true, NULL);
 		/*
 		 * -EIO: an abandoned engine batch kept the page where it was;
 		 * replay the fault, the next try copies with the CPU.
@@ -1364,13 +1409,14 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 /*
  * Migrate the caller's [start, end) to device or system memory, evicting
  * for it regions not used since @since.  Every page of the range must be
- * in a VMA.
+ * in a VMA.  A window with busy pages is tried again (SVMGPU_BUSY_RETRIES).
  */
 static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 				 unsigned long start, unsigned long end,
 				 bool to_dev, u64 since, unsigned long *moved)
 {
-	unsigned long *src, *dst, addr = start;
+	unsigned long *src, *dst, addr = start, busy;
+	unsigned int tries = 0;
 	int ret = 0;
 
 	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
@@ -1397,12 +1443,27 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			addr = min_t(unsigned long, end, vma->vm_end);
 			continue;
 		}
-		next = min3(end, vma->vm_end, (addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE));
+		next = svmgpu_devmem_window_end(addr, min(end, vma->vm_end));
 		ret = svmgpu_devmem_batch(dm, vma, addr, next, to_dev, src, dst,
-					  moved, since, 0, false);
-		addr = next;
-		if (fatal_signal_pending(current))
+					  moved, since, 0, false, &busy);
+		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
+		} else if (!ret && busy && tries < SVMGPU_BUSY_RETRIES) {
+			/* The same window again, its VMA looked up again. */
+			tries++;
+			atomic64_add(busy, &dm->busy_retried);
+			mmap_read_unlock(mm);
+			usleep_range(SVMGPU_BUSY_PAUSE_US, 2 * SVMGPU_BUSY_PAUSE_US);
+			if (mmap_read_lock_killable(mm)) {
+				ret = -EINTR;
+				goto out;
+			}
+			continue;
+		}
+		if (busy)
+			atomic64_add(busy, &dm->busy_left);
+		tries = 0;
+		addr = next;
 	}
 	mmap_read_unlock(mm);
 out:
@@ -1466,11 +1527,10 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 	if (thrashing && !svmgpu_devmem_has_room(dm, 1))
 		ret = -ENOSPC;
 	for (addr = start; addr < end && !ret; ) {
-		unsigned long next = min_t(unsigned long, end,
-					   addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE);
+		unsigned long next = svmgpu_devmem_window_end(addr, end);
 
 		ret = svmgpu_devmem_batch(dm, vma, addr, next, to_dev, src, dst,
-					  &moved, since, min_age, true);
+					  &moved, since, min_age, true, NULL);
 		addr = next;
 	}
 	/* What does not fit is mapped in place: unpinned when the period ends. */
@@ -1520,7 +1580,8 @@ u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev)
  *	since are not evicted for it
  * @moved: pages moved are added here
  *
- * Takes the mmap lock for the whole range.  Used by the synchronous ioctl
+ * Takes the mmap lock for the whole range (dropped only for the pause
+ * before a busy window is tried again).  Used by the synchronous ioctl
  * and, a chunk at a time, by the asynchronous one (svmgpu_prefetch.c).
  *
  * Return: 0 or as DRM_IOCTL_SVMGPU_PREFETCH.
@@ -2023,6 +2084,8 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		seq_printf(m, "fault_to_system_pages: %lld\n",
 			   atomic64_read(&dm->fault_to_sys));
 		seq_printf(m, "fault_no_room: %lld\n", atomic64_read(&dm->fault_no_room));
+		seq_printf(m, "prefetch_busy_retried: %lld\n", atomic64_read(&dm->busy_retried));
+		seq_printf(m, "prefetch_busy_left: %lld\n", atomic64_read(&dm->busy_left));
 		seq_printf(m, "cpu_copy_pages: %lld\n", atomic64_read(&dm->cpu_copied));
 		svmgpu_blit_show(dm->blit, m);
 		seq_printf(m, "thrash_periods: %lld\n", atomic64_read(&dm->thrash_periods));

@@ -109,7 +109,7 @@ static int child_open(int *fd, uint32_t *ctx, uint32_t *q)
 TEST_F(mm, fork_both_sides_write_device_reads_in_each)
 {
 	size_t size = 2 * MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	int go[2], done[2], status;
 	char c = 0;
 	pid_t pid;
@@ -179,7 +179,7 @@ TEST_F(mm, fork_both_sides_write_device_reads_in_each)
 TEST_F(mm, o_direct_write_from_and_read_into_device_memory)
 {
 	size_t size = MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *c = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *c = sg_map_2m(size), *b = sg_map_2m(size);
 	struct stat s;
 	int f;
 
@@ -216,7 +216,7 @@ TEST_F(mm, o_direct_write_from_and_read_into_device_memory)
 TEST_F(mm, vmsplice_of_device_pages)
 {
 	size_t size = MB, n = size / PAGE, off, chunk = 64 * 1024;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	int p[2];
 
 	ASSERT_NE(a, NULL);
@@ -258,7 +258,7 @@ TEST_F(mm, vmsplice_of_device_pages)
 TEST_F(mm, long_term_pin_moves_pages_out_first)
 {
 	size_t size = MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	struct io_uring_params params;
 	struct iovec iov;
 	int ring, ret;
@@ -364,7 +364,7 @@ TEST_TIMEOUT(120)
 TEST_F(mm, concurrent_cpu_device_and_migrations)
 {
 	size_t part = CONC_PART;
-	unsigned char *r = map_2m(4 * part), *b = map_2m(2 * part);
+	unsigned char *r = sg_map_2m(4 * part), *b = sg_map_2m(2 * part);
 	struct conc c = { .r = r, .fd = self->fd, .cpu_bad = -1 };
 	long long to_dev0 = sg_devmem_value("to_device_pages");
 	pthread_t tm, tc;
@@ -449,7 +449,7 @@ TEST_TIMEOUT(120)
 TEST_F(mm, zero_page_mapped_during_a_move_is_unmapped)
 {
 	size_t size = 2 * MB;
-	unsigned char *b = map_2m(size);
+	unsigned char *b = sg_map_2m(size);
 	struct zread z = { .fd = self->fd, .b = b, .size = size };
 	long long to_dev0 = sg_devmem_value("to_device_pages");
 	int round, rounds = sg_devmem_private(NULL) ? ZREAD_ROUNDS_PRIVATE : ZREAD_ROUNDS;
@@ -509,7 +509,7 @@ static int kill_mid_migration(int on_fault, size_t size, long long used0, int *s
 	if (pid < 0)
 		return -errno;
 	if (!pid) {
-		unsigned char *a = map_2m(size), *b = map_2m(size);
+		unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 		uint32_t cctx, cq;
 		int cfd, r = child_open(&cfd, &cctx, &cq);
 
@@ -576,7 +576,7 @@ TEST_F(mm, sigkill_mid_migrate_on_fault_leaks_nothing)
 TEST_F(mm, madv_dontneed_and_free_on_device_pages)
 {
 	size_t size = 4 * MB, n = size / PAGE, i;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	long long used1;
 	long bad = -1;
 
@@ -612,6 +612,63 @@ TEST_F(mm, madv_dontneed_and_free_on_device_pages)
 	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25	/* Linux 6.1 */
+#endif
+
+/*
+ * A THP collapse (MADV_COLLAPSE: khugepaged's own path, without its
+ * limits) of 2 MiB whose upper half is in device memory.  Private memory:
+ * the collapse swaps each device-private entry in (do_swap_page() ->
+ * migrate_to_ram(), a CPU fault per page) and makes one huge page of system
+ * memory; coherent memory: a device page refuses the collapse (EINVAL) and
+ * every page stays.  Either way every byte is exact, for the CPU and the
+ * device.  khugepaged does the same to a PMD with at most 64 device-private
+ * entries: why PREFETCH migrates in PMD-aligned windows (docs/driver.md
+ * "Busy pages").
+ */
+TEST_F(mm, thp_collapse_of_a_range_half_in_device_memory)
+{
+	size_t size = 2 * MB, n = size / PAGE;
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
+	long long faults0;
+	int ret = -1, i;
+
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	fill_pat(a, size, 0x5d);
+	memset(b, 0, size);
+	ASSERT_EQ(prefetch_resident(self->fd, a + MB, MB), (long long)n / 2);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n / 2);
+	faults0 = sg_devmem_value("cpu_faults");
+	ASSERT_GE(faults0, 0);
+
+	/* EAGAIN: a page locked or off the LRU for a moment; again. */
+	for (i = 0; i < 5 && ret; i++) {
+		ret = madvise(a, size, MADV_COLLAPSE) ? -errno : 0;
+		if (ret != -EAGAIN)
+			break;
+		usleep(10000);
+	}
+	if (sg_devmem_private(NULL)) {
+		EXPECT_EQ(ret, 0);
+		EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+		EXPECT_GE(sg_devmem_value("cpu_faults") - faults0, (long long)n / 2);
+	} else {
+		EXPECT_EQ(ret, -EINVAL);
+		EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n / 2);
+		EXPECT_EQ(sg_devmem_value("cpu_faults"), faults0);
+	}
+	TH_LOG("MADV_COLLAPSE: %d, %lld CPU faults, %lld pages in device memory", ret,
+	       sg_devmem_value("cpu_faults") - faults0, sg_residency(self->fd, a, size));
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x5d), -1);
+	EXPECT_EQ(check_pat(a, size, 0x5d), -1);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
+}
+
 /*
  * A 2 MiB THP the device maps whole, advised to the device, split by an
  * mprotect of its upper half: the device's next reads migrate it, the
@@ -620,7 +677,7 @@ TEST_F(mm, madv_dontneed_and_free_on_device_pages)
 TEST_F(mm, thp_split_by_mprotect_of_half_advised_and_resident)
 {
 	size_t size = 2 * MB, n = size / PAGE;
-	unsigned char *a = map_2m(size), *d = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *d = sg_map_2m(size), *b = sg_map_2m(size);
 
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
@@ -697,7 +754,7 @@ static int ksm_write(const char *name, long v)
 TEST_F(mm, ksm_merge_of_advised_and_resident_range)
 {
 	size_t size = 2 * MB;
-	unsigned char *a = map_2m(size), *b = map_2m(size);
+	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	long run0 = ksm_read("run"), scan0 = ksm_read("pages_to_scan");
 	long sleep0 = ksm_read("sleep_millisecs"), full;
 	int i;
@@ -859,7 +916,7 @@ TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
 	fn = fsize / PAGE;
 
 	/* Every free device page gets an mlocked page, then is freed with it. */
-	f = map_2m(fsize);
+	f = sg_map_2m(fsize);
 	ASSERT_NE(f, NULL);
 	ASSERT_EQ(madvise(f, fsize, MADV_NOHUGEPAGE), 0);
 	ASSERT_EQ(mlock(f, fsize), 0);
@@ -908,8 +965,8 @@ TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
 	ASSERT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 
 	/* Active pages: faulted, on the LRU, touched twice by GUP, activated. */
-	a = map_2m(size);
-	b = map_2m(size);
+	a = sg_map_2m(size);
+	b = sg_map_2m(size);
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
 	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
