@@ -877,9 +877,9 @@ static void svmgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                     PCI_COMMAND_MASTER)) {
         /*
          * Bus mastering off: DMA fails from now on (the address space is
-         * empty), and no new page is reached through a host mapping made
-         * before (a kernel may end its step on the pages it already
-         * touched in it, docs/hw-spec.md §1).
+         * empty), and no host mapping made before serves a new access (a
+         * kernel's wave-instruction under way ends on what it resolved, a
+         * COPY or FILL its page, docs/hw-spec.md §1).
          */
         trace_svmgpu_bus_master_off();
         svmgpu_core_dma_unmapped(s->core);

@@ -154,6 +154,7 @@ typedef struct IsaMem {
     unsigned next;
     unsigned last[2];       /* entry used last: [0] data, [1] fetch */
     uint32_t ids;           /* mc->ids when the entries were checked */
+    uint32_t gen;           /* core->map_gen when they were last kept */
     uint64_t hits;          /* entry hits, counted as TLB hits */
     IsaMemEntry e[ISA_MEM_ENTRIES];
 } IsaMem;
@@ -172,6 +173,41 @@ static inline void isa_mem_drop(SvmgpuCore *core, IsaMem *m)
     m->hits = 0;
     pthread_rwlock_unlock(&core->xlate);
     m->held = false;
+}
+
+/* Take the hold on core->xlate, if not held: entries may be made. */
+static inline void isa_mem_hold(SvmgpuCore *core, IsaMem *m)
+{
+    if (!m->held) {
+        pthread_rwlock_rdlock(&core->xlate);
+        m->held = true;
+        m->gen = __atomic_load_n(&core->map_gen, __ATOMIC_ACQUIRE);
+    }
+}
+
+/*
+ * DMA addresses were unmapped (the vIOMMU's notifier, bus mastering off)
+ * or a TLB invalidation completed since the entries were made
+ * (core->map_gen moved): forget every entry, keeping the hold, so that the
+ * next access translates and maps again (svmgpu_map_get() then replaces
+ * the old window) and reaches the page the address names now.  Called
+ * before each wave-instruction: what a kernel resolved before an unmap
+ * serves at most the instruction under way (docs/hw-spec.md §1).
+ * Returns true if the entries were forgotten.
+ */
+static inline bool isa_mem_check_gen(SvmgpuCore *core, IsaMem *m)
+{
+    uint32_t gen = __atomic_load_n(&core->map_gen, __ATOMIC_ACQUIRE);
+    unsigned i;
+
+    if (__builtin_expect(gen == m->gen, 1)) {
+        return false;
+    }
+    for (i = 0; i < ISA_MEM_ENTRIES; i++) {
+        m->e[i].host = NULL;
+    }
+    m->gen = gen;
+    return true;
 }
 
 /*
@@ -218,10 +254,7 @@ static inline uint8_t *isa_mem_get(SvmgpuCore *core, SvmgpuQueue *q, IsaMem *m,
     uint8_t *host;
     unsigned i, slot;
 
-    if (!m->held) {
-        pthread_rwlock_rdlock(&core->xlate);
-        m->held = true;
-    }
+    isa_mem_hold(core, m);
     /* m->e[*last] was checked by isa_mem_fast() */
     isa_mem_check_windows(m);
     for (i = 0, e = NULL; i < ISA_MEM_ENTRIES; i++) {

@@ -330,15 +330,26 @@ static void decode_page(SvmgpuFastLaunch *l, FCodePage *cp)
     cp->decoded = true;
 }
 
-/* Drop the hold on xlate: every code page must be checked again. */
-static void f_drop(SvmgpuCore *core, SvmgpuFastLaunch *l, IsaMem *m)
+/*
+ * Every code page must be fetched and compared again before its decoded
+ * copy is used: after the hold on xlate was dropped, or DMA addresses were
+ * unmapped (isa_mem_check_gen()), as the reference fetches through the
+ * entries it dropped or forgot.
+ */
+static void f_code_forget(SvmgpuFastLaunch *l)
 {
     unsigned i;
 
-    isa_mem_drop(core, m);
     for (i = 0; i < F_CODE_PAGES; i++) {
         l->code[i].ok = false;
     }
+}
+
+/* Drop the hold on xlate: every code page must be checked again. */
+static void f_drop(SvmgpuCore *core, SvmgpuFastLaunch *l, IsaMem *m)
+{
+    isa_mem_drop(core, m);
+    f_code_forget(l);
 }
 
 /* A store hit the page at pa: code decoded from it must be checked again. */
@@ -373,10 +384,7 @@ static const FOp *fetch_slow(SvmgpuCore *core, SvmgpuQueue *q,
             return &l->code[i].op[(pc >> 3) & (F_PAGE_INSNS - 1)];
         }
     }
-    if (!m->held) {
-        pthread_rwlock_rdlock(&core->xlate);
-        m->held = true;
-    }
+    isa_mem_hold(core, m);
     st = svmgpu_mmu_translate(core, q->step_ctx, pc, SVMGPU_ACCESS_READ, &t);
     if (st != SVMGPU_XLATE_OK) {
         *r = acc_result(svmgpu_xlate_failed(q, st, &t, pc,
@@ -2019,6 +2027,9 @@ SvmgpuStep svmgpu_fast_step(SvmgpuCore *core, SvmgpuQueue *q,
         if (m.held && __atomic_load_n(&core->inval_waiting,
                                       __ATOMIC_RELAXED)) {
             f_drop(core, l, &m);        /* let the invalidation in */
+        }
+        if (m.held && isa_mem_check_gen(core, &m)) {
+            f_code_forget(l);
         }
         o = fetch(core, q, l, &m, w->pc, &r);
         if (!o) {

@@ -17,6 +17,9 @@
  * entries and a load or store.  The copies and the lock go at the next
  * wave-instruction boundary once an invalidation waits (inval_waiting),
  * and at the end of the step; misses translate through the TLB as usual.
+ * The copies alone are forgotten at the next wave-instruction once DMA
+ * addresses were unmapped (core->map_gen moved: isa_mem_check_gen()), so
+ * an unmapped address serves at most the instruction under way.
  * Atomics take core->atomic_lock (shared with the ATOMIC command) and are
  * host atomics on the mapped word (svmgpu_atomic_host()).  Stores check
  * svmgpu_q_stale() first: a reset or re-enable ends a kernel's writes.
@@ -447,6 +450,9 @@ SvmgpuStep svmgpu_launch_step(SvmgpuCore *core, SvmgpuQueue *q,
         if (m.held && __atomic_load_n(&core->inval_waiting,
                                       __ATOMIC_RELAXED)) {
             isa_mem_drop(core, &m);     /* let the invalidation in */
+        }
+        if (m.held) {
+            isa_mem_check_gen(core, &m);
         }
         r = exec_insn(core, q, l, &m, w, wv);
         if (r == INSN_FAULT) {

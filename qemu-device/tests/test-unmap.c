@@ -372,4 +372,171 @@ TEST(kernel_store_after_iommu_unmap_lands_in_the_new_page_reference)
     kernel_stores_after_unmap(SVMGPU_ENGINE_REFERENCE);
 }
 
+/*
+ * A kernel stores to VA_A (X, so H1), then loads from VA_SRC, whose walk
+ * unmaps X (as the vIOMMU's notifier would, in the middle of the step),
+ * then stores to VA_A again: the step's copy of VA_A's translation must
+ * not serve the second store, which reaches H2 (X's page now).  Before,
+ * a kernel kept writing the unmapped page until its step ended.  With
+ * wg_size 64, the stores are whole-gang stores of one address.
+ */
+static void kernel_same_page_after_unmap(unsigned engine, uint32_t wg_size)
+{
+    static const uint64_t prog[] = {
+        I(MOVI, 1, 0, 0, (int32_t)VA_DST),
+        I(MOVI, 2, 0, 0, 0x1111),
+        I(MOVI, 3, 0, 0, 0x2222),
+        I(MOVI, 5, 0, 0, (int32_t)VA_SRC),
+        I(ST64, 0, 1, 2, 0),
+        I(LD64, 4, 5, 0, 0),
+        I(ST64, 0, 1, 3, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_cmd c;
+    uint64_t v;
+    unsigned i;
+    TestDev t;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.map_window = 0;
+    cfg.engine = engine;
+    td_init_ops(&t, &cfg, &rm_ops);
+    rm.t = &t;
+    ctx_create(&t, 0);
+    queue_setup(&t, 0, 0, 16);
+    map_range(&t, 0, CODE, 0x1000, 0);
+    map_range(&t, 0, VA_SRC, 0x1000, 0);
+    for (i = 0; i < sizeof(prog) / sizeof(prog[0]); i++) {
+        memcpy((uint8_t *)va_ptr(&t, 0, CODE) + i * 8, &prog[i], 8);
+    }
+    rm.iova = alloc_page(&t);
+    rm.h1 = pa_ptr(&t, rm.iova);
+    rm.h2 = h2_page;
+    memset(h2_page, 0, sizeof(h2_page));
+    atomic_store(&rm.remapped, false);
+    atomic_store(&rm.maps_x, 0);
+    ASSERT_TRUE(map_leaf(&t, 0, VA_DST, rm.iova, 1, SVMGPU_PTE_WRITABLE));
+    rm.hook_pte = (uint64_t)((uint8_t *)leaf_pte(&t, 0, VA_SRC) -
+                             t.ram) + RAM_BASE;
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+    c.launch.code_va = CODE;
+    c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
+    c.launch.wg_size = wg_size;
+    submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_NONE);
+    ASSERT_EQ(rm.hook_pte, 0);                  /* the unmap ran */
+    memcpy(&v, rm.h1, 8);
+    ASSERT_EQ(v, 0x1111);                       /* before it: H1 */
+    memcpy(&v, rm.h2, 8);
+    ASSERT_EQ(v, 0x2222);                       /* after it: H2 */
+    for (i = 8; i < 4096; i++) {
+        ASSERT_EQ(rm.h1[i], 0);
+        ASSERT_EQ(rm.h2[i], 0);
+    }
+    ASSERT_EQ(atomic_load(&rm.maps_x), 2);
+    td_fini(&t);
+}
+
+TEST(kernel_same_page_after_iommu_unmap_reaches_the_new_page_fast)
+{
+    kernel_same_page_after_unmap(SVMGPU_ENGINE_FAST, 1);
+}
+
+TEST(kernel_same_page_after_iommu_unmap_reaches_the_new_page_reference)
+{
+    kernel_same_page_after_unmap(SVMGPU_ENGINE_REFERENCE, 1);
+}
+
+TEST(gang_same_page_after_iommu_unmap_reaches_the_new_page_fast)
+{
+    kernel_same_page_after_unmap(SVMGPU_ENGINE_FAST, 64);
+}
+
+TEST(gang_same_page_after_iommu_unmap_reaches_the_new_page_reference)
+{
+    kernel_same_page_after_unmap(SVMGPU_ENGINE_REFERENCE, 64);
+}
+
+/*
+ * The kernel's code page is X: H1 holds one program, H2 (what X names
+ * after the unmap) another that differs after the load whose walk unmaps
+ * X.  Both engines go on with H2's instructions: the fast engine's
+ * decoded copy of H1 is not used after the unmap, as the reference's
+ * translation of the code page is not.
+ */
+#define VA_OUT  0x300000ull
+
+static void code_page_after_unmap(unsigned engine)
+{
+    static const uint64_t prog_h1[] = {
+        I(MOVI, 5, 0, 0, (int32_t)VA_SRC),
+        I(LD64, 4, 5, 0, 0),
+        I(MOVI, 2, 0, 0, 0x1111),
+        I(MOVI, 1, 0, 0, (int32_t)VA_OUT),
+        I(ST64, 0, 1, 2, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    static const uint64_t prog_h2[] = {
+        I(MOVI, 5, 0, 0, (int32_t)VA_SRC),
+        I(LD64, 4, 5, 0, 0),
+        I(MOVI, 2, 0, 0, 0x2222),
+        I(MOVI, 1, 0, 0, (int32_t)VA_OUT),
+        I(ST64, 0, 1, 2, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_cmd c;
+    uint64_t v;
+    TestDev t;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.map_window = 0;
+    cfg.engine = engine;
+    td_init_ops(&t, &cfg, &rm_ops);
+    rm.t = &t;
+    ctx_create(&t, 0);
+    queue_setup(&t, 0, 0, 16);
+    map_range(&t, 0, VA_SRC, 0x1000, 0);
+    map_range(&t, 0, VA_OUT, 0x1000, SVMGPU_PTE_WRITABLE);
+    rm.iova = alloc_page(&t);
+    rm.h1 = pa_ptr(&t, rm.iova);
+    rm.h2 = h2_page;
+    memset(h2_page, 0, sizeof(h2_page));
+    memcpy(rm.h1, prog_h1, sizeof(prog_h1));
+    memcpy(rm.h2, prog_h2, sizeof(prog_h2));
+    atomic_store(&rm.remapped, false);
+    atomic_store(&rm.maps_x, 0);
+    ASSERT_TRUE(map_leaf(&t, 0, CODE, rm.iova, 1, 0));
+    rm.hook_pte = (uint64_t)((uint8_t *)leaf_pte(&t, 0, VA_SRC) -
+                             t.ram) + RAM_BASE;
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+    c.launch.code_va = CODE;
+    c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
+    c.launch.wg_size = 1;
+    submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_NONE);
+    ASSERT_EQ(rm.hook_pte, 0);
+    v = *(uint64_t *)va_ptr(&t, 0, VA_OUT);
+    ASSERT_EQ(v, 0x2222);
+    ASSERT_EQ(atomic_load(&rm.maps_x), 2);
+    td_fini(&t);
+}
+
+TEST(code_page_after_iommu_unmap_is_fetched_again_fast)
+{
+    code_page_after_unmap(SVMGPU_ENGINE_FAST);
+}
+
+TEST(code_page_after_iommu_unmap_is_fetched_again_reference)
+{
+    code_page_after_unmap(SVMGPU_ENGINE_REFERENCE);
+}
+
 TEST_HARNESS_MAIN
