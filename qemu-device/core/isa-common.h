@@ -191,8 +191,9 @@ static inline void isa_mem_hold(SvmgpuCore *core, IsaMem *m)
  * (core->map_gen moved): forget every entry, keeping the hold, so that the
  * next access translates and maps again (svmgpu_map_get() then replaces
  * the old window) and reaches the page the address names now.  Called
- * before each wave-instruction: what a kernel resolved before an unmap
- * serves at most the instruction under way (docs/hw-spec.md §1).
+ * before each wave-instruction (the fast engine: or gang): what a kernel
+ * resolved before an unmap serves at most the instruction under way
+ * (docs/hw-spec.md §1).
  * Returns true if the entries were forgotten.
  */
 static inline bool isa_mem_check_gen(SvmgpuCore *core, IsaMem *m)

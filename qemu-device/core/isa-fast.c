@@ -1933,11 +1933,17 @@ static void f_skip_idle(SvmgpuCore *core, SvmgpuFastLaunch *l, IsaMem *m,
         __atomic_load_n(&core->inval_waiting, __ATOMIC_RELAXED)) {
         return;
     }
+    /* DMA addresses unmapped since: the page is fetched again first */
+    if (m->held && isa_mem_check_gen(core, m)) {
+        f_code_forget(l);
+        return;
+    }
     while (idx + n < F_PAGE_INSNS &&
            cp->op[idx + n].op > SVMGPU_OP_ENDLOOP &&
            cp->op[idx + n].op != FOP_ILLEGAL &&
            l->budget - l->executed >= (uint64_t)(n + 1) * nw &&
-           *slice + n * nw < limit) {
+           *slice + n * nw < limit &&
+           __atomic_load_n(&core->map_gen, __ATOMIC_ACQUIRE) == m->gen) {
         n++;
     }
     for (k = 0; k < nw; k++) {
