@@ -53,6 +53,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/resource.h>
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
@@ -127,6 +128,7 @@ struct SvmgpuState {
     uint64_t local_mem_size;
     uint32_t link_bandwidth;    /* MB/s, 0 = link not modelled */
     uint32_t link_latency;      /* ns per burst */
+    int32_t engine_nice;        /* host nice value of the engine threads */
     bool iommu_notify;          /* "x-iommu-unmap-notify" */
     bool sync;                  /* "x-sync" (tests) */
     char *engine;               /* "x-engine": fast | reference */
@@ -528,6 +530,19 @@ static void *svmgpu_thread_main(void *opaque)
     SvmgpuThread *t = opaque;
 
     rcu_register_thread();
+#ifdef CONFIG_LINUX
+    /*
+     * "engine-nice": on Linux, setpriority() of a thread id sets that
+     * thread's nice value alone.  Raising it needs no privilege.
+     */
+    if (t->engine >= 0 && t->s->engine_nice) {
+        int ret = setpriority(PRIO_PROCESS, qemu_get_thread_id(),
+                              t->s->engine_nice);
+
+        trace_svmgpu_engine_nice(t->engine, t->s->engine_nice,
+                                 ret ? errno : 0);
+    }
+#endif
     if (t->engine < 0) {
         svmgpu_core_control_thread(t->s->core);
     } else {
@@ -730,6 +745,17 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     const char *err = NULL;
     unsigned i;
 
+    if (s->engine_nice < 0 || s->engine_nice > 19) {
+        error_setg(errp, "svmgpu: engine-nice must be 0..19, not %d",
+                   s->engine_nice);
+        return;
+    }
+#ifndef CONFIG_LINUX
+    if (s->engine_nice) {
+        error_setg(errp, "svmgpu: engine-nice needs a Linux host");
+        return;
+    }
+#endif
     svmgpu_core_default_config(&cfg);
     cfg.num_queues = s->queues;
     cfg.num_engines = s->engines;
@@ -897,6 +923,7 @@ static Property svmgpu_properties[] = {
     DEFINE_PROP_SIZE("local-mem-size", SvmgpuState, local_mem_size, 0),
     DEFINE_PROP_UINT32("link-bandwidth", SvmgpuState, link_bandwidth, 0),
     DEFINE_PROP_UINT32("link-latency", SvmgpuState, link_latency, 0),
+    DEFINE_PROP_INT32("engine-nice", SvmgpuState, engine_nice, 0),
     /* bring-up: behind a vIOMMU, an UNMAP notifier remaps the windows */
     DEFINE_PROP_BOOL("x-iommu-unmap-notify", SvmgpuState, iommu_notify, false),
     DEFINE_PROP_BOOL("x-sync", SvmgpuState, sync, false),

@@ -13,6 +13,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/resource.h>
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
 #include "libqos/pci.h"
@@ -1256,6 +1257,98 @@ static void test_local_mem_bad_size(void)
 }
 
 /*
+ * The nice value of each thread of the QEMU this test started (the child
+ * of this process: libqtest execs it from its shell) named @comm, in
+ * @nice[] (at most @max); returns how many.
+ */
+static int qemu_thread_nice(const char *comm, int *nice, int max)
+{
+    g_autoptr(GDir) procs = g_dir_open("/proc", 0, NULL);
+    const char *pid;
+    int n = 0;
+
+    g_assert_nonnull(procs);
+    while ((pid = g_dir_read_name(procs))) {
+        g_autofree char *stat = NULL, *tdir = NULL, *text = NULL;
+        g_autoptr(GDir) tasks = NULL;
+        const char *tid, *p;
+        long ppid = 0;
+
+        if (!g_ascii_isdigit(pid[0])) {
+            continue;
+        }
+        stat = g_strdup_printf("/proc/%s/stat", pid);
+        if (!g_file_get_contents(stat, &text, NULL, NULL) ||
+            !(p = strrchr(text, ')')) ||
+            sscanf(p + 2, "%*c %ld", &ppid) != 1 || ppid != getpid()) {
+            continue;
+        }
+        tdir = g_strdup_printf("/proc/%s/task", pid);
+        tasks = g_dir_open(tdir, 0, NULL);
+        while (tasks && (tid = g_dir_read_name(tasks)) && n < max) {
+            g_autofree char *cpath = g_strdup_printf("%s/%s/comm", tdir, tid);
+            g_autofree char *spath = g_strdup_printf("%s/%s/stat", tdir, tid);
+            g_autofree char *c = NULL, *st = NULL;
+            long v;
+
+            if (!g_file_get_contents(cpath, &c, NULL, NULL) ||
+                strcmp(g_strchomp(c), comm) ||
+                !g_file_get_contents(spath, &st, NULL, NULL) ||
+                !(p = strrchr(st, ')')) ||
+                /* after comm: state ... priority (16th), nice (17th) */
+                sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                       "%*u %*u %*d %*d %*d %ld", &v) != 1) {
+                continue;
+            }
+            nice[n++] = v;
+        }
+    }
+    return n;
+}
+
+/*
+ * engine-nice: the engine threads run at that host nice value, the
+ * control thread (TLB invalidations) at the process's; values outside
+ * 0..19 fail device creation with a clear error.
+ */
+static void test_engine_nice(void)
+{
+    static const char *const bad[] = { "-1", "20" };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    int nice[8], n, i;
+    Dev d;
+
+    for (i = 0; i < (int)G_N_ELEMENTS(bad); i++) {
+        g_autofree char *cmd = g_strdup_printf(
+            "%s -M q35 -nodefaults -display none -S -accel qtest "
+            "-device svmgpu,engine-nice=%s", qemu, bad[i]);
+        g_autofree char *out = NULL, *err = NULL;
+        int status = 0;
+
+        g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status,
+                                                NULL));
+        g_assert_false(g_spawn_check_wait_status(status, NULL));
+        g_assert_nonnull(strstr(err, "svmgpu: engine-nice must be 0..19"));
+    }
+
+    dev_start_full(&d, "-name debug-threads=on", ",engines=3,engine-nice=7");
+    for (i = 0; i < 1000; i++) {
+        n = qemu_thread_nice("svmgpu-engine", nice, G_N_ELEMENTS(nice));
+        if (n == 3) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmpint(n, ==, 3);
+    for (i = 0; i < n; i++) {
+        g_assert_cmpint(nice[i], ==, 7);
+    }
+    g_assert_cmpint(qemu_thread_nice("svmgpu-ctl", nice, 1), ==, 1);
+    g_assert_cmpint(nice[0], ==, getpriority(PRIO_PROCESS, 0));
+    dev_stop(&d);
+}
+
+/*
  * Peer-to-peer: device A's aperture-0 DMA into device B's BAR4 (and into
  * its own) works as memory; into B's unbacked BAR4 tail it fails.
  */
@@ -1662,6 +1755,7 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/local-mem", test_local_mem);
     qtest_add_func("/svmgpu/local-mem-absent", test_local_mem_absent);
     qtest_add_func("/svmgpu/local-mem-bad-size", test_local_mem_bad_size);
+    qtest_add_func("/svmgpu/engine-nice", test_engine_nice);
     qtest_add_func("/svmgpu/local-mem-p2p", test_local_mem_p2p);
     qtest_add_func("/svmgpu/dma-into-bars", test_dma_into_bars);
     qtest_add_func("/svmgpu/dma-into-bars-viommu", test_dma_into_bars_viommu);
