@@ -200,7 +200,7 @@ struct svmgpu_blit_held {
  * @resets: of those, the device was reset, removed or fenced meanwhile
  * @setup_errors: of those, never queued: the device not ready, fenced or
  *	removed, a DMA mapping, window or TLB invalidation failure
- * @wait_max_us: the longest wait for a batch the engine finished
+ * @wait_max_us: the longest wait for a batch the engine finished, since bind
  * @abandoned: batches whose engine was not shown stopped (-EBUSY)
  * @held_pages: pages in @held
  */
@@ -1065,12 +1065,13 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 			ret = -EBUSY;
 		}
 	} else {
+		u64 wait_us = div_u64(ktime_get_ns() - t0, NSEC_PER_USEC);
+
 		WRITE_ONCE(blit->timeouts_in_row, 0);
 		blit->starved_in_row = 0;
 		WRITE_ONCE(blit->off, false);
-		t0 = div_u64(ktime_get_ns() - t0, NSEC_PER_USEC);
-		if (t0 > blit->wait_max_us)
-			WRITE_ONCE(blit->wait_max_us, t0);
+		if (wait_us > blit->wait_max_us)
+			WRITE_ONCE(blit->wait_max_us, wait_us);
 	}
 out:
 	svmgpu_blit_unmap(blit, to_dev);

@@ -1112,33 +1112,42 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
 };
 
 /*
- * Which entries of [start, end) of @vma would a migration to (@to_dev) or
- * from this device's memory move?  Sets their bits in @movable and returns
- * how many.  migrate_vma_setup() splits every THP of its range and
- * announces all of it to the mmu notifiers even when it selects nothing,
- * so only runs of entries that can move are handed to it.  A KSM page
- * never moves (it is shared by construction) and is not handed to it
- * either: there 6.1 replaces every mapping of the page with a migration
- * entry (try_to_migrate()) only to restore them, racing with ksmd, and
- * once left a migration entry on an unlocked page behind (kernel BUG in
- * the next walker waiting on it, svm_devmem_mm's KSM case on the debug
- * kernel).  A snapshot by hmm_range_fault() without
- * faulting (mmap_lock read-held) through an interval notifier that is
- * never inserted, so never invalidated: it may be stale when it returns,
- * which only means that a page arriving meanwhile is placed by the next
- * fault or PREFETCH.  A hole moves to device memory (it is populated
- * there); so does an entry hmm does not report, which on the debug kernel
- * includes another device's private page (pfn 0 like a hole: setup then
- * selects nothing there).  @pfns has room for the range.  If the walk
- * fails: everything.  *@pages (if not NULL) counts the entries set that
- * have a page (not a hole): the ones a migration fails to move only when
- * they are busy.
+ * May @page, a system page mapped at a PTE (map order 0) or in a PMD
+ * (@order 9), move to device memory?  6.1's migrate_vma_setup() never
+ * collects a KSM page here (it is shared by construction) nor a PTE-mapped
+ * THP ("FIXME support THP"; a PMD-mapped one is split first), and
+ * migrate_vma_pages() refuses, without an error, every page with a mapping
+ * (file, shmem, and anonymous pages in the swap cache) except the zero
+ * page, which is a hole to it.  Such pages are not handed to it: each
+ * would cost a CPU unmap, a device copy and the restore for nothing, and
+ * is not busy either (svmgpu_devmem_busy()).
+ *
+ * The KSM case is not only cost: there 6.1 replaces every mapping of the
+ * page with a migration entry (try_to_migrate()) only to restore them,
+ * racing with ksmd, and once left a migration entry on an unlocked page
+ * behind (kernel BUG in the next walker waiting on it, svm_devmem_mm's KSM
+ * case on the debug kernel).
  */
-static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
-					   struct vm_area_struct *vma,
-					   unsigned long start, unsigned long end,
-					   bool to_dev, unsigned long *pfns,
-					   unsigned long *movable, unsigned long *pages)
+static bool svmgpu_devmem_can_move(struct page *page, unsigned int order)
+{
+	if (is_zero_pfn(page_to_pfn(page)))
+		return true;
+	if (is_zone_device_page(page) || PageKsm(page) || !PageAnon(page) ||
+	    PageSwapCache(page))
+		return false;
+	return order || !PageCompound(page);
+}
+
+/*
+ * A snapshot of [start, end) of @vma by hmm_range_fault() without faulting
+ * (mmap_lock read-held) through an interval notifier that is never
+ * inserted, so never invalidated: it may be stale when it returns, which
+ * only means that a page arriving meanwhile is placed by the next fault or
+ * PREFETCH.  @pfns has room for the range.
+ */
+static int svmgpu_devmem_snapshot(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
+				  unsigned long start, unsigned long end,
+				  unsigned long *pfns)
 {
 	struct mmu_interval_notifier mni = { .mm = vma->vm_mm };
 	struct hmm_range range = {
@@ -1148,36 +1157,85 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 		.hmm_pfns = pfns,
 		.dev_private_owner = dm->sdev,
 	};
+
+	return hmm_range_fault(&range);
+}
+
+static struct page *svmgpu_devmem_snapshot_page(unsigned long pfn)
+{
+	return (pfn & HMM_PFN_VALID) ? hmm_pfn_to_page(pfn) : NULL;
+}
+
+/*
+ * Which entries of [start, end) of @vma would a migration to (@to_dev) or
+ * from this device's memory move?  Sets their bits in @movable and returns
+ * how many.  migrate_vma_setup() splits every THP of its range and
+ * announces all of it to the mmu notifiers even when it selects nothing,
+ * so only runs of entries that can move are handed to it
+ * (svmgpu_devmem_can_move()).  A hole moves to device memory (it is
+ * populated there); so does an entry hmm does not report, which on the
+ * debug kernel includes another device's private page (pfn 0 like a hole:
+ * setup then selects nothing there).  @pfns has room for the range.  If
+ * the walk fails: everything.  @pages (if not NULL) gets the bits of the
+ * entries set that have a page (not a hole): the ones that fail to move
+ * only when they are busy (svmgpu_devmem_busy()).
+ */
+static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
+					   struct vm_area_struct *vma,
+					   unsigned long start, unsigned long end,
+					   bool to_dev, unsigned long *pfns,
+					   unsigned long *movable, unsigned long *pages)
+{
 	unsigned long i, n = (end - start) >> PAGE_SHIFT, count = 0;
 	u64 off;
 
 	bitmap_zero(movable, n);
 	if (pages)
-		*pages = 0;
-	if (hmm_range_fault(&range)) {
+		bitmap_zero(pages, n);
+	if (svmgpu_devmem_snapshot(dm, vma, start, end, pfns)) {
 		bitmap_fill(movable, n);
 		return n;
 	}
 	for (i = 0; i < n; i++) {
-		struct page *page = (pfns[i] & HMM_PFN_VALID) ?
-				    hmm_pfn_to_page(pfns[i]) : NULL;
-		bool ours = page && svmgpu_devmem_page_offset(dm->sdev, page, &off);
+		struct page *page = svmgpu_devmem_snapshot_page(pfns[i]);
+		unsigned int order = hmm_pfn_to_map_order(pfns[i]);
 
-		/*
-		 * To the device: a hole or a plain system page (the zero page
-		 * too); another device's coherent page is never selected by
-		 * migrate_vma_setup() (its owner is not ours), so it is not
-		 * handed to it (its MIGRATE would only unmap the range).
-		 */
-		if (to_dev ? (!page || (!is_zone_device_page(page) && !PageKsm(page))) :
-			     ours) {
+		if (to_dev ? (!page || svmgpu_devmem_can_move(page, order)) :
+			     (page && svmgpu_devmem_page_offset(dm->sdev, page, &off))) {
 			__set_bit(i, movable);
 			count++;
 			if (pages && page)
-				(*pages)++;
+				__set_bit(i, pages);
 		}
 	}
 	return count;
+}
+
+/*
+ * Of the entries of [start, end) whose bits are set in @pages (each had a
+ * page that could move), how many did not move?  Each one was busy when
+ * migrate_vma_setup() looked (its lock held or an extra reference taken
+ * elsewhere) or is now (a migration entry of compaction, NUMA balancing or
+ * a CPU fault reads as pfn 0), or was unmapped meanwhile: worth another
+ * look.  0 if the walk fails.
+ */
+static unsigned long svmgpu_devmem_busy(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
+					unsigned long start, unsigned long end, bool to_dev,
+					unsigned long *pfns, const unsigned long *pages)
+{
+	unsigned long i, n = (end - start) >> PAGE_SHIFT, busy = 0;
+	u64 off;
+
+	if (svmgpu_devmem_snapshot(dm, vma, start, end, pfns))
+		return 0;
+	for_each_set_bit(i, pages, n) {
+		struct page *page = svmgpu_devmem_snapshot_page(pfns[i]);
+		bool ours = page && svmgpu_devmem_page_offset(dm->sdev, page, &off);
+
+		if (to_dev ? !ours : (!page || ours))
+			busy++;
+	}
+	return busy;
 }
 
 /*
@@ -1322,7 +1380,7 @@ static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
  * (svmgpu_devmem_movable()) goes to svmgpu_devmem_run_to_dev/_sys(); a
  * batch with none calls neither.  @urgent: a fault waits for it.  @busy
  * (if not NULL): pages that could move and did not, though nothing failed
- * (busy elsewhere at that moment), from a second look when fewer moved.
+ * (svmgpu_devmem_busy(), a second look when fewer moved).
  */
 static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
 			       unsigned long start, unsigned long end, bool to_dev,
@@ -1331,12 +1389,14 @@ static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *
 			       bool urgent, unsigned long *busy)
 {
 	DECLARE_BITMAP(movable, SVMGPU_MIGRATE_BATCH);
+	DECLARE_BITMAP(pages, SVMGPU_MIGRATE_BATCH);
 	unsigned long n = (end - start) >> PAGE_SHIFT, i, j, count, before = *moved;
 	int ret = 0;
 
 	if (busy)
 		*busy = 0;
-	count = svmgpu_devmem_movable(dm, vma, start, end, to_dev, dst, movable, NULL);
+	count = svmgpu_devmem_movable(dm, vma, start, end, to_dev, dst, movable,
+				      busy ? pages : NULL);
 	if (!count)
 		return 0;
 	for (i = find_first_bit(movable, n); i < n && !ret;
@@ -1353,7 +1413,7 @@ static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *
 						       urgent);
 	}
 	if (busy && !ret && *moved - before < count)
-		svmgpu_devmem_movable(dm, vma, start, end, to_dev, dst, movable, busy);
+		*busy = svmgpu_devmem_busy(dm, vma, start, end, to_dev, dst, pages);
 	return ret;
 }
 
@@ -1441,6 +1501,7 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 		 */
 		if (svmgpu_dax_vma(vma)) {
 			addr = min_t(unsigned long, end, vma->vm_end);
+			tries = 0;
 			continue;
 		}
 		next = svmgpu_devmem_window_end(addr, min(end, vma->vm_end));
@@ -1460,7 +1521,7 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			}
 			continue;
 		}
-		if (busy)
+		if (!ret && busy)
 			atomic64_add(busy, &dm->busy_left);
 		tries = 0;
 		addr = next;
