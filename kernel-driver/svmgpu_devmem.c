@@ -544,6 +544,45 @@ static void svmgpu_devmem_hist_add(struct svmgpu_devmem *dm, struct mm_struct *m
 	h->pin = pin;
 }
 
+/**
+ * svmgpu_devmem_forget_mm() - drop every note of an mm about to be freed
+ * @sdev: the device
+ * @mm: the mm of an svm of @sdev, from its .free_notifier (the mm_struct is
+ *	freed right after it, and the next one allocated may reuse the address)
+ *
+ * The refault history, the ranges of a thrash period and the regions name
+ * mms by address only.  A process whose mm_struct reused the address of
+ * one that thrashed would otherwise see the other's evictions and pins as
+ * its own refaults (a period begun by a process's very first faults).
+ * Runs from an SRCU callback with BH disabled: takes only thrash_lock, and
+ * only while the device is there (its devmem goes after drm_dev_unplug()).
+ */
+void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm)
+{
+	struct svmgpu_devmem *dm;
+	unsigned long i;
+	int idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return;
+	dm = sdev->devmem;
+	if (!dm)
+		goto out;
+	spin_lock(&dm->thrash_lock);
+	/* First: an eviction notes its region's mm only if it is still there. */
+	for (i = 0; i < dm->nregions; i++)
+		cmpxchg(&dm->regions[i].mm, mm, NULL);
+	for (i = 0; i < 2 * dm->nregions; i++)
+		if (dm->hist[i].mm == mm)
+			dm->hist[i].mm = NULL;
+	for (i = 0; i < dm->nthrash_ranges; i++)
+		if (dm->thrash_ranges[i].mm == mm)
+			dm->thrash_ranges[i].mm = NULL;
+	spin_unlock(&dm->thrash_lock);
+out:
+	drm_dev_exit(idx);
+}
+
 /*
  * A migration on fault moved @pages pages in.  @refault: of a chunk evicted
  * recently; @pin: unpinned recently, which begins a period at once (before
@@ -1017,7 +1056,9 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	atomic64_add(moved, &dm->evict_clock);
 	if (fault && moved && mm) {
 		spin_lock(&dm->thrash_lock);
-		svmgpu_devmem_hist_add(dm, mm, chunk, false);
+		/* Not if the mm went meanwhile (svmgpu_devmem_forget_mm()). */
+		if (READ_ONCE(r->mm) == mm)
+			svmgpu_devmem_hist_add(dm, mm, chunk, false);
 		spin_unlock(&dm->thrash_lock);
 	}
 	trace_svmgpu_evict((u64)best << SVMGPU_REGION_SHIFT, n, moved);

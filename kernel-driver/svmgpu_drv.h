@@ -864,6 +864,7 @@ void svmgpu_devmem_reset_done(struct svmgpu_device *sdev);
 u64 svmgpu_devmem_used(struct svmgpu_device *sdev);
 bool svmgpu_devmem_page_offset(struct svmgpu_device *sdev, struct page *page,
 			       u64 *offset);
+void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm);
 int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *vma,
 			    unsigned long start, const unsigned long *pfns,
 			    unsigned long npages);

@@ -313,6 +313,8 @@ static void svmgpu_mn_free(struct mmu_notifier *mn)
 {
 	struct svmgpu_svm *svm = container_of(mn, struct svmgpu_svm, mn);
 
+	/* The mm_struct is freed after this returns: its address may recur. */
+	svmgpu_devmem_forget_mm(svm->sdev, mn->mm);
 	/* SRCU callback context: the device put may sleep. */
 	queue_work(svmgpu_wq, &svm->free_work);
 }
