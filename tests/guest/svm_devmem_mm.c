@@ -617,6 +617,22 @@ TEST_F(mm, madv_dontneed_and_free_on_device_pages)
 #endif
 
 /*
+ * MADV_COLLAPSE of [p, p + size): 0 or -errno (EAGAIN, a page locked or
+ * off the LRU for a moment, is tried again).
+ */
+static int collapse(void *p, size_t size)
+{
+	int ret = -EAGAIN, i;
+
+	for (i = 0; i < 5 && ret == -EAGAIN; i++) {
+		if (i)
+			usleep(10000);
+		ret = madvise(p, size, MADV_COLLAPSE) ? -errno : 0;
+	}
+	return ret;
+}
+
+/*
  * A THP collapse (MADV_COLLAPSE: khugepaged's own path, without its
  * limits) of 2 MiB whose upper half is in device memory.  Private memory:
  * the collapse swaps each device-private entry in (do_swap_page() ->
@@ -632,24 +648,20 @@ TEST_F(mm, thp_collapse_of_a_range_half_in_device_memory)
 	size_t size = 2 * MB, n = size / PAGE;
 	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
 	long long faults0;
-	int ret = -1, i;
+	int ret;
 
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
 	fill_pat(a, size, 0x5d);
 	memset(b, 0, size);
+	/* The control: MADV_COLLAPSE works here on system memory. */
+	ASSERT_EQ(collapse(b, size), 0);
 	ASSERT_EQ(prefetch_resident(self->fd, a + MB, MB), (long long)n / 2);
 	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n / 2);
 	faults0 = sg_devmem_value("cpu_faults");
 	ASSERT_GE(faults0, 0);
 
-	/* EAGAIN: a page locked or off the LRU for a moment; again. */
-	for (i = 0; i < 5 && ret; i++) {
-		ret = madvise(a, size, MADV_COLLAPSE) ? -errno : 0;
-		if (ret != -EAGAIN)
-			break;
-		usleep(10000);
-	}
+	ret = collapse(a, size);
 	if (sg_devmem_private(NULL)) {
 		EXPECT_EQ(ret, 0);
 		EXPECT_EQ(sg_residency(self->fd, a, size), 0);

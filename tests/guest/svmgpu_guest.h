@@ -289,8 +289,9 @@ static inline void *sg_map_anon(size_t size)
 }
 
 /*
- * @size bytes of anonymous memory at a 2 MiB-aligned address (every PMD of
- * it its own, whatever is mapped next to it), or NULL.
+ * @size bytes of anonymous memory at a 2 MiB-aligned address, or NULL:
+ * every PMD of it its own, whatever is mapped next to it, when @size is a
+ * multiple of 2 MiB (else the last one may be shared with a later mapping).
  */
 static inline void *sg_map_2m(size_t size)
 {
