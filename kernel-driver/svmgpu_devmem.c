@@ -547,8 +547,9 @@ static void svmgpu_devmem_hist_add(struct svmgpu_devmem *dm, struct mm_struct *m
 /**
  * svmgpu_devmem_forget_mm() - drop every note of an mm about to be freed
  * @sdev: the device
- * @mm: the mm of an svm of @sdev, from its .free_notifier (the mm_struct is
- *	freed right after it, and the next one allocated may reuse the address)
+ * @mm: the mm of an svm of @sdev, from its .free_notifier (the mm_struct
+ *	may be freed right after it, and the next one allocated may reuse the
+ *	address); NULL (an svm never registered): nothing
  *
  * The refault history, the ranges of a thrash period and the regions name
  * mms by address only.  A process whose mm_struct reused the address of
@@ -560,13 +561,30 @@ static void svmgpu_devmem_hist_add(struct svmgpu_devmem *dm, struct mm_struct *m
 void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm)
 {
 	struct svmgpu_devmem *dm;
+	struct svmgpu_svm *svm;
 	unsigned long i;
+	bool live = false;
 	int idx;
 
-	if (!drm_dev_enter(&sdev->drm, &idx))
+	if (!mm || !drm_dev_enter(&sdev->drm, &idx))
 		return;
 	dm = sdev->devmem;
 	if (!dm)
+		goto out;
+	/*
+	 * The process made a new svm on the device meanwhile (the old one
+	 * left the id table before its last put): the mm lives, and the
+	 * notes are the new svm's too.  xa_lock: no svm leaves the table.
+	 */
+	xa_lock(&sdev->svms);
+	xa_for_each(&sdev->svms, i, svm) {
+		if (svm->mn.mm == mm) {
+			live = true;
+			break;
+		}
+	}
+	xa_unlock(&sdev->svms);
+	if (live)
 		goto out;
 	spin_lock(&dm->thrash_lock);
 	/* First: an eviction notes its region's mm only if it is still there. */
@@ -1153,13 +1171,13 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
 };
 
 /*
- * May @page, a system page mapped at a PTE (map order 0) or in a PMD
- * (@order 9), move to device memory?  6.1's migrate_vma_setup() never
- * collects a KSM page here (it is shared by construction) nor a PTE-mapped
- * THP ("FIXME support THP"; a PMD-mapped one is split first), and
+ * May @page, mapped in @vma at a PTE (map order 0) or in a PMD (@order 9),
+ * move to device memory?  6.1's migrate_vma_setup() never moves a KSM page
+ * (shared by construction; see below) nor collects a PTE-mapped THP
+ * ("FIXME support THP"; a PMD-mapped one is split first), and
  * migrate_vma_pages() refuses, without an error, every page with a mapping
  * (file, shmem, and anonymous pages in the swap cache) except the zero
- * page, which is a hole to it.  Such pages are not handed to it: each
+ * pages, which are holes to it.  Such pages are not handed to it: each
  * would cost a CPU unmap, a device copy and the restore for nothing, and
  * is not busy either (svmgpu_devmem_busy()).
  *
@@ -1169,9 +1187,17 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
  * behind (kernel BUG in the next walker waiting on it, svm_devmem_mm's KSM
  * case on the debug kernel).
  */
-static bool svmgpu_devmem_can_move(struct page *page, unsigned int order)
+static bool svmgpu_devmem_can_move(struct vm_area_struct *vma, struct page *page,
+				   unsigned int order)
 {
 	if (is_zero_pfn(page_to_pfn(page)))
+		return true;
+	/*
+	 * The huge zero page (not exported to modules): the only page without
+	 * a mapping that an anonymous VMA maps at a PMD.  Setup splits it
+	 * into zero PTEs, which are holes to it.
+	 */
+	if (order && vma_is_anonymous(vma) && !PageAnon(page) && !page_mapping(page))
 		return true;
 	if (is_zone_device_page(page) || PageKsm(page) || !PageAnon(page) ||
 	    PageSwapCache(page))
@@ -1241,7 +1267,7 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 		struct page *page = svmgpu_devmem_snapshot_page(pfns[i]);
 		unsigned int order = hmm_pfn_to_map_order(pfns[i]);
 
-		if (to_dev ? (!page || svmgpu_devmem_can_move(page, order)) :
+		if (to_dev ? (!page || svmgpu_devmem_can_move(vma, page, order)) :
 			     (page && svmgpu_devmem_page_offset(dm->sdev, page, &off))) {
 			__set_bit(i, movable);
 			count++;
