@@ -541,6 +541,11 @@ static void *svmgpu_thread_main(void *opaque)
 
         trace_svmgpu_engine_nice(t->engine, t->s->engine_nice,
                                  ret ? errno : 0);
+        if (ret) {
+            /* e.g. EPERM: QEMU already runs at a higher nice value */
+            warn_report("svmgpu: engine %d: engine-nice %d not applied: %s",
+                        t->engine, t->s->engine_nice, strerror(errno));
+        }
     }
 #endif
     if (t->engine < 0) {

@@ -653,8 +653,10 @@ TEST_F(mm, thp_collapse_of_a_range_half_in_device_memory)
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
 	fill_pat(a, size, 0x5d);
+	/* The control: MADV_COLLAPSE collapses small pages of system memory here. */
+	ASSERT_EQ(madvise(b, size, MADV_NOHUGEPAGE), 0);
 	memset(b, 0, size);
-	/* The control: MADV_COLLAPSE works here on system memory. */
+	ASSERT_EQ(madvise(b, size, MADV_HUGEPAGE), 0);
 	ASSERT_EQ(collapse(b, size), 0);
 	ASSERT_EQ(prefetch_resident(self->fd, a + MB, MB), (long long)n / 2);
 	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n / 2);
