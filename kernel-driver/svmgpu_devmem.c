@@ -1002,15 +1002,31 @@ static int svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 	return svmgpu_devmem_copy(dm, src, dst, npages, false, urgent);
 }
 
-static unsigned long svmgpu_migrated(const unsigned long *src,
-				     const unsigned long *dst, unsigned long npages)
+/*
+ * How many entries of a migration moved; with @done, their bits are set
+ * there from bit @off on (the entries' offsets in a window).
+ */
+static unsigned long svmgpu_migrated_mark(const unsigned long *src,
+					  const unsigned long *dst,
+					  unsigned long npages, unsigned long *done,
+					  unsigned long off)
 {
 	unsigned long i, n = 0;
 
-	for (i = 0; i < npages; i++)
-		if ((src[i] & MIGRATE_PFN_MIGRATE) && dst[i])
-			n++;
+	for (i = 0; i < npages; i++) {
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !dst[i])
+			continue;
+		n++;
+		if (done)
+			__set_bit(off + i, done);
+	}
 	return n;
+}
+
+static unsigned long svmgpu_migrated(const unsigned long *src,
+				     const unsigned long *dst, unsigned long npages)
+{
+	return svmgpu_migrated_mark(src, dst, npages, NULL, 0);
 }
 
 /*
@@ -1319,7 +1335,8 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 				    struct vm_area_struct *vma,
 				    unsigned long start, unsigned long end,
 				    unsigned long *src, unsigned long *dst,
-				    unsigned long *moved, u64 since,
+				    unsigned long *moved, unsigned long *done,
+				    unsigned long off, u64 since,
 				    unsigned long min_age, bool urgent)
 {
 	struct migrate_vma args = {
@@ -1388,7 +1405,7 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 		ret = -EIO;
 
 	migrate_vma_pages(&args);
-	i = svmgpu_migrated(src, dst, args.npages);
+	i = svmgpu_migrated_mark(src, dst, args.npages, done, off);
 	*moved += i;
 	atomic64_add(i, &dm->to_dev);
 	migrate_vma_finalize(&args);
@@ -1400,7 +1417,8 @@ static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
 				    struct vm_area_struct *vma,
 				    unsigned long start, unsigned long end,
 				    unsigned long *src, unsigned long *dst,
-				    unsigned long *moved, bool urgent)
+				    unsigned long *moved, unsigned long *done,
+				    unsigned long off, bool urgent)
 {
 	struct migrate_vma args = {
 		.vma = vma,
@@ -1433,7 +1451,7 @@ static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
 		if (migrate_pfn_to_page(src[i]) && (src[i] & MIGRATE_PFN_MIGRATE) && !dst[i])
 			ret = -ENOMEM;
 	migrate_vma_pages(&args);
-	i = svmgpu_migrated(src, dst, args.npages);
+	i = svmgpu_migrated_mark(src, dst, args.npages, done, off);
 	*moved += i;
 	atomic64_add(i, &dm->to_sys);
 	migrate_vma_finalize(&args);
@@ -1447,13 +1465,14 @@ static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
  * (svmgpu_devmem_movable()) goes to svmgpu_devmem_run_to_dev/_sys(); a
  * batch with none calls neither.  @urgent: a fault waits for it.  @busy
  * (if not NULL): pages that could move and did not, though nothing failed
- * (svmgpu_devmem_busy(), a second look when fewer moved).
+ * (svmgpu_devmem_busy(), a second look when fewer moved).  @done (if not
+ * NULL): the bits of the entries that moved are set, from bit 0 for @start.
  */
 static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
 			       unsigned long start, unsigned long end, bool to_dev,
 			       unsigned long *src, unsigned long *dst,
 			       unsigned long *moved, u64 since, unsigned long min_age,
-			       bool urgent, unsigned long *busy)
+			       bool urgent, unsigned long *busy, unsigned long *done)
 {
 	DECLARE_BITMAP(movable, SVMGPU_MIGRATE_BATCH);
 	DECLARE_BITMAP(pages, SVMGPU_MIGRATE_BATCH);
@@ -1474,10 +1493,10 @@ static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *
 		b = start + (j << PAGE_SHIFT);
 		if (to_dev)
 			ret = svmgpu_devmem_run_to_dev(dm, vma, a, b, src, dst, moved,
-						       since, min_age, urgent);
+						       done, i, since, min_age, urgent);
 		else
 			ret = svmgpu_devmem_run_to_sys(dm, vma, a, b, src, dst, moved,
-						       urgent);
+						       done, i, urgent);
 	}
 	if (busy && !ret && *moved - before < count)
 		*busy = svmgpu_devmem_busy(dm, vma, start, end, to_dev, dst, pages);
@@ -1520,7 +1539,7 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 		    !svmgpu_devmem_page_offset(sdev, hmm_pfn_to_page(pfns[i]), &off))
 			continue;
 		ret = svmgpu_devmem_batch(dm, vma, va, va + PAGE_SIZE, false, &src,
-					  &dst, &moved, 0, 0, true, NULL);
+					  &dst, &moved, 0, 0, true, NULL, NULL);
 		/*
 		 * -EIO: an abandoned engine batch kept the page where it was;
 		 * replay the fault, the next try copies with the CPU.
@@ -1537,12 +1556,17 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
  * Migrate the caller's [start, end) to device or system memory, evicting
  * for it regions not used since @since.  Every page of the range must be
  * in a VMA.  A window with busy pages is tried again (SVMGPU_BUSY_RETRIES).
+ * *moved counts each page of the range that moved once, however often it
+ * did: a page another migration (a CPU fault, khugepaged, a concurrent
+ * PREFETCH) took back between two tries of its window and that the next
+ * try moved again is one page, so *moved never exceeds the range.
  */
 static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 				 unsigned long start, unsigned long end,
 				 bool to_dev, u64 since, unsigned long *moved)
 {
-	unsigned long *src, *dst, addr = start, busy;
+	DECLARE_BITMAP(done, SVMGPU_MIGRATE_BATCH);
+	unsigned long *src, *dst, addr = start, busy, moves = 0, w, counted = 0;
 	unsigned int tries = 0;
 	int ret = 0;
 
@@ -1572,8 +1596,16 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			continue;
 		}
 		next = svmgpu_devmem_window_end(addr, min(end, vma->vm_end));
+		if (!tries) {
+			bitmap_zero(done, SVMGPU_MIGRATE_BATCH);
+			counted = 0;
+		}
 		ret = svmgpu_devmem_batch(dm, vma, addr, next, to_dev, src, dst,
-					  moved, since, 0, false, &busy);
+					  &moves, since, 0, false, &busy, done);
+		/* The window's pages that moved for the first time. */
+		w = bitmap_weight(done, SVMGPU_MIGRATE_BATCH);
+		*moved += w - counted;
+		counted = w;
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 		} else if (!ret && busy && tries < SVMGPU_BUSY_RETRIES) {
@@ -1658,7 +1690,7 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 		unsigned long next = svmgpu_devmem_window_end(addr, end);
 
 		ret = svmgpu_devmem_batch(dm, vma, addr, next, to_dev, src, dst,
-					  &moved, since, min_age, true, NULL);
+					  &moved, since, min_age, true, NULL, NULL);
 		addr = next;
 	}
 	/* What does not fit is mapped in place: unpinned when the period ends. */
