@@ -33,8 +33,15 @@
  *  - Without a vIOMMU engines never take the BQL.  Behind one, they take
  *    it around each translation: a refused IOVA makes the vIOMMU record a
  *    fault and raise its own interrupt from inside the translation, which
- *    needs the BQL.  Nothing that holds the BQL waits for them, except
- *    unrealize, which joins the threads with the BQL dropped.
+ *    needs the BQL.  Nothing that holds the BQL waits for them, and nothing
+ *    drops it: unrealize (hot-unplug, from a vCPU's slot-control write or
+ *    a system reset completing an unplug) stops them and marks the device
+ *    gone, from when on every DMA, MMIO access and interrupt of it is a
+ *    no-op; the last thread to end schedules a bottom half in the main
+ *    loop that joins them, frees the core and drops the reference
+ *    unrealize took (svmgpu_reap_bh).  Dropping the BQL to join, as
+ *    before, let another vCPU unplug the device again or reach the core
+ *    being freed through an old flat view meanwhile.
  *  - Device-local memory (BAR4, docs/hw-spec.md §5a) is a RAM region the
  *    core reads and writes through its host pointer from the engine
  *    threads, exactly as the guest CPUs do through the BAR; the engines
@@ -111,6 +118,9 @@ struct SvmgpuState {
     uint32_t pending_vectors;   /* atomic: vectors to signal */
     SvmgpuThread threads[SVMGPU_MAX_ENGINES + 1];
     unsigned nthreads;
+    bool gone;                  /* atomic: unrealized, everything a no-op */
+    bool reap_deferred;         /* atomic: the last thread reaps (above) */
+    unsigned threads_left;      /* atomic: threads not yet ended */
 
     bool dma_needs_bql;         /* behind a vIOMMU: translate under BQL */
     /* IOMMU unmaps make the engines map again (svmgpu_core_dma_unmapped) */
@@ -218,14 +228,17 @@ static int svmgpu_dma(SvmgpuState *s, uint64_t addr, void *buf, uint64_t len,
                       bool is_write)
 {
     bool locked;
-    int ret;
+    int ret = -1;
 
     if (addr + len < addr) {
         trace_svmgpu_dma_error(addr, len, is_write);
         return -1;
     }
     locked = svmgpu_dma_lock(s);
-    ret = svmgpu_dma_locked(s, addr, buf, len, is_write);
+    /* Unrealized: its DMA address space is being destroyed. */
+    if (!qatomic_read(&s->gone)) {
+        ret = svmgpu_dma_locked(s, addr, buf, len, is_write);
+    }
     svmgpu_dma_unlock(locked);
     return ret;
 }
@@ -235,8 +248,11 @@ static void *svmgpu_map(void *opaque, uint64_t addr, uint64_t *len,
 {
     SvmgpuState *s = opaque;
     bool locked = svmgpu_dma_lock(s);
-    void *host = svmgpu_ram_get(s, addr, len, is_write);
+    void *host = NULL;
 
+    if (!qatomic_read(&s->gone)) {
+        host = svmgpu_ram_get(s, addr, len, is_write);
+    }
     svmgpu_dma_unlock(locked);
     return host;
 }
@@ -371,6 +387,9 @@ static void svmgpu_irq_bh(void *opaque)
     uint32_t pending = qatomic_xchg(&s->pending_vectors, 0);
     unsigned v;
 
+    if (qatomic_read(&s->gone)) {
+        return;
+    }
     if (msix_enabled(pdev)) {
         for (v = 0; v < SVMGPU_NUM_VECTORS(s->queues); v++) {
             if (pending & (1u << v)) {
@@ -390,8 +409,13 @@ static void svmgpu_irq_bh(void *opaque)
 static uint64_t svmgpu_mmio_read(void *opaque, hwaddr addr, unsigned size)
 {
     SvmgpuState *s = opaque;
-    uint64_t val = svmgpu_core_mmio_read(s->core, addr, size);
+    uint64_t val;
 
+    /* an access through a flat view older than the unplug */
+    if (qatomic_read(&s->gone)) {
+        return 0;
+    }
+    val = svmgpu_core_mmio_read(s->core, addr, size);
     trace_svmgpu_mmio_read(addr, size, val);
     return val;
 }
@@ -434,6 +458,9 @@ static void svmgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
 {
     SvmgpuState *s = opaque;
 
+    if (qatomic_read(&s->gone)) {
+        return;
+    }
     trace_svmgpu_mmio_write(addr, size, val);
     svmgpu_core_mmio_write(s->core, addr, val, size);
     if (addr == SVMGPU_REG_CONTROL && (val & SVMGPU_CONTROL_RESET)) {
@@ -525,6 +552,8 @@ static bool svmgpu_init_local_mem(SvmgpuState *s, Error **errp)
 /* ------------------------------------------------------------------ */
 /* threads */
 
+static void svmgpu_reap_bh(void *opaque);
+
 static void *svmgpu_thread_main(void *opaque)
 {
     SvmgpuThread *t = opaque;
@@ -554,6 +583,17 @@ static void *svmgpu_thread_main(void *opaque)
         svmgpu_core_engine_thread(t->s->core, t->engine);
     }
     rcu_unregister_thread();
+    /*
+     * Unrealized behind a vIOMMU: the last thread hands the rest to the
+     * main loop (its last touch of the device: joined right after).
+     * reap_deferred was set before the core was told to stop, which is
+     * what ended this thread, under core->lock.
+     */
+    if (qatomic_read(&t->s->reap_deferred) &&
+        qatomic_fetch_dec(&t->s->threads_left) == 1) {
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), svmgpu_reap_bh,
+                                t->s);
+    }
     return NULL;
 }
 
@@ -570,6 +610,7 @@ static void svmgpu_start_threads(SvmgpuState *s)
 {
     unsigned i;
 
+    qatomic_set(&s->threads_left, s->engines + 1);
     for (i = 0; i <= s->engines; i++) {
         SvmgpuThread *t = &s->threads[s->nthreads++];
 
@@ -581,31 +622,63 @@ static void svmgpu_start_threads(SvmgpuState *s)
     }
 }
 
-static void svmgpu_stop_threads(SvmgpuState *s)
+static void svmgpu_join_threads(SvmgpuState *s)
 {
-    bool unlock;
     unsigned i;
 
-    if (!s->nthreads) {
-        return;
-    }
-    svmgpu_core_pause(s->core, true);
-    svmgpu_core_stop(s->core);
-    /*
-     * A step behind a vIOMMU may be waiting for the BQL to translate:
-     * join with it dropped (as cpu_remove_sync() does for vCPU threads).
-     */
-    unlock = s->dma_needs_bql && qemu_mutex_iothread_locked();
-    if (unlock) {
-        qemu_mutex_unlock_iothread();
-    }
     for (i = 0; i < s->nthreads; i++) {
         qemu_thread_join(&s->threads[i].thread);
     }
-    if (unlock) {
-        qemu_mutex_lock_iothread();
-    }
     s->nthreads = 0;
+}
+
+/* What the threads use: freed once they have ended. */
+static void svmgpu_free_core(SvmgpuState *s)
+{
+    qemu_bh_delete(s->irq_bh);
+    s->irq_bh = NULL;
+    qemu_bh_delete(s->sync_bh);
+    s->sync_bh = NULL;
+    svmgpu_core_free(s->core);
+    s->core = NULL;
+}
+
+/* Main loop, BQL held: every thread has ended or is about to. */
+static void svmgpu_reap_bh(void *opaque)
+{
+    SvmgpuState *s = opaque;
+
+    trace_svmgpu_reap(s->nthreads);
+    svmgpu_join_threads(s);
+    svmgpu_free_core(s);
+    object_unref(OBJECT(s));
+}
+
+/*
+ * Stop the threads (BQL held).  Without a vIOMMU they never take the BQL:
+ * joined at once.  Behind one, a step may be waiting for the BQL to
+ * translate, so they are not waited for here and the BQL is not dropped:
+ * the last one schedules svmgpu_reap_bh(), which the device's reference
+ * waits for.  Return: true if they were joined (the core may be freed).
+ */
+static bool svmgpu_stop_threads(SvmgpuState *s)
+{
+    bool defer = s->nthreads && s->dma_needs_bql;
+
+    if (!s->nthreads) {
+        return true;
+    }
+    if (defer) {
+        object_ref(OBJECT(s));
+        qatomic_set(&s->reap_deferred, true);
+    }
+    svmgpu_core_pause(s->core, true);
+    svmgpu_core_stop(s->core);
+    if (defer) {
+        return false;
+    }
+    svmgpu_join_threads(s);
+    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -858,18 +931,19 @@ fail_core:
 static void svmgpu_exit(PCIDevice *pdev)
 {
     SvmgpuState *s = SVMGPU(pdev);
+    bool joined;
 
     if (s->vmstate_change) {
         qemu_del_vm_change_state_handler(s->vmstate_change);
         s->vmstate_change = NULL;
     }
-    svmgpu_stop_threads(s);
+    qatomic_set(&s->gone, true);
+    joined = svmgpu_stop_threads(s);
     svmgpu_iommu_unlisten(s);
-    qemu_bh_delete(s->irq_bh);
-    qemu_bh_delete(s->sync_bh);
     msix_uninit_exclusive_bar(pdev);
-    svmgpu_core_free(s->core);
-    s->core = NULL;
+    if (joined) {
+        svmgpu_free_core(s);
+    }
     if (s->local_mem_size) {
         /*
          * A subregion holds a reference to its owner, the device: drop

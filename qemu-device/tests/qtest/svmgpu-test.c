@@ -1511,20 +1511,50 @@ static void test_reset_clears_pending_msix(void)
     dev_stop(&d);
 }
 
-/*
- * Hot-unplug behind intel-iommu with the engine threads alive: unrealize
- * joins them (their DMA translations take the BQL, so it joins with the
- * BQL dropped) and QEMU carries on.  With device-local memory: BAR4's
- * subregions once kept the device alive, DEVICE_DELETED never came; and
- * the device plugs in again under the same id.
- */
-static void test_unplug_viommu_threaded(void)
+/* Threads named svmgpu-engine and svmgpu-ctl of the QEMU under test. */
+static int svmgpu_threads(void)
 {
-    QTestState *qts = qtest_init("-M q35 -nodefaults -m 256M "
-                                 "-device intel-iommu "
-                                 "-device pcie-root-port,id=p1,chassis=1 "
-                                 "-device svmgpu,bus=p1,id=gpu,engines=2,"
-                                 "local-mem-size=4M");
+    int nice[16];
+
+    return qemu_thread_nice("svmgpu-engine", nice, G_N_ELEMENTS(nice)) +
+           qemu_thread_nice("svmgpu-ctl", nice, G_N_ELEMENTS(nice));
+}
+
+/*
+ * How many RAM blocks of 6 MiB, the size given to local-mem-size below,
+ * exist (one per device not yet finalized: unrealize clears a block's
+ * name, finalize frees it).
+ */
+static int local_mem_blocks(QTestState *qts)
+{
+    g_autofree char *out = qtest_hmp(qts, "info ramblock");
+    const char *p = out;
+    int n = 0;
+
+    while ((p = strstr(p, "0x0000000000600000 0x0000000000600000"))) {
+        n++;
+        p++;
+    }
+    return n;
+}
+
+/* Wait up to 10 s for @threads svmgpu threads and @blocks local memories. */
+static void wait_devices(QTestState *qts, int threads, int blocks)
+{
+    int64_t end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time() < end) {
+        if (svmgpu_threads() == threads && local_mem_blocks(qts) == blocks) {
+            return;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmpint(svmgpu_threads(), ==, threads);
+    g_assert_cmpint(local_mem_blocks(qts), ==, blocks);
+}
+
+static void unplug_gpu(QTestState *qts)
+{
     QDict *rsp, *data;
 
     qtest_qmp_device_del_send(qts, "gpu");
@@ -1539,9 +1569,40 @@ static void test_unplug_viommu_threaded(void)
         }
         qobject_unref(rsp);
     }
-    /* plugged again under the same id: its local memory's RAM name is free */
-    qtest_qmp_device_add(qts, "svmgpu", "gpu",
-                         "{'bus': 'p1', 'local-mem-size': 4194304}");
+}
+
+/*
+ * Hot-unplug behind intel-iommu with the engine threads alive, twice.
+ * Their DMA translations take the BQL, so unrealize neither joins them
+ * nor drops the BQL (another vCPU could unplug the device again or reach
+ * its freed core meanwhile): it stops them, and the last to end has the
+ * main loop join them, free the core and drop the device's last
+ * reference.  Every thread ends and the device is finalized (its local
+ * memory's RAM block freed); QEMU carries on.  With device-local memory:
+ * BAR4's subregions once kept the device alive, DEVICE_DELETED never
+ * came; the device plugs in again under the same id.
+ */
+static void test_unplug_viommu_threaded(void)
+{
+    QTestState *qts = qtest_init("-M q35 -nodefaults -m 256M "
+                                 "-name debug-threads=on "
+                                 "-device intel-iommu "
+                                 "-device pcie-root-port,id=p1,chassis=1 "
+                                 "-device svmgpu,bus=p1,id=gpu,engines=2,"
+                                 "local-mem-size=6M");
+    QDict *rsp;
+    int i;
+
+    wait_devices(qts, 3, 1);
+    for (i = 0; i < 2; i++) {
+        unplug_gpu(qts);
+        wait_devices(qts, 0, 0);
+        /* plugged again under the same id: its local memory's RAM name is free */
+        qtest_qmp_device_add(qts, "svmgpu", "gpu",
+                             "{'bus': 'p1', 'engines': 2, "
+                             "'local-mem-size': 6291456}");
+        wait_devices(qts, 3, 1);
+    }
     rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
     g_assert_true(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
