@@ -34,14 +34,15 @@
  *    it around each translation: a refused IOVA makes the vIOMMU record a
  *    fault and raise its own interrupt from inside the translation, which
  *    needs the BQL.  Nothing that holds the BQL waits for them, and nothing
- *    drops it: unrealize (hot-unplug, from a vCPU's slot-control write or
- *    a system reset completing an unplug) stops them and marks the device
- *    gone, from when on every DMA, MMIO access and interrupt of it is a
- *    no-op; the last thread to end schedules a bottom half in the main
- *    loop that joins them, frees the core and drops the reference
- *    unrealize took (svmgpu_reap_bh).  Dropping the BQL to join, as
- *    before, let another vCPU unplug the device again or reach the core
- *    being freed through an old flat view meanwhile.
+ *    drops it.  Unrealize (any unplug: an ACPI or native slot eject from
+ *    a vCPU, a system reset or QMP completing one) marks the device gone,
+ *    from when on every new DMA, BAR0 access and interrupt of it is a
+ *    no-op, resets the core (a step in flight writes no more than a reset
+ *    lets it, docs/hw-spec.md §12) and stops the threads.  Without a
+ *    vIOMMU it joins them at once (they never wait for the BQL).  Behind
+ *    one it does not wait: the last thread to end schedules a bottom half
+ *    in the main loop that joins them, frees the core and drops the
+ *    reference unrealize took (svmgpu_reap_bh).
  *  - Device-local memory (BAR4, docs/hw-spec.md §5a) is a RAM region the
  *    core reads and writes through its host pointer from the engine
  *    threads, exactly as the guest CPUs do through the BAR; the engines
@@ -549,6 +550,25 @@ static bool svmgpu_init_local_mem(SvmgpuState *s, Error **errp)
     return true;
 }
 
+/*
+ * Undo svmgpu_init_local_mem() (unrealize, or realize failing after it).
+ * A subregion holds a reference to its owner, the device: drop them, or
+ * the device is never finalized (as msix_uninit() does for its exclusive
+ * BAR); a device plugged again may then reuse the RAM's migration name
+ * (as ivshmem).
+ */
+static void svmgpu_fini_local_mem(SvmgpuState *s)
+{
+    if (!s->local_mem_size) {
+        return;
+    }
+    memory_region_del_subregion(&s->local_bar, &s->local_ram);
+    if (s->local_mem_size < memory_region_size(&s->local_bar)) {
+        memory_region_del_subregion(&s->local_bar, &s->local_tail);
+    }
+    vmstate_unregister_ram(&s->local_ram, DEVICE(s));
+}
+
 /* ------------------------------------------------------------------ */
 /* threads */
 
@@ -663,18 +683,16 @@ static void svmgpu_reap_bh(void *opaque)
  */
 static bool svmgpu_stop_threads(SvmgpuState *s)
 {
-    bool defer = s->nthreads && s->dma_needs_bql;
-
     if (!s->nthreads) {
         return true;
     }
-    if (defer) {
+    if (s->dma_needs_bql) {
         object_ref(OBJECT(s));
         qatomic_set(&s->reap_deferred, true);
     }
     svmgpu_core_pause(s->core, true);
     svmgpu_core_stop(s->core);
-    if (defer) {
+    if (s->dma_needs_bql) {
         return false;
     }
     svmgpu_join_threads(s);
@@ -878,6 +896,7 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     s->core = svmgpu_core_new(&cfg, &svmgpu_core_ops, s, &err);
     if (!s->core) {
         error_setg(errp, "svmgpu: %s", err);
+        svmgpu_fini_local_mem(s);
         return;
     }
 
@@ -926,6 +945,7 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
 fail_core:
     svmgpu_core_free(s->core);
     s->core = NULL;
+    svmgpu_fini_local_mem(s);
 }
 
 static void svmgpu_exit(PCIDevice *pdev)
@@ -938,25 +958,19 @@ static void svmgpu_exit(PCIDevice *pdev)
         s->vmstate_change = NULL;
     }
     qatomic_set(&s->gone, true);
-    joined = svmgpu_stop_threads(s);
+    /*
+     * As a reset: a step in flight writes nothing more through what it
+     * mapped (gen), and maps nothing new (map_gen); it never waits.
+     */
+    svmgpu_core_reset(s->core);
+    /* before the threads may end and their bottom half free the core */
     svmgpu_iommu_unlisten(s);
+    joined = svmgpu_stop_threads(s);
     msix_uninit_exclusive_bar(pdev);
     if (joined) {
         svmgpu_free_core(s);
     }
-    if (s->local_mem_size) {
-        /*
-         * A subregion holds a reference to its owner, the device: drop
-         * them, or the device is never finalized (as msix_uninit() does
-         * for its exclusive BAR); a device plugged again may then reuse
-         * the RAM's migration name (as ivshmem).
-         */
-        memory_region_del_subregion(&s->local_bar, &s->local_ram);
-        if (s->local_mem_size < memory_region_size(&s->local_bar)) {
-            memory_region_del_subregion(&s->local_bar, &s->local_tail);
-        }
-        vmstate_unregister_ram(&s->local_ram, DEVICE(pdev));
-    }
+    svmgpu_fini_local_mem(s);
 }
 
 static void svmgpu_reset(DeviceState *dev)

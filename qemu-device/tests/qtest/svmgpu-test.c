@@ -1559,6 +1559,8 @@ static void unplug_gpu(QTestState *qts)
 
     qtest_qmp_device_del_send(qts, "gpu");
     qobject_unref(qtest_qmp(qts, "{'execute': 'system_reset'}"));
+    /* bounded: freed before DEVICE_DELETED, which would wait forever */
+    wait_devices(qts, 0, 0);
     for (;;) {
         rsp = qtest_qmp_eventwait_ref(qts, "DEVICE_DELETED");
         data = qdict_get_qdict(rsp, "data");
@@ -1596,8 +1598,7 @@ static void test_unplug_viommu_threaded(void)
     wait_devices(qts, 3, 1);
     for (i = 0; i < 2; i++) {
         unplug_gpu(qts);
-        wait_devices(qts, 0, 0);
-        /* plugged again under the same id: its local memory's RAM name is free */
+        /* plugged again under the same id: its RAM name is free */
         qtest_qmp_device_add(qts, "svmgpu", "gpu",
                              "{'bus': 'p1', 'engines': 2, "
                              "'local-mem-size': 6291456}");
@@ -1606,6 +1607,36 @@ static void test_unplug_viommu_threaded(void)
     rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
     g_assert_true(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
+    qtest_quit(qts);
+}
+
+/*
+ * A hot-plug whose realize fails after the device-local memory was set up
+ * (engines=0: the core refuses it) gives its error and takes everything
+ * back: the RAM block is freed (the device finalized) and the same device,
+ * valid now, plugs in at once.  Before, the subregions kept the failed
+ * device alive and its RAM name registered: QEMU aborted ("RAMBlock ...
+ * already registered").
+ */
+static void test_realize_failure_frees_local_mem(void)
+{
+    QTestState *qts = qtest_init("-M q35 -nodefaults -m 256M "
+                                 "-name debug-threads=on "
+                                 "-device pcie-root-port,id=p1,chassis=1");
+    QDict *rsp;
+
+    rsp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': {"
+                    "'driver': 'svmgpu', 'id': 'gpu', 'bus': 'p1', "
+                    "'engines': 0, 'local-mem-size': 6291456}}");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "engines must be 1..8"));
+    qobject_unref(rsp);
+    wait_devices(qts, 0, 0);
+    qtest_qmp_device_add(qts, "svmgpu", "gpu",
+                         "{'bus': 'p1', 'engines': 2, "
+                         "'local-mem-size': 6291456}");
+    wait_devices(qts, 3, 1);
     qtest_quit(qts);
 }
 
@@ -1834,6 +1865,8 @@ int main(int argc, char **argv)
                    test_reset_clears_pending_msix);
     qtest_add_func("/svmgpu/unplug-viommu-threaded",
                    test_unplug_viommu_threaded);
+    qtest_add_func("/svmgpu/realize-failure-frees-local-mem",
+                   test_realize_failure_frees_local_mem);
     qtest_add_func("/svmgpu/preempt-resume", test_preempt_resume);
     qtest_add_func("/svmgpu/preempt-resume-threaded",
                    test_preempt_resume_threaded);
