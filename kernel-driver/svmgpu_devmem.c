@@ -1250,13 +1250,25 @@ static struct page *svmgpu_devmem_snapshot_page(unsigned long pfn)
 }
 
 /*
+ * A hole (no page) moves to device memory only in an anonymous VMA, where
+ * setup populates it there; not where hmm reports an error (a VMA without
+ * read access: a PROT_NONE reservation would be filled with device pages
+ * the process cannot touch).
+ */
+static bool svmgpu_devmem_hole_moves(struct vm_area_struct *vma, unsigned long pfn)
+{
+	return vma_is_anonymous(vma) && !(pfn & HMM_PFN_ERROR);
+}
+
+/*
  * Which entries of [start, end) of @vma would a migration to (@to_dev) or
  * from this device's memory move?  Sets their bits in @movable and returns
  * how many.  migrate_vma_setup() splits every THP of its range and
  * announces all of it to the mmu notifiers even when it selects nothing,
  * so only runs of entries that can move are handed to it
- * (svmgpu_devmem_can_move()).  A hole moves to device memory (it is
- * populated there); so does an entry hmm does not report, which on the
+ * (svmgpu_devmem_can_move()).  A hole of an anonymous VMA moves to device
+ * memory (it is populated there, svmgpu_devmem_hole_moves()); so does an
+ * entry hmm does not report, which on the
  * debug kernel includes another device's private page (pfn 0 like a hole:
  * setup then selects nothing there).  @pfns has room for the range.  If
  * the walk fails: everything.  @pages (if not NULL) gets the bits of the
@@ -1283,7 +1295,8 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 		struct page *page = svmgpu_devmem_snapshot_page(pfns[i]);
 		unsigned int order = hmm_pfn_to_map_order(pfns[i]);
 
-		if (to_dev ? (!page || svmgpu_devmem_can_move(vma, page, order)) :
+		if (to_dev ? (page ? svmgpu_devmem_can_move(vma, page, order) :
+				  svmgpu_devmem_hole_moves(vma, pfns[i])) :
 			     (page && svmgpu_devmem_page_offset(dm->sdev, page, &off))) {
 			__set_bit(i, movable);
 			count++;
@@ -1587,10 +1600,13 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 		}
 		/*
 		 * DAX buffers never move, either way (svmgpu_dax.c: pinned
-		 * device memory, of this device or another): skipped, neither
-		 * moved nor counted, as PREFETCH is a placement hint.
+		 * device memory, of this device or another), nor do hugetlb
+		 * and VM_IO/VM_PFNMAP mappings (migrate_vma_setup() refuses
+		 * them): skipped, neither moved nor counted, as PREFETCH is a
+		 * placement hint.
 		 */
-		if (svmgpu_dax_vma(vma)) {
+		if (svmgpu_dax_vma(vma) || is_vm_hugetlb_page(vma) ||
+		    (vma->vm_flags & VM_SPECIAL)) {
 			addr = min_t(unsigned long, end, vma->vm_end);
 			tries = 0;
 			continue;

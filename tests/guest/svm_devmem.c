@@ -525,6 +525,238 @@ TEST_F(dm, page_moved_twice_in_one_prefetch_counts_once)
 }
 
 /*
+ * @size at @a (2 MiB windows) in small pages filled with @seed's pattern,
+ * one page per window spliced into @p (after the fill: a page spliced
+ * before its first write would be the zero page).
+ */
+static int pin_one_per_window(unsigned char *a, size_t size, int seed, int p[2])
+{
+	size_t off;
+
+	if (madvise(a, size, MADV_NOHUGEPAGE) || pipe(p))
+		return -1;
+	sg_fill_pat(a, size, seed);
+	for (off = 0; off < size; off += 2 * MB) {
+		struct iovec iov = { .iov_base = a + off + 3 * PAGE, .iov_len = PAGE };
+
+		if (vmsplice(p[1], &iov, 1, 0) != (ssize_t)PAGE)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * SIGKILL at random points of PREFETCHes that keep retrying busy windows
+ * (a pinned page in each, so every window pauses twice with the mmap lock
+ * dropped): each child dies of the SIGKILL, nothing of it stays in device
+ * memory, the retries did happen, and the device moves every page of a
+ * fresh buffer afterwards.
+ */
+TEST_F(dm, kill9_during_busy_retries)
+{
+	size_t size = 8 * MB, n = size / PAGE;
+	long long used0, retried0;
+	unsigned char *a;
+	uint64_t pages;
+	int round;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	used0 = sg_devmem_value("used");
+	retried0 = sg_devmem_value("prefetch_busy_retried");
+	ASSERT_GE(used0, 0);
+	for (round = 0; round < 12; round++) {
+		int st, p[2], ready[2];
+		pid_t child;
+		char c;
+
+		ASSERT_EQ(pipe(ready), 0);
+		child = fork();
+		ASSERT_GE(child, 0);
+		if (child == 0) {
+			int fd = sg_open();
+			unsigned char *b = sg_map_2m(size);
+
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (fd < 0 || !b || pin_one_per_window(b, size, 0x40 + round, p))
+				_exit(1);
+			/* Killed only once its PREFETCHes run. */
+			if (write(ready[1], "r", 1) != 1)
+				_exit(1);
+			for (;;) {
+				sg_prefetch(fd, b, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
+				sg_prefetch(fd, b, size, DRM_SVMGPU_PREFETCH_SYSTEM, NULL);
+			}
+		}
+		close(ready[1]);
+		ASSERT_EQ(read(ready[0], &c, 1), 1);
+		close(ready[0]);
+		/* an 8 MiB round trip takes about 1 s on the debug kernel */
+		usleep((round * 79193) % 600000);
+		kill(child, SIGKILL);
+		ASSERT_EQ(waitpid(child, &st, 0), child);
+		EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	}
+	EXPECT_EQ(sg_devmem_value("used"), used0);
+	TH_LOG("%lld busy pages tried again over 12 killed children",
+	       sg_devmem_value("prefetch_busy_retried") - retried0);
+	EXPECT_GT(sg_devmem_value("prefetch_busy_retried") - retried0, 0);
+
+	a = sg_map_2m(size);
+	ASSERT_NE(a, NULL);
+	sg_fill_pat(a, size, 0x4f);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, n);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, n);
+	EXPECT_EQ(sg_check_pat(a, size, 0x4f), -1);
+	munmap(a, size);
+	EXPECT_EQ(sg_devmem_value("used"), used0);
+}
+
+struct unmapper {
+	unsigned char *a;
+	size_t size;
+	useconds_t delay;
+};
+
+static void *unmapper_run(void *arg)
+{
+	struct unmapper *u = arg;
+
+	usleep(u->delay);
+	munmap(u->a, u->size);
+	return NULL;
+}
+
+/*
+ * The range unmapped by another thread while a PREFETCH retries its busy
+ * windows (the mmap lock is dropped in each pause): the PREFETCH ends
+ * with 0 or -EFAULT (the VMA gone when it looked again), never anything
+ * else; device memory holds nothing of the range afterwards; the pinned
+ * pages, still in their pipe, read back exact.
+ */
+TEST_F(dm, munmap_during_busy_retries)
+{
+	size_t size = 8 * MB, off;
+	long long used0;
+	int round, efault = 0;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	used0 = sg_devmem_value("used");
+	ASSERT_GE(used0, 0);
+	for (round = 0; round < 12; round++) {
+		struct unmapper u = { .size = size, .delay = (round * 67777) % 900000 };
+		unsigned char buf[PAGE], *ref = malloc(size);
+		pthread_t th;
+		int p[2], ret;
+
+		ASSERT_NE(ref, NULL);
+		u.a = sg_map_2m(size);
+		ASSERT_NE(u.a, NULL);
+		ASSERT_EQ(pin_one_per_window(u.a, size, 0x60 + round, p), 0);
+		memcpy(ref, u.a, size);
+		ASSERT_EQ(pthread_create(&th, NULL, unmapper_run, &u), 0);
+		ret = sg_prefetch(self->fd, u.a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
+		ASSERT_EQ(pthread_join(th, NULL), 0);
+		if (ret && ret != -EFAULT)
+			TH_LOG("round %d: PREFETCH %d", round, ret);
+		EXPECT_TRUE(ret == 0 || ret == -EFAULT);
+		efault += ret == -EFAULT;
+		for (off = 0; off < size; off += 2 * MB) {
+			ASSERT_EQ(read(p[0], buf, PAGE), (ssize_t)PAGE);
+			EXPECT_EQ(memcmp(buf, ref + off + 3 * PAGE, PAGE), 0);
+		}
+		close(p[0]);
+		close(p[1]);
+		free(ref);
+		EXPECT_EQ(sg_devmem_value("used"), used0);
+	}
+	TH_LOG("12 rounds, %d ended with -EFAULT", efault);
+}
+
+/* /proc/sys/vm/nr_hugepages: read (@set < 0) or written; -1 if it cannot be. */
+static long nr_hugepages(long set)
+{
+	const char *f = "/proc/sys/vm/nr_hugepages";
+	char buf[32];
+	FILE *fp;
+	long v = -1;
+
+	if (set >= 0) {
+		snprintf(buf, sizeof(buf), "%ld", set);
+		return sg_write_file(f, buf) ? -1 : set;
+	}
+	fp = fopen(f, "r");
+	if (!fp)
+		return -1;
+	if (fscanf(fp, "%ld", &v) != 1)
+		v = -1;
+	fclose(fp);
+	return v;
+}
+
+/*
+ * PREFETCH is a placement hint and skips what 6.1 cannot move instead of
+ * failing on it: a 6 MiB range with a hugetlb page in its middle moves its
+ * two anonymous ends (1024 pages) and returns 0, both ways, every byte
+ * exact (before: -EINVAL from migrate_vma_setup() after the first 2 MiB);
+ * an untouched PROT_NONE reservation gets no device pages (before: each
+ * of its holes was populated in device memory, 1024 pages the process
+ * could not touch).
+ */
+TEST_F(dm, prefetch_skips_hugetlb_and_prot_none)
+{
+	size_t size = 6 * MB, n = 2 * MB / PAGE;
+	unsigned char *a = sg_map_2m(size), *r = sg_map_2m(4 * MB), *h;
+	long long used0;
+	long huge0;
+	uint64_t pages;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(r, NULL);
+	used0 = sg_devmem_value("used");
+
+	ASSERT_EQ(mprotect(r, 4 * MB, PROT_NONE), 0);
+	ASSERT_EQ(sg_prefetch(self->fd, r, 4 * MB, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, 0);
+	EXPECT_EQ(sg_devmem_value("used"), used0);
+	EXPECT_EQ(sg_residency(self->fd, r, 4 * MB), 0);
+	munmap(r, 4 * MB);
+
+	huge0 = nr_hugepages(-1);
+	if (huge0 < 0 || nr_hugepages(huge0 + 2) < 0) {
+		munmap(a, size);
+		SKIP(return, "no hugetlb pages to be had");
+	}
+	h = mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB, -1, 0);
+	if (h == MAP_FAILED) {
+		nr_hugepages(huge0);
+		munmap(a, size);
+		SKIP(return, "MAP_HUGETLB failed: %s", strerror(errno));
+	}
+	ASSERT_EQ(h, a + 2 * MB);
+	sg_fill_pat(a, size, 0x2f);
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, 2 * n);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)(2 * n));
+	EXPECT_EQ(sg_residency(self->fd, h, 2 * MB), 0);
+	EXPECT_EQ(sg_devmem_value("used"), used0 + (long long)(4 * MB));
+	/* (the CPU reads only after the way back: it would fault them back) */
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, 2 * n);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	EXPECT_EQ(sg_check_pat(a, size, 0x2f), -1);
+	munmap(a, size);
+	nr_hugepages(huge0);
+	EXPECT_EQ(sg_devmem_value("used"), used0);
+}
+
+/*
  * Shared anonymous memory (shmem) never moves to device memory in 6.1
  * (migrate_vma_pages() refuses a page with a mapping): PREFETCH moves
  * nothing, hands nothing to migrate_vma_setup(), so the engine copies
