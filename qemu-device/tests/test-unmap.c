@@ -298,6 +298,78 @@ TEST(copy_across_a_completed_invalidation_maps_again)
     SVMGPU_ISA_ENCODE(SVMGPU_OP_##op, rd, ra, rb, imm)
 #define CODE    0x10000ull
 
+/* A device on rm_ops for kernels: @engine, one queue, maps as accessed. */
+static void rm_kernel_init(TestDev *t, unsigned engine)
+{
+    SvmgpuCoreConfig cfg;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.map_window = 0;
+    cfg.engine = engine;
+    td_init_ops(t, &cfg, &rm_ops);
+    rm.t = t;
+    ctx_create(t, 0);
+    queue_setup(t, 0, 0, 16);
+}
+
+/* @n instructions at CODE, in ordinary memory. */
+static void rm_kernel_code(TestDev *t, const uint64_t *prog, size_t n)
+{
+    map_range(t, 0, CODE, 0x1000, 0);
+    memcpy(va_ptr(t, 0, CODE), prog, n * sizeof(*prog));
+}
+
+/* IOVA X: H1 until the unmap, then H2 (zeroed). */
+static void rm_kernel_x(TestDev *t)
+{
+    rm.iova = alloc_page(t);
+    rm.h1 = pa_ptr(t, rm.iova);
+    rm.h2 = h2_page;
+    memset(h2_page, 0, sizeof(h2_page));
+    atomic_store(&rm.remapped, false);
+    atomic_store(&rm.maps_x, 0);
+}
+
+/*
+ * Launch the kernel at CODE (one workgroup of @wg_size) with X unmapped
+ * by the walk of @hook_va: it completes without an error and the unmap
+ * ran.
+ */
+static void rm_kernel_run(TestDev *t, uint64_t hook_va, uint32_t wg_size)
+{
+    struct svmgpu_cmd c;
+
+    rm.hook_pte = (uint64_t)((uint8_t *)leaf_pte(t, 0, hook_va) -
+                             t->ram) + RAM_BASE;
+    memset(&c, 0, sizeof(c));
+    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+    c.launch.code_va = CODE;
+    c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
+    c.launch.wg_size = wg_size;
+    submit(t, 0, &c);
+    ASSERT_EQ(compl(t, 0)->seq, c.hdr.seq);
+    ASSERT_EQ(compl(t, 0)->err_code, SVMGPU_ERR_NONE);
+    ASSERT_EQ(rm.hook_pte, 0);                  /* the unmap ran */
+}
+
+/* H1 got 0x1111 (before the unmap), H2 0x2222 (after), nothing else. */
+static void rm_kernel_check_h1_h2(void)
+{
+    uint64_t v;
+    unsigned i;
+
+    memcpy(&v, rm.h1, 8);
+    ASSERT_EQ(v, 0x1111);
+    memcpy(&v, rm.h2, 8);
+    ASSERT_EQ(v, 0x2222);
+    for (i = 8; i < 4096; i++) {
+        ASSERT_EQ(rm.h1[i], 0);
+        ASSERT_EQ(rm.h2[i], 0);
+    }
+    ASSERT_EQ(atomic_load(&rm.maps_x), 2);
+}
+
 /*
  * A kernel stores to VA_A, then to VA_B (both X, unmapped in between by
  * the walk of VA_B): the second store must reach H2, on both engines.
@@ -312,53 +384,16 @@ static void kernel_stores_after_unmap(unsigned engine)
         I(ST64, 0, 1, 3, 0x1000),
         I(EXIT, 0, 0, 0, 0),
     };
-    SvmgpuCoreConfig cfg;
-    struct svmgpu_cmd c;
-    uint64_t v;
-    unsigned i;
     TestDev t;
 
-    svmgpu_core_default_config(&cfg);
-    cfg.sync = true;
-    cfg.map_window = 0;
-    cfg.engine = engine;
-    td_init_ops(&t, &cfg, &rm_ops);
-    rm.t = &t;
-    ctx_create(&t, 0);
-    queue_setup(&t, 0, 0, 16);
-    map_range(&t, 0, CODE, 0x1000, 0);
-    for (i = 0; i < sizeof(prog) / sizeof(prog[0]); i++) {
-        memcpy((uint8_t *)va_ptr(&t, 0, CODE) + i * 8, &prog[i], 8);
-    }
-    rm.iova = alloc_page(&t);
-    rm.h1 = pa_ptr(&t, rm.iova);
-    rm.h2 = h2_page;
-    memset(h2_page, 0, sizeof(h2_page));
-    atomic_store(&rm.remapped, false);
-    atomic_store(&rm.maps_x, 0);
+    rm_kernel_init(&t, engine);
+    rm_kernel_code(&t, prog, sizeof(prog) / sizeof(prog[0]));
+    rm_kernel_x(&t);
     ASSERT_TRUE(map_leaf(&t, 0, VA_DST, rm.iova, 1, SVMGPU_PTE_WRITABLE));
     ASSERT_TRUE(map_leaf(&t, 0, VA_DST + 4096, rm.iova, 1,
                          SVMGPU_PTE_WRITABLE));
-    rm.hook_pte = (uint64_t)((uint8_t *)leaf_pte(&t, 0, VA_DST + 4096) -
-                             t.ram) + RAM_BASE;
-    memset(&c, 0, sizeof(c));
-    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
-    c.launch.code_va = CODE;
-    c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
-    c.launch.wg_size = 1;
-    submit(&t, 0, &c);
-    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
-    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_NONE);
-    ASSERT_EQ(rm.hook_pte, 0);
-    memcpy(&v, rm.h1, 8);
-    ASSERT_EQ(v, 0x1111);
-    memcpy(&v, rm.h2, 8);
-    ASSERT_EQ(v, 0x2222);
-    for (i = 8; i < 4096; i++) {
-        ASSERT_EQ(rm.h1[i], 0);
-        ASSERT_EQ(rm.h2[i], 0);
-    }
-    ASSERT_EQ(atomic_load(&rm.maps_x), 2);
+    rm_kernel_run(&t, VA_DST + 4096, 1);
+    rm_kernel_check_h1_h2();
     td_fini(&t);
 }
 
@@ -392,52 +427,15 @@ static void kernel_same_page_after_unmap(unsigned engine, uint32_t wg_size)
         I(ST64, 0, 1, 3, 0),
         I(EXIT, 0, 0, 0, 0),
     };
-    SvmgpuCoreConfig cfg;
-    struct svmgpu_cmd c;
-    uint64_t v;
-    unsigned i;
     TestDev t;
 
-    svmgpu_core_default_config(&cfg);
-    cfg.sync = true;
-    cfg.map_window = 0;
-    cfg.engine = engine;
-    td_init_ops(&t, &cfg, &rm_ops);
-    rm.t = &t;
-    ctx_create(&t, 0);
-    queue_setup(&t, 0, 0, 16);
-    map_range(&t, 0, CODE, 0x1000, 0);
+    rm_kernel_init(&t, engine);
+    rm_kernel_code(&t, prog, sizeof(prog) / sizeof(prog[0]));
     map_range(&t, 0, VA_SRC, 0x1000, 0);
-    for (i = 0; i < sizeof(prog) / sizeof(prog[0]); i++) {
-        memcpy((uint8_t *)va_ptr(&t, 0, CODE) + i * 8, &prog[i], 8);
-    }
-    rm.iova = alloc_page(&t);
-    rm.h1 = pa_ptr(&t, rm.iova);
-    rm.h2 = h2_page;
-    memset(h2_page, 0, sizeof(h2_page));
-    atomic_store(&rm.remapped, false);
-    atomic_store(&rm.maps_x, 0);
+    rm_kernel_x(&t);
     ASSERT_TRUE(map_leaf(&t, 0, VA_DST, rm.iova, 1, SVMGPU_PTE_WRITABLE));
-    rm.hook_pte = (uint64_t)((uint8_t *)leaf_pte(&t, 0, VA_SRC) -
-                             t.ram) + RAM_BASE;
-    memset(&c, 0, sizeof(c));
-    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
-    c.launch.code_va = CODE;
-    c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
-    c.launch.wg_size = wg_size;
-    submit(&t, 0, &c);
-    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
-    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_NONE);
-    ASSERT_EQ(rm.hook_pte, 0);                  /* the unmap ran */
-    memcpy(&v, rm.h1, 8);
-    ASSERT_EQ(v, 0x1111);                       /* before it: H1 */
-    memcpy(&v, rm.h2, 8);
-    ASSERT_EQ(v, 0x2222);                       /* after it: H2 */
-    for (i = 8; i < 4096; i++) {
-        ASSERT_EQ(rm.h1[i], 0);
-        ASSERT_EQ(rm.h2[i], 0);
-    }
-    ASSERT_EQ(atomic_load(&rm.maps_x), 2);
+    rm_kernel_run(&t, VA_SRC, wg_size);
+    rm_kernel_check_h1_h2();
     td_fini(&t);
 }
 
@@ -488,43 +486,17 @@ static void code_page_after_unmap(unsigned engine)
         I(ST64, 0, 1, 2, 0),
         I(EXIT, 0, 0, 0, 0),
     };
-    SvmgpuCoreConfig cfg;
-    struct svmgpu_cmd c;
-    uint64_t v;
     TestDev t;
 
-    svmgpu_core_default_config(&cfg);
-    cfg.sync = true;
-    cfg.map_window = 0;
-    cfg.engine = engine;
-    td_init_ops(&t, &cfg, &rm_ops);
-    rm.t = &t;
-    ctx_create(&t, 0);
-    queue_setup(&t, 0, 0, 16);
+    rm_kernel_init(&t, engine);
     map_range(&t, 0, VA_SRC, 0x1000, 0);
     map_range(&t, 0, VA_OUT, 0x1000, SVMGPU_PTE_WRITABLE);
-    rm.iova = alloc_page(&t);
-    rm.h1 = pa_ptr(&t, rm.iova);
-    rm.h2 = h2_page;
-    memset(h2_page, 0, sizeof(h2_page));
+    rm_kernel_x(&t);
     memcpy(rm.h1, prog_h1, sizeof(prog_h1));
     memcpy(rm.h2, prog_h2, sizeof(prog_h2));
-    atomic_store(&rm.remapped, false);
-    atomic_store(&rm.maps_x, 0);
     ASSERT_TRUE(map_leaf(&t, 0, CODE, rm.iova, 1, 0));
-    rm.hook_pte = (uint64_t)((uint8_t *)leaf_pte(&t, 0, VA_SRC) -
-                             t.ram) + RAM_BASE;
-    memset(&c, 0, sizeof(c));
-    c.hdr.opcode = SVMGPU_CMD_LAUNCH;
-    c.launch.code_va = CODE;
-    c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
-    c.launch.wg_size = 1;
-    submit(&t, 0, &c);
-    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
-    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_NONE);
-    ASSERT_EQ(rm.hook_pte, 0);
-    v = *(uint64_t *)va_ptr(&t, 0, VA_OUT);
-    ASSERT_EQ(v, 0x2222);
+    rm_kernel_run(&t, VA_SRC, 1);
+    ASSERT_EQ(*(uint64_t *)va_ptr(&t, 0, VA_OUT), 0x2222);
     ASSERT_EQ(atomic_load(&rm.maps_x), 2);
     td_fini(&t);
 }
