@@ -1234,25 +1234,34 @@ static void test_local_mem_absent(void)
     dev_stop(&d);
 }
 
+/*
+ * QEMU started with "-device svmgpu,@prop=@value" fails and says @msg on
+ * stderr.
+ */
+static void expect_realize_error(const char *prop, const char *value,
+                                 const char *msg)
+{
+    g_autofree char *cmd = g_strdup_printf(
+        "%s -M q35 -nodefaults -display none -S -accel qtest "
+        "-device svmgpu,%s=%s", g_getenv("QTEST_QEMU_BINARY"), prop, value);
+    g_autofree char *out = NULL, *err = NULL;
+    int status = 0;
+
+    g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+    g_assert_false(g_spawn_check_wait_status(status, NULL));
+    g_assert_nonnull(strstr(err, msg));
+}
+
 /* Bad local-mem-size values fail device creation with a clear error. */
 static void test_local_mem_bad_size(void)
 {
     static const char *const bad[] = { "1M", "3M", "2097153", "65G" };
-    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     unsigned i;
 
     for (i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_autofree char *cmd = g_strdup_printf(
-            "%s -M q35 -nodefaults -display none -S -accel qtest "
-            "-device svmgpu,local-mem-size=%s", qemu, bad[i]);
-        g_autofree char *out = NULL, *err = NULL;
-        int status = 0;
-
-        g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status,
-                                                NULL));
-        g_assert_false(g_spawn_check_wait_status(status, NULL));
-        g_assert_nonnull(strstr(err, "svmgpu: local-mem-size must be 0 or "
-                                "a multiple of 2 MiB up to 64 GiB"));
+        expect_realize_error("local-mem-size", bad[i],
+                             "svmgpu: local-mem-size must be 0 or "
+                             "a multiple of 2 MiB up to 64 GiB");
     }
 }
 
@@ -1314,21 +1323,12 @@ static int qemu_thread_nice(const char *comm, int *nice, int max)
 static void test_engine_nice(void)
 {
     static const char *const bad[] = { "-1", "20" };
-    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     int nice[8], n, i;
     Dev d;
 
     for (i = 0; i < (int)G_N_ELEMENTS(bad); i++) {
-        g_autofree char *cmd = g_strdup_printf(
-            "%s -M q35 -nodefaults -display none -S -accel qtest "
-            "-device svmgpu,engine-nice=%s", qemu, bad[i]);
-        g_autofree char *out = NULL, *err = NULL;
-        int status = 0;
-
-        g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status,
-                                                NULL));
-        g_assert_false(g_spawn_check_wait_status(status, NULL));
-        g_assert_nonnull(strstr(err, "svmgpu: engine-nice must be 0..19"));
+        expect_realize_error("engine-nice", bad[i],
+                             "svmgpu: engine-nice must be 0..19");
     }
 
     /* 19: allowed without privilege whatever this process's nice value */
