@@ -171,7 +171,11 @@ static unsigned long svmgpu_devmem_window_end(unsigned long addr, unsigned long 
  * @pages: pages in use
  * @stamp: dm->clock when last used
  * @used_at: jiffies when last used
- * @mm: the mm of the last page a migration brought into it (compared only)
+ * @mm: the mm of the last page a migration on device fault brought into it
+ *	(compared only), NULL once the region is empty.  A PREFETCH's pages
+ *	leave it as it is: PREFETCH needs no svm, so no .free_notifier would
+ *	ever forget its mm (svmgpu_devmem_forget_mm()); only faults feed the
+ *	refault history
  * @chunk: that page's 2 MiB virtual chunk (VA >> SVMGPU_REGION_SHIFT)
  */
 struct svmgpu_devmem_region {
@@ -257,6 +261,9 @@ struct svmgpu_thrash_range {
  * @hist: the last 2 x @nregions chunks evicted for migrations on fault
  *	or unmapped at a period's end (a ring)
  * @hist_next: the next entry of @hist to write
+ * @forget_gen: svmgpu_devmem_forget_mm() calls so far (written under
+ *	@thrash_lock): an eviction records the mm it read before its copy
+ *	only if no mm was forgotten meanwhile
  * @thrash_base: @evict_clock when the current refault window began
  * @thrash_pages: pages refaults migrated in since then
  * @thrash_until: jiffies until which migrations on fault evict nothing
@@ -316,6 +323,7 @@ struct svmgpu_devmem {
 	spinlock_t thrash_lock;		/* thrash state, @hist */
 	struct svmgpu_thrash_hist *hist;
 	unsigned long hist_next;
+	unsigned long forget_gen;
 	u64 thrash_base;
 	unsigned long thrash_pages;
 	unsigned long thrash_until;
@@ -596,6 +604,7 @@ void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm)
 	for (i = 0; i < dm->nthrash_ranges; i++)
 		if (dm->thrash_ranges[i].mm == mm)
 			dm->thrash_ranges[i].mm = NULL;
+	WRITE_ONCE(dm->forget_gen, dm->forget_gen + 1);
 	spin_unlock(&dm->thrash_lock);
 out:
 	drm_dev_exit(idx);
@@ -859,8 +868,10 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	atomic_inc(&r->pages);
 	svmgpu_devmem_region_touch(dm, r);
 	/* For the refault history: which chunk of which mm it holds. */
-	WRITE_ONCE(r->mm, mm);
-	WRITE_ONCE(r->chunk, va >> SVMGPU_REGION_SHIFT);
+	if (mm) {
+		WRITE_ONCE(r->mm, mm);
+		WRITE_ONCE(r->chunk, va >> SVMGPU_REGION_SHIFT);
+	}
 	return page;
 }
 
@@ -868,10 +879,14 @@ static void svmgpu_devmem_page_free(struct page *page)
 {
 	struct svmgpu_devmem *dm = page_to_devmem(page);
 	struct drm_buddy_block *block = page->zone_device_data;
+	struct svmgpu_devmem_region *r;
 	unsigned long flags;
 
 	page->zone_device_data = NULL;
-	atomic_dec(&svmgpu_devmem_region(dm, svmgpu_devmem_offset(dm, page))->pages);
+	r = svmgpu_devmem_region(dm, svmgpu_devmem_offset(dm, page));
+	/* Empty: the next fault's page names it (a race only loses a note). */
+	if (atomic_dec_and_test(&r->pages))
+		WRITE_ONCE(r->mm, NULL);
 	spin_lock_irqsave(&dm->free_lock, flags);
 	list_add_tail(&block->link, &dm->free_list);
 	spin_unlock_irqrestore(&dm->free_lock, flags);
@@ -1041,7 +1056,7 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 				    unsigned long min_age, unsigned long *src,
 				    unsigned long *dst, bool fault)
 {
-	unsigned long first = PHYS_PFN(dm->pgmap.range.start), chunk;
+	unsigned long first = PHYS_PFN(dm->pgmap.range.start), chunk, gen;
 	struct mm_struct *mm;
 	unsigned long i, n, best = ULONG_MAX, moved;
 	struct svmgpu_devmem_region *r;
@@ -1064,6 +1079,12 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 		return -ENOSPC;
 	}
 	r = &dm->regions[best];
+	gen = READ_ONCE(dm->forget_gen);
+	/*
+	 * The gen before the mm: an mm read after it was alive when the gen
+	 * was (forget_mm() clears the regions, then moves the gen).
+	 */
+	smp_rmb();
 	mm = READ_ONCE(r->mm);
 	chunk = READ_ONCE(r->chunk);
 	/* Tried now: not again in this migration, whatever the outcome. */
@@ -1090,8 +1111,11 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	atomic64_add(moved, &dm->evict_clock);
 	if (fault && moved && mm) {
 		spin_lock(&dm->thrash_lock);
-		/* Not if the mm went meanwhile (svmgpu_devmem_forget_mm()). */
-		if (READ_ONCE(r->mm) == mm)
+		/*
+		 * Not if an mm was forgotten meanwhile: it may have been this
+		 * one, and another process may have its address now.
+		 */
+		if (READ_ONCE(dm->forget_gen) == gen)
 			svmgpu_devmem_hist_add(dm, mm, chunk, false);
 		spin_unlock(&dm->thrash_lock);
 	}
@@ -1403,7 +1427,9 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 			/* Out of device memory: leave the rest in place. */
 			continue;
 		}
-		dpage = svmgpu_devmem_alloc_page(dm, vma->vm_mm, start + (i << PAGE_SHIFT));
+		/* urgent: a device fault's (the refault history's) */
+		dpage = svmgpu_devmem_alloc_page(dm, urgent ? vma->vm_mm : NULL,
+						 start + (i << PAGE_SHIFT));
 		if (!dpage) {
 			ret = -ENOSPC;
 			continue;
@@ -1566,6 +1592,20 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 }
 
 /*
+ * A VMA whose pages never move, either way: skipped by PREFETCH, neither
+ * moved nor counted (a placement hint), and not counted against device
+ * memory (svmgpu_devmem_too_big()).  Our DAX buffers (svmgpu_dax.c:
+ * pinned device memory, of this device or another), and what 6.1's
+ * migrate_vma_setup() refuses with -EINVAL: hugetlb, VM_SPECIAL (VM_IO,
+ * VM_PFNMAP, VM_MIXEDMAP, VM_DONTEXPAND) and fs-dax mappings.
+ */
+static bool svmgpu_devmem_skip_vma(struct vm_area_struct *vma)
+{
+	return svmgpu_dax_vma(vma) || is_vm_hugetlb_page(vma) ||
+	       (vma->vm_flags & VM_SPECIAL) || vma_is_dax(vma);
+}
+
+/*
  * Migrate the caller's [start, end) to device or system memory, evicting
  * for it regions not used since @since.  Every page of the range must be
  * in a VMA.  A window with busy pages is tried again (SVMGPU_BUSY_RETRIES).
@@ -1598,15 +1638,7 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			ret = -EFAULT;
 			break;
 		}
-		/*
-		 * DAX buffers never move, either way (svmgpu_dax.c: pinned
-		 * device memory, of this device or another), nor do hugetlb
-		 * and VM_IO/VM_PFNMAP mappings (migrate_vma_setup() refuses
-		 * them): skipped, neither moved nor counted, as PREFETCH is a
-		 * placement hint.
-		 */
-		if (svmgpu_dax_vma(vma) || is_vm_hugetlb_page(vma) ||
-		    (vma->vm_flags & VM_SPECIAL)) {
+		if (svmgpu_devmem_skip_vma(vma)) {
 			addr = min_t(unsigned long, end, vma->vm_end);
 			tries = 0;
 			continue;
@@ -1780,13 +1812,14 @@ static int svmgpu_devmem_range_ok(u64 start, u64 size)
 
 /*
  * Whether a PREFETCH to device memory of [start, start + size) can never
- * fit: more bytes than device memory holds, not counting DAX buffers in the
- * range (they never move, and their pool is not memory migration can use).
- * Only ranges larger than the capacity walk the VMAs.
+ * fit: more bytes than device memory holds, not counting the mappings it
+ * skips (svmgpu_devmem_skip_vma(): they never move; a DAX pool is not
+ * memory migration can use either).  Only ranges larger than the capacity
+ * walk the VMAs.
  */
 static bool svmgpu_devmem_too_big(struct svmgpu_device *sdev, u64 start, u64 size)
 {
-	u64 cap = svmgpu_devmem_capacity(sdev->devmem), dax = 0;
+	u64 cap = svmgpu_devmem_capacity(sdev->devmem), skipped = 0;
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
 
@@ -1796,12 +1829,12 @@ static bool svmgpu_devmem_too_big(struct svmgpu_device *sdev, u64 start, u64 siz
 		return true;
 	for (vma = find_vma(mm, start); vma && vma->vm_start < start + size;
 	     vma = find_vma(mm, vma->vm_end)) {
-		if (svmgpu_dax_vma(vma))
-			dax += min_t(u64, vma->vm_end, start + size) -
-			       max_t(u64, vma->vm_start, start);
+		if (svmgpu_devmem_skip_vma(vma))
+			skipped += min_t(u64, vma->vm_end, start + size) -
+				   max_t(u64, vma->vm_start, start);
 	}
 	mmap_read_unlock(mm);
-	return size - dax > cap;
+	return size - skipped > cap;
 }
 
 /**
