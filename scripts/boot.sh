@@ -227,8 +227,11 @@ watch_qemu() {
 	return 0
 }
 run_qemu() {
+	# a crash leaves ./core for crash_report()
+	: > "$LOGDIR/.qemu-start"
 	# shellcheck disable=SC2086
-	(timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
+	(ulimit -c unlimited 2>/dev/null || true
+	timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" "${args[@]}" -append "$append" \
 		-serial "file:$console" -serial "file:$results" \
 		-monitor "unix:$monitor,server=on,wait=off" ${QEMU_EXTRA:-} \
 		</dev/null >"$LOGDIR/qemu.log" 2>&1 3>&- &
@@ -272,6 +275,28 @@ fi
 exec 3>&-
 rm -rf "$mondir"
 end=$(date +%s.%N)
+# QEMU killed by a signal of its own (SIGSEGV, SIGABRT, SIGBUS...; not the
+# watch's or timeout's TERM/KILL): the backtraces of its threads from the
+# core (core_pattern "core": the working directory) go to
+# $LOGDIR/qemu-crash.txt, the crashing thread's also to stderr (the CI
+# log); the core goes.  Without gdb or a core, only the signal is said.
+crash_report() {
+	local sig=$((rc - 128)) out=$LOGDIR/qemu-crash.txt
+	echo "boot: QEMU died of signal $sig" >&2
+	if [ -f core ] && [ core -nt "$LOGDIR/.qemu-start" ] && command -v gdb >/dev/null; then
+		timeout 300 gdb -batch -nx -ex 'echo == crashing thread\n' -ex bt \
+			-ex 'echo == all threads\n' -ex 'thread apply all bt' \
+			"$QEMU" core >"$out" 2>&1 || true
+		echo "boot: backtraces in $out; the crashing thread:" >&2
+		sed -n '/^== crashing thread/,/^== all threads/p' "$out" | head -n 40 |
+			sed 's/^/# /' >&2
+	fi
+	rm -f core
+}
+case $rc in
+132 | 133 | 134 | 135 | 136 | 139) crash_report ;;
+esac
+rm -f "$LOGDIR/.qemu-start"
 if [ -n "$tailpid" ]; then
 	sleep 1
 	kill "$tailpid" 2>/dev/null || true

@@ -41,6 +41,30 @@ def read(path):
         return []
 
 
+def crash_summary(logdir):
+    """A QEMU that died of a signal of its own (scripts/boot.sh): the
+    signal, and the crashing thread's frames from qemu-crash.txt (CI shows
+    the TAP output, not the log directory)."""
+    exits = re.findall(r"^qemu-exit (\d+)$", "\n".join(read(f"{logdir}/qemu.log")), re.M)
+    codes = [int(c) for c in exits if int(c) in (132, 133, 134, 135, 136, 139)]
+    if not codes:
+        return []
+    out = [f"QEMU died of signal {codes[-1] - 128}"]
+    text = read(f"{logdir}/qemu-crash.txt")
+    if not text:
+        return out + ["no core or no gdb: no backtrace"]
+    inside = False
+    for line in text:
+        if line.startswith("== crashing thread"):
+            inside = True
+        elif line.startswith("== all threads"):
+            break
+        elif inside and line.startswith("#"):
+            frame = re.sub(r"^(#\d+)\s+(0x[0-9a-f]+ in )?", r"\1 ", line)
+            out.append(re.sub(r" \(.*\) at ", " at ", frame)[:200])
+    return out[:30]
+
+
 def hang_summary(logdir):
     """The gist of scripts/qemu-hang-dump.py's qemu-hang.txt, for the TAP
     output (CI shows that, not the log directory): why it was taken, each
@@ -179,6 +203,8 @@ def main():
     emit(done, "guest run completed")
     for l in hang_summary(logdir):
         print(f"# {label}: hang: {l}")
+    for l in crash_summary(logdir):
+        print(f"# {label}: crash: {l}")
 
     splats = [l for l in console if SPLAT_RE.search(l)]
     emit(not splats, "kernel log free of warnings")

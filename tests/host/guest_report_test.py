@@ -22,12 +22,15 @@ QUIET_CONSOLE = "[    0.000000] Linux version 6.1\n[    1.0] rcu: RCU lockdep ch
     "[    2.4] DMA-API: preallocated 65536 debug entries\n"
 
 
-def run(results, console):
+def run(results, console, files=None):
     with tempfile.TemporaryDirectory() as d:
         with open(f"{d}/results.log", "w") as f:
             f.write(results)
         with open(f"{d}/console.log", "w") as f:
             f.write(console)
+        for name, text in (files or {}).items():
+            with open(f"{d}/{name}", "w") as f:
+                f.write(text)
         out = subprocess.run([sys.executable, REPORT, d, "t"], capture_output=True,
                              text=True, check=True).stdout
     counts = [l for l in out.splitlines() if l.startswith("SVMGPU-COUNTS")][-1]
@@ -74,6 +77,36 @@ def each_splat_kind_is_caught():
             print(f"# missed: {l}")
             return False
     return True
+
+
+CRASHED_RESULTS = GOOD_RESULTS.split("# SVMGPU-EXIT")[0] + "# RUN beta\n"
+CRASH_TXT = """Program terminated with signal SIGSEGV, Segmentation fault.
+== crashing thread
+#0  0x000055d1 in svmgpu_dma_locked (s=0x5, addr=4096) at ../qemu-src/hw/misc/svmgpu-pci.c:212
+#1  svmgpu_dma (s=0x5) at ../qemu-src/hw/misc/svmgpu-pci.c:240
+== all threads
+Thread 1 (LWP 7):
+#0  0x1 in main ()
+"""
+
+
+@case
+def qemu_crash_is_reported_with_its_frames():
+    (p, f, s), out = run(CRASHED_RESULTS, QUIET_CONSOLE,
+                         {"qemu.log": "qemu-exit 139\naccel tcg\n", "qemu-crash.txt": CRASH_TXT})
+    want = ["# t: crash: QEMU died of signal 11",
+            "# t: crash: #0 svmgpu_dma_locked at ../qemu-src/hw/misc/svmgpu-pci.c:212",
+            "# t: crash: #1 svmgpu_dma at ../qemu-src/hw/misc/svmgpu-pci.c:240"]
+    lines = out.splitlines()
+    return f >= 1 and all(w in lines for w in want) and "main ()" not in out
+
+
+@case
+def qemu_crash_without_core_says_so_and_a_kill_is_no_crash():
+    _, out = run(CRASHED_RESULTS, QUIET_CONSOLE, {"qemu.log": "qemu-exit 134\n"})
+    _, killed = run(CRASHED_RESULTS, QUIET_CONSOLE, {"qemu.log": "qemu-exit 137\n"})
+    return ("crash: QEMU died of signal 6" in out and "no backtrace" in out and
+            "crash:" not in killed)
 
 
 @case
