@@ -595,7 +595,7 @@ void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm)
 	if (live)
 		goto out;
 	spin_lock(&dm->thrash_lock);
-	/* First: an eviction notes its region's mm only if it is still there. */
+	/* First the regions, then forget_gen (svmgpu_devmem_evict_lru()). */
 	for (i = 0; i < dm->nregions; i++)
 		cmpxchg(&dm->regions[i].mm, mm, NULL);
 	for (i = 0; i < 2 * dm->nregions; i++)
@@ -604,7 +604,8 @@ void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm)
 	for (i = 0; i < dm->nthrash_ranges; i++)
 		if (dm->thrash_ranges[i].mm == mm)
 			dm->thrash_ranges[i].mm = NULL;
-	WRITE_ONCE(dm->forget_gen, dm->forget_gen + 1);
+	/* pairs with the smp_rmb() in svmgpu_devmem_evict_lru() */
+	smp_store_release(&dm->forget_gen, dm->forget_gen + 1);
 	spin_unlock(&dm->thrash_lock);
 out:
 	drm_dev_exit(idx);
@@ -867,7 +868,10 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	r = svmgpu_devmem_region(dm, drm_buddy_block_offset(block));
 	atomic_inc(&r->pages);
 	svmgpu_devmem_region_touch(dm, r);
-	/* For the refault history: which chunk of which mm it holds. */
+	/*
+	 * For the refault history: which chunk of which mm it holds.  A
+	 * PREFETCH's page (no mm) leaves the note of the region's last fault.
+	 */
 	if (mm) {
 		WRITE_ONCE(r->mm, mm);
 		WRITE_ONCE(r->chunk, va >> SVMGPU_REGION_SHIFT);
@@ -1082,7 +1086,8 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	gen = READ_ONCE(dm->forget_gen);
 	/*
 	 * The gen before the mm: an mm read after it was alive when the gen
-	 * was (forget_mm() clears the regions, then moves the gen).
+	 * was (svmgpu_devmem_forget_mm() clears the regions, then moves the
+	 * gen with smp_store_release()).
 	 */
 	smp_rmb();
 	mm = READ_ONCE(r->mm);
@@ -1812,10 +1817,13 @@ static int svmgpu_devmem_range_ok(u64 start, u64 size)
 
 /*
  * Whether a PREFETCH to device memory of [start, start + size) can never
- * fit: more bytes than device memory holds, not counting the mappings it
- * skips (svmgpu_devmem_skip_vma(): they never move; a DAX pool is not
- * memory migration can use either).  Only ranges larger than the capacity
- * walk the VMAs.
+ * fit: more bytes than device memory holds, not counting the mappings
+ * nothing of which moves there: the ones it skips
+ * (svmgpu_devmem_skip_vma(); a DAX pool is not memory migration can use
+ * either), shared ones (6.1 moves no page with a mapping) and ones without
+ * read access (hmm reports every entry an error: a PROT_NONE arena).
+ * Private file mappings count: their copied-on-write pages move.  Only
+ * ranges larger than the capacity walk the VMAs.
  */
 static bool svmgpu_devmem_too_big(struct svmgpu_device *sdev, u64 start, u64 size)
 {
@@ -1829,7 +1837,8 @@ static bool svmgpu_devmem_too_big(struct svmgpu_device *sdev, u64 start, u64 siz
 		return true;
 	for (vma = find_vma(mm, start); vma && vma->vm_start < start + size;
 	     vma = find_vma(mm, vma->vm_end)) {
-		if (svmgpu_devmem_skip_vma(vma))
+		if (svmgpu_devmem_skip_vma(vma) || (vma->vm_flags & VM_SHARED) ||
+		    !(vma->vm_flags & VM_READ))
 			skipped += min_t(u64, vma->vm_end, start + size) -
 				   max_t(u64, vma->vm_start, start);
 	}

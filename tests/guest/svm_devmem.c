@@ -550,13 +550,26 @@ static int pin_one_per_window(unsigned char *a, size_t size, int seed, int p[2])
 	return 0;
 }
 
+/* Takes the mmap lock for writing, over and over (mprotect). */
+static void *mprotect_loop(void *arg)
+{
+	unsigned char *page = arg;
+
+	for (;;) {
+		mprotect(page, PAGE, PROT_READ);
+		mprotect(page, PAGE, PROT_READ | PROT_WRITE);
+	}
+	return NULL;
+}
+
 /*
  * SIGKILL of PREFETCHes that keep retrying busy windows (a pinned page in
- * each, so every window pauses twice with the mmap lock dropped), 0-2 ms
- * after a window was first tried again, so in or near a pause: each child
- * dies of the SIGKILL, nothing of it stays in device memory, the retries
- * did happen, and the device moves every page of a fresh buffer
- * afterwards.
+ * each, so every window pauses twice with the mmap lock dropped) while
+ * another thread of the child keeps taking the mmap lock for writing (so a
+ * kill may find the PREFETCH waiting to take it back), 0-2 ms after a
+ * window was first tried again: each child dies of the SIGKILL, nothing
+ * of it stays in device memory, the retries did happen, and the device
+ * moves every page of a fresh buffer afterwards.
  */
 TEST_F(dm, kill9_during_busy_retries)
 {
@@ -582,10 +595,12 @@ TEST_F(dm, kill9_during_busy_retries)
 		ASSERT_GE(child, 0);
 		if (child == 0) {
 			int fd = sg_open();
-			unsigned char *b = sg_map_2m(size);
+			unsigned char *b = sg_map_2m(size), *w = sg_map_anon(PAGE);
+			pthread_t th;
 
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (fd < 0 || !b || pin_one_per_window(b, size, 0x40 + round, p))
+			if (fd < 0 || !b || !w || pin_one_per_window(b, size, 0x40 + round, p) ||
+			    pthread_create(&th, NULL, mprotect_loop, w))
 				_exit(1);
 			/* Killed only once its PREFETCHes run. */
 			if (write(ready[1], "r", 1) != 1)
@@ -606,7 +621,7 @@ TEST_F(dm, kill9_during_busy_retries)
 		ASSERT_EQ(waitpid(child, &st, 0), child);
 		EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	}
-	EXPECT_EQ(sg_devmem_value("used"), used0);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 	TH_LOG("%lld busy pages tried again over 12 killed children",
 	       sg_devmem_value("prefetch_busy_retried") - retried0);
 	EXPECT_GT(sg_devmem_value("prefetch_busy_retried") - retried0, 0);
@@ -724,13 +739,15 @@ static long nr_hugepages(long set)
  * exact (before: -EINVAL from migrate_vma_setup() after the first 2 MiB);
  * an untouched PROT_NONE reservation gets no device pages (before: each
  * of its holes was populated in device memory, 1024 pages the process
- * could not touch).
+ * could not touch), and a PROT_NONE arena larger than device memory with
+ * 2 MiB committed moves those 512 pages (before: -ENOSPC at once).
  */
 TEST_F(dm, prefetch_skips_hugetlb_and_prot_none)
 {
 	size_t size = 6 * MB, n = 2 * MB / PAGE;
 	unsigned char *a = sg_map_2m(size), *r = sg_map_2m(4 * MB), *h;
-	long long used0;
+	long long used0, cap;
+	size_t arena;
 	long huge0;
 	uint64_t pages;
 
@@ -744,8 +761,27 @@ TEST_F(dm, prefetch_skips_hugetlb_and_prot_none)
 	ASSERT_EQ(sg_prefetch(self->fd, r, 4 * MB, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
 	EXPECT_EQ(pages, 0);
 	EXPECT_EQ(sg_devmem_value("used"), used0);
-	EXPECT_EQ(sg_residency(self->fd, r, 4 * MB), 0);
 	munmap(r, 4 * MB);
+
+	/*
+	 * An arena larger than device memory, PROT_NONE but its first 2 MiB:
+	 * the reservation counts for nothing (before: -ENOSPC, nothing moved).
+	 */
+	cap = sg_devmem_value("capacity");
+	ASSERT_GT(cap, 0);
+	arena = (size_t)cap + 64 * MB;
+	r = mmap(NULL, arena, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(r, MAP_FAILED);
+	ASSERT_EQ(mprotect(r, 2 * MB, PROT_READ | PROT_WRITE), 0);
+	sg_fill_pat(r, 2 * MB, 0x1d);
+	ASSERT_EQ(sg_prefetch(self->fd, r, arena, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, n);
+	EXPECT_EQ(sg_devmem_value("used"), used0 + (long long)(2 * MB));
+	ASSERT_EQ(sg_prefetch(self->fd, r, arena, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, n);
+	EXPECT_EQ(sg_check_pat(r, 2 * MB, 0x1d), -1);
+	munmap(r, arena);
+	EXPECT_EQ(sg_devmem_value("used"), used0);
 
 	huge0 = nr_hugepages(-1);
 	if (huge0 < 0 || nr_hugepages(huge0 + 2) < 0) {
