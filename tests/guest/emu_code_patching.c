@@ -15,9 +15,17 @@
  * qemu-device/patches/0001-* fixes it; this is its test.  A broken
  * emulator freezes the guest, which the host's stall watch reports
  * (qemu-hang.txt: a vCPU in exc_int3 at a __schedule() address).
+ *
+ * And a guest that moves PCI memory (a BAR's decode turned off and on, as
+ * every FLR does) while the other vCPU does MMIO: qemu-device/patches/0002-*.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <stdatomic.h>
@@ -28,6 +36,7 @@
 #include "svmgpu_guest.h"
 
 #define EVENT	"/sys/kernel/debug/tracing/events/sched/sched_switch/enable"
+#define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define FLIPS	300
 /* at most: a flip (synchronize_rcu(), IPIs) takes ~35 ms on Debian's
  * kernel under TCG, several times that on the debug kernel */
@@ -171,6 +180,133 @@ TEST(code_page_written_without_end_still_runs)
 	       now() - start, atomic_load(&sm.writes));
 	EXPECT_GT(atomic_load(&sm.writes), 0);
 	EXPECT_EQ(munmap(sm.page, 4096), 0);
+}
+
+/*
+ * QEMU 7.2's TCG gave every vCPU the new memory map the moment one vCPU
+ * changed it (tcg_commit()), but flushed the others' TLBs only later, at
+ * their next block boundary: a vCPU that did MMIO through a TLB entry filled
+ * before the change (here: the local APIC's ICR and EOI, written for every
+ * IPI) looked its region up by the old entry's index in the new map, and
+ * got another region or a pointer past the map's end: QEMU died of SIGSEGV
+ * (once in CI, during an FLR) or wrote into another device's registers.
+ * qemu-device/patches/0002-* makes each vCPU switch maps and flush its TLB
+ * together, on its own thread (upstream 0d58c660689f), and bounds-checks
+ * the index (86e4f93d827d).
+ *
+ * Here vCPU 0 turns the svmgpu's memory decode off and on for 15 s, its
+ * driver unbound (each a change of the memory map: BAR0 and the MSI-X
+ * table and PBA leave and come back below the APIC's page, as in an FLR),
+ * while a ping-pong between a thread on each vCPU makes both send and
+ * acknowledge IPIs without end.  A broken emulator kills QEMU
+ * (guest-report.py: "QEMU died of signal 11"); a working one leaves both
+ * loops running, and the driver binds again.
+ */
+struct toggler {
+	const char *config;	/* sysfs config file of the function */
+	atomic_bool stop;
+	atomic_long flips;
+	int err;
+};
+
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+static void *pinned_pinger(void *arg)
+{
+	if (pin_to(1))
+		return NULL;
+	return pinger(arg);
+}
+
+static void *pinned_ponger(void *arg)
+{
+	if (pin_to(0))
+		return NULL;
+	return ponger(arg);
+}
+
+static void *decode_flipper(void *arg)
+{
+	struct toggler *t = arg;
+	uint16_t cmd, off;
+	int fd;
+
+	t->err = pin_to(0);
+	fd = t->err ? -1 : open(t->config, O_RDWR);
+	if (fd < 0) {
+		t->err = t->err ?: -errno;
+		return NULL;
+	}
+	if (pread(fd, &cmd, 2, 4) != 2) {
+		t->err = -EIO;
+		goto out;
+	}
+	cmd |= 0x2;			/* PCI_COMMAND_MEMORY */
+	off = cmd & ~0x2;
+	while (!atomic_load(&t->stop)) {
+		if (pwrite(fd, &off, 2, 4) != 2 || pwrite(fd, &cmd, 2, 4) != 2) {
+			t->err = -EIO;
+			break;
+		}
+		atomic_fetch_add(&t->flips, 1);
+	}
+out:
+	close(fd);
+	return NULL;
+}
+
+TEST_TIMEOUT(120)
+TEST(memory_map_changes_while_the_other_cpu_does_mmio)
+{
+	struct pingpong pp = { 0 };
+	struct toggler t = { 0 };
+	char config[512], bdf[64];
+	pthread_t a, b, c;
+	long trips;
+	int i, fd = -1;
+	double start;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU");
+	if (sg_find_bdf(bdf, sizeof(bdf)))
+		SKIP(return, "no svmgpu function");
+	snprintf(config, sizeof(config), "/sys/bus/pci/devices/%s/config", bdf);
+	ASSERT_EQ(sg_write_file(DRV "/unbind", bdf), 0);
+	t.config = config;
+	ASSERT_EQ(pipe(pp.to), 0);
+	ASSERT_EQ(pipe(pp.back), 0);
+	ASSERT_EQ(pthread_create(&a, NULL, pinned_ponger, &pp), 0);
+	ASSERT_EQ(pthread_create(&b, NULL, pinned_pinger, &pp), 0);
+	ASSERT_EQ(pthread_create(&c, NULL, decode_flipper, &t), 0);
+	start = now();
+	while (now() - start < 15 && !t.err)
+		usleep(100000);
+	atomic_store(&t.stop, true);
+	pthread_join(c, NULL);
+	trips = atomic_load(&pp.trips);
+	usleep(100000);
+	atomic_store(&pp.stop, true);
+	EXPECT_EQ(write(pp.to[1], "x", 1), 1);
+	EXPECT_EQ(write(pp.back[1], "x", 1), 1);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	TH_LOG("%s: %ld decode flips beside %ld IPI round trips in %.1f s", bdf,
+	       atomic_load(&t.flips), trips, now() - start);
+	EXPECT_EQ(t.err, 0);
+	EXPECT_GE(atomic_load(&t.flips), 100);
+	EXPECT_GE(trips, 100);
+	ASSERT_EQ(sg_write_file(DRV "/bind", bdf), 0);
+	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
+		usleep(20000);
+	ASSERT_GE(fd, 0);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
