@@ -25,6 +25,7 @@
 # Variables: KERNEL=debian|debug  ACCEL=auto|kvm|tcg  IOMMU=0|1  MEM=2G  SMP=2  NUMA=1
 #            MACHINE=q35|pc  QEMU_EXTRA='...'  TESTS=a,b  TEST_TIMEOUT=120
 #            LOCAL_MEM=256M (the svmgpu's device-local memory, 0 = none)
+#            QEMU_ASAN=1 (build and boot QEMU with ASan/UBSan, docs/testing.md)
 #            BOOT_TIMEOUT=900|1800(debug)  SVMGPU_CACHE=~/.cache/svmgpu  BUILD=./build
 #            SHARE=DIR  CMD='...'  HOST_CMD='...'
 
@@ -43,6 +44,7 @@ MACHINE ?= q35
 NUMA ?= 1
 LOCAL_MEM ?= 256M
 QEMU_EXTRA ?=
+QEMU_ASAN ?= 0
 GUEST_APPEND ?=
 TESTS ?=
 # The debug kernel (KASAN, lockdep, kmemleak) runs the programs ~5x slower.
@@ -54,7 +56,7 @@ SHARE ?=
 CMD ?=
 HOST_CMD ?=
 
-QEMU := $(SVMGPU_CACHE)/qemu-build/qemu-system-x86_64
+QEMU := $(SVMGPU_CACHE)/qemu-$(if $(filter 1,$(QEMU_ASAN)),asan-)build/qemu-system-x86_64
 MESON_BUILD := $(BUILD)/meson
 DESTDIR_UAPI := $(BUILD)/destdir
 KENV := $(BUILD)/kernel-$(KERNEL).env
@@ -78,7 +80,7 @@ deps:
 	@bash scripts/deps.sh
 
 qemu: deps
-	@bash qemu-device/qemu-build.sh
+	@SVMGPU_QEMU_ASAN=$(QEMU_ASAN) bash qemu-device/qemu-build.sh
 
 kernel: deps
 	@mkdir -p $(BUILD)

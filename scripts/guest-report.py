@@ -41,15 +41,36 @@ def read(path):
         return []
 
 
+def sanitizer_report(log):
+    """An ASan build of QEMU (make QEMU_ASAN=1) aborts on its first report
+    and leaves no core (ASan disables them): the report's headline and the
+    first stack's frames, from QEMU's stderr (qemu.log)."""
+    out = []
+    for i, line in enumerate(log):
+        if re.search(r"ERROR: AddressSanitizer|runtime error:", line):
+            out.append(line.strip()[:200])
+            for frame in log[i + 1:]:
+                if not frame.strip() and len(out) > 1:
+                    break
+                if re.match(r"\s+#\d+ ", frame):
+                    out.append(re.sub(r"^\s+(#\d+) 0x[0-9a-f]+ in ", r"\1 ", frame)[:200])
+            break
+    return out[:30]
+
+
 def crash_summary(logdir):
     """A QEMU that died of a signal of its own (scripts/boot.sh): the
     signal, and the crashing thread's frames from qemu-crash.txt (CI shows
     the TAP output, not the log directory)."""
-    exits = re.findall(r"^qemu-exit (\d+)$", "\n".join(read(f"{logdir}/qemu.log")), re.M)
+    log = read(f"{logdir}/qemu.log")
+    exits = re.findall(r"^qemu-exit (\d+)$", "\n".join(log), re.M)
     codes = [int(c) for c in exits if int(c) in (132, 133, 134, 135, 136, 139)]
     if not codes:
         return []
     out = [f"QEMU died of signal {codes[-1] - 128}"]
+    report = sanitizer_report(log)
+    if report:
+        return out + report
     text = read(f"{logdir}/qemu-crash.txt")
     if not text:
         return out + ["no core or no gdb: no backtrace"]

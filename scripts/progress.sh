@@ -43,7 +43,10 @@ progress_start() {
 			prev=$line
 			echo "$label: $line, $(( ($(date +%s) - start) / 60 )) min" >&2
 		done
-	) &
+	# without the callers' lock descriptors: progress_stop kills the
+	# watcher's shell, not the sleep it waits on, which would hold a build
+	# lock up to a minute after the build
+	) 8>&- 9>&- &
 	PROGRESS_PID=$!
 }
 

@@ -109,6 +109,32 @@ def qemu_crash_without_core_says_so_and_a_kill_is_no_crash():
             "crash:" not in killed)
 
 
+ASAN_LOG = """accel tcg
+=================================================================
+==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x6110 at pc 0x55 bp 0x7f sp 0x7f
+WRITE of size 8 at 0x6110 thread T5
+    #0 0x55d1 in svmgpu_core_reset ../qemu-src/hw/svmgpu/core/core.c:120
+    #1 0x55d2 in svmgpu_flr ../qemu-src/hw/svmgpu/svmgpu-pci.c:900
+
+0x6110 is located 16 bytes inside of 200-byte region
+freed by thread T0 here:
+    #0 0x1 in free
+qemu-exit 134
+"""
+
+
+@case
+def asan_report_is_the_crash_summary():
+    (p, f, s), out = run(CRASHED_RESULTS, QUIET_CONSOLE, {"qemu.log": ASAN_LOG})
+    want = ["# t: crash: QEMU died of signal 6",
+            "# t: crash: ==4242==ERROR: AddressSanitizer: heap-use-after-free on address "
+            "0x6110 at pc 0x55 bp 0x7f sp 0x7f",
+            "# t: crash: #0 svmgpu_core_reset ../qemu-src/hw/svmgpu/core/core.c:120",
+            "# t: crash: #1 svmgpu_flr ../qemu-src/hw/svmgpu/svmgpu-pci.c:900"]
+    lines = out.splitlines()
+    return f >= 1 and all(w in lines for w in want) and "in free" not in out
+
+
 @case
 def guest_that_never_finishes_fails():
     partial = GOOD_RESULTS.split("# SVMGPU-EXIT")[0]
