@@ -1611,6 +1611,20 @@ static bool svmgpu_devmem_skip_vma(struct vm_area_struct *vma)
 }
 
 /*
+ * A VMA none of whose pages can move to device memory: the ones skipped
+ * above, shared ones (6.1 moves no page with a mapping: can_move()) and
+ * ones without read access (hmm reports every entry an error, so no hole
+ * moves either: hole_moves()).  The per-entry checks decide for each page;
+ * this is their VMA-wide part, for what must not be counted against
+ * device memory (svmgpu_devmem_too_big()).
+ */
+static bool svmgpu_devmem_never_to_dev(struct vm_area_struct *vma)
+{
+	return svmgpu_devmem_skip_vma(vma) || (vma->vm_flags & VM_SHARED) ||
+	       !(vma->vm_flags & VM_READ);
+}
+
+/*
  * Migrate the caller's [start, end) to device or system memory, evicting
  * for it regions not used since @since.  Every page of the range must be
  * in a VMA.  A window with busy pages is tried again (SVMGPU_BUSY_RETRIES).
@@ -1818,10 +1832,8 @@ static int svmgpu_devmem_range_ok(u64 start, u64 size)
 /*
  * Whether a PREFETCH to device memory of [start, start + size) can never
  * fit: more bytes than device memory holds, not counting the mappings
- * nothing of which moves there: the ones it skips
- * (svmgpu_devmem_skip_vma(); a DAX pool is not memory migration can use
- * either), shared ones (6.1 moves no page with a mapping) and ones without
- * read access (hmm reports every entry an error: a PROT_NONE arena).
+ * nothing of which moves there (svmgpu_devmem_never_to_dev(); a DAX pool
+ * is not memory migration can use either, a PROT_NONE arena gets none).
  * Private file mappings count: their copied-on-write pages move.  Only
  * ranges larger than the capacity walk the VMAs.
  */
@@ -1837,8 +1849,7 @@ static bool svmgpu_devmem_too_big(struct svmgpu_device *sdev, u64 start, u64 siz
 		return true;
 	for (vma = find_vma(mm, start); vma && vma->vm_start < start + size;
 	     vma = find_vma(mm, vma->vm_end)) {
-		if (svmgpu_devmem_skip_vma(vma) || (vma->vm_flags & VM_SHARED) ||
-		    !(vma->vm_flags & VM_READ))
+		if (svmgpu_devmem_never_to_dev(vma))
 			skipped += min_t(u64, vma->vm_end, start + size) -
 				   max_t(u64, vma->vm_start, start);
 	}
