@@ -20,10 +20,12 @@
  *                inval_waiting is set); invalidation holds it for writing
  *                (waits for them)
  *   atomic_lock  makes read-modify-write accesses atomic between engines
- *   tlb.lock     the TLB arrays and counters; tlb.c
  *   lock         all register state, queue state visible to registers,
  *                contexts, interrupts, counters.  Never held across DMA or
- *                across any other lock's acquisition.
+ *                across any other lock's acquisition but tlb.lock (the
+ *                reset flushes the TLB).
+ *   tlb.lock     the TLB arrays and counters; tlb.c (which takes no other
+ *                lock)
  *
  * A queue's execution state (SvmgpuQueueExec) belongs to the engine that
  * owns the queue (q % num_engines) while in_step is set, and to whoever
@@ -91,13 +93,24 @@ typedef struct SvmgpuTlb {
     SvmgpuTlbEntry *e;  /* sets * ways */
     uint64_t tick;
     uint64_t hits, misses, evictions;
+    /*
+     * Bumped by every flush (a reset): a walk that began before it inserts
+     * nothing (svmgpu_tlb_insert()), so no entry of the old page tables
+     * outlives the reset (hw-spec §12: the TLB is empty).  Written under
+     * lock, read without it (svmgpu_tlb_gen()).
+     */
+    uint64_t gen;
 } SvmgpuTlb;
 
 int svmgpu_tlb_init(SvmgpuTlb *tlb, uint32_t sets, uint32_t ways);
 void svmgpu_tlb_destroy(SvmgpuTlb *tlb);
 bool svmgpu_tlb_lookup(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
                        SvmgpuTlbEntry *out);
-void svmgpu_tlb_insert(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
+static inline uint64_t svmgpu_tlb_gen(SvmgpuTlb *tlb)
+{
+    return __atomic_load_n(&tlb->gen, __ATOMIC_ACQUIRE);
+}
+void svmgpu_tlb_insert(SvmgpuTlb *tlb, uint64_t gen, uint32_t ctx, uint64_t va,
                        unsigned shift, uint64_t pa, bool writable);
 void svmgpu_tlb_remove(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
                        unsigned shift);

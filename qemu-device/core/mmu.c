@@ -98,7 +98,7 @@ SvmgpuXlateStatus svmgpu_mmu_translate(SvmgpuCore *core, uint32_t ctx,
 {
     SvmgpuTlbEntry e;
     SvmgpuXlateStatus st;
-    uint64_t root, mask;
+    uint64_t root, mask, gen;
     bool enabled;
 
     if (va >> SVMGPU_VA_BITS) {
@@ -121,6 +121,11 @@ SvmgpuXlateStatus svmgpu_mmu_translate(SvmgpuCore *core, uint32_t ctx,
         svmgpu_tlb_remove(&core->tlb, ctx, va, e.shift);
     }
 
+    /*
+     * Read before the context: a reset from here on bumps it, and the
+     * insert below is dropped.
+     */
+    gen = svmgpu_tlb_gen(&core->tlb);
     pthread_mutex_lock(&core->lock);
     enabled = core->ctxs[ctx].enabled;
     root = core->ctxs[ctx].root;
@@ -133,7 +138,7 @@ SvmgpuXlateStatus svmgpu_mmu_translate(SvmgpuCore *core, uint32_t ctx,
     if (st == SVMGPU_XLATE_OK || (st == SVMGPU_XLATE_FAULT &&
                                   out->reason == SVMGPU_FAULT_WRITE_PROTECT)) {
         mask = (1ull << out->shift) - 1;
-        svmgpu_tlb_insert(&core->tlb, ctx, va, out->shift,
+        svmgpu_tlb_insert(&core->tlb, gen, ctx, va, out->shift,
                           out->pa & ~mask, out->writable);
     }
     return st;

@@ -6,7 +6,7 @@
  * a set.  Failed walks are never inserted.
  *
  * Locking: tlb->lock protects everything here; callers may hold core->xlate
- * and core->atomic_lock, never core->lock.
+ * and core->atomic_lock; core->lock only the reset's svmgpu_tlb_flush().
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -82,7 +82,13 @@ bool svmgpu_tlb_lookup(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
     return hit;
 }
 
-void svmgpu_tlb_insert(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
+/*
+ * Insert the result of a walk that began at TLB generation @gen
+ * (svmgpu_tlb_gen(), read before the walk read its context): nothing if a
+ * flush came in between, since the walk may have read tables the reset
+ * let go of.
+ */
+void svmgpu_tlb_insert(SvmgpuTlb *tlb, uint64_t gen, uint32_t ctx, uint64_t va,
                        unsigned shift, uint64_t pa, bool writable)
 {
     uint64_t vpn = va >> shift;
@@ -90,6 +96,10 @@ void svmgpu_tlb_insert(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
     unsigned w;
 
     pthread_mutex_lock(&tlb->lock);
+    if (tlb->gen != gen) {
+        pthread_mutex_unlock(&tlb->lock);
+        return;
+    }
     set = &tlb->e[(size_t)tlb_set(tlb, ctx, vpn, shift) * tlb->ways];
     for (w = 0; w < tlb->ways; w++) {
         SvmgpuTlbEntry *e = &set[w];
@@ -176,6 +186,7 @@ void svmgpu_tlb_flush(SvmgpuTlb *tlb)
     memset(tlb->e, 0, (size_t)tlb->sets * tlb->ways * sizeof(*tlb->e));
     tlb->tick = 0;
     tlb->hits = tlb->misses = tlb->evictions = 0;
+    __atomic_store_n(&tlb->gen, tlb->gen + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&tlb->lock);
 }
 

@@ -193,6 +193,93 @@ TEST(reset_is_latched_while_a_step_runs)
     td_fini(&t);
 }
 
+/* Engine reads of [walk_gate_lo, walk_gate_hi) wait at the gate. */
+static uint64_t walk_gate_lo, walk_gate_hi;
+
+static int wg_dma_read(void *o, uint64_t addr, void *buf, uint64_t len)
+{
+    if (addr >= walk_gate_lo && addr < walk_gate_hi) {
+        gate_pass();
+    }
+    return td_dma_read(o, addr, buf, len);
+}
+
+static const SvmgpuCoreOps walk_gate_ops = {
+    .dma_read = wg_dma_read,
+    .dma_write = td_dma_write,
+    .map = td_map,
+    .unmap = td_unmap,
+    .irq = td_irq,
+    .now_ns = td_now,
+    .guest_error = td_guest_error,
+};
+
+/*
+ * A page walk that straddles a reset inserts nothing: once, its entry (the
+ * old tables' translation) went into the TLB the reset had just emptied,
+ * and after the driver gave the context id to a new address space, the
+ * device read the old page through it.  Here the engine waits inside its
+ * walk of context 0's root; the reset, the driver's re-initialisation and
+ * a new context 0 (other pages at the same VAs) come meanwhile; the next
+ * COPY must read the new source.
+ */
+TEST_TIMEOUT(30)
+TEST(walk_across_reset_leaves_nothing_in_the_tlb)
+{
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_cmd c;
+    uint8_t want[4096];
+    TestDev t;
+    int i;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.num_engines = 1;
+    cfg.map_window = 0;
+    td_init_ops(&t, &cfg, &walk_gate_ops);
+    ctx_create(&t, 0);
+    map_range(&t, 0, 0x100000, 4096, 0);
+    map_range(&t, 0, 0x200000, 4096, SVMGPU_PTE_WRITABLE);
+    memset(va_ptr(&t, 0, 0x100000), 0xa5, 4096);
+    queue_setup(&t, 0, 0, 16);
+    td_start_threads(&t, 1);
+    walk_gate_lo = t.roots[0];
+    walk_gate_hi = t.roots[0] + 4096;
+
+    gate_close();
+    c = cmd_copy(0x200000, 0x100000, 4096);
+    push(&t, 0, &c);
+    doorbell(&t, 0);
+    gate_wait_blocked();                /* in the walk of the old root */
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    gate_open();
+    ASSERT_EQ(wait_status_clear(&t, SVMGPU_REG_STATUS,
+                                SVMGPU_STATUS_RESET_PENDING),
+              SVMGPU_STATUS_IDLE);
+
+    /* the driver again, and context 0 for another address space */
+    wr(&t, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE_PA);
+    wr32(&t, SVMGPU_REG_CTX_TABLE_ENTRIES, 1024);
+    wr(&t, SVMGPU_REG_FAULT_RING_BASE, FAULT_RING_PA);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+    ctx_create(&t, 0);
+    map_range(&t, 0, 0x100000, 4096, 0);
+    map_range(&t, 0, 0x200000, 4096, SVMGPU_PTE_WRITABLE);
+    memset(va_ptr(&t, 0, 0x100000), 0x5a, 4096);
+    queue_setup(&t, 0, 0, 16);
+    c = cmd_copy(0x200000, 0x100000, 4096);
+    c.hdr.seq = 1000;
+    push(&t, 0, &c);
+    doorbell(&t, 0);
+    for (i = 0; i < 100000 && compl(&t, 0)->seq != 1000; i++) {
+        usleep(200);
+    }
+    ASSERT_EQ(compl(&t, 0)->seq, 1000);
+    ASSERT_EQ(compl(&t, 0)->err_code, 0);
+    memset(want, 0x5a, sizeof(want));
+    ASSERT_EQ(memcmp(va_ptr(&t, 0, 0x200000), want, sizeof(want)), 0);
+    td_fini(&t);
+}
+
 /*
  * Once broke (hung): re-enabling a queue waited for its engine's step.
  * Now the enable is latched (Q_STATUS.ENABLE_PENDING) and the old step's
