@@ -347,7 +347,9 @@ static void svmgpu_trace(void *opaque, SvmgpuTraceEvent ev, uint64_t a,
  * the TCG code bitmap dirty without dropping the translations of code the
  * CPUs run from that memory (a DAX mapping is plain memory to a process):
  * they would go on running the old code, and the CPUs' own later writes
- * to those pages would no longer be checked for code.
+ * to those pages would no longer be checked for code.  Inside an RCU read
+ * section, as physmem's callers are: the TB invalidation reads the TB hash
+ * table's map, which a resize frees after a grace period (review-s15-flr).
  */
 static void svmgpu_local_dirty(void *opaque, uint64_t offset, uint64_t len)
 {
@@ -355,6 +357,7 @@ static void svmgpu_local_dirty(void *opaque, uint64_t offset, uint64_t len)
     ram_addr_t addr = memory_region_get_ram_addr(&s->local_ram) + offset;
     uint8_t mask = memory_region_get_dirty_log_mask(&s->local_ram);
 
+    RCU_READ_LOCK_GUARD();
     mask = cpu_physical_memory_range_includes_clean(addr, len, mask);
 #ifdef CONFIG_TCG
     /* the code bit is in the mask under TCG only */
