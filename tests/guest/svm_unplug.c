@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_unplug: an svmgpu in a PCIe hotplug slot is powered off while
+ * processes keep it busy.
+ *
+ * Runs in the boot with several devices (scripts/check.sh: two behind
+ * pcie-root-ports), after svm_multi: a slot's device leaves QEMU for good,
+ * so there is one unplug per slot and boot.  What keeps a device busy: a
+ * process copying and checking data in a loop, one whose queue waits
+ * forever on a word nobody writes, and one whose buffer lives in the
+ * device's memory (a PREFETCH), checking it all along.
+ *
+ * - pciehp_powers_the_slot_off_under_busy_work (the first slot; kernels
+ *   with pciehp, Debian's): the slot's sysfs `power` file.  The driver is
+ *   removed while the processes run, then the slot is powered off and QEMU
+ *   unplugs the device.  Nothing is lost: the device-memory buffer is back
+ *   in system memory, every byte as written.
+ * - slot_control_written_behind_the_drivers_back (the last slot): what a
+ *   hostile guest does, the root port's Slot Control written directly
+ *   (power controller off, power indicator off).  QEMU unplugs the device
+ *   at once, its engines busy and, behind the vIOMMU, translating; the
+ *   driver is still bound to a device that is gone.  pciehp, where there
+ *   is one, then removes it as a surprise removal; elsewhere the test
+ *   removes the function through sysfs.  Data in the device's memory goes
+ *   with the device; what must hold is that nothing crashes, hangs or
+ *   warns, and every process ends.
+ *
+ * Either way each process ends (its ioctls fail, its waits return), QEMU
+ * shows the slot empty, the kernel log stays clean (guest-report.py), and
+ * the first device goes on working.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "svmgpu_test.h"
+#include "svmgpu_guest.h"
+
+#define MB		(1024 * 1024ul)
+#define CHILDREN	3
+
+struct slot {
+	char dir[256];		/* /sys/bus/pci/slots/N */
+	char bdf[32];		/* the svmgpu function in it */
+	char port[32];		/* the root port above it */
+	int minor;		/* its render node */
+};
+
+static int read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY), n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int pcie_cap(int fd);
+
+/* The root port above @bdf has a hot-plug capable slot (Slot Capabilities). */
+static bool hotplug_slot_above(const char *port)
+{
+	char path[128];
+	uint32_t cap = 0;
+	int fd, off;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", port);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	off = pcie_cap(fd);
+	if (!off || pread(fd, &cap, 4, off + 0x14) != 4)
+		cap = 0;
+	close(fd);
+	return cap & 0x40;	/* Hot-Plug Capable */
+}
+
+/*
+ * The @nth svmgpu function (from 0, in /sys/bus/pci/devices order; -1: the
+ * last) in a hot-plug capable slot of a PCIe port: 0 or -ENOENT.  The
+ * slot's sysfs directory (its `power` file) is there only with a hotplug
+ * driver: s->dir is empty without.
+ */
+static int find_slot(struct slot *s, int nth)
+{
+	char path[512], addr[64], link[512], bdf[32];
+	int ret = -ENOENT, seen = 0;
+	glob_t g, r;
+	size_t i, k;
+
+	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
+		return -ENOENT;
+	for (i = 0; i < g.gl_pathc && (ret || nth < 0); i++) {
+		char id[2][16];
+		ssize_t n;
+
+		snprintf(bdf, sizeof(bdf), "%s", strrchr(g.gl_pathv[i], '/') + 1);
+		snprintf(path, sizeof(path), "%s/vendor", g.gl_pathv[i]);
+		if (read_str(path, id[0], sizeof(id[0])))
+			continue;
+		snprintf(path, sizeof(path), "%s/device", g.gl_pathv[i]);
+		if (read_str(path, id[1], sizeof(id[1])))
+			continue;
+		if (strtoul(id[0], NULL, 16) != SVMGPU_PCI_VENDOR_ID ||
+		    strtoul(id[1], NULL, 16) != SVMGPU_PCI_DEVICE_ID)
+			continue;
+		n = readlink(g.gl_pathv[i], link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		/* .../pci0000:00/0000:00:02.0/0000:01:00.0: the port is 00:02.0 */
+		snprintf(s->port, sizeof(s->port), "%s", basename(dirname(link)));
+		if (strncmp(s->port, "0000:", 5) || !hotplug_slot_above(s->port))
+			continue;
+		snprintf(s->bdf, sizeof(s->bdf), "%s", bdf);
+		snprintf(path, sizeof(path), "%s/drm/renderD*", g.gl_pathv[i]);
+		if (glob(path, 0, NULL, &r))
+			continue;
+		s->minor = atoi(strrchr(r.gl_pathv[0], 'D') + 1);
+		globfree(&r);
+		s->dir[0] = 0;
+		if (!glob("/sys/bus/pci/slots/*/address", 0, NULL, &r)) {
+			for (k = 0; k < r.gl_pathc; k++)
+				if (!read_str(r.gl_pathv[k], addr, sizeof(addr)) &&
+				    !strncmp(addr, bdf, strlen(addr)) && strlen(addr) + 2 == strlen(bdf))
+					snprintf(s->dir, sizeof(s->dir), "%s", dirname(r.gl_pathv[k]));
+			globfree(&r);
+		}
+		if (nth < 0 || seen++ == nth)
+			ret = 0;
+	}
+	globfree(&g);
+	return ret;
+}
+
+/* Offset of the PCI Express capability in @fd's config space, or 0. */
+static int pcie_cap(int fd)
+{
+	uint8_t cap = 0, id = 0;
+	int hops;
+
+	if (pread(fd, &cap, 1, 0x34) != 1)
+		return 0;
+	for (hops = 0; cap && hops < 48; hops++) {
+		if (pread(fd, &id, 1, cap) != 1)
+			return 0;
+		if (id == 0x10)
+			return cap;
+		if (pread(fd, &cap, 1, cap + 1) != 1)
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * The root port's Slot Control: with @off, power the slot off (Power
+ * Controller Control, bit 10, and Power Indicator off, bits 9:8 = 11b: what
+ * pciehp writes after it removed the driver; here nobody removed it), and
+ * return 0.  Without, return Slot Status' Presence Detect State (bit 6)
+ * as 0 or 1.  -errno on failure.
+ */
+static int slot_control(const char *port, bool off)
+{
+	char path[128];
+	uint16_t v;
+	int fd, cap, ret = -EIO;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", port);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	cap = pcie_cap(fd);
+	if (!cap) {
+		ret = -ENOENT;
+	} else if (off) {
+		if (pread(fd, &v, 2, cap + 0x18) == 2) {
+			v |= 0x0400 | 0x0300;
+			ret = pwrite(fd, &v, 2, cap + 0x18) == 2 ? 0 : -EIO;
+		}
+	} else if (pread(fd, &v, 2, cap + 0x1a) == 2) {
+		ret = !!(v & 0x0040);
+	}
+	close(fd);
+	return ret;
+}
+
+/* One line "<tag><a> <b>" to the parent. */
+static void report(int pipefd, char tag, long a, long b)
+{
+	char line[160];
+	int n = snprintf(line, sizeof(line), "%c%ld %ld\n", tag, a, b);
+
+	if (write(pipefd, line, n) != n)
+		_exit(90);
+}
+
+/*
+ * Child 0: FILL and COPY 1 MiB in a loop, every byte checked, until an
+ * ioctl fails.  Exits 0 when every round that completed was exact.
+ */
+static int copier(int fd, int out)
+{
+	unsigned char *a = sg_map_anon(MB), *b = sg_map_anon(MB);
+	uint32_t ctx, q;
+	long rounds = 0;
+	int ret = 0;
+
+	if (!a || !b || sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &q))
+		return 10;
+	report(out, 'r', 0, 0);
+	for (;;) {
+		uint64_t v = 0x0101010101010101ull * (rounds % 200 + 1);
+
+		ret = sg_run_ok(fd, q, sg_fill(a, MB, v, 8));
+		if (!ret)
+			ret = sg_run_ok(fd, q, sg_copy(b, a, MB));
+		if (ret)
+			break;
+		if (!sg_all_bytes(b, rounds % 200 + 1, MB) ||
+		    !sg_all_bytes(a, rounds % 200 + 1, MB))
+			return 11;
+		rounds++;
+	}
+	report(out, 'c', rounds, ret);
+	return 0;
+}
+
+/* Child 1: a queue that waits forever on a word nobody writes. */
+static int waiter(int fd, int out)
+{
+	uint64_t *word = sg_map_anon(4096);
+	struct drm_svmgpu_wait w;
+	uint32_t ctx, q;
+	uint64_t seq;
+	int ret;
+
+	if (!word || sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &q))
+		return 10;
+	{
+		struct svmgpu_cmd c = sg_wait_eq(word, 1, 0);
+
+		if (sg_submit(fd, q, &c, 1, &seq))
+			return 12;
+	}
+	report(out, 'r', 1, 0);
+	/* no timeout: only the device's going away ends it */
+	ret = sg_wait(fd, q, seq, seq, ~0ull, &w);
+	report(out, 'w', ret, w.err_code);
+	return 0;
+}
+
+/*
+ * Child 2: 4 MiB with a pattern, PREFETCHed to the device's memory, read
+ * back every 50 ms until the parent says stop (its pipe closes).  Reports
+ * the pages that were in device memory and how many reads found a byte
+ * changed.
+ */
+static int resident(int fd, int out, int stop)
+{
+	size_t size = 4 * MB;
+	unsigned char *a = sg_map_2m(size);
+	long long res = 0;
+	long bad = 0;
+	struct pollfd p = { .fd = stop, .events = POLLIN };
+
+	if (!a)
+		return 10;
+	sg_fill_pat(a, size, 0x5e);
+	if (sg_has_local_mem(fd)) {
+		if (sg_prefetch(fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL))
+			return 13;
+		res = sg_residency(fd, a, size);
+	}
+	report(out, 'r', 2, res);
+	while (poll(&p, 1, 50) == 0)
+		if (sg_check_pat(a, size, 0x5e) != -1)
+			bad++;
+	if (sg_check_pat(a, size, 0x5e) != -1)
+		bad++;
+	report(out, 'd', res, bad);
+	return 0;
+}
+
+/*
+ * Load the device in slot @s with the three children, power the slot off
+ * (through pciehp's `power` file unless @hostile), and check that all of
+ * it ends.
+ */
+static void unplug_under_load(const struct slot *s, bool hostile)
+{
+	char power[300], remove[300], path[300], buf[256];
+	int out[2], stop[2], i, fd, st, ready = 0;
+	long rounds = -1, cerr = 0, wret = 1, werr = 0, res = -1, bad = -1;
+	pid_t pid[CHILDREN];
+	double t0;
+	FILE *f;
+
+	snprintf(power, sizeof(power), "%s/power", s->dir);
+	TH_LOG("%s in a slot of %s, renderD%d; powered off by %s", s->bdf, s->port,
+	       s->minor, hostile ? "Slot Control" : "pciehp");
+	ASSERT_EQ(slot_control(s->port, false), 1);	/* present */
+	ASSERT_EQ(pipe(out), 0);
+	ASSERT_EQ(pipe(stop), 0);
+	for (i = 0; i < CHILDREN; i++) {
+		pid[i] = fork();
+		ASSERT_GE(pid[i], 0);
+		if (!pid[i]) {
+			close(out[0]);
+			close(stop[1]);
+			fd = sg_open_render(s->minor);
+			if (fd < 0)
+				_exit(9);
+			_exit(i == 0 ? copier(fd, out[1]) : i == 1 ? waiter(fd, out[1]) :
+			       resident(fd, out[1], stop[0]));
+		}
+	}
+	close(out[1]);
+	close(stop[0]);
+	f = fdopen(out[0], "r");
+	ASSERT_NE(f, NULL);
+	while (ready < CHILDREN && fgets(buf, sizeof(buf), f))
+		if (buf[0] == 'r')
+			ready++;
+	ASSERT_EQ(ready, CHILDREN);
+	if (buf[1] == '2')
+		sscanf(buf + 1, "%*d %ld", &res);
+	usleep(300000);		/* the copier is mid-loop */
+
+	t0 = sg_now_s();
+	if (hostile)
+		ASSERT_EQ(slot_control(s->port, true), 0);
+	else
+		ASSERT_EQ(sg_write_file(power, "0"), 0);
+	TH_LOG("slot off after %.2f s", sg_now_s() - t0);
+	/* QEMU unplugged the device: the slot is empty */
+	for (i = 0; i < 500 && slot_control(s->port, false) != 0; i++)
+		usleep(20000);
+	EXPECT_EQ(slot_control(s->port, false), 0);
+	/*
+	 * A surprise removal is pciehp's to handle; without pciehp (or if it
+	 * has not within 2 s) the function is left to us: what a removal does.
+	 */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", s->bdf);
+	for (i = 0; i < 100 && !access(path, F_OK); i++)
+		usleep(20000);
+	if (!access(path, F_OK)) {
+		snprintf(remove, sizeof(remove), "%s/remove", path);
+		ASSERT_EQ(sg_write_file(remove, "1"), 0);
+		TH_LOG("function removed through sysfs after %.2f s", sg_now_s() - t0);
+	}
+	for (i = 0; i < 500 && !access(path, F_OK); i++)
+		usleep(20000);
+	EXPECT_NE(access(path, F_OK), 0);
+
+	close(stop[1]);
+	while (fgets(buf, sizeof(buf), f)) {
+		if (buf[0] == 'c')
+			sscanf(buf + 1, "%ld %ld", &rounds, &cerr);
+		else if (buf[0] == 'w')
+			sscanf(buf + 1, "%ld %ld", &wret, &werr);
+		else if (buf[0] == 'd')
+			sscanf(buf + 1, "%ld %ld", &res, &bad);
+	}
+	fclose(f);
+	for (i = 0; i < CHILDREN; i++) {
+		ASSERT_EQ(waitpid(pid[i], &st, 0), pid[i]);
+		EXPECT_TRUE(WIFEXITED(st));
+		EXPECT_EQ(WEXITSTATUS(st), 0);
+	}
+	TH_LOG("all ended %.2f s after the power-off: copier %ld rounds then %ld, "
+	       "waiter %ld (error %ld), %ld pages in device memory, %ld bad reads",
+	       sg_now_s() - t0, rounds, cerr, wret, werr, res, bad);
+	EXPECT_GT(rounds, 0);
+	EXPECT_NE(cerr, 0);
+	/* the queue was stopped under it, or the device was gone already */
+	EXPECT_TRUE(wret == -ECANCELED || wret == -ENODEV);
+	if (!hostile)
+		EXPECT_EQ(bad, 0);	/* migrated back before the device went */
+
+	/* the other device is untouched */
+	fd = sg_open();
+	ASSERT_GE(fd, 0);
+	{
+		unsigned char *a = sg_map_anon(MB), *b = sg_map_anon(MB);
+		uint32_t ctx, q;
+
+		ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+		ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+		ASSERT_EQ(sg_run_ok(fd, q, sg_fill(a, MB, 0x3c3c3c3c3c3c3c3cull, 8)), 0);
+		ASSERT_EQ(sg_run_ok(fd, q, sg_copy(b, a, MB)), 0);
+		EXPECT_TRUE(sg_all_bytes(b, 0x3c, MB));
+	}
+	close(fd);
+}
+
+TEST_TIMEOUT(180)
+TEST(pciehp_powers_the_slot_off_under_busy_work)
+{
+	char power[300];
+	struct slot s;
+
+	if (find_slot(&s, 0))
+		SKIP(return, "no svmgpu in a hotplug slot (make check's multi boots have two)");
+	snprintf(power, sizeof(power), "%s/power", s.dir);
+	if (!s.dir[0] || access(power, W_OK))
+		SKIP(return, "no pciehp: the slot has no power file");
+	unplug_under_load(&s, false);
+}
+
+TEST_TIMEOUT(180)
+TEST(slot_control_written_behind_the_drivers_back)
+{
+	struct slot s;
+
+	if (find_slot(&s, -1))
+		SKIP(return, "no svmgpu left in a hotplug slot (make check's multi boots have two)");
+	unplug_under_load(&s, true);
+}
+
+TEST_HARNESS_MAIN
