@@ -532,6 +532,25 @@ static void svmgpu_hw_suspend(struct svmgpu_device *sdev, bool touch)
 	mutex_unlock(&sdev->reset_lock);
 }
 
+/**
+ * svmgpu_device_lost() - the function no longer answers on the bus
+ * @sdev: the device
+ *
+ * Its slot was powered off or it was unplugged without the driver being
+ * removed first (a surprise removal no hotplug driver reported): hold it as
+ * a PCI reset would (svmgpu_hw_suspend() without touching it) until remove
+ * comes.  Bound queues fail their pending commands with
+ * DRM_SVMGPU_ERR_RESET and their waiters return, without waiting for
+ * hardware queues that read 0 to go idle (@gone); nothing touches a
+ * register afterwards.  Called from the recovery work (svmgpu_recovery.c).
+ */
+void svmgpu_device_lost(struct svmgpu_device *sdev)
+{
+	drm_err(&sdev->drm, "device gone from the bus: stopped until it is removed\n");
+	WRITE_ONCE(sdev->gone, true);
+	svmgpu_hw_suspend(sdev, false);
+}
+
 /* Reprogram the device after svmgpu_hw_suspend(); interrupts back on. */
 static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 {

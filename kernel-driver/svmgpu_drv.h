@@ -236,6 +236,8 @@ struct svmgpu_sched {
  *	mastering off: it reaches no memory until @recover_work reprograms it;
  *	set with @hw_sem read-held (under @inval_lock), cleared with it
  *	write-held
+ * @gone: the function left the bus without remove (svmgpu_device_lost()):
+ *	nothing waits on its registers any more; set once, read with READ_ONCE()
  * @recover_work: reprograms a fenced device (svmgpu_device_reset())
  * @watchdog: the queue watchdog (svmgpu_recovery.c), queued while a hardware
  *	queue is bound
@@ -306,6 +308,7 @@ struct svmgpu_device {
 	bool hw_ready;
 	bool in_reset;
 	bool fenced;
+	bool gone;
 	struct work_struct recover_work;
 	struct delayed_work watchdog;
 	u32 wd_fault_put;
@@ -843,6 +846,7 @@ void svmgpu_recovery_init(struct svmgpu_device *sdev);
 void svmgpu_recovery_fini(struct svmgpu_device *sdev);
 void svmgpu_watchdog_kick(struct svmgpu_device *sdev);
 void svmgpu_device_fatal(struct svmgpu_device *sdev);
+void svmgpu_device_lost(struct svmgpu_device *sdev);
 void svmgpu_recovery_debugfs_init(struct drm_minor *minor);
 
 /* svmgpu_fence.c: sequence numbers and completion */

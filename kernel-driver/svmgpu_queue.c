@@ -456,7 +456,9 @@ bool svmgpu_queue_unbind(struct svmgpu_queue *q)
 		svmgpu_write32(sdev, SVMGPU_REG_Q(hwq, SVMGPU_Q_CONTROL), 0);
 		q->hw_live = false;
 		spin_unlock(&q->lock);
-		if (readl_poll_timeout(sdev->regs + SVMGPU_REG_Q(hwq, SVMGPU_Q_STATUS),
+		/* A device gone from the bus does no DMA: nothing to wait for. */
+		if (!READ_ONCE(sdev->gone) &&
+		    readl_poll_timeout(sdev->regs + SVMGPU_REG_Q(hwq, SVMGPU_Q_STATUS),
 				       status, status & SVMGPU_Q_STATUS_IDLE, 100,
 				       SVMGPU_QUEUE_STOP_TIMEOUT_US)) {
 			drm_err(&sdev->drm, "queue %u: not idle after disable (0x%x)\n",

@@ -32,6 +32,10 @@
  *   records): the device is reset with replay (svmgpu_hang_work()).  A queue
  *   bound with nothing pending (its last interrupt dropped, WAIT collected
  *   the completion) gives its hardware queue back.
+ * - A function that no longer answers config reads (pci_device_is_present():
+ *   its slot powered off or the device unplugged behind the driver's back)
+ *   is held until remove (svmgpu_device_lost(), from the same work item as
+ *   the resets) rather than reset against registers that read 0.
  *
  * debugfs svmgpu_inject reads the device's INJ_* registers (hw-spec 15) and
  * writes one ("hang_queues 0x1", "drop_irqs 3", "inval_refuse 1",
@@ -45,6 +49,7 @@
 #include <linux/interrupt.h>
 #include <linux/jiffies.h>
 #include <linux/module.h>
+#include <linux/pci.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -239,6 +244,11 @@ static void svmgpu_watchdog_work(struct work_struct *work)
 	u32 i;
 
 	if (svmgpu_hw_enter(sdev)) {
+		if (!pci_device_is_present(sdev->pdev)) {
+			queue_work(svmgpu_wq, &sdev->hang_work);
+			svmgpu_hw_exit(sdev);
+			return;
+		}
 		/* A fatal error whose interrupt did not come. */
 		if (svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_FATAL)
 			svmgpu_device_fatal(sdev);
@@ -278,6 +288,10 @@ static void svmgpu_hang_work(struct work_struct *work)
 {
 	struct svmgpu_device *sdev = container_of(work, struct svmgpu_device, hang_work);
 
+	if (!pci_device_is_present(sdev->pdev)) {
+		svmgpu_device_lost(sdev);
+		return;
+	}
 	drm_err(&sdev->drm, "resetting the device (a hung queue did not stop, a fatal error or a stalled fault ring)\n");
 	/* Healthy queues are saved first and replayed after it. */
 	svmgpu_device_reset(sdev, true);

@@ -389,8 +389,12 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	       sg_now_s() - t0, rounds, cerr, wret, werr, res, bad);
 	EXPECT_GT(rounds, 0);
 	EXPECT_NE(cerr, 0);
-	/* the queue was stopped under it, or the device was gone already */
-	EXPECT_TRUE(wret == -ECANCELED || wret == -ENODEV);
+	/*
+	 * Its queue was stopped (removal), the device was gone already, or its
+	 * WAIT failed when the driver found the device gone.
+	 */
+	EXPECT_TRUE(wret == -ECANCELED || wret == -ENODEV ||
+		    (wret == 0 && werr == DRM_SVMGPU_ERR_RESET));
 	if (!hostile)
 		EXPECT_EQ(bad, 0);	/* migrated back before the device went */
 
