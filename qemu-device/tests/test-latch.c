@@ -91,21 +91,27 @@ static const SvmgpuCoreOps gate_ops = {
     .guest_error = td_guest_error,
 };
 
-/* One engine thread, context 0 with src/dst buffers, queue 0. */
-static void gated_setup(TestDev *t)
+/* One engine thread with @ops, context 0 with src/dst buffers, queue 0. */
+static void gated_setup_ops(TestDev *t, const SvmgpuCoreOps *ops)
 {
     SvmgpuCoreConfig cfg;
 
     svmgpu_core_default_config(&cfg);
     cfg.num_engines = 1;
     cfg.map_window = 0;
-    td_init_ops(t, &cfg, &gate_ops);
+    td_init_ops(t, &cfg, ops);
     ctx_create(t, 0);
     map_range(t, 0, 0x100000, 0x10000, 0);
     map_range(t, 0, 0x200000, 0x10000, SVMGPU_PTE_WRITABLE);
     memset(va_ptr(t, 0, 0x100000), 0xa5, 4096);
     queue_setup(t, 0, 0, 16);
     td_start_threads(t, 1);
+}
+
+/* ... with every DMA op gated */
+static void gated_setup(TestDev *t)
+{
+    gated_setup_ops(t, &gate_ops);
 }
 
 static uint32_t wait_status_clear(TestDev *t, uint64_t off, uint32_t bits)
@@ -226,22 +232,12 @@ static const SvmgpuCoreOps walk_gate_ops = {
 TEST_TIMEOUT(30)
 TEST(walk_across_reset_leaves_nothing_in_the_tlb)
 {
-    SvmgpuCoreConfig cfg;
     struct svmgpu_cmd c;
     uint8_t want[4096];
     TestDev t;
     int i;
 
-    svmgpu_core_default_config(&cfg);
-    cfg.num_engines = 1;
-    cfg.map_window = 0;
-    td_init_ops(&t, &cfg, &walk_gate_ops);
-    ctx_create(&t, 0);
-    map_range(&t, 0, 0x100000, 4096, 0);
-    map_range(&t, 0, 0x200000, 4096, SVMGPU_PTE_WRITABLE);
-    memset(va_ptr(&t, 0, 0x100000), 0xa5, 4096);
-    queue_setup(&t, 0, 0, 16);
-    td_start_threads(&t, 1);
+    gated_setup_ops(&t, &walk_gate_ops);    /* source 0xa5 */
     walk_gate_lo = t.roots[0];
     walk_gate_hi = t.roots[0] + 4096;
 
