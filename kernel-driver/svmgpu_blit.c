@@ -714,6 +714,8 @@ static int svmgpu_blit_stopped(struct svmgpu_blit *blit)
 	u32 q = blit->hwq, qs, st;
 	int ret;
 
+	if (READ_ONCE(sdev->gone))
+		return -ENODEV;		/* off the bus: never shown stopped */
 	if (!svmgpu_hw_enter(sdev)) {
 		if (!READ_ONCE(sdev->fenced))
 			return 1;

@@ -898,14 +898,15 @@ static void svmgpu_devmem_page_free(struct page *page)
 }
 
 /*
- * The device cannot take data any more: removed (or being removed), or its
- * link is down (AER).  A CPU copy into BAR4 would be lost.
+ * The device cannot take data any more: removed (or being removed), gone
+ * from the bus (svmgpu_device_lost()), or its link is down (AER).  A CPU
+ * copy into BAR4 would be lost.
  */
 static bool svmgpu_devmem_offline(struct svmgpu_devmem *dm)
 {
 	struct svmgpu_device *sdev = dm->sdev;
 
-	return pci_channel_offline(sdev->pdev) ||
+	return pci_channel_offline(sdev->pdev) || READ_ONCE(sdev->gone) ||
 	       (!READ_ONCE(sdev->hw_ready) && !READ_ONCE(sdev->in_reset));
 }
 

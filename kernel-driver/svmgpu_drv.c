@@ -509,13 +509,11 @@ void svmgpu_device_fence(struct svmgpu_device *sdev)
  * until svmgpu_hw_resume().  @touch: the device still answers (not a frozen
  * link), quiesce it first.
  */
-static void svmgpu_hw_suspend(struct svmgpu_device *sdev, bool touch)
+static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 {
-	mutex_lock(&sdev->reset_lock);
-	if (sdev->in_reset || !sdev->hw_ready) {
-		mutex_unlock(&sdev->reset_lock);
+	lockdep_assert_held(&sdev->reset_lock);
+	if (sdev->in_reset || !sdev->hw_ready)
 		return;
-	}
 	svmgpu_stop_begin(sdev);
 	down_write(&sdev->hw_sem);
 	/*
@@ -529,26 +527,52 @@ static void svmgpu_hw_suspend(struct svmgpu_device *sdev, bool touch)
 	sdev->hw_ready = false;
 	sdev->in_reset = true;
 	up_write(&sdev->hw_sem);
+}
+
+static void svmgpu_hw_suspend(struct svmgpu_device *sdev, bool touch)
+{
+	mutex_lock(&sdev->reset_lock);
+	svmgpu_hw_suspend_locked(sdev, touch);
 	mutex_unlock(&sdev->reset_lock);
 }
 
 /**
- * svmgpu_device_lost() - the function no longer answers on the bus
+ * svmgpu_device_lost() - hold the device if it no longer answers on the bus
  * @sdev: the device
  *
  * Its slot was powered off or it was unplugged without the driver being
- * removed first (a surprise removal no hotplug driver reported): hold it as
- * a PCI reset would (svmgpu_hw_suspend() without touching it) until remove
- * comes.  Bound queues fail their pending commands with
- * DRM_SVMGPU_ERR_RESET and their waiters return, without waiting for
- * hardware queues that read 0 to go idle (@gone); nothing touches a
- * register afterwards.  Called from the recovery work (svmgpu_recovery.c).
+ * removed first (a surprise removal no hotplug driver reported): if the
+ * function does not answer config reads while the device is in use and no
+ * PCI reset, error recovery or suspend holds it (an FLR in progress may
+ * not answer either), hold it as a PCI reset would (svmgpu_hw_suspend()
+ * without touching it) until remove comes, with @gone set so that nothing
+ * waits for hardware queues that read 0 to go idle.  Bound queues fail
+ * their pending commands with DRM_SVMGPU_ERR_RESET and their waiters
+ * return; so do the scheduler's saved and waiting queues
+ * (svmgpu_sched_fail_all()), and a SUBMIT that needs a hardware queue
+ * fails with -ENODEV (svmgpu_queue_bind()).  Called from the recovery work
+ * (svmgpu_recovery.c).
+ *
+ * Return: true if the device was found gone (now, or before).
  */
-void svmgpu_device_lost(struct svmgpu_device *sdev)
+bool svmgpu_device_lost(struct svmgpu_device *sdev)
 {
-	drm_err(&sdev->drm, "device gone from the bus: stopped until it is removed\n");
-	WRITE_ONCE(sdev->gone, true);
-	svmgpu_hw_suspend(sdev, false);
+	bool gone;
+
+	mutex_lock(&sdev->reset_lock);
+	gone = READ_ONCE(sdev->gone);
+	if (!gone && sdev->hw_ready && !sdev->in_reset &&
+	    !pci_device_is_present(sdev->pdev)) {
+		drm_err(&sdev->drm, "device gone from the bus: stopped until it is removed\n");
+		WRITE_ONCE(sdev->gone, true);
+		svmgpu_hw_suspend_locked(sdev, false);
+		svmgpu_sched_fail_all(sdev);
+		/* SUBMITs waiting for a hardware queue fail with -ENODEV */
+		wake_up_all(&sdev->hwq_wq);
+		gone = true;
+	}
+	mutex_unlock(&sdev->reset_lock);
+	return gone;
 }
 
 /* Reprogram the device after svmgpu_hw_suspend(); interrupts back on. */

@@ -237,7 +237,10 @@ struct svmgpu_sched {
  *	set with @hw_sem read-held (under @inval_lock), cleared with it
  *	write-held
  * @gone: the function left the bus without remove (svmgpu_device_lost()):
- *	nothing waits on its registers any more; set once, read with READ_ONCE()
+ *	nothing waits on its registers any more; set once under @reset_lock,
+ *	read with READ_ONCE()
+ * @lost_work: checks whether the function left the bus (the watchdog saw it
+ *	not answer: svmgpu_device_lost())
  * @recover_work: reprograms a fenced device (svmgpu_device_reset())
  * @watchdog: the queue watchdog (svmgpu_recovery.c), queued while a hardware
  *	queue is bound
@@ -318,6 +321,7 @@ struct svmgpu_device {
 	u32 wd_stall_put;
 	atomic64_t fault_stall_resets;
 	struct work_struct hang_work;
+	struct work_struct lost_work;
 	atomic_t fatal_pending;
 	atomic_t inject_inval_timeouts;
 	atomic_t inject_fault_delay_ms;
@@ -846,7 +850,7 @@ void svmgpu_recovery_init(struct svmgpu_device *sdev);
 void svmgpu_recovery_fini(struct svmgpu_device *sdev);
 void svmgpu_watchdog_kick(struct svmgpu_device *sdev);
 void svmgpu_device_fatal(struct svmgpu_device *sdev);
-void svmgpu_device_lost(struct svmgpu_device *sdev);
+bool svmgpu_device_lost(struct svmgpu_device *sdev);
 void svmgpu_recovery_debugfs_init(struct drm_minor *minor);
 
 /* svmgpu_fence.c: sequence numbers and completion */

@@ -523,17 +523,20 @@ int svmgpu_queue_bind(struct svmgpu_queue *q, bool nonblock)
 	lockdep_assert_held(&q->submit_lock);
 	if (q->hwq != SVMGPU_HWQ_NONE)
 		return 0;
+	/* A device gone from the bus gives no hardware queue out again. */
 	if (nonblock) {
-		if (!READ_ONCE(q->stopped) && !svmgpu_hwq_claim(q))
+		if (!READ_ONCE(q->stopped) && !READ_ONCE(sdev->gone) &&
+		    !svmgpu_hwq_claim(q))
 			return -EAGAIN;
 	} else {
 		ret = wait_event_interruptible(sdev->hwq_wq, READ_ONCE(q->stopped) ||
+					       READ_ONCE(sdev->gone) ||
 					       svmgpu_hwq_claim(q));
 		if (ret)
 			return ret;
 	}
 	if (q->hwq == SVMGPU_HWQ_NONE)
-		return -ECANCELED;
+		return READ_ONCE(sdev->gone) ? -ENODEV : -ECANCELED;
 	q->tail = 0;
 	if (READ_ONCE(q->stopped)) {
 		ret = -ECANCELED;

@@ -34,8 +34,9 @@
  *   the completion) gives its hardware queue back.
  * - A function that no longer answers config reads (pci_device_is_present():
  *   its slot powered off or the device unplugged behind the driver's back)
- *   is held until remove (svmgpu_device_lost(), from the same work item as
- *   the resets) rather than reset against registers that read 0.
+ *   is held until remove (svmgpu_device_lost(), from lost_work, which checks
+ *   again under reset_lock) rather than reset against registers that read 0;
+ *   hang_work does the same check before it resets.
  *
  * debugfs svmgpu_inject reads the device's INJ_* registers (hw-spec 15) and
  * writes one ("hang_queues 0x1", "drop_irqs 3", "inval_refuse 1",
@@ -245,7 +246,7 @@ static void svmgpu_watchdog_work(struct work_struct *work)
 
 	if (svmgpu_hw_enter(sdev)) {
 		if (!pci_device_is_present(sdev->pdev)) {
-			queue_work(svmgpu_wq, &sdev->hang_work);
+			queue_work(svmgpu_wq, &sdev->lost_work);
 			svmgpu_hw_exit(sdev);
 			return;
 		}
@@ -288,15 +289,19 @@ static void svmgpu_hang_work(struct work_struct *work)
 {
 	struct svmgpu_device *sdev = container_of(work, struct svmgpu_device, hang_work);
 
-	if (!pci_device_is_present(sdev->pdev)) {
-		svmgpu_device_lost(sdev);
+	if (svmgpu_device_lost(sdev))
 		return;
-	}
 	drm_err(&sdev->drm, "resetting the device (a hung queue did not stop, a fatal error or a stalled fault ring)\n");
 	/* Healthy queues are saved first and replayed after it. */
 	svmgpu_device_reset(sdev, true);
 	/* The reset cleared ERROR_STATUS.FATAL: a later one is a new error. */
 	atomic_set(&sdev->fatal_pending, 0);
+}
+
+/* The watchdog saw the function not answer config reads. */
+static void svmgpu_lost_work(struct work_struct *work)
+{
+	svmgpu_device_lost(container_of(work, struct svmgpu_device, lost_work));
 }
 
 /**
@@ -325,6 +330,7 @@ void svmgpu_recovery_init(struct svmgpu_device *sdev)
 {
 	INIT_DELAYED_WORK(&sdev->watchdog, svmgpu_watchdog_work);
 	INIT_WORK(&sdev->hang_work, svmgpu_hang_work);
+	INIT_WORK(&sdev->lost_work, svmgpu_lost_work);
 }
 
 /**
@@ -335,6 +341,7 @@ void svmgpu_recovery_fini(struct svmgpu_device *sdev)
 {
 	cancel_delayed_work_sync(&sdev->watchdog);
 	cancel_work_sync(&sdev->hang_work);
+	cancel_work_sync(&sdev->lost_work);
 }
 
 static const struct {

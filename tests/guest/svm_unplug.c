@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,10 +99,11 @@ static bool hotplug_slot_above(const char *port)
  * slot's sysfs directory (its `power` file) is there only with a hotplug
  * driver: s->dir is empty without.
  */
-static int find_slot(struct slot *s, int nth)
+static int find_slot(struct slot *out, int nth)
 {
 	char path[512], addr[64], link[512], bdf[32];
 	int ret = -ENOENT, seen = 0;
+	struct slot cand, *s = &cand;
 	glob_t g, r;
 	size_t i, k;
 
@@ -143,8 +145,10 @@ static int find_slot(struct slot *s, int nth)
 					snprintf(s->dir, sizeof(s->dir), "%s", dirname(r.gl_pathv[k]));
 			globfree(&r);
 		}
-		if (nth < 0 || seen++ == nth)
+		if (nth < 0 || seen++ == nth) {
+			*out = cand;
 			ret = 0;
+		}
 	}
 	globfree(&g);
 	return ret;
@@ -298,6 +302,29 @@ static int resident(int fd, int out, int stop)
 	return 0;
 }
 
+/* The children's next line, or NULL once @deadline (sg_now_s()) passed. */
+static char *next_line(FILE *f, char *buf, int len, double deadline)
+{
+	struct pollfd p = { .fd = fileno(f), .events = POLLIN };
+	double left = deadline - sg_now_s();
+
+	if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+		return NULL;
+	return fgets(buf, len, f);
+}
+
+/* Take in a child's final report line. */
+static void take_report(const char *buf, long *rounds, long *cerr, long *wret,
+			long *werr, long *res, long *bad)
+{
+	if (buf[0] == 'c')
+		sscanf(buf + 1, "%ld %ld", rounds, cerr);
+	else if (buf[0] == 'w')
+		sscanf(buf + 1, "%ld %ld", wret, werr);
+	else if (buf[0] == 'd')
+		sscanf(buf + 1, "%ld %ld", res, bad);
+}
+
 /*
  * Load the device in slot @s with the three children, power the slot off
  * (through pciehp's `power` file unless @hostile), and check that all of
@@ -322,6 +349,8 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 		pid[i] = fork();
 		ASSERT_GE(pid[i], 0);
 		if (!pid[i]) {
+			/* a failed assertion in the test ends the children too */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			close(out[0]);
 			close(stop[1]);
 			fd = sg_open_render(s->minor);
@@ -335,12 +364,12 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	close(stop[0]);
 	f = fdopen(out[0], "r");
 	ASSERT_NE(f, NULL);
-	while (ready < CHILDREN && fgets(buf, sizeof(buf), f))
-		if (buf[0] == 'r')
-			ready++;
+	setvbuf(f, NULL, _IONBF, 0);	/* poll() sees what fgets() has not read */
+	t0 = sg_now_s();
+	while (ready < CHILDREN && next_line(f, buf, sizeof(buf), t0 + 60))
+		if (buf[0] == 'r' && ++ready && buf[1] == '2')
+			sscanf(buf + 1, "%*d %ld", &res);
 	ASSERT_EQ(ready, CHILDREN);
-	if (buf[1] == '2')
-		sscanf(buf + 1, "%*d %ld", &res);
 	usleep(300000);		/* the copier is mid-loop */
 
 	t0 = sg_now_s();
@@ -353,6 +382,23 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	for (i = 0; i < 500 && slot_control(s->port, false) != 0; i++)
 		usleep(20000);
 	EXPECT_EQ(slot_control(s->port, false), 0);
+	/*
+	 * Behind its back, the driver must notice on its own that the device
+	 * is gone (its watchdog): the copier's command and the waiter's WAIT
+	 * fail then, long before a hang timeout (hang_timeout_ms, 10 s) and
+	 * before anything removes the function.
+	 */
+	if (hostile) {
+		int ended = 0;
+
+		while (ended < 2 && next_line(f, buf, sizeof(buf), t0 + 5)) {
+			take_report(buf, &rounds, &cerr, &wret, &werr, &res, &bad);
+			ended += buf[0] == 'c' || buf[0] == 'w';
+		}
+		TH_LOG("%d of copier and waiter ended %.2f s after the power-off, before any removal",
+		       ended, sg_now_s() - t0);
+		EXPECT_EQ(ended, 2);
+	}
 	/*
 	 * A surprise removal is pciehp's to handle; without pciehp (or if it
 	 * has not within 2 s) the function is left to us: what a removal does.
@@ -370,14 +416,8 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	EXPECT_NE(access(path, F_OK), 0);
 
 	close(stop[1]);
-	while (fgets(buf, sizeof(buf), f)) {
-		if (buf[0] == 'c')
-			sscanf(buf + 1, "%ld %ld", &rounds, &cerr);
-		else if (buf[0] == 'w')
-			sscanf(buf + 1, "%ld %ld", &wret, &werr);
-		else if (buf[0] == 'd')
-			sscanf(buf + 1, "%ld %ld", &res, &bad);
-	}
+	while (next_line(f, buf, sizeof(buf), t0 + 60))
+		take_report(buf, &rounds, &cerr, &wret, &werr, &res, &bad);
 	fclose(f);
 	for (i = 0; i < CHILDREN; i++) {
 		ASSERT_EQ(waitpid(pid[i], &st, 0), pid[i]);
@@ -395,8 +435,10 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	 */
 	EXPECT_TRUE(wret == -ECANCELED || wret == -ENODEV ||
 		    (wret == 0 && werr == DRM_SVMGPU_ERR_RESET));
-	if (!hostile)
+	if (!hostile) {
+		EXPECT_GT(res, 0);	/* the multi boot's devices have local memory */
 		EXPECT_EQ(bad, 0);	/* migrated back before the device went */
+	}
 
 	/* the other device is untouched */
 	fd = sg_open();
