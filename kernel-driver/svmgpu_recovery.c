@@ -298,10 +298,19 @@ static void svmgpu_hang_work(struct work_struct *work)
 	atomic_set(&sdev->fatal_pending, 0);
 }
 
-/* The watchdog saw the function not answer config reads. */
+/*
+ * The watchdog saw the function not answer config reads, and stopped.  If
+ * it answers again (a moment's absence: a link retraining), the watchdog
+ * goes on; its next tick stops it if no queue is bound.
+ */
 static void svmgpu_lost_work(struct work_struct *work)
 {
-	svmgpu_device_lost(container_of(work, struct svmgpu_device, lost_work));
+	struct svmgpu_device *sdev = container_of(work, struct svmgpu_device, lost_work);
+
+	if (!svmgpu_device_lost(sdev) && svmgpu_hw_enter(sdev)) {
+		svmgpu_watchdog_kick(sdev);
+		svmgpu_hw_exit(sdev);
+	}
 }
 
 /**
