@@ -274,10 +274,10 @@ static int write_param(const char *name, const char *value)
 /*
  * The placement operations (PREFETCH to device and system, ADVISE, the
  * eviction trigger) among all the others, with device memory capped at
- * 4 MiB (devmem_limit_mb) so that the 4 MiB eviction trigger evicts the
+ * 4 MiB (devmem_limit_mb) so that the 4 MiB eviction trigger may evict the
  * workers' pages: no divergence (every byte checked after each of them and
- * at the end), every kind ran, and the driver counted evictions and
- * migrations to the device.
+ * at the end), every kind ran, and the driver counted migrations to the
+ * device (evictions are logged: whether a random run needs one varies).
  */
 TEST_TIMEOUT(240)
 TEST(placement_and_eviction_have_no_divergence)
@@ -340,7 +340,13 @@ TEST(placement_and_eviction_have_no_divergence)
 	EXPECT_TRUE(strstr(out, "eviction trigger: 4096 KiB") != NULL);
 	TH_LOG("evicted %lld pages, %lld to the device", devmem_counter("lru_evicted_pages") -
 	       evicted, devmem_counter("to_device_pages") - to_dev);
-	EXPECT_GT(devmem_counter("lru_evicted_pages"), evicted);
+	/*
+	 * Whether this random run evicts is its sequence's business: a worker
+	 * that moved its pages back itself, or pages in use while the
+	 * trigger's PREFETCH ran (never evicted for it), leave it -ENOSPC or
+	 * room without evicting: 0 pages in 2 of ~10 CI runs (31256 and 14507
+	 * pages to the device).  svm_oversub asserts LRU eviction.
+	 */
 	EXPECT_GT(devmem_counter("to_device_pages"), to_dev);
 	free(out);
 }
