@@ -36,7 +36,6 @@
 #include "svmgpu_guest.h"
 
 #define EVENT	"/sys/kernel/debug/tracing/events/sched/sched_switch/enable"
-#define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define FLIPS	300
 /* at most: a flip (synchronize_rcu(), IPIs) takes ~35 ms on Debian's
  * kernel under TCG, several times that on the debug kernel */
@@ -270,7 +269,7 @@ TEST(memory_map_changes_while_the_other_cpu_does_mmio)
 	char config[512], bdf[64];
 	pthread_t a, b, c;
 	long trips;
-	int i, fd = -1;
+	int fd;
 	double start;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
@@ -284,7 +283,7 @@ TEST(memory_map_changes_while_the_other_cpu_does_mmio)
 	ASSERT_EQ(pthread_create(&a, NULL, pinned_ponger, &pp), 0);
 	ASSERT_EQ(pthread_create(&b, NULL, pinned_pinger, &pp), 0);
 	/* from here to the bind below nothing asserts: the driver must come back */
-	EXPECT_EQ(sg_write_file(DRV "/unbind", bdf), 0);
+	EXPECT_EQ(sg_driver_bind(bdf, false), 0);
 	t.err = pthread_create(&c, NULL, decode_flipper, &t) ? -EAGAIN : 0;
 	start = now();
 	while (now() - start < 15 && !t.err)
@@ -304,9 +303,8 @@ TEST(memory_map_changes_while_the_other_cpu_does_mmio)
 	EXPECT_EQ(t.err, 0);
 	EXPECT_GE(atomic_load(&t.flips), 100);
 	EXPECT_GE(trips, 100);
-	ASSERT_EQ(sg_write_file(DRV "/bind", bdf), 0);
-	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
-		usleep(20000);
+	ASSERT_EQ(sg_driver_bind(bdf, true), 0);
+	fd = sg_open_wait(20);
 	ASSERT_GE(fd, 0);
 	close(fd);
 }

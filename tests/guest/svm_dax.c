@@ -30,7 +30,6 @@
 
 #define PAGE	4096ul
 #define MB	(1024ul * 1024)
-#define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define PARAM	"/sys/module/svmgpu/parameters/"
 
 /* A line "name: N" of debugfs svmgpu_dax; -1 if there is none. */
@@ -142,15 +141,6 @@ static int soft_dirty(const void *p)
 static int soft_dirty_clear(void)
 {
 	return sg_write_file("/proc/self/clear_refs", "4");
-}
-
-static int open_wait(void)
-{
-	int i, fd = -1;
-
-	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
-		usleep(20000);
-	return fd;
 }
 
 FIXTURE(dax) {
@@ -336,15 +326,11 @@ TEST_F(dax, aligned_and_one_fault_per_2m)
 /* Write @val to module parameter dax_mb, then unbind and bind the device. */
 static int rebind_with_dax_mb(const char *bdf, const char *val)
 {
-	char path[128];
-
 	if (sg_write_file("/sys/module/svmgpu/parameters/dax_mb", val))
 		return -1;
-	snprintf(path, sizeof(path), "%s/unbind", DRV);
-	if (sg_write_file(path, bdf))
+	if (sg_driver_bind(bdf, false))
 		return -1;
-	snprintf(path, sizeof(path), "%s/bind", DRV);
-	return sg_write_file(path, bdf);
+	return sg_driver_bind(bdf, true);
 }
 
 /*
@@ -362,7 +348,7 @@ TEST(gigabyte_alignment)
 
 	if (local < (long long)(2048 * MB))
 		SKIP(return, "less than 2 GiB of local memory (LOCAL_MEM=2G)");
-	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "cannot unbind through sysfs");
 	f = open("/sys/module/svmgpu/parameters/dax_mb", O_RDONLY);
 	ASSERT_GE(f, 0);
@@ -370,7 +356,7 @@ TEST(gigabyte_alignment)
 	close(f);
 	ASSERT_EQ(param_set("dax_user_percent", "100"), 0);	/* the whole pool */
 	ASSERT_EQ(rebind_with_dax_mb(bdf, "1024"), 0);
-	fd = open_wait();
+	fd = sg_open_wait(20);
 	ASSERT_GE(fd, 0);
 	EXPECT_EQ(dax_value("size"), (long long)(1024 * MB));
 	ASSERT_EQ(dax_alloc(fd, 1024 * MB, &a), 0);
@@ -394,7 +380,7 @@ TEST(gigabyte_alignment)
 	EXPECT_EQ(dax_free(fd, a.handle), 0);
 	close(fd);
 	ASSERT_EQ(rebind_with_dax_mb(bdf, old), 0);
-	fd = open_wait();
+	fd = sg_open_wait(20);
 	ASSERT_GE(fd, 0);
 	close(fd);
 }
@@ -1243,7 +1229,7 @@ TEST(zz_unbind_with_mapping_open)
 {
 	int fd = sg_open(), r[2], g[2], status;
 	struct drm_svmgpu_devmem_alloc a;
-	char bdf[64], path[128], c = 1;
+	char bdf[64], c = 1;
 	unsigned char *d;
 	pid_t pid;
 
@@ -1251,7 +1237,7 @@ TEST(zz_unbind_with_mapping_open)
 	if (dax_value("size") < (long long)(2 * MB))
 		SKIP(return, "no DAX pool");
 	close(fd);
-	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "cannot unbind through sysfs");
 	ASSERT_EQ(pipe(r), 0);
 	ASSERT_EQ(pipe(g), 0);
@@ -1279,17 +1265,15 @@ TEST(zz_unbind_with_mapping_open)
 	close(r[1]);
 	close(g[0]);
 	ASSERT_EQ(read(r[0], &c, 1), 1);
-	snprintf(path, sizeof(path), "%s/unbind", DRV);
-	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	ASSERT_EQ(sg_driver_bind(bdf, false), 0);
 	ASSERT_EQ(write(g[1], &c, 1), 1);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	if (WIFEXITED(status))
 		TH_LOG("child exited %d", WEXITSTATUS(status));
 	ASSERT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(WTERMSIG(status), SIGBUS);
-	snprintf(path, sizeof(path), "%s/bind", DRV);
-	ASSERT_EQ(sg_write_file(path, bdf), 0);
-	fd = open_wait();
+	ASSERT_EQ(sg_driver_bind(bdf, true), 0);
+	fd = sg_open_wait(20);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(dax_alloc(fd, 2 * MB, &a), 0);
 	d = dax_map(fd, NULL, 2 * MB, MAP_SHARED, a.offset);

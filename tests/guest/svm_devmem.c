@@ -28,7 +28,6 @@
 
 #define PAGE	4096ul
 #define MB	(1024ul * 1024)
-#define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define MODULE	"/lib/modules/svmgpu.ko"
 
 #define COPY_TIMEOUT	"/sys/module/svmgpu/parameters/copy_timeout_ms"
@@ -1635,15 +1634,6 @@ TEST_F(dm, prefetch_larger_than_device_memory_is_enospc)
 	munmap(a, size);
 }
 
-static int open_wait(void)
-{
-	int i, fd = -1;
-
-	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
-		usleep(20000);
-	return fd;
-}
-
 /*
  * A child with 4 MiB in device memory (its file closed if @close_fd); it
  * tells the parent through @ready, waits for a byte on @go, then checks
@@ -1694,34 +1684,32 @@ parent:
 TEST(zz_unbind_with_device_memory_in_use)
 {
 	int fd = sg_open(), ready, go, status;
-	char bdf[64], path[128], c = 1;
+	char bdf[64], c = 1;
 	pid_t pid;
 
 	ASSERT_GE(fd, 0);
 	if (!sg_has_local_mem(fd))
 		SKIP(return, "the device has no local memory");
 	close(fd);
-	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "cannot unbind through sysfs");
 	pid = start_resident_child(&ready, &go, 0);
 	ASSERT_GE(pid, 0);
 	ASSERT_EQ(read(ready, &c, 1), 1);
 	ASSERT_GE(sg_devmem_value("used"), (long long)(4 * MB));
-	snprintf(path, sizeof(path), "%s/unbind", DRV);
-	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	ASSERT_EQ(sg_driver_bind(bdf, false), 0);
 	ASSERT_EQ(write(go, &c, 1), 1);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
-	snprintf(path, sizeof(path), "%s/bind", DRV);
-	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	ASSERT_EQ(sg_driver_bind(bdf, true), 0);
 	/*
 	 * The re-bound device is a new instance: its counters say nothing
 	 * about the old one.  The unbind returning (memunmap_pages() waits
 	 * for every device page) and the child's bytes are the evidence that
 	 * its pages were migrated out.
 	 */
-	fd = open_wait();
+	fd = sg_open_wait(20);
 	ASSERT_GE(fd, 0);
 	close(fd);
 	close(ready);
@@ -1761,7 +1749,7 @@ TEST(zz_rmmod_with_device_memory_in_use)
 	ASSERT_EQ(syscall(SYS_finit_module, mfd, "", 0), 0);
 	close(mfd);
 	/* As for unbind: the reloaded module's counters start at 0 anyway. */
-	fd = open_wait();
+	fd = sg_open_wait(20);
 	ASSERT_GE(fd, 0);
 	close(fd);
 	close(ready);

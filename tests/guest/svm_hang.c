@@ -29,8 +29,7 @@ static volatile uint32_t *bar0_map(void)
 	void *p = MAP_FAILED;
 	int f = -1;
 
-	if (!glob("/sys/bus/pci/drivers/svmgpu/0000:*/resource0", 0, NULL, &g) &&
-	    g.gl_pathc)
+	if (!glob(SG_DRV "/0000:*/resource0", 0, NULL, &g) && g.gl_pathc)
 		f = open(g.gl_pathv[0], O_RDWR | O_SYNC);
 	globfree(&g);
 	if (f < 0)

@@ -827,7 +827,6 @@ TEST(device_reset_recovers)
 TEST_TIMEOUT(60)
 TEST(zz_sysfs_unbind_with_work_in_flight)
 {
-	static const char *drv = "/sys/bus/pci/drivers/svmgpu";
 	static uint64_t never;
 	char link[256], sysfs[128], bdfbuf[64] = "", *bdf;
 	struct svmgpu_cmd cmd = sg_wait_eq(&never, 1, 0);
@@ -866,18 +865,15 @@ TEST(zz_sysfs_unbind_with_work_in_flight)
 	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x31, 1)), 0);
 	ASSERT_EQ(sg_submit(fd, q, &cmd, 1, NULL), 0);
 
-	snprintf(link, sizeof(link), "%s/unbind", drv);
-	ASSERT_EQ(sg_write_file(link, bdf), 0);
+	ASSERT_EQ(sg_driver_bind(bdf, false), 0);
 	/* The device is gone: ioctls fail, memory stays the process's own. */
 	EXPECT_EQ(sg_submit(fd, q, &cmd, 1, NULL), -ENODEV);
 	memset(p, 0x32, 4 * PAGE);
 	munmap(p, 4 * PAGE);
 	close(fd);
 
-	snprintf(link, sizeof(link), "%s/bind", drv);
-	ASSERT_EQ(sg_write_file(link, bdf), 0);
-	for (i = 0; i < 100 && (fd2 = sg_open()) < 0; i++)
-		usleep(20000);
+	ASSERT_EQ(sg_driver_bind(bdf, true), 0);
+	fd2 = sg_open_wait(2);
 	ASSERT_GE(fd2, 0);
 	ASSERT_EQ(sg_ctx_create(fd2, &ctx), 0);
 	ASSERT_EQ(sg_queue_create(fd2, ctx, 0, &q), 0);

@@ -33,7 +33,6 @@
 
 #define PAGE	4096ul
 #define MB	(1024ul * 1024)
-#define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define EV_SIZE	sizeof(struct drm_svmgpu_event_prefetch)
 
 /* Asynchronous PREFETCH: 0 or -errno; *id (may be NULL) as returned. */
@@ -169,19 +168,13 @@ static char bound_bdf[64];
  */
 static void rebind_if_unbound(void)
 {
-	char path[160];
-	int i, fd = -1;
+	int fd;
 
-	if (!bound_bdf[0])
+	if (!bound_bdf[0] || sg_driver_bound(bound_bdf))
 		return;
-	snprintf(path, sizeof(path), "%s/%s", DRV, bound_bdf);
-	if (!access(path, F_OK))
+	if (sg_driver_bind(bound_bdf, true))
 		return;
-	snprintf(path, sizeof(path), "%s/bind", DRV);
-	if (sg_write_file(path, bound_bdf))
-		return;
-	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
-		usleep(20000);
+	fd = sg_open_wait(20);
 	if (fd >= 0)
 		close(fd);
 }
@@ -1196,13 +1189,13 @@ TEST_F(pf, zz_unbind_with_prefetches_pending)
 {
 	size_t size = 4 * MB;
 	struct drm_svmgpu_event_prefetch ev[3];
-	char bdf[64], path[128];
+	char bdf[64];
 	unsigned char *a;
 	int i, fd;
 
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
-	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "cannot unbind through sysfs");
 	a = sg_map_2m(3 * size);
 	ASSERT_NE(a, NULL);
@@ -1210,8 +1203,7 @@ TEST_F(pf, zz_unbind_with_prefetches_pending)
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(pf_async(self->fd, a + i * size, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL),
 			  0);
-	snprintf(path, sizeof(path), "%s/unbind", DRV);
-	ASSERT_EQ(sg_write_file(path, bdf), 0);
+	ASSERT_EQ(sg_driver_bind(bdf, false), 0);
 	ASSERT_EQ(ev_read_n(self->fd, ev, 3, 60), 0);	/* the unbind took < 40 s */
 	for (i = 0; i < 3; i++) {
 		TH_LOG("request %d: result %d, %llu pages", i, ev[i].result,
@@ -1224,10 +1216,8 @@ TEST_F(pf, zz_unbind_with_prefetches_pending)
 	EXPECT_EQ(sg_check_pat(a, 3 * size, 0x5e), -1);
 	close(self->fd);
 	self->fd = -1;
-	snprintf(path, sizeof(path), "%s/bind", DRV);
-	ASSERT_EQ(sg_write_file(path, bdf), 0);	/* else the teardown binds it */
-	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
-		usleep(20000);
+	ASSERT_EQ(sg_driver_bind(bdf, true), 0);	/* else the teardown binds it */
+	fd = sg_open_wait(20);
 	ASSERT_GE(fd, 0);
 	close(fd);
 	munmap(a, 3 * size);
@@ -1236,14 +1226,10 @@ TEST_F(pf, zz_unbind_with_prefetches_pending)
 /* The harness, then the device bound again whatever a test did. */
 int main(int argc, char **argv)
 {
-	char path[160];
 	int ret;
 
-	if (!sg_find_bdf(bound_bdf, sizeof(bound_bdf))) {
-		snprintf(path, sizeof(path), "%s/%s", DRV, bound_bdf);
-		if (access(path, F_OK))
-			bound_bdf[0] = 0;
-	}
+	if (!sg_find_bdf(bound_bdf, sizeof(bound_bdf)) && !sg_driver_bound(bound_bdf))
+		bound_bdf[0] = 0;
 	ret = svmgpu_test_main(argc, argv);
 	rebind_if_unbound();
 	return ret;

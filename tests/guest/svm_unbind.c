@@ -29,7 +29,6 @@
 
 #define PAGE	4096ul
 #define MB	(1024ul * 1024)
-#define DRV	"/sys/bus/pci/drivers/svmgpu"
 #define MODULE	"/lib/modules/svmgpu.ko"
 
 /* A device WAIT on this never ends. */
@@ -70,24 +69,6 @@ static int busy_hwqs(void)
 	return n;
 }
 
-static int drv_write(const char *what, const char *bdf)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/%s", DRV, what);
-	return sg_write_file(path, bdf);
-}
-
-/* Wait (at most 20 s) for an svmgpu render node to open. */
-static int open_wait(void)
-{
-	int i, fd = -1;
-
-	for (i = 0; i < 1000 && (fd = sg_open()) < 0; i++)
-		usleep(20000);
-	return fd;
-}
-
 /*
  * A fresh process's context on the device: FILL then COPY, every byte
  * checked.  Returns 0 or a non-zero step number.
@@ -97,7 +78,7 @@ static int device_works_here(void)
 	size_t size = 8 * PAGE;
 	unsigned char *a = sg_map_anon(size), *b = sg_map_anon(size);
 	uint32_t ctx, q;
-	int fd = open_wait(), ret = 0;
+	int fd = sg_open_wait(20), ret = 0;
 
 	if (fd < 0 || !a || !b)
 		return 1;
@@ -358,7 +339,7 @@ static int unbind_round(const char *bdf, int round)
 	close(ready[0]);
 	usleep(300000 + 100000 * (round % 5));	/* let them churn */
 	t0 = sg_now_s();
-	i = drv_write("unbind", bdf);
+	i = sg_driver_bind(bdf, false);
 	close(gone[1]);		/* the device is quiet: the children check their memory */
 	if (i)
 		return 7;
@@ -391,7 +372,7 @@ static int unbind_round(const char *bdf, int round)
 			bad = 12;
 		}
 	}
-	if (drv_write("bind", bdf))
+	if (sg_driver_bind(bdf, true))
 		return 13;
 	if (device_works())
 		return 14;
@@ -405,7 +386,7 @@ TEST(unbind_races_ioctls)
 	double t0 = sg_now_s();
 	char bdf[64];
 
-	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "no svmgpu PCI function or driver");
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(unbind_round(bdf, i), 0);
@@ -426,17 +407,17 @@ TEST(unbind_waits_for_stuck_teardown)
 	int status;
 	pid_t pid;
 
-	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "no svmgpu PCI function or driver");
 	pid = sg_fork_stuck(5000, 0);
 	if (pid == -ENOENT)
 		SKIP(return, "no debugfs fault-delay hook");
 	ASSERT_GT(pid, 0);
-	ASSERT_EQ(drv_write("unbind", bdf), 0);
+	ASSERT_EQ(sg_driver_bind(bdf, false), 0);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
-	ASSERT_EQ(drv_write("bind", bdf), 0);
+	ASSERT_EQ(sg_driver_bind(bdf, true), 0);
 	ASSERT_EQ(device_works(), 0);
 	EXPECT_EQ(busy_hwqs(), 0);
 }
@@ -791,7 +772,7 @@ TEST(unbind_bind_loop_with_work_in_flight)
 	double t0 = sg_now_s();
 	char bdf[64], c;
 
-	if (sg_find_bdf(bdf, sizeof(bdf)) || access(DRV "/unbind", W_OK))
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "no svmgpu PCI function or driver");
 	for (i = 0; i < n; i++) {
 		pid_t pid = start_busy_child(&rfd);
@@ -803,13 +784,13 @@ TEST(unbind_bind_loop_with_work_in_flight)
 		close(rfd);
 		fd = sg_open();
 		ASSERT_GE(fd, 0);
-		ASSERT_EQ(drv_write("unbind", bdf), 0);
+		ASSERT_EQ(sg_driver_bind(bdf, false), 0);
 		ASSERT_EQ(all_ioctls_enodev(fd, ctx, q), 0);
 		close(fd);
 		ASSERT_EQ(kill(pid, SIGKILL), 0);
 		ASSERT_EQ(waitpid(pid, &status, 0), pid);
-		ASSERT_EQ(drv_write("bind", bdf), 0);
-		fd = open_wait();
+		ASSERT_EQ(sg_driver_bind(bdf, true), 0);
+		fd = sg_open_wait(20);
 		ASSERT_GE(fd, 0);
 		close(fd);
 	}
@@ -850,7 +831,7 @@ TEST(zz_rmmod_insmod_loop)
 		ASSERT_GE(mfd, 0);
 		ASSERT_EQ(syscall(SYS_finit_module, mfd, "", 0), 0);
 		close(mfd);
-		mfd = open_wait();
+		mfd = sg_open_wait(20);
 		ASSERT_GE(mfd, 0);
 		close(mfd);
 	}

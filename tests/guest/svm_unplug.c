@@ -58,21 +58,6 @@ struct slot {
 	int minor;		/* its render node */
 };
 
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY), n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -EIO;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 static int pcie_cap(int fd);
 
 /* The root port above @bdf has a hot-plug capable slot (Slot Capabilities). */
@@ -102,28 +87,16 @@ static bool hotplug_slot_above(const char *port)
 static int find_slot(struct slot *out, int nth)
 {
 	char path[512], addr[64], link[512], bdf[32];
-	int ret = -ENOENT, seen = 0;
+	int ret = -ENOENT, seen = 0, i;
 	struct slot cand, *s = &cand;
-	glob_t g, r;
-	size_t i, k;
+	glob_t r;
+	size_t k;
 
-	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
-		return -ENOENT;
-	for (i = 0; i < g.gl_pathc && (ret || nth < 0); i++) {
-		char id[2][16];
+	for (i = 0; (ret || nth < 0) && !sg_pci_function_nth(i, bdf, sizeof(bdf)); i++) {
 		ssize_t n;
 
-		snprintf(bdf, sizeof(bdf), "%s", strrchr(g.gl_pathv[i], '/') + 1);
-		snprintf(path, sizeof(path), "%s/vendor", g.gl_pathv[i]);
-		if (read_str(path, id[0], sizeof(id[0])))
-			continue;
-		snprintf(path, sizeof(path), "%s/device", g.gl_pathv[i]);
-		if (read_str(path, id[1], sizeof(id[1])))
-			continue;
-		if (strtoul(id[0], NULL, 16) != SVMGPU_PCI_VENDOR_ID ||
-		    strtoul(id[1], NULL, 16) != SVMGPU_PCI_DEVICE_ID)
-			continue;
-		n = readlink(g.gl_pathv[i], link, sizeof(link) - 1);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+		n = readlink(path, link, sizeof(link) - 1);
 		if (n <= 0)
 			continue;
 		link[n] = 0;
@@ -132,7 +105,7 @@ static int find_slot(struct slot *out, int nth)
 		if (strncmp(s->port, "0000:", 5) || !hotplug_slot_above(s->port))
 			continue;
 		snprintf(s->bdf, sizeof(s->bdf), "%s", bdf);
-		snprintf(path, sizeof(path), "%s/drm/renderD*", g.gl_pathv[i]);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/drm/renderD*", bdf);
 		if (glob(path, 0, NULL, &r))
 			continue;
 		s->minor = atoi(strrchr(r.gl_pathv[0], 'D') + 1);
@@ -140,7 +113,7 @@ static int find_slot(struct slot *out, int nth)
 		s->dir[0] = 0;
 		if (!glob("/sys/bus/pci/slots/*/address", 0, NULL, &r)) {
 			for (k = 0; k < r.gl_pathc; k++)
-				if (!read_str(r.gl_pathv[k], addr, sizeof(addr)) &&
+				if (!sg_read_str(r.gl_pathv[k], addr, sizeof(addr)) &&
 				    !strncmp(addr, bdf, strlen(addr)) && strlen(addr) + 2 == strlen(bdf))
 					snprintf(s->dir, sizeof(s->dir), "%s", dirname(r.gl_pathv[k]));
 			globfree(&r);
@@ -150,7 +123,6 @@ static int find_slot(struct slot *out, int nth)
 			ret = 0;
 		}
 	}
-	globfree(&g);
 	return ret;
 }
 
@@ -332,7 +304,7 @@ static void take_report(const char *buf, long *rounds, long *cerr, long *wret,
  */
 static void unplug_under_load(const struct slot *s, bool hostile)
 {
-	char power[300], remove[300], path[300], buf[256];
+	char power[300], remove[320], path[300], buf[256];
 	int out[2], stop[2], i, fd, st, ready = 0;
 	long rounds = -1, cerr = 0, wret = 1, werr = 0, res = -1, bad = -1;
 	pid_t pid[CHILDREN];

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -359,6 +360,55 @@ static inline int sg_write_file(const char *path, const char *val)
 	return ret;
 }
 
+/*
+ * Read the (sysfs) file @path into @buf, NUL-terminated and cut at the first
+ * newline: 0 or -errno (-EIO if the read fails).
+ */
+static inline int sg_read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY), n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+#define SG_DRV "/sys/bus/pci/drivers/svmgpu"
+
+/* Bind (@bind) or unbind the PCI function @bdf to or from svmgpu: 0 or -errno. */
+static inline int sg_driver_bind(const char *bdf, bool bind)
+{
+	return sg_write_file(bind ? SG_DRV "/bind" : SG_DRV "/unbind", bdf);
+}
+
+/* The PCI function @bdf is bound to svmgpu. */
+static inline bool sg_driver_bound(const char *bdf)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), SG_DRV "/%s", bdf);
+	return !access(path, F_OK);
+}
+
+/*
+ * sg_open() every 20 ms, for at most @secs seconds (a device being bound):
+ * the fd, or a negative value if there is still no svmgpu render node.
+ */
+static inline int sg_open_wait(int secs)
+{
+	int i, fd = -1;
+
+	for (i = 0; i < secs * 50 && (fd = sg_open()) < 0; i++)
+		usleep(20000);
+	return fd;
+}
+
 #define SG_PARAMS "/sys/module/svmgpu/parameters/"
 
 /* Module parameter @name as a number; -1 if it cannot be read. */
@@ -465,11 +515,12 @@ static inline long long sg_dev_counter(const char *name)
 
 /*
  * The svmgpu PCI functions, bound or not, in /sys/bus/pci/devices order:
- * how many there are, and the address of the first in @bdf (may be NULL).
+ * how many there are, and the address of the @nth (from 0; -1: the last) in
+ * @bdf (may be NULL; left alone if there is no @nth).
  */
-static inline int sg_pci_functions(char *bdf, size_t len)
+static inline int sg_pci_scan(int nth, char *bdf, size_t len)
 {
-	char path[300], buf[32];
+	char path[300], id[2][32];
 	int found = 0;
 	glob_t g;
 	size_t i;
@@ -477,27 +528,41 @@ static inline int sg_pci_functions(char *bdf, size_t len)
 	if (glob("/sys/bus/pci/devices/*", 0, NULL, &g))
 		return 0;
 	for (i = 0; i < g.gl_pathc; i++) {
-		unsigned long id[2] = { 0, 0 };
-		const char *attr[2] = { "vendor", "device" };
-		int k, f, n;
-
-		for (k = 0; k < 2; k++) {
-			snprintf(path, sizeof(path), "%s/%s", g.gl_pathv[i], attr[k]);
-			f = open(path, O_RDONLY);
-			if (f < 0)
-				break;
-			n = read(f, buf, sizeof(buf) - 1);
-			close(f);
-			buf[n > 0 ? n : 0] = 0;
-			id[k] = strtoul(buf, NULL, 16);
-		}
-		if (id[0] != SVMGPU_PCI_VENDOR_ID || id[1] != SVMGPU_PCI_DEVICE_ID)
+		snprintf(path, sizeof(path), "%s/vendor", g.gl_pathv[i]);
+		if (sg_read_str(path, id[0], sizeof(id[0])))
 			continue;
-		if (!found++ && bdf)
+		snprintf(path, sizeof(path), "%s/device", g.gl_pathv[i]);
+		if (sg_read_str(path, id[1], sizeof(id[1])))
+			continue;
+		if (strtoul(id[0], NULL, 16) != SVMGPU_PCI_VENDOR_ID ||
+		    strtoul(id[1], NULL, 16) != SVMGPU_PCI_DEVICE_ID)
+			continue;
+		if (bdf && (nth < 0 || found == nth))
 			snprintf(bdf, len, "%s", strrchr(g.gl_pathv[i], '/') + 1);
+		found++;
 	}
 	globfree(&g);
 	return found;
+}
+
+/*
+ * The svmgpu PCI functions, bound or not, in /sys/bus/pci/devices order:
+ * how many there are, and the address of the first in @bdf (may be NULL).
+ */
+static inline int sg_pci_functions(char *bdf, size_t len)
+{
+	return sg_pci_scan(0, bdf, len);
+}
+
+/*
+ * The address of the @nth svmgpu PCI function (from 0, in
+ * /sys/bus/pci/devices order; -1: the last), bound or not: 0 or -ENOENT.
+ */
+static inline int sg_pci_function_nth(int nth, char *bdf, size_t len)
+{
+	int n = sg_pci_scan(nth, bdf, len);
+
+	return (nth < 0 ? n > 0 : nth < n) ? 0 : -ENOENT;
 }
 
 /* The PCI address of the svmgpu function, bound or not: 0 or -ENOENT. */
