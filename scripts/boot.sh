@@ -226,12 +226,9 @@ watch_qemu() {
 	esac
 	return 0
 }
-# A QEMU built with ASan and UBSan (make QEMU_ASAN=1) stops at its first
-# report (SIGABRT; guest-report.py prints the report's frames from
-# qemu.log, ASan leaves no core); QEMU's exit-time leaks are not judged.
-# Options of the caller's own ASAN_OPTIONS/UBSAN_OPTIONS come after these.
-export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+# For a QEMU built with ASan and UBSan (make QEMU_ASAN=1); harmless otherwise.
+# shellcheck source=scripts/asan-env.sh
+. "$HERE/asan-env.sh"
 run_qemu() {
 	# a crash leaves ./core for crash_report()
 	: > "$LOGDIR/.qemu-start"

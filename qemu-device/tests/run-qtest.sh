@@ -17,8 +17,8 @@ if [ "${SVMGPU_QEMU_ASAN:-0}" = 1 ]; then
 	BUILD=$CACHE/qemu-asan-build
 	LOG=$CACHE/qtest-asan-build.log
 	TIMEOUT=600
-	export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+	# shellcheck source=scripts/asan-env.sh
+	. "$HERE/../../scripts/asan-env.sh"
 fi
 
 if ! bash "$HERE/../qemu-build.sh" qemu-system-x86_64 tests/qtest/svmgpu-test \
