@@ -162,7 +162,7 @@ static const struct drm_driver svmgpu_drm_driver = {
  */
 static int svmgpu_hw_program(struct svmgpu_device *sdev)
 {
-	u32 i;
+	u32 status, i;
 
 	svmgpu_write32(sdev, SVMGPU_REG_INTR_MASK, 0);
 	svmgpu_write64(sdev, SVMGPU_REG_CTX_TABLE_BASE, sdev->ctx_table_dma);
@@ -174,7 +174,13 @@ static int svmgpu_hw_program(struct svmgpu_device *sdev)
 	svmgpu_write64(sdev, SVMGPU_REG_TLB_INV_DONE_ADDR, sdev->inval_done_dma);
 	svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, U32_MAX);
 	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
-	if (!(svmgpu_read32(sdev, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED)) {
+	status = svmgpu_read32(sdev, SVMGPU_REG_STATUS);
+	if (status == U32_MAX) {
+		/* All ones: no device answers (gone from the bus, or frozen). */
+		drm_err(&sdev->drm, "device does not answer\n");
+		return -ENODEV;
+	}
+	if (!(status & SVMGPU_STATUS_ENABLED)) {
 		drm_err(&sdev->drm, "device did not enable\n");
 		return -EIO;
 	}
@@ -224,7 +230,9 @@ static void svmgpu_hw_fence_dma(struct svmgpu_device *sdev)
 	lockdep_assert_held_write(&sdev->hw_sem);
 	pci_clear_master(sdev->pdev);
 	WRITE_ONCE(sdev->fenced, true);
-	drm_err(&sdev->drm, "device not quiesced: bus mastering off\n");
+	/* A device found gone was said to be so (svmgpu_device_lost()). */
+	if (!READ_ONCE(sdev->gone))
+		drm_err(&sdev->drm, "device not quiesced: bus mastering off\n");
 }
 
 static irqreturn_t svmgpu_irq_hard(int irq, void *arg)
@@ -575,15 +583,23 @@ bool svmgpu_device_lost(struct svmgpu_device *sdev)
 	return gone;
 }
 
-/* Reprogram the device after svmgpu_hw_suspend(); interrupts back on. */
+/*
+ * Reprogram the device after svmgpu_hw_suspend(); interrupts back on.  A
+ * device found gone (svmgpu_device_lost()) stays held until it is removed,
+ * whatever a PCI reset, error recovery or resume then finds at its address:
+ * its queues were failed and its state is lost.
+ *
+ * Return: 0, -ENODEV for a device gone, or an error of svmgpu_hw_restart().
+ */
 static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 {
 	int ret;
 
 	mutex_lock(&sdev->reset_lock);
-	if (!sdev->in_reset) {
+	if (!sdev->in_reset || READ_ONCE(sdev->gone)) {
+		ret = sdev->in_reset ? -ENODEV : 0;
 		mutex_unlock(&sdev->reset_lock);
-		return 0;
+		return ret;
 	}
 	down_write(&sdev->hw_sem);
 	ret = svmgpu_hw_restart(sdev);

@@ -7,23 +7,28 @@
  * pcie-root-ports), after svm_multi: a slot's device leaves QEMU for good,
  * so there is one unplug per slot and boot.  What keeps a device busy: a
  * process copying and checking data in a loop, one whose queue waits
- * forever on a word nobody writes, and one whose buffer lives in the
- * device's memory (a PREFETCH), checking it all along.
+ * forever on a word nobody writes, one whose buffer lives in the device's
+ * memory (a PREFETCH), checking it all along, one moving 8 MiB to the
+ * device's memory and back with asynchronous PREFETCHes (the device goes
+ * mid-batch), and one reading a DAX-style mapping of device memory.
  *
  * - pciehp_powers_the_slot_off_under_busy_work (the first slot; kernels
  *   with pciehp, Debian's): the slot's sysfs `power` file.  The driver is
  *   removed while the processes run, then the slot is powered off and QEMU
- *   unplugs the device.  Nothing is lost: the device-memory buffer is back
- *   in system memory, every byte as written.
+ *   unplugs the device.  Nothing is lost: the device-memory buffers are
+ *   back in system memory, every byte as written; the DAX mapping is gone
+ *   (SIGBUS) before the device, so no read of it saw anything else.
  * - slot_control_written_behind_the_drivers_back (the last slot): what a
  *   hostile guest does, the root port's Slot Control written directly
  *   (power controller off, power indicator off).  QEMU unplugs the device
  *   at once, its engines busy and, behind the vIOMMU, translating; the
  *   driver is still bound to a device that is gone.  pciehp, where there
  *   is one, then removes it as a surprise removal; elsewhere the test
- *   removes the function through sysfs.  Data in the device's memory goes
- *   with the device; what must hold is that nothing crashes, hangs or
- *   warns, and every process ends.
+ *   first resets the gone function's bus (sysfs reset_method "bus"), which
+ *   must leave the device held (nothing reprogrammed, its resets counter
+ *   unmoved), then removes the function through sysfs.  Data in the
+ *   device's memory goes with the device; what must hold is that nothing
+ *   crashes, hangs or warns, and every process ends.
  *
  * Either way each process ends (its ioctls fail, its waits return), QEMU
  * shows the slot empty, the kernel log stays clean (guest-report.py), and
@@ -49,7 +54,7 @@
 #include "svmgpu_guest.h"
 
 #define MB		(1024 * 1024ul)
-#define CHILDREN	3
+#define CHILDREN	5
 
 struct slot {
 	char dir[256];		/* /sys/bus/pci/slots/N */
@@ -274,6 +279,145 @@ static int resident(int fd, int out, int stop)
 	return 0;
 }
 
+/* The next PREFETCH event within @secs seconds: 0, -ETIMEDOUT or -errno. */
+static int pf_event(int fd, struct drm_svmgpu_event_prefetch *ev, int secs)
+{
+	double end = sg_now_s() + secs;
+
+	while (sg_now_s() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t len;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		len = read(fd, ev, sizeof(*ev));
+		if (len < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (len < 0)
+			return -errno;
+		if (len != sizeof(*ev) || ev->base.type != DRM_SVMGPU_EVENT_PREFETCH)
+			return -EPROTO;
+		return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* One asynchronous PREFETCH of [a, a + size) to @where and its event. */
+static int pf_async_wait(int fd, unsigned char *a, size_t size, uint32_t where)
+{
+	struct drm_svmgpu_prefetch pf = {
+		.flags = where | DRM_SVMGPU_PREFETCH_ASYNC,
+		.start = (uintptr_t)a,
+		.size = size,
+	};
+	struct drm_svmgpu_event_prefetch ev;
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_PREFETCH, &pf);
+
+	if (ret)
+		return ret;
+	/* one slot's removal waits for the batch: far less than this */
+	ret = pf_event(fd, &ev, 30);
+	if (ret)
+		return ret;
+	return ev.id == pf.id ? ev.result : -EPROTO;
+}
+
+/*
+ * Child 3: 8 MiB with a pattern, PREFETCHed asynchronously to the device's
+ * memory and back in a loop (the device goes mid-batch), the pattern
+ * checked each time it is back, until a PREFETCH fails.  Reports the
+ * rounds and what ended them ('p'), then, once the parent says stop,
+ * whether a byte differs ('q').  @hostile: the device may vanish between a
+ * round's two PREFETCHes, before the driver can know (docs/driver.md,
+ * "Hot-unplug"): the data in its memory is then lost and the round that
+ * brings it back reads what the bus returns; that round ends the loop with
+ * -EIO instead of failing the child.
+ */
+static int prefetcher(int fd, int out, int stop, bool hostile)
+{
+	size_t size = 8 * MB;
+	unsigned char *a = sg_map_2m(size);
+	struct pollfd p = { .fd = stop, .events = POLLIN };
+	long rounds = 0, bad = 0;
+	int ret = -EOPNOTSUPP;
+	bool local;
+
+	if (!a)
+		return 10;
+	sg_fill_pat(a, size, 0x71);
+	local = sg_has_local_mem(fd);
+	while (local) {
+		ret = pf_async_wait(fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE);
+		if (!ret)
+			ret = pf_async_wait(fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM);
+		if (ret)
+			break;
+		if (sg_check_pat(a, size, 0x71) != -1) {
+			if (!hostile)
+				return 11;
+			report(out, 'l', rounds, 0);	/* lost with the device */
+			ret = -EIO;
+			break;
+		}
+		if (!rounds++)
+			report(out, 'r', 3, 1);	/* ready once a round went through */
+	}
+	if (!rounds)
+		report(out, 'r', 3, 0);
+	report(out, 'p', rounds, ret);
+	poll(&p, 1, -1);
+	bad += sg_check_pat(a, size, 0x71) != -1;
+	report(out, 'q', bad, 0);
+	return 0;
+}
+
+static sigjmp_buf dax_jmp;
+
+static void dax_sigbus(int sig)
+{
+	siglongjmp(dax_jmp, 1);
+}
+
+/*
+ * Child 4: a buffer in the device's memory mapped DAX-style (DEVMEM_ALLOC),
+ * a pattern written, read back every 20 ms until the parent says stop.  A
+ * device gone takes the data with it: reads then give what the bus returns
+ * or, after remove, SIGBUS (which ends the reading).  Reports the reads,
+ * those that found a byte changed and whether SIGBUS came ('x').
+ */
+static int dax_reader(int fd, int out, int stop)
+{
+	struct drm_svmgpu_devmem_alloc a = { .size = 2 * MB };
+	struct pollfd p = { .fd = stop, .events = POLLIN };
+	volatile long reads = 0, bad = 0;
+	volatile int sigbus = 0;
+	unsigned char *m;
+
+	if (sg_ioctl(fd, DRM_IOCTL_SVMGPU_DEVMEM_ALLOC, &a)) {
+		report(out, 'r', 4, 0);		/* no DAX pool: nothing to read */
+		poll(&p, 1, -1);
+		report(out, 'x', 0, 0);
+		return 0;
+	}
+	m = mmap(NULL, a.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)a.offset);
+	if (m == MAP_FAILED)
+		return 14;
+	sg_fill_pat(m, a.size, 0x2d);
+	signal(SIGBUS, dax_sigbus);
+	report(out, 'r', 4, 1);
+	if (sigsetjmp(dax_jmp, 1))
+		sigbus = 1;
+	while (!sigbus && poll(&p, 1, 20) == 0) {
+		bad += sg_check_pat(m, a.size, 0x2d) != -1;
+		reads++;
+	}
+	if (sigbus)
+		poll(&p, 1, -1);
+	report(out, 'x', reads, bad);
+	report(out, 'y', sigbus, 0);
+	return 0;
+}
+
 /* The children's next line, or NULL once @deadline (sg_now_s()) passed. */
 static char *next_line(FILE *f, char *buf, int len, double deadline)
 {
@@ -285,16 +429,84 @@ static char *next_line(FILE *f, char *buf, int len, double deadline)
 	return fgets(buf, len, f);
 }
 
+/* What the children reported at their end. */
+struct ends {
+	long rounds, cerr;		/* copier: rounds done, the error that ended them */
+	long wret, werr;		/* waiter: WAIT's return, the command's error */
+	long res, bad;			/* resident: pages in device memory, bad reads */
+	long prounds, perr, pbad;	/* prefetcher: rounds, what ended them, bad at the end */
+	long plost;			/* prefetcher: a round back with the data lost */
+	long dreads, dbad, dsigbus;	/* dax_reader: reads, bad ones, SIGBUS came */
+};
+
 /* Take in a child's final report line. */
-static void take_report(const char *buf, long *rounds, long *cerr, long *wret,
-			long *werr, long *res, long *bad)
+static void take_report(const char *buf, struct ends *e)
 {
-	if (buf[0] == 'c')
-		sscanf(buf + 1, "%ld %ld", rounds, cerr);
-	else if (buf[0] == 'w')
-		sscanf(buf + 1, "%ld %ld", wret, werr);
-	else if (buf[0] == 'd')
-		sscanf(buf + 1, "%ld %ld", res, bad);
+	long a = 0, b = 0;
+
+	if (sscanf(buf + 1, "%ld %ld", &a, &b) != 2)
+		return;
+	switch (buf[0]) {
+	case 'c':
+		e->rounds = a;
+		e->cerr = b;
+		break;
+	case 'w':
+		e->wret = a;
+		e->werr = b;
+		break;
+	case 'd':
+		e->res = a;
+		e->bad = b;
+		break;
+	case 'p':
+		e->prounds = a;
+		e->perr = b;
+		break;
+	case 'q':
+		e->pbad = a;
+		break;
+	case 'l':
+		e->plost = 1;
+		break;
+	case 'x':
+		e->dreads = a;
+		e->dbad = b;
+		break;
+	case 'y':
+		e->dsigbus = a;
+		break;
+	}
+}
+
+/*
+ * A reset of the function found gone, its bus's (the function does not
+ * answer): the driver's reset_done and resume must leave it held, with
+ * nothing programmed into whatever answers there.  The device's debugfs
+ * shows it: no "status" line (not in the hardware) and its resets counter
+ * where it was.
+ */
+static void reset_the_lost_function(const struct slot *s)
+{
+	char dbg[64], path[300];
+	long long resets;
+	int ret;
+
+	snprintf(dbg, sizeof(dbg), "/sys/kernel/debug/dri/%d", s->minor - 128);
+	resets = sg_debugfs_value_in(dbg, "svmgpu_device", "resets");
+	ASSERT_GE(resets, 0);
+	EXPECT_EQ(sg_debugfs_value_in(dbg, "svmgpu_device", "status"), -1);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", s->bdf);
+	ret = sg_write_file(path, "bus");
+	if (ret) {
+		TH_LOG("no bus reset for %s (%d): not tried", s->bdf, ret);
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", s->bdf);
+	ret = sg_write_file(path, "1");
+	TH_LOG("bus reset of the lost function: %d", ret);
+	EXPECT_EQ(sg_debugfs_value_in(dbg, "svmgpu_device", "resets"), resets);
+	EXPECT_EQ(sg_debugfs_value_in(dbg, "svmgpu_device", "status"), -1);
 }
 
 /*
@@ -306,7 +518,10 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 {
 	char power[300], remove[320], path[300], buf[256];
 	int out[2], stop[2], i, fd, st, ready = 0;
-	long rounds = -1, cerr = 0, wret = 1, werr = 0, res = -1, bad = -1;
+	struct ends e = {
+		.rounds = -1, .wret = 1, .res = -1, .bad = -1,
+		.prounds = -1, .perr = 1, .pbad = -1, .dreads = -1, .dbad = -1, .dsigbus = -1,
+	};
 	pid_t pid[CHILDREN];
 	double t0;
 	FILE *f;
@@ -328,8 +543,18 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 			fd = sg_open_render(s->minor);
 			if (fd < 0)
 				_exit(9);
-			_exit(i == 0 ? copier(fd, out[1]) : i == 1 ? waiter(fd, out[1]) :
-			       resident(fd, out[1], stop[0]));
+			switch (i) {
+			case 0:
+				_exit(copier(fd, out[1]));
+			case 1:
+				_exit(waiter(fd, out[1]));
+			case 2:
+				_exit(resident(fd, out[1], stop[0]));
+			case 3:
+				_exit(prefetcher(fd, out[1], stop[0], hostile));
+			default:
+				_exit(dax_reader(fd, out[1], stop[0]));
+			}
 		}
 	}
 	close(out[1]);
@@ -340,7 +565,7 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	t0 = sg_now_s();
 	while (ready < CHILDREN && next_line(f, buf, sizeof(buf), t0 + 60))
 		if (buf[0] == 'r' && ++ready && buf[1] == '2')
-			sscanf(buf + 1, "%*d %ld", &res);
+			sscanf(buf + 1, "%*d %ld", &e.res);
 	ASSERT_EQ(ready, CHILDREN);
 	usleep(300000);		/* the copier is mid-loop */
 
@@ -364,12 +589,15 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 		int ended = 0;
 
 		while (ended < 2 && next_line(f, buf, sizeof(buf), t0 + 5)) {
-			take_report(buf, &rounds, &cerr, &wret, &werr, &res, &bad);
+			take_report(buf, &e);
 			ended += buf[0] == 'c' || buf[0] == 'w';
 		}
 		TH_LOG("%d of copier and waiter ended %.2f s after the power-off, before any removal",
 		       ended, sg_now_s() - t0);
 		EXPECT_EQ(ended, 2);
+		/* without pciehp: with it, the function is being removed */
+		if (!s->dir[0])
+			reset_the_lost_function(s);
 	}
 	/*
 	 * A surprise removal is pciehp's to handle; without pciehp (or if it
@@ -389,7 +617,7 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 
 	close(stop[1]);
 	while (next_line(f, buf, sizeof(buf), t0 + 60))
-		take_report(buf, &rounds, &cerr, &wret, &werr, &res, &bad);
+		take_report(buf, &e);
 	fclose(f);
 	for (i = 0; i < CHILDREN; i++) {
 		ASSERT_EQ(waitpid(pid[i], &st, 0), pid[i]);
@@ -398,18 +626,34 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	}
 	TH_LOG("all ended %.2f s after the power-off: copier %ld rounds then %ld, "
 	       "waiter %ld (error %ld), %ld pages in device memory, %ld bad reads",
-	       sg_now_s() - t0, rounds, cerr, wret, werr, res, bad);
-	EXPECT_GT(rounds, 0);
-	EXPECT_NE(cerr, 0);
+	       sg_now_s() - t0, e.rounds, e.cerr, e.wret, e.werr, e.res, e.bad);
+	TH_LOG("prefetcher %ld rounds then %ld, %ld bad at the end; DAX reader %ld reads, "
+	       "%ld bad, SIGBUS %ld", e.prounds, e.perr, e.pbad, e.dreads, e.dbad, e.dsigbus);
+	EXPECT_GT(e.rounds, 0);
+	EXPECT_NE(e.cerr, 0);
 	/*
 	 * Its queue was stopped (removal), the device was gone already, or its
 	 * WAIT failed when the driver found the device gone.
 	 */
-	EXPECT_TRUE(wret == -ECANCELED || wret == -ENODEV ||
-		    (wret == 0 && werr == DRM_SVMGPU_ERR_RESET));
+	EXPECT_TRUE(e.wret == -ECANCELED || e.wret == -ENODEV ||
+		    (e.wret == 0 && e.werr == DRM_SVMGPU_ERR_RESET));
+	/*
+	 * The prefetcher's batch in flight ended, with its event: the device
+	 * removed (-ENODEV) or found gone (-EIO), never a lost event.
+	 */
+	if (e.plost)
+		TH_LOG("the device vanished mid-round: a PREFETCH back reported success with "
+		       "the data lost (known: the driver cannot tell yet)");
+	EXPECT_GT(e.prounds, 0);	/* the multi boot's devices have local memory */
+	EXPECT_TRUE(e.perr == -ENODEV || e.perr == -EIO);
+	EXPECT_GE(e.dreads, 0);		/* the DAX reader ended */
 	if (!hostile) {
-		EXPECT_GT(res, 0);	/* the multi boot's devices have local memory */
-		EXPECT_EQ(bad, 0);	/* migrated back before the device went */
+		EXPECT_GT(e.res, 0);
+		/* migrated back before the device went */
+		EXPECT_EQ(e.bad, 0);
+		EXPECT_EQ(e.pbad, 0);
+		/* the mapping went (SIGBUS) before the device */
+		EXPECT_EQ(e.dbad, 0);
 	}
 
 	/* the other device is untouched */
