@@ -240,6 +240,8 @@ struct svmgpu_thrash_range {
  * @to_sys: pages migrated to system memory (prefetch, eviction)
  * @cpu_faults: migrate_to_ram() calls
  * @evicted: pages migrated out at removal
+ * @lost: pages moved out zero-filled at removal, their data gone with the
+ *	device (svmgpu_devmem_reachable())
  * @evict_lock: one choice of a victim region at a time
  * @regions: LRU state of each 2 MiB region
  * @nregions: entries of @regions
@@ -303,6 +305,7 @@ struct svmgpu_devmem {
 	atomic64_t to_sys;
 	atomic64_t cpu_faults;
 	atomic64_t evicted;
+	atomic64_t lost;
 
 	struct mutex evict_lock;	/* the choice of a victim region */
 	struct svmgpu_devmem_region *regions;
@@ -910,6 +913,27 @@ static bool svmgpu_devmem_offline(struct svmgpu_devmem *dm)
 	       (!READ_ONCE(sdev->hw_ready) && !READ_ONCE(sdev->in_reset));
 }
 
+/*
+ * Whether the CPU can copy out of or into the device's memory now, through
+ * BAR4: 0; -EAGAIN while its link is frozen (AER or DPC recovery: BAR4
+ * reads all ones, but the data may come back); -ENODEV once the function
+ * is gone from the bus (svmgpu_device_lost(), a permanent failure, or, not
+ * found yet, it does not answer config reads): its data went with it.
+ * Caller holds dm->access_sem: no PCI reset the driver was told of (during
+ * which the function may not answer either) is in progress.
+ */
+static int svmgpu_devmem_reachable(struct svmgpu_devmem *dm)
+{
+	struct pci_dev *pdev = dm->sdev->pdev;
+
+	lockdep_assert_held(&dm->access_sem);
+	if (READ_ONCE(dm->sdev->gone) || pdev->error_state == pci_channel_io_perm_failure)
+		return -ENODEV;
+	if (pci_channel_offline(pdev))
+		return -EAGAIN;
+	return pci_device_is_present(pdev) ? 0 : -ENODEV;
+}
+
 /* A batch that does not move: its destination pages go, dst[] is cleared. */
 static void svmgpu_devmem_drop_dst(unsigned long *dst, unsigned long npages)
 {
@@ -927,6 +951,26 @@ static void svmgpu_devmem_drop_dst(unsigned long *dst, unsigned long npages)
 }
 
 /*
+ * Removal's batch out of a device whose memory cannot be read any more
+ * (svmgpu_devmem_copy()): the destinations are zero-filled and counted.
+ */
+static void svmgpu_devmem_salvage(struct svmgpu_devmem *dm, const unsigned long *src,
+				  unsigned long *dst, unsigned long npages)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < npages; i++) {
+		struct page *dpage = migrate_pfn_to_page(dst[i]);
+
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !dpage)
+			continue;
+		clear_highpage(dpage);
+		n++;
+	}
+	atomic64_add(n, &dm->lost);
+}
+
+/*
  * Copy the entries of a batch that move (MIGRATE_PFN_MIGRATE and a
  * destination) between system and device memory: with the device's COPY
  * engine (svmgpu_blit.c; @urgent: a fault waits for it), or, if it did not
@@ -935,14 +979,24 @@ static void svmgpu_devmem_drop_dst(unsigned long *dst, unsigned long npages)
  * simply overwritten).  To the device, an entry without a source page is
  * zero-filled.
  *
- * Return: 0, or -EIO when the batch must not move: the engine was not
- * shown stopped (its destination pages are held by svmgpu_blit.c), or it
- * goes to a device that is offline (they are freed); dst[] is cleared
- * either way, so the migration keeps every source.
+ * A CPU copy counts only if the device's memory was reachable before it
+ * and still is once it is done (svmgpu_devmem_reachable(), under
+ * access_sem): else what was read or written is what the bus returned or
+ * dropped, and the batch does not move, the sources staying where they
+ * were (a CPU access of a device-private page then gets SIGBUS, a PREFETCH
+ * -EIO); @salvage (removal, which must empty device memory): out of it,
+ * the destinations are then zero-filled, move, and are counted in @lost.
+ *
+ * Return: 0; -EIO when the batch must not move: the engine was not shown
+ * stopped (its destination pages are held by svmgpu_blit.c), or it goes
+ * to a device that is offline; -ENODEV: the device is gone, its data with
+ * it; -EAGAIN: its link is frozen, the data may come back.  dst[] is
+ * cleared (the pages freed) in all these cases, so the migration keeps
+ * every source.
  */
 static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src,
 			      unsigned long *dst, unsigned long npages, bool to_dev,
-			      bool urgent)
+			      bool urgent, bool salvage)
 {
 	unsigned long i, n = 0;
 	int ret;
@@ -957,7 +1011,8 @@ static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src
 		return -EIO;
 	}
 	down_read(&dm->access_sem);
-	for (i = 0; i < npages; i++) {
+	ret = svmgpu_devmem_reachable(dm);
+	for (i = 0; i < npages && !ret; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage = migrate_pfn_to_page(dst[i]);
 		void *to, *from;
@@ -981,7 +1036,16 @@ static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src
 		}
 		n++;
 	}
+	if (!ret && n)
+		ret = svmgpu_devmem_reachable(dm);
 	up_read(&dm->access_sem);
+	if (ret && salvage && !to_dev) {
+		svmgpu_devmem_salvage(dm, src, dst, npages);
+		ret = 0;
+	} else if (ret) {
+		svmgpu_devmem_drop_dst(dst, npages);
+		return ret;
+	}
 	atomic64_add(n, &dm->cpu_copied);
 	return 0;
 }
@@ -989,13 +1053,15 @@ static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src
 /*
  * Copy the source pages of a migration out of device memory into newly
  * allocated system pages; fills @dst.  @vma may be NULL (eviction).
+ * @salvage: removal's eviction (svmgpu_devmem_copy()).
  *
- * Return: 0, or -EIO (nothing moves, dst[] is cleared: svmgpu_devmem_copy()).
+ * Return: 0, or -EIO, -ENODEV, -EAGAIN (nothing moves, dst[] is cleared:
+ * svmgpu_devmem_copy()).
  */
 static int svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 				     struct vm_area_struct *vma, unsigned long start,
 				     const unsigned long *src, unsigned long *dst,
-				     unsigned long npages, gfp_t gfp, bool urgent)
+				     unsigned long npages, gfp_t gfp, bool urgent, bool salvage)
 {
 	unsigned long i;
 
@@ -1019,7 +1085,7 @@ static int svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 		if (src[i] & MIGRATE_PFN_WRITE)
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	return svmgpu_devmem_copy(dm, src, dst, npages, false, urgent);
+	return svmgpu_devmem_copy(dm, src, dst, npages, false, urgent, salvage);
 }
 
 /*
@@ -1107,7 +1173,7 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 		  PHYS_PFN(dm->pgmap.range.end + 1) - first);
 	migrate_device_range(src, first, n);
 	/* a fault's eviction is as urgent as the fault (copy queue priority) */
-	svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n, GFP_HIGHUSER_MOVABLE, fault);
+	svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n, GFP_HIGHUSER_MOVABLE, fault, false);
 	migrate_device_pages(src, dst, n);
 	moved = svmgpu_migrated(src, dst, n);
 	migrate_device_finalize(src, dst, n);
@@ -1177,6 +1243,7 @@ static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
 {
 	struct svmgpu_devmem *dm = page_to_devmem(vmf->page);
 	unsigned long src = 0, dst = 0, moved;
+	int ret;
 	struct migrate_vma args = {
 		.vma = vmf->vma,
 		.start = vmf->address & PAGE_MASK,
@@ -1193,11 +1260,16 @@ static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	svmgpu_svm_unmap_migrating(dm->sdev, vmf->vma->vm_mm, args.start, args.src,
 				   args.npages);
-	if (svmgpu_devmem_copy_to_sys(dm, vmf->vma, args.start, args.src, args.dst,
-				      args.npages, GFP_HIGHUSER_MOVABLE, true)) {
-		/* Not moved (the engine not shown stopped): the access faults again. */
+	ret = svmgpu_devmem_copy_to_sys(dm, vmf->vma, args.start, args.src, args.dst,
+					args.npages, GFP_HIGHUSER_MOVABLE, true, false);
+	if (ret) {
 		migrate_vma_finalize(&args);
-		return 0;
+		/*
+		 * Not moved: its data went with the device (as a memory error
+		 * would take it), or, for now (a frozen link, the engine not
+		 * shown stopped), the access faults again.
+		 */
+		return ret == -ENODEV ? VM_FAULT_SIGBUS : 0;
 	}
 	if ((src & MIGRATE_PFN_MIGRATE) && !dst) {
 		migrate_vma_finalize(&args);
@@ -1446,7 +1518,7 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
 	mutex_unlock(&dm->lock);
-	if (svmgpu_devmem_copy(dm, src, dst, args.npages, true, urgent))
+	if (svmgpu_devmem_copy(dm, src, dst, args.npages, true, urgent, false))
 		ret = -EIO;
 
 	migrate_vma_pages(&args);
@@ -1486,7 +1558,7 @@ static int svmgpu_devmem_run_to_sys(struct svmgpu_devmem *dm,
 		return 0;
 	svmgpu_svm_unmap_migrating(dm->sdev, vma->vm_mm, start, src, args.npages);
 	if (svmgpu_devmem_copy_to_sys(dm, vma, start, src, dst, args.npages,
-				      GFP_HIGHUSER_MOVABLE, urgent))
+				      GFP_HIGHUSER_MOVABLE, urgent, false))
 		ret = -EIO;
 	/*
 	 * An entry without a page (a hole: pte_none) is selected too and needs
@@ -1587,10 +1659,11 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 					  &dst, &moved, 0, 0, true, NULL, NULL);
 		/*
 		 * -EIO: an abandoned engine batch kept the page where it was;
-		 * replay the fault, the next try copies with the CPU.
+		 * replay the fault, the next try copies with the CPU.  Unless
+		 * the device is gone: its data with it, nothing to replay.
 		 */
 		if (ret == -EIO)
-			return -EBUSY;
+			return READ_ONCE(sdev->gone) ? -ENODEV : -EBUSY;
 		if (ret)
 			return ret;
 	}
@@ -2053,7 +2126,8 @@ out:
 
 /*
  * Migrate every page in use back to system memory (removal).  A page that
- * is locked or being freed at that moment is retried.
+ * is locked or being freed at that moment is retried.  From a device gone
+ * from the bus the pages move zero-filled: their data went with it.
  */
 static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 {
@@ -2071,7 +2145,7 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 
 			migrate_device_range(src, pfn, n);
 			svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n,
-						  GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL, false);
+						  GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL, false, true);
 			migrate_device_pages(src, dst, n);
 			atomic64_add(svmgpu_migrated(src, dst, n), &dm->evicted);
 			migrate_device_finalize(src, dst, n);
@@ -2082,6 +2156,9 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 	}
 	kvfree(src);
 	kvfree(dst);
+	if (atomic64_read(&dm->lost))
+		drm_err(&dm->sdev->drm, "%lld pages of process memory lost with the device\n",
+			atomic64_read(&dm->lost));
 	if (atomic64_read(&dm->used))
 		drm_warn(&dm->sdev->drm, "%lld bytes of device memory still in use after eviction\n",
 			 atomic64_read(&dm->used));
@@ -2301,6 +2378,7 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		seq_printf(m, "to_system_pages: %lld\n", atomic64_read(&dm->to_sys));
 		seq_printf(m, "cpu_faults: %lld\n", atomic64_read(&dm->cpu_faults));
 		seq_printf(m, "evicted_pages: %lld\n", atomic64_read(&dm->evicted));
+		seq_printf(m, "lost_pages: %lld\n", atomic64_read(&dm->lost));
 		seq_printf(m, "to_device_bytes: %lld\n",
 			   atomic64_read(&dm->to_dev) << PAGE_SHIFT);
 		seq_printf(m, "to_system_bytes: %lld\n",

@@ -603,10 +603,26 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 	}
 	down_write(&sdev->hw_sem);
 	ret = svmgpu_hw_restart(sdev);
+	if (ret && !pci_device_is_present(sdev->pdev)) {
+		/* Gone while held: as svmgpu_device_lost() leaves it. */
+		WRITE_ONCE(sdev->gone, true);
+		svmgpu_hw_fence_dma(sdev);
+		up_write(&sdev->hw_sem);
+		svmgpu_sched_fail_all(sdev);
+		wake_up_all(&sdev->hwq_wq);
+		mutex_unlock(&sdev->reset_lock);
+		drm_err(&sdev->drm, "device gone from the bus while held: stopped until it is removed\n");
+		return -ENODEV;
+	}
+	/* Not back: as a failed svmgpu_device_reset() leaves it. */
+	if (ret)
+		svmgpu_hw_fence_dma(sdev);
 	sdev->hw_ready = !ret;
 	sdev->in_reset = false;
 	up_write(&sdev->hw_sem);
 	svmgpu_stop_end(sdev);
+	if (ret)
+		svmgpu_sched_fail_all(sdev);
 	mutex_unlock(&sdev->reset_lock);
 	if (ret)
 		drm_err(&sdev->drm, "device did not come back after a reset: %d\n", ret);
@@ -648,6 +664,9 @@ static pci_ers_result_t svmgpu_slot_reset(struct pci_dev *pdev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
+	/* Held until remove (svmgpu_device_lost()): no vote for its bus. */
+	if (READ_ONCE(sdev->gone))
+		return PCI_ERS_RESULT_NONE;
 	pci_restore_state(pdev);
 	pci_save_state(pdev);
 	if (svmgpu_hw_resume(sdev))
@@ -680,7 +699,10 @@ static int svmgpu_pm_suspend(struct device *dev)
 
 static int svmgpu_pm_resume(struct device *dev)
 {
-	return svmgpu_hw_resume(pci_get_drvdata(to_pci_dev(dev)));
+	int ret = svmgpu_hw_resume(pci_get_drvdata(to_pci_dev(dev)));
+
+	/* A device gone is held until remove: not a failed resume. */
+	return ret == -ENODEV ? 0 : ret;
 }
 
 /*

@@ -27,8 +27,12 @@
  *   first resets the gone function's bus (sysfs reset_method "bus"), which
  *   must leave the device held (nothing reprogrammed, its resets counter
  *   unmoved), then removes the function through sysfs.  Data in the
- *   device's memory goes with the device; what must hold is that nothing
- *   crashes, hangs or warns, and every process ends.
+ *   device's memory goes with the device, and no copy may pass off what
+ *   the bus returns as that data: the test's own 2 MiB in device memory,
+ *   brought back at once (before the driver's watchdog can have noticed),
+ *   fail with -EIO, a CPU access of them (private memory) gets SIGBUS, and
+ *   after removal they are zero-filled.  Beyond that, what must hold is
+ *   that nothing crashes, hangs or warns, and every process ends.
  *
  * Either way each process ends (its ioctls fail, its waits return), QEMU
  * shows the slot empty, the kernel log stays clean (guest-report.py), and
@@ -327,13 +331,10 @@ static int pf_async_wait(int fd, unsigned char *a, size_t size, uint32_t where)
  * memory and back in a loop (the device goes mid-batch), the pattern
  * checked each time it is back, until a PREFETCH fails.  Reports the
  * rounds and what ended them ('p'), then, once the parent says stop,
- * whether a byte differs ('q').  @hostile: the device may vanish between a
- * round's two PREFETCHes, before the driver can know (docs/driver.md,
- * "Hot-unplug"): the data in its memory is then lost and the round that
- * brings it back reads what the bus returns; that round ends the loop with
- * -EIO instead of failing the child.
+ * whether a byte differs ('q').  A round that succeeded is exact, even if
+ * the device vanished in it: a copy out of a device gone fails.
  */
-static int prefetcher(int fd, int out, int stop, bool hostile)
+static int prefetcher(int fd, int out, int stop)
 {
 	size_t size = 8 * MB;
 	unsigned char *a = sg_map_2m(size);
@@ -352,13 +353,8 @@ static int prefetcher(int fd, int out, int stop, bool hostile)
 			ret = pf_async_wait(fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM);
 		if (ret)
 			break;
-		if (sg_check_pat(a, size, 0x71) != -1) {
-			if (!hostile)
-				return 11;
-			report(out, 'l', rounds, 0);	/* lost with the device */
-			ret = -EIO;
-			break;
-		}
+		if (sg_check_pat(a, size, 0x71) != -1)
+			return 11;
 		if (!rounds++)
 			report(out, 'r', 3, 1);	/* ready once a round went through */
 	}
@@ -435,7 +431,6 @@ struct ends {
 	long wret, werr;		/* waiter: WAIT's return, the command's error */
 	long res, bad;			/* resident: pages in device memory, bad reads */
 	long prounds, perr, pbad;	/* prefetcher: rounds, what ended them, bad at the end */
-	long plost;			/* prefetcher: a round back with the data lost */
 	long dreads, dbad, dsigbus;	/* dax_reader: reads, bad ones, SIGBUS came */
 };
 
@@ -465,9 +460,6 @@ static void take_report(const char *buf, struct ends *e)
 		break;
 	case 'q':
 		e->pbad = a;
-		break;
-	case 'l':
-		e->plost = 1;
 		break;
 	case 'x':
 		e->dreads = a;
@@ -516,8 +508,9 @@ static void reset_the_lost_function(const struct slot *s)
  */
 static void unplug_under_load(const struct slot *s, bool hostile)
 {
-	char power[300], remove[320], path[300], buf[256];
-	int out[2], stop[2], i, fd, st, ready = 0;
+	char power[300], remove[320], path[300], buf[256], dbg[64];
+	int out[2], stop[2], i, fd, pfd, st, priv, ready = 0;
+	unsigned char *mine;
 	struct ends e = {
 		.rounds = -1, .wret = 1, .res = -1, .bad = -1,
 		.prounds = -1, .perr = 1, .pbad = -1, .dreads = -1, .dbad = -1, .dsigbus = -1,
@@ -551,7 +544,7 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 			case 2:
 				_exit(resident(fd, out[1], stop[0]));
 			case 3:
-				_exit(prefetcher(fd, out[1], stop[0], hostile));
+				_exit(prefetcher(fd, out[1], stop[0]));
 			default:
 				_exit(dax_reader(fd, out[1], stop[0]));
 			}
@@ -567,6 +560,16 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 		if (buf[0] == 'r' && ++ready && buf[1] == '2')
 			sscanf(buf + 1, "%*d %ld", &e.res);
 	ASSERT_EQ(ready, CHILDREN);
+	/* the test's own 2 MiB in the device's memory */
+	pfd = sg_open_render(s->minor);
+	ASSERT_GE(pfd, 0);
+	mine = sg_map_2m(2 * MB);
+	ASSERT_NE(mine, NULL);
+	sg_fill_pat(mine, 2 * MB, 0x4b);
+	ASSERT_EQ(sg_prefetch(pfd, mine, 2 * MB, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+	ASSERT_EQ(sg_residency(pfd, mine, 2 * MB), 512);
+	snprintf(dbg, sizeof(dbg), "/sys/kernel/debug/dri/%d", s->minor - 128);
+	priv = sg_devmem_private(dbg);
 	usleep(300000);		/* the copier is mid-loop */
 
 	t0 = sg_now_s();
@@ -579,6 +582,24 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	for (i = 0; i < 500 && slot_control(s->port, false) != 0; i++)
 		usleep(20000);
 	EXPECT_EQ(slot_control(s->port, false), 0);
+	/*
+	 * Behind its back, at once (the watchdog may not have noticed yet):
+	 * bringing the 2 MiB back cannot read them any more, and must not pass
+	 * what the bus returns for them.
+	 */
+	if (hostile) {
+		EXPECT_EQ(sg_prefetch(pfd, mine, 2 * MB, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), -EIO);
+		/* nor a CPU access of private memory: SIGBUS, a memory error's */
+		if (priv) {
+			pid_t r = fork();
+
+			ASSERT_GE(r, 0);
+			if (!r)
+				_exit(mine[4096] == sg_pat(4096, 0x4b) ? 0 : 1);
+			ASSERT_EQ(waitpid(r, &st, 0), r);
+			EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS);
+		}
+	}
 	/*
 	 * Behind its back, the driver must notice on its own that the device
 	 * is gone (its watchdog): the copier's command and the waiter's WAIT
@@ -614,6 +635,15 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	for (i = 0; i < 500 && !access(path, F_OK); i++)
 		usleep(20000);
 	EXPECT_NE(access(path, F_OK), 0);
+	/*
+	 * Removed: the 2 MiB are back in system memory, as written if the
+	 * driver went first, zero-filled (lost_pages) if the device did.
+	 */
+	if (hostile)
+		EXPECT_TRUE(sg_all_bytes(mine, 0, 2 * MB));
+	else
+		EXPECT_EQ(sg_check_pat(mine, 2 * MB, 0x4b), -1);
+	close(pfd);
 
 	close(stop[1]);
 	while (next_line(f, buf, sizeof(buf), t0 + 60))
@@ -641,9 +671,6 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	 * The prefetcher's batch in flight ended, with its event: the device
 	 * removed (-ENODEV) or found gone (-EIO), never a lost event.
 	 */
-	if (e.plost)
-		TH_LOG("the device vanished mid-round: a PREFETCH back reported success with "
-		       "the data lost (known: the driver cannot tell yet)");
 	EXPECT_GT(e.prounds, 0);	/* the multi boot's devices have local memory */
 	EXPECT_TRUE(e.perr == -ENODEV || e.perr == -EIO);
 	EXPECT_GE(e.dreads, 0);		/* the DAX reader ended */
