@@ -699,10 +699,11 @@ static int svmgpu_pm_suspend(struct device *dev)
 
 static int svmgpu_pm_resume(struct device *dev)
 {
-	int ret = svmgpu_hw_resume(pci_get_drvdata(to_pci_dev(dev)));
+	struct svmgpu_device *sdev = pci_get_drvdata(to_pci_dev(dev));
+	int ret = svmgpu_hw_resume(sdev);
 
 	/* A device gone is held until remove: not a failed resume. */
-	return ret == -ENODEV ? 0 : ret;
+	return ret && READ_ONCE(sdev->gone) ? 0 : ret;
 }
 
 /*
