@@ -3,8 +3,9 @@
  * Ready kernels, in svmgpu assembly.  Every kernel reads its argument block
  * through SR_ARGS (layouts in svmgpu.h), uses one lane per element (global
  * id = workgroup * wg_size + lane; reduce_sum: a strided slice of its
- * workgroup's block of elements per lane) and does nothing in lanes past
- * the end, so any grid that covers the problem works.  Floating point follows the
+ * workgroup's block of elements per lane; sgemm: four rows of a column)
+ * and does nothing in lanes past the end, so any grid that covers the
+ * problem works.  Floating point follows the
  * CPU references in the tests operation for operation, so results match
  * bit for bit.
  */
@@ -135,44 +136,103 @@ static const char reduce_src[] =
 	"    ENDIF\n"
 	"    EXIT\n";
 
-/* C[row][col] = sum over i of A[row][i] * B[i][col], i ascending */
+/*
+ * C[row][col] = sum over i of A[row][i] * B[i][col], i ascending.  A lane
+ * computes four rows of one column (lane g: column g % n of rows
+ * 4 * (g / n) .. + 3): each B element it loads serves four products, and
+ * the loop's counting and addressing are shared by four, so each
+ * multiply-add costs about half the wave-instructions of one row per lane.
+ * Rows past m read the last row (in bounds) and are not stored.
+ */
 static const char sgemm_src[] =
 	"; sgemm: args = { f32 *a, f32 *b, f32 *c, u64 m, u64 n, u64 k }\n"
+	"; lane g: C[row0 .. row0 + 3][col], row0 = 4 * (g / n), col = g % n\n"
 	"    S2R   r1, GLOBAL_ID\n"
 	"    S2R   r2, ARGS\n"
 	"    LD64  r3, [r2+24]        ; m\n"
 	"    LD64  r4, [r2+32]        ; n\n"
 	"    LD64  r5, [r2+40]        ; k\n"
-	"    MUL   r6, r3, r4\n"
+	"    ADD   r6, r3, #3\n"
+	"    SHR   r6, r6, #2         ; blocks of 4 rows\n"
+	"    MUL   r6, r6, r4\n"
 	"    SLTU  r7, r1, r6\n"
 	"    IF    r7\n"
-	"      DIVU  r8, r1, r4       ; row\n"
+	"      DIVU  r8, r1, r4\n"
+	"      SHL   r8, r8, #2       ; row0\n"
 	"      REMU  r9, r1, r4       ; col\n"
+	"      SUB   r22, r3, #1      ; last row\n"
+	"      SHL   r23, r5, #2      ; row stride of A\n"
 	"      LD64  r10, [r2+0]\n"
-	"      MUL   r11, r8, r5\n"
-	"      SHL   r11, r11, #2\n"
-	"      ADD   r10, r10, r11    ; &A[row][0]\n"
+	"      MUL   r11, r8, r23\n"
+	"      ADD   r11, r10, r11    ; &A[row0][0]\n"
+	"      ADD   r24, r8, #1\n"
+	"      MINU  r24, r24, r22\n"
+	"      MUL   r24, r24, r23\n"
+	"      ADD   r24, r10, r24    ; &A[min(row0 + 1, m - 1)][0]\n"
+	"      ADD   r25, r8, #2\n"
+	"      MINU  r25, r25, r22\n"
+	"      MUL   r25, r25, r23\n"
+	"      ADD   r25, r10, r25\n"
+	"      ADD   r26, r8, #3\n"
+	"      MINU  r26, r26, r22\n"
+	"      MUL   r26, r26, r23\n"
+	"      ADD   r26, r10, r26\n"
 	"      LD64  r12, [r2+8]\n"
 	"      SHL   r13, r9, #2\n"
 	"      ADD   r12, r12, r13    ; &B[0][col]\n"
-	"      SHL   r14, r4, #2      ; row stride of B\n"
-	"      MOVI  r15, #0          ; acc = 0.0f\n"
-	"      MOV   r16, r5\n"
+	"      SHL   r14, r4, #2      ; row stride of B and C\n"
+	"      MOVI  r15, #0\n"
+	"      MOVI  r16, #0\n"
+	"      MOVI  r17, #0\n"
+	"      MOVI  r18, #0\n"
+	"      MOV   r19, r5\n"
 	"      LOOP\n"
-	"        SEQ   r17, r16, #0\n"
-	"        BREAK r17\n"
-	"        LD32  r18, [r10+0]\n"
-	"        LD32  r19, [r12+0]\n"
-	"        FMUL  r18, r18, r19\n"
-	"        FADD  r15, r15, r18\n"
-	"        ADD   r10, r10, #4\n"
+	"        SEQ   r20, r19, #0\n"
+	"        BREAK r20\n"
+	"        LD32  r21, [r12+0]\n"
+	"        LD32  r20, [r11+0]\n"
+	"        FMUL  r20, r20, r21\n"
+	"        FADD  r15, r15, r20\n"
+	"        LD32  r20, [r24+0]\n"
+	"        FMUL  r20, r20, r21\n"
+	"        FADD  r16, r16, r20\n"
+	"        LD32  r20, [r25+0]\n"
+	"        FMUL  r20, r20, r21\n"
+	"        FADD  r17, r17, r20\n"
+	"        LD32  r20, [r26+0]\n"
+	"        FMUL  r20, r20, r21\n"
+	"        FADD  r18, r18, r20\n"
+	"        ADD   r11, r11, #4\n"
+	"        ADD   r24, r24, #4\n"
+	"        ADD   r25, r25, #4\n"
+	"        ADD   r26, r26, #4\n"
 	"        ADD   r12, r12, r14\n"
-	"        SUB   r16, r16, #1\n"
+	"        SUB   r19, r19, #1\n"
 	"      ENDLOOP\n"
 	"      LD64  r20, [r2+16]\n"
-	"      SHL   r21, r1, #2\n"
-	"      ADD   r20, r20, r21\n"
+	"      MUL   r21, r8, r4\n"
+	"      ADD   r21, r21, r9\n"
+	"      SHL   r21, r21, #2\n"
+	"      ADD   r20, r20, r21    ; &C[row0][col]\n"
 	"      ST32  [r20+0], r15\n"
+	"      ADD   r8, r8, #1\n"
+	"      SLTU  r27, r8, r3\n"
+	"      IF    r27\n"
+	"        ADD   r20, r20, r14\n"
+	"        ST32  [r20+0], r16\n"
+	"      ENDIF\n"
+	"      ADD   r8, r8, #1\n"
+	"      SLTU  r27, r8, r3\n"
+	"      IF    r27\n"
+	"        ADD   r20, r20, r14\n"
+	"        ST32  [r20+0], r17\n"
+	"      ENDIF\n"
+	"      ADD   r8, r8, #1\n"
+	"      SLTU  r27, r8, r3\n"
+	"      IF    r27\n"
+	"        ADD   r20, r20, r14\n"
+	"        ST32  [r20+0], r18\n"
+	"      ENDIF\n"
 	"    ENDIF\n"
 	"    EXIT\n";
 
@@ -450,7 +510,9 @@ SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *a
 			return -E2BIG;
 		if (a->k > UINT64_MAX / 16)
 			return -E2BIG;
-		return shape(a->m * a->n, 64 + 12 * a->k, l);
+		/* a lane per 4 rows of a column; 22 wave-instructions per i */
+		return shape((a->m / 4 + (a->m % 4 != 0)) * a->n,
+			     a->k > UINT64_MAX / 32 ? UINT64_MAX : 96 + 24 * a->k, l);
 	}
 	case SVMGPU_KERNEL_HISTOGRAM:
 		if (!((const struct svmgpu_histogram_args *)args)->nbins)

@@ -158,42 +158,94 @@ int main(int argc, char **argv)
         I(EXIT, 0, 0, 0, 0),
     };
     /* libuserspace's SGEMM (kernels.c): args = { a, b, c, m, n, k } */
+    /* libuserspace/src/kernels.c's SGEMM: a lane computes 4 rows of a column */
     uint64_t sgemm[] = {
         I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
         I(S2R, 2, 0, 0, SVMGPU_SR_ARGS),
-        I(LD64, 3, 2, 0, 24),
-        I(LD64, 4, 2, 0, 32),
-        I(LD64, 5, 2, 0, 40),
-        I(MUL, 6, 3, 4, 0),
+        I(LD64, 3, 2, 0, 24),  /* m */
+        I(LD64, 4, 2, 0, 32),  /* n */
+        I(LD64, 5, 2, 0, 40),  /* k */
+        I(ADD, 6, 3, IMM, 3),
+        I(SHR, 6, 6, IMM, 2),  /* blocks of 4 rows */
+        I(MUL, 6, 6, 4, 0),
         I(SLTU, 7, 1, 6, 0),
         I(IF, 0, 7, 0, 0),
         I(DIVU, 8, 1, 4, 0),
-        I(REMU, 9, 1, 4, 0),
+        I(SHL, 8, 8, IMM, 2),  /* row0 */
+        I(REMU, 9, 1, 4, 0),  /* col */
+        I(SUB, 22, 3, IMM, 1),  /* last row */
+        I(SHL, 23, 5, IMM, 2),  /* row stride of A */
         I(LD64, 10, 2, 0, 0),
-        I(MUL, 11, 8, 5, 0),
-        I(SHL, 11, 11, IMM, 2),
-        I(ADD, 10, 10, 11, 0),
+        I(MUL, 11, 8, 23, 0),
+        I(ADD, 11, 10, 11, 0),  /* &A[row0][0] */
+        I(ADD, 24, 8, IMM, 1),
+        I(MINU, 24, 24, 22, 0),
+        I(MUL, 24, 24, 23, 0),
+        I(ADD, 24, 10, 24, 0),  /* &A[min(row0 + 1, m - 1)][0] */
+        I(ADD, 25, 8, IMM, 2),
+        I(MINU, 25, 25, 22, 0),
+        I(MUL, 25, 25, 23, 0),
+        I(ADD, 25, 10, 25, 0),
+        I(ADD, 26, 8, IMM, 3),
+        I(MINU, 26, 26, 22, 0),
+        I(MUL, 26, 26, 23, 0),
+        I(ADD, 26, 10, 26, 0),
         I(LD64, 12, 2, 0, 8),
         I(SHL, 13, 9, IMM, 2),
-        I(ADD, 12, 12, 13, 0),
-        I(SHL, 14, 4, IMM, 2),
+        I(ADD, 12, 12, 13, 0),  /* &B[0][col] */
+        I(SHL, 14, 4, IMM, 2),  /* row stride of B and C */
         I(MOVI, 15, 0, 0, 0),
-        I(MOV, 16, 0, 5, 0),
+        I(MOVI, 16, 0, 0, 0),
+        I(MOVI, 17, 0, 0, 0),
+        I(MOVI, 18, 0, 0, 0),
+        I(MOV, 19, 0, 5, 0),
         I(LOOP, 0, 0, 0, 0),
-        I(SEQ, 17, 16, IMM, 0),
-        I(BREAK, 0, 17, 0, 0),
-        I(LD32, 18, 10, 0, 0),
-        I(LD32, 19, 12, 0, 0),
-        I(FMUL, 18, 18, 19, 0),
-        I(FADD, 15, 15, 18, 0),
-        I(ADD, 10, 10, IMM, 4),
+        I(SEQ, 20, 19, IMM, 0),
+        I(BREAK, 0, 20, 0, 0),
+        I(LD32, 21, 12, 0, 0),
+        I(LD32, 20, 11, 0, 0),
+        I(FMUL, 20, 20, 21, 0),
+        I(FADD, 15, 15, 20, 0),
+        I(LD32, 20, 24, 0, 0),
+        I(FMUL, 20, 20, 21, 0),
+        I(FADD, 16, 16, 20, 0),
+        I(LD32, 20, 25, 0, 0),
+        I(FMUL, 20, 20, 21, 0),
+        I(FADD, 17, 17, 20, 0),
+        I(LD32, 20, 26, 0, 0),
+        I(FMUL, 20, 20, 21, 0),
+        I(FADD, 18, 18, 20, 0),
+        I(ADD, 11, 11, IMM, 4),
+        I(ADD, 24, 24, IMM, 4),
+        I(ADD, 25, 25, IMM, 4),
+        I(ADD, 26, 26, IMM, 4),
         I(ADD, 12, 12, 14, 0),
-        I(SUB, 16, 16, IMM, 1),
+        I(SUB, 19, 19, IMM, 1),
         I(ENDLOOP, 0, 0, 0, 0),
         I(LD64, 20, 2, 0, 16),
-        I(SHL, 21, 1, IMM, 2),
-        I(ADD, 20, 20, 21, 0),
+        I(MUL, 21, 8, 4, 0),
+        I(ADD, 21, 21, 9, 0),
+        I(SHL, 21, 21, IMM, 2),
+        I(ADD, 20, 20, 21, 0),  /* &C[row0][col] */
         I(ST32, 0, 20, 15, 0),
+        I(ADD, 8, 8, IMM, 1),
+        I(SLTU, 27, 8, 3, 0),
+        I(IF, 0, 27, 0, 0),
+        I(ADD, 20, 20, 14, 0),
+        I(ST32, 0, 20, 16, 0),
+        I(ENDIF, 0, 0, 0, 0),
+        I(ADD, 8, 8, IMM, 1),
+        I(SLTU, 27, 8, 3, 0),
+        I(IF, 0, 27, 0, 0),
+        I(ADD, 20, 20, 14, 0),
+        I(ST32, 0, 20, 17, 0),
+        I(ENDIF, 0, 0, 0, 0),
+        I(ADD, 8, 8, IMM, 1),
+        I(SLTU, 27, 8, 3, 0),
+        I(IF, 0, 27, 0, 0),
+        I(ADD, 20, 20, 14, 0),
+        I(ST32, 0, 20, 18, 0),
+        I(ENDIF, 0, 0, 0, 0),
         I(ENDIF, 0, 0, 0, 0),
         I(EXIT, 0, 0, 0, 0),
     };
@@ -332,7 +384,7 @@ int main(int argc, char **argv)
         args[3] = args[4] = args[5] = 256;
         dt = 1e9;
         for (i = 0; i < 3; i++) {
-            dt = fmin(dt, run_kernel(&t, sgemm, sizeof(sgemm) / 8, 256, 256));
+            dt = fmin(dt, run_kernel(&t, sgemm, sizeof(sgemm) / 8, 64, 256));
         }
         printf("sgemm 256   %8.3f GFLOP/s\n", 2.0 * 256 * 256 * 256 / dt / 1e9);
     }
