@@ -529,6 +529,7 @@ enum svmgpu_isa_opcode {
 	SVMGPU_OP_FSQRT = 0x49,	/* unary: ra */
 	SVMGPU_OP_I2F = 0x4a,	/* int64 ra -> f32 */
 	SVMGPU_OP_F2I = 0x4b,	/* f32 ra -> int64, truncating, saturating, NaN -> 0 */
+	SVMGPU_OP_FFMA = 0x4c,	/* rd = ra * B + rd, fused (one rounding) */
 	/* float64 */
 	SVMGPU_OP_DADD = 0x50,
 	SVMGPU_OP_DSUB = 0x51,
@@ -544,6 +545,7 @@ enum svmgpu_isa_opcode {
 	SVMGPU_OP_D2I = 0x5b,
 	SVMGPU_OP_F2D = 0x5c,
 	SVMGPU_OP_D2F = 0x5d,
+	SVMGPU_OP_DFMA = 0x5e,	/* rd = ra * B + rd, fused (one rounding) */
 	/* memory: address = ra + sext(imm), naturally aligned */
 	SVMGPU_OP_LD8 = 0x60,
 	SVMGPU_OP_LD16 = 0x61,

@@ -624,6 +624,43 @@ static inline uint64_t f64_op(uint8_t op, uint64_t a, uint64_t b)
     return 0;
 }
 
+/*
+ * FFMA, DFMA: rd = ra * b + rd with one rounding (C's fmaf/fma).  Which NaN
+ * comes out is defined here, not left to the host's instruction (x86's
+ * depends on which of its three operand orders the compiler picked): the
+ * first NaN of ra, B, rd, quieted; a NaN made from numbers (inf * 0,
+ * inf - inf) is the default NaN, 0xffc00000 or 0xfff8000000000000.
+ */
+static inline uint64_t fma_op(uint8_t op, uint64_t a, uint64_t b, uint64_t c)
+{
+    const uint64_t x[3] = { a, b, c };
+    uint64_t r;
+    unsigned i;
+
+    if (op == SVMGPU_OP_FFMA) {
+        for (i = 0; i < 3; i++) {
+            if ((x[i] & 0x7fffffffull) > 0x7f800000ull) {
+                return (x[i] & 0xffffffffull) | 0x00400000ull;
+            }
+        }
+        r = f2u(fmaf(u2f(a), u2f(b), u2f(c)));
+        return (r & 0x7fffffffull) > 0x7f800000ull ? 0xffc00000ull : r;
+    }
+    for (i = 0; i < 3; i++) {
+        if ((x[i] & ~(1ull << 63)) > 0x7ff0000000000000ull) {
+            return x[i] | 0x0008000000000000ull;
+        }
+    }
+    r = d2u(fma(u2d(a), u2d(b), u2d(c)));
+    return (r & ~(1ull << 63)) > 0x7ff0000000000000ull ?
+           0xfff8000000000000ull : r;
+}
+
+static inline bool is_fma_op(uint8_t op)
+{
+    return op == SVMGPU_OP_FFMA || op == SVMGPU_OP_DFMA;
+}
+
 static inline bool is_int_op(uint8_t op)
 {
     return op >= SVMGPU_OP_ADD && op <= SVMGPU_OP_SLES;

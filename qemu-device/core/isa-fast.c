@@ -247,7 +247,7 @@ static FOp decode(uint64_t insn)
         break;
     default:
         ok = (op == SVMGPU_OP_MOV || is_int_op(op) || is_f32_op(op) ||
-              is_f64_op(op)) && R_OK(o.rd) && R_OK(o.ra) &&
+              is_f64_op(op) || is_fma_op(op)) && R_OK(o.rd) && R_OK(o.ra) &&
              (R_OK(o.rb) || o.rb == SVMGPU_ISA_RB_IMM);
         break;
     }
@@ -299,6 +299,13 @@ static FOp decode(uint64_t insn)
     case SVMGPU_OP_ENDIF:
     case SVMGPU_OP_LOOP:
     case SVMGPU_OP_ENDLOOP:
+        break;
+    case SVMGPU_OP_FFMA:
+    case SVMGPU_OP_DFMA:
+        /* the addend is rd's old value */
+        o.zread = RB(o.ra) | RB(o.rd) |
+                  (o.rb == SVMGPU_ISA_RB_IMM ? 0 : RB(o.rb));
+        o.zwrite = RB(o.rd);
         break;
     default:
         o.zread = RB(o.ra) |
@@ -512,13 +519,18 @@ static inline const FOp *fetch(SvmgpuCore *core, SvmgpuQueue *q,
 
 /*
  * The vectorised FADD/FMUL/DADD/DMUL may give their operands to the host
- * in either order, and with two NaN operands x86 returns the first one:
- * lanes whose result is a NaN are computed again by the scalar code of the
- * reference, so NaN payloads are the reference's too.
+ * in either order, and with two NaN operands x86 returns the first one
+ * (FFMA/DFMA: whichever its instruction form puts first): lanes whose
+ * result is a NaN are computed again by the scalar code of the reference,
+ * so NaN payloads are the reference's too.  c: rd's old value (FMA's
+ * addend; the others ignore it).
  */
 static __attribute__((noinline)) uint64_t fp_scalar(uint8_t op, uint64_t a,
-                                                     uint64_t b)
+                                                     uint64_t b, uint64_t c)
 {
+    if (is_fma_op(op)) {
+        return fma_op(op, a, b, c);
+    }
     return is_f32_op(op) ? f32_op(op, a, b) : f64_op(op, a, b);
 }
 
@@ -552,7 +564,8 @@ static __attribute__((noinline)) uint64_t fp_scalar(uint8_t op, uint64_t a,
         } \
         for (j_ = 0; any_ && j_ < nl; j_++) { \
             if (isnan(t_[j_])) { \
-                t_[j_] = fp_scalar(op, pa_[j_], pb_ ? pb_[j_] : o->bimm); \
+                t_[j_] = fp_scalar(op, pa_[j_], pb_ ? pb_[j_] : o->bimm, \
+                                   d_[j_]); \
             } \
         } \
         if (full) { \
@@ -581,6 +594,16 @@ static inline uint64_t fadd32(uint64_t a, uint64_t b)
 static inline uint64_t fmul32(uint64_t a, uint64_t b)
 {
     return f2u(u2f(a) * u2f(b));
+}
+
+static inline uint64_t ffma32(uint64_t a, uint64_t b, uint64_t c)
+{
+    return f2u(fmaf(u2f(a), u2f(b), u2f(c)));
+}
+
+static inline uint64_t dfma64(uint64_t a, uint64_t b, uint64_t c)
+{
+    return d2u(fma(u2d(a), u2d(b), u2d(c)));
 }
 
 /* True if no lane of waves w0 .. w0+nw-1 is active. */
@@ -637,6 +660,12 @@ static F_INLINE void f_alu(SvmgpuFastLaunch *l, const FOp *o, unsigned w0,
         return;
     case SVMGPU_OP_FADD: ALU_FP(fadd32(a, b), NAN32); return;
     case SVMGPU_OP_FMUL: ALU_FP(fmul32(a, b), NAN32); return;
+    /*
+     * The addend is rd's row: ALU_FP writes rd only after every lane is
+     * computed (and its NaN lanes recomputed), so d_[j_] is the old value.
+     */
+    case SVMGPU_OP_FFMA: ALU_FP(ffma32(a, b, d_[j_]), NAN32); return;
+    case SVMGPU_OP_DFMA: ALU_FP(dfma64(a, b, d_[j_]), NAN64); return;
     }
     if (is_int_op(op)) {
         ALU_BODY(int_op(op, a, b));
@@ -1717,6 +1746,8 @@ static bool f_lazy(SvmgpuFastLaunch *l, SvmgpuQueue *q, const FOp *o)
                   ((uint64_t)(uint32_t)o->imm << 32), 0);
         return true;
     case SVMGPU_OP_SEL:
+    case SVMGPU_OP_FFMA:        /* three operands: on the rows */
+    case SVMGPU_OP_DFMA:
         return false;
     }
     if (o->rb == SVMGPU_ISA_RB_IMM) {

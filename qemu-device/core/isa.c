@@ -228,6 +228,10 @@ static void alu(SvmgpuLaunch *l, const SvmgpuWave *w, unsigned wave,
     case SVMGPU_OP_SLTU:
         ALU_LOOP(a < b);
         return;
+    case SVMGPU_OP_FFMA:
+    case SVMGPU_OP_DFMA:
+        ALU_LOOP(fma_op(op, a, b, r[rd]));     /* rd is read, then written */
+        return;
     }
     if (is_int_op(op)) {
         ALU_LOOP(int_op(op, a, b));
@@ -329,7 +333,7 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
         break;
     default:
         if (op != SVMGPU_OP_MOV && !is_int_op(op) && !is_f32_op(op) &&
-            !is_f64_op(op)) {
+            !is_f64_op(op) && !is_fma_op(op)) {
             return illegal(q, w);
         }
         if (rd >= SVMGPU_ISA_NUM_REGS || ra >= SVMGPU_ISA_NUM_REGS ||

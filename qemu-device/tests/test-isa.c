@@ -92,6 +92,14 @@ static uint64_t f2b(float f)
     return u;
 }
 
+static float u2f_bits(uint32_t u)
+{
+    float f;
+
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 static uint64_t d2b(double d)
 {
     uint64_t u;
@@ -191,6 +199,180 @@ TEST(float_ops)
     ASSERT_EQ(binop(&t, SVMGPU_OP_D2I, d2b(1e300), 0), (uint64_t)INT64_MAX);
     ASSERT_EQ(binop(&t, SVMGPU_OP_F2D, f2b(0.5f), 0), d2b(0.5));
     ASSERT_EQ(binop(&t, SVMGPU_OP_D2F, d2b(0.25), 0), f2b(0.25f));
+    td_fini(&t);
+}
+
+/* r3 = args[2]; OP r3, r1 (args[0]), args[1] or imm -> args[3], one lane. */
+static uint64_t fmaop(TestDev *t, uint8_t op, uint64_t a, uint64_t b,
+                      uint64_t c, bool b_imm)
+{
+    uint64_t prog[] = {
+        I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
+        I(LD64, 1, 9, 0, 0),
+        I(LD64, 2, 9, 0, 8),
+        I(LD64, 3, 9, 0, 16),
+        b_imm ? SVMGPU_ISA_ENCODE(op, 3, 1, IMM, (int32_t)b) :
+                SVMGPU_ISA_ENCODE(op, 3, 1, 2, 0),
+        I(ST64, 0, 9, 3, 24),
+        I(EXIT, 0, 0, 0, 0),
+    };
+
+    va64(t, ARGS)[0] = a;
+    va64(t, ARGS)[1] = b;
+    va64(t, ARGS)[2] = c;
+    va64(t, ARGS)[3] = 0xbadbadbadull;
+    if (LAUNCH(t, prog, 1, 1, 1, 1)) {
+        return 0xdeadull;
+    }
+    return va64(t, ARGS)[3];
+}
+
+/*
+ * FFMA/DFMA: rd = ra * B + rd with one rounding.  (1 + 2^-12)^2 is
+ * 1 + 2^-11 + 2^-24, which f32 rounds to 1 + 2^-11: minus that, a separate
+ * FMUL and FADD give 0 and the fused operation 2^-24.  The same in f64
+ * with 2^-27.  The immediate form takes f32 bits, as FMUL's does.
+ */
+TEST(fused_multiply_add)
+{
+    const float x = 1.0f + 0x1p-12f, y = -(1.0f + 0x1p-11f);
+    const double dx = 1.0 + 0x1p-27, dy = -(1.0 + 0x1p-26);
+    TestDev t;
+
+    setup(&t);
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_FFMA, f2b(1.5f), f2b(-2.0f), f2b(0.5f),
+                    false), f2b(-2.5f));
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_FFMA, f2b(x), f2b(x), f2b(y), false),
+              f2b(0x1p-24f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FADD,
+                    binop(&t, SVMGPU_OP_FMUL, f2b(x), f2b(x)), f2b(y)), 0);
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_FFMA, f2b(3.0f), f2b(-0.5f), f2b(1.0f),
+                    true), f2b(-0.5f));
+    /* high halves of f32 operands are ignored, the result's is zero */
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_FFMA, f2b(2.0f) | 0xdead000000000000ull,
+                    f2b(3.0f), f2b(1.0f) | 0xffffffff00000000ull, false),
+              f2b(7.0f));
+    /* NaNs: the first NaN of ra, B, rd quieted; from numbers the default */
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_FFMA, f2b(INFINITY), f2b(0.0f), f2b(1.0f),
+                    false), 0xffc00000u);
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_FFMA, 0x7f800001, 0x7fc00002, 0x7fc00003,
+                    false), 0x7fc00001);
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_FFMA, f2b(1.0f), 0xffc00002, 0x7fc00003,
+                    false), 0xffc00002);
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_FFMA, f2b(INFINITY), f2b(0.0f), 0x7fc00003,
+                    false), 0x7fc00003);
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_DFMA, d2b(1.0), 0x7ff0000000000005ull,
+                    0x7ff8000000000006ull, false), 0x7ff8000000000005ull);
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_DFMA, d2b(dx), d2b(dx), d2b(dy), false),
+              d2b(0x1p-54));
+    ASSERT_EQ(fmaop(&t, SVMGPU_OP_DFMA, d2b(0.5), d2b(4.0), d2b(-1.0), false),
+              d2b(1.0));
+    td_fini(&t);
+}
+
+/*
+ * FFMA/DFMA as docs/isa.md defines them, on register bits: the first NaN
+ * operand of ra, B, rd quieted; else C's fmaf/fma, whose NaN (from inf * 0
+ * or inf - inf) is the default NaN.
+ */
+static uint64_t want_fma(uint8_t op, uint64_t a, uint64_t b, uint64_t c)
+{
+    const uint64_t x[3] = { a, b, c };
+    unsigned i;
+
+    if (op == SVMGPU_OP_FFMA) {
+        float f[3], r;
+
+        for (i = 0; i < 3; i++) {
+            uint32_t u = (uint32_t)x[i];
+
+            if (isnan(u2f_bits(u))) {
+                return u | 0x00400000u;
+            }
+            f[i] = u2f_bits(u);
+        }
+        r = fmaf(f[0], f[1], f[2]);
+        return isnan(r) ? 0xffc00000u : f2b(r);
+    } else {
+        double d[3], r;
+        uint64_t u;
+
+        for (i = 0; i < 3; i++) {
+            memcpy(&d[i], &x[i], 8);
+            if (isnan(d[i])) {
+                return x[i] | (1ull << 51);
+            }
+        }
+        r = fma(d[0], d[1], d[2]);
+        if (isnan(r)) {
+            return 0xfff8000000000000ull;
+        }
+        memcpy(&u, &r, 8);
+        return u;
+    }
+}
+
+/*
+ * A whole workgroup of FFMA and DFMA (the fast engine's vector path),
+ * including rd == ra, NaN operands (payloads), infinities and zeros, against
+ * C's fmaf/fma lane by lane.
+ */
+TEST(fused_multiply_add_in_every_lane)
+{
+    enum { N = 256 };
+    static const uint64_t f32s[] = {
+        0x3f800800, 0xbf801000, 0x7fc01234, 0x7f800001, 0xffc00000,
+        0x7f800000, 0xff800000, 0x00000000, 0x80000000, 0x00000001,
+        0x7f7fffff, 0x3eaaaaab, 0xc0490fdb,
+    };
+    static const uint64_t f64s[] = {
+        0x3ff0000008000000ull, 0xbff0000010000000ull, 0x7ff8000000001234ull,
+        0x7ff0000000000001ull, 0x7ff0000000000000ull, 0x0000000000000000ull,
+        0x8000000000000001ull, 0x7fefffffffffffffull, 0x3fd5555555555555ull,
+    };
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
+        I(SHL, 1, 1, IMM, 3),
+        I(MOVI, 9, 0, 0, OUT),
+        I(ADD, 9, 9, 1, 0),
+        I(LD64, 2, 9, 0, 0),            /* a */
+        I(LD64, 3, 9, 0, N * 8),        /* b */
+        I(LD64, 4, 9, 0, 2 * N * 8),    /* c */
+        I(MOV, 5, 0, 4, 0),
+        I(MOV, 6, 0, 2, 0),
+        I(FFMA, 5, 2, 3, 0),            /* c + a * b */
+        I(FFMA, 6, 6, 3, 0),            /* a + a * b: rd == ra */
+        I(ST64, 0, 9, 5, 3 * N * 8),
+        I(ST64, 0, 9, 6, 4 * N * 8),
+        I(MOV, 5, 0, 4, 0),
+        I(DFMA, 5, 2, 3, 0),
+        I(ST64, 0, 9, 5, 5 * N * 8),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    uint64_t *in, *out;
+    TestDev t;
+    unsigned i;
+
+    setup(&t);
+    in = va64(&t, OUT);
+    out = in + 3 * N;
+    for (i = 0; i < N; i++) {
+        in[i] = f32s[i % 13] | (uint64_t)f64s[(i / 13) % 9] << 32;
+        in[N + i] = f32s[(i * 7 + 3) % 13];
+        in[2 * N + i] = f32s[(i * 5 + 1) % 13];
+        if (i % 2) {
+            in[N + i] = f64s[(i * 3) % 9];
+            in[2 * N + i] = f64s[(i * 5 + 2) % 9];
+        }
+    }
+    ASSERT_EQ(LAUNCH(&t, prog, 1, 1, 1, N), 0);
+    for (i = 0; i < N; i++) {
+        ASSERT_EQ(out[i], want_fma(SVMGPU_OP_FFMA, in[i], in[N + i],
+                                   in[2 * N + i]));
+        ASSERT_EQ(out[N + i], want_fma(SVMGPU_OP_FFMA, in[i], in[N + i], in[i]));
+        ASSERT_EQ(out[2 * N + i],
+                  want_fma(SVMGPU_OP_DFMA, in[i], in[N + i], in[2 * N + i]));
+    }
     td_fini(&t);
 }
 
