@@ -3,6 +3,7 @@
  * CPU references for the ready kernels (see kref.h).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +21,9 @@ void kref_saxpy(float a, const float *x, float *y, uint64_t n)
 {
 	uint64_t i;
 
-	for (i = 0; i < n; i++) {
-		float t = a * x[i];
-
-		y[i] = t + y[i];
-	}
+	/* one rounding, as the kernel's FFMA */
+	for (i = 0; i < n; i++)
+		y[i] = fmaf(a, x[i], y[i]);
 }
 
 uint64_t kref_reduce_sum(const uint32_t *in, uint64_t n)
@@ -44,11 +43,9 @@ void kref_sgemm(const float *a, const float *b, float *c, uint64_t m, uint64_t n
 		for (col = 0; col < n; col++) {
 			float acc = 0.0f;
 
-			for (i = 0; i < k; i++) {
-				float t = a[r * k + i] * b[i * n + col];
-
-				acc = acc + t;
-			}
+			/* one rounding per step, as the kernel's FFMA */
+			for (i = 0; i < k; i++)
+				acc = fmaf(a[r * k + i], b[i * n + col], acc);
 			c[r * n + col] = acc;
 		}
 }

@@ -650,7 +650,7 @@ SVMGPU_PUBLIC int svmgpu_program_disassemble(const struct svmgpu_program *prog, 
  */
 enum svmgpu_kernel {
 	SVMGPU_KERNEL_VECADD = 0,	/* out[i] = a[i] + b[i], f32 */
-	SVMGPU_KERNEL_SAXPY,		/* y[i] = a * x[i] + y[i], f32 */
+	SVMGPU_KERNEL_SAXPY,		/* y[i] = a * x[i] + y[i], f32, fused */
 	SVMGPU_KERNEL_REDUCE_SUM,	/* *sum += sum(in[i]), u32 in, u64 sum */
 	SVMGPU_KERNEL_SGEMM,		/* C = A * B, f32, row-major */
 	SVMGPU_KERNEL_HISTOGRAM,	/* hist[in[i] % nbins]++, u32 */

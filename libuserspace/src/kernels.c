@@ -6,8 +6,8 @@
  * workgroup's block of elements per lane; sgemm: four rows of a column)
  * and does nothing in lanes past the end, so any grid that covers the
  * problem works.  Floating point follows the
- * CPU references in the tests operation for operation, so results match
- * bit for bit.
+ * CPU references in the tests operation for operation (sgemm's FFMA is
+ * fmaf there), so results match bit for bit.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -36,7 +36,7 @@ static const char vecadd_src[] =
 	"    ENDIF\n"
 	"    EXIT\n";
 
-/* y[i] = a * x[i] + y[i] (multiply, then add: no fused multiply-add) */
+/* y[i] = a * x[i] + y[i], one fused multiply-add (FFMA: fmaf(a, x[i], y[i])) */
 static const char saxpy_src[] =
 	"; saxpy: args = { f32 *x, f32 *y, u64 n, f32 a }\n"
 	"    S2R   r1, GLOBAL_ID\n"
@@ -49,12 +49,11 @@ static const char saxpy_src[] =
 	"      ADD   r6, r6, r5\n"
 	"      LD32  r7, [r6+0]       ; x[i]\n"
 	"      LD32  r9, [r2+24]      ; a\n"
-	"      FMUL  r7, r9, r7\n"
 	"      LD64  r6, [r2+8]\n"
 	"      ADD   r6, r6, r5\n"
 	"      LD32  r8, [r6+0]       ; y[i]\n"
-	"      FADD  r7, r7, r8\n"
-	"      ST32  [r6+0], r7\n"
+	"      FFMA  r8, r9, r7       ; y[i] + a * x[i], one rounding\n"
+	"      ST32  [r6+0], r8\n"
 	"    ENDIF\n"
 	"    EXIT\n";
 
@@ -137,7 +136,8 @@ static const char reduce_src[] =
 	"    EXIT\n";
 
 /*
- * C[row][col] = sum over i of A[row][i] * B[i][col], i ascending.  A lane
+ * C[row][col] = sum over i of A[row][i] * B[i][col], i ascending, each
+ * step one fused multiply-add (FFMA: acc = fmaf(a, b, acc)).  A lane
  * computes four rows of one column (lane g: column g % n of rows
  * 4 * (g / n) .. + 3): each B element it loads serves four products, and
  * the loop's counting and addressing are shared by four, so each
@@ -191,17 +191,13 @@ static const char sgemm_src[] =
 	"        BREAK r20\n"
 	"        LD32  r21, [r12+0]\n"
 	"        LD32  r20, [r11+0]\n"
-	"        FMUL  r20, r20, r21\n"
-	"        FADD  r15, r15, r20\n"
+	"        FFMA  r15, r20, r21\n"
 	"        LD32  r20, [r24+0]\n"
-	"        FMUL  r20, r20, r21\n"
-	"        FADD  r16, r16, r20\n"
+	"        FFMA  r16, r20, r21\n"
 	"        LD32  r20, [r25+0]\n"
-	"        FMUL  r20, r20, r21\n"
-	"        FADD  r17, r17, r20\n"
+	"        FFMA  r17, r20, r21\n"
 	"        LD32  r20, [r26+0]\n"
-	"        FMUL  r20, r20, r21\n"
-	"        FADD  r18, r18, r20\n"
+	"        FFMA  r18, r20, r21\n"
 	"        ADD   r11, r11, #4\n"
 	"        ADD   r24, r24, #4\n"
 	"        ADD   r25, r25, #4\n"
@@ -510,9 +506,9 @@ SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *a
 			return -E2BIG;
 		if (a->k > UINT64_MAX / 16)
 			return -E2BIG;
-		/* a lane per 4 rows of a column; 22 wave-instructions per i */
+		/* a lane per 4 rows of a column; 18 wave-instructions per i */
 		return shape((a->m / 4 + (a->m % 4 != 0)) * a->n,
-			     a->k > UINT64_MAX / 32 ? UINT64_MAX : 96 + 24 * a->k, l);
+			     a->k > UINT64_MAX / 32 ? UINT64_MAX : 96 + 20 * a->k, l);
 	}
 	case SVMGPU_KERNEL_HISTOGRAM:
 		if (!((const struct svmgpu_histogram_args *)args)->nbins)
