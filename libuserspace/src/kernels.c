@@ -3,7 +3,7 @@
  * Ready kernels, in svmgpu assembly.  Every kernel reads its argument block
  * through SR_ARGS (layouts in svmgpu.h), uses one lane per element (global
  * id = workgroup * wg_size + lane; reduce_sum: a strided slice of its
- * workgroup's block of elements per lane; sgemm: four rows of a column)
+ * workgroup's block of elements per lane; sgemm: eight rows of a column)
  * and does nothing in lanes past the end, so any grid that covers the
  * problem works.  Floating point follows the
  * CPU references in the tests operation for operation (sgemm's FFMA is
@@ -138,45 +138,58 @@ static const char reduce_src[] =
 /*
  * C[row][col] = sum over i of A[row][i] * B[i][col], i ascending, each
  * step one fused multiply-add (FFMA: acc = fmaf(a, b, acc)).  A lane
- * computes four rows of one column (lane g: column g % n of rows
- * 4 * (g / n) .. + 3): each B element it loads serves four products, and
- * the loop's counting and addressing are shared by four, so each
- * multiply-add costs about half the wave-instructions of one row per lane.
- * Rows past m read the last row (in bounds) and are not stored.
+ * computes eight rows of one column (lane g: column g % n of rows
+ * 8 * (g / n) .. + 7): each B element it loads serves eight products, and
+ * the loop's counting is shared by eight, so a multiply-add costs about
+ * three wave-instructions instead of nine with one row per lane.  Rows
+ * past m read the last row (in bounds) and are not stored.
  */
 static const char sgemm_src[] =
 	"; sgemm: args = { f32 *a, f32 *b, f32 *c, u64 m, u64 n, u64 k }\n"
-	"; lane g: C[row0 .. row0 + 3][col], row0 = 4 * (g / n), col = g % n\n"
+	"; lane g: C[row0 .. row0 + 7][col], row0 = 8 * (g / n), col = g % n\n"
+	"    .macro rowptr p, q          ; p = &A[min(row0 + q, m - 1)][0]\n"
+	"      ADD   \\p, r8, #\\q\n"
+	"      MINU  \\p, \\p, r6\n"
+	"      MUL   \\p, \\p, r7\n"
+	"      ADD   \\p, r10, \\p\n"
+	"    .endm\n"
+	"    .macro step p, acc          ; acc = fmaf(A[row][i], B[i][col], acc)\n"
+	"        LD32  r31, [\\p+0]\n"
+	"        FFMA  \\acc, r31, r13\n"
+	"        ADD   \\p, \\p, #4\n"
+	"    .endm\n"
+	"    .macro store acc            ; C[row0 + ...][col], the next row if below m\n"
+	"      ADD   r8, r8, #1\n"
+	"      SLTU  r31, r8, r3\n"
+	"      IF    r31\n"
+	"        ADD   r10, r10, r14\n"
+	"        ST32  [r10+0], \\acc\n"
+	"      ENDIF\n"
+	"    .endm\n"
 	"    S2R   r1, GLOBAL_ID\n"
 	"    S2R   r2, ARGS\n"
 	"    LD64  r3, [r2+24]        ; m\n"
 	"    LD64  r4, [r2+32]        ; n\n"
 	"    LD64  r5, [r2+40]        ; k\n"
-	"    ADD   r6, r3, #3\n"
-	"    SHR   r6, r6, #2         ; blocks of 4 rows\n"
+	"    ADD   r6, r3, #7\n"
+	"    SHR   r6, r6, #3         ; blocks of 8 rows\n"
 	"    MUL   r6, r6, r4\n"
 	"    SLTU  r7, r1, r6\n"
 	"    IF    r7\n"
 	"      DIVU  r8, r1, r4\n"
-	"      SHL   r8, r8, #2       ; row0\n"
+	"      SHL   r8, r8, #3       ; row0\n"
 	"      REMU  r9, r1, r4       ; col\n"
-	"      SUB   r22, r3, #1      ; last row\n"
-	"      SHL   r23, r5, #2      ; row stride of A\n"
+	"      SUB   r6, r3, #1       ; last row\n"
+	"      SHL   r7, r5, #2       ; row stride of A\n"
 	"      LD64  r10, [r2+0]\n"
-	"      MUL   r11, r8, r23\n"
-	"      ADD   r11, r10, r11    ; &A[row0][0]\n"
-	"      ADD   r24, r8, #1\n"
-	"      MINU  r24, r24, r22\n"
-	"      MUL   r24, r24, r23\n"
-	"      ADD   r24, r10, r24    ; &A[min(row0 + 1, m - 1)][0]\n"
-	"      ADD   r25, r8, #2\n"
-	"      MINU  r25, r25, r22\n"
-	"      MUL   r25, r25, r23\n"
-	"      ADD   r25, r10, r25\n"
-	"      ADD   r26, r8, #3\n"
-	"      MINU  r26, r26, r22\n"
-	"      MUL   r26, r26, r23\n"
-	"      ADD   r26, r10, r26\n"
+	"      rowptr r11, 0\n"
+	"      rowptr r23, 1\n"
+	"      rowptr r24, 2\n"
+	"      rowptr r25, 3\n"
+	"      rowptr r26, 4\n"
+	"      rowptr r27, 5\n"
+	"      rowptr r28, 6\n"
+	"      rowptr r29, 7\n"
 	"      LD64  r12, [r2+8]\n"
 	"      SHL   r13, r9, #2\n"
 	"      ADD   r12, r12, r13    ; &B[0][col]\n"
@@ -185,50 +198,39 @@ static const char sgemm_src[] =
 	"      MOVI  r16, #0\n"
 	"      MOVI  r17, #0\n"
 	"      MOVI  r18, #0\n"
-	"      MOV   r19, r5\n"
+	"      MOVI  r19, #0\n"
+	"      MOVI  r20, #0\n"
+	"      MOVI  r21, #0\n"
+	"      MOVI  r22, #0\n"
+	"      MOV   r30, r5          ; steps left\n"
 	"      LOOP\n"
-	"        SEQ   r20, r19, #0\n"
-	"        BREAK r20\n"
-	"        LD32  r21, [r12+0]\n"
-	"        LD32  r20, [r11+0]\n"
-	"        FFMA  r15, r20, r21\n"
-	"        LD32  r20, [r24+0]\n"
-	"        FFMA  r16, r20, r21\n"
-	"        LD32  r20, [r25+0]\n"
-	"        FFMA  r17, r20, r21\n"
-	"        LD32  r20, [r26+0]\n"
-	"        FFMA  r18, r20, r21\n"
-	"        ADD   r11, r11, #4\n"
-	"        ADD   r24, r24, #4\n"
-	"        ADD   r25, r25, #4\n"
-	"        ADD   r26, r26, #4\n"
+	"        SEQ   r31, r30, #0\n"
+	"        BREAK r31\n"
+	"        LD32  r13, [r12+0]   ; B[i][col], for the 8 rows\n"
+	"        step  r11, r15\n"
+	"        step  r23, r16\n"
+	"        step  r24, r17\n"
+	"        step  r25, r18\n"
+	"        step  r26, r19\n"
+	"        step  r27, r20\n"
+	"        step  r28, r21\n"
+	"        step  r29, r22\n"
 	"        ADD   r12, r12, r14\n"
-	"        SUB   r19, r19, #1\n"
+	"        SUB   r30, r30, #1\n"
 	"      ENDLOOP\n"
-	"      LD64  r20, [r2+16]\n"
-	"      MUL   r21, r8, r4\n"
-	"      ADD   r21, r21, r9\n"
-	"      SHL   r21, r21, #2\n"
-	"      ADD   r20, r20, r21    ; &C[row0][col]\n"
-	"      ST32  [r20+0], r15\n"
-	"      ADD   r8, r8, #1\n"
-	"      SLTU  r27, r8, r3\n"
-	"      IF    r27\n"
-	"        ADD   r20, r20, r14\n"
-	"        ST32  [r20+0], r16\n"
-	"      ENDIF\n"
-	"      ADD   r8, r8, #1\n"
-	"      SLTU  r27, r8, r3\n"
-	"      IF    r27\n"
-	"        ADD   r20, r20, r14\n"
-	"        ST32  [r20+0], r17\n"
-	"      ENDIF\n"
-	"      ADD   r8, r8, #1\n"
-	"      SLTU  r27, r8, r3\n"
-	"      IF    r27\n"
-	"        ADD   r20, r20, r14\n"
-	"        ST32  [r20+0], r18\n"
-	"      ENDIF\n"
+	"      LD64  r10, [r2+16]\n"
+	"      MUL   r13, r8, r4\n"
+	"      ADD   r13, r13, r9\n"
+	"      SHL   r13, r13, #2\n"
+	"      ADD   r10, r10, r13    ; &C[row0][col]\n"
+	"      ST32  [r10+0], r15\n"
+	"      store r16\n"
+	"      store r17\n"
+	"      store r18\n"
+	"      store r19\n"
+	"      store r20\n"
+	"      store r21\n"
+	"      store r22\n"
 	"    ENDIF\n"
 	"    EXIT\n";
 
@@ -506,9 +508,9 @@ SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *a
 			return -E2BIG;
 		if (a->k > UINT64_MAX / 16)
 			return -E2BIG;
-		/* a lane per 4 rows of a column; 18 wave-instructions per i */
-		return shape((a->m / 4 + (a->m % 4 != 0)) * a->n,
-			     a->k > UINT64_MAX / 32 ? UINT64_MAX : 96 + 20 * a->k, l);
+		/* a lane per 8 rows of a column; 29 wave-instructions per i */
+		return shape((a->m / 8 + (a->m % 8 != 0)) * a->n,
+			     a->k > UINT64_MAX / 32 ? UINT64_MAX : 160 + 32 * a->k, l);
 	}
 	case SVMGPU_KERNEL_HISTOGRAM:
 		if (!((const struct svmgpu_histogram_args *)args)->nbins)
