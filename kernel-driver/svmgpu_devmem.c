@@ -981,8 +981,11 @@ static void svmgpu_devmem_salvage(struct svmgpu_devmem *dm, const unsigned long 
  *
  * A CPU copy counts only if the device's memory was reachable before it
  * and still is once it is done (svmgpu_devmem_reachable(), under
- * access_sem): else what was read or written is what the bus returned or
- * dropped, and the batch does not move, the sources staying where they
+ * access_sem; also every SVMGPU_DEVMEM_CHECK_PAGES pages: on real PCIe
+ * each read of a function that left completes only at the completion
+ * timeout, so the rest of a batch is not read once it is found gone):
+ * else what was read or written is what the bus returned or dropped, and
+ * the batch does not move, the sources staying where they
  * were (a CPU access of a device-private page then gets SIGBUS, a PREFETCH
  * -EIO); @salvage (removal, which must empty device memory): out of it,
  * the destinations are then zero-filled, move, and are counted in @lost.
@@ -994,6 +997,8 @@ static void svmgpu_devmem_salvage(struct svmgpu_devmem *dm, const unsigned long 
  * cleared (the pages freed) in all these cases, so the migration keeps
  * every source.
  */
+#define SVMGPU_DEVMEM_CHECK_PAGES	64
+
 static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src,
 			      unsigned long *dst, unsigned long npages, bool to_dev,
 			      bool urgent, bool salvage)
@@ -1034,7 +1039,9 @@ static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src
 			memcpy(to, svmgpu_devmem_kaddr(dm, spage), PAGE_SIZE);
 			kunmap_local(to);
 		}
-		n++;
+		if (!(++n % SVMGPU_DEVMEM_CHECK_PAGES))
+			ret = svmgpu_devmem_reachable(dm);
+		cond_resched();
 	}
 	if (!ret && n)
 		ret = svmgpu_devmem_reachable(dm);
