@@ -53,7 +53,8 @@
 #define SVMGPU_ID_MAGIC			0x474d5653	/* "SVMG" in little-endian byte order */
 #define SVMGPU_REG_VERSION		0x0004	/* RO, 32: major << 16 | minor */
 #define SVMGPU_VERSION_MAJOR		1
-#define SVMGPU_VERSION_MINOR		1	/* 1.1: preemption, priorities, Q_START (§16) */
+/* 1.1: preemption, priorities, Q_START (§16); 1.2: FFMA, DFMA (CAPS_FMA) */
+#define SVMGPU_VERSION_MINOR		2
 #define SVMGPU_VERSION			((SVMGPU_VERSION_MAJOR << 16) | SVMGPU_VERSION_MINOR)
 #define SVMGPU_REG_NUM_QUEUES		0x0008	/* RO, 32 */
 #define SVMGPU_REG_NUM_ENGINES		0x000c	/* RO, 32 */
@@ -69,6 +70,7 @@
 #define  SVMGPU_CAPS_INTX		(1u << 3)
 #define  SVMGPU_CAPS_LOCAL_MEM		(1u << 4)	/* LOCAL_MEM_SIZE != 0: BAR4 and aperture 1 */
 #define  SVMGPU_CAPS_PREEMPT		(1u << 5)	/* Q_SAVE_ADDR, Q_PRIORITY, Q_START, PREEMPT/RESUME (§16) */
+#define  SVMGPU_CAPS_FMA		(1u << 6)	/* ISA FFMA, DFMA (docs/isa.md) */
 #define SVMGPU_REG_CONTROL		0x0030	/* RW, 32, reset 0 */
 #define  SVMGPU_CONTROL_ENABLE		(1u << 0)	/* engines run */
 #define  SVMGPU_CONTROL_RESET		(1u << 1)	/* W: soft reset, reads 0 */

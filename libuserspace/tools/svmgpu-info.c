@@ -535,6 +535,11 @@ static int describe(struct dev *d, const struct svmgpu_device_desc *desc, int pc
 		json_object_object_add(o, "leaf_1g", json_object_new_boolean(info.caps & SVMGPU_CAPS_LEAF_1G));
 		json_object_object_add(o, "fp64", json_object_new_boolean(info.caps & SVMGPU_CAPS_FP64));
 		json_object_object_add(o, "intx", json_object_new_boolean(info.caps & SVMGPU_CAPS_INTX));
+		json_object_object_add(o, "local_mem",
+				       json_object_new_boolean(info.caps & SVMGPU_CAPS_LOCAL_MEM));
+		json_object_object_add(o, "preempt",
+				       json_object_new_boolean(info.caps & SVMGPU_CAPS_PREEMPT));
+		json_object_object_add(o, "fma", json_object_new_boolean(info.caps & SVMGPU_CAPS_FMA));
 		json_object_object_add(o, "max_contexts", json_object_new_int((int)info.max_contexts));
 		json_object_object_add(o, "max_ring_entries",
 				       json_object_new_int((int)info.max_ring_entries));
@@ -547,11 +552,14 @@ static int describe(struct dev *d, const struct svmgpu_device_desc *desc, int pc
 		       info.num_engines);
 		printf("  mmu          TLB %u sets x %u ways, fault ring %u entries\n", info.tlb_sets,
 		       info.tlb_ways, info.fault_ring_entries);
-		printf("  caps         0x%x:%s%s%s%s\n", info.caps,
+		printf("  caps         0x%x:%s%s%s%s%s%s%s\n", info.caps,
 		       info.caps & SVMGPU_CAPS_LEAF_2M ? " 2M-pages" : "",
 		       info.caps & SVMGPU_CAPS_LEAF_1G ? " 1G-pages" : "",
 		       info.caps & SVMGPU_CAPS_FP64 ? " fp64" : "",
-		       info.caps & SVMGPU_CAPS_INTX ? " intx" : "");
+		       info.caps & SVMGPU_CAPS_INTX ? " intx" : "",
+		       info.caps & SVMGPU_CAPS_LOCAL_MEM ? " local-mem" : "",
+		       info.caps & SVMGPU_CAPS_PREEMPT ? " preempt" : "",
+		       info.caps & SVMGPU_CAPS_FMA ? " fma" : "");
 		printf("  limits       %u contexts, rings up to %u commands\n", info.max_contexts,
 		       info.max_ring_entries);
 	}

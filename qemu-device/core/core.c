@@ -924,7 +924,7 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
     case SVMGPU_REG_LOCAL_MEM_SIZE + 4: return HI(core->cfg.local_mem_size);
     case SVMGPU_REG_CAPS:
         return SVMGPU_CAPS_LEAF_2M | SVMGPU_CAPS_LEAF_1G | SVMGPU_CAPS_FP64 |
-               SVMGPU_CAPS_INTX | SVMGPU_CAPS_PREEMPT |
+               SVMGPU_CAPS_INTX | SVMGPU_CAPS_PREEMPT | SVMGPU_CAPS_FMA |
                (core->cfg.local_mem_size ? SVMGPU_CAPS_LOCAL_MEM : 0);
     case SVMGPU_REG_LINK_BANDWIDTH: return core->cfg.link_bandwidth;
     case SVMGPU_REG_LINK_LATENCY: return core->cfg.link_latency;

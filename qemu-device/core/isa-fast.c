@@ -38,9 +38,9 @@
 #include "isa-common.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-/* the lane loops use AVX-512 or AVX2 when the host has it */
+/* the lane loops use AVX-512, or AVX2 and FMA, when the host has them */
 #define F_CLONES \
-    __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define F_CLONES
 #endif

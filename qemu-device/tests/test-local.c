@@ -125,7 +125,7 @@ TEST(aperture_1_walk_rules)
     unsigned i;
 
     setup(&t, LOCAL_SIZE);
-    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0x3f);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0x7f);
     ASSERT_EQ(rd(&t, SVMGPU_REG_LOCAL_MEM_SIZE), LOCAL_SIZE);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t va = 0x8000000000ull + i * (1ull << 30);

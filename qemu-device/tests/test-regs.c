@@ -19,7 +19,7 @@ TEST(identification_and_reset_values)
     td_init_cfg(&t, &cfg);
     svmgpu_core_reset(t.core);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_ID), SVMGPU_ID_MAGIC);
-    ASSERT_EQ(rd32(&t, SVMGPU_REG_VERSION), 0x00010001);   /* 1.1: §16 */
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_VERSION), 0x00010002);   /* 1.2: FFMA */
     ASSERT_EQ(rd32(&t, SVMGPU_REG_NUM_QUEUES), 8);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_NUM_ENGINES), 2);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_SETS), 64);
@@ -28,7 +28,8 @@ TEST(identification_and_reset_values)
     ASSERT_EQ(rd32(&t, SVMGPU_REG_NUM_CONTEXTS), 4096);
     ASSERT_EQ(rd(&t, SVMGPU_REG_LOCAL_MEM_SIZE), 1ull << 33);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_LOCAL_MEM_SIZE + 4), 2);
-    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0x3f);    /* bit4: local memory, bit5: preempt */
+    /* bit4: local memory, bit5: preempt, bit6: FFMA/DFMA */
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0x7f);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_LINK_BANDWIDTH), 0);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_LINK_LATENCY), 0);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_CONTROL), 0);
@@ -122,7 +123,7 @@ TEST(caps_without_local_memory_and_link_registers)
     cfg.link_bandwidth = 16000;
     cfg.link_latency = 500;
     td_init_cfg(&t, &cfg);
-    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0x2f);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CAPS), 0x6f);
     ASSERT_EQ(rd(&t, SVMGPU_REG_LOCAL_MEM_SIZE), 0);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_LINK_BANDWIDTH), 16000);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_LINK_LATENCY), 500);

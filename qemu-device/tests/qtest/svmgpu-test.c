@@ -1153,7 +1153,7 @@ static void test_local_mem(void)
     Dev d;
 
     dev_start(&d, ",x-sync=on,local-mem-size=96M");
-    g_assert_cmphex(rd32(&d, SVMGPU_REG_CAPS), ==, 0x3f);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_CAPS), ==, 0x7f);
     g_assert_cmphex(rd64(&d, SVMGPU_REG_LOCAL_MEM_SIZE), ==, 96ull << 20);
     bar = qpci_config_readl(d.pdev, PCI_BASE_ADDRESS_4);
     g_assert_cmphex(bar & (PCI_BASE_ADDRESS_SPACE |
@@ -1227,7 +1227,7 @@ static void test_local_mem_absent(void)
     Dev d;
 
     dev_start(&d, NULL);
-    g_assert_cmphex(rd32(&d, SVMGPU_REG_CAPS), ==, 0x2f);
+    g_assert_cmphex(rd32(&d, SVMGPU_REG_CAPS), ==, 0x6f);
     g_assert_cmphex(rd64(&d, SVMGPU_REG_LOCAL_MEM_SIZE), ==, 0);
     qpci_config_writel(d.pdev, PCI_BASE_ADDRESS_4, 0xffffffff);
     g_assert_cmphex(qpci_config_readl(d.pdev, PCI_BASE_ADDRESS_4), ==, 0);
