@@ -154,12 +154,20 @@ out:
 	return ret;
 }
 
+/*
+ * C gets a guard of SGEMM_GUARD words after it, and starts as a pattern, so
+ * that a store past row m - 1 or a missing store is caught too.
+ */
+#define SGEMM_GUARD	64
+#define SGEMM_FILL	0x7fbadbadu
+
 static int check_sgemm(uint64_t n, uint64_t *s, kcheck_run_fn run, void *priv, struct kcheck_result *res)
 {
-	uint64_t m = n, cols = n / 2 + 3, k = n + 1;
+	uint64_t m = n, cols = n / 2 + 3, k = n + 1, i;
 	struct svmgpu_sgemm_args *args = xalloc(sizeof(*args));
 	float *a = xalloc(m * k * 4), *b = xalloc(k * cols * 4);
-	float *c = xalloc(m * cols * 4), *want = xalloc(m * cols * 4);
+	float *c = xalloc((m * cols + SGEMM_GUARD) * 4), *want = xalloc(m * cols * 4);
+	uint32_t guard[SGEMM_GUARD];
 	int ret = -ENOMEM;
 
 	if (!args || !a || !b || !c || !want)
@@ -167,10 +175,16 @@ static int check_sgemm(uint64_t n, uint64_t *s, kcheck_run_fn run, void *priv, s
 	kref_fill_f32(a, m * k, s);
 	kref_fill_f32(b, k * cols, s);
 	kref_sgemm(a, b, want, m, cols, k);
+	for (i = 0; i < m * cols + SGEMM_GUARD; i++)
+		((uint32_t *)c)[i] = SGEMM_FILL;
+	for (i = 0; i < SGEMM_GUARD; i++)
+		guard[i] = SGEMM_FILL;
 	*args = (struct svmgpu_sgemm_args){ a, b, c, m, cols, k };
 	ret = launch(SVMGPU_KERNEL_SGEMM, args, run, priv, res);
 	if (!ret)
 		ret = cmp_u32((uint32_t *)c, (uint32_t *)want, m * cols, "c", res);
+	if (!ret)
+		ret = cmp_u32((uint32_t *)c + m * cols, guard, SGEMM_GUARD, "past c", res);
 	res->items = m * cols;
 	res->bytes = 4 * (m * k + k * cols + m * cols);
 out:

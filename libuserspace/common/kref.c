@@ -87,12 +87,18 @@ uint64_t kref_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/*
+ * Finite values in [-64, 64) with all 24 bits of the significand used, so
+ * that products and sums round: a kernel that multiplied and added in two
+ * steps where its reference fuses them (or the other way) is caught.
+ */
 void kref_fill_f32(float *p, uint64_t n, uint64_t *state)
 {
 	uint64_t i;
 
 	for (i = 0; i < n; i++)
-		p[i] = (float)((int64_t)(kref_rand(state) % 1024) - 512) / 8.0f;
+		p[i] = (float)((int64_t)(kref_rand(state) % (1u << 24)) - (1 << 23)) /
+		       131072.0f;
 }
 
 void kref_lists_free(struct kref_lists *l)

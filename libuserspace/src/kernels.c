@@ -508,9 +508,9 @@ SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *a
 			return -E2BIG;
 		if (a->k > UINT64_MAX / 16)
 			return -E2BIG;
-		/* a lane per 8 rows of a column; 29 wave-instructions per i */
+		/* a lane per 8 rows of a column; 30 wave-instructions per i */
 		return shape((a->m / 8 + (a->m % 8 != 0)) * a->n,
-			     a->k > UINT64_MAX / 32 ? UINT64_MAX : 160 + 32 * a->k, l);
+			     a->k > (UINT64_MAX - 160) / 32 ? UINT64_MAX : 160 + 32 * a->k, l);
 	}
 	case SVMGPU_KERNEL_HISTOGRAM:
 		if (!((const struct svmgpu_histogram_args *)args)->nbins)
