@@ -540,13 +540,32 @@ static __attribute__((noinline)) uint64_t fp_scalar(uint8_t op, uint64_t a,
 #define ALU_FP(expr, isnan) \
     do { \
         uint64_t t_[F_LANES], any_ = 0; \
-        const uint64_t *pa_ = l->regs[o->ra] + base; \
+        const uint64_t *pa_ = ua ? NULL : l->regs[o->ra] + base; \
         const uint64_t *pb_ = o->rb == SVMGPU_ISA_RB_IMM ? NULL : \
                               l->regs[o->rb] + base; \
+        const uint64_t ua_ = l->abase[o->ra]; \
         uint64_t *d_ = l->regs[o->rd] + base; \
         unsigned j_, k_; \
         /* the NaN test in the same pass: one read of the operands */ \
-        if (!pb_) { \
+        if (!pa_) { \
+            /* ra uniform (f_exec() did not write its row): one value */ \
+            const uint64_t a = ua_; \
+            if (!pb_) { \
+                const uint64_t b = o->bimm; \
+                for (j_ = 0; j_ < nl; j_++) { \
+                    const uint64_t v_ = (expr); \
+                    t_[j_] = v_; \
+                    any_ |= isnan(v_); \
+                } \
+            } else { \
+                for (j_ = 0; j_ < nl; j_++) { \
+                    const uint64_t b = pb_[j_]; \
+                    const uint64_t v_ = (expr); \
+                    t_[j_] = v_; \
+                    any_ |= isnan(v_); \
+                } \
+            } \
+        } else if (!pb_) { \
             const uint64_t b = o->bimm; \
             for (j_ = 0; j_ < nl; j_++) { \
                 const uint64_t a = pa_[j_]; \
@@ -564,8 +583,8 @@ static __attribute__((noinline)) uint64_t fp_scalar(uint8_t op, uint64_t a,
         } \
         for (j_ = 0; any_ && j_ < nl; j_++) { \
             if (isnan(t_[j_])) { \
-                t_[j_] = fp_scalar(op, pa_[j_], pb_ ? pb_[j_] : o->bimm, \
-                                   d_[j_]); \
+                t_[j_] = fp_scalar(op, pa_ ? pa_[j_] : ua_, \
+                                   pb_ ? pb_[j_] : o->bimm, d_[j_]); \
             } \
         } \
         if (full) { \
@@ -619,8 +638,23 @@ static inline bool f_idle(const SvmgpuFastLaunch *l, unsigned w0, unsigned nw)
 }
 
 
+/*
+ * A floating-point operation whose ra holds one value in every lane (an
+ * affine register of step 0, e.g. a one-address load or MOVI) that is not
+ * also rb or rd: ALU_FP reads that value instead of a row, so f_exec()
+ * need not write the row (SGEMM's A element, saxpy's a).
+ */
+static inline bool f_uniform_ra(const SvmgpuFastLaunch *l, const FOp *o)
+{
+    return !is_int_op(o->op) &&
+           !(o->op >= SVMGPU_OP_MOVI && o->op <= SVMGPU_OP_SEL) &&
+           (l->aff & RBIT(o->ra)) && !l->astride[o->ra] &&
+           o->ra != o->rd && o->ra != o->rb;
+}
+
+/* ua: f_uniform_ra(), ra's row may be stale */
 static F_INLINE void f_alu(SvmgpuFastLaunch *l, const FOp *o, unsigned w0,
-                  unsigned nw)
+                  unsigned nw, bool ua)
 {
     const unsigned base = w0 * SVMGPU_ISA_WAVE_SIZE;
     const unsigned nl = nw * SVMGPU_ISA_WAVE_SIZE;
@@ -1843,7 +1877,7 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
                          SvmgpuFastLaunch *l, IsaMem *m, const FOp *o,
                          unsigned w0, unsigned nw, unsigned *ndone)
 {
-    bool changed = false, whole;
+    bool changed = false, whole, ua;
     InsnResult r;
     unsigned k;
 
@@ -1877,7 +1911,8 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
         if ((whole && f_lazy(l, q, o)) || f_idle(l, w0, nw)) {
             break;          /* affine, or no lane to read or write */
         }
-        f_mat(l, o->zread);
+        ua = f_uniform_ra(l, o);
+        f_mat(l, ua ? o->zread & ~RBIT(o->ra) : o->zread);
         if (whole) {
             /* every lane of rd is written: its old value is not needed */
             l->aff &= ~RBIT(o->rd);
@@ -1888,7 +1923,7 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
         if (o->op >= SVMGPU_OP_MOVI && o->op <= SVMGPU_OP_SEL) {
             f_move(l, q, o, w0, nw);
         } else {
-            f_alu(l, o, w0, nw);
+            f_alu(l, o, w0, nw, ua);
         }
         break;
     }

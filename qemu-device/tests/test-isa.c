@@ -376,6 +376,91 @@ TEST(fused_multiply_add_in_every_lane)
     td_fini(&t);
 }
 
+/*
+ * The fast engine keeps a value loaded from one address by every lane (or
+ * set by MOVI) as one value, and its floating-point operations read it
+ * without writing a row (SGEMM's A element, saxpy's a): FFMA, DFMA and FMUL
+ * with such an ra, in every lane and behind a branch that leaves half the
+ * lanes out, with a NaN (payload kept), an infinity, a zero and numbers as
+ * that value.
+ */
+TEST(uniform_multiplier_in_every_lane)
+{
+    enum { N = 256 };
+    static const uint64_t uni[] = {
+        0x3fc00000, 0x7f800001, 0xffc01234, 0x7f800000, 0x80000000,
+        0x3f800800, 0x7ff0000000000005ull, 0x3ff0000008000000ull,
+    };
+    static const uint64_t vals[] = {
+        0x3f800800, 0xbf801000, 0x7fc01234, 0x7f800001, 0xffc00000,
+        0x7f800000, 0x00000000, 0x3eaaaaab, 0xc0490fdb,
+        0x3ff0000008000000ull, 0xbff0000010000000ull, 0x7ff8000000001234ull,
+        0x7ff0000000000000ull, 0x8000000000000001ull,
+    };
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
+        I(SHL, 1, 1, IMM, 3),
+        I(MOVI, 9, 0, 0, OUT),
+        I(ADD, 9, 9, 1, 0),
+        I(S2R, 8, 0, 0, SVMGPU_SR_ARGS),
+        I(LD64, 2, 8, 0, 0),            /* a: one address, every lane */
+        I(LD64, 3, 9, 0, 0),            /* b */
+        I(LD64, 4, 9, 0, N * 8),        /* c */
+        I(MOV, 5, 0, 4, 0),
+        I(FFMA, 5, 2, 3, 0),
+        I(ST64, 0, 9, 5, 2 * N * 8),
+        I(MOV, 5, 0, 4, 0),
+        I(DFMA, 5, 2, 3, 0),
+        I(ST64, 0, 9, 5, 3 * N * 8),
+        I(FMUL, 5, 2, 3, 0),
+        I(ST64, 0, 9, 5, 4 * N * 8),
+        I(MOV, 5, 0, 4, 0),
+        I(FFMA, 5, 2, IMM, 0x40400000), /* c + a * 3.0f */
+        I(ST64, 0, 9, 5, 5 * N * 8),
+        I(S2R, 6, 0, 0, SVMGPU_SR_LANE_ID),
+        I(AND, 6, 6, IMM, 1),
+        I(MOV, 5, 0, 4, 0),
+        I(IF, 0, 6, 0, 0),              /* odd lanes */
+        I(FFMA, 5, 2, 3, 0),
+        I(ENDIF, 0, 0, 0, 0),
+        I(ST64, 0, 9, 5, 6 * N * 8),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    uint64_t *in, *out, a;
+    TestDev t;
+    unsigned i, u;
+
+    setup(&t);
+    in = va64(&t, OUT);
+    out = in + 2 * N;
+    for (i = 0; i < N; i++) {
+        in[i] = vals[i % 14];
+        in[N + i] = vals[(i * 5 + 3) % 14];
+    }
+    for (u = 0; u < sizeof(uni) / sizeof(uni[0]); u++) {
+        a = uni[u];
+        va64(&t, ARGS)[0] = a;
+        ASSERT_EQ(LAUNCH(&t, prog, 1, 1, 1, N), 0);
+        for (i = 0; i < N; i++) {
+            const uint64_t b = in[i], c = in[N + i];
+            const uint64_t ffma = want_fma(SVMGPU_OP_FFMA, a, b, c);
+
+            ASSERT_EQ(out[i], ffma);
+            ASSERT_EQ(out[N + i], want_fma(SVMGPU_OP_DFMA, a, b, c));
+            ASSERT_EQ(out[3 * N + i],
+                      want_fma(SVMGPU_OP_FFMA, a, 0x40400000, c));
+            ASSERT_EQ(out[4 * N + i], i % 2 ? ffma : c);
+        }
+        /* FMUL: as one lane computes it (its NaN is the host's) */
+        for (i = 0; i < N; i += 37) {
+            const uint64_t b = in[i], got = out[2 * N + i];
+
+            ASSERT_EQ(binop(&t, SVMGPU_OP_FMUL, a, b), got);
+        }
+    }
+    td_fini(&t);
+}
+
 TEST(moves_immediates_and_special_registers)
 {
     TestDev t;
