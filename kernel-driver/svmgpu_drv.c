@@ -415,6 +415,54 @@ static int svmgpu_hw_restart(struct svmgpu_device *sdev)
 	return ret;
 }
 
+/*
+ * The device is about to lose its state (FLR, AER, suspend): stop it like a
+ * reset does and mark the hardware unusable (hw_ready false, in_reset true)
+ * until svmgpu_hw_resume().  @touch: the device still answers (not a frozen
+ * link), quiesce it first.
+ */
+static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
+{
+	lockdep_assert_held(&sdev->reset_lock);
+	if (sdev->in_reset || !sdev->hw_ready)
+		return;
+	svmgpu_stop_begin(sdev);
+	down_write(&sdev->hw_sem);
+	/*
+	 * hw_ready goes false below and invalidations then complete at once,
+	 * so the device must be shown stopped, or fenced, first.
+	 */
+	mutex_lock(&sdev->inval_lock);
+	if (!touch || !svmgpu_hw_quiesce(sdev))
+		svmgpu_hw_fence_dma(sdev);
+	mutex_unlock(&sdev->inval_lock);
+	sdev->hw_ready = false;
+	sdev->in_reset = true;
+	up_write(&sdev->hw_sem);
+}
+
+/*
+ * svmgpu_device_lost() under sdev->reset_lock: also the first step of a
+ * reset (a fence's recovery, a hang's, debugfs), which would otherwise
+ * program registers that read all-ones, fail, and leave the device fenced
+ * but not known to be gone.
+ */
+static bool svmgpu_device_lost_locked(struct svmgpu_device *sdev)
+{
+	lockdep_assert_held(&sdev->reset_lock);
+	if (READ_ONCE(sdev->gone))
+		return true;
+	if (!sdev->hw_ready || sdev->in_reset || pci_device_is_present(sdev->pdev))
+		return false;
+	drm_err(&sdev->drm, "device gone from the bus: stopped until it is removed\n");
+	WRITE_ONCE(sdev->gone, true);
+	svmgpu_hw_suspend_locked(sdev, false);
+	svmgpu_sched_fail_all(sdev);
+	/* SUBMITs waiting for a hardware queue fail with -ENODEV */
+	wake_up_all(&sdev->hwq_wq);
+	return true;
+}
+
 /**
  * svmgpu_device_reset() - reset the device and bring it back
  * @sdev: the device
@@ -437,6 +485,11 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 	if (sdev->in_reset) {
 		mutex_unlock(&sdev->reset_lock);
 		return -EBUSY;
+	}
+	/* Not against registers that read all-ones: held until remove. */
+	if (svmgpu_device_lost_locked(sdev)) {
+		mutex_unlock(&sdev->reset_lock);
+		return -ENODEV;
 	}
 	/*
 	 * With the scheduler, a recovery reset saves the bound queues first
@@ -463,6 +516,11 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			 * Not back: nothing may wait for it (invalidations
 			 * would time out one by one) or reach memory.
 			 */
+			if (!pci_device_is_present(sdev->pdev)) {
+				/* It left the bus during the reset. */
+				drm_err(&sdev->drm, "device gone from the bus during a reset: stopped until it is removed\n");
+				WRITE_ONCE(sdev->gone, true);
+			}
 			svmgpu_hw_fence_dma(sdev);
 			sdev->hw_ready = false;
 		}
@@ -472,8 +530,11 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 	up_write(&sdev->hw_sem);
 	svmgpu_stop_end(sdev);
 	/* Nothing resumes the saved and waiting queues now: fail them. */
-	if (ret)
+	if (ret) {
 		svmgpu_sched_fail_all(sdev);
+		/* SUBMITs waiting for a hardware queue fail with -ENODEV */
+		wake_up_all(&sdev->hwq_wq);
+	}
 	mutex_unlock(&sdev->reset_lock);
 	return ret;
 }
@@ -511,32 +572,6 @@ void svmgpu_device_fence(struct svmgpu_device *sdev)
 	queue_work(svmgpu_wq, &sdev->recover_work);
 }
 
-/*
- * The device is about to lose its state (FLR, AER, suspend): stop it like a
- * reset does and mark the hardware unusable (hw_ready false, in_reset true)
- * until svmgpu_hw_resume().  @touch: the device still answers (not a frozen
- * link), quiesce it first.
- */
-static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
-{
-	lockdep_assert_held(&sdev->reset_lock);
-	if (sdev->in_reset || !sdev->hw_ready)
-		return;
-	svmgpu_stop_begin(sdev);
-	down_write(&sdev->hw_sem);
-	/*
-	 * hw_ready goes false below and invalidations then complete at once,
-	 * so the device must be shown stopped, or fenced, first.
-	 */
-	mutex_lock(&sdev->inval_lock);
-	if (!touch || !svmgpu_hw_quiesce(sdev))
-		svmgpu_hw_fence_dma(sdev);
-	mutex_unlock(&sdev->inval_lock);
-	sdev->hw_ready = false;
-	sdev->in_reset = true;
-	up_write(&sdev->hw_sem);
-}
-
 static void svmgpu_hw_suspend(struct svmgpu_device *sdev, bool touch)
 {
 	mutex_lock(&sdev->reset_lock);
@@ -568,17 +603,7 @@ bool svmgpu_device_lost(struct svmgpu_device *sdev)
 	bool gone;
 
 	mutex_lock(&sdev->reset_lock);
-	gone = READ_ONCE(sdev->gone);
-	if (!gone && sdev->hw_ready && !sdev->in_reset &&
-	    !pci_device_is_present(sdev->pdev)) {
-		drm_err(&sdev->drm, "device gone from the bus: stopped until it is removed\n");
-		WRITE_ONCE(sdev->gone, true);
-		svmgpu_hw_suspend_locked(sdev, false);
-		svmgpu_sched_fail_all(sdev);
-		/* SUBMITs waiting for a hardware queue fail with -ENODEV */
-		wake_up_all(&sdev->hwq_wq);
-		gone = true;
-	}
+	gone = svmgpu_device_lost_locked(sdev);
 	mutex_unlock(&sdev->reset_lock);
 	return gone;
 }

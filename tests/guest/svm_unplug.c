@@ -22,7 +22,9 @@
  *   hostile guest does, the root port's Slot Control written directly
  *   (power controller off, power indicator off).  QEMU unplugs the device
  *   at once, its engines busy and, behind the vIOMMU, translating; the
- *   driver is still bound to a device that is gone.  pciehp, where there
+ *   driver is still bound to a device that is gone.  A reset asked for
+ *   right then (debugfs) finds it gone, with or without the watchdog: no
+ *   reset counted, debugfs `gone` 1.  pciehp, where there
  *   is one, only finds the slot already off and leaves the function; the
  *   test removes it through sysfs.  Without pciehp the test first resets
  *   the gone function's bus (sysfs reset_method "bus"), which must leave
@@ -586,6 +588,24 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	for (i = 0; i < 500 && slot_control(s->port, false) != 0; i++)
 		usleep(20000);
 	EXPECT_EQ(slot_control(s->port, false), 0);
+	/*
+	 * A reset asked for now (debugfs here; a fence's recovery or a hang's
+	 * alike), whether or not the watchdog noticed first, holds the device
+	 * as gone rather than programming registers that read all-ones:
+	 * -ENODEV (or -EBUSY: already held), no reset counted.
+	 */
+	if (hostile) {
+		long long resets = sg_debugfs_value_in(dbg, "svmgpu_device", "resets");
+		char reset[96];
+		int ret;
+
+		snprintf(reset, sizeof(reset), "%s/svmgpu_reset", dbg);
+		ret = sg_write_file(reset, "1");
+		TH_LOG("reset of the gone device: %d", ret);
+		EXPECT_TRUE(ret == -ENODEV || ret == -EBUSY);
+		EXPECT_EQ(sg_debugfs_value_in(dbg, "svmgpu_device", "gone"), 1);
+		EXPECT_EQ(sg_debugfs_value_in(dbg, "svmgpu_device", "resets"), resets);
+	}
 	/*
 	 * Behind its back, at once (the watchdog may not have noticed yet):
 	 * bringing the 2 MiB back cannot read them any more, and must not pass
