@@ -80,6 +80,9 @@ TEST_F(lib, get_info)
 	ASSERT_EQ(svmgpu_device_get_info(self->dev, &info), 0);
 	EXPECT_EQ(info.hw_id, SVMGPU_ID_MAGIC);
 	EXPECT_EQ(info.hw_version >> 16, SVMGPU_VERSION_MAJOR);
+	/* the device this tree builds: its version, and FFMA for saxpy/sgemm */
+	EXPECT_EQ(info.hw_version, SVMGPU_VERSION);
+	EXPECT_TRUE(info.caps & SVMGPU_CAPS_FMA);
 	EXPECT_EQ(info.pci_vendor, SVMGPU_PCI_VENDOR_ID);
 	EXPECT_EQ(info.pci_device, SVMGPU_PCI_DEVICE_ID);
 	EXPECT_GE(info.num_queues, SVMGPU_MIN_QUEUES);
