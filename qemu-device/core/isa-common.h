@@ -580,6 +580,25 @@ static inline uint64_t int_op(uint8_t op, uint64_t a, uint64_t b)
     return 0;
 }
 
+/*
+ * FMIN/FMAX/DMIN/DMAX of two zeros: -0 is the smaller (docs/isa.md).  C's
+ * fmin/fmax may return either zero, and GCC takes them as commutative, so
+ * which one came out depended on the operand order the compiler chose
+ * (the fast engine's loop with a uniform operand swapped them).
+ */
+#define ISA_MINMAX(name, type, cfn, min) \
+    static inline type name(type a, type b) \
+    { \
+        if (a == 0 && b == 0) { \
+            return (min) == !!signbit(a) ? a : b; \
+        } \
+        return cfn(a, b); \
+    }
+ISA_MINMAX(isa_fminf, float, fminf, 1)
+ISA_MINMAX(isa_fmaxf, float, fmaxf, 0)
+ISA_MINMAX(isa_fmin, double, fmin, 1)
+ISA_MINMAX(isa_fmax, double, fmax, 0)
+
 static inline uint64_t f32_op(uint8_t op, uint64_t a, uint64_t b)
 {
     float fa = u2f(a), fb = u2f(b);
@@ -589,8 +608,8 @@ static inline uint64_t f32_op(uint8_t op, uint64_t a, uint64_t b)
     case SVMGPU_OP_FSUB: return f2u(fa - fb);
     case SVMGPU_OP_FMUL: return f2u(fa * fb);
     case SVMGPU_OP_FDIV: return f2u(fa / fb);
-    case SVMGPU_OP_FMIN: return f2u(fminf(fa, fb));
-    case SVMGPU_OP_FMAX: return f2u(fmaxf(fa, fb));
+    case SVMGPU_OP_FMIN: return f2u(isa_fminf(fa, fb));
+    case SVMGPU_OP_FMAX: return f2u(isa_fmaxf(fa, fb));
     case SVMGPU_OP_FSLT: return fa < fb;
     case SVMGPU_OP_FSEQ: return fa == fb;
     case SVMGPU_OP_FSLE: return fa <= fb;
@@ -610,8 +629,8 @@ static inline uint64_t f64_op(uint8_t op, uint64_t a, uint64_t b)
     case SVMGPU_OP_DSUB: return d2u(da - db);
     case SVMGPU_OP_DMUL: return d2u(da * db);
     case SVMGPU_OP_DDIV: return d2u(da / db);
-    case SVMGPU_OP_DMIN: return d2u(fmin(da, db));
-    case SVMGPU_OP_DMAX: return d2u(fmax(da, db));
+    case SVMGPU_OP_DMIN: return d2u(isa_fmin(da, db));
+    case SVMGPU_OP_DMAX: return d2u(isa_fmax(da, db));
     case SVMGPU_OP_DSLT: return da < db;
     case SVMGPU_OP_DSEQ: return da == db;
     case SVMGPU_OP_DSLE: return da <= db;

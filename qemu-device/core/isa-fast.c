@@ -646,8 +646,7 @@ static inline bool f_idle(const SvmgpuFastLaunch *l, unsigned w0, unsigned nw)
  */
 static inline bool f_uniform_ra(const SvmgpuFastLaunch *l, const FOp *o)
 {
-    return !is_int_op(o->op) &&
-           !(o->op >= SVMGPU_OP_MOVI && o->op <= SVMGPU_OP_SEL) &&
+    return (is_f32_op(o->op) || is_f64_op(o->op) || is_fma_op(o->op)) &&
            (l->aff & RBIT(o->ra)) && !l->astride[o->ra] &&
            o->ra != o->rd && o->ra != o->rb;
 }

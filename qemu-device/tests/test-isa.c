@@ -171,6 +171,11 @@ TEST(float_ops)
     ASSERT_EQ(binop(&t, SVMGPU_OP_FDIV, f2b(1.0f), f2b(0.0f)), f2b(INFINITY));
     ASSERT_EQ(binop(&t, SVMGPU_OP_FMIN, f2b(NAN), f2b(2.0f)), f2b(2.0f));
     ASSERT_EQ(binop(&t, SVMGPU_OP_FMAX, f2b(-1.0f), f2b(2.0f)), f2b(2.0f));
+    /* of two zeros -0 is the smaller, in either order */
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FMIN, f2b(0.0f), f2b(-0.0f)), f2b(-0.0f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FMIN, f2b(-0.0f), f2b(0.0f)), f2b(-0.0f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FMAX, f2b(0.0f), f2b(-0.0f)), f2b(0.0f));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_FMAX, f2b(-0.0f), f2b(0.0f)), f2b(0.0f));
     ASSERT_EQ(binop(&t, SVMGPU_OP_FSLT, f2b(-1.0f), f2b(2.0f)), 1);
     ASSERT_EQ(binop(&t, SVMGPU_OP_FSEQ, f2b(NAN), f2b(NAN)), 0);
     ASSERT_EQ(binop(&t, SVMGPU_OP_FSLE, f2b(2.0f), f2b(2.0f)), 1);
@@ -190,6 +195,10 @@ TEST(float_ops)
     ASSERT_EQ(binop(&t, SVMGPU_OP_DDIV, d2b(1.0), d2b(3.0)), d2b(1.0 / 3.0));
     ASSERT_EQ(binop(&t, SVMGPU_OP_DMIN, d2b(-0.5), d2b(2.0)), d2b(-0.5));
     ASSERT_EQ(binop(&t, SVMGPU_OP_DMAX, d2b(-0.5), d2b(NAN)), d2b(-0.5));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DMIN, d2b(0.0), d2b(-0.0)), d2b(-0.0));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DMIN, d2b(-0.0), d2b(0.0)), d2b(-0.0));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DMAX, d2b(0.0), d2b(-0.0)), d2b(0.0));
+    ASSERT_EQ(binop(&t, SVMGPU_OP_DMAX, d2b(-0.0), d2b(0.0)), d2b(0.0));
     ASSERT_EQ(binop(&t, SVMGPU_OP_DSLT, d2b(3.0), d2b(2.0)), 0);
     ASSERT_EQ(binop(&t, SVMGPU_OP_DSEQ, d2b(2.0), d2b(2.0)), 1);
     ASSERT_EQ(binop(&t, SVMGPU_OP_DSLE, d2b(1.0), d2b(2.0)), 1);
@@ -390,12 +399,17 @@ TEST(uniform_multiplier_in_every_lane)
     static const uint64_t uni[] = {
         0x3fc00000, 0x7f800001, 0xffc01234, 0x7f800000, 0x80000000,
         0x3f800800, 0x7ff0000000000005ull, 0x3ff0000008000000ull,
+        0x00000000, 0x8000000000000000ull,
     };
     static const uint64_t vals[] = {
         0x3f800800, 0xbf801000, 0x7fc01234, 0x7f800001, 0xffc00000,
         0x7f800000, 0x00000000, 0x3eaaaaab, 0xc0490fdb,
         0x3ff0000008000000ull, 0xbff0000010000000ull, 0x7ff8000000001234ull,
-        0x7ff0000000000000ull, 0x8000000000000001ull,
+        0x7ff0000000000000ull, 0x8000000000000001ull, 0x80000000,
+        0x8000000000000000ull,
+    };
+    static const uint8_t minmax[] = {
+        SVMGPU_OP_FMIN, SVMGPU_OP_FMAX, SVMGPU_OP_DMIN, SVMGPU_OP_DMAX,
     };
     uint64_t prog[] = {
         I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
@@ -417,6 +431,14 @@ TEST(uniform_multiplier_in_every_lane)
         I(MOV, 5, 0, 4, 0),
         I(FFMA, 5, 2, IMM, 0x40400000), /* c + a * 3.0f */
         I(ST64, 0, 9, 5, 5 * N * 8),
+        I(FMIN, 5, 2, 3, 0),
+        I(ST64, 0, 9, 5, 7 * N * 8),
+        I(FMAX, 5, 2, 3, 0),
+        I(ST64, 0, 9, 5, 8 * N * 8),
+        I(DMIN, 5, 2, 3, 0),
+        I(ST64, 0, 9, 5, 9 * N * 8),
+        I(DMAX, 5, 2, 3, 0),
+        I(ST64, 0, 9, 5, 10 * N * 8),
         I(S2R, 6, 0, 0, SVMGPU_SR_LANE_ID),
         I(AND, 6, 6, IMM, 1),
         I(MOV, 5, 0, 4, 0),
@@ -434,8 +456,8 @@ TEST(uniform_multiplier_in_every_lane)
     in = va64(&t, OUT);
     out = in + 2 * N;
     for (i = 0; i < N; i++) {
-        in[i] = vals[i % 14];
-        in[N + i] = vals[(i * 5 + 3) % 14];
+        in[i] = vals[i % 16];
+        in[N + i] = vals[(i * 5 + 3) % 16];
     }
     for (u = 0; u < sizeof(uni) / sizeof(uni[0]); u++) {
         a = uni[u];
@@ -451,11 +473,22 @@ TEST(uniform_multiplier_in_every_lane)
                       want_fma(SVMGPU_OP_FFMA, a, 0x40400000, c));
             ASSERT_EQ(out[4 * N + i], i % 2 ? ffma : c);
         }
-        /* FMUL: as one lane computes it (its NaN is the host's) */
+        /*
+         * FMUL and the min/max: as one lane computes them (FMUL's NaN is
+         * the host's; of two zeros -0 is the smaller)
+         */
         for (i = 0; i < N; i += 37) {
-            const uint64_t b = in[i], got = out[2 * N + i];
+            const uint64_t b = in[i];
 
-            ASSERT_EQ(binop(&t, SVMGPU_OP_FMUL, a, b), got);
+            ASSERT_EQ(binop(&t, SVMGPU_OP_FMUL, a, b), out[2 * N + i]);
+        }
+        for (i = 0; i < 16; i++) {
+            const uint64_t b = in[i];
+            unsigned k;
+
+            for (k = 0; k < 4; k++) {
+                ASSERT_EQ(binop(&t, minmax[k], a, b), out[(5 + k) * N + i]);
+            }
         }
     }
     td_fini(&t);

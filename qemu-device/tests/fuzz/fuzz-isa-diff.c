@@ -76,6 +76,30 @@ static uint64_t take(Input *in, unsigned bytes)
     return v;
 }
 
+/*
+ * A MOVI or MOVHI immediate: random bits, or one time in four a float
+ * whose handling is a corner (signed zeros, infinities, NaNs with
+ * payloads, the smallest subnormal, one): MOVI gives an f32 in the low
+ * half, MOVHI the high half of an f64 (with MOVI 0 before it, -0.0).
+ */
+static int32_t take_imm(Input *in, bool high)
+{
+    static const uint32_t lo[] = {
+        0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000,
+        0xffc01234, 0x7f800001, 0x00000001, 0x3f800000,
+    };
+    static const uint32_t hi[] = {
+        0x00000000, 0x80000000, 0x7ff00000, 0xfff00000, 0x7ff80000,
+        0xfff80123, 0x7ff00001, 0x3ff00000,
+    };
+    const uint32_t v = (uint32_t)take(in, 4);
+
+    if ((v & 3) != 0) {
+        return (int32_t)v;
+    }
+    return high ? (int32_t)hi[(v >> 2) % 8] : (int32_t)lo[(v >> 2) % 9];
+}
+
 /* What the input describes; identical for both engines. */
 typedef struct Plan {
     uint64_t code[CODE_PAGES * 512];
@@ -185,10 +209,10 @@ static void gen_program(Plan *p, Input *in)
                                       rd, ra, rb, imm));
             break;
         case 8:
-            emit(p, I(MOVI, rd, 0, 0, (int32_t)take(in, 4)));
+            emit(p, I(MOVI, rd, 0, 0, take_imm(in, false)));
             break;
         case 9:
-            emit(p, I(MOVHI, rd, 0, 0, (int32_t)take(in, 4)));
+            emit(p, I(MOVHI, rd, 0, 0, take_imm(in, true)));
             break;
         case 10:
             i = take(in, 1);        /* 255: not a special register */
@@ -570,14 +594,24 @@ static void setup_memory(Env *e, const Plan *p)
     for (i = 0; i < 16; i++) {
         pte(e, DUMP_VA + i * 4096ull, DUMP_PA + i * 4096ull, true, true);
     }
-    /* data and args: xorshift from the seed, with runs of small values */
+    /*
+     * data and args: xorshift from the seed, with runs of small values,
+     * 1.0f, and float corners (signed zeros, infinities, NaNs, in f32 and
+     * f64)
+     */
+    static const uint64_t corner[] = {
+        0x80000000, 0x8000000000000000ull, 0x7f800000, 0xff800000ull,
+        0x7fc00001, 0x7f800001, 0x7ff0000000000000ull, 0xfff8000000000123ull,
+    };
+
     for (i = 0; i < DATA_PAGES * 4096 / 8; i++) {
         uint64_t v;
 
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        v = (x & 3) == 0 ? (x >> 8) % 64 : (x & 3) == 1 ? 0x3f800000 : x;
+        v = (x & 7) < 2 ? (x >> 8) % 64 : (x & 7) < 4 ? 0x3f800000 :
+            (x & 7) == 4 ? corner[(x >> 8) % 8] : x;
         put64(e, DATA_PA + i * 8ull, v);
         if (i < 512) {
             put64(e, ARGS_PA + i * 8ull, x >> 3);
