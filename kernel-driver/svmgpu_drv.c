@@ -442,6 +442,16 @@ static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 }
 
 /*
+ * The function does not answer config reads, and no AER or DPC recovery
+ * has its link frozen (then it may come back: error recovery holds it, a
+ * reset waits for that).
+ */
+static bool svmgpu_device_absent(struct svmgpu_device *sdev)
+{
+	return !pci_channel_offline(sdev->pdev) && !pci_device_is_present(sdev->pdev);
+}
+
+/*
  * svmgpu_device_lost() under sdev->reset_lock: also the first step of a
  * reset (a fence's recovery, a hang's, debugfs), which would otherwise
  * program registers that read all-ones, fail, and leave the device fenced
@@ -452,7 +462,7 @@ static bool svmgpu_device_lost_locked(struct svmgpu_device *sdev)
 	lockdep_assert_held(&sdev->reset_lock);
 	if (READ_ONCE(sdev->gone))
 		return true;
-	if (!sdev->hw_ready || sdev->in_reset || pci_device_is_present(sdev->pdev))
+	if (!sdev->hw_ready || sdev->in_reset || !svmgpu_device_absent(sdev))
 		return false;
 	drm_err(&sdev->drm, "device gone from the bus: stopped until it is removed\n");
 	WRITE_ONCE(sdev->gone, true);
@@ -474,15 +484,21 @@ static bool svmgpu_device_lost_locked(struct svmgpu_device *sdev)
  * survive: their context-table entries are loaded again and their page
  * tables are kept, the TLB starts empty.
  *
- * Return: 0, -ENODEV once removed, -EBUSY while a PCI reset, error recovery
- * or suspend holds the device, or -EIO if it did not come back.
+ * A function that no longer answers config reads is held until remove
+ * instead (svmgpu_device_lost()), found before the reset or during it.
+ *
+ * Return: 0, -ENODEV once removed or found gone from the bus, -EBUSY while
+ * a PCI reset, error recovery or suspend holds the device or AER/DPC has
+ * its link frozen, or -EIO if it did not come back.
  */
 int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 {
+	bool gone = false;
 	int ret;
 
 	mutex_lock(&sdev->reset_lock);
-	if (sdev->in_reset) {
+	/* Held, or its link frozen: error recovery resets it, not us. */
+	if (sdev->in_reset || pci_channel_offline(sdev->pdev)) {
 		mutex_unlock(&sdev->reset_lock);
 		return -EBUSY;
 	}
@@ -516,19 +532,23 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			 * Not back: nothing may wait for it (invalidations
 			 * would time out one by one) or reach memory.
 			 */
-			if (!pci_device_is_present(sdev->pdev)) {
+			gone = svmgpu_device_absent(sdev);
+			if (gone) {
 				/* It left the bus during the reset. */
 				drm_err(&sdev->drm, "device gone from the bus during a reset: stopped until it is removed\n");
 				WRITE_ONCE(sdev->gone, true);
 			}
 			svmgpu_hw_fence_dma(sdev);
 			sdev->hw_ready = false;
+			/* held until remove, as svmgpu_device_lost() leaves it */
+			sdev->in_reset = gone;
 		}
 	} else {
 		ret = -ENODEV;
 	}
 	up_write(&sdev->hw_sem);
-	svmgpu_stop_end(sdev);
+	if (!gone)
+		svmgpu_stop_end(sdev);
 	/* Nothing resumes the saved and waiting queues now: fail them. */
 	if (ret) {
 		svmgpu_sched_fail_all(sdev);
