@@ -10,7 +10,9 @@
  * forever on a word nobody writes, one whose buffer lives in the device's
  * memory (a PREFETCH), checking it all along, one moving 8 MiB to the
  * device's memory and back with asynchronous PREFETCHes (the device goes
- * mid-batch), and one reading a DAX-style mapping of device memory.
+ * mid-batch), one reading a DAX-style mapping of device memory, and one
+ * doing what the fourth does on 4 MiB until it is killed (SIGKILL) as the
+ * slot goes off.
  *
  * - pciehp_powers_the_slot_off_under_busy_work (the first slot; kernels
  *   with pciehp, Debian's): the slot's sysfs `power` file.  The driver is
@@ -61,7 +63,7 @@
 #include "svmgpu_guest.h"
 
 #define MB		(1024 * 1024ul)
-#define CHILDREN	5
+#define CHILDREN	6
 
 struct slot {
 	char dir[256];		/* /sys/bus/pci/slots/N */
@@ -370,6 +372,36 @@ static int prefetcher(int fd, int out, int stop)
 	return 0;
 }
 
+/*
+ * Child 5: the prefetcher's loop on 4 MiB, killed (SIGKILL) by the parent
+ * as the slot goes off, most likely with a batch in flight: the process's
+ * teardown (its file released, its mm gone) meets a removal or a device
+ * gone mid-copy.  It never ends on its own.
+ */
+static int doomed(int fd, int out)
+{
+	size_t size = 4 * MB;
+	unsigned char *a = sg_map_2m(size);
+	bool ready = false;
+
+	if (!a)
+		return 10;
+	sg_fill_pat(a, size, 0x5e);
+	if (!sg_has_local_mem(fd)) {
+		report(out, 'r', 5, 0);
+		for (;;)
+			pause();
+	}
+	for (;;) {
+		pf_async_wait(fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE);
+		pf_async_wait(fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM);
+		if (!ready) {
+			report(out, 'r', 5, 1);
+			ready = true;
+		}
+	}
+}
+
 static sigjmp_buf dax_jmp;
 
 static void dax_sigbus(int sig)
@@ -551,8 +583,10 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 				_exit(resident(fd, out[1], stop[0]));
 			case 3:
 				_exit(prefetcher(fd, out[1], stop[0]));
-			default:
+			case 4:
 				_exit(dax_reader(fd, out[1], stop[0]));
+			default:
+				_exit(doomed(fd, out[1]));
 			}
 		}
 	}
@@ -579,10 +613,17 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	usleep(300000);		/* the copier is mid-loop */
 
 	t0 = sg_now_s();
-	if (hostile)
+	/*
+	 * The doomed child dies as the device goes: just before pciehp's
+	 * removal, just after Slot Control's power-off.
+	 */
+	if (hostile) {
 		ASSERT_EQ(slot_control(s->port, true), 0);
-	else
+		kill(pid[5], SIGKILL);
+	} else {
+		kill(pid[5], SIGKILL);
 		ASSERT_EQ(sg_write_file(power, "0"), 0);
+	}
 	TH_LOG("slot off after %.2f s", sg_now_s() - t0);
 	/* QEMU unplugged the device: the slot is empty */
 	for (i = 0; i < 500 && slot_control(s->port, false) != 0; i++)
@@ -681,6 +722,10 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	fclose(f);
 	for (i = 0; i < CHILDREN; i++) {
 		ASSERT_EQ(waitpid(pid[i], &st, 0), pid[i]);
+		if (i == 5) {
+			EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+			continue;
+		}
 		EXPECT_TRUE(WIFEXITED(st));
 		EXPECT_EQ(WEXITSTATUS(st), 0);
 	}
