@@ -537,6 +537,15 @@ static __attribute__((noinline)) uint64_t fp_scalar(uint8_t op, uint64_t a,
 #define NAN32(t) (((t) & 0x7fffffffull) > 0x7f800000ull)
 #define NAN64(t) (((t) & 0x7fffffffffffffffull) > 0x7ff0000000000000ull)
 
+/* t_[j] = expr of lane j's a and b, any_ set if one is a NaN (ALU_FP) */
+#define FP_LANES(aexpr, bexpr, expr, isnan) \
+    for (j_ = 0; j_ < nl; j_++) { \
+        const uint64_t a = (aexpr), b = (bexpr); \
+        const uint64_t v_ = (expr); \
+        t_[j_] = v_; \
+        any_ |= isnan(v_); \
+    }
+
 #define ALU_FP(expr, isnan) \
     do { \
         uint64_t t_[F_LANES], any_ = 0; \
@@ -547,39 +556,15 @@ static __attribute__((noinline)) uint64_t fp_scalar(uint8_t op, uint64_t a,
         uint64_t *d_ = l->regs[o->rd] + base; \
         unsigned j_, k_; \
         /* the NaN test in the same pass: one read of the operands */ \
-        if (!pa_) { \
+        if (!pa_ && !pb_) { \
+            FP_LANES(ua_, o->bimm, expr, isnan); \
+        } else if (!pa_) { \
             /* ra uniform (f_exec() did not write its row): one value */ \
-            const uint64_t a = ua_; \
-            if (!pb_) { \
-                const uint64_t b = o->bimm; \
-                for (j_ = 0; j_ < nl; j_++) { \
-                    const uint64_t v_ = (expr); \
-                    t_[j_] = v_; \
-                    any_ |= isnan(v_); \
-                } \
-            } else { \
-                for (j_ = 0; j_ < nl; j_++) { \
-                    const uint64_t b = pb_[j_]; \
-                    const uint64_t v_ = (expr); \
-                    t_[j_] = v_; \
-                    any_ |= isnan(v_); \
-                } \
-            } \
+            FP_LANES(ua_, pb_[j_], expr, isnan); \
         } else if (!pb_) { \
-            const uint64_t b = o->bimm; \
-            for (j_ = 0; j_ < nl; j_++) { \
-                const uint64_t a = pa_[j_]; \
-                const uint64_t v_ = (expr); \
-                t_[j_] = v_; \
-                any_ |= isnan(v_); \
-            } \
+            FP_LANES(pa_[j_], o->bimm, expr, isnan); \
         } else { \
-            for (j_ = 0; j_ < nl; j_++) { \
-                const uint64_t a = pa_[j_], b = pb_[j_]; \
-                const uint64_t v_ = (expr); \
-                t_[j_] = v_; \
-                any_ |= isnan(v_); \
-            } \
+            FP_LANES(pa_[j_], pb_[j_], expr, isnan); \
         } \
         for (j_ = 0; any_ && j_ < nl; j_++) { \
             if (isnan(t_[j_])) { \
