@@ -448,7 +448,8 @@ static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
  */
 static bool svmgpu_device_absent(struct svmgpu_device *sdev)
 {
-	return !pci_channel_offline(sdev->pdev) && !pci_device_is_present(sdev->pdev);
+	return sdev->pdev->error_state != pci_channel_io_frozen &&
+	       !pci_device_is_present(sdev->pdev);
 }
 
 /*
@@ -493,12 +494,16 @@ static bool svmgpu_device_lost_locked(struct svmgpu_device *sdev)
  */
 int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 {
-	bool gone = false;
+	bool gone = false, held = false;
 	int ret;
 
 	mutex_lock(&sdev->reset_lock);
+	if (READ_ONCE(sdev->gone)) {
+		mutex_unlock(&sdev->reset_lock);
+		return -ENODEV;
+	}
 	/* Held, or its link frozen: error recovery resets it, not us. */
-	if (sdev->in_reset || pci_channel_offline(sdev->pdev)) {
+	if (sdev->in_reset || sdev->pdev->error_state == pci_channel_io_frozen) {
 		mutex_unlock(&sdev->reset_lock);
 		return -EBUSY;
 	}
@@ -540,14 +545,19 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			}
 			svmgpu_hw_fence_dma(sdev);
 			sdev->hw_ready = false;
-			/* held until remove, as svmgpu_device_lost() leaves it */
-			sdev->in_reset = gone;
+			/*
+			 * Held as svmgpu_hw_suspend() leaves it: until remove
+			 * if gone, or for the error recovery that froze its
+			 * link meanwhile (its slot_reset brings it back).
+			 */
+			held = gone || sdev->pdev->error_state == pci_channel_io_frozen;
+			sdev->in_reset = held;
 		}
 	} else {
 		ret = -ENODEV;
 	}
 	up_write(&sdev->hw_sem);
-	if (!gone)
+	if (!held)
 		svmgpu_stop_end(sdev);
 	/* Nothing resumes the saved and waiting queues now: fail them. */
 	if (ret) {
