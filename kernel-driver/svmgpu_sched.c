@@ -683,12 +683,21 @@ static struct svmgpu_queue *svmgpu_sched_first_eligible(struct svmgpu_sched *s, 
 }
 
 /* Put @q at the tail of its runlist (the list holds a reference). */
-static void svmgpu_sched_enqueue(struct svmgpu_queue *q)
+static bool svmgpu_sched_enqueue(struct svmgpu_queue *q)
 {
 	struct svmgpu_sched *s = &q->sdev->sched;
 	bool added = false;
 
 	spin_lock(&s->lock);
+	/*
+	 * A device found gone runs nothing again, and svmgpu_sched_fail_all()
+	 * (after gone was set, under this lock) may have swept the runlists
+	 * already: a queue put there now would wait until remove.
+	 */
+	if (READ_ONCE(q->sdev->gone)) {
+		spin_unlock(&s->lock);
+		return false;
+	}
 	if (list_empty(&q->run_link) && !READ_ONCE(q->stopped) &&
 	    READ_ONCE(q->hwq) == SVMGPU_HWQ_NONE) {
 		unsigned long left;
@@ -707,6 +716,22 @@ static void svmgpu_sched_enqueue(struct svmgpu_queue *q)
 	spin_unlock(&s->lock);
 	if (added)
 		svmgpu_sched_kick(q->sdev);
+	return true;
+}
+
+/*
+ * Put @q (with work) on its runlist, or, the device gone, fail its
+ * commands (DRM_SVMGPU_ERR_RESET) as svmgpu_sched_fail_all() does.
+ * Caller holds q->submit_lock.
+ */
+static void svmgpu_sched_requeue(struct svmgpu_queue *q)
+{
+	lockdep_assert_held(&q->submit_lock);
+	if (svmgpu_sched_enqueue(q))
+		return;
+	q->saved = false;
+	svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+	svmgpu_sched_put_save(q);
 }
 
 /* Take @q off its runlist.  Return: true if it was on it (drop its reference). */
@@ -872,7 +897,7 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
 			return;
 		}
 	}
-	svmgpu_sched_enqueue(q);
+	svmgpu_sched_requeue(q);
 }
 
 /**
@@ -969,7 +994,7 @@ static void svmgpu_sched_halted(struct svmgpu_device *sdev, struct svmgpu_queue 
 	svmgpu_queue_unbind(q);
 	svmgpu_queue_fail_one(q, seq ? seq - q->seq_base : 0, SVMGPU_ERR_SAVE_AREA, va);
 	if (svmgpu_queue_pending(q) && !READ_ONCE(q->stopped))
-		svmgpu_sched_enqueue(q);
+		svmgpu_sched_requeue(q);
 	else
 		svmgpu_sched_put_save(q);
 }
@@ -1035,7 +1060,7 @@ static unsigned long svmgpu_sched_finish(struct svmgpu_device *sdev,
 		atomic64_inc(&sdev->stats.preemptions);
 		svmgpu_queue_unbind(q);
 		if (svmgpu_queue_pending(q) && !READ_ONCE(q->stopped))
-			svmgpu_sched_enqueue(q);
+			svmgpu_sched_requeue(q);
 		else
 			svmgpu_sched_put_save(q);
 	} else if (!(status & SVMGPU_Q_STATUS_PREEMPT_PENDING)) {
@@ -1361,7 +1386,7 @@ void svmgpu_sched_save_all(struct svmgpu_device *sdev)
 			if (q->saved)
 				atomic64_inc(&sdev->stats.replays_saved);
 			if (svmgpu_queue_pending(q))
-				svmgpu_sched_enqueue(q);
+				svmgpu_sched_requeue(q);
 			else
 				svmgpu_sched_put_save(q);
 		} else {
