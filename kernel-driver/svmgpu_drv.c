@@ -442,14 +442,44 @@ static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 }
 
 /*
- * The function does not answer config reads, and no AER or DPC recovery
- * has its link frozen (then it may come back: error recovery holds it, a
- * reset waits for that).
+ * AER or DPC recovery has the link frozen: the device may come back (error
+ * recovery holds it and resets it, a reset of ours waits for that).
  */
+static bool svmgpu_link_frozen(struct svmgpu_device *sdev)
+{
+	return sdev->pdev->error_state == pci_channel_io_frozen;
+}
+
+/* The function does not answer config reads, its link not frozen. */
 static bool svmgpu_device_absent(struct svmgpu_device *sdev)
 {
-	return sdev->pdev->error_state != pci_channel_io_frozen &&
-	       !pci_device_is_present(sdev->pdev);
+	return !svmgpu_link_frozen(sdev) && !pci_device_is_present(sdev->pdev);
+}
+
+/*
+ * The device was found gone from the bus (@when: where, for the log): it is
+ * held until remove.  Set before it is stopped, so that nothing waits for
+ * hardware queues that read 0 to go idle.  Caller holds sdev->reset_lock
+ * and calls svmgpu_fail_pending() once the device is stopped.
+ */
+static void svmgpu_set_gone_locked(struct svmgpu_device *sdev,
+				   const char *when)
+{
+	lockdep_assert_held(&sdev->reset_lock);
+	drm_err(&sdev->drm, "device gone from the bus%s: stopped until it is removed\n",
+		when);
+	WRITE_ONCE(sdev->gone, true);
+}
+
+/*
+ * Nothing resumes the scheduler's saved and waiting queues (the device is
+ * gone, or did not come back): fail them (svmgpu_sched_fail_all()), and let
+ * SUBMITs waiting for a hardware queue fail with -ENODEV.
+ */
+static void svmgpu_fail_pending(struct svmgpu_device *sdev)
+{
+	svmgpu_sched_fail_all(sdev);
+	wake_up_all(&sdev->hwq_wq);
 }
 
 /*
@@ -465,12 +495,9 @@ static bool svmgpu_device_lost_locked(struct svmgpu_device *sdev)
 		return true;
 	if (!sdev->hw_ready || sdev->in_reset || !svmgpu_device_absent(sdev))
 		return false;
-	drm_err(&sdev->drm, "device gone from the bus: stopped until it is removed\n");
-	WRITE_ONCE(sdev->gone, true);
+	svmgpu_set_gone_locked(sdev, "");
 	svmgpu_hw_suspend_locked(sdev, false);
-	svmgpu_sched_fail_all(sdev);
-	/* SUBMITs waiting for a hardware queue fail with -ENODEV */
-	wake_up_all(&sdev->hwq_wq);
+	svmgpu_fail_pending(sdev);
 	return true;
 }
 
@@ -498,19 +525,18 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 	int ret;
 
 	mutex_lock(&sdev->reset_lock);
-	if (READ_ONCE(sdev->gone)) {
+	/*
+	 * Not against registers that read all-ones: held until remove (gone
+	 * before, or found gone now).
+	 */
+	if (svmgpu_device_lost_locked(sdev)) {
 		mutex_unlock(&sdev->reset_lock);
 		return -ENODEV;
 	}
 	/* Held, or its link frozen: error recovery resets it, not us. */
-	if (sdev->in_reset || sdev->pdev->error_state == pci_channel_io_frozen) {
+	if (sdev->in_reset || svmgpu_link_frozen(sdev)) {
 		mutex_unlock(&sdev->reset_lock);
 		return -EBUSY;
-	}
-	/* Not against registers that read all-ones: held until remove. */
-	if (svmgpu_device_lost_locked(sdev)) {
-		mutex_unlock(&sdev->reset_lock);
-		return -ENODEV;
 	}
 	/*
 	 * With the scheduler, a recovery reset saves the bound queues first
@@ -538,11 +564,8 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			 * would time out one by one) or reach memory.
 			 */
 			gone = svmgpu_device_absent(sdev);
-			if (gone) {
-				/* It left the bus during the reset. */
-				drm_err(&sdev->drm, "device gone from the bus during a reset: stopped until it is removed\n");
-				WRITE_ONCE(sdev->gone, true);
-			}
+			if (gone)
+				svmgpu_set_gone_locked(sdev, " during a reset");
 			svmgpu_hw_fence_dma(sdev);
 			sdev->hw_ready = false;
 			/*
@@ -550,7 +573,7 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			 * if gone, or for the error recovery that froze its
 			 * link meanwhile (its slot_reset brings it back).
 			 */
-			held = gone || sdev->pdev->error_state == pci_channel_io_frozen;
+			held = gone || svmgpu_link_frozen(sdev);
 			sdev->in_reset = held;
 		}
 	} else {
@@ -559,12 +582,8 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 	up_write(&sdev->hw_sem);
 	if (!held)
 		svmgpu_stop_end(sdev);
-	/* Nothing resumes the saved and waiting queues now: fail them. */
-	if (ret) {
-		svmgpu_sched_fail_all(sdev);
-		/* SUBMITs waiting for a hardware queue fail with -ENODEV */
-		wake_up_all(&sdev->hwq_wq);
-	}
+	if (ret)
+		svmgpu_fail_pending(sdev);
 	mutex_unlock(&sdev->reset_lock);
 	return ret;
 }
@@ -658,15 +677,13 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 	}
 	down_write(&sdev->hw_sem);
 	ret = svmgpu_hw_restart(sdev);
-	if (ret && !pci_device_is_present(sdev->pdev)) {
+	if (ret && svmgpu_device_absent(sdev)) {
 		/* Gone while held: as svmgpu_device_lost() leaves it. */
-		WRITE_ONCE(sdev->gone, true);
+		svmgpu_set_gone_locked(sdev, " while held");
 		svmgpu_hw_fence_dma(sdev);
 		up_write(&sdev->hw_sem);
-		svmgpu_sched_fail_all(sdev);
-		wake_up_all(&sdev->hwq_wq);
+		svmgpu_fail_pending(sdev);
 		mutex_unlock(&sdev->reset_lock);
-		drm_err(&sdev->drm, "device gone from the bus while held: stopped until it is removed\n");
 		return -ENODEV;
 	}
 	/* Not back: as a failed svmgpu_device_reset() leaves it. */
@@ -677,7 +694,7 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 	up_write(&sdev->hw_sem);
 	svmgpu_stop_end(sdev);
 	if (ret)
-		svmgpu_sched_fail_all(sdev);
+		svmgpu_fail_pending(sdev);
 	mutex_unlock(&sdev->reset_lock);
 	if (ret)
 		drm_err(&sdev->drm, "device did not come back after a reset: %d\n", ret);
