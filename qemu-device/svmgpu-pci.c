@@ -143,7 +143,7 @@ struct SvmgpuState {
     bool iommu_notify;          /* "x-iommu-unmap-notify" */
     bool sync;                  /* "x-sync" (tests) */
     char *engine;               /* "x-engine": fast | reference */
-    uint32_t inject[7];         /* "x-inject-*" (tests, hw-spec §15) */
+    uint32_t inject[8];         /* "x-inject-*" (tests, hw-spec §15) */
 };
 
 /* x-sync: steps run per register write or bottom half, at most. */
@@ -872,6 +872,7 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     cfg.inject_irq_delay_us = s->inject[4];
     cfg.inject_inval_delay_us = s->inject[5];
     cfg.inject_stall_fault_ring = s->inject[6];
+    cfg.inject_enable_refuse = s->inject[7];
     if (!s->engine || !strcmp(s->engine, "fast")) {
         cfg.engine = SVMGPU_ENGINE_FAST;
     } else if (!strcmp(s->engine, "reference")) {
@@ -1033,6 +1034,7 @@ static Property svmgpu_properties[] = {
     DEFINE_PROP_UINT32("x-inject-irq-delay-us", SvmgpuState, inject[4], 0),
     DEFINE_PROP_UINT32("x-inject-inval-delay-us", SvmgpuState, inject[5], 0),
     DEFINE_PROP_UINT32("x-inject-stall-fault-ring", SvmgpuState, inject[6], 0),
+    DEFINE_PROP_UINT32("x-inject-enable-refuse", SvmgpuState, inject[7], 0),
     DEFINE_PROP_END_OF_LIST(),
 };
 

@@ -171,6 +171,7 @@
 #define SVMGPU_REG_INJ_IRQ_DELAY_US	0x0220	/* RW, 32: every interrupt message is sent this many µs late, 0 = off */
 #define SVMGPU_REG_INJ_INVAL_DELAY_US	0x0224	/* RW, 32: every invalidation completes this many µs late, 0 = off */
 #define SVMGPU_REG_INJ_STALL_FAULT_RING	0x0228	/* RW, 32: bit0: no fault record is written (faulting queues stall as RING_FULL) */
+#define SVMGPU_REG_INJ_ENABLE_REFUSE	0x022c	/* RW, 32: the next N CONTROL.ENABLE writes leave the device disabled; kept by CONTROL.RESET */
 #define SVMGPU_INJ_DELAY_MAX_US		1000000u
 
 /* ---------------------------------------------------------------------

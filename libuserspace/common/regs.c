@@ -39,7 +39,7 @@ const struct reg_desc global_regs[] = {
 	R(INJ_HANG_QUEUES, 32, 1), R(INJ_DROP_IRQS, 32, 1), R(INJ_INVAL_REFUSE, 32, 1),
 	R(INJ_CORRUPT_COMPL, 32, 1), R(INJ_FATAL, 32, 1), R(CNT_INJECTED, 64, 0),
 	R(INJ_IRQ_DELAY_US, 32, 1), R(INJ_INVAL_DELAY_US, 32, 1),
-	R(INJ_STALL_FAULT_RING, 32, 1),
+	R(INJ_STALL_FAULT_RING, 32, 1), R(INJ_ENABLE_REFUSE, 32, 1),
 };
 const unsigned int nr_global_regs = sizeof(global_regs) / sizeof(global_regs[0]);
 

@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"VALUE is a number (decimal or 0x hex).\n"
 		"inject injects a failure of hw-spec 15 into a live device (VALUE default 1):\n"
 		"  hang_queues MASK, drop_irqs N, inval_refuse N, corrupt_compl N, fatal,\n"
-		"  stall_fault_ring 0|1, irq_delay_us US, inval_delay_us US;\n"
+		"  stall_fault_ring 0|1, enable_refuse N, irq_delay_us US, inval_delay_us US;\n"
 		"through the driver's debugfs svmgpu_inject while svmgpu is bound (not the\n"
 		"two delays), else through BAR0; then prints the INJ_ registers and\n"
 		"CNT_INJECTED (without FAILURE only that).\n"
@@ -103,6 +103,7 @@ static const struct injection {
 	{ "corrupt_compl", "INJ_CORRUPT_COMPL", 1 },
 	{ "fatal", "INJ_FATAL", 1 },
 	{ "stall_fault_ring", "INJ_STALL_FAULT_RING", 1 },
+	{ "enable_refuse", "INJ_ENABLE_REFUSE", 1 },
 	{ "irq_delay_us", "INJ_IRQ_DELAY_US", 0 },
 	{ "inval_delay_us", "INJ_INVAL_DELAY_US", 0 },
 	{ "injected", "CNT_INJECTED", 1 },	/* read only */
@@ -327,8 +328,8 @@ int main(int argc, char **argv)
 			cli_usage_error("inject takes [FAILURE [VALUE]]");
 		if (argc - optind >= 1 && !(inj = injection_find(argv[optind])))
 			cli_usage_error("unknown failure '%s' (hang_queues, drop_irqs, inval_refuse, "
-					"corrupt_compl, fatal, stall_fault_ring, irq_delay_us, "
-					"inval_delay_us)", argv[optind]);
+					"corrupt_compl, fatal, stall_fault_ring, enable_refuse, "
+					"irq_delay_us, inval_delay_us)", argv[optind]);
 		v = 1;
 		if (argc - optind == 2 && cli_parse_u64(argv[optind + 1], &v))
 			cli_usage_error("VALUE: '%s' is not a number (decimal or 0x hex)",

@@ -1030,8 +1030,17 @@ static void write32_locked(SvmgpuCore *core, uint64_t off, uint32_t v)
     switch (off) {
     case SVMGPU_REG_CONTROL:
         if (v & SVMGPU_CONTROL_RESET) {
+            /* INJ_ENABLE_REFUSE survives the reset it makes fail (§15) */
+            uint32_t refuse = core->inj_enable_refuse;
+
             reset_locked(core);
+            core->inj_enable_refuse = refuse;
             break;
+        }
+        if ((v & SVMGPU_CONTROL_ENABLE) &&
+            !(core->control & SVMGPU_CONTROL_ENABLE) &&
+            svmgpu_inject_refuse_enable_locked(core)) {
+            v &= ~SVMGPU_CONTROL_ENABLE;
         }
         core->control = v & SVMGPU_CONTROL_ENABLE;
         pthread_cond_broadcast(&core->work_cond);

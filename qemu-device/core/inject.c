@@ -6,13 +6,15 @@
  * from: a queue that makes no progress, interrupt messages that never
  * arrive or arrive late, TLB invalidations that never complete or complete
  * late, corrupt completion records, a fatal device error, a fault ring
- * that takes no record.  Delays are on the device clock; the delayed
+ * that takes no record, a device that does not come back from a reset (it
+ * does not enable).  Delays are on the device clock; the delayed
  * messages are sent by whoever looks next (the control thread sleeps until
  * the first is due; sync mode: every run and register access), and a
  * reset drops them as it clears pending vectors.  Each failure applied bumps
  * CNT_INJECTED and is a guest-error log line and a trace event.  A reset
  * (any kind) loads the INJ_* registers from the x-inject-* properties
- * (0 by default) and clears a fatal error.  Everything here runs with
+ * (0 by default) and clears a fatal error, but CONTROL.RESET keeps
+ * INJ_ENABLE_REFUSE: that reset is the one that fails.  Everything here runs with
  * core->lock held and never blocks.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -34,6 +36,7 @@ void svmgpu_inject_reset_locked(SvmgpuCore *core)
     core->inj_inval_delay_us = svmgpu_min64(core->cfg.inject_inval_delay_us,
                                             SVMGPU_INJ_DELAY_MAX_US);
     core->inj_stall_fault_ring = core->cfg.inject_stall_fault_ring & 1;
+    core->inj_enable_refuse = core->cfg.inject_enable_refuse;
     core->irq_delayed_first = core->irq_delayed_n = 0;
     core->inval_refused = false;
     core->fatal = false;
@@ -73,6 +76,9 @@ bool svmgpu_inject_read_locked(SvmgpuCore *core, uint64_t off, uint32_t *val)
         return true;
     case SVMGPU_REG_INJ_STALL_FAULT_RING:
         *val = core->inj_stall_fault_ring;
+        return true;
+    case SVMGPU_REG_INJ_ENABLE_REFUSE:
+        *val = core->inj_enable_refuse;
         return true;
     case SVMGPU_REG_CNT_INJECTED:
         *val = (uint32_t)core->cnt_injected;
@@ -153,6 +159,9 @@ bool svmgpu_inject_write_locked(SvmgpuCore *core, uint64_t off, uint32_t v)
         }
         core->inj_stall_fault_ring = v & 1;
         return true;
+    case SVMGPU_REG_INJ_ENABLE_REFUSE:
+        core->inj_enable_refuse = v;
+        return true;
     case SVMGPU_REG_CNT_INJECTED:
     case SVMGPU_REG_CNT_INJECTED + 4:
         svmgpu_guest_error(core, "write 0x%x to read-only register 0x%llx",
@@ -181,6 +190,17 @@ bool svmgpu_inject_refuse_inval_locked(SvmgpuCore *core, uint32_t seq)
     core->inval_refused = true;
     injected_locked(core, "TLB invalidation refused (held until reset), seq",
                     seq);
+    return true;
+}
+
+bool svmgpu_inject_refuse_enable_locked(SvmgpuCore *core)
+{
+    if (!core->inj_enable_refuse) {
+        return false;
+    }
+    core->inj_enable_refuse--;
+    injected_locked(core, "CONTROL.ENABLE refused, left",
+                    core->inj_enable_refuse);
     return true;
 }
 

@@ -509,6 +509,7 @@ struct SvmgpuCore {
     uint32_t inj_hang_queues, inj_drop_irqs, inj_inval_refuse;
     uint32_t inj_corrupt_compl;
     uint32_t inj_irq_delay_us, inj_inval_delay_us, inj_stall_fault_ring;
+    uint32_t inj_enable_refuse; /* kept by CONTROL.RESET (the reset fails) */
     /* INJ_IRQ_DELAY_US: messages to send, oldest first (a ring) */
     struct { uint64_t due; uint32_t vectors; } irq_delayed[SVMGPU_INJ_IRQ_QUEUE];
     unsigned irq_delayed_first, irq_delayed_n;
@@ -537,6 +538,8 @@ uint64_t svmgpu_inject_inval_due_locked(SvmgpuCore *core, uint32_t seq);
 uint64_t svmgpu_inject_next_due_locked(SvmgpuCore *core);
 /* true: write no fault record for q now (it stalls as RING_FULL) */
 bool svmgpu_inject_stall_fault_locked(SvmgpuCore *core, SvmgpuQueue *q);
+/* a CONTROL.ENABLE write is refused (INJ_ENABLE_REFUSE): the device stays off */
+bool svmgpu_inject_refuse_enable_locked(SvmgpuCore *core);
 
 /* Set ERROR_STATUS bit(s), ERROR_ADDR and raise the error vector. */
 void svmgpu_error_locked(SvmgpuCore *core, uint32_t bit, uint64_t addr,

@@ -131,6 +131,7 @@ typedef struct SvmgpuCoreConfig {
     uint32_t inject_irq_delay_us;       /* clamped to SVMGPU_INJ_DELAY_MAX_US */
     uint32_t inject_inval_delay_us;     /* clamped to SVMGPU_INJ_DELAY_MAX_US */
     uint32_t inject_stall_fault_ring;
+    uint32_t inject_enable_refuse;
 } SvmgpuCoreConfig;
 
 /* The fast engine is the default; the reference is the plain interpreter. */

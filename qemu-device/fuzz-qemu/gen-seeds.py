@@ -44,6 +44,7 @@ Q_BASE, Q_SIZE, Q_CTX, Q_COMPL, Q_CONTROL, Q_TAIL = 0x00, 0x08, 0x0C, 0x10, 0x18
 Q_SAVE, Q_PRIORITY, Q_START = 0x48, 0x50, 0x54          # hw-spec 16
 ENABLE, PREEMPT, RESUME = 1, 4, 8
 INJ_IRQ_DELAY_US, INJ_INVAL_DELAY_US, INJ_STALL_FAULT_RING = 0x220, 0x224, 0x228
+INJ_ENABLE_REFUSE = 0x22C
 SAVE = 0x4040000
 
 CTX_TABLE, FAULT_RING, RING, COMPL, PT_ROOT = 0x4000000, 0x4010000, 0x4030000, 0x4031000, 0x4100000
@@ -171,6 +172,12 @@ seeds["inject-delays"] = seq(
     *bringup, *submit(cmd(2, 1, struct.pack("<QQQI", 0x1000, 0x100, 0xAB, 4))),
     wr(TLB_INV_SUBMIT, 1), clock(), rd(0xA0), wr(INJ_STALL_FAULT_RING, 0),
     clock(), rd(0x34))
+
+# a reset that does not bring the device back, then one that does
+seeds["inject-enable-refuse"] = seq(
+    *bringup, wr(INJ_ENABLE_REFUSE, 1), wr(CONTROL, 2), *bringup,
+    *submit(cmd(2, 1, struct.pack("<QQQI", 0x1000, 0x100, 0xAB, 4))), rd(0x34),
+    wr(CONTROL, 2), *bringup, rd(0x34))
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)

@@ -2,7 +2,8 @@
  * svmgpu core: fault injection (docs/hw-spec.md §15).  Each INJ_* register
  * arms a failure that the registers and memory show exactly as specified
  * (so a driver can detect it), is counted in CNT_INJECTED, and is undone by
- * a reset; the x-inject-* properties are the registers' reset values.
+ * a reset (INJ_ENABLE_REFUSE: by any but CONTROL.RESET, the reset it makes
+ * fail); the x-inject-* properties are the registers' reset values.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -562,6 +563,84 @@ TEST(inval_delay_due_while_paused_sleeps)
         usleep(1000);
     }
     ASSERT_EQ(rd32(&t, SVMGPU_REG_TLB_INV_DONE_SEQ), s1);
+    td_fini(&t);
+}
+
+/* Bring the device up again after a reset, as a driver does. */
+static void reprogram(TestDev *t)
+{
+    wr(t, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE_PA);
+    wr32(t, SVMGPU_REG_CTX_TABLE_ENTRIES, 16);
+    wr(t, SVMGPU_REG_FAULT_RING_BASE, FAULT_RING_PA);
+    wr32(t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+}
+
+/*
+ * A reset that does not bring the device back: the next N writes that set
+ * CONTROL.ENABLE leave it clear, each counted.  CONTROL.RESET keeps the
+ * count (that reset is the one that fails); a function reset loads the
+ * property; an ENABLE written while enabled takes none.
+ */
+TEST(enable_refused_until_the_count_is_spent)
+{
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    struct svmgpu_cmd c = nop_irq();
+
+    setup(&t);
+    wr32(&t, SVMGPU_REG_INJ_ENABLE_REFUSE, 1);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);    /* already on */
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_ENABLE_REFUSE), 1);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
+    wr32(&t, SVMGPU_REG_INJ_ENABLE_REFUSE, 2);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_ENABLE_REFUSE), 2);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 0);
+    reprogram(&t);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CONTROL), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_ENABLE_REFUSE), 1);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    /* Nothing runs while it is off. */
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 0);
+    queue_setup(&t, 0, 0, 64);
+    submit(&t, 0, &c);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), 0);
+    /* Tried again without a reset: the last refusal. */
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_ENABLE_REFUSE), 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 2);
+    /* Spent: the next reset brings it back. */
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    reprogram(&t);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 0);
+    queue_setup(&t, 0, 0, 64);
+    c = nop_irq();
+    submit(&t, 0, &c);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_Q(0, SVMGPU_Q_COMPL_SEQ)), c.hdr.seq);
+    /* A function reset loads the property (0): the count is gone. */
+    wr32(&t, SVMGPU_REG_INJ_ENABLE_REFUSE, 5);
+    svmgpu_core_reset(t.core);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_ENABLE_REFUSE), 0);
+    td_fini(&t);
+
+    /* From power-on (x-inject-enable-refuse): a driver's probe fails. */
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.inject_enable_refuse = 1;
+    td_init_cfg(&t, &cfg);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
+    svmgpu_core_reset(t.core);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_ENABLE_REFUSE), 1);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    reprogram(&t);
+    ASSERT_FALSE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    reprogram(&t);
+    ASSERT_TRUE(rd32(&t, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
     td_fini(&t);
 }
 

@@ -249,10 +249,10 @@ expect "svmgpu-reg frobnicate: unknown command" 2 "svmgpu-reg: unknown command '
 expect "svmgpu-reg without a command" 2 \
 	"svmgpu-reg: a command is missing: list, dump, read, write or inject" -- "$tools/svmgpu-reg"
 expect "svmgpu-reg inject frob: unknown failure" 2 \
-	"svmgpu-reg: unknown failure 'frob' (hang_queues, drop_irqs, inval_refuse, corrupt_compl, fatal, stall_fault_ring, irq_delay_us, inval_delay_us)" \
+	"svmgpu-reg: unknown failure 'frob' (hang_queues, drop_irqs, inval_refuse, corrupt_compl, fatal, stall_fault_ring, enable_refuse, irq_delay_us, inval_delay_us)" \
 	-- "$tools/svmgpu-reg" inject frob
 expect "svmgpu-reg inject injected: CNT_INJECTED is no failure" 2 \
-	"svmgpu-reg: unknown failure 'injected' (hang_queues, drop_irqs, inval_refuse, corrupt_compl, fatal, stall_fault_ring, irq_delay_us, inval_delay_us)" \
+	"svmgpu-reg: unknown failure 'injected' (hang_queues, drop_irqs, inval_refuse, corrupt_compl, fatal, stall_fault_ring, enable_refuse, irq_delay_us, inval_delay_us)" \
 	-- "$tools/svmgpu-reg" inject injected
 expect "svmgpu-reg inject fatal 1e3: bad value" 2 \
 	"svmgpu-reg: VALUE: '1e3' is not a number (decimal or 0x hex)" -- "$tools/svmgpu-reg" inject fatal 1e3
@@ -276,7 +276,8 @@ expect "svmgpu-reg list needs no device" 0 "" -- "$tools/svmgpu-reg" list
 missing=
 for r in 'Q<n>_SAVE_ADDR' 'Q<n>_PRIORITY' 'Q<n>_START' CNT_PREEMPTIONS \
 	INJ_HANG_QUEUES INJ_DROP_IRQS INJ_INVAL_REFUSE INJ_CORRUPT_COMPL INJ_FATAL \
-	CNT_INJECTED INJ_IRQ_DELAY_US INJ_INVAL_DELAY_US INJ_STALL_FAULT_RING; do
+	CNT_INJECTED INJ_IRQ_DELAY_US INJ_INVAL_DELAY_US INJ_STALL_FAULT_RING \
+	INJ_ENABLE_REFUSE; do
 	grep -qF "$r" "$t/regs" || missing="$missing $r"
 done
 if [ -z "$missing" ]; then

@@ -1827,6 +1827,29 @@ static void test_inject_properties(void)
     dev_stop(&d);
 }
 
+/*
+ * x-inject-enable-refuse: the device does not enable from power-on, nor
+ * after a register reset (which keeps the count), until the count is spent.
+ */
+static void test_inject_enable_refuse(void)
+{
+    Dev d;
+
+    dev_start(&d, ",x-sync=on,x-inject-enable-refuse=2");
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_INJ_ENABLE_REFUSE), ==, 2);
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+    g_assert_false(rd32(&d, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_INJ_ENABLE_REFUSE), ==, 1);
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+    g_assert_false(rd32(&d, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
+    g_assert_cmpuint(rd32(&d, SVMGPU_REG_CNT_INJECTED), ==, 1);
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+    wr32(&d, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+    g_assert_true(rd32(&d, SVMGPU_REG_STATUS) & SVMGPU_STATUS_ENABLED);
+    dev_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1873,5 +1896,6 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/preempt-save-into-bars",
                    test_preempt_save_into_bars);
     qtest_add_func("/svmgpu/inject-properties", test_inject_properties);
+    qtest_add_func("/svmgpu/inject-enable-refuse", test_inject_enable_refuse);
     return g_test_run();
 }
