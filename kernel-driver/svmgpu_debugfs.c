@@ -60,10 +60,14 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 		svmgpu_hw_exit(sdev);
 	}
 	seq_printf(m, "fault_records: %lld\n", atomic64_read(&s->fault_records));
-	/* the driver's view: usable, held by a PCI reset, fenced, off the bus */
-	seq_printf(m, "hw_ready: %d\nin_reset: %d\nfenced: %d\ngone: %d\n",
+	/*
+	 * the driver's view: usable, held by a PCI reset, fenced, not back
+	 * from a reset, off the bus
+	 */
+	seq_printf(m, "hw_ready: %d\nin_reset: %d\nfenced: %d\nwedged: %d\ngone: %d\n",
 		   READ_ONCE(sdev->hw_ready), READ_ONCE(sdev->in_reset),
-		   READ_ONCE(sdev->fenced), READ_ONCE(sdev->gone));
+		   READ_ONCE(sdev->fenced), READ_ONCE(sdev->wedged),
+		   READ_ONCE(sdev->gone));
 	seq_printf(m, "fault_batches: %lld\n", atomic64_read(&s->fault_batches));
 	seq_printf(m, "replays: %lld\n", atomic64_read(&s->replays));
 	seq_printf(m, "cancels: %lld\n", atomic64_read(&s->cancels));

@@ -424,7 +424,8 @@ static int svmgpu_hw_restart(struct svmgpu_device *sdev)
 static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 {
 	lockdep_assert_held(&sdev->reset_lock);
-	if (sdev->in_reset || !sdev->hw_ready)
+	/* A wedged device is held too: the PCI reset may bring it back. */
+	if (sdev->in_reset || (!sdev->hw_ready && !sdev->wedged))
 		return;
 	svmgpu_stop_begin(sdev);
 	down_write(&sdev->hw_sem);
@@ -437,6 +438,7 @@ static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 		svmgpu_hw_fence_dma(sdev);
 	mutex_unlock(&sdev->inval_lock);
 	sdev->hw_ready = false;
+	WRITE_ONCE(sdev->wedged, false);
 	sdev->in_reset = true;
 	up_write(&sdev->hw_sem);
 }
@@ -513,11 +515,14 @@ static bool svmgpu_device_lost_locked(struct svmgpu_device *sdev)
  * tables are kept, the TLB starts empty.
  *
  * A function that no longer answers config reads is held until remove
- * instead (svmgpu_device_lost()), found before the reset or during it.
+ * instead (svmgpu_device_lost()), found before the reset or during it.  A
+ * device that answers but does not come back is left wedged: not ready,
+ * bus mastering off, every request for it failing with -ENODEV; its address
+ * spaces and device memory stay, and the next reset tries again.
  *
  * Return: 0, -ENODEV once removed or found gone from the bus, -EBUSY while
  * a PCI reset, error recovery or suspend holds the device or AER/DPC has
- * its link frozen, or -EIO if it did not come back.
+ * its link frozen, or -EIO if it did not come back (now wedged).
  */
 int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 {
@@ -551,7 +556,7 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 	}
 	svmgpu_stop_begin(sdev);
 	down_write(&sdev->hw_sem);
-	if (sdev->hw_ready) {
+	if (sdev->hw_ready || sdev->wedged) {
 		mutex_lock(&sdev->inval_lock);
 		if (!svmgpu_hw_quiesce(sdev))
 			svmgpu_hw_fence_dma(sdev);
@@ -567,7 +572,6 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			if (gone)
 				svmgpu_set_gone_locked(sdev, " during a reset");
 			svmgpu_hw_fence_dma(sdev);
-			sdev->hw_ready = false;
 			/*
 			 * Held as svmgpu_hw_suspend() leaves it: until remove
 			 * if gone, or for the error recovery that froze its
@@ -576,6 +580,9 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			held = gone || svmgpu_link_frozen(sdev);
 			sdev->in_reset = held;
 		}
+		/* A wedged device that came back is usable again. */
+		sdev->hw_ready = !ret;
+		WRITE_ONCE(sdev->wedged, ret && !held);
 	} else {
 		ret = -ENODEV;
 	}
@@ -686,10 +693,11 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 		mutex_unlock(&sdev->reset_lock);
 		return -ENODEV;
 	}
-	/* Not back: as a failed svmgpu_device_reset() leaves it. */
+	/* Not back: as a failed svmgpu_device_reset() leaves it, wedged. */
 	if (ret)
 		svmgpu_hw_fence_dma(sdev);
 	sdev->hw_ready = !ret;
+	WRITE_ONCE(sdev->wedged, ret != 0);
 	sdev->in_reset = false;
 	up_write(&sdev->hw_sem);
 	svmgpu_stop_end(sdev);
@@ -975,6 +983,8 @@ static void svmgpu_remove(struct pci_dev *pdev)
 		svmgpu_hw_fence_dma(sdev);
 	sdev->hw_ready = false;
 	sdev->in_reset = false;
+	/* No reset brings it back now. */
+	WRITE_ONCE(sdev->wedged, false);
 	up_write(&sdev->hw_sem);
 	mutex_unlock(&sdev->reset_lock);
 	/* hw_ready is false: no invalidation fences the device again. */

@@ -236,6 +236,10 @@ struct svmgpu_sched {
  *	mastering off: it reaches no memory until @recover_work reprograms it;
  *	set with @hw_sem read-held (under @inval_lock), cleared with it
  *	write-held
+ * @wedged: a reset did not bring the device back (it answers, its link is
+ *	not frozen): @hw_ready false, bus mastering off, its work failed; a
+ *	later reset (debugfs, a PCI reset) tries again; written under
+ *	@reset_lock and @hw_sem for writing
  * @gone: the function left the bus without remove (svmgpu_device_lost()):
  *	nothing waits on its registers any more; set once under @reset_lock,
  *	read with READ_ONCE()
@@ -311,6 +315,7 @@ struct svmgpu_device {
 	bool hw_ready;
 	bool in_reset;
 	bool fenced;
+	bool wedged;
 	bool gone;
 	struct work_struct recover_work;
 	struct delayed_work watchdog;

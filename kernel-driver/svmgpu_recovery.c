@@ -363,6 +363,7 @@ static const struct {
 	{ "corrupt_compl", SVMGPU_REG_INJ_CORRUPT_COMPL },
 	{ "fatal", SVMGPU_REG_INJ_FATAL },
 	{ "stall_fault_ring", SVMGPU_REG_INJ_STALL_FAULT_RING },
+	{ "enable_refuse", SVMGPU_REG_INJ_ENABLE_REFUSE },
 };
 
 /* debugfs svmgpu_inject: the device's INJ_* registers (hw-spec 15). */

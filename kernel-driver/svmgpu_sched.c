@@ -690,11 +690,12 @@ static bool svmgpu_sched_enqueue(struct svmgpu_queue *q)
 
 	spin_lock(&s->lock);
 	/*
-	 * A device found gone runs nothing again, and svmgpu_sched_fail_all()
-	 * (after gone was set, under this lock) may have swept the runlists
+	 * A device found gone runs nothing again, a wedged one nothing until
+	 * a reset brings it back, and svmgpu_sched_fail_all() (after gone or
+	 * wedged was set, under this lock) may have swept the runlists
 	 * already: a queue put there now would wait until remove.
 	 */
-	if (READ_ONCE(q->sdev->gone)) {
+	if (READ_ONCE(q->sdev->gone) || READ_ONCE(q->sdev->wedged)) {
 		spin_unlock(&s->lock);
 		return false;
 	}
@@ -720,7 +721,7 @@ static bool svmgpu_sched_enqueue(struct svmgpu_queue *q)
 }
 
 /*
- * Put @q (with work) on its runlist, or, the device gone, fail its
+ * Put @q (with work) on its runlist, or, the device gone or wedged, fail its
  * commands (DRM_SVMGPU_ERR_RESET) as svmgpu_sched_fail_all() does.
  * Caller holds q->submit_lock.
  */

@@ -209,12 +209,13 @@ int svmgpu_ctx_entry_set(struct svmgpu_device *sdev, u32 id, dma_addr_t pt_root)
 /*
  * Clear an svm's context-table entry so that no reprogramming loads it
  * again.  hw_sem orders this against svmgpu_hw_program(); the table exists
- * while the hardware is ready or held by a PCI reset.
+ * while the hardware is ready, held by a PCI reset, or wedged (a reset
+ * may bring it back and load the table).
  */
 static void svmgpu_svm_ctx_clear(struct svmgpu_device *sdev, struct svmgpu_svm *svm)
 {
 	down_read(&sdev->hw_sem);
-	if (sdev->hw_ready || sdev->in_reset)
+	if (sdev->hw_ready || sdev->in_reset || sdev->wedged)
 		memset(&sdev->ctx_table[svm->ctx_id], 0,
 		       sizeof(sdev->ctx_table[svm->ctx_id]));
 	up_read(&sdev->hw_sem);

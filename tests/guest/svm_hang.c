@@ -9,8 +9,10 @@
  * as a dropped MSI would look) are collected by the watchdog's poll.
  * A queue stalled because the device withholds its fault records
  * (INJ_STALL_FAULT_RING) is noticed and the device reset, the work replayed.
+ * A reset that does not bring the device back (INJ_ENABLE_REFUSE) leaves it
+ * wedged until the next reset.
  * Counters: debugfs svmgpu_device hangs, hang_cmds, hang_reset_ns,
- * watchdog_polls; svmgpu_inject fault_stall_resets.
+ * watchdog_polls, wedged; svmgpu_inject fault_stall_resets.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -703,6 +705,193 @@ TEST_F(hang, injected_refused_invalidation_fences_device)
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(other, size, 0x6f, 1)), 0);
 	EXPECT_TRUE(sg_all_bytes(other, 0x6f, size));
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/* Whether context-table entry @id is loaded in the device (BAR0 CTX_SELECT/CTX_STATE); -1 if BAR0 cannot be mapped. */
+static int ctx_loaded(uint32_t id)
+{
+	volatile uint32_t *bar = bar0_map();
+	int on;
+
+	if (!bar)
+		return -1;
+	bar[SVMGPU_REG_CTX_SELECT / 4] = id;
+	on = !!(bar[SVMGPU_REG_CTX_STATE / 4] & SVMGPU_CTX_STATE_ENABLED);
+	munmap((void *)bar, SVMGPU_BAR_REGS_SIZE);
+	return on;
+}
+
+/* Mark in @seen[] the hardware context ids of debugfs svmgpu_contexts ("context N..."): 0 or -1. */
+static int ctx_ids(unsigned char seen[1024])
+{
+	static char buf[1 << 16];
+	char *p = buf;
+	int v;
+
+	memset(seen, 0, 1024);
+	if (sg_debugfs_read("svmgpu_contexts", buf, sizeof(buf)) < 0)
+		return -1;
+	while ((p = strstr(p, "context "))) {
+		if (sscanf(p, "context %d", &v) == 1 && v >= 0 && v < 1024)
+			seen[v] = 1;
+		p += 8;
+	}
+	return 0;
+}
+
+/*
+ * A reset that does not bring the device back (INJ_ENABLE_REFUSE, hw-spec
+ * 15): debugfs svmgpu_reset fails with -EIO and the device is wedged.  The
+ * WAIT in flight is reported lost, new work fails at once instead of
+ * waiting, no new context is made, and another process's context
+ * destroyed meanwhile leaves the context table.  The injection is spent:
+ * the next reset brings the device back, with this process's address
+ * space (its table entry loaded again) and exact bytes, and without the
+ * destroyed context.  Wedged once more, a function-level reset (sysfs
+ * "reset") brings it back too.
+ */
+TEST_TIMEOUT(60)
+TEST_F(hang, injected_failed_reset_wedges_until_the_next)
+{
+	unsigned char *buf = sg_map_anon(SIZE);
+	uint64_t *word = sg_map_anon(4096);
+	int sched = sg_debugfs_value("svmgpu_sched", "enabled") == 1;
+	long long resets = sg_dev_counter("resets");
+	int to_child[2], to_parent[2], other = -1, st, i, bar = ctx_loaded(0) >= 0;
+	unsigned char before[1024], after[1024];
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint32_t q, ctx;
+	char path[256], flr[320], bdf[64], r;
+	uint64_t seq;
+	pid_t pid, p2;
+	int ret;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (inj_read("injected") < 0 ||
+	    sg_debugfs_path("svmgpu_reset", path, sizeof(path)))
+		SKIP(return, "no debugfs svmgpu_inject or svmgpu_reset");
+	ASSERT_NOT_NULL(buf);
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x41, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(buf, 0x41, SIZE));
+
+	/* Another process's context: destroyed while wedged. */
+	ASSERT_EQ(ctx_ids(before), 0);
+	ASSERT_EQ(pipe(to_child), 0);
+	ASSERT_EQ(pipe(to_parent), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		unsigned char *cbuf = sg_map_anon(SIZE);
+		int fd = sg_open();
+		uint32_t cctx, cq;
+
+		r = !cbuf || fd < 0 || sg_ctx_create(fd, &cctx) ||
+		    sg_queue_create(fd, cctx, 0, &cq) ||
+		    sg_run_ok(fd, cq, sg_fill(cbuf, SIZE, 0x5a, 1)) ||
+		    !sg_all_bytes(cbuf, 0x5a, SIZE);
+		if (write(to_parent[1], &r, 1) != 1 || read(to_child[0], &r, 1) != 1)
+			_exit(3);
+		r = sg_queue_destroy(fd, cq) || sg_ctx_destroy(fd, cctx);
+		_exit(write(to_parent[1], &r, 1) == 1 ? 0 : 3);
+	}
+	ASSERT_EQ(read(to_parent[0], &r, 1), 1);
+	ASSERT_EQ(r, 0);
+	ASSERT_EQ(ctx_ids(after), 0);
+	for (i = 1; i < 1024 && other < 0; i++)
+		if (after[i] && !before[i])
+			other = i;
+	ASSERT_GT(other, 0);
+	/* The device's view, where BAR0 can be mapped through sysfs (not on the Debian kernel). */
+	if (bar)
+		EXPECT_EQ(ctx_loaded(other), 1);
+
+	/* In flight when the reset comes. */
+	*word = 0;
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+
+	ASSERT_EQ(inj_write("enable_refuse", 1), 0);
+	EXPECT_EQ(sg_write_file(path, "1"), -EIO);
+	EXPECT_EQ(sg_dev_counter("wedged"), 1);
+	EXPECT_EQ(sg_dev_counter("hw_ready"), 0);
+	EXPECT_EQ(sg_dev_counter("in_reset"), 0);
+	EXPECT_EQ(sg_dev_counter("gone"), 0);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
+	/* Reported lost, not left waiting. */
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	/* New work fails at once: -ENODEV, or, with the scheduler, reported lost. */
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	c = sg_fill(buf, SIZE, 0x42, 1);
+	ret = sg_submit(self->fd, q, &c, 1, &seq);
+	if (sched) {
+		ASSERT_EQ(ret, 0);
+		ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	} else {
+		EXPECT_EQ(ret, -ENODEV);
+	}
+	EXPECT_TRUE(sg_all_bytes(buf, 0x41, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	/* No context for a new process (this one's svm exists: fork). */
+	p2 = fork();
+	ASSERT_GE(p2, 0);
+	if (p2 == 0) {
+		int fd = sg_open();
+
+		_exit(fd >= 0 && sg_ctx_create(fd, &ctx) == -ENODEV ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(p2, &st, 0), p2);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The other context goes while the device is wedged. */
+	r = 0;
+	ASSERT_EQ(write(to_child[1], &r, 1), 1);
+	ASSERT_EQ(read(to_parent[0], &r, 1), 1);
+	EXPECT_EQ(r, 0);
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	/* The injection is spent: the next reset brings the device back. */
+	EXPECT_EQ(inj_read("enable_refuse"), -1);	/* debugfs needs the device */
+	EXPECT_EQ(sg_write_file(path, "1"), 0);
+	EXPECT_EQ(sg_dev_counter("wedged"), 0);
+	EXPECT_EQ(sg_dev_counter("hw_ready"), 1);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 2);
+	EXPECT_EQ(inj_read("enable_refuse"), 0);
+	/* Not loaded again: its page tables are gone. */
+	if (bar)
+		EXPECT_EQ(ctx_loaded(other), 0);
+	else
+		TH_LOG("BAR0 cannot be mapped: the context table is not checked");
+	/* This address space works on, with exact bytes. */
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x43, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x43, SIZE));
+
+	/* Wedged again: a function-level reset (sysfs) brings it back too. */
+	ASSERT_EQ(sg_find_bdf(bdf, sizeof(bdf)), 0);
+	snprintf(flr, sizeof(flr), "/sys/bus/pci/devices/%s/reset", bdf);
+	ASSERT_EQ(inj_write("enable_refuse", 1), 0);
+	EXPECT_EQ(sg_write_file(path, "1"), -EIO);
+	EXPECT_EQ(sg_dev_counter("wedged"), 1);
+	EXPECT_EQ(sg_write_file(flr, "1"), 0);
+	EXPECT_EQ(sg_dev_counter("wedged"), 0);
+	EXPECT_EQ(sg_dev_counter("hw_ready"), 1);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 4);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0x44, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x44, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	close(to_child[0]);
+	close(to_child[1]);
+	close(to_parent[0]);
+	close(to_parent[1]);
 }
 
 TEST_HARNESS_MAIN
