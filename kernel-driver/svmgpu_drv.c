@@ -14,7 +14,8 @@
  * them; everything else that reaches registers (notifiers, interrupt
  * threads, postclose, work items) goes through svmgpu_hw_enter(), which
  * fails once hw_ready is false (removed, or the device is held by a PCI
- * reset, AER recovery or suspend: svmgpu_hw_suspend()/svmgpu_hw_resume()).
+ * reset, AER recovery or suspend: svmgpu_hw_suspend()/svmgpu_hw_resume(),
+ * or wedged: a reset did not bring it back, the next one tries again).
  */
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
@@ -221,18 +222,19 @@ static bool svmgpu_hw_quiesce(struct svmgpu_device *sdev)
 
 /*
  * The device could not be shown to have stopped (a reset that did not
- * complete, a frozen link): turn its bus mastering off so that it can reach
- * no memory the driver is about to give back.  svmgpu_hw_restart() turns it
- * on again.  Caller holds sdev->hw_sem for writing.
+ * complete, a frozen link), or did not come back from a reset: turn its bus
+ * mastering off so that it can reach no memory the driver is about to give
+ * back.  svmgpu_hw_restart() turns it on again.  @why: for the log.  Caller
+ * holds sdev->hw_sem for writing.
  */
-static void svmgpu_hw_fence_dma(struct svmgpu_device *sdev)
+static void svmgpu_hw_fence_dma(struct svmgpu_device *sdev, const char *why)
 {
 	lockdep_assert_held_write(&sdev->hw_sem);
 	pci_clear_master(sdev->pdev);
 	WRITE_ONCE(sdev->fenced, true);
 	/* A device found gone was said to be so (svmgpu_device_lost()). */
 	if (!READ_ONCE(sdev->gone))
-		drm_err(&sdev->drm, "device not quiesced: bus mastering off\n");
+		drm_err(&sdev->drm, "device %s: bus mastering off\n", why);
 }
 
 static irqreturn_t svmgpu_irq_hard(int irq, void *arg)
@@ -435,7 +437,7 @@ static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 	 */
 	mutex_lock(&sdev->inval_lock);
 	if (!touch || !svmgpu_hw_quiesce(sdev))
-		svmgpu_hw_fence_dma(sdev);
+		svmgpu_hw_fence_dma(sdev, "not quiesced");
 	mutex_unlock(&sdev->inval_lock);
 	sdev->hw_ready = false;
 	WRITE_ONCE(sdev->wedged, false);
@@ -495,7 +497,8 @@ static bool svmgpu_device_lost_locked(struct svmgpu_device *sdev)
 	lockdep_assert_held(&sdev->reset_lock);
 	if (READ_ONCE(sdev->gone))
 		return true;
-	if (!sdev->hw_ready || sdev->in_reset || !svmgpu_device_absent(sdev))
+	if ((!sdev->hw_ready && !sdev->wedged) || sdev->in_reset ||
+	    !svmgpu_device_absent(sdev))
 		return false;
 	svmgpu_set_gone_locked(sdev, "");
 	svmgpu_hw_suspend_locked(sdev, false);
@@ -559,7 +562,7 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 	if (sdev->hw_ready || sdev->wedged) {
 		mutex_lock(&sdev->inval_lock);
 		if (!svmgpu_hw_quiesce(sdev))
-			svmgpu_hw_fence_dma(sdev);
+			svmgpu_hw_fence_dma(sdev, "not quiesced");
 		mutex_unlock(&sdev->inval_lock);
 		ret = svmgpu_hw_restart(sdev);
 		drm_info(&sdev->drm, "device reset%s\n", ret ? " failed" : "");
@@ -571,7 +574,7 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			gone = svmgpu_device_absent(sdev);
 			if (gone)
 				svmgpu_set_gone_locked(sdev, " during a reset");
-			svmgpu_hw_fence_dma(sdev);
+			svmgpu_hw_fence_dma(sdev, "not back after a reset");
 			/*
 			 * Held as svmgpu_hw_suspend() leaves it: until remove
 			 * if gone, or for the error recovery that froze its
@@ -684,18 +687,35 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 	}
 	down_write(&sdev->hw_sem);
 	ret = svmgpu_hw_restart(sdev);
-	if (ret && svmgpu_device_absent(sdev)) {
+	/*
+	 * Not svmgpu_device_absent(): AER's slot_reset runs with the link
+	 * still marked frozen (until its resume).
+	 */
+	if (ret && !pci_device_is_present(sdev->pdev)) {
 		/* Gone while held: as svmgpu_device_lost() leaves it. */
 		svmgpu_set_gone_locked(sdev, " while held");
-		svmgpu_hw_fence_dma(sdev);
+		svmgpu_hw_fence_dma(sdev, "gone");
 		up_write(&sdev->hw_sem);
 		svmgpu_fail_pending(sdev);
 		mutex_unlock(&sdev->reset_lock);
 		return -ENODEV;
 	}
+	if (ret && svmgpu_link_frozen(sdev)) {
+		/*
+		 * AER/DPC recovery's slot_reset did not bring it back: held
+		 * (in_reset) for that recovery, which now fails and reports
+		 * the permanent failure (svmgpu_error_detected()), or tries
+		 * again.  Not wedged: no reset of ours may run on the link.
+		 */
+		svmgpu_hw_fence_dma(sdev, "not back after a slot reset");
+		up_write(&sdev->hw_sem);
+		mutex_unlock(&sdev->reset_lock);
+		drm_err(&sdev->drm, "device did not come back after a slot reset: %d\n", ret);
+		return ret;
+	}
 	/* Not back: as a failed svmgpu_device_reset() leaves it, wedged. */
 	if (ret)
-		svmgpu_hw_fence_dma(sdev);
+		svmgpu_hw_fence_dma(sdev, "not back after a reset");
 	sdev->hw_ready = !ret;
 	WRITE_ONCE(sdev->wedged, ret != 0);
 	sdev->in_reset = false;
@@ -728,14 +748,34 @@ static void svmgpu_reset_done(struct pci_dev *pdev)
 	svmgpu_hw_resume(sdev);
 }
 
+/*
+ * The PCI core gave the function up (error recovery failed: error_state
+ * pci_channel_io_perm_failure): held until remove as a function gone from
+ * the bus is (svmgpu_device_lost()), whatever state recovery left it in;
+ * its data in device memory is lost (svmgpu_devmem_reachable()).
+ */
+static void svmgpu_device_perm_failure(struct svmgpu_device *sdev)
+{
+	mutex_lock(&sdev->reset_lock);
+	if (!READ_ONCE(sdev->gone) &&
+	    (sdev->hw_ready || sdev->wedged || sdev->in_reset)) {
+		svmgpu_set_gone_locked(sdev, " or failed for good (PCI error recovery gave up)");
+		svmgpu_hw_suspend_locked(sdev, false);
+		svmgpu_fail_pending(sdev);
+	}
+	mutex_unlock(&sdev->reset_lock);
+}
+
 static pci_ers_result_t svmgpu_error_detected(struct pci_dev *pdev,
 					      pci_channel_state_t state)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
 	drm_err(&sdev->drm, "PCI error, channel state %d\n", state);
-	if (state == pci_channel_io_perm_failure)
+	if (state == pci_channel_io_perm_failure) {
+		svmgpu_device_perm_failure(sdev);
 		return PCI_ERS_RESULT_DISCONNECT;
+	}
 	svmgpu_hw_suspend(sdev, state == pci_channel_io_normal);
 	return PCI_ERS_RESULT_NEED_RESET;
 }
@@ -980,7 +1020,7 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	down_write(&sdev->hw_sem);
 	/* Not ready: a reset or suspend already quiesced or fenced it. */
 	if (sdev->hw_ready && !svmgpu_hw_quiesce(sdev))
-		svmgpu_hw_fence_dma(sdev);
+		svmgpu_hw_fence_dma(sdev, "not quiesced");
 	sdev->hw_ready = false;
 	sdev->in_reset = false;
 	/* No reset brings it back now. */

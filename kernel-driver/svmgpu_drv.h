@@ -228,7 +228,8 @@ struct svmgpu_sched {
  * @vec: handler argument of each vector
  * @nvec: vectors requested
  * @hw_ready: hardware programmed and interrupts requested; false while
- *	removed and during a PCI reset, error recovery or suspend (@in_reset)
+ *	removed, during a PCI reset, error recovery or suspend (@in_reset)
+ *	and while @wedged
  * @in_reset: a PCI reset (FLR), AER recovery or system suspend stopped the
  *	device and reset_done/slot_reset/resume will reprogram it; protected by
  *	@hw_sem (written under it for writing) and @reset_lock

@@ -40,7 +40,8 @@
  *
  * debugfs svmgpu_inject reads the device's INJ_* registers (hw-spec 15) and
  * writes one ("hang_queues 0x1", "drop_irqs 3", "inval_refuse 1",
- * "corrupt_compl 1", "fatal 1"): svmgpu-inject drives it.
+ * "corrupt_compl 1", "fatal 1", "stall_fault_ring 1", "enable_refuse 1"):
+ * svmgpu-reg inject drives it.
  *
  * Lock order: nothing is held across a tick; per queue, sdev->hw_sem (read)
  * then q->lock as in svmgpu_fence.c, and the hang reset takes

@@ -146,8 +146,9 @@ static void svmgpu_svm_free_work(struct work_struct *work)
  * is only written: svmgpu_hw_program() loads every valid entry when the
  * device comes back.
  *
- * Return: 0, -ENODEV once the device is removed, or -EIO if the device
- * rejected the context (the entry is cleared again).
+ * Return: 0, -ENODEV once the device is removed or while it is wedged (a
+ * reset did not bring it back), or -EIO if the device rejected the context
+ * (the entry is cleared again).
  */
 int svmgpu_svm_ctx_enable(struct svmgpu_device *sdev, struct svmgpu_svm *svm)
 {
@@ -291,10 +292,11 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	return &svm->mn;
 
 err_ctx:
+	/* Cleared first, as svmgpu_svm_kill() does. */
+	svmgpu_svm_ctx_clear(sdev, svm);
 	mutex_lock(&svm->pt_lock);
 	svmgpu_mmu_ctx_disable(svm);
 	mutex_unlock(&svm->pt_lock);
-	svmgpu_svm_ctx_clear(sdev, svm);
 err_mmu:
 	mutex_lock(&svm->pt_lock);
 	svmgpu_mmu_fini(svm);

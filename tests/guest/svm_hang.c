@@ -87,6 +87,13 @@ FIXTURE_SETUP(hang)
 
 FIXTURE_TEARDOWN(hang)
 {
+	char path[256];
+	int i;
+
+	/* A test that failed half-way may leave the device wedged: bring it back. */
+	for (i = 0; i < 3 && sg_dev_counter("wedged") == 1 &&
+	     !sg_debugfs_path("svmgpu_reset", path, sizeof(path)); i++)
+		sg_write_file(path, "1");
 	if (self->saved >= 0)
 		sg_param_write("hang_timeout_ms", self->saved);
 	intr_mask_set(0);
