@@ -910,6 +910,15 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
         goto fail_core;
     }
     pcie_cap_flr_init(pdev);
+    /*
+     * AER, so that a driver's error handlers can be exercised: an error
+     * injected by QEMU's pcie_aer_inject_error or the guest's aer_inject
+     * reaches them through the root port (hw-spec 1).  Nothing here raises
+     * one on its own.
+     */
+    if (pcie_aer_init(pdev, PCI_ERR_VER, 0x100, PCI_ERR_SIZEOF, errp) < 0) {
+        goto fail_core;
+    }
 
     /* BAR0 keeps the memory re-entrancy guard, vIOMMU or not. */
     memory_region_init_io(&s->regs, OBJECT(s), &svmgpu_mmio_ops, s,
@@ -947,6 +956,7 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
     return;
 
 fail_core:
+    pcie_aer_exit(pdev);
     svmgpu_core_free(s->core);
     s->core = NULL;
     svmgpu_fini_local_mem(s);
@@ -971,6 +981,7 @@ static void svmgpu_exit(PCIDevice *pdev)
     svmgpu_iommu_unlisten(s);
     joined = svmgpu_stop_threads(s);
     msix_uninit_exclusive_bar(pdev);
+    pcie_aer_exit(pdev);
     if (joined) {
         svmgpu_free_core(s);
     }
@@ -1008,6 +1019,7 @@ static void svmgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
         svmgpu_core_dma_unmapped(s->core);
     }
     pcie_cap_flr_write_config(pdev, addr, val, len);
+    pcie_aer_write_config(pdev, addr, val, len);
 }
 
 static Property svmgpu_properties[] = {
