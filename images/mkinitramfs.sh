@@ -84,6 +84,12 @@ if [ "$KMODDIR" != "-" ]; then
 		[ -n "$f" ] && add_module "$f"
 	done
 fi
+# aer_inject, for tests of PCIe error recovery (tests/guest/svm_aer.c); the
+# debug kernel has no AER.
+if [ "$KMODDIR" != "-" ]; then
+	f=$(find "$KMODDIR/kernel/drivers/pci/pcie" -maxdepth 1 -name "aer_inject.ko*" 2>/dev/null | head -n 1 || true)
+	[ -n "$f" ] && add_module "$f"
+fi
 # virtio-9p for make run/exec SHARE=DIR (images/init mounts it on /share);
 # the debug kernel has them built in.
 if [ "$KMODDIR" != "-" ]; then

@@ -702,15 +702,16 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 	}
 	if (ret && svmgpu_link_frozen(sdev)) {
 		/*
-		 * AER/DPC recovery's slot_reset did not bring it back: held
-		 * (in_reset) for that recovery, which now fails and reports
-		 * the permanent failure (svmgpu_error_detected()), or tries
-		 * again.  Not wedged: no reset of ours may run on the link.
+		 * AER/DPC recovery's slot_reset did not bring it back: the
+		 * recovery fails and leaves the link marked frozen for good
+		 * (6.1 tells the driver nothing more), so no reset of ours
+		 * may run: held as gone until remove, its work failed.
 		 */
+		svmgpu_set_gone_locked(sdev, " or failed for good (not back after a slot reset)");
 		svmgpu_hw_fence_dma(sdev, "not back after a slot reset");
 		up_write(&sdev->hw_sem);
+		svmgpu_fail_pending(sdev);
 		mutex_unlock(&sdev->reset_lock);
-		drm_err(&sdev->drm, "device did not come back after a slot reset: %d\n", ret);
 		return ret;
 	}
 	/* Not back: as a failed svmgpu_device_reset() leaves it, wedged. */
@@ -749,10 +750,11 @@ static void svmgpu_reset_done(struct pci_dev *pdev)
 }
 
 /*
- * The PCI core gave the function up (error recovery failed: error_state
- * pci_channel_io_perm_failure): held until remove as a function gone from
- * the bus is (svmgpu_device_lost()), whatever state recovery left it in;
- * its data in device memory is lost (svmgpu_devmem_reachable()).
+ * The PCI core gave the function up (error_detected with
+ * pci_channel_io_perm_failure: kernels that report a failed recovery so,
+ * not 6.1): held until remove as a function gone from the bus is
+ * (svmgpu_device_lost()), whatever state recovery left it in; its data in
+ * device memory is lost (svmgpu_devmem_reachable()).
  */
 static void svmgpu_device_perm_failure(struct svmgpu_device *sdev)
 {

@@ -9,7 +9,7 @@
 # (make deb, lintian) in a guest on Debian's kernel with svmgpu.ko built by
 # DKMS (make deb-test), the in-guest suite on the
 # debug kernel with the vIOMMU on (it includes syscall_fuzz, svmgpu-fuzz for
-# 40 s), svm_multi and svm_unplug in a boot with three devices (two in
+# 40 s), svm_aer, svm_multi and svm_unplug in a boot with three devices (two in
 # hotplug slots) after each in-guest suite,
 # then svmgpu-torture and svmgpu-fuzz under stress-ng for
 # CHECK_STRESS_SECONDS on the debug kernel, vIOMMU, two NUMA nodes, swap on
@@ -92,20 +92,20 @@ stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
 # boot of its own, so that no other program sees a second render node.  The
 # second and third sit in PCIe hotplug slots (native hotplug: QEMU's ACPI
 # hotplug of root ports off), which svm_unplug powers off under load after
-# svm_multi ran on the first two.
+# svm_aer injected PCIe errors into the first and svm_multi ran on two.
 MULTI_EXTRA='-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off'
 for i in 1 2; do
 	MULTI_EXTRA="$MULTI_EXTRA -device pcie-root-port,id=svmgpu-rp$i,chassis=$i,slot=$i"
 	MULTI_EXTRA="$MULTI_EXTRA -device svmgpu,bus=svmgpu-rp$i,local-mem-size=64M"
 done
-stage guest-debian-multi make -s guest-test KERNEL=debian IOMMU=0 TESTS=svm_multi,svm_unplug \
+stage guest-debian-multi make -s guest-test KERNEL=debian IOMMU=0 TESTS=svm_aer,svm_multi,svm_unplug \
 	QEMU_EXTRA="$MULTI_EXTRA" LOGDIR="$BUILD/logs/debian-multi"
 stage tutorial make -s tutorial-test KERNEL=debian
 stage build-debug build_stage debug
 stage checkpatch bash scripts/checkpatch.sh
 stage deb make -s deb-test
 stage guest-debug-iommu make -s guest-test KERNEL=debug IOMMU=1
-stage guest-debug-iommu-multi make -s guest-test KERNEL=debug IOMMU=1 TESTS=svm_multi,svm_unplug \
+stage guest-debug-iommu-multi make -s guest-test KERNEL=debug IOMMU=1 TESTS=svm_aer,svm_multi,svm_unplug \
 	QEMU_EXTRA="$MULTI_EXTRA" LOGDIR="$BUILD/logs/debug-iommu-multi"
 stage stress-debug-iommu make -s stress KERNEL=debug IOMMU=1 STRESS_SECONDS="$CHECK_STRESS_SECONDS"
 

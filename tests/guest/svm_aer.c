@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+/*
+ * svm_aer: PCIe error recovery (AER) of an svmgpu with work in flight.
+ *
+ * The device has an AER capability (hw-spec 1); the kernel's aer_inject
+ * (/dev/aer_inject: Debian's kernel, a module the image loads; the debug
+ * kernel has no AER) makes the root port above it report an error, and the
+ * AER driver runs the recovery the driver's pci_error_handlers take part in.
+ * Runs in the boot with devices behind PCIe root ports (scripts/check.sh),
+ * on the first of them, before svm_unplug powers the slots off; elsewhere it
+ * skips.
+ *
+ * - fatal_error_resets_the_link: an uncorrectable fatal error (Data Link
+ *   Protocol): error_detected (link frozen) holds the device, the AER driver
+ *   resets the port's secondary bus, slot_reset restores config space and
+ *   reprograms it (svmgpu_hw_resume()).  The WAIT in flight is reported lost
+ *   (DRM_SVMGPU_ERR_RESET), the 2 MiB in device memory come back to the CPU
+ *   exact (a bus reset keeps the device's memory), the address space works
+ *   on: a FILL is exact, the device is usable, not wedged or gone, one reset
+ *   counted.
+ * - nonfatal_error_without_a_reset: an uncorrectable non-fatal error
+ *   (Completer Abort): error_detected with the link up quiesces the device,
+ *   slot_reset reprograms it without a bus reset; the same checks.
+ * - corrected_error_changes_nothing: a corrected error is only logged: no
+ *   reset, work goes on.
+ * - failed_recovery_leaves_it_wedged_until_a_reset: a non-fatal error whose
+ *   slot_reset cannot bring the device back (INJ_ENABLE_REFUSE, which the
+ *   quiesce's CONTROL.RESET keeps): the recovery fails and the device is
+ *   wedged (debugfs wedged 1, the WAIT in flight reported lost, new work
+ *   fails at once) until a debugfs reset brings it back, exact FILLs.
+ */
+#define _GNU_SOURCE
+#include <glob.h>
+#include <limits.h>
+#include <libgen.h>
+#include <stdlib.h>
+
+#include "svm_advise.h"
+
+/* The kernel's struct aer_error_inj (drivers/pci/pcie/aer_inject.c). */
+struct aer_error_inj {
+	uint8_t bus;
+	uint8_t dev;
+	uint8_t fn;
+	uint32_t uncor_status;
+	uint32_t cor_status;
+	uint32_t header_log0;
+	uint32_t header_log1;
+	uint32_t header_log2;
+	uint32_t header_log3;
+	uint32_t domain;
+};
+
+#define ERR_UNC_DLP		0x00000010	/* Data Link Protocol: fatal by default */
+#define ERR_UNC_COMP_ABORT	0x00008000	/* Completer Abort: non-fatal by default */
+#define ERR_COR_RCVR		0x00000001	/* Receiver Error */
+
+#define DEVMEM_SIZE	(2 * MB)
+#define SYS_SIZE	(256 * 1024)
+
+FIXTURE(aer) {
+	unsigned int domain, bus, dev, fn;
+	char dbg[64];
+	int fd;
+	uint32_t ctx;
+};
+
+/*
+ * The first svmgpu function bound to the driver behind a PCIe port (its
+ * sysfs parent is a bridge, not the host bridge): its address and render
+ * node minor; -1 if none.
+ */
+static int find_behind_port(struct svmgpu_fixture_aer *self)
+{
+	char bdf[64], path[PATH_MAX], real[PATH_MAX], *parent;
+	int n = sg_pci_scan(0, NULL, 0), i, minor = -1;
+	glob_t g;
+
+	for (i = 0; i < n && minor < 0; i++) {
+		sg_pci_scan(i, bdf, sizeof(bdf));
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+		if (!realpath(path, real))
+			continue;
+		parent = basename(dirname(real));
+		if (!strncmp(parent, "pci", 3))
+			continue;	/* on the root bus: no port reports for it */
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/drm/renderD*", bdf);
+		if (glob(path, 0, NULL, &g) || !g.gl_pathc) {
+			globfree(&g);
+			continue;
+		}
+		minor = atoi(strrchr(g.gl_pathv[0], 'D') + 1);
+		globfree(&g);
+		if (sscanf(bdf, "%x:%x:%x.%x", &self->domain, &self->bus, &self->dev,
+			   &self->fn) != 4)
+			minor = -1;
+	}
+	return minor;
+}
+
+FIXTURE_SETUP(aer)
+{
+	int minor;
+
+	self->fd = -1;
+	if (access("/dev/aer_inject", W_OK))
+		return;		/* each test skips */
+	minor = find_behind_port(self);
+	if (minor < 0)
+		return;
+	self->fd = sg_open_render(minor);
+	snprintf(self->dbg, sizeof(self->dbg), "/sys/kernel/debug/dri/%d", minor - 128);
+	if (self->fd >= 0)
+		ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
+}
+
+
+static long long dev_value(struct svmgpu_fixture_aer *self, const char *name)
+{
+	return sg_debugfs_value_in(self->dbg, "svmgpu_device", name);
+}
+
+/* This device's debugfs file @name: write @val, 0 or -errno. */
+static int dbg_write(struct svmgpu_fixture_aer *self, const char *name, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", self->dbg, name);
+	return sg_write_file(path, val);
+}
+
+/* Inject through /dev/aer_inject: 0 or -errno. */
+static int aer_inject(struct svmgpu_fixture_aer *self, uint32_t uncor, uint32_t cor)
+{
+	struct aer_error_inj e = {
+		.bus = self->bus, .dev = self->dev, .fn = self->fn,
+		.uncor_status = uncor, .cor_status = cor, .domain = self->domain,
+	};
+	int f = open("/dev/aer_inject", O_WRONLY), ret = 0;
+
+	if (f < 0)
+		return -errno;
+	if (write(f, &e, sizeof(e)) != sizeof(e))
+		ret = -errno;
+	close(f);
+	return ret;
+}
+
+/*
+ * An error injected with a WAIT in flight and 2 MiB in device memory; the
+ * recovery (@resets: how many device resets it counts) leaves the data
+ * exact and the device working.
+ */
+static void recover_with_work(struct svmgpu_fixture_aer *self,
+			      uint32_t uncor, uint32_t cor, int resets)
+{
+	unsigned char *dm = sg_map_anon(DEVMEM_SIZE), *buf = sg_map_anon(SYS_SIZE);
+	uint64_t *word = sg_map_anon(4096);
+	long long before = dev_value(self, "resets");
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q;
+	double t0;
+	int i;
+
+	if (self->fd < 0)
+		SKIP(return, "no /dev/aer_inject (the debug kernel has no AER) or no svmgpu behind a PCIe port");
+	ASSERT_NOT_NULL(dm);
+	ASSERT_NOT_NULL(buf);
+	ASSERT_NOT_NULL(word);
+	ASSERT_GE(before, 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	fill_pat(dm, DEVMEM_SIZE, 0x3a);
+	if (has_local_mem(self->fd))
+		ASSERT_EQ(prefetch_resident(self->fd, dm, DEVMEM_SIZE),
+			  (long long)(DEVMEM_SIZE / PAGE));
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SYS_SIZE, 0x21, 1)), 0);
+	*word = 0;
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+
+	t0 = sg_now_s();
+	ASSERT_EQ(aer_inject(self, uncor, cor), 0);
+	for (i = 0; i < 1000 && dev_value(self, "resets") < before + resets; i++)
+		usleep(10000);
+	/* The AER driver works in a thread: let it finish (resume). */
+	for (i = 0; i < 100 && dev_value(self, "hw_ready") != 1; i++)
+		usleep(10000);
+	usleep(200000);
+	TH_LOG("recovered in %.3f s", sg_now_s() - t0);
+	EXPECT_EQ(dev_value(self, "resets"), before + resets);
+	EXPECT_EQ(dev_value(self, "hw_ready"), 1);
+	EXPECT_EQ(dev_value(self, "in_reset"), 0);
+	EXPECT_EQ(dev_value(self, "wedged"), 0);
+	EXPECT_EQ(dev_value(self, "gone"), 0);
+
+	if (resets) {
+		/* In flight when the device was stopped: reported lost. */
+		ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	} else {
+		/* Nothing happened to it: it completes once its word is written. */
+		EXPECT_EQ(sg_wait(self->fd, q, seq, seq, 0, &w), -ETIMEDOUT);
+		__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+		ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+	}
+	/* Device memory kept its data. */
+	EXPECT_EQ(check_pat(dm, DEVMEM_SIZE, 0x3a), -1);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x21, SYS_SIZE));
+	/* The address space works on. */
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SYS_SIZE, 0x22, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x22, SYS_SIZE));
+	if (has_local_mem(self->fd)) {
+		ASSERT_EQ(prefetch_resident(self->fd, dm, DEVMEM_SIZE),
+			  (long long)(DEVMEM_SIZE / PAGE));
+		EXPECT_EQ(check_pat(dm, DEVMEM_SIZE, 0x3a), -1);
+	}
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	munmap(dm, DEVMEM_SIZE);
+	munmap(buf, SYS_SIZE);
+	munmap(word, 4096);
+}
+
+FIXTURE_TEARDOWN(aer)
+{
+	int i;
+
+	/* A test that failed half-way may leave the device wedged: bring it back. */
+	for (i = 0; i < 3 && self->fd >= 0 && dev_value(self, "wedged") == 1; i++)
+		dbg_write(self, "svmgpu_reset", "1");
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+TEST_TIMEOUT(90)
+TEST_F(aer, fatal_error_resets_the_link)
+{
+	recover_with_work(self, ERR_UNC_DLP, 0, 1);
+}
+
+TEST_TIMEOUT(90)
+TEST_F(aer, nonfatal_error_without_a_reset)
+{
+	recover_with_work(self, ERR_UNC_COMP_ABORT, 0, 1);
+}
+
+TEST_TIMEOUT(90)
+TEST_F(aer, corrected_error_changes_nothing)
+{
+	recover_with_work(self, 0, ERR_COR_RCVR, 0);
+}
+
+TEST_TIMEOUT(90)
+TEST_F(aer, failed_recovery_leaves_it_wedged_until_a_reset)
+{
+	unsigned char *buf = sg_map_anon(SYS_SIZE);
+	uint64_t *word = sg_map_anon(4096);
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q;
+	int i, ret;
+
+	if (self->fd < 0)
+		SKIP(return, "no /dev/aer_inject (the debug kernel has no AER) or no svmgpu behind a PCIe port");
+	ASSERT_NOT_NULL(buf);
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SYS_SIZE, 0x31, 1)), 0);
+	*word = 0;
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+
+	/* Kept by the quiesce's CONTROL.RESET: slot_reset's enable is refused. */
+	ASSERT_EQ(dbg_write(self, "svmgpu_inject", "enable_refuse 1"), 0);
+	ASSERT_EQ(aer_inject(self, ERR_UNC_COMP_ABORT, 0), 0);
+	for (i = 0; i < 1000 && dev_value(self, "wedged") != 1; i++)
+		usleep(10000);
+	EXPECT_EQ(dev_value(self, "wedged"), 1);
+	EXPECT_EQ(dev_value(self, "hw_ready"), 0);
+	EXPECT_EQ(dev_value(self, "in_reset"), 0);
+	EXPECT_EQ(dev_value(self, "gone"), 0);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	/* New work fails at once: -ENODEV, or, with the scheduler, reported lost. */
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	c = sg_fill(buf, SYS_SIZE, 0x32, 1);
+	ret = sg_submit(self->fd, q, &c, 1, &seq);
+	if (ret == 0) {
+		ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	} else {
+		EXPECT_EQ(ret, -ENODEV);
+	}
+	EXPECT_TRUE(sg_all_bytes(buf, 0x31, SYS_SIZE));
+	/* The count is spent: a reset brings it back. */
+	EXPECT_EQ(dbg_write(self, "svmgpu_reset", "1"), 0);
+	EXPECT_EQ(dev_value(self, "wedged"), 0);
+	EXPECT_EQ(dev_value(self, "hw_ready"), 1);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SYS_SIZE, 0x33, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x33, SYS_SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+TEST_HARNESS_MAIN
