@@ -671,11 +671,13 @@ bool svmgpu_device_lost(struct svmgpu_device *sdev)
  * Reprogram the device after svmgpu_hw_suspend(); interrupts back on.  A
  * device found gone (svmgpu_device_lost()) stays held until it is removed,
  * whatever a PCI reset, error recovery or resume then finds at its address:
- * its queues were failed and its state is lost.
+ * its queues were failed and its state is lost.  @slot_reset: called by
+ * AER/DPC recovery's slot_reset (one that fails there holds the device as
+ * gone: see below).
  *
  * Return: 0, -ENODEV for a device gone, or an error of svmgpu_hw_restart().
  */
-static int svmgpu_hw_resume(struct svmgpu_device *sdev)
+static int svmgpu_hw_resume(struct svmgpu_device *sdev, bool slot_reset)
 {
 	int ret;
 
@@ -701,14 +703,25 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev)
 		return -ENODEV;
 	}
 	if (ret && svmgpu_link_frozen(sdev)) {
+		svmgpu_hw_fence_dma(sdev, "not back after a reset");
+		if (!slot_reset) {
+			/*
+			 * A PCI reset (reset_done) while error recovery has
+			 * the link frozen: still held, for its slot_reset.
+			 */
+			up_write(&sdev->hw_sem);
+			mutex_unlock(&sdev->reset_lock);
+			drm_err(&sdev->drm, "device did not come back after a reset: %d\n", ret);
+			return ret;
+		}
 		/*
 		 * AER/DPC recovery's slot_reset did not bring it back: the
 		 * recovery fails and leaves the link marked frozen for good
 		 * (6.1 tells the driver nothing more), so no reset of ours
 		 * may run: held as gone until remove, its work failed.
 		 */
+		drm_err(&sdev->drm, "device did not come back after a slot reset: %d\n", ret);
 		svmgpu_set_gone_locked(sdev, " or failed for good (not back after a slot reset)");
-		svmgpu_hw_fence_dma(sdev, "not back after a slot reset");
 		up_write(&sdev->hw_sem);
 		svmgpu_fail_pending(sdev);
 		mutex_unlock(&sdev->reset_lock);
@@ -746,7 +759,7 @@ static void svmgpu_reset_done(struct pci_dev *pdev)
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
 	svmgpu_devmem_reset_done(sdev);
-	svmgpu_hw_resume(sdev);
+	svmgpu_hw_resume(sdev, false);
 }
 
 /*
@@ -774,6 +787,9 @@ static pci_ers_result_t svmgpu_error_detected(struct pci_dev *pdev,
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
 	drm_err(&sdev->drm, "PCI error, channel state %d\n", state);
+	/* Held until remove (svmgpu_device_lost()): no vote for its bus. */
+	if (READ_ONCE(sdev->gone))
+		return PCI_ERS_RESULT_NONE;
 	if (state == pci_channel_io_perm_failure) {
 		svmgpu_device_perm_failure(sdev);
 		return PCI_ERS_RESULT_DISCONNECT;
@@ -791,7 +807,7 @@ static pci_ers_result_t svmgpu_slot_reset(struct pci_dev *pdev)
 		return PCI_ERS_RESULT_NONE;
 	pci_restore_state(pdev);
 	pci_save_state(pdev);
-	if (svmgpu_hw_resume(sdev))
+	if (svmgpu_hw_resume(sdev, true))
 		return PCI_ERS_RESULT_DISCONNECT;
 	return PCI_ERS_RESULT_RECOVERED;
 }
@@ -801,7 +817,7 @@ static void svmgpu_error_resume(struct pci_dev *pdev)
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
 	/* Recovery without a slot reset (PCI_ERS_RESULT_CAN_RECOVER paths). */
-	svmgpu_hw_resume(sdev);
+	svmgpu_hw_resume(sdev, false);
 	drm_info(&sdev->drm, "PCI error recovery done\n");
 }
 
@@ -822,7 +838,7 @@ static int svmgpu_pm_suspend(struct device *dev)
 static int svmgpu_pm_resume(struct device *dev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(to_pci_dev(dev));
-	int ret = svmgpu_hw_resume(sdev);
+	int ret = svmgpu_hw_resume(sdev, false);
 
 	/* A device gone is held until remove: not a failed resume. */
 	return ret && READ_ONCE(sdev->gone) ? 0 : ret;

@@ -910,11 +910,13 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
         goto fail_core;
     }
     pcie_cap_flr_init(pdev);
+    /* Device Control's error reporting enables, which AER needs. */
+    pcie_cap_deverr_init(pdev);
     /*
      * AER, so that a driver's error handlers can be exercised: an error
-     * injected by QEMU's pcie_aer_inject_error or the guest's aer_inject
-     * reaches them through the root port (hw-spec 1).  Nothing here raises
-     * one on its own.
+     * injected by the guest's aer_inject, or by QEMU's pcie_aer_inject_error
+     * (uncorrectable, with SERR# on in the command register), reaches them
+     * through the root port (hw-spec 1).  Nothing here raises one itself.
      */
     if (pcie_aer_init(pdev, PCI_ERR_VER, 0x100, PCI_ERR_SIZEOF, errp) < 0) {
         goto fail_core;
@@ -997,6 +999,7 @@ static void svmgpu_reset(DeviceState *dev)
     svmgpu_core_reset(s->core);
     svmgpu_clear_pending_irqs(s);
     pci_set_irq(PCI_DEVICE(s), 0);
+    pcie_cap_deverr_reset(PCI_DEVICE(s));
 }
 
 static void svmgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
