@@ -1,101 +1,120 @@
 // SPDX-License-Identifier: MIT
 /*
  * Ready kernels, in svmgpu assembly.  Every kernel reads its argument block
- * through SR_ARGS (layouts in svmgpu.h), uses one lane per element (global
- * id = workgroup * wg_size + lane; reduce_sum: a strided slice of its
- * workgroup's block of elements per lane; sgemm: eight rows of a column)
- * and does nothing in lanes past the end, so any grid that covers the
- * problem works.  Floating point follows the
- * CPU references in the tests operation for operation (sgemm's FFMA is
- * fmaf there), so results match bit for bit.
+ * through SR_ARGS (layouts in svmgpu.h) and uses one lane per element
+ * (global id = workgroup * wg_size + lane) or, for the streaming ones, a
+ * slice of elements per lane (BLOCK_SLICE; sgemm: eight rows of a column);
+ * lanes past the end do nothing, so any grid works that covers the problem
+ * (with slices: any grid).  Floating point follows the CPU references in
+ * the tests operation for operation (sgemm's FFMA is fmaf there), so
+ * results match bit for bit.
  */
 #include <errno.h>
 #include <stddef.h>
 
 #include "internal.h"
 
+/*
+ * The block layout of vecadd, saxpy, reduce_sum and range_hash, as GPU
+ * streaming kernels are written: a launch needs far fewer lanes than
+ * elements (the library's shape: at most 64 workgroups), each workgroup
+ * takes a contiguous block of the input and lane l of it elements
+ * block + l, + wg_size, ... below the block's end, so one wave-instruction
+ * of the loop reads wg_size consecutive elements and the next one those
+ * right after them.  The device runs a launch's workgroups one after
+ * another; with a grid-stride slice (each step a whole grid apart) every
+ * workgroup went over every page of the input, 1.4x slower (bench-core
+ * reduce).  Against one lane per element, the loop saves each element the
+ * prologue, the bounds check and the workgroup switches: vecadd 1.45x
+ * faster (bench-core vecadd32).
+ *
+ * BLOCK_SLICE(N, SHIFT): with n at [args + N] and elements of 1 << SHIFT
+ * bytes, sets r1 = global id, r2 = args, r3 = n, r10 = lane id,
+ * r11 = wg_size, r8 = i (the lane's first element), r28 = the block's end,
+ * r5 = i << SHIFT and r24 = wg_size << SHIFT (a step, in bytes); uses
+ * r23, r25, r26, r27.
+ */
+#define BLOCK_SLICE(N, SHIFT) \
+	"    S2R   r1, GLOBAL_ID\n" \
+	"    S2R   r2, ARGS\n" \
+	"    S2R   r10, LANE_ID\n" \
+	"    S2R   r11, WG_SIZE\n" \
+	"    S2R   r23, GRID_X\n" \
+	"    S2R   r24, GRID_Y\n" \
+	"    MUL   r23, r23, r24\n" \
+	"    S2R   r24, GRID_Z\n" \
+	"    MUL   r23, r23, r24\n" \
+	"    MUL   r23, r23, r11      ; lanes in the grid\n" \
+	"    LD64  r3, [r2+" #N "]        ; n\n" \
+	"    ADD   r26, r3, r23\n" \
+	"    SUB   r26, r26, #1\n" \
+	"    DIVU  r26, r26, r23      ; elements per lane, rounded up\n" \
+	"    SUB   r25, r1, r10       ; workgroup * wg_size\n" \
+	"    MUL   r27, r25, r26      ; the workgroup's block: its first element\n" \
+	"    ADD   r8, r27, r10       ; i = block + lane\n" \
+	"    MUL   r28, r26, r11\n" \
+	"    ADD   r28, r27, r28\n" \
+	"    MINU  r28, r28, r3       ; the block's end\n" \
+	"    SHL   r24, r11, #" #SHIFT "       ; wg_size elements, in bytes\n" \
+	"    SHL   r5, r8, #" #SHIFT "\n"
+
 /* out[i] = a[i] + b[i] */
 static const char vecadd_src[] =
 	"; vecadd: args = { f32 *a, f32 *b, f32 *out, u64 n }\n"
-	"    S2R   r1, GLOBAL_ID\n"
-	"    S2R   r2, ARGS\n"
-	"    LD64  r3, [r2+24]        ; n\n"
-	"    SLTU  r4, r1, r3\n"
-	"    IF    r4\n"
-	"      SHL   r5, r1, #2\n"
-	"      LD64  r6, [r2+0]\n"
-	"      ADD   r6, r6, r5\n"
-	"      LD32  r7, [r6+0]       ; a[i]\n"
-	"      LD64  r6, [r2+8]\n"
-	"      ADD   r6, r6, r5\n"
-	"      LD32  r8, [r6+0]       ; b[i]\n"
-	"      FADD  r7, r7, r8\n"
-	"      LD64  r6, [r2+16]\n"
-	"      ADD   r6, r6, r5\n"
-	"      ST32  [r6+0], r7\n"
-	"    ENDIF\n"
+	BLOCK_SLICE(24, 2)
+	"    LD64  r6, [r2+0]\n"
+	"    ADD   r6, r6, r5         ; &a[i]\n"
+	"    LD64  r12, [r2+8]\n"
+	"    ADD   r12, r12, r5       ; &b[i]\n"
+	"    LD64  r13, [r2+16]\n"
+	"    ADD   r13, r13, r5       ; &out[i]\n"
+	"    LOOP\n"
+	"      SLEU  r4, r28, r8      ; i >= end\n"
+	"      BREAK r4\n"
+	"      LD32  r7, [r6+0]\n"
+	"      LD32  r9, [r12+0]\n"
+	"      FADD  r7, r7, r9\n"
+	"      ST32  [r13+0], r7\n"
+	"      ADD   r6, r6, r24\n"
+	"      ADD   r12, r12, r24\n"
+	"      ADD   r13, r13, r24\n"
+	"      ADD   r8, r8, r11\n"
+	"    ENDLOOP\n"
 	"    EXIT\n";
 
 /* y[i] = a * x[i] + y[i], one fused multiply-add (FFMA: fmaf(a, x[i], y[i])) */
 static const char saxpy_src[] =
 	"; saxpy: args = { f32 *x, f32 *y, u64 n, f32 a }\n"
-	"    S2R   r1, GLOBAL_ID\n"
-	"    S2R   r2, ARGS\n"
-	"    LD64  r3, [r2+16]        ; n\n"
-	"    SLTU  r4, r1, r3\n"
-	"    IF    r4\n"
-	"      SHL   r5, r1, #2\n"
-	"      LD64  r6, [r2+0]\n"
-	"      ADD   r6, r6, r5\n"
-	"      LD32  r7, [r6+0]       ; x[i]\n"
-	"      LD32  r9, [r2+24]      ; a\n"
-	"      LD64  r6, [r2+8]\n"
-	"      ADD   r6, r6, r5\n"
-	"      LD32  r8, [r6+0]       ; y[i]\n"
-	"      FFMA  r8, r9, r7       ; y[i] + a * x[i], one rounding\n"
-	"      ST32  [r6+0], r8\n"
-	"    ENDIF\n"
+	BLOCK_SLICE(16, 2)
+	"    LD64  r6, [r2+0]\n"
+	"    ADD   r6, r6, r5         ; &x[i]\n"
+	"    LD64  r12, [r2+8]\n"
+	"    ADD   r12, r12, r5       ; &y[i]\n"
+	"    LD32  r9, [r2+24]        ; a\n"
+	"    LOOP\n"
+	"      SLEU  r4, r28, r8      ; i >= end\n"
+	"      BREAK r4\n"
+	"      LD32  r7, [r6+0]\n"
+	"      LD32  r13, [r12+0]\n"
+	"      FFMA  r13, r9, r7      ; y[i] + a * x[i], one rounding\n"
+	"      ST32  [r12+0], r13\n"
+	"      ADD   r6, r6, r24\n"
+	"      ADD   r12, r12, r24\n"
+	"      ADD   r8, r8, r11\n"
+	"    ENDLOOP\n"
 	"    EXIT\n";
 
 /*
- * Sum reduction, as GPU reductions are written: each lane first sums a
- * strided slice of the input in a register, so the launch needs far fewer
- * lanes than elements; then it puts its partial sum in its scratch slot, a
- * tree reduction over the workgroup's slots follows, one workgroup barrier
- * per level, and lane 0 adds the workgroup's total to *sum atomically.
- * Each workgroup sums a contiguous block of the input (lane l of workgroup
- * w: elements w * chunk + l, + wg_size, ... below the block's end), so one
- * wave-instruction of the loop reads wg_size consecutive elements and the
- * next one those right after them.  The device runs a launch's workgroups
- * one after another; with a grid-stride slice (each step a whole grid
- * apart) every workgroup went over every page of the input, 1.4x slower
- * (bench-core reduce).  wg_size must be a power of two.
+ * Sum reduction, as GPU reductions are written: each lane first sums its
+ * slice of the input in a register (BLOCK_SLICE), then it puts its partial
+ * sum in its scratch slot, a tree reduction over the workgroup's slots
+ * follows, one workgroup barrier per level, and lane 0 adds the
+ * workgroup's total to *sum atomically.  wg_size must be a power of two.
  */
 static const char reduce_src[] =
 	"; reduce_sum: args = { u32 *in, u64 *sum, u64 *scratch, u64 n }\n"
-	"    S2R   r1, GLOBAL_ID\n"
-	"    S2R   r2, ARGS\n"
-	"    S2R   r10, LANE_ID\n"
-	"    S2R   r11, WG_SIZE\n"
-	"    S2R   r23, GRID_X\n"
-	"    S2R   r24, GRID_Y\n"
-	"    MUL   r23, r23, r24\n"
-	"    S2R   r24, GRID_Z\n"
-	"    MUL   r23, r23, r24\n"
-	"    MUL   r23, r23, r11      ; lanes in the grid\n"
-	"    LD64  r3, [r2+24]        ; n\n"
-	"    ADD   r26, r3, r23\n"
-	"    SUB   r26, r26, #1\n"
-	"    DIVU  r26, r26, r23      ; elements per lane, rounded up\n"
-	"    SUB   r25, r1, r10       ; workgroup * wg_size\n"
-	"    MUL   r27, r25, r26      ; the workgroup's block: its first element\n"
-	"    ADD   r8, r27, r10       ; i = block + lane\n"
-	"    MUL   r28, r26, r11\n"
-	"    ADD   r28, r27, r28\n"
-	"    MINU  r28, r28, r3       ; the block's end\n"
-	"    SHL   r24, r11, #2       ; wg_size elements, in bytes\n"
+	BLOCK_SLICE(24, 2)
 	"    LD64  r6, [r2+0]\n"
-	"    SHL   r5, r8, #2\n"
 	"    ADD   r6, r6, r5         ; &in[i]\n"
 	"    MOVI  r7, #0             ; this lane's sum\n"
 	"    LOOP\n"
@@ -371,43 +390,69 @@ static const char tree_lookup_src[] =
 	"    ENDIF\n"
 	"    EXIT\n";
 
-/* Coherence: hash every word, count and locate words that differ from expect. */
+/*
+ * Coherence: hash every word, count and locate words that differ from
+ * expect.  A lane sums its slice's hashes (BLOCK_SLICE) in a register and
+ * adds the sum to *hash once at the end.  The comparison with expect is a
+ * loop of its own: a branch on expect inside the loop, which no lane takes
+ * when expect is NULL, made the hash-only loop 1.4x slower (bench-core
+ * hash: a region no lane runs is still fetched, docs/isa.md).
+ */
 static const char range_hash_src[] =
 	"; range_hash: args = { u64 *data, u64 *expect, u64 nwords, u64 *hash,\n"
 	";                      u64 *mismatches, u64 *first_mismatch }\n"
-	"    S2R   r1, GLOBAL_ID\n"
-	"    S2R   r2, ARGS\n"
-	"    LD64  r3, [r2+16]        ; nwords\n"
-	"    SLTU  r4, r1, r3\n"
-	"    IF    r4\n"
-	"      SHL   r5, r1, #3\n"
-	"      LD64  r6, [r2+0]\n"
-	"      ADD   r6, r6, r5\n"
-	"      LD64  r7, [r6+0]       ; word\n"
-	"      LI    r8, 0x9e3779b97f4a7c15\n"
-	"      MUL   r8, r8, r1\n"
-	"      XOR   r8, r8, r7\n"
-	"      LI    r9, 0xbf58476d1ce4e5b9\n"
-	"      MUL   r8, r8, r9\n"
-	"      SHR   r9, r8, #29\n"
-	"      XOR   r8, r8, r9\n"
-	"      LD64  r10, [r2+24]\n"
-	"      ATOM64 r11, [r10], r8, ADD\n"
-	"      LD64  r12, [r2+8]      ; expect\n"
-	"      SNE   r13, r12, #0\n"
-	"      IF    r13\n"
-	"        ADD   r12, r12, r5\n"
-	"        LD64  r14, [r12+0]\n"
-	"        SNE   r15, r14, r7\n"
-	"        IF    r15\n"
+	BLOCK_SLICE(16, 3)
+	"    LD64  r6, [r2+0]\n"
+	"    ADD   r6, r6, r5         ; &data[i]\n"
+	"    LD64  r12, [r2+8]        ; expect\n"
+	"    SNE   r13, r12, #0\n"
+	"    ADD   r12, r12, r5       ; &expect[i]\n"
+	"    LI    r18, 0x9e3779b97f4a7c15\n"
+	"    LI    r19, 0xbf58476d1ce4e5b9\n"
+	"    MUL   r20, r8, r18       ; i * 0x9e3779b97f4a7c15\n"
+	"    MUL   r21, r11, r18      ; and its step\n"
+	"    MOVI  r7, #0             ; this lane's sum\n"
+	"    IF    r13\n"
+	"      LOOP\n"
+	"        SLEU  r4, r28, r8    ; i >= end\n"
+	"        BREAK r4\n"
+	"        LD64  r9, [r6+0]     ; word\n"
+	"        XOR   r14, r20, r9\n"
+	"        MUL   r14, r14, r19\n"
+	"        SHR   r15, r14, #29\n"
+	"        XOR   r14, r14, r15\n"
+	"        ADD   r7, r7, r14\n"
+	"        LD64  r16, [r12+0]\n"
+	"        SNE   r17, r16, r9\n"
+	"        IF    r17\n"
 	"          LD64  r16, [r2+32]\n"
 	"          MOVI  r17, #1\n"
-	"          ATOM64 r11, [r16], r17, ADD\n"
+	"          ATOM64 r22, [r16], r17, ADD\n"
 	"          LD64  r16, [r2+40]\n"
-	"          ATOM64 r11, [r16], r1, UMIN\n"
+	"          ATOM64 r22, [r16], r8, UMIN\n"
 	"        ENDIF\n"
-	"      ENDIF\n"
+	"        ADD   r12, r12, r24\n"
+	"        ADD   r6, r6, r24\n"
+	"        ADD   r8, r8, r11\n"
+	"        ADD   r20, r20, r21\n"
+	"      ENDLOOP\n"
+	"    ELSE\n"
+	"      LOOP                   ; the same without expect\n"
+	"        SLEU  r4, r28, r8\n"
+	"        BREAK r4\n"
+	"        LD64  r9, [r6+0]\n"
+	"        XOR   r14, r20, r9\n"
+	"        MUL   r14, r14, r19\n"
+	"        SHR   r15, r14, #29\n"
+	"        XOR   r14, r14, r15\n"
+	"        ADD   r7, r7, r14\n"
+	"        ADD   r6, r6, r24\n"
+	"        ADD   r8, r8, r11\n"
+	"        ADD   r20, r20, r21\n"
+	"      ENDLOOP\n"
 	"    ENDIF\n"
+	"    LD64  r16, [r2+24]\n"
+	"    ATOM64 r22, [r16], r7, ADD\n"
 	"    EXIT\n";
 
 static const struct {
@@ -444,12 +489,12 @@ SVMGPU_PUBLIC int svmgpu_kernel_program(enum svmgpu_kernel k, struct svmgpu_prog
 
 #define WG		256ull
 /*
- * reduce_sum's grid: at most this many lanes, each summing every
- * REDUCE_LANES-th element (64 workgroups: enough to keep the launch
- * preemptible between workgroups, few enough that the per-workgroup tree
- * and atomic cost nothing next to the loads).
+ * The grid of the kernels with BLOCK_SLICE: at most this many lanes
+ * (64 workgroups: enough to keep the launch preemptible between
+ * workgroups, few enough that the per-workgroup tree and atomics and the
+ * prologue cost nothing next to the loads).
  */
-#define REDUCE_LANES	(64 * WG)
+#define BLOCK_LANES	(64 * WG)
 #define WAVES(lanes)	(((lanes) + SVMGPU_ISA_WAVE_SIZE - 1) / SVMGPU_ISA_WAVE_SIZE)
 
 /*
@@ -479,6 +524,18 @@ static int shape(uint64_t items, uint64_t per_item, struct svmgpu_launch *l)
 	return 0;
 }
 
+/*
+ * A kernel with BLOCK_SLICE over @n elements: at most BLOCK_LANES lanes,
+ * @per_element wave-instructions per element of a lane plus a prologue
+ * (and reduce_sum's tree) of 200.
+ */
+static int sliced(uint64_t n, uint64_t per_element, struct svmgpu_launch *l)
+{
+	uint64_t lanes = n < BLOCK_LANES ? n : BLOCK_LANES;
+
+	return shape(lanes, 200 + per_element * (lanes ? n / lanes + 1 : 0), l);
+}
+
 SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *args,
 					     struct svmgpu_launch *l)
 {
@@ -489,18 +546,15 @@ SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *a
 	*l = (struct svmgpu_launch){ { 1, 1, 1 }, 1, 0, { 0, 0 } };
 	switch (k) {
 	case SVMGPU_KERNEL_VECADD:
-		return shape(((const struct svmgpu_vecadd_args *)args)->n, 32, l);
+		/* 11 wave-instructions per element of a lane */
+		return sliced(((const struct svmgpu_vecadd_args *)args)->n, 16, l);
 	case SVMGPU_KERNEL_SAXPY:
-		return shape(((const struct svmgpu_saxpy_args *)args)->n, 32, l);
-	case SVMGPU_KERNEL_REDUCE_SUM: {
-		uint64_t n = ((const struct svmgpu_reduce_args *)args)->n;
-		uint64_t lanes = n < REDUCE_LANES ? n : REDUCE_LANES;
-
+		return sliced(((const struct svmgpu_saxpy_args *)args)->n, 16, l);
+	case SVMGPU_KERNEL_REDUCE_SUM:
 		/* the block loop: 7 wave-instructions per element of a lane */
-		ret = shape(lanes, 200 + 8 * (lanes ? n / lanes + 1 : 0), l);
+		ret = sliced(((const struct svmgpu_reduce_args *)args)->n, 8, l);
 		l->wg_size = SVMGPU_REDUCE_WG_SIZE;	/* the tree needs a power of two */
 		return ret;
-	}
 	case SVMGPU_KERNEL_SGEMM: {
 		const struct svmgpu_sgemm_args *a = args;
 
@@ -530,7 +584,8 @@ SVMGPU_PUBLIC int svmgpu_kernel_launch_shape(enum svmgpu_kernel k, const void *a
 	case SVMGPU_KERNEL_TREE_LOOKUP:
 		return shape(((const struct svmgpu_tree_lookup_args *)args)->nkeys, 1ull << 12, l);
 	case SVMGPU_KERNEL_RANGE_HASH:
-		return shape(((const struct svmgpu_range_hash_args *)args)->nwords, 64, l);
+		/* the compare loop, every word a mismatch: 22 wave-instructions per word */
+		return sliced(((const struct svmgpu_range_hash_args *)args)->nwords, 24, l);
 	default:
 		return -EINVAL;
 	}

@@ -97,64 +97,131 @@ int main(int argc, char **argv)
         I(ST64, 0, 4, 5, 0),
         I(EXIT, 0, 0, 0, 0),
     };
-    /* libuserspace's vecadd (kernels.c): f32, args = { a, b, out, n } */
+    /* libuserspace's vecadd (kernels.c): f32, args = { a, b, out, n }, a slice per lane */
     uint64_t vecadd32[] = {
         I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
         I(S2R, 2, 0, 0, SVMGPU_SR_ARGS),
+        I(S2R, 10, 0, 0, SVMGPU_SR_LANE_ID),
+        I(S2R, 11, 0, 0, SVMGPU_SR_WG_SIZE),
+        I(S2R, 23, 0, 0, SVMGPU_SR_GRID_X),
+        I(S2R, 24, 0, 0, SVMGPU_SR_GRID_Y),
+        I(MUL, 23, 23, 24, 0),
+        I(S2R, 24, 0, 0, SVMGPU_SR_GRID_Z),
+        I(MUL, 23, 23, 24, 0),
+        I(MUL, 23, 23, 11, 0),
         I(LD64, 3, 2, 0, 24),
-        I(SLTU, 4, 1, 3, 0),
-        I(IF, 0, 4, 0, 0),
-        I(SHL, 5, 1, IMM, 2),
+        I(ADD, 26, 3, 23, 0),
+        I(SUB, 26, 26, IMM, 1),
+        I(DIVU, 26, 26, 23, 0),
+        I(SUB, 25, 1, 10, 0),
+        I(MUL, 27, 25, 26, 0),
+        I(ADD, 8, 27, 10, 0),
+        I(MUL, 28, 26, 11, 0),
+        I(ADD, 28, 27, 28, 0),
+        I(MINU, 28, 28, 3, 0),
+        I(SHL, 24, 11, IMM, 2),
+        I(SHL, 5, 8, IMM, 2),
         I(LD64, 6, 2, 0, 0),
         I(ADD, 6, 6, 5, 0),
+        I(LD64, 12, 2, 0, 8),
+        I(ADD, 12, 12, 5, 0),
+        I(LD64, 13, 2, 0, 16),
+        I(ADD, 13, 13, 5, 0),
+        I(LOOP, 0, 0, 0, 0),
+        I(SLEU, 4, 28, 8, 0),
+        I(BREAK, 0, 4, 0, 0),
         I(LD32, 7, 6, 0, 0),
-        I(LD64, 6, 2, 0, 8),
-        I(ADD, 6, 6, 5, 0),
-        I(LD32, 8, 6, 0, 0),
-        I(FADD, 7, 7, 8, 0),
-        I(LD64, 6, 2, 0, 16),
-        I(ADD, 6, 6, 5, 0),
-        I(ST32, 0, 6, 7, 0),
-        I(ENDIF, 0, 0, 0, 0),
+        I(LD32, 9, 12, 0, 0),
+        I(FADD, 7, 7, 9, 0),
+        I(ST32, 0, 13, 7, 0),
+        I(ADD, 6, 6, 24, 0),
+        I(ADD, 12, 12, 24, 0),
+        I(ADD, 13, 13, 24, 0),
+        I(ADD, 8, 8, 11, 0),
+        I(ENDLOOP, 0, 0, 0, 0),
         I(EXIT, 0, 0, 0, 0),
     };
-    /* libuserspace's RANGE_HASH (kernels.c), expect = NULL */
+    /*
+     * libuserspace/src/kernels.c's RANGE_HASH (svmgpu-as -k range_hash |
+     * svmgpu-as -d), run with expect = NULL: a lane hashes a strided slice
+     * of its workgroup's block
+     */
     uint64_t hash[] = {
         I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
         I(S2R, 2, 0, 0, SVMGPU_SR_ARGS),
+        I(S2R, 10, 0, 0, SVMGPU_SR_LANE_ID),
+        I(S2R, 11, 0, 0, SVMGPU_SR_WG_SIZE),
+        I(S2R, 23, 0, 0, SVMGPU_SR_GRID_X),
+        I(S2R, 24, 0, 0, SVMGPU_SR_GRID_Y),
+        I(MUL, 23, 23, 24, 0),
+        I(S2R, 24, 0, 0, SVMGPU_SR_GRID_Z),
+        I(MUL, 23, 23, 24, 0),
+        I(MUL, 23, 23, 11, 0),
         I(LD64, 3, 2, 0, 16),
-        I(SLTU, 4, 1, 3, 0),
-        I(IF, 0, 4, 0, 0),
-        I(SHL, 5, 1, IMM, 3),
+        I(ADD, 26, 3, 23, 0),
+        I(SUB, 26, 26, IMM, 1),
+        I(DIVU, 26, 26, 23, 0),
+        I(SUB, 25, 1, 10, 0),
+        I(MUL, 27, 25, 26, 0),
+        I(ADD, 8, 27, 10, 0),
+        I(MUL, 28, 26, 11, 0),
+        I(ADD, 28, 27, 28, 0),
+        I(MINU, 28, 28, 3, 0),
+        I(SHL, 24, 11, IMM, 3),
+        I(SHL, 5, 8, IMM, 3),
         I(LD64, 6, 2, 0, 0),
         I(ADD, 6, 6, 5, 0),
-        I(LD64, 7, 6, 0, 0),
-        I(MOVI, 8, 0, 0, (int32_t)0x7f4a7c15),
-        I(MOVHI, 8, 0, 0, (int32_t)0x9e3779b9),
-        I(MUL, 8, 8, 1, 0),
-        I(XOR, 8, 8, 7, 0),
-        I(MOVI, 9, 0, 0, (int32_t)0x1ce4e5b9),
-        I(MOVHI, 9, 0, 0, (int32_t)0xbf58476d),
-        I(MUL, 8, 8, 9, 0),
-        I(SHR, 9, 8, IMM, 29),
-        I(XOR, 8, 8, 9, 0),
-        I(LD64, 10, 2, 0, 24),
-        I(ATOM64, 11, 10, 8, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
         I(LD64, 12, 2, 0, 8),
         I(SNE, 13, 12, IMM, 0),
-        I(IF, 0, 13, 0, 0),
         I(ADD, 12, 12, 5, 0),
-        I(LD64, 14, 12, 0, 0),
-        I(SNE, 15, 14, 7, 0),
-        I(IF, 0, 15, 0, 0),
+        I(MOVI, 18, 0, 0, (int32_t)0x7f4a7c15),
+        I(MOVHI, 18, 0, 0, (int32_t)0x9e3779b9),
+        I(MOVI, 19, 0, 0, (int32_t)0x1ce4e5b9),
+        I(MOVHI, 19, 0, 0, (int32_t)0xbf58476d),
+        I(MUL, 20, 8, 18, 0),
+        I(MUL, 21, 11, 18, 0),
+        I(MOVI, 7, 0, 0, 0),
+        I(IF, 0, 13, 0, 0),
+        I(LOOP, 0, 0, 0, 0),
+        I(SLEU, 4, 28, 8, 0),
+        I(BREAK, 0, 4, 0, 0),
+        I(LD64, 9, 6, 0, 0),
+        I(XOR, 14, 20, 9, 0),
+        I(MUL, 14, 14, 19, 0),
+        I(SHR, 15, 14, IMM, 29),
+        I(XOR, 14, 14, 15, 0),
+        I(ADD, 7, 7, 14, 0),
+        I(LD64, 16, 12, 0, 0),
+        I(SNE, 17, 16, 9, 0),
+        I(IF, 0, 17, 0, 0),
         I(LD64, 16, 2, 0, 32),
         I(MOVI, 17, 0, 0, 1),
-        I(ATOM64, 11, 16, 17, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+        I(ATOM64, 22, 16, 17, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
         I(LD64, 16, 2, 0, 40),
-        I(ATOM64, 11, 16, 1, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_UMIN, 0)),
+        I(ATOM64, 22, 16, 8, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_UMIN, 0)),
         I(ENDIF, 0, 0, 0, 0),
+        I(ADD, 12, 12, 24, 0),
+        I(ADD, 6, 6, 24, 0),
+        I(ADD, 8, 8, 11, 0),
+        I(ADD, 20, 20, 21, 0),
+        I(ENDLOOP, 0, 0, 0, 0),
+        I(ELSE, 0, 0, 0, 0),
+        I(LOOP, 0, 0, 0, 0),
+        I(SLEU, 4, 28, 8, 0),
+        I(BREAK, 0, 4, 0, 0),
+        I(LD64, 9, 6, 0, 0),
+        I(XOR, 14, 20, 9, 0),
+        I(MUL, 14, 14, 19, 0),
+        I(SHR, 15, 14, IMM, 29),
+        I(XOR, 14, 14, 15, 0),
+        I(ADD, 7, 7, 14, 0),
+        I(ADD, 6, 6, 24, 0),
+        I(ADD, 8, 8, 11, 0),
+        I(ADD, 20, 20, 21, 0),
+        I(ENDLOOP, 0, 0, 0, 0),
         I(ENDIF, 0, 0, 0, 0),
-        I(ENDIF, 0, 0, 0, 0),
+        I(LD64, 16, 2, 0, 24),
+        I(ATOM64, 22, 16, 7, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
         I(EXIT, 0, 0, 0, 0),
     };
     /* libuserspace's SGEMM (kernels.c): args = { a, b, c, m, n, k } */
@@ -326,16 +393,15 @@ int main(int argc, char **argv)
         I(ADD, 26, 3, 23, 0),
         I(SUB, 26, 26, IMM, 1),
         I(DIVU, 26, 26, 23, 0),
-        I(S2R, 25, 0, 0, SVMGPU_SR_GLOBAL_ID),
-        I(SUB, 25, 25, 10, 0),
+        I(SUB, 25, 1, 10, 0),
         I(MUL, 27, 25, 26, 0),
         I(ADD, 8, 27, 10, 0),
         I(MUL, 28, 26, 11, 0),
         I(ADD, 28, 27, 28, 0),
         I(MINU, 28, 28, 3, 0),
         I(SHL, 24, 11, IMM, 2),
-        I(LD64, 6, 2, 0, 0),
         I(SHL, 5, 8, IMM, 2),
+        I(LD64, 6, 2, 0, 0),
         I(ADD, 6, 6, 5, 0),
         I(MOVI, 7, 0, 0, 0),
         I(LOOP, 0, 0, 0, 0),
@@ -378,7 +444,7 @@ int main(int argc, char **argv)
     struct svmgpu_cmd c;
     SvmgpuCoreConfig cfg;
     TestDev t;
-    uint64_t *args, i;
+    uint64_t *args, i, hash_want = 0;
     double dt;
 
     svmgpu_core_default_config(&cfg);
@@ -415,12 +481,17 @@ int main(int argc, char **argv)
     args[3] = 2 * words;
     dt = 1e9;
     for (i = 0; i < 3 && do_vecadd32; i++) {
-        dt = fmin(dt, run_kernel(&t, vecadd32, sizeof(vecadd32) / 8,
-                                 2 * words / 256, 256));
+        dt = fmin(dt, run_kernel(&t, vecadd32, sizeof(vecadd32) / 8, 64, 256));
     }
     if (do_vecadd32) {
         printf("vecadd32    %8.1f ns/elem %8.4f GB/s (3 streams of f32)\n",
                dt * 1e9 / (2 * words), 3.0 * bytes / dt / 1e9);
+    }
+    for (i = 0; do_hash && i < words; i++) {   /* the pages are scattered */
+        uint64_t h = (0x9e3779b97f4a7c15ull * i) ^ *(uint64_t *)va_ptr(&t, 0, BUF_A + i * 8);
+
+        h *= 0xbf58476d1ce4e5b9ull;
+        hash_want += h ^ (h >> 29);     /* libuserspace's svmgpu_hash_word() */
     }
     args[0] = BUF_A;            /* data */
     args[1] = 0;                /* expect: none */
@@ -428,7 +499,12 @@ int main(int argc, char **argv)
     args[3] = ARGS + 64;        /* hash */
     dt = 1e9;
     for (i = 0; i < 3 && do_hash; i++) {
-        dt = fmin(dt, run_kernel(&t, hash, sizeof(hash) / 8, words / 256, 256));
+        args[8] = 0;
+        dt = fmin(dt, run_kernel(&t, hash, sizeof(hash) / 8, 64, 256));
+        if (args[8] != hash_want) {
+            printf("# range_hash: hash %llx, want %llx\n",
+                   (unsigned long long)args[8], (unsigned long long)hash_want);
+        }
     }
     if (do_hash) {
         printf("range_hash  %8.1f ns/word\n", dt * 1e9 / words);

@@ -243,6 +243,11 @@ TEST(launch_shapes)
 	EXPECT_EQ(l.grid[1], 1);
 	EXPECT_EQ(l.grid[2], 1);
 	EXPECT_GE(l.budget, SVMGPU_DEFAULT_BUDGET);
+	va.n = 1u << 20;	/* a slice per lane: at most 64 workgroups */
+	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l), 0);
+	EXPECT_EQ(l.grid[0], 64);
+	EXPECT_EQ(l.wg_size, 256);
+	EXPECT_GE(l.budget, 64 * 8 * 16 * 64);	/* 64 elements per lane */
 	va.n = 0;
 	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l), -ENODATA);
 	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_REDUCE_SUM, &ra, &l), 0);

@@ -87,14 +87,33 @@ TEST(sgemm)
 	check(SVMGPU_KERNEL_SGEMM, s, sizeof(s) / sizeof(s[0]));
 }
 
-/* 12 MiB of vecadd operands, faulted in a page at a time. */
+/*
+ * 12 MiB of vecadd operands, faulted in a page at a time; reduce_sum and
+ * range_hash with 65 elements per lane.
+ */
 TEST_TIMEOUT(120)
-TEST(large_vecadd_and_reduce)
+TEST(large_vecadd_reduce_and_hash)
 {
 	static const uint64_t big[] = { (1u << 20) + 3 };
 
 	check(SVMGPU_KERNEL_VECADD, big, 1);
 	check(SVMGPU_KERNEL_REDUCE_SUM, big, 1);
+	check(SVMGPU_KERNEL_RANGE_HASH, big, 1);
+}
+
+/*
+ * From 64 workgroups of lanes up, a lane of the sliced kernels takes more
+ * than one element: the grid's lanes plus one, two and a half times them,
+ * one less, three times.
+ */
+TEST(many_elements_per_lane)
+{
+	static const uint64_t s[] = { 16385, 40960 + 7, 16383, 3 * 16384 };
+
+	check(SVMGPU_KERNEL_VECADD, s, 4);
+	check(SVMGPU_KERNEL_SAXPY, s, 4);
+	check(SVMGPU_KERNEL_REDUCE_SUM, s, 4);
+	check(SVMGPU_KERNEL_RANGE_HASH, s, 4);
 }
 
 /* The kernels detect what they must: a wrong result is reported. */
