@@ -217,7 +217,7 @@ SvmgpuCore *svmgpu_core_new(const SvmgpuCoreConfig *cfg,
     core->cfg = *cfg;
     core->ops = ops;
     core->opaque = opaque;
-    svmgpu_inject_reset_locked(core);   /* power-on values; no thread yet */
+    svmgpu_inject_reset_locked(core, false);    /* power-on; no thread yet */
     core->ctxs = calloc(SVMGPU_MAX_CONTEXTS, sizeof(*core->ctxs));
     if (!core->ctxs || svmgpu_tlb_init(&core->tlb, cfg->tlb_sets,
                                        cfg->tlb_ways)) {
@@ -339,9 +339,10 @@ static void reset_queue_locked(SvmgpuQueue *q)
  * Reset at once: the registers take their reset values before this
  * returns, and steps (and an invalidation batch) in flight become stale:
  * they end on their own, write nothing and change nothing
- * (STATUS.RESET_PENDING until then).
+ * (STATUS.RESET_PENDING until then).  @control_reset: CONTROL.RESET, not
+ * FLR or a system reset (INJ_ENABLE_REFUSE survives it, §15).
  */
-static void reset_locked(SvmgpuCore *core)
+static void reset_locked(SvmgpuCore *core, bool control_reset)
 {
     unsigned i;
 
@@ -374,7 +375,7 @@ static void reset_locked(SvmgpuCore *core)
     memset(core->cnt_bytes, 0, sizeof(core->cnt_bytes));
     core->cnt_preemptions = 0;
     core->ts_hi = 0;
-    svmgpu_inject_reset_locked(core);
+    svmgpu_inject_reset_locked(core, control_reset);
     memset(core->rr, 0, sizeof(core->rr));
     svmgpu_tlb_flush(&core->tlb);
     __atomic_add_fetch(&core->map_gen, 1, __ATOMIC_RELEASE);
@@ -407,7 +408,7 @@ uint64_t svmgpu_core_wait_polls(SvmgpuCore *core)
 void svmgpu_core_reset(SvmgpuCore *core)
 {
     pthread_mutex_lock(&core->lock);
-    reset_locked(core);
+    reset_locked(core, false);
     pthread_mutex_unlock(&core->lock);
 }
 
@@ -1030,11 +1031,7 @@ static void write32_locked(SvmgpuCore *core, uint64_t off, uint32_t v)
     switch (off) {
     case SVMGPU_REG_CONTROL:
         if (v & SVMGPU_CONTROL_RESET) {
-            /* INJ_ENABLE_REFUSE survives the reset it makes fail (§15) */
-            uint32_t refuse = core->inj_enable_refuse;
-
-            reset_locked(core);
-            core->inj_enable_refuse = refuse;
+            reset_locked(core, true);
             break;
         }
         if ((v & SVMGPU_CONTROL_ENABLE) &&

@@ -24,7 +24,7 @@
 _Static_assert(SVMGPU_NUM_VECTORS(SVMGPU_MAX_QUEUES) <= 32,
                "delayed interrupt vectors fit a 32-bit mask");
 
-void svmgpu_inject_reset_locked(SvmgpuCore *core)
+void svmgpu_inject_reset_locked(SvmgpuCore *core, bool control_reset)
 {
     core->inj_hang_queues = core->cfg.inject_hang_queues &
                             ((1ull << core->cfg.num_queues) - 1);
@@ -36,7 +36,10 @@ void svmgpu_inject_reset_locked(SvmgpuCore *core)
     core->inj_inval_delay_us = svmgpu_min64(core->cfg.inject_inval_delay_us,
                                             SVMGPU_INJ_DELAY_MAX_US);
     core->inj_stall_fault_ring = core->cfg.inject_stall_fault_ring & 1;
-    core->inj_enable_refuse = core->cfg.inject_enable_refuse;
+    if (!control_reset) {
+        /* the reset INJ_ENABLE_REFUSE makes fail keeps its count (§15) */
+        core->inj_enable_refuse = core->cfg.inject_enable_refuse;
+    }
     core->irq_delayed_first = core->irq_delayed_n = 0;
     core->inval_refused = false;
     core->fatal = false;

@@ -519,7 +519,7 @@ struct SvmgpuCore {
 };
 
 /* inject.c: fault injection (hw-spec §15); all with core->lock held */
-void svmgpu_inject_reset_locked(SvmgpuCore *core);
+void svmgpu_inject_reset_locked(SvmgpuCore *core, bool control_reset);
 bool svmgpu_inject_read_locked(SvmgpuCore *core, uint64_t off, uint32_t *val);
 bool svmgpu_inject_write_locked(SvmgpuCore *core, uint64_t off, uint32_t v);
 /* true: do not send this interrupt message */

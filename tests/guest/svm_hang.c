@@ -87,13 +87,8 @@ FIXTURE_SETUP(hang)
 
 FIXTURE_TEARDOWN(hang)
 {
-	char path[256];
-	int i;
-
 	/* A test that failed half-way may leave the device wedged: bring it back. */
-	for (i = 0; i < 3 && sg_dev_counter("wedged") == 1 &&
-	     !sg_debugfs_path("svmgpu_reset", path, sizeof(path)); i++)
-		sg_write_file(path, "1");
+	sg_unwedge(NULL);
 	if (self->saved >= 0)
 		sg_param_write("hang_timeout_ms", self->saved);
 	intr_mask_set(0);
@@ -762,7 +757,6 @@ TEST_F(hang, injected_failed_reset_wedges_until_the_next)
 {
 	unsigned char *buf = sg_map_anon(SIZE);
 	uint64_t *word = sg_map_anon(4096);
-	int sched = sg_debugfs_value("svmgpu_sched", "enabled") == 1;
 	long long resets = sg_dev_counter("resets");
 	int to_child[2], to_parent[2], other = -1, st, i, bar = ctx_loaded(0) >= 0;
 	unsigned char before[1024], after[1024];
@@ -772,7 +766,6 @@ TEST_F(hang, injected_failed_reset_wedges_until_the_next)
 	char path[256], flr[320], bdf[64], r;
 	uint64_t seq;
 	pid_t pid, p2;
-	int ret;
 
 	if (self->fd < 0)
 		SKIP(return, "no render node");
@@ -834,15 +827,7 @@ TEST_F(hang, injected_failed_reset_wedges_until_the_next)
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 	/* New work fails at once: -ENODEV, or, with the scheduler, reported lost. */
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
-	c = sg_fill(buf, SIZE, 0x42, 1);
-	ret = sg_submit(self->fd, q, &c, 1, &seq);
-	if (sched) {
-		ASSERT_EQ(ret, 0);
-		ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
-		EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
-	} else {
-		EXPECT_EQ(ret, -ENODEV);
-	}
+	EXPECT_EQ(sg_run_fails_wedged(self->fd, q, sg_fill(buf, SIZE, 0x42, 1)), 0);
 	EXPECT_TRUE(sg_all_bytes(buf, 0x41, SIZE));
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 	/* No context for a new process (this one's svm exists: fork). */

@@ -269,6 +269,22 @@ static inline int sg_run_ok(int fd, uint32_t q, struct svmgpu_cmd c)
 	return 0;
 }
 
+/*
+ * On a wedged device new work fails at once: SUBMIT returns -ENODEV or,
+ * with the scheduler (which takes it), WAIT reports it lost
+ * (DRM_SVMGPU_ERR_RESET).  0 if @c failed so; else the other -errno, or 1
+ * if it completed some other way.
+ */
+static inline int sg_run_fails_wedged(int fd, uint32_t q, struct svmgpu_cmd c)
+{
+	struct drm_svmgpu_wait w;
+	int ret = sg_run(fd, q, c, &w);
+
+	if (ret)
+		return ret == -ENODEV ? 0 : ret;
+	return w.err_code == DRM_SVMGPU_ERR_RESET ? 0 : 1;
+}
+
 static inline int sg_all_bytes(const void *p, int v, size_t n)
 {
 	const unsigned char *c = p;
@@ -511,6 +527,25 @@ static inline long long sg_debugfs_value(const char *file, const char *name)
 static inline long long sg_dev_counter(const char *name)
 {
 	return sg_debugfs_value("svmgpu_device", name);
+}
+
+/*
+ * For a test's teardown: a device that a failed (or half-run) test left
+ * wedged (debugfs svmgpu_device "wedged: 1") is reset through debugfs
+ * svmgpu_reset until it is not, three tries at most.  @dir: its DRM minor's
+ * debugfs directory, NULL for the first.
+ */
+static inline void sg_unwedge(const char *dir)
+{
+	char path[256];
+	int i;
+
+	if (dir)
+		snprintf(path, sizeof(path), "%s/svmgpu_reset", dir);
+	else if (sg_debugfs_path("svmgpu_reset", path, sizeof(path)))
+		return;
+	for (i = 0; i < 3 && sg_debugfs_value_in(dir, "svmgpu_device", "wedged") == 1; i++)
+		sg_write_file(path, "1");
 }
 
 /*
