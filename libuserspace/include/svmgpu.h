@@ -733,10 +733,10 @@ struct svmgpu_tree_lookup_args {
 #define SVMGPU_TREE_NOT_FOUND	UINT64_MAX
 
 /*
- * Coherence hash: one lane per 8-byte word; hash = sum over words of
- * svmgpu_hash_word(word, index), added atomically.  Words whose value
- * differs from expect[i] are counted and the lowest index is kept with an
- * atomic minimum.
+ * Coherence hash of 8-byte words, a slice of them per lane: hash += the sum
+ * over words of svmgpu_hash_word(word, index), each lane adding its part
+ * atomically.  Words whose value differs from expect[i] are counted and
+ * the lowest index is kept with an atomic minimum.
  */
 struct svmgpu_range_hash_args {
 	const uint64_t *data;

@@ -181,6 +181,7 @@ int main(int argc, char **argv)
         I(MUL, 20, 8, 18, 0),
         I(MUL, 21, 11, 18, 0),
         I(MOVI, 7, 0, 0, 0),
+        I(SLTU, 29, 8, 28, 0),
         I(IF, 0, 13, 0, 0),
         I(LOOP, 0, 0, 0, 0),
         I(SLEU, 4, 28, 8, 0),
@@ -220,8 +221,10 @@ int main(int argc, char **argv)
         I(ADD, 20, 20, 21, 0),
         I(ENDLOOP, 0, 0, 0, 0),
         I(ENDIF, 0, 0, 0, 0),
+        I(IF, 0, 29, 0, 0),
         I(LD64, 16, 2, 0, 24),
         I(ATOM64, 22, 16, 7, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+        I(ENDIF, 0, 0, 0, 0),
         I(EXIT, 0, 0, 0, 0),
     };
     /* libuserspace's SGEMM (kernels.c): args = { a, b, c, m, n, k } */

@@ -305,7 +305,8 @@ TEST_F(aer, failed_recovery_leaves_it_wedged_until_a_reset)
 	/* New work fails at once: -ENODEV, or, with the scheduler, reported lost. */
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
-	EXPECT_EQ(sg_run_fails_wedged(self->fd, q, sg_fill(buf, SYS_SIZE, 0x32, 1)), 0);
+	EXPECT_EQ(sg_run_fails_wedged(self->fd, q, sg_fill(buf, SYS_SIZE, 0x32, 1),
+				      sg_debugfs_value_in(self->dbg, "svmgpu_sched", "enabled") == 1), 0);
 	EXPECT_TRUE(sg_all_bytes(buf, 0x31, SYS_SIZE));
 	/* The count is spent: a reset brings it back. */
 	EXPECT_EQ(dbg_write(self, "svmgpu_reset", "1"), 0);

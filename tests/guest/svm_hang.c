@@ -827,7 +827,8 @@ TEST_F(hang, injected_failed_reset_wedges_until_the_next)
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 	/* New work fails at once: -ENODEV, or, with the scheduler, reported lost. */
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
-	EXPECT_EQ(sg_run_fails_wedged(self->fd, q, sg_fill(buf, SIZE, 0x42, 1)), 0);
+	EXPECT_EQ(sg_run_fails_wedged(self->fd, q, sg_fill(buf, SIZE, 0x42, 1),
+				      sg_debugfs_value("svmgpu_sched", "enabled") == 1), 0);
 	EXPECT_TRUE(sg_all_bytes(buf, 0x41, SIZE));
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 	/* No context for a new process (this one's svm exists: fork). */

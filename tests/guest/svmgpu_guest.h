@@ -270,18 +270,25 @@ static inline int sg_run_ok(int fd, uint32_t q, struct svmgpu_cmd c)
 }
 
 /*
- * On a wedged device new work fails at once: SUBMIT returns -ENODEV or,
- * with the scheduler (which takes it), WAIT reports it lost
- * (DRM_SVMGPU_ERR_RESET).  0 if @c failed so; else the other -errno, or 1
- * if it completed some other way.
+ * On a wedged device new work fails at once: without the scheduler SUBMIT
+ * returns -ENODEV; with it (@sched 1) SUBMIT takes the command and WAIT
+ * reports it lost (DRM_SVMGPU_ERR_RESET); @sched -1 accepts either.  0 if
+ * @c failed as it should; else the SUBMIT's or WAIT's -errno, or 1 if it
+ * completed some other way.
  */
-static inline int sg_run_fails_wedged(int fd, uint32_t q, struct svmgpu_cmd c)
+static inline int sg_run_fails_wedged(int fd, uint32_t q, struct svmgpu_cmd c, int sched)
 {
 	struct drm_svmgpu_wait w;
-	int ret = sg_run(fd, q, c, &w);
+	uint64_t seq;
+	int ret = sg_submit(fd, q, &c, 1, &seq);
 
 	if (ret)
-		return ret == -ENODEV ? 0 : ret;
+		return ret == -ENODEV && sched != 1 ? 0 : ret;
+	if (sched == 0)
+		return 1;
+	ret = sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, &w);
+	if (ret)
+		return ret;
 	return w.err_code == DRM_SVMGPU_ERR_RESET ? 0 : 1;
 }
 

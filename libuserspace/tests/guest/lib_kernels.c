@@ -33,22 +33,43 @@ FIXTURE_SETUP(kern)
 
 #define HANG_TIMEOUT "/sys/module/svmgpu/parameters/hang_timeout_ms"
 
-/* Write @val to the driver's hang_timeout_ms; its old value to @old, if given. */
-static void hang_timeout_swap(const char *val, char *old, size_t size)
-{
-	FILE *f = fopen(HANG_TIMEOUT, "r+");
+/*
+ * The driver's hang_timeout_ms when the harness started ("" if it cannot
+ * be read: not root, no such parameter); a test that raises it, in its
+ * forked child, restores it in the fixture's teardown, and the harness
+ * process once more when it exits (after a child killed at its timeout).
+ */
+static char hang_timeout_old[32];
 
-	if (!f)
-		return;		/* no such parameter, or not root: keep the default */
-	if (old && !fgets(old, (int)size, f))
-		old[0] = '\0';
-	rewind(f);
-	fputs(val, f);
-	fclose(f);
+__attribute__((constructor)) static void hang_timeout_save(void)
+{
+	FILE *f = fopen(HANG_TIMEOUT, "r");
+
+	if (f && !fgets(hang_timeout_old, sizeof(hang_timeout_old), f))
+		hang_timeout_old[0] = '\0';
+	if (f)
+		fclose(f);
 }
 
-/* The driver's hang_timeout_ms before a test raised it; teardown restores it. */
-static char hang_timeout_old[32];
+/* Write @val to hang_timeout_ms, if it was read at the start. */
+static void hang_timeout_set(const char *val)
+{
+	FILE *f;
+
+	if (!hang_timeout_old[0])
+		return;
+	f = fopen(HANG_TIMEOUT, "w");
+	if (!f)
+		return;
+	fputs(val, f);
+	if (fclose(f))
+		fprintf(stderr, "# writing %s to %s failed\n", val, HANG_TIMEOUT);
+}
+
+__attribute__((destructor)) static void hang_timeout_restore(void)
+{
+	hang_timeout_set(hang_timeout_old);
+}
 
 FIXTURE_TEARDOWN(kern)
 {
@@ -58,8 +79,7 @@ FIXTURE_TEARDOWN(kern)
 		svmgpu_context_destroy(self->ctx);
 	if (self->dev)
 		svmgpu_device_close(self->dev);
-	if (hang_timeout_old[0])
-		hang_timeout_swap(hang_timeout_old, NULL, 0);
+	hang_timeout_restore();
 }
 
 static int dev_run(void *priv, const struct svmgpu_cmd *cmd)
@@ -150,7 +170,7 @@ TEST_F(kern, sixty_four_mebibytes)
 	 * of tree, runs longer than the default 10 s a command may take
 	 * (docs/driver.md, hung queues): give it 10 minutes.
 	 */
-	hang_timeout_swap("600000", hang_timeout_old, sizeof(hang_timeout_old));
+	hang_timeout_set("600000");
 	for (k = 0; k < SVMGPU_KERNEL_COUNT; k++)
 		if (k != SVMGPU_KERNEL_SGEMM && k != SVMGPU_KERNEL_LIST_WALK &&
 		    k != SVMGPU_KERNEL_TREE_LOOKUP)

@@ -230,29 +230,36 @@ TEST(launch_shapes)
 {
 	struct svmgpu_vecadd_args va = { .n = 1 };
 	struct svmgpu_reduce_args ra = { .n = 1000 };
-	struct svmgpu_histogram_args ha = { .n = 10, .nbins = 0 };
+	struct svmgpu_histogram_args ha = { .n = 257, .nbins = 3 };
 	struct svmgpu_launch l;
 
-	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l), 0);
-	EXPECT_EQ(l.grid[0], 1);
-	EXPECT_EQ(l.wg_size, 1);
-	va.n = 257;
-	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l), 0);
+	/* one lane per element, workgroups of 256 */
+	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_HISTOGRAM, &ha, &l), 0);
 	EXPECT_EQ(l.grid[0], 2);
 	EXPECT_EQ(l.wg_size, 256);
 	EXPECT_EQ(l.grid[1], 1);
 	EXPECT_EQ(l.grid[2], 1);
 	EXPECT_GE(l.budget, SVMGPU_DEFAULT_BUDGET);
-	va.n = 1u << 20;	/* a slice per lane: at most 64 workgroups */
+	/* a slice per lane: a lane per 8 elements, at most 64 workgroups */
+	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l), 0);
+	EXPECT_EQ(l.grid[0], 1);
+	EXPECT_EQ(l.wg_size, 1);
+	va.n = 8 * 256 + 1;
+	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l), 0);
+	EXPECT_EQ(l.grid[0], 2);
+	EXPECT_EQ(l.wg_size, 256);
+	va.n = 1u << 20;
 	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l), 0);
 	EXPECT_EQ(l.grid[0], 64);
 	EXPECT_EQ(l.wg_size, 256);
 	EXPECT_GE(l.budget, 64 * 8 * 16 * 64);	/* 64 elements per lane */
 	va.n = 0;
 	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l), -ENODATA);
+	/* reduce_sum's tree needs its workgroup size */
 	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_REDUCE_SUM, &ra, &l), 0);
 	EXPECT_EQ(l.wg_size, SVMGPU_REDUCE_WG_SIZE);
-	EXPECT_EQ(l.grid[0], 4);
+	EXPECT_EQ(l.grid[0], 1);
+	ha.nbins = 0;
 	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_HISTOGRAM, &ha, &l), -EINVAL);
 	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_COUNT, &ha, &l), -EINVAL);
 }
