@@ -522,11 +522,11 @@ SVMGPU_PUBLIC int svmgpu_kernel_program(enum svmgpu_kernel k, struct svmgpu_prog
 /*
  * The grid of the kernels with BLOCK_SLICE: at most BLOCK_LANES lanes (64
  * workgroups: few enough that the prologues, reduce_sum's trees and the
- * per-lane atomics cost nothing next to the loads), and at least
- * SLICE_MIN elements per lane below that: with one element per lane the
- * prologue, and range_hash's loop that no lane runs (still fetched),
- * cost 5x the work (bench-core hash of 8192 words: 21 ns/word with 32
- * workgroups, 4.2 with 4).
+ * per-lane atomics cost nothing next to the loads), and a lane per
+ * SLICE_MIN elements below that (up to SLICE_MIN each, the grid rounded
+ * up to whole workgroups): with one element per lane the prologue, and
+ * range_hash's loop that no lane runs (still fetched), took 5x the time
+ * (bench-core hash of 8192 words: 21 ns/word on 32 workgroups, 4.2 on 4).
  */
 #define BLOCK_LANES	(64 * WG)
 #define SLICE_MIN	8

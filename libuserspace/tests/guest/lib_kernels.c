@@ -35,9 +35,10 @@ FIXTURE_SETUP(kern)
 
 /*
  * The driver's hang_timeout_ms when the harness started ("" if it cannot
- * be read: not root, no such parameter); a test that raises it, in its
- * forked child, restores it in the fixture's teardown, and the harness
- * process once more when it exits (after a child killed at its timeout).
+ * be read: no such parameter; a write without root fails silently).  A
+ * test that raises it, in its forked child, restores it in the fixture's
+ * teardown, and the harness process once more when it exits (after a
+ * child killed at its timeout).
  */
 static char hang_timeout_old[32];
 

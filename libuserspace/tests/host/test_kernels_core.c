@@ -108,12 +108,37 @@ TEST(large_vecadd_reduce_and_hash)
  */
 TEST(many_elements_per_lane)
 {
-	static const uint64_t s[] = { 16385, 40960 + 7, 16383, 3 * 16384 };
+	static const uint64_t s[] = { 8, 9, 2049, 16385, 40960 + 7, 16383, 3 * 16384 };
+	const int n = sizeof(s) / sizeof(s[0]);
 
-	check(SVMGPU_KERNEL_VECADD, s, 4);
-	check(SVMGPU_KERNEL_SAXPY, s, 4);
-	check(SVMGPU_KERNEL_REDUCE_SUM, s, 4);
-	check(SVMGPU_KERNEL_RANGE_HASH, s, 4);
+	check(SVMGPU_KERNEL_VECADD, s, n);
+	check(SVMGPU_KERNEL_SAXPY, s, n);
+	check(SVMGPU_KERNEL_REDUCE_SUM, s, n);
+	check(SVMGPU_KERNEL_RANGE_HASH, s, n);
+}
+
+/*
+ * range_hash of no word on a grid the caller chose: no lane has a word,
+ * so none touches *hash (a read-only page would fault otherwise).
+ */
+TEST(range_hash_of_nothing_writes_nothing)
+{
+	static const uint64_t sentinel = 0x5a5a5a5a5a5a5a5aull;	/* read-only */
+	uint64_t data[4] = { 1, 2, 3, 4 }, out[2] = { 0, UINT64_MAX };
+	struct svmgpu_range_hash_args args = {
+		data, NULL, 0, (uint64_t *)&sentinel, &out[0], &out[1],
+	};
+	struct svmgpu_launch l = { { 2, 1, 1 }, 64, 0, { 0, 0 } };
+	struct svmgpu_program *p;
+	struct svmgpu_cmd cmd;
+
+	ASSERT_EQ(svmgpu_kernel_program(SVMGPU_KERNEL_RANGE_HASH, &p), 0);
+	ASSERT_EQ(svmgpu_cmd_launch(&cmd, svmgpu_program_code(p), &args, &l, 0), 0);
+	ASSERT_EQ(core_run(NULL, &cmd), 0);
+	EXPECT_EQ(sentinel, 0x5a5a5a5a5a5a5a5aull);
+	EXPECT_EQ(out[0], 0);
+	EXPECT_EQ(out[1], UINT64_MAX);
+	svmgpu_program_destroy(p);
 }
 
 /* The kernels detect what they must: a wrong result is reported. */
