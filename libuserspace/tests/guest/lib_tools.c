@@ -553,7 +553,7 @@ TEST_F(tools, assembler_round_trip_and_errors)
 	char *o;
 
 	RUN_OK("svmgpu-as -k vecadd > /tmp/va.s && svmgpu-as /tmp/va.s -o /tmp/va.bin && "
-	       "svmgpu-as -d /tmp/va.bin", "FADD r7, r7, r8");
+	       "svmgpu-as -d /tmp/va.bin", "FADD r7, r7, r9");
 	EXPECT_EQ(run("printf 'NOP\\nMOV r40, r1\\n' > /tmp/bad.s; svmgpu-as /tmp/bad.s 2>&1", &o), 1);
 	EXPECT_TRUE(strstr(o, "/tmp/bad.s:2:5: register 'r40' out of range (r0..r31)") != NULL);
 	free(o);
