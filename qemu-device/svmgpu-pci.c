@@ -341,21 +341,22 @@ static void svmgpu_trace(void *opaque, SvmgpuTraceEvent ev, uint64_t a,
 }
 
 /*
- * Engines wrote device-local memory through its host pointer: what
- * address_space_write() does after writing RAM (physmem.c's static
- * invalidate_and_set_dirty()).  memory_region_set_dirty() alone would mark
- * the TCG code bitmap dirty without dropping the translations of code the
- * CPUs run from that memory (a DAX mapping is plain memory to a process):
- * they would go on running the old code, and the CPUs' own later writes
- * to those pages would no longer be checked for code.  Inside an RCU read
- * section, as physmem's callers are: the TB invalidation reads the TB hash
- * table's map, which a resize frees after a grace period (review-s15-flr).
+ * Engines wrote [offset, offset + len) of RAM region mr through its host
+ * pointer: what address_space_write() and address_space_unmap() do after
+ * writing RAM (physmem.c's static invalidate_and_set_dirty()).
+ * memory_region_set_dirty() alone would mark the TCG code bitmap dirty
+ * without dropping the translations of code the CPUs run from that memory
+ * (a DAX mapping is plain memory to a process): they would go on running
+ * the old code, and the CPUs' own later writes to those pages would no
+ * longer be checked for code.  Inside an RCU read section, as physmem's
+ * callers are: the TB invalidation reads the TB hash table's map, which a
+ * resize frees after a grace period (review-s15-flr).
  */
-static void svmgpu_local_dirty(void *opaque, uint64_t offset, uint64_t len)
+static void svmgpu_ram_dirty(MemoryRegion *mr, ram_addr_t offset,
+                             uint64_t len)
 {
-    SvmgpuState *s = opaque;
-    ram_addr_t addr = memory_region_get_ram_addr(&s->local_ram) + offset;
-    uint8_t mask = memory_region_get_dirty_log_mask(&s->local_ram);
+    ram_addr_t addr = memory_region_get_ram_addr(mr) + offset;
+    uint8_t mask = memory_region_get_dirty_log_mask(mr);
 
     RCU_READ_LOCK_GUARD();
     mask = cpu_physical_memory_range_includes_clean(addr, len, mask);
@@ -369,11 +370,36 @@ static void svmgpu_local_dirty(void *opaque, uint64_t offset, uint64_t len)
     cpu_physical_memory_set_dirty_range(addr, len, mask);
 }
 
+/* Device-local memory, written through its host pointer. */
+static void svmgpu_local_dirty(void *opaque, uint64_t offset, uint64_t len)
+{
+    SvmgpuState *s = opaque;
+
+    svmgpu_ram_dirty(&s->local_ram, offset, len);
+}
+
+/*
+ * Guest RAM written through a window svmgpu_map() handed out (and not yet
+ * unmapped, so the region is referenced): the core reports each run of
+ * pages it wrote, so that the span between two buffers' pages — often
+ * memory the CPUs run code from — is not marked (README.md, "Written
+ * memory").
+ */
+static void svmgpu_ram_written(void *opaque, void *ptr, uint64_t len)
+{
+    ram_addr_t offset;
+    MemoryRegion *mr = memory_region_from_host(ptr, &offset);
+
+    assert(mr);                 /* as address_space_unmap() */
+    svmgpu_ram_dirty(mr, offset, len);
+}
+
 static const SvmgpuCoreOps svmgpu_core_ops = {
     .dma_read = svmgpu_dma_read,
     .dma_write = svmgpu_dma_write,
     .map = svmgpu_map,
     .unmap = svmgpu_unmap,
+    .dirty = svmgpu_ram_written,
     .irq = svmgpu_irq,
     .now_ns = svmgpu_now,
     .guest_error = svmgpu_guest_error,

@@ -61,6 +61,7 @@
 #define SVMGPU_INJ_IRQ_QUEUE    256            /* delayed interrupt messages */
 #define SVMGPU_MAP_WINDOWS      8              /* guest RAM maps per step */
 #define SVMGPU_MAP_WINDOW_MAX   (64ull << 20)  /* default map_window */
+#define SVMGPU_MAP_RUNS         16             /* written runs kept a window */
 #define SVMGPU_XLATE_RUN        (256 * 1024)   /* COPY/FILL bytes per hold */
 
 /*
@@ -310,17 +311,30 @@ void svmgpu_fault_reply_locked(SvmgpuCore *core, uint64_t val);
  * mapping generation (core->map_gen) it was mapped in, and
  * svmgpu_map_get() never serves a new access from a system-memory window
  * of an older generation: it unmaps that window and maps again.
- * Device-local windows are physical and never go stale.  Written bytes are
- * reported at release (unmap).
+ * Device-local windows are physical and never go stale.
+ *
+ * Written bytes are reported as the runs of pages written, never as the
+ * span between them: a 64 MiB window over a buffer of scattered pages
+ * would otherwise report the memory in between as written too, and under
+ * TCG that drops the translations of the code the CPUs run from it, on
+ * every step (qemu-device/README.md, "Written memory").  The run being
+ * extended is (dlo, dhi); the others wait in run[] and are reported at
+ * release, or at once (ops->dirty, ops->local_dirty) when run[] is full.
  */
+typedef struct SvmgpuMapRun {
+    uint64_t lo, hi;        /* written offsets in the window */
+} SvmgpuMapRun;
+
 typedef struct SvmgpuMapWin {
     uint64_t pa, len;
     uint8_t *host;          /* NULL: slot empty (a stale window unmapped) */
-    uint64_t dlo, dhi;      /* written offsets; none if dlo >= dhi */
+    uint64_t dlo, dhi;      /* the run being written; none if dlo >= dhi */
+    uint32_t nruns;         /* earlier runs not yet reported, in run[] */
     uint32_t id;            /* unique within the step */
     uint32_t gen;           /* core->map_gen when mapped */
     bool is_write;
     bool local;             /* device-local memory: no map/unmap */
+    SvmgpuMapRun run[SVMGPU_MAP_RUNS];
 } SvmgpuMapWin;
 
 /* Data bytes of a step (hw-spec §5a counters), index local * 2 + write */
@@ -332,6 +346,7 @@ enum {
 };
 
 struct SvmgpuMapCache {
+    SvmgpuCore *core;
     SvmgpuMapWin w[SVMGPU_MAP_WINDOWS];
     unsigned n, next;
     int pin;                /* window not to replace, or -1 */
@@ -342,7 +357,7 @@ struct SvmgpuMapCache {
     uint64_t link_until;    /* set by release, see SvmgpuQueue */
 };
 
-void svmgpu_map_init(SvmgpuMapCache *mc);
+void svmgpu_map_init(SvmgpuCore *core, SvmgpuMapCache *mc);
 /*
  * Host pointer for DMA address pa, usable for *len bytes (shortened to
  * the end of the window), or NULL if that memory cannot be mapped.
@@ -353,23 +368,33 @@ void svmgpu_map_init(SvmgpuMapCache *mc);
  */
 uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
                         uint64_t *len, bool is_write, unsigned *win);
+/* A write that does not touch the run being written: queue.c. */
+void svmgpu_map_dirty_run(SvmgpuMapCache *mc, unsigned win, uint64_t lo,
+                          uint64_t hi);
+/*
+ * [p, p + len) of window win was written (after the write).  A write in
+ * the pages of the current run, or the page after or before it, extends
+ * the run; any other starts a new one.
+ */
 static inline void svmgpu_map_dirty(SvmgpuMapCache *mc, unsigned win,
                                     const uint8_t *p, uint64_t len)
 {
     SvmgpuMapWin *w = &mc->w[win];
     uint64_t lo = p - w->host, hi = lo + len;
+    const unsigned sh = SVMGPU_PAGE_SHIFT;
 
-    if (w->dlo >= w->dhi) {
-        w->dlo = lo;
-        w->dhi = hi;
+    if (__builtin_expect(w->dlo < w->dhi && len &&
+                         lo >> sh <= ((w->dhi - 1) >> sh) + 1 &&
+                         ((hi - 1) >> sh) + 1 >= w->dlo >> sh, 1)) {
+        if (lo < w->dlo) {
+            w->dlo = lo;
+        }
+        if (hi > w->dhi) {
+            w->dhi = hi;
+        }
         return;
     }
-    if (lo < w->dlo) {
-        w->dlo = lo;
-    }
-    if (hi > w->dhi) {
-        w->dhi = hi;
-    }
+    svmgpu_map_dirty_run(mc, win, lo, hi);
 }
 /*
  * Count n data bytes read or written (an atomic: both) by one access,
@@ -592,6 +617,11 @@ uint64_t svmgpu_atomic_host(void *p, unsigned size, unsigned op,
 static inline uint64_t svmgpu_min64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
+}
+
+static inline uint64_t svmgpu_max64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
 }
 
 #endif /* SVMGPU_CORE_INTERNAL_H */

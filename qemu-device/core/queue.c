@@ -65,28 +65,96 @@ SvmgpuAccessResult svmgpu_xlate_failed(SvmgpuQueue *q, SvmgpuXlateStatus st,
 
 /* ---- guest RAM map cache ---- */
 
-void svmgpu_map_init(SvmgpuMapCache *mc)
+void svmgpu_map_init(SvmgpuCore *core, SvmgpuMapCache *mc)
 {
     memset(mc, 0, sizeof(*mc));
+    mc->core = core;
     mc->pin = -1;
+}
+
+/* Report [lo, hi) of window w as written, its mapping still held. */
+static void map_report(SvmgpuCore *core, SvmgpuMapWin *w, uint64_t lo,
+                       uint64_t hi)
+{
+    if (w->local) {
+        if (core->ops->local_dirty) {
+            core->ops->local_dirty(core->opaque, lo, hi - lo);
+        }
+    } else {
+        core->ops->dirty(core->opaque, w->host + lo, hi - lo);
+    }
+}
+
+/* Report the waiting runs of window w (local, or ops->dirty). */
+static void map_report_runs(SvmgpuCore *core, SvmgpuMapWin *w)
+{
+    unsigned i;
+
+    for (i = 0; i < w->nruns; i++) {
+        map_report(core, w, w->run[i].lo, w->run[i].hi);
+    }
+    w->nruns = 0;
+}
+
+/* Without ops->dirty: the runs of window w become one, their span. */
+static void map_span(SvmgpuMapWin *w)
+{
+    unsigned i;
+
+    for (i = 0; i < w->nruns; i++) {
+        w->dlo = svmgpu_min64(w->dlo, w->run[i].lo);
+        w->dhi = svmgpu_max64(w->dhi, w->run[i].hi);
+    }
+    w->nruns = 0;
+}
+
+void svmgpu_map_dirty_run(SvmgpuMapCache *mc, unsigned win, uint64_t lo,
+                          uint64_t hi)
+{
+    SvmgpuMapWin *w = &mc->w[win];
+    SvmgpuCore *core = mc->core;
+
+    if (w->dlo < w->dhi) {
+        if (w->nruns == SVMGPU_MAP_RUNS) {
+            if (!w->local && !core->ops->dirty) {
+                /* unmap() takes one range: the span of them all */
+                map_span(w);
+            } else {
+                map_report_runs(core, w);
+            }
+        }
+        w->run[w->nruns].lo = w->dlo;
+        w->run[w->nruns].hi = w->dhi;
+        w->nruns++;
+    }
+    w->dlo = lo;
+    w->dhi = hi;
 }
 
 static void map_drop(SvmgpuCore *core, SvmgpuMapWin *w)
 {
+    bool written = w->is_write && w->dlo < w->dhi;
+
     if (!w->host) {
         return;                 /* empty slot */
     }
+    if (written && (w->local || core->ops->dirty)) {
+        map_report_runs(core, w);
+        map_report(core, w, w->dlo, w->dhi);
+        written = false;
+    }
     if (w->local) {
-        if (w->is_write && w->dlo < w->dhi && core->ops->local_dirty) {
-            core->ops->local_dirty(core->opaque, w->dlo, w->dhi - w->dlo);
-        }
-    } else if (w->is_write && w->dlo < w->dhi) {
-        /* report exactly the bytes that may have been written */
+        /* never unmapped */
+    } else if (written) {
+        /* no ops->dirty: unmap() reports the span of what was written */
+        map_span(w);
         core->ops->unmap(core->opaque, w->host + w->dlo, w->dhi - w->dlo,
                          true);
     } else {
         core->ops->unmap(core->opaque, w->host, w->len, false);
     }
+    w->nruns = 0;
+    w->dlo = w->dhi = 0;
     w->host = NULL;
     w->len = 0;
 }
@@ -121,7 +189,6 @@ static void map_retire(SvmgpuCore *core, SvmgpuMapCache *mc, unsigned i)
 
     map_drop(core, w);
     w->pa = 0;
-    w->dlo = w->dhi = 0;
     w->id = ++mc->ids;
 }
 
@@ -211,6 +278,7 @@ uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
     w->len = got;
     w->host = host;
     w->dlo = w->dhi = 0;
+    w->nruns = 0;
     w->is_write = is_write;
     w->local = svmgpu_pa_local(base);
     w->gen = gen;
@@ -972,7 +1040,7 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
         x->err_code = SVMGPU_ERR_NONE;
     }
 
-    svmgpu_map_init(&mc);
+    svmgpu_map_init(core, &mc);
     if (x->cmd.hdr.rsvd0 || x->cmd.hdr.rsvd1 ||
         (x->cmd.hdr.flags & ~SVMGPU_CMD_FLAGS_VALID)) {
         r = bad_command(x);

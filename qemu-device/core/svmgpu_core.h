@@ -64,10 +64,21 @@ typedef struct SvmgpuCoreOps {
      * Every non-NULL map is followed by exactly one unmap() of a sub-range
      * [ptr, ptr + len) of it: with is_write set, that sub-range covers
      * every byte the core wrote through the mapping (and is what must be
-     * marked dirty); with is_write clear, nothing was written.
+     * marked dirty); with is_write clear, nothing was written, or all of
+     * it was reported through dirty() below.
      */
     void *(*map)(void *opaque, uint64_t addr, uint64_t *len, bool is_write);
     void (*unmap)(void *opaque, void *ptr, uint64_t len, bool is_write);
+    /*
+     * Optional: the core wrote [ptr, ptr + len) through a mapping it still
+     * holds (QEMU: what unmap() with is_write marks; a map() that returns
+     * a bounce buffer must not have it).  With it, the core reports each
+     * run of pages it wrote and unmaps with is_write clear; without it,
+     * unmap() gets the span from the first written byte to the last,
+     * which may cover memory between the runs that nobody wrote.
+     * Called from engine threads without core locks.
+     */
+    void (*dirty)(void *opaque, void *ptr, uint64_t len);
     /*
      * Signal an MSI-X vector.  Must not block or call back into the core:
      * it may be called with core locks held, from any thread.

@@ -43,6 +43,9 @@ typedef struct TestDev {
     atomic_uint guest_errors;
     atomic_uint dma_reads;
     atomic_int maps;            /* outstanding map() calls */
+    /* RAM pages reported written (dirty(), or unmap() with is_write) */
+    uint8_t *written;
+    atomic_uint dirties;        /* dirty() calls */
     /* device-local memory (cfg local_mem_size), mmap()ed by core_env_init */
     uint8_t *local;
     uint64_t local_size;
@@ -98,11 +101,35 @@ static void *td_map(void *opaque, uint64_t addr, uint64_t *len, bool is_write)
     return pa_ptr(t, addr);
 }
 
+/* Mark the RAM pages of [ptr, ptr + len) written (other memory: ignored). */
+static void td_written(TestDev *t, void *ptr, uint64_t len)
+{
+    uint64_t off = (uint8_t *)ptr - t->ram, pg;
+
+    if ((uint8_t *)ptr < t->ram || off >= t->ram_size) {
+        return;                 /* a test's own mapping */
+    }
+    for (pg = off >> 12; len && pg <= (off + len - 1) >> 12; pg++) {
+        t->written[pg] = 1;
+    }
+}
+
 static void td_unmap(void *opaque, void *ptr, uint64_t len, bool is_write)
 {
     TestDev *t = opaque;
 
+    if (is_write) {
+        td_written(t, ptr, len);
+    }
     atomic_fetch_sub(&t->maps, 1);
+}
+
+static void td_dirty(void *opaque, void *ptr, uint64_t len)
+{
+    TestDev *t = opaque;
+
+    atomic_fetch_add(&t->dirties, 1);
+    td_written(t, ptr, len);
 }
 
 static void td_local_dirty(void *opaque, uint64_t offset, uint64_t len)
@@ -150,6 +177,7 @@ static const SvmgpuCoreOps td_ops = {
     .dma_write = td_dma_write,
     .map = td_map,
     .unmap = td_unmap,
+    .dirty = td_dirty,
     .irq = td_irq,
     .now_ns = td_now,
     .guest_error = td_guest_error,
@@ -220,7 +248,10 @@ static inline int core_env_init(TestDev *t, const SvmgpuCoreConfig *cfg,
         return -EINVAL;
     }
     t->ram = calloc(1, ram_size);
-    if (!t->ram) {
+    t->written = calloc(1, ram_size >> 12);
+    if (!t->ram || !t->written) {
+        free(t->ram);
+        free(t->written);
         return -ENOMEM;
     }
     t->ram_size = ram_size;
@@ -234,6 +265,7 @@ static inline int core_env_init(TestDev *t, const SvmgpuCoreConfig *cfg,
 
         if (p == MAP_FAILED) {
             free(t->ram);
+            free(t->written);
             t->ram = NULL;
             return -ENOMEM;
         }
@@ -244,6 +276,7 @@ static inline int core_env_init(TestDev *t, const SvmgpuCoreConfig *cfg,
     t->core = svmgpu_core_new(&c, ops, t, err);
     if (!t->core) {
         free(t->ram);
+        free(t->written);
         t->ram = NULL;
         if (t->local) {
             munmap(t->local, t->local_size);
@@ -302,6 +335,7 @@ static inline void core_env_fini(TestDev *t)
     }
     svmgpu_core_free(t->core);
     free(t->ram);
+    free(t->written);
     if (t->local) {
         munmap(t->local, t->local_size);
     }

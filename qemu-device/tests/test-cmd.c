@@ -100,6 +100,84 @@ TEST(copy_sizes_and_alignments)
     td_fini(&t);
 }
 
+/*
+ * A FILL of npages pages at va, page k at RAM page pg0 + k * stride
+ * (stride may be negative), with ops; returns the TestDev for checks.
+ */
+static void fill_scattered(TestDev *t, const SvmgpuCoreOps *ops,
+                           uint64_t pg0, int stride, unsigned npages)
+{
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_cmd c;
+    unsigned k;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;                    /* one 64 MiB window over the RAM */
+    td_init_ops(t, &cfg, ops);
+    ctx_create(t, 0);
+    queue_setup(t, 0, 0, 16);
+    for (k = 0; k < npages; k++) {
+        map_leaf(t, 0, 0x100000 + k * 0x1000ull,
+                 RAM_BASE + (pg0 + (int64_t)k * stride) * 0x1000, 1,
+                 SVMGPU_PTE_WRITABLE);
+    }
+    /* starts and ends mid-page */
+    c = cmd_fill(0x100010, npages * 0x1000ull - 0x20, 0x5a, 1);
+    submit(t, 0, &c);
+    ASSERT_EQ(compl(t, 0)->err_code, 0);
+    for (k = 0; k < npages; k++) {
+        ASSERT_EQ(*(uint8_t *)va_ptr(t, 0, 0x100010 + k * 0x1000ull), 0x5a);
+    }
+}
+
+/*
+ * What the engines wrote through a 64 MiB window is reported as the pages
+ * written, not as the span from the first to the last (under TCG, QEMU
+ * drops the translated code of every page reported).  40 pages, every
+ * third RAM page: more runs than a window keeps, so some are reported
+ * before the release.
+ */
+TEST(fill_reports_the_pages_written_not_the_span)
+{
+    const uint64_t pg0 = 0x800;         /* RAM pages 0x800.. are unused */
+    TestDev t;
+    uint64_t pg;
+
+    fill_scattered(&t, &td_ops, pg0, 3, 40);
+    for (pg = pg0 - 4; pg < pg0 + 40 * 3 + 4; pg++) {
+        ASSERT_EQ(t.written[pg], pg >= pg0 && (pg - pg0) % 3 == 0 &&
+                  pg < pg0 + 40 * 3);
+    }
+    ASSERT_GE(atomic_load(&t.dirties), 40);
+    ASSERT_EQ(atomic_load(&t.maps), 0);
+    td_fini(&t);
+
+    /* pages in descending order, next to each other: one run */
+    fill_scattered(&t, &td_ops, pg0 + 100, -1, 40);
+    for (pg = pg0 + 50; pg < pg0 + 110; pg++) {
+        ASSERT_EQ(t.written[pg], pg > pg0 + 60 && pg <= pg0 + 100);
+    }
+    ASSERT_EQ(atomic_load(&t.dirties), 1);
+    td_fini(&t);
+}
+
+/* Without ops->dirty, unmap() reports the span: every written page in it. */
+TEST(fill_without_dirty_op_reports_the_span)
+{
+    const uint64_t pg0 = 0x800;
+    SvmgpuCoreOps ops = td_ops;
+    TestDev t;
+    uint64_t pg;
+
+    ops.dirty = NULL;
+    fill_scattered(&t, &ops, pg0, 3, 40);
+    for (pg = pg0 - 4; pg < pg0 + 40 * 3 + 4; pg++) {
+        ASSERT_EQ(t.written[pg], pg >= pg0 && pg <= pg0 + 39 * 3);
+    }
+    ASSERT_EQ(atomic_load(&t.dirties), 0);
+    td_fini(&t);
+}
+
 /* The bounce-buffer path, for environments without map(). */
 TEST(copy_without_map)
 {

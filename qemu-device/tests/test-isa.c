@@ -982,6 +982,7 @@ TEST(store_after_fetch_replaced_its_window)
 
     ops.map = bounce_map;
     ops.unmap = bounce_unmap;
+    ops.dirty = NULL;                   /* unmap() copies the written span */
     svmgpu_core_default_config(&cfg);
     cfg.sync = true;
     cfg.map_window = 0;

@@ -474,6 +474,52 @@ TEST_F(svm, stack_and_globals)
 	ASSERT_EQ(counter, 42);
 }
 
+/*
+ * Code the device writes is the code the CPU then runs.  Under TCG the
+ * CPUs run translations of guest code, which QEMU drops when that memory
+ * is written; the device reports what it wrote page run by page run
+ * (qemu-device/README.md, "Written memory").  64 pages of code (scattered
+ * in guest RAM, as anonymous pages are), each run by the CPU, then
+ * rewritten by the device (a COPY each, one submission), return their new
+ * values; every other page of the 128 is not written and still returns its
+ * own.  Three rounds, so the CPU's own rewrite is seen too.
+ */
+TEST_F(svm, device_written_code_runs)
+{
+	const size_t n = 64;
+	unsigned char *code = map_anon(2 * n * PAGE, PROT_READ | PROT_WRITE | PROT_EXEC);
+	unsigned char *src = map_anon(2 * n * PAGE, PROT_READ | PROT_WRITE);
+	unsigned int round;
+	size_t i;
+
+	if (!code)
+		SKIP(return, "no PROT_EXEC anonymous memory: %s", strerror(errno));
+	ASSERT_NOT_NULL(src);
+	for (round = 0; round < 3; round++) {
+		struct svmgpu_cmd c[64];
+		struct drm_svmgpu_wait w;
+		uint64_t seq;
+
+		for (i = 0; i < 2 * n; i++) {
+			sg_put_ret(code + i * PAGE, i + round);
+			ASSERT_EQ(sg_call_code(code + i * PAGE), (int)(i + round));
+			ASSERT_EQ(sg_call_code(code + i * PAGE), (int)(i + round));
+			sg_put_ret(src + i * PAGE, 128 + i / 2 + round);
+		}
+		/* the even pages: one command each, all in one submission */
+		for (i = 0; i < n; i++)
+			c[i] = sg_copy(code + 2 * i * PAGE, src + 2 * i * PAGE, 8);
+		ASSERT_EQ(sg_submit(self->fd, self->q, c, n, &seq), 0);
+		ASSERT_EQ(sg_wait(self->fd, self->q, seq, seq - n + 1, SG_TIMEOUT_NS, &w), 0);
+		ASSERT_EQ(w.err_seq, 0);
+		for (i = 0; i < 2 * n; i++)
+			ASSERT_EQ(sg_call_code(code + i * PAGE),
+				  (int)(i % 2 ? i + round : 128 + i / 2 + round));
+	}
+	munmap(code, 2 * n * PAGE);
+	munmap(src, 2 * n * PAGE);
+}
+
 /* 256 MiB of never-touched memory, first touched by the device. */
 TEST_TIMEOUT(240)
 TEST_F(svm, first_touch_256m)
