@@ -318,8 +318,10 @@ void svmgpu_fault_reply_locked(SvmgpuCore *core, uint64_t val);
  * would otherwise report the memory in between as written too, and under
  * TCG that drops the translations of the code the CPUs run from it, on
  * every step (qemu-device/README.md, "Written memory").  The run being
- * extended is (dlo, dhi); the others wait in run[] and are reported at
+ * extended is [dlo, dhi); the others wait in run[] and are reported at
  * release, or at once (ops->dirty, ops->local_dirty) when run[] is full.
+ * Pages here are counted from the window's start (a window that starts
+ * mid-page may report an unwritten neighbour: slower, never a loss).
  */
 typedef struct SvmgpuMapRun {
     uint64_t lo, hi;        /* written offsets in the window */
@@ -372,20 +374,31 @@ uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
 void svmgpu_map_dirty_run(SvmgpuMapCache *mc, unsigned win, uint64_t lo,
                           uint64_t hi);
 /*
+ * Whether written bytes [lo, hi) (hi > lo) lie in the pages of run
+ * [rlo, rhi) (rhi > rlo), or the page after or before them.
+ */
+static inline bool svmgpu_map_touches(uint64_t rlo, uint64_t rhi,
+                                      uint64_t lo, uint64_t hi)
+{
+    const unsigned sh = SVMGPU_PAGE_SHIFT;
+
+    return lo >> sh <= ((rhi - 1) >> sh) + 1 &&
+           ((hi - 1) >> sh) + 1 >= rlo >> sh;
+}
+/*
  * [p, p + len) of window win was written (after the write).  A write in
  * the pages of the current run, or the page after or before it, extends
- * the run; any other starts a new one.
+ * the run; any other takes up a waiting run it touches, or starts a new
+ * one.
  */
 static inline void svmgpu_map_dirty(SvmgpuMapCache *mc, unsigned win,
                                     const uint8_t *p, uint64_t len)
 {
     SvmgpuMapWin *w = &mc->w[win];
     uint64_t lo = p - w->host, hi = lo + len;
-    const unsigned sh = SVMGPU_PAGE_SHIFT;
 
     if (__builtin_expect(w->dlo < w->dhi && len &&
-                         lo >> sh <= ((w->dhi - 1) >> sh) + 1 &&
-                         ((hi - 1) >> sh) + 1 >= w->dlo >> sh, 1)) {
+                         svmgpu_map_touches(w->dlo, w->dhi, lo, hi), 1)) {
         if (lo < w->dlo) {
             w->dlo = lo;
         }

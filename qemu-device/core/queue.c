@@ -102,6 +102,10 @@ static void map_span(SvmgpuMapWin *w)
     unsigned i;
 
     for (i = 0; i < w->nruns; i++) {
+        if (w->dlo >= w->dhi) {
+            w->dlo = w->run[i].lo;
+            w->dhi = w->run[i].hi;
+        }
         w->dlo = svmgpu_min64(w->dlo, w->run[i].lo);
         w->dhi = svmgpu_max64(w->dhi, w->run[i].hi);
     }
@@ -113,7 +117,31 @@ void svmgpu_map_dirty_run(SvmgpuMapCache *mc, unsigned win, uint64_t lo,
 {
     SvmgpuMapWin *w = &mc->w[win];
     SvmgpuCore *core = mc->core;
+    unsigned i;
 
+    if (hi <= lo) {
+        return;     /* nothing written: the run being written stays */
+    }
+    /*
+     * Stores that take turns between two places (two outputs, an output
+     * and a counter) go back to a waiting run: it becomes the current one
+     * and the current one waits in its slot.
+     */
+    for (i = 0; i < w->nruns; i++) {
+        SvmgpuMapRun r = w->run[i];
+
+        if (svmgpu_map_touches(r.lo, r.hi, lo, hi)) {
+            if (w->dlo < w->dhi) {
+                w->run[i].lo = w->dlo;
+                w->run[i].hi = w->dhi;
+            } else {
+                w->run[i] = w->run[--w->nruns];
+            }
+            w->dlo = svmgpu_min64(r.lo, lo);
+            w->dhi = svmgpu_max64(r.hi, hi);
+            return;
+        }
+    }
     if (w->dlo < w->dhi) {
         if (w->nruns == SVMGPU_MAP_RUNS) {
             if (!w->local && !core->ops->dirty) {
@@ -133,14 +161,16 @@ void svmgpu_map_dirty_run(SvmgpuMapCache *mc, unsigned win, uint64_t lo,
 
 static void map_drop(SvmgpuCore *core, SvmgpuMapWin *w)
 {
-    bool written = w->is_write && w->dlo < w->dhi;
+    bool written = w->is_write && (w->dlo < w->dhi || w->nruns);
 
     if (!w->host) {
         return;                 /* empty slot */
     }
     if (written && (w->local || core->ops->dirty)) {
         map_report_runs(core, w);
-        map_report(core, w, w->dlo, w->dhi);
+        if (w->dlo < w->dhi) {
+            map_report(core, w, w->dlo, w->dhi);
+        }
         written = false;
     }
     if (w->local) {

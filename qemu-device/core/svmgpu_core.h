@@ -76,7 +76,9 @@ typedef struct SvmgpuCoreOps {
      * run of pages it wrote and unmaps with is_write clear; without it,
      * unmap() gets the span from the first written byte to the last,
      * which may cover memory between the runs that nobody wrote.
-     * Called from engine threads without core locks.
+     * Called from engine threads (and, with x-sync, the MMIO path),
+     * possibly holding xlate (read) or atomic_lock; must not call back
+     * into the core.
      */
     void (*dirty)(void *opaque, void *ptr, uint64_t len);
     /*

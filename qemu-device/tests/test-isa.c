@@ -108,6 +108,64 @@ static uint64_t d2b(double d)
     return u;
 }
 
+/*
+ * A kernel's stores into 40 pages, every other RAM page, are reported as
+ * those pages (qemu-device/README.md, "Written memory"), on both engines:
+ * the gangs' contiguous stores and the reference's lane by lane.  Each
+ * lane also adds 1 to a counter in another page, so the writes take turns
+ * between two places: the report (its runs go back to the waiting one)
+ * stays a few calls, not one per store.
+ */
+TEST(kernel_stores_report_the_pages_written)
+{
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
+        I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
+        I(SHL, 2, 1, IMM, 3),
+        I(ADD, 2, 2, IMM, 0x100000),
+        I(ST64, 0, 2, 1, 0),
+        I(MOV, 3, 0, IMM, 1),
+        I(ATOM64, 4, 9, 3, SVMGPU_ISA_ATOM_IMM(SVMGPU_ATOMIC_ADD, 0)),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    const uint64_t pg0 = 0x800;         /* RAM pages 0x800.. are unused */
+    unsigned e, k;
+    uint64_t pg;
+
+    for (e = 0; e < 2; e++) {
+        SvmgpuCoreConfig cfg;
+        TestDev t;
+
+        svmgpu_core_default_config(&cfg);
+        cfg.sync = true;
+        cfg.engine = e ? SVMGPU_ENGINE_REFERENCE : SVMGPU_ENGINE_FAST;
+        td_init_cfg(&t, &cfg);
+        ctx_create(&t, 0);
+        queue_setup(&t, 0, 0, 64);
+        map_range(&t, 0, CODE, 0x4000, 0);
+        map_range(&t, 0, ARGS, 0x1000, SVMGPU_PTE_WRITABLE);
+        for (k = 0; k < 40; k++) {
+            map_leaf(&t, 0, 0x100000 + k * 0x1000ull,
+                     RAM_BASE + (pg0 + k * 2) * 0x1000, 1, SVMGPU_PTE_WRITABLE);
+        }
+        *va64(&t, ARGS) = 0;
+        ASSERT_EQ(LAUNCH(&t, prog, 40 * 512 / 256, 1, 1, 256), 0);
+        for (k = 0; k < 40 * 512; k++) {
+            ASSERT_EQ(*va64(&t, 0x100000 + k * 8ull), k);
+        }
+        ASSERT_EQ(*va64(&t, ARGS), 40 * 512);
+        for (pg = pg0 - 4; pg < pg0 + 40 * 2 + 4; pg++) {
+            ASSERT_EQ(t.written[pg], pg >= pg0 && (pg - pg0) % 2 == 0 &&
+                      pg < pg0 + 40 * 2);
+        }
+        ASSERT_EQ(t.written[((uint8_t *)va64(&t, ARGS) - t.ram) >> 12], 1);
+        TH_LOG("%s engine: %u dirty() calls", e ? "reference" : "fast",
+               atomic_load(&t.dirties));
+        ASSERT_LT(atomic_load(&t.dirties), 100);  /* 160 without the swap */
+        td_fini(&t);
+    }
+}
+
 TEST(integer_ops)
 {
     static const struct { uint8_t op; uint64_t a, b, r; } cases[] = {
