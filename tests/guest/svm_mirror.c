@@ -482,7 +482,8 @@ TEST_F(svm, stack_and_globals)
  * in guest RAM, as anonymous pages are), each run by the CPU, then
  * rewritten by the device (a COPY each, one submission), return their new
  * values; every other page of the 128 is not written and still returns its
- * own.  Three rounds, so the CPU's own rewrite is seen too.
+ * own.  Then one FILL rewrites all of them.  Three rounds, so the CPU's
+ * own rewrite is seen too.
  */
 TEST_F(svm, device_written_code_runs)
 {
@@ -515,6 +516,16 @@ TEST_F(svm, device_written_code_runs)
 		for (i = 0; i < 2 * n; i++)
 			ASSERT_EQ(sg_call_code(code + i * PAGE),
 				  (int)(i % 2 ? i + round : 128 + i / 2 + round));
+		/*
+		 * One FILL of all 128 pages with "mov eax, v; ret" every 8
+		 * bytes: one command over scattered pages, whose runs QEMU
+		 * is told of during the command, not only at its end.
+		 */
+		ASSERT_EQ(sg_run_ok(self->fd, self->q,
+				    sg_fill(code, 2 * n * PAGE,
+					    0xb8 | (uint64_t)(60 + round) << 8 | 0xc3ull << 40, 8)), 0);
+		for (i = 0; i < 2 * n; i++)
+			ASSERT_EQ(sg_call_code(code + i * PAGE + 8 * (i % 512)), (int)(60 + round));
 	}
 	munmap(code, 2 * n * PAGE);
 	munmap(src, 2 * n * PAGE);
