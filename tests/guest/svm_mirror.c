@@ -518,8 +518,11 @@ TEST_F(svm, device_written_code_runs)
 				  (int)(i % 2 ? i + round : 128 + i / 2 + round));
 		/*
 		 * One FILL of all 128 pages with "mov eax, v; ret" every 8
-		 * bytes: one command over scattered pages, whose runs QEMU
-		 * is told of during the command, not only at its end.
+		 * bytes: one command over the scattered pages (in more than
+		 * 16 runs of a window, QEMU is told of some during the
+		 * command).  From round 1 on, offset 8 * i was run in the
+		 * round before, so a translation the FILL's report does not
+		 * drop would return the old value.
 		 */
 		ASSERT_EQ(sg_run_ok(self->fd, self->q,
 				    sg_fill(code, 2 * n * PAGE,
