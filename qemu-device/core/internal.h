@@ -331,7 +331,7 @@ typedef struct SvmgpuMapWin {
     uint64_t pa, len;
     uint8_t *host;          /* NULL: slot empty (a stale window unmapped) */
     uint64_t dlo, dhi;      /* the run being written; none if dlo >= dhi */
-    uint32_t nruns;         /* earlier runs not yet reported, in run[] */
+    uint32_t nruns;         /* runs waiting in run[]; 0 if [dlo, dhi) is */
     uint32_t id;            /* unique within the step */
     uint32_t gen;           /* core->map_gen when mapped */
     bool is_write;

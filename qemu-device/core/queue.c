@@ -102,10 +102,6 @@ static void map_span(SvmgpuMapWin *w)
     unsigned i;
 
     for (i = 0; i < w->nruns; i++) {
-        if (w->dlo >= w->dhi) {
-            w->dlo = w->run[i].lo;
-            w->dhi = w->run[i].hi;
-        }
         w->dlo = svmgpu_min64(w->dlo, w->run[i].lo);
         w->dhi = svmgpu_max64(w->dhi, w->run[i].hi);
     }
@@ -125,18 +121,15 @@ void svmgpu_map_dirty_run(SvmgpuMapCache *mc, unsigned win, uint64_t lo,
     /*
      * Stores that take turns between two places (two outputs, an output
      * and a counter) go back to a waiting run: it becomes the current one
-     * and the current one waits in its slot.
+     * and the current one waits in its slot (a waiting run means a
+     * current one).
      */
     for (i = 0; i < w->nruns; i++) {
         SvmgpuMapRun r = w->run[i];
 
         if (svmgpu_map_touches(r.lo, r.hi, lo, hi)) {
-            if (w->dlo < w->dhi) {
-                w->run[i].lo = w->dlo;
-                w->run[i].hi = w->dhi;
-            } else {
-                w->run[i] = w->run[--w->nruns];
-            }
+            w->run[i].lo = w->dlo;
+            w->run[i].hi = w->dhi;
             w->dlo = svmgpu_min64(r.lo, lo);
             w->dhi = svmgpu_max64(r.hi, hi);
             return;
@@ -161,16 +154,14 @@ void svmgpu_map_dirty_run(SvmgpuMapCache *mc, unsigned win, uint64_t lo,
 
 static void map_drop(SvmgpuCore *core, SvmgpuMapWin *w)
 {
-    bool written = w->is_write && (w->dlo < w->dhi || w->nruns);
+    bool written = w->is_write && w->dlo < w->dhi;     /* runs wait only then */
 
     if (!w->host) {
         return;                 /* empty slot */
     }
     if (written && (w->local || core->ops->dirty)) {
         map_report_runs(core, w);
-        if (w->dlo < w->dhi) {
-            map_report(core, w, w->dlo, w->dhi);
-        }
+        map_report(core, w, w->dlo, w->dhi);
         written = false;
     }
     if (w->local) {
