@@ -3,11 +3,13 @@
  * kernel of 64-bit words, the library's vecadd, RANGE_HASH, SGEMM and
  * reduce_sum (libsvmgpu's code and launch shapes, so what is timed is what
  * applications run), and COPY/FILL over resident 4 KiB pages, run in sync
- * mode against the fake RAM of test-env.h.  Prints ns per word and GB/s.  Build: ninja -C build/meson
- * qemu-device/tests/bench-core; run: build/meson/qemu-device/tests/bench-core
- * [WORDS [fast|reference [vecadd|vecadd32|hash|sgemm|reduce]]] (default 1M words per buffer,
- * the fast engine, every benchmark; a third argument runs only that kernel,
- * for profiling).
+ * mode against the fake RAM of test-env.h; then engine scaling: 1, 2 and 4
+ * queues of vecadd on two engine threads (bench_engines()).  Prints ns per
+ * word and GB/s.  Build: ninja -C build/meson qemu-device/tests/bench-core;
+ * run: build/meson/qemu-device/tests/bench-core [WORDS [fast|reference
+ * [vecadd|vecadd32|hash|sgemm|reduce|engines]]] (default 1M words per
+ * buffer, the fast engine, every benchmark; a third argument runs only that
+ * one, for profiling).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -125,6 +127,131 @@ static double run_lib(TestDev *t, enum svmgpu_kernel k, const void *args,
 /* A device VA as one of the library's argument pointers. */
 #define VA(va)  ((void *)(uintptr_t)(va))
 
+static double cpu_all(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double now_wall(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/*
+ * Engine scaling: queues 0 .. NQ-1, each with a context of its own and its
+ * own three buffers of @bytes (1 MiB: svmgpu-bench's scale rows, more pages
+ * than the TLB holds), run the library's vecadd ENG_REPS times on the
+ * engine threads (queue i on engine i % 2).  Returns the aggregate GB/s
+ * from the first doorbell to the last completion, wall clock; *cpus: the
+ * process's CPU time over that time (the engines busy, and how many).
+ */
+#define ENG_BUF(i, k)   (BUF_A + (uint64_t)(k) * 0x1000000ull + \
+                         (i) * 0x100000000ull)
+#define ENG_REPS        48
+
+static double run_engines(TestDev *t, unsigned nq, uint64_t bytes,
+                          double *cpus)
+{
+    struct svmgpu_program *p;
+    struct svmgpu_launch l;
+    struct svmgpu_cmd c;
+    uint64_t last[SVMGPU_MAX_QUEUES];
+    unsigned i, r, done;
+    double t0, c0;
+
+    for (i = 0; i < nq; i++) {
+        struct svmgpu_vecadd_args va = {
+            VA(ENG_BUF(i, 0)), VA(ENG_BUF(i, 1)), VA(ENG_BUF(i, 2)), bytes / 4
+        };
+
+        if (svmgpu_kernel_program(SVMGPU_KERNEL_VECADD, &p) ||
+            svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l)) {
+            printf("# vecadd: refused by the library\n");
+            exit(1);
+        }
+        memcpy(va_ptr(t, i, CODE), svmgpu_program_code(p),
+               svmgpu_program_length(p) * 8);   /* under a page */
+        svmgpu_program_destroy(p);
+        memcpy(va_ptr(t, i, ARGS), &va, sizeof(va));
+        memset(&c, 0, sizeof(c));
+        c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+        c.launch.code_va = CODE;
+        c.launch.args_va = ARGS;
+        c.launch.grid_x = l.grid[0];
+        c.launch.grid_y = l.grid[1];
+        c.launch.grid_z = l.grid[2];
+        c.launch.wg_size = l.wg_size;
+        c.launch.budget = 1ull << 40;
+        for (r = 0; r < ENG_REPS; r++) {
+            c.hdr.seq = 0;
+            last[i] = push(t, i, &c);
+        }
+    }
+    c0 = cpu_all();
+    t0 = now_wall();
+    for (i = 0; i < nq; i++) {
+        doorbell(t, i);
+    }
+    do {
+        usleep(200);
+        for (i = 0, done = 0; i < nq; i++) {
+            done += __atomic_load_n(&compl(t, i)->seq,
+                                    __ATOMIC_ACQUIRE) == last[i];
+        }
+    } while (done < nq);
+    t0 = now_wall() - t0;
+    *cpus = (cpu_all() - c0) / t0;
+    for (i = 0; i < nq; i++) {
+        if (compl(t, i)->err_code) {
+            printf("# queue %u failed: %u\n", i, compl(t, i)->err_code);
+        }
+    }
+    return 3.0 * bytes * ENG_REPS * nq / t0 / 1e9;
+}
+
+/* 1, 2 and 4 queues on two engine threads, best of 3 each. */
+static void bench_engines(void)
+{
+    const uint64_t bytes = 1u << 20;
+    SvmgpuCoreConfig cfg;
+    TestDev t;
+    double gbs[5] = { 0 }, g, cpus, best_cpus = 0;
+    unsigned i, k, n;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.num_engines = 2;
+    td_init_cfg(&t, &cfg);
+    for (i = 0; i < 4; i++) {
+        ctx_create(&t, i);
+        queue_setup(&t, i, i, 256);
+        map_range(&t, i, CODE, 0x1000, 0);
+        map_range(&t, i, ARGS, 0x1000, SVMGPU_PTE_WRITABLE);
+        for (k = 0; k < 3; k++) {
+            map_range(&t, i, ENG_BUF(i, k), bytes, SVMGPU_PTE_WRITABLE);
+        }
+    }
+    td_start_threads(&t, cfg.num_engines);
+    for (n = 1; n <= 4; n *= 2) {
+        for (k = 0; k < 3; k++) {
+            g = run_engines(&t, n, bytes, &cpus);
+            if (g > gbs[n]) {
+                gbs[n] = g;
+                best_cpus = cpus;
+            }
+        }
+        printf("engines  %u queue%s %8.3f GB/s "
+               "(%.2f x 1 queue; %.2f CPUs busy)\n",
+               n, n > 1 ? "s" : " ", gbs[n], gbs[n] / gbs[1], best_cpus);
+    }
+    td_fini(&t);
+}
+
 int main(int argc, char **argv)
 {
     const uint64_t words = argc > 1 ? (uint64_t)atol(argv[1]) : 1u << 20;
@@ -135,6 +262,7 @@ int main(int argc, char **argv)
     const bool do_sgemm = !only || !strcmp(only, "sgemm");
     const bool do_reduce = !only || !strcmp(only, "reduce");
     const bool do_vecadd32 = !only || !strcmp(only, "vecadd32");
+    const bool do_engines = !only || !strcmp(only, "engines");
     uint64_t vecadd[] = {
         I(S2R, 1, 0, 0, SVMGPU_SR_GLOBAL_ID),
         I(S2R, 9, 0, 0, SVMGPU_SR_ARGS),
@@ -277,5 +405,8 @@ int main(int argc, char **argv)
            (unsigned long long)rd(&t, SVMGPU_REG_CNT_TLB_MISSES),
            (unsigned long long)rd(&t, SVMGPU_REG_CNT_PAGE_WALKS));
     td_fini(&t);
+    if (do_engines) {
+        bench_engines();
+    }
     return 0;
 }
