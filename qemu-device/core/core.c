@@ -350,7 +350,9 @@ static void reset_locked(SvmgpuCore *core, bool control_reset)
     for (i = 0; i < SVMGPU_MAX_QUEUES; i++) {
         reset_queue_locked(&core->queues[i]);
     }
-    memset(core->ctxs, 0, SVMGPU_MAX_CONTEXTS * sizeof(*core->ctxs));
+    for (i = 0; i < SVMGPU_MAX_CONTEXTS; i++) {
+        __atomic_store_n(&core->ctxs[i].root, 0, __ATOMIC_RELEASE);
+    }
     core->control = 0;
     core->error_status = 0;
     core->error_addr = 0;
@@ -368,7 +370,8 @@ static void reset_locked(SvmgpuCore *core, bool control_reset)
     core->fault_put = core->fault_get = 0;
     core->fault_seq = 0;
     core->reply_lo = 0;
-    core->cnt_walks = core->cnt_faults = 0;
+    __atomic_store_n(&core->cnt_walks, 0, __ATOMIC_RELAXED);
+    core->cnt_faults = 0;
     core->cnt_replays = core->cnt_cancels = 0;
     core->cnt_commands = core->cnt_instructions = 0;
     core->cnt_invalidations = 0;
@@ -586,8 +589,8 @@ static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
                             rc ? "unreadable" : "invalid");
         return;
     }
-    core->ctxs[id].root = e.pt_root;
-    core->ctxs[id].enabled = true;
+    __atomic_store_n(&core->ctxs[id].root, e.pt_root | SVMGPU_CTX_ROOT_ON,
+                     __ATOMIC_RELEASE);
 }
 
 static void ctx_disable_locked(SvmgpuCore *core, uint32_t id)
@@ -597,7 +600,9 @@ static void ctx_disable_locked(SvmgpuCore *core, uint32_t id)
                             "CTX_DISABLE %u out of range", id);
         return;
     }
-    core->ctxs[id].enabled = false;
+    __atomic_store_n(&core->ctxs[id].root,
+                     core->ctxs[id].root & ~SVMGPU_CTX_ROOT_ON,
+                     __ATOMIC_RELEASE);
     queue_inval_locked(core, id, SVMGPU_TLB_INV_WHOLE_CONTEXT, 0, 0);
 }
 
@@ -950,7 +955,7 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
     case SVMGPU_REG_CTX_SELECT: return core->ctx_select;
     case SVMGPU_REG_CTX_STATE:
         return core->ctx_select < SVMGPU_MAX_CONTEXTS &&
-               core->ctxs[core->ctx_select].enabled ?
+               (core->ctxs[core->ctx_select].root & SVMGPU_CTX_ROOT_ON) ?
                SVMGPU_CTX_STATE_ENABLED : 0;
     case SVMGPU_REG_TLB_INV_CTX: return core->inv_ctx;
     case SVMGPU_REG_TLB_INV_FLAGS: return core->inv_flags;
@@ -976,8 +981,10 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
     case SVMGPU_REG_CNT_TLB_INVALIDATIONS: return LO(core->cnt_invalidations);
     case SVMGPU_REG_CNT_TLB_INVALIDATIONS + 4:
         return HI(core->cnt_invalidations);
-    case SVMGPU_REG_CNT_PAGE_WALKS: return LO(core->cnt_walks);
-    case SVMGPU_REG_CNT_PAGE_WALKS + 4: return HI(core->cnt_walks);
+    case SVMGPU_REG_CNT_PAGE_WALKS:
+        return LO(__atomic_load_n(&core->cnt_walks, __ATOMIC_RELAXED));
+    case SVMGPU_REG_CNT_PAGE_WALKS + 4:
+        return HI(__atomic_load_n(&core->cnt_walks, __ATOMIC_RELAXED));
     case SVMGPU_REG_CNT_FAULTS: return LO(core->cnt_faults);
     case SVMGPU_REG_CNT_FAULTS + 4: return HI(core->cnt_faults);
     case SVMGPU_REG_CNT_REPLAYS: return LO(core->cnt_replays);

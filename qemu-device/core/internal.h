@@ -7,11 +7,11 @@
  *   outer        the environment's lock (QEMU: the BQL), held by MMIO and
  *                reset callers.  Engines take it only inside the dma/map
  *                ops (possibly holding fault_lock, xlate, atomic_lock),
- *                never with tlb.lock or lock held.  Nothing that holds it
- *                ever waits for an engine: reset, queue disable/enable and
- *                pause are latched (generations below) and complete when
- *                the step in flight ends.  The MMIO path itself takes only
- *                tlb.lock and lock.
+ *                never with a tlb stripe lock or lock held.  Nothing that
+ *                holds it ever waits for an engine: reset, queue
+ *                disable/enable and pause are latched (generations below)
+ *                and complete when the step in flight ends.  The MMIO path
+ *                itself takes only the tlb stripe locks and lock.
  *   fault_lock   serializes fault-record writes to the fault ring (held
  *                across that DMA); fault.c
  *   xlate        rwlock: engines hold it for reading around one
@@ -22,10 +22,14 @@
  *   atomic_lock  makes read-modify-write accesses atomic between engines
  *   lock         all register state, queue state visible to registers,
  *                contexts, interrupts, counters.  Never held across DMA or
- *                across any other lock's acquisition but tlb.lock (the
- *                reset flushes the TLB).
- *   tlb.lock     the TLB arrays and counters; tlb.c (which takes no other
- *                lock)
+ *                across any other lock's acquisition but the tlb stripe
+ *                locks (the reset flushes the TLB).  The contexts' roots
+ *                and the walk counter are also read and counted without
+ *                it (atomics): the MMU takes no core lock on a TLB miss.
+ *   tlb.stripe[].lock
+ *                the TLB sets of one stripe, its LRU clock and counters;
+ *                tlb.c, which holds one stripe at a time and takes no
+ *                other lock
  *
  * A queue's execution state (SvmgpuQueueExec) belongs to the engine that
  * owns the queue (q % num_engines) while in_step is set, and to whoever
@@ -88,17 +92,38 @@ typedef struct SvmgpuTlbEntry {
     uint8_t writable;
 } SvmgpuTlbEntry;
 
-typedef struct SvmgpuTlb {
+/*
+ * A lock stripe: set s of the TLB belongs to stripe s % SVMGPU_TLB_STRIPES.
+ * Its lock protects its sets' entries and the fields below; on its own
+ * cache line, so that engines missing the TLB in different sets neither
+ * wait for each other nor pass a line back and forth.
+ */
+#define SVMGPU_TLB_STRIPES  16
+
+typedef struct SvmgpuTlbStripe {
     pthread_mutex_t lock;
+    uint64_t tick;          /* LRU clock of its sets */
+    uint64_t hits, misses, evictions;
+} __attribute__((aligned(64))) SvmgpuTlbStripe;
+
+typedef struct SvmgpuTlb {
     uint32_t sets, ways;
     SvmgpuTlbEntry *e;  /* sets * ways */
-    uint64_t tick;
-    uint64_t hits, misses, evictions;
+    SvmgpuTlbStripe *stripe;    /* SVMGPU_TLB_STRIPES, 64-byte aligned */
     /*
-     * Bumped by every flush (a reset): a walk that began before it inserts
-     * nothing (svmgpu_tlb_insert()), so no entry of the old page tables
-     * outlives the reset (hw-spec §12: the TLB is empty).  Written under
-     * lock, read without it (svmgpu_tlb_gen()).
+     * Valid 2 MiB and 1 GiB entries; atomic, moved with the entry under
+     * its stripe's lock.  A lookup probes a size's sets only while some
+     * entry of that size exists (most guests map 4 KiB pages only); an
+     * insert racing the lookup only makes it a miss, which the walk
+     * answers exactly.
+     */
+    uint32_t large[2];
+    uint64_t extra_hits;    /* svmgpu_tlb_count_hits(); atomic */
+    /*
+     * Bumped by every flush (a reset) before it empties the stripes: a
+     * walk that began before it inserts nothing (svmgpu_tlb_insert()), so
+     * no entry of the old page tables outlives the reset (hw-spec §12: the
+     * TLB is empty).  Atomic.
      */
     uint64_t gen;
 } SvmgpuTlb;
@@ -473,10 +498,17 @@ typedef struct SvmgpuInval {
     uint64_t start, size;
 } SvmgpuInval;
 
+/*
+ * A context's page-table root (page aligned, §6) | SVMGPU_CTX_ROOT_ON while
+ * it is enabled; the flag cleared by CTX_DISABLE, 0 after a reset.
+ * Written under core->lock with atomic stores; the MMU reads it with one
+ * atomic load and no lock (svmgpu_mmu_translate(): every TLB miss).
+ */
 typedef struct SvmgpuContext {
     uint64_t root;
-    bool enabled;
 } SvmgpuContext;
+
+#define SVMGPU_CTX_ROOT_ON  1ull
 
 struct SvmgpuCore {
     SvmgpuCoreConfig cfg;
@@ -533,7 +565,8 @@ struct SvmgpuCore {
     uint32_t fault_put, fault_get;
     uint32_t fault_seq;
     uint64_t reply_lo;          /* low half of a split FAULT_REPLY write */
-    uint64_t cnt_walks, cnt_faults, cnt_replays, cnt_cancels;
+    uint64_t cnt_walks;         /* atomic: counted without the lock */
+    uint64_t cnt_faults, cnt_replays, cnt_cancels;
     uint64_t cnt_commands, cnt_instructions, cnt_invalidations;
     uint64_t cnt_bytes[4];      /* SVMGPU_BYTES_* */
     uint64_t cnt_preemptions;   /* queue states saved (§16) */

@@ -10,7 +10,9 @@
  *
  * Locking: svmgpu_mmu_translate() runs with core->xlate held for reading,
  * which keeps invalidations out until the caller's access is done.  It takes
- * core->lock briefly to read the context and the tlb lock inside the TLB.
+ * no core lock (the context's root and the walk counter are atomics: two
+ * engines missing the TLB page after page used to meet on core->lock),
+ * only the tlb lock inside the TLB.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -37,9 +39,7 @@ SvmgpuXlateStatus svmgpu_mmu_walk(SvmgpuCore *core, uint64_t root,
     int lvl;
 
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&core->lock);
-    core->cnt_walks++;
-    pthread_mutex_unlock(&core->lock);
+    __atomic_fetch_add(&core->cnt_walks, 1, __ATOMIC_RELAXED);
 
     for (lvl = SVMGPU_PT_LEVELS; lvl >= 1; lvl--) {
         uint64_t pte_addr = table + SVMGPU_PT_INDEX(va, lvl) * 8;
@@ -99,7 +99,6 @@ SvmgpuXlateStatus svmgpu_mmu_translate(SvmgpuCore *core, uint32_t ctx,
     SvmgpuTlbEntry e;
     SvmgpuXlateStatus st;
     uint64_t root, mask, gen;
-    bool enabled;
 
     if (va >> SVMGPU_VA_BITS) {
         return SVMGPU_XLATE_INVALID_VA;
@@ -126,13 +125,11 @@ SvmgpuXlateStatus svmgpu_mmu_translate(SvmgpuCore *core, uint32_t ctx,
      * insert below is dropped.
      */
     gen = svmgpu_tlb_gen(&core->tlb);
-    pthread_mutex_lock(&core->lock);
-    enabled = core->ctxs[ctx].enabled;
-    root = core->ctxs[ctx].root;
-    pthread_mutex_unlock(&core->lock);
-    if (!enabled) {
+    root = __atomic_load_n(&core->ctxs[ctx].root, __ATOMIC_ACQUIRE);
+    if (!(root & SVMGPU_CTX_ROOT_ON)) {
         return SVMGPU_XLATE_CTX_INVALID;
     }
+    root &= ~SVMGPU_CTX_ROOT_ON;
     svmgpu_trace(core, SVMGPU_TRACE_TLB_MISS, ctx, va, access);
     st = svmgpu_mmu_walk(core, root, va, access, out);
     if (st == SVMGPU_XLATE_OK || (st == SVMGPU_XLATE_FAULT &&

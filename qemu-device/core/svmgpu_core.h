@@ -50,7 +50,7 @@ typedef struct SvmgpuCoreOps {
     /*
      * Guest memory by DMA address.  Return 0, or -1 if any byte of the range
      * is not accessible (the access then has no defined effect).  Called from
-     * engine threads and from the MMIO path, never with core->lock or the
+     * engine threads and from the MMIO path, never with core->lock or a
      * TLB lock held (the only core locks an MMIO access takes).
      */
     int (*dma_read)(void *opaque, uint64_t addr, void *buf, uint64_t len);

@@ -5,8 +5,14 @@
  * own set, so a lookup probes at most three sets.  Replacement is LRU within
  * a set.  Failed walks are never inserted.
  *
- * Locking: tlb->lock protects everything here; callers may hold core->xlate
- * and core->atomic_lock; core->lock only the reset's svmgpu_tlb_flush().
+ * Locking: the sets are split over SVMGPU_TLB_STRIPES lock stripes (set s:
+ * stripe s % SVMGPU_TLB_STRIPES), each lock protecting its sets and its
+ * LRU clock and counters; an operation holds at most one stripe at a time.
+ * Callers may hold core->xlate and core->atomic_lock; core->lock only the
+ * reset's svmgpu_tlb_flush().  One lock over the whole TLB made two engine
+ * threads missing page after page wait for each other: with it, two
+ * queues on two engines moved 0.6x the bytes of one queue on one engine
+ * (bench-core engines).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -21,21 +27,36 @@ static const unsigned tlb_shifts[] = {
 
 int svmgpu_tlb_init(SvmgpuTlb *tlb, uint32_t sets, uint32_t ways)
 {
+    unsigned i;
+
     memset(tlb, 0, sizeof(*tlb));
     tlb->sets = sets;
     tlb->ways = ways;
     tlb->e = calloc((size_t)sets * ways, sizeof(*tlb->e));
-    if (!tlb->e) {
+    if (!tlb->e || posix_memalign((void **)&tlb->stripe, 64,
+                                  SVMGPU_TLB_STRIPES * sizeof(*tlb->stripe))) {
+        free(tlb->e);
+        tlb->e = NULL;
+        tlb->stripe = NULL;
         return -1;
     }
-    pthread_mutex_init(&tlb->lock, NULL);
+    memset(tlb->stripe, 0, SVMGPU_TLB_STRIPES * sizeof(*tlb->stripe));
+    for (i = 0; i < SVMGPU_TLB_STRIPES; i++) {
+        pthread_mutex_init(&tlb->stripe[i].lock, NULL);
+    }
     return 0;
 }
 
 void svmgpu_tlb_destroy(SvmgpuTlb *tlb)
 {
-    pthread_mutex_destroy(&tlb->lock);
+    unsigned i;
+
+    for (i = 0; tlb->stripe && i < SVMGPU_TLB_STRIPES; i++) {
+        pthread_mutex_destroy(&tlb->stripe[i].lock);
+    }
+    free(tlb->stripe);
     free(tlb->e);
+    tlb->stripe = NULL;
     tlb->e = NULL;
 }
 
@@ -49,37 +70,56 @@ static uint32_t tlb_set(const SvmgpuTlb *tlb, uint32_t ctx, uint64_t vpn,
     return (uint32_t)h & (tlb->sets - 1);
 }
 
+static SvmgpuTlbStripe *tlb_stripe(SvmgpuTlb *tlb, uint32_t set)
+{
+    return &tlb->stripe[set % SVMGPU_TLB_STRIPES];
+}
+
+/* An entry of 2 MiB or 1 GiB became valid (+1) or invalid (-1). */
+static void tlb_count_large(SvmgpuTlb *tlb, unsigned shift, int delta)
+{
+    if (shift > SVMGPU_PAGE_SHIFT) {
+        __atomic_fetch_add(&tlb->large[shift == SVMGPU_LEAF_1G_SHIFT],
+                           (uint32_t)delta, __ATOMIC_RELAXED);
+    }
+}
+
 bool svmgpu_tlb_lookup(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
                        SvmgpuTlbEntry *out)
 {
+    SvmgpuTlbStripe *st = NULL;
     unsigned i, w;
-    bool hit = false;
 
-    pthread_mutex_lock(&tlb->lock);
-    for (i = 0; i < 3 && !hit; i++) {
+    for (i = 0; i < 3; i++) {
         unsigned shift = tlb_shifts[i];
         uint64_t vpn = va >> shift;
-        SvmgpuTlbEntry *set = &tlb->e[(size_t)tlb_set(tlb, ctx, vpn, shift) *
-                                      tlb->ways];
+        uint32_t s = tlb_set(tlb, ctx, vpn, shift);
+        SvmgpuTlbEntry *set = &tlb->e[(size_t)s * tlb->ways];
 
+        if (i && !__atomic_load_n(&tlb->large[i - 1], __ATOMIC_RELAXED)) {
+            continue;
+        }
+        if (st) {
+            pthread_mutex_unlock(&st->lock);
+        }
+        st = tlb_stripe(tlb, s);
+        pthread_mutex_lock(&st->lock);
         for (w = 0; w < tlb->ways; w++) {
             SvmgpuTlbEntry *e = &set[w];
 
             if (e->shift == shift && e->ctx == ctx && e->vpn == vpn) {
-                e->lru = ++tlb->tick;
+                e->lru = ++st->tick;
                 *out = *e;
-                hit = true;
-                break;
+                st->hits++;
+                pthread_mutex_unlock(&st->lock);
+                return true;
             }
         }
     }
-    if (hit) {
-        tlb->hits++;
-    } else {
-        tlb->misses++;
-    }
-    pthread_mutex_unlock(&tlb->lock);
-    return hit;
+    /* the miss is counted in the stripe probed last */
+    st->misses++;
+    pthread_mutex_unlock(&st->lock);
+    return false;
 }
 
 /*
@@ -92,15 +132,18 @@ void svmgpu_tlb_insert(SvmgpuTlb *tlb, uint64_t gen, uint32_t ctx, uint64_t va,
                        unsigned shift, uint64_t pa, bool writable)
 {
     uint64_t vpn = va >> shift;
+    uint32_t s = tlb_set(tlb, ctx, vpn, shift);
+    SvmgpuTlbStripe *st = tlb_stripe(tlb, s);
     SvmgpuTlbEntry *set, *victim = NULL;
     unsigned w;
 
-    pthread_mutex_lock(&tlb->lock);
-    if (tlb->gen != gen) {
-        pthread_mutex_unlock(&tlb->lock);
+    pthread_mutex_lock(&st->lock);
+    /* a flush bumps gen before it takes the stripes: see SvmgpuTlb */
+    if (__atomic_load_n(&tlb->gen, __ATOMIC_ACQUIRE) != gen) {
+        pthread_mutex_unlock(&st->lock);
         return;
     }
-    set = &tlb->e[(size_t)tlb_set(tlb, ctx, vpn, shift) * tlb->ways];
+    set = &tlb->e[(size_t)s * tlb->ways];
     for (w = 0; w < tlb->ways; w++) {
         SvmgpuTlbEntry *e = &set[w];
 
@@ -118,94 +161,131 @@ void svmgpu_tlb_insert(SvmgpuTlb *tlb, uint64_t gen, uint32_t ctx, uint64_t va,
     }
     if (victim->shift && !(victim->shift == shift && victim->ctx == ctx &&
                            victim->vpn == vpn)) {
-        tlb->evictions++;
+        st->evictions++;
     }
+    tlb_count_large(tlb, victim->shift, -1);
+    tlb_count_large(tlb, shift, 1);
     victim->vpn = vpn;
     victim->pa = pa;
     victim->ctx = ctx;
     victim->shift = shift;
     victim->writable = writable;
-    victim->lru = ++tlb->tick;
-    pthread_mutex_unlock(&tlb->lock);
+    victim->lru = ++st->tick;
+    pthread_mutex_unlock(&st->lock);
 }
 
 void svmgpu_tlb_remove(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
                        unsigned shift)
 {
     uint64_t vpn = va >> shift;
-    SvmgpuTlbEntry *set;
+    uint32_t s = tlb_set(tlb, ctx, vpn, shift);
+    SvmgpuTlbStripe *st = tlb_stripe(tlb, s);
+    SvmgpuTlbEntry *set = &tlb->e[(size_t)s * tlb->ways];
     unsigned w;
 
-    pthread_mutex_lock(&tlb->lock);
-    set = &tlb->e[(size_t)tlb_set(tlb, ctx, vpn, shift) * tlb->ways];
+    pthread_mutex_lock(&st->lock);
     for (w = 0; w < tlb->ways; w++) {
         if (set[w].shift == shift && set[w].ctx == ctx && set[w].vpn == vpn) {
+            tlb_count_large(tlb, shift, -1);
             set[w].shift = 0;
         }
     }
-    pthread_mutex_unlock(&tlb->lock);
+    pthread_mutex_unlock(&st->lock);
 }
 
+/*
+ * Stripe by stripe: callers hold core->xlate for writing (no walk, lookup
+ * or insert runs meanwhile), so the sweep needs no one lock over all sets.
+ */
 void svmgpu_tlb_invalidate(SvmgpuTlb *tlb, bool all, uint32_t ctx,
                            bool whole, uint64_t start, uint64_t size)
 {
-    size_t i, n = (size_t)tlb->sets * tlb->ways;
     uint64_t last = start + size - 1;
+    unsigned k, w;
+    uint32_t s;
 
     if (!all && !whole && size == 0) {
         return;
     }
-    pthread_mutex_lock(&tlb->lock);
-    for (i = 0; i < n; i++) {
-        SvmgpuTlbEntry *e = &tlb->e[i];
-        uint64_t first_va, last_va;
+    for (k = 0; k < SVMGPU_TLB_STRIPES; k++) {
+        SvmgpuTlbStripe *st = &tlb->stripe[k];
 
-        if (!e->shift) {
-            continue;
-        }
-        if (!all) {
-            if (e->ctx != ctx) {
-                continue;
-            }
-            if (!whole) {
-                first_va = e->vpn << e->shift;
-                last_va = first_va + ((1ull << e->shift) - 1);
-                if (last_va < start || first_va > last) {
+        pthread_mutex_lock(&st->lock);
+        for (s = k; s < tlb->sets; s += SVMGPU_TLB_STRIPES) {
+            for (w = 0; w < tlb->ways; w++) {
+                SvmgpuTlbEntry *e = &tlb->e[(size_t)s * tlb->ways + w];
+                uint64_t first_va, last_va;
+
+                if (!e->shift) {
                     continue;
                 }
+                if (!all) {
+                    if (e->ctx != ctx) {
+                        continue;
+                    }
+                    if (!whole) {
+                        first_va = e->vpn << e->shift;
+                        last_va = first_va + ((1ull << e->shift) - 1);
+                        if (last_va < start || first_va > last) {
+                            continue;
+                        }
+                    }
+                }
+                tlb_count_large(tlb, e->shift, -1);
+                e->shift = 0;
             }
         }
-        e->shift = 0;
+        pthread_mutex_unlock(&st->lock);
     }
-    pthread_mutex_unlock(&tlb->lock);
 }
 
 void svmgpu_tlb_flush(SvmgpuTlb *tlb)
 {
-    pthread_mutex_lock(&tlb->lock);
-    memset(tlb->e, 0, (size_t)tlb->sets * tlb->ways * sizeof(*tlb->e));
-    tlb->tick = 0;
-    tlb->hits = tlb->misses = tlb->evictions = 0;
-    __atomic_store_n(&tlb->gen, tlb->gen + 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&tlb->lock);
+    unsigned k, w;
+    uint32_t s;
+
+    /* first: an insert from here on is dropped (svmgpu_tlb_insert()) */
+    __atomic_fetch_add(&tlb->gen, 1, __ATOMIC_ACQ_REL);
+    for (k = 0; k < SVMGPU_TLB_STRIPES; k++) {
+        SvmgpuTlbStripe *st = &tlb->stripe[k];
+
+        pthread_mutex_lock(&st->lock);
+        for (s = k; s < tlb->sets; s += SVMGPU_TLB_STRIPES) {
+            SvmgpuTlbEntry *set = &tlb->e[(size_t)s * tlb->ways];
+
+            for (w = 0; w < tlb->ways; w++) {
+                tlb_count_large(tlb, set[w].shift, -1);
+            }
+            memset(set, 0, tlb->ways * sizeof(*tlb->e));
+        }
+        st->tick = 0;
+        st->hits = st->misses = st->evictions = 0;
+        pthread_mutex_unlock(&st->lock);
+    }
+    __atomic_store_n(&tlb->extra_hits, 0, __ATOMIC_RELAXED);
 }
 
 void svmgpu_tlb_count_hits(SvmgpuTlb *tlb, uint64_t n)
 {
-    if (!n) {
-        return;
+    if (n) {
+        __atomic_fetch_add(&tlb->extra_hits, n, __ATOMIC_RELAXED);
     }
-    pthread_mutex_lock(&tlb->lock);
-    tlb->hits += n;
-    pthread_mutex_unlock(&tlb->lock);
 }
 
 void svmgpu_tlb_counters(SvmgpuTlb *tlb, uint64_t *hits, uint64_t *misses,
                          uint64_t *evictions)
 {
-    pthread_mutex_lock(&tlb->lock);
-    *hits = tlb->hits;
-    *misses = tlb->misses;
-    *evictions = tlb->evictions;
-    pthread_mutex_unlock(&tlb->lock);
+    unsigned k;
+
+    *hits = __atomic_load_n(&tlb->extra_hits, __ATOMIC_RELAXED);
+    *misses = *evictions = 0;
+    for (k = 0; k < SVMGPU_TLB_STRIPES; k++) {
+        SvmgpuTlbStripe *st = &tlb->stripe[k];
+
+        pthread_mutex_lock(&st->lock);
+        *hits += st->hits;
+        *misses += st->misses;
+        *evictions += st->evictions;
+        pthread_mutex_unlock(&st->lock);
+    }
 }

@@ -1,7 +1,8 @@
 /*
  * svmgpu core: TLB fill, hit without walking, LRU eviction, context
- * tagging, invalidation by range/context/all, and invalidation racing a
- * kernel that is running on the engine threads.
+ * tagging, invalidation by range/context/all, huge entries beside small
+ * ones, two threads sharing the TLB under invalidations, and invalidation
+ * racing a kernel that is running on the engine threads.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -152,6 +153,149 @@ TEST(huge_entry_partial_invalidation)
     invalidate(&t, 0, 0, 0x401ff000, 0x1000);
     run(&t);
     ASSERT_EQ((xl(&t, 0, 0x40000000, 1, &x), x.pa), pb);
+    td_fini(&t);
+}
+
+/*
+ * Lookups probe the 2 MiB and 1 GiB sets only while entries of that size
+ * exist (tlb.c): such entries still hit after 4 KiB traffic, and once
+ * the last of them is invalidated or flushed by a reset, new ones do too.
+ */
+TEST(huge_entries_hit_beside_small_ones_until_invalidated)
+{
+    TestDev t;
+    SvmgpuXlate x;
+    uint64_t pa2m, walks;
+    unsigned i;
+
+    td_init(&t);
+    ctx_create(&t, 0);
+    pa2m = alloc_pa(&t, 2 << 20, 2 << 20);
+    map_leaf(&t, 0, 0x40000000, pa2m, 2, 0);
+    map_leaf(&t, 0, 0x80000000ull, 0x40000000ull, 3, 0); /* 1 GiB, not RAM */
+    map_range(&t, 0, 0x100000, 0x20000, 0);
+    ASSERT_EQ((xl(&t, 0, 0x400ff008, 1, &x), x.shift), 21);
+    ASSERT_EQ((xl(&t, 0, 0x80000010ull, 1, &x), x.shift), 30);
+    for (i = 0; i < 32; i++) {
+        ASSERT_EQ(xl(&t, 0, 0x100000 + i * 0x1000, 1, &x), SVMGPU_XLATE_OK);
+    }
+    walks = rd(&t, SVMGPU_REG_CNT_PAGE_WALKS);
+    ASSERT_EQ(walks, 34);
+    ASSERT_EQ((xl(&t, 0, 0x40100000, 1, &x), x.pa), pa2m + 0x100000);
+    ASSERT_EQ((xl(&t, 0, 0xbffffff8ull, 1, &x), x.pa), 0x7ffffff8ull);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PAGE_WALKS), walks);    /* both hit */
+
+    /* the 2 MiB entry goes: it walks again, then hits again */
+    invalidate(&t, 0, 0, 0x40000000, 0x1000);
+    run(&t);
+    ASSERT_EQ((xl(&t, 0, 0x40000008, 1, &x), x.pa), pa2m + 8);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PAGE_WALKS), walks + 1);
+    ASSERT_EQ((xl(&t, 0, 0x40000010, 1, &x), x.pa), pa2m + 0x10);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PAGE_WALKS), walks + 1);
+
+    /* a reset empties the TLB: a huge entry made after it hits */
+    svmgpu_core_reset(t.core);
+    wr(&t, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE_PA);
+    wr32(&t, SVMGPU_REG_CTX_TABLE_ENTRIES, 1024);
+    wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 0);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_HITS), 0);
+    ASSERT_EQ((xl(&t, 0, 0x401ffff0, 1, &x), x.pa), pa2m + 0x1ffff0);
+    ASSERT_EQ((xl(&t, 0, 0x40000000, 1, &x), x.pa), pa2m);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_PAGE_WALKS), 1);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_HITS), 1);
+    td_fini(&t);
+}
+
+/*
+ * Two threads translating page after page of their own contexts, more
+ * pages than the TLB holds, while invalidations sweep it: the TLB's lock
+ * stripes (tlb.c) must give every lookup the page it maps and count every
+ * lookup once.
+ */
+#define SHARE_PAGES     384
+#define SHARE_LOOKUPS   40000
+
+typedef struct {
+    TestDev *t;
+    uint32_t ctx;
+    uint64_t pa[SHARE_PAGES];
+    uint64_t pa2m;
+    unsigned wrong;
+} ShareArg;
+
+static uint64_t lookups(TestDev *t)
+{
+    return rd(t, SVMGPU_REG_CNT_TLB_HITS) + rd(t, SVMGPU_REG_CNT_TLB_MISSES);
+}
+
+static void *share_translate(void *opaque)
+{
+    ShareArg *a = opaque;
+    SvmgpuXlate x;
+    unsigned i, k;
+
+    for (i = 0; i < SHARE_LOOKUPS; i++) {
+        if (a->ctx == 0 && i % 64 == 0) {
+            k = (i * 4099u) % (2 << 20);
+            a->wrong += xl(a->t, 0, 0x40000000 + k, 1, &x) != SVMGPU_XLATE_OK ||
+                        x.pa != a->pa2m + k;
+            continue;
+        }
+        k = (i * 7u) % SHARE_PAGES;
+        a->wrong += xl(a->t, a->ctx, 0x100000 + k * 0x1000ull + 8, 1, &x) !=
+                    SVMGPU_XLATE_OK || x.pa != a->pa[k] + 8;
+    }
+    return NULL;
+}
+
+TEST_TIMEOUT(120)
+TEST(two_translators_share_the_tlb)
+{
+    TestDev t;
+    ShareArg a[2];
+    pthread_t th[2];
+    unsigned i, k, rounds = 0;
+    bool done = false;
+
+    td_init(&t);
+    memset(a, 0, sizeof(a));
+    for (i = 0; i < 2; i++) {
+        ctx_create(&t, i);
+        a[i].t = &t;
+        a[i].ctx = i;
+        map_range(&t, i, 0x100000, SHARE_PAGES * 0x1000ull, 0);
+        for (k = 0; k < SHARE_PAGES; k++) {
+            a[i].pa[k] = *leaf_pte(&t, i, 0x100000 + k * 0x1000ull) &
+                         SVMGPU_PTE_ADDR_MASK;
+        }
+    }
+    a[0].pa2m = alloc_pa(&t, 2 << 20, 2 << 20);
+    map_leaf(&t, 0, 0x40000000, a[0].pa2m, 2, 0);
+    for (i = 0; i < 2; i++) {
+        ASSERT_EQ(pthread_create(&th[i], NULL, share_translate, &a[i]), 0);
+    }
+    while (!done) {
+        /* a range of either context, the 2 MiB page, a whole context */
+        k = rounds % 4;
+        invalidate(&t, rounds & 1, k == 3 ? SVMGPU_TLB_INV_WHOLE_CONTEXT : 0,
+                   k == 2 ? 0x40000000 : 0x100000 + (rounds % 97) * 0x1000ull,
+                   k == 2 ? 0x1000 : 0x10000);
+        run(&t);
+        rounds++;
+        usleep(200);
+        done = lookups(&t) >= 2 * SHARE_LOOKUPS;
+    }
+    for (i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        ASSERT_EQ(a[i].wrong, 0);
+    }
+    ASSERT_GE(rounds, 2);
+    ASSERT_EQ(lookups(&t), 2 * SHARE_LOOKUPS);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_MISSES),
+              rd(&t, SVMGPU_REG_CNT_PAGE_WALKS));
+    ASSERT_GT(rd(&t, SVMGPU_REG_CNT_TLB_EVICTIONS), 0);
+    ASSERT_GT(rd(&t, SVMGPU_REG_CNT_TLB_HITS), 0);
     td_fini(&t);
 }
 
