@@ -350,6 +350,12 @@ static void reset_locked(SvmgpuCore *core, bool control_reset)
     for (i = 0; i < SVMGPU_MAX_QUEUES; i++) {
         reset_queue_locked(&core->queues[i]);
     }
+    /*
+     * Before svmgpu_tlb_flush() below: a walk that reads the flush's new
+     * TLB generation (an acquire load) then reads these roots as 0, so no
+     * entry of the old tables can be inserted after the flush
+     * (svmgpu_mmu_translate() reads the generation, then the root).
+     */
     for (i = 0; i < SVMGPU_MAX_CONTEXTS; i++) {
         __atomic_store_n(&core->ctxs[i].root, 0, __ATOMIC_RELEASE);
     }
@@ -981,10 +987,8 @@ static uint32_t read32_locked(SvmgpuCore *core, uint64_t off,
     case SVMGPU_REG_CNT_TLB_INVALIDATIONS: return LO(core->cnt_invalidations);
     case SVMGPU_REG_CNT_TLB_INVALIDATIONS + 4:
         return HI(core->cnt_invalidations);
-    case SVMGPU_REG_CNT_PAGE_WALKS:
-        return LO(__atomic_load_n(&core->cnt_walks, __ATOMIC_RELAXED));
-    case SVMGPU_REG_CNT_PAGE_WALKS + 4:
-        return HI(__atomic_load_n(&core->cnt_walks, __ATOMIC_RELAXED));
+    case SVMGPU_REG_CNT_PAGE_WALKS: return LO(tlbc[3]);
+    case SVMGPU_REG_CNT_PAGE_WALKS + 4: return HI(tlbc[3]);
     case SVMGPU_REG_CNT_FAULTS: return LO(core->cnt_faults);
     case SVMGPU_REG_CNT_FAULTS + 4: return HI(core->cnt_faults);
     case SVMGPU_REG_CNT_REPLAYS: return LO(core->cnt_replays);
@@ -1149,7 +1153,7 @@ static void write32_locked(SvmgpuCore *core, uint64_t off, uint32_t v)
 uint64_t svmgpu_core_mmio_read(SvmgpuCore *core, uint64_t offset,
                                unsigned size)
 {
-    uint64_t tlbc[3], val;
+    uint64_t tlbc[4], val;
 
     if ((size != 4 && size != 8) || (offset & (size - 1)) ||
         offset + size > SVMGPU_BAR_REGS_SIZE) {
@@ -1173,6 +1177,8 @@ uint64_t svmgpu_core_mmio_read(SvmgpuCore *core, uint64_t offset,
         }
     }
     svmgpu_tlb_counters(&core->tlb, &tlbc[0], &tlbc[1], &tlbc[2]);
+    /* one load: a 64-bit read's halves agree (walks count without lock) */
+    tlbc[3] = __atomic_load_n(&core->cnt_walks, __ATOMIC_RELAXED);
     pthread_mutex_lock(&core->lock);
     svmgpu_inject_flush_irqs_locked(core);
     val = read32_locked(core, offset, tlbc);

@@ -94,9 +94,10 @@ typedef struct SvmgpuTlbEntry {
 
 /*
  * A lock stripe: set s of the TLB belongs to stripe s % SVMGPU_TLB_STRIPES.
- * Its lock protects its sets' entries and the fields below; on its own
- * cache line, so that engines missing the TLB in different sets neither
- * wait for each other nor pass a line back and forth.
+ * Its lock protects its sets' entries and the fields below; aligned to a
+ * cache line and padded to two, so that engines missing the TLB in
+ * different stripes neither wait for each other nor pass a line back and
+ * forth.
  */
 #define SVMGPU_TLB_STRIPES  16
 
@@ -118,7 +119,6 @@ typedef struct SvmgpuTlb {
      * answers exactly.
      */
     uint32_t large[2];
-    uint64_t extra_hits;    /* svmgpu_tlb_count_hits(); atomic */
     /*
      * Bumped by every flush (a reset) before it empties the stripes: a
      * walk that began before it inserts nothing (svmgpu_tlb_insert()), so

@@ -12,7 +12,7 @@
  * which keeps invalidations out until the caller's access is done.  It takes
  * no core lock (the context's root and the walk counter are atomics: two
  * engines missing the TLB page after page used to meet on core->lock),
- * only the tlb lock inside the TLB.
+ * only TLB stripe locks inside the TLB, one at a time.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -122,7 +122,9 @@ SvmgpuXlateStatus svmgpu_mmu_translate(SvmgpuCore *core, uint32_t ctx,
 
     /*
      * Read before the context: a reset from here on bumps it, and the
-     * insert below is dropped.
+     * insert below is dropped.  A reset clears the roots before it bumps
+     * the generation (reset_locked()), so a walk that reads the new
+     * generation finds no old root.
      */
     gen = svmgpu_tlb_gen(&core->tlb);
     root = __atomic_load_n(&core->ctxs[ctx].root, __ATOMIC_ACQUIRE);

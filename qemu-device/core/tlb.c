@@ -93,12 +93,14 @@ bool svmgpu_tlb_lookup(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
     for (i = 0; i < 3; i++) {
         unsigned shift = tlb_shifts[i];
         uint64_t vpn = va >> shift;
-        uint32_t s = tlb_set(tlb, ctx, vpn, shift);
-        SvmgpuTlbEntry *set = &tlb->e[(size_t)s * tlb->ways];
+        SvmgpuTlbEntry *set;
+        uint32_t s;
 
         if (i && !__atomic_load_n(&tlb->large[i - 1], __ATOMIC_RELAXED)) {
             continue;
         }
+        s = tlb_set(tlb, ctx, vpn, shift);
+        set = &tlb->e[(size_t)s * tlb->ways];
         if (st) {
             pthread_mutex_unlock(&st->lock);
         }
@@ -163,8 +165,14 @@ void svmgpu_tlb_insert(SvmgpuTlb *tlb, uint64_t gen, uint32_t ctx, uint64_t va,
                            victim->vpn == vpn)) {
         st->evictions++;
     }
-    tlb_count_large(tlb, victim->shift, -1);
-    tlb_count_large(tlb, shift, 1);
+    if (victim->shift != shift) {
+        /*
+         * Only when the size changes: a refresh of the one 2 MiB entry
+         * must not let the count touch 0, where lookups skip that size.
+         */
+        tlb_count_large(tlb, shift, 1);
+        tlb_count_large(tlb, victim->shift, -1);
+    }
     victim->vpn = vpn;
     victim->pa = pa;
     victim->ctx = ctx;
@@ -195,7 +203,9 @@ void svmgpu_tlb_remove(SvmgpuTlb *tlb, uint32_t ctx, uint64_t va,
 
 /*
  * Stripe by stripe: callers hold core->xlate for writing (no walk, lookup
- * or insert runs meanwhile), so the sweep needs no one lock over all sets.
+ * or insert of an engine runs meanwhile; a reset's svmgpu_tlb_flush() may,
+ * but it only clears entries, each under its stripe's lock like this), so
+ * the sweep needs no one lock over all sets.
  */
 void svmgpu_tlb_invalidate(SvmgpuTlb *tlb, bool all, uint32_t ctx,
                            bool whole, uint64_t start, uint64_t size)
@@ -262,13 +272,15 @@ void svmgpu_tlb_flush(SvmgpuTlb *tlb)
         st->hits = st->misses = st->evictions = 0;
         pthread_mutex_unlock(&st->lock);
     }
-    __atomic_store_n(&tlb->extra_hits, 0, __ATOMIC_RELAXED);
 }
 
+/* Hits of an engine's own entries (isa-common.h): counted in stripe 0. */
 void svmgpu_tlb_count_hits(SvmgpuTlb *tlb, uint64_t n)
 {
     if (n) {
-        __atomic_fetch_add(&tlb->extra_hits, n, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&tlb->stripe[0].lock);
+        tlb->stripe[0].hits += n;
+        pthread_mutex_unlock(&tlb->stripe[0].lock);
     }
 }
 
@@ -277,8 +289,7 @@ void svmgpu_tlb_counters(SvmgpuTlb *tlb, uint64_t *hits, uint64_t *misses,
 {
     unsigned k;
 
-    *hits = __atomic_load_n(&tlb->extra_hits, __ATOMIC_RELAXED);
-    *misses = *evictions = 0;
+    *hits = *misses = *evictions = 0;
     for (k = 0; k < SVMGPU_TLB_STRIPES; k++) {
         SvmgpuTlbStripe *st = &tlb->stripe[k];
 

@@ -1,8 +1,9 @@
 /*
  * svmgpu core: TLB fill, hit without walking, LRU eviction, context
  * tagging, invalidation by range/context/all, huge entries beside small
- * ones, two threads sharing the TLB under invalidations, and invalidation
- * racing a kernel that is running on the engine threads.
+ * ones, two threads sharing the TLB under invalidations, resets racing a
+ * translating thread, and invalidation racing a kernel that is running on
+ * the engine threads.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -222,6 +223,7 @@ typedef struct {
     uint64_t pa[SHARE_PAGES];
     uint64_t pa2m;
     unsigned wrong;
+    bool done;
 } ShareArg;
 
 static uint64_t lookups(TestDev *t)
@@ -246,6 +248,7 @@ static void *share_translate(void *opaque)
         a->wrong += xl(a->t, a->ctx, 0x100000 + k * 0x1000ull + 8, 1, &x) !=
                     SVMGPU_XLATE_OK || x.pa != a->pa[k] + 8;
     }
+    __atomic_store_n(&a->done, true, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -256,7 +259,6 @@ TEST(two_translators_share_the_tlb)
     ShareArg a[2];
     pthread_t th[2];
     unsigned i, k, rounds = 0;
-    bool done = false;
 
     td_init(&t);
     memset(a, 0, sizeof(a));
@@ -275,7 +277,9 @@ TEST(two_translators_share_the_tlb)
     for (i = 0; i < 2; i++) {
         ASSERT_EQ(pthread_create(&th[i], NULL, share_translate, &a[i]), 0);
     }
-    while (!done) {
+    /* until both are done; at least one 2 MiB invalidation (round 2) */
+    while (rounds < 3 || !__atomic_load_n(&a[0].done, __ATOMIC_ACQUIRE) ||
+           !__atomic_load_n(&a[1].done, __ATOMIC_ACQUIRE)) {
         /* a range of either context, the 2 MiB page, a whole context */
         k = rounds % 4;
         invalidate(&t, rounds & 1, k == 3 ? SVMGPU_TLB_INV_WHOLE_CONTEXT : 0,
@@ -284,18 +288,94 @@ TEST(two_translators_share_the_tlb)
         run(&t);
         rounds++;
         usleep(200);
-        done = lookups(&t) >= 2 * SHARE_LOOKUPS;
     }
     for (i = 0; i < 2; i++) {
         pthread_join(th[i], NULL);
         ASSERT_EQ(a[i].wrong, 0);
     }
-    ASSERT_GE(rounds, 2);
     ASSERT_EQ(lookups(&t), 2 * SHARE_LOOKUPS);
     ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_TLB_MISSES),
               rd(&t, SVMGPU_REG_CNT_PAGE_WALKS));
     ASSERT_GT(rd(&t, SVMGPU_REG_CNT_TLB_EVICTIONS), 0);
     ASSERT_GT(rd(&t, SVMGPU_REG_CNT_TLB_HITS), 0);
+    td_fini(&t);
+}
+
+/*
+ * Resets racing a translating thread: each round the device is reset and
+ * context 0 comes back with new page tables mapping the page elsewhere.
+ * A lookup that begins after round r is published must never return the
+ * page of an earlier round: the reset clears the roots before it bumps
+ * the TLB generation, so a walk of the old tables inserts nothing.
+ */
+#define RESET_ROUNDS    200
+
+typedef struct {
+    TestDev *t;
+    uint64_t pa[RESET_ROUNDS];
+    unsigned epoch;             /* the round published last */
+    bool stop;
+    unsigned stale, ok;
+} ResetArg;
+
+static void *reset_translate(void *opaque)
+{
+    ResetArg *a = opaque;
+    SvmgpuXlate x;
+    unsigned e, r;
+
+    while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
+        e = __atomic_load_n(&a->epoch, __ATOMIC_ACQUIRE);
+        if (xl(a->t, 0, 0x7000, 1, &x) != SVMGPU_XLATE_OK) {
+            continue;           /* between a reset and the enable */
+        }
+        a->ok++;
+        for (r = 0; r < e; r++) {
+            a->stale += x.pa == a->pa[r];
+        }
+    }
+    return NULL;
+}
+
+static void reset_round_ctx(TestDev *t, ResetArg *a, unsigned r)
+{
+    struct svmgpu_ctx_entry *e = pa_ptr(t, CTX_TABLE_PA);
+
+    t->roots[0] = alloc_page(t);
+    a->pa[r] = alloc_page(t);
+    map_leaf(t, 0, 0x7000, a->pa[r], 1, 0);
+    e->pt_root = t->roots[0];
+    e->flags = SVMGPU_CTX_VALID;
+    wr32(t, SVMGPU_REG_CTX_ENABLE, 0);
+}
+
+TEST_TIMEOUT(120)
+TEST(reset_racing_a_translator_leaves_no_old_entry)
+{
+    TestDev t;
+    ResetArg a;
+    pthread_t th;
+    unsigned r;
+
+    td_init(&t);
+    memset(&a, 0, sizeof(a));
+    a.t = &t;
+    reset_round_ctx(&t, &a, 0);
+    ASSERT_EQ(pthread_create(&th, NULL, reset_translate, &a), 0);
+    for (r = 1; r < RESET_ROUNDS; r++) {
+        usleep(100);
+        svmgpu_core_reset(t.core);
+        wr(&t, SVMGPU_REG_CTX_TABLE_BASE, CTX_TABLE_PA);
+        wr32(&t, SVMGPU_REG_CTX_TABLE_ENTRIES, 1024);
+        wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
+        reset_round_ctx(&t, &a, r);
+        __atomic_store_n(&a.epoch, r, __ATOMIC_RELEASE);
+    }
+    usleep(1000);
+    __atomic_store_n(&a.stop, true, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    ASSERT_EQ(a.stale, 0);
+    ASSERT_GT(a.ok, RESET_ROUNDS);
     td_fini(&t);
 }
 
