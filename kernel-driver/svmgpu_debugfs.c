@@ -10,6 +10,9 @@
  *   svmgpu_inject_fault_delay
  *                    write MS (at most 60000): the next fault work sleeps
  *                    that long before resolving (a fault stuck in I/O)
+ *   svmgpu_inject_copy_delay
+ *                    write US (at most 20000): every page a CPU copy through
+ *                    BAR4 moves is followed by that sleep (svmgpu_devmem.c)
  *
  * Locks: sdev->hw_sem (read) for registers; an svm lookup reference and
  * svm->lock for the context list.

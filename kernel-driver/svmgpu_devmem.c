@@ -45,9 +45,11 @@
  * then would read nothing.  Every CPU copy through BAR4 holds @access_sem
  * for read; svmgpu_devmem_reset_prepare() takes it for write after the
  * device is quiet and svmgpu_devmem_reset_done() drops it, so copies wait
- * out the reset.  (Coherent pages mapped into processes are not covered:
- * user accesses during the reset see an undecoded BAR; AER recovery with a
- * frozen link is not covered either.)
+ * out the reset.  AER or DPC recovery resets the link without
+ * reset_prepare: error_detected bumps @recoveries first, and a CPU copy
+ * that a recovery began under is done again (svmgpu_devmem_copy()).
+ * (Coherent pages mapped into processes are not covered: user accesses
+ * during a reset see an undecoded BAR.)
  *
  * Removal: every page in use is migrated back to system memory with
  * migrate_device_range() (the processes keep their data), then
@@ -257,6 +259,12 @@ struct svmgpu_thrash_range {
  * @blit: the device's copy queue (svmgpu_blit.c), NULL without one
  * @cpu_copied: pages the CPU copied (copy_engine=0, or a batch the engine
  *	did not copy)
+ * @recoveries: PCI error recoveries begun (svmgpu_devmem_error_detected()):
+ *	a CPU copy that one began under is done again
+ * @copies_redone: CPU copies done again for that
+ * @inject_copy_delay_us: test hook (debugfs svmgpu_inject_copy_delay): each
+ *	page of a CPU copy is followed by this sleep, so that a test can make
+ *	a recovery fall inside a copy
  * @evict_clock: pages LRU eviction moved to system memory so far
  * @thrash_lock: protects the thrash_ fields below but the atomic ones,
  *	@hist and @hist_next
@@ -321,6 +329,9 @@ struct svmgpu_devmem {
 	atomic64_t busy_left;
 	struct svmgpu_blit *blit;
 	atomic64_t cpu_copied;
+	atomic_t recoveries;
+	atomic64_t copies_redone;
+	atomic_t inject_copy_delay_us;
 
 	atomic64_t evict_clock;
 	spinlock_t thrash_lock;		/* thrash state, @hist */
@@ -989,22 +1000,40 @@ static void svmgpu_devmem_salvage(struct svmgpu_devmem *dm, const unsigned long 
  * were (a CPU access of a device-private page then gets SIGBUS, a PREFETCH
  * -EIO); @salvage (removal, which must empty device memory): out of it,
  * the destinations are then zero-filled, move, and are counted in @lost.
+ * A PCI error recovery that began during the copy (its bus reset turns
+ * BAR4's decoding off for a while, reads then return what the bus gives)
+ * and ended before the next check is seen by @recoveries: the copy is done
+ * again, up to SVMGPU_DEVMEM_COPY_TRIES times in all.
  *
  * Return: 0; -EIO when the batch must not move: the engine was not shown
  * stopped (its destination pages are held by svmgpu_blit.c), or it goes
  * to a device that is offline; -ENODEV: the device is gone, its data with
- * it; -EAGAIN: its link is frozen, the data may come back.  dst[] is
- * cleared (the pages freed) in all these cases, so the migration keeps
- * every source.
+ * it; -EAGAIN: its link is frozen, or recoveries kept coming, the data may
+ * come back.  dst[] is cleared (the pages freed) in all these cases, so
+ * the migration keeps every source.
  */
 #define SVMGPU_DEVMEM_CHECK_PAGES	64
+#define SVMGPU_DEVMEM_COPY_TRIES	3
+
+/* svmgpu_devmem_reachable(), and no recovery began since @seq. */
+static int svmgpu_devmem_still_reachable(struct svmgpu_devmem *dm, int seq)
+{
+	int ret = svmgpu_devmem_reachable(dm);
+
+	/* pairs with the barrier of atomic_inc_return() in error_detected */
+	smp_rmb();
+	if (!ret && atomic_read(&dm->recoveries) != seq)
+		ret = -EAGAIN;
+	return ret;
+}
 
 static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src,
 			      unsigned long *dst, unsigned long npages, bool to_dev,
 			      bool urgent, bool salvage)
 {
 	unsigned long i, n = 0;
-	int ret;
+	unsigned int tries = 0, delay;
+	int ret, seq;
 
 	ret = svmgpu_blit_copy(dm->blit, src, dst, npages, to_dev, urgent);
 	if (!ret)
@@ -1016,7 +1045,13 @@ static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src
 		return -EIO;
 	}
 	down_read(&dm->access_sem);
+again:
+	seq = atomic_read(&dm->recoveries);
+	/* the count before the check: pairs with error_detected's increment */
+	smp_rmb();
 	ret = svmgpu_devmem_reachable(dm);
+	n = 0;
+	delay = atomic_read(&dm->inject_copy_delay_us);
 	for (i = 0; i < npages && !ret; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage = migrate_pfn_to_page(dst[i]);
@@ -1040,11 +1075,19 @@ static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src
 			kunmap_local(to);
 		}
 		if (!(++n % SVMGPU_DEVMEM_CHECK_PAGES))
-			ret = svmgpu_devmem_reachable(dm);
+			ret = svmgpu_devmem_still_reachable(dm, seq);
+		if (delay)
+			usleep_range(delay, delay + delay / 4 + 1);
 		cond_resched();
 	}
 	if (!ret && n)
-		ret = svmgpu_devmem_reachable(dm);
+		ret = svmgpu_devmem_still_reachable(dm, seq);
+	if (ret == -EAGAIN && ++tries < SVMGPU_DEVMEM_COPY_TRIES &&
+	    !svmgpu_devmem_reachable(dm)) {
+		/* a recovery came and went: BAR4 decodes again */
+		atomic64_inc(&dm->copies_redone);
+		goto again;
+	}
 	up_read(&dm->access_sem);
 	if (ret && salvage && !to_dev) {
 		svmgpu_devmem_salvage(dm, src, dst, npages);
@@ -2402,6 +2445,8 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		seq_printf(m, "prefetch_busy_retried: %lld\n", atomic64_read(&dm->busy_retried));
 		seq_printf(m, "prefetch_busy_left: %lld\n", atomic64_read(&dm->busy_left));
 		seq_printf(m, "cpu_copy_pages: %lld\n", atomic64_read(&dm->cpu_copied));
+		seq_printf(m, "cpu_copies_redone: %lld\n",
+			   atomic64_read(&dm->copies_redone));
 		svmgpu_blit_show(dm->blit, m);
 		seq_printf(m, "thrash_periods: %lld\n", atomic64_read(&dm->thrash_periods));
 		seq_printf(m, "thrashing: %d\n", svmgpu_devmem_thrashing(dm));
@@ -2417,6 +2462,46 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(svmgpu_devmem);
 
+/* Test hook: sleep this many microseconds after each page a CPU copies. */
+static ssize_t svmgpu_devmem_delay_write(struct file *f, const char __user *buf,
+					 size_t len, loff_t *ppos)
+{
+	struct svmgpu_device *sdev = file_inode(f)->i_private;
+	unsigned int us;
+	int ret;
+
+	ret = kstrtouint_from_user(buf, len, 0, &us);
+	if (ret)
+		return ret;
+	/* a 2 MiB batch then takes at most 10 s, below the hung-task timeout */
+	if (us > 20000)
+		return -EINVAL;
+	if (!sdev->devmem)
+		return -ENODEV;
+	atomic_set(&sdev->devmem->inject_copy_delay_us, us);
+	return len;
+}
+
+static const struct file_operations svmgpu_devmem_delay_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = svmgpu_devmem_delay_write,
+	.llseek = noop_llseek,
+};
+
+/**
+ * svmgpu_devmem_error_detected() - a PCI error recovery begins
+ * @sdev: the device
+ *
+ * Called by error_detected before the recovery may reset the link: a CPU
+ * copy through BAR4 in progress is done again (svmgpu_devmem_copy()).
+ */
+void svmgpu_devmem_error_detected(struct svmgpu_device *sdev)
+{
+	if (sdev->devmem)
+		atomic_inc_return(&sdev->devmem->recoveries);
+}
+
 /**
  * svmgpu_devmem_debugfs_init() - debugfs svmgpu_devmem of a DRM minor
  * @minor: the minor
@@ -2425,4 +2510,6 @@ void svmgpu_devmem_debugfs_init(struct drm_minor *minor)
 {
 	debugfs_create_file("svmgpu_devmem", 0444, minor->debugfs_root,
 			    to_svmgpu(minor->dev), &svmgpu_devmem_fops);
+	debugfs_create_file("svmgpu_inject_copy_delay", 0200, minor->debugfs_root,
+			    to_svmgpu(minor->dev), &svmgpu_devmem_delay_fops);
 }

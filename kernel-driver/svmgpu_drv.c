@@ -787,6 +787,8 @@ static pci_ers_result_t svmgpu_error_detected(struct pci_dev *pdev,
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
 	drm_err(&sdev->drm, "PCI error, channel state %d\n", state);
+	/* a CPU copy through BAR4 under way is done again */
+	svmgpu_devmem_error_detected(sdev);
 	/* Held until remove (svmgpu_device_lost()): no vote for its bus. */
 	if (READ_ONCE(sdev->gone))
 		return PCI_ERS_RESULT_NONE;

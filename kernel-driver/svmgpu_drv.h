@@ -875,6 +875,7 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev);
 void svmgpu_devmem_fini(struct svmgpu_device *sdev);
 void svmgpu_devmem_reset_prepare(struct svmgpu_device *sdev);
 void svmgpu_devmem_reset_done(struct svmgpu_device *sdev);
+void svmgpu_devmem_error_detected(struct svmgpu_device *sdev);
 u64 svmgpu_devmem_used(struct svmgpu_device *sdev);
 bool svmgpu_devmem_page_offset(struct svmgpu_device *sdev, struct page *page,
 			       u64 *offset);

@@ -23,6 +23,13 @@
  *   slot_reset reprograms it without a bus reset; the same checks.
  * - corrected_error_changes_nothing: a corrected error is only logged: no
  *   reset, work goes on.
+ * - cpu_copy_racing_a_fatal_recovery_is_done_again: a PREFETCH out of device
+ *   memory copied by the CPU through BAR4 (copy_engine=0), slowed to 10 ms a
+ *   page (debugfs svmgpu_inject_copy_delay), with a fatal error injected
+ *   300 ms in: the recovery's bus reset turns BAR4's decoding off for a
+ *   while, and a recovery that falls between two of the copy's checks is
+ *   seen by error_detected's count, so the copy is done again
+ *   (cpu_copies_redone): every byte exact.
  * - failed_recovery_leaves_it_wedged_until_a_reset: a non-fatal error whose
  *   slot_reset cannot bring the device back (INJ_ENABLE_REFUSE, which the
  *   quiesce's CONTROL.RESET keeps): the recovery fails and the device is
@@ -33,6 +40,7 @@
 #include <glob.h>
 #include <limits.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "svm_advise.h"
@@ -56,6 +64,7 @@ struct aer_error_inj {
 #define ERR_COR_RCVR		0x00000001	/* Receiver Error */
 
 #define DEVMEM_SIZE	(2 * MB)
+#define COPY_ENGINE	"/sys/module/svmgpu/parameters/copy_engine"
 #define SYS_SIZE	(256 * 1024)
 
 FIXTURE(aer) {
@@ -63,6 +72,7 @@ FIXTURE(aer) {
 	char dbg[64];
 	int fd;
 	uint32_t ctx;
+	bool copy_engine_off;	/* a test turned copy_engine off */
 };
 
 /*
@@ -246,6 +256,9 @@ FIXTURE_TEARDOWN(aer)
 		return;
 	sg_unwedge(self->dbg);
 	dbg_write(self, "svmgpu_inject", "enable_refuse 0");
+	dbg_write(self, "svmgpu_inject_copy_delay", "0");
+	if (self->copy_engine_off)
+		sg_write_file(COPY_ENGINE, "1");
 	close(self->fd);
 }
 
@@ -265,6 +278,96 @@ TEST_TIMEOUT(90)
 TEST_F(aer, corrected_error_changes_nothing)
 {
 	recover_with_work(self, 0, ERR_COR_RCVR, 0);
+}
+
+struct prefetch_job {
+	int fd;
+	void *p;
+	int ret;
+};
+
+static void *prefetch_out(void *opaque)
+{
+	struct prefetch_job *j = opaque;
+
+	j->ret = sg_prefetch(j->fd, j->p, DEVMEM_SIZE, DRM_SVMGPU_PREFETCH_SYSTEM, NULL);
+	return NULL;
+}
+
+static long long devmem_value(struct svmgpu_fixture_aer *self, const char *name)
+{
+	return sg_debugfs_value_in(self->dbg, "svmgpu_devmem", name);
+}
+
+TEST_TIMEOUT(120)
+TEST_F(aer, cpu_copy_racing_a_fatal_recovery_is_done_again)
+{
+	unsigned char *dm;
+	struct prefetch_job j;
+	pthread_t th;
+	long long redone, resets;
+	int round, i, ret;
+
+	if (self->fd < 0)
+		SKIP(return, "no /dev/aer_inject (the debug kernel has no AER) or no svmgpu behind a PCIe port");
+	if (!has_local_mem(self->fd))
+		SKIP(return, "no device memory");
+	dm = sg_map_anon(DEVMEM_SIZE);
+	ASSERT_NOT_NULL(dm);
+	redone = devmem_value(self, "cpu_copies_redone");
+	ASSERT_GE(redone, 0);
+	fill_pat(dm, DEVMEM_SIZE, 0x5c);
+	/*
+	 * A check of the copy (every 64 pages, 640 ms apart here) may fall
+	 * inside the recovery (~20-50 ms): that PREFETCH fails, its pages stay
+	 * in device memory, and the round is tried again.
+	 */
+	for (round = 0; round < 4 && devmem_value(self, "cpu_copies_redone") == redone;
+	     round++) {
+		ASSERT_EQ(prefetch_resident(self->fd, dm, DEVMEM_SIZE),
+			  (long long)(DEVMEM_SIZE / PAGE));
+		resets = dev_value(self, "resets");
+		ASSERT_EQ(sg_write_file(COPY_ENGINE, "0"), 0);
+		self->copy_engine_off = true;
+		ASSERT_EQ(dbg_write(self, "svmgpu_inject_copy_delay", "10000"), 0);
+		j.fd = self->fd;
+		j.p = dm;
+		j.ret = 1;
+		ASSERT_EQ(pthread_create(&th, NULL, prefetch_out, &j), 0);
+		usleep(300000);
+		ret = aer_inject(self, ERR_UNC_DLP, 0);
+		if (!ret) {
+			for (i = 0; i < 1000 && dev_value(self, "resets") < resets + 1; i++)
+				usleep(10000);
+			for (i = 0; i < 100 && dev_value(self, "hw_ready") != 1; i++)
+				usleep(10000);
+		}
+		pthread_join(th, NULL);
+		dbg_write(self, "svmgpu_inject_copy_delay", "0");
+		sg_write_file(COPY_ENGINE, "1");
+		self->copy_engine_off = false;
+		if (ret == -ENODEV || ret == -EPROTONOSUPPORT)
+			SKIP(return, "the root port has no AER service");
+		ASSERT_EQ(ret, 0);
+		EXPECT_EQ(dev_value(self, "resets"), resets + 1);
+		TH_LOG("round %d: PREFETCH %d, %lld copies redone", round, j.ret,
+		       devmem_value(self, "cpu_copies_redone") - redone);
+		if (j.ret) {
+			/* stopped inside the recovery: nothing moved */
+			EXPECT_TRUE(j.ret == -EAGAIN || j.ret == -EIO);
+			EXPECT_EQ(sg_residency(self->fd, dm, DEVMEM_SIZE),
+				  (long long)(DEVMEM_SIZE / PAGE));
+			EXPECT_EQ(check_pat(dm, DEVMEM_SIZE, 0x5c), -1);
+			continue;
+		}
+		EXPECT_EQ(sg_residency(self->fd, dm, DEVMEM_SIZE), 0);
+		/* every byte as written: none of what BAR4 gave during the reset */
+		EXPECT_EQ(check_pat(dm, DEVMEM_SIZE, 0x5c), -1);
+	}
+	EXPECT_GT(devmem_value(self, "cpu_copies_redone"), redone);
+	EXPECT_EQ(dev_value(self, "wedged"), 0);
+	EXPECT_EQ(dev_value(self, "gone"), 0);
+	munmap(dm, DEVMEM_SIZE);
 }
 
 TEST_TIMEOUT(90)
