@@ -11,8 +11,9 @@
  *                    write MS (at most 60000): the next fault work sleeps
  *                    that long before resolving (a fault stuck in I/O)
  *   svmgpu_inject_copy_delay
- *                    write US (at most 20000): every page a CPU copy through
- *                    BAR4 moves is followed by that sleep (svmgpu_devmem.c)
+ *                    write US (at most 10000): each of the next 1024 pages
+ *                    CPU copies through BAR4 move is followed by that sleep
+ *                    (svmgpu_devmem.c)
  *
  * Locks: sdev->hw_sem (read) for registers; an svm lookup reference and
  * svm->lock for the context list.

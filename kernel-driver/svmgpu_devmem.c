@@ -47,7 +47,11 @@
  * device is quiet and svmgpu_devmem_reset_done() drops it, so copies wait
  * out the reset.  AER or DPC recovery resets the link without
  * reset_prepare: error_detected bumps @recoveries first, and a CPU copy
- * that a recovery began under is done again (svmgpu_devmem_copy()).
+ * that a recovery began under is done again (svmgpu_devmem_copy()).  Not
+ * covered: a link that DPC (or firmware) took down before error_detected
+ * (a check then finds the function absent, -ENODEV), and resets that call
+ * neither (the upstream port's own sysfs reset, a driver resetting the
+ * secondary bus directly).
  * (Coherent pages mapped into processes are not covered: user accesses
  * during a reset see an undecoded BAR.)
  *
@@ -261,10 +265,13 @@ struct svmgpu_thrash_range {
  *	did not copy)
  * @recoveries: PCI error recoveries begun (svmgpu_devmem_error_detected()):
  *	a CPU copy that one began under is done again
- * @copies_redone: CPU copies done again for that
- * @inject_copy_delay_us: test hook (debugfs svmgpu_inject_copy_delay): each
- *	page of a CPU copy is followed by this sleep, so that a test can make
- *	a recovery fall inside a copy
+ * @copies_redone: CPU copies done again for that (each redo counts)
+ * @inject_copy_delay_us: test hook (debugfs svmgpu_inject_copy_delay): a
+ *	page a CPU copy moves is followed by this sleep while
+ *	@inject_copy_delay_left is positive, so that a test can make a
+ *	recovery fall inside a copy
+ * @inject_copy_delay_left: pages still to be slowed so (the hook ends by
+ *	itself, even if the test that armed it is killed)
  * @evict_clock: pages LRU eviction moved to system memory so far
  * @thrash_lock: protects the thrash_ fields below but the atomic ones,
  *	@hist and @hist_next
@@ -332,6 +339,7 @@ struct svmgpu_devmem {
 	atomic_t recoveries;
 	atomic64_t copies_redone;
 	atomic_t inject_copy_delay_us;
+	atomic_t inject_copy_delay_left;
 
 	atomic64_t evict_clock;
 	spinlock_t thrash_lock;		/* thrash state, @hist */
@@ -1020,8 +1028,13 @@ static int svmgpu_devmem_still_reachable(struct svmgpu_devmem *dm, int seq)
 {
 	int ret = svmgpu_devmem_reachable(dm);
 
-	/* pairs with the barrier of atomic_inc_return() in error_detected */
-	smp_rmb();
+	/*
+	 * The copy's BAR4 loads and stores before the count's load.  The
+	 * link reset comes milliseconds after error_detected's increment
+	 * (the PCI core resets only once every driver was told), so a copy
+	 * that met the reset sees the count moved.
+	 */
+	smp_mb();
 	if (!ret && atomic_read(&dm->recoveries) != seq)
 		ret = -EAGAIN;
 	return ret;
@@ -1047,7 +1060,7 @@ static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src
 	down_read(&dm->access_sem);
 again:
 	seq = atomic_read(&dm->recoveries);
-	/* the count before the check: pairs with error_detected's increment */
+	/* the count, then the error state the PCI core set before the call */
 	smp_rmb();
 	ret = svmgpu_devmem_reachable(dm);
 	n = 0;
@@ -1076,7 +1089,7 @@ again:
 		}
 		if (!(++n % SVMGPU_DEVMEM_CHECK_PAGES))
 			ret = svmgpu_devmem_still_reachable(dm, seq);
-		if (delay)
+		if (delay && atomic_dec_if_positive(&dm->inject_copy_delay_left) >= 0)
 			usleep_range(delay, delay + delay / 4 + 1);
 		cond_resched();
 	}
@@ -1085,8 +1098,13 @@ again:
 	if (ret == -EAGAIN && ++tries < SVMGPU_DEVMEM_COPY_TRIES &&
 	    !svmgpu_devmem_reachable(dm)) {
 		/* a recovery came and went: BAR4 decodes again */
-		atomic64_inc(&dm->copies_redone);
-		goto again;
+		if (to_dev && svmgpu_devmem_offline(dm)) {
+			/* not back in service (a failed recovery): as above */
+			ret = -EIO;
+		} else {
+			atomic64_inc(&dm->copies_redone);
+			goto again;
+		}
 	}
 	up_read(&dm->access_sem);
 	if (ret && salvage && !to_dev) {
@@ -2462,7 +2480,14 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(svmgpu_devmem);
 
-/* Test hook: sleep this many microseconds after each page a CPU copies. */
+/*
+ * Test hook: the next SVMGPU_DEVMEM_DELAY_PAGES pages CPU copies move are
+ * each followed by a sleep of this many microseconds (0 ends it).  At the
+ * cap, a 512-page batch takes at most 512 x 12.5 ms = 6.4 s a try.
+ */
+#define SVMGPU_DEVMEM_DELAY_MAX_US	10000
+#define SVMGPU_DEVMEM_DELAY_PAGES	1024
+
 static ssize_t svmgpu_devmem_delay_write(struct file *f, const char __user *buf,
 					 size_t len, loff_t *ppos)
 {
@@ -2470,15 +2495,16 @@ static ssize_t svmgpu_devmem_delay_write(struct file *f, const char __user *buf,
 	unsigned int us;
 	int ret;
 
-	ret = kstrtouint_from_user(buf, len, 0, &us);
+	ret = kstrtouint_from_user(buf, len, 10, &us);
 	if (ret)
 		return ret;
-	/* a 2 MiB batch then takes at most 10 s, below the hung-task timeout */
-	if (us > 20000)
+	if (us > SVMGPU_DEVMEM_DELAY_MAX_US)
 		return -EINVAL;
 	if (!sdev->devmem)
 		return -ENODEV;
 	atomic_set(&sdev->devmem->inject_copy_delay_us, us);
+	atomic_set(&sdev->devmem->inject_copy_delay_left,
+		   us ? SVMGPU_DEVMEM_DELAY_PAGES : 0);
 	return len;
 }
 
@@ -2498,8 +2524,11 @@ static const struct file_operations svmgpu_devmem_delay_fops = {
  */
 void svmgpu_devmem_error_detected(struct svmgpu_device *sdev)
 {
-	if (sdev->devmem)
-		atomic_inc_return(&sdev->devmem->recoveries);
+	if (sdev->devmem) {
+		atomic_inc(&sdev->devmem->recoveries);
+		/* before the link reset the PCI core does after this call */
+		smp_mb__after_atomic();
+	}
 }
 
 /**
