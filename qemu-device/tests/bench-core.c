@@ -77,17 +77,17 @@ static double run_cmd(TestDev *t, struct svmgpu_cmd *c)
 
 /*
  * The library's kernel k on @args (the library's argument struct, @size
- * bytes, its pointers device VAs here), copied to ARGS, with the launch
- * shape the library gives it; exits if the library refuses.
+ * bytes, its pointers device VAs here), copied to CODE and ARGS of context
+ * @ctx: the LAUNCH command, with the launch shape the library gives it;
+ * exits if the library refuses.
  */
-static double run_lib(TestDev *t, enum svmgpu_kernel k, const void *args,
-                      size_t size)
+static struct svmgpu_cmd lib_load(TestDev *t, uint32_t ctx, enum svmgpu_kernel k,
+                                  const void *args, size_t size)
 {
     struct svmgpu_program *p;
     struct svmgpu_launch l;
     struct svmgpu_cmd c;
     const uint64_t *code;
-    double t0;
     size_t i, n;
 
     if (svmgpu_kernel_program(k, &p) || svmgpu_kernel_launch_shape(k, args, &l) ||
@@ -102,10 +102,10 @@ static double run_lib(TestDev *t, enum svmgpu_kernel k, const void *args,
         exit(1);
     }
     for (i = 0; i < n; i++) {   /* page by page: the pages are scattered */
-        *(uint64_t *)va_ptr(t, 0, CODE + i * 8) = code[i];
+        *(uint64_t *)va_ptr(t, ctx, CODE + i * 8) = code[i];
     }
     svmgpu_program_destroy(p);
-    memcpy(va_ptr(t, 0, ARGS), args, size);
+    memcpy(va_ptr(t, ctx, ARGS), args, size);
     memset(&c, 0, sizeof(c));
     c.hdr.opcode = SVMGPU_CMD_LAUNCH;
     c.launch.code_va = CODE;
@@ -115,6 +115,16 @@ static double run_lib(TestDev *t, enum svmgpu_kernel k, const void *args,
     c.launch.grid_z = l.grid[2];
     c.launch.wg_size = l.wg_size;
     c.launch.budget = 1ull << 40;
+    return c;
+}
+
+/* lib_load() in context 0, run in sync mode: the engine's CPU time. */
+static double run_lib(TestDev *t, enum svmgpu_kernel k, const void *args,
+                      size_t size)
+{
+    struct svmgpu_cmd c = lib_load(t, 0, k, args, size);
+    double t0;
+
     t0 = now_s();
     submit(t, 0, &c);
     t0 = now_s() - t0;
@@ -158,8 +168,6 @@ static double now_wall(void)
 static double run_engines(TestDev *t, unsigned nq, uint64_t bytes,
                           double *cpus)
 {
-    struct svmgpu_program *p;
-    struct svmgpu_launch l;
     struct svmgpu_cmd c;
     uint64_t last[SVMGPU_MAX_QUEUES];
     unsigned i, r, done;
@@ -170,24 +178,7 @@ static double run_engines(TestDev *t, unsigned nq, uint64_t bytes,
             VA(ENG_BUF(i, 0)), VA(ENG_BUF(i, 1)), VA(ENG_BUF(i, 2)), bytes / 4
         };
 
-        if (svmgpu_kernel_program(SVMGPU_KERNEL_VECADD, &p) ||
-            svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l)) {
-            printf("# vecadd: refused by the library\n");
-            exit(1);
-        }
-        memcpy(va_ptr(t, i, CODE), svmgpu_program_code(p),
-               svmgpu_program_length(p) * 8);   /* under a page */
-        svmgpu_program_destroy(p);
-        memcpy(va_ptr(t, i, ARGS), &va, sizeof(va));
-        memset(&c, 0, sizeof(c));
-        c.hdr.opcode = SVMGPU_CMD_LAUNCH;
-        c.launch.code_va = CODE;
-        c.launch.args_va = ARGS;
-        c.launch.grid_x = l.grid[0];
-        c.launch.grid_y = l.grid[1];
-        c.launch.grid_z = l.grid[2];
-        c.launch.wg_size = l.wg_size;
-        c.launch.budget = 1ull << 40;
+        c = lib_load(t, i, SVMGPU_KERNEL_VECADD, &va, sizeof(va));
         for (r = 0; r < ENG_REPS; r++) {
             c.hdr.seq = 0;
             last[i] = push(t, i, &c);
@@ -230,7 +221,7 @@ static void bench_engines(void)
     for (i = 0; i < 4; i++) {
         ctx_create(&t, i);
         queue_setup(&t, i, i, 256);
-        map_range(&t, i, CODE, 0x1000, 0);
+        map_range(&t, i, CODE, 4 * 0x1000, 0);
         map_range(&t, i, ARGS, 0x1000, SVMGPU_PTE_WRITABLE);
         for (k = 0; k < 3; k++) {
             map_range(&t, i, ENG_BUF(i, k), bytes, SVMGPU_PTE_WRITABLE);
