@@ -81,8 +81,9 @@ static double run_cmd(TestDev *t, struct svmgpu_cmd *c)
  * @ctx: the LAUNCH command, with the launch shape the library gives it;
  * exits if the library refuses.
  */
-static struct svmgpu_cmd lib_load(TestDev *t, uint32_t ctx, enum svmgpu_kernel k,
-                                  const void *args, size_t size)
+static struct svmgpu_cmd lib_load(TestDev *t, uint32_t ctx,
+                                  enum svmgpu_kernel k, const void *args,
+                                  size_t size)
 {
     struct svmgpu_program *p;
     struct svmgpu_launch l;
