@@ -365,10 +365,12 @@ TEST_F(aer, cpu_copy_racing_a_fatal_recovery_is_done_again)
 		TH_LOG("round %d: PREFETCH %d, %lld copies redone", round, j.ret,
 		       devmem_value(self, "cpu_copies_redone") - redone);
 		if (j.ret) {
-			/* stopped inside the recovery: nothing moved */
+			/*
+			 * Stopped inside the recovery: the batch it was in did
+			 * not move (one before it may have), nothing is lost.
+			 */
 			EXPECT_EQ(j.ret, -EIO);
-			EXPECT_EQ(sg_residency(self->fd, dm, DEVMEM_SIZE),
-				  (long long)(DEVMEM_SIZE / PAGE));
+			EXPECT_GT(sg_residency(self->fd, dm, DEVMEM_SIZE), 0);
 			EXPECT_EQ(check_pat(dm, DEVMEM_SIZE, 0x5c), -1);
 			continue;
 		}
