@@ -4,7 +4,8 @@
  * memory is prefetched into the device's memory and back; the device's
  * commands work on it where it is, the CPU reads every byte exact (coherent
  * memory in place, private memory through migrate_to_ram), and nothing
- * stays in device memory after munmap, exit, fork+exit, unbind or rmmod.
+ * stays in device memory after munmap, exit, fork+exit, unbind or rmmod;
+ * an unbind or FLR in the middle of a slowed CPU copy loses nothing.
  * Every rejected PREFETCH/RESIDENCY input gets its exact errno.  Ranges are
  * 2 MiB-aligned (sg_map_2m()): a PMD shared with the next mapping could be
  * collapsed by khugepaged, which brings its few device-private pages back
@@ -1678,6 +1679,134 @@ parent:
 	*ready = r[0];
 	*go = g[1];
 	return pid;
+}
+
+/*
+ * A PREFETCH out of device memory that the CPU copies through BAR4
+ * (copy_engine off), each page slowed to 2 ms (debugfs
+ * svmgpu_inject_copy_delay), with @what done to the device 300 ms in
+ * (about 150 of the 1024 pages copied): "unbind" (sysfs; remove waits for
+ * the copy or stops it and moves what is left out of device memory, then
+ * the function binds again) or "reset" (sysfs FLR: reset_prepare waits for
+ * the copy; the device's memory is kept across the reset).  The process's
+ * 4 MiB must be exact whatever its PREFETCH returned (0, or -ENODEV once
+ * the device went).  The copy redoes a batch only after a PCI error
+ * recovery (svm_aer); here the copy is only to be waited for.  Returns the
+ * child's exit status (0: every byte exact) or -errno; *ms: how long
+ * @what took.
+ */
+static int slowed_copy_racing(const char *bdf, const char *what, double *ms)
+{
+	const size_t size = 4 * MB;
+	char delay[256], path[128], c = 1;
+	int r[2], g[2], status, ret;
+	double t0;
+	pid_t pid;
+
+	if (sg_debugfs_path("svmgpu_inject_copy_delay", delay, sizeof(delay)))
+		return -ENOENT;
+	if (pipe(r) || pipe(g))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		unsigned char *a = sg_map_2m(size);
+		uint64_t pages = 0;
+		int cfd = sg_open();
+
+		if (!a || cfd < 0)
+			_exit(10);
+		sg_fill_pat(a, size, 0x4e);
+		if (sg_prefetch(cfd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages) ||
+		    pages != size / PAGE)
+			_exit(11);
+		if (write(r[1], &c, 1) != 1 || read(g[0], &c, 1) != 1)
+			_exit(12);
+		ret = sg_prefetch(cfd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages);
+		fprintf(stderr, "# PREFETCH to system during the %s: %d, %llu pages\n",
+			what, ret, (unsigned long long)pages);
+		if (ret && ret != -ENODEV)
+			_exit(13);
+		_exit(sg_check_pat(a, size, 0x4e) == -1 ? 0 : 14);
+	}
+	close(r[1]);
+	close(g[0]);
+	ret = read(r[0], &c, 1) == 1 ? 0 : -EIO;
+	ret = ret ? ret : sg_write_file(COPY_ENGINE, "N");
+	ret = ret ? ret : sg_write_file(delay, "2000");
+	if (!ret && write(g[1], &c, 1) != 1)
+		ret = -EIO;
+	if (!ret) {
+		usleep(300000);
+		t0 = sg_now_s();
+		if (!strcmp(what, "unbind")) {
+			ret = sg_driver_bind(bdf, false);
+		} else {
+			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
+			ret = sg_write_file(path, "1");
+		}
+		*ms = (sg_now_s() - t0) * 1e3;
+	}
+	sg_write_file(COPY_ENGINE, "Y");
+	close(g[1]);		/* a child still waiting for "go" ends */
+	close(r[0]);
+	if (waitpid(pid, &status, 0) != pid)
+		return -ECHILD;
+	sg_write_file(delay, "0");	/* what is left of it; gone after an unbind */
+	if (ret)
+		return ret;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_TIMEOUT(120)
+TEST(flr_during_a_slowed_cpu_copy)
+{
+	int fd = sg_open(), ret;
+	char bdf[64], path[128];
+	double ms = 0;
+
+	ASSERT_GE(fd, 0);
+	if (!sg_has_local_mem(fd))
+		SKIP(return, "the device has no local memory");
+	close(fd);
+	ASSERT_EQ(sg_find_bdf(bdf, sizeof(bdf)), 0);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
+	if (access(path, W_OK))
+		SKIP(return, "no sysfs reset file");
+	ret = slowed_copy_racing(bdf, "reset", &ms);
+	if (ret == -ENOENT)
+		SKIP(return, "no debugfs svmgpu_inject_copy_delay");
+	TH_LOG("FLR took %.0f ms", ms);
+	EXPECT_EQ(ret, 0);
+	fd = sg_open_wait(20);
+	ASSERT_GE(fd, 0);
+	close(fd);
+}
+
+TEST_TIMEOUT(120)
+TEST(zz_unbind_during_a_slowed_cpu_copy)
+{
+	int fd = sg_open(), ret;
+	char bdf[64];
+	double ms = 0;
+
+	ASSERT_GE(fd, 0);
+	if (!sg_has_local_mem(fd))
+		SKIP(return, "the device has no local memory");
+	close(fd);
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
+		SKIP(return, "cannot unbind through sysfs");
+	ret = slowed_copy_racing(bdf, "unbind", &ms);
+	if (ret == -ENOENT)
+		SKIP(return, "no debugfs svmgpu_inject_copy_delay");
+	TH_LOG("unbind took %.0f ms", ms);
+	EXPECT_EQ(ret, 0);
+	if (!sg_driver_bound(bdf))
+		ASSERT_EQ(sg_driver_bind(bdf, true), 0);
+	fd = sg_open_wait(20);
+	ASSERT_GE(fd, 0);
+	close(fd);
 }
 
 /* Unbind with device memory in use: the process keeps its data, no oops. */
