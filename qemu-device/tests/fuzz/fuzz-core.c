@@ -8,9 +8,17 @@
  * ASan/UBSan/LSan turn any crash, undefined behaviour or leak into a
  * failure.
  *
+ * One more oracle, for migration and TCG code invalidation: every byte the
+ * device changed, in RAM or in device-local memory, must lie in a page it
+ * reported written (dma_write(), unmap() with is_write, dirty(), and
+ * local_dirty() for local memory).  The harness keeps a shadow of RAM with
+ * its own writes (set-up, pokes, rings, save areas) and compares at the end
+ * of each input; a page changed and never reported aborts.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,12 +41,30 @@
 #define NQ          4
 #define QENTRIES    16
 
+#define RAM_PAGES   (RAM_SIZE / 4096)
+#define LOCAL_PAGES (LOCAL_SIZE / 4096)
+
 typedef struct Fuzz {
     uint8_t *ram;
+    uint8_t *shadow;            /* RAM as the harness itself wrote it */
+    uint8_t *local;             /* device-local memory, or NULL */
     uint64_t now;
     uint32_t tail[NQ];
     int maps;
+    uint8_t written[RAM_PAGES];         /* reported written by the device */
+    uint8_t local_written[LOCAL_PAGES];
 } Fuzz;
+
+/* Pages of [off, off + len) of a memory of @pages pages: reported written. */
+static void mark(uint8_t *w, unsigned pages, uint64_t off, uint64_t len)
+{
+    uint64_t pg;
+
+    for (pg = off >> 12; len && pg < pages && pg <= (off + len - 1) >> 12;
+         pg++) {
+        w[pg] = 1;
+    }
+}
 
 static int f_read(void *o, uint64_t a, void *buf, uint64_t len)
 {
@@ -59,6 +85,7 @@ static int f_write(void *o, uint64_t a, const void *buf, uint64_t len)
         return -1;
     }
     memcpy(f->ram + (a - RAM_BASE), buf, len);
+    mark(f->written, RAM_PAGES, a - RAM_BASE, len);
     return 0;
 }
 
@@ -78,7 +105,26 @@ static void *f_map(void *o, uint64_t a, uint64_t *len, bool is_write)
 
 static void f_unmap(void *o, void *p, uint64_t len, bool is_write)
 {
-    ((Fuzz *)o)->maps--;
+    Fuzz *f = o;
+
+    if (is_write) {
+        mark(f->written, RAM_PAGES, (uint8_t *)p - f->ram, len);
+    }
+    f->maps--;
+}
+
+static void f_dirty(void *o, void *p, uint64_t len)
+{
+    Fuzz *f = o;
+
+    mark(f->written, RAM_PAGES, (uint8_t *)p - f->ram, len);
+}
+
+static void f_local_dirty(void *o, uint64_t off, uint64_t len)
+{
+    Fuzz *f = o;
+
+    mark(f->local_written, LOCAL_PAGES, off, len);
 }
 
 static void f_irq(void *o, unsigned v)
@@ -95,8 +141,10 @@ static const SvmgpuCoreOps f_ops = {
     .dma_write = f_write,
     .irq = f_irq,
     .now_ns = f_now,
+    .local_dirty = f_local_dirty,
 };
 
+/* unmap() reports the span written */
 static const SvmgpuCoreOps f_ops_map = {
     .dma_read = f_read,
     .dma_write = f_write,
@@ -104,11 +152,58 @@ static const SvmgpuCoreOps f_ops_map = {
     .unmap = f_unmap,
     .irq = f_irq,
     .now_ns = f_now,
+    .local_dirty = f_local_dirty,
 };
+
+/* dirty() reports each run of pages written, as QEMU's glue does */
+static const SvmgpuCoreOps f_ops_map_dirty = {
+    .dma_read = f_read,
+    .dma_write = f_write,
+    .map = f_map,
+    .unmap = f_unmap,
+    .dirty = f_dirty,
+    .irq = f_irq,
+    .now_ns = f_now,
+    .local_dirty = f_local_dirty,
+};
+
+/* The harness's own write of RAM: to RAM and to its shadow. */
+static void poke(Fuzz *f, uint64_t pa, const void *src, size_t len)
+{
+    memcpy(f->ram + (pa - RAM_BASE), src, len);
+    memcpy(f->shadow + (pa - RAM_BASE), src, len);
+}
 
 static void put64(Fuzz *f, uint64_t pa, uint64_t v)
 {
-    memcpy(f->ram + (pa - RAM_BASE), &v, 8);
+    poke(f, pa, &v, 8);
+}
+
+/*
+ * The oracle: a page of RAM that differs from the shadow, or of local
+ * memory that is no longer zero, and was never reported written.
+ */
+static void check_written(const Fuzz *f)
+{
+    unsigned pg;
+
+    for (pg = 0; pg < RAM_PAGES; pg++) {
+        if (!f->written[pg] && memcmp(f->ram + pg * 4096ull,
+                                      f->shadow + pg * 4096ull, 4096)) {
+            fprintf(stderr, "RAM page 0x%x changed, never reported written\n",
+                    pg * 4096);
+            abort();
+        }
+    }
+    for (pg = 0; f->local && pg < LOCAL_PAGES; pg++) {
+        const uint8_t *b = f->local + pg * 4096ull;
+
+        if (!f->local_written[pg] && (b[0] || memcmp(b, b + 1, 4095))) {
+            fprintf(stderr, "local page 0x%x changed, never reported "
+                    "written\n", pg * 4096);
+            abort();
+        }
+    }
 }
 
 static void setup(Fuzz *f, SvmgpuCore *c)
@@ -190,6 +285,7 @@ static void preempt_resume(Fuzz *f, SvmgpuCore *c, Input *in)
     unsigned r = how % NQ, hw = (how >> 2) % 8, k, n;
     uint64_t save = SAVES + r * (uint64_t)SVMGPU_SAVE_AREA_SIZE;
     uint8_t *area = f->ram + (save - RAM_BASE);
+    uint8_t *sarea = f->shadow + (save - RAM_BASE);
     uint32_t start;
     bool more;
 
@@ -211,12 +307,13 @@ static void preempt_resume(Fuzz *f, SvmgpuCore *c, Input *in)
                            (sizeof(struct svmgpu_save_area) * 8);
 
             area[bit / 8] ^= 1u << (bit % 8);
+            sarea[bit / 8] ^= 1u << (bit % 8);  /* the device's bytes stay */
         }
         break;
     default:        /* the header and some of the rest from the input */
         n = take(in, 2) % sizeof(struct svmgpu_save_area);
         for (k = 0; k < n && in->n; k++) {
-            area[k] = take(in, 1);
+            area[k] = sarea[k] = take(in, 1);
         }
         break;
     }
@@ -249,18 +346,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Input in = { data, size };
     unsigned ops = 0;
 
-    static uint8_t *ram, *local;
+    static uint8_t *ram, *shadow, *local;
 
     if (!ram) {
         ram = malloc(RAM_SIZE);     /* reused: one allocation per process */
+        shadow = malloc(RAM_SIZE);
         local = malloc(LOCAL_SIZE);
-        if (!ram || !local) {
+        if (!ram || !shadow || !local) {
             return 0;
         }
     }
     memset(ram, 0, RAM_SIZE);
+    memset(shadow, 0, RAM_SIZE);
     memset(&f, 0, sizeof(f));
     f.ram = ram;
+    f.shadow = shadow;
     svmgpu_core_default_config(&cfg);
     cfg.sync = true;
     cfg.num_queues = 8;
@@ -272,6 +372,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* inputs with bit 2 of their size: device-local memory; bit 3: link */
     if (size & 4) {
         memset(local, 0, LOCAL_SIZE);
+        f.local = local;
         cfg.local_mem = local;
         cfg.local_mem_size = LOCAL_SIZE;
     }
@@ -279,8 +380,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* bit 4: short kernel steps, a safe point every few instructions */
     cfg.isa_slice = size & 16 ? 1 + size % 7 : 0;
     cfg.engine = size & 32 ? SVMGPU_ENGINE_REFERENCE : SVMGPU_ENGINE_FAST;
-    /* odd-sized inputs use the map() fast path */
-    c = svmgpu_core_new(&cfg, size & 1 ? &f_ops_map : &f_ops, &f, NULL);
+    /* odd-sized inputs use the map() fast path; bit 6: with dirty() */
+    c = svmgpu_core_new(&cfg, !(size & 1) ? &f_ops :
+                        size & 64 ? &f_ops_map_dirty : &f_ops_map, &f, NULL);
     if (!c) {
         return 0;
     }
@@ -344,7 +446,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 cmd.wait.timeout_ns = take(&in, 2);
             }
             slot = RINGS + (q * QENTRIES + f.tail[q]) * 64ull;
-            memcpy(f.ram + (slot - RAM_BASE), &cmd, sizeof(cmd));
+            poke(&f, slot, &cmd, sizeof(cmd));
             f.tail[q] = (f.tail[q] + 1) % QENTRIES;
             svmgpu_core_mmio_write(c, SVMGPU_REG_Q(q, SVMGPU_Q_TAIL),
                                    f.tail[q], 4);
@@ -399,5 +501,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (f.maps) {
         abort();    /* a map() without its unmap() */
     }
+    check_written(&f);
     return 0;
 }
