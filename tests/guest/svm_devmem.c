@@ -1636,6 +1636,26 @@ TEST_F(dm, prefetch_larger_than_device_memory_is_enospc)
 }
 
 /*
+ * 4 MiB (2 MiB-aligned) filled with @seed's pattern and moved into device
+ * memory through a file of its own (*fd): the buffer, or NULL.
+ */
+static unsigned char *resident_4m(int *fd, unsigned char seed)
+{
+	const size_t size = 4 * MB;
+	unsigned char *a = sg_map_2m(size);
+	uint64_t pages = 0;
+
+	*fd = sg_open();
+	if (!a || *fd < 0)
+		return NULL;
+	sg_fill_pat(a, size, seed);
+	if (sg_prefetch(*fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages) ||
+	    pages != size / PAGE)
+		return NULL;
+	return a;
+}
+
+/*
  * A child with 4 MiB in device memory (its file closed if @close_fd); it
  * tells the parent through @ready, waits for a byte on @go, then checks
  * every byte and exits 0 if they are all there.
@@ -1654,16 +1674,11 @@ static pid_t start_resident_child(int *ready, int *go, int close_fd)
 	close(g[1]);
 	{
 		size_t size = 4 * MB;
-		unsigned char *a = sg_map_2m(size);
-		int fd = sg_open();
-		uint64_t pages = 0;
+		int fd;
+		unsigned char *a = resident_4m(&fd, 0x3c);
 		char c = 1;
 
-		if (!a || fd < 0)
-			_exit(10);
-		sg_fill_pat(a, size, 0x3c);
-		if (sg_prefetch(fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages) ||
-		    pages != size / PAGE)
+		if (!a)
 			_exit(11);
 		if (close_fd)
 			close(fd);
@@ -1711,15 +1726,11 @@ static int slowed_copy_racing(const char *bdf, const char *what, double *ms)
 	if (pid < 0)
 		return -errno;
 	if (!pid) {
-		unsigned char *a = sg_map_2m(size);
+		int cfd;
+		unsigned char *a = resident_4m(&cfd, 0x4e);
 		uint64_t pages = 0;
-		int cfd = sg_open();
 
-		if (!a || cfd < 0)
-			_exit(10);
-		sg_fill_pat(a, size, 0x4e);
-		if (sg_prefetch(cfd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages) ||
-		    pages != size / PAGE)
+		if (!a)
 			_exit(11);
 		if (write(r[1], &c, 1) != 1 || read(g[0], &c, 1) != 1)
 			_exit(12);

@@ -7,8 +7,9 @@ import csv
 import json
 import os
 import subprocess
-import sys
 import tempfile
+
+from tap import case, main
 
 BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                      "..", "..", "scripts", "bench.py")
@@ -72,13 +73,6 @@ def _run(lines):
     p = subprocess.run([PYTHON, BENCH, raw, d, "quick"], capture_output=True, text=True)
     return p, d
 
-
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
 
 
 @case
@@ -164,20 +158,6 @@ def malformed_line_is_an_error_not_a_silent_table():
     p, d = run(LINES + ["BENCH {\"group\": \"boot\", \"median\": .03}\n"])
     return p.returncode != 0
 
-
-def main():
-    print("TAP version 13")
-    print(f"1..{len(CASES)}")
-    failed = 0
-    for i, fn in enumerate(CASES, 1):
-        try:
-            ok = fn()
-        except Exception as e:
-            print(f"# {fn.__name__}: {e!r}")
-            ok = False
-        failed += not ok
-        print(f"{'ok' if ok else 'not ok'} {i} {fn.__name__}")
-    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

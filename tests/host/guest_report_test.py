@@ -6,6 +6,8 @@ import subprocess
 import sys
 import tempfile
 
+from tap import case, main
+
 REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "..", "..", "scripts", "guest-report.py")
 
@@ -36,13 +38,6 @@ def run(results, console, files=None):
     counts = [l for l in out.splitlines() if l.startswith("SVMGPU-COUNTS")][-1]
     return tuple(int(x) for x in counts.split()[1:]), out
 
-
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
 
 
 @case
@@ -177,20 +172,6 @@ def failed_test_case_is_counted_once():
                        .replace("alpha 0 3.0", "alpha 1 3.0"), QUIET_CONSOLE)
     return f == 1
 
-
-def main():
-    print("TAP version 13")
-    print(f"1..{len(CASES)}")
-    failed = 0
-    for i, fn in enumerate(CASES, 1):
-        try:
-            ok = fn()
-        except Exception as e:  # a crash of the judge is a failure too
-            print(f"# {fn.__name__}: {e!r}")
-            ok = False
-        failed += not ok
-        print(f"{'ok' if ok else 'not ok'} {i} {fn.__name__}")
-    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

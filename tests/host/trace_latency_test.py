@@ -6,6 +6,8 @@ import subprocess
 import sys
 import tempfile
 
+from tap import case, main
+
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "..", "..", "scripts", "trace-latency.py")
 
@@ -36,13 +38,6 @@ def run(text, *args):
         rows[int(w[0])] = [int(w[1])] + [int(x) for x in w[2:]]
     return p.returncode, rows
 
-
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
 
 
 @case
@@ -96,20 +91,6 @@ def lines_without_timestamps_give_no_trip():
     rc, rows = run(t)
     return rc == 1 and rows == {}
 
-
-def main():
-    print("TAP version 13")
-    print(f"1..{len(CASES)}")
-    failed = 0
-    for i, fn in enumerate(CASES, 1):
-        try:
-            ok = bool(fn())
-        except Exception as e:  # a crash of the tool is a failure too
-            print(f"# {fn.__name__}: {e!r}")
-            ok = False
-        failed += not ok
-        print(f"{'ok' if ok else 'not ok'} {i} {fn.__name__}")
-    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
