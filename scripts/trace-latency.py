@@ -22,9 +22,11 @@ and then the queue's next doorbell, in that order:
   guest    svmgpu_irq -> next doorbell: the guest's interrupt handler, the
            waiter woken, the program's own work and its next submission.
 
-Doorbells that ring with commands still pending (several in flight) are
-counted only when each phase lands in order; a queue that is never waited
-on (no interrupt) has no rows.  Prints, per queue, the number of round trips
+Only doorbells that add one command to an idle queue are counted: the
+first doorbell seen of a queue (its tail unknown), a doorbell whose tail
+moved by more than one, and a doorbell rung while the queue's previous
+command is still in flight (and that one's trip too) are left out.  A
+queue that is never waited on (no interrupt) has no rows.  Prints, per queue, the number of round trips
 and each phase's median, 90th percentile and mean in microseconds.
 Exit status 0, 1 if the file has no usable round trip, 2 on bad arguments.
 """
@@ -72,13 +74,17 @@ def round_trips(events, vbase):
     """{queue: [(device, irq, guest), ...]} in microseconds."""
     trips = {}
     state = {}      # queue -> [phase, t_doorbell, t_complete, t_irq]
+    tails = {}      # queue -> tail of its last doorbell
     for t, ev, f in events:
-        if ev == "svmgpu_doorbell" and "queue" in f:
+        if ev == "svmgpu_doorbell" and "queue" in f and "tail" in f:
             q = f["queue"]
             s = state.get(q)
             if s and s[0] == 3:
                 trips.setdefault(q, []).append((s[2] - s[1], s[3] - s[2], t - s[3]))
-            state[q] = [1, t, 0, 0]
+            one = tails.get(q) is not None and f["tail"] == tails[q] + 1
+            tails[q] = f["tail"]
+            # phase 1 or 2: the previous command is still in flight
+            state[q] = [1, t, 0, 0] if one and not (s and s[0] in (1, 2)) else [0]
         elif ev == "svmgpu_complete" and "queue" in f:
             s = state.get(f["queue"])
             if s and s[0] == 1:

@@ -74,7 +74,6 @@ def _run(lines):
     return p, d
 
 
-
 @case
 def writes_table_json_csv():
     p, d = run(LINES)
@@ -157,7 +156,6 @@ def replots_from_a_results_csv():
 def malformed_line_is_an_error_not_a_silent_table():
     p, d = run(LINES + ["BENCH {\"group\": \"boot\", \"median\": .03}\n"])
     return p.returncode != 0
-
 
 
 if __name__ == "__main__":

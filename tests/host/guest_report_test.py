@@ -39,7 +39,6 @@ def run(results, console, files=None):
     return tuple(int(x) for x in counts.split()[1:]), out
 
 
-
 @case
 def clean_run_passes():
     (p, f, s), _ = run(GOOD_RESULTS, QUIET_CONSOLE)
@@ -171,7 +170,6 @@ def failed_test_case_is_counted_once():
     (p, f, s), _ = run(GOOD_RESULTS.replace("ok 1 first", "not ok 1 first")
                        .replace("alpha 0 3.0", "alpha 1 3.0"), QUIET_CONSOLE)
     return f == 1
-
 
 
 if __name__ == "__main__":
