@@ -1696,45 +1696,66 @@ parent:
 	return pid;
 }
 
+/* When slowed_copy_racing()'s copy and the act racing it ran (sg_now_s()). */
+struct race {
+	double copy_start, copy_end;	/* the child's PREFETCH to system */
+	double act_start, act_end;	/* the FLR or the unbind */
+};
+
 /*
  * A PREFETCH out of device memory that the CPU copies through BAR4
- * (copy_engine off), each page slowed to 2 ms (debugfs
- * svmgpu_inject_copy_delay), with @what done to the device 300 ms in
- * (about 150 of the 1024 pages copied): "unbind" (sysfs; remove waits for
- * the copy or stops it and moves what is left out of device memory, then
- * the function binds again) or "reset" (sysfs FLR: reset_prepare waits for
- * the copy; the device's memory is kept across the reset).  The process's
- * 4 MiB must be exact whatever its PREFETCH returned (0, or -ENODEV once
- * the device went).  The copy redoes a batch only after a PCI error
- * recovery (svm_aer); here the copy is only to be waited for.  Returns the
- * child's exit status (0: every byte exact) or -errno; *ms: how long
- * @what took.
+ * (copy_engine off), each page slowed to 2 ms (debugfs @delay, the
+ * device's svmgpu_inject_copy_delay), with @what done to the device 300 ms
+ * in (about 150 of the 1024 pages copied): "unbind" (sysfs; remove waits
+ * for the copy or stops it and moves what is left out of device memory)
+ * or "reset" (sysfs FLR: reset_prepare waits for the copy; the device's
+ * memory is kept across the reset).  The process's 4 MiB must be exact
+ * whatever its PREFETCH returned (0, or -ENODEV once the device went).  The
+ * copy redoes a batch only after a PCI error recovery (svm_aer); here it is
+ * only to be waited for.  Returns the child's exit status (0: every byte
+ * exact) or -errno; *t: when the copy and the act ran.
  */
-static int slowed_copy_racing(const char *bdf, const char *what, double *ms)
+static int slowed_copy_racing(const char *bdf, const char *delay, const char *what,
+			      struct race *t)
 {
 	const size_t size = 4 * MB;
-	char delay[256], path[128], c = 1;
+	struct race *shared;
+	char path[128], c = 1;
 	int r[2], g[2], status, ret;
-	double t0;
 	pid_t pid;
 
-	if (sg_debugfs_path("svmgpu_inject_copy_delay", delay, sizeof(delay)))
-		return -ENOENT;
-	if (pipe(r) || pipe(g))
+	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED)
 		return -errno;
+	memset(shared, 0, sizeof(*shared));
+	if (pipe(r)) {
+		munmap(shared, sizeof(*shared));
+		return -errno;
+	}
+	if (pipe(g)) {
+		ret = -errno;
+		close(r[0]);
+		close(r[1]);
+		munmap(shared, sizeof(*shared));
+		return ret;
+	}
 	pid = fork();
-	if (pid < 0)
-		return -errno;
 	if (!pid) {
 		int cfd;
-		unsigned char *a = resident_4m(&cfd, 0x4e);
+		unsigned char *a;
 		uint64_t pages = 0;
 
+		close(r[0]);
+		close(g[1]);	/* the parent's close is then "no go" */
+		a = resident_4m(&cfd, 0x4e);
 		if (!a)
 			_exit(11);
 		if (write(r[1], &c, 1) != 1 || read(g[0], &c, 1) != 1)
 			_exit(12);
+		shared->copy_start = sg_now_s();
 		ret = sg_prefetch(cfd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages);
+		shared->copy_end = sg_now_s();
 		fprintf(stderr, "# PREFETCH to system during the %s: %d, %llu pages\n",
 			what, ret, (unsigned long long)pages);
 		if (ret && ret != -ENODEV)
@@ -1743,39 +1764,53 @@ static int slowed_copy_racing(const char *bdf, const char *what, double *ms)
 	}
 	close(r[1]);
 	close(g[0]);
-	ret = read(r[0], &c, 1) == 1 ? 0 : -EIO;
+	ret = pid < 0 ? -errno : 0;
+	if (!ret && read(r[0], &c, 1) != 1)
+		ret = -EIO;
 	ret = ret ? ret : sg_write_file(COPY_ENGINE, "N");
 	ret = ret ? ret : sg_write_file(delay, "2000");
 	if (!ret && write(g[1], &c, 1) != 1)
 		ret = -EIO;
 	if (!ret) {
 		usleep(300000);
-		t0 = sg_now_s();
+		shared->act_start = sg_now_s();
 		if (!strcmp(what, "unbind")) {
 			ret = sg_driver_bind(bdf, false);
 		} else {
 			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
 			ret = sg_write_file(path, "1");
 		}
-		*ms = (sg_now_s() - t0) * 1e3;
+		shared->act_end = sg_now_s();
 	}
 	sg_write_file(COPY_ENGINE, "Y");
-	close(g[1]);		/* a child still waiting for "go" ends */
+	close(g[1]);
 	close(r[0]);
-	if (waitpid(pid, &status, 0) != pid)
-		return -ECHILD;
+	if (pid > 0 && waitpid(pid, &status, 0) != pid)
+		ret = ret ? ret : -ECHILD;
 	sg_write_file(delay, "0");	/* what is left of it; gone after an unbind */
+	*t = *shared;
+	munmap(shared, sizeof(*shared));
 	if (ret)
 		return ret;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The act began while the copy ran (else the test proved nothing). */
+#define ASSERT_RACED(t) do {							\
+	TH_LOG("copy %.0f ms, the act %.0f ms into it, for %.0f ms",		\
+	       ((t).copy_end - (t).copy_start) * 1e3,				\
+	       ((t).act_start - (t).copy_start) * 1e3,				\
+	       ((t).act_end - (t).act_start) * 1e3);				\
+	ASSERT_GT((t).act_start, (t).copy_start);				\
+	ASSERT_LT((t).act_start, (t).copy_end);					\
+} while (0)
+
 TEST_TIMEOUT(120)
 TEST(flr_during_a_slowed_cpu_copy)
 {
+	char bdf[64], path[128], delay[256];
 	int fd = sg_open(), ret;
-	char bdf[64], path[128];
-	double ms = 0;
+	struct race t;
 
 	ASSERT_GE(fd, 0);
 	if (!sg_has_local_mem(fd))
@@ -1785,11 +1820,11 @@ TEST(flr_during_a_slowed_cpu_copy)
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
 	if (access(path, W_OK))
 		SKIP(return, "no sysfs reset file");
-	ret = slowed_copy_racing(bdf, "reset", &ms);
-	if (ret == -ENOENT)
+	if (sg_debugfs_path("svmgpu_inject_copy_delay", delay, sizeof(delay)))
 		SKIP(return, "no debugfs svmgpu_inject_copy_delay");
-	TH_LOG("FLR took %.0f ms", ms);
+	ret = slowed_copy_racing(bdf, delay, "reset", &t);
 	EXPECT_EQ(ret, 0);
+	ASSERT_RACED(t);
 	fd = sg_open_wait(20);
 	ASSERT_GE(fd, 0);
 	close(fd);
@@ -1798,9 +1833,9 @@ TEST(flr_during_a_slowed_cpu_copy)
 TEST_TIMEOUT(120)
 TEST(zz_unbind_during_a_slowed_cpu_copy)
 {
+	char bdf[64], delay[256];
 	int fd = sg_open(), ret;
-	char bdf[64];
-	double ms = 0;
+	struct race t;
 
 	ASSERT_GE(fd, 0);
 	if (!sg_has_local_mem(fd))
@@ -1808,13 +1843,13 @@ TEST(zz_unbind_during_a_slowed_cpu_copy)
 	close(fd);
 	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "cannot unbind through sysfs");
-	ret = slowed_copy_racing(bdf, "unbind", &ms);
-	if (ret == -ENOENT)
+	if (sg_debugfs_path("svmgpu_inject_copy_delay", delay, sizeof(delay)))
 		SKIP(return, "no debugfs svmgpu_inject_copy_delay");
-	TH_LOG("unbind took %.0f ms", ms);
+	ret = slowed_copy_racing(bdf, delay, "unbind", &t);
 	EXPECT_EQ(ret, 0);
 	if (!sg_driver_bound(bdf))
 		ASSERT_EQ(sg_driver_bind(bdf, true), 0);
+	ASSERT_RACED(t);
 	fd = sg_open_wait(20);
 	ASSERT_GE(fd, 0);
 	close(fd);
