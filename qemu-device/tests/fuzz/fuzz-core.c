@@ -11,9 +11,11 @@
  * One more oracle, for migration and TCG code invalidation: every byte the
  * device changed, in RAM or in device-local memory, must lie in a page it
  * reported written (dma_write(), unmap() with is_write, dirty(), and
- * local_dirty() for local memory).  The harness keeps a shadow of RAM with
- * its own writes (set-up, pokes, rings, save areas) and compares at the end
- * of each input; a page changed and never reported aborts.
+ * local_dirty() for local memory).  The harness keeps shadows of both
+ * with its own writes (set-up, pokes, rings, save areas); after each
+ * operation the pages reported written are taken into the shadows as they
+ * are, and at the end of the input a page that differs from its shadow
+ * (changed, and not reported since its last report) aborts.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -48,6 +50,7 @@ typedef struct Fuzz {
     uint8_t *ram;
     uint8_t *shadow;            /* RAM as the harness itself wrote it */
     uint8_t *local;             /* device-local memory, or NULL */
+    uint8_t *local_shadow;
     uint64_t now;
     uint32_t tail[NQ];
     int maps;
@@ -179,27 +182,43 @@ static void put64(Fuzz *f, uint64_t pa, uint64_t v)
     poke(f, pa, &v, 8);
 }
 
-/*
- * The oracle: a page of RAM that differs from the shadow, or of local
- * memory that is no longer zero, and was never reported written.
- */
-static void check_written(const Fuzz *f)
+/* Pages reported written since the last call: the shadows take them. */
+static void take_written(Fuzz *f)
 {
     unsigned pg;
 
     for (pg = 0; pg < RAM_PAGES; pg++) {
-        if (!f->written[pg] && memcmp(f->ram + pg * 4096ull,
-                                      f->shadow + pg * 4096ull, 4096)) {
-            fprintf(stderr, "RAM page 0x%x changed, never reported written\n",
+        if (f->written[pg]) {
+            memcpy(f->shadow + pg * 4096ull, f->ram + pg * 4096ull, 4096);
+            f->written[pg] = 0;
+        }
+    }
+    for (pg = 0; f->local && pg < LOCAL_PAGES; pg++) {
+        if (f->local_written[pg]) {
+            memcpy(f->local_shadow + pg * 4096ull, f->local + pg * 4096ull,
+                   4096);
+            f->local_written[pg] = 0;
+        }
+    }
+}
+
+/* The oracle: a page that differs from its shadow was never reported. */
+static void check_written(Fuzz *f)
+{
+    unsigned pg;
+
+    take_written(f);
+    for (pg = 0; pg < RAM_PAGES; pg++) {
+        if (memcmp(f->ram + pg * 4096ull, f->shadow + pg * 4096ull, 4096)) {
+            fprintf(stderr, "RAM page 0x%x changed, not reported written\n",
                     pg * 4096);
             abort();
         }
     }
     for (pg = 0; f->local && pg < LOCAL_PAGES; pg++) {
-        const uint8_t *b = f->local + pg * 4096ull;
-
-        if (!f->local_written[pg] && (b[0] || memcmp(b, b + 1, 4095))) {
-            fprintf(stderr, "local page 0x%x changed, never reported "
+        if (memcmp(f->local + pg * 4096ull, f->local_shadow + pg * 4096ull,
+                   4096)) {
+            fprintf(stderr, "local page 0x%x changed, not reported "
                     "written\n", pg * 4096);
             abort();
         }
@@ -346,13 +365,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Input in = { data, size };
     unsigned ops = 0;
 
-    static uint8_t *ram, *shadow, *local;
+    static uint8_t *ram, *shadow, *local, *local_shadow;
 
     if (!ram) {
         ram = malloc(RAM_SIZE);     /* reused: one allocation per process */
         shadow = malloc(RAM_SIZE);
         local = malloc(LOCAL_SIZE);
-        if (!ram || !shadow || !local) {
+        local_shadow = malloc(LOCAL_SIZE);
+        if (!ram || !shadow || !local || !local_shadow) {
             return 0;
         }
     }
@@ -372,7 +392,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* inputs with bit 2 of their size: device-local memory; bit 3: link */
     if (size & 4) {
         memset(local, 0, LOCAL_SIZE);
+        memset(local_shadow, 0, LOCAL_SIZE);
         f.local = local;
+        f.local_shadow = local_shadow;
         cfg.local_mem = local;
         cfg.local_mem_size = LOCAL_SIZE;
     }
@@ -490,6 +512,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             preempt_resume(&f, c, &in);
             break;
         }
+        take_written(&f);
     }
     {
         bool more;
