@@ -85,7 +85,7 @@ if [ "$KMODDIR" != "-" ]; then
 	done
 fi
 # aer_inject, for tests of PCIe error recovery (tests/guest/svm_aer.c); the
-# debug kernel has no AER.
+# debug kernel has it built in.
 if [ "$KMODDIR" != "-" ]; then
 	f=$(find "$KMODDIR/kernel/drivers/pci/pcie" -maxdepth 1 -name "aer_inject.ko*" 2>/dev/null | head -n 1 || true)
 	[ -n "$f" ] && add_module "$f"

@@ -3,8 +3,8 @@
  * svm_aer: PCIe error recovery (AER) of an svmgpu with work in flight.
  *
  * The device has an AER capability (hw-spec 1); the kernel's aer_inject
- * (/dev/aer_inject: Debian's kernel, a module the image loads; the debug
- * kernel has no AER) makes the root port above it report an error, and the
+ * (/dev/aer_inject: a module the image loads on Debian's kernel, built into
+ * the debug kernel) makes the root port above it report an error, and the
  * AER driver runs the recovery the driver's pci_error_handlers take part in.
  * Runs in the boot with devices behind PCIe root ports (scripts/check.sh),
  * on the first of them, before svm_unplug powers the slots off; elsewhere it
@@ -179,7 +179,7 @@ static void recover_with_work(struct svmgpu_fixture_aer *self,
 	int i, ret;
 
 	if (self->fd < 0)
-		SKIP(return, "no /dev/aer_inject (the debug kernel has no AER) or no svmgpu behind a PCIe port");
+		SKIP(return, "no /dev/aer_inject (a kernel without PCIEAER_INJECT) or no svmgpu behind a PCIe port");
 	dm = sg_map_anon(DEVMEM_SIZE);
 	buf = sg_map_anon(SYS_SIZE);
 	word = sg_map_anon(4096);
@@ -311,7 +311,7 @@ TEST_F(aer, cpu_copy_racing_a_fatal_recovery_is_done_again)
 	FILE *f;
 
 	if (self->fd < 0)
-		SKIP(return, "no /dev/aer_inject (the debug kernel has no AER) or no svmgpu behind a PCIe port");
+		SKIP(return, "no /dev/aer_inject (a kernel without PCIEAER_INJECT) or no svmgpu behind a PCIe port");
 	if (!has_local_mem(self->fd))
 		SKIP(return, "no device memory");
 	dm = sg_map_anon(DEVMEM_SIZE);
@@ -396,7 +396,7 @@ TEST_F(aer, failed_recovery_leaves_it_wedged_until_a_reset)
 	int i, ret;
 
 	if (self->fd < 0)
-		SKIP(return, "no /dev/aer_inject (the debug kernel has no AER) or no svmgpu behind a PCIe port");
+		SKIP(return, "no /dev/aer_inject (a kernel without PCIEAER_INJECT) or no svmgpu behind a PCIe port");
 	ASSERT_NOT_NULL(buf);
 	ASSERT_NOT_NULL(word);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
