@@ -146,77 +146,41 @@ static const struct drm_info_list svmgpu_debugfs_list[] = {
 	{ "svmgpu_contexts", svmgpu_debugfs_contexts, 0 },
 };
 
-static ssize_t svmgpu_reset_write(struct file *f, const char __user *buf,
-				  size_t len, loff_t *ppos)
+/*
+ * The write-only files below are debugfs attributes (simple_attr): a
+ * number, parsed by kstrtoull() with base 0, is handed to the set function;
+ * anything else is -EINVAL.
+ */
+static int svmgpu_reset_set(void *data, u64 val)
 {
-	struct svmgpu_device *sdev = file_inode(f)->i_private;
-	bool val;
-	int ret;
-
-	ret = kstrtobool_from_user(buf, len, &val);
-	if (ret)
-		return ret;
-	if (val) {
-		ret = svmgpu_device_reset(sdev, false);
-		if (ret)
-			return ret;
-	}
-	return len;
+	return val ? svmgpu_device_reset(data, false) : 0;
 }
+DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_reset_fops, NULL, svmgpu_reset_set, "%llu\n");
 
 /* Test hook: the next N TLB invalidations are handled as timed out. */
-static ssize_t svmgpu_inject_write(struct file *f, const char __user *buf,
-				   size_t len, loff_t *ppos)
+static int svmgpu_inject_inval_set(void *data, u64 val)
 {
-	struct svmgpu_device *sdev = file_inode(f)->i_private;
-	unsigned int n;
-	int ret;
+	struct svmgpu_device *sdev = data;
 
-	ret = kstrtouint_from_user(buf, len, 0, &n);
-	if (ret)
-		return ret;
-	atomic_set(&sdev->inject_inval_timeouts, n);
-	return len;
+	if (val > INT_MAX)
+		return -EINVAL;
+	atomic_set(&sdev->inject_inval_timeouts, val);
+	return 0;
 }
-
-static const struct file_operations svmgpu_inject_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.write = svmgpu_inject_write,
-	.llseek = noop_llseek,
-};
+DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_inval_fops, NULL, svmgpu_inject_inval_set, "%llu\n");
 
 /* Test hook: the next fault work sleeps this many milliseconds first. */
-static ssize_t svmgpu_inject_delay_write(struct file *f, const char __user *buf,
-					 size_t len, loff_t *ppos)
+static int svmgpu_inject_delay_set(void *data, u64 val)
 {
-	struct svmgpu_device *sdev = file_inode(f)->i_private;
-	unsigned int ms;
-	int ret;
+	struct svmgpu_device *sdev = data;
 
-	ret = kstrtouint_from_user(buf, len, 0, &ms);
-	if (ret)
-		return ret;
 	/* Below the hung-task detector's 120 s. */
-	if (ms > 60000)
+	if (val > 60000)
 		return -EINVAL;
-	atomic_set(&sdev->inject_fault_delay_ms, ms);
-	return len;
+	atomic_set(&sdev->inject_fault_delay_ms, val);
+	return 0;
 }
-
-static const struct file_operations svmgpu_inject_delay_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.write = svmgpu_inject_delay_write,
-	.llseek = noop_llseek,
-};
-
-static const struct file_operations svmgpu_reset_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.write = svmgpu_reset_write,
-	.llseek = noop_llseek,
-};
+DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_delay_fops, NULL, svmgpu_inject_delay_set, "%llu\n");
 
 /**
  * svmgpu_debugfs_init() - create the debugfs files of a DRM minor
@@ -226,12 +190,12 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 {
 	drm_debugfs_create_files(svmgpu_debugfs_list, ARRAY_SIZE(svmgpu_debugfs_list),
 				 minor->debugfs_root, minor);
-	debugfs_create_file("svmgpu_reset", 0200, minor->debugfs_root,
-			    to_svmgpu(minor->dev), &svmgpu_reset_fops);
-	debugfs_create_file("svmgpu_inject_inval_timeout", 0200, minor->debugfs_root,
-			    to_svmgpu(minor->dev), &svmgpu_inject_fops);
-	debugfs_create_file("svmgpu_inject_fault_delay", 0200, minor->debugfs_root,
-			    to_svmgpu(minor->dev), &svmgpu_inject_delay_fops);
+	debugfs_create_file_unsafe("svmgpu_reset", 0200, minor->debugfs_root,
+				   to_svmgpu(minor->dev), &svmgpu_reset_fops);
+	debugfs_create_file_unsafe("svmgpu_inject_inval_timeout", 0200, minor->debugfs_root,
+				   to_svmgpu(minor->dev), &svmgpu_inject_inval_fops);
+	debugfs_create_file_unsafe("svmgpu_inject_fault_delay", 0200, minor->debugfs_root,
+				   to_svmgpu(minor->dev), &svmgpu_inject_delay_fops);
 	svmgpu_recovery_debugfs_init(minor);
 	svmgpu_sched_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);

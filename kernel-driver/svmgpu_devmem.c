@@ -2488,32 +2488,20 @@ DEFINE_SHOW_ATTRIBUTE(svmgpu_devmem);
 #define SVMGPU_DEVMEM_DELAY_MAX_US	10000
 #define SVMGPU_DEVMEM_DELAY_PAGES	1024
 
-static ssize_t svmgpu_devmem_delay_write(struct file *f, const char __user *buf,
-					 size_t len, loff_t *ppos)
+static int svmgpu_devmem_delay_set(void *data, u64 val)
 {
-	struct svmgpu_device *sdev = file_inode(f)->i_private;
-	unsigned int us;
-	int ret;
+	struct svmgpu_device *sdev = data;
 
-	ret = kstrtouint_from_user(buf, len, 10, &us);
-	if (ret)
-		return ret;
-	if (us > SVMGPU_DEVMEM_DELAY_MAX_US)
+	if (val > SVMGPU_DEVMEM_DELAY_MAX_US)
 		return -EINVAL;
 	if (!sdev->devmem)
 		return -ENODEV;
-	atomic_set(&sdev->devmem->inject_copy_delay_us, us);
+	atomic_set(&sdev->devmem->inject_copy_delay_us, val);
 	atomic_set(&sdev->devmem->inject_copy_delay_left,
-		   us ? SVMGPU_DEVMEM_DELAY_PAGES : 0);
-	return len;
+		   val ? SVMGPU_DEVMEM_DELAY_PAGES : 0);
+	return 0;
 }
-
-static const struct file_operations svmgpu_devmem_delay_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.write = svmgpu_devmem_delay_write,
-	.llseek = noop_llseek,
-};
+DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_devmem_delay_fops, NULL, svmgpu_devmem_delay_set, "%llu\n");
 
 /**
  * svmgpu_devmem_error_detected() - a PCI error recovery begins
@@ -2539,6 +2527,6 @@ void svmgpu_devmem_debugfs_init(struct drm_minor *minor)
 {
 	debugfs_create_file("svmgpu_devmem", 0444, minor->debugfs_root,
 			    to_svmgpu(minor->dev), &svmgpu_devmem_fops);
-	debugfs_create_file("svmgpu_inject_copy_delay", 0200, minor->debugfs_root,
-			    to_svmgpu(minor->dev), &svmgpu_devmem_delay_fops);
+	debugfs_create_file_unsafe("svmgpu_inject_copy_delay", 0200, minor->debugfs_root,
+				   to_svmgpu(minor->dev), &svmgpu_devmem_delay_fops);
 }

@@ -413,17 +413,43 @@ TEST(stuck_fault_blocks_only_own_create)
 	EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-/* The fault-delay hook takes 0..60000 ms, nothing else. */
-TEST(fault_delay_hook_rejects_bad_values)
+/*
+ * The debugfs hooks take one unsigned number in their range, nothing else:
+ * the fault delay 0..60000 ms, the copy delay 0..10000 µs, the invalidation
+ * timeouts 0..INT_MAX, the reset any number (0 does nothing).
+ */
+TEST(debugfs_hooks_reject_bad_values)
 {
-	char inject[256];
+	static const struct {
+		const char *file, *past_range;
+	} hooks[] = {
+		{ "svmgpu_inject_fault_delay", "60001" },
+		{ "svmgpu_inject_copy_delay", "10001" },
+		{ "svmgpu_inject_inval_timeout", "2147483648" },
+		{ "svmgpu_reset", NULL },
+	};
+	char path[256];
+	unsigned int i;
+	int fd, ok;
 
-	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)))
-		SKIP(return, "no debugfs fault-delay hook");
-	EXPECT_EQ(sg_write_file(inject, "60001"), -EINVAL);
-	EXPECT_EQ(sg_write_file(inject, "-1"), -EINVAL);
-	EXPECT_EQ(sg_write_file(inject, "5s"), -EINVAL);
-	EXPECT_EQ(sg_write_file(inject, "0"), 0);
+	if (sg_debugfs_path("svmgpu_reset", path, sizeof(path)))
+		SKIP(return, "no debugfs svmgpu_reset");
+	fd = sg_open();
+	ASSERT_GE(fd, 0);
+	/* Without local memory the copy delay takes nothing in range either. */
+	ok = sg_has_local_mem(fd) ? 0 : -ENODEV;
+	close(fd);
+	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		TH_LOG("%s", hooks[i].file);
+		ASSERT_EQ(sg_debugfs_path(hooks[i].file, path, sizeof(path)), 0);
+		if (hooks[i].past_range)
+			EXPECT_EQ(sg_write_file(path, hooks[i].past_range), -EINVAL);
+		EXPECT_EQ(sg_write_file(path, "-1"), -EINVAL);
+		EXPECT_EQ(sg_write_file(path, "5s"), -EINVAL);
+		EXPECT_EQ(sg_write_file(path, "y"), -EINVAL);
+		EXPECT_EQ(sg_write_file(path, "0x0"), i == 1 ? ok : 0);
+		EXPECT_EQ(sg_write_file(path, "0"), i == 1 ? ok : 0);
+	}
 }
 
 struct stuck_close {
