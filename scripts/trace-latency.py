@@ -24,9 +24,11 @@ and then the queue's next doorbell, in that order:
 
 Only doorbells that add one command to an idle queue are counted: the
 first doorbell seen of a queue (its tail unknown), a doorbell whose tail
-moved by more than one, and a doorbell rung while the queue's previous
-command is still in flight (and that one's trip too) are left out.  A
-queue that is never waited on (no interrupt) has no rows.  Prints, per queue, the number of round trips
+moved by anything but one (more than one command, or the ring's tail
+wrapping to 0: one sample per wrap), and a doorbell rung while the queue's
+previous command is still in flight (and that one's trip too) are left
+out.  A queue that is never waited on (no interrupt) has no rows.  Prints,
+per queue, the number of round trips
 and each phase's median, 90th percentile and mean in microseconds.
 Exit status 0, 1 if the file has no usable round trip, 2 on bad arguments.
 """

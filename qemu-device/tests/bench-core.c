@@ -27,13 +27,19 @@
 #define BUF_B   0x2000000ull
 #define BUF_C   0x3000000ull
 
-static double now_s(void)
+/* Seconds on clock @id. */
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
 
-    /* sync mode runs the engine on this thread: its CPU time, unskewed by load */
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* sync mode runs the engine on this thread: its CPU time, unskewed by load */
+static double now_s(void)
+{
+    return clock_s(CLOCK_THREAD_CPUTIME_ID);
 }
 
 static double run_kernel(TestDev *t, const uint64_t *prog, size_t n,
@@ -138,22 +144,6 @@ static double run_lib(TestDev *t, enum svmgpu_kernel k, const void *args,
 /* A device VA as one of the library's argument pointers. */
 #define VA(va)  ((void *)(uintptr_t)(va))
 
-static double cpu_all(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double now_wall(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /*
  * Engine scaling: queues 0 .. NQ-1, each with a context of its own and its
  * own three buffers of @bytes (1 MiB: svmgpu-bench's scale rows, more pages
@@ -185,8 +175,8 @@ static double run_engines(TestDev *t, unsigned nq, uint64_t bytes,
             last[i] = push(t, i, &c);
         }
     }
-    c0 = cpu_all();
-    t0 = now_wall();
+    c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    t0 = clock_s(CLOCK_MONOTONIC);
     for (i = 0; i < nq; i++) {
         doorbell(t, i);
     }
@@ -197,8 +187,8 @@ static double run_engines(TestDev *t, unsigned nq, uint64_t bytes,
                                     __ATOMIC_ACQUIRE) == last[i];
         }
     } while (done < nq);
-    t0 = now_wall() - t0;
-    *cpus = (cpu_all() - c0) / t0;
+    t0 = clock_s(CLOCK_MONOTONIC) - t0;
+    *cpus = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / t0;
     for (i = 0; i < nq; i++) {
         if (compl(t, i)->err_code) {
             printf("# queue %u failed: %u\n", i, compl(t, i)->err_code);
