@@ -1011,14 +1011,18 @@ static void svmgpu_devmem_salvage(struct svmgpu_devmem *dm, const unsigned long 
  * A PCI error recovery that began during the copy (its bus reset turns
  * BAR4's decoding off for a while, reads then return what the bus gives)
  * and ended before the next check is seen by @recoveries: the copy is done
- * again, up to SVMGPU_DEVMEM_COPY_TRIES times in all.
+ * again, up to SVMGPU_DEVMEM_COPY_TRIES times in all.  A CPU copy of a
+ * task that was killed stops at the next page, the batch not moving
+ * (except @salvage: removal must go on whoever asked for it); a
+ * PREFETCH, a fault or an eviction may be killed mid-batch without
+ * holding a PCI reset or an unbind that waits for access_sem.
  *
  * Return: 0; -EIO when the batch must not move: the engine was not shown
  * stopped (its destination pages are held by svmgpu_blit.c), or it goes
  * to a device that is offline; -ENODEV: the device is gone, its data with
  * it; -EAGAIN: its link is frozen, or recoveries kept coming, the data may
- * come back.  dst[] is cleared (the pages freed) in all these cases, so
- * the migration keeps every source.
+ * come back; -EINTR: the task was killed.  dst[] is cleared (the pages
+ * freed) in all these cases, so the migration keeps every source.
  */
 #define SVMGPU_DEVMEM_CHECK_PAGES	64
 #define SVMGPU_DEVMEM_COPY_TRIES	3
@@ -1072,6 +1076,10 @@ again:
 
 		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !dpage)
 			continue;
+		if (!salvage && fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		if (to_dev) {
 			to = svmgpu_devmem_kaddr(dm, dpage);
 			if (spage) {
@@ -1123,8 +1131,8 @@ again:
  * allocated system pages; fills @dst.  @vma may be NULL (eviction).
  * @salvage: removal's eviction (svmgpu_devmem_copy()).
  *
- * Return: 0, or -EIO, -ENODEV, -EAGAIN (nothing moves, dst[] is cleared:
- * svmgpu_devmem_copy()).
+ * Return: 0, or -EIO, -ENODEV, -EAGAIN, -EINTR (nothing moves, dst[] is
+ * cleared: svmgpu_devmem_copy()).
  */
 static int svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 				     struct vm_area_struct *vma, unsigned long start,
@@ -1291,6 +1299,9 @@ static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, unsigned long npag
 	for (tries = 0; tries < dm->nregions; tries++) {
 		if (svmgpu_devmem_has_room(dm, npages))
 			return;
+		/* A killed task's evictions would copy nothing (svmgpu_devmem_copy()). */
+		if (fatal_signal_pending(current))
+			return;
 		if (svmgpu_devmem_evict_lru(dm, since, min_age, src, dst, fault) < 0)
 			return;
 	}
@@ -1335,9 +1346,15 @@ static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
 		/*
 		 * Not moved: its data went with the device (as a memory error
 		 * would take it), or, for now (a frozen link, the engine not
-		 * shown stopped), the access faults again.
+		 * shown stopped), the access faults again.  A killed task gets
+		 * SIGBUS whatever stopped the copy (-EINTR, or a frozen link
+		 * it would otherwise fault on until the recovery ends): a
+		 * kernel access (uaccess, GUP) must fail to let it die, and
+		 * the SIGKILL's group exit comes before the SIGBUS.
 		 */
-		return ret == -ENODEV ? VM_FAULT_SIGBUS : 0;
+		if (ret == -ENODEV || fatal_signal_pending(current))
+			return VM_FAULT_SIGBUS;
+		return 0;
 	}
 	if ((src & MIGRATE_PFN_MIGRATE) && !dst) {
 		migrate_vma_finalize(&args);

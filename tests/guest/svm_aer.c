@@ -30,6 +30,10 @@
  *   while, and a recovery that falls between two of the copy's checks is
  *   seen by error_detected's count, so the copy is done again
  *   (cpu_copies_redone): every byte exact.
+ * - process_killed_during_a_recovery_of_its_copy: the same slowed copy in
+ *   a child, killed 20 ms after a fatal error is injected: its copy stops
+ *   at the next page and it exits while the recovery runs or just after;
+ *   the recovery completes, its device memory is freed, the device works.
  * - failed_recovery_leaves_it_wedged_until_a_reset: a non-fatal error whose
  *   slot_reset cannot bring the device back (INJ_ENABLE_REFUSE, which the
  *   quiesce's CONTROL.RESET keeps): the recovery fails and the device is
@@ -382,6 +386,128 @@ TEST_F(aer, cpu_copy_racing_a_fatal_recovery_is_done_again)
 	EXPECT_EQ(dev_value(self, "wedged"), 0);
 	EXPECT_EQ(dev_value(self, "gone"), 0);
 	munmap(dm, DEVMEM_SIZE);
+}
+
+/*
+ * A process whose CPU copy out of device memory (slowed to 10 ms a page) a
+ * fatal error's recovery falls inside is killed 20 ms after the error is
+ * injected.  Its copy stops at the next page (the batch does not move)
+ * and its exit frees its device pages while the recovery (tens of ms)
+ * runs or just after.  The recovery completes (one reset, not wedged),
+ * nothing of the dead process stays in device memory, and another
+ * process's 2 MiB go through device memory exact.
+ */
+TEST_TIMEOUT(120)
+TEST_F(aer, process_killed_during_a_recovery_of_its_copy)
+{
+	int r[2], g[2], status, i, ret, minor;
+	long long used0, resets;
+	unsigned char *dm;
+	double *copy_t, t_inject, t_kill, t_dead;
+	char c = 1;
+	pid_t pid;
+	FILE *f;
+
+	if (self->fd < 0)
+		SKIP(return, "no /dev/aer_inject (a kernel without PCIEAER_INJECT) or no svmgpu behind a PCIe port");
+	if (!has_local_mem(self->fd))
+		SKIP(return, "no device memory");
+	minor = atoi(strrchr(self->dbg, '/') + 1) + 128;
+	used0 = devmem_value(self, "used");
+	resets = dev_value(self, "resets");
+	ASSERT_GE(used0, 0);
+	copy_t = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(copy_t, MAP_FAILED);
+	copy_t[0] = copy_t[1] = 0;	/* the copy's start and end */
+	ASSERT_EQ(pipe(r), 0);
+	ASSERT_EQ(pipe(g), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int cfd = sg_open_render(minor);
+		unsigned char *p = sg_map_2m(DEVMEM_SIZE);	/* one batch */
+
+		close(r[0]);
+		close(g[1]);
+		if (cfd < 0 || !p)
+			_exit(11);
+		fill_pat(p, DEVMEM_SIZE, 0x6b);
+		if (prefetch_resident(cfd, p, DEVMEM_SIZE) != DEVMEM_SIZE / PAGE)
+			_exit(12);
+		if (write(r[1], &c, 1) != 1 || read(g[0], &c, 1) != 1)
+			_exit(13);
+		copy_t[0] = sg_now_s();
+		sg_prefetch(cfd, p, DEVMEM_SIZE, DRM_SVMGPU_PREFETCH_SYSTEM, NULL);
+		/* Seldom: the copy stopped (-EIO) inside the 20 ms. */
+		copy_t[1] = sg_now_s();
+		for (;;)
+			pause();
+	}
+	close(r[1]);
+	close(g[0]);
+	/* No assertion until the child is waited for: it must not be left. */
+	ret = read(r[0], &c, 1) == 1 ? 0 : -EIO;
+	EXPECT_EQ(ret, 0);
+	EXPECT_EQ(devmem_value(self, "used"), used0 + DEVMEM_SIZE);
+	f = fopen(COPY_ENGINE, "r");
+	if (!ret && (!f || !fgets(self->copy_engine, sizeof(self->copy_engine), f)))
+		ret = -EIO;
+	if (f)
+		fclose(f);
+	self->copy_engine[strcspn(self->copy_engine, "\n")] = 0;
+	ret = ret ? ret : sg_write_file(COPY_ENGINE, "0");
+	ret = ret ? ret : dbg_write(self, "svmgpu_inject_copy_delay", "10000");
+	if (!ret && write(g[1], &c, 1) != 1)
+		ret = -EIO;
+	t_inject = t_kill = 0;
+	if (!ret) {
+		usleep(300000);
+		t_inject = sg_now_s();
+		ret = aer_inject(self, ERR_UNC_DLP, 0);
+		usleep(20000);
+		t_kill = sg_now_s();
+	}
+	kill(pid, SIGKILL);
+	close(r[0]);
+	close(g[1]);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	t_dead = sg_now_s();
+	for (i = 0; !ret && i < 1000 && dev_value(self, "resets") < resets + 1; i++)
+		usleep(10000);
+	for (i = 0; !ret && i < 100 && dev_value(self, "hw_ready") != 1; i++)
+		usleep(10000);
+	usleep(200000);		/* past resume() */
+	dbg_write(self, "svmgpu_inject_copy_delay", "0");
+	if (self->copy_engine[0])
+		sg_write_file(COPY_ENGINE, self->copy_engine);
+	self->copy_engine[0] = 0;
+	if (ret == -ENODEV || ret == -EPROTONOSUPPORT)
+		SKIP(return, "the root port has no AER service");
+	ASSERT_EQ(ret, 0);
+	TH_LOG("error injected %.0f ms into the copy, SIGKILL %.0f ms after it (%s), the child gone %.0f ms after it",
+	       (t_inject - copy_t[0]) * 1e3, (t_kill - t_inject) * 1e3,
+	       copy_t[1] ? "after the copy stopped" : "during the copy", (t_dead - t_inject) * 1e3);
+	ASSERT_GT(copy_t[0], 0);
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(WTERMSIG(status), SIGKILL);
+	EXPECT_EQ(dev_value(self, "resets"), resets + 1);
+	EXPECT_EQ(dev_value(self, "hw_ready"), 1);
+	EXPECT_EQ(dev_value(self, "wedged"), 0);
+	EXPECT_EQ(dev_value(self, "gone"), 0);
+	for (i = 0; i < 250 && devmem_value(self, "used") != used0; i++)
+		usleep(20000);
+	EXPECT_EQ(devmem_value(self, "used"), used0);
+	/* The device works on: 2 MiB of this process through its memory. */
+	dm = sg_map_anon(DEVMEM_SIZE);
+	ASSERT_NOT_NULL(dm);
+	fill_pat(dm, DEVMEM_SIZE, 0x6c);
+	ASSERT_EQ(prefetch_resident(self->fd, dm, DEVMEM_SIZE), (long long)(DEVMEM_SIZE / PAGE));
+	ASSERT_EQ(sg_prefetch(self->fd, dm, DEVMEM_SIZE, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), 0);
+	EXPECT_EQ(sg_residency(self->fd, dm, DEVMEM_SIZE), 0);
+	EXPECT_EQ(check_pat(dm, DEVMEM_SIZE, 0x6c), -1);
+	EXPECT_EQ(devmem_value(self, "used"), used0);
+	munmap(dm, DEVMEM_SIZE);
+	munmap(copy_t, PAGE);
 }
 
 TEST_TIMEOUT(90)

@@ -1696,33 +1696,65 @@ parent:
 	return pid;
 }
 
-/* When slowed_copy_racing()'s copy and the act racing it ran (sg_now_s()). */
+/* When slowed_copy_racing()'s copy and the acts racing it ran (sg_now_s()). */
 struct race {
 	double copy_start, copy_end;	/* the child's PREFETCH to system */
 	double act_start, act_end;	/* the FLR or the unbind */
+	double kill_at;			/* the SIGKILL, if the process was killed */
 };
+
+/*
+ * The set-up the slowed-copy races share: the device has local memory, its
+ * PCI address is in @bdf and the copy-delay hook's path in @delay, and it
+ * can be unbound (@unbind) or reset through sysfs.  Returns NULL, or why
+ * the race cannot run (the test then skips).
+ */
+static const char *slowed_copy_setup(char *bdf, size_t bdf_len, char *delay, size_t delay_len,
+				     bool unbind)
+{
+	char path[128];
+	int fd = sg_open();
+	bool local;
+
+	ASSERT_GE(fd, 0);
+	local = sg_has_local_mem(fd);
+	close(fd);
+	if (!local)
+		return "the device has no local memory";
+	ASSERT_EQ(sg_find_bdf(bdf, bdf_len), 0);
+	if (sg_debugfs_path("svmgpu_inject_copy_delay", delay, delay_len))
+		return "no debugfs svmgpu_inject_copy_delay";
+	if (unbind)
+		return access(SG_DRV "/unbind", W_OK) ? "cannot unbind through sysfs" : NULL;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
+	return access(path, W_OK) ? "no sysfs reset file" : NULL;
+}
 
 /*
  * A PREFETCH out of device memory that the CPU copies through BAR4
  * (copy_engine off), each page slowed to 2 ms (debugfs @delay, the
- * device's svmgpu_inject_copy_delay), with @what done to the device 300 ms
- * in (about 150 of the 1024 pages copied): "unbind" (sysfs; remove waits
- * for the copy or stops it and moves what is left out of device memory)
- * or "reset" (sysfs FLR: reset_prepare waits for the copy; the device's
- * memory is kept across the reset).  The process's 4 MiB must be exact
- * whatever its PREFETCH returned (0, or -ENODEV once the device went).  The
- * copy redoes a batch only after a PCI error recovery (svm_aer); here it is
- * only to be waited for.  Returns the child's exit status (0: every byte
- * exact) or -errno; *t: when the copy and the act ran.
+ * device's svmgpu_inject_copy_delay), with @act done to the device 300 ms
+ * in (about 150 of the 1024 pages copied): an unbind if @unbind (remove
+ * waits for the copy or stops it and moves what is left out of device
+ * memory), else a sysfs FLR (reset_prepare waits for the copy; the
+ * device's memory is kept across the reset).  With @kill_it, 100 ms into the
+ * act's wait the copying process is killed: its PREFETCH ends after the
+ * batch in progress and its exit frees its device pages while the reset or
+ * the removal may still be under way.  Otherwise the process's 4 MiB must
+ * be exact whatever its PREFETCH returned (0, or -ENODEV once the device
+ * went).  The copy redoes a batch only after a PCI error recovery
+ * (svm_aer); here it is only to be waited for.  Returns the child's exit
+ * status (0: every byte exact; 128 + 9 when killed) or -errno; *t: when the
+ * copy and the acts ran.
  */
-static int slowed_copy_racing(const char *bdf, const char *delay, const char *what,
+static int slowed_copy_racing(const char *bdf, const char *delay, bool unbind, bool kill_it,
 			      struct race *t)
 {
 	const size_t size = 4 * MB;
 	struct race *shared;
 	char path[128], c = 1;
 	int r[2], g[2], status, ret;
-	pid_t pid;
+	pid_t pid, killer = -1;
 
 	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1757,7 +1789,7 @@ static int slowed_copy_racing(const char *bdf, const char *delay, const char *wh
 		ret = sg_prefetch(cfd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages);
 		shared->copy_end = sg_now_s();
 		fprintf(stderr, "# PREFETCH to system during the %s: %d, %llu pages\n",
-			what, ret, (unsigned long long)pages);
+			unbind ? "unbind" : "reset", ret, (unsigned long long)pages);
 		if (ret && ret != -ENODEV)
 			_exit(13);
 		_exit(sg_check_pat(a, size, 0x4e) == -1 ? 0 : 14);
@@ -1774,9 +1806,19 @@ static int slowed_copy_racing(const char *bdf, const char *delay, const char *wh
 	if (!ret) {
 		usleep(300000);
 		shared->act_start = sg_now_s();
-		if (!strcmp(what, "unbind")) {
+		if (kill_it) {
+			killer = fork();
+			if (!killer) {
+				usleep(100000);
+				shared->kill_at = sg_now_s();
+				_exit(kill(pid, SIGKILL) ? 1 : 0);
+			}
+			if (killer < 0)
+				ret = -errno;
+		}
+		if (!ret && unbind) {
 			ret = sg_driver_bind(bdf, false);
-		} else {
+		} else if (!ret) {
 			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
 			ret = sg_write_file(path, "1");
 		}
@@ -1785,6 +1827,9 @@ static int slowed_copy_racing(const char *bdf, const char *delay, const char *wh
 	sg_write_file(COPY_ENGINE, "Y");
 	close(g[1]);
 	close(r[0]);
+	if (killer > 0 && (waitpid(killer, &status, 0) != killer ||
+			   !WIFEXITED(status) || WEXITSTATUS(status)))
+		ret = ret ? ret : -ESRCH;
 	if (pid > 0 && waitpid(pid, &status, 0) != pid)
 		ret = ret ? ret : -ECHILD;
 	sg_write_file(delay, "0");	/* what is left of it; gone after an unbind */
@@ -1808,21 +1853,88 @@ static int slowed_copy_racing(const char *bdf, const char *delay, const char *wh
 TEST_TIMEOUT(120)
 TEST(flr_during_a_slowed_cpu_copy)
 {
-	char bdf[64], path[128], delay[256];
-	int fd = sg_open(), ret;
+	char bdf[64], delay[256];
+	const char *why = slowed_copy_setup(bdf, sizeof(bdf), delay, sizeof(delay), false);
 	struct race t;
+	int fd;
+
+	if (why)
+		SKIP(return, "%s", why);
+	EXPECT_EQ(slowed_copy_racing(bdf, delay, false, false, &t), 0);
+	ASSERT_RACED(t);
+	fd = sg_open_wait(20);
+	ASSERT_GE(fd, 0);
+	close(fd);
+}
+
+/* The copying process was killed during its copy, with the act waiting for it. */
+#define ASSERT_KILLED_WAITING(t) do {						\
+	TH_LOG("the act %.0f ms after the copy began, for %.0f ms; SIGKILL %.0f ms into it", \
+	       ((t).act_start - (t).copy_start) * 1e3,				\
+	       ((t).act_end - (t).act_start) * 1e3,				\
+	       ((t).kill_at - (t).act_start) * 1e3);				\
+	ASSERT_GT((t).act_start, (t).copy_start);				\
+	ASSERT_EQ((t).copy_end, 0);						\
+	ASSERT_GT((t).kill_at, (t).act_start);					\
+	ASSERT_LT((t).kill_at, (t).act_end);					\
+} while (0)
+
+/*
+ * After a race: device memory back to @used0 once the dead process's pages
+ * are freed, and the device moves a new 4 MiB in and out exactly.
+ */
+static void devmem_round_trip(long long used0)
+{
+	unsigned char *a;
+	uint64_t pages = 0;
+	int fd = sg_open_wait(20);
 
 	ASSERT_GE(fd, 0);
-	if (!sg_has_local_mem(fd))
-		SKIP(return, "the device has no local memory");
 	close(fd);
-	ASSERT_EQ(sg_find_bdf(bdf, sizeof(bdf)), 0);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
-	if (access(path, W_OK))
-		SKIP(return, "no sysfs reset file");
-	if (sg_debugfs_path("svmgpu_inject_copy_delay", delay, sizeof(delay)))
-		SKIP(return, "no debugfs svmgpu_inject_copy_delay");
-	ret = slowed_copy_racing(bdf, delay, "reset", &t);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	a = resident_4m(&fd, 0x5a);
+	ASSERT_NE(a, NULL);
+	EXPECT_EQ(sg_prefetch(fd, a, 4 * MB, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, 4 * MB / PAGE);
+	EXPECT_EQ(sg_check_pat(a, 4 * MB, 0x5a), -1);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	munmap(a, 4 * MB);
+	close(fd);
+}
+
+/*
+ * The process whose copy an FLR waits for is killed: the reset completes,
+ * the dead process's device memory is freed, and the device still works.
+ */
+TEST_TIMEOUT(120)
+TEST(flr_waiting_for_a_killed_process_copy)
+{
+	char bdf[64], delay[256];
+	const char *why = slowed_copy_setup(bdf, sizeof(bdf), delay, sizeof(delay), false);
+	long long used0 = sg_devmem_value("used");
+	struct race t;
+
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_GE(used0, 0);
+	EXPECT_EQ(slowed_copy_racing(bdf, delay, false, true, &t), 128 + SIGKILL);
+	ASSERT_KILLED_WAITING(t);
+	devmem_round_trip(used0);
+}
+
+TEST_TIMEOUT(120)
+TEST(zz_unbind_during_a_slowed_cpu_copy)
+{
+	char bdf[64], delay[256];
+	const char *why = slowed_copy_setup(bdf, sizeof(bdf), delay, sizeof(delay), true);
+	struct race t;
+	int ret, fd;
+
+	if (why)
+		SKIP(return, "%s", why);
+	ret = slowed_copy_racing(bdf, delay, true, false, &t);
+	if (!sg_driver_bound(bdf))
+		ASSERT_EQ(sg_driver_bind(bdf, true), 0);
 	EXPECT_EQ(ret, 0);
 	ASSERT_RACED(t);
 	fd = sg_open_wait(20);
@@ -1830,29 +1942,28 @@ TEST(flr_during_a_slowed_cpu_copy)
 	close(fd);
 }
 
+/*
+ * The process whose copy an unbind waits for is killed: its exit frees
+ * device pages while the removal moves what is left out of device memory.
+ * The removal completes, and the device bound again works.
+ */
 TEST_TIMEOUT(120)
-TEST(zz_unbind_during_a_slowed_cpu_copy)
+TEST(zz_unbind_waiting_for_a_killed_process_copy)
 {
 	char bdf[64], delay[256];
-	int fd = sg_open(), ret;
+	const char *why = slowed_copy_setup(bdf, sizeof(bdf), delay, sizeof(delay), true);
 	struct race t;
+	int ret;
 
-	ASSERT_GE(fd, 0);
-	if (!sg_has_local_mem(fd))
-		SKIP(return, "the device has no local memory");
-	close(fd);
-	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
-		SKIP(return, "cannot unbind through sysfs");
-	if (sg_debugfs_path("svmgpu_inject_copy_delay", delay, sizeof(delay)))
-		SKIP(return, "no debugfs svmgpu_inject_copy_delay");
-	ret = slowed_copy_racing(bdf, delay, "unbind", &t);
-	EXPECT_EQ(ret, 0);
+	if (why)
+		SKIP(return, "%s", why);
+	ret = slowed_copy_racing(bdf, delay, true, true, &t);
 	if (!sg_driver_bound(bdf))
 		ASSERT_EQ(sg_driver_bind(bdf, true), 0);
-	ASSERT_RACED(t);
-	fd = sg_open_wait(20);
-	ASSERT_GE(fd, 0);
-	close(fd);
+	EXPECT_EQ(ret, 128 + SIGKILL);
+	ASSERT_KILLED_WAITING(t);
+	/* A new device instance: nothing of the dead process is held. */
+	devmem_round_trip(0);
 }
 
 /* Unbind with device memory in use: the process keeps its data, no oops. */
