@@ -90,8 +90,12 @@ struct svmgpu_device_desc {
  * @descs: [out] array receiving up to @max descriptions (may be NULL if @max is 0)
  * @max:   [in]  capacity of @descs
  *
- * Returns the number of svmgpu devices present (may exceed @max; only @max
- * are written), or -errno.
+ * The devices (render nodes of the svmgpu driver) are in PCI address
+ * order (domain, bus, device, function), so an index names the same
+ * device in every run.
+ *
+ * Returns the number of svmgpu devices present (may exceed @max; only the
+ * first @max are written), or -errno.
  */
 SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned int max);
 

@@ -59,9 +59,30 @@ static int is_svmgpu_node(const char *path)
 	return ok;
 }
 
+/* PCI address (domain, bus, device, function), then render node. */
+static int desc_cmp(const void *a, const void *b)
+{
+	const struct svmgpu_device_desc *x = a, *y = b;
+	const uint64_t kx = (uint64_t)x->pci_domain << 24 | x->pci_bus << 16 |
+			    x->pci_dev << 8 | x->pci_func;
+	const uint64_t ky = (uint64_t)y->pci_domain << 24 | y->pci_bus << 16 |
+			    y->pci_dev << 8 | y->pci_func;
+
+	if (kx != ky)
+		return kx < ky ? -1 : 1;
+	return strcmp(x->render_node, y->render_node);
+}
+
+/*
+ * libdrm lists devices in /dev/dri's directory order, which is neither
+ * stable nor the PCI order other tools count in (svmgpu-reg's indexes,
+ * lspci): sorted by PCI address, an index names the same device in every
+ * tool and every run.
+ */
 SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned int max)
 {
 	drmDevicePtr devs[MAX_DRM_DEVICES];
+	struct svmgpu_device_desc *all;
 	int n, i, found = 0;
 
 	if (max && !descs)
@@ -71,32 +92,39 @@ SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned 
 		return 0;	/* no /dev/dri at all */
 	if (n < 0)
 		return n;
+	/* the count of all DRM devices: only the first MAX_DRM_DEVICES are in devs */
+	if (n > MAX_DRM_DEVICES)
+		n = MAX_DRM_DEVICES;
+	all = calloc(MAX_DRM_DEVICES, sizeof(*all));
+	if (!all) {
+		drmFreeDevices(devs, n);
+		return -ENOMEM;
+	}
 	for (i = 0; i < n; i++) {
 		drmDevicePtr d = devs[i];
-		struct svmgpu_device_desc *o;
+		struct svmgpu_device_desc *o = &all[found];
 
 		if (!(d->available_nodes & (1 << DRM_NODE_RENDER)))
 			continue;
 		if (!is_svmgpu_node(d->nodes[DRM_NODE_RENDER]))
 			continue;
-		if ((unsigned int)found < max) {
-			o = &descs[found];
-			memset(o, 0, sizeof(*o));
-			snprintf(o->render_node, sizeof(o->render_node), "%s",
-				 d->nodes[DRM_NODE_RENDER]);
-			if (d->bustype == DRM_BUS_PCI) {
-				o->pci_domain = d->businfo.pci->domain;
-				o->pci_bus = d->businfo.pci->bus;
-				o->pci_dev = d->businfo.pci->dev;
-				o->pci_func = d->businfo.pci->func;
-				o->vendor_id = d->deviceinfo.pci->vendor_id;
-				o->device_id = d->deviceinfo.pci->device_id;
-				o->revision = d->deviceinfo.pci->revision_id;
-			}
+		snprintf(o->render_node, sizeof(o->render_node), "%s", d->nodes[DRM_NODE_RENDER]);
+		if (d->bustype == DRM_BUS_PCI) {
+			o->pci_domain = d->businfo.pci->domain;
+			o->pci_bus = d->businfo.pci->bus;
+			o->pci_dev = d->businfo.pci->dev;
+			o->pci_func = d->businfo.pci->func;
+			o->vendor_id = d->deviceinfo.pci->vendor_id;
+			o->device_id = d->deviceinfo.pci->device_id;
+			o->revision = d->deviceinfo.pci->revision_id;
 		}
 		found++;
 	}
 	drmFreeDevices(devs, n);
+	qsort(all, found, sizeof(*all), desc_cmp);
+	if (max)
+		memcpy(descs, all, ((unsigned int)found < max ? (unsigned int)found : max) * sizeof(*all));
+	free(all);
 	return found;
 }
 

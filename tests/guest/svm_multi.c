@@ -15,8 +15,13 @@
  * once, and with two whose render nodes never appear it fails.
  */
 #define _GNU_SOURCE
+#include <glob.h>
+#include <libgen.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+
+#include <svmgpu.h>
 
 #include "svm_advise.h"
 
@@ -320,6 +325,101 @@ TEST_F(two, owner_rule_holder_sees_mover_migration)
 		EXPECT_EQ(sg_devmem_used_settles(hd->dbg, used_h0), used_h0);
 	}
 	munmap(out, size);
+}
+
+/* Wait up to 10 s for PCI function @bdf's render node: true once it is there. */
+static bool render_node_appears(const char *bdf)
+{
+	char path[128];
+	bool there = false;
+	glob_t g;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/drm/renderD*", bdf);
+	for (i = 0; i < 500 && !there; i++) {
+		there = !glob(path, 0, NULL, &g) && g.gl_pathc;
+		globfree(&g);
+		if (!there)
+			usleep(20000);
+	}
+	return there;
+}
+
+/*
+ * The library lists the devices in PCI address order, whatever order
+ * /dev/dri lists them in: index i is the same device for every tool and
+ * every run.  The first two functions are unbound and bound again in
+ * reverse order first, so that the lower one gets the higher render minor
+ * (DRM hands out the lowest free one): the list is then in neither minor
+ * nor creation order.  Each entry's render node belongs to its PCI
+ * function, svmgpu_device_open(i) opens entry i, and a short array gets
+ * the first entries of that order and nothing past its end.
+ */
+TEST(library_lists_devices_in_pci_order)
+{
+	struct svmgpu_device_desc descs[8], few[2];
+	char path[PATH_MAX], real[PATH_MAX], bdf[32], fn[2][32];
+	struct svmgpu_device *dev;
+	struct stat node, opened;
+	bool swapped = false;
+	size_t i;
+	int n;
+
+	if (sg_pci_functions(NULL, 0) < 2)
+		SKIP(return, "needs two svmgpu devices (QEMU_EXTRA='-device svmgpu,...')");
+	ASSERT_EQ(sg_pci_function_nth(0, fn[0], sizeof(fn[0])), 0);
+	ASSERT_EQ(sg_pci_function_nth(1, fn[1], sizeof(fn[1])), 0);
+	if (sg_driver_bound(fn[0]) && sg_driver_bound(fn[1]) && !access(SG_DRV "/unbind", W_OK)) {
+		ASSERT_EQ(sg_driver_bind(fn[0], false), 0);
+		ASSERT_EQ(sg_driver_bind(fn[1], false), 0);
+		ASSERT_EQ(sg_driver_bind(fn[1], true), 0);
+		ASSERT_TRUE(render_node_appears(fn[1]));
+		ASSERT_EQ(sg_driver_bind(fn[0], true), 0);
+		ASSERT_TRUE(render_node_appears(fn[0]));
+		swapped = true;
+	}
+	n = svmgpu_device_list(descs, 8);
+	ASSERT_GE(n, 2);
+	ASSERT_LE(n, 8);
+	EXPECT_EQ(svmgpu_device_list(NULL, 0), n);
+	for (i = 0; i < (unsigned int)n; i++) {
+		const struct svmgpu_device_desc *d = &descs[i];
+
+		snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", d->pci_domain, d->pci_bus,
+			 d->pci_dev, d->pci_func);
+		TH_LOG("%zu: %s %s", i, bdf, d->render_node);
+		if (i) {
+			const struct svmgpu_device_desc *p = &descs[i - 1];
+
+			EXPECT_LT((uint64_t)p->pci_domain << 24 | p->pci_bus << 16 |
+				  p->pci_dev << 8 | p->pci_func,
+				  (uint64_t)d->pci_domain << 24 | d->pci_bus << 16 |
+				  d->pci_dev << 8 | d->pci_func);
+		}
+		snprintf(path, sizeof(path), "/sys/class/drm/%s/device",
+			 strrchr(d->render_node, '/') + 1);
+		ASSERT_NE(realpath(path, real), NULL);
+		EXPECT_EQ(strcmp(basename(real), bdf), 0);
+		ASSERT_EQ(stat(d->render_node, &node), 0);
+		ASSERT_EQ(svmgpu_device_open(i, &dev), 0);
+		ASSERT_EQ(fstat(svmgpu_device_fd(dev), &opened), 0);
+		EXPECT_EQ(opened.st_rdev, node.st_rdev);
+		EXPECT_EQ(svmgpu_device_close(dev), 0);
+	}
+	if (swapped) {
+		/* the first function first, with a higher minor than the second */
+		snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", descs[0].pci_domain,
+			 descs[0].pci_bus, descs[0].pci_dev, descs[0].pci_func);
+		EXPECT_EQ(strcmp(bdf, fn[0]), 0);
+		EXPECT_GT(strcmp(descs[0].render_node, descs[1].render_node), 0);
+	}
+	EXPECT_EQ(svmgpu_device_open(n, &dev), -ENODEV);
+	memset(few, 0xa5, sizeof(few));
+	EXPECT_EQ(svmgpu_device_list(few, 1), n);
+	EXPECT_EQ(memcmp(&few[0], &descs[0], sizeof(few[0])), 0);
+	for (i = 0; i < sizeof(few[1]) && ((const unsigned char *)&few[1])[i] == 0xa5; i++)
+		;
+	EXPECT_EQ(i, sizeof(few[1]));	/* nothing written past max */
 }
 
 TEST_HARNESS_MAIN
