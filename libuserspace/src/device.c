@@ -77,7 +77,8 @@ static int desc_cmp(const void *a, const void *b)
  * libdrm lists devices in /dev/dri's directory order, which is neither
  * stable nor the PCI order other tools count in (svmgpu-reg's indexes,
  * lspci): sorted by PCI address, an index names the same device in every
- * tool and every run.
+ * run, and in every tool while every svmgpu function is bound (svmgpu-reg
+ * also counts unbound ones).
  */
 SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned int max)
 {
