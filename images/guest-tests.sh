@@ -25,12 +25,15 @@ restore_params() {
 	done
 }
 
-# Each program runs in the background with a watchdog that SIGKILLs it
-# after the timeout (one sleep, not busybox timeout's 1 s steps, which run
-# late on a loaded guest).  A program still there a grace period after the
-# SIGKILL is stuck in the kernel: its tasks' kernel stacks go to the
-# results, sysrq-t and sysrq-d (every task, the locks held) to the kernel
-# log, and the suite goes on without it (the trap ends the wait).
+# Each program runs in the background, in a session (and process group) of
+# its own, with a watchdog that SIGKILLs the group after the timeout (one
+# sleep, not busybox timeout's 1 s steps, which run late on a loaded guest).
+# Whatever of the group outlives the program (a fuzzer's worker process
+# stuck in the kernel, a test's child) is killed when it ends.  A process
+# of the group still there a grace period after its SIGKILL is stuck in the
+# kernel: its tasks' kernel stacks go to the results, sysrq-t and sysrq-d
+# (every task, the locks held) to the kernel log, and the suite goes on
+# without it (the trap ends the wait).
 grace=30
 stuck=
 trap 'stuck=1' USR1
@@ -41,10 +44,17 @@ children() {	# busybox has no pgrep
 		[ "$pp" = "$1" ] && echo "$p"
 	done
 }
+group() {	# the live (not zombie) processes of process group $1
+	local s p st pg
+	for s in /proc/[0-9]*/stat; do
+		read -r p _ st _ pg _ 2>/dev/null < "$s" || continue
+		[ "$pg" = "$1" ] && [ "$st" != Z ] && echo "$p"
+	done
+}
 dump_stuck() {
 	local p t
-	echo "# SVMGPU-STUCK $1: still there ${grace}s after its SIGKILL at the ${timeout_s}s timeout"
-	for p in $2 $(children "$2") $(for t in $(children "$2"); do children "$t"; done); do
+	echo "# SVMGPU-STUCK $1: still there ${grace}s after its SIGKILL"
+	for p in $(group "$2"); do
 		for t in /proc/"$p"/task/*; do
 			[ -r "$t/stack" ] || continue
 			echo "# task ${t##*/} ($(cat "$t/comm" 2>/dev/null)) state $(cut -d' ' -f3 "$t/stat" 2>/dev/null):"
@@ -64,17 +74,29 @@ for t in "$dir"/*; do
 	echo "# SVMGPU-PROGRAM $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
 	stuck=
-	"$t" 2>&1 &
+	# not a group leader in the background: setsid execs it, same pid
+	setsid "$t" 2>&1 &
 	pid=$!
 	(
 		sleep "$timeout_s"
-		kill -KILL "$pid" 2>/dev/null || exit 0
+		kill -KILL -"$pid" 2>/dev/null || exit 0
 		sleep "$grace"
-		kill -0 "$pid" 2>/dev/null && kill -USR1 $$
+		[ -n "$(group "$pid")" ] && kill -USR1 $$
 	) &
 	wd=$!
 	wait "$pid"
 	rc=$?
+	left=$(group "$pid")
+	if [ -z "$stuck" ] && [ -n "$left" ]; then
+		echo "# SVMGPU-LEFTOVER $name: process(es)" $left "outlived it, killed"
+		kill -KILL -"$pid" 2>/dev/null
+		i=0
+		while [ -n "$(group "$pid")" ] && [ $i -lt $grace ]; do
+			sleep 1
+			i=$((i + 1))
+		done
+		[ -n "$(group "$pid")" ] && stuck=1
+	fi
 	if [ -n "$stuck" ]; then
 		dump_stuck "$name" "$pid"
 		rc=254

@@ -128,6 +128,37 @@ def hang_summary(logdir):
     return out
 
 
+FRAME_RE = re.compile(r"^\s*(\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+( \[\w+\])?$")
+
+
+def splat_detail(console):
+    """The first splat's task, RIP and call trace (CI shows the TAP output,
+    not console.log): the headlines alone do not say where it happened."""
+    text = [re.sub(r"^\[\s*\d+\.\d+\] ", "", l) for l in console]
+    first = next((i for i, l in enumerate(text)
+                  if SPLAT_RE.search(l) and not l.startswith("Call Trace:")), None)
+    if first is None:
+        return []
+    out = []
+    frames = 0
+    in_trace = False
+    for l in text[first + 1:first + 120]:
+        if l.startswith("---[ end trace") or (out and SPLAT_RE.search(l) and
+                                               not l.startswith("Call Trace:")):
+            break
+        if re.match(r"(CPU: \d+ PID:|RIP: |Workqueue: )", l):
+            out.append(l.strip())
+        elif l.startswith("Call Trace:"):
+            in_trace = True
+            out.append(l.strip())
+        elif in_trace and FRAME_RE.match(l) and frames < 30:
+            frames += 1
+            out.append("  " + l.strip())
+        elif in_trace and re.match(r"\s*</TASK>", l):
+            in_trace = False
+    return out
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--splats":
         # scripts/boot.sh: does this console log carry a warning?
@@ -231,6 +262,11 @@ def main():
     emit(not splats, "kernel log free of warnings")
     for l in splats[:20]:
         print(f"#   {l}")
+    detail = splat_detail(console)
+    if detail:
+        print("#   the first one:")
+    for l in detail:
+        print(f"#     {l}")
     print(f"SVMGPU-COUNTS {passed} {failed} {skipped}")
 
 
