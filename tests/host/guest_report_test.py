@@ -172,5 +172,38 @@ def failed_test_case_is_counted_once():
     return f == 1
 
 
+OOPS = """[   32.738070] BUG: kernel NULL pointer dereference, address: 0000000000000054
+[   32.738500] #PF: supervisor read access in kernel mode
+[   32.739381] Oops: 0000 [#1] PREEMPT SMP NOPTI
+[   32.739400] CPU: 1 PID: 165 Comm: kworker/u4:3 Tainted: G OE 6.1.0-57-amd64 #1
+[   32.739500] Hardware name: QEMU Standard PC (Q35 + ICH9, 2009)
+[   32.739600] Workqueue: svmgpu svmgpu_fault_work [svmgpu]
+[   32.739700] RIP: 0010:svmgpu_fault_work+0x305/0x5b0 [svmgpu]
+[   32.739800] Code: 48 8b 45 00 00
+[   32.739900] RSP: 0018:ffffa0c1c0263e00 EFLAGS: 00010246
+[   32.740000] Call Trace:
+[   32.740100]  <TASK>
+[   32.740200]  ? __die+0x23/0x70
+[   32.740300]  process_one_work+0x1c7/0x380
+[   32.740400]  worker_thread+0x4d/0x380
+[   32.740500]  </TASK>
+[   32.740600] Modules linked in: svmgpu(OE)
+[   32.740700] CR2: 0000000000000054
+[   32.740800] ---[ end trace 0000000000000000 ]---
+"""
+
+
+@case
+def first_splat_shows_where_it_happened():
+    (p, f, s), out = run(GOOD_RESULTS, QUIET_CONSOLE + OOPS)
+    detail = out[out.index("the first one:"):].splitlines()
+    want = ["Workqueue: svmgpu svmgpu_fault_work [svmgpu]",
+            "RIP: 0010:svmgpu_fault_work+0x305/0x5b0 [svmgpu]",
+            "? __die+0x23/0x70", "process_one_work+0x1c7/0x380",
+            "worker_thread+0x4d/0x380"]
+    return (f == 1 and all(any(w in l for l in detail) for w in want)
+            and not any("Code:" in l or "Modules linked" in l or "CR2" in l for l in detail))
+
+
 if __name__ == "__main__":
     main()

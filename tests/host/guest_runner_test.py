@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Host tests of images/guest-tests.sh, the in-guest runner, under Debian's
+busybox (the guest's shell): a program's processes end with it, and the
+per-test timeout kills the whole group.  TAP output."""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from tap import case, main
+
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "..", "..", "images", "guest-tests.sh")
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def run(programs, timeout_s=3):
+    """Run the runner over @programs ({name: shell script}); return its
+    output and the pids each program's children wrote to $PIDS."""
+    with tempfile.TemporaryDirectory() as d:
+        os.mkdir(f"{d}/t")
+        for name, body in programs.items():
+            with open(f"{d}/t/{name}", "w") as f:
+                f.write("#!" + BUSYBOX + " sh\n" + body)
+            os.chmod(f"{d}/t/{name}", 0o755)
+        env = dict(os.environ, SVMGPU_TEST_DIR=f"{d}/t", SVMGPU_UNLOAD="0",
+                   PIDS=f"{d}/pids")
+        out = subprocess.run([BUSYBOX, "sh", RUNNER, str(timeout_s)], env=env,
+                             capture_output=True, text=True, timeout=120).stdout
+        pids = []
+        if os.path.exists(f"{d}/pids"):
+            pids = [int(p) for p in open(f"{d}/pids").read().split()]
+    return out, pids
+
+
+def exit_line(out, name):
+    return [l for l in out.splitlines() if l.startswith(f"# SVMGPU-EXIT {name} ")][0].split()
+
+
+@case
+def leftover_child_is_reported_and_killed():
+    out, pids = run({"a": "sleep 100 >/dev/null 2>&1 &\necho $! >> $PIDS\necho 'ok 1 a'\n"})
+    time.sleep(0.2)
+    return ("# SVMGPU-LEFTOVER a:" in out and exit_line(out, "a")[3] == "0"
+            and len(pids) == 1 and not alive(pids[0]))
+
+
+@case
+def timeout_kills_the_whole_group():
+    out, pids = run({"b": "sleep 100 >/dev/null 2>&1 &\necho $! >> $PIDS\necho 'ok 1 b'\nexec sleep 100\n"})
+    time.sleep(0.2)
+    return exit_line(out, "b")[3] == "137" and len(pids) == 1 and not alive(pids[0])
+
+
+@case
+def clean_program_leaves_no_note():
+    out, _ = run({"c": "echo 'ok 1 c'\n"})
+    return "LEFTOVER" not in out and "STUCK" not in out and exit_line(out, "c")[3] == "0" \
+        and out.rstrip().endswith("SVMGPU-DONE 0")
+
+
+if __name__ == "__main__":
+    main()
