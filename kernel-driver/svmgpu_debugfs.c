@@ -10,6 +10,10 @@
  *   svmgpu_inject_fault_delay
  *                    write MS (at most 60000): the next fault work sleeps
  *                    that long before resolving (a fault stuck in I/O)
+ *   svmgpu_inject_register_delay
+ *                    write MS (at most 10000): the next new address space
+ *                    (svm) sleeps that long in the id table before it is
+ *                    registered (svmgpu_svm.c)
  *   svmgpu_inject_copy_delay
  *                    write US (at most 10000): each of the next 1024 pages
  *                    CPU copies through BAR4 move is followed by that sleep
@@ -64,6 +68,8 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 		svmgpu_hw_exit(sdev);
 	}
 	seq_printf(m, "fault_records: %lld\n", atomic64_read(&s->fault_records));
+	seq_printf(m, "fault_records_unregistered: %lld\n",
+		   atomic64_read(&s->fault_records_unregistered));
 	/*
 	 * the driver's view: usable, held by a PCI reset, fenced, not back
 	 * from a reset, off the bus
@@ -182,6 +188,23 @@ static int svmgpu_inject_delay_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_delay_fops, NULL, svmgpu_inject_delay_set, "%llu\n");
 
+/*
+ * Test hook: the next new svm sleeps this many milliseconds between its
+ * publication in the id table and its registration, holding the global
+ * creation lock and its mmap_lock (write): short.
+ */
+static int svmgpu_inject_register_delay_set(void *data, u64 val)
+{
+	struct svmgpu_device *sdev = data;
+
+	if (val > 10000)
+		return -EINVAL;
+	atomic_set(&sdev->inject_register_delay_ms, val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_register_delay_fops, NULL,
+			 svmgpu_inject_register_delay_set, "%llu\n");
+
 /**
  * svmgpu_debugfs_init() - create the debugfs files of a DRM minor
  * @minor: the minor
@@ -196,6 +219,8 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 				   to_svmgpu(minor->dev), &svmgpu_inject_inval_fops);
 	debugfs_create_file_unsafe("svmgpu_inject_fault_delay", 0200, minor->debugfs_root,
 				   to_svmgpu(minor->dev), &svmgpu_inject_delay_fops);
+	debugfs_create_file_unsafe("svmgpu_inject_register_delay", 0200, minor->debugfs_root,
+				   to_svmgpu(minor->dev), &svmgpu_inject_register_delay_fops);
 	svmgpu_recovery_debugfs_init(minor);
 	svmgpu_sched_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);

@@ -91,6 +91,9 @@ struct svmgpu_vec {
 /**
  * struct svmgpu_dev_stats - device-wide driver counters (debugfs)
  * @fault_records: fault records drained from the ring
+ * @fault_records_unregistered: records cancelled because their context
+ *	id's svm was not registered yet (a reused id: a record of its previous
+ *	owner, svmgpu_fault_dispatch())
  * @fault_batches: batches handled
  * @replays: REPLAYs written
  * @cancels: CANCELs written
@@ -116,6 +119,7 @@ struct svmgpu_vec {
  */
 struct svmgpu_dev_stats {
 	atomic64_t fault_records;
+	atomic64_t fault_records_unregistered;
 	atomic64_t fault_batches;
 	atomic64_t replays;
 	atomic64_t cancels;
@@ -264,6 +268,9 @@ struct svmgpu_sched {
  * @inject_fault_delay_ms: test hook (debugfs svmgpu_inject_fault_delay):
  *	the next fault work sleeps this long, holding its svm reference, before
  *	it resolves anything (a fault stuck in I/O, FUSE or mmap_lock)
+ * @inject_register_delay_ms: test hook (debugfs
+ *	svmgpu_inject_register_delay): the next new svm sleeps this long once
+ *	published in the id table, before mmu_notifier_get() registers it
  * @teardown_sem: read-held by each last-context teardown, which runs
  *	outside svmgpu_create_lock; write-held by removal, which must not free
  *	what a teardown still uses
@@ -331,6 +338,7 @@ struct svmgpu_device {
 	atomic_t fatal_pending;
 	atomic_t inject_inval_timeouts;
 	atomic_t inject_fault_delay_ms;
+	atomic_t inject_register_delay_ms;
 
 	struct mmu_notifier_ops mn_ops;
 	struct rw_semaphore teardown_sem;
@@ -491,8 +499,10 @@ struct svmgpu_svm_stats {
  *	until the teardown's mmu_notifier_put(), and a creator then waits
  * @uid: the user that created it (per-user context limit)
  * @registered: mmu_notifier_get() returned it at least once (set under
- *	svmgpu_create_lock); an svm freed without it was never registered
- *	and svmgpu_svm_free_work() undoes svmgpu_mn_alloc()
+ *	svmgpu_create_lock, with release: @mn.mm is set); an svm freed
+ *	without it was never registered and svmgpu_svm_free_work() undoes
+ *	svmgpu_mn_alloc(); the fault IRQ thread hands faults only to a
+ *	registered svm (its id may be a reused one's, svmgpu_fault_dispatch())
  * @lock: protects @ctxs and @dead transitions
  * @ctxs: contexts of this svm, protected by @lock
  * @dead: the mm is gone, the device is removed, or the last context went:

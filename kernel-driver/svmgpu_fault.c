@@ -545,14 +545,26 @@ static void svmgpu_fault_dispatch(struct svmgpu_device *sdev, struct svmgpu_faul
 	sort(batch, n, sizeof(*batch), svmgpu_fault_cmp, NULL);
 	for (i = 0; i < n; i = j) {
 		struct svmgpu_svm *svm;
+		bool stale;
 
 		for (j = i + 1; j < n && batch[j].ctx == batch[i].ctx; j++)
 			;
 		svm = svmgpu_svm_lookup(sdev, batch[i].ctx);
-		if (!svm || READ_ONCE(svm->dead)) {
+		/*
+		 * A freed context id is reused at once, and a record of its
+		 * previous svm may still be in the ring (or in this batch): it
+		 * can meet a new svm that mmu_notifier_get() has not registered
+		 * yet, which has no mm (or never will: svmgpu_svm_unpublish()).
+		 * Stale either way, cancelled like a dead context's.  Acquire:
+		 * pairs with svmgpu_svm_get()'s release, mn.mm is set after.
+		 */
+		stale = svm && !smp_load_acquire(&svm->registered);
+		if (!svm || READ_ONCE(svm->dead) || stale) {
 			for (k = i; k < j; k++)
 				batch[k].state = FAULT_CANCEL;
 			cancels += j - i;
+			if (stale)
+				atomic64_add(j - i, &sdev->stats.fault_records_unregistered);
 			if (svm)
 				svmgpu_svm_unref(svm);
 			continue;

@@ -38,6 +38,7 @@
  * so that one teardown stuck behind a slow fault delays only creators in
  * the same mm and the removal of that device.
  */
+#include <linux/delay.h>
 #include <linux/hmm.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
@@ -244,6 +245,7 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	struct svmgpu_device *sdev = svmgpu_creating;
 	kuid_t uid = current_uid();
 	struct svmgpu_svm *svm;
+	unsigned int delay;
 	int id, ret, i;
 
 	lockdep_assert_held(&svmgpu_create_lock);
@@ -289,6 +291,10 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	if (ret)
 		goto err_ctx;
 	drm_dev_get(&sdev->drm);
+	/* Test hook: published, not yet registered (svmgpu_fault_dispatch()). */
+	delay = atomic_xchg(&sdev->inject_register_delay_ms, 0);
+	if (delay)
+		msleep(delay);
 	return &svm->mn;
 
 err_ctx:
@@ -377,7 +383,8 @@ retry:
 		return ERR_CAST(mn);
 	}
 	svm = container_of(mn, struct svmgpu_svm, mn);
-	svm->registered = true;
+	/* mn.mm is set: the fault IRQ thread may hand it faults (dispatch) */
+	smp_store_release(&svm->registered, true);
 	if (svm->closing) {
 		/*
 		 * This mm's last context is being torn down: its svm stays

@@ -87,12 +87,16 @@ FIXTURE_SETUP(hang)
 
 FIXTURE_TEARDOWN(hang)
 {
+	char hook[256];
+
 	/* A test that failed half-way may leave the device wedged: bring it back. */
 	sg_unwedge(NULL);
 	if (self->saved >= 0)
 		sg_param_write("hang_timeout_ms", self->saved);
 	intr_mask_set(0);
 	stall_fault_ring_set(0);
+	if (!sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)))
+		sg_write_file(hook, "0");
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -885,6 +889,93 @@ TEST_F(hang, injected_failed_reset_wedges_until_the_next)
 	close(to_child[1]);
 	close(to_parent[0]);
 	close(to_parent[1]);
+}
+
+/*
+ * A context id is reused as soon as it is freed, and a fault record of its
+ * previous owner may still be in the ring.  Here that record (its
+ * interrupt dropped, INJ_DROP_IRQS) meets the id's next svm while
+ * mmu_notifier_get() has not registered it (debugfs
+ * svmgpu_inject_register_delay holds it there): it must be cancelled, not
+ * handed to a fault work with no mm (an oops the syscall fuzzer met).  The
+ * owner exits as soon as its record is written; the watchdog, which polls
+ * the ring while a queue is bound, may still drain the record before the
+ * new svm exists: the round is then done again.
+ */
+TEST_TIMEOUT(120)
+TEST_F(hang, stale_fault_record_of_a_reused_context_id_is_cancelled)
+{
+	long long met = sg_dev_counter("fault_records_unregistered"), m0 = met;
+	unsigned char *buf = sg_map_anon(SIZE);
+	int round, status;
+	char hook[256];
+	uint32_t q;
+	pid_t a, b;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (met < 0 || sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)) ||
+	    inj_read("drop_irqs") < 0)
+		SKIP(return, "no debugfs svmgpu_inject_register_delay or svmgpu_inject");
+	ASSERT_NOT_NULL(buf);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	for (round = 0; round < 20 && met == m0; round++) {
+		a = fork();
+		ASSERT_GE(a, 0);
+		if (!a) {
+			struct svmgpu_cmd fill = sg_fill(buf, SIZE, 2, 1);
+			int fd = sg_open(), i;
+			uint32_t actx, aq;
+			uint64_t seq;
+
+			memset(buf, 1, SIZE);
+			if (fd < 0 || sg_ctx_create(fd, &actx) || sg_queue_create(fd, actx, 0, &aq) ||
+			    inj_write("drop_irqs", 1))
+				_exit(1);
+			/* Nothing is mapped yet: the device faults on the first page. */
+			if (sg_submit(fd, aq, &fill, 1, &seq))
+				_exit(2);
+			/* Its interrupt dropped, the record is in the ring: go. */
+			for (i = 0; i < 1000 && inj_read("drop_irqs") > 0; i++)
+				usleep(100);
+			_exit(0);
+		}
+		/* A's exit tore its context down: its id is free, its record stays. */
+		ASSERT_EQ(waitpid(a, &status, 0), a);
+		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+		inj_write("drop_irqs", 0);
+		ASSERT_EQ(sg_write_file(hook, "1500"), 0);
+		b = fork();
+		ASSERT_GE(b, 0);
+		if (!b) {
+			int fd = sg_open();
+			uint32_t bctx, bq;
+
+			/* B gets A's id, held published and unregistered 1.5 s. */
+			if (fd < 0 || sg_ctx_create(fd, &bctx) || sg_queue_create(fd, bctx, 0, &bq))
+				_exit(1);
+			memset(buf, 3, SIZE);
+			if (sg_run_ok(fd, bq, sg_fill(buf, SIZE, 4, 1)) || !sg_all_bytes(buf, 4, SIZE))
+				_exit(2);
+			_exit(0);
+		}
+		usleep(500000);
+		/* A fault of ours drains the ring, A's record with it. */
+		munmap(buf, SIZE);
+		buf = sg_map_anon(SIZE);
+		ASSERT_NOT_NULL(buf);
+		EXPECT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 6, 1)), 0);
+		EXPECT_TRUE(sg_all_bytes(buf, 6, SIZE));
+		ASSERT_EQ(waitpid(b, &status, 0), b);
+		/* B's context works once registered. */
+		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+		met = sg_dev_counter("fault_records_unregistered");
+		TH_LOG("round %d: %s", round, met > m0 ? "the record met the unregistered svm" :
+		       "the record was drained first");
+	}
+	sg_write_file(hook, "0");
+	EXPECT_GT(met, m0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 }
 
 TEST_HARNESS_MAIN
