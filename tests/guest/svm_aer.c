@@ -144,6 +144,26 @@ static int dbg_write(struct svmgpu_fixture_aer *self, const char *name, const ch
 }
 
 /*
+ * Copies by the CPU through BAR4 from here (copy_engine=0), the parameter's
+ * value kept for copy_engine_restore() and the teardown: 0 or -errno.
+ */
+static int copy_engine_off(struct svmgpu_fixture_aer *self)
+{
+	int ret = sg_read_str(COPY_ENGINE, self->copy_engine, sizeof(self->copy_engine));
+
+	if (!ret && !self->copy_engine[0])
+		ret = -EIO;
+	return ret ? ret : sg_write_file(COPY_ENGINE, "0");
+}
+
+static void copy_engine_restore(struct svmgpu_fixture_aer *self)
+{
+	if (self->copy_engine[0])
+		sg_write_file(COPY_ENGINE, self->copy_engine);
+	self->copy_engine[0] = 0;
+}
+
+/*
  * Inject through /dev/aer_inject: 0 or -errno (-ENODEV, -EPROTONOSUPPORT:
  * the root port has no AER service, as with pcie_ports=compat or
  * pci=noaer).
@@ -261,8 +281,7 @@ FIXTURE_TEARDOWN(aer)
 	sg_unwedge(self->dbg);
 	dbg_write(self, "svmgpu_inject", "enable_refuse 0");
 	dbg_write(self, "svmgpu_inject_copy_delay", "0");
-	if (self->copy_engine[0])
-		sg_write_file(COPY_ENGINE, self->copy_engine);
+	copy_engine_restore(self);
 	close(self->fd);
 }
 
@@ -312,7 +331,6 @@ TEST_F(aer, cpu_copy_racing_a_fatal_recovery_is_done_again)
 	long long redone, resets;
 	int round, i, ret;
 	double t0;
-	FILE *f;
 
 	if (self->fd < 0)
 		SKIP(return, "no /dev/aer_inject (a kernel without PCIEAER_INJECT) or no svmgpu behind a PCIe port");
@@ -323,11 +341,6 @@ TEST_F(aer, cpu_copy_racing_a_fatal_recovery_is_done_again)
 	redone = devmem_value(self, "cpu_copies_redone");
 	ASSERT_GE(redone, 0);
 	fill_pat(dm, DEVMEM_SIZE, 0x5c);
-	f = fopen(COPY_ENGINE, "r");
-	ASSERT_NOT_NULL(f);
-	ASSERT_NOT_NULL(fgets(self->copy_engine, sizeof(self->copy_engine), f));
-	fclose(f);
-	self->copy_engine[strcspn(self->copy_engine, "\n")] = 0;
 	/*
 	 * A check of the copy (every 64 pages, 640 ms apart here) may fall
 	 * inside the recovery (tens of ms; the bus reset's wait for the link
@@ -340,7 +353,7 @@ TEST_F(aer, cpu_copy_racing_a_fatal_recovery_is_done_again)
 		ASSERT_EQ(prefetch_resident(self->fd, dm, DEVMEM_SIZE),
 			  (long long)(DEVMEM_SIZE / PAGE));
 		resets = dev_value(self, "resets");
-		ASSERT_EQ(sg_write_file(COPY_ENGINE, "0"), 0);
+		ASSERT_EQ(copy_engine_off(self), 0);
 		ASSERT_EQ(dbg_write(self, "svmgpu_inject_copy_delay", "10000"), 0);
 		j.fd = self->fd;
 		j.p = dm;
@@ -360,8 +373,7 @@ TEST_F(aer, cpu_copy_racing_a_fatal_recovery_is_done_again)
 		pthread_join(th, NULL);
 		usleep(200000);		/* past resume() */
 		dbg_write(self, "svmgpu_inject_copy_delay", "0");
-		sg_write_file(COPY_ENGINE, self->copy_engine);
-		self->copy_engine[0] = 0;
+		copy_engine_restore(self);
 		if (ret == -ENODEV || ret == -EPROTONOSUPPORT)
 			SKIP(return, "the root port has no AER service");
 		ASSERT_EQ(ret, 0);
@@ -406,7 +418,6 @@ TEST_F(aer, process_killed_during_a_recovery_of_its_copy)
 	double *copy_t, t_inject, t_kill, t_dead;
 	char c = 1;
 	pid_t pid;
-	FILE *f;
 
 	if (self->fd < 0)
 		SKIP(return, "no /dev/aer_inject (a kernel without PCIEAER_INJECT) or no svmgpu behind a PCIe port");
@@ -449,13 +460,7 @@ TEST_F(aer, process_killed_during_a_recovery_of_its_copy)
 	ret = read(r[0], &c, 1) == 1 ? 0 : -EIO;
 	EXPECT_EQ(ret, 0);
 	EXPECT_EQ(devmem_value(self, "used"), used0 + DEVMEM_SIZE);
-	f = fopen(COPY_ENGINE, "r");
-	if (!ret && (!f || !fgets(self->copy_engine, sizeof(self->copy_engine), f)))
-		ret = -EIO;
-	if (f)
-		fclose(f);
-	self->copy_engine[strcspn(self->copy_engine, "\n")] = 0;
-	ret = ret ? ret : sg_write_file(COPY_ENGINE, "0");
+	ret = ret ? ret : copy_engine_off(self);
 	ret = ret ? ret : dbg_write(self, "svmgpu_inject_copy_delay", "10000");
 	if (!ret && write(g[1], &c, 1) != 1)
 		ret = -EIO;
@@ -478,9 +483,7 @@ TEST_F(aer, process_killed_during_a_recovery_of_its_copy)
 		usleep(10000);
 	usleep(200000);		/* past resume() */
 	dbg_write(self, "svmgpu_inject_copy_delay", "0");
-	if (self->copy_engine[0])
-		sg_write_file(COPY_ENGINE, self->copy_engine);
-	self->copy_engine[0] = 0;
+	copy_engine_restore(self);
 	if (ret == -ENODEV || ret == -EPROTONOSUPPORT)
 		SKIP(return, "the root port has no AER service");
 	ASSERT_EQ(ret, 0);
