@@ -27,43 +27,58 @@ restore_params() {
 	done
 }
 
-# Each program runs in the background, in a session (and process group) of
-# its own, with a watchdog that SIGKILLs the group after the timeout (one
-# sleep, not busybox timeout's 1 s steps, which run late on a loaded guest).
-# Whatever of the group outlives the program (a fuzzer's worker process
-# stuck in the kernel, a test's child) is killed when it ends.  A process
-# of the group still there a grace period after its SIGKILL is stuck in the
-# kernel: its tasks' kernel stacks go to the results, sysrq-t and sysrq-d
-# (every task, the locks held) to the kernel log, and the suite goes on
-# without it (the trap ends the wait).
+# Each program runs in the background in a session of its own (setsid),
+# with a watchdog that SIGKILLs the session after the timeout (one sleep,
+# not busybox timeout's 1 s steps, which run late on a loaded guest).  The
+# session, not the process group: the test harness runs each test in a
+# process group of its own (setpgid), and a test's children stay in the
+# session whatever group they are in.  Whatever of the session outlives
+# the program (a test's or a fuzzer's worker process, stuck in the kernel
+# or not) is named and killed when it ends.  A process of the session
+# still there a grace period after its SIGKILL is stuck in the kernel: its
+# tasks' kernel stacks go to the results, sysrq-t and sysrq-d (every task,
+# the locks held) to the kernel log, and the suite goes on without it (the
+# trap ends the wait).
+set +m	# no job control: a background job is no group leader, setsid execs
 grace=30
 stuck=
 trap 'stuck=1' USR1
-children() {	# busybox has no pgrep
-	local s p pp
+# "pid state ppid pgrp session" of every live (not zombie) process; the
+# command name, which may hold spaces and parentheses, is skipped
+procs() {
+	local s l
 	for s in /proc/[0-9]*/stat; do
-		read -r p _ _ pp _ 2>/dev/null < "$s" || continue
-		[ "$pp" = "$1" ] && echo "$p"
+		read -r l 2>/dev/null < "$s" || continue
+		set -- ${l##*) }
+		[ "$1" != Z ] && echo "${l%% *} $1 $2 $3 $4"
 	done
 }
-group() {	# the live (not zombie) processes of process group $1
-	local s p st pg
-	for s in /proc/[0-9]*/stat; do
-		read -r p _ st _ pg _ 2>/dev/null < "$s" || continue
-		[ "$pg" = "$1" ] && [ "$st" != Z ] && echo "$p"
+children() {	# busybox has no pgrep
+	procs | while read -r p _ pp _ _; do [ "$pp" = "$1" ] && echo "$p"; done
+}
+session() {	# the live processes of session $1
+	procs | while read -r p _ _ _ sid; do [ "$sid" = "$1" ] && echo "$p"; done
+}
+kill_session() {	# SIGKILL every process group of session $1
+	local pg
+	for pg in $(procs | while read -r _ _ _ pg sid; do
+		[ "$sid" = "$1" ] && echo "$pg"; done | sort -u); do
+		kill -KILL -"$pg" 2>/dev/null
 	done
 }
 dump_stuck() {
 	local p t
 	echo "# SVMGPU-STUCK $1: still there ${grace}s after its SIGKILL"
-	for p in $(group "$2"); do
+	for p in $(session "$2"); do
 		for t in /proc/"$p"/task/*; do
 			[ -r "$t/stack" ] || continue
 			echo "# task ${t##*/} ($(cat "$t/comm" 2>/dev/null)) state $(cut -d' ' -f3 "$t/stat" 2>/dev/null):"
 			sed 's/^/#   /' "$t/stack" 2>/dev/null
 		done
 	done
-	{ echo t > /proc/sysrq-trigger; echo d > /proc/sysrq-trigger; } 2>/dev/null
+	# the guest's kernel log; not the host's (tests/host/guest_runner_test.py)
+	[ "$unload" = 1 ] &&
+		{ echo t > /proc/sysrq-trigger; echo d > /proc/sysrq-trigger; } 2>/dev/null
 }
 
 for t in "$dir"/*; do
@@ -76,28 +91,28 @@ for t in "$dir"/*; do
 	echo "# SVMGPU-PROGRAM $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
 	stuck=
-	# not a group leader in the background: setsid execs it, same pid
 	setsid "$t" 2>&1 &
 	pid=$!
 	(
 		sleep "$timeout_s"
-		kill -KILL -"$pid" 2>/dev/null || exit 0
+		[ -n "$(session "$pid")" ] || exit 0
+		kill_session "$pid"
 		sleep "$grace"
-		[ -n "$(group "$pid")" ] && kill -USR1 $$
+		[ -n "$(session "$pid")" ] && kill -USR1 $$
 	) &
 	wd=$!
 	wait "$pid"
 	rc=$?
-	left=$(group "$pid")
+	left=$(session "$pid")
 	if [ -z "$stuck" ] && [ -n "$left" ]; then
-		echo "# SVMGPU-LEFTOVER $name: process(es)" $left "outlived it, killed"
-		kill -KILL -"$pid" 2>/dev/null
+		echo "# SVMGPU-LEFTOVER $name: process(es)" $left "of its session left, killed"
+		kill_session "$pid"
 		i=0
-		while [ -n "$(group "$pid")" ] && [ $i -lt $grace ]; do
+		while [ -n "$(session "$pid")" ] && [ $i -lt $grace ]; do
 			sleep 1
 			i=$((i + 1))
 		done
-		[ -n "$(group "$pid")" ] && stuck=1
+		[ -n "$(session "$pid")" ] && stuck=1
 	fi
 	if [ -n "$stuck" ]; then
 		dump_stuck "$name" "$pid"

@@ -128,7 +128,8 @@ def hang_summary(logdir):
     return out
 
 
-FRAME_RE = re.compile(r"^\s*(\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+( \[\w+\])?$")
+# " ? func+0x12/0x40 [module]", the module maybe with its build id
+FRAME_RE = re.compile(r"^\s*(\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+( \[\w+( [0-9a-f]+)?\])?$")
 
 
 def splat_detail(console):
@@ -146,7 +147,7 @@ def splat_detail(console):
         if l.startswith("---[ end trace") or (out and SPLAT_RE.search(l) and
                                                not l.startswith("Call Trace:")):
             break
-        if re.match(r"(CPU: \d+ PID:|RIP: |Workqueue: )", l):
+        if re.match(r"(CPU: \d+ (UID: \d+ )?PID:|RIP: |Workqueue: )", l):
             out.append(l.strip())
         elif l.startswith("Call Trace:"):
             in_trace = True

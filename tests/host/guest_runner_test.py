@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Host tests of images/guest-tests.sh, the in-guest runner, under Debian's
 busybox (the guest's shell): a program's processes end with it, and the
-per-test timeout kills the whole group.  TAP output."""
+per-test timeout kills its whole session, the process groups its children
+made (the test harness's setpgid) included.  TAP output."""
 import os
 import shutil
 import subprocess
@@ -59,6 +60,30 @@ def timeout_kills_the_whole_group():
     out, pids = run({"b": "sleep 100 >/dev/null 2>&1 &\necho $! >> $PIDS\necho 'ok 1 b'\nexec sleep 100\n"})
     time.sleep(0.2)
     return exit_line(out, "b")[3] == "137" and len(pids) == 1 and not alive(pids[0])
+
+
+# a test harness's child: a process group of its own (setpgid), same session
+OWN_GROUP = ("python3 -c 'import os, time; os.setpgid(0, 0); "
+             "open(os.environ[\"PIDS\"], \"a\").write(\"%d\\n\" % os.getpid()); "
+             "time.sleep(100)' >/dev/null 2>&1 &\n")
+
+
+def wait_pids(n):
+    return f"while [ $(wc -l < $PIDS 2>/dev/null || echo 0) -lt {n} ]; do sleep 0.1; done\n"
+
+
+@case
+def leftover_in_its_own_group_is_killed():
+    out, pids = run({"d": OWN_GROUP + wait_pids(1) + "echo 'ok 1 d'\n"})
+    time.sleep(0.2)
+    return "# SVMGPU-LEFTOVER d:" in out and len(pids) == 1 and not alive(pids[0])
+
+
+@case
+def timeout_kills_a_child_in_its_own_group():
+    out, pids = run({"e": OWN_GROUP + wait_pids(1) + "echo 'ok 1 e'\nexec sleep 100\n"})
+    time.sleep(0.2)
+    return exit_line(out, "e")[3] == "137" and len(pids) == 1 and not alive(pids[0])
 
 
 @case
