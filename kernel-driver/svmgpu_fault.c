@@ -8,8 +8,9 @@
  * nothing itself: it hands each context's records to that address space's
  * own work item (svm->fault_work, on the unbound svmgpu_wq), so that one
  * process whose faults are slow (mmap_lock contention, I/O, FUSE) never
- * delays another's.  Records of a context that is gone are cancelled at
- * once.
+ * delays another's.  Records of a context that is gone, or whose id now
+ * names an svm not yet registered (a stale record of the id's previous
+ * owner: ids are reused at once), are cancelled at once.
  *
  * Each svm's work sorts its records by (page, access) so that duplicates
  * are resolved once (a read is never cancelled just because a write to the

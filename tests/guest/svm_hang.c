@@ -97,6 +97,7 @@ FIXTURE_TEARDOWN(hang)
 	stall_fault_ring_set(0);
 	if (!sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)))
 		sg_write_file(hook, "0");
+	inj_write("drop_irqs", 0);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -891,6 +892,20 @@ TEST_F(hang, injected_failed_reset_wedges_until_the_next)
 	close(to_parent[1]);
 }
 
+/* Address spaces (svms) in the id table, registered or not: debugfs svmgpu_contexts. */
+static int contexts_listed(void)
+{
+	static char buf[65536];
+	int n = 0;
+	char *l;
+
+	if (sg_debugfs_read("svmgpu_contexts", buf, sizeof(buf)) < 0)
+		return -1;
+	for (l = strstr(buf, "\ncontext "); l; l = strstr(l + 1, "\ncontext "))
+		n++;
+	return n;
+}
+
 /*
  * A context id is reused as soon as it is freed, and a fault record of its
  * previous owner may still be in the ring.  Here that record (its
@@ -907,7 +922,7 @@ TEST_F(hang, stale_fault_record_of_a_reused_context_id_is_cancelled)
 {
 	long long met = sg_dev_counter("fault_records_unregistered"), m0 = met;
 	unsigned char *buf = sg_map_anon(SIZE);
-	int round, status;
+	int round, status, n, i;
 	char hook[256];
 	uint32_t q;
 	pid_t a, b;
@@ -924,7 +939,7 @@ TEST_F(hang, stale_fault_record_of_a_reused_context_id_is_cancelled)
 		ASSERT_GE(a, 0);
 		if (!a) {
 			struct svmgpu_cmd fill = sg_fill(buf, SIZE, 2, 1);
-			int fd = sg_open(), i;
+			int fd = sg_open();
 			uint32_t actx, aq;
 			uint64_t seq;
 
@@ -936,14 +951,16 @@ TEST_F(hang, stale_fault_record_of_a_reused_context_id_is_cancelled)
 			if (sg_submit(fd, aq, &fill, 1, &seq))
 				_exit(2);
 			/* Its interrupt dropped, the record is in the ring: go. */
-			for (i = 0; i < 1000 && inj_read("drop_irqs") > 0; i++)
+			for (n = 0; n < 1000 && inj_read("drop_irqs") > 0; n++)
 				usleep(100);
 			_exit(0);
 		}
 		/* A's exit tore its context down: its id is free, its record stays. */
 		ASSERT_EQ(waitpid(a, &status, 0), a);
+		inj_write("drop_irqs", 0);	/* if A's fault did not take it */
 		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
-		inj_write("drop_irqs", 0);
+		n = contexts_listed();
+		ASSERT_GE(n, 1);
 		ASSERT_EQ(sg_write_file(hook, "1500"), 0);
 		b = fork();
 		ASSERT_GE(b, 0);
@@ -959,7 +976,9 @@ TEST_F(hang, stale_fault_record_of_a_reused_context_id_is_cancelled)
 				_exit(2);
 			_exit(0);
 		}
-		usleep(500000);
+		/* B is in the id table (published, not registered) */
+		for (i = 0; i < 500 && contexts_listed() <= n; i++)
+			usleep(10000);
 		/* A fault of ours drains the ring, A's record with it. */
 		munmap(buf, SIZE);
 		buf = sg_map_anon(SIZE);
