@@ -163,28 +163,33 @@ static int svmgpu_reset_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_reset_fops, NULL, svmgpu_reset_set, "%llu\n");
 
+/* A test hook's count or delay: at most @max, else -EINVAL. */
+static int svmgpu_inject_store(atomic_t *hook, u64 val, u64 max)
+{
+	if (val > max)
+		return -EINVAL;
+	atomic_set(hook, val);
+	return 0;
+}
+
 /* Test hook: the next N TLB invalidations are handled as timed out. */
 static int svmgpu_inject_inval_set(void *data, u64 val)
 {
 	struct svmgpu_device *sdev = data;
 
-	if (val > INT_MAX)
-		return -EINVAL;
-	atomic_set(&sdev->inject_inval_timeouts, val);
-	return 0;
+	return svmgpu_inject_store(&sdev->inject_inval_timeouts, val, INT_MAX);
 }
 DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_inval_fops, NULL, svmgpu_inject_inval_set, "%llu\n");
 
-/* Test hook: the next fault work sleeps this many milliseconds first. */
+/*
+ * Test hook: the next fault work sleeps this many milliseconds first
+ * (below the hung-task detector's 120 s).
+ */
 static int svmgpu_inject_delay_set(void *data, u64 val)
 {
 	struct svmgpu_device *sdev = data;
 
-	/* Below the hung-task detector's 120 s. */
-	if (val > 60000)
-		return -EINVAL;
-	atomic_set(&sdev->inject_fault_delay_ms, val);
-	return 0;
+	return svmgpu_inject_store(&sdev->inject_fault_delay_ms, val, 60000);
 }
 DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_delay_fops, NULL, svmgpu_inject_delay_set, "%llu\n");
 
@@ -197,10 +202,7 @@ static int svmgpu_inject_register_delay_set(void *data, u64 val)
 {
 	struct svmgpu_device *sdev = data;
 
-	if (val > 10000)
-		return -EINVAL;
-	atomic_set(&sdev->inject_register_delay_ms, val);
-	return 0;
+	return svmgpu_inject_store(&sdev->inject_register_delay_ms, val, 10000);
 }
 DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_register_delay_fops, NULL,
 			 svmgpu_inject_register_delay_set, "%llu\n");
