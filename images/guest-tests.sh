@@ -43,14 +43,27 @@ set +m	# no job control: a background job is no group leader, setsid execs
 grace=30
 stuck=
 trap 'stuck=1' USR1
-# "pid state ppid pgrp session" of every live (not zombie) process; the
-# command name, which may hold spaces and parentheses, is skipped
+# "pid state ppid pgrp session" of every live process; the command name,
+# which may hold spaces and parentheses, is skipped.  A process whose main
+# thread exited (Z) lives while another of its threads does: a fuzzer's
+# worker killed with a thread stuck in the kernel is just that.
 procs() {
-	local s l
+	local s l t st p
 	for s in /proc/[0-9]*/stat; do
 		read -r l 2>/dev/null < "$s" || continue
 		set -- ${l##*) }
-		[ "$1" != Z ] && echo "${l%% *} $1 $2 $3 $4"
+		st=$1
+		if [ "$st" = Z ]; then
+			for t in "${s%/stat}"/task/*/stat; do
+				read -r l 2>/dev/null < "$t" || continue
+				case "${l##*) }" in Z*) ;; *) st=R; break ;; esac
+			done
+		fi
+		# group or session 0 or 1 would be the kernel's or init's: never
+		# ours (a command name holding a newline cuts the line short)
+		p=${s#/proc/}
+		[ "$st" != Z ] && [ "${3:-0}" -gt 1 ] && [ "${4:-0}" -gt 1 ] &&
+			echo "${p%/stat} $st $2 $3 $4"
 	done
 }
 children() {	# busybox has no pgrep
@@ -96,8 +109,14 @@ for t in "$dir"/*; do
 	(
 		sleep "$timeout_s"
 		[ -n "$(session "$pid")" ] || exit 0
-		kill_session "$pid"
-		sleep "$grace"
+		# again each second: a process forking or changing its group
+		# (the harness's setpgid) may escape one pass
+		i=0
+		while [ -n "$(session "$pid")" ] && [ $i -lt $grace ]; do
+			kill_session "$pid"
+			sleep 1
+			i=$((i + 1))
+		done
 		[ -n "$(session "$pid")" ] && kill -USR1 $$
 	) &
 	wd=$!
@@ -106,9 +125,9 @@ for t in "$dir"/*; do
 	left=$(session "$pid")
 	if [ -z "$stuck" ] && [ -n "$left" ]; then
 		echo "# SVMGPU-LEFTOVER $name: process(es)" $left "of its session left, killed"
-		kill_session "$pid"
 		i=0
 		while [ -n "$(session "$pid")" ] && [ $i -lt $grace ]; do
+			kill_session "$pid"
 			sleep 1
 			i=$((i + 1))
 		done

@@ -17,11 +17,19 @@ BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
 def alive(pid):
+    """Any thread of @pid not a zombie."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1].split()[0] != "Z"
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return False
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                if f.read().split(") ", 1)[1].split()[0] != "Z":
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 def run(programs, timeout_s=3):
@@ -84,6 +92,23 @@ def timeout_kills_a_child_in_its_own_group():
     out, pids = run({"e": OWN_GROUP + wait_pids(1) + "echo 'ok 1 e'\nexec sleep 100\n"})
     time.sleep(0.2)
     return exit_line(out, "e")[3] == "137" and len(pids) == 1 and not alive(pids[0])
+
+
+# its main thread gone (a zombie), another thread still running: a
+# process as the fuzzer's is when a thread of it is stuck in the kernel
+MAIN_THREAD_EXITS = ("exec python3 -c 'import ctypes, os, threading, time; "
+                     "open(os.environ[\"PIDS\"], \"a\").write(\"%d\\n\" % os.getpid()); "
+                     "threading.Thread(target=time.sleep, args=(100,)).start(); "
+                     "ctypes.CDLL(None).pthread_exit(None)' >/dev/null 2>&1\n")
+
+
+@case
+def timeout_kills_a_process_whose_main_thread_exited():
+    t0 = time.monotonic()
+    out, pids = run({"f": "echo 'ok 1 f'\n" + MAIN_THREAD_EXITS})
+    time.sleep(0.2)
+    return (exit_line(out, "f")[3] == "137" and time.monotonic() - t0 < 30
+            and len(pids) == 1 and not alive(pids[0]))
 
 
 @case
