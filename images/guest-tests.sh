@@ -79,6 +79,18 @@ kill_session() {	# SIGKILL every process group of session $1
 		kill -KILL -"$pg" 2>/dev/null
 	done
 }
+# SIGKILL session $1 again each second (a process forking or changing its
+# group, as the harness's setpgid does, may escape one pass) until it is
+# empty or the grace ends; fails if something of it is still there
+kill_session_wait() {
+	local i=0
+	while [ -n "$(session "$1")" ] && [ $i -lt $grace ]; do
+		kill_session "$1"
+		sleep 1
+		i=$((i + 1))
+	done
+	[ -z "$(session "$1")" ]
+}
 dump_stuck() {
 	local p t
 	echo "# SVMGPU-STUCK $1: still there ${grace}s after its SIGKILL"
@@ -108,16 +120,7 @@ for t in "$dir"/*; do
 	pid=$!
 	(
 		sleep "$timeout_s"
-		[ -n "$(session "$pid")" ] || exit 0
-		# again each second: a process forking or changing its group
-		# (the harness's setpgid) may escape one pass
-		i=0
-		while [ -n "$(session "$pid")" ] && [ $i -lt $grace ]; do
-			kill_session "$pid"
-			sleep 1
-			i=$((i + 1))
-		done
-		[ -n "$(session "$pid")" ] && kill -USR1 $$
+		kill_session_wait "$pid" || kill -USR1 $$
 	) &
 	wd=$!
 	wait "$pid"
@@ -125,13 +128,7 @@ for t in "$dir"/*; do
 	left=$(session "$pid")
 	if [ -z "$stuck" ] && [ -n "$left" ]; then
 		echo "# SVMGPU-LEFTOVER $name: process(es)" $left "of its session left, killed"
-		i=0
-		while [ -n "$(session "$pid")" ] && [ $i -lt $grace ]; do
-			kill_session "$pid"
-			sleep 1
-			i=$((i + 1))
-		done
-		[ -n "$(session "$pid")" ] && stuck=1
+		kill_session_wait "$pid" || stuck=1
 	fi
 	if [ -n "$stuck" ]; then
 		dump_stuck "$name" "$pid"
