@@ -70,6 +70,9 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 	seq_printf(m, "fault_records: %lld\n", atomic64_read(&s->fault_records));
 	seq_printf(m, "fault_records_unregistered: %lld\n",
 		   atomic64_read(&s->fault_records_unregistered));
+	seq_printf(m, "fault_flushes: %lld\n", atomic64_read(&s->fault_flushes));
+	seq_printf(m, "fault_flush_timeouts: %lld\n",
+		   atomic64_read(&s->fault_flush_timeouts));
 	/*
 	 * the driver's view: usable, held by a PCI reset, fenced, not back
 	 * from a reset, off the bus

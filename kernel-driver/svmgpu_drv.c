@@ -171,6 +171,10 @@ static int svmgpu_hw_program(struct svmgpu_device *sdev)
 	svmgpu_write64(sdev, SVMGPU_REG_FAULT_RING_BASE, sdev->fault_ring_dma);
 	sdev->fault_get = svmgpu_read32(sdev, SVMGPU_REG_FAULT_PUT);
 	svmgpu_write32(sdev, SVMGPU_REG_FAULT_GET, sdev->fault_get);
+	/* What the ring held is dropped: a flush waiting for it is done. */
+	smp_store_release(&sdev->fault_done, sdev->fault_get);
+	WRITE_ONCE(sdev->fault_gen, sdev->fault_gen + 1);
+	wake_up_all(&sdev->fault_done_wq);
 	*sdev->inval_done = cpu_to_le64(svmgpu_read32(sdev, SVMGPU_REG_TLB_INV_DONE_SEQ));
 	svmgpu_write64(sdev, SVMGPU_REG_TLB_INV_DONE_ADDR, sdev->inval_done_dma);
 	svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, U32_MAX);
@@ -443,6 +447,8 @@ static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 	WRITE_ONCE(sdev->wedged, false);
 	sdev->in_reset = true;
 	up_write(&sdev->hw_sem);
+	/* A teardown waiting for the fault thread stops (svmgpu_fault_flush()). */
+	wake_up_all(&sdev->fault_done_wq);
 }
 
 /*
@@ -920,6 +926,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	xa_init(&sdev->svms);
 	mutex_init(&sdev->inval_lock);
 	init_waitqueue_head(&sdev->inval_wq);
+	init_waitqueue_head(&sdev->fault_done_wq);
 	spin_lock_init(&sdev->hwq_lock);
 	init_waitqueue_head(&sdev->hwq_wq);
 	init_rwsem(&sdev->hw_sem);

@@ -93,7 +93,10 @@ struct svmgpu_vec {
  * @fault_records: fault records drained from the ring
  * @fault_records_unregistered: records cancelled because their context
  *	id's svm was not registered yet (a reused id: a record of its previous
- *	owner, svmgpu_fault_dispatch())
+ *	owner that svmgpu_fault_flush() did not take, svmgpu_fault_dispatch())
+ * @fault_flushes: last-context teardowns that found records not yet
+ *	dispatched and waited for the fault thread (svmgpu_fault_flush())
+ * @fault_flush_timeouts: ... and gave up after SVMGPU_FAULT_FLUSH_MS
  * @fault_batches: batches handled
  * @replays: REPLAYs written
  * @cancels: CANCELs written
@@ -120,6 +123,8 @@ struct svmgpu_vec {
 struct svmgpu_dev_stats {
 	atomic64_t fault_records;
 	atomic64_t fault_records_unregistered;
+	atomic64_t fault_flushes;
+	atomic64_t fault_flush_timeouts;
 	atomic64_t fault_batches;
 	atomic64_t replays;
 	atomic64_t cancels;
@@ -288,6 +293,13 @@ struct svmgpu_sched {
  * @fault_ring: the fault ring (DMA-coherent)
  * @fault_ring_dma: its DMA address
  * @fault_get: next record to consume; only the fault IRQ thread uses it
+ *	(and svmgpu_hw_program())
+ * @fault_done: records before this ring position are dispatched; written by
+ *	the fault IRQ thread and svmgpu_hw_program() under @hw_sem (read and
+ *	write), read by svmgpu_fault_flush()
+ * @fault_gen: the ring's generation: svmgpu_hw_program() starts a new one
+ *	(dropping the records of the last), under @hw_sem for writing
+ * @fault_done_wq: woken when @fault_done or @fault_gen move
  * @fault_batch: the fault IRQ thread's batch buffer
  * @inval_lock: serializes TLB invalidation requests
  * @inval_done: DMA-coherent u64 the device writes TLB_INV_DONE_SEQ to
@@ -353,6 +365,9 @@ struct svmgpu_device {
 	struct svmgpu_fault_record *fault_ring;
 	dma_addr_t fault_ring_dma;
 	u32 fault_get;
+	u32 fault_done;
+	u32 fault_gen;
+	wait_queue_head_t fault_done_wq;
 	struct svmgpu_fault *fault_batch;
 
 	struct mutex inval_lock;	/* TLB_INV_* registers */
@@ -818,6 +833,7 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 
 /* svmgpu_fault.c */
 irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg);
+void svmgpu_fault_flush(struct svmgpu_device *sdev);
 extern unsigned int svmgpu_fault_around;
 void *svmgpu_fault_batch_alloc(void);
 void svmgpu_fault_svm_init(struct svmgpu_svm *svm);

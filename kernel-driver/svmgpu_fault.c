@@ -8,9 +8,13 @@
  * nothing itself: it hands each context's records to that address space's
  * own work item (svm->fault_work, on the unbound svmgpu_wq), so that one
  * process whose faults are slow (mmap_lock contention, I/O, FUSE) never
- * delays another's.  Records of a context that is gone, or whose id now
- * names an svm not yet registered (a stale record of the id's previous
- * owner: ids are reused at once), are cancelled at once.
+ * delays another's.  Records of a context that is gone are cancelled at
+ * once.  The last-context teardown waits, after CTX_DISABLE and before the
+ * context id is freed, until the thread has dispatched every record the
+ * ring held (svmgpu_fault_flush()), so that no record of an id's previous
+ * owner reaches the next one; should one still come (the flush gave up on a
+ * device that does not move FAULT_PUT sanely), it is cancelled if the id's
+ * svm is not registered yet, as a gone context's.
  *
  * Each svm's work sorts its records by (page, access) so that duplicates
  * are resolved once (a read is never cancelled just because a write to the
@@ -28,7 +32,10 @@
  * queues whose fault was resolved retry their access, the others (of this
  * svm or of another still being resolved) fault again.
  *
- * Only the IRQ thread touches sdev->fault_get and sdev->fault_batch.  A
+ * Only the IRQ thread touches sdev->fault_get, sdev->fault_done and
+ * sdev->fault_batch, inside svmgpu_hw_enter(); svmgpu_hw_program() sets
+ * them under sdev->hw_sem for writing (the thread may be woken meanwhile,
+ * by the watchdog or a flush, and waits for it).  A
  * queued fault work holds an svm reference (svmgpu_svm_lookup()), so the
  * last-context teardown, which waits for every reference, drains it.  Locks
  * taken by the work: mmap_lock (read), below svmgpu_svm_fault()
@@ -63,6 +70,9 @@ MODULE_PARM_DESC(fault_around,
 /* Pages streamed ahead of a sequential device write at most. */
 #define SVMGPU_FAULT_STREAM	64
 
+/* Longest a teardown waits for the fault thread (svmgpu_fault_flush()). */
+#define SVMGPU_FAULT_FLUSH_MS	2000
+
 /* Out-of-memory replays of one svm before its faults are cancelled. */
 #define SVMGPU_NOMEM_RETRIES	8
 
@@ -96,6 +106,16 @@ static bool svmgpu_vma_allows(struct vm_area_struct *vma, bool write)
 	if (!(vma->vm_flags & VM_READ))
 		return false;
 	return !write || (vma->vm_flags & VM_WRITE);
+}
+
+/* The ring is dispatched up to @done.  Inside svmgpu_hw_enter(). */
+static void svmgpu_fault_done_set(struct svmgpu_device *sdev, u32 done)
+{
+	if (READ_ONCE(sdev->fault_done) == done)
+		return;
+	/* Release: the batch's lookups and cancels are done before. */
+	smp_store_release(&sdev->fault_done, done);
+	wake_up_all(&sdev->fault_done_wq);
 }
 
 static u32 svmgpu_fault_drain(struct svmgpu_device *sdev, struct svmgpu_fault *batch)
@@ -552,12 +572,13 @@ static void svmgpu_fault_dispatch(struct svmgpu_device *sdev, struct svmgpu_faul
 			;
 		svm = svmgpu_svm_lookup(sdev, batch[i].ctx);
 		/*
-		 * A freed context id is reused at once, and a record of its
-		 * previous svm may still be in the ring (or in this batch): it
-		 * can meet a new svm that mmu_notifier_get() has not registered
-		 * yet, which has no mm (or never will: svmgpu_svm_unpublish()).
-		 * Stale either way, cancelled like a dead context's.  Acquire:
-		 * pairs with svmgpu_svm_get()'s release, mn.mm is set after.
+		 * A freed context id is reused at once.  svmgpu_fault_flush()
+		 * took its previous owner's records first, unless it gave up:
+		 * such a record could meet a new svm that mmu_notifier_get()
+		 * has not registered yet, which has no mm (or never will:
+		 * svmgpu_svm_unpublish()).  Stale either way, cancelled like a
+		 * dead context's.  Acquire: pairs with svmgpu_svm_get()'s
+		 * release, mn.mm is set after.
 		 */
 		stale = svm && !smp_load_acquire(&svm->registered);
 		if (!svm || READ_ONCE(svm->dead) || stale) {
@@ -600,20 +621,107 @@ irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg)
 {
 	struct svmgpu_device *sdev = arg;
 	struct svmgpu_fault *batch = sdev->fault_batch;
-	u32 n;
+	u32 n = 0, gen = 0, done = 0;
 
 	for (;;) {
 		if (!svmgpu_hw_enter(sdev))
 			break;
+		/* The last pass's batch is dispatched, unless a reset dropped it. */
+		if (n && sdev->fault_gen == gen)
+			svmgpu_fault_done_set(sdev, done);
 		/* Clear first, then rescan: a record racing the clear re-raises. */
 		svmgpu_write32(sdev, SVMGPU_REG_INTR_STATUS, SVMGPU_INTR_FAULT);
 		n = svmgpu_fault_drain(sdev, batch);
+		gen = sdev->fault_gen;
+		done = sdev->fault_get;
+		if (!n)		/* dropped malformed records are done too */
+			svmgpu_fault_done_set(sdev, done);
 		svmgpu_hw_exit(sdev);
 		if (!n)
 			break;
 		svmgpu_fault_dispatch(sdev, batch, n);
 	}
 	return IRQ_HANDLED;
+}
+
+/* Has the thread dispatched the ring up to @put? */
+static bool svmgpu_fault_reached(struct svmgpu_device *sdev, u32 put)
+{
+	/* Acquire: pairs with svmgpu_fault_done_set()'s release. */
+	return (s32)(smp_load_acquire(&sdev->fault_done) - put) >= 0;
+}
+
+/*
+ * Is the wait of svmgpu_fault_flush() over: the ring dispatched up to
+ * @put of generation @gen, or reset since (a new generation: its records
+ * are dropped), or the hardware not usable (the thread drains nothing
+ * more; svmgpu_hw_suspend_locked() wakes the waiters)?
+ */
+static bool svmgpu_fault_flushed(struct svmgpu_device *sdev, u32 put, u32 gen)
+{
+	return READ_ONCE(sdev->fault_gen) != gen || !READ_ONCE(sdev->hw_ready) ||
+	       svmgpu_fault_reached(sdev, put);
+}
+
+/**
+ * svmgpu_fault_flush() - wait until the ring's records are dispatched
+ * @sdev: the device; the caller holds sdev->teardown_sem (read), so that
+ *	the interrupts are not freed meanwhile
+ *
+ * The last-context teardown calls this after CTX_DISABLE and before it
+ * frees the context id, with the svm already out of the id table: the
+ * disabled context writes no record any more, those it wrote lie before
+ * the FAULT_PUT read here, and the thread (woken: the interrupt may be
+ * lost, INJ_DROP_IRQS) cancels them as a gone context's.  So no record of
+ * an id's previous owner meets the next one.  Immediate when the ring is
+ * empty; bounded by SVMGPU_FAULT_FLUSH_MS (a device that does not move
+ * FAULT_PUT sanely), when svmgpu_fault_dispatch()'s check of the new
+ * owner is what is left.
+ */
+void svmgpu_fault_flush(struct svmgpu_device *sdev)
+{
+	u32 done, put, gen;
+
+	if (svmgpu_hw_enter(sdev)) {
+		/* Before PUT, which it never passes; see svmgpu_fault_reached(). */
+		done = smp_load_acquire(&sdev->fault_done);
+		put = svmgpu_read32(sdev, SVMGPU_REG_FAULT_PUT);
+		gen = sdev->fault_gen;
+		svmgpu_hw_exit(sdev);
+		/*
+		 * PUT behind what was dispatched, or farther ahead than a
+		 * full ring and a batch in dispatch: a device fenced
+		 * (CONTROL.RESET reads PUT 0), gone (all ones) or insane; the
+		 * thread drains nothing from it.  Only a batch in dispatch is
+		 * left to wait for.
+		 */
+		if (put - done > sdev->fault_entries + SVMGPU_FAULT_BATCH ||
+		    READ_ONCE(sdev->fenced))
+			goto sync;
+		if (svmgpu_fault_flushed(sdev, put, gen))
+			return;
+		atomic64_inc(&sdev->stats.fault_flushes);
+		irq_wake_thread(sdev->irq[SVMGPU_VEC_FAULT], &sdev->vec[SVMGPU_VEC_FAULT]);
+		if (!wait_event_timeout(sdev->fault_done_wq,
+					svmgpu_fault_flushed(sdev, put, gen),
+					msecs_to_jiffies(SVMGPU_FAULT_FLUSH_MS))) {
+			atomic64_inc(&sdev->stats.fault_flush_timeouts);
+			drm_err_ratelimited(&sdev->drm,
+					    "fault records up to %u not taken in %u ms\n",
+					    put, SVMGPU_FAULT_FLUSH_MS);
+		}
+		if (READ_ONCE(sdev->fault_gen) == gen && svmgpu_fault_reached(sdev, put))
+			return;
+	}
+sync:
+	/*
+	 * Not usable (removed, or held by a reset), fenced or timed out: the
+	 * thread stops at its next svmgpu_hw_enter() or drains nothing, and a
+	 * reset drops the ring; a batch it drained before may still be in
+	 * dispatch.  Removed: no interrupt any more.
+	 */
+	if (sdev->nvec > SVMGPU_VEC_FAULT)
+		synchronize_irq(sdev->irq[SVMGPU_VEC_FAULT]);
 }
 
 /**

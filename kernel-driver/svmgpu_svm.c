@@ -487,8 +487,10 @@ void svmgpu_svm_kill(struct svmgpu_svm *svm)
  * @svm: the svm
  *
  * The last context tears the mirror down (no fault handler use left, svm
- * killed, interval notifiers removed, context id freed) before the final
- * mmu_notifier_put().
+ * killed, its fault records taken from the ring, interval notifiers
+ * removed, context id freed) before the final mmu_notifier_put().  Waits
+ * for the fault IRQ thread (svmgpu_fault_flush()), which takes neither
+ * teardown_sem nor any svm lock.
  */
 void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 {
@@ -533,6 +535,8 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 	wait_for_completion(&svm->unused);
 
 	svmgpu_svm_kill(svm);
+	/* The id's records go before the id does: none meets its next owner. */
+	svmgpu_fault_flush(sdev);
 
 	/* No device PTE is left; remove the notifiers (may wait for one). */
 	mutex_lock(&svm->notifier_lock);

@@ -908,33 +908,41 @@ static int contexts_listed(void)
 
 /*
  * A context id is reused as soon as it is freed, and a fault record of its
- * previous owner may still be in the ring.  Here that record (its
- * interrupt dropped, INJ_DROP_IRQS) meets the id's next svm while
- * mmu_notifier_get() has not registered it (debugfs
- * svmgpu_inject_register_delay holds it there): it must be cancelled, not
- * handed to a fault work with no mm (an oops the syscall fuzzer met).  The
- * owner exits as soon as its record is written; the watchdog, which polls
- * the ring while a queue is bound, may still drain the record before the
- * new svm exists: the round is then done again.
+ * owner may still be in the ring: here one whose interrupt was dropped
+ * (INJ_DROP_IRQS), the owner exiting at once.  The teardown must take it
+ * before the id goes (debugfs fault_flushes), so that it never meets the
+ * id's next svm, held published and unregistered by
+ * svmgpu_inject_register_delay, when a fault of ours drains the ring: a
+ * record handed to a fault work with no mm was an oops the syscall fuzzer
+ * met, and one that met an unregistered svm would count in
+ * fault_records_unregistered.  The watchdog, which polls the ring while a
+ * queue is bound, may drain the record before the owner exits: the round
+ * is then done again.
  */
 TEST_TIMEOUT(120)
-TEST_F(hang, stale_fault_record_of_a_reused_context_id_is_cancelled)
+TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
 {
-	long long met = sg_dev_counter("fault_records_unregistered"), m0 = met;
+	long long stale = sg_dev_counter("fault_records_unregistered");
+	long long timeouts = sg_dev_counter("fault_flush_timeouts");
+	long long f0 = sg_dev_counter("fault_flushes");
 	unsigned char *buf = sg_map_anon(SIZE);
-	int round, status, n, i;
+	int round, status, n, i, waited = 0;
 	char hook[256];
 	uint32_t q;
 	pid_t a, b;
 
 	if (self->fd < 0)
 		SKIP(return, "no render node");
-	if (met < 0 || sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)) ||
+	if (sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)) ||
 	    inj_read("drop_irqs") < 0)
 		SKIP(return, "no debugfs svmgpu_inject_register_delay or svmgpu_inject");
+	ASSERT_GE(stale, 0);
+	ASSERT_GE(timeouts, 0);
+	ASSERT_GE(f0, 0);
 	ASSERT_NOT_NULL(buf);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
-	for (round = 0; round < 20 && met == m0; round++) {
+	for (round = 0; round < 20 && !waited; round++) {
+		f0 = sg_dev_counter("fault_flushes");
 		a = fork();
 		ASSERT_GE(a, 0);
 		if (!a) {
@@ -955,10 +963,12 @@ TEST_F(hang, stale_fault_record_of_a_reused_context_id_is_cancelled)
 				usleep(100);
 			_exit(0);
 		}
-		/* A's exit tore its context down: its id is free, its record stays. */
+		/* A's exit tore its context down, its record taken first. */
 		ASSERT_EQ(waitpid(a, &status, 0), a);
 		inj_write("drop_irqs", 0);	/* if A's fault did not take it */
 		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+		/* The only teardown in between: A's. */
+		waited = sg_dev_counter("fault_flushes") > f0;
 		n = contexts_listed();
 		ASSERT_GE(n, 1);
 		ASSERT_EQ(sg_write_file(hook, "1500"), 0);
@@ -979,7 +989,7 @@ TEST_F(hang, stale_fault_record_of_a_reused_context_id_is_cancelled)
 		/* B is in the id table (published, not registered) */
 		for (i = 0; i < 500 && contexts_listed() <= n; i++)
 			usleep(10000);
-		/* A fault of ours drains the ring, A's record with it. */
+		/* A fault of ours drains the ring: A's record, were it left, too. */
 		munmap(buf, SIZE);
 		buf = sg_map_anon(SIZE);
 		ASSERT_NOT_NULL(buf);
@@ -988,12 +998,13 @@ TEST_F(hang, stale_fault_record_of_a_reused_context_id_is_cancelled)
 		ASSERT_EQ(waitpid(b, &status, 0), b);
 		/* B's context works once registered. */
 		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
-		met = sg_dev_counter("fault_records_unregistered");
-		TH_LOG("round %d: %s", round, met > m0 ? "the record met the unregistered svm" :
-		       "the record was drained first");
+		TH_LOG("round %d: %s", round, waited ?
+		       "A's teardown waited for its record" : "the record was drained first");
 	}
 	sg_write_file(hook, "0");
-	EXPECT_GT(met, m0);
+	EXPECT_TRUE(waited);
+	EXPECT_EQ(sg_dev_counter("fault_records_unregistered"), stale);
+	EXPECT_EQ(sg_dev_counter("fault_flush_timeouts"), timeouts);
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 }
 
