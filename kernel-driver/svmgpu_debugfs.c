@@ -73,6 +73,7 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 	seq_printf(m, "fault_flushes: %lld\n", atomic64_read(&s->fault_flushes));
 	seq_printf(m, "fault_flush_timeouts: %lld\n",
 		   atomic64_read(&s->fault_flush_timeouts));
+	seq_printf(m, "svms_unpublished: %lld\n", atomic64_read(&s->svms_unpublished));
 	/*
 	 * the driver's view: usable, held by a PCI reset, fenced, not back
 	 * from a reset, off the bus

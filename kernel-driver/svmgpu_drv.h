@@ -97,6 +97,8 @@ struct svmgpu_vec {
  * @fault_flushes: last-context teardowns that found records not yet
  *	dispatched and waited for the fault thread (svmgpu_fault_flush())
  * @fault_flush_timeouts: ... and gave up after SVMGPU_FAULT_FLUSH_MS
+ * @svms_unpublished: svms whose registration failed (a signal interrupted
+ *	mmu_notifier_get()), taken out of the id table again
  * @fault_batches: batches handled
  * @replays: REPLAYs written
  * @cancels: CANCELs written
@@ -125,6 +127,7 @@ struct svmgpu_dev_stats {
 	atomic64_t fault_records_unregistered;
 	atomic64_t fault_flushes;
 	atomic64_t fault_flush_timeouts;
+	atomic64_t svms_unpublished;
 	atomic64_t fault_batches;
 	atomic64_t replays;
 	atomic64_t cancels;

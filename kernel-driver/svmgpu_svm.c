@@ -119,6 +119,7 @@ static void svmgpu_svm_unpublish(struct svmgpu_svm *svm)
 	wait_for_completion(&svm->unused);
 	svmgpu_svm_kill(svm);
 	ida_free(&sdev->ctx_ida, svm->ctx_id);
+	atomic64_inc(&sdev->stats.svms_unpublished);
 }
 
 static void svmgpu_svm_free_work(struct work_struct *work)

@@ -1008,4 +1008,124 @@ TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 }
 
+static volatile sig_atomic_t usr1_taken;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_taken = 1;
+}
+
+enum { SIG_NO_RESTART, SIG_RESTART, SIG_KILL };
+
+/*
+ * A child's first context creation is held published in the id table and
+ * not yet registered (svmgpu_inject_register_delay), and is signalled
+ * meanwhile: mmu_notifier_get() then fails with -EINTR, and the svm is
+ * taken out of the table again by a work item (svms_unpublished).
+ * Returns the child's wait status.
+ */
+static int create_signalled(const char *hook, int how, unsigned char *buf)
+{
+	long long unpub = sg_dev_counter("svms_unpublished");
+	int n = contexts_listed(), status, i;
+	pid_t c;
+
+	EXPECT_GE(n, 1);
+	EXPECT_EQ(sg_write_file(hook, "1500"), 0);
+	c = fork();
+	if (c < 0)
+		return -1;
+	if (!c) {
+		struct sigaction sa = { .sa_handler = on_usr1 };
+		struct drm_svmgpu_ctx_create cc = { 0 };
+		int fd = sg_open(), ret, err;
+		uint32_t ctx, q;
+
+		sa.sa_flags = how == SIG_RESTART ? SA_RESTART : 0;
+		if (fd < 0 || sigaction(SIGUSR1, &sa, NULL))
+			_exit(1);
+		ret = ioctl(fd, DRM_IOCTL_SVMGPU_CTX_CREATE, &cc);
+		err = errno;
+		if (!usr1_taken)
+			_exit(2);
+		if (how == SIG_NO_RESTART) {
+			/* The ioctl is not restarted: -EINTR, and again works. */
+			if (ret != -1 || err != EINTR)
+				_exit(3);
+			if (sg_ctx_create(fd, &ctx))
+				_exit(4);
+		} else {
+			/* Restarted in the kernel: one call, a context. */
+			if (ret)
+				_exit(5);
+			ctx = cc.handle;
+		}
+		memset(buf, 7, SIZE);
+		if (sg_queue_create(fd, ctx, 0, &q) ||
+		    sg_run_ok(fd, q, sg_fill(buf, SIZE, 8, 1)) || !sg_all_bytes(buf, 8, SIZE))
+			_exit(6);
+		_exit(0);
+	}
+	/* The child's svm is in the id table, published, not registered. */
+	for (i = 0; i < 500 && contexts_listed() <= n; i++)
+		usleep(10000);
+	EXPECT_GT(contexts_listed(), n);
+	kill(c, how == SIG_KILL ? SIGKILL : SIGUSR1);
+	EXPECT_EQ(waitpid(c, &status, 0), c);
+	/* Unpublished by a work item, and the child's own torn down. */
+	for (i = 0; i < 500 && (contexts_listed() > n ||
+				sg_dev_counter("svms_unpublished") == unpub); i++)
+		usleep(10000);
+	EXPECT_EQ(contexts_listed(), n);
+	EXPECT_EQ(sg_dev_counter("svms_unpublished"), unpub + 1);
+	return status;
+}
+
+/*
+ * A signal while a context's registration is held: caught without
+ * SA_RESTART the ioctl fails with -EINTR and the next one works; with
+ * SA_RESTART the kernel restarts it and it works; SIGKILL ends the
+ * process.  Each time the half-made svm leaves the id table and nothing is
+ * left of it (module_unload checks the leaks).
+ */
+TEST_TIMEOUT(120)
+TEST_F(hang, a_creation_signalled_before_its_registration_leaves_nothing)
+{
+	unsigned char *buf = sg_map_anon(SIZE);
+	char hook[256];
+	int status;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)))
+		SKIP(return, "no debugfs svmgpu_inject_register_delay");
+	ASSERT_GE(sg_dev_counter("svms_unpublished"), 0);
+	ASSERT_NOT_NULL(buf);
+
+	/* A child's exit code names the step that failed. */
+	status = create_signalled(hook, SIG_NO_RESTART, buf);
+	TH_LOG("SIGUSR1, no SA_RESTART: child status %#x", status);
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	status = create_signalled(hook, SIG_RESTART, buf);
+	TH_LOG("SIGUSR1, SA_RESTART: child status %#x", status);
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	status = create_signalled(hook, SIG_KILL, buf);
+	TH_LOG("SIGKILL: child status %#x", status);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	sg_write_file(hook, "0");
+
+	/* And this process's context still works. */
+	{
+		uint32_t q;
+
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+		memset(buf, 1, SIZE);
+		EXPECT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 9, 1)), 0);
+		EXPECT_TRUE(sg_all_bytes(buf, 9, SIZE));
+		EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	}
+	munmap(buf, SIZE);
+}
+
 TEST_HARNESS_MAIN
