@@ -608,7 +608,7 @@ void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm)
 	 */
 	xa_lock(&sdev->svms);
 	xa_for_each(&sdev->svms, i, svm) {
-		if (svm->mn.mm == mm) {
+		if (svmgpu_svm_mm(svm) == mm) {
 			live = true;
 			break;
 		}
@@ -774,7 +774,7 @@ static void svmgpu_devmem_thrash_end(struct work_struct *work)
 				svmgpu_mmu_unmap(svm, 0, 1ull << SVMGPU_VA_BITS);
 				break;
 			}
-			if (ranges[i].mm == svm->mn.mm)
+			if (ranges[i].mm == svmgpu_svm_mm(svm))
 				svmgpu_mmu_unmap(svm, ranges[i].start, ranges[i].end);
 		}
 		mutex_unlock(&svm->pt_lock);

@@ -825,6 +825,7 @@ struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev);
 void svmgpu_svm_put_ctx(struct svmgpu_svm *svm);
 struct svmgpu_svm *svmgpu_svm_lookup(struct svmgpu_device *sdev, u32 ctx_id);
 void svmgpu_svm_unref(struct svmgpu_svm *svm);
+struct mm_struct *svmgpu_svm_mm(struct svmgpu_svm *svm);
 void svmgpu_svm_kill(struct svmgpu_svm *svm);
 void svmgpu_svm_kill_all(struct svmgpu_device *sdev);
 int svmgpu_svm_ctx_enable(struct svmgpu_device *sdev, struct svmgpu_svm *svm);

@@ -440,6 +440,23 @@ struct svmgpu_svm *svmgpu_svm_lookup(struct svmgpu_device *sdev, u32 ctx_id)
 }
 
 /**
+ * svmgpu_svm_mm() - the mm of an svm found in the id table
+ * @svm: the svm
+ *
+ * svmgpu_mn_alloc() publishes an svm before mmu_notifier_get() registers
+ * it and sets mn.mm: read it only once svmgpu_svm_get() marked it
+ * registered (never, if a signal interrupted the registration).  For
+ * comparisons: the mm is not pinned.
+ *
+ * Return: the mm, or NULL while (or if) not registered.
+ */
+struct mm_struct *svmgpu_svm_mm(struct svmgpu_svm *svm)
+{
+	/* Acquire: pairs with svmgpu_svm_get()'s release. */
+	return smp_load_acquire(&svm->registered) ? svm->mn.mm : NULL;
+}
+
+/**
  * svmgpu_svm_unref() - drop a svmgpu_svm_lookup() reference
  * @svm: the svm
  */
@@ -646,7 +663,7 @@ void svmgpu_svm_unmap_migrating(struct svmgpu_device *sdev, struct mm_struct *mm
 		svm = svmgpu_svm_lookup(sdev, id);
 		if (!svm)
 			continue;
-		if (svm->mn.mm != mm) {
+		if (svmgpu_svm_mm(svm) != mm) {
 			svmgpu_svm_unref(svm);
 			continue;
 		}
