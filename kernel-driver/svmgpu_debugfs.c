@@ -14,6 +14,10 @@
  *                    write MS (at most 10000): the next new address space
  *                    (svm) sleeps that long in the id table before it is
  *                    registered (svmgpu_svm.c)
+ *   svmgpu_inject_dispatch_delay
+ *                    write MS (at most 4000, below the 5 s a teardown
+ *                    waits for it): the fault IRQ thread sleeps that long
+ *                    before it dispatches its next batch (svmgpu_fault.c)
  *   svmgpu_inject_copy_delay
  *                    write US (at most 10000): each of the next 1024 pages
  *                    CPU copies through BAR4 move is followed by that sleep
@@ -211,6 +215,19 @@ static int svmgpu_inject_register_delay_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_register_delay_fops, NULL,
 			 svmgpu_inject_register_delay_set, "%llu\n");
 
+/*
+ * Test hook: the fault IRQ thread sleeps this many milliseconds before it
+ * dispatches its next batch (every fault of the device waits): short.
+ */
+static int svmgpu_inject_dispatch_delay_set(void *data, u64 val)
+{
+	struct svmgpu_device *sdev = data;
+
+	return svmgpu_inject_store(&sdev->inject_dispatch_delay_ms, val, 4000);
+}
+DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_dispatch_delay_fops, NULL,
+			 svmgpu_inject_dispatch_delay_set, "%llu\n");
+
 /**
  * svmgpu_debugfs_init() - create the debugfs files of a DRM minor
  * @minor: the minor
@@ -227,6 +244,8 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 				   to_svmgpu(minor->dev), &svmgpu_inject_delay_fops);
 	debugfs_create_file_unsafe("svmgpu_inject_register_delay", 0200, minor->debugfs_root,
 				   to_svmgpu(minor->dev), &svmgpu_inject_register_delay_fops);
+	debugfs_create_file_unsafe("svmgpu_inject_dispatch_delay", 0200, minor->debugfs_root,
+				   to_svmgpu(minor->dev), &svmgpu_inject_dispatch_delay_fops);
 	svmgpu_recovery_debugfs_init(minor);
 	svmgpu_sched_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);

@@ -279,6 +279,9 @@ struct svmgpu_sched {
  * @inject_register_delay_ms: test hook (debugfs
  *	svmgpu_inject_register_delay): the next new svm sleeps this long once
  *	published in the id table, before mmu_notifier_get() registers it
+ * @inject_dispatch_delay_ms: test hook (debugfs
+ *	svmgpu_inject_dispatch_delay): the fault IRQ thread sleeps this long
+ *	before it dispatches its next batch
  * @teardown_sem: read-held by each last-context teardown, which runs
  *	outside svmgpu_create_lock; write-held by removal, which must not free
  *	what a teardown still uses
@@ -354,6 +357,7 @@ struct svmgpu_device {
 	atomic_t inject_inval_timeouts;
 	atomic_t inject_fault_delay_ms;
 	atomic_t inject_register_delay_ms;
+	atomic_t inject_dispatch_delay_ms;
 
 	struct mmu_notifier_ops mn_ops;
 	struct rw_semaphore teardown_sem;

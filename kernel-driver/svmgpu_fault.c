@@ -71,7 +71,7 @@ MODULE_PARM_DESC(fault_around,
 #define SVMGPU_FAULT_STREAM	64
 
 /* Longest a teardown waits for the fault thread (svmgpu_fault_flush()). */
-#define SVMGPU_FAULT_FLUSH_MS	2000
+#define SVMGPU_FAULT_FLUSH_MS	5000
 
 /* Out-of-memory replays of one svm before its faults are cancelled. */
 #define SVMGPU_NOMEM_RETRIES	8
@@ -621,7 +621,7 @@ irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg)
 {
 	struct svmgpu_device *sdev = arg;
 	struct svmgpu_fault *batch = sdev->fault_batch;
-	u32 n = 0, gen = 0, done = 0;
+	u32 n = 0, gen = 0, done = 0, delay;
 
 	for (;;) {
 		if (!svmgpu_hw_enter(sdev))
@@ -639,6 +639,12 @@ irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg)
 		svmgpu_hw_exit(sdev);
 		if (!n)
 			break;
+		/* Test hook: a slow dispatch, which svmgpu_fault_flush() waits for. */
+		if (unlikely(atomic_read(&sdev->inject_dispatch_delay_ms))) {
+			delay = atomic_xchg(&sdev->inject_dispatch_delay_ms, 0);
+			if (delay)
+				msleep(delay);
+		}
 		svmgpu_fault_dispatch(sdev, batch, n);
 	}
 	return IRQ_HANDLED;

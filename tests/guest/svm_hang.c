@@ -97,6 +97,8 @@ FIXTURE_TEARDOWN(hang)
 	stall_fault_ring_set(0);
 	if (!sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)))
 		sg_write_file(hook, "0");
+	if (!sg_debugfs_path("svmgpu_inject_dispatch_delay", hook, sizeof(hook)))
+		sg_write_file(hook, "0");
 	inj_write("drop_irqs", 0);
 	if (self->fd >= 0)
 		close(self->fd);
@@ -909,15 +911,15 @@ static int contexts_listed(void)
 /*
  * A context id is reused as soon as it is freed, and a fault record of its
  * owner may still be in the ring: here one whose interrupt was dropped
- * (INJ_DROP_IRQS), the owner exiting at once.  The teardown must take it
- * before the id goes (debugfs fault_flushes), so that it never meets the
- * id's next svm, held published and unregistered by
- * svmgpu_inject_register_delay, when a fault of ours drains the ring: a
- * record handed to a fault work with no mm was an oops the syscall fuzzer
- * met, and one that met an unregistered svm would count in
- * fault_records_unregistered.  The watchdog, which polls the ring while a
- * queue is bound, may drain the record before the owner exits: the round
- * is then done again.
+ * (INJ_DROP_IRQS), the owner exiting at once, and the fault thread slow to
+ * dispatch it (svmgpu_inject_dispatch_delay, 2 s).  The teardown must wait
+ * until it is taken before the id goes (debugfs fault_flushes): the id's
+ * next svm, held published and unregistered for 4 s
+ * (svmgpu_inject_register_delay), must meet nothing.  A record handed to a
+ * fault work with no mm was an oops the syscall fuzzer met; one that met
+ * an unregistered svm would count in fault_records_unregistered.  The
+ * watchdog, which polls the ring while a queue is bound, may take the
+ * record before the owner exits: the round is then done again.
  */
 TEST_TIMEOUT(120)
 TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
@@ -927,7 +929,7 @@ TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
 	long long f0 = sg_dev_counter("fault_flushes");
 	unsigned char *buf = sg_map_anon(SIZE);
 	int round, status, n, i, waited = 0;
-	char hook[256];
+	char hook[256], dhook[256];
 	uint32_t q;
 	pid_t a, b;
 
@@ -936,6 +938,7 @@ TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
 	if (sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)) ||
 	    inj_read("drop_irqs") < 0)
 		SKIP(return, "no debugfs svmgpu_inject_register_delay or svmgpu_inject");
+	ASSERT_EQ(sg_debugfs_path("svmgpu_inject_dispatch_delay", dhook, sizeof(dhook)), 0);
 	ASSERT_GE(stale, 0);
 	ASSERT_GE(timeouts, 0);
 	ASSERT_GE(f0, 0);
@@ -958,27 +961,37 @@ TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
 			/* Nothing is mapped yet: the device faults on the first page. */
 			if (sg_submit(fd, aq, &fill, 1, &seq))
 				_exit(2);
-			/* Its interrupt dropped, the record is in the ring: go. */
+			/*
+			 * Its interrupt dropped, the record is in the ring:
+			 * go, leaving its dispatch slow.
+			 */
 			for (n = 0; n < 1000 && inj_read("drop_irqs") > 0; n++)
 				usleep(100);
+			if (sg_write_file(dhook, "2000"))
+				_exit(3);
 			_exit(0);
 		}
 		/* A's exit tore its context down, its record taken first. */
 		ASSERT_EQ(waitpid(a, &status, 0), a);
 		inj_write("drop_irqs", 0);	/* if A's fault did not take it */
+		sg_write_file(dhook, "0");	/* if no batch took it */
 		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
 		/* The only teardown in between: A's. */
 		waited = sg_dev_counter("fault_flushes") > f0;
 		n = contexts_listed();
 		ASSERT_GE(n, 1);
-		ASSERT_EQ(sg_write_file(hook, "1500"), 0);
+		/*
+		 * Long enough that a dispatch that did not hold A's exit up
+		 * would meet B unregistered: B is published well within 2 s.
+		 */
+		ASSERT_EQ(sg_write_file(hook, "4000"), 0);
 		b = fork();
 		ASSERT_GE(b, 0);
 		if (!b) {
 			int fd = sg_open();
 			uint32_t bctx, bq;
 
-			/* B gets A's id, held published and unregistered 1.5 s. */
+			/* B gets A's id, held published and unregistered 4 s. */
 			if (fd < 0 || sg_ctx_create(fd, &bctx) || sg_queue_create(fd, bctx, 0, &bq))
 				_exit(1);
 			memset(buf, 3, SIZE);

@@ -416,7 +416,8 @@ TEST(stuck_fault_blocks_only_own_create)
 /*
  * The debugfs hooks take one unsigned number in their range, nothing else:
  * the fault delay 0..60000 ms, the copy delay 0..10000 µs, the register
- * delay 0..10000 ms, the invalidation timeouts 0..INT_MAX, the reset any
+ * delay 0..10000 ms, the dispatch delay 0..4000 ms, the invalidation
+ * timeouts 0..INT_MAX, the reset any
  * number (0 does nothing).
  */
 TEST(debugfs_hooks_reject_bad_values)
@@ -427,6 +428,7 @@ TEST(debugfs_hooks_reject_bad_values)
 		{ "svmgpu_inject_fault_delay", "60001" },
 		{ "svmgpu_inject_copy_delay", "10001" },
 		{ "svmgpu_inject_register_delay", "10001" },
+		{ "svmgpu_inject_dispatch_delay", "4001" },
 		{ "svmgpu_inject_inval_timeout", "2147483648" },
 		{ "svmgpu_reset", NULL },
 	};
