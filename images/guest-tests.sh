@@ -19,12 +19,22 @@ saved=
 for p in $(find "$params" -maxdepth 1 -type f -perm -200 2>/dev/null); do
 	saved="$saved ${p##*/}=$(cat "$p")"
 done
+# The driver's debugfs test hooks (svmgpu_inject_*_delay, _inval_timeout,
+# _unbind_busy) are disarmed too: a program killed half-way may have left
+# one armed for the next.  (svmgpu_inject, the device's registers, takes
+# "name value" lines: the tests that use it reset it themselves.)
 restore_params() {
+	local h
 	for kv in $saved; do
 		[ -e "$params/${kv%%=*}" ] || continue
 		echo "${kv#*=}" 2>/dev/null > "$params/${kv%%=*}" ||
 			echo "# could not restore svmgpu.${kv%%=*}"
 	done
+	for h in /sys/kernel/debug/dri/*/svmgpu_inject_*; do
+		# the copy delay of a device without local memory is -ENODEV
+		[ -f "$h" ] && echo 0 2>/dev/null > "$h"
+	done
+	return 0
 }
 
 # Each program runs in the background in a session of its own (setsid),

@@ -217,7 +217,9 @@ DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_register_delay_fops, NULL,
 
 /*
  * Test hook: the fault IRQ thread sleeps this many milliseconds before it
- * dispatches its next batch (every fault of the device waits): short.
+ * dispatches its next batch.  Every fault of the device waits, and so do
+ * resets, suspend and removal (disable_irq() and free_irq() wait for the
+ * thread): short.
  */
 static int svmgpu_inject_dispatch_delay_set(void *data, u64 val)
 {

@@ -774,7 +774,7 @@ static void svmgpu_devmem_thrash_end(struct work_struct *work)
 				svmgpu_mmu_unmap(svm, 0, 1ull << SVMGPU_VA_BITS);
 				break;
 			}
-			if (ranges[i].mm == svmgpu_svm_mm(svm))
+			if (ranges[i].mm && ranges[i].mm == svmgpu_svm_mm(svm))
 				svmgpu_mmu_unmap(svm, ranges[i].start, ranges[i].end);
 		}
 		mutex_unlock(&svm->pt_lock);

@@ -236,6 +236,7 @@ static void svmgpu_hw_fence_dma(struct svmgpu_device *sdev, const char *why)
 	lockdep_assert_held_write(&sdev->hw_sem);
 	pci_clear_master(sdev->pdev);
 	WRITE_ONCE(sdev->fenced, true);
+	wake_up_all(&sdev->fault_done_wq);	/* svmgpu_fault_flush() */
 	/* A device found gone was said to be so (svmgpu_device_lost()). */
 	if (!READ_ONCE(sdev->gone))
 		drm_err(&sdev->drm, "device %s: bus mastering off\n", why);
@@ -633,6 +634,7 @@ void svmgpu_device_fence(struct svmgpu_device *sdev)
 	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
 	pci_clear_master(sdev->pdev);
 	WRITE_ONCE(sdev->fenced, true);
+	wake_up_all(&sdev->fault_done_wq);	/* svmgpu_fault_flush() */
 	drm_err(&sdev->drm, "device fenced: bus mastering off until it is reset\n");
 	queue_work(svmgpu_wq, &sdev->recover_work);
 }

@@ -577,10 +577,9 @@ static void svmgpu_fault_dispatch(struct svmgpu_device *sdev, struct svmgpu_faul
 		 * such a record could meet a new svm that mmu_notifier_get()
 		 * has not registered yet, which has no mm (or never will:
 		 * svmgpu_svm_unpublish()).  Stale either way, cancelled like a
-		 * dead context's.  Acquire: pairs with svmgpu_svm_get()'s
-		 * release, mn.mm is set after.
+		 * dead context's.
 		 */
-		stale = svm && !smp_load_acquire(&svm->registered);
+		stale = svm && !svmgpu_svm_mm(svm);
 		if (!svm || READ_ONCE(svm->dead) || stale) {
 			for (k = i; k < j; k++)
 				batch[k].state = FAULT_CANCEL;
@@ -660,13 +659,14 @@ static bool svmgpu_fault_reached(struct svmgpu_device *sdev, u32 put)
 /*
  * Is the wait of svmgpu_fault_flush() over: the ring dispatched up to
  * @put of generation @gen, or reset since (a new generation: its records
- * are dropped), or the hardware not usable (the thread drains nothing
- * more; svmgpu_hw_suspend_locked() wakes the waiters)?
+ * are dropped), or the hardware not usable or fenced (the thread drains
+ * nothing more; svmgpu_hw_suspend_locked() and the fences wake the
+ * waiters)?
  */
 static bool svmgpu_fault_flushed(struct svmgpu_device *sdev, u32 put, u32 gen)
 {
 	return READ_ONCE(sdev->fault_gen) != gen || !READ_ONCE(sdev->hw_ready) ||
-	       svmgpu_fault_reached(sdev, put);
+	       READ_ONCE(sdev->fenced) || svmgpu_fault_reached(sdev, put);
 }
 
 /**
@@ -688,26 +688,32 @@ void svmgpu_fault_flush(struct svmgpu_device *sdev)
 {
 	u32 done, put, gen;
 
+	lockdep_assert_held(&sdev->teardown_sem);
 	if (svmgpu_hw_enter(sdev)) {
 		/* Before PUT, which it never passes; see svmgpu_fault_reached(). */
 		done = smp_load_acquire(&sdev->fault_done);
 		put = svmgpu_read32(sdev, SVMGPU_REG_FAULT_PUT);
 		gen = sdev->fault_gen;
-		svmgpu_hw_exit(sdev);
 		/*
-		 * PUT behind what was dispatched, or farther ahead than a
-		 * full ring and a batch in dispatch: a device fenced
+		 * PUT behind what was dispatched, or farther ahead than two
+		 * rings (a full ring, and a batch in dispatch that may have
+		 * skipped a ring of malformed records): a device fenced
 		 * (CONTROL.RESET reads PUT 0), gone (all ones) or insane; the
 		 * thread drains nothing from it.  Only a batch in dispatch is
 		 * left to wait for.
 		 */
-		if (put - done > sdev->fault_entries + SVMGPU_FAULT_BATCH ||
-		    READ_ONCE(sdev->fenced))
+		if (put - done > 2 * sdev->fault_entries || READ_ONCE(sdev->fenced)) {
+			svmgpu_hw_exit(sdev);
 			goto sync;
-		if (svmgpu_fault_flushed(sdev, put, gen))
+		}
+		if (svmgpu_fault_reached(sdev, put)) {
+			svmgpu_hw_exit(sdev);
 			return;
+		}
 		atomic64_inc(&sdev->stats.fault_flushes);
+		/* The interrupt may be lost (INJ_DROP_IRQS). */
 		irq_wake_thread(sdev->irq[SVMGPU_VEC_FAULT], &sdev->vec[SVMGPU_VEC_FAULT]);
+		svmgpu_hw_exit(sdev);
 		if (!wait_event_timeout(sdev->fault_done_wq,
 					svmgpu_fault_flushed(sdev, put, gen),
 					msecs_to_jiffies(SVMGPU_FAULT_FLUSH_MS))) {

@@ -944,7 +944,9 @@ TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
 	ASSERT_GE(f0, 0);
 	ASSERT_NOT_NULL(buf);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
-	for (round = 0; round < 20 && !waited; round++) {
+	/* About 7 s a round; stop early when the record met B. */
+	for (round = 0; round < 8 && !waited &&
+	     sg_dev_counter("fault_records_unregistered") == stale; round++) {
 		f0 = sg_dev_counter("fault_flushes");
 		a = fork();
 		ASSERT_GE(a, 0);
@@ -955,20 +957,20 @@ TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
 			uint64_t seq;
 
 			memset(buf, 1, SIZE);
+			/*
+			 * The dispatch made slow first: should the watchdog
+			 * wake the thread before the exit, the record still
+			 * waits in the sleeping batch.
+			 */
 			if (fd < 0 || sg_ctx_create(fd, &actx) || sg_queue_create(fd, actx, 0, &aq) ||
-			    inj_write("drop_irqs", 1))
+			    sg_write_file(dhook, "2000") || inj_write("drop_irqs", 1))
 				_exit(1);
 			/* Nothing is mapped yet: the device faults on the first page. */
 			if (sg_submit(fd, aq, &fill, 1, &seq))
 				_exit(2);
-			/*
-			 * Its interrupt dropped, the record is in the ring:
-			 * go, leaving its dispatch slow.
-			 */
+			/* Its interrupt dropped, the record is in the ring: go. */
 			for (n = 0; n < 1000 && inj_read("drop_irqs") > 0; n++)
 				usleep(100);
-			if (sg_write_file(dhook, "2000"))
-				_exit(3);
 			_exit(0);
 		}
 		/* A's exit tore its context down, its record taken first. */
@@ -1045,7 +1047,8 @@ static int create_signalled(const char *hook, int how, unsigned char *buf)
 	pid_t c;
 
 	EXPECT_GE(n, 1);
-	EXPECT_EQ(sg_write_file(hook, "1500"), 0);
+	/* Long: the signal must come before it ends, on a slow guest too. */
+	EXPECT_EQ(sg_write_file(hook, "4000"), 0);
 	c = fork();
 	if (c < 0)
 		return -1;
@@ -1096,7 +1099,7 @@ static int create_signalled(const char *hook, int how, unsigned char *buf)
 }
 
 /*
- * A signal while a context's registration is held: caught without
+ * A signal while a context's registration is held (4 s): caught without
  * SA_RESTART the ioctl fails with -EINTR and the next one works; with
  * SA_RESTART the kernel restarts it and it works; SIGKILL ends the
  * process.  Each time the half-made svm leaves the id table and nothing is
