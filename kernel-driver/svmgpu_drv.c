@@ -174,7 +174,7 @@ static int svmgpu_hw_program(struct svmgpu_device *sdev)
 	/* What the ring held is dropped: a flush waiting for it is done. */
 	smp_store_release(&sdev->fault_done, sdev->fault_get);
 	WRITE_ONCE(sdev->fault_gen, sdev->fault_gen + 1);
-	wake_up_all(&sdev->fault_done_wq);
+	svmgpu_fault_flush_wake(sdev);
 	*sdev->inval_done = cpu_to_le64(svmgpu_read32(sdev, SVMGPU_REG_TLB_INV_DONE_SEQ));
 	svmgpu_write64(sdev, SVMGPU_REG_TLB_INV_DONE_ADDR, sdev->inval_done_dma);
 	svmgpu_write32(sdev, SVMGPU_REG_ERROR_STATUS, U32_MAX);
@@ -236,7 +236,7 @@ static void svmgpu_hw_fence_dma(struct svmgpu_device *sdev, const char *why)
 	lockdep_assert_held_write(&sdev->hw_sem);
 	pci_clear_master(sdev->pdev);
 	WRITE_ONCE(sdev->fenced, true);
-	wake_up_all(&sdev->fault_done_wq);	/* svmgpu_fault_flush() */
+	svmgpu_fault_flush_wake(sdev);
 	/* A device found gone was said to be so (svmgpu_device_lost()). */
 	if (!READ_ONCE(sdev->gone))
 		drm_err(&sdev->drm, "device %s: bus mastering off\n", why);
@@ -444,12 +444,12 @@ static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 	if (!touch || !svmgpu_hw_quiesce(sdev))
 		svmgpu_hw_fence_dma(sdev, "not quiesced");
 	mutex_unlock(&sdev->inval_lock);
-	sdev->hw_ready = false;
+	WRITE_ONCE(sdev->hw_ready, false);
 	WRITE_ONCE(sdev->wedged, false);
 	sdev->in_reset = true;
 	up_write(&sdev->hw_sem);
 	/* A teardown waiting for the fault thread stops (svmgpu_fault_flush()). */
-	wake_up_all(&sdev->fault_done_wq);
+	svmgpu_fault_flush_wake(sdev);
 }
 
 /*
@@ -591,7 +591,7 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			sdev->in_reset = held;
 		}
 		/* A wedged device that came back is usable again. */
-		sdev->hw_ready = !ret;
+		WRITE_ONCE(sdev->hw_ready, !ret);
 		WRITE_ONCE(sdev->wedged, ret && !held);
 	} else {
 		ret = -ENODEV;
@@ -634,7 +634,7 @@ void svmgpu_device_fence(struct svmgpu_device *sdev)
 	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
 	pci_clear_master(sdev->pdev);
 	WRITE_ONCE(sdev->fenced, true);
-	wake_up_all(&sdev->fault_done_wq);	/* svmgpu_fault_flush() */
+	svmgpu_fault_flush_wake(sdev);
 	drm_err(&sdev->drm, "device fenced: bus mastering off until it is reset\n");
 	queue_work(svmgpu_wq, &sdev->recover_work);
 }
@@ -738,7 +738,7 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev, bool slot_reset)
 	/* Not back: as a failed svmgpu_device_reset() leaves it, wedged. */
 	if (ret)
 		svmgpu_hw_fence_dma(sdev, "not back after a reset");
-	sdev->hw_ready = !ret;
+	WRITE_ONCE(sdev->hw_ready, !ret);
 	WRITE_ONCE(sdev->wedged, ret != 0);
 	sdev->in_reset = false;
 	up_write(&sdev->hw_sem);
@@ -990,7 +990,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = svmgpu_hw_program(sdev);
 	if (ret)
 		goto err_irq;
-	sdev->hw_ready = true;
+	WRITE_ONCE(sdev->hw_ready, true);
 	/* Config space as programmed, for error recovery (slot_reset). */
 	pci_save_state(pdev);
 
@@ -1004,7 +1004,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	return 0;
 
 err_hw:
-	sdev->hw_ready = false;
+	WRITE_ONCE(sdev->hw_ready, false);
 	svmgpu_hw_quiesce(sdev);
 err_irq:
 	svmgpu_irq_fini(sdev);
@@ -1050,7 +1050,7 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	/* Not ready: a reset or suspend already quiesced or fenced it. */
 	if (sdev->hw_ready && !svmgpu_hw_quiesce(sdev))
 		svmgpu_hw_fence_dma(sdev, "not quiesced");
-	sdev->hw_ready = false;
+	WRITE_ONCE(sdev->hw_ready, false);
 	sdev->in_reset = false;
 	/* No reset brings it back now. */
 	WRITE_ONCE(sdev->wedged, false);

@@ -842,6 +842,7 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 /* svmgpu_fault.c */
 irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg);
 void svmgpu_fault_flush(struct svmgpu_device *sdev);
+void svmgpu_fault_flush_wake(struct svmgpu_device *sdev);
 extern unsigned int svmgpu_fault_around;
 void *svmgpu_fault_batch_alloc(void);
 void svmgpu_fault_svm_init(struct svmgpu_svm *svm);

@@ -108,6 +108,22 @@ static bool svmgpu_vma_allows(struct vm_area_struct *vma, bool write)
 	return !write || (vma->vm_flags & VM_WRITE);
 }
 
+/**
+ * svmgpu_fault_flush_wake() - wake the waiters of svmgpu_fault_flush()
+ * @sdev: the device
+ *
+ * Call after the ring moved (a batch dispatched, a reset's new generation)
+ * or the device stopped draining it (held by a reset, fenced), with that
+ * state written.  wq_has_sleeper() is a full barrier, paired with the one
+ * in the waiter's prepare_to_wait(): a waiter it does not find queued sees
+ * the new state when it checks its condition.
+ */
+void svmgpu_fault_flush_wake(struct svmgpu_device *sdev)
+{
+	if (wq_has_sleeper(&sdev->fault_done_wq))
+		wake_up_all(&sdev->fault_done_wq);
+}
+
 /* The ring is dispatched up to @done.  Inside svmgpu_hw_enter(). */
 static void svmgpu_fault_done_set(struct svmgpu_device *sdev, u32 done)
 {
@@ -115,7 +131,7 @@ static void svmgpu_fault_done_set(struct svmgpu_device *sdev, u32 done)
 		return;
 	/* Release: the batch's lookups and cancels are done before. */
 	smp_store_release(&sdev->fault_done, done);
-	wake_up_all(&sdev->fault_done_wq);
+	svmgpu_fault_flush_wake(sdev);
 }
 
 static u32 svmgpu_fault_drain(struct svmgpu_device *sdev, struct svmgpu_fault *batch)
