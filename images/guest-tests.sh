@@ -6,9 +6,11 @@
 timeout_s=${1:-120}
 only=$2
 dir=${SVMGPU_TEST_DIR:-/usr/libexec/svmgpu/tests}
-# tests/host/guest_runner_test.py runs the runner on the host: no unload
+# tests/host/guest_runner_test.py runs the runner on the host: no unload,
+# and directories of its own for the module parameters and debugfs
 unload=${SVMGPU_UNLOAD:-1}
-params=/sys/module/svmgpu/parameters
+params=${SVMGPU_PARAMS_DIR:-/sys/module/svmgpu/parameters}
+dri_debugfs=${SVMGPU_DRI_DEBUGFS:-/sys/kernel/debug/dri}
 
 # The driver's writable module parameters as loaded: put back before every
 # program, so that one killed by the timeout (its teardown never ran) cannot
@@ -30,7 +32,7 @@ restore_params() {
 		echo "${kv#*=}" 2>/dev/null > "$params/${kv%%=*}" ||
 			echo "# could not restore svmgpu.${kv%%=*}"
 	done
-	for h in /sys/kernel/debug/dri/*/svmgpu_inject_*; do
+	for h in "$dri_debugfs"/*/svmgpu_inject_*; do
 		# the copy delay of a device without local memory is -ENODEV
 		[ -f "$h" ] && echo 0 2>/dev/null > "$h"
 	done

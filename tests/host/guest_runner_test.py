@@ -32,17 +32,24 @@ def alive(pid):
     return False
 
 
-def run(programs, timeout_s=3):
+def run(programs, timeout_s=3, setup=None):
     """Run the runner over @programs ({name: shell script}); return its
-    output and the pids each program's children wrote to $PIDS."""
+    output and the pids each program's children wrote to $PIDS.  @setup(d)
+    prepares the temporary directory first: $d/params stands for the module
+    parameters, $d/dri for debugfs' DRM minors."""
     with tempfile.TemporaryDirectory() as d:
         os.mkdir(f"{d}/t")
+        os.mkdir(f"{d}/params")
+        os.mkdir(f"{d}/dri")
+        if setup:
+            setup(d)
         for name, body in programs.items():
             with open(f"{d}/t/{name}", "w") as f:
                 f.write("#!" + BUSYBOX + " sh\n" + body)
             os.chmod(f"{d}/t/{name}", 0o755)
         env = dict(os.environ, SVMGPU_TEST_DIR=f"{d}/t", SVMGPU_UNLOAD="0",
-                   PIDS=f"{d}/pids")
+                   SVMGPU_PARAMS_DIR=f"{d}/params", SVMGPU_DRI_DEBUGFS=f"{d}/dri",
+                   PIDS=f"{d}/pids", D=d)
         out = subprocess.run([BUSYBOX, "sh", RUNNER, str(timeout_s)], env=env,
                              capture_output=True, text=True, timeout=120).stdout
         pids = []
@@ -109,6 +116,43 @@ def timeout_kills_a_process_whose_main_thread_exited():
     time.sleep(0.2)
     return (exit_line(out, "f")[3] == "137" and time.monotonic() - t0 < 30
             and len(pids) == 1 and not alive(pids[0]))
+
+
+def fake_driver(d):
+    """Two writable module parameters and a read-only one; two DRM minors
+    with debugfs test hooks, and the register file svmgpu_inject."""
+    for name, value, mode in (("hang_timeout_ms", "10000", 0o644),
+                              ("devmem_limit_mb", "0", 0o644),
+                              ("num_hw_queues", "8", 0o444)):
+        with open(f"{d}/params/{name}", "w") as f:
+            f.write(value + "\n")
+        os.chmod(f"{d}/params/{name}", mode)
+    for minor in ("0", "128"):
+        os.mkdir(f"{d}/dri/{minor}")
+        for hook in ("svmgpu_inject_dispatch_delay", "svmgpu_inject_copy_delay",
+                     "svmgpu_inject"):
+            with open(f"{d}/dri/{minor}/{hook}", "w") as f:
+                f.write("0\n")
+
+
+# a program killed by the timeout with settings of its own left behind
+ARMS = ("echo 7 > $D/params/hang_timeout_ms\n"
+        "echo 9 > $D/params/devmem_limit_mb\n"
+        "echo 4000 > $D/dri/0/svmgpu_inject_dispatch_delay\n"
+        "echo 250 > $D/dri/128/svmgpu_inject_copy_delay\n"
+        "echo 'ok 1 g'\nexec sleep 100\n")
+# what the next program finds, as a line of its output
+SEES = ("echo \"seen: $(cat $D/params/hang_timeout_ms $D/params/devmem_limit_mb "
+        "$D/dri/0/svmgpu_inject_dispatch_delay $D/dri/128/svmgpu_inject_copy_delay "
+        "$D/dri/0/svmgpu_inject_copy_delay | tr '\\n' ' ')\"\necho 'ok 1 h'\n")
+
+
+@case
+def a_killed_program_leaves_no_parameter_or_hook_behind():
+    # the runner runs its programs in name order: g, then h
+    out, _ = run({"g": ARMS, "h": SEES}, setup=fake_driver)
+    return (exit_line(out, "g")[3] == "137" and exit_line(out, "h")[3] == "0"
+            and "seen: 10000 0 0 0 0 " in out)
 
 
 @case
