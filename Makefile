@@ -18,6 +18,8 @@
 #   make stress     svmgpu-torture and svmgpu-fuzz under stress-ng, swap on
 #                   zram, KSM, THP, NUMA=2, for STRESS_SECONDS
 #   make syscall-fuzz  svmgpu-fuzz in a guest for FUZZ_OPS operations
+#   make guest-test-multi  the in-guest tests (all, or TESTS=a,b) in a guest
+#                   with three svmgpu devices, two in PCIe hotplug slots
 #   make deb        the Debian packages (debian/) in build/deb, lintian-clean
 #   make deb-test   the packages in a guest: svmgpu.ko built by DKMS from
 #                   svmgpu-dkms, libsvmgpu and the tools from the .debs
@@ -70,7 +72,7 @@ kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
 .PHONY: all deps qemu kernel module module-unlocked userspace userspace-unlocked \
 	image image-unlocked run demo demo-unlocked \
 	check guest-test guest-test-unlocked bench bench-unlocked torture \
-	torture-unlocked fuzz fuzz-qemu stress stress-unlocked syscall-fuzz \
+	torture-unlocked fuzz fuzz-qemu stress stress-unlocked syscall-fuzz guest-test-multi \
 	syscall-fuzz-unlocked host-test clean distclean exec exec-args exec-unlocked \
 	host-cmd dev-env tutorial-test
 
@@ -209,6 +211,17 @@ guest-test: image
 guest-test-unlocked:
 	@$(BOOT) check
 	@python3 scripts/guest-report.py $(LOGDIR) "guest[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]"
+
+# Three devices in one guest (docs/testing.md, "Several devices"): the
+# machine's own, and two more in PCIe hotplug slots (native hotplug: QEMU's
+# ACPI hotplug of root ports off), which svm_unplug powers off.
+MULTI_EXTRA := -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off \
+	$(foreach i,1 2,-device pcie-root-port,id=svmgpu-rp$(i),chassis=$(i),slot=$(i) \
+	-device svmgpu,bus=svmgpu-rp$(i),local-mem-size=64M)
+
+guest-test-multi: image
+	@$(MAKE) -s guest-test QEMU_EXTRA="$(MULTI_EXTRA) $(QEMU_EXTRA)" \
+		LOGDIR=$(BUILD)/logs/$(KERNEL)$(if $(filter 1,$(IOMMU)),-iommu)-multi
 
 host-test: userspace
 	@meson test -C $(MESON_BUILD) --no-rebuild --print-errorlogs >/dev/null 2>&1 || true

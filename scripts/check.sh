@@ -90,23 +90,19 @@ stage fuzz-qemu bash qemu-device/fuzz-qemu/run.sh $((2 * ${CHECK_QEMU_FUZZ_SECON
 stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
 # Several devices in one guest (svm_multi, docs/driver.md "Two devices"): a
 # boot of its own, so that no other program sees a second render node.  The
-# second and third sit in PCIe hotplug slots (native hotplug: QEMU's ACPI
-# hotplug of root ports off), which svm_unplug powers off under load after
-# svm_aer injected PCIe errors into the first and svm_multi ran on two.
-MULTI_EXTRA='-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off'
-for i in 1 2; do
-	MULTI_EXTRA="$MULTI_EXTRA -device pcie-root-port,id=svmgpu-rp$i,chassis=$i,slot=$i"
-	MULTI_EXTRA="$MULTI_EXTRA -device svmgpu,bus=svmgpu-rp$i,local-mem-size=64M"
-done
-stage guest-debian-multi make -s guest-test KERNEL=debian IOMMU=0 TESTS=svm_aer,svm_multi,svm_unplug \
-	QEMU_EXTRA="$MULTI_EXTRA" LOGDIR="$BUILD/logs/debian-multi"
+# second and third sit in PCIe hotplug slots (the Makefile's MULTI_EXTRA),
+# which svm_unplug powers off under load after svm_aer injected PCIe errors
+# into the first and svm_multi ran on two.  (`make guest-test-multi` without
+# TESTS runs the whole suite so.)
+stage guest-debian-multi make -s guest-test-multi KERNEL=debian IOMMU=0 \
+	TESTS=svm_aer,svm_multi,svm_unplug
 stage tutorial make -s tutorial-test KERNEL=debian
 stage build-debug build_stage debug
 stage checkpatch bash scripts/checkpatch.sh
 stage deb make -s deb-test
 stage guest-debug-iommu make -s guest-test KERNEL=debug IOMMU=1
-stage guest-debug-iommu-multi make -s guest-test KERNEL=debug IOMMU=1 TESTS=svm_aer,svm_multi,svm_unplug \
-	QEMU_EXTRA="$MULTI_EXTRA" LOGDIR="$BUILD/logs/debug-iommu-multi"
+stage guest-debug-iommu-multi make -s guest-test-multi KERNEL=debug IOMMU=1 \
+	TESTS=svm_aer,svm_multi,svm_unplug
 stage stress-debug-iommu make -s stress KERNEL=debug IOMMU=1 STRESS_SECONDS="$CHECK_STRESS_SECONDS"
 
 # The failures again at the end, where a truncated CI log still shows them.

@@ -1351,7 +1351,7 @@ static void op_submit(struct worker *w)
 	struct drm_svmgpu_submit a;
 	struct file *f = pick_file(w);
 	struct svmgpu_cmd *cmds = (struct svmgpu_cmd *)w->buf;
-	uint32_t qh[MAX_Q], n, i, bi = 0;
+	uint32_t qh[MAX_Q] = { 0 }, n, i, bi = 0;
 	int badhdr = 0, badarg = 0, badptr = 0, badcount, known, expect, ret, j;
 	struct queue *q;
 
@@ -1430,7 +1430,7 @@ static void op_wait(struct worker *w)
 {
 	struct drm_svmgpu_wait a;
 	struct file *f = pick_file(w);
-	uint32_t qh[MAX_Q];
+	uint32_t qh[MAX_Q] = { 0 };
 	int badarg = 0, known, expect, ret, j;
 	struct queue *q;
 
@@ -1955,8 +1955,14 @@ static struct queue *usable_queue(struct worker *w, struct file **fp)
 
 static void dump_debugfs(void)
 {
+	const char *node = strrchr(render_path, '/');
 	char l[256];
-	FILE *d = fopen("/sys/kernel/debug/dri/0/svmgpu_device", "r");
+	FILE *d;
+
+	/* the fuzzed device's: its render minor's debugfs directory has it too */
+	snprintf(l, sizeof(l), "/sys/kernel/debug/dri/%d/svmgpu_device",
+		 node && !strncmp(node, "/renderD", 8) ? atoi(node + 8) : 0);
+	d = fopen(l, "r");
 
 	while (d && fgets(l, sizeof(l), d))
 		say("svmgpu-fuzz:   debugfs: %.*s", (int)strcspn(l, "\n"), l);

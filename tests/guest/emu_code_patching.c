@@ -85,7 +85,7 @@ TEST(static_key_flips_while_both_cpus_schedule)
 {
 	struct pingpong pp = { 0 };
 	pthread_t a, b;
-	long flips = 0, before;
+	long flips = 0, before = 0;
 	double start;
 
 	if (access(EVENT, W_OK))

@@ -74,21 +74,20 @@ struct aer_error_inj {
 FIXTURE(aer) {
 	unsigned int domain, bus, dev, fn;
 	char dbg[64];
-	int fd;
+	int fd, card;		/* card: its primary minor (debugfs) */
 	uint32_t ctx;
 	char copy_engine[8];	/* its value when a test turned it off, or "" */
 };
 
 /*
  * The first svmgpu function bound to the driver behind a PCIe port (its
- * sysfs parent is a bridge, not the host bridge): its address and render
- * node minor; -1 if none.
+ * sysfs parent is a bridge, not the host bridge): its address, primary
+ * minor and render node minor; -1 if none.
  */
 static int find_behind_port(struct svmgpu_fixture_aer *self)
 {
 	char bdf[64], path[PATH_MAX], real[PATH_MAX], *parent;
 	int n = sg_pci_scan(0, NULL, 0), i, minor = -1;
-	glob_t g;
 
 	for (i = 0; i < n && minor < 0; i++) {
 		sg_pci_scan(i, bdf, sizeof(bdf));
@@ -98,13 +97,9 @@ static int find_behind_port(struct svmgpu_fixture_aer *self)
 		parent = basename(dirname(real));
 		if (!strncmp(parent, "pci", 3))
 			continue;	/* on the root bus: no port reports for it */
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/drm/renderD*", bdf);
-		if (glob(path, 0, NULL, &g) || !g.gl_pathc) {
-			globfree(&g);
+		minor = sg_drm_minors(bdf, NULL, &self->card);
+		if (minor < 0)
 			continue;
-		}
-		minor = atoi(strrchr(g.gl_pathv[0], 'D') + 1);
-		globfree(&g);
 		if (sscanf(bdf, "%x:%x:%x.%x", &self->domain, &self->bus, &self->dev,
 			   &self->fn) != 4)
 			minor = -1;
@@ -123,7 +118,7 @@ FIXTURE_SETUP(aer)
 	if (minor < 0)
 		return;
 	self->fd = sg_open_render(minor);
-	snprintf(self->dbg, sizeof(self->dbg), "/sys/kernel/debug/dri/%d", minor - 128);
+	snprintf(self->dbg, sizeof(self->dbg), "/sys/kernel/debug/dri/%d", self->card);
 	if (self->fd >= 0)
 		ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
 }

@@ -794,7 +794,7 @@ TEST_F(hang, injected_failed_reset_wedges_until_the_next)
 	if (pid == 0) {
 		unsigned char *cbuf = sg_map_anon(SIZE);
 		int fd = sg_open();
-		uint32_t cctx, cq;
+		uint32_t cctx = 0, cq = 0;
 
 		r = !cbuf || fd < 0 || sg_ctx_create(fd, &cctx) ||
 		    sg_queue_create(fd, cctx, 0, &cq) ||

@@ -42,11 +42,12 @@ static int num_queues(void)
  */
 static int free_queues(void)
 {
-	char buf[4096];
-	int f = open("/sys/kernel/debug/dri/0/svmgpu_device", O_RDONLY);
-	int n = num_queues_raw(), len;
+	char buf[4096], path[256];
+	int n = num_queues_raw(), len, f = -1;
 	char *l;
 
+	if (!sg_debugfs_path("svmgpu_device", path, sizeof(path)))
+		f = open(path, O_RDONLY);
 	if (f < 0)
 		return -1;
 	len = read(f, buf, sizeof(buf) - 1);
@@ -285,10 +286,10 @@ TEST(killed_mid_ctx_create)
 			if (write(pipefd[1], "m", 1) != 1)
 				_exit(101);
 			for (;;) {
-				uint32_t c;
+				uint32_t h;
 
-				if (!sg_ctx_create(cfd, &c))
-					sg_ctx_destroy(cfd, c);
+				if (!sg_ctx_create(cfd, &h))
+					sg_ctx_destroy(cfd, h);
 			}
 		}
 		ASSERT_EQ(read(pipefd[0], &c, 1), 1);
@@ -816,8 +817,6 @@ TEST(invalidation_race_stress)
 	ASSERT_EQ(free_queues(), n);
 }
 
-/* The device is minor 0 while nothing was re-bound (the unbind test runs last). */
-#define RESET_FILE "/sys/kernel/debug/dri/0/svmgpu_reset"
 
 /* A device reset fails the queued work, keeps the address spaces. */
 TEST(device_reset_recovers)
@@ -827,18 +826,19 @@ TEST(device_reset_recovers)
 	struct svmgpu_cmd cmd = sg_wait_eq(&never, 1, 0);
 	struct drm_svmgpu_wait w;
 	int fd = sg_open(), n = num_queues();
+	char reset[256];
 	uint32_t ctx, q, q2;
 	uint64_t seq;
 
 	if (fd < 0)
 		SKIP(return, "no render node");
-	if (access(RESET_FILE, F_OK))
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)))
 		SKIP(return, "no debugfs reset file");
 	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
 	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x21, 1)), 0);
 	ASSERT_EQ(sg_submit(fd, q, &cmd, 1, &seq), 0);
-	ASSERT_EQ(sg_write_file(RESET_FILE, "1"), 0);
+	ASSERT_EQ(sg_write_file(reset, "1"), 0);
 	/* The stalled command was lost: reported, and the queue is gone. */
 	ASSERT_EQ(sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
 	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);

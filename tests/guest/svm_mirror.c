@@ -578,24 +578,24 @@ TEST_F(svm, debugfs_and_tracepoints)
 	static char buf[65536];
 	unsigned char *src = map_anon(4 * PAGE, PROT_READ | PROT_WRITE);
 	unsigned char *dst = map_anon(4 * PAGE, PROT_READ | PROT_WRITE);
-	char want[64];
+	char want[64], path[256];
 	const char *ev[] = { "svmgpu_fault", "svmgpu_map", "svmgpu_invalidate",
 			     "svmgpu_submit", "svmgpu_complete" };
 	unsigned int i;
 
 	memset(src, 1, 4 * PAGE);
 	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(dst, src, 4 * PAGE)), 0);
-	if (read_text("/sys/kernel/debug/dri/0/svmgpu_contexts", buf, sizeof(buf)) < 0)
+	if (sg_debugfs_path("svmgpu_contexts", path, sizeof(path)) ||
+	    read_text(path, buf, sizeof(buf)) < 0)
 		SKIP(return, "no debugfs");
 	snprintf(want, sizeof(want), "  ctx %u: faults ", self->ctx);
 	ASSERT_NOT_NULL(strstr(buf, want));
 	ASSERT_NOT_NULL(strstr(buf, "pages_mapped "));
-	ASSERT_GT(read_text("/sys/kernel/debug/dri/0/svmgpu_device", buf, sizeof(buf)), 0);
+	ASSERT_EQ(sg_debugfs_path("svmgpu_device", path, sizeof(path)), 0);
+	ASSERT_GT(read_text(path, buf, sizeof(buf)), 0);
 	ASSERT_NOT_NULL(strstr(buf, "hw_faults: "));
 	ASSERT_NOT_NULL(strstr(buf, "tlb_inval_ns: "));
 	for (i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
-		char path[128];
-
 		snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/svmgpu/%s/format",
 			 ev[i]);
 		if (access("/sys/kernel/debug/tracing/events", F_OK))

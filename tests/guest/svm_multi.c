@@ -62,8 +62,8 @@ static int open_devs(struct dev *d, int n)
 			}
 			d[got].fd = fd;
 			/* debugfs of the primary minor of this render node */
-			snprintf(d[got].dbg, sizeof(d[got].dbg), "/sys/kernel/debug/dri/%u",
-				 minor(s.st_rdev) - 128);
+			snprintf(d[got].dbg, sizeof(d[got].dbg), "/sys/kernel/debug/dri/%d",
+				 sg_render_card(minor(s.st_rdev)));
 			got++;
 		}
 		if (got < n) {

@@ -294,15 +294,19 @@ static int unbind_round(const char *bdf, int round)
 	struct svmgpu_cmd stall = sg_wait_eq(&never, 1, 0);
 	unsigned char *p = sg_map_anon(4 * PAGE);
 	struct waiter wt;
-	int fd, i, status, bad = 0, ready[2], gone[2];
+	int fd, i, status, bad = 0, ready[2], gone[2], minor;
 	uint32_t ctx, q;
 	pthread_t t;
 	double t0;
 	char c;
 
 	fd = sg_open();
-	if (fd < 0 || !p)
+	minor = sg_drm_minors(bdf, NULL, NULL);
+	if (fd < 0 || !p || minor < 0) {
+		if (fd >= 0)
+			close(fd);
 		return 1;
+	}
 	if (sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &q))
 		return 2;
 	if (sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x31, 1)) || !sg_all_bytes(p, 0x31, 4 * PAGE))
@@ -359,8 +363,8 @@ static int unbind_round(const char *bdf, int round)
 		bad = 10;
 	munmap(p, 4 * PAGE);
 	close(fd);
-	/* No new file on a removed device. */
-	fd = sg_open();
+	/* No new file on a removed device (its render node is gone). */
+	fd = sg_open_render(minor);
 	if (fd >= 0) {
 		close(fd);
 		bad = 11;

@@ -70,6 +70,7 @@ struct slot {
 	char bdf[32];		/* the svmgpu function in it */
 	char port[32];		/* the root port above it */
 	int minor;		/* its render node */
+	int card;		/* its primary minor: its debugfs directory */
 };
 
 static int pcie_cap(int fd);
@@ -119,11 +120,8 @@ static int find_slot(struct slot *out, int nth)
 		if (strncmp(s->port, "0000:", 5) || !hotplug_slot_above(s->port))
 			continue;
 		snprintf(s->bdf, sizeof(s->bdf), "%s", bdf);
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/drm/renderD*", bdf);
-		if (glob(path, 0, NULL, &r))
+		if (sg_drm_minors(bdf, &s->minor, &s->card) < 0)
 			continue;
-		s->minor = atoi(strrchr(r.gl_pathv[0], 'D') + 1);
-		globfree(&r);
 		s->dir[0] = 0;
 		if (!glob("/sys/bus/pci/slots/*/address", 0, NULL, &r)) {
 			for (k = 0; k < r.gl_pathc; k++)
@@ -524,7 +522,7 @@ static void reset_the_lost_function(const struct slot *s)
 	long long resets;
 	int ret;
 
-	snprintf(dbg, sizeof(dbg), "/sys/kernel/debug/dri/%d", s->minor - 128);
+	snprintf(dbg, sizeof(dbg), "/sys/kernel/debug/dri/%d", s->card);
 	resets = sg_debugfs_value_in(dbg, "svmgpu_device", "resets");
 	ASSERT_GE(resets, 0);
 	EXPECT_EQ(sg_debugfs_value_in(dbg, "svmgpu_device", "status"), -1);
@@ -615,7 +613,7 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	sg_fill_pat(mine, 2 * MB, 0x4b);
 	ASSERT_EQ(sg_prefetch(pfd, mine, 2 * MB, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
 	ASSERT_EQ(sg_residency(pfd, mine, 2 * MB), 512);
-	snprintf(dbg, sizeof(dbg), "/sys/kernel/debug/dri/%d", s->minor - 128);
+	snprintf(dbg, sizeof(dbg), "/sys/kernel/debug/dri/%d", s->card);
 	priv = sg_devmem_private(dbg);
 	usleep(300000);		/* the copier is mid-loop */
 

@@ -62,13 +62,113 @@ static inline int sg_open_render(int minor)
 	return -1;
 }
 
-/* The first svmgpu render node (renderD128 unless the device was re-bound). */
+/*
+ * The DRM minors of the svmgpu PCI function @bdf (sysfs drm/renderDN and
+ * drm/cardN): its render minor in @render and primary minor in @card (each
+ * may be NULL), -1 for a node it does not have.  Returns the render minor.
+ * The debugfs directory of a device is its primary minor's: with another
+ * DRM driver's device in the guest (a VGA adapter has a card and no render
+ * node), it is not render minor - 128.
+ */
+static inline int sg_drm_minors(const char *bdf, int *render, int *card)
+{
+	int r = -1, c = -1;
+	char pat[128];
+	glob_t n;
+	size_t j;
+
+	snprintf(pat, sizeof(pat), "/sys/bus/pci/devices/%s/drm/*", bdf);
+	if (!glob(pat, 0, NULL, &n)) {
+		for (j = 0; j < n.gl_pathc; j++) {
+			const char *b = strrchr(n.gl_pathv[j], '/') + 1;
+
+			if (!strncmp(b, "renderD", 7))
+				r = atoi(b + 7);
+			else if (!strncmp(b, "card", 4))
+				c = atoi(b + 4);
+		}
+		globfree(&n);
+	}
+	if (render)
+		*render = r;
+	if (card)
+		*card = c;
+	return r;
+}
+
+/* The primary minor of the device of render minor @render, or -1. */
+static inline int sg_render_card(int render)
+{
+	char pat[96];
+	glob_t g;
+	int c = -1;
+
+	snprintf(pat, sizeof(pat), "/sys/class/drm/renderD%d/device/drm/card*", render);
+	if (!glob(pat, 0, NULL, &g) && g.gl_pathc)
+		c = atoi(strrchr(g.gl_pathv[0], '/') + 5);
+	globfree(&g);
+	return c;
+}
+
+/*
+ * The test device, the one that sg_open(), sg_find_bdf() and the debugfs
+ * helpers below all name, so that a test's ioctls, counters and resets go
+ * to one device when the guest has several: of the svmgpu functions bound
+ * and with a render node, the one with the lowest PCI address (the
+ * library's device 0: svmgpu_device_list() sorts by address).  Chosen on
+ * first use in a process (and its children) and kept while that function
+ * exists, bound or not: a test that unbinds it and binds it again waits
+ * for that device, never passes on to another one.  Chosen again once the
+ * function is removed.
+ */
+static char sg_test_bdf[32];
+
+/*
+ * The test device's PCI address in @bdf, render minor in @render and
+ * primary minor in @card (each may be NULL): 0, or -ENOENT while it has no
+ * render node (unbound, or no svmgpu at all; @bdf is still set if there
+ * is a test device).
+ */
+static inline int sg_test_device(char *bdf, size_t len, int *render, int *card)
+{
+	char path[300];
+	int r = -1, c = -1;
+	const char *b;
+	glob_t g;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", sg_test_bdf);
+	if (!sg_test_bdf[0] || access(path, F_OK)) {
+		sg_test_bdf[0] = 0;
+		/* bound functions' links, "DDDD:BB:DD.F": glob sorts them by address */
+		if (glob("/sys/bus/pci/drivers/svmgpu/*:*", 0, NULL, &g))
+			return -ENOENT;
+		for (i = 0; i < g.gl_pathc && !sg_test_bdf[0]; i++) {
+			b = strrchr(g.gl_pathv[i], '/') + 1;
+			if (sg_drm_minors(b, NULL, NULL) >= 0 && strlen(b) < sizeof(sg_test_bdf))
+				snprintf(sg_test_bdf, sizeof(sg_test_bdf), "%s", b);
+		}
+		globfree(&g);
+		if (!sg_test_bdf[0])
+			return -ENOENT;
+	}
+	if (bdf)
+		snprintf(bdf, len, "%s", sg_test_bdf);
+	sg_drm_minors(sg_test_bdf, &r, &c);
+	if (render)
+		*render = r;
+	if (card)
+		*card = c;
+	return r < 0 ? -ENOENT : 0;
+}
+
+/* The test device's render node (sg_test_device()), or -1 (errno ENOENT). */
 static inline int sg_open(void)
 {
-	int i, fd;
+	int minor, fd;
 
-	for (i = 128; i < 192; i++) {
-		fd = sg_open_render(i);
+	if (!sg_test_device(NULL, 0, &minor, NULL)) {
+		fd = sg_open_render(minor);
 		if (fd >= 0)
 			return fd;
 	}
@@ -460,13 +560,27 @@ static inline int sg_param_write(const char *name, long long v)
 	return sg_write_file(path, buf);
 }
 
-/* The path of the device's debugfs file @name: 0 or -ENOENT. */
+/*
+ * The path of the test device's debugfs file @name (in its primary minor's
+ * directory, else its render minor's): 0, or -ENOENT if it has none (or is
+ * unbound).  With no test device at all, the first DRM minor's that has
+ * it.
+ */
 static inline int sg_debugfs_path(const char *name, char *out, size_t len)
 {
+	int ret = -ENOENT, render, card;
 	char pat[128];
 	glob_t g;
-	int ret = -ENOENT;
 
+	if (!sg_test_device(NULL, 0, &render, &card)) {
+		snprintf(out, len, "/sys/kernel/debug/dri/%d/%s", card, name);
+		if (card >= 0 && !access(out, F_OK))
+			return 0;
+		snprintf(out, len, "/sys/kernel/debug/dri/%d/%s", render, name);
+		return access(out, F_OK) ? -ENOENT : 0;
+	}
+	if (sg_test_bdf[0])
+		return -ENOENT;		/* it is unbound */
 	snprintf(pat, sizeof(pat), "/sys/kernel/debug/dri/*/%s", name);
 	if (!glob(pat, 0, NULL, &g) && g.gl_pathc) {
 		snprintf(out, len, "%s", g.gl_pathv[0]);
@@ -477,8 +591,8 @@ static inline int sg_debugfs_path(const char *name, char *out, size_t len)
 }
 
 /*
- * Read debugfs file @name of the DRM minor directory @dir (NULL: of the
- * first DRM minor that has it) into @buf, NUL-terminated; @buf[0] is a '\n'
+ * Read debugfs file @name of the DRM minor directory @dir (NULL: the test
+ * device's, sg_debugfs_path()) into @buf, NUL-terminated; @buf[0] is a '\n'
  * so that "\nkey: " also finds the first line.  Returns the length read or
  * -1.
  */
@@ -511,7 +625,7 @@ static inline int sg_debugfs_read(const char *name, char *buf, size_t size)
 
 /*
  * A line "key: N" (decimal, or 0x hex) of debugfs file @file of DRM minor
- * directory @dir (NULL: the first that has it); -1 if none.
+ * directory @dir (NULL: the test device's); -1 if none.
  */
 static inline long long sg_debugfs_value_in(const char *dir, const char *file,
 					    const char *name)
@@ -540,7 +654,7 @@ static inline long long sg_dev_counter(const char *name)
  * For a test's teardown: a device that a failed (or half-run) test left
  * wedged (debugfs svmgpu_device "wedged: 1") is reset through debugfs
  * svmgpu_reset until it is not, three tries at most.  @dir: its DRM minor's
- * debugfs directory, NULL for the first.
+ * debugfs directory, NULL for the test device.
  */
 static inline void sg_unwedge(const char *dir)
 {
@@ -607,9 +721,14 @@ static inline int sg_pci_function_nth(int nth, char *bdf, size_t len)
 	return (nth < 0 ? n > 0 : nth < n) ? 0 : -ENOENT;
 }
 
-/* The PCI address of the svmgpu function, bound or not: 0 or -ENOENT. */
+/*
+ * The PCI address of the test device (sg_test_device(), bound or not), or
+ * without one of the first svmgpu function: 0 or -ENOENT.
+ */
 static inline int sg_find_bdf(char *bdf, size_t len)
 {
+	if (!sg_test_device(bdf, len, NULL, NULL) || sg_test_bdf[0])
+		return 0;
 	return sg_pci_functions(bdf, len) ? 0 : -ENOENT;
 }
 
@@ -703,7 +822,7 @@ static inline int sg_devmem_private(const char *dir)
 
 /*
  * Wait (at most 10 s) until svmgpu_devmem "used" of the device of debugfs
- * directory @dir (NULL: the first device) is @want; returns the last value.
+ * directory @dir (NULL: the test device) is @want; returns the last value.
  */
 static inline long long sg_devmem_used_settles(const char *dir, long long want)
 {

@@ -485,12 +485,18 @@ TEST_F(lib, reset_cancels_pending_commands)
 	uint64_t *flag = aligned_alloc(64, 64), *out = aligned_alloc(64, 64), seq;
 	struct svmgpu_queue *q2;
 	struct svmgpu_cmd cmds[2];
+	char pat[64] = "/sys/kernel/debug/dri/*/svmgpu_reset";
+	struct svmgpu_device_desc d;
 	struct svmgpu_cmd_error err;
 	glob_t g;
 	FILE *f;
 	int ret;
 
-	if (glob("/sys/kernel/debug/dri/*/svmgpu_reset", 0, NULL, &g) || g.gl_pathc < 1)
+	/* device 0's: its render minor's debugfs directory has the files too */
+	if (svmgpu_device_list(&d, 1) >= 1 && strstr(d.render_node, "renderD"))
+		snprintf(pat, sizeof(pat), "/sys/kernel/debug/dri/%d/svmgpu_reset",
+			 atoi(strstr(d.render_node, "renderD") + 7));
+	if (glob(pat, 0, NULL, &g) || g.gl_pathc < 1)
 		SKIP(return, "no svmgpu_reset in debugfs");
 	*flag = 0;
 	*out = 0;
