@@ -580,6 +580,69 @@ TEST(suspend_resume_with_work_in_flight)
 }
 
 /*
+ * A process's last-context teardown waits for the fault thread to take its
+ * context's fault records (svmgpu_fault_flush(): the record's interrupt
+ * dropped, the next dispatch 2 s slow) when the device is reset through
+ * debugfs, reset by FLR, or unbound.  Here the fault thread holds the
+ * record in its slowed dispatch: a reset waits for that batch and the
+ * teardown's wait ends with it, never by the 5 s timeout
+ * (fault_flush_timeouts); an unbind waits for the teardown.  The process's
+ * close() returns each time, and the device works after each.  On the
+ * debug kernel lockdep watches the reset's and removal's locks against
+ * the waiting teardown's.  (Not a suspend: the freezer waits for the
+ * process to leave the kernel first.)
+ */
+TEST_TIMEOUT(240)
+TEST(resets_and_unbind_while_a_teardown_waits_for_fault_records)
+{
+	char reset[128], flr[128], bdf[64], delay[256], task[32];
+	const char *how[] = { reset, flr, "unbind" };
+	unsigned int i, overlapped = 0;
+	long long timeouts;
+	int status, tries;
+	pid_t pid;
+
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)) || flr_path(flr, sizeof(flr)) ||
+	    sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
+		SKIP(return, "no debugfs reset, sysfs FLR or driver unbind");
+	for (i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+		bool unbind = !strcmp(how[i], "unbind");
+
+		timeouts = sg_dev_counter("fault_flush_timeouts");
+		ASSERT_GE(timeouts, 0);
+		ASSERT_EQ(sg_debugfs_path("svmgpu_inject_dispatch_delay", delay, sizeof(delay)), 0);
+		pid = -EAGAIN;
+		for (tries = 0; tries < 3 && pid == -EAGAIN; tries++)
+			pid = sg_fork_records_pending(2000);
+		if (pid == -ENOENT)
+			SKIP(return, "no debugfs dispatch-delay or inject hook");
+		ASSERT_GT(pid, 0);
+		/* still waiting: the reset or unbind meets the wait */
+		snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+		overlapped += sg_blocked_in(task, SYS_close);
+		if (unbind)
+			ASSERT_EQ(sg_driver_bind(bdf, false), 0);
+		else
+			ASSERT_EQ(trigger(how[i]), 0);
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(WEXITSTATUS(status), 0);
+		if (unbind) {
+			ASSERT_EQ(sg_driver_bind(bdf, true), 0);
+		} else {
+			/* the same driver instance: its counters go on */
+			EXPECT_EQ(sg_dev_counter("fault_flush_timeouts"), timeouts);
+			sg_write_file(delay, "0");	/* if no batch took it */
+		}
+		EXPECT_EQ(device_works(), 0);
+		TH_LOG("%s while a teardown waited: its close() returned, the device works",
+		       unbind ? "unbind" : how[i]);
+	}
+	EXPECT_EQ(overlapped, i);
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
+/*
  * A TLB invalidation that times out (injected through debugfs) must not let
  * pages go back to the kernel while the device may still reach them: the
  * driver fences the device (reset, bus mastering off) before munmap

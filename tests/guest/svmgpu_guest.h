@@ -878,6 +878,20 @@ static inline int sg_blocked_in(const char *task, long nr)
 }
 
 /*
+ * In a forked child: an untouched page in *@p, and a context and a queue
+ * on the test device; the fd, or _exit(10) if any of it fails.
+ */
+static inline int sg_child_queue(unsigned char **p, uint32_t *ctx, uint32_t *q)
+{
+	int fd = sg_open();
+
+	*p = sg_map_anon(4096);
+	if (fd < 0 || !*p || sg_ctx_create(fd, ctx) || sg_queue_create(fd, *ctx, 0, q))
+		_exit(10);
+	return fd;
+}
+
+/*
  * Fork a process whose fault is stuck: its fault work sleeps @ms (debugfs
  * svmgpu_inject_fault_delay) holding the svm reference a teardown waits for
  * and the process's mmap_lock for reading, as a fault stuck in I/O would.
@@ -901,13 +915,11 @@ static inline pid_t sg_fork_stuck(unsigned int ms, int create)
 	if (pid < 0)
 		return -errno;
 	if (!pid) {
-		unsigned char *p = sg_map_anon(4096);
-		struct svmgpu_cmd fill = sg_fill(p, 4096, 0x7e, 1);
+		unsigned char *p;
 		uint32_t ctx, q;
-		int fd = sg_open(), fd2;
+		int fd = sg_child_queue(&p, &ctx, &q), fd2;
+		struct svmgpu_cmd fill = sg_fill(p, 4096, 0x7e, 1);
 
-		if (fd < 0 || !p || sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &q))
-			_exit(10);
 		snprintf(val, sizeof(val), "%u", ms);
 		if (sg_write_file(inject, val))
 			_exit(11);
@@ -936,6 +948,71 @@ static inline pid_t sg_fork_stuck(unsigned int ms, int create)
 		return -ETIMEDOUT;
 	}
 	return pid;
+}
+
+/*
+ * Fork a process whose last-context teardown waits for the fault thread
+ * (svmgpu_fault_flush()): its FILL faults with the device's interrupt
+ * dropped (INJ_DROP_IRQS, debugfs svmgpu_inject) and the next dispatch
+ * made @ms slow (debugfs svmgpu_inject_dispatch_delay), then it closes the
+ * device, and the teardown must wait until that record is taken.  Returns
+ * the pid once it sits in close() and the wait has begun (fault_flushes
+ * moved; reap it with waitpid(): exit status 0 if close() returned),
+ * -ENOENT without the debugfs hooks, -EAGAIN if the record was taken
+ * before the close after all (nothing to wait for: try again), or another
+ * -errno.
+ */
+static inline pid_t sg_fork_records_pending(unsigned int ms)
+{
+	char inject[256], delay[256], task[32], val[16];
+	long long before = sg_dev_counter("fault_flushes");
+	int i, status, ret = -ETIMEDOUT;
+	pid_t pid;
+
+	if (sg_debugfs_path("svmgpu_inject", inject, sizeof(inject)) ||
+	    sg_debugfs_path("svmgpu_inject_dispatch_delay", delay, sizeof(delay)) || before < 0)
+		return -ENOENT;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		unsigned char *p;
+		uint32_t ctx, q;
+		int fd = sg_child_queue(&p, &ctx, &q);
+		struct svmgpu_cmd fill = sg_fill(p, 4096, 0x7e, 1);
+
+		snprintf(val, sizeof(val), "%u", ms);
+		if (sg_write_file(delay, val) || sg_write_file(inject, "drop_irqs 1"))
+			_exit(11);
+		/* The FILL faults on the untouched page; its interrupt is dropped. */
+		if (sg_submit(fd, q, &fill, 1, NULL))
+			_exit(12);
+		for (i = 0; i < 2000 && sg_debugfs_value("svmgpu_inject", "drop_irqs") > 0; i++)
+			usleep(1000);
+		if (sg_debugfs_value("svmgpu_inject", "drop_irqs"))
+			_exit(13);
+		close(fd);
+		_exit(0);
+	}
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	for (i = 0; i < 2000; i++) {
+		if (sg_blocked_in(task, SYS_close) && sg_dev_counter("fault_flushes") > before)
+			return pid;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			/* ended without waiting: its record went before the close */
+			ret = WIFEXITED(status) && !WEXITSTATUS(status) ? -EAGAIN : -EIO;
+			pid = 0;
+			break;
+		}
+		usleep(5000);
+	}
+	if (pid) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	sg_write_file(inject, "drop_irqs 0");
+	sg_write_file(delay, "0");
+	return ret;
 }
 
 #endif /* SVMGPU_GUEST_H */
