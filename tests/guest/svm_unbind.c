@@ -643,6 +643,82 @@ TEST(resets_and_unbind_while_a_teardown_waits_for_fault_records)
 }
 
 /*
+ * A process's first context creation is held for 3 s with its svm in the
+ * id table but not yet registered with the mm (debugfs
+ * svmgpu_inject_register_delay: inside mmu_notifier_get(), under the
+ * process's mmap_lock and the creation lock), when the device is reset by
+ * FLR, then when it is unbound.  The FLR reprograms the context table with
+ * that svm in it, and the creation then completes and its context works;
+ * the unbind waits for the ioctl, and the context is then gone (-ENODEV).
+ * Nothing hangs, the device works after each, and lockdep (debug kernel)
+ * sees the reset's and removal's locks against the creation's.
+ */
+TEST_TIMEOUT(180)
+TEST(flr_and_unbind_while_a_creation_is_held_unregistered)
+{
+	char hook[256], flr[128], bdf[64], task[32];
+	const char *how[] = { flr, "unbind" };
+	unsigned int i;
+	int status;
+	pid_t pid;
+
+	if (sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)) ||
+	    flr_path(flr, sizeof(flr)) || sg_find_bdf(bdf, sizeof(bdf)) ||
+	    access(SG_DRV "/unbind", W_OK))
+		SKIP(return, "no debugfs register-delay hook, sysfs FLR or driver unbind");
+	for (i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+		bool unbind = !strcmp(how[i], "unbind");
+
+		ASSERT_EQ(sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)), 0);
+		ASSERT_EQ(sg_write_file(hook, "3000"), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			unsigned char *p = sg_map_anon(4 * PAGE);
+			int fd = sg_open(), ret;
+			uint32_t ctx, q;
+
+			if (fd < 0 || !p)
+				_exit(10);
+			ret = sg_ctx_create(fd, &ctx);
+			if (ret == -ENODEV)
+				_exit(2);	/* unbound before it began */
+			if (ret)
+				_exit(11);
+			ret = sg_queue_create(fd, ctx, 0, &q);
+			if (!ret)
+				ret = sg_run_ok(fd, q, sg_fill(p, 4 * PAGE, 0x5a, 1));
+			if (ret == -ENODEV)
+				_exit(1);	/* created, then the device went */
+			if (ret || !sg_all_bytes(p, 0x5a, 4 * PAGE))
+				_exit(12);
+			_exit(0);
+		}
+		/* held in the creation (msleep: asleep in D state in the ioctl) */
+		snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+		for (status = 0; status < 2000 && !sg_blocked_in(task, SYS_ioctl); status++)
+			usleep(1000);
+		EXPECT_TRUE(sg_blocked_in(task, SYS_ioctl));
+		if (unbind)
+			ASSERT_EQ(sg_driver_bind(bdf, false), 0);
+		else
+			ASSERT_EQ(trigger(flr), 0);
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_TRUE(WIFEXITED(status));
+		if (unbind) {
+			EXPECT_TRUE(WEXITSTATUS(status) == 1 || WEXITSTATUS(status) == 2);
+			ASSERT_EQ(sg_driver_bind(bdf, true), 0);
+		} else {
+			EXPECT_EQ(WEXITSTATUS(status), 0);
+		}
+		TH_LOG("%s while a creation was held: the creator ended with %d",
+		       unbind ? "unbind" : "FLR", WEXITSTATUS(status));
+		EXPECT_EQ(device_works(), 0);
+	}
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
+/*
  * A TLB invalidation that times out (injected through debugfs) must not let
  * pages go back to the kernel while the device may still reach them: the
  * driver fences the device (reset, bus mastering off) before munmap
