@@ -958,8 +958,9 @@ static inline pid_t sg_fork_stuck(unsigned int ms, int create)
  * device, and the teardown must wait until that record is taken.  Returns
  * the pid once it sits in close() and the wait has begun (fault_flushes
  * moved; reap it with waitpid(): exit status 0 if close() returned),
- * -ENOENT without the debugfs hooks, -EAGAIN if the record was taken
- * before the close after all (nothing to wait for: try again), or another
+ * -ENOENT without the debugfs hooks, -EAGAIN if the child's close() did
+ * not wait (its record taken before it, or this missed the wait: try
+ * again), -EIO if the child failed (its status on stderr), or another
  * -errno.
  */
 static inline pid_t sg_fork_records_pending(unsigned int ms)
@@ -1001,6 +1002,9 @@ static inline pid_t sg_fork_records_pending(unsigned int ms)
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			/* ended without waiting: its record went before the close */
 			ret = WIFEXITED(status) && !WEXITSTATUS(status) ? -EAGAIN : -EIO;
+			if (ret == -EIO)
+				fprintf(stderr, "# sg_fork_records_pending: child status 0x%x\n",
+					status);
 			pid = 0;
 			break;
 		}
