@@ -285,22 +285,15 @@ static void *map_anon_thp(uint64_t size, bool huge)
 	return a;
 }
 
-/*
- * The driver's debugfs file of the device: /sys/kernel/debug/dri/<minor>/,
- * the render node's minor or its primary node's (as svmgpu-info).
- */
+/* The driver's debugfs file of the device (svmgpu_device_debugfs_dir()), or "". */
 static void find_debugfs(void)
 {
-	const char *p = strstr(node, "renderD");
-	int minor = p ? atoi(p + 7) : -1;
+	char dir[64];
 
-	for (int i = 0; minor >= 0 && i < 2; i++) {
-		snprintf(debugfs_path, sizeof(debugfs_path),
-			 "/sys/kernel/debug/dri/%d/svmgpu_device", i ? minor - 128 : minor);
-		if (!access(debugfs_path, R_OK))
-			return;
-	}
-	debugfs_path[0] = '\0';
+	if (svmgpu_device_debugfs_dir(node, dir, sizeof(dir)) ||
+	    snprintf(debugfs_path, sizeof(debugfs_path), "%s/svmgpu_device", dir) >=
+	    (int)sizeof(debugfs_path) || access(debugfs_path, R_OK))
+		debugfs_path[0] = '\0';
 }
 
 /* Read a "name: value" line of the driver's debugfs device file. */

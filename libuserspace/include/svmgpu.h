@@ -115,6 +115,22 @@ SVMGPU_PUBLIC int svmgpu_device_open(unsigned int index, struct svmgpu_device **
 SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device **dev);
 
 /*
+ * svmgpu_device_debugfs_dir - the driver's debugfs directory of a device
+ * @render_node: [in]  its render node (svmgpu_device_desc.render_node) or
+ *                     primary node
+ * @dir:         [out] e.g. "/sys/kernel/debug/dri/1" (NUL-terminated)
+ * @len:         [in]  size of @dir
+ *
+ * The directory of the device's primary node, which holds the driver's
+ * files (svmgpu_device, svmgpu_sched, svmgpu_devmem, ...; docs/driver.md).
+ * Returns 0, -EINVAL, -ENODEV if @render_node is not an svmgpu node,
+ * -ENAMETOOLONG if @len is too small, or the error of stat(2) or open(2)
+ * on the node or of access(2) on the directory (-ENOENT: debugfs not
+ * mounted; -EACCES: not root).  On error @dir is "" (when @len > 0).
+ */
+SVMGPU_PUBLIC int svmgpu_device_debugfs_dir(const char *render_node, char *dir, size_t len);
+
+/*
  * svmgpu_device_close - close a device
  *
  * Returns 0, -EINVAL for NULL, or -EBUSY while it still has contexts.

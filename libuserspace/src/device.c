@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,20 +44,23 @@ static int ioctl_err(int fd, unsigned long req, void *arg)
 	return drmIoctl(fd, req, arg) ? -errno : 0;
 }
 
-/* An svmgpu device has a render node bound to the "svmgpu" DRM driver. */
-static int is_svmgpu_node(const char *path)
+/*
+ * An svmgpu device has a render node bound to the "svmgpu" DRM driver.
+ * Returns 0, -ENODEV for another driver's node, or the error of open(2).
+ */
+static int check_svmgpu_node(const char *path)
 {
 	drmVersionPtr ver;
 	int fd, ok;
 
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -errno;
 	ver = drmGetVersion(fd);
 	ok = ver && ver->name && !strcmp(ver->name, "svmgpu");
 	drmFreeVersion(ver);
 	close(fd);
-	return ok;
+	return ok ? 0 : -ENODEV;
 }
 
 /* PCI address (domain, bus, device, function), then render node. */
@@ -107,7 +111,7 @@ SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned 
 
 		if (!(d->available_nodes & (1 << DRM_NODE_RENDER)))
 			continue;
-		if (!is_svmgpu_node(d->nodes[DRM_NODE_RENDER]))
+		if (check_svmgpu_node(d->nodes[DRM_NODE_RENDER]))
 			continue;
 		snprintf(o->render_node, sizeof(o->render_node), "%s", d->nodes[DRM_NODE_RENDER]);
 		if (d->bustype == DRM_BUS_PCI) {
@@ -127,6 +131,55 @@ SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned 
 		memcpy(descs, all, ((unsigned int)found < max ? (unsigned int)found : max) * sizeof(*all));
 	free(all);
 	return found;
+}
+
+/*
+ * The driver's debugfs files are in its primary (card) minor's directory on
+ * every kernel; before Linux 6.3 each render minor had a copy.  The primary
+ * minor is not the render minor - 128 once another DRM driver's device (a
+ * VGA adapter: a card, no render node) or a rebind takes minors in between,
+ * so it is looked up: libdrm reads the function's sysfs drm/cardN.
+ */
+SVMGPU_PUBLIC int svmgpu_device_debugfs_dir(const char *render_node, char *dir, size_t len)
+{
+	drmDevicePtr d;
+	const char *card;
+	struct stat st;
+	int ret, n;
+
+	if (!dir || !len)
+		return -EINVAL;
+	dir[0] = '\0';
+	if (!render_node)
+		return -EINVAL;
+	if (stat(render_node, &st))
+		return -errno;
+	if (!S_ISCHR(st.st_mode))
+		return -ENODEV;
+	ret = check_svmgpu_node(render_node);
+	if (ret)
+		return ret;
+	ret = drmGetDeviceFromDevId(st.st_rdev, 0, &d);
+	if (ret)
+		return ret < 0 ? ret : -ENODEV;
+	card = d->available_nodes & (1 << DRM_NODE_PRIMARY) ?
+	       strrchr(d->nodes[DRM_NODE_PRIMARY], '/') : NULL;
+	if (!card || strncmp(card, "/card", 5)) {
+		drmFreeDevice(&d);
+		return -ENODEV;
+	}
+	n = snprintf(dir, len, "/sys/kernel/debug/dri/%d", atoi(card + 5));
+	drmFreeDevice(&d);
+	if (n < 0 || (size_t)n >= len) {
+		dir[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	if (access(dir, X_OK)) {
+		ret = -errno;
+		dir[0] = '\0';
+		return ret;
+	}
+	return 0;
 }
 
 SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device **out)

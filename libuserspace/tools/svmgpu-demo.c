@@ -66,19 +66,14 @@ static const struct {
 	{ SVMGPU_KERNEL_RANGE_HASH, 1u << 17, "device hash of 1 MiB vs the CPU's" },
 };
 
-/* The driver's debugfs svmgpu_device of @node: /sys/kernel/debug/dri/<minor>/. */
+/* The driver's debugfs svmgpu_device of @node (svmgpu_device_debugfs_dir()), or "". */
 static void find_debugfs(const char *node, char *path, size_t len)
 {
-	const char *p = strstr(node, "renderD");
-	int minor = p ? atoi(p + 7) : -1;
+	char dir[64];
 
-	for (int i = 0; minor >= 0 && i < 2; i++) {
-		snprintf(path, len, "/sys/kernel/debug/dri/%d/svmgpu_device",
-			 i ? minor - 128 : minor);
-		if (!access(path, R_OK))
-			return;
-	}
-	path[0] = '\0';
+	if (svmgpu_device_debugfs_dir(node, dir, sizeof(dir)) ||
+	    snprintf(path, len, "%s/svmgpu_device", dir) >= (int)len || access(path, R_OK))
+		path[0] = '\0';
 }
 
 /* A "name: value" line of the debugfs file @file beside @devfile, or -1. */

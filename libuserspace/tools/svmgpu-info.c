@@ -210,24 +210,18 @@ static void print_counters(volatile uint8_t *bar, struct json_object *j)
 
 /*
  * With the driver bound, strict kernels refuse to map BAR0; the driver's
- * debugfs file has the same counters: /sys/kernel/debug/dri/<minor>/.
+ * debugfs file has the same counters (svmgpu_device_debugfs_dir()).
  */
 static int find_debugfs(const char *render_node, char *path, size_t len)
 {
-	const char *p = strstr(render_node, "renderD");
-	int minor = p ? atoi(p + 7) : -1, tries[2], i;
+	char dir[64];
 
-	if (minor < 0)
+	if (svmgpu_device_debugfs_dir(render_node, dir, sizeof(dir)) ||
+	    snprintf(path, len, "%s/svmgpu_device", dir) >= (int)len || access(path, R_OK)) {
+		path[0] = '\0';
 		return -1;
-	tries[0] = minor;
-	tries[1] = minor - 128;
-	for (i = 0; i < 2; i++) {
-		snprintf(path, len, "/sys/kernel/debug/dri/%d/svmgpu_device", tries[i]);
-		if (!access(path, R_OK))
-			return 0;
 	}
-	path[0] = '\0';
-	return -1;
+	return 0;
 }
 
 /* "name: 123" lines become numbers, the others strings in "lines". */

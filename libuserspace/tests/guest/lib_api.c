@@ -73,6 +73,66 @@ TEST(device_list_and_open)
 	EXPECT_EQ(svmgpu_device_open_path("/dev/dri/nonexistent", &dev), -ENOENT);
 }
 
+/*
+ * svmgpu_device_debugfs_dir() names the directory of the function's
+ * primary minor (sysfs drm/cardN): the render minor - 128 only while no
+ * other DRM device or rebind took a minor in between.  Every node that is
+ * not an svmgpu one, and every bad argument, gets its errno and "".
+ */
+TEST(device_debugfs_dir)
+{
+	char dir[64], want[64], pat[128], card[32];
+	struct svmgpu_device_desc d;
+	int n = svmgpu_device_list(&d, 1), ret, status;
+	glob_t g;
+	pid_t pid;
+
+	if (n == 0)
+		SKIP(return, "no svmgpu device");
+	ASSERT_GT(n, 0);
+	EXPECT_EQ(svmgpu_device_debugfs_dir(NULL, dir, sizeof(dir)), -EINVAL);
+	EXPECT_STREQ(dir, "");
+	EXPECT_EQ(svmgpu_device_debugfs_dir(d.render_node, NULL, sizeof(dir)), -EINVAL);
+	EXPECT_EQ(svmgpu_device_debugfs_dir(d.render_node, dir, 0), -EINVAL);
+	EXPECT_EQ(svmgpu_device_debugfs_dir("/dev/dri/nonexistent", dir, sizeof(dir)), -ENOENT);
+	EXPECT_EQ(svmgpu_device_debugfs_dir("/dev/null", dir, sizeof(dir)), -ENODEV);
+	EXPECT_EQ(svmgpu_device_debugfs_dir("/proc/self/status", dir, sizeof(dir)), -ENODEV);
+	EXPECT_EQ(svmgpu_device_debugfs_dir(d.render_node, dir, 8), -ENAMETOOLONG);
+	EXPECT_STREQ(dir, "");
+
+	snprintf(pat, sizeof(pat), "/sys/class/drm/%s/device/drm/card*",
+		 strrchr(d.render_node, '/') + 1);
+	ASSERT_EQ(glob(pat, 0, NULL, &g), 0);
+	ASSERT_EQ(g.gl_pathc, 1);
+	snprintf(want, sizeof(want), "/sys/kernel/debug/dri/%d",
+		 atoi(strrchr(g.gl_pathv[0], '/') + 5));
+	snprintf(card, sizeof(card), "/dev/dri/%s", strrchr(g.gl_pathv[0], '/') + 1);
+	globfree(&g);
+	ret = svmgpu_device_debugfs_dir(d.render_node, dir, sizeof(dir));
+	if (ret == -ENOENT)
+		SKIP(return, "debugfs is not mounted");
+	ASSERT_EQ(ret, 0);
+	EXPECT_STREQ(dir, want);
+	snprintf(pat, sizeof(pat), "%s/svmgpu_device", dir);
+	EXPECT_EQ(access(pat, R_OK), 0);
+	/* the primary node names the same directory */
+	EXPECT_EQ(svmgpu_device_debugfs_dir(card, dir, sizeof(dir)), 0);
+	EXPECT_STREQ(dir, want);
+
+	/* debugfs is root's: anyone else gets -EACCES, not a wrong path */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		ret = svmgpu_device_debugfs_dir(d.render_node, dir, sizeof(dir));
+		_exit(ret == -EACCES && !dir[0] ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 TEST_F(lib, get_info)
 {
 	struct svmgpu_device_info info;
@@ -485,18 +545,18 @@ TEST_F(lib, reset_cancels_pending_commands)
 	uint64_t *flag = aligned_alloc(64, 64), *out = aligned_alloc(64, 64), seq;
 	struct svmgpu_queue *q2;
 	struct svmgpu_cmd cmds[2];
-	char pat[64] = "/sys/kernel/debug/dri/*/svmgpu_reset";
+	char dir[64], pat[96] = "";
 	struct svmgpu_device_desc d;
 	struct svmgpu_cmd_error err;
 	glob_t g;
 	FILE *f;
 	int ret;
 
-	/* device 0's: its render minor's debugfs directory has the files too */
-	if (svmgpu_device_list(&d, 1) >= 1 && strstr(d.render_node, "renderD"))
-		snprintf(pat, sizeof(pat), "/sys/kernel/debug/dri/%d/svmgpu_reset",
-			 atoi(strstr(d.render_node, "renderD") + 7));
-	if (glob(pat, 0, NULL, &g) || g.gl_pathc < 1)
+	/* device 0's, the fixture's */
+	if (svmgpu_device_list(&d, 1) >= 1 &&
+	    !svmgpu_device_debugfs_dir(d.render_node, dir, sizeof(dir)))
+		snprintf(pat, sizeof(pat), "%s/svmgpu_reset", dir);
+	if (!pat[0] || glob(pat, 0, NULL, &g) || g.gl_pathc < 1)
 		SKIP(return, "no svmgpu_reset in debugfs");
 	*flag = 0;
 	*out = 0;

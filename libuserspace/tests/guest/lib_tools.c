@@ -451,8 +451,8 @@ out:
 TEST_TIMEOUT(60)
 TEST_F(tools, info_watch)
 {
-	char node[64], pci[32], path[96], path2[96], *o, *p;
-	int rc, rounds = 0, minor, ndev = svmgpu_device_list(NULL, 0);
+	char node[64], pci[32], dir[64], *o, *p;
+	int rc, rounds = 0, ndev = svmgpu_device_list(NULL, 0);
 	struct json_object *j;
 	FILE *f;
 
@@ -460,14 +460,11 @@ TEST_F(tools, info_watch)
 	rc = run("svmgpu-info --watch 1 --count 3 2>&1", &o);
 	for (p = o; (p = strstr(p, "  counters     ")); p++)
 		rounds++;
-	minor = atoi(strstr(node, "renderD") + 7);
-	snprintf(path, sizeof(path), "/sys/kernel/debug/dri/%d/svmgpu_device", minor);
-	snprintf(path2, sizeof(path2), "/sys/kernel/debug/dri/%d/svmgpu_device", minor - 128);
 	if (strstr(o, "  counters     faults ")) {
 		/* BAR0 mapped; each round shows every device */
 		EXPECT_EQ(rc, 0);
 		EXPECT_EQ(rounds, 3 * ndev);
-	} else if (access(path, R_OK) == 0 || access(path2, R_OK) == 0) {
+	} else if (svmgpu_device_debugfs_dir(node, dir, sizeof(dir)) == 0) {
 		EXPECT_EQ(rc, 0);
 		EXPECT_EQ(rounds, 3 * ndev);
 		EXPECT_TRUE(strstr(o, "  counters     (from /sys/kernel/debug/dri/") != NULL);
