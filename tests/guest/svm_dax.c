@@ -60,28 +60,6 @@ static unsigned char *dax_map(int fd, void *addr, size_t len, int flags, uint64_
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Kernel log records that contain @what; -1 without /dev/kmsg. */
-static int kmsg_count(const char *what)
-{
-	char rec[8192];
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), n = 0;
-	ssize_t len;
-
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		len = read(fd, rec, sizeof(rec) - 1);
-		if (len < 0 && errno == EPIPE)
-			continue;	/* overwritten records */
-		if (len <= 0)
-			break;
-		rec[len] = 0;
-		n += strstr(rec, what) != NULL;
-	}
-	close(fd);
-	return n;
-}
-
 /* Read module parameter @name into @val (trailing newline dropped). */
 static int param_get(const char *name, char *val, size_t len)
 {
@@ -398,7 +376,7 @@ TEST_F(dax, madv_cold_and_pageout_are_harmless)
 	struct drm_svmgpu_wait w;
 	size_t size = 4 * MB;
 	unsigned char *d, *s;
-	int bad0 = kmsg_count("bad pmd");
+	int bad0 = sg_kmsg_count("bad pmd");
 
 	if (self->pool < (long long)size)
 		SKIP(return, "DAX pool smaller than 4 MiB");
@@ -427,7 +405,7 @@ TEST_F(dax, madv_cold_and_pageout_are_harmless)
 	EXPECT_EQ(w.err_code, SVMGPU_ERR_FAULT_CANCELLED);
 	EXPECT_EQ(w.err_va, (uintptr_t)(d + 2 * MB));
 	EXPECT_EQ(sg_all_bytes(d, 0x77, size), 1);
-	EXPECT_EQ(kmsg_count("bad pmd"), bad0);
+	EXPECT_EQ(sg_kmsg_count("bad pmd"), bad0);
 	EXPECT_EQ(munmap(d, size), 0);
 	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
 	munmap(s, size);

@@ -586,7 +586,10 @@ TEST(suspend_resume_with_work_in_flight)
  * debugfs, reset by FLR, or unbound.  Here the fault thread holds the
  * record in its slowed dispatch: a reset waits for that batch and the
  * teardown's wait ends with it, never by the 5 s timeout
- * (fault_flush_timeouts); an unbind waits for the teardown.  The process's
+ * (fault_flush_timeouts); an unbind waits for the teardown (removal takes
+ * teardown_sem), whose wait must not time out either: the old driver
+ * instance's counters are gone with it, so the wait's kernel log line
+ * ("fault records up to N not taken") is checked in all three.  The process's
  * close() returns each time, and the device works after each.  On the
  * debug kernel lockdep watches the reset's and removal's locks against
  * the waiting teardown's.  (Not a suspend: the freezer waits for the
@@ -597,7 +600,7 @@ TEST(resets_and_unbind_while_a_teardown_waits_for_fault_records)
 {
 	char reset[128], flr[128], bdf[64], delay[256], task[32];
 	const char *how[] = { reset, flr, "unbind" };
-	int status, tries, ret, rebound;
+	int status, tries, ret, rebound, gave_up = sg_kmsg_count(" not taken in ");
 	unsigned int i, overlapped = 0;
 	long long timeouts;
 	pid_t pid, reaped;
@@ -635,6 +638,8 @@ TEST(resets_and_unbind_while_a_teardown_waits_for_fault_records)
 			sg_write_file(delay, "0");	/* if no batch took it */
 		}
 		EXPECT_EQ(device_works(), 0);
+		/* no teardown's wait gave up (svmgpu_fault_flush()'s error) */
+		EXPECT_EQ(sg_kmsg_count(" not taken in "), gave_up);
 		TH_LOG("%s while a teardown waited: its close() returned, the device works",
 		       unbind ? "unbind" : how[i]);
 	}

@@ -644,6 +644,28 @@ static inline long long sg_debugfs_value(const char *file, const char *name)
 	return sg_debugfs_value_in(NULL, file, name);
 }
 
+/* Kernel log records that contain @what; -1 without /dev/kmsg. */
+static inline int sg_kmsg_count(const char *what)
+{
+	char rec[8192];
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), n = 0;
+	ssize_t len;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		len = read(fd, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)
+			continue;	/* overwritten records */
+		if (len <= 0)
+			break;
+		rec[len] = 0;
+		n += strstr(rec, what) != NULL;
+	}
+	close(fd);
+	return n;
+}
+
 /* A counter line "name: N" of debugfs svmgpu_device; -1 if there is none. */
 static inline long long sg_dev_counter(const char *name)
 {
