@@ -18,6 +18,10 @@
  *                    write MS (at most 4000, below the 5 s a teardown
  *                    waits for it): the fault IRQ thread sleeps that long
  *                    before it dispatches its next batch (svmgpu_fault.c)
+ *   svmgpu_inject_stop_delay
+ *                    write MS (at most 4000): the next queue stop sleeps
+ *                    that long before it disables the hardware queue, the
+ *                    engine running on meanwhile (svmgpu_queue.c)
  *   svmgpu_inject_copy_delay
  *                    write US (at most 10000): each of the next 1024 pages
  *                    CPU copies through BAR4 move is followed by that sleep
@@ -103,14 +107,25 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 	seq_printf(m, "fatal_errors: %lld\n", atomic64_read(&s->fatal_errors));
 	seq_printf(m, "errors: %lld\n", atomic64_read(&s->errors));
 	for (i = 0; i < sdev->num_queues; i++) {
-		struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
+		struct svmgpu_queue *q;
+		u32 ctx_id = 0;
 
+		/*
+		 * The context only while the queue is bound: a queue reference
+		 * does not keep it (QUEUE_DESTROY unbinds, CTX_DESTROY frees).
+		 */
+		spin_lock(&sdev->hwq_lock);
+		q = sdev->hwq[i];
+		if (q) {
+			kref_get(&q->refs);
+			ctx_id = q->ctx->svm->ctx_id;
+		}
+		spin_unlock(&sdev->hwq_lock);
 		if (!q)
 			continue;
 		spin_lock(&q->lock);
 		seq_printf(m, "hwq%u: ctx %u entries %u last %llu completed %llu errors %llu\n",
-			   i, q->ctx->svm->ctx_id, q->entries, q->last_seq,
-			   q->completed_seq, q->nerrs);
+			   i, ctx_id, q->entries, q->last_seq, q->completed_seq, q->nerrs);
 		spin_unlock(&q->lock);
 		svmgpu_queue_put(q);
 	}
@@ -230,6 +245,20 @@ static int svmgpu_inject_dispatch_delay_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_dispatch_delay_fops, NULL,
 			 svmgpu_inject_dispatch_delay_set, "%llu\n");
 
+/*
+ * Test hook: the next queue stop (QUEUE_DESTROY, a reset, process exit)
+ * sleeps this many milliseconds before it disables the hardware queue,
+ * while the engine goes on running the queue's command: short.
+ */
+static int svmgpu_inject_stop_delay_set(void *data, u64 val)
+{
+	struct svmgpu_device *sdev = data;
+
+	return svmgpu_inject_store(&sdev->inject_stop_delay_ms, val, 4000);
+}
+DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_stop_delay_fops, NULL,
+			 svmgpu_inject_stop_delay_set, "%llu\n");
+
 /**
  * svmgpu_debugfs_init() - create the debugfs files of a DRM minor
  * @minor: the minor
@@ -248,6 +277,8 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 				   to_svmgpu(minor->dev), &svmgpu_inject_register_delay_fops);
 	debugfs_create_file_unsafe("svmgpu_inject_dispatch_delay", 0200, minor->debugfs_root,
 				   to_svmgpu(minor->dev), &svmgpu_inject_dispatch_delay_fops);
+	debugfs_create_file_unsafe("svmgpu_inject_stop_delay", 0200, minor->debugfs_root,
+				   to_svmgpu(minor->dev), &svmgpu_inject_stop_delay_fops);
 	svmgpu_recovery_debugfs_init(minor);
 	svmgpu_sched_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);

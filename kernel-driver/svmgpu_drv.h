@@ -282,6 +282,9 @@ struct svmgpu_sched {
  * @inject_dispatch_delay_ms: test hook (debugfs
  *	svmgpu_inject_dispatch_delay): the fault IRQ thread sleeps this long
  *	before it dispatches its next batch
+ * @inject_stop_delay_ms: test hook (debugfs svmgpu_inject_stop_delay): the
+ *	next svmgpu_queue_stop() sleeps this long before it disables the
+ *	queue's hardware queue
  * @teardown_sem: read-held by each last-context teardown, which runs
  *	outside svmgpu_create_lock; write-held by removal, which must not free
  *	what a teardown still uses
@@ -358,6 +361,7 @@ struct svmgpu_device {
 	atomic_t inject_fault_delay_ms;
 	atomic_t inject_register_delay_ms;
 	atomic_t inject_dispatch_delay_ms;
+	atomic_t inject_stop_delay_ms;
 
 	struct mmu_notifier_ops mn_ops;
 	struct rw_semaphore teardown_sem;
@@ -679,6 +683,8 @@ struct svmgpu_err {
  * @stop_done: svmgpu_queue_stop() has disabled its hardware queue (the
  *	device writes nothing more for it): WAIT reports -ECANCELED only then;
  *	protected by @lock
+ * @stop_finished: svmgpu_queue_stop() is over (a second caller waits for
+ *	it on @wq: the first may still use the context); protected by @lock
  * @errs: ring of the last failures, protected by @lock
  * @nerrs: failures logged so far, protected by @lock
  * @last_err_seq: seq of the last failure logged, protected by @lock
@@ -717,6 +723,7 @@ struct svmgpu_queue {
 	u64 completed_seq;
 	bool stopped;
 	bool stop_done;
+	bool stop_finished;
 	/*
 	 * The hardware queue @hwq runs this queue's ring: set when enabling it,
 	 * cleared when disabling it, both under @lock, so that an error seen on
@@ -861,6 +868,7 @@ void svmgpu_queues_stop_all(struct svmgpu_device *sdev);
 int svmgpu_queue_bind(struct svmgpu_queue *q, bool nonblock);
 void svmgpu_queue_unbind_idle(struct svmgpu_queue *q);
 void svmgpu_queue_stop(struct svmgpu_queue *q);
+void svmgpu_queue_stop_failed(struct svmgpu_queue *q, u32 code);
 void svmgpu_queue_put(struct svmgpu_queue *q);
 struct svmgpu_queue *svmgpu_hwq_get(struct svmgpu_device *sdev, u32 hwq);
 void svmgpu_ctx_account(struct svmgpu_device *sdev, u32 hwq, struct svmgpu_svm *svm,
@@ -902,6 +910,7 @@ irqreturn_t svmgpu_error_irq_thread(int irq, void *arg);
 void svmgpu_queue_update(struct svmgpu_queue *q);
 void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i, struct svmgpu_queue *q);
 void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code);
+void svmgpu_queue_fail_locked(struct svmgpu_queue *q, u32 code);
 void svmgpu_queue_fail_one(struct svmgpu_queue *q, u64 seq, u32 code, u64 va);
 void svmgpu_queue_signal_events(struct svmgpu_queue *q);
 

@@ -222,6 +222,23 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
 }
 
 /**
+ * svmgpu_queue_fail_locked() - log @code for every command not yet completed
+ * @q: the queue, whose engine has let go of it
+ * @code: the error code to log
+ *
+ * Counts them complete; the caller wakes the waiters.  Caller holds q->lock.
+ */
+void svmgpu_queue_fail_locked(struct svmgpu_queue *q, u32 code)
+{
+	u64 seq;
+
+	lockdep_assert_held(&q->lock);
+	for (seq = max(q->completed_seq, q->last_err_seq) + 1; seq <= q->last_seq; seq++)
+		svmgpu_queue_log_error(q, seq, code, 0, 0);
+	q->completed_seq = q->last_seq;
+}
+
+/**
  * svmgpu_queue_fail_pending() - fail every command not yet completed
  * @q: the queue
  * @code: the error code to log (DRM_SVMGPU_ERR_RESET)
@@ -233,16 +250,12 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
  */
 void svmgpu_queue_fail_pending(struct svmgpu_queue *q, u32 code)
 {
-	u64 seq;
-
 	spin_lock(&q->lock);
 	if (q->stopped) {
 		spin_unlock(&q->lock);
 		return;
 	}
-	for (seq = max(q->completed_seq, q->last_err_seq) + 1; seq <= q->last_seq; seq++)
-		svmgpu_queue_log_error(q, seq, code, 0, 0);
-	q->completed_seq = q->last_seq;
+	svmgpu_queue_fail_locked(q, code);
 	spin_unlock(&q->lock);
 	wake_up_all(&q->wq);
 	svmgpu_queue_signal_events(q);

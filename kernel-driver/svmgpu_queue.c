@@ -580,22 +580,40 @@ void svmgpu_queue_unbind_idle(struct svmgpu_queue *q)
 	mutex_unlock(&q->submit_lock);
 }
 
+static bool svmgpu_queue_stop_over(struct svmgpu_queue *q)
+{
+	bool over;
+
+	spin_lock(&q->lock);
+	over = q->stop_finished;
+	spin_unlock(&q->lock);
+	return over;
+}
+
 /**
- * svmgpu_queue_stop() - stop a queue for good
+ * svmgpu_queue_stop_failed() - stop a queue for good, failing its commands
  * @q: the queue
+ * @code: the error logged for each command not completed (0: none; its
+ *	waiters get -ECANCELED)
  *
  * Disables and releases its hardware queue (the running command is
- * abandoned), wakes waiters (-ECANCELED unless their command completed),
- * frees the ring and sends every pending completion event.  Idempotent.
+ * abandoned), then fails what did not complete with @code and wakes the
+ * waiters, frees the ring and sends every pending completion event.  A
+ * second caller (a reset's svmgpu_queues_stop_all() against QUEUE_DESTROY,
+ * svmgpu_svm_kill()) returns only once the first is done: it may go on to
+ * free the context, which the first still uses.  No caller holds
+ * q->submit_lock.
  */
-void svmgpu_queue_stop(struct svmgpu_queue *q)
+void svmgpu_queue_stop_failed(struct svmgpu_queue *q, u32 code)
 {
 	struct svmgpu_device *sdev = q->sdev;
+	unsigned int delay;
 
 	/* Wake a submitter waiting for room or a hardware queue first. */
 	spin_lock(&q->lock);
 	if (q->stopped) {
 		spin_unlock(&q->lock);
+		wait_event(q->wq, svmgpu_queue_stop_over(q));
 		return;
 	}
 	q->stopped = true;
@@ -603,14 +621,22 @@ void svmgpu_queue_stop(struct svmgpu_queue *q)
 	wake_up_all(&q->wq);
 	wake_up_all(&sdev->hwq_wq);
 
+	/* Test hook: the engine runs on while the stop is slow. */
+	if (unlikely(atomic_read(&sdev->inject_stop_delay_ms))) {
+		delay = atomic_xchg(&sdev->inject_stop_delay_ms, 0);
+		if (delay)
+			msleep(delay);
+	}
 	mutex_lock(&q->submit_lock);
 	svmgpu_queue_unbind(q);
 	/*
-	 * Only now do waiters return -ECANCELED: the command they waited for
-	 * may have been running until the unbind, and a byte the process
-	 * writes after the WAIT returns must not be overwritten by it.
+	 * Only now do waiters return (-ECANCELED, or @code): the command they
+	 * waited for may have been running until the unbind, and a byte the
+	 * process writes after the WAIT returns must not be overwritten by it.
 	 */
 	spin_lock(&q->lock);
+	if (code)
+		svmgpu_queue_fail_locked(q, code);
 	q->stop_done = true;
 	spin_unlock(&q->lock);
 	svmgpu_sched_queue_stop(q);
@@ -618,8 +644,23 @@ void svmgpu_queue_stop(struct svmgpu_queue *q)
 	/* Under submit_lock: no SUBMIT adds an event after this. */
 	svmgpu_queue_signal_events(q);
 	mutex_unlock(&q->submit_lock);
-	wake_up_all(&q->wq);
 	trace_svmgpu_queue_stop(q->hwq, q->last_seq, q->completed_seq);
+	spin_lock(&q->lock);
+	q->stop_finished = true;
+	spin_unlock(&q->lock);
+	wake_up_all(&q->wq);
+}
+
+/**
+ * svmgpu_queue_stop() - stop a queue for good
+ * @q: the queue
+ *
+ * svmgpu_queue_stop_failed() with no error logged: waiters of commands
+ * not completed get -ECANCELED.  Idempotent.
+ */
+void svmgpu_queue_stop(struct svmgpu_queue *q)
+{
+	svmgpu_queue_stop_failed(q, 0);
 }
 
 /**
@@ -905,8 +946,8 @@ void svmgpu_queues_stop_all(struct svmgpu_device *sdev)
 
 		if (!q)
 			continue;
-		svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
-		svmgpu_queue_stop(q);
+		/* Failed once the engine let go, not before (a WAIT returns then). */
+		svmgpu_queue_stop_failed(q, DRM_SVMGPU_ERR_RESET);
 		svmgpu_queue_put(q);
 	}
 }

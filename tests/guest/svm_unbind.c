@@ -647,6 +647,147 @@ TEST(resets_and_unbind_while_a_teardown_waits_for_fault_records)
 	EXPECT_EQ(busy_hwqs(), 0);
 }
 
+/* A kernel that stores 1, 2, 3, ... to the u64 at its args, without end. */
+static const uint64_t store_loop[] __attribute__((aligned(8))) = {
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_S2R, 2, 0, 0, SVMGPU_SR_ARGS),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_MOVI, 3, 0, 0, 1),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_LOOP, 0, 0, 0, 0),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_ST64, 0, 2, 3, 0),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_ADD, 3, 3, SVMGPU_ISA_RB_IMM, 1),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_ENDLOOP, 0, 0, 0, 0),
+	SVMGPU_ISA_ENCODE(SVMGPU_OP_EXIT, 0, 0, 0, 0),
+};
+
+/*
+ * Fork a process that writes "1" to @path: its pid once it is blocked (D
+ * state) in that write, which for debugfs svmgpu_reset means inside the
+ * reset; -ETIMEDOUT (the child killed) if it never is.
+ */
+static pid_t reset_in_child(const char *path)
+{
+	char task[32];
+	pid_t pid = fork();
+	int i;
+
+	if (pid < 0)
+		return -errno;
+	if (!pid)
+		_exit(sg_write_file(path, "1") ? 1 : 0);
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	for (i = 0; i < 1000 && !sg_blocked_in(task, SYS_write); i++)
+		usleep(5000);
+	if (!sg_blocked_in(task, SYS_write)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -ETIMEDOUT;
+	}
+	return pid;
+}
+
+/*
+ * A queue runs a kernel that stores without end while its process waits
+ * on it, and the device is reset (debugfs) with the reset's stop of the
+ * queue made 500 ms slow (svmgpu_inject_stop_delay: the engine runs on
+ * meanwhile).  The WAIT returns (DRM_SVMGPU_ERR_RESET) only once the
+ * hardware queue is disabled and idle, so a word the process writes then
+ * stays as written.  Before, the reset failed the queue's commands, which
+ * woke the waiter, and only then stopped the queue: the kernel's stores
+ * landed on the process's write.
+ */
+TEST_TIMEOUT(120)
+TEST(reset_wakes_a_waiter_only_once_the_engine_let_go)
+{
+	volatile uint64_t *word = sg_map_anon(PAGE);
+	char reset[128], hook[256];
+	struct drm_svmgpu_wait w;
+	int fd = sg_open(), status, i, ret;
+	struct svmgpu_cmd spin;
+	uint32_t ctx, q;
+	uint64_t seq;
+	pid_t pid;
+
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)) ||
+	    sg_debugfs_path("svmgpu_inject_stop_delay", hook, sizeof(hook)))
+		SKIP(return, "no debugfs reset or stop-delay hook");
+	ASSERT_GE(fd, 0);
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	spin = sg_launch(store_loop, (const void *)word, 1, 32, ~0ull >> 8);
+	ASSERT_EQ(sg_submit(fd, q, &spin, 1, &seq), 0);
+	for (i = 0; i < 1000 && !*word; i++)
+		usleep(10000);
+	ASSERT_NE(*word, 0);
+	ASSERT_EQ(sg_write_file(hook, "500"), 0);
+	pid = reset_in_child(reset);
+	ASSERT_GT(pid, 0);
+	/* the reset sleeps in its stop of the queue, the kernel still runs */
+	ret = sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, &w);
+	*word = 0;
+	usleep(800000);		/* past the stop's 500 ms */
+	EXPECT_EQ(*word, 0);
+	EXPECT_EQ(ret, 0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	sg_write_file(hook, "0");	/* if no stop took it */
+	close(fd);
+	EXPECT_EQ(device_works(), 0);
+}
+
+/*
+ * The device is reset (debugfs) while the queue's owner destroys it: the
+ * reset's stop of the queue, running an endless kernel, is made 1 s slow
+ * (svmgpu_inject_stop_delay), and meanwhile the process destroys the queue
+ * and its context and closes the device.  QUEUE_DESTROY waits for the
+ * reset's stop, which may still use the context (an error's counters, a
+ * save area's accounting).  Before, it returned at once (the queue was
+ * already stopped) and CTX_DESTROY freed the context under the reset.
+ * (Here the queue has no save area and logs no error, so the reset did not
+ * touch the freed context and KASAN had nothing to see; the order is what
+ * is checked.)
+ */
+TEST_TIMEOUT(120)
+TEST(reset_stopping_a_queue_its_owner_destroys)
+{
+	volatile uint64_t *word = sg_map_anon(PAGE);
+	char reset[128], hook[256];
+	int fd = sg_open(), status, i;
+	struct svmgpu_cmd spin;
+	uint32_t ctx, q;
+	double t0, took;
+	pid_t pid;
+
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)) ||
+	    sg_debugfs_path("svmgpu_inject_stop_delay", hook, sizeof(hook)))
+		SKIP(return, "no debugfs reset or stop-delay hook");
+	ASSERT_GE(fd, 0);
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	spin = sg_launch(store_loop, (const void *)word, 1, 32, ~0ull >> 8);
+	ASSERT_EQ(sg_submit(fd, q, &spin, 1, NULL), 0);
+	for (i = 0; i < 1000 && !*word; i++)
+		usleep(10000);
+	ASSERT_NE(*word, 0);
+	ASSERT_EQ(sg_write_file(hook, "1000"), 0);
+	pid = reset_in_child(reset);
+	ASSERT_GT(pid, 0);
+	usleep(100000);		/* into the stop's sleep */
+	t0 = sg_now_s();
+	EXPECT_EQ(sg_queue_destroy(fd, q), 0);
+	took = sg_now_s() - t0;
+	EXPECT_EQ(sg_ctx_destroy(fd, ctx), 0);
+	close(fd);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* it waited for the reset's stop (or, first, slept the hook itself) */
+	EXPECT_GE(took, 0.3);
+	TH_LOG("QUEUE_DESTROY during the reset's stop took %.2f s", took);
+	sg_write_file(hook, "0");
+	EXPECT_EQ(device_works(), 0);
+}
+
 /*
  * A process's first context creation is held for 3 s with its svm in the
  * id table but not yet registered with the mm (debugfs
