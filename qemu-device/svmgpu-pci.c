@@ -174,8 +174,8 @@ static void svmgpu_dma_unlock(bool locked)
  * take a reference to the RAM it lands in: a host pointer for up to *len
  * bytes (shortened), or NULL if the target is not directly accessible RAM
  * (MMIO, our own BARs, nothing, refused by the vIOMMU).  Never the bounce
- * buffer.  Release with address_space_unmap(), which marks written bytes
- * dirty and drops the reference.  The BQL is held if dma_needs_bql.
+ * buffer.  Release with svmgpu_ram_put(), which marks written bytes dirty
+ * and drops the reference.  The BQL is held if dma_needs_bql.
  */
 static void *svmgpu_ram_get(SvmgpuState *s, uint64_t addr, uint64_t *len,
                             bool is_write)
@@ -198,12 +198,66 @@ static void *svmgpu_ram_get(SvmgpuState *s, uint64_t addr, uint64_t *len,
     return host;
 }
 
-/* The copy itself; the BQL is held if dma_needs_bql. */
+typedef struct SvmgpuUnref {
+    struct rcu_head rcu;
+    MemoryRegion *mr;
+} SvmgpuUnref;
+
+static void svmgpu_unref_rcu(SvmgpuUnref *u)
+{
+    memory_region_unref(u->mr);
+    g_free(u);
+}
+
+/*
+ * Release a window of svmgpu_ram_get() that outlived its RCU critical
+ * section: address_space_unmap() marks the written bytes dirty and drops
+ * the region's reference.  That can be the last reference of its owner: a
+ * peer device whose BAR4 we reach (hw-spec 5a), unplugged (its slot
+ * powered off by the guest) while the window was open, or a DIMM's
+ * backend deleted after its unplug.  The owner is then finalized right
+ * there, which needs the BQL.  Behind a vIOMMU the engines take it for
+ * map() already (windows are one access there); without one they keep a
+ * reference of their own across the unmap and leave it to call_rcu(),
+ * whose callbacks run under the BQL, batched (windows of up to 64 MiB,
+ * a few per step of the engine).
+ */
+static void svmgpu_ram_put(SvmgpuState *s, void *ptr, uint64_t len,
+                           bool is_write)
+{
+    AddressSpace *as = pci_get_address_space(&s->parent_obj);
+    bool locked = svmgpu_dma_lock(s);
+    SvmgpuUnref *u = NULL;
+    ram_addr_t offset;
+    MemoryRegion *mr;
+
+    if (!qemu_mutex_iothread_locked()) {
+        mr = memory_region_from_host(ptr, &offset);
+        if (mr) {
+            memory_region_ref(mr);
+            u = g_new(SvmgpuUnref, 1);
+            u->mr = mr;
+        }
+    }
+    address_space_unmap(as, ptr, len, is_write, is_write ? len : 0);
+    if (u) {
+        call_rcu(u, svmgpu_unref_rcu, rcu);
+    }
+    svmgpu_dma_unlock(locked);
+}
+
+/*
+ * The copy itself; the BQL is held if dma_needs_bql.  One RCU critical
+ * section from translation to unmap: the memory map that held the
+ * region's owner is not freed before it ends, so the unmap never drops
+ * the owner's last reference (svmgpu_ram_put()).
+ */
 static int svmgpu_dma_locked(SvmgpuState *s, uint64_t addr, uint8_t *p,
                              uint64_t len, bool is_write)
 {
     AddressSpace *as = pci_get_address_space(&s->parent_obj);
 
+    RCU_READ_LOCK_GUARD();
     while (len) {
         uint64_t l = len;
         void *host = svmgpu_ram_get(s, addr, &l, is_write);
@@ -265,10 +319,7 @@ static void *svmgpu_map(void *opaque, uint64_t addr, uint64_t *len,
  */
 static void svmgpu_unmap(void *opaque, void *ptr, uint64_t len, bool is_write)
 {
-    SvmgpuState *s = opaque;
-
-    address_space_unmap(pci_get_address_space(&s->parent_obj), ptr, len,
-                        is_write, is_write ? len : 0);
+    svmgpu_ram_put(opaque, ptr, len, is_write);
 }
 
 static int svmgpu_dma_read(void *opaque, uint64_t addr, void *buf,
