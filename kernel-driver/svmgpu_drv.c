@@ -519,8 +519,9 @@ static bool svmgpu_device_lost_locked(struct svmgpu_device *sdev)
  * @replay: save the bound queues first and resume them after the reset
  *	(recovery from a fatal error or a hung engine; svmgpu_sched_save_all())
  *
- * Every queue with work not saved is stopped for good (its pending commands
- * fail with DRM_SVMGPU_ERR_RESET, waiters get -ECANCELED); address spaces
+ * Every queue with work not saved is stopped for good (once its hardware
+ * queue is disabled, its pending commands fail with DRM_SVMGPU_ERR_RESET:
+ * WAIT returns 0 with that error); address spaces
  * survive: their context-table entries are loaded again and their page
  * tables are kept, the TLB starts empty.
  *

@@ -684,8 +684,13 @@ int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 		args->err_reason = SVMGPU_ERROR_INFO_REASON(first->info);
 	}
 	args->nr_errors = count;
+	/*
+	 * -ECANCELED only once the stop has disabled the hardware queue
+	 * (stop_done): a stop still in progress is a timeout for a WAIT that
+	 * polls or runs out, since its command may still be writing.
+	 */
 	if (q->completed_seq < args->seq)
-		ret = q->stopped ? -ECANCELED : -ETIMEDOUT;
+		ret = q->stop_done ? -ECANCELED : -ETIMEDOUT;
 	spin_unlock(&q->lock);
 out:
 	svmgpu_queue_put(q);

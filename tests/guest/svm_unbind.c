@@ -600,7 +600,8 @@ TEST(resets_and_unbind_while_a_teardown_waits_for_fault_records)
 {
 	char reset[128], flr[128], bdf[64], delay[256], task[32];
 	const char *how[] = { reset, flr, "unbind" };
-	int status, tries, ret, rebound, gave_up = sg_kmsg_count(" not taken in ");
+	long long since = sg_kmsg_count(NULL, 0);
+	int status, tries, ret, rebound;
 	unsigned int i, overlapped = 0;
 	long long timeouts;
 	pid_t pid, reaped;
@@ -639,7 +640,7 @@ TEST(resets_and_unbind_while_a_teardown_waits_for_fault_records)
 		}
 		EXPECT_EQ(device_works(), 0);
 		/* no teardown's wait gave up (svmgpu_fault_flush()'s error) */
-		EXPECT_EQ(sg_kmsg_count(" not taken in "), gave_up);
+		EXPECT_EQ(sg_kmsg_count(" not taken in ", since), 0);
 		TH_LOG("%s while a teardown waited: its close() returned, the device works",
 		       unbind ? "unbind" : how[i]);
 	}
@@ -674,7 +675,7 @@ static pid_t reset_in_child(const char *path)
 	if (!pid)
 		_exit(sg_write_file(path, "1") ? 1 : 0);
 	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
-	for (i = 0; i < 1000 && !sg_blocked_in(task, SYS_write); i++)
+	for (i = 0; i < 4000 && !sg_blocked_in(task, SYS_write); i++)
 		usleep(5000);
 	if (!sg_blocked_in(task, SYS_write)) {
 		kill(pid, SIGKILL);
@@ -737,7 +738,7 @@ TEST(reset_wakes_a_waiter_only_once_the_engine_let_go)
 
 /*
  * The device is reset (debugfs) while the queue's owner destroys it: the
- * reset's stop of the queue, running an endless kernel, is made 1 s slow
+ * reset's stop of the queue, running an endless kernel, is made 3 s slow
  * (svmgpu_inject_stop_delay), and meanwhile the process destroys the queue
  * and its context and closes the device.  QUEUE_DESTROY waits for the
  * reset's stop, which may still use the context (an error's counters, a
@@ -770,7 +771,7 @@ TEST(reset_stopping_a_queue_its_owner_destroys)
 	for (i = 0; i < 1000 && !*word; i++)
 		usleep(10000);
 	ASSERT_NE(*word, 0);
-	ASSERT_EQ(sg_write_file(hook, "1000"), 0);
+	ASSERT_EQ(sg_write_file(hook, "3000"), 0);
 	pid = reset_in_child(reset);
 	ASSERT_GT(pid, 0);
 	usleep(100000);		/* into the stop's sleep */

@@ -644,11 +644,19 @@ static inline long long sg_debugfs_value(const char *file, const char *name)
 	return sg_debugfs_value_in(NULL, file, name);
 }
 
-/* Kernel log records that contain @what; -1 without /dev/kmsg. */
-static inline int sg_kmsg_count(const char *what)
+/*
+ * Kernel log records after sequence number @since (/dev/kmsg's
+ * "prio,seq,..."; 0: all) that contain @what, or with @what NULL the
+ * sequence number of the last record; -1 without /dev/kmsg.  Counting from
+ * a sequence number, records that the ring drops meanwhile do not change
+ * the count.
+ */
+static inline long long sg_kmsg_count(const char *what, unsigned long long since)
 {
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	unsigned long long seq, last = 0;
+	long long n = 0;
 	char rec[8192];
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), n = 0;
 	ssize_t len;
 
 	if (fd < 0)
@@ -660,10 +668,13 @@ static inline int sg_kmsg_count(const char *what)
 		if (len <= 0)
 			break;
 		rec[len] = 0;
-		n += strstr(rec, what) != NULL;
+		if (sscanf(rec, "%*u,%llu,", &seq) != 1)
+			continue;
+		last = seq;
+		n += what && seq > since && strstr(rec, what);
 	}
 	close(fd);
-	return n;
+	return what ? n : (long long)last;
 }
 
 /* A counter line "name: N" of debugfs svmgpu_device; -1 if there is none. */
