@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "internal.h"
 
 #define MAX_DRM_DEVICES	64
+#define LINUX_DRM_MAJOR	226	/* the character major of every DRM node */
 
 SVMGPU_PUBLIC int svmgpu_version_major(void)
 {
@@ -154,7 +156,8 @@ SVMGPU_PUBLIC int svmgpu_device_debugfs_dir(const char *render_node, char *dir, 
 		return -EINVAL;
 	if (stat(render_node, &st))
 		return -errno;
-	if (!S_ISCHR(st.st_mode))
+	/* Not opened unless it is a DRM node: opening a watchdog arms it. */
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != LINUX_DRM_MAJOR)
 		return -ENODEV;
 	ret = check_svmgpu_node(render_node);
 	if (ret)
