@@ -216,17 +216,15 @@ static void svmgpu_unref_rcu(SvmgpuUnref *u)
  * peer device whose BAR4 we reach (hw-spec 5a), unplugged (its slot
  * powered off by the guest) while the window was open, or a DIMM's
  * backend deleted after its unplug.  The owner is then finalized right
- * there, which needs the BQL.  Behind a vIOMMU the engines take it for
- * map() already (windows are one access there); without one they keep a
- * reference of their own across the unmap and leave it to call_rcu(),
- * whose callbacks run under the BQL, batched (windows of up to 64 MiB,
- * a few per step of the engine).
+ * there, which needs the BQL.  So a caller without the BQL (the engine
+ * threads) keeps a reference of its own across the unmap and leaves it to
+ * call_rcu(), whose callbacks run batched under the BQL, as QEMU drops
+ * its own memory maps' references.
  */
 static void svmgpu_ram_put(SvmgpuState *s, void *ptr, uint64_t len,
                            bool is_write)
 {
     AddressSpace *as = pci_get_address_space(&s->parent_obj);
-    bool locked = svmgpu_dma_lock(s);
     SvmgpuUnref *u = NULL;
     ram_addr_t offset;
     MemoryRegion *mr;
@@ -243,7 +241,6 @@ static void svmgpu_ram_put(SvmgpuState *s, void *ptr, uint64_t len,
     if (u) {
         call_rcu(u, svmgpu_unref_rcu, rcu);
     }
-    svmgpu_dma_unlock(locked);
 }
 
 /*
