@@ -1955,14 +1955,14 @@ static struct queue *usable_queue(struct worker *w, struct file **fp)
 
 static void dump_debugfs(void)
 {
-	const char *node = strrchr(render_path, '/');
-	char l[256];
-	FILE *d;
+	char dir[64], l[256];
+	FILE *d = NULL;
 
-	/* the fuzzed device's: its render minor's debugfs directory has it too */
-	snprintf(l, sizeof(l), "/sys/kernel/debug/dri/%d/svmgpu_device",
-		 node && !strncmp(node, "/renderD", 8) ? atoi(node + 8) : 0);
-	d = fopen(l, "r");
+	/* the fuzzed device's */
+	if (!svmgpu_device_debugfs_dir(render_path, dir, sizeof(dir))) {
+		snprintf(l, sizeof(l), "%s/svmgpu_device", dir);
+		d = fopen(l, "r");
+	}
 
 	while (d && fgets(l, sizeof(l), d))
 		say("svmgpu-fuzz:   debugfs: %.*s", (int)strcspn(l, "\n"), l);

@@ -237,19 +237,16 @@ TEST(workers_keep_to_their_own_address_space)
 static long long devmem_counter(const char *name)
 {
 	struct svmgpu_device_desc d;
-	char path[96], line[128];
+	char dir[64], path[96], line[128];
 	size_t len = strlen(name);
 	long long v = -1;
-	const char *p;
-	FILE *f = NULL;
+	FILE *f;
 
-	if (svmgpu_device_list(&d, 1) < 1 || !(p = strstr(d.render_node, "renderD")))
+	if (svmgpu_device_list(&d, 1) < 1 ||
+	    svmgpu_device_debugfs_dir(d.render_node, dir, sizeof(dir)))
 		return -1;
-	for (int i = 0; i < 2 && !f; i++) {
-		snprintf(path, sizeof(path), "/sys/kernel/debug/dri/%d/svmgpu_devmem",
-			 atoi(p + 7) - 128 * i);
-		f = fopen(path, "r");
-	}
+	snprintf(path, sizeof(path), "%s/svmgpu_devmem", dir);
+	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, name, len) && line[len] == ':')
 			v = atoll(line + len + 1);
