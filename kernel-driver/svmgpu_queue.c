@@ -20,7 +20,9 @@
  * Lock order: sf->lock, svm->lock, q->submit_lock, sdev->hw_sem (read),
  * q->lock, sdev->hwq_lock.  The watchdog's hang reset takes q->submit_lock
  * with nothing held.  q->hwq changes under q->submit_lock and
- * sdev->hwq_lock.
+ * sdev->hwq_lock.  A queue's stop counts as a lock between svm->lock and
+ * q->submit_lock (svmgpu_queue_stop_map, for lockdep): a second stopper
+ * waits for the first, so it must hold nothing the stop takes.
  */
 #include <linux/capability.h>
 #include <linux/dma-mapping.h>
@@ -580,6 +582,18 @@ void svmgpu_queue_unbind_idle(struct svmgpu_queue *q)
 	mutex_unlock(&q->submit_lock);
 }
 
+/*
+ * A second stopper waits for the first as flush_work() waits for a work:
+ * lockdep sees the wait as taking svmgpu_queue_stop_map, which the first
+ * stopper holds over its whole stop.  A lock that a waiter holds (svm->lock)
+ * and the stop path takes is then reported, not a silent deadlock.
+ */
+#ifdef CONFIG_LOCKDEP
+static struct lock_class_key svmgpu_queue_stop_key;
+static struct lockdep_map svmgpu_queue_stop_map =
+	STATIC_LOCKDEP_MAP_INIT("svmgpu_queue_stop", &svmgpu_queue_stop_key);
+#endif
+
 static bool svmgpu_queue_stop_over(struct svmgpu_queue *q)
 {
 	bool over;
@@ -613,11 +627,14 @@ void svmgpu_queue_stop_failed(struct svmgpu_queue *q, u32 code)
 	spin_lock(&q->lock);
 	if (q->stopped) {
 		spin_unlock(&q->lock);
+		lock_map_acquire(&svmgpu_queue_stop_map);
+		lock_map_release(&svmgpu_queue_stop_map);
 		wait_event(q->wq, svmgpu_queue_stop_over(q));
 		return;
 	}
 	q->stopped = true;
 	spin_unlock(&q->lock);
+	lock_map_acquire(&svmgpu_queue_stop_map);
 	wake_up_all(&q->wq);
 	wake_up_all(&sdev->hwq_wq);
 
@@ -648,6 +665,7 @@ void svmgpu_queue_stop_failed(struct svmgpu_queue *q, u32 code)
 	spin_lock(&q->lock);
 	q->stop_finished = true;
 	spin_unlock(&q->lock);
+	lock_map_release(&svmgpu_queue_stop_map);
 	wake_up_all(&q->wq);
 }
 

@@ -51,8 +51,6 @@ static void intr_mask_set(uint32_t mask)
 	munmap((void *)bar, SVMGPU_BAR_REGS_SIZE);
 }
 
-static int inj_write(const char *name, unsigned int v);
-
 /*
  * INJ_STALL_FAULT_RING through debugfs svmgpu_inject, else through BAR0
  * (when it can be mapped): 0 or -errno.
@@ -61,7 +59,7 @@ static int stall_fault_ring_set(uint32_t v)
 {
 	volatile uint32_t *bar;
 
-	if (!inj_write("stall_fault_ring", v))
+	if (!sg_inject("stall_fault_ring", v))
 		return 0;
 	bar = bar0_map();
 	if (!bar)
@@ -99,7 +97,7 @@ FIXTURE_TEARDOWN(hang)
 		sg_write_file(hook, "0");
 	if (!sg_debugfs_path("svmgpu_inject_dispatch_delay", hook, sizeof(hook)))
 		sg_write_file(hook, "0");
-	inj_write("drop_irqs", 0);
+	sg_inject("drop_irqs", 0);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -139,8 +137,6 @@ static int child_status(pid_t pid)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
-
-static int inj_write(const char *name, unsigned int v);
 
 /*
  * Hang @stuck (already submitted on queue @q as seqs first..last) next to a
@@ -183,7 +179,7 @@ static void hang_next_to_healthy(int fd, uint32_t ctx, uint32_t q, uint64_t firs
 	EXPECT_GT(sg_dev_counter("hang_reset_ns"), 0);
 	EXPECT_EQ(child_status(child), 0);
 	if (injected)	/* the injected hang ends */
-		EXPECT_EQ(inj_write("hang_queues", 0), 0);
+		EXPECT_EQ(sg_inject("hang_queues", 0), 0);
 
 	/* The hung queue is usable again, and so is the other one. */
 	ASSERT_EQ(sg_run_ok(fd, q, sg_fill(a, SIZE, 0xa5, 1)), 0);
@@ -410,17 +406,6 @@ static int busy_hwq(void)
 	return n == 1 ? hwq : -1;
 }
 
-/* Write an INJ_ register through debugfs svmgpu_inject ("hang_queues 1"): 0 or -errno. */
-static int inj_write(const char *name, unsigned int v)
-{
-	char path[256], buf[64];
-
-	if (sg_debugfs_path("svmgpu_inject", path, sizeof(path)))
-		return -ENOENT;
-	snprintf(buf, sizeof(buf), "%s %u", name, v);
-	return sg_write_file(path, buf);
-}
-
 /* A line "name: N" of debugfs svmgpu_inject (hex or decimal); -1 if none. */
 static long long inj_read(const char *name)
 {
@@ -455,7 +440,7 @@ TEST_F(hang, injected_engine_hang_is_reset)
 	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
 	hwq = busy_hwq();
 	ASSERT_GE(hwq, 0);
-	ASSERT_EQ(inj_write("hang_queues", 1u << hwq), 0);
+	ASSERT_EQ(sg_inject("hang_queues", 1u << hwq), 0);
 	EXPECT_EQ(inj_read("injected"), inj + 1);
 	/* Satisfied, but the hung engine never looks again. */
 	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
@@ -484,7 +469,7 @@ TEST_F(hang, injected_dropped_irqs_are_polled)
 	/* Mirrored first: no fault interrupt takes one of the drops. */
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, 0, 1)), 0);
 	inj = inj_read("injected");
-	ASSERT_EQ(inj_write("drop_irqs", 3), 0);
+	ASSERT_EQ(sg_inject("drop_irqs", 3), 0);
 	t0 = sg_now_s();
 	for (i = 1; i <= 3; i++) {
 		ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SIZE, i, 1)), 0);
@@ -522,7 +507,7 @@ TEST_F(hang, injected_corrupt_completion_resets_queue)
 		SKIP(return, "no debugfs svmgpu_inject");
 	ASSERT_NOT_NULL(buf);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
-	ASSERT_EQ(inj_write("corrupt_compl", 1), 0);
+	ASSERT_EQ(sg_inject("corrupt_compl", 1), 0);
 	c = sg_fill(buf, SIZE, 0x21, 1);
 	t0 = sg_now_s();
 	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
@@ -570,7 +555,7 @@ TEST_F(hang, injected_fatal_error_resets_device)
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
 	t0 = sg_now_s();
-	ASSERT_EQ(inj_write("fatal", 1), 0);
+	ASSERT_EQ(sg_inject("fatal", 1), 0);
 	if (replay) {
 		for (i = 0; i < 500 && sg_dev_counter("resets") < resets + 1; i++)
 			usleep(10000);
@@ -700,7 +685,7 @@ TEST_F(hang, injected_refused_invalidation_fences_device)
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, size, 0x5e, 1)), 0);
 	ASSERT_TRUE(sg_all_bytes(buf, 0x5e, size));
-	ASSERT_EQ(inj_write("inval_refuse", 1), 0);
+	ASSERT_EQ(sg_inject("inval_refuse", 1), 0);
 	t0 = sg_now_s();
 	ASSERT_EQ(munmap(buf, size), 0);
 	TH_LOG("munmap with a refused invalidation returned after %.3f s", sg_now_s() - t0);
@@ -821,7 +806,7 @@ TEST_F(hang, injected_failed_reset_wedges_until_the_next)
 	c = sg_wait_eq(word, 1, 0);
 	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
 
-	ASSERT_EQ(inj_write("enable_refuse", 1), 0);
+	ASSERT_EQ(sg_inject("enable_refuse", 1), 0);
 	EXPECT_EQ(sg_write_file(path, "1"), -EIO);
 	EXPECT_EQ(sg_dev_counter("wedged"), 1);
 	EXPECT_EQ(sg_dev_counter("hw_ready"), 0);
@@ -876,7 +861,7 @@ TEST_F(hang, injected_failed_reset_wedges_until_the_next)
 	/* Wedged again: a function-level reset (sysfs) brings it back too. */
 	ASSERT_EQ(sg_find_bdf(bdf, sizeof(bdf)), 0);
 	snprintf(flr, sizeof(flr), "/sys/bus/pci/devices/%s/reset", bdf);
-	ASSERT_EQ(inj_write("enable_refuse", 1), 0);
+	ASSERT_EQ(sg_inject("enable_refuse", 1), 0);
 	EXPECT_EQ(sg_write_file(path, "1"), -EIO);
 	EXPECT_EQ(sg_dev_counter("wedged"), 1);
 	EXPECT_EQ(sg_write_file(flr, "1"), 0);
@@ -963,7 +948,7 @@ TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
 			 * waits in the sleeping batch.
 			 */
 			if (fd < 0 || sg_ctx_create(fd, &actx) || sg_queue_create(fd, actx, 0, &aq) ||
-			    sg_write_file(dhook, "2000") || inj_write("drop_irqs", 1))
+			    sg_write_file(dhook, "2000") || sg_inject("drop_irqs", 1))
 				_exit(1);
 			/* Nothing is mapped yet: the device faults on the first page. */
 			if (sg_submit(fd, aq, &fill, 1, &seq))
@@ -975,7 +960,7 @@ TEST_F(hang, fault_records_of_a_freed_context_id_are_taken_before_its_reuse)
 		}
 		/* A's exit tore its context down, its record taken first. */
 		ASSERT_EQ(waitpid(a, &status, 0), a);
-		inj_write("drop_irqs", 0);	/* if A's fault did not take it */
+		sg_inject("drop_irqs", 0);	/* if A's fault did not take it */
 		sg_write_file(dhook, "0");	/* if no batch took it */
 		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
 		/* The only teardown in between: A's. */

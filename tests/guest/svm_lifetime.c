@@ -511,9 +511,7 @@ TEST(create_while_own_teardown_is_stuck)
 
 	c.go = 1;
 	snprintf(task, sizeof(task), "/proc/self/task/%d", c.tid);
-	for (i = 0; i < 2000 && !sg_blocked_in(task, SYS_close); i++)
-		usleep(10000);
-	ASSERT_TRUE(sg_blocked_in(task, SYS_close));
+	ASSERT_TRUE(sg_await_blocked(task, SYS_close, 20000));
 
 	fd = sg_open();
 	ASSERT_GE(fd, 0);

@@ -158,17 +158,6 @@ static int queue_create_prio(int fd, uint32_t ctx, uint32_t prio, uint32_t *q)
 	return ret;
 }
 
-/* Write an INJ_ register through debugfs svmgpu_inject ("fatal 1"): 0 or -errno. */
-static int inj_write(const char *name, unsigned int v)
-{
-	char path[256], buf[64];
-
-	if (sg_debugfs_path("svmgpu_inject", path, sizeof(path)))
-		return -ENOENT;
-	snprintf(buf, sizeof(buf), "%s %u", name, v);
-	return sg_write_file(path, buf);
-}
-
 /* Drop CAP_SYS_NICE from the effective set of the calling process: 0 or -errno. */
 static int drop_sys_nice(void)
 {
@@ -231,7 +220,7 @@ FIXTURE_TEARDOWN(sched)
 		sg_param_write("save_areas_max", self->save_max);
 	if (self->save_wait > 0)
 		sg_param_write("save_areas_wait_ms", self->save_wait);
-	inj_write("hang_queues", 0);
+	sg_inject("hang_queues", 0);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -646,7 +635,7 @@ TEST_F(sched, fatal_error_replays_work)
 	for (i = 0; i < 1000 && bound_queues(q, nq) < 1; i++)
 		usleep(10000);
 	ASSERT_GE(bound_queues(q, nq), 1);
-	ASSERT_EQ(inj_write("fatal", 1), 0);
+	ASSERT_EQ(sg_inject("fatal", 1), 0);
 	for (i = 0; i < 500 && sg_dev_counter("resets") < resets0 + 1; i++)
 		usleep(10000);
 	EXPECT_EQ(sg_dev_counter("resets"), resets0 + 1);
@@ -1107,7 +1096,7 @@ TEST_F(sched, hung_queue_fails_by_preempt_timeout_alone)
 		hwq = queue_value(q[victim], "hwq");
 	}
 	ASSERT_GE(hwq, 0);
-	ASSERT_EQ(inj_write("hang_queues", 1u << hwq), 0);
+	ASSERT_EQ(sg_inject("hang_queues", 1u << hwq), 0);
 	for (i = 1; i < nq; i++) {
 		cmds[0] = sg_wait_eq(word, 1, 0);
 		cmds[1] = sg_fill(buf[i], SIZE, 0x60 + i, 1);
@@ -1117,7 +1106,7 @@ TEST_F(sched, hung_queue_fails_by_preempt_timeout_alone)
 	ASSERT_EQ(sg_wait(self->fd, q[victim], seq[victim], seq[victim] - 1,
 			  10ull * 1000000000ull, &w), 0);
 	/* Before the hardware queue goes to another queue's WAIT for long. */
-	ASSERT_EQ(inj_write("hang_queues", 0), 0);
+	ASSERT_EQ(sg_inject("hang_queues", 0), 0);
 	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_HANG);
 	EXPECT_EQ(w.err_seq, seq[victim] - 1);
 	EXPECT_EQ(w.nr_errors, 2);
@@ -1220,7 +1209,7 @@ TEST_F(sched, fatal_error_replays_exactly_once)
 			break;
 		usleep(500);
 	}
-	ASSERT_EQ(inj_write("fatal", 1), 0);
+	ASSERT_EQ(sg_inject("fatal", 1), 0);
 	TH_LOG("fatal error with %llu of %u elements counted", (unsigned long long)mid, N);
 	ASSERT_GT(mid, 0);
 	ASSERT_LT(mid, N);

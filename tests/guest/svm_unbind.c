@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -666,23 +667,33 @@ static const uint64_t store_loop[] __attribute__((aligned(8))) = {
  */
 static pid_t reset_in_child(const char *path)
 {
-	char task[32];
 	pid_t pid = fork();
-	int i;
 
 	if (pid < 0)
 		return -errno;
 	if (!pid)
 		_exit(sg_write_file(path, "1") ? 1 : 0);
-	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
-	for (i = 0; i < 4000 && !sg_blocked_in(task, SYS_write); i++)
-		usleep(5000);
-	if (!sg_blocked_in(task, SYS_write)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return -ETIMEDOUT;
-	}
-	return pid;
+	return sg_child_blocked(pid, SYS_write, 20000);
+}
+
+/*
+ * A new context and queue on @fd running store_loop on *@word: 0 once its
+ * first store landed (the command's sequence number in *@seq), or -errno.
+ */
+static int store_loop_running(int fd, volatile uint64_t *word, uint32_t *ctx, uint32_t *q,
+			      uint64_t *seq)
+{
+	struct svmgpu_cmd spin = sg_launch(store_loop, (const void *)word, 1, 32, ~0ull >> 8);
+	int i, ret;
+
+	ret = sg_ctx_create(fd, ctx);
+	if (!ret)
+		ret = sg_queue_create(fd, *ctx, 0, q);
+	if (!ret)
+		ret = sg_submit(fd, *q, &spin, 1, seq);
+	for (i = 0; !ret && i < 1000 && !*word; i++)
+		usleep(10000);
+	return ret ? ret : *word ? 0 : -ETIMEDOUT;
 }
 
 /*
@@ -701,8 +712,7 @@ TEST(reset_wakes_a_waiter_only_once_the_engine_let_go)
 	volatile uint64_t *word = sg_map_anon(PAGE);
 	char reset[128], hook[256];
 	struct drm_svmgpu_wait w;
-	int fd = sg_open(), status, i, ret;
-	struct svmgpu_cmd spin;
+	int fd = sg_open(), status, ret;
 	uint32_t ctx, q;
 	uint64_t seq;
 	pid_t pid;
@@ -712,13 +722,7 @@ TEST(reset_wakes_a_waiter_only_once_the_engine_let_go)
 		SKIP(return, "no debugfs reset or stop-delay hook");
 	ASSERT_GE(fd, 0);
 	ASSERT_NOT_NULL(word);
-	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
-	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
-	spin = sg_launch(store_loop, (const void *)word, 1, 32, ~0ull >> 8);
-	ASSERT_EQ(sg_submit(fd, q, &spin, 1, &seq), 0);
-	for (i = 0; i < 1000 && !*word; i++)
-		usleep(10000);
-	ASSERT_NE(*word, 0);
+	ASSERT_EQ(store_loop_running(fd, word, &ctx, &q, &seq), 0);
 	ASSERT_EQ(sg_write_file(hook, "500"), 0);
 	pid = reset_in_child(reset);
 	ASSERT_GT(pid, 0);
@@ -753,8 +757,7 @@ TEST(reset_stopping_a_queue_its_owner_destroys)
 {
 	volatile uint64_t *word = sg_map_anon(PAGE);
 	char reset[128], hook[256];
-	int fd = sg_open(), status, i;
-	struct svmgpu_cmd spin;
+	int fd = sg_open(), status;
 	uint32_t ctx, q;
 	double t0, took;
 	pid_t pid;
@@ -764,13 +767,7 @@ TEST(reset_stopping_a_queue_its_owner_destroys)
 		SKIP(return, "no debugfs reset or stop-delay hook");
 	ASSERT_GE(fd, 0);
 	ASSERT_NOT_NULL(word);
-	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
-	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
-	spin = sg_launch(store_loop, (const void *)word, 1, 32, ~0ull >> 8);
-	ASSERT_EQ(sg_submit(fd, q, &spin, 1, NULL), 0);
-	for (i = 0; i < 1000 && !*word; i++)
-		usleep(10000);
-	ASSERT_NE(*word, 0);
+	ASSERT_EQ(store_loop_running(fd, word, &ctx, &q, NULL), 0);
 	ASSERT_EQ(sg_write_file(hook, "3000"), 0);
 	pid = reset_in_child(reset);
 	ASSERT_GT(pid, 0);
@@ -785,6 +782,67 @@ TEST(reset_stopping_a_queue_its_owner_destroys)
 	/* it waited for the reset's stop (or, first, slept the hook itself) */
 	EXPECT_GE(took, 0.3);
 	TH_LOG("QUEUE_DESTROY during the reset's stop took %.2f s", took);
+	sg_write_file(hook, "0");
+	EXPECT_EQ(device_works(), 0);
+}
+
+/*
+ * The device is reset (debugfs) while a process whose queue runs an
+ * endless kernel is killed: the reset's stop of that queue is made 3 s
+ * slow (svmgpu_inject_stop_delay), and the process's mm teardown stops the
+ * same queue (svmgpu_svm_kill() from the mmu notifier's release, under
+ * svm->lock).  The teardown waits for the reset's stop before it removes
+ * the process's device mappings and frees its page tables, so the process
+ * is reaped only after it; lockdep (debug kernel) sees that wait as
+ * svmgpu_queue_stop_map taken under svm->lock.  Before, the teardown went
+ * on at once (the queue was already stopped).
+ */
+TEST_TIMEOUT(120)
+TEST(reset_stopping_the_queue_of_a_process_being_killed)
+{
+	char reset[128], hook[256], up;
+	int status, pipefd[2];
+	pid_t pid, victim;
+	double t0, took;
+
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)) ||
+	    sg_debugfs_path("svmgpu_inject_stop_delay", hook, sizeof(hook)))
+		SKIP(return, "no debugfs reset or stop-delay hook");
+	ASSERT_EQ(pipe(pipefd), 0);
+	victim = fork();
+	ASSERT_GE(victim, 0);
+	if (!victim) {
+		volatile uint64_t *word = sg_map_anon(PAGE);
+		int fd = sg_open();
+		uint32_t ctx, q;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd < 0 || !word || store_loop_running(fd, word, &ctx, &q, NULL))
+			_exit(1);
+		if (write(pipefd[1], "1", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	/* its kernel runs (EOF: it failed) */
+	ASSERT_EQ(read(pipefd[0], &up, 1), 1);
+	close(pipefd[0]);
+	ASSERT_EQ(sg_write_file(hook, "3000"), 0);
+	pid = reset_in_child(reset);
+	if (pid > 0)
+		usleep(100000);		/* into the stop's sleep */
+	t0 = sg_now_s();
+	kill(victim, SIGKILL);
+	ASSERT_EQ(waitpid(victim, &status, 0), victim);
+	took = sg_now_s() - t0;
+	ASSERT_GT(pid, 0);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* its teardown waited for the reset's stop (or, first, slept the hook) */
+	EXPECT_GE(took, 0.3);
+	TH_LOG("the killed process was reaped %.2f s after SIGKILL", took);
 	sg_write_file(hook, "0");
 	EXPECT_EQ(device_works(), 0);
 }
@@ -805,7 +863,7 @@ TEST(flr_and_unbind_while_a_creation_is_held_unregistered)
 {
 	char hook[256], flr[128], bdf[64], task[32];
 	const char *how[] = { flr, "unbind" };
-	int status, tries, ret, rebound;
+	int status, ret, rebound;
 	pid_t pid, reaped;
 	unsigned int i;
 	bool held;
@@ -847,9 +905,7 @@ TEST(flr_and_unbind_while_a_creation_is_held_unregistered)
 		 * ioctl); the 3 s hold began at most 20 ms before this saw it.
 		 */
 		snprintf(task, sizeof(task), "/proc/%d", (int)pid);
-		for (tries = 0; tries < 500 && !sg_blocked_in(task, SYS_ioctl); tries++)
-			usleep(20000);
-		held = sg_blocked_in(task, SYS_ioctl);
+		held = sg_await_blocked(task, SYS_ioctl, 10000);
 		ret = !held ? -ETIMEDOUT : unbind ? sg_driver_bind(bdf, false) : trigger(flr);
 		reaped = waitpid(pid, &status, 0);
 		rebound = unbind && !ret ? sg_driver_bind(bdf, true) : 0;

@@ -911,6 +911,50 @@ static inline int sg_blocked_in(const char *task, long nr)
 }
 
 /*
+ * Write an INJ_ register through debugfs svmgpu_inject (@name "hang_queues",
+ * "fatal", ...; hw-spec 15): 0, -ENOENT without the file, or -errno.
+ */
+static inline int sg_inject(const char *name, unsigned int v)
+{
+	char path[256], buf[64];
+
+	if (sg_debugfs_path("svmgpu_inject", path, sizeof(path)))
+		return -ENOENT;
+	snprintf(buf, sizeof(buf), "%s %u", name, v);
+	return sg_write_file(path, buf);
+}
+
+/*
+ * Wait up to @ms for the task of /proc directory @task to sleep
+ * uninterruptibly inside system call @nr: 1 once it does, 0 if it never did.
+ */
+static inline int sg_await_blocked(const char *task, long nr, unsigned int ms)
+{
+	unsigned int waited;
+
+	for (waited = 0; waited < ms && !sg_blocked_in(task, nr); waited += 5)
+		usleep(5000);
+	return sg_blocked_in(task, nr);
+}
+
+/*
+ * Wait up to @ms for the forked child @pid to sleep uninterruptibly inside
+ * system call @nr: @pid once it does, else -ETIMEDOUT with the child killed
+ * and reaped.
+ */
+static inline pid_t sg_child_blocked(pid_t pid, long nr, unsigned int ms)
+{
+	char task[32];
+
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	if (sg_await_blocked(task, nr, ms))
+		return pid;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -ETIMEDOUT;
+}
+
+/*
  * In a forked child: an untouched page in *@p, and a context and a queue
  * on the test device; the fd, or _exit(10) if any of it fails.
  */
@@ -936,7 +980,7 @@ static inline int sg_child_queue(unsigned char **p, uint32_t *ctx, uint32_t *q)
  */
 static inline pid_t sg_fork_stuck(unsigned int ms, int create)
 {
-	char inject[256], task[32], val[16];
+	char inject[256], val[16];
 	long long before = sg_dev_counter("fault_delays_injected");
 	long nr = create ? SYS_ioctl : SYS_close;
 	pid_t pid;
@@ -972,15 +1016,7 @@ static inline pid_t sg_fork_stuck(unsigned int ms, int create)
 			_exit(14);
 		_exit(0);
 	}
-	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
-	for (i = 0; i < 2000 && !sg_blocked_in(task, nr); i++)
-		usleep(10000);
-	if (!sg_blocked_in(task, nr)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return -ETIMEDOUT;
-	}
-	return pid;
+	return sg_child_blocked(pid, nr, 20000);
 }
 
 /*
