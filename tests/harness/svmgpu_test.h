@@ -19,7 +19,8 @@
  * TEST_TIMEOUT(secs) before a test changes it for that test, the
  * SVMGPU_TEST_TIMEOUT environment variable scales nothing but replaces the
  * default).  Output is TAP version 13: "ok N name", "not ok N name",
- * "ok N name # SKIP reason", diagnostics as "# file:line: ..." lines.  The
+ * "ok N name # SKIP reason", diagnostics as "# file:line: ..." lines, and
+ * "# name took S s" after the line of a test that took 3 s or more.  The
  * process exits 0 when no test failed, 1 otherwise.  Arguments: -l lists the
  * tests; any other argument is a substring filter on test names.
  *
@@ -49,6 +50,8 @@
 #include <unistd.h>
 
 #define SVMGPU_TEST_DEFAULT_TIMEOUT	30
+/* A test that takes this long or longer says so ("# name took 7.2 s"). */
+#define SVMGPU_TEST_REPORT_SECS		3.0
 
 /* Shared between the parent and a test's child (MAP_SHARED page). */
 struct svmgpu_test_result {
@@ -335,6 +338,8 @@ static inline int svmgpu_test_main(int argc, char **argv)
 	int default_timeout = SVMGPU_TEST_DEFAULT_TIMEOUT;
 	int n = 0, planned = 0, failed = 0, i, rc;
 	const char *env = getenv("SVMGPU_TEST_TIMEOUT");
+	struct timespec start, end;
+	double secs;
 
 	if (env && atoi(env) > 0)
 		default_timeout = atoi(env);
@@ -369,13 +374,19 @@ static inline int svmgpu_test_main(int argc, char **argv)
 		n++;
 		/* as kselftest's harness: a run that never ends names its test */
 		printf("# RUN %s\n", t->name);
+		clock_gettime(CLOCK_MONOTONIC, &start);
 		rc = svmgpu_test_run_one(t, default_timeout);
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		secs = (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
 		if (rc == 2)
 			printf("ok %d %s # SKIP %s\n", n, t->name, svmgpu_test_res->reason);
 		else if (rc == 0)
 			printf("ok %d %s\n", n, t->name);
 		else
 			printf("not ok %d %s\n", n, t->name);
+		/* where a suite's time goes: the tests that take seconds */
+		if (secs >= SVMGPU_TEST_REPORT_SECS)
+			printf("# %s took %.1f s\n", t->name, secs);
 		fflush(stdout);
 		failed += rc == 1;
 	}
