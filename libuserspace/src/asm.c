@@ -88,6 +88,9 @@ static const char *const atomic_names[SVMGPU_ATOMIC_NUM_OPS] = {
 #define MAX_NAME	64
 #define MAX_PARAMS	8
 #define MAX_MACRO_DEPTH	16
+/* Lines all macro expansions of one pass may produce. */
+#define MAX_MACRO_LINES	(1u << 20)
+#define MAX_EXPR_DEPTH	128
 #define MAX_ALIGN	4096
 
 struct label {
@@ -149,6 +152,7 @@ struct assembler {
 	unsigned int mline;	/* line of the outermost macro use */
 	unsigned int mdepth;
 	unsigned long expansions;
+	unsigned long expanded_lines;
 	bool emit;
 	uint64_t *code;
 	size_t len, cap;
@@ -305,9 +309,11 @@ struct expr {
 	struct assembler *as;
 	const char *p;
 	bool wide;		/* f64 literals allowed */
+	unsigned int depth;	/* unary operators and parentheses open */
 };
 
 static int ex_binary(struct expr *e, int minprec, int64_t *v);
+static int ex_unary(struct expr *e, int64_t *v);
 
 static void ex_skip(struct expr *e)
 {
@@ -428,7 +434,8 @@ static int ex_symbol(struct expr *e, int64_t *v)
 	return 0;
 }
 
-static int ex_unary(struct expr *e, int64_t *v)
+/* A value, a unary operator and its operand, or a parenthesised expression. */
+static int ex_operand(struct expr *e, int64_t *v)
 {
 	const char *at;
 	int ret;
@@ -480,6 +487,19 @@ static int ex_unary(struct expr *e, int64_t *v)
 	if (isalpha((unsigned char)*at) || *at == '_' || *at == '.')
 		return ex_symbol(e, v);
 	return asm_error(e->as, at, "unexpected '%c' in an expression", *at);
+}
+
+/* The recursion is bounded: a line of a million '~' must not overflow the stack. */
+static int ex_unary(struct expr *e, int64_t *v)
+{
+	int ret;
+
+	if (e->depth == MAX_EXPR_DEPTH)
+		return asm_error(e->as, e->p, "expression nested deeper than %d", MAX_EXPR_DEPTH);
+	e->depth++;
+	ret = ex_operand(e, v);
+	e->depth--;
+	return ret;
 }
 
 static int ex_operator(const char *p, int *prec)
@@ -1166,6 +1186,7 @@ static int expand_macro(struct assembler *as, const struct macro *m, const char 
 	const char *lbuf = as->lbuf, *lend = as->lend, *mname = as->mname;
 	unsigned int line = as->line, mline = as->mline;
 	unsigned long id = as->expansions++;
+	bool too_long = false;
 	size_t i;
 	int ret = 0;
 
@@ -1181,6 +1202,11 @@ static int expand_macro(struct assembler *as, const struct macro *m, const char 
 	for (i = 0; i < m->nbody && ret != -ENOMEM; i++) {
 		char *text;
 
+		/* No pass runs for ever: 16 levels of 16 uses are 16^16 lines. */
+		if (++as->expanded_lines > MAX_MACRO_LINES) {
+			too_long = true;
+			break;
+		}
 		as->line = m->body[i].line;
 		as->mname = m->name;
 		as->lbuf = NULL;
@@ -1198,6 +1224,10 @@ static int expand_macro(struct assembler *as, const struct macro *m, const char 
 	as->line = line;
 	as->mname = mname;
 	as->mline = mline;
+	/* reported once, at the outermost use */
+	if (too_long && !as->mdepth)
+		return asm_error(as, at, "macro '%s' expands to more than %u lines", m->name,
+				 MAX_MACRO_LINES);
 	return ret == -ENOMEM ? ret : 0;
 }
 
@@ -1380,6 +1410,9 @@ static int process_line(struct assembler *as, char *line)
 	if (!strcasecmp(mn, ".macro")) {
 		if (as->cur_struct >= 0)
 			return asm_error(as, mn, ".macro inside .struct %s", as->syms[as->cur_struct].name);
+		/* Its expansion reads the macro table that a definition may move. */
+		if (as->mdepth)
+			return asm_error(as, mn, ".macro inside the expansion of macro %s", as->mname);
 		return define_macro(as, trim(p), mn);
 	}
 	ret = split_operands(as, p, opv, &nops);
@@ -1433,6 +1466,7 @@ static int run_pass(struct assembler *as, const char *source)
 	as->next_region = 0;
 	as->label_seq = 0;
 	as->expansions = 0;
+	as->expanded_lines = 0;
 	as->cur_struct = -1;
 	as->defining = -1;
 	for (;;) {

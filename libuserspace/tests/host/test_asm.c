@@ -397,12 +397,67 @@ static const struct {
 	  "macros nested deeper than 16 (does 'm' use itself?) (in macro 'm' used at line 4)" },
 	{ ".macro m\nNOP\n", 1, 1, ".macro m is never closed by .endm" },
 	{ ".macro m\n.macro n\n.endm\n", 2, 1, ".macro inside .macro m" },
+	{ ".macro m\nl\\@: .macro n\n.endm\nm\n", 2, 5,
+	  ".macro inside the expansion of macro m (in macro 'm' used at line 4)" },
 	{ ".endm\n", 1, 1, ".endm without .macro" },
 	{ ".macro ADD\n.endm\n", 1, 8, "macro 'ADD' is already an instruction or a macro" },
 	{ ".macro\n", 1, 1, ".macro needs a name" },
 	{ ".macro m 1a\n.endm\n", 1, 10, "bad parameter name '1a'" },
 	{ ".include \"x.s\"\n", 1, 1, "unknown directive '.include'" },
 };
+
+/* The bounded ones, with inputs built at run time. */
+TEST(hostile_sources_are_bounded)
+{
+	struct svmgpu_program *p = (void *)1;
+	struct svmgpu_asm_error err;
+	size_t n = 1 << 20, i, len;
+	char *src = malloc(n + 64), *at;
+
+	ASSERT_NOT_NULL(src);
+	/* a million unary operators: a diagnostic, not a stack overflow */
+	len = (size_t)sprintf(src, "LI r1, ");
+	memset(src + len, '~', n);
+	strcpy(src + len + n, "1\n");
+	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
+	EXPECT_TRUE(p == NULL);
+	EXPECT_STREQ(err.message, "line 1, column 136: expression nested deeper than 128");
+	/* and as many parentheses */
+	memset(src + len, '(', n);
+	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
+	EXPECT_STREQ(err.message, "line 1, column 136: expression nested deeper than 128");
+	/* 128 levels are fine */
+	len = (size_t)sprintf(src, "LI r1, ");
+	memset(src + len, '-', 128);
+	strcpy(src + len + 128, "1\n");
+	ASSERT_EQ(svmgpu_program_assemble(src, &p, &err), 0);
+	svmgpu_program_destroy(p);
+
+	/* 16 macros each using the one before 16 times: 16^15 lines, refused */
+	at = src;
+	at += sprintf(at, ".macro m0\nNOP\n.endm\n");
+	for (i = 1; i < 16; i++)
+		at += sprintf(at, ".macro m%zu\nm%zu\nm%zu\nm%zu\nm%zu\nm%zu\nm%zu\nm%zu\nm%zu\n"
+			      "m%zu\nm%zu\nm%zu\nm%zu\nm%zu\nm%zu\nm%zu\nm%zu\n.endm\n", i,
+			      i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
+			      i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+	sprintf(at, "m15\n");
+	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
+	EXPECT_STREQ(err.message, "line 274, column 1: macro 'm15' expands to more than 1048576 lines");
+
+	/*
+	 * A macro defined by an expansion once grew the macro table under the
+	 * expansion reading it (the eighth macro fills it).
+	 */
+	at = src;
+	for (i = 0; i < 7; i++)
+		at += sprintf(at, ".macro t%zu\nNOP\n.endm\n", i);
+	sprintf(at, ".macro outer\nl\\@: .macro inner\nNOP\n.endm\nouter\nNOP\n");
+	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
+	EXPECT_STREQ(err.message, "line 23, column 5: .macro inside the expansion of macro outer "
+		     "(in macro 'outer' used at line 26)");
+	free(src);
+}
 
 TEST(every_error_message)
 {
