@@ -543,7 +543,7 @@ static int shape(uint64_t items, uint64_t per_item, struct svmgpu_launch *l)
 
 	if (!items)
 		return -ENODATA;
-	groups = (items + WG - 1) / WG;
+	groups = items / WG + (items % WG != 0);	/* no wrap near UINT64_MAX */
 	if (groups > UINT32_MAX)
 		return -E2BIG;
 	l->grid[0] = (uint32_t)groups;

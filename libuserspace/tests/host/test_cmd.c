@@ -264,4 +264,34 @@ TEST(launch_shapes)
 	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_COUNT, &ha, &l), -EINVAL);
 }
 
+/*
+ * Counts near UINT64_MAX are too large a grid, not a wrapped one: rounding
+ * them up to whole workgroups once wrapped to 0 and divided by it.
+ */
+TEST(launch_shapes_of_huge_problems)
+{
+	struct svmgpu_histogram_args ha = { .n = UINT64_MAX, .nbins = 1 };
+	struct svmgpu_tree_lookup_args ta = { .nkeys = UINT64_MAX };
+	struct svmgpu_list_walk_args la = { .nlists = UINT64_MAX - 200 };
+	struct svmgpu_stencil2d_args st = { .width = 1, .height = UINT64_MAX };
+	struct svmgpu_sgemm_args ga = { .m = 1, .n = UINT64_MAX, .k = 1 };
+	struct svmgpu_vecadd_args va = { .n = UINT64_MAX };
+	struct svmgpu_launch l;
+
+	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_HISTOGRAM, &ha, &l), -E2BIG);
+	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_TREE_LOOKUP, &ta, &l), -E2BIG);
+	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_LIST_WALK, &la, &l), -E2BIG);
+	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_STENCIL2D, &st, &l), -E2BIG);
+	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_SGEMM, &ga, &l), -E2BIG);
+	/* a slice per lane: any count fits 64 workgroups */
+	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_VECADD, &va, &l), 0);
+	EXPECT_EQ(l.grid[0], 64);
+	/* the largest grid that fits */
+	ha.n = (uint64_t)UINT32_MAX * 256;
+	ASSERT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_HISTOGRAM, &ha, &l), 0);
+	EXPECT_EQ(l.grid[0], UINT32_MAX);
+	ha.n++;
+	EXPECT_EQ(svmgpu_kernel_launch_shape(SVMGPU_KERNEL_HISTOGRAM, &ha, &l), -E2BIG);
+}
+
 TEST_HARNESS_MAIN
