@@ -4,20 +4,51 @@
  * range through its MMU, compares it word by word with the snapshot and
  * hashes it; any difference means the device saw other bytes than the CPU.
  */
+#define _GNU_SOURCE	/* process_vm_readv() */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "internal.h"
 
-/* Assembled once per process; the program is never freed. */
-static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
+/* Assembled once per process (again after a failure); never freed. */
+static pthread_mutex_t hash_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct svmgpu_program *hash_prog;
-static int hash_prog_err;
 
-static void hash_prog_init(void)
+static int hash_prog_get(struct svmgpu_program **prog)
 {
-	hash_prog_err = svmgpu_kernel_program(SVMGPU_KERNEL_RANGE_HASH, &hash_prog);
+	int ret = 0;
+
+	pthread_mutex_lock(&hash_lock);
+	if (!hash_prog)
+		ret = svmgpu_kernel_program(SVMGPU_KERNEL_RANGE_HASH, &hash_prog);
+	*prog = hash_prog;
+	pthread_mutex_unlock(&hash_lock);
+	return ret;
+}
+
+/*
+ * The CPU's view of [addr, addr + size) into @snap: 0, or -EFAULT if part
+ * of it cannot be read (unmapped, PROT_NONE), where a memcpy() would raise
+ * SIGSEGV in the caller.  Read by the kernel for this process, as the CPU
+ * would (a page in device memory comes back first).
+ */
+static int snapshot(void *snap, const void *addr, size_t size)
+{
+	struct iovec local = { snap, size }, remote = { (void *)addr, size };
+	ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+
+	if (n == (ssize_t)size)
+		return 0;
+	if (n >= 0 || errno == EFAULT)
+		return -EFAULT;
+	if (errno != ENOSYS && errno != EPERM)
+		return -errno;
+	/* a seccomp filter refuses it: the plain copy */
+	memcpy(snap, addr, size);
+	return 0;
 }
 
 /* Device-written results, one cache line. */
@@ -34,15 +65,16 @@ SVMGPU_PUBLIC int svmgpu_coherence_check(struct svmgpu_queue *q, const void *add
 	struct svmgpu_range_hash_args *args;
 	struct svmgpu_launch launch;
 	struct svmgpu_cmd cmd;
-	struct hash_out *out;
 	uint64_t *snap, cpu_hash = 0, i, nwords = size / 8;
+	struct svmgpu_program *prog;
+	struct hash_out *out;
 	int ret;
 
 	if (!q || !addr || ((uintptr_t)addr | size) & 7 || !size)
 		return -EINVAL;
-	pthread_once(&hash_once, hash_prog_init);
-	if (hash_prog_err)
-		return hash_prog_err;
+	ret = hash_prog_get(&prog);
+	if (ret)
+		return ret;
 
 	snap = malloc(size);
 	args = aligned_alloc(64, 64);
@@ -51,7 +83,9 @@ SVMGPU_PUBLIC int svmgpu_coherence_check(struct svmgpu_queue *q, const void *add
 		ret = -ENOMEM;
 		goto out;
 	}
-	memcpy(snap, addr, size);
+	ret = snapshot(snap, addr, size);
+	if (ret)
+		goto out;
 	for (i = 0; i < nwords; i++)
 		cpu_hash += svmgpu_hash_word(snap[i], i);
 
@@ -66,7 +100,7 @@ SVMGPU_PUBLIC int svmgpu_coherence_check(struct svmgpu_queue *q, const void *add
 	args->first_mismatch = &out->first;
 	ret = svmgpu_kernel_launch_shape(SVMGPU_KERNEL_RANGE_HASH, args, &launch);
 	if (!ret)
-		ret = svmgpu_cmd_launch(&cmd, svmgpu_program_code(hash_prog), args, &launch, 0);
+		ret = svmgpu_cmd_launch(&cmd, svmgpu_program_code(prog), args, &launch, 0);
 	if (!ret)
 		ret = svmgpu_queue_run(q, &cmd, 1, SVMGPU_TIMEOUT_INFINITE, NULL);
 	if (ret)

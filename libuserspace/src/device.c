@@ -47,14 +47,44 @@ static int ioctl_err(int fd, unsigned long req, void *arg)
 }
 
 /*
+ * For the calls that sleep until something happens (a blocking SUBMIT, a
+ * WAIT): not drmIoctl(), which restarts after every signal, so that a
+ * handler installed without SA_RESTART ends the wait with -EINTR.  With
+ * SA_RESTART the kernel restarts it, keeping a WAIT's deadline.
+ */
+static int ioctl_sleeping(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+/*
+ * Is @path a DRM device node (a character device of major 226)?  0,
+ * -ENODEV, or the error of stat(2); its stat in *@st.  Nothing else is
+ * opened: opening a watchdog arms it.
+ */
+static int drm_node_stat(const char *path, struct stat *st)
+{
+	if (stat(path, st))
+		return -errno;
+	if (!S_ISCHR(st->st_mode) || major(st->st_rdev) != LINUX_DRM_MAJOR)
+		return -ENODEV;
+	return 0;
+}
+
+/*
  * An svmgpu device has a render node bound to the "svmgpu" DRM driver.
- * Returns 0, -ENODEV for another driver's node, or the error of open(2).
+ * Returns 0, -ENODEV for another driver's node or no DRM node, or the
+ * error of stat(2) or open(2).
  */
 static int check_svmgpu_node(const char *path)
 {
 	drmVersionPtr ver;
+	struct stat st;
 	int fd, ok;
 
+	fd = drm_node_stat(path, &st);
+	if (fd)
+		return fd;
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -154,12 +184,9 @@ SVMGPU_PUBLIC int svmgpu_device_debugfs_dir(const char *render_node, char *dir, 
 	dir[0] = '\0';
 	if (!render_node)
 		return -EINVAL;
-	if (stat(render_node, &st))
-		return -errno;
-	/* Not opened unless it is a DRM node: opening a watchdog arms it. */
-	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != LINUX_DRM_MAJOR)
-		return -ENODEV;
-	ret = check_svmgpu_node(render_node);
+	ret = drm_node_stat(render_node, &st);
+	if (!ret)
+		ret = check_svmgpu_node(render_node);
 	if (ret)
 		return ret;
 	ret = drmGetDeviceFromDevId(st.st_rdev, 0, &d);
@@ -190,11 +217,15 @@ SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device
 	struct svmgpu_device *dev;
 	drmVersionPtr ver;
 	int fd, ok, minor;
+	struct stat st;
 
 	if (!path || !out)
 		return -EINVAL;
 	if (strlen(path) >= SVMGPU_PATH_MAX)
 		return -ENAMETOOLONG;
+	fd = drm_node_stat(path, &st);
+	if (fd)
+		return fd;
 	/*
 	 * O_NONBLOCK only changes read(): svmgpu_device_reap_events() never
 	 * sleeps.  ioctls ignore it.
@@ -340,8 +371,10 @@ SVMGPU_PUBLIC int svmgpu_context_destroy(struct svmgpu_context *ctx)
 	/*
 	 * -EACCES: a fork()ed child cannot destroy its parent's context; the
 	 * handle still goes away with the child's copy of the library state.
+	 * -ENODEV: the device was removed; the kernel frees the handle with
+	 * the file.
 	 */
-	if (ret && ret != -EACCES)
+	if (ret && ret != -EACCES && ret != -ENODEV)
 		return ret;
 	pthread_mutex_lock(&dev->lock);
 	dev->nr_contexts--;
@@ -437,7 +470,11 @@ SVMGPU_PUBLIC int svmgpu_queue_destroy(struct svmgpu_queue *q)
 	ctx = q->ctx;
 	qd.handle = q->handle;
 	ret = ioctl_err(ctx->dev->fd, DRM_IOCTL_SVMGPU_QUEUE_DESTROY, &qd);
-	if (ret && ret != -EACCES)
+	/*
+	 * -EACCES: a fork()ed child's copy; -ENODEV: the device was removed.
+	 * Either way the kernel frees the handle with the file: free ours.
+	 */
+	if (ret && ret != -EACCES && ret != -ENODEV)
 		return ret;
 	pthread_mutex_lock(&ctx->lock);
 	ctx->nr_queues--;
@@ -474,7 +511,7 @@ static int queue_submit(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds, u
 			ret = ioctl(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_SUBMIT, &s) ? -errno : 0;
 		} while (ret == -EINTR);
 	} else {
-		ret = ioctl_err(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_SUBMIT, &s);
+		ret = ioctl_sleeping(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_SUBMIT, &s);
 	}
 	if (ret)
 		return ret;
@@ -525,18 +562,27 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 	first = q->reported_seq < seq ? q->reported_seq + 1 : seq;
 	pthread_mutex_unlock(&q->lock);
 
-	w.queue_handle = q->handle;
-	w.seq = seq;
-	w.first_seq = first;
-	w.timeout_ns = timeout_ns;
-	ret = ioctl_err(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_WAIT, &w);
-	if (ret)
-		return ret;
-
-	pthread_mutex_lock(&q->lock);
-	if (w.nr_errors && w.err_seq <= q->reported_seq) {
-		/* another thread reported it meanwhile */
-		w.nr_errors = 0;
+	for (;;) {
+		w.queue_handle = q->handle;
+		w.seq = seq;
+		w.first_seq = first;
+		w.timeout_ns = timeout_ns;
+		ret = ioctl_sleeping(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_WAIT, &w);
+		if (ret)
+			return ret;
+		pthread_mutex_lock(&q->lock);
+		if (!w.nr_errors || first > q->reported_seq)
+			break;
+		/* Another thread's wait reported part of the range meanwhile. */
+		if (q->reported_seq >= seq) {
+			w.nr_errors = 0;
+			break;
+		}
+		/* The rest of it, from the first seq no one reported: seq completed. */
+		first = q->reported_seq + 1;
+		pthread_mutex_unlock(&q->lock);
+		memset(&w, 0, sizeof(w));
+		timeout_ns = 0;
 	}
 	if (q->reported_seq < seq)
 		q->reported_seq = seq;

@@ -6,10 +6,15 @@
  */
 #include <errno.h>
 #include <glob.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xf86drm.h>
@@ -71,6 +76,9 @@ TEST(device_list_and_open)
 	EXPECT_EQ(svmgpu_device_open((unsigned int)n, &dev), -ENODEV);
 	EXPECT_EQ(svmgpu_device_open_path("/dev/null", &dev), -ENODEV);
 	EXPECT_EQ(svmgpu_device_open_path("/dev/dri/nonexistent", &dev), -ENOENT);
+	/* only DRM nodes are opened: not a file or a directory */
+	EXPECT_EQ(svmgpu_device_open_path("/proc/self/status", &dev), -ENODEV);
+	EXPECT_EQ(svmgpu_device_open_path("/dev/dri", &dev), -ENODEV);
 }
 
 /*
@@ -534,6 +542,235 @@ TEST_F(lib, coherence_check_agrees)
 	ASSERT_EQ(svmgpu_coherence_check(self->q, buf, n, &r), 0);
 	EXPECT_EQ(svmgpu_coherence_check(self->q, (char *)buf + 4, 8, &r), -EINVAL);
 	free(buf);
+}
+
+/* A range the CPU cannot read is -EFAULT, not a SIGSEGV in the library. */
+TEST_F(lib, coherence_check_of_unreadable_memory)
+{
+	char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct svmgpu_coherence_result r;
+
+	ASSERT_NE(p, MAP_FAILED);
+	memset(p, 0x5a, 3 * 4096);
+	ASSERT_EQ(svmgpu_coherence_check(self->q, p, 3 * 4096, &r), 0);
+	/* the last page PROT_NONE, then gone */
+	ASSERT_EQ(mprotect(p + 2 * 4096, 4096, PROT_NONE), 0);
+	EXPECT_EQ(svmgpu_coherence_check(self->q, p, 3 * 4096, &r), -EFAULT);
+	EXPECT_EQ(svmgpu_coherence_check(self->q, p + 2 * 4096, 8, &r), -EFAULT);
+	ASSERT_EQ(munmap(p + 2 * 4096, 4096), 0);
+	EXPECT_EQ(svmgpu_coherence_check(self->q, p, 3 * 4096, &r), -EFAULT);
+	/* the readable part still agrees */
+	EXPECT_EQ(svmgpu_coherence_check(self->q, p, 2 * 4096, &r), 0);
+	munmap(p, 2 * 4096);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A signal during a WAIT: a handler without SA_RESTART ends it with
+ * -EINTR; with SA_RESTART it goes on to its deadline (-ETIMEDOUT).
+ */
+TEST_F(lib, wait_interrupted_by_a_signal)
+{
+	uint64_t *flag = aligned_alloc(64, 64), seq;
+	struct itimerval it = { .it_value = { .tv_usec = 100000 } };
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+	struct timespec t0, t1;
+	double took;
+
+	ASSERT_NOT_NULL(flag);
+	*flag = 0;
+	ASSERT_EQ(svmgpu_cmd_wait(&cmd, flag, SVMGPU_WAIT_EQ, 1, ~0ull, 0, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, &cmd, 1, &seq), 0);
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(sigaction(SIGALRM, &sa, NULL), 0);
+	ASSERT_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 10 * SEC, &err), -EINTR);
+
+	sa.sa_flags = SA_RESTART;
+	ASSERT_EQ(sigaction(SIGALRM, &sa, NULL), 0);
+	it.it_value.tv_usec = 400000;
+	ASSERT_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, SEC / 2, &err), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* restarted at 0.4 s, to the same deadline: not 0.4 + 0.5 s */
+	EXPECT_GE(took, 0.45);
+	EXPECT_LT(took, 0.8);
+	TH_LOG("a restarted 0.5 s WAIT took %.3f s", took);
+
+	__atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 30 * SEC, &err), 0);
+	signal(SIGALRM, SIG_DFL);
+	free(flag);
+}
+
+struct waiter {
+	struct svmgpu_queue *q;
+	uint64_t seq;
+	struct svmgpu_cmd_error err;
+	int ret;
+	pid_t tid;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	__atomic_store_n(&w->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	w->ret = svmgpu_queue_wait(w->q, w->seq, 30 * SEC, &w->err);
+	return NULL;
+}
+
+/* Is thread @tid of this process asleep in an ioctl? */
+static int asleep_in_ioctl(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	long nr = -1;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = (int)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n > 0 ? n : 0] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || (p[2] != 'S' && p[2] != 'D'))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(f);
+	return nr == SYS_ioctl;
+}
+
+/*
+ * Two threads wait on one queue with two failures in flight.  A thread's
+ * wait up to the last command began first (its range starts at the first
+ * failure) and blocks; meanwhile the main thread's wait reports the first
+ * failure.  The blocked wait then reports the second failure, the one no
+ * wait reported: before, it saw the first failure already reported and
+ * returned 0, and the second was never reported.
+ */
+TEST_F(lib, concurrent_waits_report_every_failure)
+{
+	uint64_t *flag = aligned_alloc(64, 64), *v = aligned_alloc(64, 64), seq;
+	struct svmgpu_cmd cmds[5];
+	struct svmgpu_cmd_error err;
+	struct waiter w = { 0 };
+	pthread_t t;
+	int i;
+
+	ASSERT_NOT_NULL(flag);
+	ASSERT_NOT_NULL(v);
+	*flag = 0;
+	v[0] = v[1] = 0;
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[0], (uint64_t *)(uintptr_t)0x10000, 1, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[1], v, 1, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_wait(&cmds[2], flag, SVMGPU_WAIT_EQ, 1, ~0ull, 0, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[3], (uint64_t *)(uintptr_t)0x20000, 1, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[4], v + 1, 2, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmds, 5, &seq), 0);
+	w.q = self->q;
+	w.seq = seq;
+	ASSERT_EQ(pthread_create(&t, NULL, wait_thread, &w), 0);
+	for (i = 0; i < 2000 && !(__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST) &&
+				   asleep_in_ioctl(w.tid)); i++)
+		usleep(5000);
+	EXPECT_TRUE(asleep_in_ioctl(w.tid));
+	/* the first failure, reported here */
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq - 3, 30 * SEC, &err), -EFAULT);
+	EXPECT_EQ(err.seq, seq - 4);
+	EXPECT_EQ(err.va, 0x10000);
+	EXPECT_EQ(err.count, 1);
+	__atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	/* the second, reported by the thread */
+	EXPECT_EQ(w.ret, -EFAULT);
+	EXPECT_EQ(w.err.seq, seq - 1);
+	EXPECT_EQ(w.err.va, 0x20000);
+	EXPECT_EQ(w.err.count, 1);
+	/* and nothing twice */
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 30 * SEC, &err), 0);
+	EXPECT_EQ(v[0], 1);
+	EXPECT_EQ(v[1], 2);
+	free(flag);
+	free(v);
+}
+
+/*
+ * The driver is unbound while the library holds a device, a context and a
+ * queue: every ioctl then fails with -ENODEV, and the objects still close
+ * (the kernel frees the handles with the file).  Before, QUEUE_DESTROY's
+ * -ENODEV kept the queue, so the context and the device stayed -EBUSY and
+ * the fd leaked.
+ */
+TEST_TIMEOUT(60)
+TEST(objects_close_after_the_driver_is_unbound)
+{
+	struct svmgpu_device_desc d;
+	struct svmgpu_context *ctx;
+	struct svmgpu_device *dev;
+	struct svmgpu_queue *q;
+	uint64_t *v = aligned_alloc(64, 64);
+	struct svmgpu_cmd cmd;
+	char slot[32];
+	FILE *f;
+	int ret;
+
+	if (geteuid() || access("/sys/bus/pci/drivers/svmgpu/unbind", W_OK) ||
+	    svmgpu_device_list(&d, 1) < 1)
+		SKIP(return, "not root, no device or no driver unbind");
+	ASSERT_NOT_NULL(v);
+	snprintf(slot, sizeof(slot), "%04x:%02x:%02x.%u", d.pci_domain, d.pci_bus, d.pci_dev,
+		 d.pci_func);
+	ASSERT_EQ(svmgpu_device_open_path(d.render_node, &dev), 0);
+	ASSERT_EQ(svmgpu_context_create(dev, &ctx), 0);
+	ASSERT_EQ(svmgpu_queue_create(ctx, 0, &q), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmd, v, 3, 0), 0);
+	ASSERT_EQ(run1(q, &cmd, NULL), 0);
+
+	f = fopen("/sys/bus/pci/drivers/svmgpu/unbind", "w");
+	ASSERT_NOT_NULL(f);
+	ret = fputs(slot, f) < 0 ? -EIO : 0;
+	if (fclose(f))
+		ret = -errno;
+	ASSERT_EQ(ret, 0);
+	EXPECT_EQ(svmgpu_queue_submit(q, &cmd, 1, NULL), -ENODEV);
+	EXPECT_EQ(svmgpu_queue_destroy(q), -ENODEV);
+	EXPECT_EQ(svmgpu_context_destroy(ctx), -ENODEV);
+	EXPECT_EQ(svmgpu_device_close(dev), 0);
+
+	f = fopen("/sys/bus/pci/drivers/svmgpu/bind", "w");
+	ASSERT_NOT_NULL(f);
+	ret = fputs(slot, f) < 0 ? -EIO : 0;
+	if (fclose(f))
+		ret = -errno;
+	ASSERT_EQ(ret, 0);
+	/* the device is back, and works */
+	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
+	ASSERT_EQ(svmgpu_context_create(dev, &ctx), 0);
+	ASSERT_EQ(svmgpu_queue_create(ctx, 0, &q), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmd, v, 4, 0), 0);
+	EXPECT_EQ(run1(q, &cmd, NULL), 0);
+	EXPECT_EQ(*v, 4);
+	EXPECT_EQ(svmgpu_queue_destroy(q), 0);
+	EXPECT_EQ(svmgpu_context_destroy(ctx), 0);
+	EXPECT_EQ(svmgpu_device_close(dev), 0);
+	free(v);
 }
 
 /*
