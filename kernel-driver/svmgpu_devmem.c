@@ -237,7 +237,10 @@ struct svmgpu_thrash_range {
  * @vaddr: MEMORY_DEVICE_PRIVATE: BAR4 mapped cacheable, for CPU copies
  * @access_sem: read-held by CPU copies through BAR4, write-held across a
  *	PCI function reset
- * @lock: protects @mm and the draining of @free_list
+ * @lock: protects @mm, the draining of @free_list and @frozen
+ * @frozen: hibernation froze the device (svmgpu_devmem_freeze()): no page
+ *	is allocated until it thaws
+ * @frozen_refused: allocations (and checks for room) refused while @frozen
  * @mm: the allocator of device-local byte offsets
  * @free_lock: protects @free_list
  * @free_list: blocks of pages page_free released, not yet back in @mm
@@ -310,7 +313,9 @@ struct svmgpu_devmem {
 	void *vaddr;
 
 	struct rw_semaphore access_sem;	/* BAR4 decodes */
-	struct mutex lock;		/* @mm, draining @free_list */
+	struct mutex lock;		/* @mm, draining @free_list, @frozen */
+	bool frozen;
+	atomic64_t frozen_refused;
 	struct drm_buddy mm;
 	spinlock_t free_lock;		/* @free_list */
 	struct list_head free_list;
@@ -844,6 +849,10 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	LIST_HEAD(blocks);
 
 	lockdep_assert_held(&dm->lock);
+	if (dm->frozen) {
+		atomic64_inc(&dm->frozen_refused);
+		return NULL;
+	}
 	if (atomic64_read(&dm->used) + PAGE_SIZE > svmgpu_devmem_capacity(dm))
 		return NULL;
 	if (drm_buddy_alloc_blocks(&dm->mm, 0, dm->size, PAGE_SIZE, PAGE_SIZE,
@@ -1271,25 +1280,31 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	return moved;
 }
 
-/*
- * Evict until @npages pages are free, at most one try per region.  @src
- * and @dst are scratch (SVMGPU_MIGRATE_BATCH entries).
- */
 /* Whether @npages device pages can be allocated now (no eviction). */
 static bool svmgpu_devmem_has_room(struct svmgpu_devmem *dm, unsigned long npages)
 {
 	u64 avail, cap, used;
+	bool frozen;
 
 	mutex_lock(&dm->lock);
 	svmgpu_devmem_drain(dm);
 	avail = dm->mm.avail;
+	frozen = dm->frozen;
 	mutex_unlock(&dm->lock);
+	if (frozen) {
+		atomic64_inc(&dm->frozen_refused);
+		return false;
+	}
 	cap = svmgpu_devmem_capacity(dm);
 	used = atomic64_read(&dm->used);
 	avail = min(avail, cap > used ? cap - used : 0);
 	return avail >= (u64)npages << PAGE_SHIFT;
 }
 
+/*
+ * Evict until @npages pages are free, at most one try per region.  @src
+ * and @dst are scratch (SVMGPU_MIGRATE_BATCH entries).
+ */
 static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, unsigned long npages,
 				    u64 since, unsigned long min_age,
 				    unsigned long *src, unsigned long *dst, bool fault)
@@ -2279,6 +2294,51 @@ u64 svmgpu_devmem_used(struct svmgpu_device *sdev)
 	return sdev->devmem ? atomic64_read(&sdev->devmem->used) : 0;
 }
 
+/**
+ * svmgpu_devmem_freeze() - hibernation: no process page in device memory
+ * @sdev: the device
+ *
+ * Device memory is not in the hibernation image.  Checks that no page is
+ * in it and, atomically with that check (under dm->lock, as allocations),
+ * stops allocating until svmgpu_devmem_thaw(): a device fault's work or an
+ * asynchronous PREFETCH still running while processes are frozen maps in
+ * system memory instead.
+ *
+ * Return: 0, or -EBUSY with the bytes in use in *@used.
+ */
+int svmgpu_devmem_freeze(struct svmgpu_device *sdev, u64 *used)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+	int ret = 0;
+
+	*used = 0;
+	if (!dm)
+		return 0;
+	mutex_lock(&dm->lock);
+	*used = atomic64_read(&dm->used);
+	if (*used)
+		ret = -EBUSY;
+	else
+		dm->frozen = true;
+	mutex_unlock(&dm->lock);
+	return ret;
+}
+
+/**
+ * svmgpu_devmem_thaw() - allocate device memory again
+ * @sdev: the device
+ */
+void svmgpu_devmem_thaw(struct svmgpu_device *sdev)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+
+	if (!dm)
+		return;
+	mutex_lock(&dm->lock);
+	dm->frozen = false;
+	mutex_unlock(&dm->lock);
+}
+
 static const char *svmgpu_devmem_type_name(struct svmgpu_devmem *dm)
 {
 	return svmgpu_devmem_private(dm) ? "private" : "coherent";
@@ -2477,6 +2537,8 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		seq_printf(m, "fault_to_system_pages: %lld\n",
 			   atomic64_read(&dm->fault_to_sys));
 		seq_printf(m, "fault_no_room: %lld\n", atomic64_read(&dm->fault_no_room));
+		seq_printf(m, "frozen_refusals: %lld\n",
+			   atomic64_read(&dm->frozen_refused));
 		seq_printf(m, "prefetch_busy_retried: %lld\n", atomic64_read(&dm->busy_retried));
 		seq_printf(m, "prefetch_busy_left: %lld\n", atomic64_read(&dm->busy_left));
 		seq_printf(m, "cpu_copy_pages: %lld\n", atomic64_read(&dm->cpu_copied));

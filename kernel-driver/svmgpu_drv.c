@@ -860,26 +860,46 @@ static int svmgpu_pm_resume(struct device *dev)
  * not saved) and comes back empty, so refuse while it holds process pages.
  * Suspend to RAM keeps it (the device keeps its memory, hw-spec 5a).
  */
+/*
+ * Hibernation: device memory is not in the image.  Fail if a page is in
+ * it, and allocate none until thawed: a device fault's work (svmgpu_wq is
+ * not freezable) or an asynchronous PREFETCH may still run after this
+ * check, while processes are frozen.
+ */
 static int svmgpu_pm_freeze(struct device *dev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(to_pci_dev(dev));
-	u64 used = svmgpu_devmem_used(sdev);
+	u64 used;
+	int ret;
 
-	if (used) {
+	if (svmgpu_devmem_freeze(sdev, &used)) {
 		drm_err(&sdev->drm, "cannot hibernate: %llu bytes of process memory in device memory\n",
 			used);
 		return -EBUSY;
 	}
-	return svmgpu_pm_suspend(dev);
+	ret = svmgpu_pm_suspend(dev);
+	if (ret)
+		svmgpu_devmem_thaw(sdev);
+	return ret;
+}
+
+/* After a hibernation image was made (thaw) or restored (restore). */
+static int svmgpu_pm_thaw(struct device *dev)
+{
+	struct svmgpu_device *sdev = pci_get_drvdata(to_pci_dev(dev));
+	int ret = svmgpu_pm_resume(dev);
+
+	svmgpu_devmem_thaw(sdev);
+	return ret;
 }
 
 static const struct dev_pm_ops svmgpu_pm_ops = {
 	.suspend = pm_sleep_ptr(svmgpu_pm_suspend),
 	.resume = pm_sleep_ptr(svmgpu_pm_resume),
 	.freeze = pm_sleep_ptr(svmgpu_pm_freeze),
-	.thaw = pm_sleep_ptr(svmgpu_pm_resume),
+	.thaw = pm_sleep_ptr(svmgpu_pm_thaw),
 	.poweroff = pm_sleep_ptr(svmgpu_pm_suspend),
-	.restore = pm_sleep_ptr(svmgpu_pm_resume),
+	.restore = pm_sleep_ptr(svmgpu_pm_thaw),
 };
 
 static void svmgpu_drm_release(struct drm_device *drm, void *arg)
