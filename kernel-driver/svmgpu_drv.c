@@ -444,9 +444,13 @@ static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 	if (!touch || !svmgpu_hw_quiesce(sdev))
 		svmgpu_hw_fence_dma(sdev, "not quiesced");
 	mutex_unlock(&sdev->inval_lock);
+	/*
+	 * in_reset first: svmgpu_devmem_offline() reads both without hw_sem,
+	 * and hw_ready false with in_reset false means the device is gone.
+	 */
+	WRITE_ONCE(sdev->in_reset, true);
 	WRITE_ONCE(sdev->hw_ready, false);
 	WRITE_ONCE(sdev->wedged, false);
-	sdev->in_reset = true;
 	up_write(&sdev->hw_sem);
 	/* A teardown waiting for the fault thread stops (svmgpu_fault_flush()). */
 	svmgpu_fault_flush_wake(sdev);
@@ -625,14 +629,20 @@ static void svmgpu_recover_work(struct work_struct *work)
  * reprograms it (svmgpu_device_reset(): queues with work are stopped, their
  * commands fail with DRM_SVMGPU_ERR_RESET).  Until then every invalidation
  * completes at once.  Caller is inside svmgpu_hw_enter() and holds
- * sdev->inval_lock (svm->pt_lock possibly too): nothing here sleeps for long.
+ * sdev->inval_lock (svm->pt_lock possibly too): nothing here sleeps for long
+ * (the reset's step in progress: at most svmgpu_hw_quiesce()'s bound).
  */
 void svmgpu_device_fence(struct svmgpu_device *sdev)
 {
 	lockdep_assert_held(&sdev->inval_lock);
 	if (sdev->fenced)
 		return;
-	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+	/*
+	 * Bus mastering gates system memory only: an engine step begun before
+	 * the reset may still write device-local memory (hw-spec 5a, 12) that
+	 * the caller is about to free.  Wait for it to end (within one step).
+	 */
+	svmgpu_hw_quiesce(sdev);
 	pci_clear_master(sdev->pdev);
 	WRITE_ONCE(sdev->fenced, true);
 	svmgpu_fault_flush_wake(sdev);
