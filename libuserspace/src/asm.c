@@ -494,7 +494,8 @@ static int ex_unary(struct expr *e, int64_t *v)
 {
 	int ret;
 
-	if (e->depth == MAX_EXPR_DEPTH)
+	/* the operand itself is one more call: MAX_EXPR_DEPTH operators nest */
+	if (e->depth > MAX_EXPR_DEPTH)
 		return asm_error(e->as, e->p, "expression nested deeper than %d", MAX_EXPR_DEPTH);
 	e->depth++;
 	ret = ex_operand(e, v);
@@ -1186,7 +1187,6 @@ static int expand_macro(struct assembler *as, const struct macro *m, const char 
 	const char *lbuf = as->lbuf, *lend = as->lend, *mname = as->mname;
 	unsigned int line = as->line, mline = as->mline;
 	unsigned long id = as->expansions++;
-	bool too_long = false;
 	size_t i;
 	int ret = 0;
 
@@ -1203,10 +1203,8 @@ static int expand_macro(struct assembler *as, const struct macro *m, const char 
 		char *text;
 
 		/* No pass runs for ever: 16 levels of 16 uses are 16^16 lines. */
-		if (++as->expanded_lines > MAX_MACRO_LINES) {
-			too_long = true;
+		if (++as->expanded_lines > MAX_MACRO_LINES)
 			break;
-		}
 		as->line = m->body[i].line;
 		as->mname = m->name;
 		as->lbuf = NULL;
@@ -1224,8 +1222,11 @@ static int expand_macro(struct assembler *as, const struct macro *m, const char 
 	as->line = line;
 	as->mname = mname;
 	as->mline = mline;
-	/* reported once, at the outermost use */
-	if (too_long && !as->mdepth)
+	/*
+	 * Reported once, at the outermost use (an inner use that was its
+	 * macro's last line leaves no line for an outer loop to stop at).
+	 */
+	if (as->expanded_lines > MAX_MACRO_LINES && !as->mdepth)
 		return asm_error(as, at, "macro '%s' expands to more than %u lines", m->name,
 				 MAX_MACRO_LINES);
 	return ret == -ENOMEM ? ret : 0;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -38,7 +39,8 @@ static int hash_prog_get(struct svmgpu_program **prog)
 static int snapshot(void *snap, const void *addr, size_t size)
 {
 	struct iovec local = { snap, size }, remote = { (void *)addr, size };
-	ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	/* this thread's id: the process's works only while its leader lives */
+	ssize_t n = process_vm_readv((pid_t)syscall(SYS_gettid), &local, 1, &remote, 1, 0);
 
 	if (n == (ssize_t)size)
 		return 0;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,8 +548,12 @@ static int error_errno(uint32_t code)
 	}
 }
 
+/*
+ * @restart: wait on through signals, to the same deadline (the driver writes
+ * the time left back), for a caller that holds no seq to wait again with.
+ */
 static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
-		      struct svmgpu_cmd_error *err)
+		      struct svmgpu_cmd_error *err, bool restart)
 {
 	struct drm_svmgpu_wait w = { 0 };
 	uint64_t first;
@@ -568,6 +573,10 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 		w.first_seq = first;
 		w.timeout_ns = timeout_ns;
 		ret = ioctl_sleeping(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_WAIT, &w);
+		if (ret == -EINTR && restart) {
+			timeout_ns = w.timeout_ns;
+			continue;
+		}
 		if (ret)
 			return ret;
 		pthread_mutex_lock(&q->lock);
@@ -604,12 +613,12 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 SVMGPU_PUBLIC int svmgpu_queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 				    struct svmgpu_cmd_error *err)
 {
-	return queue_wait(q, seq, timeout_ns, err);
+	return queue_wait(q, seq, timeout_ns, err, false);
 }
 
 SVMGPU_PUBLIC int svmgpu_queue_poll(struct svmgpu_queue *q, uint64_t seq, struct svmgpu_cmd_error *err)
 {
-	int ret = queue_wait(q, seq, 0, err);
+	int ret = queue_wait(q, seq, 0, err, false);
 
 	return ret == -ETIMEDOUT ? -EBUSY : ret;
 }
@@ -625,7 +634,8 @@ SVMGPU_PUBLIC int svmgpu_queue_run(struct svmgpu_queue *q, const struct svmgpu_c
 	ret = svmgpu_queue_submit(q, cmds, count, &seq);
 	if (ret)
 		return ret;
-	return queue_wait(q, seq, timeout_ns, err);
+	/* Queued: the commands may use the caller's memory until they end. */
+	return queue_wait(q, seq, timeout_ns, err, true);
 }
 
 static void event_from_drm(struct svmgpu_queue_event *ev, const struct drm_svmgpu_event_complete *e)

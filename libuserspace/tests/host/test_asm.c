@@ -421,17 +421,20 @@ TEST(hostile_sources_are_bounded)
 	strcpy(src + len + n, "1\n");
 	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
 	EXPECT_TRUE(p == NULL);
-	EXPECT_STREQ(err.message, "line 1, column 136: expression nested deeper than 128");
+	EXPECT_STREQ(err.message, "line 1, column 137: expression nested deeper than 128");
 	/* and as many parentheses */
 	memset(src + len, '(', n);
 	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
-	EXPECT_STREQ(err.message, "line 1, column 136: expression nested deeper than 128");
-	/* 128 levels are fine */
+	EXPECT_STREQ(err.message, "line 1, column 137: expression nested deeper than 128");
+	/* 128 operators are fine, 129 are not */
 	len = (size_t)sprintf(src, "LI r1, ");
-	memset(src + len, '-', 128);
+	memset(src + len, '~', 128);
 	strcpy(src + len + 128, "1\n");
 	ASSERT_EQ(svmgpu_program_assemble(src, &p, &err), 0);
 	svmgpu_program_destroy(p);
+	memset(src + len, '~', 129);
+	strcpy(src + len + 129, "1\n");
+	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
 
 	/* 16 macros each using the one before 16 times: 16^15 lines, refused */
 	at = src;
@@ -444,6 +447,10 @@ TEST(hostile_sources_are_bounded)
 	sprintf(at, "m15\n");
 	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
 	EXPECT_STREQ(err.message, "line 274, column 1: macro 'm15' expands to more than 1048576 lines");
+	/* reported too when the long use is the last line of every macro around it */
+	sprintf(at, ".macro w\nm14\n.endm\nw\n");
+	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
+	EXPECT_STREQ(err.message, "line 277, column 1: macro 'w' expands to more than 1048576 lines");
 
 	/*
 	 * A macro defined by an expansion once grew the macro table under the
