@@ -795,14 +795,16 @@ TEST(reset_stopping_a_queue_its_owner_destroys)
  * the process's device mappings and frees its page tables, so the process
  * is reaped only after it; lockdep (debug kernel) sees that wait as
  * svmgpu_queue_stop_map taken under svm->lock.  Before, the teardown went
- * on at once (the queue was already stopped).
+ * on at once (the queue was already stopped).  A child of the process
+ * keeps the device file open, so that its close (QUEUE_DESTROY's wait)
+ * is not what delays the reap.
  */
 TEST_TIMEOUT(120)
 TEST(reset_stopping_the_queue_of_a_process_being_killed)
 {
-	char reset[128], hook[256], up;
+	char reset[128], hook[256];
+	pid_t pid, victim, holder;
 	int status, pipefd[2];
-	pid_t pid, victim;
 	double t0, took;
 
 	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)) ||
@@ -819,14 +821,25 @@ TEST(reset_stopping_the_queue_of_a_process_being_killed)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (fd < 0 || !word || store_loop_running(fd, word, &ctx, &q, NULL))
 			_exit(1);
-		if (write(pipefd[1], "1", 1) != 1)
+		/* holds the file (not the mm) until the test is over */
+		holder = fork();
+		if (holder < 0)
+			_exit(3);
+		if (!holder) {
+			/* dies after the process it holds the file for */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(pipefd[1]);
+			for (;;)
+				pause();
+		}
+		if (write(pipefd[1], &holder, sizeof(holder)) != sizeof(holder))
 			_exit(2);
 		for (;;)
 			pause();
 	}
 	close(pipefd[1]);
 	/* its kernel runs (EOF: it failed) */
-	ASSERT_EQ(read(pipefd[0], &up, 1), 1);
+	ASSERT_EQ(read(pipefd[0], &holder, sizeof(holder)), sizeof(holder));
 	close(pipefd[0]);
 	ASSERT_EQ(sg_write_file(hook, "3000"), 0);
 	pid = reset_in_child(reset);
@@ -843,6 +856,7 @@ TEST(reset_stopping_the_queue_of_a_process_being_killed)
 	/* its teardown waited for the reset's stop (or, first, slept the hook) */
 	EXPECT_GE(took, 0.3);
 	TH_LOG("the killed process was reaped %.2f s after SIGKILL", took);
+	kill(holder, SIGKILL);
 	sg_write_file(hook, "0");
 	EXPECT_EQ(device_works(), 0);
 }

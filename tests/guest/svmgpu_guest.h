@@ -910,6 +910,21 @@ static inline int sg_blocked_in(const char *task, long nr)
 	return sg_asleep_in(task, nr, "D");
 }
 
+/* Is a file system of type @type mounted (/proc/mounts)? */
+static inline int sg_mounted_fs(const char *type)
+{
+	char dev[256], dir[256], fstype[64];
+	FILE *f = fopen("/proc/mounts", "r");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fscanf(f, "%255s %255s %63s %*[^\n]", dev, dir, fstype) == 3)
+		found = !strcmp(fstype, type);
+	fclose(f);
+	return found;
+}
+
 /*
  * Write an INJ_ register through debugfs svmgpu_inject (@name "hang_queues",
  * "fatal", ...; hw-spec 15): 0, -ENOENT without the file, or -errno.
