@@ -20,6 +20,7 @@
 #include <xf86drm.h>
 #include <svmgpu_drm.h>
 
+#include "lib_guest.h"
 #include "svmgpu.h"
 #include "svmgpu_test.h"
 
@@ -710,17 +711,6 @@ TEST_F(lib, concurrent_waits_report_every_failure)
 	EXPECT_EQ(v[1], 2);
 	free(flag);
 	free(v);
-}
-
-static int sysfs_write(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int ok;
-
-	if (!f)
-		return -errno;
-	ok = fputs(val, f) >= 0;
-	return fclose(f) == 0 && ok ? 0 : -EIO;
 }
 
 /*

@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "lib_guest.h"
 #include "svmgpu.h"
 #include "svmgpu_test.h"
 
@@ -660,17 +661,6 @@ TEST_F(tools, reg_inject_through_the_driver)
 }
 
 /* Bring-up without the driver: unbind, read and write registers, rebind. */
-static int sysfs_write(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int ok;
-
-	if (!f)
-		return -errno;
-	ok = fputs(val, f) >= 0;
-	return fclose(f) == 0 && ok ? 0 : -EIO;
-}
-
 TEST_TIMEOUT(60)
 TEST_F(tools, reg_without_the_driver)
 {
