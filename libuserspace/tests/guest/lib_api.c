@@ -795,4 +795,53 @@ TEST(objects_close_after_the_driver_is_unbound)
 	free(v);
 }
 
+/*
+ * A device reset (the driver's debugfs svmgpu_reset) stops every queue:
+ * a command waiting on memory that never changes is lost, its waiter gets
+ * -ECANCELED, the queue refuses new work, and a new queue works.
+ */
+TEST_F(lib, reset_cancels_pending_commands)
+{
+	uint64_t *flag = aligned_alloc(64, 64), *out = aligned_alloc(64, 64), seq;
+	struct svmgpu_queue *q2;
+	struct svmgpu_cmd cmds[2];
+	char dir[64], pat[96] = "";
+	struct svmgpu_device_desc d;
+	struct svmgpu_cmd_error err;
+	glob_t g;
+	FILE *f;
+	int ret;
+
+	/* device 0's, the fixture's */
+	if (svmgpu_device_list(&d, 1) >= 1 &&
+	    !svmgpu_device_debugfs_dir(d.render_node, dir, sizeof(dir)))
+		snprintf(pat, sizeof(pat), "%s/svmgpu_reset", dir);
+	if (!pat[0] || glob(pat, 0, NULL, &g) || g.gl_pathc < 1)
+		SKIP(return, "no svmgpu_reset in debugfs");
+	*flag = 0;
+	*out = 0;
+	ASSERT_EQ(svmgpu_cmd_wait(&cmds[0], flag, SVMGPU_WAIT_EQ, 1, ~0ull, 0, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_signal(&cmds[1], out, 9, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmds, 2, &seq), 0);
+	EXPECT_EQ(svmgpu_queue_poll(self->q, seq, &err), -EBUSY);
+	f = fopen(g.gl_pathv[0], "w");
+	ASSERT_NOT_NULL(f);
+	ASSERT_GT(fputs("1", f), -1);
+	ASSERT_EQ(fclose(f), 0);
+	globfree(&g);
+	ret = svmgpu_queue_wait(self->q, seq, 10ull * SEC, &err);
+	EXPECT_EQ(ret, -ECANCELED);
+	if (ret == -ECANCELED && err.count)
+		EXPECT_EQ(err.code, SVMGPU_ERROR_RESET);
+	EXPECT_EQ(*out, 0);
+	EXPECT_EQ(svmgpu_queue_submit(self->q, cmds + 1, 1, &seq), -ECANCELED);
+	/* the address space survived: a new queue of the same context works */
+	ASSERT_EQ(svmgpu_queue_create(self->ctx, 0, &q2), 0);
+	EXPECT_EQ(run1(q2, &cmds[1], &err), 0);
+	EXPECT_EQ(*out, 9);
+	EXPECT_EQ(svmgpu_queue_destroy(q2), 0);
+	free(flag);
+	free(out);
+}
+
 TEST_HARNESS_MAIN
