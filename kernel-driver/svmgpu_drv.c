@@ -867,14 +867,11 @@ static int svmgpu_pm_resume(struct device *dev)
 
 /*
  * Hibernation: device memory is not part of the image (ZONE_DEVICE pages are
- * not saved) and comes back empty, so refuse while it holds process pages.
- * Suspend to RAM keeps it (the device keeps its memory, hw-spec 5a).
- */
-/*
- * Hibernation: device memory is not in the image.  Fail if a page is in
- * it, and allocate none until thawed: a device fault's work (svmgpu_wq is
- * not freezable) or an asynchronous PREFETCH may still run after this
- * check, while processes are frozen.
+ * not saved) and comes back empty, so refuse while it holds process pages,
+ * and allocate none until thawed: a device fault's work (svmgpu_wq is not
+ * freezable) or an asynchronous PREFETCH may still run after this check,
+ * while processes are frozen.  Suspend to RAM keeps it (the device keeps
+ * its memory, hw-spec 5a).
  */
 static int svmgpu_pm_freeze(struct device *dev)
 {
