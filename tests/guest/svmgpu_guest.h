@@ -29,6 +29,8 @@
 #include <svmgpu/svmgpu_hw.h>
 #include <svmgpu_drm.h>
 
+#include "svmgpu_proc.h"
+
 #define SG_TIMEOUT_NS	(30ull * 1000000000ull)
 
 static inline int sg_ioctl(int fd, unsigned long req, void *arg)
@@ -869,39 +871,6 @@ static inline long long sg_devmem_used_settles(const char *dir, long long want)
 		usleep(20000);
 	}
 	return v;
-}
-
-/*
- * Is the task of /proc directory @task (/proc/PID or /proc/self/task/TID)
- * in one of the states @states ("D", "SD") inside system call @nr?
- */
-static inline int sg_asleep_in(const char *task, long nr, const char *states)
-{
-	char path[96], buf[512], *p;
-	int f, len;
-
-	snprintf(path, sizeof(path), "%s/stat", task);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return 0;
-	len = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (len <= 0)
-		return 0;
-	buf[len] = 0;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || !p[2] || !strchr(states, p[2]))
-		return 0;
-	snprintf(path, sizeof(path), "%s/syscall", task);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return 0;
-	len = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (len <= 0)
-		return 0;
-	buf[len] = 0;
-	return strtol(buf, NULL, 10) == nr;
 }
 
 /* Is that task asleep uninterruptibly inside system call @nr? */

@@ -22,6 +22,7 @@
 
 #include "lib_guest.h"
 #include "svmgpu.h"
+#include "svmgpu_proc.h"
 #include "svmgpu_test.h"
 
 #define SEC	1000000000ull
@@ -634,29 +635,10 @@ static void *wait_thread(void *arg)
 /* Is thread @tid of this process asleep in an ioctl? */
 static int asleep_in_ioctl(pid_t tid)
 {
-	char path[64], buf[512], *p;
-	FILE *f;
-	long nr = -1;
-	int n;
+	char task[48];
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	n = (int)fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n > 0 ? n : 0] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || (p[2] != 'S' && p[2] != 'D'))
-		return 0;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%ld", &nr) != 1)
-		nr = -1;
-	fclose(f);
-	return nr == SYS_ioctl;
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)tid);
+	return sg_asleep_in(task, SYS_ioctl, "SD");
 }
 
 /*
