@@ -35,17 +35,25 @@ progress_start() {
 	local label=$1 log=$2 kind=$3 interval=${PROGRESS_INTERVAL:-60}
 	[ "$interval" -gt 0 ] || return 0
 	(
+		# progress_stop's SIGTERM ends the sleep too: one left behind
+		# held every descriptor the build inherited (a build lock, the
+		# make's stdout) for up to a minute after the build, and each
+		# reader of that output (a pipe, a $(...)) waited for it
+		sleeper=
+		trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
 		start=$(date +%s)
 		prev=
-		while sleep "$interval"; do
+		while :; do
+			sleep "$interval" &
+			sleeper=$!
+			wait "$sleeper"
+			sleeper=
 			line=$(progress_line "$log" "$kind")
 			[ -n "$line" ] && [ "$line" != "$prev" ] || continue
 			prev=$line
 			echo "$label: $line, $(( ($(date +%s) - start) / 60 )) min" >&2
 		done
-	# without the callers' lock descriptors: progress_stop kills the
-	# watcher's shell, not the sleep it waits on, which would hold a build
-	# lock up to a minute after the build
+	# without the callers' lock descriptors, should a sleep outlive it
 	) 8>&- 9>&- &
 	PROGRESS_PID=$!
 }
