@@ -34,9 +34,12 @@
  *
  * munmap() and mremap() drop the advice of the addresses they unmap: ADVISE
  * makes sure the svm's chunk notifiers cover the advised range and their
- * invalidate callback calls svmgpu_advise_unmap() for MMU_NOTIFY_UNMAP.
- * The advice does not follow mremap() to the new address.  mprotect() and
- * MADV_DONTNEED keep it.  It goes away with the svm (the last context).
+ * invalidate callback calls svmgpu_advise_unmap() for MMU_NOTIFY_UNMAP,
+ * which drops it where no VMA is left.  The advice does not follow
+ * mremap() to the new address.  mprotect(), MADV_DONTNEED (hugetlb
+ * mappings' too), hugetlbfs truncation and the old range of
+ * mremap(MREMAP_DONTUNMAP) keep it.  It goes away with the svm (the last
+ * context).
  */
 #include <linux/maple_tree.h>
 #include <linux/mm.h>
@@ -157,6 +160,30 @@ static int svmgpu_advice_update(struct svmgpu_svm *svm, u64 start, u64 end, u32 
 	return ret;
 }
 
+/*
+ * The first address of @mm at or after @addr (below @end) that no VMA
+ * covers, and in @hole_end where that gap ends (at most @end); @end if
+ * every page of [@addr, @end) is in a VMA.  The VMA tree's ranges only:
+ * no VMA is dereferenced, so no mmap lock is needed (the tree is in RCU
+ * mode; a hugetlbfs truncation notifies with only the file's i_mmap lock).
+ */
+static u64 svmgpu_advise_next_hole(struct mm_struct *mm, u64 addr, u64 end, u64 *hole_end)
+{
+	MA_STATE(mas, &mm->mm_mt, 0, 0);
+
+	rcu_read_lock();
+	while (addr < end) {
+		mas_set(&mas, addr);
+		if (!mas_walk(&mas)) {
+			*hole_end = mas.last >= end - 1 ? end : mas.last + 1;
+			break;
+		}
+		addr = mas.last >= end - 1 ? end : mas.last + 1;
+	}
+	rcu_read_unlock();
+	return addr;
+}
+
 /**
  * svmgpu_advise_unmap() - [start, end) of the svm's mm was unmapped
  * @svm: the svm
@@ -166,22 +193,34 @@ static int svmgpu_advice_update(struct svmgpu_svm *svm, u64 start, u64 end, u32 
  * From the chunk notifiers (MMU_NOTIFY_UNMAP), maybe in reclaim: no
  * sleeping allocation.  Without memory for a split the advice stays (a
  * later mapping at these addresses would inherit a hint, never data).
+ *
+ * The advice goes only where no VMA is left: munmap() takes the VMAs out
+ * of the tree before it unmaps (6.1's do_mas_align_munmap()), and so does
+ * mremap() for the range it moved from.  MMU_NOTIFY_UNMAP also comes for
+ * pages a mapping that stays loses: MADV_DONTNEED, hugetlbfs truncation
+ * and hole punching of hugetlb mappings (__unmap_hugepage_range()), and
+ * the page-table move of mremap(), MREMAP_DONTUNMAP's included.  Those
+ * keep their advice, as MADV_DONTNEED of other memory does.
  */
 void svmgpu_advise_unmap(struct svmgpu_svm *svm, u64 start, u64 end)
 {
-	u64 first, last;
+	struct mm_struct *mm = svm->mn.mm;
+	u64 first, last, hole_end;
 
 	if (start >= end)
 		return;
 	/* exit_mmap(): the advice goes with the svm, nothing to split. */
-	if (!atomic_read(&svm->mn.mm->mm_users))
+	if (!atomic_read(&mm->mm_users))
 		return;
 	/* Nothing advised there (the common case): no store at all. */
 	if (!svmgpu_advise_lookup(svm, start, &first, &last) && last >= end - 1)
 		return;
-	if (svmgpu_advice_store(svm, start, end - 1, 0, GFP_ATOMIC | __GFP_NOWARN))
-		drm_dbg(&svm->sdev->drm, "no memory to drop the advice of 0x%llx-0x%llx\n",
-			start, end);
+	for (start = svmgpu_advise_next_hole(mm, start, end, &hole_end); start < end;
+	     start = svmgpu_advise_next_hole(mm, hole_end, end, &hole_end)) {
+		if (svmgpu_advice_store(svm, start, hole_end - 1, 0, GFP_ATOMIC | __GFP_NOWARN))
+			drm_dbg(&svm->sdev->drm, "no memory to drop the advice of 0x%llx-0x%llx\n",
+				start, hole_end);
+	}
 }
 
 /* Every page of [start, end) is in a VMA.  mmap lock held. */

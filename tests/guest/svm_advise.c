@@ -3,9 +3,9 @@
  * svm_advise: placement advice and oversubscription of device-local memory
  * (docs/driver.md "Advice" and "Eviction").  ADVISE keeps attributes per
  * address range (split and merged by partial updates, dropped by munmap and
- * mremap, kept by mprotect); a device fault on a range preferring the
- * device migrates it there, read-mostly and accessed-by ranges stay where
- * they are.  Every rejected ADVISE input gets its exact errno.
+ * mremap, kept by mprotect and by what empties a mapping that stays); a
+ * device fault on a range preferring the device migrates it there,
+ * read-mostly and accessed-by ranges stay where they are.  Every rejected ADVISE input gets its exact errno.
  * Oversubscription (eviction) is svm_oversub.
  *
  * The migration cases need a device with local-mem-size > 0 (make
@@ -24,10 +24,12 @@ FIXTURE(adv) {
 	uint32_t q;
 	int local;
 	long long dsize;
+	long huge0;	/* nr_hugepages to restore (-1: untouched) */
 };
 
 FIXTURE_SETUP(adv)
 {
+	self->huge0 = -1;
 	self->fd = sg_open();
 	if (self->fd < 0)
 		SKIP(return, "no render node: %s", strerror(errno));
@@ -39,6 +41,8 @@ FIXTURE_SETUP(adv)
 
 FIXTURE_TEARDOWN(adv)
 {
+	if (self->huge0 >= 0)
+		sg_nr_hugepages(self->huge0);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -251,6 +255,92 @@ TEST_F(adv, munmap_mremap_mprotect_of_advised_migrated_range)
 	munmap(b, size);
 	if (self->local)
 		EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+}
+
+/*
+ * mremap(MREMAP_DONTUNMAP) moves the pages and leaves the old range mapped,
+ * empty: its advice stays there (the kernel reports the page-table move as
+ * an unmap, which used to drop it) and does not follow the pages.  A
+ * munmap() of the old range then drops it.
+ */
+TEST_F(adv, mremap_dontunmap_keeps_the_old_ranges_advice)
+{
+	size_t size = 4 * MB;
+	uint32_t bits = DRM_SVMGPU_ADVICE_ACCESSED_BY;
+	unsigned char *p = sg_map_anon(size), *q;
+	uint64_t same;
+
+	ASSERT_NE(p, NULL);
+	fill_pat(p, size, 0x5d);
+	ASSERT_EQ(advise(self->fd, self->ctx, p, size, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), 0);
+	q = mremap(p, size, size, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+	ASSERT_NE(q, MAP_FAILED);
+	EXPECT_EQ(advice_at(self->fd, self->ctx, p, size, &same), bits);
+	EXPECT_EQ(same, size);
+	EXPECT_EQ(advice_at(self->fd, self->ctx, q, size, &same), 0);
+	EXPECT_EQ(same, size);
+	EXPECT_EQ(check_pat(q, size, 0x5d), -1);
+	EXPECT_TRUE(sg_all_bytes(p, 0, size));
+
+	ASSERT_EQ(munmap(p, size), 0);
+	ASSERT_EQ(mmap(p, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p);
+	EXPECT_EQ(advice_at(self->fd, self->ctx, p, size, &same), 0);
+	EXPECT_EQ(same, size);
+	munmap(p, size);
+	munmap(q, size);
+}
+
+/*
+ * A hugetlb mapping that loses its pages but stays keeps its advice, as
+ * other memory does: MADV_DONTNEED, a hole punched in its hugetlbfs file
+ * and the file truncated to 0 each unmap pages with MMU_NOTIFY_UNMAP
+ * (__unmap_hugepage_range()), the event munmap() sends, and each dropped
+ * the advice.  munmap() still does.
+ */
+TEST_F(adv, hugetlb_mapping_keeps_its_advice_until_munmap)
+{
+	size_t size = 4 * MB;
+	uint32_t bits = DRM_SVMGPU_ADVICE_ACCESSED_BY;
+	unsigned char *p;
+	uint64_t same;
+	int mfd;
+
+	self->huge0 = sg_nr_hugepages(-1);
+	if (self->huge0 < 0 || sg_nr_hugepages(self->huge0 + 2) < 0 ||
+	    sg_nr_hugepages(-1) < self->huge0 + 2)
+		SKIP(return, "cannot reserve 2 huge pages");
+	mfd = memfd_create("svm_advise", MFD_HUGETLB);
+	if (mfd < 0)
+		SKIP(return, "memfd_create(MFD_HUGETLB): %s", strerror(errno));
+	ASSERT_EQ(ftruncate(mfd, size), 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(p, MAP_FAILED);
+	memset(p, 0x6e, size);
+	ASSERT_EQ(advise(self->fd, self->ctx, p, size, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), 0);
+
+	ASSERT_EQ(madvise(p, 2 * MB, MADV_DONTNEED), 0);
+	EXPECT_EQ(advice_at(self->fd, self->ctx, p, size, &same), bits);
+	EXPECT_EQ(same, size);
+	/* shared: the page comes back from the file */
+	EXPECT_TRUE(sg_all_bytes(p, 0x6e, size));
+
+	ASSERT_EQ(fallocate(mfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2 * MB, 2 * MB), 0);
+	EXPECT_EQ(advice_at(self->fd, self->ctx, p, size, &same), bits);
+	EXPECT_EQ(same, size);
+	EXPECT_TRUE(sg_all_bytes(p + 2 * MB, 0, 2 * MB));
+
+	ASSERT_EQ(ftruncate(mfd, 0), 0);
+	EXPECT_EQ(advice_at(self->fd, self->ctx, p, size, &same), bits);
+	EXPECT_EQ(same, size);
+
+	ASSERT_EQ(munmap(p, size), 0);
+	ASSERT_EQ(mmap(p, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p);
+	EXPECT_EQ(advice_at(self->fd, self->ctx, p, size, &same), 0);
+	EXPECT_EQ(same, size);
+	munmap(p, size);
+	close(mfd);
 }
 
 /*

@@ -42,7 +42,6 @@ FIXTURE(dm) {
 	char huge0[32];		/* nr_hugepages to restore, once a test raised it */
 };
 
-#define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
 
 FIXTURE_SETUP(dm)
 {
@@ -72,7 +71,7 @@ FIXTURE_TEARDOWN(dm)
 			sg_write_file(reset, "1");
 	}
 	if (self->huge0[0])
-		sg_write_file(NR_HUGEPAGES, self->huge0);
+		sg_write_file(SG_NR_HUGEPAGES, self->huge0);
 	/* a fault delay no fault took (an ASSERT failed first) */
 	if (!sg_debugfs_path("svmgpu_inject_fault_delay", reset, sizeof(reset)))
 		sg_write_file(reset, "0");
@@ -714,27 +713,6 @@ TEST_F(dm, munmap_during_busy_retries)
 	EXPECT_GT(efault, 0);
 }
 
-/* NR_HUGEPAGES: read (@set < 0) or written; -1 if it cannot be. */
-static long nr_hugepages(long set)
-{
-	const char *f = NR_HUGEPAGES;
-	char buf[32];
-	FILE *fp;
-	long v = -1;
-
-	if (set >= 0) {
-		snprintf(buf, sizeof(buf), "%ld", set);
-		return sg_write_file(f, buf) ? -1 : set;
-	}
-	fp = fopen(f, "r");
-	if (!fp)
-		return -1;
-	if (fscanf(fp, "%ld", &v) != 1)
-		v = -1;
-	fclose(fp);
-	return v;
-}
-
 /*
  * PREFETCH is a placement hint and skips what 6.1 cannot move instead of
  * failing on it: a 6 MiB range with a hugetlb page in its middle moves its
@@ -786,8 +764,8 @@ TEST_F(dm, prefetch_skips_hugetlb_and_prot_none)
 	munmap(r, arena);
 	EXPECT_EQ(sg_devmem_value("used"), used0);
 
-	huge0 = nr_hugepages(-1);
-	if (huge0 < 0 || nr_hugepages(huge0 + 2) < 0) {
+	huge0 = sg_nr_hugepages(-1);
+	if (huge0 < 0 || sg_nr_hugepages(huge0 + 2) < 0) {
 		munmap(a, size);
 		SKIP(return, "no hugetlb pages to be had");
 	}

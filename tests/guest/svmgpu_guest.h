@@ -485,6 +485,28 @@ static inline int sg_write_file(const char *path, const char *val)
 	return ret;
 }
 
+#define SG_NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+
+/* The huge page pool's size: read (@set < 0) or written; -1 if it cannot be. */
+static inline long sg_nr_hugepages(long set)
+{
+	char buf[32];
+	FILE *fp;
+	long v = -1;
+
+	if (set >= 0) {
+		snprintf(buf, sizeof(buf), "%ld", set);
+		return sg_write_file(SG_NR_HUGEPAGES, buf) ? -1 : set;
+	}
+	fp = fopen(SG_NR_HUGEPAGES, "r");
+	if (!fp)
+		return -1;
+	if (fscanf(fp, "%ld", &v) != 1)
+		v = -1;
+	fclose(fp);
+	return v;
+}
+
 /*
  * Read the (sysfs) file @path into @buf, NUL-terminated and cut at the first
  * newline: 0 or -errno (-EIO if the read fails).
