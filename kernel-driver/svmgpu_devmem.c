@@ -936,9 +936,24 @@ static void svmgpu_devmem_page_free(struct page *page)
 static bool svmgpu_devmem_offline(struct svmgpu_devmem *dm)
 {
 	struct svmgpu_device *sdev = dm->sdev;
+	bool ready, held;
 
-	return pci_channel_offline(sdev->pdev) || READ_ONCE(sdev->gone) ||
-	       (!READ_ONCE(sdev->hw_ready) && !READ_ONCE(sdev->in_reset));
+	if (pci_channel_offline(sdev->pdev) || READ_ONCE(sdev->gone))
+		return true;
+	/*
+	 * Without hw_sem.  A suspend sets in_reset before it clears
+	 * hw_ready, a resume sets hw_ready before it clears in_reset (each
+	 * with smp_wmb()), so the two are never both false on the way.  Two
+	 * reads can still straddle a change: hw_ready is read again after
+	 * in_reset, and a read that saw it change is done again.
+	 */
+	do {
+		ready = READ_ONCE(sdev->hw_ready);
+		smp_rmb();	/* pairs with the suspend's smp_wmb() */
+		held = READ_ONCE(sdev->in_reset);
+		smp_rmb();	/* pairs with the resume's smp_wmb() */
+	} while (READ_ONCE(sdev->hw_ready) != ready);
+	return !ready && !held;
 }
 
 /*

@@ -449,6 +449,7 @@ static void svmgpu_hw_suspend_locked(struct svmgpu_device *sdev, bool touch)
 	 * and hw_ready false with in_reset false means the device is gone.
 	 */
 	WRITE_ONCE(sdev->in_reset, true);
+	smp_wmb();	/* pairs with svmgpu_devmem_offline() */
 	WRITE_ONCE(sdev->hw_ready, false);
 	WRITE_ONCE(sdev->wedged, false);
 	up_write(&sdev->hw_sem);
@@ -593,7 +594,8 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 			 * link meanwhile (its slot_reset brings it back).
 			 */
 			held = gone || svmgpu_link_frozen(sdev);
-			sdev->in_reset = held;
+			WRITE_ONCE(sdev->in_reset, held);
+			smp_wmb();	/* pairs with svmgpu_devmem_offline() */
 		}
 		/* A wedged device that came back is usable again. */
 		WRITE_ONCE(sdev->hw_ready, !ret);
@@ -751,7 +753,9 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev, bool slot_reset)
 		svmgpu_hw_fence_dma(sdev, "not back after a reset");
 	WRITE_ONCE(sdev->hw_ready, !ret);
 	WRITE_ONCE(sdev->wedged, ret != 0);
-	sdev->in_reset = false;
+	/* hw_ready first: svmgpu_devmem_offline() reads both without hw_sem */
+	smp_wmb();
+	WRITE_ONCE(sdev->in_reset, false);
 	up_write(&sdev->hw_sem);
 	svmgpu_stop_end(sdev);
 	if (ret)
