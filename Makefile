@@ -232,7 +232,7 @@ host-test: userspace
 # tests/manifest.txt from the built test programs: after adding, renaming
 # or removing a test (host-test's test_manifest fails until then)
 test-manifest: userspace
-	@ninja -C $(MESON_BUILD) test-manifest | grep -v -e '^ninja: ' -e '^\[[0-9]'
+	@set -o pipefail; ninja -C $(MESON_BUILD) test-manifest | grep -v -e '^ninja: ' -e '^\[[0-9]'
 
 # docs/tutorial.md's marked commands, run (the guest ones in one boot) and
 # their output compared with the tutorial's; TAP (scripts/tutorial-test.py)

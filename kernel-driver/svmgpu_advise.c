@@ -27,9 +27,11 @@
  * merged again.  ADVISE writes with the mmap lock held for writing; the
  * UNMAP notifier (svmgpu_advise_unmap()) may run with it held only for
  * reading (6.1's munmap() downgrades it before unmapping, exit_mmap() and
- * the OOM reaper hold it for reading), which is safe because its one
- * mtree_store_range() is atomic under the tree's own lock, like every
- * store.  The tree is in RCU mode and the fault path reads under
+ * the OOM reaper hold it for reading), which is safe because each of its
+ * stores (one per gap of the VMA tree) is one mtree_store_range(), atomic
+ * under the tree's own lock, like every store.  A hugetlbfs truncation
+ * notifies without the mmap lock, but over a range its VMAs still cover:
+ * no store then.  The tree is in RCU mode and the fault path reads under
  * rcu_read_lock() (mas_walk()).
  *
  * munmap() and mremap() drop the advice of the addresses they unmap: ADVISE

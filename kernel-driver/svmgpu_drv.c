@@ -1083,7 +1083,7 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	if (sdev->hw_ready && !svmgpu_hw_quiesce(sdev))
 		svmgpu_hw_fence_dma(sdev, "not quiesced");
 	WRITE_ONCE(sdev->hw_ready, false);
-	sdev->in_reset = false;
+	WRITE_ONCE(sdev->in_reset, false);
 	/* No reset brings it back now. */
 	WRITE_ONCE(sdev->wedged, false);
 	up_write(&sdev->hw_sem);

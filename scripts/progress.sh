@@ -39,15 +39,14 @@ progress_start() {
 		# held every descriptor the build inherited (a build lock, the
 		# make's stdout) for up to a minute after the build, and each
 		# reader of that output (a pipe, a $(...)) waited for it
-		sleeper=
-		trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
+		# (the live children only: no window in which it misses the
+		# sleep or kills a pid reaped meanwhile)
+		trap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM
 		start=$(date +%s)
 		prev=
 		while :; do
 			sleep "$interval" &
-			sleeper=$!
-			wait "$sleeper"
-			sleeper=
+			wait $!
 			line=$(progress_line "$log" "$kind")
 			[ -n "$line" ] && [ "$line" != "$prev" ] || continue
 			prev=$line

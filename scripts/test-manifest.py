@@ -13,23 +13,37 @@ removing a test on purpose: `make test-manifest` (meson's run target of
 this script), and the manifest's diff shows it in the same commit.
 """
 import os
+import signal
 import subprocess
 import sys
 
 
 def listed(programs):
-    """{program: [test, ...]} from each program's -l."""
-    out = {}
+    """({program: [test, ...]}, {program: why its -l failed}) from each
+    program's -l."""
+    out, broken = {}, {}
     for path in programs:
         name = os.path.basename(path)
-        res = subprocess.run([path, "-l"], capture_output=True, text=True, timeout=60)
+        if name in out or name in broken:
+            broken[name] = f"two programs are named {name}"
+            continue
+        try:
+            res = subprocess.run([path, "-l"], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as e:
+            broken[name] = f"-l: {e}"
+            continue
+        if res.returncode < 0:
+            broken[name] = f"-l: killed by {signal.Signals(-res.returncode).name}"
+            continue
         if res.returncode != 0:
-            raise RuntimeError(f"{name} -l: exit status {res.returncode}")
+            broken[name] = f"-l: exit status {res.returncode}"
+            continue
         tests = [t for t in res.stdout.splitlines() if t.strip()]
         if not tests:
-            raise RuntimeError(f"{name} -l: no test listed")
+            broken[name] = "-l: no test listed"
+            continue
         out[name] = tests
-    return out
+    return out, broken
 
 
 def read_manifest(path):
@@ -61,21 +75,32 @@ def update(manifest, built):
     print(f"{manifest}: {len(lines)} tests of {len(built)} programs")
 
 
-def check(manifest, built):
+def names(what, tests):
+    """"gone a, b" for a TAP line: CI shows those, not the # lines."""
+    shown = ", ".join(tests[:6])
+    more = f" and {len(tests) - 6} more" if len(tests) > 6 else ""
+    return f"{what} {shown}{more}"
+
+
+def check(manifest, built, broken):
     want = read_manifest(manifest)
-    names = sorted(set(want) | set(built))
+    progs = sorted(set(want) | set(built) | set(broken))
     print("TAP version 13")
-    print(f"1..{len(names)}")
+    print(f"1..{len(progs)}")
     bad = 0
-    for i, name in enumerate(names, 1):
-        have = set(built.get(name, []))
+    for i, name in enumerate(progs, 1):
         need = set(want.get(name, []))
+        if name in broken:
+            print(f"not ok {i} - {name}: {broken[name]}")
+            bad += 1
+            continue
         if name not in built:
             # built programs are given by meson; one it no longer builds
             print(f"not ok {i} - {name}: in the manifest, not built "
                   f"({len(need)} tests gone)")
             bad += 1
             continue
+        have = set(built[name])
         missing = sorted(need - have)
         extra = sorted(have - need)
         dup = sorted({t for t in built[name] if built[name].count(t) > 1})
@@ -83,7 +108,11 @@ def check(manifest, built):
             print(f"ok {i} - {name}: {len(have)} tests")
             continue
         bad += 1
-        print(f"not ok {i} - {name}: the build differs from {os.path.basename(manifest)}")
+        what = [names("gone:", missing)] if missing else []
+        what += [names("new:", extra)] if extra else []
+        what += [names("named twice:", dup)] if dup else []
+        print(f"not ok {i} - {name}: differs from {os.path.basename(manifest)}: "
+              + "; ".join(what))
         for t in missing:
             print(f"# {name}: {t} is in the manifest but no longer in the program")
         for t in extra:
@@ -100,19 +129,21 @@ def main():
         print(__doc__.strip(), file=sys.stderr)
         return 2
     mode, manifest, programs = sys.argv[1], sys.argv[2], sys.argv[3:]
-    try:
-        built = listed(programs)
-        if mode == "update":
-            update(manifest, built)
-            return 0
-        return check(manifest, built)
-    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
-        if mode == "check":
+    built, broken = listed(programs)
+    if mode == "check":
+        try:
+            return check(manifest, built, broken)
+        except (OSError, RuntimeError) as e:
             print("TAP version 13\n1..1")
             print(f"not ok 1 - test manifest: {e}")
             return 1
-        print(f"test-manifest.py: {e}", file=sys.stderr)
+    if broken:
+        for name, why in sorted(broken.items()):
+            print(f"test-manifest.py: {name}: {why}", file=sys.stderr)
+        print(f"test-manifest.py: {manifest} not written", file=sys.stderr)
         return 1
+    update(manifest, built)
+    return 0
 
 
 if __name__ == "__main__":

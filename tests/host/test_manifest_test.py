@@ -12,12 +12,15 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "..", "..", "scripts", "test-manifest.py")
 
 
-def program(d, name, tests):
-    """A stand-in for a harness program: `-l` prints @tests."""
+def program(d, name, tests, crash=False):
+    """A stand-in for a harness program: `-l` prints @tests (@crash: then
+    dies of SIGSEGV)."""
     path = f"{d}/{name}"
     with open(path, "w") as f:
         f.write("#!/bin/sh\n[ \"$1\" = -l ] || exit 1\n")
         f.write("".join(f"echo {t}\n" for t in tests))
+        if crash:
+            f.write("kill -SEGV $$\n")
     os.chmod(path, 0o755)
     return path
 
@@ -28,13 +31,13 @@ def run(mode, manifest, programs):
     return res.returncode, res.stdout
 
 
-def scenario(manifest_lines, built):
+def scenario(manifest_lines, built, crash=()):
     """check against a manifest of @manifest_lines, with @built programs
-    ({name: [tests]}): (exit status, output)."""
+    ({name: [tests]}; those in @crash die on -l): (exit status, output)."""
     with tempfile.TemporaryDirectory() as d:
         with open(f"{d}/manifest.txt", "w") as f:
             f.write("# comment\n" + "".join(l + "\n" for l in manifest_lines))
-        progs = [program(d, n, t) for n, t in built.items()]
+        progs = [program(d, n, t, n in crash) for n, t in built.items()]
         return run("check", f"{d}/manifest.txt", progs)
 
 
@@ -47,7 +50,9 @@ def same_tests_pass():
 @case
 def deleted_test_fails_by_name():
     rc, out = scenario(["a t1", "a t2"], {"a": ["t1"]})
-    return rc == 1 and "not ok 1 - a" in out and "a: t2 is in the manifest but no longer" in out
+    # the TAP line names it: CI shows those lines, not the diagnostics
+    return (rc == 1 and "not ok 1 - a: differs from manifest.txt: gone: t2" in out
+            and "a: t2 is in the manifest but no longer" in out)
 
 
 @case
@@ -72,6 +77,22 @@ def program_no_longer_built_fails():
 def program_that_lists_nothing_fails():
     rc, out = scenario(["a t1"], {"a": []})
     return rc == 1 and "no test listed" in out
+
+
+@case
+def program_that_crashes_on_list_fails_alone():
+    rc, out = scenario(["a t1", "b u1"], {"a": ["t1"], "b": ["u1"]}, crash=("a",))
+    return (rc == 1 and "not ok 1 - a: -l: killed by SIGSEGV" in out
+            and "ok 2 - b: 1 tests" in out)
+
+
+@case
+def update_refuses_with_a_broken_program():
+    with tempfile.TemporaryDirectory() as d:
+        progs = [program(d, "a", ["t1"], crash=True)]
+        rc, _ = run("update", f"{d}/m.txt", progs)
+        written = os.path.exists(f"{d}/m.txt")
+    return rc == 1 and not written
 
 
 @case
