@@ -41,7 +41,7 @@ progress_start() {
 		# reader of that output (a pipe, a $(...)) waited for it
 		# (the live children only: no window in which it misses the
 		# sleep or kills a pid reaped meanwhile)
-		trap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM
+		trap 'kill $(jobs -p) 2>/dev/null || :; exit 0' TERM
 		start=$(date +%s)
 		prev=
 		while :; do

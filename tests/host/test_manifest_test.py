@@ -96,6 +96,14 @@ def update_refuses_with_a_broken_program():
 
 
 @case
+def update_refuses_a_program_with_two_tests_of_one_name():
+    with tempfile.TemporaryDirectory() as d:
+        rc, _ = run("update", f"{d}/m.txt", [program(d, "a", ["t1", "t1"])])
+        written = os.path.exists(f"{d}/m.txt")
+    return rc == 1 and not written
+
+
+@case
 def update_writes_what_check_accepts():
     with tempfile.TemporaryDirectory() as d:
         progs = [program(d, "b", ["u2", "u1"]), program(d, "a", ["t1"])]
