@@ -218,9 +218,7 @@ TEST_F(adv, munmap_mremap_mprotect_of_advised_migrated_range)
 	ASSERT_EQ(mprotect(p, 2 * MB, PROT_READ | PROT_WRITE), 0);
 
 	/* munmap of the last 2 MiB: its advice goes, a new mapping has none. */
-	ASSERT_EQ(munmap(p + 6 * MB, 2 * MB), 0);
-	ASSERT_EQ(mmap(p + 6 * MB, 2 * MB, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p + 6 * MB);
+	ASSERT_EQ(unmap_and_map_again(p + 6 * MB, 2 * MB), 0);
 	EXPECT_EQ(advice_at(fd, c, p + 6 * MB, 2 * MB, &same), 0);
 	EXPECT_EQ(same, 2 * MB);
 	EXPECT_EQ(advice_at(fd, c, p, 6 * MB, &same), loc);
@@ -282,9 +280,7 @@ TEST_F(adv, mremap_dontunmap_keeps_the_old_ranges_advice)
 	EXPECT_EQ(check_pat(q, size, 0x5d), -1);
 	EXPECT_TRUE(sg_all_bytes(p, 0, size));
 
-	ASSERT_EQ(munmap(p, size), 0);
-	ASSERT_EQ(mmap(p, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p);
+	ASSERT_EQ(unmap_and_map_again(p, size), 0);
 	EXPECT_EQ(advice_at(self->fd, self->ctx, p, size, &same), 0);
 	EXPECT_EQ(same, size);
 	munmap(p, size);
@@ -334,9 +330,7 @@ TEST_F(adv, hugetlb_mapping_keeps_its_advice_until_munmap)
 	EXPECT_EQ(advice_at(self->fd, self->ctx, p, size, &same), bits);
 	EXPECT_EQ(same, size);
 
-	ASSERT_EQ(munmap(p, size), 0);
-	ASSERT_EQ(mmap(p, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p);
+	ASSERT_EQ(unmap_and_map_again(p, size), 0);
 	EXPECT_EQ(advice_at(self->fd, self->ctx, p, size, &same), 0);
 	EXPECT_EQ(same, size);
 	munmap(p, size);

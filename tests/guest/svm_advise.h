@@ -123,6 +123,18 @@ static inline long long advice_at(int fd, uint32_t ctx, const void *p, uint64_t 
 	return ret ? ret : (long long)a.value;
 }
 
+/*
+ * munmap() [@p, @p + @size), then map fresh anonymous memory at the same
+ * addresses: 0, or -1 if either call failed.
+ */
+static inline int unmap_and_map_again(void *p, size_t size)
+{
+	if (munmap(p, size))
+		return -1;
+	return mmap(p, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p ? 0 : -1;
+}
+
 /* COPY dst <- src in STEP pieces; 0 or the first failure. */
 static inline int dev_copy(int fd, uint32_t q, void *dst, const void *src, size_t size)
 {
