@@ -39,7 +39,6 @@ FIXTURE(dm) {
 	uint32_t q;
 	int local;
 	char inject[256];	/* hung_copy_queue's debugfs svmgpu_inject, once it injects */
-	char huge0[32];		/* nr_hugepages to restore, once a test raised it */
 };
 
 
@@ -70,8 +69,6 @@ FIXTURE_TEARDOWN(dm)
 		    !sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)))
 			sg_write_file(reset, "1");
 	}
-	if (self->huge0[0])
-		sg_write_file(SG_NR_HUGEPAGES, self->huge0);
 	/* a fault delay no fault took (an ASSERT failed first) */
 	if (!sg_debugfs_path("svmgpu_inject_fault_delay", reset, sizeof(reset)))
 		sg_write_file(reset, "0");
@@ -764,13 +761,13 @@ TEST_F(dm, prefetch_skips_hugetlb_and_prot_none)
 	munmap(r, arena);
 	EXPECT_EQ(sg_devmem_value("used"), used0);
 
+	/* back to huge0 at the end, whatever ends the test (the harness) */
 	huge0 = sg_nr_hugepages(-1);
-	if (huge0 < 0 || sg_nr_hugepages(huge0 + 2) < 0) {
+	if (huge0 < 0 || svmgpu_test_restore_file(SG_NR_HUGEPAGES) ||
+	    sg_nr_hugepages(huge0 + 2) < 0) {
 		munmap(a, size);
 		SKIP(return, "no hugetlb pages to be had");
 	}
-	/* back to huge0 at the end, whatever ends the test (teardown) */
-	snprintf(self->huge0, sizeof(self->huge0), "%ld", huge0);
 	h = mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB, -1, 0);
 	if (h == MAP_FAILED) {

@@ -26,6 +26,11 @@
  *
  * ASSERT_* stops the test on failure (teardown still runs for fixtures),
  * EXPECT_* records the failure and continues.
+ *
+ * A test that changes a system setting (a sysctl, a module parameter)
+ * calls svmgpu_test_restore_file(path) first: the parent writes the saved
+ * contents back when the test ends, however it ends -- a teardown does not
+ * run after a crash or a timeout's SIGKILL.
  */
 #ifndef SVMGPU_TEST_H
 #define SVMGPU_TEST_H
@@ -35,6 +40,7 @@
 #endif
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -53,11 +59,22 @@
 /* A test that takes this long or longer says so ("# name took 7.2 s"). */
 #define SVMGPU_TEST_REPORT_SECS		3.0
 
+#define SVMGPU_TEST_RESTORE_MAX		8
+
+/* A file's contents before the test changed it (svmgpu_test_restore_file()). */
+struct svmgpu_test_restore {
+	char path[160];
+	char val[88];
+	int len;
+};
+
 /* Shared between the parent and a test's child (MAP_SHARED page). */
 struct svmgpu_test_result {
 	int failed;
 	int skipped;
 	char reason[512];
+	int nrestore;
+	struct svmgpu_test_restore restore[SVMGPU_TEST_RESTORE_MAX];
 };
 
 struct svmgpu_test_case {
@@ -277,6 +294,68 @@ static inline void svmgpu_test_reap_killed(pid_t pid, int *status)
 		closedir(d);
 }
 
+/*
+ * Save the contents of @path (a sysctl, a module parameter: a file whose
+ * contents read can be written back) so that the harness's parent writes
+ * them back when the test ends, whether it passes, fails, crashes or is
+ * killed at its timeout.  Files are written back last saved, first written.
+ * 0, or -errno: the file cannot be read (as open(2) or read(2) fail),
+ * -ENAMETOOLONG for a path or -EFBIG for contents too long to keep,
+ * -ENOSPC after SVMGPU_TEST_RESTORE_MAX files.
+ */
+static inline int svmgpu_test_restore_file(const char *path)
+{
+	struct svmgpu_test_restore *r;
+	ssize_t n;
+	int fd;
+
+	if (svmgpu_test_res->nrestore >= SVMGPU_TEST_RESTORE_MAX)
+		return -ENOSPC;
+	r = &svmgpu_test_res->restore[svmgpu_test_res->nrestore];
+	if (strlen(path) >= sizeof(r->path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, r->val, sizeof(r->val));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n == sizeof(r->val))
+		return -EFBIG;
+	strcpy(r->path, path);
+	r->len = (int)n;
+	svmgpu_test_res->nrestore++;
+	return 0;
+}
+
+/* In the parent, after a test's child ended: 0, or 1 if a file stays changed. */
+static inline int svmgpu_test_restore_files(void)
+{
+	int i, fd, bad = 0;
+
+	for (i = svmgpu_test_res->nrestore - 1; i >= 0; i--) {
+		struct svmgpu_test_restore *r = &svmgpu_test_res->restore[i];
+		ssize_t n = -1;
+
+		fd = open(r->path, O_WRONLY | O_TRUNC);
+		if (fd >= 0) {
+			n = write(fd, r->val, r->len);
+			if (n < 0)
+				svmgpu_test_diag("restoring %s: write: %s", r->path,
+						 strerror(errno));
+			close(fd);
+		} else {
+			svmgpu_test_diag("restoring %s: open: %s", r->path, strerror(errno));
+		}
+		bad |= n != r->len;
+	}
+	svmgpu_test_res->nrestore = 0;
+	return bad;
+}
+
 /* Run one test in a child; returns 0 pass, 1 fail, 2 skip. */
 static inline int svmgpu_test_run_one(struct svmgpu_test_case *t, int default_timeout)
 {
@@ -376,6 +455,8 @@ static inline int svmgpu_test_main(int argc, char **argv)
 		printf("# RUN %s\n", t->name);
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		rc = svmgpu_test_run_one(t, default_timeout);
+		if (svmgpu_test_restore_files())
+			rc = 1;
 		clock_gettime(CLOCK_MONOTONIC, &end);
 		secs = (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
 		if (rc == 2)

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-/* Write @val to the sysfs file @path (driver bind/unbind): 0 or -errno. */
+/* Write @val to the sysfs or debugfs file @path: 0 or -errno. */
 static inline int sysfs_write(const char *path, const char *val)
 {
 	FILE *f = fopen(path, "w");
