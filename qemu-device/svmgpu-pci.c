@@ -55,7 +55,11 @@
  *    notifies MSI-X (or sets INTx to follow INTR_STATUS) under the BQL.
  *    MMIO handlers, x-sync included, only schedule that bottom half: an
  *    MSI-X message aimed at our own BARs is dropped by the guard instead
- *    of recursing into the handler.
+ *    of recursing into the handler.  One aimed at a config register
+ *    through MMCONFIG is written at once and may reset us (FLR) or unplug
+ *    us (a hotplug slot's power control): the bottom half stops there, and
+ *    an unplug inside it or inside a config write keeps the device's
+ *    memory until that callback has returned (in_callback).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -120,6 +124,8 @@ struct SvmgpuState {
     SvmgpuThread threads[SVMGPU_MAX_ENGINES + 1];
     unsigned nthreads;
     bool gone;                  /* atomic: unrealized, everything a no-op */
+    unsigned resets;            /* BQL: svmgpu_reset() calls */
+    unsigned in_callback;       /* BQL: callbacks an MSI may unplug us from */
     bool reap_deferred;         /* atomic: the last thread reaps (above) */
     unsigned threads_left;      /* atomic: threads not yet ended */
 
@@ -458,27 +464,44 @@ static const SvmgpuCoreOps svmgpu_core_ops = {
 /* ------------------------------------------------------------------ */
 /* interrupts (BQL held) */
 
+/*
+ * A message the guest aimed at a config register is written before
+ * msix_notify() returns (MMCONFIG is the host bridge's: our re-entrancy
+ * guard does not stop it): at our Device Control's FLR bit it resets us, at
+ * a hotplug slot's power control (a root port's Slot Control, an SHPC) it
+ * unplugs us, svmgpu_exit() and pci_config_free() included.  So after each
+ * message the loop stops if either happened, and svmgpu_exit() keeps our
+ * memory until after this callback (in_callback: aio_bh_call() still
+ * writes our re-entrancy guard when it returns).
+ */
 static void svmgpu_irq_bh(void *opaque)
 {
     SvmgpuState *s = opaque;
     PCIDevice *pdev = PCI_DEVICE(s);
     uint32_t pending = qatomic_xchg(&s->pending_vectors, 0);
-    unsigned v;
+    unsigned v, resets = s->resets;
 
     if (qatomic_read(&s->gone)) {
         return;
     }
+    s->in_callback++;
     if (msix_enabled(pdev)) {
         for (v = 0; v < SVMGPU_NUM_VECTORS(s->queues); v++) {
             if (pending & (1u << v)) {
                 trace_svmgpu_irq(v);
                 msix_notify(pdev, v);
+                /* reset: what was pending is cleared; unplugged: gone */
+                if (qatomic_read(&s->gone) || s->resets != resets) {
+                    goto out;
+                }
             }
         }
         pci_set_irq(pdev, 0);
     } else {
         pci_set_irq(pdev, svmgpu_core_intx_level(s->core));
     }
+out:
+    s->in_callback--;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1038,10 +1061,27 @@ fail_core:
     svmgpu_fini_local_mem(s);
 }
 
+/* Main loop: the reference svmgpu_exit() took inside a callback. */
+static void svmgpu_unref_bh(void *opaque)
+{
+    object_unref(OBJECT(opaque));
+}
+
 static void svmgpu_exit(PCIDevice *pdev)
 {
     SvmgpuState *s = SVMGPU(pdev);
     bool joined;
+
+    if (s->in_callback) {
+        /*
+         * Unplugged by an MSI-X message of ours (svmgpu_irq_bh()): the
+         * callback that sent it reads our state when the message returns,
+         * and the device must not be freed before it ends.
+         */
+        trace_svmgpu_unplugged_in_callback();
+        object_ref(OBJECT(s));
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), svmgpu_unref_bh, s);
+    }
 
     if (s->vmstate_change) {
         qemu_del_vm_change_state_handler(s->vmstate_change);
@@ -1069,6 +1109,7 @@ static void svmgpu_reset(DeviceState *dev)
     SvmgpuState *s = SVMGPU(dev);
 
     trace_svmgpu_reset();
+    s->resets++;
     /* Registers at reset values now; a step in flight writes nothing. */
     svmgpu_core_reset(s->core);
     svmgpu_clear_pending_irqs(s);
@@ -1083,7 +1124,16 @@ static void svmgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
     bool master = pci_get_word(pdev->config + PCI_COMMAND) &
                   PCI_COMMAND_MASTER;
 
+    /*
+     * Unmasking MSI-X sends what is pending, and a message may unplug us
+     * (svmgpu_irq_bh()): then config space and the core are freed.
+     */
+    s->in_callback++;
     pci_default_write_config(pdev, addr, val, len);
+    s->in_callback--;
+    if (qatomic_read(&s->gone)) {
+        return;
+    }
     if (master && !(pci_get_word(pdev->config + PCI_COMMAND) &
                     PCI_COMMAND_MASTER)) {
         /*

@@ -1511,6 +1511,215 @@ static void test_reset_clears_pending_msix(void)
     dev_stop(&d);
 }
 
+/*
+ * q35's MMCONFIG window (the MCH's PCIEXBAR, which firmware would set):
+ * config space as memory, where an MSI-X message can write it.
+ */
+#define MMCFG_BASE      0xb0000000ull
+#define MCH_PCIEXBAR    0x60
+
+static void mmcfg_enable(Dev *d)
+{
+    QPCIDevice *mch = qpci_device_find(d->bus, QPCI_DEVFN(0, 0));
+
+    g_assert_nonnull(mch);
+    qpci_config_writel(mch, MCH_PCIEXBAR + 4, 0);
+    qpci_config_writel(mch, MCH_PCIEXBAR, MMCFG_BASE | 1);     /* 256 MiB */
+    g_free(mch);
+}
+
+/* Address of config register @reg of bus:devfn in MMCONFIG. */
+static uint64_t mmcfg(unsigned bus, unsigned devfn, unsigned reg)
+{
+    return MMCFG_BASE + ((uint64_t)bus << 20) + ((uint64_t)devfn << 12) + reg;
+}
+
+/*
+ * A queue error raises the error vector and the queue's vector at once;
+ * the error vector's message goes to the device's own Device Control
+ * through MMCONFIG, with FLR set.  The reset it causes happens inside the
+ * bottom half that delivers the vectors: QEMU lives, and the queue's
+ * vector, taken before the reset, is not delivered after it (a reset
+ * clears what is pending: no PBA bit once MSI-X is enabled again).
+ */
+static void test_msix_into_own_flr(void)
+{
+    uint8_t exp;
+    Dev d;
+    int i;
+
+    dev_start(&d, NULL);
+    msix_setup(&d);
+    dev_setup(&d);
+    mmcfg_enable(&d);
+    exp = qpci_find_capability(d.pdev, PCI_CAP_ID_EXP, 0);
+    msix_vector(&d, SVMGPU_VEC_ERROR, mmcfg(0, DEVFN, exp + PCI_EXP_DEVCTL),
+                qpci_config_readw(d.pdev, exp + PCI_EXP_DEVCTL) |
+                PCI_EXP_DEVCTL_BCR_FLR);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1000);     /* queue error */
+    for (i = 0; i < 20; i++) {
+        qpci_config_readw(d.pdev, PCI_VENDOR_ID);       /* main loop turns */
+        g_usleep(1000);
+    }
+    g_assert_cmphex(qpci_config_readw(d.pdev, PCI_VENDOR_ID), ==,
+                    SVMGPU_PCI_VENDOR_ID);
+    dev_remap(&d);
+    check_reset_state(&d);
+    qpci_msix_enable(d.pdev);
+    g_assert_cmphex(msix_pba(&d), ==, 0);
+    dev_stop(&d);
+}
+
+/*
+ * The device in a PCIe root port's hotplug slot; its error vector's
+ * message goes to the root port's Slot Control through MMCONFIG: power
+ * controller and power indicator off, which unplugs the device at once,
+ * inside the bottom half that is delivering that vector and has the
+ * queue's still to deliver.  QEMU must neither abort nor use the freed
+ * device; the slot is empty afterwards.  (Found by review: the bottom half
+ * went on to msix_notify() of an unrealized device, an assertion.)
+ */
+static void test_msix_unplugs_its_own_slot(void)
+{
+    QPCIDevice *rp;
+    uint8_t exp;
+    Dev d;
+    int i;
+
+    memset(&d, 0, sizeof(d));
+    /* native PCIe hotplug, as `make guest-test-multi` boots (not ACPI's) */
+    d.qts = qtest_init("-M q35 -nodefaults -m 256M "
+                       "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
+                       "-device pcie-root-port,id=rp,bus=pcie.0,addr=05.0,"
+                       "chassis=1,slot=1 "
+                       "-device svmgpu,bus=rp,addr=00.0,x-sync=on");
+    pc_alloc_init(&d.alloc, d.qts, ALLOC_NO_FLAGS);
+    d.bus = qpci_new_pc(d.qts, &d.alloc);
+    /* the root port forwards bus 1 and the 32-bit MMIO the BARs get */
+    rp = qpci_device_find(d.bus, QPCI_DEVFN(5, 0));
+    g_assert_nonnull(rp);
+    qpci_config_writeb(rp, PCI_PRIMARY_BUS, 0);
+    qpci_config_writeb(rp, PCI_SECONDARY_BUS, 1);
+    qpci_config_writeb(rp, PCI_SUBORDINATE_BUS, 1);
+    qpci_config_writew(rp, PCI_MEMORY_BASE, 0xe000);
+    qpci_config_writew(rp, PCI_MEMORY_LIMIT, 0xfff0);
+    qpci_config_writew(rp, PCI_PREF_MEMORY_BASE, 0xe000);
+    qpci_config_writew(rp, PCI_PREF_MEMORY_LIMIT, 0xfff0);
+    qpci_config_writel(rp, PCI_PREF_BASE_UPPER32, 0);
+    qpci_config_writel(rp, PCI_PREF_LIMIT_UPPER32, 0);
+    qpci_config_writew(rp, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    /* bus 1, device 0: the bus number above the devfn for config cycles */
+    d.pdev = qpci_device_find(d.bus, 1 << 8 | QPCI_DEVFN(0, 0));
+    g_assert_nonnull(d.pdev);
+    qpci_device_enable(d.pdev);
+    d.bar0 = qpci_iomap(d.pdev, SVMGPU_BAR_REGS, &d.bar0_size);
+    d.next_pt = PT_POOL;
+    msix_setup(&d);
+    dev_setup(&d);
+    mmcfg_enable(&d);
+    exp = qpci_find_capability(rp, PCI_CAP_ID_EXP, 0);
+    g_assert_cmphex(qpci_config_readw(rp, exp + PCI_EXP_SLTSTA) &
+                    PCI_EXP_SLTSTA_PDS, ==, PCI_EXP_SLTSTA_PDS);
+    msix_vector(&d, SVMGPU_VEC_ERROR,
+                mmcfg(0, QPCI_DEVFN(5, 0), exp + PCI_EXP_SLTCTL),
+                PCI_EXP_SLTCTL_PWR_OFF | PCI_EXP_SLTCTL_PWR_IND_OFF);
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1000);     /* queue error */
+    for (i = 0; i < 200; i++) {
+        if (qpci_config_readw(d.pdev, PCI_VENDOR_ID) == 0xffff) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmphex(qpci_config_readw(d.pdev, PCI_VENDOR_ID), ==, 0xffff);
+    /* QEMU lives on, the main loop too (the deferred free ran) */
+    for (i = 0; i < 20; i++) {
+        g_assert_cmphex(qpci_config_readw(rp, PCI_VENDOR_ID), ==, 0x1b36);
+        g_usleep(1000);
+    }
+    qobject_unref(qtest_qmp(d.qts, "{'execute': 'query-status'}"));
+    g_free(rp);
+    d.pdev->msix_enabled = false;
+    dev_stop(&d);
+}
+
+/* SHPC registers (hw/pci/shpc.c), in a pci-bridge's BAR 0 */
+#define SHPC_CMD_CODE           0x14
+#define SHPC_STATE_DISABLED     0x3
+#define SHPC_PWR_LED_OFF        (0x3 << 2)
+#define SHPC_BAR_ADDR           0xd0000000u
+
+/*
+ * The device in slot 1 of a pci-bridge with an SHPC; MSI-X masked as a
+ * whole while an error makes the error vector pending, its message aimed
+ * at the SHPC's command register: disable slot 1, power LED off, which
+ * unplugs the device at once.  The guest's config write that unmasks
+ * MSI-X sends the pending message from inside the device's own config
+ * write handler (msix_write_config()), which must not touch the device's
+ * freed config space or core afterwards: run under ASan
+ * (SVMGPU_QEMU_ASAN=1) that is a use after free without the fix.
+ */
+static void test_msix_unmask_unplugs_its_own_slot(void)
+{
+    QPCIDevice *br;
+    uint8_t cap;
+    Dev d;
+    int i;
+
+    memset(&d, 0, sizeof(d));
+    d.qts = qtest_init("-M q35 -nodefaults -m 256M "
+                       "-device pci-bridge,id=br,bus=pcie.0,addr=05.0,"
+                       "chassis_nr=1 "
+                       "-device svmgpu,bus=br,addr=01.0,x-sync=on");
+    pc_alloc_init(&d.alloc, d.qts, ALLOC_NO_FLAGS);
+    d.bus = qpci_new_pc(d.qts, &d.alloc);
+    br = qpci_device_find(d.bus, QPCI_DEVFN(5, 0));
+    g_assert_nonnull(br);
+    /* the SHPC below the allocator's range, bus 1 and its BARs forwarded */
+    qpci_config_writel(br, PCI_BASE_ADDRESS_0, SHPC_BAR_ADDR);
+    qpci_config_writel(br, PCI_BASE_ADDRESS_1, 0);
+    qpci_config_writeb(br, PCI_PRIMARY_BUS, 0);
+    qpci_config_writeb(br, PCI_SECONDARY_BUS, 1);
+    qpci_config_writeb(br, PCI_SUBORDINATE_BUS, 1);
+    qpci_config_writew(br, PCI_MEMORY_BASE, 0xe000);
+    qpci_config_writew(br, PCI_MEMORY_LIMIT, 0xfff0);
+    qpci_config_writew(br, PCI_PREF_MEMORY_BASE, 0xe000);
+    qpci_config_writew(br, PCI_PREF_MEMORY_LIMIT, 0xfff0);
+    qpci_config_writel(br, PCI_PREF_BASE_UPPER32, 0);
+    qpci_config_writel(br, PCI_PREF_LIMIT_UPPER32, 0);
+    qpci_config_writew(br, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    d.pdev = qpci_device_find(d.bus, 1 << 8 | QPCI_DEVFN(1, 0));
+    g_assert_nonnull(d.pdev);
+    qpci_device_enable(d.pdev);
+    d.bar0 = qpci_iomap(d.pdev, SVMGPU_BAR_REGS, &d.bar0_size);
+    d.next_pt = PT_POOL;
+    msix_setup(&d);
+    dev_setup(&d);
+    /* slot 1 (logical 1: device 1 of the bridge's bus) off */
+    msix_vector(&d, SVMGPU_VEC_ERROR, SHPC_BAR_ADDR + SHPC_CMD_CODE,
+                SHPC_STATE_DISABLED | SHPC_PWR_LED_OFF | 1 << 8);
+    cap = qpci_find_capability(d.pdev, PCI_CAP_ID_MSIX, 0);
+    qpci_config_writew(d.pdev, cap + PCI_MSIX_FLAGS,
+                       PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    wr32(&d, SVMGPU_REG_CTX_ENABLE, 3);                 /* an error */
+    for (i = 0; i < 50 && !(msix_pba(&d) & 1); i++) {
+        rd32(&d, SVMGPU_REG_STATUS);
+    }
+    g_assert_cmphex(msix_pba(&d) & 1, ==, 1);
+    /* the unmask delivers the message, which unplugs the device */
+    qpci_config_writew(d.pdev, cap + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE);
+    g_assert_cmphex(qpci_config_readw(d.pdev, PCI_VENDOR_ID), ==, 0xffff);
+    for (i = 0; i < 20; i++) {
+        g_assert_cmphex(qpci_config_readw(br, PCI_VENDOR_ID), ==, 0x1b36);
+        g_usleep(1000);
+    }
+    qobject_unref(qtest_qmp(d.qts, "{'execute': 'query-status'}"));
+    g_free(br);
+    d.pdev->msix_enabled = false;
+    dev_stop(&d);
+}
+
 /* Threads named svmgpu-engine and svmgpu-ctl of the QEMU under test. */
 static int svmgpu_threads(void)
 {
@@ -1886,6 +2095,11 @@ int main(int argc, char **argv)
                    test_sync_bounded_reference);
     qtest_add_func("/svmgpu/reset-clears-pending-msix",
                    test_reset_clears_pending_msix);
+    qtest_add_func("/svmgpu/msix-into-own-flr", test_msix_into_own_flr);
+    qtest_add_func("/svmgpu/msix-unplugs-its-own-slot",
+                   test_msix_unplugs_its_own_slot);
+    qtest_add_func("/svmgpu/msix-unmask-unplugs-its-own-slot",
+                   test_msix_unmask_unplugs_its_own_slot);
     qtest_add_func("/svmgpu/unplug-viommu-threaded",
                    test_unplug_viommu_threaded);
     qtest_add_func("/svmgpu/realize-failure-frees-local-mem",
