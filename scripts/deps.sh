@@ -24,8 +24,8 @@ HOST_PACKAGES=(
 	seabios qemu-system-data ipxe-qemu
 	# kernel builds and the guest image
 	bc libelf-dev libssl-dev cpio xz-utils kmod rsync busybox-static
-	# tools
-	perl
+	# tools; locales: localedef for the assembler's comma-decimal locale test
+	perl locales
 	# the tools' --json output (libuserspace/common/cli.c); make bench's plots
 	libjson-c-dev python3-matplotlib
 	# memory-management stress in the guest (make stress)

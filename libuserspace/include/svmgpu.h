@@ -133,7 +133,8 @@ SVMGPU_PUBLIC int svmgpu_device_debugfs_dir(const char *render_node, char *dir, 
 /*
  * svmgpu_device_close - close a device
  *
- * Returns 0, -EINVAL for NULL, or -EBUSY while it still has contexts.
+ * Returns 0, -EINVAL for NULL, or -EBUSY while it still has contexts or
+ * device-memory buffers.
  */
 SVMGPU_PUBLIC int svmgpu_device_close(struct svmgpu_device *dev);
 
@@ -400,7 +401,11 @@ SVMGPU_PUBLIC int svmgpu_queue_create_priority(struct svmgpu_context *ctx,
 					       unsigned int ring_entries,
 					       unsigned int priority, struct svmgpu_queue **q);
 
-/* Returns 0 or -EINVAL for NULL. Commands still running are abandoned. */
+/*
+ * Commands still running are abandoned.  Returns 0, -EINVAL for NULL, or
+ * the driver's error: @q is freed also on -EACCES (a forked child's copy)
+ * and -ENODEV (the device was removed), kept on any other.
+ */
 SVMGPU_PUBLIC int svmgpu_queue_destroy(struct svmgpu_queue *q);
 
 /*
@@ -634,7 +639,7 @@ SVMGPU_PUBLIC const uint64_t *svmgpu_program_code(const struct svmgpu_program *p
 SVMGPU_PUBLIC size_t svmgpu_program_length(const struct svmgpu_program *prog);
 /*
  * svmgpu_program_symbol - instruction index of a label
- * Returns the index (>= 0) or -ENOENT.
+ * Returns the index (>= 0), -ENOENT, or -EINVAL for a NULL argument.
  */
 SVMGPU_PUBLIC long svmgpu_program_symbol(const struct svmgpu_program *prog, const char *label);
 

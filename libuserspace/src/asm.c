@@ -11,9 +11,12 @@
  * next one parsed: every erroneous line of a source gets its diagnostic,
  * with line and column.
  */
+#define _GNU_SOURCE	/* strtod_l() */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -321,6 +324,25 @@ static void ex_skip(struct expr *e)
 		e->p++;
 }
 
+static locale_t asm_c_locale;
+static pthread_once_t asm_c_locale_once = PTHREAD_ONCE_INIT;
+
+static void asm_c_locale_init(void)
+{
+	asm_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+/*
+ * The "C" locale for float literals: strtod() follows the program's
+ * LC_NUMERIC, so "0.2" would stop at the '.' under setlocale(LC_ALL, "")
+ * in a comma-decimal locale.  (locale_t)0 if it cannot be made (ENOMEM).
+ */
+static locale_t c_locale(void)
+{
+	pthread_once(&asm_c_locale_once, asm_c_locale_init);
+	return asm_c_locale;
+}
+
 /* *kind: 0 integer, 32 or 64 a float literal of that width */
 static int ex_number(struct expr *e, int64_t *v, int *kind)
 {
@@ -351,7 +373,9 @@ static int ex_number(struct expr *e, int64_t *v, int *kind)
 		double d;
 
 		tok[n - 1] = '\0';
-		d = strtod(tok, &end);
+		if (!c_locale())
+			return -ENOMEM;
+		d = strtod_l(tok, &end, c_locale());
 		if (*end || end == tok) {
 			tok[n - 1] = s[n - 1];
 			return asm_error(e->as, s, "bad number '%s'", tok);
@@ -1541,9 +1565,10 @@ SVMGPU_PUBLIC int svmgpu_program_assemble_diag(const char *source, struct svmgpu
 
 	if (count)
 		*count = 0;
+	if (prog)
+		*prog = NULL;
 	if (!source || !prog || (max_diags && !diags))
 		return -EINVAL;
-	*prog = NULL;
 	if (diags)
 		memset(diags, 0, max_diags * sizeof(*diags));
 	/* first pass: labels; second pass: code and diagnostics */

@@ -157,6 +157,7 @@ static const char *const error_names[] = {
 	[SVMGPU_ERR_BAD_QUEUE_CONFIG] = "bad queue config",
 	[SVMGPU_ERR_BAD_DOORBELL] = "bad doorbell",
 	[SVMGPU_ERR_RING_DMA] = "ring DMA error",
+	[SVMGPU_ERR_SAVE_AREA] = "save area error",
 };
 
 SVMGPU_PUBLIC const char *svmgpu_error_name(uint32_t code)

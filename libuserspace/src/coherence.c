@@ -38,18 +38,29 @@ static int hash_prog_get(struct svmgpu_program **prog)
  */
 static int snapshot(void *snap, const void *addr, size_t size)
 {
-	struct iovec local = { snap, size }, remote = { (void *)addr, size };
 	/* this thread's id: the process's works only while its leader lives */
-	ssize_t n = process_vm_readv((pid_t)syscall(SYS_gettid), &local, 1, &remote, 1, 0);
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	size_t done = 0;
 
-	if (n == (ssize_t)size)
+	/* a call reads at most MAX_RW_COUNT (2 GiB - 4 KiB): the rest again */
+	while (done < size) {
+		struct iovec local = { (char *)snap + done, size - done };
+		struct iovec remote = { (char *)addr + done, size - done };
+		ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		/* 0: the next byte cannot be read (a short read stopped there) */
+		if (n == 0 || errno == EFAULT)
+			return -EFAULT;
+		if (done || (errno != ENOSYS && errno != EPERM))
+			return -errno;
+		/* a seccomp filter refuses it: the plain copy */
+		memcpy(snap, addr, size);
 		return 0;
-	if (n >= 0 || errno == EFAULT)
-		return -EFAULT;
-	if (errno != ENOSYS && errno != EPERM)
-		return -errno;
-	/* a seccomp filter refuses it: the plain copy */
-	memcpy(snap, addr, size);
+	}
 	return 0;
 }
 
@@ -104,7 +115,7 @@ SVMGPU_PUBLIC int svmgpu_coherence_check(struct svmgpu_queue *q, const void *add
 	if (!ret)
 		ret = svmgpu_cmd_launch(&cmd, svmgpu_program_code(prog), args, &launch, 0);
 	if (!ret)
-		ret = svmgpu_queue_run(q, &cmd, 1, SVMGPU_TIMEOUT_INFINITE, NULL);
+		ret = queue_run_own(q, &cmd, 1, SVMGPU_TIMEOUT_INFINITE, NULL);
 	if (ret)
 		goto out;
 	if (result) {

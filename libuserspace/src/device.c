@@ -73,9 +73,32 @@ static int drm_node_stat(const char *path, struct stat *st)
 }
 
 /*
- * An svmgpu device has a render node bound to the "svmgpu" DRM driver.
- * Returns 0, -ENODEV for another driver's node or no DRM node, or the
- * error of stat(2) or open(2).
+ * The driver of the device behind DRM node @st, from sysfs, which needs no
+ * permission on the node: 0 for svmgpu, -ENODEV for another, or the error
+ * of readlink(2) (no sysfs, no driver bound).
+ */
+static int sysfs_driver_is_svmgpu(const struct stat *st)
+{
+	char path[96], link[256];
+	const char *name;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/device/driver",
+		 major(st->st_rdev), minor(st->st_rdev));
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	name = strrchr(link, '/');
+	return !strcmp(name ? name + 1 : link, "svmgpu") ? 0 : -ENODEV;
+}
+
+/*
+ * An svmgpu device has a render node bound to the "svmgpu" DRM driver:
+ * sysfs says which, else the node's DRM version (it is opened).  So a
+ * node the caller may not open is still listed, and opening it gives
+ * open(2)'s -EACCES rather than no device.  Returns 0, -ENODEV for
+ * another driver's node or no DRM node, or the error of stat(2) or open(2).
  */
 static int check_svmgpu_node(const char *path)
 {
@@ -85,6 +108,9 @@ static int check_svmgpu_node(const char *path)
 
 	fd = drm_node_stat(path, &st);
 	if (fd)
+		return fd;
+	fd = sysfs_driver_is_svmgpu(&st);
+	if (!fd || fd == -ENODEV)
 		return fd;
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -552,8 +578,27 @@ static int error_errno(uint32_t code)
  * @restart: wait on through signals, to the same deadline (the driver writes
  * the time left back), for a caller that holds no seq to wait again with.
  */
+static void err_from_wait(struct svmgpu_cmd_error *err, const struct drm_svmgpu_wait *w,
+			  const struct svmgpu_queue *q)
+{
+	if (!err || !w->nr_errors)
+		return;
+	err->seq = w->err_seq;
+	err->va = w->err_va;
+	err->code = w->err_code;
+	err->access = w->err_access;
+	err->reason = w->err_reason;
+	err->queue = q->handle;
+	err->count = w->nr_errors;
+}
+
+/*
+ * Wait for @seq; report the earliest failure no wait reported yet, from
+ * @own_first on when it is not 0 (the library's own commands on a caller's
+ * queue: the caller's failures before them stay for the caller's waits).
+ */
 static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
-		      struct svmgpu_cmd_error *err, bool restart)
+		      struct svmgpu_cmd_error *err, bool restart, uint64_t own_first)
 {
 	struct drm_svmgpu_wait w = { 0 };
 	uint64_t first;
@@ -565,6 +610,8 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 		memset(err, 0, sizeof(*err));
 	pthread_mutex_lock(&q->lock);
 	first = q->reported_seq < seq ? q->reported_seq + 1 : seq;
+	if (own_first)
+		first = own_first;
 	pthread_mutex_unlock(&q->lock);
 
 	for (;;) {
@@ -577,9 +624,19 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 			timeout_ns = w.timeout_ns;
 			continue;
 		}
+		/* a reset's casualties: what failed before it, as for 0 */
+		if (ret == -ECANCELED)
+			err_from_wait(err, &w, q);
 		if (ret)
 			return ret;
 		pthread_mutex_lock(&q->lock);
+		if (own_first) {
+			/* reported up to @seq only when nothing before was left */
+			if (q->reported_seq + 1 >= own_first && q->reported_seq < seq)
+				q->reported_seq = seq;
+			pthread_mutex_unlock(&q->lock);
+			goto report;
+		}
 		if (!w.nr_errors || first > q->reported_seq)
 			break;
 		/* Another thread's wait reported part of the range meanwhile. */
@@ -596,29 +653,22 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 	if (q->reported_seq < seq)
 		q->reported_seq = seq;
 	pthread_mutex_unlock(&q->lock);
+report:
 	if (!w.nr_errors)
 		return 0;
-	if (err) {
-		err->seq = w.err_seq;
-		err->va = w.err_va;
-		err->code = w.err_code;
-		err->access = w.err_access;
-		err->reason = w.err_reason;
-		err->queue = q->handle;
-		err->count = w.nr_errors;
-	}
+	err_from_wait(err, &w, q);
 	return error_errno(w.err_code);
 }
 
 SVMGPU_PUBLIC int svmgpu_queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 				    struct svmgpu_cmd_error *err)
 {
-	return queue_wait(q, seq, timeout_ns, err, false);
+	return queue_wait(q, seq, timeout_ns, err, false, 0);
 }
 
 SVMGPU_PUBLIC int svmgpu_queue_poll(struct svmgpu_queue *q, uint64_t seq, struct svmgpu_cmd_error *err)
 {
-	int ret = queue_wait(q, seq, 0, err, false);
+	int ret = queue_wait(q, seq, 0, err, false, 0);
 
 	return ret == -ETIMEDOUT ? -EBUSY : ret;
 }
@@ -635,7 +685,26 @@ SVMGPU_PUBLIC int svmgpu_queue_run(struct svmgpu_queue *q, const struct svmgpu_c
 	if (ret)
 		return ret;
 	/* Queued: the commands may use the caller's memory until they end. */
-	return queue_wait(q, seq, timeout_ns, err, true);
+	return queue_wait(q, seq, timeout_ns, err, true, 0);
+}
+
+/*
+ * svmgpu_queue_run() of the library's own commands on a caller's queue (the
+ * coherence check): only their failures are reported, and those of the
+ * caller's earlier commands are left for the caller's own waits.
+ */
+int queue_run_own(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds, unsigned int count,
+		  uint64_t timeout_ns, struct svmgpu_cmd_error *err)
+{
+	uint64_t seq;
+	int ret;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	ret = svmgpu_queue_submit(q, cmds, count, &seq);
+	if (ret)
+		return ret;
+	return queue_wait(q, seq, timeout_ns, err, true, seq - count + 1);
 }
 
 static void event_from_drm(struct svmgpu_queue_event *ev, const struct drm_svmgpu_event_complete *e)
@@ -846,21 +915,28 @@ SVMGPU_PUBLIC int svmgpu_devmem_alloc(struct svmgpu_device *dev, size_t size,
 
 SVMGPU_PUBLIC int svmgpu_devmem_map(struct svmgpu_devmem *mem, void **addr, size_t *size)
 {
+	int ret = 0;
 	void *p;
 
 	if (!mem || !addr)
 		return -EINVAL;
+	/* two threads mapping at once get the one mapping */
+	pthread_mutex_lock(&mem->dev->lock);
 	if (!mem->addr) {
 		p = mmap(NULL, mem->size, PROT_READ | PROT_WRITE, MAP_SHARED, mem->dev->fd,
 			 (off_t)mem->offset);
 		if (p == MAP_FAILED)
-			return -errno;
-		mem->addr = p;
+			ret = -errno;
+		else
+			mem->addr = p;
 	}
-	*addr = mem->addr;
-	if (size)
-		*size = mem->size;
-	return 0;
+	if (!ret) {
+		*addr = mem->addr;
+		if (size)
+			*size = mem->size;
+	}
+	pthread_mutex_unlock(&mem->dev->lock);
+	return ret;
 }
 
 SVMGPU_PUBLIC int svmgpu_devmem_free(struct svmgpu_devmem *mem)

@@ -14,7 +14,7 @@
 
 /*
  * A device: the render node's file descriptor.  @lock protects
- * @nr_contexts.
+ * @nr_contexts, @nr_devmem and each of its buffers' @addr.
  */
 struct svmgpu_device {
 	int fd;
@@ -64,5 +64,9 @@ struct svmgpu_program {
 	size_t *label_index;
 	size_t nlabels;
 };
+
+/* device.c: svmgpu_queue_run() reporting only these commands' failures */
+int queue_run_own(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds, unsigned int count,
+		  uint64_t timeout_ns, struct svmgpu_cmd_error *err);
 
 #endif /* SVMGPU_INTERNAL_H */

@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <glob.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -138,6 +140,38 @@ TEST(device_debugfs_dir)
 			_exit(2);
 		ret = svmgpu_device_debugfs_dir(d.render_node, dir, sizeof(dir));
 		_exit(ret == -EACCES && !dir[0] ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+/*
+ * A user who may not open the render node (not root, not in its group)
+ * still sees the device listed, and opening it is open(2)'s -EACCES, not
+ * "no such device".
+ */
+TEST_F(lib, device_the_caller_may_not_open_is_listed_and_eacces)
+{
+	struct svmgpu_device_desc d[4];
+	struct svmgpu_device *dev;
+	struct stat st;
+	int n, status;
+	pid_t pid;
+
+	n = svmgpu_device_list(d, 4);
+	ASSERT_GE(n, 1);
+	ASSERT_EQ(stat(d[0].render_node, &st), 0);
+	if (st.st_mode & S_IROTH)
+		SKIP(return, "%s is open to everyone", d[0].render_node);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(2);
+		if (svmgpu_device_list(d, 4) != n)
+			_exit(3);
+		_exit(svmgpu_device_open(0, &dev) == -EACCES ? 0 : 4);
 	}
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	EXPECT_TRUE(WIFEXITED(status));
@@ -543,7 +577,43 @@ TEST_F(lib, coherence_check_agrees)
 	EXPECT_EQ(buf[100], 0xabcdef);
 	ASSERT_EQ(svmgpu_coherence_check(self->q, buf, n, &r), 0);
 	EXPECT_EQ(svmgpu_coherence_check(self->q, (char *)buf + 4, 8, &r), -EINVAL);
+	EXPECT_EQ(svmgpu_coherence_check(self->q, buf, 0, &r), -EINVAL);
+	EXPECT_EQ(svmgpu_coherence_check(self->q, buf, 12, &r), -EINVAL);
+	EXPECT_EQ(svmgpu_coherence_check(NULL, buf, 8, &r), -EINVAL);
 	free(buf);
+}
+
+/*
+ * A FILL of a PROT_NONE page submitted and not waited for fails; a
+ * coherence check on the same queue meanwhile reports its own result (0),
+ * and the caller's wait still gets the FILL's failure, with its seq and va.
+ */
+TEST_F(lib, coherence_check_leaves_the_callers_failure_to_its_wait)
+{
+	char *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct svmgpu_coherence_result r;
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+	uint64_t seq;
+
+	ASSERT_NE(p, MAP_FAILED);
+	memset(p, 0x3c, 2 * 4096);
+	ASSERT_EQ(mprotect(p + 4096, 4096, PROT_NONE), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd, p + 4096, 4096, 0x11, 1, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, &cmd, 1, &seq), 0);
+	EXPECT_EQ(svmgpu_coherence_check(self->q, p, 4096, &r), 0);
+	EXPECT_EQ(r.mismatches, 0);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 10ull * SEC, &err), -EFAULT);
+	EXPECT_EQ(err.seq, seq);
+	EXPECT_EQ(err.code, SVMGPU_ERR_FAULT_CANCELLED);
+	EXPECT_EQ(err.va, (uint64_t)(uintptr_t)(p + 4096));
+	EXPECT_EQ(err.count, 1);
+	/* reported once: the queue goes on clean */
+	EXPECT_EQ(svmgpu_coherence_check(self->q, p, 4096, &r), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd, p, 4096, 0x22, 1, 0), 0);
+	EXPECT_EQ(run1(self->q, &cmd, &err), 0);
+	EXPECT_EQ(p[4095], 0x22);
+	munmap(p, 2 * 4096);
 }
 
 /* A range the CPU cannot read is -EFAULT, not a SIGSEGV in the library. */
@@ -807,8 +877,10 @@ TEST_F(lib, reset_cancels_pending_commands)
 	ASSERT_EQ(sysfs_write(path, "1"), 0);
 	ret = svmgpu_queue_wait(self->q, seq, 10ull * SEC, &err);
 	EXPECT_EQ(ret, -ECANCELED);
-	if (ret == -ECANCELED && err.count)
-		EXPECT_EQ(err.code, SVMGPU_ERROR_RESET);
+	/* the reset's casualties, from the first: the WAIT */
+	EXPECT_GE(err.count, 1);
+	EXPECT_EQ(err.code, SVMGPU_ERROR_RESET);
+	EXPECT_EQ(err.seq, seq - 1);
 	EXPECT_EQ(*out, 0);
 	EXPECT_EQ(svmgpu_queue_submit(self->q, cmds + 1, 1, &seq), -ECANCELED);
 	/* the address space survived: a new queue of the same context works */

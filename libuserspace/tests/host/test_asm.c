@@ -6,6 +6,7 @@
  * message with its line and column.
  */
 #include <errno.h>
+#include <locale.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,6 +593,43 @@ TEST(expressions_and_equ)
 	expect_words(src, want, sizeof(want) / sizeof(want[0]));
 }
 
+/*
+ * A program in a comma-decimal locale (setlocale(LC_ALL, "") under
+ * LANG=de_DE.UTF-8): float literals and the ready kernels that hold them
+ * still assemble, to the same bits.  The locale is compiled for the test
+ * with localedef (Debian's locales, make deps) in a directory of its own.
+ */
+TEST(float_literals_ignore_the_locale)
+{
+	char dir[] = "/tmp/svmgpu-locale-XXXXXX", cmd[256];
+	const uint64_t want[] = { E(SVMGPU_OP_MOVI, 11, 0, 0, (int32_t)0xbfc00000) };
+	struct svmgpu_program *p;
+	char *end;
+	int k;
+
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir);
+	if (system(cmd)) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		system(cmd);
+		SKIP(return, "localedef cannot make de_DE.UTF-8 (Debian's locales)");
+	}
+	ASSERT_EQ(setenv("LOCPATH", dir, 1), 0);
+	ASSERT_NOT_NULL(setlocale(LC_ALL, "de_DE.UTF-8"));
+	/* the locale is what it should be: strtod() stops at the '.' */
+	EXPECT_EQ(strtod("0.5", &end), 0.0);
+	EXPECT_EQ(*end, '.');
+	expect_words("MOVI r11, -1.5f\n", want, 1);
+	for (k = 0; k < SVMGPU_KERNEL_COUNT; k++) {
+		EXPECT_EQ(svmgpu_kernel_program(k, &p), 0);
+		if (!svmgpu_kernel_program(k, &p))
+			svmgpu_program_destroy(p);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	EXPECT_EQ(system(cmd), 0);
+}
+
 /* .struct offsets are C's: the argument blocks of svmgpu.h, by name. */
 TEST(struct_fields_match_c_layout)
 {
@@ -865,6 +903,22 @@ TEST(disassembly_of_ignored_fields_is_a_commented_word)
 	EXPECT_STREQ(text, "EX");
 }
 
+/* Rejected arguments of assemble_diag leave *prog NULL, whichever is bad. */
+TEST(assemble_diag_rejects_with_prog_null)
+{
+	struct svmgpu_program *p = (struct svmgpu_program *)&p;
+	struct svmgpu_asm_error d;
+	size_t n = 7;
+
+	EXPECT_EQ(svmgpu_program_assemble_diag(NULL, &p, &d, 1, &n), -EINVAL);
+	EXPECT_NULL(p);
+	EXPECT_EQ(n, 0);
+	p = (struct svmgpu_program *)&p;
+	EXPECT_EQ(svmgpu_program_assemble_diag("EXIT\n", &p, NULL, 1, &n), -EINVAL);
+	EXPECT_NULL(p);
+	EXPECT_EQ(svmgpu_program_assemble_diag("EXIT\n", NULL, &d, 1, &n), -EINVAL);
+}
+
 TEST(error_without_error_struct)
 {
 	struct svmgpu_program *p;
@@ -885,6 +939,10 @@ TEST(program_create_and_accessors)
 	EXPECT_EQ(svmgpu_program_symbol(p, "x"), -ENOENT);
 	EXPECT_EQ(svmgpu_program_destroy(p), 0);
 	EXPECT_EQ(svmgpu_program_create(insns, 0, &p), -EINVAL);
+	EXPECT_EQ(svmgpu_program_create(NULL, 1, &p), -EINVAL);
+	EXPECT_EQ(svmgpu_program_create(insns, 2, NULL), -EINVAL);
+	EXPECT_EQ(svmgpu_program_create(insns, SIZE_MAX / 8 + 1, &p), -EINVAL);
+	EXPECT_EQ(svmgpu_program_symbol(NULL, "x"), -EINVAL);
 	EXPECT_EQ(svmgpu_program_destroy(NULL), -EINVAL);
 	EXPECT_TRUE(svmgpu_program_code(NULL) == NULL);
 	EXPECT_EQ(svmgpu_program_length(NULL), 0);

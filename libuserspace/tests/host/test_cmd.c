@@ -5,6 +5,7 @@
  * would fail with ERR_BAD_COMMAND or ERR_INVALID_VA.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "svmgpu.h"
@@ -190,6 +191,30 @@ TEST(error_and_access_names)
 	EXPECT_STREQ(svmgpu_error_name(99), "unknown");
 	EXPECT_STREQ(svmgpu_access_name(SVMGPU_ACCESS_WRITE), "write");
 	EXPECT_STREQ(svmgpu_access_name(7), "unknown");
+}
+
+/*
+ * Every enum svmgpu_error code of the layout header (SVMGPU_HW_HEADER, its
+ * path) has a name: a code added to the header without one fails here.
+ */
+TEST(every_error_code_of_the_header_has_a_name)
+{
+	FILE *f = fopen(SVMGPU_HW_HEADER, "r");
+	char line[512], name[64];
+	int codes = 0, code;
+
+	ASSERT_NOT_NULL(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " SVMGPU_ERR_%63[A-Z0-9_] = %d", name, &code) != 2)
+			continue;
+		codes++;
+		if (!strcmp(svmgpu_error_name((uint32_t)code), "unknown"))
+			TH_LOG("SVMGPU_ERR_%s (%d) has no name", name, code);
+		EXPECT_STRNE(svmgpu_error_name((uint32_t)code), "unknown");
+	}
+	fclose(f);
+	EXPECT_GE(codes, 15);
+	EXPECT_STREQ(svmgpu_error_name(SVMGPU_ERR_SAVE_AREA), "save area error");
 }
 
 TEST(versions)
