@@ -44,14 +44,49 @@ count() {
 		END { printf "%d %d %d\n", p, f, s }' "$1"
 }
 
+# stage_run NAME COMMAND...: run it, its output in $OUT/NAME.tap, its exit
+# status and seconds in $OUT/NAME.rc.
+stage_run() {
+	local name=$1 start rc
+	shift
+	rm -f "$OUT/$name.rc"
+	start=$(date +%s)
+	"$@" > "$OUT/$name.tap" 2>&1
+	rc=$?
+	echo "$rc $(( $(date +%s) - start ))" > "$OUT/$name.rc"
+}
+
 # stage NAME COMMAND...: run it, keep its output, add up its results.
 stage() {
-	local name=$1 log=$OUT/$1.tap rc start p f s
-	shift
-	start=$(date +%s)
-	echo "== $name"
-	"$@" > "$log" 2>&1
-	rc=$?
+	echo "== $1"
+	stage_run "$@"
+	stage_report "$1"
+}
+
+# stages_side_by_side "NAME COMMAND..." ...: the stages at the same time,
+# reported in order (each string split at blanks: no quoting inside).  For single-process stages (a fuzzer) on this 2-core
+# machine: never for a guest stage, whose timing tests need the cores.
+stages_side_by_side() {
+	local st pids=() names=()
+	for st in "$@"; do
+		names+=("${st%% *}")
+	done
+	echo "== ${names[*]} (side by side)"
+	for st in "$@"; do
+		read -r -a st <<< "$st"
+		stage_run "${st[@]}" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for st in "${names[@]}"; do
+		stage_report "$st"
+	done
+}
+
+# stage_report NAME: judge $OUT/NAME.tap, add up its results.
+stage_report() {
+	local name=$1 log=$OUT/$1.tap rc secs p f s
+	read -r rc secs < "$OUT/$name.rc" || { rc=1; secs=0; }
 	read -r p f s < <(count "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
@@ -71,7 +106,7 @@ stage() {
 		/^#/ && !/^# SVMGPU/ { print }' "$log" | head -n 150 | tee "$OUT/$name.failed"
 	grep -q '^not ok' "$OUT/$name.failed" || rm -f "$OUT/$name.failed"
 	[ "$f" -gt 0 ] && tail -n 15 "$log" | grep -v -E '^(ok|not ok|[[:space:]]*#)' | sed 's/^/    /'
-	echo "   $name: $p passed, $f failed, $s skipped ($(( $(date +%s) - start )) s; $log)"
+	echo "   $name: $p passed, $f failed, $s skipped ($secs s; $log)"
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 	total_skip=$((total_skip + s))
@@ -84,8 +119,10 @@ build_stage() {
 stage build-debian build_stage debian
 stage host make -s host-test
 stage qtest bash qemu-device/tests/run-qtest.sh
-stage fuzz bash qemu-device/tests/fuzz/run-fuzz.sh "$CHECK_FUZZ_SECONDS"
-stage fuzz-isa-diff bash qemu-device/tests/fuzz/run-fuzz.sh "${CHECK_ISA_DIFF_SECONDS:-30}" isa-diff
+# two single-process fuzzers, their own caches: one on each core
+stages_side_by_side \
+	"fuzz bash qemu-device/tests/fuzz/run-fuzz.sh $CHECK_FUZZ_SECONDS" \
+	"fuzz-isa-diff bash qemu-device/tests/fuzz/run-fuzz.sh ${CHECK_ISA_DIFF_SECONDS:-30} isa-diff"
 stage fuzz-qemu bash qemu-device/fuzz-qemu/run.sh $((2 * ${CHECK_QEMU_FUZZ_SECONDS:-60}))
 stage guest-debian make -s guest-test KERNEL=debian IOMMU=0
 # Several devices in one guest (svm_multi, docs/driver.md "Two devices"): a

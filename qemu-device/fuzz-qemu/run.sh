@@ -10,7 +10,8 @@
 #   qemu-device/fuzz-qemu/run.sh SECONDS [CONFIG...]
 #   qemu-device/fuzz-qemu/run.sh --reproduce CONFIG INPUT
 #
-# SECONDS is split between the configurations.  Before fuzzing, every input
+# SECONDS is split between the configurations, which run side by side (one
+# core each: SECONDS / 2 of wall time for the two).  Before fuzzing, every input
 # in qemu-device/fuzz-qemu/regressions/ (CONFIG-*) and every crash kept in
 # the cache is replayed and must not crash any more.  Prints TAP (one line
 # per configuration and per replayed input) with executions and coverage;
@@ -174,8 +175,7 @@ tap() {
 # fuzz_one CONFIG SECONDS
 fuzz_one() {
 	local config=$1 secs=$2 dir=$OUT/$1 rc execs cov ft corpus before after new a
-	mkdir -p "$dir/corpus" "$dir/crashes" "$OUT/seeds"
-	python3 "$HERE/gen-seeds.py" "$OUT/seeds"
+	mkdir -p "$dir/corpus" "$dir/crashes"
 	fuzz_env "$config"
 	before=$(ls "$dir/crashes" | grep -E '^(crash|leak|timeout|oom)-[0-9a-f]+$' | sort)
 	# libFuzzer first executes every input it is given, at about 5-10 a
@@ -275,8 +275,29 @@ main() {
 
 	per=$((TOTAL / ${#CONFIGS[@]}))
 	[ "$per" -ge 1 ] || per=1
+	mkdir -p "$OUT/seeds"
+	python3 "$HERE/gen-seeds.py" "$OUT/seeds"
+	# The configurations side by side: generic-fuzz runs one input at a
+	# time (in a fork()ed child), so each keeps one core busy, and this
+	# takes SECONDS / 2 with two.  Their TAP is numbered here, in order.
+	local pids=() line
 	for c in "${CONFIGS[@]}"; do
-		fuzz_one "$c" "$per"
+		fuzz_one "$c" "$per" >"$OUT/$c/result.$$" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for c in "${CONFIGS[@]}"; do
+		local lines=0
+		while IFS= read -r line; do
+			if [[ $line =~ ^(ok|not\ ok)\ [0-9]+\ -\ (.*)$ ]]; then
+				tap "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+				lines=$((lines + 1))
+			else
+				printf '%s\n' "$line"
+			fi
+		done <"$OUT/$c/result.$$"
+		rm -f "$OUT/$c/result.$$"
+		[ "$lines" -gt 0 ] || tap "not ok" "fuzz-qemu[$c]: the run printed no result"
 	done
 	return "$fail"
 }
