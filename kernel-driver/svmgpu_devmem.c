@@ -236,7 +236,11 @@ struct svmgpu_thrash_range {
  * @size: LOCAL_MEM_SIZE
  * @vaddr: MEMORY_DEVICE_PRIVATE: BAR4 mapped cacheable, for CPU copies
  * @access_sem: read-held by CPU copies through BAR4, write-held across a
- *	PCI function reset
+ *	PCI function reset; protects @suspended
+ * @suspended: between the system-sleep suspend and resume callbacks
+ *	(svmgpu_devmem_suspend()): the function may be in D3hot, where BAR4
+ *	reads all ones and drops writes, so CPU copies are refused
+ * @suspended_refused: CPU copies refused while @suspended
  * @lock: protects @mm, the draining of @free_list and @frozen
  * @frozen: hibernation froze the device (svmgpu_devmem_freeze()): no page
  *	is allocated until it thaws
@@ -312,7 +316,9 @@ struct svmgpu_devmem {
 	u64 size;
 	void *vaddr;
 
-	struct rw_semaphore access_sem;	/* BAR4 decodes */
+	struct rw_semaphore access_sem;	/* BAR4 decodes; @suspended */
+	bool suspended;
+	atomic64_t suspended_refused;
 	struct mutex lock;		/* @mm, draining @free_list, @frozen */
 	bool frozen;
 	atomic64_t frozen_refused;
@@ -959,7 +965,8 @@ static bool svmgpu_devmem_offline(struct svmgpu_devmem *dm)
 /*
  * Whether the CPU can copy out of or into the device's memory now, through
  * BAR4: 0; -EAGAIN while its link is frozen (AER or DPC recovery: BAR4
- * reads all ones, but the data may come back); -ENODEV once the function
+ * reads all ones, but the data may come back) or the system sleeps
+ * (svmgpu_devmem_suspend(): D3hot decodes no memory); -ENODEV once the function
  * is gone from the bus (svmgpu_device_lost(), a permanent failure, or, not
  * found yet, it does not answer config reads): its data went with it.
  * Caller holds dm->access_sem: no PCI reset the driver was told of (during
@@ -972,7 +979,7 @@ static int svmgpu_devmem_reachable(struct svmgpu_devmem *dm)
 	lockdep_assert_held(&dm->access_sem);
 	if (READ_ONCE(dm->sdev->gone) || pdev->error_state == pci_channel_io_perm_failure)
 		return -ENODEV;
-	if (pci_channel_offline(pdev))
+	if (pci_channel_offline(pdev) || dm->suspended)
 		return -EAGAIN;
 	return pci_device_is_present(pdev) ? 0 : -ENODEV;
 }
@@ -1091,6 +1098,8 @@ again:
 	/* the count, then the error state the PCI core set before the call */
 	smp_rmb();
 	ret = svmgpu_devmem_reachable(dm);
+	if (ret == -EAGAIN && dm->suspended)
+		atomic64_inc(&dm->suspended_refused);
 	n = 0;
 	delay = atomic_read(&dm->inject_copy_delay_us);
 	for (i = 0; i < npages && !ret; i++) {
@@ -2298,6 +2307,44 @@ void svmgpu_devmem_reset_done(struct svmgpu_device *sdev)
 		up_write(&sdev->devmem->access_sem);
 }
 
+/**
+ * svmgpu_devmem_suspend() - system sleep: no CPU copy through BAR4
+ * @sdev: the device, already quiet (svmgpu_hw_suspend())
+ *
+ * The PCI core puts the function in D3hot after the suspend callbacks,
+ * where BAR4 decodes nothing.  A device fault's work (svmgpu_wq is not
+ * freezable) may still migrate or evict meanwhile: its copy is refused
+ * (-EAGAIN, svmgpu_devmem_copy()), the pages stay where they are, instead
+ * of system pages filled from all-ones reads or device pages written into
+ * nothing.  Waits for the copies in progress.  A flag and not the held
+ * rwsem: resume may run in another task.
+ */
+void svmgpu_devmem_suspend(struct svmgpu_device *sdev)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+
+	if (!dm)
+		return;
+	down_write(&dm->access_sem);
+	dm->suspended = true;
+	up_write(&dm->access_sem);
+}
+
+/**
+ * svmgpu_devmem_resume() - after system sleep: CPU copies again
+ * @sdev: the device, back in D0 (the PCI core restored it)
+ */
+void svmgpu_devmem_resume(struct svmgpu_device *sdev)
+{
+	struct svmgpu_devmem *dm = sdev->devmem;
+
+	if (!dm)
+		return;
+	down_write(&dm->access_sem);
+	dm->suspended = false;
+	up_write(&dm->access_sem);
+}
+
 struct svmgpu_blit *svmgpu_devmem_blit(struct svmgpu_device *sdev)
 {
 	return sdev->devmem ? sdev->devmem->blit : NULL;
@@ -2554,6 +2601,8 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 		seq_printf(m, "fault_no_room: %lld\n", atomic64_read(&dm->fault_no_room));
 		seq_printf(m, "frozen_refusals: %lld\n",
 			   atomic64_read(&dm->frozen_refused));
+		seq_printf(m, "suspended_refusals: %lld\n",
+			   atomic64_read(&dm->suspended_refused));
 		seq_printf(m, "prefetch_busy_retried: %lld\n", atomic64_read(&dm->busy_retried));
 		seq_printf(m, "prefetch_busy_left: %lld\n", atomic64_read(&dm->busy_left));
 		seq_printf(m, "cpu_copy_pages: %lld\n", atomic64_read(&dm->cpu_copied));

@@ -856,14 +856,21 @@ static const struct pci_error_handlers svmgpu_err_handlers = {
 
 static int svmgpu_pm_suspend(struct device *dev)
 {
-	svmgpu_hw_suspend(pci_get_drvdata(to_pci_dev(dev)), true);
+	struct svmgpu_device *sdev = pci_get_drvdata(to_pci_dev(dev));
+
+	svmgpu_hw_suspend(sdev, true);
+	/* D3hot next: BAR4 decodes nothing until resume */
+	svmgpu_devmem_suspend(sdev);
 	return 0;
 }
 
 static int svmgpu_pm_resume(struct device *dev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(to_pci_dev(dev));
-	int ret = svmgpu_hw_resume(sdev, false);
+	int ret;
+
+	svmgpu_devmem_resume(sdev);
+	ret = svmgpu_hw_resume(sdev, false);
 
 	/* A device gone is held until remove: not a failed resume. */
 	return ret && READ_ONCE(sdev->gone) ? 0 : ret;

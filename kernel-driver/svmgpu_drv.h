@@ -923,6 +923,8 @@ void svmgpu_devmem_error_detected(struct svmgpu_device *sdev);
 u64 svmgpu_devmem_used(struct svmgpu_device *sdev);
 int svmgpu_devmem_freeze(struct svmgpu_device *sdev, u64 *used);
 void svmgpu_devmem_thaw(struct svmgpu_device *sdev);
+void svmgpu_devmem_suspend(struct svmgpu_device *sdev);
+void svmgpu_devmem_resume(struct svmgpu_device *sdev);
 bool svmgpu_devmem_page_offset(struct svmgpu_device *sdev, struct page *page,
 			       u64 *offset);
 void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm);

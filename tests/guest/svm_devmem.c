@@ -1976,6 +1976,87 @@ TEST_F(dm, hibernation_freeze_places_nothing_in_device_memory)
 }
 
 /*
+ * Suspend while a device fault's work that will place pages in device
+ * memory (preferred location device) sleeps 3 s, as in the hibernation
+ * test above, but a suspend-to-idle test cycle (/sys/power/pm_test
+ * "devices", state "freeze": the suspend and resume callbacks, 5 s
+ * between them).  The work wakes in between, with the engine quiet: its
+ * CPU copy through BAR4, which D3hot would read as all ones and whose
+ * writes it would drop, is refused (suspended_refusals moves), b stays in
+ * system memory and every byte is intact.  Before, the copy went ahead
+ * (this device has no PM capability and stays in D0, so here only the
+ * refusal shows it: device memory held b after the cycle).
+ */
+TEST_TIMEOUT(120)
+TEST_F(dm, suspend_refuses_cpu_copies_through_bar4)
+{
+	size_t size = 2 * MB;
+	unsigned char *b = sg_map_2m(size), *c = sg_map_2m(size);
+	struct drm_svmgpu_advise adv = {
+		.ctx_handle = self->ctx, .op = DRM_SVMGPU_ADVISE_SET,
+		.start = (uintptr_t)b, .size = size,
+		.attr = DRM_SVMGPU_ATTR_PREFERRED_LOC, .value = DRM_SVMGPU_LOC_DEVICE,
+	};
+	long long delays = sg_dev_counter("fault_delays_injected"), refused, used0;
+	static const char *thresh = "/proc/sys/kernel/watchdog_thresh";
+	static const char *stall = "/sys/module/rcupdate/parameters/rcu_cpu_stall_timeout";
+	static const char *pm_delay = "/sys/module/suspend/parameters/pm_test_delay";
+	struct svmgpu_cmd copy;
+	char inject[256], states[128] = "";
+	struct drm_svmgpu_wait w;
+	uint64_t seq;
+	int i, ret;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	sg_read_str("/sys/power/state", states, sizeof(states));
+	if (access("/sys/power/pm_test", W_OK) || !strstr(states, "freeze"))
+		SKIP(return, "kernel without CONFIG_PM_DEBUG or suspend to idle");
+	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || delays < 0)
+		SKIP(return, "no debugfs svmgpu_inject_fault_delay");
+	/* the resume resets virtio devices: a 9p share would hang */
+	if (sg_mounted_fs("9p"))
+		SKIP(return, "a 9p file system is mounted");
+	ASSERT_NE(b, NULL);
+	ASSERT_NE(c, NULL);
+	used0 = sg_devmem_value("used");
+	refused = sg_devmem_value("suspended_refusals");
+	ASSERT_GE(refused, 0);
+	/* the busy-wait between the callbacks, on a loaded TCG host */
+	ASSERT_EQ(svmgpu_test_restore_file(thresh), 0);
+	ASSERT_EQ(svmgpu_test_restore_file(stall), 0);
+	ASSERT_EQ(svmgpu_test_restore_file(pm_delay), 0);
+	sg_write_file(thresh, "60");
+	sg_write_file(stall, "300");
+	ASSERT_EQ(sg_write_file(pm_delay, "5"), 0);
+	sg_fill_pat(b, size, 0x5e);
+	ASSERT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_ADVISE, &adv), 0);
+	ASSERT_EQ(sg_write_file(inject, "3000"), 0);
+	/* the device reads b: its fault's work sleeps, then places b */
+	copy = sg_copy(c, b, size);
+	ASSERT_EQ(sg_submit(self->fd, self->q, &copy, 1, &seq), 0);
+	for (i = 0; i < 1000 && sg_dev_counter("fault_delays_injected") == delays; i++)
+		usleep(1000);
+	ASSERT_GT(sg_dev_counter("fault_delays_injected"), delays);
+	ret = sg_write_file("/sys/power/pm_test", "devices");
+	if (!ret)
+		ret = sg_write_file("/sys/power/state", "freeze");
+	sg_write_file("/sys/power/pm_test", "none");
+	EXPECT_EQ(ret, 0);
+	EXPECT_GT(sg_devmem_value("suspended_refusals"), refused);
+	EXPECT_EQ(sg_devmem_value("used"), used0);
+	TH_LOG("suspend with a fault's placement in flight: %d, %lld refusals, %lld bytes "
+	       "more in device memory after", ret,
+	       sg_devmem_value("suspended_refusals") - refused,
+	       sg_devmem_value("used") - used0);
+	/* the COPY completed or was lost to the suspend's reset; b is intact */
+	sg_wait(self->fd, self->q, seq, seq, SG_TIMEOUT_NS, &w);
+	EXPECT_EQ(sg_check_pat(b, size, 0x5e), -1);
+	munmap(b, size);
+	munmap(c, size);
+}
+
+/*
  * The process whose copy an FLR waits for is killed: the reset completes,
  * the dead process's device memory is freed, and the device still works.
  */
