@@ -115,7 +115,7 @@ SVMGPU_PUBLIC int svmgpu_coherence_check(struct svmgpu_queue *q, const void *add
 	if (!ret)
 		ret = svmgpu_cmd_launch(&cmd, svmgpu_program_code(prog), args, &launch, 0);
 	if (!ret)
-		ret = queue_run_own(q, &cmd, 1, SVMGPU_TIMEOUT_INFINITE, NULL);
+		ret = queue_run_own(q, &cmd, SVMGPU_TIMEOUT_INFINITE, NULL);
 	if (ret)
 		goto out;
 	if (result) {

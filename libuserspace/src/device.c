@@ -574,10 +574,6 @@ static int error_errno(uint32_t code)
 	}
 }
 
-/*
- * @restart: wait on through signals, to the same deadline (the driver writes
- * the time left back), for a caller that holds no seq to wait again with.
- */
 static void err_from_wait(struct svmgpu_cmd_error *err, const struct drm_svmgpu_wait *w,
 			  const struct svmgpu_queue *q)
 {
@@ -592,13 +588,39 @@ static void err_from_wait(struct svmgpu_cmd_error *err, const struct drm_svmgpu_
 	err->count = w->nr_errors;
 }
 
+/* Whether @seq is a failed library command already reported (q->lock held). */
+static bool own_reported(const struct svmgpu_queue *q, uint64_t seq)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->nown_failed; i++)
+		if (q->own_failed[i] == seq)
+			return true;
+	return false;
+}
+
+/* Forget those at or below reported_seq: no wait asks for them (q->lock held). */
+static void own_prune(struct svmgpu_queue *q)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < q->nown_failed; i++)
+		if (q->own_failed[i] > q->reported_seq)
+			q->own_failed[n++] = q->own_failed[i];
+	q->nown_failed = n;
+}
+
 /*
- * Wait for @seq; report the earliest failure no wait reported yet, from
- * @own_first on when it is not 0 (the library's own commands on a caller's
- * queue: the caller's failures before them stay for the caller's waits).
+ * Wait for @seq; report the earliest failure no wait reported yet.
+ * @restart: wait on through signals, to the same deadline (the driver writes
+ * the time left back), for a caller that holds no seq to wait again with.
+ * @own: @seq is the library's own command on a caller's queue
+ * (queue_run_own()): only its failure is reported, the caller's before it
+ * stay for the caller's waits, and its own, once reported, is skipped by
+ * theirs (q->own_failed).
  */
 static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
-		      struct svmgpu_cmd_error *err, bool restart, uint64_t own_first)
+		      struct svmgpu_cmd_error *err, bool restart, bool own)
 {
 	struct drm_svmgpu_wait w = { 0 };
 	uint64_t first;
@@ -609,9 +631,7 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 	if (err)
 		memset(err, 0, sizeof(*err));
 	pthread_mutex_lock(&q->lock);
-	first = q->reported_seq < seq ? q->reported_seq + 1 : seq;
-	if (own_first)
-		first = own_first;
+	first = q->reported_seq < seq && !own ? q->reported_seq + 1 : seq;
 	pthread_mutex_unlock(&q->lock);
 
 	for (;;) {
@@ -630,12 +650,34 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 		if (ret)
 			return ret;
 		pthread_mutex_lock(&q->lock);
-		if (own_first) {
-			/* reported up to @seq only when nothing before was left */
-			if (q->reported_seq + 1 >= own_first && q->reported_seq < seq)
-				q->reported_seq = seq;
+		if (own) {
+			if (q->reported_seq + 1 >= seq) {
+				/* nothing of the caller's left before it */
+				if (q->reported_seq < seq)
+					q->reported_seq = seq;
+				own_prune(q);
+			} else if (w.nr_errors) {
+				/* the caller's waits skip it; the oldest goes if full */
+				if (q->nown_failed == SVMGPU_OWN_FAILED_MAX)
+					memmove(q->own_failed, q->own_failed + 1,
+						--q->nown_failed * sizeof(q->own_failed[0]));
+				q->own_failed[q->nown_failed++] = seq;
+			}
 			pthread_mutex_unlock(&q->lock);
-			goto report;
+			break;
+		}
+		if (w.nr_errors && own_reported(q, w.err_seq)) {
+			/* the library reported that one: the next failure after it */
+			pthread_mutex_unlock(&q->lock);
+			if (w.err_seq >= seq) {
+				w.nr_errors = 0;
+				pthread_mutex_lock(&q->lock);
+				break;
+			}
+			first = w.err_seq + 1;
+			memset(&w, 0, sizeof(w));
+			timeout_ns = 0;
+			continue;
 		}
 		if (!w.nr_errors || first > q->reported_seq)
 			break;
@@ -650,10 +692,18 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 		memset(&w, 0, sizeof(w));
 		timeout_ns = 0;
 	}
-	if (q->reported_seq < seq)
-		q->reported_seq = seq;
-	pthread_mutex_unlock(&q->lock);
-report:
+	if (!own) {
+		unsigned int i;
+
+		/* the count is of the caller's failures: not the library's */
+		for (i = 0; i < q->nown_failed && w.nr_errors > 1; i++)
+			if (q->own_failed[i] > w.err_seq && q->own_failed[i] <= seq)
+				w.nr_errors--;
+		if (q->reported_seq < seq)
+			q->reported_seq = seq;
+		own_prune(q);
+		pthread_mutex_unlock(&q->lock);
+	}
 	if (!w.nr_errors)
 		return 0;
 	err_from_wait(err, &w, q);
@@ -663,12 +713,12 @@ report:
 SVMGPU_PUBLIC int svmgpu_queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 				    struct svmgpu_cmd_error *err)
 {
-	return queue_wait(q, seq, timeout_ns, err, false, 0);
+	return queue_wait(q, seq, timeout_ns, err, false, false);
 }
 
 SVMGPU_PUBLIC int svmgpu_queue_poll(struct svmgpu_queue *q, uint64_t seq, struct svmgpu_cmd_error *err)
 {
-	int ret = queue_wait(q, seq, 0, err, false, 0);
+	int ret = queue_wait(q, seq, 0, err, false, false);
 
 	return ret == -ETIMEDOUT ? -EBUSY : ret;
 }
@@ -685,26 +735,27 @@ SVMGPU_PUBLIC int svmgpu_queue_run(struct svmgpu_queue *q, const struct svmgpu_c
 	if (ret)
 		return ret;
 	/* Queued: the commands may use the caller's memory until they end. */
-	return queue_wait(q, seq, timeout_ns, err, true, 0);
+	return queue_wait(q, seq, timeout_ns, err, true, false);
 }
 
 /*
- * svmgpu_queue_run() of the library's own commands on a caller's queue (the
- * coherence check): only their failures are reported, and those of the
- * caller's earlier commands are left for the caller's own waits.
+ * svmgpu_queue_run() of one command of the library's own on a caller's
+ * queue (the coherence check): only its failure is reported; the caller's
+ * earlier commands' are left for the caller's own waits, which skip this
+ * one's (queue_wait()).
  */
-int queue_run_own(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds, unsigned int count,
-		  uint64_t timeout_ns, struct svmgpu_cmd_error *err)
+int queue_run_own(struct svmgpu_queue *q, const struct svmgpu_cmd *cmd, uint64_t timeout_ns,
+		  struct svmgpu_cmd_error *err)
 {
 	uint64_t seq;
 	int ret;
 
 	if (err)
 		memset(err, 0, sizeof(*err));
-	ret = svmgpu_queue_submit(q, cmds, count, &seq);
+	ret = svmgpu_queue_submit(q, cmd, 1, &seq);
 	if (ret)
 		return ret;
-	return queue_wait(q, seq, timeout_ns, err, true, seq - count + 1);
+	return queue_wait(q, seq, timeout_ns, err, true, true);
 }
 
 static void event_from_drm(struct svmgpu_queue_event *ev, const struct drm_svmgpu_event_complete *e)

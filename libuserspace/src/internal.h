@@ -14,7 +14,8 @@
 
 /*
  * A device: the render node's file descriptor.  @lock protects
- * @nr_contexts, @nr_devmem and each of its buffers' @addr.
+ * @nr_contexts, @nr_devmem and each of its buffers' @addr against two
+ * svmgpu_devmem_map() at once (freeing a buffer in use is the caller's bug).
  */
 struct svmgpu_device {
 	int fd;
@@ -46,15 +47,22 @@ struct svmgpu_context {
 	unsigned int nr_queues;
 };
 
+/* Library commands' failures a queue remembers for the caller's waits to skip. */
+#define SVMGPU_OWN_FAILED_MAX	8
+
 /*
  * A queue.  @lock protects @reported_seq: failures of commands up to it
- * have been reported by a wait.
+ * have been reported by a wait; and @own_failed: seqs above it of failed
+ * library commands (the coherence check's) already reported to the
+ * library's caller, which a wait of the caller's skips.
  */
 struct svmgpu_queue {
 	struct svmgpu_context *ctx;
 	uint32_t handle;
 	pthread_mutex_t lock;
 	uint64_t reported_seq;
+	uint64_t own_failed[SVMGPU_OWN_FAILED_MAX];
+	unsigned int nown_failed;
 };
 
 struct svmgpu_program {
@@ -65,8 +73,8 @@ struct svmgpu_program {
 	size_t nlabels;
 };
 
-/* device.c: svmgpu_queue_run() reporting only these commands' failures */
-int queue_run_own(struct svmgpu_queue *q, const struct svmgpu_cmd *cmds, unsigned int count,
-		  uint64_t timeout_ns, struct svmgpu_cmd_error *err);
+/* device.c: svmgpu_queue_run() of one command, reporting only its failure */
+int queue_run_own(struct svmgpu_queue *q, const struct svmgpu_cmd *cmd, uint64_t timeout_ns,
+		  struct svmgpu_cmd_error *err);
 
 #endif /* SVMGPU_INTERNAL_H */

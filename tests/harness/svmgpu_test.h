@@ -334,11 +334,18 @@ static inline int svmgpu_test_restore_file(const char *path)
 /* In the parent, after a test's child ended: 0, or 1 if a file stays changed. */
 static inline int svmgpu_test_restore_files(void)
 {
-	int i, fd, bad = 0;
+	int i, fd, bad = 0, n0 = svmgpu_test_res->nrestore;
 
-	for (i = svmgpu_test_res->nrestore - 1; i >= 0; i--) {
+	/* the child wrote these: a test that scribbled on them loses no more */
+	if (n0 > SVMGPU_TEST_RESTORE_MAX)
+		n0 = SVMGPU_TEST_RESTORE_MAX;
+	for (i = n0 - 1; i >= 0; i--) {
 		struct svmgpu_test_restore *r = &svmgpu_test_res->restore[i];
 		ssize_t n = -1;
+
+		r->path[sizeof(r->path) - 1] = '\0';
+		if (r->len < 0 || r->len > (int)sizeof(r->val))
+			r->len = 0;
 
 		fd = open(r->path, O_WRONLY | O_TRUNC);
 		if (fd >= 0) {
@@ -389,7 +396,9 @@ static inline int svmgpu_test_run_one(struct svmgpu_test_case *t, int default_ti
 			return 1;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= timeout) {
+		/* in ns: whole seconds could end a 1 s timeout after 1 ms */
+		if ((now.tv_sec - start.tv_sec) * 1000000000LL + now.tv_nsec - start.tv_nsec >=
+		    timeout * 1000000000LL) {
 			svmgpu_test_diag("%s: timed out after %d s", t->name, timeout);
 			fflush(stdout);
 			kill(-pid, SIGKILL);

@@ -616,6 +616,111 @@ TEST_F(lib, coherence_check_leaves_the_callers_failure_to_its_wait)
 	munmap(p, 2 * 4096);
 }
 
+/*
+ * A coherence check whose own command fails: every hardware queue hangs
+ * (debugfs svmgpu_inject @inject "hang_queues"), so the driver's hang
+ * detection fails the check's command with SVMGPU_ERROR_HANG after
+ * hang_timeout_ms; the queue works again after it.  0 when the check said
+ * -EIO.
+ */
+static int failing_check(struct svmgpu_queue *q, const char *inject)
+{
+	uint64_t *buf = aligned_alloc(64, 4096);
+	struct svmgpu_coherence_result res;
+	int ret;
+
+	if (!buf)
+		return -1;
+	memset(buf, 0x6b, 4096);
+	if (sysfs_write(inject, "hang_queues 65535")) {
+		free(buf);
+		return -2;
+	}
+	ret = svmgpu_coherence_check(q, buf, 4096, &res);
+	sysfs_write(inject, "hang_queues 0");
+	free(buf);
+	return ret == -EIO ? 0 : ret;
+}
+
+/* Until *@p holds @v (a command's write seen without a wait): 0, or -1. */
+static int seen(volatile uint64_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 5000 && *p != v; i++)
+		usleep(1000);
+	/* its completion record comes right after its data */
+	usleep(50 * 1000);
+	return *p == v ? 0 : -1;
+}
+
+/*
+ * The check's own failure is the check's: a caller's command submitted
+ * before it and not waited for, then one after it, are waited for clean;
+ * with the earlier one failing, the caller's wait reports that one with a
+ * count of 1 (not the check's), and the next wait is clean.
+ */
+TEST_TIMEOUT(60)
+TEST_F(lib, coherence_check_failure_is_not_the_callers)
+{
+	static const char *hang_ms = "/sys/module/svmgpu/parameters/hang_timeout_ms";
+	char *bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *ok = aligned_alloc(64, 4096), *flag = aligned_alloc(64, 64), first, seq;
+	struct svmgpu_stats st0, st;
+	struct svmgpu_device_desc d;
+	struct svmgpu_cmd_error err;
+	char dir[64], inject[96] = "";
+	struct svmgpu_cmd cmd[2];
+
+	if (svmgpu_device_list(&d, 1) >= 1 &&
+	    !svmgpu_device_debugfs_dir(d.render_node, dir, sizeof(dir)))
+		snprintf(inject, sizeof(inject), "%s/svmgpu_inject", dir);
+	if (!inject[0] || access(inject, W_OK) || access(hang_ms, W_OK))
+		SKIP(return, "no svmgpu_inject in debugfs or hang_timeout_ms");
+	ASSERT_NE(bad, MAP_FAILED);
+	ASSERT_NOT_NULL(ok);
+	ASSERT_NOT_NULL(flag);
+	ASSERT_EQ(svmgpu_test_restore_file(hang_ms), 0);
+	ASSERT_EQ(sysfs_write(hang_ms, "300"), 0);
+	/* mapped for the device: the commands below fault no more on them */
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd[0], ok, 4096, 0, 1, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd[0], &err), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd[0], flag, 64, 0, 1, 0), 0);
+	ASSERT_EQ(run1(self->q, &cmd[0], &err), 0);
+
+	/* before it: a FILL that works, done and not waited for */
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd[0], ok, 4096, 0x11, 1, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmd, 1, &first), 0);
+	ASSERT_EQ(seen(ok, 0x1111111111111111ull), 0);
+	ASSERT_EQ(failing_check(self->q, inject), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd[0], ok, 4096, 0x22, 1, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmd, 1, &seq), 0);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 10ull * SEC, &err), 0);
+	EXPECT_EQ(err.count, 0);
+	EXPECT_EQ(*ok, 0x2222222222222222ull);
+
+	/* before it: a FILL that fails (a cancelled fault), not waited for */
+	ASSERT_EQ(svmgpu_context_get_stats(self->ctx, &st0, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd[0], bad, 4096, 0x33, 1, 0), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd[1], flag, 64, 0x55, 1, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmd, 2, &first), 0);
+	ASSERT_EQ(seen(flag, 0x5555555555555555ull), 0);
+	ASSERT_EQ(svmgpu_context_get_stats(self->ctx, &st, 0), 0);
+	ASSERT_GT(st.cancels, st0.cancels);
+	ASSERT_EQ(failing_check(self->q, inject), 0);
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd[0], ok, 4096, 0x44, 1, 0), 0);
+	ASSERT_EQ(svmgpu_queue_submit(self->q, cmd, 1, &seq), 0);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 10ull * SEC, &err), -EFAULT);
+	EXPECT_EQ(err.seq, first - 1);
+	EXPECT_EQ(err.va, (uint64_t)(uintptr_t)bad);
+	EXPECT_EQ(err.count, 1);
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 10ull * SEC, &err), 0);
+	EXPECT_EQ(*ok, 0x4444444444444444ull);
+	munmap(bad, 4096);
+	free(ok);
+	free(flag);
+}
+
 /* A range the CPU cannot read is -EFAULT, not a SIGSEGV in the library. */
 TEST_F(lib, coherence_check_of_unreadable_memory)
 {

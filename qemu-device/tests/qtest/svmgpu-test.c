@@ -1588,8 +1588,8 @@ static void test_msix_unplugs_its_own_slot(void)
 
     memset(&d, 0, sizeof(d));
     /* native PCIe hotplug, as `make guest-test-multi` boots (not ACPI's) */
-    d.qts = qtest_init("-M q35 -nodefaults -m 256M "
-                       "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
+    d.qts = qtest_init("-M q35 -nodefaults -m 256M -global "
+                       "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
                        "-device pcie-root-port,id=rp,bus=pcie.0,addr=05.0,"
                        "chassis=1,slot=1 "
                        "-device svmgpu,bus=rp,addr=00.0,x-sync=on");
