@@ -64,8 +64,9 @@ stage() {
 }
 
 # stages_side_by_side "NAME COMMAND..." ...: the stages at the same time,
-# reported in order (each string split at blanks: no quoting inside).  For single-process stages (a fuzzer) on this 2-core
-# machine: never for a guest stage, whose timing tests need the cores.
+# reported in order (each string split at blanks: no quoting inside).
+# For single-process stages (a fuzzer) on this 2-core machine: never for a
+# guest stage, whose timing tests need the cores.
 stages_side_by_side() {
 	local st pids=() names=()
 	for st in "$@"; do
