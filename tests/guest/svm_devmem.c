@@ -1907,6 +1907,39 @@ static int hibernate_test(void)
 }
 
 /*
+ * A device fault's placement in flight: @b (@size bytes) filled with
+ * pattern @pat and advised to device memory, the next fault's work held
+ * @ms (svmgpu_inject_fault_delay @inject), and a COPY of @b into @c
+ * submitted (*@seq) whose fault's work is sleeping on return.  0, or the
+ * step that failed.
+ */
+static int placement_in_flight(FIXTURE(dm) *self, const char *inject, unsigned char *b,
+			       unsigned char *c, size_t size, int pat, const char *ms,
+			       uint64_t *seq)
+{
+	struct drm_svmgpu_advise adv = {
+		.ctx_handle = self->ctx, .op = DRM_SVMGPU_ADVISE_SET,
+		.start = (uintptr_t)b, .size = size,
+		.attr = DRM_SVMGPU_ATTR_PREFERRED_LOC, .value = DRM_SVMGPU_LOC_DEVICE,
+	};
+	long long delays = sg_dev_counter("fault_delays_injected");
+	struct svmgpu_cmd copy = sg_copy(c, b, size);
+	int i;
+
+	sg_fill_pat(b, size, pat);
+	if (sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_ADVISE, &adv))
+		return 1;
+	if (sg_write_file(inject, ms))
+		return 2;
+	/* the device reads b: its fault's work sleeps, then places b */
+	if (sg_submit(self->fd, self->q, &copy, 1, seq))
+		return 3;
+	for (i = 0; i < 1000 && sg_dev_counter("fault_delays_injected") == delays; i++)
+		usleep(1000);
+	return sg_dev_counter("fault_delays_injected") > delays ? 0 : 4;
+}
+
+/*
  * Hibernation while a device fault's work that will place pages in device
  * memory (preferred location device) sleeps 3 s
  * (svmgpu_inject_fault_delay; the freeze comes about 0.5 s after the
@@ -1923,17 +1956,11 @@ TEST_F(dm, hibernation_freeze_places_nothing_in_device_memory)
 {
 	size_t size = 2 * MB;
 	unsigned char *b = sg_map_2m(size), *c = sg_map_2m(size);
-	struct drm_svmgpu_advise adv = {
-		.ctx_handle = self->ctx, .op = DRM_SVMGPU_ADVISE_SET,
-		.start = (uintptr_t)b, .size = size,
-		.attr = DRM_SVMGPU_ATTR_PREFERRED_LOC, .value = DRM_SVMGPU_LOC_DEVICE,
-	};
 	long long delays = sg_dev_counter("fault_delays_injected"), refused;
-	struct svmgpu_cmd copy;
 	char inject[256], states[128] = "";
 	struct drm_svmgpu_wait w;
 	uint64_t seq;
-	int i, ret;
+	int ret;
 
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
@@ -1951,15 +1978,7 @@ TEST_F(dm, hibernation_freeze_places_nothing_in_device_memory)
 	ASSERT_EQ(sg_devmem_value("used"), 0);
 	refused = sg_devmem_value("frozen_refusals");
 	ASSERT_GE(refused, 0);
-	sg_fill_pat(b, size, 0x3c);
-	ASSERT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_ADVISE, &adv), 0);
-	ASSERT_EQ(sg_write_file(inject, "3000"), 0);
-	/* the device reads b: its fault's work sleeps, then places b */
-	copy = sg_copy(c, b, size);
-	ASSERT_EQ(sg_submit(self->fd, self->q, &copy, 1, &seq), 0);
-	for (i = 0; i < 1000 && sg_dev_counter("fault_delays_injected") == delays; i++)
-		usleep(1000);
-	ASSERT_GT(sg_dev_counter("fault_delays_injected"), delays);
+	ASSERT_EQ(placement_in_flight(self, inject, b, c, size, 0x3c, "3000", &seq), 0);
 	ret = hibernate_test();
 	EXPECT_EQ(ret, 0);
 	/* refused while frozen, mapped in system memory */
@@ -1992,20 +2011,14 @@ TEST_F(dm, suspend_refuses_cpu_copies_through_bar4)
 {
 	size_t size = 2 * MB;
 	unsigned char *b = sg_map_2m(size), *c = sg_map_2m(size);
-	struct drm_svmgpu_advise adv = {
-		.ctx_handle = self->ctx, .op = DRM_SVMGPU_ADVISE_SET,
-		.start = (uintptr_t)b, .size = size,
-		.attr = DRM_SVMGPU_ATTR_PREFERRED_LOC, .value = DRM_SVMGPU_LOC_DEVICE,
-	};
 	long long delays = sg_dev_counter("fault_delays_injected"), refused, used0;
 	static const char *thresh = "/proc/sys/kernel/watchdog_thresh";
 	static const char *stall = "/sys/module/rcupdate/parameters/rcu_cpu_stall_timeout";
 	static const char *pm_delay = "/sys/module/suspend/parameters/pm_test_delay";
-	struct svmgpu_cmd copy;
 	char inject[256], states[128] = "";
 	struct drm_svmgpu_wait w;
 	uint64_t seq;
-	int i, ret;
+	int ret;
 
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
@@ -2029,16 +2042,8 @@ TEST_F(dm, suspend_refuses_cpu_copies_through_bar4)
 		sg_write_file(stall, "300");
 	ASSERT_EQ(svmgpu_test_restore_file(pm_delay), 0);
 	ASSERT_EQ(sg_write_file(pm_delay, "5"), 0);
-	sg_fill_pat(b, size, 0x5e);
-	ASSERT_EQ(sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_ADVISE, &adv), 0);
 	/* 4 s: inside the 5 s between the callbacks if they come within 4 s */
-	ASSERT_EQ(sg_write_file(inject, "4000"), 0);
-	/* the device reads b: its fault's work sleeps, then places b */
-	copy = sg_copy(c, b, size);
-	ASSERT_EQ(sg_submit(self->fd, self->q, &copy, 1, &seq), 0);
-	for (i = 0; i < 1000 && sg_dev_counter("fault_delays_injected") == delays; i++)
-		usleep(1000);
-	ASSERT_GT(sg_dev_counter("fault_delays_injected"), delays);
+	ASSERT_EQ(placement_in_flight(self, inject, b, c, size, 0x5e, "4000", &seq), 0);
 	ret = sg_write_file("/sys/power/pm_test", "devices");
 	if (!ret)
 		ret = sg_write_file("/sys/power/state", "freeze");

@@ -1571,6 +1571,47 @@ static void test_msix_into_own_flr(void)
 }
 
 /*
+ * Start QEMU with @args: a bridge at 00:05.0 and the device on its bus in
+ * slot @slot, x-sync.  The bridge (whose BAR 0, when @bar0, is put at that
+ * address, below the allocator's range) forwards bus 1 and the 32-bit MMIO
+ * the device's BARs get; the device is found there (the bus number above
+ * the devfn for config cycles), enabled, BAR 0 mapped.  Returns the bridge.
+ */
+static QPCIDevice *dev_start_behind_bridge(Dev *d, const char *args,
+                                           unsigned slot, uint32_t bar0)
+{
+    QPCIDevice *br;
+
+    memset(d, 0, sizeof(*d));
+    d->qts = qtest_init(args);
+    pc_alloc_init(&d->alloc, d->qts, ALLOC_NO_FLAGS);
+    d->bus = qpci_new_pc(d->qts, &d->alloc);
+    br = qpci_device_find(d->bus, QPCI_DEVFN(5, 0));
+    g_assert_nonnull(br);
+    if (bar0) {
+        qpci_config_writel(br, PCI_BASE_ADDRESS_0, bar0);
+        qpci_config_writel(br, PCI_BASE_ADDRESS_1, 0);
+    }
+    qpci_config_writeb(br, PCI_PRIMARY_BUS, 0);
+    qpci_config_writeb(br, PCI_SECONDARY_BUS, 1);
+    qpci_config_writeb(br, PCI_SUBORDINATE_BUS, 1);
+    qpci_config_writew(br, PCI_MEMORY_BASE, 0xe000);
+    qpci_config_writew(br, PCI_MEMORY_LIMIT, 0xfff0);
+    qpci_config_writew(br, PCI_PREF_MEMORY_BASE, 0xe000);
+    qpci_config_writew(br, PCI_PREF_MEMORY_LIMIT, 0xfff0);
+    qpci_config_writel(br, PCI_PREF_BASE_UPPER32, 0);
+    qpci_config_writel(br, PCI_PREF_LIMIT_UPPER32, 0);
+    qpci_config_writew(br, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    d->pdev = qpci_device_find(d->bus, 1 << 8 | QPCI_DEVFN(slot, 0));
+    g_assert_nonnull(d->pdev);
+    qpci_device_enable(d->pdev);
+    d->bar0 = qpci_iomap(d->pdev, SVMGPU_BAR_REGS, &d->bar0_size);
+    d->next_pt = PT_POOL;
+    return br;
+}
+
+/*
  * The device in a PCIe root port's hotplug slot; its error vector's
  * message goes to the root port's Slot Control through MMCONFIG: power
  * controller and power indicator off, which unplugs the device at once,
@@ -1586,35 +1627,13 @@ static void test_msix_unplugs_its_own_slot(void)
     Dev d;
     int i;
 
-    memset(&d, 0, sizeof(d));
     /* native PCIe hotplug, as `make guest-test-multi` boots (not ACPI's) */
-    d.qts = qtest_init("-M q35 -nodefaults -m 256M -global "
-                       "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
-                       "-device pcie-root-port,id=rp,bus=pcie.0,addr=05.0,"
-                       "chassis=1,slot=1 "
-                       "-device svmgpu,bus=rp,addr=00.0,x-sync=on");
-    pc_alloc_init(&d.alloc, d.qts, ALLOC_NO_FLAGS);
-    d.bus = qpci_new_pc(d.qts, &d.alloc);
-    /* the root port forwards bus 1 and the 32-bit MMIO the BARs get */
-    rp = qpci_device_find(d.bus, QPCI_DEVFN(5, 0));
-    g_assert_nonnull(rp);
-    qpci_config_writeb(rp, PCI_PRIMARY_BUS, 0);
-    qpci_config_writeb(rp, PCI_SECONDARY_BUS, 1);
-    qpci_config_writeb(rp, PCI_SUBORDINATE_BUS, 1);
-    qpci_config_writew(rp, PCI_MEMORY_BASE, 0xe000);
-    qpci_config_writew(rp, PCI_MEMORY_LIMIT, 0xfff0);
-    qpci_config_writew(rp, PCI_PREF_MEMORY_BASE, 0xe000);
-    qpci_config_writew(rp, PCI_PREF_MEMORY_LIMIT, 0xfff0);
-    qpci_config_writel(rp, PCI_PREF_BASE_UPPER32, 0);
-    qpci_config_writel(rp, PCI_PREF_LIMIT_UPPER32, 0);
-    qpci_config_writew(rp, PCI_COMMAND,
-                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-    /* bus 1, device 0: the bus number above the devfn for config cycles */
-    d.pdev = qpci_device_find(d.bus, 1 << 8 | QPCI_DEVFN(0, 0));
-    g_assert_nonnull(d.pdev);
-    qpci_device_enable(d.pdev);
-    d.bar0 = qpci_iomap(d.pdev, SVMGPU_BAR_REGS, &d.bar0_size);
-    d.next_pt = PT_POOL;
+    rp = dev_start_behind_bridge(&d, "-M q35 -nodefaults -m 256M -global "
+                                 "ICH9-LPC.acpi-pci-hotplug-with-bridge-support"
+                                 "=off -device pcie-root-port,id=rp,bus=pcie.0,"
+                                 "addr=05.0,chassis=1,slot=1 "
+                                 "-device svmgpu,bus=rp,addr=00.0,x-sync=on",
+                                 0, 0);
     msix_setup(&d);
     dev_setup(&d);
     mmcfg_enable(&d);
@@ -1666,34 +1685,11 @@ static void test_msix_unmask_unplugs_its_own_slot(void)
     Dev d;
     int i;
 
-    memset(&d, 0, sizeof(d));
-    d.qts = qtest_init("-M q35 -nodefaults -m 256M "
-                       "-device pci-bridge,id=br,bus=pcie.0,addr=05.0,"
-                       "chassis_nr=1 "
-                       "-device svmgpu,bus=br,addr=01.0,x-sync=on");
-    pc_alloc_init(&d.alloc, d.qts, ALLOC_NO_FLAGS);
-    d.bus = qpci_new_pc(d.qts, &d.alloc);
-    br = qpci_device_find(d.bus, QPCI_DEVFN(5, 0));
-    g_assert_nonnull(br);
-    /* the SHPC below the allocator's range, bus 1 and its BARs forwarded */
-    qpci_config_writel(br, PCI_BASE_ADDRESS_0, SHPC_BAR_ADDR);
-    qpci_config_writel(br, PCI_BASE_ADDRESS_1, 0);
-    qpci_config_writeb(br, PCI_PRIMARY_BUS, 0);
-    qpci_config_writeb(br, PCI_SECONDARY_BUS, 1);
-    qpci_config_writeb(br, PCI_SUBORDINATE_BUS, 1);
-    qpci_config_writew(br, PCI_MEMORY_BASE, 0xe000);
-    qpci_config_writew(br, PCI_MEMORY_LIMIT, 0xfff0);
-    qpci_config_writew(br, PCI_PREF_MEMORY_BASE, 0xe000);
-    qpci_config_writew(br, PCI_PREF_MEMORY_LIMIT, 0xfff0);
-    qpci_config_writel(br, PCI_PREF_BASE_UPPER32, 0);
-    qpci_config_writel(br, PCI_PREF_LIMIT_UPPER32, 0);
-    qpci_config_writew(br, PCI_COMMAND,
-                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-    d.pdev = qpci_device_find(d.bus, 1 << 8 | QPCI_DEVFN(1, 0));
-    g_assert_nonnull(d.pdev);
-    qpci_device_enable(d.pdev);
-    d.bar0 = qpci_iomap(d.pdev, SVMGPU_BAR_REGS, &d.bar0_size);
-    d.next_pt = PT_POOL;
+    br = dev_start_behind_bridge(&d, "-M q35 -nodefaults -m 256M "
+                                 "-device pci-bridge,id=br,bus=pcie.0,"
+                                 "addr=05.0,chassis_nr=1 "
+                                 "-device svmgpu,bus=br,addr=01.0,x-sync=on",
+                                 1, SHPC_BAR_ADDR);
     msix_setup(&d);
     dev_setup(&d);
     /* slot 1 (logical 1: device 1 of the bridge's bus) off */
