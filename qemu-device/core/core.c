@@ -360,6 +360,7 @@ static void reset_locked(SvmgpuCore *core, bool control_reset)
         __atomic_store_n(&core->ctxs[i].root, 0, __ATOMIC_RELEASE);
     }
     core->control = 0;
+    core->link_free = 0;        /* the link is idle after a reset (§5a) */
     core->error_status = 0;
     core->error_addr = 0;
     core->intr_status = core->intr_mask = 0;
@@ -1395,12 +1396,14 @@ static SvmgpuStep run_one_locked(SvmgpuCore *core, SvmgpuQueue *q,
     return r;
 }
 
-uint64_t svmgpu_link_reserve_locked(SvmgpuCore *core, uint64_t now,
-                                    uint64_t bytes, uint64_t bursts)
+uint64_t svmgpu_link_reserve_locked(SvmgpuCore *core, uint32_t dgen,
+                                    uint64_t now, uint64_t bytes,
+                                    uint64_t bursts)
 {
     uint64_t bw = core->cfg.link_bandwidth;
 
-    if (!bw || !bursts || core->cfg.sync) {
+    /* a step that a reset made stale leaves the new link idle */
+    if (!bw || !bursts || core->cfg.sync || dgen != core->gen) {
         return 0;
     }
     if (core->link_free < now) {

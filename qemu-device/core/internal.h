@@ -454,7 +454,7 @@ static inline void svmgpu_map_count_win(SvmgpuMapCache *mc, unsigned win,
  * Unmap every window, add the step's bytes to the counters and reserve
  * the link for them (mc->link_until).
  */
-void svmgpu_map_release(SvmgpuCore *core, SvmgpuMapCache *mc);
+void svmgpu_map_release(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuMapCache *mc);
 
 /*
  * Data access by DMA address or SVMGPU_PA_LOCAL | offset (not counted):
@@ -636,8 +636,9 @@ uint64_t svmgpu_now(SvmgpuCore *core);
  * it is free; returns when it is free again (0 if nothing is paced: no
  * bursts, link-bandwidth 0 or sync mode).  Lock held.
  */
-uint64_t svmgpu_link_reserve_locked(SvmgpuCore *core, uint64_t now,
-                                    uint64_t bytes, uint64_t bursts);
+uint64_t svmgpu_link_reserve_locked(SvmgpuCore *core, uint32_t dgen,
+                                    uint64_t now, uint64_t bytes,
+                                    uint64_t bursts);
 /* Wake engines (e.g. WAITs after a SIGNAL); lock held. */
 void svmgpu_kick_locked(SvmgpuCore *core);
 

@@ -308,7 +308,7 @@ uint8_t *svmgpu_map_get(SvmgpuCore *core, SvmgpuMapCache *mc, uint64_t pa,
     return host + (pa - base);
 }
 
-void svmgpu_map_release(SvmgpuCore *core, SvmgpuMapCache *mc)
+void svmgpu_map_release(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuMapCache *mc)
 {
     struct timespec ts;
     uint64_t link;
@@ -330,7 +330,7 @@ void svmgpu_map_release(SvmgpuCore *core, SvmgpuMapCache *mc)
         core->cnt_bytes[i] += mc->bytes[i];
         mc->bytes[i] = 0;
     }
-    mc->link_until = svmgpu_link_reserve_locked(core,
+    mc->link_until = svmgpu_link_reserve_locked(core, q->step_dgen,
         (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec, link, mc->bursts);
     pthread_mutex_unlock(&core->lock);
     mc->bursts = 0;
@@ -1105,7 +1105,7 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
             break;
         }
     }
-    svmgpu_map_release(core, &mc);
+    svmgpu_map_release(core, q, &mc);
     q->link_until = mc.link_until;
 
     if (r == SVMGPU_STEP_DONE) {

@@ -484,6 +484,13 @@ TEST(reset_keeps_local_memory)
     td_fini(&t);
 }
 
+/* A reservation by a step of the device's current generation. */
+static uint64_t reserve(SvmgpuCore *core, uint64_t now, uint64_t bytes,
+                        uint64_t bursts)
+{
+    return svmgpu_link_reserve_locked(core, core->gen, now, bytes, bursts);
+}
+
 /* The link model's arithmetic, on a fake clock (hw-spec §5a). */
 TEST(link_reservation_arithmetic)
 {
@@ -498,13 +505,17 @@ TEST(link_reservation_arithmetic)
     core = t.core;
     pthread_mutex_lock(&core->lock);
     /* idle link: starts now; 2 bursts of 2048 B = 2 * 500 + 4096 ns */
-    ASSERT_EQ(svmgpu_link_reserve_locked(core, 10000, 4096, 2), 15096);
+    ASSERT_EQ(reserve(core, 10000, 4096, 2), 15096);
     /* busy link: queued behind the first */
-    ASSERT_EQ(svmgpu_link_reserve_locked(core, 11000, 1000, 1), 16596);
+    ASSERT_EQ(reserve(core, 11000, 1000, 1), 16596);
     /* idle again later: from now */
-    ASSERT_EQ(svmgpu_link_reserve_locked(core, 100000, 3, 3), 101503);
+    ASSERT_EQ(reserve(core, 100000, 3, 3), 101503);
     /* no bursts: nothing */
-    ASSERT_EQ(svmgpu_link_reserve_locked(core, 200000, 0, 0), 0);
+    ASSERT_EQ(reserve(core, 200000, 0, 0), 0);
+    /* a step that began before a reset: nothing */
+    ASSERT_EQ(svmgpu_link_reserve_locked(core, core->gen - 1, 200000, 8, 1),
+              0);
+    ASSERT_EQ(reserve(core, 200000, 8, 1), 200508);
     pthread_mutex_unlock(&core->lock);
     td_fini(&t);
 
@@ -513,7 +524,7 @@ TEST(link_reservation_arithmetic)
     cfg.link_latency = 500;
     td_init_cfg(&t, &cfg);
     pthread_mutex_lock(&t.core->lock);
-    ASSERT_EQ(svmgpu_link_reserve_locked(t.core, 10000, 4096, 2), 0);
+    ASSERT_EQ(reserve(t.core, 10000, 4096, 2), 0);
     pthread_mutex_unlock(&t.core->lock);
     td_fini(&t);
     svmgpu_core_default_config(&cfg);
@@ -521,7 +532,7 @@ TEST(link_reservation_arithmetic)
     cfg.sync = true;
     td_init_cfg(&t, &cfg);
     pthread_mutex_lock(&t.core->lock);
-    ASSERT_EQ(svmgpu_link_reserve_locked(t.core, 10000, 4096, 2), 0);
+    ASSERT_EQ(reserve(t.core, 10000, 4096, 2), 0);
     pthread_mutex_unlock(&t.core->lock);
     td_fini(&t);
 }
@@ -586,8 +597,8 @@ TEST(engines_pace_link_traffic)
 
 /*
  * A long link wait (512 bursts of 20 ms after a 1 MiB COPY: ~10 s) ends at
- * once on reset, and the engine thread stops at once: the next command
- * after the reset completes, and stopping joins, long before the link
+ * once on reset, and the engine thread stops at once: the next commands
+ * after the reset complete, and stopping joins, long before the link
  * would be free.
  */
 TEST(link_wait_ends_on_reset_and_stop)
@@ -620,6 +631,12 @@ TEST(link_wait_ends_on_reset_and_stop)
     wr32(&t, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_ENABLE);
     wr32(&t, SVMGPU_REG_CTX_ENABLE, 0);
     queue_setup(&t, 0, 0, 64);
+    /*
+     * The reset freed the link too: a one-burst COPY (20 ms) and the NOP
+     * behind it do not wait for the old backlog.
+     */
+    c = cmd_copy(VA_SYS + 0x1000, VA_SYS, 0x1000);
+    push(&t, 0, &c);
     memset(&c, 0, sizeof(c));
     c.hdr.opcode = SVMGPU_CMD_NOP;
     seq = push(&t, 0, &c);
