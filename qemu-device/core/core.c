@@ -318,7 +318,7 @@ static void reset_queue_locked(SvmgpuQueue *q)
     q->start = 0;
     q->head = q->tail = 0;
     q->enabled = false;
-    q->error = false;
+    q->error = q->bad_config = false;
     q->stall_fault = q->stall_ring_full = q->inj_fault_stalled = false;
     q->cancel = q->poll = q->waiting = false;
     q->preempt_pending = q->preempted = q->resume = false;
@@ -681,7 +681,7 @@ static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q,
     }
     svmgpu_queue_bump_gen_locked(q);
     q->enabled = true;
-    q->error = false;
+    q->error = q->bad_config = false;
     q->stall_fault = q->stall_ring_full = q->cancel = false;
     q->inj_fault_stalled = false;
     q->waiting = q->poll = false;
@@ -704,6 +704,7 @@ static void queue_enable_locked(SvmgpuCore *core, SvmgpuQueue *q,
         q->l_priority = 0;
         q->head = q->tail = 0;
         q->resume = false;
+        q->bad_config = true;
         svmgpu_queue_fail_locked(core, q, SVMGPU_ERR_BAD_QUEUE_CONFIG, q->base);
     }
 }
@@ -796,7 +797,7 @@ static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
             bool halted = q->error;
 
             if ((v & SVMGPU_Q_CONTROL_CLEAR_ERROR) && q->error &&
-                q->err_code != SVMGPU_ERR_BAD_QUEUE_CONFIG) {
+                !q->bad_config) {
                 q->error = false;
             }
             /* ignored on a queue halted before this write (§16.1) */
@@ -813,7 +814,13 @@ static void queue_write_locked(SvmgpuCore *core, SvmgpuQueue *q,
             break;
         }
         if (v >= q->l_size) {
-            svmgpu_queue_fail_locked(core, q, SVMGPU_ERR_BAD_DOORBELL, v);
+            /* a halted queue keeps the error that halted it */
+            if (q->error) {
+                svmgpu_guest_error(core, "queue %u: tail %u beyond the ring "
+                                   "of a halted queue", q->index, v);
+            } else {
+                svmgpu_queue_fail_locked(core, q, SVMGPU_ERR_BAD_DOORBELL, v);
+            }
             break;
         }
         q->tail = v;

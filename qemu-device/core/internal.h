@@ -221,6 +221,7 @@ typedef struct SvmgpuQueue {
     uint32_t head, tail;
     bool enabled;
     bool error;
+    bool bad_config;        /* halted by a failed enable: CLEAR_ERROR can't */
     bool stall_fault;       /* waiting for REPLAY/CANCEL of fault_seq */
     bool stall_ring_full;   /* waiting for fault ring space */
     bool inj_fault_stalled; /* INJ_STALL_FAULT_RING withheld its record */

@@ -609,11 +609,22 @@ TEST(queue_errors)
     ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_ERROR_CODE)),
               SVMGPU_ERR_BAD_QUEUE_CONFIG);
     ASSERT_TRUE(qstatus(&t, 2) & SVMGPU_Q_STATUS_ERROR);
-    /* CLEAR_ERROR cannot resurrect a bad config; the doorbell is harmless */
+    /*
+     * CLEAR_ERROR cannot resurrect a bad config, not even once a doorbell
+     * beyond the ring (ignored on a halted queue) tried to replace the
+     * error; the doorbell is harmless: nothing is fetched.
+     */
+    wr32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_TAIL), 1u << 20);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_ERROR_CODE)),
+              SVMGPU_ERR_BAD_QUEUE_CONFIG);
     clear_error(&t, 2);
     ASSERT_TRUE(qstatus(&t, 2) & SVMGPU_Q_STATUS_ERROR);
     wr32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_TAIL), 1);
     run(&t);
+    ASSERT_TRUE(qstatus(&t, 2) & SVMGPU_Q_STATUS_ERROR);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_HEAD)), 0);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_ERROR_CODE)),
+              SVMGPU_ERR_BAD_QUEUE_CONFIG);
     wr32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_CONTROL), 0);
     wr32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_SIZE), 1u << 20);
     wr32(&t, SVMGPU_REG_Q(2, SVMGPU_Q_CONTROL), SVMGPU_Q_CONTROL_ENABLE);
