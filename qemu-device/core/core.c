@@ -1250,6 +1250,19 @@ static bool queue_save_due_locked(SvmgpuCore *core, SvmgpuQueue *q)
            !(core->inj_hang_queues & (1u << q->index));
 }
 
+/*
+ * An accepted CANCEL that a PREEMPT waits for while engine steps are held
+ * (engines disabled, a fatal error): it is carried out first all the same
+ * (§16.1), as a step that only fails the command, or the PREEMPT would
+ * stay pending until a reset.
+ */
+static bool queue_cancel_due_locked(SvmgpuCore *core, SvmgpuQueue *q)
+{
+    return q->preempt_pending && q->cancel && q->enabled && !q->error &&
+           !q->in_step && !core->paused &&
+           !(core->inj_hang_queues & (1u << q->index));
+}
+
 static bool queue_runnable_locked(SvmgpuCore *core, SvmgpuQueue *q,
                                   bool waiting_ok)
 {
@@ -1328,13 +1341,17 @@ static SvmgpuQueue *pick_engine_locked(SvmgpuCore *core, unsigned engine,
     unsigned i;
 
     /* saves first: preemption latency is one step */
+    *save = false;
     for (i = engine; i < core->cfg.num_queues; i += core->cfg.num_engines) {
-        if (queue_save_due_locked(core, &core->queues[i])) {
+        q = &core->queues[i];
+        if (queue_save_due_locked(core, q)) {
             *save = true;
-            return &core->queues[i];
+            return q;
+        }
+        if (queue_cancel_due_locked(core, q)) {
+            return q;
         }
     }
-    *save = false;
     poll_due_waits_locked(core, engine);
     q = pick_locked(core, engine, false);
     if (!q || q->l_priority < SVMGPU_Q_PRIORITY_MAX) {

@@ -1796,6 +1796,35 @@ TEST(cancel_accepted_before_or_during_save_fails_command)
 }
 
 /*
+ * The same with engine steps held, by CONTROL.ENABLE = 0 or a fatal
+ * error: the save is not a step, and the CANCEL it waits for is carried
+ * out all the same (the PREEMPT would otherwise stay pending until a
+ * reset).
+ */
+TEST(cancel_before_save_with_steps_held_fails_command)
+{
+    TestDev t;
+    uint64_t save, seq;
+    uint32_t fseq;
+    int fatal;
+
+    for (fatal = 0; fatal < 2; fatal++) {
+        save = cancel_setup(&t, &seq, &fseq);
+        if (fatal) {
+            wr32(&t, SVMGPU_REG_INJ_FATAL, 1);
+        } else {
+            wr32(&t, SVMGPU_REG_CONTROL, 0);
+        }
+        wr(&t, SVMGPU_REG_FAULT_REPLY, SVMGPU_FAULT_REPLY_CANCEL_VAL(0, fseq));
+        preempt(&t, 0);
+        run(&t);
+        expect_cancelled(&t, seq);
+        ASSERT_EQ(area(&t, save)->magic, 0);
+        td_fini(&t);
+    }
+}
+
+/*
  * PREEMPT before the RESUME was loaded: the area already holds the state
  * and is left alone (it is not overwritten with an empty one), and
  * Q_STATUS.IDLE reads 0 while the RESUME is pending.
