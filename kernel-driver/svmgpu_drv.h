@@ -650,8 +650,14 @@ struct svmgpu_ctx {
  * @code: enum svmgpu_error or DRM_SVMGPU_ERR_RESET
  * @info: SVMGPU_ERROR_INFO(access, reason)
  */
+/*
+ * One entry of a queue's error log: the commands @seq to @last failed, with
+ * the same @code, @va and @info (a reset, a hang or a stop fails every
+ * pending command at once, up to a ring's worth, in one entry).
+ */
 struct svmgpu_err {
 	u64 seq;
+	u64 last;
 	u64 va;
 	u32 code;
 	u32 info;
@@ -685,8 +691,8 @@ struct svmgpu_err {
  *	protected by @lock
  * @stop_finished: svmgpu_queue_stop() is over (a second caller waits for
  *	it on @wq: the first may still use the context); protected by @lock
- * @errs: ring of the last failures, protected by @lock
- * @nerrs: failures logged so far, protected by @lock
+ * @errs: ring of the last failure entries, protected by @lock
+ * @nerrs: entries logged so far, protected by @lock
  * @last_err_seq: seq of the last failure logged, protected by @lock
  * @wq: waiters for completions and ring space
  * @events: pending struct svmgpu_event of SUBMIT_EVENT submissions in seq

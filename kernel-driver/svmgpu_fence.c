@@ -60,26 +60,32 @@ struct svmgpu_event {
 };
 
 /*
- * The earliest logged failure with a seq in [@first, @last] and how many
- * there are.  Caller holds q->lock.
+ * The earliest logged failure with a seq in [@first, @last] into *@err (its
+ * entry, with @err->seq that failure's), and how many there are; false if
+ * none.  Caller holds q->lock.
  */
-static const struct svmgpu_err *svmgpu_queue_find_err(struct svmgpu_queue *q, u64 first,
-						      u64 last, u32 *count)
+static bool svmgpu_queue_find_err(struct svmgpu_queue *q, u64 first, u64 last,
+				  struct svmgpu_err *err, u32 *count)
 {
-	const struct svmgpu_err *found = NULL;
-	u64 i, nerrs = q->nerrs;
+	u64 i, lo, hi, n = 0, nerrs = q->nerrs;
+	bool found = false;
 
 	lockdep_assert_held(&q->lock);
-	*count = 0;
 	for (i = nerrs > SVMGPU_ERROR_LOG ? nerrs - SVMGPU_ERROR_LOG : 0; i < nerrs; i++) {
 		const struct svmgpu_err *e = &q->errs[i % SVMGPU_ERROR_LOG];
 
-		if (e->seq < first || e->seq > last)
+		lo = max(e->seq, first);
+		hi = min(e->last, last);
+		if (lo > hi)
 			continue;
-		if (!found || e->seq < found->seq)
-			found = e;
-		(*count)++;
+		if (!found || lo < err->seq) {
+			*err = *e;
+			err->seq = lo;
+			found = true;
+		}
+		n += hi - lo + 1;
 	}
+	*count = min_t(u64, n, U32_MAX);
 	return found;
 }
 
@@ -87,28 +93,33 @@ static const struct svmgpu_err *svmgpu_queue_find_err(struct svmgpu_queue *q, u6
  * svmgpu_queue_signal_events() - send the events of completed submissions
  * @q: the queue
  *
- * Once the queue is stopped, sends every pending event, with result
- * -ECANCELED for a submission that did not complete.
+ * Once the stop of the queue has disabled its hardware queue, sends every
+ * pending event, with result -ECANCELED for a submission that did not
+ * complete.
  */
 void svmgpu_queue_signal_events(struct svmgpu_queue *q)
 {
 	struct svmgpu_event *e, *tmp;
-	const struct svmgpu_err *err;
+	struct svmgpu_err err;
 	LIST_HEAD(done);
 
 	spin_lock(&q->lock);
 	list_for_each_entry_safe(e, tmp, &q->events, link) {
 		struct drm_svmgpu_event_complete *ev = &e->ev;
 
-		if (ev->seq > q->completed_seq && !q->stopped)
+		/*
+		 * Not before the stop has disabled the hardware queue (as
+		 * WAIT): the command may still be writing the buffer the
+		 * process reuses once the event arrives.
+		 */
+		if (ev->seq > q->completed_seq && !q->stop_done)
 			break;
-		err = svmgpu_queue_find_err(q, ev->first_seq, ev->seq, &ev->nr_errors);
-		if (err) {
-			ev->err_seq = err->seq;
-			ev->err_va = err->va;
-			ev->err_code = err->code;
-			ev->err_access = SVMGPU_ERROR_INFO_ACCESS(err->info);
-			ev->err_reason = SVMGPU_ERROR_INFO_REASON(err->info);
+		if (svmgpu_queue_find_err(q, ev->first_seq, ev->seq, &err, &ev->nr_errors)) {
+			ev->err_seq = err.seq;
+			ev->err_va = err.va;
+			ev->err_code = err.code;
+			ev->err_access = SVMGPU_ERROR_INFO_ACCESS(err.info);
+			ev->err_reason = SVMGPU_ERROR_INFO_REASON(err.info);
 		}
 		ev->completed_seq = q->completed_seq;
 		ev->result = q->completed_seq >= ev->seq ? 0 : -ECANCELED;
@@ -153,23 +164,36 @@ static struct svmgpu_event *svmgpu_event_reserve(struct drm_device *drm,
 	return e;
 }
 
-/* Record one failure once.  Caller holds q->lock. */
-static void svmgpu_queue_log_error(struct svmgpu_queue *q, u64 seq, u32 code,
-				   u64 va, u32 info)
+/*
+ * Record the failures of commands @seq to @last once, as one entry.  Caller
+ * holds q->lock.
+ */
+static void svmgpu_queue_log_errors(struct svmgpu_queue *q, u64 seq, u64 last, u32 code,
+				    u64 va, u32 info)
 {
 	struct svmgpu_err *e;
 
 	lockdep_assert_held(&q->lock);
-	if (seq <= q->last_err_seq || seq > q->last_seq)
+	seq = max(seq, q->last_err_seq + 1);
+	last = min(last, q->last_seq);
+	if (seq > last)
 		return;
 	e = &q->errs[q->nerrs % SVMGPU_ERROR_LOG];
 	e->seq = seq;
+	e->last = last;
 	e->code = code;
 	e->va = va;
 	e->info = info;
 	q->nerrs++;
-	q->last_err_seq = seq;
-	atomic64_inc(&q->ctx->cnt[SVMGPU_CS_FAILED]);
+	q->last_err_seq = last;
+	atomic64_add(last - seq + 1, &q->ctx->cnt[SVMGPU_CS_FAILED]);
+}
+
+/* Record one failure once.  Caller holds q->lock. */
+static void svmgpu_queue_log_error(struct svmgpu_queue *q, u64 seq, u32 code,
+				   u64 va, u32 info)
+{
+	svmgpu_queue_log_errors(q, seq, seq, code, va, info);
 }
 
 /**
@@ -230,11 +254,8 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
  */
 void svmgpu_queue_fail_locked(struct svmgpu_queue *q, u32 code)
 {
-	u64 seq;
-
 	lockdep_assert_held(&q->lock);
-	for (seq = max(q->completed_seq, q->last_err_seq) + 1; seq <= q->last_seq; seq++)
-		svmgpu_queue_log_error(q, seq, code, 0, 0);
+	svmgpu_queue_log_errors(q, q->completed_seq + 1, q->last_seq, code, 0, 0);
 	q->completed_seq = q->last_seq;
 }
 
@@ -610,7 +631,7 @@ int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 {
 	struct drm_svmgpu_wait *args = data;
 	struct svmgpu_queue *q;
-	const struct svmgpu_err *first;
+	struct svmgpu_err first;
 	ktime_t deadline = 0;
 	u32 count;
 	int ret = 0, idx;
@@ -675,13 +696,12 @@ int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 	args->err_code = 0;
 	args->err_access = 0;
 	args->err_reason = 0;
-	first = svmgpu_queue_find_err(q, args->first_seq, args->seq, &count);
-	if (first) {
-		args->err_seq = first->seq;
-		args->err_va = first->va;
-		args->err_code = first->code;
-		args->err_access = SVMGPU_ERROR_INFO_ACCESS(first->info);
-		args->err_reason = SVMGPU_ERROR_INFO_REASON(first->info);
+	if (svmgpu_queue_find_err(q, args->first_seq, args->seq, &first, &count)) {
+		args->err_seq = first.seq;
+		args->err_va = first.va;
+		args->err_code = first.code;
+		args->err_access = SVMGPU_ERROR_INFO_ACCESS(first.info);
+		args->err_reason = SVMGPU_ERROR_INFO_REASON(first.info);
 	}
 	args->nr_errors = count;
 	/*

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <glob.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -735,6 +736,116 @@ TEST(reset_wakes_a_waiter_only_once_the_engine_let_go)
 	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	sg_write_file(hook, "0");	/* if no stop took it */
+	close(fd);
+	EXPECT_EQ(device_works(), 0);
+}
+
+/* SUBMIT with an event carrying @user_data; 0 or -errno. */
+static int submit_event(int fd, uint32_t q, const struct svmgpu_cmd *cmds, uint32_t n,
+			uint64_t user_data, uint64_t *seq)
+{
+	struct drm_svmgpu_submit a = {
+		.flags = DRM_SVMGPU_SUBMIT_EVENT, .queue_handle = q, .count = n,
+		.cmds = (uintptr_t)cmds, .user_data = user_data,
+	};
+	int ret = sg_ioctl(fd, DRM_IOCTL_SVMGPU_SUBMIT, &a);
+
+	*seq = a.seq;
+	return ret;
+}
+
+/* The events readable within @ms (at most @max): their count, or -errno. */
+static int events_read(int fd, struct drm_svmgpu_event_complete *ev, int max, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t len;
+
+	if (poll(&p, 1, ms) < 0)
+		return -errno;
+	if (!(p.revents & POLLIN))
+		return 0;
+	len = read(fd, ev, max * sizeof(*ev));
+	if (len < 0)
+		return -errno;
+	return (int)(len / sizeof(*ev));
+}
+
+/*
+ * A reset fails a submission of 41 commands — a kernel that stores
+ * without end, then 40 NOPs — whose event was requested, with the reset's
+ * stop of the queue made 2 s slow (the engine runs on meanwhile).  In that
+ * window a device WAIT before it completes and the process collects it
+ * (WAIT ioctl, timeout 0): that submission's event comes at once, the
+ * running one's only once the stop has disabled the hardware queue, and
+ * then as WAIT reports it: result 0, DRM_SVMGPU_ERR_RESET from the
+ * kernel's seq, 41 failures.  Before, the collection also sent the running
+ * submission's event, -ECANCELED, while the kernel still stored into the
+ * buffer; and the reset's 41 failures were reported as its last 32.
+ */
+TEST_TIMEOUT(120)
+TEST(reset_sends_a_running_submission_event_once_the_engine_let_go)
+{
+	volatile uint64_t *word = sg_map_anon(PAGE), *flag = word + 8;
+	struct drm_svmgpu_event_complete ev[2];
+	struct svmgpu_cmd cmds[41];
+	char reset[128], hook[256];
+	struct drm_svmgpu_wait w;
+	uint64_t seq_a, seq_b;
+	int fd = sg_open(), status, i, n;
+	uint32_t ctx, q;
+	pid_t pid;
+
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)) ||
+	    sg_debugfs_path("svmgpu_inject_stop_delay", hook, sizeof(hook)))
+		SKIP(return, "no debugfs reset or stop-delay hook");
+	ASSERT_GE(fd, 0);
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	cmds[0] = sg_wait_eq((const void *)flag, 1, 0);
+	ASSERT_EQ(submit_event(fd, q, cmds, 1, 1, &seq_a), 0);
+	cmds[0] = sg_launch(store_loop, (const void *)word, 1, 32, ~0ull >> 8);
+	for (i = 1; i < 41; i++)
+		cmds[i] = sg_nop();
+	ASSERT_EQ(submit_event(fd, q, cmds, 41, 2, &seq_b), 0);
+	ASSERT_EQ(sg_write_file(hook, "2000"), 0);
+	pid = reset_in_child(reset);
+	ASSERT_GT(pid, 0);
+	/* inside the stop's sleep: the WAIT completes, the kernel starts */
+	*flag = 1;
+	for (i = 0; i < 1000 && sg_wait(fd, q, seq_a, seq_a, 0, &w); i++)
+		usleep(1000);
+	EXPECT_EQ(sg_wait(fd, q, seq_a, seq_a, 0, &w), 0);
+	EXPECT_EQ(w.nr_errors, 0);
+	n = events_read(fd, ev, 2, 300);
+	ASSERT_GE(n, 1);
+	EXPECT_EQ(n, 1);
+	EXPECT_EQ(ev[0].user_data, 1);
+	EXPECT_EQ(ev[0].result, 0);
+	if (n > 1) {
+		/* the running submission's event came early: the kernel stores on */
+		*word = 0;
+		usleep(300000);
+		EXPECT_EQ(*word, 0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (n == 1)
+		ASSERT_EQ(events_read(fd, ev + 1, 1, 10000), 1);
+	/* nothing lands after the event */
+	*word = 0;
+	usleep(300000);
+	EXPECT_EQ(*word, 0);
+	EXPECT_EQ(ev[1].user_data, 2);
+	EXPECT_EQ(ev[1].result, 0);
+	EXPECT_EQ(ev[1].err_code, DRM_SVMGPU_ERR_RESET);
+	EXPECT_EQ(ev[1].first_seq, seq_b - 40);
+	EXPECT_EQ(ev[1].err_seq, seq_b - 40);
+	EXPECT_EQ(ev[1].nr_errors, 41);
+	EXPECT_EQ(sg_wait(fd, q, seq_b, seq_b - 40, 0, &w), 0);
+	EXPECT_EQ(w.err_seq, seq_b - 40);
+	EXPECT_EQ(w.nr_errors, 41);
 	sg_write_file(hook, "0");	/* if no stop took it */
 	close(fd);
 	EXPECT_EQ(device_works(), 0);

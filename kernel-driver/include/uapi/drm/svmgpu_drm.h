@@ -301,7 +301,8 @@ struct drm_svmgpu_event_complete {
  * space went away, the device was reset or removed) before @seq completed.
  * The err_* fields describe the earliest failed command with a sequence
  * number in [@first_seq, @seq] that is still in the queue's error log (the
- * last 32 failures); they are all zero when there is none.
+ * last 32 failures, where the commands one reset, hang or stop fails count
+ * as one); they are all zero when there is none.
  */
 struct drm_svmgpu_wait {
 	/** @flags: in, must be zero. */
