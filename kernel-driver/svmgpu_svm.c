@@ -479,11 +479,17 @@ void svmgpu_svm_kill(struct svmgpu_svm *svm)
 	struct svmgpu_queue *q;
 	struct svmgpu_ctx *ctx;
 
+	/*
+	 * The queues stop first: a fault resolved meanwhile still maps, where
+	 * one cancelled for a dead svm would fail its command before the stop
+	 * (WAIT 0 with ERR_FAULT_CANCELLED instead of -ECANCELED).  No queue
+	 * is created in between: QUEUE_CREATE checks dead under svm->lock.
+	 */
 	mutex_lock(&svm->lock);
-	WRITE_ONCE(svm->dead, true);
 	list_for_each_entry(ctx, &svm->ctxs, link)
 		list_for_each_entry(q, &ctx->queues, link)
 			svmgpu_queue_stop(q);
+	WRITE_ONCE(svm->dead, true);
 	mutex_unlock(&svm->lock);
 
 	/* alloc_lock: svmgpu_mmu_prepare() walks tables without pt_lock. */

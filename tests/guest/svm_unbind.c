@@ -428,6 +428,97 @@ TEST(unbind_waits_for_stuck_teardown)
 	EXPECT_EQ(busy_hwqs(), 0);
 }
 
+struct unbind_later {
+	const char *bdf;
+	int ret;
+	volatile uint64_t *flag;
+};
+
+/* Unbind the driver from @arg's function 200 ms from now. */
+static void *unbind_later(void *arg)
+{
+	struct unbind_later *u = arg;
+
+	usleep(200000);
+	u->ret = sg_driver_bind(u->bdf, false);
+	return NULL;
+}
+
+/* Set @arg's flag 800 ms from now. */
+static void *flag_later(void *arg)
+{
+	struct unbind_later *u = arg;
+
+	usleep(800000);
+	*u->flag = 1;
+	return NULL;
+}
+
+/*
+ * Unbind while a queue is being stopped (the removal's stop of it made 2 s
+ * slow, debugfs svmgpu_inject_stop_delay: its engine runs on meanwhile) and
+ * a command of it faults in that window: a device WAIT on a flag the
+ * process sets then, followed by a FILL of a page never touched.  The
+ * command either completes, the fault resolved and the page filled, or its
+ * waiter gets -ECANCELED once the queue has stopped; never
+ * ERR_FAULT_CANCELLED for memory the process owns.  Before, removal marked
+ * the svm dead before it stopped the svm's queues, and a fault in between
+ * was cancelled: the device failed the command while its queue still ran
+ * (svmgpu-fuzz --unbind: data checks failed with device error 3).
+ */
+TEST_TIMEOUT(120)
+TEST(unbind_while_a_queue_stops_cancels_no_fault)
+{
+	unsigned char *page = sg_map_anon(2 * PAGE);
+	volatile uint64_t *flag = (volatile uint64_t *)(page + PAGE);
+	struct unbind_later u = { .bdf = NULL, .flag = flag };
+	char bdf[64], sdelay[256];
+	struct svmgpu_cmd cmds[2];
+	struct drm_svmgpu_wait w;
+	int fd, ret, rebound;
+	uint32_t ctx, q;
+	pthread_t th, th2;
+	uint64_t seq;
+
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK) ||
+	    sg_debugfs_path("svmgpu_inject_stop_delay", sdelay, sizeof(sdelay)))
+		SKIP(return, "no driver unbind or debugfs stop-delay hook");
+	ASSERT_NOT_NULL(page);
+	u.bdf = bdf;
+	*flag = 0;
+	fd = sg_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(sg_ctx_create(fd, &ctx), 0);
+	ASSERT_EQ(sg_queue_create(fd, ctx, 0, &q), 0);
+	cmds[0] = sg_wait_eq((const void *)flag, 1, 0);
+	cmds[1] = sg_fill(page, PAGE, 0x5a, 1);
+	ASSERT_EQ(sg_submit(fd, q, cmds, 2, &seq), 0);
+	ASSERT_EQ(sg_write_file(sdelay, "2000"), 0);
+	/*
+	 * The WAIT starts before the unbind (after it, the ioctl is -ENODEV);
+	 * the flag is set once the removal is in the queue's stop.
+	 */
+	ASSERT_EQ(pthread_create(&th, NULL, unbind_later, &u), 0);
+	ASSERT_EQ(pthread_create(&th2, NULL, flag_later, &u), 0);
+	ret = sg_wait(fd, q, seq, seq, SG_TIMEOUT_NS, &w);
+	pthread_join(th, NULL);
+	pthread_join(th2, NULL);
+	close(fd);
+	/* bound again before any ASSERT: the next tests need the device */
+	rebound = u.ret ? 0 : sg_driver_bind(bdf, true);
+	ASSERT_EQ(u.ret, 0);
+	ASSERT_EQ(rebound, 0);
+	if (ret) {
+		EXPECT_EQ(ret, -ECANCELED);
+	} else {
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_TRUE(sg_all_bytes(page, 0x5a, PAGE));
+	}
+	TH_LOG("the command %s", ret ? "was cancelled with its queue" : "completed");
+	EXPECT_EQ(device_works(), 0);
+	EXPECT_EQ(busy_hwqs(), 0);
+}
+
 /*
  * One reset with work in flight through @reset (the sysfs FLR or the debugfs
  * reset file): the stalled command and a waiter blocked on it end at once
