@@ -792,6 +792,11 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
 		range.notifier_seq = mmu_interval_read_begin(range.notifier);
 		mmap_read_lock(mm);
 		vma = vma_lookup(mm, va);
+		/* The run was built before: its VMA may have been split since. */
+		if (vma && range.end > vma->vm_end) {
+			n = (vma->vm_end - va) >> PAGE_SHIFT;
+			range.end = vma->vm_end;
+		}
 		if (svmgpu_dax_vma(vma)) {
 			/* Faulted with the window (svmgpu_dax_hmm_range()). */
 			mmap_read_unlock(mm);
@@ -821,6 +826,14 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
 				range.default_flags = HMM_PFN_REQ_FAULT |
 						      HMM_PFN_REQ_WRITE;
 				ret = hmm_range_fault(&range);
+				/*
+				 * Its own read-only private pages too (fork,
+				 * mprotect): moving them never reaches the
+				 * handler.
+				 */
+				if (!ret)
+					ret = svmgpu_devmem_fault_out(svm->sdev, vma, va,
+								      pfns, n);
 			}
 		} else {
 			ret = hmm_range_fault(&range);

@@ -16,7 +16,9 @@
  * argument checks and the -EOPNOTSUPP case run.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <glob.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -1585,6 +1587,79 @@ TEST_F(dm, fork_cow_of_device_pages)
 	munmap(a, size);
 	munmap(b, size);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+}
+
+/* A userfaultfd with @p..@p+@size registered in missing mode, or -1. */
+static int uffd_register_missing(void *p, size_t size)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)p, .len = size },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int u = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (u < 0)
+		return -1;
+	if (ioctl(u, UFFDIO_API, &api) || ioctl(u, UFFDIO_REGISTER, &reg)) {
+		close(u);
+		return -1;
+	}
+	return u;
+}
+
+/*
+ * Device-private pages of a userfaultfd-registered range (missing mode)
+ * made read-only for the CPU — by mprotect(PROT_READ) and back (6.1 makes
+ * a device-private entry read-only on any protection change, and never
+ * writable again), or by fork() — take device writes: the fault moves them
+ * to system memory first, which never needs the handler.  Before, the
+ * userfaultfd path only asked hmm to fault them for writing, and hmm hands
+ * the device's own private pages back as they are: the fault went round
+ * for ever (the command never completed, a kworker spun).
+ */
+TEST_F(dm, userfaultfd_range_read_only_device_pages_take_device_writes)
+{
+	size_t size = 16 * PAGE;
+	unsigned char *p;
+	int u, how, status;
+	pid_t pid = -1;
+
+	if (!self->local || !sg_devmem_private(NULL))
+		SKIP(return, "the device has no private device memory");
+	for (how = 0; how < 2; how++) {
+		p = sg_map_anon(size);
+		ASSERT_NE(p, NULL);
+		sg_fill_pat(p, size, 0x33);
+		u = uffd_register_missing(p, size);
+		if (u < 0)
+			SKIP(return, "userfaultfd: %s", strerror(errno));
+		ASSERT_EQ(sg_prefetch(self->fd, p, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
+		ASSERT_EQ(sg_residency(self->fd, p, size), 16);
+		if (how == 0) {
+			ASSERT_EQ(mprotect(p, size, PROT_READ), 0);
+			ASSERT_EQ(mprotect(p, size, PROT_READ | PROT_WRITE), 0);
+		} else {
+			pid = fork();
+			ASSERT_GE(pid, 0);
+			if (!pid) {
+				pause();
+				_exit(0);
+			}
+		}
+		ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(p + PAGE, 2 * PAGE, 0xd1, 1)), 0);
+		EXPECT_TRUE(sg_all_bytes(p + PAGE, 0xd1, 2 * PAGE));
+		sg_fill_pat_at(p, PAGE, 2 * PAGE, 0x33);
+		EXPECT_EQ(sg_check_pat(p, size, 0x33), -1);
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		}
+		TH_LOG("%s: the device wrote its read-only pages",
+		       how ? "fork()" : "mprotect() down and up");
+		close(u);
+		munmap(p, size);
+	}
 }
 
 /* A prefetch larger than device memory: -ENOSPC, nothing moved (eviction cannot make it fit). */
