@@ -1163,12 +1163,19 @@ static void svmgpu_sched_fill(struct svmgpu_device *sdev)
 			svmgpu_sched_put_save(q);
 		}
 		if (ret == -EAGAIN || ret == -ENOBUFS) {
+			bool lost = false;
+
 			/*
 			 * Taken meanwhile: back to the head of its list.  At a
 			 * save-area cap: to its tail, others may have one.
+			 * Not once the device is found gone or wedged: as in
+			 * svmgpu_sched_enqueue(), svmgpu_sched_fail_all() may
+			 * have swept the lists while this queue was off them.
 			 */
 			spin_lock(&s->lock);
-			if (list_empty(&q->run_link) && !READ_ONCE(q->stopped)) {
+			if (READ_ONCE(sdev->gone) || READ_ONCE(sdev->wedged)) {
+				lost = !READ_ONCE(q->stopped);
+			} else if (list_empty(&q->run_link) && !READ_ONCE(q->stopped)) {
 				unsigned long left;
 
 				if (ret == -EAGAIN)
@@ -1181,6 +1188,12 @@ static void svmgpu_sched_fill(struct svmgpu_device *sdev)
 				requeued = true;
 			}
 			spin_unlock(&s->lock);
+			if (lost) {
+				/* as svmgpu_sched_requeue() for a refused queue */
+				q->saved = false;
+				svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
+				svmgpu_sched_put_save(q);
+			}
 		}
 		mutex_unlock(&q->submit_lock);
 		if (!requeued)
