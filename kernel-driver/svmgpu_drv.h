@@ -32,7 +32,8 @@
  *                                  also taken by the interval notifiers
  *           sdev->inval_lock       TLB invalidation registers
  *           sdev->hwq_lock         (spinlock) hw queue -> queue table
- *             q->lock              (spinlock) completion state
+ *           q->lock                (spinlock) completion state; never
+ *                                  nested with sdev->hwq_lock either way
  *
  * Nothing allocates memory with GFP_KERNEL under svm->pt_lock, because the
  * notifiers that take it run from reclaim.

@@ -18,11 +18,12 @@
  * and stays usable.
  *
  * Lock order: sf->lock, svm->lock, q->submit_lock, sdev->hw_sem (read),
- * q->lock, sdev->hwq_lock.  The watchdog's hang reset takes q->submit_lock
- * with nothing held.  q->hwq changes under q->submit_lock and
- * sdev->hwq_lock.  A queue's stop counts as a lock between svm->lock and
- * q->submit_lock (svmgpu_queue_stop_map, for lockdep): a second stopper
- * waits for the first, so it must hold nothing the stop takes.
+ * then q->lock or sdev->hwq_lock (never one inside the other).  The
+ * watchdog's hang reset takes q->submit_lock with nothing held.  q->hwq
+ * changes under q->submit_lock and sdev->hwq_lock.  A queue's stop counts
+ * as a lock between svm->lock and q->submit_lock (svmgpu_queue_stop_map,
+ * for lockdep): a second stopper waits for the first, so it must hold
+ * nothing the stop takes.
  */
 #include <linux/capability.h>
 #include <linux/dma-mapping.h>
