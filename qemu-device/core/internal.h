@@ -633,9 +633,10 @@ void svmgpu_trace(SvmgpuCore *core, SvmgpuTraceEvent ev, uint64_t a,
                   uint64_t b, uint64_t c);
 uint64_t svmgpu_now(SvmgpuCore *core);
 /*
- * Link model: @bytes in @bursts bursts enter the link at @now (ns) or when
- * it is free; returns when it is free again (0 if nothing is paced: no
- * bursts, link-bandwidth 0 or sync mode).  Lock held.
+ * Link model: @bytes in @bursts bursts of a step begun in device generation
+ * @dgen enter the link at @now (ns) or when it is free; returns when it is
+ * free again (0 if nothing is paced: no bursts, link-bandwidth 0, sync mode,
+ * or a reset since the step began).  Lock held.
  */
 uint64_t svmgpu_link_reserve_locked(SvmgpuCore *core, uint32_t dgen,
                                     uint64_t now, uint64_t bytes,

@@ -327,7 +327,10 @@ void svmgpu_map_release(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuMapCache *mc)
            mc->bytes[SVMGPU_BYTES_LINK_WRITE];
     pthread_mutex_lock(&core->lock);
     for (i = 0; i < 4; i++) {
-        core->cnt_bytes[i] += mc->bytes[i];
+        /* not into the counters a reset zeroed during the step */
+        if (q->step_dgen == core->gen) {
+            core->cnt_bytes[i] += mc->bytes[i];
+        }
         mc->bytes[i] = 0;
     }
     mc->link_until = svmgpu_link_reserve_locked(core, q->step_dgen,
