@@ -124,7 +124,7 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 		if (!q)
 			continue;
 		spin_lock(&q->lock);
-		seq_printf(m, "hwq%u: ctx %u entries %u last %llu completed %llu errors %llu\n",
+		seq_printf(m, "hwq%u: ctx %u entries %u last %llu completed %llu error_entries %llu\n",
 			   i, ctx_id, q->entries, q->last_seq, q->completed_seq, q->nerrs);
 		spin_unlock(&q->lock);
 		svmgpu_queue_put(q);

@@ -533,7 +533,8 @@ struct svmgpu_svm_stats {
  * @lock: protects @ctxs and @dead transitions
  * @ctxs: contexts of this svm, protected by @lock
  * @dead: the mm is gone, the device is removed, or the last context went:
- *	no more device PTEs may be written; set under @lock and @pt_lock
+ *	no more device PTEs may be written; set under @lock once the queues
+ *	stopped, read under @pt_lock by the mapping
  * @notifier_lock: protects @chunks and insertion of interval notifiers
  * @chunks: interval notifiers by chunk index, protected by @notifier_lock
  * @alloc_lock: serializes page-table allocation
@@ -645,16 +646,14 @@ struct svmgpu_ctx {
 };
 
 /**
- * struct svmgpu_err - one failed command
- * @seq: its sequence number
+ * struct svmgpu_err - one entry of a queue's error log: commands that failed
+ *	together (a reset, a hang or a stop fails every pending command at
+ *	once, up to a ring's worth, in one entry; a device error is one)
+ * @seq: the first one's sequence number
+ * @last: the last one's
  * @va: fault VA / pc / offending VA
  * @code: enum svmgpu_error or DRM_SVMGPU_ERR_RESET
  * @info: SVMGPU_ERROR_INFO(access, reason)
- */
-/*
- * One entry of a queue's error log: the commands @seq to @last failed, with
- * the same @code, @va and @info (a reset, a hang or a stop fails every
- * pending command at once, up to a ring's worth, in one entry).
  */
 struct svmgpu_err {
 	u64 seq;
@@ -688,8 +687,8 @@ struct svmgpu_err {
  * @completed_seq: last completed seq, protected by @lock
  * @stopped: queue disabled for good, protected by @lock
  * @stop_done: svmgpu_queue_stop() has disabled its hardware queue (the
- *	device writes nothing more for it): WAIT reports -ECANCELED only then;
- *	protected by @lock
+ *	device writes nothing more for it): WAIT reports -ECANCELED, and
+ *	events of unfinished submissions are sent, only then; protected by @lock
  * @stop_finished: svmgpu_queue_stop() is over (a second caller waits for
  *	it on @wq: the first may still use the context); protected by @lock
  * @errs: ring of the last failure entries, protected by @lock

@@ -317,8 +317,8 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		 * read-only TLB entry behind: flush that page before the replay.
 		 */
 		mutex_lock(&svm->pt_lock);
-		if (!svm->dead && svmgpu_mmu_present(svm, batch[i].va,
-						     svmgpu_fault_is_write(&batch[i]))) {
+		if (!READ_ONCE(svm->dead) &&
+		    svmgpu_mmu_present(svm, batch[i].va, svmgpu_fault_is_write(&batch[i]))) {
 			batch[i].state = FAULT_RESOLVED;
 			if (batch[i].reason == SVMGPU_FAULT_WRITE_PROTECT)
 				svmgpu_tlb_invalidate(svm->sdev, svm, batch[i].va,

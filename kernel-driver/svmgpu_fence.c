@@ -22,8 +22,9 @@
  * SUBMIT with DRM_SVMGPU_SUBMIT_EVENT reserves a DRM event on the file
  * (drm_event_reserve_init_locked(), within the file's event space) and
  * queues it on q->events; svmgpu_queue_signal_events() sends it with
- * drm_send_event() once its last command completed or the queue stopped,
- * which svmgpu_queue_stop() guarantees by flushing them all.  When the file
+ * drm_send_event() once its last command completed or the queue's stop
+ * disabled its hardware queue (q->stop_done), which svmgpu_queue_stop()
+ * guarantees by flushing them all.  When the file
  * closes first, the DRM core unlinks its pending events (file_priv = NULL)
  * before postclose destroys the queues, whose flush then frees them.
  *

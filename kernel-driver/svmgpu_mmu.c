@@ -407,7 +407,7 @@ int svmgpu_mmu_map(struct svmgpu_svm *svm, u64 start, unsigned long *pfns,
 	int ret;
 
 	lockdep_assert_held(&svm->pt_lock);
-	if (svm->dead || !svm->root)
+	if (READ_ONCE(svm->dead) || !svm->root)
 		return -ENODEV;
 
 	/*

@@ -1632,8 +1632,10 @@ TEST_F(dm, userfaultfd_range_read_only_device_pages_take_device_writes)
 		ASSERT_NE(p, NULL);
 		sg_fill_pat(p, size, 0x33);
 		u = uffd_register_missing(p, size);
-		if (u < 0)
+		if (u < 0) {
+			munmap(p, size);
 			SKIP(return, "userfaultfd: %s", strerror(errno));
+		}
 		ASSERT_EQ(sg_prefetch(self->fd, p, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
 		ASSERT_EQ(sg_residency(self->fd, p, size), 16);
 		if (how == 0) {
@@ -1643,6 +1645,10 @@ TEST_F(dm, userfaultfd_range_read_only_device_pages_take_device_writes)
 			pid = fork();
 			ASSERT_GE(pid, 0);
 			if (!pid) {
+				/* gone with the test, however it ends */
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				if (getppid() == 1)
+					_exit(0);
 				pause();
 				_exit(0);
 			}

@@ -431,6 +431,9 @@ TEST(unbind_waits_for_stuck_teardown)
 struct unbind_later {
 	const char *bdf;
 	int ret;
+	pid_t tid;			/* the unbinding thread */
+	double done;			/* when its unbind returned */
+	double flag_set;		/* when flag_later() set the flag */
 	volatile uint64_t *flag;
 };
 
@@ -439,26 +442,36 @@ static void *unbind_later(void *arg)
 {
 	struct unbind_later *u = arg;
 
+	__atomic_store_n(&u->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	usleep(200000);
 	u->ret = sg_driver_bind(u->bdf, false);
+	u->done = sg_now_s();
 	return NULL;
 }
 
-/* Set @arg's flag 800 ms from now. */
+/* Set @arg's flag 1 s after the unbind blocked inside the removal. */
 static void *flag_later(void *arg)
 {
 	struct unbind_later *u = arg;
+	char task[64];
+	pid_t tid;
 
-	usleep(800000);
+	while (!(tid = __atomic_load_n(&u->tid, __ATOMIC_ACQUIRE)))
+		usleep(1000);
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)tid);
+	sg_await_blocked(task, SYS_write, 20000);
+	usleep(1000000);
+	u->flag_set = sg_now_s();
 	*u->flag = 1;
 	return NULL;
 }
 
 /*
- * Unbind while a queue is being stopped (the removal's stop of it made 2 s
+ * Unbind while a queue is being stopped (the removal's stop of it made 3 s
  * slow, debugfs svmgpu_inject_stop_delay: its engine runs on meanwhile) and
  * a command of it faults in that window: a device WAIT on a flag the
- * process sets then, followed by a FILL of a page never touched.  The
+ * process sets then (1 s into the removal), followed by a FILL of a page
+ * never touched.  The
  * command either completes, the fault resolved and the page filled, or its
  * waiter gets -ECANCELED once the queue has stopped; never
  * ERR_FAULT_CANCELLED for memory the process owns.  Before, removal marked
@@ -493,7 +506,7 @@ TEST(unbind_while_a_queue_stops_cancels_no_fault)
 	cmds[0] = sg_wait_eq((const void *)flag, 1, 0);
 	cmds[1] = sg_fill(page, PAGE, 0x5a, 1);
 	ASSERT_EQ(sg_submit(fd, q, cmds, 2, &seq), 0);
-	ASSERT_EQ(sg_write_file(sdelay, "2000"), 0);
+	ASSERT_EQ(sg_write_file(sdelay, "3000"), 0);
 	/*
 	 * The WAIT starts before the unbind (after it, the ioctl is -ENODEV);
 	 * the flag is set once the removal is in the queue's stop.
@@ -514,7 +527,15 @@ TEST(unbind_while_a_queue_stops_cancels_no_fault)
 		EXPECT_EQ(w.err_code, 0);
 		EXPECT_TRUE(sg_all_bytes(page, 0x5a, PAGE));
 	}
-	TH_LOG("the command %s", ret ? "was cancelled with its queue" : "completed");
+	/*
+	 * The stop sleeps 3 s from its start, and the unbind returns after it:
+	 * an unbind that returned within 3 s of the flag was in the stop when
+	 * the flag was set (else the window was missed, and the test proved
+	 * nothing this time).
+	 */
+	TH_LOG("the command %s; the unbind returned %.2f s after the flag (%s)",
+	       ret ? "was cancelled with its queue" : "completed", u.done - u.flag_set,
+	       u.done - u.flag_set < 3.0 ? "in the stop's window" : "window missed?");
 	EXPECT_EQ(device_works(), 0);
 	EXPECT_EQ(busy_hwqs(), 0);
 }
