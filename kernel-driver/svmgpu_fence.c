@@ -24,9 +24,9 @@
  * queues it on q->events; svmgpu_queue_signal_events() sends it with
  * drm_send_event() once its last command completed or the queue's stop
  * disabled its hardware queue (q->stop_done), which svmgpu_queue_stop()
- * guarantees by flushing them all.  When the file
- * closes first, the DRM core unlinks its pending events (file_priv = NULL)
- * before postclose destroys the queues, whose flush then frees them.
+ * guarantees by flushing them all.  When the file closes first, the DRM
+ * core unlinks its pending events (file_priv = NULL) before postclose
+ * destroys the queues, whose flush then frees them.
  *
  * SUBMIT never sleeps holding q->submit_lock: it waits for room in the
  * ring (and for a hang reset, q->hang_reset, to end) without it, then takes
