@@ -16,9 +16,7 @@
  * argument checks and the -EOPNOTSUPP case run.
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <glob.h>
-#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -1589,25 +1587,6 @@ TEST_F(dm, fork_cow_of_device_pages)
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
-/* A userfaultfd with @p..@p+@size registered in missing mode, or -1. */
-static int uffd_register_missing(void *p, size_t size)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)p, .len = size },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-	int u = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-
-	if (u < 0)
-		return -1;
-	if (ioctl(u, UFFDIO_API, &api) || ioctl(u, UFFDIO_REGISTER, &reg)) {
-		close(u);
-		return -1;
-	}
-	return u;
-}
-
 /*
  * Device-private pages of a userfaultfd-registered range (missing mode)
  * made read-only for the CPU — by mprotect(PROT_READ) and back (6.1 makes
@@ -1631,7 +1610,7 @@ TEST_F(dm, userfaultfd_range_read_only_device_pages_take_device_writes)
 		p = sg_map_anon(size);
 		ASSERT_NE(p, NULL);
 		sg_fill_pat(p, size, 0x33);
-		u = uffd_register_missing(p, size);
+		u = sg_uffd_register(p, size, UFFDIO_REGISTER_MODE_MISSING);
 		if (u < 0) {
 			munmap(p, size);
 			SKIP(return, "userfaultfd: %s", strerror(errno));

@@ -50,25 +50,6 @@ FIXTURE_TEARDOWN(faults)
 		close(self->fd);
 }
 
-/* A userfaultfd with @p..@p+@size registered in @mode, or -1. */
-static int uffd_register(void *p, size_t size, uint64_t mode)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)p, .len = size },
-		.mode = mode,
-	};
-	int u = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-
-	if (u < 0)
-		return -1;
-	if (ioctl(u, UFFDIO_API, &api) || ioctl(u, UFFDIO_REGISTER, &reg)) {
-		close(u);
-		return -1;
-	}
-	return u;
-}
-
 /*
  * A device read of a userfaultfd-registered (missing mode) page nobody
  * populated fails with the fault error at that address and access; the
@@ -91,7 +72,7 @@ TEST_F(faults, userfaultfd_missing_page_fails_with_fault_error)
 	ASSERT_NE(p, MAP_FAILED);
 	ASSERT_NE(dst, MAP_FAILED);
 	memset(dst, 0xee, size);
-	u = uffd_register(p, size, UFFDIO_REGISTER_MODE_MISSING);
+	u = sg_uffd_register(p, size, UFFDIO_REGISTER_MODE_MISSING);
 	if (u < 0)
 		SKIP(return, "userfaultfd: %s", strerror(errno));
 
@@ -149,7 +130,7 @@ TEST_F(faults, userfaultfd_populated_pages_work_write_protected_fails)
 	int u;
 
 	ASSERT_NE(p, MAP_FAILED);
-	u = uffd_register(p, size, UFFDIO_REGISTER_MODE_MISSING);
+	u = sg_uffd_register(p, size, UFFDIO_REGISTER_MODE_MISSING);
 	if (u < 0)
 		SKIP(return, "userfaultfd: %s", strerror(errno));
 	/* Page 0: populated by the handler (a CPU touch would wait for one). */

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/userfaultfd.h>
 #include <xf86drm.h>
 
 #include <svmgpu/svmgpu_hw.h>
@@ -899,6 +900,25 @@ static inline long long sg_devmem_used_settles(const char *dir, long long want)
 static inline int sg_blocked_in(const char *task, long nr)
 {
 	return sg_asleep_in(task, nr, "D");
+}
+
+/* A userfaultfd with @p..@p+@size registered in @mode, or -1. */
+static inline int sg_uffd_register(void *p, size_t size, uint64_t mode)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)p, .len = size },
+		.mode = mode,
+	};
+	int u = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (u < 0)
+		return -1;
+	if (ioctl(u, UFFDIO_API, &api) || ioctl(u, UFFDIO_REGISTER, &reg)) {
+		close(u);
+		return -1;
+	}
+	return u;
 }
 
 /* Is a file system of type @type mounted (/proc/mounts)? */
