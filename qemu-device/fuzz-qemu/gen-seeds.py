@@ -122,7 +122,8 @@ seeds = {
     "nop": seq(*bringup, *submit(cmd(0, 1, b""))),
     "fill": seq(*bringup, *submit(cmd(2, 1, struct.pack("<QQQI", 0x1000, 0x100, 0xAB, 4)))),
     "copy": seq(*bringup, *submit(cmd(1, 1, struct.pack("<QQQ", 0x2000, 0x1000, 0x200)))),
-    "atomic": seq(*bringup, *submit(cmd(3, 1, struct.pack("<QQQI", 0x1000, 5, 0, 0)))),
+    # ADD 5 to the u64 at 0x1000 (op 0, size 8)
+    "atomic": seq(*bringup, *submit(cmd(3, 1, struct.pack("<QQQQBB", 0x1000, 5, 0, 0, 0, 8)))),
     "timestamp": seq(*bringup, *submit(cmd(7, 1, struct.pack("<Q", 0x1000))), clock()),
     "wait": seq(*bringup, *submit(cmd(5, 1, struct.pack("<QQQ", 0x1000, 1, 100))),
                 clock(), clock()),
@@ -178,6 +179,62 @@ seeds["inject-enable-refuse"] = seq(
     *bringup, wr(INJ_ENABLE_REFUSE, 1), wr(CONTROL, 2), *bringup,
     *submit(cmd(2, 1, struct.pack("<QQQI", 0x1000, 0x100, 0xAB, 4))), rd(0x34),
     wr(CONTROL, 2), *bringup, rd(0x34))
+
+def isa(op, rd=0, ra=0, rb=0, imm=0):
+    # SVMGPU_ISA_ENCODE (docs/isa.md): opcode, rd, ra, rb, signed imm
+    return struct.pack("<BBBBi", op, rd, ra, rb, imm)
+
+
+IMM = 0xFF
+S2R, MOVI, ADD, SHL, LD64, ST64, ATOM64, EXIT = 0x12, 0x10, 0x20, 0x2B, 0x63, 0x6B, 0x71, 0x01
+SR_GLOBAL_ID, SR_ARGS = 8, 9
+
+
+def va(l4, l3, l2, l1):
+    return (l4 << 39) | (l3 << 30) | (l2 << 21) | (l1 << 12)
+
+
+CODE_VA, ARGS_VA = va(1, 2, 3, 4), va(1, 2, 3, 5)
+CODE_PA = 0x4200000
+# Every thread: args[gid] = gid, then args[0] += 1 atomically; the u64 at
+# args + 0x30 is read and written back (CONTROL, when args is BAR0).  Eight
+# instructions: one ring entry.
+kernel = b"".join([
+    isa(S2R, 1, imm=SR_ARGS), isa(S2R, 2, imm=SR_GLOBAL_ID),
+    isa(SHL, 3, 2, IMM, 3), isa(ADD, 3, 1, 3),
+    isa(LD64, 4, 1, imm=0x30), isa(ST64, 0, 3, 2, 0x100),
+    isa(ATOM64, 6, 1, 4, 0), isa(EXIT)])
+assert len(kernel) == 64
+
+
+def launch(args_pa):
+    """LAUNCH of 2 workgroups of 40 lanes (two waves each).
+
+    Every read and every new mapping of guest RAM takes the next pattern.
+    The kernel is put in RAM by one: queue 1's ring is the code page, and
+    its fetch of entry 0 (an illegal command) fills it.  Then, in the order
+    the launch takes them (found with -trace 'svmgpu_*'): the command, the
+    code page's walk (three table entries pointing back at the root, then
+    its leaf), one mapping, the args page's walk (the same, with its own
+    leaf).  The VAs differ at every level, so no two reads share an entry.
+    """
+    command = cmd(6, 1, struct.pack("<QQIIIIQ", CODE_VA, ARGS_VA, 2, 1, 1, 40, 4096))
+    return bringup + [
+        clear(), pattern(kernel),
+        wr64(Q(1, Q_BASE), CODE_PA), wr(Q(1, Q_SIZE), 16), wr(Q(1, Q_CTX), 0),
+        wr64(Q(1, Q_COMPL), COMPL + 0x800), wr(Q(1, Q_CONTROL), 1), wr(Q(1, Q_TAIL), 1),
+        clear(), pattern(command), pattern(pte), pattern(pte), pattern(pte),
+        pattern(struct.pack("<Q", CODE_PA | 3)), pattern(pte),
+        pattern(pte), pattern(pte), pattern(pte), pattern(struct.pack("<Q", args_pa | 3)),
+        wr(Q(0, Q_TAIL), 1), rd(Q(0, 0x1C)), rd(Q(0, 0x28), 3),
+        rd(ERROR_STATUS), rd(0x34)]
+
+
+# a kernel in RAM with its arguments in RAM, then with its arguments in
+# BAR0: the loads, stores and atomic aimed at the device's own registers
+# are failed DMAs (ERR_DMA), not register accesses
+seeds["launch"] = seq(*launch(CODE_PA + 0x1000))
+seeds["launch-args-in-bar0"] = seq(*launch(BAR0))
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
