@@ -53,6 +53,41 @@ const struct reg_desc queue_regs[] = {
 };
 const unsigned int nr_queue_regs = sizeof(queue_regs) / sizeof(queue_regs[0]);
 
+/*
+ * The register at byte offset @off: a named one with its width and access,
+ * else a 32-bit word (the high half of a 64-bit register, a reserved
+ * offset), written as given.  A 64-bit access at an offset that is not a
+ * 64-bit register would also write the register after it.
+ */
+static int reg_at(uint32_t off, struct reg_desc *out, char *namebuf, unsigned int len)
+{
+	uint32_t q0 = SVMGPU_REG_Q(0, 0), q, rel;
+	unsigned int i;
+
+	for (i = 0; i < nr_global_regs; i++)
+		if (global_regs[i].offset == off) {
+			*out = global_regs[i];
+			snprintf(namebuf, len, "%s", global_regs[i].name);
+			return 0;
+		}
+	q = (off - q0) / SVMGPU_REG_QUEUE_STRIDE;
+	rel = (off - q0) % SVMGPU_REG_QUEUE_STRIDE;
+	if (off >= q0 && q < SVMGPU_MAX_QUEUES)
+		for (i = 0; i < nr_queue_regs; i++)
+			if (queue_regs[i].offset == rel) {
+				*out = queue_regs[i];
+				out->offset = off;
+				snprintf(namebuf, len, "Q%u_%s", q, queue_regs[i].name);
+				return 0;
+			}
+	out->name = NULL;
+	out->offset = off;
+	out->width = 32;
+	out->writable = 1;
+	snprintf(namebuf, len, "0x%04x", off);
+	return 0;
+}
+
 int reg_lookup(const char *name, struct reg_desc *out, char *namebuf, unsigned int len)
 {
 	unsigned int i;
@@ -81,14 +116,8 @@ int reg_lookup(const char *name, struct reg_desc *out, char *namebuf, unsigned i
 	if (name[0] >= '0' && name[0] <= '9') {
 		unsigned long off = strtoul(name, &end, 0);
 
-		if (!*end && off < SVMGPU_BAR_REGS_SIZE && !(off & 3)) {
-			out->name = NULL;
-			out->offset = (uint32_t)off;
-			out->width = off & 7 ? 32 : 64;
-			out->writable = 1;
-			snprintf(namebuf, len, "0x%04lx", off);
-			return 0;
-		}
+		if (!*end && off < SVMGPU_BAR_REGS_SIZE && !(off & 3))
+			return reg_at((uint32_t)off, out, namebuf, len);
 	}
 	return -ENOENT;
 }
