@@ -1,12 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The dynamic symbols libsvmgpu exports are exactly the public list, each
-# with the version node of the symbol map.  TAP output.
-# usage: test_symbols.sh LIBRARY SYMBOL_LIST
+# with the version node of the symbol map, and libsvmgpu(3) names each of
+# them.  TAP output.
+# usage: test_symbols.sh LIBRARY SYMBOL_LIST MAN_PAGE
 lib=$1
 list=$2
+man=$3
 echo "TAP version 13"
-echo "1..2"
+echo "1..3"
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBR]$/ { print $3 }' | sed 's/@.*//' |
 	grep -v '^SVMGPU_' | sort -u)
 wanted=$(grep -v '^#' "$list" | sed '/^$/d' | sort -u)
@@ -26,4 +28,12 @@ if [ -z "$unversioned" ]; then
 else
 	echo "not ok 2 every exported function has version SVMGPU_0.1"
 	echo "$unversioned" | sed 's/^/# unversioned: /'
+fi
+listed=$(tr -s ' ,.\n' '\n' <"$man" | grep '^svmgpu_' | sort -u)
+missing=$(printf '%s\n' "$wanted" | grep -vxF "$listed")
+if [ -z "$missing" ]; then
+	echo "ok 3 $(basename "$man") names every exported function"
+else
+	echo "not ok 3 $(basename "$man") names every exported function"
+	echo "$missing" | sed 's/^/# not in the man page: /'
 fi
