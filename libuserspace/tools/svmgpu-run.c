@@ -50,13 +50,13 @@ int main(int argc, char **argv)
 	struct svmgpu_device *dev;
 	struct svmgpu_context *ctx;
 	struct svmgpu_queue *q;
-	struct svmgpu_cmd_error err;
-	struct svmgpu_stats st;
+	struct svmgpu_cmd_error err = { 0 };
+	struct svmgpu_stats st = { 0 };
 	struct svmgpu_cmd cmd;
 	struct timespec t0, t1;
 	struct runargs ra;
 	unsigned int i;
-	int c, ret, json = 0;
+	int c, ret, json = 0, have_stats;
 	uint64_t ns;
 
 	cli_init(argv, "svmgpu-run");
@@ -101,11 +101,12 @@ int main(int argc, char **argv)
 		cli_usage_error("bad launch shape (grid %u x %u x %u, %u lanes per workgroup)",
 				ra.launch.grid[0], ra.launch.grid[1], ra.launch.grid[2],
 				ra.launch.wg_size);
-	svmgpu_context_get_stats(ctx, &st, SVMGPU_STATS_CLEAR);
+	/* no counters (device gone) are shown as such, not as numbers */
+	have_stats = !svmgpu_context_get_stats(ctx, &st, SVMGPU_STATS_CLEAR);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = svmgpu_queue_run(q, &cmd, 1, SVMGPU_TIMEOUT_INFINITE, &err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	svmgpu_context_get_stats(ctx, &st, 0);
+	have_stats = have_stats && !svmgpu_context_get_stats(ctx, &st, 0);
 	ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t1.tv_nsec -
 	     (uint64_t)t0.tv_nsec;
 	if (json) {
@@ -119,8 +120,9 @@ int main(int argc, char **argv)
 		json_object_object_add(j, "wg_size", json_object_new_int64(ra.launch.wg_size));
 		json_object_object_add(j, "args", json_object_new_int((int)ra.nwords));
 		json_object_object_add(j, "time_ns", cli_json_u64(ns));
-		json_object_object_add(j, "faults", cli_json_u64(st.faults));
-		json_object_object_add(j, "pages_mapped", cli_json_u64(st.pages_mapped));
+		json_object_object_add(j, "faults", have_stats ? cli_json_u64(st.faults) : NULL);
+		json_object_object_add(j, "pages_mapped",
+				       have_stats ? cli_json_u64(st.pages_mapped) : NULL);
 		json_object_object_add(j, "ok", json_object_new_boolean(!ret));
 		if (ret) {
 			struct json_object *e = json_object_new_object();
@@ -141,8 +143,12 @@ int main(int argc, char **argv)
 		printf("kernel: %zu instructions, grid %u x %u x %u, %u lanes per workgroup, %u args\n",
 		       svmgpu_program_length(prog), ra.launch.grid[0], ra.launch.grid[1],
 		       ra.launch.grid[2], ra.launch.wg_size, ra.nwords);
-		printf("time: %.3f ms, device faults %" PRIu64 ", pages mapped %" PRIu64 "\n",
-		       (double)ns / 1e6, st.faults, st.pages_mapped);
+		if (have_stats)
+			printf("time: %.3f ms, device faults %" PRIu64 ", pages mapped %" PRIu64 "\n",
+			       (double)ns / 1e6, st.faults, st.pages_mapped);
+		else
+			printf("time: %.3f ms, device faults n/a, pages mapped n/a\n",
+			       (double)ns / 1e6);
 		if (ret) {
 			printf("FAILED: %s: %s at 0x%" PRIx64 " (%s access, queue %u)\n", strerror(-ret),
 			       svmgpu_error_name(err.code), err.va, svmgpu_access_name(err.access),
