@@ -953,6 +953,7 @@ SVMGPU_PUBLIC int svmgpu_devmem_alloc(struct svmgpu_device *dev, size_t size,
 		return ret;
 	}
 	m->dev = dev;
+	m->pid = getpid();
 	m->handle = da.handle;
 	m->size = da.size;
 	m->offset = da.offset;
@@ -1000,8 +1001,17 @@ SVMGPU_PUBLIC int svmgpu_devmem_free(struct svmgpu_devmem *mem)
 	if (mem->addr && munmap(mem->addr, mem->size))
 		return -errno;
 	mem->addr = NULL;
-	df.handle = mem->handle;
-	ret = ioctl_err(mem->dev->fd, DRM_IOCTL_SVMGPU_DEVMEM_FREE, &df);
+	/*
+	 * A fork()ed child shares its parent's file, so its FREE would drop
+	 * the parent's handle (and a later alloc would reuse it): the child's
+	 * copy is released locally, as a context's.
+	 */
+	if (getpid() != mem->pid) {
+		ret = -EACCES;
+	} else {
+		df.handle = mem->handle;
+		ret = ioctl_err(mem->dev->fd, DRM_IOCTL_SVMGPU_DEVMEM_FREE, &df);
+	}
 	pthread_mutex_lock(&mem->dev->lock);
 	mem->dev->nr_devmem--;
 	pthread_mutex_unlock(&mem->dev->lock);

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "svmgpu.h"
 
@@ -32,6 +33,7 @@ struct svmgpu_device {
 /* A DAX-style device-memory buffer; @addr is the library's mapping or NULL. */
 struct svmgpu_devmem {
 	struct svmgpu_device *dev;
+	pid_t pid;		/* the allocating process: a fork()ed child's copy frees locally */
 	uint32_t handle;
 	uint64_t size;
 	uint64_t offset;

@@ -793,6 +793,51 @@ TEST_F(dax, library_calls)
 	EXPECT_EQ(svmgpu_device_close(dev), 0);
 }
 
+/*
+ * The library after fork(): the child shares its parent's file, so a FREE
+ * from it would drop the parent's handle, and the parent's next alloc would
+ * get that handle back under its stale object.  The child's free is local.
+ */
+TEST_F(dax, library_free_in_a_forked_child_keeps_the_parents_buffer)
+{
+	struct svmgpu_devmem *m = NULL, *m2 = NULL;
+	struct svmgpu_device *dev;
+	long long used0 = dax_value("used");
+	size_t sz;
+	void *p, *p2;
+	int status;
+	pid_t pid;
+
+	if (self->pool < (long long)(4 * MB))
+		SKIP(return, "DAX pool smaller than 4 MiB");
+	ASSERT_EQ(svmgpu_device_open(0, &dev), 0);
+	ASSERT_EQ(svmgpu_devmem_alloc(dev, 2 * MB, &m), 0);
+	ASSERT_EQ(svmgpu_devmem_map(m, &p, &sz), 0);
+	sg_fill_pat(p, sz, 0x5a);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		/* the child's copy: its mapping goes, nothing else */
+		if (svmgpu_devmem_free(m) != -EACCES)
+			_exit(1);
+		_exit(svmgpu_device_close(dev) ? 2 : 0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	EXPECT_EQ(dax_value("used"), used0 + (long long)(2 * MB));
+	/* A second buffer gets a handle of its own, not the first one's. */
+	ASSERT_EQ(svmgpu_devmem_alloc(dev, 2 * MB, &m2), 0);
+	ASSERT_EQ(svmgpu_devmem_map(m2, &p2, NULL), 0);
+	memset(p2, 0x11, 2 * MB);
+	EXPECT_EQ(sg_check_pat(p, sz, 0x5a), -1);
+	EXPECT_EQ(svmgpu_devmem_free(m), 0);
+	EXPECT_EQ(sg_all_bytes(p2, 0x11, 2 * MB), 1);
+	EXPECT_EQ(svmgpu_devmem_free(m2), 0);
+	EXPECT_EQ(dax_value("used"), used0);
+	EXPECT_EQ(svmgpu_device_close(dev), 0);
+}
+
 /* Offset of the first byte where @a and @b differ, or -1. */
 static long first_diff(const unsigned char *a, const unsigned char *b, size_t n)
 {
