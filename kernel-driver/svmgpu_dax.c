@@ -150,7 +150,6 @@ struct svmgpu_dax {
  * @size: bytes (multiple of @align)
  * @align: 2 MiB or 1 GiB: each chunk of @align bytes is contiguous and
  *	aligned in physical memory
- * @handle: the handle in its file
  * @uid: the user it is charged to (dax_user_percent)
  * @busy: on the pool's @busy list once released while referenced
  * @chunk: pool offset of each chunk of @align bytes
@@ -161,7 +160,6 @@ struct svmgpu_dax_bo {
 	struct list_head blocks;
 	u64 size;
 	u64 align;
-	u32 handle;
 	kuid_t uid;
 	struct list_head busy;
 	u64 chunk[];
@@ -315,6 +313,21 @@ static void svmgpu_dax_bo_put(struct svmgpu_dax_bo *bo)
 u64 svmgpu_dax_size(struct svmgpu_device *sdev)
 {
 	return sdev->dax ? sdev->dax->size : 0;
+}
+
+/**
+ * svmgpu_dax_used() - bytes of the pool held by buffers
+ * @sdev: the device
+ *
+ * Buffers freed while still mapped or referenced count until their memory
+ * is back.  Hibernation refuses while this is not 0: the pool is device
+ * memory, which is not in the image.
+ *
+ * Return: the bytes, 0 without a pool.
+ */
+u64 svmgpu_dax_used(struct svmgpu_device *sdev)
+{
+	return sdev->dax ? atomic64_read(&sdev->dax->used) : 0;
 }
 
 /**
@@ -535,7 +548,7 @@ int svmgpu_ioctl_devmem_alloc(struct drm_device *drm, void *data, struct drm_fil
 	struct svmgpu_file *sf = file->driver_priv;
 	struct svmgpu_dax_bo *bo;
 	struct svmgpu_dax *pool;
-	u64 size;
+	u64 size, align;
 	u32 handle;
 	int idx, ret;
 
@@ -558,6 +571,12 @@ int svmgpu_ioctl_devmem_alloc(struct drm_device *drm, void *data, struct drm_fil
 		ret = PTR_ERR(bo);
 		goto out;
 	}
+	/*
+	 * Once in the xarray, another thread's FREE of the (predictable)
+	 * handle can drop the last reference: nothing of @bo is touched
+	 * after xa_alloc().
+	 */
+	align = bo->align;
 	ret = xa_alloc(&sf->dax_bos, &handle, bo, XA_LIMIT(1, SVMGPU_DAX_MAX_HANDLE),
 		       GFP_KERNEL);
 	if (ret) {
@@ -565,11 +584,10 @@ int svmgpu_ioctl_devmem_alloc(struct drm_device *drm, void *data, struct drm_fil
 		ret = ret == -EBUSY ? -ENOSPC : ret;
 		goto out;
 	}
-	bo->handle = handle;
 	args->size = size;
 	args->handle = handle;
 	args->offset = (u64)handle << SVMGPU_DAX_OFF_SHIFT;
-	args->align = bo->align;
+	args->align = align;
 out:
 	drm_dev_exit(idx);
 	return ret;

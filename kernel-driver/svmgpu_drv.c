@@ -878,8 +878,9 @@ static int svmgpu_pm_resume(struct device *dev)
 
 /*
  * Hibernation: device memory is not part of the image (ZONE_DEVICE pages are
- * not saved) and comes back empty, so refuse while it holds process pages,
- * and allocate none until thawed: a device fault's work (svmgpu_wq is not
+ * not saved) and comes back empty, so refuse while it holds process pages
+ * or DAX buffers (allocated only by ioctls, which frozen processes make
+ * none of), and allocate no device page until thawed: a device fault's work (svmgpu_wq is not
  * freezable) or an asynchronous PREFETCH may still run after this check,
  * while processes are frozen.  Suspend to RAM keeps it (the device keeps
  * its memory, hw-spec 5a).
@@ -890,6 +891,12 @@ static int svmgpu_pm_freeze(struct device *dev)
 	u64 used;
 	int ret;
 
+	used = svmgpu_dax_used(sdev);
+	if (used) {
+		drm_err(&sdev->drm, "cannot hibernate: %llu bytes of DAX buffers in device memory\n",
+			used);
+		return -EBUSY;
+	}
 	if (svmgpu_devmem_freeze(sdev, &used)) {
 		drm_err(&sdev->drm, "cannot hibernate: %llu bytes of process memory in device memory\n",
 			used);

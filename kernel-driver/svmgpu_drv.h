@@ -961,6 +961,7 @@ void svmgpu_prefetch_fini(void);
 /* svmgpu_dax.c: DAX-style buffers of device memory */
 struct hmm_range;
 u64 svmgpu_dax_size(struct svmgpu_device *sdev);
+u64 svmgpu_dax_used(struct svmgpu_device *sdev);
 int svmgpu_dax_init(struct svmgpu_device *sdev);
 void svmgpu_dax_unplug(struct svmgpu_device *sdev);
 void svmgpu_dax_fini(struct svmgpu_device *sdev);

@@ -838,6 +838,39 @@ TEST_F(dax, library_free_in_a_forked_child_keeps_the_parents_buffer)
 	EXPECT_EQ(svmgpu_device_close(dev), 0);
 }
 
+/*
+ * Hibernation with a DAX buffer: the pool is device memory, which is not
+ * in the image, so the freeze refuses (-EBUSY) while a buffer holds any of
+ * it, mapped or not.  Before, only migrated pages were counted and the
+ * buffer came back from a real hibernation zeroed.
+ */
+TEST_TIMEOUT(60)
+TEST_F(dax, hibernation_refused_while_a_buffer_holds_the_pool)
+{
+	struct drm_svmgpu_devmem_alloc a;
+	char states[128] = "";
+	unsigned char *d;
+
+	if (self->pool < (long long)(2 * MB))
+		SKIP(return, "no DAX pool");
+	sg_read_str("/sys/power/state", states, sizeof(states));
+	if (access("/sys/power/pm_test", W_OK) || !strstr(states, "disk"))
+		SKIP(return, "kernel without CONFIG_PM_DEBUG or hibernation");
+	/* a failed freeze's recovery resets virtio devices: a 9p share would hang */
+	if (sg_mounted_fs("9p"))
+		SKIP(return, "a 9p file system is mounted");
+	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &a), 0);
+	d = dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	sg_fill_pat(d, 2 * MB, 0x47);
+	EXPECT_EQ(sg_hibernate_test(), -EBUSY);
+	/* the handle alone, no mapping, holds it too */
+	EXPECT_EQ(munmap(d, 2 * MB), 0);
+	EXPECT_EQ(sg_hibernate_test(), -EBUSY);
+	EXPECT_EQ(dax_free(self->fd, a.handle), 0);
+	EXPECT_EQ(dax_value("used"), 0);
+}
+
 /* Offset of the first byte where @a and @b differ, or -1. */
 static long first_diff(const unsigned char *a, const unsigned char *b, size_t n)
 {

@@ -1941,32 +1941,6 @@ static void devmem_round_trip(long long used0)
 }
 
 /*
- * A hibernation test cycle (/sys/power/pm_test "devices": the freeze and
- * thaw callbacks, no image): 0 or -errno.  The kernel busy-waits 5 s in
- * between (hibernation_debug_sleep()), which a TCG host may stretch: the
- * soft-lockup and RCU stall thresholds are raised meanwhile.
- */
-static int hibernate_test(void)
-{
-	static const char *thresh = "/proc/sys/kernel/watchdog_thresh";
-	static const char *stall = "/sys/module/rcupdate/parameters/rcu_cpu_stall_timeout";
-	char t0[16] = "10", s0[16] = "21";
-	int ret;
-
-	sg_read_str(thresh, t0, sizeof(t0));
-	sg_read_str(stall, s0, sizeof(s0));
-	sg_write_file(thresh, "60");
-	sg_write_file(stall, "300");
-	ret = sg_write_file("/sys/power/pm_test", "devices");
-	if (!ret)
-		ret = sg_write_file("/sys/power/state", "disk");
-	sg_write_file("/sys/power/pm_test", "none");
-	sg_write_file(stall, s0);
-	sg_write_file(thresh, t0);
-	return ret;
-}
-
-/*
  * A device fault's placement in flight: @b (@size bytes) filled with
  * pattern @pat and advised to device memory, the next fault's work held
  * @ms (svmgpu_inject_fault_delay @inject), and a COPY of @b into @c
@@ -2036,10 +2010,11 @@ TEST_F(dm, hibernation_freeze_places_nothing_in_device_memory)
 	ASSERT_NE(c, NULL);
 	/* hibernation needs device memory empty: nothing else holds any */
 	ASSERT_EQ(sg_devmem_value("used"), 0);
+	ASSERT_LE(sg_debugfs_value("svmgpu_dax", "used"), 0);
 	refused = sg_devmem_value("frozen_refusals");
 	ASSERT_GE(refused, 0);
 	ASSERT_EQ(placement_in_flight(self, inject, b, c, size, 0x3c, "3000", &seq), 0);
-	ret = hibernate_test();
+	ret = sg_hibernate_test();
 	EXPECT_EQ(ret, 0);
 	/* refused while frozen, mapped in system memory */
 	EXPECT_GT(sg_devmem_value("frozen_refusals"), refused);

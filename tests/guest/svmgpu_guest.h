@@ -921,6 +921,32 @@ static inline int sg_uffd_register(void *p, size_t size, uint64_t mode)
 	return u;
 }
 
+/*
+ * A hibernation test cycle (/sys/power/pm_test "devices": the freeze and
+ * thaw callbacks, no image): 0 or -errno.  The kernel busy-waits 5 s in
+ * between (hibernation_debug_sleep()), which a TCG host may stretch: the
+ * soft-lockup and RCU stall thresholds are raised meanwhile.
+ */
+static inline int sg_hibernate_test(void)
+{
+	static const char *thresh = "/proc/sys/kernel/watchdog_thresh";
+	static const char *stall = "/sys/module/rcupdate/parameters/rcu_cpu_stall_timeout";
+	char t0[16] = "10", s0[16] = "21";
+	int ret;
+
+	sg_read_str(thresh, t0, sizeof(t0));
+	sg_read_str(stall, s0, sizeof(s0));
+	sg_write_file(thresh, "60");
+	sg_write_file(stall, "300");
+	ret = sg_write_file("/sys/power/pm_test", "devices");
+	if (!ret)
+		ret = sg_write_file("/sys/power/state", "disk");
+	sg_write_file("/sys/power/pm_test", "none");
+	sg_write_file(stall, s0);
+	sg_write_file(thresh, t0);
+	return ret;
+}
+
 /* Is a file system of type @type mounted (/proc/mounts)? */
 static inline int sg_mounted_fs(const char *type)
 {

@@ -584,26 +584,28 @@ struct drm_svmgpu_advise {
  * @align.  The kernel chooses addresses aligned to @align; a MAP_FIXED
  * address that is not aligned, a MAP_PRIVATE mapping, an offset that is not
  * the buffer's or a length past its end are refused with -EINVAL.  The CPU
- * maps it with 2 MiB page-table entries, the device with 2 MiB (1 GiB)
- * leaves of aperture 1.  A mapping keeps the buffer alive after FREE and
- * after the file is closed; the memory returns to the pool when the last
- * mapping and the handle are gone.  Once the device is unbound every
+ * faults it in 2 MiB at a time (with 4 KiB page-table entries on Linux
+ * 6.1), the device maps it with 2 MiB (1 GiB) leaves of aperture 1.  A
+ * mapping keeps the buffer alive after FREE and after the file is closed;
+ * the memory returns to the pool when the last mapping and the handle are
+ * gone.  Once the device is unbound every
  * mapping is removed: a later access gets SIGBUS, a new mmap() -ENODEV.
  *
- * Errors: -EINVAL for non-zero @flags or @pad, @size 0 or larger than the
- * pool; -EOPNOTSUPP if the device has no DAX pool; -ENOSPC if the pool has
- * no room; -ENOMEM; -ENODEV once the device is gone.
+ * Errors: -EINVAL for non-zero @flags, @handle, @offset or @align, @size 0
+ * or larger than the pool; -EOPNOTSUPP if the device has no DAX pool;
+ * -ENOSPC if the pool has no room; -EDQUOT past the user's share
+ * (dax_user_percent); -ENOMEM; -ENODEV once the device is gone.
  */
 struct drm_svmgpu_devmem_alloc {
 	/** @size: in, bytes, non-zero; out, rounded up to 2 MiB. */
 	__u64 size;
 	/** @flags: in, must be zero. */
 	__u32 flags;
-	/** @handle: out, the buffer's handle in this file. */
+	/** @handle: in, zero; out, the buffer's handle in this file. */
 	__u32 handle;
-	/** @offset: out, the mmap() offset of the buffer's first byte. */
+	/** @offset: in, zero; out, the mmap() offset of the buffer's first byte. */
 	__u64 offset;
-	/** @align: out, 2 MiB, or 1 GiB when the size is a multiple of it. */
+	/** @align: in, zero; out, 2 MiB, or 1 GiB when the size is a multiple of it. */
 	__u64 align;
 };
 
