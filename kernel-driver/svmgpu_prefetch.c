@@ -186,11 +186,15 @@ int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
 
 	/* Counted before the work can see it: done never passes queued. */
 	atomic64_inc(&sdev->stats.prefetch_queued);
+	/*
+	 * The id is read under the lock: a running work can take the request
+	 * at once, finish it and send its event, and a read() frees it.
+	 */
 	spin_lock(&pf->lock);
 	req->ev.id = ++pf->next_id;
+	args->id = req->ev.id;
 	list_add_tail(&req->link, &pf->pending);
 	spin_unlock(&pf->lock);
-	args->id = req->ev.id;
 	queue_work(svmgpu_prefetch_wq, &pf->work);
 	return 0;
 }
