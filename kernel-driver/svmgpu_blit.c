@@ -638,6 +638,8 @@ static int svmgpu_blit_poll_regs(struct svmgpu_blit *blit, u64 last)
 	} else if ((st & SVMGPU_STATUS_ERROR) &&
 		   (svmgpu_read32(sdev, SVMGPU_REG_ERROR_STATUS) & SVMGPU_ERROR_FATAL)) {
 		drm_err_ratelimited(&sdev->drm, "copy queue %u: fatal device error\n", q);
+		/* its interrupt may be lost, and no watchdog runs without a user queue */
+		svmgpu_device_fatal(sdev);
 		ret = -EIO;
 	} else if (qs & SVMGPU_Q_STATUS_ERROR) {
 		drm_err_ratelimited(&sdev->drm, "copy queue %u: command %u failed: error %u\n", q,
@@ -761,8 +763,12 @@ static bool svmgpu_blit_stop(struct svmgpu_blit *blit)
 			asked = true;
 			drm_err(&sdev->drm, "copy queue %u not shown stopped after its disable: resetting the device\n",
 				blit->hwq);
-			if (!READ_ONCE(sdev->resetting))
-				queue_work(svmgpu_wq, &sdev->hang_work);
+			/* under hw_sem: not after removal's flush of hang_work */
+			if (svmgpu_hw_enter(sdev)) {
+				if (!READ_ONCE(sdev->resetting))
+					svmgpu_request_reset(sdev);
+				svmgpu_hw_exit(sdev);
+			}
 			deadline = jiffies + 5 * wait;
 		}
 		usleep_range(100, 200);

@@ -418,6 +418,12 @@ static int svmgpu_hw_restart(struct svmgpu_device *sdev)
 	ret = svmgpu_hw_program(sdev);
 	svmgpu_tlb_reset(sdev);
 	mutex_unlock(&sdev->inval_lock);
+	/*
+	 * The reset cleared ERROR_STATUS.FATAL: a later one is a new error.
+	 * Every svmgpu_device_fatal() holds hw_sem for reading, so none is
+	 * lost between the reset and this.
+	 */
+	atomic_set(&sdev->fatal_pending, 0);
 	atomic64_inc(&sdev->stats.resets);
 	return ret;
 }
@@ -542,10 +548,34 @@ static bool svmgpu_device_lost_locked(struct svmgpu_device *sdev)
  */
 int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
 {
+	return svmgpu_device_reset_since(sdev, replay, U64_MAX);
+}
+
+/**
+ * svmgpu_device_reset_since() - svmgpu_device_reset() unless done since @gen
+ * @sdev: the device
+ * @replay: as svmgpu_device_reset()
+ * @gen: sdev->stats.resets when the reset was asked for, read after its
+ *	cause was seen; U64_MAX: reset anyway
+ *
+ * A work item that asked for a reset may find, once it has the reset lock,
+ * that another reset (debugfs, a hang, an FLR's reset_done) ran meanwhile
+ * and already cleared its cause.  A second one would stop for good the
+ * queues that one replayed.
+ *
+ * Return: 0 if a reset since @gen served it, else as svmgpu_device_reset().
+ */
+int svmgpu_device_reset_since(struct svmgpu_device *sdev, bool replay, u64 gen)
+{
 	bool gone = false, held = false;
 	int ret;
 
 	mutex_lock(&sdev->reset_lock);
+	if (gen != U64_MAX && atomic64_read(&sdev->stats.resets) != gen) {
+		mutex_unlock(&sdev->reset_lock);
+		drm_info(&sdev->drm, "reset already done since it was asked for\n");
+		return 0;
+	}
 	/*
 	 * Not against registers that read all-ones: held until remove (gone
 	 * before, or found gone now).
@@ -618,7 +648,7 @@ static void svmgpu_recover_work(struct work_struct *work)
 						  recover_work);
 
 	drm_info(&sdev->drm, "recovering the fenced device\n");
-	svmgpu_device_reset(sdev, false);
+	svmgpu_device_reset_since(sdev, false, READ_ONCE(sdev->fence_gen));
 }
 
 /**
@@ -646,6 +676,7 @@ void svmgpu_device_fence(struct svmgpu_device *sdev)
 	 */
 	svmgpu_hw_quiesce(sdev);
 	pci_clear_master(sdev->pdev);
+	WRITE_ONCE(sdev->fence_gen, atomic64_read(&sdev->stats.resets));
 	WRITE_ONCE(sdev->fenced, true);
 	svmgpu_fault_flush_wake(sdev);
 	drm_err(&sdev->drm, "device fenced: bus mastering off until it is reset\n");

@@ -260,6 +260,9 @@ struct svmgpu_sched {
  * @lost_work: checks whether the function left the bus (the watchdog saw it
  *	not answer: svmgpu_device_lost())
  * @recover_work: reprograms a fenced device (svmgpu_device_reset())
+ * @fence_gen: @stats.resets when the device was fenced: a reset done since
+ *	(@resets moved) reprogrammed it, and @recover_work does not reset it
+ *	again; written under @inval_lock
  * @watchdog: the queue watchdog (svmgpu_recovery.c), queued while a hardware
  *	queue is bound
  * @wd_fault_put: FAULT_PUT at the last watchdog tick (watchdog only)
@@ -270,8 +273,11 @@ struct svmgpu_sched {
  * @wd_stall_put: FAULT_PUT at the last tick, for the stall (watchdog only)
  * @fault_stall_resets: device resets for such a stall
  * @hang_work: resets the device when a hung queue's engine did not let go
- *	or after a fatal device error
- * @fatal_pending: a fatal error's reset is queued or running
+ *	or after a fatal device error (svmgpu_request_reset())
+ * @hang_gen: @stats.resets at the last svmgpu_request_reset(): a reset
+ *	done since served it, and @hang_work does not reset again
+ * @fatal_pending: a fatal error's reset is queued or running; cleared by
+ *	every reset (svmgpu_hw_restart(), @hw_sem held for writing)
  * @inject_inval_timeouts: test hook (debugfs svmgpu_inject_inval_timeout):
  *	the next this many TLB invalidations are handled as timed out
  * @inject_fault_delay_ms: test hook (debugfs svmgpu_inject_fault_delay):
@@ -348,6 +354,7 @@ struct svmgpu_device {
 	bool wedged;
 	bool gone;
 	struct work_struct recover_work;
+	u64 fence_gen;
 	struct delayed_work watchdog;
 	u32 wd_fault_put;
 	u32 wd_fault_get;
@@ -356,6 +363,7 @@ struct svmgpu_device {
 	u32 wd_stall_put;
 	atomic64_t fault_stall_resets;
 	struct work_struct hang_work;
+	atomic64_t hang_gen;
 	struct work_struct lost_work;
 	atomic_t fatal_pending;
 	atomic_t inject_inval_timeouts;
@@ -815,6 +823,7 @@ static inline void svmgpu_hw_exit(struct svmgpu_device *sdev)
 /* svmgpu_drv.c */
 extern struct workqueue_struct *svmgpu_wq;
 int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay);
+int svmgpu_device_reset_since(struct svmgpu_device *sdev, bool replay, u64 gen);
 void svmgpu_device_fence(struct svmgpu_device *sdev);
 
 /* svmgpu_mmu.c: device page tables and TLB */
@@ -905,6 +914,7 @@ void svmgpu_recovery_init(struct svmgpu_device *sdev);
 void svmgpu_recovery_fini(struct svmgpu_device *sdev);
 void svmgpu_watchdog_kick(struct svmgpu_device *sdev);
 void svmgpu_device_fatal(struct svmgpu_device *sdev);
+void svmgpu_request_reset(struct svmgpu_device *sdev);
 bool svmgpu_device_lost(struct svmgpu_device *sdev);
 void svmgpu_recovery_debugfs_init(struct drm_minor *minor);
 

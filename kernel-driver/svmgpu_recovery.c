@@ -233,7 +233,7 @@ static void svmgpu_watchdog_faults(struct svmgpu_device *sdev)
 			SVMGPU_FAULT_STALL_MS);
 		sdev->wd_fault_stall = 0;
 		atomic64_inc(&sdev->fault_stall_resets);
-		queue_work(svmgpu_wq, &sdev->hang_work);
+		svmgpu_request_reset(sdev);
 	}
 }
 
@@ -294,9 +294,22 @@ static void svmgpu_hang_work(struct work_struct *work)
 		return;
 	drm_err(&sdev->drm, "resetting the device (a hung queue did not stop, a fatal error or a stalled fault ring)\n");
 	/* Healthy queues are saved first and replayed after it. */
-	svmgpu_device_reset(sdev, true);
-	/* The reset cleared ERROR_STATUS.FATAL: a later one is a new error. */
-	atomic_set(&sdev->fatal_pending, 0);
+	svmgpu_device_reset_since(sdev, true, atomic64_read(&sdev->hang_gen));
+}
+
+/**
+ * svmgpu_request_reset() - have hang_work reset the device (with replay)
+ * @sdev: the device
+ *
+ * Call after the cause was seen, inside svmgpu_hw_enter(): a reset then
+ * completes after this only if its own reset of the device followed the
+ * cause, and hang_work skips its reset when one did (a reset runs its
+ * device reset and counts itself with hw_sem held for writing).
+ */
+void svmgpu_request_reset(struct svmgpu_device *sdev)
+{
+	atomic64_set(&sdev->hang_gen, atomic64_read(&sdev->stats.resets));
+	queue_work(svmgpu_wq, &sdev->hang_work);
 }
 
 /*
@@ -326,7 +339,7 @@ void svmgpu_device_fatal(struct svmgpu_device *sdev)
 {
 	/* Once until the reset it asks for is done (interrupt and watchdog). */
 	if (!atomic_xchg(&sdev->fatal_pending, 1)) {
-		queue_work(svmgpu_wq, &sdev->hang_work);
+		svmgpu_request_reset(sdev);
 		atomic64_inc(&sdev->stats.fatal_errors);
 		drm_err(&sdev->drm, "fatal device error\n");
 	}

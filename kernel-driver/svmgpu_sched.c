@@ -943,7 +943,7 @@ void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle)
 		}
 		svmgpu_sched_quarantine_save(q);
 		if (!READ_ONCE(sdev->resetting))
-			queue_work(svmgpu_wq, &sdev->hang_work);
+			svmgpu_request_reset(sdev);
 	} else if (!q->saved) {
 		svmgpu_sched_put_save(q);
 	}

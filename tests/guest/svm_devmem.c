@@ -1064,6 +1064,44 @@ static long long resets_after(long long resets)
 }
 
 /*
+ * A fatal error whose interrupt is lost (INJ_DROP_IRQS), with no user
+ * queue bound (so no watchdog runs): the copy engine's next batch sees
+ * ERROR_STATUS.FATAL and the driver resets the device then.  Before, the
+ * device stayed FATAL and every batch fell back to the CPU until some user
+ * queue's bind started the watchdog.  Every byte right both ways, and the
+ * engine copies again after the reset.
+ */
+TEST_TIMEOUT(60)
+TEST_F(dm, fatal_error_seen_by_the_copy_engine_resets_the_device)
+{
+	size_t size = 8 * MB;
+	unsigned char *a = sg_map_2m(size);
+	long long fatal = sg_dev_counter("fatal_errors"), resets = sg_dev_counter("resets"), fb;
+	uint64_t pages;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	if (sg_devmem_value("copy_queue") < 0)
+		SKIP(return, "no copy engine");
+	if (sg_inject("drop_irqs", 1))
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NE(a, NULL);
+	ASSERT_GE(resets, 0);
+	sg_fill_pat(a, size, 0x2d);
+	ASSERT_EQ(sg_inject("fatal", 1), 0);
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, size / PAGE);
+	EXPECT_EQ(resets_after(resets), resets + 1);
+	EXPECT_EQ(sg_dev_counter("fatal_errors"), fatal + 1);
+	fb = sg_devmem_value("engine_fallbacks");
+	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, size / PAGE);
+	EXPECT_EQ(sg_devmem_value("engine_fallbacks"), fb);
+	EXPECT_EQ(sg_check_pat(a, size, 0x2d), -1);
+	munmap(a, size);
+}
+
+/*
  * The copy queue hangs (INJ_HANG_QUEUES, hw-spec 15) with copy_timeout_ms
  * 50: a batch times out, the queue is disabled (idle at once) and the CPU
  * copies the batch; after 3 timeouts in a row the CPU copies every batch

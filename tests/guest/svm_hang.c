@@ -701,6 +701,76 @@ TEST_F(hang, injected_refused_invalidation_fences_device)
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 }
 
+/*
+ * A device fenced (a TLB invalidation timed out) while a debugfs reset is
+ * under way: that reset reprograms the fenced device, and the fence's
+ * recovery work, which waited for it, does not reset it a second time
+ * (which would stop for good the queues the first one replayed).  The
+ * reset's stop of a bound queue (a WAIT) is made 1 s slow
+ * (svmgpu_inject_stop_delay) so that the fence lands inside it.  Before,
+ * the device was reset twice.
+ */
+TEST_TIMEOUT(90)
+TEST_F(hang, fence_during_a_reset_is_recovered_by_that_reset)
+{
+	size_t size = 16 * 4096;
+	unsigned char *buf = sg_map_anon(size), *other = sg_map_anon(size);
+	uint64_t *word = sg_map_anon(4096);
+	long long timeouts = sg_dev_counter("tlb_inval_timeouts");
+	long long resets = sg_dev_counter("resets");
+	char reset[256], stop[256], inval[256], task[64];
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q, qw;
+	int status, held;
+	pid_t pid;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)) ||
+	    sg_debugfs_path("svmgpu_inject_stop_delay", stop, sizeof(stop)) ||
+	    sg_debugfs_path("svmgpu_inject_inval_timeout", inval, sizeof(inval)))
+		SKIP(return, "no debugfs svmgpu_reset or injection hooks");
+	ASSERT_NOT_NULL(buf);
+	ASSERT_NOT_NULL(other);
+	ASSERT_NOT_NULL(word);
+	ASSERT_GE(resets, 0);
+	/* buf mirrored, and a queue bound on a WAIT the reset has to stop */
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, size, 0x5e, 1)), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &qw), 0);
+	*word = 0;
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_submit(self->fd, qw, &c, 1, &seq), 0);
+	ASSERT_EQ(sg_write_file(stop, "1000"), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(sg_write_file(reset, "1") ? 1 : 0);
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	held = sg_await_blocked(task, SYS_write, 10000);
+	/* the fence, while the reset holds its lock */
+	if (held) {
+		EXPECT_EQ(sg_write_file(inval, "1"), 0);
+		EXPECT_EQ(munmap(buf, size), 0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	sg_write_file(stop, "0");
+	sg_write_file(inval, "0");
+	ASSERT_TRUE(held);
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	EXPECT_EQ(sg_dev_counter("tlb_inval_timeouts"), timeouts + 1);
+	/* the recovery work had its chance */
+	usleep(1500000);
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
+	EXPECT_EQ(sg_queue_destroy(self->fd, qw), 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(other, size, 0x6f, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(other, 0x6f, size));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
 /* Whether context-table entry @id is loaded in the device (BAR0 CTX_SELECT/CTX_STATE); -1 if BAR0 cannot be mapped. */
 static int ctx_loaded(uint32_t id)
 {
