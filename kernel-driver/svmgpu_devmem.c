@@ -2250,8 +2250,13 @@ out:
 
 /*
  * Migrate every page in use back to system memory (removal).  A page that
- * is locked or being freed at that moment is retried.  From a device gone
- * from the bus the pages move zero-filled: their data went with it.
+ * is locked or being freed at that moment is retried, and so is one a
+ * short-term pin holds (a vmsplice()d page, O_DIRECT I/O): until the pin
+ * is dropped, for as long as that takes, as memunmap_pages() would wait
+ * for it anyway.  Stopping earlier left such a page mapped in device
+ * memory, and memunmap_pages() then waited until the process unmapped it.
+ * From a device gone from the bus the pages move zero-filled: their data
+ * went with it.
  */
 static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 {
@@ -2262,7 +2267,7 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 
 	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
-	for (pass = 0; atomic64_read(&dm->used) && pass < 100; pass++) {
+	for (pass = 0; atomic64_read(&dm->used); pass++) {
 		for (pfn = first; pfn < first + npages; pfn += SVMGPU_MIGRATE_BATCH) {
 			unsigned long n = min_t(unsigned long, SVMGPU_MIGRATE_BATCH,
 						first + npages - pfn);
@@ -2275,17 +2280,18 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 			migrate_device_finalize(src, dst, n);
 			cond_resched();
 		}
-		if (atomic64_read(&dm->used))
-			msleep(20);
+		if (!atomic64_read(&dm->used))
+			break;
+		if (pass == 100)
+			drm_warn(&dm->sdev->drm, "%lld bytes of device memory still in use after eviction: waiting for their pins to go\n",
+				 atomic64_read(&dm->used));
+		msleep(pass < 100 ? 20 : 500);
 	}
 	kvfree(src);
 	kvfree(dst);
 	if (atomic64_read(&dm->lost))
 		drm_err(&dm->sdev->drm, "%lld pages of process memory lost with the device\n",
 			atomic64_read(&dm->lost));
-	if (atomic64_read(&dm->used))
-		drm_warn(&dm->sdev->drm, "%lld bytes of device memory still in use after eviction\n",
-			 atomic64_read(&dm->used));
 }
 
 /**

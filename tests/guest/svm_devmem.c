@@ -2235,6 +2235,84 @@ TEST(zz_unbind_with_device_memory_in_use)
 	close(go);
 }
 
+/*
+ * Unbind while a coherent device page is pinned for a moment (vmsplice()d
+ * into a pipe): the eviction retries the page until the pipe is read, then
+ * moves it, and the unbind returns with every byte in system memory.
+ * Before, the eviction gave up after 2 s, and memunmap_pages() then waited
+ * for the page's last reference: the mapping's, until the process unmapped
+ * it (here: the unbind had not returned 10 s after the read).  Private
+ * pages cannot be pinned in device memory (GUP moves them out first).
+ */
+TEST_TIMEOUT(120)
+TEST(zz_unbind_evicts_a_page_once_its_short_pin_goes)
+{
+	size_t size = 2 * MB, n = size / PAGE;
+	int fd = sg_open(), p[2], status = 0, i;
+	unsigned char *a = sg_map_2m(size), buf[PAGE];
+	struct iovec iov;
+	uint64_t pages;
+	double t_read, t_done = 0;
+	char bdf[64];
+	pid_t pid;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_NE(a, NULL);
+	if (!sg_has_local_mem(fd))
+		SKIP(return, "the device has no local memory");
+	if (sg_devmem_value("used") < 0 || sg_devmem_private(NULL))
+		SKIP(return, "private device memory (or no debugfs): no page is pinned in it");
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
+		SKIP(return, "cannot unbind through sysfs");
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	sg_fill_pat(a, size, 0x3b);
+	ASSERT_EQ(sg_prefetch(fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	ASSERT_EQ(pages, n);
+	ASSERT_EQ(pipe(p), 0);
+	iov.iov_base = a + 5 * PAGE;
+	iov.iov_len = PAGE;
+	ASSERT_EQ(vmsplice(p[1], &iov, 1, 0), (ssize_t)PAGE);
+	close(fd);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(sg_driver_bind(bdf, false) ? 1 : 0);
+	/* past the eviction's first 2 s of retries */
+	sleep(3);
+	EXPECT_EQ(waitpid(pid, &status, WNOHANG), 0);
+	t_read = sg_now_s();
+	ASSERT_EQ(read(p[0], buf, PAGE), (ssize_t)PAGE);
+	for (i = 0; i < (int)PAGE && buf[i] == sg_pat(5 * PAGE + i, 0x3b); i++)
+		;
+	EXPECT_EQ(i, (int)PAGE);
+	for (i = 0; i < 1000; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			t_done = sg_now_s();
+			break;
+		}
+		usleep(10000);
+	}
+	if (!t_done) {
+		/* let the unbind go (the old behaviour waited for this) */
+		munmap(a, size);
+		a = NULL;
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	}
+	TH_LOG("the unbind returned %.2f s after the pin went", t_done ? t_done - t_read : -1.0);
+	EXPECT_NE(t_done, 0);
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	if (a)
+		EXPECT_EQ(sg_check_pat(a, size, 0x3b), -1);
+	close(p[0]);
+	close(p[1]);
+	ASSERT_EQ(sg_driver_bind(bdf, true), 0);
+	fd = sg_open_wait(20);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	if (a)
+		munmap(a, size);
+}
+
 /* rmmod with device memory in use (no file open): the data survives. */
 TEST(zz_rmmod_with_device_memory_in_use)
 {
