@@ -1855,9 +1855,33 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			ret = -EFAULT;
 			break;
 		}
-		if (svmgpu_devmem_skip_vma(vma)) {
+		/*
+		 * A VMA where nothing can move is skipped whole: to device
+		 * memory, what it never takes; to system memory, one without
+		 * anonymous pages (device pages are anonymous).
+		 */
+		if (svmgpu_devmem_skip_vma(vma) ||
+		    (to_dev ? svmgpu_devmem_never_to_dev(vma) : !vma->anon_vma)) {
 			addr = min_t(unsigned long, end, vma->vm_end);
 			tries = 0;
+			continue;
+		}
+		/*
+		 * A huge range of windows with nothing to move takes no sleep:
+		 * yield (and the mmap_lock to a writer) between windows, and
+		 * stop for an unplug, which waits for this ioctl.
+		 */
+		if (drm_dev_is_unplugged(&dm->sdev->drm)) {
+			ret = -ENODEV;
+			break;
+		}
+		if (!tries && (need_resched() || mmap_lock_is_contended(mm))) {
+			mmap_read_unlock(mm);
+			cond_resched();
+			if (mmap_read_lock_killable(mm)) {
+				ret = -EINTR;
+				goto out;
+			}
 			continue;
 		}
 		next = svmgpu_devmem_window_end(addr, min(end, vma->vm_end));
@@ -2237,6 +2261,9 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 		addr = next;
 		if (fatal_signal_pending(current))
 			ret = -EINTR;
+		else if (!ret && drm_dev_is_unplugged(&sdev->drm))
+			ret = -ENODEV;
+		cond_resched();
 	}
 	kvfree(pfns);
 out_mni:

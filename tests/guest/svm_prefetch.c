@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <glob.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -628,6 +629,77 @@ TEST_F(pf, system_prefetch_skips_untouched_reservation)
 	EXPECT_EQ(sg_check_pat(a, size, 0x6b), -1);
 	munmap(r, huge);
 	munmap(a, size);
+}
+
+struct sync_pf {
+	int fd;
+	void *p;
+	uint64_t size, pages;
+	uint32_t where;
+	int ret;
+	int done;
+};
+
+static void *sync_pf_run(void *arg)
+{
+	struct sync_pf *s = arg;
+
+	s->ret = sg_prefetch(s->fd, s->p, s->size, s->where, &s->pages);
+	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * The synchronous PREFETCH on huge ranges.  To device memory, 16 TiB of
+ * PROT_NONE (never taken by device memory) and, to system memory, 16 TiB
+ * never touched (no anonymous page) are each one step: 0 pages at once.
+ * To system memory, 16 TiB with one page touched is 8 million windows
+ * with nothing to move: the walk lets a writer of the mmap_lock in (an
+ * mmap() of another thread returns while the PREFETCH still runs), and it
+ * ends with -EFAULT once the range is unmapped.  Before, the walk held the
+ * mmap_lock for all of it (minutes on TCG; a soft lockup on a
+ * non-preemptible kernel), with no point to reschedule.
+ */
+TEST_TIMEOUT(120)
+TEST_F(pf, sync_prefetch_of_a_huge_range_yields)
+{
+	struct sync_pf s = { .fd = self->fd, .size = BLOCKER };
+	uint64_t pages = 1;
+	pthread_t t;
+	void *r, *m;
+	double t0;
+	int done;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	r = mmap(NULL, BLOCKER, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(r, MAP_FAILED);
+	t0 = sg_now_s();
+	EXPECT_EQ(sg_prefetch(self->fd, r, BLOCKER, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(pages, 0);
+	pages = 1;
+	EXPECT_EQ(sg_prefetch(self->fd, r, BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, 0);
+	TH_LOG("16 TiB of PROT_NONE to device and to system memory in %.2f s", sg_now_s() - t0);
+	munmap(r, BLOCKER);
+
+	s.p = blocker_map();
+	ASSERT_NOT_NULL(s.p);
+	s.where = DRM_SVMGPU_PREFETCH_SYSTEM;
+	t0 = sg_now_s();
+	ASSERT_EQ(pthread_create(&t, NULL, sync_pf_run, &s), 0);
+	usleep(200000);
+	m = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	done = __atomic_load_n(&s.done, __ATOMIC_ACQUIRE);
+	EXPECT_NE(m, MAP_FAILED);
+	TH_LOG("an mmap() during the PREFETCH returned after %.2f s, the PREFETCH %s",
+	       sg_now_s() - t0, done ? "done" : "still running");
+	EXPECT_EQ(done, 0);
+	munmap(m, PAGE);
+	ASSERT_EQ(munmap(s.p, BLOCKER), 0);
+	pthread_join(t, NULL);
+	EXPECT_EQ(s.ret, -EFAULT);
+	EXPECT_EQ(s.pages, 0);
 }
 
 /*
