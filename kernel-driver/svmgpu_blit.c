@@ -148,18 +148,23 @@ enum {
 
 /**
  * struct svmgpu_blit_held - the pages of a batch the engine was not shown
- *	to have stopped writing (locked, a reference each, still DMA-mapped)
+ *	to have stopped with (still DMA-mapped)
  * @link: in blit->held
  * @sgt: the batch's system pages' mapping
  * @dir: its direction
  * @n: entries of @pages
- * @pages: the batch's destination pages
+ * @nlocked: the first @nlocked are the batch's destination pages (locked,
+ *	a reference each: the engine may still write them); the others, to
+ *	device memory, its system source pages (a reference each: @sgt maps
+ *	them, and the engine may still read them, so they must not be freed)
+ * @pages: those pages
  */
 struct svmgpu_blit_held {
 	struct list_head link;
 	struct sg_table sgt;
 	enum dma_data_direction dir;
 	unsigned long n;
+	unsigned long nlocked;
 	struct page *pages[];
 };
 
@@ -778,15 +783,18 @@ static bool svmgpu_blit_stop(struct svmgpu_blit *blit)
 /*
  * The engine was not shown stopped: hold the batch's destination pages
  * (locked, with their reference) and its DMA mapping until it is, and
- * clear dst[] so that the migration keeps the sources.
+ * clear dst[] so that the migration keeps the sources.  To device memory
+ * the mapping is of the sources, which the migration then gives back to
+ * the process: a reference keeps each from being freed (munmap) while
+ * still mapped for the engine.
  */
 static void svmgpu_blit_hold(struct svmgpu_blit *blit, const unsigned long *src,
 			     unsigned long *dst, unsigned long npages, bool to_dev)
 {
 	struct svmgpu_blit_held *h;
-	unsigned long i, n = 0;
+	unsigned long i, n = 0, nlocked;
 
-	h = kmalloc(struct_size(h, pages, npages), GFP_KERNEL | __GFP_NOFAIL);
+	h = kmalloc(struct_size(h, pages, 2 * npages), GFP_KERNEL | __GFP_NOFAIL);
 	for (i = 0; i < npages; i++) {
 		struct page *page = migrate_pfn_to_page(dst[i]);
 
@@ -795,15 +803,25 @@ static void svmgpu_blit_hold(struct svmgpu_blit *blit, const unsigned long *src,
 		h->pages[n++] = page;
 		dst[i] = 0;
 	}
+	nlocked = n;
+	for (i = 0; to_dev && i < npages; i++) {
+		struct page *page = migrate_pfn_to_page(src[i]);
+
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !page)
+			continue;
+		get_page(page);
+		h->pages[n++] = page;
+	}
 	h->n = n;
+	h->nlocked = nlocked;
 	h->sgt = blit->sgt;
 	h->dir = to_dev ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
 	blit->sgt.orig_nents = 0;
 	list_add_tail(&h->link, &blit->held);
-	atomic64_add(n, &blit->held_pages);
+	atomic64_add(nlocked, &blit->held_pages);
 	atomic64_inc(&blit->abandoned);
 	drm_err(&blit->sdev->drm, "copy queue %u: batch abandoned, %lu pages held until the engine is shown stopped\n",
-		blit->hwq, n);
+		blit->hwq, nlocked);
 }
 
 /* Give back the held pages and their DMA mapping.  Under blit->lock, or at teardown. */
@@ -819,10 +837,11 @@ static void svmgpu_blit_free_held(struct svmgpu_blit *blit)
 			sg_free_table(&h->sgt);
 		}
 		for (i = 0; i < h->n; i++) {
-			unlock_page(h->pages[i]);
+			if (i < h->nlocked)
+				unlock_page(h->pages[i]);
 			put_page(h->pages[i]);
 		}
-		atomic64_sub(h->n, &blit->held_pages);
+		atomic64_sub(h->nlocked, &blit->held_pages);
 		list_del(&h->link);
 		kfree(h);
 	}
