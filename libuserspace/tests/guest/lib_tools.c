@@ -679,6 +679,12 @@ TEST_F(tools, reg_without_the_driver)
 	RUN_OK("svmgpu-reg dump", "CNT_FAULTS");
 	RUN_OK("svmgpu-reg write INTR_MASK 0x5", "0x00000005");
 	RUN_OK("svmgpu-reg read INTR_MASK", "0x00000005");
+	/* an offset is the register there: 32 bits, INTR_MASK after it kept */
+	RUN_OK("svmgpu-reg write 0x50 0", "INTR_STATUS");
+	RUN_OK("svmgpu-reg read INTR_MASK", "0x00000005");
+	EXPECT_EQ(run("svmgpu-reg write 0 5 2>&1", &o), 1);
+	EXPECT_TRUE(strstr(o, "ID is read-only") != NULL);
+	free(o);
 	RUN_OK("svmgpu-reg write 0x54 0", "0x00000000");
 	EXPECT_EQ(run("svmgpu-reg read NO_SUCH_REG 2>&1", &o), 1);
 	EXPECT_TRUE(strstr(o, "unknown register 'NO_SUCH_REG'") != NULL);
