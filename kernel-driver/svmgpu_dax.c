@@ -341,6 +341,7 @@ int svmgpu_dax_init(struct svmgpu_device *sdev)
 	struct pci_dev *pdev = sdev->pdev;
 	u64 local = svmgpu_read64(sdev, SVMGPU_REG_LOCAL_MEM_SIZE);
 	u64 size = (u64)READ_ONCE(dax_mb) << 20;
+	struct dev_pagemap *conflict;
 	struct svmgpu_dax *pool;
 	void *ret_ptr;
 	int ret;
@@ -371,6 +372,20 @@ int svmgpu_dax_init(struct svmgpu_device *sdev)
 	if (!IS_ALIGNED(pool->phys, SZ_2M)) {
 		drm_err(&sdev->drm, "BAR4 at %pa is not 2 MiB aligned\n", &pool->phys);
 		ret = -ENODEV;
+		goto err_free;
+	}
+	/*
+	 * A pool an earlier binding leaked (svmgpu_dax_fini(): pages still
+	 * referenced) still maps the range: memremap_pages() would WARN and
+	 * fail.  The device goes on without a pool until reboot.
+	 */
+	conflict = get_dev_pagemap(PHYS_PFN(pool->phys), NULL);
+	if (!conflict)
+		conflict = get_dev_pagemap(PHYS_PFN(pool->phys + size - 1), NULL);
+	if (conflict) {
+		put_dev_pagemap(conflict);
+		drm_err(&sdev->drm, "the DAX pool of an earlier binding is still referenced: no DAX pool until reboot\n");
+		ret = 0;
 		goto err_free;
 	}
 	ret = drm_buddy_init(&pool->mm, size, SZ_2M);
