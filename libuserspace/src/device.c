@@ -320,6 +320,7 @@ SVMGPU_PUBLIC int svmgpu_device_fd(const struct svmgpu_device *dev)
 SVMGPU_PUBLIC int svmgpu_device_get_info(struct svmgpu_device *dev, struct svmgpu_device_info *info)
 {
 	struct drm_svmgpu_get_info gi = { 0 };
+	struct svmgpu_device_info in = { 0 };
 	drmVersionPtr ver;
 	int ret;
 
@@ -328,27 +329,28 @@ SVMGPU_PUBLIC int svmgpu_device_get_info(struct svmgpu_device *dev, struct svmgp
 	ret = ioctl_err(dev->fd, DRM_IOCTL_SVMGPU_GET_INFO, &gi);
 	if (ret)
 		return ret;
-	memset(info, 0, sizeof(*info));
-	info->hw_id = gi.hw_id;
-	info->hw_version = gi.hw_version;
-	info->pci_vendor = gi.pci_vendor;
-	info->pci_device = gi.pci_device;
-	info->num_queues = gi.num_queues;
-	info->num_engines = gi.num_engines;
-	info->caps = gi.caps;
-	info->fault_ring_entries = gi.fault_ring_entries;
-	info->tlb_sets = gi.tlb_sets;
-	info->tlb_ways = gi.tlb_ways;
-	info->max_contexts = gi.max_contexts;
-	info->max_ring_entries = gi.max_ring_entries;
+	in.hw_id = gi.hw_id;
+	in.hw_version = gi.hw_version;
+	in.pci_vendor = gi.pci_vendor;
+	in.pci_device = gi.pci_device;
+	in.num_queues = gi.num_queues;
+	in.num_engines = gi.num_engines;
+	in.caps = gi.caps;
+	in.fault_ring_entries = gi.fault_ring_entries;
+	in.tlb_sets = gi.tlb_sets;
+	in.tlb_ways = gi.tlb_ways;
+	in.max_contexts = gi.max_contexts;
+	in.max_ring_entries = gi.max_ring_entries;
 	ver = drmGetVersion(dev->fd);
 	if (!ver)
 		return -ENOMEM;
-	snprintf(info->driver_name, sizeof(info->driver_name), "%s", ver->name ? ver->name : "");
-	info->driver_major = ver->version_major;
-	info->driver_minor = ver->version_minor;
-	info->driver_patch = ver->version_patchlevel;
+	snprintf(in.driver_name, sizeof(in.driver_name), "%s", ver->name ? ver->name : "");
+	in.driver_major = ver->version_major;
+	in.driver_minor = ver->version_minor;
+	in.driver_patch = ver->version_patchlevel;
 	drmFreeVersion(ver);
+	/* on failure @info is left as it was */
+	*info = in;
 	return 0;
 }
 
