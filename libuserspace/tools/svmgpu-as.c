@@ -281,7 +281,14 @@ int main(int argc, char **argv)
 		if (!strcmp(src_path, "-")) {
 			out = listing || json ? NULL : "a.bin";
 		} else {
-			snprintf(outbuf, sizeof(outbuf), "%s.bin", src_path);
+			/* truncated, the name could be the source's itself */
+			if (snprintf(outbuf, sizeof(outbuf), "%s.bin", src_path) >=
+			    (int)sizeof(outbuf)) {
+				fprintf(stderr, "svmgpu-as: %s.bin: output name too long (-o)\n",
+					src_path);
+				svmgpu_program_destroy(prog);
+				return CLI_EXIT_FAIL;
+			}
 			out = outbuf;
 		}
 	}

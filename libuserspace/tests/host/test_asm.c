@@ -454,6 +454,21 @@ TEST(hostile_sources_are_bounded)
 	EXPECT_STREQ(err.message, "line 277, column 1: macro 'w' expands to more than 1048576 lines");
 
 	/*
+	 * Few lines, but each passes its parameter on 16 times: 100 bytes
+	 * would be 16^6 x 100 (1.6 GB) at m0.  Refused at 16 MiB in all.
+	 */
+	at = src;
+	at += sprintf(at, ".macro m0 p\nNOP ; \\p\n.endm\n");
+	for (i = 1; i < 7; i++)
+		at += sprintf(at, ".macro m%zu p\nm%zu \\p\\p\\p\\p\\p\\p\\p\\p\\p\\p\\p\\p"
+			      "\\p\\p\\p\\p\n.endm\n", i, i - 1);
+	at += sprintf(at, "m6 ");
+	memset(at, 'a', 100);
+	strcpy(at + 100, "\n");
+	EXPECT_EQ(svmgpu_program_assemble(src, &p, &err), -EINVAL);
+	EXPECT_STREQ(err.message, "line 22, column 1: macro 'm6' expands to more than 16777216 bytes");
+
+	/*
 	 * A macro defined by an expansion once grew the macro table under the
 	 * expansion reading it (the eighth macro fills it).
 	 */

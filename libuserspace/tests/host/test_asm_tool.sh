@@ -7,7 +7,7 @@
 as=$1
 . "$(dirname "$0")/tap.sh"
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 
 check "every ready kernel: -d output assembles to the same binary, with no .word" sh -c '
 	for k in $('"$as"' -k list); do
@@ -54,4 +54,20 @@ check "-d of a file that is not a multiple of 8 bytes: exit 1 and why" sh -c \
 check "-k with an unknown kernel and -k with -d are usage errors (exit 2)" sh -c \
 	"'$as' -k nope 2> '$t/err'; test \$? = 2 && grep -qx \"svmgpu-as: no ready kernel 'nope' (-k list prints their names)\" '$t/err' &&
 	 '$as' -k vecadd -d x 2> '$t/err'; test \$? = 2 && grep -qx 'svmgpu-as: -k and -d exclude each other' '$t/err'"
+# NAME.bin longer than PATH_MAX - 1 would be cut short, down to NAME itself
+check "a source whose NAME.bin is too long is refused (exit 1), the source kept" python3 -c "
+import os, subprocess, sys
+top = '$t/long'
+d = top
+while len(d) + 210 < 4090:
+    d += '/' + 'd' * 200
+os.makedirs(d)
+src = d + '/' + 'k' * (4094 - len(d) - 1)
+assert len(src) == 4094, len(src)
+open(src, 'w').write('EXIT\\n')
+r = subprocess.run(['$as', src], capture_output=True, text=True)
+assert r.returncode == 1, r
+assert 'output name too long' in r.stderr, r.stderr
+assert open(src).read() == 'EXIT\\n'
+"
 exit $fail
