@@ -234,6 +234,11 @@ static int print_debugfs(const char *path, struct json_object *j)
 
 	if (!f) {
 		fprintf(stderr, "svmgpu-info: %s: %s\n", path, strerror(errno));
+		/* a --watch round must not repeat the last round's counters */
+		if (j) {
+			json_object_object_add(j, "counters_source", NULL);
+			json_object_object_add(j, "counters", NULL);
+		}
 		return -1;
 	}
 	if (j) {
