@@ -24,7 +24,7 @@
  * BAR4 (no overlap with the pool).
  *
  * The VMA is VM_MIXEDMAP (special: vm_normal_page() skips its devmap
- * entries; fork copies no entry, the child faults).
+ * entries; fork copies them, vma_needs_copy(), taking no reference).
  *
  * hmm_range_fault() refuses VM_MIXEDMAP VMAs, so the device fault path
  * (svmgpu_svm_fault()), under the mmap lock it takes for hmm anyway, hands
