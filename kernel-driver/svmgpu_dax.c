@@ -346,9 +346,26 @@ int svmgpu_dax_init(struct svmgpu_device *sdev)
 	void *ret_ptr;
 	int ret;
 
+	if (!(sdev->caps & SVMGPU_CAPS_LOCAL_MEM))
+		return 0;
+	/*
+	 * A pool an earlier binding leaked (svmgpu_dax_fini(): pages still
+	 * referenced) still maps the top of local memory: device memory
+	 * must not be handed out over it, and memremap_pages() would WARN.
+	 * The device cannot be bound again until reboot.
+	 */
+	if (local && local <= pci_resource_len(pdev, SVMGPU_BAR_LOCAL)) {
+		conflict = get_dev_pagemap(PHYS_PFN(pci_resource_start(pdev, SVMGPU_BAR_LOCAL) +
+						    local - 1), NULL);
+		if (conflict) {
+			put_dev_pagemap(conflict);
+			drm_err(&sdev->drm, "the DAX pool of an earlier binding is still referenced: cannot bind until reboot\n");
+			return -EBUSY;
+		}
+	}
 	/* dax_mb MiB rounded down to 2 MiB, at most half of local memory. */
 	size = round_down(min(size, local / 2), SZ_2M);
-	if (!(sdev->caps & SVMGPU_CAPS_LOCAL_MEM) || !size)
+	if (!size)
 		return 0;
 	if (local % SVMGPU_LOCAL_MEM_GRANULE || local > SVMGPU_LOCAL_MEM_MAX ||
 	    local > pci_resource_len(pdev, SVMGPU_BAR_LOCAL) ||
@@ -372,20 +389,6 @@ int svmgpu_dax_init(struct svmgpu_device *sdev)
 	if (!IS_ALIGNED(pool->phys, SZ_2M)) {
 		drm_err(&sdev->drm, "BAR4 at %pa is not 2 MiB aligned\n", &pool->phys);
 		ret = -ENODEV;
-		goto err_free;
-	}
-	/*
-	 * A pool an earlier binding leaked (svmgpu_dax_fini(): pages still
-	 * referenced) still maps the range: memremap_pages() would WARN and
-	 * fail.  The device goes on without a pool until reboot.
-	 */
-	conflict = get_dev_pagemap(PHYS_PFN(pool->phys), NULL);
-	if (!conflict)
-		conflict = get_dev_pagemap(PHYS_PFN(pool->phys + size - 1), NULL);
-	if (conflict) {
-		put_dev_pagemap(conflict);
-		drm_err(&sdev->drm, "the DAX pool of an earlier binding is still referenced: no DAX pool until reboot\n");
-		ret = 0;
 		goto err_free;
 	}
 	ret = drm_buddy_init(&pool->mm, size, SZ_2M);
@@ -444,7 +447,8 @@ static unsigned long svmgpu_dax_pool_referenced(struct svmgpu_dax *pool, unsigne
  * get_user_pages() to go, then frees the held-back buffers and removes the
  * pagemap.  If pages are still referenced then, the pool is leaked instead
  * (its pages, pagemap and allocator stay; a warning names the first pfn and
- * the count; a later bind of the device finds the range taken and fails):
+ * the count; a later bind of the device finds the pagemap and fails with
+ * -EBUSY, svmgpu_dax_init()):
  * never a page freed under a reference, never a hang with device_lock held.
  * Buffers still held by handles keep the allocator until they go.
  */
