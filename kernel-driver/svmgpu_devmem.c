@@ -1838,6 +1838,7 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 	DECLARE_BITMAP(done, SVMGPU_MIGRATE_BATCH);
 	unsigned long *src, *dst, addr = start, busy, moves = 0, w, counted = 0;
 	unsigned int tries = 0;
+	bool yielded = false;
 	int ret = 0;
 
 	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
@@ -1875,15 +1876,18 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			ret = -ENODEV;
 			break;
 		}
-		if (!tries && (need_resched() || mmap_lock_is_contended(mm))) {
+		/* at least one window between yields: a stream of writers starves nothing */
+		if (!tries && !yielded && (need_resched() || mmap_lock_is_contended(mm))) {
 			mmap_read_unlock(mm);
 			cond_resched();
 			if (mmap_read_lock_killable(mm)) {
 				ret = -EINTR;
 				goto out;
 			}
+			yielded = true;
 			continue;
 		}
+		yielded = false;
 		next = svmgpu_devmem_window_end(addr, min(end, vma->vm_end));
 		if (!tries) {
 			bitmap_zero(done, SVMGPU_MIGRATE_BATCH);
@@ -2029,8 +2033,9 @@ u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev)
  *	since are not evicted for it
  * @moved: pages moved are added here
  *
- * Takes the mmap lock for the whole range (dropped only for the pause
- * before a busy window is tried again).  Used by the synchronous ioctl
+ * Takes the mmap lock for the whole range, dropped for the pause before a
+ * busy window is tried again and, between windows, when a task or a writer
+ * of the lock waits.  Used by the synchronous ioctl
  * and, a chunk at a time, by the asynchronous one (svmgpu_prefetch.c).
  *
  * Return: 0 or as DRM_IOCTL_SVMGPU_PREFETCH.
