@@ -561,7 +561,8 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
  * A work item that asked for a reset may find, once it has the reset lock,
  * that another reset (debugfs, a hang, an FLR's reset_done) ran meanwhile
  * and already cleared its cause.  A second one would stop for good the
- * queues that one replayed.
+ * queues that one replayed.  Not if that reset failed (the device is not
+ * ready): this one tries again.
  *
  * Return: 0 if a reset since @gen served it, else as svmgpu_device_reset().
  */
@@ -571,7 +572,7 @@ int svmgpu_device_reset_since(struct svmgpu_device *sdev, bool replay, u64 gen)
 	int ret;
 
 	mutex_lock(&sdev->reset_lock);
-	if (gen != U64_MAX && atomic64_read(&sdev->stats.resets) != gen) {
+	if (gen != U64_MAX && atomic64_read(&sdev->stats.resets) != gen && sdev->hw_ready) {
 		mutex_unlock(&sdev->reset_lock);
 		drm_info(&sdev->drm, "reset already done since it was asked for\n");
 		return 0;

@@ -301,14 +301,21 @@ static void svmgpu_hang_work(struct work_struct *work)
  * svmgpu_request_reset() - have hang_work reset the device (with replay)
  * @sdev: the device
  *
- * Call after the cause was seen, inside svmgpu_hw_enter(): a reset then
- * completes after this only if its own reset of the device followed the
- * cause, and hang_work skips its reset when one did (a reset runs its
- * device reset and counts itself with hw_sem held for writing).
+ * Call after the cause was seen: hang_work skips its reset if one
+ * completed since (its own reset of the device then followed the cause,
+ * as a reset resets and counts itself with hw_sem held for writing; a
+ * caller inside svmgpu_hw_enter() cannot read the count in between).
  */
 void svmgpu_request_reset(struct svmgpu_device *sdev)
 {
-	atomic64_set(&sdev->hang_gen, atomic64_read(&sdev->stats.resets));
+	s64 now = atomic64_read(&sdev->stats.resets), old = atomic64_read(&sdev->hang_gen);
+
+	/*
+	 * Never backwards: a caller outside hw_sem (the scheduler's unbind)
+	 * may read an older count than a request made after a reset since.
+	 */
+	while (old < now && !atomic64_try_cmpxchg(&sdev->hang_gen, &old, now))
+		;
 	queue_work(svmgpu_wq, &sdev->hang_work);
 }
 
