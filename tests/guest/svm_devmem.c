@@ -1083,10 +1083,12 @@ TEST_F(dm, fatal_error_seen_by_the_copy_engine_resets_the_device)
 		SKIP(return, "the device has no local memory");
 	if (sg_devmem_value("copy_queue") < 0)
 		SKIP(return, "no copy engine");
-	if (sg_inject("drop_irqs", 1))
-		SKIP(return, "no debugfs svmgpu_inject");
 	ASSERT_NE(a, NULL);
 	ASSERT_GE(resets, 0);
+	/* the engine copies (not backed off to the CPU by an earlier test) */
+	ASSERT_EQ(sg_devmem_value("engine_backoff_ms"), 0);
+	if (sg_inject("drop_irqs", 1))
+		SKIP(return, "no debugfs svmgpu_inject");
 	sg_fill_pat(a, size, 0x2d);
 	ASSERT_EQ(sg_inject("fatal", 1), 0);
 	EXPECT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);

@@ -706,7 +706,7 @@ TEST_F(hang, injected_refused_invalidation_fences_device)
  * under way: that reset reprograms the fenced device, and the fence's
  * recovery work, which waited for it, does not reset it a second time
  * (which would stop for good the queues the first one replayed).  The
- * reset's stop of a bound queue (a WAIT) is made 1 s slow
+ * reset's stop of a bound queue (a WAIT) is made 3 s slow
  * (svmgpu_inject_stop_delay) so that the fence lands inside it.  Before,
  * the device was reset twice.
  */
@@ -742,7 +742,7 @@ TEST_F(hang, fence_during_a_reset_is_recovered_by_that_reset)
 	*word = 0;
 	c = sg_wait_eq(word, 1, 0);
 	ASSERT_EQ(sg_submit(self->fd, qw, &c, 1, &seq), 0);
-	ASSERT_EQ(sg_write_file(stop, "1000"), 0);
+	ASSERT_EQ(sg_write_file(stop, "3000"), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid)

@@ -637,13 +637,14 @@ struct sync_pf {
 	uint64_t size, pages;
 	uint32_t where;
 	int ret;
-	int done;
+	int started, done;
 };
 
 static void *sync_pf_run(void *arg)
 {
 	struct sync_pf *s = arg;
 
+	__atomic_store_n(&s->started, 1, __ATOMIC_RELEASE);
 	s->ret = sg_prefetch(s->fd, s->p, s->size, s->where, &s->pages);
 	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -688,6 +689,9 @@ TEST_F(pf, sync_prefetch_of_a_huge_range_yields)
 	s.where = DRM_SVMGPU_PREFETCH_SYSTEM;
 	t0 = sg_now_s();
 	ASSERT_EQ(pthread_create(&t, NULL, sync_pf_run, &s), 0);
+	/* well inside the ioctl by then: its walk takes far longer */
+	while (!__atomic_load_n(&s.started, __ATOMIC_ACQUIRE))
+		usleep(1000);
 	usleep(200000);
 	m = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	done = __atomic_load_n(&s.done, __ATOMIC_ACQUIRE);
