@@ -196,9 +196,9 @@ def va(l4, l3, l2, l1):
 
 CODE_VA, ARGS_VA = va(1, 2, 3, 4), va(1, 2, 3, 5)
 CODE_PA = 0x4200000
-# Every thread: args[gid] = gid, then args[0] += 1 atomically; the u64 at
-# args + 0x30 is read and written back (CONTROL, when args is BAR0).  Eight
-# instructions: one ring entry.
+# Every thread loads the u64 at args + 0x30 (CONTROL, when args is BAR0),
+# stores its global id at args + 0x100 + 8 * gid, and atomically adds the
+# loaded value to the u64 at args.  Eight instructions: one ring entry.
 kernel = b"".join([
     isa(S2R, 1, imm=SR_ARGS), isa(S2R, 2, imm=SR_GLOBAL_ID),
     isa(SHL, 3, 2, IMM, 3), isa(ADD, 3, 1, 3),
@@ -216,7 +216,8 @@ def launch(args_pa):
     the launch takes them (found with -trace 'svmgpu_*'): the command, the
     code page's walk (three table entries pointing back at the root, then
     its leaf), one mapping, the args page's walk (the same, with its own
-    leaf).  The VAs differ at every level, so no two reads share an entry.
+    leaf).  Every table is the root page, and each VA has a different
+    index at every level, so a walk's four reads are at four addresses.
     """
     command = cmd(6, 1, struct.pack("<QQIIIIQ", CODE_VA, ARGS_VA, 2, 1, 1, 40, 4096))
     return bringup + [
@@ -231,8 +232,8 @@ def launch(args_pa):
 
 
 # a kernel in RAM with its arguments in RAM, then with its arguments in
-# BAR0: the loads, stores and atomic aimed at the device's own registers
-# are failed DMAs (ERR_DMA), not register accesses
+# BAR0: its first load, aimed at the device's own CONTROL register, is a
+# failed DMA (ERR_DMA), not a register access; mutations go on from there
 seeds["launch"] = seq(*launch(CODE_PA + 0x1000))
 seeds["launch-args-in-bar0"] = seq(*launch(BAR0))
 

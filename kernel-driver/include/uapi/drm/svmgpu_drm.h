@@ -425,7 +425,8 @@ struct drm_svmgpu_get_stats {
  * memory; -ENOSPC if @size is larger than the device's local memory (nothing
  * moved) or local memory ran out part way (what fit moved, @pages says how
  * much); -EFAULT if a page of the range is not mapped (pages before it
- * moved; ASYNC: nothing queued); -ENODEV once the device is gone; ASYNC
+ * moved; ASYNC: nothing queued); -ENODEV once the device is gone (also part
+ * way, an unbind during the walk: @pages says what moved); ASYNC
  * only: -ENOBUFS when the file's event space (4 KiB of unread and pending
  * events, the DRM core's limit) cannot take the completion event (nothing
  * queued: read events and retry), -ENOMEM.
