@@ -912,9 +912,9 @@ static int svmgpu_pm_resume(struct device *dev)
  * Hibernation: device memory is not part of the image (ZONE_DEVICE pages are
  * not saved) and comes back empty, so refuse while it holds process pages
  * or DAX buffers (allocated only by ioctls, which frozen processes make
- * none of), and allocate no device page until thawed: a device fault's work (svmgpu_wq is not
- * freezable) or an asynchronous PREFETCH may still run after this check,
- * while processes are frozen.  Suspend to RAM keeps it (the device keeps
+ * none of), and allocate no device page until thawed: a device fault's
+ * work (svmgpu_wq is not freezable) or an asynchronous PREFETCH may still
+ * run after this check, while processes are frozen.  Suspend to RAM keeps it (the device keeps
  * its memory, hw-spec 5a).
  */
 static int svmgpu_pm_freeze(struct device *dev)
