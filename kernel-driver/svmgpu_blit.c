@@ -152,19 +152,21 @@ enum {
  * @link: in blit->held
  * @sgt: the batch's system pages' mapping
  * @dir: its direction
+ * @nsrc: entries of @src
+ * @src: to device memory, the batch's system source pages (a reference
+ *	each: @sgt maps them, and the engine may still read them, so they
+ *	must not be freed); NULL otherwise
  * @n: entries of @pages
- * @nlocked: the first @nlocked are the batch's destination pages (locked,
- *	a reference each: the engine may still write them); the others, to
- *	device memory, its system source pages (a reference each: @sgt maps
- *	them, and the engine may still read them, so they must not be freed)
- * @pages: those pages
+ * @pages: the batch's destination pages (locked, a reference each: the
+ *	engine may still write them)
  */
 struct svmgpu_blit_held {
 	struct list_head link;
 	struct sg_table sgt;
 	enum dma_data_direction dir;
+	unsigned long nsrc;
+	struct page **src;
 	unsigned long n;
-	unsigned long nlocked;
 	struct page *pages[];
 };
 
@@ -792,9 +794,10 @@ static void svmgpu_blit_hold(struct svmgpu_blit *blit, const unsigned long *src,
 			     unsigned long *dst, unsigned long npages, bool to_dev)
 {
 	struct svmgpu_blit_held *h;
-	unsigned long i, n = 0, nlocked;
+	unsigned long i, n = 0;
 
-	h = kmalloc(struct_size(h, pages, 2 * npages), GFP_KERNEL | __GFP_NOFAIL);
+	/* two arrays, each within the order-1 limit of __GFP_NOFAIL */
+	h = kmalloc(struct_size(h, pages, npages), GFP_KERNEL | __GFP_NOFAIL);
 	for (i = 0; i < npages; i++) {
 		struct page *page = migrate_pfn_to_page(dst[i]);
 
@@ -803,25 +806,26 @@ static void svmgpu_blit_hold(struct svmgpu_blit *blit, const unsigned long *src,
 		h->pages[n++] = page;
 		dst[i] = 0;
 	}
-	nlocked = n;
+	h->n = n;
+	h->nsrc = 0;
+	h->src = to_dev ? kmalloc_array(npages, sizeof(*h->src), GFP_KERNEL | __GFP_NOFAIL) :
+			  NULL;
 	for (i = 0; to_dev && i < npages; i++) {
 		struct page *page = migrate_pfn_to_page(src[i]);
 
 		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !page)
 			continue;
 		get_page(page);
-		h->pages[n++] = page;
+		h->src[h->nsrc++] = page;
 	}
-	h->n = n;
-	h->nlocked = nlocked;
 	h->sgt = blit->sgt;
 	h->dir = to_dev ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
 	blit->sgt.orig_nents = 0;
 	list_add_tail(&h->link, &blit->held);
-	atomic64_add(nlocked, &blit->held_pages);
+	atomic64_add(n, &blit->held_pages);
 	atomic64_inc(&blit->abandoned);
 	drm_err(&blit->sdev->drm, "copy queue %u: batch abandoned, %lu pages held until the engine is shown stopped\n",
-		blit->hwq, nlocked);
+		blit->hwq, n);
 }
 
 /* Give back the held pages and their DMA mapping.  Under blit->lock, or at teardown. */
@@ -837,11 +841,13 @@ static void svmgpu_blit_free_held(struct svmgpu_blit *blit)
 			sg_free_table(&h->sgt);
 		}
 		for (i = 0; i < h->n; i++) {
-			if (i < h->nlocked)
-				unlock_page(h->pages[i]);
+			unlock_page(h->pages[i]);
 			put_page(h->pages[i]);
 		}
-		atomic64_sub(h->nlocked, &blit->held_pages);
+		for (i = 0; i < h->nsrc; i++)
+			put_page(h->src[i]);
+		kfree(h->src);
+		atomic64_sub(h->n, &blit->held_pages);
 		list_del(&h->link);
 		kfree(h);
 	}
