@@ -52,7 +52,7 @@ NUMA=${NUMA:-1}
 LOCAL_MEM=${LOCAL_MEM:-256M}
 
 if [ "$ACCEL" = auto ]; then
-	ACCEL=$(bash "$HERE/accel.sh" "$QEMU")
+	ACCEL=$(bash "$HERE/accel.sh" "$QEMU" "$KERNEL_IMAGE")
 fi
 case "$ACCEL" in
 kvm) cpu=host ;;
