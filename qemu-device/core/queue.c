@@ -573,11 +573,46 @@ static void run_end(SvmgpuCore *core, bool *held)
     }
 }
 
+/* Bytes from guest address a to its next 4 KiB boundary. */
+static inline uint64_t to_page_end(uint64_t a)
+{
+    return SVMGPU_PAGE_SIZE - (a & (SVMGPU_PAGE_SIZE - 1));
+}
+
 /*
- * COPY and FILL go page by page (one translation per page and side), with
- * core->xlate held across runs of pages and guest RAM reached through the
- * step's map cache: one memmove/memset per page.  Memory that cannot be
- * mapped goes through the bounce buffer and dma_read/dma_write.
+ * memmove() of n bytes mapped at sp and dp (guest s and d) in pieces that
+ * end at d's 4 KiB boundaries, and at s's too where the two overlap in
+ * host memory (a COPY of overlapping ranges behaves as if copied in 4
+ * KiB-aligned forward chunks, docs/hw-spec.md §8, however large the
+ * leaves).  A reset or re-enable of q stops it after the piece in
+ * progress: at most a page lands (§12).  Returns the bytes moved.
+ */
+static uint64_t copy_pieces(SvmgpuQueue *q, uint8_t *dp, const uint8_t *sp,
+                            uint64_t s, uint64_t d, uint64_t n)
+{
+    bool overlap = dp < sp + n && sp < dp + n;
+    uint64_t done = 0, k;
+
+    while (done < n) {
+        if (done && svmgpu_q_stale(q)) {
+            break;
+        }
+        k = svmgpu_min64(n - done, to_page_end(d + done));
+        if (overlap) {
+            k = svmgpu_min64(k, to_page_end(s + done));
+        }
+        memmove(dp + done, sp + done, k);
+        done += k;
+    }
+    return done;
+}
+
+/*
+ * COPY and FILL go leaf by leaf (one translation per leaf and side), with
+ * core->xlate held across runs of leaves and guest RAM reached through the
+ * step's map cache, and write a 4 KiB page at a time (a reset check before
+ * each).  Memory that cannot be mapped goes through the bounce buffer and
+ * dma_read/dma_write, a page at a time too.
  */
 static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
                             SvmgpuMapCache *mc)
@@ -639,10 +674,11 @@ static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
         }
         if (sp && dp) {
             n = svmgpu_min64(n, svmgpu_min64(ls, ld));
-            memmove(dp, sp, n);
+            n = copy_pieces(q, dp, sp, s, d, n);
             svmgpu_map_dirty(mc, wd, dp, n);
         } else {
-            n = svmgpu_min64(n, SVMGPU_COPY_CHUNK);
+            /* a page at a time, as above */
+            n = svmgpu_min64(n, to_page_end(d));
             rc = svmgpu_mem_read(core, ts.pa, buf, n);
             if (rc) {
                 run_end(core, &held);
@@ -737,15 +773,25 @@ static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
         ld = n;
         dp = svmgpu_map_get(core, mc, td.pa, &ld, true, &wd);
         if (dp) {
+            uint64_t k;
+
             n = svmgpu_min64(n, ld);
-            fill_pattern(dp, n, pat, w);
+            /* a page at a time: a reset lets at most one more land (§12) */
+            for (k = 0; k < n; k += to_page_end(d + k)) {
+                if (k && svmgpu_q_stale(q)) {
+                    n = k;
+                    break;
+                }
+                fill_pattern(dp + k, svmgpu_min64(n - k, to_page_end(d + k)),
+                             pat, w);
+            }
             svmgpu_map_dirty(mc, wd, dp, n);
         } else {
             if (!buf_ready) {
-                fill_pattern(buf, SVMGPU_COPY_CHUNK, pat, w);
+                fill_pattern(buf, SVMGPU_PAGE_SIZE, pat, w);
                 buf_ready = true;
             }
-            n = svmgpu_min64(n, SVMGPU_COPY_CHUNK);
+            n = svmgpu_min64(n, to_page_end(d));
             rc = svmgpu_mem_write(core, td.pa, buf, n);
             if (rc) {
                 run_end(core, &held);

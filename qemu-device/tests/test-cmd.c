@@ -101,6 +101,65 @@ TEST(copy_sizes_and_alignments)
 }
 
 /*
+ * hw-spec §8: a COPY of overlapping ranges behaves as if copied in 4
+ * KiB-aligned forward chunks, on 2 MiB leaves as on 4 KiB ones.  Before,
+ * a 2 MiB leaf on both sides was one memmove() (backwards where dst is
+ * above src) and gave other bytes than 4 KiB pages did.
+ */
+static void ref_overlap_copy(uint8_t *m, uint64_t d, uint64_t s, uint64_t n)
+{
+    uint64_t done = 0, k;
+
+    while (done < n) {
+        k = n - done;
+        if (k > 4096 - ((d + done) & 4095)) {
+            k = 4096 - ((d + done) & 4095);
+        }
+        if (k > 4096 - ((s + done) & 4095)) {
+            k = 4096 - ((s + done) & 4095);
+        }
+        memmove(m + d + done, m + s + done, k);
+        done += k;
+    }
+}
+
+TEST(overlapping_copy_is_the_same_on_huge_and_small_pages)
+{
+    static const struct { uint64_t s, d, n; } cases[] = {
+        { 0x123, 0x123 + 1000, 20000 },     /* dst above src */
+        { 0x2000, 0x2000 + 4096, 16384 },   /* a page apart */
+        { 0x1500, 0x25, 12000 },            /* dst below src */
+    };
+    const uint64_t small = 0x10000, huge = 0x200000;
+    static uint8_t ref[0x8000];
+    TestDev t;
+    struct svmgpu_cmd c;
+    unsigned i, j;
+
+    setup(&t);
+    map_leaf(&t, 0, huge, alloc_pa(&t, 2 << 20, 2 << 20), 2, SVMGPU_PTE_WRITABLE);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (j = 0; j < sizeof(ref); j++) {
+            ref[j] = j * 31 + i;
+            *(uint8_t *)va_ptr(&t, 0, small + j) = ref[j];
+            *(uint8_t *)va_ptr(&t, 0, huge + j) = ref[j];
+        }
+        ref_overlap_copy(ref, cases[i].d, cases[i].s, cases[i].n);
+        c = cmd_copy(small + cases[i].d, small + cases[i].s, cases[i].n);
+        submit(&t, 0, &c);
+        ASSERT_EQ(compl(&t, 0)->err_code, 0);
+        c = cmd_copy(huge + cases[i].d, huge + cases[i].s, cases[i].n);
+        submit(&t, 0, &c);
+        ASSERT_EQ(compl(&t, 0)->err_code, 0);
+        for (j = 0; j < sizeof(ref); j++) {
+            ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, small + j), ref[j]);
+            ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, huge + j), ref[j]);
+        }
+    }
+    td_fini(&t);
+}
+
+/*
  * A FILL of npages pages at va, page k at RAM page pg0 + k * stride
  * (stride may be negative), with ops; returns the TestDev for checks.
  */
