@@ -58,8 +58,10 @@
  *    of recursing into the handler.  One aimed at a config register
  *    through MMCONFIG is written at once and may reset us (FLR) or unplug
  *    us (a hotplug slot's power control): the bottom half stops there, and
- *    an unplug inside it or inside a config write keeps the device's
- *    memory until that callback has returned (in_callback).
+ *    an unplug inside it, inside a config write or inside a BAR0 access
+ *    (a vIOMMU that reports a refused DMA of ours with a write or message
+ *    of its own) keeps the device's memory and core until that callback
+ *    has returned (in_callback).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -126,6 +128,7 @@ struct SvmgpuState {
     bool gone;                  /* atomic: unrealized, everything a no-op */
     unsigned resets;            /* BQL: svmgpu_reset() calls */
     unsigned in_callback;       /* BQL: callbacks an MSI may unplug us from */
+    bool free_deferred;         /* BQL: unplugged in one: svmgpu_unref_bh() frees */
     bool reap_deferred;         /* atomic: the last thread reaps (above) */
     unsigned threads_left;      /* atomic: threads not yet ended */
 
@@ -516,7 +519,9 @@ static uint64_t svmgpu_mmio_read(void *opaque, hwaddr addr, unsigned size)
     if (qatomic_read(&s->gone)) {
         return 0;
     }
+    s->in_callback++;
     val = svmgpu_core_mmio_read(s->core, addr, size);
+    s->in_callback--;
     trace_svmgpu_mmio_read(addr, size, val);
     return val;
 }
@@ -541,7 +546,7 @@ static void svmgpu_run_sync(SvmgpuState *s)
     bool more;
 
     svmgpu_core_run_sync_budget(s->core, SVMGPU_SYNC_STEPS, &more);
-    if (more) {
+    if (more && !qatomic_read(&s->gone)) {
         qemu_bh_schedule(s->sync_bh);
     }
 }
@@ -550,8 +555,15 @@ static void svmgpu_sync_bh(void *opaque)
 {
     SvmgpuState *s = opaque;
 
+    if (qatomic_read(&s->gone)) {
+        return;
+    }
+    s->in_callback++;
     svmgpu_run_sync(s);
-    qemu_bh_schedule(s->irq_bh);
+    if (!qatomic_read(&s->gone)) {
+        qemu_bh_schedule(s->irq_bh);
+    }
+    s->in_callback--;
 }
 
 static void svmgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
@@ -563,12 +575,26 @@ static void svmgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         return;
     }
     trace_svmgpu_mmio_write(addr, size, val);
+    /*
+     * The write's DMA (a context entry read by CTX_ENABLE, an x-sync step)
+     * may unplug us: a vIOMMU that reports a refused translation with a
+     * write or a message of its own (amd-iommu's event log and MSI,
+     * virtio-iommu's fault queue) can be aimed at our slot's power
+     * control.  svmgpu_exit() then keeps the core until this returns.
+     */
+    s->in_callback++;
     svmgpu_core_mmio_write(s->core, addr, val, size);
+    if (qatomic_read(&s->gone)) {
+        goto out;
+    }
     if (addr == SVMGPU_REG_CONTROL && (val & SVMGPU_CONTROL_RESET)) {
         svmgpu_clear_pending_irqs(s);
     }
     if (s->sync) {
         svmgpu_run_sync(s);
+        if (qatomic_read(&s->gone)) {
+            goto out;
+        }
     }
     /*
      * Never deliver from here: the bottom half does, under the device's
@@ -576,6 +602,8 @@ static void svmgpu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
      * back into this handler).  INTx follows INTR_STATUS there too.
      */
     qemu_bh_schedule(s->irq_bh);
+out:
+    s->in_callback--;
 }
 
 static const MemoryRegionOps svmgpu_mmio_ops = {
@@ -1061,10 +1089,19 @@ fail_core:
     svmgpu_fini_local_mem(s);
 }
 
-/* Main loop: the reference svmgpu_exit() took inside a callback. */
+/*
+ * Main loop: the reference svmgpu_exit() took inside a callback, and the
+ * core it did not free there (threads joined, none to reap it).
+ */
 static void svmgpu_unref_bh(void *opaque)
 {
-    object_unref(OBJECT(opaque));
+    SvmgpuState *s = opaque;
+
+    if (s->free_deferred) {
+        s->free_deferred = false;
+        svmgpu_free_core(s);
+    }
+    object_unref(OBJECT(s));
 }
 
 static void svmgpu_exit(PCIDevice *pdev)
@@ -1074,9 +1111,10 @@ static void svmgpu_exit(PCIDevice *pdev)
 
     if (s->in_callback) {
         /*
-         * Unplugged by an MSI-X message of ours (svmgpu_irq_bh()): the
-         * callback that sent it reads our state when the message returns,
-         * and the device must not be freed before it ends.
+         * Unplugged by an MSI-X message of ours (svmgpu_irq_bh()) or by
+         * a vIOMMU's report of a DMA of ours (svmgpu_mmio_write()): the
+         * callback reads our state, and perhaps the core's, when that
+         * returns, and neither may be freed before it ends.
          */
         trace_svmgpu_unplugged_in_callback();
         object_ref(OBJECT(s));
@@ -1098,7 +1136,9 @@ static void svmgpu_exit(PCIDevice *pdev)
     joined = svmgpu_stop_threads(s);
     msix_uninit_exclusive_bar(pdev);
     pcie_aer_exit(pdev);
-    if (joined) {
+    if (joined && s->in_callback) {
+        s->free_deferred = true;
+    } else if (joined) {
         svmgpu_free_core(s);
     }
     svmgpu_fini_local_mem(s);
