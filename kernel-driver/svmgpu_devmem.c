@@ -2232,6 +2232,9 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 	end = args->start + args->size;
 	ret = mmu_interval_notifier_insert(&mni, mm, args->start, args->size,
 					   &svmgpu_residency_ops);
+	/* A signal stopped the mm's first one (as in svmgpu_advise_set()). */
+	if (ret == -EINTR)
+		ret = -ERESTARTSYS;
 	if (ret)
 		goto out_mm;
 	pfns = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*pfns), GFP_KERNEL);

@@ -736,7 +736,9 @@ out:
  *
  * Not under the mmap lock (inserting a notifier takes it).
  *
- * Return: 0, -ENOMEM or -ENODEV (the svm is dead).
+ * Return: 0, -ENOMEM, -ENODEV (the svm is dead) or -EINTR (a fatal signal,
+ * or any signal while the mm's first interval notifier registered its
+ * interval tree).
  */
 int svmgpu_svm_watch(struct svmgpu_svm *svm, u64 start, u64 end)
 {

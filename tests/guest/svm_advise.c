@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 
 #include "svm_advise.h"
@@ -746,6 +747,87 @@ TEST_F(adv, migration_that_cannot_move_pinned_pages_keeps_device_mappings)
 	close(p[1]);
 	munmap(a, size);
 	munmap(b, size);
+}
+
+/*
+ * The first interval notifier of a process (its first ADVISE or RESIDENCY,
+ * before any device fault) registers the mm's interval tree, which takes
+ * every lock of the mm and gives up if any signal is pending.  With a
+ * handler installed with SA_RESTART, such a signal restarts the ioctl, as
+ * for every other one.  Before, ADVISE and RESIDENCY returned -EINTR, which
+ * neither documents.  Each round is a fresh process (a fresh mm) under
+ * SIGALRM every 20 us, with the ioctl called directly (no retry on EINTR).
+ */
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	alarms++;
+}
+
+static int first_notifier_child(int residency)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	struct itimerval it = { .it_interval = { 0, 20 }, .it_value = { 0, 20 } };
+	struct itimerval off = { 0 };
+	unsigned char *p = sg_map_anon(16 * PAGE);
+	int fd = sg_open(), ret;
+	uint32_t ctx;
+
+	if (fd < 0 || !p || sg_ctx_create(fd, &ctx))
+		return 100;
+	p[0] = 1;
+	if (sigaction(SIGALRM, &sa, NULL) || setitimer(ITIMER_REAL, &it, NULL))
+		return 101;
+	if (residency) {
+		struct drm_svmgpu_residency rs = {
+			.start = (uintptr_t)p, .size = 16 * PAGE,
+		};
+
+		ret = ioctl(fd, DRM_IOCTL_SVMGPU_RESIDENCY, &rs) ? -errno : 0;
+	} else {
+		struct drm_svmgpu_advise a = {
+			.ctx_handle = ctx, .op = DRM_SVMGPU_ADVISE_SET,
+			.start = (uintptr_t)p, .size = 16 * PAGE,
+			.attr = DRM_SVMGPU_ATTR_READ_MOSTLY, .value = 1,
+		};
+
+		ret = ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a) ? -errno : 0;
+	}
+	setitimer(ITIMER_REAL, &off, NULL);
+	if (ret) {
+		fprintf(stderr, "# %s: %d (%s), %d alarms\n", residency ? "RESIDENCY" : "ADVISE",
+			ret, strerror(-ret), (int)alarms);
+		return ret == -EINTR ? 1 : 2;
+	}
+	/* A signal came while the ioctl ran (else the round proves nothing). */
+	return alarms ? 0 : 3;
+}
+
+TEST_TIMEOUT(300)
+TEST_F(adv, first_notifier_of_a_process_restarts_after_a_signal)
+{
+	int round, kind, status, counts[4] = { 0 };
+	pid_t pid;
+
+	if (!self->local)
+		SKIP(return, "RESIDENCY needs local memory");
+	for (round = 0; round < 60; round++) {
+		kind = round & 1;
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid)
+			_exit(first_notifier_child(kind));
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_LT(WEXITSTATUS(status), 4);
+		counts[WEXITSTATUS(status)]++;
+	}
+	TH_LOG("60 rounds: %d restarted cleanly with a signal, %d without one, %d -EINTR, %d other errors",
+	       counts[0], counts[3], counts[1], counts[2]);
+	EXPECT_EQ(counts[1], 0);
+	EXPECT_EQ(counts[2], 0);
+	EXPECT_GT(counts[0], 0);
 }
 
 TEST_HARNESS_MAIN
