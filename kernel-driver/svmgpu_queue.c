@@ -377,10 +377,15 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	INIT_LIST_HEAD(&q->link);
 	INIT_LIST_HEAD(&q->events);
 	svmgpu_sched_queue_init(q, prio);
+	/*
+	 * The creator's memory, charged to its cgroup (up to 256 KiB a ring,
+	 * 255 queues a file, files without number): where the pages come
+	 * from the page allocator (not CMA or a swiotlb pool), as on x86.
+	 */
 	q->ring = dma_alloc_coherent(dev, (size_t)entries * SVMGPU_CMD_SIZE,
-				     &q->ring_dma, GFP_KERNEL);
+				     &q->ring_dma, GFP_KERNEL_ACCOUNT);
 	q->compl = dma_alloc_coherent(dev, sizeof(*q->compl), &q->compl_dma,
-				      GFP_KERNEL);
+				      GFP_KERNEL_ACCOUNT);
 	if (!q->ring || !q->compl) {
 		ret = -ENOMEM;
 		goto err_free;

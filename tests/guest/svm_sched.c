@@ -2357,68 +2357,6 @@ TEST_F(sched, saved_queue_not_idle_fails_its_commands)
 	}
 }
 
-#define CG_ROOT	"/tmp/svmgpu-cgroup"
-
-static long long file_ll(const char *path)
-{
-	char buf[64] = "";
-	int f = open(path, O_RDONLY), n;
-
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	return n > 0 ? atoll(buf) : -1;
-}
-
-/*
- * Mount cgroup2 at CG_ROOT with the memory controller for its children:
- * 0, or 1 with @why set if the kernel cannot (the test skips), or -errno.
- */
-static int cg_memory(const char **why)
-{
-	mkdir(CG_ROOT, 0755);
-	if (mount("none", CG_ROOT, "cgroup2", 0, NULL) && errno != EBUSY) {
-		*why = strerror(errno);
-		return 1;
-	}
-	if (sg_write_file(CG_ROOT "/cgroup.subtree_control", "+memory")) {
-		*why = "no memory controller";
-		return 1;
-	}
-	return 0;
-}
-
-/*
- * Create cgroup CG_ROOT/@name and move this process into it; its
- * memory.current path in @mem.  0 or -errno.
- */
-static int cg_enter(const char *name, char *mem, size_t len)
-{
-	char path[128], pid[32];
-
-	snprintf(path, sizeof(path), CG_ROOT "/%s", name);
-	if (mkdir(path, 0755) && errno != EEXIST)
-		return -errno;
-	snprintf(path, sizeof(path), CG_ROOT "/%s/cgroup.procs", name);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (sg_write_file(path, pid))
-		return -EIO;
-	snprintf(mem, len, CG_ROOT "/%s/memory.current", name);
-	return 0;
-}
-
-/* Back to the root cgroup, and remove CG_ROOT/@name. */
-static void cg_leave(const char *name)
-{
-	char path[128], pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	sg_write_file(CG_ROOT "/cgroup.procs", pid);
-	snprintf(path, sizeof(path), CG_ROOT "/%s", name);
-	rmdir(path);
-}
-
 /*
  * Save areas are charged to the memory cgroup of the queues' creator, also
  * when the scheduler work allocates them.  In a cgroup of its own, this
@@ -2446,12 +2384,12 @@ TEST_F(sched, save_areas_charged_to_memcg)
 
 	NEED_SCHED();
 	ASSERT_NOT_NULL(word);
-	if (cg_memory(&why))
+	if (sg_cg_memory(&why))
 		SKIP(return, "cgroup2: %s", why);
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
 	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	snprintf(name, sizeof(name), "sched-%d", getpid());
-	ASSERT_EQ(cg_enter(name, path, sizeof(path)), 0);
+	ASSERT_EQ(sg_cg_enter(name, path, sizeof(path)), 0);
 
 	/* Created inside the group: the queues' creator is charged. */
 	ASSERT_EQ(sg_ctx_create(self->fd, &ctx), 0);
@@ -2466,7 +2404,7 @@ TEST_F(sched, save_areas_charged_to_memcg)
 	ASSERT_EQ(queue_value(q[0], "hwq"), -1);
 	cached = sched_value("save_areas_cached");
 	used0 = sched_value("save_areas_used");
-	before = file_ll(path);
+	before = sg_file_ll(path);
 	ASSERT_GE(before, 0);
 	for (i = 0; i < NQ; i++) {
 		c = sg_wait_eq(word, 1, 0);
@@ -2475,7 +2413,7 @@ TEST_F(sched, save_areas_charged_to_memcg)
 	for (i = 0; i < 1000 && sched_value("save_areas_used") - used0 < NQ; i++)
 		usleep(10000);
 	used = sched_value("save_areas_used") - used0;
-	after = file_ll(path);
+	after = sg_file_ll(path);
 	TH_LOG("%lld areas held (%lld were cached): cgroup charged %lld KiB", used, cached,
 	       (after - before) / 1024);
 	EXPECT_EQ(used, NQ);
@@ -2494,7 +2432,7 @@ TEST_F(sched, save_areas_charged_to_memcg)
 	for (i = 0; i < NQ; i++)
 		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
 	/* Leave the group so that it can go. */
-	cg_leave(name);
+	sg_cg_leave(name);
 }
 
 /*
@@ -2522,7 +2460,7 @@ TEST_F(sched, cached_save_areas_stay_in_their_memcg)
 	NEED_SCHED();
 	ASSERT_NOT_NULL(word);
 	ASSERT_LE(n, 32);
-	if (cg_memory(&why))
+	if (sg_cg_memory(&why))
 		SKIP(return, "cgroup2: %s", why);
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
 	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
@@ -2531,21 +2469,21 @@ TEST_F(sched, cached_save_areas_stay_in_their_memcg)
 	used0 = sched_value("save_areas_used");
 	ASSERT_GE(used0, 0);
 	for (round = 0; round < 2; round++) {
-		ASSERT_EQ(cg_enter(round ? b : a, mem, sizeof(mem)), 0);
+		ASSERT_EQ(sg_cg_enter(round ? b : a, mem, sizeof(mem)), 0);
 		/* Created inside the group: the queues' creator is charged. */
 		ASSERT_EQ(sg_ctx_create(self->fd, &ctx), 0);
 		for (i = 0; i < n; i++)
 			ASSERT_EQ(sg_queue_create(self->fd, ctx, 0, &q[i]), 0);
 		word[0] = 0;
 		ASSERT_EQ(sg_run_ok(self->fd, q[0], sg_signal(word, 0)), 0);
-		before = file_ll(mem);
+		before = sg_file_ll(mem);
 		ASSERT_GE(before, 0);
 		for (i = 0; i < n; i++) {
 			c = sg_wait_eq(word, 1, 0);
 			ASSERT_EQ(sg_submit(self->fd, q[i], &c, 1, &seq[i]), 0);
 		}
 		ASSERT_EQ(wait_areas_used(used0 + n), used0 + n);
-		after = file_ll(mem);
+		after = sg_file_ll(mem);
 		TH_LOG("cgroup %s: %u areas held, %lld were cached, charged %lld KiB",
 		       round ? "B" : "A", n, sched_value("save_areas_cached"),
 		       (after - before) / 1024);
@@ -2563,8 +2501,8 @@ TEST_F(sched, cached_save_areas_stay_in_their_memcg)
 		if (!round)
 			EXPECT_EQ(sched_value("save_areas_cached"), n);
 	}
-	cg_leave(a);
-	cg_leave(b);
+	sg_cg_leave(a);
+	sg_cg_leave(b);
 }
 
 TEST_HARNESS_MAIN

@@ -439,31 +439,6 @@ TEST_F(sparse, sequential_device_write_streams_over_untouched_and_cow_pages)
 
 /* ---- memory cgroup accounting of the fault path ---- */
 
-#define CG_ROOT	"/tmp/svmgpu-cgroup"
-
-static int write_str(const char *path, const char *v)
-{
-	int f = open(path, O_WRONLY), ret;
-
-	if (f < 0)
-		return -errno;
-	ret = write(f, v, strlen(v)) == (ssize_t)strlen(v) ? 0 : -errno;
-	close(f);
-	return ret;
-}
-
-static long long read_ll(const char *path)
-{
-	char buf[64] = "";
-	int f = open(path, O_RDONLY), n;
-
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	return n > 0 ? atoll(buf) : -1;
-}
-
 /*
  * The device page tables the driver allocates while resolving a process's
  * faults (on a kernel work item) are charged to that process's memory
@@ -478,29 +453,23 @@ TEST_TIMEOUT(120)
 TEST_F(sparse, fault_path_page_tables_charged_to_memcg)
 {
 	size_t size = 1024 * MB, step = 2 * MB, i;
-	unsigned char *p;
-	char path[128], pid[32];
+	char path[128], name[32];
 	long long before, after;
+	const char *why;
+	unsigned char *p;
 
-	mkdir(CG_ROOT, 0755);
-	if (mount("none", CG_ROOT, "cgroup2", 0, NULL) && errno != EBUSY)
-		SKIP(return, "cgroup2: %s", strerror(errno));
-	if (write_str(CG_ROOT "/cgroup.subtree_control", "+memory"))
-		SKIP(return, "no memory controller");
-	snprintf(path, sizeof(path), CG_ROOT "/sparse-%d", getpid());
-	ASSERT_EQ(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), CG_ROOT "/sparse-%d/cgroup.procs", getpid());
-	snprintf(pid, sizeof(pid), "%d\n", getpid());
-	ASSERT_EQ(write_str(path, pid), 0);
-	snprintf(path, sizeof(path), CG_ROOT "/sparse-%d/memory.current", getpid());
+	if (sg_cg_memory(&why))
+		SKIP(return, "cgroup2: %s", why);
+	snprintf(name, sizeof(name), "sparse-%d", getpid());
+	ASSERT_EQ(sg_cg_enter(name, path, sizeof(path)), 0);
 
 	p = map_small(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	ASSERT_NOT_NULL(p);
-	before = read_ll(path);
+	before = sg_file_ll(path);
 	ASSERT_GE(before, 0);
 	for (i = 0; i < size; i += step)
 		ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_fill(p + i, 1, 0x42, 1)), 0);
-	after = read_ll(path);
+	after = sg_file_ll(path);
 	TH_LOG("cgroup charged %lld kB for %zu device-written pages", (after - before) / 1024,
 	       size / step);
 	/* 4 MiB of own pages and CPU tables, and at least 3 of the driver's 4 MiB. */
@@ -509,9 +478,7 @@ TEST_F(sparse, fault_path_page_tables_charged_to_memcg)
 		ASSERT_EQ(p[i], 0x42);
 	munmap(p, size);
 	/* Leave the group so that it can go. */
-	ASSERT_EQ(write_str(CG_ROOT "/cgroup.procs", pid), 0);
-	snprintf(path, sizeof(path), CG_ROOT "/sparse-%d", getpid());
-	rmdir(path);
+	EXPECT_EQ(sg_cg_leave(name), 0);
 }
 
 TEST_HARNESS_MAIN

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -484,6 +486,72 @@ static inline int sg_write_file(const char *path, const char *val)
 		ret = -errno;
 	close(f);
 	return ret;
+}
+
+/* ---- memory cgroups (cgroup2 mounted by the tests themselves) ---- */
+
+#define SG_CG_ROOT	"/tmp/svmgpu-cgroup"
+
+/* The number at the start of file @path, or -1. */
+static inline long long sg_file_ll(const char *path)
+{
+	char buf[64] = "";
+	int f = open(path, O_RDONLY), n;
+
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	return n > 0 ? atoll(buf) : -1;
+}
+
+/*
+ * Mount cgroup2 at SG_CG_ROOT with the memory controller for its children:
+ * 0, or 1 with @why set if the kernel cannot (the test skips).
+ */
+static inline int sg_cg_memory(const char **why)
+{
+	mkdir(SG_CG_ROOT, 0755);
+	if (mount("none", SG_CG_ROOT, "cgroup2", 0, NULL) && errno != EBUSY) {
+		*why = strerror(errno);
+		return 1;
+	}
+	if (sg_write_file(SG_CG_ROOT "/cgroup.subtree_control", "+memory")) {
+		*why = "no memory controller";
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Create cgroup SG_CG_ROOT/@name and move this process into it; its
+ * memory.current path in @mem.  0 or -errno.
+ */
+static inline int sg_cg_enter(const char *name, char *mem, size_t len)
+{
+	char path[128], pid[32];
+
+	snprintf(path, sizeof(path), SG_CG_ROOT "/%s", name);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), SG_CG_ROOT "/%s/cgroup.procs", name);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (sg_write_file(path, pid))
+		return -EIO;
+	snprintf(mem, len, SG_CG_ROOT "/%s/memory.current", name);
+	return 0;
+}
+
+/* Back to the root cgroup, and remove SG_CG_ROOT/@name (0 or -errno). */
+static inline int sg_cg_leave(const char *name)
+{
+	char path[128], pid[32];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (sg_write_file(SG_CG_ROOT "/cgroup.procs", pid))
+		return -EIO;
+	snprintf(path, sizeof(path), SG_CG_ROOT "/%s", name);
+	return rmdir(path) ? -errno : 0;
 }
 
 #define SG_NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"

@@ -560,6 +560,73 @@ TEST(per_user_context_limit)
 }
 
 /*
+ * Queue rings are the creator's memory: charged to its memory cgroup when
+ * created, uncharged when destroyed, as every other kernel allocation a
+ * process makes for itself.  Before, 255 queues of 4096 entries per file
+ * (and files without number) took 64 MiB each of DMA memory no cgroup
+ * saw.  A child in a cgroup of its own creates 32 rings of 256 KiB.
+ */
+static int ring_charge_child(int res)
+{
+	enum { N = 32, ENTRIES = 4096 };
+	uint32_t ctx, q[N];
+	long long v[3];
+	char mem[128];
+	int fd, i;
+
+	if (sg_cg_enter("svmgpu-rings", mem, sizeof(mem)))
+		return 10;
+	fd = sg_open();
+	if (fd < 0 || sg_ctx_create(fd, &ctx))
+		return 11;
+	v[0] = sg_file_ll(mem);
+	for (i = 0; i < N; i++) {
+		struct drm_svmgpu_queue_create a = {
+			.ctx_handle = ctx, .ring_entries = ENTRIES,
+		};
+
+		if (sg_ioctl(fd, DRM_IOCTL_SVMGPU_QUEUE_CREATE, &a))
+			return 12;
+		q[i] = a.handle;
+	}
+	v[1] = sg_file_ll(mem);
+	for (i = 0; i < N; i++)
+		if (sg_queue_destroy(fd, q[i]))
+			return 13;
+	v[2] = sg_file_ll(mem);
+	close(fd);
+	return write(res, v, sizeof(v)) == sizeof(v) ? 0 : 14;
+}
+
+TEST(queue_rings_are_charged_to_the_creators_memory_cgroup)
+{
+	const long long ring = 4096 * 64, rings = 32 * ring;
+	long long v[3] = { 0 };
+	int res[2], status;
+	const char *why;
+	pid_t pid;
+
+	if (sg_cg_memory(&why))
+		SKIP(return, "cgroup2: %s", why);
+	ASSERT_EQ(pipe(res), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(ring_charge_child(res[1]));
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(read(res[0], v, sizeof(v)), sizeof(v));
+	close(res[0]);
+	close(res[1]);
+	TH_LOG("memory.current: %lld, %lld with 32 rings of 256 KiB, %lld once destroyed",
+	       v[0], v[1], v[2]);
+	EXPECT_GE(v[1] - v[0], rings);
+	/* the per-CPU charge caches may keep a batch of 256 KiB each */
+	EXPECT_LE(v[2], v[0] + 4 * ring);
+	EXPECT_EQ(rmdir(SG_CG_ROOT "/svmgpu-rings"), 0);
+}
+
+/*
  * Under swiotlb=force (no IOMMU) every DMA mapping bounces and device
  * writes would never reach process memory: context creation is refused.
  * Booted without it, contexts work (the refusal is not spurious).
