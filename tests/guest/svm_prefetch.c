@@ -636,8 +636,10 @@ struct sync_pf {
 	void *p;
 	uint64_t size, pages;
 	uint32_t where;
-	int ret;
+	bool residency;		/* a RESIDENCY instead (ret: its pages or -errno) */
+	long long ret;
 	int started, done;
+	double returned;
 };
 
 static void *sync_pf_run(void *arg)
@@ -645,7 +647,11 @@ static void *sync_pf_run(void *arg)
 	struct sync_pf *s = arg;
 
 	__atomic_store_n(&s->started, 1, __ATOMIC_RELEASE);
-	s->ret = sg_prefetch(s->fd, s->p, s->size, s->where, &s->pages);
+	if (s->residency)
+		s->ret = sg_residency(s->fd, s->p, s->size);
+	else
+		s->ret = sg_prefetch(s->fd, s->p, s->size, s->where, &s->pages);
+	s->returned = sg_now_s();
 	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -1297,6 +1303,66 @@ TEST_F(pf, zz_unbind_with_prefetches_pending)
 	ASSERT_GE(fd, 0);
 	close(fd);
 	munmap(a, 3 * size);
+}
+
+/*
+ * Unbind while a synchronous PREFETCH and a RESIDENCY walk 16 TiB with one
+ * page touched: minutes of windows with nothing to move or count, each
+ * inside drm_dev_enter().  Remove's drm_dev_unplug() waits for the window
+ * each is in, then both end with -ENODEV; the unbind takes seconds, not
+ * the rest of the walks; the touched page keeps its byte, and the device
+ * binds and works again.
+ */
+TEST_TIMEOUT(180)
+TEST_F(pf, zz_unbind_during_sync_prefetch_and_residency_of_a_huge_range)
+{
+	struct sync_pf s[2] = {
+		{ .fd = self->fd, .size = BLOCKER, .where = DRM_SVMGPU_PREFETCH_SYSTEM },
+		{ .fd = self->fd, .size = BLOCKER, .residency = true },
+	};
+	pthread_t t[2];
+	double t0, t1;
+	char bdf[64];
+	int i, fd;
+	unsigned char *p;
+
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
+		SKIP(return, "cannot unbind through sysfs");
+	p = blocker_map();
+	ASSERT_NOT_NULL(p);
+	for (i = 0; i < 2; i++) {
+		s[i].p = p;
+		ASSERT_EQ(pthread_create(&t[i], NULL, sync_pf_run, &s[i]), 0);
+		while (!__atomic_load_n(&s[i].started, __ATOMIC_ACQUIRE))
+			usleep(1000);
+	}
+	usleep(300000);		/* well inside both walks */
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(__atomic_load_n(&s[i].done, __ATOMIC_ACQUIRE), 0);
+	t0 = sg_now_s();
+	ASSERT_EQ(sg_driver_bind(bdf, false), 0);
+	t1 = sg_now_s();
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	TH_LOG("unbind took %.2f s; PREFETCH %lld after %.2f s, RESIDENCY %lld after %.2f s",
+	       t1 - t0, s[0].ret, s[0].returned - t0, s[1].ret, s[1].returned - t0);
+	EXPECT_LT(t1 - t0, 30.0);
+	EXPECT_EQ(s[0].ret, -ENODEV);
+	EXPECT_EQ(s[0].pages, 0);
+	EXPECT_EQ(s[1].ret, -ENODEV);
+	EXPECT_EQ(p[0], 1);
+	EXPECT_EQ(sg_prefetch(self->fd, p, PAGE, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), -ENODEV);
+	EXPECT_EQ(sg_residency(self->fd, p, PAGE), -ENODEV);
+	close(self->fd);
+	self->fd = -1;
+	ASSERT_EQ(sg_driver_bind(bdf, true), 0);	/* else the teardown binds it */
+	fd = sg_open_wait(20);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(sg_residency(fd, p, PAGE), 0);
+	close(fd);
+	munmap(p, BLOCKER);
 }
 
 /* The harness, then the device bound again whatever a test did. */
