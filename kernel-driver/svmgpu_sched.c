@@ -341,6 +341,15 @@ static void svmgpu_sched_park(struct svmgpu_sched *s, struct svmgpu_queue *q,
 			      unsigned long left)
 {
 	lockdep_assert_held(&s->lock);
+	/*
+	 * Not once the device is found gone or wedged: svmgpu_sched_fail_all()
+	 * unparks every queue, then sweeps only the runlists, so a queue parked
+	 * again meanwhile (by another SUBMIT's first_eligible(), say) would keep
+	 * its commands pending, and a WAIT on them would sleep until a reset.
+	 * gone and wedged are set before fail_all() takes this lock.
+	 */
+	if (READ_ONCE(q->sdev->gone) || READ_ONCE(q->sdev->wedged))
+		return;
 	svmgpu_save_wait_start(q);
 	if (q->capped == SVMGPU_RUNNABLE)
 		s->ncapped++;
