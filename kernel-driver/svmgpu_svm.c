@@ -567,6 +567,8 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 	xa_for_each(&svm->chunks, idx, chunk) {
 		mmu_interval_notifier_remove(&chunk->notifier);
 		kfree(chunk);
+		/* an ADVISE over a huge reservation leaves millions */
+		cond_resched();
 	}
 	xa_destroy(&svm->chunks);
 	mutex_unlock(&svm->notifier_lock);
