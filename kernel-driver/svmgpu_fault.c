@@ -81,6 +81,16 @@ static DEFINE_SPINLOCK(svmgpu_reply_lock);
 
 enum { FAULT_PENDING, FAULT_RESOLVED, FAULT_CANCEL, FAULT_NOMEM };
 
+/*
+ * Can mapping pages resolve it?  A bad PTE or a failed table read cannot:
+ * replaying would fault forever.
+ */
+static bool svmgpu_fault_fixable(const struct svmgpu_fault *f)
+{
+	return f->reason == SVMGPU_FAULT_NOT_PRESENT ||
+	       f->reason == SVMGPU_FAULT_WRITE_PROTECT;
+}
+
 static int svmgpu_fault_cmp(const void *a, const void *b)
 {
 	const struct svmgpu_fault *fa = a, *fb = b;
@@ -89,7 +99,12 @@ static int svmgpu_fault_cmp(const void *a, const void *b)
 		return fa->ctx < fb->ctx ? -1 : 1;
 	if (fa->va != fb->va)
 		return fa->va < fb->va ? -1 : 1;
-	/* Most demanding access first, so that it decides the group. */
+	/*
+	 * Of one page, the unresolvable ones last (each cancelled on its
+	 * own), then the most demanding access first: it decides the group.
+	 */
+	if (svmgpu_fault_fixable(fa) != svmgpu_fault_fixable(fb))
+		return svmgpu_fault_fixable(fa) ? -1 : 1;
 	return fb->access - fa->access;
 }
 
@@ -298,12 +313,7 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		if (batch[i].state != FAULT_PENDING)
 			continue;
 
-		/*
-		 * A bad PTE or a failed table read cannot be fixed by mapping
-		 * pages: replaying would fault forever.
-		 */
-		if (batch[i].reason != SVMGPU_FAULT_NOT_PRESENT &&
-		    batch[i].reason != SVMGPU_FAULT_WRITE_PROTECT) {
+		if (!svmgpu_fault_fixable(&batch[i])) {
 			drm_err_ratelimited(&svm->sdev->drm,
 					    "ctx %u: unresolvable fault at 0x%llx (reason %u)\n",
 					    svm->ctx_id, batch[i].addr, batch[i].reason);
@@ -347,7 +357,9 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		for (; j < last; j++) {
 			struct svmgpu_fault *f = &batch[j];
 
-			if (f->va >= min_t(u64, vma->vm_end, cend) ||
+			/* an unresolvable one is cancelled as the first of its own group */
+			if (!svmgpu_fault_fixable(f) ||
+			    f->va >= min_t(u64, vma->vm_end, cend) ||
 			    (svmgpu_fault_is_write(f) && !(vma->vm_flags & VM_WRITE)))
 				break;
 			end = max(end, min3((f->va | (window - 1)) + 1,
@@ -477,9 +489,9 @@ static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *
 		struct mem_cgroup *memcg = get_mem_cgroup_from_mm(svm->mn.mm);
 		struct mem_cgroup *old = set_active_memcg(memcg);
 
-		/* Duplicates: the first (most demanding) one stands for all. */
+		/* Duplicates: the first (most demanding) one stands for all that it can. */
 		for (k = 1; k < n; k++)
-			if (batch[k].va == batch[k - 1].va)
+			if (batch[k].va == batch[k - 1].va && svmgpu_fault_fixable(&batch[k]))
 				batch[k].state = FAULT_RESOLVED;
 		svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req);
 		if (svmgpu_fault_split_cancelled(batch, 0, n))
