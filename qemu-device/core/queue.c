@@ -677,8 +677,11 @@ static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
             n = copy_pieces(q, dp, sp, s, d, n);
             svmgpu_map_dirty(mc, wd, dp, n);
         } else {
-            /* a page at a time, as above */
-            n = svmgpu_min64(n, to_page_end(d));
+            /*
+             * A page at a time, as above; it is read whole before it is
+             * written, so it ends at src's boundaries too (overlap).
+             */
+            n = svmgpu_min64(n, svmgpu_min64(to_page_end(d), to_page_end(s)));
             rc = svmgpu_mem_read(core, ts.pa, buf, n);
             if (rc) {
                 run_end(core, &held);

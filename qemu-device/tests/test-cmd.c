@@ -102,7 +102,8 @@ TEST(copy_sizes_and_alignments)
 
 /*
  * hw-spec §8: a COPY of overlapping ranges behaves as if copied in 4
- * KiB-aligned forward chunks, on 2 MiB leaves as on 4 KiB ones.  Before,
+ * KiB-aligned forward chunks, on 2 MiB leaves as on 4 KiB ones, mapped or
+ * through the bounce buffer.  Before,
  * a 2 MiB leaf on both sides was one memmove() (backwards where dst is
  * above src) and gave other bytes than 4 KiB pages did.
  */
@@ -132,17 +133,28 @@ TEST(overlapping_copy_is_the_same_on_huge_and_small_pages)
     };
     const uint64_t small = 0x10000, huge = 0x200000;
     static uint8_t ref[0x8000];
-    TestDev t;
+    SvmgpuCoreConfig cfg;
+    TestDev t, nm;
     struct svmgpu_cmd c;
     unsigned i, j;
 
     setup(&t);
-    map_leaf(&t, 0, huge, alloc_pa(&t, 2 << 20, 2 << 20), 2, SVMGPU_PTE_WRITABLE);
+    map_leaf(&t, 0, huge, alloc_pa(&t, 2 << 20, 2 << 20), 2,
+             SVMGPU_PTE_WRITABLE);
+    /* and through the bounce buffer (memory that cannot be mapped) */
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    td_init_ops(&nm, &cfg, &td_ops_nomap);
+    ctx_create(&nm, 0);
+    queue_setup(&nm, 0, 0, 16);
+    map_leaf(&nm, 0, huge, alloc_pa(&nm, 2 << 20, 2 << 20), 2,
+             SVMGPU_PTE_WRITABLE);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (j = 0; j < sizeof(ref); j++) {
             ref[j] = j * 31 + i;
             *(uint8_t *)va_ptr(&t, 0, small + j) = ref[j];
             *(uint8_t *)va_ptr(&t, 0, huge + j) = ref[j];
+            *(uint8_t *)va_ptr(&nm, 0, huge + j) = ref[j];
         }
         ref_overlap_copy(ref, cases[i].d, cases[i].s, cases[i].n);
         c = cmd_copy(small + cases[i].d, small + cases[i].s, cases[i].n);
@@ -151,11 +163,15 @@ TEST(overlapping_copy_is_the_same_on_huge_and_small_pages)
         c = cmd_copy(huge + cases[i].d, huge + cases[i].s, cases[i].n);
         submit(&t, 0, &c);
         ASSERT_EQ(compl(&t, 0)->err_code, 0);
+        submit(&nm, 0, &c);
+        ASSERT_EQ(compl(&nm, 0)->err_code, 0);
         for (j = 0; j < sizeof(ref); j++) {
             ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, small + j), ref[j]);
             ASSERT_EQ(*(uint8_t *)va_ptr(&t, 0, huge + j), ref[j]);
+            ASSERT_EQ(*(uint8_t *)va_ptr(&nm, 0, huge + j), ref[j]);
         }
     }
+    td_fini(&nm);
     td_fini(&t);
 }
 
