@@ -379,7 +379,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	svmgpu_sched_queue_init(q, prio);
 	/*
 	 * The creator's memory, charged to its cgroup (up to 256 KiB a ring,
-	 * 255 queues a file, files without number): where the pages come
+	 * 256 queues a file, files without number): where the pages come
 	 * from the page allocator (not CMA or a swiotlb pool), as on x86.
 	 */
 	q->ring = dma_alloc_coherent(dev, (size_t)entries * SVMGPU_CMD_SIZE,

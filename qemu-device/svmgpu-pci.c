@@ -128,7 +128,7 @@ struct SvmgpuState {
     bool gone;                  /* atomic: unrealized, everything a no-op */
     unsigned resets;            /* BQL: svmgpu_reset() calls */
     unsigned in_callback;       /* BQL: callbacks an MSI may unplug us from */
-    bool free_deferred;         /* BQL: unplugged in one: svmgpu_unref_bh() frees */
+    bool free_deferred;         /* BQL: unplugged in one: unref_bh frees */
     bool reap_deferred;         /* atomic: the last thread reaps (above) */
     unsigned threads_left;      /* atomic: threads not yet ended */
 
