@@ -17,8 +17,9 @@
 #     virtualisation) and hangs in the kernel's boot stub for good, after
 #     "Probing EDD", with every guest boot of the suite.
 # "kvm", and "tcg" from a probe 2 that ran its 60 s out, are kept in
-# $SVMGPU_CACHE/accel-* for this host boot, /dev/kvm, KVM modules, QEMU
-# binary and kernel; other failures are probed again next time.
+# $SVMGPU_CACHE/accel-* for this host boot, /dev/kvm, KVM modules, and the
+# paths of QEMU and the kernel (not their builds: a rebuilt QEMU does not
+# pay the minute again); other failures are probed again next time.
 set -u
 QEMU=${1:?usage: accel.sh QEMU_BINARY [KERNEL_IMAGE]}
 KERNEL=${2:-}
@@ -28,7 +29,7 @@ KERNEL=${2:-}
 CACHE=${SVMGPU_CACHE:-$HOME/.cache/svmgpu}
 key="$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
 $(stat -Lc '%t:%T %Z' /dev/kvm 2>/dev/null) $(ls /sys/module 2>/dev/null | grep '^kvm' | tr '\n' ' ')
-$(stat -c '%n %Y %s' "$QEMU" ${KERNEL:+"$KERNEL"} 2>/dev/null | tr '\n' ' ')"
+$QEMU $KERNEL"
 cached="$CACHE/accel-$(printf '%s' "$key" | md5sum | cut -c1-16)"
 if [ -r "$cached" ]; then
 	cat "$cached"
