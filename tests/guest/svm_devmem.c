@@ -480,8 +480,12 @@ static void *taker_run(void *arg)
  * PREFETCH reports more pages than could move (n - 1, one pinned).
  * Before, every try's moves were added up (the fuzzer saw 537 pages for a
  * 2 MiB range).  Every byte is exact at the end; the pinned page never
- * moved.
+ * moved.  Eight PREFETCHes: every one of them races the other thread
+ * (which moves about 800 pages back during each), and twenty took 11 to 14
+ * s on the debug kernel behind the vIOMMU, over 30 s once on a loaded CI
+ * machine.
  */
+TEST_TIMEOUT(120)
 TEST_F(dm, page_moved_twice_in_one_prefetch_counts_once)
 {
 	size_t size = 2 * MB, n = size / PAGE;
@@ -504,7 +508,7 @@ TEST_F(dm, page_moved_twice_in_one_prefetch_counts_once)
 	ASSERT_EQ(vmsplice(p[1], &iov, 1, 0), (ssize_t)PAGE);
 
 	ASSERT_EQ(pthread_create(&th, NULL, taker_run, &t), 0);
-	for (k = 0; k < 20; k++) {
+	for (k = 0; k < 8; k++) {
 		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
 		EXPECT_LE(pages, n - 1);
 		if (pages > most)
@@ -512,7 +516,7 @@ TEST_F(dm, page_moved_twice_in_one_prefetch_counts_once)
 	}
 	t.stop = 1;
 	ASSERT_EQ(pthread_join(th, NULL), 0);
-	TH_LOG("20 PREFETCHes to the device, at most %llu pages each; the other thread moved %lld pages back in %lld calls",
+	TH_LOG("8 PREFETCHes to the device, at most %llu pages each; the other thread moved %lld pages back in %lld calls",
 	       (unsigned long long)most, t.pages, t.calls);
 	EXPECT_GT(t.calls, 0);
 	EXPECT_EQ(sg_residency(self->fd, a + 9 * PAGE, PAGE), 0);
