@@ -582,6 +582,7 @@ static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
     if (id >= core->ctx_table_entries) {
         svmgpu_error_locked(core, SVMGPU_ERROR_CTX, id,
                             "CTX_ENABLE %u beyond table (%u entries)", id,
+    uint32_t gen = core->gen;
                             core->ctx_table_entries);
         return;
     }
@@ -593,6 +594,14 @@ static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
         svmgpu_error_locked(core, SVMGPU_ERROR_CTX, addr,
                             "CTX_ENABLE %u: entry at 0x%llx %s", id,
                             (unsigned long long)addr,
+    if (core->gen != gen) {
+        /*
+         * Reset meanwhile (an IOMMU's event write into config space can
+         * do an FLR from inside the read): nothing of this CTX_ENABLE
+         * survives it, no error state either (§12).
+         */
+        return;
+    }
                             rc ? "unreadable" : "invalid");
         return;
     }
