@@ -348,6 +348,14 @@ static void svmgpu_irq(void *opaque, unsigned vector)
     qemu_bh_schedule(s->irq_bh);
 }
 
+/* No message: the bottom half updates the INTx level (MSI-X off). */
+static void svmgpu_level(void *opaque)
+{
+    SvmgpuState *s = opaque;
+
+    qemu_bh_schedule(s->irq_bh);
+}
+
 static uint64_t svmgpu_now(void *opaque)
 {
     return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
@@ -458,6 +466,7 @@ static const SvmgpuCoreOps svmgpu_core_ops = {
     .unmap = svmgpu_unmap,
     .dirty = svmgpu_ram_written,
     .irq = svmgpu_irq,
+    .level = svmgpu_level,
     .now_ns = svmgpu_now,
     .guest_error = svmgpu_guest_error,
     .trace = svmgpu_trace,

@@ -85,10 +85,15 @@ static void signal_bits_locked(SvmgpuCore *core, uint32_t bits)
     for (i = 0; i < 32; i++) {
         int v = intr_vector(i);
 
-        if ((bits & (1u << i)) && v >= 0 &&
-            !svmgpu_inject_drop_irq_locked(core, v) &&
+        if (!(bits & (1u << i)) || v < 0) {
+            continue;
+        }
+        if (!svmgpu_inject_drop_irq_locked(core, v) &&
             !svmgpu_inject_delay_irq_locked(core, v)) {
             core->ops->irq(core->opaque, v);
+        } else if (core->ops->level) {
+            /* the message is dropped or late; INTx is a level all the same */
+            core->ops->level(core->opaque);
         }
     }
 }
@@ -577,23 +582,18 @@ static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
 {
     struct svmgpu_ctx_entry e;
     uint64_t addr = core->ctx_table_base + (uint64_t)id * sizeof(e);
+    uint32_t gen = core->gen;
     int rc;
 
     if (id >= core->ctx_table_entries) {
         svmgpu_error_locked(core, SVMGPU_ERROR_CTX, id,
                             "CTX_ENABLE %u beyond table (%u entries)", id,
-    uint32_t gen = core->gen;
                             core->ctx_table_entries);
         return;
     }
     pthread_mutex_unlock(&core->lock);
     rc = core->ops->dma_read(core->opaque, addr, &e, sizeof(e));
     pthread_mutex_lock(&core->lock);
-    if (rc || !(e.flags & SVMGPU_CTX_VALID) ||
-        (e.pt_root & (SVMGPU_PAGE_SIZE - 1))) {
-        svmgpu_error_locked(core, SVMGPU_ERROR_CTX, addr,
-                            "CTX_ENABLE %u: entry at 0x%llx %s", id,
-                            (unsigned long long)addr,
     if (core->gen != gen) {
         /*
          * Reset meanwhile (an IOMMU's event write into config space can
@@ -602,6 +602,11 @@ static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
          */
         return;
     }
+    if (rc || !(e.flags & SVMGPU_CTX_VALID) ||
+        (e.pt_root & (SVMGPU_PAGE_SIZE - 1))) {
+        svmgpu_error_locked(core, SVMGPU_ERROR_CTX, addr,
+                            "CTX_ENABLE %u: entry at 0x%llx %s", id,
+                            (unsigned long long)addr,
                             rc ? "unreadable" : "invalid");
         return;
     }

@@ -86,6 +86,13 @@ typedef struct SvmgpuCoreOps {
      * it may be called with core locks held, from any thread.
      */
     void (*irq)(void *opaque, unsigned vector);
+    /*
+     * Optional: INTR_STATUS gained an unmasked cause whose message an
+     * injection dropped or delayed (INJ_DROP_IRQS, INJ_IRQ_DELAY_US):
+     * update the INTx level, which no injection affects (§15).  Same rules
+     * as irq.
+     */
+    void (*level)(void *opaque);
     /* Device clock in ns (monotonic). */
     uint64_t (*now_ns)(void *opaque);
     /* Optional: a guest error message (no trailing newline). */

@@ -40,6 +40,7 @@ typedef struct TestDev {
     uint64_t next_pa;
     uint64_t now;
     atomic_uint irqs[64];
+    atomic_uint levels;         /* level() calls: a message dropped or late */
     atomic_uint guest_errors;
     atomic_uint dma_reads;
     atomic_int maps;            /* outstanding map() calls */
@@ -155,6 +156,13 @@ static void td_irq(void *opaque, unsigned vector)
     }
 }
 
+static void td_level(void *opaque)
+{
+    TestDev *t = opaque;
+
+    atomic_fetch_add(&t->levels, 1);
+}
+
 static uint64_t td_now(void *opaque)
 {
     TestDev *t = opaque;
@@ -179,6 +187,7 @@ static const SvmgpuCoreOps td_ops = {
     .unmap = td_unmap,
     .dirty = td_dirty,
     .irq = td_irq,
+    .level = td_level,
     .now_ns = td_now,
     .guest_error = td_guest_error,
     .local_dirty = td_local_dirty,

@@ -77,7 +77,10 @@ TEST(hang_queue_makes_no_progress)
     td_fini(&t);
 }
 
-/* Dropped messages: INTR_STATUS still says what happened. */
+/*
+ * Dropped messages: INTR_STATUS still says what happened, and the INTx
+ * level is raised for each all the same (the glue's level() is told).
+ */
 TEST(drop_irqs_loses_messages_not_status)
 {
     TestDev t;
@@ -91,6 +94,10 @@ TEST(drop_irqs_loses_messages_not_status)
         submit(&t, 0, &c);
         ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
         ASSERT_TRUE(rd32(&t, SVMGPU_REG_INTR_STATUS) & SVMGPU_INTR_QUEUE(0));
+        ASSERT_TRUE(svmgpu_core_intx_level(t.core));
+        ASSERT_EQ(atomic_load(&t.levels), i < 2 ? i + 1 : 2);
+        wr32(&t, SVMGPU_REG_INTR_STATUS, ~0u);
+        ASSERT_FALSE(svmgpu_core_intx_level(t.core));
     }
     ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 1);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_INJ_DROP_IRQS), 0);
@@ -264,6 +271,9 @@ TEST(irq_delay_sends_messages_late)
     ASSERT_EQ(compl(&t, 0)->seq, seq);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_STATUS), SVMGPU_INTR_QUEUE(0));
     ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_QUEUE(0)]), 0);
+    /* only the message is late: the INTx level is up at once */
+    ASSERT_EQ(atomic_load(&t.levels), 1);
+    ASSERT_TRUE(svmgpu_core_intx_level(t.core));
     ASSERT_EQ(rd(&t, SVMGPU_REG_CNT_INJECTED), 1);
     t.now += 99999;
     run(&t);
