@@ -241,6 +241,59 @@ TEST(contexts)
     td_fini(&t);
 }
 
+/* A function reset (FLR) from inside CTX_ENABLE's read of the entry. */
+static TestDev *flr_dev;
+static bool flr_fails_read;
+static SvmgpuCoreOps flr_ops;   /* the core keeps a pointer to its ops */
+
+static int flr_dma_read(void *opaque, uint64_t addr, void *buf, uint64_t len)
+{
+    if (flr_dev && addr == CTX_TABLE_PA + 3 * 32ull) {
+        flr_dev = NULL;
+        svmgpu_core_reset(((TestDev *)opaque)->core);
+        if (flr_fails_read) {
+            return -1;
+        }
+    }
+    return td_dma_read(opaque, addr, buf, len);
+}
+
+/*
+ * A reset in the middle of CTX_ENABLE (an IOMMU's event write can do an
+ * FLR from inside the device's DMA) ends it: whether the read then fails or
+ * returns a valid entry, the reset device has no error latched, no error
+ * vector sent and no context enabled (§12).
+ */
+TEST(reset_during_ctx_enable_leaves_nothing)
+{
+    SvmgpuCoreConfig cfg;
+    struct svmgpu_ctx_entry *e;
+    TestDev t;
+    int fails;
+
+    for (fails = 0; fails < 2; fails++) {
+        svmgpu_core_default_config(&cfg);
+        cfg.sync = true;
+        flr_ops = td_ops;
+        flr_ops.dma_read = flr_dma_read;
+        td_init_ops(&t, &cfg, &flr_ops);
+        e = pa_ptr(&t, CTX_TABLE_PA + 3 * 32);
+        e->pt_root = alloc_page(&t);
+        e->flags = SVMGPU_CTX_VALID;
+        flr_fails_read = fails;
+        flr_dev = &t;
+        wr32(&t, SVMGPU_REG_CTX_ENABLE, 3);
+        ASSERT_NULL(flr_dev);
+        ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), 0);
+        ASSERT_EQ(rd(&t, SVMGPU_REG_ERROR_ADDR), 0);
+        ASSERT_EQ(rd32(&t, SVMGPU_REG_INTR_STATUS), 0);
+        ASSERT_EQ(atomic_load(&t.irqs[SVMGPU_VEC_ERROR]), 0);
+        wr32(&t, SVMGPU_REG_CTX_SELECT, 3);
+        ASSERT_NE(rd32(&t, SVMGPU_REG_CTX_STATE), SVMGPU_CTX_STATE_ENABLED);
+        td_fini(&t);
+    }
+}
+
 TEST(soft_reset_clears_everything)
 {
     TestDev t;
