@@ -101,7 +101,7 @@ def hang_summary(logdir):
     out.append(f"monitor: {monitor.group(1)}" if monitor else
                f"VM status {status.group(1) if status else '?'}")
     names = dict(re.findall(r"^RIP=([0-9a-f]{16}) is (.*)$", body, re.M))
-    cpus = re.findall(r"^CPU#(\d+)\n(?:.*\n)*?(?:RIP|EIP)=([0-9a-f]+) RFL=([0-9a-f]+).*"
+    cpus = re.findall(r"^CPU#(\d+)\n(?:.*\n)*?(?:RIP|EIP)=([0-9a-f]+) (?:RFL|EFL)=([0-9a-f]+).*"
                       r"CPL=(\d).*HLT=(\d)", body, re.M)
     for cpu, rip, rfl, cpl, hlt in cpus:
         out.append(f"CPU#{cpu} RIP={rip} {names.get(rip, '')} IF={int(rfl, 16) >> 9 & 1} "
