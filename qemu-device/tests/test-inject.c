@@ -78,8 +78,9 @@ TEST(hang_queue_makes_no_progress)
 }
 
 /*
- * Dropped messages: INTR_STATUS still says what happened, and the INTx
- * level is raised for each all the same (the glue's level() is told).
+ * Dropped messages: INTR_STATUS still says what happened, and the glue's
+ * level() is told of each, so that it raises INTx all the same (what the
+ * glue then does is not tested here).
  */
 TEST(drop_irqs_loses_messages_not_status)
 {
