@@ -2055,6 +2055,75 @@ static void test_inject_enable_refuse(void)
     dev_stop(&d);
 }
 
+/*
+ * The INTx level (MSI-X off): PIRQ routing is off in a qtest machine, so
+ * ICH9 takes PIRQ A-H to the I/O APIC's pins 16-23.  The bottom half sets
+ * it: poll with register reads (a BAR0 write would schedule the bottom
+ * half itself) while the engine thread works.
+ */
+static bool intx_level(Dev *d, bool want)
+{
+    bool up = false;
+    int i, gsi;
+
+    for (i = 0; i < 2000; i++) {
+        up = false;
+        for (gsi = 16; gsi < 24; gsi++) {
+            up |= qtest_get_irq(d->qts, gsi);
+        }
+        if (up == want) {
+            break;
+        }
+        rd32(d, SVMGPU_REG_STATUS);
+        g_usleep(1000);
+    }
+    return up;
+}
+
+/*
+ * INTx is a level: with MSI-X off, an interrupt message dropped by
+ * INJ_DROP_IRQS (or sent late by INJ_IRQ_DELAY_US) raises it all the
+ * same, at once; clearing INTR_STATUS lowers it (hw-spec §15).  The
+ * command is a WAIT that memory (not a register write) releases, on the
+ * engine threads: before, its dropped message left the level low until
+ * some later BAR0 write.
+ */
+static void test_intx_with_dropped_and_late_messages(void)
+{
+    struct svmgpu_completion c;
+    struct svmgpu_cmd w;
+    Dev d;
+    int late;
+
+    for (late = 0; late < 2; late++) {
+        dev_start(&d, "");
+        qtest_irq_intercept_in(d.qts, "ioapic");
+        dev_setup(&d);
+        map4k(&d, 0x10000, DATA_POOL, SVMGPU_PTE_WRITABLE);
+        qtest_writeq(d.qts, DATA_POOL, 0);
+        if (late) {
+            wr32(&d, SVMGPU_REG_INJ_IRQ_DELAY_US, 1000000);
+        } else {
+            wr32(&d, SVMGPU_REG_INJ_DROP_IRQS, 1);
+        }
+        w = wait_cmd(0x10000, 1);
+        w.hdr.seq = ++d.seq;
+        qtest_memwrite(d.qts, RING0, &w, sizeof(w));
+        wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1);
+        g_assert_false(intx_level(&d, false));
+        qtest_writeq(d.qts, DATA_POOL, 1);
+        g_assert_true(intx_level(&d, true));
+        read_compl(&d, &c);
+        g_assert_cmpuint(c.seq, ==, w.hdr.seq);
+        g_assert_cmphex(rd32(&d, SVMGPU_REG_INTR_STATUS), ==,
+                        SVMGPU_INTR_QUEUE(0));
+        g_assert_cmpuint(rd64(&d, SVMGPU_REG_CNT_INJECTED), ==, 1);
+        wr32(&d, SVMGPU_REG_INTR_STATUS, ~0u);
+        g_assert_false(intx_level(&d, false));
+        dev_stop(&d);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2107,5 +2176,7 @@ int main(int argc, char **argv)
                    test_preempt_save_into_bars);
     qtest_add_func("/svmgpu/inject-properties", test_inject_properties);
     qtest_add_func("/svmgpu/inject-enable-refuse", test_inject_enable_refuse);
+    qtest_add_func("/svmgpu/intx-with-dropped-and-late-messages",
+                   test_intx_with_dropped_and_late_messages);
     return g_test_run();
 }
