@@ -254,10 +254,10 @@ rc=$(run_qemu)
 # it): the debug kernel under TCG stopped 0.8 s into boot, once with both
 # vCPUs halted on a loaded host, once for 12 minutes in the RCU-tasks self
 # tests with the boot vCPU taking only timer interrupts and the other never
-# started (a wait in the guest kernel that never ended; not understood).  That boot is kept (*-early-stall.*, reported by
-# guest-report.py, its kernel log judged with the next one's) and booted
-# again once; a second stall is reported as any other.  Check mode only
-# (the stall watch's).
+# started (a wait in the guest kernel that never ended; not understood).
+# That boot is kept (*-early-stall.*, reported by guest-report.py, its
+# kernel log judged with the next one's) and booted again once; a second
+# stall is reported as any other.  Check mode only (the stall watch's).
 all_vcpus_idle() {
 	awk -v smp="$SMP" '/^CPU#[0-9]+$/ { cpu = $1; seen[cpu] = 1 }
 		/^###/ { cpu = "" }
