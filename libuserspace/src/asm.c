@@ -365,10 +365,16 @@ static int ex_number(struct expr *e, int64_t *v, int *kind)
 	tok[n] = '\0';
 	errno = 0;
 	if (hex || (tok[0] == '0' && (tok[1] == 'b' || tok[1] == 'B'))) {
-		uint64_t u = strtoull(tok + 2, &end, hex ? 16 : 2);
+		const char *digits = hex ? "0123456789abcdefABCDEF" : "01";
+		uint64_t u;
 
-		if (end == tok + 2 || *end || tok[2] == '-' || tok[2] == '+' || isspace((unsigned char)tok[2]))
+		/*
+		 * Digits only: strtoull() also takes a sign, spaces and a
+		 * second "0x" (and glibc 2.38's a second "0b") after ours.
+		 */
+		if (!tok[2] || strspn(tok + 2, digits) != n - 2)
 			return asm_error(e->as, s, "bad number '%s'", tok);
+		u = strtoull(tok + 2, &end, hex ? 16 : 2);
 		*v = (int64_t)u;
 	} else if (strchr("fFdD", tok[n - 1])) {
 		bool dbl = tok[n - 1] == 'd' || tok[n - 1] == 'D';
