@@ -173,26 +173,34 @@ fi
 # kernel log) for STALL_SECONDS is frozen, even if its kernel log still
 # grows with lockup reports (a stuck program is the
 # in-guest runner's business: it kills it after TEST_TIMEOUT and gives up
-# on one that outlives it by 30 s); it is dumped and stopped then.  Any
-# other run is dumped a minute before BOOT_TIMEOUT kills it.
+# on one that outlives it by 30 s); it is dumped and stopped then.  Other
+# modes (fuzz, torture, stress, ...) write no heartbeat: only their boot is
+# watched so, until the kernel runs /init.  Any run is dumped a minute
+# before BOOT_TIMEOUT kills it.
 STALL_SECONDS=${STALL_SECONDS:-180}
+init_line='Run /init as init process'
 mondir=$(mktemp -d /tmp/svmgpu-mon.XXXXXX)
 monitor=$mondir/hmp.sock
 rm -f "$LOGDIR/qemu-hang.txt" "$LOGDIR"/*-early-stall.*
 watch_qemu() {
-	local tpid=$1 dump i qpid size last_size=-1 last_change=0 why=
+	local tpid=$1 dump i qpid size last_size=-1 last_change=0 why='' booted=''
 	dump=$((BOOT_TIMEOUT > 120 ? BOOT_TIMEOUT - 60 : BOOT_TIMEOUT / 2))
 	for ((i = 0; ; i++)); do
 		sleep 1
 		kill -0 "$tpid" 2>/dev/null || return 0
-		if [ "$MODE" = check ]; then
+		if [ "$MODE" = check ] || [ -z "$booted" ]; then
 			# the kernel log while it boots; then results or
 			# heartbeats: a guest whose one live CPU only reports
-			# soft lockups is frozen too
+			# soft lockups is frozen too.  Other modes have no
+			# heartbeat: they are watched until /init runs.
 			if [ -s "$results" ]; then
 				size="$(stat -c %s "$results") $(grep -c 'svmgpu-init: heartbeat' "$console" || true)"
 			else
 				size=$(stat -c %s "$console" 2>/dev/null || true)
+			fi
+			if [ "$MODE" != check ] && grep -q "$init_line" "$console" 2>/dev/null; then
+				booted=1
+				continue
 			fi
 			if [ "$size" != "$last_size" ]; then
 				last_size=$size
@@ -257,7 +265,7 @@ rc=$(run_qemu)
 # started (a wait in the guest kernel that never ended; not understood).
 # That boot is kept (*-early-stall.*, reported by guest-report.py, its
 # kernel log judged with the next one's) and booted again once; a second
-# stall is reported as any other.  Check mode only (the stall watch's).
+# stall is reported as any other.  Every mode: all are watched until /init.
 all_vcpus_idle() {
 	awk -v smp="$SMP" '/^CPU#[0-9]+$/ { cpu = $1; seen[cpu] = 1 }
 		/^###/ { cpu = "" }
@@ -269,7 +277,7 @@ early_stall() {
 	local hang=$LOGDIR/qemu-hang.txt
 	[ -s "$hang" ] && grep -q '^# no guest output' "$hang" &&
 		! grep -q '^monitor:' "$hang" && all_vcpus_idle "$hang" &&
-		! grep -q 'Run /init as init process' "$console" &&
+		! grep -q "$init_line" "$console" &&
 		python3 "$HERE/guest-report.py" --splats "$console"
 }
 if early_stall; then
