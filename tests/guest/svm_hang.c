@@ -70,14 +70,14 @@ static int stall_fault_ring_set(uint32_t v)
 }
 
 FIXTURE(hang) {
-	long long saved;
 	int fd;
 	uint32_t ctx;
 };
 
 FIXTURE_SETUP(hang)
 {
-	self->saved = sg_param_read("hang_timeout_ms");
+	/* written back by the harness however the test ends, a timeout too */
+	svmgpu_test_restore_file(SG_PARAMS "hang_timeout_ms");
 	self->fd = sg_open();
 	if (self->fd >= 0)
 		sg_ctx_create(self->fd, &self->ctx);
@@ -89,8 +89,6 @@ FIXTURE_TEARDOWN(hang)
 
 	/* A test that failed half-way may leave the device wedged: bring it back. */
 	sg_unwedge(NULL);
-	if (self->saved >= 0)
-		sg_param_write("hang_timeout_ms", self->saved);
 	intr_mask_set(0);
 	stall_fault_ring_set(0);
 	if (!sg_debugfs_path("svmgpu_inject_register_delay", hook, sizeof(hook)))

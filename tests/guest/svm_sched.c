@@ -171,7 +171,6 @@ static int drop_sys_nice(void)
 }
 
 FIXTURE(sched) {
-	long long timeslice, hang, preempt_timeout, save_proc, save_max, save_wait;
 	unsigned int nhw, nengines;
 	int fd;
 	uint32_t ctx;
@@ -184,12 +183,22 @@ FIXTURE_SETUP(sched)
 {
 	struct drm_svmgpu_get_info info = { 0 };
 
-	self->timeslice = sg_param_read("timeslice_ms");
-	self->hang = sg_param_read("hang_timeout_ms");
-	self->preempt_timeout = sg_param_read("preempt_timeout_ms");
-	self->save_proc = sg_param_read("save_areas_per_process");
-	self->save_max = sg_param_read("save_areas_max");
-	self->save_wait = sg_param_read("save_areas_wait_ms");
+	static const char *const params[] = {
+		"timeslice_ms", "hang_timeout_ms", "preempt_timeout_ms",
+		"save_areas_per_process", "save_areas_max", "save_areas_wait_ms",
+	};
+	char path[128];
+	unsigned int i;
+
+	/*
+	 * The harness writes these back however the test ends, a timeout
+	 * too, and after this teardown has killed the queue holders: their
+	 * refused queues must not get areas as the caps go back.
+	 */
+	for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		snprintf(path, sizeof(path), SG_PARAMS "%s", params[i]);
+		svmgpu_test_restore_file(path);
+	}
 	self->fd = sg_open();
 	self->enabled = sched_value("enabled") == 1;
 	if (self->fd >= 0 && !sg_info(self->fd, &info)) {
@@ -201,25 +210,12 @@ FIXTURE_SETUP(sched)
 
 FIXTURE_TEARDOWN(sched)
 {
-	/* First: the children's refused queues must not get areas as the caps go back. */
 	while (self->nkids) {
 		pid_t kid = self->kids[--self->nkids];
 
 		kill(kid, SIGKILL);
 		waitpid(kid, NULL, 0);
 	}
-	if (self->timeslice > 0)
-		sg_param_write("timeslice_ms", self->timeslice);
-	if (self->hang >= 0)
-		sg_param_write("hang_timeout_ms", self->hang);
-	if (self->preempt_timeout > 0)
-		sg_param_write("preempt_timeout_ms", self->preempt_timeout);
-	if (self->save_proc > 0)
-		sg_param_write("save_areas_per_process", self->save_proc);
-	if (self->save_max > 0)
-		sg_param_write("save_areas_max", self->save_max);
-	if (self->save_wait > 0)
-		sg_param_write("save_areas_wait_ms", self->save_wait);
 	sg_inject("hang_queues", 0);
 	if (self->fd >= 0)
 		close(self->fd);
