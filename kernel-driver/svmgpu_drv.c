@@ -568,7 +568,7 @@ int svmgpu_device_reset(struct svmgpu_device *sdev, bool replay)
  */
 int svmgpu_device_reset_since(struct svmgpu_device *sdev, bool replay, u64 gen)
 {
-	bool gone = false, held = false;
+	bool gone = false, held = false, quiet;
 	int ret;
 
 	mutex_lock(&sdev->reset_lock);
@@ -605,10 +605,15 @@ int svmgpu_device_reset_since(struct svmgpu_device *sdev, bool replay, u64 gen)
 	down_write(&sdev->hw_sem);
 	if (sdev->hw_ready || sdev->wedged) {
 		mutex_lock(&sdev->inval_lock);
-		if (!svmgpu_hw_quiesce(sdev))
+		quiet = svmgpu_hw_quiesce(sdev);
+		if (!quiet)
 			svmgpu_hw_fence_dma(sdev, "not quiesced");
 		mutex_unlock(&sdev->inval_lock);
-		ret = svmgpu_hw_restart(sdev);
+		/*
+		 * Not reprogrammed (nor unfenced) while a step may still run:
+		 * wedged, and the areas quarantined from before stay so.
+		 */
+		ret = quiet ? svmgpu_hw_restart(sdev) : -ETIMEDOUT;
 		drm_info(&sdev->drm, "device reset%s\n", ret ? " failed" : "");
 		if (ret) {
 			/*

@@ -323,7 +323,8 @@ struct svmgpu_sched {
  * @inval_wq: woken by the INVAL vector
  * @hwq_lock: protects @hwq
  * @hwq: queue bound to each hardware queue, protected by @hwq_lock
- * @resetting: no new queue may bind, protected by @hwq_lock
+ * @resetting: no new queue may bind, protected by @hwq_lock (nor on a
+ *	fenced device until its recovery: svmgpu_hwq_closed())
  * @hwq_wq: woken when a hardware queue is released
  * @hw_sem: read-held by everything that touches registers; written by
  *	reset and remove, which change @hw_ready
@@ -818,6 +819,22 @@ static inline bool svmgpu_hw_enter(struct svmgpu_device *sdev)
 static inline void svmgpu_hw_exit(struct svmgpu_device *sdev)
 {
 	up_read(&sdev->hw_sem);
+}
+
+/*
+ * No queue may bind a hardware queue: a reset is under way, or the device
+ * was fenced (svmgpu_device_fence()) and its recovery's reset has not run
+ * yet: that reset stops every bound queue for good, so a saved queue
+ * resumed meanwhile would lose the work a runlist keeps through it.  The
+ * reset's svmgpu_stop_end() wakes the waiters and kicks the scheduler.  A
+ * wedged device (fenced too, not ready) binds and fails the start with
+ * -ENODEV, as documented.  Caller holds sdev->hwq_lock.
+ */
+static inline bool svmgpu_hwq_closed(struct svmgpu_device *sdev)
+{
+	lockdep_assert_held(&sdev->hwq_lock);
+	return sdev->resetting ||
+	       (READ_ONCE(sdev->fenced) && READ_ONCE(sdev->hw_ready));
 }
 
 /* svmgpu_drv.c */

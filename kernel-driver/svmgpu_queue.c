@@ -499,7 +499,7 @@ static bool svmgpu_hwq_claim(struct svmgpu_queue *q)
 	u32 i;
 
 	spin_lock(&sdev->hwq_lock);
-	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
+	for (i = 0; i < sdev->num_queues && !svmgpu_hwq_closed(sdev); i++) {
 		if (!sdev->hwq[i]) {
 			sdev->hwq[i] = q;
 			q->hwq = i;

@@ -787,7 +787,7 @@ static bool svmgpu_sched_claim(struct svmgpu_queue *q)
 	spin_lock(&sdev->hwq_lock);
 	for (i = 0; i < sdev->num_queues; i++)
 		load[i % ne] += !!sdev->hwq[i];
-	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
+	for (i = 0; i < sdev->num_queues && !svmgpu_hwq_closed(sdev); i++) {
 		if (sdev->hwq[i] || !svmgpu_hwq_allowed(sdev, q, i))
 			continue;
 		if (best == SVMGPU_HWQ_NONE || load[i % ne] < load[best % ne])
@@ -1132,7 +1132,7 @@ static struct svmgpu_queue *svmgpu_sched_pick(struct svmgpu_device *sdev)
 
 	spin_lock(&s->lock);
 	spin_lock(&sdev->hwq_lock);
-	for (i = 0; i < sdev->num_queues && !sdev->resetting; i++) {
+	for (i = 0; i < sdev->num_queues && !svmgpu_hwq_closed(sdev); i++) {
 		free_any |= !sdev->hwq[i];
 		free |= !sdev->hwq[i] && (sdev->num_queues < 2 || i != sdev->num_queues - 1);
 	}
