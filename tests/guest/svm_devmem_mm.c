@@ -612,6 +612,46 @@ TEST_F(mm, madv_dontneed_and_free_on_device_pages)
 	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
+/*
+ * A page freed lazily (MADV_FREE: clean, no longer swap-backed), moved to
+ * device memory and written there by the device holds written data: on its
+ * way back, by a PREFETCH to system memory or (private memory) a CPU read,
+ * it comes back dirty, and MADV_PAGEOUT keeps it.  Before, it came back
+ * clean and still lazily freed, and reclaim discarded what the device
+ * wrote: the next read gave zeros (when the device page had never held a
+ * swap-backed page).  Coherent pages the CPU reads in place stay.
+ */
+TEST_F(mm, device_write_to_a_lazily_freed_page_survives_pageout)
+{
+	size_t size = 2 * MB, half = size / 2, n = size / PAGE, i;
+	unsigned char *a = sg_map_anon(size);
+	int private = sg_devmem_private(NULL);
+	volatile unsigned char sink;
+	size_t lost[2] = { 0, 0 };
+
+	ASSERT_NE(a, NULL);
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	memset(a, 0x11, size);
+	ASSERT_EQ(madvise(a, size, MADV_FREE), 0);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a, size, 0x5a), 0);
+	/* Back: the first half by PREFETCH, the second by the CPU's reads. */
+	ASSERT_EQ(sg_prefetch(self->fd, a, half, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), 0);
+	for (i = half; i < size; i += PAGE)
+		sink = a[i];
+	(void)sink;
+	EXPECT_EQ(sg_residency(self->fd, a, size), private ? 0 : (long long)(n / 2));
+	ASSERT_EQ(madvise(a, size, MADV_PAGEOUT), 0);
+	for (i = 0; i < size; i += PAGE)
+		lost[i >= half] += !sg_all_bytes(a + i, 0x5a, PAGE);
+	EXPECT_EQ(lost[0], 0);
+	EXPECT_EQ(lost[1], 0);
+	TH_LOG("pages that lost the device's write: %zu of %zu back by PREFETCH, %zu of %zu read",
+	       lost[0], n / 2, lost[1], n / 2);
+	munmap(a, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
+}
+
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25	/* Linux 6.1 */
 #endif
