@@ -488,6 +488,7 @@ struct svmgpu_fault {
 	u64 addr;
 	u32 ctx;
 	u32 seq;
+	u32 gen;	/* @fault_gen when drained: seqs start again at a reset */
 	u16 queue;
 	u8 access;
 	u8 reason;

@@ -151,7 +151,7 @@ static void svmgpu_fault_done_set(struct svmgpu_device *sdev, u32 done)
 
 static u32 svmgpu_fault_drain(struct svmgpu_device *sdev, struct svmgpu_fault *batch)
 {
-	u32 put, get = sdev->fault_get, n = 0;
+	u32 put, get = sdev->fault_get, n = 0, gen = sdev->fault_gen;
 
 	put = svmgpu_read32(sdev, SVMGPU_REG_FAULT_PUT);
 	if (put - get > sdev->fault_entries) {
@@ -170,6 +170,7 @@ static u32 svmgpu_fault_drain(struct svmgpu_device *sdev, struct svmgpu_fault *b
 		f->queue = READ_ONCE(r->queue);
 		f->access = READ_ONCE(r->access);
 		f->reason = READ_ONCE(r->reason);
+		f->gen = gen;
 		f->state = FAULT_PENDING;
 		trace_svmgpu_fault(f->ctx, f->queue, f->addr, f->access,
 				   f->reason, f->seq);
@@ -440,17 +441,24 @@ static bool svmgpu_fault_split_cancelled(struct svmgpu_fault *batch, u32 first, 
 	return again;
 }
 
-/* CANCEL the failed records of @batch, then one REPLAY. */
+/*
+ * CANCEL the failed records of @batch, then one REPLAY.  Not a record from
+ * before a reset (an svm's fault work may outlast one): the device numbers
+ * faults from 1 again, and the CANCEL would fail a stall of the new
+ * generation that has the same queue and seq, maybe another process's.
+ */
 static u32 svmgpu_fault_reply(struct svmgpu_device *sdev, struct svmgpu_fault *batch,
 			      u32 n)
 {
-	u32 i, cancels = 0;
+	u32 i, gen, cancels = 0;
 
 	if (!svmgpu_hw_enter(sdev))
 		return 0;
+	/* Stable: svmgpu_hw_program() moves it with hw_sem write-held. */
+	gen = sdev->fault_gen;
 	spin_lock(&svmgpu_reply_lock);
 	for (i = 0; i < n; i++) {
-		if (batch[i].state != FAULT_CANCEL)
+		if (batch[i].state != FAULT_CANCEL || batch[i].gen != gen)
 			continue;
 		svmgpu_write64(sdev, SVMGPU_REG_FAULT_REPLY,
 			       SVMGPU_FAULT_REPLY_CANCEL_VAL(batch[i].queue, batch[i].seq));
