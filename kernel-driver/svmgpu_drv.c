@@ -197,31 +197,42 @@ static int svmgpu_hw_program(struct svmgpu_device *sdev)
 }
 
 /*
- * Reset the device and wait until no engine step runs any more.
- *
- * Return: true once the device does no more DMA; false if the reset did not
- * complete (the caller must then fence it: svmgpu_hw_fence_dma()).
+ * Wait up to @polls times 100-200 us for the reset the device was given to
+ * complete: true once no engine step runs any more, false if it did not or
+ * the device reads all-ones (gone or frozen: no proof it stopped).
  */
-static bool svmgpu_hw_quiesce(struct svmgpu_device *sdev)
+static bool svmgpu_hw_quiet_wait(struct svmgpu_device *sdev, u32 polls)
 {
 	u32 status = 0, i;
 
-	/*
-	 * The registers reset at once; an engine step begun before the reset
-	 * may run on briefly, writing nothing (STATUS.RESET_PENDING, hw-spec
-	 * §12).  Wait for it to end before memory it could reach is reused.
-	 */
-	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
-	for (i = 0; i < 2000; i++) {
+	for (i = 0; i < polls; i++) {
 		status = svmgpu_read32(sdev, SVMGPU_REG_STATUS);
 		if (status == U32_MAX)
-			return false;	/* gone or frozen: no proof it stopped */
+			return false;
 		if (!(status & (SVMGPU_STATUS_ENABLED | SVMGPU_STATUS_RESET_PENDING)))
 			return true;
 		usleep_range(100, 200);
 	}
 	drm_warn(&sdev->drm, "device reset still pending, status 0x%x\n", status);
 	return false;
+}
+
+/*
+ * Reset the device and wait (0.2-0.4 s at most) until no engine step runs
+ * any more.
+ *
+ * Return: true once the device does no more DMA; false if the reset did not
+ * complete (the caller must then fence it: svmgpu_hw_fence_dma()).
+ */
+static bool svmgpu_hw_quiesce(struct svmgpu_device *sdev)
+{
+	/*
+	 * The registers reset at once; an engine step begun before the reset
+	 * may run on briefly, writing nothing (STATUS.RESET_PENDING, hw-spec
+	 * §12).  Wait for it to end before memory it could reach is reused.
+	 */
+	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
+	return svmgpu_hw_quiet_wait(sdev, 2000);
 }
 
 /*
@@ -611,9 +622,12 @@ int svmgpu_device_reset_since(struct svmgpu_device *sdev, bool replay, u64 gen)
 		mutex_unlock(&sdev->inval_lock);
 		/*
 		 * Not reprogrammed (nor unfenced) while a step may still run:
+		 * given 1-2 s more (fenced, it reaches no system memory), then
 		 * wedged, and the areas quarantined from before stay so.
 		 */
-		ret = quiet ? svmgpu_hw_restart(sdev) : -ETIMEDOUT;
+		if (!quiet)
+			quiet = svmgpu_hw_quiet_wait(sdev, 10000);
+		ret = quiet ? svmgpu_hw_restart(sdev) : -EIO;
 		drm_info(&sdev->drm, "device reset%s\n", ret ? " failed" : "");
 		if (ret) {
 			/*
@@ -621,8 +635,10 @@ int svmgpu_device_reset_since(struct svmgpu_device *sdev, bool replay, u64 gen)
 			 * would time out one by one) or reach memory.
 			 */
 			gone = svmgpu_device_absent(sdev);
-			if (gone)
+			if (gone) {
 				svmgpu_set_gone_locked(sdev, " during a reset");
+				ret = -ENODEV;
+			}
 			svmgpu_hw_fence_dma(sdev, "not back after a reset");
 			/*
 			 * Held as svmgpu_hw_suspend() leaves it: until remove
