@@ -46,6 +46,12 @@ wait "$boot"
 guest_ready=$(sed -n 's/^SVMGPU-READY \([0-9.]*\).*/\1/p' "$LOGDIR/results.log" | head -n 1)
 guest_ready=$(printf '%.3f' "${guest_ready:-0}")
 accel=$(sed -n 's/^accel \([a-z]*\).*/\1/p' "$LOGDIR/qemu.log" 2>/dev/null || true)
+# A boot that stalled before /init and was booted again (boot.sh): its
+# time is the stall watch's, not a boot's.
+if [ -n "$ready" ] && [ -e "$LOGDIR/console-early-stall.log" ]; then
+	echo "bench: the guest kernel stalled before /init and was booted again: no boot-time row" >&2
+	ready=""
+fi
 if [ -n "$ready" ]; then
 	printf 'BENCH {"group": "boot", "name": "QEMU start to driver ready", "size": 0, "unit": "s", "min": %s, "median": %s, "max": %s, "reps": 1, "baseline": %s, "baseline_name": "guest kernel uptime at driver ready", "ratio": 0, "note": "accelerator %s"}\n' \
 		"$ready" "$ready" "$ready" "$guest_ready" "${accel:-unknown}" >> "$raw"

@@ -159,9 +159,10 @@ results=$LOGDIR/results.log
 echo "boot: $MODE, kernel $KERNEL_FLAVOR, $ACCEL, IOMMU=$IOMMU, logs in $LOGDIR" >&2
 start=$(date +%s.%N)
 # exec mode: the command's output as it comes, without the protocol lines
+# (by name: a boot again after an early stall renames the first one's file)
 tailpid=
 if [ "$MODE" = exec ]; then
-	tail -n +1 -f "$results" > >(grep --line-buffered -v '^SVMGPU-') &
+	tail -n +1 -F "$results" 2>/dev/null > >(grep --line-buffered -v '^SVMGPU-') &
 	tailpid=$!
 fi
 # A hung run is caught before it is cut: qemu-hang.txt gets where the vCPUs
