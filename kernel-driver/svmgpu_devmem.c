@@ -891,17 +891,26 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	 * given an active page (Active), is both, and migrate_to_ram's
 	 * folio_migrate_flags() hits VM_BUG_ON_FOLIO(unevictable) on it (the
 	 * fuzzer found it with mlock and PREFETCH).  Start clean, as the page
-	 * allocator's pages do: not dirty nor swap-backed either, whatever
-	 * the page held before, so a lazily freed (MADV_FREE) page moved here
-	 * stays one (the way back dirties it: svmgpu_devmem_copy_to_sys()).
+	 * allocator's pages do, and not swap-backed (a lazily freed page
+	 * moved here stays one), whatever the page held before.
+	 *
+	 * But dirty: the device may write the page, and nothing would mark
+	 * it so (a device-private entry has no dirty bit, the device's
+	 * mappings are not the CPU's).  A page freed lazily (MADV_FREE:
+	 * clean, not swap-backed) would leave device memory clean, by our
+	 * copy or the core's (a long-term pin of a coherent page), and
+	 * reclaim would discard it with what the device wrote.  Migration
+	 * copies the bit onto the page that leaves (folio_migrate_flags());
+	 * an anonymous page outside the swap cache is written to swap anyway,
+	 * so only a lazily freed page is kept the longer.
 	 */
 	ClearPageActive(page);
 	ClearPageUnevictable(page);
 	ClearPageMlocked(page);
 	ClearPageReferenced(page);
 	ClearPageWorkingset(page);
-	ClearPageDirty(page);
 	ClearPageSwapBacked(page);
+	SetPageDirty(page);
 	WARN_ON_ONCE(!percpu_ref_tryget_live(&page->pgmap->ref));
 	set_page_count(page, 1);
 	page->zone_device_data = block;
@@ -1194,17 +1203,7 @@ static int svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 		if (!dpage)
 			continue;
 		lock_page(dpage);
-		/*
-		 * The device may have written the page, and nothing marked it
-		 * dirty (a device-private entry has no dirty bit, the device
-		 * page's flags are what migration brought in): a page freed
-		 * lazily (MADV_FREE: clean, not swap-backed) would come back
-		 * clean and be discarded by reclaim, and with it what the
-		 * device wrote.  Every page out of device memory is dirty: an
-		 * anonymous page outside the swap cache is written to swap
-		 * anyway, so only such a lazily freed page is kept the longer.
-		 */
-		SetPageDirty(dpage);
+		/* dirty from the device page (svmgpu_devmem_alloc_page()) */
 		dst[i] = migrate_pfn(page_to_pfn(dpage));
 		if (src[i] & MIGRATE_PFN_WRITE)
 			dst[i] |= MIGRATE_PFN_WRITE;
