@@ -20,6 +20,7 @@
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/interrupt.h>
+#include <linux/iopoll.h>
 #include <linux/module.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pci.h>
@@ -197,29 +198,29 @@ static int svmgpu_hw_program(struct svmgpu_device *sdev)
 }
 
 /*
- * Wait up to @polls times 100-200 us for the reset the device was given to
- * complete: true once no engine step runs any more, false if it did not or
- * the device reads all-ones (gone or frozen: no proof it stopped).
+ * Wait up to @timeout_us for the reset the device was given to complete:
+ * true once no engine step runs any more, false if it did not or the device
+ * reads all-ones (gone or frozen: no proof it stopped).
  */
-static bool svmgpu_hw_quiet_wait(struct svmgpu_device *sdev, u32 polls)
+static bool svmgpu_hw_quiet_wait(struct svmgpu_device *sdev, u32 timeout_us)
 {
-	u32 status = 0, i;
+	u32 status;
 
-	for (i = 0; i < polls; i++) {
-		status = svmgpu_read32(sdev, SVMGPU_REG_STATUS);
-		if (status == U32_MAX)
-			return false;
-		if (!(status & (SVMGPU_STATUS_ENABLED | SVMGPU_STATUS_RESET_PENDING)))
-			return true;
-		usleep_range(100, 200);
-	}
+	readl_poll_timeout(sdev->regs + SVMGPU_REG_STATUS, status,
+			   status == U32_MAX ||
+			   !(status & (SVMGPU_STATUS_ENABLED | SVMGPU_STATUS_RESET_PENDING)),
+			   200, timeout_us);
+	if (status == U32_MAX)
+		return false;
+	if (!(status & (SVMGPU_STATUS_ENABLED | SVMGPU_STATUS_RESET_PENDING)))
+		return true;
 	drm_warn(&sdev->drm, "device reset still pending, status 0x%x\n", status);
 	return false;
 }
 
 /*
- * Reset the device and wait (0.2-0.4 s at most) until no engine step runs
- * any more.
+ * Reset the device and wait (0.4 s at most) until no engine step runs any
+ * more.
  *
  * Return: true once the device does no more DMA; false if the reset did not
  * complete (the caller must then fence it: svmgpu_hw_fence_dma()).
@@ -232,7 +233,7 @@ static bool svmgpu_hw_quiesce(struct svmgpu_device *sdev)
 	 * §12).  Wait for it to end before memory it could reach is reused.
 	 */
 	svmgpu_write32(sdev, SVMGPU_REG_CONTROL, SVMGPU_CONTROL_RESET);
-	return svmgpu_hw_quiet_wait(sdev, 2000);
+	return svmgpu_hw_quiet_wait(sdev, 400 * USEC_PER_MSEC);
 }
 
 /*
@@ -622,11 +623,11 @@ int svmgpu_device_reset_since(struct svmgpu_device *sdev, bool replay, u64 gen)
 		mutex_unlock(&sdev->inval_lock);
 		/*
 		 * Not reprogrammed (nor unfenced) while a step may still run:
-		 * given 1-2 s more (fenced, it reaches no system memory), then
+		 * given 2 s more (fenced, it reaches no system memory), then
 		 * wedged, and the areas quarantined from before stay so.
 		 */
 		if (!quiet)
-			quiet = svmgpu_hw_quiet_wait(sdev, 10000);
+			quiet = svmgpu_hw_quiet_wait(sdev, 2 * USEC_PER_SEC);
 		ret = quiet ? svmgpu_hw_restart(sdev) : -EIO;
 		drm_info(&sdev->drm, "device reset%s\n", ret ? " failed" : "");
 		if (ret) {
