@@ -7,9 +7,10 @@
  * which must move the pages out of device memory first; CPU, device and
  * migrations at once from three threads; SIGKILL in the middle of a large
  * PREFETCH and of a migration on device fault (nothing stays in device
- * memory); MADV_DONTNEED, MADV_FREE, the split of a THP by mprotect of its
- * half, KSM on advised or device-resident ranges, and device pages
- * reused after holding mlocked pages.  Every byte is checked, by the CPU
+ * memory); MADV_DONTNEED, MADV_FREE (a device write to a lazily freed
+ * page kept through PREFETCH, CPU reads and a long-term pin), the split of
+ * a THP by mprotect of its half, KSM on advised or device-resident ranges,
+ * and device pages reused after holding mlocked pages.  Every byte is checked, by the CPU
  * and by the device.
  *
  * Coherent device memory on Debian's kernel (the CPU maps the pages in
@@ -648,6 +649,47 @@ TEST_F(mm, device_write_to_a_lazily_freed_page_survives_pageout)
 	EXPECT_EQ(lost[1], 0);
 	TH_LOG("pages that lost the device's write: %zu of %zu back by PREFETCH, %zu of %zu read",
 	       lost[0], n / 2, lost[1], n / 2);
+	munmap(a, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
+}
+
+/*
+ * The same, the pages brought back by a long-term pin (io_uring fixed
+ * buffers): the core moves them out itself, migrate_device_coherent_page()
+ * for coherent memory, a CPU-style fault for private, without the driver's
+ * copy.  They must come back dirty too, and MADV_PAGEOUT after the unpin
+ * keep what the device wrote.
+ */
+TEST_F(mm, device_write_to_a_lazily_freed_page_survives_a_long_term_pin)
+{
+	size_t size = MB, n = size / PAGE, i, lost = 0;
+	unsigned char *a = sg_map_anon(size);
+	struct io_uring_params params;
+	struct iovec iov;
+	int ring;
+
+	ASSERT_NE(a, NULL);
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	memset(a, 0x22, size);
+	ASSERT_EQ(madvise(a, size, MADV_FREE), 0);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a, size, 0x6c), 0);
+	memset(&params, 0, sizeof(params));
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0 && (errno == ENOSYS || errno == EPERM))
+		SKIP(return, "no io_uring: %s", strerror(errno));
+	ASSERT_GE(ring, 0);
+	iov.iov_base = a;
+	iov.iov_len = size;
+	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1), 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0), 0);
+	close(ring);
+	ASSERT_EQ(madvise(a, size, MADV_PAGEOUT), 0);
+	for (i = 0; i < size; i += PAGE)
+		lost += !sg_all_bytes(a + i, 0x6c, PAGE);
+	EXPECT_EQ(lost, 0);
+	TH_LOG("pages that lost the device's write: %zu of %zu", lost, n);
 	munmap(a, size);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
