@@ -446,9 +446,11 @@ static bool svmgpu_fault_split_cancelled(struct svmgpu_fault *batch, u32 first, 
  * before a reset (an svm's fault work may outlast one): the device numbers
  * faults from 1 again, and the CANCEL would fail a stall of the new
  * generation that has the same queue and seq, maybe another process's.
+ * @svm: if not NULL, the records' svm: the CANCELs sent count in its
+ * contexts' cancels (SVMGPU_CS_CANCELS), those not sent do not.
  */
-static u32 svmgpu_fault_reply(struct svmgpu_device *sdev, struct svmgpu_fault *batch,
-			      u32 n)
+static u32 svmgpu_fault_reply(struct svmgpu_device *sdev, struct svmgpu_svm *svm,
+			      struct svmgpu_fault *batch, u32 n)
 {
 	u32 i, gen, cancels = 0;
 
@@ -472,6 +474,9 @@ static u32 svmgpu_fault_reply(struct svmgpu_device *sdev, struct svmgpu_fault *b
 
 	atomic64_inc(&sdev->stats.replays);
 	atomic64_add(cancels, &sdev->stats.cancels);
+	for (i = 0; svm && i < n; i++)
+		if (batch[i].state == FAULT_CANCEL && batch[i].gen == gen)
+			svmgpu_ctx_account(sdev, batch[i].queue, svm, SVMGPU_CS_CANCELS, 1);
 	return cancels;
 }
 
@@ -528,12 +533,9 @@ static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *
 		svm->nomem_retries = 0;
 	}
 
-	for (k = 0; k < n; k++) {
+	for (k = 0; k < n; k++)
 		queues |= BIT(batch[k].queue);
-		if (batch[k].state == FAULT_CANCEL)
-			svmgpu_ctx_account(sdev, batch[k].queue, svm, SVMGPU_CS_CANCELS, 1);
-	}
-	svmgpu_fault_reply(sdev, batch, n);
+	svmgpu_fault_reply(sdev, svm, batch, n);
 	atomic64_inc(&sdev->stats.fault_batches);
 	for (k = 0; k < sdev->num_queues; k++) {
 		if (!(queues & BIT(k)))
@@ -640,7 +642,7 @@ static void svmgpu_fault_dispatch(struct svmgpu_device *sdev, struct svmgpu_faul
 	}
 	atomic64_add(n, &sdev->stats.fault_records);
 	if (cancels) {
-		svmgpu_fault_reply(sdev, batch, n);
+		svmgpu_fault_reply(sdev, NULL, batch, n);
 		atomic64_inc(&sdev->stats.fault_batches);
 	}
 }
