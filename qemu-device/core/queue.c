@@ -580,21 +580,39 @@ static inline uint64_t to_page_end(uint64_t a)
 }
 
 /*
- * memmove() of n bytes mapped at sp and dp (guest s and d) in pieces that
- * end at d's 4 KiB boundaries, and at s's too where the two overlap in
- * host memory (a COPY of overlapping ranges behaves as if copied in 4
- * KiB-aligned forward chunks, docs/hw-spec.md §8, however large the
- * leaves).  A reset or re-enable of q stops it after the piece in
- * progress: at most a page lands (§12).  Returns the bytes moved.
+ * True while window i of mc may serve one more access: device-local, or
+ * mapped in the current DMA mapping generation.  Once the environment
+ * unmapped DMA addresses (bus mastering off, an IOMMU unmap) its host
+ * pointer may no longer be the page its DMA address names (hw-spec §1).
+ * A TLB invalidation cannot complete meanwhile: the caller holds xlate.
  */
-static uint64_t copy_pieces(SvmgpuQueue *q, uint8_t *dp, const uint8_t *sp,
+static bool map_current(SvmgpuCore *core, const SvmgpuMapCache *mc,
+                        unsigned i)
+{
+    return mc->w[i].local ||
+           mc->w[i].gen == __atomic_load_n(&core->map_gen, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * memmove() of n bytes mapped at sp and dp (guest s and d, windows ws and
+ * wd of mc) in pieces that end at d's 4 KiB boundaries, and at s's too
+ * where the two overlap in host memory (a COPY of overlapping ranges
+ * behaves as if copied in 4 KiB-aligned forward chunks, docs/hw-spec.md
+ * §8, however large the leaves).  A reset or re-enable of q, or a DMA
+ * unmap that makes either window stale, stops it after the piece in
+ * progress: at most a page lands (§1, §12).  Returns the bytes moved.
+ */
+static uint64_t copy_pieces(SvmgpuCore *core, SvmgpuQueue *q,
+                            const SvmgpuMapCache *mc, unsigned ws, unsigned wd,
+                            uint8_t *dp, const uint8_t *sp,
                             uint64_t s, uint64_t d, uint64_t n)
 {
     bool overlap = dp < sp + n && sp < dp + n;
     uint64_t done = 0, k;
 
     while (done < n) {
-        if (done && svmgpu_q_stale(q)) {
+        if (done && (svmgpu_q_stale(q) || !map_current(core, mc, ws) ||
+                     !map_current(core, mc, wd))) {
             break;
         }
         k = svmgpu_min64(n - done, to_page_end(d + done));
@@ -674,7 +692,7 @@ static SvmgpuStep step_copy(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
         }
         if (sp && dp) {
             n = svmgpu_min64(n, svmgpu_min64(ls, ld));
-            n = copy_pieces(q, dp, sp, s, d, n);
+            n = copy_pieces(core, q, mc, ws, wd, dp, sp, s, d, n);
             svmgpu_map_dirty(mc, wd, dp, n);
         } else {
             /*
@@ -779,9 +797,12 @@ static SvmgpuStep step_fill(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
             uint64_t k;
 
             n = svmgpu_min64(n, ld);
-            /* a page at a time: a reset lets at most one more land (§12) */
+            /*
+             * A page at a time: a reset or a DMA unmap lets at most one
+             * more land (§1, §12).
+             */
             for (k = 0; k < n; k += to_page_end(d + k)) {
-                if (k && svmgpu_q_stale(q)) {
+                if (k && (svmgpu_q_stale(q) || !map_current(core, mc, wd))) {
                     n = k;
                     break;
                 }

@@ -511,4 +511,175 @@ TEST(code_page_after_iommu_unmap_is_fetched_again_reference)
     code_page_after_unmap(SVMGPU_ENGINE_REFERENCE);
 }
 
+/*
+ * ---- bus mastering off in the middle of a large leaf ----
+ *
+ * COPY and FILL go a leaf at a time, and a 2 MiB leaf is one window of up
+ * to the step's slice.  Bus mastering off (or an IOMMU unmap) mid-chunk
+ * must stop them at the next 4 KiB page (hw-spec §1), not at the end of
+ * the chunk.  Here the map() of the watched 2 MiB region itself turns bus
+ * mastering off, so its window is stale from its first byte: one page
+ * lands through it, then the DMA of the next page fails.
+ */
+static struct {
+    TestDev *t;
+    uint64_t lo;            /* the watched region [lo, lo + 2 MiB) */
+    atomic_bool off;        /* bus mastering off: its DMA fails */
+} bm;
+
+static bool bm_hits(uint64_t addr, uint64_t len)
+{
+    return addr < bm.lo + (2u << 20) && bm.lo < addr + len;
+}
+
+static int bm_dma_read(void *o, uint64_t addr, void *buf, uint64_t len)
+{
+    if (atomic_load(&bm.off) && bm_hits(addr, len)) {
+        return -1;
+    }
+    return td_dma_read(o, addr, buf, len);
+}
+
+static int bm_dma_write(void *o, uint64_t addr, const void *buf, uint64_t len)
+{
+    if (atomic_load(&bm.off) && bm_hits(addr, len)) {
+        return -1;
+    }
+    return td_dma_write(o, addr, buf, len);
+}
+
+static void *bm_map(void *o, uint64_t addr, uint64_t *len, bool is_write)
+{
+    if (bm_hits(addr, 1)) {
+        if (atomic_load(&bm.off)) {
+            return NULL;
+        }
+        atomic_store(&bm.off, true);
+        svmgpu_core_dma_unmapped(bm.t->core);   /* PCI_COMMAND.MASTER off */
+    }
+    return td_map(o, addr, len, is_write);
+}
+
+static const SvmgpuCoreOps bm_ops = {
+    .dma_read = bm_dma_read,
+    .dma_write = bm_dma_write,
+    .map = bm_map,
+    .unmap = td_unmap,
+    .irq = td_irq,
+    .now_ns = td_now,
+    .guest_error = td_guest_error,
+};
+
+#define VA_BIG_A    0x400000ull     /* 2 MiB leaves */
+#define VA_BIG_B    0x600000ull
+#define BM_SIZE     (64u << 10)
+
+/*
+ * One engine in sync mode, maps of only what is accessed; VA_BIG_A and
+ * VA_BIG_B are 2 MiB leaves, one of them (@watched) over the region whose
+ * first map() turns bus mastering off.  A holds the pattern pat_a per page.
+ */
+static void bm_setup(TestDev *t, uint64_t watched, uint8_t **a, uint8_t **b)
+{
+    SvmgpuCoreConfig cfg;
+    uint64_t pa, pb;
+    unsigned i;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.num_engines = 1;
+    cfg.map_window = 0;
+    td_init_ops(t, &cfg, &bm_ops);
+    bm.t = t;
+    atomic_store(&bm.off, false);
+    ctx_create(t, 0);
+    queue_setup(t, 0, 0, 16);
+    pa = alloc_pa(t, 2u << 20, 2u << 20);
+    pb = alloc_pa(t, 2u << 20, 2u << 20);
+    ASSERT_NE(pa, 0);
+    ASSERT_NE(pb, 0);
+    ASSERT_TRUE(map_leaf(t, 0, VA_BIG_A, pa, 2, SVMGPU_PTE_WRITABLE));
+    ASSERT_TRUE(map_leaf(t, 0, VA_BIG_B, pb, 2, SVMGPU_PTE_WRITABLE));
+    bm.lo = watched == VA_BIG_A ? pa : pb;
+    *a = pa_ptr(t, pa);
+    *b = pa_ptr(t, pb);
+    for (i = 0; i < BM_SIZE; i++) {
+        (*a)[i] = pat_a(i % 4096);
+    }
+}
+
+/* Pages of p[0, BM_SIZE) that hold pat_a, from the first; -1 past a gap. */
+static long pages_with_pat_a(const uint8_t *p)
+{
+    long pages = 0;
+    unsigned i;
+
+    for (i = 0; i < BM_SIZE; i += 4096) {
+        if (first_bad(p + i, pat_a) == -1) {
+            if (pages != (long)(i / 4096)) {
+                return -1;
+            }
+            pages++;
+        }
+    }
+    return pages;
+}
+
+/* The destination's window goes stale: one page lands, then ERR_DMA. */
+TEST(copy_stops_a_page_after_bus_master_off_on_its_destination)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint8_t *a, *b;
+
+    bm_setup(&t, VA_BIG_B, &a, &b);
+    c = cmd_copy(VA_BIG_B, VA_BIG_A, BM_SIZE);
+    submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_DMA);
+    ASSERT_EQ(compl(&t, 0)->err_va, VA_BIG_B + 4096);
+    ASSERT_EQ(pages_with_pat_a(b), 1);
+    td_fini(&t);
+}
+
+/* The source's window goes stale: one page is read through it, no more. */
+TEST(copy_stops_a_page_after_bus_master_off_on_its_source)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint8_t *a, *b;
+
+    bm_setup(&t, VA_BIG_A, &a, &b);
+    c = cmd_copy(VA_BIG_B, VA_BIG_A, BM_SIZE);
+    submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_DMA);
+    ASSERT_EQ(compl(&t, 0)->err_va, VA_BIG_A + 4096);
+    ASSERT_EQ(compl(&t, 0)->err_info,
+              SVMGPU_ERROR_INFO(SVMGPU_ACCESS_READ, 0));
+    ASSERT_EQ(pages_with_pat_a(b), 1);
+    td_fini(&t);
+}
+
+TEST(fill_stops_a_page_after_bus_master_off)
+{
+    TestDev t;
+    struct svmgpu_cmd c;
+    uint8_t *a, *b;
+    unsigned i, filled = 0;
+
+    bm_setup(&t, VA_BIG_B, &a, &b);
+    c = cmd_fill(VA_BIG_B, BM_SIZE, 0x5a, 1);
+    submit(&t, 0, &c);
+    ASSERT_EQ(compl(&t, 0)->err_code, SVMGPU_ERR_DMA);
+    ASSERT_EQ(compl(&t, 0)->err_va, VA_BIG_B + 4096);
+    for (i = 0; i < BM_SIZE; i++) {
+        filled += b[i] == 0x5a;
+    }
+    ASSERT_EQ(filled, 4096);
+    for (i = 0; i < 4096; i++) {
+        ASSERT_EQ(b[i], 0x5a);
+    }
+    td_fini(&t);
+}
+
 TEST_HARNESS_MAIN
