@@ -238,37 +238,46 @@ static bool svmgpu_advise_mapped(struct mm_struct *mm, u64 start, u64 end)
 	return true;
 }
 
-static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 attr,
-			     u32 value)
+/*
+ * The advice bits SET changes (@mask) and their new value (@bits) for
+ * @attr = @value.  Checked before any lookup: a bad input is -EINVAL
+ * whatever the context handle (docs/driver.md, "uapi reference").
+ */
+static int svmgpu_advise_bits(u32 attr, u32 value, u32 *mask, u32 *bits)
 {
-	struct mm_struct *mm = svm->mn.mm;
-	u32 mask, bits;
-	int ret;
-
 	switch (attr) {
 	case DRM_SVMGPU_ATTR_PREFERRED_LOC:
 		if (value > DRM_SVMGPU_LOC_DEVICE)
 			return -EINVAL;
-		if (value == DRM_SVMGPU_LOC_DEVICE && !svm->sdev->devmem)
-			return -EOPNOTSUPP;
-		mask = DRM_SVMGPU_ADVICE_LOC_MASK;
-		bits = value;
-		break;
+		*mask = DRM_SVMGPU_ADVICE_LOC_MASK;
+		*bits = value;
+		return 0;
 	case DRM_SVMGPU_ATTR_ACCESSED_BY:
 		if (value > 1)
 			return -EINVAL;
-		mask = DRM_SVMGPU_ADVICE_ACCESSED_BY;
-		bits = value ? mask : 0;
-		break;
+		*mask = DRM_SVMGPU_ADVICE_ACCESSED_BY;
+		*bits = value ? *mask : 0;
+		return 0;
 	case DRM_SVMGPU_ATTR_READ_MOSTLY:
 		if (value > 1)
 			return -EINVAL;
-		mask = DRM_SVMGPU_ADVICE_READ_MOSTLY;
-		bits = value ? mask : 0;
-		break;
+		*mask = DRM_SVMGPU_ADVICE_READ_MOSTLY;
+		*bits = value ? *mask : 0;
+		return 0;
 	default:
 		return -EINVAL;
 	}
+}
+
+static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 mask,
+			     u32 bits)
+{
+	struct mm_struct *mm = svm->mn.mm;
+	int ret;
+
+	if (mask == DRM_SVMGPU_ADVICE_LOC_MASK && bits == DRM_SVMGPU_LOC_DEVICE &&
+	    !svm->sdev->devmem)
+		return -EOPNOTSUPP;
 
 	/* A range that is not mapped costs no notifier. */
 	if (mmap_read_lock_killable(mm))
@@ -325,6 +334,7 @@ int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *fil
 	struct svmgpu_file *sf = file->driver_priv;
 	struct drm_svmgpu_advise *args = data;
 	struct svmgpu_svm *svm = NULL;
+	u32 mask = 0, bits = 0;
 	struct svmgpu_ctx *ctx;
 	u64 end;
 	int ret, idx;
@@ -332,6 +342,9 @@ int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *fil
 	if (args->op != DRM_SVMGPU_ADVISE_SET && args->op != DRM_SVMGPU_ADVISE_GET)
 		return -EINVAL;
 	if (args->op == DRM_SVMGPU_ADVISE_GET && (args->attr || args->value))
+		return -EINVAL;
+	if (args->op == DRM_SVMGPU_ADVISE_SET &&
+	    svmgpu_advise_bits(args->attr, args->value, &mask, &bits))
 		return -EINVAL;
 	if (args->flags || args->pad)
 		return -EINVAL;
@@ -357,7 +370,7 @@ int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *fil
 	if (READ_ONCE(svm->dead))
 		ret = -ENODEV;
 	else if (args->op == DRM_SVMGPU_ADVISE_SET)
-		ret = svmgpu_advise_set(svm, args->start, end, args->attr, args->value);
+		ret = svmgpu_advise_set(svm, args->start, end, mask, bits);
 	else
 		svmgpu_advise_get(svm, args->start, end, &args->value, &args->size);
 	svmgpu_svm_unref(svm);

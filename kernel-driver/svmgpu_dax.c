@@ -571,7 +571,9 @@ int svmgpu_ioctl_devmem_alloc(struct drm_device *drm, void *data, struct drm_fil
 	u32 handle;
 	int idx, ret;
 
-	if (args->flags || args->handle || args->offset || args->align)
+	size = round_up(args->size, SZ_2M);
+	if (args->flags || args->handle || args->offset || args->align ||
+	    !args->size || size < args->size)
 		return -EINVAL;
 	if (!drm_dev_enter(drm, &idx))
 		return -ENODEV;
@@ -580,8 +582,7 @@ int svmgpu_ioctl_devmem_alloc(struct drm_device *drm, void *data, struct drm_fil
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
-	size = round_up(args->size, SZ_2M);
-	if (!args->size || size < args->size || size > pool->size) {
+	if (size > pool->size) {
 		ret = -EINVAL;
 		goto out;
 	}

@@ -109,6 +109,9 @@ TEST_F(adv, rejected_inputs_exact_errno)
 		  -EINVAL);
 	EXPECT_EQ(advice_at(fd, c, p + 8, PAGE, NULL), -EINVAL);
 	EXPECT_EQ(advice_at(fd, c, p, 0, NULL), -EINVAL);
+	/* a bad attribute or value is -EINVAL before the context is looked up */
+	EXPECT_EQ(advise(fd, 0, p, PAGE, 4, 0), -EINVAL);
+	EXPECT_EQ(advise(fd, c + 1000, p, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 2), -EINVAL);
 	/* contexts: none, unknown */
 	EXPECT_EQ(advise(fd, 0, p, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), -ENOENT);
 	EXPECT_EQ(advise(fd, c + 1000, p, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), -ENOENT);
@@ -127,6 +130,7 @@ TEST_F(adv, rejected_inputs_exact_errno)
 	ASSERT_GE(pid, 0);
 	if (!pid)
 		_exit(advise(fd, c, p, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1) == -EACCES &&
+		      advise(fd, c, p, PAGE, 4, 0) == -EINVAL &&
 		      advice_at(fd, c, p, PAGE, NULL) == -EACCES ? 0 : 1);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status));
