@@ -934,6 +934,7 @@ int svmgpu_dax_hmm_range(struct svmgpu_device *sdev, struct vm_area_struct *vma,
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long addr, flags;
 	unsigned int r;
+	bool track;
 	int ret;
 
 	lockdep_assert_held(&mm->mmap_lock);
@@ -962,12 +963,29 @@ int svmgpu_dax_hmm_range(struct svmgpu_device *sdev, struct vm_area_struct *vma,
 			return ret;
 	}
 	flags = HMM_PFN_VALID | ((vma->vm_flags & VM_WRITE) ? HMM_PFN_WRITE : 0);
-	for (addr = range->start; addr < range->end; addr += PAGE_SIZE) {
+	/*
+	 * Soft-dirty tracking on (clear_refs cleared VM_SOFTDIRTY): a page
+	 * the device did not ask to write stays read-only for it, so that
+	 * its first write faults and the CPU write fault marks the page
+	 * soft-dirty.  Leaves of one page, then: a huge leaf is writable or
+	 * not as a whole.
+	 */
+	track = IS_ENABLED(CONFIG_MEM_SOFT_DIRTY) && !(vma->vm_flags & VM_SOFTDIRTY);
+	for (addr = range->start, r = 0; addr < range->end; addr += PAGE_SIZE) {
 		u64 off = svmgpu_dax_vma_off(vma, addr);
 		unsigned long order = 0, *pfn;
 		u64 csize;
 
 		pfn = &range->hmm_pfns[(addr - range->start) >> PAGE_SHIFT];
+		if (track) {
+			*pfn = PHYS_PFN(svmgpu_dax_bo_phys(bo, off)) | HMM_PFN_VALID;
+			while (r < nreq && (req[r] & PAGE_MASK) < addr)
+				r++;
+			for (; r < nreq && (req[r] & PAGE_MASK) == addr; r++)
+				if (req[r] & SVMGPU_FAULT_REQ_WRITE)
+					*pfn |= flags & HMM_PFN_WRITE;
+			continue;
+		}
 		for (csize = bo->align; csize >= SZ_2M; csize = csize == SZ_1G ? SZ_2M : 0) {
 			unsigned long cva = addr & ~(csize - 1);
 

@@ -988,8 +988,10 @@ static int soft_dirty_pages(const unsigned char *p, size_t n, long *first)
  * bit 55, stays clear), a write dirties the page written and no other.
  * The old driver faulted the CPU for writing whenever the VMA was writable:
  * the device's read made the window's first page dirty, and its write to
- * page 5 dirtied page 0 instead.  Needs CONFIG_MEM_SOFT_DIRTY (Debian's
- * kernel; the debug kernel has none: skipped there).
+ * page 5 dirtied page 0 instead.  With tracking on, what the device read
+ * stays read-only for it, so that a later write faults and dirties its
+ * page.  Needs CONFIG_MEM_SOFT_DIRTY (Debian's kernel; the debug kernel
+ * has none: skipped there).
  */
 TEST_F(dax, device_fault_faults_cpu_for_what_it_asked)
 {
@@ -1034,6 +1036,23 @@ TEST_F(dax, device_fault_faults_cpu_for_what_it_asked)
 	fresh_queue_destroy(self->fd, ctx, q);
 	EXPECT_EQ(sg_all_bytes(d + 5 * PAGE, 0x7e, PAGE), 1);
 	EXPECT_EQ(sg_check_pat(d, 5 * PAGE, 0x23), -1);
+
+	/*
+	 * The device reads the whole buffer, then writes pages 7 and 8 on
+	 * the same queue: the mapping its read got must not let the writes
+	 * through without a fault, or they would not be soft-dirty (the old
+	 * driver gave the read a writable 2 MiB leaf: 0 pages dirty).
+	 */
+	ASSERT_EQ(soft_dirty_clear(), 0);
+	fresh_queue(self->fd, &ctx, &q);
+	ASSERT_NE(q, ~0u);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_copy(s, d, 2 * MB)), 0);
+	EXPECT_EQ(soft_dirty_pages(d, 2 * MB, &first), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(d + 7 * PAGE, 2 * PAGE, 0x6d, 1)), 0);
+	EXPECT_EQ(soft_dirty_pages(d, 2 * MB, &first), 2);
+	EXPECT_EQ(first, 7);
+	fresh_queue_destroy(self->fd, ctx, q);
+	EXPECT_EQ(sg_all_bytes(d + 7 * PAGE, 0x6d, 2 * PAGE), 1);
 	EXPECT_EQ(munmap(d, 2 * MB), 0);
 	EXPECT_EQ(munmap(s, 2 * MB), 0);
 	munmap(t, PAGE);
