@@ -391,7 +391,8 @@ struct svmgpu_device {
 	wait_queue_head_t fault_done_wq;
 	struct svmgpu_fault *fault_batch;
 
-	struct mutex inval_lock;	/* TLB_INV_* registers */
+	struct mutex inval_lock;	/* TLB_INV_* registers, inval_seq */
+	u32 inval_seq;			/* requests queued since the last reset */
 	u64 *inval_done;
 	dma_addr_t inval_done_dma;
 	wait_queue_head_t inval_wq;

@@ -733,7 +733,7 @@ static int svmgpu_inval(struct svmgpu_device *sdev, struct svmgpu_svm *svm,
 			bool disable, u64 start, u64 size, u32 flags)
 {
 	ktime_t t0 = ktime_get();
-	bool inject;
+	bool inject, queued;
 	int ret = 0;
 	u32 seq;
 	u64 ns;
@@ -756,17 +756,27 @@ static int svmgpu_inval(struct svmgpu_device *sdev, struct svmgpu_svm *svm,
 		svmgpu_write32(sdev, SVMGPU_REG_TLB_INV_FLAGS, flags);
 		svmgpu_write32(sdev, SVMGPU_REG_TLB_INV_SUBMIT, 1);
 	}
-	seq = svmgpu_read32(sdev, SVMGPU_REG_TLB_INV_REQ_SEQ);
+	/*
+	 * The driver counts its requests: a register that reads back wrong
+	 * (all-ones from a link in error, 0 from a BAR that stopped
+	 * decoding, where the writes above were dropped too) would make
+	 * any DONE_SEQ look like a completion, while the engines, bus
+	 * mastering on, may still use the old translations.  A request the
+	 * device did not count is not shown complete: fenced like a timeout.
+	 */
+	seq = ++sdev->inval_seq;
+	queued = svmgpu_read32(sdev, SVMGPU_REG_TLB_INV_REQ_SEQ) == seq;
 	inject = atomic_add_unless(&sdev->inject_inval_timeouts, -1, 0);
-	if (!wait_event_timeout(sdev->inval_wq, svmgpu_inval_done(sdev, seq),
-				SVMGPU_INVAL_TIMEOUT) || inject) {
+	if (!queued || inject ||
+	    !wait_event_timeout(sdev->inval_wq, svmgpu_inval_done(sdev, seq),
+				SVMGPU_INVAL_TIMEOUT)) {
 		u32 done = svmgpu_read32(sdev, SVMGPU_REG_TLB_INV_DONE_SEQ);
 
-		if ((s32)(done - seq) < 0 || inject) {
+		if (!queued || (s32)(done - seq) < 0 || inject) {
 			atomic64_inc(&sdev->stats.tlb_inval_timeouts);
 			drm_err_ratelimited(&sdev->drm,
-					    "TLB invalidation %u timed out (done %u)\n",
-					    seq, done);
+					    "TLB invalidation %u %s (done %u)\n", seq,
+					    queued ? "timed out" : "not queued", done);
 			/*
 			 * The device may still reach the pages the caller
 			 * gives back: cut its DMA off before returning.
@@ -829,6 +839,7 @@ void svmgpu_mmu_ctx_disable(struct svmgpu_svm *svm)
 void svmgpu_tlb_reset(struct svmgpu_device *sdev)
 {
 	lockdep_assert_held(&sdev->inval_lock);
+	sdev->inval_seq = 0;
 	WRITE_ONCE(*(__le64 *)sdev->inval_done, 0);
 	wake_up_all(&sdev->inval_wq);
 }

@@ -10,7 +10,8 @@
  * A queue stalled because the device withholds its fault records
  * (INJ_STALL_FAULT_RING) is noticed and the device reset, the work replayed.
  * A reset that does not bring the device back (INJ_ENABLE_REFUSE) leaves it
- * wedged until the next reset.
+ * wedged until the next reset.  A TLB invalidation refused, or not even
+ * queued (BAR decoding off), fences the device before munmap returns.
  * Counters: debugfs svmgpu_device hangs, hang_cmds, hang_reset_ns,
  * watchdog_polls, wedged; svmgpu_inject fault_stall_resets.
  */
@@ -695,6 +696,63 @@ TEST_F(hang, injected_refused_invalidation_fences_device)
 		usleep(10000);
 	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
 	TH_LOG("device back after %.3f s", sg_now_s() - t0);
+	ASSERT_EQ(sg_queue_destroy(self->fd, q), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(other, size, 0x6f, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(other, 0x6f, size));
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/*
+ * A TLB invalidation the device never saw: memory decoding of its BAR off
+ * (COMMAND.MEMORY cleared, bus mastering left on), so the request's
+ * register writes are dropped and TLB_INV_REQ_SEQ reads back what an
+ * unclaimed read gives.  munmap must not return the pages as if the
+ * request had completed: the driver counts its requests, sees the device
+ * did not, and fences it like a timeout.  Before, the read-back value was
+ * taken as the request's seq and the last DONE_SEQ passed for its
+ * completion: no fence, the device's translations left in place.
+ */
+TEST_TIMEOUT(90)
+TEST_F(hang, invalidation_the_device_did_not_queue_fences_it)
+{
+	size_t size = 16 * 4096;
+	unsigned char *buf = sg_map_anon(size), *other = sg_map_anon(size);
+	long long timeouts = sg_dev_counter("tlb_inval_timeouts");
+	long long resets = sg_dev_counter("resets");
+	char bdf[64], config[512];
+	uint16_t cmd, off;
+	uint32_t q;
+	int cfd, i;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (sg_find_bdf(bdf, sizeof(bdf)))
+		SKIP(return, "no svmgpu function");
+	snprintf(config, sizeof(config), "/sys/bus/pci/devices/%s/config", bdf);
+	cfd = open(config, O_RDWR);
+	if (cfd < 0)
+		SKIP(return, "config space not writable: %s", strerror(errno));
+	ASSERT_EQ(pread(cfd, &cmd, 2, 4), 2);
+	ASSERT_TRUE(cmd & 0x2);			/* PCI_COMMAND_MEMORY */
+	ASSERT_NOT_NULL(buf);
+	ASSERT_NOT_NULL(other);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, size, 0x5e, 1)), 0);
+	ASSERT_TRUE(sg_all_bytes(buf, 0x5e, size));
+	off = cmd & ~0x2;
+	/* from here to the restore nothing asserts: decoding must come back */
+	EXPECT_EQ(pwrite(cfd, &off, 2, 4), 2);
+	EXPECT_EQ(munmap(buf, size), 0);
+	EXPECT_EQ(pwrite(cfd, &cmd, 2, 4), 2);
+	close(cfd);
+	EXPECT_EQ(sg_dev_counter("tlb_inval_timeouts"), timeouts + 1);
+	/* The recovery may have run while decoding was off: wedged then. */
+	for (i = 0; i < 500 && sg_dev_counter("resets") < resets + 1; i++)
+		usleep(10000);
+	sg_unwedge(NULL);
+	EXPECT_GE(sg_dev_counter("resets"), resets + 1);
+	EXPECT_EQ(sg_debugfs_value_in(NULL, "svmgpu_device", "wedged"), 0);
 	ASSERT_EQ(sg_queue_destroy(self->fd, q), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(other, size, 0x6f, 1)), 0);
