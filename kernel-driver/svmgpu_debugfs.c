@@ -82,6 +82,7 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 	seq_printf(m, "fault_flush_timeouts: %lld\n",
 		   atomic64_read(&s->fault_flush_timeouts));
 	seq_printf(m, "svms_unpublished: %lld\n", atomic64_read(&s->svms_unpublished));
+	seq_printf(m, "chunks_refused: %lld\n", atomic64_read(&s->chunks_refused));
 	/*
 	 * the driver's view: usable, held by a PCI reset, fenced, not back
 	 * from a reset, off the bus

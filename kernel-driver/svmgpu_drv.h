@@ -100,6 +100,8 @@ struct svmgpu_vec {
  * @fault_flush_timeouts: ... and gave up after SVMGPU_FAULT_FLUSH_MS
  * @svms_unpublished: svms whose registration failed (a signal interrupted
  *	mmu_notifier_get()), taken out of the id table again
+ * @chunks_refused: notifier chunks not made because their address space
+ *	had max_chunks (an ADVISE refused whole counts once)
  * @fault_batches: batches handled
  * @replays: REPLAYs written
  * @cancels: CANCELs written
@@ -129,6 +131,7 @@ struct svmgpu_dev_stats {
 	atomic64_t fault_flushes;
 	atomic64_t fault_flush_timeouts;
 	atomic64_t svms_unpublished;
+	atomic64_t chunks_refused;
 	atomic64_t fault_batches;
 	atomic64_t replays;
 	atomic64_t cancels;
@@ -586,8 +589,9 @@ struct svmgpu_svm {
 	struct list_head ctxs;
 	bool dead;
 
-	struct mutex notifier_lock;	/* @chunks */
+	struct mutex notifier_lock;	/* @chunks, @nchunks */
 	struct xarray chunks;
+	unsigned long nchunks;		/* entries of @chunks */
 
 	struct mutex alloc_lock;	/* page-table allocation */
 	struct mutex pt_lock;		/* PTEs, @root, @pt_freed */

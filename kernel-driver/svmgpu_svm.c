@@ -71,6 +71,18 @@ module_param(max_user_contexts, uint, 0644);
 MODULE_PARM_DESC(max_user_contexts,
 		 "hardware contexts (processes with a context) one user may have on a device (default 256 of 1023); more fail with -EMFILE");
 
+/*
+ * A chunk's notifier and its xarray slot are unreclaimable kernel memory
+ * (about 100 bytes) kept until the last context goes, and every munmap(),
+ * mprotect() or exit over the chunk runs its callback: an ADVISE over a
+ * huge PROT_NONE reservation, which costs the process nothing, would
+ * otherwise make millions.  The default covers 16 TiB at chunk_shift 26.
+ */
+static unsigned int max_chunks = 262144;
+module_param(max_chunks, uint, 0644);
+MODULE_PARM_DESC(max_chunks,
+		 "notifier chunks one address space may have on a device (default 262144: 16 TiB of 64 MiB chunks, about 25 MiB); past it ADVISE and device faults in new chunks fail with -ENOMEM");
+
 static unsigned int svmgpu_chunk_shift(void)
 {
 	return clamp(chunk_shift, 21u, 39u);
@@ -571,6 +583,7 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 		cond_resched();
 	}
 	xa_destroy(&svm->chunks);
+	svm->nchunks = 0;
 	mutex_unlock(&svm->notifier_lock);
 
 	ida_free(&sdev->ctx_ida, svm->ctx_id);
@@ -707,6 +720,11 @@ static struct svmgpu_chunk *svmgpu_chunk_get(struct svmgpu_svm *svm, u64 va)
 		chunk = ERR_PTR(-ENODEV);
 		goto out;
 	}
+	if (svm->nchunks >= READ_ONCE(max_chunks)) {
+		atomic64_inc(&svm->sdev->stats.chunks_refused);
+		chunk = ERR_PTR(-ENOMEM);
+		goto out;
+	}
 	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
 	if (!chunk) {
 		chunk = ERR_PTR(-ENOMEM);
@@ -720,6 +738,8 @@ static struct svmgpu_chunk *svmgpu_chunk_get(struct svmgpu_svm *svm, u64 va)
 		ret = xa_insert(&svm->chunks, idx, chunk, GFP_KERNEL_ACCOUNT);
 		if (ret)
 			mmu_interval_notifier_remove(&chunk->notifier);
+		else
+			svm->nchunks++;
 	}
 	if (ret) {
 		kfree(chunk);
@@ -738,14 +758,21 @@ out:
  *
  * Not under the mmap lock (inserting a notifier takes it).
  *
- * Return: 0, -ENOMEM, -ENODEV (the svm is dead) or -EINTR (a fatal signal,
- * or any signal while the mm's first interval notifier registered its
- * interval tree).
+ * Return: 0, -ENOMEM (also: more chunks than max_chunks, refused before
+ * any is made when the range alone needs more), -ENODEV (the svm is dead)
+ * or -EINTR (a fatal signal, or any signal while the mm's first interval
+ * notifier registered its interval tree).
  */
 int svmgpu_svm_watch(struct svmgpu_svm *svm, u64 start, u64 end)
 {
+	unsigned int shift = svmgpu_chunk_shift();
 	u64 cstart, cend;
 
+	if (end > start &&
+	    ((end - 1) >> shift) - (start >> shift) >= READ_ONCE(max_chunks)) {
+		atomic64_inc(&svm->sdev->stats.chunks_refused);
+		return -ENOMEM;
+	}
 	for (; start < end; start = cend) {
 		struct svmgpu_chunk *chunk = svmgpu_chunk_get(svm, start);
 

@@ -6,6 +6,7 @@
  * mremap, kept by mprotect and by what empties a mapping that stays); a
  * device fault on a range preferring the device migrates it there,
  * read-mostly and accessed-by ranges stay where they are.  Every rejected ADVISE input gets its exact errno.
+ * An ADVISE needing more notifier chunks than max_chunks is refused whole.
  * Oversubscription (eviction) is svm_oversub.
  *
  * The migration cases need a device with local-mem-size > 0 (make
@@ -834,6 +835,96 @@ TEST_F(adv, first_notifier_of_a_process_restarts_after_a_signal)
 	EXPECT_EQ(counts[1], 0);
 	EXPECT_EQ(counts[2], 0);
 	EXPECT_GT(counts[0], 0);
+}
+
+/* The module parameter @name as a number; -1 if it cannot be read. */
+static long long param_value(const char *name)
+{
+	char path[128], buf[32] = "";
+	int f;
+
+	snprintf(path, sizeof(path), "/sys/module/svmgpu/parameters/%s", name);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	if (read(f, buf, sizeof(buf) - 1) <= 0)
+		buf[0] = 0;
+	close(f);
+	return buf[0] ? atoll(buf) : -1;
+}
+
+/*
+ * A notifier chunk (chunk_shift, 64 MiB) is unreclaimable kernel memory
+ * kept until the last context goes.  An ADVISE over a huge PROT_NONE
+ * reservation, which costs the process nothing, made one per chunk:
+ * 524,288 for 32 TiB, some 50 MiB of slab.  Past max_chunks the ADVISE is
+ * refused whole (-ENOMEM, debugfs chunks_refused) and nothing is set;
+ * small ranges still work.  A process with max_chunks chunks has its
+ * device faults in a new chunk cancelled (after the out-of-memory
+ * retries), and those in its chunks still resolved.
+ */
+TEST_TIMEOUT(120)
+TEST_F(adv, advice_over_a_huge_reservation_is_refused_past_max_chunks)
+{
+	const char *param = "/sys/module/svmgpu/parameters/max_chunks";
+	size_t huge = 32ull << 40, chunk;
+	long long refused = sg_dev_counter("chunks_refused"), shift;
+	unsigned char *r, *b;
+	uint64_t same;
+	int status, i;
+	double t0;
+	pid_t pid;
+
+	shift = param_value("chunk_shift");
+	if (shift < 21 || param_value("max_chunks") < 0 || refused < 0)
+		SKIP(return, "no chunk_shift, max_chunks or chunks_refused");
+	ASSERT_EQ(param_value("max_chunks"), 262144);
+	r = mmap(NULL, huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		SKIP(return, "no 32 TiB of address space: %s", strerror(errno));
+	t0 = sg_now_s();
+	EXPECT_EQ(advise(self->fd, self->ctx, r, huge, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), -ENOMEM);
+	TH_LOG("ADVISE of 32 TiB refused after %.3f s", sg_now_s() - t0);
+	EXPECT_EQ(sg_dev_counter("chunks_refused"), refused + 1);
+	EXPECT_EQ(advice_at(self->fd, self->ctx, r + (huge >> 1), PAGE, &same), 0);
+	EXPECT_EQ(advise(self->fd, self->ctx, r, 4 * MB, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), 0);
+	EXPECT_EQ(advice_at(self->fd, self->ctx, r, PAGE, &same),
+		  (long long)DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(munmap(r, huge), 0);
+
+	/* A new process (its own chunks) under max_chunks 2: a third chunk is refused. */
+	chunk = 1ull << shift;
+	b = mmap(NULL, 4 * chunk, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(b, MAP_FAILED);
+	b = (unsigned char *)(((uintptr_t)b + chunk - 1) & ~(uintptr_t)(chunk - 1));
+	for (i = 0; i < 3; i++)
+		memset(b + i * chunk, 0x11 * (i + 1), PAGE);
+	ASSERT_EQ(svmgpu_test_restore_file(param), 0);
+	ASSERT_EQ(sg_write_file(param, "2"), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd = sg_open(), bad = 0;
+		uint32_t c, q;
+
+		if (fd < 0 || sg_ctx_create(fd, &c) || sg_queue_create(fd, c, 0, &q))
+			_exit(10);
+		bad |= sg_run_ok(fd, q, sg_fill(b, PAGE, 0xa1, 1)) != 0;
+		bad |= (sg_run_ok(fd, q, sg_fill(b + chunk, PAGE, 0xa2, 1)) != 0) << 1;
+		bad |= (sg_run_ok(fd, q, sg_fill(b + 2 * chunk, PAGE, 0xa3, 1)) == 0) << 2;
+		bad |= (sg_run_ok(fd, q, sg_fill(b + PAGE, PAGE, 0xa4, 1)) != 0) << 3;
+		bad |= !sg_all_bytes(b, 0xa1, PAGE) << 4;
+		bad |= !sg_all_bytes(b + chunk, 0xa2, PAGE) << 5;
+		bad |= !sg_all_bytes(b + 2 * chunk, 0x33, PAGE) << 6;
+		bad |= !sg_all_bytes(b + PAGE, 0xa4, PAGE) << 7;
+		_exit(bad);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_EQ(sg_write_file(param, "262144"), 0);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	EXPECT_GT(sg_dev_counter("chunks_refused"), refused + 1);
 }
 
 TEST_HARNESS_MAIN
