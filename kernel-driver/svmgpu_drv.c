@@ -696,6 +696,10 @@ void svmgpu_device_fence(struct svmgpu_device *sdev)
 	 * Bus mastering gates system memory only: an engine step begun before
 	 * the reset may still write device-local memory (hw-spec 5a, 12) that
 	 * the caller is about to free.  Wait for it to end (within one step).
+	 * Not shown ended within the bound, it goes on anyway: the step is
+	 * stale from the reset on and writes nothing more but the one page or
+	 * word it was writing (hw-spec 12), and the recovery's reset waits
+	 * 2.4 s more before the device runs again, or wedges it.
 	 */
 	svmgpu_hw_quiesce(sdev);
 	pci_clear_master(sdev->pdev);
