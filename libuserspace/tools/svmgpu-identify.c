@@ -26,17 +26,28 @@
 
 #define MAX_DEVICES 16
 
+/*
+ * Print what the driver of @node says about it: CLI_EXIT_OK, CLI_EXIT_FAIL
+ * (it did not answer) or CLI_EXIT_DEVICE (not an svmgpu render node: the
+ * library checks that before it opens anything, so that a path to another
+ * device, a watchdog say, is never opened or sent an ioctl).
+ */
 static int identify(const char *node, struct json_object *jarr)
 {
 	struct drm_svmgpu_get_info info = { 0 };
+	struct svmgpu_device *dev;
 	drmVersionPtr ver;
-	int fd, ret = -1;
+	int fd, ret;
 
-	fd = open(node, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "svmgpu-identify: %s: %s\n", node, strerror(errno));
-		return -1;
+	ret = svmgpu_device_open_path(node, &dev);
+	if (ret) {
+		fprintf(stderr, "svmgpu-identify: no svmgpu device %s: %s\n", node,
+			strerror(-ret));
+		return ret == -ENODEV || ret == -ENOENT || ret == -ENOTDIR ?
+		       CLI_EXIT_DEVICE : CLI_EXIT_FAIL;
 	}
+	ret = CLI_EXIT_FAIL;
+	fd = svmgpu_device_fd(dev);
 	ver = drmGetVersion(fd);
 	if (!ver) {
 		fprintf(stderr, "svmgpu-identify: %s: drmGetVersion failed\n", node);
@@ -75,9 +86,9 @@ static int identify(const char *node, struct json_object *jarr)
 		       info.hw_version & 0xffff);
 	}
 	drmFreeVersion(ver);
-	ret = 0;
+	ret = CLI_EXIT_OK;
 out:
-	close(fd);
+	svmgpu_device_close(dev);
 	return ret;
 }
 
@@ -132,7 +143,10 @@ int main(int argc, char **argv)
 				cli_device_str(&sel), strerror(-n));
 			return CLI_EXIT_DEVICE;
 		}
-		failed = identify(node, jarr) != 0;
+		n = identify(node, jarr);
+		if (n == CLI_EXIT_DEVICE)
+			return n;
+		failed = n != CLI_EXIT_OK;
 	} else {
 		n = svmgpu_device_list(descs, MAX_DEVICES);
 		if (n <= 0) {

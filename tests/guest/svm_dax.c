@@ -230,8 +230,25 @@ TEST_F(dax, rejected_inputs_exact_errno)
 	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_SHARED | MAP_FIXED, a.offset) == NULL);
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(sg_all_bytes(anon, 0x3c, 8 * MB), 1);
-	/* An aligned MAP_FIXED replaces it. */
+	/*
+	 * So does an aligned one that mmap() refuses: before, the old
+	 * mapping was unmapped first and then the mmap failed.
+	 */
 	q -= PAGE;
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB + PAGE, MAP_SHARED | MAP_FIXED, a.offset) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* length */
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_SHARED | MAP_FIXED, a.offset + PAGE) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* offset inside a chunk */
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, q, 4 * MB, MAP_SHARED | MAP_FIXED, a.offset + 2 * MB) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* past the end */
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_PRIVATE | MAP_FIXED, a.offset) == NULL);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(sg_all_bytes(anon, 0x3c, 8 * MB), 1);
+	/* An aligned MAP_FIXED replaces it. */
 	p = dax_map(self->fd, q, 2 * MB, MAP_SHARED | MAP_FIXED, a.offset + 2 * MB);
 	ASSERT_EQ(p, q);
 	EXPECT_EQ(sg_all_bytes(p, 0, 2 * MB), 1);

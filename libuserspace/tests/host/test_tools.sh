@@ -295,6 +295,14 @@ expect "svmgpu-fuzz -d /dev/null: not an svmgpu node" 3 \
 expect "svmgpu-identify -d 0000:00:04.0: no such device" 3 \
 	"svmgpu-identify: no svmgpu device 0000:00:04.0: No such device" \
 	-- "$tools/svmgpu-identify" -d 0000:00:04.0
+# A path to another device is refused before it is opened (a watchdog
+# would start, another DRM driver would get svmgpu's ioctl).
+expect "svmgpu-identify -d /dev/null: not a DRM node" 3 \
+	"svmgpu-identify: no svmgpu device /dev/null: No such device" \
+	-- "$tools/svmgpu-identify" -d /dev/null
+expect "svmgpu-identify -d /nonexistent: no such file" 3 \
+	"svmgpu-identify: no svmgpu device /nonexistent: No such file or directory" \
+	-- "$tools/svmgpu-identify" -d /nonexistent
 
 check "svmgpu-as lists the ready kernels" sh -c "$as -k list | grep -qx tree_lookup"
 check "svmgpu-as assembles and disassembles a ready kernel" sh -c \
