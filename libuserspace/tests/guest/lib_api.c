@@ -987,6 +987,15 @@ TEST_F(lib, reset_cancels_pending_commands)
 	EXPECT_EQ(err.code, SVMGPU_ERROR_RESET);
 	EXPECT_EQ(err.seq, seq - 1);
 	EXPECT_EQ(*out, 0);
+	/*
+	 * Reported once: the stop has ended every command (the lost ones as
+	 * failed), and the first wait reported them: a later wait reports
+	 * nothing again.
+	 */
+	EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 0, &err), 0);
+	EXPECT_EQ(err.count, 0);
+	EXPECT_EQ(svmgpu_queue_poll(self->q, seq - 1, &err), 0);
+	EXPECT_EQ(err.count, 0);
 	EXPECT_EQ(svmgpu_queue_submit(self->q, cmds + 1, 1, &seq), -ECANCELED);
 	/* the address space survived: a new queue of the same context works */
 	ASSERT_EQ(svmgpu_queue_create(self->ctx, 0, &q2), 0);
