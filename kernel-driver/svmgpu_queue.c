@@ -958,8 +958,15 @@ void svmgpu_file_fini(struct svmgpu_file *sf)
 }
 
 /**
- * svmgpu_queues_stop_all() - stop every bound queue (device reset)
- * @sdev: the device
+ * svmgpu_queues_stop_all() - stop every bound queue with work (device reset)
+ * @sdev: the device; sdev->resetting set, so that no queue binds again
+ *
+ * A bound queue whose commands all completed only gives its hardware queue
+ * back: a queue stays bound after its last completion until an interrupt,
+ * the watchdog's next tick or a submission unbinds it (a WAIT collects the
+ * completion itself and unbinds nothing), and stopping it would fail the
+ * next SUBMIT of a process that lost nothing.  One a submission holds is
+ * taken as busy (the submitter may sleep with submit_lock held).
  */
 void svmgpu_queues_stop_all(struct svmgpu_device *sdev)
 {
@@ -967,11 +974,22 @@ void svmgpu_queues_stop_all(struct svmgpu_device *sdev)
 
 	for (i = 0; i < sdev->num_queues; i++) {
 		struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
+		bool idle = false;
 
 		if (!q)
 			continue;
+		if (mutex_trylock(&q->submit_lock)) {
+			svmgpu_queue_update(q);
+			spin_lock(&q->lock);
+			idle = q->completed_seq == q->last_seq && !q->stopped;
+			spin_unlock(&q->lock);
+			if (idle)
+				svmgpu_queue_unbind(q);
+			mutex_unlock(&q->submit_lock);
+		}
 		/* Failed once the engine let go, not before (a WAIT returns then). */
-		svmgpu_queue_stop_failed(q, DRM_SVMGPU_ERR_RESET);
+		if (!idle)
+			svmgpu_queue_stop_failed(q, DRM_SVMGPU_ERR_RESET);
 		svmgpu_queue_put(q);
 	}
 }

@@ -388,6 +388,56 @@ TEST_F(hang, lost_interrupts_are_polled)
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 }
 
+/*
+ * A reset stops the queues with work, not those whose work all completed
+ * but which still hold their hardware queue: with the queue vectors masked
+ * no interrupt unbinds a queue after its WAIT collected the completion,
+ * until the watchdog's next tick (0.1 s).  A reset in between stopped it
+ * for good, and the next SUBMIT of a process that lost nothing failed with
+ * -ECANCELED.  Five rounds, so that some land before the tick.
+ */
+TEST_TIMEOUT(90)
+TEST_F(hang, reset_spares_a_bound_queue_whose_work_completed)
+{
+	volatile uint32_t *bar = bar0_map();
+	uint64_t *word = sg_map_anon(4096);
+	long long resets = sg_dev_counter("resets");
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	char reset[256];
+	uint64_t seq;
+	uint32_t q;
+	int i;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (!bar)
+		SKIP(return, "BAR0 cannot be mapped through sysfs");
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)))
+		SKIP(return, "no debugfs svmgpu_reset");
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	for (i = 0; i < 5; i++) {
+		/* every reset clears INTR_MASK: mask again each round */
+		bar[SVMGPU_REG_INTR_MASK / 4] = ~(uint32_t)(SVMGPU_INTR_FAULT | SVMGPU_INTR_INVAL);
+		c = sg_signal(word, i + 1);
+		ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+		ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		ASSERT_EQ(sg_write_file(reset, "1"), 0);
+		bar[SVMGPU_REG_INTR_MASK / 4] = 0;
+		EXPECT_EQ(*word, (uint64_t)i + 1);
+		c = sg_signal(word, 100 + i);
+		EXPECT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+		ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_EQ(w.err_code, 0);
+		EXPECT_EQ(*word, (uint64_t)100 + i);
+	}
+	EXPECT_EQ(sg_dev_counter("resets"), resets + 5);
+	munmap((void *)bar, SVMGPU_BAR_REGS_SIZE);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
 /* The one hardware queue with commands pending (debugfs svmgpu_device), or -1. */
 static int busy_hwq(void)
 {
