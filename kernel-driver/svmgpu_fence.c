@@ -225,6 +225,12 @@ void svmgpu_queue_update(struct svmgpu_queue *q)
 						       READ_ONCE(c->err_va),
 						       READ_ONCE(c->err_info));
 			q->completed_seq = seq;
+			/*
+			 * A good record written after a corrupt one replaces
+			 * it: the watchdog must not reset the queue for it
+			 * later, failing commands submitted since.
+			 */
+			q->compl_corrupt = false;
 			woke = true;
 		} else if (seq > q->last_seq && raw && !q->compl_corrupt) {
 			/*

@@ -575,6 +575,71 @@ TEST_F(hang, injected_corrupt_completion_resets_queue)
 }
 
 /*
+ * A corrupt completion record that a good one replaces before the watchdog
+ * looks (FILL with INJ_CORRUPT_COMPL, then a WAIT on a word written at
+ * once) is no reason to reset the queue: its commands completed.  Before,
+ * the queue kept its corrupt mark, and the watchdog reset the queue when it
+ * next had work pending at a tick, failing a later command that had
+ * nothing to do with it (DRM_SVMGPU_ERR_RESET, compl_corrupt counted).
+ * A round where the watchdog ticked between the two records resets the
+ * queue rightly: tried again.
+ */
+TEST_TIMEOUT(90)
+TEST_F(hang, corrupt_completion_replaced_by_a_good_one_resets_nothing)
+{
+	unsigned char *buf = sg_map_anon(SIZE);
+	uint64_t *w1 = sg_map_anon(4096), *w2 = w1 + 8;
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c[2];
+	long long corrupt;
+	uint64_t seq;
+	uint32_t q;
+	int tries;
+
+	if (self->fd < 0)
+		SKIP(return, "no render node");
+	if (inj_read("injected") < 0)
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(buf);
+	ASSERT_NOT_NULL(w1);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	for (tries = 0; tries < 10; tries++) {
+		long long inj = inj_read("injected");
+		int i;
+
+		*w1 = 0;
+		ASSERT_EQ(sg_inject("corrupt_compl", 1), 0);
+		c[0] = sg_fill(buf, SIZE, 0x21, 1);
+		c[1] = sg_wait_eq(w1, 1, 0);
+		ASSERT_EQ(sg_submit(self->fd, q, c, 2, &seq), 0);
+		/* the device wrote the FILL's corrupt record ... */
+		for (i = 0; i < 5000 && inj_read("injected") == inj; i++)
+			usleep(1000);
+		ASSERT_GT(inj_read("injected"), inj);
+		/* ... which a WAIT that polls reads */
+		sg_wait(self->fd, q, seq - 1, seq - 1, 0, &w);
+		*w1 = 1;
+		ASSERT_EQ(sg_wait(self->fd, q, seq, seq - 1, SG_TIMEOUT_NS, &w), 0);
+		if (!w.err_code)
+			break;
+		EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_RESET);
+	}
+	ASSERT_LT(tries, 10);
+	TH_LOG("rounds until the good record came before a watchdog tick: %d", tries + 1);
+	EXPECT_TRUE(sg_all_bytes(buf, 0x21, SIZE));
+	corrupt = sg_dev_counter("compl_corrupt");
+	*w2 = 0;
+	c[0] = sg_wait_eq(w2, 1, 0);
+	ASSERT_EQ(sg_submit(self->fd, q, c, 1, &seq), 0);
+	usleep(400000);		/* four watchdog ticks with the WAIT pending */
+	*w2 = 1;
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(sg_dev_counter("compl_corrupt"), corrupt);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+}
+
+/*
  * A fatal device error (INJ_FATAL): full reset, the device works.  With the
  * scheduler (debugfs svmgpu_sched "enabled: 1") the WAIT in flight is saved
  * and replayed: it completes once its word is written, no error, and the
