@@ -539,9 +539,11 @@ retry:
 		if (ret)
 			goto out_free;
 	}
-	ret = mutex_lock_interruptible(&q->submit_lock);
-	if (ret)
+	/* Nothing is queued yet: restarted (SA_RESTART) like the waits. */
+	if (mutex_lock_interruptible(&q->submit_lock)) {
+		ret = -ERESTARTSYS;
 		goto out_free;
+	}
 	if (!READ_ONCE(q->stopped) &&
 	    (READ_ONCE(q->hang_reset) || svmgpu_queue_room(q) < n)) {
 		if (nonblock) {
