@@ -808,6 +808,7 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
 					    unsigned int max)
 {
 	struct drm_svmgpu_event_complete buf[REAP_CHUNK];
+	bool malformed = false;
 	unsigned int n = 0;
 
 	if (!dev || !ev || !max || max > INT_MAX)
@@ -825,23 +826,38 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
 				break;
 			return n ? (int)n : -errno;
 		}
+		/*
+		 * Nothing fit although an event is pending (a non-blocking
+		 * read() with none is -EAGAIN): one larger than any this
+		 * library knows.  It stays first: an error, not a busy loop
+		 * of svmgpu_device_wait_events().
+		 */
 		if (!len)
-			break;
+			return n ? (int)n : -EPROTO;
 		while (n < max && off + sizeof(struct drm_event) <= (size_t)len) {
 			const struct drm_event *h = (const void *)((const char *)buf + off);
 
 			if (h->length < sizeof(*h) || off + h->length > (size_t)len)
 				return n ? (int)n : -EPROTO;
+			/*
+			 * A known event may have grown (fields appended, as
+			 * uapi structs grow): its known part counts.  One
+			 * shorter than this library's struct is malformed,
+			 * an unknown type is not for this library: skipped.
+			 */
 			if (h->type == DRM_SVMGPU_EVENT_COMPLETE &&
-			    h->length == sizeof(struct drm_svmgpu_event_complete))
+			    h->length >= sizeof(struct drm_svmgpu_event_complete))
 				event_from_drm(&ev[n++], (const void *)h);
 			else if (h->type == DRM_SVMGPU_EVENT_PREFETCH &&
-				 h->length == sizeof(struct drm_svmgpu_event_prefetch))
+				 h->length >= sizeof(struct drm_svmgpu_event_prefetch))
 				event_from_prefetch(&ev[n++], (const void *)h);
+			else if (h->type == DRM_SVMGPU_EVENT_COMPLETE ||
+				 h->type == DRM_SVMGPU_EVENT_PREFETCH)
+				malformed = true;
 			off += h->length;
 		}
 	}
-	return (int)n;
+	return n || !malformed ? (int)n : -EPROTO;
 }
 
 /* CLOCK_MONOTONIC in ns. */
