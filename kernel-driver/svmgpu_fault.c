@@ -458,6 +458,14 @@ static u32 svmgpu_fault_reply(struct svmgpu_device *sdev, struct svmgpu_svm *svm
 		return 0;
 	/* Stable: svmgpu_hw_program() moves it with hw_sem write-held. */
 	gen = sdev->fault_gen;
+	/*
+	 * Counted before the CANCELs are sent: the queue is stalled on the
+	 * fault now, bound to its hardware queue; once cancelled it may end
+	 * and give it back, and svmgpu_ctx_account() would find no context.
+	 */
+	for (i = 0; svm && i < n; i++)
+		if (batch[i].state == FAULT_CANCEL && batch[i].gen == gen)
+			svmgpu_ctx_account(sdev, batch[i].queue, svm, SVMGPU_CS_CANCELS, 1);
 	spin_lock(&svmgpu_reply_lock);
 	for (i = 0; i < n; i++) {
 		if (batch[i].state != FAULT_CANCEL || batch[i].gen != gen)
@@ -474,9 +482,6 @@ static u32 svmgpu_fault_reply(struct svmgpu_device *sdev, struct svmgpu_svm *svm
 
 	atomic64_inc(&sdev->stats.replays);
 	atomic64_add(cancels, &sdev->stats.cancels);
-	for (i = 0; svm && i < n; i++)
-		if (batch[i].state == FAULT_CANCEL && batch[i].gen == gen)
-			svmgpu_ctx_account(sdev, batch[i].queue, svm, SVMGPU_CS_CANCELS, 1);
 	return cancels;
 }
 
