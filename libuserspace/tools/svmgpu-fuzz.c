@@ -1760,16 +1760,16 @@ static void op_advise(struct worker *w)
 		arg = bad_pointer(w);
 		badptr = 1;
 	}
-	/* The kernel's order: op and range, then the context, then attr/value. */
+	/* The kernel's order: op, range, attr and value, then the context. */
 	/*
 	 * A handle the fuzzer does not know may still be a context of the
 	 * file (a fork child shares its parent's, which goes on creating
 	 * them): only 0 is certainly ENOENT, as for the other ioctls.
 	 */
-	expect = badarg ? EINVAL : !a.ctx_handle ? ENOENT : !known ? 0 :
-		 f->foreign ? -EACCES : badattr ? EINVAL : 0;
+	expect = badarg || badattr ? EINVAL : !a.ctx_handle ? ENOENT : !known ? 0 :
+		 f->foreign ? -EACCES : 0;
 	/* Past this kernel's TASK_SIZE the range comes first: EINVAL, or the above. */
-	if (above47 && !badarg)
+	if (above47 && !badarg && !badattr)
 		expect = 0;
 	xioctl(w, f, pick_fd(w, f), I_ADVISE, DRM_IOCTL_SVMGPU_ADVISE, arg, expect, badptr);
 }
@@ -1796,6 +1796,8 @@ static void op_devmem(struct worker *w)
 	memset(&a, 0, sizeof(a));
 	a.size = chance(w, 5) ? 0 : 1 + below(w, 4ul << 20);
 	want = (a.size + (2ul << 20) - 1) & ~((2ul << 20) - 1);
+	/* A bad size is EINVAL before the pool is looked at. */
+	badarg = !a.size;
 	if (chance(w, 5)) {
 		a.flags = 1u << below(w, 32);
 		badarg = 1;
