@@ -965,8 +965,11 @@ void svmgpu_file_fini(struct svmgpu_file *sf)
  * back: a queue stays bound after its last completion until an interrupt,
  * the watchdog's next tick or a submission unbinds it (a WAIT collects the
  * completion itself and unbinds nothing), and stopping it would fail the
- * next SUBMIT of a process that lost nothing.  One a submission holds is
- * taken as busy (the submitter may sleep with submit_lock held).
+ * next SUBMIT of a process that lost nothing.  submit_lock is tried for
+ * up to 0.5 s: its holders are brief (the interrupt thread's or the
+ * watchdog's unbind of that very idle queue, a submission pushing
+ * commands), and one still holding it then is taken as busy (never a
+ * wait without bound under reset_lock).
  */
 void svmgpu_queues_stop_all(struct svmgpu_device *sdev)
 {
@@ -974,11 +977,14 @@ void svmgpu_queues_stop_all(struct svmgpu_device *sdev)
 
 	for (i = 0; i < sdev->num_queues; i++) {
 		struct svmgpu_queue *q = svmgpu_hwq_get(sdev, i);
-		bool idle = false;
+		bool idle = false, locked;
+		int tries = 0;
 
 		if (!q)
 			continue;
-		if (mutex_trylock(&q->submit_lock)) {
+		while (!(locked = mutex_trylock(&q->submit_lock)) && ++tries <= 50)
+			usleep_range(5000, 10000);
+		if (locked) {
 			svmgpu_queue_update(q);
 			spin_lock(&q->lock);
 			idle = q->completed_seq == q->last_seq && !q->stopped;
