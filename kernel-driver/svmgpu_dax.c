@@ -824,8 +824,7 @@ out:
  *
  * Return: the address, or -EINVAL for a MAP_FIXED mapping that
  * svmgpu_dax_mmap() would refuse (refused here, before mmap() unmaps what
- * is there): an address, length or offset not aligned, a range past the
- * buffer's end, MAP_PRIVATE.
+ * is there): an address, length or offset not aligned, MAP_PRIVATE.
  */
 unsigned long svmgpu_dax_get_unmapped_area(struct file *filp, unsigned long addr,
 					   unsigned long len, unsigned long pgoff,
@@ -834,22 +833,22 @@ unsigned long svmgpu_dax_get_unmapped_area(struct file *filp, unsigned long addr
 	struct drm_file *file = filp->private_data;
 	struct svmgpu_dax_bo *bo = svmgpu_dax_bo_lookup(file->driver_priv, pgoff);
 	unsigned long align = bo ? bo->align : SZ_2M, off, ret;
-	u64 size = bo ? bo->size : 0;
 
 	if (bo)
 		svmgpu_dax_bo_put(bo);
 	if (flags & MAP_FIXED) {
 		/*
 		 * What svmgpu_dax_mmap() would refuse, refused here, before
-		 * mmap() unmaps what is at @addr.  An offset of no buffer of
-		 * this file gets the alignment check only: mremap() of a
-		 * mapping whose handle was freed comes here too.
+		 * mmap() unmaps what is at @addr: MAP_PRIVATE, an address,
+		 * length or offset not aligned.  Not a range past the end:
+		 * mremap() comes here too, for a mapping whose freed handle
+		 * may name a smaller buffer now (handles are reused), and
+		 * must not fail for it.
 		 */
 		off = (pgoff << PAGE_SHIFT) & ((1ull << SVMGPU_DAX_OFF_SHIFT) - 1);
 		if (!IS_ALIGNED(addr, align))
 			return -EINVAL;
-		if (bo && ((flags & MAP_TYPE) == MAP_PRIVATE ||
-			   !IS_ALIGNED(off | len, align) || off >= size || len > size - off))
+		if (bo && ((flags & MAP_TYPE) == MAP_PRIVATE || !IS_ALIGNED(off | len, align)))
 			return -EINVAL;
 		return addr;
 	}
