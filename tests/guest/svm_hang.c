@@ -859,7 +859,10 @@ TEST_F(hang, invalidation_the_device_did_not_queue_fences_it)
 	/* from here to the restore nothing asserts: decoding must come back */
 	EXPECT_EQ(pwrite(cfd, &off, 2, 4), 2);
 	EXPECT_EQ(munmap(buf, size), 0);
-	EXPECT_EQ(pwrite(cfd, &cmd, 2, 4), 2);
+	/* decoding back; bus mastering as the fence left it (off) */
+	EXPECT_EQ(pread(cfd, &off, 2, 4), 2);
+	off |= 0x2;
+	EXPECT_EQ(pwrite(cfd, &off, 2, 4), 2);
 	close(cfd);
 	EXPECT_EQ(sg_dev_counter("tlb_inval_timeouts"), timeouts + 1);
 	/* The recovery may have run while decoding was off: wedged then. */
