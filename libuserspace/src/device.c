@@ -795,14 +795,17 @@ static void event_from_prefetch(struct svmgpu_queue_event *ev,
 /*
  * Events read at a time.  The DRM core hands out as many whole events as
  * fit in the read, and the events differ in size: a read for k events is
- * k of the smallest (at least one of the largest), so it can never return
- * more than k of them.
+ * k + 1 of the smallest less a byte, so it can never return more than k of
+ * them, and takes one grown by appended fields (up to that size: 95 bytes
+ * for one, the largest known being 80).
  */
 #define REAP_CHUNK	16
 #define EV_MIN		sizeof(struct drm_svmgpu_event_prefetch)
 #define EV_MAX		sizeof(struct drm_svmgpu_event_complete)
-_Static_assert(EV_MIN <= EV_MAX && 2 * EV_MIN > EV_MAX,
-	       "a read for one event must not fit two");
+_Static_assert(EV_MIN <= EV_MAX && 2 * EV_MIN - 1 >= EV_MAX,
+	       "a read for one event must take the largest");
+_Static_assert((REAP_CHUNK + 1) * EV_MIN - 1 <= REAP_CHUNK * EV_MAX,
+	       "a read for REAP_CHUNK events must fit the buffer");
 
 SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct svmgpu_queue_event *ev,
 					    unsigned int max)
@@ -815,7 +818,7 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
 		return -EINVAL;
 	while (n < max) {
 		size_t want = max - n < REAP_CHUNK ? max - n : REAP_CHUNK;
-		size_t bytes = want * EV_MIN < EV_MAX ? EV_MAX : want * EV_MIN;
+		size_t bytes = (want + 1) * EV_MIN - 1;
 		ssize_t len = read(dev->fd, buf, bytes);
 		size_t off = 0;
 

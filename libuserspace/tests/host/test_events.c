@@ -27,6 +27,11 @@
 
 static char fake_path[64];
 
+/*
+ * glibc 2.33 and later on 64-bit (Debian bookworm: 2.36) call stat64 for
+ * the library's stat(); elsewhere the wrap may not take, and the fixture
+ * skips.
+ */
 int __real_stat64(const char *path, struct stat64 *st);
 int __wrap_stat64(const char *path, struct stat64 *st);
 drmVersionPtr __wrap_drmGetVersion(int fd);
@@ -67,18 +72,24 @@ FIXTURE(ev) {
 
 FIXTURE_SETUP(ev)
 {
-	int p[2];
+	int p[2], ret;
+
+	self->dev = NULL;
 
 	ASSERT_EQ(pipe(p), 0);
 	self->rfd = p[0];
 	self->wfd = p[1];
 	snprintf(fake_path, sizeof(fake_path), "/proc/self/fd/%d", p[0]);
-	ASSERT_EQ(svmgpu_device_open_path(fake_path, &self->dev), 0);
+	ret = svmgpu_device_open_path(fake_path, &self->dev);
+	if (ret == -ENODEV)
+		SKIP(return, "stat64 not wrapped (another C library)");
+	ASSERT_EQ(ret, 0);
 }
 
 FIXTURE_TEARDOWN(ev)
 {
-	svmgpu_device_close(self->dev);
+	if (self->dev)
+		svmgpu_device_close(self->dev);
 	close(self->rfd);
 	close(self->wfd);
 	fake_path[0] = 0;
@@ -114,6 +125,17 @@ TEST_F(ev, known_events_and_grown_ones_count)
 	EXPECT_EQ(e[2].user_data, 13);
 	EXPECT_EQ(e[2].queue, SVMGPU_EVENT_PREFETCH);
 	EXPECT_EQ(svmgpu_device_reap_events(self->dev, e, 16), 0);
+}
+
+/* One at a time: a read for one event takes a grown one too. */
+TEST_F(ev, grown_event_reaped_one_at_a_time)
+{
+	struct svmgpu_queue_event e[1];
+
+	put(self->wfd, DRM_SVMGPU_EVENT_COMPLETE, COMPLETE + 8, 51);
+	ASSERT_EQ(svmgpu_device_reap_events(self->dev, e, 1), 1);
+	EXPECT_EQ(e[0].user_data, 51);
+	EXPECT_EQ(svmgpu_device_reap_events(self->dev, e, 1), 0);
 }
 
 TEST_F(ev, unknown_type_is_skipped)
