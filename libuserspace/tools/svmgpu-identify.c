@@ -29,8 +29,9 @@
 /*
  * Print what the driver of @node says about it: CLI_EXIT_OK, CLI_EXIT_FAIL
  * (it did not answer) or CLI_EXIT_DEVICE (not an svmgpu render node: the
- * library checks that before it opens anything, so that a path to another
- * device, a watchdog say, is never opened or sent an ioctl).
+ * library checks the DRM major before it opens anything, so that a path to
+ * another device, a watchdog say, is never opened, and the driver's name
+ * before any svmgpu ioctl).
  */
 static int identify(const char *node, struct json_object *jarr)
 {
