@@ -81,7 +81,7 @@ MODULE_PARM_DESC(max_user_contexts,
 static unsigned int max_chunks = 262144;
 module_param(max_chunks, uint, 0644);
 MODULE_PARM_DESC(max_chunks,
-		 "notifier chunks one address space may have on a device (default 262144: 16 TiB of 64 MiB chunks, about 25 MiB); past it ADVISE and device faults in new chunks fail with -ENOMEM");
+		 "notifier chunks one address space may have on a device (default 262144: 16 TiB of 64 MiB chunks, about 25 MiB); past it ADVISE fails with -ENOMEM and device faults in new chunks are cancelled");
 
 static unsigned int svmgpu_chunk_shift(void)
 {
@@ -722,7 +722,7 @@ static struct svmgpu_chunk *svmgpu_chunk_get(struct svmgpu_svm *svm, u64 va)
 	}
 	if (svm->nchunks >= READ_ONCE(max_chunks)) {
 		atomic64_inc(&svm->sdev->stats.chunks_refused);
-		chunk = ERR_PTR(-ENOMEM);
+		chunk = ERR_PTR(-ENOSPC);
 		goto out;
 	}
 	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
@@ -776,8 +776,9 @@ int svmgpu_svm_watch(struct svmgpu_svm *svm, u64 start, u64 end)
 	for (; start < end; start = cend) {
 		struct svmgpu_chunk *chunk = svmgpu_chunk_get(svm, start);
 
+		/* ADVISE's errno for max_chunks is -ENOMEM (docs/api.md). */
 		if (IS_ERR(chunk))
-			return PTR_ERR(chunk);
+			return PTR_ERR(chunk) == -ENOSPC ? -ENOMEM : PTR_ERR(chunk);
 		svmgpu_chunk_bounds(start, &cstart, &cend);
 		if (fatal_signal_pending(current))
 			return -EINTR;
@@ -902,7 +903,8 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
  *
  * Return: 0; -EFAULT/-EPERM when hmm_range_fault() cannot fault a requested
  * page; -EBUSY when it kept being invalidated past the timeout; -ENODEV when
- * the svm is dead; -ENOMEM.
+ * the svm is dead; -ENOSPC when the chunk is new and the svm has max_chunks
+ * (cancelled at once: waiting frees no chunk); -ENOMEM.
  */
 int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 		     unsigned int nreq, u64 *mapped)

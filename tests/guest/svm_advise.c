@@ -860,8 +860,8 @@ static long long param_value(const char *name)
  * 524,288 for 32 TiB, some 50 MiB of slab.  Past max_chunks the ADVISE is
  * refused whole (-ENOMEM, debugfs chunks_refused) and nothing is set;
  * small ranges still work.  A process with max_chunks chunks has its
- * device faults in a new chunk cancelled (after the out-of-memory
- * retries), and those in its chunks still resolved.
+ * device faults in a new chunk cancelled at once, and those in its chunks
+ * still resolved.
  */
 TEST_TIMEOUT(120)
 TEST_F(adv, advice_over_a_huge_reservation_is_refused_past_max_chunks)
@@ -924,7 +924,13 @@ TEST_F(adv, advice_over_a_huge_reservation_is_refused_past_max_chunks)
 	ASSERT_EQ(sg_write_file(param, "262144"), 0);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
-	EXPECT_GT(sg_dev_counter("chunks_refused"), refused + 1);
+	/*
+	 * The third chunk's fault refused and cancelled, not retried as an
+	 * out-of-memory (which refused it 9 times); resolving a batch may
+	 * look a chunk up twice.
+	 */
+	EXPECT_GE(sg_dev_counter("chunks_refused"), refused + 2);
+	EXPECT_LE(sg_dev_counter("chunks_refused"), refused + 3);
 }
 
 TEST_HARNESS_MAIN
