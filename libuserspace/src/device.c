@@ -840,7 +840,13 @@ SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct sv
 		while (n < max && off + sizeof(struct drm_event) <= (size_t)len) {
 			const struct drm_event *h = (const void *)((const char *)buf + off);
 
-			if (h->length < sizeof(*h) || off + h->length > (size_t)len)
+			/*
+			 * svmgpu's events are u64 fields after the header: a
+			 * length not a multiple of 8 is malformed, and would
+			 * leave the next event misaligned.
+			 */
+			if (h->length < sizeof(*h) || (h->length & 7) ||
+			    off + h->length > (size_t)len)
 				return n ? (int)n : -EPROTO;
 			/*
 			 * A known event may have grown (fields appended, as

@@ -172,6 +172,9 @@ TEST_F(ev, bad_header_is_eproto)
 
 	put(self->wfd, DRM_SVMGPU_EVENT_COMPLETE, 4, 41);	/* shorter than a header */
 	EXPECT_EQ(svmgpu_device_reap_events(self->dev, e, 16), -EPROTO);
+	/* not a multiple of 8: the next event would be misaligned */
+	put(self->wfd, DRM_SVMGPU_EVENT_COMPLETE, COMPLETE + 4, 42);
+	EXPECT_EQ(svmgpu_device_reap_events(self->dev, e, 16), -EPROTO);
 }
 
 TEST_HARNESS_MAIN
