@@ -250,6 +250,40 @@ TEST_F(mm, vmsplice_of_device_pages)
 }
 
 /*
+ * Long-term pin [@a, @a + @len) as an io_uring fixed buffer (FOLL_LONGTERM):
+ * the ring's fd, or -errno (-ENOSYS or -EPERM only when no ring could be
+ * set up: no io_uring here; a refused pin is never one of those).
+ */
+static int pin_longterm(void *a, size_t len)
+{
+	struct io_uring_params params;
+	struct iovec iov = { .iov_base = a, .iov_len = len };
+	int ring, err;
+
+	memset(&params, 0, sizeof(params));
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0)
+		return -errno;
+	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1)) {
+		err = errno == ENOSYS || errno == EPERM ? -EIO : -errno;
+		close(ring);
+		return err;
+	}
+	return ring;
+}
+
+/* Drop pin_longterm()'s pin and ring: 0 or -errno. */
+static int unpin_longterm(int ring)
+{
+	int err = 0;
+
+	if (syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0))
+		err = -errno;
+	close(ring);
+	return err;
+}
+
+/*
  * A long-term pin (io_uring fixed buffers: FOLL_LONGTERM) of pages in
  * device memory moves them to system memory first: device memory could not
  * be reclaimed or evicted while pinned.  The pinned pages are the
@@ -260,23 +294,16 @@ TEST_F(mm, long_term_pin_moves_pages_out_first)
 {
 	size_t size = MB, n = size / PAGE;
 	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
-	struct io_uring_params params;
-	struct iovec iov;
-	int ring, ret;
+	int ring;
 
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
 	fill_pat(a, size, 0x3b);
 	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
-	memset(&params, 0, sizeof(params));
-	ring = syscall(__NR_io_uring_setup, 4, &params);
-	if (ring < 0 && (errno == ENOSYS || errno == EPERM))
-		SKIP(return, "no io_uring: %s", strerror(errno));
+	ring = pin_longterm(a, size);
+	if (ring == -ENOSYS || ring == -EPERM)
+		SKIP(return, "no io_uring: %s", strerror(-ring));
 	ASSERT_GE(ring, 0);
-	iov.iov_base = a;
-	iov.iov_len = size;
-	ret = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1);
-	ASSERT_EQ(ret, 0);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
 	EXPECT_EQ(check_pat(a, size, 0x3b), -1);
 	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
@@ -288,8 +315,7 @@ TEST_F(mm, long_term_pin_moves_pages_out_first)
 	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
 	EXPECT_EQ(check_pat(a, size, 0x3b), -1);
-	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0), 0);
-	close(ring);
+	ASSERT_EQ(unpin_longterm(ring), 0);
 	/* Unpinned, the range moves again. */
 	EXPECT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
 	memset(b, 0, size);
@@ -664,8 +690,6 @@ TEST_F(mm, device_write_to_a_lazily_freed_page_survives_a_long_term_pin)
 {
 	size_t size = MB, n = size / PAGE, i, lost = 0;
 	unsigned char *a = sg_map_anon(size);
-	struct io_uring_params params;
-	struct iovec iov;
 	int ring;
 
 	ASSERT_NE(a, NULL);
@@ -674,17 +698,12 @@ TEST_F(mm, device_write_to_a_lazily_freed_page_survives_a_long_term_pin)
 	ASSERT_EQ(madvise(a, size, MADV_FREE), 0);
 	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)n);
 	ASSERT_EQ(dev_fill(self->fd, self->q, a, size, 0x6c), 0);
-	memset(&params, 0, sizeof(params));
-	ring = syscall(__NR_io_uring_setup, 4, &params);
-	if (ring < 0 && (errno == ENOSYS || errno == EPERM))
-		SKIP(return, "no io_uring: %s", strerror(errno));
+	ring = pin_longterm(a, size);
+	if (ring == -ENOSYS || ring == -EPERM)
+		SKIP(return, "no io_uring: %s", strerror(-ring));
 	ASSERT_GE(ring, 0);
-	iov.iov_base = a;
-	iov.iov_len = size;
-	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1), 0);
 	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
-	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0), 0);
-	close(ring);
+	ASSERT_EQ(unpin_longterm(ring), 0);
 	ASSERT_EQ(madvise(a, size, MADV_PAGEOUT), 0);
 	for (i = 0; i < size; i += PAGE)
 		lost += !sg_all_bytes(a + i, 0x6c, PAGE);
