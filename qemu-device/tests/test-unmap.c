@@ -102,6 +102,19 @@ static uint8_t pat_b(unsigned i)
 }
 
 /*
+ * A device on @ops configured as @cfg, with maps of only what is accessed
+ * (as behind intel-iommu) and context 0's queue 0.
+ */
+static void accessed_maps_init(TestDev *t, SvmgpuCoreConfig *cfg,
+                               const SvmgpuCoreOps *ops)
+{
+    cfg->map_window = 0;
+    td_init_ops(t, cfg, ops);
+    ctx_create(t, 0);
+    queue_setup(t, 0, 0, 16);
+}
+
+/*
  * A device on rm_ops with one engine, maps of only what is accessed (as
  * behind intel-iommu), source pages A and B with their patterns, and
  * VA_A and VA_B both translated to the IOVA X.
@@ -114,11 +127,8 @@ static void rm_setup(TestDev *t, bool sync)
     svmgpu_core_default_config(&cfg);
     cfg.sync = sync;
     cfg.num_engines = 1;
-    cfg.map_window = 0;
-    td_init_ops(t, &cfg, &rm_ops);
     rm.t = t;
-    ctx_create(t, 0);
-    queue_setup(t, 0, 0, 16);
+    accessed_maps_init(t, &cfg, &rm_ops);
     map_range(t, 0, VA_SRC, 2 * 4096, 0);
     rm.iova = alloc_page(t);
     rm.h1 = pa_ptr(t, rm.iova);
@@ -305,12 +315,9 @@ static void rm_kernel_init(TestDev *t, unsigned engine)
 
     svmgpu_core_default_config(&cfg);
     cfg.sync = true;
-    cfg.map_window = 0;
     cfg.engine = engine;
-    td_init_ops(t, &cfg, &rm_ops);
     rm.t = t;
-    ctx_create(t, 0);
-    queue_setup(t, 0, 0, 16);
+    accessed_maps_init(t, &cfg, &rm_ops);
 }
 
 /* @n instructions at CODE, in ordinary memory. */
@@ -588,12 +595,9 @@ static void bm_setup(TestDev *t, uint64_t watched, uint8_t **a, uint8_t **b)
     svmgpu_core_default_config(&cfg);
     cfg.sync = true;
     cfg.num_engines = 1;
-    cfg.map_window = 0;
-    td_init_ops(t, &cfg, &bm_ops);
     bm.t = t;
     atomic_store(&bm.off, false);
-    ctx_create(t, 0);
-    queue_setup(t, 0, 0, 16);
+    accessed_maps_init(t, &cfg, &bm_ops);
     pa = alloc_pa(t, 2u << 20, 2u << 20);
     pb = alloc_pa(t, 2u << 20, 2u << 20);
     ASSERT_NE(pa, 0);
