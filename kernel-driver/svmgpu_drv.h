@@ -450,6 +450,7 @@ struct svmgpu_file {
 	struct mutex lock;		/* @ctxs, @queues */
 	struct xarray ctxs;
 	struct xarray queues;
+	u32 next_queue;			/* @queues: handles not reused soon */
 	unsigned int nqueues;
 	struct xarray dax_bos;
 	struct svmgpu_prefetch_file prefetch;

@@ -411,8 +411,14 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	if (ret)
 		goto err_unlock;
 
-	ret = xa_alloc(&sf->queues, &handle, q, xa_limit_31b, GFP_KERNEL);
-	if (ret) {
+	/*
+	 * Cyclic: completion events of a destroyed queue may still be unread,
+	 * and carry its handle; a new queue does not take it (before 2^31
+	 * more).  1 is a wrap, not an error.
+	 */
+	ret = xa_alloc_cyclic(&sf->queues, &handle, q, xa_limit_31b,
+			      &sf->next_queue, GFP_KERNEL);
+	if (ret < 0) {
 		mutex_lock(&svm->lock);
 		svmgpu_queue_stop(q);
 		list_del(&q->link);

@@ -264,6 +264,52 @@ TEST_F(events, destroyed_queue_cancels_event)
 }
 
 /*
+ * The events of a destroyed queue, read only after a new queue was made:
+ * they carry the old queue's handle, which the new queue does not get
+ * (handles are not reused), so nothing attributes them to the new queue's
+ * commands of the same sequence numbers.
+ */
+TEST_F(events, unread_events_of_a_destroyed_queue_name_no_new_queue)
+{
+	struct drm_svmgpu_event_complete ev[4];
+	uint64_t *flag = malloc(8), seq;
+	uint32_t old, q[3];
+	struct svmgpu_cmd c;
+	int i;
+
+	ASSERT_NE(flag, NULL);
+	*flag = 0;
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &old), 0);
+	c = sg_wait_eq(flag, 1, 0);
+	ASSERT_EQ(ev_submit(self->fd, old, &c, 1, DRM_SVMGPU_SUBMIT_EVENT, 7, &seq), 0);
+	ASSERT_EQ(seq, 1);
+	ASSERT_EQ(sg_queue_destroy(self->fd, old), 0);
+	/* Each new queue's first command is seq 1 too. */
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+		EXPECT_NE(q[i], old);
+		c = sg_nop();
+		ASSERT_EQ(ev_submit(self->fd, q[i], &c, 1, DRM_SVMGPU_SUBMIT_EVENT, 8 + i, &seq), 0);
+		ASSERT_EQ(seq, 1);
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq, seq, SG_TIMEOUT_NS, NULL), 0);
+		ASSERT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+	}
+	EXPECT_NE(q[0], q[1]);
+	EXPECT_NE(q[1], q[2]);
+	ASSERT_EQ(ev_read_n(self->fd, ev, 4), 0);
+	EXPECT_EQ(ev[0].queue_handle, old);
+	EXPECT_EQ(ev[0].user_data, 7);
+	EXPECT_EQ(ev[0].seq, 1);
+	EXPECT_EQ(ev[0].result, -ECANCELED);
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(ev[1 + i].queue_handle, q[i]);
+		EXPECT_EQ(ev[1 + i].user_data, 8 + i);
+		EXPECT_EQ(ev[1 + i].result, 0);
+	}
+	free(flag);
+}
+
+/*
  * A file closed with events pending on a stuck queue, and with events
  * delivered but never read: the driver frees them (kmemleak on the debug
  * kernel checks it), the device keeps working.
