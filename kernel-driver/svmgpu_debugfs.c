@@ -57,6 +57,7 @@ static const struct {
 	{ "link_write_bytes", SVMGPU_REG_CNT_LINK_WRITE_BYTES },
 	{ "local_read_bytes", SVMGPU_REG_CNT_LOCAL_READ_BYTES },
 	{ "local_write_bytes", SVMGPU_REG_CNT_LOCAL_WRITE_BYTES },
+	{ "preemptions", SVMGPU_REG_CNT_PREEMPTIONS },
 };
 
 static int svmgpu_debugfs_device(struct seq_file *m, void *unused)

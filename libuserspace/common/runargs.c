@@ -113,10 +113,13 @@ static void add_arg(struct runargs *ra, const char *s)
 	size_t n = strlen(s);
 	char *end = NULL;
 	uint64_t v;
+	const char *digits = s + (*s == '-');
+	bool hex = !strncasecmp(digits, "0x", 2);
 
 	if (ra->nwords == RUNARGS_MAX)
 		cli_usage_error("--arg: at most %d buffers and arguments", RUNARGS_MAX);
-	if (n && strncmp(s, "0x", 2) && (s[n - 1] == 'f' || s[n - 1] == 'F')) {
+	/* 0x1f and 0X1F are integers, not hex floats with an f suffix. */
+	if (n && !hex && (s[n - 1] == 'f' || s[n - 1] == 'F')) {
 		float f = strtof(s, &end);
 		uint32_t bits;
 

@@ -161,6 +161,8 @@ static const struct {
 	{ "link write bytes", SVMGPU_REG_CNT_LINK_WRITE_BYTES },
 	{ "local read bytes", SVMGPU_REG_CNT_LOCAL_READ_BYTES },
 	{ "local write bytes", SVMGPU_REG_CNT_LOCAL_WRITE_BYTES },
+	/* queue states saved (hw-spec §16) */
+	{ "preemptions", SVMGPU_REG_CNT_PREEMPTIONS },
 };
 
 /* Where a device's counters come from. */
@@ -692,9 +694,10 @@ int main(int argc, char **argv)
 		if (watch) {
 			json_object_object_add(jroot, "round", json_object_new_int(1));
 			puts(json_object_to_json_string_ext(jroot, JSON_C_TO_STRING_PLAIN));
-		} else if (cli_json_print(jroot)) {
-			failed = 1;
 		} else {
+			/* cli_json_print() drops jroot whatever it returns. */
+			if (cli_json_print(jroot))
+				failed = 1;
 			jroot = NULL;
 		}
 	}

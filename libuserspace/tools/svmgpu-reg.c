@@ -229,6 +229,12 @@ static int inject_via_driver(const struct pci_device *d, const struct injection 
 				print_value(&r, rname, x);
 		}
 	}
+	/* -ENODEV: the device is held or wedged (hw_ready clear). */
+	if (ferror(f)) {
+		fprintf(stderr, "svmgpu-reg: %s: %s\n", path, strerror(errno));
+		fclose(f);
+		return CLI_EXIT_DEVICE;
+	}
 	fclose(f);
 	return 0;
 }

@@ -9,7 +9,7 @@ sim=$1
 as=$2
 . "$(dirname "$0")/tap.sh"
 echo "TAP version 13"
-echo "1..9"
+echo "1..10"
 
 # vecadd on 1000 floats: out[i] = 2 i, every byte; a 4th page of the output untouched
 check "vecadd: the output buffer holds exactly a[i] + b[i]" sh -c "
@@ -61,6 +61,12 @@ check "instruction count of a one-lane kernel, and its result" sh -c "
 	'$sim' '$t/inc.s' -b 8:value=41 -p 0:u64:1 > '$t/log' &&
 	grep -q '^executed: 6 wave-instructions, ' '$t/log' &&
 	grep -A1 '^buffer 0 (u64):' '$t/log' | grep -q '^  \[   0\] 42$'"
+
+# --arg in any spelling of hex, negative hex, a float: the words the kernel reads
+check "--arg: 0X1F, -0x2 and 1.5f reach the kernel as 31, 2^64 - 2 and 0x3fc00000" sh -c "
+	printf 'S2R r1, ARGS\nLD64 r2, [r1]\nLD64 r3, [r1+8]\nST64 [r2], r3\nLD64 r3, [r1+16]\nST64 [r2+8], r3\nLD64 r3, [r1+24]\nST64 [r2+16], r3\nEXIT\n' > '$t/args.s' &&
+	'$sim' '$t/args.s' -b 24 -a 0X1F -a -0x2 -a 1.5f -p 0:u64:3 > '$t/log' &&
+	grep -A1 '^buffer 0 (u64):' '$t/log' | grep -qx '  \[   0\] 31 18446744073709551614 1069547520'"
 
 # a store to 0x10000, which this process does not have: cancelled, exit 1
 check "a fault on an address the process does not have: reported, exit 1" sh -c "
