@@ -85,6 +85,7 @@
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "sysemu/runstate.h"
+#include "sysemu/sysemu.h"
 #include "svmgpu/svmgpu_hw.h"
 #include "core/svmgpu_core.h"
 #include "trace.h"
@@ -137,6 +138,7 @@ struct SvmgpuState {
     MemoryListener iommu_listener;
     QLIST_HEAD(, SvmgpuIommuNotifier) iommu_notifiers;
     bool iommu_listening;
+    Notifier machine_done;      /* cold plug: svmgpu_dma_setup() then */
     bool iommu_refused;         /* the vIOMMU took no notifier (warned) */
 
     /* properties */
@@ -968,6 +970,36 @@ static void svmgpu_iommu_unlisten(SvmgpuState *s)
     s->iommu_listening = false;
 }
 
+/*
+ * Without a vIOMMU, map() windows larger than an access only look up guest
+ * RAM.  Behind one, looking up an IOVA the driver did not map would report
+ * a DMA fault to the guest: map only what is accessed, translate under the
+ * BQL (a vIOMMU's fault report needs it), and with x-iommu-unmap-notify
+ * follow its unmaps.  Decided once the device's DMA address space is
+ * known: at realize for a hot-plugged device, at machine-done for a
+ * cold-plugged one, which may be realized before the vIOMMU (listed after
+ * it on the command line) has set itself up on the bus.
+ * Nothing has run a command yet (the VM has not started).
+ */
+static void svmgpu_dma_setup(SvmgpuState *s)
+{
+    if (pci_device_iommu_address_space(PCI_DEVICE(s)) == &address_space_memory) {
+        return;
+    }
+    s->dma_needs_bql = true;    /* published by the core's lock below */
+    svmgpu_core_map_only_accessed(s->core);
+    if (s->iommu_notify) {
+        svmgpu_iommu_listen(s);
+    }
+}
+
+static void svmgpu_machine_done(Notifier *n, void *data)
+{
+    SvmgpuState *s = container_of(n, SvmgpuState, machine_done);
+
+    svmgpu_dma_setup(s);
+}
+
 /* ------------------------------------------------------------------ */
 /* device */
 
@@ -1015,15 +1047,6 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
         error_setg(errp, "svmgpu: x-engine must be 'fast' or 'reference', "
                    "not '%s'", s->engine);
         return;
-    }
-    /*
-     * Without a vIOMMU, map() windows larger than an access only look up
-     * guest RAM.  Behind one, looking up an IOVA the driver did not map
-     * would report a DMA fault to the guest: map only what is accessed.
-     */
-    if (pci_device_iommu_address_space(pdev) != &address_space_memory) {
-        cfg.map_window = 0;
-        s->dma_needs_bql = true;
     }
     if (!svmgpu_init_local_mem(s, errp)) {
         return;
@@ -1076,8 +1099,12 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
         msix_vector_use(pdev, i);
     }
 
-    if (s->dma_needs_bql && s->iommu_notify) {
-        svmgpu_iommu_listen(s);
+    /* A cold-plugged device's DMA address space is made at machine-done. */
+    if (phase_check(PHASE_MACHINE_READY)) {
+        svmgpu_dma_setup(s);
+    } else {
+        s->machine_done.notify = svmgpu_machine_done;
+        qemu_add_machine_init_done_notifier(&s->machine_done);
     }
     s->irq_bh = qemu_bh_new_guarded(svmgpu_irq_bh, s,
                                     &DEVICE(pdev)->mem_reentrancy_guard);
@@ -1133,6 +1160,10 @@ static void svmgpu_exit(PCIDevice *pdev)
     if (s->vmstate_change) {
         qemu_del_vm_change_state_handler(s->vmstate_change);
         s->vmstate_change = NULL;
+    }
+    if (s->machine_done.notify) {
+        qemu_remove_machine_init_done_notifier(&s->machine_done);
+        s->machine_done.notify = NULL;
     }
     qatomic_set(&s->gone, true);
     /*

@@ -402,6 +402,13 @@ void svmgpu_core_dma_unmapped(SvmgpuCore *core)
     __atomic_add_fetch(&core->map_gen, 1, __ATOMIC_RELEASE);
 }
 
+void svmgpu_core_map_only_accessed(SvmgpuCore *core)
+{
+    pthread_mutex_lock(&core->lock);
+    core->cfg.map_window = 0;
+    pthread_mutex_unlock(&core->lock);
+}
+
 void svmgpu_core_pause(SvmgpuCore *core, bool paused)
 {
     pthread_mutex_lock(&core->lock);

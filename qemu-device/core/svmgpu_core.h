@@ -196,6 +196,13 @@ void svmgpu_core_pause(SvmgpuCore *core, bool paused);
  */
 void svmgpu_core_dma_unmapped(SvmgpuCore *core);
 
+/*
+ * From now on map() only what is accessed (map_window 0), as behind an
+ * IOMMU.  Only before the first command runs (the environment learnt late
+ * that it translates DMA); the engines see it at their next lock.
+ */
+void svmgpu_core_map_only_accessed(SvmgpuCore *core);
+
 /* Number of timed WAIT re-checks by engine threads so far (tests). */
 uint64_t svmgpu_core_wait_polls(SvmgpuCore *core);
 

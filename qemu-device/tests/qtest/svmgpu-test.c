@@ -5,7 +5,8 @@
  * memory (BAR4, aperture 1, peer-to-peer between two devices) and a few
  * guest errors that must not hurt QEMU.  Most tests run the device with
  * x-sync=on, so every register write runs (a bounded amount of) the work it
- * starts; "threaded" and "viommu-unmapped-iova" run its engine threads (the
+ * starts; "threaded" and "viommu-unmapped-iova" (and its variant with the
+ * vIOMMU after the device on the command line) run its engine threads (the
  * latter under TCG with a halted CPU, behind intel-iommu with DMA
  * remapping on).  Interrupts always come from a bottom half: tests poll.
  *
@@ -810,15 +811,18 @@ static uint32_t wait_reg(Dev *d, uint64_t off, uint32_t mask)
  * done under the BQL (TCG asserts it), become a device error, and leave
  * QEMU running; resets racing with such steps must not deadlock.
  */
-static void test_viommu_unmapped_iova(void)
+static void do_viommu_unmapped_iova(bool iommu_after)
 {
     g_autofree char *bios = halt_bios();
-    g_autofree char *pre = g_strdup_printf("-accel tcg -bios %s "
-                                           "-device intel-iommu", bios);
+    g_autofree char *pre = g_strdup_printf("-accel tcg -bios %s %s", bios,
+                                           iommu_after ? "" :
+                                           "-device intel-iommu");
     Dev d;
     int i;
 
-    dev_start_full(&d, pre, ",engines=2");
+    /* extra goes last on the command line: after our -device */
+    dev_start_full(&d, pre, iommu_after ? ",engines=2 -device intel-iommu" :
+                   ",engines=2");
     dev_setup(&d);
     vtd_block_all_dma(&d);
 
@@ -862,6 +866,22 @@ static void test_viommu_unmapped_iova(void)
     check_reset_state(&d);
     dev_stop(&d);
     unlink(bios);
+}
+
+static void test_viommu_unmapped_iova(void)
+{
+    do_viommu_unmapped_iova(false);
+}
+
+/*
+ * The same with intel-iommu after svmgpu on the command line: at our
+ * realize it had not set itself up on the bus yet, so realize saw no
+ * vIOMMU and the threads translated without the BQL; the fault report
+ * aborted QEMU under TCG.
+ */
+static void test_viommu_after_device_unmapped_iova(void)
+{
+    do_viommu_unmapped_iova(true);
 }
 
 /* The real configuration: engine and control threads, MSI-X from a BH. */
@@ -2140,6 +2160,8 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/no-bus-master", test_no_bus_master);
     qtest_add_func("/svmgpu/threaded", test_threaded);
     qtest_add_func("/svmgpu/viommu-unmapped-iova", test_viommu_unmapped_iova);
+    qtest_add_func("/svmgpu/viommu-after-device-unmapped-iova",
+                   test_viommu_after_device_unmapped_iova);
     qtest_add_func("/svmgpu/viommu-remapping-off", test_viommu_remapping_off);
     qtest_add_func("/svmgpu/viommu-unmap-notify-across-irq-window",
                    test_viommu_unmap_notify_across_irq_window);
