@@ -293,7 +293,7 @@ static int svmgpu_dma(SvmgpuState *s, uint64_t addr, void *buf, uint64_t len,
     bool locked;
     int ret = -1;
 
-    if (addr + len < addr) {
+    if (len && addr + len - 1 < addr) {     /* may end at 2^64 */
         trace_svmgpu_dma_error(addr, len, is_write);
         return -1;
     }

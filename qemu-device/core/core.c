@@ -588,8 +588,9 @@ static bool control_step(SvmgpuCore *core)
 static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
 {
     struct svmgpu_ctx_entry e;
-    uint64_t addr = core->ctx_table_base + (uint64_t)id * sizeof(e);
+    uint64_t addr = 0;
     uint32_t gen = core->gen;
+    bool in_range;
     int rc;
 
     if (id >= core->ctx_table_entries) {
@@ -598,8 +599,10 @@ static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
                             core->ctx_table_entries);
         return;
     }
+    addr = core->ctx_table_base;        /* reported if past 2^64 */
+    in_range = svmgpu_table_entry(core->ctx_table_base, id, sizeof(e), &addr);
     pthread_mutex_unlock(&core->lock);
-    rc = core->ops->dma_read(core->opaque, addr, &e, sizeof(e));
+    rc = in_range ? core->ops->dma_read(core->opaque, addr, &e, sizeof(e)) : -1;
     pthread_mutex_lock(&core->lock);
     if (core->gen != gen) {
         /*

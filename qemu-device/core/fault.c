@@ -21,6 +21,7 @@ void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx)
     struct svmgpu_fault_record rec;
     uint32_t entries = core->cfg.fault_ring_entries;
     uint64_t addr;
+    bool in_range;
     uint32_t seq;
     int rc;
 
@@ -40,8 +41,10 @@ void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx)
         q->stall_ring_full = true;      /* injected (§15): no record */
         goto out;
     }
-    addr = core->fault_ring_base +
-           (uint64_t)(core->fault_put & (entries - 1)) * sizeof(rec);
+    addr = core->fault_ring_base;       /* reported if past 2^64 */
+    in_range = svmgpu_table_entry(core->fault_ring_base,
+                                  core->fault_put & (entries - 1),
+                                  sizeof(rec), &addr);
     seq = core->fault_seq + 1;
     if (seq == 0) {
         seq = 1;
@@ -61,7 +64,7 @@ void svmgpu_fault_report(SvmgpuCore *core, SvmgpuQueue *q, uint32_t ctx)
         pthread_mutex_lock(&core->lock);
         goto out;
     }
-    rc = core->fault_ring_base ?
+    rc = core->fault_ring_base && in_range ?
          core->ops->dma_write(core->opaque, addr, &rec, sizeof(rec)) : -1;
 
     pthread_mutex_lock(&core->lock);

@@ -663,6 +663,23 @@ static inline unsigned svmgpu_isa_slice(const SvmgpuCore *core)
 uint64_t svmgpu_atomic_host(void *p, unsigned size, unsigned op,
                             uint64_t operand, uint64_t compare);
 
+/*
+ * The DMA address of entry @idx (of @size bytes) of a table the guest put
+ * at @base: false when the entry would reach past 2^64, which the device
+ * must not wrap to address 0 (a failed DMA instead).
+ */
+static inline bool svmgpu_table_entry(uint64_t base, uint64_t idx,
+                                      uint64_t size, uint64_t *addr)
+{
+    uint64_t off = idx * size;          /* tables are at most 4 MiB */
+
+    if (base > UINT64_MAX - off || size - 1 > UINT64_MAX - (base + off)) {
+        return false;
+    }
+    *addr = base + off;
+    return true;
+}
+
 static inline uint64_t svmgpu_min64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;

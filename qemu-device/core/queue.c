@@ -1118,12 +1118,13 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
         return SVMGPU_STEP_DONE;
     }
     if (!x->has_cmd) {
-        uint64_t addr = base + (uint64_t)(head & (size - 1)) * SVMGPU_CMD_SIZE;
+        uint64_t addr = base;
 
         if (head == tail) {
             return SVMGPU_STEP_IDLE;
         }
-        if (core->ops->dma_read(core->opaque, addr, &x->cmd, sizeof(x->cmd))) {
+        if (!svmgpu_table_entry(base, head & (size - 1), SVMGPU_CMD_SIZE, &addr) ||
+            core->ops->dma_read(core->opaque, addr, &x->cmd, sizeof(x->cmd))) {
             svmgpu_set_error(x, SVMGPU_ERR_RING_DMA, addr, 0, 0);
             complete(core, q);
             return SVMGPU_STEP_DONE;

@@ -385,9 +385,10 @@ SvmgpuRestore svmgpu_queue_restore(SvmgpuCore *core, SvmgpuQueue *q,
     }
     pthread_mutex_unlock(&core->lock);
     if (a->kind == SVMGPU_SAVE_COMMAND) {
-        if (core->ops->dma_read(core->opaque,
-                                base + (uint64_t)(head & (size - 1)) *
-                                SVMGPU_CMD_SIZE, &ring, sizeof(ring))) {
+        uint64_t at = base;
+
+        if (!svmgpu_table_entry(base, head & (size - 1), SVMGPU_CMD_SIZE, &at) ||
+            core->ops->dma_read(core->opaque, at, &ring, sizeof(ring))) {
             return SVMGPU_RESTORE_RING_DMA;
         }
         if (memcmp(&ring, &a->cmd, sizeof(ring))) {

@@ -202,6 +202,7 @@ TEST(contexts)
 {
     TestDev t;
     struct svmgpu_ctx_entry *e;
+    uint64_t reads;
 
     td_init(&t);
     ctx_create(&t, 3);
@@ -230,6 +231,15 @@ TEST(contexts)
     wr(&t, SVMGPU_REG_CTX_TABLE_BASE, 0x7fff0000000ull);
     wr32(&t, SVMGPU_REG_CTX_ENABLE, 3);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
+    /* an entry past 2^64 is not read at its wrapped address (0): the base is reported */
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    wr(&t, SVMGPU_REG_CTX_TABLE_BASE, 0xfffffffffffff000ull);
+    reads = atomic_load(&t.dma_reads);
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 128);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
+    ASSERT_EQ(rd(&t, SVMGPU_REG_ERROR_ADDR), 0xfffffffffffff000ull);
+    ASSERT_EQ(atomic_load(&t.dma_reads), reads);
+    wr32(&t, SVMGPU_REG_CTX_SELECT, 3);
     /* disable queues a whole-context invalidation */
     wr32(&t, SVMGPU_REG_CTX_DISABLE, 3);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_CTX_STATE), 0);
