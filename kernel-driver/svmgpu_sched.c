@@ -151,10 +151,9 @@ static unsigned int svmgpu_preempt_timeout(void)
 	return clamp(READ_ONCE(svmgpu_preempt_timeout_ms), 10U, 60000U);
 }
 
-static unsigned long svmgpu_slice_ns(void)
+static u64 svmgpu_slice_ns(void)
 {
-	return (unsigned long)clamp(READ_ONCE(svmgpu_timeslice_ms), 1U, 10000U) *
-	       NSEC_PER_MSEC;
+	return (u64)clamp(READ_ONCE(svmgpu_timeslice_ms), 1U, 10000U) * NSEC_PER_MSEC;
 }
 
 /**
@@ -856,6 +855,13 @@ static int svmgpu_sched_start(struct svmgpu_queue *q)
 		return ret;
 	}
 	atomic64_inc(&q->st_binds);
+	/*
+	 * Bound without an area (none could be allocated): a refusal's clock
+	 * ends here too, or its next refusal, maybe hours later, would find
+	 * it run out.  get_save() ended it for a queue that got one.
+	 */
+	if (!q->save)
+		svmgpu_save_wait_clear(&sdev->sched, q);
 	if (q->saved)
 		atomic64_inc(&q->st_resumes);
 	q->saved = false;
