@@ -1229,6 +1229,7 @@ struct svmgpu_victim {
 /* Ask @q on hardware queue @i to preempt. */
 static void svmgpu_sched_preempt(struct svmgpu_device *sdev, struct svmgpu_queue *q, u32 i)
 {
+	bool dropped;
 	u32 status;
 
 	if (!svmgpu_hw_enter(sdev))
@@ -1239,7 +1240,15 @@ static void svmgpu_sched_preempt(struct svmgpu_device *sdev, struct svmgpu_queue
 	 * again from Q_START): only an enabled queue not halted is asked.
 	 */
 	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
-	if (q->hw_live && !q->preempting && READ_ONCE(q->hwq) == i && !q->stopped &&
+	/*
+	 * A preemption the device dropped (its command failed, or a CANCEL
+	 * came first: hw-spec 16.1) leaves @preempting set until the work's
+	 * finish() looks, while the queue runs on: asked again, or a
+	 * reset's save_all() would take it for a failed save.
+	 */
+	dropped = q->preempting &&
+		  !(status & (SVMGPU_Q_STATUS_PREEMPT_PENDING | SVMGPU_Q_STATUS_PREEMPTED));
+	if (q->hw_live && (!q->preempting || dropped) && READ_ONCE(q->hwq) == i && !q->stopped &&
 	    (status & SVMGPU_Q_STATUS_ENABLED) && !(status & SVMGPU_Q_STATUS_ERROR)) {
 		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL),
 			       SVMGPU_Q_CONTROL_ENABLE | SVMGPU_Q_CONTROL_PREEMPT);
