@@ -613,7 +613,7 @@ static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
         return;
     }
     if (rc || !(e.flags & SVMGPU_CTX_VALID) ||
-        (e.pt_root & (SVMGPU_PAGE_SIZE - 1))) {
+        (e.pt_root & ~SVMGPU_PTE_ADDR_MASK)) {     /* unaligned, or >= 2^52 */
         svmgpu_error_locked(core, SVMGPU_ERROR_CTX, addr,
                             "CTX_ENABLE %u: entry at 0x%llx %s", id,
                             (unsigned long long)addr,

@@ -680,6 +680,18 @@ static inline bool svmgpu_table_entry(uint64_t base, uint64_t idx,
     return true;
 }
 
+/*
+ * The DMA address of ring slot @head of a command ring at @base of @size
+ * entries: false when it reaches past 2^64 (*@addr is then @base, the
+ * address an error reports).
+ */
+static inline bool svmgpu_ring_entry(uint64_t base, uint32_t head,
+                                     uint32_t size, uint64_t *addr)
+{
+    *addr = base;
+    return svmgpu_table_entry(base, head & (size - 1), SVMGPU_CMD_SIZE, addr);
+}
+
 static inline uint64_t svmgpu_min64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;

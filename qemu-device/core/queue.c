@@ -1073,7 +1073,7 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
     SvmgpuQueueExec *x = &q->x;
     SvmgpuMapCache mc;
     uint32_t head, tail, size;
-    uint64_t base;
+    uint64_t base, addr;
     bool cancel, resume;
     SvmgpuStep r;
 
@@ -1103,9 +1103,8 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
         case SVMGPU_RESTORE_REFUSED:
             return SVMGPU_STEP_DONE;
         case SVMGPU_RESTORE_RING_DMA:
-            svmgpu_set_error(x, SVMGPU_ERR_RING_DMA,
-                             base + (uint64_t)(head & (size - 1)) *
-                             SVMGPU_CMD_SIZE, 0, 0);
+            svmgpu_ring_entry(base, head, size, &addr);
+            svmgpu_set_error(x, SVMGPU_ERR_RING_DMA, addr, 0, 0);
             complete(core, q);
             return SVMGPU_STEP_DONE;
         }
@@ -1118,12 +1117,10 @@ SvmgpuStep svmgpu_queue_step(SvmgpuCore *core, SvmgpuQueue *q, uint8_t *buf,
         return SVMGPU_STEP_DONE;
     }
     if (!x->has_cmd) {
-        uint64_t addr = base;
-
         if (head == tail) {
             return SVMGPU_STEP_IDLE;
         }
-        if (!svmgpu_table_entry(base, head & (size - 1), SVMGPU_CMD_SIZE, &addr) ||
+        if (!svmgpu_ring_entry(base, head, size, &addr) ||
             core->ops->dma_read(core->opaque, addr, &x->cmd, sizeof(x->cmd))) {
             svmgpu_set_error(x, SVMGPU_ERR_RING_DMA, addr, 0, 0);
             complete(core, q);

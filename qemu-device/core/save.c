@@ -107,6 +107,10 @@ static int save_write(SvmgpuCore *core, SvmgpuQueue *q, uint64_t addr,
     if (svmgpu_q_stale(q)) {
         return 0;
     }
+    /* written page by page: none of it may wrap to address 0 */
+    if (!svmgpu_table_entry(addr, 0, size, &addr)) {
+        return -1;
+    }
     rc = core->ops->dma_write(core->opaque, addr, &zero, 4);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     for (off = 4; !rc && off < size; off += len) {
@@ -368,6 +372,9 @@ SvmgpuRestore svmgpu_queue_restore(SvmgpuCore *core, SvmgpuQueue *q,
     if (!addr) {
         return refuse(core, q, addr, a, false, "no save area");
     }
+    if (!svmgpu_table_entry(addr, 0, SVMGPU_SAVE_AREA_SIZE, &addr)) {
+        return refuse(core, q, addr, a, false, "past 2^64");
+    }
     if (core->ops->dma_read(core->opaque, addr, a, SAVE_HDR_SIZE)) {
         return refuse(core, q, addr, a, false, "unreadable");
     }
@@ -385,9 +392,9 @@ SvmgpuRestore svmgpu_queue_restore(SvmgpuCore *core, SvmgpuQueue *q,
     }
     pthread_mutex_unlock(&core->lock);
     if (a->kind == SVMGPU_SAVE_COMMAND) {
-        uint64_t at = base;
+        uint64_t at;
 
-        if (!svmgpu_table_entry(base, head & (size - 1), SVMGPU_CMD_SIZE, &at) ||
+        if (!svmgpu_ring_entry(base, head, size, &at) ||
             core->ops->dma_read(core->opaque, at, &ring, sizeof(ring))) {
             return SVMGPU_RESTORE_RING_DMA;
         }

@@ -237,4 +237,30 @@ TEST(translate_rejects_wide_va_and_disabled_ctx)
     td_fini(&t);
 }
 
+/*
+ * Tables the guest places (context table, fault ring, command rings, save
+ * areas) never wrap past 2^64 to address 0; one may end exactly there.
+ */
+TEST(table_entries_never_wrap_to_address_0)
+{
+    uint64_t addr = 1;
+
+    ASSERT_TRUE(svmgpu_table_entry(0x1000, 3, 32, &addr));
+    ASSERT_EQ(addr, 0x1060);
+    ASSERT_TRUE(svmgpu_table_entry(0xfffffffffffff000ull, 127, 32, &addr));
+    ASSERT_EQ(addr, 0xffffffffffffffe0ull);
+    addr = 1;
+    ASSERT_FALSE(svmgpu_table_entry(0xfffffffffffff000ull, 128, 32, &addr));
+    ASSERT_FALSE(svmgpu_table_entry(0xfffffffffffff000ull, 0,
+                                    SVMGPU_SAVE_AREA_SIZE, &addr));
+    ASSERT_FALSE(svmgpu_table_entry(0xffffffffffffffe1ull, 0, 32, &addr));
+    ASSERT_EQ(addr, 1);                 /* untouched when refused */
+    ASSERT_TRUE(svmgpu_ring_entry(0xffffffffffffe000ull, 63, 64, &addr));
+    ASSERT_EQ(addr, 0xffffffffffffefc0ull);
+    ASSERT_TRUE(svmgpu_ring_entry(0xffffffffffffe000ull, 64 + 63, 128, &addr));
+    ASSERT_EQ(addr, 0xffffffffffffffc0ull);
+    ASSERT_FALSE(svmgpu_ring_entry(0xffffffffffffe000ull, 128, 256, &addr));
+    ASSERT_EQ(addr, 0xffffffffffffe000ull);     /* the base, for the error */
+}
+
 TEST_HARNESS_MAIN

@@ -221,6 +221,14 @@ TEST(contexts)
     wr32(&t, SVMGPU_REG_CTX_ENABLE, 4);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
     wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
+    /* bits above 51 are not an address to mask away */
+    e->pt_root = (e->pt_root & ~8ull) | 1ull << 60;
+    wr32(&t, SVMGPU_REG_CTX_ENABLE, 4);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
+    wr32(&t, SVMGPU_REG_CTX_SELECT, 4);
+    ASSERT_EQ(rd32(&t, SVMGPU_REG_CTX_STATE), 0);
+    wr32(&t, SVMGPU_REG_CTX_SELECT, 3);
+    wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
     wr32(&t, SVMGPU_REG_CTX_ENABLE, 1024);
     ASSERT_EQ(rd32(&t, SVMGPU_REG_ERROR_STATUS), SVMGPU_ERROR_CTX);
     wr32(&t, SVMGPU_REG_ERROR_STATUS, ~0u);
