@@ -1836,6 +1836,21 @@ static bool svmgpu_devmem_never_to_dev(struct vm_area_struct *vma)
 	       !(vma->vm_flags & VM_READ);
 }
 
+/**
+ * svmgpu_devmem_vma_unmoved() - does PREFETCH skip @vma whole?
+ * @vma: a VMA of the range
+ * @to_dev: towards device memory, else system memory
+ *
+ * To device memory, a VMA it never takes; to system memory, one without
+ * anonymous pages (device pages are anonymous).  Caller holds the
+ * mmap_lock.
+ */
+bool svmgpu_devmem_vma_unmoved(struct vm_area_struct *vma, bool to_dev)
+{
+	return svmgpu_devmem_skip_vma(vma) ||
+	       (to_dev ? svmgpu_devmem_never_to_dev(vma) : !vma->anon_vma);
+}
+
 /*
  * Migrate the caller's [start, end) to device or system memory, evicting
  * for it regions not used since @since.  Every page of the range must be
@@ -1870,13 +1885,8 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			ret = -EFAULT;
 			break;
 		}
-		/*
-		 * A VMA where nothing can move is skipped whole: to device
-		 * memory, what it never takes; to system memory, one without
-		 * anonymous pages (device pages are anonymous).
-		 */
-		if (svmgpu_devmem_skip_vma(vma) ||
-		    (to_dev ? svmgpu_devmem_never_to_dev(vma) : !vma->anon_vma)) {
+		/* A VMA where nothing can move is skipped whole. */
+		if (svmgpu_devmem_vma_unmoved(vma, to_dev)) {
 			addr = min_t(unsigned long, end, vma->vm_end);
 			tries = 0;
 			continue;

@@ -981,6 +981,7 @@ void svmgpu_devmem_thrash_mapped(struct svmgpu_device *sdev, unsigned int noted)
 u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev);
 int svmgpu_devmem_prefetch(struct svmgpu_device *sdev, struct mm_struct *mm, u64 start,
 			   u64 end, bool to_dev, u64 since, unsigned long *moved);
+bool svmgpu_devmem_vma_unmoved(struct vm_area_struct *vma, bool to_dev);
 
 /* svmgpu_prefetch.c: asynchronous PREFETCH */
 struct drm_svmgpu_prefetch;

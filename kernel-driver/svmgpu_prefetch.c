@@ -252,16 +252,18 @@ static bool svmgpu_prefetch_doomed(struct svmgpu_prefetch_req *req)
 }
 
 /*
- * To system memory: the end of [@addr, @end)'s first VMA if it has no
- * anon_vma (nothing of it can be in device memory), else @addr.
+ * The end of [@addr, @end)'s first VMA if nothing of it moves @to_dev
+ * (svmgpu_devmem_vma_unmoved(): a PROT_NONE reservation to device memory,
+ * one never touched to system memory), else @addr: skipped in one step,
+ * not 2 MiB at a time, as the synchronous PREFETCH does.
  */
-static u64 svmgpu_prefetch_skip(struct mm_struct *mm, u64 addr, u64 end)
+static u64 svmgpu_prefetch_skip(struct mm_struct *mm, u64 addr, u64 end, bool to_dev)
 {
 	struct vm_area_struct *vma;
 
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, addr);
-	if (vma && !vma->anon_vma)
+	if (vma && svmgpu_devmem_vma_unmoved(vma, to_dev))
 		addr = min_t(u64, end, vma->vm_end);
 	mmap_read_unlock(mm);
 	return addr;
@@ -298,8 +300,7 @@ static bool svmgpu_prefetch_run(struct svmgpu_prefetch_file *pf,
 		}
 		if (req->next == req->ev.start)
 			req->since = svmgpu_devmem_lru_now(sdev);
-		skip = to_dev ? req->next : svmgpu_prefetch_skip(req->mm, req->next,
-								  req->end);
+		skip = svmgpu_prefetch_skip(req->mm, req->next, req->end, to_dev);
 		if (skip > req->next)
 			next = skip;
 		else
