@@ -632,12 +632,14 @@ static unsigned long svmgpu_blit_timeout(struct svmgpu_blit *blit, u64 bytes)
 static int svmgpu_blit_poll_regs(struct svmgpu_blit *blit, u64 last)
 {
 	struct svmgpu_device *sdev = blit->sdev;
-	u32 q = blit->hwq, st, qs, done;
+	u32 q = blit->hwq, st, qs;
 	int ret = 1;
+	u64 done;
 
 	if (!svmgpu_hw_enter(sdev))
 		return -ENODEV;
-	done = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_COMPL_SEQ));
+	/* All 64 bits: a reset zeroes it, and (u32)last may be 0 too. */
+	done = svmgpu_read64(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_COMPL_SEQ));
 	qs = svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_STATUS));
 	st = svmgpu_read32(sdev, SVMGPU_REG_STATUS);
 	if (st == U32_MAX || qs == U32_MAX) {
@@ -653,7 +655,7 @@ static int svmgpu_blit_poll_regs(struct svmgpu_blit *blit, u64 last)
 				    svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_ERROR_SEQ)),
 				    svmgpu_read32(sdev, SVMGPU_REG_Q(q, SVMGPU_Q_ERROR_CODE)));
 		ret = -EIO;
-	} else if (done == (u32)last) {
+	} else if (done == last) {
 		ret = 0;
 	}
 	svmgpu_hw_exit(sdev);

@@ -883,6 +883,12 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	 */
 	if (WARN_ON_ONCE(!trylock_page(page)))
 		lock_page(page);
+	/* Never fails: no allocation outlives svmgpu_devmem_fini()'s start. */
+	if (WARN_ON_ONCE(!percpu_ref_tryget_live(&page->pgmap->ref))) {
+		unlock_page(page);
+		drm_buddy_free_block(&dm->mm, block);
+		return NULL;
+	}
 	/*
 	 * A device page keeps its flags when it is freed (page_free: 6.1's
 	 * free_zone_device_page() clears only ->mapping and AnonExclusive),
@@ -911,7 +917,6 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	ClearPageWorkingset(page);
 	ClearPageSwapBacked(page);
 	SetPageDirty(page);
-	WARN_ON_ONCE(!percpu_ref_tryget_live(&page->pgmap->ref));
 	set_page_count(page, 1);
 	page->zone_device_data = block;
 	atomic64_add(PAGE_SIZE, &dm->used);
@@ -1088,6 +1093,33 @@ static int svmgpu_devmem_still_reachable(struct svmgpu_devmem *dm, int seq)
 	return ret;
 }
 
+/*
+ * How many entries of a migration moved; with @done, their bits are set
+ * there from bit @off on (the entries' offsets in a window).
+ */
+static unsigned long svmgpu_migrated_mark(const unsigned long *src,
+					  const unsigned long *dst,
+					  unsigned long npages, unsigned long *done,
+					  unsigned long off)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < npages; i++) {
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !dst[i])
+			continue;
+		n++;
+		if (done)
+			__set_bit(off + i, done);
+	}
+	return n;
+}
+
+static unsigned long svmgpu_migrated(const unsigned long *src,
+				     const unsigned long *dst, unsigned long npages)
+{
+	return svmgpu_migrated_mark(src, dst, npages, NULL, 0);
+}
+
 static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src,
 			      unsigned long *dst, unsigned long npages, bool to_dev,
 			      bool urgent, bool salvage)
@@ -1096,6 +1128,9 @@ static int svmgpu_devmem_copy(struct svmgpu_devmem *dm, const unsigned long *src
 	unsigned int tries = 0, delay;
 	int ret, seq;
 
+	/* Nothing moves (its pages were taken meanwhile): nothing to wait for. */
+	if (!svmgpu_migrated(src, dst, npages))
+		return 0;
 	ret = svmgpu_blit_copy(dm->blit, src, dst, npages, to_dev, urgent);
 	if (!ret)
 		return 0;
@@ -1209,33 +1244,6 @@ static int svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
 	return svmgpu_devmem_copy(dm, src, dst, npages, false, urgent, salvage);
-}
-
-/*
- * How many entries of a migration moved; with @done, their bits are set
- * there from bit @off on (the entries' offsets in a window).
- */
-static unsigned long svmgpu_migrated_mark(const unsigned long *src,
-					  const unsigned long *dst,
-					  unsigned long npages, unsigned long *done,
-					  unsigned long off)
-{
-	unsigned long i, n = 0;
-
-	for (i = 0; i < npages; i++) {
-		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !dst[i])
-			continue;
-		n++;
-		if (done)
-			__set_bit(off + i, done);
-	}
-	return n;
-}
-
-static unsigned long svmgpu_migrated(const unsigned long *src,
-				     const unsigned long *dst, unsigned long npages)
-{
-	return svmgpu_migrated_mark(src, dst, npages, NULL, 0);
 }
 
 /*
