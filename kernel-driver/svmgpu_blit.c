@@ -855,6 +855,18 @@ static void svmgpu_blit_free_held(struct svmgpu_blit *blit)
 	}
 }
 
+/*
+ * Give back the held pages if the engine is shown stopped: are some still
+ * held?  Under blit->lock.
+ */
+static bool svmgpu_blit_held_still(struct svmgpu_blit *blit)
+{
+	lockdep_assert_held(&blit->lock);
+	if (!list_empty(&blit->held) && svmgpu_blit_stopped(blit) > 0)
+		svmgpu_blit_free_held(blit);
+	return !list_empty(&blit->held);
+}
+
 /**
  * svmgpu_blit_release() - give back every held page (teardown)
  * @blit: the copy queue or NULL; the device quiesced or fenced (removal)
@@ -1017,26 +1029,37 @@ int svmgpu_blit_copy(struct svmgpu_blit *blit, const unsigned long *src,
 	u64 first, gen, bytes = 0, t0;
 	bool counted = false;	/* a failure is in @errors, @timeouts, @starved or @resets */
 	unsigned long n;
+	bool held;
 	int ret;
 
-	if (!blit || !READ_ONCE(copy_engine))
+	if (!blit)
 		return -EOPNOTSUPP;
 	if (WARN_ON_ONCE(npages > SVMGPU_BLIT_PAGES))
 		return -EINVAL;
 	n = svmgpu_blit_moving(src, dst, npages);
 	if (!n)
 		return 0;
-	if (n < READ_ONCE(copy_engine_min_pages))
+	/*
+	 * An abandoned batch's pages: given back once the engine is shown
+	 * stopped, also by a copy the engine will not do (copy_engine=0,
+	 * a single page), or they stay held until unbind.  Only then is
+	 * blit->lock taken for such a copy: it is held through a batch.
+	 */
+	if (!list_empty_careful(&blit->held)) {
+		mutex_lock(&blit->lock);
+		held = svmgpu_blit_held_still(blit);
+		mutex_unlock(&blit->lock);
+		if (held)
+			return -EOPNOTSUPP;
+	}
+	if (!READ_ONCE(copy_engine) || n < READ_ONCE(copy_engine_min_pages))
 		return -EOPNOTSUPP;
 	sdev = blit->sdev;
 	mutex_lock(&blit->lock);
-	/* An abandoned batch's pages: given back once the engine is shown stopped. */
-	if (!list_empty(&blit->held)) {
-		if (svmgpu_blit_stopped(blit) <= 0) {
-			mutex_unlock(&blit->lock);
-			return -EOPNOTSUPP;
-		}
-		svmgpu_blit_free_held(blit);
+	/* Held again meanwhile (another copy abandoned its batch)? */
+	if (svmgpu_blit_held_still(blit)) {
+		mutex_unlock(&blit->lock);
+		return -EOPNOTSUPP;
 	}
 	gen = atomic64_read(&sdev->stats.resets);
 	if (svmgpu_blit_backed_off(blit, gen)) {
