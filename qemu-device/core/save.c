@@ -107,8 +107,11 @@ static int save_write(SvmgpuCore *core, SvmgpuQueue *q, uint64_t addr,
     if (svmgpu_q_stale(q)) {
         return 0;
     }
-    /* written page by page: none of it may wrap to address 0 */
-    if (!svmgpu_table_entry(addr, 0, size, &addr)) {
+    /*
+     * Written page by page: none of it may wrap to address 0, and the
+     * whole area must fit, or a RESUME would refuse what was saved.
+     */
+    if (!svmgpu_table_entry(addr, 0, SVMGPU_SAVE_AREA_SIZE, &addr)) {
         return -1;
     }
     rc = core->ops->dma_write(core->opaque, addr, &zero, 4);
