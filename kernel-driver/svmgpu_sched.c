@@ -1243,8 +1243,10 @@ static void svmgpu_sched_preempt(struct svmgpu_device *sdev, struct svmgpu_queue
 	/*
 	 * A preemption the device dropped (its command failed, or a CANCEL
 	 * came first: hw-spec 16.1) leaves @preempting set until the work's
-	 * finish() looks, while the queue runs on: asked again, or a
-	 * reset's save_all() would take it for a failed save.
+	 * finish() looks.  Once the queue's ERROR was cleared
+	 * (svmgpu_queue_service()) it runs on: asked again, or a reset's
+	 * save_all() would take it for a failed save.  Still halted, it is
+	 * not asked (nor saved) either way.
 	 */
 	dropped = q->preempting &&
 		  !(status & (SVMGPU_Q_STATUS_PREEMPT_PENDING | SVMGPU_Q_STATUS_PREEMPTED));
