@@ -718,6 +718,9 @@ struct svmgpu_err {
  *	@submit_lock and waits; protected by @lock
  * @wd_seq: @completed_seq when the watchdog last saw progress, protected by @lock
  * @wd_stamp: jiffies of that progress (or of the bind), protected by @lock
+ * @bind_gen: bindings so far (svmgpu_queue_hw_start()), written under
+ *	@submit_lock and @lock: a hang reset decided on one binding leaves a
+ *	later one alone
  * @wd_pending: the last watchdog tick saw a completion or error no interrupt
  *	had collected, with @completed_seq then @wd_seq; protected by @lock
  * @compl_corrupt: the completion record named a seq never submitted; the
@@ -761,6 +764,7 @@ struct svmgpu_queue {
 	bool hang_reset;
 	u64 wd_seq;
 	unsigned long wd_stamp;
+	u32 bind_gen;
 	bool wd_pending;
 	bool compl_corrupt;
 
@@ -912,7 +916,7 @@ void svmgpu_queue_put(struct svmgpu_queue *q);
 struct svmgpu_queue *svmgpu_hwq_get(struct svmgpu_device *sdev, u32 hwq);
 void svmgpu_ctx_account(struct svmgpu_device *sdev, u32 hwq, struct svmgpu_svm *svm,
 			int field, u64 n);
-void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt);
+void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, u32 bind_gen, bool corrupt);
 bool svmgpu_queue_unbind(struct svmgpu_queue *q);
 int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u32 start,
 			  bool resume);

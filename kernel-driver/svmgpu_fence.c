@@ -28,9 +28,11 @@
  * core unlinks its pending events (file_priv = NULL) before postclose
  * destroys the queues, whose flush then frees them.
  *
- * SUBMIT never sleeps holding q->submit_lock: it waits for room in the
- * ring (and for a hang reset, q->hang_reset, to end) without it, then takes
- * it and checks again.  The scheduler work, the hang reset and a device
+ * SUBMIT waits for room in the ring (and for a hang reset, q->hang_reset,
+ * to end) without q->submit_lock, then takes it and checks again.  Only
+ * without the scheduler does it sleep holding it, for a free hardware
+ * queue (svmgpu_queue_bind()), and a hang reset of the queue's previous
+ * binding wakes it to let go.  The scheduler work, the hang reset and a device
  * reset take it to preempt, save or fail the queue, and a preempted queue
  * makes no room until they have resumed it.
  *
@@ -565,6 +567,11 @@ retry:
 	 */
 	if (!sdev->sched.enabled) {
 		ret = svmgpu_queue_bind(q, nonblock);
+		if (ret == -EAGAIN && !nonblock) {
+			/* A hang reset waits for submit_lock (svmgpu_queue_bind()). */
+			mutex_unlock(&q->submit_lock);
+			goto retry;
+		}
 		if (ret)
 			goto out_unlock;
 	}

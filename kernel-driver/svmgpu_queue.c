@@ -284,6 +284,7 @@ int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u3
 	q->wd_seq = q->completed_seq;
 	q->wd_stamp = jiffies;
 	q->wd_pending = false;
+	q->bind_gen++;
 	q->preempting = false;
 	q->slice_start = ktime_get_ns();
 	spin_unlock(&q->lock);
@@ -543,14 +544,20 @@ int svmgpu_queue_bind(struct svmgpu_queue *q, bool nonblock)
 		    !svmgpu_hwq_claim(q))
 			return -EAGAIN;
 	} else {
+		/*
+		 * A hang reset of its previous binding waits for submit_lock:
+		 * let go (-EAGAIN, the caller waits without it and retries).
+		 */
 		ret = wait_event_interruptible(sdev->hwq_wq, READ_ONCE(q->stopped) ||
 					       READ_ONCE(sdev->gone) ||
+					       READ_ONCE(q->hang_reset) ||
 					       svmgpu_hwq_claim(q));
 		if (ret)
 			return ret;
 	}
 	if (q->hwq == SVMGPU_HWQ_NONE)
-		return READ_ONCE(sdev->gone) ? -ENODEV : -ECANCELED;
+		return READ_ONCE(sdev->gone) ? -ENODEV :
+		       READ_ONCE(q->stopped) ? -ECANCELED : -EAGAIN;
 	q->tail = 0;
 	if (READ_ONCE(q->stopped)) {
 		ret = -ECANCELED;
@@ -697,6 +704,8 @@ void svmgpu_queue_stop(struct svmgpu_queue *q)
  * svmgpu_queue_hang_reset() - reset a queue that made no progress
  * @q: the queue
  * @hwq: the hardware queue the watchdog found it hung on
+ * @bind_gen: @q->bind_gen then: a queue bound again since (idle, then a
+ *	SUBMIT bound it, maybe to @hwq) is left alone
  * @corrupt: reset for a corrupt completion record, not a hang
  *
  * Disables the hardware queue and waits for its engine to let go (hw-spec
@@ -708,7 +717,7 @@ void svmgpu_queue_stop(struct svmgpu_queue *q)
  * nothing is collected from it: every command not seen complete before
  * fails with DRM_SVMGPU_ERR_RESET, and the record is cleared.
  */
-void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt)
+void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, u32 bind_gen, bool corrupt)
 {
 	struct svmgpu_device *sdev = q->sdev;
 	ktime_t start = ktime_get();
@@ -721,14 +730,19 @@ void svmgpu_queue_hang_reset(struct svmgpu_queue *q, u32 hwq, bool corrupt)
 	}
 	q->hang_reset = true;
 	spin_unlock(&q->lock);
-	/* A SUBMIT waiting for room in the ring lets go of submit_lock. */
+	/*
+	 * A SUBMIT waiting for room in the ring, or (without the scheduler)
+	 * for a hardware queue, lets go of submit_lock.
+	 */
 	wake_up_all(&q->wq);
+	wake_up_all(&sdev->hwq_wq);
 
 	mutex_lock(&q->submit_lock);
-	if (q->hwq != hwq) {
+	if (q->hwq != hwq || q->bind_gen != bind_gen) {
 		/*
 		 * It moved meanwhile (preempted, saved by a device reset,
-		 * gave its hardware queue back): not the hung binding.
+		 * gave its hardware queue back, maybe bound again to @hwq):
+		 * not the hung binding.
 		 */
 		spin_lock(&q->lock);
 		q->hang_reset = false;
@@ -990,6 +1004,15 @@ void svmgpu_queues_stop_all(struct svmgpu_device *sdev)
 			continue;
 		while (!(locked = mutex_trylock(&q->submit_lock)) && ++tries <= 50)
 			usleep_range(5000, 10000);
+		/*
+		 * Unbound meanwhile (idle), its submit_lock held by a SUBMIT
+		 * that waits for a hardware queue (none is given out in a
+		 * reset): nothing of it is on the device.
+		 */
+		if (!locked && READ_ONCE(q->hwq) != i) {
+			svmgpu_queue_put(q);
+			continue;
+		}
 		if (locked) {
 			svmgpu_queue_update(q);
 			spin_lock(&q->lock);

@@ -133,7 +133,7 @@ static bool svmgpu_watchdog_check(struct svmgpu_device *sdev, u32 i,
 				  struct svmgpu_queue *q, unsigned int timeout_ms)
 {
 	bool pending, lost, stalled, starved, corrupt, hung = false;
-	u32 status;
+	u32 status, gen;
 
 	if (!svmgpu_hw_enter(sdev))
 		return false;
@@ -174,9 +174,10 @@ static bool svmgpu_watchdog_check(struct svmgpu_device *sdev, u32 i,
 		   time_after(jiffies, q->wd_stamp + msecs_to_jiffies(timeout_ms))) {
 		hung = true;
 	}
+	gen = q->bind_gen;
 	spin_unlock(&q->lock);
 	if (hung || corrupt)
-		svmgpu_queue_hang_reset(q, i, corrupt);
+		svmgpu_queue_hang_reset(q, i, gen, corrupt);
 	return true;
 }
 

@@ -1056,7 +1056,7 @@ static unsigned long svmgpu_sched_finish(struct svmgpu_device *sdev,
 {
 	unsigned long again = 0;
 	bool hung = false;
-	u32 status = 0, head = 0;
+	u32 status = 0, head = 0, gen = 0;
 
 	mutex_lock(&q->submit_lock);
 	if (q->hwq != i || !READ_ONCE(q->preempting))
@@ -1088,6 +1088,7 @@ static unsigned long svmgpu_sched_finish(struct svmgpu_device *sdev,
 	} else if (time_after(jiffies, READ_ONCE(q->preempt_stamp) +
 			      msecs_to_jiffies(svmgpu_preempt_timeout()))) {
 		hung = true;
+		gen = q->bind_gen;
 	} else {
 		again = 1;
 	}
@@ -1098,7 +1099,7 @@ out:
 		atomic64_inc(&q->st_resets);
 		drm_warn(&sdev->drm, "queue %u (hw queue %u): preemption not done in %u ms: hung\n",
 			 q->handle, i, svmgpu_preempt_timeout());
-		svmgpu_queue_hang_reset(q, i, false);
+		svmgpu_queue_hang_reset(q, i, gen, false);
 	}
 	return again;
 }
