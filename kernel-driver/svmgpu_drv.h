@@ -449,6 +449,7 @@ struct svmgpu_file {
 	struct svmgpu_device *sdev;
 	struct mutex lock;		/* @ctxs, @queues */
 	struct xarray ctxs;
+	u32 next_ctx;			/* @ctxs: handles not reused soon */
 	struct xarray queues;
 	u32 next_queue;			/* @queues: handles not reused soon */
 	unsigned int nqueues;

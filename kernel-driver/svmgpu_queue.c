@@ -124,7 +124,11 @@ int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file 
 	mutex_unlock(&svm->lock);
 
 	mutex_lock(&sf->lock);
-	ret = xa_alloc(&sf->ctxs, &handle, ctx, xa_limit_31b, GFP_KERNEL);
+	/* Cyclic, as queue handles: a stale handle names no new context. */
+	ret = xa_alloc_cyclic(&sf->ctxs, &handle, ctx, xa_limit_31b, &sf->next_ctx,
+			      GFP_KERNEL);
+	if (ret > 0)		/* wrapped: not an error */
+		ret = 0;
 	if (!ret)
 		ctx->handle = handle;
 	mutex_unlock(&sf->lock);

@@ -79,6 +79,28 @@ TEST_F(uapi, ctx_destroy_bad_args)
 	EXPECT_EQ(sg_ctx_destroy(self->fd, self->ctx), -ENOENT);
 }
 
+/*
+ * Handles are not reused: a destroyed context's or queue's handle names
+ * no new one (a GET_STATS with CLEAR through a stale handle would wipe a
+ * new context's counters; a stale queue's unread events would name the
+ * new queue).
+ */
+TEST_F(uapi, destroyed_handles_are_not_given_again)
+{
+	struct drm_svmgpu_get_stats s;
+	uint32_t ctx, q;
+
+	ASSERT_EQ(sg_queue_destroy(self->fd, self->q), 0);
+	ASSERT_EQ(sg_ctx_destroy(self->fd, self->ctx), 0);
+	ASSERT_EQ(sg_ctx_create(self->fd, &ctx), 0);
+	EXPECT_NE(ctx, self->ctx);
+	ASSERT_EQ(sg_queue_create(self->fd, ctx, 4, &q), 0);
+	EXPECT_NE(q, self->q);
+	EXPECT_EQ(sg_stats(self->fd, self->ctx, 1, &s), -ENOENT);
+	EXPECT_EQ(sg_queue_destroy(self->fd, self->q), -ENOENT);
+	EXPECT_EQ(sg_ctx_destroy(self->fd, self->ctx), -ENOENT);
+}
+
 TEST_F(uapi, queue_create_bad_args)
 {
 	struct drm_svmgpu_queue_create a = { .ctx_handle = self->ctx, .flags = 1 };
