@@ -592,43 +592,60 @@ TEST_F(pf, event_space_full_is_enobufs_until_drained)
 }
 
 /*
- * To system memory, a never-touched reservation costs one step whatever
- * its size (its VMA has no anon_vma: nothing of it can be in device
- * memory): 1 TiB of PROT_NONE, MAP_NORESERVE completes at once with 0
- * pages.  Walked in 2 MiB chunks it took 524288 of them.  A 4 MiB buffer
- * queued behind it on the same file then moves as usual.
+ * Queue an asynchronous PREFETCH of a @huge PROT_NONE, MAP_NORESERVE
+ * reservation towards @where, and one of a 4 MiB buffer behind it on the
+ * same file (from device memory when @where is system memory): the
+ * reservation completes at once with 0 pages, and the buffer then moves
+ * as usual, every byte intact.
  */
-TEST_TIMEOUT(60)
-TEST_F(pf, system_prefetch_skips_untouched_reservation)
+static void pf_reservation_then_buffer(int fd, size_t huge, uint32_t where,
+				       unsigned char pat, int timeout_s)
 {
-	size_t huge = 1ul << 40, size = 4 * MB, n = size / PAGE;
+	bool to_dev = where == DRM_SVMGPU_PREFETCH_DEVICE;
+	size_t size = 4 * MB, n = size / PAGE;
 	struct drm_svmgpu_event_prefetch ev[2];
 	unsigned char *r, *a = sg_map_2m(size);
 	uint64_t pages = 0;
 	double t0;
 
-	if (!self->local)
-		SKIP(return, "the device has no local memory");
 	ASSERT_NE(a, NULL);
 	r = mmap(NULL, huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_NE(r, MAP_FAILED);
-	sg_fill_pat(a, size, 0x6b);
-	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
-	EXPECT_EQ(pages, n);
+	sg_fill_pat(a, size, pat);
+	if (!to_dev) {
+		ASSERT_EQ(sg_prefetch(fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+		EXPECT_EQ(pages, n);
+	}
 	t0 = sg_now_s();
-	ASSERT_EQ(pf_async(self->fd, r, huge, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), 0);
-	ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, NULL), 0);
-	ASSERT_EQ(ev_read_n(self->fd, ev, 2, 20), 0);
-	TH_LOG("1 TiB reservation and 4 MiB to system memory in %.2f s", sg_now_s() - t0);
+	ASSERT_EQ(pf_async(fd, r, huge, where, NULL), 0);
+	ASSERT_EQ(pf_async(fd, a, size, where, NULL), 0);
+	ASSERT_EQ(ev_read_n(fd, ev, 2, timeout_s), 0);
+	TH_LOG("%zu GiB PROT_NONE and 4 MiB to %s memory in %.2f s", huge >> 30,
+	       to_dev ? "device" : "system", sg_now_s() - t0);
 	EXPECT_EQ(ev[0].result, 0);
 	EXPECT_EQ(ev[0].pages, 0);
 	EXPECT_EQ(ev[0].size, huge);
 	EXPECT_EQ(ev[1].result, 0);
 	EXPECT_EQ(ev[1].pages, n);
-	EXPECT_EQ(sg_residency(self->fd, a, size), 0);
-	EXPECT_EQ(sg_check_pat(a, size, 0x6b), -1);
+	EXPECT_EQ(sg_residency(fd, a, size), to_dev ? (long long)n : 0);
+	EXPECT_EQ(sg_check_pat(a, size, pat), -1);
 	munmap(r, huge);
 	munmap(a, size);
+}
+
+/*
+ * To system memory, a never-touched reservation costs one step whatever
+ * its size (its VMA has no anon_vma: nothing of it can be in device
+ * memory): 1 TiB completes at once with 0 pages.  Walked in 2 MiB chunks
+ * it took 524288 of them.
+ */
+TEST_TIMEOUT(60)
+TEST_F(pf, system_prefetch_skips_untouched_reservation)
+{
+	if (!self->local)
+		SKIP(return, "the device has no local memory");
+	pf_reservation_then_buffer(self->fd, 1ul << 40, DRM_SVMGPU_PREFETCH_SYSTEM,
+				   0x6b, 20);
 }
 
 /*
@@ -641,31 +658,10 @@ TEST_F(pf, system_prefetch_skips_untouched_reservation)
 TEST_TIMEOUT(60)
 TEST_F(pf, device_prefetch_skips_a_prot_none_reservation)
 {
-	size_t huge = BLOCKER, size = 4 * MB, n = size / PAGE;
-	struct drm_svmgpu_event_prefetch ev[2];
-	unsigned char *r, *a = sg_map_2m(size);
-	double t0;
-
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
-	ASSERT_NE(a, NULL);
-	r = mmap(NULL, huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	ASSERT_NE(r, MAP_FAILED);
-	sg_fill_pat(a, size, 0x6d);
-	t0 = sg_now_s();
-	ASSERT_EQ(pf_async(self->fd, r, huge, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
-	ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL), 0);
-	ASSERT_EQ(ev_read_n(self->fd, ev, 2, 30), 0);
-	TH_LOG("16 TiB PROT_NONE and 4 MiB to device memory in %.2f s", sg_now_s() - t0);
-	EXPECT_EQ(ev[0].result, 0);
-	EXPECT_EQ(ev[0].pages, 0);
-	EXPECT_EQ(ev[0].size, huge);
-	EXPECT_EQ(ev[1].result, 0);
-	EXPECT_EQ(ev[1].pages, n);
-	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)n);
-	EXPECT_EQ(sg_check_pat(a, size, 0x6d), -1);
-	munmap(r, huge);
-	munmap(a, size);
+	pf_reservation_then_buffer(self->fd, BLOCKER, DRM_SVMGPU_PREFETCH_DEVICE,
+				   0x6d, 30);
 }
 
 struct sync_pf {
