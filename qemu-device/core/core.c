@@ -588,7 +588,7 @@ static bool control_step(SvmgpuCore *core)
 static void ctx_enable_locked(SvmgpuCore *core, uint32_t id)
 {
     struct svmgpu_ctx_entry e;
-    uint64_t addr = 0;
+    uint64_t addr;
     uint32_t gen = core->gen;
     bool in_range;
     int rc;
