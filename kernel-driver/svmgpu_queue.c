@@ -531,8 +531,10 @@ static bool svmgpu_hwq_claim(struct svmgpu_queue *q)
  * the queue's ring and enables it; the ring restarts at slot 0.  Caller
  * holds q->submit_lock.
  *
- * Return: 0, -ECANCELED if the queue was stopped, -ENODEV, -EIO, -EAGAIN,
- * or -ERESTARTSYS.
+ * Return: 0, -ECANCELED if the queue was stopped, -ENODEV, -EIO,
+ * -ERESTARTSYS, or -EAGAIN: with @nonblock, no hardware queue is free;
+ * without it, a hang reset of the queue's previous binding waits for
+ * q->submit_lock, so the caller drops it, waits for the reset and retries.
  */
 int svmgpu_queue_bind(struct svmgpu_queue *q, bool nonblock)
 {
@@ -1009,11 +1011,14 @@ void svmgpu_queues_stop_all(struct svmgpu_device *sdev)
 		while (!(locked = mutex_trylock(&q->submit_lock)) && ++tries <= 50)
 			usleep_range(5000, 10000);
 		/*
-		 * Unbound meanwhile (idle), its submit_lock held by a SUBMIT
-		 * that waits for a hardware queue (none is given out in a
-		 * reset): nothing of it is on the device.
+		 * Unbound meanwhile (idle, or saved by the scheduler: it runs
+		 * again after the reset), whether or not its submit_lock is
+		 * now held by a SUBMIT that waits for a hardware queue (none
+		 * is given out in a reset): nothing of it is on the device.
 		 */
-		if (!locked && READ_ONCE(q->hwq) != i) {
+		if (READ_ONCE(q->hwq) != i) {
+			if (locked)
+				mutex_unlock(&q->submit_lock);
 			svmgpu_queue_put(q);
 			continue;
 		}
