@@ -19,9 +19,10 @@
  *                    waits for it): the fault IRQ thread sleeps that long
  *                    before it dispatches its next batch (svmgpu_fault.c)
  *   svmgpu_inject_stop_delay
- *                    write MS (at most 4000): the next queue stop sleeps
+ *                    write MS (at most 20000): the next queue stop sleeps
  *                    that long before it disables the hardware queue, the
- *                    engine running on meanwhile (svmgpu_queue.c)
+ *                    engine running on meanwhile (svmgpu_queue.c); 0
+ *                    ends a sleep under way
  *   svmgpu_inject_copy_delay
  *                    write US (at most 10000): each of the next 1024 pages
  *                    CPU copies through BAR4 move is followed by that sleep
@@ -250,13 +251,21 @@ DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_dispatch_delay_fops, NULL,
 /*
  * Test hook: the next queue stop (QUEUE_DESTROY, a reset, process exit)
  * sleeps this many milliseconds before it disables the hardware queue,
- * while the engine goes on running the queue's command: short.
+ * while the engine goes on running the queue's command.  Writing 0 disarms
+ * it and ends a sleep under way: a test holds a stop for as long as it
+ * needs, and no longer.
  */
 static int svmgpu_inject_stop_delay_set(void *data, u64 val)
 {
 	struct svmgpu_device *sdev = data;
+	int ret;
 
-	return svmgpu_inject_store(&sdev->inject_stop_delay_ms, val, 4000);
+	ret = svmgpu_inject_store(&sdev->inject_stop_delay_ms, val, 20000);
+	if (!ret && !val) {
+		atomic_inc(&sdev->inject_stop_ends);
+		wake_up_all(&sdev->inject_wq);
+	}
+	return ret;
 }
 DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_stop_delay_fops, NULL,
 			 svmgpu_inject_stop_delay_set, "%llu\n");

@@ -1038,6 +1038,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	init_rwsem(&sdev->hw_sem);
 	init_rwsem(&sdev->teardown_sem);
 	init_waitqueue_head(&sdev->svm_wq);
+	init_waitqueue_head(&sdev->inject_wq);
 	mutex_init(&sdev->reset_lock);
 	INIT_WORK(&sdev->recover_work, svmgpu_recover_work);
 	svmgpu_recovery_init(sdev);

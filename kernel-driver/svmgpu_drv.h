@@ -295,6 +295,9 @@ struct svmgpu_sched {
  * @inject_stop_delay_ms: test hook (debugfs svmgpu_inject_stop_delay): the
  *	next svmgpu_queue_stop() sleeps this long before it disables the
  *	queue's hardware queue
+ * @inject_stop_ends: test hook: bumped by a write of 0 to
+ *	svmgpu_inject_stop_delay, which ends such a sleep early
+ * @inject_wq: woken when @inject_stop_ends changes
  * @teardown_sem: read-held by each last-context teardown, which runs
  *	outside svmgpu_create_lock; write-held by removal, which must not free
  *	what a teardown still uses
@@ -375,6 +378,8 @@ struct svmgpu_device {
 	atomic_t inject_register_delay_ms;
 	atomic_t inject_dispatch_delay_ms;
 	atomic_t inject_stop_delay_ms;
+	atomic_t inject_stop_ends;
+	wait_queue_head_t inject_wq;
 
 	struct mmu_notifier_ops mn_ops;
 	struct rw_semaphore teardown_sem;

@@ -665,9 +665,13 @@ void svmgpu_queue_stop_failed(struct svmgpu_queue *q, u32 code)
 
 	/* Test hook: the engine runs on while the stop is slow. */
 	if (unlikely(atomic_read(&sdev->inject_stop_delay_ms))) {
+		int ends = atomic_read(&sdev->inject_stop_ends);
+
 		delay = atomic_xchg(&sdev->inject_stop_delay_ms, 0);
 		if (delay)
-			msleep(delay);
+			wait_event_timeout(sdev->inject_wq,
+					   atomic_read(&sdev->inject_stop_ends) != ends,
+					   msecs_to_jiffies(delay));
 	}
 	mutex_lock(&q->submit_lock);
 	svmgpu_queue_unbind(q);

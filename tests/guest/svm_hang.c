@@ -883,9 +883,9 @@ TEST_F(hang, invalidation_the_device_did_not_queue_fences_it)
  * under way: that reset reprograms the fenced device, and the fence's
  * recovery work, which waited for it, does not reset it a second time
  * (which would stop for good the queues the first one replayed).  The
- * reset's stop of a bound queue (a WAIT) is made 3 s slow
- * (svmgpu_inject_stop_delay) so that the fence lands inside it.  Before,
- * the device was reset twice.
+ * reset's stop of a bound queue (a WAIT) is held (svmgpu_inject_stop_delay,
+ * ended by writing 0) until the fence has landed inside it.  Before, the
+ * device was reset twice.
  */
 TEST_TIMEOUT(90)
 TEST_F(hang, fence_during_a_reset_is_recovered_by_that_reset)
@@ -919,7 +919,7 @@ TEST_F(hang, fence_during_a_reset_is_recovered_by_that_reset)
 	*word = 0;
 	c = sg_wait_eq(word, 1, 0);
 	ASSERT_EQ(sg_submit(self->fd, qw, &c, 1, &seq), 0);
-	ASSERT_EQ(sg_write_file(stop, "3000"), 0);
+	ASSERT_EQ(sg_write_file(stop, "20000"), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid)
@@ -930,13 +930,15 @@ TEST_F(hang, fence_during_a_reset_is_recovered_by_that_reset)
 	if (held) {
 		EXPECT_EQ(sg_write_file(inval, "1"), 0);
 		EXPECT_EQ(munmap(buf, size), 0);
+		EXPECT_EQ(sg_dev_counter("tlb_inval_timeouts"), timeouts + 1);
+		/* and the reset has not gone past its stop meanwhile */
+		EXPECT_TRUE(sg_blocked_in(task, SYS_write));
 	}
+	sg_write_file(stop, "0");		/* the stop goes on */
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
-	sg_write_file(stop, "0");
 	sg_write_file(inval, "0");
 	ASSERT_TRUE(held);
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
-	EXPECT_EQ(sg_dev_counter("tlb_inval_timeouts"), timeouts + 1);
 	/* the recovery work had its chance */
 	usleep(1500000);
 	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
