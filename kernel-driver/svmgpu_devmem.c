@@ -2323,7 +2323,11 @@ out:
  * for it anyway.  Stopping earlier left such a page mapped in device
  * memory, and memunmap_pages() then waited until the process unmapped it.
  * From a device gone from the bus the pages move zero-filled: their data
- * went with it.
+ * went with it.  So do they from a device whose link an error recovery
+ * froze: no wait would bring them back, as the PCI core sets the channel
+ * back to normal only in its resume step, under the device lock this
+ * removal holds (and BAR4 decodes again only once the slot_reset step
+ * restored the config space).
  */
 static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 {
