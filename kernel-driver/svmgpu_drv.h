@@ -161,6 +161,12 @@ struct svmgpu_dev_stats {
 /* Software queue priorities (Q_PRIORITY 0..2; 3 is kept for the kernel). */
 #define SVMGPU_PRIO_NUM			3
 
+/*
+ * Test hook svmgpu_inject_bad_save_area: a 4 KiB-aligned Q_SAVE_ADDR that
+ * no guest memory decodes, beyond the widest vIOMMU address (48 bits).
+ */
+#define SVMGPU_INJ_BAD_SAVE_ADDR	BIT_ULL(51)
+
 /**
  * struct svmgpu_save_buf - one save area
  * @sgt: its pages (dma_alloc_noncontiguous(): one DMA range)
@@ -203,6 +209,9 @@ struct svmgpu_save_buf {
  * @inj_unbind_busy: debugfs svmgpu_inject_unbind_busy: the next this many
  *	unbinds are taken as not idle (the recovery of a hardware queue that
  *	did not stop, which the device cannot be made to show)
+ * @inj_bad_save_area: debugfs svmgpu_inject_bad_save_area: the next this
+ *	many starts with a save area program SVMGPU_INJ_BAD_SAVE_ADDR instead,
+ *	an address no memory decodes
  * @work: hands out hardware queues, timeslices, finishes preemptions
  * @enabled: the device preempts (SVMGPU_CAPS_PREEMPT): the scheduler runs
  */
@@ -223,6 +232,7 @@ struct svmgpu_sched {
 	unsigned long cap_wake;
 	unsigned int cap_params[3];
 	atomic_t inj_unbind_busy;
+	atomic_t inj_bad_save_area;
 	struct delayed_work work;
 	bool enabled;
 };

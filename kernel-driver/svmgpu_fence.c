@@ -348,8 +348,12 @@ void svmgpu_queue_service(struct svmgpu_device *sdev, u32 i, struct svmgpu_queue
 		code = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE));
 		info = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_INFO));
 		va = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_VA));
-		seq = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_SEQ)) - q->seq_base;
-		svmgpu_queue_log_error(q, seq, code, va, info);
+		seq = svmgpu_read64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_SEQ));
+		/* 0: a RESUME refused with its area unreadable, logged by the scheduler */
+		if (seq) {
+			seq -= q->seq_base;
+			svmgpu_queue_log_error(q, seq, code, va, info);
+		}
 		/*
 		 * Resume at the next command.  Not after a failed save or a
 		 * refused RESUME (ERR_SAVE_AREA; a failed save also disables

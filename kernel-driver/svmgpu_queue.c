@@ -256,13 +256,14 @@ void svmgpu_ctx_account(struct svmgpu_device *sdev, u32 hwq, struct svmgpu_svm *
  * the doorbell is rung up to q->tail.  Caller holds q->submit_lock and is
  * inside svmgpu_hw_enter().
  *
- * Return: 0 or -EIO.
+ * Return: 0 (also for a RESUME refused at once: the scheduler handles it as
+ * one refused later), or -EIO if the enable failed.
  */
 int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u32 start,
 			  bool resume)
 {
 	u32 i = q->hwq, status, ctl = SVMGPU_Q_CONTROL_ENABLE;
-	bool sched = sdev->sched.enabled;
+	bool sched = sdev->sched.enabled, refused;
 
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), 0);
 	svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_BASE), q->ring_dma);
@@ -270,8 +271,15 @@ int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u3
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CTX), q->ctx->svm->ctx_id);
 	svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_COMPL_ADDR), q->compl_dma);
 	if (sched) {
-		svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_SAVE_ADDR),
-			       q->save ? q->save->dma : 0);
+		u64 save = q->save ? q->save->dma : 0;
+
+		/*
+		 * Test hook: an area on no memory, so that the save fails on
+		 * the bus, or the RESUME finds the area unreadable (§16.1).
+		 */
+		if (save && unlikely(atomic_add_unless(&sdev->sched.inj_bad_save_area, -1, 0)))
+			save = SVMGPU_INJ_BAD_SAVE_ADDR;
+		svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_SAVE_ADDR), save);
 		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_PRIORITY), q->prio);
 		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_START), start);
 		if (resume && q->save)
@@ -280,7 +288,16 @@ int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u3
 	spin_lock(&q->lock);
 	svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_CONTROL), ctl);
 	status = svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_STATUS));
-	q->hw_live = !(status & SVMGPU_Q_STATUS_ERROR);
+	/*
+	 * A RESUME whose area the device refused before this read (halted in
+	 * ERROR, ERR_SAVE_AREA) is bound and live as one refused later: the
+	 * scheduler fails the saved command alone and starts the queue again
+	 * behind it (svmgpu_sched_halted()).
+	 */
+	refused = (ctl & SVMGPU_Q_CONTROL_RESUME) && (status & SVMGPU_Q_STATUS_ERROR) &&
+		  svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE)) ==
+		  SVMGPU_ERR_SAVE_AREA;
+	q->hw_live = !(status & SVMGPU_Q_STATUS_ERROR) || refused;
 	/*
 	 * The hang clock starts now, not at the queue's last progress (also
 	 * after a preemption: a queue waiting its turn is not hung).
@@ -292,9 +309,13 @@ int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u3
 	q->preempting = false;
 	q->slice_start = ktime_get_ns();
 	spin_unlock(&q->lock);
-	if (sched && q->hw_live && q->tail != start)
+	if (sched && !(status & SVMGPU_Q_STATUS_ERROR) && q->tail != start)
 		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_TAIL), q->tail);
 	svmgpu_watchdog_kick(sdev);
+	if (refused) {
+		svmgpu_sched_kick(sdev);
+		return 0;
+	}
 	if (status & SVMGPU_Q_STATUS_ERROR) {
 		drm_err(&sdev->drm, "queue %u: enable failed, error %u\n", i,
 			svmgpu_read32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_ERROR_CODE)));

@@ -1002,13 +1002,31 @@ static void svmgpu_sched_halted(struct svmgpu_device *sdev, struct svmgpu_queue 
 		return;
 	if ((status & SVMGPU_Q_STATUS_ENABLED) && !(status & SVMGPU_Q_STATUS_ERROR))
 		return;
-	drm_warn(&sdev->drm, "queue %u (hw queue %u): save area %s: command %llu fails\n",
-		 q->handle, i, status & SVMGPU_Q_STATUS_ENABLED ? "refused" : "not written",
-		 seq ? seq - q->seq_base : 0);
-	atomic64_inc(&sdev->stats.replays_lost);
 	q->saved = false;
 	svmgpu_queue_unbind(q);
-	svmgpu_queue_fail_one(q, seq ? seq - q->seq_base : 0, SVMGPU_ERR_SAVE_AREA, va);
+	/*
+	 * A save with no command in progress (Q_ERROR_SEQ 0: the next one
+	 * was not fetched) lost nothing: a fresh start runs that command.  A
+	 * refused RESUME with seq 0 (its area unreadable) lost the command at
+	 * the saved head, the first one pending.
+	 */
+	if (!seq && !(status & SVMGPU_Q_STATUS_ENABLED)) {
+		drm_warn(&sdev->drm, "queue %u (hw queue %u): save area not written, no command in progress: none fails\n",
+			 q->handle, i);
+	} else {
+		if (seq)
+			drm_warn(&sdev->drm, "queue %u (hw queue %u): save area %s: command %llu fails\n",
+				 q->handle, i,
+				 status & SVMGPU_Q_STATUS_ENABLED ? "refused" : "not written",
+				 seq - q->seq_base);
+		else
+			drm_warn(&sdev->drm, "queue %u (hw queue %u): save area unreadable: the saved command fails\n",
+				 q->handle, i);
+		atomic64_inc(&sdev->stats.replays_lost);
+		/* its completions first: "the first pending" is one that did not run */
+		svmgpu_queue_update(q);
+		svmgpu_queue_fail_one(q, seq ? seq - q->seq_base : 0, SVMGPU_ERR_SAVE_AREA, va);
+	}
 	if (svmgpu_queue_pending(q) && !READ_ONCE(q->stopped))
 		svmgpu_sched_requeue(q);
 	else
@@ -1687,4 +1705,6 @@ void svmgpu_sched_debugfs_init(struct drm_minor *minor)
 			    &svmgpu_sched_fops);
 	debugfs_create_atomic_t("svmgpu_inject_unbind_busy", 0600, minor->debugfs_root,
 				&sdev->sched.inj_unbind_busy);
+	debugfs_create_atomic_t("svmgpu_inject_bad_save_area", 0600, minor->debugfs_root,
+				&sdev->sched.inj_bad_save_area);
 }

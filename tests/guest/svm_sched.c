@@ -52,6 +52,7 @@ static long long sched_value(const char *name)
 
 static long long wait_sched_value(const char *name, long long n);
 static long long wait_areas_used(long long n);
+static int inj_bad_save_area(unsigned int v);
 
 /*
  * The line of queue @handle ("queue N: prio P state S ...") in one snapshot
@@ -221,6 +222,7 @@ FIXTURE_TEARDOWN(sched)
 		waitpid(kid, NULL, 0);
 	}
 	sg_inject("hang_queues", 0);
+	inj_bad_save_area(0);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -2355,6 +2357,116 @@ TEST_F(sched, saved_queue_not_idle_fails_its_commands)
 		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
 		munmap(buf[i], SIZE);
 	}
+}
+
+/* Write @v to debugfs svmgpu_inject_bad_save_area: 0 or -errno. */
+static int inj_bad_save_area(unsigned int v)
+{
+	char path[256], buf[16];
+
+	if (sg_debugfs_path("svmgpu_inject_bad_save_area", path, sizeof(path)))
+		return -ENOENT;
+	snprintf(buf, sizeof(buf), "%u", v);
+	return sg_write_file(path, buf);
+}
+
+/*
+ * NUM_QUEUES queues, each a WAIT then a FILL of its own buffer, rotate
+ * through the hardware queues below HIGH (10 ms timeslices); one binding
+ * gets a save area on no memory (svmgpu_inject_bad_save_area): with
+ * @resume, once every queue was saved, so that binding's RESUME finds its
+ * area unreadable (refused, Q_ERROR_SEQ 0), else from the start, so that
+ * the save of a first binding fails on the bus (Q_ERROR_SEQ the WAIT's).
+ * Exactly one WAIT fails, with ERR_SAVE_AREA (replays_lost + 1); its FILL
+ * runs behind it without waiting for the word; every other queue completes
+ * both commands once released; no reset.
+ */
+static void bad_save_area_fails_one_wait(struct svmgpu_fixture_sched *self, bool resume)
+{
+	enum { MAXQ = 16 };
+	uint64_t *word = sg_map_anon(4096);
+	long long lost0 = sched_value("replays_lost");
+	long long resets0 = sg_dev_counter("resets");
+	unsigned int i, j, nq = self->nhw, failed = MAXQ, nfailed = 0;
+	unsigned char *buf[MAXQ];
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd cmds[2];
+	uint64_t seq[MAXQ];
+	uint32_t q[MAXQ];
+
+	ASSERT_NOT_NULL(word);
+	ASSERT_LE(nq, MAXQ);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
+	if (!resume)
+		ASSERT_EQ(inj_bad_save_area(1), 0);
+	word[0] = 0;
+	for (i = 0; i < nq; i++) {
+		buf[i] = sg_map_anon(SIZE);
+		ASSERT_NOT_NULL(buf[i]);
+		memset(buf[i], 0, SIZE);
+		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
+		cmds[0] = sg_wait_eq(word, 1, 0);
+		cmds[1] = sg_fill(buf[i], SIZE, 0x70 + i, 1);
+		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
+	}
+	if (resume) {
+		/* every queue saved once: each binding from now on is a RESUME */
+		for (j = 0; j < 1000; j++) {
+			for (i = 0; i < nq && queue_value(q[i], "preemptions") > 0; i++)
+				;
+			if (i == nq)
+				break;
+			usleep(10000);
+		}
+		ASSERT_EQ(i, nq);
+		ASSERT_EQ(inj_bad_save_area(1), 0);
+	}
+	/* the queue that lost its WAIT runs its FILL without the word */
+	for (j = 0; j < 1000 && failed == MAXQ; j++) {
+		for (i = 0; i < nq && failed == MAXQ; i++)
+			if (buf[i][SIZE - 1] == 0x70 + i)
+				failed = i;
+		usleep(10000);
+	}
+	ASSERT_LT(failed, nq);
+	EXPECT_EQ(sched_value("replays_lost"), lost0 + 1);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < nq; i++) {
+		ASSERT_EQ(sg_wait(self->fd, q[i], seq[i], seq[i] - 1, SG_TIMEOUT_NS, &w), 0);
+		EXPECT_TRUE(sg_all_bytes(buf[i], 0x70 + i, SIZE));
+		if (!w.nr_errors)
+			continue;
+		nfailed++;
+		EXPECT_EQ(i, failed);
+		EXPECT_EQ(w.nr_errors, 1);
+		EXPECT_EQ(w.err_code, SVMGPU_ERR_SAVE_AREA);
+		EXPECT_EQ(w.err_seq, seq[i] - 1);
+	}
+	TH_LOG("queue %u of %u lost its WAIT (%s)", failed, nq,
+	       resume ? "RESUME refused" : "save failed");
+	EXPECT_EQ(nfailed, 1);
+	EXPECT_EQ(sched_value("replays_lost"), lost0 + 1);
+	EXPECT_EQ(sg_dev_counter("resets"), resets0);
+	for (i = 0; i < nq; i++) {
+		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
+		munmap(buf[i], SIZE);
+	}
+	munmap(word, 4096);
+}
+
+TEST_TIMEOUT(120)
+TEST_F(sched, save_failing_on_the_bus_fails_only_the_saved_command)
+{
+	NEED_SCHED();
+	bad_save_area_fails_one_wait(self, false);
+}
+
+TEST_TIMEOUT(120)
+TEST_F(sched, resume_from_an_unreadable_area_fails_only_the_saved_command)
+{
+	NEED_SCHED();
+	bad_save_area_fails_one_wait(self, true);
 }
 
 /*
