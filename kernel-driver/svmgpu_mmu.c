@@ -32,7 +32,8 @@
  * it) with SVMGPU_PTE_SW_LOCAL beside it: removing it neither DMA-unmaps nor
  * dirties anything (device pages are anonymous; migration moves their data).
  *
- * Lock order: svm->alloc_lock, then svm->pt_lock, then sdev->inval_lock.
+ * Lock order: svm->alloc_lock, then svm->pt_lock, then sdev->hw_sem (read,
+ * svmgpu_hw_enter()), then sdev->inval_lock.
  */
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
@@ -772,7 +773,15 @@ static int svmgpu_inval(struct svmgpu_device *sdev, struct svmgpu_svm *svm,
 				SVMGPU_INVAL_TIMEOUT)) {
 		u32 done = svmgpu_read32(sdev, SVMGPU_REG_TLB_INV_DONE_SEQ);
 
-		if (!queued || (s32)(done - seq) < 0 || inject) {
+		/*
+		 * Requests are one at a time (inval_lock): done is exactly
+		 * seq once this one completed.  Not trusted from a BAR that
+		 * stopped decoding (0) or a link in error (all-ones): with
+		 * seq at 0, or past 2^31, either could pass for it.
+		 */
+		if (done == seq && svmgpu_read32(sdev, SVMGPU_REG_ID) != SVMGPU_ID_MAGIC)
+			queued = false;
+		if (!queued || done != seq || inject) {
 			atomic64_inc(&sdev->stats.tlb_inval_timeouts);
 			drm_err_ratelimited(&sdev->drm,
 					    "TLB invalidation %u %s (done %u)\n", seq,
