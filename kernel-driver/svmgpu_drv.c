@@ -1109,10 +1109,20 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	return 0;
 
 err_hw:
+	down_write(&sdev->hw_sem);
 	WRITE_ONCE(sdev->hw_ready, false);
 	svmgpu_hw_quiesce(sdev);
+	up_write(&sdev->hw_sem);
 err_irq:
 	svmgpu_irq_fini(sdev);
+	/*
+	 * What the device's interrupts or the programming queued meanwhile (a
+	 * fatal error's hang work, the watchdog, the scheduler): not ready,
+	 * nothing queues it again.  devres frees sdev after this returns.
+	 */
+	cancel_work_sync(&sdev->recover_work);
+	svmgpu_recovery_fini(sdev);
+	svmgpu_sched_fini(sdev);
 err_mem:
 	svmgpu_hw_quiesce(sdev);
 	svmgpu_mem_fini(sdev);
@@ -1182,12 +1192,30 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	pci_clear_master(pdev);
 }
 
+/*
+ * Reboot, poweroff, kexec: the device stops all DMA and stays stopped.  As
+ * removal does, under reset_lock and hw_sem: a reset under way finishes
+ * first, and nothing (a fence's recovery, a hang reset, the scheduler)
+ * brings it back afterwards, turning bus mastering on again over memory a
+ * kexec'd kernel owns.  Processes may still run: their ioctls find the
+ * device not ready.
+ */
 static void svmgpu_shutdown(struct pci_dev *pdev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
-	if (sdev && sdev->hw_ready)
-		svmgpu_hw_quiesce(sdev);
+	if (!sdev)
+		return;
+	mutex_lock(&sdev->reset_lock);
+	down_write(&sdev->hw_sem);
+	if (sdev->hw_ready && !svmgpu_hw_quiesce(sdev))
+		svmgpu_hw_fence_dma(sdev, "not quiesced");
+	WRITE_ONCE(sdev->hw_ready, false);
+	up_write(&sdev->hw_sem);
+	mutex_unlock(&sdev->reset_lock);
+	cancel_work_sync(&sdev->recover_work);
+	svmgpu_recovery_fini(sdev);
+	cancel_delayed_work_sync(&sdev->sched.work);
 }
 
 static const struct pci_device_id svmgpu_pci_ids[] = {
