@@ -695,4 +695,12 @@ static inline bool is_f64_op(uint8_t op)
     return op >= SVMGPU_OP_DADD && op <= SVMGPU_OP_D2F;
 }
 
+/* Loads, stores and atomics: the instructions a wave's `done` lanes skip. */
+static inline bool is_mem_op(uint8_t op)
+{
+    return (op >= SVMGPU_OP_LD8 && op <= SVMGPU_OP_LDS32) ||
+           (op >= SVMGPU_OP_ST8 && op <= SVMGPU_OP_ST64) ||
+           op == SVMGPU_OP_ATOM32 || op == SVMGPU_OP_ATOM64;
+}
+
 #endif /* SVMGPU_ISA_COMMON_H */

@@ -1870,6 +1870,10 @@ static InsnResult f_exec(SvmgpuCore *core, SvmgpuQueue *q,
         /* wave by wave, in f_exec_mem(): a gang may stop at any wave */
         return f_exec_mem(core, q, l, m, o, w0, nw, ndone);
     }
+    /* a faulted memory instruction rewritten meanwhile: as the reference */
+    for (k = 0; k < nw; k++) {
+        l->waves[w0 + k].done = 0;
+    }
     if (l->zpend_any & (o->zread | o->zwrite)) {
         for (k = 0; k < nw; k++) {
             changed |= f_zclear(l, o, w0 + k, NULL);
@@ -1996,8 +2000,9 @@ static void f_skip_idle(SvmgpuCore *core, SvmgpuFastLaunch *l, IsaMem *m,
            __atomic_load_n(&core->map_gen, __ATOMIC_ACQUIRE) == m->gen) {
         n++;
     }
-    for (k = 0; k < nw; k++) {
+    for (k = 0; k < nw && n; k++) {
         l->waves[k].pc += (uint64_t)n * SVMGPU_ISA_INSN_SIZE;
+        l->waves[k].done = 0;   /* as the reference's idle instructions */
     }
     l->executed += (uint64_t)n * nw;
     *slice += n * nw;

@@ -264,6 +264,13 @@ static InsnResult exec_insn(SvmgpuCore *core, SvmgpuQueue *q, SvmgpuLaunch *l,
     rb = SVMGPU_ISA_RB(insn);
     imm = SVMGPU_ISA_IMM(insn);
     next = w->pc + SVMGPU_ISA_INSN_SIZE;
+    if (!is_mem_op(op)) {
+        /*
+         * The lanes done are those of a faulted memory instruction the
+         * CPU rewrote while the queue stalled: they run this one.
+         */
+        w->done = 0;
+    }
     if (rd >= l->regs_used && rd < SVMGPU_ISA_NUM_REGS) {
         l->regs_used = rd + 1;  /* any instruction may write rd */
     }

@@ -1130,4 +1130,66 @@ TEST(stalled_load_rewritten_sees_fresh_register)
     td_fini(&t);
 }
 
+/*
+ * Lanes that completed a faulted load skip only that load when it is
+ * replayed: here lanes 0-3 loaded before lane 4 faulted, and while the
+ * queue stalls the CPU rewrites the load into a NOP.  The store after it
+ * then runs for all 32 lanes, on both engines.  Before, the lanes done
+ * stayed marked past the NOP and lanes 0-3 skipped the store.
+ */
+TEST(faulted_load_rewritten_to_a_nop_leaves_no_lane_behind)
+{
+    const uint64_t in = 0x40000;
+    uint64_t prog[] = {
+        I(S2R, 1, 0, 0, SVMGPU_SR_LANE_ID),
+        I(SHL, 2, 1, IMM, 12),
+        I(ADD, 2, 2, IMM, (int32_t)in),
+        I(LD64, 3, 2, 0, 0),
+        I(SHL, 4, 1, IMM, 3),
+        I(ADD, 4, 4, IMM, (int32_t)OUT),
+        I(ST64, 0, 4, 1, 0),
+        I(EXIT, 0, 0, 0, 0),
+    };
+    unsigned e, i;
+
+    for (e = 0; e < 2; e++) {
+        SvmgpuCoreConfig cfg;
+        struct svmgpu_cmd c;
+        TestDev t;
+
+        svmgpu_core_default_config(&cfg);
+        cfg.sync = true;
+        cfg.engine = e ? SVMGPU_ENGINE_REFERENCE : SVMGPU_ENGINE_FAST;
+        td_init_cfg(&t, &cfg);
+        ctx_create(&t, 0);
+        queue_setup(&t, 0, 0, 64);
+        map_range(&t, 0, CODE, 0x1000, 0);
+        map_range(&t, 0, in, 4 * 0x1000, 0);        /* lanes 0-3's pages */
+        map_range(&t, 0, OUT, 0x1000, SVMGPU_PTE_WRITABLE);
+        for (i = 0; i < sizeof(prog) / sizeof(prog[0]); i++) {
+            *va64(&t, CODE + i * 8) = prog[i];
+        }
+        for (i = 0; i < 32; i++) {
+            *va64(&t, OUT + i * 8) = 0xaaaa;
+        }
+        memset(&c, 0, sizeof(c));
+        c.hdr.opcode = SVMGPU_CMD_LAUNCH;
+        c.launch.code_va = CODE;
+        c.launch.grid_x = c.launch.grid_y = c.launch.grid_z = 1;
+        c.launch.wg_size = 32;
+        submit(&t, 0, &c);
+        ASSERT_EQ(rd32(&t, SVMGPU_REG_FAULT_PUT), 1);
+        ASSERT_EQ(fault_rec(&t, 0)->va, in + 4 * 0x1000);
+        *va64(&t, CODE + 3 * 8) = I(NOP, 0, 0, 0, 0);
+        reply(&t, SVMGPU_FAULT_REPLY_REPLAY);
+        ASSERT_EQ(compl(&t, 0)->seq, c.hdr.seq);
+        ASSERT_EQ(compl(&t, 0)->err_code, 0);
+        for (i = 0; i < 32; i++) {
+            EXPECT_EQ(*va64(&t, OUT + i * 8), i);
+        }
+        TH_LOG("%s engine: every lane stored", e ? "reference" : "fast");
+        td_fini(&t);
+    }
+}
+
 TEST_HARNESS_MAIN
