@@ -22,11 +22,27 @@
 
 static const char *tool_name = "svmgpu";
 
+/*
+ * At exit, as gnulib's close_stdout(): output that could not be written
+ * (a full disk, /dev/full, a closed pipe's EIO) fails the tool with exit 1
+ * and a message, whatever main() returned.
+ */
+static void cli_close_stdout(void)
+{
+	int err = fflush(stdout) ? errno : ferror(stdout) ? EIO : 0;
+
+	if (!err)
+		return;
+	fprintf(stderr, "%s: write error: %s\n", tool_name, strerror(err));
+	_exit(CLI_EXIT_FAIL);
+}
+
 void cli_init(char **argv, const char *tool)
 {
 	tool_name = tool;
 	if (argv && argv[0])
 		argv[0] = (char *)tool;
+	atexit(cli_close_stdout);
 }
 
 const char *cli_tool(void)
@@ -132,6 +148,9 @@ static int parse_pci(const char *s, char *out, size_t len)
 	unsigned int dom = 0, bus, dev, fn;
 	char tail;
 
+	/* digits and separators only: %x takes a sign and leading spaces */
+	if (strspn(s, "0123456789abcdefABCDEF:.") != strlen(s))
+		return -EINVAL;
 	if (sscanf(s, "%4x:%2x:%2x.%1u%c", &dom, &bus, &dev, &fn, &tail) != 4 &&
 	    (dom = 0, sscanf(s, "%2x:%2x.%1u%c", &bus, &dev, &fn, &tail) != 3))
 		return -EINVAL;

@@ -2,8 +2,10 @@
 /*
  * BAR0 register table (include/svmgpu/svmgpu_hw.h) and PCI lookup.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,9 +116,15 @@ int reg_lookup(const char *name, struct reg_desc *out, char *namebuf, unsigned i
 				}
 	}
 	if (name[0] >= '0' && name[0] <= '9') {
-		unsigned long off = strtoul(name, &end, 0);
+		/* 0x hex or decimal, as every number of the tools: 0100 is 100 */
+		bool hex = name[0] == '0' && (name[1] == 'x' || name[1] == 'X');
+		const char *digits = hex ? name + 2 : name;
+		unsigned long off;
 
-		if (!*end && off < SVMGPU_BAR_REGS_SIZE && !(off & 3))
+		errno = 0;
+		off = strtoul(digits, &end, hex ? 16 : 10);
+		if (isxdigit((unsigned char)digits[0]) && !errno && !*end &&
+		    off < SVMGPU_BAR_REGS_SIZE && !(off & 3))
 			return reg_at((uint32_t)off, out, namebuf, len);
 	}
 	return -ENOENT;

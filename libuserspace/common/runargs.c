@@ -68,7 +68,8 @@ static void fill(uint8_t *p, uint64_t size, const char *pat)
 	} else if (!strncmp(pat, "file=", 5)) {
 		FILE *f = fopen(pat + 5, "rb");
 
-		if (!f || (fread(p, 1, size, f) == 0 && ferror(f))) {
+		/* shorter than the buffer: the rest stays 0 */
+		if (!f || (fread(p, 1, size, f) < size && ferror(f))) {
 			fprintf(stderr, "%s: --buffer: %s: %s\n", cli_tool(), pat + 5,
 				strerror(f ? EIO : errno));
 			exit(CLI_EXIT_FAIL);
@@ -410,10 +411,15 @@ int runargs_write_outputs(const struct runargs *ra, const char *tool)
 	for (i = 0; i < ra->nout; i++) {
 		unsigned int idx = ra->outputs[i].idx;
 		FILE *f = fopen(ra->outputs[i].path, "wb");
+		int err = f ? 0 : errno;
 
-		if (!f || fwrite(ra->bufs[idx].p, 1, ra->bufs[idx].size, f) != ra->bufs[idx].size ||
-		    fclose(f)) {
-			fprintf(stderr, "%s: %s: %s\n", tool, ra->outputs[i].path, strerror(errno));
+		if (f && fwrite(ra->bufs[idx].p, 1, ra->bufs[idx].size, f) != ra->bufs[idx].size)
+			err = errno ? errno : EIO;
+		/* closed whatever the write did */
+		if (f && fclose(f) && !err)
+			err = errno;
+		if (err) {
+			fprintf(stderr, "%s: %s: %s\n", tool, ra->outputs[i].path, strerror(err));
 			ret = ret ? ret : -EIO;
 		}
 	}

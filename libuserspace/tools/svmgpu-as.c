@@ -295,10 +295,18 @@ int main(int argc, char **argv)
 	if (out && json && !strcmp(out, "-"))
 		cli_usage_error("--json and -o - both write to standard output");
 	if (out) {
+		int err;
+
 		f = strcmp(out, "-") ? fopen(out, "wb") : stdout;
-		if (!f || fwrite(svmgpu_program_code(prog), 8, svmgpu_program_length(prog), f) !=
-			  svmgpu_program_length(prog) || (f != stdout && fclose(f))) {
-			fprintf(stderr, "svmgpu-as: %s: %s\n", out, strerror(errno));
+		err = f ? 0 : errno;
+		if (f && fwrite(svmgpu_program_code(prog), 8, svmgpu_program_length(prog), f) !=
+			 svmgpu_program_length(prog))
+			err = errno ? errno : EIO;
+		/* closed whatever the write did; stdout at exit (cli_init()) */
+		if (f && f != stdout && fclose(f) && !err)
+			err = errno;
+		if (err) {
+			fprintf(stderr, "svmgpu-as: %s: %s\n", out, strerror(err));
 			svmgpu_program_destroy(prog);
 			return CLI_EXIT_FAIL;
 		}

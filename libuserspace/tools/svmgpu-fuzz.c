@@ -2748,8 +2748,19 @@ static int fuzz_main(int argc, char **argv)
 
 	for (i = 0; i < nprocs; i++) {
 		pids[i] = fork();
-		if (pids[i] < 0)
+		if (pids[i] < 0) {
+			int err = errno;
+
+			/* the workers already started do not fuzz on unsupervised */
+			while (i--) {
+				kill(pids[i], SIGKILL);
+				waitpid(pids[i], NULL, 0);
+			}
+			fprintf(stderr, "svmgpu-fuzz: fork: %s\n", strerror(err));
+			if (o.tap)
+				printf("not ok 1 - syscall fuzz: fork: %s\n", strerror(err));
 			return CLI_EXIT_DEVICE;
+		}
 		if (pids[i] == 0)
 			_exit(worker_process(i * o.threads, per_worker));
 	}

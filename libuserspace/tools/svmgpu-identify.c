@@ -24,7 +24,7 @@
 #include "cli.h"
 #include "svmgpu.h"
 
-#define MAX_DEVICES 16
+#define MAX_DEVICES 64	/* as the library lists */
 
 /*
  * Print what the driver of @node says about it: CLI_EXIT_OK, CLI_EXIT_FAIL

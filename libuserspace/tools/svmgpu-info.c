@@ -25,7 +25,7 @@
 #define PCI_CAP_PTR		0x34
 #define PCI_CAP_ID_EXP		0x10
 #define PCI_CAP_ID_MSIX		0x11
-#define MAX_DEVICES		16
+#define MAX_DEVICES		64	/* as the library lists */
 
 static void usage(FILE *f)
 {

@@ -77,6 +77,38 @@ TEST(offsets_are_the_registers_there)
 	EXPECT_STREQ(name, "Q1_SIZE");
 }
 
+/*
+ * Offsets are 0x hex or decimal, as every number of the tools: 0100 is
+ * 100 (0x64), not octal 0x40 (a write to another register); anything but
+ * digits after the prefix is no offset.
+ */
+TEST(offsets_are_hex_or_decimal_never_octal)
+{
+	struct reg_desc r;
+	char name[64];
+	int ret;
+
+	r = look("0100", name, &ret);
+	ASSERT_EQ(ret, 0);
+	EXPECT_EQ(r.offset, 100);
+	r = look("080", name, &ret);
+	ASSERT_EQ(ret, 0);
+	EXPECT_EQ(r.offset, 80);
+	r = look("0X50", name, &ret);
+	ASSERT_EQ(ret, 0);
+	EXPECT_EQ(r.offset, SVMGPU_REG_INTR_STATUS);
+	look("0x", name, &ret);
+	EXPECT_EQ(ret, -ENOENT);
+	look("0x-50", name, &ret);
+	EXPECT_EQ(ret, -ENOENT);
+	look("0x 50", name, &ret);
+	EXPECT_EQ(ret, -ENOENT);
+	look("0x50g", name, &ret);
+	EXPECT_EQ(ret, -ENOENT);
+	look("99999999999999999999999", name, &ret);
+	EXPECT_EQ(ret, -ENOENT);
+}
+
 /* Anything else (a 64-bit register's high half, reserved space) is 32 bits. */
 TEST(other_offsets_are_32_bit_words)
 {

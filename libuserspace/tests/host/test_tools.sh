@@ -271,6 +271,28 @@ expect "svmgpu-reg --slot 3: not a PCI address" 2 \
 expect "svmgpu-reg -d 0000:00:1f.7: no such device" 3 \
 	"svmgpu-reg: no svmgpu device 0000:00:1f.7: No such device" -- "$tools/svmgpu-reg" -d 0000:00:1f.7 dump
 expect "svmgpu-reg list needs no device" 0 "" -- "$tools/svmgpu-reg" list
+# Output that cannot be written fails the tool (exit 1, a message), as
+# gnulib's close_stdout(): the listing, a JSON report, --version.
+for cmd in "svmgpu-as -k vecadd" "svmgpu-as --json -k vecadd" "svmgpu-reg list" \
+	"svmgpu-sim --version"; do
+	# shellcheck disable=SC2086
+	set -- $cmd
+	name=$1
+	shift
+	"$tools/$name" "$@" >/dev/full 2>"$t/err" </dev/null
+	rc=$?
+	got_err=$(head -n 1 "$t/err")
+	if [ "$rc" = 1 ] && [ "$got_err" = "$name: write error: No space left on device" ]; then
+		ok "$cmd >/dev/full: exit 1, write error"
+	else
+		notok "$cmd >/dev/full: exit 1, write error" "exit $rc, stderr '$got_err'"
+	fi
+done
+for a in 0000:-1:04.0 "0000: 0:04.0" +0:04.0; do
+	expect "svmgpu-reg -d '$a': not a PCI address" 2 \
+		"svmgpu-reg: --device: '$a' is not a device index (0..63), render node path (/dev/dri/renderD128) or PCI address (0000:00:04.0)" \
+		-- "$tools/svmgpu-reg" -d "$a" dump
+done
 # the register table has the §16 queue registers and every INJ_*
 "$tools/svmgpu-reg" list >"$t/regs" 2>&1
 missing=
