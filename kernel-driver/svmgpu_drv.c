@@ -1114,15 +1114,16 @@ err_hw:
 	svmgpu_hw_quiesce(sdev);
 	up_write(&sdev->hw_sem);
 err_irq:
-	svmgpu_irq_fini(sdev);
 	/*
 	 * What the device's interrupts or the programming queued meanwhile (a
-	 * fatal error's hang work, the watchdog, the scheduler): not ready,
-	 * nothing queues it again.  devres frees sdev after this returns.
+	 * fatal error's hang work, the watchdog, the scheduler), before the
+	 * vectors go (a reset disables and enables them): not ready, nothing
+	 * queues it again.  devres frees sdev after this returns.
 	 */
 	cancel_work_sync(&sdev->recover_work);
 	svmgpu_recovery_fini(sdev);
 	svmgpu_sched_fini(sdev);
+	svmgpu_irq_fini(sdev);
 err_mem:
 	svmgpu_hw_quiesce(sdev);
 	svmgpu_mem_fini(sdev);
@@ -1211,6 +1212,9 @@ static void svmgpu_shutdown(struct pci_dev *pdev)
 	if (sdev->hw_ready && !svmgpu_hw_quiesce(sdev))
 		svmgpu_hw_fence_dma(sdev, "not quiesced");
 	WRITE_ONCE(sdev->hw_ready, false);
+	/* as removal: neither ready nor wedged, no reset restarts it */
+	WRITE_ONCE(sdev->in_reset, false);
+	WRITE_ONCE(sdev->wedged, false);
 	up_write(&sdev->hw_sem);
 	mutex_unlock(&sdev->reset_lock);
 	cancel_work_sync(&sdev->recover_work);
