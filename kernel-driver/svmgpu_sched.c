@@ -1008,7 +1008,8 @@ static void svmgpu_sched_halted(struct svmgpu_device *sdev, struct svmgpu_queue 
 	 * A save with no command in progress (Q_ERROR_SEQ 0: the next one
 	 * was not fetched) lost nothing: a fresh start runs that command.  A
 	 * refused RESUME with seq 0 (its area unreadable) lost the command at
-	 * the saved head, the first one pending.
+	 * the saved head, the first one pending (conservatively: whether the
+	 * area held it in progress cannot be told).
 	 */
 	if (!seq && !(status & SVMGPU_Q_STATUS_ENABLED)) {
 		drm_warn(&sdev->drm, "queue %u (hw queue %u): save area not written, no command in progress: none fails\n",
@@ -1023,8 +1024,7 @@ static void svmgpu_sched_halted(struct svmgpu_device *sdev, struct svmgpu_queue 
 			drm_warn(&sdev->drm, "queue %u (hw queue %u): save area unreadable: the saved command fails\n",
 				 q->handle, i);
 		atomic64_inc(&sdev->stats.replays_lost);
-		/* its completions first: "the first pending" is one that did not run */
-		svmgpu_queue_update(q);
+		/* the unbind collected its completions: the first pending did not run */
 		svmgpu_queue_fail_one(q, seq ? seq - q->seq_base : 0, SVMGPU_ERR_SAVE_AREA, va);
 	}
 	if (svmgpu_queue_pending(q) && !READ_ONCE(q->stopped))
