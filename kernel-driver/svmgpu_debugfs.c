@@ -262,7 +262,8 @@ static int svmgpu_inject_stop_delay_set(void *data, u64 val)
 
 	ret = svmgpu_inject_store(&sdev->inject_stop_delay_ms, val, 20000);
 	if (!ret && !val) {
-		atomic_inc(&sdev->inject_stop_ends);
+		/* fully ordered: a stop that sees the new count sees the delay 0 */
+		atomic_inc_return(&sdev->inject_stop_ends);
 		wake_up_all(&sdev->inject_wq);
 	}
 	return ret;
