@@ -27,12 +27,18 @@
  *                    write US (at most 10000): each of the next 1024 pages
  *                    CPU copies through BAR4 move is followed by that sleep
  *                    (svmgpu_devmem.c)
+ *   svmgpu_inject_leak
+ *                    write N (at most 16): N 32-byte objects holding
+ *                    "svmgpu-kmemleak-canary" are leaked on purpose, so
+ *                    that the test runner's kmemleak check shows it finds
+ *                    what the driver leaks (images/guest-tests.sh)
  *
  * Locks: sdev->hw_sem (read) for registers; an svm lookup reference and
  * svm->lock for the context list.
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 #include <drm/drm_debugfs.h>
 #include <drm/drm_file.h>
@@ -271,6 +277,24 @@ static int svmgpu_inject_stop_delay_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_stop_delay_fops, NULL,
 			 svmgpu_inject_stop_delay_set, "%llu\n");
 
+/*
+ * Test hook: leak @val small objects on purpose (kmemleak's canary, see
+ * the comment at the top).  Their pointers are dropped at once.
+ */
+static int svmgpu_inject_leak_set(void *data, u64 val)
+{
+	static const char canary[32] = "svmgpu-kmemleak-canary";
+	u64 i;
+
+	if (val > 16)
+		return -EINVAL;
+	for (i = 0; i < val; i++)
+		if (!kmemdup(canary, sizeof(canary), GFP_KERNEL))
+			return -ENOMEM;
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(svmgpu_inject_leak_fops, NULL, svmgpu_inject_leak_set, "%llu\n");
+
 /**
  * svmgpu_debugfs_init() - create the debugfs files of a DRM minor
  * @minor: the minor
@@ -291,6 +315,8 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 				   to_svmgpu(minor->dev), &svmgpu_inject_dispatch_delay_fops);
 	debugfs_create_file_unsafe("svmgpu_inject_stop_delay", 0200, minor->debugfs_root,
 				   to_svmgpu(minor->dev), &svmgpu_inject_stop_delay_fops);
+	debugfs_create_file_unsafe("svmgpu_inject_leak", 0200, minor->debugfs_root,
+				   to_svmgpu(minor->dev), &svmgpu_inject_leak_fops);
 	svmgpu_recovery_debugfs_init(minor);
 	svmgpu_sched_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);
