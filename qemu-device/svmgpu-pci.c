@@ -566,7 +566,8 @@ static void svmgpu_sync_bh(void *opaque)
 {
     SvmgpuState *s = opaque;
 
-    if (qatomic_read(&s->gone)) {
+    /* a stopped VM's memory does not change (§12): on resume */
+    if (qatomic_read(&s->gone) || !runstate_is_running()) {
         return;
     }
     s->in_callback++;
@@ -762,6 +763,13 @@ static void svmgpu_vm_state_change(void *opaque, bool running,
 {
     SvmgpuState *s = opaque;
 
+    if (s->sync) {
+        /* x-sync: what sync_bh left while stopped runs on resume */
+        if (running) {
+            qemu_bh_schedule(s->sync_bh);
+        }
+        return;
+    }
     svmgpu_core_pause(s->core, !running);
 }
 
@@ -1110,10 +1118,16 @@ static void svmgpu_realize(PCIDevice *pdev, Error **errp)
                                     &DEVICE(pdev)->mem_reentrancy_guard);
     s->sync_bh = qemu_bh_new_guarded(svmgpu_sync_bh, s,
                                      &DEVICE(pdev)->mem_reentrancy_guard);
+    s->vmstate_change = qemu_add_vm_change_state_handler(
+        svmgpu_vm_state_change, s);
     if (!s->sync) {
-        svmgpu_core_pause(s->core, !runstate_is_running());
-        s->vmstate_change = qemu_add_vm_change_state_handler(
-            svmgpu_vm_state_change, s);
+        /*
+         * Paused only if the VM is stopped: a guest in S3 is not, and its
+         * wakeup (RUNNING again) calls no state-change handler, so a
+         * device hot-plugged during S3 would never run.
+         */
+        svmgpu_core_pause(s->core, !(runstate_is_running() ||
+                                     runstate_check(RUN_STATE_SUSPENDED)));
         svmgpu_start_threads(s);
     }
     return;
@@ -1203,6 +1217,7 @@ static void svmgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
     SvmgpuState *s = SVMGPU(pdev);
     bool master = pci_get_word(pdev->config + PCI_COMMAND) &
                   PCI_COMMAND_MASTER;
+    bool msix = msix_enabled(pdev);
 
     /*
      * Unmasking MSI-X sends what is pending, and a message may unplug us
@@ -1213,6 +1228,10 @@ static void svmgpu_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
     s->in_callback--;
     if (qatomic_read(&s->gone)) {
         return;
+    }
+    if (msix != msix_enabled(pdev)) {
+        /* MSI-X off: INTx is the level of INTR_STATUS at once (§9) */
+        qemu_bh_schedule(s->irq_bh);
     }
     if (master && !(pci_get_word(pdev->config + PCI_COMMAND) &
                     PCI_COMMAND_MASTER)) {

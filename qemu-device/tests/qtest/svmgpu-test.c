@@ -2144,6 +2144,40 @@ static void test_intx_with_dropped_and_late_messages(void)
     }
 }
 
+/*
+ * With MSI-X turned off, INTx follows INTR_STATUS at once (hw-spec §9):
+ * a completion signalled by MSI-X leaves its status bit set, and clearing
+ * MSI-X Enable raises INTx with no BAR0 access (a write would schedule
+ * the bottom half that sets the level).  Before, it stayed low until the
+ * next BAR0 write or device event.
+ */
+static void test_intx_follows_msix_disable(void)
+{
+    struct svmgpu_completion c;
+    struct svmgpu_cmd w;
+    Dev d;
+
+    dev_start(&d, NULL);
+    qtest_irq_intercept_in(d.qts, "ioapic");
+    dev_setup(&d);
+    msix_setup(&d);
+    map4k(&d, 0x10000, DATA_POOL, SVMGPU_PTE_WRITABLE);
+    qtest_writeq(d.qts, DATA_POOL, 1);
+    w = wait_cmd(0x10000, 1);
+    w.hdr.seq = ++d.seq;
+    qtest_memwrite(d.qts, RING0, &w, sizeof(w));
+    wr32(&d, SVMGPU_REG_Q(0, SVMGPU_Q_TAIL), 1);
+    read_compl(&d, &c);
+    g_assert_cmpuint(c.seq, ==, w.hdr.seq);
+    g_assert_true(msi_fired(&d, SVMGPU_VEC_QUEUE(0)));
+    g_assert_false(intx_level(&d, false));
+    qpci_msix_disable(d.pdev);
+    g_assert_true(intx_level(&d, true));
+    wr32(&d, SVMGPU_REG_INTR_STATUS, ~0u);
+    g_assert_false(intx_level(&d, false));
+    dev_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2200,5 +2234,7 @@ int main(int argc, char **argv)
     qtest_add_func("/svmgpu/inject-enable-refuse", test_inject_enable_refuse);
     qtest_add_func("/svmgpu/intx-with-dropped-and-late-messages",
                    test_intx_with_dropped_and_late_messages);
+    qtest_add_func("/svmgpu/intx-follows-msix-disable",
+                   test_intx_follows_msix_disable);
     return g_test_run();
 }
