@@ -27,6 +27,9 @@
  *                    write US (at most 10000): each of the next 1024 pages
  *                    CPU copies through BAR4 move is followed by that sleep
  *                    (svmgpu_devmem.c)
+ *   svmgpu_inject_fault_nomem
+ *                    read/write N: the next N fault groups resolve as out
+ *                    of memory (svmgpu_fault.c)
  *   svmgpu_inject_leak
  *                    write N (at most 16): N 32-byte objects holding
  *                    "svmgpu-kmemleak-canary" are leaked on purpose, so
@@ -317,6 +320,8 @@ void svmgpu_debugfs_init(struct drm_minor *minor)
 				   to_svmgpu(minor->dev), &svmgpu_inject_stop_delay_fops);
 	debugfs_create_file_unsafe("svmgpu_inject_leak", 0200, minor->debugfs_root,
 				   to_svmgpu(minor->dev), &svmgpu_inject_leak_fops);
+	debugfs_create_atomic_t("svmgpu_inject_fault_nomem", 0600, minor->debugfs_root,
+				&to_svmgpu(minor->dev)->inject_fault_nomem);
 	svmgpu_recovery_debugfs_init(minor);
 	svmgpu_sched_debugfs_init(minor);
 	svmgpu_devmem_debugfs_init(minor);

@@ -293,6 +293,8 @@ struct svmgpu_sched {
  *	every reset (svmgpu_hw_restart(), @hw_sem held for writing)
  * @inject_inval_timeouts: test hook (debugfs svmgpu_inject_inval_timeout):
  *	the next this many TLB invalidations are handled as timed out
+ * @inject_fault_nomem: test hook (debugfs svmgpu_inject_fault_nomem): the
+ *	next this many fault groups resolve as out of memory (-ENOMEM)
  * @inject_fault_delay_ms: test hook (debugfs svmgpu_inject_fault_delay):
  *	the next fault work sleeps this long, holding its svm reference, before
  *	it resolves anything (a fault stuck in I/O, FUSE or mmap_lock)
@@ -384,6 +386,7 @@ struct svmgpu_device {
 	struct work_struct lost_work;
 	atomic_t fatal_pending;
 	atomic_t inject_inval_timeouts;
+	atomic_t inject_fault_nomem;
 	atomic_t inject_fault_delay_ms;
 	atomic_t inject_register_delay_ms;
 	atomic_t inject_dispatch_delay_ms;

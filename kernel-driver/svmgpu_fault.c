@@ -79,7 +79,11 @@ MODULE_PARM_DESC(fault_around,
 /* FAULT_REPLY is written as two halves: one reply at a time. */
 static DEFINE_SPINLOCK(svmgpu_reply_lock);
 
-enum { FAULT_PENDING, FAULT_RESOLVED, FAULT_CANCEL, FAULT_NOMEM };
+/*
+ * FAULT_DUP: a duplicate of the page's first record, which decides for it
+ * (svmgpu_fault_dups_decided()).
+ */
+enum { FAULT_PENDING, FAULT_RESOLVED, FAULT_CANCEL, FAULT_NOMEM, FAULT_DUP };
 
 /*
  * Can mapping pages resolve it?  A bad PTE or a failed table read cannot:
@@ -386,7 +390,11 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 				nreq = svmgpu_fault_stream(svm, batch[k].va, end, req, nreq);
 		}
 
-		ret = svmgpu_svm_fault(svm, start, end, req, nreq, &mapped);
+		/* Test hook: the driver's own memory ran out. */
+		if (unlikely(atomic_add_unless(&svm->sdev->inject_fault_nomem, -1, 0)))
+			ret = -ENOMEM;
+		else
+			ret = svmgpu_svm_fault(svm, start, end, req, nreq, &mapped);
 		if (ret == -EFAULT || ret == -EPERM) {
 			/* A requested page cannot be faulted: one by one. */
 			for (k = i; k < j; k++) {
@@ -439,6 +447,27 @@ static bool svmgpu_fault_split_cancelled(struct svmgpu_fault *batch, u32 first, 
 		}
 	}
 	return again;
+}
+
+/*
+ * The duplicates left once the batch is decided go as their page's first
+ * record: cancelled with it if it was cancelled (only out of memory
+ * retries get here: svmgpu_fault_split_cancelled() took the others),
+ * whatever their access, else replayed.  Left replayed, a live duplicate
+ * of a cancelled stale record faulted again and began a new round of
+ * retries.
+ */
+static void svmgpu_fault_dups_decided(struct svmgpu_fault *batch, u32 n)
+{
+	u32 k, first = 0;
+
+	for (k = 0; k < n; k++) {
+		if (batch[k].va != batch[first].va)
+			first = k;
+		if (batch[k].state == FAULT_DUP)
+			batch[k].state = batch[first].state == FAULT_CANCEL ?
+					 FAULT_CANCEL : FAULT_RESOLVED;
+	}
 }
 
 /*
@@ -510,7 +539,7 @@ static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *
 		/* Duplicates: the first (most demanding) one stands for all that it can. */
 		for (k = 1; k < n; k++)
 			if (batch[k].va == batch[k - 1].va && svmgpu_fault_fixable(&batch[k]))
-				batch[k].state = FAULT_RESOLVED;
+				batch[k].state = FAULT_DUP;
 		svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req);
 		if (svmgpu_fault_split_cancelled(batch, 0, n))
 			svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req);
@@ -537,6 +566,7 @@ static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *
 	} else if (resolved) {
 		svm->nomem_retries = 0;
 	}
+	svmgpu_fault_dups_decided(batch, n);
 
 	for (k = 0; k < n; k++)
 		queues |= BIT(batch[k].queue);

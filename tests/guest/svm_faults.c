@@ -46,6 +46,11 @@ FIXTURE_SETUP(faults)
 
 FIXTURE_TEARDOWN(faults)
 {
+	char hook[256];
+
+	/* a test that failed half-way leaves no fault out of memory */
+	if (!sg_debugfs_path("svmgpu_inject_fault_nomem", hook, sizeof(hook)))
+		sg_write_file(hook, "0");
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -324,6 +329,57 @@ static void fuse_serve(int fd)
  * A's command is still waiting.  Once the read arrives, A's command
  * completes with the file's data.
  */
+/* The count left in debugfs svmgpu_inject_fault_nomem, or -1. */
+static long long nomem_left(const char *hook)
+{
+	char buf[32] = "";
+	ssize_t n;
+	int fd = open(hook, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtoll(buf, NULL, 10) : -1;
+}
+
+/*
+ * Out of the driver's own memory (svmgpu_inject_fault_nomem), a fault is
+ * replayed after a growing pause: 8 batches out of memory in a row and the
+ * ninth maps the page, every byte written; past that, the ninth cancels
+ * it (FAULT_CANCELLED at its address, the page untouched), having taken
+ * exactly 9 groups of the count; memory back, the queue works.
+ */
+TEST_F(faults, out_of_memory_faults_are_replayed_8_times_then_cancelled)
+{
+	unsigned char *p = sg_map_anon(2 * PAGE);
+	struct drm_svmgpu_wait w;
+	char hook[256];
+
+	if (sg_debugfs_path("svmgpu_inject_fault_nomem", hook, sizeof(hook)))
+		SKIP(return, "no debugfs svmgpu_inject_fault_nomem");
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(sg_write_file(hook, "8"), 0);
+	ASSERT_EQ(sg_run(self->fd, self->q, sg_fill(p, PAGE, 0x21, 1), &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(nomem_left(hook), 0);
+	EXPECT_TRUE(sg_all_bytes(p, 0x21, PAGE));
+
+	ASSERT_EQ(sg_write_file(hook, "100"), 0);
+	ASSERT_EQ(sg_run(self->fd, self->q, sg_fill(p + PAGE, PAGE, 0x22, 1), &w), 0);
+	EXPECT_EQ(nomem_left(hook), 91);
+	ASSERT_EQ(sg_write_file(hook, "0"), 0);
+	EXPECT_EQ(w.err_code, SVMGPU_ERR_FAULT_CANCELLED);
+	EXPECT_EQ(w.err_va, (uintptr_t)(p + PAGE));
+	EXPECT_EQ(w.err_access, SVMGPU_ACCESS_WRITE);
+	EXPECT_TRUE(sg_all_bytes(p + PAGE, 0, PAGE));
+
+	ASSERT_EQ(sg_run(self->fd, self->q, sg_fill(p + PAGE, PAGE, 0x23, 1), &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_TRUE(sg_all_bytes(p + PAGE, 0x23, PAGE));
+	munmap(p, 2 * PAGE);
+}
+
 TEST_TIMEOUT(60)
 TEST(slow_fault_of_one_process_does_not_delay_another)
 {
