@@ -313,7 +313,7 @@ torture-unlocked:
 		'svmgpu-torture: \(progress\|passed\|DIVERGED\).*' | sed -u 's/^svmgpu-torture: /torture: /') & \
 	tp=$$!; $(BOOT_ENV) TORTURE_SECONDS=$(TORTURE_SECONDS) bash scripts/boot.sh torture; \
 	rc=$$?; sleep 1; kill $$tp; exit $$rc
-	@python3 scripts/guest-report.py $(LOGDIR) "torture[$(KERNEL)]" | tee $(LOGDIR)/report.tap
+	@set -o pipefail; python3 scripts/guest-report.py $(LOGDIR) "torture[$(KERNEL)]" | tee $(LOGDIR)/report.tap
 	@! grep -q '^not ok' $(LOGDIR)/report.tap
 
 clean:
@@ -335,7 +335,7 @@ stress: image
 
 stress-unlocked:
 	@$(BOOT_ENV) STRESS_SECONDS=$(STRESS_SECONDS) bash scripts/boot.sh stress
-	@python3 scripts/guest-report.py $(LOGDIR) "stress[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]" | tee $(LOGDIR)/report.tap
+	@set -o pipefail; python3 scripts/guest-report.py $(LOGDIR) "stress[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]" | tee $(LOGDIR)/report.tap
 	@grep -q '^# SVMGPU-PROGRAM stress' $(LOGDIR)/results.log || \
 		echo "not ok - stress[$(KERNEL)]: the stress program never ran" | tee -a $(LOGDIR)/report.tap
 	@! grep -q '^not ok' $(LOGDIR)/report.tap
@@ -355,7 +355,7 @@ syscall-fuzz: image
 syscall-fuzz-unlocked:
 	@$(BOOT_ENV) FUZZ_OPS=$(FUZZ_OPS) FUZZ_LIMIT=$(FUZZ_LIMIT) FUZZ_SEED=$(FUZZ_SEED) \
 		FUZZ_ARGS='$(FUZZ_ARGS)' bash scripts/boot.sh fuzz
-	@python3 scripts/guest-report.py $(LOGDIR) "syscall-fuzz[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]" | tee $(LOGDIR)/report.tap
+	@set -o pipefail; python3 scripts/guest-report.py $(LOGDIR) "syscall-fuzz[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]" | tee $(LOGDIR)/report.tap
 	@grep -q '^# SVMGPU-PROGRAM syscall_fuzz' $(LOGDIR)/results.log || \
 		echo "not ok - syscall-fuzz[$(KERNEL)]: svmgpu-fuzz never ran" | tee -a $(LOGDIR)/report.tap
 	@! grep -q '^not ok' $(LOGDIR)/report.tap

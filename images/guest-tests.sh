@@ -150,6 +150,14 @@ for t in "$dir"/*; do
 	end=$(cut -d' ' -f1 /proc/uptime)
 	echo "# SVMGPU-EXIT $name $rc $start $end"
 done
+# A program asked for by name that is not there ran no test: a failure,
+# not silence (a rename that left a TESTS list behind).
+for name in $(echo "$only" | tr ',' ' '); do
+	[ -x "$dir/$name" ] && continue
+	echo "# SVMGPU-PROGRAM $name"
+	echo "not ok 1 $name is in $dir"
+	echo "# SVMGPU-EXIT $name 1 0 0"
+done
 restore_params
 if [ "$unload" != 1 ]; then
 	echo "SVMGPU-DONE 0"

@@ -17,9 +17,18 @@ n=0
 bad=0
 for f in $files; do
 	n=$((n + 1))
-	out=$(perl "$CP" --no-tree --strict --terse --show-types -f "$f" 2>&1 | grep -E ': (ERROR|WARNING|CHECK):')
+	all=$(perl "$CP" --no-tree --strict --terse --show-types -f "$f" 2>&1)
+	rc=$?
+	out=$(printf '%s\n' "$all" | grep -E ': (ERROR|WARNING|CHECK):')
 	hard=$(printf '%s\n' "$out" | grep -cE ': (ERROR|WARNING):')
 	soft=$(printf '%s\n' "$out" | grep -cE ': CHECK:')
+	# 0 clean, 1 reports: anything else is checkpatch.pl itself failing
+	if [ "$rc" -gt 1 ]; then
+		echo "not ok $n - checkpatch --strict: $f (checkpatch.pl exit $rc)"
+		printf '%s\n' "$all" | head -n 5 | sed 's/^/# /'
+		bad=1
+		continue
+	fi
 	if [ "$hard" -eq 0 ]; then
 		echo "ok $n - checkpatch --strict: $f${soft:+ ($soft checks)}"
 	else

@@ -256,11 +256,20 @@ def main():
     emit(done, "guest run completed")
     for l in hang_summary(logdir):
         print(f"# {label}: hang: {l}")
-    for l in crash_summary(logdir):
+    crash = crash_summary(logdir)
+    for l in crash:
         print(f"# {label}: crash: {l}")
+    if crash:
+        # also after SVMGPU-DONE (poweroff: device reset, unrealize)
+        emit(False, f"QEMU did not crash ({crash[0]})")
 
     splats = [l for l in console if SPLAT_RE.search(l)]
-    emit(not splats, "kernel log free of warnings")
+    # an empty or cut console (serial wiring, a kernel that never ran) is
+    # no proof of a clean kernel log
+    if not any("Linux version" in l for l in console):
+        emit(False, "kernel log free of warnings (console.log has no kernel log)")
+    else:
+        emit(not splats, "kernel log free of warnings")
     for l in splats[:20]:
         print(f"#   {l}")
     detail = splat_detail(console)

@@ -103,6 +103,24 @@ def qemu_crash_without_core_says_so_and_a_kill_is_no_crash():
             "crash:" not in killed)
 
 
+@case
+def qemu_crash_after_a_finished_run_fails():
+    """Every test passed and the guest said DONE; QEMU then died of SIGSEGV
+    (its poweroff: a device reset, an unrealize): the run fails."""
+    (p, f, s), out = run(GOOD_RESULTS, QUIET_CONSOLE, {"qemu.log": "qemu-exit 139\n"})
+    (_, f_killed, _), _ = run(GOOD_RESULTS, QUIET_CONSOLE, {"qemu.log": "qemu-exit 137\n"})
+    return (f == 1 and "not ok 5 - t: QEMU did not crash (QEMU died of signal 11)" in out
+            and f_killed == 0)
+
+
+@case
+def empty_console_is_no_clean_kernel_log():
+    """A console.log with no kernel log (serial miswired, a kernel that
+    never ran) proves nothing: the run fails."""
+    (p, f, s), out = run(GOOD_RESULTS, "")
+    return f == 1 and "console.log has no kernel log" in out
+
+
 ASAN_LOG = """accel tcg
 =================================================================
 ==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x6110 at pc 0x55 bp 0x7f sp 0x7f

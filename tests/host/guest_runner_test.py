@@ -32,7 +32,7 @@ def alive(pid):
     return False
 
 
-def run(programs, timeout_s=3, setup=None):
+def run(programs, timeout_s=3, setup=None, only=None):
     """Run the runner over @programs ({name: shell script}); return its
     output and the pids each program's children wrote to $PIDS.  @setup(d)
     prepares the temporary directory first: $d/params stands for the module
@@ -50,7 +50,8 @@ def run(programs, timeout_s=3, setup=None):
         env = dict(os.environ, SVMGPU_TEST_DIR=f"{d}/t", SVMGPU_UNLOAD="0",
                    SVMGPU_PARAMS_DIR=f"{d}/params", SVMGPU_DRI_DEBUGFS=f"{d}/dri",
                    PIDS=f"{d}/pids", D=d)
-        out = subprocess.run([BUSYBOX, "sh", RUNNER, str(timeout_s)], env=env,
+        out = subprocess.run([BUSYBOX, "sh", RUNNER, str(timeout_s)] +
+                             ([only] if only else []), env=env,
                              capture_output=True, text=True, timeout=120).stdout
         pids = []
         if os.path.exists(f"{d}/pids"):
@@ -153,6 +154,15 @@ def a_killed_program_leaves_no_parameter_or_hook_behind():
     out, _ = run({"g": ARMS, "h": SEES}, setup=fake_driver)
     return (exit_line(out, "g")[3] == "137" and exit_line(out, "h")[3] == "0"
             and "seen: 10000 0 0 0 0 " in out)
+
+
+@case
+def program_asked_for_and_missing_fails():
+    """TESTS=alpha,gone: alpha runs, gone is a failing program of its own
+    (a rename that left a TESTS list behind ran nothing, silently)."""
+    out, _ = run({"alpha": "echo 'ok 1 a'\n"}, only="alpha,gone")
+    return ("ok 1 a" in out and "# SVMGPU-PROGRAM gone" in out and
+            "not ok 1 gone is in " in out and "# SVMGPU-EXIT gone 1 0 0" in out)
 
 
 @case
