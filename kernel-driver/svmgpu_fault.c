@@ -391,7 +391,7 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		}
 
 		/* Test hook: the driver's own memory ran out. */
-		if (unlikely(atomic_add_unless(&svm->sdev->inject_fault_nomem, -1, 0)))
+		if (unlikely(atomic_dec_if_positive(&svm->sdev->inject_fault_nomem) >= 0))
 			ret = -ENOMEM;
 		else
 			ret = svmgpu_svm_fault(svm, start, end, req, nreq, &mapped);

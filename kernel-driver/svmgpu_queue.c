@@ -277,7 +277,7 @@ int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u3
 		 * Test hook: an area on no memory, so that the save fails on
 		 * the bus, or the RESUME finds the area unreadable (§16.1).
 		 */
-		if (save && unlikely(atomic_add_unless(&sdev->sched.inj_bad_save_area, -1, 0)))
+		if (save && unlikely(atomic_dec_if_positive(&sdev->sched.inj_bad_save_area) >= 0))
 			save = SVMGPU_INJ_BAD_SAVE_ADDR;
 		svmgpu_write64(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_SAVE_ADDR), save);
 		svmgpu_write32(sdev, SVMGPU_REG_Q(i, SVMGPU_Q_PRIORITY), q->prio);
