@@ -566,8 +566,12 @@ static void svmgpu_sync_bh(void *opaque)
 {
     SvmgpuState *s = opaque;
 
-    /* a stopped VM's memory does not change (§12): on resume */
-    if (qatomic_read(&s->gone) || !runstate_is_running()) {
+    /*
+     * A stopped VM's memory does not change (§12): on resume.  A guest in
+     * S3 is not stopped (its wakeup calls no state-change handler).
+     */
+    if (qatomic_read(&s->gone) ||
+        !(runstate_is_running() || runstate_check(RUN_STATE_SUSPENDED))) {
         return;
     }
     s->in_callback++;
