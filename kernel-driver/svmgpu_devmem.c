@@ -1449,7 +1449,10 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
  * page with a migration entry (try_to_migrate()) only to restore them,
  * racing with ksmd, and once left a migration entry on an unlocked page
  * behind (kernel BUG in the next walker waiting on it, svm_devmem_mm's KSM
- * case on the debug kernel).
+ * case on the debug kernel).  Filtering PageKsm() here only narrows that:
+ * ksmd may merge the page between this snapshot and migrate_vma_setup(),
+ * so a mergeable VMA is never migrated to device memory at all
+ * (svmgpu_devmem_never_to_dev()).
  */
 static bool svmgpu_devmem_can_move(struct vm_area_struct *vma, struct page *page,
 				   unsigned int order)
@@ -1467,6 +1470,43 @@ static bool svmgpu_devmem_can_move(struct vm_area_struct *vma, struct page *page
 	    PageSwapCache(page))
 		return false;
 	return order || !PageCompound(page);
+}
+
+/*
+ * A VMA whose pages never move, either way: skipped by PREFETCH, neither
+ * moved nor counted (a placement hint), and not counted against device
+ * memory (svmgpu_devmem_too_big()).  Our DAX buffers (svmgpu_dax.c:
+ * pinned device memory, of this device or another), and what 6.1's
+ * migrate_vma_setup() refuses with -EINVAL: hugetlb, VM_SPECIAL (VM_IO,
+ * VM_PFNMAP, VM_MIXEDMAP, VM_DONTEXPAND) and fs-dax mappings.
+ */
+static bool svmgpu_devmem_skip_vma(struct vm_area_struct *vma)
+{
+	return svmgpu_dax_vma(vma) || is_vm_hugetlb_page(vma) ||
+	       (vma->vm_flags & VM_SPECIAL) || vma_is_dax(vma);
+}
+
+/*
+ * A VMA none of whose pages can move to device memory: the ones skipped
+ * above, shared ones (6.1 moves no page with a mapping: can_move()), ones
+ * without read access (hmm reports every entry an error, so no hole moves
+ * either: hole_moves()) and mergeable ones (MADV_MERGEABLE).  ksmd turns
+ * a page of a mergeable VMA into a KSM page before it registers it in its
+ * stable tree; a migration collecting the page in that gap replaces its
+ * PTE with a migration entry that 6.1's rmap walk of a KSM page without a
+ * stable node never restores, leaving it on an unlocked page (kernel BUG
+ * in the next walker).  ksmd merges only in VM_MERGEABLE VMAs and setting
+ * the flag takes the mmap_lock for writing, which every migration holds
+ * for reading from its snapshot to migrate_vma_finalize().  The per-entry
+ * checks decide for each page; this is their VMA-wide part, checked first
+ * (svmgpu_devmem_movable()), and what must not be counted against device
+ * memory (svmgpu_devmem_too_big()).
+ */
+static bool svmgpu_devmem_never_to_dev(struct vm_area_struct *vma)
+{
+	return svmgpu_devmem_skip_vma(vma) ||
+	       (vma->vm_flags & (VM_SHARED | VM_MERGEABLE)) ||
+	       !(vma->vm_flags & VM_READ);
 }
 
 /*
@@ -1535,6 +1575,8 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 	bitmap_zero(movable, n);
 	if (pages)
 		bitmap_zero(pages, n);
+	if (to_dev && svmgpu_devmem_never_to_dev(vma))
+		return 0;
 	if (svmgpu_devmem_snapshot(dm, vma, start, end, pfns)) {
 		bitmap_fill(movable, n);
 		return n;
@@ -1814,34 +1856,6 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 			return ret;
 	}
 	return moved ? -EBUSY : 0;
-}
-
-/*
- * A VMA whose pages never move, either way: skipped by PREFETCH, neither
- * moved nor counted (a placement hint), and not counted against device
- * memory (svmgpu_devmem_too_big()).  Our DAX buffers (svmgpu_dax.c:
- * pinned device memory, of this device or another), and what 6.1's
- * migrate_vma_setup() refuses with -EINVAL: hugetlb, VM_SPECIAL (VM_IO,
- * VM_PFNMAP, VM_MIXEDMAP, VM_DONTEXPAND) and fs-dax mappings.
- */
-static bool svmgpu_devmem_skip_vma(struct vm_area_struct *vma)
-{
-	return svmgpu_dax_vma(vma) || is_vm_hugetlb_page(vma) ||
-	       (vma->vm_flags & VM_SPECIAL) || vma_is_dax(vma);
-}
-
-/*
- * A VMA none of whose pages can move to device memory: the ones skipped
- * above, shared ones (6.1 moves no page with a mapping: can_move()) and
- * ones without read access (hmm reports every entry an error, so no hole
- * moves either: hole_moves()).  The per-entry checks decide for each page;
- * this is their VMA-wide part, for what must not be counted against
- * device memory (svmgpu_devmem_too_big()).
- */
-static bool svmgpu_devmem_never_to_dev(struct vm_area_struct *vma)
-{
-	return svmgpu_devmem_skip_vma(vma) || (vma->vm_flags & VM_SHARED) ||
-	       !(vma->vm_flags & VM_READ);
 }
 
 /**

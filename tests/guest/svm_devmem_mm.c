@@ -835,91 +835,9 @@ TEST_F(mm, thp_split_by_mprotect_of_half_advised_and_resident)
 	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
-/* Read a number from /sys/kernel/mm/ksm/@name, or -1. */
-static long ksm_read(const char *name)
-{
-	char path[128], buf[32] = "";
-	int f;
-	ssize_t r;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	r = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	return r > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-static int ksm_write(const char *name, long v)
-{
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
-	snprintf(buf, sizeof(buf), "%ld", v);
-	return sg_write_file(path, buf);
-}
-
-/*
- * KSM over 2 MiB of identical pages, half in device memory, all advised to
- * the device: after two full scans every byte is as written (merged or
- * not), the device reads them, and a device write to a page (merged pages
- * are write-protected) changes that page only.
- */
-TEST_F(mm, ksm_merge_of_advised_and_resident_range)
-{
-	size_t size = 2 * MB;
-	unsigned char *a = sg_map_2m(size), *b = sg_map_2m(size);
-	long full;
-	int i;
-
-	if (ksm_read("run") < 0)
-		SKIP(return, "no KSM in this kernel");
-	/* ksmd's settings come back however the test ends (the harness) */
-	ASSERT_EQ(svmgpu_test_restore_file("/sys/kernel/mm/ksm/run"), 0);
-	ASSERT_EQ(svmgpu_test_restore_file("/sys/kernel/mm/ksm/pages_to_scan"), 0);
-	ASSERT_EQ(svmgpu_test_restore_file("/sys/kernel/mm/ksm/sleep_millisecs"), 0);
-	ASSERT_NE(a, NULL);
-	ASSERT_NE(b, NULL);
-	memset(a, 0x5a, size);
-	ASSERT_EQ(prefetch_resident(self->fd, a, MB), (long long)(MB / PAGE));
-	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
-			 DRM_SVMGPU_LOC_DEVICE), 0);
-	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
-	ASSERT_EQ(madvise(a, size, MADV_MERGEABLE), 0);
-	ASSERT_EQ(ksm_write("pages_to_scan", 4096), 0);
-	ASSERT_EQ(ksm_write("sleep_millisecs", 10), 0);
-	full = ksm_read("full_scans");
-	ASSERT_EQ(ksm_write("run", 1), 0);
-	for (i = 0; i < 1000 && ksm_read("full_scans") < full + 2; i++)
-		usleep(20000);
-	EXPECT_GE(ksm_read("full_scans"), full + 2);
-	printf("# ksm: pages_sharing %ld, pages_shared %ld\n", ksm_read("pages_sharing"),
-	       ksm_read("pages_shared"));
-	EXPECT_TRUE(sg_all_bytes(a, 0x5a, size));
-	memset(b, 0, size);
-	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
-	EXPECT_TRUE(sg_all_bytes(b, 0x5a, size));
-	ASSERT_EQ(dev_fill(self->fd, self->q, a + MB + PAGE, PAGE, 0x11), 0);
-	ASSERT_EQ(dev_fill(self->fd, self->q, a + PAGE, PAGE, 0x12), 0);
-	EXPECT_TRUE(sg_all_bytes(a + MB + PAGE, 0x11, PAGE));
-	EXPECT_TRUE(sg_all_bytes(a + PAGE, 0x12, PAGE));
-	EXPECT_TRUE(sg_all_bytes(a, 0x5a, PAGE));
-	EXPECT_TRUE(sg_all_bytes(a + 2 * PAGE, 0x5a, MB - PAGE));
-	EXPECT_TRUE(sg_all_bytes(a + MB + 2 * PAGE, 0x5a, MB - 2 * PAGE));
-	memset(b, 0, size);
-	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
-	EXPECT_TRUE(sg_all_bytes(b + MB + PAGE, 0x11, PAGE));
-	EXPECT_TRUE(sg_all_bytes(b + PAGE, 0x12, PAGE));
-	EXPECT_TRUE(sg_all_bytes(b + 2 * PAGE, 0x5a, MB - PAGE));
-	ASSERT_EQ(madvise(a, size, MADV_UNMERGEABLE), 0);
-	munmap(a, size);
-	munmap(b, size);
-	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
-}
-
 /* Bits of /proc/kpageflags (include/uapi/linux/kernel-page-flags.h). */
 #define KPF_ACTIVE_BIT		(1ull << 6)
+#define KPF_KSM_BIT		(1ull << 21)
 #define KPF_UNEVICTABLE_BIT	(1ull << 18)
 #define KPF_MLOCKED_BIT		(1ull << 33)
 #define PAGEMAP_PRESENT		(1ull << 63)
@@ -968,6 +886,201 @@ static long first_page_without(const void *p, size_t n, uint64_t want, uint64_t 
 	if (kf >= 0)
 		close(kf);
 	return bad;
+}
+
+/* Read a number from /sys/kernel/mm/ksm/@name, or -1. */
+static long ksm_read(const char *name)
+{
+	char path[128], buf[32] = "";
+	int f;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	r = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	return r > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+static int ksm_write(const char *name, long v)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	snprintf(buf, sizeof(buf), "%ld", v);
+	return sg_write_file(path, buf);
+}
+
+/*
+ * Turn ksmd on for a test: its settings come back however the test ends
+ * (the harness).  0, 1: no KSM in this kernel, or -errno.
+ */
+static int ksm_start(long sleep_ms)
+{
+	if (ksm_read("run") < 0)
+		return 1;
+	if (svmgpu_test_restore_file("/sys/kernel/mm/ksm/run") ||
+	    svmgpu_test_restore_file("/sys/kernel/mm/ksm/pages_to_scan") ||
+	    svmgpu_test_restore_file("/sys/kernel/mm/ksm/sleep_millisecs"))
+		return -EIO;
+	if (ksm_write("pages_to_scan", 4096) || ksm_write("sleep_millisecs", sleep_ms))
+		return -EIO;
+	return ksm_write("run", 1) ? -EIO : 0;
+}
+
+/*
+ * Wait (up to 20 s) until ksmd has merged all @n pages at @p: the index
+ * of the first page not merged, or -1.
+ */
+static long ksm_wait_merged(const void *p, size_t n)
+{
+	uint64_t flags;
+	long bad = 0;
+	int i;
+
+	for (i = 0; i < 1000 && bad >= 0; i++) {
+		bad = first_page_without(p, n, KPF_KSM_BIT, &flags);
+		if (bad >= 0)
+			usleep(20000);
+	}
+	return bad;
+}
+
+/*
+ * KSM over 2 MiB of identical pages, half in device memory, all advised to
+ * the device: a mergeable range never moves to device memory (ksmd could
+ * make a page a KSM page under a migration, which 6.1 cannot undo:
+ * docs/driver.md), so ksmd merges the whole system half and device faults
+ * there map it in place; the device half stays until the CPU reads it.
+ * Every byte is as written,
+ * the device reads them, and a device write to a page (merged pages are
+ * write-protected) changes that page only.
+ */
+TEST_F(mm, ksm_merge_of_advised_and_resident_range)
+{
+	size_t size = 2 * MB;
+	unsigned char *a, *b;
+	uint64_t moved = 1;
+	int ret;
+
+	ret = ksm_start(10);
+	if (ret == 1)
+		SKIP(return, "no KSM in this kernel");
+	ASSERT_EQ(ret, 0);
+	a = sg_map_2m(size);
+	b = sg_map_2m(size);
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	memset(a, 0x5a, size);
+	ASSERT_EQ(prefetch_resident(self->fd, a, MB), (long long)(MB / PAGE));
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(madvise(a, size, MADV_MERGEABLE), 0);
+	EXPECT_EQ(ksm_wait_merged(a + MB, MB / PAGE), -1);
+	printf("# ksm: pages_sharing %ld, pages_shared %ld\n", ksm_read("pages_sharing"),
+	       ksm_read("pages_shared"));
+	ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &moved), 0);
+	EXPECT_EQ(moved, 0);
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)(MB / PAGE));
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_TRUE(sg_all_bytes(b, 0x5a, size));
+	ASSERT_EQ(dev_fill(self->fd, self->q, a + MB + PAGE, PAGE, 0x11), 0);
+	ASSERT_EQ(dev_fill(self->fd, self->q, a + PAGE, PAGE, 0x12), 0);
+	/* the device half stayed, the system half stayed (the CPU reads follow) */
+	EXPECT_EQ(sg_residency(self->fd, a, size), (long long)(MB / PAGE));
+	EXPECT_TRUE(sg_all_bytes(a + MB + PAGE, 0x11, PAGE));
+	EXPECT_TRUE(sg_all_bytes(a + PAGE, 0x12, PAGE));
+	EXPECT_TRUE(sg_all_bytes(a, 0x5a, PAGE));
+	EXPECT_TRUE(sg_all_bytes(a + 2 * PAGE, 0x5a, MB - PAGE));
+	EXPECT_TRUE(sg_all_bytes(a + MB + 2 * PAGE, 0x5a, MB - 2 * PAGE));
+	memset(b, 0, size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+	EXPECT_TRUE(sg_all_bytes(b + MB + PAGE, 0x11, PAGE));
+	EXPECT_TRUE(sg_all_bytes(b + PAGE, 0x12, PAGE));
+	EXPECT_TRUE(sg_all_bytes(b + 2 * PAGE, 0x5a, MB - PAGE));
+	ASSERT_EQ(madvise(a, size, MADV_UNMERGEABLE), 0);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
+}
+
+/* Rounds of ksmd_without_pause_against_device_faults_and_prefetch. */
+#define KSM_ROUNDS	12
+
+/*
+ * ksmd scanning without pause a 2 MiB mergeable range advised to the
+ * device, while each round rewrites it (identical pages in odd rounds,
+ * which ksmd merges, distinct ones in even rounds, which break every
+ * merge), PREFETCHes it to the device and has the device copy and write
+ * it: nothing moves to device memory, and every byte reads back as
+ * written, by the CPU and the device.  The BUG this guards against (a
+ * migration entry left on a page ksmd had just made a KSM page) needed
+ * ksmd and a migration on the same pages.  Made unmergeable, the range
+ * moves to the device whole.
+ */
+TEST_F(mm, ksmd_without_pause_against_device_faults_and_prefetch)
+{
+	size_t size = 2 * MB;
+	unsigned char *a, *b;
+	uint64_t moved;
+	int round, ret;
+
+	ret = ksm_start(0);
+	if (ret == 1)
+		SKIP(return, "no KSM in this kernel");
+	ASSERT_EQ(ret, 0);
+	a = sg_map_2m(size);
+	b = sg_map_2m(size);
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
+			 DRM_SVMGPU_LOC_DEVICE), 0);
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(madvise(a, size, MADV_MERGEABLE), 0);
+	for (round = 0; round < KSM_ROUNDS; round++) {
+		unsigned int seed = 0x30 + round;
+
+		if (round & 1)
+			memset(a, seed, size);
+		else
+			fill_pat(a, size, seed);
+		moved = 1;
+		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &moved), 0);
+		EXPECT_EQ(moved, 0);
+		memset(b, 0, size);
+		ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+		if (round & 1)
+			EXPECT_TRUE(sg_all_bytes(b, seed, size));
+		else
+			EXPECT_EQ(check_pat(b, size, seed), -1);
+		/* a device write to every 16th page, merged or not */
+		for (size_t off = round * PAGE; off < size; off += 16 * PAGE)
+			ASSERT_EQ(dev_fill(self->fd, self->q, a + off, PAGE, seed ^ 0xff), 0);
+		for (size_t off = 0; off < size; off += PAGE) {
+			bool written = off >= round * PAGE && (off - round * PAGE) % (16 * PAGE) == 0;
+
+			if (written)
+				ASSERT_TRUE(sg_all_bytes(a + off, seed ^ 0xff, PAGE));
+			else if (round & 1)
+				ASSERT_TRUE(sg_all_bytes(a + off, seed, PAGE));
+			else
+				ASSERT_EQ(check_pat_at(a, off, PAGE, seed), -1);
+		}
+		EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+	}
+	printf("# ksm: full_scans %ld, pages_sharing %ld\n", ksm_read("full_scans"),
+	       ksm_read("pages_sharing"));
+	ASSERT_EQ(madvise(a, size, MADV_UNMERGEABLE), 0);
+	fill_pat(a, size, 0x77);
+	ASSERT_EQ(prefetch_resident(self->fd, a, size), (long long)(size / PAGE));
+	EXPECT_EQ(check_pat(a, size, 0x77), -1);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
 /*
