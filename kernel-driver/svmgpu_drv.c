@@ -1136,6 +1136,30 @@ err_vectors:
 	return ret;
 }
 
+/*
+ * Stop the device's DMA for good (removal, shutdown): under reset_lock and
+ * hw_sem, so a reset under way finishes first, the device is quiesced
+ * (fenced if it does not quiesce; not ready: a reset or suspend already
+ * quiesced or fenced it) and left neither ready, in reset nor wedged, so
+ * that nothing (a fence's recovery, a hang reset, the scheduler) brings it
+ * back.  The recovery work is cancelled after: hw_ready is false, so no
+ * invalidation fences the device and queues it again.
+ */
+static void svmgpu_hw_stop_for_good(struct svmgpu_device *sdev)
+{
+	mutex_lock(&sdev->reset_lock);
+	down_write(&sdev->hw_sem);
+	if (sdev->hw_ready && !svmgpu_hw_quiesce(sdev))
+		svmgpu_hw_fence_dma(sdev, "not quiesced");
+	WRITE_ONCE(sdev->hw_ready, false);
+	WRITE_ONCE(sdev->in_reset, false);
+	WRITE_ONCE(sdev->wedged, false);
+	up_write(&sdev->hw_sem);
+	mutex_unlock(&sdev->reset_lock);
+	cancel_work_sync(&sdev->recover_work);
+	svmgpu_recovery_fini(sdev);
+}
+
 static void svmgpu_remove(struct pci_dev *pdev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
@@ -1161,20 +1185,7 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	 */
 	down_write(&sdev->teardown_sem);
 	svmgpu_svm_kill_all(sdev);
-	mutex_lock(&sdev->reset_lock);
-	down_write(&sdev->hw_sem);
-	/* Not ready: a reset or suspend already quiesced or fenced it. */
-	if (sdev->hw_ready && !svmgpu_hw_quiesce(sdev))
-		svmgpu_hw_fence_dma(sdev, "not quiesced");
-	WRITE_ONCE(sdev->hw_ready, false);
-	WRITE_ONCE(sdev->in_reset, false);
-	/* No reset brings it back now. */
-	WRITE_ONCE(sdev->wedged, false);
-	up_write(&sdev->hw_sem);
-	mutex_unlock(&sdev->reset_lock);
-	/* hw_ready is false: no invalidation fences the device again. */
-	cancel_work_sync(&sdev->recover_work);
-	svmgpu_recovery_fini(sdev);
+	svmgpu_hw_stop_for_good(sdev);
 	svmgpu_sched_fini(sdev);
 	svmgpu_irq_fini(sdev);
 	/*
@@ -1194,12 +1205,10 @@ static void svmgpu_remove(struct pci_dev *pdev)
 }
 
 /*
- * Reboot, poweroff, kexec: the device stops all DMA and stays stopped.  As
- * removal does, under reset_lock and hw_sem: a reset under way finishes
- * first, and nothing (a fence's recovery, a hang reset, the scheduler)
- * brings it back afterwards, turning bus mastering on again over memory a
- * kexec'd kernel owns.  Processes may still run: their ioctls find the
- * device not ready.
+ * Reboot, poweroff, kexec: the device stops all DMA and stays stopped, as
+ * on removal (svmgpu_hw_stop_for_good()), so that nothing turns bus
+ * mastering on again over memory a kexec'd kernel owns.  Processes may
+ * still run: their ioctls find the device not ready.
  */
 static void svmgpu_shutdown(struct pci_dev *pdev)
 {
@@ -1207,18 +1216,7 @@ static void svmgpu_shutdown(struct pci_dev *pdev)
 
 	if (!sdev)
 		return;
-	mutex_lock(&sdev->reset_lock);
-	down_write(&sdev->hw_sem);
-	if (sdev->hw_ready && !svmgpu_hw_quiesce(sdev))
-		svmgpu_hw_fence_dma(sdev, "not quiesced");
-	WRITE_ONCE(sdev->hw_ready, false);
-	/* as removal: neither ready nor wedged, no reset restarts it */
-	WRITE_ONCE(sdev->in_reset, false);
-	WRITE_ONCE(sdev->wedged, false);
-	up_write(&sdev->hw_sem);
-	mutex_unlock(&sdev->reset_lock);
-	cancel_work_sync(&sdev->recover_work);
-	svmgpu_recovery_fini(sdev);
+	svmgpu_hw_stop_for_good(sdev);
 	cancel_delayed_work_sync(&sdev->sched.work);
 }
 
