@@ -109,6 +109,22 @@ static uint64_t d2b(double d)
 }
 
 /*
+ * A synchronous device whose kernels run on the reference engine
+ * (@reference) or the fast one, with context 0 and its queue 0 set up.
+ */
+static void td_init_engine(TestDev *t, bool reference)
+{
+    SvmgpuCoreConfig cfg;
+
+    svmgpu_core_default_config(&cfg);
+    cfg.sync = true;
+    cfg.engine = reference ? SVMGPU_ENGINE_REFERENCE : SVMGPU_ENGINE_FAST;
+    td_init_cfg(t, &cfg);
+    ctx_create(t, 0);
+    queue_setup(t, 0, 0, 64);
+}
+
+/*
  * A kernel's stores into 40 pages, every other RAM page, are reported as
  * those pages (qemu-device/README.md, "Written memory"), on both engines:
  * the gangs' contiguous stores and the reference's lane by lane.  Each
@@ -133,15 +149,9 @@ TEST(kernel_stores_report_the_pages_written)
     uint64_t pg;
 
     for (e = 0; e < 2; e++) {
-        SvmgpuCoreConfig cfg;
         TestDev t;
 
-        svmgpu_core_default_config(&cfg);
-        cfg.sync = true;
-        cfg.engine = e ? SVMGPU_ENGINE_REFERENCE : SVMGPU_ENGINE_FAST;
-        td_init_cfg(&t, &cfg);
-        ctx_create(&t, 0);
-        queue_setup(&t, 0, 0, 64);
+        td_init_engine(&t, e);
         map_range(&t, 0, CODE, 0x4000, 0);
         map_range(&t, 0, ARGS, 0x1000, SVMGPU_PTE_WRITABLE);
         for (k = 0; k < 40; k++) {
@@ -1153,16 +1163,10 @@ TEST(faulted_load_rewritten_to_a_nop_leaves_no_lane_behind)
     unsigned e, i;
 
     for (e = 0; e < 2; e++) {
-        SvmgpuCoreConfig cfg;
         struct svmgpu_cmd c;
         TestDev t;
 
-        svmgpu_core_default_config(&cfg);
-        cfg.sync = true;
-        cfg.engine = e ? SVMGPU_ENGINE_REFERENCE : SVMGPU_ENGINE_FAST;
-        td_init_cfg(&t, &cfg);
-        ctx_create(&t, 0);
-        queue_setup(&t, 0, 0, 64);
+        td_init_engine(&t, e);
         map_range(&t, 0, CODE, 0x1000, 0);
         map_range(&t, 0, in, 4 * 0x1000, 0);        /* lanes 0-3's pages */
         map_range(&t, 0, OUT, 0x1000, SVMGPU_PTE_WRITABLE);
