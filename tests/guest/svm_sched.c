@@ -55,6 +55,36 @@ static long long wait_areas_used(long long n);
 static int inj_bad_save_area(unsigned int v);
 
 /*
+ * @n new queues of context @ctx, each given a zeroed SIZE buffer (@buf)
+ * and submitting a WAIT for *@word == 1 then a FILL of its buffer with
+ * @v0 + its index; @seq: the FILLs' seqs.  0 or -errno.
+ */
+static int queues_wait_then_fill(int fd, uint32_t ctx, uint64_t *word, unsigned int n,
+				 unsigned int v0, uint32_t *q, uint64_t *seq,
+				 unsigned char **buf)
+{
+	struct svmgpu_cmd cmds[2];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		buf[i] = sg_map_anon(SIZE);
+		if (!buf[i])
+			return -ENOMEM;
+		memset(buf[i], 0, SIZE);
+		ret = sg_queue_create(fd, ctx, 0, &q[i]);
+		if (ret)
+			return ret;
+		cmds[0] = sg_wait_eq(word, 1, 0);
+		cmds[1] = sg_fill(buf[i], SIZE, v0 + i, 1);
+		ret = sg_submit(fd, q[i], cmds, 2, &seq[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
  * The line of queue @handle ("queue N: prio P state S ...") in one snapshot
  * of debugfs svmgpu_sched, read into the caller's @buf; NULL if it is not
  * listed.  The tests run one file at a time, so a handle names one queue.
@@ -600,7 +630,6 @@ TEST_F(sched, fatal_error_replays_work)
 	long long lost0 = sched_value("replays_lost");
 	unsigned int nq, i;
 	struct drm_svmgpu_wait w;
-	struct svmgpu_cmd cmds[2];
 	unsigned char **buf;
 	uint64_t *seq;
 	uint32_t *q;
@@ -624,15 +653,7 @@ TEST_F(sched, fatal_error_replays_work)
 	seq = calloc(nq, sizeof(*seq));
 	buf = calloc(nq, sizeof(*buf));
 	ASSERT_NOT_NULL(q);
-	for (i = 0; i < nq; i++) {
-		buf[i] = sg_map_anon(SIZE);
-		ASSERT_NOT_NULL(buf[i]);
-		memset(buf[i], 0, SIZE);
-		cmds[0] = sg_wait_eq(word, 1, 0);
-		cmds[1] = sg_fill(buf[i], SIZE, 0x30 + i, 1);
-		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
-		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
-	}
+	ASSERT_EQ(queues_wait_then_fill(self->fd, self->ctx, word, nq, 0x30, q, seq, buf), 0);
 	/* Some of them bound when the error comes (state logged if none saved). */
 	for (i = 0; i < 1000 && bound_queues(q, nq) < 1; i++)
 		usleep(10000);
@@ -1249,7 +1270,6 @@ TEST_F(sched, save_area_cap_per_process_waits_never_fails)
 	long long lost0 = sched_value("replays_lost");
 	unsigned char *buf[NQ];
 	struct drm_svmgpu_wait w;
-	struct svmgpu_cmd cmds[2];
 	long long used0, used, parked0;
 	uint64_t seq[NQ];
 	unsigned int i, bound = 0;
@@ -1269,15 +1289,7 @@ TEST_F(sched, save_area_cap_per_process_waits_never_fails)
 	parked0 = sched_value("queues_parked");
 	ASSERT_GE(parked0, 0);
 	word[0] = 0;
-	for (i = 0; i < NQ; i++) {
-		buf[i] = sg_map_anon(SIZE);
-		ASSERT_NOT_NULL(buf[i]);
-		memset(buf[i], 0, SIZE);
-		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
-		cmds[0] = sg_wait_eq(word, 1, 0);
-		cmds[1] = sg_fill(buf[i], SIZE, 0x20 + i, 1);
-		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
-	}
+	ASSERT_EQ(queues_wait_then_fill(self->fd, self->ctx, word, NQ, 0x20, q, seq, buf), 0);
 	/* The 4 others parked (refused for 60 s): no sleep-and-hope. */
 	EXPECT_EQ(wait_sched_value("queues_parked", parked0 + NQ - 2), parked0 + NQ - 2);
 	used = wait_areas_used(used0 + 2);
@@ -2309,7 +2321,6 @@ TEST_F(sched, saved_queue_not_idle_fails_its_commands)
 	unsigned int i, nq = self->nhw, failed = 0;
 	unsigned char *buf[MAXQ];
 	struct drm_svmgpu_wait w;
-	struct svmgpu_cmd cmds[2];
 	uint64_t seq[MAXQ];
 	uint32_t q[MAXQ];
 
@@ -2320,15 +2331,7 @@ TEST_F(sched, saved_queue_not_idle_fails_its_commands)
 	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	word[0] = 0;
 	/* One more than the hardware queues below HIGH: they rotate. */
-	for (i = 0; i < nq; i++) {
-		buf[i] = sg_map_anon(SIZE);
-		ASSERT_NOT_NULL(buf[i]);
-		memset(buf[i], 0, SIZE);
-		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
-		cmds[0] = sg_wait_eq(word, 1, 0);
-		cmds[1] = sg_fill(buf[i], SIZE, 0x70 + i, 1);
-		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
-	}
+	ASSERT_EQ(queues_wait_then_fill(self->fd, self->ctx, word, nq, 0x70, q, seq, buf), 0);
 	for (i = 0; i < 1000 && sched_value("preemptions") < pre0 + 4; i++)
 		usleep(10000);
 	ASSERT_GE(sched_value("preemptions"), pre0 + 4);
@@ -2390,7 +2393,6 @@ static void bad_save_area_fails_one_wait(struct svmgpu_fixture_sched *self, bool
 	unsigned int i, j, nq = self->nhw, failed = MAXQ, nfailed = 0;
 	unsigned char *buf[MAXQ];
 	struct drm_svmgpu_wait w;
-	struct svmgpu_cmd cmds[2];
 	uint64_t seq[MAXQ];
 	uint32_t q[MAXQ];
 
@@ -2401,15 +2403,7 @@ static void bad_save_area_fails_one_wait(struct svmgpu_fixture_sched *self, bool
 	if (!resume)
 		ASSERT_EQ(inj_bad_save_area(1), 0);
 	word[0] = 0;
-	for (i = 0; i < nq; i++) {
-		buf[i] = sg_map_anon(SIZE);
-		ASSERT_NOT_NULL(buf[i]);
-		memset(buf[i], 0, SIZE);
-		ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q[i]), 0);
-		cmds[0] = sg_wait_eq(word, 1, 0);
-		cmds[1] = sg_fill(buf[i], SIZE, 0x70 + i, 1);
-		ASSERT_EQ(sg_submit(self->fd, q[i], cmds, 2, &seq[i]), 0);
-	}
+	ASSERT_EQ(queues_wait_then_fill(self->fd, self->ctx, word, nq, 0x70, q, seq, buf), 0);
 	if (resume) {
 		/* every queue saved once: each binding from now on is a RESUME */
 		for (j = 0; j < 1000; j++) {
