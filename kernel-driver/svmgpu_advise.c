@@ -124,11 +124,12 @@ static void svmgpu_advice_merge(struct svmgpu_svm *svm, u64 from, u64 to)
 		u64 a, b, c, d;
 		u32 x, y;
 
+		cond_resched();
 		x = svmgpu_advise_lookup(svm, addr, &a, &b);
 		if (b >= to || b == ULONG_MAX)
 			break;
 		y = svmgpu_advise_lookup(svm, b + 1, &c, &d);
-		if (x && x == y && !svmgpu_advice_store(svm, a, d, x, GFP_KERNEL))
+		if (x && x == y && !svmgpu_advice_store(svm, a, d, x, GFP_KERNEL_ACCOUNT))
 			continue;	/* look at the merged range again */
 		addr = b + 1;
 	}
@@ -157,6 +158,7 @@ static int svmgpu_advice_update(struct svmgpu_svm *svm, u64 start, u64 end, u32 
 		if (piece == ULONG_MAX)
 			break;
 		addr = piece + 1;
+		cond_resched();
 	}
 	svmgpu_advice_merge(svm, start ? start - 1 : 0, end);
 	return ret;
@@ -195,6 +197,16 @@ static u64 svmgpu_advise_next_hole(struct mm_struct *mm, u64 addr, u64 end, u64 
  * From the chunk notifiers (MMU_NOTIFY_UNMAP), maybe in reclaim: no
  * sleeping allocation.  Without memory for a split the advice stays (a
  * later mapping at these addresses would inherit a hint, never data).
+ * Not GFP_ATOMIC: nothing here is urgent enough for the atomic reserves.
+ *
+ * Each hole punched in an advised range splits it, and the pieces stay
+ * until advice covers them again or the svm goes: a loop of munmap() and
+ * mmap(MAP_FIXED) of single pages grows the tree with no bound of its own
+ * (the VMAs merge again, so max_map_count does not hold it).  The gfp
+ * flags here charge only the maple tree's retry: 6.1 first allocates
+ * nodes with its own GFP_NOWAIT, uncharged, and its node cache is not
+ * SLAB_ACCOUNT.  A cap on an svm's advice ranges is still to be done
+ * (docs/driver.md "Advice").
  *
  * The advice goes only where no VMA is left: munmap() takes the VMAs out
  * of the tree before it unmaps (6.1's do_mas_align_munmap()), and so does
@@ -219,7 +231,8 @@ void svmgpu_advise_unmap(struct svmgpu_svm *svm, u64 start, u64 end)
 		return;
 	for (start = svmgpu_advise_next_hole(mm, start, end, &hole_end); start < end;
 	     start = svmgpu_advise_next_hole(mm, hole_end, end, &hole_end)) {
-		if (svmgpu_advice_store(svm, start, hole_end - 1, 0, GFP_ATOMIC | __GFP_NOWARN))
+		if (svmgpu_advice_store(svm, start, hole_end - 1, 0,
+					GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN))
 			drm_dbg(&svm->sdev->drm, "no memory to drop the advice of 0x%llx-0x%llx\n",
 				start, hole_end);
 	}
