@@ -1417,7 +1417,13 @@ static vm_fault_t svmgpu_devmem_migrate_to_ram(struct vm_fault *vmf)
 			return VM_FAULT_SIGBUS;
 		return 0;
 	}
-	if ((src & MIGRATE_PFN_MIGRATE) && !dst) {
+	/*
+	 * No page for it: out of memory.  Unless the entry had no page
+	 * either: the PTE was zapped (MADV_DONTNEED under the mmap_lock read)
+	 * since the fault saw it, which collect takes for a hole to populate;
+	 * the fault runs again and finds the PTE empty.
+	 */
+	if ((src & MIGRATE_PFN_MIGRATE) && migrate_pfn_to_page(src) && !dst) {
 		migrate_vma_finalize(&args);
 		return VM_FAULT_OOM;
 	}
@@ -1452,7 +1458,12 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
  * case on the debug kernel).  Filtering PageKsm() here only narrows that:
  * ksmd may merge the page between this snapshot and migrate_vma_setup(),
  * so a mergeable VMA is never migrated to device memory at all
- * (svmgpu_devmem_never_to_dev()).
+ * (svmgpu_devmem_never_to_dev()).  One case stays open: a page shared
+ * copy-on-write with a fork() child (or parent) whose own VMA is
+ * mergeable, which ksmd may merge holding only that process's mmap_lock.
+ * Refusing every page mapped more than once would close it, but would
+ * also keep the memory of any process that ever forked (a helper, a
+ * worker pool) out of device memory until written.
  */
 static bool svmgpu_devmem_can_move(struct vm_area_struct *vma, struct page *page,
 				   unsigned int order)
@@ -1559,9 +1570,10 @@ static bool svmgpu_devmem_hole_moves(struct vm_area_struct *vma, unsigned long p
  * entry hmm does not report, which on the
  * debug kernel includes another device's private page (pfn 0 like a hole:
  * setup then selects nothing there).  @pfns has room for the range.  If
- * the walk fails: everything.  @pages (if not NULL) gets the bits of the
- * entries set that have a page (not a hole): the ones that fail to move
- * only when they are busy (svmgpu_devmem_busy()).
+ * the walk fails: nothing to device memory, everything from it.  @pages
+ * (if not NULL) gets the bits of the entries set that have a page (not a
+ * hole): the ones that fail to move only when they are busy
+ * (svmgpu_devmem_busy()).
  */
 static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 					   struct vm_area_struct *vma,
@@ -1577,7 +1589,15 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 		bitmap_zero(pages, n);
 	if (to_dev && svmgpu_devmem_never_to_dev(vma))
 		return 0;
+	/*
+	 * Without a snapshot the per-page checks cannot be made: nothing
+	 * moves to device memory (a KSM or shared page must not), while
+	 * setup can still bring this device's pages back: it selects only
+	 * them.
+	 */
 	if (svmgpu_devmem_snapshot(dm, vma, start, end, pfns)) {
+		if (to_dev)
+			return 0;
 		bitmap_fill(movable, n);
 		return n;
 	}

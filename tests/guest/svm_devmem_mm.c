@@ -936,15 +936,22 @@ static int ksm_start(long sleep_ms)
  */
 static long ksm_wait_merged(const void *p, size_t n)
 {
-	uint64_t flags;
+	uint64_t flags = 0;
 	long bad = 0;
 	int i;
 
+	if (access("/proc/kpageflags", R_OK)) {
+		printf("# /proc/kpageflags: %s\n", strerror(errno));
+		return 0;
+	}
 	for (i = 0; i < 1000 && bad >= 0; i++) {
 		bad = first_page_without(p, n, KPF_KSM_BIT, &flags);
 		if (bad >= 0)
 			usleep(20000);
 	}
+	if (bad >= 0)
+		printf("# page %ld of %zu not merged: kpageflags 0x%llx\n", bad, n,
+		       (unsigned long long)flags);
 	return bad;
 }
 
