@@ -114,7 +114,8 @@ static int svmgpu_advice_store(struct svmgpu_svm *svm, u64 first, u64 last, u32 
 
 /*
  * Merge the ranges of equal advice that meet between @from and @to (both
- * inclusive).  Only merging: never needs more memory than the tree has.
+ * inclusive).  Each store may still allocate (the tree is in RCU mode:
+ * stores copy nodes); without memory the ranges stay split, still right.
  */
 static void svmgpu_advice_merge(struct svmgpu_svm *svm, u64 from, u64 to)
 {

@@ -934,7 +934,7 @@ static int ksm_start(long sleep_ms)
 
 /*
  * Wait (up to 20 s) until ksmd has merged all @n pages at @p: the index
- * of the first page not merged, or -1.
+ * of the first page not merged, or -1 (0 at once without /proc/kpageflags).
  */
 static long ksm_wait_merged(const void *p, size_t n)
 {
@@ -962,7 +962,8 @@ static long ksm_wait_merged(const void *p, size_t n)
  * the device: a mergeable range never moves to device memory (ksmd could
  * make a page a KSM page under a migration, which 6.1 cannot undo:
  * docs/driver.md), so ksmd merges the whole system half and device faults
- * there map it in place; the device half stays until the CPU reads it.
+ * there map it in place; the device half stays until it moves back (here
+ * the CPU's reads, on private memory).
  * Every byte is as written, the device reads them, and a device write to
  * a page (merged pages are write-protected) changes that page only.
  */
