@@ -55,8 +55,9 @@
  * (Coherent pages mapped into processes are not covered: user accesses
  * during a reset see an undecoded BAR.)
  *
- * Removal: every page in use is migrated back to system memory with
- * migrate_device_range() (the processes keep their data), then
+ * Removal: every page in use is migrated back to system memory, in its
+ * owner's address space, then by pfn with migrate_device_range() for what
+ * is left (svmgpu_devmem_evict_all(); the processes keep their data), then
  * memunmap_pages() waits for the last page reference.
  *
  * Eviction under pressure: device memory is divided into 2 MiB regions,
@@ -64,11 +65,17 @@
  * page of the region is allocated (migration into device memory) or mapped
  * by the device (a device fault, svmgpu_mmu.c).  Before a batch migrates to
  * device memory, svmgpu_devmem_make_room() evicts whole regions, least
- * recently used first, with migrate_device_range() on their pfns, as
- * removal does: no mm is needed, so a victim of another process is
- * handled the same way (its pages are unmapped through the rmap, its device
- * mappings invalidated by its notifiers) without taking that process's
- * mmap lock.  Bounded: a region is tried at most once per migration, and
+ * recently used first.  Each device page records its owner, an mm (held
+ * by mmgrab()) and an address, so that a region's pages are evicted in
+ * their owners' address spaces with migrate_vma_*() under the owner's
+ * mmap_lock, as amdkfd evicts: the VMA found under that lock is what keeps
+ * the pages' anon_vma alive for the migration's rmap walks, which
+ * migrate_device_range() on another process's pfns would not have (an exit
+ * or munmap() during the copy, then a walk of a freed anon_vma).  Another
+ * process's mmap_lock is only tried, never waited for, while the
+ * migration's own is held: two processes evicting each other cannot
+ * deadlock, and a victim busy with its own mmap_lock is left for this
+ * time.  Bounded: a region is tried at most once per migration, and
  * never one used since that migration started.  Migrate-on-fault
  * (svmgpu_devmem_fault_place()) also leaves alone regions used in the last
  * evict_min_age_ms: when only such regions are left, the fault maps the
@@ -77,9 +84,10 @@
  * other's pages between a migration and the device's replay forever; the
  * fault always resolves.
  *
- * Lock order: mmap_lock (read, migrate_vma_setup()), dm->evict_lock,
- * dm->lock, dm->free_lock; a batch's copy runs with its pages locked and
- * no dm lock held, taking either svmgpu_blit.c's locks or, for the CPU
+ * Lock order: mmap_lock (read, migrate_vma_setup()), an eviction's victim's
+ * mmap_lock (read, trylock only: svmgpu_devmem_evict_region()),
+ * dm->evict_lock, dm->lock, dm->free_lock; a batch's copy runs with its
+ * pages locked and no dm lock held, taking either svmgpu_blit.c's locks or, for the CPU
  * copy after them, dm->access_sem (read).  svm->pt_lock is taken by the
  * notifiers that migrate_vma_setup() and migrate_vma_pages() run,
  * and by svmgpu_svm_unmap_migrating() after setup, with up to
@@ -91,7 +99,8 @@
  *   dm->access_sem (rwsem) BAR4 decodes: read by CPU copies, write across a
  *                  PCI reset
  *   dm->lock       (mutex) the drm_buddy allocator and draining @free_list
- *   dm->free_lock  (spinlock, irq-safe) @free_list
+ *   dm->free_lock  (spinlock, irq-safe) @free_list and the owner records
+ *                  (the mm references they hold are dropped after it)
  *   dm->evict_lock (mutex) the choice of a victim region (not held while
  *                  it is evicted)
  */
@@ -108,6 +117,7 @@
 #include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <drm/drm_buddy.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_print.h>
@@ -193,6 +203,26 @@ struct svmgpu_devmem_region {
 };
 
 /**
+ * struct svmgpu_devmem_owner - where a device page lives, for its eviction
+ * @mm: the mm it was migrated into device memory for, or the device last
+ *	mapped it for (a reference on the mm_struct, mmgrab(), not on its
+ *	address space); NULL while the page is free
+ * @va: its address there.  A hint: mremap() moves the page unseen, and a
+ *	fork() child shares it; the device's next mapping of it renews both
+ *	(svmgpu_devmem_touch())
+ */
+struct svmgpu_devmem_owner {
+	struct mm_struct *mm;
+	unsigned long va;
+};
+
+/*
+ * @va of a record whose page was freed while its @mm reference was the
+ * last: left for svmgpu_devmem_reap() to drop (svmgpu_devmem_page_free()).
+ */
+#define SVMGPU_OWNER_DEAD	1UL
+
+/**
  * struct svmgpu_thrash_hist - a 2 MiB virtual chunk evicted for a migration
  *	on fault, or unmapped at the end of a thrash period
  * @mm: its mm, for comparison only (no reference: see svmgpu_thrash_range)
@@ -246,7 +276,7 @@ struct svmgpu_thrash_range {
  *	is allocated until it thaws
  * @frozen_refused: allocations (and checks for room) refused while @frozen
  * @mm: the allocator of device-local byte offsets
- * @free_lock: protects @free_list
+ * @free_lock: protects @free_list and @owners
  * @free_list: blocks of pages page_free released, not yet back in @mm
  * @used: bytes of device pages in use (allocated and not yet freed)
  * @to_dev: pages migrated to device memory
@@ -256,6 +286,13 @@ struct svmgpu_thrash_range {
  * @lost: pages moved out zero-filled at removal, their data gone with the
  *	device (svmgpu_devmem_reachable())
  * @evict_lock: one choice of a victim region at a time
+ * @owners: the owner of each device page, by its offset
+ * @reap: regions with records of freed pages whose mm references
+ *	svmgpu_devmem_reap() is to drop (a bit per region)
+ * @reap_work: runs svmgpu_devmem_reap()
+ * @reaped: mm references it dropped
+ * @evict_mm_busy: owners whose pages an eviction left, their mmap_lock
+ *	contended or the mm exiting
  * @regions: LRU state of each 2 MiB region
  * @nregions: entries of @regions
  * @clock: the LRU clock
@@ -323,8 +360,12 @@ struct svmgpu_devmem {
 	bool frozen;
 	atomic64_t frozen_refused;
 	struct drm_buddy mm;
-	spinlock_t free_lock;		/* @free_list */
+	spinlock_t free_lock;		/* @free_list, @owners */
 	struct list_head free_list;
+	struct svmgpu_devmem_owner *owners;
+	unsigned long *reap;
+	struct work_struct reap_work;
+	atomic64_t reaped;
 
 	atomic64_t used;
 	atomic64_t to_dev;
@@ -339,6 +380,7 @@ struct svmgpu_devmem {
 	atomic64_t clock;
 	atomic64_t lru_evictions;
 	atomic64_t lru_evicted;
+	atomic64_t evict_mm_busy;
 	atomic64_t fault_migrations;
 	atomic64_t fault_to_dev;
 	atomic64_t fault_to_sys;
@@ -414,6 +456,21 @@ static struct svmgpu_devmem_region *svmgpu_devmem_region(struct svmgpu_devmem *d
 	return &dm->regions[off >> SVMGPU_REGION_SHIFT];
 }
 
+/* The owner record of the page at byte offset @off. */
+static struct svmgpu_devmem_owner *svmgpu_devmem_owner(struct svmgpu_devmem *dm, u64 off)
+{
+	return &dm->owners[off >> PAGE_SHIFT];
+}
+
+/* Pages of region @idx: SVMGPU_MIGRATE_BATCH but for a short last one. */
+static unsigned long svmgpu_devmem_region_pages(struct svmgpu_devmem *dm, unsigned long idx,
+						unsigned long *first)
+{
+	*first = idx << (SVMGPU_REGION_SHIFT - PAGE_SHIFT);
+	return min_t(unsigned long, SVMGPU_MIGRATE_BATCH,
+		     (dm->size >> PAGE_SHIFT) - *first);
+}
+
 static void svmgpu_devmem_region_touch(struct svmgpu_devmem *dm,
 				       struct svmgpu_devmem_region *r)
 {
@@ -425,13 +482,40 @@ static void svmgpu_devmem_region_touch(struct svmgpu_devmem *dm,
  * svmgpu_devmem_touch() - the device maps a page of device memory
  * @sdev: the device
  * @off: the page's offset in device memory
+ * @mm: the mm it maps it for, if it is a page of @sdev's pagemap
+ *	(svmgpu_devmem_page_offset()), else NULL
+ * @va: its address there
+ *
+ * The page's owner record follows it: a page a fork() child shares, or
+ * that mremap() moved, is evicted from where the device last used it.
+ * The page may have been freed since the mapping was looked up (the
+ * mapping is then dropped as stale): a free page's record stays empty.
  */
-void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off)
+void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off, struct mm_struct *mm,
+			 unsigned long va)
 {
 	struct svmgpu_devmem *dm = sdev->devmem;
+	struct svmgpu_devmem_owner *o;
+	struct mm_struct *old = NULL;
+	unsigned long flags;
 
-	if (dm && off < dm->size)
-		svmgpu_devmem_region_touch(dm, svmgpu_devmem_region(dm, off));
+	if (!dm || off >= dm->size)
+		return;
+	svmgpu_devmem_region_touch(dm, svmgpu_devmem_region(dm, off));
+	o = svmgpu_devmem_owner(dm, off);
+	if (!mm || (READ_ONCE(o->mm) == mm && READ_ONCE(o->va) == va))
+		return;
+	mmgrab(mm);
+	spin_lock_irqsave(&dm->free_lock, flags);
+	if (o->mm && o->va != SVMGPU_OWNER_DEAD) {
+		old = o->mm;
+		o->mm = mm;
+		o->va = va;
+	} else {
+		old = mm;	/* free: not ours to name */
+	}
+	spin_unlock_irqrestore(&dm->free_lock, flags);
+	mmdrop(old);
 }
 
 /* Bytes of device memory the driver hands out (devmem_limit_mb). */
@@ -844,13 +928,17 @@ static void svmgpu_devmem_drain(struct svmgpu_devmem *dm)
 
 /*
  * Allocate one device page, initialized (refcount 1) and locked, as
- * migrate_vma_pages() wants its destination pages.  Under dm->lock.
+ * migrate_vma_pages() wants its destination pages, for address @va of
+ * @mm.  @fault: a migration on device fault's (the refault history's).
+ * Under dm->lock.
  */
 static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm_struct *mm,
-					     unsigned long va)
+					     unsigned long va, bool fault)
 {
+	struct svmgpu_devmem_owner *o;
 	struct svmgpu_devmem_region *r;
 	struct drm_buddy_block *block;
+	struct mm_struct *old;
 	struct page *page;
 	LIST_HEAD(blocks);
 
@@ -923,33 +1011,97 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	r = svmgpu_devmem_region(dm, drm_buddy_block_offset(block));
 	atomic_inc(&r->pages);
 	svmgpu_devmem_region_touch(dm, r);
+	/* Its owner, for eviction (svmgpu_devmem_evict_lru()). */
+	o = svmgpu_devmem_owner(dm, drm_buddy_block_offset(block));
+	mmgrab(mm);
+	spin_lock_irq(&dm->free_lock);
+	/* a dead record the reaper has not seen yet: dropped here instead */
+	old = o->mm;
+	WARN_ON_ONCE(old && o->va != SVMGPU_OWNER_DEAD);
+	o->mm = mm;
+	o->va = va;
+	spin_unlock_irq(&dm->free_lock);
+	if (old)
+		mmdrop(old);
 	/*
 	 * For the refault history: which chunk of which mm it holds.  A
-	 * PREFETCH's page (no mm) leaves the note of the region's last fault.
+	 * PREFETCH's page leaves the note of the region's last fault.
 	 */
-	if (mm) {
+	if (fault) {
 		WRITE_ONCE(r->mm, mm);
 		WRITE_ONCE(r->chunk, va >> SVMGPU_REGION_SHIFT);
 	}
 	return page;
 }
 
+/* Drop the mm references of region @idx's dead owner records. */
+static void svmgpu_devmem_reap_region(struct svmgpu_devmem *dm, unsigned long idx)
+{
+	unsigned long first, n = svmgpu_devmem_region_pages(dm, idx, &first), i;
+
+	for (i = 0; i < n; i++) {
+		struct svmgpu_devmem_owner *o = &dm->owners[first + i];
+		struct mm_struct *mm = NULL;
+
+		spin_lock_irq(&dm->free_lock);
+		if (o->mm && o->va == SVMGPU_OWNER_DEAD) {
+			mm = o->mm;
+			o->mm = NULL;
+		}
+		spin_unlock_irq(&dm->free_lock);
+		if (mm) {
+			atomic64_inc(&dm->reaped);
+			mmdrop(mm);
+		}
+	}
+}
+
+static void svmgpu_devmem_reap(struct work_struct *work)
+{
+	struct svmgpu_devmem *dm = container_of(work, struct svmgpu_devmem, reap_work);
+	unsigned long idx;
+
+	for_each_set_bit(idx, dm->reap, dm->nregions)
+		if (test_and_clear_bit(idx, dm->reap))
+			svmgpu_devmem_reap_region(dm, idx);
+}
+
+/*
+ * The last reference to a device page went: its block goes back to the
+ * allocator (through @free_list), its owner's mm reference with it.  This
+ * runs in any context (under a page table lock; in an I/O completion
+ * interrupt, the put_page() of a pinned coherent page), where __mmdrop()
+ * may not: the mm's last reference (its process exited, this page
+ * outlived it) is left in the record for svmgpu_devmem_reap().
+ */
 static void svmgpu_devmem_page_free(struct page *page)
 {
 	struct svmgpu_devmem *dm = page_to_devmem(page);
 	struct drm_buddy_block *block = page->zone_device_data;
+	u64 off = svmgpu_devmem_offset(dm, page);
+	struct svmgpu_devmem_owner *o = svmgpu_devmem_owner(dm, off);
 	struct svmgpu_devmem_region *r;
 	unsigned long flags;
+	bool reap = false;
 
 	page->zone_device_data = NULL;
-	r = svmgpu_devmem_region(dm, svmgpu_devmem_offset(dm, page));
+	r = svmgpu_devmem_region(dm, off);
 	/* Empty: the next fault's page names it (a race only loses a note). */
 	if (atomic_dec_and_test(&r->pages))
 		WRITE_ONCE(r->mm, NULL);
 	spin_lock_irqsave(&dm->free_lock, flags);
+	if (o->mm && !atomic_add_unless(&o->mm->mm_count, -1, 1)) {
+		o->va = SVMGPU_OWNER_DEAD;
+		set_bit(off >> SVMGPU_REGION_SHIFT, dm->reap);
+		reap = true;
+	} else {
+		o->mm = NULL;
+	}
 	list_add_tail(&block->link, &dm->free_list);
 	spin_unlock_irqrestore(&dm->free_lock, flags);
 	atomic64_sub(PAGE_SIZE, &dm->used);
+	if (reap)
+		schedule_work(&dm->reap_work);
 }
 
 /*
@@ -1246,22 +1398,213 @@ static int svmgpu_devmem_copy_to_sys(struct svmgpu_devmem *dm,
 	return svmgpu_devmem_copy(dm, src, dst, npages, false, urgent, salvage);
 }
 
+static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *vma,
+			       unsigned long start, unsigned long end, bool to_dev,
+			       unsigned long *src, unsigned long *dst,
+			       unsigned long *moved, u64 since, unsigned long min_age,
+			       bool urgent, unsigned long *busy, unsigned long *done);
+
+static int svmgpu_devmem_va_cmp(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Where in @mm is the anonymous @page now, if its owner record is stale?
+ * mremap() moves a VMA's pages with their linear index (page->index stays,
+ * the VMA's vm_pgoff follows them), so the VMA of the page's anon_vma
+ * whose index range holds it has it at the matching address.  The page's
+ * fields are read without its lock, as hints: a wrong address only finds
+ * nothing of ours to move.  0 if none.
+ */
+static unsigned long svmgpu_devmem_find_va(struct mm_struct *mm, struct page *page)
+{
+	unsigned long mapping = (unsigned long)READ_ONCE(page->mapping);
+	pgoff_t index = READ_ONCE(page->index);
+	struct vm_area_struct *vma;
+	struct vma_iterator vmi;
+
+	if (!(mapping & PAGE_MAPPING_ANON))
+		return 0;
+	mapping &= ~PAGE_MAPPING_FLAGS;
+	vma_iter_init(&vmi, mm, 0);
+	for_each_vma(vmi, vma) {
+		if ((unsigned long)vma->anon_vma != mapping || index < vma->vm_pgoff ||
+		    index - vma->vm_pgoff >= vma_pages(vma))
+			continue;
+		return vma->vm_start + ((index - vma->vm_pgoff) << PAGE_SHIFT);
+	}
+	return 0;
+}
+
+/*
+ * The addresses in @mm of the pages of region @idx it owns, into @vas, the
+ * stale ones (svmgpu_devmem_find_va()) found again and their records
+ * renewed.  @pos: scratch (SVMGPU_MIGRATE_BATCH entries).  Return: how many.
+ */
+static unsigned long svmgpu_devmem_owned(struct svmgpu_devmem *dm, unsigned long idx,
+					 struct mm_struct *mm, unsigned long *vas,
+					 unsigned long *pos)
+{
+	unsigned long first, n = svmgpu_devmem_region_pages(dm, idx, &first);
+	unsigned long pfn = PHYS_PFN(dm->pgmap.range.start) + first;
+	unsigned long i, k, nva = 0;
+	struct svmgpu_devmem_owner *o;
+
+	spin_lock_irq(&dm->free_lock);
+	for (i = 0; i < n; i++) {
+		if (dm->owners[first + i].mm != mm ||
+		    dm->owners[first + i].va == SVMGPU_OWNER_DEAD)
+			continue;
+		pos[nva] = i;
+		vas[nva++] = dm->owners[first + i].va;
+	}
+	spin_unlock_irq(&dm->free_lock);
+	for (k = 0; k < nva; k++) {
+		struct page *page = pfn_to_page(pfn + pos[k]);
+		struct vm_area_struct *vma = vma_lookup(mm, vas[k]);
+
+		if (vma && linear_page_index(vma, vas[k]) == READ_ONCE(page->index))
+			continue;
+		vas[k] = svmgpu_devmem_find_va(mm, page);
+		if (!vas[k])
+			continue;
+		o = &dm->owners[first + pos[k]];
+		spin_lock_irq(&dm->free_lock);
+		if (o->mm == mm)
+			o->va = vas[k];
+		spin_unlock_irq(&dm->free_lock);
+	}
+	return nva;
+}
+
+/*
+ * Move to system memory the pages of region @idx that @mm owns, from the
+ * addresses their owner records name (svmgpu_devmem_owned()), as PREFETCH
+ * would: with migrate_vma_*() on a VMA found under @mm's mmap_lock
+ * (read-held by the caller), which keeps the VMA and so the pages'
+ * anon_vma alive until the migration's last rmap walk.  A record still
+ * wrong finds nothing of ours there, or another of our pages of @mm that
+ * then moves too.  @vas: scratch of SVMGPU_MIGRATE_BATCH entries.
+ *
+ * Return: pages moved.
+ */
+static unsigned long svmgpu_devmem_evict_mm(struct svmgpu_devmem *dm, unsigned long idx,
+					    struct mm_struct *mm, unsigned long *src,
+					    unsigned long *dst, unsigned long *vas, bool urgent)
+{
+	unsigned long i, j, nva, moved = 0;
+
+	lockdep_assert_held(&mm->mmap_lock);
+	/* dst is free until the first batch */
+	nva = svmgpu_devmem_owned(dm, idx, mm, vas, dst);
+	sort(vas, nva, sizeof(*vas), svmgpu_devmem_va_cmp, NULL);
+	/* Each run of consecutive addresses in one VMA and window at a time. */
+	for (i = 0; i < nva && !fatal_signal_pending(current); i = j) {
+		unsigned long a = vas[i], b = a + PAGE_SIZE;
+		struct vm_area_struct *vma = a ? vma_lookup(mm, a) : NULL;
+
+		for (j = i + 1; j < nva && vas[j] <= b; j++)
+			b = vas[j] + PAGE_SIZE;
+		if (vma && !svmgpu_devmem_vma_unmoved(vma, false)) {
+			b = svmgpu_devmem_window_end(a, min(b, vma->vm_end));
+			svmgpu_devmem_batch(dm, vma, a, b, false, src, dst, &moved, 0, 0,
+					    urgent, NULL, NULL);
+		} else {
+			b = vma ? vma->vm_end : a + PAGE_SIZE;
+		}
+		/* what is left of the run, if anything, goes next */
+		for (j = i + 1; j < nva && vas[j] < b; j++)
+			;
+	}
+	return moved;
+}
+
+/* At most this many owners of one region are evicted at a time. */
+#define SVMGPU_EVICT_MMS	8
+
+/*
+ * Evict region @idx: each owner's pages in its own address space
+ * (svmgpu_devmem_evict_mm()).  @cur: the mm whose mmap_lock the caller
+ * read-holds (a migration's), or NULL (removal).  Another owner's lock is
+ * only tried while @cur's is held (two processes evicting each other must
+ * not wait for each other's lock), else taken; an owner that is exiting
+ * (its pages go with it) or whose lock was not had is left, counted in
+ * evict_mm_busy.
+ *
+ * Return: pages moved.
+ */
+static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsigned long idx,
+						struct mm_struct *cur, unsigned long *src,
+						unsigned long *dst, unsigned long *vas,
+						bool urgent)
+{
+	unsigned long first, n = svmgpu_devmem_region_pages(dm, idx, &first);
+	struct mm_struct *mms[SVMGPU_EVICT_MMS];
+	unsigned long i, moved = 0;
+	unsigned int k, nmm = 0;
+
+	spin_lock_irq(&dm->free_lock);
+	for (i = 0; i < n && nmm < SVMGPU_EVICT_MMS; i++) {
+		struct mm_struct *mm = dm->owners[first + i].mm;
+
+		if (!mm || dm->owners[first + i].va == SVMGPU_OWNER_DEAD)
+			continue;
+		for (k = 0; k < nmm && mms[k] != mm; k++)
+			;
+		if (k == nmm) {
+			mmgrab(mm);
+			mms[nmm++] = mm;
+		}
+	}
+	spin_unlock_irq(&dm->free_lock);
+
+	for (k = 0; k < nmm; k++) {
+		struct mm_struct *mm = mms[k];
+
+		if (mm == cur) {
+			moved += svmgpu_devmem_evict_mm(dm, idx, mm, src, dst, vas, urgent);
+		} else if (!mmget_not_zero(mm)) {
+			atomic64_inc(&dm->evict_mm_busy);
+		} else {
+			if (cur ? mmap_read_trylock(mm) : !mmap_read_lock_killable(mm)) {
+				moved += svmgpu_devmem_evict_mm(dm, idx, mm, src, dst, vas,
+								urgent);
+				mmap_read_unlock(mm);
+			} else {
+				atomic64_inc(&dm->evict_mm_busy);
+			}
+			/* Not the last put under @cur's lock: exit_mmap() takes another. */
+			mmput_async(mm);
+		}
+		mmdrop(mm);
+	}
+	return moved;
+}
+
 /*
  * Evict the least recently used region that was not used since @since (a
- * @clock value) nor, with @min_age, in the last @min_age jiffies.  @src and
- * @dst hold SVMGPU_MIGRATE_BATCH entries.  @fault: for a migration on
- * device fault, whose evictions are remembered for its refault history.
+ * @clock value) nor, with @min_age, in the last @min_age jiffies, for a
+ * migration of @cur (svmgpu_devmem_evict_region()).  @src, @dst and @vas
+ * hold SVMGPU_MIGRATE_BATCH entries.  @fault: for a migration on device
+ * fault, whose evictions are remembered for its refault history.
+ *
+ * Eviction never uses migrate_device_range() on another process's pages:
+ * without that process's mmap_lock nothing keeps its anon_vma alive, and
+ * an exit or munmap() during the copy would leave the final rmap walk
+ * (remove_migration_ptes()) on freed memory.
  *
  * Return: pages moved to system memory, or -ENOSPC if no region qualifies.
  */
-static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
-				    unsigned long min_age, unsigned long *src,
-				    unsigned long *dst, bool fault)
+static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, struct mm_struct *cur,
+				    u64 since, unsigned long min_age, unsigned long *src,
+				    unsigned long *dst, unsigned long *vas, bool fault)
 {
-	unsigned long first = PHYS_PFN(dm->pgmap.range.start), chunk, gen;
-	struct mm_struct *mm;
-	unsigned long i, n, best = ULONG_MAX, moved;
+	unsigned long chunk, gen, i, best = ULONG_MAX, moved, first;
 	struct svmgpu_devmem_region *r;
+	struct mm_struct *mm;
 	u64 stamp = U64_MAX;
 
 	mutex_lock(&dm->evict_lock);
@@ -1296,21 +1639,13 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 	 * The choice is made: evict without the lock, so that a victim whose
 	 * device TLB invalidation stalls (up to its timeout) holds up no other
 	 * migration on the device.  Two evictions of one region are safe:
-	 * each page is locked by at most one migrate_device_range().
+	 * each page is collected by at most one migration.
 	 */
 	mutex_unlock(&dm->evict_lock);
-	first += best << (SVMGPU_REGION_SHIFT - PAGE_SHIFT);
-	n = min_t(unsigned long, SVMGPU_MIGRATE_BATCH,
-		  PHYS_PFN(dm->pgmap.range.end + 1) - first);
-	migrate_device_range(src, first, n);
 	/* a fault's eviction is as urgent as the fault (copy queue priority) */
-	svmgpu_devmem_copy_to_sys(dm, NULL, 0, src, dst, n, GFP_HIGHUSER_MOVABLE, fault, false);
-	migrate_device_pages(src, dst, n);
-	moved = svmgpu_migrated(src, dst, n);
-	migrate_device_finalize(src, dst, n);
+	moved = svmgpu_devmem_evict_region(dm, best, cur, src, dst, vas, fault);
 	atomic64_inc(&dm->lru_evictions);
 	atomic64_add(moved, &dm->lru_evicted);
-	atomic64_add(moved, &dm->to_sys);
 	atomic64_add(moved, &dm->evict_clock);
 	if (fault && moved && mm) {
 		spin_lock(&dm->thrash_lock);
@@ -1322,7 +1657,8 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, u64 since,
 			svmgpu_devmem_hist_add(dm, mm, chunk, false);
 		spin_unlock(&dm->thrash_lock);
 	}
-	trace_svmgpu_evict((u64)best << SVMGPU_REGION_SHIFT, n, moved);
+	trace_svmgpu_evict((u64)best << SVMGPU_REGION_SHIFT,
+			   svmgpu_devmem_region_pages(dm, best, &first), moved);
 	return moved;
 }
 
@@ -1348,24 +1684,30 @@ static bool svmgpu_devmem_has_room(struct svmgpu_devmem *dm, unsigned long npage
 }
 
 /*
- * Evict until @npages pages are free, at most one try per region.  @src
- * and @dst are scratch (SVMGPU_MIGRATE_BATCH entries).
+ * Evict until @npages pages are free, at most one try per region, for a
+ * migration of @cur (its mmap_lock read-held).  @src and @dst are scratch
+ * (SVMGPU_MIGRATE_BATCH entries).
  */
-static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, unsigned long npages,
-				    u64 since, unsigned long min_age,
+static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, struct mm_struct *cur,
+				    unsigned long npages, u64 since, unsigned long min_age,
 				    unsigned long *src, unsigned long *dst, bool fault)
 {
-	unsigned long tries;
+	unsigned long tries, *vas;
 
+	vas = kvmalloc_array(SVMGPU_MIGRATE_BATCH, sizeof(*vas), GFP_KERNEL);
+	if (!vas)
+		return;
 	for (tries = 0; tries < dm->nregions; tries++) {
 		if (svmgpu_devmem_has_room(dm, npages))
-			return;
+			break;
 		/* A killed task's evictions would copy nothing (svmgpu_devmem_copy()). */
 		if (fatal_signal_pending(current))
-			return;
-		if (svmgpu_devmem_evict_lru(dm, since, min_age, src, dst, fault) < 0)
-			return;
+			break;
+		if (svmgpu_devmem_evict_lru(dm, cur, since, min_age, src, dst, vas,
+					    fault) < 0)
+			break;
 	}
+	kvfree(vas);
 }
 
 /* Entries of a collected migration that will move (pages and holes). */
@@ -1689,7 +2031,8 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 	if (!svmgpu_devmem_has_room(dm, need)) {
 		memset(dst, 0, args.npages * sizeof(*dst));
 		migrate_vma_finalize(&args);
-		svmgpu_devmem_make_room(dm, need, since, min_age, src, dst, urgent);
+		svmgpu_devmem_make_room(dm, vma->vm_mm, need, since, min_age, src, dst,
+					urgent);
 		/* Nothing fits: do not unmap pages that cannot move. */
 		if (!svmgpu_devmem_has_room(dm, 1))
 			return -ENOSPC;
@@ -1714,8 +2057,8 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 			continue;
 		}
 		/* urgent: a device fault's (the refault history's) */
-		dpage = svmgpu_devmem_alloc_page(dm, urgent ? vma->vm_mm : NULL,
-						 start + (i << PAGE_SHIFT));
+		dpage = svmgpu_devmem_alloc_page(dm, vma->vm_mm, start + (i << PAGE_SHIFT),
+						 urgent);
 		if (!dpage) {
 			ret = -ENOSPC;
 			continue;
@@ -2350,8 +2693,14 @@ out:
 }
 
 /*
- * Migrate every page in use back to system memory (removal).  A page that
- * is locked or being freed at that moment is retried, and so is one a
+ * Migrate every page in use back to system memory (removal): first in
+ * each owner's address space (svmgpu_devmem_evict_region(), its mmap_lock
+ * taken), then whatever is left by pfn with migrate_device_range(): pages
+ * whose owner record is stale (mremap()), whose owner is exiting or whose
+ * copy failed.  Those few are the only ones migrated without a VMA that
+ * holds their anon_vma: an munmap() of such a page at this very moment
+ * is the one race left (the kernel does not export folio_get_anon_vma()).
+ * A page that is locked or being freed at that moment is retried, and so is one a
  * short-term pin holds (a vmsplice()d page, O_DIRECT I/O): until the pin
  * is dropped, for as long as that takes, as memunmap_pages() would wait
  * for it anyway.  Stopping earlier left such a page mapped in device
@@ -2367,11 +2716,19 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 {
 	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
 	unsigned long npages = dm->size >> PAGE_SHIFT;
-	unsigned long *src, *dst, pfn;
+	unsigned long *src, *dst, *vas, pfn, idx;
 	int pass;
 
 	src = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	vas = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*vas), GFP_KERNEL | __GFP_NOFAIL);
+	for (idx = 0; idx < dm->nregions; idx++) {
+		if (!atomic_read(&dm->regions[idx].pages))
+			continue;
+		atomic64_add(svmgpu_devmem_evict_region(dm, idx, NULL, src, dst, vas, false),
+			     &dm->evicted);
+		cond_resched();
+	}
 	for (pass = 0; atomic64_read(&dm->used); pass++) {
 		for (pfn = first; pfn < first + npages; pfn += SVMGPU_MIGRATE_BATCH) {
 			unsigned long n = min_t(unsigned long, SVMGPU_MIGRATE_BATCH,
@@ -2392,6 +2749,7 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 				 atomic64_read(&dm->used));
 		msleep(pass < 100 ? 20 : 500);
 	}
+	kvfree(vas);
 	kvfree(src);
 	kvfree(dst);
 	if (atomic64_read(&dm->lost))
@@ -2578,7 +2936,10 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	dm->nregions = DIV_ROUND_UP(size, 1ull << SVMGPU_REGION_SHIFT);
 	dm->regions = kvcalloc(dm->nregions, sizeof(*dm->regions), GFP_KERNEL);
 	dm->hist = kvcalloc(2 * dm->nregions, sizeof(*dm->hist), GFP_KERNEL);
-	if (!dm->regions || !dm->hist) {
+	dm->owners = kvcalloc(size >> PAGE_SHIFT, sizeof(*dm->owners), GFP_KERNEL);
+	dm->reap = bitmap_zalloc(dm->nregions, GFP_KERNEL);
+	INIT_WORK(&dm->reap_work, svmgpu_devmem_reap);
+	if (!dm->regions || !dm->hist || !dm->owners || !dm->reap) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -2636,6 +2997,8 @@ err_buddy:
 	drm_buddy_fini(&dm->mm);
 err_free:
 	kvfree(dm->hist);
+	bitmap_free(dm->reap);
+	kvfree(dm->owners);
 	kvfree(dm->regions);
 	mutex_destroy(&dm->evict_lock);
 	mutex_destroy(&dm->lock);
@@ -2650,6 +3013,7 @@ err_free:
 void svmgpu_devmem_fini(struct svmgpu_device *sdev)
 {
 	struct svmgpu_devmem *dm = sdev->devmem;
+	unsigned long idx;
 
 	if (!dm)
 		return;
@@ -2660,6 +3024,10 @@ void svmgpu_devmem_fini(struct svmgpu_device *sdev)
 	svmgpu_devmem_evict_all(dm);
 	/* Waits for the last reference of every page (page_free). */
 	memunmap_pages(&dm->pgmap);
+	/* No page_free any more: the records' last mm references go now. */
+	cancel_work_sync(&dm->reap_work);
+	for (idx = 0; idx < dm->nregions; idx++)
+		svmgpu_devmem_reap_region(dm, idx);
 	/* No page left: no migration (nor copy) can start any more. */
 	svmgpu_blit_destroy(dm->blit);
 	sdev->devmem = NULL;
@@ -2672,6 +3040,8 @@ void svmgpu_devmem_fini(struct svmgpu_device *sdev)
 	if (dm->res)
 		release_mem_region(dm->res->start, resource_size(dm->res));
 	kvfree(dm->hist);
+	bitmap_free(dm->reap);
+	kvfree(dm->owners);
 	kvfree(dm->regions);
 	mutex_destroy(&dm->evict_lock);
 	mutex_destroy(&dm->lock);
@@ -2703,6 +3073,8 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 			   atomic64_read(&dm->to_sys) << PAGE_SHIFT);
 		seq_printf(m, "lru_evictions: %lld\n", atomic64_read(&dm->lru_evictions));
 		seq_printf(m, "lru_evicted_pages: %lld\n", atomic64_read(&dm->lru_evicted));
+		seq_printf(m, "evict_owners_busy: %lld\n", atomic64_read(&dm->evict_mm_busy));
+		seq_printf(m, "owners_reaped: %lld\n", atomic64_read(&dm->reaped));
 		seq_printf(m, "fault_migrations: %lld\n",
 			   atomic64_read(&dm->fault_migrations));
 		seq_printf(m, "fault_to_device_pages: %lld\n",

@@ -997,7 +997,8 @@ int svmgpu_devmem_fault_out(struct svmgpu_device *sdev, struct vm_area_struct *v
 int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *file);
 int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *file);
 void svmgpu_devmem_debugfs_init(struct drm_minor *minor);
-void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off);
+void svmgpu_devmem_touch(struct svmgpu_device *sdev, u64 off, struct mm_struct *mm,
+			 unsigned long va);
 int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct *vma,
 			      u64 start, u64 end, bool to_dev, u64 since, unsigned int *noted);
 void svmgpu_devmem_thrash_mapped(struct svmgpu_device *sdev, unsigned int noted);

@@ -342,6 +342,7 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	struct svmgpu_pt *pt, *lpt;
 	unsigned int idx;
 	int llevel;
+	bool local = false;
 	dma_addr_t dma;
 	u64 off;
 	u64 pte, new;
@@ -355,10 +356,16 @@ static int svmgpu_map_small(struct svmgpu_svm *svm, u64 va, unsigned long pfn,
 	pte = pte_get(pt, idx);
 	if (pte & SVMGPU_PTE_VALID)
 		return 0;
-	if (svmgpu_devmem_page_offset(svm->sdev, hmm_pfn_to_page(pfn), &off) ||
-	    svmgpu_dax_pfn_local(svm->sdev, page_to_pfn(hmm_pfn_to_page(pfn)),
-				 PAGE_SIZE, &off)) {
-		svmgpu_devmem_touch(svm->sdev, off);
+	if (svmgpu_devmem_page_offset(svm->sdev, hmm_pfn_to_page(pfn), &off)) {
+		/* a page of our pagemap: its owner record follows the mapping */
+		svmgpu_devmem_touch(svm->sdev, off, svm->mn.mm, va);
+		local = true;
+	} else if (svmgpu_dax_pfn_local(svm->sdev, page_to_pfn(hmm_pfn_to_page(pfn)),
+					PAGE_SIZE, &off)) {
+		svmgpu_devmem_touch(svm->sdev, off, NULL, 0);
+		local = true;
+	}
+	if (local) {
 		dma = off;
 		new = off | (SVMGPU_APERTURE_LOCAL << SVMGPU_PTE_APERTURE_SHIFT) |
 		      SVMGPU_PTE_VALID | SVMGPU_PTE_SW_DMA | SVMGPU_PTE_SW_LOCAL;

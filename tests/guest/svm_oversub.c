@@ -5,7 +5,10 @@
  * memory, preferring the device, go through prefetches and device faults
  * with least-recently-used eviction, alone and in two processes at once,
  * and swept in order until the thrashing mitigation stops the evictions;
- * every byte is checked and the eviction counters must move.
+ * every byte is checked and the eviction counters must move.  Eviction
+ * works in the owners' address spaces: a victim unmapping and exiting
+ * during its eviction, a buffer mremap()ed after it moved, and pages
+ * outliving their owner process.
  *
  * The device memory is capped at 8 MiB for the duration (module parameter
  * devmem_limit_mb, like amdgpu's vramlimit) so that the suite runs in its
@@ -13,6 +16,8 @@
  * Needs a device with local-mem-size > 0 (make run/check give it 256 MiB).
  */
 #define _GNU_SOURCE
+#include <sched.h>
+
 #include "svm_advise.h"
 
 #define PARAM	"/sys/module/svmgpu/parameters/"
@@ -26,6 +31,7 @@
  * parameters between programs as well.
  */
 static char saved_limit[32] = "0", saved_min_age[32] = "20", saved_thrash[32] = "1000";
+static char saved_engine[32] = "Y";
 
 static void read_param(const char *name, char *buf, size_t len)
 {
@@ -48,6 +54,7 @@ static void restore_params(void)
 	sg_write_file(PARAM "devmem_limit_mb", saved_limit);
 	sg_write_file(PARAM "evict_min_age_ms", saved_min_age);
 	sg_write_file(PARAM "thrash_ms", saved_thrash);
+	sg_write_file(PARAM "copy_engine", saved_engine);
 }
 
 static void __attribute__((constructor)) save_params(void)
@@ -55,6 +62,7 @@ static void __attribute__((constructor)) save_params(void)
 	read_param("devmem_limit_mb", saved_limit, sizeof(saved_limit));
 	read_param("evict_min_age_ms", saved_min_age, sizeof(saved_min_age));
 	read_param("thrash_ms", saved_thrash, sizeof(saved_thrash));
+	read_param("copy_engine", saved_engine, sizeof(saved_engine));
 }
 
 FIXTURE(ovs) {
@@ -632,6 +640,194 @@ TEST_F(ovs, two_processes_oversubscribe_at_once)
 	TH_LOG("two processes: %lld LRU evictions, %lld migrations on fault without room",
 	       sg_devmem_value("lru_evictions") - ev0, sg_devmem_value("fault_no_room"));
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+}
+
+/* Run on each online CPU in turn (sched_setaffinity()), then on any again. */
+static void visit_every_cpu(void)
+{
+	long cpu, n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	for (cpu = 0; cpu < n; cpu++) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (!sched_setaffinity(0, sizeof(set), &set))
+			usleep(1000);
+	}
+	CPU_ZERO(&set);
+	for (cpu = 0; cpu < n; cpu++)
+		CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Do bytes [@off, @off + @n) of a buffer filled with fill_pat(@seed) hold it? */
+static bool pat_holds(const unsigned char *p, size_t off, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = off; i < off + n; i++)
+		if (p[i] != pat(i, seed))
+			return false;
+	return true;
+}
+
+/*
+ * Another process's pages are evicted in that process's address space,
+ * under its mmap_lock (docs/driver.md "Eviction"): here the victim
+ * munmap()s half of its buffer and reads the other half while its regions
+ * are being evicted, then exits, the eviction's CPU copies slowed to 2 ms a
+ * page (copy_engine off, debugfs svmgpu_inject_copy_delay).  An eviction
+ * by pfn (migrate_device_range(), the first design) held nothing of the
+ * victim's across the copy: its munmap() could free the anon_vma the
+ * eviction's last rmap walk then used.  The victim's half is exact, the
+ * prefetching process gets all of its buffer resident and exact, and
+ * device memory empties.
+ */
+TEST_TIMEOUT(120)
+TEST_F(ovs, victim_unmaps_and_exits_while_evicted)
+{
+	long long used0 = sg_devmem_value("used"), ev0 = sg_devmem_value("lru_evicted_pages");
+	size_t size = (size_t)(self->cap - used0) & ~(2 * MB - 1), half = size / 2;
+	unsigned char *y = sg_map_2m(half);
+	int go[2], ready[2], status;
+	char delay[128], c;
+	pid_t pid;
+
+	ASSERT_NE(y, NULL);
+	ASSERT_GE(size, 4 * MB);
+	if (sg_debugfs_path("svmgpu_inject_copy_delay", delay, sizeof(delay)))
+		SKIP(return, "no debugfs svmgpu_inject_copy_delay");
+	ASSERT_EQ(sg_write_file(PARAM "copy_engine", "N"), 0);
+	ASSERT_EQ(pipe(go), 0);
+	ASSERT_EQ(pipe(ready), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		unsigned char *x = sg_map_2m(size);
+		int fd = sg_open();
+
+		if (fd < 0 || !x)
+			_exit(10);
+		fill_pat(x, size, 0x61);
+		if (prefetch_resident(fd, x, size) != (long long)(size / PAGE))
+			_exit(11);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(12);
+		usleep(150000);		/* about 75 pages into the first region */
+		if (munmap(x, half))
+			_exit(13);
+		_exit(pat_holds(x, half, half, 0x61) ? 0 : 14);
+	}
+	ASSERT_EQ(read(ready[0], &c, 1), 1);
+	fill_pat(y, half, 0x62);
+	ASSERT_EQ(sg_write_file(delay, "2000"), 0);
+	ASSERT_EQ(write(go[1], "g", 1), 1);
+	EXPECT_EQ(prefetch_resident(self->fd, y, half), (long long)(half / PAGE));
+	sg_write_file(delay, "0");
+	EXPECT_EQ(check_pat(y, half, 0x62), -1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	EXPECT_GT(sg_devmem_value("lru_evicted_pages"), ev0);
+	TH_LOG("%lld pages evicted, %lld owners left busy",
+	       sg_devmem_value("lru_evicted_pages") - ev0, sg_devmem_value("evict_owners_busy"));
+	munmap(y, half);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+}
+
+/*
+ * A buffer mremap()ed after it moved to device memory: its pages' owner
+ * records name the old address, and eviction finds them again from their
+ * linear index (page->index, which mremap() keeps) and evicts them all the
+ * same: a PREFETCH that needs their room gets it, every byte kept.
+ */
+TEST_F(ovs, mremapped_buffer_is_still_evicted)
+{
+	long long used0 = sg_devmem_value("used"), busy0 = sg_devmem_value("evict_owners_busy");
+	size_t size = (size_t)(self->cap - used0) & ~(2 * MB - 1), half = size / 2;
+	unsigned char *x = sg_map_2m(size), *to = sg_map_2m(size), *y = sg_map_2m(half);
+	int fd = self->fd;
+
+	ASSERT_GE(size, 4 * MB);
+	ASSERT_NE(x, NULL);
+	ASSERT_NE(to, NULL);
+	ASSERT_NE(y, NULL);
+	fill_pat(x, size, 0x71);
+	ASSERT_EQ(prefetch_resident(fd, x, size), (long long)(size / PAGE));
+	ASSERT_EQ(mremap(x, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to), (void *)to);
+	EXPECT_EQ(sg_residency(fd, to, size), (long long)(size / PAGE));
+	fill_pat(y, half, 0x72);
+	EXPECT_EQ(prefetch_resident(fd, y, half), (long long)(half / PAGE));
+	EXPECT_LE(sg_residency(fd, to, size), (long long)((size - half) / PAGE));
+	EXPECT_EQ(check_pat(y, half, 0x72), -1);
+	EXPECT_EQ(check_pat(to, size, 0x71), -1);
+	EXPECT_EQ(sg_devmem_value("evict_owners_busy"), busy0);
+	munmap(to, size);
+	munmap(y, half);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+}
+
+/*
+ * Device pages that outlive their owner: a process moves a buffer to
+ * device memory, forks, and exits; its child, sharing the pages, reads
+ * every byte (migrate_to_ram() moves them back) and exits.  The pages'
+ * owner records held the exited process's mm_struct, the last reference
+ * to it: page_free, which may run where __mmdrop() may not, leaves it to
+ * the reaper (debugfs owners_reaped), and device memory empties.
+ */
+TEST_F(ovs, pages_outliving_their_owner_release_it)
+{
+	long long used0 = sg_devmem_value("used"), reaped0 = sg_devmem_value("owners_reaped");
+	size_t size = 4 * MB;
+	int res[2], go[2], status, i;
+	char c = 0;
+	pid_t pid;
+
+	ASSERT_GE(reaped0, 0);
+	ASSERT_EQ(pipe(res), 0);
+	ASSERT_EQ(pipe(go), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		unsigned char *x = sg_map_2m(size);
+		int fd = sg_open();
+		pid_t child;
+
+		if (fd < 0 || !x)
+			_exit(10);
+		fill_pat(x, size, 0x73);
+		if (prefetch_resident(fd, x, size) != (long long)(size / PAGE))
+			_exit(11);
+		close(fd);
+		child = fork();
+		if (child < 0)
+			_exit(12);
+		if (!child) {
+			/* after the parent was reaped */
+			if (read(go[0], &c, 1) != 1)
+				_exit(13);
+			c = pat_holds(x, 0, size, 0x73) ? 'y' : 'n';
+			_exit(write(res[1], &c, 1) == 1 ? 0 : 14);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	/*
+	 * A CPU that went idle after the parent exited still holds its mm
+	 * (lazy TLB): run on each CPU first, so that the records' references
+	 * are the last.
+	 */
+	visit_every_cpu();
+	close(res[1]);
+	ASSERT_EQ(write(go[1], "g", 1), 1);
+	ASSERT_EQ(read(res[0], &c, 1), 1);
+	EXPECT_EQ(c, 'y');
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	for (i = 0; i < 100 && sg_devmem_value("owners_reaped") == reaped0; i++)
+		usleep(20000);
+	EXPECT_GT(sg_devmem_value("owners_reaped"), reaped0);
 }
 
 TEST_HARNESS_MAIN
