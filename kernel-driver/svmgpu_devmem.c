@@ -84,17 +84,19 @@
  * other's pages between a migration and the device's replay forever; the
  * fault always resolves.
  *
- * Lock order: mmap_lock (read, migrate_vma_setup()), an eviction's victim's
- * mmap_lock (read, trylock only: svmgpu_devmem_evict_region()),
- * dm->evict_lock, dm->lock, dm->free_lock; a batch's copy runs with its
- * pages locked and no dm lock held, taking either svmgpu_blit.c's locks or, for the CPU
- * copy after them, dm->access_sem (read).  svm->pt_lock is taken by the
- * notifiers that migrate_vma_setup() and migrate_vma_pages() run,
- * and by svmgpu_svm_unmap_migrating() after setup, with up to
+ * Lock order: mmap_lock (read, migrate_vma_setup()), dm->evict_lock
+ * (released before the victim is evicted), an eviction's victim's
+ * mmap_lock (read, trylock only: svmgpu_devmem_evict_region()), dm->lock,
+ * dm->free_lock; a batch's copy runs with its pages locked and no dm lock
+ * held, taking either svmgpu_blit.c's locks or, for the CPU copy after
+ * them, dm->access_sem (read).  svm->pt_lock is taken by the notifiers
+ * that migrate_vma_setup() and migrate_vma_pages() run, and by
+ * svmgpu_svm_unmap_migrating() after setup, with up to
  * SVMGPU_MIGRATE_BATCH collected pages locked and across the device's TLB
  * invalidation (page lock -> pt_lock, as for the CLEAR notifiers; no
- * pt_lock holder takes a page lock); it is never held together with the
- * dm locks.
+ * pt_lock holder takes a page lock); of the dm locks only dm->free_lock
+ * is taken under it (svmgpu_devmem_touch(): pt_lock -> free_lock), and
+ * none is held when it is taken.
  *
  *   dm->access_sem (rwsem) BAR4 decodes: read by CPU copies, write across a
  *                  PCI reset
@@ -962,12 +964,13 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 				    drm_buddy_block_offset(block)));
 	/*
 	 * zone_device_page_init() in the other order: lock first, then take
-	 * the pgmap reference and set the refcount to 1.  An evictor's
+	 * the pgmap reference and set the refcount to 1.  Removal's
 	 * migrate_device_range() (get_page_unless_zero(), then
 	 * trylock_page()) can then never hold the lock of a page being
 	 * allocated, which would make lock_page() sleep here under dm->lock
-	 * while the evictor holds that page's lock.  A free device page is never locked (its
-	 * last reference goes after migrate_*_finalize() unlocked it).
+	 * while it holds that page's lock.  A free device page is never
+	 * locked (its last reference goes after migrate_*_finalize() unlocked
+	 * it).
 	 */
 	if (WARN_ON_ONCE(!trylock_page(page)))
 		lock_page(page);
@@ -1419,25 +1422,48 @@ static int svmgpu_devmem_va_cmp(const void *a, const void *b)
  * fields are read without its lock, as hints: a wrong address only finds
  * nothing of ours to move.  0 if none.
  */
-static unsigned long svmgpu_devmem_find_va(struct mm_struct *mm, struct page *page)
+static bool svmgpu_devmem_vma_holds(struct vm_area_struct *vma, unsigned long mapping,
+				    pgoff_t index)
+{
+	return (unsigned long)vma->anon_vma == mapping && index >= vma->vm_pgoff &&
+	       index - vma->vm_pgoff < vma_pages(vma);
+}
+
+/*
+ * @hint: the VMA the last page was found in, tried first, then updated;
+ * @walks: how many more walks of the VMAs the caller allows.
+ */
+static unsigned long svmgpu_devmem_find_va(struct mm_struct *mm, struct page *page,
+					   struct vm_area_struct **hint, unsigned int *walks)
 {
 	unsigned long mapping = (unsigned long)READ_ONCE(page->mapping);
 	pgoff_t index = READ_ONCE(page->index);
-	struct vm_area_struct *vma;
+	struct vm_area_struct *vma = *hint;
 	struct vma_iterator vmi;
 
 	if (!(mapping & PAGE_MAPPING_ANON))
 		return 0;
 	mapping &= ~PAGE_MAPPING_FLAGS;
-	vma_iter_init(&vmi, mm, 0);
-	for_each_vma(vmi, vma) {
-		if ((unsigned long)vma->anon_vma != mapping || index < vma->vm_pgoff ||
-		    index - vma->vm_pgoff >= vma_pages(vma))
-			continue;
-		return vma->vm_start + ((index - vma->vm_pgoff) << PAGE_SHIFT);
+	if (!vma || !svmgpu_devmem_vma_holds(vma, mapping, index)) {
+		if (!*walks)
+			return 0;
+		(*walks)--;
+		vma_iter_init(&vmi, mm, 0);
+		for_each_vma(vmi, vma)
+			if (svmgpu_devmem_vma_holds(vma, mapping, index))
+				break;
+		cond_resched();
 	}
-	return 0;
+	*hint = vma;
+	return vma ? vma->vm_start + ((index - vma->vm_pgoff) << PAGE_SHIFT) : 0;
 }
+
+/*
+ * Stale records one eviction looks for with a walk of the VMAs: a page a
+ * fork() child maps, whose record names its exited parent's mm, is never
+ * found so, and would cost a walk each time.
+ */
+#define SVMGPU_EVICT_FIND_MAX	64
 
 /*
  * The addresses in @mm of the pages of region @idx it owns, into @vas, the
@@ -1450,7 +1476,9 @@ static unsigned long svmgpu_devmem_owned(struct svmgpu_devmem *dm, unsigned long
 {
 	unsigned long first, n = svmgpu_devmem_region_pages(dm, idx, &first);
 	unsigned long pfn = PHYS_PFN(dm->pgmap.range.start) + first;
-	unsigned long i, k, nva = 0;
+	unsigned int walks = SVMGPU_EVICT_FIND_MAX;
+	struct vm_area_struct *hint = NULL;
+	unsigned long i, k, nva = 0, old;
 	struct svmgpu_devmem_owner *o;
 
 	spin_lock_irq(&dm->free_lock);
@@ -1468,12 +1496,14 @@ static unsigned long svmgpu_devmem_owned(struct svmgpu_devmem *dm, unsigned long
 
 		if (vma && linear_page_index(vma, vas[k]) == READ_ONCE(page->index))
 			continue;
-		vas[k] = svmgpu_devmem_find_va(mm, page);
+		old = vas[k];
+		vas[k] = svmgpu_devmem_find_va(mm, page, &hint, &walks);
 		if (!vas[k])
 			continue;
+		/* unless the page was freed and given another address meanwhile */
 		o = &dm->owners[first + pos[k]];
 		spin_lock_irq(&dm->free_lock);
-		if (o->mm == mm)
+		if (o->mm == mm && o->va == old)
 			o->va = vas[k];
 		spin_unlock_irq(&dm->free_lock);
 	}
@@ -1525,14 +1555,37 @@ static unsigned long svmgpu_devmem_evict_mm(struct svmgpu_devmem *dm, unsigned l
 /* At most this many owners of one region are evicted at a time. */
 #define SVMGPU_EVICT_MMS	8
 
+/* Removal's tries of an owner's mmap_lock, SVMGPU_OWNER_LOCK_WAIT_MS apart. */
+#define SVMGPU_OWNER_LOCK_TRIES		20
+#define SVMGPU_OWNER_LOCK_WAIT_MS	5
+
+/*
+ * Read-lock an owner's mmap_lock: only tried while the caller holds its
+ * own (@wait false); removal (@wait) tries for a while, never waiting on
+ * it: it holds the device lock, maybe in a context no signal reaches, and
+ * an owner stuck with its lock held (or a writer queued behind a stuck
+ * reader) must not hold it up.
+ */
+static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, bool wait)
+{
+	unsigned int tries;
+
+	for (tries = 0; !mmap_read_trylock(mm); tries++) {
+		if (!wait || tries == SVMGPU_OWNER_LOCK_TRIES)
+			return false;
+		msleep(SVMGPU_OWNER_LOCK_WAIT_MS);
+	}
+	return true;
+}
+
 /*
  * Evict region @idx: each owner's pages in its own address space
  * (svmgpu_devmem_evict_mm()).  @cur: the mm whose mmap_lock the caller
  * read-holds (a migration's), or NULL (removal).  Another owner's lock is
  * only tried while @cur's is held (two processes evicting each other must
- * not wait for each other's lock), else taken; an owner that is exiting
- * (its pages go with it) or whose lock was not had is left, counted in
- * evict_mm_busy.
+ * not wait for each other's lock), for a while at removal
+ * (svmgpu_devmem_owner_lock()); an owner that is exiting (its pages go
+ * with it) or whose lock was not had is left, counted in evict_mm_busy.
  *
  * Return: pages moved.
  */
@@ -1569,7 +1622,7 @@ static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsign
 		} else if (!mmget_not_zero(mm)) {
 			atomic64_inc(&dm->evict_mm_busy);
 		} else {
-			if (cur ? mmap_read_trylock(mm) : !mmap_read_lock_killable(mm)) {
+			if (svmgpu_devmem_owner_lock(mm, !cur)) {
 				moved += svmgpu_devmem_evict_mm(dm, idx, mm, src, dst, vas,
 								urgent);
 				mmap_read_unlock(mm);
@@ -2695,11 +2748,14 @@ out:
 /*
  * Migrate every page in use back to system memory (removal): first in
  * each owner's address space (svmgpu_devmem_evict_region(), its mmap_lock
- * taken), then whatever is left by pfn with migrate_device_range(): pages
- * whose owner record is stale (mremap()), whose owner is exiting or whose
- * copy failed.  Those few are the only ones migrated without a VMA that
- * holds their anon_vma: an munmap() of such a page at this very moment
- * is the one race left (the kernel does not export folio_get_anon_vma()).
+ * tried), then, once the pages of exiting owners are freed by their exit
+ * (up to SVMGPU_EXIT_WAIT_MS), whatever is left by pfn with
+ * migrate_device_range(): pages whose owner record could not be followed
+ * (a fork() child maps them, their owner exited), whose owner's lock was
+ * not had, or whose copy failed.  Those few are the only ones migrated
+ * without a VMA that holds their anon_vma: an munmap() or exit of their
+ * mapper at this very moment is the one race left (the kernel does not
+ * export folio_get_anon_vma()).
  * A page that is locked or being freed at that moment is retried, and so is one a
  * short-term pin holds (a vmsplice()d page, O_DIRECT I/O): until the pin
  * is dropped, for as long as that takes, as memunmap_pages() would wait
@@ -2712,6 +2768,32 @@ out:
  * removal holds (and BAR4 decodes again only once the slot_reset step
  * restored the config space).
  */
+/* Is a page in use owned by an mm whose process is exiting (mm_users 0)? */
+static bool svmgpu_devmem_owner_exiting(struct svmgpu_devmem *dm)
+{
+	unsigned long idx, first, n, i;
+	bool ret = false;
+
+	for (idx = 0; idx < dm->nregions && !ret; idx++) {
+		if (!atomic_read(&dm->regions[idx].pages))
+			continue;
+		n = svmgpu_devmem_region_pages(dm, idx, &first);
+		spin_lock_irq(&dm->free_lock);
+		for (i = 0; i < n && !ret; i++) {
+			struct svmgpu_devmem_owner *o = &dm->owners[first + i];
+
+			ret = o->mm && o->va != SVMGPU_OWNER_DEAD &&
+			      !atomic_read(&o->mm->mm_users);
+		}
+		spin_unlock_irq(&dm->free_lock);
+		cond_resched();
+	}
+	return ret;
+}
+
+/* How long removal waits for exiting owners to free their pages. */
+#define SVMGPU_EXIT_WAIT_MS	2000
+
 static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 {
 	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
@@ -2729,6 +2811,9 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 			     &dm->evicted);
 		cond_resched();
 	}
+	/* An exiting owner's exit_mmap() frees its pages: not by pfn under it. */
+	for (pass = 0; pass < SVMGPU_EXIT_WAIT_MS / 20 && svmgpu_devmem_owner_exiting(dm); pass++)
+		msleep(20);
 	for (pass = 0; atomic64_read(&dm->used); pass++) {
 		for (pfn = first; pfn < first + npages; pfn += SVMGPU_MIGRATE_BATCH) {
 			unsigned long n = min_t(unsigned long, SVMGPU_MIGRATE_BATCH,

@@ -30,6 +30,8 @@
  *       mmap_lock                  (hmm_range_fault)
  *         svm->pt_lock             device PTEs: the hmm "update lock",
  *                                  also taken by the interval notifiers
+ *           dm->free_lock          (spinlock, irq-safe) device page owner
+ *                                  records (svmgpu_devmem.c has its order)
  *           sdev->inval_lock       TLB invalidation registers
  *           sdev->hwq_lock         (spinlock) hw queue -> queue table
  *           q->lock                (spinlock) completion state; never
