@@ -24,7 +24,8 @@
  * are.  The attributes live in a maple tree indexed by page-aligned VA,
  * one entry (an xa_mk_value() of DRM_SVMGPU_ADVICE_* bits) per range of
  * equal attributes; a partial update splits ranges, equal neighbours are
- * merged again.  ADVISE writes with the mmap lock held for writing; the
+ * merged again, and an svm keeps at most advice_max_ranges ranges
+ * (svmgpu_advice_room()).  ADVISE writes with the mmap lock held for writing; the
  * UNMAP notifier (svmgpu_advise_unmap()) may run with it held only for
  * reading (6.1's munmap() downgrades it before unmapping, exit_mmap() and
  * the OOM reaper hold it for reading), which is safe because each of its
@@ -58,6 +59,18 @@
 				 DRM_SVMGPU_ADVICE_ACCESSED_BY | \
 				 DRM_SVMGPU_ADVICE_READ_MOSTLY)
 
+/*
+ * Each range is a slot of a maple tree node (up to 16 in 256 bytes, about
+ * 32 bytes a range with the nodes' slack): the default is some 2 MiB per
+ * svm, and a loop of munmap() and mmap(MAP_FIXED) of single pages over an
+ * advised range, which the VMAs' max_map_count does not bound (they merge
+ * back), stops there.
+ */
+static unsigned int advice_max_ranges = 65536;
+module_param(advice_max_ranges, uint, 0644);
+MODULE_PARM_DESC(advice_max_ranges,
+		 "ranges of distinct advice one process keeps on a device at most (default 65536, 0 = no limit); past it ADVISE SET fails with -ENOMEM and munmap() keeps the advice of a hole it would split off");
+
 /**
  * svmgpu_advise_init() - an svm starts without advice
  * @svm: the svm being created
@@ -66,6 +79,8 @@ void svmgpu_advise_init(struct svmgpu_svm *svm)
 {
 	/* RCU mode: the fault path reads without the tree's lock. */
 	mt_init_flags(&svm->advice, MT_FLAGS_USE_RCU);
+	atomic_long_set(&svm->advice_ranges, 0);
+	svm->advice_recount = jiffies;
 }
 
 /**
@@ -104,6 +119,57 @@ u32 svmgpu_advise_lookup(struct svmgpu_svm *svm, u64 va, u64 *first, u64 *last)
 	return svmgpu_advice_bits(entry);
 }
 
+/*
+ * How many ranges have advice: a walk of the tree under RCU, by 1024 with
+ * a reschedule in between if @can_sleep.  Concurrent stores may make it
+ * off by the ranges they change.
+ */
+static unsigned long svmgpu_advice_count(struct svmgpu_svm *svm, bool can_sleep)
+{
+	MA_STATE(mas, &svm->advice, 0, 0);
+	unsigned long n = 0, index = 0;
+	unsigned int k;
+	void *entry;
+
+	do {
+		k = 0;
+		rcu_read_lock();
+		mas_set(&mas, index);
+		mas_for_each(&mas, entry, ULONG_MAX) {
+			n++;
+			if (can_sleep && ++k == 1024)
+				break;
+		}
+		index = mas.last + 1;
+		rcu_read_unlock();
+		if (can_sleep)
+			cond_resched();
+	} while (entry && index);
+	return n;
+}
+
+/*
+ * Is there room for @grow more ranges under advice_max_ranges?  The
+ * counter is an upper bound (merges and erasures do not lower it); past
+ * the cap the tree is counted, at most every 100 ms from the UNMAP
+ * notifier (!@can_sleep), which must stay cheap, and the count kept.
+ */
+static bool svmgpu_advice_room(struct svmgpu_svm *svm, unsigned long grow, bool can_sleep)
+{
+	unsigned long max = READ_ONCE(advice_max_ranges), n;
+
+	if (!max || atomic_long_read(&svm->advice_ranges) + grow <= max)
+		return true;
+	if (!can_sleep && time_before(jiffies, READ_ONCE(svm->advice_recount)))
+		return false;
+	n = svmgpu_advice_count(svm, can_sleep);
+	atomic_long_set(&svm->advice_ranges, n);
+	if (n + grow <= max)
+		return true;
+	WRITE_ONCE(svm->advice_recount, jiffies + HZ / 10);
+	return false;
+}
+
 /* Store @bits over [first, last]; 0 erases.  The caller serializes writers. */
 static int svmgpu_advice_store(struct svmgpu_svm *svm, u64 first, u64 last, u32 bits,
 			       gfp_t gfp)
@@ -136,16 +202,39 @@ static void svmgpu_advice_merge(struct svmgpu_svm *svm, u64 from, u64 to)
 	}
 }
 
+/* The pieces of [start, end): ranges and gaps between them. */
+static unsigned long svmgpu_advice_pieces(struct svmgpu_svm *svm, u64 start, u64 end)
+{
+	unsigned long n = 0;
+	u64 first, last;
+
+	while (start < end) {
+		svmgpu_advise_lookup(svm, start, &first, &last);
+		n++;
+		if (last >= end - 1)
+			break;
+		start = last + 1;
+		cond_resched();
+	}
+	return n;
+}
+
 /*
  * Set @mask to @bits over [start, end): the ranges it covers are split at
- * @start and @end, the rest of their attributes kept.
+ * @start and @end, the rest of their attributes kept.  Each piece of the
+ * range (a gap too) may become a range, and the splits add two: -ENOMEM,
+ * nothing changed, if that could pass advice_max_ranges.
  */
 static int svmgpu_advice_update(struct svmgpu_svm *svm, u64 start, u64 end, u32 mask,
 				u32 bits)
 {
+	unsigned long grow = svmgpu_advice_pieces(svm, start, end) + 2;
 	u64 addr = start;
 	int ret = 0;
 
+	if (!svmgpu_advice_room(svm, grow, true))
+		return -ENOMEM;
+	atomic_long_add(grow, &svm->advice_ranges);
 	while (addr < end) {
 		u64 first, last, piece;
 		u32 old;
@@ -189,6 +278,18 @@ static u64 svmgpu_advise_next_hole(struct mm_struct *mm, u64 addr, u64 end, u64 
 	return addr;
 }
 
+/*
+ * Would erasing [first, last] split a range in two (the one way an
+ * erasure adds a range)?  A range that begins before @first and ends
+ * after @last.
+ */
+static bool svmgpu_advice_splits(struct svmgpu_svm *svm, u64 first, u64 last)
+{
+	u64 a, b;
+
+	return svmgpu_advise_lookup(svm, first, &a, &b) && a < first && b > last;
+}
+
 /**
  * svmgpu_advise_unmap() - [start, end) of the svm's mm was unmapped
  * @svm: the svm
@@ -202,12 +303,13 @@ static u64 svmgpu_advise_next_hole(struct mm_struct *mm, u64 addr, u64 end, u64 
  *
  * Each hole punched in an advised range splits it, and the pieces stay
  * until advice covers them again or the svm goes: a loop of munmap() and
- * mmap(MAP_FIXED) of single pages grows the tree with no bound of its own
- * (the VMAs merge again, so max_map_count does not hold it).  The gfp
- * flags here charge only the maple tree's retry: 6.1 first allocates
- * nodes with its own GFP_NOWAIT, uncharged, and its node cache is not
- * SLAB_ACCOUNT.  A cap on an svm's advice ranges is still to be done
- * (docs/driver.md "Advice").
+ * mmap(MAP_FIXED) of single pages would grow the tree with no bound of its
+ * own (the VMAs merge again, so max_map_count does not hold it).  So a
+ * hole that would split a range off is left advised once the svm has
+ * advice_max_ranges ranges (svmgpu_advice_room()); an erasure that splits
+ * nothing always goes.  The gfp flags here charge only the maple tree's
+ * retry: 6.1 first allocates nodes with its own GFP_NOWAIT, uncharged,
+ * and its node cache is not SLAB_ACCOUNT.
  *
  * The advice goes only where no VMA is left: munmap() takes the VMAs out
  * of the tree before it unmaps (6.1's do_mas_align_munmap()), and so does
@@ -232,6 +334,14 @@ void svmgpu_advise_unmap(struct svmgpu_svm *svm, u64 start, u64 end)
 		return;
 	for (start = svmgpu_advise_next_hole(mm, start, end, &hole_end); start < end;
 	     start = svmgpu_advise_next_hole(mm, hole_end, end, &hole_end)) {
+		if (svmgpu_advice_splits(svm, start, hole_end - 1)) {
+			if (!svmgpu_advice_room(svm, 1, false)) {
+				drm_dbg(&svm->sdev->drm, "advice_max_ranges: the advice of 0x%llx-0x%llx stays\n",
+					start, hole_end);
+				continue;
+			}
+			atomic_long_inc(&svm->advice_ranges);
+		}
 		if (svmgpu_advice_store(svm, start, hole_end - 1, 0,
 					GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN))
 			drm_dbg(&svm->sdev->drm, "no memory to drop the advice of 0x%llx-0x%llx\n",

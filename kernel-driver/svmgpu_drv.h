@@ -595,6 +595,10 @@ struct svmgpu_svm_stats {
  * @nomem_retries: consecutive fault batches that ran out of memory; only
  *	the fault work uses it
  * @advice: placement advice by address range (svmgpu_advise.c)
+ * @advice_ranges: at least the ranges with advice in @advice (an upper
+ *	bound, made exact by a count when it reaches advice_max_ranges)
+ * @advice_recount: jiffies before which the UNMAP notifier does not count
+ *	again after finding the cap reached
  */
 struct svmgpu_svm {
 	struct mmu_notifier mn;
@@ -637,6 +641,8 @@ struct svmgpu_svm {
 	unsigned int nomem_retries;
 
 	struct maple_tree advice;
+	atomic_long_t advice_ranges;
+	unsigned long advice_recount;
 };
 
 /**

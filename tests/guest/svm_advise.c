@@ -6,7 +6,8 @@
  * mremap, kept by mprotect and by what empties a mapping that stays); a
  * device fault on a range preferring the device migrates it there,
  * read-mostly and accessed-by ranges stay where they are.  Every rejected ADVISE input gets its exact errno.
- * An ADVISE needing more notifier chunks than max_chunks is refused whole.
+ * An ADVISE needing more notifier chunks than max_chunks is refused whole;
+ * an svm keeps at most advice_max_ranges ranges, whatever munmap() punches.
  * Oversubscription (eviction) is svm_oversub.
  *
  * The migration cases need a device with local-mem-size > 0 (make
@@ -922,6 +923,83 @@ TEST_F(adv, advice_over_a_huge_reservation_is_refused_past_max_chunks)
 	 */
 	EXPECT_GE(sg_dev_counter("chunks_refused"), refused + 3);
 	EXPECT_LE(sg_dev_counter("chunks_refused"), refused + 5);
+}
+
+/* Ranges with advice in [@p, @p + @size), walked with GET; -errno on error. */
+static long long advised_ranges(int fd, uint32_t ctx, unsigned char *p, size_t size)
+{
+	unsigned char *end = p + size;
+	long long n = 0, bits;
+	uint64_t same;
+
+	while (p < end) {
+		bits = advice_at(fd, ctx, p, end - p, &same);
+		if (bits < 0)
+			return bits;
+		if (!same)
+			return -EPROTO;
+		n += bits != 0;
+		p += same;
+	}
+	return n;
+}
+
+/*
+ * Each hole munmap() punches in an advised range splits it, and a loop of
+ * munmap() and mmap(MAP_FIXED) of single pages (the VMAs merge back, so
+ * max_map_count does not stop it) grew an svm's tree without bound.  With
+ * advice_max_ranges 16: the holes split the range until it is 16 ranges,
+ * later holes keep their advice (a hint, never data); a SET that could pass
+ * the cap fails with -ENOMEM, nothing changed; unmapping the whole buffer
+ * erases everything (no split, always done) and makes room again.
+ */
+TEST_F(adv, munmap_holes_stop_splitting_at_advice_max_ranges)
+{
+	size_t size = 64 * PAGE;
+	unsigned char *p = sg_map_anon(size);
+	int fd = self->fd, i;
+	uint32_t c = self->ctx;
+	uint64_t same;
+
+	ASSERT_NE(p, NULL);
+	if (sg_param_read("advice_max_ranges") < 0)
+		SKIP(return, "no advice_max_ranges");
+	ASSERT_EQ(sg_param_read("advice_max_ranges"), 65536);
+	ASSERT_EQ(svmgpu_test_restore_file(SG_PARAMS "advice_max_ranges"), 0);
+	ASSERT_EQ(sg_param_write("advice_max_ranges", 16), 0);
+	ASSERT_EQ(advise(fd, c, p, size, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), 0);
+	for (i = 1; i < 64; i += 2) {
+		ASSERT_EQ(munmap(p + i * PAGE, PAGE), 0);
+		ASSERT_EQ(mmap(p + i * PAGE, PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+			  (void *)(p + i * PAGE));
+	}
+	/*
+	 * Without the cap: 32 ranges, one per page left advised.  With it:
+	 * pages 0, 2, ..., 28 (the first 15 holes split), then [30, 63) as one,
+	 * holes 31 to 61 left advised; hole 63 trims the range's end, which
+	 * splits nothing, so it goes.
+	 */
+	EXPECT_EQ(advised_ranges(fd, c, p, size), 16);
+	EXPECT_EQ(advice_at(fd, c, p + PAGE, PAGE, &same), 0);
+	EXPECT_EQ(advice_at(fd, c, p + 30 * PAGE, size - 30 * PAGE, &same),
+		  (long long)DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(same, 33 * PAGE);
+	EXPECT_EQ(advice_at(fd, c, p + 63 * PAGE, PAGE, &same), 0);
+	EXPECT_EQ(advise(fd, c, p, size, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), -ENOMEM);
+	EXPECT_EQ(advice_at(fd, c, p, PAGE, &same), (long long)DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(same, PAGE);
+	EXPECT_EQ(advised_ranges(fd, c, p, size), 16);
+
+	ASSERT_EQ(munmap(p, size), 0);
+	EXPECT_EQ(advised_ranges(fd, c, p, size), 0);
+	p = sg_map_anon(size);
+	ASSERT_NE(p, NULL);
+	EXPECT_EQ(advise(fd, c, p, size, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), 0);
+	EXPECT_EQ(advice_at(fd, c, p, size, &same), (long long)DRM_SVMGPU_ADVICE_ACCESSED_BY);
+	EXPECT_EQ(same, size);
+	ASSERT_EQ(sg_param_write("advice_max_ranges", 65536), 0);
+	munmap(p, size);
 }
 
 TEST_HARNESS_MAIN
