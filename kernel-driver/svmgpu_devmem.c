@@ -1853,12 +1853,15 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
  * case on the debug kernel).  Filtering PageKsm() here only narrows that:
  * ksmd may merge the page between this snapshot and migrate_vma_setup(),
  * so a mergeable VMA is never migrated to device memory at all
- * (svmgpu_devmem_never_to_dev()).  One case stays open: a page shared
+ * (svmgpu_devmem_never_to_dev()).  That leaves a page shared
  * copy-on-write with a fork() child (or parent) whose own VMA is
- * mergeable, which ksmd may merge holding only that process's mmap_lock.
- * Refusing every page mapped more than once would close it, but would
- * also keep the memory of any process that ever forked (a helper, a
- * worker pool) out of device memory until written.
+ * mergeable (one side called MADV_MERGEABLE after the fork): ksmd may
+ * merge it holding only that process's mmap_lock.  So a page mapped more
+ * than once does not move either: it stays in system memory until a write
+ * gives this process its own copy, or the relative unmaps it.  The count
+ * is exact for the migration: our mmap_lock, held from here to
+ * migrate_vma_finalize(), keeps this process from forking, and nobody else
+ * can map our private page.
  */
 static bool svmgpu_devmem_can_move(struct vm_area_struct *vma, struct page *page,
 				   unsigned int order)
@@ -1873,7 +1876,7 @@ static bool svmgpu_devmem_can_move(struct vm_area_struct *vma, struct page *page
 	if (order && vma_is_anonymous(vma) && !PageAnon(page) && !page_mapping(page))
 		return true;
 	if (is_zone_device_page(page) || PageKsm(page) || !PageAnon(page) ||
-	    PageSwapCache(page))
+	    PageSwapCache(page) || page_mapcount(page) > 1)
 		return false;
 	return order || !PageCompound(page);
 }

@@ -1013,6 +1013,8 @@ TEST_F(dm, resets_during_prefetch_lose_nothing)
 	    sg_debugfs_path("svmgpu_inject", inject, sizeof(inject)))
 		SKIP(return, "no debugfs svmgpu_reset/svmgpu_inject");
 	ASSERT_NE(a, NULL);
+	/* Not shared with the child: a page mapped twice stays in system memory. */
+	ASSERT_EQ(madvise(a, size, MADV_DONTFORK), 0);
 	sg_fill_pat(a, size, 0x91);
 	resets0 = sg_dev_counter("resets");
 	fb0 = sg_devmem_value("engine_fallbacks");
@@ -1327,6 +1329,8 @@ TEST_F(dm, copy_batches_starved_by_a_high_queue_back_off)
 	if (info.num_queues < (info.num_engines ? info.num_engines : 1))
 		SKIP(return, "no user queue shares the copy queue's engine");
 	ASSERT_NE(a, NULL);
+	/* Not shared with the spinners: a page mapped twice stays in system memory. */
+	ASSERT_EQ(madvise(a, size, MADV_DONTFORK), 0);
 	sg_fill_pat(a, size, 0x3c);
 	s0 = sg_devmem_value("engine_starved");
 	t0 = sg_devmem_value("engine_timeouts");

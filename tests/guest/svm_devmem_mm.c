@@ -933,6 +933,22 @@ static int ksm_start(long sleep_ms)
 }
 
 /*
+ * The start of each KSM test: ksmd running (ksm_start(@sleep_ms)) and two
+ * 2 MiB-aligned buffers of @size at *@a and *@b: 0, 1 without KSM, or
+ * -errno.
+ */
+static int ksm_setup(long sleep_ms, size_t size, unsigned char **a, unsigned char **b)
+{
+	int ret = ksm_start(sleep_ms);
+
+	if (ret)
+		return ret;
+	*a = sg_map_2m(size);
+	*b = sg_map_2m(size);
+	return *a && *b ? 0 : -ENOMEM;
+}
+
+/*
  * Wait (up to 20 s) until ksmd has merged all @n pages at @p: the index
  * of the first page not merged, or -1 (0 at once without /proc/kpageflags).
  */
@@ -974,14 +990,10 @@ TEST_F(mm, ksm_merge_of_advised_and_resident_range)
 	uint64_t moved = 1;
 	int ret;
 
-	ret = ksm_start(10);
+	ret = ksm_setup(10, size, &a, &b);
 	if (ret == 1)
 		SKIP(return, "no KSM in this kernel");
 	ASSERT_EQ(ret, 0);
-	a = sg_map_2m(size);
-	b = sg_map_2m(size);
-	ASSERT_NE(a, NULL);
-	ASSERT_NE(b, NULL);
 	memset(a, 0x5a, size);
 	ASSERT_EQ(prefetch_resident(self->fd, a, MB), (long long)(MB / PAGE));
 	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
@@ -1038,14 +1050,10 @@ TEST_F(mm, ksmd_without_pause_against_device_faults_and_prefetch)
 	uint64_t moved;
 	int round, ret;
 
-	ret = ksm_start(0);
+	ret = ksm_setup(0, size, &a, &b);
 	if (ret == 1)
 		SKIP(return, "no KSM in this kernel");
 	ASSERT_EQ(ret, 0);
-	a = sg_map_2m(size);
-	b = sg_map_2m(size);
-	ASSERT_NE(a, NULL);
-	ASSERT_NE(b, NULL);
 	ASSERT_EQ(advise(self->fd, self->ctx, a, size, DRM_SVMGPU_ATTR_PREFERRED_LOC,
 			 DRM_SVMGPU_LOC_DEVICE), 0);
 	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
@@ -1094,6 +1102,92 @@ TEST_F(mm, ksmd_without_pause_against_device_faults_and_prefetch)
 }
 
 /*
+ * The fork() half of the KSM race: pages the process shares copy-on-write
+ * with a child whose own mapping is mergeable (the child called
+ * MADV_MERGEABLE after the fork), ksmd scanning without pause.  ksmd
+ * merges the child's mapping, and so the shared page, holding only the
+ * child's mmap_lock: a migration of the parent's mapping in that gap left a
+ * migration entry on an unlocked page (the kernel BUG of the same-process
+ * case).  A page mapped more than once never moves to device memory.  Each
+ * round, a new child, the pages identical so that ksmd merges them: right
+ * after the fork a PREFETCH moves nothing (every page is shared); then,
+ * the child's mapping mergeable, PREFETCHes race ksmd (a page whose child
+ * mapping ksmd replaced with a KSM page is the parent's alone and may
+ * move), and the device and the CPU read every byte; the child gone, the
+ * range moves whole.
+ */
+TEST_TIMEOUT(180)
+TEST_F(mm, ksmd_merging_a_fork_childs_shared_pages_against_prefetch)
+{
+	size_t size = 2 * MB;
+	unsigned char *a, *b;
+	int round, i, ret, st;
+	uint64_t moved;
+
+	ret = ksm_setup(0, size, &a, &b);
+	if (ret == 1)
+		SKIP(return, "no KSM in this kernel");
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(madvise(b, size, MADV_DONTFORK), 0);
+	for (round = 0; round < KSM_ROUNDS / 2; round++) {
+		unsigned int seed = 0x50 + round;
+		int rdy[2], done[2];
+		char c = 0;
+		pid_t pid;
+
+		memset(a, seed, size);
+		ASSERT_EQ(pipe(rdy), 0);
+		ASSERT_EQ(pipe(done), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(rdy[0]);
+			close(done[1]);
+			if (write(rdy[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
+				_exit(1);
+			if (madvise(a, size, MADV_MERGEABLE))
+				_exit(2);
+			if (write(rdy[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
+				_exit(3);
+			_exit(0);
+		}
+		close(rdy[1]);
+		close(done[0]);
+		ASSERT_EQ(read(rdy[0], &c, 1), 1);
+		moved = 1;
+		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &moved), 0);
+		EXPECT_EQ(moved, 0);
+		EXPECT_EQ(sg_residency(self->fd, a, size), 0);
+		ASSERT_EQ(write(done[1], &c, 1), 1);
+		ASSERT_EQ(read(rdy[0], &c, 1), 1);
+		for (i = 0; i < 8; i++) {
+			ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE,
+					      NULL), 0);
+			memset(b, 0, size);
+			ASSERT_EQ(dev_copy(self->fd, self->q, b, a, size), 0);
+			EXPECT_TRUE(sg_all_bytes(b, seed, size));
+		}
+		EXPECT_TRUE(sg_all_bytes(a, seed, size));
+		ASSERT_EQ(write(done[1], &c, 1), 1);
+		ASSERT_EQ(waitpid(pid, &st, 0), pid);
+		EXPECT_EQ(st, 0);
+		close(rdy[0]);
+		close(done[1]);
+	}
+	printf("# ksm: full_scans %ld, pages_sharing %ld\n", ksm_read("full_scans"),
+	       ksm_read("pages_sharing"));
+	/* Mapped once again: the pages (KSM ones too, after a write) move. */
+	fill_pat(a, size, 0x78);
+	ASSERT_EQ(prefetch_drained(self->fd, a, size), (long long)(size / PAGE));
+	EXPECT_EQ(check_pat(a, size, 0x78), -1);
+	munmap(a, size);
+	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
+}
+
+/*
  * Empty every CPU's LRU batches (new pages, activations, mlocks), as
  * move_pages(2) does first (lru_cache_disable()): 0 or -errno.  A page
  * moved to node 0, where it is (mlock() drains only the caller's CPU).
@@ -1129,13 +1223,16 @@ static long long prefetch_drained(int fd, void *p, size_t size)
  * debug kernel; found by syscall_fuzz, fixed in b3b4c07).  A page mlocked
  * once is no longer Unevictable when it moves: migrate_vma's unmap of it
  * munlocks it and drains that before isolating it.  Mlocked twice (a
- * forked child mlocks the shared pages too), it stays Unevictable.  So
- * that every free device page has held such a page, all of device memory
- * gets them (checked Unevictable and Mlocked) and they are unmapped there;
- * then 64 pages the CPU made active (two reads through /proc/self/mem
- * each, checked Active) move to the device and the CPU reads them: every
- * byte exact, one migrate_to_ram per page (private memory; coherent memory
- * is read in place).
+ * forked child mlocks the shared pages too), it stays Unevictable, and
+ * that is how the bug was reached; such a page is shared with the child,
+ * and a page mapped more than once no longer moves to device memory (the
+ * KSM race, docs/driver.md): while the child lives, a PREFETCH moves
+ * nothing.  Once it exited, all of device memory gets the mlocked pages
+ * (checked Unevictable and Mlocked) and they are unmapped there; then 64
+ * pages the CPU made active (two reads through /proc/self/mem each,
+ * checked Active) move to the device and the CPU reads them: every byte
+ * exact, one migrate_to_ram per page (private memory; coherent memory is
+ * read in place).
  */
 TEST_TIMEOUT(200)
 TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
@@ -1184,19 +1281,26 @@ TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
 				_exit(2);
 			_exit(0);
 		}
+		uint64_t moved = 1;
+
 		/* only the child holds the write ends: its early exit is EOF */
 		close(rdy[1]);
 		close(done[0]);
 		ASSERT_EQ(read(rdy[0], &c, 1), 1);
 		ASSERT_EQ(lru_drain_all(), 0);
-		ASSERT_EQ(prefetch_drained(self->fd, f, fsize), (long long)fn);
-		EXPECT_EQ(sg_devmem_value("used"), cap);
-		ASSERT_EQ(munmap(f, fsize), 0);
+		/* Shared with the child: nothing moves. */
+		EXPECT_EQ(sg_prefetch(self->fd, f, fsize, DRM_SVMGPU_PREFETCH_DEVICE, &moved), 0);
+		EXPECT_EQ(moved, 0);
+		EXPECT_EQ(sg_residency(self->fd, f, fsize), 0);
 		ASSERT_EQ(write(done[1], &c, 1), 1);
 		ASSERT_EQ(waitpid(pid, &st, 0), pid);
 		EXPECT_EQ(st, 0);
 		close(rdy[0]);
 		close(done[1]);
+		ASSERT_EQ(lru_drain_all(), 0);
+		ASSERT_EQ(prefetch_drained(self->fd, f, fsize), (long long)fn);
+		EXPECT_EQ(sg_devmem_value("used"), cap);
+		ASSERT_EQ(munmap(f, fsize), 0);
 	}
 	/* The unmap's munlocks hold the last pages in a batch until drained. */
 	ASSERT_EQ(lru_drain_all(), 0);
