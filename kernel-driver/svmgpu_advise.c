@@ -151,8 +151,10 @@ static unsigned long svmgpu_advice_count(struct svmgpu_svm *svm, bool can_sleep)
 /*
  * Is there room for @grow more ranges under advice_max_ranges?  The
  * counter is an upper bound (merges and erasures do not lower it); past
- * the cap the tree is counted, at most every 100 ms from the UNMAP
- * notifier (!@can_sleep), which must stay cheap, and the count kept.
+ * the cap the tree is counted and the count kept.  From the UNMAP notifier
+ * (!@can_sleep), which must stay cheap, at most every 100 ms: a walk of up
+ * to the cap's ranges in one RCU section, which an munmap() loop that
+ * erases a range and splits another could otherwise have on every call.
  */
 static bool svmgpu_advice_room(struct svmgpu_svm *svm, unsigned long grow, bool can_sleep)
 {
@@ -160,14 +162,14 @@ static bool svmgpu_advice_room(struct svmgpu_svm *svm, unsigned long grow, bool 
 
 	if (!max || atomic_long_read(&svm->advice_ranges) + grow <= max)
 		return true;
-	if (!can_sleep && time_before(jiffies, READ_ONCE(svm->advice_recount)))
-		return false;
+	if (!can_sleep) {
+		if (time_before(jiffies, READ_ONCE(svm->advice_recount)))
+			return false;
+		WRITE_ONCE(svm->advice_recount, jiffies + HZ / 10);
+	}
 	n = svmgpu_advice_count(svm, can_sleep);
 	atomic_long_set(&svm->advice_ranges, n);
-	if (n + grow <= max)
-		return true;
-	WRITE_ONCE(svm->advice_recount, jiffies + HZ / 10);
-	return false;
+	return n + grow <= max;
 }
 
 /* Store @bits over [first, last]; 0 erases.  The caller serializes writers. */
@@ -202,15 +204,26 @@ static void svmgpu_advice_merge(struct svmgpu_svm *svm, u64 from, u64 to)
 	}
 }
 
-/* The pieces of [start, end): ranges and gaps between them. */
-static unsigned long svmgpu_advice_pieces(struct svmgpu_svm *svm, u64 start, u64 end)
+/*
+ * At most how many ranges an update of [start, end) to @bits (under some
+ * mask) adds: one for a range it splits at @start, one at @end, and, if
+ * @bits is not 0, one for each gap it covers.  A range it covers keeps
+ * being one range or none (its bits change as a whole), and merges only
+ * lower the count, so an update that clears bits or covers no gap adds
+ * nothing but its splits.
+ */
+static unsigned long svmgpu_advice_grow(struct svmgpu_svm *svm, u64 start, u64 end, u32 bits)
 {
 	unsigned long n = 0;
 	u64 first, last;
+	u32 old;
 
-	while (start < end) {
-		svmgpu_advise_lookup(svm, start, &first, &last);
-		n++;
+	old = svmgpu_advise_lookup(svm, start, &first, &last);
+	n += old && first < start;
+	old = svmgpu_advise_lookup(svm, end - 1, &first, &last);
+	n += old && last > end - 1;
+	while (bits && start < end) {
+		n += !svmgpu_advise_lookup(svm, start, &first, &last);
 		if (last >= end - 1)
 			break;
 		start = last + 1;
@@ -221,14 +234,14 @@ static unsigned long svmgpu_advice_pieces(struct svmgpu_svm *svm, u64 start, u64
 
 /*
  * Set @mask to @bits over [start, end): the ranges it covers are split at
- * @start and @end, the rest of their attributes kept.  Each piece of the
- * range (a gap too) may become a range, and the splits add two: -ENOMEM,
- * nothing changed, if that could pass advice_max_ranges.
+ * @start and @end, the rest of their attributes kept.  -ENOMEM, the advice
+ * unchanged, if the ranges it could add (svmgpu_advice_grow()) could pass
+ * advice_max_ranges.
  */
 static int svmgpu_advice_update(struct svmgpu_svm *svm, u64 start, u64 end, u32 mask,
 				u32 bits)
 {
-	unsigned long grow = svmgpu_advice_pieces(svm, start, end) + 2;
+	unsigned long grow = svmgpu_advice_grow(svm, start, end, bits);
 	u64 addr = start;
 	int ret = 0;
 

@@ -1555,23 +1555,22 @@ static unsigned long svmgpu_devmem_evict_mm(struct svmgpu_devmem *dm, unsigned l
 /* At most this many owners of one region are evicted at a time. */
 #define SVMGPU_EVICT_MMS	8
 
-/* Removal's tries of an owner's mmap_lock, SVMGPU_OWNER_LOCK_WAIT_MS apart. */
-#define SVMGPU_OWNER_LOCK_TRIES		20
+/* Removal's tries of owners' mmap_locks: this apart, this long in all. */
 #define SVMGPU_OWNER_LOCK_WAIT_MS	5
+#define SVMGPU_OWNER_LOCK_BUDGET_MS	2000
 
 /*
  * Read-lock an owner's mmap_lock: only tried while the caller holds its
- * own (@wait false); removal (@wait) tries for a while, never waiting on
- * it: it holds the device lock, maybe in a context no signal reaches, and
- * an owner stuck with its lock held (or a writer queued behind a stuck
- * reader) must not hold it up.
+ * own (@deadline NULL); removal tries again until *@deadline (jiffies),
+ * one budget for all its owners, never waiting on the lock: it holds the
+ * device lock, maybe in a context no signal reaches, and an owner stuck
+ * with its lock held (or a writer queued behind a stuck reader) must not
+ * hold it up, however many regions that owner has.
  */
-static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, bool wait)
+static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, const unsigned long *deadline)
 {
-	unsigned int tries;
-
-	for (tries = 0; !mmap_read_trylock(mm); tries++) {
-		if (!wait || tries == SVMGPU_OWNER_LOCK_TRIES)
+	while (!mmap_read_trylock(mm)) {
+		if (!deadline || time_after(jiffies, *deadline))
 			return false;
 		msleep(SVMGPU_OWNER_LOCK_WAIT_MS);
 	}
@@ -1581,18 +1580,20 @@ static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, bool wait)
 /*
  * Evict region @idx: each owner's pages in its own address space
  * (svmgpu_devmem_evict_mm()).  @cur: the mm whose mmap_lock the caller
- * read-holds (a migration's), or NULL (removal).  Another owner's lock is
- * only tried while @cur's is held (two processes evicting each other must
- * not wait for each other's lock), for a while at removal
- * (svmgpu_devmem_owner_lock()); an owner that is exiting (its pages go
- * with it) or whose lock was not had is left, counted in evict_mm_busy.
+ * read-holds (a migration's), or NULL (removal, whose @deadline bounds
+ * its waits).  Another owner's lock is only tried while @cur's is held
+ * (two processes evicting each other must not wait for each other's
+ * lock), until @deadline at removal (svmgpu_devmem_owner_lock()); an owner
+ * that is exiting (its pages go with it) or whose lock was not had is
+ * left, counted in evict_mm_busy.
  *
  * Return: pages moved.
  */
 static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsigned long idx,
-						struct mm_struct *cur, unsigned long *src,
-						unsigned long *dst, unsigned long *vas,
-						bool urgent)
+						struct mm_struct *cur,
+						const unsigned long *deadline,
+						unsigned long *src, unsigned long *dst,
+						unsigned long *vas, bool urgent)
 {
 	unsigned long first, n = svmgpu_devmem_region_pages(dm, idx, &first);
 	struct mm_struct *mms[SVMGPU_EVICT_MMS];
@@ -1622,7 +1623,7 @@ static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsign
 		} else if (!mmget_not_zero(mm)) {
 			atomic64_inc(&dm->evict_mm_busy);
 		} else {
-			if (svmgpu_devmem_owner_lock(mm, !cur)) {
+			if (svmgpu_devmem_owner_lock(mm, deadline)) {
 				moved += svmgpu_devmem_evict_mm(dm, idx, mm, src, dst, vas,
 								urgent);
 				mmap_read_unlock(mm);
@@ -1696,7 +1697,7 @@ static long svmgpu_devmem_evict_lru(struct svmgpu_devmem *dm, struct mm_struct *
 	 */
 	mutex_unlock(&dm->evict_lock);
 	/* a fault's eviction is as urgent as the fault (copy queue priority) */
-	moved = svmgpu_devmem_evict_region(dm, best, cur, src, dst, vas, fault);
+	moved = svmgpu_devmem_evict_region(dm, best, cur, NULL, src, dst, vas, fault);
 	atomic64_inc(&dm->lru_evictions);
 	atomic64_add(moved, &dm->lru_evicted);
 	atomic64_add(moved, &dm->evict_clock);
@@ -1858,10 +1859,14 @@ static const struct dev_pagemap_ops svmgpu_devmem_ops = {
  * mergeable (one side called MADV_MERGEABLE after the fork): ksmd may
  * merge it holding only that process's mmap_lock.  So a page mapped more
  * than once does not move either: it stays in system memory until a write
- * gives this process its own copy, or the relative unmaps it.  The count
- * is exact for the migration: our mmap_lock, held from here to
- * migrate_vma_finalize(), keeps this process from forking, and nobody else
- * can map our private page.
+ * gives this process its own copy, or the relative unmaps it.  A page
+ * mapped once here stays so until migrate_vma_finalize(): our mmap_lock,
+ * held from here, keeps this process from forking, and nobody else can map
+ * our private page.  An entry the snapshot reports as a hole (a swap or a
+ * migration entry: compaction of a shared page) may be a shared page by
+ * the time setup collects it; the window is short (one batch), but an
+ * eviction in it is not, so a run that evicted is snapshotted again
+ * (svmgpu_devmem_run_to_dev()).
  */
 static bool svmgpu_devmem_can_move(struct vm_area_struct *vma, struct page *page,
 				   unsigned int order)
@@ -2050,7 +2055,8 @@ static unsigned long svmgpu_devmem_busy(struct svmgpu_devmem *dm, struct vm_area
  *
  * Return: 0, -ENOSPC when device memory ran out (what fit moved), -ENOMEM,
  * -EIO when the batch could not be copied (svmgpu_devmem_copy(): nothing
- * of it moved).
+ * of it moved), -EAGAIN when it evicted and nothing moved yet: the window
+ * is to be looked at again.
  */
 static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 				    struct vm_area_struct *vma,
@@ -2081,7 +2087,10 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 	 * Room only for the pages that really move: pages already in device
 	 * memory are not collected, so a range that is resident evicts
 	 * nothing.  Eviction runs with none of the range's pages held (they
-	 * are put back and collected again).
+	 * are put back), and the caller then looks at the window again
+	 * (-EAGAIN): an entry the snapshot took for a hole (a swap or
+	 * migration entry) may be a page mapped twice by then, which must not
+	 * be collected (svmgpu_devmem_can_move()).
 	 */
 	need = svmgpu_devmem_selected(src, args.npages);
 	if (!svmgpu_devmem_has_room(dm, need)) {
@@ -2090,13 +2099,7 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 		svmgpu_devmem_make_room(dm, vma->vm_mm, need, since, min_age, src, dst,
 					urgent);
 		/* Nothing fits: do not unmap pages that cannot move. */
-		if (!svmgpu_devmem_has_room(dm, 1))
-			return -ENOSPC;
-		ret = migrate_vma_setup(&args);
-		if (ret)
-			return ret;
-		if (!args.cpages)
-			return 0;
+		return svmgpu_devmem_has_room(dm, 1) ? -EAGAIN : -ENOSPC;
 	}
 	svmgpu_svm_unmap_migrating(dm->sdev, vma->vm_mm, start, src, args.npages);
 
@@ -2201,10 +2204,12 @@ static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *
 	DECLARE_BITMAP(movable, SVMGPU_MIGRATE_BATCH);
 	DECLARE_BITMAP(pages, SVMGPU_MIGRATE_BATCH);
 	unsigned long n = (end - start) >> PAGE_SHIFT, i, j, count, before = *moved;
+	unsigned long restarts = 0;
 	int ret = 0;
 
 	if (busy)
 		*busy = 0;
+again:
 	count = svmgpu_devmem_movable(dm, vma, start, end, to_dev, dst, movable,
 				      busy ? pages : NULL);
 	if (!count)
@@ -2222,6 +2227,16 @@ static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *
 			ret = svmgpu_devmem_run_to_sys(dm, vma, a, b, src, dst, moved,
 						       done, i, urgent);
 	}
+	/*
+	 * Evicted for a run: a new snapshot (bounded: each eviction takes a
+	 * region not tried since @since, so room runs out at last).
+	 */
+	if (ret == -EAGAIN && restarts++ <= dm->nregions) {
+		ret = 0;
+		goto again;
+	}
+	if (ret == -EAGAIN)
+		ret = -ENOSPC;
 	if (busy && !ret && *moved - before < count)
 		*busy = svmgpu_devmem_busy(dm, vma, start, end, to_dev, dst, pages);
 	return ret;
@@ -2801,6 +2816,7 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 {
 	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
 	unsigned long npages = dm->size >> PAGE_SHIFT;
+	unsigned long deadline = jiffies + msecs_to_jiffies(SVMGPU_OWNER_LOCK_BUDGET_MS);
 	unsigned long *src, *dst, *vas, pfn, idx;
 	int pass;
 
@@ -2810,7 +2826,8 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 	for (idx = 0; idx < dm->nregions; idx++) {
 		if (!atomic_read(&dm->regions[idx].pages))
 			continue;
-		atomic64_add(svmgpu_devmem_evict_region(dm, idx, NULL, src, dst, vas, false),
+		atomic64_add(svmgpu_devmem_evict_region(dm, idx, NULL, &deadline, src, dst,
+							vas, false),
 			     &dm->evicted);
 		cond_resched();
 	}

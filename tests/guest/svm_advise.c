@@ -949,8 +949,9 @@ static long long advised_ranges(int fd, uint32_t ctx, unsigned char *p, size_t s
  * munmap() and mmap(MAP_FIXED) of single pages (the VMAs merge back, so
  * max_map_count does not stop it) grew an svm's tree without bound.  With
  * advice_max_ranges 16: the holes split the range until it is 16 ranges,
- * later holes keep their advice (a hint, never data); a SET that could pass
- * the cap fails with -ENOMEM, nothing changed; unmapping the whole buffer
+ * later holes keep their advice (a hint, never data); a SET that splits
+ * nothing and fills no gap still works there, one that could pass the cap
+ * fails with -ENOMEM, nothing changed; unmapping the whole buffer
  * erases everything (no split, always done) and makes room again.
  */
 TEST_F(adv, munmap_holes_stop_splitting_at_advice_max_ranges)
@@ -986,6 +987,13 @@ TEST_F(adv, munmap_holes_stop_splitting_at_advice_max_ranges)
 		  (long long)DRM_SVMGPU_ADVICE_READ_MOSTLY);
 	EXPECT_EQ(same, 33 * PAGE);
 	EXPECT_EQ(advice_at(fd, c, p + 63 * PAGE, PAGE, &same), 0);
+	/* At the cap, a SET that splits nothing and fills no gap still works. */
+	EXPECT_EQ(advise(fd, c, p + 30 * PAGE, 33 * PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), 0);
+	EXPECT_EQ(advice_at(fd, c, p + 30 * PAGE, size - 30 * PAGE, &same),
+		  (long long)(DRM_SVMGPU_ADVICE_READ_MOSTLY | DRM_SVMGPU_ADVICE_ACCESSED_BY));
+	EXPECT_EQ(same, 33 * PAGE);
+	EXPECT_EQ(advise(fd, c, p + 30 * PAGE, 33 * PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 0), 0);
+	/* One that fills the 16 gaps could pass it: -ENOMEM, nothing changed. */
 	EXPECT_EQ(advise(fd, c, p, size, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), -ENOMEM);
 	EXPECT_EQ(advice_at(fd, c, p, PAGE, &same), (long long)DRM_SVMGPU_ADVICE_READ_MOSTLY);
 	EXPECT_EQ(same, PAGE);
