@@ -160,7 +160,8 @@ static bool svmgpu_advice_room(struct svmgpu_svm *svm, unsigned long grow, bool 
 {
 	unsigned long max = READ_ONCE(advice_max_ranges), n;
 
-	if (!max || atomic_long_read(&svm->advice_ranges) + grow <= max)
+	/* An update that adds no range always goes (the cap may have been lowered). */
+	if (!grow || !max || atomic_long_read(&svm->advice_ranges) + grow <= max)
 		return true;
 	if (!can_sleep) {
 		if (time_before(jiffies, READ_ONCE(svm->advice_recount)))

@@ -1561,17 +1561,19 @@ static unsigned long svmgpu_devmem_evict_mm(struct svmgpu_devmem *dm, unsigned l
 
 /*
  * Read-lock an owner's mmap_lock: only tried while the caller holds its
- * own (@deadline NULL); removal tries again until *@deadline (jiffies),
- * one budget for all its owners, never waiting on the lock: it holds the
- * device lock, maybe in a context no signal reaches, and an owner stuck
- * with its lock held (or a writer queued behind a stuck reader) must not
- * hold it up, however many regions that owner has.
+ * own (@budget_ms NULL); removal tries again every
+ * SVMGPU_OWNER_LOCK_WAIT_MS while *@budget_ms lasts, one budget of waits
+ * for all its owners, never waiting on the lock: it holds the device lock,
+ * maybe in a context no signal reaches, and an owner stuck with its lock
+ * held (or a writer queued behind a stuck reader) must not hold it up,
+ * however many regions that owner has.
  */
-static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, const unsigned long *deadline)
+static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, unsigned int *budget_ms)
 {
 	while (!mmap_read_trylock(mm)) {
-		if (!deadline || time_after(jiffies, *deadline))
+		if (!budget_ms || *budget_ms < SVMGPU_OWNER_LOCK_WAIT_MS)
 			return false;
+		*budget_ms -= SVMGPU_OWNER_LOCK_WAIT_MS;
 		msleep(SVMGPU_OWNER_LOCK_WAIT_MS);
 	}
 	return true;
@@ -1580,18 +1582,17 @@ static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, const unsigned long *
 /*
  * Evict region @idx: each owner's pages in its own address space
  * (svmgpu_devmem_evict_mm()).  @cur: the mm whose mmap_lock the caller
- * read-holds (a migration's), or NULL (removal, whose @deadline bounds
+ * read-holds (a migration's), or NULL (removal, whose @budget_ms bounds
  * its waits).  Another owner's lock is only tried while @cur's is held
  * (two processes evicting each other must not wait for each other's
- * lock), until @deadline at removal (svmgpu_devmem_owner_lock()); an owner
+ * lock), while @budget_ms lasts at removal (svmgpu_devmem_owner_lock()); an owner
  * that is exiting (its pages go with it) or whose lock was not had is
  * left, counted in evict_mm_busy.
  *
  * Return: pages moved.
  */
 static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsigned long idx,
-						struct mm_struct *cur,
-						const unsigned long *deadline,
+						struct mm_struct *cur, unsigned int *budget_ms,
 						unsigned long *src, unsigned long *dst,
 						unsigned long *vas, bool urgent)
 {
@@ -1623,7 +1624,7 @@ static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsign
 		} else if (!mmget_not_zero(mm)) {
 			atomic64_inc(&dm->evict_mm_busy);
 		} else {
-			if (svmgpu_devmem_owner_lock(mm, deadline)) {
+			if (svmgpu_devmem_owner_lock(mm, budget_ms)) {
 				moved += svmgpu_devmem_evict_mm(dm, idx, mm, src, dst, vas,
 								urgent);
 				mmap_read_unlock(mm);
@@ -1740,17 +1741,20 @@ static bool svmgpu_devmem_has_room(struct svmgpu_devmem *dm, unsigned long npage
 /*
  * Evict until @npages pages are free, at most one try per region, for a
  * migration of @cur (its mmap_lock read-held).  @src and @dst are scratch
- * (SVMGPU_MIGRATE_BATCH entries).
+ * (SVMGPU_MIGRATE_BATCH entries).  Return: whether a region was evicted
+ * (tried: its stamp is renewed, so no later call of this migration takes
+ * it again).
  */
-static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, struct mm_struct *cur,
+static bool svmgpu_devmem_make_room(struct svmgpu_devmem *dm, struct mm_struct *cur,
 				    unsigned long npages, u64 since, unsigned long min_age,
 				    unsigned long *src, unsigned long *dst, bool fault)
 {
 	unsigned long tries, *vas;
+	bool evicted = false;
 
 	vas = kvmalloc_array(SVMGPU_MIGRATE_BATCH, sizeof(*vas), GFP_KERNEL);
 	if (!vas)
-		return;
+		return false;
 	for (tries = 0; tries < dm->nregions; tries++) {
 		if (svmgpu_devmem_has_room(dm, npages))
 			break;
@@ -1760,8 +1764,10 @@ static void svmgpu_devmem_make_room(struct svmgpu_devmem *dm, struct mm_struct *
 		if (svmgpu_devmem_evict_lru(dm, cur, since, min_age, src, dst, vas,
 					    fault) < 0)
 			break;
+		evicted = true;
 	}
 	kvfree(vas);
+	return evicted;
 }
 
 /* Entries of a collected migration that will move (pages and holes). */
@@ -2055,8 +2061,8 @@ static unsigned long svmgpu_devmem_busy(struct svmgpu_devmem *dm, struct vm_area
  *
  * Return: 0, -ENOSPC when device memory ran out (what fit moved), -ENOMEM,
  * -EIO when the batch could not be copied (svmgpu_devmem_copy(): nothing
- * of it moved), -EAGAIN when it evicted and nothing moved yet: the window
- * is to be looked at again.
+ * of it moved), -EAGAIN when it evicted a region and nothing moved yet:
+ * the window is to be looked at again.
  */
 static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 				    struct vm_area_struct *vma,
@@ -2087,19 +2093,30 @@ static int svmgpu_devmem_run_to_dev(struct svmgpu_devmem *dm,
 	 * Room only for the pages that really move: pages already in device
 	 * memory are not collected, so a range that is resident evicts
 	 * nothing.  Eviction runs with none of the range's pages held (they
-	 * are put back), and the caller then looks at the window again
+	 * are put back).  After one, the caller looks at the window again
 	 * (-EAGAIN): an entry the snapshot took for a hole (a swap or
 	 * migration entry) may be a page mapped twice by then, which must not
-	 * be collected (svmgpu_devmem_can_move()).
+	 * be collected (svmgpu_devmem_can_move()).  Without one, what fits
+	 * moves now.
 	 */
 	need = svmgpu_devmem_selected(src, args.npages);
 	if (!svmgpu_devmem_has_room(dm, need)) {
+		bool evicted;
+
 		memset(dst, 0, args.npages * sizeof(*dst));
 		migrate_vma_finalize(&args);
-		svmgpu_devmem_make_room(dm, vma->vm_mm, need, since, min_age, src, dst,
-					urgent);
+		evicted = svmgpu_devmem_make_room(dm, vma->vm_mm, need, since, min_age,
+						  src, dst, urgent);
 		/* Nothing fits: do not unmap pages that cannot move. */
-		return svmgpu_devmem_has_room(dm, 1) ? -EAGAIN : -ENOSPC;
+		if (!svmgpu_devmem_has_room(dm, 1))
+			return -ENOSPC;
+		if (evicted)
+			return -EAGAIN;
+		ret = migrate_vma_setup(&args);
+		if (ret)
+			return ret;
+		if (!args.cpages)
+			return 0;
 	}
 	svmgpu_svm_unmap_migrating(dm->sdev, vma->vm_mm, start, src, args.npages);
 
@@ -2203,13 +2220,14 @@ static int svmgpu_devmem_batch(struct svmgpu_devmem *dm, struct vm_area_struct *
 {
 	DECLARE_BITMAP(movable, SVMGPU_MIGRATE_BATCH);
 	DECLARE_BITMAP(pages, SVMGPU_MIGRATE_BATCH);
-	unsigned long n = (end - start) >> PAGE_SHIFT, i, j, count, before = *moved;
+	unsigned long n = (end - start) >> PAGE_SHIFT, i, j, count, before;
 	unsigned long restarts = 0;
 	int ret = 0;
 
 	if (busy)
 		*busy = 0;
 again:
+	before = *moved;
 	count = svmgpu_devmem_movable(dm, vma, start, end, to_dev, dst, movable,
 				      busy ? pages : NULL);
 	if (!count)
@@ -2228,10 +2246,11 @@ again:
 						       done, i, urgent);
 	}
 	/*
-	 * Evicted for a run: a new snapshot (bounded: each eviction takes a
-	 * region not tried since @since, so room runs out at last).
+	 * Evicted for a run: a new snapshot (bounded: each -EAGAIN took a
+	 * region not tried since @since, so regions run out at last).
 	 */
-	if (ret == -EAGAIN && restarts++ <= dm->nregions) {
+	if (ret == -EAGAIN && restarts++ <= dm->nregions &&
+	    !fatal_signal_pending(current)) {
 		ret = 0;
 		goto again;
 	}
@@ -2816,7 +2835,7 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 {
 	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
 	unsigned long npages = dm->size >> PAGE_SHIFT;
-	unsigned long deadline = jiffies + msecs_to_jiffies(SVMGPU_OWNER_LOCK_BUDGET_MS);
+	unsigned int budget_ms = SVMGPU_OWNER_LOCK_BUDGET_MS;
 	unsigned long *src, *dst, *vas, pfn, idx;
 	int pass;
 
@@ -2826,7 +2845,7 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 	for (idx = 0; idx < dm->nregions; idx++) {
 		if (!atomic_read(&dm->regions[idx].pages))
 			continue;
-		atomic64_add(svmgpu_devmem_evict_region(dm, idx, NULL, &deadline, src, dst,
+		atomic64_add(svmgpu_devmem_evict_region(dm, idx, NULL, &budget_ms, src, dst,
 							vas, false),
 			     &dm->evicted);
 		cond_resched();
