@@ -10,12 +10,33 @@
 
 #include <pciaccess.h>
 
+/* Access as docs/hw-spec.md's tables give it (test_regs checks them). */
+enum reg_access {
+	REG_RO,		/* read-only: writes are ignored */
+	REG_RW,
+	REG_WO,		/* write-only: reads return 0 */
+	REG_W1C,	/* write 1 to clear */
+};
+
 struct reg_desc {
 	const char *name;
 	uint32_t offset;
 	uint8_t width;		/* 32 or 64 */
-	uint8_t writable;
+	uint8_t access;		/* enum reg_access */
 };
+
+static inline int reg_writable(const struct reg_desc *r)
+{
+	return r->access != REG_RO;
+}
+
+/* "RO", "RW", "WO" or "W1C", as in docs/hw-spec.md. */
+static inline const char *reg_access_name(const struct reg_desc *r)
+{
+	static const char *const names[] = { "RO", "RW", "WO", "W1C" };
+
+	return r->access < sizeof(names) / sizeof(names[0]) ? names[r->access] : "?";
+}
 
 extern const struct reg_desc global_regs[];
 extern const unsigned int nr_global_regs;

@@ -296,25 +296,25 @@ int main(int argc, char **argv)
 		for (i = 0; i < nr_global_regs; i++) {
 			o = jreg(global_regs[i].name, global_regs[i].offset, global_regs[i].width);
 			json_object_object_add(o, "access",
-					       json_object_new_string(global_regs[i].writable ? "RW" : "RO"));
+					       json_object_new_string(reg_access_name(&global_regs[i])));
 		}
 		for (i = 0; i < nr_queue_regs; i++) {
 			snprintf(name, sizeof(name), "Q<n>_%s", queue_regs[i].name);
 			o = jreg(name, SVMGPU_REG_QUEUE_BASE + queue_regs[i].offset, queue_regs[i].width);
 			json_object_object_add(o, "stride", cli_json_hex(SVMGPU_REG_QUEUE_STRIDE));
 			json_object_object_add(o, "access",
-					       json_object_new_string(queue_regs[i].writable ? "RW" : "RO"));
+					       json_object_new_string(reg_access_name(&queue_regs[i])));
 		}
 		return cli_json_print(jroot) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 	}
 	if (!strcmp(cmd, "list")) {
 		for (i = 0; i < nr_global_regs; i++)
 			printf("%-24s 0x%04x  %2u-bit %s\n", global_regs[i].name, global_regs[i].offset,
-			       global_regs[i].width, global_regs[i].writable ? "RW" : "RO");
+			       global_regs[i].width, reg_access_name(&global_regs[i]));
 		for (i = 0; i < nr_queue_regs; i++)
 			printf("Q<n>_%-19s 0x%04x + n * 0x%x  %2u-bit %s\n", queue_regs[i].name,
 			       SVMGPU_REG_QUEUE_BASE + queue_regs[i].offset, SVMGPU_REG_QUEUE_STRIDE,
-			       queue_regs[i].width, queue_regs[i].writable ? "RW" : "RO");
+			       queue_regs[i].width, reg_access_name(&queue_regs[i]));
 		return CLI_EXIT_OK;
 	}
 	write = !strcmp(cmd, "write");
@@ -432,7 +432,7 @@ int main(int argc, char **argv)
 		if (reg_lookup(argv[optind], &r, name, sizeof(name))) {
 			fprintf(stderr, "svmgpu-reg: unknown register '%s'\n", argv[optind]);
 			ret = 1;
-		} else if (!r.writable) {
+		} else if (!reg_writable(&r)) {
 			fprintf(stderr, "svmgpu-reg: %s is read-only\n", name);
 			ret = 1;
 		} else if (r.width == 64) {
