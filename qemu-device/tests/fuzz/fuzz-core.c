@@ -8,6 +8,11 @@
  * ASan/UBSan/LSan turn any crash, undefined behaviour or leak into a
  * failure.
  *
+ * With bit 7 of the input's size set, every few map()s the environment
+ * takes the device's DMA addresses away (svmgpu_core_dma_unmapped(), as an
+ * IOMMU unmap does): an engine then maps again while it still holds older
+ * mappings, and must still unmap each one.
+ *
  * One more oracle, for migration and TCG code invalidation: every byte the
  * device changed, in RAM or in device-local memory, must lie in a page it
  * reported written (dma_write(), unmap() with is_write, dirty(), and
@@ -56,6 +61,9 @@ typedef struct Fuzz {
     int maps;
     uint8_t written[RAM_PAGES];         /* reported written by the device */
     uint8_t local_written[LOCAL_PAGES];
+    SvmgpuCore *core;
+    unsigned unmap_every;       /* an IOMMU unmap every that many map()s */
+    unsigned map_calls;
 } Fuzz;
 
 /* Pages of [off, off + len) of a memory of @pages pages: reported written. */
@@ -103,6 +111,14 @@ static void *f_map(void *o, uint64_t a, uint64_t *len, bool is_write)
         *len = RAM_SIZE - (a - RAM_BASE);
     }
     f->maps++;
+    /*
+     * The environment takes DMA addresses away while an engine holds
+     * mappings (an IOMMU unmap in QEMU's glue, from another thread): the
+     * engine must map again for its next access and still unmap all.
+     */
+    if (f->unmap_every && ++f->map_calls % f->unmap_every == 0) {
+        svmgpu_core_dma_unmapped(f->core);
+    }
     return f->ram + (a - RAM_BASE);
 }
 
@@ -408,6 +424,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!c) {
         return 0;
     }
+    /* bit 7: DMA addresses taken away while mapped (dma_unmapped()) */
+    f.core = c;
+    f.unmap_every = size & 128 ? 1 + size % 5 : 0;
     setup(&f, c);
 
     while (in.n && ops++ < 256) {
