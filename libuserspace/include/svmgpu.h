@@ -248,8 +248,8 @@ struct svmgpu_devmem;
  * @size: [in]  bytes, non-zero; rounded up to 2 MiB
  * @mem:  [out]
  * Zero-filled.  Returns 0, -EINVAL (size 0 or larger than the device's DAX
- * pool, NULL), -EOPNOTSUPP (no DAX pool), -ENOSPC (pool full), -ENODEV
- * (device gone) or -errno.
+ * pool, NULL), -EOPNOTSUPP (no DAX pool), -ENOSPC (pool full), -EDQUOT (past
+ * the user's share of the pool), -ENODEV (device gone) or -errno.
  */
 SVMGPU_PUBLIC int svmgpu_devmem_alloc(struct svmgpu_device *dev, size_t size,
 				      struct svmgpu_devmem **mem);
@@ -269,8 +269,10 @@ SVMGPU_PUBLIC int svmgpu_devmem_map(struct svmgpu_devmem *mem, void **addr, size
 /*
  * svmgpu_devmem_free - unmap the library's mapping and drop the handle
  * @mem: [in] freed, unless munmap() fails (its -errno, nothing done)
- * Returns 0, -EINVAL for NULL, -errno of munmap(), or -errno of the ioctl
- * (-ENODEV once the device is gone: the handle went with it; @mem is freed).
+ * Returns 0, -EINVAL for NULL, -errno of munmap(), -EACCES in a fork()ed
+ * child (its copy is released, the parent's handle kept; @mem is freed), or
+ * -errno of the ioctl (-ENODEV once the device is gone: the handle went with
+ * it; @mem is freed).
  */
 SVMGPU_PUBLIC int svmgpu_devmem_free(struct svmgpu_devmem *mem);
 
@@ -282,11 +284,16 @@ SVMGPU_PUBLIC int svmgpu_devmem_free(struct svmgpu_devmem *mem);
  * svmgpu_context_create - bind a context to the calling process
  * @dev: [in]
  * @ctx: [out]
- * Returns 0 or -errno (-ENOSPC/-EBUSY when the device has no room).
+ * Returns 0 or -errno: -EBUSY when the device has no context left, -EMFILE
+ * past the user's share of them (max_user_contexts), -ENODEV (device gone).
  */
 SVMGPU_PUBLIC int svmgpu_context_create(struct svmgpu_device *dev, struct svmgpu_context **ctx);
 
-/* Returns 0, -EINVAL for NULL, -EBUSY while the context still has queues. */
+/*
+ * Returns 0, -EINVAL for NULL, -EBUSY while the context still has queues, or
+ * the driver's error: @ctx is freed also on -EACCES (a fork()ed child's
+ * copy) and -ENODEV (the device was removed), kept on any other.
+ */
 SVMGPU_PUBLIC int svmgpu_context_destroy(struct svmgpu_context *ctx);
 
 /* Fault and mapping counters of a context (see the driver's GET_STATS). */
@@ -536,7 +543,8 @@ struct svmgpu_queue_event {
  *
  * Never sleeps: wait with poll()/epoll on svmgpu_device_fd() for POLLIN.
  * Events report failures independently of svmgpu_queue_wait().  Returns
- * the number of events (0 if none is pending) or -errno (-EINVAL).
+ * the number of events (0 if none is pending) or -errno (-EINVAL; -EPROTO
+ * for a malformed event from the kernel).
  */
 SVMGPU_PUBLIC int svmgpu_device_reap_events(struct svmgpu_device *dev, struct svmgpu_queue_event *ev,
 					    unsigned int max);

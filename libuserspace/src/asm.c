@@ -327,22 +327,27 @@ static void ex_skip(struct expr *e)
 }
 
 static locale_t asm_c_locale;
-static pthread_once_t asm_c_locale_once = PTHREAD_ONCE_INIT;
-
-static void asm_c_locale_init(void)
-{
-	asm_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-}
+static pthread_mutex_t asm_c_locale_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
  * The "C" locale for float literals: strtod() follows the program's
  * LC_NUMERIC, so "0.2" would stop at the '.' under setlocale(LC_ALL, "")
- * in a comma-decimal locale.  (locale_t)0 if it cannot be made (ENOMEM).
+ * in a comma-decimal locale.  (locale_t)0 if it cannot be made (ENOMEM),
+ * tried again by the next call: one failure is not for the process's life.
  */
 static locale_t c_locale(void)
 {
-	pthread_once(&asm_c_locale_once, asm_c_locale_init);
-	return asm_c_locale;
+	locale_t l = __atomic_load_n(&asm_c_locale, __ATOMIC_ACQUIRE);
+
+	if (l)
+		return l;
+	pthread_mutex_lock(&asm_c_locale_lock);
+	if (!asm_c_locale)
+		__atomic_store_n(&asm_c_locale, newlocale(LC_ALL_MASK, "C", (locale_t)0),
+				 __ATOMIC_RELEASE);
+	l = asm_c_locale;
+	pthread_mutex_unlock(&asm_c_locale_lock);
+	return l;
 }
 
 /* *kind: 0 integer, 32 or 64 a float literal of that width */
@@ -1592,7 +1597,8 @@ SVMGPU_PUBLIC int svmgpu_program_assemble_diag(const char *source, struct svmgpu
 		*count = 0;
 	if (prog)
 		*prog = NULL;
-	if (!source || !prog || (max_diags && !diags))
+	if (!source || !prog || (max_diags && !diags) ||
+	    max_diags > SIZE_MAX / sizeof(*diags))
 		return -EINVAL;
 	if (diags)
 		memset(diags, 0, max_diags * sizeof(*diags));

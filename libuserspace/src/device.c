@@ -115,11 +115,13 @@ static int check_svmgpu_node(const char *path)
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* NULL: its allocation or ioctl failed (errno), not another driver */
 	ver = drmGetVersion(fd);
-	ok = ver && ver->name && !strcmp(ver->name, "svmgpu");
+	ok = !ver ? (errno ? -errno : -ENOMEM) :
+	     ver->name && !strcmp(ver->name, "svmgpu") ? 0 : -ENODEV;
 	drmFreeVersion(ver);
 	close(fd);
-	return ok ? 0 : -ENODEV;
+	return ok;
 }
 
 /* PCI address (domain, bus, device, function), then render node. */
@@ -261,7 +263,13 @@ SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device
 	if (fd < 0)
 		return -errno;
 	ver = drmGetVersion(fd);
-	ok = ver && ver->name && !strcmp(ver->name, "svmgpu");
+	if (!ver) {
+		/* its allocation or ioctl failed (errno), not another driver */
+		ok = errno ? -errno : -ENOMEM;
+		close(fd);
+		return ok;
+	}
+	ok = ver->name && !strcmp(ver->name, "svmgpu");
 	minor = ok ? ver->version_minor : 0;
 	drmFreeVersion(ver);
 	if (!ok) {

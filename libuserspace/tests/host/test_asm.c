@@ -555,6 +555,12 @@ TEST(all_errors_of_a_source)
 	EXPECT_EQ(svmgpu_program_assemble_diag(NULL, &p, d, 8, &count), -EINVAL);
 	EXPECT_EQ(svmgpu_program_assemble_diag("EXIT\n", NULL, d, 8, &count), -EINVAL);
 	EXPECT_EQ(svmgpu_program_assemble_diag("EXIT\n", &p, NULL, 8, &count), -EINVAL);
+	/* a count whose bytes wrap: refused, nothing written (d kept) */
+	d[0].line = 0x55555555u;
+	EXPECT_EQ(svmgpu_program_assemble_diag("EXIT\n", &p, d, SIZE_MAX, &count), -EINVAL);
+	EXPECT_EQ(svmgpu_program_assemble_diag("EXIT\n", &p, d, SIZE_MAX / sizeof(d[0]) + 2,
+					       &count), -EINVAL);
+	EXPECT_EQ(d[0].line, 0x55555555u);
 }
 
 /* Assemble @src, expect exactly @n words equal to @want. */
