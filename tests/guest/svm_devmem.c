@@ -589,33 +589,30 @@ TEST_F(dm, kill9_during_busy_retries)
 	ASSERT_GE(used0, 0);
 	for (round = 0; round < 12; round++) {
 		long long r0 = sg_devmem_value("prefetch_busy_retried");
-		int st, p[2], ready[2], t;
+		struct sg_peer peer;
+		int st, p[2], t;
 		pid_t child;
-		char c;
 
-		ASSERT_EQ(pipe(ready), 0);
-		child = fork();
+		child = sg_peer_fork(&peer);
 		ASSERT_GE(child, 0);
 		if (child == 0) {
 			int fd = sg_open();
 			unsigned char *b = sg_map_2m(size), *w = sg_map_anon(PAGE);
 			pthread_t th;
 
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			if (fd < 0 || !b || !w || pin_one_per_window(b, size, 0x40 + round, p) ||
 			    pthread_create(&th, NULL, mprotect_loop, w))
 				_exit(1);
 			/* Killed only once its PREFETCHes run. */
-			if (write(ready[1], "r", 1) != 1)
+			if (sg_peer_post(&peer))
 				_exit(1);
 			for (;;) {
 				sg_prefetch(fd, b, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
 				sg_prefetch(fd, b, size, DRM_SVMGPU_PREFETCH_SYSTEM, NULL);
 			}
 		}
-		close(ready[1]);
-		ASSERT_EQ(read(ready[0], &c, 1), 1);
-		close(ready[0]);
+		ASSERT_EQ(sg_peer_wait(&peer), 0);
+		sg_peer_close(&peer);
 		/* Once a window is tried again: in or near a pause. */
 		for (t = 0; t < 5000 && sg_devmem_value("prefetch_busy_retried") == r0; t++)
 			usleep(1000);
@@ -1248,13 +1245,10 @@ TEST_F(dm, hung_copy_queue_times_out_to_the_cpu)
  */
 static pid_t fork_high_spinners(unsigned int n)
 {
-	pid_t parent = getpid(), pid;
-	int p[2];
-	char ch;
+	struct sg_peer child;
+	pid_t pid;
 
-	if (pipe(p))
-		return -1;
-	pid = fork();
+	pid = sg_peer_fork(&child);
 	if (pid < 0)
 		return -1;
 	if (!pid) {
@@ -1262,9 +1256,6 @@ static pid_t fork_high_spinners(unsigned int n)
 		uint32_t ctx, q;
 		unsigned int i;
 
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-			_exit(5);
-		close(p[0]);
 		if (fd < 0 || sg_ctx_create(fd, &ctx))
 			_exit(2);
 		for (i = 0; i < n; i++) {
@@ -1280,17 +1271,16 @@ static pid_t fork_high_spinners(unsigned int n)
 			if (sg_submit(fd, q, &c, 1, NULL))
 				_exit(4);
 		}
-		if (write(p[1], "k", 1) != 1)
+		if (sg_peer_post(&child))
 			_exit(6);
 		for (;;)
 			pause();
 	}
-	close(p[1]);
-	if (read(p[0], &ch, 1) != 1) {
+	if (sg_peer_wait(&child)) {
 		waitpid(pid, NULL, 0);
 		pid = -1;
 	}
-	close(p[0]);
+	sg_peer_close(&child);
 	return pid;
 }
 

@@ -20,7 +20,6 @@
 #define _GNU_SOURCE
 #include <linux/io_uring.h>
 #include <pthread.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -1132,8 +1131,7 @@ TEST_F(mm, ksmd_merging_a_fork_childs_shared_pages_against_prefetch)
 	ASSERT_EQ(madvise(b, size, MADV_DONTFORK), 0);
 	for (round = 0; round < KSM_ROUNDS / 2; round++) {
 		unsigned int seed = 0x50 + round;
-		int rdy[2], done[2];
-		char c = 0;
+		struct sg_peer child;
 		pid_t pid;
 
 		/* the last round's pages back (coherent memory is written in place) */
@@ -1146,31 +1144,24 @@ TEST_F(mm, ksmd_merging_a_fork_childs_shared_pages_against_prefetch)
 		}
 		ASSERT_EQ(sg_residency(self->fd, a, size), 0);
 		memset(a, seed, size);
-		ASSERT_EQ(pipe(rdy), 0);
-		ASSERT_EQ(pipe(done), 0);
-		pid = fork();
+		pid = sg_peer_fork(&child);
 		ASSERT_GE(pid, 0);
 		if (!pid) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			close(rdy[0]);
-			close(done[1]);
-			if (write(rdy[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
+			if (sg_peer_post(&child) || sg_peer_wait(&child))
 				_exit(1);
 			if (madvise(a, size, MADV_MERGEABLE))
 				_exit(2);
-			if (write(rdy[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
+			if (sg_peer_post(&child) || sg_peer_wait(&child))
 				_exit(3);
 			_exit(0);
 		}
-		close(rdy[1]);
-		close(done[0]);
-		ASSERT_EQ(read(rdy[0], &c, 1), 1);
+		ASSERT_EQ(sg_peer_wait(&child), 0);
 		moved = 1;
 		ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &moved), 0);
 		EXPECT_EQ(moved, 0);
 		EXPECT_EQ(sg_residency(self->fd, a, size), 0);
-		ASSERT_EQ(write(done[1], &c, 1), 1);
-		ASSERT_EQ(read(rdy[0], &c, 1), 1);
+		ASSERT_EQ(sg_peer_post(&child), 0);
+		ASSERT_EQ(sg_peer_wait(&child), 0);
 		for (i = 0; i < 8; i++) {
 			ASSERT_EQ(sg_prefetch(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE,
 					      NULL), 0);
@@ -1179,11 +1170,10 @@ TEST_F(mm, ksmd_merging_a_fork_childs_shared_pages_against_prefetch)
 			EXPECT_TRUE(sg_all_bytes(b, seed, size));
 		}
 		EXPECT_TRUE(sg_all_bytes(a, seed, size));
-		ASSERT_EQ(write(done[1], &c, 1), 1);
+		ASSERT_EQ(sg_peer_post(&child), 0);
 		ASSERT_EQ(waitpid(pid, &st, 0), pid);
 		EXPECT_EQ(st, 0);
-		close(rdy[0]);
-		close(done[1]);
+		sg_peer_close(&child);
 	}
 	printf("# ksm: full_scans %ld, pages_sharing %ld\n", ksm_read("full_scans"),
 	       ksm_read("pages_sharing"));
@@ -1270,42 +1260,31 @@ TEST_F(mm, device_page_reused_after_mlocked_page_starts_clean)
 		TH_LOG("mlocked page %ld: kpageflags 0x%llx", bad, (unsigned long long)flags);
 	ASSERT_EQ(bad, -1);
 	{
-		int rdy[2], done[2], st = 0;
-		char c = 0;
+		struct sg_peer child;
+		uint64_t moved = 1;
+		int st = 0;
 		pid_t pid;
 
-		ASSERT_EQ(pipe(rdy), 0);
-		ASSERT_EQ(pipe(done), 0);
-		pid = fork();
+		pid = sg_peer_fork(&child);
 		ASSERT_GE(pid, 0);
 		if (!pid) {
-			/* gone with the test, even if it fails before "done" */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			close(rdy[0]);
-			close(done[1]);
 			/* Each shared page mlocked a second time (mlock_count 2). */
 			if (syscall(SYS_mlock2, f, fsize, 1 /* MLOCK_ONFAULT */))
 				_exit(1);
-			if (write(rdy[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
+			if (sg_peer_post(&child) || sg_peer_wait(&child))
 				_exit(2);
 			_exit(0);
 		}
-		uint64_t moved = 1;
-
-		/* only the child holds the write ends: its early exit is EOF */
-		close(rdy[1]);
-		close(done[0]);
-		ASSERT_EQ(read(rdy[0], &c, 1), 1);
+		ASSERT_EQ(sg_peer_wait(&child), 0);
 		ASSERT_EQ(lru_drain_all(), 0);
 		/* Shared with the child: nothing moves. */
 		EXPECT_EQ(sg_prefetch(self->fd, f, fsize, DRM_SVMGPU_PREFETCH_DEVICE, &moved), 0);
 		EXPECT_EQ(moved, 0);
 		EXPECT_EQ(sg_residency(self->fd, f, fsize), 0);
-		ASSERT_EQ(write(done[1], &c, 1), 1);
+		ASSERT_EQ(sg_peer_post(&child), 0);
 		ASSERT_EQ(waitpid(pid, &st, 0), pid);
 		EXPECT_EQ(st, 0);
-		close(rdy[0]);
-		close(done[1]);
+		sg_peer_close(&child);
 		ASSERT_EQ(lru_drain_all(), 0);
 		ASSERT_EQ(prefetch_drained(self->fd, f, fsize), (long long)fn);
 		EXPECT_EQ(sg_devmem_value("used"), cap);

@@ -13,7 +13,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "svmgpu_guest.h"
@@ -91,13 +90,10 @@ FIXTURE_TEARDOWN(hostile)
  */
 static int fork_waiters(unsigned int n, pid_t *pid)
 {
-	pid_t parent = getpid();
-	int p[2], ret;
-	char ch;
+	struct sg_peer child;
+	int ret;
 
-	if (pipe(p))
-		return -1;
-	*pid = fork();
+	*pid = sg_peer_fork(&child);
 	if (*pid < 0)
 		return -1;
 	if (!*pid) {
@@ -107,9 +103,6 @@ static int fork_waiters(unsigned int n, pid_t *pid)
 		uint32_t ctx, q;
 		unsigned int j;
 
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-			_exit(5);
-		close(p[0]);
 		if (fd < 0 || !word || sg_ctx_create(fd, &ctx))
 			_exit(2);
 		word[0] = 0;
@@ -118,14 +111,13 @@ static int fork_waiters(unsigned int n, pid_t *pid)
 			if (sg_queue_create(fd, ctx, 0, &q) || sg_submit(fd, q, &c, 1, NULL))
 				_exit(3);
 		}
-		if (write(p[1], "k", 1) != 1)
+		if (sg_peer_post(&child))
 			_exit(4);
 		for (;;)
 			pause();
 	}
-	close(p[1]);
-	ret = read(p[0], &ch, 1) == 1 ? 0 : -1;
-	close(p[0]);
+	ret = sg_peer_wait(&child);
+	sg_peer_close(&child);
 	return ret;
 }
 

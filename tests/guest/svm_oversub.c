@@ -698,9 +698,10 @@ TEST_F(ovs, victim_unmaps_and_exits_while_evicted)
 	long long used0 = sg_devmem_value("used"), ev0 = sg_devmem_value("lru_evicted_pages");
 	size_t size = (size_t)(self->cap - used0) & ~(2 * MB - 1), half = size / 2;
 	unsigned char *y = sg_map_2m(half);
-	int go[2], ready[2], status, i;
 	long long resident = 0;
-	char delay[128], c;
+	struct sg_peer victim;
+	char delay[128];
+	int status, i;
 	pid_t pid;
 
 	ASSERT_NE(y, NULL);
@@ -708,9 +709,7 @@ TEST_F(ovs, victim_unmaps_and_exits_while_evicted)
 	if (sg_debugfs_path("svmgpu_inject_copy_delay", delay, sizeof(delay)))
 		SKIP(return, "no debugfs svmgpu_inject_copy_delay");
 	ASSERT_EQ(sg_write_file(PARAM "copy_engine", "N"), 0);
-	ASSERT_EQ(pipe(go), 0);
-	ASSERT_EQ(pipe(ready), 0);
-	pid = fork();
+	pid = sg_peer_fork(&victim);
 	ASSERT_GE(pid, 0);
 	if (!pid) {
 		unsigned char *x = sg_map_2m(size);
@@ -721,17 +720,17 @@ TEST_F(ovs, victim_unmaps_and_exits_while_evicted)
 		fill_pat(x, size, 0x61);
 		if (prefetch_resident(fd, x, size) != (long long)(size / PAGE))
 			_exit(11);
-		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+		if (sg_peer_post(&victim) || sg_peer_wait(&victim))
 			_exit(12);
 		usleep(150000);		/* about 75 pages into the first region */
 		if (munmap(x, half))
 			_exit(13);
 		_exit(pat_holds(x, half, half, 0x61) ? 0 : 14);
 	}
-	ASSERT_EQ(read(ready[0], &c, 1), 1);
+	ASSERT_EQ(sg_peer_wait(&victim), 0);
 	fill_pat(y, half, 0x62);
 	ASSERT_EQ(sg_write_file(delay, "2000"), 0);
-	ASSERT_EQ(write(go[1], "g", 1), 1);
+	ASSERT_EQ(sg_peer_post(&victim), 0);
 	for (i = 0; i < 50; i++) {
 		resident = prefetch_resident(self->fd, y, half);
 		if (resident != -ENOSPC)
@@ -742,6 +741,7 @@ TEST_F(ovs, victim_unmaps_and_exits_while_evicted)
 	sg_write_file(delay, "0");
 	EXPECT_EQ(check_pat(y, half, 0x62), -1);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	sg_peer_close(&victim);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
 	EXPECT_GT(sg_devmem_value("lru_evicted_pages"), ev0);

@@ -32,7 +32,6 @@
 #include <linux/capability.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -1425,13 +1424,13 @@ TEST_F(sched, save_area_cap_in_one_process_is_soft)
  */
 static int fork_waiters(struct svmgpu_fixture_sched *self, unsigned int n)
 {
-	pid_t parent = getpid(), pid;
-	int p[2], ret;
-	char ch;
+	struct sg_peer child;
+	pid_t pid;
+	int ret;
 
-	if (self->nkids == sizeof(self->kids) / sizeof(self->kids[0]) || pipe(p))
+	if (self->nkids == sizeof(self->kids) / sizeof(self->kids[0]))
 		return -1;
-	pid = fork();
+	pid = sg_peer_fork(&child);
 	if (pid < 0)
 		return -1;
 	if (!pid) {
@@ -1441,9 +1440,6 @@ static int fork_waiters(struct svmgpu_fixture_sched *self, unsigned int n)
 		uint32_t ctx, cq;
 		unsigned int j;
 
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-			_exit(5);
-		close(p[0]);
 		if (fd < 0 || !word || sg_ctx_create(fd, &ctx))
 			_exit(2);
 		word[0] = 0;
@@ -1452,16 +1448,15 @@ static int fork_waiters(struct svmgpu_fixture_sched *self, unsigned int n)
 			if (sg_queue_create(fd, ctx, 0, &cq) || sg_submit(fd, cq, &c, 1, NULL))
 				_exit(3);
 		}
-		if (write(p[1], "k", 1) != 1)
+		if (sg_peer_post(&child))
 			_exit(4);
 		for (;;)
 			pause();
 	}
 	self->kids[self->nkids++] = pid;
-	/* A child that exits early closes the last writer: read() returns 0. */
-	close(p[1]);
-	ret = read(p[0], &ch, 1) == 1 ? 0 : -1;
-	close(p[0]);
+	/* A child that exits early closes its ends: the wait fails. */
+	ret = sg_peer_wait(&child);
+	sg_peer_close(&child);
 	return ret;
 }
 
@@ -1967,13 +1962,13 @@ TEST_F(sched, queues_refused_for_good_are_parked_and_run_later)
  */
 static int fork_spinner(struct svmgpu_fixture_sched *self, uint32_t prio)
 {
-	pid_t parent = getpid(), pid;
-	int p[2], ret;
-	char ch;
+	struct sg_peer child;
+	pid_t pid;
+	int ret;
 
-	if (self->nkids == sizeof(self->kids) / sizeof(self->kids[0]) || pipe(p))
+	if (self->nkids == sizeof(self->kids) / sizeof(self->kids[0]))
 		return -1;
-	pid = fork();
+	pid = sg_peer_fork(&child);
 	if (pid < 0)
 		return -1;
 	if (!pid) {
@@ -1982,9 +1977,6 @@ static int fork_spinner(struct svmgpu_fixture_sched *self, uint32_t prio)
 		struct svmgpu_cmd c;
 		uint32_t ctx, cq;
 
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-			_exit(5);
-		close(p[0]);
 		if (fd < 0 || !word || sg_ctx_create(fd, &ctx) ||
 		    queue_create_prio(fd, ctx, prio, &cq))
 			_exit(2);
@@ -1992,15 +1984,14 @@ static int fork_spinner(struct svmgpu_fixture_sched *self, uint32_t prio)
 		c = sg_launch(flag_kernel(), word, 4, 64, SPIN_BUDGET);
 		if (sg_submit(fd, cq, &c, 1, NULL))
 			_exit(3);
-		if (write(p[1], "k", 1) != 1)
+		if (sg_peer_post(&child))
 			_exit(4);
 		for (;;)
 			pause();
 	}
 	self->kids[self->nkids++] = pid;
-	close(p[1]);
-	ret = read(p[0], &ch, 1) == 1 ? 0 : -1;
-	close(p[0]);
+	ret = sg_peer_wait(&child);
+	sg_peer_close(&child);
 	return ret;
 }
 

@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1086,6 +1087,84 @@ static inline int sg_child_queue(unsigned char **p, uint32_t *ctx, uint32_t *q)
 	if (fd < 0 || !*p || sg_ctx_create(fd, ctx) || sg_queue_create(fd, *ctx, 0, q))
 		_exit(10);
 	return fd;
+}
+
+/*
+ * A forked child that dies with the test and steps in turn with it over two
+ * pipes.  sg_peer_fork() returns the child's pid in the parent, 0 in the
+ * child, or -errno; the child is killed if the parent dies (its
+ * PR_SET_PDEATHSIG, checked against a parent already gone: _exit(125)), and
+ * each side keeps only its own ends.  Either side then sends a byte with
+ * sg_peer_post() and waits for one with sg_peer_wait(), which fails at EOF:
+ * the other side exited (a child that fails before its post is seen at
+ * once, not on a timeout).  sg_peer_close() closes this side's ends; the
+ * parent reaps the child itself, to assert on its status.
+ */
+struct sg_peer {
+	pid_t pid;
+	int rd;		/* this side's read end */
+	int wr;		/* this side's write end */
+};
+
+static inline pid_t sg_peer_fork(struct sg_peer *pe)
+{
+	pid_t parent = getpid();
+	int up[2], down[2], err;
+
+	pe->rd = pe->wr = -1;
+	if (pipe(up))
+		return -errno;
+	if (pipe(down)) {
+		err = -errno;
+		goto close_up;
+	}
+	pe->pid = fork();
+	if (pe->pid < 0) {
+		err = -errno;
+		close(down[0]);
+		close(down[1]);
+		goto close_up;
+	}
+	if (!pe->pid) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(125);
+		close(up[0]);
+		close(down[1]);
+		pe->rd = down[0];
+		pe->wr = up[1];
+		return 0;
+	}
+	close(up[1]);
+	close(down[0]);
+	pe->rd = up[0];
+	pe->wr = down[1];
+	return pe->pid;
+close_up:
+	close(up[0]);
+	close(up[1]);
+	return err;
+}
+
+/* 0 once a byte went to the other side, -1 if it is gone. */
+static inline int sg_peer_post(struct sg_peer *pe)
+{
+	char b = 'p';
+
+	return write(pe->wr, &b, 1) == 1 ? 0 : -1;
+}
+
+/* 0 once the other side posted, -1 if it exited first. */
+static inline int sg_peer_wait(struct sg_peer *pe)
+{
+	char b;
+
+	return read(pe->rd, &b, 1) == 1 ? 0 : -1;
+}
+
+static inline void sg_peer_close(struct sg_peer *pe)
+{
+	close(pe->rd);
+	close(pe->wr);
 }
 
 /*
