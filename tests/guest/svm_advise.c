@@ -1010,4 +1010,67 @@ TEST_F(adv, munmap_holes_stop_splitting_at_advice_max_ranges)
 	munmap(p, size);
 }
 
+/*
+ * advice_max_ranges lowered at run time below the ranges an svm already
+ * has (16 three-page ranges, the cap set to 8): nothing is dropped, and
+ * the svm is held where it is.  An update that adds no range still goes
+ * (advice changed over exactly one range, a hole that trims a range's
+ * end); one that would split a range or fill a gap fails with -ENOMEM,
+ * nothing changed; a hole that would split a range keeps its advice.
+ * Clearing all of it adds nothing, so it goes, and the next SET counts the
+ * tree again (the counter, an upper bound, still says 16) and finds room.
+ */
+TEST_F(adv, advice_max_ranges_lowered_below_what_an_svm_has)
+{
+	size_t size = 64 * PAGE;
+	unsigned char *p = sg_map_anon(size);
+	int fd = self->fd, i;
+	uint32_t c = self->ctx;
+	uint64_t same;
+
+	ASSERT_NE(p, NULL);
+	if (sg_param_read("advice_max_ranges") < 0)
+		SKIP(return, "no advice_max_ranges");
+	ASSERT_EQ(svmgpu_test_restore_file(SG_PARAMS "advice_max_ranges"), 0);
+	for (i = 0; i < 16; i++)
+		ASSERT_EQ(advise(fd, c, p + 4 * i * PAGE, 3 * PAGE,
+				 DRM_SVMGPU_ATTR_READ_MOSTLY, 1), 0);
+	ASSERT_EQ(advised_ranges(fd, c, p, size), 16);
+	ASSERT_EQ(sg_param_write("advice_max_ranges", 8), 0);
+
+	/* Over exactly one range: no range added. */
+	EXPECT_EQ(advise(fd, c, p, 3 * PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), 0);
+	EXPECT_EQ(advice_at(fd, c, p, 3 * PAGE, &same),
+		  (long long)(DRM_SVMGPU_ADVICE_READ_MOSTLY | DRM_SVMGPU_ADVICE_ACCESSED_BY));
+	EXPECT_EQ(same, 3 * PAGE);
+	EXPECT_EQ(advise(fd, c, p, 3 * PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 0), 0);
+	/* A split, a gap filled: -ENOMEM, the advice as it was. */
+	EXPECT_EQ(advise(fd, c, p + PAGE, PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), -ENOMEM);
+	EXPECT_EQ(advise(fd, c, p + 3 * PAGE, PAGE, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), -ENOMEM);
+	EXPECT_EQ(advice_at(fd, c, p, 4 * PAGE, &same), (long long)DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(same, 3 * PAGE);
+	EXPECT_EQ(advice_at(fd, c, p + 3 * PAGE, PAGE, &same), 0);
+	EXPECT_EQ(advised_ranges(fd, c, p, size), 16);
+
+	/* A hole at a range's end goes; one in its middle keeps the advice. */
+	ASSERT_EQ(unmap_and_map_again(p + 6 * PAGE, PAGE), 0);
+	ASSERT_EQ(unmap_and_map_again(p + 9 * PAGE, PAGE), 0);
+	EXPECT_EQ(advice_at(fd, c, p + 4 * PAGE, 3 * PAGE, &same),
+		  (long long)DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(same, 2 * PAGE);
+	EXPECT_EQ(advice_at(fd, c, p + 8 * PAGE, 3 * PAGE, &same),
+		  (long long)DRM_SVMGPU_ADVICE_READ_MOSTLY);
+	EXPECT_EQ(same, 3 * PAGE);
+	EXPECT_EQ(advised_ranges(fd, c, p, size), 16);
+
+	/* Cleared over the whole buffer: no split, so it goes; then room again. */
+	EXPECT_EQ(advise(fd, c, p, size, DRM_SVMGPU_ATTR_READ_MOSTLY, 0), 0);
+	EXPECT_EQ(advised_ranges(fd, c, p, size), 0);
+	EXPECT_EQ(advise(fd, c, p + PAGE, PAGE, DRM_SVMGPU_ATTR_ACCESSED_BY, 1), 0);
+	EXPECT_EQ(advice_at(fd, c, p + PAGE, PAGE, &same), (long long)DRM_SVMGPU_ADVICE_ACCESSED_BY);
+	EXPECT_EQ(advised_ranges(fd, c, p, size), 1);
+	ASSERT_EQ(sg_param_write("advice_max_ranges", 65536), 0);
+	munmap(p, size);
+}
+
 TEST_HARNESS_MAIN
