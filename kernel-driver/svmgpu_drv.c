@@ -329,25 +329,6 @@ static int svmgpu_irq_init(struct svmgpu_device *sdev)
 	return 0;
 }
 
-static int svmgpu_mem_init(struct svmgpu_device *sdev)
-{
-	struct device *dev = &sdev->pdev->dev;
-
-	sdev->ctx_table = dma_alloc_coherent(dev, SVMGPU_CTX_TABLE_ENTRIES *
-					     sizeof(*sdev->ctx_table),
-					     &sdev->ctx_table_dma, GFP_KERNEL);
-	sdev->fault_ring = dma_alloc_coherent(dev, (size_t)sdev->fault_entries *
-					      sizeof(*sdev->fault_ring),
-					      &sdev->fault_ring_dma, GFP_KERNEL);
-	sdev->inval_done = dma_alloc_coherent(dev, sizeof(u64), &sdev->inval_done_dma,
-					      GFP_KERNEL);
-	sdev->fault_batch = svmgpu_fault_batch_alloc();
-	if (!sdev->ctx_table || !sdev->fault_ring || !sdev->inval_done ||
-	    !sdev->fault_batch)
-		return -ENOMEM;
-	return 0;
-}
-
 static void svmgpu_mem_fini(struct svmgpu_device *sdev)
 {
 	struct device *dev = &sdev->pdev->dev;
@@ -367,6 +348,28 @@ static void svmgpu_mem_fini(struct svmgpu_device *sdev)
 	sdev->fault_ring = NULL;
 	sdev->inval_done = NULL;
 	sdev->fault_batch = NULL;
+}
+
+static int svmgpu_mem_init(struct svmgpu_device *sdev)
+{
+	struct device *dev = &sdev->pdev->dev;
+
+	sdev->ctx_table = dma_alloc_coherent(dev, SVMGPU_CTX_TABLE_ENTRIES *
+					     sizeof(*sdev->ctx_table),
+					     &sdev->ctx_table_dma, GFP_KERNEL);
+	sdev->fault_ring = dma_alloc_coherent(dev, (size_t)sdev->fault_entries *
+					      sizeof(*sdev->fault_ring),
+					      &sdev->fault_ring_dma, GFP_KERNEL);
+	sdev->inval_done = dma_alloc_coherent(dev, sizeof(u64), &sdev->inval_done_dma,
+					      GFP_KERNEL);
+	sdev->fault_batch = svmgpu_fault_batch_alloc();
+	if (!sdev->ctx_table || !sdev->fault_ring || !sdev->inval_done ||
+	    !sdev->fault_batch) {
+		/* what did get allocated: the caller's unwinding starts below it */
+		svmgpu_mem_fini(sdev);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /*
