@@ -38,7 +38,7 @@
  *
  * Lifetimes: a buffer (kref) is held by its handle (the file's
  * sf->dax_bos) and by every VMA (open/close); it holds the pool (kref),
- * whose drm_buddy lives until the last buffer is gone.  The VMA's file
+ * whose allocator lives until the last buffer is gone.  The VMA's file
  * holds the drm_device.  Removal: after drm_dev_unplug() (faults and
  * mmap() run inside drm_dev_enter()) svmgpu_dax_unplug() zaps every
  * mapping of the device's address_space; later faults get SIGBUS.
@@ -57,6 +57,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/genalloc.h>
 #include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/huge_mm.h>
@@ -68,7 +69,6 @@
 #include <linux/pfn_t.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
-#include <drm/drm_buddy.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_print.h>
@@ -105,12 +105,15 @@ MODULE_PARM_DESC(dax_user_percent,
  * @phys: physical address of the pool (in BAR4)
  * @local: its offset in device-local memory
  * @size: bytes
- * @lock: protects @mm, @busy, @dead and @users
- * @mm: the allocator, 2 MiB chunks
+ * @lock: protects the allocations from @gp, @busy, @dead and @users
+ * @gp: the allocator, a bit a 2 MiB chunk of the pool's physical range
+ *	(genalloc: it allocates nothing at run time, so it cannot fail half
+ *	way; 6.1's drm_buddy, the first one, corrupted its free lists when a
+ *	block allocation of a split failed)
  * @users: bytes held per uid (xa_mk_value() of 2 MiB units), for
  *	dax_user_percent
  * @busy: released buffers whose pages are still referenced (held back)
- * @retry: gives @busy back to @mm once the references are gone
+ * @retry: gives @busy back to @gp once the references are gone
  * @dead: svmgpu_dax_fini() has run: no page is looked at any more
  * @used: bytes allocated
  * @buffers: buffers alive (held back ones included)
@@ -127,8 +130,8 @@ struct svmgpu_dax {
 	phys_addr_t phys;
 	u64 local;
 	u64 size;
-	struct mutex lock;		/* @mm, @busy, @dead, @users */
-	struct drm_buddy mm;
+	struct mutex lock;		/* allocations, @busy, @dead, @users */
+	struct gen_pool *gp;
 	struct xarray users;
 	struct list_head busy;
 	struct delayed_work retry;
@@ -146,7 +149,6 @@ struct svmgpu_dax {
  * struct svmgpu_dax_bo - a DAX buffer
  * @ref: held by the handle and by every VMA
  * @pool: the pool it came from
- * @blocks: its drm_buddy blocks
  * @size: bytes (multiple of @align)
  * @align: 2 MiB or 1 GiB: each chunk of @align bytes is contiguous and
  *	aligned in physical memory
@@ -157,7 +159,6 @@ struct svmgpu_dax {
 struct svmgpu_dax_bo {
 	struct kref ref;
 	struct svmgpu_dax *pool;
-	struct list_head blocks;
 	u64 size;
 	u64 align;
 	kuid_t uid;
@@ -169,7 +170,7 @@ static void svmgpu_dax_release(struct kref *ref)
 {
 	struct svmgpu_dax *pool = container_of(ref, struct svmgpu_dax, ref);
 
-	drm_buddy_fini(&pool->mm);
+	gen_pool_destroy(pool->gp);
 	xa_destroy(&pool->users);
 	mutex_destroy(&pool->lock);
 	kfree(pool);
@@ -218,6 +219,37 @@ static int svmgpu_dax_user_set(struct svmgpu_dax *pool, kuid_t uid, u64 bytes)
 			       xa_mk_value(bytes / SZ_2M), GFP_KERNEL));
 }
 
+/* Give @n chunks of @align bytes at pool offsets @chunk back to the allocator. */
+static void svmgpu_dax_chunks_free(struct svmgpu_dax *pool, const u64 *chunk, u64 n, u64 align)
+{
+	u64 i;
+
+	for (i = 0; i < n; i++)
+		gen_pool_free(pool->gp, pool->phys + chunk[i], align);
+}
+
+/*
+ * Allocate @size bytes as chunks of @align bytes, each aligned to @align in
+ * physical memory, into @chunk (pool offsets): 0, or -ENOSPC with nothing
+ * allocated.  pool->lock held.
+ */
+static int svmgpu_dax_chunks_alloc(struct svmgpu_dax *pool, u64 *chunk, u64 size, u64 align)
+{
+	struct genpool_data_align data = { .align = align };
+	u64 i, n = size / align;
+	unsigned long addr;
+
+	for (i = 0; i < n; i++) {
+		addr = gen_pool_alloc_algo(pool->gp, align, gen_pool_first_fit_align, &data);
+		if (!addr) {
+			svmgpu_dax_chunks_free(pool, chunk, i, align);
+			return -ENOSPC;
+		}
+		chunk[i] = addr - pool->phys;
+	}
+	return 0;
+}
+
 /* Give @bo's memory back to the allocator; pool->lock held. */
 static void svmgpu_dax_bo_free_locked(struct svmgpu_dax_bo *bo)
 {
@@ -225,7 +257,7 @@ static void svmgpu_dax_bo_free_locked(struct svmgpu_dax_bo *bo)
 
 	/* Lowering an existing entry allocates nothing: it cannot fail. */
 	svmgpu_dax_user_set(pool, bo->uid, svmgpu_dax_user_bytes(pool, bo->uid) - bo->size);
-	drm_buddy_free_list(&pool->mm, &bo->blocks);
+	svmgpu_dax_chunks_free(pool, bo->chunk, bo->size / bo->align, bo->align);
 	atomic64_sub(bo->size, &pool->used);
 	atomic64_dec(&pool->buffers);
 	kvfree(bo);
@@ -391,9 +423,11 @@ int svmgpu_dax_init(struct svmgpu_device *sdev)
 		ret = -ENODEV;
 		goto err_free;
 	}
-	ret = drm_buddy_init(&pool->mm, size, SZ_2M);
-	if (ret)
-		goto err_free;
+	pool->gp = gen_pool_create(ilog2(SZ_2M), dev_to_node(&pdev->dev));
+	if (!pool->gp || gen_pool_add(pool->gp, pool->phys, size, dev_to_node(&pdev->dev))) {
+		ret = -ENOMEM;
+		goto err_pool;
+	}
 	pool->pgmap.type = MEMORY_DEVICE_GENERIC;
 	pool->pgmap.range.start = pool->phys;
 	pool->pgmap.range.end = pool->phys + size - 1;
@@ -402,13 +436,15 @@ int svmgpu_dax_init(struct svmgpu_device *sdev)
 	if (IS_ERR(ret_ptr)) {
 		ret = PTR_ERR(ret_ptr);
 		drm_err(&sdev->drm, "memremap_pages of the DAX pool failed: %d\n", ret);
-		drm_buddy_fini(&pool->mm);
-		goto err_free;
+		goto err_pool;
 	}
 	sdev->dax = pool;
 	drm_info(&sdev->drm, "%llu MiB of device memory for DAX-style buffers\n", size >> 20);
 	return 0;
 
+err_pool:
+	if (pool->gp)
+		gen_pool_destroy(pool->gp);
 err_free:
 	mutex_destroy(&pool->lock);
 	kfree(pool);
@@ -495,9 +531,8 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 {
 	unsigned int percent = READ_ONCE(dax_user_percent), freed;
 	kuid_t uid = current_uid();
-	struct drm_buddy_block *block;
 	struct svmgpu_dax_bo *bo;
-	u64 align = SZ_2M, i = 0, held;
+	u64 align = SZ_2M, held;
 	int ret;
 
 	/* 1 GiB chunks need a 1 GiB-aligned pool: buddy offsets are relative. */
@@ -506,7 +541,6 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 	bo = kvzalloc(struct_size(bo, chunk, size / SZ_2M), GFP_KERNEL);
 	if (!bo)
 		return ERR_PTR(-ENOMEM);
-	INIT_LIST_HEAD(&bo->blocks);
 	mutex_lock(&pool->lock);
 	freed = svmgpu_dax_retry_locked(pool);
 	held = svmgpu_dax_user_bytes(pool, uid);
@@ -514,17 +548,15 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 		ret = -EDQUOT;
 		goto unlock;
 	}
-	ret = drm_buddy_alloc_blocks(&pool->mm, 0, pool->size, size, align,
-				     &bo->blocks, 0);
+	ret = svmgpu_dax_chunks_alloc(pool, bo->chunk, size, align);
 	if (ret && align == SZ_1G) {
 		align = SZ_2M;
-		ret = drm_buddy_alloc_blocks(&pool->mm, 0, pool->size, size, align,
-					     &bo->blocks, 0);
+		ret = svmgpu_dax_chunks_alloc(pool, bo->chunk, size, align);
 	}
 	if (!ret) {
 		ret = svmgpu_dax_user_set(pool, uid, held + size);
 		if (ret)
-			drm_buddy_free_list(&pool->mm, &bo->blocks);
+			svmgpu_dax_chunks_free(pool, bo->chunk, size / align, align);
 	}
 unlock:
 	mutex_unlock(&pool->lock);
@@ -536,13 +568,6 @@ unlock:
 	bo->size = size;
 	bo->align = align;
 	bo->uid = uid;
-	list_for_each_entry(block, &bo->blocks, link) {
-		u64 start = drm_buddy_block_offset(block);
-		u64 end = start + drm_buddy_block_size(&pool->mm, block);
-
-		for (; start < end; start += align)
-			bo->chunk[i++] = start;
-	}
 	kref_init(&bo->ref);
 	bo->pool = pool;
 	kref_get(&pool->ref);

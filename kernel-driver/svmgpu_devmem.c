@@ -5,7 +5,8 @@
  *
  * When CAPS.LOCAL_MEM is set the device has LOCAL_MEM_SIZE bytes of memory
  * behind BAR4.  The driver hands it out page by page with the kernel's
- * drm_buddy allocator and gives it struct pages with memremap_pages(), so
+ * genalloc (a bitmap of pages) and gives it struct pages with
+ * memremap_pages(), so
  * that process memory can be migrated into it with migrate_vma_*() and the
  * device maps those pages with aperture 1 (svmgpu_mmu.c):
  *
@@ -32,13 +33,16 @@
  * through a cacheable mapping of BAR4 (coherent: the direct map of the
  * pages; private: memremap(MEMREMAP_WB) of the BAR): svmgpu_devmem_copy().
  *
- * A page's drm_buddy block (one 4 KiB block per page) is kept in
- * page->zone_device_data while the page is in use.  page_free may run in
- * atomic context, even in interrupt context (the last put_page() of a
- * coherent page can come from a network or block completion), where the
- * mutex guarding drm_buddy cannot be taken, so page_free only queues the
- * block on @free_list under an irq-safe spinlock; the allocator and the
- * teardown give queued blocks back to the buddy.
+ * Pages are allocated from a gen_pool over the pagemap's physical range,
+ * one bit a page.  Its allocations and frees take no lock and allocate
+ * nothing: page_free may run in atomic context, even in interrupt context
+ * (the last put_page() of a coherent page can come from a network or
+ * block completion), and gives its page back at once; and an allocation
+ * fails only when the memory is used up.  (drm_buddy, the first
+ * allocator, allocates its blocks when it splits one, and 6.1's undoes a
+ * split whose allocation failed on a block still on its free list: a
+ * failed GFP_KERNEL allocation, an OOM victim's or fault injection's,
+ * corrupted the allocator; svm_failnth found it.)
  *
  * A PCI function reset turns BAR4's decoding off for its duration (the PCI
  * core clears PCI_COMMAND before reset_prepare's caller resets): a CPU copy
@@ -100,14 +104,16 @@
  *
  *   dm->access_sem (rwsem) BAR4 decodes: read by CPU copies, write across a
  *                  PCI reset
- *   dm->lock       (mutex) the drm_buddy allocator and draining @free_list
- *   dm->free_lock  (spinlock, irq-safe) @free_list and the owner records
+ *   dm->lock       (mutex) page allocation (its @frozen check and the
+ *                  owner record it writes)
+ *   dm->free_lock  (spinlock, irq-safe) the owner records
  *                  (the mm references they hold are dropped after it)
  *   dm->evict_lock (mutex) the choice of a victim region (not held while
  *                  it is evicted)
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/genalloc.h>
 #include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/io.h>
@@ -120,7 +126,6 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
-#include <drm/drm_buddy.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_print.h>
 
@@ -273,13 +278,13 @@ struct svmgpu_thrash_range {
  *	(svmgpu_devmem_suspend()): the function may be in D3hot, where BAR4
  *	reads all ones and drops writes, so CPU copies are refused
  * @suspended_refused: CPU copies refused while @suspended
- * @lock: protects @mm, the draining of @free_list and @frozen
+ * @lock: serializes page allocations; protects @frozen
  * @frozen: hibernation froze the device (svmgpu_devmem_freeze()): no page
  *	is allocated until it thaws
  * @frozen_refused: allocations (and checks for room) refused while @frozen
- * @mm: the allocator of device-local byte offsets
- * @free_lock: protects @free_list and @owners
- * @free_list: blocks of pages page_free released, not yet back in @mm
+ * @pool: the allocator of device pages (their physical addresses, a bit
+ *	each; lock-free, usable from page_free in any context)
+ * @free_lock: protects @owners
  * @used: bytes of device pages in use (allocated and not yet freed)
  * @to_dev: pages migrated to device memory
  * @to_sys: pages migrated to system memory (prefetch, eviction)
@@ -358,12 +363,11 @@ struct svmgpu_devmem {
 	struct rw_semaphore access_sem;	/* BAR4 decodes; @suspended */
 	bool suspended;
 	atomic64_t suspended_refused;
-	struct mutex lock;		/* @mm, draining @free_list, @frozen */
+	struct mutex lock;		/* page allocation, @frozen */
 	bool frozen;
 	atomic64_t frozen_refused;
-	struct drm_buddy mm;
-	spinlock_t free_lock;		/* @free_list, @owners */
-	struct list_head free_list;
+	struct gen_pool *pool;
+	spinlock_t free_lock;		/* @owners */
 	struct svmgpu_devmem_owner *owners;
 	unsigned long *reap;
 	struct work_struct reap_work;
@@ -916,18 +920,6 @@ static void *svmgpu_devmem_kaddr(struct svmgpu_devmem *dm, struct page *page)
 	return page_address(page);
 }
 
-/* Give the blocks page_free queued back to the allocator. */
-static void svmgpu_devmem_drain(struct svmgpu_devmem *dm)
-{
-	LIST_HEAD(blocks);
-
-	lockdep_assert_held(&dm->lock);
-	spin_lock_irq(&dm->free_lock);
-	list_splice_init(&dm->free_list, &blocks);
-	spin_unlock_irq(&dm->free_lock);
-	drm_buddy_free_list(&dm->mm, &blocks);
-}
-
 /*
  * Allocate one device page, initialized (refcount 1) and locked, as
  * migrate_vma_pages() wants its destination pages, for address @va of
@@ -939,10 +931,10 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 {
 	struct svmgpu_devmem_owner *o;
 	struct svmgpu_devmem_region *r;
-	struct drm_buddy_block *block;
 	struct mm_struct *old;
+	unsigned long addr;
 	struct page *page;
-	LIST_HEAD(blocks);
+	u64 off;
 
 	lockdep_assert_held(&dm->lock);
 	if (dm->frozen) {
@@ -951,17 +943,11 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	}
 	if (atomic64_read(&dm->used) + PAGE_SIZE > svmgpu_devmem_capacity(dm))
 		return NULL;
-	if (drm_buddy_alloc_blocks(&dm->mm, 0, dm->size, PAGE_SIZE, PAGE_SIZE,
-				   &blocks, 0)) {
-		svmgpu_devmem_drain(dm);
-		if (drm_buddy_alloc_blocks(&dm->mm, 0, dm->size, PAGE_SIZE,
-					   PAGE_SIZE, &blocks, 0))
-			return NULL;
-	}
-	block = list_first_entry(&blocks, struct drm_buddy_block, link);
-	list_del_init(&block->link);
-	page = pfn_to_page(PHYS_PFN(dm->pgmap.range.start +
-				    drm_buddy_block_offset(block)));
+	addr = gen_pool_alloc(dm->pool, PAGE_SIZE);
+	if (!addr)
+		return NULL;
+	page = pfn_to_page(PHYS_PFN(addr));
+	off = addr - dm->pgmap.range.start;
 	/*
 	 * zone_device_page_init() in the other order: lock first, then take
 	 * the pgmap reference and set the refcount to 1.  Removal's
@@ -977,7 +963,7 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	/* Never fails: no allocation outlives svmgpu_devmem_fini()'s start. */
 	if (WARN_ON_ONCE(!percpu_ref_tryget_live(&page->pgmap->ref))) {
 		unlock_page(page);
-		drm_buddy_free_block(&dm->mm, block);
+		gen_pool_free(dm->pool, addr, PAGE_SIZE);
 		return NULL;
 	}
 	/*
@@ -1009,13 +995,12 @@ static struct page *svmgpu_devmem_alloc_page(struct svmgpu_devmem *dm, struct mm
 	ClearPageSwapBacked(page);
 	SetPageDirty(page);
 	set_page_count(page, 1);
-	page->zone_device_data = block;
 	atomic64_add(PAGE_SIZE, &dm->used);
-	r = svmgpu_devmem_region(dm, drm_buddy_block_offset(block));
+	r = svmgpu_devmem_region(dm, off);
 	atomic_inc(&r->pages);
 	svmgpu_devmem_region_touch(dm, r);
 	/* Its owner, for eviction (svmgpu_devmem_evict_lru()). */
-	o = svmgpu_devmem_owner(dm, drm_buddy_block_offset(block));
+	o = svmgpu_devmem_owner(dm, off);
 	mmgrab(mm);
 	spin_lock_irq(&dm->free_lock);
 	/* a dead record the reaper has not seen yet: dropped here instead */
@@ -1070,8 +1055,8 @@ static void svmgpu_devmem_reap(struct work_struct *work)
 }
 
 /*
- * The last reference to a device page went: its block goes back to the
- * allocator (through @free_list), its owner's mm reference with it.  This
+ * The last reference to a device page went: it goes back to the
+ * allocator, its owner's mm reference with it.  This
  * runs in any context (under a page table lock; in an I/O completion
  * interrupt, the put_page() of a pinned coherent page), where __mmdrop()
  * may not: the mm's last reference (its process exited, this page
@@ -1080,14 +1065,12 @@ static void svmgpu_devmem_reap(struct work_struct *work)
 static void svmgpu_devmem_page_free(struct page *page)
 {
 	struct svmgpu_devmem *dm = page_to_devmem(page);
-	struct drm_buddy_block *block = page->zone_device_data;
 	u64 off = svmgpu_devmem_offset(dm, page);
 	struct svmgpu_devmem_owner *o = svmgpu_devmem_owner(dm, off);
 	struct svmgpu_devmem_region *r;
 	unsigned long flags;
 	bool reap = false;
 
-	page->zone_device_data = NULL;
 	r = svmgpu_devmem_region(dm, off);
 	/* Empty: the next fault's page names it (a race only loses a note). */
 	if (atomic_dec_and_test(&r->pages))
@@ -1100,8 +1083,8 @@ static void svmgpu_devmem_page_free(struct page *page)
 	} else {
 		o->mm = NULL;
 	}
-	list_add_tail(&block->link, &dm->free_list);
 	spin_unlock_irqrestore(&dm->free_lock, flags);
+	gen_pool_free(dm->pool, dm->pgmap.range.start + off, PAGE_SIZE);
 	atomic64_sub(PAGE_SIZE, &dm->used);
 	if (reap)
 		schedule_work(&dm->reap_work);
@@ -1724,8 +1707,7 @@ static bool svmgpu_devmem_has_room(struct svmgpu_devmem *dm, unsigned long npage
 	bool frozen;
 
 	mutex_lock(&dm->lock);
-	svmgpu_devmem_drain(dm);
-	avail = dm->mm.avail;
+	avail = gen_pool_avail(dm->pool);
 	frozen = dm->frozen;
 	mutex_unlock(&dm->lock);
 	if (frozen) {
@@ -3052,7 +3034,6 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	init_rwsem(&dm->access_sem);
 	mutex_init(&dm->lock);
 	spin_lock_init(&dm->free_lock);
-	INIT_LIST_HEAD(&dm->free_list);
 	mutex_init(&dm->evict_lock);
 	spin_lock_init(&dm->thrash_lock);
 	INIT_DELAYED_WORK(&dm->thrash_end, svmgpu_devmem_thrash_end);
@@ -3067,10 +3048,6 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 		ret = -ENOMEM;
 		goto err_free;
 	}
-	ret = drm_buddy_init(&dm->mm, size, PAGE_SIZE);
-	if (ret)
-		goto err_free;
-
 	if (priv) {
 #if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
 		dm->res = request_free_mem_region(&iomem_resource, size, "svmgpu devmem");
@@ -3078,7 +3055,7 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 		if (IS_ERR_OR_NULL(dm->res)) {
 			ret = dm->res ? PTR_ERR(dm->res) : -ENOMEM;
 			dm->res = NULL;
-			goto err_buddy;
+			goto err_free;
 		}
 		dm->vaddr = memremap(dm->bar, size, MEMREMAP_WB);
 		if (!dm->vaddr) {
@@ -3096,6 +3073,13 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	dm->pgmap.nr_range = 1;
 	dm->pgmap.ops = &svmgpu_devmem_ops;
 	dm->pgmap.owner = sdev;
+	/* min order PAGE_SHIFT: a bit a page, the pages' physical addresses */
+	dm->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
+	if (!dm->pool || gen_pool_add(dm->pool, dm->pgmap.range.start, size,
+				      dev_to_node(&pdev->dev))) {
+		ret = -ENOMEM;
+		goto err_vaddr;
+	}
 	ret_ptr = memremap_pages(&dm->pgmap, dev_to_node(&pdev->dev));
 	if (IS_ERR(ret_ptr)) {
 		ret = PTR_ERR(ret_ptr);
@@ -3112,13 +3096,13 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	return 0;
 
 err_vaddr:
+	if (dm->pool)
+		gen_pool_destroy(dm->pool);
 	if (dm->vaddr)
 		memunmap(dm->vaddr);
 err_res:
 	if (dm->res)
 		release_mem_region(dm->res->start, resource_size(dm->res));
-err_buddy:
-	drm_buddy_fini(&dm->mm);
 err_free:
 	kvfree(dm->hist);
 	bitmap_free(dm->reap);
@@ -3155,10 +3139,8 @@ void svmgpu_devmem_fini(struct svmgpu_device *sdev)
 	/* No page left: no migration (nor copy) can start any more. */
 	svmgpu_blit_destroy(dm->blit);
 	sdev->devmem = NULL;
-	mutex_lock(&dm->lock);
-	svmgpu_devmem_drain(dm);
-	mutex_unlock(&dm->lock);
-	drm_buddy_fini(&dm->mm);
+	/* every page was freed (memunmap_pages() waited): none allocated */
+	gen_pool_destroy(dm->pool);
 	if (dm->vaddr)
 		memunmap(dm->vaddr);
 	if (dm->res)
