@@ -535,7 +535,7 @@ static struct svmgpu_dax_bo *svmgpu_dax_bo_create(struct svmgpu_dax *pool, u64 s
 	u64 align = SZ_2M, held;
 	int ret;
 
-	/* 1 GiB chunks need a 1 GiB-aligned pool: buddy offsets are relative. */
+	/* 1 GiB chunks only from a 1 GiB-aligned pool (docs/driver.md), else 2 MiB. */
 	if (IS_ALIGNED(size, SZ_1G) && IS_ALIGNED(pool->phys, SZ_1G))
 		align = SZ_1G;
 	bo = kvzalloc(struct_size(bo, chunk, size / SZ_2M), GFP_KERNEL);

@@ -7,9 +7,11 @@
  * allocation of this task fail, for n = 1, 2, ... until the call makes
  * fewer than n (every n up to 64, then a quarter more each time).
  * failslab and fail_page_alloc take every allocation that may fail
- * (sleeping ones, order 0, user pages), none by chance.  Not the probe: a
- * sysfs bind runs it in a kworker (pci_call_probe()'s work_on_cpu() on the
- * device's node), out of this task's count.
+ * (sleeping ones, order 0, user pages), none by chance.  Not yet the
+ * probe: a first sweep of a sysfs bind counted one allocation (the
+ * write's buffer) and none of the probe's, though pci_call_probe() probes
+ * in the writing task for a device without a NUMA node (this guest's are
+ * -1): not understood, left out until it is.
  *
  * Each call with a failed allocation returns 0 (it fell back) or exactly
  * -ENOMEM, and loses nothing: what it did create works, what it did not is
@@ -116,7 +118,7 @@ TEST_F(fn, context_creation)
 {
 	unsigned char *buf = sg_map_anon(PAGE);
 	unsigned int n, failed = 0;
-	uint32_t ctx, q;
+	uint32_t ctx, q, last = self->ctx;
 	int ret, hit;
 
 	ASSERT_NE(buf, NULL);
@@ -137,8 +139,10 @@ TEST_F(fn, context_creation)
 			ASSERT_TRUE(sg_all_bytes(buf, n & 0xff, PAGE));
 			ASSERT_EQ(sg_queue_destroy(self->fd, q), 0);
 			ASSERT_EQ(sg_ctx_destroy(self->fd, ctx), 0);
+			last = ctx;
 		} else {
-			EXPECT_EQ(sg_ctx_destroy(self->fd, ctx), -ENOENT);
+			/* handles are cyclic: a context it kept would be the next one */
+			EXPECT_EQ(sg_ctx_destroy(self->fd, last + 1), -ENOENT);
 		}
 		if (!hit)
 			break;
@@ -156,8 +160,8 @@ TEST_F(fn, queue_creation)
 {
 	unsigned char *buf = sg_map_anon(PAGE);
 	unsigned int n, failed = 0;
+	uint32_t q, last = self->q;
 	int ret, hit;
-	uint32_t q;
 
 	ASSERT_NE(buf, NULL);
 	for (n = 1; n < MAX_N; n = next_n(n)) {
@@ -172,6 +176,10 @@ TEST_F(fn, queue_creation)
 			ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, PAGE, n & 0xff, 1)), 0);
 			ASSERT_TRUE(sg_all_bytes(buf, n & 0xff, PAGE));
 			ASSERT_EQ(sg_queue_destroy(self->fd, q), 0);
+			last = q;
+		} else {
+			/* handles are cyclic: a queue it kept would be the next one */
+			EXPECT_EQ(sg_queue_destroy(self->fd, last + 1), -ENOENT);
 		}
 		if (!hit)
 			break;
@@ -192,8 +200,8 @@ TEST_F(fn, submission)
 	size_t size = 16 * PAGE;
 	unsigned char *buf = sg_map_anon(size);
 	unsigned int n, failed = 0, last = 0;
+	uint64_t seq, nop_seq = 0, prev;
 	struct svmgpu_cmd c;
-	uint64_t seq;
 	int ret, hit;
 
 	ASSERT_NE(buf, NULL);
@@ -210,13 +218,20 @@ TEST_F(fn, submission)
 			ASSERT_EQ(sg_wait(self->fd, self->q, seq, seq, SG_TIMEOUT_NS, NULL), 0);
 			last = n & 0xff;
 		}
-		ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_nop()), 0);
+		/* the NOP's number follows the last command queued: none was lost */
+		prev = ret ? nop_seq : seq;
+		c = sg_nop();
+		ASSERT_EQ(sg_submit(self->fd, self->q, &c, 1, &nop_seq), 0);
+		ASSERT_EQ(sg_wait(self->fd, self->q, nop_seq, nop_seq, SG_TIMEOUT_NS, NULL), 0);
+		if (n > 1)
+			EXPECT_EQ(nop_seq, prev + 1);
 		ASSERT_TRUE(sg_all_bytes(buf, last, size));
 		if (!hit)
 			break;
 	}
 	TH_LOG("SUBMIT: %u allocations tried, %u failed it", n - 1, failed);
 	EXPECT_LT(n, MAX_N);
+	EXPECT_GT(n, 1);
 	munmap(buf, size);
 }
 
@@ -255,6 +270,7 @@ TEST_F(fn, advice)
 	}
 	TH_LOG("ADVISE: %u allocations tried, %u failed it", n - 1, failed);
 	EXPECT_LT(n, MAX_N);
+	EXPECT_GT(n, 1);
 	munmap(buf, size);
 }
 
@@ -276,6 +292,7 @@ TEST_F(fn, prefetch_both_ways)
 	for (way = 0; way < 2; way++) {
 		uint32_t to = way ? DRM_SVMGPU_PREFETCH_SYSTEM : DRM_SVMGPU_PREFETCH_DEVICE;
 
+		failed = 0;
 		for (n = 1; n < MAX_N; n = next_n(n)) {
 			sg_fill_pat(buf, size, n);
 			if (way)
@@ -296,6 +313,7 @@ TEST_F(fn, prefetch_both_ways)
 		TH_LOG("PREFETCH to %s: %u allocations tried, %u failed it",
 		       way ? "system" : "device", n - 1, failed);
 		EXPECT_LT(n, MAX_N);
+		EXPECT_GT(n, 1);
 	}
 	munmap(buf, size);
 }
@@ -314,8 +332,8 @@ TEST_F(fn, cpu_fault_on_device_memory)
 	unsigned char got;
 	int hit;
 
-	if (!self->local)
-		SKIP(return, "the device has no local memory");
+	if (!self->local || !sg_devmem_private(NULL))
+		SKIP(return, "no device-private memory (coherent pages are read in place)");
 	ASSERT_NE(buf, NULL);
 	for (n = 1; n < MAX_N; n = next_n(n)) {
 		sg_fill_pat(buf, PAGE, n);
@@ -354,9 +372,8 @@ TEST_F(fn, dax_buffer)
 		ret = sg_ioctl(self->fd, DRM_IOCTL_SVMGPU_DEVMEM_ALLOC, &a);
 		hit = fail_nth_end(self->nth);
 		ASSERT_GE(hit, 0);
-		if (!hit && (ret == -EOPNOTSUPP || ret == -ENOSPC)) {
+		if (n == 1 && !hit && (ret == -EOPNOTSUPP || ret == -ENOSPC))
 			SKIP(return, "no DAX pool to allocate from (%d)", ret);
-		}
 		ASSERT_TRUE(hit ? enomem_or_ok(ret) : !ret);
 		failed += hit && ret;
 		f = (struct drm_svmgpu_devmem_free){ .handle = a.handle };
@@ -379,6 +396,7 @@ TEST_F(fn, dax_buffer)
 	}
 	TH_LOG("DEVMEM_ALLOC: %u allocations tried, %u failed it", n - 1, failed);
 	EXPECT_LT(n, MAX_N);
+	EXPECT_GT(n, 1);
 }
 
 TEST_HARNESS_MAIN

@@ -1097,7 +1097,8 @@ static inline int sg_child_queue(unsigned char **p, uint32_t *ctx, uint32_t *q)
  * each side keeps only its own ends.  Either side then sends a byte with
  * sg_peer_post() and waits for one with sg_peer_wait(), which fails at EOF:
  * the other side exited (a child that fails before its post is seen at
- * once, not on a timeout).  sg_peer_close() closes this side's ends; the
+ * once, not on a timeout).  A post to a side that exited raises SIGPIPE,
+ * as any pipe write does: post only to a side that waits.  sg_peer_close() closes this side's ends; the
  * parent reaps the child itself, to assert on its status.
  */
 struct sg_peer {
@@ -1145,7 +1146,7 @@ close_up:
 	return err;
 }
 
-/* 0 once a byte went to the other side, -1 if it is gone. */
+/* 0 once a byte went to the other side (SIGPIPE if it is gone), else -1. */
 static inline int sg_peer_post(struct sg_peer *pe)
 {
 	char b = 'p';
