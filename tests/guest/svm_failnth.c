@@ -205,6 +205,9 @@ TEST_F(fn, submission)
 	int ret, hit;
 
 	ASSERT_NE(buf, NULL);
+	c = sg_nop();
+	ASSERT_EQ(sg_submit(self->fd, self->q, &c, 1, &nop_seq), 0);
+	ASSERT_EQ(sg_wait(self->fd, self->q, nop_seq, nop_seq, SG_TIMEOUT_NS, NULL), 0);
 	for (n = 1; n < MAX_N; n = next_n(n)) {
 		c = sg_fill(buf, size, n & 0xff, 1);
 		seq = 0;
@@ -223,8 +226,7 @@ TEST_F(fn, submission)
 		c = sg_nop();
 		ASSERT_EQ(sg_submit(self->fd, self->q, &c, 1, &nop_seq), 0);
 		ASSERT_EQ(sg_wait(self->fd, self->q, nop_seq, nop_seq, SG_TIMEOUT_NS, NULL), 0);
-		if (n > 1)
-			EXPECT_EQ(nop_seq, prev + 1);
+		EXPECT_EQ(nop_seq, prev + 1);
 		ASSERT_TRUE(sg_all_bytes(buf, last, size));
 		if (!hit)
 			break;
