@@ -945,6 +945,19 @@ static long long advised_ranges(int fd, uint32_t ctx, unsigned char *p, size_t s
 }
 
 /*
+ * advice_max_ranges at its default, written back however the test ends;
+ * false without the parameter.
+ */
+static bool max_ranges_saved(void)
+{
+	if (sg_param_read("advice_max_ranges") < 0)
+		return false;
+	ASSERT_EQ(sg_param_read("advice_max_ranges"), 65536);
+	ASSERT_EQ(svmgpu_test_restore_file(SG_PARAMS "advice_max_ranges"), 0);
+	return true;
+}
+
+/*
  * Each hole munmap() punches in an advised range splits it, and a loop of
  * munmap() and mmap(MAP_FIXED) of single pages (the VMAs merge back, so
  * max_map_count does not stop it) grew an svm's tree without bound.  With
@@ -963,18 +976,12 @@ TEST_F(adv, munmap_holes_stop_splitting_at_advice_max_ranges)
 	uint64_t same;
 
 	ASSERT_NE(p, NULL);
-	if (sg_param_read("advice_max_ranges") < 0)
+	if (!max_ranges_saved())
 		SKIP(return, "no advice_max_ranges");
-	ASSERT_EQ(sg_param_read("advice_max_ranges"), 65536);
-	ASSERT_EQ(svmgpu_test_restore_file(SG_PARAMS "advice_max_ranges"), 0);
 	ASSERT_EQ(sg_param_write("advice_max_ranges", 16), 0);
 	ASSERT_EQ(advise(fd, c, p, size, DRM_SVMGPU_ATTR_READ_MOSTLY, 1), 0);
-	for (i = 1; i < 64; i += 2) {
-		ASSERT_EQ(munmap(p + i * PAGE, PAGE), 0);
-		ASSERT_EQ(mmap(p + i * PAGE, PAGE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
-			  (void *)(p + i * PAGE));
-	}
+	for (i = 1; i < 64; i += 2)
+		ASSERT_EQ(unmap_and_map_again(p + i * PAGE, PAGE), 0);
 	/*
 	 * Without the cap: 32 ranges, one per page left advised.  With it:
 	 * pages 0, 2, ..., 28 (the first 15 holes split), then [30, 63) as one,
@@ -1029,9 +1036,8 @@ TEST_F(adv, advice_max_ranges_lowered_below_what_an_svm_has)
 	uint64_t same;
 
 	ASSERT_NE(p, NULL);
-	if (sg_param_read("advice_max_ranges") < 0)
+	if (!max_ranges_saved())
 		SKIP(return, "no advice_max_ranges");
-	ASSERT_EQ(svmgpu_test_restore_file(SG_PARAMS "advice_max_ranges"), 0);
 	for (i = 0; i < 16; i++)
 		ASSERT_EQ(advise(fd, c, p + 4 * i * PAGE, 3 * PAGE,
 				 DRM_SVMGPU_ATTR_READ_MOSTLY, 1), 0);
