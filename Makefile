@@ -18,6 +18,9 @@
 #   make stress     svmgpu-torture and svmgpu-fuzz under stress-ng, swap on
 #                   zram, KSM, THP, NUMA=2, for STRESS_SECONDS
 #   make syscall-fuzz  svmgpu-fuzz in a guest for FUZZ_OPS operations
+#   make failsweep  svm_failsweep on the debug kernel: scenarios with one
+#                   allocation failed, FAILSWEEP_SECONDS per group of them,
+#                   seed FAILSWEEP_SEED (default: the time)
 #   make guest-test-multi  the in-guest tests (all, or TESTS=a,b) in a guest
 #                   with three svmgpu devices, two in PCIe hotplug slots
 #   make deb        the Debian packages (debian/) in build/deb, lintian-clean
@@ -73,7 +76,7 @@ kenv = $(shell sed -n '$(1)p' $(KENV) 2>/dev/null)
 	image image-unlocked run demo demo-unlocked \
 	check guest-test guest-test-unlocked bench bench-unlocked torture \
 	torture-unlocked fuzz fuzz-qemu stress stress-unlocked syscall-fuzz guest-test-multi \
-	syscall-fuzz-unlocked host-test test-manifest clean distclean exec exec-args exec-unlocked \
+	syscall-fuzz-unlocked failsweep host-test test-manifest clean distclean exec exec-args exec-unlocked \
 	host-cmd dev-env tutorial-test
 
 all: image
@@ -211,6 +214,18 @@ guest-test: image
 guest-test-unlocked:
 	@$(BOOT) check
 	@python3 scripts/guest-report.py $(LOGDIR) "guest[$(KERNEL)$(if $(filter 1,$(IOMMU)),+iommu)]"
+
+# svm_failsweep's four groups of scenarios for FAILSWEEP_SECONDS each on the
+# debug kernel with the IOMMU (make check runs them for 24 s each, seed 1):
+# judged as the suite (kernel log, the unload's kmemleak scan).
+FAILSWEEP_SECONDS ?= 600
+FAILSWEEP_SEED ?= $(shell date +%s)
+failsweep:
+	@echo "failsweep: seed $(FAILSWEEP_SEED), $(FAILSWEEP_SECONDS) s per group"
+	@$(MAKE) -s guest-test KERNEL=debug IOMMU=1 TESTS=svm_failsweep \
+		LOGDIR=$(BUILD)/logs/failsweep TEST_TIMEOUT=$$(( 4 * $(FAILSWEEP_SECONDS) + 600 )) \
+		BOOT_TIMEOUT=$$(( 4 * $(FAILSWEEP_SECONDS) + 1800 )) \
+		GUEST_APPEND='svmgpu.failsweep_seconds=$(FAILSWEEP_SECONDS) svmgpu.failsweep_seed=$(FAILSWEEP_SEED) $(GUEST_APPEND)'
 
 # Three devices in one guest (docs/testing.md, "Several devices"): the
 # machine's own, and two more in PCIe hotplug slots (native hotplug: QEMU's

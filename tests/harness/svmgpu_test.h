@@ -27,6 +27,13 @@
  * ASSERT_* stops the test on failure (teardown still runs for fixtures),
  * EXPECT_* records the failure and continues.
  *
+ * SVMGPU_TEST_FAIL_NTH=n fails the n-th memory allocation each test's
+ * child makes from its start (fixture setup, body, teardown and exit; the
+ * kernel's /proc/thread-self/fail-nth, fault-injection.rst) and reports
+ * after the test whether that allocation was reached: "# fail-nth n: hit"
+ * or "not reached".  svm_failsweep runs tests so, to see that the kernel
+ * survives whatever fails; the tests' own verdicts then mean little.
+ *
  * A test that changes a system setting (a sysctl, a module parameter)
  * calls svmgpu_test_restore_file(path) first: the parent writes the saved
  * contents back when the test ends, however it ends -- a teardown does not
@@ -75,6 +82,7 @@ struct svmgpu_test_result {
 	char reason[512];
 	int nrestore;
 	struct svmgpu_test_restore restore[SVMGPU_TEST_RESTORE_MAX];
+	int nth_left;	/* fail-nth's count after the test; -1: not read */
 };
 
 struct svmgpu_test_case {
@@ -363,8 +371,37 @@ static inline int svmgpu_test_restore_files(void)
 	return bad;
 }
 
+/*
+ * In the child: the fail_nth-th allocation of this thread from now on
+ * fails; the file stays open for svmgpu_test_fail_nth_left().  -1 if it
+ * cannot be armed (no CONFIG_FAULT_INJECTION_DEBUG_FS).
+ */
+static inline int svmgpu_test_fail_nth_arm(unsigned int fail_nth)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", fail_nth);
+	int fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || pwrite(fd, buf, len, 0) != len) {
+		svmgpu_test_diag("fail-nth %u: cannot arm: %s", fail_nth, strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+/* What is left of the count: 0 once the allocation was failed. */
+static inline int svmgpu_test_fail_nth_left(int fd)
+{
+	char buf[16] = "";
+
+	if (fd < 0 || pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return -1;
+	return atoi(buf);
+}
+
 /* Run one test in a child; returns 0 pass, 1 fail, 2 skip. */
-static inline int svmgpu_test_run_one(struct svmgpu_test_case *t, int default_timeout)
+static inline int svmgpu_test_run_one(struct svmgpu_test_case *t, int default_timeout,
+				      unsigned int fail_nth)
 {
 	int timeout = t->timeout > 0 ? t->timeout : default_timeout;
 	struct timespec start, now;
@@ -373,6 +410,7 @@ static inline int svmgpu_test_run_one(struct svmgpu_test_case *t, int default_ti
 	pid_t pid, r;
 
 	memset(svmgpu_test_res, 0, sizeof(*svmgpu_test_res));
+	svmgpu_test_res->nth_left = -1;
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
@@ -381,8 +419,13 @@ static inline int svmgpu_test_run_one(struct svmgpu_test_case *t, int default_ti
 		return 1;
 	}
 	if (pid == 0) {
+		int nth = -1;
+
 		setpgid(0, 0);
+		if (fail_nth)
+			nth = svmgpu_test_fail_nth_arm(fail_nth);
 		t->fn(t);
+		svmgpu_test_res->nth_left = svmgpu_test_fail_nth_left(nth);
 		fflush(stdout);
 		_exit(svmgpu_test_res->failed ? 1 : 0);
 	}
@@ -426,6 +469,8 @@ static inline int svmgpu_test_main(int argc, char **argv)
 	int default_timeout = SVMGPU_TEST_DEFAULT_TIMEOUT;
 	int n = 0, planned = 0, failed = 0, i, rc;
 	const char *env = getenv("SVMGPU_TEST_TIMEOUT");
+	const char *nth_env = getenv("SVMGPU_TEST_FAIL_NTH");
+	unsigned int fail_nth = nth_env ? strtoul(nth_env, NULL, 10) : 0;
 	struct timespec start, end;
 	double secs;
 
@@ -463,7 +508,11 @@ static inline int svmgpu_test_main(int argc, char **argv)
 		/* as kselftest's harness: a run that never ends names its test */
 		printf("# RUN %s\n", t->name);
 		clock_gettime(CLOCK_MONOTONIC, &start);
-		rc = svmgpu_test_run_one(t, default_timeout);
+		rc = svmgpu_test_run_one(t, default_timeout, fail_nth);
+		if (fail_nth)
+			printf("# fail-nth %u: %s\n", fail_nth,
+			       svmgpu_test_res->nth_left < 0 ? "unknown" :
+			       svmgpu_test_res->nth_left ? "not reached" : "hit");
 		if (svmgpu_test_restore_files())
 			rc = 1;
 		clock_gettime(CLOCK_MONOTONIC, &end);
