@@ -24,6 +24,7 @@
 #include <linux/module.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pci.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
@@ -292,9 +293,62 @@ static void svmgpu_irq_fini(struct svmgpu_device *sdev)
 	sdev->nvec = 0;
 }
 
+#if IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS)
+/*
+ * Test hook, as i915's inject_probe_failure: the n-th memory allocation of
+ * a probe from its own code on fails (the probing task's fail-nth,
+ * Documentation/fault-injection/fault-injection.rst, set to n there).  From
+ * there, not from the bind: failures inside the DRM device's allocation
+ * and the PCI enable crash 6.1's DRM core (put_device() of an ERR_PTR in
+ * drm_minor_alloc_release()) and ACPICA (a _PRT object used after it was
+ * freed).  svm_failnth's probe sweep; 0 (off) once read.
+ */
+static unsigned int inject_probe_fail_nth;
+module_param(inject_probe_fail_nth, uint, 0600);
+MODULE_PARM_DESC(inject_probe_fail_nth,
+		 "test: fail the probe's n-th allocation after the PCI enable (0 = off)");
+
+static void svmgpu_probe_inject(void)
+{
+	unsigned int n = xchg(&inject_probe_fail_nth, 0);
+
+	if (n)
+		current->fail_nth = n;
+}
+
+/*
+ * The count paused across a call the injection must not reach: 6.1's
+ * request_threaded_irq() creates the /proc/irq entries ignoring a failed
+ * allocation, and removing the missing entry later WARNs.
+ */
+static unsigned int svmgpu_inject_pause(void)
+{
+	return xchg(&current->fail_nth, 0);
+}
+
+static void svmgpu_inject_resume(unsigned int n)
+{
+	current->fail_nth = n;
+}
+#else
+static void svmgpu_probe_inject(void)
+{
+}
+
+static unsigned int svmgpu_inject_pause(void)
+{
+	return 0;
+}
+
+static void svmgpu_inject_resume(unsigned int n)
+{
+}
+#endif
+
 static int svmgpu_irq_init(struct svmgpu_device *sdev)
 {
 	u32 n = SVMGPU_NUM_VECTORS(sdev->num_queues);
+	unsigned int paused;
 	int i, ret;
 
 	for (i = 0; i < n; i++) {
@@ -318,8 +372,10 @@ static int svmgpu_irq_init(struct svmgpu_device *sdev)
 			thread = svmgpu_queue_irq_thread;
 			break;
 		}
+		paused = svmgpu_inject_pause();
 		ret = request_threaded_irq(sdev->irq[i], hard, thread, IRQF_ONESHOT,
 					   DRIVER_NAME, &sdev->vec[i]);
+		svmgpu_inject_resume(paused);
 		if (ret) {
 			svmgpu_irq_fini(sdev);
 			return ret;
@@ -1053,6 +1109,7 @@ static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = pcim_enable_device(pdev);
 	if (ret)
 		return ret;
+	svmgpu_probe_inject();
 	ret = pcim_iomap_regions(pdev, BIT(SVMGPU_BAR_REGS), DRIVER_NAME);
 	if (ret)
 		return ret;
