@@ -124,8 +124,8 @@ SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device
  * The directory of the device's primary node, which holds the driver's
  * files (svmgpu_device, svmgpu_sched, svmgpu_devmem, ...; docs/driver.md).
  * Returns 0, -EINVAL, -ENODEV if @render_node is not an svmgpu node,
- * -ENAMETOOLONG if @len is too small, or the error of stat(2) or open(2)
- * on the node or of access(2) on the directory (-ENOENT: debugfs not
+ * -ENAMETOOLONG if @len is too small, or the error of open(2) on the
+ * node or of access(2) on the directory (-ENOENT: debugfs not
  * mounted; -EACCES: not root).  On error @dir is "" (when @len > 0).
  */
 SVMGPU_PUBLIC int svmgpu_device_debugfs_dir(const char *render_node, char *dir, size_t len);

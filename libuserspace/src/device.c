@@ -3,6 +3,7 @@
  * Devices, contexts and queues over the svmgpu DRM uapi
  * (kernel-driver/include/uapi/drm/svmgpu_drm.h).
  */
+#define _GNU_SOURCE	/* O_PATH */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -59,17 +60,52 @@ static int ioctl_sleeping(int fd, unsigned long req, void *arg)
 }
 
 /*
- * Is @path a DRM device node (a character device of major 226)?  0,
- * -ENODEV, or the error of stat(2); its stat in *@st.  Nothing else is
- * opened: opening a watchdog arms it.
+ * Looks @path up once and opens nothing (O_PATH: opening a watchdog arms
+ * it): an O_PATH descriptor of the node and its stat in *@st if it is a DRM
+ * device node (a character device of major 226), -ENODEV if not, or the
+ * error of open(2).  drm_node_open() then opens that very node.
  */
-static int drm_node_stat(const char *path, struct stat *st)
+static int drm_node_lookup(const char *path, struct stat *st)
 {
-	if (stat(path, st))
+	int fd, ret;
+
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	if (!S_ISCHR(st->st_mode) || major(st->st_rdev) != LINUX_DRM_MAJOR)
+	if (fstat(fd, st))
+		ret = -errno;
+	else if (!S_ISCHR(st->st_mode) || major(st->st_rdev) != LINUX_DRM_MAJOR)
+		ret = -ENODEV;
+	else
+		return fd;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Opens the node drm_node_lookup() found (@pfd, *@st) with @flags through
+ * /proc/self/fd: the same inode, whatever @path names by now.  Without
+ * /proc, @path again, which must still be that node (-ENODEV if not).
+ * Returns the descriptor or the error of open(2).
+ */
+static int drm_node_open(int pfd, const char *path, const struct stat *st, int flags)
+{
+	char proc[32];
+	struct stat now;
+	int fd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, flags);
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : -errno;
+	fd = open(path, flags);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &now) || !S_ISCHR(now.st_mode) || now.st_rdev != st->st_rdev) {
+		close(fd);
 		return -ENODEV;
-	return 0;
+	}
+	return fd;
 }
 
 /*
@@ -97,24 +133,27 @@ static int sysfs_driver_is_svmgpu(const struct stat *st)
  * An svmgpu device has a render node bound to the "svmgpu" DRM driver:
  * sysfs says which, else the node's DRM version (it is opened).  So a
  * node the caller may not open is still listed, and opening it gives
- * open(2)'s -EACCES rather than no device.  Returns 0, -ENODEV for
- * another driver's node or no DRM node, or the error of stat(2) or open(2).
+ * open(2)'s -EACCES rather than no device.  Returns 0 and the node's stat
+ * in *@st, -ENODEV for another driver's node or no DRM node, or the error
+ * of open(2).
  */
-static int check_svmgpu_node(const char *path)
+static int check_svmgpu_node(const char *path, struct stat *st)
 {
 	drmVersionPtr ver;
-	struct stat st;
-	int fd, ok;
+	int pfd, fd, ok;
 
-	fd = drm_node_stat(path, &st);
-	if (fd)
-		return fd;
-	fd = sysfs_driver_is_svmgpu(&st);
-	if (!fd || fd == -ENODEV)
-		return fd;
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	pfd = drm_node_lookup(path, st);
+	if (pfd < 0)
+		return pfd;
+	ok = sysfs_driver_is_svmgpu(st);
+	if (!ok || ok == -ENODEV) {
+		close(pfd);
+		return ok;
+	}
+	fd = drm_node_open(pfd, path, st, O_RDWR | O_CLOEXEC);
+	close(pfd);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* NULL: its allocation or ioctl failed (errno), not another driver */
 	ver = drmGetVersion(fd);
 	ok = !ver ? (errno ? -errno : -ENOMEM) :
@@ -169,10 +208,11 @@ SVMGPU_PUBLIC int svmgpu_device_list(struct svmgpu_device_desc *descs, unsigned 
 	for (i = 0; i < n; i++) {
 		drmDevicePtr d = devs[i];
 		struct svmgpu_device_desc *o = &all[found];
+		struct stat st;
 
 		if (!(d->available_nodes & (1 << DRM_NODE_RENDER)))
 			continue;
-		if (check_svmgpu_node(d->nodes[DRM_NODE_RENDER]))
+		if (check_svmgpu_node(d->nodes[DRM_NODE_RENDER], &st))
 			continue;
 		snprintf(o->render_node, sizeof(o->render_node), "%s", d->nodes[DRM_NODE_RENDER]);
 		if (d->bustype == DRM_BUS_PCI) {
@@ -213,9 +253,7 @@ SVMGPU_PUBLIC int svmgpu_device_debugfs_dir(const char *render_node, char *dir, 
 	dir[0] = '\0';
 	if (!render_node)
 		return -EINVAL;
-	ret = drm_node_stat(render_node, &st);
-	if (!ret)
-		ret = check_svmgpu_node(render_node);
+	ret = check_svmgpu_node(render_node, &st);
 	if (ret)
 		return ret;
 	ret = drmGetDeviceFromDevId(st.st_rdev, 0, &d);
@@ -245,23 +283,24 @@ SVMGPU_PUBLIC int svmgpu_device_open_path(const char *path, struct svmgpu_device
 {
 	struct svmgpu_device *dev;
 	drmVersionPtr ver;
-	int fd, ok, minor;
+	int pfd, fd, ok, minor;
 	struct stat st;
 
 	if (!path || !out)
 		return -EINVAL;
 	if (strlen(path) >= SVMGPU_PATH_MAX)
 		return -ENAMETOOLONG;
-	fd = drm_node_stat(path, &st);
-	if (fd)
-		return fd;
+	pfd = drm_node_lookup(path, &st);
+	if (pfd < 0)
+		return pfd;
 	/*
 	 * O_NONBLOCK only changes read(): svmgpu_device_reap_events() never
 	 * sleeps.  ioctls ignore it.
 	 */
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	fd = drm_node_open(pfd, path, &st, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	close(pfd);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	ver = drmGetVersion(fd);
 	if (!ver) {
 		/* its allocation or ioctl failed (errno), not another driver */
@@ -598,15 +637,36 @@ static void err_from_wait(struct svmgpu_cmd_error *err, const struct drm_svmgpu_
 	err->count = w->nr_errors;
 }
 
-/* Whether @seq is a failed library command already reported (q->lock held). */
-static bool own_reported(const struct svmgpu_queue *q, uint64_t seq)
+/* Whether @seq is a library command's (q->lock held). */
+static bool own_has(const struct svmgpu_queue *q, uint64_t seq)
 {
 	unsigned int i;
 
-	for (i = 0; i < q->nown_failed; i++)
-		if (q->own_failed[i] == seq)
+	for (i = 0; i < q->nown; i++)
+		if (q->own[i].seq == seq)
 			return true;
 	return false;
+}
+
+/* Remember library command @seq; the oldest goes if full (q->lock held). */
+static void own_add(struct svmgpu_queue *q, uint64_t seq, bool failed)
+{
+	if (q->nown == SVMGPU_OWN_MAX)
+		memmove(q->own, q->own + 1, --q->nown * sizeof(q->own[0]));
+	q->own[q->nown].seq = seq;
+	q->own[q->nown++].failed = failed;
+}
+
+/* Forget library command @seq (q->lock held). */
+static void own_del(struct svmgpu_queue *q, uint64_t seq)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->nown; i++)
+		if (q->own[i].seq == seq) {
+			memmove(q->own + i, q->own + i + 1, (--q->nown - i) * sizeof(q->own[0]));
+			return;
+		}
 }
 
 /* Forget those at or below reported_seq: no wait asks for them (q->lock held). */
@@ -614,10 +674,30 @@ static void own_prune(struct svmgpu_queue *q)
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < q->nown_failed; i++)
-		if (q->own_failed[i] > q->reported_seq)
-			q->own_failed[n++] = q->own_failed[i];
-	q->nown_failed = n;
+	for (i = 0; i < q->nown; i++)
+		if (q->own[i].seq > q->reported_seq)
+			q->own[n++] = q->own[i];
+	q->nown = n;
+}
+
+/*
+ * Whether library command @o failed: its wait saw it, or, while that wait
+ * has not looked yet, the driver's error log says so (a wait of the
+ * caller's beyond it returned: it completed or its queue stopped, and the
+ * driver fills the err_* fields for -ECANCELED too).  q->lock held.
+ */
+static bool own_failed(const struct svmgpu_queue *q, const struct svmgpu_own_cmd *o)
+{
+	struct drm_svmgpu_wait w = { 0 };
+	int ret;
+
+	if (o->failed)
+		return true;
+	w.queue_handle = q->handle;
+	w.seq = o->seq;
+	w.first_seq = o->seq;
+	ret = ioctl_err(q->ctx->dev->fd, DRM_IOCTL_SVMGPU_WAIT, &w);
+	return (!ret || ret == -ECANCELED) && w.nr_errors;
 }
 
 /*
@@ -625,14 +705,18 @@ static void own_prune(struct svmgpu_queue *q)
  * @restart: wait on through signals, to the same deadline (the driver writes
  * the time left back), for a caller that holds no seq to wait again with.
  * @own: @seq is the library's own command on a caller's queue
- * (queue_run_own()): only its failure is reported, the caller's before it
- * stay for the caller's waits, and its own, once reported, is skipped by
- * theirs (q->own_failed).
+ * (queue_run_own(), which put it in q->own): only its failure is reported,
+ * the caller's before it stay for the caller's waits, and its own is
+ * skipped by theirs.
+ * A queue stopped before @seq completed (-ECANCELED from the driver: device
+ * removed, address space gone) reports what failed before the stop the
+ * same way, once, and returns -ECANCELED.
  */
 static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 		      struct svmgpu_cmd_error *err, bool restart, bool own)
 {
 	struct drm_svmgpu_wait w = { 0 };
+	bool cancelled = false;
 	uint64_t first;
 	int ret;
 
@@ -654,30 +738,37 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 			timeout_ns = w.timeout_ns;
 			continue;
 		}
-		/* a reset's casualties: what failed before it, as for 0 */
-		if (ret == -ECANCELED)
-			err_from_wait(err, &w, q);
-		if (ret)
-			return ret;
+		/* stopped for good: the err_* fields are filled as for 0 */
+		if (ret == -ECANCELED) {
+			cancelled = true;
+			ret = 0;
+		}
+		if (ret) {
+			if (own) {
+				pthread_mutex_lock(&q->lock);
+				own_del(q, seq);
+				pthread_mutex_unlock(&q->lock);
+			}
+			/* a retry after the stop: the device is gone (-ENODEV) */
+			return cancelled ? -ECANCELED : ret;
+		}
 		pthread_mutex_lock(&q->lock);
 		if (own) {
+			own_del(q, seq);
 			if (q->reported_seq + 1 >= seq) {
 				/* nothing of the caller's left before it */
 				if (q->reported_seq < seq)
 					q->reported_seq = seq;
 				own_prune(q);
 			} else if (w.nr_errors) {
-				/* the caller's waits skip it; the oldest goes if full */
-				if (q->nown_failed == SVMGPU_OWN_FAILED_MAX)
-					memmove(q->own_failed, q->own_failed + 1,
-						--q->nown_failed * sizeof(q->own_failed[0]));
-				q->own_failed[q->nown_failed++] = seq;
+				/* the caller's waits go on skipping it */
+				own_add(q, seq, true);
 			}
 			pthread_mutex_unlock(&q->lock);
 			break;
 		}
-		if (w.nr_errors && own_reported(q, w.err_seq)) {
-			/* the library reported that one: the next failure after it */
+		if (w.nr_errors && own_has(q, w.err_seq)) {
+			/* the library's: the next failure after it */
 			pthread_mutex_unlock(&q->lock);
 			if (w.err_seq >= seq) {
 				w.nr_errors = 0;
@@ -706,8 +797,9 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 		unsigned int i;
 
 		/* the count is of the caller's failures: not the library's */
-		for (i = 0; i < q->nown_failed && w.nr_errors > 1; i++)
-			if (q->own_failed[i] > w.err_seq && q->own_failed[i] <= seq)
+		for (i = 0; i < q->nown && w.nr_errors > 1; i++)
+			if (q->own[i].seq > w.err_seq && q->own[i].seq <= seq &&
+			    own_failed(q, &q->own[i]))
 				w.nr_errors--;
 		if (q->reported_seq < seq)
 			q->reported_seq = seq;
@@ -715,9 +807,9 @@ static int queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
 		pthread_mutex_unlock(&q->lock);
 	}
 	if (!w.nr_errors)
-		return 0;
+		return cancelled ? -ECANCELED : 0;
 	err_from_wait(err, &w, q);
-	return error_errno(w.err_code);
+	return cancelled ? -ECANCELED : error_errno(w.err_code);
 }
 
 SVMGPU_PUBLIC int svmgpu_queue_wait(struct svmgpu_queue *q, uint64_t seq, uint64_t timeout_ns,
@@ -765,6 +857,16 @@ int queue_run_own(struct svmgpu_queue *q, const struct svmgpu_cmd *cmd, uint64_t
 	ret = svmgpu_queue_submit(q, cmd, 1, &seq);
 	if (ret)
 		return ret;
+	/*
+	 * The library's from now on, not only once its wait below has seen it
+	 * fail: another thread's wait that covers it skips its failure.  (One
+	 * that returns between the SUBMIT and this still reports it: closing
+	 * that would take q->lock across a SUBMIT, which may sleep for ring
+	 * room while a poll of the caller's waits for the lock.)
+	 */
+	pthread_mutex_lock(&q->lock);
+	own_add(q, seq, false);
+	pthread_mutex_unlock(&q->lock);
 	return queue_wait(q, seq, timeout_ns, err, true, true);
 }
 

@@ -6,6 +6,7 @@
 #define SVMGPU_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -49,22 +50,31 @@ struct svmgpu_context {
 	unsigned int nr_queues;
 };
 
-/* Library commands' failures a queue remembers for the caller's waits to skip. */
-#define SVMGPU_OWN_FAILED_MAX	8
+/* Library commands a queue remembers for the caller's waits to skip. */
+#define SVMGPU_OWN_MAX	8
+
+/*
+ * A library command on a caller's queue (the coherence check's), from its
+ * submission on: @failed once its own wait has seen it fail and reported
+ * that to the library's caller.
+ */
+struct svmgpu_own_cmd {
+	uint64_t seq;
+	bool failed;
+};
 
 /*
  * A queue.  @lock protects @reported_seq: failures of commands up to it
- * have been reported by a wait; and @own_failed: seqs above it of failed
- * library commands (the coherence check's) already reported to the
- * library's caller, which a wait of the caller's skips.
+ * have been reported by a wait; and @own: library commands above it, in
+ * flight or failed, whose failure a wait of the caller's skips.
  */
 struct svmgpu_queue {
 	struct svmgpu_context *ctx;
 	uint32_t handle;
 	pthread_mutex_t lock;
 	uint64_t reported_seq;
-	uint64_t own_failed[SVMGPU_OWN_FAILED_MAX];
-	unsigned int nown_failed;
+	struct svmgpu_own_cmd own[SVMGPU_OWN_MAX];
+	unsigned int nown;
 };
 
 struct svmgpu_program {

@@ -248,6 +248,11 @@ TEST(null_handles)
 	EXPECT_EQ(svmgpu_device_open_path(NULL, NULL), -EINVAL);
 	EXPECT_EQ(svmgpu_device_open_path("/nonexistent/renderD999", (struct svmgpu_device **)&st),
 		  -ENOENT);
+	/* not DRM nodes: a character device, a file, a directory */
+	EXPECT_EQ(svmgpu_device_open_path("/dev/null", (struct svmgpu_device **)&st), -ENODEV);
+	EXPECT_EQ(svmgpu_device_open_path("/proc/self/status", (struct svmgpu_device **)&st),
+		  -ENODEV);
+	EXPECT_EQ(svmgpu_device_open_path("/", (struct svmgpu_device **)&st), -ENODEV);
 	EXPECT_EQ(svmgpu_device_list(NULL, 1), -EINVAL);
 }
 

@@ -5,10 +5,11 @@
  * known ones, one shorter than the library's struct or with a bad header is
  * -EPROTO (after the good ones of the same read), an unknown type is
  * skipped.  No device: the "render node" is a pipe opened through
- * /proc/self/fd, which stat64() (wrapped, -Wl,--wrap) reports as a DRM
+ * /proc/self/fd, which fstat64() (wrapped, -Wl,--wrap) reports as a DRM
  * character device, and whose drmGetVersion() (wrapped) says svmgpu.  A
  * pipe returns what the read asks for, not whole events as a DRM file
- * does, so every case writes less than one read takes.
+ * does, so every case writes less than one read takes.  The same fake
+ * node shows that svmgpu_device_open_path() opens the node it checked.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,26 +27,33 @@
 #include "svmgpu_test.h"
 
 static char fake_path[64];
+static struct stat64 fake_pipe;	/* its st_dev and st_ino; st_ino 0: none */
+/* open_path_opens_the_node_it_checked: renamed over swap_to at the check */
+static char swap_from[96], swap_to[96];
 
 /*
- * glibc 2.33 and later on 64-bit (Debian bookworm: 2.36) call stat64 for
- * the library's stat(); elsewhere the wrap may not take, and the fixture
- * skips.
+ * glibc 2.33 and later on 64-bit (Debian bookworm: 2.36) call fstat64 for
+ * the library's fstat(); elsewhere the wrap may not take, and the fixture
+ * skips.  The library fstat()s the node it looked up (O_PATH), the pipe.
  */
-int __real_stat64(const char *path, struct stat64 *st);
-int __wrap_stat64(const char *path, struct stat64 *st);
+int __real_fstat64(int fd, struct stat64 *st);
+int __wrap_fstat64(int fd, struct stat64 *st);
 drmVersionPtr __wrap_drmGetVersion(int fd);
 void __wrap_drmFreeVersion(drmVersionPtr v);
 
-int __wrap_stat64(const char *path, struct stat64 *st)
+int __wrap_fstat64(int fd, struct stat64 *st)
 {
-	if (fake_path[0] && !strcmp(path, fake_path)) {
+	int ret = __real_fstat64(fd, st);
+
+	if (!ret && fake_pipe.st_ino && st->st_ino == fake_pipe.st_ino &&
+	    st->st_dev == fake_pipe.st_dev) {
 		memset(st, 0, sizeof(*st));
 		st->st_mode = S_IFCHR | 0666;
 		st->st_rdev = makedev(226, 128);
-		return 0;
+		if (swap_to[0] && !rename(swap_from, swap_to))
+			swap_to[0] = 0;
 	}
-	return __real_stat64(path, st);
+	return ret;
 }
 
 drmVersionPtr __wrap_drmGetVersion(int fd)
@@ -79,10 +87,11 @@ FIXTURE_SETUP(ev)
 	ASSERT_EQ(pipe(p), 0);
 	self->rfd = p[0];
 	self->wfd = p[1];
+	ASSERT_EQ(__real_fstat64(p[0], &fake_pipe), 0);
 	snprintf(fake_path, sizeof(fake_path), "/proc/self/fd/%d", p[0]);
 	ret = svmgpu_device_open_path(fake_path, &self->dev);
 	if (ret == -ENODEV)
-		SKIP(return, "stat64 not wrapped (another C library)");
+		SKIP(return, "fstat64 not wrapped (another C library)");
 	ASSERT_EQ(ret, 0);
 }
 
@@ -93,6 +102,7 @@ FIXTURE_TEARDOWN(ev)
 	close(self->rfd);
 	close(self->wfd);
 	fake_path[0] = 0;
+	fake_pipe.st_ino = 0;
 }
 
 /* Write one event of @type, @length bytes, user_data/id @tag. */
@@ -175,6 +185,47 @@ TEST_F(ev, bad_header_is_eproto)
 	/* not a multiple of 8: the next event would be misaligned */
 	put(self->wfd, DRM_SVMGPU_EVENT_COMPLETE, COMPLETE + 4, 42);
 	EXPECT_EQ(svmgpu_device_reap_events(self->dev, e, 16), -EPROTO);
+}
+
+/*
+ * svmgpu_device_open_path() opens the node it checked, not what the path
+ * names by the time it opens: once stat(2), then open(2) of the path, which
+ * another file swapped in between got opened (a watchdog arms on open).
+ */
+TEST(open_path_opens_the_node_it_checked)
+{
+	char dir[] = "/tmp/svmgpu-events-XXXXXX", node[64], target[32];
+	struct svmgpu_device *dev = NULL;
+	struct stat64 st;
+	int p[2], fd, ret;
+
+	ASSERT_EQ(pipe(p), 0);
+	ASSERT_EQ(__real_fstat64(p[0], &fake_pipe), 0);
+	ASSERT_NE(mkdtemp(dir), NULL);
+	snprintf(node, sizeof(node), "%s/renderD128", dir);
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", p[0]);
+	ASSERT_EQ(symlink(target, node), 0);
+	/* a plain file, swapped in for the node once it has been checked */
+	snprintf(swap_from, sizeof(swap_from), "%s/decoy", dir);
+	fd = open(swap_from, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	snprintf(swap_to, sizeof(swap_to), "%s", node);
+	ret = svmgpu_device_open_path(node, &dev);
+	if (ret == -ENODEV)
+		SKIP(goto out, "fstat64 not wrapped (another C library)");
+	ASSERT_EQ(ret, 0);
+	EXPECT_EQ(swap_to[0], 0);	/* swapped during the call */
+	ASSERT_EQ(__real_fstat64(svmgpu_device_fd(dev), &st), 0);
+	EXPECT_EQ(st.st_ino, fake_pipe.st_ino);
+	EXPECT_EQ(st.st_dev, fake_pipe.st_dev);
+	EXPECT_EQ(svmgpu_device_close(dev), 0);
+out:
+	unlink(node);
+	unlink(swap_from);
+	rmdir(dir);
+	close(p[0]);
+	close(p[1]);
 }
 
 TEST_HARNESS_MAIN
