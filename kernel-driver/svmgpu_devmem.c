@@ -3007,6 +3007,7 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	u64 size = svmgpu_read64(sdev, SVMGPU_REG_LOCAL_MEM_SIZE);
 	struct svmgpu_devmem *dm;
 	bool priv;
+	unsigned int paused;
 	void *ret_ptr;
 	int ret;
 
@@ -3088,12 +3089,15 @@ int svmgpu_devmem_init(struct svmgpu_device *sdev)
 	dm->pgmap.owner = sdev;
 	/* min order PAGE_SHIFT: a bit a page, the pages' physical addresses */
 	dm->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
-	if (!dm->pool || gen_pool_add(dm->pool, dm->pgmap.range.start, size,
-				      dev_to_node(&pdev->dev))) {
+	paused = svmgpu_inject_pause();
+	ret = dm->pool ? gen_pool_add(dm->pool, dm->pgmap.range.start, size,
+				      dev_to_node(&pdev->dev)) : -ENOMEM;
+	ret_ptr = ret ? NULL : memremap_pages(&dm->pgmap, dev_to_node(&pdev->dev));
+	svmgpu_inject_resume(paused);
+	if (ret) {
 		ret = -ENOMEM;
 		goto err_vaddr;
 	}
-	ret_ptr = memremap_pages(&dm->pgmap, dev_to_node(&pdev->dev));
 	if (IS_ERR(ret_ptr)) {
 		ret = PTR_ERR(ret_ptr);
 		drm_err(&sdev->drm, "memremap_pages of %s device memory failed: %d\n",

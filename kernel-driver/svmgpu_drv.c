@@ -297,52 +297,53 @@ static void svmgpu_irq_fini(struct svmgpu_device *sdev)
 /*
  * Test hook, as i915's inject_probe_failure: the n-th memory allocation of
  * a probe from its own code on fails (the probing task's fail-nth,
- * Documentation/fault-injection/fault-injection.rst, set to n there).  From
+ * Documentation/fault-injection/fault-injection.rst, set to n there, and
+ * cleared when the probe returns, what was left of it in
+ * inject_probe_fail_nth_left: 0 once the allocation was failed).  From
  * there, not from the bind: failures inside the DRM device's allocation
  * and the PCI enable crash 6.1's DRM core (put_device() of an ERR_PTR in
  * drm_minor_alloc_release()) and ACPICA (a _PRT object used after it was
- * freed).  svm_failnth's probe sweep; 0 (off) once read.
+ * freed).  svm_failnth's probe sweep; the first probe after a write takes
+ * it (0 then).
  */
 static unsigned int inject_probe_fail_nth;
 module_param(inject_probe_fail_nth, uint, 0600);
 MODULE_PARM_DESC(inject_probe_fail_nth,
 		 "test: fail the probe's n-th allocation after the PCI enable (0 = off)");
+static unsigned int inject_probe_fail_nth_left;
+module_param(inject_probe_fail_nth_left, uint, 0400);
+MODULE_PARM_DESC(inject_probe_fail_nth_left,
+		 "test: what the last armed probe left of its count (0: failed one)");
+static struct task_struct *inject_probe_task;	/* the probe that took it */
 
 static void svmgpu_probe_inject(void)
 {
 	unsigned int n = xchg(&inject_probe_fail_nth, 0);
 
-	if (n)
+	if (n) {
+		WRITE_ONCE(inject_probe_task, current);
 		current->fail_nth = n;
+	}
 }
 
-/*
- * The count paused across a call the injection must not reach: 6.1's
- * request_threaded_irq() creates the /proc/irq entries ignoring a failed
- * allocation, and removing the missing entry later WARNs.
- */
-static unsigned int svmgpu_inject_pause(void)
+/* When the probe returns: the count is not left armed in its task. */
+static void svmgpu_probe_inject_end(void)
 {
-	return xchg(&current->fail_nth, 0);
+	if (READ_ONCE(inject_probe_task) != current)
+		return;
+	WRITE_ONCE(inject_probe_fail_nth_left, xchg(&current->fail_nth, 0));
+	WRITE_ONCE(inject_probe_task, NULL);
 }
 
-static void svmgpu_inject_resume(unsigned int n)
-{
-	current->fail_nth = n;
-}
 #else
 static void svmgpu_probe_inject(void)
 {
 }
 
-static unsigned int svmgpu_inject_pause(void)
+static void svmgpu_probe_inject_end(void)
 {
-	return 0;
 }
 
-static void svmgpu_inject_resume(unsigned int n)
-{
-}
 #endif
 
 static int svmgpu_irq_init(struct svmgpu_device *sdev)
@@ -1075,7 +1076,7 @@ static int svmgpu_read_params(struct svmgpu_device *sdev)
 	return 0;
 }
 
-static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+static int svmgpu_probe_device(struct pci_dev *pdev)
 {
 	struct svmgpu_device *sdev;
 	int ret, nvec;
@@ -1193,6 +1194,14 @@ err_dax:
 	svmgpu_dax_fini(sdev);
 err_vectors:
 	pci_free_irq_vectors(pdev);
+	return ret;
+}
+
+static int svmgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	int ret = svmgpu_probe_device(pdev);
+
+	svmgpu_probe_inject_end();
 	return ret;
 }
 

@@ -51,6 +51,7 @@
 #include <linux/maple_tree.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
+#include <linux/sched.h>
 #include <linux/pci.h>
 #include <linux/spinlock.h>
 #include <linux/uidgid.h>
@@ -1060,5 +1061,31 @@ void svmgpu_svm_unmap_migrating(struct svmgpu_device *sdev, struct mm_struct *mm
 
 /* svmgpu_debugfs.c */
 void svmgpu_debugfs_init(struct drm_minor *minor);
+
+/*
+ * The probe's fault injection (inject_probe_fail_nth, svmgpu_drv.c) paused
+ * across a kernel call it must not reach, one that reports a failed
+ * allocation with a warning of its own or mishandles it in 6.1:
+ * request_threaded_irq() (its /proc/irq entries are made ignoring the
+ * failure and removed with a WARN), gen_pool_add() (a vzalloc without
+ * __GFP_NOWARN), memremap_pages() (x86's add_pages() WARNs on any
+ * failure).  The count goes on after the call; a no-op for a task whose
+ * count is not armed.
+ */
+static inline unsigned int svmgpu_inject_pause(void)
+{
+#if IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS)
+	return xchg(&current->fail_nth, 0);
+#else
+	return 0;
+#endif
+}
+
+static inline void svmgpu_inject_resume(unsigned int n)
+{
+#if IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS)
+	current->fail_nth = n;
+#endif
+}
 
 #endif /* SVMGPU_DRV_H */

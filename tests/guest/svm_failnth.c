@@ -41,6 +41,7 @@ FIXTURE(fn) {
 	int fd, nth, local;
 	uint32_t ctx, q;
 	char bdf[32];	/* the device a test unbinds: bound again after it */
+	long long dax_mb;	/* dax_mb before the test changed it; -1: not */
 };
 
 FIXTURE_SETUP(fn)
@@ -48,6 +49,7 @@ FIXTURE_SETUP(fn)
 	unsigned int i;
 
 	self->fd = -1;
+	self->dax_mb = -1;
 	self->nth = open("/proc/thread-self/fail-nth", O_RDWR);
 	if (self->nth < 0 || access(FAILSLAB, F_OK) || access(FAIL_PAGE, F_OK))
 		SKIP(return, "no fail-nth, failslab and fail_page_alloc (debug kernel only)");
@@ -64,8 +66,12 @@ FIXTURE_SETUP(fn)
 
 FIXTURE_TEARDOWN(fn)
 {
-	if (self->bdf[0] && !sg_driver_bound(self->bdf))
+	if (self->bdf[0] && !sg_driver_bound(self->bdf)) {
+		sg_param_write("inject_probe_fail_nth", 0);
+		if (self->dax_mb >= 0)
+			sg_param_write("dax_mb", self->dax_mb);
 		sg_driver_bind(self->bdf, true);
+	}
 	if (self->nth >= 0)
 		close(self->nth);
 	if (self->fd >= 0)
@@ -143,8 +149,11 @@ struct sweep {
 	bool must_fail;
 	/* errors other than -ENOMEM that a failed allocation may give */
 	int other[3];
-	/* call() arms this task's fail-nth itself (later than its start) */
-	bool arms;
+	/*
+	 * The count is armed by call() itself, later than its start, and
+	 * left() says what was left of it (0: the allocation was failed).
+	 */
+	int (*left)(FIXTURE(fn) *self, void *arg);
 };
 
 static void sweep(FIXTURE(fn) *self, const struct sweep *s, void *arg)
@@ -155,11 +164,17 @@ static void sweep(FIXTURE(fn) *self, const struct sweep *s, void *arg)
 	for (n = 1; n < MAX_N; n = next_n(n)) {
 		if (s->prepare)
 			s->prepare(self, arg, n);
-		if (!s->arms)
+		if (!s->left)
 			ASSERT_EQ(fail_nth(self->nth, n), 0);
 		ret = s->call(self, arg, n);
 		hit = fail_nth_end(self->nth);
 		ASSERT_GE(hit, 0);
+		if (s->left) {
+			int left = s->left(self, arg);
+
+			ASSERT_GE(left, 0);
+			hit = !left;
+		}
 		ASSERT_TRUE(hit ? enomem_or_ok(ret, s->other) : !ret);
 		failed += hit && ret;
 		s->check(self, arg, n, ret);
@@ -474,9 +489,21 @@ static int probe_bind(FIXTURE(fn) *self, void *arg, unsigned int n)
 	struct bound *b = arg;
 	ssize_t len = strlen(b->bdf);
 
+	int ret;
+
 	if (sg_param_write("inject_probe_fail_nth", n))
 		return -EPROTO;
-	return pwrite(b->bind, b->bdf, len, 0) == len ? 0 : -errno;
+	ret = pwrite(b->bind, b->bdf, len, 0) == len ? 0 : -errno;
+	/* a probe ran and took the count */
+	if (sg_param_read("inject_probe_fail_nth"))
+		return -EPROTO;
+	return ret;
+}
+
+/* What the probe left of its count: 0 once it failed the allocation. */
+static int probe_left(FIXTURE(fn) *self, void *arg)
+{
+	return sg_param_read("inject_probe_fail_nth_left");
 }
 
 static void probed(FIXTURE(fn) *self, void *arg, unsigned int n, int ret)
@@ -502,7 +529,7 @@ static void probed(FIXTURE(fn) *self, void *arg, unsigned int n, int ret)
 }
 
 /* ~1 s a bind on the debug kernel: every n of ~1200 takes 20 minutes */
-TEST_TIMEOUT(every_n() ? 3600 : 600)
+TEST_TIMEOUT(every_n() ? 3600 : 240)
 TEST_F(fn, probe)
 {
 	/*
@@ -510,7 +537,7 @@ TEST_F(fn, probe)
 	 * resource not allocated (pci_request_region() says "can't reserve")
 	 */
 	static const struct sweep s = {
-		"probe", NULL, probe_bind, probed, true, { -ENOSPC, -EBUSY }, true
+		"probe", NULL, probe_bind, probed, true, { -ENOSPC, -EBUSY }, probe_left
 	};
 	struct bound b = { .buf = sg_map_anon(PAGE) };
 
@@ -520,6 +547,8 @@ TEST_F(fn, probe)
 	ASSERT_EQ(sg_find_bdf(b.bdf, sizeof(b.bdf)), 0);
 	ASSERT_EQ(svmgpu_test_restore_file(SG_PARAMS "dax_mb"), 0);
 	ASSERT_EQ(svmgpu_test_restore_file(SG_PARAMS "inject_probe_fail_nth"), 0);
+	self->dax_mb = sg_param_read("dax_mb");
+	ASSERT_GE(self->dax_mb, 0);
 	ASSERT_EQ(sg_param_write("dax_mb", 0), 0);
 	close(self->fd);
 	self->fd = -1;
@@ -529,6 +558,8 @@ TEST_F(fn, probe)
 	ASSERT_GE(b.bind, 0);
 	sweep(self, &s, &b);
 	close(b.bind);
+	/* bound again as it was: with its DAX pool */
+	ASSERT_EQ(sg_param_write("dax_mb", self->dax_mb), 0);
 	ASSERT_EQ(sg_driver_bind(b.bdf, true), 0);
 	munmap(b.buf, PAGE);
 }

@@ -85,7 +85,7 @@ static void own_dir(char *dir, size_t len)
 /* How one run ended. */
 struct run {
 	int status;
-	bool hit, reached_unknown, timed_out;
+	bool hit, reached_unknown, timed_out, sigbus;
 };
 
 /*
@@ -106,8 +106,11 @@ static int run_target(const char *dir, const struct target *t, unsigned int n, s
 	if (pipe2(pfd, O_CLOEXEC))
 		return -errno;
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
 		return -errno;
+	}
 	if (!pid) {
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
@@ -126,6 +129,8 @@ static int run_target(const char *dir, const struct target *t, unsigned int n, s
 			r->hit = strstr(line, ": hit") != NULL;
 		}
 		r->timed_out |= strstr(line, "timed out after") != NULL;
+		/* the harness's words for its test child's death */
+		r->sigbus |= strstr(line, "killed by signal 7 (") != NULL;
 		if (strstr(line, "killed by signal") || strstr(line, "timed out after"))
 			TH_LOG("%s %s, fail-nth %u: %s", t->prog, t->test, n, line);
 	}
@@ -189,11 +194,13 @@ static int sweep(const struct target *targets, unsigned int count, unsigned int 
 		if (r.hit && n > reached[i])
 			reached[i] = n;
 		broken = device_works(n);
-		if (r.timed_out || (WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGBUS) ||
+		if (r.timed_out || r.sigbus ||
 		    (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 127) || broken) {
-			TH_LOG("%s: replay: SVMGPU_TEST_FAIL_NTH=%u %s/%s %s (exit status 0x%x%s%s)",
+			TH_LOG("%s: replay (failslab and fail_page_alloc set as this program sets them): "
+			       "SVMGPU_TEST_FAIL_NTH=%u %s/%s %s (exit status 0x%x%s%s%s)",
 			       r.timed_out ? "hung" : "failed", n, dir, targets[i].prog,
 			       targets[i].test, r.status, r.timed_out ? ", timed out" : "",
+			       r.sigbus ? ", SIGBUS" : "",
 			       broken ? ", the device no longer works" : "");
 			bad++;
 		}
@@ -243,22 +250,27 @@ FIXTURE_TEARDOWN(sweep)
 	EXPECT_EQ(bad, 0); \
 } while (0)
 
-/* Device faults on process memory; munmap and mremap invalidating them. */
+/*
+ * Device faults on process memory; munmap and mremap invalidating them, of
+ * advised and migrated ranges too.
+ */
 TEST_TIMEOUT(sweep_timeout())
 TEST_F(sweep, faults_and_invalidations)
 {
 	SWEEP(0, { "svm_mirror", "anon_read_write" },
 		 { "svm_mirror", "munmap_then_access_cancelled" },
-		 { "svm_mirror", "mremap_mirrored_range" });
+		 { "svm_mirror", "mremap_mirrored_range" },
+		 { "svm_advise", "munmap_mremap_mprotect_of_advised_migrated_range" });
 }
 
-/* fork, exit with work in flight, close with work in flight. */
+/* fork; exit and close with work or prefetches in flight. */
 TEST_TIMEOUT(sweep_timeout())
 TEST_F(sweep, process_lifetimes)
 {
 	SWEEP(1, { "svm_lifetime", "fork_cow_both_sides" },
 		 { "svm_lifetime", "exit_without_closing" },
-		 { "svm_lifetime", "close_with_work_in_flight" });
+		 { "svm_lifetime", "close_with_work_in_flight" },
+		 { "svm_prefetch", "close_and_exit_cancel_pending_prefetches" });
 }
 
 /* Completion events on the fd, and a close with events unread. */
@@ -269,13 +281,18 @@ TEST_F(sweep, completion_events)
 		 { "svm_events", "close_with_pending_events" });
 }
 
-/* Device memory: migration both ways, madvise and fork of device pages. */
+/*
+ * Device memory: migration both ways, madvise and fork of device pages,
+ * pageout, a DAX buffer shared by fork, munmap during an async prefetch.
+ */
 TEST_TIMEOUT(sweep_timeout())
 TEST_F(sweep, device_memory)
 {
 	SWEEP(3, { "svm_devmem_mm", "madv_dontneed_and_free_on_device_pages" },
 		 { "svm_devmem_mm", "fork_both_sides_write_device_reads_in_each" },
-		 { "svm_reclaim", "madv_free_then_device_fill_then_pageout" });
+		 { "svm_reclaim", "madv_free_then_device_fill_then_pageout" },
+		 { "svm_dax", "fork_shares_the_mapping" },
+		 { "svm_prefetch", "munmap_while_async_prefetch_runs" });
 }
 
 TEST_HARNESS_MAIN

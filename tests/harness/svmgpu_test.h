@@ -28,8 +28,9 @@
  * EXPECT_* records the failure and continues.
  *
  * SVMGPU_TEST_FAIL_NTH=n fails the n-th memory allocation each test's
- * child makes from its start (fixture setup, body, teardown and exit; the
- * kernel's /proc/thread-self/fail-nth, fault-injection.rst) and reports
+ * child makes from its start (fixture setup, body, teardown and exit; its
+ * own thread's: not those of threads or processes it starts; the kernel's
+ * /proc/thread-self/fail-nth, fault-injection.rst) and reports
  * after the test whether that allocation was reached: "# fail-nth n: hit"
  * or "not reached".  svm_failsweep runs tests so, to see that the kernel
  * survives whatever fails; the tests' own verdicts then mean little.
