@@ -21,21 +21,10 @@
  */
 #define _GNU_SOURCE
 #include "svm_advise.h"
+#include "failnth.h"
 
-#define FAILSLAB	"/sys/kernel/debug/failslab/"
-#define FAIL_PAGE	"/sys/kernel/debug/fail_page_alloc/"
 /* More allocations than any of these calls makes: a sweep that ends here failed. */
 #define MAX_N	100000u
-
-/* Every allocation counted, none failed by chance, nothing printed. */
-static const char *const knobs[][2] = {
-	{ FAILSLAB "ignore-gfp-wait", "N" },
-	{ FAILSLAB "verbose", "0" },
-	{ FAIL_PAGE "ignore-gfp-wait", "N" },
-	{ FAIL_PAGE "ignore-gfp-highmem", "N" },
-	{ FAIL_PAGE "min-order", "0" },
-	{ FAIL_PAGE "verbose", "0" },
-};
 
 FIXTURE(fn) {
 	int fd, nth, local;
@@ -46,17 +35,11 @@ FIXTURE(fn) {
 
 FIXTURE_SETUP(fn)
 {
-	unsigned int i;
-
 	self->fd = -1;
 	self->dax_mb = -1;
 	self->nth = open("/proc/thread-self/fail-nth", O_RDWR);
-	if (self->nth < 0 || access(FAILSLAB, F_OK) || access(FAIL_PAGE, F_OK))
+	if (self->nth < 0 || !sg_fault_injection_setup())
 		SKIP(return, "no fail-nth, failslab and fail_page_alloc (debug kernel only)");
-	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		ASSERT_EQ(svmgpu_test_restore_file(knobs[i][0]), 0);
-		ASSERT_EQ(sg_write_file(knobs[i][0], knobs[i][1]), 0);
-	}
 	self->fd = sg_open();
 	ASSERT_GE(self->fd, 0);
 	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);

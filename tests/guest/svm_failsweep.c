@@ -34,9 +34,8 @@
 #include <sys/wait.h>
 #include "svmgpu_guest.h"
 #include "svmgpu_test.h"
+#include "failnth.h"
 
-#define FAILSLAB	"/sys/kernel/debug/failslab/"
-#define FAIL_PAGE	"/sys/kernel/debug/fail_page_alloc/"
 /* A run's own limit: well under this program's TEST_TIMEOUT. */
 #define RUN_TIMEOUT	"90"
 #define PAGE		4096ul
@@ -44,16 +43,6 @@
 /* A program of the suite and a filter that selects one of its tests. */
 struct target {
 	const char *prog, *test;
-};
-
-/* Every allocation counted, none failed by chance, nothing printed. */
-static const char *const knobs[][2] = {
-	{ FAILSLAB "ignore-gfp-wait", "N" },
-	{ FAILSLAB "verbose", "0" },
-	{ FAIL_PAGE "ignore-gfp-wait", "N" },
-	{ FAIL_PAGE "ignore-gfp-highmem", "N" },
-	{ FAIL_PAGE "min-order", "0" },
-	{ FAIL_PAGE "verbose", "0" },
 };
 
 /* splitmix64: a small generator whose sequence a seed replays. */
@@ -226,15 +215,8 @@ FIXTURE(sweep) {
 
 FIXTURE_SETUP(sweep)
 {
-	unsigned int i;
-
-	if (access("/proc/thread-self/fail-nth", F_OK) || access(FAILSLAB, F_OK) ||
-	    access(FAIL_PAGE, F_OK))
+	if (!sg_fault_injection_setup())
 		SKIP(return, "no fail-nth, failslab and fail_page_alloc (debug kernel only)");
-	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		ASSERT_EQ(svmgpu_test_restore_file(knobs[i][0]), 0);
-		ASSERT_EQ(sg_write_file(knobs[i][0], knobs[i][1]), 0);
-	}
 	ASSERT_EQ(device_works(0), 0);
 }
 
