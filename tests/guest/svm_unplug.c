@@ -35,8 +35,10 @@
  *   device's memory goes with the device, and no copy may pass off what
  *   the bus returns as that data: the test's own 2 MiB in device memory,
  *   brought back at once (before the driver's watchdog can have noticed),
- *   fail with -EIO, a CPU access of them (private memory) gets SIGBUS, and
- *   after removal they are zero-filled.  Beyond that, what must hold is
+ *   fail with -EIO, a CPU access of them (private memory) gets SIGBUS (as
+ *   may the resident process's reads of its own; coherent memory reads
+ *   what the bus returns), and after removal they are zero-filled, read
+ *   without a fault.  Beyond that, what must hold is
  *   that nothing crashes, hangs or warns, and every process ends.
  *
  * Either way each process ends (its ioctls fail, its waits return), QEMU
@@ -254,18 +256,33 @@ static int waiter(int fd, int out)
 	return 0;
 }
 
+static sigjmp_buf bus_jmp;
+
+/* A child's SIGBUS (a read of data that went with the device) ends its reading. */
+static void on_sigbus(int sig)
+{
+	siglongjmp(bus_jmp, 1);
+}
+
 /*
  * Child 2: 4 MiB with a pattern, PREFETCHed to the device's memory, read
- * back every 50 ms until the parent says stop (its pipe closes).  Reports
- * the pages that were in device memory and how many reads found a byte
- * changed.
+ * back every 50 ms until the parent says stop (its pipe closes), then once
+ * more.  A device gone takes the data with it: a read of a page still in
+ * its memory gets what the bus returns (coherent memory, mapped directly)
+ * or SIGBUS (private memory: a memory error's), which ends the reading
+ * until stop; after the removal every page is back in system memory, so
+ * the last read cannot fault.  Reports the first changed byte a read found
+ * and when ('f', 'g'), the pages that were in device memory, how many
+ * reads found a byte changed ('d'), and whether SIGBUS came while reading
+ * and in the last read ('e').
  */
 static int resident(int fd, int out, int stop)
 {
 	size_t size = 4 * MB;
 	unsigned char *a = sg_map_2m(size);
-	long long res = 0;
-	long bad = 0;
+	volatile long long res = 0;
+	volatile long bad = 0;
+	volatile int last = 0, sigbus = 0, late = 0;
 	struct pollfd p = { .fd = stop, .events = POLLIN };
 
 	if (!a)
@@ -277,12 +294,29 @@ static int resident(int fd, int out, int stop)
 		res = sg_residency(fd, a, size);
 	}
 	report(out, 'r', 2, res);
-	while (poll(&p, 1, 50) == 0)
-		if (sg_check_pat(a, size, 0x5e) != -1)
-			bad++;
-	if (sg_check_pat(a, size, 0x5e) != -1)
-		bad++;
+	signal(SIGBUS, on_sigbus);
+	if (sigsetjmp(bus_jmp, 1)) {
+		if (last)
+			late = 1;
+		else
+			sigbus = 1;
+	}
+	while (!sigbus && !late && poll(&p, 1, 50) == 0) {
+		long at = sg_check_pat(a, size, 0x5e);
+
+		if (at != -1 && !bad++) {
+			/* the first changed byte, and when it was read */
+			report(out, 'f', at, a[at]);
+			report(out, 'g', (long)(sg_now_s() * 1e6), 0);
+		}
+	}
+	if (!late) {
+		poll(&p, 1, -1);
+		last = 1;
+		bad += sg_check_pat(a, size, 0x5e) != -1;
+	}
 	report(out, 'd', res, bad);
+	report(out, 'e', sigbus, late);
 	return 0;
 }
 
@@ -402,13 +436,6 @@ static int doomed(int fd, int out)
 	}
 }
 
-static sigjmp_buf dax_jmp;
-
-static void dax_sigbus(int sig)
-{
-	siglongjmp(dax_jmp, 1);
-}
-
 /*
  * Child 4: a buffer in the device's memory mapped DAX-style (DEVMEM_ALLOC),
  * a pattern written, read back every 20 ms until the parent says stop.  A
@@ -434,9 +461,9 @@ static int dax_reader(int fd, int out, int stop)
 	if (m == MAP_FAILED)
 		return 14;
 	sg_fill_pat(m, a.size, 0x2d);
-	signal(SIGBUS, dax_sigbus);
+	signal(SIGBUS, on_sigbus);
 	report(out, 'r', 4, 1);
-	if (sigsetjmp(dax_jmp, 1))
+	if (sigsetjmp(bus_jmp, 1))
 		sigbus = 1;
 	while (!sigbus && poll(&p, 1, 20) == 0) {
 		bad += sg_check_pat(m, a.size, 0x2d) != -1;
@@ -468,6 +495,9 @@ struct ends {
 	long rounds, cerr;		/* copier: rounds done, the error that ended them */
 	long wret, werr;		/* waiter: WAIT's return, the command's error */
 	long res, bad;			/* resident: pages in device memory, bad reads */
+	long rsigbus, rlate;		/* resident: SIGBUS while reading, in the last read */
+	long rat, rbyte;		/* resident: the first changed byte, its value */
+	double rwhen;			/* resident: when it read that (sg_now_s()) */
 	long prounds, perr, pbad;	/* prefetcher: rounds, what ended them, bad at the end */
 	long dreads, dbad, dsigbus;	/* dax_reader: reads, bad ones, SIGBUS came */
 };
@@ -491,6 +521,17 @@ static void take_report(const char *buf, struct ends *e)
 	case 'd':
 		e->res = a;
 		e->bad = b;
+		break;
+	case 'e':
+		e->rsigbus = a;
+		e->rlate = b;
+		break;
+	case 'f':
+		e->rat = a;
+		e->rbyte = b;
+		break;
+	case 'g':
+		e->rwhen = a / 1e6;
 		break;
 	case 'p':
 		e->prounds = a;
@@ -550,7 +591,8 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	int out[2], stop[2], i, fd, pfd, st, priv, ready = 0, doomed_ok = -1;
 	unsigned char *mine;
 	struct ends e = {
-		.rounds = -1, .wret = 1, .res = -1, .bad = -1,
+		.rounds = -1, .wret = 1, .res = -1, .bad = -1, .rsigbus = -1, .rlate = -1,
+		.rat = -1,
 		.prounds = -1, .perr = 1, .pbad = -1, .dreads = -1, .dbad = -1, .dsigbus = -1,
 	};
 	pid_t pid[CHILDREN];
@@ -731,12 +773,17 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 			EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 			continue;
 		}
+		if (WIFSIGNALED(st))
+			TH_LOG("child %d ended by signal %d", i, WTERMSIG(st));
 		EXPECT_TRUE(WIFEXITED(st));
 		EXPECT_EQ(WEXITSTATUS(st), 0);
 	}
 	TH_LOG("all ended %.2f s after the power-off: copier %ld rounds then %ld, "
-	       "waiter %ld (error %ld), %ld pages in device memory, %ld bad reads",
-	       sg_now_s() - t0, e.rounds, e.cerr, e.wret, e.werr, e.res, e.bad);
+	       "waiter %ld (error %ld), %ld pages in device memory, %ld bad reads, SIGBUS %ld",
+	       sg_now_s() - t0, e.rounds, e.cerr, e.wret, e.werr, e.res, e.bad, e.rsigbus);
+	if (e.rat >= 0)
+		TH_LOG("resident: first changed byte at %ld (0x%02lx) read %.2f s after the power-off",
+		       e.rat, e.rbyte, e.rwhen - t0);
 	TH_LOG("prefetcher %ld rounds then %ld, %ld bad at the end; DAX reader %ld reads, "
 	       "%ld bad, SIGBUS %ld", e.prounds, e.perr, e.pbad, e.dreads, e.dbad, e.dsigbus);
 	EXPECT_GT(e.rounds, 0);
@@ -754,10 +801,14 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	EXPECT_GT(e.prounds, 0);	/* the multi boot's devices have local memory */
 	EXPECT_TRUE(e.perr == -ENODEV || e.perr == -EIO);
 	EXPECT_GE(e.dreads, 0);		/* the DAX reader ended */
+	/* the resident child ended, its last read after the removal not faulting */
+	EXPECT_GE(e.rsigbus, 0);
+	EXPECT_EQ(e.rlate, 0);
 	if (!hostile) {
 		EXPECT_GT(e.res, 0);
 		/* migrated back before the device went */
 		EXPECT_EQ(e.bad, 0);
+		EXPECT_EQ(e.rsigbus, 0);
 		EXPECT_EQ(e.pbad, 0);
 		/* the mapping went (SIGBUS) before the device */
 		EXPECT_EQ(e.dbad, 0);
