@@ -61,26 +61,15 @@ FIXTURE_TEARDOWN(fn)
 		close(self->fd);
 }
 
-/* The n-th allocation of this task from now on fails. */
-static int fail_nth(int nth, unsigned int n)
-{
-	char buf[16];
-	int len = snprintf(buf, sizeof(buf), "%u", n);
-
-	return pwrite(nth, buf, len, 0) == len ? 0 : -1;
-}
-
 /*
  * End the injection: 1 if the n-th allocation was failed, 0 if the call
  * made fewer (the count was left), -1 on error.
  */
 static int fail_nth_end(int nth)
 {
-	char buf[16] = "";
-	ssize_t r = pread(nth, buf, sizeof(buf) - 1, 0);
-	int left = r > 0 ? atoi(buf) : -1;
+	int left = svmgpu_test_fail_nth_left(nth);
 
-	if (fail_nth(nth, 0) || left < 0)
+	if (svmgpu_test_fail_nth_set(nth, 0) || left < 0)
 		return -1;
 	return left == 0;
 }
@@ -148,7 +137,7 @@ static void sweep(FIXTURE(fn) *self, const struct sweep *s, void *arg)
 		if (s->prepare)
 			s->prepare(self, arg, n);
 		if (!s->left)
-			ASSERT_EQ(fail_nth(self->nth, n), 0);
+			ASSERT_EQ(svmgpu_test_fail_nth_set(self->nth, n), 0);
 		ret = s->call(self, arg, n);
 		hit = fail_nth_end(self->nth);
 		ASSERT_GE(hit, 0);

@@ -373,18 +373,30 @@ static inline int svmgpu_test_restore_files(void)
 }
 
 /*
+ * Through @fd, /proc/thread-self/fail-nth open: the n-th allocation of
+ * this thread from now on fails (0: none).  0 or -1.
+ */
+static inline int svmgpu_test_fail_nth_set(int fd, unsigned int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+
+	return pwrite(fd, buf, len, 0) == len ? 0 : -1;
+}
+
+/*
  * In the child: the fail_nth-th allocation of this thread from now on
  * fails; the file stays open for svmgpu_test_fail_nth_left().  -1 if it
  * cannot be armed (no CONFIG_FAULT_INJECTION_DEBUG_FS).
  */
 static inline int svmgpu_test_fail_nth_arm(unsigned int fail_nth)
 {
-	char buf[16];
-	int len = snprintf(buf, sizeof(buf), "%u", fail_nth);
 	int fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
 
-	if (fd < 0 || pwrite(fd, buf, len, 0) != len) {
+	if (fd < 0 || svmgpu_test_fail_nth_set(fd, fail_nth)) {
 		svmgpu_test_diag("fail-nth %u: cannot arm: %s", fail_nth, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	return fd;
