@@ -870,6 +870,92 @@ TEST_F(lib, concurrent_waits_report_every_failure)
 	free(v);
 }
 
+struct checker {
+	struct svmgpu_queue *q;
+	void *buf;
+	int ret;
+	pid_t tid;
+};
+
+static void *check_thread(void *arg)
+{
+	struct checker *c = arg;
+	struct svmgpu_coherence_result r;
+
+	__atomic_store_n(&c->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	c->ret = svmgpu_coherence_check(c->q, c->buf, 4096, &r);
+	return NULL;
+}
+
+/* Holds the check's thread out of its wait while the caller's ends. */
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usleep(300 * 1000);
+}
+
+/*
+ * A coherence check's own command fails while a wait of the caller's, in
+ * another thread, covers it, and returns first.  The queue is held by the
+ * caller's WAIT on a flag; a thread's check takes its snapshot, queues its
+ * command behind the WAIT and sleeps in its wait; its range is then
+ * unmapped, so the device's read of it fails (-EFAULT).  The caller queues
+ * a FILL after it; a signal (a handler that sleeps 300 ms) takes the
+ * check's thread out of its wait, the flag is released, and the caller's
+ * wait for the FILL ends before the check looks: it is clean (0, count 0),
+ * and the check still reports its own failure.  Before, the check's
+ * command became the library's only once its wait saw it fail, and the
+ * caller's wait reported it.
+ */
+TEST_TIMEOUT(60)
+TEST_F(lib, coherence_check_failing_beside_the_callers_wait)
+{
+	uint64_t *flag = aligned_alloc(64, 64), *ok = aligned_alloc(64, 4096), seq;
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct svmgpu_cmd_error err;
+	struct svmgpu_cmd cmd;
+	struct checker c = { .q = self->q };
+	pthread_t t;
+	int round, i;
+
+	ASSERT_NOT_NULL(flag);
+	ASSERT_NOT_NULL(ok);
+	ASSERT_EQ(sigaction(SIGUSR1, &sa, NULL), 0);	/* no SA_RESTART */
+	for (round = 1; round <= 4; round++) {
+		c.buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			     -1, 0);
+		ASSERT_NE(c.buf, MAP_FAILED);
+		memset(c.buf, 0x6b, 4096);
+		c.tid = 0;
+		__atomic_store_n(flag, 0, __ATOMIC_SEQ_CST);
+		ASSERT_EQ(svmgpu_cmd_wait(&cmd, flag, SVMGPU_WAIT_EQ, 1, ~0ull, 0, 0), 0);
+		ASSERT_EQ(svmgpu_queue_submit(self->q, &cmd, 1, &seq), 0);
+		ASSERT_EQ(pthread_create(&t, NULL, check_thread, &c), 0);
+		for (i = 0; i < 2000 && !(__atomic_load_n(&c.tid, __ATOMIC_SEQ_CST) &&
+					   asleep_in_ioctl(c.tid)); i++)
+			usleep(5000);
+		ASSERT_TRUE(asleep_in_ioctl(c.tid));
+		ASSERT_EQ(munmap(c.buf, 4096), 0);
+		ASSERT_EQ(svmgpu_cmd_fill(&cmd, ok, 4096, round, 1, 0), 0);
+		ASSERT_EQ(svmgpu_queue_submit(self->q, &cmd, 1, &seq), 0);
+		ASSERT_EQ(pthread_kill(t, SIGUSR1), 0);
+		usleep(20 * 1000);	/* in the handler */
+		__atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
+		EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 30 * SEC, &err), 0);
+		EXPECT_EQ(err.count, 0);
+		EXPECT_EQ(ok[511], 0x0101010101010101ull * round);
+		ASSERT_EQ(pthread_join(t, NULL), 0);
+		EXPECT_EQ(c.ret, -EFAULT);
+	}
+	/* nothing left over: the next wait is clean */
+	ASSERT_EQ(svmgpu_cmd_fill(&cmd, ok, 4096, 0x77, 1, 0), 0);
+	EXPECT_EQ(run1(self->q, &cmd, &err), 0);
+	EXPECT_EQ(err.count, 0);
+	signal(SIGUSR1, SIG_DFL);
+	free(flag);
+	free(ok);
+}
+
 /*
  * The driver is unbound while the library holds a device, a context and a
  * queue (in a child, so that the test rebinds the driver whatever the
