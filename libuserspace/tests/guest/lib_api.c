@@ -816,6 +816,22 @@ static int asleep_in_ioctl(pid_t tid)
 	return sg_asleep_in(task, SYS_ioctl, "SD");
 }
 
+/* Is thread @tid of this process asleep in the WAIT ioctl? */
+static int asleep_in_wait(pid_t tid)
+{
+	char task[48], buf[256], *p;
+
+	if (!asleep_in_ioctl(tid))
+		return 0;
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)tid);
+	if (!sg_proc_read(task, "syscall", buf, sizeof(buf)))
+		return 0;
+	/* "nr fd request ...", in hex */
+	p = strchr(buf, ' ');
+	p = p ? strchr(p + 1, ' ') : NULL;
+	return p && strtoull(p + 1, NULL, 0) == DRM_IOCTL_SVMGPU_WAIT;
+}
+
 /*
  * Two threads wait on one queue with two failures in flight.  A thread's
  * wait up to the last command began first (its range starts at the first
@@ -847,9 +863,9 @@ TEST_F(lib, concurrent_waits_report_every_failure)
 	w.seq = seq;
 	ASSERT_EQ(pthread_create(&t, NULL, wait_thread, &w), 0);
 	for (i = 0; i < 2000 && !(__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST) &&
-				   asleep_in_ioctl(w.tid)); i++)
+				   asleep_in_wait(w.tid)); i++)
 		usleep(5000);
-	EXPECT_TRUE(asleep_in_ioctl(w.tid));
+	EXPECT_TRUE(asleep_in_wait(w.tid));
 	/* the first failure, reported here */
 	EXPECT_EQ(svmgpu_queue_wait(self->q, seq - 3, 30 * SEC, &err), -EFAULT);
 	EXPECT_EQ(err.seq, seq - 4);
@@ -874,6 +890,7 @@ struct checker {
 	struct svmgpu_queue *q;
 	void *buf;
 	int ret;
+	int done;
 	pid_t tid;
 };
 
@@ -884,14 +901,22 @@ static void *check_thread(void *arg)
 
 	__atomic_store_n(&c->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
 	c->ret = svmgpu_coherence_check(c->q, c->buf, 4096, &r);
+	__atomic_store_n(&c->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
-/* Holds the check's thread out of its wait while the caller's ends. */
+static int hold[2] = { -1, -1 };
+
+/* Holds the check's thread out of its wait until a byte comes through @hold. */
 static void on_usr1(int sig)
 {
+	int saved = errno;
+	char c;
+
 	(void)sig;
-	usleep(300 * 1000);
+	while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+		;
+	errno = saved;
 }
 
 /*
@@ -900,12 +925,13 @@ static void on_usr1(int sig)
  * caller's WAIT on a flag; a thread's check takes its snapshot, queues its
  * command behind the WAIT and sleeps in its wait; its range is then
  * unmapped, so the device's read of it fails (-EFAULT).  The caller queues
- * a FILL after it; a signal (a handler that sleeps 300 ms) takes the
- * check's thread out of its wait, the flag is released, and the caller's
- * wait for the FILL ends before the check looks: it is clean (0, count 0),
- * and the check still reports its own failure.  Before, the check's
- * command became the library's only once its wait saw it fail, and the
- * caller's wait reported it.
+ * a FILL after it; a signal takes the check's thread out of its wait (the
+ * WAIT ioctl returns -EINTR and the handler runs before the library waits
+ * again) and holds it there on a pipe; the flag is released, and the
+ * caller's wait for the FILL ends before the check has looked: it is
+ * clean (0, count 0).  Released, the check reports its own failure.
+ * Before, the check's command became the library's only once its wait saw
+ * it fail, and the caller's wait reported it.
  */
 TEST_TIMEOUT(60)
 TEST_F(lib, coherence_check_failing_beside_the_callers_wait)
@@ -920,6 +946,7 @@ TEST_F(lib, coherence_check_failing_beside_the_callers_wait)
 
 	ASSERT_NOT_NULL(flag);
 	ASSERT_NOT_NULL(ok);
+	ASSERT_EQ(pipe(hold), 0);
 	ASSERT_EQ(sigaction(SIGUSR1, &sa, NULL), 0);	/* no SA_RESTART */
 	for (round = 1; round <= 4; round++) {
 		c.buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -927,23 +954,28 @@ TEST_F(lib, coherence_check_failing_beside_the_callers_wait)
 		ASSERT_NE(c.buf, MAP_FAILED);
 		memset(c.buf, 0x6b, 4096);
 		c.tid = 0;
+		c.done = 0;
 		__atomic_store_n(flag, 0, __ATOMIC_SEQ_CST);
-		ASSERT_EQ(svmgpu_cmd_wait(&cmd, flag, SVMGPU_WAIT_EQ, 1, ~0ull, 0, 0), 0);
+		/* bounded: a failed assertion below leaves no queue held for good */
+		ASSERT_EQ(svmgpu_cmd_wait(&cmd, flag, SVMGPU_WAIT_EQ, 1, ~0ull, 30 * SEC, 0), 0);
 		ASSERT_EQ(svmgpu_queue_submit(self->q, &cmd, 1, &seq), 0);
 		ASSERT_EQ(pthread_create(&t, NULL, check_thread, &c), 0);
 		for (i = 0; i < 2000 && !(__atomic_load_n(&c.tid, __ATOMIC_SEQ_CST) &&
-					   asleep_in_ioctl(c.tid)); i++)
+					   asleep_in_wait(c.tid)); i++)
 			usleep(5000);
-		ASSERT_TRUE(asleep_in_ioctl(c.tid));
+		ASSERT_TRUE(asleep_in_wait(c.tid));
 		ASSERT_EQ(munmap(c.buf, 4096), 0);
 		ASSERT_EQ(svmgpu_cmd_fill(&cmd, ok, 4096, round, 1, 0), 0);
 		ASSERT_EQ(svmgpu_queue_submit(self->q, &cmd, 1, &seq), 0);
+		/* taken as its WAIT returns, before the library calls it again */
 		ASSERT_EQ(pthread_kill(t, SIGUSR1), 0);
-		usleep(20 * 1000);	/* in the handler */
 		__atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
 		EXPECT_EQ(svmgpu_queue_wait(self->q, seq, 30 * SEC, &err), 0);
 		EXPECT_EQ(err.count, 0);
 		EXPECT_EQ(ok[511], 0x0101010101010101ull * round);
+		/* the order this test is about: the check had not looked */
+		EXPECT_FALSE(__atomic_load_n(&c.done, __ATOMIC_SEQ_CST));
+		ASSERT_EQ(write(hold[1], "x", 1), 1);
 		ASSERT_EQ(pthread_join(t, NULL), 0);
 		EXPECT_EQ(c.ret, -EFAULT);
 	}
@@ -952,6 +984,8 @@ TEST_F(lib, coherence_check_failing_beside_the_callers_wait)
 	EXPECT_EQ(run1(self->q, &cmd, &err), 0);
 	EXPECT_EQ(err.count, 0);
 	signal(SIGUSR1, SIG_DFL);
+	close(hold[0]);
+	close(hold[1]);
 	free(flag);
 	free(ok);
 }
