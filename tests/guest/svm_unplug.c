@@ -639,6 +639,8 @@ static void unplug_under_load(const struct slot *s, bool hostile)
 	setvbuf(f, NULL, _IONBF, 0);	/* poll() sees what fgets() has not read */
 	t0 = sg_now_s();
 	while (ready < CHILDREN && next_line(f, buf, sizeof(buf), t0 + 60)) {
+		if (buf[0] != 'r')
+			take_report(buf, &e);	/* a child's early end, or a bad read */
 		if (buf[0] == 'r' && ++ready && buf[1] == '2')
 			sscanf(buf + 1, "%*d %ld", &e.res);
 		if (buf[0] == 'r' && buf[1] == '5')
