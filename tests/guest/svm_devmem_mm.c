@@ -10,8 +10,9 @@
  * memory); MADV_DONTNEED, MADV_FREE (a device write to a lazily freed
  * page kept through PREFETCH, CPU reads and a long-term pin), the split of
  * a THP by mprotect of its half, KSM on advised or device-resident ranges,
- * and device pages reused after holding mlocked pages.  Every byte is checked, by the CPU
- * and by the device.
+ * device pages reused after holding mlocked pages, MADV_WIPEONFORK, and a
+ * vfork child submitting in the parent's mm and exec'ing.  Every byte is
+ * checked, by the CPU and by the device.
  *
  * Coherent device memory on Debian's kernel (the CPU maps the pages in
  * place), private on the debug kernel (a CPU access migrates the page
@@ -167,6 +168,105 @@ TEST_F(mm, fork_both_sides_write_device_reads_in_each)
 	close(done[1]);
 	munmap(a, size);
 	munmap(b, size);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
+}
+
+/*
+ * vfork(): the child submits @cmd on the parent's queue @q (it runs in the
+ * parent's mm, and writes *@ret there) and execs /bin/true.  Its pid.
+ */
+static __attribute__((noinline)) pid_t vfork_submit_exec(int fd, uint32_t q,
+							  const struct svmgpu_cmd *cmd,
+							  volatile int *ret)
+{
+	pid_t pid = vfork();
+
+	if (!pid) {
+		uint64_t seq;
+
+		*ret = sg_submit(fd, q, cmd, 1, &seq);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * MADV_WIPEONFORK on 2 MiB in device memory, beside 2 MiB without it: the
+ * fork child finds the wiped range zero-filled (a new anonymous mapping)
+ * and the other as the parent wrote it, with the CPU and through its own
+ * device context, which then writes the wiped range; the parent's bytes
+ * stay as they were.  Then vfork(), the parent's COPY in flight: the child
+ * submits a FILL on the parent's queue (it runs in the parent's mm) and
+ * execs; the mm they shared goes on with the parent, both commands exact.
+ */
+TEST_F(mm, wipeonfork_and_vfork_with_device_memory)
+{
+	size_t size = 2 * MB, n = size / PAGE;
+	unsigned char *w = sg_map_2m(size), *k = sg_map_2m(size), *b = sg_map_2m(2 * size);
+	volatile int vret = -1;
+	struct drm_svmgpu_wait wt;
+	struct svmgpu_cmd cmd;
+	uint64_t seq;
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(w, NULL);
+	ASSERT_NE(k, NULL);
+	ASSERT_NE(b, NULL);
+	ASSERT_EQ(madvise(w, size, MADV_WIPEONFORK), 0);
+	fill_pat(w, size, 0x35);
+	fill_pat(k, size, 0x53);
+	ASSERT_EQ(prefetch_resident(self->fd, w, size), (long long)n);
+	ASSERT_EQ(prefetch_resident(self->fd, k, size), (long long)n);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		uint32_t cctx, cq;
+		int cfd, ret = child_open(&cfd, &cctx, &cq);
+
+		if (ret)
+			_exit(ret);
+		if (!sg_all_bytes(w, 0, size))
+			_exit(1);
+		if (check_pat(k, size, 0x53) != -1)
+			_exit(2);
+		memset(b, 0xff, 2 * size);
+		if (dev_copy(cfd, cq, b, w, size) || !sg_all_bytes(b, 0, size))
+			_exit(3);
+		if (dev_copy(cfd, cq, b + size, k, size) || check_pat(b + size, size, 0x53) != -1)
+			_exit(4);
+		if (dev_fill(cfd, cq, w, size, 0x9a) || !sg_all_bytes(w, 0x9a, size))
+			_exit(5);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	/* 0, or the child's step that failed */
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	memset(b, 0, 2 * size);
+	ASSERT_EQ(dev_copy(self->fd, self->q, b, w, size), 0);
+	EXPECT_EQ(check_pat(b, size, 0x35), -1);
+	EXPECT_EQ(check_pat(w, size, 0x35), -1);
+	EXPECT_EQ(check_pat(k, size, 0x53), -1);
+
+	memset(b, 0, 2 * size);
+	cmd = sg_copy(b, k, size);
+	ASSERT_EQ(sg_submit(self->fd, self->q, &cmd, 1, &seq), 0);
+	cmd = sg_fill(b + size, size, 0x6e, 1);
+	pid = vfork_submit_exec(self->fd, self->q, &cmd, &vret);
+	ASSERT_GE(pid, 0);
+	ASSERT_EQ(vret, 0);
+	/* the child's FILL came after the COPY on the same queue */
+	ASSERT_EQ(sg_wait(self->fd, self->q, seq + 1, seq, 10 * 1000000000ull, &wt), 0);
+	EXPECT_EQ(wt.nr_errors, 0);
+	EXPECT_EQ(check_pat(b, size, 0x53), -1);
+	EXPECT_TRUE(sg_all_bytes(b + size, 0x6e, size));
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	munmap(w, size);
+	munmap(k, size);
+	munmap(b, 2 * size);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, self->used0), self->used0);
 }
 
