@@ -2329,10 +2329,13 @@ bool svmgpu_devmem_vma_unmoved(struct vm_area_struct *vma, bool to_dev)
  * did: a page another migration (a CPU fault, khugepaged, a concurrent
  * PREFETCH) took back between two tries of its window and that the next
  * try moved again is one page, so *moved never exceeds the range.
+ * @idx: the caller's drm_dev_enter() section, begun again at every window
+ * (svmgpu_dev_reenter(): -1 and -ENODEV once unplugged, @dm not touched
+ * after); NULL: kept (one window: the asynchronous PREFETCH's chunk).
  */
 static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 				 unsigned long start, unsigned long end,
-				 bool to_dev, u64 since, unsigned long *moved)
+				 bool to_dev, u64 since, unsigned long *moved, int *idx)
 {
 	DECLARE_BITMAP(done, SVMGPU_MIGRATE_BATCH);
 	unsigned long *src, *dst, addr = start, busy, moves = 0, w, counted = 0;
@@ -2364,9 +2367,11 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 		/*
 		 * A huge range of windows with nothing to move takes no sleep:
 		 * yield (and the mmap_lock to a writer) between windows, and
-		 * stop for an unplug, which waits for this ioctl.
+		 * stop for an unplug, which waits for one window of this
+		 * ioctl (and of any other DRM device's).
 		 */
-		if (drm_dev_is_unplugged(&dm->sdev->drm)) {
+		if (idx ? !svmgpu_dev_reenter(dm->sdev, idx) :
+			  drm_dev_is_unplugged(&dm->sdev->drm)) {
 			ret = -ENODEV;
 			break;
 		}
@@ -2537,7 +2542,7 @@ u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev)
 int svmgpu_devmem_prefetch(struct svmgpu_device *sdev, struct mm_struct *mm, u64 start,
 			   u64 end, bool to_dev, u64 since, unsigned long *moved)
 {
-	return svmgpu_devmem_migrate(sdev->devmem, mm, start, end, to_dev, since, moved);
+	return svmgpu_devmem_migrate(sdev->devmem, mm, start, end, to_dev, since, moved, NULL);
 }
 
 /* Check a uapi range: page-aligned, non-empty, not wrapping, user space. */
@@ -2627,11 +2632,12 @@ int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *f
 	ret = svmgpu_devmem_migrate(sdev->devmem, mm, args->start,
 				    args->start + args->size,
 				    where == DRM_SVMGPU_PREFETCH_DEVICE,
-				    svmgpu_devmem_lru_now(sdev), &moved);
+				    svmgpu_devmem_lru_now(sdev), &moved, &idx);
 	mmput(mm);
 	args->pages = moved;
 out:
-	drm_dev_exit(idx);
+	if (idx >= 0)
+		drm_dev_exit(idx);
 	return ret;
 }
 
@@ -2763,8 +2769,8 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 		addr = next;
 		if (fatal_signal_pending(current))
 			ret = -EINTR;
-		else if (!ret && drm_dev_is_unplugged(&sdev->drm))
-			ret = -ENODEV;
+		else if (!ret && !svmgpu_dev_reenter(sdev, &idx))
+			ret = -ENODEV;	/* an unplug waits for one window */
 		cond_resched();
 	}
 	kvfree(pfns);
@@ -2773,7 +2779,8 @@ out_mni:
 out_mm:
 	mmput(mm);
 out:
-	drm_dev_exit(idx);
+	if (idx >= 0)
+		drm_dev_exit(idx);
 	return ret;
 }
 

@@ -1261,7 +1261,7 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	 * Fault work items the interrupt thread queued end now (their svms
 	 * are dead: they map nothing), before the memory they came from goes.
 	 * Asynchronous PREFETCH work is not on svmgpu_wq: drm_dev_unplug()
-	 * above waited for this device's running chunk (svmgpu_prefetch.c).
+	 * above waited for the running chunk (svmgpu_prefetch.c).
 	 */
 	flush_workqueue(svmgpu_wq);
 	svmgpu_mem_fini(sdev);

@@ -59,6 +59,7 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <drm/drm_device.h>
+#include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 
 #include <svmgpu/svmgpu_hw.h>
@@ -858,6 +859,28 @@ static inline bool svmgpu_hw_enter(struct svmgpu_device *sdev)
 static inline void svmgpu_hw_exit(struct svmgpu_device *sdev)
 {
 	up_read(&sdev->hw_sem);
+}
+
+/**
+ * svmgpu_dev_reenter() - end a drm_dev_enter() section and begin another
+ * @sdev: the device
+ * @idx: the section's index; -1 once the device was found unplugged
+ *
+ * For an ioctl that walks a long range inside drm_dev_enter(): at every
+ * step, so that an unplug waits for one step.  6.1's drm_dev_unplug()
+ * waits for the sections of every DRM device (one SRCU for all of them),
+ * not only its own device's.
+ *
+ * Return: true in a new section; false (none held, @idx -1) once the
+ * device is unplugged.
+ */
+static inline bool svmgpu_dev_reenter(struct svmgpu_device *sdev, int *idx)
+{
+	drm_dev_exit(*idx);
+	if (drm_dev_enter(&sdev->drm, idx))
+		return true;
+	*idx = -1;
+	return false;
 }
 
 /*

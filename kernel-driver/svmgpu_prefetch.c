@@ -42,9 +42,10 @@
  * lets rmmod (no file open) free the module.
  *
  * Removal needs no flush here: every chunk runs inside drm_dev_enter(), so
- * remove's drm_dev_unplug() waits for this device's running chunk (and no
- * other device's) and every later chunk fails with -ENODEV before it
- * touches the device.
+ * remove's drm_dev_unplug() waits for this device's running chunk and
+ * every later chunk fails with -ENODEV before it touches the device.  (It
+ * waits for every DRM device's sections in progress, 6.1's SRCU being one
+ * for all: a chunk, one window, is the longest of ours.)
  *
  * The mm reference: the last mmput() of an address space that exited while
  * a chunk ran would tear it down in the work, so the work uses

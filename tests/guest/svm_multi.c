@@ -8,7 +8,8 @@
  * back to system memory through A's migrate_to_ram; A's coherent pages
  * (Debian's kernel) are ordinary memory to B's hmm_range_fault() and B
  * reaches them peer-to-peer through A's BAR4, where they stay.  Every byte
- * is checked, by the CPU and by both devices.
+ * is checked, by the CPU and by both devices.  An unbind of one device
+ * beside a long PREFETCH walk on the other waits for one window of it.
  *
  * make check runs it in a boot with a second device (QEMU_EXTRA='-device
  * svmgpu,local-mem-size=64M'); with one svmgpu PCI function it skips at
@@ -420,6 +421,74 @@ TEST(library_lists_devices_in_pci_order)
 	for (i = 0; i < sizeof(few[1]) && ((const unsigned char *)&few[1])[i] == 0xa5; i++)
 		;
 	EXPECT_EQ(i, sizeof(few[1]));	/* nothing written past max */
+}
+
+/*
+ * A synchronous PREFETCH to system memory over 16 TiB with one page
+ * touched walks every 2 MiB window of the range (minutes), on the second
+ * device; the first device is unbound meanwhile.  6.1's drm_dev_unplug()
+ * waits for the drm_dev_enter() sections of every DRM device, not only its
+ * own (one SRCU), so the walk begins a new section at every window: the
+ * unbind returns within seconds, the walk still running.  Before, it
+ * waited for the whole walk; here, until the walker's alarm (30 s) killed
+ * it.  The first device is bound again, and the walker killed.
+ */
+TEST_TIMEOUT(120)
+TEST(unbind_waits_one_window_of_another_devices_prefetch)
+{
+	const uint64_t size = 16ull << 40;
+	char fn[2][32], c = 0;
+	int go[2], minor, st;
+	double t0, took;
+	pid_t pid, r;
+
+	if (sg_pci_functions(NULL, 0) < 2)
+		SKIP(return, "needs two svmgpu devices (QEMU_EXTRA='-device svmgpu,...')");
+	ASSERT_EQ(sg_pci_function_nth(0, fn[0], sizeof(fn[0])), 0);
+	ASSERT_EQ(sg_pci_function_nth(1, fn[1], sizeof(fn[1])), 0);
+	if (!sg_driver_bound(fn[0]) || !sg_driver_bound(fn[1]) || access(SG_DRV "/unbind", W_OK))
+		SKIP(return, "both devices bound and root needed");
+	ASSERT_GE(sg_drm_minors(fn[1], &minor, NULL), 0);
+	ASSERT_EQ(pipe(go), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd = sg_open_render(minor);
+		unsigned char *a;
+
+		close(go[0]);
+		if (fd < 0 || !has_local_mem(fd))
+			_exit(10);
+		a = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (a == MAP_FAILED)
+			_exit(11);
+		a[0] = 1;	/* an anon_vma: no VMA-wide skip */
+		alarm(30);	/* before the fix: what ends the walk and the unbind */
+		if (write(go[1], "g", 1) != 1)
+			_exit(12);
+		_exit(sg_prefetch(fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, NULL) ? 13 : 14);
+	}
+	close(go[1]);
+	ASSERT_EQ(read(go[0], &c, 1), 1);
+	close(go[0]);
+	usleep(300000);		/* in the walk */
+	t0 = sg_now_s();
+	EXPECT_EQ(sg_driver_bind(fn[0], false), 0);
+	took = sg_now_s() - t0;
+	/* the walker is still at it */
+	r = waitpid(pid, &st, WNOHANG);
+	EXPECT_EQ(r, 0);
+	TH_LOG("unbind of %s took %.2f s beside %s's PREFETCH walk", fn[0], took, fn[1]);
+	EXPECT_LT(took, 10.0);
+	EXPECT_EQ(sg_driver_bind(fn[0], true), 0);
+	EXPECT_TRUE(render_node_appears(fn[0]));
+	if (!r) {
+		kill(pid, SIGKILL);
+		ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	}
+	/* killed in the walk, not ended by it (nor failed before it) */
+	EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
 TEST_HARNESS_MAIN
