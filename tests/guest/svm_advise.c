@@ -34,7 +34,7 @@ FIXTURE_SETUP(adv)
 	self->fd = sg_open();
 	if (self->fd < 0)
 		SKIP(return, "no render node: %s", strerror(errno));
-	self->local = has_local_mem(self->fd);
+	self->local = sg_has_local_mem(self->fd);
 	self->dsize = self->local ? sg_devmem_value("size") : 0;
 	ASSERT_EQ(sg_ctx_create(self->fd, &self->ctx), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &self->q), 0);

@@ -22,12 +22,6 @@
  */
 #define STEP	(4 * MB)
 
-static inline int has_local_mem(int fd)
-{
-	struct drm_svmgpu_get_info info;
-
-	return !sg_info(fd, &info) && (info.caps & SVMGPU_CAPS_LOCAL_MEM);
-}
 
 /*
  * PREFETCH [@p, @p + @size) to the device until all of it is resident: one

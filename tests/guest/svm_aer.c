@@ -209,7 +209,7 @@ static void recover_with_work(struct svmgpu_fixture_aer *self,
 	ASSERT_GE(before, 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	fill_pat(dm, DEVMEM_SIZE, 0x3a);
-	if (has_local_mem(self->fd))
+	if (sg_has_local_mem(self->fd))
 		ASSERT_EQ(prefetch_resident(self->fd, dm, DEVMEM_SIZE),
 			  (long long)(DEVMEM_SIZE / PAGE));
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SYS_SIZE, 0x21, 1)), 0);
@@ -254,7 +254,7 @@ static void recover_with_work(struct svmgpu_fixture_aer *self,
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	ASSERT_EQ(sg_run_ok(self->fd, q, sg_fill(buf, SYS_SIZE, 0x22, 1)), 0);
 	EXPECT_TRUE(sg_all_bytes(buf, 0x22, SYS_SIZE));
-	if (has_local_mem(self->fd)) {
+	if (sg_has_local_mem(self->fd)) {
 		ASSERT_EQ(prefetch_resident(self->fd, dm, DEVMEM_SIZE),
 			  (long long)(DEVMEM_SIZE / PAGE));
 		EXPECT_EQ(check_pat(dm, DEVMEM_SIZE, 0x3a), -1);
@@ -329,7 +329,7 @@ TEST_F(aer, cpu_copy_racing_a_fatal_recovery_is_done_again)
 
 	if (self->fd < 0)
 		SKIP(return, "no /dev/aer_inject (a kernel without PCIEAER_INJECT) or no svmgpu behind a PCIe port");
-	if (!has_local_mem(self->fd))
+	if (!sg_has_local_mem(self->fd))
 		SKIP(return, "no device memory");
 	dm = sg_map_anon(DEVMEM_SIZE);
 	ASSERT_NOT_NULL(dm);
@@ -416,7 +416,7 @@ TEST_F(aer, process_killed_during_a_recovery_of_its_copy)
 
 	if (self->fd < 0)
 		SKIP(return, "no /dev/aer_inject (a kernel without PCIEAER_INJECT) or no svmgpu behind a PCIe port");
-	if (!has_local_mem(self->fd))
+	if (!sg_has_local_mem(self->fd))
 		SKIP(return, "no device memory");
 	minor = atoi(strrchr(self->dbg, '/') + 1) + 128;
 	used0 = devmem_value(self, "used");

@@ -42,7 +42,7 @@ FIXTURE_SETUP(mm)
 	self->fd = sg_open();
 	if (self->fd < 0)
 		SKIP(return, "no render node: %s", strerror(errno));
-	self->local = has_local_mem(self->fd);
+	self->local = sg_has_local_mem(self->fd);
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
 	self->used0 = sg_devmem_value("used");

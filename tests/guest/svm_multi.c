@@ -436,7 +436,6 @@ TEST(library_lists_devices_in_pci_order)
 TEST_TIMEOUT(120)
 TEST(unbind_waits_one_window_of_another_devices_prefetch)
 {
-	const uint64_t size = 16ull << 40;
 	char fn[2][32], c = 0;
 	int go[2], minor, st = 0;
 	double t0, took;
@@ -459,16 +458,14 @@ TEST(unbind_waits_one_window_of_another_devices_prefetch)
 		close(go[0]);
 		if (fd < 0)
 			_exit(10);
-		a = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		a = sg_map_blocker();
 		/* 's': nothing to walk with (no local memory, or no 16 TiB mapping) */
-		if (!has_local_mem(fd) || a == MAP_FAILED)
+		if (!sg_has_local_mem(fd) || !a)
 			_exit(write(go[1], "s", 1) == 1 ? 0 : 11);
-		a[0] = 1;	/* an anon_vma: no VMA-wide skip */
 		alarm(30);	/* before the fix: what ends the walk and the unbind */
 		if (write(go[1], "g", 1) != 1)
 			_exit(12);
-		_exit(sg_prefetch(fd, a, size, DRM_SVMGPU_PREFETCH_SYSTEM, NULL) ? 13 : 14);
+		_exit(sg_prefetch(fd, a, SG_BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, NULL) ? 13 : 14);
 	}
 	close(go[1]);
 	ASSERT_EQ(read(go[0], &c, 1), 1);

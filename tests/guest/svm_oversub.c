@@ -77,7 +77,7 @@ FIXTURE_SETUP(ovs)
 	self->fd = sg_open();
 	if (self->fd < 0)
 		SKIP(return, "no render node: %s", strerror(errno));
-	if (!has_local_mem(self->fd))
+	if (!sg_has_local_mem(self->fd))
 		SKIP(return, "the device has no local memory");
 	restore_params();
 	ASSERT_EQ(sg_write_file(PARAM "devmem_limit_mb", CAP_MB), 0);

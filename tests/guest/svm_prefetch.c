@@ -137,28 +137,15 @@ static long long pf_pending_settles(void)
 }
 
 /*
- * A request that provably runs for longer than a few system calls: 16 TiB
- * of MAP_NORESERVE anonymous memory with one page touched (an anon_vma: a
- * PREFETCH to system memory walks it 2 MiB at a time, 8 M chunks, instead
- * of skipping the VMA whole).  Queued first on a file, it holds back the
- * file's later requests until its address range or address space is gone,
- * which makes "the request starts after the munmap (the exit)" certain.
- * Every user ends it (munmap, exit or close), so its size costs nothing:
- * it only has to outlast any stall of the test on a loaded host (64 GiB,
- * 0.1-0.3 s under KVM, did not: review-prefetch2 MED 1).
+ * The blockers below: a request that provably runs for longer than a few
+ * system calls, a PREFETCH to system memory of sg_map_blocker()'s 16 TiB.  Queued first on
+ * a file, it holds back the file's later requests until its address range
+ * or address space is gone, which makes "the request starts after the
+ * munmap (the exit)" certain.  Every user ends it (munmap, exit or close),
+ * so its size costs nothing: it only has to outlast any stall of the test
+ * on a loaded host (64 GiB, 0.1-0.3 s under KVM, did not: review-prefetch2
+ * MED 1).
  */
-#define BLOCKER	(16ul << 40)
-
-static void *blocker_map(void)
-{
-	unsigned char *p = mmap(NULL, BLOCKER, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	p[0] = 1;
-	return p;
-}
 
 /* The device's BDF if it was bound when the program started, else "". */
 static char bound_bdf[64];
@@ -660,7 +647,7 @@ TEST_F(pf, device_prefetch_skips_a_prot_none_reservation)
 {
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
-	pf_reservation_then_buffer(self->fd, BLOCKER, DRM_SVMGPU_PREFETCH_DEVICE,
+	pf_reservation_then_buffer(self->fd, SG_BLOCKER, DRM_SVMGPU_PREFETCH_DEVICE,
 				   0x6d, 30);
 }
 
@@ -703,7 +690,7 @@ static void *sync_pf_run(void *arg)
 TEST_TIMEOUT(120)
 TEST_F(pf, sync_prefetch_of_a_huge_range_yields)
 {
-	struct sync_pf s = { .fd = self->fd, .size = BLOCKER };
+	struct sync_pf s = { .fd = self->fd, .size = SG_BLOCKER };
 	uint64_t pages = 1;
 	pthread_t t;
 	void *r, *m;
@@ -712,18 +699,18 @@ TEST_F(pf, sync_prefetch_of_a_huge_range_yields)
 
 	if (!self->local)
 		SKIP(return, "the device has no local memory");
-	r = mmap(NULL, BLOCKER, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	r = mmap(NULL, SG_BLOCKER, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_NE(r, MAP_FAILED);
 	t0 = sg_now_s();
-	EXPECT_EQ(sg_prefetch(self->fd, r, BLOCKER, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
+	EXPECT_EQ(sg_prefetch(self->fd, r, SG_BLOCKER, DRM_SVMGPU_PREFETCH_DEVICE, &pages), 0);
 	EXPECT_EQ(pages, 0);
 	pages = 1;
-	EXPECT_EQ(sg_prefetch(self->fd, r, BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(sg_prefetch(self->fd, r, SG_BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
 	EXPECT_EQ(pages, 0);
 	TH_LOG("16 TiB of PROT_NONE to device and to system memory in %.2f s", sg_now_s() - t0);
-	munmap(r, BLOCKER);
+	munmap(r, SG_BLOCKER);
 
-	s.p = blocker_map();
+	s.p = sg_map_blocker();
 	ASSERT_NOT_NULL(s.p);
 	s.where = DRM_SVMGPU_PREFETCH_SYSTEM;
 	t0 = sg_now_s();
@@ -739,7 +726,7 @@ TEST_F(pf, sync_prefetch_of_a_huge_range_yields)
 	       sg_now_s() - t0, done ? "done" : "still running");
 	EXPECT_EQ(done, 0);
 	munmap(m, PAGE);
-	ASSERT_EQ(munmap(s.p, BLOCKER), 0);
+	ASSERT_EQ(munmap(s.p, SG_BLOCKER), 0);
 	pthread_join(t, NULL);
 	EXPECT_EQ(s.ret, -EFAULT);
 	EXPECT_EQ(s.pages, 0);
@@ -768,7 +755,7 @@ TEST_F(pf, munmap_while_async_prefetch_runs)
 		SKIP(return, "the device has no local memory");
 	used0 = sg_devmem_value("used");
 	for (round = 0; round < 2; round++) {
-		big = blocker_map();
+		big = sg_map_blocker();
 		ASSERT_NE(big, NULL);
 		a = sg_map_2m(size);
 		ASSERT_NE(a, NULL);
@@ -778,11 +765,11 @@ TEST_F(pf, munmap_while_async_prefetch_runs)
 		 */
 		ASSERT_EQ(madvise(a, size, MADV_NOHUGEPAGE), 0);
 		sg_fill_pat(a, size, 0x3c);
-		ASSERT_EQ(pf_async(self->fd, big, BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, &id[0]), 0);
+		ASSERT_EQ(pf_async(self->fd, big, SG_BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, &id[0]), 0);
 		ASSERT_EQ(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, &id[1]), 0);
 		/* Round 0: all of it; round 1: the second half. */
 		ASSERT_EQ(munmap(a + round * size / 2, size - round * size / 2), 0);
-		ASSERT_EQ(munmap(big, BLOCKER), 0);
+		ASSERT_EQ(munmap(big, SG_BLOCKER), 0);
 		ASSERT_EQ(ev_read_n(self->fd, ev, 2, left_s(end)), 0);
 		TH_LOG("round %d: blocker %d (%llu pages), request %d (%llu pages)", round,
 		       ev[0].result, (unsigned long long)ev[0].pages, ev[1].result,
@@ -892,12 +879,12 @@ TEST_F(pf, exited_address_space_ends_with_ecanceled)
 		ASSERT_GE(pid, 0);
 		if (!pid) {
 			size_t size = 4 * MB;
-			unsigned char *a = sg_map_2m(size), *big = blocker_map();
+			unsigned char *a = sg_map_2m(size), *big = sg_map_blocker();
 
 			if (!a || !big)
 				_exit(10);
 			memset(a, 1, size);
-			if (pf_async(self->fd, big, BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, NULL))
+			if (pf_async(self->fd, big, SG_BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, NULL))
 				_exit(11);
 			_exit(pf_async(self->fd, a, size, DRM_SVMGPU_PREFETCH_DEVICE, NULL) ? 12 : 0);
 		}
@@ -939,9 +926,9 @@ TEST_F(pf, exited_mms_dropped_before_their_turn)
 		SKIP(return, "the device has no local memory");
 	dropped0 = pf_counter("async_mm_dropped");
 	ASSERT_GE(dropped0, 0);
-	big = blocker_map();
+	big = sg_map_blocker();
 	ASSERT_NE(big, NULL);
-	ASSERT_EQ(pf_async(self->fd, big, BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, &id), 0);
+	ASSERT_EQ(pf_async(self->fd, big, SG_BLOCKER, DRM_SVMGPU_PREFETCH_SYSTEM, &id), 0);
 	for (i = 0; i < NK; i++) {
 		pid_t pid = fork();
 
@@ -968,7 +955,7 @@ TEST_F(pf, exited_mms_dropped_before_their_turn)
 	       pf_counter("async_pending"));
 	EXPECT_EQ(dropped, NK);
 	EXPECT_FALSE(ev_pending(self->fd));
-	ASSERT_EQ(munmap(big, BLOCKER), 0);
+	ASSERT_EQ(munmap(big, SG_BLOCKER), 0);
 	ASSERT_EQ(ev_read_n(self->fd, ev, NK + 1, left_s(end)), 0);
 	EXPECT_EQ(ev[0].id, id);
 	EXPECT_EQ(ev[0].result, -EFAULT);
@@ -1350,8 +1337,8 @@ TEST_TIMEOUT(180)
 TEST_F(pf, zz_unbind_during_sync_prefetch_and_residency_of_a_huge_range)
 {
 	struct sync_pf s[2] = {
-		{ .fd = self->fd, .size = BLOCKER, .where = DRM_SVMGPU_PREFETCH_SYSTEM },
-		{ .fd = self->fd, .size = BLOCKER, .residency = true },
+		{ .fd = self->fd, .size = SG_BLOCKER, .where = DRM_SVMGPU_PREFETCH_SYSTEM },
+		{ .fd = self->fd, .size = SG_BLOCKER, .residency = true },
 	};
 	pthread_t t[2];
 	double t0, t1;
@@ -1363,7 +1350,7 @@ TEST_F(pf, zz_unbind_during_sync_prefetch_and_residency_of_a_huge_range)
 		SKIP(return, "the device has no local memory");
 	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "cannot unbind through sysfs");
-	p = blocker_map();
+	p = sg_map_blocker();
 	ASSERT_NOT_NULL(p);
 	for (i = 0; i < 2; i++) {
 		s[i].p = p;
@@ -1395,7 +1382,7 @@ TEST_F(pf, zz_unbind_during_sync_prefetch_and_residency_of_a_huge_range)
 	ASSERT_GE(fd, 0);
 	EXPECT_EQ(sg_residency(fd, p, PAGE), 0);
 	close(fd);
-	munmap(p, BLOCKER);
+	munmap(p, SG_BLOCKER);
 }
 
 /* The harness, then the device bound again whatever a test did. */

@@ -767,9 +767,9 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 	for (i = 0; i < 1000 && !__atomic_load_n(&b.tid, __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
 	snprintf(task, sizeof(task), "/proc/self/task/%d", b.tid);
-	for (i = 0; i < 1000 && !sg_asleep_in(task, SYS_ioctl, "SD"); i++)
+	for (i = 0; i < 1000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_SUBMIT, "SD"); i++)
 		usleep(10000);
-	ASSERT_TRUE(sg_asleep_in(task, SYS_ioctl, "SD"));
+	ASSERT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_SUBMIT, "SD"));
 
 	nq = self->nhw + 2;
 	q = calloc(nq, sizeof(*q));
@@ -798,7 +798,7 @@ TEST_F(sched, blocking_submit_into_full_ring_while_preempted)
 		TH_LOG("queue %u never preempted:\n%s", b.q, dump);
 		ASSERT_TRUE(0);
 	}
-	ASSERT_TRUE(sg_asleep_in(task, SYS_ioctl, "SD"));
+	ASSERT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_SUBMIT, "SD"));
 	__atomic_store_n(&word[1], 1, __ATOMIC_SEQ_CST);
 	/*
 	 * SG_TIMEOUT_NS, not 5 s: 10 FILLs of 2 MiB behind an IOMMU on a

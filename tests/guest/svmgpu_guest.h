@@ -438,6 +438,27 @@ static inline void *sg_map_2m(size_t size)
 	return a;
 }
 
+/*
+ * A range whose synchronous PREFETCH provably runs for minutes, or NULL:
+ * SG_BLOCKER bytes of MAP_NORESERVE anonymous memory with its first page
+ * touched (an anon_vma, so a PREFETCH to system memory cannot skip the VMA
+ * whole but walks it 2 MiB at a time: 8 M windows).  Its size costs
+ * nothing until touched; it only has to outlast any stall of a test on a
+ * loaded host.
+ */
+#define SG_BLOCKER	(16ul << 40)
+
+static inline void *sg_map_blocker(void)
+{
+	unsigned char *p = mmap(NULL, SG_BLOCKER, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	p[0] = 1;
+	return p;
+}
+
 /* Kernel code of an endless loop (LOOP; ENDLOOP; EXIT): it ends when stopped. */
 static inline const uint64_t *sg_spin_kernel(void)
 {

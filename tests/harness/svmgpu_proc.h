@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Read @file of the /proc directory @task into @buf, NUL-ended: its length, or 0. */
@@ -31,21 +32,45 @@ static inline int sg_proc_read(const char *task, const char *file, char *buf, si
 }
 
 /*
- * Is the task of /proc directory @task (/proc/PID or /proc/self/task/TID)
- * in one of the states @states ("D", "SD") inside system call @nr?
+ * The system call line of the task of /proc directory @task (/proc/PID or
+ * /proc/self/task/TID), "nr arg1 arg2 ...", into @buf if the task is in
+ * one of the states @states ("D", "SD"): its length, or 0.
  */
-static inline int sg_asleep_in(const char *task, long nr, const char *states)
+static inline int sg_asleep_syscall(const char *task, const char *states, char *buf,
+				    size_t size)
 {
-	char buf[512], *p;
+	char *p;
 
-	if (!sg_proc_read(task, "stat", buf, sizeof(buf)))
+	if (!sg_proc_read(task, "stat", buf, size))
 		return 0;
 	p = strrchr(buf, ')');
 	if (!p || p[1] != ' ' || !p[2] || !strchr(states, p[2]))
 		return 0;
-	if (!sg_proc_read(task, "syscall", buf, sizeof(buf)))
+	return sg_proc_read(task, "syscall", buf, size);
+}
+
+/* Is that task in one of the states @states inside system call @nr? */
+static inline int sg_asleep_in(const char *task, long nr, const char *states)
+{
+	char buf[512];
+
+	return sg_asleep_syscall(task, states, buf, sizeof(buf)) &&
+	       strtol(buf, NULL, 10) == nr;
+}
+
+/* ... inside an ioctl() of request @request (DRM_IOCTL_SVMGPU_WAIT)? */
+static inline int sg_asleep_in_ioctl(const char *task, unsigned long request,
+				     const char *states)
+{
+	char buf[512], *p;
+
+	if (!sg_asleep_syscall(task, states, buf, sizeof(buf)) ||
+	    strtol(buf, NULL, 10) != SYS_ioctl)
 		return 0;
-	return strtol(buf, NULL, 10) == nr;
+	/* "nr fd request ...", the arguments in hex */
+	p = strchr(buf, ' ');
+	p = p ? strchr(p + 1, ' ') : NULL;
+	return p && strtoul(p + 1, NULL, 0) == request;
 }
 
 #endif /* SVMGPU_PROC_H */

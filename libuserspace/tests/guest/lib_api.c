@@ -807,29 +807,13 @@ static void *wait_thread(void *arg)
 	return NULL;
 }
 
-/* Is thread @tid of this process asleep in an ioctl? */
-static int asleep_in_ioctl(pid_t tid)
+/* Is thread @tid of this process asleep in the WAIT ioctl? */
+static int asleep_in_wait(pid_t tid)
 {
 	char task[48];
 
 	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)tid);
-	return sg_asleep_in(task, SYS_ioctl, "SD");
-}
-
-/* Is thread @tid of this process asleep in the WAIT ioctl? */
-static int asleep_in_wait(pid_t tid)
-{
-	char task[48], buf[256], *p;
-
-	if (!asleep_in_ioctl(tid))
-		return 0;
-	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)tid);
-	if (!sg_proc_read(task, "syscall", buf, sizeof(buf)))
-		return 0;
-	/* "nr fd request ...", in hex */
-	p = strchr(buf, ' ');
-	p = p ? strchr(p + 1, ' ') : NULL;
-	return p && strtoull(p + 1, NULL, 0) == DRM_IOCTL_SVMGPU_WAIT;
+	return sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_WAIT, "SD");
 }
 
 /*
