@@ -490,7 +490,7 @@ int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *fil
 	    args->start + args->size < args->start || args->start + args->size > TASK_SIZE)
 		return -EINVAL;
 	end = args->start + args->size;
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 
 	mutex_lock(&sf->lock);
@@ -513,6 +513,6 @@ int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *fil
 		svmgpu_advise_get(svm, args->start, end, &args->value, &args->size);
 	svmgpu_svm_unref(svm);
 out:
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	return ret;
 }

@@ -39,8 +39,8 @@
  * Lifetimes: a buffer (kref) is held by its handle (the file's
  * sf->dax_bos) and by every VMA (open/close); it holds the pool (kref),
  * whose allocator lives until the last buffer is gone.  The VMA's file
- * holds the drm_device.  Removal: after drm_dev_unplug() (faults and
- * mmap() run inside drm_dev_enter()) svmgpu_dax_unplug() zaps every
+ * holds the drm_device.  Removal: after svmgpu_dev_unplug() (faults and
+ * mmap() run inside svmgpu_dev_enter()) svmgpu_dax_unplug() zaps every
  * mapping of the device's address_space; later faults get SIGBUS.
  *
  * Page references: get_user_pages() (vmsplice, O_DIRECT, process_vm_*)
@@ -453,7 +453,7 @@ err_free:
 
 /**
  * svmgpu_dax_unplug() - remove every CPU mapping of DAX buffers
- * @sdev: the device, after drm_dev_unplug(): no fault or mmap() maps again
+ * @sdev: the device, after svmgpu_dev_unplug(): no fault or mmap() maps again
  */
 void svmgpu_dax_unplug(struct svmgpu_device *sdev)
 {
@@ -600,7 +600,7 @@ int svmgpu_ioctl_devmem_alloc(struct drm_device *drm, void *data, struct drm_fil
 	if (args->flags || args->handle || args->offset || args->align ||
 	    !args->size || size < args->size)
 		return -EINVAL;
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	pool = sdev->dax;
 	if (!pool) {
@@ -634,7 +634,7 @@ int svmgpu_ioctl_devmem_alloc(struct drm_device *drm, void *data, struct drm_fil
 	args->offset = (u64)handle << SVMGPU_DAX_OFF_SHIFT;
 	args->align = align;
 out:
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	return ret;
 }
 
@@ -763,7 +763,7 @@ static vm_fault_t svmgpu_dax_fault(struct vm_fault *vmf)
 	u64 off;
 	int idx;
 
-	if (!drm_dev_enter(&pool->sdev->drm, &idx))
+	if (!svmgpu_dev_enter(&pool->sdev->drm, &idx))
 		return VM_FAULT_SIGBUS;
 	off = svmgpu_dax_vma_off(vma, vmf->address);
 	if (off >= bo->size)
@@ -782,7 +782,7 @@ static vm_fault_t svmgpu_dax_fault(struct vm_fault *vmf)
 			break;
 	}
 out:
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(&pool->sdev->drm, idx);
 	return ret;
 }
 
@@ -813,7 +813,7 @@ int svmgpu_dax_mmap(struct file *filp, struct vm_area_struct *vma)
 	int idx, ret = -EINVAL;
 	u64 off;
 
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	/* VM_MAYSHARE: an O_RDONLY file's MAP_SHARED has no VM_SHARED. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
@@ -832,7 +832,7 @@ int svmgpu_dax_mmap(struct file *filp, struct vm_area_struct *vma)
 	vma->vm_private_data = bo;
 	ret = 0;
 out:
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	return ret;
 }
 
@@ -1047,7 +1047,7 @@ static int svmgpu_dax_show(struct seq_file *m, void *unused)
 	struct svmgpu_dax *pool;
 	int idx;
 
-	if (!drm_dev_enter(&sdev->drm, &idx))
+	if (!svmgpu_dev_enter(&sdev->drm, &idx))
 		return -ENODEV;
 	pool = sdev->dax;
 	if (pool) {
@@ -1065,7 +1065,7 @@ static int svmgpu_dax_show(struct seq_file *m, void *unused)
 	} else {
 		seq_puts(m, "size: 0\nused: 0\nbuffers: 0\n");
 	}
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(&sdev->drm, idx);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(svmgpu_dax);

@@ -692,7 +692,7 @@ static void svmgpu_devmem_hist_add(struct svmgpu_devmem *dm, struct mm_struct *m
  * one that thrashed would otherwise see the other's evictions and pins as
  * its own refaults (a period begun by a process's very first faults).
  * Runs from an SRCU callback with BH disabled: takes only thrash_lock, and
- * only while the device is there (its devmem goes after drm_dev_unplug()).
+ * only while the device is there (its devmem goes after svmgpu_dev_unplug()).
  */
 void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm)
 {
@@ -702,7 +702,7 @@ void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm)
 	bool live = false;
 	int idx;
 
-	if (!mm || !drm_dev_enter(&sdev->drm, &idx))
+	if (!mm || !svmgpu_dev_enter(&sdev->drm, &idx))
 		return;
 	dm = sdev->devmem;
 	if (!dm)
@@ -736,7 +736,7 @@ void svmgpu_devmem_forget_mm(struct svmgpu_device *sdev, struct mm_struct *mm)
 	smp_store_release(&dm->forget_gen, dm->forget_gen + 1);
 	spin_unlock(&dm->thrash_lock);
 out:
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(&sdev->drm, idx);
 }
 
 /*
@@ -2329,7 +2329,7 @@ bool svmgpu_devmem_vma_unmoved(struct vm_area_struct *vma, bool to_dev)
  * did: a page another migration (a CPU fault, khugepaged, a concurrent
  * PREFETCH) took back between two tries of its window and that the next
  * try moved again is one page, so *moved never exceeds the range.
- * @idx: the caller's drm_dev_enter() section, begun again at every window
+ * @idx: the caller's svmgpu_dev_enter() section, begun again at every window
  * (svmgpu_dev_reenter(): -1 and -ENODEV once unplugged, @dm not touched
  * after); NULL: kept (one window: the asynchronous PREFETCH's chunk).
  */
@@ -2368,10 +2368,10 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 		 * A huge range of windows with nothing to move takes no sleep:
 		 * yield (and the mmap_lock to a writer) between windows, and
 		 * stop for an unplug, which waits for one window of this
-		 * ioctl (and of any other DRM device's).
+		 * ioctl.
 		 */
 		if (idx ? !svmgpu_dev_reenter(dm->sdev, idx) :
-			  drm_dev_is_unplugged(&dm->sdev->drm)) {
+			  svmgpu_dev_is_unplugged(dm->sdev)) {
 			ret = -ENODEV;
 			break;
 		}
@@ -2609,7 +2609,7 @@ int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *f
 	ret = svmgpu_devmem_range_ok(args->start, args->size);
 	if (ret)
 		return ret;
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	if (!sdev->devmem) {
 		ret = -EOPNOTSUPP;
@@ -2637,7 +2637,7 @@ int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *f
 	args->pages = moved;
 out:
 	if (idx >= 0)
-		drm_dev_exit(idx);
+		svmgpu_dev_exit(drm, idx);
 	return ret;
 }
 
@@ -2718,7 +2718,7 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 	ret = svmgpu_devmem_range_ok(args->start, args->size);
 	if (ret)
 		return ret;
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	if (!sdev->devmem) {
 		ret = -EOPNOTSUPP;
@@ -2780,7 +2780,7 @@ out_mm:
 	mmput(mm);
 out:
 	if (idx >= 0)
-		drm_dev_exit(idx);
+		svmgpu_dev_exit(drm, idx);
 	return ret;
 }
 
@@ -2907,7 +2907,7 @@ void svmgpu_devmem_reset_done(struct svmgpu_device *sdev)
  * @sdev: the device, already quiet (svmgpu_hw_suspend())
  *
  * The PCI core puts the function in D3hot after the suspend callbacks,
- * where BAR4 decodes nothing.  A device fault's work (svmgpu_wq is not
+ * where BAR4 decodes nothing.  A device fault's work (its queue is not
  * freezable) may still migrate or evict meanwhile: its copy is refused
  * (-EAGAIN, svmgpu_devmem_copy()), the pages stay where they are, instead
  * of system pages filled from all-ones reads or device pages written into
@@ -3184,7 +3184,7 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 	struct svmgpu_devmem *dm;
 	int idx;
 
-	if (!drm_dev_enter(&sdev->drm, &idx))
+	if (!svmgpu_dev_enter(&sdev->drm, &idx))
 		return -ENODEV;
 	dm = sdev->devmem;
 	if (dm) {
@@ -3231,7 +3231,7 @@ static int svmgpu_devmem_show(struct seq_file *m, void *unused)
 	} else {
 		seq_puts(m, "type: none\nsize: 0\nused: 0\n");
 	}
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(&sdev->drm, idx);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(svmgpu_devmem);

@@ -10,9 +10,10 @@
  * (write), sdev->inval_lock.
  *
  * Lifetimes: every ioctl runs its device-touching parts inside
- * drm_dev_enter()/drm_dev_exit(), so remove's drm_dev_unplug() waits for
- * them; everything else that reaches registers (notifiers, interrupt
- * threads, postclose, work items) goes through svmgpu_hw_enter(), which
+ * svmgpu_dev_enter()/svmgpu_dev_exit() (drm_dev_enter() with the device's
+ * own SRCU), so remove's svmgpu_dev_unplug() waits for them; everything
+ * else that reaches registers (notifiers, interrupt threads, postclose,
+ * work items) goes through svmgpu_hw_enter(), which
  * fails once hw_ready is false (removed, or the device is held by a PCI
  * reset, AER recovery or suspend: svmgpu_hw_suspend()/svmgpu_hw_resume(),
  * or wedged: a reset did not bring it back, the next one tries again).
@@ -60,7 +61,7 @@ static int svmgpu_ioctl_get_info(struct drm_device *drm, void *data,
 		drm_dbg(drm, "get_info: non-zero flags or pad\n");
 		return -EINVAL;
 	}
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 
 	args->hw_id = sdev->hw_id;
@@ -75,7 +76,7 @@ static int svmgpu_ioctl_get_info(struct drm_device *drm, void *data,
 	args->tlb_ways = sdev->tlb_ways;
 	args->max_contexts = SVMGPU_CTX_TABLE_ENTRIES - 1;
 	args->max_ring_entries = SVMGPU_MAX_RING_ENTRIES;
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	return 0;
 }
 
@@ -999,7 +1000,7 @@ static int svmgpu_pm_resume(struct device *dev)
  * not saved) and comes back empty, so refuse while it holds process pages
  * or DAX buffers (allocated only by ioctls, which frozen processes make
  * none of), and allocate no device page until thawed: a device fault's
- * work (svmgpu_wq is not freezable) or an asynchronous PREFETCH may still
+ * work (its queue is not freezable) or an asynchronous PREFETCH may still
  * run after this check, while processes are frozen.  Suspend to RAM keeps it (the device keeps
  * its memory, hw-spec 5a).
  */
@@ -1049,6 +1050,9 @@ static void svmgpu_drm_release(struct drm_device *drm, void *arg)
 {
 	struct svmgpu_device *sdev = to_svmgpu(drm);
 
+	if (sdev->fault_wq)
+		destroy_workqueue(sdev->fault_wq);
+	cleanup_srcu_struct(&sdev->unplug_srcu);
 	ida_destroy(&sdev->ctx_ida);
 	xa_destroy(&sdev->svms);
 	mutex_destroy(&sdev->inval_lock);
@@ -1103,9 +1107,15 @@ static int svmgpu_probe_device(struct pci_dev *pdev)
 	INIT_WORK(&sdev->recover_work, svmgpu_recover_work);
 	svmgpu_recovery_init(sdev);
 	svmgpu_sched_init(sdev);
+	ret = init_srcu_struct(&sdev->unplug_srcu);
+	if (ret)
+		return ret;
+	sdev->fault_wq = alloc_workqueue("svmgpu-fault-%s", WQ_UNBOUND, 0, pci_name(pdev));
 	ret = drmm_add_action_or_reset(&sdev->drm, svmgpu_drm_release, NULL);
 	if (ret)
 		return ret;
+	if (!sdev->fault_wq)
+		return -ENOMEM;
 
 	ret = pcim_enable_device(pdev);
 	if (ret)
@@ -1229,24 +1239,35 @@ static void svmgpu_hw_stop_for_good(struct svmgpu_device *sdev)
 	svmgpu_recovery_fini(sdev);
 }
 
+/*
+ * No section begins any more (svmgpu_dev_enter() fails), and the ones
+ * begun have ended.
+ */
+static void svmgpu_dev_unplug(struct svmgpu_device *sdev)
+{
+	WRITE_ONCE(sdev->unplugged, true);
+	synchronize_srcu(&sdev->unplug_srcu);
+}
+
 static void svmgpu_remove(struct pci_dev *pdev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);
 
 	/*
-	 * No new ioctls (drm_ioctl() and drm_dev_enter() fail with -ENODEV);
-	 * waits for every ioctl section inside drm_dev_enter().  Sleeping
-	 * parts of SUBMIT and WAIT are outside it: they end when their queue
-	 * is stopped below.
+	 * No new ioctls (drm_ioctl() fails with -ENODEV), then wait for every
+	 * section that uses the device (svmgpu_dev_enter(): ioctls, DAX
+	 * faults and mmap(), PREFETCH chunks).  Sleeping parts of SUBMIT and
+	 * WAIT are outside them: they end when their queue is stopped below.
 	 */
 	drm_dev_unplug(&sdev->drm);
+	svmgpu_dev_unplug(sdev);
 	/* No CPU fault maps device memory of DAX buffers again: remove them. */
 	svmgpu_dax_unplug(sdev);
 
 	/*
 	 * Stop every address space while the hardware is still there, with
-	 * last-context teardowns blocked (creation is: every CTX_CREATE runs
-	 * inside drm_dev_enter()), then reset the device so that it does no
+	 * last-context teardowns blocked (creation is: every CTX_CREATE
+	 * creates inside svmgpu_dev_enter()), then reset the device so that it does no
 	 * more DMA, and only then free what it used.  Teardowns in flight
 	 * (their svms already out of the id table) end first.  reset_lock: no
 	 * debugfs or recovery reset runs meanwhile.  Not svmgpu_create_lock:
@@ -1260,9 +1281,12 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	/*
 	 * Fault work items the interrupt thread queued end now (their svms
 	 * are dead: they map nothing), before the memory they came from goes.
-	 * Asynchronous PREFETCH work is not on svmgpu_wq: drm_dev_unplug()
-	 * above waited for the running chunk (svmgpu_prefetch.c).
+	 * Asynchronous PREFETCH work is not on svmgpu_wq: svmgpu_dev_unplug()
+	 * above waited for the running chunk (svmgpu_prefetch.c).  Fault
+	 * work is on the device's own queue: another device's fault stuck in
+	 * I/O does not hold up this removal.
 	 */
+	flush_workqueue(sdev->fault_wq);
 	flush_workqueue(svmgpu_wq);
 	svmgpu_mem_fini(sdev);
 	up_write(&sdev->teardown_sem);

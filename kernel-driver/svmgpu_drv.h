@@ -54,6 +54,7 @@
 #include <linux/sched.h>
 #include <linux/pci.h>
 #include <linux/spinlock.h>
+#include <linux/srcu.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -355,6 +356,11 @@ struct svmgpu_sched {
  * @stats: driver counters
  * @devmem: device-local memory (svmgpu_devmem.c), NULL without it
  * @dax: the DAX pool of device memory (svmgpu_dax.c), NULL without it
+ * @fault_wq: the device's fault work items (svm->fault_work): its own
+ *	queue, so that remove waits for this device's faults only (one stuck
+ *	in I/O, another device's, must not hold up the unbind)
+ * @unplug_srcu: the sections that use the device (svmgpu_dev_enter())
+ * @unplugged: set once, by remove, before it waits for @unplug_srcu
  */
 struct svmgpu_device {
 	struct drm_device drm;
@@ -435,6 +441,9 @@ struct svmgpu_device {
 	struct svmgpu_dev_stats stats;
 	struct svmgpu_devmem *devmem;
 	struct svmgpu_dax *dax;
+	struct workqueue_struct *fault_wq;
+	struct srcu_struct unplug_srcu;
+	bool unplugged;
 };
 
 #define to_svmgpu(d) container_of(d, struct svmgpu_device, drm)
@@ -862,22 +871,57 @@ static inline void svmgpu_hw_exit(struct svmgpu_device *sdev)
 }
 
 /**
- * svmgpu_dev_reenter() - end a drm_dev_enter() section and begin another
+ * svmgpu_dev_enter() - begin a section that uses the device
+ * @drm: the device
+ * @idx: the section's index, for svmgpu_dev_exit()
+ *
+ * drm_dev_enter() with the device's own SRCU: remove (svmgpu_dev_unplug())
+ * waits for the sections of this device only.  6.1's drm_dev_unplug()
+ * waits for the drm_dev_enter() sections of every DRM device (one SRCU for
+ * all of them), and ours wait on user address spaces: the mmap_lock, a
+ * copy from user memory, a creation behind a fault stuck in I/O.  Inside
+ * drm_dev_enter() they would hold up the unbind of every DRM device for
+ * as long as that I/O takes.
+ *
+ * Return: true in a section; false (none held) once the device is unplugged.
+ */
+static inline bool svmgpu_dev_enter(struct drm_device *drm, int *idx)
+{
+	struct svmgpu_device *sdev = to_svmgpu(drm);
+
+	*idx = srcu_read_lock(&sdev->unplug_srcu);
+	if (!READ_ONCE(sdev->unplugged))
+		return true;
+	srcu_read_unlock(&sdev->unplug_srcu, *idx);
+	return false;
+}
+
+static inline void svmgpu_dev_exit(struct drm_device *drm, int idx)
+{
+	srcu_read_unlock(&to_svmgpu(drm)->unplug_srcu, idx);
+}
+
+/* Unplugged: no section begins any more (READ_ONCE: a hint outside one). */
+static inline bool svmgpu_dev_is_unplugged(struct svmgpu_device *sdev)
+{
+	return READ_ONCE(sdev->unplugged);
+}
+
+/**
+ * svmgpu_dev_reenter() - end a svmgpu_dev_enter() section and begin another
  * @sdev: the device
  * @idx: the section's index; -1 once the device was found unplugged
  *
- * For an ioctl that walks a long range inside drm_dev_enter(): at every
- * step, so that an unplug waits for one step.  6.1's drm_dev_unplug()
- * waits for the sections of every DRM device (one SRCU for all of them),
- * not only its own device's.
+ * For an ioctl that walks a long range inside a section: at every step,
+ * so that the device's unplug waits for one step.
  *
  * Return: true in a new section; false (none held, @idx -1) once the
  * device is unplugged.
  */
 static inline bool svmgpu_dev_reenter(struct svmgpu_device *sdev, int *idx)
 {
-	drm_dev_exit(*idx);
-	if (drm_dev_enter(&sdev->drm, idx))
+	svmgpu_dev_exit(&sdev->drm, *idx);
+	if (svmgpu_dev_enter(&sdev->drm, idx))
 		return true;
 	*idx = -1;
 	return false;
@@ -926,7 +970,7 @@ void svmgpu_mmu_ctx_disable(struct svmgpu_svm *svm);
 extern const struct mmu_notifier_ops svmgpu_mn_ops_template;
 bool svmgpu_chunk_covers(struct svmgpu_svm *svm, u64 start, u64 end);
 void svmgpu_chunk_bounds(u64 va, u64 *start, u64 *end);
-struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev);
+struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev, int *idx);
 void svmgpu_svm_put_ctx(struct svmgpu_svm *svm);
 struct svmgpu_svm *svmgpu_svm_lookup(struct svmgpu_device *sdev, u32 ctx_id);
 void svmgpu_svm_unref(struct svmgpu_svm *svm);

@@ -6,7 +6,7 @@
  * PUT into a batch and writes GET back at once, so that queues stalled on a
  * full ring can fault again while the batch is handled.  It resolves
  * nothing itself: it hands each context's records to that address space's
- * own work item (svm->fault_work, on the unbound svmgpu_wq), so that one
+ * own work item (svm->fault_work, on the device's unbound fault_wq), so that one
  * process whose faults are slow (mmap_lock contention, I/O, FUSE) never
  * delays another's.  Records of a context that is gone are cancelled at
  * once.  The last-context teardown waits, after CTX_DISABLE and before the
@@ -672,7 +672,7 @@ static void svmgpu_fault_dispatch(struct svmgpu_device *sdev, struct svmgpu_faul
 			svmgpu_ctx_account(sdev, batch[k].queue, svm, SVMGPU_CS_FAULTS, 1);
 		}
 		/* The queued work owns the reference; one already queued has its own. */
-		if (!queue_work(svmgpu_wq, &svm->fault_work))
+		if (!queue_work(sdev->fault_wq, &svm->fault_work))
 			svmgpu_svm_unref(svm);
 	}
 	atomic64_add(n, &sdev->stats.fault_records);

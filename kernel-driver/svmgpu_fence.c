@@ -488,10 +488,10 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 		drm_dbg(drm, "submit: bad flags, non-zero pad or seq, user_data without EVENT\n");
 		return -EINVAL;
 	}
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	q = svmgpu_queue_lookup(file->driver_priv, args->queue_handle, &ret);
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	if (!q) {
 		drm_dbg(drm, "submit: queue %u: %d\n", args->queue_handle, ret);
 		return ret;
@@ -530,7 +530,7 @@ int svmgpu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *fil
 
 	/*
 	 * The sleeps (room in the ring, a free hardware queue) are outside
-	 * drm_dev_enter(): device removal stops the queue to end them.
+	 * svmgpu_dev_enter(): device removal stops the queue to end them.
 	 */
 retry:
 	/*
@@ -579,12 +579,12 @@ retry:
 		if (ret)
 			goto out_unlock;
 	}
-	if (!drm_dev_enter(drm, &idx)) {
+	if (!svmgpu_dev_enter(drm, &idx)) {
 		ret = -ENODEV;
 		goto out_unlock;
 	}
 	if (READ_ONCE(q->stopped) || !q->ring) {
-		drm_dev_exit(idx);
+		svmgpu_dev_exit(drm, idx);
 		ret = -ECANCELED;
 		goto out_unlock;
 	}
@@ -617,7 +617,7 @@ retry:
 		svmgpu_write32(sdev, SVMGPU_REG_Q(q->hwq, SVMGPU_Q_TAIL), q->tail);
 		svmgpu_hw_exit(sdev);
 	}
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	atomic64_add(n, &q->ctx->cnt[SVMGPU_CS_SUBMITTED]);
 	args->seq = seq;
 out_unlock:
@@ -665,10 +665,10 @@ int svmgpu_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 	if (args->timeout_ns && args->timeout_ns != U64_MAX)
 		deadline = ktime_add_ns(ktime_get(),
 					min_t(u64, args->timeout_ns, KTIME_MAX / 2));
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	q = svmgpu_queue_lookup(file->driver_priv, args->queue_handle, &ret);
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	if (!q) {
 		drm_dbg(drm, "wait: queue %u: %d\n", args->queue_handle, ret);
 		return ret;

@@ -9,12 +9,12 @@
  * file's DRM event space, so that the event can always be sent, and queues
  * a request on the file.  One work item per file runs the file's requests
  * in order, each in chunks of at most 2 MiB (2 MiB-aligned): per chunk it
- * enters the device (drm_dev_enter()), takes the address space only if it
+ * enters the device (svmgpu_dev_enter()), takes the address space only if it
  * is still alive (mmget_not_zero(): the request holds the mm_struct with
  * mmgrab(), never its address space, so exit is not held up) and runs the
  * same migration as the synchronous PREFETCH, svmgpu_devmem_prefetch(),
  * which holds the mmap lock for that chunk only.  So munmap() and exit wait
- * for at most one chunk, and unbind's drm_dev_unplug() too: the request
+ * for at most one chunk, and unbind's svmgpu_dev_unplug() too: the request
  * then ends with -ENODEV (and the following ones at their first chunk), its
  * event still sent to the open file.  When the work is done with a request
  * it sends its event.
@@ -41,11 +41,9 @@
  * Nothing of the file's is left running after postclose, which is what
  * lets rmmod (no file open) free the module.
  *
- * Removal needs no flush here: every chunk runs inside drm_dev_enter(), so
- * remove's drm_dev_unplug() waits for this device's running chunk and
- * every later chunk fails with -ENODEV before it touches the device.  (It
- * waits for every DRM device's sections in progress, 6.1's SRCU being one
- * for all: a chunk, one window, is the longest of ours.)
+ * Removal needs no flush here: every chunk runs inside svmgpu_dev_enter(),
+ * so remove's svmgpu_dev_unplug() waits for this device's running chunk
+ * and every later chunk fails with -ENODEV before it touches the device.
  *
  * The mm reference: the last mmput() of an address space that exited while
  * a chunk ran would tear it down in the work, so the work uses
@@ -134,7 +132,7 @@ static int svmgpu_prefetch_mapped(struct mm_struct *mm, u64 start, u64 end)
 
 /**
  * svmgpu_prefetch_queue() - queue an asynchronous PREFETCH
- * @sdev: the device, entered (drm_dev_enter()), with local memory
+ * @sdev: the device, entered (svmgpu_dev_enter()), with local memory
  * @file: the caller's file
  * @args: the checked arguments; @args->id is set
  *
@@ -290,12 +288,12 @@ static bool svmgpu_prefetch_run(struct svmgpu_prefetch_file *pf,
 		if (READ_ONCE(pf->closing) || !*steps)
 			return false;
 		--*steps;
-		if (!drm_dev_enter(&sdev->drm, &idx)) {
+		if (!svmgpu_dev_enter(&sdev->drm, &idx)) {
 			ret = -ENODEV;
 			break;
 		}
 		if (!req->mm || svmgpu_prefetch_doomed(req) || !mmget_not_zero(req->mm)) {
-			drm_dev_exit(idx);
+			svmgpu_dev_exit(&sdev->drm, idx);
 			ret = -ECANCELED;
 			break;
 		}
@@ -308,7 +306,7 @@ static bool svmgpu_prefetch_run(struct svmgpu_prefetch_file *pf,
 			ret = svmgpu_devmem_prefetch(sdev, req->mm, req->next, next,
 						     to_dev, req->since, &req->moved);
 		mmput_async(req->mm);
-		drm_dev_exit(idx);
+		svmgpu_dev_exit(&sdev->drm, idx);
 		req->next = next;
 		cond_resched();
 	}

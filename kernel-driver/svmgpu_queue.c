@@ -105,13 +105,14 @@ int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file 
 		atomic64_set(&ctx->cnt[i], 0);
 
 	/* Device state (context id, table entry, DMA memory) from here. */
-	if (!drm_dev_enter(drm, &idx)) {
+	if (!svmgpu_dev_enter(drm, &idx)) {
 		kfree(ctx);
 		return -ENODEV;
 	}
-	svm = svmgpu_svm_get(sdev);
+	svm = svmgpu_svm_get(sdev, &idx);
 	if (IS_ERR(svm)) {
-		drm_dev_exit(idx);
+		if (idx >= 0)
+			svmgpu_dev_exit(drm, idx);
 		kfree(ctx);
 		return PTR_ERR(svm);
 	}
@@ -136,7 +137,7 @@ int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file 
 		svmgpu_ctx_free(ctx);
 	else
 		args->handle = handle;
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	return ret;
 }
 
@@ -166,7 +167,7 @@ int svmgpu_ioctl_ctx_destroy(struct drm_device *drm, void *data, struct drm_file
 		drm_dbg(drm, "ctx_destroy: non-zero flags or pad\n");
 		return -EINVAL;
 	}
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	mutex_lock(&sf->lock);
 	ctx = svmgpu_ctx_lookup(sf, args->handle, &ret);
@@ -179,7 +180,7 @@ int svmgpu_ioctl_ctx_destroy(struct drm_device *drm, void *data, struct drm_file
 		drm_dbg(drm, "ctx_destroy: handle %u: %d\n", args->handle, ret);
 	else
 		svmgpu_ctx_free(ctx);
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	return ret;
 }
 
@@ -385,11 +386,11 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	}
 
 	/* DMA memory of the device from here. */
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	q = kzalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
 	if (!q) {
-		drm_dev_exit(idx);
+		svmgpu_dev_exit(drm, idx);
 		return -ENOMEM;
 	}
 	kref_init(&q->refs);
@@ -451,7 +452,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 		mutex_unlock(&svm->lock);
 		mutex_unlock(&sf->lock);
 		svmgpu_queue_put(q);
-		drm_dev_exit(idx);
+		svmgpu_dev_exit(drm, idx);
 		return ret;
 	}
 	q->handle = handle;
@@ -459,7 +460,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 	svmgpu_sched_queue_add(q);
 	mutex_unlock(&sf->lock);
 	args->handle = handle;
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	return 0;
 
 err_unlock:
@@ -468,7 +469,7 @@ err_unlock:
 err_free:
 	svmgpu_queue_free_mem(sdev, q);
 	svmgpu_queue_put(q);
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	return ret;
 }
 
@@ -842,7 +843,7 @@ int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_fi
 		drm_dbg(drm, "queue_destroy: non-zero flags or pad\n");
 		return -EINVAL;
 	}
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	mutex_lock(&sf->lock);
 	q = args->handle ? xa_load(&sf->queues, args->handle) : NULL;
@@ -852,7 +853,7 @@ int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_fi
 		ret = -EACCES;
 	if (ret) {
 		mutex_unlock(&sf->lock);
-		drm_dev_exit(idx);
+		svmgpu_dev_exit(drm, idx);
 		drm_dbg(drm, "queue_destroy: handle %u: %d\n", args->handle, ret);
 		return ret;
 	}
@@ -860,7 +861,7 @@ int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_fi
 	sf->nqueues--;
 	svmgpu_queue_destroy(q);
 	mutex_unlock(&sf->lock);
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	return 0;
 }
 
@@ -934,13 +935,13 @@ int svmgpu_ioctl_get_stats(struct drm_device *drm, void *data, struct drm_file *
 		return -EINVAL;
 	}
 	clear = args->flags & DRM_SVMGPU_STATS_CLEAR;
-	if (!drm_dev_enter(drm, &idx))
+	if (!svmgpu_dev_enter(drm, &idx))
 		return -ENODEV;
 	mutex_lock(&sf->lock);
 	ctx = svmgpu_ctx_lookup(sf, args->ctx_handle, &ret);
 	if (!ctx) {
 		mutex_unlock(&sf->lock);
-		drm_dev_exit(idx);
+		svmgpu_dev_exit(drm, idx);
 		drm_dbg(drm, "get_stats: handle %u: %d\n", args->ctx_handle, ret);
 		return ret;
 	}
@@ -962,7 +963,7 @@ int svmgpu_ioctl_get_stats(struct drm_device *drm, void *data, struct drm_file *
 	}
 	spin_unlock(&ctx->base_lock);
 	mutex_unlock(&sf->lock);
-	drm_dev_exit(idx);
+	svmgpu_dev_exit(drm, idx);
 	args->pages_mapped = v[0];
 	args->huge_2m_mapped = v[1];
 	args->huge_1g_mapped = v[2];

@@ -358,19 +358,50 @@ const struct mmu_notifier_ops svmgpu_mn_ops_template = {
 	.free_notifier = svmgpu_mn_free,
 };
 
+/*
+ * Leave the caller's svmgpu_dev_enter() section @idx, wait for the svm of
+ * a teardown to go (when @gen >= 0: until svm_gen is past it) and take
+ * the mmap_lock for writing, then enter a new section.  Those waits last
+ * as long as a fault of this process stuck in I/O: the device's unbind
+ * must not wait for them (it waits for its sections).  Return: 0, the lock held, in a new section;
+ * -EINTR, in a new section; -ENODEV, unplugged meanwhile (@idx -1).
+ */
+static int svmgpu_svm_lock_mm(struct svmgpu_device *sdev, int *idx, long gen)
+{
+	int ret = 0;
+
+	svmgpu_dev_exit(&sdev->drm, *idx);
+	if (gen >= 0 &&
+	    wait_event_killable(sdev->svm_wq, atomic_long_read(&sdev->svm_gen) != gen))
+		ret = -EINTR;
+	else if (mmap_write_lock_killable(current->mm))
+		ret = -EINTR;
+	if (!svmgpu_dev_enter(&sdev->drm, idx)) {
+		*idx = -1;
+		if (!ret)
+			mmap_write_unlock(current->mm);
+		return -ENODEV;
+	}
+	return ret;
+}
+
 /**
  * svmgpu_svm_get() - the caller's svm on a device, created on first use
  * @sdev: the device
+ * @idx: the caller's svmgpu_dev_enter() section: left while waiting for the
+ *	mmap_lock or for a teardown, begun again after (-1 when the device
+ *	was unplugged meanwhile: the return is then -ENODEV)
  *
  * Takes one mmu_notifier reference and counts one context.
  *
  * Return: the svm or an ERR_PTR().
  */
-struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev)
+struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev, int *idx)
 {
 	struct mmu_notifier *mn;
 	struct svmgpu_svm *svm;
-	long gen;
+	long gen = -1;
+	int ret;
 
 	if (!current->mm)
 		return ERR_PTR(-EINVAL);
@@ -378,10 +409,12 @@ retry:
 	/*
 	 * mmap_lock before svmgpu_create_lock, and killable: a fault of this
 	 * process stuck in I/O holds it for reading, and must hold up only
-	 * this creator, not every other process's creation and teardown.
+	 * this creator, not every other process's creation and teardown
+	 * (nor, outside the section, the device's unbind).
 	 */
-	if (mmap_write_lock_killable(current->mm))
-		return ERR_PTR(-EINTR);
+	ret = svmgpu_svm_lock_mm(sdev, idx, gen);
+	if (ret)
+		return ERR_PTR(ret);
 	mutex_lock(&svmgpu_create_lock);
 	gen = atomic_long_read(&sdev->svm_gen);
 	svmgpu_creating = sdev;
@@ -408,9 +441,6 @@ retry:
 		mmu_notifier_put(mn);
 		mutex_unlock(&svmgpu_create_lock);
 		mmap_write_unlock(current->mm);
-		if (wait_event_killable(sdev->svm_wq,
-					atomic_long_read(&sdev->svm_gen) != gen))
-			return ERR_PTR(-EINTR);
 		goto retry;
 	}
 	mmap_write_unlock(current->mm);

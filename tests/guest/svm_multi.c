@@ -9,7 +9,8 @@
  * (Debian's kernel) are ordinary memory to B's hmm_range_fault() and B
  * reaches them peer-to-peer through A's BAR4, where they stay.  Every byte
  * is checked, by the CPU and by both devices.  An unbind of one device
- * beside a long PREFETCH walk on the other waits for one window of it.
+ * waits for nothing of the other's: a long PREFETCH walk, a process stuck
+ * in a fault.
  *
  * make check runs it in a boot with a second device (QEMU_EXTRA='-device
  * svmgpu,local-mem-size=64M'); with one svmgpu PCI function it skips at
@@ -19,6 +20,7 @@
 #include <glob.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -428,10 +430,12 @@ TEST(library_lists_devices_in_pci_order)
  * touched walks every 2 MiB window of the range (minutes), on the second
  * device; the first device is unbound meanwhile.  6.1's drm_dev_unplug()
  * waits for the drm_dev_enter() sections of every DRM device, not only its
- * own (one SRCU), so the walk begins a new section at every window: the
- * unbind returns within seconds, the walk still running.  Before, it
- * waited for the whole walk; here, until the walker's alarm (30 s) killed
- * it.  The first device is bound again, and the walker killed.
+ * own (one SRCU); the driver's sections are its own (svmgpu_dev_enter()),
+ * and a walk begins a new one at every window: the unbind returns within
+ * seconds, the walk still running.  When the walk was one drm_dev_enter()
+ * section, the unbind waited for the whole walk; here, until the walker's
+ * alarm (30 s) killed it.  The first device is bound again, and the walker
+ * killed.
  */
 TEST_TIMEOUT(120)
 TEST(unbind_waits_one_window_of_another_devices_prefetch)
@@ -498,6 +502,165 @@ TEST(unbind_waits_one_window_of_another_devices_prefetch)
 	}
 	/* killed in the walk, not ended by it (nor failed before it) */
 	EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+/* The child's second thread: a PREFETCH queued behind its creator. */
+struct stuck_walk {
+	int fd;
+	pid_t creator;
+	unsigned char *buf;
+	int ret;
+};
+
+static void *prefetch_behind_creator(void *arg)
+{
+	struct stuck_walk *w = arg;
+	char task[48];
+	int i;
+
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)w->creator);
+	for (i = 0; i < 4000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"); i++)
+		usleep(5000);
+	w->ret = sg_prefetch(w->fd, w->buf, 4 * MB, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
+	return NULL;
+}
+
+/*
+ * A process of the test device whose device fault is stuck for 12 s
+ * (the fault-delay hook: its mmap_lock read-held, as in I/O); its
+ * CTX_CREATE waits for that lock for writing, and its PREFETCH (with local
+ * memory) for reading, behind the creator.  The other device is unbound
+ * meanwhile: that must not wait for them.  With drm_dev_enter() sections
+ * it did, for as long as the fault was stuck: 6.1's drm_dev_unplug()
+ * waits for the sections of every DRM device (one SRCU), and both ioctls
+ * waited inside theirs.  The process's creation and PREFETCH then succeed.
+ */
+TEST_TIMEOUT(120)
+TEST(unbind_waits_for_no_stuck_process_of_another_device)
+{
+	char fn[2][32], test[32], inject[256], task[64], other[32] = "";
+	long long before = sg_dev_counter("fault_delays_injected");
+	int local, fd, st = 0, i;
+	double t0, took;
+	pid_t pid;
+
+	if (sg_pci_functions(NULL, 0) < 2)
+		SKIP(return, "needs two svmgpu devices (QEMU_EXTRA='-device svmgpu,...')");
+	ASSERT_EQ(sg_pci_function_nth(0, fn[0], sizeof(fn[0])), 0);
+	ASSERT_EQ(sg_pci_function_nth(1, fn[1], sizeof(fn[1])), 0);
+	if (!sg_driver_bound(fn[0]) || !sg_driver_bound(fn[1]) || access(SG_DRV "/unbind", W_OK))
+		SKIP(return, "both devices bound and root needed");
+	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || before < 0)
+		SKIP(return, "no debugfs fault-delay hook");
+	ASSERT_EQ(sg_test_device(test, sizeof(test), NULL, NULL), 0);
+	for (i = 0; i < 2; i++)
+		if (strcmp(fn[i], test))
+			snprintf(other, sizeof(other), "%s", fn[i]);
+	ASSERT_NE(other[0], 0);
+	fd = sg_open();
+	ASSERT_GE(fd, 0);
+	local = sg_has_local_mem(fd);
+	close(fd);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct stuck_walk w = { .creator = getpid(), .buf = sg_map_2m(4 * MB) };
+		unsigned char *p;
+		uint32_t ctx, q;
+		struct svmgpu_cmd fill;
+		pthread_t t;
+		int fd2;
+
+		w.fd = sg_child_queue(&p, &ctx, &q);
+		fill = sg_fill(p, 4096, 0x7e, 1);
+		if (!w.buf)
+			_exit(11);
+		sg_fill_pat(w.buf, 4 * MB, 0x31);
+		/*
+		 * The thread and the file first: a thread's stack (mmap) and
+		 * memory for the open would wait for the stuck mmap_lock too.
+		 */
+		fd2 = sg_open();
+		if (fd2 < 0)
+			_exit(12);
+		if (local && pthread_create(&t, NULL, prefetch_behind_creator, &w))
+			_exit(13);
+		if (sg_write_file(inject, "12000"))
+			_exit(14);
+		/* The FILL faults on the untouched page; its fault work sleeps. */
+		if (sg_submit(w.fd, q, &fill, 1, NULL))
+			_exit(15);
+		for (i = 0; i < 2000 && sg_dev_counter("fault_delays_injected") == before; i++)
+			usleep(10000);
+		if (sg_dev_counter("fault_delays_injected") == before)
+			_exit(16);
+		if (sg_ctx_create(fd2, &ctx))
+			_exit(17);
+		if (local && (pthread_join(t, NULL) || w.ret))
+			_exit(18);
+		/* every byte where the PREFETCH put it */
+		_exit(sg_check_pat(w.buf, 4 * MB, 0x31) == -1 ? 0 : 19);
+	}
+	/* the creator asleep in its CTX_CREATE (a child that failed says why) */
+	t0 = sg_now_s();
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	for (i = 0; i < 4000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"); i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			TH_LOG("the child ended first: status 0x%x", st);
+			ASSERT_TRUE(0);
+		}
+		usleep(5000);
+	}
+	if (!sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D")) {
+		char st1[512] = "", sc[256] = "", wc[64] = "";
+
+		sg_proc_read(task, "stat", st1, sizeof(st1));
+		sg_proc_read(task, "syscall", sc, sizeof(sc));
+		sg_proc_read(task, "wchan", wc, sizeof(wc));
+		st1[strcspn(st1, "\n")] = 0;
+		sc[strcspn(sc, "\n")] = 0;
+		TH_LOG("creator not asleep in CTX_CREATE after %.1f s: syscall %s wchan %s; delays %lld (before %lld); stat %.60s",
+		       sg_now_s() - t0, sc, wc, sg_dev_counter("fault_delays_injected"), before, strchr(st1, ')'));
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		ASSERT_TRUE(0);
+	}
+	if (local) {
+		glob_t g;
+		bool behind = false;
+
+		/* the child's other thread, asleep in its PREFETCH */
+		snprintf(task, sizeof(task), "/proc/%d/task/*", (int)pid);
+		for (i = 0; i < 2000 && !behind; i++) {
+			size_t j;
+
+			if (glob(task, 0, NULL, &g))
+				continue;
+			for (j = 0; j < g.gl_pathc; j++)
+				if (sg_asleep_in_ioctl(g.gl_pathv[j], DRM_IOCTL_SVMGPU_PREFETCH, "D"))
+					behind = true;
+			globfree(&g);
+			if (!behind)
+				usleep(5000);
+		}
+		EXPECT_TRUE(behind);
+	} else {
+		TH_LOG("no local memory on %s: CTX_CREATE only", test);
+	}
+	t0 = sg_now_s();
+	EXPECT_EQ(sg_driver_bind(other, false), 0);
+	took = sg_now_s() - t0;
+	TH_LOG("unbind of %s took %.2f s beside %s's process stuck 12 s", other, took, test);
+	/* still stuck: the unbind did not wait for it */
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	EXPECT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));
+	EXPECT_LT(took, 6.0);
+	EXPECT_EQ(sg_driver_bind(other, true), 0);
+	EXPECT_TRUE(render_node_appears(other));
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(WEXITSTATUS(st), 0);
 }
 
 TEST_HARNESS_MAIN
