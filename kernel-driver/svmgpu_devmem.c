@@ -1997,9 +1997,13 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 	 * Without a snapshot the per-page checks cannot be made: nothing
 	 * moves to device memory (a KSM or shared page must not), while
 	 * setup can still bring this device's pages back: it selects only
-	 * them.
+	 * them.  hmm reports every entry of a mapping without read access as
+	 * an error, with no page: its device pages (it lost read access
+	 * after they moved) would never leave by PREFETCH, eviction or
+	 * hibernation, and a process could keep all of device memory so.
 	 */
-	if (svmgpu_devmem_snapshot(dm, vma, start, end, pfns)) {
+	if (!(vma->vm_flags & VM_READ) ||
+	    svmgpu_devmem_snapshot(dm, vma, start, end, pfns)) {
 		if (to_dev)
 			return 0;
 		bitmap_fill(movable, n);
@@ -2036,7 +2040,7 @@ static unsigned long svmgpu_devmem_busy(struct svmgpu_devmem *dm, struct vm_area
 	unsigned long i, n = (end - start) >> PAGE_SHIFT, busy = 0;
 	u64 off;
 
-	if (svmgpu_devmem_snapshot(dm, vma, start, end, pfns))
+	if (bitmap_empty(pages, n) || svmgpu_devmem_snapshot(dm, vma, start, end, pfns))
 		return 0;
 	for_each_set_bit(i, pages, n) {
 		struct page *page = svmgpu_devmem_snapshot_page(pfns[i]);
@@ -2670,6 +2674,14 @@ static int svmgpu_devmem_count(struct svmgpu_devmem *dm, struct mm_struct *mm,
 	int ret;
 
 	do {
+		/*
+		 * Invalidations without end (a thread of the process in an
+		 * mprotect() loop over the window) retry without end: the
+		 * caller stays killable.
+		 */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 		range.notifier_seq = mmu_interval_read_begin(mni);
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);

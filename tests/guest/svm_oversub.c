@@ -7,8 +7,8 @@
  * and swept in order until the thrashing mitigation stops the evictions;
  * every byte is checked and the eviction counters must move.  Eviction
  * works in the owners' address spaces: a victim unmapping and exiting
- * during its eviction, a buffer mremap()ed after it moved, and pages
- * outliving their owner process.
+ * during its eviction, a buffer mremap()ed after it moved, one that lost
+ * read access after it moved, and pages outliving their owner process.
  *
  * The device memory is capped at 8 MiB for the duration (module parameter
  * devmem_limit_mb, like amdgpu's vramlimit) so that the suite runs in its
@@ -779,6 +779,58 @@ TEST_F(ovs, mremapped_buffer_is_still_evicted)
 	EXPECT_EQ(check_pat(to, size, 0x71), -1);
 	EXPECT_EQ(sg_devmem_value("evict_owners_busy"), busy0);
 	munmap(to, size);
+	munmap(y, half);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+}
+
+/*
+ * A buffer that lost read access after it moved to device memory (half
+ * PROT_NONE, half PROT_WRITE alone): hmm sees no page in a mapping without
+ * read access, and eviction, which looked with it, found nothing there to
+ * move; the process kept the device memory for as long as it liked.  Now
+ * a PREFETCH that needs the room evicts it, a PREFETCH to system memory
+ * takes the rest back, and every byte is there once it is readable again.
+ */
+TEST_F(ovs, unreadable_buffer_is_still_evicted)
+{
+	long long used0 = sg_devmem_value("used");
+	size_t size = (size_t)(self->cap - used0) & ~(4 * MB - 1), half = size / 2;
+	unsigned char *x = sg_map_2m(size), *y = sg_map_2m(half);
+	uint64_t pages = 0;
+	int fd = self->fd;
+
+	ASSERT_GE(size, 4 * MB);
+	ASSERT_NE(x, NULL);
+	ASSERT_NE(y, NULL);
+	/* PROT_NONE after it moved: a PREFETCH to system memory takes it all back */
+	fill_pat(x, 2 * MB, 0x75);
+	ASSERT_EQ(prefetch_resident(fd, x, 2 * MB), (long long)(2 * MB / PAGE));
+	ASSERT_EQ(mprotect(x, 2 * MB, PROT_NONE), 0);
+	EXPECT_EQ(sg_prefetch(fd, x, 2 * MB, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	EXPECT_EQ(pages, 2 * MB / PAGE);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
+	ASSERT_EQ(mprotect(x, 2 * MB, PROT_READ | PROT_WRITE), 0);
+	EXPECT_EQ(check_pat(x, 2 * MB, 0x75), -1);
+
+	/* all of the device memory, then half of it unreadable, half write-only */
+	fill_pat(x, size, 0x73);
+	ASSERT_EQ(prefetch_resident(fd, x, size), (long long)(size / PAGE));
+	ASSERT_EQ(mprotect(x, half, PROT_NONE), 0);
+	ASSERT_EQ(mprotect(x + half, half, PROT_WRITE), 0);
+	fill_pat(y, half, 0x74);
+	EXPECT_EQ(prefetch_resident(fd, y, half), (long long)(half / PAGE));
+	/* what is left of x comes back to system memory */
+	pages = 0;
+	EXPECT_EQ(sg_prefetch(fd, x, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
+	TH_LOG("%llu of x's %zu pages evicted for y, %llu prefetched back",
+	       (unsigned long long)(size / PAGE - pages), size / PAGE, (unsigned long long)pages);
+	EXPECT_LE(pages, (size - half) / PAGE);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0 + half), used0 + (long long)half);
+	ASSERT_EQ(mprotect(x, size, PROT_READ | PROT_WRITE), 0);
+	EXPECT_EQ(sg_residency(fd, x, size), 0);
+	EXPECT_EQ(check_pat(x, size, 0x73), -1);
+	EXPECT_EQ(check_pat(y, half, 0x74), -1);
+	munmap(x, size);
 	munmap(y, half);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
