@@ -217,6 +217,9 @@ struct svmgpu_save_buf {
  * @inj_bad_save_area: debugfs svmgpu_inject_bad_save_area: the next this
  *	many starts with a save area program SVMGPU_INJ_BAD_SAVE_ADDR instead,
  *	an address no memory decodes
+ * @inj_save_nomem: debugfs svmgpu_inject_save_nomem: the next this many
+ *	save areas a queue needs are refused as if no memory were left
+ *	(neither the cache nor a new allocation)
  * @work: hands out hardware queues, timeslices, finishes preemptions
  * @enabled: the device preempts (SVMGPU_CAPS_PREEMPT): the scheduler runs
  */
@@ -238,6 +241,7 @@ struct svmgpu_sched {
 	unsigned int cap_params[3];
 	atomic_t inj_unbind_busy;
 	atomic_t inj_bad_save_area;
+	atomic_t inj_save_nomem;
 	struct delayed_work work;
 	bool enabled;
 };

@@ -54,9 +54,9 @@
  * No device-wide ceiling: areas that other processes hold in WAITs could
  * fill it for good.  Memory stays bounded per user by max_user_contexts x
  * 2 * save_areas_per_process areas, charged to each creator's memory
- * cgroup.  Without a save area
- * because an allocation under the caps failed a queue runs unpreemptible;
- * one past a cap is tried without reclaim and, failing, the queue waits.
+ * cgroup.  An area past a cap is allocated without reclaim; when an
+ * allocation fails (past a cap or under), the queue waits and tries again
+ * after a tenth of save_areas_wait_ms: it never runs unpreemptible.
  * The area of a queue whose hardware queue did not go idle when disabled
  * is quarantined until the device reset this queues (the
  * device may still write it); a saved state in it is lost.
@@ -218,8 +218,8 @@ enum svmgpu_save_grant {
  * included, and its process's): yes.  Past a cap, counted apart: at once
  * if only the device's cap is reached and @q is HIGH or its process holds
  * less than its share (save_areas_max / processes holding areas), else
- * once refused for save_areas_wait_ms; after an allocation past a cap
- * failed, not before @q->save_retry.  @left: jiffies until a refusal may
+ * once refused for save_areas_wait_ms; after an allocation failed (past
+ * a cap or under), not before @q->save_retry.  @left: jiffies until a refusal may
  * end by the clock (MAX_JIFFY_OFFSET: only when an area of its process
  * comes back).  Caller holds sched.lock.
  */
@@ -238,12 +238,12 @@ static enum svmgpu_save_grant svmgpu_save_decide(struct svmgpu_sched *s,
 	proc_full = svm->nsave >= per;
 	if (mine >= 2 * per)
 		return SVMGPU_SAVE_REFUSE;
-	if (!dev_full && !proc_full)
-		return SVMGPU_SAVE_UNDER;
 	if (q->save_retry && time_before(jiffies, q->save_retry)) {
 		*left = max(q->save_retry - jiffies, 1UL);
 		return SVMGPU_SAVE_REFUSE;
 	}
+	if (!dev_full && !proc_full)
+		return SVMGPU_SAVE_UNDER;
 	if (!proc_full && (q->prio == SVMGPU_PRIO_NUM - 1 ||
 			   (u64)mine * max_t(unsigned int, s->nholders, 1) < max))
 		return SVMGPU_SAVE_OVER;
@@ -476,9 +476,11 @@ static bool svmgpu_save_same_memcg(struct svmgpu_save_buf *b, struct svmgpu_queu
 /*
  * A save area for @q, from the cache or new.  One past a cap is allocated
  * without reclaim (its memory cgroup may be at its limit: no stall of the
- * scheduler work for every process) and, failing, refused like a cap.
- * Caller holds q->submit_lock.
- * Return: 0 (@q has one), -ENOBUFS at a cap (wait for one), -ENOMEM.
+ * scheduler work for every process).  Failing, either is refused like a
+ * cap: @q is never bound without one (unpreemptible, it would keep its
+ * hardware queue while others wait: a process could fill its memory
+ * cgroup to its limit for that).  Caller holds q->submit_lock.
+ * Return: 0 (@q has one), -ENOBUFS at a cap or without memory (wait).
  */
 static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 {
@@ -487,6 +489,7 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 	enum svmgpu_save_grant grant;
 	struct svmgpu_save_buf *b;
 	unsigned long left;
+	bool nomem, retry;
 
 	lockdep_assert_held(&q->submit_lock);
 	if (q->save)
@@ -500,23 +503,29 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 		return -ENOBUFS;
 	}
 	q->save_over = grant == SVMGPU_SAVE_OVER;
+	retry = q->save_retry;
 	/* Counted from here: a racing queue sees the cap. */
 	svmgpu_save_count(s, q, 1, false);
+	nomem = atomic_dec_if_positive(&s->inj_save_nomem) >= 0;
 	list_for_each_entry(b, &s->save_free, link)
 		if (svmgpu_save_same_memcg(b, q))
 			break;
-	if (list_entry_is_head(b, &s->save_free, link)) {
+	if (nomem || list_entry_is_head(b, &s->save_free, link)) {
 		b = NULL;
 	} else {
 		list_del(&b->link);
 		s->nsave_free--;
 	}
 	spin_unlock(&s->lock);
-	if (!b) {
+	if (!b && !nomem) {
 		/* Charged to the queue's creator, also from the work. */
 		struct mem_cgroup *old = set_active_memcg(q->memcg);
 
-		b = svmgpu_save_alloc(sdev, q->save_over ? __GFP_NORETRY : 0);
+		/*
+		 * Past a cap, or tried again after a failure (from the
+		 * scheduler work, for every process): without reclaim.
+		 */
+		b = svmgpu_save_alloc(sdev, q->save_over || retry ? __GFP_NORETRY : 0);
 		set_active_memcg(old);
 	}
 	spin_lock(&s->lock);
@@ -532,12 +541,11 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 		 */
 		svmgpu_save_count(s, q, -1, false);
 		/*
-		 * Past a cap: waits again, its clock kept, and retries after
-		 * a tenth of save_areas_wait_ms (slice() wakes the work then):
-		 * no allocation without reclaim in a loop, at once or timed.
+		 * Waits again, its clock kept, and retries after a tenth of
+		 * save_areas_wait_ms (slice() wakes the work then): no
+		 * allocation in a loop, at once or timed.
 		 */
-		if (q->save_over)
-			q->save_retry = (jiffies + max(svmgpu_save_wait_jiffies() / 10, 1UL)) | 1;
+		q->save_retry = (jiffies + max(svmgpu_save_wait_jiffies() / 10, 1UL)) | 1;
 	}
 	spin_unlock(&s->lock);
 	if (!b) {
@@ -548,8 +556,8 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 		}
 		/* A queue may be waiting for an area. */
 		svmgpu_sched_kick(sdev);
-		drm_warn_once(&sdev->drm, "no memory for a save area: queue runs unpreemptible\n");
-		return -ENOMEM;
+		drm_warn_once(&sdev->drm, "no memory for a save area: the queue waits\n");
+		return -ENOBUFS;
 	}
 	q->save = b;
 	return 0;
@@ -836,8 +844,8 @@ static int svmgpu_sched_start(struct svmgpu_queue *q)
 		svmgpu_sched_put_save(q);
 		return 0;
 	}
-	/* Without an area only if none could be allocated: unpreemptible. */
-	if (svmgpu_sched_get_save(q) == -ENOBUFS)
+	/* Never without an area: it would run unpreemptible. */
+	if (svmgpu_sched_get_save(q))
 		return -ENOBUFS;
 	if (!svmgpu_sched_claim(q))
 		return -EAGAIN;
@@ -855,13 +863,6 @@ static int svmgpu_sched_start(struct svmgpu_queue *q)
 		return ret;
 	}
 	atomic64_inc(&q->st_binds);
-	/*
-	 * Bound without an area (none could be allocated): a refusal's clock
-	 * ends here too, or its next refusal, maybe hours later, would find
-	 * it run out.  get_save() ended it for a queue that got one.
-	 */
-	if (!q->save)
-		svmgpu_save_wait_clear(&sdev->sched, q);
 	if (q->saved)
 		atomic64_inc(&q->st_resumes);
 	q->saved = false;
@@ -1421,7 +1422,10 @@ void svmgpu_sched_save_all(struct svmgpu_device *sdev)
 		mutex_lock(&q->submit_lock);
 		if (q->hwq != i)
 			goto next;
-		/* Without a save area (none allocated) it is not saved: as a failed save. */
+		/*
+		 * Never bound without a save area (svmgpu_sched_start()); one
+		 * without would not be saved: as a failed save.
+		 */
 		if (q->save)
 			svmgpu_sched_preempt(sdev, q, i);
 		if (q->save && svmgpu_hw_enter(sdev)) {
@@ -1707,4 +1711,6 @@ void svmgpu_sched_debugfs_init(struct drm_minor *minor)
 				&sdev->sched.inj_unbind_busy);
 	debugfs_create_atomic_t("svmgpu_inject_bad_save_area", 0600, minor->debugfs_root,
 				&sdev->sched.inj_bad_save_area);
+	debugfs_create_atomic_t("svmgpu_inject_save_nomem", 0600, minor->debugfs_root,
+				&sdev->sched.inj_save_nomem);
 }

@@ -2454,6 +2454,68 @@ TEST_F(sched, resume_from_an_unreadable_area_fails_only_the_saved_command)
 	bad_save_area_fails_one_wait(self, true);
 }
 
+/* Write @v to debugfs svmgpu_inject_save_nomem: 0 or -errno. */
+static int inj_save_nomem(unsigned int v)
+{
+	char path[256], buf[16];
+
+	if (sg_debugfs_path("svmgpu_inject_save_nomem", path, sizeof(path)))
+		return -ENOENT;
+	snprintf(buf, sizeof(buf), "%u", v);
+	return sg_write_file(path, buf);
+}
+
+/*
+ * A queue that gets no save area (no memory: svmgpu_inject_save_nomem, as
+ * when its memory cgroup is at its limit) waits and tries again; it is
+ * never bound without one.  Before, it ran unpreemptible at once and kept
+ * its hardware queue for as long as it had work: a process could fill
+ * its memory cgroup to its limit and hold every hardware queue so.  Here
+ * its first three tries fail: whenever it is seen running, it has an
+ * area, and its WAIT then completes once released.
+ */
+TEST_TIMEOUT(60)
+TEST_F(sched, queue_without_memory_for_a_save_area_waits_for_one)
+{
+	static char buf[256 * 1024];
+	uint64_t *word = sg_map_anon(4096);
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q;
+	char *l = NULL;
+	int i;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(word);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	word[0] = 0;
+	ASSERT_EQ(inj_save_nomem(3), 0);
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	for (i = 0; i < 1000; i++) {
+		l = queue_line(q, buf, sizeof(buf));
+		ASSERT_NOT_NULL(l);
+		if (strstr(l, " state running "))
+			break;
+		usleep(5000);
+	}
+	TH_LOG("after %d ms: %s", i * 5, l);
+	ASSERT_NE(strstr(l, " state running "), NULL);
+	/* bound with an area: never without one */
+	EXPECT_NE(strstr(l, " save yes"), NULL);
+	/* all three refusals taken */
+	ASSERT_GE(sg_debugfs_read("svmgpu_inject_save_nomem", buf, sizeof(buf)), 0);
+	EXPECT_EQ(atoi(buf), 0);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	ASSERT_EQ(inj_save_nomem(0), 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	munmap(word, 4096);
+}
+
 /*
  * Save areas are charged to the memory cgroup of the queues' creator, also
  * when the scheduler work allocates them.  In a cgroup of its own, this
