@@ -13,10 +13,10 @@
  * svmgpu_dev_enter()/svmgpu_dev_exit() (drm_dev_enter() with the device's
  * own SRCU), so remove's svmgpu_dev_unplug() waits for them; everything
  * else that reaches registers (notifiers, interrupt threads, postclose,
- * work items) goes through svmgpu_hw_enter(), which
- * fails once hw_ready is false (removed, or the device is held by a PCI
- * reset, AER recovery or suspend: svmgpu_hw_suspend()/svmgpu_hw_resume(),
- * or wedged: a reset did not bring it back, the next one tries again).
+ * work items) goes through svmgpu_hw_enter(), which fails once hw_ready
+ * is false (removed, or the device is held by a PCI reset, AER recovery
+ * or suspend: svmgpu_hw_suspend()/svmgpu_hw_resume(), or wedged: a reset
+ * did not bring it back, the next one tries again).
  */
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
@@ -1267,8 +1267,8 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	/*
 	 * Stop every address space while the hardware is still there, with
 	 * last-context teardowns blocked (creation is: every CTX_CREATE
-	 * creates inside svmgpu_dev_enter()), then reset the device so that it does no
-	 * more DMA, and only then free what it used.  Teardowns in flight
+	 * creates inside svmgpu_dev_enter()), then reset the device so that
+	 * it does no more DMA, and only then free what it used.  Teardowns in flight
 	 * (their svms already out of the id table) end first.  reset_lock: no
 	 * debugfs or recovery reset runs meanwhile.  Not svmgpu_create_lock:
 	 * creation on other devices goes on.

@@ -6,9 +6,9 @@
  * PUT into a batch and writes GET back at once, so that queues stalled on a
  * full ring can fault again while the batch is handled.  It resolves
  * nothing itself: it hands each context's records to that address space's
- * own work item (svm->fault_work, on the device's unbound fault_wq), so that one
- * process whose faults are slow (mmap_lock contention, I/O, FUSE) never
- * delays another's.  Records of a context that is gone are cancelled at
+ * own work item (svm->fault_work, on the device's unbound fault_wq), so
+ * that one process whose faults are slow (mmap_lock contention, I/O,
+ * FUSE) never delays another's.  Records of a context that is gone are cancelled at
  * once.  The last-context teardown waits, after CTX_DISABLE and before the
  * context id is freed, until the thread has dispatched every record the
  * ring held (svmgpu_fault_flush()), so that no record of an id's previous

@@ -363,8 +363,9 @@ const struct mmu_notifier_ops svmgpu_mn_ops_template = {
  * a teardown to go (when @gen >= 0: until svm_gen is past it) and take
  * the mmap_lock for writing, then enter a new section.  Those waits last
  * as long as a fault of this process stuck in I/O: the device's unbind
- * must not wait for them (it waits for its sections).  Return: 0, the lock held, in a new section;
- * -EINTR, in a new section; -ENODEV, unplugged meanwhile (@idx -1).
+ * must not wait for them (it waits for its sections).
+ * Return: 0, the lock held, in a new section; -EINTR, in a new section;
+ * -ENODEV, unplugged meanwhile (@idx -1).
  */
 static int svmgpu_svm_lock_mm(struct svmgpu_device *sdev, int *idx, long gen)
 {

@@ -51,7 +51,17 @@ static long long sched_value(const char *name)
 
 static long long wait_sched_value(const char *name, long long n);
 static long long wait_areas_used(long long n);
-static int inj_bad_save_area(unsigned int v);
+
+/* Write @v to debugfs test hook @hook (svmgpu_inject_*): 0 or -errno. */
+static int inj_write(const char *hook, unsigned int v)
+{
+	char path[256], buf[16];
+
+	if (sg_debugfs_path(hook, path, sizeof(path)))
+		return -ENOENT;
+	snprintf(buf, sizeof(buf), "%u", v);
+	return sg_write_file(path, buf);
+}
 
 /*
  * @n new queues of context @ctx, each given a zeroed SIZE buffer (@buf)
@@ -251,7 +261,8 @@ FIXTURE_TEARDOWN(sched)
 		waitpid(kid, NULL, 0);
 	}
 	sg_inject("hang_queues", 0);
-	inj_bad_save_area(0);
+	inj_write("svmgpu_inject_bad_save_area", 0);
+	inj_write("svmgpu_inject_save_nomem", 0);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -2216,17 +2227,6 @@ TEST_F(sched, parked_queues_destroyed_or_closed_leave_the_lists)
 	munmap(pb, (size_t)(NP + NC) * PSZ);
 }
 
-/* Write @v to debugfs svmgpu_inject_unbind_busy: 0 or -errno. */
-static int inj_unbind_busy(unsigned int v)
-{
-	char path[256], buf[16];
-
-	if (sg_debugfs_path("svmgpu_inject_unbind_busy", path, sizeof(path)))
-		return -ENOENT;
-	snprintf(buf, sizeof(buf), "%u", v);
-	return sg_write_file(path, buf);
-}
-
 /* Wait up to 10 s for device counter @name to pass @old; return it. */
 static long long wait_counter_above(const char *name, long long old)
 {
@@ -2281,7 +2281,7 @@ TEST_F(sched, destroyed_queue_not_idle_resets_device)
 	for (i = 0; i < 100 && queue_value(q, "hwq") < 0; i++)
 		usleep(10000);
 	ASSERT_GE(queue_value(q, "hwq"), 0);
-	ASSERT_EQ(inj_unbind_busy(1), 0);
+	ASSERT_EQ(inj_write("svmgpu_inject_unbind_busy", 1), 0);
 	ASSERT_EQ(sg_queue_destroy(self->fd, q), 0);
 	EXPECT_GT(wait_counter_above("resets", resets0), resets0);
 	EXPECT_EQ(wait_quarantined(0), 0);
@@ -2327,7 +2327,7 @@ TEST_F(sched, saved_queue_not_idle_fails_its_commands)
 		usleep(10000);
 	ASSERT_GE(sched_value("preemptions"), pre0 + 4);
 	/* The next unbind is a preempted queue's: nothing else unbinds now. */
-	ASSERT_EQ(inj_unbind_busy(1), 0);
+	ASSERT_EQ(inj_write("svmgpu_inject_unbind_busy", 1), 0);
 	EXPECT_GT(wait_counter_above("resets", resets0), resets0);
 	EXPECT_EQ(wait_quarantined(0), 0);
 	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
@@ -2351,17 +2351,6 @@ TEST_F(sched, saved_queue_not_idle_fails_its_commands)
 		EXPECT_EQ(sg_queue_destroy(self->fd, q[i]), 0);
 		munmap(buf[i], SIZE);
 	}
-}
-
-/* Write @v to debugfs svmgpu_inject_bad_save_area: 0 or -errno. */
-static int inj_bad_save_area(unsigned int v)
-{
-	char path[256], buf[16];
-
-	if (sg_debugfs_path("svmgpu_inject_bad_save_area", path, sizeof(path)))
-		return -ENOENT;
-	snprintf(buf, sizeof(buf), "%u", v);
-	return sg_write_file(path, buf);
 }
 
 /*
@@ -2392,7 +2381,7 @@ static void bad_save_area_fails_one_wait(struct svmgpu_fixture_sched *self, bool
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
 	ASSERT_EQ(sg_param_write("timeslice_ms", 10), 0);
 	if (!resume)
-		ASSERT_EQ(inj_bad_save_area(1), 0);
+		ASSERT_EQ(inj_write("svmgpu_inject_bad_save_area", 1), 0);
 	word[0] = 0;
 	ASSERT_EQ(queues_wait_then_fill(self->fd, self->ctx, word, nq, 0x70, q, seq, buf), 0);
 	if (resume) {
@@ -2405,7 +2394,7 @@ static void bad_save_area_fails_one_wait(struct svmgpu_fixture_sched *self, bool
 			usleep(10000);
 		}
 		ASSERT_EQ(i, nq);
-		ASSERT_EQ(inj_bad_save_area(1), 0);
+		ASSERT_EQ(inj_write("svmgpu_inject_bad_save_area", 1), 0);
 	}
 	/* the queue that lost its WAIT runs its FILL without the word */
 	for (j = 0; j < 1000 && failed == MAXQ; j++) {
@@ -2454,17 +2443,6 @@ TEST_F(sched, resume_from_an_unreadable_area_fails_only_the_saved_command)
 	bad_save_area_fails_one_wait(self, true);
 }
 
-/* Write @v to debugfs svmgpu_inject_save_nomem: 0 or -errno. */
-static int inj_save_nomem(unsigned int v)
-{
-	char path[256], buf[16];
-
-	if (sg_debugfs_path("svmgpu_inject_save_nomem", path, sizeof(path)))
-		return -ENOENT;
-	snprintf(buf, sizeof(buf), "%u", v);
-	return sg_write_file(path, buf);
-}
-
 /*
  * A queue that gets no save area (no memory: svmgpu_inject_save_nomem, as
  * when its memory cgroup is at its limit) waits and tries again; it is
@@ -2484,6 +2462,7 @@ TEST_F(sched, queue_without_memory_for_a_save_area_waits_for_one)
 	uint64_t seq;
 	uint32_t q;
 	char *l = NULL;
+	double t0;
 	int i;
 
 	NEED_SCHED();
@@ -2491,9 +2470,10 @@ TEST_F(sched, queue_without_memory_for_a_save_area_waits_for_one)
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	word[0] = 0;
-	ASSERT_EQ(inj_save_nomem(3), 0);
+	ASSERT_EQ(inj_write("svmgpu_inject_save_nomem", 3), 0);
 	c = sg_wait_eq(word, 1, 0);
 	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	t0 = sg_now_s();
 	for (i = 0; i < 1000; i++) {
 		l = queue_line(q, buf, sizeof(buf));
 		ASSERT_NOT_NULL(l);
@@ -2501,7 +2481,7 @@ TEST_F(sched, queue_without_memory_for_a_save_area_waits_for_one)
 			break;
 		usleep(5000);
 	}
-	TH_LOG("after %d ms: %s", i * 5, l);
+	TH_LOG("running after %.2f s: %s", sg_now_s() - t0, l);
 	ASSERT_NE(strstr(l, " state running "), NULL);
 	/* bound with an area: never without one */
 	EXPECT_NE(strstr(l, " save yes"), NULL);
@@ -2511,7 +2491,7 @@ TEST_F(sched, queue_without_memory_for_a_save_area_waits_for_one)
 	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
 	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
 	EXPECT_EQ(w.err_code, 0);
-	ASSERT_EQ(inj_save_nomem(0), 0);
+	ASSERT_EQ(inj_write("svmgpu_inject_save_nomem", 0), 0);
 	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
 	munmap(word, 4096);
 }
