@@ -818,7 +818,8 @@ struct svmgpu_queue {
 	struct svmgpu_save_buf *save;	/* save area, @submit_lock */
 	struct mem_cgroup *memcg;	/* creator's: charged for @save */
 	unsigned long save_wait;	/* first refusal at a cap (jiffies), 0: none; sched.lock */
-	unsigned long save_retry;	/* none past a cap before (jiffies), 0: none; sched.lock */
+	unsigned long save_retry;	/* no area before (jiffies), 0: none; sched.lock */
+	unsigned int save_fails;	/* allocations failed in a row, @submit_lock */
 	bool save_over;			/* @save is past a cap; @submit_lock, sched.lock */
 	bool saved;			/* @save holds a state to RESUME, @submit_lock */
 	u32 resume_head;		/* ring index of the saved state, @submit_lock */

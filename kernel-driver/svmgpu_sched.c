@@ -94,6 +94,8 @@
 
 /* How long a device reset waits for each queue's state save. */
 #define SVMGPU_SAVE_ALL_TIMEOUT_US	(200 * USEC_PER_MSEC)
+/* After a failed save-area allocation, every this-many-th try reclaims. */
+#define SVMGPU_SAVE_FULL_TRY		10
 
 static bool svmgpu_preempt = true;
 module_param_named(preempt, svmgpu_preempt, bool, 0444);
@@ -489,7 +491,7 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 	enum svmgpu_save_grant grant;
 	struct svmgpu_save_buf *b;
 	unsigned long left;
-	bool nomem, retry;
+	bool nomem;
 
 	lockdep_assert_held(&q->submit_lock);
 	if (q->save)
@@ -503,7 +505,6 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 		return -ENOBUFS;
 	}
 	q->save_over = grant == SVMGPU_SAVE_OVER;
-	retry = q->save_retry;
 	/* Counted from here: a racing queue sees the cap. */
 	svmgpu_save_count(s, q, 1, false);
 	nomem = atomic_dec_if_positive(&s->inj_save_nomem) >= 0;
@@ -518,20 +519,25 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 	}
 	spin_unlock(&s->lock);
 	if (!b && !nomem) {
+		/*
+		 * Past a cap, or tried again after a failure (from the
+		 * scheduler work, for every process): without reclaim, but
+		 * for every SVMGPU_SAVE_FULL_TRY-th try, so that an area
+		 * that needs compaction (contiguous, without an IOMMU) is
+		 * had at last.
+		 */
+		bool light = q->save_over || q->save_fails % SVMGPU_SAVE_FULL_TRY;
 		/* Charged to the queue's creator, also from the work. */
 		struct mem_cgroup *old = set_active_memcg(q->memcg);
 
-		/*
-		 * Past a cap, or tried again after a failure (from the
-		 * scheduler work, for every process): without reclaim.
-		 */
-		b = svmgpu_save_alloc(sdev, q->save_over || retry ? __GFP_NORETRY : 0);
+		b = svmgpu_save_alloc(sdev, light ? __GFP_NORETRY : 0);
 		set_active_memcg(old);
 	}
 	spin_lock(&s->lock);
 	if (b) {
 		WRITE_ONCE(q->save_wait, 0);
 		q->save_retry = 0;
+		q->save_fails = 0;
 		s->nsave_over_cap += q->save_over;
 	} else {
 		/*
@@ -546,6 +552,7 @@ static int svmgpu_sched_get_save(struct svmgpu_queue *q)
 		 * allocation in a loop, at once or timed.
 		 */
 		q->save_retry = (jiffies + max(svmgpu_save_wait_jiffies() / 10, 1UL)) | 1;
+		q->save_fails++;
 	}
 	spin_unlock(&s->lock);
 	if (!b) {

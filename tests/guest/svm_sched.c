@@ -2468,6 +2468,8 @@ TEST_F(sched, queue_without_memory_for_a_save_area_waits_for_one)
 	NEED_SCHED();
 	ASSERT_NOT_NULL(word);
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	/* tries 100 ms apart */
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 1000), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
 	word[0] = 0;
 	ASSERT_EQ(inj_write("svmgpu_inject_save_nomem", 3), 0);
