@@ -1999,8 +1999,9 @@ static unsigned long svmgpu_devmem_movable(struct svmgpu_devmem *dm,
 	 * setup can still bring this device's pages back: it selects only
 	 * them.  hmm reports every entry of a mapping without read access as
 	 * an error, with no page: its device pages (it lost read access
-	 * after they moved) would never leave by PREFETCH, eviction or
-	 * hibernation, and a process could keep all of device memory so.
+	 * after they moved) would never leave by PREFETCH or eviction (nor
+	 * could hibernation, which refuses while any is there, be made to
+	 * succeed), and a process could keep all of device memory so.
 	 */
 	if (!(vma->vm_flags & VM_READ) ||
 	    svmgpu_devmem_snapshot(dm, vma, start, end, pfns)) {

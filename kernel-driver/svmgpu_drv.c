@@ -1110,7 +1110,8 @@ static int svmgpu_probe_device(struct pci_dev *pdev)
 	ret = init_srcu_struct(&sdev->unplug_srcu);
 	if (ret)
 		return ret;
-	sdev->fault_wq = alloc_workqueue("svmgpu-fault-%s", WQ_UNBOUND, 0, pci_name(pdev));
+	/* 23 characters at most (WQ_NAME_LEN): "svmgpu-flt-" and the BDF */
+	sdev->fault_wq = alloc_workqueue("svmgpu-flt-%s", WQ_UNBOUND, 0, pci_name(pdev));
 	ret = drmm_add_action_or_reset(&sdev->drm, svmgpu_drm_release, NULL);
 	if (ret)
 		return ret;

@@ -21,7 +21,8 @@
  *
  * Bounds: the work items run on their own workqueue, svmgpu_prefetch_wq
  * (unbound, freezable, SVMGPU_PREFETCH_ACTIVE at a time), never on
- * svmgpu_wq, so no prefetch holds up fault, scheduler or recovery work.
+ * svmgpu_wq or a device's fault_wq, so no prefetch holds up fault,
+ * scheduler or recovery work.
  * One execution runs at most SVMGPU_PREFETCH_STEPS chunks, then queues the
  * work again behind the other files' (remove's flush of svmgpu_wq and
  * postclose's cancel_work_sync() wait for one execution at most).  To

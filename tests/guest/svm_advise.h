@@ -22,7 +22,6 @@
  */
 #define STEP	(4 * MB)
 
-
 /*
  * PREFETCH [@p, @p + @size) to the device until all of it is resident: one
  * PREFETCH skips a page that is locked at that moment (khugepaged,

@@ -427,17 +427,22 @@ TEST(library_lists_devices_in_pci_order)
 
 /*
  * The first two svmgpu PCI functions in @fn, both bound to the driver and
- * unbindable by this process: NULL, or why the test skips.
+ * unbindable by this process: 0; 1 with *@why, the test skips; -1, they
+ * could not be listed (a failure).
  */
-static const char *two_bound_functions(char fn[2][32])
+static int two_bound_functions(char fn[2][32], const char **why)
 {
-	if (sg_pci_functions(NULL, 0) < 2)
-		return "needs two svmgpu devices (QEMU_EXTRA='-device svmgpu,...')";
+	if (sg_pci_functions(NULL, 0) < 2) {
+		*why = "needs two svmgpu devices (QEMU_EXTRA='-device svmgpu,...')";
+		return 1;
+	}
 	if (sg_pci_function_nth(0, fn[0], 32) || sg_pci_function_nth(1, fn[1], 32))
-		return "the two functions are not listed";
-	if (!sg_driver_bound(fn[0]) || !sg_driver_bound(fn[1]) || access(SG_DRV "/unbind", W_OK))
-		return "both devices bound and root needed";
-	return NULL;
+		return -1;
+	if (!sg_driver_bound(fn[0]) || !sg_driver_bound(fn[1]) || access(SG_DRV "/unbind", W_OK)) {
+		*why = "both devices bound and root needed";
+		return 1;
+	}
+	return 0;
 }
 
 /*
@@ -456,13 +461,14 @@ TEST_TIMEOUT(120)
 TEST(unbind_waits_one_window_of_another_devices_prefetch)
 {
 	char fn[2][32], c = 0;
-	const char *why;
-	int go[2], minor, st = 0;
+	const char *why = NULL;
+	int go[2], minor, st = 0, ret;
 	double t0, took;
 	pid_t pid, r;
 
-	why = two_bound_functions(fn);
-	if (why)
+	ret = two_bound_functions(fn, &why);
+	ASSERT_GE(ret, 0);
+	if (ret)
 		SKIP(return, "%s", why);
 	ASSERT_GE(sg_drm_minors(fn[1], &minor, NULL), 0);
 	ASSERT_EQ(pipe(go), 0);
@@ -522,8 +528,12 @@ struct stuck_walk {
 	int fd;
 	pid_t creator;
 	unsigned char *buf;
+	int ready;
 	int ret;
 };
+
+/* Its stack, touched before the mmap_lock is stuck: no fault on it after. */
+#define WALK_STACK	(256 * 1024)
 
 static void *prefetch_behind_creator(void *arg)
 {
@@ -532,37 +542,40 @@ static void *prefetch_behind_creator(void *arg)
 	int i;
 
 	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)w->creator);
-	for (i = 0; i < 4000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"); i++)
+	for (i = 0; i < 8000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"); i++) {
+		__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
 		usleep(5000);
+	}
 	w->ret = sg_prefetch(w->fd, w->buf, 4 * MB, DRM_SVMGPU_PREFETCH_DEVICE, NULL);
 	return NULL;
 }
 
 /*
- * A process of the test device whose device fault is stuck for 12 s
+ * A process of the test device whose device fault is stuck for 20 s
  * (the fault-delay hook: its mmap_lock read-held, as in I/O); its
  * CTX_CREATE waits for that lock for writing, and its PREFETCH (with local
  * memory) for reading, behind the creator.  The other device is unbound
  * meanwhile: that must not wait for them, nor for the stuck fault.  With
  * drm_dev_enter() sections it did, for as long as the fault was stuck
- * (12.6 s): 6.1's drm_dev_unplug() waits for the sections of every DRM
- * device (one SRCU), and both ioctls waited inside theirs; and with the
- * fault work on the module's shared workqueue, remove's flush of it
- * waited for the stuck fault itself.  The process's creation and PREFETCH
- * then succeed, every byte in place.
+ * (12.6 s of a 12 s stall): 6.1's drm_dev_unplug() waits for the
+ * sections of every DRM device (one SRCU), and both ioctls waited inside
+ * theirs; and with the fault work on the module's shared workqueue,
+ * remove's flush of it waited for the stuck fault itself.  The process's
+ * creation and PREFETCH then succeed, every byte in place.
  */
 TEST_TIMEOUT(120)
 TEST(unbind_waits_for_no_stuck_process_of_another_device)
 {
 	char fn[2][32], test[32], inject[256], task[64], other[32] = "";
-	const char *why;
+	const char *why = NULL;
 	long long before = sg_dev_counter("fault_delays_injected");
-	int local, fd, st = 0, i;
+	int local, fd, st = 0, i, ret;
 	double t0, took;
 	pid_t pid;
 
-	why = two_bound_functions(fn);
-	if (why)
+	ret = two_bound_functions(fn, &why);
+	ASSERT_GE(ret, 0);
+	if (ret)
 		SKIP(return, "%s", why);
 	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || before < 0)
 		SKIP(return, "no debugfs fault-delay hook");
@@ -580,27 +593,34 @@ TEST(unbind_waits_for_no_stuck_process_of_another_device)
 	ASSERT_GE(pid, 0);
 	if (!pid) {
 		struct stuck_walk w = { .creator = getpid(), .buf = sg_map_2m(4 * MB) };
-		unsigned char *p;
+		unsigned char *p, *stack = sg_map_anon(WALK_STACK);
 		uint32_t ctx, q;
 		struct svmgpu_cmd fill;
+		pthread_attr_t attr;
 		pthread_t t;
 		int fd2;
 
 		w.fd = sg_child_queue(&p, &ctx, &q);
 		fill = sg_fill(p, 4096, 0x7e, 1);
-		if (!w.buf)
+		if (!w.buf || !stack)
 			_exit(11);
 		sg_fill_pat(w.buf, 4 * MB, 0x31);
 		/*
-		 * The thread and the file first: a thread's stack (mmap) and
-		 * memory for the open would wait for the stuck mmap_lock too.
+		 * The thread and the file first: a thread's stack (mmap, its
+		 * first touch) and memory for the open would wait for the
+		 * stuck mmap_lock too; the thread is running before the stall.
 		 */
 		fd2 = sg_open();
 		if (fd2 < 0)
 			_exit(12);
-		if (local && pthread_create(&t, NULL, prefetch_behind_creator, &w))
+		memset(stack, 0, WALK_STACK);
+		if (local && (pthread_attr_init(&attr) ||
+			      pthread_attr_setstack(&attr, stack, WALK_STACK) ||
+			      pthread_create(&t, &attr, prefetch_behind_creator, &w)))
 			_exit(13);
-		if (sg_write_file(inject, "12000"))
+		for (i = 0; local && i < 2000 && !__atomic_load_n(&w.ready, __ATOMIC_ACQUIRE); i++)
+			usleep(5000);
+		if (sg_write_file(inject, "20000"))
 			_exit(14);
 		/* The FILL faults on the untouched page; its fault work sleeps. */
 		if (sg_submit(w.fd, q, &fill, 1, NULL))
@@ -665,7 +685,7 @@ TEST(unbind_waits_for_no_stuck_process_of_another_device)
 	t0 = sg_now_s();
 	EXPECT_EQ(sg_driver_bind(other, false), 0);
 	took = sg_now_s() - t0;
-	TH_LOG("unbind of %s took %.2f s beside %s's process stuck 12 s", other, took, test);
+	TH_LOG("unbind of %s took %.2f s beside %s's process stuck 20 s", other, took, test);
 	/* still stuck: the unbind did not wait for it */
 	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
 	EXPECT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));

@@ -794,8 +794,10 @@ TEST_F(ovs, mremapped_buffer_is_still_evicted)
 TEST_F(ovs, unreadable_buffer_is_still_evicted)
 {
 	long long used0 = sg_devmem_value("used");
-	size_t size = (size_t)(self->cap - used0) & ~(4 * MB - 1), half = size / 2;
-	unsigned char *x = sg_map_2m(size), *y = sg_map_2m(half);
+	size_t room = (size_t)(self->cap - used0), size = room & ~(4 * MB - 1);
+	/* y takes half of x's room, and whatever else is free */
+	size_t half = size / 2, ysize = half + (room - size);
+	unsigned char *x = sg_map_2m(size), *y = sg_map_2m(ysize);
 	uint64_t pages = 0;
 	int fd = self->fd;
 
@@ -817,21 +819,21 @@ TEST_F(ovs, unreadable_buffer_is_still_evicted)
 	ASSERT_EQ(prefetch_resident(fd, x, size), (long long)(size / PAGE));
 	ASSERT_EQ(mprotect(x, half, PROT_NONE), 0);
 	ASSERT_EQ(mprotect(x + half, half, PROT_WRITE), 0);
-	fill_pat(y, half, 0x74);
-	EXPECT_EQ(prefetch_resident(fd, y, half), (long long)(half / PAGE));
+	fill_pat(y, ysize, 0x74);
+	EXPECT_EQ(prefetch_resident(fd, y, ysize), (long long)(ysize / PAGE));
 	/* what is left of x comes back to system memory */
 	pages = 0;
 	EXPECT_EQ(sg_prefetch(fd, x, size, DRM_SVMGPU_PREFETCH_SYSTEM, &pages), 0);
 	TH_LOG("%llu of x's %zu pages evicted for y, %llu prefetched back",
 	       (unsigned long long)(size / PAGE - pages), size / PAGE, (unsigned long long)pages);
 	EXPECT_LE(pages, (size - half) / PAGE);
-	EXPECT_EQ(sg_devmem_used_settles(NULL, used0 + half), used0 + (long long)half);
+	EXPECT_EQ(sg_devmem_used_settles(NULL, used0 + ysize), used0 + (long long)ysize);
 	ASSERT_EQ(mprotect(x, size, PROT_READ | PROT_WRITE), 0);
 	EXPECT_EQ(sg_residency(fd, x, size), 0);
 	EXPECT_EQ(check_pat(x, size, 0x73), -1);
-	EXPECT_EQ(check_pat(y, half, 0x74), -1);
+	EXPECT_EQ(check_pat(y, ysize, 0x74), -1);
 	munmap(x, size);
-	munmap(y, half);
+	munmap(y, ysize);
 	EXPECT_EQ(sg_devmem_used_settles(NULL, used0), used0);
 }
 
