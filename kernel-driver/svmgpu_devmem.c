@@ -1557,19 +1557,20 @@ static unsigned long svmgpu_devmem_evict_mm(struct svmgpu_devmem *dm, unsigned l
 
 /*
  * Read-lock an owner's mmap_lock: only tried while the caller holds its
- * own (@budget_ms NULL); removal tries again every
- * SVMGPU_OWNER_LOCK_WAIT_MS while *@budget_ms lasts, one budget of waits
- * for all its owners, never waiting on the lock: it holds the device lock,
- * maybe in a context no signal reaches, and an owner stuck with its lock
- * held (or a writer queued behind a stuck reader) must not hold it up,
- * however many regions that owner has.
+ * own (@deadline NULL); removal tries again every
+ * SVMGPU_OWNER_LOCK_WAIT_MS until *@deadline (jiffies), one budget of
+ * waits for all its owners, never waiting on the lock: it holds the device
+ * lock, maybe in a context no signal reaches, and an owner stuck with its
+ * lock held (or a writer queued behind a stuck reader) must not hold it
+ * up, however many regions that owner has.  A deadline, not a sum of the
+ * sleeps asked for: each msleep() lasts a jiffy or more beyond it (12 ms
+ * for 5 at HZ=250), which made the 2 s budget 6.5 s on Debian's kernel.
  */
-static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, unsigned int *budget_ms)
+static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, const unsigned long *deadline)
 {
 	while (!mmap_read_trylock(mm)) {
-		if (!budget_ms || *budget_ms < SVMGPU_OWNER_LOCK_WAIT_MS)
+		if (!deadline || time_after_eq(jiffies, *deadline))
 			return false;
-		*budget_ms -= SVMGPU_OWNER_LOCK_WAIT_MS;
 		msleep(SVMGPU_OWNER_LOCK_WAIT_MS);
 	}
 	return true;
@@ -1578,17 +1579,18 @@ static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, unsigned int *budget_
 /*
  * Evict region @idx: each owner's pages in its own address space
  * (svmgpu_devmem_evict_mm()).  @cur: the mm whose mmap_lock the caller
- * read-holds (a migration's), or NULL (removal, whose @budget_ms bounds
+ * read-holds (a migration's), or NULL (removal, whose @deadline bounds
  * its waits).  Another owner's lock is only tried while @cur's is held
  * (two processes evicting each other must not wait for each other's
- * lock), while @budget_ms lasts at removal (svmgpu_devmem_owner_lock()); an owner
+ * lock), until @deadline at removal (svmgpu_devmem_owner_lock()); an owner
  * that is exiting (its pages go with it) or whose lock was not had is
  * left, counted in evict_mm_busy.
  *
  * Return: pages moved.
  */
 static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsigned long idx,
-						struct mm_struct *cur, unsigned int *budget_ms,
+						struct mm_struct *cur,
+						const unsigned long *deadline,
 						unsigned long *src, unsigned long *dst,
 						unsigned long *vas, bool urgent)
 {
@@ -1620,7 +1622,7 @@ static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsign
 		} else if (!mmget_not_zero(mm)) {
 			atomic64_inc(&dm->evict_mm_busy);
 		} else {
-			if (svmgpu_devmem_owner_lock(mm, budget_ms)) {
+			if (svmgpu_devmem_owner_lock(mm, deadline)) {
 				moved += svmgpu_devmem_evict_mm(dm, idx, mm, src, dst, vas,
 								urgent);
 				mmap_read_unlock(mm);
@@ -2850,7 +2852,7 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 {
 	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
 	unsigned long npages = dm->size >> PAGE_SHIFT;
-	unsigned int budget_ms = SVMGPU_OWNER_LOCK_BUDGET_MS;
+	unsigned long deadline = jiffies + msecs_to_jiffies(SVMGPU_OWNER_LOCK_BUDGET_MS);
 	unsigned long *src, *dst, *vas, pfn, idx;
 	int pass;
 
@@ -2860,13 +2862,14 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 	for (idx = 0; idx < dm->nregions; idx++) {
 		if (!atomic_read(&dm->regions[idx].pages))
 			continue;
-		atomic64_add(svmgpu_devmem_evict_region(dm, idx, NULL, &budget_ms, src, dst,
+		atomic64_add(svmgpu_devmem_evict_region(dm, idx, NULL, &deadline, src, dst,
 							vas, false),
 			     &dm->evicted);
 		cond_resched();
 	}
 	/* An exiting owner's exit_mmap() frees its pages: not by pfn under it. */
-	for (pass = 0; pass < SVMGPU_EXIT_WAIT_MS / 20 && svmgpu_devmem_owner_exiting(dm); pass++)
+	deadline = jiffies + msecs_to_jiffies(SVMGPU_EXIT_WAIT_MS);
+	while (time_before(jiffies, deadline) && svmgpu_devmem_owner_exiting(dm))
 		msleep(20);
 	for (pass = 0; atomic64_read(&dm->used); pass++) {
 		for (pfn = first; pfn < first + npages; pfn += SVMGPU_MIGRATE_BATCH) {
