@@ -407,8 +407,13 @@ static int svmgpu_advise_bits(u32 attr, u32 value, u32 *mask, u32 *bits)
 	}
 }
 
+/*
+ * The mmap_lock is waited for outside the caller's section @idx
+ * (svmgpu_dev_lock_mm(): -ENODEV and @idx -1 once the device is
+ * unplugged meanwhile, @svm not touched after but for its reference).
+ */
 static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 mask,
-			     u32 bits)
+			     u32 bits, int *idx)
 {
 	struct mm_struct *mm = svm->mn.mm;
 	int ret;
@@ -418,8 +423,9 @@ static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 mas
 		return -EOPNOTSUPP;
 
 	/* A range that is not mapped costs no notifier. */
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
+	ret = svmgpu_dev_lock_mm(svm->sdev, mm, false, idx);
+	if (ret)
+		return ret;
 	ret = svmgpu_advise_mapped(mm, start, end) ? 0 : -EFAULT;
 	mmap_read_unlock(mm);
 	if (ret)
@@ -438,8 +444,9 @@ static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 mas
 		return -ERESTARTSYS;
 	if (ret)
 		return ret;
-	if (mmap_write_lock_killable(mm))
-		return -EINTR;
+	ret = svmgpu_dev_lock_mm(svm->sdev, mm, true, idx);
+	if (ret)
+		return ret;
 	if (!svmgpu_advise_mapped(mm, start, end))
 		ret = -EFAULT;
 	else
@@ -508,11 +515,12 @@ int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *fil
 	if (READ_ONCE(svm->dead))
 		ret = -ENODEV;
 	else if (args->op == DRM_SVMGPU_ADVISE_SET)
-		ret = svmgpu_advise_set(svm, args->start, end, mask, bits);
+		ret = svmgpu_advise_set(svm, args->start, end, mask, bits, &idx);
 	else
 		svmgpu_advise_get(svm, args->start, end, &args->value, &args->size);
 	svmgpu_svm_unref(svm);
 out:
-	svmgpu_dev_exit(drm, idx);
+	if (idx >= 0)
+		svmgpu_dev_exit(drm, idx);
 	return ret;
 }

@@ -2337,8 +2337,9 @@ bool svmgpu_devmem_vma_unmoved(struct vm_area_struct *vma, bool to_dev)
  * PREFETCH) took back between two tries of its window and that the next
  * try moved again is one page, so *moved never exceeds the range.
  * @idx: the caller's svmgpu_dev_enter() section, begun again at every window
- * (svmgpu_dev_reenter(): -1 and -ENODEV once unplugged, @dm not touched
- * after); NULL: kept (one window: the asynchronous PREFETCH's chunk).
+ * (svmgpu_dev_reenter()) and left while the mmap_lock is waited for
+ * (svmgpu_dev_lock_mm()): -1 and -ENODEV once unplugged, @dm not touched
+ * after.
  */
 static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 				 unsigned long start, unsigned long end,
@@ -2356,7 +2357,9 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 		ret = -ENOMEM;
 		goto out;
 	}
-	mmap_read_lock(mm);
+	ret = svmgpu_dev_lock_mm(dm->sdev, mm, false, idx);
+	if (ret)
+		goto out;
 	while (addr < end && !ret) {
 		struct vm_area_struct *vma = vma_lookup(mm, addr);
 		unsigned long next;
@@ -2377,8 +2380,7 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 		 * stop for an unplug, which waits for one window of this
 		 * ioctl.
 		 */
-		if (idx ? !svmgpu_dev_reenter(dm->sdev, idx) :
-			  svmgpu_dev_is_unplugged(dm->sdev)) {
+		if (!svmgpu_dev_reenter(dm->sdev, idx)) {
 			ret = -ENODEV;
 			break;
 		}
@@ -2386,10 +2388,9 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 		if (!tries && !yielded && (need_resched() || mmap_lock_is_contended(mm))) {
 			mmap_read_unlock(mm);
 			cond_resched();
-			if (mmap_read_lock_killable(mm)) {
-				ret = -EINTR;
+			ret = svmgpu_dev_lock_mm(dm->sdev, mm, false, idx);
+			if (ret)
 				goto out;
-			}
 			yielded = true;
 			continue;
 		}
@@ -2413,10 +2414,9 @@ static int svmgpu_devmem_migrate(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			atomic64_add(busy, &dm->busy_retried);
 			mmap_read_unlock(mm);
 			usleep_range(SVMGPU_BUSY_PAUSE_US, 2 * SVMGPU_BUSY_PAUSE_US);
-			if (mmap_read_lock_killable(mm)) {
-				ret = -EINTR;
+			ret = svmgpu_dev_lock_mm(dm->sdev, mm, false, idx);
+			if (ret)
 				goto out;
-			}
 			continue;
 		}
 		if (!ret && busy)
@@ -2538,6 +2538,9 @@ u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev)
  * @since: svmgpu_devmem_lru_now() when the PREFETCH began: regions used
  *	since are not evicted for it
  * @moved: pages moved are added here
+ * @idx: the caller's svmgpu_dev_enter() section: left while the mmap_lock
+ *	is waited for, begun again at every window; -1 when the device was
+ *	unplugged meanwhile (the return is then -ENODEV)
  *
  * Takes the mmap lock for the whole range, dropped for the pause before a
  * busy window is tried again and, between windows, when a task or a writer
@@ -2547,9 +2550,9 @@ u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev)
  * Return: 0 or as DRM_IOCTL_SVMGPU_PREFETCH.
  */
 int svmgpu_devmem_prefetch(struct svmgpu_device *sdev, struct mm_struct *mm, u64 start,
-			   u64 end, bool to_dev, u64 since, unsigned long *moved)
+			   u64 end, bool to_dev, u64 since, unsigned long *moved, int *idx)
 {
-	return svmgpu_devmem_migrate(sdev->devmem, mm, start, end, to_dev, since, moved, NULL);
+	return svmgpu_devmem_migrate(sdev->devmem, mm, start, end, to_dev, since, moved, idx);
 }
 
 /* Check a uapi range: page-aligned, non-empty, not wrapping, user space. */
@@ -2568,18 +2571,26 @@ static int svmgpu_devmem_range_ok(u64 start, u64 size)
  * nothing of which moves there (svmgpu_devmem_never_to_dev(); a DAX pool
  * is not memory migration can use either, a PROT_NONE arena gets none).
  * Private file mappings count: their copied-on-write pages move.  Only
- * ranges larger than the capacity walk the VMAs.
+ * ranges larger than the capacity walk the VMAs (the mmap_lock waited for
+ * outside the section @idx, svmgpu_dev_lock_mm()).
+ *
+ * Return: 0 (it may fit), -ENOSPC (it cannot), -ESRCH (no mm), -EINTR or
+ * -ENODEV (svmgpu_dev_lock_mm()).
  */
-static bool svmgpu_devmem_too_big(struct svmgpu_device *sdev, u64 start, u64 size)
+static int svmgpu_devmem_too_big(struct svmgpu_device *sdev, u64 start, u64 size, int *idx)
 {
 	u64 cap = svmgpu_devmem_capacity(sdev->devmem), skipped = 0;
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
+	int ret;
 
 	if (size <= cap)
-		return false;
-	if (!mm || mmap_read_lock_killable(mm))
-		return true;
+		return 0;
+	if (!mm)
+		return -ESRCH;
+	ret = svmgpu_dev_lock_mm(sdev, mm, false, idx);
+	if (ret)
+		return ret;
 	for (vma = find_vma(mm, start); vma && vma->vm_start < start + size;
 	     vma = find_vma(mm, vma->vm_end)) {
 		if (svmgpu_devmem_never_to_dev(vma))
@@ -2587,7 +2598,7 @@ static bool svmgpu_devmem_too_big(struct svmgpu_device *sdev, u64 start, u64 siz
 				   max_t(u64, vma->vm_start, start);
 	}
 	mmap_read_unlock(mm);
-	return size - skipped > cap;
+	return size - skipped > cap ? -ENOSPC : 0;
 }
 
 /**
@@ -2622,13 +2633,13 @@ int svmgpu_ioctl_prefetch(struct drm_device *drm, void *data, struct drm_file *f
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
-	if (where == DRM_SVMGPU_PREFETCH_DEVICE &&
-	    svmgpu_devmem_too_big(sdev, args->start, args->size)) {
-		ret = -ENOSPC;
-		goto out;
+	if (where == DRM_SVMGPU_PREFETCH_DEVICE) {
+		ret = svmgpu_devmem_too_big(sdev, args->start, args->size, &idx);
+		if (ret)
+			goto out;
 	}
 	if (args->flags & DRM_SVMGPU_PREFETCH_ASYNC) {
-		ret = svmgpu_prefetch_queue(sdev, file, args);
+		ret = svmgpu_prefetch_queue(sdev, file, args, &idx);
 		goto out;
 	}
 	mm = get_task_mm(current);
@@ -2660,11 +2671,15 @@ static const struct mmu_interval_notifier_ops svmgpu_residency_ops = {
 	.invalidate = svmgpu_residency_invalidate,
 };
 
-/* Count the pages of [start, end) (inside one VMA) in device memory. */
+/*
+ * Count the pages of [start, end) (inside one VMA) in device memory; the
+ * mmap_lock waited for outside the section @idx (svmgpu_dev_lock_mm():
+ * -ENODEV and @idx -1 once unplugged, @dm not touched after).
+ */
 static int svmgpu_devmem_count(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			       struct mmu_interval_notifier *mni,
 			       unsigned long start, unsigned long end,
-			       unsigned long *pfns, u64 *pages)
+			       unsigned long *pfns, u64 *pages, int *idx)
 {
 	struct hmm_range range = {
 		.notifier = mni,
@@ -2686,7 +2701,9 @@ static int svmgpu_devmem_count(struct svmgpu_devmem *dm, struct mm_struct *mm,
 			return -EINTR;
 		cond_resched();
 		range.notifier_seq = mmu_interval_read_begin(mni);
-		mmap_read_lock(mm);
+		ret = svmgpu_dev_lock_mm(dm->sdev, mm, false, idx);
+		if (ret)
+			return ret;
 		ret = hmm_range_fault(&range);
 		mmap_read_unlock(mm);
 		if (ret == -EBUSY)
@@ -2745,13 +2762,24 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 		goto out;
 	}
 	end = args->start + args->size;
+	/*
+	 * Outside the section: the mm's first interval notifier registers
+	 * its interval tree, which waits for the mmap_lock (for writing).
+	 */
+	svmgpu_dev_exit(drm, idx);
 	ret = mmu_interval_notifier_insert(&mni, mm, args->start, args->size,
 					   &svmgpu_residency_ops);
+	idx = -1;
 	/* A signal stopped the mm's first one (as in svmgpu_advise_set()). */
 	if (ret == -EINTR)
 		ret = -ERESTARTSYS;
 	if (ret)
 		goto out_mm;
+	if (!svmgpu_dev_enter(drm, &idx)) {
+		idx = -1;
+		ret = -ENODEV;
+		goto out_mni;
+	}
 	pfns = kvcalloc(SVMGPU_MIGRATE_BATCH, sizeof(*pfns), GFP_KERNEL);
 	if (!pfns) {
 		ret = -ENOMEM;
@@ -2762,7 +2790,9 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 		u64 next;
 		bool dax;
 
-		mmap_read_lock(mm);
+		ret = svmgpu_dev_lock_mm(sdev, mm, false, &idx);
+		if (ret)
+			break;
 		vma = vma_lookup(mm, addr);
 		next = vma ? min3(end, (u64)vma->vm_end,
 				  addr + SVMGPU_MIGRATE_BATCH * PAGE_SIZE) : 0;
@@ -2780,8 +2810,10 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 			continue;
 		}
 		ret = svmgpu_devmem_count(sdev->devmem, mm, &mni, addr, next,
-					  pfns, &args->pages);
+					  pfns, &args->pages, &idx);
 		addr = next;
+		if (ret == -ENODEV)
+			break;	/* not in a section any more */
 		if (fatal_signal_pending(current))
 			ret = -EINTR;
 		else if (!ret && !svmgpu_dev_reenter(sdev, &idx))

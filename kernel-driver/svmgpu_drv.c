@@ -1250,6 +1250,45 @@ static void svmgpu_dev_unplug(struct svmgpu_device *sdev)
 	synchronize_srcu(&sdev->unplug_srcu);
 }
 
+/**
+ * svmgpu_dev_lock_mm() - take an mmap_lock without holding up the unplug
+ * @sdev: the device
+ * @mm: the address space
+ * @write: for writing, else for reading
+ * @idx: the caller's svmgpu_dev_enter() section
+ *
+ * The lock is tried first; when it is not free, the section is left while
+ * the lock is waited for (killably) and begun again once it is had.  The
+ * wait lasts as long as the holder, a fault of the process stuck in I/O
+ * for one, or a writer queued behind it: the device's unbind must not
+ * wait for it (it waits for its sections).  Nothing the section protects
+ * (sdev->devmem, an svm's mirror) is touched between the two.
+ *
+ * Return: 0, the lock held, in a section; -EINTR (a fatal signal), in a
+ * section, the lock not held; -ENODEV, unplugged meanwhile: neither the
+ * lock nor a section held (@idx -1).
+ */
+int svmgpu_dev_lock_mm(struct svmgpu_device *sdev, struct mm_struct *mm, bool write,
+		       int *idx)
+{
+	int ret;
+
+	if (write ? mmap_write_trylock(mm) : mmap_read_trylock(mm))
+		return 0;
+	svmgpu_dev_exit(&sdev->drm, *idx);
+	ret = write ? mmap_write_lock_killable(mm) : mmap_read_lock_killable(mm);
+	if (svmgpu_dev_enter(&sdev->drm, idx))
+		return ret;
+	*idx = -1;
+	if (!ret) {
+		if (write)
+			mmap_write_unlock(mm);
+		else
+			mmap_read_unlock(mm);
+	}
+	return -ENODEV;
+}
+
 static void svmgpu_remove(struct pci_dev *pdev)
 {
 	struct svmgpu_device *sdev = pci_get_drvdata(pdev);

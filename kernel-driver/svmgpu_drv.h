@@ -932,6 +932,9 @@ static inline bool svmgpu_dev_reenter(struct svmgpu_device *sdev, int *idx)
 	return false;
 }
 
+int svmgpu_dev_lock_mm(struct svmgpu_device *sdev, struct mm_struct *mm, bool write,
+		       int *idx);
+
 /*
  * No queue may bind a hardware queue: a reset is under way, or the device
  * was fenced (svmgpu_device_fence()) and its recovery's reset has not run
@@ -1085,13 +1088,13 @@ int svmgpu_devmem_fault_place(struct svmgpu_device *sdev, struct vm_area_struct 
 void svmgpu_devmem_thrash_mapped(struct svmgpu_device *sdev, unsigned int noted);
 u64 svmgpu_devmem_lru_now(struct svmgpu_device *sdev);
 int svmgpu_devmem_prefetch(struct svmgpu_device *sdev, struct mm_struct *mm, u64 start,
-			   u64 end, bool to_dev, u64 since, unsigned long *moved);
+			   u64 end, bool to_dev, u64 since, unsigned long *moved, int *idx);
 bool svmgpu_devmem_vma_unmoved(struct vm_area_struct *vma, bool to_dev);
 
 /* svmgpu_prefetch.c: asynchronous PREFETCH */
 struct drm_svmgpu_prefetch;
 int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
-			  struct drm_svmgpu_prefetch *args);
+			  struct drm_svmgpu_prefetch *args, int *idx);
 void svmgpu_prefetch_file_init(struct svmgpu_file *sf);
 void svmgpu_prefetch_file_fini(struct svmgpu_file *sf);
 void svmgpu_prefetch_debugfs_init(struct drm_minor *minor);

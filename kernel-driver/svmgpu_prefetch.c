@@ -14,10 +14,11 @@
  * mmgrab(), never its address space, so exit is not held up) and runs the
  * same migration as the synchronous PREFETCH, svmgpu_devmem_prefetch(),
  * which holds the mmap lock for that chunk only.  So munmap() and exit wait
- * for at most one chunk, and unbind's svmgpu_dev_unplug() too: the request
- * then ends with -ENODEV (and the following ones at their first chunk), its
- * event still sent to the open file.  When the work is done with a request
- * it sends its event.
+ * for at most one chunk, and unbind's svmgpu_dev_unplug() too (not for
+ * the chunk's wait for the mmap lock, which is outside the section:
+ * svmgpu_dev_lock_mm()): the request then ends with -ENODEV (and the
+ * following ones at their first chunk), its event still sent to the open
+ * file.  When the work is done with a request it sends its event.
  *
  * Bounds: the work items run on their own workqueue, svmgpu_prefetch_wq
  * (unbound, freezable, SVMGPU_PREFETCH_ACTIVE at a time), never on
@@ -42,9 +43,11 @@
  * Nothing of the file's is left running after postclose, which is what
  * lets rmmod (no file open) free the module.
  *
- * Removal needs no flush here: every chunk runs inside svmgpu_dev_enter(),
- * so remove's svmgpu_dev_unplug() waits for this device's running chunk
- * and every later chunk fails with -ENODEV before it touches the device.
+ * Removal needs no flush here: every chunk runs inside svmgpu_dev_enter()
+ * (but for its waits for the mmap lock), so remove's svmgpu_dev_unplug()
+ * waits for this device's running chunk and every later chunk, or the
+ * running one once it has the lock, fails with -ENODEV before it touches
+ * the device.
  *
  * The mm reference: the last mmput() of an address space that exited while
  * a chunk ran would tear it down in the work, so the work uses
@@ -112,12 +115,18 @@ struct svmgpu_prefetch_req {
 	unsigned long moved;
 };
 
-/* Every page of [start, end) of @mm in a VMA? */
-static int svmgpu_prefetch_mapped(struct mm_struct *mm, u64 start, u64 end)
+/*
+ * Every page of [start, end) of @mm in a VMA?  The mmap_lock is waited for
+ * outside the section @idx (svmgpu_dev_lock_mm()).
+ */
+static int svmgpu_prefetch_mapped(struct svmgpu_device *sdev, struct mm_struct *mm,
+				  u64 start, u64 end, int *idx)
 {
-	int ret = 0;
+	int ret;
 
-	mmap_read_lock(mm);
+	ret = svmgpu_dev_lock_mm(sdev, mm, false, idx);
+	if (ret)
+		return ret;
 	while (start < end) {
 		struct vm_area_struct *vma = vma_lookup(mm, start);
 
@@ -136,12 +145,14 @@ static int svmgpu_prefetch_mapped(struct mm_struct *mm, u64 start, u64 end)
  * @sdev: the device, entered (svmgpu_dev_enter()), with local memory
  * @file: the caller's file
  * @args: the checked arguments; @args->id is set
+ * @idx: the caller's section: left while the mmap_lock is waited for; -1
+ *	when the device was unplugged meanwhile (the return is then -ENODEV)
  *
  * Return: 0, -EFAULT (a page of the range is not mapped), -ENOBUFS (the
- * file's event space is full), -ENOMEM, -ESRCH (no mm).
+ * file's event space is full), -ENOMEM, -ESRCH (no mm), -EINTR, -ENODEV.
  */
 int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
-			  struct drm_svmgpu_prefetch *args)
+			  struct drm_svmgpu_prefetch *args, int *idx)
 {
 	struct svmgpu_file *sf = file->driver_priv;
 	struct svmgpu_prefetch_file *pf = &sf->prefetch;
@@ -152,7 +163,7 @@ int svmgpu_prefetch_queue(struct svmgpu_device *sdev, struct drm_file *file,
 
 	if (!mm)
 		return -ESRCH;
-	ret = svmgpu_prefetch_mapped(mm, args->start, args->start + args->size);
+	ret = svmgpu_prefetch_mapped(sdev, mm, args->start, args->start + args->size, idx);
 	if (ret)
 		return ret;
 	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
@@ -252,21 +263,28 @@ static bool svmgpu_prefetch_doomed(struct svmgpu_prefetch_req *req)
 }
 
 /*
- * The end of [@addr, @end)'s first VMA if nothing of it moves @to_dev
- * (svmgpu_devmem_vma_unmoved(): a PROT_NONE reservation to device memory,
- * one never touched to system memory), else @addr: skipped in one step,
- * not 2 MiB at a time, as the synchronous PREFETCH does.
+ * *@skip: the end of [@addr, @end)'s first VMA if nothing of it moves
+ * @to_dev (svmgpu_devmem_vma_unmoved(): a PROT_NONE reservation to device
+ * memory, one never touched to system memory), else @addr: skipped in one
+ * step, not 2 MiB at a time, as the synchronous PREFETCH does.  The
+ * mmap_lock is waited for outside the section @idx.
+ * Return: 0, -EINTR or -ENODEV (svmgpu_dev_lock_mm()).
  */
-static u64 svmgpu_prefetch_skip(struct mm_struct *mm, u64 addr, u64 end, bool to_dev)
+static int svmgpu_prefetch_skip(struct svmgpu_device *sdev, struct mm_struct *mm, u64 addr,
+				u64 end, bool to_dev, int *idx, u64 *skip)
 {
 	struct vm_area_struct *vma;
+	int ret;
 
-	mmap_read_lock(mm);
+	*skip = addr;
+	ret = svmgpu_dev_lock_mm(sdev, mm, false, idx);
+	if (ret)
+		return ret;
 	vma = vma_lookup(mm, addr);
 	if (vma && svmgpu_devmem_vma_unmoved(vma, to_dev))
-		addr = min_t(u64, end, vma->vm_end);
+		*skip = min_t(u64, end, vma->vm_end);
 	mmap_read_unlock(mm);
-	return addr;
+	return 0;
 }
 
 /*
@@ -300,14 +318,16 @@ static bool svmgpu_prefetch_run(struct svmgpu_prefetch_file *pf,
 		}
 		if (req->next == req->ev.start)
 			req->since = svmgpu_devmem_lru_now(sdev);
-		skip = svmgpu_prefetch_skip(req->mm, req->next, req->end, to_dev);
-		if (skip > req->next)
+		ret = svmgpu_prefetch_skip(sdev, req->mm, req->next, req->end, to_dev,
+					   &idx, &skip);
+		if (!ret && skip > req->next)
 			next = skip;
-		else
+		else if (!ret)
 			ret = svmgpu_devmem_prefetch(sdev, req->mm, req->next, next,
-						     to_dev, req->since, &req->moved);
+						     to_dev, req->since, &req->moved, &idx);
 		mmput_async(req->mm);
-		svmgpu_dev_exit(&sdev->drm, idx);
+		if (idx >= 0)
+			svmgpu_dev_exit(&sdev->drm, idx);
 		req->next = next;
 		cond_resched();
 	}

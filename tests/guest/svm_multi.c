@@ -697,4 +697,210 @@ TEST(unbind_waits_for_no_stuck_process_of_another_device)
 	EXPECT_EQ(WEXITSTATUS(st), 0);
 }
 
+/* The walks of the other device, one thread each (own_walks). */
+enum { OW_PREFETCH, OW_PREFETCH_ASYNC, OW_RESIDENCY, OW_ADVISE, OW_COUNT };
+
+struct own_walks {
+	int fd;			/* the other device's file */
+	uint32_t ctx;		/* a context of it */
+	pid_t creator;
+	unsigned char *buf;	/* 4 MiB, in the other device's memory */
+	int ready;
+	int ret[OW_COUNT];
+};
+
+struct own_walk {
+	struct own_walks *w;
+	int which;
+};
+
+static void *walk_behind_creator(void *arg)
+{
+	struct own_walk *a = arg;
+	struct own_walks *w = a->w;
+	char task[48];
+	int i;
+
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)w->creator);
+	for (i = 0; i < 8000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"); i++) {
+		__atomic_add_fetch(&w->ready, 1, __ATOMIC_RELEASE);
+		usleep(5000);
+	}
+	switch (a->which) {
+	case OW_PREFETCH:
+		w->ret[a->which] = sg_prefetch(w->fd, w->buf, 4 * MB,
+					       DRM_SVMGPU_PREFETCH_SYSTEM, NULL);
+		break;
+	case OW_PREFETCH_ASYNC:
+		w->ret[a->which] = sg_prefetch(w->fd, w->buf, 4 * MB, DRM_SVMGPU_PREFETCH_DEVICE |
+					       DRM_SVMGPU_PREFETCH_ASYNC, NULL);
+		break;
+	case OW_RESIDENCY:
+		w->ret[a->which] = (int)sg_residency(w->fd, w->buf, 4 * MB);
+		break;
+	default:
+		w->ret[a->which] = advise(w->fd, w->ctx, w->buf, 4 * MB,
+					  DRM_SVMGPU_ATTR_ACCESSED_BY, 1);
+	}
+	return NULL;
+}
+
+/* Threads of @pid asleep ("D") in @request. */
+static int asleep_in(pid_t pid, unsigned long request)
+{
+	char pat[48];
+	glob_t g;
+	size_t j;
+	int n = 0;
+
+	snprintf(pat, sizeof(pat), "/proc/%d/task/*", (int)pid);
+	if (glob(pat, 0, NULL, &g))
+		return 0;
+	for (j = 0; j < g.gl_pathc; j++)
+		n += sg_asleep_in_ioctl(g.gl_pathv[j], request, "D");
+	globfree(&g);
+	return n;
+}
+
+/*
+ * The same stuck process (its fault on the test device stalled 20 s, its
+ * mmap_lock read-held), but the ioctls behind it are the other device's:
+ * a CTX_CREATE waiting for the lock for writing, and behind it a
+ * PREFETCH to system memory of a buffer in the other device's memory, an
+ * asynchronous PREFETCH, a RESIDENCY and an ADVISE, each waiting for it
+ * for reading.  The other device is unbound meanwhile: its own ioctls
+ * wait for the lock outside their sections (svmgpu_dev_lock_mm()), so the
+ * unbind waits for none of them; inside their sections it waited for the
+ * stuck fault.  Removal moves the buffer back without the process's
+ * mmap_lock (by pfn), every byte in place; each ioctl, once the lock is
+ * free, fails with -ENODEV.
+ */
+TEST_TIMEOUT(120)
+TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
+{
+	static const unsigned long requests[] = {
+		DRM_IOCTL_SVMGPU_PREFETCH, DRM_IOCTL_SVMGPU_RESIDENCY, DRM_IOCTL_SVMGPU_ADVISE,
+	};
+	char fn[2][32], test[32], inject[256], task[64], other[32] = "";
+	const char *why = NULL;
+	long long before = sg_dev_counter("fault_delays_injected");
+	int fd, st = 0, i, ret, minor, asleep;
+	double t0, took;
+	pid_t pid;
+
+	ret = two_bound_functions(fn, &why);
+	ASSERT_GE(ret, 0);
+	if (ret)
+		SKIP(return, "%s", why);
+	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || before < 0)
+		SKIP(return, "no debugfs fault-delay hook");
+	ASSERT_EQ(sg_test_device(test, sizeof(test), NULL, NULL), 0);
+	for (i = 0; i < 2; i++)
+		if (strcmp(fn[i], test))
+			snprintf(other, sizeof(other), "%s", fn[i]);
+	ASSERT_NE(other[0], 0);
+	ASSERT_GE(sg_drm_minors(other, &minor, NULL), 0);
+	fd = sg_open_render(minor);
+	ASSERT_GE(fd, 0);
+	ret = sg_has_local_mem(fd);
+	close(fd);
+	if (!ret)
+		SKIP(return, "no local memory on %s", other);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct own_walks w = { .creator = getpid(), .buf = sg_map_2m(4 * MB) };
+		struct own_walk args[OW_COUNT];
+		pthread_t t[OW_COUNT];
+		unsigned char *p;
+		uint32_t ctx, q;
+		struct svmgpu_cmd fill;
+		uint64_t moved = 0;
+		int qfd;
+
+		qfd = sg_child_queue(&p, &ctx, &q);
+		fill = sg_fill(p, 4096, 0x7e, 1);
+		w.fd = sg_open_render(minor);
+		if (qfd < 0 || w.fd < 0 || !w.buf || sg_ctx_create(w.fd, &w.ctx))
+			_exit(11);
+		sg_fill_pat(w.buf, 4 * MB, 0x47);
+		if (sg_prefetch(w.fd, w.buf, 4 * MB, DRM_SVMGPU_PREFETCH_DEVICE, &moved) ||
+		    moved != 4 * MB / PAGE)
+			_exit(12);
+		/* Each thread's stack touched before the stall (see above). */
+		for (i = 0; i < OW_COUNT; i++) {
+			unsigned char *stack = sg_map_anon(WALK_STACK);
+			pthread_attr_t attr;
+
+			args[i] = (struct own_walk){ .w = &w, .which = i };
+			if (!stack)
+				_exit(13);
+			memset(stack, 0, WALK_STACK);
+			if (pthread_attr_init(&attr) ||
+			    pthread_attr_setstack(&attr, stack, WALK_STACK) ||
+			    pthread_create(&t[i], &attr, walk_behind_creator, &args[i]))
+				_exit(13);
+		}
+		for (i = 0; i < 2000 && __atomic_load_n(&w.ready, __ATOMIC_ACQUIRE) < OW_COUNT;
+		     i++)
+			usleep(5000);
+		if (sg_write_file(inject, "20000"))
+			_exit(14);
+		if (sg_submit(qfd, q, &fill, 1, NULL))
+			_exit(15);
+		for (i = 0; i < 2000 && sg_dev_counter("fault_delays_injected") == before; i++)
+			usleep(10000);
+		if (sg_dev_counter("fault_delays_injected") == before)
+			_exit(16);
+		/* the other device is gone by the time the lock is had */
+		if (sg_ctx_create(w.fd, &ctx) != -ENODEV)
+			_exit(17);
+		for (i = 0; i < OW_COUNT; i++)
+			if (pthread_join(t[i], NULL) || w.ret[i] != -ENODEV)
+				_exit(20 + i);
+		/* every byte back in system memory */
+		_exit(sg_check_pat(w.buf, 4 * MB, 0x47) == -1 ? 0 : 19);
+	}
+	/* the creator asleep in its CTX_CREATE, the four walks behind it */
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	for (i = 0; i < 4000; i++) {
+		asleep = asleep_in(pid, DRM_IOCTL_SVMGPU_PREFETCH) +
+			 asleep_in(pid, DRM_IOCTL_SVMGPU_RESIDENCY) +
+			 asleep_in(pid, DRM_IOCTL_SVMGPU_ADVISE);
+		if (sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D") &&
+		    asleep == OW_COUNT)
+			break;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			TH_LOG("the child ended first: status 0x%x", st);
+			ASSERT_TRUE(0);
+		}
+		usleep(5000);
+	}
+	if (i == 4000) {
+		for (i = 0; i < (int)(sizeof(requests) / sizeof(requests[0])); i++)
+			TH_LOG("ioctl 0x%lx: %d threads asleep in it", requests[i],
+			       asleep_in(pid, requests[i]));
+		TH_LOG("creator asleep in CTX_CREATE: %d",
+		       sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		ASSERT_TRUE(0);
+	}
+	t0 = sg_now_s();
+	EXPECT_EQ(sg_driver_bind(other, false), 0);
+	took = sg_now_s() - t0;
+	TH_LOG("unbind of %s took %.2f s, its CTX_CREATE and %d walks waiting behind a process stuck 20 s",
+	       other, took, OW_COUNT);
+	/* still stuck: the unbind did not wait for it */
+	EXPECT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));
+	/* 2 s of it: removal tries the owner's mmap_lock, then moves by pfn */
+	EXPECT_LT(took, 8.0);
+	EXPECT_EQ(sg_driver_bind(other, true), 0);
+	EXPECT_TRUE(render_node_appears(other));
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
 TEST_HARNESS_MAIN
