@@ -433,7 +433,11 @@ static int svmgpu_mem_init(struct svmgpu_device *sdev)
 /*
  * First half of every reset: no queue binds a hardware queue any more, every
  * bound queue is stopped for good (its pending commands fail with
- * DRM_SVMGPU_ERR_RESET), and the interrupts are off.  Caller holds
+ * DRM_SVMGPU_ERR_RESET), and the interrupts are off.  The memory of a queue
+ * stopped here is freed before the device is quiesced only if its hardware
+ * queue went idle (the engine let go of it, hw-spec 8); otherwise its ring,
+ * completion record and save area are quarantined until the reset has
+ * completed (svmgpu_sched_quarantine_dma()).  Caller holds
  * sdev->reset_lock.
  */
 static void svmgpu_stop_begin(struct svmgpu_device *sdev)
@@ -470,6 +474,12 @@ static void svmgpu_stop_end(struct svmgpu_device *sdev)
 	sdev->resetting = false;
 	spin_unlock(&sdev->hwq_lock);
 	wake_up_all(&sdev->hwq_wq);
+	/*
+	 * Save areas, rings and completion records quarantined before a
+	 * reset that completed (stats.resets moved) are freed now, also
+	 * without the scheduler (its work never runs then).
+	 */
+	svmgpu_sched_release_quarantine(sdev);
 	/* Queues saved before the reset, or waiting through it, run again. */
 	svmgpu_sched_kick(sdev);
 }

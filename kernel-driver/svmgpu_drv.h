@@ -188,10 +188,37 @@ struct svmgpu_save_buf {
 };
 
 /**
+ * struct svmgpu_dma_quar - a stopped queue's ring and completion record,
+ *	kept from the allocator until a device reset (sched.dma_quarantine)
+ * @link: in sched.dma_quarantine
+ * @reset_gen: stats.resets when the queue's hardware queue last did not go
+ *	idle when disabled: the engine may still read @ring and write @compl
+ *	until a reset has completed (hw-spec 8, 12)
+ * @ring: the ring (dma_alloc_coherent()), NULL if none
+ * @ring_dma: its DMA address
+ * @ring_size: its size in bytes
+ * @compl: the completion record (dma_alloc_coherent()), NULL if none
+ * @compl_dma: its DMA address
+ *
+ * Allocated with its queue (q->dma_quar), so that putting the memory in
+ * quarantine never fails; freed with the memory.
+ */
+struct svmgpu_dma_quar {
+	struct list_head link;
+	u64 reset_gen;
+	struct svmgpu_cmd *ring;
+	dma_addr_t ring_dma;
+	size_t ring_size;
+	struct svmgpu_completion *compl;
+	dma_addr_t compl_dma;
+};
+
+/**
  * struct svmgpu_sched - the queue scheduler (svmgpu_sched.c)
  * @lock: protects @runlist, @queues, @save_free, @nsave_free, the area
- *	counts, every svm's nsave/nsave_over and every queue's @run_link,
- *	@all_link, @save_wait (spinlock; sdev->hwq_lock nests inside)
+ *	counts, both quarantines and their counts, every svm's
+ *	nsave/nsave_over and every queue's @run_link, @all_link, @save_wait
+ *	(spinlock; sdev->hwq_lock nests inside)
  * @runlist: per priority, queues with work waiting for a hardware queue
  * @queues: every live queue of the device (debugfs)
  * @save_free: cached save areas (struct svmgpu_save_buf)
@@ -203,6 +230,15 @@ struct svmgpu_save_buf {
  * @nholders: processes (svms) holding areas, under the caps or past them
  * @nsave_over_cap: areas handed out past a cap (soft caps), since probe
  * @nquarantine: entries in @save_quarantine
+ * @dma_quarantine: rings and completion records of stopped queues whose
+ *	hardware queue did not go idle when last disabled (struct
+ *	svmgpu_dma_quar), kept until a device reset; protected by @lock
+ * @ndma_quarantine: buffers (rings and records) in @dma_quarantine, @lock
+ * @dma_quarantined: buffers that went through @dma_quarantine since
+ *	probe, @lock
+ * @dma_released: of those, buffers freed since probe, @lock
+ * @dma_final: svmgpu_sched_fini() ran (the device does no DMA for good):
+ *	nothing is quarantined any more, @lock
  * @capped_timed: queues with work refused an area until a clock runs out
  *	(save_wait, save_retry) or an area is given back, off the runlists
  *	(queues refused for good wait on their svm's @capped)
@@ -224,7 +260,7 @@ struct svmgpu_save_buf {
  * @enabled: the device preempts (SVMGPU_CAPS_PREEMPT): the scheduler runs
  */
 struct svmgpu_sched {
-	spinlock_t lock;		/* runlists, queue list, save cache */
+	spinlock_t lock;		/* runlists, queue list, save cache, quarantines */
 	struct list_head runlist[SVMGPU_PRIO_NUM];
 	struct list_head queues;
 	struct list_head save_free;
@@ -235,6 +271,11 @@ struct svmgpu_sched {
 	unsigned int nholders;
 	u64 nsave_over_cap;
 	unsigned int nquarantine;
+	struct list_head dma_quarantine;
+	unsigned int ndma_quarantine;
+	u64 dma_quarantined;
+	u64 dma_released;
+	bool dma_final;
 	struct list_head capped_timed;
 	unsigned int ncapped;
 	unsigned long cap_wake;
@@ -767,6 +808,13 @@ struct svmgpu_err {
  *	had collected, with @completed_seq then @wd_seq; protected by @lock
  * @compl_corrupt: the completion record named a seq never submitted; the
  *	watchdog resets the queue; protected by @lock
+ * @dma_quar: the entry that takes @ring and @compl into the scheduler's
+ *	quarantine when the queue is stopped (allocated with the queue; NULL
+ *	once its memory is given up), protected by @submit_lock
+ * @dma_busy: a hardware queue of this queue did not go idle when disabled
+ *	(svmgpu_sched_unbound()): @ring and @compl are quarantined when freed
+ *	unless a reset completed since @dma_busy_gen; protected by @submit_lock
+ * @dma_busy_gen: stats.resets when @dma_busy was last set, @submit_lock
  */
 struct svmgpu_queue {
 	struct kref refs;
@@ -809,6 +857,9 @@ struct svmgpu_queue {
 	u32 bind_gen;
 	bool wd_pending;
 	bool compl_corrupt;
+	struct svmgpu_dma_quar *dma_quar;
+	bool dma_busy;
+	u64 dma_busy_gen;
 
 	/* Scheduling (svmgpu_sched.c) */
 	u32 prio;			/* Q_PRIORITY, fixed at creation */
@@ -1032,6 +1083,8 @@ void svmgpu_sched_kick(struct svmgpu_device *sdev);
 void svmgpu_sched_submit(struct svmgpu_queue *q);
 void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle);
 void svmgpu_sched_put_save(struct svmgpu_queue *q);
+void svmgpu_sched_quarantine_dma(struct svmgpu_device *sdev, struct svmgpu_dma_quar *d);
+void svmgpu_sched_release_quarantine(struct svmgpu_device *sdev);
 void svmgpu_sched_save_all(struct svmgpu_device *sdev);
 void svmgpu_sched_fail_all(struct svmgpu_device *sdev);
 void svmgpu_sched_queue_init(struct svmgpu_queue *q, u32 prio);

@@ -12,18 +12,21 @@
  * destroyed, when the svm is killed (mm exit, device removal) or when the
  * device is reset; a stopped queue keeps its handle until destroyed, fails
  * SUBMIT and WAIT with -ECANCELED, and has released its hardware queue and
- * its DMA memory.  A queue that made no progress for hang_timeout_ms is
- * reset by the watchdog instead (svmgpu_queue_hang_reset()): its pending
- * commands fail with DRM_SVMGPU_ERR_HANG, it gives its hardware queue back
- * and stays usable.
+ * its DMA memory (kept from the allocator until a device reset if its
+ * hardware queue did not go idle: the scheduler's quarantine).  A queue
+ * that made no progress for hang_timeout_ms is reset by the watchdog
+ * instead (svmgpu_queue_hang_reset()): its pending commands fail with
+ * DRM_SVMGPU_ERR_HANG, it gives its hardware queue back and stays usable.
  *
  * Lock order: sf->lock, svm->lock, q->submit_lock, sdev->hw_sem (read),
- * then q->lock or sdev->hwq_lock (never one inside the other).  The
- * watchdog's hang reset takes q->submit_lock with nothing held.  q->hwq
- * changes under q->submit_lock and sdev->hwq_lock.  A queue's stop counts
- * as a lock between svm->lock and q->submit_lock (svmgpu_queue_stop_map,
- * for lockdep): a second stopper waits for the first, so it must hold
- * nothing the stop takes.
+ * then q->lock or sdev->hwq_lock (never one inside the other); the
+ * scheduler's sched.lock (save areas, the quarantine of a stopped queue's
+ * ring and record) is taken under q->submit_lock without hw_sem or q->lock
+ * (sdev->hwq_lock nests inside it).  The watchdog's hang reset takes
+ * q->submit_lock with nothing held.  q->hwq changes under q->submit_lock
+ * and sdev->hwq_lock.  A queue's stop counts as a lock between svm->lock
+ * and q->submit_lock (svmgpu_queue_stop_map, for lockdep): a second stopper
+ * waits for the first, so it must hold nothing the stop takes.
  */
 #include <linux/capability.h>
 #include <linux/dma-mapping.h>
@@ -189,6 +192,8 @@ static void svmgpu_queue_release(struct kref *kref)
 	struct svmgpu_queue *q = container_of(kref, struct svmgpu_queue, refs);
 
 	WARN_ON(!list_empty(&q->events));
+	/* NULL once svmgpu_queue_free_mem() gave the memory up. */
+	kfree(q->dma_quar);
 	mutex_destroy(&q->submit_lock);
 	mem_cgroup_put(q->memcg);
 	kfree(q);
@@ -326,8 +331,17 @@ int svmgpu_queue_hw_start(struct svmgpu_device *sdev, struct svmgpu_queue *q, u3
 	return 0;
 }
 
+/*
+ * Give the ring and the completion record up.  If a hardware queue of @q
+ * did not go idle when disabled (@q->dma_busy), the engine may still read
+ * the ring or write the record until a device reset has completed (hw-spec
+ * 8, 12): they go to the scheduler's quarantine, which frees them then (at
+ * once if one completed since).  Caller holds q->submit_lock, or @q was
+ * never bound.
+ */
 static void svmgpu_queue_free_mem(struct svmgpu_device *sdev, struct svmgpu_queue *q)
 {
+	struct svmgpu_dma_quar *d = q->dma_quar;
 	struct device *dev = &sdev->pdev->dev;
 	struct svmgpu_completion *compl;
 	struct svmgpu_cmd *ring;
@@ -338,6 +352,20 @@ static void svmgpu_queue_free_mem(struct svmgpu_device *sdev, struct svmgpu_queu
 	q->ring = NULL;
 	q->compl = NULL;
 	spin_unlock(&q->lock);
+	q->dma_quar = NULL;
+	if (d && q->dma_busy && (ring || compl)) {
+		d->reset_gen = q->dma_busy_gen;
+		d->ring = ring;
+		d->ring_dma = q->ring_dma;
+		d->ring_size = (size_t)q->entries * SVMGPU_CMD_SIZE;
+		d->compl = compl;
+		d->compl_dma = q->compl_dma;
+		svmgpu_sched_quarantine_dma(sdev, d);
+		return;
+	}
+	/* Never set without an entry: allocated with the queue. */
+	WARN_ON(q->dma_busy && (ring || compl));
+	kfree(d);
 	if (ring)
 		dma_free_coherent(dev, (size_t)q->entries * SVMGPU_CMD_SIZE,
 				  ring, q->ring_dma);
@@ -413,7 +441,9 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 				     &q->ring_dma, GFP_KERNEL_ACCOUNT);
 	q->compl = dma_alloc_coherent(dev, sizeof(*q->compl), &q->compl_dma,
 				      GFP_KERNEL_ACCOUNT);
-	if (!q->ring || !q->compl) {
+	/* Taken into quarantine with them, if need be, without allocating. */
+	q->dma_quar = kzalloc(sizeof(*q->dma_quar), GFP_KERNEL_ACCOUNT);
+	if (!q->ring || !q->compl || !q->dma_quar) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -659,7 +689,8 @@ static bool svmgpu_queue_stop_over(struct svmgpu_queue *q)
  *
  * Disables and releases its hardware queue (the running command is
  * abandoned), then fails what did not complete with @code and wakes the
- * waiters, frees the ring and sends every pending completion event.  A
+ * waiters, frees the ring (quarantined until a device reset if the hardware
+ * queue did not go idle) and sends every pending completion event.  A
  * second caller (a reset's svmgpu_queues_stop_all() against QUEUE_DESTROY,
  * svmgpu_svm_kill()) returns only once the first is done: it may go on to
  * free the context, which the first still uses.  No caller holds

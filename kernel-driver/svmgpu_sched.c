@@ -59,7 +59,12 @@
  * after a tenth of save_areas_wait_ms: it never runs unpreemptible.
  * The area of a queue whose hardware queue did not go idle when disabled
  * is quarantined until the device reset this queues (the
- * device may still write it); a saved state in it is lost.
+ * device may still write it); a saved state in it is lost.  So are the
+ * queue's ring (the device reads it) and completion record (it writes it)
+ * once the queue is stopped, whatever stops it (QUEUE_DESTROY, an exit, a
+ * reset's stop, removal), unless a reset completed since: they wait on
+ * sched.dma_quarantine (svmgpu_sched_quarantine_dma()) and are freed with
+ * the areas, after the next reset or at removal.
  *
  * Without CAPS.PREEMPT, or with module parameter preempt=0 at probe,
  * SUBMIT waits for a free hardware queue as before (svmgpu_queue_bind()).
@@ -70,7 +75,8 @@
  *     q->submit_lock                 a queue's binding, @save, @saved
  *       sdev->hw_sem (read)          registers
  *         q->lock (spin)             @preempting, @slice_start, hw_live
- *       sched.lock (spin)            runlists, parked queues, queue list, save cache
+ *       sched.lock (spin)            runlists, parked queues, queue list, save cache,
+ *                                    both quarantines and their counts
  *         sdev->hwq_lock (spin)      hardware queue -> queue table
  *
  * sched.lock is never held with q->lock or across a register access; the
@@ -643,18 +649,113 @@ static void svmgpu_sched_quarantine_save(struct svmgpu_queue *q)
 		 q->handle);
 }
 
+static unsigned int svmgpu_dma_quar_count(const struct svmgpu_dma_quar *d)
+{
+	return !!d->ring + !!d->compl;
+}
+
+static void svmgpu_dma_quar_free(struct svmgpu_device *sdev, struct svmgpu_dma_quar *d)
+{
+	struct device *dev = &sdev->pdev->dev;
+
+	if (d->ring)
+		dma_free_coherent(dev, d->ring_size, d->ring, d->ring_dma);
+	if (d->compl)
+		dma_free_coherent(dev, sizeof(*d->compl), d->compl, d->compl_dma);
+	kfree(d);
+}
+
 /*
- * Quarantined areas from before a device reset (stats.resets counts it once
- * the device was reprogrammed): nothing writes them now; free them.
+ * Move the quarantined rings and records from before a device reset @gen
+ * to @list.  Caller holds sched.lock.
  */
-static void svmgpu_sched_release_quarantine(struct svmgpu_device *sdev)
+static void svmgpu_sched_take_dma(struct svmgpu_sched *s, u64 gen, struct list_head *list)
+{
+	struct svmgpu_dma_quar *d, *tmp;
+
+	lockdep_assert_held(&s->lock);
+	list_for_each_entry_safe(d, tmp, &s->dma_quarantine, link)
+		if (d->reset_gen != gen) {
+			list_move(&d->link, list);
+			s->ndma_quarantine -= svmgpu_dma_quar_count(d);
+			s->dma_released += svmgpu_dma_quar_count(d);
+		}
+}
+
+static void svmgpu_dma_quar_free_list(struct svmgpu_device *sdev, struct list_head *list)
+{
+	struct svmgpu_dma_quar *d, *tmp;
+
+	list_for_each_entry_safe(d, tmp, list, link) {
+		list_del(&d->link);
+		svmgpu_dma_quar_free(sdev, d);
+	}
+}
+
+/**
+ * svmgpu_sched_quarantine_dma() - free a stopped queue's ring and record
+ *	once no engine step can reach them
+ * @sdev: the device
+ * @d: the queue's q->dma_quar, filled in (@d->reset_gen: q->dma_busy_gen);
+ *	taken over
+ *
+ * For a queue whose hardware queue did not go idle when disabled: the
+ * engine may still read its ring and write its completion record until the
+ * device reset that svmgpu_sched_unbound() queued has completed (hw-spec
+ * 12).  Counted in dma_quarantined, and in dma_released when freed: at
+ * once if a reset completed since @d->reset_gen (or the device does no DMA
+ * for good: svmgpu_sched_fini() ran), else by
+ * svmgpu_sched_release_quarantine() after the next reset, or at removal.
+ * Caller holds no spinlock (process context).
+ */
+void svmgpu_sched_quarantine_dma(struct svmgpu_device *sdev, struct svmgpu_dma_quar *d)
+{
+	struct svmgpu_sched *s = &sdev->sched;
+	unsigned int n = svmgpu_dma_quar_count(d);
+	LIST_HEAD(list);
+	bool kept;
+	u64 gen;
+
+	spin_lock(&s->lock);
+	gen = atomic64_read(&sdev->stats.resets);
+	kept = !s->dma_final && d->reset_gen == gen;
+	s->dma_quarantined += n;
+	if (s->dma_final) {
+		list_add(&d->link, &list);
+		s->dma_released += n;
+	} else {
+		list_add_tail(&d->link, &s->dma_quarantine);
+		s->ndma_quarantine += n;
+		/* A reset completed since: that one is over already. */
+		svmgpu_sched_take_dma(s, gen, &list);
+	}
+	spin_unlock(&s->lock);
+	if (kept)
+		drm_warn(&sdev->drm, "ring and completion record quarantined until the device reset\n");
+	svmgpu_dma_quar_free_list(sdev, &list);
+}
+
+/**
+ * svmgpu_sched_release_quarantine() - free what a device reset let go of
+ * @sdev: the device
+ *
+ * Quarantined save areas, rings and completion records from before a
+ * device reset (stats.resets counts it once the device was reprogrammed):
+ * nothing reaches them now; free them.  Called by the scheduler work and
+ * at the end of every reset (svmgpu_stop_end(): also without the
+ * scheduler, whose work then never runs).  Process context, no spinlock
+ * held.
+ */
+void svmgpu_sched_release_quarantine(struct svmgpu_device *sdev)
 {
 	struct svmgpu_sched *s = &sdev->sched;
 	u64 gen = atomic64_read(&sdev->stats.resets);
 	struct svmgpu_save_buf *b, *tmp;
+	LIST_HEAD(dma_list);
 	LIST_HEAD(list);
 
 	spin_lock(&s->lock);
+	svmgpu_sched_take_dma(s, gen, &dma_list);
 	list_for_each_entry_safe(b, tmp, &s->save_quarantine, link)
 		if (b->reset_gen != gen) {
 			list_move(&b->link, &list);
@@ -672,6 +773,7 @@ static void svmgpu_sched_release_quarantine(struct svmgpu_device *sdev)
 		list_del(&b->link);
 		svmgpu_save_free(sdev, b);
 	}
+	svmgpu_dma_quar_free_list(sdev, &dma_list);
 }
 
 /* Commands submitted and not collected as complete. */
@@ -929,7 +1031,8 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
  * @q: the queue
  * @hwq: the hardware queue it had
  * @idle: the hardware queue went idle when disabled (else its save area is
- *	quarantined until the device reset)
+ *	quarantined until the device reset, and so are its ring and completion
+ *	record once the queue is stopped: q->dma_busy)
  *
  * Counts its time on the hardware; a queue without a saved state gives its
  * save area back.  Not idle, the device may still write the area: a saved
@@ -957,6 +1060,12 @@ void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle)
 		idle = false;
 	}
 	if (!idle) {
+		/*
+		 * The engine may still read the ring and write the completion
+		 * record: freed, they are quarantined until a reset since now.
+		 */
+		q->dma_busy = true;
+		q->dma_busy_gen = atomic64_read(&sdev->stats.resets);
 		if (q->saved) {
 			drm_warn(&sdev->drm, "queue %u (hw queue %u): saved state lost (not idle): its commands fail\n",
 				 q->handle, hwq);
@@ -1593,6 +1702,7 @@ void svmgpu_sched_init(struct svmgpu_device *sdev)
 	INIT_LIST_HEAD(&s->queues);
 	INIT_LIST_HEAD(&s->save_free);
 	INIT_LIST_HEAD(&s->save_quarantine);
+	INIT_LIST_HEAD(&s->dma_quarantine);
 	INIT_LIST_HEAD(&s->capped_timed);
 	INIT_DELAYED_WORK(&s->work, svmgpu_sched_work);
 }
@@ -1622,6 +1732,7 @@ void svmgpu_sched_fini(struct svmgpu_device *sdev)
 {
 	struct svmgpu_sched *s = &sdev->sched;
 	struct svmgpu_save_buf *b, *tmp;
+	LIST_HEAD(dma_list);
 	LIST_HEAD(list);
 
 	cancel_delayed_work_sync(&s->work);
@@ -1629,6 +1740,11 @@ void svmgpu_sched_fini(struct svmgpu_device *sdev)
 	list_splice_init(&s->save_free, &list);
 	/* The device is gone (removal fenced or reset it): nothing writes them. */
 	list_splice_init(&s->save_quarantine, &list);
+	list_splice_init(&s->dma_quarantine, &dma_list);
+	s->dma_released += s->ndma_quarantine;
+	s->ndma_quarantine = 0;
+	/* A ring freed from now on (none should be) goes back at once. */
+	s->dma_final = true;
 	s->nsave_free = 0;
 	s->nquarantine = 0;
 	/* Every queue was stopped: none holds or waits for an area. */
@@ -1636,6 +1752,7 @@ void svmgpu_sched_fini(struct svmgpu_device *sdev)
 	spin_unlock(&s->lock);
 	list_for_each_entry_safe(b, tmp, &list, link)
 		svmgpu_save_free(sdev, b);
+	svmgpu_dma_quar_free_list(sdev, &dma_list);
 }
 
 static const char *const svmgpu_prio_names[SVMGPU_PRIO_NUM] = {
@@ -1663,6 +1780,8 @@ static int svmgpu_sched_show(struct seq_file *m, void *unused)
 	seq_printf(m, "save_areas_cached: %u\nsave_areas_used: %u\nsave_areas_quarantined: %u\nsave_areas_over: %u\nsave_areas_over_cap: %llu\nsave_areas_holders: %u\nqueues_parked: %u\n",
 		   s->nsave_free, s->nsave_used, s->nquarantine,
 		   s->nsave_over, s->nsave_over_cap, s->nholders, s->ncapped);
+	seq_printf(m, "dma_quarantine_held: %u\ndma_quarantined: %llu\ndma_released: %llu\n",
+		   s->ndma_quarantine, s->dma_quarantined, s->dma_released);
 	list_for_each_entry(q, &s->queues, all_link) {
 		u32 hwq = READ_ONCE(q->hwq);
 		u64 since = READ_ONCE(q->slice_start);

@@ -23,7 +23,9 @@
  * memory cgroup of the queues' creator, and a cached one serves only that
  * cgroup.  A hardware queue taken as not idle (svmgpu_inject_unbind_busy)
  * brings a device reset, and a saved state lost with it fails its queue's
- * commands.
+ * commands; the queue's ring and completion record, once it is destroyed
+ * (also after a hang reset), are kept from the allocator until that reset
+ * ran (dma_quarantined, dma_released).
  * Rejected priorities with their exact errno.
  * Counters: debugfs svmgpu_sched (global and per queue).
  */
@@ -2247,14 +2249,27 @@ static long long wait_quarantined(long long n)
 	return sched_value("save_areas_quarantined");
 }
 
+/* Wait up to 10 s for debugfs svmgpu_sched @name to be @n; return it. */
+static long long wait_sched_eq(const char *name, long long n)
+{
+	int i;
+
+	for (i = 0; i < 1000 && sched_value(name) != n; i++)
+		usleep(10000);
+	return sched_value(name);
+}
+
 /*
  * A queue destroyed while its hardware queue does not go idle (debugfs
  * svmgpu_inject_unbind_busy: the device itself cannot be made to show it)
  * has its save area quarantined, and a device reset is queued for it at
  * once (resets + 1), after which the area is freed (quarantined back to
  * what it was).  Before, no reset came for a destroy or an exit: the area
- * stayed quarantined and the engine was never reclaimed.  Another queue
- * runs exactly afterwards.
+ * stayed quarantined and the engine was never reclaimed.  Its ring and
+ * completion record, which the engine may still read and write, are
+ * quarantined by the destroy itself (dma_quarantined + 2) and freed only
+ * once that reset ran (dma_released + 2, none left held); before, the
+ * destroy freed them at once.  Another queue runs exactly afterwards.
  */
 TEST_TIMEOUT(120)
 TEST_F(sched, destroyed_queue_not_idle_resets_device)
@@ -2263,6 +2278,8 @@ TEST_F(sched, destroyed_queue_not_idle_resets_device)
 	unsigned char *b = sg_map_anon(SIZE);
 	long long resets0 = sg_dev_counter("resets");
 	long long quar0 = sched_value("save_areas_quarantined");
+	long long dq0 = sched_value("dma_quarantined");
+	long long dr0 = sched_value("dma_released");
 	struct svmgpu_cmd c;
 	uint32_t q, h;
 	int i;
@@ -2272,6 +2289,9 @@ TEST_F(sched, destroyed_queue_not_idle_resets_device)
 	ASSERT_NOT_NULL(b);
 	ASSERT_GE(resets0, 0);
 	ASSERT_EQ(quar0, 0);
+	ASSERT_GE(dq0, 0);
+	ASSERT_GE(dr0, 0);
+	ASSERT_EQ(sched_value("dma_quarantine_held"), 0);
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
 	word[0] = 0;
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
@@ -2283,13 +2303,77 @@ TEST_F(sched, destroyed_queue_not_idle_resets_device)
 	ASSERT_GE(queue_value(q, "hwq"), 0);
 	ASSERT_EQ(inj_write("svmgpu_inject_unbind_busy", 1), 0);
 	ASSERT_EQ(sg_queue_destroy(self->fd, q), 0);
+	/* Counted by the destroy, whether or not the reset already ran. */
+	EXPECT_EQ(sched_value("dma_quarantined"), dq0 + 2);
 	EXPECT_GT(wait_counter_above("resets", resets0), resets0);
 	EXPECT_EQ(wait_quarantined(0), 0);
+	EXPECT_EQ(wait_sched_eq("dma_released", dr0 + 2), dr0 + 2);
+	EXPECT_EQ(wait_sched_eq("dma_quarantine_held", 0), 0);
 	EXPECT_EQ(sg_dev_counter("resets"), resets0 + 1);
 	memset(b, 0, SIZE);
 	EXPECT_EQ(sg_run_ok(self->fd, h, sg_fill(b, SIZE, 0x42, 1)), 0);
 	EXPECT_TRUE(sg_all_bytes(b, 0x42, SIZE));
 	EXPECT_EQ(sg_queue_destroy(self->fd, h), 0);
+	/* A queue that always went idle frees its ring and record at once. */
+	EXPECT_EQ(sched_value("dma_quarantined"), dq0 + 2);
+	EXPECT_EQ(sched_value("dma_released"), dr0 + 2);
+}
+
+/*
+ * The same after a hang reset: the watchdog resets a queue stuck in a WAIT
+ * and its hardware queue is taken as not idle; the queue stays usable
+ * with its ring and record (nothing quarantined yet, its WAIT fails with
+ * ERR_HANG) and a device reset is queued.  Destroyed then, before that
+ * reset ran or after, its ring and record go through the quarantine
+ * (dma_quarantined + 2) and are freed once the reset ran (dma_released
+ * + 2, none held, resets moved).  Before, a destroy before the reset found
+ * the queue unbound and freed them while the engine could still reach
+ * them.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, hang_reset_not_idle_then_destroy_quarantines_ring)
+{
+	uint64_t *word = sg_map_anon(4096);
+	long long resets0 = sg_dev_counter("resets");
+	long long dq0 = sched_value("dma_quarantined");
+	long long dr0 = sched_value("dma_released");
+	long long hangs0 = sg_dev_counter("hangs");
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	uint64_t seq;
+	uint32_t q;
+	int i;
+
+	NEED_SCHED();
+	ASSERT_NOT_NULL(word);
+	ASSERT_GE(resets0, 0);
+	ASSERT_GE(dq0, 0);
+	ASSERT_GE(dr0, 0);
+	ASSERT_EQ(sched_value("dma_quarantine_held"), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	word[0] = 0;
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	for (i = 0; i < 100 && queue_value(q, "hwq") < 0; i++)
+		usleep(10000);
+	ASSERT_GE(queue_value(q, "hwq"), 0);
+	/* Armed first: the hang reset's unbind is the next one. */
+	ASSERT_EQ(inj_write("svmgpu_inject_unbind_busy", 1), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 1000), 0);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, DRM_SVMGPU_ERR_HANG);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	EXPECT_GT(sg_dev_counter("hangs"), hangs0);
+	/* Hang-reset, not stopped: it keeps its ring and record. */
+	EXPECT_EQ(sched_value("dma_quarantined"), dq0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+	EXPECT_EQ(sched_value("dma_quarantined"), dq0 + 2);
+	EXPECT_GT(wait_counter_above("resets", resets0), resets0);
+	EXPECT_EQ(wait_sched_eq("dma_released", dr0 + 2), dr0 + 2);
+	EXPECT_EQ(wait_sched_eq("dma_quarantine_held", 0), 0);
+	EXPECT_EQ(wait_quarantined(0), 0);
+	munmap(word, 4096);
 }
 
 /*
