@@ -2582,6 +2582,135 @@ TEST_F(sched, queue_without_memory_for_a_save_area_waits_for_one)
 	munmap(word, 4096);
 }
 
+/* Queue @handle holds a save area: 1, 0, -1 if not listed. */
+static int queue_has_area(uint32_t handle)
+{
+	static char buf[256 * 1024];
+	char *l = queue_line(handle, buf, sizeof(buf));
+
+	return l ? strstr(l, " save yes") != NULL : -1;
+}
+
+/* Queues listed in debugfs svmgpu_sched, or -1. */
+static int queues_listed(void)
+{
+	static char buf[256 * 1024];
+	char path[256];
+	ssize_t n, len = 0;
+	int fd, count = 0;
+	const char *l;
+
+	if (sg_debugfs_path("svmgpu_sched", path, sizeof(path)))
+		return -1;
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	buf[len++] = '\n';
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = 0;
+	for (l = buf; (l = strstr(l, "\nqueue ")); l++)
+		count++;
+	return count;
+}
+
+/*
+ * A queue that cannot get a save area (svmgpu_inject_save_nomem for good)
+ * waits, off the hardware, through what may happen meanwhile.  A device
+ * reset (debugfs svmgpu_reset) leaves it waiting with its commands: none
+ * fails, and once memory is back it runs with an area and its WAIT
+ * completes without error.  A process killed with such a queue leaves
+ * nothing: its queue leaves the list, no area is held or parked for it.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, queue_waiting_for_a_save_area_survives_a_reset_and_a_kill)
+{
+	uint64_t *word = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			      -1, 0);
+	long long resets0 = sg_dev_counter("resets"), used0, parked0;
+	struct drm_svmgpu_wait w;
+	struct svmgpu_cmd c;
+	char reset[256];
+	int listed0, st, i;
+	uint64_t seq;
+	uint32_t q;
+	pid_t pid;
+
+	NEED_SCHED();
+	ASSERT_NE(word, MAP_FAILED);
+	ASSERT_GE(resets0, 0);
+	if (sg_debugfs_path("svmgpu_reset", reset, sizeof(reset)))
+		SKIP(return, "no debugfs svmgpu_reset");
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(sg_param_write("save_areas_wait_ms", 1000), 0);
+	used0 = sched_value("save_areas_used");
+	parked0 = sched_value("queues_parked");
+	ASSERT_GE(used0, 0);
+	ASSERT_GE(parked0, 0);
+
+	/* A reset while it waits. */
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	word[0] = 0;
+	ASSERT_EQ(inj_write("svmgpu_inject_save_nomem", 1000000), 0);
+	c = sg_wait_eq(word, 1, 0);
+	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
+	usleep(300000);	/* three refused tries */
+	EXPECT_EQ(queue_value(q, "hwq"), -1);
+	EXPECT_TRUE(queue_has_area(q) == 0);
+	ASSERT_EQ(sg_write_file(reset, "1"), 0);
+	EXPECT_EQ(wait_counter_above("resets", resets0), resets0 + 1);
+	usleep(300000);
+	EXPECT_EQ(queue_value(q, "hwq"), -1);
+	ASSERT_EQ(inj_write("svmgpu_inject_save_nomem", 0), 0);
+	for (i = 0; i < 500 && queue_value(q, "hwq") < 0; i++)
+		usleep(10000);
+	EXPECT_GE(queue_value(q, "hwq"), 0);
+	EXPECT_TRUE(queue_has_area(q) == 1);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(sg_wait(self->fd, q, seq, seq, SG_TIMEOUT_NS, &w), 0);
+	EXPECT_EQ(w.err_code, 0);
+	EXPECT_EQ(sg_queue_destroy(self->fd, q), 0);
+
+	/* Its process killed while it waits. */
+	listed0 = queues_listed();
+	ASSERT_GE(listed0, 0);
+	word[0] = 0;
+	ASSERT_EQ(inj_write("svmgpu_inject_save_nomem", 1000000), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		uint32_t ctx, kq;
+		int fd = sg_open();
+
+		if (fd < 0 || sg_ctx_create(fd, &ctx) || sg_queue_create(fd, ctx, 0, &kq))
+			_exit(1);
+		c = sg_wait_eq(word, 1, 0);
+		if (sg_submit(fd, kq, &c, 1, NULL))
+			_exit(2);
+		word[1] = 1;
+		pause();
+		_exit(3);
+	}
+	self->kids[self->nkids++] = pid;
+	for (i = 0; i < 500 && !__atomic_load_n(&word[1], __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	ASSERT_EQ(word[1], 1);
+	EXPECT_EQ(queues_listed(), listed0 + 1);
+	usleep(300000);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	self->nkids--;
+	EXPECT_TRUE(WIFSIGNALED(st));
+	for (i = 0; i < 500 && queues_listed() != listed0; i++)
+		usleep(10000);
+	EXPECT_EQ(queues_listed(), listed0);
+	EXPECT_EQ(sched_value("save_areas_used"), used0);
+	EXPECT_EQ(sched_value("queues_parked"), parked0);
+	ASSERT_EQ(inj_write("svmgpu_inject_save_nomem", 0), 0);
+	munmap(word, 4096);
+}
+
 /*
  * Save areas are charged to the memory cgroup of the queues' creator, also
  * when the scheduler work allocates them.  In a cgroup of its own, this
