@@ -408,22 +408,64 @@ static int svmgpu_advise_bits(u32 attr, u32 value, u32 *mask, u32 *bits)
 }
 
 /*
- * The mmap_lock is waited for outside the caller's section @idx
- * (svmgpu_dev_lock_mm(): -ENODEV and @idx -1 once the device is
- * unplugged meanwhile, @svm not touched after but for its reference).
+ * Take the mmap_lock of the caller's address space, whose svm *@svmp is
+ * (a reference held).  When the lock is not free, the reference is dropped
+ * and the section @idx left while it is waited for (svmgpu_dev_lock_mm()):
+ * a CTX_DESTROY of the svm's last context waits for its references inside
+ * its own section, which the device's unbind waits for.  With the lock,
+ * the svm is looked up again.
+ *
+ * Return: 0, the lock and a reference to the same svm held; -EINTR (in the
+ * section) or -ENODEV (@idx -1 when unplugged), or -ENODEV when the svm
+ * is another or dead by then (its last context destroyed meanwhile): no
+ * lock held, *@svmp NULL.
  */
-static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 mask,
+static int svmgpu_advise_lock_mm(struct svmgpu_svm **svmp, bool write, int *idx)
+{
+	struct svmgpu_svm *svm = *svmp;
+	struct svmgpu_device *sdev = svm->sdev;
+	struct mm_struct *mm = current->mm;
+	u32 id = svm->ctx_id;
+	int ret;
+
+	if (write ? mmap_write_trylock(mm) : mmap_read_trylock(mm))
+		return 0;
+	svmgpu_svm_unref(svm);
+	*svmp = NULL;
+	ret = svmgpu_dev_lock_mm(sdev, mm, write, idx);
+	if (ret)
+		return ret;
+	/* Compared, not used: @svm may be gone. */
+	*svmp = svmgpu_svm_lookup(sdev, id);
+	if (*svmp == svm && !READ_ONCE(svm->dead))
+		return 0;
+	if (write)
+		mmap_write_unlock(mm);
+	else
+		mmap_read_unlock(mm);
+	if (*svmp)
+		svmgpu_svm_unref(*svmp);
+	*svmp = NULL;
+	return -ENODEV;
+}
+
+/*
+ * The mmap_lock is waited for outside the caller's section @idx and
+ * without the reference *@svmp (svmgpu_advise_lock_mm(): *@svmp NULL after
+ * an error).
+ */
+static int svmgpu_advise_set(struct svmgpu_svm **svmp, u64 start, u64 end, u32 mask,
 			     u32 bits, int *idx)
 {
-	struct mm_struct *mm = svm->mn.mm;
+	struct mm_struct *mm = current->mm;
 	int ret;
 
 	if (mask == DRM_SVMGPU_ADVICE_LOC_MASK && bits == DRM_SVMGPU_LOC_DEVICE &&
-	    !svm->sdev->devmem)
+	    !(*svmp)->sdev->devmem)
 		return -EOPNOTSUPP;
 
 	/* A range that is not mapped costs no notifier. */
-	ret = svmgpu_dev_lock_mm(svm->sdev, mm, false, idx);
+	ret = svmgpu_advise_lock_mm(svmp, false, idx);
 	if (ret)
 		return ret;
 	ret = svmgpu_advise_mapped(mm, start, end) ? 0 : -EFAULT;
@@ -434,7 +476,7 @@ static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 mas
 	 * Notifiers first (they cannot be inserted under the mmap lock): an
 	 * munmap() after the store below is then seen by them.
 	 */
-	ret = svmgpu_svm_watch(svm, start, end);
+	ret = svmgpu_svm_watch(*svmp, start, end);
 	/*
 	 * The mm's first interval notifier registers its interval tree
 	 * (mm_take_all_locks()), which gives up on any pending signal: the
@@ -444,13 +486,13 @@ static int svmgpu_advise_set(struct svmgpu_svm *svm, u64 start, u64 end, u32 mas
 		return -ERESTARTSYS;
 	if (ret)
 		return ret;
-	ret = svmgpu_dev_lock_mm(svm->sdev, mm, true, idx);
+	ret = svmgpu_advise_lock_mm(svmp, true, idx);
 	if (ret)
 		return ret;
 	if (!svmgpu_advise_mapped(mm, start, end))
 		ret = -EFAULT;
 	else
-		ret = svmgpu_advice_update(svm, start, end, mask, bits);
+		ret = svmgpu_advice_update(*svmp, start, end, mask, bits);
 	mmap_write_unlock(mm);
 	return ret;
 }
@@ -515,10 +557,11 @@ int svmgpu_ioctl_advise(struct drm_device *drm, void *data, struct drm_file *fil
 	if (READ_ONCE(svm->dead))
 		ret = -ENODEV;
 	else if (args->op == DRM_SVMGPU_ADVISE_SET)
-		ret = svmgpu_advise_set(svm, args->start, end, mask, bits, &idx);
+		ret = svmgpu_advise_set(&svm, args->start, end, mask, bits, &idx);
 	else
 		svmgpu_advise_get(svm, args->start, end, &args->value, &args->size);
-	svmgpu_svm_unref(svm);
+	if (svm)
+		svmgpu_svm_unref(svm);
 out:
 	if (idx >= 0)
 		svmgpu_dev_exit(drm, idx);

@@ -2822,6 +2822,10 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 	}
 	kvfree(pfns);
 out_mni:
+	/* Outside the section too: it waits for an invalidation in progress. */
+	if (idx >= 0)
+		svmgpu_dev_exit(drm, idx);
+	idx = -1;
 	mmu_interval_notifier_remove(&mni);
 out_mm:
 	mmput(mm);

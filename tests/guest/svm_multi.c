@@ -697,8 +697,12 @@ TEST(unbind_waits_for_no_stuck_process_of_another_device)
 	EXPECT_EQ(WEXITSTATUS(st), 0);
 }
 
-/* The walks of the other device, one thread each (own_walks). */
-enum { OW_PREFETCH, OW_PREFETCH_ASYNC, OW_RESIDENCY, OW_ADVISE, OW_COUNT };
+/*
+ * The walks of the other device, one thread each (own_walks), and one
+ * more thread that destroys the context the ADVISE uses while it waits.
+ */
+enum { OW_PREFETCH, OW_PREFETCH_ASYNC, OW_RESIDENCY, OW_ADVISE, OW_WALKS,
+	OW_DESTROY = OW_WALKS, OW_COUNT };
 
 struct own_walks {
 	int fd;			/* the other device's file */
@@ -706,6 +710,8 @@ struct own_walks {
 	pid_t creator;
 	unsigned char *buf;	/* 4 MiB, in the other device's memory */
 	int ready;
+	int *destroyed;		/* shared with the parent: 1 once the destroy returned */
+	pid_t tid[OW_COUNT];
 	int ret[OW_COUNT];
 };
 
@@ -714,6 +720,24 @@ struct own_walk {
 	int which;
 };
 
+/*
+ * Destroy @ctx of @w once the ADVISE thread is asleep in its ioctl (at
+ * once if not @wait).  Called first with neither, before the stall: its
+ * code is then paged in (a fault on it would wait for the mmap_lock).
+ */
+static int destroy_behind_advise(struct own_walks *w, uint32_t ctx, bool wait)
+{
+	char task[48];
+	int i;
+
+	snprintf(task, sizeof(task), "/proc/self/task/%d",
+		 (int)__atomic_load_n(&w->tid[OW_ADVISE], __ATOMIC_ACQUIRE));
+	for (i = 0; wait && i < 8000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_ADVISE, "D");
+	     i++)
+		usleep(5000);
+	return sg_ctx_destroy(w->fd, ctx);
+}
+
 static void *walk_behind_creator(void *arg)
 {
 	struct own_walk *a = arg;
@@ -721,12 +745,21 @@ static void *walk_behind_creator(void *arg)
 	char task[48];
 	int i;
 
+	__atomic_store_n(&w->tid[a->which], (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	if (a->which == OW_DESTROY && destroy_behind_advise(w, UINT32_MAX, false) != -ENOENT)
+		w->ret[a->which] = -1;
 	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)w->creator);
 	for (i = 0; i < 8000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"); i++) {
 		__atomic_add_fetch(&w->ready, 1, __ATOMIC_RELEASE);
 		usleep(5000);
 	}
 	switch (a->which) {
+	case OW_DESTROY:
+		/* the context's last, while the ADVISE on it waits */
+		if (!w->ret[a->which])
+			w->ret[a->which] = destroy_behind_advise(w, w->ctx, true);
+		__atomic_store_n(w->destroyed, 1, __ATOMIC_RELEASE);
+		break;
 	case OW_PREFETCH:
 		w->ret[a->which] = sg_prefetch(w->fd, w->buf, 4 * MB,
 					       DRM_SVMGPU_PREFETCH_SYSTEM, NULL);
@@ -743,6 +776,27 @@ static void *walk_behind_creator(void *arg)
 					  DRM_SVMGPU_ATTR_ACCESSED_BY, 1);
 	}
 	return NULL;
+}
+
+/* Log where each thread of @pid is (for a test that did not see it stuck). */
+static void log_threads(pid_t pid)
+{
+	char pat[48], sc[128], stk[512];
+	glob_t g;
+	size_t j;
+
+	snprintf(pat, sizeof(pat), "/proc/%d/task/*", (int)pid);
+	if (glob(pat, 0, NULL, &g))
+		return;
+	for (j = 0; j < g.gl_pathc; j++) {
+		sc[0] = stk[0] = 0;
+		sg_proc_read(g.gl_pathv[j], "syscall", sc, sizeof(sc));
+		sg_proc_read(g.gl_pathv[j], "stack", stk, sizeof(stk));
+		sc[strcspn(sc, "\n")] = 0;
+		stk[strcspn(stk, "\n")] = 0;
+		fprintf(stderr, "# %s: syscall %.40s, %s\n", g.gl_pathv[j], sc, stk);
+	}
+	globfree(&g);
 }
 
 /* Threads of @pid asleep ("D") in @request. */
@@ -768,7 +822,10 @@ static int asleep_in(pid_t pid, unsigned long request)
  * a CTX_CREATE waiting for the lock for writing, and behind it a
  * PREFETCH to system memory of a buffer in the other device's memory, an
  * asynchronous PREFETCH, a RESIDENCY and an ADVISE, each waiting for it
- * for reading.  The other device is unbound meanwhile: its own ioctls
+ * for reading; while the ADVISE waits, another thread destroys the context
+ * it names, its last (the teardown waits for the svm's references, so the
+ * ADVISE holds none while it waits: before, the destroy waited inside its
+ * section for the ADVISE).  The other device is unbound meanwhile: its own ioctls
  * wait for the lock outside their sections (svmgpu_dev_lock_mm()), so the
  * unbind waits for none of them; inside their sections it waited for the
  * stuck fault.  Removal moves the buffer back without the process's
@@ -785,6 +842,8 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 	const char *why = NULL;
 	long long before = sg_dev_counter("fault_delays_injected");
 	int fd, st = 0, i, ret, minor, asleep;
+	bool logged = false;
+	int *destroyed;
 	double t0, took;
 	pid_t pid;
 
@@ -806,11 +865,15 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 	close(fd);
 	if (!ret)
 		SKIP(return, "no local memory on %s", other);
+	destroyed = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(destroyed, MAP_FAILED);
+	*destroyed = 0;
 
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		struct own_walks w = { .creator = getpid(), .buf = sg_map_2m(4 * MB) };
+		struct own_walks w = { .creator = getpid(), .buf = sg_map_2m(4 * MB),
+				       .destroyed = destroyed };
 		struct own_walk args[OW_COUNT];
 		pthread_t t[OW_COUNT];
 		unsigned char *p;
@@ -825,6 +888,8 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 		if (qfd < 0 || w.fd < 0 || !w.buf || sg_ctx_create(w.fd, &w.ctx))
 			_exit(11);
 		sg_fill_pat(w.buf, 4 * MB, 0x47);
+		/* a shared page's first touch in the child faults: before the stall */
+		*destroyed = 0;
 		if (sg_prefetch(w.fd, w.buf, 4 * MB, DRM_SVMGPU_PREFETCH_DEVICE, &moved) ||
 		    moved != 4 * MB / PAGE)
 			_exit(12);
@@ -857,20 +922,29 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 		if (sg_ctx_create(w.fd, &ctx) != -ENODEV)
 			_exit(17);
 		for (i = 0; i < OW_COUNT; i++)
-			if (pthread_join(t[i], NULL) || w.ret[i] != -ENODEV)
+			if (pthread_join(t[i], NULL) || w.ret[i] != (i == OW_DESTROY ? 0 : -ENODEV))
 				_exit(20 + i);
 		/* every byte back in system memory */
 		_exit(sg_check_pat(w.buf, 4 * MB, 0x47) == -1 ? 0 : 19);
 	}
-	/* the creator asleep in its CTX_CREATE, the four walks behind it */
+	/*
+	 * The creator asleep in its CTX_CREATE, the four walks behind it, the
+	 * context's destroy returned (the ADVISE waiting for the lock holds
+	 * no reference to what the destroy tears down).
+	 */
 	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	t0 = sg_now_s();
 	for (i = 0; i < 4000; i++) {
 		asleep = asleep_in(pid, DRM_IOCTL_SVMGPU_PREFETCH) +
 			 asleep_in(pid, DRM_IOCTL_SVMGPU_RESIDENCY) +
 			 asleep_in(pid, DRM_IOCTL_SVMGPU_ADVISE);
 		if (sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D") &&
-		    asleep == OW_COUNT)
+		    asleep == OW_WALKS && __atomic_load_n(destroyed, __ATOMIC_ACQUIRE))
 			break;
+		if (!logged && sg_now_s() - t0 > 8) {
+			log_threads(pid);
+			logged = true;
+		}
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			TH_LOG("the child ended first: status 0x%x", st);
 			ASSERT_TRUE(0);
@@ -881,8 +955,9 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 		for (i = 0; i < (int)(sizeof(requests) / sizeof(requests[0])); i++)
 			TH_LOG("ioctl 0x%lx: %d threads asleep in it", requests[i],
 			       asleep_in(pid, requests[i]));
-		TH_LOG("creator asleep in CTX_CREATE: %d",
-		       sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));
+		TH_LOG("creator asleep in CTX_CREATE: %d; destroy returned %d (%d asleep in it)",
+		       sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"), *destroyed,
+		       asleep_in(pid, DRM_IOCTL_SVMGPU_CTX_DESTROY));
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
 		ASSERT_TRUE(0);
@@ -891,7 +966,7 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 	EXPECT_EQ(sg_driver_bind(other, false), 0);
 	took = sg_now_s() - t0;
 	TH_LOG("unbind of %s took %.2f s, its CTX_CREATE and %d walks waiting behind a process stuck 20 s",
-	       other, took, OW_COUNT);
+	       other, took, OW_WALKS);
 	/* still stuck: the unbind did not wait for it */
 	EXPECT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));
 	/* 2 s of it: removal tries the owner's mmap_lock, then moves by pfn */
@@ -901,6 +976,7 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 	ASSERT_EQ(waitpid(pid, &st, 0), pid);
 	EXPECT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(WEXITSTATUS(st), 0);
+	munmap(destroyed, 4096);
 }
 
 TEST_HARNESS_MAIN
