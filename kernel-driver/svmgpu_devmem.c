@@ -1557,21 +1557,26 @@ static unsigned long svmgpu_devmem_evict_mm(struct svmgpu_devmem *dm, unsigned l
 
 /*
  * Read-lock an owner's mmap_lock: only tried while the caller holds its
- * own (@deadline NULL); removal tries again every
- * SVMGPU_OWNER_LOCK_WAIT_MS until *@deadline (jiffies), one budget of
- * waits for all its owners, never waiting on the lock: it holds the device
- * lock, maybe in a context no signal reaches, and an owner stuck with its
- * lock held (or a writer queued behind a stuck reader) must not hold it
- * up, however many regions that owner has.  A deadline, not a sum of the
- * sleeps asked for: each msleep() lasts a jiffy or more beyond it (12 ms
- * for 5 at HZ=250), which made the 2 s budget 6.5 s on Debian's kernel.
+ * own (@budget NULL); removal tries again every SVMGPU_OWNER_LOCK_WAIT_MS
+ * while *@budget (jiffies of waiting) lasts, one budget of waits for all
+ * its owners, never waiting on the lock: it holds the device lock, maybe
+ * in a context no signal reaches, and an owner stuck with its lock held
+ * (or a writer queued behind a stuck reader) must not hold it up, however
+ * many regions that owner has.  The budget counts the time each sleep
+ * took, not the time asked for: an msleep() lasts a jiffy or more beyond
+ * it (12 ms for 5 at HZ=250), which made the 2 s budget 6.5 s on Debian's
+ * kernel; nor the time the evictions of other owners took, which would
+ * leave a later owner one try.
  */
-static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, const unsigned long *deadline)
+static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, long *budget)
 {
 	while (!mmap_read_trylock(mm)) {
-		if (!deadline || time_after_eq(jiffies, *deadline))
+		unsigned long t = jiffies;
+
+		if (!budget || *budget <= 0)
 			return false;
 		msleep(SVMGPU_OWNER_LOCK_WAIT_MS);
+		*budget -= max(jiffies - t, 1UL);
 	}
 	return true;
 }
@@ -1579,18 +1584,17 @@ static bool svmgpu_devmem_owner_lock(struct mm_struct *mm, const unsigned long *
 /*
  * Evict region @idx: each owner's pages in its own address space
  * (svmgpu_devmem_evict_mm()).  @cur: the mm whose mmap_lock the caller
- * read-holds (a migration's), or NULL (removal, whose @deadline bounds
+ * read-holds (a migration's), or NULL (removal, whose @budget bounds
  * its waits).  Another owner's lock is only tried while @cur's is held
  * (two processes evicting each other must not wait for each other's
- * lock), until @deadline at removal (svmgpu_devmem_owner_lock()); an owner
+ * lock), while @budget lasts at removal (svmgpu_devmem_owner_lock()); an owner
  * that is exiting (its pages go with it) or whose lock was not had is
  * left, counted in evict_mm_busy.
  *
  * Return: pages moved.
  */
 static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsigned long idx,
-						struct mm_struct *cur,
-						const unsigned long *deadline,
+						struct mm_struct *cur, long *budget,
 						unsigned long *src, unsigned long *dst,
 						unsigned long *vas, bool urgent)
 {
@@ -1622,7 +1626,7 @@ static unsigned long svmgpu_devmem_evict_region(struct svmgpu_devmem *dm, unsign
 		} else if (!mmget_not_zero(mm)) {
 			atomic64_inc(&dm->evict_mm_busy);
 		} else {
-			if (svmgpu_devmem_owner_lock(mm, deadline)) {
+			if (svmgpu_devmem_owner_lock(mm, budget)) {
 				moved += svmgpu_devmem_evict_mm(dm, idx, mm, src, dst, vas,
 								urgent);
 				mmap_read_unlock(mm);
@@ -2888,7 +2892,8 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 {
 	unsigned long first = PHYS_PFN(dm->pgmap.range.start);
 	unsigned long npages = dm->size >> PAGE_SHIFT;
-	unsigned long deadline = jiffies + msecs_to_jiffies(SVMGPU_OWNER_LOCK_BUDGET_MS);
+	long budget = msecs_to_jiffies(SVMGPU_OWNER_LOCK_BUDGET_MS);
+	unsigned long deadline;
 	unsigned long *src, *dst, *vas, pfn, idx;
 	int pass;
 
@@ -2898,7 +2903,7 @@ static void svmgpu_devmem_evict_all(struct svmgpu_devmem *dm)
 	for (idx = 0; idx < dm->nregions; idx++) {
 		if (!atomic_read(&dm->regions[idx].pages))
 			continue;
-		atomic64_add(svmgpu_devmem_evict_region(dm, idx, NULL, &deadline, src, dst,
+		atomic64_add(svmgpu_devmem_evict_region(dm, idx, NULL, &budget, src, dst,
 							vas, false),
 			     &dm->evicted);
 		cond_resched();
