@@ -239,6 +239,24 @@ static bool svmgpu_hw_quiesce(struct svmgpu_device *sdev)
 }
 
 /*
+ * After a PCI reset, a resume or error recovery, before the device is
+ * reprogrammed: an engine step begun before may still run
+ * (STATUS.RESET_PENDING, hw-spec §12), and must be over before the memory
+ * quarantined for it is freed (svmgpu_stop_end(): the reprogramming counts
+ * as the reset that frees it).  False if it is not over within 0.4 s or
+ * the device reads all-ones.
+ */
+static bool svmgpu_hw_settled(struct svmgpu_device *sdev)
+{
+	u32 status;
+
+	readl_poll_timeout(sdev->regs + SVMGPU_REG_STATUS, status,
+			   status == U32_MAX || !(status & SVMGPU_STATUS_RESET_PENDING),
+			   200, 400 * USEC_PER_MSEC);
+	return status != U32_MAX && !(status & SVMGPU_STATUS_RESET_PENDING);
+}
+
+/*
  * The device could not be shown to have stopped (a reset that did not
  * complete, a frozen link), or did not come back from a reset: turn its bus
  * mastering off so that it can reach no memory the driver is about to give
@@ -838,7 +856,7 @@ static int svmgpu_hw_resume(struct svmgpu_device *sdev, bool slot_reset)
 		return ret;
 	}
 	down_write(&sdev->hw_sem);
-	ret = svmgpu_hw_restart(sdev);
+	ret = svmgpu_hw_settled(sdev) ? svmgpu_hw_restart(sdev) : -EIO;
 	/*
 	 * Not svmgpu_device_absent(): AER's slot_reset runs with the link
 	 * still marked frozen (until its resume).
