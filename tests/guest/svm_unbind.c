@@ -280,14 +280,114 @@ static void churn_child(int id, int ctx_only)
 	_exit(0);
 }
 
+/* Takes and gives back the mmap_lock for writing until *@arg is set. */
+static void *mmap_lock_churn(void *arg)
+{
+	int *stop = arg;
+
+	while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
+		void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+
+		if (p != MAP_FAILED)
+			munmap(p, PAGE);
+	}
+	return NULL;
+}
+
+/* 0, or -ENODEV to stop; anything else is a failure of @what. */
+static int walk_ret(int id, const char *what, long long ret)
+{
+	if (ret >= 0 || ret == -ENODEV)
+		return ret < 0 ? -ENODEV : 0;
+	fprintf(stderr, "# walker %d: %s %lld\n", id, what, ret);
+	_exit(30);
+}
+
+/*
+ * Child of unbind_races_ioctls: the walks that take the mmap_lock
+ * (PREFETCH to device memory and back, an asynchronous one, RESIDENCY,
+ * ADVISE) over a patterned buffer while a thread keeps taking that lock
+ * for writing (so the walks often wait for it outside their sections,
+ * svmgpu_dev_lock_mm()), until the device goes away.  Every ioctl
+ * succeeds or fails with -ENODEV; every byte of the buffer is in place
+ * at every turn and after the unbind (removal moved it back).
+ */
+static void churn_walker(int id)
+{
+	size_t size = 64 * PAGE;
+	unsigned char *buf = sg_map_anon(size);
+	int fd = sg_open(), stop = 0, local, iter;
+	uint32_t ctx = 0;
+	pthread_t t;
+
+	if (churn_gone_wr >= 0)
+		close(churn_gone_wr);
+	if (fd < 0 || !buf)
+		_exit(10);
+	local = sg_has_local_mem(fd);
+	sg_fill_pat(buf, size, id);
+	if (pthread_create(&t, NULL, mmap_lock_churn, &stop))
+		_exit(31);
+	if (churn_ready_fd >= 0 && write(churn_ready_fd, "r", 1) != 1)
+		_exit(20);
+	if (walk_ret(id, "ctx_create", sg_ctx_create(fd, &ctx)))
+		goto gone;
+	for (iter = 0; ; iter++) {
+		struct drm_svmgpu_advise a = {
+			.ctx_handle = ctx, .op = DRM_SVMGPU_ADVISE_SET,
+			.start = (uintptr_t)buf, .size = size,
+			.attr = DRM_SVMGPU_ATTR_ACCESSED_BY, .value = iter & 1,
+		};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		char ev[4096];
+
+		if (local) {
+			if (walk_ret(id, "prefetch", sg_prefetch(fd, buf, size,
+								 DRM_SVMGPU_PREFETCH_DEVICE, NULL)))
+				break;
+			if (walk_ret(id, "prefetch async",
+				     sg_prefetch(fd, buf, size, DRM_SVMGPU_PREFETCH_SYSTEM |
+						 DRM_SVMGPU_PREFETCH_ASYNC, NULL)))
+				break;
+			if (walk_ret(id, "residency", sg_residency(fd, buf, size)))
+				break;
+		}
+		if (walk_ret(id, "advise", sg_ioctl(fd, DRM_IOCTL_SVMGPU_ADVISE, &a)))
+			break;
+		/* the events of the asynchronous PREFETCHes, not to fill the file */
+		while (poll(&pfd, 1, 0) > 0 && read(fd, ev, sizeof(ev)) > 0)
+			;
+		if (sg_check_pat(buf, size, id) != -1) {
+			fprintf(stderr, "# walker %d: turn %d lost bytes\n", id, iter);
+			_exit(32);
+		}
+	}
+gone:
+	if (churn_gone_fd >= 0) {
+		char c;
+
+		while (read(churn_gone_fd, &c, 1) > 0)
+			;
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	if (sg_check_pat(buf, size, id) != -1)
+		_exit(33);
+	close(fd);
+	_exit(0);
+}
+
 /*
  * Reported case 2: unbinding the device while processes create and destroy
  * contexts oopsed in svmgpu_mn_alloc() (a CTX_CREATE that passed the
  * unplug check reached the context table after remove had freed it).  In
  * each round more processes than CPUs churn (half of them only creating
  * and destroying contexts, the widest window), one more has a command
- * stalled on the device and a thread waiting on it; the device is unbound
- * mid-way, every ioctl then fails with -ENODEV, and it is bound again.
+ * stalled on the device and a thread waiting on it; two more walk their
+ * memory with PREFETCH, RESIDENCY and ADVISE beside a thread that keeps
+ * taking their mmap_lock (churn_walker()); the device is unbound mid-way,
+ * every ioctl then fails with -ENODEV, and it is bound again.
  */
 static int unbind_round(const char *bdf, int round)
 {
@@ -331,6 +431,8 @@ static int unbind_round(const char *bdf, int round)
 			return 6;
 		if (!pids[i]) {
 			close(ready[0]);
+			if (i == 3 || i == 6)
+				churn_walker(i);
 			churn_child(i, i & 1);
 		}
 	}
