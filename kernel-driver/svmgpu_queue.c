@@ -50,12 +50,15 @@
  * The mirror maps process pages with DMA_ATTR_SKIP_CPU_SYNC and no syncs: a
  * bounce buffer would never be copied back.  Under swiotlb=force, DMA
  * mappings made by the DMA-direct path (no IOMMU translation) all bounce.
+ * Nor may the CPU's caches need maintenance for the device's accesses (a
+ * platform whose DMA is not coherent: never x86): the CPU would read stale
+ * lines, or write them back over what the device wrote.
  */
 static bool svmgpu_dma_bounces(struct svmgpu_device *sdev)
 {
 	struct device *dev = &sdev->pdev->dev;
 
-	return is_swiotlb_force_bounce(dev) && !get_dma_ops(dev);
+	return (is_swiotlb_force_bounce(dev) && !get_dma_ops(dev)) || !dev_is_dma_coherent(dev);
 }
 
 static struct svmgpu_file *to_sf(struct drm_file *file)
@@ -96,7 +99,7 @@ int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file 
 		return -EINVAL;
 	}
 	if (svmgpu_dma_bounces(sdev)) {
-		drm_err_once(drm, "swiotlb bounces every DMA mapping (swiotlb=force): device writes would never reach process memory; refusing to mirror\n");
+		drm_err_once(drm, "DMA needs bounce buffers (swiotlb=force) or cache maintenance (not coherent): device writes would not reach process memory as the CPU sees it; refusing to mirror\n");
 		return -EOPNOTSUPP;
 	}
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
