@@ -551,6 +551,32 @@ static void *prefetch_behind_creator(void *arg)
 }
 
 /*
+ * For the tests of a process stuck on the test device: its name, the
+ * other device's, and the test device's debugfs fault-delay hook.
+ * Return: 0; 1, skip (*@why); -1, fail.
+ */
+static int stuck_devices(char test[32], char other[32], char inject[256], const char **why)
+{
+	char fn[2][32];
+	int i, ret = two_bound_functions(fn, why);
+
+	if (ret)
+		return ret;
+	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, 256) ||
+	    sg_dev_counter("fault_delays_injected") < 0) {
+		*why = "no debugfs fault-delay hook";
+		return 1;
+	}
+	if (sg_test_device(test, 32, NULL, NULL))
+		return -1;
+	other[0] = 0;
+	for (i = 0; i < 2; i++)
+		if (strcmp(fn[i], test))
+			snprintf(other, 32, "%s", fn[i]);
+	return other[0] ? 0 : -1;
+}
+
+/*
  * A process of the test device whose device fault is stuck for 20 s
  * (the fault-delay hook: its mmap_lock read-held, as in I/O); its
  * CTX_CREATE waits for that lock for writing, and its PREFETCH (with local
@@ -566,24 +592,17 @@ static void *prefetch_behind_creator(void *arg)
 TEST_TIMEOUT(120)
 TEST(unbind_waits_for_no_stuck_process_of_another_device)
 {
-	char fn[2][32], test[32], inject[256], task[64], other[32] = "";
+	char test[32], inject[256], task[64], other[32];
 	const char *why = NULL;
 	long long before = sg_dev_counter("fault_delays_injected");
 	int local, fd, st = 0, i, ret;
 	double t0, took;
 	pid_t pid;
 
-	ret = two_bound_functions(fn, &why);
+	ret = stuck_devices(test, other, inject, &why);
 	ASSERT_GE(ret, 0);
 	if (ret)
 		SKIP(return, "%s", why);
-	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || before < 0)
-		SKIP(return, "no debugfs fault-delay hook");
-	ASSERT_EQ(sg_test_device(test, sizeof(test), NULL, NULL), 0);
-	for (i = 0; i < 2; i++)
-		if (strcmp(fn[i], test))
-			snprintf(other, sizeof(other), "%s", fn[i]);
-	ASSERT_NE(other[0], 0);
 	fd = sg_open();
 	ASSERT_GE(fd, 0);
 	local = sg_has_local_mem(fd);
@@ -838,7 +857,7 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 	static const unsigned long requests[] = {
 		DRM_IOCTL_SVMGPU_PREFETCH, DRM_IOCTL_SVMGPU_RESIDENCY, DRM_IOCTL_SVMGPU_ADVISE,
 	};
-	char fn[2][32], test[32], inject[256], task[64], other[32] = "";
+	char test[32], inject[256], task[64], other[32];
 	const char *why = NULL;
 	long long before = sg_dev_counter("fault_delays_injected");
 	int fd, st = 0, i, ret, minor, asleep;
@@ -847,17 +866,10 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 	double t0, took;
 	pid_t pid;
 
-	ret = two_bound_functions(fn, &why);
+	ret = stuck_devices(test, other, inject, &why);
 	ASSERT_GE(ret, 0);
 	if (ret)
 		SKIP(return, "%s", why);
-	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || before < 0)
-		SKIP(return, "no debugfs fault-delay hook");
-	ASSERT_EQ(sg_test_device(test, sizeof(test), NULL, NULL), 0);
-	for (i = 0; i < 2; i++)
-		if (strcmp(fn[i], test))
-			snprintf(other, sizeof(other), "%s", fn[i]);
-	ASSERT_NE(other[0], 0);
 	ASSERT_GE(sg_drm_minors(other, &minor, NULL), 0);
 	fd = sg_open_render(minor);
 	ASSERT_GE(fd, 0);
