@@ -425,6 +425,7 @@ static int svmgpu_advise_lock_mm(struct svmgpu_svm **svmp, bool write, int *idx)
 	struct svmgpu_svm *svm = *svmp;
 	struct svmgpu_device *sdev = svm->sdev;
 	struct mm_struct *mm = current->mm;
+	u64 serial = svm->serial;
 	u32 id = svm->ctx_id;
 	int ret;
 
@@ -435,9 +436,12 @@ static int svmgpu_advise_lock_mm(struct svmgpu_svm **svmp, bool write, int *idx)
 	ret = svmgpu_dev_lock_mm(sdev, mm, write, idx);
 	if (ret)
 		return ret;
-	/* Compared, not used: @svm may be gone. */
+	/*
+	 * The id, and the address, may be another svm's by now (another
+	 * process's): the serial is never reused.
+	 */
 	*svmp = svmgpu_svm_lookup(sdev, id);
-	if (*svmp == svm && !READ_ONCE(svm->dead))
+	if (*svmp && (*svmp)->serial == serial && !READ_ONCE((*svmp)->dead))
 		return 0;
 	if (write)
 		mmap_write_unlock(mm);

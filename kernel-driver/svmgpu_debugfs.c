@@ -94,6 +94,7 @@ static int svmgpu_debugfs_device(struct seq_file *m, void *unused)
 		   atomic64_read(&s->fault_flush_timeouts));
 	seq_printf(m, "svms_unpublished: %lld\n", atomic64_read(&s->svms_unpublished));
 	seq_printf(m, "chunks_refused: %lld\n", atomic64_read(&s->chunks_refused));
+	seq_printf(m, "mm_lock_waits: %lld\n", atomic64_read(&s->mm_lock_waits));
 	/*
 	 * the driver's view: usable, held by a PCI reset, fenced, not back
 	 * from a reset, off the bus

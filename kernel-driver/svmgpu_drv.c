@@ -243,8 +243,9 @@ static bool svmgpu_hw_quiesce(struct svmgpu_device *sdev)
  * reprogrammed: an engine step begun before may still run
  * (STATUS.RESET_PENDING, hw-spec §12), and must be over before the memory
  * quarantined for it is freed (svmgpu_stop_end(): the reprogramming counts
- * as the reset that frees it).  False if it is not over within 0.4 s or
- * the device reads all-ones.
+ * as the reset that frees it).  False if it is not over within 2.4 s (as
+ * long as svmgpu_device_reset() gives it, fence included) or the device
+ * reads all-ones.
  */
 static bool svmgpu_hw_settled(struct svmgpu_device *sdev)
 {
@@ -252,8 +253,12 @@ static bool svmgpu_hw_settled(struct svmgpu_device *sdev)
 
 	readl_poll_timeout(sdev->regs + SVMGPU_REG_STATUS, status,
 			   status == U32_MAX || !(status & SVMGPU_STATUS_RESET_PENDING),
-			   200, 400 * USEC_PER_MSEC);
-	return status != U32_MAX && !(status & SVMGPU_STATUS_RESET_PENDING);
+			   200, 2400 * USEC_PER_MSEC);
+	if (status != U32_MAX && !(status & SVMGPU_STATUS_RESET_PENDING))
+		return true;
+	drm_warn(&sdev->drm, "device not settled after a PCI reset or resume, status 0x%x\n",
+		 status);
+	return false;
 }
 
 /*
@@ -1303,6 +1308,7 @@ int svmgpu_dev_lock_mm(struct svmgpu_device *sdev, struct mm_struct *mm, bool wr
 
 	if (write ? mmap_write_trylock(mm) : mmap_read_trylock(mm))
 		return 0;
+	atomic64_inc(&sdev->stats.mm_lock_waits);
 	svmgpu_dev_exit(&sdev->drm, *idx);
 	ret = write ? mmap_write_lock_killable(mm) : mmap_read_lock_killable(mm);
 	if (svmgpu_dev_enter(&sdev->drm, idx))

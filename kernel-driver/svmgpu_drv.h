@@ -107,6 +107,8 @@ struct svmgpu_vec {
  *	mmu_notifier_get()), taken out of the id table again
  * @chunks_refused: notifier chunks not made because their address space
  *	had max_chunks (an ADVISE refused whole counts once)
+ * @mm_lock_waits: ioctls that left their section to wait for an mmap_lock
+ *	(svmgpu_dev_lock_mm())
  * @fault_batches: batches handled
  * @replays: REPLAYs written
  * @cancels: CANCELs written
@@ -137,6 +139,7 @@ struct svmgpu_dev_stats {
 	atomic64_t fault_flush_timeouts;
 	atomic64_t svms_unpublished;
 	atomic64_t chunks_refused;
+	atomic64_t mm_lock_waits;
 	atomic64_t fault_batches;
 	atomic64_t replays;
 	atomic64_t cancels;
@@ -608,6 +611,8 @@ struct svmgpu_svm_stats {
  *	mirrored mm
  * @sdev: the device (a drm_dev_get() reference, dropped after free)
  * @ctx_id: hardware context id
+ * @serial: this svm among every svm of the module, never reused (ctx ids
+ *	and addresses are)
  * @refs: references taken by the fault IRQ thread (svmgpu_svm_lookup()),
  *	one of which each queued @fault_work owns, plus one for the
  *	contexts, dropped by the last one
@@ -660,6 +665,7 @@ struct svmgpu_svm {
 	struct mmu_notifier mn;
 	struct svmgpu_device *sdev;
 	u32 ctx_id;
+	u64 serial;
 	struct kref refs;
 	struct completion unused;
 	unsigned int nctx;

@@ -65,6 +65,8 @@ MODULE_PARM_DESC(chunk_shift,
  */
 static DEFINE_MUTEX(svmgpu_create_lock);
 static struct svmgpu_device *svmgpu_creating;
+/* The last svm's serial (svm->serial). */
+static atomic64_t svmgpu_svm_serial = ATOMIC64_INIT(0);
 
 static unsigned int max_user_contexts = 256;
 module_param(max_user_contexts, uint, 0644);
@@ -271,6 +273,7 @@ static struct mmu_notifier *svmgpu_mn_alloc(struct mm_struct *mm)
 	if (!svm)
 		return ERR_PTR(-ENOMEM);
 	svm->sdev = sdev;
+	svm->serial = atomic64_inc_return(&svmgpu_svm_serial);
 	svm->uid = uid;
 	kref_init(&svm->refs);
 	init_completion(&svm->unused);

@@ -857,7 +857,7 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 	static const unsigned long requests[] = {
 		DRM_IOCTL_SVMGPU_PREFETCH, DRM_IOCTL_SVMGPU_RESIDENCY, DRM_IOCTL_SVMGPU_ADVISE,
 	};
-	char test[32], inject[256], task[64], other[32];
+	char test[32], inject[256], task[64], other[32], dbg[64];
 	const char *why = NULL;
 	long long before = sg_dev_counter("fault_delays_injected");
 	int fd, st = 0, i, ret, minor, asleep;
@@ -974,6 +974,13 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 		waitpid(pid, &st, 0);
 		ASSERT_TRUE(0);
 	}
+	/*
+	 * The walks left their sections to wait (svmgpu_dev_lock_mm()); but
+	 * RESIDENCY, when it is the address space's first interval notifier:
+	 * it waits to register the interval tree, before its section.
+	 */
+	snprintf(dbg, sizeof(dbg), "/sys/kernel/debug/dri/%d", sg_render_card(minor));
+	EXPECT_GE(sg_debugfs_value_in(dbg, "svmgpu_device", "mm_lock_waits"), OW_WALKS - 1);
 	t0 = sg_now_s();
 	EXPECT_EQ(sg_driver_bind(other, false), 0);
 	took = sg_now_s() - t0;

@@ -295,9 +295,16 @@ static void *mmap_lock_churn(void *arg)
 	return NULL;
 }
 
-/* 0, or -ENODEV to stop; anything else is a failure of @what. */
+/*
+ * 0, or -ENODEV to stop; anything else is a failure of @what but for
+ * -ENOBUFS (the asynchronous PREFETCHes' event space, reaped at every
+ * turn, is full of requests the work has not run yet) and -EIO (the
+ * device was fenced: an invalidation timed out under a slow host).
+ */
 static int walk_ret(int id, const char *what, long long ret)
 {
+	if (ret == -ENOBUFS || ret == -EIO)
+		return 0;
 	if (ret >= 0 || ret == -ENODEV)
 		return ret < 0 ? -ENODEV : 0;
 	fprintf(stderr, "# walker %d: %s %lld\n", id, what, ret);
