@@ -639,15 +639,9 @@ TEST(unbind_waits_for_no_stuck_process_of_another_device)
 			_exit(13);
 		for (i = 0; local && i < 2000 && !__atomic_load_n(&w.ready, __ATOMIC_ACQUIRE); i++)
 			usleep(5000);
-		if (sg_write_file(inject, "20000"))
-			_exit(14);
-		/* The FILL faults on the untouched page; its fault work sleeps. */
-		if (sg_submit(w.fd, q, &fill, 1, NULL))
-			_exit(15);
-		for (i = 0; i < 2000 && sg_dev_counter("fault_delays_injected") == before; i++)
-			usleep(10000);
-		if (sg_dev_counter("fault_delays_injected") == before)
-			_exit(16);
+		ret = sg_stall_fault(inject, 20000, w.fd, q, &fill, before);
+		if (ret)
+			_exit(13 + ret);
 		if (sg_ctx_create(fd2, &ctx))
 			_exit(17);
 		if (local && (pthread_join(t, NULL) || w.ret))
@@ -922,14 +916,9 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 		for (i = 0; i < 2000 && __atomic_load_n(&w.ready, __ATOMIC_ACQUIRE) < OW_COUNT;
 		     i++)
 			usleep(5000);
-		if (sg_write_file(inject, "20000"))
-			_exit(14);
-		if (sg_submit(qfd, q, &fill, 1, NULL))
-			_exit(15);
-		for (i = 0; i < 2000 && sg_dev_counter("fault_delays_injected") == before; i++)
-			usleep(10000);
-		if (sg_dev_counter("fault_delays_injected") == before)
-			_exit(16);
+		ret = sg_stall_fault(inject, 20000, qfd, q, &fill, before);
+		if (ret)
+			_exit(13 + ret);
 		/* the other device is gone by the time the lock is had */
 		if (sg_ctx_create(w.fd, &ctx) != -ENODEV)
 			_exit(17);

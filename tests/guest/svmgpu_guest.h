@@ -1199,13 +1199,37 @@ static inline void sg_peer_close(struct sg_peer *pe)
  * status 0 if the call then succeeded), -ENOENT without the debugfs hook,
  * or another -errno.
  */
+/*
+ * Stall a device fault of queue @q of @fd for @ms: arm the debugfs
+ * fault-delay hook @inject, submit @fill (a FILL of a page not yet
+ * touched: it faults) and wait up to 20 s for the fault work to be asleep
+ * in the hook (fault_delays_injected past @before, read before).  The
+ * fault then holds the process's mmap_lock for reading, as one stuck in
+ * I/O would.  Returns 0, or 1, 2 or 3: arming, submitting or the wait
+ * failed.
+ */
+static inline int sg_stall_fault(const char *inject, unsigned int ms, int fd, uint32_t q,
+				 struct svmgpu_cmd *fill, long long before)
+{
+	char val[16];
+	int i;
+
+	snprintf(val, sizeof(val), "%u", ms);
+	if (sg_write_file(inject, val))
+		return 1;
+	if (sg_submit(fd, q, fill, 1, NULL))
+		return 2;
+	for (i = 0; i < 2000 && sg_dev_counter("fault_delays_injected") == before; i++)
+		usleep(10000);
+	return sg_dev_counter("fault_delays_injected") == before ? 3 : 0;
+}
+
 static inline pid_t sg_fork_stuck(unsigned int ms, int create)
 {
-	char inject[256], val[16];
+	char inject[256];
 	long long before = sg_dev_counter("fault_delays_injected");
 	long nr = create ? SYS_ioctl : SYS_close;
 	pid_t pid;
-	int i;
 
 	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || before < 0)
 		return -ENOENT;
@@ -1218,16 +1242,10 @@ static inline pid_t sg_fork_stuck(unsigned int ms, int create)
 		int fd = sg_child_queue(&p, &ctx, &q), fd2;
 		struct svmgpu_cmd fill = sg_fill(p, 4096, 0x7e, 1);
 
-		snprintf(val, sizeof(val), "%u", ms);
-		if (sg_write_file(inject, val))
-			_exit(11);
-		/* The FILL faults on the untouched page; its fault work sleeps. */
-		if (sg_submit(fd, q, &fill, 1, NULL))
-			_exit(12);
-		for (i = 0; i < 2000 && sg_dev_counter("fault_delays_injected") == before; i++)
-			usleep(10000);
-		if (sg_dev_counter("fault_delays_injected") == before)
-			_exit(13);
+		int stalled = sg_stall_fault(inject, ms, fd, q, &fill, before);
+
+		if (stalled)
+			_exit(10 + stalled);
 		if (!create) {
 			close(fd);
 			_exit(0);
