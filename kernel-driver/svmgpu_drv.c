@@ -1353,14 +1353,17 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	svmgpu_sched_fini(sdev);
 	svmgpu_irq_fini(sdev);
 	/*
-	 * Fault work items the interrupt thread queued end now (their svms
-	 * are dead: they map nothing), before the memory they came from goes.
-	 * Asynchronous PREFETCH work is not on svmgpu_wq: svmgpu_dev_unplug()
-	 * above waited for the running chunk (svmgpu_prefetch.c).  Fault
-	 * work is on the device's own queue: another device's fault stuck in
-	 * I/O does not hold up this removal.
+	 * Fault work is not waited for: it uses the device inside sections
+	 * only, which svmgpu_dev_unplug() above waited for; one still waiting
+	 * for an mmap_lock (a writer queued behind a fault stuck in I/O)
+	 * finds the device unplugged and drops its records
+	 * (svmgpu_fault_work()); its svm reference keeps the drm device, and
+	 * with it sdev->fault_wq, until it ends.  (A last-context teardown
+	 * waits for that reference: holding teardown_sem, on close, which is
+	 * taken above, or in CTX_DESTROY's section.)  Asynchronous PREFETCH work
+	 * is not on svmgpu_wq either: svmgpu_dev_unplug() waited for the
+	 * running chunk (svmgpu_prefetch.c).
 	 */
-	flush_workqueue(sdev->fault_wq);
 	flush_workqueue(svmgpu_wq);
 	svmgpu_mem_fini(sdev);
 	up_write(&sdev->teardown_sem);

@@ -107,8 +107,8 @@ struct svmgpu_vec {
  *	mmu_notifier_get()), taken out of the id table again
  * @chunks_refused: notifier chunks not made because their address space
  *	had max_chunks (an ADVISE refused whole counts once)
- * @mm_lock_waits: ioctls that left their section to wait for an mmap_lock
- *	(svmgpu_dev_lock_mm())
+ * @mm_lock_waits: ioctls and fault works that left their section to wait
+ *	for an mmap_lock (svmgpu_dev_lock_mm())
  * @fault_batches: batches handled
  * @replays: REPLAYs written
  * @cancels: CANCELs written
@@ -405,8 +405,9 @@ struct svmgpu_sched {
  * @devmem: device-local memory (svmgpu_devmem.c), NULL without it
  * @dax: the DAX pool of device memory (svmgpu_dax.c), NULL without it
  * @fault_wq: the device's fault work items (svm->fault_work): its own
- *	queue, so that remove waits for this device's faults only (one stuck
- *	in I/O, another device's, must not hold up the unbind)
+ *	queue, not the module's svmgpu_wq, whose flush by remove would wait
+ *	for every device's faults (one stuck in I/O included); remove does not
+ *	flush this one (svmgpu_fault_work() uses the device in sections only)
  * @unplug_srcu: the sections that use the device (svmgpu_dev_enter())
  * @unplugged: set once, by remove, before it waits for @unplug_srcu
  */
@@ -1047,7 +1048,7 @@ int svmgpu_ctx_entry_set(struct svmgpu_device *sdev, u32 id, dma_addr_t pt_root)
 /* svmgpu_svm_fault() request: the device wrote this page */
 #define SVMGPU_FAULT_REQ_WRITE	1ull
 int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
-		     unsigned int nreq, u64 *mapped);
+		     unsigned int nreq, u64 *mapped, int *idx);
 
 /* svmgpu_fault.c */
 irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg);

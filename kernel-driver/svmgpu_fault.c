@@ -37,7 +37,11 @@
  * them under sdev->hw_sem for writing (the thread may be woken meanwhile,
  * by the watchdog or a flush, and waits for it).  A
  * queued fault work holds an svm reference (svmgpu_svm_lookup()), so the
- * last-context teardown, which waits for every reference, drains it.  Locks
+ * last-context teardown, which waits for every reference, drains it.  The
+ * work uses the device inside a section (svmgpu_dev_enter()), left while
+ * it waits for the mmap_lock (svmgpu_dev_lock_mm()): the removal waits for
+ * no fault queued behind a writer; once unplugged, the work drops its
+ * records.  Locks
  * taken by the work: mmap_lock (read), below svmgpu_svm_fault()
  * svm->pt_lock; svm->fault_lock (spinlock) only around its record list;
  * svmgpu_reply_lock (spinlock) around the two halves of FAULT_REPLY.
@@ -294,13 +298,23 @@ static void svmgpu_fault_place(struct svmgpu_svm *svm, struct vm_area_struct *vm
 	}
 }
 
+/* The device was unplugged while the mmap_lock was waited for: cancel the rest. */
+static void svmgpu_fault_unplugged(struct svmgpu_fault *batch, u32 first, u32 last)
+{
+	for (; first < last; first++)
+		if (batch[first].state == FAULT_PENDING)
+			batch[first].state = FAULT_CANCEL;
+}
+
 /*
  * Resolve the pending faults of one svm, batch[first..last), sorted by VA.
  * @req has room for SVMGPU_SVM_REQS requests.  Caller holds an mm user
- * reference.
+ * reference, in the section @idx, which is left while the mmap_lock is
+ * waited for (svmgpu_dev_lock_mm()): -1 once the device is unplugged, the
+ * faults left cancelled, nothing of the device touched after.
  */
 static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *batch,
-				 u32 first, u32 last, u64 *req)
+				 u32 first, u32 last, u64 *req, int *idx)
 {
 	struct mm_struct *mm = svm->mn.mm;
 	u64 window = (u64)clamp(roundup_pow_of_two(max(svmgpu_fault_around, 1u)),
@@ -311,12 +325,17 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		struct vm_area_struct *vma;
 		u64 start, end, cstart, cend, mapped = 0;
 		unsigned int noted = 0;
-		bool anon;
+		bool anon, single;
 		int ret;
 
 		j = i + 1;
 		if (batch[i].state != FAULT_PENDING)
 			continue;
+		/* A group at a time: the unplug waits for one, not the batch. */
+		if (i > first && !svmgpu_dev_reenter(svm->sdev, idx)) {
+			svmgpu_fault_unplugged(batch, i, last);
+			return;
+		}
 
 		if (!svmgpu_fault_fixable(&batch[i])) {
 			drm_err_ratelimited(&svm->sdev->drm,
@@ -343,7 +362,11 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		}
 		mutex_unlock(&svm->pt_lock);
 
-		mmap_read_lock(mm);
+		if (svmgpu_dev_lock_mm(svm->sdev, mm, false, idx)) {
+			/* -EINTR: not for a worker, which takes no signal */
+			svmgpu_fault_unplugged(batch, i, last);
+			return;
+		}
 		vma = vma_lookup(mm, batch[i].va);
 		if (!vma || !svmgpu_vma_allows(vma, svmgpu_fault_is_write(&batch[i]))) {
 			mmap_read_unlock(mm);
@@ -394,10 +417,11 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 		if (unlikely(atomic_dec_if_positive(&svm->sdev->inject_fault_nomem) >= 0))
 			ret = -ENOMEM;
 		else
-			ret = svmgpu_svm_fault(svm, start, end, req, nreq, &mapped);
-		if (ret == -EFAULT || ret == -EPERM) {
+			ret = svmgpu_svm_fault(svm, start, end, req, nreq, &mapped, idx);
+		single = ret == -EFAULT || ret == -EPERM;
+		if (single) {
 			/* A requested page cannot be faulted: one by one. */
-			for (k = i; k < j; k++) {
+			for (k = i; k < j && *idx >= 0; k++) {
 				if (batch[k].state != FAULT_PENDING)
 					continue;
 				req[0] = batch[k].va |
@@ -405,14 +429,22 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 					 SVMGPU_FAULT_REQ_WRITE : 0);
 				ret = svmgpu_svm_fault(svm, batch[k].va,
 						       batch[k].va + PAGE_SIZE,
-						       req, 1, &mapped);
+						       req, 1, &mapped, idx);
 				batch[k].state = svmgpu_fault_outcome(ret);
 			}
-			/* Mapped (or not): a thrash period's end may run. */
-			svmgpu_devmem_thrash_mapped(svm->sdev, noted);
-			continue;
 		}
+		if (*idx < 0) {
+			/*
+			 * What it noted is not given back: the device memory
+			 * goes with the device (svmgpu_devmem_fini()).
+			 */
+			svmgpu_fault_unplugged(batch, i, last);
+			return;
+		}
+		/* Mapped (or not): a thrash period's end may run. */
 		svmgpu_devmem_thrash_mapped(svm->sdev, noted);
+		if (single)
+			continue;
 		for (k = i; k < j; k++)
 			if (batch[k].state == FAULT_PENDING)
 				batch[k].state = svmgpu_fault_outcome(ret);
@@ -514,9 +546,13 @@ static u32 svmgpu_fault_reply(struct svmgpu_device *sdev, struct svmgpu_svm *svm
 	return cancels;
 }
 
-/* Resolve one svm's records; caller holds an svm reference. */
+/*
+ * Resolve one svm's records; caller holds an svm reference, in the
+ * section @idx (svmgpu_fault_resolve()): -1 on return if the device was
+ * unplugged meanwhile, the records then neither replied to nor counted.
+ */
 static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *batch,
-				   u32 n)
+				   u32 n, int *idx)
 {
 	struct svmgpu_device *sdev = svm->sdev;
 	bool nomem = false, resolved = false;
@@ -540,12 +576,15 @@ static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *
 		for (k = 1; k < n; k++)
 			if (batch[k].va == batch[k - 1].va && svmgpu_fault_fixable(&batch[k]))
 				batch[k].state = FAULT_DUP;
-		svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req);
-		if (svmgpu_fault_split_cancelled(batch, 0, n))
-			svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req);
+		svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req, idx);
+		if (*idx >= 0 && svmgpu_fault_split_cancelled(batch, 0, n))
+			svmgpu_fault_resolve(svm, batch, 0, n, svm->fault_req, idx);
 		set_active_memcg(old);
 		mem_cgroup_put(memcg);
 		mmput_async(svm->mn.mm);
+		/* The removal resets the device: no reply; nothing to count in. */
+		if (*idx < 0)
+			return;
 	}
 
 	for (k = 0; k < n; k++) {
@@ -561,8 +600,16 @@ static void svmgpu_fault_svm_batch(struct svmgpu_svm *svm, struct svmgpu_fault *
 				batch[k].state = FAULT_CANCEL;
 		svm->nomem_retries = 0;
 	} else if (nomem) {
-		/* Let reclaim make progress before the device faults again. */
+		/*
+		 * Let reclaim make progress before the device faults again;
+		 * out of the section: a removal does not wait for the backoff.
+		 */
+		svmgpu_dev_exit(&sdev->drm, *idx);
 		msleep(1u << min(svm->nomem_retries, 8u));
+		if (!svmgpu_dev_enter(&sdev->drm, idx)) {
+			*idx = -1;
+			return;
+		}
 	} else if (resolved) {
 		svm->nomem_retries = 0;
 	}
@@ -585,6 +632,7 @@ static void svmgpu_fault_work(struct work_struct *work)
 {
 	struct svmgpu_svm *svm = container_of(work, struct svmgpu_svm, fault_work);
 	unsigned int delay;
+	int idx;
 	u32 n;
 
 	/*
@@ -612,8 +660,17 @@ static void svmgpu_fault_work(struct work_struct *work)
 	svm->nfault_pending = 0;
 	spin_unlock(&svm->fault_lock);
 
-	if (n)
-		svmgpu_fault_svm_batch(svm, svm->fault_batch, n);
+	/*
+	 * Inside a section: the removal's unplug waits for it, except while
+	 * the mmap_lock is waited for (svmgpu_dev_lock_mm()): a writer queued
+	 * behind a fault stuck in I/O does not hold the removal up.  Once
+	 * unplugged, the records are dropped: the removal resets the device.
+	 */
+	if (n && svmgpu_dev_enter(&svm->sdev->drm, &idx)) {
+		svmgpu_fault_svm_batch(svm, svm->fault_batch, n, &idx);
+		if (idx >= 0)
+			svmgpu_dev_exit(&svm->sdev->drm, idx);
+	}
 	svmgpu_svm_unref(svm);
 }
 

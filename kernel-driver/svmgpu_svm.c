@@ -827,11 +827,12 @@ int svmgpu_svm_watch(struct svmgpu_svm *svm, u64 start, u64 end)
  * given (a whole empty page-table span at once), so a wider range would
  * populate pages nobody asked for.
  *
- * Return: 0, -EBUSY (invalidated meanwhile: start again) or an error of
- * hmm_range_fault().
+ * Return: 0, -EBUSY (invalidated meanwhile: start again), -ENODEV
+ * (unplugged while the mmap_lock was waited for, svmgpu_dev_lock_mm()) or
+ * an error of hmm_range_fault().
  */
 static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chunk,
-				const u64 *req, unsigned int nreq)
+				const u64 *req, unsigned int nreq, int *idx)
 {
 	struct mm_struct *mm = svm->mn.mm;
 	struct vm_area_struct *vma;
@@ -856,7 +857,9 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
 				break;
 		range.end = va + ((u64)n << PAGE_SHIFT);
 		range.notifier_seq = mmu_interval_read_begin(range.notifier);
-		mmap_read_lock(mm);
+		ret = svmgpu_dev_lock_mm(svm->sdev, mm, false, idx);
+		if (ret)
+			break;
 		vma = vma_lookup(mm, va);
 		/* The run was built before: its VMA may have been split since. */
 		if (vma && range.end > vma->vm_end) {
@@ -926,6 +929,8 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
  *	was a write
  * @nreq: entries of @req
  * @mapped: out, number of pages hmm returned for the range
+ * @idx: the caller's svmgpu_dev_enter() section, left while the mmap_lock
+ *	is waited for (svmgpu_dev_lock_mm()): -1 once unplugged
  *
  * Only the pages of @req are faulted, for writing only where the device
  * wrote (which breaks COW there and nowhere else).  The rest of the window
@@ -937,11 +942,12 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
  *
  * Return: 0; -EFAULT/-EPERM when hmm_range_fault() cannot fault a requested
  * page; -EBUSY when it kept being invalidated past the timeout; -ENODEV when
- * the svm is dead; -ENOSPC when the chunk is new and the svm has max_chunks
- * (cancelled at once: waiting frees no chunk); -ENOMEM.
+ * the svm is dead or the device was unplugged (@idx -1); -ENOSPC when the
+ * chunk is new and the svm has max_chunks (cancelled at once: waiting frees
+ * no chunk); -ENOMEM.
  */
 int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
-		     unsigned int nreq, u64 *mapped)
+		     unsigned int nreq, u64 *mapped, int *idx)
 {
 	struct svmgpu_device *sdev = svm->sdev;
 	struct mm_struct *mm = svm->mn.mm;
@@ -986,14 +992,16 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 		}
 		/* a retry races the CPU (mprotect in a loop): let it run */
 		cond_resched();
-		ret = svmgpu_svm_fault_req(svm, chunk, req, nreq);
+		ret = svmgpu_svm_fault_req(svm, chunk, req, nreq, idx);
 		if (ret == -EBUSY)
 			continue;
 		if (ret)
 			break;
 
 		range.notifier_seq = mmu_interval_read_begin(range.notifier);
-		mmap_read_lock(mm);
+		ret = svmgpu_dev_lock_mm(sdev, mm, false, idx);
+		if (ret)
+			break;
 		/* A DAX buffer's mapping is not for hmm (svmgpu_dax.c). */
 		vma = vma_lookup(mm, start);
 		if (svmgpu_dax_vma(vma))

@@ -987,4 +987,153 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 	munmap(destroyed, 4096);
 }
 
+/* The thread of the other device's fault, behind the creator (below). */
+struct own_fault {
+	int fd;			/* the other device's file */
+	uint32_t q;		/* a queue of it */
+	pid_t creator;
+	unsigned char *dst;	/* the page the FILL faults on */
+	int ready;
+	int ret;		/* the FILL's WAIT */
+};
+
+static void *fault_behind_creator(void *arg)
+{
+	struct own_fault *f = arg;
+	struct svmgpu_cmd fill = sg_fill(f->dst, PAGE, 0x7e, 1);
+	char task[48];
+	uint64_t seq = 0;
+	int i;
+
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)f->creator);
+	for (i = 0; i < 8000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"); i++) {
+		__atomic_store_n(&f->ready, 1, __ATOMIC_RELEASE);
+		usleep(5000);
+	}
+	f->ret = sg_submit(f->fd, f->q, &fill, 1, &seq);
+	if (!f->ret)
+		f->ret = sg_wait(f->fd, f->q, seq, seq, 60ull * 1000000000, NULL);
+	return NULL;
+}
+
+/*
+ * The same stuck process (its fault on the test device stalled 20 s, its
+ * mmap_lock read-held, a CTX_CREATE waiting for it for writing), and
+ * behind them a device fault on the other device: its FILL of a page the
+ * CPU has filled but the device does not map, whose fault work waits for
+ * the mmap_lock.  The other device is unbound meanwhile: its fault work
+ * waits for the lock outside its section, so the unbind does not wait for
+ * it (before, remove flushed the device's fault work: it waited for the
+ * stuck fault, 20 s).  The FILL never runs: its WAIT fails with
+ * -ECANCELED (the removal stopped the queue), the page keeps every byte the
+ * CPU wrote, and the fault work, once it has the lock, finds the device
+ * gone and drops its record.
+ */
+TEST_TIMEOUT(120)
+TEST(unbind_waits_for_none_of_its_faults_behind_a_stuck_process)
+{
+	char test[32], inject[256], task[64], other[32], dbg[64];
+	const char *why = NULL;
+	long long before = sg_dev_counter("fault_delays_injected"), waits0, waits = 0;
+	int fd, st = 0, i, ret, minor;
+	double t0, took;
+	pid_t pid;
+
+	ret = stuck_devices(test, other, inject, &why);
+	ASSERT_GE(ret, 0);
+	if (ret)
+		SKIP(return, "%s", why);
+	ASSERT_GE(sg_drm_minors(other, &minor, NULL), 0);
+	snprintf(dbg, sizeof(dbg), "/sys/kernel/debug/dri/%d", sg_render_card(minor));
+	waits0 = sg_debugfs_value_in(dbg, "svmgpu_device", "mm_lock_waits");
+	ASSERT_GE(waits0, 0);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct own_fault f = { .creator = getpid() };
+		unsigned char *p, *buf = sg_map_anon(8 * MB), *stack = sg_map_anon(WALK_STACK);
+		struct svmgpu_cmd fill, warm;
+		pthread_attr_t attr;
+		uint32_t ctx, octx, tq;
+		pthread_t t;
+		int qfd, fd2;
+
+		qfd = sg_child_queue(&p, &ctx, &tq);
+		fill = sg_fill(p, PAGE, 0x7e, 1);
+		f.fd = sg_open_render(minor);
+		fd2 = sg_open();
+		if (f.fd < 0 || fd2 < 0 || !buf || !stack || sg_ctx_create(f.fd, &octx) ||
+		    sg_queue_create(f.fd, octx, 0, &f.q))
+			_exit(11);
+		/*
+		 * Every page filled by the CPU; the device writes the first
+		 * (and maps its window), the FILL below faults 6 MiB further.
+		 */
+		memset(buf, 0x5a, 8 * MB);
+		warm = sg_fill(buf, PAGE, 0x11, 1);
+		if (sg_run_ok(f.fd, f.q, warm))
+			_exit(12);
+		f.dst = buf + 6 * MB;
+		memset(stack, 0, WALK_STACK);
+		if (pthread_attr_init(&attr) || pthread_attr_setstack(&attr, stack, WALK_STACK) ||
+		    pthread_create(&t, &attr, fault_behind_creator, &f))
+			_exit(13);
+		for (i = 0; i < 2000 && !__atomic_load_n(&f.ready, __ATOMIC_ACQUIRE); i++)
+			usleep(5000);
+		ret = sg_stall_fault(inject, 20000, qfd, tq, &fill, before);
+		if (ret)
+			_exit(13 + ret);
+		if (sg_ctx_create(fd2, &ctx))
+			_exit(17);
+		if (pthread_join(t, NULL))
+			_exit(18);
+		if (f.ret != -ECANCELED) {
+			fprintf(stderr, "# the other device's FILL: %d, expected %d\n", f.ret,
+				-ECANCELED);
+			_exit(19);
+		}
+		/* the device wrote the first page before; nothing else */
+		if (!sg_all_bytes(buf, 0x11, PAGE) ||
+		    !sg_all_bytes(buf + PAGE, 0x5a, 8 * MB - PAGE))
+			_exit(20);
+		_exit(0);
+	}
+	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	t0 = sg_now_s();
+	for (i = 0; i < 4000; i++) {
+		waits = sg_debugfs_value_in(dbg, "svmgpu_device", "mm_lock_waits");
+		/* the creator asleep; the other device's fault work waiting behind it */
+		if (sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D") && waits > waits0)
+			break;
+		if (sg_now_s() - t0 > 15)
+			break;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			TH_LOG("the child ended first: status 0x%x", st);
+			ASSERT_TRUE(0);
+		}
+		usleep(5000);
+	}
+	if (waits <= waits0)
+		log_threads(pid);
+	EXPECT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));
+	EXPECT_GT(waits, waits0);
+	t0 = sg_now_s();
+	EXPECT_EQ(sg_driver_bind(other, false), 0);
+	took = sg_now_s() - t0;
+	TH_LOG("unbind of %s took %.2f s, its fault waiting behind a process stuck 20 s",
+	       other, took);
+	/* still stuck: the unbind did not wait for it */
+	EXPECT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));
+	EXPECT_LT(took, 6.0);
+	EXPECT_EQ(sg_driver_bind(other, true), 0);
+	EXPECT_TRUE(render_node_appears(other));
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(WEXITSTATUS(st), 0);
+	fd = sg_open();
+	ASSERT_GE(fd, 0);
+	close(fd);
+}
+
 TEST_HARNESS_MAIN
