@@ -481,13 +481,6 @@ static int svmgpu_advise_set(struct svmgpu_svm **svmp, u64 start, u64 end, u32 m
 	 * munmap() after the store below is then seen by them.
 	 */
 	ret = svmgpu_svm_watch(*svmp, start, end);
-	/*
-	 * The mm's first interval notifier registers its interval tree
-	 * (mm_take_all_locks()), which gives up on any pending signal: the
-	 * ioctl restarts, or fails -EINTR for a handler without SA_RESTART.
-	 */
-	if (ret == -EINTR)
-		return -ERESTARTSYS;
 	if (ret)
 		return ret;
 	ret = svmgpu_advise_lock_mm(svmp, true, idx);

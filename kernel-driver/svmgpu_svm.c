@@ -28,8 +28,9 @@
  * mmu_interval_read_retry(), write the PTEs.
  *
  * Lock order: mmap_lock (write, creation only), svmgpu_create_lock;
- * sdev->teardown_sem, svm->lock, svm->notifier_lock (may take mmap_lock),
- * mmap_lock, svm->pt_lock, sdev->inval_lock.
+ * sdev->teardown_sem, svm->lock, svm->notifier_lock, mmap_lock, svm->pt_lock,
+ * sdev->inval_lock.  Inserting an interval notifier takes no mmap_lock:
+ * the mm's interval tree is registered at creation (svmgpu_svm_get()).
  *
  * svmgpu_create_lock (global: mmu_notifier_get_locked() passes only the mm
  * to .alloc_notifier) covers creation and the decision that a context is
@@ -389,6 +390,19 @@ static int svmgpu_svm_lock_mm(struct svmgpu_device *sdev, int *idx, long gen)
 	return ret;
 }
 
+/* The notifier that makes sure an mm has its interval tree (svmgpu_svm_get()). */
+static bool svmgpu_itree_invalidate(struct mmu_interval_notifier *mni,
+				    const struct mmu_notifier_range *range,
+				    unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops svmgpu_itree_ops = {
+	.invalidate = svmgpu_itree_invalidate,
+};
+
 /**
  * svmgpu_svm_get() - the caller's svm on a device, created on first use
  * @sdev: the device
@@ -402,6 +416,7 @@ static int svmgpu_svm_lock_mm(struct svmgpu_device *sdev, int *idx, long gen)
  */
 struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev, int *idx)
 {
+	struct mmu_interval_notifier itree = {};
 	struct mmu_notifier *mn;
 	struct svmgpu_svm *svm;
 	long gen = -1;
@@ -419,6 +434,26 @@ retry:
 	ret = svmgpu_svm_lock_mm(sdev, idx, gen);
 	if (ret)
 		return ERR_PTR(ret);
+	/*
+	 * The mm's interval tree, registered now with the lock held for
+	 * writing: a chunk notifier inserted later (a device fault, an
+	 * ADVISE) would register it itself, which takes the mmap_lock for
+	 * writing, uninterruptibly, inside the device's sections.  A notifier
+	 * inserted and removed registers it once per mm (has_itree stays);
+	 * before mmu_notifier_get_locked(), whose failure is the one to unwind.
+	 */
+	ret = mmu_interval_notifier_insert_locked(&itree, current->mm, 0, PAGE_SIZE,
+						  &svmgpu_itree_ops);
+	if (ret) {
+		mmap_write_unlock(current->mm);
+		/* mm_take_all_locks() gives up on a signal: restart the ioctl */
+		return ERR_PTR(ret == -EINTR ? -ERESTARTSYS : ret);
+	}
+	/*
+	 * May wait for an invalidation of the mm in progress (none waits for
+	 * its mmap_lock): not under svmgpu_create_lock, every process's.
+	 */
+	mmu_interval_notifier_remove(&itree);
 	mutex_lock(&svmgpu_create_lock);
 	gen = atomic_long_read(&sdev->svm_gen);
 	svmgpu_creating = sdev;
@@ -790,12 +825,12 @@ out:
  * @start: first byte
  * @end: end
  *
- * Not under the mmap lock (inserting a notifier takes it).
+ * Not under the mmap lock (inserting a notifier may take it, lockdep says;
+ * it does not: svmgpu_svm_get() registered the mm's interval tree).
  *
  * Return: 0, -ENOMEM (also: more chunks than max_chunks, refused before
  * any is made when the range alone needs more), -ENODEV (the svm is dead)
- * or -EINTR (a fatal signal, or any signal while the mm's first interval
- * notifier registered its interval tree).
+ * or -EINTR (a fatal signal).
  */
 int svmgpu_svm_watch(struct svmgpu_svm *svm, u64 start, u64 end)
 {

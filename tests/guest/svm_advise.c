@@ -756,13 +756,16 @@ TEST_F(adv, migration_that_cannot_move_pinned_pages_keeps_device_mappings)
 }
 
 /*
- * The first interval notifier of a process (its first ADVISE or RESIDENCY,
- * before any device fault) registers the mm's interval tree, which takes
- * every lock of the mm and gives up if any signal is pending.  With a
- * handler installed with SA_RESTART, such a signal restarts the ioctl, as
- * for every other one.  Before, ADVISE and RESIDENCY returned -EINTR, which
- * neither documents.  Each round is a fresh process (a fresh mm) under
- * SIGALRM every 20 us, with the ioctl called directly (no retry on EINTR).
+ * The first interval notifier of a process registers the mm's interval
+ * tree, which takes every lock of the mm and gives up if any signal is
+ * pending: its first CTX_CREATE (which registers it, so that no device
+ * fault or ADVISE does it inside the device's sections), or a RESIDENCY
+ * before any context.  With a handler installed with SA_RESTART, such a
+ * signal restarts the ioctl, as for every other one.  Before, ADVISE and
+ * RESIDENCY returned -EINTR, which neither documents.  Each round is a
+ * fresh process (a fresh mm) under SIGALRM every 20 us, with the ioctls
+ * called directly (no retry on EINTR): a CTX_CREATE and an ADVISE, or a
+ * RESIDENCY.
  */
 static volatile sig_atomic_t alarms;
 
@@ -780,11 +783,11 @@ static int first_notifier_child(int residency)
 	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
 	struct itimerval it = { .it_interval = { 0, 20 }, .it_value = { 0, 20 } };
 	struct itimerval off = { 0 };
+	struct drm_svmgpu_ctx_create cc = { 0 };
 	unsigned char *p = sg_map_anon(16 * PAGE);
 	int fd = sg_open(), ret;
-	uint32_t ctx;
 
-	if (fd < 0 || !p || sg_ctx_create(fd, &ctx))
+	if (fd < 0 || !p)
 		return 100;
 	p[0] = 1;
 	if (sigaction(SIGALRM, &sa, NULL) || setitimer(ITIMER_REAL, &it, NULL))
@@ -795,9 +798,11 @@ static int first_notifier_child(int residency)
 		};
 
 		ret = ioctl(fd, DRM_IOCTL_SVMGPU_RESIDENCY, &rs) ? -errno : 0;
+	} else if (ioctl(fd, DRM_IOCTL_SVMGPU_CTX_CREATE, &cc)) {
+		ret = -errno;
 	} else {
 		struct drm_svmgpu_advise a = {
-			.ctx_handle = ctx, .op = DRM_SVMGPU_ADVISE_SET,
+			.ctx_handle = cc.handle, .op = DRM_SVMGPU_ADVISE_SET,
 			.start = (uintptr_t)p, .size = 16 * PAGE,
 			.attr = DRM_SVMGPU_ATTR_READ_MOSTLY, .value = 1,
 		};
@@ -806,7 +811,8 @@ static int first_notifier_child(int residency)
 	}
 	setitimer(ITIMER_REAL, &off, NULL);
 	if (ret) {
-		fprintf(stderr, "# %s: %d (%s), %d alarms\n", residency ? "RESIDENCY" : "ADVISE",
+		fprintf(stderr, "# %s: %d (%s), %d alarms\n",
+			residency ? "RESIDENCY" : "CTX_CREATE or ADVISE",
 			ret, strerror(-ret), (int)alarms);
 		return ret == -EINTR ? 1 : 2;
 	}
