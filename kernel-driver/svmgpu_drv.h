@@ -1088,7 +1088,7 @@ void svmgpu_sched_enable(struct svmgpu_device *sdev);
 void svmgpu_sched_fini(struct svmgpu_device *sdev);
 void svmgpu_sched_kick(struct svmgpu_device *sdev);
 void svmgpu_sched_submit(struct svmgpu_queue *q);
-void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle);
+void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle, u64 gen);
 void svmgpu_sched_put_save(struct svmgpu_queue *q);
 void svmgpu_sched_quarantine_dma(struct svmgpu_device *sdev, struct svmgpu_dma_quar *d);
 void svmgpu_sched_release_quarantine(struct svmgpu_device *sdev);
@@ -1106,6 +1106,7 @@ void svmgpu_recovery_fini(struct svmgpu_device *sdev);
 void svmgpu_watchdog_kick(struct svmgpu_device *sdev);
 void svmgpu_device_fatal(struct svmgpu_device *sdev);
 void svmgpu_request_reset(struct svmgpu_device *sdev);
+void svmgpu_request_reset_since(struct svmgpu_device *sdev, u64 gen);
 bool svmgpu_device_lost(struct svmgpu_device *sdev);
 void svmgpu_recovery_debugfs_init(struct drm_minor *minor);
 

@@ -521,10 +521,13 @@ bool svmgpu_queue_unbind(struct svmgpu_queue *q)
 	struct svmgpu_device *sdev = q->sdev;
 	u32 hwq = q->hwq, status;
 	bool idle = true;
+	u64 gen;
 
 	lockdep_assert_held(&q->submit_lock);
 	if (hwq == SVMGPU_HWQ_NONE)
 		return true;
+	/* Outside svmgpu_hw_enter(): a reset is under way, it quiesces all. */
+	gen = atomic64_read(&sdev->stats.resets);
 	if (svmgpu_hw_enter(sdev)) {
 		spin_lock(&q->lock);
 		svmgpu_write32(sdev, SVMGPU_REG_Q(hwq, SVMGPU_Q_CONTROL), 0);
@@ -539,6 +542,8 @@ bool svmgpu_queue_unbind(struct svmgpu_queue *q)
 				hwq, status);
 			idle = false;
 		}
+		/* No reset completes while this is entered: it follows the disable. */
+		gen = atomic64_read(&sdev->stats.resets);
 		svmgpu_hw_exit(sdev);
 	} else {
 		spin_lock(&q->lock);
@@ -552,7 +557,7 @@ bool svmgpu_queue_unbind(struct svmgpu_queue *q)
 	q->hwq = SVMGPU_HWQ_NONE;
 	spin_unlock(&sdev->hwq_lock);
 	wake_up_all(&sdev->hwq_wq);
-	svmgpu_sched_unbound(q, hwq, idle);
+	svmgpu_sched_unbound(q, hwq, idle, gen);
 	trace_svmgpu_queue_unbind(hwq, q->last_seq, q->completed_seq);
 	return idle;
 }

@@ -309,13 +309,24 @@ static void svmgpu_hang_work(struct work_struct *work)
  */
 void svmgpu_request_reset(struct svmgpu_device *sdev)
 {
-	s64 now = atomic64_read(&sdev->stats.resets), old = atomic64_read(&sdev->hang_gen);
+	svmgpu_request_reset_since(sdev, atomic64_read(&sdev->stats.resets));
+}
+
+/**
+ * svmgpu_request_reset_since() - svmgpu_request_reset() for a cause seen at
+ *	reset count @gen
+ * @sdev: the device
+ * @gen: stats.resets read when the cause was seen, inside svmgpu_hw_enter()
+ */
+void svmgpu_request_reset_since(struct svmgpu_device *sdev, u64 gen)
+{
+	s64 old = atomic64_read(&sdev->hang_gen);
 
 	/*
-	 * Never backwards: a caller outside hw_sem (the scheduler's unbind)
-	 * may read an older count than a request made after a reset since.
+	 * Never backwards: a caller's cause may be older than a request made
+	 * after a reset since (that reset then served it as well).
 	 */
-	while (old < now && !atomic64_try_cmpxchg(&sdev->hang_gen, &old, now))
+	while (old < (s64)gen && !atomic64_try_cmpxchg(&sdev->hang_gen, &old, gen))
 		;
 	queue_work(svmgpu_wq, &sdev->hang_work);
 }

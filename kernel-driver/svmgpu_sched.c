@@ -623,10 +623,11 @@ void svmgpu_sched_put_save(struct svmgpu_queue *q)
 
 /*
  * @q's hardware queue did not go idle when disabled: the device may still
- * write its save area until the device reset that follows (hang_work).
- * Keep the area out of use until then.  Caller holds q->submit_lock.
+ * write its save area until the device reset that follows (hang_work), a
+ * reset past count @gen.  Keep the area out of use until then.  Caller
+ * holds q->submit_lock.
  */
-static void svmgpu_sched_quarantine_save(struct svmgpu_queue *q)
+static void svmgpu_sched_quarantine_save(struct svmgpu_queue *q, u64 gen)
 {
 	struct svmgpu_device *sdev = q->sdev;
 	struct svmgpu_sched *s = &sdev->sched;
@@ -637,7 +638,7 @@ static void svmgpu_sched_quarantine_save(struct svmgpu_queue *q)
 		return;
 	q->save = NULL;
 	q->saved = false;
-	b->reset_gen = atomic64_read(&sdev->stats.resets);
+	b->reset_gen = gen;
 	spin_lock(&s->lock);
 	svmgpu_save_count(s, q, -1, true);
 	q->save_over = false;
@@ -666,8 +667,10 @@ static void svmgpu_dma_quar_free(struct svmgpu_device *sdev, struct svmgpu_dma_q
 }
 
 /*
- * Move the quarantined rings and records from before a device reset @gen
- * to @list.  Caller holds sched.lock.
+ * Move the quarantined rings and records from before device reset count
+ * @gen to @list.  Caller holds sched.lock.  "Before": an entry's count is
+ * never newer than the one read, but @gen may be stale (read before an
+ * entry was added): only an older entry goes.
  */
 static void svmgpu_sched_take_dma(struct svmgpu_sched *s, u64 gen, struct list_head *list)
 {
@@ -675,7 +678,7 @@ static void svmgpu_sched_take_dma(struct svmgpu_sched *s, u64 gen, struct list_h
 
 	lockdep_assert_held(&s->lock);
 	list_for_each_entry_safe(d, tmp, &s->dma_quarantine, link)
-		if (d->reset_gen != gen) {
+		if (d->reset_gen < gen) {
 			list_move(&d->link, list);
 			s->ndma_quarantine -= svmgpu_dma_quar_count(d);
 			s->dma_released += svmgpu_dma_quar_count(d);
@@ -718,7 +721,7 @@ void svmgpu_sched_quarantine_dma(struct svmgpu_device *sdev, struct svmgpu_dma_q
 
 	spin_lock(&s->lock);
 	gen = atomic64_read(&sdev->stats.resets);
-	kept = !s->dma_final && d->reset_gen == gen;
+	kept = !s->dma_final && d->reset_gen >= gen;
 	s->dma_quarantined += n;
 	if (s->dma_final) {
 		list_add(&d->link, &list);
@@ -749,15 +752,17 @@ void svmgpu_sched_quarantine_dma(struct svmgpu_device *sdev, struct svmgpu_dma_q
 void svmgpu_sched_release_quarantine(struct svmgpu_device *sdev)
 {
 	struct svmgpu_sched *s = &sdev->sched;
-	u64 gen = atomic64_read(&sdev->stats.resets);
 	struct svmgpu_save_buf *b, *tmp;
 	LIST_HEAD(dma_list);
 	LIST_HEAD(list);
+	u64 gen;
 
 	spin_lock(&s->lock);
+	/* Under the lock: not older than an entry added before it was taken. */
+	gen = atomic64_read(&sdev->stats.resets);
 	svmgpu_sched_take_dma(s, gen, &dma_list);
 	list_for_each_entry_safe(b, tmp, &s->save_quarantine, link)
-		if (b->reset_gen != gen) {
+		if (b->reset_gen < gen) {
 			list_move(&b->link, &list);
 			s->nquarantine--;
 		}
@@ -1033,16 +1038,19 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
  * @idle: the hardware queue went idle when disabled (else its save area is
  *	quarantined until the device reset, and so are its ring and completion
  *	record once the queue is stopped: q->dma_busy)
+ * @gen: stats.resets read while the disable was seen, inside
+ *	svmgpu_hw_enter(): no reset can have completed in between
  *
  * Counts its time on the hardware; a queue without a saved state gives its
  * save area back.  Not idle, the device may still write the area: a saved
  * state in it is lost (its pending commands fail with DRM_SVMGPU_ERR_RESET,
  * as when save_all could not save it; rerun from their start, they would
- * apply what was done twice), and unless a reset is under way one is
- * queued (hang_work), which alone frees the quarantined area and reclaims
- * the engine.  Caller holds q->submit_lock.
+ * apply what was done twice), and a reset since @gen is asked for
+ * (hang_work; none if one already completed since, a reset under way
+ * included), which alone frees the quarantined area and reclaims the
+ * engine.  Caller holds q->submit_lock.
  */
-void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle)
+void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle, u64 gen)
 {
 	struct svmgpu_device *sdev = q->sdev;
 	u64 now = ktime_get_ns();
@@ -1065,7 +1073,7 @@ void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle)
 		 * record: freed, they are quarantined until a reset since now.
 		 */
 		q->dma_busy = true;
-		q->dma_busy_gen = atomic64_read(&sdev->stats.resets);
+		q->dma_busy_gen = gen;
 		if (q->saved) {
 			drm_warn(&sdev->drm, "queue %u (hw queue %u): saved state lost (not idle): its commands fail\n",
 				 q->handle, hwq);
@@ -1073,9 +1081,13 @@ void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle)
 			q->saved = false;
 			svmgpu_queue_fail_pending(q, DRM_SVMGPU_ERR_RESET);
 		}
-		svmgpu_sched_quarantine_save(q);
-		if (!READ_ONCE(sdev->resetting))
-			svmgpu_request_reset(sdev);
+		svmgpu_sched_quarantine_save(q, gen);
+		/*
+		 * Even while a reset is under way: it may have counted itself
+		 * already (before its end clears resetting), without having
+		 * seen this queue.
+		 */
+		svmgpu_request_reset_since(sdev, gen);
 	} else if (!q->saved) {
 		svmgpu_sched_put_save(q);
 	}
