@@ -864,16 +864,17 @@ unsigned long svmgpu_dax_get_unmapped_area(struct file *filp, unsigned long addr
 	if (flags & MAP_FIXED) {
 		/*
 		 * What svmgpu_dax_mmap() would refuse, refused here, before
-		 * mmap() unmaps what is at @addr: MAP_PRIVATE, an address,
-		 * length or offset not aligned.  Not a range past the end:
-		 * mremap() comes here too, for a mapping whose freed handle
-		 * may name a smaller buffer now (handles are reused), and
-		 * must not fail for it.
+		 * mmap() unmaps what is at @addr: MAP_PRIVATE (whatever the
+		 * handle: mremap() of a shared mapping passes MAP_SHARED), an
+		 * address, length or offset not aligned.  Not a range past the
+		 * end: mremap() comes here too, for a mapping whose freed
+		 * handle may name a smaller buffer now (handles are reused),
+		 * and must not fail for it.
 		 */
 		off = (pgoff << PAGE_SHIFT) & ((1ull << SVMGPU_DAX_OFF_SHIFT) - 1);
-		if (!IS_ALIGNED(addr, align))
+		if (!IS_ALIGNED(addr, align) || (flags & MAP_TYPE) == MAP_PRIVATE)
 			return -EINVAL;
-		if (bo && ((flags & MAP_TYPE) == MAP_PRIVATE || !IS_ALIGNED(off | len, align)))
+		if (bo && !IS_ALIGNED(off | len, align))
 			return -EINVAL;
 		return addr;
 	}

@@ -170,7 +170,7 @@ FIXTURE_TEARDOWN(dax)
 /* Every refused ALLOC, FREE and mmap with its errno. */
 TEST_F(dax, rejected_inputs_exact_errno)
 {
-	struct drm_svmgpu_devmem_alloc a;
+	struct drm_svmgpu_devmem_alloc a, b;
 	struct drm_svmgpu_devmem_free f = { 0 };
 	unsigned char *p, *q, *anon;
 
@@ -245,6 +245,13 @@ TEST_F(dax, rejected_inputs_exact_errno)
 	EXPECT_EQ(errno, EINVAL);	/* offset inside a chunk */
 	errno = 0;
 	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_PRIVATE | MAP_FIXED, a.offset) == NULL);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(sg_all_bytes(anon, 0x3c, 8 * MB), 1);
+	/* MAP_PRIVATE of a freed handle too (before, what was there went first). */
+	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &b), 0);
+	ASSERT_EQ(dax_free(self->fd, b.handle), 0);
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_PRIVATE | MAP_FIXED, b.offset) == NULL);
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(sg_all_bytes(anon, 0x3c, 8 * MB), 1);
 	/* An aligned MAP_FIXED replaces it. */
