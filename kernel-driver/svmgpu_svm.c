@@ -976,10 +976,11 @@ static int svmgpu_svm_fault_req(struct svmgpu_svm *svm, struct svmgpu_chunk *chu
  * or everything starts again: it was invalidated in between.
  *
  * Return: 0; -EFAULT/-EPERM when hmm_range_fault() cannot fault a requested
- * page; -EBUSY when it kept being invalidated past the timeout; -ENODEV when
- * the svm is dead or the device was unplugged (@idx -1); -ENOSPC when the
- * chunk is new and the svm has max_chunks (cancelled at once: waiting frees
- * no chunk); -ENOMEM.
+ * page (-EFAULT also when the VMA at @start ends before @end now); -EBUSY
+ * when it kept being invalidated past the timeout; -ENODEV when the svm is
+ * dead or the device was unplugged (@idx -1); -ENOSPC when the chunk is new
+ * and the svm has max_chunks (cancelled at once: waiting frees no chunk);
+ * -ENOMEM.
  */
 int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 		     unsigned int nreq, u64 *mapped, int *idx)
@@ -1039,7 +1040,15 @@ int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 			break;
 		/* A DAX buffer's mapping is not for hmm (svmgpu_dax.c). */
 		vma = vma_lookup(mm, start);
-		if (svmgpu_dax_vma(vma))
+		/*
+		 * The window was clamped to a VMA that may end earlier now
+		 * (munmap, a DAX mapping put in its place): hmm would report
+		 * the rest as errors, retried here until the timeout.  Page
+		 * by page instead (-EFAULT), each in its own VMA.
+		 */
+		if (vma && end > vma->vm_end)
+			ret = -EFAULT;
+		else if (svmgpu_dax_vma(vma))
 			ret = svmgpu_dax_hmm_range(sdev, vma, &range, req, nreq);
 		else
 			ret = hmm_range_fault(&range);
