@@ -11,7 +11,8 @@
  *
  * Lifetimes: every ioctl runs its device-touching parts inside
  * svmgpu_dev_enter()/svmgpu_dev_exit() (drm_dev_enter() with the device's
- * own SRCU), so remove's svmgpu_dev_unplug() waits for them; everything
+ * own SRCU), so remove's svmgpu_dev_unplug() waits for them, and so do
+ * the fault work items and PREFETCH chunks; everything
  * else that reaches registers (notifiers, interrupt threads, postclose,
  * work items) goes through svmgpu_hw_enter(), which fails once hw_ready
  * is false (removed, or the device is held by a PCI reset, AER recovery

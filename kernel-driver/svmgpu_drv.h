@@ -340,8 +340,9 @@ struct svmgpu_sched {
  * @fault_stall_resets: device resets for such a stall
  * @hang_work: resets the device when a hung queue's engine did not let go
  *	or after a fatal device error (svmgpu_request_reset())
- * @hang_gen: @stats.resets at the last svmgpu_request_reset(): a reset
- *	done since served it, and @hang_work does not reset again
+ * @hang_gen: the newest @stats.resets a reset was asked for at
+ *	(svmgpu_request_reset_since()): a reset done since served it, and
+ *	@hang_work does not reset again
  * @fatal_pending: a fatal error's reset is queued or running; cleared by
  *	every reset (svmgpu_hw_restart(), @hw_sem held for writing)
  * @inject_inval_timeouts: test hook (debugfs svmgpu_inject_inval_timeout):

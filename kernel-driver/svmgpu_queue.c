@@ -526,7 +526,10 @@ bool svmgpu_queue_unbind(struct svmgpu_queue *q)
 	lockdep_assert_held(&q->submit_lock);
 	if (hwq == SVMGPU_HWQ_NONE)
 		return true;
-	/* Outside svmgpu_hw_enter(): a reset is under way, it quiesces all. */
+	/*
+	 * Used only if the unbind is injected as not idle (the device held,
+	 * removed or wedged is not disabled here).
+	 */
 	gen = atomic64_read(&sdev->stats.resets);
 	if (svmgpu_hw_enter(sdev)) {
 		spin_lock(&q->lock);

@@ -1045,10 +1045,10 @@ void svmgpu_sched_submit(struct svmgpu_queue *q)
  * save area back.  Not idle, the device may still write the area: a saved
  * state in it is lost (its pending commands fail with DRM_SVMGPU_ERR_RESET,
  * as when save_all could not save it; rerun from their start, they would
- * apply what was done twice), and a reset since @gen is asked for
- * (hang_work; none if one already completed since, a reset under way
- * included), which alone frees the quarantined area and reclaims the
- * engine.  Caller holds q->submit_lock.
+ * apply what was done twice), and unless a reset is under way one since
+ * @gen is asked for (hang_work; none if one completed since), which alone
+ * frees the quarantined area and reclaims the engine.  Caller holds
+ * q->submit_lock.
  */
 void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle, u64 gen)
 {
@@ -1083,11 +1083,13 @@ void svmgpu_sched_unbound(struct svmgpu_queue *q, u32 hwq, bool idle, u64 gen)
 		}
 		svmgpu_sched_quarantine_save(q, gen);
 		/*
-		 * Even while a reset is under way: it may have counted itself
-		 * already (before its end clears resetting), without having
-		 * seen this queue.
+		 * Not while a reset is under way: it counts itself past @gen
+		 * (read before its quiesce: no queue is bound, so none
+		 * unbinds, between its count and its end), or fails and leaves
+		 * the device wedged until the next one.
 		 */
-		svmgpu_request_reset_since(sdev, gen);
+		if (!READ_ONCE(sdev->resetting))
+			svmgpu_request_reset_since(sdev, gen);
 	} else if (!q->saved) {
 		svmgpu_sched_put_save(q);
 	}
