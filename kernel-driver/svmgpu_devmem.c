@@ -2663,18 +2663,6 @@ out:
 	return ret;
 }
 
-static bool svmgpu_residency_invalidate(struct mmu_interval_notifier *mni,
-					const struct mmu_notifier_range *range,
-					unsigned long cur_seq)
-{
-	mmu_interval_set_seq(mni, cur_seq);
-	return true;
-}
-
-static const struct mmu_interval_notifier_ops svmgpu_residency_ops = {
-	.invalidate = svmgpu_residency_invalidate,
-};
-
 /*
  * Count the pages of [start, end) (inside one VMA) in device memory; the
  * mmap_lock waited for outside the section @idx (svmgpu_dev_lock_mm():
@@ -2767,14 +2755,15 @@ int svmgpu_ioctl_residency(struct drm_device *drm, void *data, struct drm_file *
 	}
 	end = args->start + args->size;
 	/*
-	 * Outside the section: the mm's first interval notifier registers
-	 * its interval tree, which waits for the mmap_lock (for writing).
+	 * Outside the section: the mm's first interval notifier (no context
+	 * made it, svmgpu_svm_get()) registers its interval tree, which waits
+	 * for the mmap_lock (for writing).
 	 */
 	svmgpu_dev_exit(drm, idx);
 	ret = mmu_interval_notifier_insert(&mni, mm, args->start, args->size,
-					   &svmgpu_residency_ops);
+					   &svmgpu_seq_ops);
 	idx = -1;
-	/* A signal stopped the mm's first one (as in svmgpu_advise_set()). */
+	/* A signal stopped the mm's first one: restart (as CTX_CREATE does). */
 	if (ret == -EINTR)
 		ret = -ERESTARTSYS;
 	if (ret)

@@ -1050,6 +1050,7 @@ int svmgpu_ctx_entry_set(struct svmgpu_device *sdev, u32 id, dma_addr_t pt_root)
 #define SVMGPU_FAULT_REQ_WRITE	1ull
 int svmgpu_svm_fault(struct svmgpu_svm *svm, u64 start, u64 end, const u64 *req,
 		     unsigned int nreq, u64 *mapped, int *idx);
+extern const struct mmu_interval_notifier_ops svmgpu_seq_ops;
 
 /* svmgpu_fault.c */
 irqreturn_t svmgpu_fault_irq_thread(int irq, void *arg);

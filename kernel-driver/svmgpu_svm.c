@@ -390,17 +390,21 @@ static int svmgpu_svm_lock_mm(struct svmgpu_device *sdev, int *idx, long gen)
 	return ret;
 }
 
-/* The notifier that makes sure an mm has its interval tree (svmgpu_svm_get()). */
-static bool svmgpu_itree_invalidate(struct mmu_interval_notifier *mni,
-				    const struct mmu_notifier_range *range,
-				    unsigned long cur_seq)
+static bool svmgpu_seq_invalidate(struct mmu_interval_notifier *mni,
+				  const struct mmu_notifier_range *range,
+				  unsigned long cur_seq)
 {
 	mmu_interval_set_seq(mni, cur_seq);
 	return true;
 }
 
-static const struct mmu_interval_notifier_ops svmgpu_itree_ops = {
-	.invalidate = svmgpu_itree_invalidate,
+/*
+ * An interval notifier that only moves its sequence: RESIDENCY's snapshot
+ * (mmu_interval_read_retry()), and the one that makes sure an mm has its
+ * interval tree (svmgpu_svm_get()).
+ */
+const struct mmu_interval_notifier_ops svmgpu_seq_ops = {
+	.invalidate = svmgpu_seq_invalidate,
 };
 
 /**
@@ -443,7 +447,7 @@ retry:
 	 * before mmu_notifier_get_locked(), whose failure is the one to unwind.
 	 */
 	ret = mmu_interval_notifier_insert_locked(&itree, current->mm, 0, PAGE_SIZE,
-						  &svmgpu_itree_ops);
+						  &svmgpu_seq_ops);
 	if (ret) {
 		mmap_write_unlock(current->mm);
 		/* mm_take_all_locks() gives up on a signal: restart the ioctl */
