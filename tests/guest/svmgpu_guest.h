@@ -1189,30 +1189,55 @@ static inline void sg_peer_close(struct sg_peer *pe)
 	close(pe->wr);
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
 /*
- * Fork a process whose fault is stuck: its fault work sleeps @ms (debugfs
- * svmgpu_inject_fault_delay) holding the svm reference a teardown waits for
- * and the process's mmap_lock for reading, as a fault stuck in I/O would.
- * Meanwhile the process closes its last context (@create 0: it sits in
- * close()) or creates another one (@create 1: it sits in that ioctl).
- * Returns the pid once it is blocked there (reap it with waitpid(): exit
- * status 0 if the call then succeeded), -ENOENT without the debugfs hook,
- * or another -errno.
+ * Map every page of the process's file mappings for reading (its code, its
+ * libraries' code and data; not device files, memfds or SysV segments,
+ * which that would allocate, or wait for a userfaultfd): a forked child
+ * maps them again on first use, and a first use while the mmap_lock is
+ * stalled (a writer queued behind a stuck reader) would wait for it.  A
+ * first write (copy-on-write) to data, heap or stack still would.
  */
+static inline void sg_prefault_files(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi;
+	char line[512], *path;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		path = strchr(line, '/');
+		if (!path || !strncmp(path, "/dev/", 5) || !strncmp(path, "/memfd:", 7) ||
+		    !strncmp(path, "/SYSV", 5) ||
+		    sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		/* PROT_NONE guards fail: nothing to map there */
+		madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
+	}
+	fclose(f);
+}
+
 /*
  * Stall a device fault of queue @q of @fd for @ms: arm the debugfs
  * fault-delay hook @inject, submit @fill (a FILL of a page not yet
  * touched: it faults) and wait up to 20 s for the fault work to be asleep
  * in the hook (fault_delays_injected past @before, read before).  The
  * fault then holds the process's mmap_lock for reading, as one stuck in
- * I/O would.  Returns 0, or 1, 2 or 3: arming, submitting or the wait
- * failed.
+ * I/O would: first the process's code is mapped (sg_prefault_files()),
+ * so that none of its threads waits behind a writer to run it.  Returns
+ * 0, or 1, 2 or 3: arming, submitting or the wait failed.
  */
 static inline int sg_stall_fault(const char *inject, unsigned int ms, int fd, uint32_t q,
 				 struct svmgpu_cmd *fill, long long before)
 {
 	char val[16];
 	int i;
+
+	sg_prefault_files();
 
 	snprintf(val, sizeof(val), "%u", ms);
 	if (sg_write_file(inject, val))
@@ -1224,6 +1249,16 @@ static inline int sg_stall_fault(const char *inject, unsigned int ms, int fd, ui
 	return sg_dev_counter("fault_delays_injected") == before ? 3 : 0;
 }
 
+/*
+ * Fork a process whose fault is stuck: its fault work sleeps @ms (debugfs
+ * svmgpu_inject_fault_delay) holding the svm reference a teardown waits for
+ * and the process's mmap_lock for reading, as a fault stuck in I/O would.
+ * Meanwhile the process closes its last context (@create 0: it sits in
+ * close()) or creates another one (@create 1: it sits in that ioctl).
+ * Returns the pid once it is blocked there (reap it with waitpid(): exit
+ * status 0 if the call then succeeded), -ENOENT without the debugfs hook,
+ * or another -errno.
+ */
 static inline pid_t sg_fork_stuck(unsigned int ms, int create)
 {
 	char inject[256];
