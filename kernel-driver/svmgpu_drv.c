@@ -1343,8 +1343,10 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	 * Stop every address space while the hardware is still there, with
 	 * last-context teardowns blocked (creation is: every CTX_CREATE
 	 * creates inside svmgpu_dev_enter()), then reset the device so that
-	 * it does no more DMA, and only then free what it used.  Teardowns in flight
-	 * (their svms already out of the id table) end first.  reset_lock: no
+	 * it does no more DMA, and only then free what it used.  Teardowns in
+	 * flight (their svms already out of the id table) kill their svm and
+	 * take its fault records first; they wait for the fault work without
+	 * teardown_sem, and touch no hardware after.  reset_lock: no
 	 * debugfs or recovery reset runs meanwhile.  Not svmgpu_create_lock:
 	 * creation on other devices goes on.
 	 */
@@ -1360,8 +1362,8 @@ static void svmgpu_remove(struct pci_dev *pdev)
 	 * finds the device unplugged and drops its records
 	 * (svmgpu_fault_work()); its svm reference keeps the drm device, and
 	 * with it sdev->fault_wq, until it ends.  (A last-context teardown
-	 * waits for that reference: holding teardown_sem, on close, which is
-	 * taken above, or in CTX_DESTROY's section.)  Asynchronous PREFETCH work
+	 * waits for that reference holding neither teardown_sem nor a
+	 * section: svmgpu_svm_put_ctx().)  Asynchronous PREFETCH work
 	 * is not on svmgpu_wq either: svmgpu_dev_unplug() waited for the
 	 * running chunk (svmgpu_prefetch.c).
 	 */

@@ -364,9 +364,10 @@ struct svmgpu_sched {
  * @inject_stop_ends: test hook: bumped by a write of 0 to
  *	svmgpu_inject_stop_delay, which ends such a sleep early
  * @inject_wq: woken when @inject_stop_ends changes
- * @teardown_sem: read-held by each last-context teardown, which runs
- *	outside svmgpu_create_lock; write-held by removal, which must not free
- *	what a teardown still uses
+ * @teardown_sem: read-held by each last-context teardown (outside
+ *	svmgpu_create_lock) until its svm is killed and its fault records
+ *	taken; write-held by removal, which must not stop the device under
+ *	such a teardown
  * @svm_gen: teardowns completed; a creator that found its mm's svm closing
  *	waits on @svm_wq for it to change
  * @svm_wq: woken when a teardown completes
@@ -1038,7 +1039,7 @@ extern const struct mmu_notifier_ops svmgpu_mn_ops_template;
 bool svmgpu_chunk_covers(struct svmgpu_svm *svm, u64 start, u64 end);
 void svmgpu_chunk_bounds(u64 va, u64 *start, u64 *end);
 struct svmgpu_svm *svmgpu_svm_get(struct svmgpu_device *sdev, int *idx);
-void svmgpu_svm_put_ctx(struct svmgpu_svm *svm);
+void svmgpu_svm_put_ctx(struct svmgpu_svm *svm, int *idx);
 struct svmgpu_svm *svmgpu_svm_lookup(struct svmgpu_device *sdev, u32 ctx_id);
 void svmgpu_svm_unref(struct svmgpu_svm *svm);
 struct mm_struct *svmgpu_svm_mm(struct svmgpu_svm *svm);
@@ -1067,7 +1068,7 @@ int svmgpu_ioctl_queue_create(struct drm_device *drm, void *data, struct drm_fil
 int svmgpu_ioctl_queue_destroy(struct drm_device *drm, void *data, struct drm_file *file);
 int svmgpu_ioctl_get_stats(struct drm_device *drm, void *data, struct drm_file *file);
 void svmgpu_file_fini(struct svmgpu_file *sf);
-void svmgpu_ctx_free(struct svmgpu_ctx *ctx);
+void svmgpu_ctx_free(struct svmgpu_ctx *ctx, int *idx);
 void svmgpu_ctx_clear_base(struct svmgpu_ctx *ctx);
 struct svmgpu_queue *svmgpu_queue_lookup(struct svmgpu_file *sf, u32 handle, int *err);
 void svmgpu_queues_stop_all(struct svmgpu_device *sdev);

@@ -298,8 +298,11 @@ static void svmgpu_fault_place(struct svmgpu_svm *svm, struct vm_area_struct *vm
 	}
 }
 
-/* The device was unplugged while the mmap_lock was waited for: cancel the rest. */
-static void svmgpu_fault_unplugged(struct svmgpu_fault *batch, u32 first, u32 last)
+/*
+ * Cancel the pending faults of batch[first..last): the device was unplugged
+ * while the mmap_lock was waited for, or the svm was killed.
+ */
+static void svmgpu_fault_cancel_rest(struct svmgpu_fault *batch, u32 first, u32 last)
 {
 	for (; first < last; first++)
 		if (batch[first].state == FAULT_PENDING)
@@ -333,7 +336,12 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 			continue;
 		/* A group at a time: the unplug waits for one, not the batch. */
 		if (i > first && !svmgpu_dev_reenter(svm->sdev, idx)) {
-			svmgpu_fault_unplugged(batch, i, last);
+			svmgpu_fault_cancel_rest(batch, i, last);
+			return;
+		}
+		/* Killed meanwhile (its last context went): nothing maps now. */
+		if (READ_ONCE(svm->dead)) {
+			svmgpu_fault_cancel_rest(batch, i, last);
 			return;
 		}
 
@@ -364,7 +372,7 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 
 		if (svmgpu_dev_lock_mm(svm->sdev, mm, false, idx)) {
 			/* -EINTR: not for a worker, which takes no signal */
-			svmgpu_fault_unplugged(batch, i, last);
+			svmgpu_fault_cancel_rest(batch, i, last);
 			return;
 		}
 		vma = vma_lookup(mm, batch[i].va);
@@ -438,7 +446,7 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 			 * What it noted is not given back: the device memory
 			 * goes with the device (svmgpu_devmem_fini()).
 			 */
-			svmgpu_fault_unplugged(batch, i, last);
+			svmgpu_fault_cancel_rest(batch, i, last);
 			return;
 		}
 		/* Mapped (or not): a thrash period's end may run. */

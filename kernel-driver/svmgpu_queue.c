@@ -140,25 +140,28 @@ int svmgpu_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file 
 		ctx->handle = handle;
 	mutex_unlock(&sf->lock);
 	if (ret)
-		svmgpu_ctx_free(ctx);
+		svmgpu_ctx_free(ctx, &idx);
 	else
 		args->handle = handle;
-	svmgpu_dev_exit(drm, idx);
+	if (idx >= 0)
+		svmgpu_dev_exit(drm, idx);
 	return ret;
 }
 
 /**
  * svmgpu_ctx_free() - drop a context that has no queues and no handle
  * @ctx: the context
+ * @idx: the caller's svmgpu_dev_enter() section, or NULL outside any: may
+ *	be left and begun again (-1 once unplugged, svmgpu_svm_put_ctx())
  */
-void svmgpu_ctx_free(struct svmgpu_ctx *ctx)
+void svmgpu_ctx_free(struct svmgpu_ctx *ctx, int *idx)
 {
 	struct svmgpu_svm *svm = ctx->svm;
 
 	mutex_lock(&svm->lock);
 	list_del(&ctx->link);
 	mutex_unlock(&svm->lock);
-	svmgpu_svm_put_ctx(svm);
+	svmgpu_svm_put_ctx(svm, idx);
 	kfree(ctx);
 }
 
@@ -185,8 +188,10 @@ int svmgpu_ioctl_ctx_destroy(struct drm_device *drm, void *data, struct drm_file
 	if (ret)
 		drm_dbg(drm, "ctx_destroy: handle %u: %d\n", args->handle, ret);
 	else
-		svmgpu_ctx_free(ctx);
-	svmgpu_dev_exit(drm, idx);
+		svmgpu_ctx_free(ctx, &idx);
+	/* the context is gone either way: 0 even if unplugged meanwhile */
+	if (idx >= 0)
+		svmgpu_dev_exit(drm, idx);
 	return ret;
 }
 
@@ -1047,7 +1052,7 @@ void svmgpu_file_fini(struct svmgpu_file *sf)
 		mutex_unlock(&sf->lock);
 		if (!ctx)
 			break;
-		svmgpu_ctx_free(ctx);
+		svmgpu_ctx_free(ctx, NULL);
 	}
 }
 

@@ -35,9 +35,10 @@
  * svmgpu_create_lock (global: mmu_notifier_get_locked() passes only the mm
  * to .alloc_notifier) covers creation and the decision that a context is
  * an svm's last; it is never held while waiting for a fault.  The teardown
- * runs under sdev->teardown_sem (read), which removal takes for writing,
- * so that one teardown stuck behind a slow fault delays only creators in
- * the same mm and the removal of that device.
+ * kills the svm under sdev->teardown_sem (read), which removal takes for
+ * writing, then waits for the fault work's references with neither that
+ * nor a section held: a teardown stuck behind a slow fault delays only
+ * creators in the same mm.
  */
 #include <linux/delay.h>
 #include <linux/hmm.h>
@@ -594,18 +595,24 @@ void svmgpu_svm_kill(struct svmgpu_svm *svm)
 /**
  * svmgpu_svm_put_ctx() - a context of the svm goes away
  * @svm: the svm
+ * @idx: the caller's svmgpu_dev_enter() section, or NULL outside any: left
+ *	while the teardown waits for the fault work, begun again after (-1
+ *	when the device was unplugged meanwhile)
  *
- * The last context tears the mirror down (no fault handler use left, svm
- * killed, its fault records taken from the ring, interval notifiers
+ * The last context tears the mirror down (svm killed, its fault records
+ * taken from the ring, no fault handler use left, interval notifiers
  * removed, context id freed) before the final mmu_notifier_put().  Waits
  * for the fault IRQ thread (svmgpu_fault_flush()), which takes neither
- * teardown_sem nor any svm lock.
+ * teardown_sem nor any svm lock, and for the svm's fault work, which may
+ * wait for the mmap_lock behind a fault of the process stuck in I/O: with
+ * neither teardown_sem nor the section held, so that the device's removal
+ * does not wait for that.
  */
-void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
+void svmgpu_svm_put_ctx(struct svmgpu_svm *svm, int *idx)
 {
 	struct svmgpu_device *sdev = svm->sdev;
 	struct svmgpu_chunk *chunk;
-	unsigned long idx;
+	unsigned long i;
 
 	mutex_lock(&svmgpu_create_lock);
 	if (--svm->nctx) {
@@ -617,14 +624,15 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 	 * The teardown may wait long (a fault stuck in I/O holds a
 	 * reference): not under svmgpu_create_lock, which every other
 	 * process's creation and teardown needs.  A creator in this mm finds
-	 * the svm closing and waits; removal waits on teardown_sem.
+	 * the svm closing and waits.
 	 */
 	svm->closing = true;
 	mutex_unlock(&svmgpu_create_lock);
 	drm_dev_get(&sdev->drm);
 	/*
-	 * Before the svm leaves the id table: removal, which kills what it
-	 * finds there, must not free what this teardown still uses.
+	 * Before the svm leaves the id table, until it is killed and its
+	 * records are taken: removal, which kills what it finds there and
+	 * then stops the device, must not stop it under this teardown.
 	 */
 	down_read(&sdev->teardown_sem);
 
@@ -638,18 +646,29 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 	svmgpu_mmu_unmap(svm, 0, 1ull << SVMGPU_VA_BITS);
 	mutex_unlock(&svm->pt_lock);
 
-	/* No new lookups by the fault handler; wait for the current ones. */
+	/* No new lookups by the fault handler. */
 	xa_erase(&sdev->svms, svm->ctx_id);
 	svmgpu_svm_unref(svm);
-	wait_for_completion(&svm->unused);
-
+	/*
+	 * Fault work still running finds it dead: it maps nothing, and
+	 * cancels what it has (the id is still this svm's).
+	 */
 	svmgpu_svm_kill(svm);
 	/* The id's records go before the id does: none meets its next owner. */
 	svmgpu_fault_flush(sdev);
+	up_read(&sdev->teardown_sem);
+
+	/*
+	 * The fault work's references: one may wait for the mmap_lock, and
+	 * then, unplugged meanwhile, uses nothing of the device.
+	 */
+	if (idx)
+		svmgpu_dev_exit(&sdev->drm, *idx);
+	wait_for_completion(&svm->unused);
 
 	/* No device PTE is left; remove the notifiers (may wait for one). */
 	mutex_lock(&svm->notifier_lock);
-	xa_for_each(&svm->chunks, idx, chunk) {
+	xa_for_each(&svm->chunks, i, chunk) {
 		mmu_interval_notifier_remove(&chunk->notifier);
 		kfree(chunk);
 		/* an ADVISE over a huge reservation leaves millions */
@@ -662,9 +681,10 @@ void svmgpu_svm_put_ctx(struct svmgpu_svm *svm)
 	ida_free(&sdev->ctx_ida, svm->ctx_id);
 	/* The svm may be freed from here on. */
 	mmu_notifier_put(&svm->mn);
-	up_read(&sdev->teardown_sem);
 	atomic_long_inc(&sdev->svm_gen);
 	wake_up_all(&sdev->svm_wq);
+	if (idx && !svmgpu_dev_enter(&sdev->drm, idx))
+		*idx = -1;
 	drm_dev_put(&sdev->drm);
 }
 

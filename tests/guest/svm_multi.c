@@ -812,10 +812,14 @@ static void log_threads(pid_t pid)
 	globfree(&g);
 }
 
-/* Threads of @pid asleep in @request, in one of @states. */
-static int threads_in(pid_t pid, unsigned long request, const char *states)
+/*
+ * Threads of @pid in one of @states inside system call @nr (an ioctl():
+ * of @request), with @fn on their kernel stack if given and readable.
+ */
+static int threads_in_call(pid_t pid, long nr, unsigned long request, const char *states,
+			   const char *fn)
 {
-	char pat[48];
+	char pat[48], stk[4096];
 	glob_t g;
 	size_t j;
 	int n = 0;
@@ -823,10 +827,23 @@ static int threads_in(pid_t pid, unsigned long request, const char *states)
 	snprintf(pat, sizeof(pat), "/proc/%d/task/*", (int)pid);
 	if (glob(pat, 0, NULL, &g))
 		return 0;
-	for (j = 0; j < g.gl_pathc; j++)
-		n += sg_asleep_in_ioctl(g.gl_pathv[j], request, states);
+	for (j = 0; j < g.gl_pathc; j++) {
+		if (nr == SYS_ioctl ? !sg_asleep_in_ioctl(g.gl_pathv[j], request, states) :
+		    !sg_asleep_in(g.gl_pathv[j], nr, states))
+			continue;
+		/* without a readable stack, the system call says enough */
+		if (!fn || !sg_proc_read(g.gl_pathv[j], "stack", stk, sizeof(stk)) ||
+		    strstr(stk, fn))
+			n++;
+	}
 	globfree(&g);
 	return n;
+}
+
+/* Threads of @pid asleep in @request, in one of @states. */
+static int threads_in(pid_t pid, unsigned long request, const char *states)
+{
+	return threads_in_call(pid, SYS_ioctl, request, states, NULL);
 }
 
 /* Threads of @pid asleep ("D") in @request. */
@@ -996,16 +1013,36 @@ TEST(unbind_waits_for_none_of_its_ioctls_behind_a_stuck_process)
 	munmap(destroyed, 4096);
 }
 
+/* What the thread of the other device's fault does once its fault waits. */
+enum own_end {
+	OWN_WAIT,	/* WAITs for its FILL */
+	OWN_CLOSE,	/* closes the file: its last context's teardown */
+	OWN_DESTROY,	/* destroys the queue, then the context (its last) */
+};
+
+/* Shared by the test and its child: the child's first touch faults before the stall. */
+struct own_shared {
+	long long waits0;	/* mm_lock_waits before the FILL; -1 until read */
+	int go;			/* the test saw the fault work wait: end it */
+};
+
 /* The thread of the other device's fault, behind the creator (below). */
 struct own_fault {
 	int fd;			/* the other device's file */
+	uint32_t ctx;		/* its context */
 	uint32_t q;		/* a queue of it */
 	pid_t creator;
 	unsigned char *dst;	/* the page the FILL faults on */
+	enum own_end end;
+	struct own_shared *sh;
 	int ready;
-	int ret;		/* the FILL's WAIT */
+	int ret;		/* OWN_WAIT: the FILL's WAIT; else the teardown's */
 };
 
+/*
+ * Runs on a stack touched before the stall, and touches nothing else that
+ * might fault (the mmap_lock has a writer queued): no stdio, no malloc.
+ */
 static void *fault_behind_creator(void *arg)
 {
 	struct own_fault *f = arg;
@@ -1020,33 +1057,64 @@ static void *fault_behind_creator(void *arg)
 		usleep(5000);
 	}
 	f->ret = sg_submit(f->fd, f->q, &fill, 1, &seq);
-	if (!f->ret)
+	if (f->ret)
+		return NULL;
+	if (f->end == OWN_WAIT) {
 		f->ret = sg_wait(f->fd, f->q, seq, seq, 60ull * 1000000000, NULL);
+		return NULL;
+	}
+	for (i = 0; i < 3000 && !__atomic_load_n(&f->sh->go, __ATOMIC_ACQUIRE); i++)
+		usleep(5000);
+	if (f->end == OWN_CLOSE) {
+		f->ret = close(f->fd) ? -errno : 0;
+	} else {
+		f->ret = sg_queue_destroy(f->fd, f->q);
+		if (!f->ret)
+			f->ret = sg_ctx_destroy(f->fd, f->ctx);
+	}
 	return NULL;
 }
 
+/* Threads of @pid asleep in the teardown of @end (their kernel stack says so). */
+static int own_tearing_down(pid_t pid, enum own_end end)
+{
+	if (end == OWN_CLOSE)
+		return threads_in_call(pid, SYS_close, 0, "D", "svmgpu_svm_put_ctx");
+	return threads_in_call(pid, SYS_ioctl, DRM_IOCTL_SVMGPU_CTX_DESTROY, "D",
+			       "svmgpu_svm_put_ctx");
+}
+
 /*
- * The same stuck process (its fault on the test device stalled 20 s, its
- * mmap_lock read-held, a CTX_CREATE waiting for it for writing), and
- * behind them a device fault on the other device: its FILL of a page the
- * CPU has filled but the device does not map, whose fault work waits for
- * the mmap_lock.  The other device is unbound meanwhile: its fault work
- * waits for the lock outside its section, so the unbind does not wait for
- * it (before, remove flushed the device's fault work: it waited for the
- * stuck fault, 20 s).  The FILL never runs: its WAIT fails with
- * -ECANCELED (the removal stopped the queue), the page keeps every byte the
- * CPU wrote, and the fault work, once it has the lock, finds the device
- * gone and drops its record.
+ * The same stuck process (its fault on the test device stalled 20 s, 12 s
+ * for @end a teardown, its mmap_lock read-held, a CTX_CREATE waiting for
+ * it for writing), and behind them a device fault on the other device: its
+ * FILL of a page the CPU has filled but the device does not map, whose
+ * fault work waits for the mmap_lock with a reference to the process's
+ * svm.  Then @end: the
+ * FILL's thread WAITs for it, or tears down the other device's last
+ * context of the process (closing the file, or destroying the queue and
+ * the context), which waits for that reference.  The other device is
+ * unbound meanwhile: it must wait for neither.  The fault work waits
+ * outside its section (before, remove flushed the device's fault work:
+ * it waited for the stuck fault, 20 s), and the teardown waits for it
+ * holding neither teardown_sem nor a section (before, the unbind waited
+ * for the first on close, and for the section of CTX_DESTROY).  The FILL
+ * never runs: its WAIT fails with -ECANCELED (the removal stopped the
+ * queue), the teardown succeeds once the fault work, having the lock,
+ * finds the device gone and drops its record; the page keeps every byte
+ * the CPU wrote.
  */
-TEST_TIMEOUT(120)
-TEST(unbind_waits_for_none_of_its_faults_behind_a_stuck_process)
+static void unbind_behind_a_stuck_fault(enum own_end end)
 {
 	char test[32], inject[256], task[64], other[32], dbg[64];
+	/* 12 s for the teardowns: the program sleeps through five stalls */
+	unsigned int stall = end == OWN_WAIT ? 20000 : 12000;
 	const char *why = NULL;
 	long long before = sg_dev_counter("fault_delays_injected"), waits = 0;
-	volatile long long *waits0;
+	struct own_shared *sh;
 	int fd, st = 0, i, ret, minor;
 	double t0, took;
+	bool there;
 	pid_t pid;
 
 	ret = stuck_devices(test, other, inject, &why);
@@ -1055,19 +1123,18 @@ TEST(unbind_waits_for_none_of_its_faults_behind_a_stuck_process)
 		SKIP(return, "%s", why);
 	ASSERT_GE(sg_drm_minors(other, &minor, NULL), 0);
 	snprintf(dbg, sizeof(dbg), "/sys/kernel/debug/dri/%d", sg_render_card(minor));
-	/* the counter before the FILL's fault, read by the child: -1 until then */
-	waits0 = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(waits0, MAP_FAILED);
-	*waits0 = -1;
+	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(sh, MAP_FAILED);
+	sh->waits0 = -1;
 
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		struct own_fault f = { .creator = getpid() };
+		struct own_fault f = { .creator = getpid(), .end = end, .sh = sh };
 		unsigned char *p, *buf = sg_map_anon(8 * MB), *stack = sg_map_anon(WALK_STACK);
 		struct svmgpu_cmd fill, warm;
 		pthread_attr_t attr;
-		uint32_t ctx, octx, tq;
+		uint32_t ctx, tq;
 		pthread_t t;
 		int qfd, fd2;
 
@@ -1077,8 +1144,8 @@ TEST(unbind_waits_for_none_of_its_faults_behind_a_stuck_process)
 		fill = sg_fill(p, PAGE, 0x7e, 1);
 		f.fd = sg_open_render(minor);
 		fd2 = sg_open();
-		if (f.fd < 0 || fd2 < 0 || !buf || !stack || sg_ctx_create(f.fd, &octx) ||
-		    sg_queue_create(f.fd, octx, 0, &f.q))
+		if (f.fd < 0 || fd2 < 0 || !buf || !stack || sg_ctx_create(f.fd, &f.ctx) ||
+		    sg_queue_create(f.fd, f.ctx, 0, &f.q))
 			_exit(11);
 		/*
 		 * Every page filled by the CPU; the device writes the first
@@ -1089,23 +1156,22 @@ TEST(unbind_waits_for_none_of_its_faults_behind_a_stuck_process)
 		if (sg_run_ok(f.fd, f.q, warm))
 			_exit(12);
 		f.dst = buf + 6 * MB;
-		*waits0 = sg_debugfs_value_in(dbg, "svmgpu_device", "mm_lock_waits");
+		sh->waits0 = sg_debugfs_value_in(dbg, "svmgpu_device", "mm_lock_waits");
 		memset(stack, 0, WALK_STACK);
 		if (pthread_attr_init(&attr) || pthread_attr_setstack(&attr, stack, WALK_STACK) ||
 		    pthread_create(&t, &attr, fault_behind_creator, &f))
 			_exit(13);
 		for (i = 0; i < 2000 && !__atomic_load_n(&f.ready, __ATOMIC_ACQUIRE); i++)
 			usleep(5000);
-		ret = sg_stall_fault(inject, 20000, qfd, tq, &fill, before);
+		ret = sg_stall_fault(inject, stall, qfd, tq, &fill, before);
 		if (ret)
 			_exit(13 + ret);
 		if (sg_ctx_create(fd2, &ctx))
 			_exit(17);
 		if (pthread_join(t, NULL))
 			_exit(18);
-		if (f.ret != -ECANCELED) {
-			fprintf(stderr, "# the other device's FILL: %d, expected %d\n", f.ret,
-				-ECANCELED);
+		if (f.ret != (end == OWN_WAIT ? -ECANCELED : 0)) {
+			fprintf(stderr, "# the other device's FILL (end %d): %d\n", end, f.ret);
 			_exit(19);
 		}
 		/* the device wrote the first page before; nothing else */
@@ -1119,12 +1185,16 @@ TEST(unbind_waits_for_none_of_its_faults_behind_a_stuck_process)
 	for (i = 0; i < 4000; i++) {
 		waits = sg_debugfs_value_in(dbg, "svmgpu_device", "mm_lock_waits");
 		/*
-		 * The creator asleep; the FILL's thread in its WAIT; the other
-		 * device's fault work waiting behind the creator.
+		 * The creator asleep; the other device's fault work waiting
+		 * behind it; then the FILL's thread in its WAIT, or in the
+		 * teardown, which waits for that fault work.
 		 */
 		if (sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D") &&
-		    threads_in(pid, DRM_IOCTL_SVMGPU_WAIT, "SD") && *waits0 >= 0 &&
-		    waits > *waits0)
+		    sh->waits0 >= 0 && waits > sh->waits0)
+			__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
+		there = end == OWN_WAIT ? threads_in(pid, DRM_IOCTL_SVMGPU_WAIT, "SD") :
+			own_tearing_down(pid, end);
+		if (sh->go && there)
 			break;
 		if (sg_now_s() - t0 > 15)
 			break;
@@ -1134,20 +1204,22 @@ TEST(unbind_waits_for_none_of_its_faults_behind_a_stuck_process)
 		}
 		usleep(5000);
 	}
-	if (*waits0 < 0 || waits <= *waits0)
+	if (!sh->go || !there)
 		log_threads(pid);
 	EXPECT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));
-	EXPECT_TRUE(threads_in(pid, DRM_IOCTL_SVMGPU_WAIT, "SD"));
-	EXPECT_GE(*waits0, 0);
-	EXPECT_GT(waits, *waits0);
+	EXPECT_GE(sh->waits0, 0);
+	EXPECT_GT(waits, sh->waits0);
+	EXPECT_TRUE(there);
 	t0 = sg_now_s();
 	EXPECT_EQ(sg_driver_bind(other, false), 0);
 	took = sg_now_s() - t0;
-	TH_LOG("unbind of %s took %.2f s, its fault waiting behind a process stuck 20 s",
-	       other, took);
-	/* still stuck: the unbind did not wait for it */
+	TH_LOG("unbind of %s took %.2f s, its fault (end %d) waiting behind a process stuck %u s",
+	       other, took, end, stall / 1000);
+	/* still stuck: the unbind did not wait for it, nor for the teardown */
 	EXPECT_TRUE(sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"));
-	EXPECT_LT(took, 12.0);
+	if (end != OWN_WAIT)
+		EXPECT_TRUE(own_tearing_down(pid, end));
+	EXPECT_LT(took, stall * 0.6 / 1000);
 	EXPECT_EQ(sg_driver_bind(other, true), 0);
 	EXPECT_TRUE(render_node_appears(other));
 	ASSERT_EQ(waitpid(pid, &st, 0), pid);
@@ -1156,7 +1228,25 @@ TEST(unbind_waits_for_none_of_its_faults_behind_a_stuck_process)
 	fd = sg_open();
 	ASSERT_GE(fd, 0);
 	close(fd);
-	munmap((void *)waits0, 4096);
+	munmap(sh, 4096);
+}
+
+TEST_TIMEOUT(120)
+TEST(unbind_waits_for_none_of_its_faults_behind_a_stuck_process)
+{
+	unbind_behind_a_stuck_fault(OWN_WAIT);
+}
+
+TEST_TIMEOUT(120)
+TEST(unbind_waits_for_no_close_waiting_for_a_stuck_fault)
+{
+	unbind_behind_a_stuck_fault(OWN_CLOSE);
+}
+
+TEST_TIMEOUT(120)
+TEST(unbind_waits_for_no_ctx_destroy_waiting_for_a_stuck_fault)
+{
+	unbind_behind_a_stuck_fault(OWN_DESTROY);
 }
 
 /*
