@@ -836,6 +836,29 @@ out:
 	return ret;
 }
 
+/*
+ * Does the caller map @filp over mmap offset @pgoff with a DAX mapping of
+ * another buffer than @bo?  What an mremap() of it moves: it passes the
+ * mapping's offset, whose handle may be freed, or name another buffer
+ * now.  Caller holds the mmap_lock.  The DRM core's one address_space per
+ * device, whose interval tree would find it at once, is not for modules to
+ * walk.
+ */
+static bool svmgpu_dax_mapped_other(struct file *filp, unsigned long pgoff,
+				    struct svmgpu_dax_bo *bo)
+{
+	struct vm_area_struct *vma;
+	struct vma_iterator vmi;
+
+	lockdep_assert_held(&current->mm->mmap_lock);
+	vma_iter_init(&vmi, current->mm, 0);
+	for_each_vma(vmi, vma)
+		if (vma->vm_file == filp && vma->vm_ops == &svmgpu_dax_vm_ops &&
+		    pgoff - vma->vm_pgoff < vma_pages(vma) && vma->vm_private_data != bo)
+			return true;
+	return false;
+}
+
 /**
  * svmgpu_dax_get_unmapped_area() - file_operations.get_unmapped_area
  * @filp: the DRM file
@@ -849,7 +872,8 @@ out:
  *
  * Return: the address, or -EINVAL for a MAP_FIXED mapping that
  * svmgpu_dax_mmap() would refuse (refused here, before mmap() unmaps what
- * is there): an address, length or offset not aligned, MAP_PRIVATE.
+ * is there): MAP_PRIVATE, an unknown offset, an address, length or offset
+ * not aligned, a range past the buffer's end.
  */
 unsigned long svmgpu_dax_get_unmapped_area(struct file *filp, unsigned long addr,
 					   unsigned long len, unsigned long pgoff,
@@ -859,32 +883,40 @@ unsigned long svmgpu_dax_get_unmapped_area(struct file *filp, unsigned long addr
 	struct svmgpu_dax_bo *bo = svmgpu_dax_bo_lookup(file->driver_priv, pgoff);
 	unsigned long align = bo ? bo->align : SZ_2M, off, ret;
 
-	if (bo)
-		svmgpu_dax_bo_put(bo);
+	off = (pgoff << PAGE_SHIFT) & ((1ull << SVMGPU_DAX_OFF_SHIFT) - 1);
 	if (flags & MAP_FIXED) {
 		/*
 		 * What svmgpu_dax_mmap() would refuse, refused here, before
-		 * mmap() unmaps what is at @addr: MAP_PRIVATE (whatever the
-		 * handle: mremap() of a shared mapping passes MAP_SHARED), an
-		 * address, length or offset not aligned.  Not a range past the
-		 * end: mremap() comes here too, for a mapping whose freed
-		 * handle may name a smaller buffer now (handles are reused),
-		 * and must not fail for it.
+		 * mmap() unmaps what is at @addr.  MAP_PRIVATE whatever the
+		 * handle: mremap() of a shared mapping passes MAP_SHARED.
+		 * mremap() of a mapping whose handle was freed (or names
+		 * another buffer now) comes here too: it has unmapped the
+		 * destination already, and its buffer's alignment is
+		 * checked by svmgpu_dax_mremap(), which undoes the move.
 		 */
-		off = (pgoff << PAGE_SHIFT) & ((1ull << SVMGPU_DAX_OFF_SHIFT) - 1);
-		if (!IS_ALIGNED(addr, align) || (flags & MAP_TYPE) == MAP_PRIVATE)
-			return -EINVAL;
-		if (bo && !IS_ALIGNED(off | len, align))
-			return -EINVAL;
-		return addr;
+		if ((flags & MAP_TYPE) == MAP_PRIVATE)
+			ret = -EINVAL;
+		else if (bo && IS_ALIGNED(addr | off | len, align) && off < bo->size &&
+			 len <= bo->size - off)
+			ret = addr;
+		else if (svmgpu_dax_mapped_other(filp, pgoff, bo))
+			ret = addr;
+		else
+			ret = -EINVAL;
+		goto out;
 	}
-	off = (pgoff << PAGE_SHIFT) & (align - 1);
-	if (len + align < len)
-		return -ENOMEM;
+	off &= align - 1;
+	if (len + align < len) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	ret = current->mm->get_unmapped_area(filp, addr, len + align, pgoff, flags);
-	if (IS_ERR_VALUE(ret))
-		return ret;
-	return ret + ((off - ret) & (align - 1));
+	if (!IS_ERR_VALUE(ret))
+		ret += (off - ret) & (align - 1);
+out:
+	if (bo)
+		svmgpu_dax_bo_put(bo);
+	return ret;
 }
 
 /**

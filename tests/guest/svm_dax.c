@@ -231,10 +231,9 @@ TEST_F(dax, rejected_inputs_exact_errno)
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(sg_all_bytes(anon, 0x3c, 8 * MB), 1);
 	/*
-	 * So does an aligned one that mmap() refuses for its length, offset
-	 * or MAP_PRIVATE: before, the old mapping was unmapped first and
-	 * then the mmap failed.  (Not yet one past the buffer's end: the
-	 * check would need the buffer, and a freed handle may name another.)
+	 * So does an aligned one that mmap() refuses for its length, offset,
+	 * range or handle, or MAP_PRIVATE: before, the old mapping was
+	 * unmapped first and then the mmap failed.
 	 */
 	q -= PAGE;
 	errno = 0;
@@ -246,12 +245,22 @@ TEST_F(dax, rejected_inputs_exact_errno)
 	errno = 0;
 	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_PRIVATE | MAP_FIXED, a.offset) == NULL);
 	EXPECT_EQ(errno, EINVAL);
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, q, 4 * MB, MAP_SHARED | MAP_FIXED, a.offset + 2 * MB) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* past the end */
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_SHARED | MAP_FIXED,
+			    a.offset + (1ull << 40)) == NULL);
+	EXPECT_EQ(errno, EINVAL);	/* no such buffer */
 	EXPECT_EQ(sg_all_bytes(anon, 0x3c, 8 * MB), 1);
-	/* MAP_PRIVATE of a freed handle too (before, what was there went first). */
+	/* A freed handle, shared or private (before, what was there went first). */
 	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &b), 0);
 	ASSERT_EQ(dax_free(self->fd, b.handle), 0);
 	errno = 0;
 	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_PRIVATE | MAP_FIXED, b.offset) == NULL);
+	EXPECT_EQ(errno, EINVAL);
+	errno = 0;
+	EXPECT_TRUE(dax_map(self->fd, q, 2 * MB, MAP_SHARED | MAP_FIXED, b.offset) == NULL);
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(sg_all_bytes(anon, 0x3c, 8 * MB), 1);
 	/* An aligned MAP_FIXED replaces it. */
@@ -676,6 +685,66 @@ TEST_F(dax, free_and_close_while_mapped)
 	ASSERT_EQ(munmap(d, 2 * MB), 0);
 	EXPECT_EQ(dax_value("used"), used0);
 	munmap(s, 2 * MB);
+}
+
+/*
+ * mremap() of a mapping whose handle was freed, then given to a smaller
+ * buffer (handles are reused, lowest first) that is mapped too, then to
+ * none: the move passes the mapping's offset, which get_unmapped_area must
+ * not judge by the new buffer (4 MiB moved of a 2 MiB one) nor refuse as
+ * unknown, while a MAP_FIXED mmap() of such an offset is refused there.
+ * Every byte moves with the mapping, the device still reaches them, and
+ * the new buffer's mapping keeps its own.
+ */
+TEST_F(dax, mremap_of_a_freed_handles_mapping)
+{
+	struct drm_svmgpu_devmem_alloc a, b;
+	long long used0 = dax_value("used");
+	unsigned char *d, *e, *r, *t, *s;
+
+	if (self->pool < (long long)(6 * MB))
+		SKIP(return, "DAX pool under 6 MiB");
+	ASSERT_EQ(dax_alloc(self->fd, 4 * MB, &a), 0);
+	d = dax_map(self->fd, NULL, 4 * MB, MAP_SHARED, a.offset);
+	ASSERT_NOT_NULL(d);
+	sg_fill_pat(d, 4 * MB, 0x15);
+	ASSERT_EQ(dax_free(self->fd, a.handle), 0);
+	ASSERT_EQ(dax_alloc(self->fd, 2 * MB, &b), 0);
+	if (b.handle != a.handle)
+		TH_LOG("handle %u not reused (%u): the move is of a freed one only",
+		       a.handle, b.handle);
+	e = dax_map(self->fd, NULL, 2 * MB, MAP_SHARED, b.offset);
+	ASSERT_NOT_NULL(e);
+	memset(e, 0x5b, 2 * MB);
+	r = sg_map_anon(16 * MB);
+	ASSERT_NOT_NULL(r);
+	t = (unsigned char *)(((uintptr_t)r + 2 * MB - 1) & ~(2 * MB - 1));
+	/* misaligned for the mapping's buffer: refused, nothing moves */
+	errno = 0;
+	EXPECT_EQ(mremap(d, 4 * MB, 4 * MB, MREMAP_MAYMOVE | MREMAP_FIXED, t + PAGE), MAP_FAILED);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(sg_check_pat(d, 4 * MB, 0x15), -1);
+	ASSERT_EQ(mremap(d, 4 * MB, 4 * MB, MREMAP_MAYMOVE | MREMAP_FIXED, t), t);
+	EXPECT_EQ(sg_check_pat(t, 4 * MB, 0x15), -1);
+	/* the handle now names no buffer: the move back still works */
+	ASSERT_EQ(dax_free(self->fd, b.handle), 0);
+	EXPECT_TRUE(sg_all_bytes(e, 0x5b, 2 * MB));
+	ASSERT_EQ(mremap(t, 4 * MB, 4 * MB, MREMAP_MAYMOVE | MREMAP_FIXED, t + 8 * MB),
+		  t + 8 * MB);
+	t += 8 * MB;
+	EXPECT_EQ(sg_check_pat(t, 4 * MB, 0x15), -1);
+	/* the device reads the moved mapping */
+	s = sg_map_anon(4 * MB);
+	ASSERT_NOT_NULL(s);
+	ASSERT_EQ(sg_run_ok(self->fd, self->q, sg_copy(s, t, 4 * MB)), 0);
+	EXPECT_EQ(sg_check_pat(s, 4 * MB, 0x15), -1);
+	EXPECT_EQ(dax_value("used"), used0 + (long long)(6 * MB));
+	EXPECT_TRUE(sg_all_bytes(e, 0x5b, 2 * MB));
+	ASSERT_EQ(munmap(t, 4 * MB), 0);
+	ASSERT_EQ(munmap(e, 2 * MB), 0);
+	EXPECT_EQ(dax_value("used"), used0);
+	munmap(s, 4 * MB);
+	munmap(r, 16 * MB);
 }
 
 /*
