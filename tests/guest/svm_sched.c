@@ -2260,6 +2260,29 @@ static long long wait_sched_eq(const char *name, long long n)
 }
 
 /*
+ * A queue of context @ctx in a WAIT for *@word (set to 0 here) to be 1,
+ * bound to a hardware queue: 0, its handle in *@q and the WAIT's sequence
+ * in *@seq (may be NULL); or the failed step's -errno, -ETIMEDOUT if it
+ * was not bound within 1 s.
+ */
+static int queue_bound_in_a_wait(int fd, uint32_t ctx, uint64_t *word, uint32_t *q,
+				 uint64_t *seq)
+{
+	struct svmgpu_cmd c = sg_wait_eq(word, 1, 0);
+	int i, ret;
+
+	word[0] = 0;
+	ret = sg_queue_create(fd, ctx, 0, q);
+	if (!ret)
+		ret = sg_submit(fd, *q, &c, 1, seq);
+	for (i = 0; !ret && i < 100 && queue_value(*q, "hwq") < 0; i++)
+		usleep(10000);
+	if (!ret && queue_value(*q, "hwq") < 0)
+		ret = -ETIMEDOUT;
+	return ret;
+}
+
+/*
  * A queue destroyed while its hardware queue does not go idle (debugfs
  * svmgpu_inject_unbind_busy: the device itself cannot be made to show it)
  * has its save area quarantined, and a device reset is queued for it at
@@ -2280,9 +2303,7 @@ TEST_F(sched, destroyed_queue_not_idle_resets_device)
 	long long quar0 = sched_value("save_areas_quarantined");
 	long long dq0 = sched_value("dma_quarantined");
 	long long dr0 = sched_value("dma_released");
-	struct svmgpu_cmd c;
 	uint32_t q, h;
-	int i;
 
 	NEED_SCHED();
 	ASSERT_NOT_NULL(word);
@@ -2293,14 +2314,8 @@ TEST_F(sched, destroyed_queue_not_idle_resets_device)
 	ASSERT_GE(dr0, 0);
 	ASSERT_EQ(sched_value("dma_quarantine_held"), 0);
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
-	word[0] = 0;
-	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
+	ASSERT_EQ(queue_bound_in_a_wait(self->fd, self->ctx, word, &q, NULL), 0);
 	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &h), 0);
-	c = sg_wait_eq(word, 1, 0);
-	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, NULL), 0);
-	for (i = 0; i < 100 && queue_value(q, "hwq") < 0; i++)
-		usleep(10000);
-	ASSERT_GE(queue_value(q, "hwq"), 0);
 	ASSERT_EQ(inj_write("svmgpu_inject_unbind_busy", 1), 0);
 	ASSERT_EQ(sg_queue_destroy(self->fd, q), 0);
 	/* Counted by the destroy, whether or not the reset already ran. */
@@ -2317,6 +2332,70 @@ TEST_F(sched, destroyed_queue_not_idle_resets_device)
 	/* A queue that always went idle frees its ring and record at once. */
 	EXPECT_EQ(sched_value("dma_quarantined"), dq0 + 2);
 	EXPECT_EQ(sched_value("dma_released"), dr0 + 2);
+}
+
+/*
+ * The reset a not-idle destroy asks for cannot enable the device again
+ * (INJ_ENABLE_REFUSE): the device is wedged, bus mastering off.  It was
+ * shown quiet before (CONTROL.RESET, RESET_PENDING and ENABLED read 0), so
+ * the reset counts (resets + 1) and the destroyed queue's ring, completion
+ * record and save area leave the quarantine (dma_released + 2, none held):
+ * only a reset that found the device still busy keeps them.  A
+ * function-level reset (sysfs) then brings the device back, and the other
+ * queue runs exactly.
+ */
+TEST_TIMEOUT(120)
+TEST_F(sched, reset_that_cannot_enable_frees_the_quarantine_an_flr_recovers)
+{
+	uint64_t *word = sg_map_anon(4096);
+	unsigned char *b = sg_map_anon(SIZE);
+	long long resets0 = sg_dev_counter("resets");
+	long long dq0 = sched_value("dma_quarantined");
+	long long dr0 = sched_value("dma_released");
+	long long wedged, resets;
+	char bdf[32], flr[96];
+	uint32_t q, h;
+	int i, ret;
+
+	NEED_SCHED();
+	if (sg_debugfs_path("svmgpu_inject", (char[256]){ 0 }, 256))
+		SKIP(return, "no debugfs svmgpu_inject");
+	ASSERT_NOT_NULL(word);
+	ASSERT_NOT_NULL(b);
+	ASSERT_GE(resets0, 0);
+	ASSERT_EQ(sg_find_bdf(bdf, sizeof(bdf)), 0);
+	snprintf(flr, sizeof(flr), "/sys/bus/pci/devices/%s/reset", bdf);
+	ASSERT_EQ(sched_value("save_areas_quarantined"), 0);
+	ASSERT_EQ(sched_value("dma_quarantine_held"), 0);
+	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
+	ASSERT_EQ(queue_bound_in_a_wait(self->fd, self->ctx, word, &q, NULL), 0);
+	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &h), 0);
+	ASSERT_EQ(sg_inject("enable_refuse", 1), 0);
+	ASSERT_EQ(inj_write("svmgpu_inject_unbind_busy", 1), 0);
+	ret = sg_queue_destroy(self->fd, q);
+	for (i = 0; i < 1000 && sg_dev_counter("wedged") != 1; i++)
+		usleep(10000);
+	wedged = sg_dev_counter("wedged");
+	resets = sg_dev_counter("resets");
+	/* No ASSERT before the FLR: the next tests need the device back. */
+	EXPECT_EQ(ret, 0);
+	EXPECT_EQ(wedged, 1);
+	EXPECT_EQ(resets, resets0 + 1);
+	EXPECT_EQ(sched_value("dma_quarantined"), dq0 + 2);
+	EXPECT_EQ(sched_value("dma_quarantine_held"), 0);
+	EXPECT_EQ(sched_value("dma_released"), dr0 + 2);
+	EXPECT_EQ(sched_value("save_areas_quarantined"), 0);
+	EXPECT_EQ(sg_write_file(flr, "1"), 0);
+	EXPECT_EQ(sg_dev_counter("wedged"), 0);
+	EXPECT_EQ(sg_dev_counter("hw_ready"), 1);
+	EXPECT_EQ(sg_dev_counter("resets"), resets0 + 2);
+	memset(b, 0, SIZE);
+	EXPECT_EQ(sg_run_ok(self->fd, h, sg_fill(b, SIZE, 0x45, 1)), 0);
+	EXPECT_TRUE(sg_all_bytes(b, 0x45, SIZE));
+	EXPECT_EQ(sg_queue_destroy(self->fd, h), 0);
+	EXPECT_EQ(sched_value("dma_quarantine_held"), 0);
+	munmap(word, 4096);
+	munmap(b, SIZE);
 }
 
 /*
@@ -2339,10 +2418,8 @@ TEST_F(sched, hang_reset_not_idle_then_destroy_quarantines_ring)
 	long long dr0 = sched_value("dma_released");
 	long long hangs0 = sg_dev_counter("hangs");
 	struct drm_svmgpu_wait w;
-	struct svmgpu_cmd c;
 	uint64_t seq;
 	uint32_t q;
-	int i;
 
 	NEED_SCHED();
 	ASSERT_NOT_NULL(word);
@@ -2351,13 +2428,7 @@ TEST_F(sched, hang_reset_not_idle_then_destroy_quarantines_ring)
 	ASSERT_GE(dr0, 0);
 	ASSERT_EQ(sched_value("dma_quarantine_held"), 0);
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 0), 0);
-	word[0] = 0;
-	ASSERT_EQ(sg_queue_create(self->fd, self->ctx, 0, &q), 0);
-	c = sg_wait_eq(word, 1, 0);
-	ASSERT_EQ(sg_submit(self->fd, q, &c, 1, &seq), 0);
-	for (i = 0; i < 100 && queue_value(q, "hwq") < 0; i++)
-		usleep(10000);
-	ASSERT_GE(queue_value(q, "hwq"), 0);
+	ASSERT_EQ(queue_bound_in_a_wait(self->fd, self->ctx, word, &q, &seq), 0);
 	/* Armed first: the hang reset's unbind is the next one. */
 	ASSERT_EQ(inj_write("svmgpu_inject_unbind_busy", 1), 0);
 	ASSERT_EQ(sg_param_write("hang_timeout_ms", 1000), 0);
