@@ -236,8 +236,9 @@ MULTI_EXTRA := -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off \
 
 # (no prerequisite: guest-test builds the image; checking it twice cost a
 # minute a stage under load)
-# svm_multi sleeps through five stalled faults (~90 s on Debian's kernel):
-# 180 s a program there unless TEST_TIMEOUT says otherwise.
+# svm_multi sleeps through six stalled faults (~110 s on Debian's kernel):
+# 180 s a program there (300 s on the debug kernel, as elsewhere) unless
+# TEST_TIMEOUT says otherwise.
 guest-test-multi:
 	@$(MAKE) -s guest-test QEMU_EXTRA="$(MULTI_EXTRA) $(QEMU_EXTRA)" \
 		$(if $(filter command line environment,$(origin TEST_TIMEOUT)),,\

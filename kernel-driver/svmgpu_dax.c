@@ -850,7 +850,8 @@ static bool svmgpu_dax_mapped_other(struct file *filp, unsigned long pgoff,
 	struct vm_area_struct *vma;
 	struct vma_iterator vmi;
 
-	lockdep_assert_held(&current->mm->mmap_lock);
+	/* both callers (mmap, mremap) hold it for writing */
+	lockdep_assert_held_write(&current->mm->mmap_lock);
 	vma_iter_init(&vmi, current->mm, 0);
 	for_each_vma(vmi, vma)
 		if (vma->vm_file == filp && vma->vm_ops == &svmgpu_dax_vm_ops &&
@@ -873,7 +874,9 @@ static bool svmgpu_dax_mapped_other(struct file *filp, unsigned long pgoff,
  * Return: the address, or -EINVAL for a MAP_FIXED mapping that
  * svmgpu_dax_mmap() would refuse (refused here, before mmap() unmaps what
  * is there): MAP_PRIVATE, an unknown offset, an address, length or offset
- * not aligned, a range past the buffer's end.
+ * not aligned, a range past the buffer's end; except at an offset where
+ * the caller maps another buffer (svmgpu_dax_mapped_other(): an mremap()
+ * of that mapping), whose address is let through.
  */
 unsigned long svmgpu_dax_get_unmapped_area(struct file *filp, unsigned long addr,
 					   unsigned long len, unsigned long pgoff,

@@ -375,6 +375,12 @@ static void svmgpu_fault_resolve(struct svmgpu_svm *svm, struct svmgpu_fault *ba
 			svmgpu_fault_cancel_rest(batch, i, last);
 			return;
 		}
+		/* Killed while the lock was waited for: no placement either. */
+		if (READ_ONCE(svm->dead)) {
+			mmap_read_unlock(mm);
+			svmgpu_fault_cancel_rest(batch, i, last);
+			return;
+		}
 		vma = vma_lookup(mm, batch[i].va);
 		if (!vma || !svmgpu_vma_allows(vma, svmgpu_fault_is_write(&batch[i]))) {
 			mmap_read_unlock(mm);

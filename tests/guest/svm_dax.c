@@ -726,7 +726,7 @@ TEST_F(dax, mremap_of_a_freed_handles_mapping)
 	EXPECT_EQ(sg_check_pat(d, 4 * MB, 0x15), -1);
 	ASSERT_EQ(mremap(d, 4 * MB, 4 * MB, MREMAP_MAYMOVE | MREMAP_FIXED, t), t);
 	EXPECT_EQ(sg_check_pat(t, 4 * MB, 0x15), -1);
-	/* the handle now names no buffer: the move back still works */
+	/* the handle now names no buffer: it still moves */
 	ASSERT_EQ(dax_free(self->fd, b.handle), 0);
 	EXPECT_TRUE(sg_all_bytes(e, 0x5b, 2 * MB));
 	ASSERT_EQ(mremap(t, 4 * MB, 4 * MB, MREMAP_MAYMOVE | MREMAP_FIXED, t + 8 * MB),

@@ -509,35 +509,49 @@ TEST(unbind_races_ioctls)
 	EXPECT_EQ(busy_hwqs(), 0);
 }
 
+/* Is the task of /proc directory @task in the svm teardown (its stack, if readable)? */
+static int in_teardown(const char *task)
+{
+	char stk[4096];
+
+	return !sg_proc_read(task, "stack", stk, sizeof(stk)) ||
+	       strstr(stk, "svmgpu_svm_put_ctx") != NULL;
+}
+
 /*
  * Unbind while a process's last-context teardown (its close()) waits for a
- * slow fault (5 s, debugfs svmgpu_inject_fault_delay): the teardown has
+ * slow fault (10 s, debugfs svmgpu_inject_fault_delay): the teardown has
  * killed its svm and waits holding neither teardown_sem nor a section, so
- * the removal does not wait for it (before, it did, 5 s); the teardown
- * ends after the removal, touching nothing of the device, the process's
- * close() returns, and the device binds and works again.
+ * the removal does not wait for it (before, it did, to the stall's end);
+ * the teardown ends after the removal, touching nothing of the device, the
+ * process's close() returns, and the device binds and works again.
  */
 TEST_TIMEOUT(120)
 TEST(unbind_waits_for_no_stuck_teardown)
 {
 	char bdf[64], task[32];
 	double t0, took;
-	int status;
+	int status, i;
 	pid_t pid;
 
 	if (sg_find_bdf(bdf, sizeof(bdf)) || access(SG_DRV "/unbind", W_OK))
 		SKIP(return, "no svmgpu PCI function or driver");
-	pid = sg_fork_stuck(5000, 0);
+	pid = sg_fork_stuck(10000, 0);
 	if (pid == -ENOENT)
 		SKIP(return, "no debugfs fault-delay hook");
 	ASSERT_GT(pid, 0);
 	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	/* past the queue's destroy, in the teardown's wait */
+	for (i = 0; i < 300 && !in_teardown(task); i++)
+		usleep(10000);
+	EXPECT_TRUE(in_teardown(task));
 	t0 = sg_now_s();
 	ASSERT_EQ(sg_driver_bind(bdf, false), 0);
 	took = sg_now_s() - t0;
-	TH_LOG("unbind took %.2f s beside a teardown waiting 5 s", took);
+	TH_LOG("unbind took %.2f s beside a teardown waiting 10 s", took);
 	EXPECT_TRUE(sg_asleep_in(task, SYS_close, "D"));
-	EXPECT_LT(took, 3.0);
+	EXPECT_TRUE(in_teardown(task));
+	EXPECT_LT(took, 5.0);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
