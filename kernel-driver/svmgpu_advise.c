@@ -411,9 +411,9 @@ static int svmgpu_advise_bits(u32 attr, u32 value, u32 *mask, u32 *bits)
  * Take the mmap_lock of the caller's address space, whose svm *@svmp is
  * (a reference held).  When the lock is not free, the reference is dropped
  * and the section @idx left while it is waited for (svmgpu_dev_lock_mm()):
- * a CTX_DESTROY of the svm's last context waits for its references inside
- * its own section, which the device's unbind waits for.  With the lock,
- * the svm is looked up again.
+ * the teardown of the svm's last context (a CTX_DESTROY, a close) waits
+ * for its references, and a new context of the process waits for that
+ * teardown.  With the lock, the svm is looked up again.
  *
  * Return: 0, the lock and a reference to the same svm held; -EINTR (in the
  * section) or -ENODEV (@idx -1 when unplugged), or -ENODEV when the svm

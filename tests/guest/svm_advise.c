@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 
@@ -1083,6 +1084,132 @@ TEST_F(adv, advice_max_ranges_lowered_below_what_an_svm_has)
 	EXPECT_EQ(advised_ranges(fd, c, p, size), 1);
 	ASSERT_EQ(sg_param_write("advice_max_ranges", 65536), 0);
 	munmap(p, size);
+}
+
+/* The stuck process's threads (below): the ADVISE and the destroyer. */
+struct adv_behind {
+	int fd;
+	uint32_t ctx, q;
+	pid_t creator;		/* its CTX_CREATE waits for the mmap_lock */
+	pid_t adviser;		/* the ADVISE's thread, once it runs */
+	unsigned char *buf;
+	int ready;
+	int advised;		/* the ADVISE's return */
+	int destroyed[2];	/* QUEUE_DESTROY's and CTX_DESTROY's */
+};
+
+/* Stack touched before the stall: no page fault behind the mmap_lock writer. */
+#define BEHIND_STACK	(256 * 1024)
+
+static void *advise_behind_creator(void *arg)
+{
+	struct adv_behind *b = arg;
+	char task[48];
+	int i;
+
+	__atomic_store_n(&b->adviser, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)b->creator);
+	for (i = 0; i < 8000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_CTX_CREATE, "D"); i++) {
+		__atomic_store_n(&b->ready, 1, __ATOMIC_RELEASE);
+		usleep(5000);
+	}
+	b->advised = advise(b->fd, b->ctx, b->buf, 2 * MB, DRM_SVMGPU_ATTR_READ_MOSTLY, 1);
+	return NULL;
+}
+
+static void *destroy_behind_advise(void *arg)
+{
+	struct adv_behind *b = arg;
+	char task[48];
+	pid_t tid;
+	int i;
+
+	for (i = 0; i < 2000 && !(tid = __atomic_load_n(&b->adviser, __ATOMIC_ACQUIRE)); i++)
+		usleep(5000);
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)tid);
+	for (i = 0; i < 8000 && !sg_asleep_in_ioctl(task, DRM_IOCTL_SVMGPU_ADVISE, "D"); i++)
+		usleep(5000);
+	b->destroyed[0] = sg_queue_destroy(b->fd, b->q);
+	b->destroyed[1] = sg_ctx_destroy(b->fd, b->ctx);
+	return NULL;
+}
+
+/*
+ * An ADVISE waiting for its process's mmap_lock holds no reference to the
+ * svm (svmgpu_advise_lock_mm()), so the svm's last context can be torn
+ * down meanwhile, with the device bound: a fault of the process stalled
+ * 8 s holds the lock for reading, a CTX_CREATE (another file) waits for it
+ * for writing, the ADVISE behind it; another thread destroys the ADVISE's
+ * queue and context, the svm's last.  Once the lock is free, the ADVISE
+ * finds the svm gone (looked up again by its serial) and fails with
+ * -ENODEV, the destroy returns 0 (its teardown waited for the stalled
+ * fault), the CTX_CREATE gets a new svm, and the buffer keeps its bytes.
+ */
+TEST_TIMEOUT(120)
+TEST(advise_whose_address_space_is_torn_down_while_it_waits)
+{
+	char inject[256];
+	long long before = sg_dev_counter("fault_delays_injected");
+	int st = 0;
+	pid_t pid;
+
+	if (sg_debugfs_path("svmgpu_inject_fault_delay", inject, sizeof(inject)) || before < 0)
+		SKIP(return, "no debugfs fault-delay hook");
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct adv_behind b = { .creator = getpid() };
+		unsigned char *p, *stack[2];
+		long long waits0, waits;
+		struct svmgpu_cmd fill;
+		pthread_t t[2];
+		uint32_t ctx2;
+		int i, fd2, ret;
+
+		prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+		b.fd = sg_child_queue(&p, &b.ctx, &b.q);
+		fill = sg_fill(p, PAGE, 0x7e, 1);
+		b.buf = sg_map_anon(2 * MB);
+		fd2 = sg_open();
+		if (b.fd < 0 || fd2 < 0 || !b.buf)
+			_exit(11);
+		memset(b.buf, 0x6a, 2 * MB);
+		for (i = 0; i < 2; i++) {
+			pthread_attr_t attr;
+
+			stack[i] = sg_map_anon(BEHIND_STACK);
+			if (!stack[i])
+				_exit(12);
+			memset(stack[i], 0, BEHIND_STACK);
+			if (pthread_attr_init(&attr) ||
+			    pthread_attr_setstack(&attr, stack[i], BEHIND_STACK) ||
+			    pthread_create(&t[i], &attr,
+					   i ? destroy_behind_advise : advise_behind_creator, &b))
+				_exit(12);
+		}
+		for (i = 0; i < 2000 && !__atomic_load_n(&b.ready, __ATOMIC_ACQUIRE); i++)
+			usleep(5000);
+		waits0 = sg_dev_counter("mm_lock_waits");
+		ret = sg_stall_fault(inject, 8000, b.fd, b.q, &fill, before);
+		if (ret)
+			_exit(12 + ret);
+		if (sg_ctx_create(fd2, &ctx2))
+			_exit(16);
+		for (i = 0; i < 2; i++)
+			if (pthread_join(t[i], NULL))
+				_exit(17);
+		waits = sg_dev_counter("mm_lock_waits");
+		if (b.advised != -ENODEV || b.destroyed[0] || b.destroyed[1] || waits <= waits0) {
+			fprintf(stderr, "# ADVISE %d (expected %d), QUEUE_DESTROY %d, CTX_DESTROY %d, mm_lock_waits %lld -> %lld\n",
+				b.advised, -ENODEV, b.destroyed[0], b.destroyed[1], waits0, waits);
+			_exit(18);
+		}
+		_exit(sg_all_bytes(b.buf, 0x6a, 2 * MB) ? 0 : 19);
+	}
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(WEXITSTATUS(st), 0);
+	EXPECT_EQ(sg_dev_counter("gone"), 0);
 }
 
 TEST_HARNESS_MAIN
