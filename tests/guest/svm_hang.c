@@ -885,8 +885,27 @@ TEST_F(hang, invalidation_the_device_did_not_queue_fences_it)
  * (which would stop for good the queues the first one replayed).  The
  * reset's stop of a bound queue (a WAIT) is held (svmgpu_inject_stop_delay,
  * ended by writing 0) until the fence has landed inside it.  Before, the
- * device was reset twice.
+ * device was reset twice.  The reset is written by a thread, not a child:
+ * fork() write-protects the parent's memory, which removes the device's
+ * mappings of buf until a device fault maps its window again (the WAIT's
+ * next poll of its word), so the munmap found buf unmapped, and asked for
+ * no invalidation, when it came first (tlb_inval_timeouts + 0).
  */
+struct reset_writer {
+	const char *path;
+	pid_t tid;
+	int ret;
+};
+
+static void *write_reset(void *arg)
+{
+	struct reset_writer *w = arg;
+
+	__atomic_store_n(&w->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	w->ret = sg_write_file(w->path, "1");
+	return NULL;
+}
+
 TEST_TIMEOUT(90)
 TEST_F(hang, fence_during_a_reset_is_recovered_by_that_reset)
 {
@@ -896,11 +915,12 @@ TEST_F(hang, fence_during_a_reset_is_recovered_by_that_reset)
 	long long timeouts = sg_dev_counter("tlb_inval_timeouts");
 	long long resets = sg_dev_counter("resets");
 	char reset[256], stop[256], inval[256], task[64];
+	struct reset_writer w = { .path = reset };
 	struct svmgpu_cmd c;
+	pthread_t th;
 	uint64_t seq;
 	uint32_t q, qw;
-	int status, held;
-	pid_t pid;
+	int i, held;
 
 	if (self->fd < 0)
 		SKIP(return, "no render node");
@@ -920,11 +940,14 @@ TEST_F(hang, fence_during_a_reset_is_recovered_by_that_reset)
 	c = sg_wait_eq(word, 1, 0);
 	ASSERT_EQ(sg_submit(self->fd, qw, &c, 1, &seq), 0);
 	ASSERT_EQ(sg_write_file(stop, "20000"), 0);
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (!pid)
-		_exit(sg_write_file(reset, "1") ? 1 : 0);
-	snprintf(task, sizeof(task), "/proc/%d", (int)pid);
+	/* no ASSERT from here until the join: the thread would outlive the test */
+	if (pthread_create(&th, NULL, write_reset, &w)) {
+		sg_write_file(stop, "0");
+		ASSERT_TRUE(0);
+	}
+	for (i = 0; i < 1000 && !__atomic_load_n(&w.tid, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)w.tid);
 	held = sg_await_blocked(task, SYS_write, 10000);
 	/* the fence, while the reset holds its lock */
 	if (held) {
@@ -935,10 +958,10 @@ TEST_F(hang, fence_during_a_reset_is_recovered_by_that_reset)
 		EXPECT_TRUE(sg_blocked_in(task, SYS_write));
 	}
 	sg_write_file(stop, "0");		/* the stop goes on */
-	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_EQ(pthread_join(th, NULL), 0);
 	sg_write_file(inval, "0");
 	ASSERT_TRUE(held);
-	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	EXPECT_EQ(w.ret, 0);
 	/* the recovery work had its chance */
 	usleep(1500000);
 	EXPECT_EQ(sg_dev_counter("resets"), resets + 1);
